@@ -1,0 +1,37 @@
+import { PLATFORMS } from '../platform';
+import { DEFAULT_DEVICES } from '../native/plan/devices';
+import type { CommandContext } from './context';
+
+export const usage = 'features   print what this runtime supports (JSON, runtime-spec features.md)';
+
+const MOUNT_OPTIONS = [
+  'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'loud', 'mand', 'noatime',
+  'nodev', 'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime', 'nosuid', 'nosymfollow',
+  'private', 'rbind', 'relatime', 'ro', 'rprivate', 'rshared', 'rslave', 'runbindable', 'rw', 'shared', 'silent',
+  'slave', 'strictatime', 'suid', 'sync', 'unbindable',
+];
+
+export function featuresCommand(_ctx: CommandContext): number {
+  const features = {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: '1.2.0',
+    hooks: [],
+    mountOptions: MOUNT_OPTIONS,
+    linux: {
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
+      capabilities: [],
+      cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
+      seccomp: { enabled: false },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+      intelRdt: { enabled: false },
+      mountExtensions: { idmap: { enabled: false } },
+    },
+    annotations: {
+      'dev.moat.isolation.values': PLATFORMS.join(','),
+      'dev.moat.default-devices': DEFAULT_DEVICES.map((d) => d.path).join(','),
+    },
+  };
+  process.stdout.write(JSON.stringify(features, null, 2) + '\n');
+  return 0;
+}

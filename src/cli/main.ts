@@ -1,0 +1,120 @@
+// moat's command line: global flags, then one command. Each command lives in its own file and is
+// loaded only when used, so `moat state` does not pay for `moat run`.
+
+import { Runtime } from '../runtime/lifecycle';
+import { configureLog, logError } from '../util/log';
+import { MoatError, messageOf } from '../util/errors';
+import { bool, parseArgs, str } from './args';
+import type { Command, CommandContext, GlobalOptions } from './context';
+
+declare const MOAT_VERSION: string;
+const VERSION = typeof MOAT_VERSION === 'string' ? MOAT_VERSION : '0.0.0-dev';
+
+const COMMANDS: Record<string, () => Command> = {
+  spec: () => require('./spec').specCommand,
+  create: () => require('./create').createCommand,
+  start: () => require('./start').startCommand,
+  state: () => require('./state').stateCommand,
+  kill: () => require('./kill').killCommand,
+  delete: () => require('./delete').deleteCommand,
+  run: () => require('./run').runCommand,
+  list: () => require('./list').listCommand,
+  features: () => require('./features').featuresCommand,
+  do: () => require('./do').doCommand,
+};
+
+const GLOBAL_FLAGS = [
+  { name: 'root', type: 'string' },
+  { name: 'log', type: 'string' },
+  { name: 'log-format', type: 'string' },
+  { name: 'debug', type: 'bool' },
+  { name: 'systemd-cgroup', type: 'bool' },
+  { name: 'isolation', type: 'string' },
+  { name: 'version', alias: 'v', type: 'bool' },
+  { name: 'help', alias: 'h', type: 'bool' },
+  { name: 'criu', type: 'string' },
+  { name: 'rootless', type: 'string' },
+] as const;
+
+const HELP = `moat ${VERSION} — a secure OCI container runtime
+
+usage: moat [global flags] COMMAND [flags] [args]
+
+global flags:
+  --root DIR           state directory (default /run/moat)
+  --log FILE           also write log records to FILE
+  --log-format F       text (default) or json
+  --isolation P        native (default), sentry or vm
+  --debug              print the executor plan and debug records
+  --systemd-cgroup     cgroupsPath is slice:prefix:name
+  --version
+
+commands:
+  do        run a command sandboxed over a read-only view of the host (no bundle needed)
+  spec      write a template config.json
+  create    create a container from a bundle; its process waits for start
+  start     start a created container
+  run       create and start; exits with the container's exit code
+  state     print a container's state JSON
+  kill      send a signal to a container
+  delete    delete a container
+  list      list containers
+  features  print supported features as JSON
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  let g;
+  try {
+    g = parseArgs(argv, [...GLOBAL_FLAGS], { stopAtPositional: true });
+  } catch (err) {
+    logError(messageOf(err));
+    return 2;
+  }
+  const logFormat = str(g, 'log-format') ?? 'text';
+  const global: GlobalOptions = {
+    root: str(g, 'root') ?? '/run/moat',
+    logFormat: logFormat === 'json' ? 'json' : 'text',
+    debug: bool(g, 'debug'),
+    systemdCgroup: bool(g, 'systemd-cgroup'),
+  };
+  const log = str(g, 'log');
+  if (log !== undefined) global.log = log;
+  const isolation = str(g, 'isolation');
+  if (isolation !== undefined) global.isolation = isolation;
+  configureLog({ ...(log !== undefined ? { file: log } : {}), format: global.logFormat, debug: global.debug });
+  if (logFormat !== 'text' && logFormat !== 'json') {
+    logError(`--log-format: unknown format ${JSON.stringify(logFormat)} (text or json)`);
+    return 2;
+  }
+  if (bool(g, 'version')) {
+    process.stdout.write(`moat version ${VERSION}\nspec: 1.2.0\n`);
+    return 0;
+  }
+  const [name, ...rest] = g.positionals;
+  if (bool(g, 'help') || name === undefined || name === 'help') {
+    process.stdout.write(HELP);
+    return name === undefined && !bool(g, 'help') ? 2 : 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    logError(`unknown command ${JSON.stringify(name)} (see moat --help)`);
+    return 2;
+  }
+  let runtime: Runtime | undefined;
+  const ctx: CommandContext = {
+    global,
+    argv: rest,
+    runtime: () => (runtime ??= new Runtime({ root: global.root, isolation: global.isolation })),
+  };
+  try {
+    return await load()(ctx);
+  } catch (err) {
+    if (err instanceof MoatError) {
+      logError(err.message);
+      return err.code === 'EUSAGE' ? 2 : 1;
+    }
+    logError(`internal error: ${messageOf(err)}`);
+    if (global.debug && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    return 1;
+  }
+}

@@ -1,0 +1,16 @@
+import { onePositional, parseArgs } from './args';
+import type { CommandContext } from './context';
+
+export const usage = 'start ID   let a created container run its process';
+
+export function startCommand(ctx: CommandContext): number {
+  const id = onePositional(parseArgs(ctx.argv, []), 'container id', 'start');
+  const rt = ctx.runtime();
+  const { handle, rec } = rt.open(id);
+  try {
+    rt.start(handle, rec);
+  } finally {
+    handle.release();
+  }
+  return 0;
+}

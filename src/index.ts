@@ -1,0 +1,12 @@
+// Entry point of the bundled CLI (build/moat.js).
+import { main } from './cli/main';
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`moat: internal error: ${String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,83 @@
+// Runs the C executor with a plan and reads its report (docs/executor-plan.md).
+
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { executorPath } from '../sys';
+import { MoatError } from '../util/errors';
+import { encodePlan, type ExecutorPlan } from './plan';
+
+export interface LaunchOptions {
+  plan: ExecutorPlan;
+  /** create: the executor exits once the init is ready. run: it stays and exits with the init's status. */
+  mode: 'create' | 'run';
+  /** Caller fds 3..3+preserveFds-1 are handed to the container. */
+  preserveFds: number;
+}
+
+export interface Launched {
+  /** The container init's pid. */
+  pid: number;
+  /** The executor's exit status: in run mode, the container's (code, or 128+signal). */
+  exited: Promise<number>;
+  executor: ChildProcess;
+}
+
+export async function launch(opts: LaunchOptions): Promise<Launched> {
+  const planFd = 3 + opts.preserveFds;
+  const reportFd = planFd + 1;
+  const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
+  for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
+  stdio.push('pipe', 'pipe');
+  const child = spawn(executorPath(), ['--plan-fd', String(planFd), '--report-fd', String(reportFd), '--mode', opts.mode], {
+    stdio,
+    // Its own session: terminal signals reach moat, which forwards them; never twice.
+    detached: true,
+  });
+  const exited = new Promise<number>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
+  });
+  const spawnError = new Promise<never>((_, reject) => {
+    child.once('error', (err) => reject(new MoatError('ENATIVE', `cannot run ${executorPath()}: ${err.message}`)));
+  });
+  const planPipe = child.stdio[planFd] as Writable;
+  const reportPipe = child.stdio[reportFd] as Readable;
+  planPipe.on('error', () => undefined); // EPIPE if the executor died early; the report says why
+  planPipe.end(encodePlan(opts.plan));
+  const line = await Promise.race([readReport(reportPipe, exited), spawnError]);
+  if (line.startsWith('pid ')) {
+    const pid = Number(line.slice(4));
+    if (!Number.isInteger(pid) || pid <= 0) throw new MoatError('EINTERNAL', `executor reported a bad pid: ${line}`);
+    return { pid, exited, executor: child };
+  }
+  await exited;
+  if (line.startsWith('error ')) throw new MoatError('ESETUP', line.slice(6));
+  throw new MoatError('ESETUP', line);
+}
+
+function readReport(stream: Readable, exited: Promise<number>): Promise<string> {
+  return new Promise((resolve) => {
+    let buf = '';
+    const onData = (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        stream.off('data', onData);
+        stream.destroy();
+        resolve(buf.slice(0, nl));
+      }
+    };
+    stream.on('data', onData);
+    stream.on('error', () => undefined);
+    stream.once('end', () => {
+      if (!buf.includes('\n')) {
+        void exited.then((code) => resolve(`the executor exited (status ${code}) without reporting`));
+      }
+    });
+  });
+}
+
+function signalNumber(name: NodeJS.Signals): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { constants } = require('node:os') as typeof import('node:os');
+  return (constants.signals as Record<string, number>)[name] ?? 0;
+}

@@ -1,0 +1,143 @@
+// The executor's instruction set (docs/executor-plan.md) as TypeScript types, and the encoder that
+// turns a plan into the NUL-separated token stream `moat-exec` reads.
+
+export type CreateKind = 'dir' | 'file' | 'none';
+
+export type ParentOp =
+  | { op: 'setns'; path: string; nstype: number }
+  | { op: 'unshare'; flags: number }
+  | { op: 'write'; path: string; data: string };
+
+export type AfterCloneOp = { op: 'child-write'; name: string; data: string };
+
+export type ChildOp =
+  | { op: 'setsid' }
+  | { op: 'setresgid'; r: number; e: number; s: number }
+  | { op: 'setresuid'; r: number; e: number; s: number }
+  | { op: 'mount'; src: string; target: string; fstype: string; flags: number; data: string }
+  | { op: 'rootfs'; path: string }
+  | { op: 'mountat'; src: string; dest: string; fstype: string; flags: number; data: string; create: CreateKind }
+  | { op: 'mkdirat'; path: string; mode: number }
+  | { op: 'mknodat'; path: string; mode: number; major: number; minor: number; uid: number; gid: number }
+  | { op: 'symlinkat'; target: string; linkpath: string }
+  | { op: 'open-start'; fifo: string }
+  | { op: 'pivot-root' }
+  | { op: 'move-root' }
+  | { op: 'mask'; path: string }
+  | { op: 'readonly'; path: string }
+  | { op: 'remount-ro'; path: string }
+  | { op: 'sethostname'; name: string }
+  | { op: 'setdomainname'; name: string }
+  | { op: 'write-beneath'; base: string; relpath: string; data: string }
+  | { op: 'rlimit'; resource: number; soft: number; hard: number }
+  | { op: 'setgroups'; gids: number[] }
+  | { op: 'umask'; mode: number }
+  | { op: 'chdir'; path: string }
+  | { op: 'no-new-privs' }
+  | { op: 'ready' }
+  | { op: 'wait-start' }
+  | { op: 'exec'; keep: number; candidates: string[]; argv: string[]; env: string[] };
+
+/** A whole plan: what P does, the clone, what P does knowing the child, what the child does. */
+export interface ExecutorPlan {
+  parent: ParentOp[];
+  cloneFlags: number;
+  afterClone: AfterCloneOp[];
+  child: ChildOp[];
+}
+
+export const PLAN_MAGIC = 'MOATPLAN1';
+
+function fields(op: ParentOp | AfterCloneOp | ChildOp): (string | number | string[] | number[])[] {
+  switch (op.op) {
+    case 'setns':
+      return [op.path, op.nstype];
+    case 'unshare':
+      return [op.flags];
+    case 'write':
+      return [op.path, op.data];
+    case 'child-write':
+      return [op.name, op.data];
+    case 'setsid':
+    case 'pivot-root':
+    case 'move-root':
+    case 'no-new-privs':
+    case 'ready':
+    case 'wait-start':
+      return [];
+    case 'setresgid':
+    case 'setresuid':
+      return [op.r, op.e, op.s];
+    case 'mount':
+      return [op.src, op.target, op.fstype, op.flags, op.data];
+    case 'rootfs':
+      return [op.path];
+    case 'mountat':
+      return [op.src, op.dest, op.fstype, op.flags, op.data, op.create];
+    case 'mkdirat':
+      return [op.path, op.mode];
+    case 'mknodat':
+      return [op.path, op.mode, op.major, op.minor, op.uid, op.gid];
+    case 'symlinkat':
+      return [op.target, op.linkpath];
+    case 'open-start':
+      return [op.fifo];
+    case 'mask':
+    case 'readonly':
+    case 'remount-ro':
+      return [op.path];
+    case 'sethostname':
+    case 'setdomainname':
+      return [op.name];
+    case 'write-beneath':
+      return [op.base, op.relpath, op.data];
+    case 'rlimit':
+      return [op.resource, op.soft, op.hard];
+    case 'setgroups':
+      return [op.gids];
+    case 'umask':
+      return [op.mode];
+    case 'chdir':
+      return [op.path];
+    case 'exec':
+      return [op.keep, op.candidates, op.argv, op.env];
+  }
+}
+
+function tokensOf(op: ParentOp | AfterCloneOp | ChildOp): string[] {
+  const out: string[] = [op.op];
+  for (const f of fields(op)) {
+    if (Array.isArray(f)) {
+      out.push(String(f.length), ...f.map(String));
+    } else {
+      out.push(String(f));
+    }
+  }
+  return out;
+}
+
+/** Encode a plan for moat-exec. Strings containing NUL cannot be encoded and are refused. */
+export function encodePlan(plan: ExecutorPlan): Buffer {
+  const tokens: string[] = [PLAN_MAGIC];
+  for (const op of plan.parent) tokens.push(...tokensOf(op));
+  tokens.push('clone', String(plan.cloneFlags));
+  for (const op of plan.afterClone) tokens.push(...tokensOf(op));
+  tokens.push('go');
+  for (const op of plan.child) tokens.push(...tokensOf(op));
+  for (const t of tokens) {
+    if (t.includes('\0')) throw new Error(`plan token contains NUL: ${JSON.stringify(t)}`);
+  }
+  return Buffer.from(tokens.join('\0') + '\0');
+}
+
+/** Human-readable rendering for `--debug` and test failure messages. */
+export function describePlan(plan: ExecutorPlan): string {
+  const line = (op: ParentOp | AfterCloneOp | ChildOp) => tokensOf(op).map((t) => JSON.stringify(t)).join(' ');
+  return [
+    ...plan.parent.map((o) => `P  ${line(o)}`),
+    `P  "clone" ${plan.cloneFlags}`,
+    ...plan.afterClone.map((o) => `P  ${line(o)}`),
+    'P  "go"',
+    ...plan.child.map((o) => `C  ${line(o)}`),
+  ].join('\n');
+}

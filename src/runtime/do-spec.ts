@@ -1,0 +1,55 @@
+// The spec `moat do` runs: the caller's command over a read-only view of the host root with a
+// writable in-memory layer, in new pid/mount/uts/ipc/net namespaces. Pure: unit-tested.
+
+import { DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS } from '../spec/default';
+import type { Process, Spec } from '../spec/types';
+
+export interface DoSpecInput {
+  args: string[];
+  env: Record<string, string | undefined>;
+  cwd: string;
+  hostname?: string;
+}
+
+/** Environment variables that describe the caller's session, not the sandbox. */
+const DROPPED_ENV = new Set(['MOAT_NATIVE_DIR', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'NODE_OPTIONS']);
+
+export function doSpec(input: DoSpecInput): Spec & { process: Process } {
+  const env = Object.entries(input.env)
+    .filter(([k, v]) => v !== undefined && !DROPPED_ENV.has(k) && k !== '' && !k.includes('='))
+    .map(([k, v]) => `${k}=${v}`);
+  if (!env.some((e) => e.startsWith('PATH='))) env.push(DEFAULT_PATH_ENV);
+  return {
+    ociVersion: '1.2.0',
+    root: { path: '(host root overlay)', readonly: false },
+    hostname: input.hostname ?? 'moat',
+    annotations: {},
+    process: {
+      args: input.args,
+      env,
+      cwd: input.cwd,
+      user: { uid: 0, gid: 0, additionalGids: [] },
+      rlimits: [],
+      noNewPrivileges: true,
+    },
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755'] },
+    ],
+    linux: {
+      namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }, { type: 'network' }],
+      uidMappings: [],
+      gidMappings: [],
+      devices: [],
+      sysctl: {},
+      maskedPaths: DEFAULT_MASKED_PATHS,
+      readonlyPaths: DEFAULT_READONLY_PATHS,
+    },
+  };
+}

@@ -1,0 +1,52 @@
+// Running a container in the foreground (`run`, `do`): start it, forward the caller's signals to
+// its init, wait for its exit status, then delete it.
+
+import { signalVerified } from '../state/process';
+import type { ContainerRecord } from '../state/store';
+import type { Created, Runtime } from './lifecycle';
+import { killAndWait } from './lifecycle';
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+export async function runForeground(rt: Runtime, created: Created): Promise<number> {
+  const { handle, record } = created;
+  try {
+    rt.start(handle, record);
+  } catch (err) {
+    killAndWait(record.pid, record.pidStartTime);
+    handle.destroy();
+    throw err;
+  }
+  handle.release();
+  const stop = forwardSignals(record);
+  let code: number;
+  try {
+    code = await created.exited;
+  } finally {
+    stop();
+  }
+  cleanupAfterExit(rt, record);
+  return code;
+}
+
+function forwardSignals(rec: ContainerRecord): () => void {
+  const { constants } = require('node:os') as typeof import('node:os');
+  const handlers = FORWARDED.map((sig) => {
+    const h = () => {
+      signalVerified(rec.pid, rec.pidStartTime, (constants.signals as Record<string, number>)[sig]!);
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return () => handlers.forEach(([sig, h]) => process.off(sig, h));
+}
+
+function cleanupAfterExit(rt: Runtime, rec: ContainerRecord): void {
+  try {
+    const { handle, rec: current } = rt.open(rec.id);
+    rt.delete(handle, current, true);
+  } catch (err) {
+    // Someone deleted it already (moat delete --force while we waited): nothing left to do.
+    if ((err as { code?: string }).code !== 'ENOTFOUND') throw err;
+  }
+}

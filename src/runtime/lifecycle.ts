@@ -1,0 +1,257 @@
+// The container lifecycle, platform-independent: create → start → (kill) → delete, with state kept
+// under --root. Platforms only build the container; everything after that is the same for all.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { platformFor, selectPlatform, type CreateRequest } from '../platform';
+import type { Bundle } from '../spec/bundle';
+import type { ContainerStateJson } from '../spec/types';
+import { isLive, pidNamespaceOf, pidsInNamespace, readProcStat, signalVerified, openVerifiedPidfd } from '../state/process';
+import { StateStore, type ContainerHandle, type ContainerRecord } from '../state/store';
+import { sys } from '../sys';
+import { MoatError } from '../util/errors';
+
+export type Status = ContainerStateJson['status'];
+
+export interface RuntimeOptions {
+  root: string;
+  isolation: string | undefined;
+}
+
+export function statusOf(rec: ContainerRecord | undefined): Status {
+  if (!rec || rec.pid === 0) return rec?.phase === 'creating' ? 'creating' : 'stopped';
+  if (!isLive(rec.pid, rec.pidStartTime)) return 'stopped';
+  return rec.phase === 'running' ? 'running' : 'created';
+}
+
+export function stateJson(rec: ContainerRecord): ContainerStateJson {
+  const status = statusOf(rec);
+  const out: ContainerStateJson = {
+    ociVersion: rec.ociVersion,
+    id: rec.id,
+    status,
+    pid: status === 'stopped' ? 0 : rec.pid,
+    bundle: rec.bundle,
+    rootfs: rec.rootfs,
+    created: rec.created,
+    owner: rec.owner,
+  };
+  if (Object.keys(rec.annotations).length > 0) out.annotations = rec.annotations;
+  return out;
+}
+
+export interface CreateOptions {
+  id: string;
+  bundle: Bundle;
+  pidFile?: string;
+  noPivot: boolean;
+  preserveFds: number;
+  /** run: the executor stays and reports the exit status; create: the init is left to its reaper. */
+  mode: 'create' | 'run';
+  hostRootOverlay?: { scratch: string };
+}
+
+export interface Created {
+  handle: ContainerHandle;
+  record: ContainerRecord;
+  exited: Promise<number>;
+}
+
+export class Runtime {
+  readonly store: StateStore;
+
+  constructor(readonly opts: RuntimeOptions) {
+    this.store = new StateStore(opts.root);
+  }
+
+  /** Create a container whose init waits for `start`. Returns with the state dir still locked. */
+  async create(o: CreateOptions): Promise<Created> {
+    const platformName = selectPlatform(this.opts.isolation, o.bundle.spec.annotations);
+    const handle = this.store.claim(o.id);
+    let pid = 0;
+    let startTime = '';
+    try {
+      const platform = await platformFor(platformName);
+      const record: ContainerRecord = {
+        ociVersion: o.bundle.spec.ociVersion,
+        id: o.id,
+        pid: 0,
+        pidStartTime: '',
+        bundle: o.bundle.dir,
+        rootfs: o.bundle.rootfs,
+        created: new Date().toISOString(),
+        owner: ownerName(),
+        annotations: o.bundle.spec.annotations,
+        platform: platformName,
+        phase: 'creating',
+      };
+      handle.write(record);
+      sys().mkfifo(handle.fifoPath, 0o622);
+      if (o.hostRootOverlay) fs.mkdirSync(o.hostRootOverlay.scratch, { mode: 0o700 });
+      const req: CreateRequest = {
+        id: o.id,
+        bundle: o.bundle,
+        startFifo: handle.fifoPath,
+        mode: o.mode,
+        noPivot: o.noPivot,
+        preserveFds: o.preserveFds,
+        ...(o.hostRootOverlay ? { hostRootOverlay: o.hostRootOverlay } : {}),
+      };
+      const init = await platform.create(req);
+      pid = init.pid;
+      const st = readProcStat(pid);
+      if (!st) throw new MoatError('ESETUP', `container ${o.id}: init ${pid} exited during set-up`);
+      startTime = st.startTime;
+      record.pid = pid;
+      record.pidStartTime = startTime;
+      const ns = pidNamespaceOf(pid);
+      if (ns && ns !== pidNamespaceOf(process.pid)) record.pidNamespace = ns;
+      record.phase = 'created';
+      handle.write(record);
+      if (o.pidFile) writePidFile(o.pidFile, pid);
+      return { handle, record, exited: init.exited };
+    } catch (err) {
+      if (pid > 0 && startTime) killAndWait(pid, startTime);
+      handle.destroy();
+      throw err;
+    }
+  }
+
+  /** Let a created container's init exec its process. */
+  start(handle: ContainerHandle, rec: ContainerRecord): void {
+    const status = statusOf(rec);
+    if (status !== 'created') throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} cannot be started: it is ${status}`);
+    const fd = fs.openSync(handle.fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(1);
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        let n = 0;
+        try {
+          n = fs.readSync(fd, buf, 0, 1, null);
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'EAGAIN') throw err;
+        }
+        if (n === 1) break;
+        if (!isLive(rec.pid, rec.pidStartTime)) {
+          throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} cannot be started: its init has exited`);
+        }
+        if (Date.now() > deadline) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)}: init did not answer start`);
+        sleepMs(1);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.rmSync(handle.fifoPath, { force: true });
+    rec.phase = 'running';
+    handle.write(rec);
+  }
+
+  /** Open and lock an existing container and read its record. */
+  open(id: string): { handle: ContainerHandle; rec: ContainerRecord } {
+    const handle = this.store.open(id);
+    const rec = handle.read();
+    if (!rec) {
+      // A claim whose create died before writing state: report it as stopped so delete can clean it.
+      return {
+        handle,
+        rec: {
+          ociVersion: '1.2.0', id, pid: 0, pidStartTime: '', bundle: '', rootfs: '', created: '', owner: '',
+          annotations: {}, platform: 'native', phase: 'created',
+        },
+      };
+    }
+    return { handle, rec };
+  }
+
+  kill(rec: ContainerRecord, signal: number, all: boolean): void {
+    const status = statusOf(rec);
+    if (status === 'stopped' || status === 'creating') {
+      throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is not running (${status})`);
+    }
+    if (all && rec.pidNamespace) {
+      for (const pid of pidsInNamespace(rec.pidNamespace)) signalInNamespace(pid, rec.pidNamespace, signal);
+      return;
+    }
+    if (!signalVerified(rec.pid, rec.pidStartTime, signal)) {
+      throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is not running (stopped)`);
+    }
+  }
+
+  delete(handle: ContainerHandle, rec: ContainerRecord, force: boolean): void {
+    const status = statusOf(rec);
+    if (status === 'running' && !force) {
+      throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is running: stop it first or use delete --force`);
+    }
+    if (status !== 'stopped') {
+      if (rec.pidNamespace) {
+        for (const pid of pidsInNamespace(rec.pidNamespace)) signalInNamespace(pid, rec.pidNamespace, 9);
+      }
+      killAndWait(rec.pid, rec.pidStartTime);
+    }
+    handle.destroy();
+  }
+
+  list(): ContainerStateJson[] {
+    const out: ContainerStateJson[] = [];
+    for (const id of this.store.ids()) {
+      let handle: ContainerHandle | undefined;
+      try {
+        handle = this.store.open(id);
+        const rec = handle.read();
+        if (rec) out.push(stateJson(rec));
+      } catch {
+        // deleted meanwhile
+      } finally {
+        handle?.release();
+      }
+    }
+    return out;
+  }
+}
+
+/** Signal a pid found by scanning /proc, re-checking through a pidfd that it is still in the namespace. */
+function signalInNamespace(pid: number, nsLink: string, signal: number): void {
+  const st = readProcStat(pid);
+  if (!st) return;
+  const fd = openVerifiedPidfd(pid, st.startTime);
+  if (fd === undefined) return;
+  try {
+    if (pidNamespaceOf(pid) === nsLink) sys().pidfdSendSignal(fd, signal);
+  } catch {
+    // it exited meanwhile
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** SIGKILL the verified init and wait (bounded) until it has exited. */
+export function killAndWait(pid: number, startTime: string): void {
+  const fd = openVerifiedPidfd(pid, startTime);
+  if (fd === undefined) return;
+  try {
+    sys().pidfdSendSignal(fd, 9);
+    if (!sys().pidfdWaitExit(fd, 10_000)) throw new MoatError('EINTERNAL', `process ${pid} did not exit after SIGKILL`);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ESRCH') throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function writePidFile(file: string, pid: number): void {
+  const abs = path.resolve(file);
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}`);
+  fs.writeFileSync(tmp, String(pid), { mode: 0o644 });
+  fs.renameSync(tmp, abs);
+}
+
+function ownerName(): string {
+  const uid = process.getuid?.() ?? 0;
+  return uid === 0 ? 'root' : `#${uid}`;
+}
+
+const sleepBuf = new Int32Array(new SharedArrayBuffer(4));
+export function sleepMs(ms: number): void {
+  Atomics.wait(sleepBuf, 0, 0, ms);
+}

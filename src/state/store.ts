@@ -1,0 +1,168 @@
+// One directory per container under --root. state.json is replaced atomically (write to a temp file,
+// fsync, rename); a flock on the directory serialises commands on one id.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { sys } from '../sys';
+import { MoatError, errnoCode } from '../util/errors';
+
+export type PlatformName = 'native' | 'sentry' | 'vm';
+
+/** What moat keeps about a container (state.json). Status is derived at read time, not stored. */
+export interface ContainerRecord {
+  ociVersion: string;
+  id: string;
+  /** Init pid in moat's pid namespace; 0 while creating. */
+  pid: number;
+  /** /proc/PID/stat start time of the init, to recognise it later. */
+  pidStartTime: string;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations: Record<string, string>;
+  platform: PlatformName;
+  /** 'creating' until the init is ready, then 'created'; 'running' once `start` succeeded. */
+  phase: 'creating' | 'created' | 'running';
+  /** Pid namespace of the init (`pid:[…]`) when the container has its own, for `kill --all`. */
+  pidNamespace?: string;
+}
+
+const ID_RE = /^[A-Za-z0-9_+\-.]+$/;
+
+export function validateId(id: string): string {
+  if (id === '' || id === '.' || id === '..' || id.length > 1024 || !ID_RE.test(id)) {
+    throw new MoatError('EUSAGE', `invalid container id ${JSON.stringify(id)}: use letters, digits, _ + - . (not . or ..)`);
+  }
+  return id;
+}
+
+export class StateStore {
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    return path.join(this.root, validateId(id));
+  }
+
+  ensureRoot(): void {
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+  }
+
+  /** Claim an id: mkdir is atomic, so two creates of one id cannot both succeed. */
+  claim(id: string): ContainerHandle {
+    this.ensureRoot();
+    const dir = this.dir(id);
+    try {
+      fs.mkdirSync(dir, { mode: 0o711 });
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') throw new MoatError('EEXIST', `container ${JSON.stringify(id)} already exists`);
+      throw err;
+    }
+    return ContainerHandle.lock(id, dir);
+  }
+
+  /** Open and lock an existing container. */
+  open(id: string): ContainerHandle {
+    const dir = this.dir(id);
+    let handle: ContainerHandle;
+    try {
+      handle = ContainerHandle.lock(id, dir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw notFound(id);
+      throw err;
+    }
+    // The directory may have been deleted while we waited for the lock.
+    if (!fs.existsSync(path.join(dir, 'state.json'))) {
+      const creating = fs.existsSync(dir);
+      if (!creating) {
+        handle.release();
+        throw notFound(id);
+      }
+    }
+    return handle;
+  }
+
+  ids(): string[] {
+    try {
+      return fs
+        .readdirSync(this.root, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && ID_RE.test(d.name))
+        .map((d) => d.name)
+        .sort();
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return [];
+      throw err;
+    }
+  }
+}
+
+function notFound(id: string): MoatError {
+  return new MoatError('ENOTFOUND', `container ${JSON.stringify(id)} does not exist`);
+}
+
+export class ContainerHandle {
+  private constructor(
+    readonly id: string,
+    readonly dir: string,
+    private fd: number | undefined,
+  ) {}
+
+  static lock(id: string, dir: string): ContainerHandle {
+    const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    try {
+      sys().flock(fd, 'ex', false);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    return new ContainerHandle(id, dir, fd);
+  }
+
+  get statePath(): string {
+    return path.join(this.dir, 'state.json');
+  }
+
+  get fifoPath(): string {
+    return path.join(this.dir, 'exec.fifo');
+  }
+
+  read(): ContainerRecord | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.statePath, 'utf8');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      return JSON.parse(text) as ContainerRecord;
+    } catch {
+      throw new MoatError('EINTERNAL', `${this.statePath}: corrupt state file`);
+    }
+  }
+
+  write(record: ContainerRecord): void {
+    const tmp = path.join(this.dir, `.state.json.${process.pid}`);
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      fs.writeSync(fd, JSON.stringify(record));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, this.statePath);
+  }
+
+  /** Remove the whole state directory (the lock goes with it). */
+  destroy(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    this.release();
+  }
+
+  release(): void {
+    if (this.fd !== undefined) {
+      fs.closeSync(this.fd);
+      this.fd = undefined;
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// The few Linux calls Node lacks, behind one small interface (youki's `Syscall` idea): the real one
+// is the N-API addon built from native/bindings; tests of planning code never need it.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MoatError } from '../util/errors';
+
+export interface Sys {
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  /** Wait up to timeoutMs for the process behind pidfd to exit; true if it has. */
+  pidfdWaitExit(pidfd: number, timeoutMs: number): boolean;
+  /** flock(2); returns false only when nonblock and the lock is held elsewhere. */
+  flock(fd: number, op: 'ex' | 'sh' | 'un', nonblock: boolean): boolean;
+  setChildSubreaper(): void;
+  umount2(target: string, flags: number): void;
+  mkfifo(path: string, mode: number): void;
+}
+
+let nativeDirCache: string | undefined;
+
+/** Directory holding moat-exec and the addon: <repo>/build/native, found from this file upward. */
+export function nativeDir(): string {
+  if (nativeDirCache) return nativeDirCache;
+  const fromEnv = process.env.MOAT_NATIVE_DIR;
+  if (fromEnv) return (nativeDirCache = fromEnv);
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, 'build', 'native');
+    if (fs.existsSync(path.join(candidate, 'moat-exec'))) return (nativeDirCache = candidate);
+    const sibling = path.join(dir, 'native');
+    if (path.basename(dir) === 'build' && fs.existsSync(path.join(sibling, 'moat-exec'))) return (nativeDirCache = sibling);
+    dir = path.dirname(dir);
+  }
+  throw new MoatError('ENATIVE', 'native layer not built (build/native/moat-exec missing): run `npm run build`');
+}
+
+export function executorPath(): string {
+  return path.join(nativeDir(), 'moat-exec');
+}
+
+let sysCache: Sys | undefined;
+
+export function sys(): Sys {
+  if (sysCache) return sysCache;
+  const addonPath = path.join(nativeDir(), 'moat_native.node');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    sysCache = require(addonPath) as Sys;
+  } catch (err) {
+    throw new MoatError('ENATIVE', `cannot load ${addonPath}: ${(err as Error).message}`);
+  }
+  return sysCache;
+}

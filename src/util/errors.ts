@@ -1,0 +1,45 @@
+// Error classes with a stable code. Every message is one line naming what was wrong:
+// the field, the path or the container id.
+
+export type MoatErrorCode =
+  | 'EUSAGE' // bad command line
+  | 'ECONFIG' // config.json unreadable, malformed or invalid
+  | 'EBUNDLE' // bundle or rootfs missing
+  | 'ENOTFOUND' // unknown container id
+  | 'EEXIST' // duplicate container id
+  | 'ESTATE' // operation not valid in the container's current status
+  | 'ESIGNAL' // unknown signal
+  | 'ESETUP' // the executor failed while building the container
+  | 'ENATIVE' // native layer missing or failed
+  | 'EINTERNAL';
+
+export class MoatError extends Error {
+  readonly code: MoatErrorCode;
+  constructor(code: MoatErrorCode, message: string) {
+    super(message);
+    this.name = 'MoatError';
+    this.code = code;
+  }
+}
+
+export class ConfigError extends MoatError {
+  /** Dotted path of the offending field, e.g. `process.args[0]`. */
+  readonly field: string;
+  constructor(field: string, problem: string) {
+    super('ECONFIG', `config.json: ${field}: ${problem}`);
+    this.name = 'ConfigError';
+    this.field = field;
+  }
+}
+
+export function errnoCode(err: unknown): string | undefined {
+  if (err && typeof err === 'object' && 'code' in err) {
+    const c = (err as { code: unknown }).code;
+    return typeof c === 'string' ? c : undefined;
+  }
+  return undefined;
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

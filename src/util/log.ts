@@ -1,0 +1,44 @@
+// Logging as runc's callers expect: errors on stderr, and with --log FILE one record per line,
+// text or JSON ({"level":"error","msg":"…","time":"…"}) — containerd reads that file on failure.
+
+import * as fs from 'node:fs';
+
+export interface LogConfig {
+  file?: string;
+  format: 'text' | 'json';
+  debug: boolean;
+}
+
+const config: LogConfig = { format: 'text', debug: false };
+
+export function configureLog(c: LogConfig): void {
+  Object.assign(config, c);
+}
+
+function record(level: 'error' | 'warning' | 'info' | 'debug', msg: string): void {
+  if (!config.file) return;
+  const time = new Date().toISOString();
+  const line = config.format === 'json' ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+  try {
+    fs.appendFileSync(config.file, line + '\n', { mode: 0o600 });
+  } catch {
+    // A log file we cannot write must not hide the real error, which still goes to stderr.
+  }
+}
+
+export function logError(msg: string): void {
+  record('error', msg);
+  process.stderr.write(`moat: ${msg}\n`);
+}
+
+export function logWarning(msg: string): void {
+  record('warning', msg);
+  process.stderr.write(`moat: warning: ${msg}\n`);
+}
+
+export function debugLog(msg: () => string): void {
+  if (!config.debug) return;
+  const m = msg();
+  record('debug', m);
+  process.stderr.write(`moat: debug: ${m}\n`);
+}
