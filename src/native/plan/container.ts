@@ -180,7 +180,11 @@ export function planContainer(input: ContainerPlanInput): ExecutorPlan {
     throw new ConfigError('domainname', 'setting a domainname needs the container\'s own uts namespace');
   }
   const inUserNs = ns.newNs.has('user') || ns.joined.has('user');
-  const child: ChildOp[] = [{ op: 'setsid' }];
+  // umask 0 while building: modes in the plan are exact. The process's umask is set later.
+  const child: ChildOp[] = [{ op: 'setsid' }, { op: 'umask', mode: 0 }];
+  // The exec fifo lives in moat's private state dir: open it while the init still has the caller's
+  // host uid (owner access), before a user namespace's setresuid makes it an unprivileged one.
+  if (input.startFifo !== undefined) child.push({ op: 'open-start', fifo: input.startFifo });
   if (ns.newNs.has('user')) {
     child.push({ op: 'setresgid', r: 0, e: 0, s: 0 }, { op: 'setresuid', r: 0, e: 0, s: 0 });
   }
@@ -203,7 +207,6 @@ export function planContainer(input: ContainerPlanInput): ExecutorPlan {
     child.push(...planDevices(linux.devices, { bindInsteadOfMknod: inUserNs, ptmxSymlink: devpts }));
   }
   child.push({ op: 'mkdirat', path: spec.process.cwd, mode: 0o755 });
-  if (input.startFifo !== undefined) child.push({ op: 'open-start', fifo: input.startFifo });
   child.push(input.noPivot ? { op: 'move-root' } : { op: 'pivot-root' });
   if (linux.rootfsPropagation !== undefined) {
     child.push({ op: 'mount', src: '', target: '/', fstype: '', flags: propagation, data: '' });

@@ -118,20 +118,10 @@ function planBindMount(m: Mount, field: string, opts: ParsedMountOptions, facts:
   const kind = facts.pathKind(source);
   if (kind === 'missing') throw new ConfigError(`${field}.source`, `${source} does not exist`);
   const create: CreateKind = kind === 'dir' ? 'dir' : 'file';
-  const bindFlags = MS.BIND | (opts.recursive ? MS.REC : 0);
-  const ops: ChildOp[] = [{ op: 'mountat', src: source, dest: m.destination, fstype: '', flags: bindFlags, data: '', create }];
-  // A bind mount ignores every other flag; they take effect on a remount of the new mount.
-  if (opts.flags !== 0) {
-    ops.push({
-      op: 'mountat',
-      src: '',
-      dest: m.destination,
-      fstype: '',
-      flags: MS.REMOUNT | MS.BIND | opts.flags,
-      data: '',
-      create: 'none',
-    });
-  }
+  // The executor applies per-mount flags of a bind with a remount (the kernel ignores them on the
+  // bind itself), retrying with the source's locked flags in a user namespace, as runc does.
+  const flags = MS.BIND | (opts.recursive ? MS.REC : 0) | opts.flags;
+  const ops: ChildOp[] = [{ op: 'mountat', src: source, dest: m.destination, fstype: '', flags, data: '', create }];
   return [...ops, ...propagationOps(m.destination, opts)];
 }
 

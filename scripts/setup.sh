@@ -1,0 +1,47 @@
+#!/bin/sh
+# Install what moat needs, idempotently: Debian packages (only when missing), npm dependencies
+# (only when package-lock.json changed), then the build (TypeScript bundle + native layer).
+#   sh scripts/setup.sh            what running moat needs
+#   sh scripts/setup.sh test       + what the tests need (busybox-static for rootfs, runc as the peer)
+#   sh scripts/setup.sh bench      + what the benchmark needs
+set -eu
+cd "$(dirname "$0")/.."
+purpose="${1:-run}"
+
+say() { printf 'moat setup: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" != 0 ]; then
+  say "warning: not root; package installs and containers need root"
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  say "Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none))"
+  exit 1
+fi
+
+pkgs="gcc make libc6-dev"
+case "$purpose" in
+  test) pkgs="$pkgs busybox-static runc iproute2 procps" ;;
+  bench) pkgs="$pkgs busybox-static runc" ;;
+esac
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  say "installing Debian packages:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+stamp=node_modules/.moat-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  say "installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  cp package-lock.json "$stamp"
+fi
+
+node scripts/build.mjs

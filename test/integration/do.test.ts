@@ -1,0 +1,45 @@
+// `moat do`: a command sandboxed over a read-only view of the host with an in-memory layer.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { after, before, test } from 'node:test';
+import { assertNoLeaks, makeStateRoot, moat, snapshot, type HostSnapshot } from '../helpers/moat';
+
+let root: string;
+let host: HostSnapshot;
+before(() => {
+  root = makeStateRoot();
+  host = snapshot();
+});
+after(async () => {
+  await assertNoLeaks(host, root);
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+test('do runs a host command in fresh namespaces, writes stay in memory, exit code propagates', () => {
+  const marker = `/etc/moat-do-test-${process.pid}`;
+  const r = moat(root, ['do', '--', 'sh', '-c', `echo pid=$$; hostname; echo data > ${marker} && cat ${marker}; ls /sys/class/net; exit 5`]);
+  assert.equal(r.status, 5, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['pid=1', 'moat', 'data', 'lo']);
+  assert.ok(!fs.existsSync(marker), 'the host was not written');
+});
+
+test('do sees the host files read-only-through-overlay and the caller cwd', () => {
+  const r = moat(root, ['do', 'sh', '-c', 'pwd; test -x /usr/bin/node && echo has-node; ps -e -o pid= | wc -l']);
+  assert.equal(r.status, 0, r.stderr);
+  const [cwd, node, count] = r.stdout.trim().split('\n');
+  assert.equal(cwd, process.cwd());
+  assert.equal(node, 'has-node');
+  assert.ok(Number(count) <= 4, `only the sandbox's processes are visible, saw ${count}`);
+});
+
+test('do with a missing command fails with 127 and leaves nothing', () => {
+  const r = moat(root, ['do', '--', 'definitely-not-a-command']);
+  assert.equal(r.status, 127);
+  assert.match(r.stderr, /definitely-not-a-command/);
+});
+
+test('do --isolation with an unknown platform is refused', () => {
+  const r = moat(root, ['do', '--isolation', 'bogus', '--', 'true']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown isolation "bogus"/);
+});
