@@ -12,9 +12,9 @@ import { makeBundle, MOAT, REPO } from '../test/helpers/moat';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
 
-function timeOnce(cmd: string, args: string[]): number {
+function timeOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return ms;
@@ -35,6 +35,8 @@ function main(): void {
   const bundle = makeBundle(['/bin/true']);
   const moatRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-bench-'));
   const runcRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'runc-bench-'));
+  const bareEnv = { ...process.env };
+  delete bareEnv.NODE_EXTRA_CA_CERTS;
   const series: Record<string, number[]> = { 'runc run': [], 'moat run': [], 'node -e 0': [], 'moat --version': [] };
   try {
     for (let i = 0; i < ROUNDS + 2; i++) {
@@ -42,7 +44,8 @@ function main(): void {
       const sample = {
         'runc run': timeOnce('runc', ['--root', runcRoot, 'run', '--bundle', bundle.dir, `b${i}`]),
         'moat run': timeOnce(MOAT, ['--root', moatRoot, 'run', '--bundle', bundle.dir, `b${i}`]),
-        'node -e 0': timeOnce(process.execPath, ['-e', '0']),
+        // As bin/moat starts Node: without NODE_EXTRA_CA_CERTS (see bin/moat).
+        'node -e 0': timeOnce(process.execPath, ['-e', '0'], bareEnv),
         'moat --version': timeOnce(MOAT, ['--version']),
       };
       if (!warm) for (const [k, v] of Object.entries(sample)) series[k]!.push(v);

@@ -15,7 +15,12 @@ export interface DoSpecInput {
 const DROPPED_ENV = new Set(['MOAT_NATIVE_DIR', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'NODE_OPTIONS']);
 
 export function doSpec(input: DoSpecInput): Spec & { process: Process } {
-  const env = Object.entries(input.env)
+  const callerEnv = { ...input.env };
+  // bin/moat moves NODE_EXTRA_CA_CERTS aside for moat's own start-up; the command gets it back.
+  const saved = callerEnv.MOAT_SAVED_NODE_EXTRA_CA_CERTS;
+  delete callerEnv.MOAT_SAVED_NODE_EXTRA_CA_CERTS;
+  if (saved !== undefined && callerEnv.NODE_EXTRA_CA_CERTS === undefined) callerEnv.NODE_EXTRA_CA_CERTS = saved;
+  const env = Object.entries(callerEnv)
     .filter(([k, v]) => v !== undefined && !DROPPED_ENV.has(k) && k !== '' && !k.includes('='))
     .map(([k, v]) => `${k}=${v}`);
   if (!env.some((e) => e.startsWith('PATH='))) env.push(DEFAULT_PATH_ENV);

@@ -203,4 +203,7 @@ test('moat do: host root overlay ops and a spec with fresh namespaces', () => {
   assert.deepEqual(overlay, { op: 'mount', src: 'overlay', target: '/run/moat/do-1/scratch/merged', fstype: 'overlay', flags: 0,
     data: 'lowerdir=/,upperdir=/run/moat/do-1/scratch/upper,workdir=/run/moat/do-1/scratch/work' });
   assert.throws(() => hostRootOverlayOps('/a,b'), /cannot be used/);
+  const ca = doSpec({ args: ['true'], env: { MOAT_SAVED_NODE_EXTRA_CA_CERTS: '/etc/ca.pem' }, cwd: '/' });
+  assert.ok(ca.process.env.includes('NODE_EXTRA_CA_CERTS=/etc/ca.pem'));
+  assert.ok(!ca.process.env.some((e) => e.startsWith('MOAT_SAVED')));
 });
