@@ -1,7 +1,7 @@
 // The spec `moat do` runs: the caller's command over a read-only view of the host root with a
 // writable in-memory layer, in new pid/mount/uts/ipc/net namespaces. Pure: unit-tested.
 
-import { DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS } from '../spec/default';
+import { DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS, DOCKER_DEFAULT_CAPS } from '../spec/default';
 import type { Process, Spec } from '../spec/types';
 
 export interface DoSpecInput {
@@ -36,6 +36,11 @@ export function doSpec(input: DoSpecInput): Spec & { process: Process } {
       user: { uid: 0, gid: 0, additionalGids: [] },
       rlimits: [],
       noNewPrivileges: true,
+      capabilities: {
+        bounding: DOCKER_DEFAULT_CAPS,
+        effective: DOCKER_DEFAULT_CAPS,
+        permitted: DOCKER_DEFAULT_CAPS,
+      },
     },
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },

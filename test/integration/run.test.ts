@@ -168,3 +168,41 @@ test('--pid-file and --preserve-fds', () => {
     b.cleanup();
   }
 });
+
+test('capabilities: the spec sets are what the process has, in every set', () => {
+  const r = runIn(['sh', '-c', 'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status | tr -s "\\t" " "'], (c) => {
+    c.process.capabilities = {
+      bounding: ['CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_CHOWN'],
+      effective: ['CAP_KILL', 'CAP_NET_BIND_SERVICE'],
+      permitted: ['CAP_KILL', 'CAP_NET_BIND_SERVICE'],
+      inheritable: ['CAP_KILL'],
+      ambient: ['CAP_KILL'],
+    };
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), [
+    'CapInh: 0000000000000020',
+    'CapPrm: 0000000000000420',
+    'CapEff: 0000000000000420',
+    'CapBnd: 0000000000000421',
+    'CapAmb: 0000000000000020',
+  ]);
+});
+
+test('a non-root user with ambient capabilities keeps them across exec', () => {
+  const r = runIn(['sh', '-c', 'id -u; grep -E "^CapEff" /proc/self/status | tr -s "\\t" " "'], (c) => {
+    c.process.user = { uid: 1000, gid: 1000 };
+    const caps = ['CAP_NET_BIND_SERVICE'];
+    c.process.capabilities = { bounding: caps, effective: caps, permitted: caps, inheritable: caps, ambient: caps };
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['1000', 'CapEff: 0000000000000400']);
+});
+
+test('an unknown capability is refused, naming it', () => {
+  const r = runIn(['true'], (c) => {
+    c.process.capabilities.bounding.push('CAP_TELEPORT');
+  });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, 'moat: config.json: process.capabilities.bounding[3]: unknown capability "CAP_TELEPORT"\n');
+});

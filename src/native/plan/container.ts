@@ -8,6 +8,8 @@ import { CLONE, MS, NAMESPACE_CLONE_FLAG, RLIMIT } from './constants';
 import { planDevices } from './devices';
 import type { HostFacts } from './facts';
 import { planMount } from './mounts';
+import { capabilitySets, planCapabilities } from '../capabilities';
+import { planSeccomp } from '../seccomp';
 import type { AfterCloneOp, ChildOp, ExecutorPlan, ParentOp } from './ops';
 
 export interface ContainerPlanInput {
@@ -107,14 +109,16 @@ function execCandidates(args0: string, env: readonly string[]): string[] {
   return [...new Set(dirs)].map((d) => `${d.replace(/\/+$/, '')}/${args0}`);
 }
 
-function userOps(p: Process): ChildOp[] {
+function userOps(p: Process): { ops: ChildOp[]; umask: ChildOp } {
   const { uid, gid, additionalGids, umask } = p.user;
-  return [
-    { op: 'setgroups', gids: additionalGids },
-    { op: 'setresgid', r: gid, e: gid, s: gid },
-    { op: 'setresuid', r: uid, e: uid, s: uid },
-    { op: 'umask', mode: umask ?? 0o022 },
-  ];
+  return {
+    ops: [
+      { op: 'setgroups', gids: additionalGids },
+      { op: 'setresgid', r: gid, e: gid, s: gid },
+      { op: 'setresuid', r: uid, e: uid, s: uid },
+    ],
+    umask: { op: 'umask', mode: umask ?? 0o022 },
+  };
 }
 
 function rlimitOps(p: Process): ChildOp[] {
@@ -223,9 +227,13 @@ export function planContainer(input: ContainerPlanInput): ExecutorPlan {
 
   const p = spec.process;
   child.push(...rlimitOps(p));
-  child.push(...userOps(p));
+  const { ops: userSwitch, umask } = userOps(p);
+  child.push(...planCapabilities(capabilitySets(p.capabilities), userSwitch));
+  child.push(umask);
   child.push({ op: 'chdir', path: p.cwd });
   if (p.noNewPrivileges) child.push({ op: 'no-new-privs' });
+  // Last before ready: a failure is still reported to moat; the filter must allow wait-start and exec.
+  child.push(...planSeccomp(linux));
   child.push({ op: 'ready' });
   if (input.startFifo !== undefined) child.push({ op: 'wait-start' });
   child.push({ op: 'exec', keep: input.preserveFds, candidates: execCandidates(p.args[0]!, p.env), argv: p.args, env: p.env });

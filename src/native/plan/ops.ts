@@ -34,6 +34,11 @@ export type ChildOp =
   | { op: 'umask'; mode: number }
   | { op: 'chdir'; path: string }
   | { op: 'no-new-privs' }
+  | { op: 'cap-bounding'; mask: bigint }
+  | { op: 'keep-caps'; on: boolean }
+  | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint }
+  /** program: 4 numbers per BPF instruction (code, jt, jf, k). */
+  | { op: 'seccomp'; flags: number; program: number[] }
   | { op: 'ready' }
   | { op: 'wait-start' }
   | { op: 'exec'; keep: number; candidates: string[]; argv: string[]; env: string[] };
@@ -48,7 +53,7 @@ export interface ExecutorPlan {
 
 export const PLAN_MAGIC = 'MOATPLAN1';
 
-function fields(op: ParentOp | AfterCloneOp | ChildOp): (string | number | string[] | number[])[] {
+function fields(op: ParentOp | AfterCloneOp | ChildOp): (string | number | bigint | string[] | number[])[] {
   switch (op.op) {
     case 'setns':
       return [op.path, op.nstype];
@@ -101,6 +106,14 @@ function fields(op: ParentOp | AfterCloneOp | ChildOp): (string | number | strin
       return [op.path];
     case 'exec':
       return [op.keep, op.candidates, op.argv, op.env];
+    case 'cap-bounding':
+      return [op.mask];
+    case 'keep-caps':
+      return [op.on ? 1 : 0];
+    case 'capset':
+      return [op.effective, op.permitted, op.inheritable, op.ambient];
+    case 'seccomp':
+      return [op.flags, op.program];
   }
 }
 
