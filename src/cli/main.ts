@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Command> = {
   list: () => require('./list').listCommand,
   features: () => require('./features').featuresCommand,
   do: () => require('./do').doCommand,
+  exec: () => require('./exec').execCommand,
 };
 
 const GLOBAL_FLAGS = [
@@ -56,6 +57,7 @@ commands:
   start     start a created container
   run       create and start; exits with the container's exit code
   state     print a container's state JSON
+  exec      run another process in a running container
   kill      send a signal to a container
   delete    delete a container
   list      list containers

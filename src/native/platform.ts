@@ -1,10 +1,11 @@
 // The native platform: namespaces and mounts carried out by the C executor from a TypeScript plan.
 
-import type { CreatedInit, CreateRequest, Platform } from '../platform';
+import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platform';
 import { debugLog } from '../util/log';
 import { realHostFacts } from './host-facts';
 import { launch } from './launcher';
 import { describePlan, MS, planContainer, type ChildOp } from './plan';
+import { planExec } from './plan/exec';
 
 export class NativePlatform implements Platform {
   readonly name = 'native' as const;
@@ -20,6 +21,19 @@ export class NativePlatform implements Platform {
       ...(req.hostRootOverlay ? { rootfsPrelude: hostRootOverlayOps(req.hostRootOverlay.scratch) } : {}),
     });
     debugLog(() => `plan for ${req.id}:\n${describePlan(plan)}`);
+    const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds });
+    return { pid: launched.pid, exited: launched.exited };
+  }
+
+  async exec(req: ExecRequest): Promise<CreatedInit> {
+    const plan = planExec({
+      initPid: req.record.pid,
+      namespaces: (req.spec.linux?.namespaces ?? []).map((n) => n.type),
+      process: req.process,
+      linux: req.spec.linux,
+      preserveFds: req.preserveFds,
+    });
+    debugLog(() => `exec plan for ${req.record.id}:\n${describePlan(plan)}`);
     const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds });
     return { pid: launched.pid, exited: launched.exited };
   }

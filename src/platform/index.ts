@@ -1,7 +1,8 @@
 // Which isolation platform a container runs on, and the interface each platform implements.
 
 import type { Bundle } from '../spec/bundle';
-import type { PlatformName } from '../state/store';
+import type { ContainerRecord, PlatformName } from '../state/store';
+import type { Process, Spec } from '../spec/types';
 import { MoatError } from '../util/errors';
 
 export type { PlatformName };
@@ -47,9 +48,22 @@ export interface CreatedInit {
   exited: Promise<number>;
 }
 
+export interface ExecRequest {
+  /** The container's record (its init pid, platform data). */
+  record: ContainerRecord;
+  /** The container's validated spec, as saved at create. */
+  spec: Spec;
+  process: Process;
+  /** run: wait and report the exit status; create: return once the process runs (--detach). */
+  mode: 'create' | 'run';
+  preserveFds: number;
+}
+
 export interface Platform {
   readonly name: PlatformName;
   create(req: CreateRequest): Promise<CreatedInit>;
+  /** Start another process in the running container. */
+  exec(req: ExecRequest): Promise<CreatedInit>;
 }
 
 export async function platformFor(name: PlatformName): Promise<Platform> {

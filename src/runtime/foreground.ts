@@ -1,7 +1,7 @@
 // Running a container in the foreground (`run`, `do`): start it, forward the caller's signals to
 // its init, wait for its exit status, then delete it.
 
-import { signalVerified } from '../state/process';
+import { readProcStat, signalVerified } from '../state/process';
 import type { ContainerRecord } from '../state/store';
 import type { Created, Runtime } from './lifecycle';
 import { killAndWait } from './lifecycle';
@@ -18,7 +18,7 @@ export async function runForeground(rt: Runtime, created: Created): Promise<numb
     throw err;
   }
   handle.release();
-  const stop = forwardSignals(record);
+  const stop = forwardSignals(record.pid, record.pidStartTime);
   let code: number;
   try {
     code = await created.exited;
@@ -29,11 +29,13 @@ export async function runForeground(rt: Runtime, created: Created): Promise<numb
   return code;
 }
 
-function forwardSignals(rec: ContainerRecord): () => void {
+/** Forward the caller's signals to a process (verified by start time); returns the undo. */
+export function forwardSignals(pid: number, startTime?: string): () => void {
   const { constants } = require('node:os') as typeof import('node:os');
+  const st = startTime ?? readProcStat(pid)?.startTime ?? '';
   const handlers = FORWARDED.map((sig) => {
     const h = () => {
-      signalVerified(rec.pid, rec.pidStartTime, (constants.signals as Record<string, number>)[sig]!);
+      signalVerified(pid, st, (constants.signals as Record<string, number>)[sig]!);
     };
     process.on(sig, h);
     return [sig, h] as const;

@@ -3,9 +3,9 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { platformFor, selectPlatform, type CreateRequest } from '../platform';
+import { platformFor, selectPlatform, type CreatedInit, type CreateRequest } from '../platform';
 import type { Bundle } from '../spec/bundle';
-import type { ContainerStateJson } from '../spec/types';
+import type { ContainerStateJson, Process, Spec } from '../spec/types';
 import { isLive, pidNamespaceOf, pidsInNamespace, readProcStat, signalVerified, openVerifiedPidfd } from '../state/process';
 import { StateStore, type ContainerHandle, type ContainerRecord } from '../state/store';
 import { sys } from '../sys';
@@ -86,6 +86,8 @@ export class Runtime {
         phase: 'creating',
       };
       handle.write(record);
+      // The spec as validated now: exec takes its defaults from it, whatever happens to the bundle.
+      fs.writeFileSync(handle.specPath, JSON.stringify(o.bundle.spec), { mode: 0o600 });
       sys().mkfifo(handle.fifoPath, 0o622);
       if (o.hostRootOverlay) fs.mkdirSync(o.hostRootOverlay.scratch, { mode: 0o700 });
       const req: CreateRequest = {
@@ -162,6 +164,30 @@ export class Runtime {
       };
     }
     return { handle, rec };
+  }
+
+  /** The spec saved at create. */
+  savedSpec(handle: ContainerHandle): Spec {
+    try {
+      return JSON.parse(fs.readFileSync(handle.specPath, 'utf8')) as Spec;
+    } catch (err) {
+      throw new MoatError('EINTERNAL', `${handle.specPath}: cannot read the container's saved spec: ${(err as Error).message}`);
+    }
+  }
+
+  /** Start another process in a created or running container. */
+  async exec(handle: ContainerHandle, rec: ContainerRecord, process: Process, o: { mode: 'create' | 'run'; preserveFds: number; pidFile?: string }): Promise<CreatedInit> {
+    const status = statusOf(rec);
+    if (status !== 'running' && status !== 'created') {
+      throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is ${status}: cannot exec in it`);
+    }
+    const platform = await platformFor(rec.platform);
+    const spec = this.savedSpec(handle);
+    // Checked just before the executor opens /proc/<pid>/ns/*: the init is still the one we made.
+    if (!isLive(rec.pid, rec.pidStartTime)) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is stopped: cannot exec in it`);
+    const started = await platform.exec({ record: rec, spec, process, mode: o.mode, preserveFds: o.preserveFds });
+    if (o.pidFile) writePidFile(o.pidFile, started.pid);
+    return started;
   }
 
   kill(rec: ContainerRecord, signal: number, all: boolean): void {

@@ -89,6 +89,11 @@ function readMount(r: JsonReader): Mount {
   return m;
 }
 
+/** A Process object on its own (`moat exec --process FILE`); errors name `field`. */
+export function parseProcess(raw: unknown, field = 'process'): Process {
+  return readProcess(new JsonReader(raw, field));
+}
+
 function readProcess(r: JsonReader): Process {
   r.object();
   const args = r.field('args').stringArray();

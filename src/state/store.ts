@@ -122,6 +122,10 @@ export class ContainerHandle {
     return path.join(this.dir, 'state.json');
   }
 
+  get specPath(): string {
+    return path.join(this.dir, 'config.json');
+  }
+
   get fifoPath(): string {
     return path.join(this.dir, 'exec.fifo');
   }

@@ -25,10 +25,17 @@ export class MoatError extends Error {
 export class ConfigError extends MoatError {
   /** Dotted path of the offending field, e.g. `process.args[0]`. */
   readonly field: string;
-  constructor(field: string, problem: string) {
-    super('ECONFIG', `config.json: ${field}: ${problem}`);
+  readonly problem: string;
+  constructor(field: string, problem: string, source = 'config.json') {
+    super('ECONFIG', `${source}: ${field}: ${problem}`);
     this.name = 'ConfigError';
     this.field = field;
+    this.problem = problem;
+  }
+
+  /** The same error, said of another file (`moat exec --process F`, `update --resources F`). */
+  from(source: string): ConfigError {
+    return new ConfigError(this.field, this.problem, source);
   }
 }
 

@@ -3,13 +3,11 @@
 
 import type { Linux, Namespace, NamespaceType, Process, Spec } from '../../spec/types';
 import { ConfigError } from '../../util/errors';
-import { DEFAULT_PATH_ENV } from '../../spec/default';
-import { CLONE, MS, NAMESPACE_CLONE_FLAG, RLIMIT } from './constants';
+import { CLONE, MS, NAMESPACE_CLONE_FLAG } from './constants';
 import { planDevices } from './devices';
 import type { HostFacts } from './facts';
 import { planMount } from './mounts';
-import { capabilitySets, planCapabilities } from '../capabilities';
-import { planSeccomp } from '../seccomp';
+import { planProcess } from './process';
 import type { AfterCloneOp, ChildOp, ExecutorPlan, ParentOp } from './ops';
 
 export interface ContainerPlanInput {
@@ -102,32 +100,8 @@ export function sysctlPath(key: string, ns: NamespacePlan): string {
   return key.replace(/\./g, '/');
 }
 
-function execCandidates(args0: string, env: readonly string[]): string[] {
-  if (args0.includes('/')) return [args0];
-  const pathEnv = [...env].reverse().find((e) => e.startsWith('PATH=')) ?? DEFAULT_PATH_ENV;
-  const dirs = pathEnv.slice(5).split(':').filter((d) => d.startsWith('/'));
-  return [...new Set(dirs)].map((d) => `${d.replace(/\/+$/, '')}/${args0}`);
-}
 
-function userOps(p: Process): { ops: ChildOp[]; umask: ChildOp } {
-  const { uid, gid, additionalGids, umask } = p.user;
-  return {
-    ops: [
-      { op: 'setgroups', gids: additionalGids },
-      { op: 'setresgid', r: gid, e: gid, s: gid },
-      { op: 'setresuid', r: uid, e: uid, s: uid },
-    ],
-    umask: { op: 'umask', mode: umask ?? 0o022 },
-  };
-}
 
-function rlimitOps(p: Process): ChildOp[] {
-  return p.rlimits.map((rl, i) => {
-    const resource = RLIMIT[rl.type];
-    if (resource === undefined) throw new ConfigError(`process.rlimits[${i}].type`, `unknown rlimit ${rl.type}`);
-    return { op: 'rlimit', resource, soft: rl.soft, hard: rl.hard };
-  });
-}
 
 function parentOps(linux: Linux, ns: NamespacePlan): ParentOp[] {
   const ops: ParentOp[] = [...ns.joins];
@@ -225,18 +199,7 @@ export function planContainer(input: ContainerPlanInput): ExecutorPlan {
   if (spec.hostname) child.push({ op: 'sethostname', name: spec.hostname });
   if (spec.domainname) child.push({ op: 'setdomainname', name: spec.domainname });
 
-  const p = spec.process;
-  child.push(...rlimitOps(p));
-  const { ops: userSwitch, umask } = userOps(p);
-  child.push(...planCapabilities(capabilitySets(p.capabilities), userSwitch));
-  child.push(umask);
-  child.push({ op: 'chdir', path: p.cwd });
-  if (p.noNewPrivileges) child.push({ op: 'no-new-privs' });
-  // Last before ready: a failure is still reported to moat; the filter must allow wait-start and exec.
-  child.push(...planSeccomp(linux));
-  child.push({ op: 'ready' });
-  if (input.startFifo !== undefined) child.push({ op: 'wait-start' });
-  child.push({ op: 'exec', keep: input.preserveFds, candidates: execCandidates(p.args[0]!, p.env), argv: p.args, env: p.env });
+  child.push(...planProcess(spec.process, linux, { preserveFds: input.preserveFds, waitForStart: input.startFifo !== undefined }));
 
   return { parent: parentOps(linux, ns), cloneFlags: ns.cloneFlags, afterClone: afterCloneOps(spec, linux, ns, facts), child };
 }

@@ -1,0 +1,42 @@
+// `moat exec`: a new process inside a running container. The executor joins the init's
+// namespaces (user first, mount last), forks into them, then sets the process up exactly like
+// the init's (capabilities, user, no_new_privs, the container's seccomp filter) and execs.
+
+import type { Linux, NamespaceType, Process } from '../../spec/types';
+import { NAMESPACE_CLONE_FLAG } from './constants';
+import type { ExecutorPlan, ParentOp } from './ops';
+import { planProcess } from './process';
+
+const NS_FILE: Record<NamespaceType, string> = {
+  user: 'user', ipc: 'ipc', uts: 'uts', network: 'net', pid: 'pid', cgroup: 'cgroup', time: 'time', mount: 'mnt',
+};
+const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+
+export interface ExecPlanInput {
+  initPid: number;
+  /** The container's namespaces (from its spec): the ones to join. */
+  namespaces: readonly NamespaceType[];
+  process: Process;
+  /** The container's linux section: its seccomp filter applies to exec'd processes too. */
+  linux: Linux | undefined;
+  preserveFds: number;
+  /** Extra parent ops before the fork (joining the container's cgroups). */
+  parentPrelude?: ParentOp[];
+}
+
+export function planExec(input: ExecPlanInput): ExecutorPlan {
+  const joins: ParentOp[] = JOIN_ORDER.filter((t) => input.namespaces.includes(t)).map((t) => ({
+    op: 'setns',
+    path: `/proc/${input.initPid}/ns/${NS_FILE[t]}`,
+    nstype: NAMESPACE_CLONE_FLAG[t],
+  }));
+  return {
+    parent: [...(input.parentPrelude ?? []), ...joins],
+    cloneFlags: 0,
+    afterClone: [],
+    child: [
+      { op: 'umask', mode: 0 },
+      ...planProcess(input.process, input.linux, { preserveFds: input.preserveFds, waitForStart: false }),
+    ],
+  };
+}
