@@ -15,7 +15,7 @@ export function featuresCommand(_ctx: CommandContext): number {
   const features = {
     ociVersionMin: '1.0.0',
     ociVersionMax: '1.2.0',
-    hooks: [],
+    hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: MOUNT_OPTIONS,
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],

@@ -26,7 +26,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   });
   if (detach) {
     try {
-      rt.start(created.handle, created.record);
+      await rt.start(created.handle, created.record);
     } finally {
       created.handle.release();
     }

@@ -3,12 +3,12 @@ import type { CommandContext } from './context';
 
 export const usage = 'start ID   let a created container run its process';
 
-export function startCommand(ctx: CommandContext): number {
+export async function startCommand(ctx: CommandContext): Promise<number> {
   const id = onePositional(parseArgs(ctx.argv, []), 'container id', 'start');
   const rt = ctx.runtime();
   const { handle, rec } = rt.open(id);
   try {
-    rt.start(handle, rec);
+    await rt.start(handle, rec);
   } finally {
     handle.release();
   }

@@ -12,6 +12,8 @@ export interface LaunchOptions {
   mode: 'create' | 'run';
   /** Caller fds 3..3+preserveFds-1 are handed to the container. */
   preserveFds: number;
+  /** Feed this to the process's stdin instead of inheriting moat's (hooks get the state JSON). */
+  stdin?: Buffer;
 }
 
 export interface Launched {
@@ -25,7 +27,7 @@ export interface Launched {
 export async function launch(opts: LaunchOptions): Promise<Launched> {
   const planFd = 3 + opts.preserveFds;
   const reportFd = planFd + 1;
-  const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
+  const stdio: StdioOptions = [opts.stdin ? 'pipe' : 'inherit', 'inherit', 'inherit'];
   for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
   stdio.push('pipe', 'pipe');
   const child = spawn(executorPath(), ['--plan-fd', String(planFd), '--report-fd', String(reportFd), '--mode', opts.mode], {
@@ -43,6 +45,10 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
   const reportPipe = child.stdio[reportFd] as Readable;
   planPipe.on('error', () => undefined); // EPIPE if the executor died early; the report says why
   planPipe.end(encodePlan(opts.plan));
+  if (opts.stdin && child.stdin) {
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.stdin);
+  }
   const line = await Promise.race([readReport(reportPipe, exited), spawnError]);
   if (line.startsWith('pid ')) {
     const pid = Number(line.slice(4));

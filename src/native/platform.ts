@@ -32,9 +32,10 @@ export class NativePlatform implements Platform {
       process: req.process,
       linux: req.spec.linux,
       preserveFds: req.preserveFds,
+      ...(req.executable !== undefined ? { executable: req.executable } : {}),
     });
     debugLog(() => `exec plan for ${req.record.id}:\n${describePlan(plan)}`);
-    const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds });
+    const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds, ...(req.stdin ? { stdin: req.stdin } : {}) });
     return { pid: launched.pid, exited: launched.exited };
   }
 }

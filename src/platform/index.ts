@@ -57,6 +57,10 @@ export interface ExecRequest {
   /** run: wait and report the exit status; create: return once the process runs (--detach). */
   mode: 'create' | 'run';
   preserveFds: number;
+  /** Given to the process on stdin (hooks get the state JSON); default: moat's stdin. */
+  stdin?: Buffer;
+  /** Run exactly this path (hooks) instead of searching PATH for process.args[0]. */
+  executable?: string;
 }
 
 export interface Platform {

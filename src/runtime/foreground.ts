@@ -11,7 +11,7 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
 export async function runForeground(rt: Runtime, created: Created): Promise<number> {
   const { handle, record } = created;
   try {
-    rt.start(handle, record);
+    await rt.start(handle, record);
   } catch (err) {
     killAndWait(record.pid, record.pidStartTime);
     handle.destroy();

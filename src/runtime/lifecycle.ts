@@ -10,6 +10,7 @@ import { isLive, pidNamespaceOf, pidsInNamespace, readProcStat, signalVerified, 
 import { StateStore, type ContainerHandle, type ContainerRecord } from '../state/store';
 import { sys } from '../sys';
 import { MoatError } from '../util/errors';
+import { runHooks, type HookResult } from './hooks';
 
 export type Status = ContainerStateJson['status'];
 
@@ -108,6 +109,13 @@ export class Runtime {
       record.pidStartTime = startTime;
       const ns = pidNamespaceOf(pid);
       if (ns && ns !== pidNamespaceOf(process.pid)) record.pidNamespace = ns;
+      // The runtime environment exists: prestart (deprecated) and createRuntime run in moat's
+      // namespaces, createContainer in the container's; any failure aborts the create.
+      const hooks = o.bundle.spec.hooks;
+      const creating = { ...stateJson(record), status: 'creating' as const, pid };
+      runHooks('prestart', hooks, creating);
+      runHooks('createRuntime', hooks, creating);
+      await this.runContainerHooks('createContainer', record, o.bundle.spec, creating);
       record.phase = 'created';
       handle.write(record);
       if (o.pidFile) writePidFile(o.pidFile, pid);
@@ -119,10 +127,32 @@ export class Runtime {
     }
   }
 
+  /**
+   * Hooks that run in the container's namespaces: through the platform's exec, with the
+   * container process's credentials, like runc's init runs them. The path is the one the
+   * container sees (moat runs them after pivot_root; see docs/hooks.md).
+   */
+  private async runContainerHooks(kind: 'createContainer' | 'startContainer', rec: ContainerRecord, spec: Spec, state: ContainerStateJson): Promise<void> {
+    const hooks = spec.hooks?.[kind] ?? [];
+    if (hooks.length === 0 || !spec.process) return;
+    const platform = await platformFor(rec.platform);
+    const results: HookResult[] = [];
+    for (const hook of hooks) {
+      const process: Process = { ...spec.process, args: hook.args && hook.args.length > 0 ? hook.args : [hook.path], env: hook.env ?? [], terminal: false };
+      const started = await platform.exec({ record: rec, spec, process, mode: 'run', preserveFds: 0, stdin: Buffer.from(JSON.stringify(state)), executable: hook.path });
+      results.push(await waitHook(started, hook.timeout));
+      if (!results.at(-1)!.ok) break;
+    }
+    let i = 0;
+    runHooks(kind, { [kind]: hooks.slice(0, results.length) }, state, () => results[i++]!);
+  }
+
   /** Let a created container's init exec its process. */
-  start(handle: ContainerHandle, rec: ContainerRecord): void {
+  async start(handle: ContainerHandle, rec: ContainerRecord): Promise<void> {
     const status = statusOf(rec);
     if (status !== 'created') throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} cannot be started: it is ${status}`);
+    const spec = this.savedSpec(handle);
+    await this.runContainerHooks('startContainer', rec, spec, stateJson(rec));
     const fd = fs.openSync(handle.fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     try {
       const buf = Buffer.alloc(1);
@@ -147,6 +177,7 @@ export class Runtime {
     fs.rmSync(handle.fifoPath, { force: true });
     rec.phase = 'running';
     handle.write(rec);
+    runHooks('poststart', spec.hooks, stateJson(rec));
   }
 
   /** Open and lock an existing container and read its record. */
@@ -215,6 +246,9 @@ export class Runtime {
       }
       killAndWait(rec.pid, rec.pidStartTime);
     }
+    if (rec.pid !== 0 && fs.existsSync(handle.specPath)) {
+      runHooks('poststop', this.savedSpec(handle).hooks, { ...stateJson(rec), status: 'stopped', pid: 0 });
+    }
     handle.destroy();
   }
 
@@ -280,4 +314,21 @@ function ownerName(): string {
 const sleepBuf = new Int32Array(new SharedArrayBuffer(4));
 export function sleepMs(ms: number): void {
   Atomics.wait(sleepBuf, 0, 0, ms);
+}
+
+/** Wait for an in-container hook, killing it after its timeout. */
+async function waitHook(started: CreatedInit, timeoutSec: number | undefined): Promise<HookResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    if (timeoutSec !== undefined) timer = setTimeout(() => resolve('timeout'), timeoutSec * 1000);
+  });
+  const r = await Promise.race([started.exited, timedOut]);
+  if (timer) clearTimeout(timer);
+  if (r === 'timeout') {
+    const st = readProcStat(started.pid);
+    if (st) killAndWait(started.pid, st.startTime);
+    await started.exited;
+    return { ok: false, message: `timed out after ${timeoutSec}s` };
+  }
+  return r === 0 ? { ok: true, message: '' } : { ok: false, message: `exit status ${r}` };
 }

@@ -22,6 +22,8 @@ export interface ExecPlanInput {
   preserveFds: number;
   /** Extra parent ops before the fork (joining the container's cgroups). */
   parentPrelude?: ParentOp[];
+  /** Run exactly this path instead of searching PATH for args[0] (hooks). */
+  executable?: string;
 }
 
 export function planExec(input: ExecPlanInput): ExecutorPlan {
@@ -36,7 +38,11 @@ export function planExec(input: ExecPlanInput): ExecutorPlan {
     afterClone: [],
     child: [
       { op: 'umask', mode: 0 },
-      ...planProcess(input.process, input.linux, { preserveFds: input.preserveFds, waitForStart: false }),
+      ...planProcess(input.process, input.linux, {
+        preserveFds: input.preserveFds,
+        waitForStart: false,
+        ...(input.executable !== undefined ? { executable: input.executable } : {}),
+      }),
     ],
   };
 }

@@ -14,6 +14,8 @@ export interface ProcessPlanOptions {
   preserveFds: number;
   /** Block in wait-start (the create/start split) before execve. */
   waitForStart: boolean;
+  /** Run exactly this path (hooks) instead of searching PATH for args[0]. */
+  executable?: string;
 }
 
 export function execCandidates(args0: string, env: readonly string[]): string[] {
@@ -50,6 +52,6 @@ export function planProcess(p: Process, linux: Linux | undefined, opts: ProcessP
   ops.push(...planSeccomp(linux));
   ops.push({ op: 'ready' });
   if (opts.waitForStart) ops.push({ op: 'wait-start' });
-  ops.push({ op: 'exec', keep: opts.preserveFds, candidates: execCandidates(p.args[0]!, p.env), argv: p.args, env: p.env });
+  ops.push({ op: 'exec', keep: opts.preserveFds, candidates: opts.executable !== undefined ? [opts.executable] : execCandidates(p.args[0]!, p.env), argv: p.args, env: p.env });
   return ops;
 }
