@@ -13,6 +13,22 @@
  *   setChildSubreaper()                 -> undefined   prctl(PR_SET_CHILD_SUBREAPER, 1)
  *   umount2(path, flags)                -> undefined
  *   mkfifo(path, mode)                  -> undefined   mkfifo + chmod (exact mode)
+ *   socketpair()                        -> [fd, fd]    AF_UNIX stream pair, close-on-exec
+ *   recvFd(fd)                          -> null | { fd, data }  one SCM_RIGHTS fd (blocking recvmsg)
+ *   recvFds(fd, timeoutMs)              -> { data, fds }  read a stream socket to EOF (poll + recvmsg,
+ *                                                      also on a non-blocking fd): data is a Buffer of
+ *                                                      all bytes, fds every SCM_RIGHTS fd (close-on-
+ *                                                      exec); throws ETIMEDOUT if EOF is not reached
+ *                                                      within timeoutMs (a seccomp listener's receive)
+ *   setWinsize(fd, rows, cols)          -> undefined   ioctl(TIOCSWINSZ)
+ *   bpfProgLoadAttach(cgroupPath, insns, license) -> undefined
+ *                                       load insns (a Buffer of 8-byte struct bpf_insn) as a
+ *                                       BPF_PROG_TYPE_CGROUP_DEVICE program and attach it to the
+ *                                       cgroup2 directory with BPF_F_ALLOW_MULTI, then detach the
+ *                                       device programs that were attached there before (replace,
+ *                                       never a moment unfiltered). A verifier rejection throws
+ *                                       with the log's last line as the error's path
+ *   bpfProgQuery(cgroupPath)            -> number[]    ids of the device programs attached there
  *
  * Failures throw an Error like Node's own system errors: message "ESRCH: No such process,
  * pidfd_send_signal", and properties code ('ESRCH'), errno (negative, as in Node), syscall and,
@@ -30,8 +46,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <stdint.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -351,6 +373,389 @@ static napi_value mkfifo_js(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
+/* ---- cgroup v2 device programs (eBPF) ---- */
+
+#define MAX_DEVICE_PROGS 64
+
+static long bpf_call(int cmd, union bpf_attr *attr)
+{
+	return syscall(SYS_bpf, cmd, attr, sizeof(*attr));
+}
+
+/* Ids of the device programs attached directly to the cgroup fd; count, or -1 with errno. */
+static int query_device_progs(int cg, __u32 *ids, __u32 cap)
+{
+	union bpf_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.query.target_fd = (__u32)cg;
+	a.query.attach_type = BPF_CGROUP_DEVICE;
+	a.query.prog_ids = (__u64)(uintptr_t)ids;
+	a.query.prog_cnt = cap;
+	if (bpf_call(BPF_PROG_QUERY, &a) < 0)
+		return -1;
+	return (int)a.query.prog_cnt;
+}
+
+/* The verifier's last complaint: the last non-empty log line that is not its statistics. */
+static const char *log_tail(char *log)
+{
+	size_t n = strlen(log);
+
+	for (;;) {
+		while (n > 0 && (log[n - 1] == '\n' || log[n - 1] == ' '))
+			log[--n] = '\0';
+		while (n > 0 && log[n - 1] != '\n')
+			n--;
+		if (n == 0 || strncmp(log + n, "processed ", 10) != 0)
+			return log + n;
+		log[n] = '\0';
+	}
+}
+
+/* BPF_PROG_LOAD a BPF_PROG_TYPE_CGROUP_DEVICE program; on failure, retry with the verifier log. */
+static int load_device_prog(napi_env env, const void *insns, size_t count, const char *license)
+{
+	static char log[65536];
+	union bpf_attr a;
+	long fd;
+	int err;
+
+	memset(&a, 0, sizeof(a));
+	a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+	a.insns = (__u64)(uintptr_t)insns;
+	a.insn_cnt = (__u32)count;
+	a.license = (__u64)(uintptr_t)license;
+	fd = bpf_call(BPF_PROG_LOAD, &a);
+	if (fd >= 0)
+		return (int)fd;
+	err = errno;
+	log[0] = '\0';
+	a.log_level = 1;
+	a.log_buf = (__u64)(uintptr_t)log;
+	a.log_size = sizeof(log);
+	fd = bpf_call(BPF_PROG_LOAD, &a);
+	if (fd >= 0)
+		return (int)fd;
+	throw_errno(env, err, "bpf(BPF_PROG_LOAD)", log[0] ? log_tail(log) : NULL);
+	return -1;
+}
+
+/* Detach the programs in ids (attached before ours) from the cgroup fd. */
+static int detach_device_progs(int cg, const __u32 *ids, int n)
+{
+	for (int i = 0; i < n; i++) {
+		union bpf_attr a;
+		long fd;
+		int rc, err;
+
+		memset(&a, 0, sizeof(a));
+		a.prog_id = ids[i];
+		fd = bpf_call(BPF_PROG_GET_FD_BY_ID, &a);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		memset(&a, 0, sizeof(a));
+		a.target_fd = (__u32)cg;
+		a.attach_bpf_fd = (__u32)fd;
+		a.attach_type = BPF_CGROUP_DEVICE;
+		rc = (int)bpf_call(BPF_PROG_DETACH, &a);
+		err = errno;
+		close((int)fd);
+		if (rc < 0 && err != ENOENT) {
+			errno = err;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool get_insns(napi_env env, napi_value v, void **data, size_t *count)
+{
+	bool is_buf = false;
+	size_t len = 0;
+
+	if (napi_is_buffer(env, v, &is_buf) != napi_ok || !is_buf ||
+	    napi_get_buffer_info(env, v, data, &len) != napi_ok || len == 0 || len % 8 != 0 ||
+	    len / 8 > 4096) {
+		throw_type(env, "bpfProgLoadAttach", "insns", "a Buffer of 1..4096 8-byte instructions");
+		return false;
+	}
+	*count = len / 8;
+	return true;
+}
+
+static int open_cgroup(napi_env env, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		throw_errno(env, errno, "open", path);
+	return fd;
+}
+
+static napi_value bpf_prog_load_attach_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	char path[PATH_MAX], license[64];
+	__u32 old[MAX_DEVICE_PROGS];
+	void *insns;
+	size_t count;
+	int cg, prog, n;
+
+	if (!get_args(env, info, 3, argv) ||
+	    !get_str(env, argv[0], "bpfProgLoadAttach", "cgroupPath", path, sizeof(path)) ||
+	    !get_insns(env, argv[1], &insns, &count) ||
+	    !get_str(env, argv[2], "bpfProgLoadAttach", "license", license, sizeof(license)))
+		return NULL;
+	cg = open_cgroup(env, path);
+	if (cg < 0)
+		return NULL;
+	n = query_device_progs(cg, old, MAX_DEVICE_PROGS);
+	if (n < 0) {
+		throw_errno(env, errno, "bpf(BPF_PROG_QUERY)", path);
+		close(cg);
+		return NULL;
+	}
+	prog = load_device_prog(env, insns, count, license);
+	if (prog < 0) {
+		close(cg);
+		return NULL;
+	}
+	{
+		union bpf_attr a;
+
+		memset(&a, 0, sizeof(a));
+		a.target_fd = (__u32)cg;
+		a.attach_bpf_fd = (__u32)prog;
+		a.attach_type = BPF_CGROUP_DEVICE;
+		a.attach_flags = BPF_F_ALLOW_MULTI;
+		if (bpf_call(BPF_PROG_ATTACH, &a) < 0) {
+			throw_errno(env, errno, "bpf(BPF_PROG_ATTACH)", path);
+			close(prog);
+			close(cg);
+			return NULL;
+		}
+	}
+	close(prog);
+	/* The new program is in force before the old ones go: no moment without a filter. */
+	if (detach_device_progs(cg, old, n) < 0)
+		throw_errno(env, errno, "bpf(BPF_PROG_DETACH)", path);
+	close(cg);
+	return NULL;
+}
+
+static napi_value bpf_prog_query_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS], out, id;
+	char path[PATH_MAX];
+	__u32 ids[MAX_DEVICE_PROGS];
+	int cg, n;
+
+	if (!get_args(env, info, 1, argv) ||
+	    !get_str(env, argv[0], "bpfProgQuery", "cgroupPath", path, sizeof(path)))
+		return NULL;
+	cg = open_cgroup(env, path);
+	if (cg < 0)
+		return NULL;
+	n = query_device_progs(cg, ids, MAX_DEVICE_PROGS);
+	if (n < 0) {
+		throw_errno(env, errno, "bpf(BPF_PROG_QUERY)", path);
+		close(cg);
+		return NULL;
+	}
+	close(cg);
+	napi_create_array_with_length(env, (size_t)n, &out);
+	for (int i = 0; i < n; i++) {
+		napi_create_uint32(env, ids[i], &id);
+		napi_set_element(env, out, (uint32_t)i, id);
+	}
+	return out;
+}
+
+/* ---- terminals: the pty master comes back from the executor over a socketpair ---- */
+
+static napi_value socketpair_js(napi_env env, napi_callback_info info)
+{
+	int sv[2];
+	napi_value out, a, b;
+
+	(void)info;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		throw_errno(env, errno, "socketpair", NULL);
+		return NULL;
+	}
+	napi_create_array_with_length(env, 2, &out);
+	napi_create_int32(env, sv[0], &a);
+	napi_create_int32(env, sv[1], &b);
+	napi_set_element(env, out, 0, a);
+	napi_set_element(env, out, 1, b);
+	return out;
+}
+
+static napi_value recv_fd_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS], out, v;
+	double sock;
+	char data[256];
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd = -1;
+
+	if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "recvFd", "fd", 0, INT_MAX, &sock))
+		return NULL;
+	do
+		n = recvmsg((int)sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		throw_errno(env, errno, "recvmsg", NULL);
+		return NULL;
+	}
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	}
+	if (fd < 0) {
+		napi_get_null(env, &out);
+		return out;
+	}
+	data[n] = '\0';
+	napi_create_object(env, &out);
+	napi_create_int32(env, fd, &v);
+	napi_set_named_property(env, out, "fd", v);
+	napi_create_string_utf8(env, data, (size_t)n, &v);
+	napi_set_named_property(env, out, "data", v);
+	return out;
+}
+
+static napi_value set_winsize_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	double fd, rows, cols;
+	struct winsize ws = { 0 };
+
+	if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], "setWinsize", "fd", 0, INT_MAX, &fd) ||
+	    !get_int(env, argv[1], "setWinsize", "rows", 0, 65535, &rows) ||
+	    !get_int(env, argv[2], "setWinsize", "cols", 0, 65535, &cols))
+		return NULL;
+	ws.ws_row = (unsigned short)rows;
+	ws.ws_col = (unsigned short)cols;
+	if (ioctl((int)fd, TIOCSWINSZ, &ws) < 0)
+		throw_errno(env, errno, "ioctl(TIOCSWINSZ)", NULL);
+	return NULL;
+}
+
+/* ---- seccomp listeners: the state JSON and the listener fd, read to EOF ---- */
+
+#define RECV_FDS_MAX_BYTES (1 << 20)
+#define RECV_FDS_MAX_FDS 16
+
+static void collect_fds(struct msghdr *msg, int *fds, int *nfds)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*nfds < RECV_FDS_MAX_FDS)
+				fds[(*nfds)++] = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
+/* Wait until readable or the deadline; 0 readable, -1 with errno (ETIMEDOUT). */
+static int wait_readable(int fd, long long deadline)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		long long left = deadline - now_ms();
+		int r;
+
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static napi_value recv_fds_result(napi_env env, const char *data, size_t len, const int *fds, int nfds)
+{
+	napi_value out, buf, arr, v;
+	void *copy;
+
+	napi_create_object(env, &out);
+	napi_create_buffer_copy(env, len, len ? data : "", &copy, &buf);
+	napi_set_named_property(env, out, "data", buf);
+	napi_create_array_with_length(env, (size_t)nfds, &arr);
+	for (int i = 0; i < nfds; i++) {
+		napi_create_int32(env, fds[i], &v);
+		napi_set_element(env, arr, (uint32_t)i, v);
+	}
+	napi_set_named_property(env, out, "fds", arr);
+	return out;
+}
+
+static napi_value recv_fds_js(napi_env env, napi_callback_info info)
+{
+	static char data[RECV_FDS_MAX_BYTES];
+	napi_value argv[MAX_ARGS];
+	int sock, fds[RECV_FDS_MAX_FDS], nfds = 0, err;
+	double timeout;
+	size_t len = 0;
+	long long deadline;
+
+	if (!get_args(env, info, 2, argv) || !get_fd(env, argv[0], "recvFds", "fd", &sock) ||
+	    !get_int(env, argv[1], "recvFds", "timeoutMs", 0, 3600000, &timeout))
+		return NULL;
+	deadline = now_ms() + (long long)timeout;
+	while (len < sizeof(data)) {
+		union {
+			char space[CMSG_SPACE(sizeof(int) * RECV_FDS_MAX_FDS)];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { .iov_base = data + len, .iov_len = sizeof(data) - len };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space, .msg_controllen = sizeof(ctl.space) };
+		ssize_t n;
+
+		if (wait_readable(sock, deadline) < 0)
+			goto fail;
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			goto fail;
+		collect_fds(&msg, fds, &nfds);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return recv_fds_result(env, data, len, fds, nfds);
+fail:
+	err = errno; /* close() may change errno */
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	throw_errno(env, err, "recvmsg", NULL);
+	return NULL;
+}
+
 NAPI_MODULE_INIT()
 {
 	static const struct {
@@ -365,6 +770,12 @@ NAPI_MODULE_INIT()
 		{ "setChildSubreaper", set_child_subreaper_js },
 		{ "umount2", umount2_js },
 		{ "mkfifo", mkfifo_js },
+		{ "socketpair", socketpair_js },
+		{ "recvFd", recv_fd_js },
+		{ "recvFds", recv_fds_js },
+		{ "setWinsize", set_winsize_js },
+		{ "bpfProgLoadAttach", bpf_prog_load_attach_js },
+		{ "bpfProgQuery", bpf_prog_query_js },
 	};
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {

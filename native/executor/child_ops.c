@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/openat2.h>
+#include <linux/keyctl.h>
+#include <sys/syscall.h>
 
 #include "inroot.h"
 #include "sync.h"
@@ -19,6 +21,7 @@ _Static_assert(sizeof(gid_t) == sizeof(uint32_t), "setgroups passes the plan's u
 
 static const child_op_fn handlers[OP__COUNT] = {
 	[OP_SETSID] = op_setsid,
+	[OP_SESSION_KEYRING] = op_session_keyring,
 	[OP_SETRESGID] = op_setresgid,
 	[OP_SETRESUID] = op_setresuid,
 	[OP_MOUNT] = op_mount,
@@ -45,6 +48,9 @@ static const child_op_fn handlers[OP__COUNT] = {
 	[OP_KEEP_CAPS] = op_keep_caps,
 	[OP_CAPSET] = op_capset,
 	[OP_SECCOMP] = op_seccomp,
+	[OP_SECCOMP_CONNECT] = op_seccomp_connect,
+	[OP_SECCOMP_NOTIFY] = op_seccomp_notify,
+	[OP_CONSOLE_SETUP] = op_console_setup,
 	[OP_READY] = op_ready,
 	[OP_WAIT_START] = op_wait_start,
 	[OP_EXEC] = op_exec,
@@ -63,7 +69,7 @@ static void __attribute__((noreturn)) child_fail(struct child *c, const struct e
 
 void child_main(const struct plan *p, int sock)
 {
-	struct child c = { .sock = sock, .rootfd = -1, .procfd = -1, .fifofd = -1 };
+	struct child c = { .sock = sock, .rootfd = -1, .procfd = -1, .fifofd = -1, .notifysock = -1 };
 	struct err e;
 
 	/* If P dies during set-up nobody would report or reap us: die with it. Cleared by `ready`,
@@ -83,6 +89,20 @@ void child_main(const struct plan *p, int sock)
 }
 
 /* ---- process attributes ---- */
+
+/*
+ * A session keyring of the container's own (runc's `_ses.<id>`): without it the container shares
+ * the keyring of the session moat was started from, and with it the host user's keys.
+ */
+int op_session_keyring(struct child *c, const struct plan_op *op, struct err *e)
+{
+	(void)c;
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, op->a[0].s, 0, 0, 0) < 0) {
+		err_set(e, errno, "session-keyring %s", op->a[0].s);
+		return -1;
+	}
+	return 0;
+}
 
 int op_setsid(struct child *c, const struct plan_op *op, struct err *e)
 {

@@ -12,6 +12,8 @@ struct child {
 	int rootfd;  /* `rootfs`: O_PATH dir of the container root */
 	int procfd;  /* `open-start`: the host's /proc/self/fd, for `wait-start` after the pivot */
 	int fifofd;  /* `open-start`: O_PATH fd of the exec fifo */
+	int notifysock; /* `seccomp-connect`: connected to the seccomp listener */
+	char hostpid[16]; /* `seccomp-connect`: our pid as the caller's /proc shows it */
 	bool ready;  /* after `ready`, errors go to stderr and C exits 127 */
 };
 
@@ -22,6 +24,7 @@ typedef int (*child_op_fn)(struct child *c, const struct plan_op *op, struct err
 
 /* child_ops.c: process attributes */
 int op_setsid(struct child *c, const struct plan_op *op, struct err *e);
+int op_session_keyring(struct child *c, const struct plan_op *op, struct err *e);
 int op_setresgid(struct child *c, const struct plan_op *op, struct err *e);
 int op_setresuid(struct child *c, const struct plan_op *op, struct err *e);
 int op_sethostname(struct child *c, const struct plan_op *op, struct err *e);
@@ -51,6 +54,11 @@ int op_cap_bounding(struct child *c, const struct plan_op *op, struct err *e);
 int op_keep_caps(struct child *c, const struct plan_op *op, struct err *e);
 int op_capset(struct child *c, const struct plan_op *op, struct err *e);
 int op_seccomp(struct child *c, const struct plan_op *op, struct err *e);
+int op_seccomp_connect(struct child *c, const struct plan_op *op, struct err *e);
+int op_seccomp_notify(struct child *c, const struct plan_op *op, struct err *e);
+
+/* console.c: a pty for the container process */
+int op_console_setup(struct child *c, const struct plan_op *op, struct err *e);
 
 /* start.c: the hand-over to the container process */
 int op_open_start(struct child *c, const struct plan_op *op, struct err *e);

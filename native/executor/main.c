@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "child_ops.h"
+#include "cloned.h"
 #include "parent_ops.h"
 #include "plan.h"
 #include "report.h"
@@ -172,6 +173,11 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	parse_args(argc, argv, &a);
+	/* Never let the container reach this binary on the host (CVE-2019-5736): see cloned.h. */
+	if (cloned_binary_ensure(argv) < 0) {
+		err_set(&e, errno, "re-exec from a sealed copy of the executor");
+		fail(a.report_fd, &e);
+	}
 	/* R must never reach the container, whatever the caller passed. */
 	if (a.report_fd > 2)
 		(void)fcntl(a.report_fd, F_SETFD, FD_CLOEXEC);

@@ -62,6 +62,10 @@ static const struct op_spec specs[OP__COUNT] = {
 	[OP_KEEP_CAPS] = { "keep-caps", SEC_CHILD, "w" },
 	[OP_CAPSET] = { "capset", SEC_CHILD, "uuuu" },
 	[OP_SECCOMP] = { "seccomp", SEC_CHILD, "wb" },
+	[OP_SECCOMP_CONNECT] = { "seccomp-connect", SEC_CHILD, "s" },
+	[OP_SECCOMP_NOTIFY] = { "seccomp-notify", SEC_CHILD, "wbl" },
+	[OP_CONSOLE_SETUP] = { "console-setup", SEC_CHILD, "wwwii" },
+	[OP_SESSION_KEYRING] = { "session-keyring", SEC_CHILD, "s" },
 	[OP_READY] = { "ready", SEC_CHILD, "" },
 	[OP_WAIT_START] = { "wait-start", SEC_CHILD, "" },
 	[OP_EXEC] = { "exec", SEC_CHILD, "wlll" },
@@ -297,8 +301,10 @@ static const char *check_seccomp(const struct plan_op *op)
 {
 	const struct plan_arg *prog = &op->a[1];
 
-	if (op->a[0].u & SECCOMP_FILTER_FLAG_NEW_LISTENER)
-		return "flag NEW_LISTENER is not supported (the listener fd would have nowhere to go)";
+	if (op->kind == OP_SECCOMP && (op->a[0].u & SECCOMP_FILTER_FLAG_NEW_LISTENER))
+		return "flag NEW_LISTENER is only for seccomp-notify (the listener fd would have nowhere to go)";
+	if (op->kind == OP_SECCOMP_NOTIFY && op->a[2].n == 0)
+		return "the state JSON needs at least one part";
 	if (prog->n == 0 || prog->n % 4 != 0 || prog->n / 4 > BPF_MAXINSNS)
 		return "program must be 1..4096 instructions of 4 numbers (code jt jf k)";
 	for (size_t i = 0; i < prog->n; i += 4)
@@ -324,6 +330,7 @@ static const char *check_values(const struct plan_op *op)
 	case OP_KEEP_CAPS:
 		return v > 1 ? "must be 0 or 1" : NULL;
 	case OP_SECCOMP:
+	case OP_SECCOMP_NOTIFY:
 		return check_seccomp(op);
 	case OP_EXEC:
 		if (v > PLAN_MAX_KEEP)
@@ -340,6 +347,7 @@ static const char *check_values(const struct plan_op *op)
 
 struct order {
 	bool cloned, gone, rootfs, rooted, open_start, ready, wait_start, exec;
+	bool seccomp_connect, seccomp_notify;
 };
 
 static const char *check_section(const struct order *o, enum section sec)
@@ -380,6 +388,16 @@ static const char *check_order(struct order *o, enum op_kind k)
 		if (o->open_start || o->rooted)
 			return "only one open-start, before pivot-root/move-root";
 		o->open_start = true;
+		return NULL;
+	case OP_SECCOMP_CONNECT:
+		if (o->seccomp_connect || o->rooted)
+			return "only one seccomp-connect, before pivot-root/move-root";
+		o->seccomp_connect = true;
+		return NULL;
+	case OP_SECCOMP_NOTIFY:
+		if (!o->seccomp_connect || o->seccomp_notify || o->ready)
+			return "needs seccomp-connect before it, only once, before ready";
+		o->seccomp_notify = true;
 		return NULL;
 	case OP_READY:
 		if (o->ready)

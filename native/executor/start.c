@@ -89,6 +89,7 @@ static int hand_over_fds(struct child *c, unsigned keep, struct err *e)
 	close_fd(&c->procfd);
 	close_fd(&c->fifofd);
 	close_fd(&c->sock);
+	close_fd(&c->notifysock);
 	if (close_range(3 + keep, ~0U, 0) < 0) {
 		err_set(e, errno, "exec: close_range");
 		return -1;

@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import { runForeground } from '../runtime/foreground';
 import { doSpec } from '../runtime/do-spec';
+import { callerWindowSize, foregroundConsoleEndpoint } from '../runtime/terminal';
 import { MoatError } from '../util/errors';
 import { parseArgs, str } from './args';
 import type { CommandContext } from './context';
@@ -24,13 +25,25 @@ export async function doCommand(ctx: CommandContext): Promise<number> {
   const id = `do-${crypto.randomBytes(6).toString('hex')}`;
   const scratch = path.join(rt.store.dir(id), 'scratch');
   const spec = doSpec({ args: p.positionals, env: process.env, cwd: process.cwd(), ...(str(p, 'hostname') ? { hostname: str(p, 'hostname')! } : {}) });
-  const created = await rt.create({
-    id,
-    bundle: { dir: rt.store.dir(id), spec, rootfs: path.join(scratch, 'merged') },
-    mode: 'run',
-    noPivot: false,
-    preserveFds: 0,
-    hostRootOverlay: { scratch },
-  });
-  return runForeground(rt, created);
+  // At a terminal, the sandbox gets a pty of its own, relayed by moat: never the caller's terminal
+  // itself, which a sandboxed process could push keystrokes into (TIOCSTI) or reconfigure.
+  const endpoint = process.stdin.isTTY && process.stdout.isTTY ? foregroundConsoleEndpoint() : undefined;
+  if (endpoint) spec.process.terminal = true;
+  let created;
+  let terminal: number | undefined;
+  try {
+    created = await rt.create({
+      id,
+      bundle: { dir: rt.store.dir(id), spec, rootfs: path.join(scratch, 'merged') },
+      mode: 'run',
+      noPivot: false,
+      preserveFds: 0,
+      hostRootOverlay: { scratch },
+      ...(endpoint ? { console: { handoff: endpoint.handoff, ...callerWindowSize() } } : {}),
+    });
+    terminal = endpoint?.receiveMaster();
+  } finally {
+    endpoint?.close();
+  }
+  return runForeground(rt, created, terminal);
 }

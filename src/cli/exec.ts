@@ -5,7 +5,9 @@ import type { Process } from '../spec/types';
 import { ConfigError, MoatError } from '../util/errors';
 import { bool, list, nonNegativeInt, parseArgs, str } from './args';
 import type { CommandContext } from './context';
-import { forwardSignals } from '../runtime/foreground';
+import { forwardSignals, waitWithTerminal } from '../runtime/foreground';
+import { callerWindowSize, consoleSocketEndpoint, foregroundConsoleEndpoint, type ConsoleEndpoint } from '../runtime/terminal';
+import { consoleRequest } from './create';
 
 export const usage = 'exec [--process F | --cwd D --env K=V --user U[:G] --cap C --tty] [--detach] [--pid-file F] ID [COMMAND ARGS...]';
 
@@ -37,6 +39,8 @@ export async function execCommand(ctx: CommandContext): Promise<number> {
   const rt = ctx.runtime();
   const { handle, rec } = rt.open(id);
   let started;
+  let endpoint: ConsoleEndpoint | undefined;
+  let terminal: number | undefined;
   try {
     const processFile = str(p, 'process');
     let proc: Process;
@@ -59,20 +63,28 @@ export async function execCommand(ctx: CommandContext): Promise<number> {
         tty: bool(p, 'tty'),
       });
     }
-    if (proc.terminal) throw new MoatError('EUSAGE', 'exec: a terminal (--tty / process.terminal) is not supported yet');
     const detach = bool(p, 'detach');
+    const socketPath = str(p, 'console-socket');
+    if (proc.terminal) {
+      if (socketPath !== undefined) endpoint = await consoleSocketEndpoint(socketPath);
+      else if (detach) throw new MoatError('EUSAGE', 'exec: a detached process with a terminal needs a --console-socket');
+      else endpoint = foregroundConsoleEndpoint();
+    }
     started = await rt.exec(handle, rec, proc, {
       mode: detach ? 'create' : 'run',
       preserveFds: nonNegativeInt(p, 'preserve-fds', 0),
       ...(str(p, 'pid-file') !== undefined ? { pidFile: str(p, 'pid-file')! } : {}),
+      ...(endpoint ? { console: consoleRequest(endpoint, proc, callerWindowSize()) } : {}),
     });
+    terminal = endpoint?.receiveMaster();
     if (detach) return 0;
   } finally {
+    endpoint?.close();
     handle.release();
   }
   const stop = forwardSignals(started.pid);
   try {
-    return await started.exited;
+    return await waitWithTerminal(started.exited, terminal);
   } finally {
     stop();
   }

@@ -1,6 +1,7 @@
 import { PLATFORMS } from '../platform';
 import { DEFAULT_DEVICES } from '../native/plan/devices';
 import type { CommandContext } from './context';
+import { ACTIONS as SECCOMP_ACTIONS, FILTER_FLAGS as SECCOMP_FLAGS, OPERATORS as SECCOMP_OPERATORS, SUPPORTED_ARCHES as SECCOMP_ARCHES } from '../native/seccomp/constants';
 
 export const usage = 'features   print what this runtime supports (JSON, runtime-spec features.md)';
 
@@ -20,8 +21,15 @@ export function featuresCommand(_ctx: CommandContext): number {
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
       capabilities: [],
-      cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
-      seccomp: { enabled: false },
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
+      seccomp: {
+        enabled: true,
+        actions: Object.keys(SECCOMP_ACTIONS),
+        operators: [...SECCOMP_OPERATORS],
+        archs: [...SECCOMP_ARCHES],
+        knownFlags: Object.keys(SECCOMP_FLAGS),
+        supportedFlags: Object.keys(SECCOMP_FLAGS),
+      },
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },

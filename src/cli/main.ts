@@ -20,6 +20,11 @@ const COMMANDS: Record<string, () => Command> = {
   run: () => require('./run').runCommand,
   list: () => require('./list').listCommand,
   features: () => require('./features').featuresCommand,
+  pause: () => require('./pause').pauseCommand,
+  resume: () => require('./resume').resumeCommand,
+  update: () => require('./update').updateCommand,
+  ps: () => require('./ps').psCommand,
+  events: () => require('./events').eventsCommand,
   do: () => require('./do').doCommand,
   exec: () => require('./exec').execCommand,
 };
@@ -42,7 +47,7 @@ const HELP = `moat ${VERSION} — a secure OCI container runtime
 usage: moat [global flags] COMMAND [flags] [args]
 
 global flags:
-  --root DIR           state directory (default /run/moat)
+  --root DIR           state directory (default /run/moat; rootless: $XDG_RUNTIME_DIR/moat)
   --log FILE           also write log records to FILE
   --log-format F       text (default) or json
   --isolation P        native (default), sentry or vm
@@ -61,8 +66,21 @@ commands:
   kill      send a signal to a container
   delete    delete a container
   list      list containers
+  pause     freeze every process of a container (cgroup freezer)
+  resume    thaw a paused container
+  update    change a container's resource limits (cgroups)
+  ps        list a container's processes
+  events    print a container's resource usage (stats), once or every interval
   features  print supported features as JSON
 `;
+
+/** /run/moat for root; a rootless caller keeps its state in its own runtime dir, as runc does. */
+function defaultRoot(): string {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return '/run/moat';
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  return xdg && xdg.startsWith('/') ? `${xdg}/moat` : `/tmp/moat-${uid}`;
+}
 
 export async function main(argv: string[]): Promise<number> {
   let g;
@@ -74,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const logFormat = str(g, 'log-format') ?? 'text';
   const global: GlobalOptions = {
-    root: str(g, 'root') ?? '/run/moat',
+    root: str(g, 'root') ?? defaultRoot(),
     logFormat: logFormat === 'json' ? 'json' : 'text',
     debug: bool(g, 'debug'),
     systemdCgroup: bool(g, 'systemd-cgroup'),
@@ -106,7 +124,7 @@ export async function main(argv: string[]): Promise<number> {
   const ctx: CommandContext = {
     global,
     argv: rest,
-    runtime: () => (runtime ??= new Runtime({ root: global.root, isolation: global.isolation })),
+    runtime: () => (runtime ??= new Runtime({ root: global.root, isolation: global.isolation, systemdCgroup: global.systemdCgroup })),
   };
   try {
     return await load()(ctx);

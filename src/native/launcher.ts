@@ -14,6 +14,13 @@ export interface LaunchOptions {
   preserveFds: number;
   /** Feed this to the process's stdin instead of inheriting moat's (hooks get the state JSON). */
   stdin?: Buffer;
+  /** A connected unix socket (an fd of moat's, or a Socket) handed to the executor at consoleFd(). */
+  console?: number | import('node:net').Socket;
+}
+
+/** The executor-side fd number of the console socket, for the plan's console-setup op. */
+export function consoleFd(preserveFds: number): number {
+  return 3 + preserveFds + 2;
 }
 
 export interface Launched {
@@ -30,6 +37,7 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
   const stdio: StdioOptions = [opts.stdin ? 'pipe' : 'inherit', 'inherit', 'inherit'];
   for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
   stdio.push('pipe', 'pipe');
+  if (opts.console !== undefined) stdio.push(opts.console);
   const child = spawn(executorPath(), ['--plan-fd', String(planFd), '--report-fd', String(reportFd), '--mode', opts.mode], {
     stdio,
     // Its own session: terminal signals reach moat, which forwards them; never twice.

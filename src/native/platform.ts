@@ -1,9 +1,17 @@
 // The native platform: namespaces and mounts carried out by the C executor from a TypeScript plan.
 
 import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platform';
+import type { Spec } from '../spec/types';
+import type { CgroupRecord, ContainerRecord } from '../state/store';
+import { MoatError } from '../util/errors';
+import {
+  cgroupPids, collectStats, createCgroups, currentCgroupDirs, hostCgroupFiles, joinOps, prepareCgroups, removeCgroups, setFrozen, signalCgroup,
+  updateCgroups, type PreparedCgroups,
+} from './cgroups';
+import type { CgroupJoin, HostFacts } from './plan';
 import { debugLog } from '../util/log';
 import { realHostFacts } from './host-facts';
-import { launch } from './launcher';
+import { consoleFd, launch } from './launcher';
 import { describePlan, MS, planContainer, type ChildOp } from './plan';
 import { planExec } from './plan/exec';
 
@@ -11,18 +19,31 @@ export class NativePlatform implements Platform {
   readonly name = 'native' as const;
 
   async create(req: CreateRequest): Promise<CreatedInit> {
+    const facts = realHostFacts();
+    const cgroups = prepareCgroups({ id: req.id, spec: req.bundle.spec, systemdCgroup: req.systemdCgroup ?? false, facts });
     const plan = planContainer({
       spec: req.bundle.spec,
       rootfs: req.bundle.rootfs,
       startFifo: req.startFifo,
       noPivot: req.noPivot,
       preserveFds: req.preserveFds,
-      facts: realHostFacts(),
+      facts,
+      container: { id: req.id, bundle: req.bundle.dir },
+      ...cgroupPlanInput(cgroups, facts),
       ...(req.hostRootOverlay ? { rootfsPrelude: hostRootOverlayOps(req.hostRootOverlay.scratch) } : {}),
+      ...(req.console ? { console: { fd: consoleFd(req.preserveFds), rows: req.console.rows, cols: req.console.cols } } : {}),
+      ...(req.noNewKeyring ? {} : { sessionKeyring: `_ses.${req.id}` }),
     });
     debugLog(() => `plan for ${req.id}:\n${describePlan(plan)}`);
-    const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds });
-    return { pid: launched.pid, exited: launched.exited };
+    // Created last, once the plan is known to be valid; removed again on any failure to launch.
+    const cgroupRecord = cgroups ? createCgroups(cgroups, (c) => req.recordCgroups?.(c)) : undefined;
+    try {
+      const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds, ...(req.console ? { console: req.console.handoff } : {}) });
+      return { pid: launched.pid, exited: launched.exited };
+    } catch (err) {
+      if (cgroupRecord) removeCgroups(cgroupRecord);
+      throw err;
+    }
   }
 
   async exec(req: ExecRequest): Promise<CreatedInit> {
@@ -33,11 +54,55 @@ export class NativePlatform implements Platform {
       linux: req.spec.linux,
       preserveFds: req.preserveFds,
       ...(req.executable !== undefined ? { executable: req.executable } : {}),
+      setgroupsDenied: (process.getuid?.() ?? 0) !== 0 && (req.spec.linux?.namespaces ?? []).some((n) => n.type === 'user'),
+      ...(req.console ? { console: { fd: consoleFd(req.preserveFds), rows: req.console.rows, cols: req.console.cols } } : {}),
     });
+    // The new process joins the container's cgroups, like its init did.
+    if (req.record.cgroups) plan.parent.unshift(...joinOps(req.record.cgroups.dirs));
     debugLog(() => `exec plan for ${req.record.id}:\n${describePlan(plan)}`);
-    const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds, ...(req.stdin ? { stdin: req.stdin } : {}) });
+    const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds, ...(req.stdin ? { stdin: req.stdin } : {}), ...(req.console ? { console: req.console.handoff } : {}) });
     return { pid: launched.pid, exited: launched.exited };
   }
+
+  setPaused(rec: ContainerRecord, paused: boolean): void {
+    setFrozen(cgroupsOf(rec, paused ? 'pause' : 'resume'), paused);
+  }
+
+  update(rec: ContainerRecord, spec: Spec, resources: unknown, field: string): void {
+    updateCgroups(cgroupsOf(rec, 'update'), spec, resources, realHostFacts(), field);
+  }
+
+  pids(rec: ContainerRecord): number[] | undefined {
+    return rec.cgroups ? cgroupPids(rec.cgroups) : undefined;
+  }
+
+  signalAll(rec: ContainerRecord, signal: number): boolean {
+    if (!rec.cgroups) return false;
+    signalCgroup(rec.cgroups, signal);
+    return true;
+  }
+
+  stats(rec: ContainerRecord): unknown {
+    return collectStats(cgroupsOf(rec, 'events'), hostCgroupFiles);
+  }
+
+  destroy(rec: ContainerRecord): void {
+    if (rec.cgroups) removeCgroups(rec.cgroups);
+  }
+}
+
+/** Join the container's cgroups; skipped ones (rootless) leave it in moat's, which /sys/fs/cgroup shows. */
+function cgroupPlanInput(cgroups: PreparedCgroups | undefined, facts: HostFacts): { cgroup?: CgroupJoin } {
+  if (cgroups) return { cgroup: { join: cgroups.join, dirs: cgroups.plan.dirs } };
+  const current = facts.uid !== 0 ? currentCgroupDirs(facts) : undefined;
+  return current ? { cgroup: { join: [], dirs: current } } : {};
+}
+
+function cgroupsOf(rec: ContainerRecord, what: string): CgroupRecord {
+  if (!rec.cgroups) {
+    throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} has no cgroups (none on this host, or not delegated to a rootless caller): cannot ${what}`);
+  }
+  return rec.cgroups;
 }
 
 /** tmpfs on scratch, then overlay(lower = host /, upper = tmpfs) on scratch/merged. */

@@ -1,7 +1,7 @@
 // Which isolation platform a container runs on, and the interface each platform implements.
 
 import type { Bundle } from '../spec/bundle';
-import type { ContainerRecord, PlatformName } from '../state/store';
+import type { CgroupRecord, ContainerRecord, PlatformName } from '../state/store';
 import type { Process, Spec } from '../spec/types';
 import { MoatError } from '../util/errors';
 
@@ -40,6 +40,20 @@ export interface CreateRequest {
    * bundle.rootfs is then `<scratch>/merged`.
    */
   hostRootOverlay?: { scratch: string };
+  console?: ConsoleRequest;
+  /** --no-new-keyring: keep the caller's session keyring instead of a fresh one. */
+  noNewKeyring?: boolean;
+  /** The global --systemd-cgroup flag: linux.cgroupsPath is slice:prefix:name. */
+  systemdCgroup?: boolean;
+  /** Called as soon as the container's cgroups exist, to record them (delete removes them). */
+  recordCgroups?: (cgroups: CgroupRecord) => void;
+}
+
+/** process.terminal: a connected unix socket the executor sends the pty master over, and the size. */
+export interface ConsoleRequest {
+  handoff: number | import('node:net').Socket;
+  rows: number;
+  cols: number;
 }
 
 export interface CreatedInit {
@@ -61,6 +75,7 @@ export interface ExecRequest {
   stdin?: Buffer;
   /** Run exactly this path (hooks) instead of searching PATH for process.args[0]. */
   executable?: string;
+  console?: ConsoleRequest;
 }
 
 export interface Platform {
@@ -68,6 +83,28 @@ export interface Platform {
   create(req: CreateRequest): Promise<CreatedInit>;
   /** Start another process in the running container. */
   exec(req: ExecRequest): Promise<CreatedInit>;
+  /** Freeze (true) or thaw (false) every process of the container. */
+  setPaused(rec: ContainerRecord, paused: boolean): void;
+  /** Apply a LinuxResources object (untrusted JSON; errors name `field`) to a live container. */
+  update(rec: ContainerRecord, spec: Spec, resources: unknown, field: string): void;
+  /** Host pids of every process of the container (from its cgroup); undefined if not known. */
+  pids(rec: ContainerRecord): number[] | undefined;
+  /** Signal every process of the container's cgroup; false if it has none (kill --all). */
+  signalAll(rec: ContainerRecord, signal: number): boolean;
+  /** Resource usage, as runc's `events` prints it in "data". */
+  stats(rec: ContainerRecord): unknown;
+  /** Remove what create set up outside the container (cgroups), killing what is left in it. */
+  destroy(rec: ContainerRecord): void;
+}
+
+/** The platform, loaded synchronously (for the synchronous commands: delete, kill, pause, …). */
+export function loadPlatform(name: PlatformName): Platform {
+  if (name !== 'native') {
+    throw new MoatError('EUSAGE', `isolation ${JSON.stringify(name)} is not available in this build of moat yet; use native`);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { NativePlatform } = require('../native/platform') as typeof import('../native/platform');
+  return new NativePlatform();
 }
 
 export async function platformFor(name: PlatformName): Promise<Platform> {

@@ -3,6 +3,7 @@
 
 import { DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS, DOCKER_DEFAULT_CAPS } from '../spec/default';
 import type { Process, Spec } from '../spec/types';
+import { dockerDefaultProfile } from '../native/seccomp/default-profile';
 
 export interface DoSpecInput {
   args: string[];
@@ -60,6 +61,8 @@ export function doSpec(input: DoSpecInput): Spec & { process: Process } {
       sysctl: {},
       maskedPaths: DEFAULT_MASKED_PATHS,
       readonlyPaths: DEFAULT_READONLY_PATHS,
+      // Docker's default seccomp profile, resolved for the capabilities the command gets.
+      seccomp: dockerDefaultProfile(DOCKER_DEFAULT_CAPS),
     },
   };
 }

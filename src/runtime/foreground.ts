@@ -2,13 +2,30 @@
 // its init, wait for its exit status, then delete it.
 
 import { readProcStat, signalVerified } from '../state/process';
+import { relayTerminal } from './terminal';
 import type { ContainerRecord } from '../state/store';
 import type { Created, Runtime } from './lifecycle';
 import { killAndWait } from './lifecycle';
 
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+// SIGINT/SIGQUIT from a terminal in raw mode arrive as bytes on the pty instead; SIGWINCH is
+// handled by the terminal relay (it resizes the pty, and the kernel tells the container).
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-export async function runForeground(rt: Runtime, created: Created): Promise<number> {
+/** Wait for the exit status; with a terminal, relay it meanwhile and drain its output. */
+export async function waitWithTerminal(exited: Promise<number>, terminal: number | undefined): Promise<number> {
+  if (terminal === undefined) return exited;
+  const relay = relayTerminal(terminal);
+  try {
+    const code = await exited;
+    // Every holder of the pty's other end is gone with the container: the relay sees EIO soon.
+    await Promise.race([relay.done, new Promise((r) => setTimeout(r, 2000).unref())]);
+    return code;
+  } finally {
+    relay.stop();
+  }
+}
+
+export async function runForeground(rt: Runtime, created: Created, terminal?: number): Promise<number> {
   const { handle, record } = created;
   try {
     await rt.start(handle, record);
@@ -21,7 +38,7 @@ export async function runForeground(rt: Runtime, created: Created): Promise<numb
   const stop = forwardSignals(record.pid, record.pidStartTime);
   let code: number;
   try {
-    code = await created.exited;
+    code = await waitWithTerminal(created.exited, terminal);
   } finally {
     stop();
   }

@@ -3,7 +3,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { platformFor, selectPlatform, type CreatedInit, type CreateRequest } from '../platform';
+import { loadPlatform, platformFor, selectPlatform, type ConsoleRequest, type CreatedInit, type CreateRequest } from '../platform';
 import type { Bundle } from '../spec/bundle';
 import type { ContainerStateJson, Process, Spec } from '../spec/types';
 import { isLive, pidNamespaceOf, pidsInNamespace, readProcStat, signalVerified, openVerifiedPidfd } from '../state/process';
@@ -17,11 +17,14 @@ export type Status = ContainerStateJson['status'];
 export interface RuntimeOptions {
   root: string;
   isolation: string | undefined;
+  /** The global --systemd-cgroup flag. */
+  systemdCgroup?: boolean;
 }
 
 export function statusOf(rec: ContainerRecord | undefined): Status {
   if (!rec || rec.pid === 0) return rec?.phase === 'creating' ? 'creating' : 'stopped';
   if (!isLive(rec.pid, rec.pidStartTime)) return 'stopped';
+  if (rec.paused) return 'paused';
   return rec.phase === 'running' ? 'running' : 'created';
 }
 
@@ -50,6 +53,8 @@ export interface CreateOptions {
   /** run: the executor stays and reports the exit status; create: the init is left to its reaper. */
   mode: 'create' | 'run';
   hostRootOverlay?: { scratch: string };
+  console?: ConsoleRequest;
+  noNewKeyring?: boolean;
 }
 
 export interface Created {
@@ -71,9 +76,10 @@ export class Runtime {
     const handle = this.store.claim(o.id);
     let pid = 0;
     let startTime = '';
+    let made: ContainerRecord | undefined;
     try {
       const platform = await platformFor(platformName);
-      const record: ContainerRecord = {
+      const record: ContainerRecord = (made = {
         ociVersion: o.bundle.spec.ociVersion,
         id: o.id,
         pid: 0,
@@ -85,7 +91,7 @@ export class Runtime {
         annotations: o.bundle.spec.annotations,
         platform: platformName,
         phase: 'creating',
-      };
+      });
       handle.write(record);
       // The spec as validated now: exec takes its defaults from it, whatever happens to the bundle.
       fs.writeFileSync(handle.specPath, JSON.stringify(o.bundle.spec), { mode: 0o600 });
@@ -99,6 +105,13 @@ export class Runtime {
         noPivot: o.noPivot,
         preserveFds: o.preserveFds,
         ...(o.hostRootOverlay ? { hostRootOverlay: o.hostRootOverlay } : {}),
+        ...(o.console ? { console: o.console } : {}),
+        ...(o.noNewKeyring ? { noNewKeyring: true } : {}),
+        systemdCgroup: this.opts.systemdCgroup ?? false,
+        recordCgroups: (cgroups) => {
+          record.cgroups = cgroups;
+          handle.write(record);
+        },
       };
       const init = await platform.create(req);
       pid = init.pid;
@@ -122,6 +135,7 @@ export class Runtime {
       return { handle, record, exited: init.exited };
     } catch (err) {
       if (pid > 0 && startTime) killAndWait(pid, startTime);
+      if (made?.cgroups) loadPlatform(platformName).destroy(made);
       handle.destroy();
       throw err;
     }
@@ -207,7 +221,7 @@ export class Runtime {
   }
 
   /** Start another process in a created or running container. */
-  async exec(handle: ContainerHandle, rec: ContainerRecord, process: Process, o: { mode: 'create' | 'run'; preserveFds: number; pidFile?: string }): Promise<CreatedInit> {
+  async exec(handle: ContainerHandle, rec: ContainerRecord, process: Process, o: { mode: 'create' | 'run'; preserveFds: number; pidFile?: string; console?: ConsoleRequest }): Promise<CreatedInit> {
     const status = statusOf(rec);
     if (status !== 'running' && status !== 'created') {
       throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is ${status}: cannot exec in it`);
@@ -216,7 +230,7 @@ export class Runtime {
     const spec = this.savedSpec(handle);
     // Checked just before the executor opens /proc/<pid>/ns/*: the init is still the one we made.
     if (!isLive(rec.pid, rec.pidStartTime)) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is stopped: cannot exec in it`);
-    const started = await platform.exec({ record: rec, spec, process, mode: o.mode, preserveFds: o.preserveFds });
+    const started = await platform.exec({ record: rec, spec, process, mode: o.mode, preserveFds: o.preserveFds, ...(o.console ? { console: o.console } : {}) });
     if (o.pidFile) writePidFile(o.pidFile, started.pid);
     return started;
   }
@@ -230,6 +244,8 @@ export class Runtime {
       for (const pid of pidsInNamespace(rec.pidNamespace)) signalInNamespace(pid, rec.pidNamespace, signal);
       return;
     }
+    // No pid namespace of its own: every process in the container's cgroup.
+    if (all && loadPlatform(rec.platform).signalAll(rec, signal)) return;
     if (!signalVerified(rec.pid, rec.pidStartTime, signal)) {
       throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is not running (stopped)`);
     }
@@ -237,19 +253,45 @@ export class Runtime {
 
   delete(handle: ContainerHandle, rec: ContainerRecord, force: boolean): void {
     const status = statusOf(rec);
-    if (status === 'running' && !force) {
-      throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is running: stop it first or use delete --force`);
+    if ((status === 'running' || status === 'paused') && !force) {
+      throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is ${status}: stop it first or use delete --force`);
     }
+    const platform = loadPlatform(rec.platform);
+    if (status === 'paused') platform.setPaused(rec, false); // frozen processes cannot die
     if (status !== 'stopped') {
       if (rec.pidNamespace) {
         for (const pid of pidsInNamespace(rec.pidNamespace)) signalInNamespace(pid, rec.pidNamespace, 9);
       }
       killAndWait(rec.pid, rec.pidStartTime);
     }
+    // The processes are gone (what is left in the cgroup is killed there): remove its cgroups.
+    platform.destroy(rec);
     if (rec.pid !== 0 && fs.existsSync(handle.specPath)) {
       runHooks('poststop', this.savedSpec(handle).hooks, { ...stateJson(rec), status: 'stopped', pid: 0 });
     }
     handle.destroy();
+  }
+
+  /** pause (true) / resume (false): freeze or thaw every process of the container. */
+  setPaused(handle: ContainerHandle, rec: ContainerRecord, paused: boolean): void {
+    const status = statusOf(rec);
+    if (paused && status !== 'running' && status !== 'created') {
+      throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is ${status}: cannot pause it`);
+    }
+    if (!paused && status !== 'paused') throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is not paused (${status})`);
+    loadPlatform(rec.platform).setPaused(rec, paused);
+    if (paused) rec.paused = true;
+    else delete rec.paused;
+    handle.write(rec);
+  }
+
+  /** Apply new resource limits (LinuxResources JSON; errors name `field`) to a live container. */
+  update(handle: ContainerHandle, rec: ContainerRecord, resources: unknown, field: string): void {
+    const status = statusOf(rec);
+    if (status === 'stopped' || status === 'creating') {
+      throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is ${status}: cannot update it`);
+    }
+    loadPlatform(rec.platform).update(rec, this.savedSpec(handle), resources, field);
   }
 
   list(): ContainerStateJson[] {

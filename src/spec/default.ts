@@ -32,7 +32,12 @@ export interface SpecTemplateOptions {
   hostGid: number;
 }
 
+/** A fresh template: callers may mutate it (it shares no arrays with this module). */
 export function specTemplate(opts: SpecTemplateOptions): Record<string, unknown> {
+  return structuredClone(template(opts));
+}
+
+function template(opts: SpecTemplateOptions): Record<string, unknown> {
   const sys = opts.rootless
     ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
     : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] };

@@ -26,6 +26,18 @@ export interface ContainerRecord {
   phase: 'creating' | 'created' | 'running';
   /** Pid namespace of the init (`pid:[…]`) when the container has its own, for `kill --all`. */
   pidNamespace?: string;
+  /** The container's cgroups (native platform), recorded as soon as they exist so delete removes them. */
+  cgroups?: CgroupRecord;
+  /** Set by `pause`, cleared by `resume`: the container's processes are frozen. */
+  paused?: boolean;
+}
+
+export interface CgroupRecord {
+  version: 1 | 2;
+  /** The container's directory in each hierarchy, keyed by mount name (`memory`, `unified`; `` on v2). */
+  dirs: Record<string, string>;
+  /** Directories moat created (deepest first): exactly what delete removes. */
+  created: string[];
 }
 
 const ID_RE = /^[A-Za-z0-9_+\-.]+$/;

@@ -15,6 +15,13 @@ export interface Sys {
   setChildSubreaper(): void;
   umount2(target: string, flags: number): void;
   mkfifo(path: string, mode: number): void;
+  socketpair(): [number, number];
+  recvFd(fd: number): { fd: number; data: string } | null;
+  setWinsize(fd: number, rows: number, cols: number): void;
+  /** Load a cgroup device eBPF program (8-byte instructions) and attach it to a cgroup2 dir, replacing older ones. */
+  bpfProgLoadAttach(cgroupPath: string, insns: Buffer, license: string): void;
+  /** Ids of the device programs attached directly to a cgroup2 dir. */
+  bpfProgQuery(cgroupPath: string): number[];
 }
 
 let nativeDirCache: string | undefined;

@@ -118,6 +118,8 @@ export interface HostSnapshot {
   mounts: string[];
   /** pids of processes outside our pid namespace, or running moat-exec. */
   foreignPids: Set<number>;
+  /** cgroup directories carrying moat's naming (a path component starting with `moat`). */
+  cgroups: Set<string>;
 }
 
 const hostPidNs = fs.readlinkSync('/proc/self/ns/pid');
@@ -149,8 +151,28 @@ function foreignPids(): Set<number> {
   return out;
 }
 
+/** Every cgroup directory, in every hierarchy, with a path component starting with `moat`. */
+export function moatCgroupDirs(): Set<string> {
+  const out = new Set<string>();
+  const mountpoints = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .filter((l) => / - cgroup2? /.test(l)).map((l) => l.split(' ')[4]!);
+  const walk = (dir: string, depth: number, named: boolean) => {
+    if (named) out.add(dir);
+    if (depth === 0) return;
+    let entries: fs.Dirent[] = [];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return; // removed meanwhile
+    }
+    for (const e of entries) if (e.isDirectory()) walk(path.join(dir, e.name), depth - 1, named || e.name.startsWith('moat'));
+  };
+  for (const m of mountpoints) walk(m, 4, false);
+  return out;
+}
+
 export function snapshot(): HostSnapshot {
-  return { mounts: mountLines(), foreignPids: foreignPids() };
+  return { mounts: mountLines(), foreignPids: foreignPids(), cgroups: moatCgroupDirs() };
 }
 
 /** Fail if anything was left behind since `before`: mounts, processes, or entries under root. */
@@ -174,6 +196,8 @@ export async function assertNoLeaks(before: HostSnapshot, root?: string): Promis
   const beforeMounts = new Set(before.mounts);
   const newMounts = mountLines().filter((m) => !beforeMounts.has(m));
   if (newMounts.length) throw new Error(`leaked mounts:\n${newMounts.join('\n')}`);
+  const newCgroups = [...moatCgroupDirs()].filter((d) => !before.cgroups.has(d));
+  if (newCgroups.length) throw new Error(`leaked cgroups:\n${newCgroups.join('\n')}`);
   if (root !== undefined && fs.existsSync(root)) {
     const left = fs.readdirSync(root);
     if (left.length) throw new Error(`leaked state under ${root}: ${left.join(', ')}`);

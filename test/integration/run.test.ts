@@ -206,3 +206,17 @@ test('an unknown capability is refused, naming it', () => {
   assert.equal(r.status, 1);
   assert.equal(r.stderr, 'moat: config.json: process.capabilities.bounding[3]: unknown capability "CAP_TELEPORT"\n');
 });
+
+test('each container joins a session keyring of its own, unless --no-new-keyring', () => {
+  const b = makeBundle(['sh', '-c', 'grep -o "_ses\\.[a-z0-9-]*" /proc/keys || echo none'], (c) => {
+    c.linux.maskedPaths = c.linux.maskedPaths.filter((p: string) => p !== '/proc/keys');
+  });
+  try {
+    const own = moat(root, ['run', '--bundle', b.dir, 'keyring-own']);
+    assert.equal(own.status, 0, own.stderr);
+    assert.ok(own.stdout.split('\n').includes('_ses.keyring-own'), own.stdout);
+    assert.equal(moat(root, ['run', '--no-new-keyring', '--bundle', b.dir, 'keyring-shared']).stdout.includes('_ses.keyring-shared'), false);
+  } finally {
+    b.cleanup();
+  }
+});

@@ -8,6 +8,7 @@ import { planDevices } from './devices';
 import type { HostFacts } from './facts';
 import { planMount } from './mounts';
 import { planProcess } from './process';
+import { planSeccompConnect } from '../seccomp';
 import type { AfterCloneOp, ChildOp, ExecutorPlan, ParentOp } from './ops';
 
 export interface ContainerPlanInput {
@@ -25,6 +26,31 @@ export interface ContainerPlanInput {
    * its overlay). They end with the rootfs already being a mount point.
    */
   rootfsPrelude?: ChildOp[];
+  /** process.terminal: the executor's fd number of the console socket, and the window size. */
+  console?: ConsolePlan;
+  /** Container id and bundle dir: the state a seccomp listener (SCMP_ACT_NOTIFY) receives. */
+  container?: { id: string; bundle: string };
+  /** The container's cgroups: parent ops joining them (run first), and its directory per hierarchy. */
+  cgroup?: CgroupJoin;
+  /** Name of a fresh session keyring for the container (`_ses.<id>`); undefined: --no-new-keyring. */
+  sessionKeyring?: string;
+}
+
+export interface CgroupJoin {
+  join: ParentOp[];
+  /** Keyed by mount name under /sys/fs/cgroup (`memory`, `unified`; `` on a v2 host). */
+  dirs: Record<string, string>;
+}
+
+export interface ConsolePlan {
+  fd: number;
+  rows: number;
+  cols: number;
+}
+
+/** The pty op for a process: its peer end belongs to the process's user. */
+export function consoleOp(c: ConsolePlan, p: Process): ChildOp {
+  return { op: 'console-setup', fd: c.fd, rows: c.rows, cols: c.cols, uid: p.user.uid, gid: p.user.gid };
 }
 
 /** The order runc joins namespaces in: user first (it decides the rights for the rest), mount last. */
@@ -163,9 +189,12 @@ export function planContainer(input: ContainerPlanInput): ExecutorPlan {
   // The exec fifo lives in moat's private state dir: open it while the init still has the caller's
   // host uid (owner access), before a user namespace's setresuid makes it an unprivileged one.
   if (input.startFifo !== undefined) child.push({ op: 'open-start', fifo: input.startFifo });
+  // Likewise the seccomp listener socket (SCMP_ACT_NOTIFY), with the caller's view of the host.
+  child.push(...planSeccompConnect(linux));
   if (ns.newNs.has('user')) {
     child.push({ op: 'setresgid', r: 0, e: 0, s: 0 }, { op: 'setresuid', r: 0, e: 0, s: 0 });
   }
+  if (input.sessionKeyring !== undefined) child.push({ op: 'session-keyring', name: input.sessionKeyring });
 
   // The rootfs: make our copy of the mount table non-shared, so nothing we mount reaches the host,
   // then bind the rootfs onto itself so that it is a mount point pivot_root accepts.
@@ -176,7 +205,9 @@ export function planContainer(input: ContainerPlanInput): ExecutorPlan {
   child.push({ op: 'mount', src: input.rootfs, target: input.rootfs, fstype: '', flags: MS.BIND | MS.REC, data: '' });
   child.push({ op: 'rootfs', path: input.rootfs });
 
-  spec.mounts.forEach((m, i) => child.push(...planMount(m, i, { facts })));
+  const ownCgroupNs = ns.newNs.has('cgroup') || ns.joined.has('cgroup');
+  const cgroupView = input.cgroup && !ownCgroupNs ? { ownCgroups: input.cgroup.dirs } : {};
+  spec.mounts.forEach((m, i) => child.push(...planMount(m, i, { facts, ...cgroupView })));
 
   const devMount = spec.mounts.find((m) => m.destination.replace(/\/+$/, '') === '/dev');
   const devIsHostBind = devMount !== undefined && (devMount.options ?? []).some((o) => o === 'bind' || o === 'rbind');
@@ -190,6 +221,8 @@ export function planContainer(input: ContainerPlanInput): ExecutorPlan {
     child.push({ op: 'mount', src: '', target: '/', fstype: '', flags: propagation, data: '' });
   }
 
+  // After the pivot: the pty comes from the container's own devpts (its /dev/ptmx).
+  if (input.console) child.push(consoleOp(input.console, spec.process));
   for (const [key, value] of Object.entries(linux.sysctl)) {
     child.push({ op: 'write-beneath', base: '/proc/sys', relpath: sysctlPath(key, ns), data: value });
   }
@@ -199,7 +232,13 @@ export function planContainer(input: ContainerPlanInput): ExecutorPlan {
   if (spec.hostname) child.push({ op: 'sethostname', name: spec.hostname });
   if (spec.domainname) child.push({ op: 'setdomainname', name: spec.domainname });
 
-  child.push(...planProcess(spec.process, linux, { preserveFds: input.preserveFds, waitForStart: input.startFifo !== undefined }));
+  const seccompContainer = input.container && { ...input.container, ociVersion: spec.ociVersion, annotations: spec.annotations ?? {} };
+  child.push(...planProcess(spec.process, linux, {
+    preserveFds: input.preserveFds,
+    waitForStart: input.startFifo !== undefined,
+    setgroupsDenied: ns.newNs.has('user') && facts.uid !== 0,
+    ...(seccompContainer ? { seccompContainer } : {}),
+  }));
 
-  return { parent: parentOps(linux, ns), cloneFlags: ns.cloneFlags, afterClone: afterCloneOps(spec, linux, ns, facts), child };
+  return { parent: [...(input.cgroup?.join ?? []), ...parentOps(linux, ns)], cloneFlags: ns.cloneFlags, afterClone: afterCloneOps(spec, linux, ns, facts), child };
 }

@@ -6,6 +6,7 @@ import type { Linux, NamespaceType, Process } from '../../spec/types';
 import { NAMESPACE_CLONE_FLAG } from './constants';
 import type { ExecutorPlan, ParentOp } from './ops';
 import { planProcess } from './process';
+import { consoleOp, type ConsolePlan } from './container';
 
 const NS_FILE: Record<NamespaceType, string> = {
   user: 'user', ipc: 'ipc', uts: 'uts', network: 'net', pid: 'pid', cgroup: 'cgroup', time: 'time', mount: 'mnt',
@@ -24,6 +25,10 @@ export interface ExecPlanInput {
   parentPrelude?: ParentOp[];
   /** Run exactly this path instead of searching PATH for args[0] (hooks). */
   executable?: string;
+  /** --tty: the executor's fd number of the console socket, and the window size. */
+  console?: ConsolePlan;
+  /** The caller is not root and joins a user namespace it made: setgroups is denied there. */
+  setgroupsDenied?: boolean;
 }
 
 export function planExec(input: ExecPlanInput): ExecutorPlan {
@@ -38,7 +43,10 @@ export function planExec(input: ExecPlanInput): ExecutorPlan {
     afterClone: [],
     child: [
       { op: 'umask', mode: 0 },
+      // A controlling terminal needs a session of its own.
+      ...(input.console ? [{ op: 'setsid' } as const, consoleOp(input.console, input.process)] : []),
       ...planProcess(input.process, input.linux, {
+        setgroupsDenied: input.setgroupsDenied === true,
         preserveFds: input.preserveFds,
         waitForStart: false,
         ...(input.executable !== undefined ? { executable: input.executable } : {}),

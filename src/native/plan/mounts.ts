@@ -88,13 +88,18 @@ export function parseMountOptions(options: readonly string[], field: string): Pa
 
 export interface MountPlanContext {
   facts: HostFacts;
+  /**
+   * The container's own cgroup directory per hierarchy (mount name → host dir), given when it has
+   * no cgroup namespace: a `cgroup` mount then binds these instead of whole hierarchies.
+   */
+  ownCgroups?: Record<string, string>;
 }
 
 export function planMount(m: Mount, index: number, ctx: MountPlanContext): ChildOp[] {
   const field = `mounts[${index}]`;
   const opts = parseMountOptions(m.options ?? [], `${field}.options`);
   const type = m.type ?? (opts.bind ? 'bind' : '');
-  if (type === 'cgroup' || type === 'cgroup2') return planCgroupMount(m, opts, ctx.facts);
+  if (type === 'cgroup' || type === 'cgroup2') return planCgroupMount(m, opts, ctx.facts, ctx.ownCgroups);
   if (opts.bind || type === 'bind') return planBindMount(m, field, opts, ctx.facts);
   if (type === '' || type === 'none') {
     throw new ConfigError(`${field}.type`, `mount of ${m.destination} needs a filesystem type or a bind option`);
@@ -129,26 +134,33 @@ function planBindMount(m: Mount, field: string, opts: ParsedMountOptions, facts:
  * A `cgroup` mount. On a unified (v2) host this is one cgroup2 mount. On a v1 or hybrid host it is a
  * tmpfs holding one mount per hierarchy, plus the co-mount symlinks (cpu -> cpu,cpuacct), as runc
  * builds it. The tmpfs is made read-only last when the mount asks for `ro`.
+ *
+ * Mounted from inside a new cgroup namespace each hierarchy shows only the namespace's root, which
+ * is the container's own cgroup. Without one, a fresh mount would show the host's whole tree, so
+ * where the container has cgroups (`own`) their directories are bind-mounted instead (runc's way).
  */
-function planCgroupMount(m: Mount, opts: ParsedMountOptions, facts: HostFacts): ChildOp[] {
+function planCgroupMount(m: Mount, opts: ParsedMountOptions, facts: HostFacts, own?: Record<string, string>): ChildOp[] {
   const dest = m.destination.replace(/\/+$/, '') || '/';
   const hierarchies = facts.cgroupHierarchies();
   const v1 = hierarchies.filter((h) => h.type === 'cgroup');
   const v2 = hierarchies.find((h) => h.type === 'cgroup2');
   const flags = opts.flags;
-  if (v1.length === 0) {
-    return [{ op: 'mountat', src: 'cgroup2', dest, fstype: 'cgroup2', flags, data: '', create: 'dir' }];
-  }
+  const mountHierarchy = (name: string, fstype: string, data: string, target: string): ChildOp => {
+    const ownDir = own?.[name];
+    if (ownDir !== undefined) return { op: 'mountat', src: ownDir, dest: target, fstype: '', flags: MS.BIND | flags, data: '', create: 'dir' };
+    return { op: 'mountat', src: fstype, dest: target, fstype, flags, data, create: 'dir' };
+  };
+  if (v1.length === 0) return [mountHierarchy(v2?.name ?? '', 'cgroup2', '', dest)];
   const ops: ChildOp[] = [
     { op: 'mountat', src: 'tmpfs', dest, fstype: 'tmpfs', flags: flags & ~MS.RDONLY, data: 'mode=755', create: 'dir' },
   ];
   for (const h of v1) {
-    ops.push({ op: 'mountat', src: 'cgroup', dest: `${dest}/${h.name}`, fstype: 'cgroup', flags, data: h.options, create: 'dir' });
+    ops.push(mountHierarchy(h.name, 'cgroup', h.options, `${dest}/${h.name}`));
     if (h.name.includes(',')) {
       for (const part of h.name.split(',')) ops.push({ op: 'symlinkat', target: h.name, linkpath: `${dest}/${part}` });
     }
   }
-  if (v2) ops.push({ op: 'mountat', src: 'cgroup2', dest: `${dest}/${v2.name}`, fstype: 'cgroup2', flags, data: '', create: 'dir' });
+  if (v2) ops.push(mountHierarchy(v2.name, 'cgroup2', '', `${dest}/${v2.name}`));
   if (flags & MS.RDONLY) {
     ops.push({ op: 'mountat', src: '', dest, fstype: '', flags: MS.REMOUNT | flags, data: 'mode=755', create: 'none' });
   }

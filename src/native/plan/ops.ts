@@ -12,6 +12,7 @@ export type AfterCloneOp = { op: 'child-write'; name: string; data: string };
 
 export type ChildOp =
   | { op: 'setsid' }
+  | { op: 'session-keyring'; name: string }
   | { op: 'setresgid'; r: number; e: number; s: number }
   | { op: 'setresuid'; r: number; e: number; s: number }
   | { op: 'mount'; src: string; target: string; fstype: string; flags: number; data: string }
@@ -39,6 +40,12 @@ export type ChildOp =
   | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint }
   /** program: 4 numbers per BPF instruction (code, jt, jf, k). */
   | { op: 'seccomp'; flags: number; program: number[] }
+  /** Connect to a seccomp listener socket (before the pivot); for `seccomp-notify`. */
+  | { op: 'seccomp-connect'; path: string }
+  /** Like `seccomp` with NEW_LISTENER; sends the fd with state[0] + pid + state[1] + pid + ... */
+  | { op: 'seccomp-notify'; flags: number; program: number[]; state: string[] }
+  /** A pty from the current root's /dev/ptmx; the master goes out over the unix socket at fd. */
+  | { op: 'console-setup'; fd: number; rows: number; cols: number; uid: number; gid: number }
   | { op: 'ready' }
   | { op: 'wait-start' }
   | { op: 'exec'; keep: number; candidates: string[]; argv: string[]; env: string[] };
@@ -77,6 +84,8 @@ function fields(op: ParentOp | AfterCloneOp | ChildOp): (string | number | bigin
       return [op.src, op.target, op.fstype, op.flags, op.data];
     case 'rootfs':
       return [op.path];
+    case 'session-keyring':
+      return [op.name];
     case 'mountat':
       return [op.src, op.dest, op.fstype, op.flags, op.data, op.create];
     case 'mkdirat':
@@ -114,6 +123,12 @@ function fields(op: ParentOp | AfterCloneOp | ChildOp): (string | number | bigin
       return [op.effective, op.permitted, op.inheritable, op.ambient];
     case 'seccomp':
       return [op.flags, op.program];
+    case 'seccomp-connect':
+      return [op.path];
+    case 'seccomp-notify':
+      return [op.flags, op.program, op.state];
+    case 'console-setup':
+      return [op.fd, op.rows, op.cols, op.uid, op.gid];
   }
 }
 

@@ -5,7 +5,7 @@ import { DEFAULT_PATH_ENV } from '../../spec/default';
 import type { Linux, Process } from '../../spec/types';
 import { ConfigError } from '../../util/errors';
 import { capabilitySets, planCapabilities } from '../capabilities';
-import { planSeccomp } from '../seccomp';
+import { planSeccomp, type ContainerIdentity } from '../seccomp';
 import { RLIMIT } from './constants';
 import type { ChildOp } from './ops';
 
@@ -16,6 +16,10 @@ export interface ProcessPlanOptions {
   waitForStart: boolean;
   /** Run exactly this path (hooks) instead of searching PATH for args[0]. */
   executable?: string;
+  /** The container, for a seccomp profile with SCMP_ACT_NOTIFY (its listener gets the state). */
+  seccompContainer?: ContainerIdentity;
+  /** A rootless caller's user namespace has setgroups denied: no supplementary groups possible. */
+  setgroupsDenied?: boolean;
 }
 
 export function execCandidates(args0: string, env: readonly string[]): string[] {
@@ -25,10 +29,13 @@ export function execCandidates(args0: string, env: readonly string[]): string[] 
   return [...new Set(dirs)].map((d) => `${d.replace(/\/+$/, '')}/${args0}`);
 }
 
-function userSwitchOps(p: Process): ChildOp[] {
+function userSwitchOps(p: Process, setgroupsDenied: boolean): ChildOp[] {
   const { uid, gid, additionalGids } = p.user;
+  if (setgroupsDenied && additionalGids.length > 0) {
+    throw new ConfigError('process.user.additionalGids', 'a rootless container cannot have supplementary groups (setgroups is denied in its user namespace)');
+  }
   return [
-    { op: 'setgroups', gids: additionalGids },
+    ...(setgroupsDenied ? [] : [{ op: 'setgroups', gids: additionalGids } as const]),
     { op: 'setresgid', r: gid, e: gid, s: gid },
     { op: 'setresuid', r: uid, e: uid, s: uid },
   ];
@@ -44,12 +51,16 @@ export function rlimitOps(p: Process): ChildOp[] {
 
 export function planProcess(p: Process, linux: Linux | undefined, opts: ProcessPlanOptions): ChildOp[] {
   const ops: ChildOp[] = [...rlimitOps(p)];
-  ops.push(...planCapabilities(capabilitySets(p.capabilities), userSwitchOps(p)));
+  const seccomp = planSeccomp(linux, opts.seccompContainer);
+  // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: load it before the capabilities are
+  // dropped, as runc does (the filter must then allow the user switch and capset too).
+  if (!p.noNewPrivileges) ops.push(...seccomp);
+  ops.push(...planCapabilities(capabilitySets(p.capabilities), userSwitchOps(p, opts.setgroupsDenied === true)));
   ops.push({ op: 'umask', mode: p.user.umask ?? 0o022 });
   ops.push({ op: 'chdir', path: p.cwd });
   if (p.noNewPrivileges) ops.push({ op: 'no-new-privs' });
   // Last before ready: a failure is still reported to moat; the filter must allow wait-start and exec.
-  ops.push(...planSeccomp(linux));
+  if (p.noNewPrivileges) ops.push(...seccomp);
   ops.push({ op: 'ready' });
   if (opts.waitForStart) ops.push({ op: 'wait-start' });
   ops.push({ op: 'exec', keep: opts.preserveFds, candidates: opts.executable !== undefined ? [opts.executable] : execCandidates(p.args[0]!, p.env), argv: p.args, env: p.env });

@@ -1,0 +1,48 @@
+// `moat events [--stats] [--interval D] ID`: runc's stats events, one JSON object per line:
+// {"type":"stats","id":…,"data":{cpu,memory,pids,blkio,hugetlb}}. --stats prints once; otherwise
+// every interval (default 5s) until the container stops.
+
+import { loadPlatform } from '../platform';
+import { statsJson } from '../native/cgroups/stats';
+import { statusOf } from '../runtime/lifecycle';
+import { MoatError } from '../util/errors';
+import { bool, onePositional, parseArgs, str } from './args';
+import type { CommandContext } from './context';
+
+export const usage = 'events [--stats] [--interval 5s] ID   print resource usage as JSON (once with --stats)';
+
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go duration (`5s`, `250ms`, `1m30s`) in milliseconds. */
+export function parseDuration(text: string): number {
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((m) => m[0]).join('') !== text) {
+    throw new MoatError('EUSAGE', `events: --interval: ${JSON.stringify(text)} is not a duration like 5s or 500ms`);
+  }
+  const ms = parts.reduce((sum, m) => sum + Number(m[1]) * UNIT_MS[m[2]!]!, 0);
+  if (ms <= 0) throw new MoatError('EUSAGE', 'events: --interval must be positive');
+  return ms;
+}
+
+export async function eventsCommand(ctx: CommandContext): Promise<number> {
+  const p = parseArgs(ctx.argv, [
+    { name: 'stats', type: 'bool' },
+    { name: 'interval', type: 'string' },
+  ]);
+  const id = onePositional(p, 'container id', 'events');
+  const interval = parseDuration(str(p, 'interval') ?? '5s');
+  const rt = ctx.runtime();
+  for (let first = true; ; first = false) {
+    const { handle, rec } = rt.open(id);
+    handle.release();
+    const status = statusOf(rec);
+    if (status === 'stopped' || status === 'creating') {
+      if (first) throw new MoatError('ESTATE', `container ${JSON.stringify(id)} is not running (${status})`);
+      return 0;
+    }
+    const data = loadPlatform(rec.platform).stats(rec);
+    process.stdout.write(statsJson({ type: 'stats', id, data }) + '\n');
+    if (bool(p, 'stats')) return 0;
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
