@@ -5,6 +5,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as nodeTest from 'node:test';
 import { specTemplate } from '../../src/spec/default';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..', '..');
@@ -202,4 +203,24 @@ export async function assertNoLeaks(before: HostSnapshot, root?: string): Promis
     const left = fs.readdirSync(root);
     if (left.length) throw new Error(`leaked state under ${root}: ${left.join(', ')}`);
   }
+}
+
+/**
+ * The usual frame of an integration test file: a fresh state root before its tests, and after
+ * them a check that nothing leaked (processes, mounts, cgroups, state) and the root removed.
+ * `onRoot` receives the root; `beforeCheck` runs first in `after` (a file's own cleanup).
+ */
+export function containerSuite(onRoot: (root: string) => void, beforeCheck: () => void = () => undefined): void {
+  let root = '';
+  let host: HostSnapshot;
+  nodeTest.before(() => {
+    root = makeStateRoot();
+    host = snapshot();
+    onRoot(root);
+  });
+  nodeTest.after(async () => {
+    beforeCheck();
+    await assertNoLeaks(host, root);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
 }

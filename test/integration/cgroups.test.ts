@@ -4,24 +4,16 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { containerDeviceRules, deviceProgram, emulateDeviceRules, encodeProgram, type DeviceRule } from '../../src/native/cgroups';
 import { sys } from '../../src/sys';
-import { assertNoLeaks, makeBundle, makeStateRoot, moat, moatCgroupDirs, moatDetached, snapshot, waitFor, type HostSnapshot, type TestBundle } from '../helpers/moat';
+import { containerSuite, makeBundle, moat, moatCgroupDirs, moatDetached, waitFor, type TestBundle } from '../helpers/moat';
 
 const V1 = fs.existsSync('/sys/fs/cgroup/memory/cgroup.procs');
 const UNIFIED = fs.existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
 
 let root: string;
-let host: HostSnapshot;
-before(() => {
-  root = makeStateRoot();
-  host = snapshot();
-});
-after(async () => {
-  await assertNoLeaks(host, root);
-  fs.rmSync(root, { recursive: true, force: true });
-});
+containerSuite((r) => (root = r));
 
 function state(id: string): Record<string, any> {
   const r = moat(root, ['state', id]);

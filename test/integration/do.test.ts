@@ -1,19 +1,11 @@
 // `moat do`: a command sandboxed over a read-only view of the host with an in-memory layer.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { after, before, test } from 'node:test';
-import { assertNoLeaks, makeStateRoot, moat, snapshot, type HostSnapshot } from '../helpers/moat';
+import { test } from 'node:test';
+import { containerSuite, moat } from '../helpers/moat';
 
 let root: string;
-let host: HostSnapshot;
-before(() => {
-  root = makeStateRoot();
-  host = snapshot();
-});
-after(async () => {
-  await assertNoLeaks(host, root);
-  fs.rmSync(root, { recursive: true, force: true });
-});
+containerSuite((r) => (root = r));
 
 test('do runs a host command in fresh namespaces, writes stay in memory, exit code propagates', () => {
   const marker = `/etc/moat-do-test-${process.pid}`;

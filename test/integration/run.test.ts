@@ -2,19 +2,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
-import { assertNoLeaks, makeBundle, makeStateRoot, moat, snapshot, type HostSnapshot } from '../helpers/moat';
+import { test } from 'node:test';
+import { containerSuite, makeBundle, moat } from '../helpers/moat';
 
 let root: string;
-let host: HostSnapshot;
-before(() => {
-  root = makeStateRoot();
-  host = snapshot();
-});
-after(async () => {
-  await assertNoLeaks(host, root);
-  fs.rmSync(root, { recursive: true, force: true });
-});
+containerSuite((r) => (root = r));
 
 function runIn(args: string[], mutate?: (c: Record<string, any>) => void, id = `run-${process.hrtime.bigint()}`) {
   const b = makeBundle(args, mutate);

@@ -6,19 +6,11 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
-import { assertNoLeaks, makeBundle, makeStateRoot, moat, MOAT, snapshot, type HostSnapshot } from '../helpers/moat';
+import { test } from 'node:test';
+import { containerSuite, makeBundle, moat, MOAT } from '../helpers/moat';
 
 let root: string;
-let host: HostSnapshot;
-before(() => {
-  root = makeStateRoot();
-  host = snapshot();
-});
-after(async () => {
-  await assertNoLeaks(host, root);
-  fs.rmSync(root, { recursive: true, force: true });
-});
+containerSuite((r) => (root = r));
 
 const TMPFS = { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] };
 

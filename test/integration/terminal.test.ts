@@ -5,20 +5,12 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
-import { assertNoLeaks, makeBundle, makeStateRoot, moat, moatDetached, MOAT, snapshot, waitFor, type HostSnapshot } from '../helpers/moat';
+import { test } from 'node:test';
+import { containerSuite, makeBundle, moat, moatDetached, MOAT, waitFor } from '../helpers/moat';
 import { sys } from '../../src/sys';
 
 let root: string;
-let host: HostSnapshot;
-before(() => {
-  root = makeStateRoot();
-  host = snapshot();
-});
-after(async () => {
-  await assertNoLeaks(host, root);
-  fs.rmSync(root, { recursive: true, force: true });
-});
+containerSuite((r) => (root = r));
 
 /** A console socket like containerd's: receives one pty master with SCM_RIGHTS. */
 async function consoleSocket(dir: string): Promise<{ path: string; master: Promise<{ fd: number; data: string }>; close(): void }> {

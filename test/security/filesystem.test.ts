@@ -4,23 +4,16 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test, type TestContext } from 'node:test';
-import { MOAT, assertNoLeaks, makeBundle, makeStateRoot, moat, snapshot, type HostSnapshot } from '../helpers/moat';
+import { test, type TestContext } from 'node:test';
+import { containerSuite, snapshot, MOAT, makeBundle, moat } from '../helpers/moat';
 import {
   SECCOMP_TODO, assertRefused, attack, cgroupAgentFiles, doSeccompProfile, fileState, grantCaps, moatDo, removeAttacks,
   rootDevice, runAttack,
 } from './helpers';
 
 let root: string;
-let host: HostSnapshot;
-before(() => {
-  root = makeStateRoot();
-  host = snapshot();
-});
-after(async () => {
+containerSuite((r) => (root = r), () => {
   removeAttacks();
-  await assertNoLeaks(host, root);
-  fs.rmSync(root, { recursive: true, force: true });
 });
 
 const MOUNT_STEPS = [

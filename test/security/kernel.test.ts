@@ -5,22 +5,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
-import { assertNoLeaks, makeStateRoot, snapshot, type HostSnapshot } from '../helpers/moat';
+import { test } from 'node:test';
+import { containerSuite } from '../helpers/moat';
 import {
   SECCOMP_TODO, assertRefused, attack, doSeccompProfile, fileState, grantCaps, moatDo, removeAttacks, runAttack,
 } from './helpers';
 
 let root: string;
-let host: HostSnapshot;
-before(() => {
-  root = makeStateRoot();
-  host = snapshot();
-});
-after(async () => {
+containerSuite((r) => (root = r), () => {
   removeAttacks();
-  await assertNoLeaks(host, root);
-  fs.rmSync(root, { recursive: true, force: true });
 });
 
 /** Host kernel knobs an escape would set (the ones this kernel has), by the step name the script prints. */

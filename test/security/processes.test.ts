@@ -4,20 +4,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
-import { REPO, assertNoLeaks, makeBundle, makeStateRoot, moat, moatDetached, snapshot, waitFor, type HostSnapshot } from '../helpers/moat';
+import { test } from 'node:test';
+import { containerSuite, REPO, makeBundle, moat, moatDetached, waitFor } from '../helpers/moat';
 import { assertRefused, fileState, installAttacks, removeAttacks, runAttack, steps } from './helpers';
 
 let root: string;
-let host: HostSnapshot;
-before(() => {
-  root = makeStateRoot();
-  host = snapshot();
-});
-after(async () => {
+containerSuite((r) => (root = r), () => {
   removeAttacks();
-  await assertNoLeaks(host, root);
-  fs.rmSync(root, { recursive: true, force: true });
 });
 
 function procStatus(pid: number): Record<string, string> {
