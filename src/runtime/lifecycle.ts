@@ -22,7 +22,10 @@ export interface RuntimeOptions {
 }
 
 export function statusOf(rec: ContainerRecord | undefined): Status {
-  if (!rec || rec.pid === 0) return rec?.phase === 'creating' ? 'creating' : 'stopped';
+  if (!rec || rec.pid === 0) {
+    const creatorAlive = rec?.creator !== undefined && isLive(rec.creator.pid, rec.creator.startTime);
+    return rec?.phase === 'creating' && creatorAlive ? 'creating' : 'stopped';
+  }
   if (!isLive(rec.pid, rec.pidStartTime)) return 'stopped';
   if (rec.paused) return 'paused';
   return rec.phase === 'running' ? 'running' : 'created';
@@ -91,6 +94,7 @@ export class Runtime {
         annotations: o.bundle.spec.annotations,
         platform: platformName,
         phase: 'creating',
+        creator: { pid: process.pid, startTime: readProcStat(process.pid)?.startTime ?? '' },
       });
       handle.write(record);
       // The spec as validated now: exec takes its defaults from it, whatever happens to the bundle.

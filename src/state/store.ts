@@ -24,6 +24,8 @@ export interface ContainerRecord {
   platform: PlatformName;
   /** 'creating' until the init is ready, then 'created'; 'running' once `start` succeeded. */
   phase: 'creating' | 'created' | 'running';
+  /** While creating: the moat process doing it; if it died (SIGKILL), the container is stopped. */
+  creator?: { pid: number; startTime: string };
   /** Pid namespace of the init (`pid:[…]`) when the container has its own, for `kill --all`. */
   pidNamespace?: string;
   /** The container's cgroups (native platform), recorded as soon as they exist so delete removes them. */
