@@ -22,7 +22,8 @@ fi
 
 pkgs="gcc make libc6-dev"
 case "$purpose" in
-  test) pkgs="$pkgs busybox-static runc iproute2 procps" ;;
+  test) pkgs="$pkgs busybox-static runc iproute2 procps"
+        pkgs="$pkgs docker.io containerd podman conmon iptables uidmap slirp4netns fuse-overlayfs bsdutils tar" ;;
   bench) pkgs="$pkgs busybox-static runc" ;;
 esac
 missing=""

@@ -8,4 +8,4 @@ rm -rf build/ts
 npx tsc -p tsconfig.json
 export MOAT_NATIVE_DIR="$PWD/build/native"
 # One file at a time: integration tests start real containers and check the host for leaks.
-exec node --test --test-concurrency=1 build/ts/test/unit/*.test.js build/ts/test/integration/*.test.js build/ts/test/security/*.test.js
+exec node --test --test-concurrency=1 build/ts/test/unit/*.test.js build/ts/test/integration/*.test.js build/ts/test/security/*.test.js build/ts/test/clients/*.test.js

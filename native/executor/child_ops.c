@@ -51,6 +51,7 @@ static const child_op_fn handlers[OP__COUNT] = {
 	[OP_SECCOMP_CONNECT] = op_seccomp_connect,
 	[OP_SECCOMP_NOTIFY] = op_seccomp_notify,
 	[OP_CONSOLE_SETUP] = op_console_setup,
+	[OP_CHECK_EXEC] = op_check_exec,
 	[OP_READY] = op_ready,
 	[OP_WAIT_START] = op_wait_start,
 	[OP_EXEC] = op_exec,

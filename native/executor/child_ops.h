@@ -63,6 +63,7 @@ int op_console_setup(struct child *c, const struct plan_op *op, struct err *e);
 /* start.c: the hand-over to the container process */
 int op_open_start(struct child *c, const struct plan_op *op, struct err *e);
 int op_ready(struct child *c, const struct plan_op *op, struct err *e);
+int op_check_exec(struct child *c, const struct plan_op *op, struct err *e);
 int op_wait_start(struct child *c, const struct plan_op *op, struct err *e);
 int op_exec(struct child *c, const struct plan_op *op, struct err *e);
 

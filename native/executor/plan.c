@@ -66,6 +66,7 @@ static const struct op_spec specs[OP__COUNT] = {
 	[OP_SECCOMP_NOTIFY] = { "seccomp-notify", SEC_CHILD, "wbl" },
 	[OP_CONSOLE_SETUP] = { "console-setup", SEC_CHILD, "wwwii" },
 	[OP_SESSION_KEYRING] = { "session-keyring", SEC_CHILD, "s" },
+	[OP_CHECK_EXEC] = { "check-exec", SEC_CHILD, "sl" },
 	[OP_READY] = { "ready", SEC_CHILD, "" },
 	[OP_WAIT_START] = { "wait-start", SEC_CHILD, "" },
 	[OP_EXEC] = { "exec", SEC_CHILD, "wlll" },

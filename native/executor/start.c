@@ -5,7 +5,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sync.h"
@@ -82,6 +86,50 @@ int op_wait_start(struct child *c, const struct plan_op *op, struct err *e)
 	return 0;
 }
 
+/*
+ * close_range(2) refused: ENOSYS (an old kernel, or a seccomp filter older than the syscall, which
+ * answers ENOSYS for syscalls it does not know, as runc's does) or EPERM (a filter denying it).
+ * Close every fd >= from that the container's /proc/self/fd lists instead, as runc always does.
+ */
+static int close_from_listing(unsigned from)
+{
+	char buf[4096];
+	int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return -1;
+	for (;;) {
+		long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
+
+		if (n < 0) {
+			int err = errno;
+
+			close(dfd);
+			errno = err;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(buf + off);
+			char *end;
+			unsigned long fd = strtoul(d->name, &end, 10);
+
+			off += d->reclen;
+			if (*end == 0 && end != d->name && fd >= from && fd != (unsigned long)dfd)
+				close((int)fd);
+		}
+	}
+	close(dfd);
+	return 0;
+}
+
 /* Only fds 0..2 and the plan's 3..3+keep-1 may reach the container (CVE-2024-21626). */
 static int hand_over_fds(struct child *c, unsigned keep, struct err *e)
 {
@@ -90,7 +138,7 @@ static int hand_over_fds(struct child *c, unsigned keep, struct err *e)
 	close_fd(&c->fifofd);
 	close_fd(&c->sock);
 	close_fd(&c->notifysock);
-	if (close_range(3 + keep, ~0U, 0) < 0) {
+	if (close_range(3 + keep, ~0U, 0) < 0 && ((errno != ENOSYS && errno != EPERM) || close_from_listing(3 + keep) < 0)) {
 		err_set(e, errno, "exec: close_range");
 		return -1;
 	}
@@ -125,5 +173,50 @@ int op_exec(struct child *c, const struct plan_op *op, struct err *e)
 			break;
 	}
 	err_set(e, first ? first : ENOENT, "exec \"%s\"", argv[0]);
+	return -1;
+}
+
+/*
+ * check-exec argv0 candidates: fail set-up (so `create` reports it, as runc does) when no
+ * candidate is a regular file this process may execute. exec can still fail later (a file that
+ * vanished, a bad ELF): that shows as exit 127.
+ */
+int op_check_exec(struct child *c, const struct plan_op *op, struct err *e)
+{
+	const struct plan_arg *cands = &op->a[1];
+	int first_err = ENOENT;
+	struct stat st;
+
+	(void)c;
+	for (size_t i = 0; i < cands->n; i++) {
+		const char *path = cands->list[i];
+
+		/* A seccomp filter that refuses the check itself (ENOSYS/EPERM) leaves the verdict to exec. */
+		if (stat(path, &st) < 0) {
+			if (errno == ENOSYS || errno == EPERM)
+				return 0;
+			if (errno != ENOENT && errno != ENOTDIR && first_err == ENOENT)
+				first_err = errno;
+			continue;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			if (first_err == ENOENT)
+				first_err = EACCES;
+			continue;
+		}
+		if (faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0 || errno == ENOSYS || errno == EPERM)
+			return 0;
+		if (first_err == ENOENT)
+			first_err = errno;
+	}
+	/* runc's words: clients match them (Docker turns them into exit 127 / 126). */
+	if (first_err == ENOENT && strchr(op->a[0].s, '/') == NULL)
+		err_set(e, 0, "exec: \"%s\": executable file not found in $PATH", op->a[0].s);
+	else if (first_err == ENOENT)
+		err_set(e, 0, "exec: \"%s\": stat %s: no such file or directory", op->a[0].s, op->a[0].s);
+	else if (first_err == EACCES)
+		err_set(e, 0, "exec: \"%s\": permission denied", op->a[0].s);
+	else
+		err_set(e, first_err, "exec: \"%s\"", op->a[0].s);
 	return -1;
 }

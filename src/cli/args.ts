@@ -97,3 +97,26 @@ export function onePositional(p: Parsed, what: string, command: string): string 
   }
   return p.positionals[0]!;
 }
+
+/**
+ * `--log FILE` and `--log-format F` read leniently from global flags that failed to parse, so the
+ * error still reaches the log file: containerd's shim reports a runtime failure from that file
+ * ("OCI runtime create failed: <msg>"), and without it only says it could not read it.
+ */
+export function lenientLogFlags(argv: readonly string[]): { log?: string; logFormat?: string } {
+  const out: { log?: string; logFormat?: string } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--' || !arg.startsWith('-')) break;
+    const m = /^--?(log|log-format)(?:=(.*))?$/.exec(arg);
+    if (!m) {
+      if (/^--?(root|isolation|vm-accel|criu|rootless)$/.test(arg)) i++; // their value
+      continue;
+    }
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) break;
+    if (m[1] === 'log') out.log = value;
+    else out.logFormat = value;
+  }
+  return out;
+}

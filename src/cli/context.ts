@@ -9,6 +9,8 @@ export interface GlobalOptions {
   debug: boolean;
   systemdCgroup: boolean;
   isolation?: string;
+  /** --vm-accel: auto | kvm | tcg (vm platform). */
+  vmAccel?: string;
 }
 
 export interface CommandContext {

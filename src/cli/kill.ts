@@ -5,7 +5,7 @@ import type { CommandContext } from './context';
 
 export const usage = 'kill [--all] ID [SIGNAL]   send a signal (default TERM) to the container';
 
-export function killCommand(ctx: CommandContext): number {
+export async function killCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, [{ name: 'all', alias: 'a', type: 'bool' }]);
   if (p.positionals.length < 1 || p.positionals.length > 2) {
     throw new MoatError('EUSAGE', 'kill: expected a container id and an optional signal');
@@ -15,7 +15,7 @@ export function killCommand(ctx: CommandContext): number {
   const rt = ctx.runtime();
   const { handle, rec } = rt.open(id);
   try {
-    rt.kill(rec, signal, bool(p, 'all'));
+    await rt.signal(rec, signal, bool(p, 'all'));
   } finally {
     handle.release();
   }

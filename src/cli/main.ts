@@ -4,7 +4,7 @@
 import { Runtime } from '../runtime/lifecycle';
 import { configureLog, logError } from '../util/log';
 import { MoatError, messageOf } from '../util/errors';
-import { bool, parseArgs, str } from './args';
+import { bool, lenientLogFlags, parseArgs, str } from './args';
 import type { Command, CommandContext, GlobalOptions } from './context';
 
 declare const MOAT_VERSION: string;
@@ -36,6 +36,7 @@ const GLOBAL_FLAGS = [
   { name: 'debug', type: 'bool' },
   { name: 'systemd-cgroup', type: 'bool' },
   { name: 'isolation', type: 'string' },
+  { name: 'vm-accel', type: 'string' },
   { name: 'version', alias: 'v', type: 'bool' },
   { name: 'help', alias: 'h', type: 'bool' },
   { name: 'criu', type: 'string' },
@@ -51,6 +52,7 @@ global flags:
   --log FILE           also write log records to FILE
   --log-format F       text (default) or json
   --isolation P        native (default), sentry or vm
+  --vm-accel A         vm platform: auto (default: KVM if it boots the guest, else TCG), kvm or tcg
   --debug              print the executor plan and debug records
   --systemd-cgroup     cgroupsPath is slice:prefix:name
   --version
@@ -87,6 +89,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     g = parseArgs(argv, [...GLOBAL_FLAGS], { stopAtPositional: true });
   } catch (err) {
+    const early = lenientLogFlags(argv);
+    if (early.log !== undefined) configureLog({ file: early.log, format: early.logFormat === 'json' ? 'json' : 'text', debug: false });
     logError(messageOf(err));
     return 2;
   }
@@ -101,6 +105,8 @@ export async function main(argv: string[]): Promise<number> {
   if (log !== undefined) global.log = log;
   const isolation = str(g, 'isolation');
   if (isolation !== undefined) global.isolation = isolation;
+  const vmAccel = str(g, 'vm-accel');
+  if (vmAccel !== undefined) global.vmAccel = vmAccel;
   configureLog({ ...(log !== undefined ? { file: log } : {}), format: global.logFormat, debug: global.debug });
   if (logFormat !== 'text' && logFormat !== 'json') {
     logError(`--log-format: unknown format ${JSON.stringify(logFormat)} (text or json)`);
@@ -124,14 +130,14 @@ export async function main(argv: string[]): Promise<number> {
   const ctx: CommandContext = {
     global,
     argv: rest,
-    runtime: () => (runtime ??= new Runtime({ root: global.root, isolation: global.isolation, systemdCgroup: global.systemdCgroup })),
+    runtime: () => (runtime ??= new Runtime({ root: global.root, isolation: global.isolation, systemdCgroup: global.systemdCgroup, ...(global.vmAccel !== undefined ? { vmAccel: global.vmAccel } : {}) })),
   };
   try {
     return await load()(ctx);
   } catch (err) {
     if (err instanceof MoatError) {
       logError(err.message);
-      return err.code === 'EUSAGE' ? 2 : 1;
+      return err.code === 'EUSAGE' ? 2 : err.code === 'EEXEC' ? 127 : 1;
     }
     logError(`internal error: ${messageOf(err)}`);
     if (global.debug && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');

@@ -64,6 +64,7 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
     return { pid, exited, executor: child };
   }
   await exited;
+  if (line.startsWith('error exec: "')) throw new MoatError('EEXEC', line.slice(6));
   if (line.startsWith('error ')) throw new MoatError('ESETUP', line.slice(6));
   throw new MoatError('ESETUP', line);
 }

@@ -1,7 +1,7 @@
 // Which isolation platform a container runs on, and the interface each platform implements.
 
 import type { Bundle } from '../spec/bundle';
-import type { CgroupRecord, ContainerRecord, PlatformName } from '../state/store';
+import type { CgroupRecord, ContainerRecord, PlatformName, VmRecord } from '../state/store';
 import type { Process, Spec } from '../spec/types';
 import { MoatError } from '../util/errors';
 
@@ -47,6 +47,12 @@ export interface CreateRequest {
   systemdCgroup?: boolean;
   /** Called as soon as the container's cgroups exist, to record them (delete removes them). */
   recordCgroups?: (cgroups: CgroupRecord) => void;
+  /** The container's state directory (the vm platform keeps its disk image and sockets there). */
+  stateDir?: string;
+  /** The global --vm-accel flag: auto | kvm | tcg. */
+  vmAccel?: string;
+  /** Called as soon as the VMM exists, to record it (delete stops it and removes its files). */
+  recordVm?: (vm: VmRecord) => void;
 }
 
 /** process.terminal: a connected unix socket the executor sends the pty master over, and the size. */
@@ -95,10 +101,19 @@ export interface Platform {
   stats(rec: ContainerRecord): unknown;
   /** Remove what create set up outside the container (cgroups), killing what is left in it. */
   destroy(rec: ContainerRecord): void;
+  /** Platforms whose init does not wait on the host's exec fifo (vm): let it run. */
+  start?(rec: ContainerRecord): Promise<void>;
+  /** Platforms whose container init is not a host process (vm): signal it. */
+  kill?(rec: ContainerRecord, signal: number, all: boolean): Promise<void>;
 }
 
 /** The platform, loaded synchronously (for the synchronous commands: delete, kill, pause, …). */
 export function loadPlatform(name: PlatformName): Platform {
+  if (name === 'vm') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { VmPlatform } = require('../vm/platform') as typeof import('../vm/platform');
+    return new VmPlatform();
+  }
   if (name !== 'native') {
     throw new MoatError('EUSAGE', `isolation ${JSON.stringify(name)} is not available in this build of moat yet; use native`);
   }
@@ -113,8 +128,11 @@ export async function platformFor(name: PlatformName): Promise<Platform> {
       const { NativePlatform } = await import('../native/platform');
       return new NativePlatform();
     }
+    case 'vm': {
+      const { VmPlatform } = await import('../vm/platform');
+      return new VmPlatform();
+    }
     case 'sentry':
-    case 'vm':
       throw new MoatError('EUSAGE', `isolation ${JSON.stringify(name)} is not available in this build of moat yet; use native`);
   }
 }

@@ -6,6 +6,7 @@ import { relayTerminal } from './terminal';
 import type { ContainerRecord } from '../state/store';
 import type { Created, Runtime } from './lifecycle';
 import { killAndWait } from './lifecycle';
+import { loadPlatform } from '../platform';
 
 // SIGINT/SIGQUIT from a terminal in raw mode arrive as bytes on the pty instead; SIGWINCH is
 // handled by the terminal relay (it resizes the pty, and the kernel tells the container).
@@ -35,7 +36,8 @@ export async function runForeground(rt: Runtime, created: Created, terminal?: nu
     throw err;
   }
   handle.release();
-  const stop = forwardSignals(record.pid, record.pidStartTime);
+  const platform = loadPlatform(record.platform);
+  const stop = platform.kill ? forwardToPlatform(record, platform.kill.bind(platform)) : forwardSignals(record.pid, record.pidStartTime);
   let code: number;
   try {
     code = await waitWithTerminal(created.exited, terminal);
@@ -44,6 +46,19 @@ export async function runForeground(rt: Runtime, created: Created, terminal?: nu
   }
   cleanupAfterExit(rt, record);
   return code;
+}
+
+/** Forward the caller's signals through the platform (vm: to the init inside the guest); returns the undo. */
+function forwardToPlatform(rec: ContainerRecord, kill: (rec: ContainerRecord, signal: number, all: boolean) => Promise<void>): () => void {
+  const { constants } = require('node:os') as typeof import('node:os');
+  const handlers = FORWARDED.map((sig) => {
+    const h = () => {
+      kill(rec, (constants.signals as Record<string, number>)[sig]!, false).catch(() => undefined);
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return () => handlers.forEach(([sig, h]) => process.off(sig, h));
 }
 
 /** Forward the caller's signals to a process (verified by start time); returns the undo. */

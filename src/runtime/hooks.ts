@@ -40,7 +40,10 @@ export function runHostHook(hook: Hook, state: ContainerStateJson): HookResult {
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
     return { ok: false, message: `timed out after ${hook.timeout}s` };
   }
-  if (r.error) return { ok: false, message: (r.error as Error).message };
+  // A hook need not read the state: one that exits first makes the write fail with EPIPE, which
+  // is not its failure (as with runc, whose Go exec ignores EPIPE on stdin); its exit status counts.
+  const epipe = (r.error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' && (r.status !== null || r.signal !== null);
+  if (r.error && !epipe) return { ok: false, message: (r.error as Error).message };
   if (r.signal) return { ok: false, message: `killed by ${r.signal}${output ? `: ${output}` : ''}` };
   if (r.status !== 0) return { ok: false, message: `exit status ${r.status}${output ? `: ${output}` : ''}` };
   return { ok: true, message: '' };

@@ -19,6 +19,8 @@ export interface RuntimeOptions {
   isolation: string | undefined;
   /** The global --systemd-cgroup flag. */
   systemdCgroup?: boolean;
+  /** The global --vm-accel flag (vm platform). */
+  vmAccel?: string;
 }
 
 export function statusOf(rec: ContainerRecord | undefined): Status {
@@ -45,6 +47,15 @@ export function stateJson(rec: ContainerRecord): ContainerStateJson {
   };
   if (Object.keys(rec.annotations).length > 0) out.annotations = rec.annotations;
   return out;
+}
+
+/**
+ * The state poststart hooks get: the container as `start` left it, running with its init's pid, even
+ * when a short-lived process has already exited by the time the hooks run (statusOf would then say
+ * stopped with pid 0, and the hook could not tell which process it was about).
+ */
+export function startedState(rec: ContainerRecord): ContainerStateJson {
+  return { ...stateJson(rec), status: 'running', pid: rec.pid };
 }
 
 export interface CreateOptions {
@@ -112,6 +123,12 @@ export class Runtime {
         ...(o.console ? { console: o.console } : {}),
         ...(o.noNewKeyring ? { noNewKeyring: true } : {}),
         systemdCgroup: this.opts.systemdCgroup ?? false,
+        stateDir: handle.dir,
+        ...(this.opts.vmAccel !== undefined ? { vmAccel: this.opts.vmAccel } : {}),
+        recordVm: (vm) => {
+          record.vm = vm;
+          handle.write(record);
+        },
         recordCgroups: (cgroups) => {
           record.cgroups = cgroups;
           handle.write(record);
@@ -139,7 +156,7 @@ export class Runtime {
       return { handle, record, exited: init.exited };
     } catch (err) {
       if (pid > 0 && startTime) killAndWait(pid, startTime);
-      if (made?.cgroups) loadPlatform(platformName).destroy(made);
+      if (made?.cgroups || made?.vm) loadPlatform(platformName).destroy(made);
       handle.destroy();
       throw err;
     }
@@ -171,6 +188,15 @@ export class Runtime {
     if (status !== 'created') throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} cannot be started: it is ${status}`);
     const spec = this.savedSpec(handle);
     await this.runContainerHooks('startContainer', rec, spec, stateJson(rec));
+    const platform = loadPlatform(rec.platform);
+    if (platform.start) {
+      // The init waits inside the platform (a vm guest), not on a host fifo.
+      await platform.start(rec);
+      rec.phase = 'running';
+      handle.write(rec);
+      runHooks('poststart', spec.hooks, startedState(rec));
+      return;
+    }
     const fd = fs.openSync(handle.fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     try {
       const buf = Buffer.alloc(1);
@@ -195,7 +221,7 @@ export class Runtime {
     fs.rmSync(handle.fifoPath, { force: true });
     rec.phase = 'running';
     handle.write(rec);
-    runHooks('poststart', spec.hooks, stateJson(rec));
+    runHooks('poststart', spec.hooks, startedState(rec));
   }
 
   /** Open and lock an existing container and read its record. */
@@ -237,6 +263,17 @@ export class Runtime {
     const started = await platform.exec({ record: rec, spec, process, mode: o.mode, preserveFds: o.preserveFds, ...(o.console ? { console: o.console } : {}) });
     if (o.pidFile) writePidFile(o.pidFile, started.pid);
     return started;
+  }
+
+  /** kill, for every platform: those whose init is not a host process (vm) signal it themselves. */
+  async signal(rec: ContainerRecord, signal: number, all: boolean): Promise<void> {
+    const platform = loadPlatform(rec.platform);
+    if (!platform.kill) return this.kill(rec, signal, all);
+    const status = statusOf(rec);
+    if (status === 'stopped' || status === 'creating') {
+      throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is not running (${status})`);
+    }
+    await platform.kill(rec, signal, all);
   }
 
   kill(rec: ContainerRecord, signal: number, all: boolean): void {

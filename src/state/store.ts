@@ -32,6 +32,18 @@ export interface ContainerRecord {
   cgroups?: CgroupRecord;
   /** Set by `pause`, cleared by `resume`: the container's processes are frozen. */
   paused?: boolean;
+  /** vm platform: where its VMM's files are (pid is the VMM's). */
+  vm?: VmRecord;
+}
+
+export interface VmRecord {
+  /** Directory of the VM's disk image, sockets and exit status (inside the state directory). */
+  dir: string;
+  /** The agent's channel (a unix socket the VMM listens on). */
+  socket: string;
+  /** The VMM process, recorded as soon as it exists (pid + /proc start time). */
+  vmmPid: number;
+  vmmStartTime: string;
 }
 
 export interface CgroupRecord {

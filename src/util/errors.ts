@@ -10,7 +10,9 @@ export type MoatErrorCode =
   | 'ESTATE' // operation not valid in the container's current status
   | 'ESIGNAL' // unknown signal
   | 'ESETUP' // the executor failed while building the container
+  | 'EEXEC' // the container's program cannot be executed (exit 127, like a shell)
   | 'ENATIVE' // native layer missing or failed
+  | 'EVM' // the vm platform: VMM, guest or channel failed
   | 'EINTERNAL';
 
 export class MoatError extends Error {

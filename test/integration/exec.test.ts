@@ -75,7 +75,7 @@ test('exec --detach with --pid-file, and a missing program', async () => {
   assert.equal(fs.readlinkSync(`/proc/${pid}/ns/pid`), fs.readlinkSync(`/proc/${init}/ns/pid`));
   const missing = moat(root, ['exec', 'ex', '/nope']);
   assert.equal(missing.status, 127);
-  assert.match(missing.stderr, /exec "\/nope": No such file or directory/);
+  assert.equal(missing.stderr, 'moat: exec: "/nope": stat /nope: no such file or directory\n');
 });
 
 test('exec into a stopped or unknown container fails clearly', () => {

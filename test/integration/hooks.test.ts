@@ -56,6 +56,25 @@ test('runtime hooks run in order with the state on stdin and only their own env'
   }
 });
 
+test('poststart gets status running and the init pid even when the process has already exited', () => {
+  // runtime-tools' hooks_stdin: `true` is usually gone before the poststart hooks run; their state
+  // is the one start made (not "stopped" with pid 0).
+  const b = makeBundle(['true']);
+  const log = path.join(b.dir, 'hooks.log');
+  b.config.hooks = { poststart: [{ path: hostHook(b.dir, log), args: ['hook.sh', 'poststart'] }] };
+  b.save();
+  try {
+    const out = path.join(b.dir, 'out');
+    assert.equal(moatDetached(root, ['create', '--bundle', b.dir, 'quick'], out).status, 0, fs.readFileSync(out, 'utf8'));
+    const pid = JSON.parse(moat(root, ['state', 'quick']).stdout).pid;
+    assert.equal(moat(root, ['start', 'quick']).status, 0);
+    assert.equal(fs.readFileSync(log, 'utf8').trim(), `poststart running ${pid} HOOKVAR= LEAK=`);
+  } finally {
+    moat(root, ['delete', '--force', 'quick']);
+    b.cleanup();
+  }
+});
+
 test('a failing createRuntime hook aborts create and leaves nothing', () => {
   const b = makeBundle(['true'], (c) => {
     c.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'echo no network for you >&2; exit 3'] }] };
@@ -65,6 +84,21 @@ test('a failing createRuntime hook aborts create and leaves nothing', () => {
     assert.equal(r.status, 1);
     assert.equal(r.stderr, 'moat: container "hookfail": createRuntime hook 0 (/bin/sh) failed: exit status 3: no network for you\n');
     assert.equal(moat(root, ['state', 'hookfail']).status, 1);
+  } finally {
+    b.cleanup();
+  }
+});
+
+test('a hook that does not read its stdin is judged by its exit status, not by EPIPE', () => {
+  // A state larger than a pipe buffer (a 100 KiB annotation): the hooks exit before it is written.
+  const b = makeBundle(['true'], (c) => {
+    c.annotations = { big: 'x'.repeat(100 * 1024) };
+    c.hooks = { prestart: [{ path: '/bin/true' }], poststart: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 4'] }] };
+  });
+  try {
+    const r = moat(root, ['run', '--bundle', b.dir, 'nostdin']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, 'moat: warning: container "nostdin": poststart hook 0 (/bin/sh) failed: exit status 4\n');
   } finally {
     b.cleanup();
   }

@@ -51,3 +51,10 @@ test('platform selection: the operator flag wins over the annotation', () => {
   assert.throws(() => selectPlatform('kvm', {}), /unknown isolation "kvm"/);
   assert.throws(() => selectPlatform(undefined, { 'dev.moat.isolation': 'x' }), /annotations.dev.moat.isolation/);
 });
+
+test('--log and --log-format are found even when the global flags do not parse', async () => {
+  const { lenientLogFlags } = await import('../../src/cli/args');
+  assert.deepEqual(lenientLogFlags(['--no-such-flag', '--root', '/r', '--log', '/x/log.json', '--log-format=json', 'create', '--log', 'no']), { log: '/x/log.json', logFormat: 'json' });
+  assert.deepEqual(lenientLogFlags(['-log=/l', 'state', 'id']), { log: '/l' });
+  assert.deepEqual(lenientLogFlags(['--log']), {});
+});

@@ -46,6 +46,7 @@ export type ChildOp =
   | { op: 'seccomp-notify'; flags: number; program: number[]; state: string[] }
   /** A pty from the current root's /dev/ptmx; the master goes out over the unix socket at fd. */
   | { op: 'console-setup'; fd: number; rows: number; cols: number; uid: number; gid: number }
+  | { op: 'check-exec'; argv0: string; candidates: string[] }
   | { op: 'ready' }
   | { op: 'wait-start' }
   | { op: 'exec'; keep: number; candidates: string[]; argv: string[]; env: string[] };
@@ -127,6 +128,8 @@ function fields(op: ParentOp | AfterCloneOp | ChildOp): (string | number | bigin
       return [op.path];
     case 'seccomp-notify':
       return [op.flags, op.program, op.state];
+    case 'check-exec':
+      return [op.argv0, op.candidates];
     case 'console-setup':
       return [op.fd, op.rows, op.cols, op.uid, op.gid];
   }

@@ -58,11 +58,14 @@ export function planProcess(p: Process, linux: Linux | undefined, opts: ProcessP
   ops.push(...planCapabilities(capabilitySets(p.capabilities), userSwitchOps(p, opts.setgroupsDenied === true)));
   ops.push({ op: 'umask', mode: p.user.umask ?? 0o022 });
   ops.push({ op: 'chdir', path: p.cwd });
+  const candidates = opts.executable !== undefined ? [opts.executable] : execCandidates(p.args[0]!, p.env);
+  // A missing program fails create (runc's behaviour), not the started container.
+  ops.push({ op: 'check-exec', argv0: p.args[0]!, candidates });
   if (p.noNewPrivileges) ops.push({ op: 'no-new-privs' });
   // Last before ready: a failure is still reported to moat; the filter must allow wait-start and exec.
   if (p.noNewPrivileges) ops.push(...seccomp);
   ops.push({ op: 'ready' });
   if (opts.waitForStart) ops.push({ op: 'wait-start' });
-  ops.push({ op: 'exec', keep: opts.preserveFds, candidates: opts.executable !== undefined ? [opts.executable] : execCandidates(p.args[0]!, p.env), argv: p.args, env: p.env });
+  ops.push({ op: 'exec', keep: opts.preserveFds, candidates, argv: p.args, env: p.env });
   return ops;
 }

@@ -37,15 +37,14 @@ function split(v: bigint): { hi: number; lo: number } {
   return { hi: Number((v >> 32n) & 0xffffffffn), lo: Number(v & 0xffffffffn) };
 }
 
-function addRule(entry: SyscallEntry, rule: SyscallRule, name: string): void {
+function addRule(entry: SyscallEntry, rule: SyscallRule): void {
   if (rule.args.length > 0) {
     entry.conditional.push({ args: rule.args, action: rule.action });
     return;
   }
-  const prev = entry.unconditional;
-  if (prev && prev.action !== rule.action) {
-    throw new ConfigError(`${rule.field}.action`, `conflicts with ${prev.field} for syscall ${JSON.stringify(name)} (both without args)`);
-  }
+  // Two rules without args for one syscall: the first one wins, as libseccomp (runc, crun) does —
+  // it keeps the existing rule and drops the later one. Podman's default profile relies on this
+  // (setns, sethostname, … allowed, then denied again by a capability-dependent rule).
   entry.unconditional ??= { action: rule.action, field: rule.field };
 }
 
@@ -58,7 +57,7 @@ export function entriesFor(profile: SeccompProfile, arch: SupportedArch): Syscal
       if (nr === undefined) continue;
       let entry = byNr.get(nr);
       if (!entry) byNr.set(nr, (entry = { nr, conditional: [] }));
-      addRule(entry, rule, name);
+      addRule(entry, rule);
     }
   }
   return [...byNr.values()].sort((a, b) => a.nr - b.nr);

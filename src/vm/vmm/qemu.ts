@@ -1,0 +1,59 @@
+// QEMU driver: `qemu-system-x86_64 -M microvm` with virtio-mmio devices (Debian's qemu-system-x86).
+
+import type { VmConfig, VmmCommand, VmmDriver } from './types';
+
+export const QEMU_BINARY = 'qemu-system-x86_64';
+
+/** First fd number handed to QEMU for output ports (`-add-fd`); 0..2 are QEMU's own stdio. */
+const FIRST_PORT_FD = 3;
+
+function chardevValue(v: string, what: string): string {
+  // QEMU option values split on ',' (',,' escapes one); refuse what could inject another option.
+  if (/[\n\0]/.test(v)) throw new Error(`${what}: ${JSON.stringify(v)} cannot be passed to QEMU`);
+  return v.replace(/,/g, ',,');
+}
+
+export const qemuDriver: VmmDriver = {
+  name: 'qemu',
+  command(c: VmConfig): VmmCommand {
+    const args = [
+      '-M', 'microvm,x-option-roms=off,rtc=off,isa-serial=' + (c.consoleLog ? 'on' : 'off'),
+      '-accel', c.accel,
+      '-cpu', c.accel === 'kvm' ? 'host' : 'max',
+      '-m', String(c.memoryMiB),
+      '-smp', String(c.cpus),
+      '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
+      '-kernel', chardevValue(c.kernel, 'kernel'),
+      '-initrd', chardevValue(c.initrd, 'initrd'),
+      '-append', c.cmdline,
+    ];
+    if (c.consoleLog) args.push('-serial', `file:${c.consoleLog}`);
+    c.disks.forEach((d, i) => {
+      args.push(
+        '-drive', `id=disk${i},file=${chardevValue(d.path, `disks[${i}]`)},format=raw,if=none,cache=unsafe,aio=threads${d.readonly ? ',readonly=on' : ''}`,
+        '-device', `virtio-blk-device,drive=disk${i}`,
+      );
+    });
+    const fds: VmmCommand['fds'] = [];
+    if (c.ports.length > 0) {
+      // Port 0 of a virtio-serial device is reserved for a console.
+      args.push('-device', `virtio-serial-device,max_ports=${c.ports.length + 1}`);
+      c.ports.forEach((p, i) => {
+        const id = `port${i}`;
+        if (p.kind === 'socket') {
+          args.push('-chardev', `socket,id=${id},path=${chardevValue(p.path, `ports[${i}].path`)},server=on,wait=off`);
+        } else {
+          // An fd of ours, as QEMU's fd set i+1: `pipe` opens it O_RDWR, which matches sockets,
+          // `file` O_WRONLY, which matches pipes, ttys and files (the fd's access mode must match).
+          const child = FIRST_PORT_FD + fds.length;
+          fds.push({ child, parent: p.fd });
+          args.push('-add-fd', `fd=${child},set=${i + 1}`);
+          const backend = p.access === 'read-write' ? 'pipe' : 'file';
+          args.push('-chardev', `${backend},id=${id},path=/dev/fdset/${i + 1}${backend === 'file' ? ',append=on' : ''}`);
+        }
+        args.push('-device', `virtserialport,chardev=${id},name=${chardevValue(p.name, `ports[${i}].name`)}`);
+      });
+    }
+    return { binary: QEMU_BINARY, args, fds };
+  },
+};

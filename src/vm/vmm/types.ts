@@ -1,0 +1,43 @@
+// The VMM driver interface: what the vm platform needs from a virtual machine monitor. One module
+// per VMM (qemu.ts now; Firecracker, Cloud Hypervisor, StratoVirt later) implements it.
+
+export type Accel = 'kvm' | 'tcg';
+
+/** A machine description, VMM-neutral. Paths are host paths. */
+export interface VmConfig {
+  accel: Accel;
+  memoryMiB: number;
+  cpus: number;
+  kernel: string;
+  initrd: string;
+  /** Kernel command line (the driver may add its own device descriptions). */
+  cmdline: string;
+  /** virtio-blk disks, in order (the first is /dev/vda in the guest). */
+  disks: { path: string; readonly: boolean }[];
+  /**
+   * Named guest ports (virtio-serial ports here; vsock ports where a driver has them). The agent
+   * finds each by name. `socket`: a unix socket the VMM listens on; `output`: a host fd of
+   * moat's, passed to the VMM, that the guest's bytes are written to (`access`: the fd's open mode).
+   */
+  ports: VmPort[];
+  /** Kernel console to this file (debugging); undefined: no console device at all. */
+  consoleLog?: string;
+}
+
+export type VmPort =
+  | { name: string; kind: 'socket'; path: string }
+  | { name: string; kind: 'output'; fd: number; access: 'write-only' | 'read-write' };
+
+/** A planned VMM invocation: pure data, run by the platform. */
+export interface VmmCommand {
+  binary: string;
+  args: string[];
+  /** Host fds the VMM process must inherit, by their number in the VMM (child fd → parent fd). */
+  fds: { child: number; parent: number }[];
+}
+
+export interface VmmDriver {
+  readonly name: string;
+  /** The command line for this machine. Pure. */
+  command(config: VmConfig): VmmCommand;
+}

@@ -1,0 +1,85 @@
+// A containerd 1.6 of the test's own: root, state, sockets and config.toml under a temp dir, CRI
+// section with `restrict_oom_score_adj = true` (processes here lack CAP_SYS_RESOURCE) and runtimes
+// `runc` and `moat` (the runc v2 shim with BinaryName = bin/moat). `ctr` talks to it in a namespace
+// of the test's own, which is also the cgroup parent of its containers.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MOAT } from '../../helpers/moat';
+import { busyboxTarball, ociArchive } from './images';
+import { Daemon, run, runAsync, runOnTty, type CmdResult } from './daemons';
+
+export const CONTAINERD = '/usr/bin/containerd';
+export const CTR = '/usr/bin/ctr';
+export const RUNC = '/usr/sbin/runc';
+export const CTR_IMAGE = 'docker.io/library/moat-busybox:test';
+
+export function containerdConfig(dir: string): string {
+  return `version = 2
+root = "${dir}/root"
+state = "${dir}/state"
+[grpc]
+  address = "${dir}/containerd.sock"
+[ttrpc]
+  address = "${dir}/containerd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${dir}/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.moat]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.moat.options]
+        BinaryName = "${MOAT}"
+`;
+}
+
+export class Containerd {
+  readonly daemon: Daemon;
+  readonly socket: string;
+  /** The ctr namespace; ctr puts containers in cgroup /<namespace>/<id>. */
+  readonly namespace = `moat-ctr-test-${process.pid}`;
+
+  constructor() {
+    this.daemon = new Daemon('moat-containerd-', [`moat-ctr-test-${process.pid}`], [
+      `/run/containerd/runc/moat-ctr-test-${process.pid}`, '/run/containerd/runc', '/run/containerd/fifo', '/run/containerd/s', '/run/containerd',
+    ]);
+    this.socket = path.join(this.daemon.dir, 'containerd.sock');
+  }
+
+  async start(): Promise<void> {
+    const d = this.daemon.dir;
+    const config = path.join(d, 'config.toml');
+    fs.writeFileSync(config, containerdConfig(d));
+    this.daemon.spawn(CONTAINERD, ['--config', config]);
+    await this.daemon.waitReady('containerd', () => fs.existsSync(this.socket) && this.ctr(['version']).status === 0);
+    const tar = busyboxTarball(d, path.join(d, 'busybox.tar'));
+    const oci = ociArchive(tar, CTR_IMAGE, d, path.join(d, 'busybox-oci.tar'));
+    const r = this.ctr(['images', 'import', oci]);
+    if (r.status !== 0) throw new Error(`ctr images import: ${r.all}`);
+  }
+
+  ctr(args: readonly string[], opts: { timeoutMs?: number } = {}): CmdResult {
+    return run(CTR, ['--address', this.socket, '--namespace', this.namespace, ...args], opts);
+  }
+
+  ctrAsync(args: readonly string[]): Promise<CmdResult> {
+    return runAsync(CTR, ['--address', this.socket, '--namespace', this.namespace, ...args]);
+  }
+
+  ctrOnTty(args: readonly string[]): CmdResult {
+    return runOnTty(CTR, ['--address', this.socket, '--namespace', this.namespace, ...args]);
+  }
+
+  /** Remove every task and container, then stop containerd and check nothing is left. */
+  async stop(): Promise<void> {
+    if (this.daemon.pid) {
+      for (const line of this.ctr(['task', 'ls', '-q']).stdout.trim().split('\n').filter(Boolean)) this.ctr(['task', 'delete', '--force', line]);
+      for (const line of this.ctr(['containers', 'ls', '-q']).stdout.trim().split('\n').filter(Boolean)) this.ctr(['containers', 'rm', line]);
+    }
+    await this.daemon.stop();
+  }
+}
