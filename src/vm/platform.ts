@@ -27,9 +27,14 @@ export const VM_CPUS = 1;
 const BOOT_TIMEOUT_MS = 120_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 
-/** Kernel command line: quiet, fast, and power off (reboot + -no-reboot) on panic. */
-export function guestCmdline(console: boolean): string {
+/**
+ * Kernel command line: quiet, fast, and power off (reboot + -no-reboot) on panic. Under TCG the
+ * guest's TSC is the host's, and calibrating it against the emulated PIT fails on a loaded host
+ * (the kernel then hangs without a clocksource): `tscKhz` gives the kernel the frequency instead.
+ */
+export function guestCmdline(console: boolean, tscKhz?: number): string {
   return [
+    ...(tscKhz ? [`tsc_early_khz=${tscKhz}`] : []),
     console ? 'console=ttyS0' : 'console=none quiet loglevel=0',
     'panic=-1 reboot=t',
     'tsc=reliable no_timer_check noreplace-smp cryptomgr.notests rcupdate.rcu_expedited=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd',
@@ -99,7 +104,7 @@ export class VmPlatform implements Platform {
         kernel: kernel.image,
         initrd,
         // The disk is mounted read-write; a read-only root is the plan's `remount-ro /`, as natively.
-        cmdline: guestCmdline(debugConsole),
+        cmdline: guestCmdline(debugConsole, accel === 'tcg' ? hostTscKhz() : undefined),
         disks: [{ path: image, readonly: false }],
         ports,
         ...(debugConsole ? { consoleLog: path.join(dir, 'console.log') } : {}),
@@ -190,6 +195,22 @@ export class VmPlatform implements Platform {
     stopVmm(rec.vm);
     fs.rmSync(rec.vm.dir, { recursive: true, force: true });
   }
+}
+
+/** The host's TSC frequency (kHz) from /proc/cpuinfo, when the CPU says it is constant. */
+export function hostTscKhz(cpuinfo?: string): number | undefined {
+  let text = cpuinfo;
+  if (text === undefined) {
+    try {
+      text = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  const flags = /^flags\s*:(.*)$/m.exec(text)?.[1]?.split(/\s+/) ?? [];
+  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)$/m.exec(text)?.[1]);
+  if (!flags.includes('constant_tsc') || !Number.isFinite(mhz) || mhz <= 0) return undefined;
+  return Math.round(mhz * 1000);
 }
 
 function track(fd: number, opened: number[]): number {

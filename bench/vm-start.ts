@@ -1,0 +1,124 @@
+// Benchmark: vm start-up. `moat --isolation=vm run` of `echo hi` (busybox bundle) to the
+// container's first output, against a bare QEMU boot of the same kernel, machine and command line
+// whose initramfs holds only a minimal static init (it powers off at once): the ratio is moat's own
+// overhead (rootfs image, initramfs, agent, channel, executor). Also host memory per idle VM (a
+// created container waiting for start). Alternating runs, medians. Writes bench/results/vm-start.md.
+//
+//   node build/ts/bench/vm-start.js     (after npx tsc -p .; BENCH_ROUNDS=5 by default)
+
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeBundle, makeStateRoot, MOAT, REPO } from '../test/helpers/moat';
+import { findGuestKernel, writeCpio } from '../src/vm/guest';
+import { guestCmdline, hostTscKhz, VM_CPUS, VM_MEMORY_MIB } from '../src/vm/platform';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** ms from spawn until `done(child)` resolves. */
+function timed(cmd: string, args: string[], untilOutput: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    let done = false;
+    const finish = () => {
+      if (!done) {
+        done = true;
+        resolve(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    };
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    if (untilOutput) child.stdout.once('data', finish);
+    else child.stdout.resume();
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`${cmd} failed (${code}): ${err}`));
+      finish();
+    });
+  });
+}
+
+function bareInitramfs(dir: string): string {
+  const src = path.join(dir, 'init.c');
+  fs.writeFileSync(src, '#include <sys/reboot.h>\n#include <unistd.h>\nint main(void){ sync(); reboot(RB_AUTOBOOT); return 0; }\n');
+  const bin = path.join(dir, 'init');
+  execFileSync('gcc', ['-static', '-O2', '-o', bin, src]);
+  const cpio = path.join(dir, 'bare.cpio');
+  fs.writeFileSync(cpio, writeCpio([{ name: 'init', kind: 'file', mode: 0o755, data: fs.readFileSync(bin) }]));
+  return cpio;
+}
+
+function rssKiB(pid: number): { rss: number; pss: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return { rss: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]), pss: Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1]) };
+}
+
+async function main(): Promise<void> {
+  const kernel = findGuestKernel();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-vmbench-'));
+  const root = makeStateRoot();
+  const bundle = makeBundle(['echo', 'hi']);
+  try {
+    const bare = bareInitramfs(tmp);
+    const bareArgs = [
+      '-M', 'microvm,x-option-roms=off,rtc=off,isa-serial=off', '-accel', 'tcg', '-cpu', 'max', '-m', String(VM_MEMORY_MIB), '-smp', String(VM_CPUS),
+      '-nodefaults', '-no-user-config', '-nographic', '-no-reboot', '-kernel', kernel.image, '-initrd', bare, '-append', guestCmdline(false, hostTscKhz()),
+    ];
+    const moatArgs = ['--root', root, '--isolation=vm', '--vm-accel=tcg', 'run', '--bundle', bundle.dir];
+    // Warm-up: the initramfs and busybox caches, page cache.
+    await timed(MOAT, [...moatArgs, 'warm'], true);
+    await new Promise((r) => setTimeout(r, 1000));
+    const m: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      b.push(await timed('qemu-system-x86_64', bareArgs, false));
+      m.push(await timed(MOAT, [...moatArgs, `b${i}`], true));
+      await new Promise((r) => setTimeout(r, 1000)); // let the VM power off and moat delete it
+    }
+    // Host memory of one idle VM: a created container waits for start.
+    execFileSync(MOAT, ['--root', root, '--isolation=vm', '--vm-accel=tcg', 'create', '--bundle', bundle.dir, 'idle'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    await new Promise((r) => setTimeout(r, 2000));
+    const st = JSON.parse(execFileSync(MOAT, ['--root', root, 'state', 'idle'], { encoding: 'utf8' })) as { pid: number };
+    const mem = rssKiB(st.pid);
+    execFileSync(MOAT, ['--root', root, 'delete', '--force', 'idle']);
+
+    const mm = median(m);
+    const bm = median(b);
+    const ratio = mm / bm;
+    const lines = [
+      '# vm start-up (TCG)',
+      '',
+      `${new Date().toISOString()}, ${os.cpus().length} CPUs, kernel ${kernel.version}, ${VM_MEMORY_MIB} MiB guest, ${ROUNDS} alternating rounds, medians.`,
+      '',
+      '| what | median ms | runs (ms) |',
+      '|---|---:|---|',
+      `| bare QEMU boot of the same kernel + minimal init (to power-off) | ${bm.toFixed(0)} | ${b.map((x) => x.toFixed(0)).join(', ')} |`,
+      `| \`moat --isolation=vm run\` → first output | ${mm.toFixed(0)} | ${m.map((x) => x.toFixed(0)).join(', ')} |`,
+      '',
+      `**overhead ratio: ${ratio.toFixed(2)}** (target ≤ 1.3)`,
+      '',
+      `Host memory of one idle VM (QEMU, container created, waiting for start): RSS ${(mem.rss / 1024).toFixed(0)} MiB, PSS ${(mem.pss / 1024).toFixed(0)} MiB.`,
+      '',
+    ];
+    fs.mkdirSync(path.join(REPO, 'bench', 'results'), { recursive: true });
+    fs.writeFileSync(path.join(REPO, 'bench', 'results', 'vm-start.md'), lines.join('\n'));
+    process.stdout.write(lines.join('\n'));
+  } finally {
+    bundle.cleanup();
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
