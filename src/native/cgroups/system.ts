@@ -225,7 +225,7 @@ export function removeCgroups(rec: CgroupRecord): void {
   let failure: unknown;
   for (const dir of rec.created) {
     try {
-      if (leaves.has(dir)) rmdirWithRetry(dir, 5000);
+      if (leaves.has(dir)) rmdirWithRetry(dir, 10_000); // a loaded host can take seconds to release a cgroup
       else fs.rmdirSync(dir);
     } catch (err) {
       const code = errnoCode(err);
