@@ -21,17 +21,8 @@ say() { printf 'conformance: %s\n' "$*" >&2; }
 # 1. Debian packages: Go, the packaged runtime-tools library and its dependencies, crun, runc,
 #    busybox-static (the rootfs), util-linux (unshare, for the linux_ns_path tests).
 pkgs="golang-go golang-github-opencontainers-runtime-tools-dev crun runc busybox-static util-linux tar"
-missing=""
-for p in $pkgs; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-  say "installing Debian packages:$missing"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+# shellcheck disable=SC2086
+sh scripts/ensure-packages.sh conformance $pkgs
 sh scripts/setup.sh >/dev/null   # moat itself (bundle + native layer)
 
 # 2. The suite's source. Debian's golang-github-opencontainers-runtime-tools-dev ships the library
