@@ -4,7 +4,7 @@
 
 import { loadPlatform } from '../platform';
 import { statsJson } from '../native/cgroups/stats';
-import { statusOf } from '../runtime/lifecycle';
+import { statusOf } from '../runtime/status';
 import { MoatError } from '../util/errors';
 import { bool, onePositional, parseArgs, str } from './args';
 import type { CommandContext } from './context';

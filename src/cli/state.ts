@@ -1,4 +1,4 @@
-import { stateJson } from '../runtime/lifecycle';
+import { stateJson } from '../runtime/status';
 import { onePositional, parseArgs } from './args';
 import type { CommandContext } from './context';
 

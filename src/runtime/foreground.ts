@@ -5,7 +5,7 @@ import { readProcStat, signalVerified } from '../state/process';
 import { relayTerminal } from './terminal';
 import type { ContainerRecord } from '../state/store';
 import type { Created, Runtime } from './lifecycle';
-import { killAndWait } from './lifecycle';
+import { killAndWait } from './processes';
 import { loadPlatform } from '../platform';
 
 // SIGINT/SIGQUIT from a terminal in raw mode arrive as bytes on the pty instead; SIGWINCH is

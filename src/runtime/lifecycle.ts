@@ -2,17 +2,18 @@
 // under --root. Platforms only build the container; everything after that is the same for all.
 
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { loadPlatform, platformFor, selectPlatform, type ConsoleRequest, type CreatedInit, type CreateRequest } from '../platform';
 import type { Bundle } from '../spec/bundle';
 import type { ContainerStateJson, Process, Spec } from '../spec/types';
-import { isLive, pidNamespaceOf, pidsInNamespace, readProcStat, signalVerified, openVerifiedPidfd } from '../state/process';
+import { isLive, pidNamespaceOf, pidsInNamespace, readProcStat, signalVerified } from '../state/process';
 import { StateStore, type ContainerHandle, type ContainerRecord } from '../state/store';
 import { sys } from '../sys';
 import { MoatError } from '../util/errors';
-import { runHooks, type HookResult } from './hooks';
-
-export type Status = ContainerStateJson['status'];
+import { runContainerHooks } from './container-hooks';
+import { runHooks } from './hooks';
+import { sleepMs } from '../util/sleep';
+import { killAndWait, signalInNamespace, writePidFile } from './processes';
+import { startedState, stateJson, statusOf } from './status';
 
 export interface RuntimeOptions {
   root: string;
@@ -23,40 +24,6 @@ export interface RuntimeOptions {
   vmAccel?: string;
 }
 
-export function statusOf(rec: ContainerRecord | undefined): Status {
-  if (!rec || rec.pid === 0) {
-    const creatorAlive = rec?.creator !== undefined && isLive(rec.creator.pid, rec.creator.startTime);
-    return rec?.phase === 'creating' && creatorAlive ? 'creating' : 'stopped';
-  }
-  if (!isLive(rec.pid, rec.pidStartTime)) return 'stopped';
-  if (rec.paused) return 'paused';
-  return rec.phase === 'running' ? 'running' : 'created';
-}
-
-export function stateJson(rec: ContainerRecord): ContainerStateJson {
-  const status = statusOf(rec);
-  const out: ContainerStateJson = {
-    ociVersion: rec.ociVersion,
-    id: rec.id,
-    status,
-    pid: status === 'stopped' ? 0 : rec.pid,
-    bundle: rec.bundle,
-    rootfs: rec.rootfs,
-    created: rec.created,
-    owner: rec.owner,
-  };
-  if (Object.keys(rec.annotations).length > 0) out.annotations = rec.annotations;
-  return out;
-}
-
-/**
- * The state poststart hooks get: the container as `start` left it, running with its init's pid, even
- * when a short-lived process has already exited by the time the hooks run (statusOf would then say
- * stopped with pid 0, and the hook could not tell which process it was about).
- */
-export function startedState(rec: ContainerRecord): ContainerStateJson {
-  return { ...stateJson(rec), status: 'running', pid: rec.pid };
-}
 
 export interface CreateOptions {
   id: string;
@@ -149,7 +116,7 @@ export class Runtime {
       const creating = { ...stateJson(record), status: 'creating' as const, pid };
       runHooks('prestart', hooks, creating);
       runHooks('createRuntime', hooks, creating);
-      await this.runContainerHooks('createContainer', record, o.bundle.spec, creating);
+      await runContainerHooks('createContainer', record, o.bundle.spec, creating);
       record.phase = 'created';
       handle.write(record);
       if (o.pidFile) writePidFile(o.pidFile, pid);
@@ -162,32 +129,12 @@ export class Runtime {
     }
   }
 
-  /**
-   * Hooks that run in the container's namespaces: through the platform's exec, with the
-   * container process's credentials, like runc's init runs them. The path is the one the
-   * container sees (moat runs them after pivot_root; see docs/hooks.md).
-   */
-  private async runContainerHooks(kind: 'createContainer' | 'startContainer', rec: ContainerRecord, spec: Spec, state: ContainerStateJson): Promise<void> {
-    const hooks = spec.hooks?.[kind] ?? [];
-    if (hooks.length === 0 || !spec.process) return;
-    const platform = await platformFor(rec.platform);
-    const results: HookResult[] = [];
-    for (const hook of hooks) {
-      const process: Process = { ...spec.process, args: hook.args && hook.args.length > 0 ? hook.args : [hook.path], env: hook.env ?? [], terminal: false };
-      const started = await platform.exec({ record: rec, spec, process, mode: 'run', preserveFds: 0, stdin: Buffer.from(JSON.stringify(state)), executable: hook.path });
-      results.push(await waitHook(started, hook.timeout));
-      if (!results.at(-1)!.ok) break;
-    }
-    let i = 0;
-    runHooks(kind, { [kind]: hooks.slice(0, results.length) }, state, () => results[i++]!);
-  }
-
   /** Let a created container's init exec its process. */
   async start(handle: ContainerHandle, rec: ContainerRecord): Promise<void> {
     const status = statusOf(rec);
     if (status !== 'created') throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} cannot be started: it is ${status}`);
     const spec = this.savedSpec(handle);
-    await this.runContainerHooks('startContainer', rec, spec, stateJson(rec));
+    await runContainerHooks('startContainer', rec, spec, stateJson(rec));
     const platform = loadPlatform(rec.platform);
     if (platform.start) {
       // The init waits inside the platform (a vm guest), not on a host fifo.
@@ -353,65 +300,7 @@ export class Runtime {
   }
 }
 
-/** Signal a pid found by scanning /proc, re-checking through a pidfd that it is still in the namespace. */
-function signalInNamespace(pid: number, nsLink: string, signal: number): void {
-  const st = readProcStat(pid);
-  if (!st) return;
-  const fd = openVerifiedPidfd(pid, st.startTime);
-  if (fd === undefined) return;
-  try {
-    if (pidNamespaceOf(pid) === nsLink) sys().pidfdSendSignal(fd, signal);
-  } catch {
-    // it exited meanwhile
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** SIGKILL the verified init and wait (bounded) until it has exited. */
-export function killAndWait(pid: number, startTime: string): void {
-  const fd = openVerifiedPidfd(pid, startTime);
-  if (fd === undefined) return;
-  try {
-    sys().pidfdSendSignal(fd, 9);
-    if (!sys().pidfdWaitExit(fd, 10_000)) throw new MoatError('EINTERNAL', `process ${pid} did not exit after SIGKILL`);
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ESRCH') throw err;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-export function writePidFile(file: string, pid: number): void {
-  const abs = path.resolve(file);
-  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}`);
-  fs.writeFileSync(tmp, String(pid), { mode: 0o644 });
-  fs.renameSync(tmp, abs);
-}
-
 function ownerName(): string {
   const uid = process.getuid?.() ?? 0;
   return uid === 0 ? 'root' : `#${uid}`;
-}
-
-const sleepBuf = new Int32Array(new SharedArrayBuffer(4));
-export function sleepMs(ms: number): void {
-  Atomics.wait(sleepBuf, 0, 0, ms);
-}
-
-/** Wait for an in-container hook, killing it after its timeout. */
-async function waitHook(started: CreatedInit, timeoutSec: number | undefined): Promise<HookResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    if (timeoutSec !== undefined) timer = setTimeout(() => resolve('timeout'), timeoutSec * 1000);
-  });
-  const r = await Promise.race([started.exited, timedOut]);
-  if (timer) clearTimeout(timer);
-  if (r === 'timeout') {
-    const st = readProcStat(started.pid);
-    if (st) killAndWait(started.pid, st.startTime);
-    await started.exited;
-    return { ok: false, message: `timed out after ${timeoutSec}s` };
-  }
-  return r === 0 ? { ok: true, message: '' } : { ok: false, message: `exit status ${r}` };
 }

@@ -11,11 +11,7 @@ import { CGROUP_ROOT } from './layout';
 import { DEFAULT_CGROUP_PARENT } from './paths';
 import type { CgroupPlan, PlannedWrite } from './plan';
 import type { CgroupFiles } from './stats';
-
-const sleepBuf = new Int32Array(new SharedArrayBuffer(4));
-function sleepMs(ms: number): void {
-  Atomics.wait(sleepBuf, 0, 0, ms);
-}
+import { sleepMs } from '../../util/sleep';
 
 function mountpointOf(name: string): string {
   return name === '' ? CGROUP_ROOT : `${CGROUP_ROOT}/${name}`;
