@@ -75,6 +75,7 @@ test('qemu: microvm command line, fd sets for output ports, values escaped', () 
   const a = cmd.args.join(' ');
   assert.match(a, /-M microvm,x-option-roms=off,rtc=off,isa-serial=off -accel tcg/);
   assert.match(a, /-no-reboot/);
+  assert.match(a, /-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny/);
   assert.match(a, /-initrd \/c\/i,,x\.cpio/);
   assert.match(a, /-chardev socket,id=port0,path=\/s\/ctl\.sock,server=on,wait=off -device virtserialport,chardev=port0,name=moat\.ctl/);
   assert.match(a, /-add-fd fd=3,set=2 -chardev pipe,id=port1,path=\/dev\/fdset\/2/);

@@ -23,6 +23,9 @@ export const qemuDriver: VmmDriver = {
       '-m', String(c.memoryMiB),
       '-smp', String(c.cpus),
       '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
+      // QEMU's own seccomp sandbox: a guest that breaks into the VMM cannot gain privileges, spawn
+      // processes, change resource limits or use obsolete syscalls.
+      '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
       '-kernel', chardevValue(c.kernel, 'kernel'),
       '-initrd', chardevValue(c.initrd, 'initrd'),
       '-append', c.cmdline,
