@@ -59,7 +59,7 @@ matrix.case('ctr run --rm: output and exit code', (rt) => {
 });
 
 matrix.case('ctr run -t: a terminal through the console socket', (rt) => {
-  const r = c.ctrOnTty(['run', '--rm', '-t', ...runtimeFlags(rt), CTR_IMAGE, `${rt}-${++seq}`, 'sh', '-c', 'tty; exit 4']);
+  const r = c.ctrOnTty(['run', '--rm', '-t', ...runtimeFlags(rt), CTR_IMAGE, `${rt}-${++seq}`, 'sh', '-c', 'sleep 0.5; tty; exit 4']);
   assert.equal(r.status, 4, r.all);
   assert.match(r.stdout, /\/dev\/pts\/\d+\r\r?\n/);
 });
@@ -73,7 +73,7 @@ matrix.case('task exec: output and exit code', (rt) =>
 
 matrix.case('task exec -t: a terminal', (rt) =>
   withTask(rt, (id) => {
-    const r = c.ctrOnTty(['task', 'exec', '-t', '--exec-id', 'e2', id, 'sh', '-c', 'tty; exit 6']);
+    const r = c.ctrOnTty(['task', 'exec', '-t', '--exec-id', 'e2', id, 'sh', '-c', 'sleep 0.5; tty; exit 6']);
     assert.equal(r.status, 6, r.all);
     assert.match(r.stdout, /\/dev\/pts\/\d+/);
   }));

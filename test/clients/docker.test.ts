@@ -64,7 +64,7 @@ matrix.case('run: a missing executable exits 127', (rt) => {
 });
 
 matrix.case('run -it: a terminal through the console socket', (rt) => {
-  const r = d.dockerOnTty(['run', '--rm', '-it', `--runtime=${rt}`, IMAGE, 'sh', '-c', 'tty; test -t 0 && echo stdin-is-tty; exit 4']);
+  const r = d.dockerOnTty(['run', '--rm', '-it', `--runtime=${rt}`, IMAGE, 'sh', '-c', 'sleep 0.5; tty; test -t 0 && echo stdin-is-tty; exit 4']);
   assert.equal(r.status, 4, r.all);
   assert.match(r.stdout, /\/dev\/pts\/\d+\r\nstdin-is-tty\r\n/);
 });
@@ -86,7 +86,7 @@ matrix.case('exec: output and exit code', (rt) =>
 matrix.case('exec -t and -it: a terminal', (rt) =>
   withContainer(rt, [], (c) => {
     for (const flags of [['-t'], ['-it']]) {
-      const r = d.dockerOnTty(['exec', ...flags, c, 'sh', '-c', 'tty; exit 6']);
+      const r = d.dockerOnTty(['exec', ...flags, c, 'sh', '-c', 'sleep 0.5; tty; exit 6']);
       assert.equal(r.status, 6, r.all);
       assert.match(r.stdout, /\/dev\/pts\/\d+/);
     }

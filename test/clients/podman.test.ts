@@ -57,7 +57,7 @@ matrix.case('run --rm: output and exit code', (rt) => {
 });
 
 matrix.case('run -it: a terminal through the console socket', (rt) => {
-  const r = p.podmanOnTty([...runArgs(rt, '--rm', '-it'), PODMAN_IMAGE, 'sh', '-c', 'tty; exit 4']);
+  const r = p.podmanOnTty([...runArgs(rt, '--rm', '-it'), PODMAN_IMAGE, 'sh', '-c', 'sleep 0.5; tty; exit 4']);
   assert.equal(r.status, 4, r.all);
   assert.match(r.stdout, /\/dev\/pts\/\d+\r\n/);
 });
@@ -73,7 +73,7 @@ matrix.case('exec, with and without -t', (rt) =>
     const r = p.podman([...rtFlags(rt), 'exec', c, 'sh', '-c', 'echo in-exec; exit 5']);
     assert.equal(r.status, 5, r.all);
     assert.equal(r.stdout, 'in-exec\n');
-    const t = p.podmanOnTty([...rtFlags(rt), 'exec', '-t', c, 'sh', '-c', 'tty; exit 6']);
+    const t = p.podmanOnTty([...rtFlags(rt), 'exec', '-t', c, 'sh', '-c', 'sleep 0.5; tty; exit 6']);
     assert.equal(t.status, 6, t.all);
     assert.match(t.stdout, /\/dev\/pts\/\d+/);
   }));
