@@ -11,7 +11,6 @@
  *                                                      still runs. code/signal as in Node's 'exit' event
  *   flock(fd, 'ex'|'sh'|'un', nonblock) -> boolean     false only for EWOULDBLOCK with nonblock
  *   setChildSubreaper()                 -> undefined   prctl(PR_SET_CHILD_SUBREAPER, 1)
- *   umount2(path, flags)                -> undefined
  *   mkfifo(path, mode)                  -> undefined   mkfifo + chmod (exact mode)
  *   socketpair()                        -> [fd, fd]    AF_UNIX stream pair, close-on-exec
  *   recvFd(fd)                          -> null | { fd, data }  one SCM_RIGHTS fd (blocking recvmsg)
@@ -341,20 +340,6 @@ static napi_value set_child_subreaper_js(napi_env env, napi_callback_info info)
 	(void)info;
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		throw_errno(env, errno, "prctl(PR_SET_CHILD_SUBREAPER)", NULL);
-	return NULL;
-}
-
-static napi_value umount2_js(napi_env env, napi_callback_info info)
-{
-	napi_value argv[MAX_ARGS];
-	char path[PATH_MAX];
-	double flags;
-
-	if (!get_args(env, info, 2, argv) || !get_str(env, argv[0], "umount2", "path", path, sizeof(path)) ||
-	    !get_int(env, argv[1], "umount2", "flags", 0, UINT32_MAX, &flags))
-		return NULL;
-	if (umount2(path, (int)(unsigned)flags) < 0)
-		throw_errno(env, errno, "umount2", path);
 	return NULL;
 }
 
@@ -768,7 +753,6 @@ NAPI_MODULE_INIT()
 		{ "pidfdReap", pidfd_reap_js },
 		{ "flock", flock_js },
 		{ "setChildSubreaper", set_child_subreaper_js },
-		{ "umount2", umount2_js },
 		{ "mkfifo", mkfifo_js },
 		{ "socketpair", socketpair_js },
 		{ "recvFd", recv_fd_js },

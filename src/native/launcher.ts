@@ -1,5 +1,6 @@
 // Runs the C executor with a plan and reads its report (docs/executor-plan.md).
 
+import { constants } from 'node:os';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { executorPath } from '../sys';
@@ -92,7 +93,5 @@ function readReport(stream: Readable, exited: Promise<number>): Promise<string> 
 }
 
 function signalNumber(name: NodeJS.Signals): number {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { constants } = require('node:os') as typeof import('node:os');
   return (constants.signals as Record<string, number>)[name] ?? 0;
 }

@@ -213,21 +213,18 @@ export class Runtime {
   }
 
   /** kill, for every platform: those whose init is not a host process (vm) signal it themselves. */
+  /** Signal a created/running container: the platform's own way (a VM) or its processes. */
   async signal(rec: ContainerRecord, signal: number, all: boolean): Promise<void> {
-    const platform = loadPlatform(rec.platform);
-    if (!platform.kill) return this.kill(rec, signal, all);
     const status = statusOf(rec);
     if (status === 'stopped' || status === 'creating') {
       throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is not running (${status})`);
     }
-    await platform.kill(rec, signal, all);
+    const platform = loadPlatform(rec.platform);
+    if (platform.kill) await platform.kill(rec, signal, all);
+    else this.signalProcesses(rec, signal, all);
   }
 
-  kill(rec: ContainerRecord, signal: number, all: boolean): void {
-    const status = statusOf(rec);
-    if (status === 'stopped' || status === 'creating') {
-      throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is not running (${status})`);
-    }
+  private signalProcesses(rec: ContainerRecord, signal: number, all: boolean): void {
     if (all && rec.pidNamespace) {
       for (const pid of pidsInNamespace(rec.pidNamespace)) signalInNamespace(pid, rec.pidNamespace, signal);
       return;

@@ -12,8 +12,6 @@ export interface Sys {
   pidfdWaitExit(pidfd: number, timeoutMs: number): boolean;
   /** flock(2); returns false only when nonblock and the lock is held elsewhere. */
   flock(fd: number, op: 'ex' | 'sh' | 'un', nonblock: boolean): boolean;
-  setChildSubreaper(): void;
-  umount2(target: string, flags: number): void;
   mkfifo(path: string, mode: number): void;
   socketpair(): [number, number];
   recvFd(fd: number): { fd: number; data: string } | null;
