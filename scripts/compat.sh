@@ -1,6 +1,7 @@
 #!/bin/sh
-# Refresh docs/compatibility.md: run the client tests (Docker, containerd, Podman drive runc and moat
-# through the same operations), then render the matrix they recorded in build/compat/.
+# Refresh docs/compatibility.md: run the client tests (Docker, containerd, containerd's CRI plugin
+# over gRPC, Podman drive runc and moat through the same operations), then render the matrix they
+# recorded in build/compat/.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh test

@@ -55,6 +55,7 @@ export class NativePlatform implements Platform {
       preserveFds: req.preserveFds,
       ...(req.executable !== undefined ? { executable: req.executable } : {}),
       setgroupsDenied: (process.getuid?.() ?? 0) !== 0 && (req.spec.linux?.namespaces ?? []).some((n) => n.type === 'user'),
+      ...(req.spec.process?.oomScoreAdj !== undefined ? { oomScoreAdj: req.spec.process.oomScoreAdj } : {}),
       ...(req.console ? { console: { fd: consoleFd(req.preserveFds), rows: req.console.rows, cols: req.console.cols } } : {}),
     });
     // The new process joins the container's cgroups, like its init did.

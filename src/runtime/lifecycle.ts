@@ -212,13 +212,20 @@ export class Runtime {
     return started;
   }
 
-  /** kill, for every platform: those whose init is not a host process (vm) signal it themselves. */
-  /** Signal a created/running container: the platform's own way (a VM) or its processes. */
+  /**
+   * Signal a created/running container: the platform's own way (a VM) or its processes. As runc
+   * does: `--all` on a stopped container signals what is left in its cgroup (nothing left is no
+   * error; containerd's runc shim and CRI send `kill --all KILL` after the init has exited), and a
+   * signal for a stopped init fails with "container not running", the words the shim matches to
+   * treat it as already gone.
+   */
   async signal(rec: ContainerRecord, signal: number, all: boolean): Promise<void> {
     const status = statusOf(rec);
-    if (status === 'stopped' || status === 'creating') {
-      throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is not running (${status})`);
+    if (status === 'stopped' && all) {
+      loadPlatform(rec.platform).signalAll(rec, signal);
+      return;
     }
+    if (status === 'stopped' || status === 'creating') throw notRunning(rec, status);
     const platform = loadPlatform(rec.platform);
     if (platform.kill) await platform.kill(rec, signal, all);
     else this.signalProcesses(rec, signal, all);
@@ -231,9 +238,7 @@ export class Runtime {
     }
     // No pid namespace of its own: every process in the container's cgroup.
     if (all && loadPlatform(rec.platform).signalAll(rec, signal)) return;
-    if (!signalVerified(rec.pid, rec.pidStartTime, signal)) {
-      throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is not running (stopped)`);
-    }
+    if (!signalVerified(rec.pid, rec.pidStartTime, signal)) throw notRunning(rec, 'stopped');
   }
 
   delete(handle: ContainerHandle, rec: ContainerRecord, force: boolean): void {
@@ -295,6 +300,11 @@ export class Runtime {
     }
     return out;
   }
+}
+
+/** runc's wording (libcontainer ErrNotRunning), which containerd's shim recognises. */
+function notRunning(rec: ContainerRecord, status: string): MoatError {
+  return new MoatError('ESTATE', `cannot signal container ${JSON.stringify(rec.id)}: container not running (${status})`);
 }
 
 function ownerName(): string {

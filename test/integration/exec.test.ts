@@ -14,6 +14,7 @@ before(() => {
   bundle = makeBundle(['sleep', '60'], (c) => {
     c.hostname = 'exec-box';
     c.process.env.push('FROM_SPEC=yes');
+    c.process.oomScoreAdj = 500;
     c.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: [] });
   });
   const r = moatDetached(root, ['run', '--detach', '--bundle', bundle.dir, 'ex'], path.join(bundle.dir, 'out'));
@@ -35,6 +36,12 @@ test('exec joins the container: its pid namespace, hostname, rootfs, env; exit c
   assert.equal(init, 'sleep', 'pid 1 is the container init');
   assert.equal(env, 'yes');
   assert.equal(work, 'ls: /work: No such file or directory');
+});
+
+test("exec'd processes get the container's oomScoreAdj, as runc's do", () => {
+  const r = moat(root, ['exec', 'ex', 'sh', '-c', 'cat /proc/1/oom_score_adj /proc/self/oom_score_adj']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '500\n500\n');
 });
 
 test('exec shares the container filesystem: a file written by one exec is read by the next', () => {

@@ -37,3 +37,14 @@ test('exec plan: joins namespaces user-first mount-last, forks without new names
   assert.ok(!names.includes('pivot-root') && !names.includes('wait-start'));
   assert.deepEqual(names.slice(-2), ['ready', 'exec']);
 });
+
+test("exec plan: the container's oomScoreAdj for the new process, as runc does", () => {
+  const s = spec();
+  const base = { initPid: 42, namespaces: ['pid' as const], process: s.process!, linux: s.linux, preserveFds: 0 };
+  assert.deepEqual(planExec(base).parent.map((o) => o.op), ['setns']);
+  // First, while /proc/self is the host's: the executor's own score, which the forked process inherits.
+  assert.deepEqual(planExec({ ...base, oomScoreAdj: 968 }).parent, [
+    { op: 'write', path: '/proc/self/oom_score_adj', data: '968' },
+    { op: 'setns', path: '/proc/42/ns/pid', nstype: CLONE.NEWPID },
+  ]);
+});

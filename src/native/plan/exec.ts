@@ -29,6 +29,11 @@ export interface ExecPlanInput {
   console?: ConsolePlan;
   /** The caller is not root and joins a user namespace it made: setgroups is denied there. */
   setgroupsDenied?: boolean;
+  /**
+   * The container's process.oomScoreAdj: exec'd processes get it too, as runc's do (kubelet's exec
+   * probes and `kubectl exec` count against the container's QoS class, not the shim's score).
+   */
+  oomScoreAdj?: number;
 }
 
 export function planExec(input: ExecPlanInput): ExecutorPlan {
@@ -37,8 +42,11 @@ export function planExec(input: ExecPlanInput): ExecutorPlan {
     path: `/proc/${input.initPid}/ns/${NS_FILE[t]}`,
     nstype: NAMESPACE_CLONE_FLAG[t],
   }));
+  // Written by the executor for itself while /proc/self is still the host's (before the mount
+  // namespace join), inherited by the process it forks: runc's nsexec does the same.
+  const oom: ParentOp[] = input.oomScoreAdj !== undefined ? [{ op: 'write', path: '/proc/self/oom_score_adj', data: String(input.oomScoreAdj) }] : [];
   return {
-    parent: [...(input.parentPrelude ?? []), ...joins],
+    parent: [...oom, ...(input.parentPrelude ?? []), ...joins],
     cloneFlags: 0,
     afterClone: [],
     child: [

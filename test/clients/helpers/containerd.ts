@@ -37,28 +37,52 @@ state = "${dir}/state"
 `;
 }
 
+export interface ContainerdOptions {
+  /** Temp dir prefix. */
+  prefix?: string;
+  /** The ctr namespace (default: one of the test's own, also the cgroup parent of ctr's containers). */
+  namespace?: string;
+  /** cgroup parents and fixed host directories the daemon's containers use (see Daemon). */
+  cgroupParents?: readonly string[];
+  hostDirs?: readonly string[];
+  /** config.toml for the temp dir (default: containerdConfig). */
+  config?: (dir: string) => string;
+}
+
 export class Containerd {
   readonly daemon: Daemon;
   readonly socket: string;
   /** The ctr namespace; ctr puts containers in cgroup /<namespace>/<id>. */
-  readonly namespace = `moat-ctr-test-${process.pid}`;
+  readonly namespace: string;
 
-  constructor() {
-    this.daemon = new Daemon('moat-containerd-', [`moat-ctr-test-${process.pid}`], [
-      `/run/containerd/runc/moat-ctr-test-${process.pid}`, '/run/containerd/runc', '/run/containerd/fifo', '/run/containerd/s', '/run/containerd',
+  constructor(private readonly opts: ContainerdOptions = {}) {
+    this.namespace = opts.namespace ?? `moat-ctr-test-${process.pid}`;
+    this.daemon = new Daemon(opts.prefix ?? 'moat-containerd-', opts.cgroupParents ?? [this.namespace], opts.hostDirs ?? [
+      `/run/containerd/runc/${this.namespace}`, '/run/containerd/runc', '/run/containerd/fifo', '/run/containerd/s', '/run/containerd',
     ]);
     this.socket = path.join(this.daemon.dir, 'containerd.sock');
   }
 
+  /** Start containerd and wait for its API; then import the test images (importImages). */
   async start(): Promise<void> {
     const d = this.daemon.dir;
     const config = path.join(d, 'config.toml');
-    fs.writeFileSync(config, containerdConfig(d));
+    fs.writeFileSync(config, (this.opts.config ?? containerdConfig)(d));
     this.daemon.spawn(CONTAINERD, ['--config', config]);
     await this.daemon.waitReady('containerd', () => fs.existsSync(this.socket) && this.ctr(['version']).status === 0);
+    await this.importImages();
+  }
+
+  /** The busybox image as CTR_IMAGE. */
+  protected async importImages(): Promise<void> {
+    const d = this.daemon.dir;
     const tar = busyboxTarball(d, path.join(d, 'busybox.tar'));
-    const oci = ociArchive(tar, CTR_IMAGE, d, path.join(d, 'busybox-oci.tar'));
-    const r = this.ctr(['images', 'import', oci]);
+    this.importOci(ociArchive(tar, CTR_IMAGE, d, path.join(d, 'busybox-oci.tar')));
+  }
+
+  /** `ctr images import` of an OCI archive into the namespace. */
+  importOci(archive: string): void {
+    const r = this.ctr(['images', 'import', archive]);
     if (r.status !== 0) throw new Error(`ctr images import: ${r.all}`);
   }
 

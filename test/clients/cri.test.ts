@@ -1,0 +1,276 @@
+// Kubernetes' path without kubelet: containerd 1.6's CRI plugin driven over gRPC (runtime.v1) with
+// the calls and the configs kubelet sends for a host-network pod, once with runtime_handler `runc`
+// and once with `moat` (the runc v2 shim with BinaryName = bin/moat). One containerd serves every
+// case; each handler's pod goes through the lifecycle in the order kubelet drives it.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before } from 'node:test';
+import { Matrix, type RuntimeName } from './helpers/compat';
+import { MOAT } from '../helpers/moat';
+import { CONTAINERD, RUNC } from './helpers/containerd';
+import { BUSYBOX_IMAGE, CriClient, CriContainerd, readCgroupFile } from './helpers/cri';
+import { run, waitFor } from './helpers/daemons';
+
+const matrix = new Matrix('cri', () => `${run(CONTAINERD, ['--version']).stdout.trim()}, CRI runtime.v1 over gRPC (@grpc/grpc-js)`);
+let c: CriContainerd;
+let cri: CriClient;
+let started = false;
+
+before(async () => {
+  if (!fs.existsSync(CONTAINERD) || !fs.existsSync('/usr/bin/containerd-shim-runc-v2')) {
+    matrix.unavailable = 'containerd is not installed (sh scripts/setup.sh test)';
+    return;
+  }
+  c = new CriContainerd();
+  try {
+    await c.start();
+    cri = new CriClient(c.socket);
+    const v = await cri.rt('Version', { version: 'v1' });
+    assert.equal(v.runtime_api_version, 'v1');
+    started = true;
+  } catch (err) {
+    cri?.close();
+    await c.stop().catch(() => undefined);
+    throw err;
+  }
+});
+
+after(async () => {
+  matrix.write();
+  if (!started) return;
+  // What kubelet does for a pod it no longer wants, for anything a failed case left behind.
+  try {
+    for (const p of (await cri.rt('ListPodSandbox', {})).items ?? []) {
+      await cri.rt('StopPodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
+      await cri.rt('RemovePodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
+    }
+  } finally {
+    cri.close();
+    await c.stop();
+  }
+});
+
+/** One pod per handler, as the cases build it up and tear it down. */
+interface Pod {
+  config: Record<string, any>;
+  id: string;
+  pausePid: number;
+  ctr: string;
+}
+const pods: Partial<Record<RuntimeName, Partial<Pod>>> = {};
+const pod = (rt: RuntimeName): Partial<Pod> => (pods[rt] ??= {});
+function need<K extends keyof Pod>(rt: RuntimeName, key: K): Pod[K] {
+  const v = pods[rt]?.[key];
+  if (v === undefined) throw new Error(`no ${key} for ${rt}: an earlier case failed`);
+  return v as Pod[K];
+}
+
+const MiB = 1024 * 1024;
+// kubelet's defaults for procMount Default (pkg/securitycontext).
+const MASKED = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'];
+const READONLY = ['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+// A host-network pod: network NODE; kubelet asks for a PID namespace per container and the pod's IPC.
+const NAMESPACES = { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' };
+
+function podConfig(rt: RuntimeName): Record<string, any> {
+  const uid = `moat-${process.pid}-${rt}`;
+  const name = `pod-${rt}`;
+  const logDir = path.join(c.daemon.dir, 'pods', `moat-test_${name}_${uid}`);
+  fs.mkdirSync(logDir, { recursive: true });
+  return {
+    metadata: { name, uid, namespace: 'moat-test', attempt: 0 },
+    // kubelet leaves the hostname empty for a host-network pod: it shares the node's UTS namespace.
+    log_directory: logDir,
+    labels: { 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': 'moat-test', 'io.kubernetes.pod.uid': uid },
+    annotations: { 'kubernetes.io/config.source': 'api' },
+    linux: {
+      cgroup_parent: `/${c.cgroupParent}/pod${uid}`,
+      security_context: { namespace_options: NAMESPACES, seccomp: { profile_type: 'RuntimeDefault' } },
+    },
+  };
+}
+
+const status = async (id: string) => (await cri.rt('ContainerStatus', { container_id: id })).status;
+const execSync = (id: string, cmd: string[], timeout = 10) => cri.rt('ExecSync', { container_id: id, cmd, timeout });
+const sh = async (id: string, script: string) => {
+  const r = await execSync(id, ['sh', '-c', script]);
+  assert.equal(r.exit_code, 0, `${script}: exit ${r.exit_code}: ${r.stderr.toString()}`);
+  return r.stdout.toString() as string;
+};
+const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+
+matrix.case('RunPodSandbox: host network, the pause image, runtime_handler', async (rt) => {
+  const config = podConfig(rt);
+  const { pod_sandbox_id: id } = await cri.rt('RunPodSandbox', { config, runtime_handler: rt });
+  Object.assign(pod(rt), { config, id });
+  const s = await cri.rt('PodSandboxStatus', { pod_sandbox_id: id, verbose: true });
+  assert.equal(s.status.state, 'SANDBOX_READY');
+  assert.equal(s.status.runtime_handler, rt);
+  const info = JSON.parse(s.info.info);
+  assert.equal(info.runtimeHandler, rt);
+  assert.equal(info.runtimeOptions?.binary_name, rt === 'moat' ? MOAT : RUNC, JSON.stringify(info.runtimeOptions));
+  // The handler's runtime created it: its state is under that runtime's --root.
+  assert.ok(fs.existsSync(path.join(c.runtimeRoot(rt), id, 'state.json')), `no ${rt} state for the sandbox`);
+  const pausePid = info.pid as number;
+  assert.ok(pausePid > 0 && alive(pausePid), `pause pid ${pausePid}`);
+  assert.equal(fs.readFileSync(`/proc/${pausePid}/cmdline`, 'utf8'), '/pause\0');
+  assert.equal(fs.readlinkSync(`/proc/${pausePid}/ns/net`), fs.readlinkSync('/proc/self/ns/net'), 'host network');
+  assert.notEqual(fs.readlinkSync(`/proc/${pausePid}/ns/ipc`), fs.readlinkSync('/proc/self/ns/ipc'), 'the pod has its own IPC namespace');
+  pod(rt).pausePid = pausePid;
+});
+
+matrix.case("CreateContainer: busybox with kubelet's config", async (rt) => {
+  const p = pod(rt);
+  const config = need(rt, 'config');
+  // kubelet resolves the image first (ImageStatus, pulling if absent) and creates from its id.
+  const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+  assert.ok(img.image?.id, `ImageStatus ${BUSYBOX_IMAGE}: no image`);
+  const termLog = path.join(config.log_directory, 'termination-log');
+  fs.writeFileSync(termLog, '');
+  const ctrConfig = {
+    metadata: { name: 'app', attempt: 0 },
+    image: { image: img.image.id },
+    command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
+    working_dir: '/',
+    envs: [{ key: 'MOAT_CRI_HANDLER', value: rt }, { key: 'KUBERNETES_SERVICE_HOST', value: '10.96.0.1' }],
+    mounts: [{ container_path: '/dev/termination-log', host_path: termLog }],
+    labels: { 'io.kubernetes.container.name': 'app', ...config.labels },
+    annotations: { 'io.kubernetes.container.restartCount': '0', 'io.kubernetes.container.terminationMessagePath': '/dev/termination-log' },
+    log_path: 'app/0.log',
+    linux: {
+      resources: { cpu_period: 100_000, cpu_quota: 50_000, cpu_shares: 512, memory_limit_in_bytes: 64 * MiB, oom_score_adj: 968 },
+      security_context: {
+        namespace_options: NAMESPACES,
+        masked_paths: MASKED,
+        readonly_paths: READONLY,
+        seccomp: { profile_type: 'RuntimeDefault' },
+      },
+    },
+  };
+  const { container_id: id } = await cri.rt('CreateContainer', { pod_sandbox_id: p.id, config: ctrConfig, sandbox_config: config });
+  p.ctr = id;
+  const s = await status(id);
+  assert.equal(s.state, 'CONTAINER_CREATED');
+  assert.equal(s.image_ref, img.image.id);
+});
+
+matrix.case('StartContainer', async (rt) => {
+  const id = need(rt, 'ctr');
+  await cri.rt('StartContainer', { container_id: id });
+  const s = await status(id);
+  assert.equal(s.state, 'CONTAINER_RUNNING');
+  assert.ok(s.started_at > 0);
+  // The task (`create` + `start` of the handler's runtime) exists from StartContainer on.
+  assert.ok(fs.existsSync(path.join(c.runtimeRoot(rt), id, 'state.json')), `no ${rt} state for the container`);
+});
+
+matrix.case('ExecSync: stdout, stderr and exit code', async (rt) => {
+  const id = need(rt, 'ctr');
+  const r = await execSync(id, ['sh', '-c', 'echo "out $MOAT_CRI_HANDLER"; echo err >&2; exit 3']);
+  assert.equal(r.exit_code, 3);
+  assert.equal(r.stdout.toString(), `out ${rt}\n`);
+  assert.equal(r.stderr.toString(), 'err\n');
+  // A command that cannot start is an error of the call (a failing probe, to kubelet), with the runtime's words.
+  await assert.rejects(execSync(id, ['/no/such/binary']), /OCI runtime exec failed: .*no such file or directory/);
+});
+
+matrix.case('the container as kubelet asked: namespaces, seccomp, mounts, limits', async (rt) => {
+  const id = need(rt, 'ctr');
+  const pausePid = need(rt, 'pausePid');
+  const ns = (await sh(id, 'for n in net uts ipc pid; do readlink /proc/self/ns/$n; done')).trim().split('\n');
+  assert.deepEqual(ns.slice(0, 2), [fs.readlinkSync('/proc/self/ns/net'), fs.readlinkSync('/proc/self/ns/uts')], 'host network and UTS');
+  assert.equal(ns[2], fs.readlinkSync(`/proc/${pausePid}/ns/ipc`), "the sandbox's IPC namespace");
+  assert.notEqual(ns[3], fs.readlinkSync(`/proc/${pausePid}/ns/pid`), 'a PID namespace of its own');
+  assert.match(await sh(id, 'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status'), /Seccomp:\s+2/);
+  // The default profile (RuntimeDefault) denies unshare of a user namespace to a non-CAP_SYS_ADMIN root.
+  const uns = await execSync(id, ['unshare', '-U', 'true']);
+  assert.notEqual(uns.exit_code, 0, 'unshare -U allowed');
+  assert.equal(await sh(id, 'cat /proc/kcore | wc -c; awk \'$5 == "/proc/sys" { print substr($6, 1, 3) }\' /proc/self/mountinfo'), '0\nro,\n');
+  assert.equal(await sh(id, 'echo bye > /dev/termination-log; cat /proc/self/oom_score_adj'), '968\n');
+  assert.equal(fs.readFileSync(path.join(need(rt, 'config').log_directory, 'termination-log'), 'utf8'), 'bye\n');
+  assert.equal(await sh(id, 'echo "$HOSTNAME $(hostname)"'), `${os.hostname()} ${os.hostname()}\n`);
+  const rel = path.join(need(rt, 'config').linux.cgroup_parent, id);
+  assert.equal(readCgroupFile('memory', rel, 'memory.limit_in_bytes'), String(64 * MiB));
+  assert.equal(readCgroupFile('cpu', rel, 'cpu.cfs_quota_us'), '50000');
+});
+
+matrix.case('ExecSync: a timeout ends the command', async (rt) => {
+  const id = need(rt, 'ctr');
+  const started = Date.now();
+  await assert.rejects(execSync(id, ['sleep', '30'], 1), /timeout|deadline/i);
+  assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  assert.doesNotMatch(await sh(id, 'ps -o args'), /sleep 30/);
+});
+
+matrix.case('UpdateContainerResources: memory and CPU in the cgroup', async (rt) => {
+  const id = need(rt, 'ctr');
+  const rel = path.join(need(rt, 'config').linux.cgroup_parent, id);
+  const linux = { cpu_period: 100_000, cpu_quota: 30_000, cpu_shares: 256, memory_limit_in_bytes: 96 * MiB, oom_score_adj: 968 };
+  await cri.rt('UpdateContainerResources', { container_id: id, linux });
+  assert.equal(readCgroupFile('memory', rel, 'memory.limit_in_bytes'), String(96 * MiB));
+  assert.equal(readCgroupFile('cpu', rel, 'cpu.cfs_quota_us'), '30000');
+  assert.equal(readCgroupFile('cpu', rel, 'cpu.shares'), '256');
+  // Seen from inside too (the container's own cgroup at /sys/fs/cgroup/<controller>).
+  assert.equal(await sh(id, 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes'), `${96 * MiB}\n`);
+  const s = await status(id);
+  if (s.resources?.linux) assert.equal(s.resources.linux.memory_limit_in_bytes, 96 * MiB);
+});
+
+matrix.case('ContainerStats: CPU, memory', async (rt) => {
+  const id = need(rt, 'ctr');
+  await sh(id, 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done');
+  const { stats } = await cri.rt('ContainerStats', { container_id: id });
+  assert.equal(stats.attributes.id, id);
+  assert.equal(stats.attributes.metadata.name, 'app');
+  assert.ok(stats.cpu.timestamp > 0);
+  assert.ok(stats.cpu.usage_core_nano_seconds?.value > 0, `cpu ${JSON.stringify(stats.cpu)}`);
+  assert.ok(stats.memory.working_set_bytes?.value > 0, `memory ${JSON.stringify(stats.memory)}`);
+  const listed = (await cri.rt('ListContainers', { filter: { pod_sandbox_id: need(rt, 'id') } })).containers;
+  assert.deepEqual(listed.map((x: any) => [x.id, x.state]), [[id, 'CONTAINER_RUNNING']]);
+});
+
+matrix.case('StopContainer: TERM within the grace period, the exit code', async (rt) => {
+  const id = need(rt, 'ctr');
+  const started = Date.now();
+  await cri.rt('StopContainer', { container_id: id, timeout: 10 });
+  assert.ok(Date.now() - started < 8_000, `took ${Date.now() - started} ms: TERM did not reach the container`);
+  const s = await status(id);
+  assert.equal(s.state, 'CONTAINER_EXITED');
+  assert.equal(s.exit_code, 0);
+  assert.equal(s.reason, 'Completed');
+  assert.ok(s.finished_at >= s.started_at);
+  // The container's log, where kubelet reads `kubectl logs` from.
+  assert.ok(fs.existsSync(path.join(need(rt, 'config').log_directory, 'app', '0.log')));
+});
+
+matrix.case('RemoveContainer', async (rt) => {
+  const id = need(rt, 'ctr');
+  await cri.rt('RemoveContainer', { container_id: id });
+  await assert.rejects(status(id), /not found|does not exist/i);
+  assert.ok(!fs.existsSync(path.join(c.runtimeRoot(rt), id)), `${rt} state of the container left`);
+  const rel = path.join(need(rt, 'config').linux.cgroup_parent, id);
+  assert.equal(readCgroupFile('memory', rel, 'memory.limit_in_bytes'), undefined, 'cgroup left');
+});
+
+matrix.case('StopPodSandbox', async (rt) => {
+  const id = need(rt, 'id');
+  const pausePid = need(rt, 'pausePid');
+  await cri.rt('StopPodSandbox', { pod_sandbox_id: id });
+  assert.equal((await cri.rt('PodSandboxStatus', { pod_sandbox_id: id })).status.state, 'SANDBOX_NOTREADY');
+  await waitFor('the pause process to exit', () => !alive(pausePid), 5_000);
+  // kubelet calls it more than once: idempotent.
+  await cri.rt('StopPodSandbox', { pod_sandbox_id: id });
+});
+
+matrix.case('RemovePodSandbox', async (rt) => {
+  const id = need(rt, 'id');
+  await cri.rt('RemovePodSandbox', { pod_sandbox_id: id });
+  const left = (await cri.rt('ListPodSandbox', {})).items.filter((p: any) => p.id === id);
+  assert.deepEqual(left, []);
+  assert.ok(!fs.existsSync(path.join(c.runtimeRoot(rt), id)), `${rt} state of the sandbox left`);
+  assert.deepEqual(fs.existsSync(c.runtimeRoot(rt)) ? fs.readdirSync(c.runtimeRoot(rt)) : [], []);
+  await cri.rt('RemovePodSandbox', { pod_sandbox_id: id });
+  delete pods[rt];
+});

@@ -1,0 +1,180 @@
+// Kubernetes' path without kubelet: a containerd 1.6 of the test's own with its CRI plugin serving
+// gRPC on the test's socket, runtime handlers `runc` and `moat` (the runc v2 shim with BinaryName =
+// runc / bin/moat), a pause image and busybox built here from tarballs; and a CRI client on
+// @grpc/grpc-js that speaks runtime.v1 as kubelet does (test/clients/proto/runtime-v1.proto).
+
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { MOAT, REPO } from '../../helpers/moat';
+import { Containerd, CTR_IMAGE, RUNC } from './containerd';
+import { busyboxTarball, ociArchive } from './images';
+
+export const PAUSE_IMAGE = 'docker.io/library/moat-pause:test';
+export const BUSYBOX_IMAGE = CTR_IMAGE;
+/** The namespace CRI keeps its containers and images in. */
+export const CRI_NAMESPACE = 'k8s.io';
+/** The runtime handlers of the test containerd (RunPodSandboxRequest.runtime_handler). */
+export type Handler = 'runc' | 'moat' | 'moat-vm';
+
+/**
+ * config.toml: the CRI plugin with `restrict_oom_score_adj` (processes here lack CAP_SYS_RESOURCE),
+ * the locally built pause image, an empty CNI config dir (host-network pods need no CNI), a stream
+ * server on a free loopback port, and one runc v2 shim runtime per handler. Each handler's `Root`
+ * (the runtime's --root) is under the temp dir, so nothing of it lands in /run/containerd/runc.
+ */
+export function criConfig(dir: string, handlers: Partial<Record<Handler, string>>): string {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  const runtimes = Object.entries(handlers).map(([name, binary]) => `
+    [${cri}.containerd.runtimes.${JSON.stringify(name)}]
+      runtime_type = "io.containerd.runc.v2"
+      [${cri}.containerd.runtimes.${JSON.stringify(name)}.options]
+        BinaryName = ${JSON.stringify(binary)}
+        Root = ${JSON.stringify(path.join(dir, 'rt', name))}`).join('');
+  return `version = 2
+root = "${dir}/root"
+state = "${dir}/state"
+[grpc]
+  address = "${dir}/containerd.sock"
+[ttrpc]
+  address = "${dir}/containerd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${dir}/opt"
+[${cri}]
+  restrict_oom_score_adj = true
+  sandbox_image = "${PAUSE_IMAGE}"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [${cri}.cni]
+    bin_dir = "${dir}/cni/bin"
+    conf_dir = "${dir}/cni/net.d"
+  [${cri}.containerd]
+    default_runtime_name = "runc"${runtimes}
+`;
+}
+
+/** The pause image: one static binary that waits for TERM/INT (helpers/pause.c), built with gcc. */
+export function pauseArchive(work: string, out: string): string {
+  const layer = path.join(work, 'pause-layer');
+  fs.mkdirSync(layer, { recursive: true });
+  const src = path.join(REPO, 'test', 'clients', 'helpers', 'pause.c');
+  const cc = spawnSync('gcc', ['-static', '-Os', '-s', '-o', path.join(layer, 'pause'), src], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`gcc ${src}: ${cc.stderr}`);
+  const tar = path.join(work, 'pause.tar');
+  const r = spawnSync('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', layer, '-cf', tar, 'pause'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tar: ${r.stderr}`);
+  fs.rmSync(layer, { recursive: true, force: true });
+  return ociArchive(tar, PAUSE_IMAGE, work, out, ['/pause']);
+}
+
+/** `moat-vm`: moat with --isolation=vm, for a handler (runtime options cannot add global flags). */
+export function moatVmWrapper(dir: string): string {
+  const file = path.join(dir, 'bin', 'moat-vm');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `#!/bin/sh\nexec ${MOAT} --isolation=vm "$@"\n`, { mode: 0o755 });
+  return file;
+}
+
+/** A containerd of the test's own with the CRI plugin on; its containers' cgroups below `cgroupParent`. */
+export class CriContainerd extends Containerd {
+  readonly cgroupParent = `moat-cri-test-${process.pid}`;
+
+  constructor(readonly handlers: readonly Handler[] = ['runc', 'moat']) {
+    super({
+      prefix: 'moat-cri-',
+      namespace: CRI_NAMESPACE,
+      cgroupParents: [`moat-cri-test-${process.pid}`],
+      // Shim sockets: /run/containerd/s is fixed in containerd 1.6.
+      hostDirs: ['/run/containerd/s', '/run/containerd'],
+      config: (dir) => criConfig(dir, Object.fromEntries(handlers.map((h) => [h, h === 'runc' ? RUNC : h === 'moat' ? MOAT : moatVmWrapper(dir)]))),
+    });
+  }
+
+  /** The runtime's --root for a handler's containers (the shim appends the namespace). */
+  runtimeRoot(handler: Handler): string {
+    return path.join(this.daemon.dir, 'rt', handler, CRI_NAMESPACE);
+  }
+
+  protected override async importImages(): Promise<void> {
+    const d = this.daemon.dir;
+    fs.mkdirSync(path.join(d, 'cni', 'net.d'), { recursive: true });
+    fs.mkdirSync(path.join(d, 'cni', 'bin'), { recursive: true });
+    const tar = busyboxTarball(d, path.join(d, 'busybox.tar'));
+    this.importOci(ociArchive(tar, BUSYBOX_IMAGE, d, path.join(d, 'busybox-oci.tar')));
+    this.importOci(pauseArchive(d, path.join(d, 'pause-oci.tar')));
+    fs.rmSync(path.join(d, 'busybox.tar'), { force: true });
+  }
+}
+
+const PROTO = path.join(REPO, 'test', 'clients', 'proto', 'runtime-v1.proto');
+
+type Unary = (req: object, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => grpc.ClientUnaryCall;
+
+/**
+ * A CRI client, as kubelet's remote runtime is: unary calls on runtime.v1.RuntimeService and
+ * ImageService over the unix socket, each with a deadline. Messages are plain objects with the
+ * proto's snake_case field names; int64 as numbers, enums as their names.
+ */
+export class CriClient {
+  private readonly runtime: grpc.Client;
+  private readonly image: grpc.Client;
+
+  constructor(socket: string) {
+    const def = protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, enums: String, defaults: true });
+    const pkg = grpc.loadPackageDefinition(def) as any;
+    const v1 = pkg.runtime.v1;
+    this.runtime = new v1.RuntimeService(`unix://${socket}`, grpc.credentials.createInsecure());
+    this.image = new v1.ImageService(`unix://${socket}`, grpc.credentials.createInsecure());
+  }
+
+  private call(client: grpc.Client, method: string, req: object, timeoutMs: number): Promise<any> {
+    const fn = (client as unknown as Record<string, Unary>)[method];
+    if (typeof fn !== 'function') throw new Error(`no CRI method ${method}`);
+    return new Promise((resolve, reject) => {
+      fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err) reject(new Error(`${method}: ${err.details || err.message}`));
+        else resolve(res);
+      });
+    });
+  }
+
+  /** A RuntimeService call (RunPodSandbox, CreateContainer, ExecSync, …). */
+  rt(method: string, req: object = {}, timeoutMs = 60_000): Promise<any> {
+    return this.call(this.runtime, method, req, timeoutMs);
+  }
+
+  /** An ImageService call (ImageStatus). */
+  img(method: string, req: object = {}, timeoutMs = 30_000): Promise<any> {
+    return this.call(this.image, method, req, timeoutMs);
+  }
+
+  close(): void {
+    this.runtime.close();
+    this.image.close();
+  }
+}
+
+/** The first mount point of a cgroup v1 controller, or of cgroup2 when there is none. */
+export function cgroupDir(controller: string): string | undefined {
+  const lines = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+  for (const l of lines) {
+    const [pre, post] = l.split(' - ');
+    if (!pre || !post) continue;
+    const [fstype, , opts] = post.split(' ');
+    if (fstype === 'cgroup' && opts!.split(',').includes(controller)) return pre.split(' ')[4];
+  }
+  return undefined;
+}
+
+/** A cgroup file of a container (cgroupsPath `rel`), trimmed; undefined when it does not exist. */
+export function readCgroupFile(controller: string, rel: string, file: string): string | undefined {
+  const root = cgroupDir(controller);
+  if (!root) return undefined;
+  try {
+    return fs.readFileSync(path.join(root, rel, file), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
