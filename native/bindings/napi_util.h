@@ -1,0 +1,28 @@
+/* Shared helpers of moat_native.node (napi_util.c). Each throws a JS error and returns false/NULL on bad input. */
+#ifndef MOAT_NAPI_UTIL_H
+#define MOAT_NAPI_UTIL_H
+#include <node_api.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MAX_ARGS 8
+
+/* Throws an Error like Node's system errors ("ECODE: text, syscall 'path'"); callers return NULL. */
+void throw_errno(napi_env env, int err, const char *syscall_name, const char *path);
+void throw_type(napi_env env, const char *fn, const char *arg, const char *want);
+/* argv must hold MAX_ARGS values; missing ones are undefined. */
+bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv);
+/* An integral JS number in [min, max]. */
+bool get_int(napi_env env, napi_value v, const char *fn, const char *arg, double min, double max, double *out);
+bool get_fd(napi_env env, napi_value v, const char *fn, const char *arg, int *fd);
+bool get_bool(napi_env env, napi_value v, const char *fn, const char *arg, bool *out);
+/* A string that fits buf (NUL included) and has no NUL inside. */
+bool get_str(napi_env env, napi_value v, const char *fn, const char *arg, char *buf, size_t cap);
+napi_value js_bool(napi_env env, bool b);
+
+/* Sub-modules: each adds its functions to exports; false after throwing. */
+bool moat_register_sentry(napi_env env, napi_value exports);
+bool moat_register_gofer(napi_env env, napi_value exports);
+bool moat_register_vm(napi_env env, napi_value exports); /* vm_tty.c */
+
+#endif

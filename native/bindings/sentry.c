@@ -1,0 +1,685 @@
+/*
+ * The sentry's ptrace platform (docs/sentry.md): the few calls the TypeScript kernel makes per
+ * application syscall, each a single native crossing.
+ *
+ *   stubSpawn(path, memfd)        -> tid   posix_spawn moat-stub with memfd as fd 3; wait for its
+ *                                          SIGSTOP; set PTRACE_O_EXITKILL|TRACESYSGOOD|TRACECLONE
+ *   sentryBuffers(regs, event)    -> void  the shared buffers: regs (27 u64, struct
+ *                                          user_regs_struct) and event (Int32Array, 4)
+ *   resumeWait(tid, how, sig, regsMode, rax, timeoutMs) -> kind
+ *       resume tid (how 0 = PTRACE_SYSEMU, 1 = PTRACE_CONT, tid 0 = resume nothing) after setting
+ *       its registers (regsMode 0: rax only, 1: all from the regs buffer, 2: none), then wait for
+ *       the next event of any tracee. kind: 1 event (event[0] tid, event[1] wait status; the regs
+ *       buffer holds that tid's registers when it is stopped), 0 timeout, 2 a host signal arrived
+ *       (takeHostSignals), 3 a watched fd is ready, -1 no tracee left. timeoutMs < 0: no timeout.
+ *   inject(tid, nr, a0..a5)        -> result  run one syscall in the stopped tid through the
+ *                                          stub's gadget, its registers saved and restored.
+ *                                          event[2] = the new thread's tid after a clone.
+ *                                          Returns -ESRCH (-3) if the thread died meanwhile.
+ *   getRegs(tid) / setRegs(tid)  -> ok      tid's registers to / from the regs buffer
+ *   getFpRegs(tid, buf) / setFpRegs(tid, buf)  512-byte fxsave area (signal frames)
+ *   waitTid(tid, nohang)           -> status | -1   reap one thread (after a SIGKILL)
+ *   tgkill(tgid, tid, sig)
+ *   memfdCreate(name, size) -> fd;  mapShared(fd, size) -> ArrayBuffer (unmapped when collected)
+ *   punchHole(fd, offset, length);  copyData(src, dst, srcOff, dstOff, len) (data extents only)
+ *   hostSignals(signals[])         install handlers (no SA_RESTART) that record these signals
+ *   takeHostSignals()              -> bitmask of those that arrived since the last call
+ *   pollIn(fd)                     -> bool  a read of fd would not block (poll, no wait)
+ *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3)
+ *
+ * The thread that calls stubSpawn is the stubs' tracer; every ptrace call must come from it
+ * (the JavaScript main thread). Numbers are doubles: addresses and results fit in 53 bits.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "napi_util.h"
+
+#define GADGET_ADDR 0x7ff000000000ULL
+#define MAX_WATCH 16
+
+static struct user_regs_struct *shared_regs;
+static int32_t *shared_event;
+static napi_ref regs_ref, event_ref;
+static struct pollfd watch[MAX_WATCH];
+static int nwatch;
+static atomic_uint host_signal_mask;
+static timer_t tick_timer;
+static bool tick_ready;
+
+extern char **environ;
+
+static bool get_double(napi_env env, napi_value v, const char *fn, const char *arg, double *out)
+{
+	napi_valuetype t;
+
+	if (napi_typeof(env, v, &t) != napi_ok || t != napi_number || napi_get_value_double(env, v, out) != napi_ok) {
+		throw_type(env, fn, arg, "a number");
+		return false;
+	}
+	return true;
+}
+
+static napi_value num(napi_env env, double d)
+{
+	napi_value v;
+
+	napi_create_double(env, d, &v);
+	return v;
+}
+
+static bool get_typed(napi_env env, napi_value v, const char *fn, const char *arg, size_t min_bytes, void **data, size_t *bytes)
+{
+	bool is;
+	napi_typedarray_type type;
+	size_t len, off;
+	napi_value ab;
+
+	if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+	    napi_get_typedarray_info(env, v, &type, &len, data, &ab, &off) != napi_ok) {
+		throw_type(env, fn, arg, "a typed array");
+		return false;
+	}
+	switch (type) {
+	case napi_int8_array: case napi_uint8_array: case napi_uint8_clamped_array: *bytes = len; break;
+	case napi_int16_array: case napi_uint16_array: *bytes = len * 2; break;
+	case napi_int32_array: case napi_uint32_array: case napi_float32_array: *bytes = len * 4; break;
+	default: *bytes = len * 8; break;
+	}
+	if (*bytes < min_bytes) {
+		throw_type(env, fn, arg, "a large enough typed array");
+		return false;
+	}
+	return true;
+}
+
+/* ---- host signals and the wait ---- */
+
+static void on_host_signal(int sig)
+{
+	if (sig > 0 && sig < 32)
+		atomic_fetch_or(&host_signal_mask, 1u << sig);
+}
+
+static void on_tick(int sig)
+{
+	(void)sig;
+}
+
+/* A periodic tick armed only around a blocking waitpid, so a host signal that lands just before
+ * the wait starts is seen within one tick instead of never. */
+static void tick(bool on)
+{
+	struct itimerspec its = { 0 };
+
+	if (!tick_ready) {
+		struct sigevent sev = { 0 };
+		struct sigaction sa = { 0 };
+
+		sa.sa_handler = on_tick;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGRTMIN + 4, &sa, NULL);
+		sev.sigev_notify = SIGEV_THREAD_ID;
+		sev.sigev_signo = SIGRTMIN + 4;
+		sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+		if (timer_create(CLOCK_MONOTONIC, &sev, &tick_timer) != 0)
+			return;
+		tick_ready = true;
+	}
+	if (on) {
+		its.it_value.tv_nsec = 50 * 1000 * 1000;
+		its.it_interval.tv_nsec = 50 * 1000 * 1000;
+	}
+	timer_settime(tick_timer, 0, &its, NULL);
+}
+
+static long long mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void fill_event(pid_t tid, int status)
+{
+	shared_event[0] = tid;
+	shared_event[1] = status;
+	if (WIFSTOPPED(status) && shared_regs && ptrace(PTRACE_GETREGS, tid, NULL, shared_regs) != 0)
+		shared_event[1] = -1; /* vanished between the stop and the read (SIGKILL) */
+}
+
+static int wait_event(double timeout_ms)
+{
+	long long deadline = timeout_ms >= 0 ? mono_us() + (long long)(timeout_ms * 1000) : -1;
+	long long slice = 50; /* microseconds; doubles while idle, up to 10 ms */
+
+	for (;;) {
+		int status = 0;
+		bool blocking = deadline < 0 && nwatch == 0;
+		pid_t pid;
+
+		if (atomic_load(&host_signal_mask))
+			return 2;
+		if (blocking)
+			tick(true);
+		pid = waitpid(-1, &status, __WALL | (blocking ? 0 : WNOHANG));
+		if (blocking)
+			tick(false);
+		if (pid > 0) {
+			fill_event(pid, status);
+			return 1;
+		}
+		if (pid < 0 && errno == ECHILD)
+			return -1;
+		if (pid < 0 && errno != EINTR)
+			return -1;
+		if (blocking || pid < 0)
+			continue;
+		{
+			long long now = mono_us(), wait_us = slice;
+
+			if (deadline >= 0 && now >= deadline)
+				return 0;
+			if (deadline >= 0 && deadline - now < wait_us)
+				wait_us = deadline - now;
+			if (nwatch > 0) {
+				struct timespec ts = { .tv_sec = wait_us / 1000000, .tv_nsec = (wait_us % 1000000) * 1000 };
+				int r = ppoll(watch, (nfds_t)nwatch, &ts, NULL);
+
+				if (r > 0)
+					return 3;
+			} else {
+				struct timespec ts = { .tv_sec = wait_us / 1000000, .tv_nsec = (wait_us % 1000000) * 1000 };
+
+				nanosleep(&ts, NULL);
+			}
+			if (slice < 10000)
+				slice *= 2;
+		}
+	}
+}
+
+/* ---- calls ---- */
+
+static napi_value sentry_buffers_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	void *regs, *event;
+	size_t rb, eb;
+
+	if (!get_args(env, info, 2, argv) ||
+	    !get_typed(env, argv[0], "sentryBuffers", "regs", sizeof(struct user_regs_struct), &regs, &rb) ||
+	    !get_typed(env, argv[1], "sentryBuffers", "event", 16, &event, &eb))
+		return NULL;
+	if (regs_ref)
+		napi_delete_reference(env, regs_ref);
+	if (event_ref)
+		napi_delete_reference(env, event_ref);
+	napi_create_reference(env, argv[0], 1, &regs_ref);
+	napi_create_reference(env, argv[1], 1, &event_ref);
+	shared_regs = regs;
+	shared_event = event;
+	return NULL;
+}
+
+static napi_value stub_spawn_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	char path[PATH_MAX];
+	int memfd, err, status;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	pid_t pid;
+	char *args[] = { "moat-stub", NULL };
+	char *envp[] = { NULL };
+
+	if (!get_args(env, info, 2, argv) || !get_str(env, argv[0], "stubSpawn", "path", path, sizeof(path)) ||
+	    !get_fd(env, argv[1], "stubSpawn", "memfd", &memfd))
+		return NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, memfd, 3);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	err = posix_spawn(&pid, path, &fa, &attr, args, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	(void)environ;
+	if (err) {
+		throw_errno(env, err, "posix_spawn", path);
+		return NULL;
+	}
+	for (;;) {
+		if (waitpid(pid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			goto fail;
+		}
+		break;
+	}
+	if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "stub start-up (wait status 0x%x)", status);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
+			;
+		throw_errno(env, ECHILD, what, path);
+		return NULL;
+	}
+	if (ptrace(PTRACE_SETOPTIONS, pid, NULL,
+		   (void *)(long)(PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE)) != 0) {
+		err = errno;
+		goto fail;
+	}
+	return num(env, pid);
+fail:
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
+		;
+	throw_errno(env, err, "stub start-up", path);
+	return NULL;
+}
+
+static napi_value resume_wait_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	double tid, how, sig, mode, rax, timeout;
+
+	if (!get_args(env, info, 6, argv) || !get_double(env, argv[0], "resumeWait", "tid", &tid) ||
+	    !get_double(env, argv[1], "resumeWait", "how", &how) || !get_double(env, argv[2], "resumeWait", "sig", &sig) ||
+	    !get_double(env, argv[3], "resumeWait", "regsMode", &mode) || !get_double(env, argv[4], "resumeWait", "rax", &rax) ||
+	    !get_double(env, argv[5], "resumeWait", "timeoutMs", &timeout))
+		return NULL;
+	if (!shared_regs) {
+		throw_type(env, "resumeWait", "sentryBuffers", "called first");
+		return NULL;
+	}
+	if (tid > 0) {
+		pid_t t = (pid_t)tid;
+		int r = 0;
+
+		if (mode == 0)
+			r = (int)ptrace(PTRACE_POKEUSER, t, (void *)offsetof(struct user_regs_struct, rax), (void *)(long long)rax);
+		else if (mode == 1)
+			r = (int)ptrace(PTRACE_SETREGS, t, NULL, shared_regs);
+		if (r == 0)
+			ptrace(how == 0 ? PTRACE_SYSEMU : PTRACE_CONT, t, NULL, (void *)(long)sig);
+		/* ESRCH: killed meanwhile; its exit is the next event. */
+	}
+	if (timeout == -2)
+		return num(env, 0);
+	return num(env, wait_event(timeout));
+}
+
+static napi_value inject_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	double d[8];
+	struct user_regs_struct saved, regs;
+	pid_t tid;
+	int status;
+	long long result;
+
+	if (!get_args(env, info, 8, argv))
+		return NULL;
+	for (int i = 0; i < 8; i++) {
+		napi_valuetype t;
+
+		if (napi_typeof(env, argv[i], &t) == napi_ok && t == napi_undefined) {
+			d[i] = 0;
+			continue;
+		}
+		if (!get_double(env, argv[i], "inject", "argument", &d[i]))
+			return NULL;
+	}
+	tid = (pid_t)d[0];
+	if (shared_event)
+		shared_event[2] = 0;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &saved) != 0)
+		return num(env, -errno);
+	regs = saved;
+	regs.rip = GADGET_ADDR;
+	regs.rax = (unsigned long long)(long long)d[1];
+	regs.orig_rax = (unsigned long long)-1LL;
+	regs.rdi = (unsigned long long)(long long)d[2];
+	regs.rsi = (unsigned long long)(long long)d[3];
+	regs.rdx = (unsigned long long)(long long)d[4];
+	regs.r10 = (unsigned long long)(long long)d[5];
+	regs.r8 = (unsigned long long)(long long)d[6];
+	regs.r9 = (unsigned long long)(long long)d[7];
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) != 0 || ptrace(PTRACE_CONT, tid, NULL, NULL) != 0)
+		return num(env, -errno);
+	for (;;) {
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return num(env, -ESRCH);
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			if (shared_event) {
+				shared_event[3] = status;
+			}
+			return num(env, -ESRCH);
+		}
+		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_CLONE << 8))) {
+			unsigned long msg = 0;
+			int cst;
+
+			ptrace(PTRACE_GETEVENTMSG, tid, NULL, &msg);
+			/* The new thread starts with a SIGSTOP of its own: take it now. */
+			while (waitpid((pid_t)msg, &cst, __WALL) < 0 && errno == EINTR)
+				;
+			if (shared_event)
+				shared_event[2] = (int32_t)msg;
+			ptrace(PTRACE_CONT, tid, NULL, NULL);
+			continue;
+		}
+		if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP)
+			break;
+		/* Any other stop (a stray SIGSTOP, …): let the gadget go on without it. */
+		ptrace(PTRACE_CONT, tid, NULL, NULL);
+	}
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) != 0)
+		return num(env, -errno);
+	result = (long long)regs.rax;
+	saved.orig_rax = (unsigned long long)-1LL;
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) != 0)
+		return num(env, -errno);
+	return num(env, (double)result);
+}
+
+static napi_value fpregs_js(napi_env env, napi_callback_info info, bool set)
+{
+	napi_value argv[MAX_ARGS];
+	double tid;
+	void *buf;
+	size_t bytes;
+
+	if (!get_args(env, info, 2, argv) || !get_double(env, argv[0], "fpRegs", "tid", &tid) ||
+	    !get_typed(env, argv[1], "fpRegs", "buf", sizeof(struct user_fpregs_struct), &buf, &bytes))
+		return NULL;
+	if (ptrace(set ? PTRACE_SETFPREGS : PTRACE_GETFPREGS, (pid_t)tid, NULL, buf) != 0)
+		return num(env, -errno);
+	return num(env, 0);
+}
+
+static napi_value get_fpregs_js(napi_env env, napi_callback_info info) { return fpregs_js(env, info, false); }
+static napi_value set_fpregs_js(napi_env env, napi_callback_info info) { return fpregs_js(env, info, true); }
+
+static napi_value regs_js(napi_env env, napi_callback_info info, bool set)
+{
+	napi_value argv[MAX_ARGS];
+	double tid;
+
+	if (!get_args(env, info, 1, argv) || !get_double(env, argv[0], "regs", "tid", &tid))
+		return NULL;
+	if (!shared_regs) {
+		throw_type(env, "regs", "sentryBuffers", "called first");
+		return NULL;
+	}
+	return js_bool(env, ptrace(set ? PTRACE_SETREGS : PTRACE_GETREGS, (pid_t)tid, NULL, shared_regs) == 0);
+}
+
+static napi_value get_regs_js(napi_env env, napi_callback_info info) { return regs_js(env, info, false); }
+static napi_value set_regs_js(napi_env env, napi_callback_info info) { return regs_js(env, info, true); }
+
+static napi_value wait_tid_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	double tid;
+	bool nohang;
+	int status;
+	pid_t r;
+
+	if (!get_args(env, info, 2, argv) || !get_double(env, argv[0], "waitTid", "tid", &tid) ||
+	    !get_bool(env, argv[1], "waitTid", "nohang", &nohang))
+		return NULL;
+	do
+		r = waitpid((pid_t)tid, &status, __WALL | (nohang ? WNOHANG : 0));
+	while (r < 0 && errno == EINTR);
+	return num(env, r > 0 ? status : -1);
+}
+
+static napi_value tgkill_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	double tgid, tid, sig;
+
+	if (!get_args(env, info, 3, argv) || !get_double(env, argv[0], "tgkill", "tgid", &tgid) ||
+	    !get_double(env, argv[1], "tgkill", "tid", &tid) || !get_double(env, argv[2], "tgkill", "sig", &sig))
+		return NULL;
+	return num(env, syscall(SYS_tgkill, (pid_t)tgid, (pid_t)tid, (int)sig) == 0 ? 0 : -errno);
+}
+
+static napi_value memfd_create_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	char name[64];
+	double size;
+	int fd;
+
+	if (!get_args(env, info, 2, argv) || !get_str(env, argv[0], "memfdCreate", "name", name, sizeof(name)) ||
+	    !get_int(env, argv[1], "memfdCreate", "size", 0, 1ULL << 46, &size))
+		return NULL;
+	fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+		int err = errno;
+
+		if (fd >= 0)
+			close(fd);
+		throw_errno(env, err, "memfd_create", name);
+		return NULL;
+	}
+	return num(env, fd);
+}
+
+static void unmap_finalize(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	munmap(data, (size_t)(uintptr_t)hint);
+}
+
+static napi_value map_shared_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS], ab;
+	int fd;
+	double size;
+	void *p;
+
+	if (!get_args(env, info, 2, argv) || !get_fd(env, argv[0], "mapShared", "fd", &fd) ||
+	    !get_int(env, argv[1], "mapShared", "size", 1, 1ULL << 32, &size))
+		return NULL;
+	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED) {
+		throw_errno(env, errno, "mmap", NULL);
+		return NULL;
+	}
+	if (napi_create_external_arraybuffer(env, p, (size_t)size, unmap_finalize, (void *)(uintptr_t)(size_t)size, &ab) != napi_ok) {
+		munmap(p, (size_t)size);
+		return NULL;
+	}
+	return ab;
+}
+
+static napi_value punch_hole_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	int fd;
+	double off, len;
+
+	if (!get_args(env, info, 3, argv) || !get_fd(env, argv[0], "punchHole", "fd", &fd) ||
+	    !get_int(env, argv[1], "punchHole", "offset", 0, 1ULL << 46, &off) ||
+	    !get_int(env, argv[2], "punchHole", "length", 0, 1ULL << 46, &len))
+		return NULL;
+	if (len > 0 && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) != 0) {
+		throw_errno(env, errno, "fallocate", NULL);
+		return NULL;
+	}
+	return NULL;
+}
+
+/* Copy [srcOff, srcOff+len) of src to dstOff of dst, reading only data extents (holes stay holes). */
+static napi_value copy_data_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	int src, dst;
+	double so, dof, len;
+	off_t pos, end;
+
+	if (!get_args(env, info, 5, argv) || !get_fd(env, argv[0], "copyData", "src", &src) ||
+	    !get_fd(env, argv[1], "copyData", "dst", &dst) || !get_int(env, argv[2], "copyData", "srcOff", 0, 1ULL << 46, &so) ||
+	    !get_int(env, argv[3], "copyData", "dstOff", 0, 1ULL << 46, &dof) ||
+	    !get_int(env, argv[4], "copyData", "length", 0, 1ULL << 46, &len))
+		return NULL;
+	pos = (off_t)so;
+	end = (off_t)(so + len);
+	while (pos < end) {
+		off_t data = lseek(src, pos, SEEK_DATA), hole;
+
+		if (data < 0 || data >= end)
+			break;
+		hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		while (data < hole) {
+			loff_t in = data, out = (loff_t)(dof + (double)(data - (off_t)so));
+			ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)(hole - data), 0);
+
+			if (n <= 0) {
+				throw_errno(env, n < 0 ? errno : EIO, "copy_file_range", NULL);
+				return NULL;
+			}
+			data += n;
+		}
+		pos = hole;
+	}
+	return NULL;
+}
+
+static napi_value host_signals_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	uint32_t n;
+	bool is;
+
+	if (!get_args(env, info, 1, argv) || napi_is_array(env, argv[0], &is) != napi_ok || !is) {
+		throw_type(env, "hostSignals", "signals", "an array");
+		return NULL;
+	}
+	napi_get_array_length(env, argv[0], &n);
+	for (uint32_t i = 0; i < n; i++) {
+		napi_value v;
+		double sig;
+		struct sigaction sa = { 0 };
+
+		napi_get_element(env, argv[0], i, &v);
+		if (!get_int(env, v, "hostSignals", "signal", 1, 31, &sig))
+			return NULL;
+		sa.sa_handler = on_host_signal;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction((int)sig, &sa, NULL) != 0) {
+			throw_errno(env, errno, "sigaction", NULL);
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+static napi_value take_host_signals_js(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	return num(env, (double)atomic_exchange(&host_signal_mask, 0));
+}
+
+static napi_value set_watch_fds_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	void *data;
+	size_t bytes;
+
+	if (!get_args(env, info, 1, argv) || !get_typed(env, argv[0], "setWatchFds", "fds", 0, &data, &bytes))
+		return NULL;
+	nwatch = 0;
+	for (size_t i = 0; i < bytes / 4 && nwatch < MAX_WATCH; i++) {
+		watch[nwatch].fd = ((int32_t *)data)[i];
+		watch[nwatch].events = POLLIN;
+		nwatch++;
+	}
+	return NULL;
+}
+
+static napi_value poll_in_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	int fd;
+	struct pollfd p;
+
+	if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "pollIn", "fd", &fd))
+		return NULL;
+	p.fd = fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	return js_bool(env, poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)));
+}
+
+bool moat_register_sentry(napi_env env, napi_value exports)
+{
+	static const struct {
+		const char *name;
+		napi_callback fn;
+	} fns[] = {
+		{ "sentryBuffers", sentry_buffers_js },
+		{ "stubSpawn", stub_spawn_js },
+		{ "resumeWait", resume_wait_js },
+		{ "inject", inject_js },
+		{ "getRegs", get_regs_js },
+		{ "setRegs", set_regs_js },
+		{ "getFpRegs", get_fpregs_js },
+		{ "setFpRegs", set_fpregs_js },
+		{ "waitTid", wait_tid_js },
+		{ "tgkill", tgkill_js },
+		{ "memfdCreate", memfd_create_js },
+		{ "mapShared", map_shared_js },
+		{ "punchHole", punch_hole_js },
+		{ "copyData", copy_data_js },
+		{ "hostSignals", host_signals_js },
+		{ "takeHostSignals", take_host_signals_js },
+		{ "setWatchFds", set_watch_fds_js },
+		{ "pollIn", poll_in_js },
+	};
+
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		napi_value f;
+
+		if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f) != napi_ok ||
+		    napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
+			return false;
+	}
+	return true;
+}

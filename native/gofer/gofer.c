@@ -1,0 +1,126 @@
+/*
+ * moat-gofer: serves the container's trees to the sentry, read-only and fd-relative, so the
+ * application's path strings never reach a host path syscall (gVisor's gofer; docs/sentry-gofer.md).
+ *
+ *   moat-gofer N [MAX_HANDLES]
+ *     fd 3            connected AF_UNIX SOCK_SEQPACKET socket to the sentry
+ *     fd 4 .. 4+N-1   O_PATH|O_DIRECTORY fds of the trees (0 = the rootfs, then bind sources)
+ *     MAX_HANDLES     size of the handle table, 1..65536 (default 65536)
+ *
+ * One request per message, one reply per message, strictly in turn. Exits 0 when the sentry's end
+ * closes; 1 with a message on stderr if it cannot set itself up. The sentry is untrusted too: it
+ * faces the application, so every request is checked as if the application wrote it.
+ */
+#include "gofer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static uint8_t req[MAX_REQ];
+static uint8_t rep[MAX_REP];
+
+static unsigned long parse_num(const char *s, unsigned long min, unsigned long max, const char *what)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+		die(what, EINVAL);
+	return v;
+}
+
+/* The fds we were handed must be what the contract says, before anything trusts them. */
+static void check_fds(unsigned ntrees)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+	struct stat st;
+
+	if (getsockopt(SOCK_FD, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
+		die("fd 3 is not a SOCK_SEQPACKET socket", errno ? errno : EINVAL);
+	for (unsigned i = 0; i < ntrees; i++) {
+		int fd = FIRST_TREE_FD + (int)i;
+
+		if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+			die("a tree fd is not a directory", errno ? errno : ENOTDIR);
+		if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+			die("F_SETFD", errno);
+	}
+}
+
+static void reply(size_t len, int fd)
+{
+	struct iovec iov = { rep, len };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (fd >= 0) {
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		cm.h.cmsg_level = SOL_SOCKET;
+		cm.h.cmsg_type = SCM_RIGHTS;
+		cm.h.cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(&cm.h), &fd, sizeof(int));
+	}
+	do
+		n = sendmsg(SOCK_FD, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
+		_exit(0); /* the sentry is gone (_exit: nothing to flush, no stdio after seccomp) */
+}
+
+static void serve(void)
+{
+	for (;;) {
+		struct iovec iov = { req, sizeof(req) };
+		/* No control buffer: fds the sentry might send are never installed (MSG_CTRUNC). */
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n = recvmsg(SOCK_FD, &msg, 0);
+		size_t len;
+		int fd;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(0); /* EOF (or the socket broke): the sentry is done with us */
+		len = dispatch(req, (size_t)n, msg.msg_flags, rep, &fd);
+		reply(len, fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	unsigned ntrees;
+	uint32_t max_handles = MAX_HANDLES;
+
+	if (argc < 2 || argc > 3)
+		die("usage: moat-gofer N [MAX_HANDLES]", EINVAL);
+	ntrees = (unsigned)parse_num(argv[1], 1, MAX_TREES, "N (number of trees)");
+	if (argc == 3)
+		max_handles = (uint32_t)parse_num(argv[2], 1, MAX_HANDLES, "MAX_HANDLES");
+	check_fds(ntrees);
+	confine(ntrees, &max_handles);
+	handles_init(max_handles);
+	ops_init(ntrees);
+	install_seccomp();
+	/* Nothing is written after this point; the slots go to handles. */
+	close(0);
+	close(1);
+	close(2);
+	serve();
+	return 0;
+}

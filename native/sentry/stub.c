@@ -1,0 +1,111 @@
+/*
+ * moat-stub: the host process an application runs in under the sentry (docs/sentry.md).
+ *
+ * It owns nothing: the sentry maps the application's memory into it (fd 3 is the memfd behind
+ * that memory), sets its registers and lets it run under PTRACE_SYSEMU, so every syscall the
+ * application makes stops in the sentry and is never executed by the host. The only syscalls
+ * the host runs in this process are the ones the sentry injects through the gadget below
+ * (`syscall; int3` at STUB_BASE): the seccomp filter installed here kills the process for any
+ * syscall whose instruction pointer is not the gadget's, so a mistake in the sentry's
+ * bookkeeping (resuming without SYSEMU) cannot become host access.
+ *
+ * Start-up, all before the filter: become traced by the sentry, die with it, keep only fds 3
+ * (memory) and 4 (fd transfer), no new privileges. Then stop with SIGSTOP — through the gadget,
+ * since the filter is already in force — and wait to be told what to run.
+ *
+ * No libc: a static, position-dependent binary of a few hundred bytes (see stub.ld).
+ */
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+
+#define PTRACE_TRACEME 0
+#define PR_SET_PDEATHSIG 1
+#define PR_SET_NO_NEW_PRIVS 38
+#define SIGKILL 9
+#define SIGSTOP 19
+#define GADGET_ADDR 0x7ff000000000UL
+#define GADGET_RET (GADGET_ADDR + 2) /* the instruction pointer a syscall from the gadget reports */
+
+__asm__(".section .text.gadget,\"ax\",@progbits\n"
+	".globl stub_gadget\n"
+	"stub_gadget:\n"
+	"	syscall\n"
+	"	int3\n"
+	".previous\n");
+
+static long raw_syscall(long nr, long a, long b, long c)
+{
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+	return ret;
+}
+
+static long raw_syscall4(long nr, long a, long b, long c, long d)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* Exit codes 121..124 name the start-up step that failed (the sentry reports the status). */
+static long raw_syscall5(long nr, long a, long b, long c, long d, long e)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
+	return ret;
+}
+
+static __attribute__((noreturn)) void die(int step)
+{
+	for (;;)
+		raw_syscall(SYS_exit_group, 120 + step, 0, 0);
+}
+
+static const struct sock_filter filter[] = {
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)(GADGET_RET & 0xffffffffUL), 1, 0),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)(GADGET_RET >> 32), 1, 0),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+
+__attribute__((noreturn, used)) void stub_main(void)
+{
+	struct sock_fprog prog = { .len = sizeof(filter) / sizeof(filter[0]), .filter = (struct sock_filter *)filter };
+	long pid;
+
+	if (raw_syscall4(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0)
+		die(1);
+	if (raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0) != 0)
+		die(2);
+	raw_syscall(SYS_close_range, 5, ~0U, 0);
+	if (raw_syscall5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		die(3);
+	pid = raw_syscall(SYS_getpid, 0, 0, 0);
+	if (raw_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog) != 0)
+		die(4);
+	/* kill(pid, SIGSTOP) through the gadget: the sentry takes over at this stop. */
+	__asm__ volatile("jmp stub_gadget" : : "a"((long)SYS_kill), "D"(pid), "S"((long)SIGSTOP) : "memory");
+	__builtin_unreachable();
+}
+
+__asm__(".text\n"
+	".globl _start\n"
+	"_start:\n"
+	"	andq $-16, %rsp\n"
+	"	call stub_main\n"
+	"	hlt\n");

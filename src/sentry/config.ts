@@ -1,0 +1,22 @@
+// What the sentry platform hands the sentry process (written as JSON in the container's state dir).
+
+export interface SentryConfig {
+  /** Host path of the rootfs (served through the gofer when goferFd ≥ 0). */
+  rootfs: string;
+  goferFd?: number;
+  readonlyRootfs?: boolean;
+  /** Bind mounts: container destination → gofer tree index. */
+  mounts?: Array<{ destination: string; tree: number; readonly: boolean }>;
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  groups?: number[];
+  hostname?: string;
+  rlimits?: Array<{ resource: number; soft: number; hard: number }>;
+  /** create: block until `moat start` opens this fifo. */
+  startFifo?: string;
+  strace?: boolean;
+  logUnimplemented?: boolean;
+}

@@ -1,0 +1,117 @@
+// execve: a new address space (a new stub) with the program loaded, replacing the task's old one.
+// `#!` scripts run their interpreter, as binfmt_script does (up to 4 levels).
+
+import { ENOENT, ENOEXEC, ELOOP } from '../abi/errno';
+import { loadProgram } from '../loader/loader';
+import { REG } from '../platform/registers';
+import type { ExecFile } from '../vfs';
+import { exitThreadForExec, switchAddressSpace } from './exit';
+import { resetHandlersForExec } from './signals';
+import { SIG_IGN } from './signal-types';
+import type { Task } from './task';
+
+const MAX_SCRIPT_DEPTH = 4;
+
+/** Returns 0 (the task now runs the new program; its registers are set) or -errno (nothing changed). */
+export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8Array[]): number {
+  const k = t.kernel;
+  let file: ExecFile | number = k.vfs.openExec(t, path);
+  if (typeof file === 'number') return file;
+  let execPath = path;
+  // #! scripts.
+  for (let depth = 0; ; depth++) {
+    const head = new Uint8Array(256);
+    const n = file.pread(head, 0);
+    if (n < 2 || head[0] !== 0x23 || head[1] !== 0x21) break;
+    if (depth >= MAX_SCRIPT_DEPTH) {
+      file.close();
+      return -ELOOP;
+    }
+    let line = Buffer.from(head.subarray(2, n)).toString('latin1');
+    const nl = line.indexOf('\n');
+    if (nl >= 0) line = line.slice(0, nl);
+    line = line.trim();
+    if (!line) {
+      file.close();
+      return -ENOEXEC;
+    }
+    const sp = line.search(/[ \t]/);
+    const interp = sp < 0 ? line : line.slice(0, sp);
+    const optArg = sp < 0 ? '' : line.slice(sp).trim();
+    const newArgv = [Buffer.from(interp)];
+    if (optArg) newArgv.push(Buffer.from(optArg));
+    newArgv.push(Buffer.from(execPath));
+    argv = [...newArgv, ...argv.slice(1)];
+    file.close();
+    execPath = interp;
+    file = k.vfs.openExec(t, interp);
+    if (typeof file === 'number') return file === -ENOENT ? -ENOENT : file;
+  }
+  const exe = file;
+
+  // Build the new image in a new stub before touching the old one: a failed exec returns to it.
+  const mm = k.newMemoryManager();
+  let hostPid: number;
+  try {
+    hostPid = k.platform.newAddressSpace(mm.file.fd);
+  } catch {
+    mm.destroy();
+    exe.close();
+    return -12; // ENOMEM
+  }
+  mm.hostPid = hostPid;
+  const res = loadProgram({
+    mm,
+    tid: hostPid,
+    file: exe,
+    argv,
+    envp,
+    execfn: Buffer.from(path),
+    openInterp: (p) => k.vfs.openExec(t, p),
+    creds: t.creds,
+  });
+  exe.close();
+  if (typeof res === 'number') {
+    k.platform.destroyAddressSpace(hostPid, [hostPid]);
+    mm.destroy();
+    return res;
+  }
+  mm.hostTids.add(hostPid);
+  mm.exePath = exe.path;
+  mm.auxv = res.auxv;
+  mm.argStart = res.argStart;
+  mm.argEnd = res.argEnd;
+  mm.envStart = res.envStart;
+  mm.envEnd = res.envEnd;
+
+  // Point of no return: other threads of the group go, the old address space is dropped.
+  for (const other of [...t.tg.tasks]) {
+    if (other !== t) exitThreadForExec(other);
+  }
+  switchAddressSpace(t, mm);
+  t.files.closeOnExec();
+  resetHandlersForExec(t);
+  t.altStack = { sp: 0, size: 0, flags: 2 };
+  t.clearChildTid = 0;
+  t.robustList = 0;
+  const base = exe.path.slice(exe.path.lastIndexOf('/') + 1);
+  t.comm = base.slice(0, 15);
+  // Fresh registers: only the entry point and the stack.
+  const cs = t.regs.get(REG.cs);
+  const ss = t.regs.get(REG.ss);
+  t.regs.buffer.fill(0);
+  t.regs.set(REG.rip, res.entry);
+  t.regs.set(REG.rsp, res.sp);
+  t.regs.set(REG.cs, cs || 0x33);
+  t.regs.set(REG.ss, ss || 0x2b);
+  t.regs.set(REG.eflags, 0x202);
+  t.regs.set(REG.orig_rax, -1);
+  t.fullRegs = true;
+  t.retval = 0;
+  if (t.vforkParent) {
+    t.tg.vforkDone.notify();
+    t.vforkParent = undefined;
+  }
+  void SIG_IGN;
+  return 0;
+}

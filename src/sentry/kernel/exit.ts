@@ -1,0 +1,132 @@
+// Leaving: a task's exit, a thread group's end (zombie until its parent reaps it), orphans
+// going to init, and the host side — the task's host thread, and the stub once no task uses it.
+
+import { SIGCHLD } from '../abi/signals';
+import type { MemoryManager } from '../mm/mm';
+import { futexWake } from './futex';
+import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN } from './signal-types';
+import { sendSignalToGroup } from './signals';
+import type { Task, ThreadGroup } from './task';
+
+const NR_EXIT = 60;
+
+/** Drop a task's hold on its address space: the stub dies with its last user. */
+export function releaseAddressSpace(t: Task, mm: MemoryManager, hostThreadStopped: boolean): void {
+  const k = t.kernel;
+  k.byHost.delete(t.hostTid);
+  mm.users--;
+  if (mm.users <= 0) {
+    k.platform.destroyAddressSpace(mm.hostPid, [...mm.hostTids].filter((x) => x !== mm.hostPid));
+    for (const h of mm.hostTids) k.byHost.delete(h);
+    mm.hostTids.clear();
+    mm.destroy();
+    return;
+  }
+  // Others still use it: end only this host thread (not the stub's first thread, whose exit
+  // would wait for the others; it stays stopped until the stub goes).
+  if (hostThreadStopped && t.hostTid !== mm.hostPid) {
+    k.platform.inject(t.hostTid, NR_EXIT, 0);
+    mm.hostTids.delete(t.hostTid);
+  }
+}
+
+/** Exit one task with a wait status (code << 8, or a signal number). */
+export function exitTask(t: Task, status: number): void {
+  if (t.state === 'dead') return;
+  const k = t.kernel;
+  const wasRunning = t.state === 'running';
+  t.unblock();
+  t.state = 'dead';
+  k.forget(t);
+  const tg = t.tg;
+  const mm = t.mm;
+  if (t.clearChildTid && mm.users > 1) {
+    mm.writeU32(t.clearChildTid, 0);
+    futexWake(k, mm, t.clearChildTid, 1, 0xffffffff);
+  }
+  tg.tasks.delete(t);
+  k.tasks.delete(t.tid);
+  releaseAddressSpace(t, mm, !wasRunning);
+  t.files.release();
+  t.fs.release();
+  if (t.vforkParent) {
+    tg.vforkDone.notify();
+    t.vforkParent = undefined;
+  }
+  if (tg.tasks.size === 0) groupExited(tg, tg.exiting ?? status);
+  else if (t === tg.leader) k.tasks.set(t.tid, t); // the leader's id stays until the group ends
+}
+
+/** exit_group, a fatal signal: every task of the group leaves with this status. */
+export function killThreadGroup(tg: ThreadGroup, status: number): void {
+  if (tg.exiting !== undefined || !tg.alive) return;
+  tg.exiting = status;
+  for (const t of [...tg.tasks]) exitTask(t, status);
+}
+
+/** execve in a multi-threaded group: the other threads vanish without a trace. */
+export function exitThreadForExec(other: Task): void {
+  const k = other.kernel;
+  const wasRunning = other.state === 'running';
+  other.unblock();
+  other.state = 'dead';
+  k.forget(other);
+  other.tg.tasks.delete(other);
+  k.tasks.delete(other.tid);
+  releaseAddressSpace(other, other.mm, !wasRunning);
+  other.files.release();
+  other.fs.release();
+}
+
+/** After a successful exec: the task now lives in mm's stub. */
+export function switchAddressSpace(t: Task, mm: MemoryManager): void {
+  const old = t.mm;
+  mm.users++;
+  releaseAddressSpace(t, old, true);
+  t.mm = mm;
+  t.hostTid = mm.hostPid;
+  t.kernel.byHost.set(t.hostTid, t);
+}
+
+function groupExited(tg: ThreadGroup, status: number): void {
+  const k = tg.leader.kernel;
+  tg.exitStatus = status;
+  k.tasks.delete(tg.tgid);
+  if (tg === k.init) {
+    k.initExited(status);
+    return;
+  }
+  // Orphans go to init.
+  const init = k.init;
+  for (const c of tg.children) {
+    c.parent = init;
+    if (init) {
+      init.children.add(c);
+      if (!c.alive) init.childEvents.notify();
+    }
+  }
+  tg.children.clear();
+  const parent = tg.parent;
+  if (!parent) return;
+  const a = parent.handlers.actions[SIGCHLD];
+  if (tg.exitSignal === SIGCHLD && (a.handler === SIG_IGN || a.flags & SA_NOCLDWAIT)) {
+    reap(tg);
+    parent.childEvents.notify();
+    return;
+  }
+  const sig = status & 0x7f;
+  const code = sig === 0 ? CLD_EXITED : status & 0x80 ? CLD_DUMPED : CLD_KILLED;
+  if (tg.exitSignal > 0) {
+    sendSignalToGroup(parent, { signo: tg.exitSignal, code, pid: tg.tgid, uid: tg.leader.creds.uid, status: sig === 0 ? (status >> 8) & 0xff : sig }, false);
+  }
+  parent.childEvents.notify();
+}
+
+/** wait4 took it: the pid is free again. */
+export function reap(tg: ThreadGroup): void {
+  const k = tg.leader.kernel;
+  tg.reaped = true;
+  tg.parent?.children.delete(tg);
+  if (tg.parent) tg.parent.childTicks += 1;
+  k.groups.delete(tg.tgid);
+}

@@ -1,0 +1,81 @@
+// Futexes: wait queues keyed by (address space, address). Waiters park on the queue; a wake
+// marks them woken so their re-run returns 0 instead of re-checking the word.
+
+import type { MemoryManager } from '../mm/mm';
+import type { Kernel } from './kernel';
+import type { Task } from './task';
+
+export interface FutexWaiter {
+  task: Task;
+  bitset: number;
+  woken: boolean;
+}
+
+const tables = new WeakMap<Kernel, Map<string, FutexWaiter[]>>();
+
+function table(k: Kernel): Map<string, FutexWaiter[]> {
+  let m = tables.get(k);
+  if (!m) tables.set(k, (m = new Map()));
+  return m;
+}
+
+export function futexKey(mm: MemoryManager, addr: number): string {
+  return `${mm.id}:${addr}`;
+}
+
+export function futexEnqueue(k: Kernel, key: string, w: FutexWaiter): void {
+  const m = table(k);
+  let q = m.get(key);
+  if (!q) m.set(key, (q = []));
+  q.push(w);
+}
+
+export function futexDequeue(k: Kernel, key: string, w: FutexWaiter): void {
+  const m = table(k);
+  const q = m.get(key);
+  if (!q) return;
+  const i = q.indexOf(w);
+  if (i >= 0) q.splice(i, 1);
+  if (q.length === 0) m.delete(key);
+}
+
+/** Wake up to n waiters on (mm, addr) whose bitset matches; returns how many. */
+export function futexWake(k: Kernel, mm: MemoryManager, addr: number, n: number, bitset: number): number {
+  const key = futexKey(mm, addr);
+  const q = table(k).get(key);
+  if (!q) return 0;
+  let woken = 0;
+  for (const w of [...q]) {
+    if (woken >= n) break;
+    if ((w.bitset & bitset) === 0) continue;
+    w.woken = true;
+    futexDequeue(k, key, w);
+    w.task.wake();
+    woken++;
+  }
+  return woken;
+}
+
+/** FUTEX_REQUEUE: wake n, move up to m of the rest to another address. */
+export function futexRequeue(k: Kernel, mm: MemoryManager, addr: number, n: number, m: number, addr2: number): number {
+  const key = futexKey(mm, addr);
+  const key2 = futexKey(mm, addr2);
+  const q = table(k).get(key);
+  if (!q) return 0;
+  let woken = 0;
+  let moved = 0;
+  for (const w of [...q]) {
+    if (woken < n) {
+      w.woken = true;
+      futexDequeue(k, key, w);
+      w.task.wake();
+      woken++;
+    } else if (moved < m) {
+      futexDequeue(k, key, w);
+      futexEnqueue(k, key2, w);
+      (w.task.blockState as { key?: string } | undefined) && ((w.task.blockState as { key: string }).key = key2);
+      moved++;
+    }
+  }
+  return woken + moved;
+}

@@ -1,0 +1,362 @@
+// The sentry's kernel: the task table, the scheduler loop and the syscall dispatch.
+//
+// One loop, synchronous, on Node's main thread (the stubs' tracer): wait for the next stop of any
+// application thread, serve it, resume. A task whose syscall must wait (a read of an empty pipe,
+// wait4, futex, nanosleep) is parked on wait queues here, never in Node's event loop; its host
+// thread simply stays stopped.
+
+import { errnoName, ERESTARTSYS, ERESTARTNOHAND, EINTR } from '../abi/errno';
+import { SIGKILL, SIGTERM } from '../abi/signals';
+import { MemoryManager } from '../mm/mm';
+import {
+  EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL,
+  type PtracePlatform,
+} from '../platform';
+import { REG } from '../platform/registers';
+import { dispatchSyscall, syscallName } from '../syscalls/linux/table';
+import { FdTable, FsContext, type Vfs } from '../vfs';
+import { execTask } from './exec';
+import { exitTask, killThreadGroup } from './exit';
+import { deliverSignals, sendSignalToGroup, faultSignal } from './signals';
+import { SignalHandlers, Task, ThreadGroup, BLOCK, type Credentials, type Rlimit } from './task';
+
+export interface KernelOptions {
+  platform: PtracePlatform;
+  vfs: Vfs;
+  /** Log every syscall (--strace) to this function. */
+  strace?: (line: string) => void;
+  /** Report each unimplemented syscall once. */
+  onUnimplemented?: (name: string, nr: number) => void;
+  hostname: string;
+  creds: Credentials;
+  rlimits: Map<number, Rlimit>;
+}
+
+export class Kernel {
+  readonly tasks = new Map<number, Task>();
+  readonly byHost = new Map<number, Task>();
+  readonly groups = new Map<number, ThreadGroup>();
+  readonly platform: PtracePlatform;
+  readonly vfs: Vfs;
+  readonly bootTime = performance.now();
+  hostname: string;
+  domainname = '(none)';
+  private nextPid = 1;
+  private readonly ready: Task[] = [];
+  private readonly sleepers = new Set<Task>();
+  /** Host fds some parked task waits on, and who. */
+  private readonly hostWatch = new Map<number, Set<Task>>();
+  private watchDirty = false;
+  init: ThreadGroup | undefined;
+  /** The init's wait status once it is gone: the container's exit. */
+  private result: number | undefined;
+  readonly unimplementedSeen = new Set<number>();
+
+  constructor(readonly opts: KernelOptions) {
+    this.platform = opts.platform;
+    this.vfs = opts.vfs;
+    this.hostname = opts.hostname;
+  }
+
+  allocPid(): number {
+    while (this.tasks.has(this.nextPid) || this.groups.has(this.nextPid)) this.nextPid = this.nextPid >= 4194304 ? 2 : this.nextPid + 1;
+    return this.nextPid++;
+  }
+
+  newMemoryManager(): MemoryManager {
+    return new MemoryManager(this.platform, this.platform.memory);
+  }
+
+  /** Start the container's init: pid 1 running argv[0] (resolved by the caller). */
+  startInit(file: string, argv: string[], envp: string[], cwd: string, files: FdTable): number {
+    const pid = this.allocPid();
+    const tg = new ThreadGroup(pid, undefined, new SignalHandlers(), 0, new Map(this.opts.rlimits));
+    const mm = this.newMemoryManager();
+    mm.hostPid = this.platform.newAddressSpace(mm.file.fd);
+    mm.users = 1;
+    const t = new Task(this, pid, tg, mm, files, new FsContext(cwd), { ...this.opts.creds, groups: [...this.opts.creds.groups] }, 'init');
+    t.hostTid = mm.hostPid;
+    tg.leader = t;
+    tg.tasks.add(t);
+    this.tasks.set(pid, t);
+    this.groups.set(pid, tg);
+    this.byHost.set(t.hostTid, t);
+    this.init = tg;
+    const enc = (s: string) => Buffer.from(s);
+    const r = execTask(t, file, argv.map(enc), envp.map(enc));
+    if (r < 0) {
+      this.platform.destroyAddressSpace(mm.hostPid, [mm.hostPid]);
+      mm.destroy();
+      return r;
+    }
+    t.state = 'ready';
+    this.ready.push(t);
+    return 0;
+  }
+
+  // ---- scheduling ----
+
+  makeReady(t: Task, rerun: boolean): void {
+    if (t.state === 'dead') return;
+    this.sleepers.delete(t);
+    this.unwatch(t);
+    t.state = 'ready';
+    if (rerun) t.rerun = true;
+    this.ready.push(t);
+  }
+
+  /** Task.block calls this: track its deadline and host fds. */
+  parked(t: Task): void {
+    if (t.deadline !== Infinity) this.sleepers.add(t);
+  }
+
+  /** A parked task also waits for a host fd to become readable. */
+  watchHostFd(t: Task, fd: number): void {
+    let s = this.hostWatch.get(fd);
+    if (!s) this.hostWatch.set(fd, (s = new Set()));
+    s.add(t);
+    this.watchDirty = true;
+  }
+
+  private unwatch(t: Task): void {
+    for (const [fd, s] of this.hostWatch) {
+      if (s.delete(t)) {
+        if (s.size === 0) this.hostWatch.delete(fd);
+        this.watchDirty = true;
+      }
+    }
+  }
+
+  /** Interrupt a parked task for a signal: it returns -EINTR (or restarts, per SA_RESTART). */
+  interrupt(t: Task): void {
+    if (t.state !== 'blocked') return;
+    if (t.wakeOnSignal) {
+      t.wake();
+      return;
+    }
+    t.unblock();
+    t.interrupted = t.interruptResult;
+    this.sleepers.delete(t);
+    this.unwatch(t);
+    t.state = 'ready';
+    this.ready.push(t);
+  }
+
+  /** Run until the init exits; returns its wait status. */
+  run(): number {
+    const p = this.platform;
+    let current: Task | undefined;
+    for (;;) {
+      if (this.result !== undefined) return this.result;
+      if (this.watchDirty) {
+        p.watchFds([...this.hostWatch.keys()]);
+        this.watchDirty = false;
+      }
+      // Resume one ready task (delivering its signals first), then take the next event.
+      let tid = 0;
+      let mode = 2;
+      let rax = 0;
+      current = this.ready.shift();
+      if (current) {
+        const t = current;
+        if (t.state !== 'ready') continue;
+        if (t.rerun) {
+          t.rerun = false;
+          this.syscall(t);
+          continue;
+        }
+        if (t.interrupted !== 0) {
+          t.retval = t.interrupted;
+          t.interrupted = 0;
+          t.blockState = undefined;
+        }
+        if (t.tg.exiting !== undefined) {
+          exitTask(t, t.tg.exiting);
+          continue;
+        }
+        deliverSignals(t);
+        if (t.state !== 'ready') continue;
+        if (t.tg.stopped) {
+          t.state = 'stopped';
+          continue;
+        }
+        if (t.retval === -ERESTARTSYS || t.retval === -ERESTARTNOHAND) t.retval = -EINTR;
+        t.state = 'running';
+        tid = t.hostTid;
+        if (t.fullRegs) {
+          if (t.inSyscall) t.regs.set(REG.rax, t.retval);
+          p.regs.copyFrom(t.regs);
+          mode = 1;
+          t.fullRegs = false;
+        } else {
+          mode = 0;
+          rax = t.retval;
+        }
+      }
+      const timeout = this.ready.length > 0 ? -2 : this.nextTimeout();
+      const ev = p.resumeAndWait(tid, mode, rax, timeout);
+      switch (ev.kind) {
+        case EVENT_SYSCALL: {
+          const t = this.byHost.get(ev.tid);
+          if (!t || t.state === 'dead') {
+            p.resumeAndWait(ev.tid, 2, 0, -2);
+            break;
+          }
+          t.regs.copyFrom(p.regs);
+          this.syscall(t);
+          break;
+        }
+        case EVENT_FAULT: {
+          const t = this.byHost.get(ev.tid);
+          if (!t || t.state === 'dead') break;
+          t.regs.copyFrom(p.regs);
+          faultSignal(t, ev.signal);
+          t.inSyscall = false;
+          t.retval = 0;
+          t.fullRegs = true;
+          t.state = 'ready';
+          this.ready.push(t);
+          break;
+        }
+        case EVENT_OTHER_STOP: {
+          const t = this.byHost.get(ev.tid);
+          if (t && t.state === 'running') {
+            t.regs.copyFrom(p.regs);
+            t.fullRegs = true;
+            t.inSyscall = false;
+            t.retval = 0;
+            t.state = 'ready';
+            this.ready.push(t);
+          }
+          break;
+        }
+        case EVENT_EXIT: {
+          const t = this.byHost.get(ev.tid);
+          this.byHost.delete(ev.tid);
+          if (t && t.state !== 'dead') {
+            // Killed on the host (OOM, a stray SIGKILL): the whole process goes.
+            killThreadGroup(t.tg, SIGKILL);
+            exitTask(t, SIGKILL);
+          }
+          break;
+        }
+        case EVENT_HOST_SIGNAL:
+          this.hostSignals(p.takeHostSignals());
+          break;
+        case EVENT_FD:
+          for (const s of [...this.hostWatch.values()]) for (const t of [...s]) t.wake();
+          break;
+        case EVENT_NO_TASKS:
+          if (this.ready.length === 0 && this.sleepers.size === 0) {
+            if (this.result === undefined) this.result = 0x7f00; // nothing left to run
+          }
+          break;
+        default:
+          break;
+      }
+      this.expireTimers();
+    }
+  }
+
+  private nextTimeout(): number {
+    let next = Infinity;
+    for (const t of this.sleepers) next = Math.min(next, t.deadline);
+    for (const d of this.timerDeadlines) next = Math.min(next, d.deadline);
+    if (next === Infinity) return this.hostWatch.size > 0 ? 1000 : -1;
+    return Math.max(0, next - performance.now());
+  }
+
+  /** Interval timers and alarms (setitimer/alarm): a callback at a deadline. */
+  readonly timerDeadlines = new Set<{ deadline: number; fire: () => void }>();
+
+  private expireTimers(): void {
+    const now = performance.now();
+    for (const t of this.sleepers) {
+      if (t.deadline <= now) {
+        this.sleepers.delete(t);
+        t.timedOut = true;
+        t.wake();
+      }
+    }
+    for (const tm of this.timerDeadlines) {
+      if (tm.deadline <= now) {
+        this.timerDeadlines.delete(tm);
+        tm.fire();
+      }
+    }
+  }
+
+  /** Serve the syscall t stopped at (or re-run it after a wake-up). */
+  syscall(t: Task): void {
+    const nr = t.regs.getSigned(REG.orig_rax);
+    t.sysno = nr;
+    t.state = 'running';
+    t.inSyscall = true;
+    if (t.tg.exiting !== undefined) {
+      exitTask(t, t.tg.exiting);
+      return;
+    }
+    let r = dispatchSyscall(t, nr);
+    if (r === BLOCK) {
+      if (this.opts.strace && !t.timedOut) this.opts.strace(`[${t.tid}] ${syscallName(nr)}(...) parked`);
+      return;
+    }
+    if ((t.state as string) === 'dead') return;
+    t.timedOut = false;
+    t.blockState = undefined;
+    t.interruptResult = -ERESTARTSYS;
+    t.wakeOnSignal = false;
+    if (this.opts.strace) this.opts.strace(this.straceLine(t, nr, r));
+    if ((t.state as string) === 'blocked') return;
+    if (r === -ERESTARTSYS && !t.hasDeliverableSignal()) r = -EINTR;
+    t.retval = r;
+    if ((t.state as string) !== 'stopped') {
+      t.state = 'ready';
+      this.ready.unshift(t);
+    }
+  }
+
+  private straceLine(t: Task, nr: number, r: number): string {
+    const args: string[] = [];
+    for (let i = 0; i < 6; i++) args.push('0x' + t.arg(i).toString(16));
+    const res = r < 0 && r > -4096 ? `-1 ${errnoName(r)}` : r >= 0 && r < 65536 ? String(r) : '0x' + r.toString(16);
+    return `[${t.tid}] ${syscallName(nr)}(${args.join(', ')}) = ${res}`;
+  }
+
+  unimplemented(t: Task, nr: number): void {
+    if (this.unimplementedSeen.has(nr)) return;
+    this.unimplementedSeen.add(nr);
+    this.opts.onUnimplemented?.(syscallName(nr), nr);
+    void t;
+  }
+
+  // ---- the host side ----
+
+  /** Signals sent to the sentry process (moat kill): to the container's init. */
+  private hostSignals(mask: number): void {
+    for (let sig = 1; sig < 32; sig++) {
+      if (!(mask & (1 << sig)) || !this.init || !this.init.alive) continue;
+      sendSignalToGroup(this.init, { signo: sig, code: 0, pid: 0, uid: 0 }, true);
+    }
+  }
+
+  /** The init exited: the container is done; every other process goes with it. */
+  initExited(status: number): void {
+    this.result = status;
+    for (const tg of this.groups.values()) if (tg.alive && tg !== this.init) killThreadGroup(tg, SIGKILL);
+    for (const t of [...this.tasks.values()]) if (t.state !== 'dead') exitTask(t, SIGKILL);
+  }
+
+  /** Remove from the scheduler (the task died). */
+  forget(t: Task): void {
+    this.sleepers.delete(t);
+    this.unwatch(t);
+    const i = this.ready.indexOf(t);
+    if (i >= 0) this.ready.splice(i, 1);
+  }
+
+  shutdown(): void {
+    for (const t of [...this.tasks.values()]) if (t.state !== 'dead') exitTask(t, SIGKILL);
+    void SIGTERM;
+  }
+}

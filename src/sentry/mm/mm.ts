@@ -1,0 +1,516 @@
+// An application address space: the list of mappings (VMAs) the sentry keeps, the memory file
+// behind them, and the stub process that mirrors them on the host. Every change goes to both:
+// the VMA list first, then one injected host syscall in a stopped thread of the stub.
+
+import * as fs from 'node:fs';
+import { EFAULT, EINVAL, ENOMEM, EEXIST } from '../abi/errno';
+import type { SentryPlatform } from '../platform';
+import { APP_LIMIT, MIN_ADDR, MMAP_TOP, PAGE, pageDown, pageUp } from './layout';
+import { MemoryFile, type MemoryOps } from './memory-file';
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const PROT_EXEC = 4;
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_FIXED = 0x10;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_GROWSDOWN = 0x100;
+export const MAP_FIXED_NOREPLACE = 0x100000;
+
+const NR_MMAP = 9;
+const NR_MPROTECT = 10;
+const NR_MUNMAP = 11;
+const HOST_MAP_FD = 3;
+
+/** What a file-backed mapping was made from (for /proc/pid/maps). */
+export interface MappedFileInfo {
+  name: string;
+  dev: number;
+  ino: number;
+}
+
+export interface Vma {
+  start: number;
+  end: number;
+  prot: number;
+  /** Offset of `start` in the memory file; -1 while the range is only reserved (PROT_NONE, no pages). */
+  off: number;
+  shared: boolean;
+  /** '[heap]', '[stack]', a path, or '' (anonymous). */
+  name: string;
+  file?: MappedFileInfo;
+  /** Offset in the file of `start`, for file-backed mappings. */
+  pgoff: number;
+}
+
+/** Reads a file's bytes into memory for a file-backed mapping. */
+export interface MapSource {
+  pread(dst: Uint8Array, pos: number): number;
+  info: MappedFileInfo;
+}
+
+let mmIds = 0;
+
+export class MemoryManager {
+  readonly file: MemoryFile;
+  vmas: Vma[] = [];
+  brkStart = 0;
+  brkCur = 0;
+  /** Host pid of the stub mirroring this address space (0 before it exists). */
+  hostPid = 0;
+  /** Number of tasks using this address space. */
+  users = 0;
+  /** Host threads of the stub (its pid first), for teardown. */
+  readonly hostTids = new Set<number>();
+  /** What exec loaded, for /proc/pid/{exe,auxv,cmdline,environ}. */
+  exePath = '';
+  auxv: Array<[number, number]> = [];
+  argStart = 0;
+  argEnd = 0;
+  envStart = 0;
+  envEnd = 0;
+  /** Identity for futex keys. */
+  readonly id = ++mmIds;
+  private last: Vma | undefined;
+
+  constructor(readonly platform: SentryPlatform, readonly ops: MemoryOps) {
+    this.file = new MemoryFile(ops);
+  }
+
+  /** Free the memory file (the stub is gone). */
+  destroy(): void {
+    try {
+      fs.closeSync(this.file.fd);
+    } catch {
+      /* already closed */
+    }
+    this.vmas = [];
+  }
+
+  // ---- lookup ----
+
+  find(addr: number): Vma | undefined {
+    const l = this.last;
+    if (l && addr >= l.start && addr < l.end) return l;
+    let lo = 0;
+    let hi = this.vmas.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.vmas[mid];
+      if (addr < v.start) hi = mid - 1;
+      else if (addr >= v.end) lo = mid + 1;
+      else return (this.last = v);
+    }
+    return undefined;
+  }
+
+  private isFree(start: number, end: number): boolean {
+    for (const v of this.vmas) if (v.start < end && v.end > start) return false;
+    return true;
+  }
+
+  /** A free range of len bytes, top-down from MMAP_TOP (or at hint if it is free). */
+  findFree(len: number, hint = 0): number {
+    if (hint >= MIN_ADDR && hint + len <= APP_LIMIT && this.isFree(hint, hint + len)) return hint;
+    let top = MMAP_TOP;
+    for (let i = this.vmas.length - 1; i >= 0; i--) {
+      const v = this.vmas[i];
+      if (v.start >= top) continue;
+      if (v.end <= top - len) return top - len;
+      top = v.start;
+    }
+    return top - len >= MIN_ADDR ? top - len : -ENOMEM;
+  }
+
+  // ---- changes ----
+
+  private insert(v: Vma): void {
+    let i = 0;
+    while (i < this.vmas.length && this.vmas[i].start < v.start) i++;
+    this.vmas.splice(i, 0, v);
+    this.last = undefined;
+  }
+
+  /** Split so that no VMA straddles addr. */
+  private splitAt(addr: number): void {
+    const v = this.find(addr);
+    if (!v || v.start === addr) return;
+    const tail: Vma = { ...v, start: addr, off: v.off < 0 ? -1 : v.off + (addr - v.start), pgoff: v.pgoff + (addr - v.start) };
+    v.end = addr;
+    this.insert(tail);
+  }
+
+  /** Remove [start, end) from the list and give its pages back; the host side is the caller's. */
+  private removeRange(start: number, end: number): void {
+    this.splitAt(start);
+    this.splitAt(end);
+    const keep: Vma[] = [];
+    for (const v of this.vmas) {
+      if (v.start >= start && v.end <= end) {
+        if (v.off >= 0) this.file.release(v.off, v.end - v.start);
+      } else keep.push(v);
+    }
+    this.vmas = keep;
+    this.last = undefined;
+  }
+
+  private hostMap(tid: number, start: number, len: number, prot: number, off: number): number {
+    if (off < 0) {
+      // Reserved only: an anonymous PROT_NONE host mapping, no pages behind it.
+      return this.platform.inject(tid, NR_MMAP, start, len, 0, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    }
+    return this.platform.inject(tid, NR_MMAP, start, len, prot, MAP_SHARED | MAP_FIXED, HOST_MAP_FD, off);
+  }
+
+  /**
+   * mmap(2) for the application. tid: a stopped thread of the stub. Returns the address or -errno.
+   */
+  mmap(tid: number, addr: number, length: number, prot: number, flags: number, src?: MapSource, pgoff = 0, name = ''): number {
+    if (length <= 0 || addr % PAGE !== 0) return -EINVAL;
+    const len = pageUp(length);
+    if (len > APP_LIMIT) return -ENOMEM;
+    prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+    let start: number;
+    if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+      if (addr < MIN_ADDR || addr + len > APP_LIMIT) return flags & MAP_FIXED ? -EINVAL : -ENOMEM;
+      if (flags & MAP_FIXED_NOREPLACE && !this.isFree(addr, addr + len)) return -EEXIST;
+      start = addr;
+      this.removeRange(start, start + len);
+    } else {
+      start = this.findFree(len, addr);
+      if (start < 0) return start;
+    }
+    // A private anonymous reservation without access needs no pages (glibc's malloc arenas, guards).
+    const reserveOnly = prot === 0 && !src && !(flags & MAP_SHARED);
+    let off = -1;
+    if (!reserveOnly) {
+      off = this.file.alloc(len);
+      if (off < 0) return -ENOMEM;
+      if (src) {
+        const n = src.pread(this.file.bytes.subarray(off, off + Math.min(length, len)), pgoff);
+        if (n < 0) {
+          this.file.release(off, len);
+          return n;
+        }
+      }
+    }
+    const r = this.hostMap(tid, start, len, prot, off);
+    if (r !== start) {
+      if (off >= 0) this.file.release(off, len);
+      return r < 0 ? r : -ENOMEM;
+    }
+    const v: Vma = { start, end: start + len, prot, off, shared: (flags & MAP_SHARED) !== 0, name, pgoff, ...(src ? { file: src.info } : {}) };
+    if (src) v.name = src.info.name;
+    this.insert(v);
+    return start;
+  }
+
+  munmap(tid: number, addr: number, length: number): number {
+    if (addr % PAGE !== 0 || length <= 0 || addr < MIN_ADDR) return -EINVAL;
+    const end = addr + pageUp(length);
+    if (end > APP_LIMIT) return -EINVAL;
+    this.removeRange(addr, end);
+    const r = this.platform.inject(tid, NR_MUNMAP, addr, end - addr);
+    return r < 0 ? r : 0;
+  }
+
+  mprotect(tid: number, addr: number, length: number, prot: number): number {
+    if (addr % PAGE !== 0) return -EINVAL;
+    if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x01000000 | 0x02000000)) return -EINVAL;
+    prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+    const end = addr + pageUp(length);
+    if (end > APP_LIMIT || end < addr) return -ENOMEM;
+    if (length === 0) return 0;
+    // Every page must be mapped.
+    for (let a = addr; a < end; ) {
+      const v = this.find(a);
+      if (!v) return -ENOMEM;
+      a = v.end;
+    }
+    this.splitAt(addr);
+    this.splitAt(end);
+    for (const v of this.vmas) {
+      if (v.start < addr || v.end > end) continue;
+      v.prot = prot;
+      if (v.off < 0 && prot !== 0) {
+        // A reservation becomes real memory: back it now.
+        const off = this.file.alloc(v.end - v.start);
+        if (off < 0) return -ENOMEM;
+        v.off = off;
+        const r = this.hostMap(tid, v.start, v.end - v.start, prot, off);
+        if (r < 0) return r;
+      } else if (v.off >= 0) {
+        const r = this.platform.inject(tid, NR_MPROTECT, v.start, v.end - v.start, prot);
+        if (r < 0) return r;
+      }
+    }
+    return 0;
+  }
+
+  /** madvise(MADV_DONTNEED) and friends: private anonymous pages read back as zero. */
+  dontNeed(addr: number, length: number): number {
+    const end = addr + pageUp(length);
+    for (let a = addr; a < end; ) {
+      const v = this.find(a);
+      if (!v) return -ENOMEM;
+      const segEnd = Math.min(end, v.end);
+      if (v.off >= 0 && !v.shared && !v.file) this.file.zero(v.off + (a - v.start), segEnd - a);
+      a = segEnd;
+    }
+    return 0;
+  }
+
+  mremap(tid: number, oldAddr: number, oldLen: number, newLen: number, mayMove: boolean, fixedAddr?: number): number {
+    if (oldAddr % PAGE !== 0 || newLen <= 0) return -EINVAL;
+    oldLen = pageUp(oldLen);
+    newLen = pageUp(newLen);
+    const v = this.find(oldAddr);
+    if (!v || oldAddr + oldLen > v.end) return -EFAULT;
+    if (fixedAddr === undefined) {
+      if (newLen === oldLen) return oldAddr;
+      if (newLen < oldLen) {
+        const r = this.munmap(tid, oldAddr + newLen, oldLen - newLen);
+        return r < 0 ? r : oldAddr;
+      }
+      // Grow in place when the range after it is free.
+      if (oldAddr + oldLen === v.end && oldAddr + newLen <= APP_LIMIT && this.isFree(v.end, oldAddr + newLen)) {
+        const r = this.mmap(tid, v.end, newLen - oldLen, v.prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, v.name);
+        return r < 0 ? r : oldAddr;
+      }
+      if (!mayMove) return -ENOMEM;
+    }
+    const dest = fixedAddr ?? this.findFree(newLen);
+    if (dest < 0) return dest;
+    const prot = v.prot;
+    const name = v.name;
+    const r = this.mmap(tid, dest, newLen, prot === 0 ? PROT_READ : prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, name);
+    if (r < 0) return r;
+    const nv = this.find(dest);
+    if (!nv) return -ENOMEM;
+    // Copy the old contents page range by page range (the old range may span several VMAs).
+    for (let a = oldAddr; a < oldAddr + Math.min(oldLen, newLen); ) {
+      const ov = this.find(a);
+      if (!ov) break;
+      const segEnd = Math.min(ov.end, oldAddr + Math.min(oldLen, newLen));
+      if (ov.off >= 0) this.file.bytes.copyWithin(nv.off + (a - oldAddr), ov.off + (a - ov.start), ov.off + (segEnd - ov.start));
+      a = segEnd;
+    }
+    if (prot === 0) this.mprotect(tid, dest, newLen, 0);
+    this.munmap(tid, oldAddr, oldLen);
+    return dest;
+  }
+
+  /** brk(2): returns the (possibly unchanged) break. */
+  brk(tid: number, addr: number): number {
+    if (addr < this.brkStart) return this.brkCur;
+    const oldTop = pageUp(this.brkCur);
+    const newTop = pageUp(addr);
+    if (newTop > oldTop) {
+      if (!this.isFree(oldTop, newTop)) return this.brkCur;
+      const r = this.mmap(tid, oldTop, newTop - oldTop, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, '[heap]');
+      if (r < 0) return this.brkCur;
+    } else if (newTop < oldTop) {
+      this.munmap(tid, newTop, oldTop - newTop);
+    }
+    this.brkCur = addr;
+    return addr;
+  }
+
+  /** Map every VMA of this address space into a fresh stub (after fork). */
+  mirrorInto(tid: number): number {
+    for (const v of this.vmas) {
+      const r = this.hostMap(tid, v.start, v.end - v.start, v.prot, v.off);
+      if (r !== v.start) return r < 0 ? r : -ENOMEM;
+    }
+    return 0;
+  }
+
+  /** A copy of this address space (fork): same layout, its own pages. The stub is the caller's. */
+  fork(): MemoryManager {
+    const child = new MemoryManager(this.platform, this.ops);
+    for (const v of this.vmas) {
+      const nv: Vma = { ...v };
+      if (v.off >= 0) {
+        const len = v.end - v.start;
+        nv.off = child.file.alloc(len);
+        if (nv.off < 0) throw new Error('memory file full');
+        child.file.copyFrom(this.file, v.off, nv.off, len);
+      }
+      child.vmas.push(nv);
+    }
+    child.brkStart = this.brkStart;
+    child.brkCur = this.brkCur;
+    return child;
+  }
+
+  // ---- application memory access (copyin / copyout) ----
+
+  /** Memory-file offset of addr if [addr, addr+len) lies in one backed VMA with the access wanted. */
+  private offsetOf(addr: number, len: number, write: boolean): number {
+    const v = this.find(addr);
+    if (!v || v.off < 0 || addr + len > v.end) return -1;
+    if (write ? !(v.prot & PROT_WRITE) : v.prot === 0) return -1;
+    return v.off + (addr - v.start);
+  }
+
+  /**
+   * Views of application memory for [addr, addr+len): one subarray per VMA crossed, no copy.
+   * null if any part is unmapped or lacks the access.
+   */
+  views(addr: number, len: number, write: boolean): Uint8Array[] | null {
+    const out: Uint8Array[] = [];
+    let a = addr;
+    const end = addr + len;
+    if (len === 0) return out;
+    if (end > APP_LIMIT || addr < 0) return null;
+    while (a < end) {
+      const v = this.find(a);
+      if (!v || v.off < 0 || (write ? !(v.prot & PROT_WRITE) : v.prot === 0)) return null;
+      const segEnd = Math.min(end, v.end);
+      const off = v.off + (a - v.start);
+      out.push(this.file.bytes.subarray(off, off + (segEnd - a)));
+      a = segEnd;
+    }
+    return out;
+  }
+
+  /** Copy application memory out; null on EFAULT. */
+  read(addr: number, len: number): Uint8Array | null {
+    const off = this.offsetOf(addr, len, false);
+    if (off >= 0) return this.file.bytes.slice(off, off + len);
+    const vs = this.views(addr, len, false);
+    if (!vs) return null;
+    const out = new Uint8Array(len);
+    let p = 0;
+    for (const v of vs) {
+      out.set(v, p);
+      p += v.length;
+    }
+    return out;
+  }
+
+  /** Copy into application memory; false on EFAULT. `force` writes read-only pages (the loader). */
+  write(addr: number, src: Uint8Array, force = false): boolean {
+    if (src.length === 0) return true;
+    const off = force ? -1 : this.offsetOf(addr, src.length, true);
+    if (off >= 0) {
+      this.file.bytes.set(src, off);
+      return true;
+    }
+    let a = addr;
+    let p = 0;
+    while (p < src.length) {
+      const v = this.find(a);
+      if (!v || v.off < 0 || (!force && !(v.prot & PROT_WRITE))) return false;
+      const n = Math.min(src.length - p, v.end - a);
+      this.file.bytes.set(src.subarray(p, p + n), v.off + (a - v.start));
+      p += n;
+      a += n;
+    }
+    return true;
+  }
+
+  readU32(addr: number): number | null {
+    const off = this.offsetOf(addr, 4, false);
+    if (off >= 0) return this.file.view.getUint32(off, true);
+    const b = this.read(addr, 4);
+    return b ? new DataView(b.buffer).getUint32(0, true) : null;
+  }
+
+  readI32(addr: number): number | null {
+    const v = this.readU32(addr);
+    return v === null ? null : v | 0;
+  }
+
+  /** Unsigned 64-bit as a number (exact below 2^53). */
+  readU64(addr: number): number | null {
+    const off = this.offsetOf(addr, 8, false);
+    if (off >= 0) return this.file.view.getUint32(off + 4, true) * 0x1_0000_0000 + this.file.view.getUint32(off, true);
+    const b = this.read(addr, 8);
+    if (!b) return null;
+    const dv = new DataView(b.buffer);
+    return dv.getUint32(4, true) * 0x1_0000_0000 + dv.getUint32(0, true);
+  }
+
+  /** Signed 64-bit as a number. */
+  readI64(addr: number): number | null {
+    const off = this.offsetOf(addr, 8, false);
+    if (off >= 0) return this.file.view.getInt32(off + 4, true) * 0x1_0000_0000 + this.file.view.getUint32(off, true);
+    const b = this.read(addr, 8);
+    if (!b) return null;
+    const dv = new DataView(b.buffer);
+    return dv.getInt32(4, true) * 0x1_0000_0000 + dv.getUint32(0, true);
+  }
+
+  writeU32(addr: number, v: number): boolean {
+    const off = this.offsetOf(addr, 4, true);
+    if (off >= 0) {
+      this.file.view.setUint32(off, v >>> 0, true);
+      return true;
+    }
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v >>> 0, true);
+    return this.write(addr, b);
+  }
+
+  writeU64(addr: number, v: number): boolean {
+    const b = new Uint8Array(8);
+    const dv = new DataView(b.buffer);
+    if (v < 0) dv.setBigInt64(0, BigInt(Math.trunc(v)), true);
+    else {
+      dv.setUint32(0, v % 0x1_0000_0000, true);
+      dv.setUint32(4, Math.floor(v / 0x1_0000_0000), true);
+    }
+    return this.write(addr, b);
+  }
+
+  /** A NUL-terminated string of at most max bytes (NUL excluded); null on EFAULT, undefined if too long. */
+  readCString(addr: number, max = 4096): string | null | undefined {
+    const bytes = this.readCBytes(addr, max);
+    if (bytes === null || bytes === undefined) return bytes;
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+  }
+
+  /** As readCString, the raw bytes. */
+  readCBytes(addr: number, max = 4096): Uint8Array | null | undefined {
+    let a = addr;
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    while (total <= max) {
+      const v = this.find(a);
+      if (!v || v.off < 0 || v.prot === 0) return null;
+      const off = v.off + (a - v.start);
+      const avail = Math.min(v.end - a, max + 1 - total);
+      const seg = this.file.bytes.subarray(off, off + avail);
+      const nul = seg.indexOf(0);
+      if (nul >= 0) {
+        chunks.push(seg.subarray(0, nul));
+        total += nul;
+        break;
+      }
+      chunks.push(seg);
+      total += seg.length;
+      a += seg.length;
+      if (total > max) return undefined;
+    }
+    if (total > max) return undefined;
+    if (chunks.length === 1) return chunks[0].slice();
+    const out = new Uint8Array(total);
+    let p = 0;
+    for (const c of chunks) {
+      out.set(c, p);
+      p += c.length;
+    }
+    return out;
+  }
+
+  /** Total mapped and resident-ish sizes, for /proc. */
+  sizes(): { vsize: number; rss: number } {
+    let vsize = 0;
+    for (const v of this.vmas) vsize += v.end - v.start;
+    return { vsize, rss: this.file.allocated };
+  }
+}
+
+export { pageDown, pageUp };

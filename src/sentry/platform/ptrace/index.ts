@@ -1,0 +1,133 @@
+// The ptrace platform: each address space is a moat-stub process traced with PTRACE_SYSEMU, so
+// an application syscall stops in the sentry and is never run by the host. The host runs only
+// what the sentry injects through the stub's gadget (mmap of the sentry's memfd, munmap,
+// mprotect, clone of a thread, exit), and the stub's seccomp filter kills anything else.
+// See docs/sentry.md.
+
+import { Registers } from '../registers';
+import {
+  EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL,
+  EVENT_TIMEOUT, type PlatformEvent, type SentryPlatform,
+} from '../types';
+import { ptraceSys, stubPath, type PtraceSys } from './native';
+
+const SYSCALL_STOP = 0x80 | 5; // SIGTRAP | 0x80 (PTRACE_O_TRACESYSGOOD)
+const NR_CLONE = 56;
+const THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000; // VM FS FILES SIGHAND THREAD SYSVSEM
+
+export class PtracePlatform implements SentryPlatform {
+  readonly regs = new Registers();
+  private readonly event = new Int32Array(4);
+  private readonly ev: PlatformEvent = { kind: 0, tid: 0, signal: 0, status: 0 };
+  private readonly n: PtraceSys;
+  private readonly stub: string;
+
+  constructor() {
+    this.n = ptraceSys();
+    this.stub = stubPath();
+    this.n.sentryBuffers(this.regs.buffer, this.event);
+  }
+
+  newAddressSpace(memfd: number): number {
+    return this.n.stubSpawn(this.stub, memfd);
+  }
+
+  newThread(tid: number): number {
+    const r = this.n.inject(tid, NR_CLONE, THREAD_FLAGS, 0, 0, 0, 0, 0);
+    if (r < 0) return r;
+    return this.event[2];
+  }
+
+  inject(tid: number, nr: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
+    return this.n.inject(tid, nr, a0, a1, a2, a3, a4, a5);
+  }
+
+  loadRegs(tid: number): boolean {
+    return this.n.getRegs(tid);
+  }
+
+  storeRegs(tid: number): boolean {
+    return this.n.setRegs(tid);
+  }
+
+  getFpRegs(tid: number, buf: Uint8Array): boolean {
+    return this.n.getFpRegs(tid, buf) === 0;
+  }
+
+  setFpRegs(tid: number, buf: Uint8Array): boolean {
+    return this.n.setFpRegs(tid, buf) === 0;
+  }
+
+  resumeAndWait(tid: number, regsMode: number, rax: number, timeoutMs: number): PlatformEvent {
+    const ev = this.ev;
+    const kind = this.n.resumeWait(tid, 0, 0, regsMode, rax, timeoutMs);
+    ev.tid = 0;
+    ev.signal = 0;
+    ev.status = 0;
+    switch (kind) {
+      case 1:
+        break;
+      case 0:
+        ev.kind = EVENT_TIMEOUT;
+        return ev;
+      case 2:
+        ev.kind = EVENT_HOST_SIGNAL;
+        return ev;
+      case 3:
+        ev.kind = EVENT_FD;
+        return ev;
+      default:
+        ev.kind = EVENT_NO_TASKS;
+        return ev;
+    }
+    const status = this.event[1];
+    ev.tid = this.event[0];
+    ev.status = status;
+    if (status === -1) {
+      // Stopped but gone before its registers could be read: its exit follows.
+      ev.kind = EVENT_OTHER_STOP;
+      return ev;
+    }
+    if ((status & 0x7f) === 0x7f) {
+      const sig = (status >> 8) & 0xff;
+      const event = status >> 16;
+      if (sig === SYSCALL_STOP) ev.kind = EVENT_SYSCALL;
+      else if (event !== 0 || sig === 19 || sig === 20 || sig === 21 || sig === 22) ev.kind = EVENT_OTHER_STOP;
+      else {
+        ev.kind = EVENT_FAULT;
+        ev.signal = sig;
+      }
+      return ev;
+    }
+    ev.kind = EVENT_EXIT;
+    return ev;
+  }
+
+  destroyAddressSpace(pid: number, tids: readonly number[]): void {
+    this.n.tgkill(pid, pid, 9);
+    for (const t of tids) this.n.waitTid(t, false);
+    this.n.waitTid(pid, true);
+  }
+
+  /** Stop a running thread (SIGSTOP, suppressed when it reports) so the kernel gets it back. */
+  kick(pid: number, tid: number): void {
+    this.n.tgkill(pid, tid, 19);
+  }
+
+  takeHostSignals(): number {
+    return this.n.takeHostSignals();
+  }
+
+  watchFds(fds: readonly number[]): void {
+    this.n.setWatchFds(Int32Array.from(fds));
+  }
+
+  /** Memory the application's address spaces are made of (mm/). */
+  get memory(): Pick<PtraceSys, 'memfdCreate' | 'mapShared' | 'punchHole' | 'copyData'> {
+    return this.n;
+  }
+
+  hostSignals(signals: number[]): void {
+    this.n.hostSignals(signals);
+  }
+}

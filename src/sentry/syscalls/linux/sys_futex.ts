@@ -1,0 +1,118 @@
+// futex(2) for threads (wait, wake, bitsets, requeue), robust lists (recorded).
+
+import { EAGAIN, EFAULT, EINVAL, ENOSYS, ETIMEDOUT } from '../../abi/errno';
+import { futexDequeue, futexEnqueue, futexKey, futexRequeue, futexWake, type FutexWaiter } from '../../kernel/futex';
+import type { Task } from '../../kernel/task';
+
+const FUTEX_WAIT = 0;
+const FUTEX_WAKE = 1;
+const FUTEX_REQUEUE = 3;
+const FUTEX_CMP_REQUEUE = 4;
+const FUTEX_WAKE_OP = 5;
+const FUTEX_WAIT_BITSET = 9;
+const FUTEX_WAKE_BITSET = 10;
+const FUTEX_PRIVATE = 128;
+const FUTEX_CLOCK_REALTIME = 256;
+
+interface FutexBlock {
+  key: string;
+  waiter: FutexWaiter;
+  deadline: number;
+}
+
+function readTimeout(t: Task, addr: number, absolute: boolean, realtime: boolean): number | null {
+  if (!addr) return Infinity;
+  const b = t.mm.read(addr, 16);
+  if (!b) return null;
+  const dv = new DataView(b.buffer);
+  const ms = Number(dv.getBigInt64(0, true)) * 1000 + Number(dv.getBigInt64(8, true)) / 1e6;
+  if (!absolute) return performance.now() + ms;
+  // Absolute: CLOCK_MONOTONIC (or REALTIME) → the sentry's clock.
+  const nowClock = realtime ? Date.now() : performance.timeOrigin + performance.now() - performance.timeOrigin;
+  return performance.now() + (ms - nowClock);
+}
+
+function wait(t: Task, addr: number, val: number, timeoutAddr: number, bitset: number, absolute: boolean, realtime: boolean): number {
+  const st = t.blockState as FutexBlock | undefined;
+  if (st) {
+    if (st.waiter.woken) return 0;
+    if (t.timedOut) {
+      futexDequeue(t.kernel, st.key, st.waiter);
+      return -ETIMEDOUT;
+    }
+    return t.block([], st.deadline, st);
+  }
+  if (bitset === 0) return -EINVAL;
+  if (addr % 4 !== 0) return -EINVAL;
+  const cur = t.mm.readU32(addr);
+  if (cur === null) return -EFAULT;
+  if (cur !== val >>> 0) return -EAGAIN;
+  const deadline = readTimeout(t, timeoutAddr, absolute, realtime);
+  if (deadline === null) return -EFAULT;
+  const key = futexKey(t.mm, addr);
+  const waiter: FutexWaiter = { task: t, bitset, woken: false };
+  futexEnqueue(t.kernel, key, waiter);
+  t.interruptResult = -514; // ERESTARTNOHAND: EINTR for the caller to retry
+  const r = t.block([], deadline, { key, waiter, deadline });
+  return r;
+}
+
+function futex(t: Task): number {
+  const addr = t.arg(0);
+  const op = t.argInt(1);
+  const val = t.argU32(2);
+  const cmd = op & ~(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME);
+  const realtime = (op & FUTEX_CLOCK_REALTIME) !== 0;
+  const k = t.kernel;
+  switch (cmd) {
+    case FUTEX_WAIT:
+      return wait(t, addr, val, t.arg(3), 0xffffffff, false, realtime);
+    case FUTEX_WAIT_BITSET:
+      return wait(t, addr, val, t.arg(3), t.argU32(5), true, realtime);
+    case FUTEX_WAKE:
+      return futexWake(k, t.mm, addr, val, 0xffffffff);
+    case FUTEX_WAKE_BITSET:
+      return t.argU32(5) === 0 ? -EINVAL : futexWake(k, t.mm, addr, val, t.argU32(5));
+    case FUTEX_REQUEUE:
+      return futexRequeue(k, t.mm, addr, val, t.argU32(3), t.arg(4));
+    case FUTEX_CMP_REQUEUE: {
+      const cur = t.mm.readU32(addr);
+      if (cur === null) return -EFAULT;
+      if (cur !== t.argU32(5)) return -EAGAIN;
+      return futexRequeue(k, t.mm, addr, val, t.argU32(3), t.arg(4));
+    }
+    case FUTEX_WAKE_OP: {
+      const addr2 = t.arg(4);
+      const encoded = t.argU32(5);
+      const old = t.mm.readU32(addr2);
+      if (old === null) return -EFAULT;
+      const opc = (encoded >>> 28) & 7;
+      const cmp = (encoded >>> 24) & 15;
+      let oparg = (encoded >>> 12) & 0xfff;
+      const cmparg = encoded & 0xfff;
+      if ((encoded >>> 28) & 8) oparg = 1 << oparg;
+      const nv = [oparg, old + oparg, old | oparg, old & ~oparg, old ^ oparg][opc];
+      if (nv === undefined) return -ENOSYS;
+      t.mm.writeU32(addr2, nv >>> 0);
+      let n = futexWake(k, t.mm, addr, val, 0xffffffff);
+      const ok = [old === cmparg, old !== cmparg, old < cmparg, old <= cmparg, old > cmparg, old >= cmparg][cmp];
+      if (ok) n += futexWake(k, t.mm, addr2, t.argU32(3), 0xffffffff);
+      return n;
+    }
+    default:
+      return -ENOSYS;
+  }
+}
+
+export const sysFutex = {
+  futex,
+  set_robust_list: (t: Task) => {
+    if (t.arg(1) !== 24) return -EINVAL;
+    t.robustList = t.arg(0);
+    return 0;
+  },
+  get_robust_list: (t: Task) => {
+    if (t.argInt(0) !== 0 && t.argInt(0) !== t.tid) return -EINVAL;
+    return t.mm.writeU64(t.arg(1), t.robustList) && t.mm.writeU64(t.arg(2), 24) ? 0 : -EFAULT;
+  },
+};

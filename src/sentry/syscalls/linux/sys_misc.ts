@@ -1,0 +1,296 @@
+// The rest of milestone 1: uname, arch_prctl, prctl, getrandom, rlimits, sysinfo, scheduling
+// hints, and calls that are refused on purpose (they would touch the host: mount, reboot,
+// modules, kexec, swap, ptrace, raw I/O ports).
+
+import { randomFillSync } from 'node:crypto';
+import { EFAULT, EINVAL, EPERM, ESRCH } from '../../abi/errno';
+import { REG } from '../../platform/registers';
+import type { Task } from '../../kernel/task';
+
+export const SENTRY_RELEASE = '6.1.0-moat-sentry';
+
+const ARCH_SET_GS = 0x1001;
+const ARCH_SET_FS = 0x1002;
+const ARCH_GET_FS = 0x1003;
+const ARCH_GET_GS = 0x1004;
+const ARCH_GET_CPUID = 0x1011;
+const ARCH_SET_CPUID = 0x1012;
+const PR_SET_PDEATHSIG = 1;
+const PR_GET_PDEATHSIG = 2;
+const PR_GET_DUMPABLE = 3;
+const PR_SET_DUMPABLE = 4;
+const PR_SET_NAME = 15;
+const PR_GET_NAME = 16;
+const PR_GET_SECCOMP = 21;
+const PR_CAPBSET_READ = 23;
+const PR_SET_CHILD_SUBREAPER = 36;
+const PR_GET_CHILD_SUBREAPER = 37;
+const PR_SET_NO_NEW_PRIVS = 38;
+const PR_GET_NO_NEW_PRIVS = 39;
+const PR_GET_TID_ADDRESS = 40;
+const PR_SET_THP_DISABLE = 41;
+const PR_CAP_AMBIENT = 47;
+const PR_SET_VMA = 0x53564d41;
+
+function field(s: string): Uint8Array {
+  const b = new Uint8Array(65);
+  b.set(Buffer.from(s).subarray(0, 64));
+  return b;
+}
+
+function uname(t: Task): number {
+  const b = new Uint8Array(65 * 6);
+  b.set(field('Linux'), 0);
+  b.set(field(t.kernel.hostname), 65);
+  b.set(field(SENTRY_RELEASE), 130);
+  b.set(field('#1 SMP moat sentry'), 195);
+  b.set(field('x86_64'), 260);
+  b.set(field(t.kernel.domainname), 325);
+  return t.mm.write(t.arg(0), b) ? 0 : -EFAULT;
+}
+
+function archPrctl(t: Task): number {
+  const code = t.argInt(0);
+  const addr = t.arg(1);
+  switch (code) {
+    case ARCH_SET_FS:
+      if (addr >= 0x7fff_ffff_f000) return -EPERM;
+      t.regs.set(REG.fs_base, addr);
+      t.fullRegs = true;
+      return 0;
+    case ARCH_SET_GS:
+      if (addr >= 0x7fff_ffff_f000) return -EPERM;
+      t.regs.set(REG.gs_base, addr);
+      t.fullRegs = true;
+      return 0;
+    case ARCH_GET_FS:
+      return t.mm.writeU64(addr, t.regs.get(REG.fs_base)) ? 0 : -EFAULT;
+    case ARCH_GET_GS:
+      return t.mm.writeU64(addr, t.regs.get(REG.gs_base)) ? 0 : -EFAULT;
+    case ARCH_GET_CPUID:
+      return 1;
+    case ARCH_SET_CPUID:
+      return -EINVAL;
+    default:
+      return -EINVAL;
+  }
+}
+
+const taskState = new WeakMap<Task, { pdeathsig: number; dumpable: number; nnp: number; subreaper: number }>();
+function ps(t: Task) {
+  let s = taskState.get(t);
+  if (!s) taskState.set(t, (s = { pdeathsig: 0, dumpable: 1, nnp: 0, subreaper: 0 }));
+  return s;
+}
+
+function prctl(t: Task): number {
+  const op = t.argInt(0);
+  const a = t.arg(1);
+  switch (op) {
+    case PR_SET_NAME: {
+      const s = t.mm.readCBytes(a, 4096);
+      if (s === null) return -EFAULT;
+      t.comm = Buffer.from((s ?? new Uint8Array()).subarray(0, 15)).toString('latin1');
+      return 0;
+    }
+    case PR_GET_NAME: {
+      const b = new Uint8Array(16);
+      b.set(Buffer.from(t.comm, 'latin1').subarray(0, 15));
+      return t.mm.write(a, b) ? 0 : -EFAULT;
+    }
+    case PR_SET_PDEATHSIG:
+      if (t.argInt(1) < 0 || t.argInt(1) > 64) return -EINVAL;
+      ps(t).pdeathsig = t.argInt(1);
+      return 0;
+    case PR_GET_PDEATHSIG:
+      return t.mm.writeU32(a, ps(t).pdeathsig) ? 0 : -EFAULT;
+    case PR_GET_DUMPABLE:
+      return ps(t).dumpable;
+    case PR_SET_DUMPABLE:
+      if (a > 1) return -EINVAL;
+      ps(t).dumpable = a;
+      return 0;
+    case PR_SET_NO_NEW_PRIVS:
+      if (a !== 1) return -EINVAL;
+      ps(t).nnp = 1;
+      return 0;
+    case PR_GET_NO_NEW_PRIVS:
+      return ps(t).nnp;
+    case PR_SET_CHILD_SUBREAPER:
+      ps(t).subreaper = a ? 1 : 0;
+      return 0;
+    case PR_GET_CHILD_SUBREAPER:
+      return t.mm.writeU32(a, ps(t).subreaper) ? 0 : -EFAULT;
+    case PR_GET_SECCOMP:
+      return 0;
+    case PR_CAPBSET_READ:
+      return a <= 40 ? (t.creds.euid === 0 ? 1 : 0) : -EINVAL;
+    case PR_GET_TID_ADDRESS:
+      return t.mm.writeU64(a, t.clearChildTid) ? 0 : -EFAULT;
+    case PR_SET_THP_DISABLE:
+    case PR_SET_VMA:
+      return 0;
+    case PR_CAP_AMBIENT:
+      return t.argInt(1) === 1 /* IS_SET */ ? 0 : -EINVAL;
+    default:
+      return -EINVAL;
+  }
+}
+
+interface RlimitDefaults {
+  [k: number]: { cur: number; max: number };
+}
+const INF = 2 ** 64 - 1;
+const DEFAULT_RLIMITS: RlimitDefaults = {
+  3: { cur: 8 * 1024 * 1024, max: INF }, // STACK
+  7: { cur: 1024, max: 1024 * 1024 }, // NOFILE
+};
+
+function getLimit(t: Task, r: number): { cur: number; max: number } {
+  return t.tg.rlimits.get(r) ?? DEFAULT_RLIMITS[r] ?? { cur: INF, max: INF };
+}
+
+function writeRlimit(t: Task, addr: number, l: { cur: number; max: number }): boolean {
+  const b = new Uint8Array(16);
+  const dv = new DataView(b.buffer);
+  dv.setBigUint64(0, l.cur >= INF ? (1n << 64n) - 1n : BigInt(l.cur), true);
+  dv.setBigUint64(8, l.max >= INF ? (1n << 64n) - 1n : BigInt(l.max), true);
+  return t.mm.write(addr, b);
+}
+
+function prlimit(t: Task, pid: number, res: number, newAddr: number, oldAddr: number): number {
+  if (res < 0 || res > 15) return -EINVAL;
+  let target = t;
+  if (pid !== 0 && pid !== t.pid) {
+    const tg = t.kernel.groups.get(pid);
+    if (!tg || !tg.alive) return -ESRCH;
+    target = tg.leader;
+  }
+  const old = getLimit(target, res);
+  if (oldAddr && !writeRlimit(t, oldAddr, old)) return -EFAULT;
+  if (newAddr) {
+    const b = t.mm.read(newAddr, 16);
+    if (!b) return -EFAULT;
+    const dv = new DataView(b.buffer);
+    const cur = Number(dv.getBigUint64(0, true));
+    const max = Number(dv.getBigUint64(8, true));
+    if (cur > max) return -EINVAL;
+    if (max > old.max && t.creds.euid !== 0) return -EPERM;
+    target.tg.rlimits.set(res, { cur, max });
+    if (res === 7) target.files.limit = Math.min(cur, 1024 * 1024);
+  }
+  return 0;
+}
+
+function sysinfo(t: Task): number {
+  const b = new Uint8Array(112);
+  const dv = new DataView(b.buffer);
+  const up = Math.floor((performance.now() - t.kernel.bootTime) / 1000);
+  const total = 2 * 1024 * 1024 * 1024;
+  let used = 0;
+  for (const x of t.kernel.tasks.values()) used += x.mm.file.allocated;
+  dv.setBigInt64(0, BigInt(up), true);
+  dv.setBigUint64(32, BigInt(total), true);
+  dv.setBigUint64(40, BigInt(Math.max(0, total - used)), true);
+  dv.setUint16(80, Math.min(65535, t.kernel.groups.size), true);
+  dv.setUint32(104, 1, true);
+  return t.mm.write(t.arg(0), b) ? 0 : -EFAULT;
+}
+
+function getrandom(t: Task): number {
+  const len = Math.min(t.arg(1), 33554431);
+  if (t.argU32(2) & ~7) return -EINVAL;
+  const vs = t.mm.views(t.arg(0), len, true);
+  if (!vs) return -EFAULT;
+  for (const v of vs) randomFillSync(v);
+  return len;
+}
+
+function schedAffinity(t: Task): number {
+  const len = t.arg(1);
+  if (len < 8) return -EINVAL;
+  const b = new Uint8Array(8);
+  b[0] = 1;
+  return t.mm.write(t.arg(2), b) ? 8 : -EFAULT;
+}
+
+const refuse = () => -EPERM;
+
+export const sysMisc = {
+  uname,
+  arch_prctl: archPrctl,
+  prctl,
+  getrandom,
+  getrlimit: (t: Task) => prlimit(t, 0, t.argInt(0), 0, t.arg(1)),
+  setrlimit: (t: Task) => prlimit(t, 0, t.argInt(0), t.arg(1), 0),
+  prlimit64: (t: Task) => prlimit(t, t.argInt(0), t.argInt(1), t.arg(2), t.arg(3)),
+  sysinfo,
+  sched_yield: () => 0,
+  sched_getaffinity: schedAffinity,
+  sched_setaffinity: () => 0,
+  sched_getparam: (t: Task) => (t.mm.writeU32(t.arg(1), 0) ? 0 : -EFAULT),
+  sched_getscheduler: () => 0,
+  sched_get_priority_max: () => 0,
+  sched_get_priority_min: () => 0,
+  getpriority: () => 20,
+  setpriority: () => 0,
+  getcpu: (t: Task) => (t.arg(0) && !t.mm.writeU32(t.arg(0), 0)) || (t.arg(1) && !t.mm.writeU32(t.arg(1), 0)) ? -EFAULT : 0,
+  personality: (t: Task) => (t.argU32(0) === 0xffffffff || t.argU32(0) === 0 ? 0 : -EINVAL),
+  sethostname: (t: Task) => {
+    if (t.creds.euid !== 0) return -EPERM;
+    const len = t.arg(1);
+    if (len > 64) return -EINVAL;
+    const b = t.mm.read(t.arg(0), len);
+    if (!b) return -EFAULT;
+    t.kernel.hostname = Buffer.from(b).toString('latin1');
+    return 0;
+  },
+  setdomainname: (t: Task) => {
+    if (t.creds.euid !== 0) return -EPERM;
+    const b = t.mm.read(t.arg(0), Math.min(t.arg(1), 64));
+    if (!b) return -EFAULT;
+    t.kernel.domainname = Buffer.from(b).toString('latin1');
+    return 0;
+  },
+  // Refused: host-wide or privileged operations a container never gets in the sentry.
+  mount: refuse,
+  umount2: refuse,
+  pivot_root: refuse,
+  chroot: refuse,
+  reboot: refuse,
+  kexec_load: refuse,
+  kexec_file_load: refuse,
+  init_module: refuse,
+  finit_module: refuse,
+  delete_module: refuse,
+  swapon: refuse,
+  swapoff: refuse,
+  ptrace: refuse,
+  iopl: refuse,
+  ioperm: refuse,
+  acct: refuse,
+  settimeofday: refuse,
+  clock_settime: refuse,
+  adjtimex: refuse,
+  clock_adjtime: refuse,
+  syslog: refuse,
+  quotactl: refuse,
+  vhangup: refuse,
+  unshare: refuse,
+  setns: refuse,
+  bpf: refuse,
+  perf_event_open: refuse,
+  keyctl: refuse,
+  add_key: refuse,
+  request_key: refuse,
+  lookup_dcookie: refuse,
+  process_vm_readv: refuse,
+  process_vm_writev: refuse,
+  kcmp: refuse,
+  userfaultfd: refuse,
+  open_by_handle_at: refuse,
+  name_to_handle_at: refuse,
+  fanotify_init: refuse,
+  // Not offered: glibc falls back without them.
+  rseq: () => -38,
+};

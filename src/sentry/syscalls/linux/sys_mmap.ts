@@ -1,0 +1,84 @@
+// Memory: brk, mmap (anonymous and file-backed), munmap, mprotect, mremap, madvise, and the
+// calls that have nothing to do with no swap and no host page cache (mlock, msync, mincore).
+
+import { EACCES, EBADF, EINVAL, ENODEV, EFAULT } from '../../abi/errno';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, type MapSource } from '../../mm/mm';
+import { PAGE } from '../../mm/layout';
+import type { Task } from '../../kernel/task';
+import type { FileDescription } from '../../vfs';
+
+const MAP_TYPE = 0x0f;
+const MREMAP_MAYMOVE = 1;
+const MREMAP_FIXED = 2;
+const MADV_DONTNEED = 4;
+const MADV_FREE = 8;
+
+/** A file that can back a mapping: the VFS file exposes its bytes this way. */
+interface Mappable {
+  mapSource?(): MapSource | number;
+}
+
+function mmap(t: Task): number {
+  const addr = t.arg(0);
+  const len = t.arg(1);
+  const prot = t.argInt(2);
+  const flags = t.argInt(3);
+  const fd = t.argInt(4);
+  const off = t.argS64(5);
+  const type = flags & MAP_TYPE;
+  if (type !== MAP_PRIVATE && type !== MAP_SHARED && type !== 3) return -EINVAL;
+  if (off % PAGE !== 0 || off < 0) return -EINVAL;
+  let src: MapSource | undefined;
+  if (!(flags & MAP_ANONYMOUS)) {
+    const f = t.files.get(fd) as (FileDescription & Mappable) | undefined;
+    if (!f) return -EBADF;
+    if (!f.mapSource) return -ENODEV;
+    if ((f.flags & 3) === 1) return -EACCES;
+    const s = f.mapSource();
+    if (typeof s === 'number') return s;
+    src = s;
+  }
+  return t.mm.mmap(t.hostTid, addr, len, prot, flags, src, off);
+}
+
+function mremap(t: Task): number {
+  const flags = t.argInt(3);
+  if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | 4)) return -EINVAL;
+  if (flags & MREMAP_FIXED && !(flags & MREMAP_MAYMOVE)) return -EINVAL;
+  return t.mm.mremap(t.hostTid, t.arg(0), t.arg(1), t.arg(2), (flags & MREMAP_MAYMOVE) !== 0, flags & MREMAP_FIXED ? t.arg(4) : undefined);
+}
+
+function madvise(t: Task): number {
+  const addr = t.arg(0);
+  if (addr % PAGE !== 0) return -EINVAL;
+  const advice = t.argInt(2);
+  if (advice === MADV_DONTNEED || advice === MADV_FREE) return t.mm.dontNeed(addr, t.arg(1));
+  return 0;
+}
+
+function mincore(t: Task): number {
+  const addr = t.arg(0);
+  const len = t.arg(1);
+  if (addr % PAGE !== 0) return -EINVAL;
+  const pages = Math.ceil(len / PAGE);
+  const out = new Uint8Array(pages).fill(1);
+  return t.mm.write(t.arg(2), out) ? 0 : -EFAULT;
+}
+
+export const sysMmap = {
+  brk: (t: Task) => t.mm.brk(t.hostTid, t.arg(0)),
+  mmap,
+  munmap: (t: Task) => t.mm.munmap(t.hostTid, t.arg(0), t.arg(1)),
+  mprotect: (t: Task) => t.mm.mprotect(t.hostTid, t.arg(0), t.arg(1), t.argInt(2)),
+  mremap,
+  madvise,
+  mincore,
+  msync: (t: Task) => (t.arg(0) % PAGE === 0 ? 0 : -EINVAL),
+  mlock: () => 0,
+  munlock: () => 0,
+  mlockall: () => 0,
+  munlockall: () => 0,
+  mlock2: () => 0,
+};
+
+void MAP_FIXED;

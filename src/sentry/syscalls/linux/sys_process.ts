@@ -1,0 +1,276 @@
+// Processes: clone/fork/vfork/execve/exit, wait4/waitid, ids, process groups and sessions, kill.
+
+import { E2BIG, ECHILD, EFAULT, EINVAL, ENAMETOOLONG, EPERM, ESRCH } from '../../abi/errno';
+import { SIGCHLD } from '../../abi/signals';
+import { CLONE_VFORK, CLONE_VM, doClone } from '../../kernel/clone';
+import { execTask } from '../../kernel/exec';
+import { exitTask, killThreadGroup, reap } from '../../kernel/exit';
+import { sendSignalToGroup, sendSignalToTask } from '../../kernel/signals';
+import { CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, encodeSigInfo, SI_TKILL, SI_USER } from '../../kernel/signal-types';
+import type { Task, ThreadGroup } from '../../kernel/task';
+import { REG } from '../../platform/registers';
+
+const WNOHANG = 1;
+const WUNTRACED = 2;
+const WEXITED = 4;
+const WCONTINUED = 8;
+const WNOWAIT = 0x01000000;
+const P_ALL = 0;
+const P_PID = 1;
+const P_PGID = 2;
+const MAX_ARGS = 0x7fffffff;
+
+function readStringArray(t: Task, addr: number): Uint8Array[] | number {
+  const out: Uint8Array[] = [];
+  if (addr === 0) return out;
+  let total = 0;
+  for (let i = 0; ; i++) {
+    if (i >= MAX_ARGS) return -E2BIG;
+    const p = t.mm.readU64(addr + i * 8);
+    if (p === null) return -EFAULT;
+    if (p === 0) return out;
+    const s = t.mm.readCBytes(p, 128 * 1024);
+    if (s === null) return -EFAULT;
+    if (s === undefined) return -E2BIG;
+    total += s.length + 1;
+    if (total > 2 * 1024 * 1024) return -E2BIG;
+    out.push(s);
+  }
+}
+
+function clone(t: Task, flags: number, stack: number, ptid: number, ctid: number, tls: number): number {
+  // vfork: the parent waits until the child has exec'd or exited.
+  const st = t.blockState as { vforkChild?: ThreadGroup } | undefined;
+  if (st?.vforkChild) {
+    const c = st.vforkChild;
+    const still = [...c.tasks].some((x) => x.vforkParent === t);
+    if (still) return t.block([c.vforkDone], Infinity, st);
+    return c.tgid;
+  }
+  const tid = doClone(t, { flags, stack, ptid, ctid, tls, exitSignal: flags & 0xff });
+  if (tid < 0) return tid;
+  if (flags & CLONE_VFORK) {
+    const c = t.kernel.groups.get(tid) ?? t.tg;
+    return t.block([c.vforkDone], Infinity, { vforkChild: c });
+  }
+  return tid;
+}
+
+function waitStatus(tg: ThreadGroup): number {
+  return tg.exitStatus ?? 0;
+}
+
+interface WaitResult {
+  tg: ThreadGroup;
+  kind: 'exit' | 'stop' | 'cont';
+}
+
+function matches(t: Task, c: ThreadGroup, idtype: number, id: number): boolean {
+  if (idtype === P_ALL) return true;
+  if (idtype === P_PID) return c.tgid === id;
+  if (idtype === P_PGID) return c.pgid === (id === 0 ? t.tg.pgid : id);
+  return false;
+}
+
+function findWaitable(t: Task, idtype: number, id: number, options: number): WaitResult | 'none' | 'wait' {
+  let any = false;
+  for (const c of t.tg.children) {
+    if (!matches(t, c, idtype, id)) continue;
+    any = true;
+    if (!c.alive && !c.reaped && options & WEXITED) return { tg: c, kind: 'exit' };
+    if (c.alive && c.reportStop && c.stopped && options & WUNTRACED) return { tg: c, kind: 'stop' };
+    if (c.alive && c.reportContinue && options & WCONTINUED) return { tg: c, kind: 'cont' };
+  }
+  return any ? 'wait' : 'none';
+}
+
+function wait4(t: Task): number {
+  const pid = t.argInt(0);
+  const statusAddr = t.arg(1);
+  const options = t.argInt(2);
+  if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | 0x20000000 | 0x40000000 | 0x80000000)) return -EINVAL;
+  let idtype = P_ALL;
+  let id = 0;
+  if (pid > 0) [idtype, id] = [P_PID, pid];
+  else if (pid === 0) [idtype, id] = [P_PGID, 0];
+  else if (pid < -1) [idtype, id] = [P_PGID, -pid];
+  const r = findWaitable(t, idtype, id, options | WEXITED);
+  if (r === 'none') return -ECHILD;
+  if (r === 'wait') return options & WNOHANG ? 0 : t.block([t.tg.childEvents]);
+  let status: number;
+  if (r.kind === 'exit') status = waitStatus(r.tg);
+  else if (r.kind === 'stop') status = 0x7f | (r.tg.stopSignal << 8);
+  else status = 0xffff;
+  if (statusAddr && !t.mm.writeU32(statusAddr, status)) return -EFAULT;
+  if (t.arg(3)) t.mm.write(t.arg(3), new Uint8Array(144));
+  if (r.kind === 'exit') reap(r.tg);
+  else if (r.kind === 'stop') r.tg.reportStop = false;
+  else r.tg.reportContinue = false;
+  return r.tg.tgid;
+}
+
+function waitid(t: Task): number {
+  const idtype = t.argInt(0);
+  const id = t.argInt(1);
+  const infop = t.arg(2);
+  const options = t.argInt(3);
+  if (idtype < 0 || idtype > 2 || !(options & (WEXITED | WUNTRACED | WCONTINUED))) return -EINVAL;
+  const r = findWaitable(t, idtype, id, options);
+  if (r === 'none') return -ECHILD;
+  if (r === 'wait') {
+    if (options & WNOHANG) {
+      if (infop) t.mm.write(infop, new Uint8Array(128));
+      return 0;
+    }
+    return t.block([t.tg.childEvents]);
+  }
+  const s = waitStatus(r.tg);
+  let code: number;
+  let status: number;
+  if (r.kind === 'exit') {
+    const sig = s & 0x7f;
+    code = sig === 0 ? CLD_EXITED : s & 0x80 ? CLD_DUMPED : CLD_KILLED;
+    status = sig === 0 ? (s >> 8) & 0xff : sig;
+  } else if (r.kind === 'stop') {
+    code = CLD_STOPPED;
+    status = r.tg.stopSignal;
+  } else {
+    code = CLD_CONTINUED;
+    status = 18;
+  }
+  if (infop && !t.mm.write(infop, encodeSigInfo({ signo: SIGCHLD, code, pid: r.tg.tgid, uid: r.tg.leader.creds.uid, status }))) return -EFAULT;
+  if (!(options & WNOWAIT)) {
+    if (r.kind === 'exit') reap(r.tg);
+    else if (r.kind === 'stop') r.tg.reportStop = false;
+    else r.tg.reportContinue = false;
+  }
+  return 0;
+}
+
+function execve(t: Task, dirfd: number, pathAddr: number, argvAddr: number, envpAddr: number): number {
+  const path = t.mm.readCString(pathAddr, 4095);
+  if (path === null) return -EFAULT;
+  if (path === undefined) return -ENAMETOOLONG;
+  if (dirfd !== -100 && !path.startsWith('/')) return -EINVAL;
+  const argv = readStringArray(t, argvAddr);
+  if (typeof argv === 'number') return argv;
+  const envp = readStringArray(t, envpAddr);
+  if (typeof envp === 'number') return envp;
+  return execTask(t, path, argv, envp);
+}
+
+function kill(t: Task): number {
+  const pid = t.argInt(0);
+  const sig = t.argInt(1);
+  if (sig < 0 || sig > 64) return -EINVAL;
+  const k = t.kernel;
+  const info = { signo: sig, code: SI_USER, pid: t.pid, uid: t.creds.uid };
+  if (pid > 0) {
+    const tg = k.groups.get(pid);
+    if (!tg || !tg.alive) return -ESRCH;
+    sendSignalToGroup(tg, info);
+    return 0;
+  }
+  const pgid = pid === 0 ? t.tg.pgid : pid === -1 ? -1 : -pid;
+  let found = false;
+  for (const tg of [...k.groups.values()]) {
+    if (!tg.alive) continue;
+    if (pgid === -1 ? tg.tgid === 1 || tg === t.tg : tg.pgid !== pgid) continue;
+    found = true;
+    sendSignalToGroup(tg, info);
+  }
+  return found ? 0 : -ESRCH;
+}
+
+function tgkill(t: Task, tgid: number, tid: number, sig: number): number {
+  if (sig < 0 || sig > 64 || tid <= 0) return -EINVAL;
+  const target = t.kernel.tasks.get(tid);
+  if (!target || target.state === 'dead' || (tgid > 0 && target.tg.tgid !== tgid)) return -ESRCH;
+  sendSignalToTask(target, { signo: sig, code: SI_TKILL, pid: t.pid, uid: t.creds.uid });
+  return 0;
+}
+
+function setpgid(t: Task): number {
+  const pid = t.argInt(0) || t.pid;
+  const pgid = t.argInt(1) || pid;
+  if (pgid < 0) return -EINVAL;
+  const tg = t.kernel.groups.get(pid);
+  if (!tg || (tg !== t.tg && tg.parent !== t.tg)) return -ESRCH;
+  if (tg.sid !== t.tg.sid || tg.tgid === tg.sid) return -EPERM;
+  if (pgid !== pid && ![...t.kernel.groups.values()].some((g) => g.pgid === pgid && g.sid === t.tg.sid)) return -EPERM;
+  tg.pgid = pgid;
+  return 0;
+}
+
+function getpgid(t: Task): number {
+  const pid = t.argInt(0) || t.pid;
+  const tg = t.kernel.groups.get(pid);
+  return tg && tg.alive ? tg.pgid : -ESRCH;
+}
+
+function getsid(t: Task): number {
+  const pid = t.argInt(0) || t.pid;
+  const tg = t.kernel.groups.get(pid);
+  return tg && tg.alive ? tg.sid : -ESRCH;
+}
+
+function setsid(t: Task): number {
+  const tg = t.tg;
+  if ([...t.kernel.groups.values()].some((g) => g.pgid === tg.tgid && g.alive)) {
+    if (tg.pgid === tg.tgid) return -EPERM;
+  }
+  tg.sid = tg.tgid;
+  tg.pgid = tg.tgid;
+  return tg.sid;
+}
+
+export const sysProcess = {
+  clone: (t: Task) => clone(t, t.argU32(0), t.arg(1), t.arg(2), t.arg(3), t.arg(4)),
+  clone3: (t: Task) => {
+    const a = t.mm.read(t.arg(0), 64);
+    const size = t.arg(1);
+    if (size < 64) return -EINVAL;
+    if (!a) return -EFAULT;
+    const dv = new DataView(a.buffer);
+    const u = (o: number) => dv.getUint32(o + 4, true) * 0x1_0000_0000 + dv.getUint32(o, true);
+    const flags = u(0);
+    const stack = u(40);
+    const stackSize = u(48);
+    return cloneWithExit(t, flags, stack ? stack + stackSize : 0, u(24), u(16), u(56), u(32));
+  },
+  fork: (t: Task) => clone(t, SIGCHLD, 0, 0, 0, 0),
+  vfork: (t: Task) => clone(t, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0),
+  execve: (t: Task) => execve(t, -100, t.arg(0), t.arg(1), t.arg(2)),
+  execveat: (t: Task) => execve(t, t.argInt(0), t.arg(1), t.arg(2), t.arg(3)),
+  exit: (t: Task) => {
+    exitTask(t, (t.argInt(0) & 0xff) << 8);
+    return 0;
+  },
+  exit_group: (t: Task) => {
+    killThreadGroup(t.tg, (t.argInt(0) & 0xff) << 8);
+    return 0;
+  },
+  wait4,
+  waitid,
+  getpid: (t: Task) => t.pid,
+  gettid: (t: Task) => t.tid,
+  getppid: (t: Task) => t.tg.parent?.tgid ?? 0,
+  getpgrp: (t: Task) => t.tg.pgid,
+  getpgid,
+  setpgid,
+  getsid,
+  setsid,
+  kill,
+  tgkill: (t: Task) => tgkill(t, t.argInt(0), t.argInt(1), t.argInt(2)),
+  tkill: (t: Task) => tgkill(t, -1, t.argInt(0), t.argInt(1)),
+  set_tid_address: (t: Task) => {
+    t.clearChildTid = t.arg(0);
+    return t.tid;
+  },
+};
+
+function cloneWithExit(t: Task, flags: number, stack: number, ptid: number, ctid: number, tls: number, exitSignal: number): number {
+  return clone(t, (flags & ~0xff) | (exitSignal & 0xff), stack, ptid, ctid, tls);
+}
+
+void REG;

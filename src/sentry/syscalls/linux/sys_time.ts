@@ -1,0 +1,220 @@
+// Time: clocks, sleeps, process times, alarms. The sentry's clocks are the host's (no vDSO is
+// given to the application, so every read is a syscall the sentry serves).
+
+import { EFAULT, EINTR, EINVAL } from '../../abi/errno';
+import { SIGALRM } from '../../abi/signals';
+import { sendSignalToGroup } from '../../kernel/signals';
+import type { Task } from '../../kernel/task';
+
+const CLOCK_REALTIME = 0;
+const CLOCK_MONOTONIC = 1;
+const CLOCK_PROCESS_CPUTIME_ID = 2;
+const CLOCK_THREAD_CPUTIME_ID = 3;
+const CLOCK_MONOTONIC_RAW = 4;
+const CLOCK_REALTIME_COARSE = 5;
+const CLOCK_MONOTONIC_COARSE = 6;
+const CLOCK_BOOTTIME = 7;
+const TIMER_ABSTIME = 1;
+
+/** ns since the clock's epoch. */
+function clockNs(t: Task, clock: number): bigint | null {
+  switch (clock) {
+    case CLOCK_REALTIME:
+    case CLOCK_REALTIME_COARSE:
+    case 8: // REALTIME_ALARM
+    case 11: // TAI
+      return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_BOOTTIME:
+    case 9: // BOOTTIME_ALARM
+      return process.hrtime.bigint();
+    case CLOCK_PROCESS_CPUTIME_ID:
+    case CLOCK_THREAD_CPUTIME_ID:
+      return BigInt(Math.round((performance.now() - t.tg.startTime) * 1e6 * 0.01));
+    default:
+      return null;
+  }
+}
+
+function writeTimespec(t: Task, addr: number, ns: bigint): boolean {
+  const b = new Uint8Array(16);
+  const dv = new DataView(b.buffer);
+  dv.setBigInt64(0, ns / 1_000_000_000n, true);
+  dv.setBigInt64(8, ns % 1_000_000_000n, true);
+  return t.mm.write(addr, b);
+}
+
+function readTimespecMs(t: Task, addr: number): number | null | 'inval' {
+  const b = t.mm.read(addr, 16);
+  if (!b) return null;
+  const dv = new DataView(b.buffer);
+  const sec = dv.getBigInt64(0, true);
+  const nsec = dv.getBigInt64(8, true);
+  if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) return 'inval';
+  return Number(sec) * 1000 + Number(nsec) / 1e6;
+}
+
+interface SleepState {
+  deadline: number;
+  rem: number;
+}
+
+function sleepUntil(t: Task, deadline: number, remAddr: number): number {
+  const st = (t.blockState as SleepState | undefined) ?? { deadline, rem: remAddr };
+  if (performance.now() >= st.deadline || t.timedOut) return 0;
+  t.interruptResult = -EINTR;
+  // On EINTR the remaining time goes back to the caller (written now; harmless if it completes).
+  if (st.rem) writeTimespec(t, st.rem, BigInt(Math.max(0, Math.round((st.deadline - performance.now()) * 1e6))));
+  return t.block([], st.deadline, st);
+}
+
+function nanosleep(t: Task): number {
+  if (t.blockState) return sleepUntil(t, 0, 0);
+  const ms = readTimespecMs(t, t.arg(0));
+  if (ms === null) return -EFAULT;
+  if (ms === 'inval') return -EINVAL;
+  return sleepUntil(t, performance.now() + ms, t.arg(1));
+}
+
+function clockNanosleep(t: Task): number {
+  if (t.blockState) return sleepUntil(t, 0, 0);
+  const clock = t.argInt(0);
+  const flags = t.argInt(1);
+  const ms = readTimespecMs(t, t.arg(2));
+  if (ms === null) return -EFAULT;
+  if (ms === 'inval') return -EINVAL;
+  const now = clockNs(t, clock);
+  if (now === null || clock === CLOCK_THREAD_CPUTIME_ID) return -EINVAL;
+  const rel = flags & TIMER_ABSTIME ? ms - Number(now) / 1e6 : ms;
+  return sleepUntil(t, performance.now() + Math.max(0, rel), flags & TIMER_ABSTIME ? 0 : t.arg(3));
+}
+
+function ticks(t: Task): number {
+  return Math.floor((performance.now() - t.tg.startTime) / 10);
+}
+
+function times(t: Task): number {
+  const elapsed = Math.floor((performance.now() - t.kernel.bootTime) / 10);
+  if (t.arg(0)) {
+    const b = new Uint8Array(32);
+    const dv = new DataView(b.buffer);
+    dv.setBigInt64(0, BigInt(Math.floor(ticks(t) * 0.01)), true);
+    dv.setBigInt64(16, BigInt(t.tg.childTicks), true);
+    if (!t.mm.write(t.arg(0), b)) return -EFAULT;
+  }
+  return elapsed;
+}
+
+function getrusage(t: Task): number {
+  const who = t.argInt(0);
+  if (who !== 0 && who !== -1 && who !== 1) return -EINVAL;
+  return t.mm.write(t.arg(1), new Uint8Array(144)) ? 0 : -EFAULT;
+}
+
+interface Alarm {
+  deadline: number;
+  fire: () => void;
+}
+const alarms = new WeakMap<object, Alarm>();
+
+function alarm(t: Task): number {
+  const secs = t.argU32(0);
+  const k = t.kernel;
+  const old = alarms.get(t.tg);
+  let remaining = 0;
+  if (old) {
+    k.timerDeadlines.delete(old);
+    alarms.delete(t.tg);
+    remaining = Math.max(1, Math.ceil((old.deadline - performance.now()) / 1000));
+  }
+  if (secs > 0) {
+    const tg = t.tg;
+    const a: Alarm = { deadline: performance.now() + secs * 1000, fire: () => sendSignalToGroup(tg, { signo: SIGALRM, code: 0x80 }) };
+    alarms.set(tg, a);
+    k.timerDeadlines.add(a);
+  }
+  return remaining;
+}
+
+function setitimer(t: Task): number {
+  const which = t.argInt(0);
+  if (which !== 0) return which === 1 || which === 2 ? 0 : -EINVAL;
+  const oldAddr = t.arg(2);
+  const k = t.kernel;
+  const old = alarms.get(t.tg);
+  if (oldAddr) {
+    const b = new Uint8Array(32);
+    if (old) {
+      const rem = Math.max(0, old.deadline - performance.now());
+      const dv = new DataView(b.buffer);
+      dv.setBigInt64(16, BigInt(Math.floor(rem / 1000)), true);
+      dv.setBigInt64(24, BigInt(Math.floor((rem % 1000) * 1000)), true);
+    }
+    if (!t.mm.write(oldAddr, b)) return -EFAULT;
+  }
+  if (!t.arg(1)) return 0;
+  const nv = t.mm.read(t.arg(1), 32);
+  if (!nv) return -EFAULT;
+  const dv = new DataView(nv.buffer);
+  const intervalMs = Number(dv.getBigInt64(0, true)) * 1000 + Number(dv.getBigInt64(8, true)) / 1000;
+  const valueMs = Number(dv.getBigInt64(16, true)) * 1000 + Number(dv.getBigInt64(24, true)) / 1000;
+  if (old) {
+    k.timerDeadlines.delete(old);
+    alarms.delete(t.tg);
+  }
+  if (valueMs > 0) {
+    const tg = t.tg;
+    const arm = (at: number): void => {
+      const a: Alarm = {
+        deadline: at,
+        fire: () => {
+          sendSignalToGroup(tg, { signo: SIGALRM, code: 0x80 });
+          if (intervalMs > 0 && tg.alive) arm(performance.now() + intervalMs);
+          else alarms.delete(tg);
+        },
+      };
+      alarms.set(tg, a);
+      k.timerDeadlines.add(a);
+    };
+    arm(performance.now() + valueMs);
+  }
+  return 0;
+}
+
+export const sysTime = {
+  clock_gettime: (t: Task) => {
+    const ns = clockNs(t, t.argInt(0));
+    if (ns === null) return -EINVAL;
+    return writeTimespec(t, t.arg(1), ns) ? 0 : -EFAULT;
+  },
+  clock_getres: (t: Task) => {
+    if (clockNs(t, t.argInt(0)) === null) return -EINVAL;
+    return !t.arg(1) || writeTimespec(t, t.arg(1), 1n) ? 0 : -EFAULT;
+  },
+  gettimeofday: (t: Task) => {
+    if (t.arg(0)) {
+      const ns = clockNs(t, CLOCK_REALTIME) ?? 0n;
+      const b = new Uint8Array(16);
+      const dv = new DataView(b.buffer);
+      dv.setBigInt64(0, ns / 1_000_000_000n, true);
+      dv.setBigInt64(8, (ns % 1_000_000_000n) / 1000n, true);
+      if (!t.mm.write(t.arg(0), b)) return -EFAULT;
+    }
+    if (t.arg(1) && !t.mm.write(t.arg(1), new Uint8Array(8))) return -EFAULT;
+    return 0;
+  },
+  time: (t: Task) => {
+    const s = Math.floor(Date.now() / 1000);
+    if (t.arg(0) && !t.mm.writeU64(t.arg(0), s)) return -EFAULT;
+    return s;
+  },
+  nanosleep,
+  clock_nanosleep: clockNanosleep,
+  times,
+  getrusage,
+  alarm,
+  setitimer,
+  getitimer: (t: Task) => (t.mm.write(t.arg(1), new Uint8Array(32)) ? 0 : -EFAULT),
+};
