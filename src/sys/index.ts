@@ -16,10 +16,24 @@ export interface Sys {
   socketpair(): [number, number];
   recvFd(fd: number): { fd: number; data: string } | null;
   setWinsize(fd: number, rows: number, cols: number): void;
+  /** vm platform: a host pty pair (slave in raw mode, both O_NOCTTY and close-on-exec). */
+  openPty(rows: number, cols: number): { master: number; slave: number; name: string };
+  /** vm platform: send one fd with SCM_RIGHTS over a connected unix socket. */
+  sendFd(sock: number, fd: number, data: string): void;
+  getWinsize(fd: number): { rows: number; cols: number };
   /** Load a cgroup device eBPF program (8-byte instructions) and attach it to a cgroup2 dir, replacing older ones. */
   bpfProgLoadAttach(cgroupPath: string, insns: Buffer, license: string): void;
   /** Ids of the device programs attached directly to a cgroup2 dir. */
   bpfProgQuery(cgroupPath: string): number[];
+  /** AF_UNIX SOCK_SEQPACKET pair, close-on-exec (the sentry-gofer channel). */
+  seqpacketPair(): [number, number];
+  /**
+   * One gofer round trip (docs/sentry-gofer.md), blocking: send request (its first requestLength
+   * bytes), receive one reply message into reply. length 0: the gofer has gone; fd: the one
+   * SCM_RIGHTS fd that came with it (close-on-exec) or -1. Throws on a socket error or a reply
+   * that does not fit.
+   */
+  goferCall(fd: number, request: Buffer, reply: Buffer, requestLength?: number): { length: number; fd: number };
 }
 
 let nativeDirCache: string | undefined;

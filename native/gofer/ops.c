@@ -1,0 +1,506 @@
+/*
+ * The request handlers. Every request is hostile: its length must be exactly what the op's layout
+ * says, reserved fields zero, handles live, names one plain component. Nothing here follows a
+ * symlink or resolves more than one component, and nothing opens for writing.
+ */
+#include "gofer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+
+/* One component, never a symlink (RESOLVE_NO_SYMLINKS still hands back an O_PATH fd of a trailing
+ * symlink when O_PATH|O_NOFOLLOW), never out of the directory. No RESOLVE_NO_XDEV: a rootfs may have
+ * mounts inside it, and descending into one is the view the operator built (docs/sentry-gofer.md). */
+#define ONE_STEP (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+/* 020000000 is O_TMPFILE without its O_DIRECTORY bit (glibc's O_TMPFILE and __O_TMPFILE include it). */
+#define WRITE_FLAGS (O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | 020000000)
+
+static unsigned trees;
+static bool hello_done;
+static bool have_openat2 = true;
+static uint8_t dents[32768];
+
+void ops_init(unsigned ntrees)
+{
+	trees = ntrees;
+}
+
+/* ---- little-endian fields (the host is little-endian: gofer.h) ---- */
+
+static uint16_t get16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static void put_time(uint8_t *p, const struct timespec *t)
+{
+	put64(p, (uint64_t)t->tv_sec);
+	put32(p + 8, (uint32_t)t->tv_nsec);
+	put32(p + 12, 0);
+}
+
+static void put_stat(uint8_t *p, const struct stat *st)
+{
+	put64(p, st->st_dev);
+	put64(p + 8, st->st_ino);
+	put32(p + 16, st->st_mode);
+	put32(p + 20, st->st_nlink > UINT32_MAX ? UINT32_MAX : (uint32_t)st->st_nlink);
+	put32(p + 24, st->st_uid);
+	put32(p + 28, st->st_gid);
+	put64(p + 32, st->st_rdev);
+	put64(p + 40, (uint64_t)st->st_size);
+	put64(p + 48, (uint64_t)st->st_blocks);
+	put32(p + 56, (uint32_t)st->st_blksize);
+	put32(p + 60, 0);
+	put_time(p + 64, &st->st_atim);
+	put_time(p + 80, &st->st_mtim);
+	put_time(p + 96, &st->st_ctim);
+}
+
+/* ---- host calls (raw fstat: the seccomp filter allows fstat, not newfstatat with a path) ---- */
+
+static int fstat_fd(int fd, struct stat *st)
+{
+	return syscall(SYS_fstat, fd, st) < 0 ? errno : 0;
+}
+
+/* openat2 one step under dirfd; openat with O_NOFOLLOW where the kernel has no openat2 (< 5.6),
+ * which is as strict for one validated component. Returns the fd or -errno. */
+static int open_step(int dirfd, const char *name, int flags)
+{
+	struct open_how how = { .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC), .resolve = ONE_STEP };
+	long fd = -1;
+
+	for (int tries = 0; have_openat2 && tries < 16; tries++) {
+		fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+		if (fd >= 0)
+			return (int)fd;
+		if (errno == ENOSYS)
+			have_openat2 = false;
+		else if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+	}
+	if (have_openat2)
+		return -EAGAIN;
+	do
+		fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* The directory an O_PATH fd pins, opened for reading: "." of a directory is itself, no race. */
+static int reopen_dir(int fd, int extra)
+{
+	int dfd;
+
+	do
+		dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | extra);
+	while (dfd < 0 && errno == EINTR);
+	return dfd < 0 ? -errno : dfd;
+}
+
+/* ---- validation ---- */
+
+static int check_name(const uint8_t *name, size_t len)
+{
+	if (len == 0)
+		return ENOENT;
+	if (len > MAX_NAME)
+		return ENAMETOOLONG;
+	if (memchr(name, '/', len) || memchr(name, '\0', len))
+		return EINVAL;
+	if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+		return EINVAL;
+	return 0;
+}
+
+/* Bodies of "u32 handle, u32 zero": the handle, or NULL with *err set. */
+static struct handle *handle_arg(const uint8_t *b, size_t len, int *err)
+{
+	struct handle *h;
+
+	if (len != 8 || get32(b + 4) != 0) {
+		*err = EBADMSG;
+		return NULL;
+	}
+	h = handle_get(get32(b));
+	*err = h ? 0 : EBADF;
+	return h;
+}
+
+/* ---- ops: each returns 0 or an errno, and sets *out to the reply body's length ---- */
+
+static int op_hello(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
+{
+	if (len != 8 || get32(b + 4) != 0)
+		return EBADMSG;
+	if (hello_done)
+		return EPROTO;
+	if (get32(b) != GOFER_VERSION)
+		return EPROTONOSUPPORT;
+	hello_done = true;
+	put32(r, GOFER_VERSION);
+	put32(r + 4, trees);
+	put32(r + 8, handles_max());
+	put32(r + 12, MAX_REP);
+	*out = 16;
+	return 0;
+}
+
+/* Reply body of ATTACH and WALK: the new handle for fd (consumed either way) and its stat. */
+static int new_entry(int fd, struct handle *parent, const uint8_t *name, size_t len, uint8_t *r,
+		     size_t *out)
+{
+	struct stat st;
+	uint32_t value;
+	int err = fstat_fd(fd, &st);
+
+	/* Only a regular file is ever reopened by name: nothing else needs to pin its parent. */
+	if (!err && !S_ISREG(st.st_mode))
+		parent = NULL;
+	if (!err)
+		err = handle_new(fd, &st, parent, (const char *)name, len, &value);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	put32(r, value);
+	put32(r + 4, 0);
+	put_stat(r + 8, &st);
+	*out = 8 + STAT_SIZE;
+	return 0;
+}
+
+static int op_attach(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
+{
+	uint32_t tree;
+	int fd;
+
+	if (len != 8 || get32(b + 4) != 0)
+		return EBADMSG;
+	tree = get32(b);
+	if (tree >= trees)
+		return EINVAL;
+	do
+		fd = openat(FIRST_TREE_FD + (int)tree, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return errno;
+	return new_entry(fd, NULL, NULL, 0, r, out);
+}
+
+static int op_walk(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
+{
+	char name[MAX_NAME + 1];
+	struct handle *dir;
+	size_t nlen;
+	int err, fd;
+
+	if (len < 8 || get16(b + 6) != 0)
+		return EBADMSG;
+	nlen = get16(b + 4);
+	if (len != 8 + nlen)
+		return EBADMSG;
+	dir = handle_get(get32(b));
+	if (!dir)
+		return EBADF;
+	err = check_name(b + 8, nlen);
+	if (err)
+		return err;
+	if (!S_ISDIR(dir->fmt))
+		return ENOTDIR;
+	memcpy(name, b + 8, nlen);
+	name[nlen] = '\0';
+	fd = open_step(dir->fd, name, O_PATH);
+	if (fd < 0)
+		return -fd;
+	return new_entry(fd, dir, b + 8, nlen, r, out);
+}
+
+static int op_stat(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
+{
+	struct stat st;
+	int err;
+	struct handle *h = handle_arg(b, len, &err);
+
+	if (!h)
+		return err;
+	err = fstat_fd(h->fd, &st);
+	if (err)
+		return err;
+	put_stat(r, &st);
+	*out = STAT_SIZE;
+	return 0;
+}
+
+static int op_readlink(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
+{
+	ssize_t n;
+	int err;
+	struct handle *h = handle_arg(b, len, &err);
+
+	if (!h)
+		return err;
+	if (!S_ISLNK(h->fmt))
+		return EINVAL;
+	/* readlinkat(fd, "") reads the symlink an O_PATH fd pins (Linux >= 2.6.39). */
+	n = readlinkat(h->fd, "", (char *)r + 8, PATH_MAX);
+	if (n < 0)
+		return errno;
+	if (n == PATH_MAX)
+		return ENAMETOOLONG;
+	put32(r, (uint32_t)n);
+	put32(r + 4, 0);
+	*out = 8 + (size_t)n;
+	return 0;
+}
+
+/* Append one getdents64 record to the page; false when it does not fit. Dot entries and names the
+ * protocol cannot carry are skipped (the sentry makes its own "." and ".."). */
+static bool pack_dirent(const struct dirent64 *d, uint8_t *page, size_t *used, uint32_t *count)
+{
+	size_t nlen = strlen(d->d_name), size = (DIRENT_HDR + nlen + 7) & ~(size_t)7;
+
+	if (check_name((const uint8_t *)d->d_name, nlen))
+		return true;
+	if (*used + size > MAX_REP - REP_HDR - 16)
+		return false;
+	memset(page + *used, 0, size);
+	put64(page + *used, d->d_ino);
+	page[*used + 8] = d->d_type;
+	put16(page + *used + 10, (uint16_t)nlen);
+	memcpy(page + *used + DIRENT_HDR, d->d_name, nlen);
+	*used += size;
+	(*count)++;
+	return true;
+}
+
+/* Fill one page from dfd's position (cookie): until the page is full or the directory ends. */
+static int read_page(int dfd, uint64_t cookie, uint8_t *r, size_t *out)
+{
+	uint8_t *page = r + 16;
+	uint64_t next = cookie;
+	uint32_t count = 0, flags = 0;
+	size_t used = 0;
+
+	for (;;) {
+		long n = syscall(SYS_getdents64, dfd, dents, sizeof(dents));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (count == 0)
+				return errno;
+			break; /* this page stands; the next request meets the error */
+		}
+		if (n == 0) {
+			flags |= READDIR_END;
+			break;
+		}
+		for (long off = 0; off < n;) {
+			const struct dirent64 *d = (const struct dirent64 *)(dents + off);
+
+			if (!pack_dirent(d, page, &used, &count))
+				goto full;
+			next = (uint64_t)d->d_off;
+			off += d->d_reclen;
+		}
+	}
+full:
+	put64(r, next);
+	put32(r + 8, count);
+	put32(r + 12, flags);
+	*out = 16 + used;
+	return 0;
+}
+
+static int op_readdir(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
+{
+	struct handle *h;
+	uint64_t cookie;
+	int dfd, err;
+
+	if (len != 16 || get32(b + 4) != 0)
+		return EBADMSG;
+	h = handle_get(get32(b));
+	if (!h)
+		return EBADF;
+	if (!S_ISDIR(h->fmt))
+		return ENOTDIR;
+	cookie = get64(b + 8);
+	if (cookie > INT64_MAX)
+		return EINVAL;
+	/* A fresh open per page: nothing to keep per handle, and the cookie alone says where. */
+	dfd = reopen_dir(h->fd, 0);
+	if (dfd < 0)
+		return -dfd;
+	err = lseek(dfd, (off_t)cookie, SEEK_SET) < 0 ? errno : 0;
+	if (!err)
+		err = read_page(dfd, cookie, r, out);
+	close(dfd);
+	return err;
+}
+
+/* A regular file, reopened for reading by its name in the directory it was walked from. The name
+ * may have been replaced since: never follow (O_NOFOLLOW, RESOLVE_NO_SYMLINKS), never block or take
+ * a terminal (a FIFO or tty swapped in), and hand out only the very inode the handle pins. */
+static int reopen_file(const struct handle *h, int noatime)
+{
+	const struct handle *dir = handle_parent(h);
+	char name[MAX_NAME + 1];
+	struct stat st;
+	int fd, err;
+
+	if (!dir)
+		return -ESTALE;
+	memcpy(name, h->name, h->namelen);
+	name[h->namelen] = '\0';
+	fd = open_step(dir->fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | noatime);
+	if (fd < 0)
+		return fd;
+	err = fstat_fd(fd, &st);
+	if (!err && (!S_ISREG(st.st_mode) || st.st_dev != h->dev || st.st_ino != h->ino))
+		err = ESTALE;
+	/* O_NONBLOCK was only for the open: the donated file's flags are the sentry's to see. */
+	if (!err && fcntl(fd, F_SETFL, noatime) < 0)
+		err = errno;
+	if (err) {
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+static int op_open(const uint8_t *b, size_t len, int *fd_out, size_t *out)
+{
+	struct handle *h;
+	uint32_t flags;
+	int fd;
+
+	if (len != 8)
+		return EBADMSG;
+	h = handle_get(get32(b));
+	if (!h)
+		return EBADF;
+	flags = get32(b + 4);
+	if (flags & WRITE_FLAGS)
+		return EROFS; /* the trees are served read-only; the sentry's overlay takes writes */
+	if (flags & ~(uint32_t)OPEN_ALLOWED)
+		return EINVAL;
+	if (S_ISLNK(h->fmt))
+		return ELOOP;
+	if (S_ISDIR(h->fmt))
+		fd = reopen_dir(h->fd, (int)(flags & O_NOATIME));
+	else if (flags & O_DIRECTORY)
+		return ENOTDIR;
+	else if (S_ISREG(h->fmt))
+		fd = reopen_file(h, (int)(flags & O_NOATIME));
+	else
+		return ENXIO; /* devices, FIFOs, sockets: the sentry serves its own */
+	if (fd < 0)
+		return -fd;
+	*fd_out = fd;
+	*out = 0;
+	return 0;
+}
+
+static int op_close(const uint8_t *b, size_t len, size_t *out)
+{
+	if (len != 8 || get32(b + 4) != 0)
+		return EBADMSG;
+	*out = 0;
+	return handle_close(get32(b));
+}
+
+static int run(uint16_t op, const uint8_t *b, size_t len, uint8_t *r, size_t *out, int *fd_out)
+{
+	if (op < OP_HELLO || op > OP_CLOSE)
+		return ENOSYS;
+	if (op != OP_HELLO && !hello_done)
+		return EPROTO;
+	switch (op) {
+	case OP_HELLO:
+		return op_hello(b, len, r, out);
+	case OP_ATTACH:
+		return op_attach(b, len, r, out);
+	case OP_WALK:
+		return op_walk(b, len, r, out);
+	case OP_STAT:
+		return op_stat(b, len, r, out);
+	case OP_READLINK:
+		return op_readlink(b, len, r, out);
+	case OP_READDIR:
+		return op_readdir(b, len, r, out);
+	case OP_OPEN:
+		return op_open(b, len, fd_out, out);
+	default:
+		return op_close(b, len, out);
+	}
+}
+
+size_t dispatch(const uint8_t *req, size_t len, int recv_flags, uint8_t *rep, int *fd_out)
+{
+	uint16_t op = 0;
+	uint32_t seq = 0;
+	size_t body = 0;
+	int err;
+
+	*fd_out = -1;
+	if (len >= REQ_HDR) {
+		op = get16(req);
+		seq = get32(req + 4);
+	}
+	if (recv_flags & MSG_TRUNC)
+		err = EMSGSIZE;
+	else if (recv_flags & MSG_CTRUNC || len < REQ_HDR || get16(req + 2) != 0)
+		err = EBADMSG; /* fds sent to the gofer (dropped unreceived), or no header */
+	else
+		err = run(op, req + REQ_HDR, len - REQ_HDR, rep + REP_HDR, &body, fd_out);
+	put16(rep, op);
+	put16(rep + 2, 0);
+	put32(rep + 4, seq);
+	put32(rep + 8, (uint32_t)err);
+	put32(rep + 12, 0);
+	return REP_HDR + (err ? 0 : body);
+}
