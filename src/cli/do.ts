@@ -26,10 +26,9 @@ export async function doCommand(ctx: CommandContext): Promise<number> {
   const scratch = path.join(rt.store.dir(id), 'scratch');
   const spec = doSpec({ args: p.positionals, env: process.env, cwd: process.cwd(), ...(str(p, 'hostname') ? { hostname: str(p, 'hostname')! } : {}) });
   // At a terminal, the sandbox gets a pty of its own, relayed by moat: never the caller's terminal
-  // itself, which a sandboxed process could push keystrokes into (TIOCSTI) or reconfigure.
-  // (Not yet in a vm guest: its stdio are virtio-serial ports.)
-  const inVm = ctx.global.isolation === 'vm';
-  const endpoint = process.stdin.isTTY && process.stdout.isTTY && !inVm ? foregroundConsoleEndpoint() : undefined;
+  // itself, which a sandboxed process could push keystrokes into (TIOCSTI) or reconfigure. (In a
+  // vm: a pty in the guest, relayed through a host pty moat makes.)
+  const endpoint = process.stdin.isTTY && process.stdout.isTTY ? foregroundConsoleEndpoint() : undefined;
   if (endpoint) spec.process.terminal = true;
   let created;
   let terminal: number | undefined;

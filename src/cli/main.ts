@@ -26,7 +26,14 @@ const COMMANDS: Record<string, () => Command> = {
   ps: () => require('./ps').psCommand,
   events: () => require('./events').eventsCommand,
   do: () => require('./do').doCommand,
+  'sentry-syscalls': () => require('./sentry-syscalls').sentrySyscallsCommand,
   exec: () => require('./exec').execCommand,
+  // Internal (not in --help): the relay of an exec into a vm container (src/vm/exec.ts).
+  'vm-exec-relay': () => async () => {
+    const code = await (require('../vm/exec') as typeof import('../vm/exec')).execRelayMain();
+    // A read of the terminal may still be pending in libuv's pool: do not wait for it.
+    process.exit(code);
+  },
 };
 
 const GLOBAL_FLAGS = [
@@ -37,6 +44,7 @@ const GLOBAL_FLAGS = [
   { name: 'systemd-cgroup', type: 'bool' },
   { name: 'isolation', type: 'string' },
   { name: 'vm-accel', type: 'string' },
+  { name: 'strace', type: 'bool' },
   { name: 'version', alias: 'v', type: 'bool' },
   { name: 'help', alias: 'h', type: 'bool' },
   { name: 'criu', type: 'string' },
@@ -52,6 +60,7 @@ global flags:
   --log FILE           also write log records to FILE
   --log-format F       text (default) or json
   --isolation P        native (default), sentry or vm
+  --strace             sentry platform: log every application syscall with its arguments and result (stderr)
   --vm-accel A         vm platform: auto (default: KVM if it boots the guest, else TCG), kvm or tcg
   --debug              print the executor plan and debug records
   --systemd-cgroup     cgroupsPath is slice:prefix:name
@@ -130,7 +139,7 @@ export async function main(argv: string[]): Promise<number> {
   const ctx: CommandContext = {
     global,
     argv: rest,
-    runtime: () => (runtime ??= new Runtime({ root: global.root, isolation: global.isolation, systemdCgroup: global.systemdCgroup, ...(global.vmAccel !== undefined ? { vmAccel: global.vmAccel } : {}) })),
+    runtime: () => (runtime ??= new Runtime({ root: global.root, isolation: global.isolation, systemdCgroup: global.systemdCgroup, ...(global.vmAccel !== undefined ? { vmAccel: global.vmAccel } : {}), ...(bool(g, 'strace') ? { strace: true } : {}) })),
   };
   try {
     return await load()(ctx);

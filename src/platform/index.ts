@@ -51,6 +51,8 @@ export interface CreateRequest {
   stateDir?: string;
   /** The global --vm-accel flag: auto | kvm | tcg. */
   vmAccel?: string;
+  /** The global --strace flag: the sentry logs every application syscall. */
+  strace?: boolean;
   /** Called as soon as the VMM exists, to record it (delete stops it and removes its files). */
   recordVm?: (vm: VmRecord) => void;
 }
@@ -114,8 +116,10 @@ export function loadPlatform(name: PlatformName): Platform {
     const { VmPlatform } = require('../vm/platform') as typeof import('../vm/platform');
     return new VmPlatform();
   }
-  if (name !== 'native') {
-    throw new MoatError('EUSAGE', `isolation ${JSON.stringify(name)} is not available in this build of moat yet; use native`);
+  if (name === 'sentry') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { SentryPlatform } = require('../sentry') as typeof import('../sentry');
+    return new SentryPlatform();
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { NativePlatform } = require('../native/platform') as typeof import('../native/platform');
@@ -132,7 +136,9 @@ export async function platformFor(name: PlatformName): Promise<Platform> {
       const { VmPlatform } = await import('../vm/platform');
       return new VmPlatform();
     }
-    case 'sentry':
-      throw new MoatError('EUSAGE', `isolation ${JSON.stringify(name)} is not available in this build of moat yet; use native`);
+    case 'sentry': {
+      const { SentryPlatform } = await import('../sentry');
+      return new SentryPlatform();
+    }
   }
 }

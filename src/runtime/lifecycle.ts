@@ -22,6 +22,8 @@ export interface RuntimeOptions {
   systemdCgroup?: boolean;
   /** The global --vm-accel flag (vm platform). */
   vmAccel?: string;
+  /** The global --strace flag (sentry platform). */
+  strace?: boolean;
 }
 
 
@@ -92,6 +94,7 @@ export class Runtime {
         systemdCgroup: this.opts.systemdCgroup ?? false,
         stateDir: handle.dir,
         ...(this.opts.vmAccel !== undefined ? { vmAccel: this.opts.vmAccel } : {}),
+        ...(this.opts.strace ? { strace: true } : {}),
         recordVm: (vm) => {
           record.vm = vm;
           handle.write(record);

@@ -1,0 +1,162 @@
+// The sentry platform (moat's gVisor): the container's processes run on moat's user-space kernel.
+// create starts two host processes: the gofer (serves the rootfs, read-only, fd-relative) and the
+// sentry (node build/sentry.js: the kernel, tracer of the application's stubs). The state's pid is
+// the sentry's; its exit status is the application init's. See docs/sentry.md.
+
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platform';
+import type { Spec } from '../spec/types';
+import { readProcStat } from '../state/process';
+import type { ContainerRecord } from '../state/store';
+import { MoatError } from '../util/errors';
+import type { SentryConfig } from './config';
+import { spawnGofer } from './gofer';
+
+const RLIMITS: Record<string, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
+  RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12,
+  RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+const GOFER_FD = 3;
+
+/** build/sentry.js, next to the main bundle (or under build/ when running from build/ts). */
+function sentryScript(): string {
+  for (let dir = __dirname, i = 0; i < 6; i++, dir = path.dirname(dir)) {
+    for (const c of [path.join(dir, 'sentry.js'), path.join(dir, 'build', 'sentry.js')]) {
+      if (c !== __filename && fs.existsSync(c) && path.basename(path.dirname(c)) === 'build') return c;
+    }
+  }
+  throw new MoatError('ENATIVE', 'build/sentry.js is missing: run `npm run build`');
+}
+
+function isBind(m: { type?: string; options?: string[] }): boolean {
+  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+}
+
+/** The sentry's configuration for this container (pure: from the spec and the request). */
+export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, strace: boolean): { cfg: SentryConfig; trees: string[] } {
+  const p = spec.process;
+  if (!p) throw new MoatError('EUSAGE', 'process: required by the sentry platform');
+  if (p.terminal) throw new MoatError('EUSAGE', 'process.terminal: terminals are not supported by the sentry platform yet');
+  const trees = [rootfs];
+  const mounts: SentryConfig['mounts'] = [];
+  for (const m of spec.mounts ?? []) {
+    if (!isBind(m) || !m.source) continue;
+    const src = path.resolve(req.bundle.dir, m.source);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(src);
+    } catch {
+      throw new MoatError('EUSAGE', `mounts: ${m.source}: no such file or directory`);
+    }
+    if (!st.isDirectory()) continue; // single-file binds (resolv.conf, hosts): not yet
+    trees.push(src);
+    mounts.push({ destination: m.destination, tree: trees.length - 1, readonly: (m.options ?? []).includes('ro') });
+  }
+  const cfg: SentryConfig = {
+    rootfs,
+    goferFd: GOFER_FD,
+    readonlyRootfs: spec.root?.readonly === true,
+    mounts,
+    args: p.args ?? [],
+    env: p.env ?? [],
+    cwd: p.cwd || '/',
+    uid: p.user?.uid ?? 0,
+    gid: p.user?.gid ?? 0,
+    groups: p.user?.additionalGids ?? [],
+    hostname: spec.hostname ?? '',
+    rlimits: (p.rlimits ?? []).flatMap((r) => (RLIMITS[r.type] !== undefined ? [{ resource: RLIMITS[r.type], soft: r.soft, hard: r.hard }] : [])),
+    ...(req.startFifo ? { startFifo: req.startFifo } : {}),
+    strace,
+  };
+  if (cfg.args.length === 0) throw new MoatError('EUSAGE', 'process.args: empty');
+  return { cfg, trees };
+}
+
+export class SentryPlatform implements Platform {
+  readonly name = 'sentry' as const;
+
+  async create(req: CreateRequest): Promise<CreatedInit> {
+    if (!req.stateDir) throw new MoatError('EINTERNAL', 'sentry platform: no state directory given');
+    const spec = req.bundle.spec;
+    // `moat do`: the host's root, read-only through the gofer, with the sentry's in-memory layer on top.
+    const rootfs = req.hostRootOverlay ? '/' : req.bundle.rootfs;
+    const { cfg, trees } = sentryConfig(req, spec, rootfs, req.strace === true);
+    const cfgPath = path.join(req.stateDir, 'sentry.json');
+    fs.writeFileSync(cfgPath, JSON.stringify(cfg), { mode: 0o600 });
+    const gofer = spawnGofer(trees);
+    let child;
+    try {
+      const env: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+      if (process.env.MOAT_NATIVE_DIR) env.MOAT_NATIVE_DIR = process.env.MOAT_NATIVE_DIR;
+      child = spawn(process.execPath, ['--stack-size=4000', sentryScript(), cfgPath], {
+        stdio: ['inherit', 'inherit', 'inherit', gofer.fd],
+        detached: true,
+        env,
+      });
+    } finally {
+      fs.closeSync(gofer.fd);
+    }
+    const spawned = child;
+    const exited = new Promise<number>((resolve) => {
+      spawned.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      spawned.once('spawn', () => resolve(spawned.pid!));
+      spawned.once('error', (e) => reject(new MoatError('ESETUP', `cannot start the sentry: ${e.message}`)));
+    });
+    if (req.mode === 'create') spawned.unref();
+    return { pid, exited };
+  }
+
+  exec(_req: ExecRequest): Promise<CreatedInit> {
+    throw new MoatError('EUSAGE', 'exec is not supported by the sentry platform yet');
+  }
+
+  setPaused(_rec: ContainerRecord, _paused: boolean): void {
+    throw new MoatError('EUSAGE', 'pause/resume is not supported by the sentry platform yet');
+  }
+
+  update(_rec: ContainerRecord, _spec: Spec, _resources: unknown, _field: string): void {
+    throw new MoatError('EUSAGE', 'update is not supported by the sentry platform yet');
+  }
+
+  pids(rec: ContainerRecord): number[] | undefined {
+    return rec.pid && readProcStat(rec.pid)?.startTime === rec.pidStartTime ? [rec.pid] : [];
+  }
+
+  signalAll(rec: ContainerRecord, signal: number): boolean {
+    // The sentry forwards what it gets to the application's init; SIGKILL ends the sandbox.
+    if (!rec.pid || readProcStat(rec.pid)?.startTime !== rec.pidStartTime) return false;
+    try {
+      process.kill(rec.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  stats(_rec: ContainerRecord): unknown {
+    throw new MoatError('EUSAGE', 'events/stats are not supported by the sentry platform yet');
+  }
+
+  /** The sentry (verified by start time) dies; its stubs die with it (PTRACE_O_EXITKILL) and the gofer on EOF. */
+  destroy(rec: ContainerRecord): void {
+    if (rec.pid && readProcStat(rec.pid)?.startTime === rec.pidStartTime) {
+      try {
+        process.kill(rec.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      for (let i = 0; i < 200 && readProcStat(rec.pid); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
+function signalNumber(name: string): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { constants } = require('node:os') as typeof import('node:os');
+  return (constants.signals as Record<string, number>)[name] ?? 0;
+}
