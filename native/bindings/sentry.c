@@ -5,7 +5,8 @@
  *   stubSpawn(path, memfd)        -> tid   posix_spawn moat-stub with memfd as fd 3; wait for its
  *                                          SIGSTOP; set PTRACE_O_EXITKILL|TRACESYSGOOD|TRACECLONE
  *   sentryBuffers(regs, event)    -> void  the shared buffers: regs (27 u64, struct
- *                                          user_regs_struct) and event (Int32Array, 4)
+ *                                          user_regs_struct) and event (Int32Array, 8: tid,
+ *                                          status, new tid, -, fault si_code, si_addr lo/hi)
  *   resumeWait(tid, how, sig, regsMode, rax, timeoutMs) -> kind
  *       resume tid (how 0 = PTRACE_SYSEMU, 1 = PTRACE_CONT, tid 0 = resume nothing) after setting
  *       its registers (regsMode 0: rax only, 1: all from the regs buffer, 2: none), then wait for
@@ -26,6 +27,7 @@
  *   takeHostSignals()              -> bitmask of those that arrived since the last call
  *   pollIn(fd)                     -> bool  a read of fd would not block (poll, no wait)
  *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3)
+ *   ttyIoctl(fd, cmd, buf)         -> 0 | -errno  a terminal ioctl on a stdio fd (see below)
  *
  * The thread that calls stubSpawn is the stubs' tracer; every ptrace call must come from it
  * (the JavaScript main thread). Numbers are doubles: addresses and results fit in 53 bits.
@@ -43,6 +45,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -166,6 +169,16 @@ static void fill_event(pid_t tid, int status)
 	shared_event[1] = status;
 	if (WIFSTOPPED(status) && shared_regs && ptrace(PTRACE_GETREGS, tid, NULL, shared_regs) != 0)
 		shared_event[1] = -1; /* vanished between the stop and the read (SIGKILL) */
+	else if (WIFSTOPPED(status) && (status >> 8) != (SIGTRAP | 0x80) && WSTOPSIG(status) != SIGSTOP) {
+		/* A fault: its siginfo (code, address) for the application's handler. */
+		siginfo_t si;
+
+		if (ptrace(PTRACE_GETSIGINFO, tid, NULL, &si) == 0) {
+			shared_event[4] = si.si_code;
+			shared_event[5] = (int32_t)(uint32_t)((uintptr_t)si.si_addr & 0xffffffffu);
+			shared_event[6] = (int32_t)(uint32_t)((uintptr_t)si.si_addr >> 32);
+		}
+	}
 }
 
 static int wait_event(double timeout_ms)
@@ -229,7 +242,7 @@ static napi_value sentry_buffers_js(napi_env env, napi_callback_info info)
 
 	if (!get_args(env, info, 2, argv) ||
 	    !get_typed(env, argv[0], "sentryBuffers", "regs", sizeof(struct user_regs_struct), &regs, &rb) ||
-	    !get_typed(env, argv[1], "sentryBuffers", "event", 16, &event, &eb))
+	    !get_typed(env, argv[1], "sentryBuffers", "event", 32, &event, &eb))
 		return NULL;
 	if (regs_ref)
 		napi_delete_reference(env, regs_ref);
@@ -648,6 +661,35 @@ static napi_value poll_in_js(napi_env env, napi_callback_info info)
 	return js_bool(env, poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)));
 }
 
+/*
+ * ttyIoctl(fd, cmd, buf) -> 0 | -errno: one terminal ioctl on the sentry's own stdio fd (the
+ * container's console), for the application's TCGETS, TCSETS[WF], TIOCGWINSZ, TIOCSWINSZ and
+ * FIONREAD. buf holds the kernel's struct (termios: 36 bytes, winsize: 8, int: 4); only these commands, at exactly
+ * these sizes.
+ */
+static napi_value tty_ioctl_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	int fd;
+	double cmd;
+	void *data;
+	size_t bytes, want;
+
+	if (!get_args(env, info, 3, argv) || !get_fd(env, argv[0], "ttyIoctl", "fd", &fd) ||
+	    !get_int(env, argv[1], "ttyIoctl", "cmd", 0, 0xffffffff, &cmd) ||
+	    !get_typed(env, argv[2], "ttyIoctl", "buf", 0, &data, &bytes))
+		return NULL;
+	switch ((unsigned long)cmd) {
+	case 0x5401: case 0x5402: case 0x5403: case 0x5404: want = 36; break; /* TCGETS, TCSETS, TCSETSW, TCSETSF */
+	case 0x5413: case 0x5414: want = 8; break; /* TIOCGWINSZ, TIOCSWINSZ */
+	case 0x541b: want = 4; break; /* FIONREAD (any stream, not only a tty) */
+	default: return num(env, -EINVAL);
+	}
+	if (bytes != want)
+		return num(env, -EINVAL);
+	return num(env, ioctl(fd, (unsigned long)cmd, data) < 0 ? -errno : 0);
+}
+
 bool moat_register_sentry(napi_env env, napi_value exports)
 {
 	static const struct {
@@ -672,6 +714,7 @@ bool moat_register_sentry(napi_env env, napi_value exports)
 		{ "takeHostSignals", take_host_signals_js },
 		{ "setWatchFds", set_watch_fds_js },
 		{ "pollIn", poll_in_js },
+		{ "ttyIoctl", tty_ioctl_js },
 	};
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {

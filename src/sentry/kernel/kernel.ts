@@ -210,7 +210,7 @@ export class Kernel {
           const t = this.byHost.get(ev.tid);
           if (!t || t.state === 'dead') break;
           t.regs.copyFrom(p.regs);
-          faultSignal(t, ev.signal);
+          faultSignal(t, ev.signal, p.lastFault.code, p.lastFault.addr);
           t.inSyscall = false;
           t.retval = 0;
           t.fullRegs = true;

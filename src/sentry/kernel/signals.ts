@@ -108,13 +108,13 @@ export function sendSignalToTask(t: Task, info: SigInfo): void {
 }
 
 /** A synchronous fault on the host (SIGSEGV, SIGILL, …): forced on the task, like force_sig. */
-export function faultSignal(t: Task, sig: number): void {
+export function faultSignal(t: Task, sig: number, code = 1, addr = 0): void {
   const a = t.tg.handlers.actions[sig];
   if (a.handler === SIG_IGN || (t.sigmask & sigbit(sig)) !== 0n) {
     a.handler = SIG_DFL;
     t.sigmask &= ~sigbit(sig);
   }
-  t.pending.unshift({ signo: sig, code: sig === 5 ? 0x80 : 1, addr: 0 });
+  t.pending.unshift({ signo: sig, code, addr });
 }
 
 /** execve: handled signals go back to their default action; ignored ones stay ignored. */

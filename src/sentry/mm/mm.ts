@@ -266,7 +266,14 @@ export class MemoryManager {
     oldLen = pageUp(oldLen);
     newLen = pageUp(newLen);
     const v = this.find(oldAddr);
-    if (!v || oldAddr + oldLen > v.end) return -EFAULT;
+    if (!v) return -EFAULT;
+    // The old range must be mapped throughout (it may span VMAs the sentry did not merge).
+    for (let a = oldAddr; a < oldAddr + oldLen; ) {
+      const seg = this.find(a);
+      if (!seg) return -EFAULT;
+      a = seg.end;
+    }
+    const last = this.find(oldAddr + oldLen - 1) ?? v;
     if (fixedAddr === undefined) {
       if (newLen === oldLen) return oldAddr;
       if (newLen < oldLen) {
@@ -274,8 +281,8 @@ export class MemoryManager {
         return r < 0 ? r : oldAddr;
       }
       // Grow in place when the range after it is free.
-      if (oldAddr + oldLen === v.end && oldAddr + newLen <= APP_LIMIT && this.isFree(v.end, oldAddr + newLen)) {
-        const r = this.mmap(tid, v.end, newLen - oldLen, v.prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, v.name);
+      if (oldAddr + oldLen === last.end && oldAddr + newLen <= APP_LIMIT && this.isFree(last.end, oldAddr + newLen)) {
+        const r = this.mmap(tid, last.end, newLen - oldLen, last.prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, last.name);
         return r < 0 ? r : oldAddr;
       }
       if (!mayMove) return -ENOMEM;

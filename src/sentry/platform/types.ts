@@ -29,6 +29,8 @@ export interface PlatformEvent {
 export interface SentryPlatform {
   /** Registers of the thread of the last event (or loaded with loadRegs). */
   readonly regs: Registers;
+  /** si_code and si_addr of the last EVENT_FAULT. */
+  readonly lastFault: { code: number; addr: number };
   /** Start a new, empty address space whose memory is the memfd; returns its first thread. */
   newAddressSpace(memfd: number): number;
   /** A new thread in the address space of the stopped thread tid; returns its tid (stopped). */

@@ -17,7 +17,9 @@ const THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000; // VM FS
 
 export class PtracePlatform implements SentryPlatform {
   readonly regs = new Registers();
-  private readonly event = new Int32Array(4);
+  /** si_code and si_addr of the last EVENT_FAULT. */
+  readonly lastFault = { code: 0, addr: 0 };
+  private readonly event = new Int32Array(8);
   private readonly ev: PlatformEvent = { kind: 0, tid: 0, signal: 0, status: 0 };
   private readonly n: PtraceSys;
   private readonly stub: string;
@@ -96,6 +98,8 @@ export class PtracePlatform implements SentryPlatform {
       else {
         ev.kind = EVENT_FAULT;
         ev.signal = sig;
+        this.lastFault.code = this.event[4];
+        this.lastFault.addr = (this.event[6] >>> 0) * 0x1_0000_0000 + (this.event[5] >>> 0);
       }
       return ev;
     }
