@@ -1,0 +1,91 @@
+// /proc itself: the system files, self and thread-self, a directory per process, and sys/.
+
+import { randomUUID } from 'node:crypto';
+import type { ProcDir, ProcKernel, ProcNode, SelfFn } from './node';
+import { DIR_MODE, parseId, staticDir, symlink, textFile } from './node';
+import { pidDir } from './pid';
+import { isVisible } from './process';
+import {
+  SYS_VALUES, bootId, cpuinfoText, filesystemsText, loadavgText, meminfoText, statText, swapsText, uptimeText, versionText,
+} from './system';
+
+function value(v: () => string): () => ProcNode {
+  return () => textFile(() => v() + '\n');
+}
+
+function sysDir(k: ProcKernel): ProcDir {
+  return staticDir({
+    fs: () =>
+      staticDir({
+        'file-max': value(() => SYS_VALUES.fileMax),
+        nr_open: value(() => SYS_VALUES.nrOpen),
+      }),
+    kernel: () =>
+      staticDir({
+        cap_last_cap: value(() => SYS_VALUES.capLastCap),
+        domainname: value(() => k.domainname),
+        hostname: value(() => k.hostname),
+        ngroups_max: value(() => SYS_VALUES.ngroupsMax),
+        osrelease: value(() => SYS_VALUES.osrelease),
+        ostype: value(() => SYS_VALUES.ostype),
+        pid_max: value(() => SYS_VALUES.pidMax),
+        random: () =>
+          staticDir({
+            boot_id: value(() => bootId(k)),
+            uuid: value(() => randomUUID()),
+          }),
+        version: value(() => SYS_VALUES.version),
+      }),
+    vm: () =>
+      staticDir({
+        max_map_count: value(() => SYS_VALUES.maxMapCount),
+        overcommit_memory: value(() => SYS_VALUES.overcommitMemory),
+      }),
+  });
+}
+
+/**
+ * The root of moat's /proc for the kernel k. self() is the task doing the lookup (what
+ * /proc/self and /proc/thread-self name).
+ */
+export function procRoot(k: ProcKernel, self: SelfFn): ProcNode {
+  const fixed: Record<string, () => ProcNode> = {
+    cpuinfo: () => textFile(cpuinfoText),
+    filesystems: () => textFile(filesystemsText),
+    loadavg: () => textFile(() => loadavgText(k)),
+    meminfo: () => textFile(() => meminfoText(k)),
+    mounts: () => symlink(() => 'self/mounts'),
+    stat: () => textFile(() => statText(k)),
+    swaps: () => textFile(swapsText),
+    sys: () => sysDir(k),
+    uptime: () => textFile(() => uptimeText(k)),
+    version: () => textFile(versionText),
+    self: () => symlink(() => String(self().pid)),
+    'thread-self': () => symlink(() => {
+      const t = self();
+      return `${t.pid}/task/${t.tid}`;
+    }),
+  };
+  const fixedNames = Object.keys(fixed);
+  return {
+    kind: 'dir',
+    mode: DIR_MODE,
+    list() {
+      const pids: number[] = [];
+      for (const tg of k.groups.values()) if (isVisible(tg) && tg.leader) pids.push(tg.tgid);
+      pids.sort((a, b) => a - b);
+      return [...fixedNames, ...pids.map(String)];
+    },
+    lookup(name) {
+      if (Object.prototype.hasOwnProperty.call(fixed, name)) return fixed[name]();
+      const id = parseId(name);
+      if (id === undefined) return undefined;
+      const tg = k.groups.get(id);
+      if (tg && isVisible(tg) && tg.leader) return pidDir(k, tg, tg.leader, true);
+      // A thread's id works too, though readdir does not show it (as on Linux).
+      const t = k.tasks.get(id);
+      if (t && t.state !== 'dead' && isVisible(t.tg)) return pidDir(k, t.tg, t, true);
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,243 @@
+// The system-wide files of /proc, describing the sentry's machine (the container's view): its
+// memory, its one CPU, its clock, its task table. Nothing is read from the host's /proc; only
+// the CPU's model and speed come from the host (through Node's os.cpus()).
+
+import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
+import { SENTRY_RELEASE } from '../../syscalls/linux/sys_misc';
+import type { MemoryManager } from '../../mm/mm';
+import type { ProcKernel } from './node';
+import { CAP_LAST_CAP, HZ, PID_MAX, groupMm, taskTicks, uptimeMs } from './process';
+
+/** The machine's memory: what sysinfo(2) reports too. */
+export const MEM_TOTAL = 2 * 1024 * 1024 * 1024;
+/** uname's version field. */
+export const SENTRY_VERSION = '#1 SMP moat sentry';
+
+/** Address spaces of the live processes, each once (threads share theirs). */
+function liveMms(k: ProcKernel): MemoryManager[] {
+  const out = new Set<MemoryManager>();
+  for (const tg of k.groups.values()) {
+    const mm = groupMm(tg);
+    if (mm) out.add(mm);
+  }
+  return [...out];
+}
+
+function memUsed(k: ProcKernel): number {
+  let used = 0;
+  for (const mm of liveMms(k)) used += mm.file.allocated;
+  return Math.min(used, MEM_TOTAL);
+}
+
+/** meminfo in Linux 6.1's order, "%-16s%8lu kB" a line (the labels carry their own padding). */
+export function meminfoText(k: ProcKernel): string {
+  const totalKb = MEM_TOTAL / 1024;
+  const usedKb = Math.ceil(memUsed(k) / 1024);
+  const freeKb = totalKb - usedKb;
+  const rows: Array<[string, number]> = [
+    ['MemTotal', totalKb],
+    ['MemFree', freeKb],
+    ['MemAvailable', freeKb],
+    ['Buffers', 0],
+    ['Cached', 0],
+    ['SwapCached', 0],
+    ['Active', usedKb],
+    ['Inactive', 0],
+    ['Active(anon)', usedKb],
+    ['Inactive(anon)', 0],
+    ['Active(file)', 0],
+    ['Inactive(file)', 0],
+    ['Unevictable', 0],
+    ['Mlocked', 0],
+    ['SwapTotal', 0],
+    ['SwapFree', 0],
+    ['Zswap', 0],
+    ['Zswapped', 0],
+    ['Dirty', 0],
+    ['Writeback', 0],
+    ['AnonPages', usedKb],
+    ['Mapped', usedKb],
+    ['Shmem', 0],
+    ['KReclaimable', 0],
+    ['Slab', 0],
+    ['SReclaimable', 0],
+    ['SUnreclaim', 0],
+    ['KernelStack', 0],
+    ['PageTables', 0],
+    ['NFS_Unstable', 0],
+    ['Bounce', 0],
+    ['WritebackTmp', 0],
+    ['CommitLimit', totalKb],
+    ['Committed_AS', usedKb],
+    ['VmallocTotal', 34359738367],
+    ['VmallocUsed', 0],
+    ['VmallocChunk', 0],
+    ['Percpu', 0],
+    ['AnonHugePages', 0],
+    ['ShmemHugePages', 0],
+    ['ShmemPmdMapped', 0],
+    ['FileHugePages', 0],
+    ['FilePmdMapped', 0],
+  ];
+  let out = '';
+  for (const [name, v] of rows) {
+    out += `${(name + ':').padEnd(16)}${String(v).padStart(8)} kB\n`;
+    if (name === 'Percpu') out += 'HardwareCorrupted:     0 kB\n'; // "%5lu kB", its own format
+  }
+  out += 'HugePages_Total:       0\nHugePages_Free:        0\nHugePages_Rsvd:        0\nHugePages_Surp:        0\n';
+  out += `${'Hugepagesize:'.padEnd(16)}${'2048'.padStart(8)} kB\n`;
+  out += `${'Hugetlb:'.padEnd(16)}${'0'.padStart(8)} kB\n`;
+  out += `${'DirectMap4k:'.padEnd(16)}${String(totalKb).padStart(8)} kB\n`;
+  return out;
+}
+
+/** Features every x86-64 CPU has: listing fewer than the host has only makes programs cautious. */
+const BASE_FLAGS = 'fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 syscall nx lm';
+
+/** The host's first CPU, asked of Node once: its model name and clock in MHz. */
+let hostCpu: { model: string; mhz: number } | undefined;
+function firstCpu(): { model: string; mhz: number } {
+  if (!hostCpu) {
+    const c = os.cpus()[0];
+    hostCpu = { model: c && c.model.trim() !== '' ? c.model.trim() : 'unknown', mhz: c ? c.speed : 0 };
+  }
+  return hostCpu;
+}
+
+/** One processor, described with the host's first CPU's model and clock (os.cpus()). */
+export function cpuinfoText(): string {
+  const { model, mhz } = firstCpu();
+  const vendor = /\bAMD\b/i.test(model) ? 'AuthenticAMD' : /\bIntel\b/i.test(model) ? 'GenuineIntel' : 'unknown';
+  const rows: Array<[string, string]> = [
+    ['processor', '0'],
+    ['vendor_id', vendor],
+    ['model name', model],
+    ['cpu MHz', mhz.toFixed(3)],
+    ['physical id', '0'],
+    ['siblings', '1'],
+    ['core id', '0'],
+    ['cpu cores', '1'],
+    ['apicid', '0'],
+    ['initial apicid', '0'],
+    ['fpu', 'yes'],
+    ['fpu_exception', 'yes'],
+    ['wp', 'yes'],
+    ['flags', BASE_FLAGS],
+    ['bugs', ''],
+    ['bogomips', (mhz * 2).toFixed(2)],
+    ['clflush size', '64'],
+    ['cache_alignment', '64'],
+    ['address sizes', '46 bits physical, 48 bits virtual'],
+  ];
+  // x86's show_cpuinfo: "name\t: value", names shorter than a tab stop padded with a second tab.
+  let out = '';
+  for (const [name, v] of rows) out += `${name}${name.length < 8 ? '\t\t' : '\t'}:${v === '' ? '' : ' ' + v}\n`;
+  return out + 'power management:\n\n';
+}
+
+/** Seconds and hundredths, "%lu.%02lu". */
+function secs(ms: number): string {
+  const cs = Math.max(0, Math.floor(ms / 10));
+  return `${Math.floor(cs / 100)}.${String(cs % 100).padStart(2, '0')}`;
+}
+
+/** CPU ticks charged to the live tasks, and the idle rest of the uptime (one CPU). */
+function cpuTicks(k: ProcKernel): { user: number; idle: number; uptime: number } {
+  const uptime = Math.floor((uptimeMs(k) * HZ) / 1000);
+  let user = 0;
+  for (const t of k.tasks.values()) user += taskTicks(t);
+  for (const tg of k.groups.values()) user += tg.childTicks;
+  user = Math.min(user, uptime);
+  return { user, idle: uptime - user, uptime };
+}
+
+export function uptimeText(k: ProcKernel): string {
+  const { idle } = cpuTicks(k);
+  return `${secs(uptimeMs(k))} ${secs((idle * 1000) / HZ)}\n`;
+}
+
+function runnable(k: ProcKernel): number {
+  let n = 0;
+  for (const t of k.tasks.values()) if (t.state === 'running' || t.state === 'ready') n++;
+  return n;
+}
+
+function liveTaskCount(k: ProcKernel): number {
+  let n = 0;
+  for (const t of k.tasks.values()) if (t.state !== 'dead') n++;
+  return n;
+}
+
+/** The last pid handed out (approximately: the highest in use). */
+function lastPid(k: ProcKernel): number {
+  let n = 0;
+  for (const id of k.tasks.keys()) n = Math.max(n, id);
+  for (const id of k.groups.keys()) n = Math.max(n, id);
+  return n;
+}
+
+/** Load averages: exponentially damped runnable counts over 1, 5 and 15 minutes, sampled at each read. */
+const loads = new WeakMap<object, { at: number; avg: [number, number, number] }>();
+
+export function loadavgText(k: ProcKernel): string {
+  const now = performance.now();
+  const n = runnable(k);
+  const st = loads.get(k) ?? { at: k.bootTime, avg: [0, 0, 0] as [number, number, number] };
+  const dt = Math.max(0, now - st.at) / 1000;
+  const periods = [60, 300, 900];
+  st.avg = st.avg.map((a, i) => {
+    const e = Math.exp(-dt / periods[i]);
+    return a * e + n * (1 - e);
+  }) as [number, number, number];
+  st.at = now;
+  loads.set(k, st);
+  const f = (x: number) => x.toFixed(2);
+  return `${f(st.avg[0])} ${f(st.avg[1])} ${f(st.avg[2])} ${n}/${liveTaskCount(k)} ${lastPid(k)}\n`;
+}
+
+/** /proc/stat: one CPU's times, the boot time, process counts. */
+export function statText(k: ProcKernel): string {
+  const { user, idle } = cpuTicks(k);
+  const cpu = `${user} 0 0 ${idle} 0 0 0 0 0 0`;
+  const btime = Math.floor((Date.now() - uptimeMs(k)) / 1000);
+  return (
+    `cpu  ${cpu}\ncpu0 ${cpu}\nintr 0\nctxt 0\nbtime ${btime}\nprocesses ${lastPid(k)}\n` +
+    `procs_running ${runnable(k)}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n`
+  );
+}
+
+export function versionText(): string {
+  return `Linux version ${SENTRY_RELEASE} (moat@moat) (moat sentry) ${SENTRY_VERSION}\n`;
+}
+
+/** The filesystem types the sentry's VFS serves. */
+export function filesystemsText(): string {
+  return ['sysfs', 'tmpfs', 'proc', 'devtmpfs', 'devpts', 'overlay', '9p'].map((f) => `nodev\t${f}\n`).join('');
+}
+
+export function swapsText(): string {
+  return 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n';
+}
+
+/** /proc/sys/kernel/random/boot_id: one per kernel. */
+const bootIds = new WeakMap<object, string>();
+export function bootId(k: ProcKernel): string {
+  let id = bootIds.get(k);
+  if (!id) bootIds.set(k, (id = randomUUID()));
+  return id;
+}
+
+export const SYS_VALUES = {
+  ostype: 'Linux',
+  osrelease: SENTRY_RELEASE,
+  version: SENTRY_VERSION,
+  pidMax: String(PID_MAX),
+  ngroupsMax: '65536',
+  capLastCap: String(CAP_LAST_CAP),
+  overcommitMemory: '0',
+  maxMapCount: '65530',
+  fileMax: '9223372036854775807',
+  nrOpen: String(1024 * 1024),
+};
+
