@@ -25,6 +25,8 @@
  *   punchHole(fd, offset, length);  copyData(src, dst, srcOff, dstOff, len) (data extents only)
  *   hostSignals(signals[])         install handlers (no SA_RESTART) that record these signals
  *   takeHostSignals()              -> bitmask of those that arrived since the last call
+ *   unixListen(path) -> fd;  unixAccept(fd) -> fd | -1 (no wait)   moat exec's control socket
+ *   recvMsg(fd, timeoutMs) -> { data, fds };  sendMsg(sock, Buffer, fds[])   one message with SCM_RIGHTS
  *   pollIn(fd)                     -> bool  a read of fd would not block (poll, no wait)
  *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3)
  *   ttyIoctl(fd, cmd, buf)         -> 0 | -errno  a terminal ioctl on a stdio fd (see below)
@@ -47,6 +49,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -690,6 +694,155 @@ static napi_value tty_ioctl_js(napi_env env, napi_callback_info info)
 	return num(env, ioctl(fd, (unsigned long)cmd, data) < 0 ? -errno : 0);
 }
 
+/* ---- the control socket (moat exec into a sentry container) ---- */
+
+static napi_value unix_listen_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	char path[108];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (!get_args(env, info, 1, argv) || !get_str(env, argv[0], "unixListen", "path", path, sizeof(path)))
+		return NULL;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 16) != 0) {
+		int err = errno;
+
+		if (fd >= 0)
+			close(fd);
+		throw_errno(env, err, "listen", path);
+		return NULL;
+	}
+	return num(env, fd);
+}
+
+/* accept4 without waiting: -1 when nobody is connecting. The connection is blocking. */
+static napi_value unix_accept_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	int fd, c;
+
+	if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "unixAccept", "fd", &fd))
+		return NULL;
+	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	return num(env, c < 0 ? -1 : c);
+}
+
+/* One recvmsg (waiting at most timeoutMs): { data, fds } with up to 8 fds (close-on-exec). */
+static napi_value recv_msg_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS], res, data, arr;
+	int fd, fds[8], nfds = 0;
+	double timeout;
+	char buf[16384];
+	union {
+		char space[CMSG_SPACE(sizeof(int) * 8)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space, .msg_controllen = sizeof(ctl.space) };
+	struct pollfd p;
+	ssize_t n;
+	void *out;
+
+	if (!get_args(env, info, 2, argv) || !get_fd(env, argv[0], "recvMsg", "fd", &fd) ||
+	    !get_int(env, argv[1], "recvMsg", "timeoutMs", 0, 60000, &timeout))
+		return NULL;
+	p.fd = fd;
+	p.events = POLLIN;
+	if (poll(&p, 1, (int)timeout) <= 0) {
+		throw_errno(env, ETIMEDOUT, "recvmsg", NULL);
+		return NULL;
+	}
+	do
+		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		throw_errno(env, errno, "recvmsg", NULL);
+		return NULL;
+	}
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (nfds < 8)
+				fds[nfds++] = got;
+			else
+				close(got);
+		}
+	}
+	napi_create_object(env, &res);
+	napi_create_buffer_copy(env, (size_t)n, buf, &out, &data);
+	napi_create_array_with_length(env, (size_t)nfds, &arr);
+	for (int i = 0; i < nfds; i++)
+		napi_set_element(env, arr, (uint32_t)i, num(env, fds[i]));
+	napi_set_named_property(env, res, "data", data);
+	napi_set_named_property(env, res, "fds", arr);
+	return res;
+}
+
+/* One sendmsg with data and fds (SCM_RIGHTS). */
+static napi_value send_msg_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	int sock, fds[8];
+	uint32_t nfds = 0;
+	bool is;
+	void *data;
+	size_t len;
+	union {
+		char space[CMSG_SPACE(sizeof(int) * 8)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (!get_args(env, info, 3, argv) || !get_fd(env, argv[0], "sendMsg", "sock", &sock))
+		return NULL;
+	if (napi_is_buffer(env, argv[1], &is) != napi_ok || !is || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+		throw_type(env, "sendMsg", "data", "a Buffer");
+		return NULL;
+	}
+	if (napi_is_array(env, argv[2], &is) != napi_ok || !is || napi_get_array_length(env, argv[2], &nfds) != napi_ok || nfds > 8) {
+		throw_type(env, "sendMsg", "fds", "an array of at most 8 fds");
+		return NULL;
+	}
+	for (uint32_t i = 0; i < nfds; i++) {
+		napi_value v;
+
+		napi_get_element(env, argv[2], i, &v);
+		if (!get_fd(env, v, "sendMsg", "fd", &fds[i]))
+			return NULL;
+	}
+	iov.iov_base = data;
+	iov.iov_len = len;
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		msg.msg_control = ctl.space;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		throw_errno(env, errno, "sendmsg", NULL);
+		return NULL;
+	}
+	return num(env, (double)n);
+}
+
 bool moat_register_sentry(napi_env env, napi_value exports)
 {
 	static const struct {
@@ -714,6 +867,10 @@ bool moat_register_sentry(napi_env env, napi_value exports)
 		{ "takeHostSignals", take_host_signals_js },
 		{ "setWatchFds", set_watch_fds_js },
 		{ "pollIn", poll_in_js },
+		{ "unixListen", unix_listen_js },
+		{ "unixAccept", unix_accept_js },
+		{ "recvMsg", recv_msg_js },
+		{ "sendMsg", send_msg_js },
 		{ "ttyIoctl", tty_ioctl_js },
 	};
 

@@ -1,7 +1,7 @@
 // Which isolation platform a container runs on, and the interface each platform implements.
 
 import type { Bundle } from '../spec/bundle';
-import type { CgroupRecord, ContainerRecord, PlatformName, VmRecord } from '../state/store';
+import type { CgroupRecord, ContainerRecord, PlatformName, SentryRecord, VmRecord } from '../state/store';
 import type { Process, Spec } from '../spec/types';
 import { MoatError } from '../util/errors';
 
@@ -55,6 +55,8 @@ export interface CreateRequest {
   strace?: boolean;
   /** Called as soon as the VMM exists, to record it (delete stops it and removes its files). */
   recordVm?: (vm: VmRecord) => void;
+  /** Called once the sentry is configured, to record where `moat exec` reaches it. */
+  recordSentry?: (s: SentryRecord) => void;
 }
 
 /** process.terminal: a connected unix socket the executor sends the pty master over, and the size. */

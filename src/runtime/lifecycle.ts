@@ -99,6 +99,10 @@ export class Runtime {
           record.vm = vm;
           handle.write(record);
         },
+        recordSentry: (sentry) => {
+          record.sentry = sentry;
+          handle.write(record);
+        },
         recordCgroups: (cgroups) => {
           record.cgroups = cgroups;
           handle.write(record);

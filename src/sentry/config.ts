@@ -18,5 +18,8 @@ export interface SentryConfig {
   /** create: block until `moat start` opens this fifo. */
   startFifo?: string;
   strace?: boolean;
-  logUnimplemented?: boolean;
+  /** moat exec's socket (src/sentry/control.ts). */
+  controlSocket?: string;
+  /** Where unimplemented syscalls are reported (stderr under --strace). */
+  logFile?: string;
 }

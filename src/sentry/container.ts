@@ -4,12 +4,14 @@
 // the sentry's; its exit status is the application init's. See docs/sentry.md.
 
 import { spawn } from 'node:child_process';
+import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platform';
 import type { Spec } from '../spec/types';
 import { readProcStat } from '../state/process';
 import type { ContainerRecord } from '../state/store';
+import { sys } from '../sys';
 import { MoatError } from '../util/errors';
 import type { SentryConfig } from './config';
 import { spawnGofer } from './gofer';
@@ -85,6 +87,12 @@ export class SentryPlatform implements Platform {
     const rootfs = req.hostRootOverlay ? '/' : req.bundle.rootfs;
     const { cfg, trees } = sentryConfig(req, spec, rootfs, req.strace === true);
     const cfgPath = path.join(req.stateDir, 'sentry.json');
+    cfg.logFile = path.join(req.stateDir, 'sentry.log');
+    const sock = controlSocketPath(req.stateDir);
+    if (Buffer.byteLength(sock) <= 107) {
+      cfg.controlSocket = sock;
+      req.recordSentry?.({ stateDir: req.stateDir });
+    }
     fs.writeFileSync(cfgPath, JSON.stringify(cfg), { mode: 0o600 });
     const gofer = spawnGofer(trees);
     let child;
@@ -111,8 +119,42 @@ export class SentryPlatform implements Platform {
     return { pid, exited };
   }
 
-  exec(_req: ExecRequest): Promise<CreatedInit> {
-    throw new MoatError('EUSAGE', 'exec is not supported by the sentry platform yet');
+  /**
+   * Another process in the sandbox, started by the sentry (src/sentry/control.ts) with this moat's
+   * stdin/stdout/stderr. This moat process stands for it on the host (pid file, exit code), as runsc's
+   * exec does.
+   */
+  async exec(req: ExecRequest): Promise<CreatedInit> {
+    if (req.process.terminal) throw new MoatError('EUSAGE', 'exec: terminals are not supported by the sentry platform yet');
+    if (req.executable !== undefined || req.stdin !== undefined) throw new MoatError('EUSAGE', 'hooks that run in the container are not supported by the sentry platform yet');
+    const sock = controlSocketPath(stateDirOf(req.record));
+    const p = req.process;
+    const wire = {
+      type: 'exec',
+      args: p.args ?? [],
+      env: p.env ?? [],
+      cwd: p.cwd || '/',
+      uid: p.user?.uid ?? 0,
+      gid: p.user?.gid ?? 0,
+      groups: p.user?.additionalGids ?? [],
+    };
+    const conn = await connect(sock, req.record.id);
+    const fd = socketFd(conn);
+    (sys() as unknown as { sendMsg(s: number, d: Buffer, fds: number[]): number }).sendMsg(fd, Buffer.from(JSON.stringify(wire)), [0, 1, 2]);
+    const lines = lineReader(conn);
+    const first = await lines.next();
+    if (!first || typeof first.pid !== 'number') {
+      conn.destroy();
+      throw new MoatError('EEXEC', `exec in ${req.record.id}: ${typeof first?.error === 'string' ? first.error : 'the sentry gave no answer'}`);
+    }
+    const exited = (async () => {
+      const last = await lines.next();
+      conn.destroy();
+      const status = typeof last?.exit === 'number' ? last.exit : 0x7f00;
+      return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
+    })();
+    if (req.mode === 'create') conn.unref();
+    return { pid: process.pid, exited };
   }
 
   setPaused(_rec: ContainerRecord, _paused: boolean): void {
@@ -153,6 +195,69 @@ export class SentryPlatform implements Platform {
       for (let i = 0; i < 200 && readProcStat(rec.pid); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     }
   }
+}
+
+/** moat exec's socket: in the state directory (a per-container dir under --root). */
+export function controlSocketPath(stateDir: string): string {
+  return path.join(stateDir, 'sentry.sock');
+}
+
+function stateDirOf(rec: ContainerRecord): string {
+  const dir = rec.sentry?.stateDir;
+  if (!dir) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)}: no sentry control socket recorded`);
+  return dir;
+}
+
+function connect(sock: string, id: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const c = net.createConnection(sock);
+    c.once('connect', () => resolve(c));
+    c.once('error', (e) => reject(new MoatError('ESTATE', `container ${JSON.stringify(id)}: cannot reach its sentry (${e.message})`)));
+  });
+}
+
+function socketFd(s: net.Socket): number {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new MoatError('EINTERNAL', 'exec: no fd for the control connection');
+  return fd;
+}
+
+/** JSON lines from a socket, one at a time; undefined at EOF. */
+function lineReader(s: net.Socket): { next(): Promise<Record<string, unknown> | undefined> } {
+  let buf = '';
+  let ended = false;
+  const waiters: Array<() => void> = [];
+  s.setEncoding('utf8');
+  s.on('data', (d: string) => {
+    buf += d;
+    waiters.splice(0).forEach((w) => w());
+  });
+  const end = () => {
+    ended = true;
+    waiters.splice(0).forEach((w) => w());
+  };
+  s.on('end', end);
+  s.on('close', end);
+  s.on('error', end);
+  return {
+    async next() {
+      for (;;) {
+        const nl = buf.indexOf('\n');
+        if (nl >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          try {
+            const v: unknown = JSON.parse(line);
+            return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+          } catch {
+            return undefined;
+          }
+        }
+        if (ended) return undefined;
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    },
+  };
 }
 
 function signalNumber(name: string): number {

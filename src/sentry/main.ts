@@ -10,6 +10,7 @@ import { PtracePlatform } from './platform';
 import { registerAll } from './syscalls/linux';
 import { FdTable, HostStreamFile, Vfs } from './vfs';
 import type { SentryConfig } from './config';
+import { ControlServer } from './control';
 
 const FORWARDED = [1, 2, 3, 10, 12, 14, 15, 18, 20, 21, 22, 23, 28]; // HUP INT QUIT USR1 USR2 ALRM TERM CONT TSTP TTIN TTOU URG WINCH
 
@@ -37,7 +38,10 @@ export function sentryMain(argv: string[]): void {
     vfs,
     strace,
     onUnimplemented: (name, nr) => {
-      if (cfg.logUnimplemented !== false) process.stderr.write(`moat sentry: unimplemented syscall ${name} (${nr}): ENOSYS\n`);
+      // Once per syscall: to stderr under --strace, else to the sentry's log in the state directory.
+      const line = `moat sentry: unimplemented syscall ${name} (${nr}): ENOSYS\n`;
+      if (cfg.strace) process.stderr.write(line);
+      else if (cfg.logFile) fs.appendFileSync(cfg.logFile, line);
     },
     hostname: cfg.hostname || 'moat',
     creds: { uid: cfg.uid, euid: cfg.uid, suid: cfg.uid, fsuid: cfg.uid, gid: cfg.gid, egid: cfg.gid, sgid: cfg.gid, fsgid: cfg.gid, groups: cfg.groups ?? [] },
@@ -47,6 +51,15 @@ export function sentryMain(argv: string[]): void {
   files.install(new HostStreamFile(0, 0, 'stdin'), false);
   files.install(new HostStreamFile(1, 1, 'stdout'), false);
   files.install(new HostStreamFile(2, 1, 'stderr'), false);
+  // moat exec: the control socket, accepted from the first turn of the loop.
+  let control: ControlServer | undefined;
+  if (cfg.controlSocket) {
+    try {
+      control = new ControlServer(kernel, cfg.controlSocket);
+    } catch (e) {
+      process.stderr.write(`moat sentry: control socket ${cfg.controlSocket}: ${(e as Error).message}\n`);
+    }
+  }
   if (cfg.startFifo) {
     // create → start: wait here until `moat start` opens the fifo.
     const fd = fs.openSync(cfg.startFifo, 'w');
@@ -58,6 +71,7 @@ export function sentryMain(argv: string[]): void {
     fail(`exec ${JSON.stringify(cfg.args[0])}: ${errnoText(r)}`);
   }
   const status = kernel.run();
+  control?.close();
   kernel.shutdown();
   if ((status & 0x7f) !== 0) process.exit(128 + (status & 0x7f));
   process.exit((status >> 8) & 0xff);

@@ -34,6 +34,13 @@ export interface ContainerRecord {
   paused?: boolean;
   /** vm platform: where its VMM's files are (pid is the VMM's). */
   vm?: VmRecord;
+  /** sentry platform: where its control socket is (pid is the sentry's). */
+  sentry?: SentryRecord;
+}
+
+export interface SentryRecord {
+  /** The container's state directory, holding sentry.json and sentry.sock. */
+  stateDir: string;
 }
 
 export interface VmRecord {
@@ -44,6 +51,12 @@ export interface VmRecord {
   /** The VMM process, recorded as soon as it exists (pid + /proc start time). */
   vmmPid: number;
   vmmStartTime: string;
+  /** The container's init as the guest numbers it (the agent's answer; exec joins its namespaces). */
+  guestPid?: number;
+  /** Exec channels (`<dir>/exec-N.sock`, N < execSlots). */
+  execSlots?: number;
+  /** Whether the init has a terminal (RESIZE goes to it). */
+  terminal?: boolean;
 }
 
 export interface CgroupRecord {

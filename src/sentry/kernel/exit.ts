@@ -107,7 +107,12 @@ function groupExited(tg: ThreadGroup, status: number): void {
   }
   tg.children.clear();
   const parent = tg.parent;
-  if (!parent) return;
+  if (!parent) {
+    // Started by `moat exec`: nobody in the sandbox waits for it.
+    k.onOrphanExit?.(tg, status);
+    reap(tg);
+    return;
+  }
   const a = parent.handlers.actions[SIGCHLD];
   if (tg.exitSignal === SIGCHLD && (a.handler === SIG_IGN || a.flags & SA_NOCLDWAIT)) {
     reap(tg);

@@ -14,7 +14,7 @@ import {
 } from '../platform';
 import { REG } from '../platform/registers';
 import { dispatchSyscall, syscallName } from '../syscalls/linux/table';
-import { FdTable, FsContext, type Vfs } from '../vfs';
+import { FdTable, type Vfs } from '../vfs';
 import { execTask } from './exec';
 import { exitTask, killThreadGroup } from './exit';
 import { deliverSignals, sendSignalToGroup, faultSignal } from './signals';
@@ -69,29 +69,56 @@ export class Kernel {
 
   /** Start the container's init: pid 1 running argv[0] (resolved by the caller). */
   startInit(file: string, argv: string[], envp: string[], cwd: string, files: FdTable): number {
+    const r = this.spawnProcess({ file, argv, envp, cwd, files, init: true });
+    return r < 0 ? r : 0;
+  }
+
+  /**
+   * A new process with no parent in the sandbox (the init, or one `moat exec` starts): returns its
+   * pid or -errno (then nothing is left of it).
+   */
+  spawnProcess(o: { file: string; argv: string[]; envp: string[]; cwd: string; files: FdTable; init?: boolean; creds?: Credentials }): number {
     const pid = this.allocPid();
-    const tg = new ThreadGroup(pid, undefined, new SignalHandlers(), 0, new Map(this.opts.rlimits));
+    const tg = new ThreadGroup(pid, undefined, new SignalHandlers(), 0, new Map([...this.opts.rlimits].map(([k, v]) => [k, { ...v }])));
     const mm = this.newMemoryManager();
     mm.hostPid = this.platform.newAddressSpace(mm.file.fd);
+    mm.hostTids.add(mm.hostPid);
     mm.users = 1;
-    const t = new Task(this, pid, tg, mm, files, new FsContext(cwd), { ...this.opts.creds, groups: [...this.opts.creds.groups] }, 'init');
+    const creds = o.creds ?? this.opts.creds;
+    const t = new Task(this, pid, tg, mm, o.files, this.vfs.initialFsContext(o.cwd), { ...creds, groups: [...creds.groups] }, 'init');
     t.hostTid = mm.hostPid;
     tg.leader = t;
     tg.tasks.add(t);
     this.tasks.set(pid, t);
     this.groups.set(pid, tg);
     this.byHost.set(t.hostTid, t);
-    this.init = tg;
+    if (o.init) this.init = tg;
     const enc = (s: string) => Buffer.from(s);
-    const r = execTask(t, file, argv.map(enc), envp.map(enc));
+    const r = execTask(t, o.file, o.argv.map(enc), o.envp.map(enc));
     if (r < 0) {
-      this.platform.destroyAddressSpace(mm.hostPid, [mm.hostPid]);
+      this.platform.destroyAddressSpace(mm.hostPid, []);
       mm.destroy();
+      this.tasks.delete(pid);
+      this.groups.delete(pid);
+      this.byHost.delete(t.hostTid);
+      if (o.init) this.init = undefined;
       return r;
     }
     t.state = 'ready';
     this.ready.push(t);
-    return 0;
+    return pid;
+  }
+
+  /** A process without a parent in the sandbox (from `moat exec`) exited: who wants to know. */
+  onOrphanExit: ((tg: ThreadGroup, status: number) => void) | undefined;
+
+  /** Host fds with a callback when readable (the control socket). */
+  private readonly hostCallbacks = new Map<number, () => void>();
+
+  watchHostCallback(fd: number, cb: (() => void) | undefined): void {
+    if (cb) this.hostCallbacks.set(fd, cb);
+    else this.hostCallbacks.delete(fd);
+    this.watchDirty = true;
   }
 
   // ---- scheduling ----
@@ -149,7 +176,7 @@ export class Kernel {
     for (;;) {
       if (this.result !== undefined) return this.result;
       if (this.watchDirty) {
-        p.watchFds([...this.hostWatch.keys()]);
+        p.watchFds([...this.hostWatch.keys(), ...this.hostCallbacks.keys()]);
         this.watchDirty = false;
       }
       // Resume one ready task (delivering its signals first), then take the next event.
@@ -245,6 +272,7 @@ export class Kernel {
           break;
         case EVENT_FD:
           for (const s of [...this.hostWatch.values()]) for (const t of [...s]) t.wake();
+          for (const cb of [...this.hostCallbacks.values()]) cb();
           break;
         case EVENT_NO_TASKS:
           if (this.ready.length === 0 && this.sleepers.size === 0) {
@@ -262,7 +290,7 @@ export class Kernel {
     let next = Infinity;
     for (const t of this.sleepers) next = Math.min(next, t.deadline);
     for (const d of this.timerDeadlines) next = Math.min(next, d.deadline);
-    if (next === Infinity) return this.hostWatch.size > 0 ? 1000 : -1;
+    if (next === Infinity) return this.hostWatch.size > 0 || this.hostCallbacks.size > 0 ? 1000 : -1;
     return Math.max(0, next - performance.now());
   }
 

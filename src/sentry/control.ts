@@ -1,0 +1,147 @@
+// The sentry's control socket: how `moat exec` starts another process in a running sandbox.
+// One connection per exec: the client sends one message — a JSON request with its stdin, stdout
+// and stderr attached (SCM_RIGHTS) — and reads JSON lines back: {"pid":N} (or {"error":"…"}),
+// then {"exit":<wait status>} when the process has exited. The socket lives in the container's
+// state directory (mode 0700): only its owner can connect. Every field is validated.
+
+import * as fs from 'node:fs';
+import { errnoName } from './abi/errno';
+import type { Kernel } from './kernel/kernel';
+import type { ThreadGroup } from './kernel/task';
+import { ptraceSys } from './platform/ptrace/native';
+import { FdTable, HostStreamFile } from './vfs';
+
+interface ControlSys {
+  unixListen(path: string): number;
+  unixAccept(fd: number): number;
+  recvMsg(fd: number, timeoutMs: number): { data: Buffer; fds: number[] };
+}
+
+export interface ExecRequestWire {
+  type: 'exec';
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+}
+
+/** A host fd handed over by `moat exec`: closed with its last reference, unlike the sentry's own 0-2. */
+class DonatedStream extends HostStreamFile {
+  override release(): void {
+    try {
+      fs.closeSync(this.hostFd);
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+const MAX_ARGS = 4096;
+
+function isStringArray(v: unknown, max: number): v is string[] {
+  return Array.isArray(v) && v.length <= max && v.every((s) => typeof s === 'string' && !s.includes('\0') && s.length < 131072);
+}
+
+function isId(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 0xffffffff;
+}
+
+export function parseExecRequest(raw: Buffer): ExecRequestWire | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return 'request: not JSON';
+  }
+  if (typeof v !== 'object' || v === null) return 'request: not an object';
+  const r = v as Record<string, unknown>;
+  if (r.type !== 'exec') return 'request.type: must be "exec"';
+  if (!isStringArray(r.args, MAX_ARGS) || r.args.length === 0) return 'request.args: a non-empty array of strings';
+  if (!isStringArray(r.env, MAX_ARGS)) return 'request.env: an array of strings';
+  if (typeof r.cwd !== 'string' || !r.cwd.startsWith('/')) return 'request.cwd: an absolute path';
+  if (!isId(r.uid) || !isId(r.gid)) return 'request.uid/gid: integers';
+  if (!Array.isArray(r.groups) || !r.groups.every(isId) || r.groups.length > 65536) return 'request.groups: an array of ids';
+  return { type: 'exec', args: r.args, env: r.env, cwd: r.cwd, uid: r.uid, gid: r.gid, groups: r.groups as number[] };
+}
+
+export class ControlServer {
+  private readonly n: ControlSys;
+  private readonly listenFd: number;
+  /** Connection of each exec'd process, by pid: its exit status goes there. */
+  private readonly waiting = new Map<number, number>();
+
+  constructor(private readonly kernel: Kernel, readonly path: string) {
+    this.n = ptraceSys() as unknown as ControlSys;
+    this.listenFd = this.n.unixListen(path);
+    kernel.watchHostCallback(this.listenFd, () => this.acceptAll());
+    kernel.onOrphanExit = (tg, status) => this.exited(tg, status);
+  }
+
+  private acceptAll(): void {
+    for (;;) {
+      const c = this.n.unixAccept(this.listenFd);
+      if (c < 0) return;
+      this.serve(c);
+    }
+  }
+
+  private reply(c: number, v: unknown): void {
+    try {
+      fs.writeSync(c, `${JSON.stringify(v)}\n`);
+    } catch {
+      /* the client went away */
+    }
+  }
+
+  private serve(c: number): void {
+    let msg: { data: Buffer; fds: number[] };
+    try {
+      msg = this.n.recvMsg(c, 2000);
+    } catch (e) {
+      fs.closeSync(c);
+      void e;
+      return;
+    }
+    const closeAll = () => {
+      for (const fd of msg.fds) fs.closeSync(fd);
+      fs.closeSync(c);
+    };
+    const req = parseExecRequest(msg.data);
+    if (typeof req === 'string' || msg.fds.length !== 3) {
+      this.reply(c, { error: typeof req === 'string' ? req : 'exactly three fds (stdin, stdout, stderr) must be attached' });
+      closeAll();
+      return;
+    }
+    const files = new FdTable();
+    files.install(new DonatedStream(msg.fds[0], 0, 'stdin'), false);
+    files.install(new DonatedStream(msg.fds[1], 1, 'stdout'), false);
+    files.install(new DonatedStream(msg.fds[2], 1, 'stderr'), false);
+    const creds = { uid: req.uid, euid: req.uid, suid: req.uid, fsuid: req.uid, gid: req.gid, egid: req.gid, sgid: req.gid, fsgid: req.gid, groups: req.groups };
+    const pid = this.kernel.spawnProcess({ file: req.args[0], argv: req.args, envp: req.env, cwd: req.cwd, files, creds });
+    if (pid < 0) {
+      files.release();
+      this.reply(c, { error: `exec ${JSON.stringify(req.args[0])}: ${errnoName(pid)}` });
+      fs.closeSync(c);
+      return;
+    }
+    this.waiting.set(pid, c);
+    this.reply(c, { pid });
+  }
+
+  private exited(tg: ThreadGroup, status: number): void {
+    const c = this.waiting.get(tg.tgid);
+    if (c === undefined) return;
+    this.waiting.delete(tg.tgid);
+    this.reply(c, { exit: status });
+    fs.closeSync(c);
+  }
+
+  close(): void {
+    this.kernel.watchHostCallback(this.listenFd, undefined);
+    fs.closeSync(this.listenFd);
+    for (const c of this.waiting.values()) fs.closeSync(c);
+    this.waiting.clear();
+  }
+}
