@@ -6,12 +6,14 @@ import { bool, nonNegativeInt, onePositional, parseArgs, str } from './args';
 import type { CommandContext } from './context';
 import { consoleRequest, CREATE_FLAGS } from './create';
 
-export const usage = 'run [--bundle DIR] [--detach] [--pid-file F] [--console-socket S] ID   create and start; exits with the container\'s code';
+export const usage = 'run [--bundle DIR] [--detach] [--pid-file F] [--console-socket S] [--tty] ID   create and start; exits with the container\'s code';
 
 export async function runCommand(ctx: CommandContext): Promise<number> {
-  const p = parseArgs(ctx.argv, [...CREATE_FLAGS, { name: 'detach', alias: 'd', type: 'bool' }, { name: 'keep', type: 'bool' }]);
+  const p = parseArgs(ctx.argv, [...CREATE_FLAGS, { name: 'detach', alias: 'd', type: 'bool' }, { name: 'keep', type: 'bool' }, { name: 'tty', alias: 't', type: 'bool' }]);
   const id = onePositional(p, 'container id', 'run');
   const bundle = loadBundle(str(p, 'bundle') ?? '.');
+  // --tty (moat's, not runc's): process.terminal without editing config.json.
+  if (bool(p, 'tty')) bundle.spec.process.terminal = true;
   const detach = bool(p, 'detach');
   const socketPath = str(p, 'console-socket');
   let endpoint: ConsoleEndpoint | undefined;

@@ -13,19 +13,25 @@ import type { ContainerRecord, VmRecord } from '../state/store';
 import { executorPath, sys } from '../sys';
 import { MoatError } from '../util/errors';
 import { debugLog, logWarning } from '../util/log';
+import { parseResources } from '../native/cgroups';
 import { describePlan, encodePlan, planContainer } from '../native/plan';
+import { planExec } from '../native/plan/exec';
 import { Channel, type GuestMessage } from './channel';
+import { startExecRelay } from './exec';
 import { ensureInitramfs, findGuestKernel } from './guest';
 import { buildRootfsImage, ensureBusyboxRootfs } from './rootfs';
-import { checkVmSpec, doSpecForVm, GUEST_ROOTFS, GUEST_START_FIFO, guestFacts } from './spec';
+import { checkVmExec, checkVmSpec, doSpecForVm, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
+import { allocateVmUid } from './uid';
 import { parseAccel, qemuDriver, resolveAccel, type VmPort } from './vmm';
 
-/** Guest memory (MiB) and vCPUs. TCG touches only what the guest uses. */
-export const VM_MEMORY_MIB = 256;
-export const VM_CPUS = 1;
+export { VM_CPUS, VM_MEMORY_MIB } from './spec';
 /** Boot to a ready agent: seconds under TCG on a busy machine; generous. */
 const BOOT_TIMEOUT_MS = 120_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Exec channels per VM: as many `moat exec` processes can run at once (virtio-serial ports). */
+export const VM_EXEC_SLOTS = 4;
+/** How often a foreground run looks at its terminal's size (to forward a resize). */
+const RESIZE_POLL_MS = 250;
 
 /**
  * Kernel command line: quiet, fast, and power off (reboot + -no-reboot) on panic. Under TCG the
@@ -57,6 +63,8 @@ export class VmPlatform implements Platform {
     let spec = req.bundle.spec;
     if (req.hostRootOverlay) spec = doSpecForVm(spec);
     checkVmSpec(spec, req.preserveFds);
+    const terminal = spec.process.terminal === true;
+    if (terminal && !req.console) throw new MoatError('EUSAGE', 'process.terminal is set: a --console-socket is required');
     const cacheDir = cacheDirFor(req.stateDir);
     const kernel = findGuestKernel();
     const agent = path.join(path.dirname(executorPath()), 'moat-agent');
@@ -66,6 +74,10 @@ export class VmPlatform implements Platform {
       if (fresh) logWarning(line);
       else debugLog(() => line);
     });
+    // linux.resources: the VM's size, and cgroup v2 limits inside the guest.
+    const cgroup = guestCgroup(spec);
+    for (const line of cgroup.ignored) debugLog(() => line);
+    const size = vmSize(parseResources(spec.linux?.resources), { cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / (1 << 20)) });
     const plan = planContainer({
       spec,
       rootfs: GUEST_ROOTFS,
@@ -74,75 +86,151 @@ export class VmPlatform implements Platform {
       preserveFds: 0,
       facts: guestFacts(),
       container: { id: req.id, bundle: req.bundle.dir },
+      cgroup: { join: cgroup.create, dirs: cgroup.dirs },
+      ...(terminal && req.console ? { console: { fd: GUEST_CONSOLE_FD, rows: req.console.rows, cols: req.console.cols } } : {}),
       ...(req.noNewKeyring ? {} : { sessionKeyring: `_ses.${req.id}` }),
     });
     debugLog(() => `guest plan for ${req.id}:\n${describePlan(plan)}`);
 
     const dir = path.join(req.stateDir, 'vm');
     const socket = path.join(dir, 'ctl.sock');
-    if (Buffer.byteLength(socket) > 107) throw new MoatError('EVM', `${socket}: path too long for a unix socket (use a shorter --root)`);
+    const execSockets = Array.from({ length: VM_EXEC_SLOTS }, (_, i) => execSocketPath(dir, i));
+    for (const p of [socket, ...execSockets]) {
+      if (Buffer.byteLength(p) > 107) throw new MoatError('EVM', `${p}: path too long for a unix socket (use a shorter --root)`);
+    }
     fs.mkdirSync(dir, { mode: 0o700 });
     const image = path.join(dir, 'rootfs.img');
     // `moat do`: the host's root is not visible in a guest; a busybox rootfs stands in (docs/vm.md).
     buildRootfsImage(req.hostRootOverlay ? ensureBusyboxRootfs(cacheDir) : req.bundle.rootfs, image);
     const statusFile = path.join(dir, 'exit-status');
     const debugConsole = process.env.MOAT_VM_DEBUG === '1';
+    // Confinement: QEMU opens everything as root, then chroots into an empty directory and becomes
+    // a uid/gid of its own (docs/vm.md#confining-qemu). Only root can do either.
+    const root = (process.getuid?.() ?? 0) === 0;
+    const chroot = path.join(dir, 'chroot');
+    if (root) fs.mkdirSync(chroot, { mode: 0o555 });
 
     const opened: number[] = [];
     let child: ChildProcess | undefined;
+    let master: number | undefined;
+    let ptyName = '';
+    let stopPump: (() => void) | undefined;
     try {
+      // The container's stdio: the caller's fds as QEMU can use them, or a host pty for a terminal.
+      let input: number;
+      let out: VmPort;
+      let err: VmPort;
+      if (terminal) {
+        // Everything on the terminal, nothing on moat's own stdio (which a caller may wait on).
+        const pty = sys().openPty(req.console!.rows, req.console!.cols);
+        master = pty.master;
+        ptyName = pty.name;
+        track(pty.slave, opened);
+        input = pty.slave;
+        const toSlave = () => track(fs.openSync(`/proc/self/fd/${pty.slave}`, fs.constants.O_WRONLY | fs.constants.O_NOCTTY), opened);
+        out = { name: 'moat.out', kind: 'output', fd: toSlave(), access: 'write-only' };
+        err = { name: 'moat.err', kind: 'output', fd: toSlave(), access: 'write-only' };
+      } else {
+        const stdin = inputFd(req.mode === 'run', opened);
+        input = stdin.fd;
+        stopPump = stdin.stop;
+        out = outputPort('moat.out', 1, opened);
+        err = outputPort('moat.err', 2, opened);
+      }
+      const uid = root ? allocateVmUid(path.join(cacheDir, 'uids'), `${req.stateDir}`) : undefined;
+      if (uid) track(uid.lockFd, opened);
       const ports: VmPort[] = [
         { name: 'moat.ctl', kind: 'socket', path: socket },
-        outputPort('moat.out', 1, opened),
-        outputPort('moat.err', 2, opened),
+        { name: 'moat.in', kind: 'input', fd: input },
+        out,
+        err,
         { name: 'moat.status', kind: 'output', fd: track(fs.openSync(statusFile, 'w', 0o600), opened), access: 'write-only' },
+        ...execSockets.map((p, i): VmPort => ({ name: `moat.exec.${i}`, kind: 'socket', path: p })),
       ];
       const cmd = qemuDriver.command({
         accel,
-        memoryMiB: VM_MEMORY_MIB,
-        cpus: VM_CPUS,
+        memoryMiB: size.memoryMiB,
+        cpus: size.cpus,
         kernel: kernel.image,
         initrd,
         // The disk is mounted read-write; a read-only root is the plan's `remount-ro /`, as natively.
-        cmdline: guestCmdline(debugConsole, accel === 'tcg' ? hostTscKhz() : undefined),
+        cmdline: `${guestCmdline(debugConsole, accel === 'tcg' ? hostTscKhz() : undefined)} moat.exec=${VM_EXEC_SLOTS}`,
         disks: [{ path: image, readonly: false }],
         ports,
         ...(debugConsole ? { consoleLog: path.join(dir, 'console.log') } : {}),
+        ...(uid ? { runAs: { uid: uid.uid, gid: uid.uid }, chroot, holdFds: [uid.lockFd] } : {}),
       });
       debugLog(() => `vmm: ${cmd.binary} ${cmd.args.join(' ')}`);
-      const stdio: StdioOptions = ['ignore', 'ignore', 'inherit'];
+      // QEMU's own messages: to moat's stderr while moat runs; after a create returns, nowhere (a
+      // caller such as containerd's shim reads moat's stderr to its end, which must come).
+      const stdio: StdioOptions = ['ignore', 'ignore', req.mode === 'run' ? 'inherit' : 'pipe'];
       for (const f of cmd.fds) stdio[f.child] = f.parent;
       for (let i = 3; i < stdio.length; i++) stdio[i] ??= 'ignore';
       // Its own session: the caller's terminal signals reach moat, which forwards them to the container.
       child = spawn(cmd.binary, cmd.args, { stdio, detached: true });
       const spawned = child;
+      spawned.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
+      spawned.stderr?.on('error', () => undefined);
       const spawnError = new Promise<never>((_, reject) => {
         spawned.once('error', (err) => reject(new MoatError('EVM', `cannot run ${cmd.binary}: ${err.message} (install qemu-system-x86)`)));
       });
       spawnError.catch(() => undefined);
       for (const fd of opened.splice(0)) fs.closeSync(fd);
+      let stopResize: (() => void) | undefined;
       const exited = new Promise<number>((resolve) => {
-        spawned.once('exit', (code, signal) => resolve(containerStatus(statusFile, req.id, code, signal)));
+        spawned.once('exit', (code, signal) => {
+          // Before the caller drains the terminal: our copy of the master must not keep it open.
+          stopResize?.();
+          stopPump?.();
+          resolve(containerStatus(statusFile, req.id, code, signal));
+        });
       });
       const pid = await Promise.race([waitPid(spawned), spawnError]);
       const st = readProcStat(pid);
-      if (!st) throw new MoatError('EVM', `${cmd.binary} exited at once (see its message above)`);
-      req.recordVm?.({ dir, socket, vmmPid: pid, vmmStartTime: st.startTime });
+      if (!st) {
+        await exited;
+        throw new MoatError('EVM', `${cmd.binary} exited at once (see its message above)`);
+      }
+      const vm: VmRecord = { dir, socket, vmmPid: pid, vmmStartTime: st.startTime, execSlots: VM_EXEC_SLOTS, ...(terminal ? { terminal: true } : {}) };
+      req.recordVm?.(vm);
       const alive = () => spawned.exitCode === null && spawned.signalCode === null;
 
       const { channel, hello } = await Promise.race([Channel.open({ socket, timeoutMs: BOOT_TIMEOUT_MS, alive }), spawnError]);
       try {
         if (hello.phase !== 'idle') throw new MoatError('EVM', `vm of ${req.id}: the guest agent is ${hello.phase}, expected idle`);
-        const answer = await channel.request({ type: 'plan', plan: encodePlan(plan) }, REQUEST_TIMEOUT_MS);
-        if (answer.type === 'error') throw new MoatError('ESETUP', `container ${req.id}: in the vm: ${answer.message}`);
-        expect(answer, 'ready', 'plan');
+        const answer = await channel.request({ type: 'plan', plan: encodePlan(plan), terminal }, REQUEST_TIMEOUT_MS);
+        if (answer.type === 'error') {
+          // As natively (and runc): a missing program is exit status 127 with runc's words.
+          if (answer.message.startsWith('exec: "')) throw new MoatError('EEXEC', answer.message);
+          throw new MoatError('ESETUP', `container ${req.id}: in the vm: ${answer.message}`);
+        }
+        if (answer.type !== 'ready') expect(answer, 'ready', 'plan');
+        else req.recordVm?.({ ...vm, guestPid: answer.pid });
       } finally {
         channel.close();
       }
-      if (req.mode === 'create') spawned.unref();
+      if (master !== undefined) {
+        // The terminal's master goes where runc would send the container's: --console-socket, or
+        // moat's own relay in the foreground. (Its name is the host pty's: the guest's is not ours.)
+        sys().sendFd(socketFd(req.console!.handoff), master, ptyName);
+        if (req.mode === 'run') {
+          const m = master;
+          stopResize = followResize(m, vm);
+        } else {
+          fs.closeSync(master);
+        }
+        master = undefined;
+      }
+      if (req.mode === 'create') {
+        stopPump?.();
+        spawned.stderr?.destroy(); // QEMU ignores SIGPIPE: its later writes fail quietly
+        spawned.unref();
+      }
       return { pid, exited };
     } catch (err) {
       for (const fd of opened) fs.closeSync(fd);
+      if (master !== undefined) fs.closeSync(master);
+      stopPump?.();
       if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
         const gone = new Promise((r) => child!.once('exit', r));
         child.kill('SIGKILL');
@@ -164,8 +252,37 @@ export class VmPlatform implements Platform {
     expect(answer, 'ok', 'signal');
   }
 
-  exec(_req: ExecRequest): Promise<CreatedInit> {
-    return Promise.reject(new MoatError('EUSAGE', 'exec is not supported by the vm platform yet'));
+  /**
+   * Another process in the guest: a relay process of moat's (src/vm/exec.ts) holds one of the VM's
+   * exec channels for as long as the process lives and exits with its status; its pid stands for
+   * the process on the host (pid file, signals, the exit code of `moat exec`).
+   */
+  async exec(req: ExecRequest): Promise<CreatedInit> {
+    const vm = req.record.vm;
+    if (!vm || !vm.execSlots || vm.guestPid === undefined) {
+      throw new MoatError('ESTATE', `container ${JSON.stringify(req.record.id)}: its vm has no exec channel (made by an older moat?)`);
+    }
+    if (req.executable !== undefined || req.stdin !== undefined) throw new MoatError('EINTERNAL', 'vm exec: hooks do not run in the guest');
+    checkVmExec(req.preserveFds);
+    const terminal = req.process.terminal === true;
+    if (terminal && !req.console) throw new MoatError('EUSAGE', 'exec: a process with a terminal needs a --console-socket or --tty in the foreground');
+    const plan = planExec({
+      initPid: vm.guestPid,
+      namespaces: (req.spec.linux?.namespaces ?? []).map((n) => n.type),
+      process: req.process,
+      linux: req.spec.linux,
+      preserveFds: 0,
+      parentPrelude: guestCgroup(req.spec).join,
+      ...(terminal && req.console ? { console: { fd: GUEST_CONSOLE_FD, rows: req.console.rows, cols: req.console.cols } } : {}),
+    });
+    debugLog(() => `guest exec plan for ${req.record.id}:\n${describePlan(plan)}`);
+    const relay = await startExecRelay({
+      vm,
+      plan: encodePlan(plan),
+      ...(terminal && req.console ? { terminal: { rows: req.console.rows, cols: req.console.cols, handoff: socketFd(req.console.handoff) } } : {}),
+      detach: req.mode === 'create',
+    });
+    return { pid: relay.pid, exited: relay.exited };
   }
 
   setPaused(_rec: ContainerRecord, _paused: boolean): void {
@@ -216,6 +333,110 @@ export function hostTscKhz(cpuinfo?: string): number | undefined {
 function track(fd: number, opened: number[]): number {
   opened.push(fd);
   return fd;
+}
+
+export function execSocketPath(dir: string, slot: number): string {
+  return path.join(dir, `exec-${slot}.sock`);
+}
+
+/** The raw fd of a console handoff (a connected unix socket: an fd of ours, or a net.Socket). */
+function socketFd(handoff: number | import('node:net').Socket): number {
+  if (typeof handoff === 'number') return handoff;
+  const fd = (handoff as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new MoatError('EINTERNAL', 'console socket: no file descriptor');
+  return fd;
+}
+
+/** In the foreground: follow the size of the terminal's master (the relay resizes it) into the guest. */
+function followResize(master: number, vm: VmRecord): () => void {
+  let last = sys().getWinsize(master);
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    let now: { rows: number; cols: number };
+    try {
+      now = sys().getWinsize(master);
+    } catch {
+      return;
+    }
+    if (now.rows === last.rows && now.cols === last.cols) return;
+    last = now;
+    busy = true;
+    requestOnce({ vm } as ContainerRecord, { type: 'resize', rows: now.rows, cols: now.cols })
+      .catch(() => undefined)
+      .finally(() => (busy = false));
+  }, RESIZE_POLL_MS);
+  timer.unref();
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    fs.closeSync(master);
+  };
+}
+
+/**
+ * The container's stdin, as QEMU reads it (its own fd 0, the one chardev that sees an end of
+ * input): a socket as it is; a pipe, fifo, file or device reopened read-only and non-blocking (a
+ * description of our own: QEMU makes it non-blocking, and must not do that to the caller's); a
+ * terminal, which QEMU would put in raw mode, through a pipe fed by moat in the foreground (a
+ * created container then gets an empty stdin). No stdin: /dev/null.
+ */
+function inputFd(foreground: boolean, opened: number[]): { fd: number; stop?: () => void } {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.fstatSync(0);
+  } catch {
+    st = undefined;
+  }
+  if (st?.isSocket()) return { fd: 0 };
+  if (st && process.stdin.isTTY) {
+    if (!foreground) return { fd: track(fs.openSync('/dev/null', 'r'), opened) };
+    const [r, w] = pipeFds();
+    track(r, opened);
+    const onData = (chunk: Buffer) => {
+      try {
+        fs.writeSync(w, chunk);
+      } catch {
+        // the guest side has gone
+      }
+    };
+    process.stdin.on('data', onData);
+    const onEnd = () => stop();
+    process.stdin.once('end', onEnd);
+    let stopped = false;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      process.stdin.off('data', onData);
+      process.stdin.off('end', onEnd);
+      process.stdin.pause();
+      fs.closeSync(w);
+    };
+    return { fd: r, stop };
+  }
+  try {
+    return { fd: track(fs.openSync(st ? '/proc/self/fd/0' : '/dev/null', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY), opened) };
+  } catch {
+    return { fd: track(fs.openSync('/dev/null', 'r'), opened) };
+  }
+}
+
+/** A pipe (read end, write end), close-on-exec. */
+function pipeFds(): [number, number] {
+  // Node has no pipe(2): a fifo made and opened in a private directory, then removed.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-pipe-'));
+  try {
+    const fifo = path.join(dir, 'p');
+    sys().mkfifo(fifo, 0o600);
+    const r = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const w = fs.openSync(fifo, fs.constants.O_WRONLY);
+    // QEMU reads the read end; clear O_NONBLOCK-dependence: it sets its own.
+    return [r, w];
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -1,34 +1,49 @@
 // The vm platform with real QEMU (TCG here: this machine's /dev/kvm cannot boot a stock kernel).
-// Every container is its own VM, and a boot is the cost (~5 s under TCG): each test boots one VM
-// and checks as much as that VM can show; the create/start/kill test and the killed-VMM test boot
-// theirs concurrently.
+// Every container is its own VM, and a boot is the cost (~5 s under TCG): each test boots as few
+// VMs as it can and checks as much as they can show; VMs of one test boot concurrently (the
+// machine has 2 cores, a TCG boot uses one), so a test's wall time is about one boot.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import * as tty from 'node:tty';
 import { containerSuite, makeBundle, moat, waitFor, MOAT } from '../helpers/moat';
-import { spawn } from 'node:child_process';
+import { sys } from '../../src/sys';
+import { VM_UID_BASE, VM_UID_COUNT } from '../../src/vm/uid';
 
 let root: string;
 containerSuite(
   (r) => (root = r),
-  // The vm cache (initramfs, accel verdict) is shared by the root's containers, not one's leftovers.
-  () => fs.rmSync(path.join(root, '@vm'), { recursive: true, force: true }),
+  // The vm cache (initramfs, accel verdict, uid locks) is shared by the root's containers, not one's leftovers.
+  () => {
+    assert.deepEqual(relays(), [], 'no exec relay left');
+    fs.rmSync(path.join(root, '@vm'), { recursive: true, force: true });
+  },
 );
 
 const hasKernel = fs.existsSync('/boot') && fs.readdirSync('/boot').some((n) => /^vmlinuz-.*-cloud-amd64$/.test(n));
 const skip = hasKernel ? false : 'linux-image-cloud-amd64 is not installed (sh scripts/setup.sh test)';
-const VM_TIMEOUT = 90_000;
+const VM_TIMEOUT = 120_000;
 
 /** QEMU processes whose command line names this test's state root. */
 function qemusOf(dir: string): number[] {
+  return procsMatching((cmd) => cmd.startsWith('qemu-system') && cmd.includes(dir));
+}
+
+/** moat's exec relays (src/vm/exec.ts) still running. */
+function relays(): number[] {
+  return procsMatching((cmd) => cmd.includes('moat.js\0vm-exec-relay'));
+}
+
+function procsMatching(match: (cmdline: string) => boolean): number[] {
   const out: number[] = [];
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      if (cmd.startsWith('qemu-system') && cmd.includes(dir)) out.push(Number(name));
+      if (match(fs.readFileSync(`/proc/${name}/cmdline`, 'utf8'))) out.push(Number(name));
     } catch {
       // gone
     }
@@ -47,16 +62,71 @@ function state(id: string): { status: string; pid: number } {
   return JSON.parse(r.stdout) as { status: string; pid: number };
 }
 
-test('run --isolation=vm: guest kernel, files written and read back, stdout/stderr, exit code, nothing left', { skip, timeout: VM_TIMEOUT }, () => {
-  const b = makeBundle(['sh', '-c', 'uname -r; echo data-$((6*7)) > /root/f && cat /root/f; echo to-stderr >&2; cat /proc/1/comm; exit 7']);
+/** A terminal's script: its name and size, then wait (polling) until the size is `size`, then read a line. */
+function WAIT_FOR_SIZE(size: string, last: string): string {
+  return `tty; stty size 2>/dev/null; while [ "$(stty size 2>/dev/null)" != "${size}" ]; do sleep 0.1; done; echo resized; read line; echo "line:$line"; ${last}`;
+}
+
+/** moat, asynchronously, with the container's stdio to a file (a create's VMM keeps it open). */
+function detached(args: string[], outFile: string): Promise<number | null> {
+  const fd = fs.openSync(outFile, 'a');
+  const child = spawn(MOAT, ['--root', root, ...args], { stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+/** A console socket like containerd's: one pty master (SCM_RIGHTS), read as a stream. */
+async function consoleSocket(dir: string, name: string): Promise<{ path: string; terminal: Promise<Terminal>; close(): void }> {
+  const sockPath = path.join(dir, `${name}.sock`);
+  let resolve: (t: Terminal) => void;
+  const terminal = new Promise<Terminal>((r) => (resolve = r));
+  const server = net.createServer((conn) => {
+    // moat closes its end once the master is sent: read to EOF.
+    const got = (sys() as unknown as RecvFds).recvFds((conn as unknown as { _handle: { fd: number } })._handle.fd, VM_TIMEOUT);
+    conn.destroy();
+    if (got.fds.length === 1) resolve(new Terminal(got.fds[0]!, got.data.toString()));
+  });
+  await new Promise<void>((r) => server.listen(sockPath, r));
+  return { path: sockPath, terminal, close: () => server.close() };
+}
+
+/** The addon's recvFds (read a stream socket to EOF, with every fd sent on it). */
+interface RecvFds {
+  recvFds(fd: number, timeoutMs: number): { data: Buffer; fds: number[] };
+}
+
+class Terminal {
+  out = '';
+  private stream: tty.ReadStream;
+  constructor(readonly fd: number, readonly name: string) {
+    this.stream = new tty.ReadStream(fd);
+    this.stream.on('data', (b: Buffer) => (this.out += b.toString()));
+    this.stream.on('error', () => undefined); // EIO: the other side has gone
+  }
+  write(s: string): void {
+    fs.writeSync(this.fd, s);
+  }
+  async waitFor(re: RegExp, what: string): Promise<void> {
+    await waitFor(`${what} (terminal so far: ${JSON.stringify(this.out)})`, () => re.test(this.out), 30_000);
+  }
+  close(): void {
+    this.stream.destroy();
+  }
+}
+
+test('run --isolation=vm: guest kernel, stdin streamed in, files written and read back, stdout/stderr, exit code, nothing left', { skip, timeout: VM_TIMEOUT }, () => {
+  const b = makeBundle(['sh', '-c', 'uname -r; read first; echo "got:$first"; wc -c; echo data-$((6*7)) > /root/f && cat /root/f; echo to-stderr >&2; cat /proc/1/comm; exit 7']);
   b.config.root.readonly = false;
   b.save();
   try {
-    const r = moat(root, ['--isolation=vm', 'run', '--bundle', b.dir, 'vm-run'], { timeoutMs: VM_TIMEOUT });
+    // 100 KiB after the first line: more than one virtqueue's worth, and its end is the guest's EOF.
+    const r = moat(root, ['--isolation=vm', 'run', '--bundle', b.dir, 'vm-run'], { timeoutMs: VM_TIMEOUT, input: `hello\n${'x'.repeat(100 * 1024)}` });
     assert.equal(r.status, 7, r.stderr);
-    const [release, data, comm] = r.stdout.trim().split('\n');
+    const [release, got, count, data, comm] = r.stdout.trim().split('\n').map((l) => l.trim());
     assert.match(release ?? '', /^6\.1\.\d+.*-cloud-amd64$/, 'the guest kernel, not the host one');
     assert.notEqual(release, os.release());
+    assert.equal(got, 'got:hello', 'stdin reaches the container');
+    assert.equal(count, String(100 * 1024), 'all of stdin, then EOF');
     assert.equal(data, 'data-42');
     assert.equal(comm, 'sh', 'the container has its own pid namespace in the guest');
     assert.match(r.stderr, /^to-stderr$/m);
@@ -71,19 +141,29 @@ test('run --isolation=vm: guest kernel, files written and read back, stdout/stde
   }
 });
 
-test('create/start/state/kill/delete in a vm, and a killed VMM is reported stopped and cleaned by delete', { skip, timeout: VM_TIMEOUT }, async () => {
-  const trap = makeBundle(['sh', '-c', 'trap "echo got-TERM; exit 42" TERM; echo started; while true; do sleep 0.05; done']);
-  const victim = makeBundle(['sh', '-c', 'echo victim-up; while true; do sleep 1; done']);
-  const outA = path.join(trap.dir, 'out.txt');
+test('vm lifecycle: a terminal over --console-socket, start/kill/delete; exec (stdin, -t, --detach), cgroup limits and VM size from linux.resources, a confined QEMU, a killed VMM', { skip, timeout: VM_TIMEOUT * 2 }, async () => {
+  const trap = makeBundle(['sh', '-c', 'trap "echo got-TERM; exit 42" TERM; tty; stty size; echo started; while true; do sleep 0.05; done'], (c) => {
+    c.process.terminal = true;
+    c.process.consoleSize = { height: 25, width: 90 };
+  });
+  const victim = makeBundle(['sh', '-c', 'echo victim-up; while true; do sleep 1; done'], (c) => {
+    c.root.readonly = false;
+    c.linux.resources = { memory: { limit: 192 << 20 }, pids: { limit: 64 }, cpu: { quota: 150000, period: 100000 } };
+  });
   const outB = path.join(victim.dir, 'out.txt');
+  const cs = await consoleSocket(trap.dir, 'console');
+  const terms: Terminal[] = [];
   try {
     // Two boots at once (a create is a boot): the test's wall time is one boot.
-    const [ca, cb] = await Promise.all([
-      detached(['--isolation', 'vm', 'create', '--bundle', trap.dir, 'vm-a'], outA),
-      detached(['--isolation', 'vm', 'create', '--bundle', victim.dir, 'vm-b'], outB),
-    ]);
-    assert.equal(ca, 0, fs.readFileSync(outA, 'utf8'));
-    assert.equal(cb, 0, fs.readFileSync(outB, 'utf8'));
+    const createB = detached(['--isolation', 'vm', 'create', '--bundle', victim.dir, 'vm-b'], outB);
+    // With a terminal, nothing keeps moat's stdout/stderr open after create (containerd's shim reads
+    // them to their end): pipes, and moat() waits for their EOF.
+    const ca = moat(root, ['--isolation', 'vm', 'create', '--bundle', trap.dir, '--console-socket', cs.path, 'vm-a'], { timeoutMs: VM_TIMEOUT });
+    assert.equal(ca.status, 0, ca.stderr);
+    assert.equal(await createB, 0, fs.readFileSync(outB, 'utf8'));
+    const term = await cs.terminal;
+    terms.push(term);
+    assert.match(term.name, /^\/dev\/pts\/\d+$/, 'sent with the name of the (host) pty');
     const created = state('vm-a');
     assert.equal(created.status, 'created');
     assert.match(fs.readFileSync(`/proc/${created.pid}/cmdline`, 'utf8'), /^qemu-system-x86_64\0/, "the state's pid is the VMM's");
@@ -91,28 +171,110 @@ test('create/start/state/kill/delete in a vm, and a killed VMM is reported stopp
     assert.equal(moat(root, ['start', 'vm-a']).status, 0);
     assert.equal(moat(root, ['start', 'vm-b']).status, 0);
     assert.equal(state('vm-a').status, 'running');
-    await waitFor('vm-a to print', () => fs.readFileSync(outA, 'utf8').includes('started'), 20_000);
-    const again = moat(root, ['start', 'vm-a']);
-    assert.notEqual(again.status, 0, 'a running container cannot be started twice');
+    // The container's terminal is a pty of its own devpts in the guest, at the spec's size.
+    await term.waitFor(/started/, 'vm-a to start');
+    assert.match(term.out, /\/dev\/pts\/0\r\n25 90\r\nstarted\r\n/);
+    assert.notEqual(moat(root, ['start', 'vm-a']).status, 0, 'a running container cannot be started twice');
 
     // kill: the signal reaches the init inside the guest (its trap runs), and its exit code is the container's.
     const k = moat(root, ['kill', 'vm-a', 'TERM']);
     assert.equal(k.status, 0, k.stderr);
     await waitFor('vm-a to stop', () => state('vm-a').status === 'stopped', 20_000);
-    assert.match(fs.readFileSync(outA, 'utf8'), /got-TERM/);
+    await term.waitFor(/got-TERM/, 'the trap to run');
     assert.deepEqual(qemusOf(path.join(root, 'vm-a')), [], 'the VM powered off when its container exited');
     assert.notEqual(moat(root, ['kill', 'vm-a', 'TERM']).status, 0, 'a stopped container cannot be signalled');
     assert.equal(moat(root, ['delete', 'vm-a']).status, 0);
     assertGone('vm-a');
 
-    // A VMM killed from outside: stopped, and delete cleans up after it.
+    // QEMU confined: a uid/gid of its own (no groups, no capabilities), chrooted into an empty dir.
     await waitFor('vm-b to print', () => fs.readFileSync(outB, 'utf8').includes('victim-up'), 20_000);
     const vmm = state('vm-b').pid;
+    const status = fs.readFileSync(`/proc/${vmm}/status`, 'utf8');
+    const uid = Number(/^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(status)?.[1]);
+    assert.ok(uid >= VM_UID_BASE && uid < VM_UID_BASE + VM_UID_COUNT, `QEMU runs as a vm uid, not ${uid}`);
+    assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
+    assert.match(status, new RegExp(`^Gid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
+    assert.match(status, new RegExp(`^Groups:\\s+${uid}\\s*$`, 'm'));
+    assert.match(status, /^CapEff:\s+0+$/m);
+    assert.match(status, /^CapPrm:\s+0+$/m);
+    assert.equal(fs.readlinkSync(`/proc/${vmm}/root`), path.join(root, 'vm-b', 'vm', 'chroot'));
+    assert.deepEqual(fs.readdirSync(path.join(root, 'vm-b', 'vm', 'chroot')), []);
+    // Sized from linux.resources: 192 MiB + the guest's 128, and ceil(150000/100000) vCPUs.
+    assert.match(fs.readFileSync(`/proc/${vmm}/cmdline`, 'utf8'), /\x00-m\x00320\x00-smp\x002\x00/);
+
+    // exec: stdin in, stdout and stderr apart, the exit code; the cgroup limits inside the guest.
+    const e = moat(root, ['exec', 'vm-b', 'sh', '-c', 'cat; echo to-err >&2; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max; nproc; exit 5'], { input: 'from-stdin\n' });
+    assert.equal(e.status, 5, e.stderr);
+    assert.equal(e.stdout, `from-stdin\n${192 << 20}\n64\n150000 100000\n2\n`);
+    assert.equal(e.stderr, 'to-err\n');
+    // pids.max is enforced (the guest kernel's cgroup v2): of 70 more processes, a fork fails
+    // (the subshell dies of it; what follows uses builtins only: no pid is left for a program).
+    const forks = moat(root, ['exec', 'vm-b', 'sh', '-c', '(for i in $(seq 70); do sleep 3 & done) 2>/tmp/forks; echo "sub:$?"; read l </tmp/forks; echo "$l"']);
+    assert.equal(forks.stdout, "sub:2\nsh: can't fork: Resource temporarily unavailable\n", forks.stderr);
+    const missing = moat(root, ['exec', 'vm-b', 'no-such-program']);
+    assert.equal(missing.status, 127);
+    assert.match(missing.stderr, /exec: "no-such-program": executable file not found in \$PATH/);
+
+    // Signals to `moat exec` reach the process (via the control channel: not behind the 2 MiB of
+    // stdin it never reads).
+    const sig = spawn(MOAT, ['--root', root, 'exec', 'vm-b', 'sh', '-c', 'trap "echo got-TERM; exit 9" TERM; echo ready; while true; do sleep 0.1; done'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let sigOut = '';
+    sig.stdout.on('data', (d: Buffer) => (sigOut += d.toString()));
+    sig.stdin.on('error', () => undefined);
+    sig.stdin.write(Buffer.alloc(2 << 20, 0x61));
+    const sigDone = new Promise<number | null>((r) => sig.once('exit', (code) => r(code)));
+    await waitFor('the exec to be ready', () => sigOut.includes('ready'), 20_000);
+    sig.kill('SIGTERM');
+    assert.equal(await sigDone, 9);
+    assert.equal(sigOut, 'ready\ngot-TERM\n');
+
+    // exec -t: a pty in the guest, its master over --console-socket; a resize of it reaches the guest.
+    const ecs = await consoleSocket(victim.dir, 'exec-console');
+    const execT = spawn(MOAT, ['--root', root, 'exec', '-t', '--console-socket', ecs.path, 'vm-b', 'sh', '-c', WAIT_FOR_SIZE('33 111', 'exit 3')], { stdio: 'ignore' });
+    const execDone = new Promise<number | null>((r) => execT.once('exit', (code) => r(code)));
+    const et = await ecs.terminal;
+    terms.push(et);
+    ecs.close();
+    await et.waitFor(/\/dev\/pts\/\d+\r\n/, 'exec -t to start');
+    sys().setWinsize(et.fd, 33, 111); // the relay looks at the size every 250 ms
+    await et.waitFor(/resized\r\n/, 'the new size in the guest');
+    et.write('typed\n');
+    assert.equal(await execDone, 3);
+    assert.match(et.out, /typed\r\nline:typed\r\n/, 'echoed by the guest pty, then read by the process');
+
+    // exec --detach: the relay's pid stands for the process; it exits with it.
+    const pidFile = path.join(victim.dir, 'exec.pid');
+    const d = await detached(['exec', '--detach', '--pid-file', pidFile, 'vm-b', 'sh', '-c', 'sleep 1; echo detached > /root/d'], path.join(victim.dir, 'exec-d.txt'));
+    assert.equal(d, 0, fs.readFileSync(path.join(victim.dir, 'exec-d.txt'), 'utf8'));
+    const relayPid = Number(fs.readFileSync(pidFile, 'utf8'));
+    assert.ok(relays().includes(relayPid), 'the pid file names the relay');
+    await waitFor('the detached exec to finish', () => !relays().includes(relayPid), 20_000);
+    assert.equal(moat(root, ['exec', 'vm-b', 'cat', '/root/d']).stdout, 'detached\n');
+
+    // exec -d -t: moat returns at once, its stdout/stderr closed (pipes: moat() waits for their
+    // end) though the process runs on. Its relay killed: the process dies with it (the agent kills
+    // what has no host any more).
+    const pidFile2 = path.join(victim.dir, 'exec2.pid');
+    const dcs = await consoleSocket(victim.dir, 'detached-console');
+    const dt = moat(root, ['exec', '-d', '-t', '--console-socket', dcs.path, '--pid-file', pidFile2, 'vm-b', 'sleep', '1000'], { timeoutMs: 15_000 });
+    assert.equal(dt.status, 0, dt.stderr);
+    terms.push(await dcs.terminal);
+    dcs.close();
+    assert.match(moat(root, ['exec', 'vm-b', 'ps']).stdout, /sleep 1000/);
+    process.kill(Number(fs.readFileSync(pidFile2, 'utf8')), 'SIGKILL');
+    await waitFor('the orphaned exec to be killed', () => !moat(root, ['exec', 'vm-b', 'ps']).stdout.includes('sleep 1000'), 20_000);
+
+    // A VMM killed from outside: stopped, exec refused, and delete cleans up after it.
     process.kill(vmm, 'SIGKILL');
     await waitFor('vm-b to be stopped', () => state('vm-b').status === 'stopped', 10_000);
+    const late = moat(root, ['exec', 'vm-b', 'true']);
+    assert.notEqual(late.status, 0);
+    assert.match(late.stderr, /stopped/);
     assert.equal(moat(root, ['delete', 'vm-b']).status, 0);
     assertGone('vm-b');
   } finally {
+    terms.forEach((t) => t.close());
+    cs.close();
     moat(root, ['delete', '--force', 'vm-a']);
     moat(root, ['delete', '--force', 'vm-b']);
     trap.cleanup();
@@ -120,14 +282,42 @@ test('create/start/state/kill/delete in a vm, and a killed VMM is reported stopp
   }
 });
 
-test('do --isolation=vm runs the command in a guest (busybox rootfs)', { skip, timeout: VM_TIMEOUT }, () => {
-  const r = moat(root, ['do', '--isolation=vm', '--', 'sh', '-c', 'uname -r; pwd; exit 3'], { timeoutMs: VM_TIMEOUT });
-  assert.equal(r.status, 3, r.stderr);
-  const [release, cwd] = r.stdout.trim().split('\n');
-  assert.match(release ?? '', /^6\.1\.\d+.*-cloud-amd64$/);
-  assert.notEqual(release, os.release());
-  assert.equal(cwd, '/');
-  assert.deepEqual(fs.readdirSync(root).filter((n) => n !== '@vm'), [], 'nothing left of the do container');
+test('terminals in the foreground: do --isolation=vm at a terminal, run -t with its size followed', { skip, timeout: VM_TIMEOUT }, async () => {
+  const b = makeBundle(['sh', '-c', WAIT_FOR_SIZE('41 123', 'exit 4')], (c) => {
+    c.process.consoleSize = { height: 24, width: 80 };
+  });
+  const cs = await consoleSocket(b.dir, 'run-console');
+  let term: Terminal | undefined;
+  try {
+    // `script` stands in for the user's terminal: moat relays it to a pty in the guest.
+    const doRun = new Promise<{ code: number | null; out: string }>((resolve) => {
+      const c = spawn('script', ['-qefc', `stty rows 30 cols 100; ${MOAT} --root ${root} do --isolation=vm -- sh -c 'uname -r; tty; stty size; pwd; exit 3'`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.once('exit', (code) => resolve({ code, out }));
+    });
+    // run -t (moat's flag) in the foreground with a console socket: moat follows the master's size.
+    const run = spawn(MOAT, ['--root', root, '--isolation=vm', 'run', '-t', '--console-socket', cs.path, '--bundle', b.dir, 'vm-tty'], { stdio: 'ignore' });
+    const runDone = new Promise<number | null>((r) => run.once('exit', (code) => r(code)));
+    term = await cs.terminal;
+    await term.waitFor(/\/dev\/pts\/0\r\n\d+ \d+\r\n/, 'run -t to start');
+    assert.match(term.out, /^\/dev\/pts\/0\r\n24 80\r\n/, "the spec's consoleSize first");
+    sys().setWinsize(term.fd, 41, 123); // moat looks every 250 ms
+    await term.waitFor(/resized\r\n/, 'the new size in the guest');
+    term.write('hello\n');
+    assert.equal(await runDone, 4);
+    assert.match(term.out, /line:hello\r\n/);
+
+    const d = await doRun;
+    assert.equal(d.code, 3, d.out);
+    assert.match(d.out, /6\.1\.\d+.*-cloud-amd64\r?\r\n\/dev\/pts\/0\r?\r\n30 100\r?\r\n\/\r?\r\n/);
+    assert.deepEqual(fs.readdirSync(root).filter((n) => n !== '@vm'), [], 'nothing left of the do and run containers');
+  } finally {
+    term?.close();
+    cs.close();
+    moat(root, ['delete', '--force', 'vm-tty']);
+    b.cleanup();
+  }
 });
 
 test('vm: what the guest cannot do is refused naming the field, before any boot, leaving nothing', { skip }, () => {
@@ -147,12 +337,3 @@ test('vm: what the guest cannot do is refused naming the field, before any boot,
     b.cleanup();
   }
 });
-
-/** moat with the container's stdio to a file (a create's VMM keeps it open), asynchronously. */
-function detached(args: string[], outFile: string): Promise<number | null> {
-  const fd = fs.openSync(outFile, 'a');
-  const child = spawn(MOAT, ['--root', root, ...args], { stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-

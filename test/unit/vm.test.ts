@@ -3,9 +3,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { writeCpio, resolveModules } from '../../src/vm/guest';
-import { decodeGuestMessage, encodeHostMessage, GuestFrameReader, ProtocolError } from '../../src/vm/channel';
+import { checkAllowed, decodeGuestMessage, encodeHostMessage, GuestFrameReader, ProtocolError } from '../../src/vm/channel';
 import { qemuDriver } from '../../src/vm/vmm';
-import { checkVmSpec } from '../../src/vm/spec';
+import { checkVmSpec, cpusetCount, guestCgroup, vmSize } from '../../src/vm/spec';
+import { parseResources } from '../../src/native/cgroups';
+import { firstCandidate, VM_UID_BASE } from '../../src/vm/uid';
 import { guestCmdline, hostTscKhz } from '../../src/vm/platform';
 import { imageSize } from '../../src/vm/rootfs';
 import { specTemplate } from '../../src/spec/default';
@@ -37,9 +39,19 @@ test('modules: dependencies first, each once, built-ins skipped, unknown named',
 
 test('channel: host frames; guest frames validated (magic, version, size, type, lengths, ranges)', () => {
   const sig = encodeHostMessage({ type: 'signal', signal: 15, all: true });
-  assert.deepEqual([...sig.subarray(0, 8)], [0x4d, 0x54, 1, 4, 8, 0, 0, 0]);
+  assert.deepEqual([...sig.subarray(0, 8)], [0x4d, 0x54, 2, 4, 8, 0, 0, 0]);
   assert.throws(() => encodeHostMessage({ type: 'signal', signal: 0, all: false }), ProtocolError);
-  const frame = (type: number, payload: Buffer, version = 1) => {
+  // v2: PLAN and EXEC carry a flags word (terminal) before the plan; RESIZE two u32; STDIN bounded.
+  const plan = encodeHostMessage({ type: 'exec', plan: Buffer.from('MOATPLAN1\0'), terminal: true });
+  assert.deepEqual([...plan.subarray(0, 12)], [0x4d, 0x54, 2, 6, 14, 0, 0, 0, 1, 0, 0, 0]);
+  assert.deepEqual([...encodeHostMessage({ type: 'resize', rows: 25, cols: 90 }).subarray(3)], [5, 8, 0, 0, 0, 25, 0, 0, 0, 90, 0, 0, 0]);
+  assert.throws(() => encodeHostMessage({ type: 'resize', rows: 70000, cols: 1 }), ProtocolError);
+  assert.deepEqual([...encodeHostMessage({ type: 'signalExec', signal: 15, pid: 300 }).subarray(3)], [9, 8, 0, 0, 0, 15, 0, 0, 0, 44, 1, 0, 0]);
+  assert.throws(() => encodeHostMessage({ type: 'signalExec', signal: 15, pid: 0 }), ProtocolError);
+  assert.throws(() => encodeHostMessage({ type: 'stdin', data: Buffer.alloc(0) }), ProtocolError);
+  assert.throws(() => encodeHostMessage({ type: 'stdin', data: Buffer.alloc(40 << 10) }), ProtocolError);
+  assert.throws(() => encodeHostMessage({ type: 'plan', plan: Buffer.alloc((8 << 20) + 1), terminal: false }), ProtocolError);
+  const frame = (type: number, payload: Buffer, version = 2) => {
     const h = Buffer.from([0x4d, 0x54, version, type, 0, 0, 0, 0]);
     h.writeUInt32LE(payload.length, 4);
     return Buffer.concat([h, payload]);
@@ -50,10 +62,17 @@ test('channel: host frames; guest frames validated (magic, version, size, type, 
   const whole = frame(0x82, ready);
   assert.deepEqual(r.push(whole.subarray(0, 5)), []);
   assert.deepEqual(r.push(whole.subarray(5)), [{ type: 'ready', pid: 7 }]);
-  assert.throws(() => new GuestFrameReader().push(frame(0x82, ready, 2)), /protocol version 2/);
-  assert.throws(() => new GuestFrameReader().push(Buffer.from('XX\x01\x82\0\0\0\0')), /bad magic/);
-  const huge = Buffer.from([0x4d, 0x54, 1, 0x85, 0, 0, 0, 0x10]);
-  assert.throws(() => new GuestFrameReader().push(huge), /more than 1024/);
+  assert.throws(() => new GuestFrameReader().push(frame(0x82, ready, 1)), /protocol version 1, this moat speaks 2/);
+  assert.throws(() => new GuestFrameReader().push(Buffer.from('XX\x02\x82\0\0\0\0')), /bad magic/);
+  const huge = Buffer.from([0x4d, 0x54, 2, 0x87, 0, 0, 0x02, 0]);
+  assert.throws(() => new GuestFrameReader().push(huge), /more than 65536/);
+  assert.throws(() => decodeGuestMessage(0x85, Buffer.alloc(1025, 0x41)), /more than 1024/);
+  assert.deepEqual(decodeGuestMessage(0x87, Buffer.from('out\x1b')), { type: 'stdout', data: Buffer.from('out\x1b') }, 'output passes through as bytes');
+  assert.throws(() => decodeGuestMessage(0x88, Buffer.alloc(0)), /empty/);
+  // The control channel never streams output; exec channels never answer started/ok.
+  assert.throws(() => checkAllowed({ type: 'stdout', data: Buffer.from('x') }, 'ctl'), ProtocolError);
+  assert.throws(() => checkAllowed({ type: 'ok' }, 'exec'), ProtocolError);
+  assert.doesNotThrow(() => checkAllowed({ type: 'stderr', data: Buffer.from('x') }, 'exec'));
   assert.throws(() => decodeGuestMessage(0x99, Buffer.alloc(0)), /unknown/);
   assert.throws(() => decodeGuestMessage(0x82, Buffer.alloc(3)), /expected 4/);
   const bad = Buffer.alloc(4);
@@ -83,11 +102,66 @@ test('qemu: microvm command line, fd sets for output ports, values escaped', () 
   assert.deepEqual(cmd.fds, [{ child: 3, parent: 9 }, { child: 4, parent: 11 }]);
 });
 
+test('qemu: stdin port is QEMU\'s stdio chardev; confinement (runas, chroot, the uid lock held)', () => {
+  const cmd = qemuDriver.command({
+    accel: 'tcg', memoryMiB: 320, cpus: 2, kernel: '/boot/vmlinuz', initrd: '/c/i.cpio', cmdline: 'quiet', disks: [],
+    ports: [
+      { name: 'moat.in', kind: 'input', fd: 7 },
+      { name: 'moat.out', kind: 'output', fd: 9, access: 'write-only' },
+    ],
+    runAs: { uid: VM_UID_BASE + 5, gid: VM_UID_BASE + 5 },
+    chroot: '/s/vm/chroot',
+    holdFds: [12],
+  });
+  const a = cmd.args.join(' ');
+  assert.match(a, /-m 320 -smp 2 /);
+  assert.match(a, /-chardev stdio,id=port0,signal=off -device virtserialport,chardev=port0,name=moat\.in/);
+  assert.match(a, /-add-fd fd=3,set=2 -chardev file,id=port1,path=\/dev\/fdset\/2,append=on/);
+  assert.match(a, new RegExp(`-runas ${VM_UID_BASE + 5}:${VM_UID_BASE + 5} -chroot /s/vm/chroot`));
+  // QEMU's own setgid/setuid after its filter: set*id allowed, everything else still denied.
+  assert.match(a, /-sandbox on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny/);
+  assert.deepEqual(cmd.fds, [{ child: 0, parent: 7 }, { child: 3, parent: 9 }, { child: 4, parent: 12 }]);
+  assert.throws(() => qemuDriver.command({ accel: 'tcg', memoryMiB: 256, cpus: 1, kernel: 'k', initrd: 'i', cmdline: '', disks: [], ports: [], runAs: { uid: 0, gid: 0 } }), /unprivileged/);
+  assert.throws(
+    () => qemuDriver.command({ accel: 'tcg', memoryMiB: 256, cpus: 1, kernel: 'k', initrd: 'i', cmdline: '', disks: [], ports: [{ name: 'a', kind: 'input', fd: 1 }, { name: 'b', kind: 'input', fd: 2 }] }),
+    /one input port/,
+  );
+  const c = firstCandidate('/run/moat/a');
+  assert.ok(c >= 0 && c < 0x10000);
+  assert.equal(firstCandidate('/run/moat/a'), c);
+});
+
+test('vm size and guest cgroup from linux.resources', () => {
+  const host = { cpus: 8, memoryMiB: 16384 };
+  assert.deepEqual(vmSize(parseResources(undefined), host), { memoryMiB: 256, cpus: 1 });
+  assert.deepEqual(vmSize(parseResources({ memory: { limit: 64 << 20 } }), host), { memoryMiB: 256, cpus: 1 }, 'a floor');
+  assert.deepEqual(vmSize(parseResources({ memory: { limit: 512 << 20 }, cpu: { quota: 150000, period: 100000 } }), host), { memoryMiB: 640, cpus: 2 });
+  assert.deepEqual(vmSize(parseResources({ cpu: { quota: 50000 } }), host), { memoryMiB: 256, cpus: 1 });
+  assert.deepEqual(vmSize(parseResources({ cpu: { quota: 400000, period: 100000, cpus: '0-1' } }), host), { memoryMiB: 256, cpus: 2 }, 'the smaller');
+  assert.deepEqual(vmSize(parseResources({ cpu: { quota: 6400000, period: 100000 }, memory: { limit: 64 * 2 ** 30 } }), host), { memoryMiB: 16384, cpus: 8 }, 'at most the host');
+  assert.deepEqual(vmSize(parseResources({ memory: { limit: -1 } }), host), { memoryMiB: 256, cpus: 1 });
+  assert.equal(cpusetCount('0-3,8'), 5);
+  assert.equal(cpusetCount('x'), undefined);
+
+  const spec = specTemplate({ rootless: false, hostUid: 0, hostGid: 0 }) as unknown as Spec;
+  spec.linux!.resources = { memory: { limit: 192 << 20 }, pids: { limit: 64 }, cpu: { quota: 150000, period: 100000, cpus: '0-1' } } as never;
+  const cg = guestCgroup(spec);
+  const ops = cg.create.map((o) => (o.op === 'write' ? `${o.path}=${o.data}` : o.op));
+  assert.deepEqual(ops.slice(0, 3), ['/sys/fs/cgroup/cgroup.subtree_control=+cpu', '/sys/fs/cgroup/cgroup.subtree_control=+memory', '/sys/fs/cgroup/cgroup.subtree_control=+pids']);
+  assert.ok(ops.includes(`/sys/fs/cgroup/container/memory.max=${192 << 20}`));
+  assert.ok(ops.includes('/sys/fs/cgroup/container/pids.max=64'));
+  assert.ok(ops.includes('/sys/fs/cgroup/container/cpu.max=150000 100000'));
+  assert.ok(!ops.some((o) => o.includes('cpuset.cpus')), 'host CPU numbers are not written in the guest');
+  assert.match(cg.ignored.join('\n'), /cpu\.cpus: applied as the VM's vCPU count/);
+  assert.equal(ops[ops.length - 1], '/sys/fs/cgroup/container/cgroup.procs=0', 'joined last, once limited');
+  assert.deepEqual(cg.join, [{ op: 'write', path: '/sys/fs/cgroup/container/cgroup.procs', data: '0' }]);
+});
+
 test('vm spec checks name the field; cmdline and sizes', () => {
   const base = specTemplate({ rootless: false, hostUid: 0, hostGid: 0 }) as unknown as Spec & { process: Process };
   base.process.terminal = false;
   assert.doesNotThrow(() => checkVmSpec(base, 0));
-  assert.throws(() => checkVmSpec({ ...base, process: { ...base.process, terminal: true } }, 0), /process\.terminal/);
+  assert.doesNotThrow(() => checkVmSpec({ ...base, process: { ...base.process, terminal: true } }, 0), 'terminals are supported');
   assert.throws(() => checkVmSpec(base, 1), /--preserve-fds/);
   assert.throws(() => checkVmSpec({ ...base, mounts: [{ destination: '/x', source: '/etc', options: ['rbind'] }] }, 0), /mounts\[0\]\.source/);
   assert.match(guestCmdline(false, 2445424), /tsc_early_khz=2445424 .*panic=-1 reboot=t/);

@@ -1,9 +1,10 @@
-// The host end of the channel: connect to the VMM's unix socket for the agent's port, say hello,
-// send one request, read the answer. Each moat command opens its own short connection.
+// The host end of a channel: connect to the VMM's unix socket for the agent's port, say hello,
+// then send requests and read answers. Each moat command opens its own short connection to the
+// control channel; an exec holds one exec channel for its process's lifetime (streaming).
 
 import * as net from 'node:net';
 import { MoatError } from '../../util/errors';
-import { encodeHostMessage, GuestFrameReader, PROTOCOL_VERSION, ProtocolError, type GuestMessage, type HostMessage } from './protocol';
+import { checkAllowed, encodeHostMessage, GuestFrameReader, PROTOCOL_VERSION, ProtocolError, type GuestMessage, type HostMessage } from './protocol';
 
 export interface ChannelOptions {
   socket: string;
@@ -11,7 +12,12 @@ export interface ChannelOptions {
   timeoutMs: number;
   /** Still worth waiting? (false once the VMM has exited). */
   alive?: () => boolean;
+  /** Which messages are legal: the control channel (default) or an exec channel (output streams). */
+  kind?: 'ctl' | 'exec';
 }
+
+/** Messages read ahead of their consumer before the socket is paused (back-pressure). */
+const QUEUE_HIGH = 64;
 
 export class Channel {
   private reader = new GuestFrameReader();
@@ -25,7 +31,11 @@ export class Channel {
   ) {
     sock.on('data', (chunk: Buffer) => {
       try {
-        this.queue.push(...this.reader.push(chunk));
+        for (const m of this.reader.push(chunk)) {
+          checkAllowed(m, opts.kind ?? 'ctl');
+          this.queue.push(m);
+        }
+        if (this.queue.length > QUEUE_HIGH) sock.pause();
       } catch (err) {
         this.failure = err instanceof ProtocolError ? new MoatError('EVM', `vm channel ${opts.socket}: ${err.message}`) : (err as Error);
         sock.destroy();
@@ -77,8 +87,22 @@ export class Channel {
     return { channel, hello };
   }
 
-  send(m: HostMessage): void {
-    this.sock.write(encodeHostMessage(m));
+  /** Queue a message; false when the socket's buffer is full (wait for drain()). */
+  send(m: HostMessage): boolean {
+    return this.sock.write(encodeHostMessage(m));
+  }
+
+  drain(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.sock.writableNeedDrain || this.sock.destroyed) return resolve();
+      const done = () => {
+        this.sock.off('drain', done);
+        this.sock.off('close', done);
+        resolve();
+      };
+      this.sock.on('drain', done);
+      this.sock.on('close', done);
+    });
   }
 
   /** The next message, or undefined after timeoutMs when `soft`; otherwise a timeout throws. */
@@ -86,6 +110,7 @@ export class Channel {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const m = this.queue.shift();
+      if (this.queue.length < QUEUE_HIGH / 2 && this.sock.isPaused()) this.sock.resume();
       if (m) return m;
       if (this.failure) throw this.failure;
       const left = deadline - Date.now();

@@ -1,6 +1,6 @@
 // The host side of the host↔agent channel.
 export { Channel, type ChannelOptions } from './client';
 export {
-  PROTOCOL_VERSION, MAX_GUEST_PAYLOAD, MAX_HOST_PAYLOAD, encodeHostMessage, decodeGuestMessage, GuestFrameReader, ProtocolError,
-  type GuestMessage, type HostMessage, type GuestPhase,
+  PROTOCOL_VERSION, MAX_PLAN, MAX_GUEST_PAYLOAD, MAX_HOST_PAYLOAD, MAX_STDIN_CHUNK, MAX_GUEST_TEXT, encodeHostMessage, decodeGuestMessage,
+  GuestFrameReader, ProtocolError, checkAllowed, type GuestMessage, type HostMessage, type GuestPhase,
 } from './protocol';

@@ -1,24 +1,41 @@
-// The host↔agent channel protocol, version 1 (docs/vm.md#channel). Pure: framing, encoding, and
-// validation of everything the guest sends (the guest is untrusted: bounded sizes, known types).
+// The host↔agent channel protocol, version 2 (docs/vm.md#channel). Pure: framing, encoding, and
+// validation of everything the guest sends (the guest is untrusted: bounded sizes, known types,
+// exact lengths, ranges).
 //
 // Frame: 'M' 'T' <version u8> <type u8> <payload length u32 LE> <payload>.
+// Version 2 (over 1): PLAN carries flags (terminal), RESIZE, SIGNAL_EXEC (on the control channel,
+// so that a signal never waits behind an exec's stdin), and the exec channels' EXEC, STDIN,
+// STDIN_CLOSE, STDOUT, STDERR.
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const HEADER_BYTES = 8;
-/** Largest payload the host sends: a plan (8 MiB, docs/executor-plan.md). */
-export const MAX_HOST_PAYLOAD = 8 << 20;
-/** Largest payload the host accepts from the guest. */
-export const MAX_GUEST_PAYLOAD = 1024;
+/** Largest plan (docs/executor-plan.md). */
+export const MAX_PLAN = 8 << 20;
+/** Largest payload the host sends: u32 flags + a plan. */
+export const MAX_HOST_PAYLOAD = MAX_PLAN + 4;
+/** Largest stdin chunk the host sends in one frame. */
+export const MAX_STDIN_CHUNK = 32 << 10;
+/** Largest payload the host accepts from the guest (output chunks; the agent sends ≤ 16 KiB). */
+export const MAX_GUEST_PAYLOAD = 64 << 10;
+/** Largest error text the host accepts. */
+export const MAX_GUEST_TEXT = 1024;
 
-export const HostType = { hello: 1, plan: 2, start: 3, signal: 4 } as const;
+export const FLAG_TERMINAL = 1;
+
+export const HostType = { hello: 1, plan: 2, start: 3, signal: 4, resize: 5, exec: 6, stdin: 7, stdinClose: 8, signalExec: 9 } as const;
 export type HostMessage =
   | { type: 'hello' }
-  | { type: 'plan'; plan: Buffer }
+  | { type: 'plan'; plan: Buffer; terminal: boolean }
   | { type: 'start' }
-  | { type: 'signal'; signal: number; all: boolean };
+  | { type: 'signal'; signal: number; all: boolean }
+  | { type: 'resize'; rows: number; cols: number }
+  | { type: 'exec'; plan: Buffer; terminal: boolean }
+  | { type: 'stdin'; data: Buffer }
+  | { type: 'stdinClose' }
+  | { type: 'signalExec'; signal: number; pid: number };
 
-export const GuestType = { hello: 0x81, ready: 0x82, started: 0x83, ok: 0x84, error: 0x85, exit: 0x86 } as const;
-/** The agent's phase, as its hello reports it. */
+export const GuestType = { hello: 0x81, ready: 0x82, started: 0x83, ok: 0x84, error: 0x85, exit: 0x86, stdout: 0x87, stderr: 0x88 } as const;
+/** The agent's phase, as its hello reports it (an exec channel: idle or running). */
 export type GuestPhase = 'idle' | 'created' | 'running' | 'exited';
 const PHASES: readonly GuestPhase[] = ['idle', 'created', 'running', 'exited'];
 export type GuestMessage =
@@ -27,7 +44,9 @@ export type GuestMessage =
   | { type: 'started' }
   | { type: 'ok' }
   | { type: 'error'; message: string }
-  | { type: 'exit'; status: number };
+  | { type: 'exit'; status: number }
+  | { type: 'stdout'; data: Buffer }
+  | { type: 'stderr'; data: Buffer };
 
 export class ProtocolError extends Error {}
 
@@ -40,22 +59,42 @@ function frame(type: number, payload: Buffer): Buffer {
   return Buffer.concat([h, payload]);
 }
 
+function u32s(...values: number[]): Buffer {
+  const b = Buffer.alloc(4 * values.length);
+  values.forEach((v, i) => b.writeUInt32LE(v, 4 * i));
+  return b;
+}
+
+function withPlan(type: number, plan: Buffer, terminal: boolean): Buffer {
+  if (plan.length > MAX_PLAN) throw new ProtocolError(`plan: ${plan.length} bytes is more than ${MAX_PLAN}`);
+  return frame(type, Buffer.concat([u32s(terminal ? FLAG_TERMINAL : 0), plan]));
+}
+
 export function encodeHostMessage(m: HostMessage): Buffer {
   switch (m.type) {
     case 'hello':
       return frame(HostType.hello, Buffer.alloc(0));
     case 'plan':
-      if (m.plan.length > MAX_HOST_PAYLOAD) throw new ProtocolError(`plan: ${m.plan.length} bytes is more than ${MAX_HOST_PAYLOAD}`);
-      return frame(HostType.plan, m.plan);
+      return withPlan(HostType.plan, m.plan, m.terminal);
+    case 'exec':
+      return withPlan(HostType.exec, m.plan, m.terminal);
     case 'start':
       return frame(HostType.start, Buffer.alloc(0));
-    case 'signal': {
+    case 'signal':
       if (!Number.isInteger(m.signal) || m.signal < 1 || m.signal > 64) throw new ProtocolError(`signal: ${m.signal} is not 1..64`);
-      const p = Buffer.alloc(8);
-      p.writeUInt32LE(m.signal, 0);
-      p.writeUInt32LE(m.all ? 1 : 0, 4);
-      return frame(HostType.signal, p);
-    }
+      return frame(HostType.signal, u32s(m.signal, m.all ? 1 : 0));
+    case 'signalExec':
+      if (!Number.isInteger(m.signal) || m.signal < 1 || m.signal > 64) throw new ProtocolError(`signal: ${m.signal} is not 1..64`);
+      if (!Number.isInteger(m.pid) || m.pid < 1 || m.pid > 4194304) throw new ProtocolError(`signal: pid ${m.pid} is out of range`);
+      return frame(HostType.signalExec, u32s(m.signal, m.pid));
+    case 'resize':
+      for (const v of [m.rows, m.cols]) if (!Number.isInteger(v) || v < 0 || v > 65535) throw new ProtocolError(`resize: ${v} is not 0..65535`);
+      return frame(HostType.resize, u32s(m.rows, m.cols));
+    case 'stdin':
+      if (m.data.length === 0 || m.data.length > MAX_STDIN_CHUNK) throw new ProtocolError(`stdin: chunk of ${m.data.length} bytes (1..${MAX_STDIN_CHUNK})`);
+      return frame(HostType.stdin, m.data);
+    case 'stdinClose':
+      return frame(HostType.stdinClose, Buffer.alloc(0));
   }
 }
 
@@ -88,6 +127,7 @@ export function decodeGuestMessage(type: number, payload: Buffer): GuestMessage 
       fixedLength('ok', payload, 0);
       return { type: 'ok' };
     case GuestType.error: {
+      if (payload.length > MAX_GUEST_TEXT) throw new ProtocolError(`guest error: ${payload.length} bytes of text is more than ${MAX_GUEST_TEXT}`);
       // Shown to the user: printable text only, one line.
       const message = payload.toString('utf8').replace(/[^\x20-\x7e\u00a0-\uffff]/g, '?');
       return { type: 'error', message };
@@ -98,6 +138,11 @@ export function decodeGuestMessage(type: number, payload: Buffer): GuestMessage 
       if (status > 255) throw new ProtocolError(`guest exit: status ${status} is not 0..255`);
       return { type: 'exit', status };
     }
+    case GuestType.stdout:
+    case GuestType.stderr:
+      // The process's bytes, passed through as they are (like any container's output).
+      if (payload.length === 0) throw new ProtocolError('guest output: empty chunk');
+      return { type: type === GuestType.stdout ? 'stdout' : 'stderr', data: Buffer.from(payload) };
     default:
       throw new ProtocolError(`guest message type ${type}: unknown`);
   }
@@ -122,4 +167,10 @@ export class GuestFrameReader {
     }
     return out;
   }
+}
+
+/** Which guest messages a channel accepts: the control channel never streams output. */
+export function checkAllowed(m: GuestMessage, channel: 'ctl' | 'exec'): void {
+  if (channel === 'ctl' && (m.type === 'stdout' || m.type === 'stderr')) throw new ProtocolError(`guest ${m.type} on the control channel`);
+  if (channel === 'exec' && (m.type === 'started' || m.type === 'ok')) throw new ProtocolError(`guest ${m.type} on an exec channel`);
 }

@@ -23,14 +23,21 @@ export const qemuDriver: VmmDriver = {
       '-m', String(c.memoryMiB),
       '-smp', String(c.cpus),
       '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
-      // QEMU's own seccomp sandbox: a guest that breaks into the VMM cannot gain privileges, spawn
-      // processes, change resource limits or use obsolete syscalls.
-      '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+      // QEMU's own seccomp sandbox: a guest that breaks into the VMM cannot spawn processes,
+      // change resource limits or use obsolete syscalls. With -runas, QEMU's own setgid/setuid
+      // come after the filter is loaded, so set*id must stay allowed: they are harmless once it
+      // runs as an unprivileged uid without capabilities (before any guest instruction runs).
+      '-sandbox', `on,obsolete=deny,elevateprivileges=${c.runAs ? 'allow' : 'deny'},spawn=deny,resourcecontrol=deny`,
       '-kernel', chardevValue(c.kernel, 'kernel'),
       '-initrd', chardevValue(c.initrd, 'initrd'),
       '-append', c.cmdline,
     ];
-    if (c.consoleLog) args.push('-serial', `file:${c.consoleLog}`);
+    if (c.runAs) {
+      for (const v of [c.runAs.uid, c.runAs.gid]) if (!Number.isInteger(v) || v <= 0 || v >= 0xffffffff) throw new Error(`runAs: ${v} is not an unprivileged id`);
+      args.push('-runas', `${c.runAs.uid}:${c.runAs.gid}`);
+    }
+    if (c.chroot) args.push('-chroot', c.chroot);
+    if (c.consoleLog) args.push('-serial', `file:${chardevValue(c.consoleLog, 'consoleLog')}`);
     c.disks.forEach((d, i) => {
       args.push(
         '-drive', `id=disk${i},file=${chardevValue(d.path, `disks[${i}]`)},format=raw,if=none,cache=unsafe,aio=threads${d.readonly ? ',readonly=on' : ''}`,
@@ -38,6 +45,7 @@ export const qemuDriver: VmmDriver = {
       );
     });
     const fds: VmmCommand['fds'] = [];
+    if (c.ports.filter((p) => p.kind === 'input').length > 1) throw new Error('ports: QEMU takes one input port (its stdin)');
     if (c.ports.length > 0) {
       // Port 0 of a virtio-serial device is reserved for a console.
       args.push('-device', `virtio-serial-device,max_ports=${c.ports.length + 1}`);
@@ -45,10 +53,15 @@ export const qemuDriver: VmmDriver = {
         const id = `port${i}`;
         if (p.kind === 'socket') {
           args.push('-chardev', `socket,id=${id},path=${chardevValue(p.path, `ports[${i}].path`)},server=on,wait=off`);
+        } else if (p.kind === 'input') {
+          // QEMU's stdin: the only chardev that reads a read-only fd and reports its end (EOF
+          // closes the port, which the guest reads as EOF). signal=off: bytes, not QEMU's signals.
+          fds.push({ child: 0, parent: p.fd });
+          args.push('-chardev', `stdio,id=${id},signal=off`);
         } else {
           // An fd of ours, as QEMU's fd set i+1: `pipe` opens it O_RDWR, which matches sockets,
           // `file` O_WRONLY, which matches pipes, ttys and files (the fd's access mode must match).
-          const child = FIRST_PORT_FD + fds.length;
+          const child = FIRST_PORT_FD + fds.filter((f) => f.child >= FIRST_PORT_FD).length;
           fds.push({ child, parent: p.fd });
           args.push('-add-fd', `fd=${child},set=${i + 1}`);
           const backend = p.access === 'read-write' ? 'pipe' : 'file';
@@ -57,6 +70,8 @@ export const qemuDriver: VmmDriver = {
         args.push('-device', `virtserialport,chardev=${id},name=${chardevValue(p.name, `ports[${i}].name`)}`);
       });
     }
+    let next = FIRST_PORT_FD + fds.filter((f) => f.child >= FIRST_PORT_FD).length;
+    for (const fd of c.holdFds ?? []) fds.push({ child: next++, parent: fd });
     return { binary: QEMU_BINARY, args, fds };
   },
 };

@@ -17,16 +17,28 @@ export interface VmConfig {
   /**
    * Named guest ports (virtio-serial ports here; vsock ports where a driver has them). The agent
    * finds each by name. `socket`: a unix socket the VMM listens on; `output`: a host fd of
-   * moat's, passed to the VMM, that the guest's bytes are written to (`access`: the fd's open mode).
+   * moat's, passed to the VMM, that the guest's bytes are written to (`access`: the fd's open mode);
+   * `input`: a host fd the VMM reads and the guest receives, whose end is the guest's EOF (at most
+   * one: QEMU reads it as its own stdin).
    */
   ports: VmPort[];
   /** Kernel console to this file (debugging); undefined: no console device at all. */
   consoleLog?: string;
+  /**
+   * Confinement of the VMM process once it has opened everything above and before the guest runs:
+   * this uid/gid (no supplementary groups, no capabilities) and this directory as its root (an
+   * empty one). Both need the VMM started as root.
+   */
+  runAs?: { uid: number; gid: number };
+  chroot?: string;
+  /** Host fds the VMM process must hold for as long as it lives (the lock on its uid). */
+  holdFds?: number[];
 }
 
 export type VmPort =
   | { name: string; kind: 'socket'; path: string }
-  | { name: string; kind: 'output'; fd: number; access: 'write-only' | 'read-write' };
+  | { name: string; kind: 'output'; fd: number; access: 'write-only' | 'read-write' }
+  | { name: string; kind: 'input'; fd: number };
 
 /** A planned VMM invocation: pure data, run by the platform. */
 export interface VmmCommand {
