@@ -7,4 +7,10 @@ rm -rf build/ts
 npx tsc -p tsconfig.json
 # `sh scripts/bench.sh vm` times the vm platform's start-up against a bare QEMU boot instead.
 if [ "${1:-}" = vm ]; then exec node build/ts/bench/vm-start.js; fi
+# `sh scripts/bench.sh sentry`: the sentry's syscall cost and `do` start-up against gVisor's runsc
+# (Debian's package, installed when missing) on its ptrace platform, and native.
+if [ "${1:-}" = sentry ]; then
+  sh scripts/ensure-packages.sh "moat bench" runsc
+  exec node build/ts/bench/sentry.js
+fi
 exec node build/ts/bench/run-true.js

@@ -1,0 +1,205 @@
+// Benchmark: the sentry platform (issue #5) against gVisor's runsc on its ptrace platform (and
+// systrap, where this runsc has it) and against no sandbox at all, in one run on one machine:
+//  * the syscall micro-benchmark bench/sentry/syscalls.c (one static binary: getpid, a 1-byte read
+//    of /dev/zero, open+close of /dev/null; it reports ns per operation), run ROUNDS times per
+//    platform, alternating, medians;
+//  * start-up: `do /bin/true` (and the static `/bin/busybox true`), START_ROUNDS alternating rounds,
+//    median wall-clock ms from spawn to exit.
+// Every sandbox runs the binary from the host root: `runsc do` and `moat do` both give the sandbox a
+// read-only view of / with an in-memory writable layer. A platform that fails (moat's sentry while
+// it is being written, runsc without systrap) gets "failed: <first line of its error>" in its cells.
+// Writes bench/results/sentry.md.
+//
+//   sh scripts/bench.sh sentry    (installs runsc when missing; BENCH_ROUNDS, BENCH_START_ROUNDS,
+//                                  BENCH_TARGET_MS tune it)
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BUSYBOX, MOAT, REPO } from '../test/helpers/moat';
+import { killTagged, tagProcesses } from '../test/sentry/helpers';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const START_ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 11);
+/** How long the micro-benchmark runs each case, per run (ms). */
+const TARGET_MS = Number(process.env.BENCH_TARGET_MS ?? 300);
+const TIMEOUT_MS = 120_000;
+
+const CASES = ['getpid', 'read_dev_zero_1B', 'open_close_dev_null'] as const;
+type Case = (typeof CASES)[number];
+const CASE_LABEL: Record<Case, string> = {
+  getpid: '`syscall(SYS_getpid)`, µs/op',
+  read_dev_zero_1B: '1-byte `read` of /dev/zero, µs/op',
+  open_close_dev_null: '`open`+`close` of /dev/null, µs/op',
+};
+
+interface Platform {
+  name: string;
+  /** The full command line that runs `cmd` on this platform. */
+  argv(cmd: string[]): string[];
+  /** Set on the first failure: the platform is not run again. */
+  failed?: string;
+}
+
+interface Outcome {
+  ms: number;
+  stdout: string;
+  error?: string;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The first meaningful line of a failed run's stderr (glog's "W1125 12:00:00.000 123 file.go:1] " prefix dropped). */
+function firstLine(text: string): string {
+  const line = text.split('\n').map((l) => l.replace(/^[IWEF]\d{4} [\d:.]+\s+\d+ \S+\] /, '').trim()).find((l) => l !== '');
+  return (line ?? '').slice(0, 160);
+}
+
+function run(argv: string[], cleanup: () => void): Outcome {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', input: '', timeout: TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 << 20 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') {
+    // A killed CLI leaves its sandbox behind (sentry, stubs, gofer; runsc's sandbox): end them.
+    killTagged();
+    cleanup();
+    return { ms, stdout: '', error: `timed out after ${TIMEOUT_MS / 1000} s` };
+  }
+  if (r.error) return { ms, stdout: '', error: r.error.message };
+  if (r.status !== 0) return { ms, stdout: r.stdout, error: firstLine(r.stderr) || `exit status ${r.status ?? r.signal}` };
+  return { ms, stdout: r.stdout };
+}
+
+function fmtUs(ns: number): string {
+  const us = ns / 1000;
+  return us < 1 ? us.toFixed(3) : us < 100 ? us.toFixed(2) : us.toFixed(0);
+}
+
+function main(): void {
+  tagProcesses();
+  const work = fs.mkdtempSync('/var/tmp/moat-bench-sentry-'); // not /tmp: `moat do` mounts a fresh tmpfs there
+  fs.chmodSync(work, 0o755);
+  const runscRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'runsc-bench-'));
+  const moatRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-bench-'));
+  const cleanMoat = () => {
+    for (const id of fs.readdirSync(moatRoot)) spawnSync(MOAT, ['--root', moatRoot, 'delete', '--force', id], { stdio: 'ignore', timeout: 10_000 });
+  };
+  const runsc = (platform: string): Platform => ({
+    name: `runsc ${platform}`,
+    argv: (cmd) => ['runsc', '--root', runscRoot, `--platform=${platform}`, '--network=none', 'do', ...cmd],
+  });
+  const platforms: Platform[] = [
+    { name: 'native', argv: (cmd) => cmd },
+    runsc('ptrace'),
+    runsc('systrap'),
+    { name: 'moat sentry', argv: (cmd) => [MOAT, '--root', moatRoot, 'do', '--isolation=sentry', '--', ...cmd] },
+  ];
+  const moatNative: Platform = { name: 'moat do (native isolation)', argv: (cmd) => [MOAT, '--root', moatRoot, 'do', '--', ...cmd] };
+  const bin = path.join(work, 'syscalls');
+  execFileSync('gcc', ['-static', '-O2', '-Wall', '-Werror', '-o', bin, path.join(REPO, 'bench', 'sentry', 'syscalls.c')]);
+
+  const micro = new Map<string, Record<Case, number[]>>(platforms.map((p) => [p.name, { getpid: [], read_dev_zero_1B: [], open_close_dev_null: [] }]));
+  const startCases: Array<{ label: string; cmd: string[] }> = [
+    { label: '`do /bin/true` start-up, ms', cmd: ['/bin/true'] },
+    { label: '`do /bin/busybox true` (static) start-up, ms', cmd: [BUSYBOX, 'true'] },
+  ];
+  const start = new Map<string, number[][]>([...platforms, moatNative].map((p) => [p.name, startCases.map(() => [])]));
+  const startFailed = new Map<string, Array<string | undefined>>([...platforms, moatNative].map((p) => [p.name, startCases.map(() => undefined)]));
+  try {
+    // Micro-benchmark: each platform once per round, alternating.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const p of platforms) {
+        if (p.failed !== undefined) continue;
+        const o = run(p.argv([bin, String(TARGET_MS)]), cleanMoat);
+        if (o.error !== undefined) {
+          p.failed = o.error;
+          continue;
+        }
+        try {
+          const j = JSON.parse(o.stdout.trim().split('\n').pop() ?? '') as Record<Case, { ns_per_op: number }>;
+          for (const c of CASES) micro.get(p.name)![c].push(j[c].ns_per_op);
+        } catch {
+          p.failed = `unparsable output: ${firstLine(o.stdout)}`;
+        }
+      }
+      process.stderr.write(`micro round ${round + 1}/${ROUNDS} done\n`);
+    }
+    // Start-up: one warm-up round, then START_ROUNDS alternating rounds.
+    for (let round = 0; round <= START_ROUNDS; round++) {
+      for (const [i, sc] of startCases.entries()) {
+        for (const p of [...platforms, moatNative]) {
+          if (startFailed.get(p.name)![i] !== undefined) continue;
+          const o = run(p.argv(sc.cmd), cleanMoat);
+          if (o.error !== undefined) startFailed.get(p.name)![i] = o.error;
+          else if (round > 0) start.get(p.name)![i]!.push(o.ms);
+        }
+      }
+      process.stderr.write(`start-up round ${round}/${START_ROUNDS} done\n`);
+    }
+  } finally {
+    cleanMoat();
+    fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(runscRoot, { recursive: true, force: true });
+    fs.rmSync(moatRoot, { recursive: true, force: true });
+  }
+
+  const cell = (p: Platform, xs: number[] | undefined, fmt: (n: number) => string, failed?: string): string => {
+    const why = failed ?? p.failed;
+    if (why !== undefined && (xs === undefined || xs.length === 0)) return `failed: ${why.replace(/\|/g, '\\|')}`;
+    return xs && xs.length ? fmt(median(xs)) : '—';
+  };
+  const ratio = (moat: number[] | undefined, runscP: number[] | undefined): string =>
+    moat?.length && runscP?.length ? `${(median(moat) / median(runscP)).toFixed(2)}×` : '—';
+  const ptrace = platforms[1]!;
+  const sentry = platforms[3]!;
+  const rows: string[] = [];
+  for (const c of CASES) {
+    rows.push(`| ${CASE_LABEL[c]} | ${platforms.map((p) => cell(p, micro.get(p.name)![c], fmtUs)).join(' | ')} | ${ratio(micro.get(sentry.name)![c], micro.get(ptrace.name)![c])} |`);
+  }
+  for (const [i, sc] of startCases.entries()) {
+    const fmtMs = (n: number) => n.toFixed(1);
+    rows.push(`| ${sc.label} | ${platforms.map((p) => cell(p, start.get(p.name)![i], fmtMs, startFailed.get(p.name)![i])).join(' | ')} | ${ratio(start.get(sentry.name)![i], start.get(ptrace.name)![i])} |`);
+  }
+  const runscVersion = spawnSync('runsc', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? 'runsc: not found';
+  const over = (p: Platform, c: Case) => {
+    const xs = micro.get(p.name)![c];
+    const nat = micro.get('native')![c];
+    return xs.length && nat.length ? `${fmtUs(median(xs) - median(nat))} µs` : 'n/a';
+  };
+  const moatNativeStart = startCases.map((sc, i) => `${sc.cmd.join(' ')}: ${cell(moatNative, start.get(moatNative.name)![i], (n) => `${n.toFixed(1)} ms`, startFailed.get(moatNative.name)![i])}`);
+  const report = [
+    '# sentry: syscall cost and start-up, against runsc (gVisor) and native',
+    '',
+    `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, kernel ${os.release()}, Node ${process.version}, ${runscVersion}. ` +
+      `Micro-benchmark (\`bench/sentry/syscalls.c\`, static, each case run ≥ ${TARGET_MS} ms per run): median of ${ROUNDS} runs per platform, platforms alternating. ` +
+      `Start-up: median of ${START_ROUNDS} alternating rounds after a warm-up, spawn to exit.`,
+    '',
+    'Commands: native = the binary itself; runsc = `runsc --root DIR --platform=P --network=none do CMD`; ' +
+      'moat sentry = `moat do --isolation=sentry -- CMD` (both over a read-only view of the host root with an in-memory layer).',
+    '',
+    '| case | native | runsc ptrace | runsc systrap | moat sentry | moat sentry / runsc ptrace |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+    `Cost over native per call (median − native median): getpid — runsc ptrace ${over(ptrace, 'getpid')}, moat sentry ${over(sentry, 'getpid')}; ` +
+      `read — runsc ptrace ${over(ptrace, 'read_dev_zero_1B')}, moat sentry ${over(sentry, 'read_dev_zero_1B')}; ` +
+      `open+close (2 calls) — runsc ptrace ${over(ptrace, 'open_close_dev_null')}, moat sentry ${over(sentry, 'open_close_dev_null')}.`,
+    '',
+    `For reference, \`moat do\` with native isolation: ${moatNativeStart.join('; ')}.`,
+    '',
+    'Individual micro-benchmark runs (µs/op):',
+    '',
+    ...platforms.flatMap((p) => (micro.get(p.name)!.getpid.length ? [`- ${p.name}: ${CASES.map((c) => `${c} ${micro.get(p.name)![c].map(fmtUs).join(', ')}`).join('; ')}`] : [])),
+    '',
+  ].join('\n');
+  fs.mkdirSync(path.join(REPO, 'bench', 'results'), { recursive: true });
+  fs.writeFileSync(path.join(REPO, 'bench', 'results', 'sentry.md'), report);
+  process.stdout.write(report);
+}
+
+main();

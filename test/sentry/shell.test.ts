@@ -1,0 +1,314 @@
+// The sentry (issue #5) running a real shell: busybox `sh -c` scripts under
+// `moat do --isolation=sentry -- /bin/busybox sh -c '…'` (the host root as rootfs) and under
+// `moat --isolation=sentry run` of a busybox bundle. Pipes, redirections, here-documents,
+// subshells, `$(…)`, `trap`, background jobs and `wait`, `kill`, `ls -la /`, `cat /proc/self/status`,
+// `ps`, `find`, `sort`, `wc`, `sed`, `awk`, `sleep`, exit codes. The expected output is what the same
+// script prints under native isolation (`moat do`, `moat run` of the same bundle), or relations the
+// script computes itself (pids); nothing that a native run can give is written down here.
+// Also: `moat state` of a sentry container names the sentry's pid (the process tracing the
+// application), later commands find the platform in the state, and the exit status is the
+// application init's.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { makeBundle, moatDetached, waitFor, BUSYBOX, type MoatResult } from '../helpers/moat';
+import { explain, moatDo, moatRun, sentrySuite, traceesOf } from './helpers';
+
+let root: string;
+sentrySuite((r) => (root = r));
+
+const sh = (script: string) => [BUSYBOX, 'sh', '-c', script];
+
+/** The same `moat do` command natively and under the sentry. */
+function doBoth(cmd: string[]): { native: MoatResult; sentry: MoatResult } {
+  const native = moatDo(root, 'native', cmd);
+  const sentry = moatDo(root, 'sentry', cmd);
+  return { native, sentry };
+}
+
+/** The sentry's run must print what the native one printed and exit the same. */
+function assertSame(native: MoatResult, sentry: MoatResult, what: string): void {
+  assert.equal(native.signal, null, `native ${what}: ${explain(native)}`);
+  assert.equal(sentry.stdout, native.stdout, `${what}: under the sentry\n${explain(sentry)}`);
+  assert.equal(sentry.status, native.status, `${what}: exit status under the sentry\n${explain(sentry)}`);
+}
+
+// ---- moat do ----
+
+test('do --isolation=sentry: pipes, redirections, here-documents, subshells, $(…), functions, loops, exit code', () => {
+  const script = [
+    'cd /tmp',
+    "echo one two three | tr ' ' '\\n' | sort -r | head -2",
+    'x=$(echo inner; echo second | wc -l); echo "x=$x"',
+    'y=`echo backticks`; echo "$y"',
+    '(cd / && pwd); pwd',
+    'echo to-stderr >&2',
+    'echo redirected > /tmp/r1; echo appended >> /tmp/r1; cat /tmp/r1; wc -l < /tmp/r1',
+    'cat /nonexistent 2>/dev/null || echo "cat failed $?"',
+    "cat /nonexistent 2>&1 | sed 's/^cat: //'",
+    'exec 3>/tmp/fd3; echo via-fd3 >&3; exec 3>&-; cat /tmp/fd3',
+    'cat <<EOT\nhere $((6 * 7)) $(echo doc)\nEOT',
+    '{ echo a; echo b; } | wc -l',
+    'false || echo or-branch; true && echo and-branch',
+    '( exit 3 ); echo "subshell status $?"',
+    'f() { echo "in function $1"; return 4; }; f arg; echo "function status $?"',
+    "for i in 1 2 3; do printf '%s,' \"$i\"; done; echo",
+    'i=0; while [ $i -lt 3 ]; do i=$((i + 1)); done; echo "while $i"',
+    'case foo in f*) echo case-match;; esac',
+    'set -- a b c; echo "$# $2"',
+    'read line < /tmp/r1; echo "read $line"',
+    'echo abc | { read v; echo "piped read $v"; }',
+    'echo "$(echo "$(echo nested)")"',
+    'exit 5',
+  ].join('\n');
+  const { native, sentry } = doBoth(sh(script));
+  assert.equal(native.status, 5, explain(native));
+  assert.match(native.stdout, /^two\nthree\nx=inner\n1\n/);
+  assertSame(native, sentry, 'shell syntax');
+  assert.match(sentry.stderr, /to-stderr/);
+});
+
+test('do --isolation=sentry: trap, background jobs, wait, kill, and the statuses they leave', () => {
+  const script = [
+    "trap 'echo trapped USR1' USR1",
+    "trap 'echo on-exit' EXIT",
+    'kill -USR1 $$',
+    'echo after-kill',
+    'sleep 10 & s=$!',
+    'kill -0 $s && echo bg-alive',
+    'kill $s; wait $s; echo "wait for killed sleep: $?"',
+    '(sleep 0.1; exit 4) & wait $!; echo "background subshell: $?"',
+    'sleep 0.2 & sleep 0.1 & wait; echo "waited for all: $?"',
+    "sh -c 'kill -KILL $$'; echo \"child killed itself: $?\"",
+    "sh -c 'trap \"echo child trapped TERM; exit 9\" TERM; kill -TERM $$; sleep 1'; echo \"child trap: $?\"",
+    // The namespace's init ignores a signal it has no handler for, even SIGKILL from inside.
+    'kill -KILL $$; echo "pid 1 survives its own SIGKILL: $$"',
+    'trap - USR1',
+    'exit 3',
+  ].join('\n');
+  const { native, sentry } = doBoth(sh(script));
+  assert.equal(native.status, 3, explain(native));
+  assert.match(native.stdout, /trapped USR1\nafter-kill\nbg-alive\nwait for killed sleep: 143\n/);
+  assertSame(native, sentry, 'jobs and signals');
+});
+
+test('do --isolation=sentry: find, sort, uniq, wc, sed, awk, md5sum of a host file, gzip, dd, sleep', () => {
+  const script = [
+    'cd /tmp && mkdir -p t/a/b t/c',
+    'for f in t/a/x t/a/b/y t/c/z; do echo "$f" > "$f"; done',
+    'find t -type f | sort',
+    'find t -name y -o -name z | sort',
+    'find t -type d | sort | wc -l',
+    "printf '3 c\\n1 a\\n2 b\\n10 j\\n' | sort -n | awk '{ s += $1; printf \"%s \", $2 } END { print \"sum\", s }'",
+    "printf 'b\\na\\nb\\nc\\n' | sort | uniq -c | sed 's/^ *//'",
+    "seq 1 100 | sed -n '5,7p;/^99$/s/9/N/gp'",
+    "echo hello world | sed 's/world/sentry/' | awk '{ print toupper($2), length($0) }'",
+    'wc -c < /bin/busybox',
+    "md5sum /bin/busybox | cut -d' ' -f1",
+    'head -c 1048576 /dev/zero | wc -c',
+    'dd if=/dev/urandom bs=1k count=64 2>/dev/null | wc -c',
+    'echo data | gzip | gunzip',
+    'cut -d: -f1 /etc/passwd | sort | head -3',
+    'sleep 0.2; echo slept',
+    'rm -r t; ls t 2>/dev/null || echo removed',
+  ].join('\n');
+  const { native, sentry } = doBoth(sh(script));
+  assert.equal(native.status, 0, explain(native));
+  assert.ok(native.stdout.includes(`${fs.statSync(BUSYBOX).size}\n`), 'wc -c of busybox');
+  assertSame(native, sentry, 'tools');
+});
+
+/** Where a sandbox mounts its own filesystems: `ls -la` shows their fresh times, sizes and link counts. */
+const SANDBOX_MOUNTS = new Set(['.', '..', 'proc', 'dev', 'sys', 'tmp', 'run']);
+
+/**
+ * `ls -la` lines, normalised for comparison: no "total" line; the sandbox's own mount points by type
+ * and name only; directories without their time (anything on the host may touch them meanwhile).
+ */
+function lsLines(stdout: string): string[] {
+  const out: string[] = [];
+  for (const line of stdout.trim().split('\n')) {
+    if (line.startsWith('total ')) continue;
+    const f = line.trim().split(/\s+/);
+    const arrow = f.indexOf('->');
+    const name = arrow > 0 ? f[arrow - 1]! : f[f.length - 1]!;
+    const mode = f[0] ?? '';
+    if (SANDBOX_MOUNTS.has(name)) out.push(`${mode[0]} ${name}`);
+    else if (mode.startsWith('d')) out.push([...f.slice(0, 5), ...f.slice(8)].join(' '));
+    else out.push(f.join(' '));
+  }
+  return out;
+}
+
+test('do --isolation=sentry: ls -la / shows the host root as a native sandbox does', () => {
+  const { native, sentry } = doBoth([BUSYBOX, 'ls', '-la', '/']);
+  assert.equal(native.status, 0, explain(native));
+  assert.equal(sentry.status, 0, explain(sentry));
+  const n = lsLines(native.stdout);
+  assert.ok(n.some((l) => l.endsWith(' usr')), native.stdout);
+  assert.deepEqual(lsLines(sentry.stdout), n);
+});
+
+test('do --isolation=sentry: /proc/self/status names the process and its pids; ps shows the sandbox only', () => {
+  const script = [
+    'cat /proc/self/status > /tmp/st & p=$!; wait $p',
+    'v() { sed -n "s/^$1:[[:space:]]*//p" /tmp/st; }',
+    'echo "Name=$(v Name)"',
+    '[ "$(v Pid)" = "$p" ] && echo \'Pid is $!\' || echo "Pid $(v Pid) is not $p"',
+    '[ "$(v PPid)" = "$$" ] && echo \'PPid is $$\' || echo "PPid $(v PPid) is not $$"',
+    '[ "$(v Tgid)" = "$p" ] && echo "Tgid is Pid" || echo "Tgid $(v Tgid) is not $p"',
+    'echo "State=$(v State)"',
+    'echo "Threads=$(v Threads)"',
+    'echo "Uid=$(v Uid | tr -s \'\\t \' \' \')"',
+    'echo "shell pid=$$"',
+    'sleep 5 & s=$!',
+    // busybox runs an applet by execve("/proc/self/exe") (comm "exe"), then PR_SET_NAME: wait for it.
+    'i=0; until [ "$(cat /proc/$s/comm 2>/dev/null)" = sleep ] || [ $i -ge 100 ]; do sleep 0.02; i=$((i + 1)); done',
+    'ps -o pid,ppid,comm > /tmp/ps',
+    'kill $s; wait $s',
+    'sed 1d /tmp/ps | while read pid ppid comm; do',
+    '  who=other; [ "$pid" = "$$" ] && who=shell; [ "$pid" = "$s" ] && who=bg-sleep',
+    '  [ "$ppid" = "$$" ] && who="$who child-of-shell"',
+    '  echo "$comm $who"',
+    'done | sort',
+  ].join('\n');
+  const { native, sentry } = doBoth(sh(script));
+  assert.equal(native.status, 0, explain(native));
+  assert.match(native.stdout, /^Name=cat\nPid is \$!\nPPid is \$\$\nTgid is Pid\n/);
+  assert.match(native.stdout, /^ps other child-of-shell\nsleep bg-sleep child-of-shell\n$/m);
+  assertSame(native, sentry, '/proc and ps');
+});
+
+test('do --isolation=sentry: exit codes reach the caller (0, false, 42, nested, killed child, missing command)', () => {
+  const cases: string[][] = [
+    sh('exit 0'),
+    [BUSYBOX, 'false'],
+    sh('exit 42'),
+    sh('sh -c "exit 5"; echo "inner $?"; exit 9'),
+    sh('sh -c \'kill -9 $$\'; exit $?'),
+    sh('sleep 0.1 & wait; exit 200'),
+  ];
+  for (const cmd of cases) {
+    const { native, sentry } = doBoth(cmd);
+    assertSame(native, sentry, cmd.join(' '));
+  }
+  const missing = doBoth(['definitely-not-a-command']);
+  assert.equal(missing.native.status, 127);
+  assert.equal(missing.sentry.status, 127, explain(missing.sentry));
+  assert.match(missing.sentry.stderr, /definitely-not-a-command/);
+});
+
+// ---- moat run of a busybox bundle ----
+
+/** A busybox bundle with a tmpfs on /tmp (the root stays read-only), run natively and under the sentry. */
+function runBoth(args: string[]): { native: MoatResult; sentry: MoatResult } {
+  const b = makeBundle(args, (c) => {
+    c.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] });
+  });
+  try {
+    const id = `sh-${process.hrtime.bigint()}`;
+    const native = moatRun(root, ['run', '--bundle', b.dir, `${id}-n`]);
+    const sentry = moatRun(root, ['--isolation=sentry', 'run', '--bundle', b.dir, `${id}-s`]);
+    return { native, sentry };
+  } finally {
+    b.cleanup();
+  }
+}
+
+test('run --isolation=sentry: a busybox script prints what native moat run prints, with its exit code', () => {
+  const script = [
+    'echo "pid=$$"; hostname; id',
+    'echo "--ls--"; ls -la /; echo "--end--"',
+    'ls -la /bin | sed -n 2,4p',
+    'ls /bin | wc -l',
+    'find /etc -type f | sort',
+    'cat /etc/passwd | wc -l',
+    'echo data > /tmp/w && cat /tmp/w',
+    'touch /rootfs-is-read-only 2>/dev/null || echo "read-only root"',
+    'cat /proc/self/status > /tmp/st & p=$!; wait $p',
+    'grep -q "^Pid:[[:space:]]*$p$" /tmp/st && echo "status Pid is \\$!"',
+    'grep -q "^PPid:[[:space:]]*1$" /tmp/st && echo "status PPid is 1"',
+    'grep "^Name:" /tmp/st',
+    "tr '\\0' ' ' < /proc/1/cmdline; echo",
+    'sleep 3 & s=$!',
+    'i=0; until [ "$(cat /proc/$s/comm 2>/dev/null)" = sleep ] || [ $i -ge 100 ]; do sleep 0.02; i=$((i + 1)); done',
+    'ps -o pid,ppid,comm > /tmp/ps',
+    'kill $s; wait $s; echo "sleep $?"',
+    'sed 1d /tmp/ps | awk \'{ print ($1 == 1 ? "init" : "other"), ($2 == 1 ? "child-of-init" : "-"), $3 }\' | sort',
+    'trap "echo on-exit" EXIT',
+    'exit 6',
+  ].join('\n');
+  const { native, sentry } = runBoth(['sh', '-c', script]);
+  assert.equal(native.status, 6, explain(native));
+  assert.match(native.stdout, /^pid=1\n/);
+  const split = (s: string) => {
+    const a = s.indexOf('--ls--\n');
+    const e = s.indexOf('--end--\n');
+    return a < 0 || e < 0 ? { rest: s, ls: [] } : { rest: s.slice(0, a) + s.slice(e + 8), ls: lsLines(s.slice(a + 7, e)) };
+  };
+  const n = split(native.stdout);
+  const s = split(sentry.stdout);
+  assert.ok(n.ls.length >= 10, native.stdout);
+  assert.deepEqual(s.ls, n.ls, `ls -la / of the bundle's rootfs\n${explain(sentry)}`);
+  assert.equal(s.rest, n.rest, `under the sentry\n${explain(sentry)}`);
+  assert.equal(sentry.status, native.status, explain(sentry));
+});
+
+test('run --isolation=sentry: the exit status is the application init\'s (exit 7, a killed child, pid 1 ignoring SIGKILL from inside)', () => {
+  for (const script of ['sleep 0.1; exit 7', 'sh -c "kill -9 \\$\\$"; exit $?', 'kill -KILL $$; echo survived; exit 0']) {
+    const { native, sentry } = runBoth(['sh', '-c', script]);
+    assertSame(native, sentry, script);
+  }
+});
+
+test('run with the annotation dev.moat.isolation=sentry runs under the sentry (uname -r is not the host kernel)', () => {
+  const b = makeBundle(['uname', '-r'], (c) => {
+    c.annotations = { ...(c.annotations ?? {}), 'dev.moat.isolation': 'sentry' };
+  });
+  try {
+    const r = moatRun(root, ['run', '--bundle', b.dir, `ann-${process.hrtime.bigint()}`]);
+    assert.equal(r.status, 0, explain(r));
+    assert.notEqual(r.stdout.trim(), os.release(), 'the host kernel answered: not the sentry');
+    assert.notEqual(r.stdout.trim(), '');
+  } finally {
+    b.cleanup();
+  }
+});
+
+test('create/start --isolation=sentry: state names the sentry (it traces the application); start, kill, delete find the platform', async () => {
+  const b = makeBundle(['sh', '-c', 'echo started; exec sleep 30']);
+  const out = path.join(b.dir, 'out.log');
+  const id = `sentry-life-${process.hrtime.bigint()}`;
+  const state = () => {
+    const r = moatRun(root, ['state', id]);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { status: string; pid: number; annotations?: Record<string, string> };
+  };
+  try {
+    const c = moatDetached(root, ['--isolation=sentry', 'create', '--bundle', b.dir, id], out);
+    assert.equal(c.status, 0, c.stderr);
+    const created = state();
+    assert.equal(created.status, 'created');
+    assert.ok(created.pid > 0 && fs.existsSync(`/proc/${created.pid}`), `state pid ${created.pid} is a live host process`);
+    // No --isolation from here on: the platform comes from the container's state.
+    const s = moatRun(root, ['start', id]);
+    assert.equal(s.status, 0, s.stderr);
+    await waitFor('the application to start', () => fs.readFileSync(out, 'utf8').includes('started'), 30_000);
+    const running = state();
+    assert.equal(running.status, 'running');
+    assert.equal(running.pid, created.pid, 'the same sentry from create to start');
+    assert.match(fs.readFileSync(`/proc/${running.pid}/status`, 'utf8'), /^TracerPid:\s+0$/m, 'the state pid is not itself a tracee (not the application)');
+    assert.ok(traceesOf(running.pid).length >= 1, `the state pid ${running.pid} traces the application's stub(s)`);
+    const k = moatRun(root, ['kill', id, 'KILL']);
+    assert.equal(k.status, 0, k.stderr);
+    await waitFor('the container to stop', () => state().status === 'stopped', 30_000);
+    const d = moatRun(root, ['delete', id]);
+    assert.equal(d.status, 0, d.stderr);
+    assert.notEqual(moatRun(root, ['state', id]).status, 0, 'gone after delete');
+  } finally {
+    moatRun(root, ['delete', '--force', id]);
+    b.cleanup();
+  }
+});
