@@ -2,13 +2,16 @@
 // platform (platform.ts) with a JSON configuration; its pid is the container's pid, its exit
 // status is the container init's.
 //
-//   node build/sentry.js <config.json>      (fd 3: the gofer's socket, when there is one)
+//   node build/sentry.js <config.json>      (goferFd: the gofer's socket; without one, the sentry
+//                                            starts a gofer over the rootfs itself)
 
 import * as fs from 'node:fs';
 import { Kernel } from './kernel/kernel';
 import { PtracePlatform } from './platform';
 import { registerAll } from './syscalls/linux';
 import { FdTable, HostStreamFile, Vfs } from './vfs';
+import { O_RDONLY, O_RDWR, O_WRONLY } from './vfs/constants';
+import { spawnGofer } from './gofer';
 import type { SentryConfig } from './config';
 import { ControlServer } from './control';
 
@@ -31,7 +34,7 @@ export function sentryMain(argv: string[]): void {
   registerAll();
   const platform = new PtracePlatform();
   platform.hostSignals(FORWARDED);
-  const vfs = new Vfs({ rootfs: cfg.rootfs, goferFd: cfg.goferFd ?? -1, readonly: cfg.readonlyRootfs ?? false, mounts: cfg.mounts ?? [] });
+  const vfs = new Vfs({ rootfs: cfg.rootfs, goferFd: goferChannel(cfg), readonly: cfg.readonlyRootfs ?? false, mounts: cfg.mounts ?? [] });
   const strace = cfg.strace ? (line: string) => process.stderr.write(`${line}\n`) : undefined;
   const kernel = new Kernel({
     platform,
@@ -47,10 +50,7 @@ export function sentryMain(argv: string[]): void {
     creds: { uid: cfg.uid, euid: cfg.uid, suid: cfg.uid, fsuid: cfg.uid, gid: cfg.gid, egid: cfg.gid, sgid: cfg.gid, fsgid: cfg.gid, groups: cfg.groups ?? [] },
     rlimits: new Map((cfg.rlimits ?? []).map((r) => [r.resource, { cur: r.soft, max: r.hard }])),
   });
-  const files = new FdTable();
-  files.install(new HostStreamFile(0, 0, 'stdin'), false);
-  files.install(new HostStreamFile(1, 1, 'stdout'), false);
-  files.install(new HostStreamFile(2, 1, 'stderr'), false);
+  const files = stdio(vfs);
   // moat exec: the control socket, accepted from the first turn of the loop.
   let control: ControlServer | undefined;
   if (cfg.controlSocket) {
@@ -66,7 +66,9 @@ export function sentryMain(argv: string[]): void {
     fs.writeSync(fd, '0');
     fs.closeSync(fd);
   }
-  const r = kernel.startInit(cfg.args[0], cfg.args, cfg.env, cfg.cwd || '/', files);
+  const path = cfg.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  const file = vfs.lookPath(cfg.args[0] ?? '', path, { fsuid: cfg.uid, fsgid: cfg.gid, groups: cfg.groups ?? [] }) ?? cfg.args[0];
+  const r = kernel.startInit(file, cfg.args, cfg.env, cfg.cwd || '/', files);
   if (r < 0) {
     fail(`exec ${JSON.stringify(cfg.args[0])}: ${errnoText(r)}`);
   }
@@ -75,6 +77,33 @@ export function sentryMain(argv: string[]): void {
   kernel.shutdown();
   if ((status & 0x7f) !== 0) process.exit(128 + (status & 0x7f));
   process.exit((status >> 8) & 0xff);
+}
+
+/**
+ * The gofer channel: fd 3 from the platform, or (run directly, with no bind mounts) a gofer the
+ * sentry starts itself over the rootfs. Either way the rootfs is only read through the gofer.
+ */
+function goferChannel(cfg: SentryConfig): number {
+  if (cfg.goferFd !== undefined && cfg.goferFd >= 0) return cfg.goferFd;
+  if ((cfg.mounts ?? []).length > 0) fail('bind mounts need the platform\'s gofer (goferFd)');
+  try {
+    return spawnGofer([cfg.rootfs]).fd;
+  } catch (e) {
+    fail(`gofer: ${(e as Error).message}`);
+  }
+}
+
+/** fds 0-2: the sentry's own stdio. A terminal is read-write, and is the container's /dev/tty. */
+function stdio(vfs: Vfs): FdTable {
+  const files = new FdTable();
+  const names = ['stdin', 'stdout', 'stderr'];
+  for (let fd = 0; fd < 3; fd++) {
+    let f = new HostStreamFile(fd, fd === 0 ? O_RDONLY : O_WRONLY, names[fd]);
+    if (f.isTty) f = new HostStreamFile(fd, O_RDWR, names[fd]);
+    if (f.isTty) vfs.setConsole(f);
+    files.install(f, false);
+  }
+  return files;
 }
 
 function errnoText(r: number): string {

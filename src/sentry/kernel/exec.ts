@@ -94,7 +94,9 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
   t.altStack = { sp: 0, size: 0, flags: 2 };
   t.clearChildTid = 0;
   t.robustList = 0;
-  const base = exe.path.slice(exe.path.lastIndexOf('/') + 1);
+  // comm is the basename of the path execve was given (Linux's bprm->filename), not of the file
+  // it resolved to: /bin/cat → busybox is "cat", /proc/self/exe is "exe".
+  const base = path.slice(path.lastIndexOf('/') + 1);
   t.comm = base.slice(0, 15);
   // Fresh registers: only the entry point and the stack.
   const cs = t.regs.get(REG.cs);

@@ -238,6 +238,7 @@ export class Kernel {
           if (!t || t.state === 'dead') break;
           t.regs.copyFrom(p.regs);
           faultSignal(t, ev.signal, p.lastFault.code, p.lastFault.addr);
+          this.opts.strace?.(`[${t.tid}] --- fault: signal ${ev.signal} code ${p.lastFault.code} addr 0x${p.lastFault.addr.toString(16)} rip 0x${t.regs.get(REG.rip).toString(16)} rsp 0x${t.regs.get(REG.rsp).toString(16)} ---`);
           t.inSyscall = false;
           t.retval = 0;
           t.fullRegs = true;

@@ -185,6 +185,7 @@ export function deliverSignals(t: Task): void {
     const oldMask = t.savedMask ?? t.sigmask;
     t.savedMask = undefined;
     if (!setupFrame(t, sig, info, oldMask)) {
+      t.kernel.opts.strace?.(`[${t.tid}] --- no room for a signal frame at 0x${t.regs.get(REG.rsp).toString(16)}: SIGSEGV ---`);
       killThreadGroup(tg, 11 | 0x80); // SIGSEGV: no room for the frame
       return;
     }
@@ -295,9 +296,10 @@ export function sigreturn(t: Task): number {
   }
   t.sigmask = dv.getBigUint64(296, true) & ~UNBLOCKABLE;
   // sigaltstack restore.
-  const ssp = Number(dv.getBigUint64(8, true));
-  const sflags = dv.getInt32(16, true);
-  const ssize = Number(dv.getBigUint64(24, true));
+  // uc_stack: ss_sp at 16, ss_flags at 24, ss_size at 32 of the ucontext.
+  const ssp = Number(dv.getBigUint64(16, true));
+  const sflags = dv.getInt32(24, true);
+  const ssize = Number(dv.getBigUint64(32, true));
   if (!onAltStack(t, regs.get(REG.rsp))) t.altStack = { sp: ssp, size: sflags & SS_DISABLE ? 0 : ssize, flags: sflags & SS_DISABLE };
   t.fullRegs = true;
   return regs.getSigned(REG.rax);

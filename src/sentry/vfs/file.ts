@@ -1,34 +1,59 @@
-// An open file description (struct file): what an fd points at, shared by dup and fork.
+// An open file description (struct file): what an fd points at, shared by dup and fork. Each
+// kind of file (regular, directory, pipe, device, host stream, epoll, …) is a subclass; the
+// defaults here are what Linux answers for a file that does not support the operation.
 
-import * as fs from 'node:fs';
-import { EAGAIN, EBADF, EINVAL, ESPIPE } from '../abi/errno';
+import { EINVAL, ENODEV, ENOTDIR, ENOTTY, ENXIO, ESPIPE } from '../abi/errno';
 import type { Task } from '../kernel/task';
 import { WaitQueue } from '../kernel/waitqueue';
+import type { MapSource } from '../mm/mm';
+import { O_ACCMODE, O_PATH, O_RDONLY, O_WRONLY, POLLIN, POLLOUT } from './constants';
+import { now, type Attr, type DirEntry } from './inode';
+import { pathOf, type Location } from './mount';
 
-export const O_ACCMODE = 3;
-export const O_RDONLY = 0;
-export const O_WRONLY = 1;
-export const O_RDWR = 2;
-export const O_NONBLOCK = 0o4000;
-export const O_APPEND = 0o2000;
-export const POLLIN = 1;
-export const POLLOUT = 4;
-export const POLLERR = 8;
-export const POLLHUP = 16;
+export { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK, O_APPEND, POLLIN, POLLOUT, POLLERR, POLLHUP } from './constants';
+
+/** What fstat/statx report. */
+export interface StatInfo extends Attr {
+  dev: number;
+  ino: number;
+  blksize: number;
+  /** The mount's id (statx STATX_MNT_ID, /proc/pid/fdinfo). */
+  mntId: number;
+}
+
+/** stat of a path: the inode's attributes, its file system's device, its mount. */
+export function statOf(l: Location): StatInfo {
+  const i = l.dentry.inode;
+  const a = i.attr();
+  return {
+    mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, rdev: a.rdev, size: a.size, blocks: a.blocks,
+    atime: a.atime, mtime: a.mtime, ctime: a.ctime, dev: i.fs.dev, ino: i.ino, blksize: 4096, mntId: l.mount.id,
+  };
+}
+
+/** The path of l from the top of its mount tree (what /proc/pid/fd shows). */
+export function absolutePath(l: Location): string {
+  let m = l.mount;
+  while (m.parent) m = m.parent;
+  const p = pathOf(l, { mount: m, dentry: m.root }) ?? l.dentry.name;
+  return l.dentry.deleted ? `${p} (deleted)` : p;
+}
 
 export abstract class FileDescription {
   refs = 1;
   offset = 0;
   /** Notified when readiness may have changed. */
   readonly waitQueue = new WaitQueue();
+  /** Where it was opened (path-backed files); null for pipes, sockets and anonymous files. */
+  location: Location | null = null;
   constructor(public flags: number) {}
 
   /** Read into views (application memory); pos -1: at and advancing the file offset. -EAGAIN: would block. */
   read(_t: Task, _dst: Uint8Array[], _pos: number): number {
-    return -EBADF;
+    return -EINVAL;
   }
   write(_t: Task, _src: Uint8Array[], _pos: number): number {
-    return -EBADF;
+    return -EINVAL;
   }
   seek(_off: number, _whence: number): number {
     return -ESPIPE;
@@ -42,7 +67,47 @@ export abstract class FileDescription {
     return -1;
   }
   ioctl(_t: Task, _cmd: number, _arg: number): number {
+    return -ENOTTY;
+  }
+  /** A directory's entries, "." and ".." included (getdents64 snapshots them). */
+  readdir(): DirEntry[] | number {
+    return -ENOTDIR;
+  }
+  truncate(_size: number): number {
     return -EINVAL;
+  }
+  allocate(_mode: number, _off: number, _len: number): number {
+    return -ENODEV;
+  }
+  sync(): number {
+    return 0;
+  }
+  /** Opening /proc/pid/fd/N of a file with no path (a pipe, a host stream): a new description of it. */
+  reopen(_flags: number): FileDescription | number {
+    return -ENXIO;
+  }
+  /** fstat: path-backed files report their inode; the rest override. */
+  stat(): StatInfo {
+    if (this.location) return statOf(this.location);
+    return anonStat(0o600, 0);
+  }
+  /** What /proc/pid/fd/N links to: the absolute path, or 'pipe:[ino]' and the like. */
+  get displayPath(): string {
+    return this.location ? absolutePath(this.location) : 'anon_inode:[unknown]';
+  }
+  /** For /proc/pid/fdinfo. */
+  get mntId(): number {
+    return this.location?.mount.id ?? 0;
+  }
+  get ino(): number {
+    return this.stat().ino;
+  }
+  /** Opened for reading (not write-only, not O_PATH). */
+  get readable(): boolean {
+    return (this.flags & O_ACCMODE) !== O_WRONLY && !(this.flags & O_PATH);
+  }
+  get writable(): boolean {
+    return (this.flags & O_ACCMODE) !== O_RDONLY && !(this.flags & O_PATH);
   }
   /** The last reference went away. */
   release(): void {}
@@ -56,77 +121,22 @@ export abstract class FileDescription {
   }
 }
 
-/** A host stream (the container's stdin/stdout/stderr: a pipe, a pty, /dev/null). */
-export class HostStreamFile extends FileDescription {
-  constructor(readonly hostFd: number, flags: number, readonly name: string) {
-    super(flags);
-  }
-
-  override read(_t: Task, dst: Uint8Array[], _pos: number): number {
-    if (!hostReadable(this.hostFd)) return -EAGAIN;
-    let total = 0;
-    for (const d of dst) {
-      if (d.length === 0) continue;
-      const n = retry(() => fs.readSync(this.hostFd, d, 0, d.length, null));
-      if (n < 0) return total > 0 ? total : n;
-      total += n;
-      if (n < d.length || !hostReadable(this.hostFd)) break;
-    }
-    return total;
-  }
-
-  override write(_t: Task, src: Uint8Array[], _pos: number): number {
-    let total = 0;
-    for (const s of src) {
-      let p = 0;
-      while (p < s.length) {
-        const n = retry(() => fs.writeSync(this.hostFd, s, p, s.length - p));
-        if (n < 0) return total > 0 ? total : n;
-        p += n;
-        total += n;
-      }
-    }
-    return total;
-  }
-
-  override readiness(): number {
-    return (hostReadable(this.hostFd) ? POLLIN : 0) | POLLOUT;
-  }
-
-  override hostWatchFd(): number {
-    return this.hostFd;
-  }
-
-  override release(): void {
-    // The host fds belong to the sentry process; closed when it exits.
-  }
+/** A file that can back a mapping (regular files). */
+export interface Mappable {
+  mapSource(): MapSource | number;
 }
 
-function retry(f: () => number): number {
-  for (;;) {
-    try {
-      return f();
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'EINTR') continue;
-      if (err.code === 'EAGAIN') return -EAGAIN;
-      if (err.code === 'EPIPE') return -32;
-      return -(typeof err.errno === 'number' ? Math.abs(err.errno) : 5);
-    }
-  }
+const startTime = now();
+const anonDev = 13; // 0:13, where Linux puts pipefs and anon_inodefs
+let nextAnonIno = 1000;
+
+export function allocAnonIno(): number {
+  return nextAnonIno++;
 }
 
-let pollAddon: ((fd: number) => boolean) | undefined;
-
-/** Whether a read of the host fd would not block. */
-export function hostReadable(fd: number): boolean {
-  if (!pollAddon) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const n = require('../platform/ptrace/native') as typeof import('../platform/ptrace/native');
-    const sys = n.ptraceSys() as unknown as { pollIn?: (fd: number) => boolean };
-    pollAddon = sys.pollIn ?? (() => true);
-  }
-  return pollAddon(fd);
+/** stat of a file with no path (pipe, epoll, eventfd): mode with its type, owned by root. */
+export function anonStat(mode: number, ino: number, uid = 0, gid = 0): StatInfo {
+  const t = startTime;
+  return { mode, nlink: 1, uid, gid, rdev: 0, size: 0, blocks: 0, atime: t, mtime: t, ctime: t, dev: anonDev, ino, blksize: 4096, mntId: 0 };
 }
 
-export { EINVAL };

@@ -1,19 +1,57 @@
-// The VFS root object the kernel talks to. BOOTSTRAP: executables are read from the host rootfs
-// path; the gofer-backed implementation replaces this.
+// The VFS root object the kernel talks to: the container's mount tree, exec, and the mount table
+// for /proc. Layout of a container under the sentry (as runsc lays it out):
+//
+//   /            overlay: in-memory upper over the rootfs (gofer tree 0), read-only if asked
+//   /proc        moat's procfs                          (nosuid,nodev,noexec)
+//   /dev         tmpfs with the sentry's devices        (nosuid, mode 755, 64 MiB)
+//   /dev/shm     tmpfs                                  (nosuid,nodev,noexec, 64 MiB)
+//   /sys         minimal sysfs, read-only               (nosuid,nodev,noexec)
+//   /tmp         tmpfs, only if the bundle does not mount /tmp and the image's /tmp is missing or
+//                empty (runsc's rule: a non-empty /tmp stays visible, in the overlay)
+//   bundle mounts, in order: bind → an overlay over gofer tree N (read-only if asked), tmpfs →
+//                tmpfs. Destinations the sentry serves itself (/dev, /dev/shm, /dev/pts,
+//                /dev/mqueue, and /proc and /sys with all below) are skipped: its own are there.
+//
+// Mount points that do not exist are made in the overlay's memory (as runc makes them on disk).
+// The host's directories are only ever read, through the gofer.
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { EACCES, ENOENT } from '../abi/errno';
-import type { ExecSource } from '../loader/loader';
+import { EACCES, ENOENT, ENOTDIR } from '../abi/errno';
+import { GoferClient } from '../gofer';
 import type { Task } from '../kernel/task';
+import type { ExecSource } from '../loader/loader';
+import { procRoot } from './proc';
+import { devMajor, devMinor, S_IFDIR, S_IFMT, S_IFREG } from './constants';
+import { remember } from './dentry';
+import { makeDevFs } from './dev/devfs';
+import { absolutePath, statOf, type FileDescription } from './file';
+import { FsContext } from './fs-context';
+import { GoferFs } from './gofer/gofer-fs';
+import type { FileSystem } from './inode';
+import { allMounts, location, Mount, mountLine, RW, type Location, type MountFlags } from './mount';
+import { lookupAt } from './namei';
+import { OverlayFs } from './overlay/overlay';
+import { inodePermission, MAY_EXEC, type FsCreds } from './permission';
+import { ProcFs } from './procfs';
+import { step, Walk, type PathCtx } from './resolve';
+import { makeSysFs } from './sysfs';
+import { TmpFs } from './tmpfs/tmpfs';
+
+export interface VfsMount {
+  destination: string;
+  /** Gofer tree index (bind mounts). */
+  tree: number;
+  readonly: boolean;
+  /** 'bind' (default) or 'tmpfs'. */
+  type?: string;
+}
 
 export interface VfsOptions {
-  /** Host path of the container's root filesystem. */
+  /** Host path of the container's root filesystem: informational only (the gofer holds the tree). */
   rootfs: string;
-  /** The gofer's socket (fd in this process), -1 for none. */
+  /** The gofer's socket (fd in this process). */
   goferFd: number;
   readonly: boolean;
-  mounts: Array<{ destination: string; tree: number; readonly: boolean }>;
+  mounts: VfsMount[];
 }
 
 export interface ExecFile extends ExecSource {
@@ -22,40 +60,168 @@ export interface ExecFile extends ExecSource {
   close(): void;
 }
 
-export class Vfs {
-  constructor(readonly opts: VfsOptions) {}
+const ROOT_CREDS: FsCreds = { fsuid: 0, fsgid: 0, groups: [] };
+/** Bundle mounts the sentry replaces with its own: these, and anything under /proc or /sys. */
+const OWN_MOUNTS = ['/dev', '/dev/shm', '/dev/pts', '/dev/mqueue'];
+const OWN_TREES = ['/proc', '/sys'];
+const MIB64 = 64 << 20;
 
-  /** Open path (relative to the task's cwd) for execve: a regular, executable file. */
+function flags(f: Partial<MountFlags>): MountFlags {
+  return { ...RW, ...f };
+}
+
+export class Vfs {
+  readonly client: GoferClient;
+  readonly rootMount: Mount;
+  readonly root: Location;
+  /** The task doing the current path operation (what /proc/self names). */
+  caller: Task | undefined;
+  /** The container's terminal (/dev/tty), if it has one. */
+  console: FileDescription | undefined;
+
+  constructor(readonly opts: VfsOptions) {
+    if (opts.goferFd < 0) throw new Error('sentry VFS: no gofer channel (goferFd < 0)');
+    this.client = new GoferClient(opts.goferFd, { names: 'latin1' });
+    const rootfs = new OverlayFs(new GoferFs(this.client, 0).root.inode);
+    this.rootMount = new Mount(rootfs, rootfs.root, null, null, flags({ readonly: opts.readonly }), 'overlay');
+    this.root = location(this.rootMount, rootfs.root);
+    this.defaultMounts();
+    for (const m of opts.mounts) this.bundleMount(m);
+  }
+
+  private defaultMounts(): void {
+    const hidden = { nosuid: true, nodev: true, noexec: true };
+    const proc = new ProcFs(() => procRoot(this.caller!.kernel, () => this.caller!));
+    this.mountAt('/proc', proc, flags(hidden), 'proc');
+    this.mountAt('/dev', makeDevFs(), flags({ nosuid: true }), 'tmpfs', 'size=65536k,mode=755');
+    this.mountAt('/dev/shm', new TmpFs({ limit: MIB64 }), flags(hidden), 'shm', 'size=65536k');
+    this.mountAt('/sys', makeSysFs(), flags({ ...hidden, readonly: true }), 'sysfs');
+    if (!this.opts.mounts.some((m) => m.destination.replace(/\/+$/, '') === '/tmp') && this.tmpIsFree()) {
+      this.mountAt('/tmp', new TmpFs(), flags({ nosuid: true, nodev: true }), 'tmpfs');
+    }
+  }
+
+  /** The image's /tmp is missing or empty: a tmpfs there hides nothing. */
+  private tmpIsFree(): boolean {
+    const r = lookupAt(this.setupCtx(), this.root, '/tmp', true);
+    if (typeof r === 'number') return true;
+    const ents = r.dentry.inode.readdir();
+    return typeof ents !== 'number' && ents.length === 0;
+  }
+
+  private bundleMount(m: VfsMount): void {
+    const dest = '/' + m.destination.split('/').filter((c) => c !== '' && c !== '.').join('/');
+    if (OWN_MOUNTS.includes(dest) || OWN_TREES.some((s) => dest === s || dest.startsWith(s + '/'))) return;
+    if (m.type === 'tmpfs') {
+      this.mountAt(dest, new TmpFs(), flags({ nosuid: true, nodev: true, readonly: m.readonly }), 'tmpfs');
+      return;
+    }
+    const fs = new OverlayFs(new GoferFs(this.client, m.tree).root.inode);
+    this.mountAt(dest, fs, flags({ readonly: m.readonly }), 'overlay');
+  }
+
+  private setupCtx(): PathCtx {
+    return { creds: ROOT_CREDS, fs: { root: this.root, cwdLoc: this.root } };
+  }
+
+  /** Mount fs at path (made if missing, symlinks in it followed inside the container). */
+  mountAt(path: string, fs: FileSystem, f: MountFlags, source: string, options = ''): number {
+    const dir = this.mkdirAll(path);
+    if (typeof dir === 'number') return dir;
+    if (!dir.dentry.inode.isDir) return -ENOTDIR;
+    const m = new Mount(fs, fs.root, dir.mount, dir.dentry, f, source, options);
+    dir.mount.children.set(dir.dentry, m);
+    dir.dentry.mounts++;
+    return 0;
+  }
+
+  /** mkdir -p at set-up time (as root, in the overlay's memory even on a read-only rootfs). */
+  private mkdirAll(path: string): Location | number {
+    const w = new Walk(ROOT_CREDS, this.root, this.root);
+    let cur = this.root;
+    for (const name of path.split('/')) {
+      if (name === '') continue;
+      let next = step(w, cur, name, true);
+      if (next === -ENOENT) {
+        const n = cur.dentry.inode.create(cur.dentry, name, { mode: S_IFDIR | 0o755, uid: 0, gid: 0, rdev: 0, target: '' });
+        if (typeof n === 'number') return n;
+        next = { mount: cur.mount, dentry: remember(cur.dentry, name, n) };
+      }
+      if (typeof next === 'number') return next;
+      cur = next;
+    }
+    return cur;
+  }
+
+  /** A stdio stream that is the container's terminal: it becomes /dev/console (and /dev/tty). */
+  setConsole(f: FileDescription): void {
+    const l = lookupAt(this.setupCtx(), this.root, '/dev/console', false);
+    if (typeof l !== 'number') f.location = l;
+    this.console ??= f;
+  }
+
+  /** The init's fs context: root, and cwd (made if missing, as runc does). */
+  initialFsContext(cwd: string): FsContext {
+    const l = this.mkdirAll(cwd || '/');
+    return new FsContext(this.root, typeof l === 'number' ? this.root : l);
+  }
+
+  /** Open path (relative to the task's cwd) for execve: a regular file with an x bit for t. */
   openExec(t: Task, p: string): ExecFile | number {
-    const abs = path.posix.resolve(t.fs.cwd, p);
-    const host = path.join(this.opts.rootfs, abs);
-    let fd: number;
-    try {
-      fd = fs.openSync(host, 'r');
-    } catch {
-      return -ENOENT;
-    }
-    const st = fs.fstatSync(fd);
-    if (!st.isFile() || (st.mode & 0o111) === 0) {
-      fs.closeSync(fd);
-      return -EACCES;
-    }
+    this.caller = t;
+    const r = lookupAt(t, t.fs.cwdLoc, p, true);
+    if (typeof r === 'number') return r;
+    if (r.file) return -EACCES;
+    const inode = r.dentry.inode;
+    if ((inode.attr().mode & S_IFMT) !== S_IFREG || r.mount.flags.noexec) return -EACCES;
+    const perm = inodePermission(t.creds, inode, MAY_EXEC);
+    if (perm < 0) return perm;
+    const data = inode.openData(r.dentry, false);
+    if (typeof data === 'number') return data;
+    const st = statOf(r);
+    const path = absolutePath(r);
     return {
-      path: abs,
-      size: st.size,
-      info: { name: abs, dev: st.dev, ino: st.ino },
-      pread(dst: Uint8Array, pos: number): number {
-        let total = 0;
-        while (total < dst.length) {
-          const n = fs.readSync(fd, dst, total, dst.length - total, pos + total);
-          if (n <= 0) break;
-          total += n;
-        }
-        return total;
-      },
-      close(): void {
-        fs.closeSync(fd);
-      },
+      path,
+      size: data.size(),
+      info: { name: path, dev: st.dev, ino: st.ino },
+      pread: (dst, pos) => data.pread(dst, pos),
+      close: () => data.release(),
     };
+  }
+
+  /** execvp's search for the init's argv[0] (runc looks it up in the container's PATH). */
+  lookPath(file: string, pathEnv: string, creds: FsCreds): string | null {
+    if (file.includes('/')) return file;
+    const ctx: PathCtx = { creds, fs: { root: this.root, cwdLoc: this.root } };
+    for (const dir of pathEnv.split(':')) {
+      const cand = `${dir || '.'}/${file}`;
+      const r = lookupAt(ctx, this.root, cand, true);
+      if (typeof r === 'number' || r.file) continue;
+      if ((r.dentry.inode.attr().mode & S_IFMT) === S_IFREG && inodePermission(creds, r.dentry.inode, MAY_EXEC) === 0) return cand;
+    }
+    return null;
+  }
+
+  /** /proc/mounts. */
+  mountsText(): string {
+    let s = '';
+    for (const m of allMounts(this.rootMount)) {
+      const line = mountLine(m, this.root);
+      if (line) s += line + '\n';
+    }
+    return s;
+  }
+
+  /** /proc/pid/mountinfo, with the mount ids fdinfo's mnt_id names. */
+  mountinfoText(): string {
+    let s = '';
+    for (const m of allMounts(this.rootMount)) {
+      const line = mountLine(m, this.root);
+      if (!line) continue;
+      const [source, target, type, opts] = line.split(' ');
+      const dev = m.fs.dev;
+      s += `${m.id} ${m.parent?.id ?? m.id} ${devMajor(dev)}:${devMinor(dev)} / ${target} ${opts} - ${type} ${source} ${opts.startsWith('ro') ? 'ro' : 'rw'}\n`;
+    }
+    return s;
   }
 }

@@ -3,12 +3,17 @@
 import { register } from './table';
 import { sysFutex } from './sys_futex';
 import { sysIdentity } from './sys_identity';
+import { sysDir } from './sys_dir';
+import { sysFile } from './sys_file';
 import { sysIo } from './sys_io';
 import { sysMisc } from './sys_misc';
 import { sysMmap } from './sys_mmap';
+import { sysPoll } from './sys_poll';
 import { sysProcess } from './sys_process';
 import { sysSignal } from './sys_signal';
+import { sysStat } from './sys_stat';
 import { sysTime } from './sys_time';
+import { sysXattr } from './sys_xattr';
 
 let done = false;
 
@@ -16,6 +21,7 @@ export function registerAll(): void {
   if (done) return;
   done = true;
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
+  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr]) register(family);
 }
 
 export { dispatchSyscall, implementedSyscalls, syscallName } from './table';

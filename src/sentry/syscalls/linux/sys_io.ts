@@ -1,12 +1,16 @@
-// read/write and the vectored forms on open files (the VFS owns the files; this is the copy
-// between them and application memory).
+// read/write and the vectored and positioned forms on open files (the VFS owns the files; this is
+// the copy between them and application memory, zero-copy through views of it).
 
-import { EBADF, EFAULT, EINVAL, EAGAIN } from '../../abi/errno';
-import { BLOCK, type Task } from '../../kernel/task';
-import { O_NONBLOCK } from '../../vfs/file';
-import type { FileDescription } from '../../vfs';
+import { EBADF, EFAULT, EINVAL, EAGAIN, EPIPE, ESPIPE } from '../../abi/errno';
+import { SIGPIPE } from '../../abi/signals';
+import { sendSignalToTask } from '../../kernel/signals';
+import type { Task } from '../../kernel/task';
+import { O_NONBLOCK } from '../../vfs/constants';
+import { FileDescription } from '../../vfs';
 
 const IOV_MAX = 1024;
+const MAX_RW = 0x7ffff000;
+const SI_USER = 0;
 
 /** Views of application memory for an iovec array; null on EFAULT. */
 export function iovecViews(t: Task, iov: number, cnt: number, write: boolean): Uint8Array[] | null | number {
@@ -15,13 +19,17 @@ export function iovecViews(t: Task, iov: number, cnt: number, write: boolean): U
   if (!raw) return null;
   const dv = new DataView(raw.buffer);
   const out: Uint8Array[] = [];
+  let total = 0;
   for (let i = 0; i < cnt; i++) {
     const base = dv.getUint32(i * 16 + 4, true) * 0x1_0000_0000 + dv.getUint32(i * 16, true);
-    const len = dv.getUint32(i * 16 + 12, true) * 0x1_0000_0000 + dv.getUint32(i * 16 + 8, true);
-    if (len > 0x7ffff000) return -EINVAL;
+    let len = dv.getUint32(i * 16 + 12, true) * 0x1_0000_0000 + dv.getUint32(i * 16 + 8, true);
+    if (len > 0x7fffffffffff) return -EINVAL;
+    // Linux caps the total at MAX_RW_COUNT and transfers that much.
+    len = Math.min(len, MAX_RW - total);
+    total += len;
     const vs = t.mm.views(base, len, write);
     if (!vs) return null;
-    out.push(...vs);
+    for (const v of vs) out.push(v);
   }
   return out;
 }
@@ -35,32 +43,54 @@ export function maybeBlock(t: Task, f: FileDescription, r: number): number {
   return b;
 }
 
+/** A positioned read or write needs a seekable file (not a pipe, socket or stream). */
+function positionable(f: FileDescription): boolean {
+  return f.seek !== FileDescription.prototype.seek;
+}
+
 function doRead(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number): number {
   const f = t.files.get(fd);
-  if (!f) return -EBADF;
+  if (!f || !f.readable) return -EBADF;
   if (views === null) return -EFAULT;
   if (typeof views === 'number') return views;
+  if (pos >= 0 && !positionable(f)) return -ESPIPE;
   return maybeBlock(t, f, f.read(t, views, pos));
 }
 
 function doWrite(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number): number {
   const f = t.files.get(fd);
-  if (!f) return -EBADF;
+  if (!f || !f.writable) return -EBADF;
   if (views === null) return -EFAULT;
   if (typeof views === 'number') return views;
-  return maybeBlock(t, f, f.write(t, views, pos));
+  if (pos >= 0 && !positionable(f)) return -ESPIPE;
+  const r = f.write(t, views, pos);
+  // Writing to a pipe with no reader: EPIPE and SIGPIPE, as pipe_write does.
+  if (r === -EPIPE) sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
+  return maybeBlock(t, f, r);
+}
+
+/** preadv's offset (low and high halves); -1 (preadv2: the file position), or -2 if negative. */
+function offset2(t: Task): number {
+  const lo = t.argU32(3);
+  const hi = t.argU32(4);
+  if (hi === 0xffffffff && lo === 0xffffffff) return -1;
+  return hi & 0x80000000 ? -2 : hi * 0x1_0000_0000 + lo;
+}
+
+function posArg(t: Task, i: number): number {
+  return t.argS64(i);
 }
 
 export const sysIo = {
-  read: (t: Task) => doRead(t, t.argInt(0), t.mm.views(t.arg(1), Math.min(t.arg(2), 0x7ffff000), true), -1),
-  write: (t: Task) => doWrite(t, t.argInt(0), t.mm.views(t.arg(1), Math.min(t.arg(2), 0x7ffff000), false), -1),
+  read: (t: Task) => doRead(t, t.argInt(0), t.mm.views(t.arg(1), Math.min(t.arg(2), MAX_RW), true), -1),
+  write: (t: Task) => doWrite(t, t.argInt(0), t.mm.views(t.arg(1), Math.min(t.arg(2), MAX_RW), false), -1),
   readv: (t: Task) => doRead(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), true), -1),
   writev: (t: Task) => doWrite(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), false), -1),
-  pread64: (t: Task) => (t.argS64(3) < 0 ? -EINVAL : doRead(t, t.argInt(0), t.mm.views(t.arg(1), Math.min(t.arg(2), 0x7ffff000), true), t.argS64(3))),
-  pwrite64: (t: Task) => (t.argS64(3) < 0 ? -EINVAL : doWrite(t, t.argInt(0), t.mm.views(t.arg(1), Math.min(t.arg(2), 0x7ffff000), false), t.argS64(3))),
-  preadv: (t: Task) => doRead(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), true), t.argS64(3)),
-  pwritev: (t: Task) => doWrite(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), false), t.argS64(3)),
+  pread64: (t: Task) => (posArg(t, 3) < 0 ? -EINVAL : doRead(t, t.argInt(0), t.mm.views(t.arg(1), Math.min(t.arg(2), MAX_RW), true), posArg(t, 3))),
+  pwrite64: (t: Task) => (posArg(t, 3) < 0 ? -EINVAL : doWrite(t, t.argInt(0), t.mm.views(t.arg(1), Math.min(t.arg(2), MAX_RW), false), posArg(t, 3))),
+  preadv: (t: Task) => (offset2(t) < 0 ? -EINVAL : doRead(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), true), offset2(t))),
+  pwritev: (t: Task) => (offset2(t) < 0 ? -EINVAL : doWrite(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), false), offset2(t))),
+  preadv2: (t: Task) => (offset2(t) < -1 ? -EINVAL : doRead(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), true), offset2(t))),
+  pwritev2: (t: Task) => (offset2(t) < -1 ? -EINVAL : doWrite(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), false), offset2(t))),
   close: (t: Task) => t.files.close(t.argInt(0)),
 };
-
-void BLOCK;

@@ -1,0 +1,142 @@
+// epoll: an interest list of (fd, file) pairs. Level-triggered by default: epoll_wait reports
+// what each file's readiness() says now. EPOLLET reports a file only after its wait queue was
+// notified since it was last reported (host streams, whose changes come from outside, count as
+// always notified). EPOLLONESHOT disarms an entry once reported, until EPOLL_CTL_MOD.
+//
+// As in Linux, an entry lives while its file does: closing one fd of a dup'ed file keeps it; the
+// entry goes when the file is released.
+
+import { EEXIST, EINVAL, ENOENT, EPERM } from '../abi/errno';
+import type { Waiter } from '../kernel/waitqueue';
+import { POLLERR, POLLHUP, POLLIN } from './constants';
+import { allocAnonIno, anonStat, FileDescription, type StatInfo } from './file';
+
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLL_CTL_MOD = 3;
+export const EPOLLEXCLUSIVE = 1 << 28;
+export const EPOLLWAKEUP = 1 << 29;
+export const EPOLLONESHOT = 1 << 30;
+export const EPOLLET = 2 ** 31;
+const CONTROL = EPOLLEXCLUSIVE | EPOLLWAKEUP | EPOLLONESHOT | EPOLLET;
+
+export interface EpollEvent {
+  events: number;
+  /** The caller's 64 bits, as two halves (exact, unlike a number). */
+  lo: number;
+  hi: number;
+}
+
+class Interest implements Waiter {
+  /** Notified since last reported (EPOLLET). */
+  notified = true;
+  disarmed = false;
+
+  constructor(readonly owner: EpollFile, readonly fd: number, readonly file: FileDescription, public ev: EpollEvent) {}
+
+  wake(): void {
+    this.notified = true;
+    this.owner.waitQueue.notify();
+  }
+}
+
+export class EpollFile extends FileDescription {
+  private readonly interests = new Map<FileDescription, Map<number, Interest>>();
+  private readonly anonIno = allocAnonIno();
+
+  constructor(flags: number) {
+    super(flags);
+  }
+
+  ctl(op: number, fd: number, file: FileDescription, ev: EpollEvent): number {
+    if (file === (this as FileDescription)) return -EINVAL;
+    // Files without a poll method of their own (regular files, directories) cannot be watched.
+    if (file.readiness === FileDescription.prototype.readiness) return -EPERM;
+    let byFd = this.interests.get(file);
+    const cur = byFd?.get(fd);
+    switch (op) {
+      case EPOLL_CTL_ADD: {
+        if (cur) return -EEXIST;
+        const i = new Interest(this, fd, file, ev);
+        if (!byFd) this.interests.set(file, (byFd = new Map()));
+        byFd.set(fd, i);
+        file.waitQueue.add(i);
+        return 0;
+      }
+      case EPOLL_CTL_MOD:
+        if (!cur) return -ENOENT;
+        if ((ev.events & EPOLLEXCLUSIVE) !== 0) return -EINVAL;
+        cur.ev = ev;
+        cur.disarmed = false;
+        cur.notified = true;
+        return 0;
+      case EPOLL_CTL_DEL:
+        if (!cur) return -ENOENT;
+        this.drop(cur);
+        return 0;
+      default:
+        return -EINVAL;
+    }
+  }
+
+  private drop(i: Interest): void {
+    i.file.waitQueue.remove(i);
+    const byFd = this.interests.get(i.file);
+    byFd?.delete(i.fd);
+    if (byFd && byFd.size === 0) this.interests.delete(i.file);
+  }
+
+  /** Up to max ready events (and their side effects: ET and ONESHOT bookkeeping). */
+  collect(max: number): EpollEvent[] {
+    const out: EpollEvent[] = [];
+    for (const byFd of [...this.interests.values()]) {
+      for (const i of [...byFd.values()]) {
+        if (out.length >= max) return out;
+        if (i.file.refs <= 0) {
+          this.drop(i);
+          continue;
+        }
+        const r = this.ready(i);
+        if (r === 0) continue;
+        out.push({ events: r, lo: i.ev.lo, hi: i.ev.hi });
+        if (i.ev.events & EPOLLET) i.notified = false;
+        if (i.ev.events & EPOLLONESHOT) i.disarmed = true;
+      }
+    }
+    return out;
+  }
+
+  /** The events of i to report now (0: none). */
+  private ready(i: Interest): number {
+    if (i.disarmed) return 0;
+    if (i.ev.events & EPOLLET && !i.notified && i.file.hostWatchFd() < 0) return 0;
+    return i.file.readiness() & ((i.ev.events & ~CONTROL) | POLLERR | POLLHUP);
+  }
+
+  /** Host fds of watched host streams, for a waiting epoll_wait. */
+  hostFds(): number[] {
+    const out: number[] = [];
+    for (const f of this.interests.keys()) {
+      const h = f.hostWatchFd();
+      if (h >= 0) out.push(h);
+    }
+    return out;
+  }
+
+  override readiness(): number {
+    for (const byFd of this.interests.values()) for (const i of byFd.values()) if (i.file.refs > 0 && this.ready(i)) return POLLIN;
+    return 0;
+  }
+
+  override stat(): StatInfo {
+    return anonStat(0o600, this.anonIno);
+  }
+
+  override get displayPath(): string {
+    return 'anon_inode:[eventpoll]';
+  }
+
+  override release(): void {
+    for (const byFd of [...this.interests.values()]) for (const i of [...byFd.values()]) this.drop(i);
+  }
+}

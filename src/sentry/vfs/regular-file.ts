@@ -1,0 +1,149 @@
+// Open files that have a path: regular files (their bytes through FileData), directories
+// (getdents64 reads a snapshot of the entries taken at offset 0, so a directory changing while it
+// is listed neither repeats nor skips names), and O_PATH descriptions (a location, nothing else).
+
+import { EBADF, EFAULT, EINVAL, EISDIR, ENXIO, EOPNOTSUPP } from '../abi/errno';
+import type { Task } from '../kernel/task';
+import type { MapSource } from '../mm/mm';
+import { O_APPEND, S_IFDIR, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, dtype } from './constants';
+import { FileDescription, type Mappable } from './file';
+import type { DirEntry, FileData } from './inode';
+import { parentOf, type Location } from './mount';
+
+const FIONREAD = 0x541b;
+const FALLOC_FL_KEEP_SIZE = 1;
+/** Offsets are signed 64-bit; past 2^53 a JavaScript number is no longer exact. */
+const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
+
+export class RegularFile extends FileDescription implements Mappable {
+  constructor(loc: Location, flags: number, readonly data: FileData) {
+    super(flags);
+    this.location = loc;
+  }
+
+  override read(_t: Task, dst: Uint8Array[], pos: number): number {
+    const p = pos < 0 ? this.offset : pos;
+    const n = this.data.read(dst, p);
+    if (n > 0 && pos < 0) this.offset = p + n;
+    return n;
+  }
+
+  override write(_t: Task, src: Uint8Array[], pos: number): number {
+    // O_APPEND appends even for pwrite, as Linux does.
+    const p = this.flags & O_APPEND ? this.data.size() : pos < 0 ? this.offset : pos;
+    const n = this.data.write(src, p);
+    if (n >= 0 && pos < 0) this.offset = p + n;
+    return n;
+  }
+
+  override seek(off: number, whence: number): number {
+    const size = this.data.size();
+    let base: number;
+    switch (whence) {
+      case SEEK_SET:
+        base = 0;
+        break;
+      case SEEK_CUR:
+        base = this.offset;
+        break;
+      case SEEK_END:
+        base = size;
+        break;
+      case SEEK_DATA:
+        if (off >= size) return -ENXIO;
+        return (this.offset = off);
+      case SEEK_HOLE:
+        if (off >= size) return -ENXIO;
+        return (this.offset = size);
+      default:
+        return -EINVAL;
+    }
+    const n = base + off;
+    if (n < 0 || n > MAX_OFFSET) return -EINVAL;
+    return (this.offset = n);
+  }
+
+  override ioctl(t: Task, cmd: number, arg: number): number {
+    if (cmd !== FIONREAD) return super.ioctl(t, cmd, arg);
+    return t.mm.writeU32(arg, Math.max(0, Math.min(0x7fffffff, this.data.size() - this.offset))) ? 0 : -EFAULT;
+  }
+
+  override truncate(size: number): number {
+    return this.data.truncate(size);
+  }
+
+  /** fallocate: reserve (grow the file unless KEEP_SIZE); holes and ranges are not modelled. */
+  override allocate(mode: number, off: number, len: number): number {
+    if (mode & ~FALLOC_FL_KEEP_SIZE) return -EOPNOTSUPP;
+    if (mode & FALLOC_FL_KEEP_SIZE || off + len <= this.data.size()) return 0;
+    return this.data.truncate(off + len);
+  }
+
+  mapSource(): MapSource {
+    const s = this.stat();
+    return { pread: (dst, pos) => this.data.pread(dst, pos), info: { name: this.displayPath, dev: s.dev, ino: s.ino } };
+  }
+
+  override release(): void {
+    this.data.release();
+  }
+}
+
+export class DirectoryFile extends FileDescription {
+  /** The entries getdents64 is reading, taken when it starts at offset 0. */
+  snapshot: DirEntry[] | null = null;
+
+  constructor(loc: Location, flags: number) {
+    super(flags);
+    this.location = loc;
+  }
+
+  override read(): number {
+    return -EISDIR;
+  }
+
+  override write(): number {
+    return -EBADF;
+  }
+
+  override readdir(): DirEntry[] | number {
+    const l = this.location!;
+    const r = l.dentry.inode.readdir();
+    if (typeof r === 'number') return r;
+    let top = l.mount;
+    while (top.parent) top = top.parent;
+    const up = parentOf(l, { mount: top, dentry: top.root });
+    const dt = dtype(S_IFDIR);
+    return [{ name: '.', ino: l.dentry.inode.ino, type: dt }, { name: '..', ino: up.dentry.inode.ino, type: dt }, ...r];
+  }
+
+  override seek(off: number, whence: number): number {
+    let n: number;
+    if (whence === SEEK_SET) n = off;
+    else if (whence === SEEK_CUR) n = this.offset + off;
+    else return -EINVAL;
+    if (n < 0) return -EINVAL;
+    if (n === 0) this.snapshot = null;
+    return (this.offset = n);
+  }
+}
+
+/** O_PATH: a location to use as a dirfd, to fstat, or to reopen through /proc; no I/O. */
+export class PathFile extends FileDescription {
+  constructor(loc: Location, flags: number) {
+    super(flags);
+    this.location = loc;
+  }
+
+  override read(): number {
+    return -EBADF;
+  }
+
+  override write(): number {
+    return -EBADF;
+  }
+
+  override ioctl(): number {
+    return -EBADF;
+  }
+}
