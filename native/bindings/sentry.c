@@ -17,6 +17,7 @@
  *                                          stub's gadget, its registers saved and restored.
  *                                          event[2] = the new thread's tid after a clone.
  *                                          Returns -ESRCH (-3) if the thread died meanwhile.
+ *   pokeData(tid, addr, bytes)    -> ok      write into a stopped tracee (PEEK/POKEDATA)
  *   getRegs(tid) / setRegs(tid)  -> ok      tid's registers to / from the regs buffer
  *   getFpRegs(tid, buf) / setFpRegs(tid, buf)  512-byte fxsave area (signal frames)
  *   waitTid(tid, nohang)           -> status | -1   reap one thread (after a SIGKILL)
@@ -463,6 +464,33 @@ static napi_value regs_js(napi_env env, napi_callback_info info, bool set)
 	return js_bool(env, ptrace(set ? PTRACE_SETREGS : PTRACE_GETREGS, (pid_t)tid, NULL, shared_regs) == 0);
 }
 
+/* Write bytes into a stopped tracee (PTRACE_PEEKDATA/POKEDATA by words): the stub's scratch page. */
+static napi_value poke_data_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	double tid, addr;
+	void *data;
+	size_t len;
+
+	if (!get_args(env, info, 3, argv) || !get_double(env, argv[0], "pokeData", "tid", &tid) ||
+	    !get_double(env, argv[1], "pokeData", "addr", &addr) || !get_typed(env, argv[2], "pokeData", "data", 0, &data, &len))
+		return NULL;
+	for (size_t i = 0; i < len; i += 8) {
+		unsigned long a = (unsigned long)addr + i, word = 0;
+
+		if (len - i < 8) {
+			errno = 0;
+			word = (unsigned long)ptrace(PTRACE_PEEKDATA, (pid_t)tid, (void *)a, NULL);
+			if (errno)
+				return js_bool(env, false);
+		}
+		memcpy(&word, (char *)data + i, len - i < 8 ? len - i : 8);
+		if (ptrace(PTRACE_POKEDATA, (pid_t)tid, (void *)a, (void *)word) != 0)
+			return js_bool(env, false);
+	}
+	return js_bool(env, true);
+}
+
 static napi_value get_regs_js(napi_env env, napi_callback_info info) { return regs_js(env, info, false); }
 static napi_value set_regs_js(napi_env env, napi_callback_info info) { return regs_js(env, info, true); }
 
@@ -854,6 +882,7 @@ bool moat_register_sentry(napi_env env, napi_value exports)
 		{ "resumeWait", resume_wait_js },
 		{ "inject", inject_js },
 		{ "getRegs", get_regs_js },
+		{ "pokeData", poke_data_js },
 		{ "setRegs", set_regs_js },
 		{ "getFpRegs", get_fpregs_js },
 		{ "setFpRegs", set_fpregs_js },

@@ -27,6 +27,9 @@ import { isFdLink, procRoot, type ProcNode } from '../../src/sentry/vfs/proc';
 class FakePlatform implements SentryPlatform {
   readonly regs = new Registers();
   readonly lastFault = { code: 0, addr: 0 };
+  openInStub(): number {
+    return 3;
+  }
   newAddressSpace(): number {
     return 1000;
   }
@@ -142,7 +145,7 @@ function spawn(parent: ThreadGroup | undefined, comm: string, argv: string[], en
   assert.ok(mm.write(mm.envStart, env) && mm.write(mm.argStart, args));
   mm.exePath = EXE.name;
   mm.auxv = [[6, 4096], [9, TEXT + 0x100], [0, 0]];
-  const t = new Task(kernel, pid, tg, mm, new FdTable(), new FsContext('/home/u', 0o027), { ...creds, groups: [...creds.groups] }, comm);
+  const t = new Task(kernel, pid, tg, mm, new FdTable(), fsContextAt('/home/u', 0o027), { ...creds, groups: [...creds.groups] }, comm);
   tg.leader = t;
   tg.tasks.add(t);
   kernel.tasks.set(pid, t);
@@ -561,3 +564,11 @@ test('contents are generated at each read', () => {
     init.comm = 'init';
   }
 });
+
+/** What /proc reads of a task's fs context (cwd, umask), without a mounted VFS behind it. */
+function fsContextAt(cwd: string, umask: number): FsContext {
+  const fsc = Object.create(FsContext.prototype) as FsContext;
+  Object.defineProperty(fsc, 'cwd', { get: () => cwd });
+  Object.defineProperty(fsc, 'umask', { value: umask, writable: true });
+  return fsc;
+}

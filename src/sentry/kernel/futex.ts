@@ -47,6 +47,10 @@ export function futexWake(k: Kernel, mm: MemoryManager, addr: number, n: number,
   let woken = 0;
   for (const w of [...q]) {
     if (woken >= n) break;
+    if (w.task.state !== 'blocked' || w.task.blockState === undefined || (w.task.blockState as { waiter?: FutexWaiter }).waiter !== w) {
+      futexDequeue(k, key, w); // interrupted or timed out: no longer waiting
+      continue;
+    }
     if ((w.bitset & bitset) === 0) continue;
     w.woken = true;
     futexDequeue(k, key, w);

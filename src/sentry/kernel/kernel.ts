@@ -5,7 +5,7 @@
 // wait4, futex, nanosleep) is parked on wait queues here, never in Node's event loop; its host
 // thread simply stays stopped.
 
-import { errnoName, ERESTARTSYS, ERESTARTNOHAND, EINTR } from '../abi/errno';
+import { errnoName, ERESTARTSYS, ERESTARTNOHAND, EINTR, ENOSYS } from '../abi/errno';
 import { SIGKILL, SIGTERM } from '../abi/signals';
 import { MemoryManager } from '../mm/mm';
 import {
@@ -325,7 +325,10 @@ export class Kernel {
       exitTask(t, t.tg.exiting);
       return;
     }
-    let r = dispatchSyscall(t, nr);
+    // int $0x80 / sysenter: the 32-bit ABI, which the sentry does not offer (numbers differ).
+    const rip = t.regs.get(REG.rip);
+    const b0 = t.mm.byteAt(rip - 2);
+    let r = b0 === 0xcd || (b0 === 0x0f && t.mm.byteAt(rip - 1) === 0x34) ? -ENOSYS : dispatchSyscall(t, nr);
     if (r === BLOCK) {
       if (this.opts.strace && !t.timedOut) this.opts.strace(`[${t.tid}] ${syscallName(nr)}(...) parked`);
       return;

@@ -178,8 +178,10 @@ export class Task implements Waiter {
    * the handler to return.
    */
   block(queues: WaitQueue[], deadline = Infinity, state?: unknown): number {
-    this.block_ = { queues, deadline };
     if (state !== undefined) this.blockState = state;
+    // A signal already pending interrupts the wait before it starts (signal_pending()).
+    if (!this.wakeOnSignal && this.hasDeliverableSignal()) return this.interruptResult;
+    this.block_ = { queues, deadline };
     for (const q of queues) q.add(this);
     this.state = 'blocked';
     this.kernel.parked(this);

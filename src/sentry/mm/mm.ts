@@ -7,6 +7,7 @@ import { EFAULT, EINVAL, ENOMEM, EEXIST } from '../abi/errno';
 import type { SentryPlatform } from '../platform';
 import { APP_LIMIT, MIN_ADDR, MMAP_TOP, PAGE, pageDown, pageUp } from './layout';
 import { MemoryFile, type MemoryOps } from './memory-file';
+import { fileKey, fileMappings, SharedObject, type FileMapping } from './shared';
 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
@@ -42,12 +43,21 @@ export interface Vma {
   file?: MappedFileInfo;
   /** Offset in the file of `start`, for file-backed mappings. */
   pgoff: number;
+  /** MAP_SHARED: the object behind it (off is then an offset in the object, not the memory file). */
+  obj?: SharedObject;
+  /** File-backed: the file, to re-read (MADV_DONTNEED of private pages) or write back (shared). */
+  src?: MapSource;
+  /** Shared file mapping registered in fileMappings. */
+  fmap?: FileMapping;
 }
 
-/** Reads a file's bytes into memory for a file-backed mapping. */
+/** Reads a file's bytes into memory for a file-backed mapping (and writes them back, if shared). */
 export interface MapSource {
   pread(dst: Uint8Array, pos: number): number;
   info: MappedFileInfo;
+  /** Write back through a MAP_SHARED mapping; absent: the file cannot be written. */
+  write?(src: Uint8Array, pos: number): number;
+  fileSize?(): number;
 }
 
 let mmIds = 0;
@@ -80,6 +90,7 @@ export class MemoryManager {
 
   /** Free the memory file (the stub is gone). */
   destroy(): void {
+    for (const v of this.vmas) this.dropVma(v);
     try {
       fs.closeSync(this.file.fd);
     } catch {
@@ -137,6 +148,7 @@ export class MemoryManager {
     const v = this.find(addr);
     if (!v || v.start === addr) return;
     const tail: Vma = { ...v, start: addr, off: v.off < 0 ? -1 : v.off + (addr - v.start), pgoff: v.pgoff + (addr - v.start) };
+    tail.obj?.ref();
     v.end = addr;
     this.insert(tail);
   }
@@ -147,12 +159,67 @@ export class MemoryManager {
     this.splitAt(end);
     const keep: Vma[] = [];
     for (const v of this.vmas) {
-      if (v.start >= start && v.end <= end) {
-        if (v.off >= 0) this.file.release(v.off, v.end - v.start);
-      } else keep.push(v);
+      if (v.start >= start && v.end <= end) this.dropVma(v);
+      else keep.push(v);
     }
     this.vmas = keep;
     this.last = undefined;
+  }
+
+  /** A VMA leaves: its pages go back (private), or its share of the object (shared, written back first). */
+  private dropVma(v: Vma): void {
+    if (v.obj) {
+      this.writeBack(v, v.start, v.end);
+      if (v.fmap && v.file) fileMappings.get(fileKey(v.file.dev, v.file.ino))?.delete(v.fmap);
+      v.obj.unref();
+    } else if (v.off >= 0) this.file.release(v.off, v.end - v.start);
+  }
+
+  /** MAP_SHARED file mapping: its bytes in [a, b) go to the file (msync, munmap, exit). */
+  writeBack(v: Vma, a: number, b: number): void {
+    if (!v.obj || !v.src?.write) return;
+    const size = v.src.fileSize?.() ?? Infinity;
+    const from = v.pgoff + (a - v.start);
+    const to = Math.min(v.pgoff + (b - v.start), size);
+    if (to <= from) return;
+    v.src.write(v.obj.bytes.subarray(v.off + (a - v.start), v.off + (a - v.start) + (to - from)), from);
+  }
+
+  /** msync(2): write shared file pages back. */
+  msync(addr: number, length: number): number {
+    const end = addr + pageUp(length);
+    for (let a = addr; a < end; ) {
+      const v = this.find(a);
+      if (!v) return -ENOMEM;
+      const segEnd = Math.min(end, v.end);
+      this.writeBack(v, a, segEnd);
+      a = segEnd;
+    }
+    return 0;
+  }
+
+  /** The bytes behind a VMA. */
+  mem(v: Vma): Uint8Array {
+    return v.obj ? v.obj.bytes : this.file.bytes;
+  }
+
+  /** The fd of a shared object in the stub of tid, opened there once (through the sentry's /proc/<pid>/fd). */
+  private readonly stubFds = new Map<SharedObject, number>();
+  private scratchMapped = false;
+
+  private stubFd(tid: number, obj: SharedObject): number {
+    const have = this.stubFds.get(obj);
+    if (have !== undefined) return have;
+    const fd = this.platform.openInStub(tid, `/proc/${process.pid}/fd/${obj.fd}`, !this.scratchMapped);
+    this.scratchMapped = true;
+    if (fd >= 0) this.stubFds.set(obj, fd);
+    return fd;
+  }
+
+  private hostMapShared(tid: number, v: Vma): number {
+    const fd = this.stubFd(tid, v.obj!);
+    if (fd < 0) return fd;
+    return this.platform.inject(tid, NR_MMAP, v.start, v.end - v.start, v.prot, MAP_SHARED | MAP_FIXED, fd, v.off);
   }
 
   private hostMap(tid: number, start: number, len: number, prot: number, off: number): number {
@@ -181,8 +248,9 @@ export class MemoryManager {
       start = this.findFree(len, addr);
       if (start < 0) return start;
     }
+    if (flags & MAP_SHARED) return this.mmapShared(tid, start, len, length, prot, src, pgoff, name);
     // A private anonymous reservation without access needs no pages (glibc's malloc arenas, guards).
-    const reserveOnly = prot === 0 && !src && !(flags & MAP_SHARED);
+    const reserveOnly = prot === 0 && !src;
     let off = -1;
     if (!reserveOnly) {
       off = this.file.alloc(len);
@@ -200,8 +268,41 @@ export class MemoryManager {
       if (off >= 0) this.file.release(off, len);
       return r < 0 ? r : -ENOMEM;
     }
-    const v: Vma = { start, end: start + len, prot, off, shared: (flags & MAP_SHARED) !== 0, name, pgoff, ...(src ? { file: src.info } : {}) };
+    const v: Vma = { start, end: start + len, prot, off, shared: false, name, pgoff, ...(src ? { file: src.info, src } : {}) };
     if (src) v.name = src.info.name;
+    this.insert(v);
+    return start;
+  }
+
+  private mmapShared(tid: number, start: number, len: number, length: number, prot: number, src: MapSource | undefined, pgoff: number, name: string): number {
+    let obj: SharedObject;
+    try {
+      obj = new SharedObject(this.ops, len);
+    } catch {
+      return -ENOMEM;
+    }
+    if (src) {
+      const n = src.pread(obj.bytes.subarray(0, Math.min(length, len)), pgoff);
+      if (n < 0) {
+        obj.unref();
+        return n;
+      }
+    }
+    const v: Vma = { start, end: start + len, prot, off: 0, shared: true, name: src ? src.info.name : name || '/dev/zero (deleted)', pgoff, obj };
+    if (src) {
+      v.file = src.info;
+      v.src = src;
+      v.fmap = { obj, objOff: 0, pgoff, len, ...(src.write ? { write: src.write, fileSize: src.fileSize } : {}) };
+      const key = fileKey(src.info.dev, src.info.ino);
+      let set = fileMappings.get(key);
+      if (!set) fileMappings.set(key, (set = new Set()));
+      set.add(v.fmap);
+    }
+    const r = this.hostMapShared(tid, v);
+    if (r !== start) {
+      this.dropVma(v);
+      return r < 0 ? r : -ENOMEM;
+    }
     this.insert(v);
     return start;
   }
@@ -255,7 +356,11 @@ export class MemoryManager {
       const v = this.find(a);
       if (!v) return -ENOMEM;
       const segEnd = Math.min(end, v.end);
-      if (v.off >= 0 && !v.shared && !v.file) this.file.zero(v.off + (a - v.start), segEnd - a);
+      if (v.off >= 0 && !v.obj) {
+        this.file.zero(v.off + (a - v.start), segEnd - a);
+        // A private file page comes back from the file.
+        if (v.src) v.src.pread(this.file.bytes.subarray(v.off + (a - v.start), v.off + (segEnd - v.start)), v.pgoff + (a - v.start));
+      }
       a = segEnd;
     }
     return 0;
@@ -300,7 +405,7 @@ export class MemoryManager {
       const ov = this.find(a);
       if (!ov) break;
       const segEnd = Math.min(ov.end, oldAddr + Math.min(oldLen, newLen));
-      if (ov.off >= 0) this.file.bytes.copyWithin(nv.off + (a - oldAddr), ov.off + (a - ov.start), ov.off + (segEnd - ov.start));
+      if (ov.off >= 0) this.mem(nv).set(this.mem(ov).subarray(ov.off + (a - ov.start), ov.off + (segEnd - ov.start)), nv.off + (a - oldAddr));
       a = segEnd;
     }
     if (prot === 0) this.mprotect(tid, dest, newLen, 0);
@@ -327,7 +432,7 @@ export class MemoryManager {
   /** Map every VMA of this address space into a fresh stub (after fork). */
   mirrorInto(tid: number): number {
     for (const v of this.vmas) {
-      const r = this.hostMap(tid, v.start, v.end - v.start, v.prot, v.off);
+      const r = v.obj ? this.hostMapShared(tid, v) : this.hostMap(tid, v.start, v.end - v.start, v.prot, v.off);
       if (r !== v.start) return r < 0 ? r : -ENOMEM;
     }
     return 0;
@@ -338,7 +443,12 @@ export class MemoryManager {
     const child = new MemoryManager(this.platform, this.ops);
     for (const v of this.vmas) {
       const nv: Vma = { ...v };
-      if (v.off >= 0) {
+      if (v.obj) {
+        // Shared: the same object, not a copy.
+        v.obj.ref();
+        nv.fmap = undefined;
+        nv.src = v.src;
+      } else if (v.off >= 0) {
         const len = v.end - v.start;
         nv.off = child.file.alloc(len);
         if (nv.off < 0) throw new Error('memory file full');
@@ -353,10 +463,10 @@ export class MemoryManager {
 
   // ---- application memory access (copyin / copyout) ----
 
-  /** Memory-file offset of addr if [addr, addr+len) lies in one backed VMA with the access wanted. */
+  /** Memory-file offset of addr if [addr, addr+len) lies in one backed private VMA with the access wanted. */
   private offsetOf(addr: number, len: number, write: boolean): number {
     const v = this.find(addr);
-    if (!v || v.off < 0 || addr + len > v.end) return -1;
+    if (!v || v.off < 0 || v.obj || addr + len > v.end) return -1;
     if (write ? !(v.prot & PROT_WRITE) : v.prot === 0) return -1;
     return v.off + (addr - v.start);
   }
@@ -376,7 +486,7 @@ export class MemoryManager {
       if (!v || v.off < 0 || (write ? !(v.prot & PROT_WRITE) : v.prot === 0)) return null;
       const segEnd = Math.min(end, v.end);
       const off = v.off + (a - v.start);
-      out.push(this.file.bytes.subarray(off, off + (segEnd - a)));
+      out.push(this.mem(v).subarray(off, off + (segEnd - a)));
       a = segEnd;
     }
     return out;
@@ -411,11 +521,18 @@ export class MemoryManager {
       const v = this.find(a);
       if (!v || v.off < 0 || (!force && !(v.prot & PROT_WRITE))) return false;
       const n = Math.min(src.length - p, v.end - a);
-      this.file.bytes.set(src.subarray(p, p + n), v.off + (a - v.start));
+      this.mem(v).set(src.subarray(p, p + n), v.off + (a - v.start));
       p += n;
       a += n;
     }
     return true;
+  }
+
+  /** One byte of application memory (any access but none), -1 if unmapped: for instruction checks. */
+  byteAt(addr: number): number {
+    const v = this.find(addr);
+    if (!v || v.off < 0 || v.prot === 0) return -1;
+    return this.mem(v)[v.off + (addr - v.start)];
   }
 
   readU32(addr: number): number | null {
@@ -489,7 +606,7 @@ export class MemoryManager {
       if (!v || v.off < 0 || v.prot === 0) return null;
       const off = v.off + (a - v.start);
       const avail = Math.min(v.end - a, max + 1 - total);
-      const seg = this.file.bytes.subarray(off, off + avail);
+      const seg = this.mem(v).subarray(off, off + avail);
       const nul = seg.indexOf(0);
       if (nul >= 0) {
         chunks.push(seg.subarray(0, nul));

@@ -2,6 +2,7 @@
 // (getdents64 reads a snapshot of the entries taken at offset 0, so a directory changing while it
 // is listed neither repeats nor skips names), and O_PATH descriptions (a location, nothing else).
 
+import { fileKey, fileMappings, flushFileMappings, syncFileWrite } from '../mm/shared';
 import { EBADF, EFAULT, EINVAL, EISDIR, ENXIO, EOPNOTSUPP } from '../abi/errno';
 import type { Task } from '../kernel/task';
 import type { MapSource } from '../mm/mm';
@@ -23,6 +24,10 @@ export class RegularFile extends FileDescription implements Mappable {
 
   override read(_t: Task, dst: Uint8Array[], pos: number): number {
     const p = pos < 0 ? this.offset : pos;
+    if (fileMappings.size > 0) {
+      const st = this.stat();
+      flushFileMappings(fileKey(st.dev, st.ino));
+    }
     const n = this.data.read(dst, p);
     if (n > 0 && pos < 0) this.offset = p + n;
     return n;
@@ -33,6 +38,11 @@ export class RegularFile extends FileDescription implements Mappable {
     const p = this.flags & O_APPEND ? this.data.size() : pos < 0 ? this.offset : pos;
     const n = this.data.write(src, p);
     if (n >= 0 && pos < 0) this.offset = p + n;
+    // MAP_SHARED mappings of this file see the write (they hold their own copy of its pages).
+    if (n > 0 && fileMappings.size > 0) {
+      const st = this.stat();
+      syncFileWrite(fileKey(st.dev, st.ino), clip(src, n), p);
+    }
     return n;
   }
 
@@ -81,7 +91,13 @@ export class RegularFile extends FileDescription implements Mappable {
 
   mapSource(): MapSource {
     const s = this.stat();
-    return { pread: (dst, pos) => this.data.pread(dst, pos), info: { name: this.displayPath, dev: s.dev, ino: s.ino } };
+    const writable = (this.flags & 3) === 2; // O_RDWR: a shared mapping may write back
+    return {
+      pread: (dst, pos) => this.data.pread(dst, pos),
+      info: { name: this.displayPath, dev: s.dev, ino: s.ino },
+      fileSize: () => this.data.size(),
+      ...(writable ? { write: (src: Uint8Array, pos: number) => this.data.write([src], pos) } : {}),
+    };
   }
 
   override release(): void {
@@ -146,4 +162,15 @@ export class PathFile extends FileDescription {
   override ioctl(): number {
     return -EBADF;
   }
+}
+
+/** The first n bytes of a list of buffers. */
+function clip(src: Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of src) {
+    if (n <= 0) break;
+    out.push(b.length <= n ? b : b.subarray(0, n));
+    n -= b.length;
+  }
+  return out;
 }

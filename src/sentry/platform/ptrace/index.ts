@@ -13,6 +13,10 @@ import { ptraceSys, stubPath, type PtraceSys } from './native';
 
 const SYSCALL_STOP = 0x80 | 5; // SIGTRAP | 0x80 (PTRACE_O_TRACESYSGOOD)
 const NR_CLONE = 56;
+const NR_MMAP = 9;
+const NR_OPENAT = 257;
+/** A page of the stub's own, above the application's addresses (STUB_BASE + 1 MiB). */
+const SCRATCH = 0x7ff0_0010_0000;
 const THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000; // VM FS FILES SIGHAND THREAD SYSVSEM
 
 export class PtracePlatform implements SentryPlatform {
@@ -42,6 +46,17 @@ export class PtracePlatform implements SentryPlatform {
 
   inject(tid: number, nr: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
     return this.n.inject(tid, nr, a0, a1, a2, a3, a4, a5);
+  }
+
+  openInStub(tid: number, path: string, mapScratch: boolean): number {
+    if (mapScratch) {
+      const r = this.n.inject(tid, NR_MMAP, SCRATCH, 4096, 3, 0x22 | 0x10, -1, 0);
+      if (r !== SCRATCH) return r < 0 ? r : -12;
+    }
+    const b = Buffer.alloc(Buffer.byteLength(path) + 1);
+    b.write(path);
+    if (b.length > 4096 || !this.n.pokeData(tid, SCRATCH, b)) return -14;
+    return this.n.inject(tid, NR_OPENAT, -100, SCRATCH, 0o2000002 /* O_RDWR|O_CLOEXEC */, 0, 0, 0);
   }
 
   loadRegs(tid: number): boolean {

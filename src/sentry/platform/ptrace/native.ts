@@ -9,6 +9,7 @@ export interface PtraceSys {
   resumeWait(tid: number, how: number, sig: number, regsMode: number, rax: number, timeoutMs: number): number;
   inject(tid: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
   getRegs(tid: number): boolean;
+  pokeData(tid: number, addr: number, data: Uint8Array): boolean;
   setRegs(tid: number): boolean;
   getFpRegs(tid: number, buf: Uint8Array): number;
   setFpRegs(tid: number, buf: Uint8Array): number;

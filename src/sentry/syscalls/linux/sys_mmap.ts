@@ -73,7 +73,7 @@ export const sysMmap = {
   mremap,
   madvise,
   mincore,
-  msync: (t: Task) => (t.arg(0) % PAGE === 0 ? 0 : -EINVAL),
+  msync: (t: Task) => (t.arg(0) % PAGE === 0 ? t.mm.msync(t.arg(0), t.arg(1)) : -EINVAL),
   mlock: () => 0,
   munlock: () => 0,
   mlockall: () => 0,

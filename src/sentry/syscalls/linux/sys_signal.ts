@@ -1,8 +1,8 @@
 // Signals: actions, masks, the alternate stack, rt_sigreturn, waiting for signals.
 
-import { EAGAIN, EFAULT, EINTR, EINVAL, ENOMEM, EPERM } from '../../abi/errno';
+import { EAGAIN, EFAULT, EINTR, EINVAL, ENOMEM, EPERM, ESRCH } from '../../abi/errno';
 import { SIGKILL, SIGSTOP } from '../../abi/signals';
-import { sigreturn } from '../../kernel/signals';
+import { sendSignalToGroup, sendSignalToTask, sigreturn } from '../../kernel/signals';
 import { sigbit, UNBLOCKABLE, encodeSigInfo, type SigInfo } from '../../kernel/signal-types';
 import type { Task } from '../../kernel/task';
 
@@ -169,6 +169,28 @@ function rtSigtimedwait(t: Task): number {
   return r;
 }
 
+/** rt_sigqueueinfo/rt_tgsigqueueinfo: a signal with a value (sigqueue(3)); only SI_QUEUE-style codes from user space. */
+function sigqueue(t: Task, tgid: number, tid: number, sig: number, infoAddr: number): number {
+  if (sig < 1 || sig > 64) return -EINVAL;
+  const b = t.mm.read(infoAddr, 128);
+  if (!b) return -EFAULT;
+  const dv = new DataView(b.buffer);
+  const code = dv.getInt32(8, true);
+  if (code >= 0 || code === -6 /* SI_TKILL */) return -EPERM;
+  const info = { signo: sig, code, pid: t.pid, uid: t.creds.uid, value: Number(dv.getBigInt64(24, true)) };
+  const k = t.kernel;
+  if (tid > 0) {
+    const target = k.tasks.get(tid);
+    if (!target || target.state === 'dead' || target.tg.tgid !== tgid) return -ESRCH;
+    sendSignalToTask(target, info);
+    return 0;
+  }
+  const tg = k.groups.get(tgid);
+  if (!tg || !tg.alive) return -ESRCH;
+  sendSignalToGroup(tg, info);
+  return 0;
+}
+
 export const sysSignal = {
   rt_sigaction: rtSigaction,
   rt_sigprocmask: rtSigprocmask,
@@ -181,7 +203,8 @@ export const sysSignal = {
     return t.block([], Infinity, { paused: true });
   },
   rt_sigtimedwait: rtSigtimedwait,
-  rt_sigqueueinfo: (_t: Task) => -EPERM,
+  rt_sigqueueinfo: (t: Task) => sigqueue(t, t.argInt(0), 0, t.argInt(1), t.arg(2)),
+  rt_tgsigqueueinfo: (t: Task) => sigqueue(t, t.argInt(0), t.argInt(1), t.argInt(2), t.arg(3)),
 };
 
 void EINTR;

@@ -110,7 +110,16 @@ function times(t: Task): number {
 function getrusage(t: Task): number {
   const who = t.argInt(0);
   if (who !== 0 && who !== -1 && who !== 1) return -EINVAL;
-  return t.mm.write(t.arg(1), new Uint8Array(144)) ? 0 : -EFAULT;
+  const b = new Uint8Array(144);
+  const dv = new DataView(b.buffer);
+  // ru_utime/ru_stime: the process's time alive as a stand-in for CPU time; ru_maxrss in KiB.
+  const us = Math.round((performance.now() - t.tg.startTime) * 10);
+  if (who !== -1) {
+    dv.setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
+    dv.setBigInt64(8, BigInt(us % 1e6), true);
+  }
+  dv.setBigInt64(32, BigInt(Math.max(1, Math.ceil(t.mm.sizes().rss / 1024))), true);
+  return t.mm.write(t.arg(1), b) ? 0 : -EFAULT;
 }
 
 interface Alarm {

@@ -1,0 +1,82 @@
+// Shared memory objects: the pages behind MAP_SHARED mappings, which several address spaces
+// (after fork) and the file they map must see alike. Each object is a memfd of its own, mapped
+// into the sentry and, by fd, into every stub that maps it.
+
+import * as fs from 'node:fs';
+import { PAGE } from './layout';
+import type { MemoryOps } from './memory-file';
+
+export class SharedObject {
+  readonly fd: number;
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  refs = 1;
+
+  constructor(ops: MemoryOps, readonly size: number) {
+    this.fd = ops.memfdCreate('moat-sentry-shared', size);
+    const ab = ops.mapShared(this.fd, Math.max(size, PAGE));
+    this.bytes = new Uint8Array(ab, 0, size);
+    this.view = new DataView(ab, 0, size);
+  }
+
+  ref(): this {
+    this.refs++;
+    return this;
+  }
+
+  unref(): void {
+    if (--this.refs > 0) return;
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* closed */
+    }
+  }
+}
+
+/** A MAP_SHARED mapping of a file: its bytes at pgoff follow the file's writes. */
+export interface FileMapping {
+  obj: SharedObject;
+  objOff: number;
+  pgoff: number;
+  len: number;
+  /** Writes the mapping's bytes back to the file (absent: the file was opened read-only). */
+  write?(src: Uint8Array, pos: number): number;
+  fileSize?(): number;
+}
+
+/**
+ * Before the file is read: what the application wrote through its shared mappings goes to the file
+ * (on Linux both are the same page cache; here the mapping holds its own copy).
+ */
+export function flushFileMappings(key: string): void {
+  const maps = fileMappings.get(key);
+  if (!maps) return;
+  for (const m of maps) {
+    if (!m.write) continue;
+    const end = Math.min(m.pgoff + m.len, m.fileSize?.() ?? m.pgoff + m.len);
+    if (end > m.pgoff) m.write(m.obj.bytes.subarray(m.objOff, m.objOff + (end - m.pgoff)), m.pgoff);
+  }
+}
+
+/** Live shared mappings per file (dev:ino), so a write(2) to the file shows in them. */
+export const fileMappings = new Map<string, Set<FileMapping>>();
+
+export function fileKey(dev: number, ino: number | bigint): string {
+  return `${dev}:${ino}`;
+}
+
+/** A write of src at pos went to the file: copy it into every shared mapping of it. */
+export function syncFileWrite(key: string, src: Uint8Array[], pos: number): void {
+  const maps = fileMappings.get(key);
+  if (!maps) return;
+  let p = pos;
+  for (const chunk of src) {
+    for (const m of maps) {
+      const lo = Math.max(p, m.pgoff);
+      const hi = Math.min(p + chunk.length, m.pgoff + m.len);
+      if (lo < hi) m.obj.bytes.set(chunk.subarray(lo - p, hi - p), m.objOff + (lo - m.pgoff));
+    }
+    p += chunk.length;
+  }
+}
