@@ -871,6 +871,17 @@ static napi_value send_msg_js(napi_env env, napi_callback_info info)
 	return num(env, (double)n);
 }
 
+/* TIOCSCTTY: fd (a terminal) becomes the caller's controlling terminal (it leads a new session). */
+static napi_value set_ctty_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	int fd;
+
+	if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "setCtty", "fd", &fd))
+		return NULL;
+	return js_bool(env, ioctl(fd, TIOCSCTTY, 0) == 0);
+}
+
 bool moat_register_sentry(napi_env env, napi_value exports)
 {
 	static const struct {
@@ -896,6 +907,7 @@ bool moat_register_sentry(napi_env env, napi_value exports)
 		{ "takeHostSignals", take_host_signals_js },
 		{ "setWatchFds", set_watch_fds_js },
 		{ "pollIn", poll_in_js },
+		{ "setCtty", set_ctty_js },
 		{ "unixListen", unix_listen_js },
 		{ "unixAccept", unix_accept_js },
 		{ "recvMsg", recv_msg_js },

@@ -18,6 +18,8 @@ export interface SentryConfig {
   /** create: block until `moat start` opens this fifo. */
   startFifo?: string;
   strace?: boolean;
+  /** process.terminal: stdio is a pty slave, to become the sentry's controlling terminal. */
+  terminal?: boolean;
   /** moat exec's socket (src/sentry/control.ts). */
   controlSocket?: string;
   /** Where unimplemented syscalls are reported (stderr under --strace). */

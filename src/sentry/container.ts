@@ -41,7 +41,7 @@ function isBind(m: { type?: string; options?: string[] }): boolean {
 export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, strace: boolean): { cfg: SentryConfig; trees: string[] } {
   const p = spec.process;
   if (!p) throw new MoatError('EUSAGE', 'process: required by the sentry platform');
-  if (p.terminal) throw new MoatError('EUSAGE', 'process.terminal: terminals are not supported by the sentry platform yet');
+  if (p.terminal && !req.console) throw new MoatError('EUSAGE', 'process.terminal is set: a --console-socket is required');
   const trees = [rootfs];
   const mounts: SentryConfig['mounts'] = [];
   for (const m of spec.mounts ?? []) {
@@ -72,6 +72,7 @@ export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, str
     rlimits: (p.rlimits ?? []).flatMap((r) => (RLIMITS[r.type] !== undefined ? [{ resource: RLIMITS[r.type], soft: r.soft, hard: r.hard }] : [])),
     ...(req.startFifo ? { startFifo: req.startFifo } : {}),
     strace,
+    ...(p.terminal ? { terminal: true } : {}),
   };
   if (cfg.args.length === 0) throw new MoatError('EUSAGE', 'process.args: empty');
   return { cfg, trees };
@@ -95,17 +96,25 @@ export class SentryPlatform implements Platform {
     }
     fs.writeFileSync(cfgPath, JSON.stringify(cfg), { mode: 0o600 });
     const gofer = spawnGofer(trees);
+    // A terminal: a pty whose slave is the sentry's stdio (its controlling terminal) and whose
+    // master goes where runc would send it (--console-socket, or moat's own foreground relay).
+    const pty = cfg.terminal && req.console ? sys().openPty(req.console.rows, req.console.cols) : undefined;
     let child;
     try {
       const env: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
       if (process.env.MOAT_NATIVE_DIR) env.MOAT_NATIVE_DIR = process.env.MOAT_NATIVE_DIR;
       child = spawn(process.execPath, ['--stack-size=4000', sentryScript(), cfgPath], {
-        stdio: ['inherit', 'inherit', 'inherit', gofer.fd],
+        stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd] : ['inherit', 'inherit', 'inherit', gofer.fd],
         detached: true,
         env,
       });
+      if (pty && req.console) sys().sendFd(handoffFd(req.console.handoff), pty.master, pty.name);
     } finally {
       fs.closeSync(gofer.fd);
+      if (pty) {
+        fs.closeSync(pty.slave);
+        fs.closeSync(pty.master);
+      }
     }
     const spawned = child;
     const exited = new Promise<number>((resolve) => {
@@ -195,6 +204,11 @@ export class SentryPlatform implements Platform {
       for (let i = 0; i < 200 && readProcStat(rec.pid); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     }
   }
+}
+
+/** The raw fd of a console handoff (a connected unix socket: an fd of ours, or a net.Socket). */
+function handoffFd(handoff: number | net.Socket): number {
+  return typeof handoff === 'number' ? handoff : socketFd(handoff);
 }
 
 /** moat exec's socket: in the state directory (a per-container dir under --root). */

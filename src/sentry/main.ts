@@ -14,6 +14,8 @@ import { O_RDONLY, O_RDWR, O_WRONLY } from './vfs/constants';
 import { spawnGofer } from './gofer';
 import type { SentryConfig } from './config';
 import { ControlServer } from './control';
+import { ptraceSys } from './platform/ptrace/native';
+import { consoleForeground } from './vfs/host-stream';
 
 const FORWARDED = [1, 2, 3, 10, 12, 14, 15, 18, 20, 21, 22, 23, 28]; // HUP INT QUIT USR1 USR2 ALRM TERM CONT TSTP TTIN TTOU URG WINCH
 
@@ -51,6 +53,12 @@ export function sentryMain(argv: string[]): void {
     rlimits: new Map((cfg.rlimits ?? []).map((r) => [r.resource, { cur: r.soft, max: r.hard }])),
   });
   const files = stdio(vfs);
+  if (cfg.terminal) {
+    // The pty is the sentry's controlling terminal: ^C reaches the sentry, which passes it on to
+    // the sandbox's foreground process group.
+    (ptraceSys() as unknown as { setCtty(fd: number): boolean }).setCtty(0);
+    kernel.terminalForeground = () => consoleForeground() || (kernel.init?.pgid ?? 0);
+  }
   // moat exec: the control socket, accepted from the first turn of the loop.
   let control: ControlServer | undefined;
   if (cfg.controlSocket) {

@@ -368,9 +368,24 @@ export class Kernel {
   private hostSignals(mask: number): void {
     for (let sig = 1; sig < 32; sig++) {
       if (!(mask & (1 << sig)) || !this.init || !this.init.alive) continue;
+      // From the terminal (^C, ^\\, ^Z, a resize): to its foreground process group, as a tty does.
+      const fg = this.terminalForeground?.() ?? 0;
+      if (fg > 0 && (sig === 2 || sig === 3 || sig === 20 || sig === 28)) {
+        let sent = false;
+        for (const tg of [...this.groups.values()]) {
+          if (tg.alive && tg.pgid === fg) {
+            sendSignalToGroup(tg, { signo: sig, code: 0x80, pid: 0, uid: 0 }, tg === this.init);
+            sent = true;
+          }
+        }
+        if (sent) continue;
+      }
       sendSignalToGroup(this.init, { signo: sig, code: 0, pid: 0, uid: 0 }, true);
     }
   }
+
+  /** With a terminal: the sandbox's foreground process group on it (set by main). */
+  terminalForeground: (() => number) | undefined;
 
   /** The init exited: the container is done; every other process goes with it. */
   initExited(status: number): void {

@@ -43,6 +43,11 @@ export function hostReadable(fd: number): boolean {
 /** The console's foreground process group (TIOCSPGRP), in the sentry's pid space; 0: the init's. */
 let foreground = 0;
 
+/** The sandbox's foreground process group on the console (0: the init's). */
+export function consoleForeground(): number {
+  return foreground;
+}
+
 export class HostStreamFile extends FileDescription {
   private tty: boolean | undefined;
   private readonly scratch = new Uint8Array(36);
