@@ -119,7 +119,10 @@ export class ControlServer {
     files.install(new DonatedStream(msg.fds[1], 1, 'stdout'), false);
     files.install(new DonatedStream(msg.fds[2], 1, 'stderr'), false);
     const creds = { uid: req.uid, euid: req.uid, suid: req.uid, fsuid: req.uid, gid: req.gid, egid: req.gid, sgid: req.gid, fsgid: req.gid, groups: req.groups };
-    const pid = this.kernel.spawnProcess({ file: req.args[0], argv: req.args, envp: req.env, cwd: req.cwd, files, creds });
+    // argv[0] is found in the request's PATH, as the init's is.
+    const searchPath = req.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    const file = this.kernel.vfs.lookPath(req.args[0], searchPath, { fsuid: req.uid, fsgid: req.gid, groups: req.groups }) ?? req.args[0];
+    const pid = this.kernel.spawnProcess({ file, argv: req.args, envp: req.env, cwd: req.cwd, files, creds });
     if (pid < 0) {
       files.release();
       this.reply(c, { error: `exec ${JSON.stringify(req.args[0])}: ${errnoName(pid)}` });

@@ -13,7 +13,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { makeBundle, moatDetached, waitFor, BUSYBOX, type MoatResult } from '../helpers/moat';
+import { spawnSync } from 'node:child_process';
+import { makeBundle, moatDetached, waitFor, BUSYBOX, MOAT, type MoatResult } from '../helpers/moat';
 import { explain, moatDo, moatRun, sentrySuite, traceesOf } from './helpers';
 
 let root: string;
@@ -309,6 +310,44 @@ test('create/start --isolation=sentry: state names the sentry (it traces the app
     assert.notEqual(moatRun(root, ['state', id]).status, 0, 'gone after delete');
   } finally {
     moatRun(root, ['delete', '--force', id]);
+    b.cleanup();
+  }
+});
+
+test('exec --isolation=sentry: another process in the running sandbox, its output and exit code, sharing the sandbox (pids, files)', async () => {
+  const b = makeBundle(['sh', '-c', 'echo ready > /tmp/ready; echo up; exec sleep 30']);
+  const out = path.join(b.dir, 'out.log');
+  const id = `sentry-exec-${process.hrtime.bigint()}`;
+  try {
+    const c = moatDetached(root, ['--isolation=sentry', 'run', '--detach', '--bundle', b.dir, id], out);
+    assert.equal(c.status, 0, c.stderr);
+    await waitFor('the init to run', () => fs.readFileSync(out, 'utf8').includes('up'), 30_000);
+    // The exec'd process sees the init's in-memory files and its pid 1.
+    const e = moatRun(root, ['exec', id, 'sh', '-c', 'cat /tmp/ready; cat /proc/1/comm; echo $$ > /dev/null; exit 3']);
+    assert.equal(e.status, 3, explain(e));
+    assert.equal(e.stdout, 'ready\nsleep\n');
+    const missing = moatRun(root, ['exec', id, '/no/such/program']);
+    assert.notEqual(missing.status, 0, 'a missing program fails');
+    assert.match(missing.stderr, /no\/such\/program|ENOENT/);
+    // The init is still there after the exec'd processes are gone.
+    const st = JSON.parse(moatRun(root, ['state', id]).stdout) as { status: string };
+    assert.equal(st.status, 'running');
+  } finally {
+    moatRun(root, ['delete', '--force', id]);
+    b.cleanup();
+  }
+});
+
+test('run -t --isolation=sentry: the application has a terminal of the caller\'s size as its /dev/tty', () => {
+  const b = makeBundle(['sh', '-c', 'stty size; test -t 0 && echo tty-in; exit 6']);
+  try {
+    const s = spawnSync('script', ['-qec', `stty rows 33 cols 99; ${MOAT} --root ${root} --isolation=sentry run -t --bundle ${b.dir} sentry-tty-${process.pid}`, '/dev/null'], { encoding: 'utf8', input: '', timeout: 30_000, killSignal: 'SIGKILL' });
+    const text = (s.stdout ?? '').replace(/\r/g, '').replace(/\^@/g, '');
+    assert.match(text, /^33 99$/m, text);
+    assert.match(text, /^tty-in$/m, text);
+    assert.equal(s.status, 6, `${text}\n${s.stderr}`);
+  } finally {
+    moatRun(root, ['delete', '--force', `sentry-tty-${process.pid}`]);
     b.cleanup();
   }
 });
