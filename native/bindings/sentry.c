@@ -28,6 +28,7 @@
  *   takeHostSignals()              -> bitmask of those that arrived since the last call
  *   unixListen(path) -> fd;  unixAccept(fd) -> fd | -1 (no wait)   moat exec's control socket
  *   recvMsg(fd, timeoutMs) -> { data, fds };  sendMsg(sock, Buffer, fds[])   one message with SCM_RIGHTS
+ *   dup2(oldfd, newfd)             the exec relay lets go of its caller's stdio
  *   pollIn(fd)                     -> bool  a read of fd would not block (poll, no wait)
  *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3)
  *   ttyIoctl(fd, cmd, buf)         -> 0 | -errno  a terminal ioctl on a stdio fd (see below)
@@ -882,6 +883,20 @@ static napi_value set_ctty_js(napi_env env, napi_callback_info info)
 	return js_bool(env, ioctl(fd, TIOCSCTTY, 0) == 0);
 }
 
+static napi_value dup2_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	int a, b;
+
+	if (!get_args(env, info, 2, argv) || !get_fd(env, argv[0], "dup2", "oldfd", &a) || !get_fd(env, argv[1], "dup2", "newfd", &b))
+		return NULL;
+	if (dup2(a, b) < 0) {
+		throw_errno(env, errno, "dup2", NULL);
+		return NULL;
+	}
+	return NULL;
+}
+
 bool moat_register_sentry(napi_env env, napi_value exports)
 {
 	static const struct {
@@ -908,6 +923,7 @@ bool moat_register_sentry(napi_env env, napi_value exports)
 		{ "setWatchFds", set_watch_fds_js },
 		{ "pollIn", poll_in_js },
 		{ "setCtty", set_ctty_js },
+		{ "dup2", dup2_js },
 		{ "unixListen", unix_listen_js },
 		{ "unixAccept", unix_accept_js },
 		{ "recvMsg", recv_msg_js },

@@ -28,6 +28,11 @@ const COMMANDS: Record<string, () => Command> = {
   do: () => require('./do').doCommand,
   'sentry-syscalls': () => require('./sentry-syscalls').sentrySyscallsCommand,
   exec: () => require('./exec').execCommand,
+  // Internal (not in --help): the relay of an exec --detach into a sentry sandbox (src/sentry/container.ts).
+  'sentry-exec-relay': () => async (ctx) => {
+    const code = await (require('../sentry/container') as typeof import('../sentry/container')).execRelayMain(ctx.argv);
+    process.exit(code);
+  },
   // Internal (not in --help): the relay of an exec into a vm container (src/vm/exec.ts).
   'vm-exec-relay': () => async () => {
     const code = await (require('../vm/exec') as typeof import('../vm/exec')).execRelayMain();

@@ -90,10 +90,8 @@ export class SentryPlatform implements Platform {
     const cfgPath = path.join(req.stateDir, 'sentry.json');
     cfg.logFile = path.join(req.stateDir, 'sentry.log');
     const sock = controlSocketPath(req.stateDir);
-    if (Buffer.byteLength(sock) <= 107) {
-      cfg.controlSocket = sock;
-      req.recordSentry?.({ stateDir: req.stateDir });
-    }
+    cfg.controlSocket = sock;
+    req.recordSentry?.({ stateDir: req.stateDir });
     fs.writeFileSync(cfgPath, JSON.stringify(cfg), { mode: 0o600 });
     const gofer = spawnGofer(trees);
     // A terminal: a pty whose slave is the sentry's stdio (its controlling terminal) and whose
@@ -147,22 +145,9 @@ export class SentryPlatform implements Platform {
       gid: p.user?.gid ?? 0,
       groups: p.user?.additionalGids ?? [],
     };
-    const conn = await connect(sock, req.record.id);
-    const fd = socketFd(conn);
-    (sys() as unknown as { sendMsg(s: number, d: Buffer, fds: number[]): number }).sendMsg(fd, Buffer.from(JSON.stringify(wire)), [0, 1, 2]);
-    const lines = lineReader(conn);
-    const first = await lines.next();
-    if (!first || typeof first.pid !== 'number') {
-      conn.destroy();
-      throw new MoatError('EEXEC', `exec in ${req.record.id}: ${typeof first?.error === 'string' ? first.error : 'the sentry gave no answer'}`);
-    }
-    const exited = (async () => {
-      const last = await lines.next();
-      conn.destroy();
-      const status = typeof last?.exit === 'number' ? last.exit : 0x7f00;
-      return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
-    })();
-    if (req.mode === 'create') conn.unref();
+    if (req.mode === 'create') return startExecRelay(sock, req.record.id, wire);
+    const { first, exited } = await execThroughSocket(sock, req.record.id, wire);
+    void first;
     return { pid: process.pid, exited };
   }
 
@@ -206,6 +191,87 @@ export class SentryPlatform implements Platform {
   }
 }
 
+/** Connect, hand over this process's stdio with the request, and follow the process to its exit. */
+export async function execThroughSocket(sock: string, id: string, wire: unknown): Promise<{ first: number; exited: Promise<number> }> {
+  const conn = await connect(sock, id);
+  const fd = socketFd(conn);
+  (sys() as unknown as { sendMsg(s: number, d: Buffer, fds: number[]): number }).sendMsg(fd, Buffer.from(JSON.stringify(wire)), [0, 1, 2]);
+  const lines = lineReader(conn);
+  const first = await lines.next();
+  if (!first || typeof first.pid !== 'number') {
+    conn.destroy();
+    throw new MoatError('EEXEC', `exec in ${id}: ${typeof first?.error === 'string' ? first.error : 'the sentry gave no answer'}`);
+  }
+  const exited = (async () => {
+    const last = await lines.next();
+    conn.destroy();
+    const status = typeof last?.exit === 'number' ? last.exit : 0x7f00;
+    return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
+  })();
+  return { first: first.pid, exited };
+}
+
+const RELAY_REPORT_FD = 3;
+
+/**
+ * `exec --detach`: a relay process of moat's (`moat sentry-exec-relay`) starts the process and lives
+ * as long as it does, exiting with its status: its pid stands for the process on the host (the pid
+ * file containerd's shim waits on), as runc's exec'd process would.
+ */
+async function startExecRelay(sock: string, id: string, wire: unknown): Promise<CreatedInit> {
+  const entry = process.argv[1];
+  if (!entry) throw new MoatError('EINTERNAL', 'sentry exec: cannot find moat to start the relay');
+  const child = spawn(process.execPath, [entry, 'sentry-exec-relay', sock, id, JSON.stringify(wire)], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    detached: true,
+  });
+  const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0))));
+  const report = await new Promise<string>((resolve) => {
+    let text = '';
+    const r = child.stdio[RELAY_REPORT_FD] as import('node:stream').Readable;
+    r.setEncoding('utf8');
+    r.on('data', (d: string) => (text += d));
+    r.on('end', () => resolve(text));
+    r.on('error', () => resolve(text));
+  });
+  if (!report.startsWith('ok')) {
+    await exited;
+    throw new MoatError('EEXEC', report.trim() || `exec in ${id}: the relay failed`);
+  }
+  child.unref();
+  return { pid: child.pid!, exited };
+}
+
+/** `moat sentry-exec-relay SOCK ID REQUEST`: see startExecRelay. Returns the exit code. */
+export async function execRelayMain(argv: string[]): Promise<number> {
+  const [sock, id, json] = argv;
+  const report = (line: string) => {
+    try {
+      fs.writeSync(RELAY_REPORT_FD, `${line}\n`);
+      fs.closeSync(RELAY_REPORT_FD);
+    } catch {
+      /* the caller is gone */
+    }
+  };
+  if (!sock || !id || !json) {
+    report('sentry-exec-relay: usage: SOCK ID REQUEST');
+    return 2;
+  }
+  let run: { exited: Promise<number> };
+  try {
+    run = await execThroughSocket(sock, id, JSON.parse(json) as unknown);
+  } catch (e) {
+    report((e as Error).message);
+    return 127;
+  }
+  // The sentry holds the process's stdio now: let go of ours, so the caller's pipes end with it.
+  const devnull = fs.openSync('/dev/null', 'r+');
+  for (const fd of [0, 1, 2]) (sys() as unknown as { dup2(a: number, b: number): void }).dup2(devnull, fd);
+  fs.closeSync(devnull);
+  report('ok');
+  return run.exited;
+}
+
 /** The raw fd of a console handoff (a connected unix socket: an fd of ours, or a net.Socket). */
 function handoffFd(handoff: number | net.Socket): number {
   return typeof handoff === 'number' ? handoff : socketFd(handoff);
@@ -223,10 +289,15 @@ function stateDirOf(rec: ContainerRecord): string {
 }
 
 function connect(sock: string, id: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const c = net.createConnection(sock);
+  // The directory fd behind a long path must stay open until the connection is made.
+  const dirFd = Buffer.byteLength(sock) > 107 ? fs.openSync(path.dirname(sock), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1;
+  const target = dirFd >= 0 ? `/proc/self/fd/${dirFd}/${path.basename(sock)}` : sock;
+  return new Promise<net.Socket>((resolve, reject) => {
+    const c = net.createConnection(target);
     c.once('connect', () => resolve(c));
     c.once('error', (e) => reject(new MoatError('ESTATE', `container ${JSON.stringify(id)}: cannot reach its sentry (${e.message})`)));
+  }).finally(() => {
+    if (dirFd >= 0) fs.closeSync(dirFd);
   });
 }
 

@@ -9,6 +9,7 @@ import { errnoName } from './abi/errno';
 import type { Kernel } from './kernel/kernel';
 import type { ThreadGroup } from './kernel/task';
 import { ptraceSys } from './platform/ptrace/native';
+import { withSocketPath } from './socket-path';
 import { FdTable, HostStreamFile } from './vfs';
 
 interface ControlSys {
@@ -74,7 +75,7 @@ export class ControlServer {
 
   constructor(private readonly kernel: Kernel, readonly path: string) {
     this.n = ptraceSys() as unknown as ControlSys;
-    this.listenFd = this.n.unixListen(path);
+    this.listenFd = withSocketPath(path, (p) => this.n.unixListen(p));
     kernel.watchHostCallback(this.listenFd, () => this.acceptAll());
     kernel.onOrphanExit = (tg, status) => this.exited(tg, status);
   }

@@ -31,6 +31,7 @@ export class Dockerd {
       runtimes: {
         moat: { path: MOAT },
         'moat-badflag': { path: MOAT, runtimeArgs: ['--no-such-flag'] },
+        'moat-sentry': { path: MOAT, runtimeArgs: ['--isolation=sentry'] },
       },
     }, null, 2));
     this.daemon.spawn(DOCKERD, [
