@@ -23,7 +23,7 @@ before(async () => {
     matrix.unavailable = 'containerd is not installed (sh scripts/setup.sh test)';
     return;
   }
-  c = new CriContainerd();
+  c = new CriContainerd(['runc', 'moat', 'moat-sentry']);
   try {
     await c.start();
     cri = new CriClient(c.socket);
@@ -274,3 +274,42 @@ matrix.case('RemovePodSandbox', async (rt) => {
   await cri.rt('RemovePodSandbox', { pod_sandbox_id: id });
   delete pods[rt];
 });
+
+// ---- RuntimeClass `moat-sentry`: the pod and its container on moat's user-space kernel ----
+
+matrix.case('moat-sentry handler: RunPodSandbox, CreateContainer, StartContainer, ExecSync, Stop/Remove, StopPodSandbox, RemovePodSandbox', async () => {
+  const config = podConfig('moat');
+  config.metadata = { ...config.metadata, name: 'pod-sentry', uid: `${config.metadata.uid}-sentry` };
+  const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-sentry' });
+  try {
+    const s = await cri.rt('PodSandboxStatus', { pod_sandbox_id: podId, verbose: true });
+    assert.equal(s.status.state, 'SANDBOX_READY');
+    const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+    const ctrConfig = {
+      metadata: { name: 'app', attempt: 0 },
+      image: { image: img.image.id },
+      command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
+      working_dir: '/',
+      envs: [{ key: 'MOAT_CRI_HANDLER', value: 'moat-sentry' }],
+      labels: { 'io.kubernetes.container.name': 'app', ...config.labels },
+      log_path: 'app/0.log',
+      linux: { security_context: { namespace_options: NAMESPACES } },
+    };
+    const { container_id: id } = await cri.rt('CreateContainer', { pod_sandbox_id: podId, config: ctrConfig, sandbox_config: config });
+    await cri.rt('StartContainer', { container_id: id });
+    assert.equal((await status(id)).state, 'CONTAINER_RUNNING');
+    const r = await execSync(id, ['sh', '-c', 'echo "out $MOAT_CRI_HANDLER"; uname -r; echo err >&2; exit 3']);
+    assert.equal(r.exit_code, 3, r.stderr.toString());
+    assert.equal(r.stdout.toString(), 'out moat-sentry\n6.1.0-moat-sentry\n');
+    assert.equal(r.stderr.toString(), 'err\n');
+    await cri.rt('StopContainer', { container_id: id, timeout: 10 });
+    const st = await status(id);
+    assert.equal(st.state, 'CONTAINER_EXITED');
+    assert.equal(st.exit_code, 0, 'TERM ran the trap');
+    await cri.rt('RemoveContainer', { container_id: id });
+  } finally {
+    await cri.rt('StopPodSandbox', { pod_sandbox_id: podId });
+    await cri.rt('RemovePodSandbox', { pod_sandbox_id: podId });
+  }
+  assert.ok(!fs.existsSync(path.join(c.runtimeRoot('moat-sentry'), podId)), 'the sandbox state is gone');
+}, ['moat']);

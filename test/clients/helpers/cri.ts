@@ -17,7 +17,7 @@ export const BUSYBOX_IMAGE = CTR_IMAGE;
 /** The namespace CRI keeps its containers and images in. */
 export const CRI_NAMESPACE = 'k8s.io';
 /** The runtime handlers of the test containerd (RunPodSandboxRequest.runtime_handler). */
-export type Handler = 'runc' | 'moat' | 'moat-vm';
+export type Handler = 'runc' | 'moat' | 'moat-vm' | 'moat-sentry';
 
 /**
  * config.toml: the CRI plugin with `restrict_oom_score_adj` (processes here lack CAP_SYS_RESOURCE),
@@ -77,6 +77,14 @@ export function moatVmWrapper(dir: string): string {
   return file;
 }
 
+/** `moat-sentry`: moat with --isolation=sentry, for a handler (a RuntimeClass of its own). */
+export function moatSentryWrapper(dir: string): string {
+  const file = path.join(dir, 'bin', 'moat-sentry');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `#!/bin/sh\nexec ${MOAT} --isolation=sentry "$@"\n`, { mode: 0o755 });
+  return file;
+}
+
 /** A containerd of the test's own with the CRI plugin on; its containers' cgroups below `cgroupParent`. */
 export class CriContainerd extends Containerd {
   readonly cgroupParent = `moat-cri-test-${process.pid}`;
@@ -88,7 +96,7 @@ export class CriContainerd extends Containerd {
       cgroupParents: [`moat-cri-test-${process.pid}`],
       // Shim sockets: /run/containerd/s is fixed in containerd 1.6.
       hostDirs: ['/run/containerd/s', '/run/containerd'],
-      config: (dir) => criConfig(dir, Object.fromEntries(handlers.map((h) => [h, h === 'runc' ? RUNC : h === 'moat' ? MOAT : moatVmWrapper(dir)]))),
+      config: (dir) => criConfig(dir, Object.fromEntries(handlers.map((h) => [h, h === 'runc' ? RUNC : h === 'moat' ? MOAT : h === 'moat-sentry' ? moatSentryWrapper(dir) : moatVmWrapper(dir)]))),
     });
   }
 
