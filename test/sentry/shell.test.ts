@@ -351,3 +351,18 @@ test('run -t --isolation=sentry: the application has a terminal of the caller\'s
     b.cleanup();
   }
 });
+
+test('do --isolation=sentry: dynamically linked host programs (ld.so loaded by the sentry): ls, bash, sort', () => {
+  for (const cmd of [
+    ['/bin/ls', '-1', '/etc/apt'],
+    ['/bin/bash', '-c', 'echo "bash $((6 * 7))"; printf "%s\\n" b a c | /usr/bin/sort'],
+  ]) {
+    const { native, sentry } = doBoth(cmd);
+    assertSame(native, sentry, cmd.join(' '));
+  }
+  // It really is dynamic: the program's interpreter is mapped in its address space.
+  const maps = moatDo(root, 'sentry', ['/bin/cat', '/proc/self/maps']);
+  assert.equal(maps.status, 0, explain(maps));
+  assert.match(maps.stdout, /ld-linux-x86-64\.so\.2/, 'ld.so mapped by the sentry');
+  assert.match(maps.stdout, /libc\.so\.6/, 'libc mapped by ld.so through the sentry');
+});
