@@ -5,7 +5,7 @@
 // wait4, futex, nanosleep) is parked on wait queues here, never in Node's event loop; its host
 // thread simply stays stopped.
 
-import { errnoName, ERESTARTSYS, ERESTARTNOHAND, EINTR, ENOSYS } from '../abi/errno';
+import { ERESTARTSYS, ERESTARTNOHAND, EINTR, ENOSYS } from '../abi/errno';
 import { SIGKILL, SIGTERM } from '../abi/signals';
 import { MemoryManager } from '../mm/mm';
 import {
@@ -14,6 +14,7 @@ import {
 } from '../platform';
 import { REG } from '../platform/registers';
 import { dispatchSyscall, syscallName } from '../syscalls/linux/table';
+import { straceBuffer, straceEnter, straceExit } from '../syscalls/linux/strace';
 import { FdTable, type Vfs } from '../vfs';
 import { execTask } from './exec';
 import { exitTask, killThreadGroup } from './exit';
@@ -325,12 +326,15 @@ export class Kernel {
       exitTask(t, t.tg.exiting);
       return;
     }
+    const strace = this.opts.strace;
+    const entered = strace ? straceEnter(t, nr) : '';
+    const buf = strace ? straceBuffer(t, nr) : 0;
     // int $0x80 / sysenter: the 32-bit ABI, which the sentry does not offer (numbers differ).
     const rip = t.regs.get(REG.rip);
     const b0 = t.mm.byteAt(rip - 2);
     let r = b0 === 0xcd || (b0 === 0x0f && t.mm.byteAt(rip - 1) === 0x34) ? -ENOSYS : dispatchSyscall(t, nr);
     if (r === BLOCK) {
-      if (this.opts.strace && !t.timedOut) this.opts.strace(`[${t.tid}] ${syscallName(nr)}(...) parked`);
+      if (strace && !t.timedOut) strace(`${entered}) parked`);
       return;
     }
     if ((t.state as string) === 'dead') return;
@@ -338,7 +342,7 @@ export class Kernel {
     t.blockState = undefined;
     t.interruptResult = -ERESTARTSYS;
     t.wakeOnSignal = false;
-    if (this.opts.strace) this.opts.strace(this.straceLine(t, nr, r));
+    if (strace) strace(straceExit(t, nr, entered, r, buf));
     if ((t.state as string) === 'blocked') return;
     if (r === -ERESTARTSYS && !t.hasDeliverableSignal()) r = -EINTR;
     t.retval = r;
@@ -346,13 +350,6 @@ export class Kernel {
       t.state = 'ready';
       this.ready.unshift(t);
     }
-  }
-
-  private straceLine(t: Task, nr: number, r: number): string {
-    const args: string[] = [];
-    for (let i = 0; i < 6; i++) args.push('0x' + t.arg(i).toString(16));
-    const res = r < 0 && r > -4096 ? `-1 ${errnoName(r)}` : r >= 0 && r < 65536 ? String(r) : '0x' + r.toString(16);
-    return `[${t.tid}] ${syscallName(nr)}(${args.join(', ')}) = ${res}`;
   }
 
   unimplemented(t: Task, nr: number): void {
