@@ -366,3 +366,18 @@ test('do --isolation=sentry: dynamically linked host programs (ld.so loaded by t
   assert.match(maps.stdout, /ld-linux-x86-64\.so\.2/, 'ld.so mapped by the sentry');
   assert.match(maps.stdout, /libc\.so\.6/, 'libc mapped by ld.so through the sentry');
 });
+
+test('--strace logs every application syscall with decoded arguments and results; sentry-syscalls lists the table', () => {
+  const r = moatRun(root, ['--strace', 'do', '--isolation=sentry', '--', BUSYBOX, 'cat', '/etc/hostname']);
+  assert.equal(r.status, 0, explain(r));
+  assert.equal(r.stdout, fs.readFileSync('/etc/hostname', 'utf8'));
+  assert.match(r.stderr, /^\[1\] execve\("\/proc\/self\/exe"|^\[1\] brk\(0x0\) = 0x[0-9a-f]+$/m, r.stderr.slice(0, 400));
+  assert.match(r.stderr, /^\[1\] openat\(-100, "\/etc\/hostname", 0x[0-9a-f]+, 0\d*\) = 3$/m, r.stderr);
+  assert.match(r.stderr, /^\[1\] (read\(3, 0x[0-9a-f]+, \d+\) = \d+ ".*"|sendfile\(1, 3, 0x0, \d+\) = \d+)$/m); // busybox cat uses sendfile
+  assert.match(r.stderr, /^\[1\] exit_group\(0\)/m);
+  const t = moatRun(root, ['sentry-syscalls']);
+  assert.equal(t.status, 0, explain(t));
+  const names = t.stdout.trim().split('\n').filter((l) => !l.startsWith('#'));
+  for (const n of ['openat', 'clone', 'execve', 'futex', 'rt_sigreturn', 'epoll_wait', 'mmap']) assert.ok(names.includes(n), `${n} in the table`);
+  assert.match(t.stdout, /# \d+ syscalls implemented by the sentry; any other returns ENOSYS/);
+});

@@ -23,7 +23,7 @@ const SIGNATURES: Record<string, string> = {
   getrandom: 'xux', rseq: 'xuxx', prlimit64: 'iixx', futex: 'xiuxxu', clock_gettime: 'ix', clock_nanosleep: 'ixxx',
   vfork: '', fork: '', setpgid: 'ii', getpgid: 'i', getsid: 'i', sigaltstack: 'xx', rt_sigreturn: '',
   poll: 'xui', ppoll: 'xuxxu', select: 'ixxxx', pselect6: 'ixxxxx', epoll_wait: 'ixii', epoll_ctl: 'iiix',
-  readv: 'ixi', writev: 'ixi', socket: 'iii', mremap: 'xuuxx', madvise: 'xui', sysinfo: 'x', getrusage: 'ix',
+  sendfile: 'iixu', readv: 'ixi', writev: 'ixi', socket: 'iii', mremap: 'xuuxx', madvise: 'xui', sysinfo: 'x', getrusage: 'ix',
 };
 
 const MAX_STRING = 64;
