@@ -337,7 +337,10 @@ export class Kernel {
       if (strace && !t.timedOut) strace(`${entered}) parked`);
       return;
     }
-    if ((t.state as string) === 'dead') return;
+    if ((t.state as string) === 'dead') {
+      if (strace) strace(`${entered}) = ?`);
+      return;
+    }
     t.timedOut = false;
     t.blockState = undefined;
     t.interruptResult = -ERESTARTSYS;
