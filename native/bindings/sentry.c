@@ -570,6 +570,13 @@ static napi_value map_shared_js(napi_env env, napi_callback_info info)
 		munmap(p, (size_t)size);
 		return NULL;
 	}
+	/* The mapping is sparse (pages exist once touched): do not let V8 count gigabytes of it as
+	 * external memory, which would make it collect garbage over and over. */
+	{
+		int64_t adjusted;
+
+		napi_adjust_external_memory(env, -(int64_t)size, &adjusted);
+	}
 	return ab;
 }
 

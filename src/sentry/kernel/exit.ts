@@ -13,8 +13,13 @@ const NR_EXIT = 60;
 /** Drop a task's hold on its address space: the stub dies with its last user. */
 export function releaseAddressSpace(t: Task, mm: MemoryManager, hostThreadStopped: boolean): void {
   const k = t.kernel;
-  k.byHost.delete(t.hostTid);
   mm.users--;
+  if (mm.hostPid === 0) {
+    // Never had a stub (a process between its creation and its first exec).
+    if (mm.users <= 0) mm.destroy();
+    return;
+  }
+  k.byHost.delete(t.hostTid);
   if (mm.users <= 0) {
     k.platform.destroyAddressSpace(mm.hostPid, [...mm.hostTids].filter((x) => x !== mm.hostPid));
     for (const h of mm.hostTids) k.byHost.delete(h);

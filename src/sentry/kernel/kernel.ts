@@ -81,27 +81,22 @@ export class Kernel {
   spawnProcess(o: { file: string; argv: string[]; envp: string[]; cwd: string; files: FdTable; init?: boolean; creds?: Credentials }): number {
     const pid = this.allocPid();
     const tg = new ThreadGroup(pid, undefined, new SignalHandlers(), 0, new Map([...this.opts.rlimits].map(([k, v]) => [k, { ...v }])));
+    // No stub yet: execTask builds the program's address space in a stub of its own.
     const mm = this.newMemoryManager();
-    mm.hostPid = this.platform.newAddressSpace(mm.file.fd);
-    mm.hostTids.add(mm.hostPid);
     mm.users = 1;
     const creds = o.creds ?? this.opts.creds;
     const t = new Task(this, pid, tg, mm, o.files, this.vfs.initialFsContext(o.cwd), { ...creds, groups: [...creds.groups] }, 'init');
-    t.hostTid = mm.hostPid;
     tg.leader = t;
     tg.tasks.add(t);
     this.tasks.set(pid, t);
     this.groups.set(pid, tg);
-    this.byHost.set(t.hostTid, t);
     if (o.init) this.init = tg;
     const enc = (s: string) => Buffer.from(s);
     const r = execTask(t, o.file, o.argv.map(enc), o.envp.map(enc));
     if (r < 0) {
-      this.platform.destroyAddressSpace(mm.hostPid, []);
       mm.destroy();
       this.tasks.delete(pid);
       this.groups.delete(pid);
-      this.byHost.delete(t.hostTid);
       if (o.init) this.init = undefined;
       return r;
     }
