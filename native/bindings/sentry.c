@@ -28,6 +28,7 @@
  *   takeHostSignals()              -> bitmask of those that arrived since the last call
  *   unixListen(path) -> fd;  unixAccept(fd) -> fd | -1 (no wait)   moat exec's control socket
  *   recvMsg(fd, timeoutMs) -> { data, fds };  sendMsg(sock, Buffer, fds[])   one message with SCM_RIGHTS
+ *   unshare(flags) -> 0 | -errno   the sentry leaves the host's network, IPC and UTS namespaces
  *   dup2(oldfd, newfd)             the exec relay lets go of its caller's stdio
  *   pollIn(fd)                     -> bool  a read of fd would not block (poll, no wait)
  *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3)
@@ -43,6 +44,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -890,6 +892,17 @@ static napi_value set_ctty_js(napi_env env, napi_callback_info info)
 	return js_bool(env, ioctl(fd, TIOCSCTTY, 0) == 0);
 }
 
+/* unshare(2) of the calling thread (the sentry's main thread, whose stubs inherit it). */
+static napi_value unshare_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	double flags;
+
+	if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "unshare", "flags", 0, 0x7fffffff, &flags))
+		return NULL;
+	return num(env, unshare((int)flags) == 0 ? 0 : -errno);
+}
+
 static napi_value dup2_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
@@ -931,6 +944,7 @@ bool moat_register_sentry(napi_env env, napi_value exports)
 		{ "pollIn", poll_in_js },
 		{ "setCtty", set_ctty_js },
 		{ "dup2", dup2_js },
+		{ "unshare", unshare_js },
 		{ "unixListen", unix_listen_js },
 		{ "unixAccept", unix_accept_js },
 		{ "recvMsg", recv_msg_js },

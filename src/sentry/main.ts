@@ -34,6 +34,9 @@ export function sentryMain(argv: string[]): void {
     fail(`cannot read ${cfgPath}: ${(e as Error).message}`);
   }
   registerAll();
+  // The sentry needs no network, System V IPC or host name of the host's: leave them (as root;
+  // the stubs it starts inherit the empty namespaces). A sentry taken over gets no network.
+  (ptraceSys() as unknown as { unshare(flags: number): number }).unshare(0x40000000 | 0x08000000 | 0x04000000);
   const platform = new PtracePlatform();
   platform.hostSignals(FORWARDED);
   const vfs = new Vfs({ rootfs: cfg.rootfs, goferFd: goferChannel(cfg), readonly: cfg.readonlyRootfs ?? false, mounts: cfg.mounts ?? [] });
