@@ -302,6 +302,7 @@ test('create/start --isolation=sentry: state names the sentry (it traces the app
     assert.equal(running.pid, created.pid, 'the same sentry from create to start');
     assert.match(fs.readFileSync(`/proc/${running.pid}/status`, 'utf8'), /^TracerPid:\s+0$/m, 'the state pid is not itself a tracee (not the application)');
     assert.ok(traceesOf(running.pid).length >= 1, `the state pid ${running.pid} traces the application's stub(s)`);
+    assert.notEqual(fs.readlinkSync(`/proc/${running.pid}/ns/net`), fs.readlinkSync('/proc/self/ns/net'), 'the sentry has left the host network namespace');
     const k = moatRun(root, ['kill', id, 'KILL']);
     assert.equal(k.status, 0, k.stderr);
     await waitFor('the container to stop', () => state().status === 'stopped', 30_000);
