@@ -45,6 +45,10 @@ export function sentryMain(argv: string[]): void {
     platform,
     vfs,
     strace,
+    onInternalError: (line) => {
+      process.stderr.write(`moat sentry: ${line}\n`);
+      if (cfg.logFile) fs.appendFileSync(cfg.logFile, `${line}\n`);
+    },
     onUnimplemented: (name, nr) => {
       // Once per syscall: to stderr under --strace, else to the sentry's log in the state directory.
       const line = `moat sentry: unimplemented syscall ${name} (${nr}): ENOSYS\n`;

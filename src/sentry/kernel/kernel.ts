@@ -26,6 +26,8 @@ export interface KernelOptions {
   vfs: Vfs;
   /** Log every syscall (--strace) to this function. */
   strace?: (line: string) => void;
+  /** Report a bug of the sentry's (a handler threw). */
+  onInternalError?: (line: string) => void;
   /** Report each unimplemented syscall once. */
   onUnimplemented?: (name: string, nr: number) => void;
   hostname: string;
@@ -349,6 +351,17 @@ export class Kernel {
       this.ready.unshift(t);
     }
   }
+
+  /** A handler threw: report it (once per syscall and message) on the sentry's log. */
+  internalError(t: Task, name: string, err: unknown): void {
+    const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    const key = `${name}:${msg}`;
+    if (this.errorsSeen.has(key)) return;
+    this.errorsSeen.add(key);
+    this.opts.onInternalError?.(`sentry bug in ${name} (task ${t.tid}): ${msg}${err instanceof Error && err.stack ? `\n${err.stack.split('\n').slice(1, 4).join('\n')}` : ''}`);
+  }
+
+  private readonly errorsSeen = new Set<string>();
 
   unimplemented(t: Task, nr: number): void {
     if (this.unimplementedSeen.has(nr)) return;

@@ -1,9 +1,9 @@
 // Memory: brk, mmap (anonymous and file-backed), munmap, mprotect, mremap, madvise, and the
 // calls that have nothing to do with no swap and no host page cache (mlock, msync, mincore).
 
-import { EACCES, EBADF, EINVAL, ENODEV, EFAULT } from '../../abi/errno';
+import { EACCES, EBADF, EINVAL, ENODEV, EFAULT, ENOMEM } from '../../abi/errno';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, type MapSource } from '../../mm/mm';
-import { PAGE } from '../../mm/layout';
+import { APP_LIMIT, PAGE } from '../../mm/layout';
 import type { Task } from '../../kernel/task';
 import type { FileDescription } from '../../vfs';
 
@@ -60,8 +60,15 @@ function mincore(t: Task): number {
   const addr = t.arg(0);
   const len = t.arg(1);
   if (addr % PAGE !== 0) return -EINVAL;
-  const pages = Math.ceil(len / PAGE);
-  const out = new Uint8Array(pages).fill(1);
+  // Every page must be mapped (ENOMEM otherwise), which also bounds the vector's size.
+  const end = addr + Math.ceil(len / PAGE) * PAGE;
+  if (end > APP_LIMIT || end < addr) return -ENOMEM;
+  for (let a = addr; a < end; ) {
+    const v = t.mm.find(a);
+    if (!v) return -ENOMEM;
+    a = v.end;
+  }
+  const out = new Uint8Array((end - addr) / PAGE).fill(1);
   return t.mm.write(t.arg(2), out) ? 0 : -EFAULT;
 }
 

@@ -2,7 +2,7 @@
 // syscalls/linux. A number with no handler returns ENOSYS, reported once by name; nothing ever
 // reaches the host on the application's behalf.
 
-import { ENOSYS } from '../../abi/errno';
+import { EFAULT, ENOSYS } from '../../abi/errno';
 import { SYSCALLS_X86_64 } from '../../../native/seccomp/syscalls';
 import type { Task } from '../../kernel/task';
 
@@ -33,7 +33,14 @@ export function dispatchSyscall(t: Task, nr: number): number {
     t.kernel.unimplemented(t, nr);
     return -ENOSYS;
   }
-  return h(t);
+  try {
+    return h(t);
+  } catch (err) {
+    // A bug of the sentry's, reached by the application's arguments: the call fails (EFAULT),
+    // the sandbox lives on, and the bug is reported with what triggered it.
+    t.kernel.internalError(t, syscallName(nr), err);
+    return -EFAULT;
+  }
 }
 
 /** The implemented syscalls, by name (for `moat sentry-syscalls`). */
