@@ -1,10 +1,12 @@
 /*
  * The gofer's own walls, built before the first request (docs/sentry-gofer.md#confinement):
  *   - only fd 3 (the socket) and the tree fds stay open; RLIMIT_NOFILE fits the handle table
- *   - as root, each tree becomes a detached clone mount (open_tree), recursively read-only, nodev,
- *     nosuid, nosymfollow, private: even a subverted gofer cannot write, open a device, follow a symlink or
- *     walk ".." above a tree; then new mount/net/ipc/uts namespaces and a chroot into an empty,
- *     read-only, detached tmpfs; capabilities down to DAC_READ_SEARCH and FOWNER
+ *   - as root, each tree becomes a detached clone mount (open_tree), recursively read-only (unless
+ *     served read-write: -w), nodev, nosuid, nosymfollow, private: even a subverted gofer cannot
+ *     write a read-only tree, open a device, follow a symlink or walk ".." above a tree; then new
+ *     mount/net/ipc/uts namespaces and a chroot into an empty, read-only, detached tmpfs;
+ *     capabilities down to DAC_READ_SEARCH and FOWNER (and CHOWN, DAC_OVERRIDE, FSETID with a
+ *     read-write tree)
  *   - as non-root, the same namespaces and chroot inside a user namespace when the host allows
  *     one (the trees stay the caller's own mounts: the kernel lets only root clone them)
  *   - no_new_privs, not dumpable, and last a seccomp allowlist of exactly the calls serving makes.
@@ -80,12 +82,14 @@ static void fit_nofile(unsigned ntrees, uint32_t *max_handles)
 
 /* ---- mounts and root ---- */
 
-/* Replace a tree fd by a private, detached, read-only copy of its mount tree (root only). */
-static void detach_tree(int fd)
+/* Replace a tree fd by a private, detached copy of its mount tree (root only): read-only unless the
+ * tree is served read-write. */
+static void detach_tree(int fd, bool rw)
 {
 	/* Private: mounts made later on the host do not propagate into it (writable ones least of all). */
 	struct mount_attr attr = {
-		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSYMFOLLOW,
+		.attr_set = (rw ? 0 : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			    MOUNT_ATTR_NOSYMFOLLOW,
 		.propagation = MS_PRIVATE,
 	};
 	long t = syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
@@ -139,20 +143,27 @@ static void keep_caps(uint64_t keep)
 		die("capset", errno);
 }
 
-static void confine_root(unsigned ntrees)
+static void confine_root(unsigned ntrees, const bool *rw)
 {
+	uint64_t caps = UINT64_C(1) << CAP_DAC_READ_SEARCH | UINT64_C(1) << CAP_FOWNER;
 	int err;
 
-	for (unsigned i = 0; i < ntrees; i++)
-		detach_tree(FIRST_TREE_FD + (int)i);
+	for (unsigned i = 0; i < ntrees; i++) {
+		detach_tree(FIRST_TREE_FD + (int)i, rw[i]);
+		/* Making files for (and as) the application's users in a writable tree: the sentry has
+		 * checked the application's permissions already, as runsc's gofer trusts its sentry's. */
+		if (rw[i])
+			caps |= UINT64_C(1) << CAP_CHOWN | UINT64_C(1) << CAP_DAC_OVERRIDE | UINT64_C(1) << CAP_FSETID;
+	}
 	/* After the clones: open_tree only copies mounts of the caller's own namespace. */
 	if (unshare(NAMESPACES) < 0)
 		die("unshare", errno);
 	err = empty_root();
 	if (err)
 		die("empty root", err);
-	/* Reading any file of the rootfs (whatever its owner and mode), O_NOATIME on any: no more. */
-	keep_caps(UINT64_C(1) << CAP_DAC_READ_SEARCH | UINT64_C(1) << CAP_FOWNER);
+	/* Reading any file of the rootfs (whatever its owner and mode), O_NOATIME on any; and in
+	 * writable trees, changing any file for the owner the sentry names: no more. */
+	keep_caps(caps);
 }
 
 /* Unprivileged: a user namespace buys the same namespaces and root, where the host allows one.
@@ -165,9 +176,10 @@ static void confine_user(void)
 		keep_caps(0);
 }
 
-void confine(unsigned ntrees, uint32_t *max_handles)
+void confine(unsigned ntrees, uint32_t *max_handles, const bool *rw)
 {
 	close_others(ntrees);
+	umask(0); /* modes of new files are the sentry's (it applied the application's umask) */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die("PR_SET_NO_NEW_PRIVS", errno);
 	/* Not dumpable: no ptrace, no /proc/<pid>/fd or mem for processes of the same uid. */
@@ -175,7 +187,7 @@ void confine(unsigned ntrees, uint32_t *max_handles)
 		die("PR_SET_DUMPABLE", errno);
 	fit_nofile(ntrees, max_handles);
 	if (geteuid() == 0)
-		confine_root(ntrees);
+		confine_root(ntrees, rw);
 	else
 		confine_user();
 }
@@ -200,17 +212,48 @@ void confine(unsigned ntrees, uint32_t *max_handles)
 
 /* Every flag an openat of the gofer's carries: read-only, nothing that creates or truncates. */
 #define OPENAT_FLAGS (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOATIME)
+/* With a writable tree, what its CREATE and OPEN for writing add. */
+#define OPENAT_WRITE_FLAGS (OPENAT_FLAGS | O_WRONLY | O_RDWR | O_CREAT | O_EXCL | O_TRUNC)
 
-void install_seccomp(void)
+#define FILTER_HEAD                                                                             \
+	LD_ABS(offsetof(struct seccomp_data, arch)),                                            \
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0), KILL,              \
+		LD_ABS(offsetof(struct seccomp_data, nr)),                                      \
+		/* x32 calls reach the same numbers with the high bit: not ours. */             \
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, __X32_SYSCALL_BIT, 0, 1), KILL
+
+void install_seccomp(bool writable)
 {
+	/* Only with a read-write tree: the calls that change one (each on a tree fd, one component). */
+	static struct sock_filter rw_insns[] = {
+		FILTER_HEAD,
+		ALLOW_NR(__NR_mkdirat),
+		ALLOW_NR(__NR_symlinkat),
+		ALLOW_NR(__NR_unlinkat),
+		ALLOW_NR(__NR_renameat2),
+		ALLOW_NR(__NR_fchownat),
+		ALLOW_NR(__NR_fchmod),
+		ALLOW_NR(__NR_ftruncate),
+		ALLOW_NR(__NR_utimensat),
+		ALLOW_NR(__NR_openat2),
+		ALLOW_NR(__NR_fstat),
+		ALLOW_NR(__NR_readlinkat),
+		ALLOW_NR(__NR_getdents64),
+		ALLOW_NR(__NR_lseek),
+		ALLOW_NR(__NR_close),
+		ALLOW_NR(__NR_exit_group),
+		ALLOW_NR(__NR_exit),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_recvmsg, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 0, 6),
+		ARG_EQ(0, SOCK_FD),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 0, 6),
+		ARG_WITHIN(2, OPENAT_WRITE_FLAGS),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl, 0, 6),
+		ARG_EQ(1, F_SETFL),
+		KILL,
+	};
 	static struct sock_filter insns[] = {
-		LD_ABS(offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-		KILL,
-		LD_ABS(offsetof(struct seccomp_data, nr)),
-		/* x32 calls reach the same numbers with the high bit: not ours. */
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, __X32_SYSCALL_BIT, 0, 1),
-		KILL,
+		FILTER_HEAD,
 		ALLOW_NR(__NR_openat2), /* flags are behind a pointer; the mounts are read-only as root */
 		ALLOW_NR(__NR_fstat),
 		ALLOW_NR(__NR_readlinkat),
@@ -231,6 +274,11 @@ void install_seccomp(void)
 		KILL,
 	};
 	struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]), .filter = insns };
+
+	if (writable) {
+		prog.len = sizeof(rw_insns) / sizeof(rw_insns[0]);
+		prog.filter = rw_insns;
+	}
 
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
 		die("seccomp", errno);

@@ -1,11 +1,15 @@
 /*
- * moat-gofer: serves the container's trees to the sentry, read-only and fd-relative, so the
- * application's path strings never reach a host path syscall (gVisor's gofer; docs/sentry-gofer.md).
+ * moat-gofer: serves the container's trees to the sentry, fd-relative and read-only but for -w
+ * trees, so the application's path strings never reach a host path syscall (gVisor's gofer;
+ * docs/sentry-gofer.md).
  *
- *   moat-gofer N [MAX_HANDLES]
+ *   moat-gofer N [MAX_HANDLES] [-f TREE NAME]... [-w TREE]...
  *     fd 3            connected AF_UNIX SOCK_SEQPACKET socket to the sentry
  *     fd 4 .. 4+N-1   O_PATH|O_DIRECTORY fds of the trees (0 = the rootfs, then bind sources)
  *     MAX_HANDLES     size of the handle table, 1..65536 (default 65536)
+ *     -f TREE NAME    tree TREE is the one regular file NAME in its directory (a single-file bind
+ *                     mount): ATTACH gives that file, and nothing else of the directory is reachable
+ *     -w TREE         tree TREE is served read-write (a writable bind mount); the others read-only
  *
  * One request per message, one reply per message, strictly in turn. Exits 0 when the sentry's end
  * closes; 1 with a message on stderr if it cannot set itself up. The sentry is untrusted too: it
@@ -20,6 +24,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#define USAGE "usage: moat-gofer N [MAX_HANDLES] [-f TREE NAME]... [-w TREE]..."
 
 static uint8_t req[MAX_REQ];
 static uint8_t rep[MAX_REP];
@@ -106,17 +112,38 @@ int main(int argc, char **argv)
 {
 	unsigned ntrees;
 	uint32_t max_handles = MAX_HANDLES;
+	static const char *files[MAX_TREES];
+	static bool rw[MAX_TREES];
+	bool writable = false;
+	int i = 2;
 
-	if (argc < 2 || argc > 3)
-		die("usage: moat-gofer N [MAX_HANDLES]", EINVAL);
+	if (argc < 2)
+		die(USAGE, EINVAL);
 	ntrees = (unsigned)parse_num(argv[1], 1, MAX_TREES, "N (number of trees)");
-	if (argc == 3)
-		max_handles = (uint32_t)parse_num(argv[2], 1, MAX_HANDLES, "MAX_HANDLES");
+	if (i < argc && argv[i][0] != '-')
+		max_handles = (uint32_t)parse_num(argv[i++], 1, MAX_HANDLES, "MAX_HANDLES");
+	while (i < argc) {
+		unsigned tree;
+
+		if (strcmp(argv[i], "-w") == 0 && i + 1 < argc) {
+			tree = (unsigned)parse_num(argv[i + 1], 0, ntrees - 1, "-w TREE");
+			rw[tree] = writable = true;
+			i += 2;
+			continue;
+		}
+		if (strcmp(argv[i], "-f") != 0 || i + 2 >= argc)
+			die(USAGE, EINVAL);
+		tree = (unsigned)parse_num(argv[i + 1], 0, ntrees - 1, "-f TREE");
+		if (files[tree] || ops_check_name(argv[i + 2]))
+			die("-f NAME (one plain component, once per tree)", EINVAL);
+		files[tree] = argv[i + 2];
+		i += 3;
+	}
 	check_fds(ntrees);
-	confine(ntrees, &max_handles);
+	confine(ntrees, &max_handles, rw);
 	handles_init(max_handles);
-	ops_init(ntrees);
-	install_seccomp();
+	ops_init(ntrees, files, rw);
+	install_seccomp(writable);
 	/* Nothing is written after this point; the slots go to handles. */
 	close(0);
 	close(1);

@@ -23,9 +23,10 @@
 
 /* Everything before the first request: fds, rlimits, namespaces, root, capabilities, no_new_privs.
  * May lower *max_handles to what RLIMIT_NOFILE allows. Exits with a message on failure. */
-void confine(unsigned ntrees, uint32_t *max_handles);
-/* The last step: the seccomp allowlist of exactly the calls serve() makes. */
-void install_seccomp(void);
+void confine(unsigned ntrees, uint32_t *max_handles, const bool *rw);
+/* The last step: the seccomp allowlist of exactly the calls serve() makes (writable: some tree is
+ * read-write, so the calls that change a tree are allowed too). */
+void install_seccomp(bool writable);
 void die(const char *what, int err);
 
 /* ---- handles.c ---- */
@@ -40,6 +41,7 @@ struct handle {
 	dev_t dev;        /* identity and type never change for an inode the fd pins */
 	ino_t ino;
 	mode_t fmt;
+	uint8_t tree;     /* the tree it was walked in (RENAME stays within one) */
 	uint8_t namelen;  /* for a regular file: its name in parent, to reopen it for reading */
 	char name[MAX_NAME];
 };
@@ -47,8 +49,8 @@ struct handle {
 void handles_init(uint32_t max);
 uint32_t handles_max(void);
 /* A new handle for fd (owned by the table on success). 0, or ENFILE when the table is full. */
-int handle_new(int fd, const struct stat *st, struct handle *parent, const char *name, size_t len,
-	       uint32_t *out);
+int handle_new(int fd, const struct stat *st, unsigned tree, struct handle *parent, const char *name,
+	       size_t len, uint32_t *out);
 /* The live entry a handle value names, or NULL (EBADF). */
 struct handle *handle_get(uint32_t value);
 struct handle *handle_parent(const struct handle *h);
@@ -57,7 +59,11 @@ int handle_close(uint32_t value);
 
 /* ---- ops.c ---- */
 
-void ops_init(unsigned ntrees);
+/* files[i]: the name of tree i's one file (a single-file tree), or NULL for a whole directory;
+ * rw[i]: tree i is served read-write. */
+void ops_init(unsigned ntrees, const char *const *files, const bool *rw);
+/* 0 if s is one plain component the protocol can carry, else an errno. */
+int ops_check_name(const char *s);
 /* Serve one request (recv_flags: recvmsg's msg_flags): writes the reply into rep (MAX_REP bytes)
  * and returns its length; *fd_out is an fd to donate with it (closed by the caller after sending)
  * or -1. */

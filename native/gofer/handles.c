@@ -34,8 +34,8 @@ static uint32_t slot_of(const struct handle *h)
 	return (uint32_t)(h - table);
 }
 
-int handle_new(int fd, const struct stat *st, struct handle *parent, const char *name, size_t len,
-	       uint32_t *out)
+int handle_new(int fd, const struct stat *st, unsigned tree, struct handle *parent, const char *name,
+	       size_t len, uint32_t *out)
 {
 	struct handle *h;
 
@@ -49,6 +49,7 @@ int handle_new(int fd, const struct stat *st, struct handle *parent, const char 
 	h->dev = st->st_dev;
 	h->ino = st->st_ino;
 	h->fmt = st->st_mode & S_IFMT;
+	h->tree = (uint8_t)tree;
 	h->parent = 0;
 	h->namelen = 0;
 	if (parent) {

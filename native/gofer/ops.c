@@ -1,7 +1,9 @@
 /*
  * The request handlers. Every request is hostile: its length must be exactly what the op's layout
  * says, reserved fields zero, handles live, names one plain component. Nothing here follows a
- * symlink or resolves more than one component, and nothing opens for writing.
+ * symlink or resolves more than one component. Only a tree the launcher made read-write (-w) is
+ * ever changed (CREATE, MKDIR, SYMLINK, UNLINK, RENAME, SETATTR, OPEN for writing); in the others
+ * those are EROFS.
  */
 #include "gofer.h"
 
@@ -11,6 +13,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/openat2.h>
@@ -23,13 +26,17 @@
 #define WRITE_FLAGS (O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | 020000000)
 
 static unsigned trees;
+static const char *const *tree_files;
+static const bool *tree_rw;
 static bool hello_done;
 static bool have_openat2 = true;
 static uint8_t dents[32768];
 
-void ops_init(unsigned ntrees)
+void ops_init(unsigned ntrees, const char *const *files, const bool *rw)
 {
 	trees = ntrees;
+	tree_files = files;
+	tree_rw = rw;
 }
 
 /* ---- little-endian fields (the host is little-endian: gofer.h) ---- */
@@ -107,9 +114,9 @@ static int fstat_fd(int fd, struct stat *st)
 
 /* openat2 one step under dirfd; openat with O_NOFOLLOW where the kernel has no openat2 (< 5.6),
  * which is as strict for one validated component. Returns the fd or -errno. */
-static int open_step(int dirfd, const char *name, int flags)
+static int open_step_mode(int dirfd, const char *name, int flags, mode_t mode)
 {
-	struct open_how how = { .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC), .resolve = ONE_STEP };
+	struct open_how how = { .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC), .mode = mode, .resolve = ONE_STEP };
 	long fd = -1;
 
 	for (int tries = 0; have_openat2 && tries < 16; tries++) {
@@ -124,9 +131,14 @@ static int open_step(int dirfd, const char *name, int flags)
 	if (have_openat2)
 		return -EAGAIN;
 	do
-		fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
 	while (fd < 0 && errno == EINTR);
 	return fd < 0 ? -errno : (int)fd;
+}
+
+static int open_step(int dirfd, const char *name, int flags)
+{
+	return open_step_mode(dirfd, name, flags, 0);
 }
 
 /* The directory an O_PATH fd pins, opened for reading: "." of a directory is itself, no race. */
@@ -153,6 +165,11 @@ static int check_name(const uint8_t *name, size_t len)
 	if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
 		return EINVAL;
 	return 0;
+}
+
+int ops_check_name(const char *s)
+{
+	return check_name((const uint8_t *)s, strlen(s));
 }
 
 /* Bodies of "u32 handle, u32 zero": the handle, or NULL with *err set. */
@@ -189,8 +206,8 @@ static int op_hello(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
 }
 
 /* Reply body of ATTACH and WALK: the new handle for fd (consumed either way) and its stat. */
-static int new_entry(int fd, struct handle *parent, const uint8_t *name, size_t len, uint8_t *r,
-		     size_t *out)
+static int new_entry(int fd, unsigned tree, struct handle *parent, const uint8_t *name, size_t len,
+		     uint8_t *r, size_t *out)
 {
 	struct stat st;
 	uint32_t value;
@@ -200,7 +217,7 @@ static int new_entry(int fd, struct handle *parent, const uint8_t *name, size_t 
 	if (!err && !S_ISREG(st.st_mode))
 		parent = NULL;
 	if (!err)
-		err = handle_new(fd, &st, parent, (const char *)name, len, &value);
+		err = handle_new(fd, &st, tree, parent, (const char *)name, len, &value);
 	if (err) {
 		close(fd);
 		return err;
@@ -210,6 +227,37 @@ static int new_entry(int fd, struct handle *parent, const uint8_t *name, size_t 
 	put_stat(r + 8, &st);
 	*out = 8 + STAT_SIZE;
 	return 0;
+}
+
+/* A single-file tree: the file named name in the directory dfd (consumed). The directory gets a
+ * handle the sentry never sees (closed at once: it lives on only as the file's parent, for OPEN to
+ * reopen the file by name), so nothing but the one file is reachable. Only a regular file. */
+static int attach_file(int dfd, unsigned tree, const char *name, uint8_t *r, size_t *out)
+{
+	struct stat st;
+	struct handle *dir;
+	uint32_t dv;
+	int err = fstat_fd(dfd, &st), fd;
+
+	if (!err)
+		err = handle_new(dfd, &st, tree, NULL, NULL, 0, &dv);
+	if (err) {
+		close(dfd);
+		return err;
+	}
+	dir = handle_get(dv);
+	fd = open_step(dir->fd, name, O_PATH);
+	err = fd < 0 ? -fd : fstat_fd(fd, &st);
+	if (!err && !S_ISREG(st.st_mode))
+		err = ESTALE; /* replaced on the host since the launcher looked */
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+	} else {
+		err = new_entry(fd, tree, dir, (const uint8_t *)name, strlen(name), r, out);
+	}
+	handle_close(dv);
+	return err;
 }
 
 static int op_attach(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
@@ -227,7 +275,9 @@ static int op_attach(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return errno;
-	return new_entry(fd, NULL, NULL, 0, r, out);
+	if (!tree_files[tree])
+		return new_entry(fd, tree, NULL, NULL, 0, r, out);
+	return attach_file(fd, tree, tree_files[tree], r, out);
 }
 
 static int op_walk(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
@@ -255,7 +305,7 @@ static int op_walk(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
 	fd = open_step(dir->fd, name, O_PATH);
 	if (fd < 0)
 		return -fd;
-	return new_entry(fd, dir, b + 8, nlen, r, out);
+	return new_entry(fd, dir->tree, dir, b + 8, nlen, r, out);
 }
 
 static int op_stat(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
@@ -385,8 +435,9 @@ static int op_readdir(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
 /* A regular file, reopened for reading by its name in the directory it was walked from. The name
  * may have been replaced since: never follow (O_NOFOLLOW, RESOLVE_NO_SYMLINKS), never block or take
  * a terminal (a FIFO or tty swapped in), and hand out only the very inode the handle pins. */
-static int reopen_file(const struct handle *h, int noatime)
+static int reopen_file(const struct handle *h, int flags)
 {
+	int noatime = flags & O_NOATIME;
 	const struct handle *dir = handle_parent(h);
 	char name[MAX_NAME + 1];
 	struct stat st;
@@ -396,7 +447,8 @@ static int reopen_file(const struct handle *h, int noatime)
 		return -ESTALE;
 	memcpy(name, h->name, h->namelen);
 	name[h->namelen] = '\0';
-	fd = open_step(dir->fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | noatime);
+	/* O_TRUNC only once the inode is known to be the one the handle pins. */
+	fd = open_step(dir->fd, name, (flags & (O_ACCMODE | O_NOATIME)) | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return fd;
 	err = fstat_fd(fd, &st);
@@ -404,6 +456,8 @@ static int reopen_file(const struct handle *h, int noatime)
 		err = ESTALE;
 	/* O_NONBLOCK was only for the open: the donated file's flags are the sentry's to see. */
 	if (!err && fcntl(fd, F_SETFL, noatime) < 0)
+		err = errno;
+	if (!err && flags & O_TRUNC && ftruncate(fd, 0) < 0)
 		err = errno;
 	if (err) {
 		close(fd);
@@ -424,9 +478,15 @@ static int op_open(const uint8_t *b, size_t len, int *fd_out, size_t *out)
 	if (!h)
 		return EBADF;
 	flags = get32(b + 4);
-	if (flags & WRITE_FLAGS)
-		return EROFS; /* the trees are served read-only; the sentry's overlay takes writes */
-	if (flags & ~(uint32_t)OPEN_ALLOWED)
+	if (flags & WRITE_FLAGS) {
+		if (!tree_rw[h->tree])
+			return EROFS; /* a read-only tree: the sentry's overlay takes writes */
+		if (flags & WRITE_FLAGS & ~(uint32_t)OPEN_WRITE_ALLOWED || (flags & O_ACCMODE) == O_ACCMODE)
+			return EINVAL; /* creating is CREATE's; appending is the sentry's (it knows the size) */
+		if (S_ISDIR(h->fmt))
+			return EISDIR;
+	}
+	if (flags & ~(uint32_t)(OPEN_ALLOWED | OPEN_WRITE_ALLOWED))
 		return EINVAL;
 	if (S_ISLNK(h->fmt))
 		return ELOOP;
@@ -435,13 +495,248 @@ static int op_open(const uint8_t *b, size_t len, int *fd_out, size_t *out)
 	else if (flags & O_DIRECTORY)
 		return ENOTDIR;
 	else if (S_ISREG(h->fmt))
-		fd = reopen_file(h, (int)(flags & O_NOATIME));
+		fd = reopen_file(h, (int)flags);
 	else
 		return ENXIO; /* devices, FIFOs, sockets: the sentry serves its own */
 	if (fd < 0)
 		return -fd;
 	*fd_out = fd;
 	*out = 0;
+	return 0;
+}
+
+/* ---- writes (read-write trees only) ---- */
+
+/* The directory a changing request names: live, a directory, in a read-write tree. */
+static struct handle *rw_dir(uint32_t value, int *err)
+{
+	struct handle *h = handle_get(value);
+
+	*err = !h ? EBADF : !S_ISDIR(h->fmt) ? ENOTDIR : !tree_rw[h->tree] ? EROFS : 0;
+	return *err ? NULL : h;
+}
+
+/* A request's name at p (len bytes), validated and NUL-terminated into name. */
+static int get_name(const uint8_t *p, size_t len, char *name)
+{
+	int err = check_name(p, len);
+
+	if (err)
+		return err;
+	memcpy(name, p, len);
+	name[len] = '\0';
+	return 0;
+}
+
+static int chown_fd(int fd, uint32_t uid, uint32_t gid)
+{
+	return fchownat(fd, "", (uid_t)uid, (gid_t)gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+}
+
+/* CREATE (a regular file, O_EXCL), MKDIR and SYMLINK: made, given to uid:gid, then walked. A name
+ * that exists (a symlink planted there included) is EEXIST: nothing is followed or replaced. */
+static int op_make(uint16_t op, const uint8_t *b, size_t len, uint8_t *r, size_t *out)
+{
+	char name[MAX_NAME + 1], target[MAX_TARGET + 1];
+	struct handle *dir;
+	struct stat made, st;
+	uint32_t mode, uid, gid;
+	size_t nlen, tlen;
+	int err, fd = -1;
+
+	if (len < 20)
+		return EBADMSG;
+	mode = get32(b + 4);
+	uid = get32(b + 8);
+	gid = get32(b + 12);
+	nlen = get16(b + 16);
+	tlen = get16(b + 18);
+	if (len != 20 + nlen + tlen || (op == OP_SYMLINK) != (tlen != 0) || mode & ~07777u ||
+	    (op == OP_SYMLINK && mode != 0))
+		return EBADMSG;
+	dir = rw_dir(get32(b), &err);
+	if (!dir)
+		return err;
+	err = get_name(b + 20, nlen, name);
+	if (err)
+		return err;
+	if (uid == UINT32_MAX || gid == UINT32_MAX)
+		return EINVAL;
+	if (op == OP_SYMLINK) {
+		if (tlen > MAX_TARGET || memchr(b + 20 + nlen, '\0', tlen))
+			return tlen > MAX_TARGET ? ENAMETOOLONG : EINVAL;
+		memcpy(target, b + 20 + nlen, tlen);
+		target[tlen] = '\0';
+		if (symlinkat(target, dir->fd, name) < 0)
+			return errno;
+		fd = open_step(dir->fd, name, O_PATH);
+	} else if (op == OP_MKDIR) {
+		if (mkdirat(dir->fd, name, (mode_t)mode) < 0)
+			return errno;
+		fd = open_step(dir->fd, name, O_PATH | O_DIRECTORY);
+	} else {
+		int wfd = open_step_mode(dir->fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NONBLOCK | O_NOCTTY,
+					 (mode_t)mode);
+
+		if (wfd < 0)
+			return -wfd;
+		err = chown_fd(wfd, uid, gid);
+		/* chown cleared set-id bits: they go back on, as asked */
+		if (!err && mode & 06000 && fchmod(wfd, (mode_t)mode) < 0)
+			err = errno;
+		if (!err)
+			err = fstat_fd(wfd, &made);
+		close(wfd);
+		if (!err) {
+			fd = open_step(dir->fd, name, O_PATH);
+			if (fd >= 0 && !fstat_fd(fd, &st) && (st.st_dev != made.st_dev || st.st_ino != made.st_ino)) {
+				close(fd);
+				return ESTALE; /* replaced between the two steps: not ours to unlink */
+			}
+		}
+	}
+	if (!err && fd < 0)
+		err = -fd;
+	if (!err && op != OP_CREATE)
+		err = chown_fd(fd, uid, gid);
+	/* mkdir(2) takes no set-id bits from its mode (setgid comes from the parent only): the
+	 * sentry's mode says what they are, as its own rule for a new directory made them. */
+	if (!err && op == OP_MKDIR && mode & 07000) {
+		int dfd = reopen_dir(fd, 0);
+
+		err = dfd < 0 ? -dfd : fchmod(dfd, (mode_t)mode) < 0 ? errno : 0;
+		if (dfd >= 0)
+			close(dfd);
+	}
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		unlinkat(dir->fd, name, op == OP_MKDIR ? AT_REMOVEDIR : 0);
+		return err;
+	}
+	return new_entry(fd, dir->tree, dir, (const uint8_t *)name, nlen, r, out);
+}
+
+static int op_unlink(const uint8_t *b, size_t len, size_t *out)
+{
+	char name[MAX_NAME + 1];
+	struct handle *dir;
+	uint32_t flags;
+	size_t nlen;
+	int err;
+
+	if (len < 12 || get16(b + 10) != 0)
+		return EBADMSG;
+	nlen = get16(b + 8);
+	flags = get32(b + 4);
+	if (len != 12 + nlen || (flags & ~(uint32_t)AT_REMOVEDIR))
+		return EBADMSG;
+	dir = rw_dir(get32(b), &err);
+	if (!dir)
+		return err;
+	err = get_name(b + 12, nlen, name);
+	if (err)
+		return err;
+	*out = 0;
+	return unlinkat(dir->fd, name, (int)flags) < 0 ? errno : 0;
+}
+
+static int op_rename(const uint8_t *b, size_t len, size_t *out)
+{
+	char oldname[MAX_NAME + 1], newname[MAX_NAME + 1];
+	struct handle *from, *to;
+	uint32_t flags;
+	size_t olen, nlen;
+	int err;
+
+	if (len < 16)
+		return EBADMSG;
+	flags = get32(b + 8);
+	olen = get16(b + 12);
+	nlen = get16(b + 14);
+	if (len != 16 + olen + nlen || flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
+	    flags == (RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return EBADMSG;
+	from = rw_dir(get32(b), &err);
+	if (!from)
+		return err;
+	to = rw_dir(get32(b + 4), &err);
+	if (!to)
+		return err;
+	if (from->tree != to->tree)
+		return EXDEV;
+	err = get_name(b + 16, olen, oldname);
+	if (!err)
+		err = get_name(b + 16 + olen, nlen, newname);
+	if (err)
+		return err;
+	*out = 0;
+	return syscall(SYS_renameat2, from->fd, oldname, to->fd, newname, flags) < 0 ? errno : 0;
+}
+
+static int get_time(const uint8_t *p, struct timespec *t)
+{
+	t->tv_sec = (time_t)get64(p);
+	t->tv_nsec = (long)get32(p + 8);
+	return t->tv_nsec >= 1000000000L || get32(p + 12) != 0 ? EBADMSG : 0;
+}
+
+/* SETATTR: owner, then mode (set-id bits survive), size, times; the new stat. Mode and size need
+ * an open file (a directory, or the regular file reopened as OPEN does); a symlink's mode is
+ * EOPNOTSUPP, as lchmod's. */
+static int op_setattr(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
+{
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+	struct handle *h;
+	struct stat st;
+	uint32_t mask, mode;
+	uint64_t size;
+	int err = 0, fd = -1;
+
+	if (len != SETATTR_SIZE_BODY || get32(b + 20) != 0)
+		return EBADMSG;
+	mask = get32(b + 4);
+	mode = get32(b + 8);
+	size = get64(b + 24);
+	if (mask & ~SETATTR_ALL || (mask & SETATTR_MODE && mode & ~07777u) || size > INT64_MAX)
+		return EBADMSG;
+	if ((mask & SETATTR_ATIME && get_time(b + 32, &ts[0])) || (mask & SETATTR_MTIME && get_time(b + 48, &ts[1])))
+		return EBADMSG;
+	h = handle_get(get32(b));
+	if (!h)
+		return EBADF;
+	if (!tree_rw[h->tree])
+		return EROFS;
+	if (mask & (SETATTR_MODE | SETATTR_SIZE)) {
+		if (S_ISREG(h->fmt))
+			fd = reopen_file(h, mask & SETATTR_SIZE ? O_WRONLY : O_RDONLY);
+		else if (mask & SETATTR_SIZE)
+			return S_ISDIR(h->fmt) ? EISDIR : EINVAL;
+		else if (S_ISDIR(h->fmt))
+			fd = reopen_dir(h->fd, 0);
+		else
+			return EOPNOTSUPP;
+		if (fd < 0)
+			return -fd;
+	}
+	if (mask & (SETATTR_UID | SETATTR_GID))
+		err = chown_fd(h->fd, mask & SETATTR_UID ? get32(b + 12) : UINT32_MAX,
+			       mask & SETATTR_GID ? get32(b + 16) : UINT32_MAX);
+	if (!err && mask & SETATTR_MODE && fchmod(fd, (mode_t)mode) < 0)
+		err = errno;
+	if (!err && mask & SETATTR_SIZE && ftruncate(fd, (off_t)size) < 0)
+		err = errno;
+	if (!err && mask & (SETATTR_ATIME | SETATTR_MTIME) &&
+	    syscall(SYS_utimensat, h->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (!err)
+		err = fstat_fd(h->fd, &st);
+	if (err)
+		return err;
+	put_stat(r, &st);
+	*out = STAT_SIZE;
 	return 0;
 }
 
@@ -455,7 +750,7 @@ static int op_close(const uint8_t *b, size_t len, size_t *out)
 
 static int run(uint16_t op, const uint8_t *b, size_t len, uint8_t *r, size_t *out, int *fd_out)
 {
-	if (op < OP_HELLO || op > OP_CLOSE)
+	if (op < OP_HELLO || op > OP_SETATTR)
 		return ENOSYS;
 	if (op != OP_HELLO && !hello_done)
 		return EPROTO;
@@ -474,6 +769,16 @@ static int run(uint16_t op, const uint8_t *b, size_t len, uint8_t *r, size_t *ou
 		return op_readdir(b, len, r, out);
 	case OP_OPEN:
 		return op_open(b, len, fd_out, out);
+	case OP_CREATE:
+	case OP_MKDIR:
+	case OP_SYMLINK:
+		return op_make(op, b, len, r, out);
+	case OP_UNLINK:
+		return op_unlink(b, len, out);
+	case OP_RENAME:
+		return op_rename(b, len, out);
+	case OP_SETATTR:
+		return op_setattr(b, len, r, out);
 	default:
 		return op_close(b, len, out);
 	}

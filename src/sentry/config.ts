@@ -5,8 +5,11 @@ export interface SentryConfig {
   rootfs: string;
   goferFd?: number;
   readonlyRootfs?: boolean;
-  /** Bind mounts: container destination → gofer tree index. */
-  mounts?: Array<{ destination: string; tree: number; readonly: boolean }>;
+  /**
+   * Bind mounts: container destination → gofer tree index. writable: the gofer serves the tree
+   * read-write, and writes reach the host (no in-memory overlay: runsc's default for binds).
+   */
+  mounts?: Array<{ destination: string; tree: number; readonly: boolean; writable?: boolean }>;
   args: string[];
   env: string[];
   cwd: string;

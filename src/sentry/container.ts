@@ -1,5 +1,5 @@
 // The sentry platform (moat's gVisor): the container's processes run on moat's user-space kernel.
-// create starts two host processes: the gofer (serves the rootfs, read-only, fd-relative) and the
+// create starts two host processes: the gofer (serves the rootfs read-only and bind sources, fd-relative) and the
 // sentry (node build/sentry.js: the kernel, tracer of the application's stubs). The state's pid is
 // the sentry's; its exit status is the application init's. See docs/sentry.md.
 
@@ -14,7 +14,7 @@ import type { ContainerRecord } from '../state/store';
 import { sys } from '../sys';
 import { MoatError } from '../util/errors';
 import type { SentryConfig } from './config';
-import { spawnGofer } from './gofer';
+import { spawnGofer, type GoferTree } from './gofer';
 
 const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
@@ -38,11 +38,11 @@ function isBind(m: { type?: string; options?: string[] }): boolean {
 }
 
 /** The sentry's configuration for this container (pure: from the spec and the request). */
-export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, strace: boolean): { cfg: SentryConfig; trees: string[] } {
+export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, strace: boolean): { cfg: SentryConfig; trees: GoferTree[] } {
   const p = spec.process;
   if (!p) throw new MoatError('EUSAGE', 'process: required by the sentry platform');
   if (p.terminal && !req.console) throw new MoatError('EUSAGE', 'process.terminal is set: a --console-socket is required');
-  const trees = [rootfs];
+  const trees: GoferTree[] = [{ dir: rootfs }];
   const mounts: SentryConfig['mounts'] = [];
   for (const m of spec.mounts ?? []) {
     if (!isBind(m) || !m.source) continue;
@@ -53,9 +53,20 @@ export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, str
     } catch {
       throw new MoatError('EUSAGE', `mounts: ${m.source}: no such file or directory`);
     }
-    if (!st.isDirectory()) continue; // single-file binds (resolv.conf, hosts): not yet
-    trees.push(src);
-    mounts.push({ destination: m.destination, tree: trees.length - 1, readonly: (m.options ?? []).includes('ro') });
+    // No `ro`: the gofer serves the tree read-write and writes reach the host (runsc's default for
+    // binds); with `ro`, read-only under an in-memory overlay.
+    const readonly = (m.options ?? []).includes('ro');
+    if (st.isDirectory()) {
+      trees.push({ dir: src, writable: !readonly });
+    } else if (st.isFile()) {
+      // A single-file bind (hosts, resolv.conf, termination-log): the gofer serves that one file
+      // of its directory. The source's own symlinks are followed here, as mount(2) follows them.
+      const real = fs.realpathSync(src);
+      trees.push({ dir: path.dirname(real), file: path.basename(real), writable: !readonly });
+    } else {
+      continue; // devices, sockets, FIFOs: the sentry serves its own
+    }
+    mounts.push({ destination: m.destination, tree: trees.length - 1, readonly, writable: !readonly });
   }
   const cfg: SentryConfig = {
     rootfs,

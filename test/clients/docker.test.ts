@@ -271,13 +271,18 @@ matrix.case('sentry: run -d, logs, exec, stop', async () => {
 
 // Writes to a bind volume stay in the sentry's in-memory layer in milestone 1 (the gofer serves
 // read-only): docs/sentry.md says so; only reading is checked here.
-matrix.case('sentry: -v bind volume is readable', () => {
+matrix.case('sentry: -v bind volume is readable, and writes reach the host; /etc/hosts and /etc/hostname are served', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-sentry-vol-'));
   try {
     fs.writeFileSync(path.join(dir, 'in.txt'), 'from the host\n');
-    const r = docker(['run', '--rm', '--runtime=moat-sentry', '-v', `${dir}:/data`, IMAGE, 'sh', '-c', 'cat /data/in.txt; ls /data']);
+    // Also writable (runsc's default for binds: writes reach the host), and Docker's single-file
+    // binds (/etc/hosts, /etc/hostname) are served.
+    const script = 'cat /data/in.txt; ls /data; echo "from the container" > /data/out.txt; mkdir /data/sub; grep -q localhost /etc/hosts && echo hosts; [ -s /etc/hostname ] && echo hostname';
+    const r = docker(['run', '--rm', '--runtime=moat-sentry', '-v', `${dir}:/data`, IMAGE, 'sh', '-c', script]);
     assert.equal(r.status, 0, r.all);
-    assert.equal(r.stdout, 'from the host\nin.txt\n');
+    assert.equal(r.stdout, 'from the host\nin.txt\nhosts\nhostname\n');
+    assert.equal(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8'), 'from the container\n');
+    assert.ok(fs.statSync(path.join(dir, 'sub')).isDirectory());
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -278,6 +278,96 @@ test('run with the annotation dev.moat.isolation=sentry runs under the sentry (u
   }
 });
 
+test('run --isolation=sentry with a bind-mounted file', () => {
+  // Single-file binds as Docker and Kubernetes make them: /etc/hosts over the image's (ro), and a
+  // writable file at a path the image lacks (made, as runc makes mount points), its source a
+  // symlink (followed on the host, as mount(2) follows it). The gofer serves only that one file of
+  // its host directory: the sibling stays out of reach. A write to the writable one reaches the host.
+  const host = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-bindfile-'));
+  fs.chmodSync(host, 0o755);
+  fs.writeFileSync(path.join(host, 'hosts'), '127.0.0.1 localhost\n10.1.2.3 bound-host\n');
+  fs.writeFileSync(path.join(host, 'app.conf'), 'setting=42\n');
+  fs.writeFileSync(path.join(host, 'sibling'), 'not for the container\n');
+  fs.symlinkSync('app.conf', path.join(host, 'link.conf'));
+  const script = [
+    'cat /etc/hosts',
+    'cat /opt/app/conf/app.conf',
+    'ls -l /opt/app/conf/app.conf | cut -c1',
+    'ls /opt/app/conf',
+    'echo x >> /etc/hosts 2>/dev/null || echo "hosts read-only"',
+    'echo changed > /opt/app/conf/app.conf && cat /opt/app/conf/app.conf',
+    'grep " /etc/hosts " /proc/mounts | cut -d" " -f4 | cut -d, -f1',
+  ].join('\n');
+  const b = makeBundle(['sh', '-c', script], (c) => {
+    c.mounts.push({ destination: '/etc/hosts', type: 'bind', source: path.join(host, 'hosts'), options: ['rbind', 'ro'] });
+    c.mounts.push({ destination: '/opt/app/conf/app.conf', type: 'bind', source: path.join(host, 'link.conf'), options: ['rbind'] });
+  });
+  try {
+    assert.equal(fs.existsSync(path.join(b.rootfs, 'opt/app')), false);
+    const r = moatRun(root, ['--isolation=sentry', 'run', '--bundle', b.dir, `bindfile-${process.hrtime.bigint()}`]);
+    assert.equal(r.status, 0, explain(r));
+    assert.equal(
+      r.stdout,
+      [
+        '127.0.0.1 localhost', '10.1.2.3 bound-host', 'setting=42', '-', 'app.conf', 'hosts read-only', 'changed', 'ro',
+      ].join('\n') + '\n',
+      explain(r),
+    );
+    // The image is untouched (the mount point was made in memory); the write reached the host file.
+    assert.equal(fs.existsSync(path.join(b.rootfs, 'opt/app')), false);
+    assert.equal(fs.readFileSync(path.join(host, 'app.conf'), 'utf8'), 'changed\n');
+    assert.equal(fs.readFileSync(path.join(host, 'hosts'), 'utf8'), '127.0.0.1 localhost\n10.1.2.3 bound-host\n');
+    assert.equal(fs.readlinkSync(path.join(host, 'link.conf')), 'app.conf');
+  } finally {
+    b.cleanup();
+    fs.rmSync(host, { recursive: true, force: true });
+  }
+});
+
+test('run --isolation=sentry with a writable bind mount: writes reach the host, the rootfs stays untouched', () => {
+  const host = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-bindrw-'));
+  fs.chmodSync(host, 0o755);
+  fs.writeFileSync(path.join(host, 'old'), 'old contents\n');
+  fs.writeFileSync(path.join(host, 'gone'), 'remove me\n');
+  fs.mkdirSync(path.join(host, 'emptydir'));
+  const script = [
+    'cd /data',
+    'echo hello > new.txt && echo more >> new.txt && cat new.txt',
+    'mkdir -p sub/deeper && echo nested > sub/deeper/n',
+    'mv old sub/renamed',
+    'rm gone && rmdir emptydir',
+    'ln -s sub/renamed link',
+    'chmod 600 new.txt && stat -c %a new.txt',
+    'touch -d "2001-02-03 04:05:06" sub/deeper/n',
+    ': > sub/renamed',
+    'ls',
+    'touch /in-rootfs 2>/dev/null || echo "root read-only"',
+    'grep " /data " /proc/mounts | cut -d" " -f4 | cut -d, -f1',
+  ].join('\n');
+  const b = makeBundle(['sh', '-c', script], (c) => {
+    c.mounts.push({ destination: '/data', type: 'bind', source: host, options: ['rbind'] });
+  });
+  try {
+    const rootBefore = fs.readdirSync(b.rootfs).sort();
+    const r = moatRun(root, ['--isolation=sentry', 'run', '--bundle', b.dir, `bindrw-${process.hrtime.bigint()}`]);
+    assert.equal(r.status, 0, explain(r));
+    assert.equal(r.stdout, ['hello', 'more', '600', 'link', 'new.txt', 'sub', 'root read-only', 'rw'].join('\n') + '\n', explain(r));
+    assert.equal(fs.readFileSync(path.join(host, 'new.txt'), 'utf8'), 'hello\nmore\n');
+    assert.equal(fs.statSync(path.join(host, 'new.txt')).mode & 0o777, 0o600);
+    assert.equal(fs.readFileSync(path.join(host, 'sub/deeper/n'), 'utf8'), 'nested\n');
+    assert.equal(fs.statSync(path.join(host, 'sub/deeper/n')).mtime.getUTCFullYear(), 2001);
+    assert.equal(fs.readFileSync(path.join(host, 'sub/renamed'), 'utf8'), '');
+    assert.equal(fs.readlinkSync(path.join(host, 'link')), 'sub/renamed');
+    assert.deepEqual(fs.readdirSync(host).sort(), ['link', 'new.txt', 'sub']);
+    // The application ran as root: what it made is root's on the host too.
+    assert.equal(fs.statSync(path.join(host, 'sub/deeper')).uid, 0);
+    assert.deepEqual(fs.readdirSync(b.rootfs).sort(), rootBefore);
+  } finally {
+    b.cleanup();
+    fs.rmSync(host, { recursive: true, force: true });
+  }
+});
+
 test('create/start --isolation=sentry: state names the sentry (it traces the application); start, kill, delete find the platform', async () => {
   const b = makeBundle(['sh', '-c', 'echo started; exec sleep 30']);
   const out = path.join(b.dir, 'out.log');

@@ -7,7 +7,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GoferClient, goferPath, O_DIRECTORY, O_NOATIME, spawnGofer, type GoferEntry } from '../../src/sentry/gofer';
+import {
+  AT_REMOVEDIR, GoferClient, goferPath, O_DIRECTORY, O_NOATIME, O_RDWR, O_TRUNC, O_WRONLY, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_SIZE,
+  SETATTR_UID, spawnGofer, type GoferEntry,
+} from '../../src/sentry/gofer';
 import { sys } from '../../src/sys';
 
 const E = os.constants.errno;
@@ -256,7 +259,7 @@ test('hostile messages: unknown op, short, malformed, oversized, bad handles', (
     hdr.writeUInt16LE(1, 2);
     assert.equal(raw(g.fd, hdr).err, E.EBADMSG); // header's reserved field
     assert.equal(raw(g.fd, msg(3, [r, 4], [5, 2], [0, 2], Buffer.from('fi'))).err, E.EBADMSG); // name length lies
-    assert.equal(raw(g.fd, Buffer.concat([msg(4, [r, 4], [0, 4]), Buffer.alloc(600)])).err, E.EMSGSIZE);
+    assert.equal(raw(g.fd, Buffer.concat([msg(4, [r, 4], [0, 4]), Buffer.alloc(5000)])).err, E.EMSGSIZE);
     assert.equal(raw(g.fd, msg(1, [1, 4], [0, 4])).err, E.EPROTO); // a second HELLO
     for (const h of [0, 1, r + 1, r ^ 0x10000, 0xffffffff]) assert.equal(c.stat(h), -E.EBADF, `handle ${h}`);
     assert.equal(c.stat(-1), -E.EBADF);
@@ -399,6 +402,184 @@ test('lifetime: EOF ends the gofer, leaving no process; a dead gofer is -EIO', a
   h.close();
 });
 
+test('a single-file tree: ATTACH gives the one file, nothing else of its directory', () => {
+  const g = spawnGofer([root, { dir: root, file: 'file' }, { dir: root, file: 'up' }, { dir: root, file: 'dir' }]);
+  const client = new GoferClient(g.fd);
+  try {
+    assert.equal(client.trees, 4);
+    const f = entry(client.attach(1));
+    assert.equal(f.stat.mode & S_IFMT, S_IFREG);
+    assert.equal(f.stat.ino, fs.statSync(path.join(root, 'file'), { bigint: true }).ino);
+    const fd = client.open(f.handle);
+    assert.ok(fd >= 0);
+    const buf = Buffer.alloc(64);
+    assert.equal(buf.subarray(0, fs.readSync(fd, buf, 0, 64, 0)).toString(), 'hello gofer\n');
+    fs.closeSync(fd);
+    // No way from the file to its siblings: not a directory, and the directory's handle is never given.
+    assert.equal(client.walk(f.handle, 'dir'), -E.ENOTDIR);
+    assert.equal(client.readdir(f.handle), -E.ENOTDIR);
+    assert.equal(client.open(f.handle, O_DIRECTORY), -E.ENOTDIR);
+    for (let gen = 1; gen <= 2; gen++) {
+      for (let slot = 0; slot < 16; slot++) {
+        const r = client.walk((gen << 16) | slot, 'dir');
+        assert.equal(typeof r, 'number', `handle ${gen}:${slot} walked into the directory`);
+      }
+    }
+    // A symlink or a directory where the file should be is not served (nor followed).
+    assert.equal(client.attach(2), -E.ESTALE);
+    assert.equal(client.attach(3), -E.ESTALE);
+    // Closing the file frees the hidden directory handle too; attaching again works.
+    client.close(f.handle);
+    const again = entry(client.attach(1));
+    const fd2 = client.open(again.handle);
+    assert.ok(fd2 >= 0);
+    fs.closeSync(fd2);
+  } finally {
+    fs.closeSync(g.fd);
+  }
+});
+
+/** A fresh writable tree next to the shared one, with a symlink planted in it that points out. */
+function rwTree(): string {
+  const dir = fs.mkdtempSync(path.join(tmp, 'rw-'));
+  fs.writeFileSync(path.join(dir, 'existing'), 'existing\n');
+  fs.symlinkSync(path.join(tmp, 'outside'), path.join(dir, 'evil'));
+  fs.symlinkSync(tmp, path.join(dir, 'evildir'));
+  return dir;
+}
+
+test('writes: only in a read-write tree (-w); create, open for writing, mkdir, symlink, setattr, unlink, rename', () => {
+  const rw = rwTree();
+  const rw2 = rwTree();
+  const g = spawnGofer([root, { dir: rw, writable: true }, { dir: rw2, writable: true }]);
+  const c = new GoferClient(g.fd);
+  try {
+    // The read-only tree refuses every change.
+    const ro = entry(c.attach(0));
+    const roFile = entry(c.walk(ro.handle, 'file'));
+    assert.equal(c.create(ro.handle, 'x', 0o644, 0, 0), -E.EROFS);
+    assert.equal(c.mkdir(ro.handle, 'x', 0o755, 0, 0), -E.EROFS);
+    assert.equal(c.symlink(ro.handle, 'x', 'y', 0, 0), -E.EROFS);
+    assert.equal(c.unlink(ro.handle, 'file', 0), -E.EROFS);
+    assert.equal(c.rename(ro.handle, 'file', ro.handle, 'x', 0), -E.EROFS);
+    assert.equal(c.setattr(roFile.handle, { mask: SETATTR_MODE, mode: 0o777 }), -E.EROFS);
+    assert.equal(c.open(roFile.handle, O_RDWR), -E.EROFS);
+    assert.equal(fs.readFileSync(path.join(root, 'file'), 'utf8'), 'hello gofer\n');
+
+    const t = entry(c.attach(1));
+    // CREATE: a new file, owned as asked, with the mode asked (no umask: the sentry applied it).
+    const a = entry(c.create(t.handle, 'a', 0o640, 1234, 5678));
+    let st = fs.statSync(path.join(rw, 'a'));
+    assert.deepEqual([st.mode & 0o7777, st.uid, st.gid, st.size], [0o640, 1234, 5678, 0]);
+    assert.equal(a.stat.ino, BigInt(st.ino));
+    assert.equal(c.create(t.handle, 'a', 0o644, 0, 0), -E.EEXIST);
+    const wfd = c.open(a.handle, O_RDWR);
+    assert.ok(wfd >= 0);
+    fs.writeSync(wfd, 'written through the gofer\n', 0);
+    fs.closeSync(wfd);
+    assert.equal(fs.readFileSync(path.join(rw, 'a'), 'utf8'), 'written through the gofer\n');
+    const tfd = c.open(a.handle, O_WRONLY | O_TRUNC);
+    assert.ok(tfd >= 0);
+    fs.closeSync(tfd);
+    assert.equal(fs.statSync(path.join(rw, 'a')).size, 0);
+    assert.equal(c.open(a.handle, 0o100 /* O_CREAT */ | O_WRONLY), -E.EINVAL);
+    assert.equal(c.open(t.handle, O_WRONLY), -E.EISDIR);
+    // MKDIR, SYMLINK.
+    const d = entry(c.mkdir(t.handle, 'd', 0o2750, 42, 43));
+    st = fs.statSync(path.join(rw, 'd'));
+    assert.deepEqual([st.isDirectory(), st.mode & 0o7777, st.uid, st.gid], [true, 0o2750, 42, 43]);
+    const l = entry(c.symlink(d.handle, 'l', '../../outside', 7, 8));
+    const lst = fs.lstatSync(path.join(rw, 'd/l'));
+    assert.deepEqual([lst.isSymbolicLink(), lst.uid, lst.gid], [true, 7, 8]);
+    assert.equal(fs.readlinkSync(path.join(rw, 'd/l')), '../../outside');
+    assert.equal(c.readlink(l.handle), '../../outside');
+    // SETATTR: owner, mode, size, times, the new stat back.
+    const s2 = c.setattr(a.handle, { mask: SETATTR_UID | SETATTR_GID | SETATTR_MODE | SETATTR_SIZE | SETATTR_MTIME, uid: 99, gid: 98, mode: 0o4755, size: 10, mtimeSec: 1_000_000_000, mtimeNsec: 5 });
+    assert.equal(typeof s2, 'object');
+    st = fs.statSync(path.join(rw, 'a'));
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o7777, st.size, st.mtimeMs], [99, 98, 0o4755, 10, 1_000_000_000_000]);
+    assert.equal(c.setattr(d.handle, { mask: SETATTR_SIZE, size: 0 }), -E.EISDIR);
+    assert.equal(c.setattr(l.handle, { mask: SETATTR_MODE, mode: 0o777 }), -E.EOPNOTSUPP);
+    // RENAME within the tree; across trees EXDEV.
+    assert.equal(c.rename(t.handle, 'a', d.handle, 'moved', 0), 0);
+    assert.equal(fs.existsSync(path.join(rw, 'd/moved')), true);
+    assert.equal(c.rename(t.handle, 'existing', d.handle, 'moved', 1 /* RENAME_NOREPLACE */), -E.EEXIST);
+    const t2 = entry(c.attach(2));
+    assert.equal(c.rename(t.handle, 'existing', t2.handle, 'x', 0), -E.EXDEV);
+    assert.equal(c.rename(ro.handle, 'file', t.handle, 'x', 0), -E.EROFS);
+    // UNLINK: files, and directories only with AT_REMOVEDIR (and empty).
+    assert.equal(c.unlink(t.handle, 'd', 0), -E.EISDIR);
+    assert.equal(c.unlink(t.handle, 'd', AT_REMOVEDIR), -E.ENOTEMPTY);
+    assert.equal(c.unlink(d.handle, 'moved', 0), 0);
+    assert.equal(c.unlink(d.handle, 'l', 0), 0);
+    assert.equal(c.unlink(t.handle, 'd', AT_REMOVEDIR), 0);
+    assert.deepEqual(fs.readdirSync(rw).sort(), ['evil', 'evildir', 'existing']);
+  } finally {
+    fs.closeSync(g.fd);
+  }
+});
+
+test('writes: a symlink planted in the tree is never followed out, hostile names are refused', () => {
+  const rw = rwTree();
+  const g = spawnGofer([{ dir: rw, writable: true }]);
+  const c = new GoferClient(g.fd);
+  const outside = path.join(tmp, 'outside');
+  const before = fs.statSync(outside);
+  try {
+    const t = entry(c.attach(0));
+    // Making a file where the symlink is: EEXIST, nothing created at its target.
+    assert.equal(c.create(t.handle, 'evil', 0o644, 0, 0), -E.EEXIST);
+    assert.equal(c.mkdir(t.handle, 'evil', 0o755, 0, 0), -E.EEXIST);
+    const evil = entry(c.walk(t.handle, 'evil'));
+    assert.equal(evil.stat.mode & S_IFMT, S_IFLNK);
+    assert.equal(c.open(evil.handle, O_RDWR), -E.ELOOP);
+    assert.equal(c.setattr(evil.handle, { mask: SETATTR_SIZE, size: 0 }), -E.EINVAL);
+    assert.equal(c.setattr(evil.handle, { mask: SETATTR_MODE, mode: 0o777 }), -E.EOPNOTSUPP);
+    // A chown of the link changes the link, not the file it points at.
+    assert.equal(typeof c.setattr(evil.handle, { mask: SETATTR_UID, uid: 4321 }), 'object');
+    assert.equal(fs.lstatSync(path.join(rw, 'evil')).uid, 4321);
+    // A symlink to a directory outside is no directory to make things in, rename into or list.
+    const evildir = entry(c.walk(t.handle, 'evildir'));
+    assert.equal(c.create(evildir.handle, 'x', 0o644, 0, 0), -E.ENOTDIR);
+    assert.equal(c.mkdir(evildir.handle, 'x', 0o755, 0, 0), -E.ENOTDIR);
+    assert.equal(c.symlink(evildir.handle, 'x', '/', 0, 0), -E.ENOTDIR);
+    assert.equal(c.unlink(evildir.handle, 'outside', 0), -E.ENOTDIR);
+    assert.equal(c.rename(t.handle, 'existing', evildir.handle, 'stolen', 0), -E.ENOTDIR);
+    assert.equal(c.walk(evildir.handle, 'outside'), -E.ENOTDIR);
+    // Renaming over the link replaces the link; unlinking it removes the link only.
+    assert.equal(c.unlink(t.handle, 'evil', 0), 0);
+    assert.equal(c.unlink(t.handle, 'evildir', AT_REMOVEDIR), -E.ENOTDIR);
+    assert.equal(c.unlink(t.handle, 'evildir', 0), 0);
+    const after = fs.statSync(outside);
+    assert.deepEqual([after.ino, after.uid, after.mode, after.size], [before.ino, before.uid, before.mode, before.size]);
+    assert.equal(fs.readFileSync(outside, 'utf8'), 'host secret\n');
+    assert.equal(fs.existsSync(path.join(tmp, 'x')), false);
+    // Hostile names: refused by the client, and sent raw, by the gofer.
+    for (const bad of ['', '.', '..', 'a/b', '../outside', 'a\0b', 'x'.repeat(256)]) {
+      assert.ok((c.create(t.handle, bad, 0o644, 0, 0) as number) < 0, JSON.stringify(bad));
+      assert.ok(c.unlink(t.handle, bad, 0) < 0, JSON.stringify(bad));
+      assert.ok(c.rename(t.handle, 'existing', t.handle, bad, 0) < 0, JSON.stringify(bad));
+    }
+    const rawName = (name: Buffer) => raw(g.fd, msg(9, [t.handle, 4], [0o644, 4], [0, 4], [0, 4], [name.length, 2], [0, 2], name)).err;
+    assert.equal(rawName(Buffer.from('..')), E.EINVAL);
+    assert.equal(rawName(Buffer.from('../escape')), E.EINVAL);
+    assert.equal(rawName(Buffer.from('a\0b')), E.EINVAL);
+    assert.equal(raw(g.fd, msg(12, [t.handle, 4], [0, 4], [2, 2], [0, 2], Buffer.from('..'))).err, E.EINVAL);
+    const ren = (o: string, n: string) => raw(g.fd, msg(13, [t.handle, 4], [t.handle, 4], [0, 4], [o.length, 2], [n.length, 2], Buffer.from(o + n))).err;
+    assert.equal(ren('existing', '../x'), E.EINVAL);
+    assert.equal(ren('..', 'x'), E.EINVAL);
+    // Malformed: lengths that lie, reserved fields, unknown flags, a mode with the type bits.
+    assert.equal(raw(g.fd, msg(9, [t.handle, 4], [0o644, 4], [0, 4], [0, 4], [5, 2], [0, 2], Buffer.from('ab'))).err, E.EBADMSG);
+    assert.equal(raw(g.fd, msg(9, [t.handle, 4], [0o100644, 4], [0, 4], [0, 4], [2, 2], [0, 2], Buffer.from('ab'))).err, E.EBADMSG);
+    assert.equal(raw(g.fd, msg(12, [t.handle, 4], [1, 4], [2, 2], [0, 2], Buffer.from('ab'))).err, E.EBADMSG);
+    assert.equal(raw(g.fd, msg(13, [t.handle, 4], [t.handle, 4], [3, 4], [1, 2], [1, 2], Buffer.from('ab'))).err, E.EBADMSG);
+    assert.equal(raw(g.fd, msg(14, [t.handle, 4], [0x40, 4], Buffer.alloc(56))).err, E.EBADMSG);
+    assert.deepEqual(fs.readdirSync(rw).sort(), ['existing']);
+  } finally {
+    fs.closeSync(g.fd);
+  }
+});
+
 test('start-up: a bad invocation is refused with a message', () => {
   const [a, b] = sys().seqpacketPair();
   try {
@@ -408,6 +589,11 @@ test('start-up: a bad invocation is refused with a message', () => {
     const notDir = spawnSync(goferPath(), ['1'], { stdio: ['ignore', 'ignore', 'pipe', a, 0], encoding: 'utf8' });
     assert.equal(notDir.status, 1);
     assert.match(notDir.stderr, /not a directory/);
+    for (const bad of [['1', '-f', '1', 'x'], ['1', '-f', '0', '..'], ['1', '-f', '0', 'a/b'], ['1', '-f', '0'], ['1', '-x']]) {
+      const r = spawnSync(goferPath(), bad, { stdio: ['ignore', 'ignore', 'pipe', a, 'ignore'], encoding: 'utf8' });
+      assert.equal(r.status, 1, bad.join(' '));
+      assert.match(r.stderr, /moat-gofer: /);
+    }
     const notSock = spawnSync(goferPath(), ['1'], { stdio: ['ignore', 'ignore', 'pipe', 'ignore'], encoding: 'utf8' });
     assert.equal(notSock.status, 1);
     assert.match(notSock.stderr, /not a SOCK_SEQPACKET socket/);

@@ -19,7 +19,13 @@ import {
   nameError,
   OP_ATTACH,
   OP_CLOSE,
+  OP_CREATE,
   OP_HELLO,
+  OP_MKDIR,
+  OP_RENAME,
+  OP_SETATTR,
+  OP_SYMLINK,
+  OP_UNLINK,
   OP_OPEN,
   OP_READDIR,
   OP_READLINK,
@@ -43,6 +49,19 @@ export interface GoferClientOptions {
    * UTF-8 still walks); 'utf8' (the default) is what Node's fs does, lossy for such names.
    */
   names?: 'utf8' | 'latin1';
+}
+
+/** A SETATTR request: mask says which fields count (SETATTR_* bits). */
+export interface GoferSetAttr {
+  mask: number;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atimeSec?: number;
+  atimeNsec?: number;
+  mtimeSec?: number;
+  mtimeNsec?: number;
 }
 
 export class GoferClient {
@@ -143,7 +162,8 @@ export class GoferClient {
 
   /**
    * h opened for reading by the gofer and handed over: a host fd (close-on-exec, the sentry's to
-   * pread and close), or -errno. flags: 0, or O_DIRECTORY / O_NOATIME; anything that writes is -EROFS.
+   * pread and close), or -errno. flags: 0, or O_DIRECTORY / O_NOATIME; in a read-write tree also
+   * O_WRONLY / O_RDWR / O_TRUNC for a regular file; anything that writes elsewhere is -EROFS.
    */
   open(h: number, flags = 0): number {
     if (!isU32(flags)) return -EINVAL;
@@ -154,6 +174,101 @@ export class GoferClient {
     const fd = this.received;
     this.received = -1;
     return fd;
+  }
+
+  // ---- writes: read-write trees only (-EROFS elsewhere) ----
+
+  /** A new regular file (never an existing name), owned by uid:gid; its handle (OPEN it to write). */
+  create(dir: number, name: string, mode: number, uid: number, gid: number): GoferEntry | number {
+    return this.make(OP_CREATE, dir, name, mode, uid, gid, '');
+  }
+
+  mkdir(dir: number, name: string, mode: number, uid: number, gid: number): GoferEntry | number {
+    return this.make(OP_MKDIR, dir, name, mode, uid, gid, '');
+  }
+
+  symlink(dir: number, name: string, target: string, uid: number, gid: number): GoferEntry | number {
+    return this.make(OP_SYMLINK, dir, name, 0, uid, gid, target);
+  }
+
+  /** Remove name from dir (flags: 0, or AT_REMOVEDIR for a directory). */
+  unlink(dir: number, name: string, flags: number): number {
+    if (!isU32(dir)) return -EBADF;
+    const len = this.putName(name, REQ_HDR + 12);
+    if (len < 0) return len;
+    this.req.writeUInt32LE(dir, REQ_HDR);
+    this.req.writeUInt32LE(flags >>> 0, REQ_HDR + 4);
+    this.req.writeUInt16LE(len, REQ_HDR + 8);
+    this.req.writeUInt16LE(0, REQ_HDR + 10);
+    return this.noBody(this.call(OP_UNLINK, 12 + len));
+  }
+
+  /** renameat2 of one name to another, both in the same tree (flags: RENAME_NOREPLACE / RENAME_EXCHANGE). */
+  rename(oldDir: number, oldName: string, newDir: number, newName: string, flags: number): number {
+    if (!isU32(oldDir) || !isU32(newDir)) return -EBADF;
+    const olen = this.putName(oldName, REQ_HDR + 16);
+    if (olen < 0) return olen;
+    const nlen = this.putName(newName, REQ_HDR + 16 + olen);
+    if (nlen < 0) return nlen;
+    this.req.writeUInt32LE(oldDir, REQ_HDR);
+    this.req.writeUInt32LE(newDir, REQ_HDR + 4);
+    this.req.writeUInt32LE(flags >>> 0, REQ_HDR + 8);
+    this.req.writeUInt16LE(olen, REQ_HDR + 12);
+    this.req.writeUInt16LE(nlen, REQ_HDR + 14);
+    return this.noBody(this.call(OP_RENAME, 16 + olen + nlen));
+  }
+
+  /** Change what a names (mask: SETATTR_* bits); the new stat. */
+  setattr(h: number, a: GoferSetAttr): GoferStat | number {
+    if (!isU32(h)) return -EBADF;
+    const r = this.req;
+    r.fill(0, REQ_HDR, REQ_HDR + 64);
+    r.writeUInt32LE(h, REQ_HDR);
+    r.writeUInt32LE(a.mask, REQ_HDR + 4);
+    r.writeUInt32LE(a.mode ?? 0, REQ_HDR + 8);
+    r.writeUInt32LE(a.uid ?? 0, REQ_HDR + 12);
+    r.writeUInt32LE(a.gid ?? 0, REQ_HDR + 16);
+    r.writeBigUInt64LE(BigInt(a.size ?? 0), REQ_HDR + 24);
+    r.writeBigInt64LE(BigInt(a.atimeSec ?? 0), REQ_HDR + 32);
+    r.writeUInt32LE(a.atimeNsec ?? 0, REQ_HDR + 40);
+    r.writeBigInt64LE(BigInt(a.mtimeSec ?? 0), REQ_HDR + 48);
+    r.writeUInt32LE(a.mtimeNsec ?? 0, REQ_HDR + 56);
+    const n = this.call(OP_SETATTR, 64);
+    if (n < 0) return n;
+    return (n === STAT_SIZE && decodeStat(this.rep, REP_HDR)) || this.fail();
+  }
+
+  private make(op: number, dir: number, name: string, mode: number, uid: number, gid: number, target: string): GoferEntry | number {
+    if (!isU32(dir)) return -EBADF;
+    if (!isU32(mode) || !isU32(uid) || !isU32(gid)) return -EINVAL;
+    const len = this.putName(name, REQ_HDR + 20);
+    if (len < 0) return len;
+    const tlen = Buffer.byteLength(target, this.enc);
+    if (tlen > MAX_TARGET) return -ENAMETOOLONG;
+    if (target.includes('\0') || (this.enc === 'latin1' && /[^\0-\xff]/.test(target))) return -EINVAL;
+    this.req.write(target, REQ_HDR + 20 + len, tlen, this.enc);
+    this.req.writeUInt32LE(dir, REQ_HDR);
+    this.req.writeUInt32LE(mode, REQ_HDR + 4);
+    this.req.writeUInt32LE(uid, REQ_HDR + 8);
+    this.req.writeUInt32LE(gid, REQ_HDR + 12);
+    this.req.writeUInt16LE(len, REQ_HDR + 16);
+    this.req.writeUInt16LE(tlen, REQ_HDR + 18);
+    return this.entryReply(this.call(op, 20 + len + tlen));
+  }
+
+  /** name written at off of the request, checked as WALK checks it: its length, or -errno. */
+  private putName(name: string, off: number): number {
+    const len = Buffer.byteLength(name, this.enc);
+    if (len > MAX_NAME) return -ENAMETOOLONG;
+    if (this.enc === 'latin1' && /[^\0-\xff]/.test(name)) return -EINVAL;
+    this.req.write(name, off, len, this.enc);
+    const bad = nameError(this.req, off, len);
+    return bad ? -bad : len;
+  }
+
+  private noBody(n: number): number {
+    if (n < 0) return n;
+    return n === 0 ? 0 : this.fail();
   }
 
   /** Forget h (and the gofer's fd behind it). Closing a bad handle is a no-op. */

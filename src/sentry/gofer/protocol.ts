@@ -15,13 +15,27 @@ export const OP_READLINK = 5;
 export const OP_READDIR = 6;
 export const OP_OPEN = 7;
 export const OP_CLOSE = 8;
+export const OP_CREATE = 9;
+export const OP_MKDIR = 10;
+export const OP_SYMLINK = 11;
+export const OP_UNLINK = 12;
+export const OP_RENAME = 13;
+export const OP_SETATTR = 14;
+
+/** SETATTR's mask bits. */
+export const SETATTR_MODE = 1;
+export const SETATTR_UID = 2;
+export const SETATTR_GID = 4;
+export const SETATTR_SIZE = 8;
+export const SETATTR_ATIME = 16;
+export const SETATTR_MTIME = 32;
 
 /** Request header: u16 op, u16 0, u32 seq. */
 export const REQ_HDR = 8;
 /** Reply header: u16 op, u16 0, u32 seq, u32 errno, u32 0. */
 export const REP_HDR = 16;
-/** The largest request (a WALK with a 255-byte name) fits; the gofer answers EMSGSIZE beyond. */
-export const MAX_REQ = 512;
+/** The largest request (a SYMLINK: a 255-byte name, a 4095-byte target) fits; the gofer answers EMSGSIZE beyond. */
+export const MAX_REQ = 4608;
 /** The largest reply (a full READDIR page). */
 export const MAX_REP = 65536;
 export const STAT_SIZE = 112;
@@ -34,6 +48,12 @@ export const MAX_TARGET = 4095;
 /** open(2) flags (x86_64) OPEN accepts besides O_RDONLY. */
 export const O_DIRECTORY = 0o200000;
 export const O_NOATIME = 0o1000000;
+/** In a read-write tree, OPEN of a regular file also takes these. */
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_TRUNC = 0o1000;
+/** UNLINK's flag for a directory. */
+export const AT_REMOVEDIR = 0x200;
 
 export interface GoferStat {
   dev: number;

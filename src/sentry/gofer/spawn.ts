@@ -20,6 +20,17 @@ export interface GoferSpawnOptions {
   maxHandles?: number;
 }
 
+/**
+ * A tree the gofer serves: a host directory, or (file set) just the one regular file of that name
+ * in it (a single-file bind mount: ATTACH gives the file, and nothing else of the directory).
+ */
+export interface GoferTree {
+  dir: string;
+  file?: string;
+  /** Served read-write (a writable bind mount: runsc's default); otherwise read-only. */
+  writable?: boolean;
+}
+
 export interface GoferProcess {
   pid: number;
   /** The sentry's end of the channel (close-on-exec): give it to GoferClient; close it to stop the gofer. */
@@ -31,10 +42,11 @@ export function goferPath(): string {
 }
 
 /**
- * Start a gofer serving trees (host paths; [0] is the container's rootfs, then bind-mount sources),
- * all read-only. The child is unref'd: it never keeps the sentry's process alive by itself.
+ * Start a gofer serving trees (host directories, or files in them: [0] is the container's rootfs,
+ * then bind-mount sources), read-only unless marked writable. The child is unref'd: it never keeps
+ * the sentry's process alive by itself.
  */
-export function spawnGofer(trees: string[], opts: GoferSpawnOptions = {}): GoferProcess {
+export function spawnGofer(trees: Array<string | GoferTree>, opts: GoferSpawnOptions = {}): GoferProcess {
   if (trees.length < 1 || trees.length > MAX_TREES) throw new MoatError('EINTERNAL', `gofer: ${trees.length} trees (1..${MAX_TREES})`);
   const max = opts.maxHandles ?? MAX_HANDLES;
   if (!Number.isInteger(max) || max < 1 || max > MAX_HANDLES) throw new MoatError('EINTERNAL', `gofer: maxHandles ${max} (1..${MAX_HANDLES})`);
@@ -43,8 +55,13 @@ export function spawnGofer(trees: string[], opts: GoferSpawnOptions = {}): Gofer
   const [mine, theirs] = sys().seqpacketPair();
   const treeFds: number[] = [];
   try {
-    for (const t of trees) treeFds.push(openTree(t));
     const args = [String(trees.length), ...(opts.maxHandles === undefined ? [] : [String(max)])];
+    trees.forEach((t, i) => {
+      const tree = typeof t === 'string' ? { dir: t } : t;
+      treeFds.push(openTree(tree.dir));
+      if (tree.file !== undefined) args.push('-f', String(i), tree.file);
+      if (tree.writable === true) args.push('-w', String(i));
+    });
     // stdout is unused; stderr carries the gofer's one line if it cannot set itself up.
     const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'inherit', theirs, ...treeFds] });
     child.on('error', () => undefined); // reported below through the missing pid

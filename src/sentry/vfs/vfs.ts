@@ -8,14 +8,16 @@
 //   /sys         minimal sysfs, read-only               (nosuid,nodev,noexec)
 //   /tmp         tmpfs, only if the bundle does not mount /tmp and the image's /tmp is missing or
 //                empty (runsc's rule: a non-empty /tmp stays visible, in the overlay)
-//   bundle mounts, in order: bind → an overlay over gofer tree N (read-only if asked), tmpfs →
+//   bundle mounts, in order: bind → an overlay over gofer tree N (read-only if asked; a file mount
+//                when the tree is a single file, on a file made if missing), or with no `ro` the
+//                tree itself, served read-write by the gofer (writes reach the host), tmpfs →
 //                tmpfs. Destinations the sentry serves itself (/dev, /dev/shm, /dev/pts,
 //                /dev/mqueue, and /proc and /sys with all below) are skipped: its own are there.
 //
 // Mount points that do not exist are made in the overlay's memory (as runc makes them on disk).
-// The host's directories are only ever read, through the gofer.
+// The host's files are only ever reached through the gofer; only writable binds are changed.
 
-import { EACCES, ENOENT, ENOTDIR } from '../abi/errno';
+import { EACCES, EISDIR, ENOENT, ENOTDIR } from '../abi/errno';
 import { GoferClient } from '../gofer';
 import type { Task } from '../kernel/task';
 import type { ExecSource } from '../loader/loader';
@@ -41,6 +43,8 @@ export interface VfsMount {
   /** Gofer tree index (bind mounts). */
   tree: number;
   readonly: boolean;
+  /** The gofer serves the tree read-write: mounted as it is, writes reach the host. */
+  writable?: boolean;
   /** 'bind' (default) or 'tmpfs'. */
   type?: string;
 }
@@ -116,23 +120,49 @@ export class Vfs {
       this.mountAt(dest, new TmpFs(), flags({ nosuid: true, nodev: true, readonly: m.readonly }), 'tmpfs');
       return;
     }
-    const fs = new OverlayFs(new GoferFs(this.client, m.tree).root.inode);
-    this.mountAt(dest, fs, flags({ readonly: m.readonly }), 'overlay');
+    if (m.writable === true && !m.readonly) {
+      // A writable bind: the host tree itself (as runsc mounts binds), no in-memory layer.
+      const host = new GoferFs(this.client, m.tree, true);
+      this.mountAt(dest, host, flags({}), 'none', '', !host.root.inode.isDir);
+      return;
+    }
+    const lower = new GoferFs(this.client, m.tree).root.inode;
+    const fs = new OverlayFs(lower);
+    this.mountAt(dest, fs, flags({ readonly: m.readonly }), 'overlay', '', !lower.isDir);
   }
 
   private setupCtx(): PathCtx {
     return { creds: ROOT_CREDS, fs: { root: this.root, cwdLoc: this.root } };
   }
 
-  /** Mount fs at path (made if missing, symlinks in it followed inside the container). */
-  mountAt(path: string, fs: FileSystem, f: MountFlags, source: string, options = ''): number {
-    const dir = this.mkdirAll(path);
-    if (typeof dir === 'number') return dir;
-    if (!dir.dentry.inode.isDir) return -ENOTDIR;
-    const m = new Mount(fs, fs.root, dir.mount, dir.dentry, f, source, options);
-    dir.mount.children.set(dir.dentry, m);
-    dir.dentry.mounts++;
+  /**
+   * Mount fs at path (made if missing, symlinks in it followed inside the container). fileRoot:
+   * fs's root is a file (a single-file bind), which goes on a file, as Linux wants: a directory
+   * there is EISDIR, a missing file is made empty, like runc's mount points.
+   */
+  mountAt(path: string, fs: FileSystem, f: MountFlags, source: string, options = '', fileRoot = false): number {
+    const at = fileRoot ? this.mkfile(path) : this.mkdirAll(path);
+    if (typeof at === 'number') return at;
+    if (at.dentry.inode.isDir === fileRoot) return fileRoot ? -EISDIR : -ENOTDIR;
+    const m = new Mount(fs, fs.root, at.mount, at.dentry, f, source, options);
+    at.mount.children.set(at.dentry, m);
+    at.dentry.mounts++;
     return 0;
+  }
+
+  /** The file at path, made empty (mode 644) with its directories if missing, as root in memory. */
+  private mkfile(path: string): Location | number {
+    const names = path.split('/').filter((c) => c !== '');
+    const last = names.pop();
+    if (last === undefined) return -EISDIR;
+    const dir = this.mkdirAll(names.join('/'));
+    if (typeof dir === 'number') return dir;
+    const w = new Walk(ROOT_CREDS, this.root, this.root);
+    const found = step(w, dir, last, true);
+    if (found !== -ENOENT) return found;
+    const n = dir.dentry.inode.create(dir.dentry, last, { mode: S_IFREG | 0o644, uid: 0, gid: 0, rdev: 0, target: '' });
+    if (typeof n === 'number') return n;
+    return { mount: dir.mount, dentry: remember(dir.dentry, last, n) };
   }
 
   /** mkdir -p at set-up time (as root, in the overlay's memory even on a read-only rootfs). */

@@ -1,17 +1,22 @@
-// The read-only file system of a gofer tree (gVisor's gofer fs, minus writes: the overlay above
-// keeps every change in memory). Each inode holds a gofer handle, walked one component at a time;
-// regular files are read through host fds the gofer donates. No application path ever reaches a
-// host path syscall: the only host calls here are pread/close on donated fds.
+// The file system of a gofer tree (gVisor's gofer fs). Read-only trees sit under an overlay that
+// keeps every change in memory; a tree the gofer serves read-write (a writable bind mount) takes
+// changes itself, through the gofer's CREATE/MKDIR/SYMLINK/UNLINK/RENAME/SETATTR and fds it donates
+// open for writing. Each inode holds a gofer handle, walked one component at a time; regular files
+// are read (and written) through donated host fds. No application path ever reaches a host path
+// syscall: the only host calls here are pread/pwrite/fstat/close on donated fds.
 //
 // Handles are bounded: the least recently used are closed when there are too many, and walked
 // again from the parent (whose handle is itself re-walked if need be) when next needed.
 
 import * as fs from 'node:fs';
-import { EIO, ENFILE, ENOENT, EROFS, ESTALE } from '../../abi/errno';
-import type { GoferClient, GoferEntry, GoferStat } from '../../gofer';
-import { S_IFLNK, S_IFMT } from '../constants';
+import { EACCES, EIO, ENFILE, ENOENT, EPERM, EROFS, ESTALE } from '../../abi/errno';
+import {
+  AT_REMOVEDIR, O_RDWR, O_WRONLY, SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_SIZE, SETATTR_UID,
+  type GoferClient, type GoferEntry, type GoferSetAttr, type GoferStat,
+} from '../../gofer';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../constants';
 import { Dentry } from '../dentry';
-import { FileSystem, Inode, Timespec, type Attr, type DirEntry, type FileData } from '../inode';
+import { FileSystem, Inode, Timespec, type Attr, type CreateReq, type DirEntry, type FileData, type RenameReq, type SetAttr } from '../inode';
 
 export const V9FS_MAGIC = 0x01021997;
 /** Donated fds kept open after their last user, for the next open of the same file. */
@@ -38,7 +43,8 @@ export class GoferFs extends FileSystem {
   private readonly idleFds = new Map<GoferInode, true>();
   private readonly maxHandles: number;
 
-  constructor(readonly client: GoferClient, readonly tree: number) {
+  /** writable: the gofer serves the tree read-write (otherwise changes are EROFS here). */
+  constructor(readonly client: GoferClient, readonly tree: number, readonly writable = false) {
     super();
     const e = client.attach(tree);
     if (typeof e === 'number') throw new Error(`gofer: attach tree ${tree}: errno ${-e}`);
@@ -93,12 +99,13 @@ export class GoferInode extends Inode {
   readonly ino: number;
   /** The host's inode number, exactly: a re-walk must find the same file. */
   private readonly inoBig: bigint;
-  private readonly a: Attr;
+  private a: Attr;
   private target: string | undefined;
   private fd = -1;
   private fdUsers = 0;
 
-  constructor(readonly fs: GoferFs, private h: number, st: GoferStat, readonly parent: GoferInode | null, readonly name: string) {
+  /** parent and name change with a rename (the handle is then walked again from there). */
+  constructor(readonly fs: GoferFs, private h: number, st: GoferStat, public parent: GoferInode | null, public name: string) {
     super();
     this.ino = inoNumber(st.ino);
     this.inoBig = st.ino;
@@ -107,6 +114,27 @@ export class GoferInode extends Inode {
 
   attr(): Attr {
     return this.a;
+  }
+
+  /** What the gofer (or the host, for a donated fd) says now. */
+  update(st: GoferStat | fs.BigIntStats): void {
+    if ('ctimeNs' in st) {
+      const ts = (ns: bigint) => new Timespec(Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n));
+      this.a.size = Number(st.size);
+      this.a.blocks = Number(st.blocks);
+      this.a.mtime = ts(st.mtimeNs);
+      this.a.ctime = ts(st.ctimeNs);
+      return;
+    }
+    this.a = attrOf(st);
+  }
+
+  /** Stat again through the gofer after a change (a failure keeps what was known). */
+  restat(): void {
+    const h = this.handle();
+    if (h < 0) return;
+    const st = this.fs.client.stat(h);
+    if (typeof st !== 'number') this.update(st);
   }
 
   /** The gofer handle, walked again from the parent if it was closed. */
@@ -165,9 +193,132 @@ export class GoferInode extends Inode {
   }
 
   override openData(_self: Dentry | null, write: boolean): FileData | number {
-    if (write) return -EROFS;
+    if (write) {
+      if (!this.fs.writable) return -EROFS;
+      const h = this.handle();
+      if (h < 0) return h;
+      // Read-write where the host allows it (a write-only file: an unprivileged gofer may not read it).
+      let fd = this.fs.client.open(h, O_RDWR);
+      if (fd === -EACCES) fd = this.fs.client.open(h, O_WRONLY);
+      return fd < 0 ? fd : new GoferData(this, fd, true);
+    }
     const fd = this.acquireFd();
-    return fd < 0 ? fd : new GoferData(this, fd);
+    return fd < 0 ? fd : new GoferData(this, fd, false);
+  }
+
+  // ---- changes (writable trees) ----
+
+  override create(_d: Dentry, name: string, req: CreateReq): Inode | number {
+    if (!this.fs.writable) return -EROFS;
+    const h = this.handle();
+    if (h < 0) return h;
+    const c = this.fs.client;
+    const perm = req.mode & 0o7777;
+    let e: GoferEntry | number;
+    switch (req.mode & S_IFMT) {
+      case S_IFREG:
+        e = c.create(h, name, perm, req.uid, req.gid);
+        break;
+      case S_IFDIR:
+        e = c.mkdir(h, name, perm, req.uid, req.gid);
+        break;
+      case S_IFLNK:
+        e = c.symlink(h, name, req.target, req.uid, req.gid);
+        break;
+      default:
+        return -EPERM; // device nodes, FIFOs, sockets: not made on the host
+    }
+    if (typeof e === 'number') return e;
+    const i = new GoferInode(this.fs, e.handle, e.stat, this, name);
+    this.fs.touch(i);
+    this.restat();
+    return i;
+  }
+
+  override unlink(_d: Dentry, name: string, child: Dentry): number {
+    return this.remove(name, child, 0);
+  }
+
+  override rmdir(_d: Dentry, name: string, child: Dentry): number {
+    return this.remove(name, child, AT_REMOVEDIR);
+  }
+
+  private remove(name: string, child: Dentry, flags: number): number {
+    if (!this.fs.writable) return -EROFS;
+    const h = this.handle();
+    if (h < 0) return h;
+    const r = this.fs.client.unlink(h, name, flags);
+    if (r < 0) return r;
+    this.restat();
+    if (child.inode instanceof GoferInode) child.inode.restat();
+    return 0;
+  }
+
+  override rename(r: RenameReq): number {
+    if (!this.fs.writable) return -EROFS;
+    const from = r.oldDir.inode;
+    const to = r.newDir.inode;
+    const src = r.child.inode;
+    if (!(from instanceof GoferInode) || !(to instanceof GoferInode) || !(src instanceof GoferInode)) return -EIO;
+    const fh = from.handle();
+    if (fh < 0) return fh;
+    const th = to.handle();
+    if (th < 0) return th;
+    const e = this.fs.client.rename(fh, r.oldName, th, r.newName, r.flags);
+    if (e < 0) return e;
+    // The moved inodes are walked again under their new names when next needed.
+    src.moved(to, r.newName);
+    const dst = r.target?.inode;
+    if (dst instanceof GoferInode) {
+      if (r.flags & RENAME_EXCHANGE_FLAG) dst.moved(from, r.oldName);
+      else dst.restat();
+    }
+    from.restat();
+    if (to !== from) to.restat();
+    return 0;
+  }
+
+  private moved(parent: GoferInode, name: string): void {
+    this.parent = parent;
+    this.name = name;
+    this.dropHandle();
+  }
+
+  override setattr(_self: Dentry | null, a: SetAttr): number {
+    if (!this.fs.writable) return -EROFS;
+    const h = this.handle();
+    if (h < 0) return h;
+    const req: GoferSetAttr = { mask: 0 };
+    if (a.mode !== undefined) {
+      req.mask |= SETATTR_MODE;
+      req.mode = a.mode & 0o7777;
+    }
+    if (a.uid !== undefined) {
+      req.mask |= SETATTR_UID;
+      req.uid = a.uid;
+    }
+    if (a.gid !== undefined) {
+      req.mask |= SETATTR_GID;
+      req.gid = a.gid;
+    }
+    if (a.size !== undefined) {
+      req.mask |= SETATTR_SIZE;
+      req.size = a.size;
+    }
+    if (a.atime !== undefined) {
+      req.mask |= SETATTR_ATIME;
+      req.atimeSec = a.atime.sec;
+      req.atimeNsec = a.atime.nsec;
+    }
+    if (a.mtime !== undefined) {
+      req.mask |= SETATTR_MTIME;
+      req.mtimeSec = a.mtime.sec;
+      req.mtimeNsec = a.mtime.nsec;
+    }
+    const st = this.fs.client.setattr(h, req);
+    if (typeof st === 'number') return st;
+    this.update(st);
+    return 0;
   }
 
   /** The donated fd, opened at the first user. */
@@ -194,11 +345,17 @@ export class GoferInode extends Inode {
   }
 }
 
-/** A lower file's bytes, read with pread on the donated fd. */
+/** RENAME_EXCHANGE (renameat2). */
+const RENAME_EXCHANGE_FLAG = 2;
+
+/**
+ * A file's bytes, read with pread on the donated fd (shared by the inode's reads), or for an open
+ * that may write, read and written on an fd of its own (owned: closed at release).
+ */
 class GoferData implements FileData {
   private released = false;
 
-  constructor(private readonly inode: GoferInode, private readonly fd: number) {}
+  constructor(private readonly inode: GoferInode, private readonly fd: number, private readonly owned: boolean) {}
 
   size(): number {
     return this.inode.attr().size;
@@ -231,17 +388,53 @@ class GoferData implements FileData {
     return total;
   }
 
-  write(): number {
-    return -EROFS;
+  write(src: Uint8Array[], pos: number): number {
+    if (!this.owned) return -EROFS;
+    let p = pos;
+    let total = 0;
+    try {
+      for (const s of src) {
+        let off = 0;
+        while (off < s.length) {
+          const n = fs.writeSync(this.fd, s, off, s.length - off, p);
+          if (n <= 0) break;
+          off += n;
+          p += n;
+          total += n;
+        }
+        if (off < s.length) break;
+      }
+    } catch (e) {
+      if (total === 0) return -(Math.abs((e as NodeJS.ErrnoException).errno ?? EIO));
+    }
+    this.refresh();
+    return total;
   }
 
-  truncate(): number {
-    return -EROFS;
+  truncate(size: number): number {
+    if (!this.owned) return -EROFS;
+    try {
+      fs.ftruncateSync(this.fd, size);
+    } catch (e) {
+      return -(Math.abs((e as NodeJS.ErrnoException).errno ?? EIO));
+    }
+    this.refresh();
+    return 0;
+  }
+
+  /** The inode's size and times after a change, from the host. */
+  private refresh(): void {
+    try {
+      this.inode.update(fs.fstatSync(this.fd, { bigint: true }));
+    } catch {
+      // the size stays what it was known to be
+    }
   }
 
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.inode.releaseFd();
+    if (this.owned) fs.closeSync(this.fd);
+    else this.inode.releaseFd();
   }
 }

@@ -17,9 +17,15 @@ export function copyUp(d: Dentry, skipData = false): number {
   if (!lower) return -EINVAL;
   const la = lower.attr();
   let u: MemInode;
-  if (!d.parent) {
+  if (!d.parent && lower.isDir) {
     // The root: the upper root directory exists already; it takes the lower root's attributes.
     u = n.fs.upper.rootDir;
+  } else if (!d.parent) {
+    // A file as the root (a single-file bind): its copy lives in the upper root directory, under
+    // a name nothing can look up (the overlay's root is the file, not that directory).
+    const made = makeUpper(n.fs.upper.rootDir, 'root', lower, skipData);
+    if (typeof made === 'number') return made;
+    u = made;
   } else {
     const r = copyUp(d.parent);
     if (r < 0) return r;
