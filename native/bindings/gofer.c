@@ -153,18 +153,10 @@ static napi_value gofer_call_js(napi_env env, napi_callback_info info)
 
 bool moat_register_gofer(napi_env env, napi_value exports)
 {
-	static const struct {
-		const char *name;
-		napi_callback fn;
-	} fns[] = {
+	static const struct napi_export fns[] = {
 		{ "seqpacketPair", seqpacket_pair_js },
 		{ "goferCall", gofer_call_js },
 	};
-	napi_value f;
 
-	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
-		if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f) != napi_ok ||
-		    napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
-			return false;
-	return true;
+	return export_functions(env, exports, fns, sizeof(fns) / sizeof(fns[0]));
 }

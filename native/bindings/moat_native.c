@@ -625,10 +625,7 @@ fail:
 
 NAPI_MODULE_INIT()
 {
-	static const struct {
-		const char *name;
-		napi_callback fn;
-	} fns[] = {
+	static const struct napi_export fns[] = {
 		{ "pidfdOpen", pidfd_open_js },
 		{ "pidfdSendSignal", pidfd_send_signal_js },
 		{ "pidfdWaitExit", pidfd_wait_exit_js },
@@ -644,13 +641,8 @@ NAPI_MODULE_INIT()
 		{ "bpfProgQuery", bpf_prog_query_js },
 	};
 
-	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-		napi_value f;
-
-		if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f) != napi_ok ||
-		    napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
-			return NULL;
-	}
+	if (!export_functions(env, exports, fns, sizeof(fns) / sizeof(fns[0])))
+		return NULL;
 	/* The sentry's ptrace platform and the gofer client live in their own files. */
 	if (!moat_register_sentry(env, exports) || !moat_register_gofer(env, exports) ||
 	    !moat_register_vm(env, exports))

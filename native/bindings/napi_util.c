@@ -129,3 +129,15 @@ napi_value js_bool(napi_env env, bool b)
 	napi_get_boolean(env, b, &v);
 	return v;
 }
+
+bool export_functions(napi_env env, napi_value exports, const struct napi_export *fns, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		napi_value f;
+
+		if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f) != napi_ok ||
+		    napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
+			return false;
+	}
+	return true;
+}

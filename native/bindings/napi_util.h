@@ -20,6 +20,15 @@ bool get_bool(napi_env env, napi_value v, const char *fn, const char *arg, bool 
 bool get_str(napi_env env, napi_value v, const char *fn, const char *arg, char *buf, size_t cap);
 napi_value js_bool(napi_env env, bool b);
 
+/* A module's exported functions. */
+struct napi_export {
+	const char *name;
+	napi_callback fn;
+};
+
+/* Add n functions to exports; false if N-API failed. */
+bool export_functions(napi_env env, napi_value exports, const struct napi_export *fns, size_t n);
+
 /* Sub-modules: each adds its functions to exports; false after throwing. */
 bool moat_register_sentry(napi_env env, napi_value exports);
 bool moat_register_gofer(napi_env env, napi_value exports);

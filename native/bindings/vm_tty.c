@@ -142,21 +142,11 @@ static napi_value get_winsize_js(napi_env env, napi_callback_info info)
 
 bool moat_register_vm(napi_env env, napi_value exports)
 {
-	static const struct {
-		const char *name;
-		napi_callback fn;
-	} fns[] = {
+	static const struct napi_export fns[] = {
 		{ "openPty", open_pty_js },
 		{ "sendFd", send_fd_js },
 		{ "getWinsize", get_winsize_js },
 	};
 
-	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-		napi_value f;
-
-		if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f) != napi_ok ||
-		    napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
-			return false;
-	}
-	return true;
+	return export_functions(env, exports, fns, sizeof(fns) / sizeof(fns[0]));
 }

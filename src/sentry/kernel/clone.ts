@@ -3,7 +3,6 @@
 // (a new stub with the parent's memory copied into its own memory file).
 
 import { EAGAIN, EINVAL, ENOMEM } from '../abi/errno';
-import { SIGCHLD } from '../abi/signals';
 import { REG } from '../platform/registers';
 import { Task, ThreadGroup } from './task';
 
@@ -117,6 +116,5 @@ export function doClone(t: Task, a: CloneArgs): number {
   if (f & CLONE_CHILD_CLEARTID) child.clearChildTid = a.ctid;
   if (f & CLONE_VFORK) child.vforkParent = t;
   k.makeReady(child, false);
-  void SIGCHLD;
   return tid;
 }

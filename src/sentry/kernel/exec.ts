@@ -7,7 +7,6 @@ import { REG } from '../platform/registers';
 import type { ExecFile } from '../vfs';
 import { exitThreadForExec, switchAddressSpace } from './exit';
 import { resetHandlersForExec } from './signals';
-import { SIG_IGN } from './signal-types';
 import type { Task } from './task';
 
 const MAX_SCRIPT_DEPTH = 4;
@@ -114,6 +113,5 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     t.tg.vforkDone.notify();
     t.vforkParent = undefined;
   }
-  void SIG_IGN;
   return 0;
 }

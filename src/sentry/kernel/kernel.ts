@@ -6,7 +6,7 @@
 // thread simply stays stopped.
 
 import { ERESTARTSYS, ERESTARTNOHAND, EINTR, ENOSYS } from '../abi/errno';
-import { SIGKILL, SIGTERM } from '../abi/signals';
+import { SIGKILL } from '../abi/signals';
 import { MemoryManager } from '../mm/mm';
 import {
   EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL,
@@ -412,6 +412,5 @@ export class Kernel {
 
   shutdown(): void {
     for (const t of [...this.tasks.values()]) if (t.state !== 'dead') exitTask(t, SIGKILL);
-    void SIGTERM;
   }
 }

@@ -2,7 +2,7 @@
 // calls that have nothing to do with no swap and no host page cache (mlock, msync, mincore).
 
 import { EACCES, EBADF, EINVAL, ENODEV, EFAULT, ENOMEM } from '../../abi/errno';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, type MapSource } from '../../mm/mm';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, type MapSource } from '../../mm/mm';
 import { APP_LIMIT, PAGE } from '../../mm/layout';
 import type { Task } from '../../kernel/task';
 import type { FileDescription } from '../../vfs';
@@ -88,4 +88,3 @@ export const sysMmap = {
   mlock2: () => 0,
 };
 
-void MAP_FIXED;

@@ -8,7 +8,6 @@ import { exitTask, killThreadGroup, reap } from '../../kernel/exit';
 import { sendSignalToGroup, sendSignalToTask } from '../../kernel/signals';
 import { CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, encodeSigInfo, SI_TKILL, SI_USER } from '../../kernel/signal-types';
 import type { Task, ThreadGroup } from '../../kernel/task';
-import { REG } from '../../platform/registers';
 
 const WNOHANG = 1;
 const WUNTRACED = 2;
@@ -273,4 +272,3 @@ function cloneWithExit(t: Task, flags: number, stack: number, ptid: number, ctid
   return clone(t, (flags & ~0xff) | (exitSignal & 0xff), stack, ptid, ctid, tls);
 }
 
-void REG;

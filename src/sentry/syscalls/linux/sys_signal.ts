@@ -1,6 +1,6 @@
 // Signals: actions, masks, the alternate stack, rt_sigreturn, waiting for signals.
 
-import { EAGAIN, EFAULT, EINTR, EINVAL, ENOMEM, EPERM, ESRCH } from '../../abi/errno';
+import { EAGAIN, EFAULT, EINVAL, ENOMEM, EPERM, ESRCH } from '../../abi/errno';
 import { SIGKILL, SIGSTOP } from '../../abi/signals';
 import { sendSignalToGroup, sendSignalToTask, sigreturn } from '../../kernel/signals';
 import { sigbit, UNBLOCKABLE, encodeSigInfo, type SigInfo } from '../../kernel/signal-types';
@@ -207,4 +207,3 @@ export const sysSignal = {
   rt_tgsigqueueinfo: (t: Task) => sigqueue(t, t.argInt(0), t.argInt(1), t.argInt(2), t.arg(3)),
 };
 
-void EINTR;
