@@ -112,6 +112,7 @@ export class SentryPlatform implements Platform {
     try {
       const env: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
       if (process.env.MOAT_NATIVE_DIR) env.MOAT_NATIVE_DIR = process.env.MOAT_NATIVE_DIR;
+      env.MOAT_GOFER_PID = String(gofer.pid);
       child = spawn(process.execPath, ['--stack-size=4000', sentryScript(), cfgPath], {
         stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd] : ['inherit', 'inherit', 'inherit', gofer.fd],
         detached: true,

@@ -30,6 +30,7 @@ class FakePlatform implements SentryPlatform {
   openInStub(): number {
     return 3;
   }
+  asyncFd(): void {}
   newAddressSpace(): number {
     return 1000;
   }

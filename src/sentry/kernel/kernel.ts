@@ -113,10 +113,12 @@ export class Kernel {
   /** Host fds with a callback when readable (the control socket). */
   private readonly hostCallbacks = new Map<number, () => void>();
 
+  /** fd (the sentry's own, e.g. its control socket) is signal-driven: readable → cb, no polling. */
   watchHostCallback(fd: number, cb: (() => void) | undefined): void {
-    if (cb) this.hostCallbacks.set(fd, cb);
-    else this.hostCallbacks.delete(fd);
-    this.watchDirty = true;
+    if (cb) {
+      this.hostCallbacks.set(fd, cb);
+      this.platform.asyncFd(fd);
+    } else this.hostCallbacks.delete(fd);
   }
 
   // ---- scheduling ----
@@ -174,7 +176,7 @@ export class Kernel {
     for (;;) {
       if (this.result !== undefined) return this.result;
       if (this.watchDirty) {
-        p.watchFds([...this.hostWatch.keys(), ...this.hostCallbacks.keys()]);
+        p.watchFds([...this.hostWatch.keys()]);
         this.watchDirty = false;
       }
       // Resume one ready task (delivering its signals first), then take the next event.
@@ -289,7 +291,7 @@ export class Kernel {
     let next = Infinity;
     for (const t of this.sleepers) next = Math.min(next, t.deadline);
     for (const d of this.timerDeadlines) next = Math.min(next, d.deadline);
-    if (next === Infinity) return this.hostWatch.size > 0 || this.hostCallbacks.size > 0 ? 1000 : -1;
+    if (next === Infinity) return this.hostWatch.size > 0 ? 1000 : -1;
     return Math.max(0, next - performance.now());
   }
 

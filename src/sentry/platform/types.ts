@@ -57,6 +57,8 @@ export interface SentryPlatform {
   destroyAddressSpace(pid: number, tids: readonly number[]): void;
   /** Take the host signals forwarded since the last call (bitmask, bit n = signal n). */
   takeHostSignals(): number;
+  /** A host fd of the sentry's own whose readiness ends a wait through a signal (no polling). */
+  asyncFd(fd: number): void;
   /** Host fds whose readability ends a wait. */
   watchFds(fds: readonly number[]): void;
 }

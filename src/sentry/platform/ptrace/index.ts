@@ -137,6 +137,10 @@ export class PtracePlatform implements SentryPlatform {
     return this.n.takeHostSignals();
   }
 
+  asyncFd(fd: number): void {
+    this.n.asyncFd(fd);
+  }
+
   watchFds(fds: readonly number[]): void {
     this.n.setWatchFds(Int32Array.from(fds));
   }

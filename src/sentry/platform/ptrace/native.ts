@@ -22,6 +22,7 @@ export interface PtraceSys {
   hostSignals(signals: number[]): void;
   takeHostSignals(): number;
   setWatchFds(fds: Int32Array): void;
+  asyncFd(fd: number): void;
 }
 
 export function ptraceSys(): PtraceSys {
