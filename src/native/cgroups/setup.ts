@@ -12,7 +12,7 @@ import { cgroupIn, cgroupLayout, parseProcCgroup, unifiedName, type CgroupLayout
 import { resolveCgroupPath } from './paths';
 import { joinOps, planCgroups, type CgroupPlan } from './plan';
 import { parseResources } from './resources';
-import { applyCgroupPlan, createCgroupDirs, removeCgroups } from './system';
+import { applyCgroupPlan, createCgroupDirs, plannedCgroupRecord, removeCgroups } from './system';
 
 export interface CgroupRequest {
   id: string;
@@ -106,6 +106,8 @@ export function currentCgroupDirs(facts: HostFacts): Record<string, string> | un
  * exist (so a crash leaves a record delete can clean up); on failure everything is removed.
  */
 export function createCgroups(prepared: PreparedCgroups, remember: (rec: CgroupRecord) => void): CgroupRecord {
+  // Recorded before any mkdir, so that a SIGKILL in between cannot leak a directory.
+  remember(plannedCgroupRecord(prepared.plan));
   const rec = createCgroupDirs(prepared.plan);
   try {
     remember(rec);

@@ -83,6 +83,24 @@ function makeDirsRetrying(mountpoint: string, dir: string, plan: CgroupPlan, nam
 }
 
 /**
+ * What createCgroupDirs is about to create, recorded before it starts (write-ahead): a moat
+ * killed half-way through leaves a state whose delete removes every directory that came to exist.
+ * Removal tolerates the ones that never did.
+ */
+export function plannedCgroupRecord(plan: CgroupPlan): CgroupRecord {
+  const rec: CgroupRecord = { version: plan.version, dirs: plan.dirs, created: [] };
+  for (const [name, dir] of Object.entries(plan.dirs)) {
+    const mountpoint = mountpointOf(name);
+    const missing: string[] = [];
+    for (let d = dir; d.startsWith(`${mountpoint}/`) && !fs.existsSync(d); d = path.dirname(d)) missing.push(d);
+    const sharedParent = `${mountpoint}${DEFAULT_CGROUP_PARENT}`;
+    if (path.dirname(dir) === sharedParent && !missing.includes(sharedParent)) missing.push(sharedParent);
+    rec.created.push(...missing); // deepest first, as removal needs
+  }
+  return rec;
+}
+
+/**
  * Create every directory of the plan. Directories that existed are joined but never removed, except
  * moat's default parent (/moat), which delete removes once empty whoever created it.
  */
