@@ -113,6 +113,7 @@ export class SentryPlatform implements Platform {
       const env: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
       if (process.env.MOAT_NATIVE_DIR) env.MOAT_NATIVE_DIR = process.env.MOAT_NATIVE_DIR;
       env.MOAT_GOFER_PID = String(gofer.pid);
+      if (process.env.MOAT_SENTRY_PIN !== undefined) env.MOAT_SENTRY_PIN = process.env.MOAT_SENTRY_PIN;
       child = spawn(process.execPath, ['--stack-size=4000', sentryScript(), cfgPath], {
         stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd] : ['inherit', 'inherit', 'inherit', gofer.fd],
         detached: true,
