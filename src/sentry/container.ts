@@ -205,7 +205,7 @@ export class SentryPlatform implements Platform {
 }
 
 /** Connect, hand over this process's stdio with the request, and follow the process to its exit. */
-export async function execThroughSocket(sock: string, id: string, wire: unknown): Promise<{ first: number; exited: Promise<number> }> {
+export async function execThroughSocket(sock: string, id: string, wire: unknown): Promise<{ first: number; exited: Promise<number>; signal(sig: number): void }> {
   const conn = await connect(sock, id);
   const fd = socketFd(conn);
   (sys() as unknown as { sendMsg(s: number, d: Buffer, fds: number[]): number }).sendMsg(fd, Buffer.from(JSON.stringify(wire)), [0, 1, 2]);
@@ -221,7 +221,10 @@ export async function execThroughSocket(sock: string, id: string, wire: unknown)
     const status = typeof last?.exit === 'number' ? last.exit : 0x7f00;
     return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
   })();
-  return { first: first.pid, exited };
+  const signal = (sig: number) => {
+    if (!conn.destroyed) conn.write(`${JSON.stringify({ signal: sig })}\n`);
+  };
+  return { first: first.pid, exited, signal };
 }
 
 const RELAY_REPORT_FD = 3;
@@ -270,7 +273,7 @@ export async function execRelayMain(argv: string[]): Promise<number> {
     report('sentry-exec-relay: usage: SOCK ID REQUEST');
     return 2;
   }
-  let run: { exited: Promise<number> };
+  let run: { exited: Promise<number>; signal(sig: number): void };
   try {
     run = await execThroughSocket(sock, id, JSON.parse(json) as unknown);
   } catch (e) {
@@ -281,6 +284,10 @@ export async function execRelayMain(argv: string[]): Promise<number> {
   const devnull = fs.openSync('/dev/null', 'r+');
   for (const fd of [0, 1, 2]) (sys() as unknown as { dup2(a: number, b: number): void }).dup2(devnull, fd);
   fs.closeSync(devnull);
+  // Signals for the relay (the shim's kill of the exec'd pid) go to the process in the sandbox.
+  for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM'] as const) {
+    process.on(name, () => run.signal(signalNumber(name)));
+  }
   report('ok');
   return run.exited;
 }

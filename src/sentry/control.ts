@@ -10,6 +10,7 @@ import type { Kernel } from './kernel/kernel';
 import type { ThreadGroup } from './kernel/task';
 import { ptraceSys } from './platform/ptrace/native';
 import { withSocketPath } from './socket-path';
+import { sendSignalToGroup } from './kernel/signals';
 import { FdTable, HostStreamFile } from './vfs';
 
 interface ControlSys {
@@ -132,12 +133,52 @@ export class ControlServer {
     }
     this.waiting.set(pid, c);
     this.reply(c, { pid });
+    // Afterwards the client may send {"signal":N} lines for the process (its relay got them).
+    const pending = { text: '' };
+    this.kernel.watchHostCallback(c, () => this.readSignals(c, pid, pending));
+  }
+
+  /** {"signal":N} lines from an exec's client: to the exec'd process, as if from outside. */
+  private readSignals(c: number, pid: number, pending: { text: string }): void {
+    const buf = Buffer.alloc(4096);
+    for (;;) {
+      let n: number;
+      try {
+        n = fs.readSync(c, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
+        n = 0;
+      }
+      if (n === 0) {
+        // The client is gone; the process lives on (as runc exec's does).
+        this.kernel.watchHostCallback(c, undefined);
+        return;
+      }
+      pending.text += buf.toString('utf8', 0, n);
+      if (pending.text.length > 65536) pending.text = '';
+    }
+    let nl: number;
+    while ((nl = pending.text.indexOf('\n')) >= 0) {
+      const line = pending.text.slice(0, nl);
+      pending.text = pending.text.slice(nl + 1);
+      let sig: unknown;
+      try {
+        sig = (JSON.parse(line) as { signal?: unknown }).signal;
+      } catch {
+        continue;
+      }
+      const tg = this.kernel.groups.get(pid);
+      if (typeof sig === 'number' && Number.isInteger(sig) && sig >= 1 && sig <= 64 && tg?.alive) {
+        sendSignalToGroup(tg, { signo: sig, code: 0, pid: 0, uid: 0 }, true);
+      }
+    }
   }
 
   private exited(tg: ThreadGroup, status: number): void {
     const c = this.waiting.get(tg.tgid);
     if (c === undefined) return;
     this.waiting.delete(tg.tgid);
+    this.kernel.watchHostCallback(c, undefined);
     this.reply(c, { exit: status });
     fs.closeSync(c);
   }

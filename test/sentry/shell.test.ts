@@ -420,6 +420,17 @@ test('exec --isolation=sentry: another process in the running sandbox, its outpu
     const missing = moatRun(root, ['exec', id, '/no/such/program']);
     assert.notEqual(missing.status, 0, 'a missing program fails');
     assert.match(missing.stderr, /no\/such\/program|ENOENT/);
+    // exec --detach: a relay of moat's stands for the process; a signal to it reaches the process.
+    const pidFile = path.join(b.dir, 'exec.pid');
+    // Its stdio goes to a file, as containerd gives it fifos: the process keeps them open.
+    const d = moatDetached(root, ['exec', '--detach', '--pid-file', pidFile, id, 'sh', '-c', 'trap "echo got-term >> /tmp/ready; exit 9" TERM; while true; do sleep 0.1; done'], path.join(b.dir, 'exec.log'));
+    assert.equal(d.status, 0, d.stderr);
+    const relay = Number(fs.readFileSync(pidFile, 'utf8'));
+    assert.ok(relay > 0 && fs.existsSync(`/proc/${relay}`), `relay ${relay} runs`);
+    process.kill(relay, 'SIGTERM');
+    await waitFor('the relay to exit', () => !fs.existsSync(`/proc/${relay}`) || /^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${relay}/stat`, 'utf8')), 20_000);
+    const seen = moatRun(root, ['exec', id, 'cat', '/tmp/ready']);
+    assert.equal(seen.stdout, 'ready\ngot-term\n', explain(seen));
     // The init is still there after the exec'd processes are gone.
     const st = JSON.parse(moatRun(root, ['state', id]).stdout) as { status: string };
     assert.equal(st.status, 'running');
