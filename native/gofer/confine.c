@@ -222,6 +222,21 @@ void confine(unsigned ntrees, uint32_t *max_handles, const bool *rw)
 		/* x32 calls reach the same numbers with the high bit: not ours. */             \
 		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, __X32_SYSCALL_BIT, 0, 1), KILL
 
+/*
+ * What every gofer may do, after the head (and, for a writable tree, its extra calls): read-only
+ * calls on its fds, the socket (fd 3, nothing else is ever talked to), openat with open_flags, and
+ * fcntl only to drop O_NONBLOCK after a reopen.
+ */
+#define FILTER_TAIL(open_flags)                                                                   \
+	ALLOW_NR(__NR_openat2), /* flags are behind a pointer; the mounts are read-only as root */ \
+		ALLOW_NR(__NR_fstat), ALLOW_NR(__NR_readlinkat), ALLOW_NR(__NR_getdents64),       \
+		ALLOW_NR(__NR_lseek), ALLOW_NR(__NR_close), ALLOW_NR(__NR_exit_group),            \
+		ALLOW_NR(__NR_exit),                                                              \
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_recvmsg, 1, 0),                          \
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 0, 6), ARG_EQ(0, SOCK_FD),      \
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 0, 6), ARG_WITHIN(2, open_flags), \
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl, 0, 6), ARG_EQ(1, F_SETFL), KILL
+
 void install_seccomp(bool writable)
 {
 	/* Only with a read-write tree: the calls that change one (each on a tree fd, one component). */
@@ -235,43 +250,11 @@ void install_seccomp(bool writable)
 		ALLOW_NR(__NR_fchmod),
 		ALLOW_NR(__NR_ftruncate),
 		ALLOW_NR(__NR_utimensat),
-		ALLOW_NR(__NR_openat2),
-		ALLOW_NR(__NR_fstat),
-		ALLOW_NR(__NR_readlinkat),
-		ALLOW_NR(__NR_getdents64),
-		ALLOW_NR(__NR_lseek),
-		ALLOW_NR(__NR_close),
-		ALLOW_NR(__NR_exit_group),
-		ALLOW_NR(__NR_exit),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_recvmsg, 1, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 0, 6),
-		ARG_EQ(0, SOCK_FD),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 0, 6),
-		ARG_WITHIN(2, OPENAT_WRITE_FLAGS),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl, 0, 6),
-		ARG_EQ(1, F_SETFL),
-		KILL,
+		FILTER_TAIL(OPENAT_WRITE_FLAGS),
 	};
 	static struct sock_filter insns[] = {
 		FILTER_HEAD,
-		ALLOW_NR(__NR_openat2), /* flags are behind a pointer; the mounts are read-only as root */
-		ALLOW_NR(__NR_fstat),
-		ALLOW_NR(__NR_readlinkat),
-		ALLOW_NR(__NR_getdents64),
-		ALLOW_NR(__NR_lseek),
-		ALLOW_NR(__NR_close),
-		ALLOW_NR(__NR_exit_group),
-		ALLOW_NR(__NR_exit),
-		/* The socket is fd 3 and nothing else is ever talked to. */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_recvmsg, 1, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 0, 6),
-		ARG_EQ(0, SOCK_FD),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 0, 6),
-		ARG_WITHIN(2, OPENAT_FLAGS),
-		/* Only to drop O_NONBLOCK after a reopen. */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl, 0, 6),
-		ARG_EQ(1, F_SETFL),
-		KILL,
+		FILTER_TAIL(OPENAT_FLAGS),
 	};
 	struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]), .filter = insns };
 

@@ -14,7 +14,8 @@ export const CTR = '/usr/bin/ctr';
 export const RUNC = '/usr/sbin/runc';
 export const CTR_IMAGE = 'docker.io/library/moat-busybox:test';
 
-export function containerdConfig(dir: string): string {
+/** The part of a test containerd's config.toml that puts everything of it under dir. */
+export function containerdConfigHead(dir: string): string {
   return `version = 2
 root = "${dir}/root"
 state = "${dir}/state"
@@ -24,7 +25,11 @@ state = "${dir}/state"
   address = "${dir}/containerd.sock.ttrpc"
 [plugins."io.containerd.internal.v1.opt"]
   path = "${dir}/opt"
-[plugins."io.containerd.grpc.v1.cri"]
+`;
+}
+
+export function containerdConfig(dir: string): string {
+  return `${containerdConfigHead(dir)}[plugins."io.containerd.grpc.v1.cri"]
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     default_runtime_name = "runc"

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { MOAT, REPO } from '../../helpers/moat';
-import { Containerd, CTR_IMAGE, RUNC } from './containerd';
+import { Containerd, containerdConfigHead, CTR_IMAGE, RUNC } from './containerd';
 import { busyboxTarball, ociArchive } from './images';
 
 export const PAUSE_IMAGE = 'docker.io/library/moat-pause:test';
@@ -33,16 +33,7 @@ export function criConfig(dir: string, handlers: Partial<Record<Handler, string>
       [${cri}.containerd.runtimes.${JSON.stringify(name)}.options]
         BinaryName = ${JSON.stringify(binary)}
         Root = ${JSON.stringify(path.join(dir, 'rt', name))}`).join('');
-  return `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-[grpc]
-  address = "${dir}/containerd.sock"
-[ttrpc]
-  address = "${dir}/containerd.sock.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "${dir}/opt"
-[${cri}]
+  return `${containerdConfigHead(dir)}[${cri}]
   restrict_oom_score_adj = true
   sandbox_image = "${PAUSE_IMAGE}"
   stream_server_address = "127.0.0.1"
