@@ -3,7 +3,7 @@
 // every interval (default 5s) until the container stops.
 
 import { loadPlatform } from '../platform';
-import { statsJson } from '../native/cgroups/stats';
+import { statsJson } from '../policy/cgroups/stats';
 import { statusOf } from '../runtime/status';
 import { MoatError } from '../util/errors';
 import { bool, onePositional, parseArgs, str } from './args';

@@ -1,7 +1,7 @@
 import { PLATFORMS } from '../platform';
-import { DEFAULT_DEVICES } from '../native/plan/devices';
+import { DEFAULT_DEVICES } from '../policy/plan/devices';
 import type { CommandContext } from './context';
-import { ACTIONS as SECCOMP_ACTIONS, FILTER_FLAGS as SECCOMP_FLAGS, OPERATORS as SECCOMP_OPERATORS, SUPPORTED_ARCHES as SECCOMP_ARCHES } from '../native/seccomp/constants';
+import { ACTIONS as SECCOMP_ACTIONS, FILTER_FLAGS as SECCOMP_FLAGS, OPERATORS as SECCOMP_OPERATORS, SUPPORTED_ARCHES as SECCOMP_ARCHES } from '../policy/seccomp/constants';
 
 export const usage = 'features   print what this runtime supports (JSON, runtime-spec features.md)';
 

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream';
 import { executorPath } from '../sys';
 import { MoatError } from '../util/errors';
-import { encodePlan, type ExecutorPlan } from './plan';
+import { encodePlan, type ExecutorPlan } from '../policy/plan';
 
 export interface LaunchOptions {
   plan: ExecutorPlan;

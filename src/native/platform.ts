@@ -1,19 +1,19 @@
 // The native platform: namespaces and mounts carried out by the C executor from a TypeScript plan.
 
-import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platform';
+import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platform/types';
 import type { Spec } from '../spec/types';
 import type { CgroupRecord, ContainerRecord } from '../state/store';
 import { MoatError } from '../util/errors';
 import {
   cgroupPids, collectStats, createCgroups, currentCgroupDirs, hostCgroupFiles, joinOps, prepareCgroups, removeCgroups, setFrozen, signalCgroup,
   updateCgroups, type PreparedCgroups,
-} from './cgroups';
-import type { CgroupJoin, HostFacts } from './plan';
+} from '../policy/cgroups';
+import type { CgroupJoin, HostFacts } from '../policy/plan';
 import { debugLog } from '../util/log';
-import { realHostFacts } from './host-facts';
+import { realHostFacts } from '../policy/host-facts';
 import { consoleFd, launch } from './launcher';
-import { describePlan, MS, planContainer, type ChildOp } from './plan';
-import { planExec } from './plan/exec';
+import { describePlan, MS, planContainer, type ChildOp } from '../policy/plan';
+import { planExec } from '../policy/plan/exec';
 
 export class NativePlatform implements Platform {
   readonly name = 'native' as const;

@@ -3,7 +3,7 @@
 
 import { DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS, DOCKER_DEFAULT_CAPS } from '../spec/default';
 import type { Process, Spec } from '../spec/types';
-import { dockerDefaultProfile } from '../native/seccomp/default-profile';
+import { dockerDefaultProfile } from '../policy/seccomp/default-profile';
 
 export interface DoSpecInput {
   args: string[];

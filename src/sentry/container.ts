@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platform';
+import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platform/types';
 import type { Spec } from '../spec/types';
 import { readProcStat } from '../state/process';
 import type { ContainerRecord } from '../state/store';

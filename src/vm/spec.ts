@@ -1,9 +1,9 @@
 // What of a spec the vm platform can run (milestone 1), and the facts the planner sees in the
 // guest. Pure.
 
-import { cgroupLayout, joinOps, parseResources, planCgroups, type Resources } from '../native/cgroups';
-import type { HostFacts } from '../native/plan';
-import type { ParentOp } from '../native/plan/ops';
+import { cgroupLayout, joinOps, parseResources, planCgroups, type Resources } from '../policy/cgroups';
+import type { HostFacts } from '../policy/plan';
+import type { ParentOp } from '../policy/plan/ops';
 import type { Process, Spec } from '../spec/types';
 import { ConfigError } from '../util/errors';
 
@@ -63,7 +63,7 @@ export interface GuestCgroup {
 
 /**
  * linux.resources applied inside the guest's cgroup v2 (the VM itself is sized by vmSize): the
- * native platform's own compiler (src/native/cgroups), against the guest's fixed layout. Pure.
+ * native platform's own compiler (src/policy/cgroups), against the guest's fixed layout. Pure.
  */
 export function guestCgroup(spec: Spec): GuestCgroup {
   const resources = parseResources(spec.linux?.resources);

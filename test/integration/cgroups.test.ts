@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { containerDeviceRules, deviceProgram, emulateDeviceRules, encodeProgram, type DeviceRule } from '../../src/native/cgroups';
+import { containerDeviceRules, deviceProgram, emulateDeviceRules, encodeProgram, type DeviceRule } from '../../src/policy/cgroups';
 import { sys } from '../../src/sys';
 import { containerSuite, makeBundle, moat, moatCgroupDirs, moatDetached, waitFor, type TestBundle } from '../helpers/moat';
 

@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { doSpec } from '../../src/runtime/do-spec';
-import { CAPABILITIES } from '../../src/native/capabilities';
+import { CAPABILITIES } from '../../src/policy/capabilities';
 import { makeBundle, moat, REPO, type MoatResult, type TestBundle } from '../helpers/moat';
 
 export const ATTACK_SRC = path.join(REPO, 'test', 'security', 'attacks');

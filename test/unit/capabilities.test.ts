@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { capabilityMask, capabilitySets, planCapabilities } from '../../src/native/capabilities';
+import { capabilityMask, capabilitySets, planCapabilities } from '../../src/policy/capabilities';
 
 test('capability names become masks; an unknown one is named', () => {
   assert.equal(capabilityMask(['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'], 'f'), 0x20000420n);

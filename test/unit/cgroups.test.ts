@@ -7,8 +7,8 @@ import {
   emulateDeviceRules, encodeProgram, expandSlice, hierarchyDir, joinOps, parseIoStatV2, parseProcCgroup, parseResources,
   planCgroups, resolveCgroupPath, sharesToWeight, statsJson, swapMaxValue, systemdCgroupPath, v1Writes, v2Writes, weightToShares,
   type CgroupFiles, type DeviceRule, type ResourceWrite,
-} from '../../src/native/cgroups';
-import { planMount, type CgroupHierarchy, type HostFacts } from '../../src/native/plan';
+} from '../../src/policy/cgroups';
+import { planMount, type CgroupHierarchy, type HostFacts } from '../../src/policy/plan';
 import { ConfigError, MoatError } from '../../src/util/errors';
 import { filterPsOutput } from '../../src/cli/ps';
 import { parseDuration } from '../../src/cli/events';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { execProcessFromFlags, mergeEnv } from '../../src/runtime/exec-process';
-import { planExec } from '../../src/native/plan/exec';
-import { CLONE } from '../../src/native/plan';
+import { planExec } from '../../src/policy/plan/exec';
+import { CLONE } from '../../src/policy/plan';
 import { specTemplate } from '../../src/spec/default';
 import { validateSpec } from '../../src/spec/validate';
 

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { specTemplate } from '../../src/spec/default';
 import { validateSpec } from '../../src/spec/validate';
 import type { Process, Spec } from '../../src/spec/types';
-import { CLONE, MS, encodePlan, planContainer, parseMountOptions, type ChildOp, type HostFacts } from '../../src/native/plan';
-import { parseCgroupMounts } from '../../src/native/host-facts';
+import { CLONE, MS, encodePlan, planContainer, parseMountOptions, type ChildOp, type HostFacts } from '../../src/policy/plan';
+import { parseCgroupMounts } from '../../src/policy/host-facts';
 import { hostRootOverlayOps } from '../../src/native/platform';
 import { doSpec } from '../../src/runtime/do-spec';
 

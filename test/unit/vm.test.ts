@@ -6,7 +6,7 @@ import { writeCpio, resolveModules } from '../../src/vm/guest';
 import { checkAllowed, decodeGuestMessage, encodeHostMessage, GuestFrameReader, ProtocolError } from '../../src/vm/channel';
 import { qemuDriver } from '../../src/vm/vmm';
 import { checkVmSpec, cpusetCount, guestCgroup, vmSize } from '../../src/vm/spec';
-import { parseResources } from '../../src/native/cgroups';
+import { parseResources } from '../../src/policy/cgroups';
 import { firstCandidate, VM_UID_BASE } from '../../src/vm/uid';
 import { guestCmdline, hostTscKhz } from '../../src/vm/platform';
 import { imageSize } from '../../src/vm/rootfs';

@@ -3,7 +3,7 @@
 // reaches the host on the application's behalf.
 
 import { EFAULT, ENOSYS } from '../../abi/errno';
-import { SYSCALLS_X86_64 } from '../../../native/seccomp/syscalls';
+import { SYSCALLS_X86_64 } from '../../../abi/syscalls';
 import type { Task } from '../../kernel/task';
 
 /** A syscall handler: arguments from t.arg*(i); returns the result, -errno, or BLOCK. */

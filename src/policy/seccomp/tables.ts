@@ -1,7 +1,7 @@
 // Syscall numbers per architecture, from the generated tables (syscalls.ts).
 
 import type { SupportedArch } from './constants';
-import { SYSCALLS_I386, SYSCALLS_X32, SYSCALLS_X86_64 } from './syscalls';
+import { SYSCALLS_I386, SYSCALLS_X32, SYSCALLS_X86_64 } from '../../abi/syscalls';
 
 const TABLES: Record<SupportedArch, Readonly<Record<string, number>>> = {
   SCMP_ARCH_X86_64: SYSCALLS_X86_64,

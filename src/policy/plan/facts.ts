@@ -1,5 +1,5 @@
 // What the planner needs to know about the host. The real implementation reads the machine
-// (src/native/host-facts.ts); unit tests pass a fixed double.
+// (src/policy/host-facts.ts); unit tests pass a fixed double.
 
 export type HostPathKind = 'dir' | 'file' | 'missing';
 

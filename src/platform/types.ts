@@ -1,0 +1,113 @@
+// The interface each isolation platform implements, and how a container's platform is chosen.
+// Platforms import this file; the registry (registry.ts) imports the platforms.
+
+import type { Bundle } from '../spec/bundle';
+import type { CgroupRecord, ContainerRecord, PlatformName, SentryRecord, VmRecord } from '../state/store';
+import type { Process, Spec } from '../spec/types';
+import { MoatError } from '../util/errors';
+
+export type { PlatformName };
+
+export const ISOLATION_ANNOTATION = 'dev.moat.isolation';
+export const PLATFORMS: readonly PlatformName[] = ['native', 'sentry', 'vm'];
+
+function parsePlatform(value: string, source: string): PlatformName {
+  if ((PLATFORMS as readonly string[]).includes(value)) return value as PlatformName;
+  throw new MoatError('EUSAGE', `${source}: unknown isolation ${JSON.stringify(value)} (one of ${PLATFORMS.join(', ')})`);
+}
+
+/**
+ * The operator's flag (`--isolation`, set in Docker's runtimeArgs or a RuntimeClass) wins over the
+ * bundle's annotation: a container must not pick a weaker boundary than the one it was given.
+ */
+export function selectPlatform(flag: string | undefined, annotations: Record<string, string>): PlatformName {
+  if (flag !== undefined) return parsePlatform(flag, '--isolation');
+  const ann = annotations[ISOLATION_ANNOTATION];
+  if (ann !== undefined) return parsePlatform(ann, `annotations.${ISOLATION_ANNOTATION}`);
+  return 'native';
+}
+
+export interface CreateRequest {
+  id: string;
+  bundle: Bundle;
+  /** Exec fifo the init waits on until `start`; undefined = start immediately. */
+  startFifo: string | undefined;
+  mode: 'create' | 'run';
+  noPivot: boolean;
+  preserveFds: number;
+  /**
+   * `moat do`: the rootfs is a read-only view of the host's root with a writable in-memory layer,
+   * built inside the container's own mount namespace under `scratch` (so it vanishes with it).
+   * bundle.rootfs is then `<scratch>/merged`.
+   */
+  hostRootOverlay?: { scratch: string };
+  console?: ConsoleRequest;
+  /** --no-new-keyring: keep the caller's session keyring instead of a fresh one. */
+  noNewKeyring?: boolean;
+  /** The global --systemd-cgroup flag: linux.cgroupsPath is slice:prefix:name. */
+  systemdCgroup?: boolean;
+  /** Called as soon as the container's cgroups exist, to record them (delete removes them). */
+  recordCgroups?: (cgroups: CgroupRecord) => void;
+  /** The container's state directory (the vm platform keeps its disk image and sockets there). */
+  stateDir?: string;
+  /** The global --vm-accel flag: auto | kvm | tcg. */
+  vmAccel?: string;
+  /** The global --strace flag: the sentry logs every application syscall. */
+  strace?: boolean;
+  /** Called as soon as the VMM exists, to record it (delete stops it and removes its files). */
+  recordVm?: (vm: VmRecord) => void;
+  /** Called once the sentry is configured, to record where `moat exec` reaches it. */
+  recordSentry?: (s: SentryRecord) => void;
+}
+
+/** process.terminal: a connected unix socket the executor sends the pty master over, and the size. */
+export interface ConsoleRequest {
+  handoff: number | import('node:net').Socket;
+  rows: number;
+  cols: number;
+}
+
+export interface CreatedInit {
+  pid: number;
+  /** In run mode: resolves with the container's exit status once it has exited. */
+  exited: Promise<number>;
+}
+
+export interface ExecRequest {
+  /** The container's record (its init pid, platform data). */
+  record: ContainerRecord;
+  /** The container's validated spec, as saved at create. */
+  spec: Spec;
+  process: Process;
+  /** run: wait and report the exit status; create: return once the process runs (--detach). */
+  mode: 'create' | 'run';
+  preserveFds: number;
+  /** Given to the process on stdin (hooks get the state JSON); default: moat's stdin. */
+  stdin?: Buffer;
+  /** Run exactly this path (hooks) instead of searching PATH for process.args[0]. */
+  executable?: string;
+  console?: ConsoleRequest;
+}
+
+export interface Platform {
+  readonly name: PlatformName;
+  create(req: CreateRequest): Promise<CreatedInit>;
+  /** Start another process in the running container. */
+  exec(req: ExecRequest): Promise<CreatedInit>;
+  /** Freeze (true) or thaw (false) every process of the container. */
+  setPaused(rec: ContainerRecord, paused: boolean): void;
+  /** Apply a LinuxResources object (untrusted JSON; errors name `field`) to a live container. */
+  update(rec: ContainerRecord, spec: Spec, resources: unknown, field: string): void;
+  /** Host pids of every process of the container (from its cgroup); undefined if not known. */
+  pids(rec: ContainerRecord): number[] | undefined;
+  /** Signal every process of the container's cgroup; false if it has none (kill --all). */
+  signalAll(rec: ContainerRecord, signal: number): boolean;
+  /** Resource usage, as runc's `events` prints it in "data". */
+  stats(rec: ContainerRecord): unknown;
+  /** Remove what create set up outside the container (cgroups), killing what is left in it. */
+  destroy(rec: ContainerRecord): void;
+  /** Platforms whose init does not wait on the host's exec fifo (vm): let it run. */
+  start?(rec: ContainerRecord): Promise<void>;
+  /** Platforms whose container init is not a host process (vm): signal it. */
+  kill?(rec: ContainerRecord, signal: number, all: boolean): Promise<void>;
+}
