@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdpass.h"
+
 #define PROTO_VERSION 2
 enum {
 	H_HELLO = 1, H_PLAN = 2, H_START = 3, H_SIGNAL = 4, H_RESIZE = 5, H_EXEC = 6, H_STDIN = 7, H_STDIN_CLOSE = 8,
@@ -416,20 +418,12 @@ static int spawn_exec(struct port *answer, struct session *s, const unsigned cha
 static int receive_master(struct session *s)
 {
 	char data[64];
-	union {
-		char space[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} c;
-	struct iovec iov = { data, sizeof data };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.space, .msg_controllen = sizeof c.space };
+	size_t nfds;
 
-	if (recvmsg(s->console_sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
-		return -1;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&s->master, CMSG_DATA(cm), sizeof(int));
+	if (fdpass_recv(s->console_sock, data, sizeof data, &s->master, 1, &nfds, MSG_DONTWAIT) <= 0)
+		nfds = 0;
 	close_fd(&s->console_sock);
-	if (s->master < 0)
+	if (nfds == 0)
 		return -1;
 	set_nonblock(s->master);
 	return 0;

@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "napi_util.h"
 
 /* Room for a few fds, so that a gofer sending more than one is seen (and all of them closed). */
@@ -71,23 +72,6 @@ static bool send_request(napi_env env, int sock, void *data, size_t len)
 	return true;
 }
 
-/* Every fd in the SCM_RIGHTS messages of msg into fds; returns how many (at most MAX_RECV_FDS). */
-static int collect_fds(struct msghdr *msg, int *fds)
-{
-	int n = 0;
-
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-		size_t k;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k && n < MAX_RECV_FDS; i++)
-			memcpy(&fds[n++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-	}
-	return n;
-}
-
 static napi_value call_result(napi_env env, size_t length, int fd)
 {
 	napi_value obj, v;
@@ -102,28 +86,18 @@ static napi_value call_result(napi_env env, size_t length, int fd)
 
 static napi_value receive_reply(napi_env env, int sock, void *data, size_t cap)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * MAX_RECV_FDS)];
-	} cm;
-	struct iovec iov = { data, cap };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-			      .msg_controllen = sizeof(cm.buf) };
-	int fds[MAX_RECV_FDS], nfds;
-	ssize_t n;
+	int fds[MAX_RECV_FDS], flags;
+	size_t nfds;
+	ssize_t n = fdpass_recv_flags(sock, data, cap, fds, MAX_RECV_FDS, &nfds, 0, &flags);
 
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		throw_errno(env, errno, "recvmsg", NULL);
 		return NULL;
 	}
-	nfds = collect_fds(&msg, fds);
-	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds > 1) {
-		for (int i = 0; i < nfds; i++)
+	if ((flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds > 1) {
+		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
-		throw_errno(env, msg.msg_flags & MSG_TRUNC ? EMSGSIZE : EBADMSG, "recvmsg", "gofer reply");
+		throw_errno(env, flags & MSG_TRUNC ? EMSGSIZE : EBADMSG, "recvmsg", "gofer reply");
 		return NULL;
 	}
 	return call_result(env, (size_t)n, nfds ? fds[0] : -1);

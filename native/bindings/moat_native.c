@@ -64,6 +64,7 @@
 #define P_PIDFD 3
 #endif
 
+#include "fdpass.h"
 #include "napi_util.h"
 
 
@@ -467,27 +468,18 @@ static napi_value recv_fd_js(napi_env env, napi_callback_info info)
 	napi_value argv[MAX_ARGS], out, v;
 	double sock;
 	char data[256];
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) - 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
 	ssize_t n;
+	size_t nfds;
 	int fd = -1;
 
 	if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "recvFd", "fd", 0, INT_MAX, &sock))
 		return NULL;
-	do
-		n = recvmsg((int)sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	n = fdpass_recv((int)sock, data, sizeof(data) - 1, &fd, 1, &nfds, 0);
 	if (n < 0) {
 		throw_errno(env, errno, "recvmsg", NULL);
 		return NULL;
 	}
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	}
-	if (fd < 0) {
+	if (nfds == 0) {
 		napi_get_null(env, &out);
 		return out;
 	}
@@ -520,27 +512,7 @@ static napi_value set_winsize_js(napi_env env, napi_callback_info info)
 /* ---- seccomp listeners: the state JSON and the listener fd, read to EOF ---- */
 
 #define RECV_FDS_MAX_BYTES (1 << 20)
-#define RECV_FDS_MAX_FDS 16
-
-static void collect_fds(struct msghdr *msg, int *fds, int *nfds)
-{
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
-		size_t k;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (*nfds < RECV_FDS_MAX_FDS)
-				fds[(*nfds)++] = fd;
-			else
-				close(fd);
-		}
-	}
-}
+#define RECV_FDS_MAX_FDS FDPASS_MAX
 
 /* Wait until readable or the deadline; 0 readable, -1 with errno (ETIMEDOUT). */
 static int wait_readable(int fd, long long deadline)
@@ -563,7 +535,7 @@ static int wait_readable(int fd, long long deadline)
 	}
 }
 
-static napi_value recv_fds_result(napi_env env, const char *data, size_t len, const int *fds, int nfds)
+static napi_value recv_fds_result(napi_env env, const char *data, size_t len, const int *fds, size_t nfds)
 {
 	napi_value out, buf, arr, v;
 	void *copy;
@@ -572,7 +544,7 @@ static napi_value recv_fds_result(napi_env env, const char *data, size_t len, co
 	napi_create_buffer_copy(env, len, len ? data : "", &copy, &buf);
 	napi_set_named_property(env, out, "data", buf);
 	napi_create_array_with_length(env, (size_t)nfds, &arr);
-	for (int i = 0; i < nfds; i++) {
+	for (size_t i = 0; i < nfds; i++) {
 		napi_create_int32(env, fds[i], &v);
 		napi_set_element(env, arr, (uint32_t)i, v);
 	}
@@ -584,7 +556,8 @@ static napi_value recv_fds_js(napi_env env, napi_callback_info info)
 {
 	static char data[RECV_FDS_MAX_BYTES];
 	napi_value argv[MAX_ARGS];
-	int sock, fds[RECV_FDS_MAX_FDS], nfds = 0, err;
+	int sock, fds[RECV_FDS_MAX_FDS], err;
+	size_t nfds = 0;
 	double timeout;
 	size_t len = 0;
 	long long deadline;
@@ -594,22 +567,17 @@ static napi_value recv_fds_js(napi_env env, napi_callback_info info)
 		return NULL;
 	deadline = now_ms() + (long long)timeout;
 	while (len < sizeof(data)) {
-		union {
-			char space[CMSG_SPACE(sizeof(int) * RECV_FDS_MAX_FDS)];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = { .iov_base = data + len, .iov_len = sizeof(data) - len };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space, .msg_controllen = sizeof(ctl.space) };
+		size_t got = 0;
 		ssize_t n;
 
 		if (wait_readable(sock, deadline) < 0)
 			goto fail;
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		n = fdpass_recv(sock, data + len, sizeof(data) - len, fds + nfds, RECV_FDS_MAX_FDS - nfds, &got, MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
 			continue;
 		if (n < 0)
 			goto fail;
-		collect_fds(&msg, fds, &nfds);
+		nfds += got;
 		if (n == 0)
 			break;
 		len += (size_t)n;
@@ -617,7 +585,7 @@ static napi_value recv_fds_js(napi_env env, napi_callback_info info)
 	return recv_fds_result(env, data, len, fds, nfds);
 fail:
 	err = errno; /* close() may change errno */
-	for (int i = 0; i < nfds; i++)
+	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
 	throw_errno(env, err, "recvmsg", NULL);
 	return NULL;

@@ -36,6 +36,7 @@
  *   pollIn(fd)                     -> bool  a read of fd would not block (poll, no wait)
  *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3)
  *   ttyIoctl(fd, cmd, buf)         -> 0 | -errno  a terminal ioctl on a stdio fd (see below)
+ *   stubBase                       STUB_BASE (native/sentry/layout.h), a number
  *
  * The thread that calls stubSpawn is the stubs' tracer; every ptrace call must come from it
  * (the JavaScript main thread). Numbers are doubles: addresses and results fit in 53 bits.
@@ -66,9 +67,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdpass.h"
+#include "../sentry/layout.h"
 #include "napi_util.h"
 
-#define GADGET_ADDR 0x7ff000000000ULL
 #define MAX_WATCH 16
 
 static struct user_regs_struct *shared_regs;
@@ -785,15 +787,10 @@ static napi_value unix_accept_js(napi_env env, napi_callback_info info)
 static napi_value recv_msg_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS], res, data, arr;
-	int fd, fds[8], nfds = 0;
+	int fd, fds[8];
+	size_t nfds;
 	double timeout;
 	char buf[16384];
-	union {
-		char space[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space, .msg_controllen = sizeof(ctl.space) };
 	struct pollfd p;
 	ssize_t n;
 	void *out;
@@ -807,30 +804,15 @@ static napi_value recv_msg_js(napi_env env, napi_callback_info info)
 		throw_errno(env, ETIMEDOUT, "recvmsg", NULL);
 		return NULL;
 	}
-	do
-		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
+	n = fdpass_recv(fd, buf, sizeof(buf), fds, 8, &nfds, MSG_DONTWAIT);
 	if (n < 0) {
 		throw_errno(env, errno, "recvmsg", NULL);
 		return NULL;
 	}
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int got;
-
-			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (nfds < 8)
-				fds[nfds++] = got;
-			else
-				close(got);
-		}
-	}
 	napi_create_object(env, &res);
 	napi_create_buffer_copy(env, (size_t)n, buf, &out, &data);
-	napi_create_array_with_length(env, (size_t)nfds, &arr);
-	for (int i = 0; i < nfds; i++)
+	napi_create_array_with_length(env, nfds, &arr);
+	for (size_t i = 0; i < nfds; i++)
 		napi_set_element(env, arr, (uint32_t)i, num(env, fds[i]));
 	napi_set_named_property(env, res, "data", data);
 	napi_set_named_property(env, res, "fds", arr);
@@ -846,12 +828,6 @@ static napi_value send_msg_js(napi_env env, napi_callback_info info)
 	bool is;
 	void *data;
 	size_t len;
-	union {
-		char space[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
 	if (!get_args(env, info, 3, argv) || !get_fd(env, argv[0], "sendMsg", "sock", &sock))
@@ -871,22 +847,7 @@ static napi_value send_msg_js(napi_env env, napi_callback_info info)
 		if (!get_fd(env, v, "sendMsg", "fd", &fds[i]))
 			return NULL;
 	}
-	iov.iov_base = data;
-	iov.iov_len = len;
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		msg.msg_control = ctl.space;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	n = fdpass_send(sock, data, len, fds, nfds, 0);
 	if (n < 0) {
 		throw_errno(env, errno, "sendmsg", NULL);
 		return NULL;
@@ -1037,6 +998,10 @@ bool moat_register_sentry(napi_env env, napi_value exports)
 		{ "sendMsg", send_msg_js },
 		{ "ttyIoctl", tty_ioctl_js },
 	};
+	napi_value base;
 
+	/* The layout the stub was linked with, for the TypeScript side to check its own against. */
+	if (napi_create_double(env, (double)STUB_BASE, &base) != napi_ok || napi_set_named_property(env, exports, "stubBase", base) != napi_ok)
+		return false;
 	return export_functions(env, exports, fns, sizeof(fns) / sizeof(fns[0]));
 }

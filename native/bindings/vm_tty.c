@@ -24,6 +24,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "napi_util.h"
 
 #ifndef TIOCGPTPEER
@@ -85,36 +86,22 @@ static napi_value send_fd_js(napi_env env, napi_callback_info info)
 	napi_value argv[MAX_ARGS];
 	int sock, fd;
 	char data[256];
-	union {
-		char space[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
 
 	if (!get_args(env, info, 3, argv) || !get_fd(env, argv[0], "sendFd", "sock", &sock) || !get_fd(env, argv[1], "sendFd", "fd", &fd) ||
 	    !get_str(env, argv[2], "sendFd", "data", data, sizeof data))
 		return NULL;
-	memset(&ctl, 0, sizeof ctl);
-	struct iovec iov = { .iov_base = data[0] ? data : "-", .iov_len = data[0] ? strlen(data) : 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space, .msg_controllen = sizeof ctl.space };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
 	for (;;) {
-		ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		ssize_t n = fdpass_send(sock, data[0] ? data : "-", data[0] ? strlen(data) : 1, &fd, 1, 0);
+		fd_set w;
+
 		if (n >= 0)
 			return NULL;
-		if (errno == EAGAIN) {
-			/* A non-blocking socket (Node's): wait for room. */
-			fd_set w;
-			FD_ZERO(&w);
-			FD_SET(sock, &w);
-			(void)select(sock + 1, NULL, &w, NULL, NULL);
-			continue;
-		}
-		if (errno != EINTR)
+		if (errno != EAGAIN)
 			break;
+		/* A non-blocking socket (Node's): wait for room. */
+		FD_ZERO(&w);
+		FD_SET(sock, &w);
+		(void)select(sock + 1, NULL, &w, NULL, NULL);
 	}
 	throw_errno(env, errno, "sendmsg", NULL);
 	return NULL;

@@ -11,23 +11,13 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "util.h"
 
 /* One fd and the pty's name, as runc sends it (containerd and Docker read only the fd). */
 static int send_master(int sock, int master, const char *name)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
-
-	memset(cbuf, 0, sizeof(cbuf));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+	return fdpass_send(sock, name, strlen(name), &master, 1, 0) < 0 ? -1 : 0;
 }
 
 /*

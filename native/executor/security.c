@@ -14,6 +14,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
+#include "fdpass.h"
 #include "util.h"
 
 int op_no_new_privs(struct child *c, const struct plan_op *op, struct err *e)
@@ -168,32 +169,11 @@ static char *join_state(const struct plan_arg *parts, const char *pid, size_t *l
 /* The fd rides with the first byte(s); the rest of the JSON follows. Only sendmsg is used. */
 static int send_with_fd(int sock, int fd, const char *buf, size_t len)
 {
-	union {
-		char space[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
 	size_t off = 0;
 
 	while (off < len) {
-		struct iovec iov = { .iov_base = (char *)buf + off, .iov_len = len - off };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t n;
+		ssize_t n = fdpass_send(sock, buf + off, len - off, &fd, off == 0 ? 1 : 0, 0);
 
-		if (off == 0) {
-			struct cmsghdr *cm;
-
-			memset(&ctl, 0, sizeof(ctl));
-			msg.msg_control = ctl.space;
-			msg.msg_controllen = sizeof(ctl.space);
-			cm = CMSG_FIRSTHDR(&msg);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		}
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n <= 0)
 			return -1;
 		off += (size_t)n;

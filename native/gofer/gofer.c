@@ -15,6 +15,7 @@
  * closes; 1 with a message on stderr if it cannot set itself up. The sentry is untrusted too: it
  * faces the application, so every request is checked as if the application wrote it.
  */
+#include "fdpass.h"
 #include "gofer.h"
 
 #include <errno.h>
@@ -63,26 +64,8 @@ static void check_fds(unsigned ntrees)
 
 static void reply(size_t len, int fd)
 {
-	struct iovec iov = { rep, len };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
+	ssize_t n = fdpass_send(SOCK_FD, rep, len, &fd, fd >= 0 ? 1 : 0, 0);
 
-	if (fd >= 0) {
-		memset(&cm, 0, sizeof(cm));
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
-		cm.h.cmsg_level = SOL_SOCKET;
-		cm.h.cmsg_type = SCM_RIGHTS;
-		cm.h.cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(&cm.h), &fd, sizeof(int));
-	}
-	do
-		n = sendmsg(SOCK_FD, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
 	if (fd >= 0)
 		close(fd);
 	if (n < 0)

@@ -21,13 +21,13 @@
 #include <stddef.h>
 #include <sys/syscall.h>
 
+#include "layout.h"
+
 #define PTRACE_TRACEME 0
 #define PR_SET_PDEATHSIG 1
 #define PR_SET_NO_NEW_PRIVS 38
 #define SIGKILL 9
 #define SIGSTOP 19
-#define GADGET_ADDR 0x7ff000000000UL
-#define GADGET_RET (GADGET_ADDR + 2) /* the instruction pointer a syscall from the gadget reports */
 
 __asm__(".section .text.gadget,\"ax\",@progbits\n"
 	".globl stub_gadget\n"

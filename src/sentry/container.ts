@@ -12,6 +12,7 @@ import type { Spec } from '../spec/types';
 import { readProcStat } from '../state/process';
 import type { ContainerRecord } from '../state/store';
 import { sys } from '../sys';
+import { ptraceSys } from './platform/ptrace/native';
 import { MoatError } from '../util/errors';
 import type { SentryConfig } from './config';
 import { spawnGofer, type GoferTree } from './gofer';
@@ -208,7 +209,7 @@ export class SentryPlatform implements Platform {
 export async function execThroughSocket(sock: string, id: string, wire: unknown): Promise<{ first: number; exited: Promise<number>; signal(sig: number): void }> {
   const conn = await connect(sock, id);
   const fd = socketFd(conn);
-  (sys() as unknown as { sendMsg(s: number, d: Buffer, fds: number[]): number }).sendMsg(fd, Buffer.from(JSON.stringify(wire)), [0, 1, 2]);
+  ptraceSys().sendMsg(fd, Buffer.from(JSON.stringify(wire)), [0, 1, 2]);
   const lines = lineReader(conn);
   const first = await lines.next();
   if (!first || typeof first.pid !== 'number') {
@@ -282,7 +283,7 @@ export async function execRelayMain(argv: string[]): Promise<number> {
   }
   // The sentry holds the process's stdio now: let go of ours, so the caller's pipes end with it.
   const devnull = fs.openSync('/dev/null', 'r+');
-  for (const fd of [0, 1, 2]) (sys() as unknown as { dup2(a: number, b: number): void }).dup2(devnull, fd);
+  for (const fd of [0, 1, 2]) ptraceSys().dup2(devnull, fd);
   fs.closeSync(devnull);
   // Signals for the relay (the shim's kill of the exec'd pid) go to the process in the sandbox.
   for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM'] as const) {

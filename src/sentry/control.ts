@@ -8,16 +8,10 @@ import * as fs from 'node:fs';
 import { errnoName } from './abi/errno';
 import type { Kernel } from './kernel/kernel';
 import type { ThreadGroup } from './kernel/task';
-import { ptraceSys } from './platform/ptrace/native';
+import { ptraceSys, type PtraceSys } from './platform/ptrace/native';
 import { withSocketPath } from './socket-path';
 import { sendSignalToGroup } from './kernel/signals';
 import { FdTable, HostStreamFile } from './vfs';
-
-interface ControlSys {
-  unixListen(path: string): number;
-  unixAccept(fd: number): number;
-  recvMsg(fd: number, timeoutMs: number): { data: Buffer; fds: number[] };
-}
 
 export interface ExecRequestWire {
   type: 'exec';
@@ -69,13 +63,13 @@ export function parseExecRequest(raw: Buffer): ExecRequestWire | string {
 }
 
 export class ControlServer {
-  private readonly n: ControlSys;
+  private readonly n: PtraceSys;
   private readonly listenFd: number;
   /** Connection of each exec'd process, by pid: its exit status goes there. */
   private readonly waiting = new Map<number, number>();
 
   constructor(private readonly kernel: Kernel, readonly path: string) {
-    this.n = ptraceSys() as unknown as ControlSys;
+    this.n = ptraceSys();
     this.listenFd = withSocketPath(path, (p) => this.n.unixListen(p));
     kernel.watchHostCallback(this.listenFd, () => this.acceptAll());
     kernel.onOrphanExit = (tg, status) => this.exited(tg, status);

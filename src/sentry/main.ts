@@ -36,10 +36,10 @@ export function sentryMain(argv: string[]): void {
   registerAll();
   // The sentry needs no network, System V IPC or host name of the host's: leave them (as root;
   // the stubs it starts inherit the empty namespaces). A sentry taken over gets no network.
-  (ptraceSys() as unknown as { unshare(flags: number): number }).unshare(0x40000000 | 0x08000000 | 0x04000000);
+  ptraceSys().unshare(0x40000000 | 0x08000000 | 0x04000000);
   // The tracer and the stubs it spawns on one CPU: a syscall round trip is then a context switch,
   // not two cross-CPU wake-ups (4-6x cheaper here). MOAT_SENTRY_PIN=0 leaves scheduling alone.
-  const pin = ptraceSys() as unknown as { pinCpu(): number; pinPid(pid: number, cpu: number): number };
+  const pin = ptraceSys();
   const cpu = process.env.MOAT_SENTRY_PIN !== '0' ? pin.pinCpu() : -1;
   const platform = new PtracePlatform();
   platform.hostSignals(FORWARDED);
@@ -71,7 +71,7 @@ export function sentryMain(argv: string[]): void {
   if (cfg.terminal) {
     // The pty is the sentry's controlling terminal: ^C reaches the sentry, which passes it on to
     // the sandbox's foreground process group.
-    (ptraceSys() as unknown as { setCtty(fd: number): boolean }).setCtty(0);
+    ptraceSys().setCtty(0);
     kernel.terminalForeground = () => consoleForeground() || (kernel.init?.pgid ?? 0);
   }
   // moat exec: the control socket, accepted from the first turn of the loop.

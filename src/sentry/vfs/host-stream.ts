@@ -25,15 +25,7 @@ const FIONREAD = 0x541b;
 const TIOCNOTTY = 0x5422;
 const TIOCGSID = 0x5429;
 
-interface TtySys {
-  pollIn(fd: number): boolean;
-  ttyIoctl?(fd: number, cmd: number, buf: Uint8Array): number;
-}
-
-let native: TtySys | undefined;
-function sys(): TtySys {
-  return (native ??= ptraceSys() as unknown as TtySys);
-}
+const sys = ptraceSys;
 
 /** Whether a read of the host fd would not block. */
 export function hostReadable(fd: number): boolean {
@@ -127,15 +119,13 @@ export class HostStreamFile extends FileDescription {
 
   /** Copy the argument struct between the application and the host ioctl. */
   private hostIoctl(t: Task, cmd: number, arg: number, size: number, out: boolean): number {
-    const f = sys().ttyIoctl;
-    if (!f) return -ENOTTY;
     const buf = this.scratch.subarray(0, size);
     if (!out) {
       const src = t.mm.read(arg, size);
       if (!src) return -EFAULT;
       buf.set(src);
     }
-    const r = f(this.hostFd, cmd, buf);
+    const r = sys().ttyIoctl(this.hostFd, cmd, buf);
     if (r < 0) return r;
     return !out || t.mm.write(arg, buf) ? 0 : -EFAULT;
   }

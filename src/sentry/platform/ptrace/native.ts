@@ -1,7 +1,9 @@
-// The addon functions the ptrace platform uses (native/bindings/sentry.c).
+// The addon's sentry half (native/bindings/sentry.c), typed once: every export of that file is
+// declared here, so no caller casts. The addon is one module; sys() loads it.
 
 import * as path from 'node:path';
-import { nativeDir, sys } from '../../../sys';
+import { nativeDir, sys, type Sys } from '../../../sys';
+import { STUB_BASE } from '../../mm/layout';
 
 export interface PtraceSys {
   sentryBuffers(regs: Uint8Array, event: Int32Array): void;
@@ -23,10 +25,37 @@ export interface PtraceSys {
   takeHostSignals(): number;
   setWatchFds(fds: Int32Array): void;
   asyncFd(fd: number): void;
+  /** A read of fd would not block (poll, no wait). */
+  pollIn(fd: number): boolean;
+  /** A terminal ioctl on a stdio fd: 0 or -errno. */
+  ttyIoctl(fd: number, cmd: number, buf: Uint8Array): number;
+  /** moat exec's control socket: a listening unix socket at path; accept without waiting (-1: nobody). */
+  unixListen(path: string): number;
+  unixAccept(fd: number): number;
+  /** One message with its SCM_RIGHTS fds (close-on-exec), waiting at most timeoutMs. */
+  recvMsg(fd: number, timeoutMs: number): { data: Buffer; fds: number[] };
+  sendMsg(sock: number, data: Buffer, fds: number[]): number;
+  /** TIOCSCTTY: fd becomes the caller's controlling terminal. */
+  setCtty(fd: number): boolean;
+  dup2(oldfd: number, newfd: number): void;
+  /** unshare(2): 0 or -errno. */
+  unshare(flags: number): number;
+  /** The tracer and its stubs on one CPU: the CPU, or -errno. */
+  pinCpu(): number;
+  pinPid(pid: number, cpu: number): number;
+  /** STUB_BASE of native/sentry/layout.h, as the stub was linked. */
+  readonly stubBase: number;
 }
 
+let checked: PtraceSys | undefined;
+
 export function ptraceSys(): PtraceSys {
-  return sys() as unknown as PtraceSys;
+  if (checked) return checked;
+  const n = sys() as Sys & PtraceSys;
+  if (n.stubBase !== STUB_BASE) {
+    throw new Error(`sentry: the stub's base ${n.stubBase.toString(16)} (native/sentry/layout.h) is not STUB_BASE ${STUB_BASE.toString(16)} (src/sentry/mm/layout.ts)`);
+  }
+  return (checked = n);
 }
 
 export function stubPath(): string {

@@ -1,0 +1,17 @@
+/*
+ * Where the stub lives in every application address space: one page at STUB_BASE whose first
+ * instructions are the gadget (`syscall; int3`) through which the sentry injects the few host
+ * calls it makes in the stub. The one definition: stub.c and the addon's ptrace code include it,
+ * the stub's link script gets it through --defsym (native/Makefile), and the sentry's TypeScript
+ * (src/sentry/mm/layout.ts, STUB_BASE) is checked against it by the addon's `stubBase` at start-up.
+ */
+#ifndef MOAT_SENTRY_LAYOUT_H
+#define MOAT_SENTRY_LAYOUT_H
+
+#define STUB_BASE 0x7ff000000000ULL
+/* The gadget is the first thing on the stub's page. */
+#define GADGET_ADDR STUB_BASE
+/* The instruction pointer a syscall issued from the gadget reports (after the 2-byte `syscall`). */
+#define GADGET_RET (GADGET_ADDR + 2)
+
+#endif
