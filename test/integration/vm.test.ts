@@ -114,21 +114,23 @@ class Terminal {
   }
 }
 
-test('run --isolation=vm: guest kernel, stdin streamed in, files written and read back, stdout/stderr, exit code, nothing left', { skip, timeout: VM_TIMEOUT }, () => {
-  const b = makeBundle(['sh', '-c', 'uname -r; read first; echo "got:$first"; wc -c; echo data-$((6*7)) > /root/f && cat /root/f; echo to-stderr >&2; cat /proc/1/comm; exit 7']);
+test('run --isolation=vm: guest kernel, stdin streamed in, lo up, files written and read back, stdout/stderr, exit code, nothing left', { skip, timeout: VM_TIMEOUT }, () => {
+  const b = makeBundle(['sh', '-c', 'uname -r; read first; echo "got:$first"; wc -c; echo data-$((6*7)) > /root/f && cat /root/f; echo to-stderr >&2; cat /proc/1/comm; cat /sys/class/net/lo/flags; nc -l -p 8080 & sleep 0.5; echo over-loopback | nc -w 2 127.0.0.1 8080; sleep 0.5; kill $! 2>/dev/null; exit 7']);
   b.config.root.readonly = false;
   b.save();
   try {
     // 100 KiB after the first line: more than one virtqueue's worth, and its end is the guest's EOF.
     const r = moat(root, ['--isolation=vm', 'run', '--bundle', b.dir, 'vm-run'], { timeoutMs: VM_TIMEOUT, input: `hello\n${'x'.repeat(100 * 1024)}` });
     assert.equal(r.status, 7, r.stderr);
-    const [release, got, count, data, comm] = r.stdout.trim().split('\n').map((l) => l.trim());
+    const [release, got, count, data, comm, loFlags, overLo] = r.stdout.trim().split('\n').map((l) => l.trim());
     assert.match(release ?? '', /^6\.1\.\d+.*-cloud-amd64$/, 'the guest kernel, not the host one');
     assert.notEqual(release, os.release());
     assert.equal(got, 'got:hello', 'stdin reaches the container');
     assert.equal(count, String(100 * 1024), 'all of stdin, then EOF');
     assert.equal(data, 'data-42');
     assert.equal(comm, 'sh', 'the container has its own pid namespace in the guest');
+    assert.equal(Number(loFlags) & 1, 1, `lo is up in the container's network namespace: flags ${loFlags}`);
+    assert.equal(overLo, 'over-loopback', 'TCP over 127.0.0.1 in the guest');
     assert.match(r.stderr, /^to-stderr$/m);
     assert.doesNotMatch(r.stdout, /to-stderr/);
     // auto acceleration: KVM, or TCG with a one-line notice naming why (said when probed, then cached).
