@@ -266,6 +266,12 @@ test('vm lifecycle: a terminal over --console-socket, start/kill/delete; exec (s
     process.kill(Number(fs.readFileSync(pidFile2, 'utf8')), 'SIGKILL');
     await waitFor('the orphaned exec to be killed', () => !moat(root, ['exec', 'vm-b', 'ps']).stdout.includes('sleep 1000'), 20_000);
 
+    // kill TERM to an init with no handler (pid 1 of its namespace in the guest) is ignored, as under runc.
+    assert.equal(moat(root, ['kill', 'vm-b', 'TERM']).status, 0);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(state('vm-b').status, 'running', 'the init ignored SIGTERM');
+    assert.match(moat(root, ['exec', 'vm-b', 'cat', '/proc/1/cmdline']).stdout, /^sh\0-c\0/);
+
     // A VMM killed from outside: stopped, exec refused, and delete cleans up after it.
     process.kill(vmm, 'SIGKILL');
     await waitFor('vm-b to be stopped', () => state('vm-b').status === 'stopped', 10_000);
@@ -282,6 +288,44 @@ test('vm lifecycle: a terminal over --console-socket, start/kill/delete; exec (s
     trap.cleanup();
     victim.cleanup();
   }
+});
+
+/** `moat do --isolation=vm` in the background: its output so far, a signal sender, the exit (code, ms after the first signal). */
+function doVm(flags: string[], script: string): { out: () => string; signal(sig: NodeJS.Signals): void; done: Promise<{ code: number | null; afterMs: number; out: string; err: string }> } {
+  const child = spawn(MOAT, ['--root', root, 'do', '--isolation=vm', ...flags, '--', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let at = 0;
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<{ code: number | null; afterMs: number; out: string; err: string }>((resolve) => {
+    child.once('exit', (code) => resolve({ code, afterMs: Date.now() - at, out, err }));
+  });
+  return { out: () => out, signal: (sig) => { at ||= Date.now(); child.kill(sig); }, done };
+}
+
+test('do --isolation=vm: lo up; SIGTERM ends the sandbox after --grace (128+signal), a handled SIGTERM gives its own status, a signal during boot ends it before it starts; nothing left', { skip, timeout: VM_TIMEOUT }, async () => {
+  // Three boots at once (a do is a boot). The first is signalled as soon as its state exists (moat is
+  // making its VM): it must neither die halfway nor start the command.
+  const booting = doVm([], 'echo started; sleep 100');
+  await waitFor('the first do to begin its create', () => fs.readdirSync(root).some((n) => n.startsWith('do-')), 20_000);
+  booting.signal('SIGTERM');
+  const ignoring = doVm(['--grace', '1s'], 'cat /sys/class/net/lo/flags; echo ready; exec sleep 100');
+  const handling = doVm(['--grace', '30s'], 'trap "echo cleaned-up; exit 7" TERM; echo ready; while :; do sleep 0.1; done');
+  await waitFor('both sandboxes to be ready', () => ignoring.out().includes('ready\n') && handling.out().includes('ready\n'), VM_TIMEOUT / 2);
+  ignoring.signal('SIGTERM');
+  handling.signal('SIGTERM');
+  const [ig, ha, bo] = await Promise.all([ignoring.done, handling.done, booting.done]);
+  assert.equal(ig.code, 143, JSON.stringify(ig));
+  assert.equal(Number(ig.out.split('\n')[0]) & 1, 1, `lo is up in the do sandbox: ${ig.out}`);
+  assert.ok(ig.afterMs >= 900 && ig.afterMs < 8000, `killed after the grace period: ${ig.afterMs} ms`);
+  assert.equal(ha.code, 7, JSON.stringify(ha));
+  assert.match(ha.out, /cleaned-up/);
+  assert.ok(ha.afterMs < 8000, `${ha.afterMs} ms`);
+  assert.equal(bo.code, 143, JSON.stringify(bo));
+  assert.doesNotMatch(bo.out, /started/, 'a sandbox signalled while it booted never starts');
+  assert.deepEqual(fs.readdirSync(root).filter((n) => n !== '@vm'), [], 'nothing left of the three');
+  assert.deepEqual(qemusOf(root), [], 'no VM left');
 });
 
 test('terminals in the foreground: do --isolation=vm at a terminal, run -t with its size followed', { skip, timeout: VM_TIMEOUT }, async () => {
