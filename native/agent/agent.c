@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -996,6 +997,25 @@ static void init_port(struct port *p, const char *name, int fd)
 	async_port(fd);
 }
 
+/* The guest's own loopback up, before any container: one without a network namespace of its own
+ * shares the guest's (one with a new namespace gets its `lo` up from the plan's loopback-up). */
+static void loopback_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		fatal("loopback: socket");
+	memset(&ifr, 0, sizeof ifr);
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0)
+		fatal("loopback: SIOCGIFFLAGS lo");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0)
+		fatal("loopback: SIOCSIFFLAGS lo");
+	close(fd);
+}
+
 static void boot(void)
 {
 	mkdir("/dev", 0755);
@@ -1015,6 +1035,7 @@ static void boot(void)
 		fatal("mount /sys");
 	read_cmdline();
 	load_modules();
+	loopback_up();
 
 	/* Non-blocking channels: a write to a port no host is connected to would block until one
 	 * connects. The container's own stdio ports stay blocking (they are its fds 0-2). */

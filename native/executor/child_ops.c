@@ -5,7 +5,10 @@
 #include <grp.h>
 #include <signal.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,6 +41,7 @@ static const child_op_fn handlers[OP__COUNT] = {
 	[OP_REMOUNT_RO] = op_remount_ro,
 	[OP_SETHOSTNAME] = op_sethostname,
 	[OP_SETDOMAINNAME] = op_setdomainname,
+	[OP_LOOPBACK_UP] = op_loopback_up,
 	[OP_WRITE_BENEATH] = op_write_beneath,
 	[OP_RLIMIT] = op_rlimit,
 	[OP_SETGROUPS] = op_setgroups,
@@ -155,6 +159,38 @@ int op_setdomainname(struct child *c, const struct plan_op *op, struct err *e)
 		return -1;
 	}
 	return 0;
+}
+
+/* The network namespace we are in (a new one): bring its loopback up, as runc does. */
+int op_loopback_up(struct child *c, const struct plan_op *op, struct err *e)
+{
+	struct ifreq ifr;
+	int fd, rc = -1;
+
+	(void)c;
+	(void)op;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err_set(e, errno, "loopback-up: socket");
+		return -1;
+	}
+	memset(&ifr, 0, sizeof ifr);
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		err_set(e, errno, "loopback-up: SIOCGIFFLAGS lo");
+		goto out;
+	}
+	if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
+			err_set(e, errno, "loopback-up: SIOCSIFFLAGS lo");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
 }
 
 int op_write_beneath(struct child *c, const struct plan_op *op, struct err *e)

@@ -29,6 +29,7 @@ int op_setresgid(struct child *c, const struct plan_op *op, struct err *e);
 int op_setresuid(struct child *c, const struct plan_op *op, struct err *e);
 int op_sethostname(struct child *c, const struct plan_op *op, struct err *e);
 int op_setdomainname(struct child *c, const struct plan_op *op, struct err *e);
+int op_loopback_up(struct child *c, const struct plan_op *op, struct err *e);
 int op_write_beneath(struct child *c, const struct plan_op *op, struct err *e);
 int op_rlimit(struct child *c, const struct plan_op *op, struct err *e);
 int op_setgroups(struct child *c, const struct plan_op *op, struct err *e);

@@ -52,6 +52,7 @@ static const struct op_spec specs[OP__COUNT] = {
 	[OP_REMOUNT_RO] = { "remount-ro", SEC_CHILD, "s" },
 	[OP_SETHOSTNAME] = { "sethostname", SEC_CHILD, "s" },
 	[OP_SETDOMAINNAME] = { "setdomainname", SEC_CHILD, "s" },
+	[OP_LOOPBACK_UP] = { "loopback-up", SEC_CHILD, "" },
 	[OP_WRITE_BENEATH] = { "write-beneath", SEC_CHILD, "sss" },
 	[OP_RLIMIT] = { "rlimit", SEC_CHILD, "rLL" },
 	[OP_SETGROUPS] = { "setgroups", SEC_CHILD, "g" },

@@ -4,10 +4,28 @@ import { runForeground } from '../runtime/foreground';
 import { doSpec } from '../runtime/do-spec';
 import { callerWindowSize, foregroundConsoleEndpoint } from '../runtime/terminal';
 import { MoatError } from '../util/errors';
-import { parseArgs, str } from './args';
+import { DEFAULT_GRACE_MS, SandboxEnder } from '../runtime/ending';
+import type { Runtime } from '../runtime/lifecycle';
+import { parseDuration } from '../util/duration';
+import { bool, parseArgs, str } from './args';
 import type { CommandContext } from './context';
 
-export const usage = 'do [--isolation P] [--hostname H] [--] CMD [ARGS...]   run CMD sandboxed over a read-only view of the host';
+export const usage = 'do [--isolation P] [--hostname H] [--grace D] [--] CMD [ARGS...]   run CMD sandboxed over a read-only view of the host';
+
+const HELP = `usage: moat do [flags] [--] CMD [ARGS...]
+
+Run CMD sandboxed: fresh pid, mount, uts, ipc and network namespaces (lo up), a read-only view of
+the host's / with an in-memory writable layer, Docker's default seccomp profile; nothing is left
+behind. Exits with CMD's exit status.
+
+flags:
+  --isolation P   native (default), sentry or vm
+  --hostname H    the sandbox's hostname (default moat)
+  --grace D       on SIGTERM, SIGINT or SIGHUP, moat passes the signal to CMD and waits D for the
+                  sandbox to end; then (or at a second such signal) it kills the whole sandbox and
+                  exits with 128+signal. A duration like 3s, 500ms or 10 (seconds); 0 kills at once.
+                  Default ${DEFAULT_GRACE_MS / 1000}s.
+`;
 
 export async function doCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(
@@ -15,16 +33,34 @@ export async function doCommand(ctx: CommandContext): Promise<number> {
     [
       { name: 'isolation', type: 'string' },
       { name: 'hostname', type: 'string' },
+      { name: 'grace', type: 'string' },
+      { name: 'help', alias: 'h', type: 'bool' },
     ],
     { stopAtPositional: true },
   );
+  if (bool(p, 'help')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const graceText = str(p, 'grace');
+  const graceMs = graceText === undefined ? DEFAULT_GRACE_MS : parseDuration(graceText, 'do: --grace', { allowZero: true, bareSeconds: true });
   if (p.positionals.length === 0) throw new MoatError('EUSAGE', 'do: name a command to run, e.g. moat do -- sh -c "echo hi"');
   const isolation = str(p, 'isolation');
   if (isolation !== undefined) ctx.global.isolation = isolation;
   const rt = ctx.runtime();
+  // From here on a SIGTERM/SIGINT/SIGHUP must not kill moat halfway through: it ends the sandbox.
+  const ender = new SandboxEnder(graceMs).install();
+  try {
+    return await runSandbox(rt, p.positionals, str(p, 'hostname'), ender);
+  } finally {
+    ender.dispose();
+  }
+}
+
+async function runSandbox(rt: Runtime, args: string[], hostname: string | undefined, ender: SandboxEnder): Promise<number> {
   const id = `do-${crypto.randomBytes(6).toString('hex')}`;
   const scratch = path.join(rt.store.dir(id), 'scratch');
-  const spec = doSpec({ args: p.positionals, env: process.env, cwd: process.cwd(), ...(str(p, 'hostname') ? { hostname: str(p, 'hostname')! } : {}) });
+  const spec = doSpec({ args, env: process.env, cwd: process.cwd(), ...(hostname ? { hostname } : {}) });
   // At a terminal, the sandbox gets a pty of its own, relayed by moat: never the caller's terminal
   // itself, which a sandboxed process could push keystrokes into (TIOCSTI) or reconfigure. (In a
   // vm: a pty in the guest, relayed through a host pty moat makes.)
@@ -46,5 +82,5 @@ export async function doCommand(ctx: CommandContext): Promise<number> {
   } finally {
     endpoint?.close();
   }
-  return runForeground(rt, created, terminal);
+  return runForeground(rt, created, terminal, { ender });
 }

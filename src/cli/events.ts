@@ -5,23 +5,16 @@
 import { loadPlatform } from '../platform';
 import { statsJson } from '../policy/cgroups/stats';
 import { statusOf } from '../runtime/status';
+import { parseDuration as parseDurationFlag } from '../util/duration';
 import { MoatError } from '../util/errors';
 import { bool, onePositional, parseArgs, str } from './args';
 import type { CommandContext } from './context';
 
 export const usage = 'events [--stats] [--interval 5s] ID   print resource usage as JSON (once with --stats)';
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /** A Go duration (`5s`, `250ms`, `1m30s`) in milliseconds. */
 export function parseDuration(text: string): number {
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((m) => m[0]).join('') !== text) {
-    throw new MoatError('EUSAGE', `events: --interval: ${JSON.stringify(text)} is not a duration like 5s or 500ms`);
-  }
-  const ms = parts.reduce((sum, m) => sum + Number(m[1]) * UNIT_MS[m[2]!]!, 0);
-  if (ms <= 0) throw new MoatError('EUSAGE', 'events: --interval must be positive');
-  return ms;
+  return parseDurationFlag(text, 'events: --interval');
 }
 
 export async function eventsCommand(ctx: CommandContext): Promise<number> {

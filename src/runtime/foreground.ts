@@ -1,16 +1,20 @@
 // Running a container in the foreground (`run`, `do`): start it, forward the caller's signals to
-// its init, wait for its exit status, then delete it.
+// its init, wait for its exit status, then delete it. `run` only forwards (runc's semantics: the
+// init of a pid namespace ignores a signal it has no handler for); `do` also ends the sandbox on
+// SIGTERM/SIGINT/SIGHUP after a grace period (ending.ts).
 
+import * as fs from 'node:fs';
+import { loadPlatform } from '../platform';
 import { readProcStat, signalVerified } from '../state/process';
-import { relayTerminal } from './terminal';
 import type { ContainerRecord } from '../state/store';
+import { ENDING_SIGNALS, type SandboxEnder } from './ending';
 import type { Created, Runtime } from './lifecycle';
 import { killAndWait } from './processes';
-import { loadPlatform } from '../platform';
+import { relayTerminal } from './terminal';
 
 // SIGINT/SIGQUIT from a terminal in raw mode arrive as bytes on the pty instead; SIGWINCH is
 // handled by the terminal relay (it resizes the pty, and the kernel tells the container).
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 /** Wait for the exit status; with a terminal, relay it meanwhile and drain its output. */
 export async function waitWithTerminal(exited: Promise<number>, terminal: number | undefined): Promise<number> {
@@ -26,8 +30,21 @@ export async function waitWithTerminal(exited: Promise<number>, terminal: number
   }
 }
 
-export async function runForeground(rt: Runtime, created: Created, terminal?: number): Promise<number> {
+export interface ForegroundOptions {
+  /** `moat do`: ending signals end the sandbox (src/runtime/ending.ts); without it, forward only (`run`). */
+  ender?: SandboxEnder;
+}
+
+export async function runForeground(rt: Runtime, created: Created, terminal?: number, opts: ForegroundOptions = {}): Promise<number> {
   const { handle, record } = created;
+  const { ender } = opts;
+  if (ender?.signal !== undefined) {
+    // An ending signal came while the sandbox was being made: it never starts.
+    ender.killed = true;
+    if (terminal !== undefined) fs.closeSync(terminal);
+    rt.delete(handle, record, true);
+    return ender.exitCode(0);
+  }
   try {
     await rt.start(handle, record);
   } catch (err) {
@@ -36,25 +53,50 @@ export async function runForeground(rt: Runtime, created: Created, terminal?: nu
     throw err;
   }
   handle.release();
-  const platform = loadPlatform(record.platform);
-  const stop = platform.kill ? forwardToPlatform(record, platform.kill.bind(platform)) : forwardSignals(record.pid, record.pidStartTime);
+  const send = signalSender(record);
+  const stop = forwardSignalsWith(ender ? FORWARDED.filter((s) => !ENDING_SIGNALS.includes(s)) : FORWARDED, send);
+  ender?.attach({ forward: send, kill: () => killSandbox(rt, record) });
   let code: number;
   try {
     code = await waitWithTerminal(created.exited, terminal);
   } finally {
     stop();
+    ender?.detach();
   }
   cleanupAfterExit(rt, record);
-  return code;
+  return ender ? ender.exitCode(code) : code;
 }
 
-/** Forward the caller's signals through the platform (vm: to the init inside the guest); returns the undo. */
-function forwardToPlatform(rec: ContainerRecord, kill: (rec: ContainerRecord, signal: number, all: boolean) => Promise<void>): () => void {
+/** How a signal reaches the container's init: through the platform (vm: the init inside the guest), or to the host process. */
+function signalSender(rec: ContainerRecord): (signal: number) => void {
+  const platform = loadPlatform(rec.platform);
+  if (platform.kill) {
+    const kill = platform.kill.bind(platform);
+    return (signal) => void kill(rec, signal, false).catch(() => undefined);
+  }
+  return (signal) => void signalVerified(rec.pid, rec.pidStartTime, signal);
+}
+
+/**
+ * Kill the whole sandbox at once: a vm's VMM (the guest and all in it go with it; no request to a
+ * guest that may not answer), else every process of the container (its pid namespace, its cgroup,
+ * the init; the sentry process, whose stubs and gofer die with it). The container's `exited` then
+ * resolves and the usual clean-up removes the rest.
+ */
+export function killSandbox(rt: Runtime, rec: ContainerRecord): void {
+  if (rec.vm) {
+    signalVerified(rec.vm.vmmPid, rec.vm.vmmStartTime, 9);
+    return;
+  }
+  rt.signal(rec, 9, true).catch(() => undefined);
+  signalVerified(rec.pid, rec.pidStartTime, 9);
+}
+
+/** Forward the given signals of the caller with `send`; returns the undo. */
+function forwardSignalsWith(signals: readonly NodeJS.Signals[], send: (signal: number) => void): () => void {
   const { constants } = require('node:os') as typeof import('node:os');
-  const handlers = FORWARDED.map((sig) => {
-    const h = () => {
-      kill(rec, (constants.signals as Record<string, number>)[sig]!, false).catch(() => undefined);
-    };
+  const handlers = signals.map((sig) => {
+    const h = () => send((constants.signals as Record<string, number>)[sig]!);
     process.on(sig, h);
     return [sig, h] as const;
   });
@@ -63,16 +105,8 @@ function forwardToPlatform(rec: ContainerRecord, kill: (rec: ContainerRecord, si
 
 /** Forward the caller's signals to a process (verified by start time); returns the undo. */
 export function forwardSignals(pid: number, startTime?: string): () => void {
-  const { constants } = require('node:os') as typeof import('node:os');
   const st = startTime ?? readProcStat(pid)?.startTime ?? '';
-  const handlers = FORWARDED.map((sig) => {
-    const h = () => {
-      signalVerified(pid, st, (constants.signals as Record<string, number>)[sig]!);
-    };
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
-  return () => handlers.forEach(([sig, h]) => process.off(sig, h));
+  return forwardSignalsWith(FORWARDED, (signal) => void signalVerified(pid, st, signal));
 }
 
 function cleanupAfterExit(rt: Runtime, rec: ContainerRecord): void {

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platform/types';
 import type { Spec } from '../spec/types';
-import { readProcStat } from '../state/process';
+import { readProcStat, signalVerified } from '../state/process';
+import { killAndWait } from '../runtime/processes';
 import type { ContainerRecord } from '../state/store';
 import { sys } from '../sys';
 import { ptraceSys } from './platform/ptrace/native';
@@ -179,29 +180,20 @@ export class SentryPlatform implements Platform {
 
   signalAll(rec: ContainerRecord, signal: number): boolean {
     // The sentry forwards what it gets to the application's init; SIGKILL ends the sandbox.
-    if (!rec.pid || readProcStat(rec.pid)?.startTime !== rec.pidStartTime) return false;
-    try {
-      process.kill(rec.pid, signal);
-      return true;
-    } catch {
-      return false;
-    }
+    return rec.pid !== 0 && signalVerified(rec.pid, rec.pidStartTime, signal);
   }
 
   stats(_rec: ContainerRecord): unknown {
     throw new MoatError('EUSAGE', 'events/stats are not supported by the sentry platform yet');
   }
 
-  /** The sentry (verified by start time) dies; its stubs die with it (PTRACE_O_EXITKILL) and the gofer on EOF. */
+  /**
+   * The sentry (verified by start time, through a pidfd) dies; its stubs die with it
+   * (PTRACE_O_EXITKILL) and the gofer on EOF. A zombie counts as gone: when this process is the
+   * sentry's parent, it cannot reap it while it waits here.
+   */
   destroy(rec: ContainerRecord): void {
-    if (rec.pid && readProcStat(rec.pid)?.startTime === rec.pidStartTime) {
-      try {
-        process.kill(rec.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      for (let i = 0; i < 200 && readProcStat(rec.pid); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-    }
+    if (rec.pid) killAndWait(rec.pid, rec.pidStartTime);
   }
 }
 

@@ -15,6 +15,14 @@ test('do runs a host command in fresh namespaces, writes stay in memory, exit co
   assert.ok(!fs.existsSync(marker), 'the host was not written');
 });
 
+test('do: lo is up in the sandbox\'s new network namespace, TCP over 127.0.0.1 works', () => {
+  const r = moat(root, ['do', '--', 'sh', '-c', 'cat /sys/class/net/lo/flags; busybox nc -l -p 8080 > /tmp/got & sleep 0.3; echo hi | busybox nc -w 2 127.0.0.1 8080; sleep 0.3; kill $! 2>/dev/null; echo "got=$(cat /tmp/got)"']);
+  assert.equal(r.status, 0, r.stderr);
+  const [flags, got] = r.stdout.trim().split('\n');
+  assert.equal(Number(flags) & 1, 1, `lo is up: flags ${flags}`);
+  assert.equal(got, 'got=hi');
+});
+
 test('do sees the host files read-only-through-overlay and the caller cwd', () => {
   const r = moat(root, ['do', 'sh', '-c', 'pwd; test -x /usr/bin/node && echo has-node; ps -e -o pid= | wc -l']);
   assert.equal(r.status, 0, r.stderr);

@@ -1,9 +1,10 @@
 // `moat run` of real containers from a busybox rootfs: output, exit codes, isolation, spec fields.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { containerSuite, makeBundle, moat } from '../helpers/moat';
+import { containerSuite, makeBundle, moat, waitFor } from '../helpers/moat';
 
 let root: string;
 containerSuite((r) => (root = r));
@@ -60,6 +61,47 @@ test('isolation: own pid namespace, hostname, mount table, no host files, own ne
   assert.match(mountinfo, /^\d+ \d+ \S+ \S+ \/ ro,/m, 'the rootfs is mounted read-only at /');
   assert.doesNotMatch(mountinfo, / \/work /, 'the host /work mount is not visible');
   assert.match(mountinfo, / \/proc rw[^ ]* - proc /);
+});
+
+/** lo's flags, then a line sent over TCP to 127.0.0.1 by busybox nc, printed by the listener. */
+const LOOPBACK_SCRIPT = [
+  'cat /sys/class/net/lo/flags',
+  'nc -l -p 8080 & sleep 0.3',
+  'echo over-loopback | nc -w 2 127.0.0.1 8080',
+  'sleep 0.3; kill $! 2>/dev/null; true',
+].join('; ');
+
+test('loopback: lo is up in a new network namespace (TCP over 127.0.0.1 works); a joined one is left as it is', async () => {
+  const fresh = runIn(['sh', '-c', LOOPBACK_SCRIPT]);
+  assert.equal(fresh.status, 0, fresh.stderr);
+  const [flags, got] = fresh.stdout.trim().split('\n');
+  assert.equal(Number(flags) & 1, 1, `lo is up: flags ${flags}`);
+  assert.equal(got, 'over-loopback');
+  // A namespace the container joins by path is someone else's: runc leaves its lo alone, so does moat.
+  // (Held by a process of the test's, not `ip netns add`, whose /run/netns mount would outlive it.)
+  const holder = spawn('unshare', ['--net', 'sleep', '60'], { stdio: 'ignore' });
+  try {
+    const nsPath = `/proc/${holder.pid}/ns/net`;
+    await waitFor('the namespace holder', () => {
+      try {
+        return fs.readlinkSync(nsPath) !== fs.readlinkSync('/proc/self/ns/net');
+      } catch {
+        return false;
+      }
+    });
+    const joined = runIn(['sh', '-c', 'cat /sys/class/net/lo/flags'], (c) => {
+      c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: nsPath } : n));
+    });
+    assert.equal(joined.status, 0, joined.stderr);
+    assert.equal(Number(joined.stdout.trim()) & 1, 0, `lo of the joined namespace stays down: ${joined.stdout}`);
+    // (ip, not the host's /sys: sysfs shows the network namespace of whoever mounted it.)
+    const after = spawnSync('nsenter', [`--net=${nsPath}`, 'ip', '-o', 'link', 'show', 'lo'], { encoding: 'utf8' });
+    assert.match(after.stdout, /<LOOPBACK>/, `and still down afterwards: ${after.stdout}${after.stderr}`);
+  } finally {
+    const gone = new Promise((r) => holder.once('exit', r));
+    holder.kill('SIGKILL');
+    await gone;
+  }
 });
 
 test('process fields: env, cwd, user, groups, umask, rlimits, no_new_privs', () => {

@@ -114,21 +114,23 @@ class Terminal {
   }
 }
 
-test('run --isolation=vm: guest kernel, stdin streamed in, files written and read back, stdout/stderr, exit code, nothing left', { skip, timeout: VM_TIMEOUT }, () => {
-  const b = makeBundle(['sh', '-c', 'uname -r; read first; echo "got:$first"; wc -c; echo data-$((6*7)) > /root/f && cat /root/f; echo to-stderr >&2; cat /proc/1/comm; exit 7']);
+test('run --isolation=vm: guest kernel, stdin streamed in, lo up, files written and read back, stdout/stderr, exit code, nothing left', { skip, timeout: VM_TIMEOUT }, () => {
+  const b = makeBundle(['sh', '-c', 'uname -r; read first; echo "got:$first"; wc -c; echo data-$((6*7)) > /root/f && cat /root/f; echo to-stderr >&2; cat /proc/1/comm; cat /sys/class/net/lo/flags; nc -l -p 8080 & sleep 0.5; echo over-loopback | nc -w 2 127.0.0.1 8080; sleep 0.5; kill $! 2>/dev/null; exit 7']);
   b.config.root.readonly = false;
   b.save();
   try {
     // 100 KiB after the first line: more than one virtqueue's worth, and its end is the guest's EOF.
     const r = moat(root, ['--isolation=vm', 'run', '--bundle', b.dir, 'vm-run'], { timeoutMs: VM_TIMEOUT, input: `hello\n${'x'.repeat(100 * 1024)}` });
     assert.equal(r.status, 7, r.stderr);
-    const [release, got, count, data, comm] = r.stdout.trim().split('\n').map((l) => l.trim());
+    const [release, got, count, data, comm, loFlags, overLo] = r.stdout.trim().split('\n').map((l) => l.trim());
     assert.match(release ?? '', /^6\.1\.\d+.*-cloud-amd64$/, 'the guest kernel, not the host one');
     assert.notEqual(release, os.release());
     assert.equal(got, 'got:hello', 'stdin reaches the container');
     assert.equal(count, String(100 * 1024), 'all of stdin, then EOF');
     assert.equal(data, 'data-42');
     assert.equal(comm, 'sh', 'the container has its own pid namespace in the guest');
+    assert.equal(Number(loFlags) & 1, 1, `lo is up in the container's network namespace: flags ${loFlags}`);
+    assert.equal(overLo, 'over-loopback', 'TCP over 127.0.0.1 in the guest');
     assert.match(r.stderr, /^to-stderr$/m);
     assert.doesNotMatch(r.stdout, /to-stderr/);
     // auto acceleration: KVM, or TCG with a one-line notice naming why (said when probed, then cached).
@@ -264,6 +266,12 @@ test('vm lifecycle: a terminal over --console-socket, start/kill/delete; exec (s
     process.kill(Number(fs.readFileSync(pidFile2, 'utf8')), 'SIGKILL');
     await waitFor('the orphaned exec to be killed', () => !moat(root, ['exec', 'vm-b', 'ps']).stdout.includes('sleep 1000'), 20_000);
 
+    // kill TERM to an init with no handler (pid 1 of its namespace in the guest) is ignored, as under runc.
+    assert.equal(moat(root, ['kill', 'vm-b', 'TERM']).status, 0);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(state('vm-b').status, 'running', 'the init ignored SIGTERM');
+    assert.match(moat(root, ['exec', 'vm-b', 'cat', '/proc/1/cmdline']).stdout, /^sh\0-c\0/);
+
     // A VMM killed from outside: stopped, exec refused, and delete cleans up after it.
     process.kill(vmm, 'SIGKILL');
     await waitFor('vm-b to be stopped', () => state('vm-b').status === 'stopped', 10_000);
@@ -280,6 +288,44 @@ test('vm lifecycle: a terminal over --console-socket, start/kill/delete; exec (s
     trap.cleanup();
     victim.cleanup();
   }
+});
+
+/** `moat do --isolation=vm` in the background: its output so far, a signal sender, the exit (code, ms after the first signal). */
+function doVm(flags: string[], script: string): { out: () => string; signal(sig: NodeJS.Signals): void; done: Promise<{ code: number | null; afterMs: number; out: string; err: string }> } {
+  const child = spawn(MOAT, ['--root', root, 'do', '--isolation=vm', ...flags, '--', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let at = 0;
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<{ code: number | null; afterMs: number; out: string; err: string }>((resolve) => {
+    child.once('exit', (code) => resolve({ code, afterMs: Date.now() - at, out, err }));
+  });
+  return { out: () => out, signal: (sig) => { at ||= Date.now(); child.kill(sig); }, done };
+}
+
+test('do --isolation=vm: lo up; SIGTERM ends the sandbox after --grace (128+signal), a handled SIGTERM gives its own status, a signal during boot ends it before it starts; nothing left', { skip, timeout: VM_TIMEOUT }, async () => {
+  // Three boots at once (a do is a boot). The first is signalled as soon as its state exists (moat is
+  // making its VM): it must neither die halfway nor start the command.
+  const booting = doVm([], 'echo started; sleep 100');
+  await waitFor('the first do to begin its create', () => fs.readdirSync(root).some((n) => n.startsWith('do-')), 20_000);
+  booting.signal('SIGTERM');
+  const ignoring = doVm(['--grace', '1s'], 'cat /sys/class/net/lo/flags; echo ready; exec sleep 100');
+  const handling = doVm(['--grace', '30s'], 'trap "echo cleaned-up; exit 7" TERM; echo ready; while :; do sleep 0.1; done');
+  await waitFor('both sandboxes to be ready', () => ignoring.out().includes('ready\n') && handling.out().includes('ready\n'), VM_TIMEOUT / 2);
+  ignoring.signal('SIGTERM');
+  handling.signal('SIGTERM');
+  const [ig, ha, bo] = await Promise.all([ignoring.done, handling.done, booting.done]);
+  assert.equal(ig.code, 143, JSON.stringify(ig));
+  assert.equal(Number(ig.out.split('\n')[0]) & 1, 1, `lo is up in the do sandbox: ${ig.out}`);
+  assert.ok(ig.afterMs >= 900 && ig.afterMs < 8000, `killed after the grace period: ${ig.afterMs} ms`);
+  assert.equal(ha.code, 7, JSON.stringify(ha));
+  assert.match(ha.out, /cleaned-up/);
+  assert.ok(ha.afterMs < 8000, `${ha.afterMs} ms`);
+  assert.equal(bo.code, 143, JSON.stringify(bo));
+  assert.doesNotMatch(bo.out, /started/, 'a sandbox signalled while it booted never starts');
+  assert.deepEqual(fs.readdirSync(root).filter((n) => n !== '@vm'), [], 'nothing left of the three');
+  assert.deepEqual(qemusOf(root), [], 'no VM left');
 });
 
 test('terminals in the foreground: do --isolation=vm at a terminal, run -t with its size followed', { skip, timeout: VM_TIMEOUT }, async () => {

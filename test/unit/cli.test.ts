@@ -5,6 +5,8 @@ import { parseSignal } from '../../src/runtime/signals';
 import { parseProcStat } from '../../src/state/process';
 import { validateId } from '../../src/state/store';
 import { selectPlatform } from '../../src/platform';
+import { SandboxEnder } from '../../src/runtime/ending';
+import { parseDuration } from '../../src/util/duration';
 
 test('flags as runc callers send them', () => {
   const p = parseArgs(['--bundle', '/b', '-pid-file=/p', '--no-pivot', 'id1'], [
@@ -57,4 +59,69 @@ test('--log and --log-format are found even when the global flags do not parse',
   assert.deepEqual(lenientLogFlags(['--no-such-flag', '--root', '/r', '--log', '/x/log.json', '--log-format=json', 'create', '--log', 'no']), { log: '/x/log.json', logFormat: 'json' });
   assert.deepEqual(lenientLogFlags(['-log=/l', 'state', 'id']), { log: '/l' });
   assert.deepEqual(lenientLogFlags(['--log']), {});
+});
+
+test('durations: Go units, bare seconds where allowed, zero only where allowed, bounded', () => {
+  assert.equal(parseDuration('3s', '--grace'), 3000);
+  assert.equal(parseDuration('1m30s', '--grace'), 90_000);
+  assert.equal(parseDuration('250ms', '--grace'), 250);
+  assert.equal(parseDuration('10', '--grace', { bareSeconds: true }), 10_000);
+  assert.equal(parseDuration('0.5', '--grace', { bareSeconds: true }), 500);
+  assert.equal(parseDuration('0', '--grace', { bareSeconds: true, allowZero: true }), 0);
+  assert.throws(() => parseDuration('10', '--grace'), /--grace: "10" is not a duration/);
+  assert.throws(() => parseDuration('0s', '--grace'), /--grace must be positive/);
+  assert.throws(() => parseDuration('-1s', '--grace', { allowZero: true }), /not a duration/);
+  assert.throws(() => parseDuration('3s ', '--grace'), /not a duration/);
+  assert.throws(() => parseDuration('25h', '--grace'), /longer than 24h/);
+});
+
+test('the sandbox ender: first signal forwarded and grace started, a second kills, exit 128+first', () => {
+  const events: string[] = [];
+  let fire: (() => void) | undefined;
+  const timer = (fn: () => void, ms: number) => {
+    events.push(`timer ${ms}`);
+    fire = fn;
+    return setTimeout(() => undefined, 0);
+  };
+  const target = { forward: (s: number) => events.push(`forward ${s}`), kill: () => events.push('kill') };
+
+  // The sandbox ends on its own within the grace period: its own status.
+  const a = new SandboxEnder(3000, timer);
+  a.attach(target);
+  a.receive(15);
+  a.detach();
+  assert.deepEqual(events.splice(0), ['forward 15', 'timer 3000']);
+  assert.equal(a.exitCode(7), 7);
+
+  // The grace period runs out: killed once, 128+signal.
+  const b = new SandboxEnder(1000, timer);
+  b.attach(target);
+  b.receive(1);
+  fire!();
+  fire!();
+  assert.deepEqual(events.splice(0), ['forward 1', 'timer 1000', 'kill']);
+  assert.equal(b.exitCode(137), 129);
+
+  // A second signal kills at once; the status names the first.
+  const c = new SandboxEnder(60_000, timer);
+  c.attach(target);
+  c.receive(15);
+  c.receive(2);
+  c.receive(2);
+  assert.deepEqual(events.splice(0), ['forward 15', 'timer 60000', 'kill']);
+  assert.equal(c.exitCode(137), 143);
+  c.detach();
+
+  // Grace 0: killed at once. A signal before the sandbox runs: killed when it is attached.
+  const d = new SandboxEnder(0, timer);
+  d.attach(target);
+  d.receive(15);
+  assert.deepEqual(events.splice(0), ['forward 15', 'kill']);
+  const e = new SandboxEnder(3000, timer);
+  e.receive(1);
+  assert.deepEqual(events, []);
+  assert.equal(e.signal, 1);
+  e.attach(target);
+  assert.deepEqual(events.splice(0), ['kill']);
+  assert.equal(e.exitCode(0), 129);
 });

@@ -143,6 +143,28 @@ test('the child sequence: devices before pivot, masks after, ready right before 
     ['/dev/fd', '/dev/stdin', '/dev/stdout', '/dev/stderr', '/dev/ptmx']);
 });
 
+test('a new network namespace gets loopback-up before the privileges drop; a joined or absent one does not', () => {
+  const fresh = plan(spec()).child.map((o) => o.op);
+  assert.equal(fresh.filter((n) => n === 'loopback-up').length, 1);
+  assert.ok(fresh.indexOf('loopback-up') > fresh.indexOf('pivot-root'));
+  assert.ok(fresh.indexOf('loopback-up') < fresh.indexOf('capset'));
+  assert.ok(fresh.indexOf('loopback-up') < fresh.indexOf('seccomp') || !fresh.includes('seccomp'));
+  const joined = plan(spec((s) => {
+    s.linux.namespaces = s.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: '/run/netns/x' } : n));
+  }));
+  assert.ok(!joined.child.some((o) => o.op === 'loopback-up'));
+  const host = plan(spec((s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'network'))));
+  assert.ok(!host.child.some((o) => o.op === 'loopback-up'));
+  // In a new user namespace too: the child is root in the namespace that owns the new netns.
+  const userns = plan(spec((s) => {
+    s.linux.namespaces.push({ type: 'user' });
+    s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  })).child.map((o) => o.op);
+  assert.ok(userns.indexOf('setresuid') < userns.indexOf('loopback-up'));
+  assert.ok(encodePlan(plan(spec())).toString().includes('\0loopback-up\0'));
+});
+
 test('no start fifo: no open-start/wait-start; --no-pivot moves the root instead', () => {
   const s = spec();
   const p = planContainer({ spec: s, rootfs: '/r', noPivot: true, preserveFds: 2, facts: facts() });

@@ -231,6 +231,9 @@ export function planContainer(input: ContainerPlanInput): ExecutorPlan {
   if (spec.root?.readonly) child.push({ op: 'remount-ro', path: '/' });
   if (spec.hostname) child.push({ op: 'sethostname', name: spec.hostname });
   if (spec.domainname) child.push({ op: 'setdomainname', name: spec.domainname });
+  // A network namespace made for the container gets its loopback up, as runc does; a joined one
+  // (`path`) is someone else's and is left as it is.
+  if (ns.newNs.has('network')) child.push({ op: 'loopback-up' });
 
   const seccompContainer = input.container && { ...input.container, ociVersion: spec.ociVersion, annotations: spec.annotations ?? {} };
   child.push(...planProcess(spec.process, linux, {

@@ -29,6 +29,8 @@ export type ChildOp =
   | { op: 'remount-ro'; path: string }
   | { op: 'sethostname'; name: string }
   | { op: 'setdomainname'; name: string }
+  /** Bring `lo` of the current (new) network namespace up. */
+  | { op: 'loopback-up' }
   | { op: 'write-beneath'; base: string; relpath: string; data: string }
   | { op: 'rlimit'; resource: number; soft: number; hard: number }
   | { op: 'setgroups'; gids: number[] }
@@ -77,6 +79,7 @@ function fields(op: ParentOp | AfterCloneOp | ChildOp): (string | number | bigin
     case 'no-new-privs':
     case 'ready':
     case 'wait-start':
+    case 'loopback-up':
       return [];
     case 'setresgid':
     case 'setresuid':
