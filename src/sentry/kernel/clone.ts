@@ -5,6 +5,7 @@
 import { EAGAIN, EINVAL, ENOMEM } from '../abi/errno';
 import { REG } from '../platform/registers';
 import { Task, ThreadGroup } from './task';
+import { copyCreds } from './creds';
 
 export const CLONE_VM = 0x100;
 export const CLONE_FS = 0x200;
@@ -93,7 +94,7 @@ export function doClone(t: Task, a: CloneArgs): number {
   if (f & CLONE_FILES) t.files.refs++;
   const fsc = f & CLONE_FS ? t.fs : t.fs.fork();
   if (f & CLONE_FS) t.fs.refs++;
-  const child = new Task(k, tid, tg, mm, files, fsc, { ...t.creds, groups: [...t.creds.groups] }, t.comm);
+  const child = new Task(k, tid, tg, mm, files, fsc, copyCreds(t.creds), t.comm);
   if (!(f & CLONE_THREAD)) tg.leader = child;
   tg.tasks.add(child);
   child.hostTid = hostTid;

@@ -6,6 +6,7 @@ import { loadProgram } from '../loader/loader';
 import { REG } from '../platform/registers';
 import type { ExecFile } from '../vfs';
 import { exitThreadForExec, switchAddressSpace } from './exit';
+import { execCreds } from './exec-creds';
 import { resetHandlersForExec } from './signals';
 import type { Task } from './task';
 
@@ -49,6 +50,7 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
   const exe = file;
 
   // Build the new image in a new stub before touching the old one: a failed exec returns to it.
+  const { creds, secure } = execCreds(t.creds, exe.ids);
   const mm = k.newMemoryManager();
   let hostPid: number;
   try {
@@ -67,7 +69,8 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     envp,
     execfn: Buffer.from(path),
     openInterp: (p) => k.vfs.openExec(t, p),
-    creds: t.creds,
+    creds,
+    secure,
   });
   exe.close();
   if (typeof res === 'number') {
@@ -88,6 +91,7 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     if (other !== t) exitThreadForExec(other);
   }
   switchAddressSpace(t, mm);
+  t.creds = creds;
   t.files.closeOnExec();
   resetHandlersForExec(t);
   t.altStack = { sp: 0, size: 0, flags: 2 };

@@ -4,6 +4,7 @@
 import type { MemoryManager } from '../mm/mm';
 import { Registers } from '../platform/registers';
 import type { FdTable, FsContext } from '../vfs';
+import type { Credentials } from './creds';
 import type { Kernel } from './kernel';
 import { type SigAction, type SigInfo, sigbit, SIG_DFL } from './signal-types';
 import { WaitQueue, type Waiter } from './waitqueue';
@@ -11,17 +12,7 @@ import { WaitQueue, type Waiter } from './waitqueue';
 /** A syscall handler's result when the task was parked (see Task.block). */
 export const BLOCK = -0x7fff_fff0;
 
-export interface Credentials {
-  uid: number;
-  euid: number;
-  suid: number;
-  fsuid: number;
-  gid: number;
-  egid: number;
-  sgid: number;
-  fsgid: number;
-  groups: number[];
-}
+export type { Credentials } from './creds';
 
 export class SignalHandlers {
   readonly actions: SigAction[] = [];

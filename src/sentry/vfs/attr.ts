@@ -7,7 +7,7 @@ import { EACCES, EINVAL, EISDIR, EPERM, EROFS } from '../abi/errno';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID } from './constants';
 import { now, type SetAttr, type StatFs, type Timespec } from './inode';
 import type { Location } from './mount';
-import { inGroup, isOwner, MAY_EXEC, MAY_WRITE, permission, type FsCreds } from './permission';
+import { chmodMode, isOwner, MAY_EXEC, MAY_WRITE, mayChown, permission, type FsCreds } from './permission';
 
 function writable(l: Location): number {
   return l.mount.flags.readonly ? -EROFS : 0;
@@ -18,13 +18,10 @@ function apply(l: Location, a: SetAttr): number {
 }
 
 export function chmodLoc(c: FsCreds, l: Location, mode: number): number {
-  const i = l.dentry.inode;
-  if (!isOwner(c, i)) return -EPERM;
   const ro = writable(l);
   if (ro < 0) return ro;
-  let m = mode & 0o7777;
-  // A non-root owner outside the file's group cannot make it set-group-ID (it is silently dropped).
-  if (c.fsuid !== 0 && !i.isDir && !inGroup(c, i.attr().gid)) m &= ~S_ISGID;
+  const m = chmodMode(c, l.dentry.inode, mode);
+  if (m < 0) return m;
   return apply(l, { mode: m });
 }
 
@@ -34,12 +31,10 @@ export function chownLoc(c: FsCreds, l: Location, uid: number, gid: number): num
   const a = i.attr();
   const newUid = uid === -1 ? a.uid : uid >>> 0;
   const newGid = gid === -1 ? a.gid : gid >>> 0;
-  if (c.fsuid !== 0) {
-    if (newUid !== a.uid) return -EPERM;
-    if (newGid !== a.gid && (c.fsuid !== a.uid || !inGroup(c, newGid))) return -EPERM;
-  }
   const ro = writable(l);
   if (ro < 0) return ro;
+  const perm = mayChown(c, a, uid === -1 ? -1 : newUid, gid === -1 ? -1 : newGid);
+  if (perm < 0) return perm;
   const set: SetAttr = { uid: newUid, gid: newGid };
   // Giving a file away drops its set-ID bits (a set-group-ID file without group x keeps it: mandatory locking).
   if ((a.mode & S_IFMT) !== S_IFDIR && (a.mode & S_IFMT) !== S_IFLNK) {

@@ -3,6 +3,7 @@
 
 import { EBADF, EFAULT, EINVAL, ENOENT, ENOTDIR, ERANGE } from '../../abi/errno';
 import type { Task } from '../../kernel/task';
+import { CAP_DAC_READ_SEARCH, capable } from '../../kernel/creds';
 import { chmodLoc, chownLoc, utimesLoc } from '../../vfs/attr';
 import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, O_PATH } from '../../vfs/constants';
 import { Timespec } from '../../vfs/inode';
@@ -128,7 +129,7 @@ function symlinkat(t: Task, targetAddr: number, dirfd: number, addr: number): nu
 function linkat(t: Task, olddir: number, oldAddr: number, newdir: number, newAddr: number, flags: number): number {
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   // linkat(fd, "", …, AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH.
-  if (flags & AT_EMPTY_PATH && t.creds.euid !== 0) flags &= ~AT_EMPTY_PATH;
+  if (flags & AT_EMPTY_PATH && !capable(t.creds, CAP_DAC_READ_SEARCH)) flags &= ~AT_EMPTY_PATH;
   const old = targetAt(t, olddir, oldAddr, flags, (flags & AT_SYMLINK_FOLLOW) !== 0);
   if (typeof old === 'number') return old;
   const loc = locOf(old);

@@ -3,6 +3,7 @@
 
 import { E2BIG, EAGAIN, EBADF, EFAULT, EINVAL, EISDIR, EOPNOTSUPP, ESPIPE } from '../../abi/errno';
 import type { Task } from '../../kernel/task';
+import { CAP_SYS_RESOURCE, capable } from '../../kernel/creds';
 import { FileDescription } from '../../vfs';
 import { truncateLoc } from '../../vfs/attr';
 import {
@@ -176,7 +177,7 @@ function fcntlMore(t: Task, f: FileDescription, cmd: number, arg: number): numbe
     case F_SETLEASE:
       return -EINVAL;
     case F_SETPIPE_SZ:
-      return f instanceof PipeFile ? f.pipe.resize(arg, t.creds.euid === 0) : -EBADF;
+      return f instanceof PipeFile ? f.pipe.resize(arg, capable(t.creds, CAP_SYS_RESOURCE)) : -EBADF;
     case F_GETPIPE_SZ:
       return f instanceof PipeFile ? f.pipe.capacity : -EBADF;
     default:

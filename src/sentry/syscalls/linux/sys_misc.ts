@@ -6,6 +6,8 @@ import { randomFillSync } from 'node:crypto';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../../abi/errno';
 import { REG } from '../../platform/registers';
 import type { Task } from '../../kernel/task';
+import { CAP_SYS_ADMIN, CAP_SYS_RESOURCE, capable } from '../../kernel/creds';
+import { credsPrctl } from './sys_identity';
 
 export const SENTRY_RELEASE = '6.1.0-moat-sentry';
 
@@ -22,14 +24,10 @@ const PR_SET_DUMPABLE = 4;
 const PR_SET_NAME = 15;
 const PR_GET_NAME = 16;
 const PR_GET_SECCOMP = 21;
-const PR_CAPBSET_READ = 23;
 const PR_SET_CHILD_SUBREAPER = 36;
 const PR_GET_CHILD_SUBREAPER = 37;
-const PR_SET_NO_NEW_PRIVS = 38;
-const PR_GET_NO_NEW_PRIVS = 39;
 const PR_GET_TID_ADDRESS = 40;
 const PR_SET_THP_DISABLE = 41;
-const PR_CAP_AMBIENT = 47;
 const PR_SET_VMA = 0x53564d41;
 
 function field(s: string): Uint8Array {
@@ -76,10 +74,10 @@ function archPrctl(t: Task): number {
   }
 }
 
-const taskState = new WeakMap<Task, { pdeathsig: number; dumpable: number; nnp: number; subreaper: number }>();
+const taskState = new WeakMap<Task, { pdeathsig: number; dumpable: number; subreaper: number }>();
 function ps(t: Task) {
   let s = taskState.get(t);
-  if (!s) taskState.set(t, (s = { pdeathsig: 0, dumpable: 1, nnp: 0, subreaper: 0 }));
+  if (!s) taskState.set(t, (s = { pdeathsig: 0, dumpable: 1, subreaper: 0 }));
   return s;
 }
 
@@ -110,12 +108,6 @@ function prctl(t: Task): number {
       if (a > 1) return -EINVAL;
       ps(t).dumpable = a;
       return 0;
-    case PR_SET_NO_NEW_PRIVS:
-      if (a !== 1) return -EINVAL;
-      ps(t).nnp = 1;
-      return 0;
-    case PR_GET_NO_NEW_PRIVS:
-      return ps(t).nnp;
     case PR_SET_CHILD_SUBREAPER:
       ps(t).subreaper = a ? 1 : 0;
       return 0;
@@ -123,17 +115,13 @@ function prctl(t: Task): number {
       return t.mm.writeU32(a, ps(t).subreaper) ? 0 : -EFAULT;
     case PR_GET_SECCOMP:
       return 0;
-    case PR_CAPBSET_READ:
-      return a <= 40 ? (t.creds.euid === 0 ? 1 : 0) : -EINVAL;
     case PR_GET_TID_ADDRESS:
       return t.mm.writeU64(a, t.clearChildTid) ? 0 : -EFAULT;
     case PR_SET_THP_DISABLE:
     case PR_SET_VMA:
       return 0;
-    case PR_CAP_AMBIENT:
-      return t.argInt(1) === 1 /* IS_SET */ ? 0 : -EINVAL;
     default:
-      return -EINVAL;
+      return credsPrctl(t, op) ?? -EINVAL;
   }
 }
 
@@ -175,7 +163,7 @@ function prlimit(t: Task, pid: number, res: number, newAddr: number, oldAddr: nu
     const cur = Number(dv.getBigUint64(0, true));
     const max = Number(dv.getBigUint64(8, true));
     if (cur > max) return -EINVAL;
-    if (max > old.max && t.creds.euid !== 0) return -EPERM;
+    if (max > old.max && !capable(t.creds, CAP_SYS_RESOURCE)) return -EPERM;
     target.tg.rlimits.set(res, { cur, max });
     if (res === 7) target.files.limit = Math.min(cur, 1024 * 1024);
   }
@@ -237,7 +225,7 @@ export const sysMisc = {
   getcpu: (t: Task) => (t.arg(0) && !t.mm.writeU32(t.arg(0), 0)) || (t.arg(1) && !t.mm.writeU32(t.arg(1), 0)) ? -EFAULT : 0,
   personality: (t: Task) => (t.argU32(0) === 0xffffffff || t.argU32(0) === 0 ? 0 : -EINVAL),
   sethostname: (t: Task) => {
-    if (t.creds.euid !== 0) return -EPERM;
+    if (!capable(t.creds, CAP_SYS_ADMIN)) return -EPERM;
     const len = t.arg(1);
     if (len > 64) return -EINVAL;
     const b = t.mm.read(t.arg(0), len);
@@ -246,7 +234,7 @@ export const sysMisc = {
     return 0;
   },
   setdomainname: (t: Task) => {
-    if (t.creds.euid !== 0) return -EPERM;
+    if (!capable(t.creds, CAP_SYS_ADMIN)) return -EPERM;
     const b = t.mm.read(t.arg(0), Math.min(t.arg(1), 64));
     if (!b) return -EFAULT;
     t.kernel.domainname = Buffer.from(b).toString('latin1');
