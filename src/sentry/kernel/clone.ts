@@ -99,6 +99,7 @@ export function doClone(t: Task, a: CloneArgs): number {
   tg.tasks.add(child);
   child.hostTid = hostTid;
   child.sigmask = t.sigmask;
+  child.nice = t.nice;
   child.altStack = f & CLONE_VM && !(f & CLONE_VFORK) ? { sp: 0, size: 0, flags: 2 } : { ...t.altStack };
   k.tasks.set(tid, child);
   k.byHost.set(hostTid, child);

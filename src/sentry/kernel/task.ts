@@ -122,6 +122,8 @@ export class Task implements Waiter {
   /** A vfork child: the parent waits until this task execs or exits. */
   vforkParent: Task | undefined;
   exitCode = 0;
+  /** setpriority's nice value (-20..19), inherited by clone. */
+  nice = 0;
   /** Ticks of CPU time charged to this task (approximate: one per syscall batch). */
   ticks = 0;
 

@@ -146,6 +146,14 @@ function writeRlimit(t: Task, addr: number, l: { cur: number; max: number }): bo
   return t.mm.write(addr, b);
 }
 
+/** check_prlimit_permission: another process's limits need all its ids to be the caller's, or CAP_SYS_RESOURCE. */
+function prlimitPermission(t: Task, target: Task): number {
+  const c = t.creds;
+  const o = target.creds;
+  const same = [o.uid, o.euid, o.suid].every((u) => u === c.uid) && [o.gid, o.egid, o.sgid].every((g) => g === c.gid);
+  return same || capable(c, CAP_SYS_RESOURCE) ? 0 : -EPERM;
+}
+
 function prlimit(t: Task, pid: number, res: number, newAddr: number, oldAddr: number): number {
   if (res < 0 || res > 15) return -EINVAL;
   let target = t;
@@ -153,6 +161,8 @@ function prlimit(t: Task, pid: number, res: number, newAddr: number, oldAddr: nu
     const tg = t.kernel.groups.get(pid);
     if (!tg || !tg.alive) return -ESRCH;
     target = tg.leader;
+    const perm = prlimitPermission(t, target);
+    if (perm < 0) return perm;
   }
   const old = getLimit(target, res);
   if (oldAddr && !writeRlimit(t, oldAddr, old)) return -EFAULT;
@@ -220,8 +230,6 @@ export const sysMisc = {
   sched_getscheduler: () => 0,
   sched_get_priority_max: () => 0,
   sched_get_priority_min: () => 0,
-  getpriority: () => 20,
-  setpriority: () => 0,
   getcpu: (t: Task) => (t.arg(0) && !t.mm.writeU32(t.arg(0), 0)) || (t.arg(1) && !t.mm.writeU32(t.arg(1), 0)) ? -EFAULT : 0,
   personality: (t: Task) => (t.argU32(0) === 0xffffffff || t.argU32(0) === 0 ? 0 : -EINVAL),
   sethostname: (t: Task) => {
@@ -244,7 +252,6 @@ export const sysMisc = {
   mount: refuse,
   umount2: refuse,
   pivot_root: refuse,
-  chroot: refuse,
   reboot: refuse,
   kexec_load: refuse,
   kexec_file_load: refuse,
