@@ -86,6 +86,7 @@ export function doClone(t: Task, a: CloneArgs): number {
     const handlers = f & CLONE_SIGHAND ? t.tg.handlers : t.tg.handlers.clone();
     tg = new ThreadGroup(tid, parent, handlers, a.exitSignal, new Map([...t.tg.rlimits].map(([r, l]) => [r, { ...l }])));
     tg.pgid = t.tg.pgid;
+    tg.dumpable = t.tg.dumpable;
     tg.sid = t.tg.sid;
     parent.children.add(tg);
     k.groups.set(tid, tg);

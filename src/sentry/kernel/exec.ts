@@ -92,6 +92,8 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
   }
   switchAddressSpace(t, mm);
   t.creds = creds;
+  // begin_new_exec: dumpable again, unless the exec raised privileges.
+  t.tg.dumpable = secure || creds.euid !== creds.uid || creds.egid !== creds.gid ? 0 : 1;
   t.files.closeOnExec();
   resetHandlersForExec(t);
   t.altStack = { sp: 0, size: 0, flags: 2 };

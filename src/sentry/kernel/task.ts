@@ -56,6 +56,11 @@ export class ThreadGroup {
   /** Accumulated CPU time of exited children (for times/getrusage), in clock ticks. */
   childTicks = 0;
   rlimits: Map<number, Rlimit>;
+  /**
+   * PR_GET_DUMPABLE (Linux keeps it on the mm): 0 once the process changed ids or ran a
+   * set-ID program; its /proc files then belong to root.
+   */
+  dumpable = 1;
   leader!: Task;
   vforkDone = new WaitQueue();
 

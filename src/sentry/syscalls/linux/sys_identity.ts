@@ -13,6 +13,12 @@ import type { Task } from '../../kernel/task';
 /** Commit the result of a setid computation: the new creds, or the error. */
 function commit(t: Task, r: Credentials | number): number {
   if (typeof r === 'number') return r;
+  const o = t.creds;
+  // commit_creds: a change of effective or fs ids, or new capabilities, makes the process
+  // non-dumpable (fs.suid_dumpable = 0).
+  if (o.euid !== r.euid || o.egid !== r.egid || o.fsuid !== r.fsuid || o.fsgid !== r.fsgid || (r.capPermitted & ~o.capPermitted) !== 0n) {
+    t.tg.dumpable = 0;
+  }
   t.creds = r;
   return 0;
 }
@@ -194,13 +200,13 @@ export const sysIdentity = {
   setfsuid: (t: Task) => {
     const old = t.creds.fsuid;
     const n = setid.setfsuid(t.creds, id(t, 0));
-    if (n) t.creds = n;
+    if (n) commit(t, n);
     return old;
   },
   setfsgid: (t: Task) => {
     const old = t.creds.fsgid;
     const n = setid.setfsgid(t.creds, id(t, 0));
-    if (n) t.creds = n;
+    if (n) commit(t, n);
     return old;
   },
   getgroups,

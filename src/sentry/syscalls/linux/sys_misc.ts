@@ -74,10 +74,10 @@ function archPrctl(t: Task): number {
   }
 }
 
-const taskState = new WeakMap<Task, { pdeathsig: number; dumpable: number; subreaper: number }>();
+const taskState = new WeakMap<Task, { pdeathsig: number; subreaper: number }>();
 function ps(t: Task) {
   let s = taskState.get(t);
-  if (!s) taskState.set(t, (s = { pdeathsig: 0, dumpable: 1, subreaper: 0 }));
+  if (!s) taskState.set(t, (s = { pdeathsig: 0, subreaper: 0 }));
   return s;
 }
 
@@ -103,10 +103,10 @@ function prctl(t: Task): number {
     case PR_GET_PDEATHSIG:
       return t.mm.writeU32(a, ps(t).pdeathsig) ? 0 : -EFAULT;
     case PR_GET_DUMPABLE:
-      return ps(t).dumpable;
+      return t.tg.dumpable;
     case PR_SET_DUMPABLE:
       if (a > 1) return -EINVAL;
-      ps(t).dumpable = a;
+      t.tg.dumpable = a;
       return 0;
     case PR_SET_CHILD_SUBREAPER:
       ps(t).subreaper = a ? 1 : 0;

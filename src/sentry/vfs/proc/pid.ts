@@ -64,9 +64,10 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
   };
   if (whole) entries.task = () => taskDir(k, tg);
   const names = Object.keys(entries).sort();
-  // As in Linux, everything in the directory belongs to the process's effective uid and gid,
-  // and what exposes its memory or its files is for its owner only (or CAP_DAC_OVERRIDE).
-  const ids = () => ({ uid: t.creds.euid, gid: t.creds.egid });
+  // As in Linux, everything in the directory belongs to the process's effective uid and gid (to
+  // root once it is not dumpable), and what exposes its memory or its files is for its owner
+  // only (or CAP_DAC_OVERRIDE).
+  const ids = () => (tg.dumpable ? { uid: t.creds.euid, gid: t.creds.egid } : { uid: 0, gid: 0 });
   return {
     kind: 'dir',
     mode: DIR_MODE,
