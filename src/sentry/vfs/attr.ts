@@ -7,6 +7,7 @@ import { EACCES, EINVAL, EISDIR, EPERM, EROFS } from '../abi/errno';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID } from './constants';
 import { now, type SetAttr, type StatFs, type Timespec } from './inode';
 import type { Location } from './mount';
+import { CAP_FSETID, capable } from '../kernel/creds';
 import { chmodMode, isOwner, MAY_EXEC, MAY_WRITE, mayChown, permission, type FsCreds } from './permission';
 
 function writable(l: Location): number {
@@ -66,6 +67,18 @@ export function utimesLoc(c: FsCreds, l: Location, atime: Timespec | 'now' | 'om
   return apply(l, set);
 }
 
+/**
+ * file_remove_privs: a write or truncate by someone without CAP_FSETID clears set-user-ID, and
+ * set-group-ID when group x is set, so a modified program does not keep its privileges.
+ */
+export function removePrivs(c: FsCreds, l: Location): number {
+  const mode = l.dentry.inode.attr().mode;
+  if ((mode & S_IFMT) !== S_IFREG || capable(c, CAP_FSETID)) return 0;
+  let m = mode & ~S_ISUID;
+  if ((mode & (S_ISGID | 0o010)) === (S_ISGID | 0o010)) m &= ~S_ISGID;
+  return m === mode ? 0 : apply(l, { mode: m & 0o7777 });
+}
+
 /** truncate(2) by path: a regular file the caller may write. */
 export function truncateLoc(c: FsCreds, l: Location, size: number): number {
   if (size < 0) return -EINVAL;
@@ -77,6 +90,8 @@ export function truncateLoc(c: FsCreds, l: Location, size: number): number {
   if (p < 0) return p;
   const ro = writable(l);
   if (ro < 0) return ro;
+  const k = removePrivs(c, l);
+  if (k < 0) return k;
   return apply(l, { size });
 }
 

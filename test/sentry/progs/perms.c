@@ -133,7 +133,8 @@ static void setup(void)
 		writefile(P("sticky/roots"), 0666, 0, 0) | mkdirp(P("home"), 0755, U, U) | writefile(P("home/mine"), 0644, U, U) |
 		writefile(P("home/rootgroup"), 0644, U, 0) | mkdirp(P("private"), 0700, U, U) |
 		writefile(P("private/f"), 0600, U, U) | writefile(P("userfile"), 0600, U, U) |
-		copy_self(P("prog"), 0755) | copy_self(P("suid"), 04755) | writefile(P("noexec"), 0644, 0, 0));
+		copy_self(P("prog"), 0755) | copy_self(P("suid"), 04755) | writefile(P("noexec"), 0644, 0, 0) |
+		writefile(P("suidw"), 0777, 0, 0) | chmod(P("suidw"), 06777));
 }
 
 /* ---- an unprivileged user ---- */
@@ -191,6 +192,11 @@ static int user_owner(void)
 	OK("unlink it", unlink(P("sticky/mine2")));
 	OK("mknod a fifo in one's own directory", mknod(P("home/fifo"), S_IFIFO | 0600, 0));
 	FAILS("mknod a character device", mknod(P("home/null"), S_IFCHR | 0600, makedev(1, 3)), EPERM);
+	int w = OK("open a world-writable set-user-ID root file", open(P("suidw"), O_WRONLY));
+	OK("write to it", write(w, "x", 1));
+	close(w);
+	stat(P("suidw"), &st);
+	EXPECT("the write cleared set-user-ID and set-group-ID", (st.st_mode & 07777) == 0777);
 	OK("mkdir in one's own directory", mkdir(P("home/d"), 0755));
 	OK("rmdir it", rmdir(P("home/d")));
 	return finish();
@@ -458,7 +464,7 @@ int main(int argc, char **argv)
 	child("exec", execs);
 	child("threads", threads);
 	const char *rm[] = { "home/fifo", "home/mine", "home/rootgroup", "private/f", "nosearch/f", "rodir/f", "sticky/roots",
-		"rofile", "secret", "shared", "userfile", "prog", "suid", "noexec", NULL };
+		"rofile", "secret", "shared", "userfile", "prog", "suid", "noexec", "suidw", NULL };
 	for (int i = 0; rm[i]; i++) unlink(P(rm[i]));
 	const char *rd[] = { "home", "private", "nosearch", "rodir", "sticky", NULL };
 	for (int i = 0; rd[i]; i++) rmdir(P(rd[i]));

@@ -154,6 +154,9 @@ function prlimitPermission(t: Task, target: Task): number {
   return same || capable(c, CAP_SYS_RESOURCE) ? 0 : -EPERM;
 }
 
+/** fs.nr_open: no NOFILE limit above it, whatever the capabilities. */
+const NR_OPEN = 1024 * 1024;
+
 function prlimit(t: Task, pid: number, res: number, newAddr: number, oldAddr: number): number {
   if (res < 0 || res > 15) return -EINVAL;
   let target = t;
@@ -174,6 +177,7 @@ function prlimit(t: Task, pid: number, res: number, newAddr: number, oldAddr: nu
     const max = Number(dv.getBigUint64(8, true));
     if (cur > max) return -EINVAL;
     if (max > old.max && !capable(t.creds, CAP_SYS_RESOURCE)) return -EPERM;
+    if (res === 7 && max > NR_OPEN) return -EPERM;
     target.tg.rlimits.set(res, { cur, max });
     if (res === 7) target.files.limit = Math.min(cur, 1024 * 1024);
   }
