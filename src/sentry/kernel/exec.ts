@@ -7,6 +7,7 @@ import { REG } from '../platform/registers';
 import type { ExecFile } from '../vfs';
 import { exitThreadForExec, switchAddressSpace } from './exit';
 import { execCreds } from './exec-creds';
+import { MAY_READ, permission } from '../vfs/permission';
 import { resetHandlersForExec } from './signals';
 import type { Task } from './task';
 
@@ -51,6 +52,7 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
 
   // Build the new image in a new stub before touching the old one: a failed exec returns to it.
   const { creds, secure } = execCreds(t.creds, exe.ids);
+  const unreadable = permission(t.creds, exe.ids, MAY_READ) < 0;
   const mm = k.newMemoryManager();
   let hostPid: number;
   try {
@@ -92,8 +94,9 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
   }
   switchAddressSpace(t, mm);
   t.creds = creds;
-  // begin_new_exec: dumpable again, unless the exec raised privileges.
-  t.tg.dumpable = secure || creds.euid !== creds.uid || creds.egid !== creds.gid ? 0 : 1;
+  // begin_new_exec: dumpable again, unless the exec raised privileges or the program is one the
+  // caller may not read (would_dump).
+  t.tg.dumpable = secure || unreadable || creds.euid !== creds.uid || creds.egid !== creds.gid ? 0 : 1;
   t.files.closeOnExec();
   resetHandlersForExec(t);
   t.altStack = { sp: 0, size: 0, flags: 2 };

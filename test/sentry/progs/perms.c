@@ -133,7 +133,7 @@ static void setup(void)
 		writefile(P("sticky/roots"), 0666, 0, 0) | mkdirp(P("home"), 0755, U, U) | writefile(P("home/mine"), 0644, U, U) |
 		writefile(P("home/rootgroup"), 0644, U, 0) | mkdirp(P("private"), 0700, U, U) |
 		writefile(P("private/f"), 0600, U, U) | writefile(P("userfile"), 0600, U, U) |
-		copy_self(P("prog"), 0755) | copy_self(P("suid"), 04755) | writefile(P("noexec"), 0644, 0, 0) |
+		copy_self(P("prog"), 0755) | copy_self(P("suid"), 04755) | copy_self(P("xonly"), 0711) | writefile(P("noexec"), 0644, 0, 0) |
 		writefile(P("suidw"), 0777, 0, 0) | chmod(P("suidw"), 06777));
 }
 
@@ -413,6 +413,7 @@ static int exec_side(const char *mode)
 	out("[%s] AT_SECURE %lu\n", mode, getauxval(AT_SECURE));
 	out("[%s] keepcaps %d\n", mode, prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0));
 	out("[%s] no_new_privs %d\n", mode, prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	out("[%s] dumpable %d\n", mode, prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
 	return 0;
 }
 
@@ -424,6 +425,7 @@ static int execs(void)
 	EXPECT("user exec", run(P("prog"), "user", to_user) == 0);
 	EXPECT("user exec of a set-user-ID root file (no_new_privs: ignored)", run(P("suid"), "suid", to_user) == 0);
 	EXPECT("user exec with an ambient capability", run(P("prog"), "ambient", with_ambient) == 0);
+	EXPECT("user exec of an execute-only file (not dumpable)", run(P("xonly"), "xonly", to_user) == 0);
 	return finish();
 }
 
@@ -464,7 +466,7 @@ int main(int argc, char **argv)
 	child("exec", execs);
 	child("threads", threads);
 	const char *rm[] = { "home/fifo", "home/mine", "home/rootgroup", "private/f", "nosearch/f", "rodir/f", "sticky/roots",
-		"rofile", "secret", "shared", "userfile", "prog", "suid", "noexec", "suidw", NULL };
+		"rofile", "secret", "shared", "userfile", "prog", "suid", "noexec", "suidw", "xonly", NULL };
 	for (int i = 0; rm[i]; i++) unlink(P(rm[i]));
 	const char *rd[] = { "home", "private", "nosearch", "rodir", "sticky", NULL };
 	for (int i = 0; rd[i]; i++) rmdir(P(rd[i]));
