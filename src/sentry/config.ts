@@ -16,6 +16,10 @@ export interface SentryConfig {
   uid: number;
   gid: number;
   groups?: number[];
+  /** process.capabilities, each set a hex mask (absent: uid 0 has all, others none). */
+  caps?: CapsWire;
+  /** process.noNewPrivileges. */
+  noNewPrivs?: boolean;
   hostname?: string;
   rlimits?: Array<{ resource: number; soft: number; hard: number }>;
   /** create: block until `moat start` opens this fifo. */
@@ -27,4 +31,38 @@ export interface SentryConfig {
   controlSocket?: string;
   /** Where unimplemented syscalls are reported (stderr under --strace). */
   logFile?: string;
+}
+
+/** The five capability sets on the wire: hex masks (JSON has no 64-bit integers). */
+export interface CapsWire {
+  bounding: string;
+  effective: string;
+  permitted: string;
+  inheritable: string;
+  ambient: string;
+}
+
+export const CAP_SET_NAMES = ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const;
+
+export function capsToWire(s: Record<(typeof CAP_SET_NAMES)[number], bigint>): CapsWire {
+  return {
+    bounding: s.bounding.toString(16),
+    effective: s.effective.toString(16),
+    permitted: s.permitted.toString(16),
+    inheritable: s.inheritable.toString(16),
+    ambient: s.ambient.toString(16),
+  };
+}
+
+/** The sets back, or a message naming the bad field. */
+export function capsFromWire(w: unknown, field: string): Record<(typeof CAP_SET_NAMES)[number], bigint> | string {
+  if (typeof w !== 'object' || w === null) return `${field}: an object`;
+  const r = w as Record<string, unknown>;
+  const out = { bounding: 0n, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n };
+  for (const k of CAP_SET_NAMES) {
+    const v = r[k];
+    if (typeof v !== 'string' || !/^[0-9a-f]{1,16}$/.test(v)) return `${field}.${k}: a hex mask`;
+    out[k] = BigInt(`0x${v}`);
+  }
+  return out;
 }

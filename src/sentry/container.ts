@@ -15,7 +15,8 @@ import type { ContainerRecord } from '../state/store';
 import { sys } from '../sys';
 import { ptraceSys } from './platform/ptrace/native';
 import { MoatError } from '../util/errors';
-import type { SentryConfig } from './config';
+import { capabilitySets } from '../policy/capabilities';
+import { capsToWire, type SentryConfig } from './config';
 import { spawnGofer, type GoferTree } from './gofer';
 
 const RLIMITS: Record<string, number> = {
@@ -81,6 +82,8 @@ export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, str
     uid: p.user?.uid ?? 0,
     gid: p.user?.gid ?? 0,
     groups: p.user?.additionalGids ?? [],
+    caps: capsToWire(capabilitySets(p.capabilities)),
+    ...(p.noNewPrivileges ? { noNewPrivs: true } : {}),
     hostname: spec.hostname ?? '',
     rlimits: (p.rlimits ?? []).flatMap((r) => (RLIMITS[r.type] !== undefined ? [{ resource: RLIMITS[r.type], soft: r.soft, hard: r.hard }] : [])),
     ...(req.startFifo ? { startFifo: req.startFifo } : {}),
@@ -159,6 +162,8 @@ export class SentryPlatform implements Platform {
       uid: p.user?.uid ?? 0,
       gid: p.user?.gid ?? 0,
       groups: p.user?.additionalGids ?? [],
+      caps: capsToWire(capabilitySets(p.capabilities)),
+      ...(p.noNewPrivileges ? { noNewPrivs: true } : {}),
     };
     if (req.mode === 'create') return startExecRelay(sock, req.record.id, wire);
     const { first, exited } = await execThroughSocket(sock, req.record.id, wire);

@@ -12,6 +12,8 @@ import { ptraceSys, type PtraceSys } from './platform/ptrace/native';
 import { withSocketPath } from './socket-path';
 import { sendSignalToGroup } from './kernel/signals';
 import { FdTable, HostStreamFile } from './vfs';
+import { capsFromWire, type CapsWire } from './config';
+import { initialCreds } from './kernel/creds';
 
 export interface ExecRequestWire {
   type: 'exec';
@@ -21,6 +23,8 @@ export interface ExecRequestWire {
   uid: number;
   gid: number;
   groups: number[];
+  caps?: CapsWire;
+  noNewPrivs?: boolean;
 }
 
 /** A host fd handed over by `moat exec`: closed with its last reference, unlike the sentry's own 0-2. */
@@ -59,7 +63,15 @@ export function parseExecRequest(raw: Buffer): ExecRequestWire | string {
   if (typeof r.cwd !== 'string' || !r.cwd.startsWith('/')) return 'request.cwd: an absolute path';
   if (!isId(r.uid) || !isId(r.gid)) return 'request.uid/gid: integers';
   if (!Array.isArray(r.groups) || !r.groups.every(isId) || r.groups.length > 65536) return 'request.groups: an array of ids';
-  return { type: 'exec', args: r.args, env: r.env, cwd: r.cwd, uid: r.uid, gid: r.gid, groups: r.groups as number[] };
+  const out: ExecRequestWire = { type: 'exec', args: r.args, env: r.env, cwd: r.cwd, uid: r.uid, gid: r.gid, groups: r.groups as number[] };
+  if (r.caps !== undefined) {
+    const c = capsFromWire(r.caps, 'request.caps');
+    if (typeof c === 'string') return c;
+    out.caps = r.caps as CapsWire;
+  }
+  if (r.noNewPrivs !== undefined && typeof r.noNewPrivs !== 'boolean') return 'request.noNewPrivs: a boolean';
+  if (r.noNewPrivs === true) out.noNewPrivs = true;
+  return out;
 }
 
 export class ControlServer {
@@ -114,10 +126,11 @@ export class ControlServer {
     files.install(new DonatedStream(msg.fds[0], 0, 'stdin'), false);
     files.install(new DonatedStream(msg.fds[1], 1, 'stdout'), false);
     files.install(new DonatedStream(msg.fds[2], 1, 'stderr'), false);
-    const creds = { uid: req.uid, euid: req.uid, suid: req.uid, fsuid: req.uid, gid: req.gid, egid: req.gid, sgid: req.gid, fsgid: req.gid, groups: req.groups };
+    const caps = req.caps ? capsFromWire(req.caps, 'request.caps') : undefined;
+    const creds = initialCreds(req.uid, req.gid, req.groups, typeof caps === 'string' ? undefined : caps, req.noNewPrivs === true);
     // argv[0] is found in the request's PATH, as the init's is.
     const searchPath = req.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-    const file = this.kernel.vfs.lookPath(req.args[0], searchPath, { fsuid: req.uid, fsgid: req.gid, groups: req.groups }) ?? req.args[0];
+    const file = this.kernel.vfs.lookPath(req.args[0], searchPath, creds) ?? req.args[0];
     const pid = this.kernel.spawnProcess({ file, argv: req.args, envp: req.env, cwd: req.cwd, files, creds });
     if (pid < 0) {
       files.release();

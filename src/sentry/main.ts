@@ -12,7 +12,8 @@ import { registerAll } from './syscalls/linux';
 import { FdTable, HostStreamFile, Vfs } from './vfs';
 import { O_RDONLY, O_RDWR, O_WRONLY } from './vfs/constants';
 import { spawnGofer } from './gofer';
-import type { SentryConfig } from './config';
+import { capsFromWire, type SentryConfig } from './config';
+import { initialCreds } from './kernel/creds';
 import { ControlServer } from './control';
 import { ptraceSys } from './platform/ptrace/native';
 import { consoleForeground } from './vfs/host-stream';
@@ -47,6 +48,9 @@ export function sentryMain(argv: string[]): void {
   // The gofer answers on the same CPU: its round trips are context switches too.
   const goferPid = Number(process.env.MOAT_GOFER_PID);
   if (cpu >= 0 && Number.isInteger(goferPid) && goferPid > 0) pin.pinPid(goferPid, cpu);
+  const caps = cfg.caps === undefined ? undefined : capsFromWire(cfg.caps, 'caps');
+  if (typeof caps === 'string') fail(`config: ${caps}`);
+  const creds = initialCreds(cfg.uid, cfg.gid, cfg.groups ?? [], caps, cfg.noNewPrivs === true);
   const vfs = new Vfs({ rootfs: cfg.rootfs, goferFd, readonly: cfg.readonlyRootfs ?? false, mounts: cfg.mounts ?? [] });
   const strace = cfg.strace ? (line: string) => process.stderr.write(`${line}\n`) : undefined;
   const kernel = new Kernel({
@@ -64,7 +68,7 @@ export function sentryMain(argv: string[]): void {
       else if (cfg.logFile) fs.appendFileSync(cfg.logFile, line);
     },
     hostname: cfg.hostname || 'moat',
-    creds: { uid: cfg.uid, euid: cfg.uid, suid: cfg.uid, fsuid: cfg.uid, gid: cfg.gid, egid: cfg.gid, sgid: cfg.gid, fsgid: cfg.gid, groups: cfg.groups ?? [] },
+    creds,
     rlimits: new Map((cfg.rlimits ?? []).map((r) => [r.resource, { cur: r.soft, max: r.hard }])),
   });
   const files = stdio(vfs);
@@ -90,7 +94,7 @@ export function sentryMain(argv: string[]): void {
     fs.closeSync(fd);
   }
   const path = cfg.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-  const file = vfs.lookPath(cfg.args[0] ?? '', path, { fsuid: cfg.uid, fsgid: cfg.gid, groups: cfg.groups ?? [] }) ?? cfg.args[0];
+  const file = vfs.lookPath(cfg.args[0] ?? '', path, creds) ?? cfg.args[0];
   const r = kernel.startInit(file, cfg.args, cfg.env, cfg.cwd || '/', files);
   if (r < 0) {
     fail(`exec ${JSON.stringify(cfg.args[0])}: ${errnoText(r)}`);

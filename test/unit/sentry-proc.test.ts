@@ -13,6 +13,7 @@ import { exitTask } from '../../src/sentry/kernel/exit';
 import { Kernel } from '../../src/sentry/kernel/kernel';
 import { SIG_IGN } from '../../src/sentry/kernel/signal-types';
 import { SignalHandlers, Task, ThreadGroup, type Credentials } from '../../src/sentry/kernel/task';
+import { copyCreds, initialCreds } from '../../src/sentry/kernel/creds';
 import type { MemoryOps } from '../../src/sentry/mm/memory-file';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MemoryManager, PROT_EXEC, PROT_READ, PROT_WRITE, type MapSource } from '../../src/sentry/mm/mm';
 import type { PlatformEvent, PtracePlatform, SentryPlatform } from '../../src/sentry/platform';
@@ -100,8 +101,8 @@ class NamelessFile extends FileDescription {}
 const MOUNTS = 'none / overlay rw,relatime,lowerdir=/l 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\ntmpfs /dev tmpfs rw,nosuid,size=65536k,mode=755 0 0\n';
 const platform = new FakePlatform();
 const memory = new BufferMemory();
-const root: Credentials = { uid: 0, euid: 0, suid: 0, fsuid: 0, gid: 0, egid: 0, sgid: 0, fsgid: 0, groups: [0, 10] };
-const user: Credentials = { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000, gid: 100, egid: 100, sgid: 100, fsgid: 100, groups: [] };
+const root: Credentials = initialCreds(0, 0, [0, 10]);
+const user: Credentials = initialCreds(1000, 100, []);
 const kernel = new Kernel({
   // Kernel names the ptrace platform's class; /proc never touches the platform, and the parts
   // of the kernel the fixture runs (exitTask) call only SentryPlatform's methods and kick.
@@ -146,7 +147,7 @@ function spawn(parent: ThreadGroup | undefined, comm: string, argv: string[], en
   assert.ok(mm.write(mm.envStart, env) && mm.write(mm.argStart, args));
   mm.exePath = EXE.name;
   mm.auxv = [[6, 4096], [9, TEXT + 0x100], [0, 0]];
-  const t = new Task(kernel, pid, tg, mm, new FdTable(), fsContextAt('/home/u', 0o027), { ...creds, groups: [...creds.groups] }, comm);
+  const t = new Task(kernel, pid, tg, mm, new FdTable(), fsContextAt('/home/u', 0o027), copyCreds(creds), comm);
   tg.leader = t;
   tg.tasks.add(t);
   kernel.tasks.set(pid, t);

@@ -1,6 +1,7 @@
 // The sentry's VFS, for real: a gofer (build/native/moat-gofer) serving a temporary tree, the
 // overlay and tmpfs above it, path resolution as Linux does it, and pipes. The host tree must
 // come out of every test unchanged.
+import { CAP_FULL } from '../../src/sentry/kernel/creds';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -31,7 +32,7 @@ let snapshot = '';
 
 /** A caller: credentials, fs context, and (never used here: no FIFO opens) a way to park. */
 interface Caller {
-  creds: { fsuid: number; fsgid: number; groups: number[]; uid: number; gid: number };
+  creds: { fsuid: number; fsgid: number; groups: number[]; uid: number; gid: number; capEffective: bigint };
   fs: FsContext;
   blockState: unknown;
   block(queues: WaitQueue[], deadline?: number, state?: unknown): number;
@@ -39,7 +40,8 @@ interface Caller {
 
 function caller(uid = 0, gid = 0): Caller {
   return {
-    creds: { fsuid: uid, fsgid: gid, groups: [], uid, gid },
+    // uid 0 holds every capability, as after an exec by root.
+    creds: { fsuid: uid, fsgid: gid, groups: [], uid, gid, capEffective: uid === 0 ? CAP_FULL : 0n },
     fs: vfs.initialFsContext('/'),
     blockState: undefined,
     block: () => {

@@ -5,6 +5,7 @@
 import { EAGAIN, EINVAL, ENOMEM } from '../abi/errno';
 import { REG } from '../platform/registers';
 import { Task, ThreadGroup } from './task';
+import { copyCreds } from './creds';
 
 export const CLONE_VM = 0x100;
 export const CLONE_FS = 0x200;
@@ -85,6 +86,7 @@ export function doClone(t: Task, a: CloneArgs): number {
     const handlers = f & CLONE_SIGHAND ? t.tg.handlers : t.tg.handlers.clone();
     tg = new ThreadGroup(tid, parent, handlers, a.exitSignal, new Map([...t.tg.rlimits].map(([r, l]) => [r, { ...l }])));
     tg.pgid = t.tg.pgid;
+    tg.dumpable = t.tg.dumpable;
     tg.sid = t.tg.sid;
     parent.children.add(tg);
     k.groups.set(tid, tg);
@@ -93,11 +95,12 @@ export function doClone(t: Task, a: CloneArgs): number {
   if (f & CLONE_FILES) t.files.refs++;
   const fsc = f & CLONE_FS ? t.fs : t.fs.fork();
   if (f & CLONE_FS) t.fs.refs++;
-  const child = new Task(k, tid, tg, mm, files, fsc, { ...t.creds, groups: [...t.creds.groups] }, t.comm);
+  const child = new Task(k, tid, tg, mm, files, fsc, copyCreds(t.creds), t.comm);
   if (!(f & CLONE_THREAD)) tg.leader = child;
   tg.tasks.add(child);
   child.hostTid = hostTid;
   child.sigmask = t.sigmask;
+  child.nice = t.nice;
   child.altStack = f & CLONE_VM && !(f & CLONE_VFORK) ? { sp: 0, size: 0, flags: 2 } : { ...t.altStack };
   k.tasks.set(tid, child);
   k.byHost.set(hostTid, child);

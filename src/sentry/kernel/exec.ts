@@ -6,6 +6,8 @@ import { loadProgram } from '../loader/loader';
 import { REG } from '../platform/registers';
 import type { ExecFile } from '../vfs';
 import { exitThreadForExec, switchAddressSpace } from './exit';
+import { execCreds } from './exec-creds';
+import { MAY_READ, permission } from '../vfs/permission';
 import { resetHandlersForExec } from './signals';
 import type { Task } from './task';
 
@@ -49,6 +51,8 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
   const exe = file;
 
   // Build the new image in a new stub before touching the old one: a failed exec returns to it.
+  const { creds, secure } = execCreds(t.creds, exe.ids);
+  const unreadable = permission(t.creds, exe.ids, MAY_READ) < 0;
   const mm = k.newMemoryManager();
   let hostPid: number;
   try {
@@ -67,7 +71,8 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     envp,
     execfn: Buffer.from(path),
     openInterp: (p) => k.vfs.openExec(t, p),
-    creds: t.creds,
+    creds,
+    secure,
   });
   exe.close();
   if (typeof res === 'number') {
@@ -88,6 +93,10 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     if (other !== t) exitThreadForExec(other);
   }
   switchAddressSpace(t, mm);
+  t.creds = creds;
+  // begin_new_exec: dumpable again, unless the exec raised privileges or the program is one the
+  // caller may not read (would_dump).
+  t.tg.dumpable = secure || unreadable || creds.euid !== creds.uid || creds.egid !== creds.gid ? 0 : 1;
   t.files.closeOnExec();
   resetHandlersForExec(t);
   t.altStack = { sp: 0, size: 0, flags: 2 };

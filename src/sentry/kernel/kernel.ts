@@ -17,6 +17,7 @@ import { dispatchSyscall, syscallName } from '../syscalls/linux/table';
 import { straceBuffer, straceEnter, straceExit } from '../syscalls/linux/strace';
 import { FdTable, type Vfs } from '../vfs';
 import { execTask } from './exec';
+import { copyCreds } from './creds';
 import { exitTask, killThreadGroup } from './exit';
 import { deliverSignals, sendSignalToGroup, faultSignal } from './signals';
 import { SignalHandlers, Task, ThreadGroup, BLOCK, type Credentials, type Rlimit } from './task';
@@ -87,7 +88,7 @@ export class Kernel {
     const mm = this.newMemoryManager();
     mm.users = 1;
     const creds = o.creds ?? this.opts.creds;
-    const t = new Task(this, pid, tg, mm, o.files, this.vfs.initialFsContext(o.cwd), { ...creds, groups: [...creds.groups] }, 'init');
+    const t = new Task(this, pid, tg, mm, o.files, this.vfs.initialFsContext(o.cwd), copyCreds(creds), 'init');
     tg.leader = t;
     tg.tasks.add(t);
     this.tasks.set(pid, t);

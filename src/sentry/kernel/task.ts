@@ -4,6 +4,7 @@
 import type { MemoryManager } from '../mm/mm';
 import { Registers } from '../platform/registers';
 import type { FdTable, FsContext } from '../vfs';
+import type { Credentials } from './creds';
 import type { Kernel } from './kernel';
 import { type SigAction, type SigInfo, sigbit, SIG_DFL } from './signal-types';
 import { WaitQueue, type Waiter } from './waitqueue';
@@ -11,17 +12,7 @@ import { WaitQueue, type Waiter } from './waitqueue';
 /** A syscall handler's result when the task was parked (see Task.block). */
 export const BLOCK = -0x7fff_fff0;
 
-export interface Credentials {
-  uid: number;
-  euid: number;
-  suid: number;
-  fsuid: number;
-  gid: number;
-  egid: number;
-  sgid: number;
-  fsgid: number;
-  groups: number[];
-}
+export type { Credentials } from './creds';
 
 export class SignalHandlers {
   readonly actions: SigAction[] = [];
@@ -65,6 +56,11 @@ export class ThreadGroup {
   /** Accumulated CPU time of exited children (for times/getrusage), in clock ticks. */
   childTicks = 0;
   rlimits: Map<number, Rlimit>;
+  /**
+   * PR_GET_DUMPABLE (Linux keeps it on the mm): 0 once the process changed ids or ran a
+   * set-ID program; its /proc files then belong to root.
+   */
+  dumpable = 1;
   leader!: Task;
   vforkDone = new WaitQueue();
 
@@ -131,6 +127,8 @@ export class Task implements Waiter {
   /** A vfork child: the parent waits until this task execs or exits. */
   vforkParent: Task | undefined;
   exitCode = 0;
+  /** setpriority's nice value (-20..19), inherited by clone. */
+  nice = 0;
   /** Ticks of CPU time charged to this task (approximate: one per syscall batch). */
   ticks = 0;
 

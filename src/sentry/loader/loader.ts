@@ -26,6 +26,8 @@ export interface LoadRequest {
   /** Opens the interpreter named by PT_INTERP. */
   openInterp(path: string): ExecSource | number;
   creds: { uid: number; euid: number; gid: number; egid: number };
+  /** AT_SECURE: the exec raised privileges (set-ID file, or capabilities gained). */
+  secure?: boolean;
 }
 
 export interface LoadResult {
@@ -185,7 +187,7 @@ export function loadProgram(req: LoadRequest): LoadResult | number {
     [AT.EUID, req.creds.euid],
     [AT.GID, req.creds.gid],
     [AT.EGID, req.creds.egid],
-    [AT.SECURE, 0],
+    [AT.SECURE, req.secure ? 1 : 0],
     [AT.RANDOM, random],
     [AT.HWCAP, 0x178bfbff],
     [AT.HWCAP2, 0],

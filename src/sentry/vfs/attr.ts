@@ -7,7 +7,8 @@ import { EACCES, EINVAL, EISDIR, EPERM, EROFS } from '../abi/errno';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID } from './constants';
 import { now, type SetAttr, type StatFs, type Timespec } from './inode';
 import type { Location } from './mount';
-import { inGroup, isOwner, MAY_EXEC, MAY_WRITE, permission, type FsCreds } from './permission';
+import { CAP_FSETID, capable } from '../kernel/creds';
+import { chmodMode, isOwner, MAY_EXEC, MAY_WRITE, mayChown, permission, type FsCreds } from './permission';
 
 function writable(l: Location): number {
   return l.mount.flags.readonly ? -EROFS : 0;
@@ -18,13 +19,10 @@ function apply(l: Location, a: SetAttr): number {
 }
 
 export function chmodLoc(c: FsCreds, l: Location, mode: number): number {
-  const i = l.dentry.inode;
-  if (!isOwner(c, i)) return -EPERM;
   const ro = writable(l);
   if (ro < 0) return ro;
-  let m = mode & 0o7777;
-  // A non-root owner outside the file's group cannot make it set-group-ID (it is silently dropped).
-  if (c.fsuid !== 0 && !i.isDir && !inGroup(c, i.attr().gid)) m &= ~S_ISGID;
+  const m = chmodMode(c, l.dentry.inode, mode);
+  if (m < 0) return m;
   return apply(l, { mode: m });
 }
 
@@ -34,12 +32,10 @@ export function chownLoc(c: FsCreds, l: Location, uid: number, gid: number): num
   const a = i.attr();
   const newUid = uid === -1 ? a.uid : uid >>> 0;
   const newGid = gid === -1 ? a.gid : gid >>> 0;
-  if (c.fsuid !== 0) {
-    if (newUid !== a.uid) return -EPERM;
-    if (newGid !== a.gid && (c.fsuid !== a.uid || !inGroup(c, newGid))) return -EPERM;
-  }
   const ro = writable(l);
   if (ro < 0) return ro;
+  const perm = mayChown(c, a, uid === -1 ? -1 : newUid, gid === -1 ? -1 : newGid);
+  if (perm < 0) return perm;
   const set: SetAttr = { uid: newUid, gid: newGid };
   // Giving a file away drops its set-ID bits (a set-group-ID file without group x keeps it: mandatory locking).
   if ((a.mode & S_IFMT) !== S_IFDIR && (a.mode & S_IFMT) !== S_IFLNK) {
@@ -71,6 +67,18 @@ export function utimesLoc(c: FsCreds, l: Location, atime: Timespec | 'now' | 'om
   return apply(l, set);
 }
 
+/**
+ * file_remove_privs: a write or truncate by someone without CAP_FSETID clears set-user-ID, and
+ * set-group-ID when group x is set, so a modified program does not keep its privileges.
+ */
+export function removePrivs(c: FsCreds, l: Location): number {
+  const mode = l.dentry.inode.attr().mode;
+  if ((mode & S_IFMT) !== S_IFREG || capable(c, CAP_FSETID)) return 0;
+  let m = mode & ~S_ISUID;
+  if ((mode & (S_ISGID | 0o010)) === (S_ISGID | 0o010)) m &= ~S_ISGID;
+  return m === mode ? 0 : apply(l, { mode: m & 0o7777 });
+}
+
 /** truncate(2) by path: a regular file the caller may write. */
 export function truncateLoc(c: FsCreds, l: Location, size: number): number {
   if (size < 0) return -EINVAL;
@@ -82,6 +90,8 @@ export function truncateLoc(c: FsCreds, l: Location, size: number): number {
   if (p < 0) return p;
   const ro = writable(l);
   if (ro < 0) return ro;
+  const k = removePrivs(c, l);
+  if (k < 0) return k;
   return apply(l, { size });
 }
 

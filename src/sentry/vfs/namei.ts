@@ -15,7 +15,7 @@ import type { FileDescription } from './file';
 import type { Inode } from './inode';
 import type { Location } from './mount';
 import { openResolved, type OpenCtx } from './open';
-import { inodePermission, MAY_EXEC, MAY_WRITE, mayDelete } from './permission';
+import { inodePermission, MAY_WRITE, mayCreate, mayDelete, mayFollowLink, mayHardlink, mayMknodDevice } from './permission';
 import { followLink, isSymlink, resolveIn, step, walkParent, Walk, type Parent, type PathCtx, type Resolved } from './resolve';
 
 export interface UmaskCtx extends PathCtx {
@@ -59,6 +59,8 @@ export function openAt(c: OpenCtx & UmaskCtx, start: Location, path: string, fla
       return typeof r === 'number' ? r : openResolved(c, r, flags, console);
     }
     if (++w.links > MAX_SYMLINKS) return -ELOOP;
+    const may = mayFollowLink(c.creds, p.dir.dentry.inode.attr(), cur.dentry.inode.attr());
+    if (may < 0) return may;
     const target = cur.dentry.inode.readlink();
     if (typeof target === 'number') return target;
     if (target === '') return -ENOENT;
@@ -75,15 +77,18 @@ function newOwner(c: PathCtx, dir: Inode, mode: number): { uid: number; gid: num
 
 /**
  * Make name in dir (checked: it does not exist, the mount is writable, dir is writable; then, for
- * a device node, CAP_MKNOD: root), in vfs_mknod's order.
+ * a device node, CAP_MKNOD), in vfs_mknod's order.
  */
 function createIn(c: PathCtx, dir: Location, name: string, mode: number, rdev: number, target: string, device = false): Resolved | number {
   const di = dir.dentry.inode;
   if (dir.dentry.deleted) return -ENOENT;
   if (dir.mount.flags.readonly) return -EROFS;
-  const perm = inodePermission(c.creds, di, MAY_WRITE | MAY_EXEC);
+  const perm = mayCreate(c.creds, di);
   if (perm < 0) return perm;
-  if (device && c.creds.fsuid !== 0) return -EPERM;
+  if (device) {
+    const dev = mayMknodDevice(c.creds);
+    if (dev < 0) return dev;
+  }
   const o = newOwner(c, di, mode);
   const n = di.create(dir.dentry, name, { mode: o.mode, uid: o.uid, gid: o.gid, rdev, target });
   if (typeof n === 'number') return n;
@@ -136,10 +141,12 @@ export function linkAt(c: PathCtx, old: Resolved, newStart: Location, newPath: s
   if (typeof p === 'number') return p;
   if (p.trailing) return -ENOENT;
   if (p.dir.mount !== old.mount) return -EXDEV;
+  const hard = mayHardlink(c.creds, old.dentry.inode.attr());
+  if (hard < 0) return hard;
   if (old.dentry.inode.isDir) return -EPERM;
   if (p.dir.dentry.deleted) return -ENOENT;
   if (p.dir.mount.flags.readonly) return -EROFS;
-  const perm = inodePermission(c.creds, p.dir.dentry.inode, MAY_WRITE | MAY_EXEC);
+  const perm = mayCreate(c.creds, p.dir.dentry.inode);
   if (perm < 0) return perm;
   if (old.dentry.inode.attr().nlink === 0) return -ENOENT;
   const r = p.dir.dentry.inode.link(p.dir.dentry, p.name, old.dentry);
@@ -214,7 +221,7 @@ function renameTypes(src: Dentry, dst: Dentry | null, toDir: Dentry, exchange: b
 function renamePerms(c: PathCtx, from: Parent, src: Dentry, to: Parent, dst: Dentry | null): number {
   let r = mayDelete(c.creds, from.dir.dentry.inode, src.inode);
   if (r < 0) return r;
-  r = dst ? mayDelete(c.creds, to.dir.dentry.inode, dst.inode) : inodePermission(c.creds, to.dir.dentry.inode, MAY_WRITE | MAY_EXEC);
+  r = dst ? mayDelete(c.creds, to.dir.dentry.inode, dst.inode) : mayCreate(c.creds, to.dir.dentry.inode);
   if (r < 0) return r;
   // A directory changing parents has its ".." rewritten: it must be writable too.
   if (src.inode.isDir && from.dir.dentry !== to.dir.dentry) r = inodePermission(c.creds, src.inode, MAY_WRITE);

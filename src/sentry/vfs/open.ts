@@ -1,15 +1,15 @@
 // Opening what a path resolved to (fs/namei.c may_open and do_open): access checks, then the
 // right kind of open file for the inode's type.
 
-import { EACCES, EISDIR, ELOOP, ENOTDIR, ENXIO, EROFS } from '../abi/errno';
+import { EACCES, EISDIR, ELOOP, ENOTDIR, ENXIO, EPERM, EROFS } from '../abi/errno';
 import {
-  O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY,
+  O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOATIME, O_NOCTTY, O_NOFOLLOW, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY,
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
 } from './constants';
 import { openDevice } from './dev/devices';
 import { openFifo, type Blocker } from './fifo';
 import type { FileDescription } from './file';
-import { MAY_READ, MAY_WRITE, permission } from './permission';
+import { isOwner, MAY_READ, MAY_WRITE, permission } from './permission';
 import { DirectoryFile, PathFile, RegularFile } from './regular-file';
 import type { PathCtx, Resolved } from './resolve';
 
@@ -44,6 +44,8 @@ export function openResolved(c: OpenCtx, r: Resolved, flags: number, console: Fi
   if (type === S_IFDIR && want & MAY_WRITE) return -EISDIR;
   const perm = created ? 0 : permission(c.creds, a, want);
   if (perm < 0) return perm;
+  // O_NOATIME: only for the owner (or CAP_FOWNER).
+  if (flags & O_NOATIME && !isOwner(c.creds, inode)) return -EPERM;
   if (want & MAY_WRITE && r.mount.flags.readonly && (type === S_IFREG || type === S_IFDIR)) return -EROFS;
   switch (type) {
     case S_IFDIR:

@@ -51,7 +51,8 @@ class ProcInode extends Inode {
     const n = this.node();
     const perm = n.kind === 'symlink' ? 0o777 : n.mode & 0o7777;
     const t = this.fs.created;
-    return { mode: typeBits(n) | perm, nlink: n.kind === 'dir' ? 2 : 1, uid: 0, gid: 0, rdev: 0, size: 0, blocks: 0, atime: t, mtime: t, ctime: t };
+    const o = n.owner?.() ?? { uid: 0, gid: 0 };
+    return { mode: typeBits(n) | perm, nlink: n.kind === 'dir' ? 2 : 1, uid: o.uid, gid: o.gid, rdev: 0, size: 0, blocks: 0, atime: t, mtime: t, ctime: t };
   }
 
   override lookup(name: string): Inode | number {

@@ -10,6 +10,7 @@ import { O_APPEND, S_IFDIR, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, 
 import { FileDescription, type Mappable } from './file';
 import type { DirEntry, FileData } from './inode';
 import { parentOf, type Location } from './mount';
+import { removePrivs } from './attr';
 
 const FIONREAD = 0x541b;
 const FALLOC_FL_KEEP_SIZE = 1;
@@ -33,7 +34,8 @@ export class RegularFile extends FileDescription implements Mappable {
     return n;
   }
 
-  override write(_t: Task, src: Uint8Array[], pos: number): number {
+  override write(t: Task, src: Uint8Array[], pos: number): number {
+    if (this.location) removePrivs(t.creds, this.location);
     // O_APPEND appends even for pwrite, as Linux does.
     const p = this.flags & O_APPEND ? this.data.size() : pos < 0 ? this.offset : pos;
     const n = this.data.write(src, p);

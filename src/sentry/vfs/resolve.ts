@@ -14,7 +14,7 @@ import {
 import { lookupChild } from './dentry';
 import type { FileDescription } from './file';
 import { enterMounts, parentOf, sameLocation, type Location } from './mount';
-import { MAY_EXEC, permission, type FsCreds } from './permission';
+import { MAY_EXEC, mayFollowLink, permission, type FsCreds } from './permission';
 
 /** What a path resolution needs of the task: its credentials, root and working directory. */
 export interface PathCtx {
@@ -123,6 +123,8 @@ export function followLink(w: Walk, dir: Location, link: Location): Resolved | n
   if (w.flags & RESOLVE_NO_SYMLINKS) return -ELOOP;
   if (++w.links > MAX_SYMLINKS) return -ELOOP;
   const inode = link.dentry.inode;
+  const may = mayFollowLink(w.creds, dir.dentry.inode.attr(), inode.attr());
+  if (may < 0) return may;
   const magic = inode.magicLink();
   if (magic !== undefined) {
     if (w.flags & RESOLVE_NO_MAGICLINKS) return -ELOOP;

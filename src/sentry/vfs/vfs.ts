@@ -19,6 +19,8 @@
 
 import { EACCES, EISDIR, ENOENT, ENOTDIR } from '../abi/errno';
 import { GoferClient } from '../gofer';
+import { CAP_FULL } from '../kernel/creds';
+import type { ExecFileIds } from '../kernel/exec-creds';
 import type { Task } from '../kernel/task';
 import type { ExecSource } from '../loader/loader';
 import { procRoot } from './proc';
@@ -61,10 +63,13 @@ export interface VfsOptions {
 export interface ExecFile extends ExecSource {
   /** The absolute path inside the container (for /proc/pid/exe). */
   path: string;
+  /** What a set-user-ID/set-group-ID exec looks at. */
+  ids: ExecFileIds;
   close(): void;
 }
 
-const ROOT_CREDS: FsCreds = { fsuid: 0, fsgid: 0, groups: [] };
+/** The sentry's own set-up walks: root with every capability. */
+const ROOT_CREDS: FsCreds = { fsuid: 0, fsgid: 0, groups: [], capEffective: CAP_FULL };
 /** Bundle mounts the sentry replaces with its own: these, and anything under /proc or /sys. */
 const OWN_MOUNTS = ['/dev', '/dev/shm', '/dev/pts', '/dev/mqueue'];
 const OWN_TREES = ['/proc', '/sys'];
@@ -210,8 +215,10 @@ export class Vfs {
     if (typeof data === 'number') return data;
     const st = statOf(r);
     const path = absolutePath(r);
+    const a = inode.attr();
     return {
       path,
+      ids: { mode: a.mode, uid: a.uid, gid: a.gid, nosuid: r.mount.flags.nosuid },
       size: data.size(),
       info: { name: path, dev: st.dev, ino: st.ino },
       pread: (dst, pos) => data.pread(dst, pos),

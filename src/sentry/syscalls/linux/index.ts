@@ -9,6 +9,7 @@ import { sysIo } from './sys_io';
 import { sysMisc } from './sys_misc';
 import { sysMmap } from './sys_mmap';
 import { sysPoll } from './sys_poll';
+import { sysPrio } from './sys_prio';
 import { sysProcess } from './sys_process';
 import { sysSignal } from './sys_signal';
 import { sysStat } from './sys_stat';
@@ -21,7 +22,7 @@ export function registerAll(): void {
   if (done) return;
   done = true;
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
-  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr]) register(family);
+  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysPrio]) register(family);
 }
 
 export { dispatchSyscall, implementedSyscalls, syscallName } from './table';

@@ -1,8 +1,9 @@
 // Directories and names: getdents64, getcwd/chdir/fchdir/umask, mkdir, mknod, rmdir, unlink,
 // rename, symlink, link, and the attribute calls (chmod, chown, utimes families).
 
-import { EBADF, EFAULT, EINVAL, ENOENT, ENOTDIR, ERANGE } from '../../abi/errno';
+import { EBADF, EFAULT, EINVAL, ENOENT, ENOTDIR, EPERM, ERANGE } from '../../abi/errno';
 import type { Task } from '../../kernel/task';
+import { CAP_DAC_READ_SEARCH, CAP_SYS_CHROOT, capable } from '../../kernel/creds';
 import { chmodLoc, chownLoc, utimesLoc } from '../../vfs/attr';
 import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, O_PATH } from '../../vfs/constants';
 import { Timespec } from '../../vfs/inode';
@@ -128,7 +129,7 @@ function symlinkat(t: Task, targetAddr: number, dirfd: number, addr: number): nu
 function linkat(t: Task, olddir: number, oldAddr: number, newdir: number, newAddr: number, flags: number): number {
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   // linkat(fd, "", …, AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH.
-  if (flags & AT_EMPTY_PATH && t.creds.euid !== 0) flags &= ~AT_EMPTY_PATH;
+  if (flags & AT_EMPTY_PATH && !capable(t.creds, CAP_DAC_READ_SEARCH)) flags &= ~AT_EMPTY_PATH;
   const old = targetAt(t, olddir, oldAddr, flags, (flags & AT_SYMLINK_FOLLOW) !== 0);
   if (typeof old === 'number') return old;
   const loc = locOf(old);
@@ -235,6 +236,17 @@ export const sysDir = {
     const f = fileOf(t, t.argInt(0));
     if (typeof f === 'number') return f;
     return f.location ? chdirTo(t, f.location) : -ENOTDIR;
+  },
+  chroot: (t: Task) => {
+    const x = targetAt(t, AT_FDCWD, t.arg(0), 0, true);
+    if (typeof x === 'number') return x;
+    const l = locOf(x);
+    if (!l || !l.dentry.inode.isDir) return -ENOTDIR;
+    const p = inodePermission(t.creds, l.dentry.inode, MAY_EXEC);
+    if (p < 0) return p;
+    if (!capable(t.creds, CAP_SYS_CHROOT)) return -EPERM;
+    t.fs.root = l;
+    return 0;
   },
   umask: (t: Task) => {
     const old = t.fs.umask;

@@ -1,8 +1,10 @@
 // Open files: open/openat/openat2/creat, the fd table (dup*, close_range, fcntl), pipes, ioctl,
 // lseek, truncation, sync, fallocate and the in-kernel copies (sendfile, copy_file_range).
 
-import { E2BIG, EAGAIN, EBADF, EFAULT, EINVAL, EISDIR, EOPNOTSUPP, ESPIPE } from '../../abi/errno';
+import { E2BIG, EAGAIN, EBADF, EFAULT, EINVAL, EISDIR, EOPNOTSUPP, EPERM, ESPIPE } from '../../abi/errno';
 import type { Task } from '../../kernel/task';
+import { CAP_SYS_RESOURCE, capable } from '../../kernel/creds';
+import { isOwner } from '../../vfs/permission';
 import { FileDescription } from '../../vfs';
 import { truncateLoc } from '../../vfs/attr';
 import {
@@ -142,6 +144,7 @@ function fcntl(t: Task): number {
       return f.flags;
     case F_SETFL:
       if (f.flags & O_PATH) return -EBADF;
+      if (t.argInt(2) & O_NOATIME && !(f.flags & O_NOATIME) && f.location && !isOwner(t.creds, f.location.dentry.inode)) return -EPERM;
       f.flags = (f.flags & ~SETFL_MASK) | (t.argInt(2) & SETFL_MASK);
       f.waitQueue.notify();
       return 0;
@@ -176,7 +179,7 @@ function fcntlMore(t: Task, f: FileDescription, cmd: number, arg: number): numbe
     case F_SETLEASE:
       return -EINVAL;
     case F_SETPIPE_SZ:
-      return f instanceof PipeFile ? f.pipe.resize(arg, t.creds.euid === 0) : -EBADF;
+      return f instanceof PipeFile ? f.pipe.resize(arg, capable(t.creds, CAP_SYS_RESOURCE)) : -EBADF;
     case F_GETPIPE_SZ:
       return f instanceof PipeFile ? f.pipe.capacity : -EBADF;
     default:

@@ -6,6 +6,8 @@ import { randomFillSync } from 'node:crypto';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../../abi/errno';
 import { REG } from '../../platform/registers';
 import type { Task } from '../../kernel/task';
+import { CAP_SYS_ADMIN, CAP_SYS_RESOURCE, capable } from '../../kernel/creds';
+import { credsPrctl } from './sys_identity';
 
 export const SENTRY_RELEASE = '6.1.0-moat-sentry';
 
@@ -22,14 +24,10 @@ const PR_SET_DUMPABLE = 4;
 const PR_SET_NAME = 15;
 const PR_GET_NAME = 16;
 const PR_GET_SECCOMP = 21;
-const PR_CAPBSET_READ = 23;
 const PR_SET_CHILD_SUBREAPER = 36;
 const PR_GET_CHILD_SUBREAPER = 37;
-const PR_SET_NO_NEW_PRIVS = 38;
-const PR_GET_NO_NEW_PRIVS = 39;
 const PR_GET_TID_ADDRESS = 40;
 const PR_SET_THP_DISABLE = 41;
-const PR_CAP_AMBIENT = 47;
 const PR_SET_VMA = 0x53564d41;
 
 function field(s: string): Uint8Array {
@@ -76,10 +74,10 @@ function archPrctl(t: Task): number {
   }
 }
 
-const taskState = new WeakMap<Task, { pdeathsig: number; dumpable: number; nnp: number; subreaper: number }>();
+const taskState = new WeakMap<Task, { pdeathsig: number; subreaper: number }>();
 function ps(t: Task) {
   let s = taskState.get(t);
-  if (!s) taskState.set(t, (s = { pdeathsig: 0, dumpable: 1, nnp: 0, subreaper: 0 }));
+  if (!s) taskState.set(t, (s = { pdeathsig: 0, subreaper: 0 }));
   return s;
 }
 
@@ -105,17 +103,11 @@ function prctl(t: Task): number {
     case PR_GET_PDEATHSIG:
       return t.mm.writeU32(a, ps(t).pdeathsig) ? 0 : -EFAULT;
     case PR_GET_DUMPABLE:
-      return ps(t).dumpable;
+      return t.tg.dumpable;
     case PR_SET_DUMPABLE:
       if (a > 1) return -EINVAL;
-      ps(t).dumpable = a;
+      t.tg.dumpable = a;
       return 0;
-    case PR_SET_NO_NEW_PRIVS:
-      if (a !== 1) return -EINVAL;
-      ps(t).nnp = 1;
-      return 0;
-    case PR_GET_NO_NEW_PRIVS:
-      return ps(t).nnp;
     case PR_SET_CHILD_SUBREAPER:
       ps(t).subreaper = a ? 1 : 0;
       return 0;
@@ -123,17 +115,13 @@ function prctl(t: Task): number {
       return t.mm.writeU32(a, ps(t).subreaper) ? 0 : -EFAULT;
     case PR_GET_SECCOMP:
       return 0;
-    case PR_CAPBSET_READ:
-      return a <= 40 ? (t.creds.euid === 0 ? 1 : 0) : -EINVAL;
     case PR_GET_TID_ADDRESS:
       return t.mm.writeU64(a, t.clearChildTid) ? 0 : -EFAULT;
     case PR_SET_THP_DISABLE:
     case PR_SET_VMA:
       return 0;
-    case PR_CAP_AMBIENT:
-      return t.argInt(1) === 1 /* IS_SET */ ? 0 : -EINVAL;
     default:
-      return -EINVAL;
+      return credsPrctl(t, op) ?? -EINVAL;
   }
 }
 
@@ -158,6 +146,17 @@ function writeRlimit(t: Task, addr: number, l: { cur: number; max: number }): bo
   return t.mm.write(addr, b);
 }
 
+/** check_prlimit_permission: another process's limits need all its ids to be the caller's, or CAP_SYS_RESOURCE. */
+function prlimitPermission(t: Task, target: Task): number {
+  const c = t.creds;
+  const o = target.creds;
+  const same = [o.uid, o.euid, o.suid].every((u) => u === c.uid) && [o.gid, o.egid, o.sgid].every((g) => g === c.gid);
+  return same || capable(c, CAP_SYS_RESOURCE) ? 0 : -EPERM;
+}
+
+/** fs.nr_open: no NOFILE limit above it, whatever the capabilities. */
+const NR_OPEN = 1024 * 1024;
+
 function prlimit(t: Task, pid: number, res: number, newAddr: number, oldAddr: number): number {
   if (res < 0 || res > 15) return -EINVAL;
   let target = t;
@@ -165,6 +164,8 @@ function prlimit(t: Task, pid: number, res: number, newAddr: number, oldAddr: nu
     const tg = t.kernel.groups.get(pid);
     if (!tg || !tg.alive) return -ESRCH;
     target = tg.leader;
+    const perm = prlimitPermission(t, target);
+    if (perm < 0) return perm;
   }
   const old = getLimit(target, res);
   if (oldAddr && !writeRlimit(t, oldAddr, old)) return -EFAULT;
@@ -175,7 +176,8 @@ function prlimit(t: Task, pid: number, res: number, newAddr: number, oldAddr: nu
     const cur = Number(dv.getBigUint64(0, true));
     const max = Number(dv.getBigUint64(8, true));
     if (cur > max) return -EINVAL;
-    if (max > old.max && t.creds.euid !== 0) return -EPERM;
+    if (max > old.max && !capable(t.creds, CAP_SYS_RESOURCE)) return -EPERM;
+    if (res === 7 && max > NR_OPEN) return -EPERM;
     target.tg.rlimits.set(res, { cur, max });
     if (res === 7) target.files.limit = Math.min(cur, 1024 * 1024);
   }
@@ -232,12 +234,10 @@ export const sysMisc = {
   sched_getscheduler: () => 0,
   sched_get_priority_max: () => 0,
   sched_get_priority_min: () => 0,
-  getpriority: () => 20,
-  setpriority: () => 0,
   getcpu: (t: Task) => (t.arg(0) && !t.mm.writeU32(t.arg(0), 0)) || (t.arg(1) && !t.mm.writeU32(t.arg(1), 0)) ? -EFAULT : 0,
   personality: (t: Task) => (t.argU32(0) === 0xffffffff || t.argU32(0) === 0 ? 0 : -EINVAL),
   sethostname: (t: Task) => {
-    if (t.creds.euid !== 0) return -EPERM;
+    if (!capable(t.creds, CAP_SYS_ADMIN)) return -EPERM;
     const len = t.arg(1);
     if (len > 64) return -EINVAL;
     const b = t.mm.read(t.arg(0), len);
@@ -246,7 +246,7 @@ export const sysMisc = {
     return 0;
   },
   setdomainname: (t: Task) => {
-    if (t.creds.euid !== 0) return -EPERM;
+    if (!capable(t.creds, CAP_SYS_ADMIN)) return -EPERM;
     const b = t.mm.read(t.arg(0), Math.min(t.arg(1), 64));
     if (!b) return -EFAULT;
     t.kernel.domainname = Buffer.from(b).toString('latin1');
@@ -256,7 +256,6 @@ export const sysMisc = {
   mount: refuse,
   umount2: refuse,
   pivot_root: refuse,
-  chroot: refuse,
   reboot: refuse,
   kexec_load: refuse,
   kexec_file_load: refuse,

@@ -8,6 +8,7 @@ import { exitTask, killThreadGroup, reap } from '../../kernel/exit';
 import { sendSignalToGroup, sendSignalToTask } from '../../kernel/signals';
 import { CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, encodeSigInfo, SI_TKILL, SI_USER } from '../../kernel/signal-types';
 import type { Task, ThreadGroup } from '../../kernel/task';
+import { mayKill } from '../../kernel/creds';
 
 const WNOHANG = 1;
 const WUNTRACED = 2;
@@ -167,24 +168,33 @@ function kill(t: Task): number {
   if (pid > 0) {
     const tg = k.groups.get(pid);
     if (!tg || !tg.alive) return -ESRCH;
+    const perm = mayKill(t, tg.leader, sig);
+    if (perm < 0) return perm;
     sendSignalToGroup(tg, info);
     return 0;
   }
   const pgid = pid === 0 ? t.tg.pgid : pid === -1 ? -1 : -pid;
+  // A group: 0 if any member got it, else the last error; -1: every process one may signal
+  // (ESRCH if none: refusals do not count, as in Linux's kill_something_info).
   let found = false;
+  let sent = false;
   for (const tg of [...k.groups.values()]) {
     if (!tg.alive) continue;
     if (pgid === -1 ? tg.tgid === 1 || tg === t.tg : tg.pgid !== pgid) continue;
-    found = true;
+    if (pgid !== -1) found = true;
+    if (mayKill(t, tg.leader, sig) < 0) continue;
+    found = sent = true;
     sendSignalToGroup(tg, info);
   }
-  return found ? 0 : -ESRCH;
+  return sent ? 0 : found ? -EPERM : -ESRCH;
 }
 
 function tgkill(t: Task, tgid: number, tid: number, sig: number): number {
   if (sig < 0 || sig > 64 || tid <= 0) return -EINVAL;
   const target = t.kernel.tasks.get(tid);
   if (!target || target.state === 'dead' || (tgid > 0 && target.tg.tgid !== tgid)) return -ESRCH;
+  const perm = mayKill(t, target, sig);
+  if (perm < 0) return perm;
   sendSignalToTask(target, { signo: sig, code: SI_TKILL, pid: t.pid, uid: t.creds.uid });
   return 0;
 }

@@ -5,6 +5,7 @@ import { SIGKILL, SIGSTOP } from '../../abi/signals';
 import { sendSignalToGroup, sendSignalToTask, sigreturn } from '../../kernel/signals';
 import { sigbit, UNBLOCKABLE, encodeSigInfo, type SigInfo } from '../../kernel/signal-types';
 import type { Task } from '../../kernel/task';
+import { mayKill } from '../../kernel/creds';
 
 const SIG_BLOCK = 0;
 const SIG_UNBLOCK = 1;
@@ -182,11 +183,15 @@ function sigqueue(t: Task, tgid: number, tid: number, sig: number, infoAddr: num
   if (tid > 0) {
     const target = k.tasks.get(tid);
     if (!target || target.state === 'dead' || target.tg.tgid !== tgid) return -ESRCH;
+    const perm = mayKill(t, target, sig);
+    if (perm < 0) return perm;
     sendSignalToTask(target, info);
     return 0;
   }
   const tg = k.groups.get(tgid);
   if (!tg || !tg.alive) return -ESRCH;
+  const perm = mayKill(t, tg.leader, sig);
+  if (perm < 0) return perm;
   sendSignalToGroup(tg, info);
   return 0;
 }

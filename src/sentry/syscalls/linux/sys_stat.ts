@@ -9,7 +9,8 @@ import {
   AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW, devMajor, devMinor, S_IFLNK, S_IFMT,
 } from '../../vfs/constants';
 import type { StatInfo } from '../../vfs/file';
-import type { FsCreds } from '../../vfs/permission';
+import { accessCreds, type FsCreds } from '../../vfs/permission';
+import { isSecure, SECBIT_NO_SETUID_FIXUP } from '../../kernel/creds';
 import { fileOf, isFile, readPath, startOf, statTarget, targetAt, type Target } from './vfs_args';
 import { lookupAt } from '../../vfs/namei';
 
@@ -148,7 +149,7 @@ function faccessat2(t: Task, dirfd: number, pathAddr: number, mode: number, flag
   if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   if (mode & ~7) return -EINVAL;
   const c = t.creds;
-  const creds: FsCreds = flags & AT_EACCESS ? c : { fsuid: c.uid, fsgid: c.gid, groups: c.groups };
+  const creds: FsCreds = flags & AT_EACCESS ? c : accessCreds(c, !isSecure(c, SECBIT_NO_SETUID_FIXUP));
   const path = readPath(t, pathAddr);
   if (typeof path === 'number') return path;
   let x: Target | number;

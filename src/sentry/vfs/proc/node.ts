@@ -5,10 +5,14 @@
 import type { Kernel } from '../../kernel/kernel';
 import type { Task } from '../../kernel/task';
 
-export type ProcNode =
+export type ProcNode = (
   | { kind: 'file'; mode: number; read(): Uint8Array }
   | { kind: 'symlink'; target(): string }
-  | { kind: 'dir'; mode: number; list(): string[]; lookup(name: string): ProcNode | undefined };
+  | { kind: 'dir'; mode: number; list(): string[]; lookup(name: string): ProcNode | undefined }
+) & {
+  /** The owner shown and checked (a process's files belong to its effective ids); root if absent. */
+  owner?: () => { uid: number; gid: number };
+};
 
 export type ProcDir = Extract<ProcNode, { kind: 'dir' }>;
 export type ProcFile = Extract<ProcNode, { kind: 'file' }>;

@@ -64,12 +64,26 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
   };
   if (whole) entries.task = () => taskDir(k, tg);
   const names = Object.keys(entries).sort();
+  // As in Linux, everything in the directory belongs to the process's effective uid and gid (to
+  // root once it is not dumpable), and what exposes its memory or its files is for its owner
+  // only (or CAP_DAC_OVERRIDE).
+  const ids = () => (tg.dumpable ? { uid: t.creds.euid, gid: t.creds.egid } : { uid: 0, gid: 0 });
   return {
     kind: 'dir',
     mode: DIR_MODE,
+    owner: ids,
     list: () => [...names],
-    lookup: (name) => (Object.prototype.hasOwnProperty.call(entries, name) ? entries[name]() : undefined),
+    lookup: (name) => (Object.prototype.hasOwnProperty.call(entries, name) ? owned(entries[name](), name, ids) : undefined),
   };
+}
+
+/** Modes Linux gives the entries that are private to a process's owner. */
+const PRIVATE_MODES: Record<string, number> = { auxv: 0o400, environ: 0o400, fd: 0o500, mem: 0o600 };
+
+function owned(n: ProcNode | undefined, name: string, owner: () => { uid: number; gid: number }): ProcNode | undefined {
+  if (!n) return n;
+  const mode = PRIVATE_MODES[name];
+  return n.kind !== 'symlink' && mode !== undefined ? { ...n, mode, owner } : { ...n, owner };
 }
 
 /** /proc/<pid>/task/: a directory per thread. */

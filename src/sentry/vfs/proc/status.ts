@@ -6,12 +6,11 @@ import type { Task, ThreadGroup } from '../../kernel/task';
 import { mmStats, pteBytes } from './mmstats';
 import type { ProcKernel } from './node';
 import {
-  CAP_LAST_CAP, STATE_NAMES, dispositions, groupMm, groupStateLetter, isZombie, pendingSet, ppidOf, rlimText, rlimit,
+  STATE_NAMES, dispositions, groupMm, groupStateLetter, isZombie, pendingSet, ppidOf, rlimText, rlimit,
   sigHex, taskMm, taskStateLetter, threadCount,
 } from './process';
 
 const RLIMIT_SIGPENDING = 11;
-const FULL_CAPS = (1n << BigInt(CAP_LAST_CAP + 1)) - 1n;
 
 /** comm as status prints it: "\n" and "\\" escaped (seq_escape_str with "\n\\"). */
 function escapeComm(comm: string): string {
@@ -72,10 +71,9 @@ export function statusText(_k: ProcKernel, tg: ThreadGroup, t: Task, whole: bool
   out += `SigBlk:\t${sigHex(t.sigmask)}\n`;
   out += `SigIgn:\t${sigHex(ignored)}\n`;
   out += `SigCgt:\t${sigHex(caught)}\n`;
-  // The sentry's capability model: euid 0 holds every capability (what prctl(PR_CAPBSET_READ) answers).
-  const caps = c.euid === 0 ? FULL_CAPS : 0n;
-  out += `CapInh:\t${sigHex(0n)}\nCapPrm:\t${sigHex(caps)}\nCapEff:\t${sigHex(caps)}\nCapBnd:\t${sigHex(caps)}\nCapAmb:\t${sigHex(0n)}\n`;
-  out += 'NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n';
+  out += `CapInh:\t${sigHex(c.capInheritable)}\nCapPrm:\t${sigHex(c.capPermitted)}\nCapEff:\t${sigHex(c.capEffective)}\n`;
+  out += `CapBnd:\t${sigHex(c.capBounding)}\nCapAmb:\t${sigHex(c.capAmbient)}\n`;
+  out += `NoNewPrivs:\t${c.noNewPrivs ? 1 : 0}\nSeccomp:\t0\nSeccomp_filters:\t0\n`;
   out += 'Speculation_Store_Bypass:\tunknown\nSpeculationIndirectBranch:\tunknown\n';
   out += 'Cpus_allowed:\t1\nCpus_allowed_list:\t0\n';
   out += 'Mems_allowed:\t00000000,00000001\nMems_allowed_list:\t0\n';
