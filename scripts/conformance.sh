@@ -19,8 +19,11 @@ runtimes=${RUNTIMES:-runc crun moat}
 say() { printf 'conformance: %s\n' "$*" >&2; }
 
 # 1. Debian packages: Go, the packaged runtime-tools library and its dependencies, crun, runc,
-#    busybox-static (the rootfs), util-linux (unshare, for the linux_ns_path tests).
-pkgs="golang-go golang-github-opencontainers-runtime-tools-dev crun runc busybox-static util-linux tar"
+#    busybox-static (the rootfs), util-linux (unshare, for the linux_ns_path tests), and
+#    github.com/moby/sys/mountinfo, which upstream's validation/util imports (since 2022) but the
+#    runtime-tools library package does not depend on.
+pkgs="golang-go golang-github-opencontainers-runtime-tools-dev golang-github-moby-sys-dev crun runc
+  busybox-static util-linux tar"
 # shellcheck disable=SC2086
 sh scripts/ensure-packages.sh conformance $pkgs
 sh scripts/setup.sh >/dev/null   # moat itself (bundle + native layer)
