@@ -8,16 +8,23 @@ import * as path from 'node:path';
 
 const BUSYBOX = '/bin/busybox';
 
-// Every capability, as gVisor's own test runner grants them: tests that check permissions drop
-// what they need dropped themselves.
+// Every capability, as gVisor's own test runner grants them (those of them this session holds):
+// tests that check permissions drop what they need dropped themselves.
 const ALL_CAPS = [
   'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID',
   'SETPCAP', 'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW',
   'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT',
   'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD',
   'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG',
-  'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
-].map((c) => `CAP_${c}`);
+  'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
+].map((c) => `CAP_${c}`); // in capability-number order; Debian's runsc (2022) refuses the 3 newer ones
+
+/** The capabilities this process may hand on (its bounding set): runc refuses more. */
+function grantable() {
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  const bnd = BigInt(`0x${m ? m[1] : '0'}`);
+  return ALL_CAPS.filter((_, bit) => (bnd >> BigInt(bit)) & 1n);
+}
 
 function makeRootfs(dir) {
   for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'var', 'tests']) {
@@ -60,12 +67,14 @@ export function makeBundle(out, programs, moat) {
       if (fs.statSync(from).isFile()) place(from, path.join(rootfs, 'gvisor', f));
     }
   }
-  // moat's template (runc's defaults) with a writable root, every capability and gtest's tmpdir.
+  // moat's template (runc's defaults) with a writable root, every capability this session holds
+  // and gtest's tmpdir.
   spawnSync(moat, ['spec'], { cwd: dir, stdio: 'inherit' });
   const base = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
   base.root.readonly = false;
   base.process.terminal = false;
-  for (const k of ['bounding', 'effective', 'permitted']) base.process.capabilities[k] = ALL_CAPS;
+  const caps = grantable();
+  for (const k of ['bounding', 'effective', 'permitted']) base.process.capabilities[k] = caps;
   delete base.process.capabilities.ambient;
   delete base.process.capabilities.inheritable;
   base.process.env = [...base.process.env, 'TEST_TMPDIR=/tmp', 'HOME=/root'];
