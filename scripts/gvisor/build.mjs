@@ -99,15 +99,27 @@ function main() {
     fs.copyFileSync(path.join(gvisor, rules[s].srcs[0]), dst);
     fs.chmodSync(dst, 0o755);
   }
-  const report = { built: [], failed: {} };
+  // build.json keeps what earlier builds (of other files) found; this build's programs are
+  // replaced; `chosen` is this build's test programs.
+  const file = path.join(out, 'build.json');
+  const report = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { built: [], failed: {} };
+  report.chosen = chosen;
+  let built = 0;
   for (const [bin, label] of programs) {
-    if (fs.existsSync(path.join(out, 'bin', bin))) report.built.push(bin);
-    else report.failed[bin] = failures(out, rules, bin, label);
+    report.built = report.built.filter((b) => b !== bin);
+    delete report.failed[bin];
+    if (fs.existsSync(path.join(out, 'bin', bin))) {
+      report.built.push(bin);
+      built++;
+    } else {
+      report.failed[bin] = failures(out, rules, bin, label);
+    }
   }
+  report.built.sort();
   report.notFound = missing;
-  fs.writeFileSync(path.join(out, 'build.json'), JSON.stringify(report, null, 2));
-  console.error(`gvisor-tests: built ${report.built.length}, failed ${Object.keys(report.failed).length}` +
-    (mk.status === 0 ? '' : ' (see build.json)'));
+  fs.writeFileSync(file, JSON.stringify(report, null, 2));
+  console.error(`gvisor-tests: built ${built}, failed ${programs.size - built}` +
+    (mk.status === 0 ? '' : ` (see ${file})`));
 }
 
 main();
