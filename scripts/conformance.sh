@@ -19,8 +19,11 @@ runtimes=${RUNTIMES:-runc crun moat}
 say() { printf 'conformance: %s\n' "$*" >&2; }
 
 # 1. Debian packages: Go, the packaged runtime-tools library and its dependencies, crun, runc,
-#    busybox-static (the rootfs), util-linux (unshare, for the linux_ns_path tests).
-pkgs="golang-go golang-github-opencontainers-runtime-tools-dev crun runc busybox-static util-linux tar"
+#    busybox-static (the rootfs), util-linux (unshare, for the linux_ns_path tests), and
+#    github.com/moby/sys/mountinfo, which upstream's validation/util imports (since 2022) but the
+#    runtime-tools library package does not depend on.
+pkgs="golang-go golang-github-opencontainers-runtime-tools-dev golang-github-moby-sys-dev crun runc
+  busybox-static util-linux tar"
 # shellcheck disable=SC2086
 sh scripts/ensure-packages.sh conformance $pkgs
 sh scripts/setup.sh >/dev/null   # moat itself (bundle + native layer)
@@ -68,9 +71,13 @@ fi
 #    empty directories. runtimetest is copied in by the tests themselves.
 run=$out/run
 mkdir -p "$run"
-if [ ! -f "$run/rootfs-amd64.tar.gz" ] || [ /bin/busybox -nt "$run/rootfs-amd64.tar.gz" ]; then
+#    Its root directory is 0755 (mktemp's 0700 would keep process_user's uid 10 from reaching
+#    /runtimetest); .rootfs-v names this layout, so an older tarball is rebuilt.
+if [ ! -f "$run/rootfs-amd64.tar.gz" ] || [ /bin/busybox -nt "$run/rootfs-amd64.tar.gz" ] ||
+  [ "$(cat "$run/.rootfs-v" 2>/dev/null)" != 2 ]; then
   say "building rootfs-amd64.tar.gz from busybox-static"
   r=$(mktemp -d)
+  chmod 0755 "$r"
   mkdir -p "$r/bin" "$r/sbin" "$r/usr/bin" "$r/usr/sbin" "$r/etc" "$r/proc" "$r/sys" "$r/dev" "$r/tmp" "$r/root" "$r/var"
   chmod 1777 "$r/tmp"
   cp /bin/busybox "$r/bin/busybox"
@@ -81,6 +88,7 @@ if [ ! -f "$run/rootfs-amd64.tar.gz" ] || [ /bin/busybox -nt "$run/rootfs-amd64.
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
   tar -C "$r" -czf "$run/rootfs-amd64.tar.gz" .
   rm -rf "$r"
+  echo 2 >"$run/.rootfs-v"
 fi
 cp "$out/bin/runtimetest" "$run/runtimetest"
 

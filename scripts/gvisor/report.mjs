@@ -1,0 +1,125 @@
+// Writes docs/gvisor-syscall-tests.md from the per-case results (run.mjs) and the build report
+// (build.mjs): per test file and runtime, pass / fail / skip / not run, totals, what did not build.
+//   node scripts/gvisor/report.mjs RESULTS.json BUILD.json COMMIT DOC.md
+
+import * as fs from 'node:fs';
+
+const RUNTIMES = ['sentry', 'runsc', 'runc'];
+
+const count = (results, ...states) => Object.values(results).filter((s) => states.includes(s)).length;
+
+/** One runtime's numbers for one file: pass, fail (hangs and crashes among them), skip, not run. */
+function tally(run) {
+  if (!run) return undefined;
+  const r = run.results;
+  return {
+    pass: count(r, 'pass'),
+    fail: count(r, 'fail', 'hang', 'crash'),
+    hang: count(r, 'hang'),
+    crash: count(r, 'crash'),
+    skip: count(r, 'skip'),
+    notrun: count(r, 'notrun'),
+  };
+}
+
+function cell(t) {
+  if (!t) return '–';
+  const extra = [t.hang && `${t.hang} hang`, t.crash && `${t.crash} crash`].filter(Boolean).join(', ');
+  return `${t.pass} / ${t.fail}${extra ? ` (${extra})` : ''} / ${t.skip} / ${t.notrun}`;
+}
+
+function add(sum, t) {
+  if (!t) return sum;
+  for (const k of Object.keys(t)) sum[k] = (sum[k] ?? 0) + t[k];
+  return sum;
+}
+
+function table(title, names, store) {
+  const lines = [`### ${title}`, '', `| file | cases | ${RUNTIMES.join(' | ')} |`, `|---|---:|${RUNTIMES.map(() => '---').join('|')}|`];
+  const totals = Object.fromEntries(RUNTIMES.map((n) => [n, {}]));
+  let cases = 0;
+  for (const name of names) {
+    const p = store.programs[name];
+    cases += p.cases.length;
+    const cells = RUNTIMES.map((n) => {
+      const t = tally(p.runs[n]);
+      add(totals[n], t);
+      return cell(t);
+    });
+    lines.push(`| ${name} | ${p.cases.length} | ${cells.join(' | ')} |`);
+  }
+  lines.push(`| **total** | **${cases}** | ${RUNTIMES.map((n) => `**${cell(Object.keys(totals[n]).length ? totals[n] : undefined)}**`).join(' | ')} |`, '');
+  return lines;
+}
+
+/** The cases that hung or crashed, per runtime: where to start. */
+function incidents(store) {
+  const lines = [];
+  for (const n of RUNTIMES) {
+    const hit = [];
+    for (const [name, p] of Object.entries(store.programs).sort()) {
+      for (const [c, s] of Object.entries(p.runs[n]?.results ?? {})) if (s === 'hang' || s === 'crash') hit.push(`${name}: ${c} (${s})`);
+    }
+    if (hit.length) lines.push(`- **${n}**: ${hit.join('; ')}`);
+  }
+  return lines.length ? ['## Hangs and crashes', '', ...lines, ''] : [];
+}
+
+function buildFailures(build) {
+  const failed = Object.entries(build.failed ?? {});
+  if (!failed.length) return [];
+  const lines = ['## Did not build', ''];
+  for (const [bin, errs] of failed.sort()) {
+    const why = errs.map((e) => `${e.source}: ${(e.errors[0] ?? '').replace(/^.*?error: /, '').replace(/\|/g, '\\|').trim()}`).join('; ');
+    lines.push(`- ${bin}: ${why || 'a dependency did not build'}`);
+  }
+  return [...lines, ''];
+}
+
+const seconds = (store, n) =>
+  Object.values(store.programs).reduce((t, p) => t + (p.runs[n]?.seconds ?? 0), 0);
+
+function main() {
+  const [resultsFile, buildFile, commit, doc, ...issue18] = process.argv.slice(2);
+  const store = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+  const build = fs.existsSync(buildFile) ? JSON.parse(fs.readFileSync(buildFile, 'utf8')) : {};
+  const names = Object.keys(store.programs).sort();
+  const core = names.filter((n) => issue18.includes(n));
+  const sockets = names.filter((n) => !core.includes(n) && n.startsWith('socket'));
+  const other = names.filter((n) => !core.includes(n) && !sockets.includes(n));
+  const m = store.meta;
+  const out = [
+    '# gVisor\'s syscall tests under the sentry, runsc and runc',
+    '',
+    'gVisor\'s own syscall test programs (google/gvisor, test/syscalls/linux), built as static',
+    'binaries and run unchanged in one busybox bundle under `moat --isolation=sentry`,',
+    '`runsc --platform=ptrace --network=none` and runc, as root with every capability (as gVisor\'s',
+    'test runner does). Made by `scripts/gvisor-tests.sh` (see its header for the sources it needs);',
+    'per-case results are kept in `bench/results/gvisor-syscall-tests.json` (not committed).',
+    '',
+    `- gVisor sources: commit ${commit}`,
+    `- run: ${m.date} on ${m.host}`,
+    `- runtimes: ${RUNTIMES.map((n) => `${n} ${m.versions?.[n] ?? '?'}`).join('; ')}`,
+    `- time spent per runtime: ${RUNTIMES.map((n) => `${n} ${seconds(store, n)} s`).join(', ')}`,
+    `- a case that prints nothing for ${m.caseTimeoutSeconds} s is a **hang**: killed, counted as a failure,`,
+    '  and the program is run again on the cases it had not reached. A program that dies inside a case',
+    '  gets that case counted as a failure (**crash**) likewise. Not run: cases the program never reached.',
+    '',
+    'Re-run (sources as in the header of `scripts/gvisor-tests.sh`; files or globs as arguments run only',
+    'those, and the table keeps the others\' last results):',
+    '',
+    '    GVISOR_SRC=/work/src/gvisor ABSL_SRC=/work/src/abseil-cpp GVISOR_BUILD=/work/src/gvisor-build \\',
+    '      sh scripts/gvisor-tests.sh',
+    '',
+    'Each cell: pass / fail / skip / not run.',
+    '',
+    ...(core.length ? table('The files of issue 18', core, store) : []),
+    ...(sockets.length ? table('Socket files (issue 11)', sockets, store) : []),
+    ...(other.length ? table('Other files', other, store) : []),
+    ...incidents(store),
+    ...buildFailures(build),
+  ];
+  fs.writeFileSync(doc, out.join('\n'));
+}
+
+main();
