@@ -1,6 +1,7 @@
 // The protobuf messages of the shim API, loaded by protobufjs from the project's own .proto files
-// (src/shim/proto/) at start-up. Field names are camelCase in JavaScript (exit_status → exitStatus);
-// 64-bit integers come back as numbers.
+// (src/shim/proto/) at start-up. Field names are camelCase in JavaScript (exit_status → exitStatus),
+// except google.protobuf.Any's `type_url`: protobufjs predefines the well-known types as they are
+// spelled in their .proto. 64-bit integers come back as numbers.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -53,12 +54,12 @@ export function encode(name: string, value: Msg): Buffer {
 
 /** A google.protobuf.Any holding `value` as message `name` (containerd's typeurl uses the bare name). */
 export function anyOf(name: string, value: Msg): Msg {
-  return { typeUrl: name, value: encode(name, value) };
+  return { type_url: name, value: encode(name, value) };
 }
 
 /** The message name of an Any's type URL (`type.googleapis.com/x.y.Z` or `x.y.Z`). */
 export function anyName(any: Msg | null | undefined): string {
-  const url = String(any?.typeUrl ?? '');
+  const url = String(any?.type_url ?? '');
   return url.slice(url.lastIndexOf('/') + 1);
 }
 

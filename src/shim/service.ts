@@ -15,7 +15,7 @@ import { isolationFor, loadConfig } from './config';
 import { Publisher } from './events';
 import { metricsOf } from './metrics';
 import { mountRootfs, unmountRootfs } from './mounts';
-import { anyName, anyOf, decode, encode, timestamp, type Msg } from './proto';
+import { anyOf, decode, encode, timestamp, type Msg } from './proto';
 import { openIo } from './stdio';
 import { ShimProcess, type ShimTask } from './task';
 import { Code, RpcError } from './ttrpc/status';
@@ -167,8 +167,8 @@ export class TaskService {
     const execId = validateId(String(r.execId));
     if (task.execs.has(execId)) throw new RpcError(Code.AlreadyExists, `exec ${JSON.stringify(execId)} already exists in task ${JSON.stringify(task.id)}`);
     if (task.init.status === 'stopped') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} has stopped: cannot exec in it`);
-    if (anyName(r.spec) !== PROCESS_SPEC.slice(PROCESS_SPEC.lastIndexOf('/') + 1) && r.spec?.typeUrl !== PROCESS_SPEC) {
-      throw new MoatError('EUSAGE', `spec: expected an OCI process (${PROCESS_SPEC}), got ${JSON.stringify(r.spec?.typeUrl ?? '')}`);
+    if (r.spec?.type_url !== PROCESS_SPEC) {
+      throw new MoatError('EUSAGE', `spec: expected an OCI process (${PROCESS_SPEC}), got ${JSON.stringify(r.spec?.type_url ?? '')}`);
     }
     let raw: unknown;
     try {
