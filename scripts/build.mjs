@@ -23,6 +23,21 @@ await build({
   logLevel: 'warning',
 });
 
+// containerd-shim-moat-v2 (docs/shim.md): the shim's own bundle, loaded as one file at each start.
+await build({
+  entryPoints: [join(root, 'src/shim/main.ts')],
+  outfile: join(root, 'build/shim.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  minifySyntax: true,
+  sourcemap: false,
+  legalComments: 'none',
+  define: { MOAT_VERSION: JSON.stringify(pkg.version) },
+  logLevel: 'warning',
+});
+
 // The sentry process: its own small bundle, so its start-up loads only the kernel.
 await build({
   entryPoints: [join(root, 'src/sentry/main.ts')],

@@ -1,5 +1,6 @@
 // Render docs/compatibility.md from the client tests' results (build/compat/<client>.json, written
-// by test/clients/*.test.ts): each client operation × runtime (runc, moat), pass or fail.
+// by test/clients/*.test.ts): each client operation × runtime (runc, moat behind the runc shim, moat's
+// own shim), pass or fail.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,9 +25,9 @@ const lines = [
   `Host: ${sh('uname', ['-sr'])}, cgroups hybrid (v1 controllers), runc: ${sh('/usr/sbin/runc', ['--version'])}, moat: ${sh(join(root, 'bin', 'moat'), ['--version'])}.`,
   '',
 ];
-let total = { runc: 0, moat: 0, ops: 0 };
+let total = { runc: 0, moat: 0, 'moat-shim': 0, ops: 0 };
 for (const f of files) {
-  lines.push(`## ${f.client}`, '', `${f.version}`, '', '| operation | runc | moat |', '|---|---|---|');
+  lines.push(`## ${f.client}`, '', `${f.version}`, '', '| operation | runc | moat | moat shim |', '|---|---|---|---|');
   const ops = [...new Set(f.results.map((r) => r.op))];
   for (const op of ops) {
     const cell = (rt) => {
@@ -36,10 +37,10 @@ for (const f of files) {
       return mark[r.result] + (r.result === 'fail' && r.error ? ` (${r.error.replace(/\|/g, '\\|')})` : '');
     };
     total.ops++;
-    lines.push(`| ${op} | ${cell('runc')} | ${cell('moat')} |`);
+    lines.push(`| ${op} | ${cell('runc')} | ${cell('moat')} | ${cell('moat-shim')} |`);
   }
   lines.push('');
 }
-lines.push(`Passing: runc ${total.runc}, moat ${total.moat}, of ${total.ops} operations (— : not run with that runtime).`, '');
+lines.push(`Passing: runc ${total.runc}, moat ${total.moat}, moat's shim ${total['moat-shim']}, of ${total.ops} operations (— : not run with that runtime). \"moat\" is moat behind containerd's runc shim (BinaryName); \"moat shim\" is moat's own shim v2, io.containerd.moat.v2 (docs/shim.md).`, '');
 writeFileSync(join(root, 'docs', 'compatibility.md'), lines.join('\n'));
-process.stderr.write(`docs/compatibility.md: ${total.ops} operations; runc ${total.runc} pass, moat ${total.moat} pass\n`);
+process.stderr.write(`docs/compatibility.md: ${total.ops} operations; runc ${total.runc} pass, moat ${total.moat} pass, moat shim ${total['moat-shim']} pass\n`);

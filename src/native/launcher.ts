@@ -17,6 +17,8 @@ export interface LaunchOptions {
   stdin?: Buffer;
   /** A connected unix socket (an fd of moat's, or a Socket) handed to the executor at consoleFd(). */
   console?: number | import('node:net').Socket;
+  /** The process's stdin, stdout, stderr (fds of moat's) instead of moat's own (the shim's FIFOs). */
+  stdio?: readonly [number, number, number];
 }
 
 /** The executor-side fd number of the console socket, for the plan's console-setup op. */
@@ -35,7 +37,8 @@ export interface Launched {
 export async function launch(opts: LaunchOptions): Promise<Launched> {
   const planFd = 3 + opts.preserveFds;
   const reportFd = planFd + 1;
-  const stdio: StdioOptions = [opts.stdin ? 'pipe' : 'inherit', 'inherit', 'inherit'];
+  const given: readonly (number | 'inherit')[] = opts.stdio ?? ['inherit', 'inherit', 'inherit'];
+  const stdio: Exclude<StdioOptions, string> = [opts.stdin ? 'pipe' : given[0]!, given[1]!, given[2]!];
   for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
   stdio.push('pipe', 'pipe');
   if (opts.console !== undefined) stdio.push(opts.console);

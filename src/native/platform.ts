@@ -38,7 +38,7 @@ export class NativePlatform implements Platform {
     // Created last, once the plan is known to be valid; removed again on any failure to launch.
     const cgroupRecord = cgroups ? createCgroups(cgroups, (c) => req.recordCgroups?.(c)) : undefined;
     try {
-      const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds, ...(req.console ? { console: req.console.handoff } : {}) });
+      const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds, ...(req.console ? { console: req.console.handoff } : {}), ...(req.stdio ? { stdio: req.stdio } : {}) });
       return { pid: launched.pid, exited: launched.exited };
     } catch (err) {
       if (cgroupRecord) removeCgroups(cgroupRecord);
@@ -61,7 +61,7 @@ export class NativePlatform implements Platform {
     // The new process joins the container's cgroups, like its init did.
     if (req.record.cgroups) plan.parent.unshift(...joinOps(req.record.cgroups.dirs));
     debugLog(() => `exec plan for ${req.record.id}:\n${describePlan(plan)}`);
-    const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds, ...(req.stdin ? { stdin: req.stdin } : {}), ...(req.console ? { console: req.console.handoff } : {}) });
+    const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds, ...(req.stdin ? { stdin: req.stdin } : {}), ...(req.console ? { console: req.console.handoff } : {}), ...(req.stdio ? { stdio: req.stdio } : {}) });
     return { pid: launched.pid, exited: launched.exited };
   }
 

@@ -54,6 +54,8 @@ export interface CreateRequest {
   vmAccel?: string;
   /** The global --strace flag: the sentry logs every application syscall. */
   strace?: boolean;
+  /** stdin, stdout, stderr of the container (fds of moat's; the shim's FIFOs); default: moat's own. */
+  stdio?: readonly [number, number, number];
   /** Called as soon as the VMM exists, to record it (delete stops it and removes its files). */
   recordVm?: (vm: VmRecord) => void;
   /** Called once the sentry is configured, to record where `moat exec` reaches it. */
@@ -87,6 +89,8 @@ export interface ExecRequest {
   /** Run exactly this path (hooks) instead of searching PATH for process.args[0]. */
   executable?: string;
   console?: ConsoleRequest;
+  /** stdin, stdout, stderr of the process (fds of moat's); default: moat's own. */
+  stdio?: readonly [number, number, number];
 }
 
 export interface Platform {

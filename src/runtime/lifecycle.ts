@@ -38,6 +38,8 @@ export interface CreateOptions {
   hostRootOverlay?: { scratch: string };
   console?: ConsoleRequest;
   noNewKeyring?: boolean;
+  /** stdin, stdout, stderr of the container's process (the shim's FIFOs); default: moat's own. */
+  stdio?: readonly [number, number, number];
 }
 
 export interface Created {
@@ -91,6 +93,7 @@ export class Runtime {
         ...(o.hostRootOverlay ? { hostRootOverlay: o.hostRootOverlay } : {}),
         ...(o.console ? { console: o.console } : {}),
         ...(o.noNewKeyring ? { noNewKeyring: true } : {}),
+        ...(o.stdio ? { stdio: o.stdio } : {}),
         systemdCgroup: this.opts.systemdCgroup ?? false,
         stateDir: handle.dir,
         ...(this.opts.vmAccel !== undefined ? { vmAccel: this.opts.vmAccel } : {}),
@@ -163,7 +166,9 @@ export class Runtime {
           if ((err as { code?: string }).code !== 'EAGAIN') throw err;
         }
         if (n === 1) break;
-        if (!isLive(rec.pid, rec.pidStartTime)) {
+        // The init may have answered, run and exited between the read and this check (a short
+        // command on a busy host): its byte is in the fifo then, and the start did happen.
+        if (!isLive(rec.pid, rec.pidStartTime) && readOne(fd, buf) !== 1) {
           throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} cannot be started: its init has exited`);
         }
         if (Date.now() > deadline) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)}: init did not answer start`);
@@ -205,7 +210,7 @@ export class Runtime {
   }
 
   /** Start another process in a created or running container. */
-  async exec(handle: ContainerHandle, rec: ContainerRecord, process: Process, o: { mode: 'create' | 'run'; preserveFds: number; pidFile?: string; console?: ConsoleRequest }): Promise<CreatedInit> {
+  async exec(handle: ContainerHandle, rec: ContainerRecord, process: Process, o: { mode: 'create' | 'run'; preserveFds: number; pidFile?: string; console?: ConsoleRequest; stdio?: readonly [number, number, number] }): Promise<CreatedInit> {
     const status = statusOf(rec);
     if (status !== 'running' && status !== 'created') {
       throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is ${status}: cannot exec in it`);
@@ -214,7 +219,7 @@ export class Runtime {
     const spec = this.savedSpec(handle);
     // Checked just before the executor opens /proc/<pid>/ns/*: the init is still the one we made.
     if (!isLive(rec.pid, rec.pidStartTime)) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} is stopped: cannot exec in it`);
-    const started = await platform.exec({ record: rec, spec, process, mode: o.mode, preserveFds: o.preserveFds, ...(o.console ? { console: o.console } : {}) });
+    const started = await platform.exec({ record: rec, spec, process, mode: o.mode, preserveFds: o.preserveFds, ...(o.console ? { console: o.console } : {}), ...(o.stdio ? { stdio: o.stdio } : {}) });
     if (o.pidFile) writePidFile(o.pidFile, started.pid);
     return started;
   }
@@ -306,6 +311,15 @@ export class Runtime {
       }
     }
     return out;
+  }
+}
+
+/** One byte from a non-blocking fd: 1, or 0 when there is none (EOF or EAGAIN). */
+function readOne(fd: number, buf: Buffer): number {
+  try {
+    return fs.readSync(fd, buf, 0, 1, null);
+  } catch {
+    return 0;
   }
 }
 

@@ -120,7 +120,7 @@ export class SentryPlatform implements Platform {
       env.MOAT_GOFER_PID = String(gofer.pid);
       if (process.env.MOAT_SENTRY_PIN !== undefined) env.MOAT_SENTRY_PIN = process.env.MOAT_SENTRY_PIN;
       child = spawn(process.execPath, ['--stack-size=4000', sentryScript(), cfgPath], {
-        stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd] : ['inherit', 'inherit', 'inherit', gofer.fd],
+        stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd] : [...(req.stdio ?? ['inherit', 'inherit', 'inherit'] as const), gofer.fd],
         detached: true,
         env,
       });
@@ -165,7 +165,7 @@ export class SentryPlatform implements Platform {
       caps: capsToWire(capabilitySets(p.capabilities)),
       ...(p.noNewPrivileges ? { noNewPrivs: true } : {}),
     };
-    if (req.mode === 'create') return startExecRelay(sock, req.record.id, wire);
+    if (req.mode === 'create') return startExecRelay(sock, req.record.id, wire, req.stdio);
     const { first, exited } = await execThroughSocket(sock, req.record.id, wire);
     void first;
     return { pid: process.pid, exited };
@@ -232,11 +232,11 @@ const RELAY_REPORT_FD = 3;
  * as long as it does, exiting with its status: its pid stands for the process on the host (the pid
  * file containerd's shim waits on), as runc's exec'd process would.
  */
-async function startExecRelay(sock: string, id: string, wire: unknown): Promise<CreatedInit> {
+async function startExecRelay(sock: string, id: string, wire: unknown, stdio?: readonly [number, number, number]): Promise<CreatedInit> {
   const entry = process.argv[1];
   if (!entry) throw new MoatError('EINTERNAL', 'sentry exec: cannot find moat to start the relay');
   const child = spawn(process.execPath, [entry, 'sentry-exec-relay', sock, id, JSON.stringify(wire)], {
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    stdio: [...(stdio ?? ['inherit', 'inherit', 'inherit'] as const), 'pipe'],
     detached: true,
   });
   const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0))));

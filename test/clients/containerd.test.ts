@@ -1,12 +1,15 @@
 // containerd 1.6 drives moat unchanged: `ctr` with the runc v2 shim pointed at the runtime binary
-// (`--runc-binary`), against a containerd of the test's own; every operation with runc and with moat.
+// (`--runc-binary`), against a containerd of the test's own; every operation with runc and with moat,
+// and with moat's own shim (`--runtime io.containerd.moat.v2`, docs/shim.md) where ctr allows it.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before } from 'node:test';
 import { MOAT } from '../helpers/moat';
-import { Matrix, type RuntimeName } from './helpers/compat';
+import * as path from 'node:path';
+import { Matrix, RUNTIMES, type RuntimeName } from './helpers/compat';
 import { Containerd, CONTAINERD, CTR_IMAGE, RUNC } from './helpers/containerd';
-import { run, waitFor } from './helpers/daemons';
+import { processesMentioning, run, waitFor } from './helpers/daemons';
+import { cgroupDir } from './helpers/cri';
 
 const matrix = new Matrix('containerd', () => run(CONTAINERD, ['--version']).stdout.trim());
 let c: Containerd;
@@ -27,7 +30,12 @@ after(async () => {
 });
 
 const binary = (rt: RuntimeName) => (rt === 'moat' ? MOAT : RUNC);
-const runtimeFlags = (rt: RuntimeName) => ['--runtime', 'io.containerd.runc.v2', '--runc-binary', binary(rt)];
+const runtimeFlags = (rt: RuntimeName, configPath?: string) =>
+  rt === 'moat-shim'
+    ? ['--runtime', 'io.containerd.moat.v2', ...(configPath ? ['--runtime-config-path', configPath] : [])]
+    : ['--runtime', 'io.containerd.runc.v2', '--runc-binary', binary(rt)];
+/** runc, moat behind the runc shim, moat's own shim. */
+const ALL: readonly RuntimeName[] = [...RUNTIMES, 'moat-shim'];
 const ok = (args: readonly string[]) => {
   const r = c.ctr(args);
   assert.equal(r.status, 0, `ctr ${args.join(' ')}: ${r.all}`);
@@ -56,27 +64,27 @@ matrix.case('ctr run --rm: output and exit code', (rt) => {
   assert.equal(r.status, 3, r.all);
   assert.equal(r.stdout, 'hello\n');
   assert.equal(r.stderr, 'oops\n');
-});
+}, ALL);
 
 matrix.case('ctr run -t: a terminal through the console socket', (rt) => {
   const r = c.ctrOnTty(['run', '--rm', '-t', ...runtimeFlags(rt), CTR_IMAGE, `${rt}-${++seq}`, 'sh', '-c', 'sleep 0.5; tty; exit 4']);
   assert.equal(r.status, 4, r.all);
   assert.match(r.stdout, /\/dev\/pts\/\d+\r\r?\n/);
-});
+}, ALL);
 
 matrix.case('task exec: output and exit code', (rt) =>
   withTask(rt, (id) => {
     const r = c.ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo in-exec; test -t 0 || echo no-tty; exit 5']);
     assert.equal(r.status, 5, r.all);
     assert.equal(r.stdout, 'in-exec\nno-tty\n');
-  }));
+  }), ALL);
 
 matrix.case('task exec -t: a terminal', (rt) =>
   withTask(rt, (id) => {
     const r = c.ctrOnTty(['task', 'exec', '-t', '--exec-id', 'e2', id, 'sh', '-c', 'sleep 0.5; tty; exit 6']);
     assert.equal(r.status, 6, r.all);
     assert.match(r.stdout, /\/dev\/pts\/\d+/);
-  }));
+  }), ALL);
 
 matrix.case('task ps, pause / resume, metrics', (rt) =>
   withTask(rt, (id) => {
@@ -87,7 +95,7 @@ matrix.case('task ps, pause / resume, metrics', (rt) =>
     ok(['task', 'resume', id]);
     assert.equal(taskStatus(id), 'RUNNING');
     assert.match(ok(['task', 'metrics', id]), /memory\.usage_in_bytes\s+\d+/);
-  }));
+  }), ALL);
 
 matrix.case('task kill (TERM; KILL --all) and the exit status', async (rt) => {
   for (const [signal, all, code] of [['TERM', false, 0], ['KILL', true, 137]] as const) {
@@ -107,7 +115,7 @@ matrix.case('task kill (TERM; KILL --all) and the exit status', async (rt) => {
       await fg;
     }
   }
-});
+}, ALL);
 
 matrix.case('task delete --force of a running task, container rm', (rt) =>
   withTask(rt, (id) => {
@@ -115,7 +123,7 @@ matrix.case('task delete --force of a running task, container rm', (rt) =>
     assert.equal(taskStatus(id), undefined);
     ok(['containers', 'rm', id]);
     assert.doesNotMatch(ok(['containers', 'ls', '-q']), new RegExp(`^${id}$`, 'm'));
-  }));
+  }), ALL);
 
 matrix.case('bad input: --systemd-cgroup where systemd is not running', (rt) => {
   const id = `${rt}-${++seq}`;
@@ -127,3 +135,67 @@ matrix.case('bad input: --systemd-cgroup where systemd is not running', (rt) => 
   assert.match(r.stderr, /OCI runtime create failed: .*systemd/, r.all);
   if (rt === 'moat') assert.match(r.stderr, /OCI runtime create failed: --systemd-cgroup: systemd is not running on this host/);
 });
+
+// ---- moat's own shim only: what the runc shim has no counterpart for ----
+
+/** The shim servers of this containerd (their -address names its temp dir) serving container `id`. */
+const shimServers = (id: string) =>
+  processesMentioning(c.daemon.dir).filter((pid) => {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.some((a) => a.endsWith('build/shim.js')) && args.includes('serve') && args[args.indexOf('-id') + 1] === id;
+  });
+
+function moatConfig(name: string, body: object): string {
+  const file = path.join(c.daemon.dir, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify(body));
+  return file;
+}
+
+matrix.case('the handler config picks the sentry (--runtime-config-path), and what annotations may not change', (rt) => {
+  const sentry = moatConfig('sentry', { isolation: 'sentry' });
+  const r = c.ctr(['run', '--rm', ...runtimeFlags(rt, sentry), CTR_IMAGE, `${rt}-${++seq}`, 'sh', '-c', 'echo on; uname -r; exit 7'], { timeoutMs: 90_000 });
+  assert.equal(r.status, 7, r.all);
+  assert.equal(r.stdout, 'on\n6.1.0-moat-sentry\n');
+  // The config does not allow dev.moat.isolation to pick native: the create is refused, by name.
+  const id = `${rt}-${++seq}`;
+  const refused = c.ctr(['run', '--rm', '--annotation', 'dev.moat.isolation=native', ...runtimeFlags(rt, sentry), CTR_IMAGE, id, 'true']);
+  c.ctr(['containers', 'rm', id]);
+  assert.notEqual(refused.status, 0, refused.all);
+  assert.match(refused.stderr, /dev\.moat\.isolation: "native" is not allowed by this runtime handler's moat config/);
+}, ['moat-shim']);
+
+matrix.case('task checkpoint is refused with a clear error', (rt) =>
+  withTask(rt, (id) => {
+    const r = c.ctr(['task', 'checkpoint', id]);
+    assert.notEqual(r.status, 0, r.all);
+    assert.match(r.stderr, /checkpoint is not supported by moat/);
+    assert.equal(taskStatus(id), 'RUNNING');
+  }), ['moat-shim']);
+
+for (const isolation of ['native', 'sentry'] as const) {
+  matrix.case(`a SIGKILLed shim (${isolation}): containerd's delete leaves nothing`, async (rt) => {
+    const id = `${rt}-${++seq}-kill9-${isolation}`;
+    const marker = `moat-kill9-${process.pid}-${seq}`;
+    ok(['run', '-d', ...runtimeFlags(rt, moatConfig(isolation, { isolation })), CTR_IMAGE, id, 'sh', '-c', `sleep 1000; : ${marker}`]);
+    try {
+      await waitFor('the task to run', () => taskStatus(id) === 'RUNNING');
+      const [server] = shimServers(id);
+      assert.ok(server, 'the shim server of the task');
+      if (isolation === 'native') assert.ok(processesMentioning(marker).length > 0, 'the container process');
+      process.kill(server, 'SIGKILL');
+      // containerd sees the connection drop and runs `containerd-shim-moat-v2 delete` for the task.
+      await waitFor('containerd to drop the task', () => taskStatus(id) === undefined, 30_000);
+      c.ctr(['task', 'delete', id]);
+      ok(['containers', 'rm', id]);
+      // containerd runs the delete action in the background: give it the time it may take.
+      await waitFor('the container processes to be gone', () => processesMentioning(marker).length === 0, 10_000);
+      await waitFor('the shim state of the container to be gone', () => !fs.existsSync(`/run/moat-shim/${c.namespace}/${id}`), 20_000);
+      const cpu = cgroupDir('cpu') ?? cgroupDir('pids');
+      if (cpu) assert.ok(!fs.existsSync(path.join(cpu, c.namespace, id)), 'the container cgroup');
+      assert.ok(!fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(`/${id}/rootfs`), 'the rootfs mount');
+    } finally {
+      c.ctr(['task', 'delete', '--force', id]);
+      c.ctr(['containers', 'rm', id]);
+    }
+  }, ['moat-shim']);
+}

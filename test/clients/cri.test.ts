@@ -10,8 +10,8 @@ import { after, before } from 'node:test';
 import { Matrix, type RuntimeName } from './helpers/compat';
 import { MOAT } from '../helpers/moat';
 import { CONTAINERD, RUNC } from './helpers/containerd';
-import { BUSYBOX_IMAGE, CriClient, CriContainerd, readCgroupFile } from './helpers/cri';
-import { run, waitFor } from './helpers/daemons';
+import { BUSYBOX_IMAGE, CriClient, CriContainerd, readCgroupFile, type Handler } from './helpers/cri';
+import { processesMentioning, run, waitFor } from './helpers/daemons';
 
 const matrix = new Matrix('cri', () => `${run(CONTAINERD, ['--version']).stdout.trim()}, CRI runtime.v1 over gRPC (@grpc/grpc-js)`);
 let c: CriContainerd;
@@ -23,7 +23,7 @@ before(async () => {
     matrix.unavailable = 'containerd is not installed (sh scripts/setup.sh test)';
     return;
   }
-  c = new CriContainerd(['runc', 'moat', 'moat-sentry']);
+  c = new CriContainerd(['runc', 'moat', 'moat-sentry', 'moat-shim', 'moat-shim-sentry']);
   try {
     await c.start();
     cri = new CriClient(c.socket);
@@ -112,7 +112,7 @@ matrix.case('RunPodSandbox: host network, the pause image, runtime_handler', asy
   assert.equal(info.runtimeHandler, rt);
   assert.equal(info.runtimeOptions?.binary_name, rt === 'moat' ? MOAT : RUNC, JSON.stringify(info.runtimeOptions));
   // The handler's runtime created it: its state is under that runtime's --root.
-  assert.ok(fs.existsSync(path.join(c.runtimeRoot(rt), id, 'state.json')), `no ${rt} state for the sandbox`);
+  assert.ok(fs.existsSync(path.join(c.runtimeRoot(rt as Handler), id, 'state.json')), `no ${rt} state for the sandbox`);
   const pausePid = info.pid as number;
   assert.ok(pausePid > 0 && alive(pausePid), `pause pid ${pausePid}`);
   assert.equal(fs.readFileSync(`/proc/${pausePid}/cmdline`, 'utf8'), '/pause\0');
@@ -163,7 +163,7 @@ matrix.case('StartContainer', async (rt) => {
   assert.equal(s.state, 'CONTAINER_RUNNING');
   assert.ok(s.started_at > 0);
   // The task (`create` + `start` of the handler's runtime) exists from StartContainer on.
-  assert.ok(fs.existsSync(path.join(c.runtimeRoot(rt), id, 'state.json')), `no ${rt} state for the container`);
+  assert.ok(fs.existsSync(path.join(c.runtimeRoot(rt as Handler), id, 'state.json')), `no ${rt} state for the container`);
 });
 
 matrix.case('ExecSync: stdout, stderr and exit code', async (rt) => {
@@ -249,7 +249,7 @@ matrix.case('RemoveContainer', async (rt) => {
   const id = need(rt, 'ctr');
   await cri.rt('RemoveContainer', { container_id: id });
   await assert.rejects(status(id), /not found|does not exist/i);
-  assert.ok(!fs.existsSync(path.join(c.runtimeRoot(rt), id)), `${rt} state of the container left`);
+  assert.ok(!fs.existsSync(path.join(c.runtimeRoot(rt as Handler), id)), `${rt} state of the container left`);
   const rel = path.join(need(rt, 'config').linux.cgroup_parent, id);
   assert.equal(readCgroupFile('memory', rel, 'memory.limit_in_bytes'), undefined, 'cgroup left');
 });
@@ -269,8 +269,8 @@ matrix.case('RemovePodSandbox', async (rt) => {
   await cri.rt('RemovePodSandbox', { pod_sandbox_id: id });
   const left = (await cri.rt('ListPodSandbox', {})).items.filter((p: any) => p.id === id);
   assert.deepEqual(left, []);
-  assert.ok(!fs.existsSync(path.join(c.runtimeRoot(rt), id)), `${rt} state of the sandbox left`);
-  assert.deepEqual(fs.existsSync(c.runtimeRoot(rt)) ? fs.readdirSync(c.runtimeRoot(rt)) : [], []);
+  assert.ok(!fs.existsSync(path.join(c.runtimeRoot(rt as Handler), id)), `${rt} state of the sandbox left`);
+  assert.deepEqual(fs.existsSync(c.runtimeRoot(rt as Handler)) ? fs.readdirSync(c.runtimeRoot(rt as Handler)) : [], []);
   await cri.rt('RemovePodSandbox', { pod_sandbox_id: id });
   delete pods[rt];
 });
@@ -313,3 +313,66 @@ matrix.case('moat-sentry handler: RunPodSandbox, CreateContainer, StartContainer
   }
   assert.ok(!fs.existsSync(path.join(c.runtimeRoot('moat-sentry'), podId)), 'the sandbox state is gone');
 }, ['moat']);
+
+// ---- RuntimeClasses on moat's own shim (runtime_type io.containerd.moat.v2, options ConfigPath) ----
+
+/** Shim servers of this containerd (their -address names its temp dir). */
+const shimServers = () =>
+  processesMentioning(c.daemon.dir).filter((pid) => {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.some((a) => a.endsWith('build/shim.js')) && args.includes('serve');
+  });
+
+for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', '6.1.0-moat-sentry']] as const) {
+  matrix.case(`${handler} handler (moat's shim): RunPodSandbox, CreateContainer, StartContainer, ExecSync, Stop/Remove, StopPodSandbox, RemovePodSandbox`, async () => {
+    const config = podConfig('moat');
+    config.metadata = { ...config.metadata, name: `pod-${handler}`, uid: `${config.metadata.uid}-${handler}` };
+    const serversBefore = shimServers().length;
+    const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: handler }, 120_000);
+    try {
+      const s = await cri.rt('PodSandboxStatus', { pod_sandbox_id: podId, verbose: true });
+      assert.equal(s.status.state, 'SANDBOX_READY');
+      assert.equal(JSON.parse(s.info.info).runtimeType, 'io.containerd.moat.v2');
+      const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+      const ctrConfig = {
+        metadata: { name: 'app', attempt: 0 },
+        image: { image: img.image.id },
+        command: ['sh', '-c', 'echo started; trap "exit 0" TERM; sleep 3600 & wait'],
+        working_dir: '/',
+        envs: [{ key: 'MOAT_CRI_HANDLER', value: handler }],
+        labels: { 'io.kubernetes.container.name': 'app', ...config.labels },
+        log_path: 'app/0.log',
+        linux: { security_context: { namespace_options: NAMESPACES } },
+      };
+      const { container_id: id } = await cri.rt('CreateContainer', { pod_sandbox_id: podId, config: ctrConfig, sandbox_config: config });
+      await cri.rt('StartContainer', { container_id: id }, 120_000);
+      assert.equal((await status(id)).state, 'CONTAINER_RUNNING');
+      // One shim server for the pod: the container joined its sandbox's.
+      assert.equal(shimServers().length, serversBefore + 1, 'one shim server per pod');
+      const r = await execSync(id, ['sh', '-c', 'echo "out $MOAT_CRI_HANDLER"; uname -r; echo err >&2; exit 3'], 60);
+      assert.equal(r.exit_code, 3, r.stderr.toString());
+      const [out, release] = r.stdout.toString().split('\n');
+      assert.equal(out, `out ${handler}`);
+      if (kernel) assert.equal(release, kernel);
+      else assert.notEqual(release, '6.1.0-moat-sentry');
+      assert.equal(r.stderr.toString(), 'err\n');
+      await waitFor('the container log', () => {
+        try {
+          return fs.readFileSync(path.join(config.log_directory, 'app', '0.log'), 'utf8').includes(' stdout F started');
+        } catch {
+          return false;
+        }
+      }, 20_000);
+      await cri.rt('StopContainer', { container_id: id, timeout: 10 });
+      const st = await status(id);
+      assert.equal(st.state, 'CONTAINER_EXITED');
+      assert.equal(st.exit_code, 0, 'TERM ran the trap');
+      await cri.rt('RemoveContainer', { container_id: id });
+    } finally {
+      await cri.rt('StopPodSandbox', { pod_sandbox_id: podId });
+      await cri.rt('RemovePodSandbox', { pod_sandbox_id: podId });
+    }
+    await waitFor('the pod\'s shim server to exit', () => shimServers().length === serversBefore, 20_000);
+    assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
+  }, ['moat-shim']);
+}

@@ -1,5 +1,6 @@
 // The compatibility matrix: every client operation runs once with runc and once with moat as the
-// runtime, in the same harness; each result is recorded in build/compat/<client>.json, from which
+// runtime (through the runc v2 shim), and where the client can, once with moat's own shim
+// (`moat-shim`, runtime type io.containerd.moat.v2), in the same harness; each result is recorded in build/compat/<client>.json, from which
 // scripts/compat.sh renders docs/compatibility.md.
 
 import * as fs from 'node:fs';
@@ -7,7 +8,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { REPO } from '../../helpers/moat';
 
-export type RuntimeName = 'runc' | 'moat';
+export type RuntimeName = 'runc' | 'moat' | 'moat-shim';
 export const RUNTIMES: readonly RuntimeName[] = ['runc', 'moat'];
 
 export interface CompatResult {

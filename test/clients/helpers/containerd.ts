@@ -5,7 +5,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MOAT } from '../../helpers/moat';
+import { MOAT, REPO } from '../../helpers/moat';
 import { busyboxTarball, ociArchive } from './images';
 import { Daemon, run, runAsync, runOnTty, type CmdResult } from './daemons';
 
@@ -62,8 +62,10 @@ export class Containerd {
 
   constructor(private readonly opts: ContainerdOptions = {}) {
     this.namespace = opts.namespace ?? `moat-ctr-test-${process.pid}`;
-    this.daemon = new Daemon(opts.prefix ?? 'moat-containerd-', opts.cgroupParents ?? [this.namespace], opts.hostDirs ?? [
-      `/run/containerd/runc/${this.namespace}`, '/run/containerd/runc', '/run/containerd/fifo', '/run/containerd/s', '/run/containerd',
+    this.daemon = new Daemon(opts.prefix ?? 'moat-containerd-', opts.cgroupParents ?? [this.namespace], [
+      ...(opts.hostDirs ?? [`/run/containerd/runc/${this.namespace}`, '/run/containerd/runc', '/run/containerd/fifo', '/run/containerd/s', '/run/containerd']),
+      // moat's shim keeps its containers' state per namespace there (docs/shim.md).
+      `/run/moat-shim/${this.namespace}`, '/run/moat-shim',
     ]);
     this.socket = path.join(this.daemon.dir, 'containerd.sock');
   }
@@ -73,7 +75,8 @@ export class Containerd {
     const d = this.daemon.dir;
     const config = path.join(d, 'config.toml');
     fs.writeFileSync(config, (this.opts.config ?? containerdConfig)(d));
-    this.daemon.spawn(CONTAINERD, ['--config', config]);
+    // containerd finds shims on its PATH: the repo's bin/ has containerd-shim-moat-v2.
+    this.daemon.spawn(CONTAINERD, ['--config', config], { ...process.env, PATH: `${path.join(REPO, 'bin')}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` });
     await this.daemon.waitReady('containerd', () => fs.existsSync(this.socket) && this.ctr(['version']).status === 0);
     await this.importImages();
   }

@@ -17,7 +17,10 @@ export const BUSYBOX_IMAGE = CTR_IMAGE;
 /** The namespace CRI keeps its containers and images in. */
 export const CRI_NAMESPACE = 'k8s.io';
 /** The runtime handlers of the test containerd (RunPodSandboxRequest.runtime_handler). */
-export type Handler = 'runc' | 'moat' | 'moat-vm' | 'moat-sentry';
+export type Handler = 'runc' | 'moat' | 'moat-vm' | 'moat-sentry' | 'moat-shim' | 'moat-shim-sentry';
+
+/** Handlers on moat's own shim (runtime_type io.containerd.moat.v2) and the isolation their config sets. */
+const SHIM_HANDLERS: Partial<Record<Handler, string>> = { 'moat-shim': 'native', 'moat-shim-sentry': 'sentry' };
 
 /**
  * config.toml: the CRI plugin with `restrict_oom_score_adj` (processes here lack CAP_SYS_RESOURCE),
@@ -27,7 +30,7 @@ export type Handler = 'runc' | 'moat' | 'moat-vm' | 'moat-sentry';
  */
 export function criConfig(dir: string, handlers: Partial<Record<Handler, string>>): string {
   const cri = 'plugins."io.containerd.grpc.v1.cri"';
-  const runtimes = Object.entries(handlers).map(([name, binary]) => `
+  const runtimes = Object.entries(handlers).map(([name, binary]) => SHIM_HANDLERS[name as Handler] ? shimRuntime(dir, name, SHIM_HANDLERS[name as Handler]!) : `
     [${cri}.containerd.runtimes.${JSON.stringify(name)}]
       runtime_type = "io.containerd.runc.v2"
       [${cri}.containerd.runtimes.${JSON.stringify(name)}.options]
@@ -44,6 +47,18 @@ export function criConfig(dir: string, handlers: Partial<Record<Handler, string>
   [${cri}.containerd]
     default_runtime_name = "runc"${runtimes}
 `;
+}
+
+/** A handler on moat's shim: options.ConfigPath names a moat config (JSON) with its isolation. */
+function shimRuntime(dir: string, name: string, isolation: string): string {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  const config = path.join(dir, `${name}.json`);
+  fs.writeFileSync(config, JSON.stringify({ isolation }));
+  return `
+    [${cri}.containerd.runtimes.${JSON.stringify(name)}]
+      runtime_type = "io.containerd.moat.v2"
+      [${cri}.containerd.runtimes.${JSON.stringify(name)}.options]
+        ConfigPath = ${JSON.stringify(config)}`;
 }
 
 /** The pause image: one static binary that waits for TERM/INT (helpers/pause.c), built with gcc. */
@@ -87,7 +102,7 @@ export class CriContainerd extends Containerd {
       cgroupParents: [`moat-cri-test-${process.pid}`],
       // Shim sockets: /run/containerd/s is fixed in containerd 1.6.
       hostDirs: ['/run/containerd/s', '/run/containerd'],
-      config: (dir) => criConfig(dir, Object.fromEntries(handlers.map((h) => [h, h === 'runc' ? RUNC : h === 'moat' ? MOAT : h === 'moat-sentry' ? moatSentryWrapper(dir) : moatVmWrapper(dir)]))),
+      config: (dir) => criConfig(dir, Object.fromEntries(handlers.map((h) => [h, h === 'runc' ? RUNC : h === 'moat' ? MOAT : h === 'moat-sentry' ? moatSentryWrapper(dir) : h === 'moat-vm' ? moatVmWrapper(dir) : '']))),
     });
   }
 

@@ -1,0 +1,153 @@
+// The shim's three lives: `start` (run by containerd for each new container: find or fork the pod's
+// server, print its address), `serve` (that long-lived server) and `delete` (run by containerd when a
+// shim is gone — crashed, SIGKILLed — to clean a container up by id with no server to ask).
+
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Runtime } from '../runtime/lifecycle';
+import { MoatError } from '../util/errors';
+import { addressOf, bundleAnnotations, groupOf, readAddressFile, socketPath, SOCKET_DIR, stateRoot } from './address';
+import { Publisher } from './events';
+import type { ShimFlags } from './flags';
+import { unmountRootfs } from './mounts';
+import { encode, timestamp } from './proto';
+import { TaskService } from './service';
+import { TtrpcClient } from './ttrpc/client';
+import { TtrpcServer } from './ttrpc/server';
+
+const READY_FD = 3;
+
+/** Whether a server answers on the socket (a Connect round trip). */
+async function alive(socket: string): Promise<boolean> {
+  let c: TtrpcClient | undefined;
+  try {
+    c = await TtrpcClient.connect(socket, 2000);
+    await Promise.race([
+      c.call('containerd.task.v2.Task', 'Connect', encode('containerd.task.v2.ConnectRequest', { id: '' })),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
+    ]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    c?.close();
+  }
+}
+
+export async function startAction(f: ShimFlags): Promise<number> {
+  const bundle = process.cwd();
+  const group = groupOf(f.id, bundleAnnotations(bundle));
+  const socket = socketPath(f.address, f.namespace, group);
+  if (!(await alive(socket))) {
+    fs.rmSync(socket, { force: true });
+    await forkServer(f, socket, bundle);
+  }
+  fs.writeFileSync(path.join(bundle, 'address'), addressOf(socket), { mode: 0o600 });
+  process.stdout.write(addressOf(socket));
+  return 0;
+}
+
+/**
+ * Where the server's log goes: MOAT_SHIM_LOG (a file, appended; containerd hands shims its
+ * environment), else with -debug containerd's log FIFO in the first bundle, else nowhere.
+ */
+function serverLog(f: ShimFlags, bundle: string): number | 'ignore' {
+  const file = process.env.MOAT_SHIM_LOG;
+  if (file && file.startsWith('/')) return fs.openSync(file, 'a', 0o600);
+  const fifo = path.join(bundle, 'log');
+  if (f.debug && fs.existsSync(fifo)) return fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+  return 'ignore';
+}
+
+/** The server, in a session of its own, its stdio away from containerd's pipes; resolves when it listens. */
+async function forkServer(f: ShimFlags, socket: string, bundle: string): Promise<void> {
+  const log = serverLog(f, bundle);
+  const args = [process.argv[1]!, '-namespace', f.namespace, '-address', f.address, '-publish-binary', f.publishBinary, '-id', f.id, '-socket', socket, ...(f.debug ? ['-debug'] : []), 'serve'];
+  const child = spawn(process.execPath, args, { cwd: '/', detached: true, stdio: ['ignore', log, log, 'pipe'] });
+  if (typeof log === 'number') fs.closeSync(log);
+  const report = await new Promise<string>((resolve) => {
+    let text = '';
+    const r = child.stdio[READY_FD] as import('node:stream').Readable;
+    r.setEncoding('utf8');
+    r.on('data', (d: string) => (text += d));
+    r.on('end', () => resolve(text));
+    r.on('error', () => resolve(text));
+  });
+  if (report.trim() !== 'ready') throw new MoatError('ESETUP', `containerd-shim-moat-v2: the server did not start: ${report.trim() || 'it exited'}`);
+  child.unref();
+}
+
+export async function serveAction(f: ShimFlags): Promise<number> {
+  const log = (line: string) => {
+    if (f.debug || process.env.MOAT_SHIM_LOG) process.stderr.write(`moat shim ${process.pid}: ${line}\n`);
+  };
+  const publisher = new Publisher(f.publishBinary, f.address, f.namespace, log);
+  const server = new TtrpcServer((method, err) => log(`${method}: ${(err as Error).message}`));
+  let closing = false;
+  const root = stateRoot(f.namespace);
+  const exit = async () => {
+    if (closing) return;
+    closing = true;
+    server.close();
+    fs.rmSync(f.socket, { force: true });
+    log('shutting down: no task left');
+    await publisher.flushed();
+    log('events flushed');
+    try {
+      fs.rmdirSync(root);
+    } catch {
+      /* other pods' containers are there */
+    }
+    process.exit(0);
+  };
+  const service = new TaskService({ root, publisher, onIdle: () => void exit() });
+  service.register(server);
+  fs.mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o711 });
+  fs.mkdirSync(root, { recursive: true, mode: 0o711 });
+  await server.listen(f.socket);
+  // SIGTERM (containerd going away does not send it; an operator might): nothing left behind.
+  process.on('SIGTERM', () => {
+    void service.destroyAll().then(exit);
+  });
+  process.on('SIGPIPE', () => undefined);
+  try {
+    fs.writeSync(READY_FD, 'ready\n');
+    fs.closeSync(READY_FD);
+  } catch {
+    /* start has gone: serve anyway */
+  }
+  return new Promise<number>(() => undefined); // serves until Shutdown
+}
+
+/**
+ * Clean up a container whose server is gone: kill what is left of it (processes, sentry, VM), remove
+ * its cgroups and state, unmount its rootfs, and drop the server's socket if nothing answers there.
+ * Answers containerd with a DeleteResponse (exit 137: killed, as the runc shim reports it).
+ */
+export async function deleteAction(f: ShimFlags): Promise<number> {
+  const bundle = path.resolve(f.bundle);
+  const rt = new Runtime({ root: stateRoot(f.namespace), isolation: undefined });
+  let pid = 0;
+  try {
+    const { handle, rec } = rt.open(f.id);
+    pid = rec.pid;
+    try {
+      rt.delete(handle, rec, true);
+    } finally {
+      handle.release();
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOTFOUND') throw err;
+  }
+  await unmountRootfs(bundle);
+  const socket = readAddressFile(bundle);
+  if (socket && !(await alive(socket))) fs.rmSync(socket, { force: true });
+  try {
+    fs.rmdirSync(stateRoot(f.namespace));
+  } catch {
+    /* other containers */
+  }
+  process.stdout.write(encode('containerd.task.v2.DeleteResponse', { pid, exitStatus: 137, exitedAt: timestamp(new Date()) }));
+  return 0;
+}

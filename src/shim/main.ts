@@ -1,0 +1,38 @@
+// containerd-shim-moat-v2: moat's containerd shim v2 (runtime type io.containerd.moat.v2). See
+// docs/shim.md. The bundle (build/shim.js) also serves as the sentry's exec relay, which the sentry
+// platform starts as `<this script> sentry-exec-relay …`.
+
+import { execRelayMain } from '../sentry/container';
+import { deleteAction, serveAction, startAction } from './actions';
+import { parseShimFlags } from './flags';
+
+declare const MOAT_VERSION: string;
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'sentry-exec-relay') return execRelayMain(argv.slice(1));
+  const f = parseShimFlags(argv);
+  switch (f.action) {
+    case 'version':
+      process.stdout.write(`containerd-shim-moat-v2:\n  Version: ${typeof MOAT_VERSION === 'string' ? MOAT_VERSION : 'dev'}\n`);
+      return 0;
+    case 'start':
+      return startAction(f);
+    case 'serve':
+      return serveAction(f);
+    case 'delete':
+      return deleteAction(f);
+    default:
+      process.stderr.write(`containerd-shim-moat-v2: unknown action ${JSON.stringify(f.action)} (start, delete)\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    process.stderr.write(`containerd-shim-moat-v2: ${err.message}\n`);
+    process.exitCode = 1;
+  },
+);

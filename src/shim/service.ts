@@ -1,0 +1,364 @@
+// containerd.task.v2.Task on moat's library: every call runs in this process — create, start, exec,
+// signal, pause, update, stats and delete are moat's lifecycle code (src/runtime/lifecycle.ts), not a
+// `moat` command. Containers are kept in moat's state store under the namespace's root.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadPlatform } from '../platform';
+import { loadBundle } from '../spec/bundle';
+import { parseProcess } from '../spec/validate';
+import { Runtime } from '../runtime/lifecycle';
+import { statusOf } from '../runtime/status';
+import { validateId } from '../state/store';
+import { MoatError } from '../util/errors';
+import { isolationFor, loadConfig } from './config';
+import { Publisher } from './events';
+import { metricsOf } from './metrics';
+import { mountRootfs, unmountRootfs } from './mounts';
+import { anyOf, decode, encode, timestamp, type Msg } from './proto';
+import { openIo } from './stdio';
+import { ShimProcess, type ShimTask } from './task';
+import { Code, RpcError } from './ttrpc/status';
+import type { TtrpcServer } from './ttrpc/server';
+
+const SERVICE = 'containerd.task.v2.Task';
+const STATUS = { created: 1, running: 2, stopped: 3, paused: 4 } as const;
+const PROCESS_SPEC = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
+
+export interface ServiceOptions {
+  root: string;
+  publisher: Publisher;
+  /** Called when containerd's Shutdown finds no task left: the server may exit. */
+  onIdle(): void;
+}
+
+export class TaskService {
+  private readonly tasks = new Map<string, ShimTask>();
+  private readonly rt: Runtime;
+
+  constructor(private readonly o: ServiceOptions) {
+    this.rt = new Runtime({ root: o.root, isolation: undefined });
+  }
+
+  register(server: TtrpcServer): void {
+    const m = (name: string, req: string, res: string, fn: (r: Msg) => Promise<Msg>) =>
+      server.register(SERVICE, name, async (payload) => encode(res, await fn(decode(req, payload))));
+    const t = (s: string) => `containerd.task.v2.${s}`;
+    const empty = 'google.protobuf.Empty';
+    m('State', t('StateRequest'), t('StateResponse'), (r) => this.state(r));
+    m('Create', t('CreateTaskRequest'), t('CreateTaskResponse'), (r) => this.create(r));
+    m('Start', t('StartRequest'), t('StartResponse'), (r) => this.start(r));
+    m('Delete', t('DeleteRequest'), t('DeleteResponse'), (r) => this.delete(r));
+    m('Pids', t('PidsRequest'), t('PidsResponse'), (r) => this.pids(r));
+    m('Pause', t('PauseRequest'), empty, (r) => this.setPaused(r, true));
+    m('Resume', t('ResumeRequest'), empty, (r) => this.setPaused(r, false));
+    m('Checkpoint', t('CheckpointTaskRequest'), empty, async () => {
+      throw new RpcError(Code.Unimplemented, 'checkpoint is not supported by moat (no CRIU integration): the container keeps running');
+    });
+    m('Kill', t('KillRequest'), empty, (r) => this.kill(r));
+    m('Exec', t('ExecProcessRequest'), empty, (r) => this.exec(r));
+    m('ResizePty', t('ResizePtyRequest'), empty, async (r) => {
+      this.proc(r.id, r.execId).io?.resize(r.width, r.height);
+      return {};
+    });
+    m('CloseIO', t('CloseIORequest'), empty, async (r) => {
+      if (r.stdin) this.proc(r.id, r.execId).io?.closeStdin();
+      return {};
+    });
+    m('Update', t('UpdateTaskRequest'), empty, (r) => this.update(r));
+    m('Wait', t('WaitRequest'), t('WaitResponse'), (r) => this.wait(r));
+    m('Stats', t('StatsRequest'), t('StatsResponse'), (r) => this.stats(r));
+    m('Connect', t('ConnectRequest'), t('ConnectResponse'), async (r) => ({ shimPid: process.pid, taskPid: this.tasks.get(r.id)?.init.pid ?? 0, version: 'moat' }));
+    m('Shutdown', t('ShutdownRequest'), empty, async () => {
+      if (this.tasks.size === 0) setImmediate(() => this.o.onIdle());
+      return {};
+    });
+  }
+
+  /** Every task still known (the server's exit path kills and deletes them). */
+  ids(): string[] {
+    return [...this.tasks.keys()];
+  }
+
+  private task(id: string): ShimTask {
+    const t = this.tasks.get(id);
+    if (!t) throw new RpcError(Code.NotFound, `task ${JSON.stringify(id)} not found`);
+    return t;
+  }
+
+  private proc(id: string, execId: string): ShimProcess {
+    const t = this.task(id);
+    if (!execId) return t.init;
+    const p = t.execs.get(execId);
+    if (!p) throw new RpcError(Code.NotFound, `process ${JSON.stringify(execId)} of task ${JSON.stringify(id)} not found`);
+    return p;
+  }
+
+  private async create(r: Msg): Promise<Msg> {
+    const id = validateId(String(r.id));
+    if (this.tasks.has(id)) throw new RpcError(Code.AlreadyExists, `task ${JSON.stringify(id)} already exists`);
+    if (r.checkpoint) throw new RpcError(Code.Unimplemented, 'restoring from a checkpoint is not supported by moat');
+    const bundleDir = path.resolve(String(r.bundle));
+    const cfg = loadConfig(r.options);
+    const rootfs = (r.rootfs ?? []) as Msg[];
+    await mountRootfs(bundleDir, rootfs);
+    const init = new ShimProcess('', { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal });
+    const task: ShimTask = { id, bundle: bundleDir, init, execs: new Map(), mountedRootfs: rootfs.length > 0 };
+    try {
+      const bundle = loadBundle(bundleDir);
+      const isolation = isolationFor(cfg, bundle.spec.annotations ?? {});
+      const rt = new Runtime({ root: this.o.root, isolation, systemdCgroup: cfg.systemdCgroup, strace: cfg.strace, ...(cfg.vmAccel ? { vmAccel: cfg.vmAccel } : {}) });
+      init.io = openIo(init.paths);
+      const io = init.io;
+      let created;
+      try {
+        created = await rt.create({
+          id,
+          bundle,
+          mode: 'run',
+          noPivot: false,
+          preserveFds: 0,
+          ...(io.stdio ? { stdio: io.stdio } : {}),
+          ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
+        });
+        io.launched();
+      } catch (err) {
+        io.abort();
+        throw err;
+      }
+      created.handle.release();
+      init.pid = created.record.pid;
+      this.tasks.set(id, task);
+      void created.exited.then((code) => this.exited(task, init, code));
+    } catch (err) {
+      if (task.mountedRootfs) await unmountRootfs(bundleDir);
+      throw err;
+    }
+    this.o.publisher.publish('TaskCreate', {
+      containerId: id, bundle: bundleDir, rootfs, checkpoint: '', pid: init.pid,
+      io: { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal },
+    });
+    return { pid: init.pid };
+  }
+
+  private async exited(task: ShimTask, p: ShimProcess, code: number): Promise<void> {
+    p.recordExit(code);
+    await p.io?.finish();
+    p.markDone();
+    this.o.publisher.publish('TaskExit', { containerId: task.id, id: p.execId || task.id, pid: p.pid, exitStatus: code, exitedAt: timestamp(p.exitedAt!) });
+  }
+
+  private async start(r: Msg): Promise<Msg> {
+    const task = this.task(r.id);
+    if (r.execId) return this.startExec(task, this.proc(r.id, r.execId));
+    const { handle, rec } = this.rt.open(task.id);
+    try {
+      await this.rt.start(handle, rec);
+    } finally {
+      handle.release();
+    }
+    task.init.status = 'running';
+    this.o.publisher.publish('TaskStart', { containerId: task.id, pid: task.init.pid });
+    return { pid: task.init.pid };
+  }
+
+  private async exec(r: Msg): Promise<Msg> {
+    const task = this.task(r.id);
+    const execId = validateId(String(r.execId));
+    if (task.execs.has(execId)) throw new RpcError(Code.AlreadyExists, `exec ${JSON.stringify(execId)} already exists in task ${JSON.stringify(task.id)}`);
+    if (task.init.status === 'stopped') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} has stopped: cannot exec in it`);
+    if (r.spec?.type_url !== PROCESS_SPEC) {
+      throw new MoatError('EUSAGE', `spec: expected an OCI process (${PROCESS_SPEC}), got ${JSON.stringify(r.spec?.type_url ?? '')}`);
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(Buffer.from(r.spec.value).toString('utf8'));
+    } catch (err) {
+      throw new MoatError('EUSAGE', `spec: the process is not JSON: ${(err as Error).message}`);
+    }
+    const spec = parseProcess(raw, 'spec');
+    task.execs.set(execId, new ShimProcess(execId, { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal }, spec));
+    this.o.publisher.publish('TaskExecAdded', { containerId: task.id, execId });
+    return {};
+  }
+
+  private async startExec(task: ShimTask, p: ShimProcess): Promise<Msg> {
+    if (p.status !== 'created') throw new RpcError(Code.FailedPrecondition, `process ${JSON.stringify(p.execId)} is ${p.status}: it cannot be started again`);
+    const { handle, rec } = this.rt.open(task.id);
+    p.io = openIo(p.paths);
+    const io = p.io;
+    let started;
+    try {
+      // The sentry's exec in `create` mode leaves a relay process that stands for the process on
+      // the host (its pid, its exit status); the native executor does that in `run` mode.
+      started = await this.rt.exec(handle, rec, { ...p.spec!, terminal: p.paths.terminal }, {
+        mode: rec.platform === 'sentry' ? 'create' : 'run',
+        preserveFds: 0,
+        ...(io.stdio ? { stdio: io.stdio } : {}),
+        ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
+      });
+      io.launched();
+    } catch (err) {
+      io.abort();
+      throw err;
+    } finally {
+      handle.release();
+    }
+    p.pid = started.pid;
+    p.status = 'running';
+    void started.exited.then((code) => this.exited(task, p, code));
+    this.o.publisher.publish('TaskExecStarted', { containerId: task.id, execId: p.execId, pid: p.pid });
+    return { pid: p.pid };
+  }
+
+  private async state(r: Msg): Promise<Msg> {
+    const task = this.task(r.id);
+    const p = this.proc(r.id, r.execId);
+    let status: number = STATUS[p.status];
+    if (!r.execId && p.status !== 'stopped') {
+      const { handle, rec } = this.rt.open(task.id);
+      handle.release();
+      const s = statusOf(rec);
+      if (s === 'paused') status = STATUS.paused;
+    }
+    return {
+      id: p.execId || task.id, execId: p.execId, bundle: task.bundle, pid: p.pid, status,
+      stdin: p.paths.stdin, stdout: p.paths.stdout, stderr: p.paths.stderr, terminal: p.paths.terminal,
+      exitStatus: p.exitStatus, ...(p.exitedAt ? { exitedAt: timestamp(p.exitedAt) } : {}),
+    };
+  }
+
+  private async wait(r: Msg): Promise<Msg> {
+    const p = this.proc(r.id, r.execId);
+    await p.exited;
+    return { exitStatus: p.exitStatus, exitedAt: timestamp(p.exitedAt!) };
+  }
+
+  private async kill(r: Msg): Promise<Msg> {
+    const p = this.proc(r.id, r.execId);
+    const signal = Number(r.signal);
+    if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw new MoatError('EUSAGE', `signal: ${r.signal} is not a signal number`);
+    if (r.execId) {
+      if (p.status !== 'running') throw new RpcError(Code.NotFound, `process ${JSON.stringify(p.execId)}: process already finished`);
+      try {
+        process.kill(p.pid, signal);
+      } catch {
+        throw new RpcError(Code.NotFound, `process ${JSON.stringify(p.execId)}: process already finished`);
+      }
+      return {};
+    }
+    const { handle, rec } = this.rt.open(r.id);
+    handle.release();
+    try {
+      await this.rt.signal(rec, signal, Boolean(r.all));
+    } catch (err) {
+      if (/container not running/.test((err as Error).message)) throw new RpcError(Code.NotFound, `task ${JSON.stringify(r.id)}: process already finished`);
+      throw err;
+    }
+    return {};
+  }
+
+  private async setPaused(r: Msg, paused: boolean): Promise<Msg> {
+    this.task(r.id);
+    const { handle, rec } = this.rt.open(r.id);
+    try {
+      this.rt.setPaused(handle, rec, paused);
+    } finally {
+      handle.release();
+    }
+    this.o.publisher.publish(paused ? 'TaskPaused' : 'TaskResumed', { containerId: r.id });
+    return {};
+  }
+
+  private async update(r: Msg): Promise<Msg> {
+    this.task(r.id);
+    let resources: unknown;
+    try {
+      resources = JSON.parse(Buffer.from(r.resources?.value ?? []).toString('utf8'));
+    } catch (err) {
+      throw new MoatError('EUSAGE', `resources: not a JSON LinuxResources: ${(err as Error).message}`);
+    }
+    const { handle, rec } = this.rt.open(r.id);
+    try {
+      this.rt.update(handle, rec, resources, 'resources');
+    } finally {
+      handle.release();
+    }
+    return {};
+  }
+
+  private async pids(r: Msg): Promise<Msg> {
+    const task = this.task(r.id);
+    const { handle, rec } = this.rt.open(r.id);
+    handle.release();
+    const pids = statusOf(rec) === 'stopped' ? [] : loadPlatform(rec.platform).pids(rec) ?? [task.init.pid];
+    return { processes: pids.map((pid) => ({ pid })) };
+  }
+
+  private async stats(r: Msg): Promise<Msg> {
+    this.task(r.id);
+    const { handle, rec } = this.rt.open(r.id);
+    handle.release();
+    const data = loadPlatform(rec.platform).stats(rec);
+    return { stats: anyOf('io.containerd.cgroups.v1.Metrics', metricsOf(data)) };
+  }
+
+  private async delete(r: Msg): Promise<Msg> {
+    const task = this.task(r.id);
+    if (r.execId) {
+      const p = this.proc(r.id, r.execId);
+      if (p.status === 'running') throw new RpcError(Code.FailedPrecondition, `process ${JSON.stringify(p.execId)} is running: kill it first`);
+      task.execs.delete(p.execId);
+      p.io?.abort();
+      return { pid: p.pid, exitStatus: p.exitStatus, ...(p.exitedAt ? { exitedAt: timestamp(p.exitedAt) } : {}) };
+    }
+    const init = task.init;
+    await this.destroy(task, init.status !== 'stopped');
+    const exitedAt = init.exitedAt ?? new Date();
+    this.o.publisher.publish('TaskDelete', { containerId: task.id, id: task.id, pid: init.pid, exitStatus: init.exitStatus, exitedAt: timestamp(exitedAt) });
+    return { pid: init.pid, exitStatus: init.exitStatus, exitedAt: timestamp(exitedAt) };
+  }
+
+  /** Remove a task: its container (killed first when force), its rootfs mount, its stdio. */
+  async destroy(task: ShimTask, force: boolean): Promise<void> {
+    let opened;
+    try {
+      opened = this.rt.open(task.id);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOTFOUND') throw err;
+    }
+    if (opened) {
+      try {
+        const s = statusOf(opened.rec);
+        if (!force && s !== 'stopped' && s !== 'created') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${s}: kill it first`);
+        this.rt.delete(opened.handle, opened.rec, true);
+      } finally {
+        opened.handle.release();
+      }
+    }
+    if (task.mountedRootfs) await unmountRootfs(task.bundle);
+    task.init.io?.abort();
+    for (const p of task.execs.values()) p.io?.abort();
+    this.tasks.delete(task.id);
+  }
+
+  /** The server is going away (SIGTERM): nothing it started is left behind. */
+  async destroyAll(): Promise<void> {
+    for (const t of [...this.tasks.values()]) {
+      try {
+        await this.destroy(t, true);
+      } catch {
+        /* best effort on the way out */
+      }
+    }
+  }
+
+  /** For tests and the docs: the state dir exists only while a container does. */
+  static rootIsEmpty(root: string): boolean {
+    try {
+      return fs.readdirSync(root).length === 0;
+    } catch {
+      return true;
+    }
+  }
+}
