@@ -3,7 +3,7 @@
 
 import { SIGCHLD } from '../abi/signals';
 import type { MemoryManager } from '../mm/mm';
-import { futexWake } from './futex';
+import { exitRobustList, futexWake } from './futex';
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN } from './signal-types';
 import { sendSignalToGroup } from './signals';
 import type { Task, ThreadGroup } from './task';
@@ -45,6 +45,7 @@ export function exitTask(t: Task, status: number): void {
   k.forget(t);
   const tg = t.tg;
   const mm = t.mm;
+  exitRobustList(t);
   if (t.clearChildTid && mm.users > 1) {
     mm.writeU32(t.clearChildTid, 0);
     futexWake(k, mm, t.clearChildTid, 1, 0xffffffff);
@@ -76,6 +77,7 @@ export function exitThreadForExec(other: Task): void {
   other.unblock();
   other.state = 'dead';
   k.forget(other);
+  exitRobustList(other);
   other.tg.tasks.delete(other);
   k.tasks.delete(other.tid);
   releaseAddressSpace(other, other.mm, !wasRunning);

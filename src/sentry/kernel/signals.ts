@@ -221,7 +221,8 @@ function setupFrame(t: Task, sig: number, info: SigInfo, oldMask: bigint): boole
   const regs = t.regs;
   let sp = regs.get(REG.rsp);
   const wasOnStack = onAltStack(t, sp);
-  if (a.flags & SA_ONSTACK && t.altStack.size > 0 && !(t.altStack.flags & SS_DISABLE) && !wasOnStack) {
+  const entering = a.flags & SA_ONSTACK && t.altStack.size > 0 && !(t.altStack.flags & SS_DISABLE) && !wasOnStack;
+  if (entering) {
     sp = t.altStack.sp + t.altStack.size;
   } else {
     sp -= 128; // red zone
@@ -230,6 +231,9 @@ function setupFrame(t: Task, sig: number, info: SigInfo, oldMask: bigint): boole
   const fp = new Uint8Array(FP_SIZE);
   t.kernel.platform.getFpRegs(t.hostTid, fp);
   const frame = Math.floor((fpAddr - FRAME_SIZE) / 16) * 16 - 8;
+  // A frame that would leave the alternate stack it is on (a handler that walked off its bottom):
+  // no frame, the signal is forced (SIGSEGV), as Linux's get_sigframe does.
+  if ((entering || wasOnStack) && frame < t.altStack.sp) return false;
   const buf = new Uint8Array(FRAME_SIZE);
   const dv = new DataView(buf.buffer);
   writeU64(dv, 0, a.restorer);

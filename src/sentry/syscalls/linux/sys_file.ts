@@ -176,7 +176,7 @@ function fcntlMore(t: Task, f: FileDescription, cmd: number, arg: number): numbe
     case F_SETLEASE:
       return -EINVAL;
     case F_SETPIPE_SZ:
-      return f instanceof PipeFile ? f.pipe.resize(arg, t.creds.euid === 0) : -EBADF;
+      return f instanceof PipeFile ? f.pipe.resize(t.argU32(2), t.creds.euid === 0) : -EBADF;
     case F_GETPIPE_SZ:
       return f instanceof PipeFile ? f.pipe.capacity : -EBADF;
     default:

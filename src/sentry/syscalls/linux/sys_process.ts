@@ -14,6 +14,9 @@ const WUNTRACED = 2;
 const WEXITED = 4;
 const WCONTINUED = 8;
 const WNOWAIT = 0x01000000;
+const WNOTHREAD = 0x20000000;
+const WALL = 0x40000000;
+const WCLONE = 0x80000000 | 0;
 const P_ALL = 0;
 const P_PID = 1;
 const P_PGID = 2;
@@ -75,6 +78,9 @@ function findWaitable(t: Task, idtype: number, id: number, options: number): Wai
   let any = false;
   for (const c of t.tg.children) {
     if (!matches(t, c, idtype, id)) continue;
+    // A zombie is a candidate only for WEXITED: waiting just for stops or continues of children
+    // that have all exited fails with ECHILD (Linux's notask_error), it does not wait forever.
+    if (!c.alive && !(options & WEXITED)) continue;
     any = true;
     if (!c.alive && !c.reaped && options & WEXITED) return { tg: c, kind: 'exit' };
     if (c.alive && c.reportStop && c.stopped && options & WUNTRACED) return { tg: c, kind: 'stop' };
@@ -87,7 +93,7 @@ function wait4(t: Task): number {
   const pid = t.argInt(0);
   const statusAddr = t.arg(1);
   const options = t.argInt(2);
-  if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | 0x20000000 | 0x40000000 | 0x80000000)) return -EINVAL;
+  if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WCLONE | WALL)) return -EINVAL;
   let idtype = P_ALL;
   let id = 0;
   if (pid > 0) [idtype, id] = [P_PID, pid];
@@ -113,6 +119,7 @@ function waitid(t: Task): number {
   const id = t.argInt(1);
   const infop = t.arg(2);
   const options = t.argInt(3);
+  if (options & ~(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WCLONE | WALL)) return -EINVAL;
   if (idtype < 0 || idtype > 2 || !(options & (WEXITED | WUNTRACED | WCONTINUED))) return -EINVAL;
   const r = findWaitable(t, idtype, id, options);
   if (r === 'none') return -ECHILD;
@@ -165,8 +172,9 @@ function kill(t: Task): number {
   const k = t.kernel;
   const info = { signo: sig, code: SI_USER, pid: t.pid, uid: t.creds.uid };
   if (pid > 0) {
-    const tg = k.groups.get(pid);
-    if (!tg || !tg.alive) return -ESRCH;
+    // A thread's id names its process too (Linux's find_vpid): kill(gettid(), sig) reaches the group.
+    const tg = k.groups.get(pid) ?? k.tasks.get(pid)?.tg;
+    if (!tg || (!tg.alive && tg.reaped)) return -ESRCH;
     sendSignalToGroup(tg, info);
     return 0;
   }

@@ -1,0 +1,161 @@
+/* Cases from gVisor's syscall tests that once hung the sentry or found it wrong (issue 18): each
+ * must end, and behave as on Linux. */
+#include "common.h"
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+static void waits(void)
+{
+	pid_t c = fork();
+	if (c == 0) _exit(0);
+	usleep(100000); /* the child is a zombie now */
+	/* Waiting only for stops of a child that has exited: ECHILD, not a wait forever. */
+	FAILS("waitid_wstopped_zombie", waitid(P_ALL, 0, NULL, WSTOPPED), ECHILD);
+	OK("waitid_wexited", waitid(P_ALL, 0, NULL, WEXITED));
+	FAILS("waitid_bad_option", waitid(P_ALL, 0, NULL, WEXITED | 0x100000), EINVAL);
+	FAILS("waitid_no_children", waitid(P_ALL, 0, NULL, WEXITED | WNOHANG), ECHILD);
+	c = fork();
+	if (c == 0) _exit(7);
+	usleep(50000);
+	EXPECT("kill_zombie", kill(c, SIGTERM) == 0 && kill(c, 0) == 0);
+	int st = 0;
+	EXPECT("wait_zombie", waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 7);
+}
+
+static int efd, pfd[2];
+
+static void *add_ready_fd(void *a)
+{
+	(void)a;
+	usleep(100000);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = pfd[0] };
+	if (write(pfd[1], "x", 1) != 1) return NULL;
+	epoll_ctl(efd, EPOLL_CTL_ADD, pfd[0], &ev);
+	return NULL;
+}
+
+static void polls(void)
+{
+	OK("pipe", pipe(pfd));
+	struct pollfd p = { .fd = pfd[1], .events = POLLWRNORM };
+	EXPECT("poll_wrnorm", poll(&p, 1, 5000) == 1 && p.revents == POLLWRNORM);
+	p = (struct pollfd){ .fd = pfd[0], .events = POLLRDNORM };
+	EXPECT("poll_rdnorm_empty", poll(&p, 1, 0) == 0);
+	EXPECT("write", write(pfd[1], "a", 1) == 1);
+	EXPECT("poll_rdnorm", poll(&p, 1, 5000) == 1 && p.revents == POLLRDNORM);
+	p.events = POLLIN | POLLRDNORM;
+	EXPECT("poll_in_rdnorm", poll(&p, 1, 5000) == 1 && p.revents == (POLLIN | POLLRDNORM));
+	char b;
+	EXPECT("read", read(pfd[0], &b, 1) == 1);
+	/* F_SETPIPE_SZ 0: rounded up to a page. */
+	SHOW("setpipe_sz_0", "%d", fcntl(pfd[0], F_SETPIPE_SZ, 0));
+	SHOW("getpipe_sz", "%d", fcntl(pfd[0], F_GETPIPE_SZ));
+	/* epoll_wait parked on an empty set: an fd added by another thread wakes it. */
+	efd = epoll_create1(0);
+	pthread_t th;
+	pthread_create(&th, NULL, add_ready_fd, NULL);
+	struct epoll_event ev;
+	EXPECT("epoll_woken_by_ctl_add", epoll_wait(efd, &ev, 1, 10000) == 1 && ev.data.fd == pfd[0]);
+	pthread_join(th, NULL);
+	close(efd);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+static pthread_mutex_t robust;
+
+static void *lock_and_exit(void *a)
+{
+	(void)a;
+	pthread_mutex_lock(&robust);
+	return NULL;
+}
+
+static void *lock_then_exit_later(void *a)
+{
+	pthread_mutex_lock(&robust);
+	*(volatile int *)a = 1;
+	usleep(200000);
+	return NULL;
+}
+
+static void robust_mutex(void)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&robust, &a);
+	pthread_t th;
+	pthread_create(&th, NULL, lock_and_exit, NULL);
+	pthread_join(th, NULL);
+	int r = pthread_mutex_lock(&robust);
+	SHOW("robust_owner_died", "%s", en(r));
+	pthread_mutex_consistent(&robust);
+	pthread_mutex_unlock(&robust);
+	/* A waiter blocked on the mutex is woken when its owner exits. */
+	volatile int locked = 0;
+	pthread_create(&th, NULL, lock_then_exit_later, (void *)&locked);
+	while (!locked) usleep(1000);
+	r = pthread_mutex_lock(&robust);
+	SHOW("robust_waiter_woken", "%s", en(r));
+	pthread_mutex_consistent(&robust);
+	pthread_mutex_unlock(&robust);
+	pthread_join(th, NULL);
+}
+
+static char altmem[2 * 65536];
+
+static void refault(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	*(volatile int *)0 = 1;
+}
+
+static void altstack_overflow(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		stack_t ss = { .ss_sp = altmem + 65536, .ss_size = 65536 };
+		sigaltstack(&ss, NULL);
+		struct sigaction sa = { .sa_sigaction = refault, .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER };
+		sigaction(SIGSEGV, &sa, NULL);
+		*(volatile int *)0 = 1;
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(c, &st, 0);
+	EXPECT("altstack_walked_off_sigsegv", WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+}
+
+static void *thread_kills(void *a)
+{
+	(void)a;
+	long ok = kill(gettid(), 0) == 0 && syscall(SYS_tgkill, getpid(), gettid(), 0) == 0 && syscall(SYS_tkill, gettid(), 0) == 0;
+	return (void *)ok;
+}
+
+static void kills(void)
+{
+	pthread_t th;
+	void *ok = NULL;
+	pthread_create(&th, NULL, thread_kills, NULL);
+	pthread_join(th, &ok);
+	EXPECT("kill_thread_id", ok != NULL);
+}
+
+int main(void)
+{
+	waits();
+	polls();
+	robust_mutex();
+	altstack_overflow();
+	kills();
+	return finish();
+}
