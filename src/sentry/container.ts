@@ -13,7 +13,9 @@ import { readProcStat } from '../state/process';
 import type { ContainerRecord } from '../state/store';
 import { sys } from '../sys';
 import { MoatError } from '../util/errors';
+import { logTarget } from '../util/log';
 import type { SentryConfig } from './config';
+import { sentryEventsPath } from './report';
 import { spawnGofer, type GoferTree } from './gofer';
 
 const RLIMITS: Record<string, number> = {
@@ -99,7 +101,9 @@ export class SentryPlatform implements Platform {
     const rootfs = req.hostRootOverlay ? '/' : req.bundle.rootfs;
     const { cfg, trees } = sentryConfig(req, spec, rootfs, req.strace === true);
     const cfgPath = path.join(req.stateDir, 'sentry.json');
-    cfg.logFile = path.join(req.stateDir, 'sentry.log');
+    cfg.logFile = sentryEventsPath(req.stateDir);
+    const log = logTarget();
+    if (log) cfg.moatLog = { file: path.resolve(log.file), format: log.format };
     const sock = controlSocketPath(req.stateDir);
     cfg.controlSocket = sock;
     req.recordSentry?.({ stateDir: req.stateDir });

@@ -14,6 +14,7 @@ import { O_RDONLY, O_RDWR, O_WRONLY } from './vfs/constants';
 import { spawnGofer } from './gofer';
 import type { SentryConfig } from './config';
 import { ControlServer } from './control';
+import { SentryReporter } from './report';
 import { ptraceSys } from './platform/ptrace/native';
 import { consoleForeground } from './vfs/host-stream';
 
@@ -49,20 +50,13 @@ export function sentryMain(argv: string[]): void {
   if (cpu >= 0 && Number.isInteger(goferPid) && goferPid > 0) pin.pinPid(goferPid, cpu);
   const vfs = new Vfs({ rootfs: cfg.rootfs, goferFd, readonly: cfg.readonlyRootfs ?? false, mounts: cfg.mounts ?? [] });
   const strace = cfg.strace ? (line: string) => process.stderr.write(`${line}\n`) : undefined;
+  const reporter = new SentryReporter(cfg.logFile, cfg.moatLog, cfg.strace === true);
   const kernel = new Kernel({
     platform,
     vfs,
     strace,
-    onInternalError: (line) => {
-      process.stderr.write(`moat sentry: ${line}\n`);
-      if (cfg.logFile) fs.appendFileSync(cfg.logFile, `${line}\n`);
-    },
-    onUnimplemented: (name, nr) => {
-      // Once per syscall: to stderr under --strace, else to the sentry's log in the state directory.
-      const line = `moat sentry: unimplemented syscall ${name} (${nr}): ENOSYS\n`;
-      if (cfg.strace) process.stderr.write(line);
-      else if (cfg.logFile) fs.appendFileSync(cfg.logFile, line);
-    },
+    onInternalError: (syscall, message, detail) => reporter.onInternalError(syscall, message, detail),
+    onUnimplemented: (name, nr) => reporter.onUnimplemented(name, nr),
     hostname: cfg.hostname || 'moat',
     creds: { uid: cfg.uid, euid: cfg.uid, suid: cfg.uid, fsuid: cfg.uid, gid: cfg.gid, egid: cfg.gid, sgid: cfg.gid, fsgid: cfg.gid, groups: cfg.groups ?? [] },
     rlimits: new Map((cfg.rlimits ?? []).map((r) => [r.resource, { cur: r.soft, max: r.hard }])),
@@ -98,6 +92,7 @@ export function sentryMain(argv: string[]): void {
   const status = kernel.run();
   control?.close();
   kernel.shutdown();
+  reporter.finish();
   if ((status & 0x7f) !== 0) process.exit(128 + (status & 0x7f));
   process.exit((status >> 8) & 0xff);
 }
