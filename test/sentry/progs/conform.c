@@ -7,7 +7,10 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
+#include <stdint.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 
 static void waits(void)
 {
@@ -150,6 +153,58 @@ static void kills(void)
 	EXPECT("kill_thread_id", ok != NULL);
 }
 
+/* timerfd: arming, periodic expirations, gettime, poll/epoll readiness, blocking reads, errors. */
+static void timerfds(void)
+{
+	FAILS("timerfd_bad_clock", timerfd_create(CLOCK_PROCESS_CPUTIME_ID, 0), EINVAL);
+	FAILS("timerfd_bad_flags", timerfd_create(CLOCK_MONOTONIC, 0x4), EINVAL);
+	int fd = OK("timerfd_create", timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+	EXPECT("timerfd_cloexec", fcntl(fd, F_GETFD) == FD_CLOEXEC);
+	uint64_t n = 0;
+	FAILS("timerfd_read_unarmed", read(fd, &n, 8), EAGAIN);
+	FAILS("timerfd_read_short", read(fd, &n, 4), EINVAL);
+	FAILS("timerfd_write", write(fd, &n, 8), EINVAL);
+	struct itimerspec its = { .it_value = { 0, 50 * 1000000 }, .it_interval = { 0, 20 * 1000000 } }, cur;
+	OK("timerfd_settime", timerfd_settime(fd, 0, &its, NULL));
+	OK("timerfd_gettime", timerfd_gettime(fd, &cur));
+	EXPECT("timerfd_gettime_value", cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec > 0 && cur.it_value.tv_nsec <= 50000000);
+	EXPECT("timerfd_gettime_interval", cur.it_interval.tv_sec == 0 && cur.it_interval.tv_nsec == 20000000);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	EXPECT("timerfd_poll_not_yet", poll(&p, 1, 0) == 0);
+	EXPECT("timerfd_poll_fires", poll(&p, 1, 5000) == 1 && p.revents == POLLIN);
+	usleep(100000);
+	EXPECT("timerfd_read_periodic", read(fd, &n, 8) == 8 && n >= 3);
+	FAILS("timerfd_read_again", read(fd, &n, 8), EAGAIN);
+	struct itimerspec zero = { 0 };
+	OK("timerfd_disarm", timerfd_settime(fd, 0, &zero, &cur));
+	EXPECT("timerfd_old_value", cur.it_interval.tv_nsec == 20000000);
+	OK("timerfd_gettime_disarmed", timerfd_gettime(fd, &cur));
+	EXPECT("timerfd_disarmed", cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0);
+	close(fd);
+	/* Blocking read, an absolute CLOCK_REALTIME time, and epoll. */
+	fd = timerfd_create(CLOCK_REALTIME, 0);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	its = (struct itimerspec){ .it_value = { now.tv_sec, now.tv_nsec } };
+	its.it_value.tv_nsec += 30000000;
+	if (its.it_value.tv_nsec >= 1000000000) { its.it_value.tv_sec++; its.it_value.tv_nsec -= 1000000000; }
+	OK("timerfd_settime_abs", timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL));
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN };
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+	EXPECT("timerfd_epoll", epoll_wait(ep, &ev, 1, 5000) == 1);
+	EXPECT("timerfd_read_blocking", read(fd, &n, 8) == 8 && n == 1);
+	its = (struct itimerspec){ .it_value = { 0, 1000000 } };
+	timerfd_settime(fd, 0, &its, NULL);
+	EXPECT("timerfd_read_blocks_until_expiry", read(fd, &n, 8) == 8 && n == 1);
+	its.it_value.tv_nsec = 1000000000;
+	FAILS("timerfd_settime_bad_nsec", timerfd_settime(fd, 0, &its, NULL), EINVAL);
+	FAILS("timerfd_settime_bad_flags", timerfd_settime(fd, 4, &zero, NULL), EINVAL);
+	FAILS("timerfd_settime_not_timerfd", timerfd_settime(ep, 0, &zero, NULL), EINVAL);
+	FAILS("timerfd_gettime_ebadf", timerfd_gettime(999, &cur), EBADF);
+	{ int b = OK("timerfd_boottime", timerfd_create(CLOCK_BOOTTIME, 0)); close(b); }
+	}
+
 int main(void)
 {
 	waits();
@@ -157,5 +212,6 @@ int main(void)
 	robust_mutex();
 	altstack_overflow();
 	kills();
+	timerfds();
 	return finish();
 }

@@ -13,6 +13,7 @@ import { sysProcess } from './sys_process';
 import { sysSignal } from './sys_signal';
 import { sysStat } from './sys_stat';
 import { sysTime } from './sys_time';
+import { sysTimerfd } from './sys_timerfd';
 import { sysXattr } from './sys_xattr';
 
 let done = false;
@@ -21,7 +22,7 @@ export function registerAll(): void {
   if (done) return;
   done = true;
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
-  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr]) register(family);
+  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysTimerfd]) register(family);
 }
 
 export { dispatchSyscall, implementedSyscalls, syscallName } from './table';

@@ -17,7 +17,7 @@ const CLOCK_BOOTTIME = 7;
 const TIMER_ABSTIME = 1;
 
 /** ns since the clock's epoch. */
-function clockNs(t: Task, clock: number): bigint | null {
+export function clockNs(t: Task, clock: number): bigint | null {
   switch (clock) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
