@@ -6,6 +6,7 @@ import { loadProgram } from '../loader/loader';
 import { REG } from '../platform/registers';
 import type { ExecFile } from '../vfs';
 import { exitThreadForExec, switchAddressSpace } from './exit';
+import { chargeHostThread } from './cputime';
 import { exitRobustList } from './futex';
 import { resetHandlersForExec } from './signals';
 import type { Task } from './task';
@@ -89,6 +90,7 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     if (other !== t) exitThreadForExec(other);
   }
   exitRobustList(t);
+  chargeHostThread(t);
   switchAddressSpace(t, mm);
   // A table shared with another process (a vfork or CLONE_FILES child) is unshared first, as
   // Linux's unshare_files: closing the close-on-exec fds must not close the other's.

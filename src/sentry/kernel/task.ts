@@ -64,6 +64,10 @@ export class ThreadGroup {
   readonly startTime: number;
   /** Accumulated CPU time of exited children (for times/getrusage), in clock ticks. */
   childTicks = 0;
+  /** CPU time (ns) of this process's exited tasks (kernel/cputime.ts). */
+  deadCpuNs = 0n;
+  /** CPU time (ns) of the children (and their waited-for children) this process reaped. */
+  childCpuNs = 0n;
   rlimits: Map<number, Rlimit>;
   leader!: Task;
   vforkDone = new WaitQueue();
@@ -133,6 +137,8 @@ export class Task implements Waiter {
   exitCode = 0;
   /** Ticks of CPU time charged to this task (approximate: one per syscall batch). */
   ticks = 0;
+  /** CPU time (ns) of the host threads this task ran on before its current one (exec). */
+  cpuBaseNs = 0n;
 
   constructor(
     readonly kernel: Kernel,

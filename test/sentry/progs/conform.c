@@ -8,7 +8,9 @@
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/timerfd.h>
+#include <sys/times.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -205,6 +207,49 @@ static void timerfds(void)
 	{ int b = OK("timerfd_boottime", timerfd_create(CLOCK_BOOTTIME, 0)); close(b); }
 	}
 
+static double secs(clockid_t c)
+{
+	struct timespec ts;
+	if (clock_gettime(c, &ts) != 0) return -1;
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Burn s seconds of this thread's CPU time (as gVisor's wait tests do). */
+static void spin(double s)
+{
+	double end = secs(CLOCK_THREAD_CPUTIME_ID) + s;
+	while (secs(CLOCK_THREAD_CPUTIME_ID) < end)
+		for (volatile int i = 0; i < 100000; i++) {}
+}
+
+static double tv(struct timeval t) { return t.tv_sec + t.tv_usec / 1e6; }
+
+/* CPU clocks are CPU time: a busy loop is measured as long as it ran on a CPU, never more than
+ * the wall time it took; other threads' and processes' clocks, rusage of a reaped child. */
+static void cpu_clocks(void)
+{
+	double w0 = secs(CLOCK_MONOTONIC), p0 = secs(CLOCK_PROCESS_CPUTIME_ID);
+	spin(0.3);
+	double w1 = secs(CLOCK_MONOTONIC), p1 = secs(CLOCK_PROCESS_CPUTIME_ID);
+	EXPECT("cpu_process_clock_advances", p1 - p0 >= 0.29 && p1 - p0 <= (w1 - w0) + 0.05);
+	clockid_t cid;
+	EXPECT("cpu_pthread_getcpuclockid", pthread_getcpuclockid(pthread_self(), &cid) == 0 && secs(cid) >= 0.29);
+	EXPECT("cpu_clock_getcpuclockid", clock_getcpuclockid(getpid(), &cid) == 0 && secs(cid) >= 0.29);
+	struct rusage ru;
+	EXPECT("cpu_getrusage_self", getrusage(RUSAGE_SELF, &ru) == 0 && tv(ru.ru_utime) + tv(ru.ru_stime) >= 0.29);
+	pid_t c = fork();
+	if (c == 0) {
+		spin(0.3);
+		_exit(0);
+	}
+	int st;
+	EXPECT("cpu_wait4_rusage", wait4(c, &st, 0, &ru) == c && tv(ru.ru_utime) + tv(ru.ru_stime) >= 0.29);
+	EXPECT("cpu_getrusage_children", getrusage(RUSAGE_CHILDREN, &ru) == 0 && tv(ru.ru_utime) + tv(ru.ru_stime) >= 0.29);
+	struct tms tm;
+	times(&tm);
+	EXPECT("cpu_times", tm.tms_utime + tm.tms_stime >= 29 && tm.tms_cutime + tm.tms_cstime >= 29);
+}
+
 int main(void)
 {
 	waits();
@@ -213,5 +258,6 @@ int main(void)
 	altstack_overflow();
 	kills();
 	timerfds();
+	cpu_clocks();
 	return finish();
 }

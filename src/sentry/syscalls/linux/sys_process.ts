@@ -8,6 +8,8 @@ import { exitTask, killThreadGroup, reap } from '../../kernel/exit';
 import { sendSignalToGroup, sendSignalToTask } from '../../kernel/signals';
 import { CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, encodeSigInfo, SI_TKILL, SI_USER } from '../../kernel/signal-types';
 import type { Task, ThreadGroup } from '../../kernel/task';
+import { groupCpuNs } from '../../kernel/cputime';
+import { putTimeval } from './sys_time';
 
 const WNOHANG = 1;
 const WUNTRACED = 2;
@@ -89,6 +91,14 @@ function findWaitable(t: Task, idtype: number, id: number, options: number): Wai
   return any ? 'wait' : 'none';
 }
 
+/** wait4/waitid's struct rusage of the child: its CPU time and that of the children it reaped. */
+function writeRusage(t: Task, addr: number, r: WaitResult): boolean {
+  const b = new Uint8Array(144);
+  const ns = r.kind === 'exit' ? r.tg.deadCpuNs + r.tg.childCpuNs : groupCpuNs(r.tg);
+  putTimeval(new DataView(b.buffer), 0, ns);
+  return t.mm.write(addr, b);
+}
+
 function wait4(t: Task): number {
   const pid = t.argInt(0);
   const statusAddr = t.arg(1);
@@ -107,7 +117,7 @@ function wait4(t: Task): number {
   else if (r.kind === 'stop') status = 0x7f | (r.tg.stopSignal << 8);
   else status = 0xffff;
   if (statusAddr && !t.mm.writeU32(statusAddr, status)) return -EFAULT;
-  if (t.arg(3)) t.mm.write(t.arg(3), new Uint8Array(144));
+  if (t.arg(3) && !writeRusage(t, t.arg(3), r)) return -EFAULT;
   if (r.kind === 'exit') reap(r.tg);
   else if (r.kind === 'stop') r.tg.reportStop = false;
   else r.tg.reportContinue = false;
@@ -145,6 +155,7 @@ function waitid(t: Task): number {
     status = 18;
   }
   if (infop && !t.mm.write(infop, encodeSigInfo({ signo: SIGCHLD, code, pid: r.tg.tgid, uid: r.tg.leader.creds.uid, status }))) return -EFAULT;
+  if (t.arg(4) && !writeRusage(t, t.arg(4), r)) return -EFAULT;
   if (!(options & WNOWAIT)) {
     if (r.kind === 'exit') reap(r.tg);
     else if (r.kind === 'stop') r.tg.reportStop = false;
