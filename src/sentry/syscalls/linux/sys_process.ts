@@ -244,18 +244,7 @@ function setsid(t: Task): number {
 
 export const sysProcess = {
   clone: (t: Task) => clone(t, t.argU32(0), t.arg(1), t.arg(2), t.arg(3), t.arg(4)),
-  clone3: (t: Task) => {
-    const a = t.mm.read(t.arg(0), 64);
-    const size = t.arg(1);
-    if (size < 64) return -EINVAL;
-    if (!a) return -EFAULT;
-    const dv = new DataView(a.buffer);
-    const u = (o: number) => dv.getUint32(o + 4, true) * 0x1_0000_0000 + dv.getUint32(o, true);
-    const flags = u(0);
-    const stack = u(40);
-    const stackSize = u(48);
-    return cloneWithExit(t, flags, stack ? stack + stackSize : 0, u(24), u(16), u(56), u(32));
-  },
+  clone3,
   fork: (t: Task) => clone(t, SIGCHLD, 0, 0, 0, 0),
   vfork: (t: Task) => clone(t, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0),
   execve: (t: Task) => execve(t, -100, t.arg(0), t.arg(1), t.arg(2)),
@@ -286,6 +275,68 @@ export const sysProcess = {
     return t.tid;
   },
 };
+
+const CLONE_ARGS_SIZE_VER0 = 64;
+const CLONE_ARGS_SIZE_VER2 = 88;
+const CLONE_CLEAR_SIGHAND = 0x1_0000_0000n;
+const CLONE_INTO_CGROUP = 0x2_0000_0000n;
+const CLONE_DETACHED = 0x400000n;
+const CLONE_SIGHAND = 0x800n;
+const CLONE_THREAD = 0x10000n;
+const CLONE_PARENT = 0x8000n;
+const CSIGNAL_NOT_NEWTIME = 0x7fn;
+
+/**
+ * clone3(struct clone_args *, size): the arguments checked as Linux does before anything is made
+ * (an unknown flag, a bad size or an inconsistent combination fails; it never creates a child).
+ */
+function clone3(t: Task): number {
+  const size = t.arg(1);
+  if (size > 4096) return -E2BIG;
+  if (size < CLONE_ARGS_SIZE_VER0) return -EINVAL;
+  const a = t.mm.read(t.arg(0), size);
+  if (!a) return -EFAULT;
+  // A newer caller's larger struct: what this kernel does not know must be zero.
+  for (let i = CLONE_ARGS_SIZE_VER2; i < size; i++) if (a[i] !== 0) return -E2BIG;
+  const args = new Uint8Array(CLONE_ARGS_SIZE_VER2);
+  args.set(a.subarray(0, Math.min(size, CLONE_ARGS_SIZE_VER2)));
+  const dv = new DataView(args.buffer);
+  const u = (o: number) => dv.getBigUint64(o, true);
+  const flags = u(0);
+  const pidfd = u(8);
+  const exitSignal = u(32);
+  const stack = u(40);
+  const stackSize = u(48);
+  const setTid = u(64);
+  const setTidSize = u(72);
+  if (flags & ~(0xffff_ffffn | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP)) return -EINVAL;
+  if (flags & (CLONE_DETACHED | CSIGNAL_NOT_NEWTIME)) return -EINVAL;
+  if ((flags & (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND)) === (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND)) return -EINVAL;
+  if (flags & (CLONE_THREAD | CLONE_PARENT) && exitSignal !== 0n) return -EINVAL;
+  if (exitSignal & ~0xffn || exitSignal > 64n) return -EINVAL;
+  if ((stack === 0n) !== (stackSize === 0n)) return -EINVAL;
+  if (setTidSize > 32n || (setTid === 0n) !== (setTidSize === 0n)) return -EINVAL;
+  // Choosing the child's pid (checkpoint/restore) and cgroups are not offered: as without privilege.
+  if (setTidSize > 0n) return -EPERM;
+  if (flags & CLONE_INTO_CGROUP) return -EINVAL;
+  void pidfd;
+  const top = stack === 0n ? 0 : Number(stack + stackSize);
+  const r = cloneWithExit(t, Number(flags & 0xffff_ff00n), top, Number(u(24)), Number(u(16)), Number(u(56)), Number(exitSignal));
+  if (r > 0 && flags & CLONE_CLEAR_SIGHAND && !t.blockState) clearHandlers(t, r);
+  return r;
+}
+
+/** CLONE_CLEAR_SIGHAND: the child's handled signals go back to their default action. */
+function clearHandlers(t: Task, tid: number): void {
+  const child = t.kernel.tasks.get(tid);
+  if (!child || child.tg.handlers === t.tg.handlers) return;
+  for (let i = 1; i <= 64; i++) {
+    const act = child.tg.handlers.actions[i];
+    if (act.handler !== SIG_IGN_ADDR) child.tg.handlers.actions[i] = { handler: 0, flags: 0, restorer: 0, mask: 0n };
+  }
+}
+
+const SIG_IGN_ADDR = 1;
 
 function cloneWithExit(t: Task, flags: number, stack: number, ptid: number, ctid: number, tls: number, exitSignal: number): number {
   return clone(t, (flags & ~0xff) | (exitSignal & 0xff), stack, ptid, ctid, tls);
