@@ -47,6 +47,8 @@ export class ThreadGroup {
   readonly children = new Set<ThreadGroup>();
   /** Notified when a child changes state (exit, stop, continue): wait4/waitid park here. */
   readonly childEvents = new WaitQueue();
+  /** Notified whenever a signal is queued to the process or one of its threads (signalfd). */
+  readonly signalQueue = new WaitQueue();
   readonly pending: SigInfo[] = [];
   pgid: number;
   sid: number;

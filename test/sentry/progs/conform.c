@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <stdint.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/times.h>
 #include <sys/wait.h>
@@ -304,6 +305,61 @@ static void clones(void)
 	FAILS("unshare_bad_flag", unshare(0x1), EINVAL);
 }
 
+static int sfd_for_thread;
+
+static void *raise_later(void *a)
+{
+	(void)a;
+	usleep(100000);
+	kill(getpid(), SIGUSR2);
+	return NULL;
+}
+
+/* signalfd: blocked signals read as records, readiness, mask updates, a blocking read woken by a
+ * signal sent from another thread, and sigqueue's value. */
+static void signalfds(void)
+{
+	sigset_t m;
+	sigemptyset(&m);
+	sigaddset(&m, SIGUSR1);
+	sigaddset(&m, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &m, NULL);
+	sigset_t only1;
+	sigemptyset(&only1);
+	sigaddset(&only1, SIGUSR1);
+	FAILS("signalfd_bad_flags", signalfd(-1, &only1, 0x4), EINVAL);
+	FAILS("signalfd_bad_size", syscall(SYS_signalfd4, -1, &only1, 4, 0), EINVAL);
+	int fd = OK("signalfd_create", signalfd(-1, &only1, SFD_NONBLOCK | SFD_CLOEXEC));
+	EXPECT("signalfd_cloexec", fcntl(fd, F_GETFD) == FD_CLOEXEC);
+	struct signalfd_siginfo si;
+	FAILS("signalfd_read_none", read(fd, &si, sizeof si), EAGAIN);
+	FAILS("signalfd_read_short", read(fd, &si, 100), EINVAL);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	EXPECT("signalfd_not_ready", poll(&p, 1, 0) == 0);
+	kill(getpid(), SIGUSR1);
+	EXPECT("signalfd_ready", poll(&p, 1, 0) == 1 && p.revents == POLLIN);
+	EXPECT("signalfd_read", read(fd, &si, sizeof si) == sizeof si && si.ssi_signo == SIGUSR1 && si.ssi_code == SI_USER && si.ssi_pid == (uint32_t)getpid());
+	FAILS("signalfd_taken", read(fd, &si, sizeof si), EAGAIN);
+	/* SIGUSR2 is not in the mask until the mask is changed. */
+	kill(getpid(), SIGUSR2);
+	FAILS("signalfd_other_signal", read(fd, &si, sizeof si), EAGAIN);
+	EXPECT("signalfd_set_mask", signalfd(fd, &m, 0) == fd);
+	EXPECT("signalfd_read_after_mask", read(fd, &si, sizeof si) == sizeof si && si.ssi_signo == SIGUSR2);
+	union sigval v = { .sival_int = 42 };
+	sigqueue(getpid(), SIGUSR1, v);
+	EXPECT("signalfd_sigqueue_value", read(fd, &si, sizeof si) == sizeof si && si.ssi_code == SI_QUEUE && si.ssi_int == 42);
+	close(fd);
+	/* Blocking: a read waits until another thread sends the signal. */
+	sfd_for_thread = signalfd(-1, &m, 0);
+	pthread_t th;
+	pthread_create(&th, NULL, raise_later, NULL);
+	EXPECT("signalfd_blocking_read", read(sfd_for_thread, &si, sizeof si) == sizeof si && si.ssi_signo == SIGUSR2);
+	pthread_join(th, NULL);
+	FAILS("signalfd_not_signalfd", signalfd(1, &m, 0), EINVAL);
+	close(sfd_for_thread);
+	sigprocmask(SIG_UNBLOCK, &m, NULL);
+}
+
 int main(void)
 {
 	waits();
@@ -314,5 +370,6 @@ int main(void)
 	timerfds();
 	cpu_clocks();
 	clones();
+	signalfds();
 	return finish();
 }

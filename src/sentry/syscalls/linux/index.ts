@@ -13,6 +13,7 @@ import { sysProcess } from './sys_process';
 import { sysSignal } from './sys_signal';
 import { sysStat } from './sys_stat';
 import { sysTime } from './sys_time';
+import { sysSignalfd } from './sys_signalfd';
 import { sysTimerfd } from './sys_timerfd';
 import { sysXattr } from './sys_xattr';
 
@@ -22,7 +23,7 @@ export function registerAll(): void {
   if (done) return;
   done = true;
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
-  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysTimerfd]) register(family);
+  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysTimerfd, sysSignalfd]) register(family);
 }
 
 export { dispatchSyscall, implementedSyscalls, syscallName } from './table';

@@ -85,3 +85,4 @@ export const sysTimerfd = {
   timerfd_settime: timerfdSettime,
   timerfd_gettime: timerfdGettime,
 };
+
