@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -360,6 +361,92 @@ static void signalfds(void)
 	sigprocmask(SIG_UNBLOCK, &m, NULL);
 }
 
+static int lock_(int fd, int cmd, short type, off_t start, off_t len)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
+	return fcntl(fd, cmd, &fl);
+}
+
+/* What F_GETLK (or F_OFD_GETLK) says about a lock of type over [start, start+len). */
+static void show_getlk(const char *name, int fd, int cmd, short type, off_t start, off_t len, pid_t holder)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
+	if (fcntl(fd, cmd, &fl) != 0) { out("%s -1 %s\n", name, en(errno)); failures++; return; }
+	out("%s type=%d start=%ld len=%ld pid=%s\n", name, fl.l_type, (long)fl.l_start, (long)fl.l_len,
+	    fl.l_type == F_UNLCK ? "-" : fl.l_pid == holder ? "holder" : fl.l_pid == -1 ? "-1" : "other");
+}
+
+/* File locks: POSIX byte ranges between processes (conflicts, F_GETLK, split on unlock, release
+ * on close, blocking waits, EDEADLK), OFD locks, flock. */
+static void locks(void)
+{
+	char path[] = "/tmp/moat-conform-lockXXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0 || write(fd, "0123456789", 10) != 10) { out("lock_setup failed\n"); failures++; return; }
+	OK("posix_wrlck", lock_(fd, F_SETLK, F_WRLCK, 0, 10));
+	OK("posix_unlock_middle", lock_(fd, F_SETLK, F_UNLCK, 3, 2));
+	int go[2], back[2];
+	if (pipe(go) || pipe(back)) return;
+	pid_t me = getpid();
+	pid_t c = fork();
+	if (c == 0) {
+		/* The child: another process, with its own fd table. */
+		int f2 = open(path, O_RDWR);
+		char r = 0;
+		show_getlk("child_getlk_locked", f2, F_GETLK, F_RDLCK, 0, 1, me);
+		show_getlk("child_getlk_hole", f2, F_GETLK, F_WRLCK, 3, 2, me);
+		show_getlk("child_getlk_tail", f2, F_GETLK, F_RDLCK, 8, 0, me);
+		FAILS("child_setlk_conflict", lock_(f2, F_SETLK, F_WRLCK, 0, 1), EAGAIN);
+		OK("child_setlk_hole", lock_(f2, F_SETLK, F_WRLCK, 3, 2));
+		/* Deadlock: the parent waits for [3,5) (ours); we now wait for [0,1) (the parent's). */
+		if (write(back[1], "w", 1) != 1 || read(go[0], &r, 1) != 1) _exit(99);
+		usleep(200000); /* the parent is parked in F_SETLKW by now */
+		FAILS("child_setlkw_deadlock", lock_(f2, F_SETLKW, F_WRLCK, 0, 1), EDEADLK);
+		close(f2); /* any close drops this process's POSIX locks on the file: the parent goes on */
+		if (read(go[0], &r, 1) != 1) _exit(98);
+		_exit(failures);
+	}
+	char r;
+	if (read(back[0], &r, 1) != 1) return;
+	if (write(go[1], "g", 1) != 1) return;
+	OK("parent_setlkw_waits", lock_(fd, F_SETLKW, F_WRLCK, 3, 2));
+	if (write(go[1], "g", 1) != 1) return;
+	int st = 0;
+	EXPECT("lock_child_checks", waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* OFD locks: owned by the open file description, so two opens conflict within one process. */
+	int o1 = open(path, O_RDWR), o2 = open(path, O_RDWR);
+	OK("ofd_setlk", lock_(o1, F_OFD_SETLK, F_WRLCK, 20, 5));
+	FAILS("ofd_conflict_other_description", lock_(o2, F_OFD_SETLK, F_RDLCK, 22, 1), EAGAIN);
+	show_getlk("ofd_getlk", o2, F_OFD_GETLK, F_RDLCK, 0, 0, me);
+	FAILS("ofd_conflicts_with_posix", lock_(o1, F_OFD_SETLK, F_WRLCK, 0, 1), EAGAIN);
+	{
+		struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_pid = 1 };
+		FAILS("ofd_pid_must_be_0", fcntl(o1, F_OFD_SETLK, &fl), EINVAL);
+	}
+	close(o1);
+	OK("ofd_released_on_close", lock_(o2, F_OFD_SETLK, F_RDLCK, 22, 1));
+	close(o2);
+	FAILS("posix_getlk_unlck", lock_(fd, F_GETLK, F_UNLCK, 0, 1), EINVAL);
+	FAILS("posix_bad_whence", ({ struct flock fl = { .l_type = F_RDLCK, .l_whence = 7 }; fcntl(fd, F_SETLK, &fl); }), EINVAL);
+	int ro = open(path, O_RDONLY);
+	FAILS("posix_wrlck_needs_write", lock_(ro, F_SETLK, F_WRLCK, 0, 1), EBADF);
+	close(ro);
+	/* flock: whole-file, per open file description. */
+	int a = open(path, O_RDONLY), b = open(path, O_RDONLY);
+	OK("flock_sh", flock(a, LOCK_SH));
+	OK("flock_sh_shared", flock(b, LOCK_SH | LOCK_NB));
+	FAILS("flock_ex_conflict", flock(b, LOCK_EX | LOCK_NB), EWOULDBLOCK);
+	OK("flock_un", flock(a, LOCK_UN));
+	OK("flock_ex_after_unlock", flock(b, LOCK_EX | LOCK_NB));
+	FAILS("flock_ex_held", flock(a, LOCK_SH | LOCK_NB), EWOULDBLOCK);
+	FAILS("flock_bad_op", flock(a, 0), EINVAL);
+	close(b);
+	OK("flock_released_on_close", flock(a, LOCK_EX | LOCK_NB));
+	close(a);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	waits();
@@ -371,5 +458,6 @@ int main(void)
 	cpu_clocks();
 	clones();
 	signalfds();
+	locks();
 	return finish();
 }
