@@ -218,3 +218,15 @@ test('unimplemented syscalls: moat events shows them for a running sentry contai
     if (id !== '') moatRun(root, ['delete', '--force', id]);
   }
 });
+
+// ---- clone3/clone/unshare argument checks (issue 18) ----
+
+test('clones: clone3, clone and unshare refuse bad arguments as Linux does, under the sentry too (no child from an unknown flag)', () => {
+  const expected = runNative(bin('clones'));
+  assert.equal(expected.status, 0, `natively:\n${expected.stdout}\n${explain(expected)}`);
+  assert.match(expected.stdout, /\nfailures 0\n$/);
+  // Not compared with `moat do` natively: Docker's seccomp profile answers clone3 (ENOSYS) and unshare (EPERM) there.
+  const r = moatDo(root, 'sentry', [bin('clones')]);
+  assert.equal(r.stdout, expected.stdout, explain(r));
+  assert.equal(r.status, 0, explain(r));
+});
