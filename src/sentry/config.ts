@@ -29,8 +29,13 @@ export interface SentryConfig {
   terminal?: boolean;
   /** moat exec's socket (src/sentry/control.ts). */
   controlSocket?: string;
-  /** Where unimplemented syscalls are reported (stderr under --strace). */
+  /**
+   * The events file in the state directory (src/sentry/report.ts): one JSON line per unimplemented
+   * syscall or sentry bug first seen, which `moat events` shows.
+   */
   logFile?: string;
+  /** moat's --log file and format: the sentry adds its records there too. */
+  moatLog?: { file: string; format: 'text' | 'json' };
 }
 
 /** The five capability sets on the wire: hex masks (JSON has no 64-bit integers). */

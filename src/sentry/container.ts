@@ -17,6 +17,8 @@ import { ptraceSys } from './platform/ptrace/native';
 import { MoatError } from '../util/errors';
 import { capabilitySets } from '../policy/capabilities';
 import { capsToWire, type SentryConfig } from './config';
+import { logTarget } from '../util/log';
+import { sentryEventsPath } from './report';
 import { spawnGofer, type GoferTree } from './gofer';
 
 const RLIMITS: Record<string, number> = {
@@ -104,7 +106,9 @@ export class SentryPlatform implements Platform {
     const rootfs = req.hostRootOverlay ? '/' : req.bundle.rootfs;
     const { cfg, trees } = sentryConfig(req, spec, rootfs, req.strace === true);
     const cfgPath = path.join(req.stateDir, 'sentry.json');
-    cfg.logFile = path.join(req.stateDir, 'sentry.log');
+    cfg.logFile = sentryEventsPath(req.stateDir);
+    const log = logTarget();
+    if (log) cfg.moatLog = { file: path.resolve(log.file), format: log.format };
     const sock = controlSocketPath(req.stateDir);
     cfg.controlSocket = sock;
     req.recordSentry?.({ stateDir: req.stateDir });

@@ -15,6 +15,7 @@ import { spawnGofer } from './gofer';
 import { capsFromWire, type SentryConfig } from './config';
 import { initialCreds } from './kernel/creds';
 import { ControlServer } from './control';
+import { SentryReporter } from './report';
 import { ptraceSys } from './platform/ptrace/native';
 import { consoleForeground } from './vfs/host-stream';
 
@@ -53,20 +54,13 @@ export function sentryMain(argv: string[]): void {
   const creds = initialCreds(cfg.uid, cfg.gid, cfg.groups ?? [], caps, cfg.noNewPrivs === true);
   const vfs = new Vfs({ rootfs: cfg.rootfs, goferFd, readonly: cfg.readonlyRootfs ?? false, mounts: cfg.mounts ?? [] });
   const strace = cfg.strace ? (line: string) => process.stderr.write(`${line}\n`) : undefined;
+  const reporter = new SentryReporter(cfg.logFile, cfg.moatLog, cfg.strace === true);
   const kernel = new Kernel({
     platform,
     vfs,
     strace,
-    onInternalError: (line) => {
-      process.stderr.write(`moat sentry: ${line}\n`);
-      if (cfg.logFile) fs.appendFileSync(cfg.logFile, `${line}\n`);
-    },
-    onUnimplemented: (name, nr) => {
-      // Once per syscall: to stderr under --strace, else to the sentry's log in the state directory.
-      const line = `moat sentry: unimplemented syscall ${name} (${nr}): ENOSYS\n`;
-      if (cfg.strace) process.stderr.write(line);
-      else if (cfg.logFile) fs.appendFileSync(cfg.logFile, line);
-    },
+    onInternalError: (syscall, message, detail) => reporter.onInternalError(syscall, message, detail),
+    onUnimplemented: (name, nr) => reporter.onUnimplemented(name, nr),
     hostname: cfg.hostname || 'moat',
     creds,
     rlimits: new Map((cfg.rlimits ?? []).map((r) => [r.resource, { cur: r.soft, max: r.hard }])),
@@ -102,6 +96,7 @@ export function sentryMain(argv: string[]): void {
   const status = kernel.run();
   control?.close();
   kernel.shutdown();
+  reporter.finish();
   if ((status & 0x7f) !== 0) process.exit(128 + (status & 0x7f));
   process.exit((status >> 8) & 0xff);
 }

@@ -15,10 +15,21 @@ export function configureLog(c: LogConfig): void {
   Object.assign(config, c);
 }
 
-function record(level: 'error' | 'warning' | 'info' | 'debug', msg: string): void {
+/** Where --log records go (the sentry is handed this, to write its own records there). */
+export function logTarget(): { file: string; format: 'text' | 'json' } | undefined {
+  return config.file ? { file: config.file, format: config.format } : undefined;
+}
+
+/** A record in the --log file only; fields are extra keys (JSON) or key=value pairs (text). */
+export function logRecord(level: 'error' | 'warning' | 'info' | 'debug', msg: string, fields: Record<string, string | number> = {}): void {
+  record(level, msg, fields);
+}
+
+function record(level: 'error' | 'warning' | 'info' | 'debug', msg: string, fields: Record<string, string | number> = {}): void {
   if (!config.file) return;
   const time = new Date().toISOString();
-  const line = config.format === 'json' ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+  const extra = Object.entries(fields).map(([k, v]) => ` ${k}=${JSON.stringify(v)}`).join('');
+  const line = config.format === 'json' ? JSON.stringify({ level, msg, time, ...fields }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}${extra}`;
   try {
     fs.appendFileSync(config.file, line + '\n', { mode: 0o600 });
   } catch {

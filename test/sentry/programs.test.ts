@@ -17,10 +17,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { before, test } from 'node:test';
-import type { MoatResult } from '../helpers/moat';
+import { MOAT, waitFor, type MoatResult } from '../helpers/moat';
 import {
-  FAMILIES, compilePrograms, explain, hostFacts, isMountPoint, moatDo, resultLines, runNative, sentrySuite,
+  FAMILIES, compilePrograms, explain, hostFacts, isMountPoint, moatDo, moatRun, resultLines, runNative, sentrySuite,
   type Family, type Run,
 } from './helpers';
 
@@ -177,4 +178,55 @@ test('forbidden: under the sentry every call fails (EPERM/ENOSYS) and the host s
     if (!allowed.includes(got)) wrong.push(`${k}: got "${lines.get(k) ?? '(missing)'}", expected ${allowed.join('|')}`);
   }
   assert.deepEqual(wrong, [], `calls not refused as they should be:\n${wrong.join('\n')}`);
+});
+
+// ---- reporting what the sentry does not implement (issue 18, item 5) ----
+
+test('unimplemented syscalls: a record each in --log (JSON), and a summary with counts on stderr at the end', () => {
+  const log = path.join(binDir, `log-${process.hrtime.bigint()}.json`);
+  const r = moatRun(root, ['--log', log, '--log-format', 'json', 'do', '--isolation=sentry', '--', bin('unimplemented')]);
+  assert.equal(r.status, 0, explain(r));
+  assert.match(r.stderr, /^moat sentry: unimplemented syscalls \(ENOSYS\): syscall_400 ×2, syscall_401 ×1$/m, explain(r));
+  const records = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const unimpl = records.filter((x) => x.type === 'sentry-unimplemented');
+  assert.deepEqual(unimpl.map((x) => [x.level, x.syscall, x.nr]), [['warning', 'syscall_400', 400], ['warning', 'syscall_401', 401]]);
+  assert.ok(records.some((x) => x.type === 'sentry-summary' && /syscall_400 ×2/.test(String(x.msg))), JSON.stringify(records));
+  const clean = moatDo(root, 'sentry', ['/bin/busybox', 'true']);
+  assert.equal(clean.status, 0, explain(clean));
+  assert.doesNotMatch(clean.stderr, /unimplemented/, 'nothing to report: no summary');
+});
+
+test('unimplemented syscalls: moat events shows them for a running sentry container', async () => {
+  const child = spawn(MOAT, ['--root', root, 'do', '--isolation=sentry', '--', bin('unimplemented'), '30'], { stdio: 'ignore' });
+  let id = '';
+  try {
+    const events = () => moatRun(root, ['events', '--stats', id]);
+    await waitFor('the container to be listed', () => {
+      const l = moatRun(root, ['list', '--format', 'json']);
+      const running = (JSON.parse(l.stdout || '[]') as Array<{ id: string; status: string }>).filter((c) => c.status === 'running');
+      id = running[0]?.id ?? '';
+      return id !== '';
+    }, 30_000);
+    await waitFor('two events', () => events().stdout.trim().split('\n').length >= 2, 30_000);
+    const lines = events().stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; id: string; data: { syscall: string; nr: number } });
+    assert.deepEqual(lines.map((e) => [e.type, e.id, e.data.syscall, e.data.nr]), [
+      ['sentry-unimplemented', id, 'syscall_400', 400],
+      ['sentry-unimplemented', id, 'syscall_401', 401],
+    ]);
+  } finally {
+    child.kill('SIGKILL');
+    if (id !== '') moatRun(root, ['delete', '--force', id]);
+  }
+});
+
+// ---- clone3/clone/unshare argument checks (issue 18) ----
+
+test('clones: clone3, clone and unshare refuse bad arguments as Linux does, under the sentry too (no child from an unknown flag)', () => {
+  const expected = runNative(bin('clones'));
+  assert.equal(expected.status, 0, `natively:\n${expected.stdout}\n${explain(expected)}`);
+  assert.match(expected.stdout, /\nfailures 0\n$/);
+  // Not compared with `moat do` natively: Docker's seccomp profile answers clone3 (ENOSYS) and unshare (EPERM) there.
+  const r = moatDo(root, 'sentry', [bin('clones')]);
+  assert.equal(r.stdout, expected.stdout, explain(r));
+  assert.equal(r.status, 0, explain(r));
 });

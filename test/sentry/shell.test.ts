@@ -483,3 +483,21 @@ test('--strace logs every application syscall with decoded arguments and results
   for (const n of ['openat', 'clone', 'execve', 'futex', 'rt_sigreturn', 'epoll_wait', 'mmap']) assert.ok(names.includes(n), `${n} in the table`);
   assert.match(t.stdout, /# \d+ syscalls implemented by the sentry; any other returns ENOSYS/);
 });
+
+test('do --isolation=sentry: /proc/cmdline, /proc/devices, /proc/sys/kernel and vm values, /proc/self/ns links', () => {
+  const r = moatDo(root, 'sentry', sh([
+    'cat /proc/cmdline | wc -l',
+    'grep -c "^Character devices:" /proc/devices',
+    'for f in hostname ostype osrelease pid_max ngroups_max cap_last_cap random/boot_id random/uuid shmmax shmall shmmni threads-max; do [ -s /proc/sys/kernel/$f ] && echo "kernel/$f ok"; done',
+    'for f in overcommit_memory max_map_count mmap_min_addr; do [ -s /proc/sys/vm/$f ] && echo "vm/$f ok"; done',
+    'cat /proc/sys/kernel/ostype',
+    'for n in cgroup ipc mnt net pid user uts; do readlink /proc/self/ns/$n; done | sed "s/[0-9]\\+/N/"',
+    '[ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ] && echo same-net',
+  ].join('\n')));
+  assert.equal(r.status, 0, explain(r));
+  const kernel = ['hostname', 'ostype', 'osrelease', 'pid_max', 'ngroups_max', 'cap_last_cap', 'random/boot_id', 'random/uuid', 'shmmax', 'shmall', 'shmmni', 'threads-max'];
+  assert.equal(r.stdout, [
+    '1', '1', ...kernel.map((f) => `kernel/${f} ok`), 'vm/overcommit_memory ok', 'vm/max_map_count ok', 'vm/mmap_min_addr ok', 'Linux',
+    'cgroup:[N]', 'ipc:[N]', 'mnt:[N]', 'net:[N]', 'pid:[N]', 'user:[N]', 'uts:[N]', 'same-net', '',
+  ].join('\n'), explain(r));
+});

@@ -2,7 +2,7 @@
 // sharing the address space (CLONE_VM: a new host thread in the same stub) or with a copy of it
 // (a new stub with the parent's memory copied into its own memory file).
 
-import { EAGAIN, EINVAL, ENOMEM } from '../abi/errno';
+import { EAGAIN, EINVAL, ENOMEM, EPERM } from '../abi/errno';
 import { REG } from '../platform/registers';
 import { Task, ThreadGroup } from './task';
 import { copyCreds } from './creds';
@@ -37,12 +37,30 @@ export interface CloneArgs {
   exitSignal: number;
 }
 
+const CLONE_NEWUSER = 0x10000000;
+const CLONE_NEWPID = 0x20000000;
+
+/**
+ * The flag combinations Linux's copy_process refuses (EINVAL), then namespaces: one container has
+ * one set of namespaces, the sentry's, and a new one is refused as without privilege (EPERM; so
+ * does unshare).
+ */
+export function cloneFlagsInvalid(f: number): number {
+  if ((f & (CLONE_NEWNS | CLONE_FS)) === (CLONE_NEWNS | CLONE_FS)) return -EINVAL;
+  if ((f & (CLONE_NEWUSER | CLONE_FS)) === (CLONE_NEWUSER | CLONE_FS)) return -EINVAL;
+  if (f & CLONE_THREAD && !(f & CLONE_SIGHAND)) return -EINVAL;
+  if (f & CLONE_SIGHAND && !(f & CLONE_VM)) return -EINVAL;
+  if (f & CLONE_THREAD && f & (CLONE_NEWUSER | CLONE_NEWPID)) return -EINVAL;
+  if (f & CLONE_PIDFD && f & CLONE_DETACHED) return -EINVAL;
+  if (f & NAMESPACE_FLAGS) return -EPERM;
+  return 0;
+}
+
 export function doClone(t: Task, a: CloneArgs): number {
   const k = t.kernel;
   const f = a.flags;
-  if (f & CLONE_THREAD && !(f & CLONE_SIGHAND)) return -EINVAL;
-  if (f & CLONE_SIGHAND && !(f & CLONE_VM)) return -EINVAL;
-  if (f & NAMESPACE_FLAGS) return -EINVAL; // one container, one set of namespaces: the sentry's
+  const bad = cloneFlagsInvalid(f);
+  if (bad !== 0) return bad;
   if (k.tasks.size >= MAX_TASKS) return -EAGAIN;
   const nproc = t.tg.rlimits.get(6);
   if (nproc && k.tasks.size >= nproc.cur) return -EAGAIN;

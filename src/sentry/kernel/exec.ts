@@ -8,6 +8,8 @@ import type { ExecFile } from '../vfs';
 import { exitThreadForExec, switchAddressSpace } from './exit';
 import { execCreds } from './exec-creds';
 import { MAY_READ, permission } from '../vfs/permission';
+import { chargeHostThread } from './cputime';
+import { exitRobustList } from './futex';
 import { resetHandlersForExec } from './signals';
 import type { Task } from './task';
 
@@ -92,17 +94,25 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
   for (const other of [...t.tg.tasks]) {
     if (other !== t) exitThreadForExec(other);
   }
+  exitRobustList(t);
+  chargeHostThread(t);
   switchAddressSpace(t, mm);
   t.creds = creds;
   // begin_new_exec: dumpable again, unless the exec raised privileges or the program is one the
   // caller may not read (would_dump).
   t.tg.dumpable = secure || unreadable || creds.euid !== creds.uid || creds.egid !== creds.gid ? 0 : 1;
+  // A table shared with another process (a vfork or CLONE_FILES child) is unshared first, as
+  // Linux's unshare_files: closing the close-on-exec fds must not close the other's.
+  if (t.files.refs > 1) {
+    const own = t.files.fork();
+    t.files.release();
+    t.files = own;
+  }
   t.files.closeOnExec();
   resetHandlersForExec(t);
   t.altStack = { sp: 0, size: 0, flags: 2 };
   t.clearChildTid = 0;
-  t.robustList = 0;
-  // comm is the basename of the path execve was given (Linux's bprm->filename), not of the file
+    // comm is the basename of the path execve was given (Linux's bprm->filename), not of the file
   // it resolved to: /bin/cat → busybox is "cat", /proc/self/exe is "exe".
   const base = path.slice(path.lastIndexOf('/') + 1);
   t.comm = base.slice(0, 15);

@@ -3,7 +3,8 @@
 
 import { SIGCHLD } from '../abi/signals';
 import type { MemoryManager } from '../mm/mm';
-import { futexWake } from './futex';
+import { chargeHostThread, nsToTicks } from './cputime';
+import { exitRobustList, futexWake } from './futex';
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN } from './signal-types';
 import { sendSignalToGroup } from './signals';
 import type { Task, ThreadGroup } from './task';
@@ -40,11 +41,15 @@ export function exitTask(t: Task, status: number): void {
   if (t.state === 'dead') return;
   const k = t.kernel;
   const wasRunning = t.state === 'running';
+  chargeHostThread(t);
+  t.tg.deadCpuNs += t.cpuBaseNs;
   t.unblock();
   t.state = 'dead';
   k.forget(t);
   const tg = t.tg;
   const mm = t.mm;
+  exitRobustList(t);
+
   if (t.clearChildTid && mm.users > 1) {
     mm.writeU32(t.clearChildTid, 0);
     futexWake(k, mm, t.clearChildTid, 1, 0xffffffff);
@@ -73,9 +78,12 @@ export function killThreadGroup(tg: ThreadGroup, status: number): void {
 export function exitThreadForExec(other: Task): void {
   const k = other.kernel;
   const wasRunning = other.state === 'running';
+  chargeHostThread(other);
+  other.tg.deadCpuNs += other.cpuBaseNs;
   other.unblock();
   other.state = 'dead';
   k.forget(other);
+  exitRobustList(other);
   other.tg.tasks.delete(other);
   k.tasks.delete(other.tid);
   releaseAddressSpace(other, other.mm, !wasRunning);
@@ -137,6 +145,9 @@ export function reap(tg: ThreadGroup): void {
   const k = tg.leader.kernel;
   tg.reaped = true;
   tg.parent?.children.delete(tg);
-  if (tg.parent) tg.parent.childTicks += 1;
+  if (tg.parent) {
+    tg.parent.childCpuNs += tg.deadCpuNs + tg.childCpuNs;
+    tg.parent.childTicks = nsToTicks(tg.parent.childCpuNs);
+  }
   k.groups.delete(tg.tgid);
 }

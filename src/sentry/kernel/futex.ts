@@ -83,3 +83,49 @@ export function futexRequeue(k: Kernel, mm: MemoryManager, addr: number, n: numb
   }
   return woken + moved;
 }
+
+const FUTEX_WAITERS = 0x8000_0000;
+const FUTEX_OWNER_DIED = 0x4000_0000;
+const FUTEX_TID_MASK = 0x3fff_ffff;
+/** Linux's ROBUST_LIST_LIMIT: a list longer than this (or a cycle) is not walked further. */
+const ROBUST_LIST_LIMIT = 2048;
+
+/** One futex a dead owner held: mark it FUTEX_OWNER_DIED and wake a waiter (handle_futex_death). */
+function futexOwnerDied(t: Task, addr: number, pending: boolean): void {
+  const mm = t.mm;
+  const v = mm.readU32(addr);
+  if (v === null) return;
+  // A pending lock that was never taken (value 0) still wakes a waiter, as Linux does.
+  if (pending && v === 0) {
+    futexWake(t.kernel, mm, addr, 1, 0xffffffff);
+    return;
+  }
+  if ((v & FUTEX_TID_MASK) >>> 0 !== t.tid) return;
+  const nv = ((v & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0;
+  if (!mm.writeU32(addr, nv)) return;
+  if (v & FUTEX_WAITERS) futexWake(t.kernel, mm, addr, 1, 0xffffffff);
+}
+
+/**
+ * The task is exiting (or exec'ing): walk its robust list (set_robust_list: struct robust_list_head
+ * { next; futex_offset; list_op_pending }) and release every futex it still owned.
+ */
+export function exitRobustList(t: Task): void {
+  const head = t.robustList;
+  t.robustList = 0;
+  if (head === 0 || t.mm.users <= 0) return;
+  const mm = t.mm;
+  const next = mm.readU64(head);
+  const off = mm.readI64(head + 8);
+  const pending = mm.readU64(head + 16);
+  if (next === null || off === null || pending === null) return;
+  const pendingEntry = pending - (pending % 2);
+  let entry = next - (next % 2);
+  for (let n = 0; entry !== head && entry !== 0 && n < ROBUST_LIST_LIMIT; n++) {
+    const nx = mm.readU64(entry);
+    if (nx === null) return;
+    if (entry !== pendingEntry) futexOwnerDied(t, entry + off, false);
+    entry = nx - (nx % 2);
+  }
+  if (pendingEntry !== 0) futexOwnerDied(t, pendingEntry + off, true);
+}

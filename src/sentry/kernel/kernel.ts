@@ -27,9 +27,9 @@ export interface KernelOptions {
   vfs: Vfs;
   /** Log every syscall (--strace) to this function. */
   strace?: (line: string) => void;
-  /** Report a bug of the sentry's (a handler threw). */
-  onInternalError?: (line: string) => void;
-  /** Report each unimplemented syscall once. */
+  /** Report a bug of the sentry's (a handler threw): each time, with the syscall, message and detail. */
+  onInternalError?: (syscall: string, message: string, detail: string) => void;
+  /** Report each call of an unimplemented syscall (the reporter counts them). */
   onUnimplemented?: (name: string, nr: number) => void;
   hostname: string;
   creds: Credentials;
@@ -54,7 +54,6 @@ export class Kernel {
   init: ThreadGroup | undefined;
   /** The init's wait status once it is gone: the container's exit. */
   private result: number | undefined;
-  readonly unimplementedSeen = new Set<number>();
 
   constructor(readonly opts: KernelOptions) {
     this.platform = opts.platform;
@@ -355,20 +354,14 @@ export class Kernel {
     }
   }
 
-  /** A handler threw: report it (once per syscall and message) on the sentry's log. */
+  /** A handler threw: report it on the sentry's log (the reporter keeps one report per message). */
   internalError(t: Task, name: string, err: unknown): void {
     const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    const key = `${name}:${msg}`;
-    if (this.errorsSeen.has(key)) return;
-    this.errorsSeen.add(key);
-    this.opts.onInternalError?.(`sentry bug in ${name} (task ${t.tid}): ${msg}${err instanceof Error && err.stack ? `\n${err.stack.split('\n').slice(1, 4).join('\n')}` : ''}`);
+    const stack = err instanceof Error && err.stack ? `\n${err.stack.split('\n').slice(1, 4).join('\n')}` : '';
+    this.opts.onInternalError?.(name, msg, `sentry bug in ${name} (task ${t.tid}): ${msg}${stack}`);
   }
 
-  private readonly errorsSeen = new Set<string>();
-
   unimplemented(t: Task, nr: number): void {
-    if (this.unimplementedSeen.has(nr)) return;
-    this.unimplementedSeen.add(nr);
     this.opts.onUnimplemented?.(syscallName(nr), nr);
     void t;
   }

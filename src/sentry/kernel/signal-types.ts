@@ -44,6 +44,8 @@ export interface SigInfo {
   addr?: number;
   /** sigqueue / timers: the value. */
   value?: number;
+  /** Queued to the sandbox's init only because it was blocked: dropped if delivered by default. */
+  toInitBlocked?: boolean;
 }
 
 export function sigbit(sig: number): bigint {

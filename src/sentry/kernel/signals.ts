@@ -22,10 +22,18 @@ function ignored(tg: ThreadGroup, sig: number): boolean {
 }
 
 /** Whether pid 1 of the container takes this signal (it has no default actions, like Linux's init). */
-function initTakes(tg: ThreadGroup, sig: number, fromOutside: boolean): boolean {
+function initTakes(tg: ThreadGroup, sig: number, fromOutside: boolean, target: Task = tg.leader): boolean {
   if (tg !== tg.leader.kernel.init) return true;
   if (sig === SIGKILL || sig === SIGSTOP) return fromOutside;
-  return tg.handlers.actions[sig].handler !== SIG_DFL;
+  // A blocked signal is queued even for init (Linux's sig_ignored looks at the mask first): it may
+  // be taken by sigwait or a signalfd; delivered with the default action, it is dropped.
+  return tg.handlers.actions[sig].handler !== SIG_DFL || (target.sigmask & sigbit(sig)) !== 0n;
+}
+
+/** A signal init took only because it was blocked (its action is the default): marked, to drop at delivery. */
+function markInit(tg: ThreadGroup, info: SigInfo): SigInfo {
+  if (tg !== tg.leader.kernel.init || info.signo === SIGKILL || info.signo === SIGSTOP || tg.handlers.actions[info.signo].handler !== SIG_DFL) return info;
+  return { ...info, toInitBlocked: true };
 }
 
 /** Make a task see a newly pending signal: interrupt its parked syscall, or stop it on the host. */
@@ -85,7 +93,8 @@ export function sendSignalToGroup(tg: ThreadGroup, info: SigInfo, fromOutside = 
   const allBlock = [...tg.tasks].every((t) => (t.sigmask & bit) !== 0n);
   if (ignored(tg, sig) && !allBlock) return;
   if (sig < 32 && tg.pending.some((s) => s.signo === sig)) return;
-  tg.pending.push(info);
+  tg.pending.push(markInit(tg, info));
+  tg.signalQueue.notify();
   const t = pickTarget(tg, sig);
   if (t) notifyTask(t);
 }
@@ -95,7 +104,7 @@ export function sendSignalToTask(t: Task, info: SigInfo): void {
   const sig = info.signo;
   const tg = t.tg;
   if (sig === 0 || t.state === 'dead' || tg.exiting !== undefined) return;
-  if (!initTakes(tg, sig, false)) return;
+  if (!initTakes(tg, sig, false, t)) return;
   if (sig === SIGKILL) {
     killThreadGroup(tg, SIGKILL);
     return;
@@ -103,7 +112,8 @@ export function sendSignalToTask(t: Task, info: SigInfo): void {
   if (sig === SIGCONT) continueGroup(tg);
   if (ignored(tg, sig) && (t.sigmask & sigbit(sig)) === 0n) return;
   if (sig < 32 && t.pending.some((s) => s.signo === sig)) return;
-  t.pending.push(info);
+  t.pending.push(markInit(tg, info));
+  tg.signalQueue.notify();
   if ((t.sigmask & sigbit(sig)) === 0n) notifyTask(t);
 }
 
@@ -161,6 +171,8 @@ export function deliverSignals(t: Task): void {
     if (a.handler === SIG_IGN) continue;
     if (a.handler === SIG_DFL) {
       if (defaultIgnored(sig)) continue;
+      // Queued to init while blocked, now unblocked: init is not killed by its own signals.
+      if (info.toInitBlocked) continue;
       if (isStopSignal(sig)) {
         if (!tg.stopped) {
           tg.stopped = true;
@@ -221,7 +233,8 @@ function setupFrame(t: Task, sig: number, info: SigInfo, oldMask: bigint): boole
   const regs = t.regs;
   let sp = regs.get(REG.rsp);
   const wasOnStack = onAltStack(t, sp);
-  if (a.flags & SA_ONSTACK && t.altStack.size > 0 && !(t.altStack.flags & SS_DISABLE) && !wasOnStack) {
+  const entering = a.flags & SA_ONSTACK && t.altStack.size > 0 && !(t.altStack.flags & SS_DISABLE) && !wasOnStack;
+  if (entering) {
     sp = t.altStack.sp + t.altStack.size;
   } else {
     sp -= 128; // red zone
@@ -230,6 +243,9 @@ function setupFrame(t: Task, sig: number, info: SigInfo, oldMask: bigint): boole
   const fp = new Uint8Array(FP_SIZE);
   t.kernel.platform.getFpRegs(t.hostTid, fp);
   const frame = Math.floor((fpAddr - FRAME_SIZE) / 16) * 16 - 8;
+  // A frame that would leave the alternate stack it is on (a handler that walked off its bottom):
+  // no frame, the signal is forced (SIGSEGV), as Linux's get_sigframe does.
+  if ((entering || wasOnStack) && frame < t.altStack.sp) return false;
   const buf = new Uint8Array(FRAME_SIZE);
   const dv = new DataView(buf.buffer);
   writeU64(dv, 0, a.restorer);

@@ -38,6 +38,8 @@ export class ThreadGroup {
   readonly children = new Set<ThreadGroup>();
   /** Notified when a child changes state (exit, stop, continue): wait4/waitid park here. */
   readonly childEvents = new WaitQueue();
+  /** Notified whenever a signal is queued to the process or one of its threads (signalfd). */
+  readonly signalQueue = new WaitQueue();
   readonly pending: SigInfo[] = [];
   pgid: number;
   sid: number;
@@ -55,6 +57,10 @@ export class ThreadGroup {
   readonly startTime: number;
   /** Accumulated CPU time of exited children (for times/getrusage), in clock ticks. */
   childTicks = 0;
+  /** CPU time (ns) of this process's exited tasks (kernel/cputime.ts). */
+  deadCpuNs = 0n;
+  /** CPU time (ns) of the children (and their waited-for children) this process reaped. */
+  childCpuNs = 0n;
   rlimits: Map<number, Rlimit>;
   /**
    * PR_GET_DUMPABLE (Linux keeps it on the mm): 0 once the process changed ids or ran a
@@ -131,6 +137,8 @@ export class Task implements Waiter {
   nice = 0;
   /** Ticks of CPU time charged to this task (approximate: one per syscall batch). */
   ticks = 0;
+  /** CPU time (ns) of the host threads this task ran on before its current one (exec). */
+  cpuBaseNs = 0n;
 
   constructor(
     readonly kernel: Kernel,

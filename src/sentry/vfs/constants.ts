@@ -76,6 +76,11 @@ export const POLLWRNORM = 0x100;
 export const POLLWRBAND = 0x200;
 export const POLLRDHUP = 0x2000;
 
+/** A file's readiness with the bits Linux sets beside POLLIN/POLLOUT (POLLRDNORM, POLLWRNORM). */
+export function pollBits(r: number): number {
+  return r | (r & POLLIN ? POLLRDNORM : 0) | (r & POLLOUT ? POLLWRNORM : 0);
+}
+
 export const DT_UNKNOWN = 0;
 
 /** The d_type of a mode (DT_REG is S_IFREG >> 12, and so on). */

@@ -8,7 +8,7 @@
 
 import { EEXIST, EINVAL, ENOENT, EPERM } from '../abi/errno';
 import type { Waiter } from '../kernel/waitqueue';
-import { POLLERR, POLLHUP, POLLIN } from './constants';
+import { POLLERR, POLLHUP, POLLIN, pollBits } from './constants';
 import { allocAnonIno, anonStat, FileDescription, type StatInfo } from './file';
 
 export const EPOLL_CTL_ADD = 1;
@@ -61,6 +61,8 @@ export class EpollFile extends FileDescription {
         if (!byFd) this.interests.set(file, (byFd = new Map()));
         byFd.set(fd, i);
         file.waitQueue.add(i);
+        // A waiter parked before this fd was added must look again (it may be ready already).
+        this.waitQueue.notify();
         return 0;
       }
       case EPOLL_CTL_MOD:
@@ -69,6 +71,7 @@ export class EpollFile extends FileDescription {
         cur.ev = ev;
         cur.disarmed = false;
         cur.notified = true;
+        this.waitQueue.notify();
         return 0;
       case EPOLL_CTL_DEL:
         if (!cur) return -ENOENT;
@@ -110,7 +113,7 @@ export class EpollFile extends FileDescription {
   private ready(i: Interest): number {
     if (i.disarmed) return 0;
     if (i.ev.events & EPOLLET && !i.notified && i.file.hostWatchFd() < 0) return 0;
-    return i.file.readiness() & ((i.ev.events & ~CONTROL) | POLLERR | POLLHUP);
+    return pollBits(i.file.readiness()) & ((i.ev.events & ~CONTROL) | POLLERR | POLLHUP);
   }
 
   /** Host fds of watched host streams, for a waiting epoll_wait. */

@@ -2,6 +2,7 @@
 
 import { EBADF, EMFILE } from '../abi/errno';
 import type { FileDescription } from './file';
+import { dropPosixLocks } from './lock';
 
 export interface FdEntry {
   file: FileDescription;
@@ -37,7 +38,10 @@ export class FdTable {
     }
     const old = this.fds.get(fd);
     this.fds.set(fd, { file, cloexec });
-    if (old) old.file.decRef();
+    if (old) {
+      dropPosixLocks(old.file, this);
+      old.file.decRef();
+    }
     return fd;
   }
 
@@ -45,6 +49,8 @@ export class FdTable {
     const e = this.fds.get(fd);
     if (!e) return -EBADF;
     this.fds.delete(fd);
+    // POSIX locks belong to the fd table (Linux's files_struct): any close of the file drops them.
+    dropPosixLocks(e.file, this);
     e.file.decRef();
     return 0;
   }

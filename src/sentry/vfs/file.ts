@@ -9,6 +9,7 @@ import type { MapSource } from '../mm/mm';
 import { O_ACCMODE, O_PATH, O_RDONLY, O_WRONLY, POLLIN, POLLOUT } from './constants';
 import { now, type Attr, type DirEntry } from './inode';
 import { pathOf, type Location } from './mount';
+import { dropFileLocks } from './lock';
 
 export { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK, O_APPEND, POLLIN, POLLOUT, POLLERR, POLLHUP } from './constants';
 
@@ -46,6 +47,8 @@ export abstract class FileDescription {
   readonly waitQueue = new WaitQueue();
   /** Where it was opened (path-backed files); null for pipes, sockets and anonymous files. */
   location: Location | null = null;
+  /** Holds (or held) an OFD or flock lock: released with the description (vfs/lock.ts). */
+  lockHolder = false;
   constructor(public flags: number) {}
 
   /** Read into views (application memory); pos -1: at and advancing the file offset. -EAGAIN: would block. */
@@ -117,7 +120,9 @@ export abstract class FileDescription {
     return this;
   }
   decRef(): void {
-    if (--this.refs === 0) this.release();
+    if (--this.refs !== 0) return;
+    if (this.lockHolder) dropFileLocks(this);
+    this.release();
   }
 }
 

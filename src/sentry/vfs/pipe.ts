@@ -96,9 +96,9 @@ export class Pipe {
     return total;
   }
 
-  /** F_SETPIPE_SZ: a power of two of at least a page; never below what is buffered. */
+  /** F_SETPIPE_SZ: a power of two of at least a page (0 asks for one page); never below what is buffered. */
   resize(size: number, privileged: boolean): number {
-    if (size <= 0 || size > 0x80000000) return -EINVAL;
+    if (size < 0 || size > 0x80000000) return -EINVAL;
     let n = PIPE_BUF;
     while (n < size) n *= 2;
     if (n > PIPE_MAX_SIZE && !privileged) return -EPERM;

@@ -6,6 +6,7 @@ import { sysIdentity } from './sys_identity';
 import { sysDir } from './sys_dir';
 import { sysFile } from './sys_file';
 import { sysIo } from './sys_io';
+import { sysLock } from './sys_lock';
 import { sysMisc } from './sys_misc';
 import { sysMmap } from './sys_mmap';
 import { sysPoll } from './sys_poll';
@@ -14,6 +15,8 @@ import { sysProcess } from './sys_process';
 import { sysSignal } from './sys_signal';
 import { sysStat } from './sys_stat';
 import { sysTime } from './sys_time';
+import { sysSignalfd } from './sys_signalfd';
+import { sysTimerfd } from './sys_timerfd';
 import { sysXattr } from './sys_xattr';
 
 let done = false;
@@ -22,7 +25,7 @@ export function registerAll(): void {
   if (done) return;
   done = true;
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
-  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysPrio]) register(family);
+  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysPrio, sysTimerfd, sysSignalfd, sysLock]) register(family);
 }
 
 export { dispatchSyscall, implementedSyscalls, syscallName } from './table';

@@ -15,6 +15,7 @@ import {
 import { newMemfd } from '../../vfs/memfd';
 import { openAt } from '../../vfs/namei';
 import { newPipe, PipeFile } from '../../vfs/pipe';
+import { fcntlLock } from './sys_lock';
 import { fileOf, readPath, startOf, targetAt, isFile } from './vfs_args';
 
 const F_DUPFD = 0;
@@ -153,21 +154,16 @@ function fcntl(t: Task): number {
   }
 }
 
-/** Locks (granted: one sentry, no other user of these files), owners, leases, pipe sizes. */
+/** Locks (sys_lock.ts), owners, leases, pipe sizes. */
 function fcntlMore(t: Task, f: FileDescription, cmd: number, arg: number): number {
   switch (cmd) {
     case F_GETLK:
-    case F_OFD_GETLK: {
-      // Nobody else holds a lock: l_type = F_UNLCK, the rest left as asked.
-      const b = new Uint8Array(2);
-      new DataView(b.buffer).setInt16(0, F_UNLCK, true);
-      return t.mm.write(arg, b) ? 0 : -EFAULT;
-    }
+    case F_OFD_GETLK:
     case F_SETLK:
     case F_SETLKW:
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
-      return t.mm.read(arg, 32) ? 0 : -EFAULT;
+      return fcntlLock(t, f, cmd, arg);
     case F_SETOWN:
     case F_SETSIG:
       return 0;
@@ -179,7 +175,7 @@ function fcntlMore(t: Task, f: FileDescription, cmd: number, arg: number): numbe
     case F_SETLEASE:
       return -EINVAL;
     case F_SETPIPE_SZ:
-      return f instanceof PipeFile ? f.pipe.resize(arg, capable(t.creds, CAP_SYS_RESOURCE)) : -EBADF;
+      return f instanceof PipeFile ? f.pipe.resize(t.argU32(2), capable(t.creds, CAP_SYS_RESOURCE)) : -EBADF;
     case F_GETPIPE_SZ:
       return f instanceof PipeFile ? f.pipe.capacity : -EBADF;
     default:
@@ -402,7 +398,6 @@ export const sysFile = {
     return f instanceof PipeFile ? -ESPIPE : 0;
   },
   readahead: fdNoop,
-  flock: fdNoop,
   sendfile,
   copy_file_range: copyFileRange,
   memfd_create: memfdCreate,

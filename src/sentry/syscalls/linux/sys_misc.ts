@@ -218,6 +218,32 @@ function schedAffinity(t: Task): number {
 
 const refuse = () => -EPERM;
 
+const UNSHARE_FLAGS = 0x10000 | 0x200 | 0x20000 | 0x800 | 0x100 | 0x400 | 0x40000 | 0x7c000000 | 0x80; // THREAD FS NEWNS SIGHAND VM FILES SYSVSEM, NEWUTS..NEWNET, NEWTIME
+const NAMESPACES = 0x20000 | 0x7e000000 | 0x80;
+
+/**
+ * unshare(2): the fd table (CLONE_FILES) and the fs context (CLONE_FS) become the caller's own;
+ * THREAD/SIGHAND/VM are no-ops for a single-threaded caller (EINVAL otherwise); new namespaces
+ * are refused as without privilege (EPERM), as clone does.
+ */
+function unshare(t: Task): number {
+  const f = t.argInt(0);
+  if (f & ~UNSHARE_FLAGS) return -EINVAL;
+  if (f & (0x10000 | 0x800 | 0x100) && t.tg.tasks.size > 1) return -EINVAL;
+  if (f & NAMESPACES) return -EPERM;
+  if (f & 0x400 && t.files.refs > 1) {
+    const own = t.files.fork();
+    t.files.release();
+    t.files = own;
+  }
+  if (f & 0x200 && t.fs.refs > 1) {
+    const own = t.fs.fork();
+    t.fs.release();
+    t.fs = own;
+  }
+  return 0;
+}
+
 export const sysMisc = {
   uname,
   arch_prctl: archPrctl,
@@ -275,7 +301,7 @@ export const sysMisc = {
   syslog: refuse,
   quotactl: refuse,
   vhangup: refuse,
-  unshare: refuse,
+  unshare,
   setns: refuse,
   bpf: refuse,
   perf_event_open: refuse,

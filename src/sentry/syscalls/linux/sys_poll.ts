@@ -8,7 +8,7 @@ import { EBADF, EFAULT, EINVAL } from '../../abi/errno';
 import type { Task } from '../../kernel/task';
 import type { WaitQueue } from '../../kernel/waitqueue';
 import type { FileDescription } from '../../vfs';
-import { O_CLOEXEC, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI } from '../../vfs/constants';
+import { O_CLOEXEC, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, pollBits } from '../../vfs/constants';
 import { EPOLL_CTL_DEL, EpollFile } from '../../vfs/epoll';
 import { EFD_SEMAPHORE, EventFdFile } from '../../vfs/eventfd';
 import { fileOf } from './vfs_args';
@@ -120,7 +120,7 @@ function doPoll(t: Task, addr: number, nfds: number, timeoutMs: number, maskAddr
       const f = t.files.get(fd);
       if (!f) rev = POLLNVAL;
       else {
-        rev = f.readiness() & (events | POLLERR | POLLHUP);
+        rev = pollBits(f.readiness()) & (events | POLLERR | POLLHUP);
         files.push(f);
       }
     }

@@ -9,12 +9,17 @@ import { sendSignalToGroup, sendSignalToTask } from '../../kernel/signals';
 import { CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, encodeSigInfo, SI_TKILL, SI_USER } from '../../kernel/signal-types';
 import type { Task, ThreadGroup } from '../../kernel/task';
 import { mayKill } from '../../kernel/creds';
+import { groupCpuNs } from '../../kernel/cputime';
+import { putTimeval } from './sys_time';
 
 const WNOHANG = 1;
 const WUNTRACED = 2;
 const WEXITED = 4;
 const WCONTINUED = 8;
 const WNOWAIT = 0x01000000;
+const WNOTHREAD = 0x20000000;
+const WALL = 0x40000000;
+const WCLONE = 0x80000000 | 0;
 const P_ALL = 0;
 const P_PID = 1;
 const P_PGID = 2;
@@ -76,6 +81,9 @@ function findWaitable(t: Task, idtype: number, id: number, options: number): Wai
   let any = false;
   for (const c of t.tg.children) {
     if (!matches(t, c, idtype, id)) continue;
+    // A zombie is a candidate only for WEXITED: waiting just for stops or continues of children
+    // that have all exited fails with ECHILD (Linux's notask_error), it does not wait forever.
+    if (!c.alive && !(options & WEXITED)) continue;
     any = true;
     if (!c.alive && !c.reaped && options & WEXITED) return { tg: c, kind: 'exit' };
     if (c.alive && c.reportStop && c.stopped && options & WUNTRACED) return { tg: c, kind: 'stop' };
@@ -84,11 +92,19 @@ function findWaitable(t: Task, idtype: number, id: number, options: number): Wai
   return any ? 'wait' : 'none';
 }
 
+/** wait4/waitid's struct rusage of the child: its CPU time and that of the children it reaped. */
+function writeRusage(t: Task, addr: number, r: WaitResult): boolean {
+  const b = new Uint8Array(144);
+  const ns = r.kind === 'exit' ? r.tg.deadCpuNs + r.tg.childCpuNs : groupCpuNs(r.tg);
+  putTimeval(new DataView(b.buffer), 0, ns);
+  return t.mm.write(addr, b);
+}
+
 function wait4(t: Task): number {
   const pid = t.argInt(0);
   const statusAddr = t.arg(1);
   const options = t.argInt(2);
-  if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | 0x20000000 | 0x40000000 | 0x80000000)) return -EINVAL;
+  if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WCLONE | WALL)) return -EINVAL;
   let idtype = P_ALL;
   let id = 0;
   if (pid > 0) [idtype, id] = [P_PID, pid];
@@ -102,7 +118,7 @@ function wait4(t: Task): number {
   else if (r.kind === 'stop') status = 0x7f | (r.tg.stopSignal << 8);
   else status = 0xffff;
   if (statusAddr && !t.mm.writeU32(statusAddr, status)) return -EFAULT;
-  if (t.arg(3)) t.mm.write(t.arg(3), new Uint8Array(144));
+  if (t.arg(3) && !writeRusage(t, t.arg(3), r)) return -EFAULT;
   if (r.kind === 'exit') reap(r.tg);
   else if (r.kind === 'stop') r.tg.reportStop = false;
   else r.tg.reportContinue = false;
@@ -114,6 +130,7 @@ function waitid(t: Task): number {
   const id = t.argInt(1);
   const infop = t.arg(2);
   const options = t.argInt(3);
+  if (options & ~(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WCLONE | WALL)) return -EINVAL;
   if (idtype < 0 || idtype > 2 || !(options & (WEXITED | WUNTRACED | WCONTINUED))) return -EINVAL;
   const r = findWaitable(t, idtype, id, options);
   if (r === 'none') return -ECHILD;
@@ -139,6 +156,7 @@ function waitid(t: Task): number {
     status = 18;
   }
   if (infop && !t.mm.write(infop, encodeSigInfo({ signo: SIGCHLD, code, pid: r.tg.tgid, uid: r.tg.leader.creds.uid, status }))) return -EFAULT;
+  if (t.arg(4) && !writeRusage(t, t.arg(4), r)) return -EFAULT;
   if (!(options & WNOWAIT)) {
     if (r.kind === 'exit') reap(r.tg);
     else if (r.kind === 'stop') r.tg.reportStop = false;
@@ -166,8 +184,9 @@ function kill(t: Task): number {
   const k = t.kernel;
   const info = { signo: sig, code: SI_USER, pid: t.pid, uid: t.creds.uid };
   if (pid > 0) {
-    const tg = k.groups.get(pid);
-    if (!tg || !tg.alive) return -ESRCH;
+    // A thread's id names its process too (Linux's find_vpid): kill(gettid(), sig) reaches the group.
+    const tg = k.groups.get(pid) ?? k.tasks.get(pid)?.tg;
+    if (!tg || (!tg.alive && tg.reaped)) return -ESRCH;
     const perm = mayKill(t, tg.leader, sig);
     if (perm < 0) return perm;
     sendSignalToGroup(tg, info);
@@ -235,18 +254,7 @@ function setsid(t: Task): number {
 
 export const sysProcess = {
   clone: (t: Task) => clone(t, t.argU32(0), t.arg(1), t.arg(2), t.arg(3), t.arg(4)),
-  clone3: (t: Task) => {
-    const a = t.mm.read(t.arg(0), 64);
-    const size = t.arg(1);
-    if (size < 64) return -EINVAL;
-    if (!a) return -EFAULT;
-    const dv = new DataView(a.buffer);
-    const u = (o: number) => dv.getUint32(o + 4, true) * 0x1_0000_0000 + dv.getUint32(o, true);
-    const flags = u(0);
-    const stack = u(40);
-    const stackSize = u(48);
-    return cloneWithExit(t, flags, stack ? stack + stackSize : 0, u(24), u(16), u(56), u(32));
-  },
+  clone3,
   fork: (t: Task) => clone(t, SIGCHLD, 0, 0, 0, 0),
   vfork: (t: Task) => clone(t, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0),
   execve: (t: Task) => execve(t, -100, t.arg(0), t.arg(1), t.arg(2)),
@@ -277,6 +285,68 @@ export const sysProcess = {
     return t.tid;
   },
 };
+
+const CLONE_ARGS_SIZE_VER0 = 64;
+const CLONE_ARGS_SIZE_VER2 = 88;
+const CLONE_CLEAR_SIGHAND = 0x1_0000_0000n;
+const CLONE_INTO_CGROUP = 0x2_0000_0000n;
+const CLONE_DETACHED = 0x400000n;
+const CLONE_SIGHAND = 0x800n;
+const CLONE_THREAD = 0x10000n;
+const CLONE_PARENT = 0x8000n;
+const CSIGNAL_NOT_NEWTIME = 0x7fn;
+
+/**
+ * clone3(struct clone_args *, size): the arguments checked as Linux does before anything is made
+ * (an unknown flag, a bad size or an inconsistent combination fails; it never creates a child).
+ */
+function clone3(t: Task): number {
+  const size = t.arg(1);
+  if (size > 4096) return -E2BIG;
+  if (size < CLONE_ARGS_SIZE_VER0) return -EINVAL;
+  const a = t.mm.read(t.arg(0), size);
+  if (!a) return -EFAULT;
+  // A newer caller's larger struct: what this kernel does not know must be zero.
+  for (let i = CLONE_ARGS_SIZE_VER2; i < size; i++) if (a[i] !== 0) return -E2BIG;
+  const args = new Uint8Array(CLONE_ARGS_SIZE_VER2);
+  args.set(a.subarray(0, Math.min(size, CLONE_ARGS_SIZE_VER2)));
+  const dv = new DataView(args.buffer);
+  const u = (o: number) => dv.getBigUint64(o, true);
+  const flags = u(0);
+  const pidfd = u(8);
+  const exitSignal = u(32);
+  const stack = u(40);
+  const stackSize = u(48);
+  const setTid = u(64);
+  const setTidSize = u(72);
+  if (flags & ~(0xffff_ffffn | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP)) return -EINVAL;
+  if (flags & (CLONE_DETACHED | CSIGNAL_NOT_NEWTIME)) return -EINVAL;
+  if ((flags & (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND)) === (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND)) return -EINVAL;
+  if (flags & (CLONE_THREAD | CLONE_PARENT) && exitSignal !== 0n) return -EINVAL;
+  if (exitSignal & ~0xffn || exitSignal > 64n) return -EINVAL;
+  if ((stack === 0n) !== (stackSize === 0n)) return -EINVAL;
+  if (setTidSize > 32n || (setTid === 0n) !== (setTidSize === 0n)) return -EINVAL;
+  // Choosing the child's pid (checkpoint/restore) and cgroups are not offered: as without privilege.
+  if (setTidSize > 0n) return -EPERM;
+  if (flags & CLONE_INTO_CGROUP) return -EINVAL;
+  void pidfd;
+  const top = stack === 0n ? 0 : Number(stack + stackSize);
+  const r = cloneWithExit(t, Number(flags & 0xffff_ff00n), top, Number(u(24)), Number(u(16)), Number(u(56)), Number(exitSignal));
+  if (r > 0 && flags & CLONE_CLEAR_SIGHAND && !t.blockState) clearHandlers(t, r);
+  return r;
+}
+
+/** CLONE_CLEAR_SIGHAND: the child's handled signals go back to their default action. */
+function clearHandlers(t: Task, tid: number): void {
+  const child = t.kernel.tasks.get(tid);
+  if (!child || child.tg.handlers === t.tg.handlers) return;
+  for (let i = 1; i <= 64; i++) {
+    const act = child.tg.handlers.actions[i];
+    if (act.handler !== SIG_IGN_ADDR) child.tg.handlers.actions[i] = { handler: 0, flags: 0, restorer: 0, mask: 0n };
+  }
+}
+
+const SIG_IGN_ADDR = 1;
 
 function cloneWithExit(t: Task, flags: number, stack: number, ptid: number, ctid: number, tls: number, exitSignal: number): number {
   return clone(t, (flags & ~0xff) | (exitSignal & 0xff), stack, ptid, ctid, tls);

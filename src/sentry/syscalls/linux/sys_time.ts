@@ -4,6 +4,7 @@
 import { EFAULT, EINTR, EINVAL } from '../../abi/errno';
 import { SIGALRM } from '../../abi/signals';
 import { sendSignalToGroup } from '../../kernel/signals';
+import { groupCpuNs, nsToTicks, taskCpuNs } from '../../kernel/cputime';
 import type { Task } from '../../kernel/task';
 
 const CLOCK_REALTIME = 0;
@@ -17,7 +18,7 @@ const CLOCK_BOOTTIME = 7;
 const TIMER_ABSTIME = 1;
 
 /** ns since the clock's epoch. */
-function clockNs(t: Task, clock: number): bigint | null {
+export function clockNs(t: Task, clock: number): bigint | null {
   switch (clock) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
@@ -31,11 +32,31 @@ function clockNs(t: Task, clock: number): bigint | null {
     case 9: // BOOTTIME_ALARM
       return process.hrtime.bigint();
     case CLOCK_PROCESS_CPUTIME_ID:
+      return groupCpuNs(t.tg);
     case CLOCK_THREAD_CPUTIME_ID:
-      return BigInt(Math.round((performance.now() - t.tg.startTime) * 1e6 * 0.01));
+      return taskCpuNs(t);
     default:
-      return null;
+      return clock < 0 ? cpuClockNs(t, clock) : null;
   }
+}
+
+/**
+ * A CPU clock of another thread or process (pthread_getcpuclockid, clock_getcpuclockid): the id is
+ * ~pid << 3 | perthread << 2 | which (0 PROF, 1 VIRT, 2 SCHED; 3 is invalid); pid 0 is the caller.
+ */
+function cpuClockNs(t: Task, clock: number): bigint | null {
+  const which = clock & 3;
+  if (which === 3) return null;
+  const id = ~(clock >> 3);
+  const k = t.kernel;
+  if (clock & 4) {
+    const task = id === 0 ? t : k.tasks.get(id);
+    if (!task || task.state === 'dead' || task.tg !== t.tg) return null;
+    return taskCpuNs(task);
+  }
+  const tg = id === 0 ? t.tg : k.groups.get(id);
+  if (!tg || !tg.alive) return null;
+  return groupCpuNs(tg);
 }
 
 function writeTimespec(t: Task, addr: number, ns: bigint): boolean {
@@ -91,16 +112,12 @@ function clockNanosleep(t: Task): number {
   return sleepUntil(t, performance.now() + Math.max(0, rel), flags & TIMER_ABSTIME ? 0 : t.arg(3));
 }
 
-function ticks(t: Task): number {
-  return Math.floor((performance.now() - t.tg.startTime) / 10);
-}
-
 function times(t: Task): number {
   const elapsed = Math.floor((performance.now() - t.kernel.bootTime) / 10);
   if (t.arg(0)) {
     const b = new Uint8Array(32);
     const dv = new DataView(b.buffer);
-    dv.setBigInt64(0, BigInt(Math.floor(ticks(t) * 0.01)), true);
+    dv.setBigInt64(0, BigInt(nsToTicks(groupCpuNs(t.tg))), true);
     dv.setBigInt64(16, BigInt(t.tg.childTicks), true);
     if (!t.mm.write(t.arg(0), b)) return -EFAULT;
   }
@@ -112,14 +129,18 @@ function getrusage(t: Task): number {
   if (who !== 0 && who !== -1 && who !== 1) return -EINVAL;
   const b = new Uint8Array(144);
   const dv = new DataView(b.buffer);
-  // ru_utime/ru_stime: the process's time alive as a stand-in for CPU time; ru_maxrss in KiB.
-  const us = Math.round((performance.now() - t.tg.startTime) * 10);
-  if (who !== -1) {
-    dv.setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
-    dv.setBigInt64(8, BigInt(us % 1e6), true);
-  }
+  // ru_utime: the host CPU time of the stubs' threads (kernel/cputime.ts); ru_maxrss in KiB.
+  const ns = who === 0 ? groupCpuNs(t.tg) : who === 1 ? taskCpuNs(t) : t.tg.childCpuNs;
+  putTimeval(dv, 0, ns);
   dv.setBigInt64(32, BigInt(Math.max(1, Math.ceil(t.mm.sizes().rss / 1024))), true);
   return t.mm.write(t.arg(1), b) ? 0 : -EFAULT;
+}
+
+/** A struct timeval at off from ns. */
+export function putTimeval(dv: DataView, off: number, ns: bigint): void {
+  const us = ns / 1000n;
+  dv.setBigInt64(off, us / 1_000_000n, true);
+  dv.setBigInt64(off + 8, us % 1_000_000n, true);
 }
 
 interface Alarm {

@@ -7,7 +7,7 @@ import { limitsText } from './limits';
 import { mapsText } from './maps';
 import { auxvBytes, cmdlineBytes, environBytes } from './memory';
 import { mountinfoText, mountsText } from './mounts';
-import { DIR_MODE, type ProcDir, type ProcKernel, type ProcNode, bytesFile, parseId, symlink, textFile } from './node';
+import { DIR_MODE, type ProcDir, type ProcKernel, type ProcNode, bytesFile, parseId, staticDir, symlink, textFile } from './node';
 import { groupMm, liveTask, taskMm, threadsOf } from './process';
 import { statText, statmText } from './stat';
 import { statusText } from './status';
@@ -53,6 +53,7 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     maps: () => text(() => mapsText(mm())),
     mountinfo: () => text(() => mountinfoText(k)),
     mounts: () => text(() => mountsText(k)),
+    ns: () => nsDir(),
     oom_adj: () => text(() => '0\n'),
     oom_score: () => text(() => '0\n'),
     oom_score_adj: () => text(() => '0\n'),
@@ -99,4 +100,25 @@ export function taskDir(k: ProcKernel, tg: ThreadGroup): ProcDir {
       return t ? pidDir(k, tg, t, false) : undefined;
     },
   };
+}
+
+/**
+ * The sandbox has one set of namespaces, the sentry's: every process's /proc/pid/ns links name the
+ * same ones (with the numbers Linux gives its initial namespaces).
+ */
+const NAMESPACES: Record<string, string> = {
+  cgroup: 'cgroup:[4026531835]',
+  ipc: 'ipc:[4026531839]',
+  mnt: 'mnt:[4026531841]',
+  net: 'net:[4026531840]',
+  pid: 'pid:[4026531836]',
+  pid_for_children: 'pid:[4026531836]',
+  time: 'time:[4026531834]',
+  time_for_children: 'time:[4026531834]',
+  user: 'user:[4026531837]',
+  uts: 'uts:[4026531838]',
+};
+
+function nsDir(): ProcNode {
+  return staticDir(Object.fromEntries(Object.entries(NAMESPACES).map(([k, v]) => [k, () => symlink(() => v)])));
 }

@@ -4,6 +4,7 @@
 
 import type { MemoryManager } from '../../mm/mm';
 import type { Task, ThreadGroup } from '../../kernel/task';
+import { groupCpuNs, nsToTicks, taskCpuNs } from '../../kernel/cputime';
 import type { ProcKernel } from './node';
 
 /** USER_HZ: what clock_t counts in /proc (and times(2), AT_CLKTCK). */
@@ -104,20 +105,13 @@ export function startTicks(k: ProcKernel, tg: ThreadGroup): number {
   return Math.max(0, Math.floor(((tg.startTime - k.bootTime) * HZ) / 1000));
 }
 
-/**
- * CPU time of one thread in clock ticks. The sentry does not meter host CPU per thread; it
- * charges Task.ticks where it can and otherwise estimates 1% of the thread's lifetime, as
- * clock_gettime(CLOCK_*_CPUTIME_ID) does. A thread that has exited keeps only what was charged.
- */
+/** CPU time of one thread in clock ticks: its stub thread's host CPU time (kernel/cputime.ts). */
 export function taskTicks(t: Task): number {
-  if (t.ticks > 0 || t.state === 'dead' || isZombie(t.tg)) return t.ticks;
-  return Math.floor(((performance.now() - t.tg.startTime) * HZ) / 1000 / 100);
+  return nsToTicks(taskCpuNs(t));
 }
 
 export function groupTicks(tg: ThreadGroup): number {
-  let n = 0;
-  for (const t of threadsOf(tg)) n += taskTicks(t);
-  return n;
+  return nsToTicks(groupCpuNs(tg));
 }
 
 /** A signal set as /proc/pid/status prints it: 16 hex digits, bit n-1 for signal n. */

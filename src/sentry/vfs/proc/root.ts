@@ -6,7 +6,7 @@ import { DIR_MODE, parseId, staticDir, symlink, textFile } from './node';
 import { pidDir } from './pid';
 import { isVisible } from './process';
 import {
-  SYS_VALUES, bootId, cpuinfoText, filesystemsText, loadavgText, meminfoText, statText, swapsText, uptimeText, versionText,
+  SYS_VALUES, bootId, cmdlineText, cpuinfoText, devicesText, filesystemsText, loadavgText, meminfoText, statText, swapsText, uptimeText, versionText,
 } from './system';
 
 function value(v: () => string): () => ProcNode {
@@ -29,6 +29,14 @@ function sysDir(k: ProcKernel): ProcDir {
         osrelease: value(() => SYS_VALUES.osrelease),
         ostype: value(() => SYS_VALUES.ostype),
         pid_max: value(() => SYS_VALUES.pidMax),
+        msgmax: value(() => SYS_VALUES.msgmax),
+        msgmnb: value(() => SYS_VALUES.msgmnb),
+        msgmni: value(() => SYS_VALUES.msgmni),
+        sem: value(() => SYS_VALUES.sem),
+        shmall: value(() => SYS_VALUES.shmall),
+        shmmax: value(() => SYS_VALUES.shmmax),
+        shmmni: value(() => SYS_VALUES.shmmni),
+        'threads-max': value(() => SYS_VALUES.threadsMax),
         random: () =>
           staticDir({
             boot_id: value(() => bootId(k)),
@@ -39,6 +47,7 @@ function sysDir(k: ProcKernel): ProcDir {
     vm: () =>
       staticDir({
         max_map_count: value(() => SYS_VALUES.maxMapCount),
+        mmap_min_addr: value(() => SYS_VALUES.mmapMinAddr),
         overcommit_memory: value(() => SYS_VALUES.overcommitMemory),
       }),
   });
@@ -50,7 +59,9 @@ function sysDir(k: ProcKernel): ProcDir {
  */
 export function procRoot(k: ProcKernel, self: SelfFn): ProcNode {
   const fixed: Record<string, () => ProcNode> = {
+    cmdline: () => textFile(cmdlineText),
     cpuinfo: () => textFile(cpuinfoText),
+    devices: () => textFile(devicesText),
     filesystems: () => textFile(filesystemsText),
     loadavg: () => textFile(() => loadavgText(k)),
     meminfo: () => textFile(() => meminfoText(k)),

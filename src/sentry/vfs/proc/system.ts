@@ -239,5 +239,26 @@ export const SYS_VALUES = {
   maxMapCount: '65530',
   fileMax: '9223372036854775807',
   nrOpen: String(1024 * 1024),
+  mmapMinAddr: '65536',
+  // System V IPC limits: Linux's defaults (the sentry has no System V IPC yet; the values are what
+  // a program sizing its segments reads).
+  shmmax: '18446744073692774399',
+  shmall: '18446744073692774399',
+  shmmni: '4096',
+  msgmax: '8192',
+  msgmnb: '16384',
+  msgmni: '32000',
+  sem: '32000\t1024000000\t500\t32000',
+  threadsMax: '32768',
 };
+
+/** /proc/cmdline: the sentry's own (it was not booted with one). */
+export function cmdlineText(): string {
+  return 'BOOT_IMAGE=/vmlinuz-moat-sentry ro\n';
+}
+
+/** /proc/devices: the character devices the sentry's /dev offers, and no block devices. */
+export function devicesText(): string {
+  return 'Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  5 /dev/tty\n  5 /dev/console\n  5 /dev/ptmx\n136 pts\n\nBlock devices:\n';
+}
 
