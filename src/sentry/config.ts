@@ -25,6 +25,14 @@ export interface SentryConfig {
   terminal?: boolean;
   /** moat exec's socket (src/sentry/control.ts). */
   controlSocket?: string;
+  /**
+   * The network namespace the sentry serves the sandbox's sockets in (docs/sentry.md,
+   * "Networking"): join a path (Docker, CNI), a new one (lo up), or the host's (no network
+   * namespace in the spec, as runsc's network=host). Absent: a new one.
+   */
+  network?: { mode: 'new' | 'host' } | { mode: 'join'; path: string };
+  /** annotation dev.moat.network.egress, validated at create (src/sentry/net/egress.ts). */
+  egress?: string;
   /** Where unimplemented syscalls are reported (stderr under --strace). */
   logFile?: string;
 }
