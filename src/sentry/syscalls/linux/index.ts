@@ -11,6 +11,7 @@ import { sysMmap } from './sys_mmap';
 import { sysPoll } from './sys_poll';
 import { sysProcess } from './sys_process';
 import { sysSignal } from './sys_signal';
+import { sysSocket } from './sys_socket';
 import { sysStat } from './sys_stat';
 import { sysTime } from './sys_time';
 import { sysXattr } from './sys_xattr';
@@ -21,7 +22,7 @@ export function registerAll(): void {
   if (done) return;
   done = true;
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
-  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr]) register(family);
+  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysSocket]) register(family);
 }
 
 export { dispatchSyscall, implementedSyscalls, syscallName } from './table';
