@@ -17,6 +17,7 @@ import { ControlServer } from './control';
 import { ptraceSys } from './platform/ptrace/native';
 import { consoleForeground } from './vfs/host-stream';
 import { enterNetwork } from './net/netns';
+import { registerNetFamilies } from './net';
 
 const FORWARDED = [1, 2, 3, 10, 12, 14, 15, 18, 20, 21, 22, 23, 28]; // HUP INT QUIT USR1 USR2 ALRM TERM CONT TSTP TTIN TTOU URG WINCH
 
@@ -41,6 +42,11 @@ export function sentryMain(argv: string[]): void {
   (ptraceSys() as unknown as { unshare(flags: number): number }).unshare(0x08000000 | 0x04000000);
   const netErr = enterNetwork(cfg.network);
   if (netErr) fail(netErr);
+  registerNetFamilies(cfg.egress, (line) => {
+    const l = `moat sentry: ${line}\n`;
+    if (cfg.strace) process.stderr.write(l);
+    if (cfg.logFile) fs.appendFileSync(cfg.logFile, l);
+  });
   // The tracer and the stubs it spawns on one CPU: a syscall round trip is then a context switch,
   // not two cross-CPU wake-ups (4-6x cheaper here). MOAT_SENTRY_PIN=0 leaves scheduling alone.
   const pin = ptraceSys() as unknown as { pinCpu(): number; pinPid(pid: number, cpu: number): number };
