@@ -96,6 +96,15 @@ test('busybox in the sentry: nc over 127.0.0.1, ip addr/route/link, netstat, ifc
   ].join('\n'), explain(r));
 });
 
+test('name resolution through /etc/hosts as glibc does it (getent: NSS files, getaddrinfo over netlink for AI_ADDRCONFIG)', () => {
+  for (const args of [['hosts', 'localhost'], ['ahosts', 'localhost'], ['ahostsv4', '127.0.0.1']]) {
+    const native = runNative('getent', args);
+    const r = moatDo(root, 'sentry', ['getent', ...args]);
+    assert.equal(r.stdout, native.stdout, `getent ${args.join(' ')}\n${explain(r)}`);
+    assert.equal(r.status, native.status, explain(r));
+  }
+});
+
 /** A busybox bundle (tmpfs on /tmp) with the egress annotation (undefined: none), run under the sentry. */
 function runEgress(egress: string | undefined, script: string, mutate: (c: Record<string, any>) => void = () => undefined) {
   const b = makeBundle(['sh', '-c', script], (c) => {
