@@ -74,6 +74,7 @@ export const ECONNRESET = 104;
 export const ENOBUFS = 105;
 export const EISCONN = 106;
 export const ENOTCONN = 107;
+export const ETOOMANYREFS = 109;
 export const ETIMEDOUT = 110;
 export const ECONNREFUSED = 111;
 export const EHOSTUNREACH = 113;
@@ -152,6 +153,7 @@ const NAMES: Record<number, string> = {
   94: "ESOCKTNOSUPPORT",
   95: "EOPNOTSUPP",
   96: "EPFNOSUPPORT",
+  109: "ETOOMANYREFS",
   25: "ENOTTY",
   6: "ENXIO",
   75: "EOVERFLOW",

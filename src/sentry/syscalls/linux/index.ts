@@ -1,5 +1,6 @@
 // Every syscall family, registered into the dispatch table.
 
+import { registerSocketFamilies } from '../../net';
 import { register } from './table';
 import { sysFutex } from './sys_futex';
 import { sysIdentity } from './sys_identity';
@@ -21,6 +22,7 @@ let done = false;
 export function registerAll(): void {
   if (done) return;
   done = true;
+  registerSocketFamilies();
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
   for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysSocket]) register(family);
 }
