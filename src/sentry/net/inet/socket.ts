@@ -5,7 +5,7 @@
 // memory, and parks the task (waking on the host fd's readiness) where Linux would block.
 
 import * as fs from 'node:fs';
-import { EACCES, EAFNOSUPPORT, EAGAIN, EALREADY, EFAULT, EINPROGRESS, EINVAL, EISCONN, ENOTTY, EOPNOTSUPP, EPERM, EPROTONOSUPPORT } from '../../abi/errno';
+import { EACCES, EAFNOSUPPORT, EAGAIN, EALREADY, EFAULT, EINPROGRESS, EINVAL, EISCONN, ENOTTY, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
 import { BLOCK, type Task } from '../../kernel/task';
 import { O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../vfs/constants';
 import { MSG_DONTWAIT, MSG_ERRQUEUE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SOCK_DGRAM, SOCK_STREAM } from '../constants';
@@ -17,7 +17,6 @@ import { egressPermits, unprivilegedPortStart } from '../policy';
 import { AF_INET, AF_INET6, AF_UNSPEC, encodeInetAddr, parseInetAddr, type InetAddr } from './addr';
 import { hostOption, inetGetOpt, inetSetOpt } from './options';
 
-const ESOCKTNOSUPPORT = 94;
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
 const IPPROTO_ICMP = 1;

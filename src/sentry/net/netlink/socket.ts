@@ -4,7 +4,7 @@
 // namespace, over one host NETLINK_ROUTE socket the sentry holds: the alternative, building them
 // from ioctls, would lose IPv6 addresses, routes and link attributes the tools print.
 
-import { ECONNREFUSED, EADDRINUSE, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, ENOTTY, EPROTONOSUPPORT } from '../../abi/errno';
+import { ECONNREFUSED, EADDRINUSE, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, ENOTTY, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
 import type { Task } from '../../kernel/task';
 import { POLLIN, POLLOUT } from '../../vfs/constants';
 import { MSG_PEEK, MSG_TRUNC, SOCK_DGRAM } from '../constants';
@@ -16,7 +16,6 @@ import { errorMessage, parseRequests, reframeReply, readHeader, NLMSG_HDRLEN } f
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
-const ESOCKTNOSUPPORT = 94;
 const NETLINK_ROUTE = 0;
 const SOL_NETLINK = 270;
 const SOCKADDR_NL = 12;
