@@ -27,7 +27,7 @@
 // SO_SNDBUF/RCVBUF, SO_RCVTIMEO/SNDTIMEO, SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, ...) are kept
 // here; a family overrides getsockopt/setsockopt for its own and calls super for the rest.
 
-import { EAGAIN, EDOM, EINTR, EINVAL, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP, EPERM } from '../abi/errno';
+import { EAGAIN, EDOM, EINTR, EINVAL, ENOPROTOOPT, ENOTCONN, ENOTTY, EOPNOTSUPP, EPERM } from '../abi/errno';
 import type { Task } from '../kernel/task';
 import type { WaitQueue } from '../kernel/waitqueue';
 import { O_NONBLOCK, O_RDWR, S_IFSOCK } from '../vfs/constants';
@@ -40,6 +40,7 @@ import {
   SOL_SOCKET, WMEM_DEFAULT, WMEM_MAX,
 } from './constants';
 import type { RecvRequest, RecvResult, SendRequest } from './message';
+import { netdevIoctl } from './netdev';
 
 export interface SocketFamily {
   /** socket(2): type is SOCK_STREAM etc. (flags stripped); flags is O_NONBLOCK or 0. */
@@ -173,6 +174,11 @@ export abstract class Socket extends FileDescription {
   }
 
   abstract override readiness(): number;
+
+  /** sock_do_ioctl: what a family does not answer goes to the interface ioctls (dev_ioctl). */
+  override ioctl(t: Task, cmd: number, arg: number): number {
+    return netdevIoctl(t, cmd, arg) ?? -ENOTTY;
+  }
 
   override stat(): StatInfo {
     return anonStat(S_IFSOCK | 0o777, this.sockIno);

@@ -5,14 +5,13 @@
 // memory, and parks the task (waking on the host fd's readiness) where Linux would block.
 
 import * as fs from 'node:fs';
-import { EACCES, EAFNOSUPPORT, EAGAIN, EALREADY, EFAULT, EINPROGRESS, EINVAL, EISCONN, ENOTTY, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
+import { EACCES, EAFNOSUPPORT, EAGAIN, EALREADY, EFAULT, EINPROGRESS, EINVAL, EISCONN, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
 import { BLOCK, type Task } from '../../kernel/task';
 import { O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../vfs/constants';
 import { MSG_DONTWAIT, MSG_ERRQUEUE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SOCK_DGRAM, SOCK_STREAM } from '../constants';
 import type { RecvRequest, RecvResult, SendRequest } from '../message';
 import { progressOf, registerSocketFamily, Socket } from '../socket';
 import { netAux, netSys, WATCH_OUT } from '../host';
-import { netdevIoctl } from '../netdev';
 import { egressPermits, unprivilegedPortStart } from '../policy';
 import { AF_INET, AF_INET6, AF_UNSPEC, encodeInetAddr, parseInetAddr, type InetAddr } from './addr';
 import { hostOption, inetGetOpt, inetSetOpt } from './options';
@@ -214,7 +213,7 @@ export class InetSocket extends Socket {
         return t.mm.writeU32(arg, v) ? 0 : -EFAULT;
       }
       default:
-        return netdevIoctl(t, cmd, arg) ?? -ENOTTY;
+        return super.ioctl(t, cmd, arg);
     }
   }
 

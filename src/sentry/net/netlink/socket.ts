@@ -4,14 +4,13 @@
 // namespace, over one host NETLINK_ROUTE socket the sentry holds: the alternative, building them
 // from ioctls, would lose IPv6 addresses, routes and link attributes the tools print.
 
-import { ECONNREFUSED, EADDRINUSE, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, ENOTTY, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
+import { ECONNREFUSED, EADDRINUSE, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
 import type { Task } from '../../kernel/task';
 import { POLLIN, POLLOUT } from '../../vfs/constants';
 import { MSG_PEEK, MSG_TRUNC, SOCK_DGRAM } from '../constants';
 import { gatherViews, type RecvRequest, type RecvResult, type SendRequest } from '../message';
 import { registerSocketFamily, Socket, intBytes } from '../socket';
 import { netAux, netSys } from '../host';
-import { netdevIoctl } from '../netdev';
 import { errorMessage, parseRequests, reframeReply, readHeader, NLMSG_HDRLEN } from './route';
 
 const AF_NETLINK = 16;
@@ -193,7 +192,7 @@ export class NetlinkSocket extends Socket {
 
   override ioctl(t: Task, cmd: number, arg: number): number {
     if (cmd === 0x541b) return t.mm.writeU32(arg, this.queue[0]?.length ?? 0) ? 0 : -EFAULT; // FIONREAD
-    return netdevIoctl(t, cmd, arg) ?? -ENOTTY;
+    return super.ioctl(t, cmd, arg);
   }
 
   override release(): void {
