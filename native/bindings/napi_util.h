@@ -33,5 +33,6 @@ bool export_functions(napi_env env, napi_value exports, const struct napi_export
 bool moat_register_sentry(napi_env env, napi_value exports);
 bool moat_register_gofer(napi_env env, napi_value exports);
 bool moat_register_vm(napi_env env, napi_value exports); /* vm_tty.c */
+bool moat_register_net(napi_env env, napi_value exports); /* net.c: the sentry's host sockets */
 
 #endif

@@ -34,7 +34,7 @@
  *   unshare(flags) -> 0 | -errno   the sentry leaves the host's network, IPC and UTS namespaces
  *   dup2(oldfd, newfd)             the exec relay lets go of its caller's stdio
  *   pollIn(fd)                     -> bool  a read of fd would not block (poll, no wait)
- *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3)
+ *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3); fd|0x40000000: or writability
  *   ttyIoctl(fd, cmd, buf)         -> 0 | -errno  a terminal ioctl on a stdio fd (see below)
  *   stubBase                       STUB_BASE (native/sentry/layout.h), a number
  *
@@ -71,7 +71,10 @@
 #include "../sentry/layout.h"
 #include "napi_util.h"
 
-#define MAX_WATCH 16
+#define MAX_WATCH 64
+/* A watched fd with this bit set also ends a wait when it becomes writable (a socket connecting or
+ * with a full send buffer). */
+#define WATCH_OUT 0x40000000
 
 static struct user_regs_struct *shared_regs;
 static int32_t *shared_event;
@@ -697,8 +700,10 @@ static napi_value set_watch_fds_js(napi_env env, napi_callback_info info)
 		return NULL;
 	nwatch = 0;
 	for (size_t i = 0; i < bytes / 4 && nwatch < MAX_WATCH; i++) {
-		watch[nwatch].fd = ((int32_t *)data)[i];
-		watch[nwatch].events = POLLIN;
+		int32_t v = ((int32_t *)data)[i];
+
+		watch[nwatch].fd = v & ~WATCH_OUT;
+		watch[nwatch].events = POLLIN | (v & WATCH_OUT ? POLLOUT : 0);
 		nwatch++;
 	}
 	return NULL;

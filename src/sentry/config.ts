@@ -30,6 +30,14 @@ export interface SentryConfig {
   /** moat exec's socket (src/sentry/control.ts). */
   controlSocket?: string;
   /**
+   * The network namespace the sentry serves the sandbox's sockets in (docs/sentry.md,
+   * "Networking"): join a path (Docker, CNI), a new one (lo up), or the host's (no network
+   * namespace in the spec, as runsc's network=host). Absent: a new one.
+   */
+  network?: { mode: 'new' | 'host' } | { mode: 'join'; path: string };
+  /** annotation dev.moat.network.egress, validated at create (src/sentry/net/egress.ts). */
+  egress?: string;
+  /**
    * The events file in the state directory (src/sentry/report.ts): one JSON line per unimplemented
    * syscall or sentry bug first seen, which `moat events` shows.
    */

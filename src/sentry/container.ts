@@ -20,6 +20,7 @@ import { capsToWire, type SentryConfig } from './config';
 import { logTarget } from '../util/log';
 import { sentryEventsPath } from './report';
 import { spawnGofer, type GoferTree } from './gofer';
+import { EGRESS_ANNOTATION, parseEgress } from './net/egress';
 
 const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
@@ -91,9 +92,34 @@ export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, str
     ...(req.startFifo ? { startFifo: req.startFifo } : {}),
     strace,
     ...(p.terminal ? { terminal: true } : {}),
+    network: networkOf(spec),
+    ...egressOf(spec),
   };
   if (cfg.args.length === 0) throw new MoatError('EUSAGE', 'process.args: empty');
   return { cfg, trees };
+}
+
+/**
+ * The sandbox's network namespace: the spec's `network` namespace joined by path or new; none in
+ * the spec means the host's (OCI), which the sentry then serves sockets in, as runsc's
+ * network=host does.
+ */
+function networkOf(spec: Spec): SentryConfig['network'] {
+  const ns = (spec.linux?.namespaces ?? []).find((n) => n.type === 'network');
+  if (!ns) return { mode: 'host' };
+  return ns.path ? { mode: 'join', path: ns.path } : { mode: 'new' };
+}
+
+/** The egress annotation, refused here (naming it) if the sentry could not parse it. */
+function egressOf(spec: Spec): { egress?: string } {
+  const v = spec.annotations?.[EGRESS_ANNOTATION];
+  if (v === undefined) return {};
+  try {
+    parseEgress(v);
+  } catch (e) {
+    throw new MoatError('EUSAGE', `annotations.${EGRESS_ANNOTATION}: ${(e as Error).message}`);
+  }
+  return { egress: v };
 }
 
 export class SentryPlatform implements Platform {

@@ -16,8 +16,11 @@ import { capsFromWire, type SentryConfig } from './config';
 import { initialCreds } from './kernel/creds';
 import { ControlServer } from './control';
 import { SentryReporter } from './report';
+import { logRecord } from '../util/log';
 import { ptraceSys } from './platform/ptrace/native';
 import { consoleForeground } from './vfs/host-stream';
+import { enterNetwork } from './net/netns';
+import { registerNetFamilies } from './net';
 
 const FORWARDED = [1, 2, 3, 10, 12, 14, 15, 18, 20, 21, 22, 23, 28]; // HUP INT QUIT USR1 USR2 ALRM TERM CONT TSTP TTIN TTOU URG WINCH
 
@@ -36,9 +39,17 @@ export function sentryMain(argv: string[]): void {
     fail(`cannot read ${cfgPath}: ${(e as Error).message}`);
   }
   registerAll();
-  // The sentry needs no network, System V IPC or host name of the host's: leave them (as root;
-  // the stubs it starts inherit the empty namespaces). A sentry taken over gets no network.
-  ptraceSys().unshare(0x40000000 | 0x08000000 | 0x04000000);
+  // The sentry needs no System V IPC or host name of the host's: leave them (as root; the stubs it
+  // starts inherit the empty namespaces). The network is the container's namespace (net/netns.ts):
+  // the sentry serves the sandbox's sockets with host sockets there.
+  ptraceSys().unshare(0x08000000 | 0x04000000);
+  const netErr = enterNetwork(cfg.network);
+  if (netErr) fail(netErr);
+  // Denied destinations (egress policy) and the like: moat's --log, and stderr under --strace.
+  registerNetFamilies(cfg.egress, (line) => {
+    if (cfg.strace) process.stderr.write(`moat sentry: ${line}\n`);
+    logRecord('warning', `sentry: ${line}`, { type: 'sentry-network' });
+  });
   // The tracer and the stubs it spawns on one CPU: a syscall round trip is then a context switch,
   // not two cross-CPU wake-ups (4-6x cheaper here). MOAT_SENTRY_PIN=0 leaves scheduling alone.
   const pin = ptraceSys();

@@ -1,5 +1,6 @@
 // Every syscall family, registered into the dispatch table.
 
+import { registerSocketFamilies } from '../../net';
 import { register } from './table';
 import { sysFutex } from './sys_futex';
 import { sysIdentity } from './sys_identity';
@@ -13,6 +14,7 @@ import { sysPoll } from './sys_poll';
 import { sysPrio } from './sys_prio';
 import { sysProcess } from './sys_process';
 import { sysSignal } from './sys_signal';
+import { sysSocket } from './sys_socket';
 import { sysStat } from './sys_stat';
 import { sysTime } from './sys_time';
 import { sysSignalfd } from './sys_signalfd';
@@ -24,8 +26,9 @@ let done = false;
 export function registerAll(): void {
   if (done) return;
   done = true;
+  registerSocketFamilies();
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
-  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysPrio, sysTimerfd, sysSignalfd, sysLock]) register(family);
+  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysPrio, sysTimerfd, sysSignalfd, sysLock, sysSocket]) register(family);
 }
 
 export { dispatchSyscall, implementedSyscalls, syscallName } from './table';

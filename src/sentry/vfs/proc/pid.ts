@@ -7,6 +7,7 @@ import { limitsText } from './limits';
 import { mapsText } from './maps';
 import { auxvBytes, cmdlineBytes, environBytes } from './memory';
 import { mountinfoText, mountsText } from './mounts';
+import { netDir } from './net';
 import { DIR_MODE, type ProcDir, type ProcKernel, type ProcNode, bytesFile, parseId, staticDir, symlink, textFile } from './node';
 import { groupMm, liveTask, taskMm, threadsOf } from './process';
 import { statText, statmText } from './stat';
@@ -54,6 +55,7 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     mountinfo: () => text(() => mountinfoText(k)),
     mounts: () => text(() => mountsText(k)),
     ns: () => nsDir(),
+    net: () => netDir(),
     oom_adj: () => text(() => '0\n'),
     oom_score: () => text(() => '0\n'),
     oom_score_adj: () => text(() => '0\n'),

@@ -66,6 +66,7 @@ export function procRoot(k: ProcKernel, self: SelfFn): ProcNode {
     loadavg: () => textFile(() => loadavgText(k)),
     meminfo: () => textFile(() => meminfoText(k)),
     mounts: () => symlink(() => 'self/mounts'),
+    net: () => symlink(() => 'self/net'),
     stat: () => textFile(() => statText(k)),
     swaps: () => textFile(swapsText),
     sys: () => sysDir(k),

@@ -1,0 +1,89 @@
+// The TCP/IP socket options an application may read or set on its host-backed socket: an
+// allow-list of those with effects confined to the socket itself. Anything else at these levels is
+// ENOPROTOOPT (reported once to the sentry's log); SOL_SOCKET options not listed here are the
+// sentry's own (timeouts, SO_PASSCRED …, kept by net/socket.ts).
+
+import { EINVAL, ENOPROTOOPT, EPERM } from '../../abi/errno';
+import { netSys } from '../host';
+import { logOnce } from '../policy';
+
+const SOL_SOCKET = 1;
+const SOL_IP = 0;
+const SOL_TCP = 6;
+const SOL_UDP = 17;
+const SOL_IPV6 = 41;
+
+/** SO_REUSEADDR TYPE ERROR BROADCAST SNDBUF RCVBUF KEEPALIVE OOBINLINE PRIORITY LINGER REUSEPORT RCVLOWAT ACCEPTCONN PROTOCOL DOMAIN */
+const SOCKET_OPTS = new Set([2, 4, 6, 7, 8, 9, 10, 12, 13, 15, 18, 30, 38, 39]);
+/** TCP_NODELAY MAXSEG CORK KEEPIDLE KEEPINTVL KEEPCNT SYNCNT LINGER2 DEFER_ACCEPT WINDOW_CLAMP INFO QUICKACK CONGESTION(get) USER_TIMEOUT NOTSENT_LOWAT */
+const TCP_OPTS = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18, 25]);
+const TCP_READ_ONLY = new Set([11, 13]); // TCP_INFO, TCP_CONGESTION (setting it could load a module)
+/** IP_TOS TTL MTU_DISCOVER MTU(get) FREEBIND MULTICAST_TTL MULTICAST_LOOP BIND_ADDRESS_NO_PORT */
+const IP_OPTS = new Set([1, 2, 10, 14, 15, 33, 34, 24]);
+/** IPV6_UNICAST_HOPS MULTICAST_HOPS MULTICAST_LOOP MTU_DISCOVER MTU(get) V6ONLY TCLASS */
+const IPV6_OPTS = new Set([16, 18, 19, 23, 24, 26, 67]);
+const READ_ONLY = new Set([`${SOL_IP}:14`, `${SOL_IPV6}:24`, `${SOL_SOCKET}:3`, `${SOL_SOCKET}:4`, `${SOL_SOCKET}:30`, `${SOL_SOCKET}:38`, `${SOL_SOCKET}:39`]);
+/** UDP_CORK */
+const UDP_OPTS = new Set([1]);
+const SO_PRIORITY = 12;
+
+const buf = new Uint8Array(256);
+
+/** Whether (level, name) is served by the host socket; false: the caller's generic handling. */
+export function hostOption(level: number, name: number): boolean {
+  switch (level) {
+    case SOL_SOCKET:
+      return SOCKET_OPTS.has(name);
+    case SOL_TCP:
+    case SOL_IP:
+    case SOL_IPV6:
+    case SOL_UDP:
+      return true;
+    default:
+      return false;
+  }
+}
+
+function allowed(level: number, name: number): boolean {
+  switch (level) {
+    case SOL_SOCKET:
+      return SOCKET_OPTS.has(name);
+    case SOL_TCP:
+      return TCP_OPTS.has(name);
+    case SOL_IP:
+      return IP_OPTS.has(name);
+    case SOL_IPV6:
+      return IPV6_OPTS.has(name);
+    case SOL_UDP:
+      return UDP_OPTS.has(name);
+    default:
+      return false;
+  }
+}
+
+function refused(level: number, name: number): number {
+  logOnce(`opt:${level}:${name}`, `socket option level ${level} name ${name} is not offered by the sentry: ENOPROTOOPT`);
+  return -ENOPROTOOPT;
+}
+
+export function inetGetOpt(fd: number, level: number, name: number, optlen: number): Uint8Array | number {
+  if (!allowed(level, name)) return refused(level, name);
+  if (optlen < 0) return -EINVAL;
+  const view = buf.subarray(0, Math.max(4, Math.min(optlen, buf.length)));
+  view.fill(0);
+  const n = netSys().sockGetOpt(fd, level, name, view);
+  return n < 0 ? n : view.slice(0, n);
+}
+
+export function inetSetOpt(fd: number, level: number, name: number, val: Uint8Array, root: boolean): number {
+  if (!allowed(level, name)) return refused(level, name);
+  if ((level === SOL_TCP && TCP_READ_ONLY.has(name)) || READ_ONLY.has(`${level}:${name}`)) return -ENOPROTOOPT;
+  if (val.length > buf.length) return -EINVAL;
+  // SO_PRIORITY above 6 needs CAP_NET_ADMIN, which the sentry has and the application may not.
+  if (level === SOL_SOCKET && name === SO_PRIORITY && !root && val.length >= 4) {
+    const v = new DataView(val.buffer, val.byteOffset, 4).getInt32(0, true);
+    if (v < 0 || v > 6) return -EPERM;
+  }
+  buf.set(val);
+  return netSys().sockSetOpt(fd, level, name, buf, val.length);
+}

@@ -1,0 +1,259 @@
+// AF_INET/AF_INET6 sockets (TCP and UDP), each backed by a non-blocking host socket the sentry
+// opened in the sandbox's network namespace (docs/sentry.md, "Networking"). The application never
+// makes a host call: the sentry checks every address (addr.ts) and option (options.ts), applies the
+// egress policy on connect and send, moves the bytes between the host socket and application
+// memory, and parks the task (waking on the host fd's readiness) where Linux would block.
+
+import * as fs from 'node:fs';
+import { EACCES, EAFNOSUPPORT, EAGAIN, EALREADY, EFAULT, EINPROGRESS, EINVAL, EISCONN, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
+import { BLOCK, type Task } from '../../kernel/task';
+import { O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../vfs/constants';
+import { MSG_DONTWAIT, MSG_ERRQUEUE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SOCK_DGRAM, SOCK_STREAM } from '../constants';
+import type { RecvRequest, RecvResult, SendRequest } from '../message';
+import { progressOf, registerSocketFamily, Socket } from '../socket';
+import { netAux, netSys, WATCH_OUT } from '../host';
+import { egressPermits, unprivilegedPortStart } from '../policy';
+import { AF_INET, AF_INET6, AF_UNSPEC, encodeInetAddr, parseInetAddr, type InetAddr } from './addr';
+import { hostOption, inetGetOpt, inetSetOpt } from './options';
+
+const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
+const IPPROTO_ICMP = 1;
+const IPPROTO_ICMPV6 = 58;
+const SOCK_RAW = 3;
+const POLLPRI = 0x2;
+const POLLRDHUP = 0x2000;
+const FIONREAD = 0x541b;
+const SIOCOUTQ = 0x5411;
+const SIOCATMARK = 0x8905;
+const SIOCOUTQNSD = 0x894b;
+/** What the host gets of a send's flags (the rest are the sentry's or refused). */
+const HOST_SEND = 0x1 | 0x4 | 0x80 | 0x800 | 0x8000; // OOB DONTROUTE EOR CONFIRM MORE
+const KNOWN_SEND = HOST_SEND | MSG_DONTWAIT | 0x4000 | 0x40000000; // + NOSIGNAL, CMSG_CLOEXEC
+const HOST_RECV = 0x1 | MSG_PEEK | MSG_TRUNC; // OOB PEEK TRUNC
+
+const addrScratch = new Uint8Array(128);
+const nameScratch = new Uint8Array(128);
+
+function skipViews(vs: Uint8Array[], n: number): Uint8Array[] {
+  if (n === 0) return vs;
+  const out: Uint8Array[] = [];
+  let skip = n;
+  for (const v of vs) {
+    if (skip >= v.length) {
+      skip -= v.length;
+      continue;
+    }
+    out.push(skip > 0 ? v.subarray(skip) : v);
+    skip = 0;
+  }
+  return out;
+}
+
+function total(vs: Uint8Array[]): number {
+  let n = 0;
+  for (const v of vs) n += v.length;
+  return n;
+}
+
+export class InetSocket extends Socket {
+  private released = false;
+
+  constructor(family: number, type: number, protocol: number, flags: number, readonly hostFd: number) {
+    super(family, type, protocol, flags);
+  }
+
+  private get proto(): string {
+    return this.type === SOCK_STREAM ? 'tcp' : 'udp';
+  }
+
+  /** Park on the host fd (readable, or writable for 'snd'); returns waitFor's answer. */
+  private park(t: Task, dir: 'snd' | 'rcv', flags: number, progress = 0): number {
+    const r = this.waitFor(t, [this.waitQueue], dir, flags, progress);
+    if (r === BLOCK) t.kernel.watchHostFd(t, dir === 'snd' ? this.hostFd | WATCH_OUT : this.hostFd);
+    return r;
+  }
+
+  override bind(t: Task, raw: Uint8Array): number {
+    const a = parseInetAddr(raw, this.family, 'inet');
+    if (typeof a === 'number') return a;
+    if (!a || a.family === AF_UNSPEC) return -EAFNOSUPPORT;
+    if (a.port !== 0 && a.port < unprivilegedPortStart() && t.creds.euid !== 0) return -EACCES;
+    const len = encodeInetAddr(a, addrScratch);
+    return netSys().sockBind(this.hostFd, addrScratch, len);
+  }
+
+  override connect(t: Task, raw: Uint8Array): number {
+    const a = parseInetAddr(raw, this.family, 'disconnect');
+    if (typeof a === 'number') return a;
+    if (!a) return -EAFNOSUPPORT;
+    if (a.family !== AF_UNSPEC && !egressPermits(a.addr, a.port, this.proto)) return -EACCES;
+    const len = encodeInetAddr(a, addrScratch);
+    // A re-run of a connect this task parked in: the host says how it ended.
+    const st = t.blockState as { sock?: unknown } | undefined;
+    const rerun = st !== undefined && st.sock === this;
+    let r = netSys().sockConnect(this.hostFd, addrScratch, len);
+    if (rerun && r === -EISCONN) r = 0;
+    if (r === -EINPROGRESS || (rerun && r === -EALREADY)) {
+      this.waitQueue.notify();
+      if (this.flags & O_NONBLOCK) return -EINPROGRESS;
+      const w = this.park(t, 'snd', 0);
+      return w === -EAGAIN ? -EINPROGRESS : w;
+    }
+    this.waitQueue.notify();
+    return r;
+  }
+
+  override listen(_t: Task, backlog: number): number {
+    if (this.type !== SOCK_STREAM) return -EOPNOTSUPP;
+    const r = netSys().sockListen(this.hostFd, backlog);
+    if (r === 0) this.listening = true;
+    return r;
+  }
+
+  override accept(t: Task, flags: number): Socket | number {
+    if (this.type !== SOCK_STREAM) return -EOPNOTSUPP;
+    const fd = netSys().sockAccept(this.hostFd, nameScratch);
+    if (fd === -EAGAIN) return this.park(t, 'rcv', this.flags & O_NONBLOCK ? MSG_DONTWAIT : 0);
+    if (fd < 0) return fd;
+    return new InetSocket(this.family, this.type, this.protocol, flags, fd);
+  }
+
+  override getsockname(_t: Task): Uint8Array | number {
+    const n = netSys().sockName(this.hostFd, false, nameScratch);
+    return n < 0 ? n : nameScratch.slice(0, n);
+  }
+
+  override getpeername(_t: Task): Uint8Array | number {
+    const n = netSys().sockName(this.hostFd, true, nameScratch);
+    return n < 0 ? n : nameScratch.slice(0, n);
+  }
+
+  override sendmsg(t: Task, m: SendRequest): number {
+    if (m.flags & ~KNOWN_SEND) return -EOPNOTSUPP;
+    let dest: InetAddr | null = null;
+    if (m.addr && m.addr.length > 0 && this.type === SOCK_DGRAM) {
+      const a = parseInetAddr(m.addr, this.family, this.family === AF_INET ? 'inet' : 'none');
+      if (typeof a === 'number') return a;
+      dest = a;
+      if (dest && !egressPermits(dest.addr, dest.port, this.proto)) return -EACCES;
+    }
+    const len = dest ? encodeInetAddr(dest, addrScratch) : 0;
+    const addr = dest ? addrScratch : null;
+    const hostFlags = m.flags & HOST_SEND;
+    const done = progressOf(t);
+    const want = total(m.data);
+    const r = netSys().sockSend(this.hostFd, skipViews(m.data, done), hostFlags, addr, len);
+    if (r === -EAGAIN) return this.park(t, 'snd', m.flags, done);
+    if (r < 0) return done > 0 ? done : r;
+    this.waitQueue.notify();
+    // A stream's blocking send moves everything before it returns (tcp_sendmsg).
+    if (this.type === SOCK_STREAM && done + r < want && !(m.flags & MSG_DONTWAIT)) return this.park(t, 'snd', m.flags, done + r);
+    return done + r;
+  }
+
+  override recvmsg(t: Task, m: RecvRequest): RecvResult | number {
+    if (m.flags & MSG_ERRQUEUE) return -EAGAIN; // no error queue is kept (IP_RECVERR is refused)
+    const done = progressOf(t);
+    const dgram = this.type === SOCK_DGRAM;
+    const r = netSys().sockRecv(this.hostFd, skipViews(m.data, done), m.flags & HOST_RECV, dgram ? addrScratch : null);
+    if (r === -EAGAIN) return this.finishOrPark(t, m, done);
+    if (r < 0) return done > 0 ? { n: done, addr: null, control: null, flags: 0 } : r;
+    const flags = netAux[1] & (MSG_TRUNC | 0x80 | 0x1 | 0x8);
+    const addr = dgram && netAux[0] > 0 ? addrScratch.slice(0, netAux[0]) : null;
+    const n = done + r;
+    // MSG_WAITALL on a stream: keep reading until full, EOF, an error or a signal.
+    if (!dgram && m.flags & MSG_WAITALL && !(m.flags & (MSG_PEEK | MSG_DONTWAIT)) && r > 0 && n < total(m.data)) {
+      return this.park(t, 'rcv', m.flags, n);
+    }
+    return { n, addr, control: null, flags };
+  }
+
+  private finishOrPark(t: Task, m: RecvRequest, done: number): RecvResult | number {
+    const w = this.park(t, 'rcv', m.flags, done);
+    if (w > 0) return { n: w, addr: null, control: null, flags: 0 };
+    return w;
+  }
+
+  override shutdown(_t: Task, how: number): number {
+    const r = netSys().sockShutdown(this.hostFd, how);
+    this.waitQueue.notify();
+    return r;
+  }
+
+  override getsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array | number {
+    if (hostOption(level, name)) return inetGetOpt(this.hostFd, level, name, optlen);
+    return super.getsockopt(t, level, name, optlen);
+  }
+
+  override setsockopt(t: Task, level: number, name: number, val: Uint8Array): number {
+    if (hostOption(level, name)) return inetSetOpt(this.hostFd, level, name, val, t.creds.euid === 0);
+    return super.setsockopt(t, level, name, val);
+  }
+
+  override readiness(): number {
+    const rev = netSys().pollNow(this.hostFd, POLLIN | POLLOUT | POLLPRI | POLLRDHUP);
+    return rev & (POLLIN | POLLOUT | POLLPRI | POLLRDHUP | POLLERR | POLLHUP);
+  }
+
+  /** Readable always wakes; writable too while the socket cannot take more (or is connecting). */
+  override hostWatchFd(): number {
+    return netSys().pollNow(this.hostFd, POLLOUT) & POLLOUT ? this.hostFd : this.hostFd | WATCH_OUT;
+  }
+
+  override ioctl(t: Task, cmd: number, arg: number): number {
+    switch (cmd) {
+      case FIONREAD:
+      case SIOCOUTQ:
+      case SIOCATMARK:
+      case SIOCOUTQNSD: {
+        if (this.listening && cmd === FIONREAD) return -EINVAL; // as tcp_ioctl on a listener
+        const v = netSys().sockIoctlInt(this.hostFd, cmd);
+        if (v < 0) return v;
+        return t.mm.writeU32(arg, v) ? 0 : -EFAULT;
+      }
+      default:
+        return super.ioctl(t, cmd, arg);
+    }
+  }
+
+  override release(): void {
+    if (this.released) return;
+    this.released = true;
+    closeHost(this.hostFd);
+  }
+}
+
+export function closeHost(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** socket(AF_INET/AF_INET6, type, protocol): TCP and UDP only (inet_create's answers otherwise). */
+function create(family: number) {
+  return (_t: Task, type: number, protocol: number, flags: number): Socket | number => {
+    if (type === SOCK_STREAM) {
+      if (protocol !== 0 && protocol !== IPPROTO_TCP) return -EPROTONOSUPPORT;
+    } else if (type === SOCK_DGRAM) {
+      // Ping sockets: net.ipv4.ping_group_range is "1 0" (nobody) by default.
+      if (protocol === IPPROTO_ICMP || protocol === IPPROTO_ICMPV6) return -EACCES;
+      if (protocol !== 0 && protocol !== IPPROTO_UDP) return -EPROTONOSUPPORT;
+    } else if (type === SOCK_RAW) {
+      return -EPERM; // no CAP_NET_RAW in the sandbox: the sentry gives out no raw sockets
+    } else {
+      return -ESOCKTNOSUPPORT;
+    }
+    const proto = type === SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP;
+    const fd = netSys().sockOpen(family, type, proto);
+    if (fd < 0) return fd;
+    return new InetSocket(family, type, proto, flags, fd);
+  };
+}
+
+export function registerInet(): void {
+  registerSocketFamily(AF_INET, { create: create(AF_INET) });
+  registerSocketFamily(AF_INET6, { create: create(AF_INET6) });
+}

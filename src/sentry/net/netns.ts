@@ -1,0 +1,25 @@
+// The sentry's network namespace, entered at start-up before any socket or stub exists (the stubs
+// inherit it; the sentry opens the sandbox's host sockets in it). setns/unshare act on the calling
+// thread: this runs on the JavaScript main thread, which is the one that makes every socket call.
+
+import type { SentryConfig } from '../config';
+import { netSys } from './host';
+import { ptraceSys } from '../platform/ptrace/native';
+
+const CLONE_NEWNET = 0x40000000;
+
+/** Enter the configured namespace; returns an error message, or undefined. */
+export function enterNetwork(net: SentryConfig['network']): string | undefined {
+  const n = net ?? { mode: 'new' };
+  if (n.mode === 'host') return undefined;
+  if (n.mode === 'join') {
+    const r = netSys().netnsEnter(n.path);
+    return r < 0 ? `network namespace ${n.path}: setns: errno ${-r}` : undefined;
+  }
+  const r = (ptraceSys() as unknown as { unshare(flags: number): number }).unshare(CLONE_NEWNET);
+  if (r < 0) return `unshare(CLONE_NEWNET): errno ${-r}`;
+  // A new namespace has only lo, and it is down: bring it up so 127.0.0.1 and ::1 work (runc leaves
+  // that to Docker or CNI's loopback plugin; here nobody else can reach the namespace).
+  const up = netSys().loUp();
+  return up < 0 ? `bringing lo up: errno ${-up}` : undefined;
+}

@@ -1,0 +1,237 @@
+// The sentry's network (docs/sentry.md, "Networking"): AF_INET/AF_INET6 over host sockets in the
+// sandbox's network namespace, NETLINK_ROUTE's read side, /proc/net, and the egress annotation.
+//
+// * progs/net.c run natively and under `moat do --isolation=sentry` must print the same lines
+//   (TCP over 127.0.0.1 and ::1 across fork, port 0 + getsockname, non-blocking connect + poll +
+//   SO_ERROR, ECONNREFUSED, UDP, half-close, 4 MiB, epoll, FIONREAD, getifaddrs over netlink).
+//   Not under native `moat do`: a fresh namespace's lo is down there (runc leaves it to CNI).
+// * busybox nc, ip, netstat, ifconfig in the sandbox; changes (`ip link set lo down`, `ip addr
+//   add`) refused.
+// * dev.moat.network.egress: a denied destination fails (EACCES), an allowed one works, a bad
+//   value is refused at create. Only loopback and addresses of namespaces this file makes.
+// * A bundle whose network namespace is a path (as Docker/CNI hand it) reaches a server in another
+//   namespace over a veth pair; both namespaces and the veth are gone afterwards.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { makeBundle, BUSYBOX } from '../helpers/moat';
+import { explain, isMountPoint, moatDo, moatRun, runNative, sentrySuite, PROGS_SRC } from './helpers';
+
+let root: string;
+let binDir = '';
+sentrySuite(
+  (r) => (root = r),
+  () => {
+    if (binDir !== '') fs.rmSync(binDir, { recursive: true, force: true });
+  },
+);
+
+/** udpsend HOST PORT: one datagram; prints "udp ok" or "udp: <strerror>" (busybox nc has no -u). */
+const UDPSEND = `#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+int main(int c, char **v) {
+  struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(atoi(v[2])) };
+  struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(atoi(v[2])) };
+  int six = strchr(v[1], ':') != NULL;
+  if (c != 3 || (six ? inet_pton(AF_INET6, v[1], &s6.sin6_addr) : inet_pton(AF_INET, v[1], &s4.sin_addr)) != 1) return 2;
+  int fd = socket(six ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+  if (sendto(fd, "x", 1, 0, six ? (struct sockaddr *)&s6 : (struct sockaddr *)&s4, six ? sizeof s6 : sizeof s4) == 1) { puts("udp ok"); return 0; }
+  printf("udp: %s\\n", strerror(errno));
+  return 1;
+}
+`;
+
+let netnsWasMounted = false;
+
+before(() => {
+  netnsWasMounted = isMountPoint('/run/netns');
+  binDir = fs.mkdtempSync('/var/tmp/moat-sentry-net-');
+  fs.chmodSync(binDir, 0o755);
+  execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'net'), path.join(PROGS_SRC, 'net.c')], { stdio: 'pipe' });
+  fs.writeFileSync(path.join(binDir, 'udpsend.c'), UDPSEND);
+  execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'udpsend'), path.join(binDir, 'udpsend.c')], { stdio: 'pipe' });
+});
+
+const sh = (script: string) => [BUSYBOX, 'sh', '-c', script];
+
+test('net.c: natively every check passes; under the sentry the same lines and exit code', () => {
+  const native = runNative(path.join(binDir, 'net'));
+  assert.equal(native.status, 0, `natively:\n${native.stdout}\n${explain(native)}`);
+  assert.match(native.stdout, /\nfailures 0\n$/);
+  const r = moatDo(root, 'sentry', [path.join(binDir, 'net')], 60_000);
+  assert.equal(r.stdout, native.stdout, `under the sentry\n${explain(r)}`);
+  assert.equal(r.status, 0, explain(r));
+});
+
+test('busybox in the sentry: nc over 127.0.0.1, ip addr/route/link, netstat, ifconfig; changes refused', () => {
+  const script = [
+    'nc -l -p 5555 > /tmp/got & l=$!',
+    'i=0; until grep -q ":15B3 " /proc/net/tcp6 /proc/net/tcp 2>/dev/null || [ $i -ge 100 ]; do sleep 0.05; i=$((i+1)); done',
+    'netstat -tln | grep -c ":5555 "',
+    'echo "over tcp" | nc 127.0.0.1 5555',
+    'wait $l; cat /tmp/got',
+    'ip addr show lo | grep -o "inet [0-9./]*"',
+    'ip -6 addr show lo | grep -o "inet6 ::1/128"',
+    'ip link show lo | grep -o "LOOPBACK,UP"',
+    'echo "routes: $(ip route | wc -l)"',
+    'ip link set lo down 2>&1; echo "set down: $?"',
+    'ip addr add 10.99.0.1/24 dev lo 2>&1; echo "addr add: $?"',
+    'ip link show lo | grep -o "LOOPBACK,UP"',
+    'ifconfig lo | grep -o "inet addr:127.0.0.1"',
+    'grep -c "^ *lo:" /proc/net/dev',
+  ].join('\n');
+  const r = moatDo(root, 'sentry', sh(script), 60_000);
+  assert.equal(r.status, 0, explain(r));
+  assert.equal(r.stdout, [
+    '1', 'over tcp', 'inet 127.0.0.1/8', 'inet6 ::1/128', 'LOOPBACK,UP', 'routes: 0',
+    'ip: SIOCSIFFLAGS: Operation not permitted', 'set down: 2',
+    'ip: RTNETLINK answers: Operation not permitted', 'addr add: 2',
+    'LOOPBACK,UP', 'inet addr:127.0.0.1', '1', '',
+  ].join('\n'), explain(r));
+});
+
+test('name resolution through /etc/hosts as glibc does it (getent: NSS files, getaddrinfo over netlink for AI_ADDRCONFIG)', () => {
+  // Linux in a namespace shaped like the sandbox's (only lo, up): AI_ADDRCONFIG, which glibc answers
+  // from an RTM_GETADDR dump ignoring loopback, then refuses ahostsv4 (exit 2) as it should.
+  for (const args of [['hosts', 'localhost'], ['ahosts', 'localhost'], ['ahostsv4', '127.0.0.1']]) {
+    const native = runNative('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec getent "$@"', 'sh', ...args]);
+    const r = moatDo(root, 'sentry', ['getent', ...args]);
+    assert.equal(r.stdout, native.stdout, `getent ${args.join(' ')}\n${explain(r)}`);
+    assert.equal(r.status, native.status, explain(r));
+  }
+});
+
+/** A busybox bundle (tmpfs on /tmp) with the egress annotation (undefined: none), run under the sentry. */
+function runEgress(egress: string | undefined, script: string, mutate: (c: Record<string, any>) => void = () => undefined) {
+  const b = makeBundle(['sh', '-c', script], (c) => {
+    c.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] });
+    if (egress !== undefined) c.annotations = { ...(c.annotations ?? {}), 'dev.moat.network.egress': egress };
+    mutate(c);
+  });
+  fs.copyFileSync(path.join(binDir, 'udpsend'), path.join(b.rootfs, 'bin', 'udpsend'));
+  fs.chmodSync(path.join(b.rootfs, 'bin', 'udpsend'), 0o755);
+  try {
+    return moatRun(root, ['--isolation=sentry', 'run', '--bundle', b.dir, `egress-${process.hrtime.bigint()}`], 60_000);
+  } finally {
+    b.cleanup();
+  }
+}
+
+/** Listen on 5556 and 5557, then try both over TCP and 5557 over UDP. */
+const EGRESS_SCRIPT = [
+  '(nc -l -p 5556 > /tmp/a &) ; (nc -l -p 5557 > /tmp/b &)',
+  'i=0; until [ "$(grep -c ":15B[45] " /proc/net/tcp6 /proc/net/tcp 2>/dev/null | awk -F: \'{ s += $2 } END { print s }\')" = 2 ] || [ $i -ge 100 ]; do sleep 0.05; i=$((i+1)); done',
+  'echo one | nc 127.0.0.1 5556 2>&1; echo "5556: $?"',
+  'echo two | nc 127.0.0.1 5557 2>&1; echo "5557: $?"',
+  'echo three | nc ::1 5557 2>&1; echo "::1 5557: $?"',
+  'udpsend 127.0.0.1 5557; echo "udp 5557: $?"',
+  'udpsend ::ffff:127.0.0.1 5557; echo "udp mapped 5557: $?"',
+  'sleep 0.2; echo "a=$(cat /tmp/a)"',
+].join('\n');
+
+test('egress annotation: only 127.0.0.1:5556 allowed — the other port, ::1 and UDP fail with EACCES', () => {
+  const r = runEgress('127.0.0.1/32:5556', EGRESS_SCRIPT);
+  assert.equal(r.status, 0, explain(r));
+  const lines = r.stdout.split('\n');
+  assert.ok(lines.includes('5556: 0'), r.stdout);
+  assert.ok(lines.includes('a=one'), r.stdout);
+  for (const what of ['5557', '::1 5557', 'udp 5557', 'udp mapped 5557']) {
+    const i = lines.indexOf(`${what}: 1`);
+    assert.ok(i > 0, `${what} was not refused:\n${r.stdout}`);
+    assert.match(lines[i - 1], /Permission denied/, r.stdout);
+  }
+});
+
+test('egress annotation: loopback allows both ports; none refuses even loopback; all (the default) allows', () => {
+  const lo = runEgress('loopback', EGRESS_SCRIPT);
+  assert.match(lo.stdout, /^5556: 0$/m, explain(lo));
+  assert.match(lo.stdout, /^5557: 0$/m, lo.stdout);
+  const none = runEgress('none', EGRESS_SCRIPT);
+  assert.match(none.stdout, /^5556: 1$/m, explain(none));
+  assert.match(none.stdout, /^5557: 1$/m, none.stdout);
+  const all = runEgress(undefined, EGRESS_SCRIPT);
+  assert.match(all.stdout, /^5556: 0$/m, explain(all));
+  assert.match(all.stdout, /^a=one$/m, all.stdout);
+});
+
+test('egress annotation: a bad value is refused at create, naming the annotation', () => {
+  for (const bad of ['10.0.0.0/33', 'everything', '[::1', '1.2.3.4:99999']) {
+    const r = runEgress(bad, 'true');
+    assert.notEqual(r.status, 0, `${bad}: ${explain(r)}`);
+    assert.match(r.stderr, /annotations\.dev\.moat\.network\.egress/, `${bad}: ${r.stderr}`);
+  }
+});
+
+// ---- joining a prepared network namespace ----
+
+const tag = `m${process.pid % 100000}`;
+const NS_A = `${tag}a`;
+const NS_B = `${tag}b`;
+const VETH_A = `${tag}va`;
+const VETH_B = `${tag}vb`;
+
+function ip(args: string[]): void {
+  execFileSync('ip', args, { stdio: 'pipe', timeout: 10_000 });
+}
+
+function cleanupNetns(): void {
+  for (const ns of [NS_A, NS_B]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 10_000 });
+  spawnSync('ip', ['link', 'del', VETH_A], { stdio: 'ignore', timeout: 10_000 });
+  // `ip netns add` made /run/netns a mount point; undo that if it was not one and is empty now.
+  if (!netnsWasMounted && isMountPoint('/run/netns') && fs.readdirSync('/run/netns').length === 0) {
+    spawnSync('umount', ['/run/netns'], { stdio: 'ignore', timeout: 10_000 });
+  }
+}
+
+after(cleanupNetns);
+
+test('a bundle joining a prepared netns (path) reaches a server in another netns over veth; nothing is left behind', async () => {
+  cleanupNetns();
+  try {
+    ip(['netns', 'add', NS_A]);
+    ip(['netns', 'add', NS_B]);
+    ip(['link', 'add', VETH_A, 'type', 'veth', 'peer', 'name', VETH_B]);
+    ip(['link', 'set', VETH_A, 'netns', NS_A]);
+    ip(['link', 'set', VETH_B, 'netns', NS_B]);
+    ip(['-n', NS_A, 'addr', 'add', '10.213.7.1/24', 'dev', VETH_A]);
+    ip(['-n', NS_B, 'addr', 'add', '10.213.7.2/24', 'dev', VETH_B]);
+    for (const [ns, dev] of [[NS_A, VETH_A], [NS_B, VETH_B]]) {
+      ip(['-n', ns, 'link', 'set', dev, 'up']);
+      ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+    const server = spawn('ip', ['netns', 'exec', NS_B, BUSYBOX, 'nc', '-l', '-p', '7777'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let got = '';
+    server.stdout.on('data', (d: Buffer) => (got += d.toString()));
+    const done = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const script = [
+        'ip addr show | grep -o "inet 10.213.7.1/24"',
+        'echo "through the veth" | nc 10.213.7.2 7777; echo "nc: $?"',
+        'echo x | nc 10.213.7.2 7778 2>&1; echo "denied: $?"',
+      ].join('\n');
+      const r = runEgress('10.213.7.2/32:7777', script, (c) => {
+        c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: `/var/run/netns/${NS_A}` } : n));
+      });
+      assert.equal(r.status, 0, explain(r));
+      assert.match(r.stdout, /^inet 10\.213\.7\.1\/24\nnc: 0\n/, explain(r));
+      assert.match(r.stdout, /Permission denied\ndenied: 1\n$/, r.stdout);
+      await Promise.race([done, new Promise((res) => setTimeout(res, 5000))]);
+      assert.equal(got, 'through the veth\n');
+    } finally {
+      server.kill('SIGKILL');
+    }
+  } finally {
+    cleanupNetns();
+  }
+  const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  assert.ok(!left.includes(NS_A) && !left.includes(NS_B), `netns left: ${left}`);
+  const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' });
+  assert.ok(!links.includes(VETH_A) && !links.includes(VETH_B), 'veth left in the host namespace');
+});

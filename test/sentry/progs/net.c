@@ -1,0 +1,311 @@
+/* AF_INET/AF_INET6/AF_NETLINK: TCP over 127.0.0.1 and ::1 across fork, port-0 bind and
+ * getsockname, non-blocking connect with poll and SO_ERROR, ECONNREFUSED, UDP sendto/recvfrom,
+ * shutdown half-close, a 4 MiB transfer, poll/epoll readiness, FIONREAD, options, getifaddrs
+ * (netlink) listing lo. Ports are printed only as relations (the kernel picks them). */
+#include "common.h"
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#define BIG (4 << 20)
+
+static socklen_t loopback(int family, struct sockaddr_storage *ss, int port)
+{
+	memset(ss, 0, sizeof *ss);
+	if (family == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)ss;
+		s->sin_family = AF_INET;
+		s->sin_port = htons(port);
+		s->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return sizeof *s;
+	}
+	struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
+	s->sin6_family = AF_INET6;
+	s->sin6_port = htons(port);
+	s->sin6_addr = in6addr_loopback;
+	return sizeof *s;
+}
+
+static int port_of(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return -1;
+	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* A listening TCP socket on loopback, port chosen by the kernel. */
+static int server(int family, const char *tag, int *port)
+{
+	char name[64];
+	struct sockaddr_storage ss;
+	int one = 1;
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(name, sizeof name, "%s_socket", tag);
+	if (OK(name, fd) < 0) return -1;
+	snprintf(name, sizeof name, "%s_reuseaddr", tag);
+	OK(name, setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+	socklen_t len = loopback(family, &ss, 0);
+	snprintf(name, sizeof name, "%s_bind_port0", tag);
+	OK(name, bind(fd, (struct sockaddr *)&ss, len));
+	*port = port_of(fd);
+	snprintf(name, sizeof name, "%s_getsockname_port_set", tag);
+	EXPECT(name, *port > 0);
+	snprintf(name, sizeof name, "%s_listen", tag);
+	OK(name, listen(fd, 8));
+	return fd;
+}
+
+static int dial(int family, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(family, &ss, port);
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) < 0) return -1;
+	return fd;
+}
+
+static ssize_t read_full(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) break;
+		got += r;
+	}
+	return got;
+}
+
+static void tcp_fork(int family, const char *tag)
+{
+	char name[64], buf[64];
+	int port, lfd = server(family, tag, &port);
+	if (lfd < 0) return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int c = dial(family, port);
+		if (c < 0) _exit(2);
+		if (write(c, "hello", 5) != 5) _exit(3);
+		if (read_full(c, buf, 5) != 5 || memcmp(buf, "HELLO", 5) != 0) _exit(4);
+		/* Half-close: the server sees EOF, then still answers. */
+		if (shutdown(c, SHUT_WR) < 0) _exit(5);
+		if (read_full(c, buf, 3) != 3 || memcmp(buf, "bye", 3) != 0) _exit(6);
+		if (read(c, buf, 1) != 0) _exit(7);
+		_exit(0);
+	}
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof peer;
+	int a = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+	snprintf(name, sizeof name, "%s_accept", tag);
+	OK(name, a);
+	snprintf(name, sizeof name, "%s_accept_peer_family", tag);
+	EXPECT(name, peer.ss_family == family && plen == (family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)));
+	snprintf(name, sizeof name, "%s_read_hello", tag);
+	EXPECT(name, read_full(a, buf, 5) == 5 && memcmp(buf, "hello", 5) == 0);
+	snprintf(name, sizeof name, "%s_write", tag);
+	EXPECT(name, write(a, "HELLO", 5) == 5);
+	snprintf(name, sizeof name, "%s_eof_after_shutdown", tag);
+	EXPECT(name, read(a, buf, sizeof buf) == 0);
+	snprintf(name, sizeof name, "%s_write_after_peer_shutdown", tag);
+	EXPECT(name, write(a, "bye", 3) == 3);
+	close(a);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	snprintf(name, sizeof name, "%s_client_status", tag);
+	SHOW(name, "%d", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	close(lfd);
+}
+
+static void nonblocking_connect(void)
+{
+	int port, lfd = server(AF_INET, "nb", &port);
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, port);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int r = connect(c, (struct sockaddr *)&ss, len);
+	EXPECT("nb_connect_started", r == 0 || errno == EINPROGRESS);
+	struct pollfd p = { .fd = c, .events = POLLOUT };
+	EXPECT("nb_poll_writable", poll(&p, 1, 5000) == 1 && (p.revents & POLLOUT));
+	int err = -1;
+	socklen_t elen = sizeof err;
+	OK("nb_so_error", getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &elen));
+	SHOW("nb_so_error_value", "%s", err == 0 ? "0" : en(err));
+	/* Linux: the first connect after completion says 0, the next EISCONN. */
+	r = connect(c, (struct sockaddr *)&ss, len);
+	SHOW("nb_connect_again", "%s", r == 0 ? "0" : en(errno));
+	FAILS("nb_connect_third", connect(c, (struct sockaddr *)&ss, len), EISCONN);
+	char b;
+	FAILS("nb_read_nothing", read(c, &b, 1), EAGAIN);
+	int a = accept(lfd, NULL, NULL);
+	OK("nb_accept", a);
+	/* Readiness: nothing to read yet, then the peer writes. */
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 7 }, evs[2];
+	OK("epoll_ctl", epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev));
+	EXPECT("epoll_not_ready", epoll_wait(ep, evs, 2, 0) == 0);
+	EXPECT("write_5", write(c, "abcde", 5) == 5);
+	EXPECT("epoll_ready", epoll_wait(ep, evs, 2, 5000) == 1 && evs[0].data.u32 == 7 && (evs[0].events & EPOLLIN));
+	int n = -1;
+	OK("fionread", ioctl(a, FIONREAD, &n));
+	SHOW("fionread_value", "%d", n);
+	char buf[8];
+	EXPECT("peek", recv(a, buf, 8, MSG_PEEK) == 5 && memcmp(buf, "abcde", 5) == 0);
+	EXPECT("recv_after_peek", recv(a, buf, 8, 0) == 5);
+	int one = 1, v = 0;
+	socklen_t vlen = sizeof v;
+	OK("tcp_nodelay_set", setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one));
+	OK("tcp_nodelay_get", getsockopt(c, IPPROTO_TCP, TCP_NODELAY, &v, &vlen));
+	EXPECT("tcp_nodelay_on", v != 0);
+	vlen = sizeof v;
+	OK("so_reuseaddr_get", getsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &v, &vlen));
+	EXPECT("so_reuseaddr_on", v == 1);
+	vlen = sizeof v;
+	OK("so_type_get", getsockopt(c, SOL_SOCKET, SO_TYPE, &v, &vlen));
+	SHOW("so_type", "%d", v);
+	close(ep);
+	close(a);
+	close(c);
+	close(lfd);
+}
+
+static void refused(void)
+{
+	/* A bound socket that does not listen: connecting to its port is refused. */
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int b = socket(AF_INET, SOCK_STREAM, 0);
+	bind(b, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET, &ss, port_of(b));
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	FAILS("connect_refused", connect(c, (struct sockaddr *)&ss, len), ECONNREFUSED);
+	close(c);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int r = connect(c, (struct sockaddr *)&ss, len);
+	if (r < 0 && errno == EINPROGRESS) {
+		struct pollfd p = { .fd = c, .events = POLLOUT };
+		poll(&p, 1, 5000);
+	}
+	int err = 0;
+	socklen_t elen = sizeof err;
+	getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &elen);
+	EXPECT("nb_connect_refused", (r < 0 && errno == ECONNREFUSED) || err == ECONNREFUSED);
+	close(c);
+	close(b);
+	struct sockaddr_in bad = { .sin_family = AF_INET };
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	FAILS("connect_short_addr", connect(c, (struct sockaddr *)&bad, 8), EINVAL);
+	struct sockaddr_in6 six = { .sin6_family = AF_INET6 };
+	FAILS("connect_wrong_family", connect(c, (struct sockaddr *)&six, sizeof six), EAFNOSUPPORT);
+	FAILS("listen_udp", listen(socket(AF_INET, SOCK_DGRAM, 0), 1), EOPNOTSUPP);
+	FAILS("socket_seqpacket", socket(AF_INET, SOCK_SEQPACKET, 0), ESOCKTNOSUPPORT);
+	FAILS("socket_stream_udp", socket(AF_INET, SOCK_STREAM, IPPROTO_UDP), EPROTONOSUPPORT);
+	close(c);
+}
+
+static void udp(int family, const char *tag)
+{
+	char name[64], buf[16];
+	struct sockaddr_storage a, b, from;
+	socklen_t alen = loopback(family, &a, 0), blen = loopback(family, &b, 0), flen = sizeof from;
+	int s1 = socket(family, SOCK_DGRAM, 0), s2 = socket(family, SOCK_DGRAM, 0);
+	bind(s1, (struct sockaddr *)&a, alen);
+	bind(s2, (struct sockaddr *)&b, blen);
+	int p1 = port_of(s1);
+	blen = loopback(family, &b, port_of(s2));
+	snprintf(name, sizeof name, "%s_sendto", tag);
+	EXPECT(name, sendto(s1, "ping", 4, 0, (struct sockaddr *)&b, blen) == 4);
+	snprintf(name, sizeof name, "%s_recvfrom", tag);
+	EXPECT(name, recvfrom(s2, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen) == 4 && memcmp(buf, "ping", 4) == 0);
+	snprintf(name, sizeof name, "%s_from_port", tag);
+	EXPECT(name, ntohs(family == AF_INET ? ((struct sockaddr_in *)&from)->sin_port : ((struct sockaddr_in6 *)&from)->sin6_port) == p1 && flen == alen);
+	/* Truncation: a datagram longer than the buffer. */
+	sendto(s1, "0123456789", 10, 0, (struct sockaddr *)&b, blen);
+	snprintf(name, sizeof name, "%s_trunc", tag);
+	EXPECT(name, recv(s2, buf, 4, MSG_TRUNC) == 10);
+	snprintf(name, sizeof name, "%s_empty", tag);
+	FAILS(name, recv(s2, buf, 4, MSG_DONTWAIT), EAGAIN);
+	close(s1);
+	close(s2);
+}
+
+static void big(void)
+{
+	int port, lfd = server(AF_INET, "big", &port);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int c = dial(AF_INET, port);
+		char *b = malloc(BIG);
+		for (int i = 0; i < BIG; i++) b[i] = (char)(i * 7 + (i >> 12));
+		for (size_t off = 0; off < BIG;) {
+			ssize_t w = send(c, b + off, BIG - off, 0);
+			if (w <= 0) _exit(2);
+			off += w;
+		}
+		_exit(0);
+	}
+	int a = accept(lfd, NULL, NULL);
+	char *b = malloc(BIG);
+	ssize_t got = recv(a, b, BIG, MSG_WAITALL);
+	int same = got == BIG;
+	for (int i = 0; same && i < BIG; i++) same = b[i] == (char)(i * 7 + (i >> 12));
+	EXPECT("big_4MiB_waitall", same);
+	char x;
+	EXPECT("big_eof", read(a, &x, 1) == 0);
+	int st;
+	waitpid(pid, &st, 0);
+	SHOW("big_client_status", "%d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	free(b);
+	close(a);
+	close(lfd);
+}
+
+static void interfaces(void)
+{
+	struct ifaddrs *ifa = NULL;
+	int lo4 = 0, lo6 = 0;
+	OK("getifaddrs", getifaddrs(&ifa));
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		if (strcmp(i->ifa_name, "lo") != 0 || !i->ifa_addr) continue;
+		if (i->ifa_addr->sa_family == AF_INET &&
+		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK)) lo4 = 1;
+		if (i->ifa_addr->sa_family == AF_INET6 &&
+		    IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr)) lo6 = 1;
+	}
+	if (ifa) freeifaddrs(ifa);
+	EXPECT("getifaddrs_lo_127.0.0.1", lo4);
+	EXPECT("getifaddrs_lo_::1", lo6);
+	EXPECT("if_nametoindex_lo", if_nametoindex("lo") == 1);
+	char nm[IF_NAMESIZE];
+	EXPECT("if_indextoname_1", if_indextoname(1, nm) && strcmp(nm, "lo") == 0);
+	struct ifreq ifr = { 0 };
+	strcpy(ifr.ifr_name, "lo");
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	OK("siocgifflags", ioctl(s, SIOCGIFFLAGS, &ifr));
+	EXPECT("lo_up_loopback", (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_LOOPBACK));
+	OK("siocgifaddr", ioctl(s, SIOCGIFADDR, &ifr));
+	EXPECT("lo_addr", ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+	close(s);
+	/* (Refusals of changes, raw sockets and other netlink protocols are not compared here: natively
+	 * as root they would succeed, on the host's own interfaces. shell.test.ts checks them.) */
+}
+
+int main(void)
+{
+	tcp_fork(AF_INET, "tcp4");
+	tcp_fork(AF_INET6, "tcp6");
+	nonblocking_connect();
+	refused();
+	udp(AF_INET, "udp4");
+	udp(AF_INET6, "udp6");
+	big();
+	interfaces();
+	return finish();
+}
