@@ -15,6 +15,7 @@ import { sys } from '../sys';
 import { MoatError } from '../util/errors';
 import type { SentryConfig } from './config';
 import { spawnGofer, type GoferTree } from './gofer';
+import { tmpfsMount } from './tmpfs-mount';
 
 const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
@@ -44,7 +45,11 @@ export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, str
   if (p.terminal && !req.console) throw new MoatError('EUSAGE', 'process.terminal is set: a --console-socket is required');
   const trees: GoferTree[] = [{ dir: rootfs }];
   const mounts: SentryConfig['mounts'] = [];
-  for (const m of spec.mounts ?? []) {
+  for (const [i, m] of (spec.mounts ?? []).entries()) {
+    if (m.type === 'tmpfs' && !isBind(m)) {
+      mounts.push(tmpfsMount(m, i));
+      continue;
+    }
     if (!isBind(m) || !m.source) continue;
     const src = path.resolve(req.bundle.dir, m.source);
     let st: fs.Stats;

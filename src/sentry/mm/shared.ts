@@ -6,7 +6,11 @@ import * as fs from 'node:fs';
 import { PAGE } from './layout';
 import type { MemoryOps } from './memory-file';
 
+let objectIds = 0;
+
 export class SharedObject {
+  /** Identity for shared futex keys. */
+  readonly id = ++objectIds;
   readonly fd: number;
   readonly bytes: Uint8Array;
   readonly view: DataView;
