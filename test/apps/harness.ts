@@ -80,7 +80,9 @@ export function runCase(c: AppCase, runtime: Runtime, rootfs: string, stateRoot:
   const pass = r.status === 0 && missing.length === 0;
   const res: CaseResult = { case: c.name, runtime, pass, seconds };
   if (!pass) {
-    const err = r.stderr.trim().split('\n').filter((l) => l.trim() !== '').slice(-3).join(' / ');
+    const lines = r.stderr.trim().split('\n').filter((l) => l.trim() !== '');
+    const telling = lines.filter((l) => /error|Error|ENOSYS|not implemented|unreachable|failed|timed out/.test(l));
+    const err = (telling.length ? telling : lines).slice(-3).map((l) => l.trim()).join(' / ');
     res.error = `exit ${r.status}${err ? `: ${err}` : ''}${missing.length && r.status === 0 ? `; missing ${missing.map(String).join(', ')} in ${JSON.stringify(out.slice(0, 200))}` : ''}`;
   }
   return res;

@@ -32,7 +32,7 @@ function render(results: CaseResult[], rootfs: string): string {
     'tmpfs mounts at /tmp, /run, /root, /var/log (and /var/lib/nginx for nginx). The same bundle runs',
     'under native moat, `moat --isolation=sentry` and `runsc --platform=ptrace --network=none`; the',
     'time is the wall time of the whole run (container set-up included), on a 2-vCPU VM shared with',
-    'other work.',
+    'other work at the time (so times vary by 2x between runs; compare within a row).',
     '',
     '`npm test` runs test/apps/apps.test.ts: every case must pass under native moat, and every case in',
     'test/apps/sentry-expected.json must pass under the sentry. The goal is that every case runsc',
@@ -47,12 +47,19 @@ function render(results: CaseResult[], rootfs: string): string {
     ...CASES.map((c) => `| ${c.name.replace(/\|/g, '\\|')} | ${cell(c.name, 'native')} | ${cell(c.name, 'sentry')} | ${cell(c.name, 'runsc')} |`),
     `| **passing** | **${count('native')}/${CASES.length}** | **${count('sentry')}/${CASES.length}** | **${count('runsc')}/${CASES.length}** |`,
     '',
-    '## Why the sentry fails where it fails',
+    '## Failures, and why',
     '',
-    ...CASES.flatMap((c) => {
-      const r = results.find((x) => x.case === c.name && x.runtime === 'sentry');
-      return r && !r.pass ? [`- ${c.name}: ${(r.error ?? '').replace(/\s+/g, ' ').slice(0, 300)}`] : [];
-    }),
+    'Native: the cases on 127.0.0.1 (and `ip addr`, which shows `lo` down) fail because a new network',
+    'namespace\'s loopback is left down under native moat: issue 12, fixed on another branch; the test',
+    'marks them TODO on native until then. runsc (Debian\'s 2022 build): `stat` gets `EINVAL` from its',
+    '`statx`. The sentry: every failure is a missing socket family (`socket`/`socketpair` are `ENOSYS`):',
+    'asyncio\'s event loop wakes itself through a socketpair, node\'s `child_process` gives its',
+    'children socketpairs as stdio, `ip` talks netlink.',
+    '',
+    ...RUNTIMES.flatMap((rt) => CASES.flatMap((c) => {
+      const r = results.find((x) => x.case === c.name && x.runtime === rt);
+      return r && !r.pass ? [`- ${rt}, ${c.name}: ${(r.error ?? '').replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 240)}`] : [];
+    })),
     '',
     `The sentry's checked-in passing set: ${expectedSentryPasses().length} cases.`,
     '',
@@ -61,6 +68,12 @@ function render(results: CaseResult[], rootfs: string): string {
 }
 
 function main(): void {
+  if (process.argv.includes('--render')) {
+    // Only render docs/apps.md again from the last run's build/apps/results.json.
+    const results = JSON.parse(fs.readFileSync(path.join(REPO, 'build', 'apps', 'results.json'), 'utf8')) as CaseResult[];
+    fs.writeFileSync(path.join(REPO, 'docs', 'apps.md'), render(results, appsRootfs()));
+    return;
+  }
   tagProcesses();
   const rootfs = appsRootfs();
   const stateRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-apps-root-'));
