@@ -38,6 +38,12 @@ function isBind(m: { type?: string; options?: string[] }): boolean {
   return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
 }
 
+/** /dev, /dev/pts, /dev/mqueue, /proc and /sys with all below: the sentry's own, a bundle mount there is not used. */
+function servedBySentry(dest: string): boolean {
+  const d = '/' + dest.split('/').filter((c) => c !== '' && c !== '.').join('/');
+  return /^\/dev$|^\/dev\/(pts|mqueue)(\/|$)|^\/(proc|sys)(\/|$)/.test(d);
+}
+
 /** The sentry's configuration for this container (pure: from the spec and the request). */
 export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, strace: boolean): { cfg: SentryConfig; trees: GoferTree[] } {
   const p = spec.process;
@@ -47,7 +53,7 @@ export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, str
   const mounts: SentryConfig['mounts'] = [];
   for (const [i, m] of (spec.mounts ?? []).entries()) {
     if (m.type === 'tmpfs' && !isBind(m)) {
-      mounts.push(tmpfsMount(m, i));
+      if (!servedBySentry(m.destination)) mounts.push(tmpfsMount(m, i));
       continue;
     }
     if (!isBind(m) || !m.source) continue;

@@ -22,6 +22,7 @@ import { DirectoryFile, RegularFile } from '../../src/sentry/vfs/regular-file';
 import type { Resolved } from '../../src/sentry/vfs/resolve';
 import { Vfs } from '../../src/sentry/vfs/vfs';
 import { tmpfsMount } from '../../src/sentry/tmpfs-mount';
+import { sentryConfig } from '../../src/sentry/container';
 
 const E = os.constants.errno;
 let tmp = '';
@@ -340,6 +341,22 @@ test('tmpfs mounts from config.json: writable on a read-only rootfs, with size, 
   assert.throws(() => tmpfsMount({ destination: '/x', type: 'tmpfs', options: ['exotic=1'] }, 0), /unknown tmpfs option "exotic=1"/);
   assert.throws(() => tmpfsMount({ destination: 'rel', type: 'tmpfs' }, 0), /destination: must be an absolute path/);
   assert.equal(tmpfsMount({ destination: '/x', type: 'tmpfs', options: ['size=50%'] }, 0).size! > 0, true);
+});
+
+test('sentryConfig: tmpfs mounts reach the sentry with their options; those where the sentry serves its own are not parsed', () => {
+  const spec = {
+    process: { args: ['sh'], cwd: '/' },
+    mounts: [
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k', 'something-new'] },
+      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'rprivate', 'tmpcopyup', 'size=1m'] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['size=2m'] },
+    ],
+  };
+  const req = { bundle: { dir: tmp, spec } } as unknown as Parameters<typeof sentryConfig>[0];
+  const { cfg } = sentryConfig(req, spec as Parameters<typeof sentryConfig>[1], root, false);
+  assert.deepEqual(cfg.mounts?.map((m) => [m.destination, m.type === 'tmpfs' ? m.size : -1]), [['/run', 1 << 20], ['/dev/shm', 2 << 20]]);
+  spec.mounts[1]!.options.push('size=huge');
+  assert.throws(() => sentryConfig(req, spec as Parameters<typeof sentryConfig>[1], root, false), /mounts\[1\]\.options: tmpfs option size="huge": not a size/);
 });
 
 test('read-only rootfs, a read-only bind mount, a tmpfs mount; few gofer handles, walked again', () => {
