@@ -2,7 +2,8 @@
 # Install what moat needs, idempotently: Debian packages (only when missing), npm dependencies
 # (only when package-lock.json changed), then the build (TypeScript bundle + native layer).
 #   sh scripts/setup.sh            what running moat needs
-#   sh scripts/setup.sh test       + what the tests need (busybox-static for rootfs, runc as the peer)
+#   sh scripts/setup.sh test       + what the tests need (busybox-static for rootfs, runc as the peer,
+#                                  mmdebstrap for the real-application suite's Debian rootfs)
 #   sh scripts/setup.sh bench      + what the benchmark needs
 set -eu
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ pkgs="gcc make libc6-dev"
 # The vm platform (docs/vm.md): the VMM, the guest kernel, mkfs.ext4 for the rootfs image.
 pkgs="$pkgs qemu-system-x86 linux-image-cloud-amd64 e2fsprogs"
 case "$purpose" in
-  test) pkgs="$pkgs busybox-static runc iproute2 procps"
+  test) pkgs="$pkgs busybox-static runc iproute2 procps mmdebstrap"
         pkgs="$pkgs docker.io containerd podman conmon iptables uidmap slirp4netns fuse-overlayfs bsdutils tar" ;;
   bench) pkgs="$pkgs busybox-static runc" ;;
 esac

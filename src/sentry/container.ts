@@ -21,6 +21,7 @@ import { logTarget } from '../util/log';
 import { sentryEventsPath } from './report';
 import { spawnGofer, type GoferTree } from './gofer';
 import { EGRESS_ANNOTATION, parseEgress } from './net/egress';
+import { tmpfsMount } from './tmpfs-mount';
 
 const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
@@ -43,6 +44,12 @@ function isBind(m: { type?: string; options?: string[] }): boolean {
   return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
 }
 
+/** /dev, /dev/pts, /dev/mqueue, /proc and /sys with all below: the sentry's own, a bundle mount there is not used. */
+function servedBySentry(dest: string): boolean {
+  const d = '/' + dest.split('/').filter((c) => c !== '' && c !== '.').join('/');
+  return /^\/dev$|^\/dev\/(pts|mqueue)(\/|$)|^\/(proc|sys)(\/|$)/.test(d);
+}
+
 /** The sentry's configuration for this container (pure: from the spec and the request). */
 export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, strace: boolean): { cfg: SentryConfig; trees: GoferTree[] } {
   const p = spec.process;
@@ -50,7 +57,11 @@ export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, str
   if (p.terminal && !req.console) throw new MoatError('EUSAGE', 'process.terminal is set: a --console-socket is required');
   const trees: GoferTree[] = [{ dir: rootfs }];
   const mounts: SentryConfig['mounts'] = [];
-  for (const m of spec.mounts ?? []) {
+  for (const [i, m] of (spec.mounts ?? []).entries()) {
+    if (m.type === 'tmpfs' && !isBind(m)) {
+      if (!servedBySentry(m.destination)) mounts.push(tmpfsMount(m, i));
+      continue;
+    }
     if (!isBind(m) || !m.source) continue;
     const src = path.resolve(req.bundle.dir, m.source);
     let st: fs.Stats;

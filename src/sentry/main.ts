@@ -118,7 +118,7 @@ export function sentryMain(argv: string[]): void {
  */
 function goferChannel(cfg: SentryConfig): number {
   if (cfg.goferFd !== undefined && cfg.goferFd >= 0) return cfg.goferFd;
-  if ((cfg.mounts ?? []).length > 0) fail('bind mounts need the platform\'s gofer (goferFd)');
+  if ((cfg.mounts ?? []).some((m) => m.type !== 'tmpfs')) fail('bind mounts need the platform\'s gofer (goferFd)');
   try {
     return spawnGofer([cfg.rootfs]).fd;
   } catch (e) {

@@ -501,3 +501,39 @@ test('do --isolation=sentry: /proc/cmdline, /proc/devices, /proc/sys/kernel and 
     'cgroup:[N]', 'ipc:[N]', 'mnt:[N]', 'net:[N]', 'pid:[N]', 'user:[N]', 'uts:[N]', 'same-net', '',
   ].join('\n'), explain(r));
 });
+
+test('run --isolation=sentry: tmpfs mounts of config.json on a read-only rootfs behave as native ones (size, nr_inodes, mode/uid/gid, ro, noexec)', () => {
+  const tmpfs = (destination: string, ...options: string[]) => ({ destination, type: 'tmpfs', source: 'tmpfs', options });
+  const script = [
+    'mkdir /run/nginx && echo "made /run/nginx"',
+    'touch /rootfs-file 2>/dev/null || echo "read-only root"',
+    'stat -c "%a %u %g" /mnt/owned',
+    'dd if=/dev/zero of=/mnt/small/f bs=1024 count=128 2>/dev/null; echo "dd $?"; wc -c < /mnt/small/f',
+    'for i in 1 2 3 4 5; do touch /mnt/few/$i 2>/dev/null || echo "no inode for $i"; done',
+    'rm /mnt/few/1 && touch /mnt/few/6 && echo "inode given back"',
+    'touch /mnt/ro/x 2>/dev/null || echo "ro tmpfs"',
+    'cp /bin/busybox /mnt/noexec/bb && /mnt/noexec/bb true 2>/dev/null; echo "exec on noexec $?"',
+    'cp /bin/busybox /mnt/small/bb 2>/dev/null || echo "no space for a copy"',
+  ].join('\n');
+  const b = makeBundle(['sh', '-c', script], (c) => {
+    c.root.readonly = true;
+    c.mounts.push(
+      tmpfs('/run', 'nosuid', 'nodev', 'mode=755'),
+      tmpfs('/mnt/owned', 'mode=750', 'uid=33', 'gid=34'),
+      tmpfs('/mnt/small', 'size=64k'),
+      tmpfs('/mnt/few', 'nr_inodes=4'),
+      tmpfs('/mnt/ro', 'ro'),
+      tmpfs('/mnt/noexec', 'noexec'),
+    );
+  });
+  try {
+    const id = `tmpfs-${process.hrtime.bigint()}`;
+    const native = moatRun(root, ['run', '--bundle', b.dir, `${id}-n`]);
+    const sentry = moatRun(root, ['--isolation=sentry', 'run', '--bundle', b.dir, `${id}-s`]);
+    assert.equal(native.status, 0, explain(native));
+    assert.match(native.stdout, /^made \/run\/nginx\nread-only root\n750 33 34\ndd 1\n65536\nno inode for 4\nno inode for 5\ninode given back\nro tmpfs\nexec on noexec 126\nno space for a copy\n$/);
+    assertSame(native, sentry, 'tmpfs mounts');
+  } finally {
+    b.cleanup();
+  }
+});

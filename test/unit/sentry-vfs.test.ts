@@ -22,6 +22,8 @@ import { newPipe, Pipe, PIPE_BUF } from '../../src/sentry/vfs/pipe';
 import { DirectoryFile, RegularFile } from '../../src/sentry/vfs/regular-file';
 import type { Resolved } from '../../src/sentry/vfs/resolve';
 import { Vfs } from '../../src/sentry/vfs/vfs';
+import { tmpfsMount } from '../../src/sentry/tmpfs-mount';
+import { sentryConfig } from '../../src/sentry/container';
 
 const E = os.constants.errno;
 let tmp = '';
@@ -297,6 +299,68 @@ test('the container layout: /dev, /proc, /tmp rules, mount table', () => {
   assert.equal(loc(c, '/sys/devices/system/cpu/online').dentry.inode.attr().size, 2);
 });
 
+test('tmpfs mounts from config.json: writable on a read-only rootfs, with size, nr_inodes, mode, uid, gid and flags', () => {
+  const spec = [
+    { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755', 'size=64k'] },
+    { destination: '/var/log', type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'nr_inodes=3', 'uid=33', 'gid=34', 'mode=0750'] },
+    { destination: '/srv/ro', type: 'tmpfs', source: 'tmpfs', options: ['ro'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'nodev', 'noexec', 'mode=1777', 'size=1m'] },
+  ];
+  const mounts = spec.map((m, i) => tmpfsMount(m, i));
+  const g = spawnGofer([root]);
+  try {
+    const v = new Vfs({ rootfs: root, goferFd: g.fd, readonly: true, mounts });
+    const c: Caller = { ...caller(), fs: v.initialFsContext('/') };
+    const m = v.mountsText();
+    assert.match(m, /^tmpfs \/run tmpfs rw,nosuid,nodev,relatime,size=64k,mode=755 0 0$/m);
+    assert.match(m, /^tmpfs \/var\/log tmpfs rw,noexec,relatime,nr_inodes=3,mode=750,uid=33,gid=34 0 0$/m);
+    assert.match(m, /^tmpfs \/srv\/ro tmpfs ro,relatime 0 0$/m);
+    assert.match(m, /^shm \/dev\/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k,mode=1777 0 0$/m);
+    assert.equal((m.match(/ \/dev\/shm /g) ?? []).length, 1, "the bundle's /dev/shm replaces the default one");
+    // Writable on a read-only rootfs (nginx's temp directories under /run, /var/lib/nginx).
+    assert.equal(mkdirAt(c, c.fs.cwdLoc, '/run/nginx', 0o755), 0);
+    const f = open(c, '/run/nginx/pid', O_CREAT | O_RDWR);
+    assert.equal(write(f, 'x'.repeat(60 * 1024)), 60 * 1024);
+    assert.equal(write(f, 'y'.repeat(8 * 1024)), -E.ENOSPC, 'size=64k is enforced');
+    const runAttr = loc(c, '/run').dentry.inode.attr();
+    assert.equal(runAttr.mode & 0o7777, 0o755);
+    const log = loc(c, '/var/log').dentry.inode.attr();
+    assert.deepEqual([log.mode & 0o7777, log.uid, log.gid], [0o750, 33, 34]);
+    // nr_inodes=3: the root and two more.
+    open(c, '/var/log/a', O_CREAT | O_RDWR);
+    open(c, '/var/log/b', O_CREAT | O_RDWR);
+    assert.equal(openAt(c, c.fs.cwdLoc, '/var/log/c', O_CREAT | O_RDWR, 0o644, 0), -E.ENOSPC);
+    assert.equal(unlinkAt(c, c.fs.cwdLoc, '/var/log/b', false), 0);
+    open(c, '/var/log/c', O_CREAT | O_RDWR);
+    assert.equal(openAt(c, c.fs.cwdLoc, '/srv/ro/x', O_CREAT | O_RDWR, 0o644, 0), -E.EROFS);
+    assert.equal(loc(c, '/var/log').mount.flags.noexec, true);
+  } finally {
+    fs.closeSync(g.fd);
+  }
+  assert.throws(() => tmpfsMount({ destination: '/x', type: 'tmpfs', options: ['size=lots'] }, 2), /mounts\[2\]\.options: tmpfs option size="lots": not a size/);
+  assert.throws(() => tmpfsMount({ destination: '/x', type: 'tmpfs', options: ['mode=999'] }, 0), /not an octal mode/);
+  assert.throws(() => tmpfsMount({ destination: '/x', type: 'tmpfs', options: ['uid=-1'] }, 0), /not a valid id/);
+  assert.throws(() => tmpfsMount({ destination: '/x', type: 'tmpfs', options: ['exotic=1'] }, 0), /unknown tmpfs option "exotic=1"/);
+  assert.throws(() => tmpfsMount({ destination: 'rel', type: 'tmpfs' }, 0), /destination: must be an absolute path/);
+  assert.equal(tmpfsMount({ destination: '/x', type: 'tmpfs', options: ['size=50%'] }, 0).size! > 0, true);
+});
+
+test('sentryConfig: tmpfs mounts reach the sentry with their options; those where the sentry serves its own are not parsed', () => {
+  const spec = {
+    process: { args: ['sh'], cwd: '/' },
+    mounts: [
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k', 'something-new'] },
+      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'rprivate', 'tmpcopyup', 'size=1m'] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['size=2m'] },
+    ],
+  };
+  const req = { bundle: { dir: tmp, spec } } as unknown as Parameters<typeof sentryConfig>[0];
+  const { cfg } = sentryConfig(req, spec as Parameters<typeof sentryConfig>[1], root, false);
+  assert.deepEqual(cfg.mounts?.map((m) => [m.destination, m.type === 'tmpfs' ? m.size : -1]), [['/run', 1 << 20], ['/dev/shm', 2 << 20]]);
+  spec.mounts[1]!.options.push('size=huge');
+  assert.throws(() => sentryConfig(req, spec as Parameters<typeof sentryConfig>[1], root, false), /mounts\[1\]\.options: tmpfs option size="huge": not a size/);
+});
+
 test('read-only rootfs, a read-only bind mount, a tmpfs mount; few gofer handles, walked again', () => {
   const data = path.join(tmp, 'data');
   fs.mkdirSync(path.join(data, 'many'), { recursive: true });
@@ -305,7 +369,7 @@ test('read-only rootfs, a read-only bind mount, a tmpfs mount; few gofer handles
   try {
     const v = new Vfs({ rootfs: root, goferFd: g.fd, readonly: true, mounts: [
       { destination: '/mnt/data', tree: 1, readonly: true },
-      { destination: '/scratch', tree: 0, readonly: false, type: 'tmpfs' },
+      { destination: '/scratch', type: 'tmpfs', readonly: false, nosuid: true, nodev: true, noexec: false, options: '' },
       { destination: '/proc/sneaky', tree: 1, readonly: false },
     ] });
     const c: Caller = { ...caller(), fs: v.initialFsContext('/') };

@@ -4,7 +4,7 @@
 import { SIGCHLD } from '../abi/signals';
 import type { MemoryManager } from '../mm/mm';
 import { chargeHostThread, nsToTicks } from './cputime';
-import { exitRobustList, futexWake } from './futex';
+import { exitRobustList, futexKey, futexWake } from './futex';
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN } from './signal-types';
 import { sendSignalToGroup } from './signals';
 import type { Task, ThreadGroup } from './task';
@@ -52,7 +52,7 @@ export function exitTask(t: Task, status: number): void {
 
   if (t.clearChildTid && mm.users > 1) {
     mm.writeU32(t.clearChildTid, 0);
-    futexWake(k, mm, t.clearChildTid, 1, 0xffffffff);
+    futexWake(k, futexKey(mm, t.clearChildTid, true), 1, 0xffffffff);
   }
   tg.tasks.delete(t);
   k.tasks.delete(t.tid);

@@ -1,5 +1,8 @@
-// Futexes: wait queues keyed by (address space, address). Waiters park on the queue; a wake
-// marks them woken so their re-run returns 0 instead of re-checking the word.
+// Futexes: wait queues keyed by (address space, address) for private futexes, and by (shared
+// memory object, offset) for a shared futex in a MAP_SHARED mapping, as Linux keys them on the
+// page: a sem_post in one process wakes a sem_wait in another that maps the same object at
+// another address. Waiters park on the queue; a wake marks them woken so their re-run returns 0
+// instead of re-checking the word.
 
 import type { MemoryManager } from '../mm/mm';
 import type { Kernel } from './kernel';
@@ -19,7 +22,15 @@ function table(k: Kernel): Map<string, FutexWaiter[]> {
   return m;
 }
 
-export function futexKey(mm: MemoryManager, addr: number): string {
+/**
+ * The queue of the futex word at addr. shared (no FUTEX_PRIVATE_FLAG): in a MAP_SHARED mapping,
+ * the object and offset, so every process mapping it meets on one queue.
+ */
+export function futexKey(mm: MemoryManager, addr: number, shared = false): string {
+  if (shared) {
+    const v = mm.find(addr);
+    if (v?.obj) return `s${v.obj.id}:${v.off + (addr - v.start)}`;
+  }
   return `${mm.id}:${addr}`;
 }
 
@@ -39,9 +50,8 @@ export function futexDequeue(k: Kernel, key: string, w: FutexWaiter): void {
   if (q.length === 0) m.delete(key);
 }
 
-/** Wake up to n waiters on (mm, addr) whose bitset matches; returns how many. */
-export function futexWake(k: Kernel, mm: MemoryManager, addr: number, n: number, bitset: number): number {
-  const key = futexKey(mm, addr);
+/** Wake up to n waiters on the queue key whose bitset matches; returns how many. */
+export function futexWake(k: Kernel, key: string, n: number, bitset: number): number {
   const q = table(k).get(key);
   if (!q) return 0;
   let woken = 0;
@@ -60,10 +70,8 @@ export function futexWake(k: Kernel, mm: MemoryManager, addr: number, n: number,
   return woken;
 }
 
-/** FUTEX_REQUEUE: wake n, move up to m of the rest to another address. */
-export function futexRequeue(k: Kernel, mm: MemoryManager, addr: number, n: number, m: number, addr2: number): number {
-  const key = futexKey(mm, addr);
-  const key2 = futexKey(mm, addr2);
+/** FUTEX_REQUEUE: wake n, move up to m of the rest to another queue. */
+export function futexRequeue(k: Kernel, key: string, n: number, m: number, key2: string): number {
   const q = table(k).get(key);
   if (!q) return 0;
   let woken = 0;
@@ -90,20 +98,20 @@ const FUTEX_TID_MASK = 0x3fff_ffff;
 /** Linux's ROBUST_LIST_LIMIT: a list longer than this (or a cycle) is not walked further. */
 const ROBUST_LIST_LIMIT = 2048;
 
-/** One futex a dead owner held: mark it FUTEX_OWNER_DIED and wake a waiter (handle_futex_death). */
+/** One futex a dead owner held: mark it FUTEX_OWNER_DIED and wake a waiter (handle_futex_death; keyed as a shared futex, as Linux wakes it). */
 function futexOwnerDied(t: Task, addr: number, pending: boolean): void {
   const mm = t.mm;
   const v = mm.readU32(addr);
   if (v === null) return;
   // A pending lock that was never taken (value 0) still wakes a waiter, as Linux does.
   if (pending && v === 0) {
-    futexWake(t.kernel, mm, addr, 1, 0xffffffff);
+    futexWake(t.kernel, futexKey(mm, addr, true), 1, 0xffffffff);
     return;
   }
   if ((v & FUTEX_TID_MASK) >>> 0 !== t.tid) return;
   const nv = ((v & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0;
   if (!mm.writeU32(addr, nv)) return;
-  if (v & FUTEX_WAITERS) futexWake(t.kernel, mm, addr, 1, 0xffffffff);
+  if (v & FUTEX_WAITERS) futexWake(t.kernel, futexKey(mm, addr, true), 1, 0xffffffff);
 }
 
 /**

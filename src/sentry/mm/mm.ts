@@ -7,7 +7,7 @@ import { EFAULT, EINVAL, ENOMEM, EEXIST } from '../abi/errno';
 import type { SentryPlatform } from '../platform';
 import { APP_LIMIT, MIN_ADDR, MMAP_TOP, PAGE, pageDown, pageUp } from './layout';
 import { MemoryFile, type MemoryOps } from './memory-file';
-import { fileKey, fileMappings, SharedObject, type FileMapping } from './shared';
+import { FILE_OBJECT_MIN, fileKey, fileMappings, fileObjects, flushFileMappings, SharedObject, type FileMapping } from './shared';
 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
@@ -275,24 +275,23 @@ export class MemoryManager {
   }
 
   private mmapShared(tid: number, start: number, len: number, length: number, prot: number, src: MapSource | undefined, pgoff: number, name: string): number {
-    let obj: SharedObject;
-    try {
-      obj = new SharedObject(this.ops, len);
-    } catch {
-      return -ENOMEM;
-    }
+    const got = src ? this.fileObject(src, pgoff, len) : this.newObject(len);
+    if (typeof got === 'number') return got;
+    const { obj, off } = got;
     if (src) {
-      const n = src.pread(obj.bytes.subarray(0, Math.min(length, len)), pgoff);
+      // The file's bytes of the range (after every other mapping's stores went to the file).
+      flushFileMappings(fileKey(src.info.dev, src.info.ino));
+      const n = src.pread(obj.bytes.subarray(off, off + Math.min(length, len)), pgoff);
       if (n < 0) {
         obj.unref();
         return n;
       }
     }
-    const v: Vma = { start, end: start + len, prot, off: 0, shared: true, name: src ? src.info.name : name || '/dev/zero (deleted)', pgoff, obj };
+    const v: Vma = { start, end: start + len, prot, off, shared: true, name: src ? src.info.name : name || '/dev/zero (deleted)', pgoff, obj };
     if (src) {
       v.file = src.info;
       v.src = src;
-      v.fmap = { obj, objOff: 0, pgoff, len, ...(src.write ? { write: src.write, fileSize: src.fileSize } : {}) };
+      v.fmap = { obj, objOff: off, pgoff, len, ...(src.write ? { write: src.write, fileSize: src.fileSize } : {}) };
       const key = fileKey(src.info.dev, src.info.ino);
       let set = fileMappings.get(key);
       if (!set) fileMappings.set(key, (set = new Set()));
@@ -305,6 +304,29 @@ export class MemoryManager {
     }
     this.insert(v);
     return start;
+  }
+
+  private newObject(len: number): { obj: SharedObject; off: number } | number {
+    try {
+      return { obj: new SharedObject(this.ops, len), off: 0 };
+    } catch {
+      return -ENOMEM;
+    }
+  }
+
+  /** The file's shared object (offset = file offset), made on its first MAP_SHARED mapping. */
+  private fileObject(src: MapSource, pgoff: number, len: number): { obj: SharedObject; off: number } | number {
+    const key = fileKey(src.info.dev, src.info.ino);
+    const have = fileObjects.get(key);
+    if (have) return have.size >= pgoff + len ? { obj: have.ref(), off: pgoff } : this.newObject(len);
+    const size = Math.max(FILE_OBJECT_MIN, pageUp(pgoff + len));
+    const got = this.newObject(size);
+    if (typeof got === 'number') return got;
+    fileObjects.set(key, got.obj);
+    got.obj.onFree = () => {
+      if (fileObjects.get(key) === got.obj) fileObjects.delete(key);
+    };
+    return { obj: got.obj, off: pgoff };
   }
 
   munmap(tid: number, addr: number, length: number): number {

@@ -6,7 +6,11 @@ import * as fs from 'node:fs';
 import { PAGE } from './layout';
 import type { MemoryOps } from './memory-file';
 
+let objectIds = 0;
+
 export class SharedObject {
+  /** Identity for shared futex keys. */
+  readonly id = ++objectIds;
   readonly fd: number;
   readonly bytes: Uint8Array;
   readonly view: DataView;
@@ -19,6 +23,9 @@ export class SharedObject {
     this.view = new DataView(ab, 0, size);
   }
 
+  /** Called when the last reference goes (the per-file registry forgets it). */
+  onFree: (() => void) | undefined;
+
   ref(): this {
     this.refs++;
     return this;
@@ -26,6 +33,7 @@ export class SharedObject {
 
   unref(): void {
     if (--this.refs > 0) return;
+    this.onFree?.();
     try {
       fs.closeSync(this.fd);
     } catch {
@@ -58,6 +66,15 @@ export function flushFileMappings(key: string): void {
     if (end > m.pgoff) m.write(m.obj.bytes.subarray(m.objOff, m.objOff + (end - m.pgoff)), m.pgoff);
   }
 }
+
+/**
+ * The one shared object per file that its MAP_SHARED mappings use, object offset = file offset, so
+ * that processes mapping the same file (shm_open, sem_open) see each other's stores at once, as the
+ * page cache makes them on Linux. Sized FILE_OBJECT_MIN at least (sparse: only touched pages cost);
+ * a mapping reaching past it gets an object of its own, coherent through write-back only.
+ */
+export const fileObjects = new Map<string, SharedObject>();
+export const FILE_OBJECT_MIN = 64 << 20;
 
 /** Live shared mappings per file (dev:ino), so a write(2) to the file shows in them. */
 export const fileMappings = new Map<string, Set<FileMapping>>();

@@ -39,17 +39,11 @@ import { ProcFs } from './procfs';
 import { step, Walk, type PathCtx } from './resolve';
 import { makeSysFs } from './sysfs';
 import { TmpFs } from './tmpfs/tmpfs';
+import type { BindMountConfig } from '../config';
+import type { TmpfsMountConfig } from '../tmpfs-mount';
 
-export interface VfsMount {
-  destination: string;
-  /** Gofer tree index (bind mounts). */
-  tree: number;
-  readonly: boolean;
-  /** The gofer serves the tree read-write: mounted as it is, writes reach the host. */
-  writable?: boolean;
-  /** 'bind' (default) or 'tmpfs'. */
-  type?: string;
-}
+/** A bundle mount: a bind (a gofer tree) or a tmpfs with its options. */
+export type VfsMount = BindMountConfig | TmpfsMountConfig;
 
 export interface VfsOptions {
   /** Host path of the container's root filesystem: informational only (the gofer holds the tree). */
@@ -74,6 +68,11 @@ const ROOT_CREDS: FsCreds = { fsuid: 0, fsgid: 0, groups: [], capEffective: CAP_
 const OWN_MOUNTS = ['/dev', '/dev/shm', '/dev/pts', '/dev/mqueue'];
 const OWN_TREES = ['/proc', '/sys'];
 const MIB64 = 64 << 20;
+
+/** A container path made absolute and clean ("//run/./" → "/run"). */
+function normalize(p: string): string {
+  return '/' + p.split('/').filter((c) => c !== '' && c !== '.').join('/');
+}
 
 function flags(f: Partial<MountFlags>): MountFlags {
   return { ...RW, ...f };
@@ -103,9 +102,12 @@ export class Vfs {
     const proc = new ProcFs(() => procRoot(this.caller!.kernel, () => this.caller!));
     this.mountAt('/proc', proc, flags(hidden), 'proc');
     this.mountAt('/dev', makeDevFs(), flags({ nosuid: true }), 'tmpfs', 'size=65536k,mode=755');
-    this.mountAt('/dev/shm', new TmpFs({ limit: MIB64 }), flags(hidden), 'shm', 'size=65536k');
+    // Always there, as Docker gives one (shm_open, sem_open); a bundle tmpfs at /dev/shm sets its options.
+    const shm = this.opts.mounts.find((m): m is TmpfsMountConfig => m.type === 'tmpfs' && normalize(m.destination) === '/dev/shm');
+    if (shm) this.mountTmpfs('/dev/shm', shm, 'shm');
+    else this.mountAt('/dev/shm', new TmpFs({ limit: MIB64 }), flags(hidden), 'shm', 'size=65536k');
     this.mountAt('/sys', makeSysFs(), flags({ ...hidden, readonly: true }), 'sysfs');
-    if (!this.opts.mounts.some((m) => m.destination.replace(/\/+$/, '') === '/tmp') && this.tmpIsFree()) {
+    if (!this.opts.mounts.some((m) => normalize(m.destination) === '/tmp') && this.tmpIsFree()) {
       this.mountAt('/tmp', new TmpFs(), flags({ nosuid: true, nodev: true }), 'tmpfs');
     }
   }
@@ -119,10 +121,10 @@ export class Vfs {
   }
 
   private bundleMount(m: VfsMount): void {
-    const dest = '/' + m.destination.split('/').filter((c) => c !== '' && c !== '.').join('/');
+    const dest = normalize(m.destination);
     if (OWN_MOUNTS.includes(dest) || OWN_TREES.some((s) => dest === s || dest.startsWith(s + '/'))) return;
     if (m.type === 'tmpfs') {
-      this.mountAt(dest, new TmpFs(), flags({ nosuid: true, nodev: true, readonly: m.readonly }), 'tmpfs');
+      this.mountTmpfs(dest, m, 'tmpfs');
       return;
     }
     if (m.writable === true && !m.readonly) {
@@ -134,6 +136,19 @@ export class Vfs {
     const lower = new GoferFs(this.client, m.tree).root.inode;
     const fs = new OverlayFs(lower);
     this.mountAt(dest, fs, flags({ readonly: m.readonly }), 'overlay', '', !lower.isDir);
+  }
+
+  /** A tmpfs with the bundle's options: size and inode limits, the root's mode and owner, flags. */
+  private mountTmpfs(dest: string, m: TmpfsMountConfig, source: string): void {
+    const fs = new TmpFs({
+      ...(m.size ? { limit: m.size } : {}),
+      ...(m.inodes ? { inodes: m.inodes } : {}),
+      ...(m.mode !== undefined ? { mode: m.mode } : {}),
+      uid: m.uid ?? 0,
+      gid: m.gid ?? 0,
+    });
+    const f = flags({ readonly: m.readonly, nosuid: m.nosuid, nodev: m.nodev, noexec: m.noexec });
+    this.mountAt(dest, fs, f, source, m.options);
   }
 
   private setupCtx(): PathCtx {

@@ -32,7 +32,7 @@ function readTimeout(t: Task, addr: number, absolute: boolean, realtime: boolean
   return performance.now() + (ms - nowClock);
 }
 
-function wait(t: Task, addr: number, val: number, timeoutAddr: number, bitset: number, absolute: boolean, realtime: boolean): number {
+function wait(t: Task, addr: number, val: number, timeoutAddr: number, bitset: number, absolute: boolean, realtime: boolean, shared: boolean): number {
   const st = t.blockState as FutexBlock | undefined;
   if (st) {
     if (st.waiter.woken) return 0;
@@ -49,7 +49,7 @@ function wait(t: Task, addr: number, val: number, timeoutAddr: number, bitset: n
   if (cur !== val >>> 0) return -EAGAIN;
   const deadline = readTimeout(t, timeoutAddr, absolute, realtime);
   if (deadline === null) return -EFAULT;
-  const key = futexKey(t.mm, addr);
+  const key = futexKey(t.mm, addr, shared);
   const waiter: FutexWaiter = { task: t, bitset, woken: false };
   futexEnqueue(t.kernel, key, waiter);
   t.interruptResult = -514; // ERESTARTNOHAND: EINTR for the caller to retry
@@ -63,23 +63,25 @@ function futex(t: Task): number {
   const val = t.argU32(2);
   const cmd = op & ~(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME);
   const realtime = (op & FUTEX_CLOCK_REALTIME) !== 0;
+  const shared = (op & FUTEX_PRIVATE) === 0;
+  const key = (a: number) => futexKey(t.mm, a, shared);
   const k = t.kernel;
   switch (cmd) {
     case FUTEX_WAIT:
-      return wait(t, addr, val, t.arg(3), 0xffffffff, false, realtime);
+      return wait(t, addr, val, t.arg(3), 0xffffffff, false, realtime, shared);
     case FUTEX_WAIT_BITSET:
-      return wait(t, addr, val, t.arg(3), t.argU32(5), true, realtime);
+      return wait(t, addr, val, t.arg(3), t.argU32(5), true, realtime, shared);
     case FUTEX_WAKE:
-      return futexWake(k, t.mm, addr, val, 0xffffffff);
+      return futexWake(k, key(addr), val, 0xffffffff);
     case FUTEX_WAKE_BITSET:
-      return t.argU32(5) === 0 ? -EINVAL : futexWake(k, t.mm, addr, val, t.argU32(5));
+      return t.argU32(5) === 0 ? -EINVAL : futexWake(k, key(addr), val, t.argU32(5));
     case FUTEX_REQUEUE:
-      return futexRequeue(k, t.mm, addr, val, t.argU32(3), t.arg(4));
+      return futexRequeue(k, key(addr), val, t.argU32(3), key(t.arg(4)));
     case FUTEX_CMP_REQUEUE: {
       const cur = t.mm.readU32(addr);
       if (cur === null) return -EFAULT;
       if (cur !== t.argU32(5)) return -EAGAIN;
-      return futexRequeue(k, t.mm, addr, val, t.argU32(3), t.arg(4));
+      return futexRequeue(k, key(addr), val, t.argU32(3), key(t.arg(4)));
     }
     case FUTEX_WAKE_OP: {
       const addr2 = t.arg(4);
@@ -94,9 +96,9 @@ function futex(t: Task): number {
       const nv = [oparg, old + oparg, old | oparg, old & ~oparg, old ^ oparg][opc];
       if (nv === undefined) return -ENOSYS;
       t.mm.writeU32(addr2, nv >>> 0);
-      let n = futexWake(k, t.mm, addr, val, 0xffffffff);
+      let n = futexWake(k, key(addr), val, 0xffffffff);
       const ok = [old === cmparg, old !== cmparg, old < cmparg, old <= cmparg, old > cmparg, old >= cmparg][cmp];
-      if (ok) n += futexWake(k, t.mm, addr2, t.argU32(3), 0xffffffff);
+      if (ok) n += futexWake(k, key(addr2), t.argU32(3), 0xffffffff);
       return n;
     }
     default:

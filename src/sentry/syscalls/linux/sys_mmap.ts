@@ -1,8 +1,8 @@
 // Memory: brk, mmap (anonymous and file-backed), munmap, mprotect, mremap, madvise, and the
 // calls that have nothing to do with no swap and no host page cache (mlock, msync, mincore).
 
-import { EACCES, EBADF, EINVAL, ENODEV, EFAULT, ENOMEM } from '../../abi/errno';
-import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, type MapSource } from '../../mm/mm';
+import { EACCES, EBADF, EINVAL, ENODEV, EFAULT, ENOMEM, EPERM } from '../../abi/errno';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, type MapSource } from '../../mm/mm';
 import { APP_LIMIT, PAGE } from '../../mm/layout';
 import type { Task } from '../../kernel/task';
 import type { FileDescription } from '../../vfs';
@@ -34,6 +34,8 @@ function mmap(t: Task): number {
     if (!f) return -EBADF;
     if (!f.mapSource) return -ENODEV;
     if ((f.flags & 3) === 1) return -EACCES;
+    // A file on a noexec mount cannot be mapped executable (Linux: EPERM).
+    if (prot & PROT_EXEC && f.location?.mount.flags.noexec) return -EPERM;
     const s = f.mapSource();
     if (typeof s === 'number') return s;
     src = s;

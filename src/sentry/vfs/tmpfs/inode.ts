@@ -202,6 +202,7 @@ export class MemDir extends MemInode {
     if (n instanceof MemDir) {
       this.nlink--;
       n.nlink = 0;
+      this.fs.dropped(n);
     } else {
       n.nlink--;
       if (n.nlink === 0) this.fs.dropped(n);

@@ -3,7 +3,7 @@
 // sentry.
 
 import { totalmem } from 'node:os';
-import { EINVAL } from '../../abi/errno';
+import { EINVAL, ENOSPC } from '../../abi/errno';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from '../constants';
 import { Dentry } from '../dentry';
 import { FileSystem, type CreateReq, type StatFs } from '../inode';
@@ -18,6 +18,8 @@ export interface TmpFsOptions {
   gid?: number;
   /** Bytes of file data it may hold (default: half the host's memory, as Linux's tmpfs). */
   limit?: number;
+  /** Inodes it may hold, its root included (default: unlimited). */
+  inodes?: number;
   /** The type /proc/mounts shows ('tmpfs', 'devtmpfs', 'sysfs'). */
   type?: string;
   magic?: number;
@@ -28,6 +30,7 @@ export class TmpFs extends FileSystem {
   readonly magic: number;
   readonly root: Dentry;
   readonly limit: number;
+  readonly inodeLimit: number;
   private used = 0;
   private inodes = 1;
 
@@ -36,6 +39,7 @@ export class TmpFs extends FileSystem {
     this.type = opts.type ?? 'tmpfs';
     this.magic = opts.magic ?? TMPFS_MAGIC;
     this.limit = opts.limit ?? Math.floor(totalmem() / 2);
+    this.inodeLimit = opts.inodes ?? Infinity;
     this.root = new Dentry('/', null, new MemDir(this, opts.mode ?? 0o1777, opts.uid ?? 0, opts.gid ?? 0));
   }
 
@@ -45,6 +49,7 @@ export class TmpFs extends FileSystem {
 
   /** A new, unlinked inode of the type req.mode says. */
   newInode(req: CreateReq): MemInode | number {
+    if (this.inodes >= this.inodeLimit) return -ENOSPC;
     this.inodes++;
     switch (req.mode & S_IFMT) {
       case S_IFREG:
@@ -80,6 +85,7 @@ export class TmpFs extends FileSystem {
   override statfs(): StatFs {
     const blocks = Math.floor(this.limit / 4096);
     const free = Math.max(0, blocks - Math.ceil(this.used / 4096));
-    return { type: this.magic, bsize: 4096, blocks, bfree: free, bavail: free, files: blocks, ffree: Math.max(0, blocks - this.inodes), namelen: 255 };
+    const files = Number.isFinite(this.inodeLimit) ? this.inodeLimit : blocks;
+    return { type: this.magic, bsize: 4096, blocks, bfree: free, bavail: free, files, ffree: Math.max(0, files - this.inodes), namelen: 255 };
   }
 }
