@@ -15,8 +15,8 @@ export const usage = 'do [--isolation P] [--hostname H] [--grace D] [--] CMD [AR
 const HELP = `usage: moat do [flags] [--] CMD [ARGS...]
 
 Run CMD sandboxed: fresh pid, mount, uts, ipc and network namespaces (lo up), a read-only view of
-the host's / with an in-memory writable layer, Docker's default seccomp profile; nothing is left
-behind. Exits with CMD's exit status.
+the host's / with an in-memory writable layer (native: under Docker's default seccomp profile);
+nothing is left behind. Exits with CMD's exit status.
 
 flags:
   --isolation P   native (default), sentry or vm
