@@ -2,9 +2,10 @@
 // `moat do --isolation=sentry -- /bin/busybox sh -c '…'` (the host root as rootfs) and under
 // `moat --isolation=sentry run` of a busybox bundle. Pipes, redirections, here-documents,
 // subshells, `$(…)`, `trap`, background jobs and `wait`, `kill`, `ls -la /`, `cat /proc/self/status`,
-// `ps`, `find`, `sort`, `wc`, `sed`, `awk`, `sleep`, exit codes. The expected output is what the same
-// script prints under native isolation (`moat do`, `moat run` of the same bundle), or relations the
-// script computes itself (pids); nothing that a native run can give is written down here.
+// `ps`, `find`, `sort`, `wc`, `sed`, `awk`, `sleep`, exit codes, syslogd and logger over an AF_UNIX
+// socket. The expected output is what the same script prints under native isolation (`moat do`,
+// `moat run` of the same bundle), or relations the script computes itself (pids); nothing that a
+// native run can give is written down here.
 // Also: `moat state` of a sentry container names the sentry's pid (the process tracing the
 // application), later commands find the platform in the state, and the exit status is the
 // application init's.
@@ -142,6 +143,22 @@ function lsLines(stdout: string): string[] {
   }
   return out;
 }
+
+test('do --isolation=sentry: busybox syslogd and logger talk over /dev/log, an AF_UNIX datagram socket of the sandbox', () => {
+  const script = [
+    'syslogd -n -O /tmp/log & pid=$!',
+    'i=0; while [ ! -S /dev/log ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done',
+    'ls -l /dev/log | cut -c1',
+    'logger -t moat hello-from-logger',
+    'logger -t moat -p user.err second message',
+    'i=0; while ! grep -q second /tmp/log 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done',
+    'kill $pid; wait $pid',
+    "sed -n 's/^.* \\(user\\.[a-z]*\\) /\\1 /p' /tmp/log",
+  ].join('\n');
+  const { native, sentry } = doBoth(sh(script));
+  assert.equal(native.stdout, 's\nuser.notice moat: hello-from-logger\nuser.err moat: second message\n', explain(native));
+  assertSame(native, sentry, 'syslogd and logger');
+});
 
 test('do --isolation=sentry: ls -la / shows the host root as a native sandbox does', () => {
   const { native, sentry } = doBoth([BUSYBOX, 'ls', '-la', '/']);
