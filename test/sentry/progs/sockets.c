@@ -692,6 +692,7 @@ static void signals_and_timeouts(void)
 	getsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &got, &len);
 	SHOW("SO_RCVTIMEO value", "%ld %ld", (long)got.tv_sec, (long)got.tv_usec);
 	FAILS("recv times out", recv(sv[0], &b, 1, 0), EAGAIN);
+	FAILS("read times out too", read(sv[0], &b, 1), EAGAIN);
 	/* epoll sees a socket become readable */
 	int ep = epoll_create1(0);
 	struct epoll_event ev = { EPOLLIN, { .fd = sv[0] } };
