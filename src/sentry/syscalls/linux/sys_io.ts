@@ -7,7 +7,7 @@ import { sendSignalToTask } from '../../kernel/signals';
 import type { Task } from '../../kernel/task';
 import { O_NONBLOCK } from '../../vfs/constants';
 import { FileDescription } from '../../vfs';
-import { SOCK_DGRAM } from '../../net/constants';
+import { SOCK_STREAM } from '../../net/constants';
 import { isSocket } from '../../net/socket';
 
 const IOV_MAX = 1024;
@@ -66,8 +66,8 @@ function doWrite(t: Task, fd: number, views: Uint8Array[] | null | number, pos: 
   if (typeof views === 'number') return views;
   if (pos >= 0 && !positionable(f)) return -ESPIPE;
   const r = f.write(t, views, pos);
-  // Writing to a pipe with no reader (or a shut-down stream socket): EPIPE and SIGPIPE, as pipe_write does.
-  if (r === -EPIPE && !(isSocket(f) && f.type === SOCK_DGRAM)) sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
+  // Writing to a pipe with no reader (or a shut-down stream socket, not a datagram one): EPIPE and SIGPIPE, as pipe_write does.
+  if (r === -EPIPE && !(isSocket(f) && f.type !== SOCK_STREAM)) sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
   return maybeBlock(t, f, r);
 }
 
