@@ -385,6 +385,37 @@ test('run --isolation=sentry with a writable bind mount: writes reach the host, 
   }
 });
 
+test('run --isolation=sentry: an AF_UNIX socket bound inside a writable bind mount is the sandbox\'s own (syslogd and logger talk through it; the host sees no file)', () => {
+  const host = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-bindsock-'));
+  fs.chmodSync(host, 0o755);
+  fs.writeFileSync(path.join(host, 'kept'), 'host file\n');
+  const script = [
+    // busybox syslogd binds what /dev/log links to.
+    'ln -s /data/log /dev/log',
+    'syslogd -n -O /tmp/out & pid=$!',
+    'i=0; while [ ! -S /data/log ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done',
+    'ls -l /data/log | cut -c1',
+    'ls /data',
+    'logger -t moat through-the-bind-mount',
+    'i=0; while ! grep -q through /tmp/out 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done',
+    'kill $pid; wait $pid',
+    "sed -n 's/^.* user\\.notice //p' /tmp/out",
+    'rm /data/log && ls /data',
+  ].join('\n');
+  const b = makeBundle(['sh', '-c', script], (c) => {
+    c.mounts.push({ destination: '/data', type: 'bind', source: host, options: ['rbind'] });
+  });
+  try {
+    const r = moatRun(root, ['--isolation=sentry', 'run', '--bundle', b.dir, `bindsock-${process.hrtime.bigint()}`]);
+    assert.equal(r.status, 0, explain(r));
+    assert.equal(r.stdout, ['s', 'kept', 'log', 'moat: through-the-bind-mount', 'kept'].join('\n') + '\n', explain(r));
+    assert.deepEqual(fs.readdirSync(host), ['kept']);
+  } finally {
+    b.cleanup();
+    fs.rmSync(host, { recursive: true, force: true });
+  }
+});
+
 test('create/start --isolation=sentry: state names the sentry (it traces the application); start, kill, delete find the platform', async () => {
   const b = makeBundle(['sh', '-c', 'echo started; exec sleep 30']);
   const out = path.join(b.dir, 'out.log');
