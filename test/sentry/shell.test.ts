@@ -488,8 +488,8 @@ test('do --isolation=sentry: /proc/cmdline, /proc/devices, /proc/sys/kernel and 
   const r = moatDo(root, 'sentry', sh([
     'cat /proc/cmdline | wc -l',
     'grep -c "^Character devices:" /proc/devices',
-    'for f in hostname ostype osrelease pid_max ngroups_max cap_last_cap random/boot_id random/uuid shmmax shmall shmmni threads-max; do [ -s /proc/sys/kernel/$f ] && echo "kernel/$f ok"; done',
-    'for f in overcommit_memory max_map_count mmap_min_addr; do [ -s /proc/sys/vm/$f ] && echo "vm/$f ok"; done',
+    'for f in hostname ostype osrelease pid_max ngroups_max cap_last_cap random/boot_id random/uuid shmmax shmall shmmni threads-max; do [ -n "$(cat /proc/sys/kernel/$f)" ] && echo "kernel/$f ok"; done',
+    'for f in overcommit_memory max_map_count mmap_min_addr; do [ -n "$(cat /proc/sys/vm/$f)" ] && echo "vm/$f ok"; done',
     'cat /proc/sys/kernel/ostype',
     'for n in cgroup ipc mnt net pid user uts; do readlink /proc/self/ns/$n; done | sed "s/[0-9]\\+/N/"',
     '[ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ] && echo same-net',

@@ -492,6 +492,26 @@ export class MemoryManager {
     return out;
   }
 
+  /**
+   * Views of the accessible start of [addr, addr+len) (read/write copy up to a fault and return
+   * what they did, as Linux's copy_to/from_user); null if not even its first byte is accessible.
+   */
+  prefixViews(addr: number, len: number, write: boolean): Uint8Array[] | null {
+    const out: Uint8Array[] = [];
+    if (len === 0) return out;
+    if (addr < 0 || addr >= APP_LIMIT) return null;
+    const end = Math.min(addr + len, APP_LIMIT);
+    for (let a = addr; a < end; ) {
+      const v = this.find(a);
+      if (!v || v.off < 0 || (write ? !(v.prot & PROT_WRITE) : v.prot === 0)) break;
+      const segEnd = Math.min(end, v.end);
+      const off = v.off + (a - v.start);
+      out.push(this.mem(v).subarray(off, off + (segEnd - a)));
+      a = segEnd;
+    }
+    return out.length > 0 ? out : null;
+  }
+
   /** Copy application memory out; null on EFAULT. */
   read(addr: number, len: number): Uint8Array | null {
     const off = this.offsetOf(addr, len, false);

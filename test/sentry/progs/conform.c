@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -394,6 +396,36 @@ static void locks(void)
 	unlink(path);
 }
 
+/* A read or write of a file whose buffer faults part way: the count done, not EFAULT (EFAULT only
+ * if nothing was done); a pipe's fails with EFAULT (Linux's pipe_read/pipe_write). */
+static void partial_faults(void)
+{
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) return;
+	munmap(p + 4096, 4096);
+	char path[] = "/tmp/moat-conform-faultXXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0 || write(fd, "abcdefgh", 8) != 8) return;
+	lseek(fd, 0, SEEK_SET);
+	SHOW("fault_file_partial_read", "%zd", read(fd, p + 4092, 8));
+	SHOW("fault_file_offset", "%ld", (long)lseek(fd, 0, SEEK_CUR));
+	SHOW("fault_file_pread_partial", "%zd", pread(fd, p + 4094, 8, 0));
+	memcpy(p + 4092, "wxyz", 4);
+	SHOW("fault_file_partial_write", "%zd", pwrite(fd, p + 4092, 8, 0));
+	FAILS("fault_file_read_nothing", read(fd, p + 4096, 8), EFAULT);
+	close(fd);
+	unlink(path);
+	int fds[2];
+	if (pipe(fds)) return;
+	EXPECT("fault_pipe_setup", write(fds[1], "abcdefgh", 8) == 8);
+	FAILS("fault_pipe_partial_read", read(fds[0], p + 4092, 8), EFAULT);
+	SHOW("fault_pipe_rest", "%zd", read(fds[0], p, 8));
+	FAILS("fault_pipe_partial_write", write(fds[1], p + 4092, 8), EFAULT);
+	close(fds[0]);
+	close(fds[1]);
+	munmap(p, 4096);
+}
+
 int main(void)
 {
 	waits();
@@ -405,5 +437,6 @@ int main(void)
 	cpu_clocks();
 	signalfds();
 	locks();
+	partial_faults();
 	return finish();
 }
