@@ -18,6 +18,7 @@ export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
 export const MAP_GROWSDOWN = 0x100;
 export const MAP_FIXED_NOREPLACE = 0x100000;
+export const MAP_32BIT = 0x40;
 
 const NR_MMAP = 9;
 const NR_MPROTECT = 10;
@@ -121,17 +122,20 @@ export class MemoryManager {
     return true;
   }
 
-  /** A free range of len bytes, top-down from MMAP_TOP (or at hint if it is free). */
-  findFree(len: number, hint = 0): number {
-    if (hint >= MIN_ADDR && hint + len <= APP_LIMIT && this.isFree(hint, hint + len)) return hint;
-    let top = MMAP_TOP;
+  /**
+   * A free range of len bytes, top-down from `from` (MMAP_TOP; MAP_32BIT: 2 GiB) down to `floor`
+   * (or at hint if it is free).
+   */
+  findFree(len: number, hint = 0, from = MMAP_TOP, floor = MIN_ADDR): number {
+    if (hint >= floor && hint + len <= Math.min(APP_LIMIT, from === MMAP_TOP ? APP_LIMIT : from) && this.isFree(hint, hint + len)) return hint;
+    let top = from;
     for (let i = this.vmas.length - 1; i >= 0; i--) {
       const v = this.vmas[i];
       if (v.start >= top) continue;
       if (v.end <= top - len) return top - len;
       top = v.start;
     }
-    return top - len >= MIN_ADDR ? top - len : -ENOMEM;
+    return top - len >= floor ? top - len : -ENOMEM;
   }
 
   // ---- changes ----
@@ -245,7 +249,8 @@ export class MemoryManager {
       start = addr;
       this.removeRange(start, start + len);
     } else {
-      start = this.findFree(len, addr);
+      // MAP_32BIT: in the second GiB, as Linux x86-64 places it (for code that needs 32-bit addresses).
+      start = flags & MAP_32BIT ? this.findFree(len, addr, 0x8000_0000, 0x4000_0000) : this.findFree(len, addr);
       if (start < 0) return start;
     }
     if (flags & MAP_SHARED) return this.mmapShared(tid, start, len, length, prot, src, pgoff, name);

@@ -424,6 +424,12 @@ static void partial_faults(void)
 	close(fds[0]);
 	close(fds[1]);
 	munmap(p, 4096);
+	char *low = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	EXPECT("map_32bit_below_2g", low != MAP_FAILED && (uintptr_t)low + 65536 <= 0x80000000u);
+	if (low != MAP_FAILED) {
+		low[0] = 1;
+		munmap(low, 65536);
+	}
 }
 
 int main(void)
