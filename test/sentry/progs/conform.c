@@ -432,6 +432,41 @@ static void partial_faults(void)
 	}
 }
 
+static volatile sig_atomic_t sigio_count, sigusr1_count;
+static void on_sigio(int sig) { if (sig == SIGIO) sigio_count++; else sigusr1_count++; }
+
+/* Signal-driven I/O on a pipe: F_SETOWN/F_GETOWN, O_ASYNC, SIGIO when data arrives, F_SETSIG. */
+static void async_io(void)
+{
+	int fds[2];
+	if (pipe(fds)) return;
+	signal(SIGIO, on_sigio);
+	signal(SIGUSR1, on_sigio);
+	OK("setown", fcntl(fds[0], F_SETOWN, getpid()));
+	EXPECT("getown", fcntl(fds[0], F_GETOWN) == getpid());
+	OK("setfl_async", fcntl(fds[0], F_SETFL, O_ASYNC));
+	EXPECT("no_sigio_yet", sigio_count == 0);
+	EXPECT("write", write(fds[1], "x", 1) == 1);
+	EXPECT("sigio_on_data", sigio_count >= 1);
+	char c;
+	EXPECT("read", read(fds[0], &c, 1) == 1);
+	OK("setsig", fcntl(fds[0], F_SETSIG, SIGUSR1));
+	EXPECT("getsig", fcntl(fds[0], F_GETSIG) == SIGUSR1);
+	EXPECT("write2", write(fds[1], "y", 1) == 1);
+	EXPECT("setsig_signal", sigusr1_count >= 1);
+	struct f_owner_ex ex = { .type = F_OWNER_TID, .pid = gettid() };
+	OK("setown_ex", fcntl(fds[0], F_SETOWN_EX, &ex));
+	struct f_owner_ex got = { 0 };
+	EXPECT("getown_ex", fcntl(fds[0], F_GETOWN_EX, &got) == 0 && got.type == F_OWNER_TID && got.pid == gettid());
+	ex.type = 7;
+	FAILS("setown_ex_bad_type", fcntl(fds[0], F_SETOWN_EX, &ex), EINVAL);
+	FAILS("setsig_bad", fcntl(fds[0], F_SETSIG, 65), EINVAL);
+	close(fds[0]);
+	close(fds[1]);
+	signal(SIGIO, SIG_DFL);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 int main(void)
 {
 	waits();
@@ -444,5 +479,6 @@ int main(void)
 	signalfds();
 	locks();
 	partial_faults();
+	async_io();
 	return finish();
 }
