@@ -48,6 +48,8 @@ export interface Vma {
   obj?: SharedObject;
   /** File-backed: the file, to re-read (MADV_DONTNEED of private pages) or write back (shared). */
   src?: MapSource;
+  /** MADV_DONTFORK: a fork's child does not get this range. */
+  dontFork?: boolean;
   /** Shared file mapping registered in fileMappings. */
   fmap?: FileMapping;
 }
@@ -443,10 +445,25 @@ export class MemoryManager {
     return 0;
   }
 
+  /** MADV_DONTFORK/MADV_DOFORK over [addr, addr+len): ENOMEM if part of it is not mapped. */
+  setDontFork(addr: number, len: number, on: boolean): number {
+    const end = addr + pageUp(len);
+    for (let a = addr; a < end; ) {
+      const v = this.find(a);
+      if (!v) return -ENOMEM;
+      a = v.end;
+    }
+    this.splitAt(addr);
+    this.splitAt(end);
+    for (const v of this.vmas) if (v.start >= addr && v.end <= end) v.dontFork = on;
+    return 0;
+  }
+
   /** A copy of this address space (fork): same layout, its own pages. The stub is the caller's. */
   fork(): MemoryManager {
     const child = new MemoryManager(this.platform, this.ops);
     for (const v of this.vmas) {
+      if (v.dontFork) continue;
       const nv: Vma = { ...v };
       if (v.obj) {
         // Shared: the same object, not a copy.

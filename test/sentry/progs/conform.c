@@ -467,6 +467,36 @@ static void async_io(void)
 	signal(SIGUSR1, SIG_DFL);
 }
 
+/* The child's view of a byte of p after fork: its value, or "segv". */
+static void fork_reads(const char *name, volatile char *p)
+{
+	pid_t c = fork();
+	if (c == 0) _exit(p[0]);
+	int st = 0;
+	waitpid(c, &st, 0);
+	if (WIFSIGNALED(st)) out("%s %s\n", name, WTERMSIG(st) == SIGSEGV ? "segv" : "killed");
+	else out("%s %d\n", name, WEXITSTATUS(st));
+}
+
+/* MADV_DONTFORK: the child does not get the range (a fault there); MADV_DOFORK gives it back. */
+static void dontfork(void)
+{
+	char *p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) return;
+	p[0] = 5;
+	p[4096] = 6;
+	p[8192] = 7;
+	OK("madv_dontfork", madvise(p + 4096, 4096, MADV_DONTFORK));
+	fork_reads("dontfork_before", p);
+	fork_reads("dontfork_range", p + 4096);
+	fork_reads("dontfork_after", p + 8192);
+	OK("madv_dofork", madvise(p + 4096, 4096, MADV_DOFORK));
+	fork_reads("dofork_range", p + 4096);
+	munmap(p + 4096, 4096);
+	FAILS("madv_dontfork_unmapped", madvise(p + 4096, 4096, MADV_DONTFORK), ENOMEM);
+	munmap(p, 3 * 4096);
+}
+
 int main(void)
 {
 	waits();
@@ -480,5 +510,6 @@ int main(void)
 	locks();
 	partial_faults();
 	async_io();
+	dontfork();
 	return finish();
 }

@@ -12,6 +12,8 @@ const MREMAP_MAYMOVE = 1;
 const MREMAP_FIXED = 2;
 const MADV_DONTNEED = 4;
 const MADV_FREE = 8;
+const MADV_DONTFORK = 10;
+const MADV_DOFORK = 11;
 
 /** A file that can back a mapping: the VFS file exposes its bytes this way. */
 interface Mappable {
@@ -53,6 +55,7 @@ function madvise(t: Task): number {
   if (addr % PAGE !== 0) return -EINVAL;
   const advice = t.argInt(2);
   if (advice === MADV_DONTNEED || advice === MADV_FREE) return t.mm.dontNeed(addr, t.arg(1));
+  if (advice === MADV_DONTFORK || advice === MADV_DOFORK) return t.mm.setDontFork(addr, t.arg(1), advice === MADV_DONTFORK);
   return 0;
 }
 
