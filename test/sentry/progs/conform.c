@@ -497,6 +497,28 @@ static void dontfork(void)
 	munmap(p, 3 * 4096);
 }
 
+/* RLIMIT_DATA bounds brk and private writable mappings (in a child: the limit stays there). */
+static void rlimit_data(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		void *cur = sbrk(0);
+		struct rlimit rl = { 64 << 20, 64 << 20 };
+		setrlimit(RLIMIT_DATA, &rl);
+		int ok = sbrk(128 << 20) == (void *)-1 && errno == ENOMEM;
+		ok = ok && sbrk(0) == cur;
+		void *m = mmap(NULL, 128 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ok = ok && m == MAP_FAILED && errno == ENOMEM;
+		void *ro = mmap(NULL, 128 << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ok = ok && ro != MAP_FAILED;
+		void *small = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ok = ok && small != MAP_FAILED;
+		_exit(ok ? 0 : 1);
+	}
+	int st = 0;
+	EXPECT("rlimit_data_brk_mmap", waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(void)
 {
 	waits();
@@ -511,5 +533,6 @@ int main(void)
 	partial_faults();
 	async_io();
 	dontfork();
+	rlimit_data();
 	return finish();
 }
