@@ -18,6 +18,7 @@ export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
 export const MAP_GROWSDOWN = 0x100;
 export const MAP_FIXED_NOREPLACE = 0x100000;
+export const MAP_32BIT = 0x40;
 
 const NR_MMAP = 9;
 const NR_MPROTECT = 10;
@@ -47,6 +48,8 @@ export interface Vma {
   obj?: SharedObject;
   /** File-backed: the file, to re-read (MADV_DONTNEED of private pages) or write back (shared). */
   src?: MapSource;
+  /** MADV_DONTFORK: a fork's child does not get this range. */
+  dontFork?: boolean;
   /** Shared file mapping registered in fileMappings. */
   fmap?: FileMapping;
 }
@@ -121,17 +124,20 @@ export class MemoryManager {
     return true;
   }
 
-  /** A free range of len bytes, top-down from MMAP_TOP (or at hint if it is free). */
-  findFree(len: number, hint = 0): number {
-    if (hint >= MIN_ADDR && hint + len <= APP_LIMIT && this.isFree(hint, hint + len)) return hint;
-    let top = MMAP_TOP;
+  /**
+   * A free range of len bytes, top-down from `from` (MMAP_TOP; MAP_32BIT: 2 GiB) down to `floor`
+   * (or at hint if it is free).
+   */
+  findFree(len: number, hint = 0, from = MMAP_TOP, floor = MIN_ADDR): number {
+    if (hint >= floor && hint + len <= Math.min(APP_LIMIT, from === MMAP_TOP ? APP_LIMIT : from) && this.isFree(hint, hint + len)) return hint;
+    let top = from;
     for (let i = this.vmas.length - 1; i >= 0; i--) {
       const v = this.vmas[i];
       if (v.start >= top) continue;
       if (v.end <= top - len) return top - len;
       top = v.start;
     }
-    return top - len >= MIN_ADDR ? top - len : -ENOMEM;
+    return top - len >= floor ? top - len : -ENOMEM;
   }
 
   // ---- changes ----
@@ -245,7 +251,8 @@ export class MemoryManager {
       start = addr;
       this.removeRange(start, start + len);
     } else {
-      start = this.findFree(len, addr);
+      // MAP_32BIT: in the second GiB, as Linux x86-64 places it (for code that needs 32-bit addresses).
+      start = flags & MAP_32BIT ? this.findFree(len, addr, 0x8000_0000, 0x4000_0000) : this.findFree(len, addr);
       if (start < 0) return start;
     }
     if (flags & MAP_SHARED) return this.mmapShared(tid, start, len, length, prot, src, pgoff, name);
@@ -460,10 +467,25 @@ export class MemoryManager {
     return 0;
   }
 
+  /** MADV_DONTFORK/MADV_DOFORK over [addr, addr+len): ENOMEM if part of it is not mapped. */
+  setDontFork(addr: number, len: number, on: boolean): number {
+    const end = addr + pageUp(len);
+    for (let a = addr; a < end; ) {
+      const v = this.find(a);
+      if (!v) return -ENOMEM;
+      a = v.end;
+    }
+    this.splitAt(addr);
+    this.splitAt(end);
+    for (const v of this.vmas) if (v.start >= addr && v.end <= end) v.dontFork = on;
+    return 0;
+  }
+
   /** A copy of this address space (fork): same layout, its own pages. The stub is the caller's. */
   fork(): MemoryManager {
     const child = new MemoryManager(this.platform, this.ops);
     for (const v of this.vmas) {
+      if (v.dontFork) continue;
       const nv: Vma = { ...v };
       if (v.obj) {
         // Shared: the same object, not a copy.
@@ -512,6 +534,26 @@ export class MemoryManager {
       a = segEnd;
     }
     return out;
+  }
+
+  /**
+   * Views of the accessible start of [addr, addr+len) (read/write copy up to a fault and return
+   * what they did, as Linux's copy_to/from_user); null if not even its first byte is accessible.
+   */
+  prefixViews(addr: number, len: number, write: boolean): Uint8Array[] | null {
+    const out: Uint8Array[] = [];
+    if (len === 0) return out;
+    if (addr < 0 || addr >= APP_LIMIT) return null;
+    const end = Math.min(addr + len, APP_LIMIT);
+    for (let a = addr; a < end; ) {
+      const v = this.find(a);
+      if (!v || v.off < 0 || (write ? !(v.prot & PROT_WRITE) : v.prot === 0)) break;
+      const segEnd = Math.min(end, v.end);
+      const off = v.off + (a - v.start);
+      out.push(this.mem(v).subarray(off, off + (segEnd - a)));
+      a = segEnd;
+    }
+    return out.length > 0 ? out : null;
   }
 
   /** Copy application memory out; null on EFAULT. */

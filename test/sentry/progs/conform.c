@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -394,6 +396,129 @@ static void locks(void)
 	unlink(path);
 }
 
+/* A read or write of a file whose buffer faults part way: the count done, not EFAULT (EFAULT only
+ * if nothing was done); a pipe's fails with EFAULT (Linux's pipe_read/pipe_write). */
+static void partial_faults(void)
+{
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) return;
+	munmap(p + 4096, 4096);
+	char path[] = "/tmp/moat-conform-faultXXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0 || write(fd, "abcdefgh", 8) != 8) return;
+	lseek(fd, 0, SEEK_SET);
+	SHOW("fault_file_partial_read", "%zd", read(fd, p + 4092, 8));
+	SHOW("fault_file_offset", "%ld", (long)lseek(fd, 0, SEEK_CUR));
+	SHOW("fault_file_pread_partial", "%zd", pread(fd, p + 4094, 8, 0));
+	memcpy(p + 4092, "wxyz", 4);
+	SHOW("fault_file_partial_write", "%zd", pwrite(fd, p + 4092, 8, 0));
+	FAILS("fault_file_read_nothing", read(fd, p + 4096, 8), EFAULT);
+	close(fd);
+	unlink(path);
+	int fds[2];
+	if (pipe(fds)) return;
+	EXPECT("fault_pipe_setup", write(fds[1], "abcdefgh", 8) == 8);
+	FAILS("fault_pipe_partial_read", read(fds[0], p + 4092, 8), EFAULT);
+	SHOW("fault_pipe_rest", "%zd", read(fds[0], p, 8));
+	FAILS("fault_pipe_partial_write", write(fds[1], p + 4092, 8), EFAULT);
+	close(fds[0]);
+	close(fds[1]);
+	munmap(p, 4096);
+	char *low = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	EXPECT("map_32bit_below_2g", low != MAP_FAILED && (uintptr_t)low + 65536 <= 0x80000000u);
+	if (low != MAP_FAILED) {
+		low[0] = 1;
+		munmap(low, 65536);
+	}
+}
+
+static volatile sig_atomic_t sigio_count, sigusr1_count;
+static void on_sigio(int sig) { if (sig == SIGIO) sigio_count++; else sigusr1_count++; }
+
+/* Signal-driven I/O on a pipe: F_SETOWN/F_GETOWN, O_ASYNC, SIGIO when data arrives, F_SETSIG. */
+static void async_io(void)
+{
+	int fds[2];
+	if (pipe(fds)) return;
+	signal(SIGIO, on_sigio);
+	signal(SIGUSR1, on_sigio);
+	OK("setown", fcntl(fds[0], F_SETOWN, getpid()));
+	EXPECT("getown", fcntl(fds[0], F_GETOWN) == getpid());
+	OK("setfl_async", fcntl(fds[0], F_SETFL, O_ASYNC));
+	EXPECT("no_sigio_yet", sigio_count == 0);
+	EXPECT("write", write(fds[1], "x", 1) == 1);
+	EXPECT("sigio_on_data", sigio_count >= 1);
+	char c;
+	EXPECT("read", read(fds[0], &c, 1) == 1);
+	OK("setsig", fcntl(fds[0], F_SETSIG, SIGUSR1));
+	EXPECT("getsig", fcntl(fds[0], F_GETSIG) == SIGUSR1);
+	EXPECT("write2", write(fds[1], "y", 1) == 1);
+	EXPECT("setsig_signal", sigusr1_count >= 1);
+	struct f_owner_ex ex = { .type = F_OWNER_TID, .pid = gettid() };
+	OK("setown_ex", fcntl(fds[0], F_SETOWN_EX, &ex));
+	struct f_owner_ex got = { 0 };
+	EXPECT("getown_ex", fcntl(fds[0], F_GETOWN_EX, &got) == 0 && got.type == F_OWNER_TID && got.pid == gettid());
+	ex.type = 7;
+	FAILS("setown_ex_bad_type", fcntl(fds[0], F_SETOWN_EX, &ex), EINVAL);
+	FAILS("setsig_bad", fcntl(fds[0], F_SETSIG, 65), EINVAL);
+	close(fds[0]);
+	close(fds[1]);
+	signal(SIGIO, SIG_DFL);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+/* The child's view of a byte of p after fork: its value, or "segv". */
+static void fork_reads(const char *name, volatile char *p)
+{
+	pid_t c = fork();
+	if (c == 0) _exit(p[0]);
+	int st = 0;
+	waitpid(c, &st, 0);
+	if (WIFSIGNALED(st)) out("%s %s\n", name, WTERMSIG(st) == SIGSEGV ? "segv" : "killed");
+	else out("%s %d\n", name, WEXITSTATUS(st));
+}
+
+/* MADV_DONTFORK: the child does not get the range (a fault there); MADV_DOFORK gives it back. */
+static void dontfork(void)
+{
+	char *p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) return;
+	p[0] = 5;
+	p[4096] = 6;
+	p[8192] = 7;
+	OK("madv_dontfork", madvise(p + 4096, 4096, MADV_DONTFORK));
+	fork_reads("dontfork_before", p);
+	fork_reads("dontfork_range", p + 4096);
+	fork_reads("dontfork_after", p + 8192);
+	OK("madv_dofork", madvise(p + 4096, 4096, MADV_DOFORK));
+	fork_reads("dofork_range", p + 4096);
+	munmap(p + 4096, 4096);
+	FAILS("madv_dontfork_unmapped", madvise(p + 4096, 4096, MADV_DONTFORK), ENOMEM);
+	munmap(p, 3 * 4096);
+}
+
+/* RLIMIT_DATA bounds brk and private writable mappings (in a child: the limit stays there). */
+static void rlimit_data(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		void *cur = sbrk(0);
+		struct rlimit rl = { 64 << 20, 64 << 20 };
+		setrlimit(RLIMIT_DATA, &rl);
+		int ok = sbrk(128 << 20) == (void *)-1 && errno == ENOMEM;
+		ok = ok && sbrk(0) == cur;
+		void *m = mmap(NULL, 128 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ok = ok && m == MAP_FAILED && errno == ENOMEM;
+		void *ro = mmap(NULL, 128 << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ok = ok && ro != MAP_FAILED;
+		void *small = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ok = ok && small != MAP_FAILED;
+		_exit(ok ? 0 : 1);
+	}
+	int st = 0;
+	EXPECT("rlimit_data_brk_mmap", waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(void)
 {
 	waits();
@@ -405,5 +530,9 @@ int main(void)
 	cpu_clocks();
 	signalfds();
 	locks();
+	partial_faults();
+	async_io();
+	dontfork();
+	rlimit_data();
 	return finish();
 }

@@ -15,6 +15,7 @@ import {
 import { newMemfd } from '../../vfs/memfd';
 import { openAt } from '../../vfs/namei';
 import { newPipe, PipeFile } from '../../vfs/pipe';
+import { asyncOwner, F_OWNER_PGRP, F_OWNER_PID, F_OWNER_TID, notifyQuietly, setAsyncOwner } from '../../vfs/async-io';
 import { fcntlLock } from './sys_lock';
 import { fileOf, readPath, startOf, targetAt, isFile } from './vfs_args';
 
@@ -30,6 +31,8 @@ const F_SETOWN = 8;
 const F_GETOWN = 9;
 const F_SETSIG = 10;
 const F_GETSIG = 11;
+const F_SETOWN_EX = 15;
+const F_GETOWN_EX = 16;
 const F_OFD_GETLK = 36;
 const F_OFD_SETLK = 37;
 const F_OFD_SETLKW = 38;
@@ -147,7 +150,7 @@ function fcntl(t: Task): number {
       if (f.flags & O_PATH) return -EBADF;
       if (t.argInt(2) & O_NOATIME && !(f.flags & O_NOATIME) && f.location && !isOwner(t.creds, f.location.dentry.inode)) return -EPERM;
       f.flags = (f.flags & ~SETFL_MASK) | (t.argInt(2) & SETFL_MASK);
-      f.waitQueue.notify();
+      notifyQuietly(f);
       return 0;
     default:
       return fcntlMore(t, f, cmd, arg);
@@ -164,12 +167,42 @@ function fcntlMore(t: Task, f: FileDescription, cmd: number, arg: number): numbe
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
       return fcntlLock(t, f, cmd, arg);
-    case F_SETOWN:
-    case F_SETSIG:
+    case F_SETOWN: {
+      const id = t.argInt(2);
+      setAsyncOwner(t.kernel, f, id < 0 ? { type: F_OWNER_PGRP, id: -id } : { type: F_OWNER_PID, id });
       return 0;
-    case F_GETOWN:
+    }
+    case F_GETOWN: {
+      const o = asyncOwner(f);
+      return o.type === F_OWNER_PGRP ? -o.id : o.id;
+    }
+    case F_SETOWN_EX: {
+      const b = t.mm.read(arg, 8);
+      if (!b) return -EFAULT;
+      const dv = new DataView(b.buffer);
+      const type = dv.getInt32(0, true);
+      const id = dv.getInt32(4, true);
+      if (type !== F_OWNER_TID && type !== F_OWNER_PID && type !== F_OWNER_PGRP) return -EINVAL;
+      if (id < 0) return -EINVAL;
+      setAsyncOwner(t.kernel, f, { type, id });
+      return 0;
+    }
+    case F_GETOWN_EX: {
+      const o = asyncOwner(f);
+      const b = new Uint8Array(8);
+      const dv = new DataView(b.buffer);
+      dv.setInt32(0, o.type, true);
+      dv.setInt32(4, o.id, true);
+      return t.mm.write(arg, b) ? 0 : -EFAULT;
+    }
+    case F_SETSIG: {
+      const sig = t.argInt(2);
+      if (sig < 0 || sig > 64) return -EINVAL;
+      setAsyncOwner(t.kernel, f, { signal: sig });
+      return 0;
+    }
     case F_GETSIG:
-      return 0;
+      return asyncOwner(f).signal;
     case F_GETLEASE:
       return F_UNLCK;
     case F_SETLEASE:

@@ -29,9 +29,11 @@ export function iovecViews(t: Task, iov: number, cnt: number, write: boolean): U
     // Linux caps the total at MAX_RW_COUNT and transfers that much.
     len = Math.min(len, MAX_RW - total);
     total += len;
-    const vs = t.mm.views(base, len, write);
-    if (!vs) return null;
+    // Up to the first fault: the transfer stops there (EFAULT only if nothing can be done).
+    const vs = t.mm.prefixViews(base, len, write);
+    if (!vs) return out.length > 0 ? out : len === 0 ? out : null;
     for (const v of vs) out.push(v);
+    if (vs.reduce((n, v) => n + v.length, 0) < len) return out;
   }
   return out;
 }
@@ -50,20 +52,30 @@ function positionable(f: FileDescription): boolean {
   return f.seek !== FileDescription.prototype.seek;
 }
 
-function doRead(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number): number {
+/**
+ * A buffer that faults part way: a file's read or write does what fits before the fault (its page
+ * cache copies page by page); a pipe's or stream's fails with EFAULT, as Linux's pipe_read does.
+ */
+function shortBuffer(f: FileDescription, views: Uint8Array[], want: number | undefined): boolean {
+  return want !== undefined && !positionable(f) && views.reduce((n, v) => n + v.length, 0) < want;
+}
+
+function doRead(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number, want?: number): number {
   const f = t.files.get(fd);
   if (!f || !f.readable) return -EBADF;
   if (views === null) return -EFAULT;
   if (typeof views === 'number') return views;
+  if (shortBuffer(f, views, want)) return -EFAULT;
   if (pos >= 0 && !positionable(f)) return -ESPIPE;
   return maybeBlock(t, f, f.read(t, views, pos));
 }
 
-function doWrite(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number): number {
+function doWrite(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number, want?: number): number {
   const f = t.files.get(fd);
   if (!f || !f.writable) return -EBADF;
   if (views === null) return -EFAULT;
   if (typeof views === 'number') return views;
+  if (shortBuffer(f, views, want)) return -EFAULT;
   if (pos >= 0 && !positionable(f)) return -ESPIPE;
   const r = f.write(t, views, pos);
   // Writing to a pipe with no reader (or a shut-down stream socket, not a datagram one): EPIPE and SIGPIPE, as pipe_write does.
@@ -84,12 +96,12 @@ function posArg(t: Task, i: number): number {
 }
 
 export const sysIo = {
-  read: (t: Task) => doRead(t, t.argInt(0), t.mm.views(t.arg(1), Math.min(t.arg(2), MAX_RW), true), -1),
-  write: (t: Task) => doWrite(t, t.argInt(0), t.mm.views(t.arg(1), Math.min(t.arg(2), MAX_RW), false), -1),
+  read: (t: Task) => doRead(t, t.argInt(0), t.mm.prefixViews(t.arg(1), Math.min(t.arg(2), MAX_RW), true), -1, Math.min(t.arg(2), MAX_RW)),
+  write: (t: Task) => doWrite(t, t.argInt(0), t.mm.prefixViews(t.arg(1), Math.min(t.arg(2), MAX_RW), false), -1, Math.min(t.arg(2), MAX_RW)),
   readv: (t: Task) => doRead(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), true), -1),
   writev: (t: Task) => doWrite(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), false), -1),
-  pread64: (t: Task) => (posArg(t, 3) < 0 ? -EINVAL : doRead(t, t.argInt(0), t.mm.views(t.arg(1), Math.min(t.arg(2), MAX_RW), true), posArg(t, 3))),
-  pwrite64: (t: Task) => (posArg(t, 3) < 0 ? -EINVAL : doWrite(t, t.argInt(0), t.mm.views(t.arg(1), Math.min(t.arg(2), MAX_RW), false), posArg(t, 3))),
+  pread64: (t: Task) => (posArg(t, 3) < 0 ? -EINVAL : doRead(t, t.argInt(0), t.mm.prefixViews(t.arg(1), Math.min(t.arg(2), MAX_RW), true), posArg(t, 3))),
+  pwrite64: (t: Task) => (posArg(t, 3) < 0 ? -EINVAL : doWrite(t, t.argInt(0), t.mm.prefixViews(t.arg(1), Math.min(t.arg(2), MAX_RW), false), posArg(t, 3))),
   preadv: (t: Task) => (offset2(t) < 0 ? -EINVAL : doRead(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), true), offset2(t))),
   pwritev: (t: Task) => (offset2(t) < 0 ? -EINVAL : doWrite(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), false), offset2(t))),
   preadv2: (t: Task) => (offset2(t) < -1 ? -EINVAL : doRead(t, t.argInt(0), iovecViews(t, t.arg(1), t.argInt(2), true), offset2(t))),

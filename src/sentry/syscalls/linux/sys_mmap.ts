@@ -12,10 +12,37 @@ const MREMAP_MAYMOVE = 1;
 const MREMAP_FIXED = 2;
 const MADV_DONTNEED = 4;
 const MADV_FREE = 8;
+const MADV_DONTFORK = 10;
+const MADV_DOFORK = 11;
 
 /** A file that can back a mapping: the VFS file exposes its bytes this way. */
 interface Mappable {
   mapSource?(): MapSource | number;
+}
+
+const RLIMIT_DATA = 2;
+const PROT_WRITE = 2;
+const MAP_GROWSDOWN = 0x100;
+
+/** RLIMIT_DATA's soft limit in bytes (Infinity when not set). */
+function dataLimit(t: Task): number {
+  const rl = t.tg.rlimits.get(RLIMIT_DATA);
+  return rl === undefined || rl.cur >= 2 ** 63 ? Infinity : rl.cur;
+}
+
+/** Linux's data_vm: private writable mappings that are not the stack (the heap included). */
+function dataBytes(t: Task): number {
+  let n = 0;
+  for (const v of t.mm.vmas) if (!v.shared && !v.obj && v.prot & PROT_WRITE && v.name !== '[stack]') n += v.end - v.start;
+  return n;
+}
+
+function brk(t: Task): number {
+  const addr = t.arg(0);
+  const mm = t.mm;
+  // Growing the heap past RLIMIT_DATA fails (brk returns the old break), as check_data_rlimit.
+  if (addr > mm.brkCur && addr - mm.brkStart > dataLimit(t)) return mm.brkCur;
+  return mm.brk(t.hostTid, addr);
 }
 
 function mmap(t: Task): number {
@@ -40,6 +67,11 @@ function mmap(t: Task): number {
     if (typeof s === 'number') return s;
     src = s;
   }
+  // A new private writable mapping counts against RLIMIT_DATA (may_expand_vm).
+  if (type === MAP_PRIVATE && prot & PROT_WRITE && !(flags & MAP_GROWSDOWN)) {
+    const limit = dataLimit(t);
+    if (limit !== Infinity && dataBytes(t) + Math.ceil(len / PAGE) * PAGE > limit) return -ENOMEM;
+  }
   return t.mm.mmap(t.hostTid, addr, len, prot, flags, src, off);
 }
 
@@ -55,6 +87,7 @@ function madvise(t: Task): number {
   if (addr % PAGE !== 0) return -EINVAL;
   const advice = t.argInt(2);
   if (advice === MADV_DONTNEED || advice === MADV_FREE) return t.mm.dontNeed(addr, t.arg(1));
+  if (advice === MADV_DONTFORK || advice === MADV_DOFORK) return t.mm.setDontFork(addr, t.arg(1), advice === MADV_DONTFORK);
   return 0;
 }
 
@@ -75,7 +108,7 @@ function mincore(t: Task): number {
 }
 
 export const sysMmap = {
-  brk: (t: Task) => t.mm.brk(t.hostTid, t.arg(0)),
+  brk,
   mmap,
   munmap: (t: Task) => t.mm.munmap(t.hostTid, t.arg(0), t.arg(1)),
   mprotect: (t: Task) => t.mm.mprotect(t.hostTid, t.arg(0), t.arg(1), t.argInt(2)),
