@@ -169,6 +169,17 @@ test('egress annotation: a bad value is refused at create, naming the annotation
     assert.notEqual(r.status, 0, `${bad}: ${explain(r)}`);
     assert.match(r.stderr, /annotations\.dev\.moat\.network\.egress/, `${bad}: ${r.stderr}`);
   }
+  // Another platform cannot enforce it: refused, not silently ignored.
+  const b = makeBundle(['true'], (c) => {
+    c.annotations = { ...(c.annotations ?? {}), 'dev.moat.network.egress': 'none' };
+  });
+  try {
+    const r = moatRun(root, ['run', '--bundle', b.dir, `egress-native-${process.hrtime.bigint()}`]);
+    assert.notEqual(r.status, 0, explain(r));
+    assert.match(r.stderr, /dev\.moat\.network\.egress: enforced only by the sentry platform/, r.stderr);
+  } finally {
+    b.cleanup();
+  }
 });
 
 // ---- joining a prepared network namespace ----
