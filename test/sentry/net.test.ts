@@ -9,7 +9,8 @@
 //   add`) refused.
 // * dev.moat.network.egress: a denied destination fails (EACCES), an allowed one works, a bad
 //   value is refused at create. Only loopback and addresses of namespaces this file makes.
-// * A bundle whose network namespace is a path (as Docker/CNI hand it) reaches a server in another
+// * A spec without a network namespace runs in the host's; one whose network namespace is a path
+//   (as Docker/CNI hand it) reaches a server in another
 //   namespace over a veth pair; both namespaces and the veth are gone afterwards.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -180,6 +181,18 @@ test('egress annotation: a bad value is refused at create, naming the annotation
   } finally {
     b.cleanup();
   }
+});
+
+test('a spec without a network namespace: the sentry serves sockets in the host\'s (OCI; runsc --network=host)', (t) => {
+  const dev = /\bdev (\S+)/.exec(execFileSync('ip', ['route', 'show', 'default'], { encoding: 'utf8' }))?.[1];
+  if (!dev) {
+    t.skip('the host has no default route');
+    return;
+  }
+  const r = runEgress(undefined, `ip link show ${dev} > /dev/null && echo "sees ${dev}"`, (c) => {
+    c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'network');
+  });
+  assert.equal(r.stdout, `sees ${dev}\n`, explain(r));
 });
 
 // ---- joining a prepared network namespace ----
