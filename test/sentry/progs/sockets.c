@@ -281,7 +281,7 @@ static void stream_pair(void)
 
 static void boundaries(int type, const char *name)
 {
-	int sv[2];
+	int sv[2], sp[2];
 	char buf[64];
 	char label[96];
 	snprintf(label, sizeof label, "socketpair %s", name);
@@ -312,6 +312,22 @@ static void boundaries(int type, const char *name)
 	SHOW(label, "%ld flags 0x%x %.4s", (long)n, m.msg_flags, buf);
 	snprintf(label, sizeof label, "%s rest of it is gone", name);
 	FAILS(label, recv(sv[1], buf, sizeof buf, MSG_DONTWAIT), EAGAIN);
+	/* EPIPE without SIGPIPE (only streams raise it) after this end's SHUT_WR */
+	int pipes_before = sigpipes;
+	signal(SIGPIPE, on_sigpipe);
+	socketpair(AF_UNIX, type, 0, sp);
+	shutdown(sp[0], SHUT_WR);
+	snprintf(label, sizeof label, "%s send after SHUT_WR", name);
+	FAILS(label, send(sp[0], "x", 1, 0), EPIPE);
+	close(sp[1]);
+	snprintf(label, sizeof label, "%s send after the peer closed", name);
+	errno = 0;
+	long sr = send(sp[0], "x", 1, 0);
+	SHOW(label, "%ld %s", sr, en(errno));
+	snprintf(label, sizeof label, "%s no SIGPIPE", name);
+	EXPECT(label, sigpipes == pipes_before);
+	signal(SIGPIPE, SIG_IGN);
+	close(sp[0]);
 	/* sendmmsg/recvmmsg */
 	struct mmsghdr mm[3];
 	struct iovec iv[3];
@@ -692,6 +708,7 @@ static void signals_and_timeouts(void)
 	getsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &got, &len);
 	SHOW("SO_RCVTIMEO value", "%ld %ld", (long)got.tv_sec, (long)got.tv_usec);
 	FAILS("recv times out", recv(sv[0], &b, 1, 0), EAGAIN);
+	FAILS("read times out too", read(sv[0], &b, 1), EAGAIN);
 	/* epoll sees a socket become readable */
 	int ep = epoll_create1(0);
 	struct epoll_event ev = { EPOLLIN, { .fd = sv[0] } };

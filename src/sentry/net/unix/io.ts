@@ -109,10 +109,10 @@ function destination(t: Task, s: UnixSocket, m: SendRequest): UnixSocket | numbe
 function sendDatagram(t: Task, s: UnixSocket, m: SendRequest): number {
   const len = viewsLength(m.data);
   if (len > s.sendLimit - 32) return -EMSGSIZE;
+  if (s.shut & SEND_SHUTDOWN) return -EPIPE;
   const to = destination(t, s, m);
   if (typeof to === 'number') return to;
   if (s.type === SOCK_DGRAM && to.peer && to.peer !== s && !to.peer.released) return -EPERM;
-  if (s.type !== SOCK_DGRAM && s.shut & SEND_SHUTDOWN) return -EPIPE;
   if (to.shut & RCV_SHUTDOWN) return -EPIPE;
   if ((to.peer !== s && to.queue.length > MAX_DGRAM_QLEN) || s.outstanding >= s.sendLimit) {
     return s.waitFor(t, [s.waitQueue, to.waitQueue], 'snd', m.flags);

@@ -13,7 +13,7 @@ import { sendSignalToTask } from '../../kernel/signals';
 import type { Task } from '../../kernel/task';
 import {
   AF_MAX, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_WAITFORONE, OPTMEM_MAX, SHUT_RD, SHUT_RDWR,
-  SOCK_CLOEXEC, SOCK_DGRAM, SOCK_MAX, SOCK_NONBLOCK, SOCK_TYPE_MASK, SOCKADDR_MAX, SOMAXCONN, UIO_MAXIOV,
+  SOCK_CLOEXEC, SOCK_MAX, SOCK_STREAM, SOCK_NONBLOCK, SOCK_TYPE_MASK, SOCKADDR_MAX, SOMAXCONN, UIO_MAXIOV,
 } from '../../net/constants';
 import { parseCmsgs, type RecvResult } from '../../net/message';
 import { socketFamily, type Socket, isSocket } from '../../net/socket';
@@ -189,9 +189,9 @@ function readMsghdr(t: Task, addr: number): MsgHdr | number {
   return m;
 }
 
-/** Raise SIGPIPE for a stream's EPIPE unless the caller asked not to (MSG_NOSIGNAL). */
+/** Raise SIGPIPE for a stream's EPIPE unless the caller asked not to (MSG_NOSIGNAL); datagrams and seqpackets raise none. */
 function epipe(t: Task, s: Socket, flags: number, r: number): number {
-  if (r === -EPIPE && !(flags & MSG_NOSIGNAL) && s.type !== SOCK_DGRAM) {
+  if (r === -EPIPE && !(flags & MSG_NOSIGNAL) && s.type === SOCK_STREAM) {
     sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
   }
   return r;
