@@ -34,7 +34,7 @@
  *   unshare(flags) -> 0 | -errno   the sentry leaves the host's network, IPC and UTS namespaces
  *   dup2(oldfd, newfd)             the exec relay lets go of its caller's stdio
  *   pollIn(fd)                     -> bool  a read of fd would not block (poll, no wait)
- *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3); fd|0x40000000: or writability
+ *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3); fd|0x40000000: or writability, |0x20000000: writability only
  *   ttyIoctl(fd, cmd, buf)         -> 0 | -errno  a terminal ioctl on a stdio fd (see below)
  *   stubBase                       STUB_BASE (native/sentry/layout.h), a number
  *
@@ -75,6 +75,8 @@
 /* A watched fd with this bit set also ends a wait when it becomes writable (a socket connecting or
  * with a full send buffer). */
 #define WATCH_OUT 0x40000000
+/* With WATCH_OUT: only writability (a task waiting to send must not be woken by unread input). */
+#define WATCH_ONLY_OUT 0x20000000
 
 static struct user_regs_struct *shared_regs;
 static int32_t *shared_event;
@@ -702,8 +704,8 @@ static napi_value set_watch_fds_js(napi_env env, napi_callback_info info)
 	for (size_t i = 0; i < bytes / 4 && nwatch < MAX_WATCH; i++) {
 		int32_t v = ((int32_t *)data)[i];
 
-		watch[nwatch].fd = v & ~WATCH_OUT;
-		watch[nwatch].events = POLLIN | (v & WATCH_OUT ? POLLOUT : 0);
+		watch[nwatch].fd = v & ~(WATCH_OUT | WATCH_ONLY_OUT);
+		watch[nwatch].events = v & WATCH_ONLY_OUT ? POLLOUT : POLLIN | (v & WATCH_OUT ? POLLOUT : 0);
 		nwatch++;
 	}
 	return NULL;

@@ -58,6 +58,7 @@ export class Runtime {
   /** Create a container whose init waits for `start`. Returns with the state dir still locked. */
   async create(o: CreateOptions): Promise<Created> {
     const platformName = selectPlatform(this.opts.isolation, o.bundle.spec.annotations);
+    refuseUnenforcedEgress(platformName, o.bundle.spec.annotations);
     const handle = this.store.claim(o.id);
     let pid = 0;
     let startTime = '';
@@ -331,4 +332,14 @@ function notRunning(rec: ContainerRecord, status: string): MoatError {
 function ownerName(): string {
   const uid = process.getuid?.() ?? 0;
   return uid === 0 ? 'root' : `#${uid}`;
+}
+
+/**
+ * dev.moat.network.egress is enforced by the sentry only: a restriction asked of another platform
+ * is refused rather than silently not applied (code that must not phone home would).
+ */
+function refuseUnenforcedEgress(platform: string, annotations: Record<string, string> | undefined): void {
+  const v = annotations?.['dev.moat.network.egress'];
+  if (platform === 'sentry' || v === undefined || v.trim() === 'all') return;
+  throw new MoatError('EUSAGE', `annotations.dev.moat.network.egress: enforced only by the sentry platform (--isolation=sentry), not ${platform}`);
 }

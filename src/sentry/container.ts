@@ -116,9 +116,14 @@ export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, str
  * network=host does.
  */
 function networkOf(spec: Spec): SentryConfig['network'] {
-  const ns = (spec.linux?.namespaces ?? []).find((n) => n.type === 'network');
-  if (!ns) return { mode: 'host' };
-  return ns.path ? { mode: 'join', path: ns.path } : { mode: 'new' };
+  const all = spec.linux?.namespaces ?? [];
+  const i = all.findIndex((n) => n.type === 'network');
+  if (i < 0) return { mode: 'host' };
+  const p = all[i].path;
+  if (!p) return { mode: 'new' };
+  // Checked here so that create fails with the field's name, not the sentry later.
+  if (!path.isAbsolute(p) || !fs.existsSync(p)) throw new MoatError('EUSAGE', `linux.namespaces[${i}].path: ${p}: no such network namespace`);
+  return { mode: 'join', path: p };
 }
 
 /** The egress annotation, refused here (naming it) if the sentry could not parse it. */

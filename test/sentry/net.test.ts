@@ -9,7 +9,8 @@
 //   add`) refused.
 // * dev.moat.network.egress: a denied destination fails (EACCES), an allowed one works, a bad
 //   value is refused at create. Only loopback and addresses of namespaces this file makes.
-// * A bundle whose network namespace is a path (as Docker/CNI hand it) reaches a server in another
+// * A spec without a network namespace runs in the host's; one whose network namespace is a path
+//   (as Docker/CNI hand it) reaches a server in another
 //   namespace over a veth pair; both namespaces and the veth are gone afterwards.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -85,6 +86,7 @@ test('busybox in the sentry: nc over 127.0.0.1, ip addr/route/link, netstat, ifc
     'ip link show lo | grep -o "LOOPBACK,UP"',
     'ifconfig lo | grep -o "inet addr:127.0.0.1"',
     'grep -c "^ *lo:" /proc/net/dev',
+    'ping -c1 -W1 127.0.0.1 2>&1 | tail -1; echo "ping raw socket: $?"',
   ].join('\n');
   const r = moatDo(root, 'sentry', sh(script), 60_000);
   assert.equal(r.status, 0, explain(r));
@@ -92,7 +94,9 @@ test('busybox in the sentry: nc over 127.0.0.1, ip addr/route/link, netstat, ifc
     '1', 'over tcp', 'inet 127.0.0.1/8', 'inet6 ::1/128', 'LOOPBACK,UP', 'routes: 0',
     'ip: SIOCSIFFLAGS: Operation not permitted', 'set down: 2',
     'ip: RTNETLINK answers: Operation not permitted', 'addr add: 2',
-    'LOOPBACK,UP', 'inet addr:127.0.0.1', '1', '',
+    'LOOPBACK,UP', 'inet addr:127.0.0.1', '1',
+    // SOCK_RAW: EPERM, as Linux answers without CAP_NET_RAW.
+    'ping: permission denied (are you root?)', 'ping raw socket: 0', '',
   ].join('\n'), explain(r));
 });
 
@@ -166,6 +170,29 @@ test('egress annotation: a bad value is refused at create, naming the annotation
     assert.notEqual(r.status, 0, `${bad}: ${explain(r)}`);
     assert.match(r.stderr, /annotations\.dev\.moat\.network\.egress/, `${bad}: ${r.stderr}`);
   }
+  // Another platform cannot enforce it: refused, not silently ignored.
+  const b = makeBundle(['true'], (c) => {
+    c.annotations = { ...(c.annotations ?? {}), 'dev.moat.network.egress': 'none' };
+  });
+  try {
+    const r = moatRun(root, ['run', '--bundle', b.dir, `egress-native-${process.hrtime.bigint()}`]);
+    assert.notEqual(r.status, 0, explain(r));
+    assert.match(r.stderr, /dev\.moat\.network\.egress: enforced only by the sentry platform/, r.stderr);
+  } finally {
+    b.cleanup();
+  }
+});
+
+test('a spec without a network namespace: the sentry serves sockets in the host\'s (OCI; runsc --network=host)', (t) => {
+  const dev = /\bdev (\S+)/.exec(execFileSync('ip', ['route', 'show', 'default'], { encoding: 'utf8' }))?.[1];
+  if (!dev) {
+    t.skip('the host has no default route');
+    return;
+  }
+  const r = runEgress(undefined, `ip link show ${dev} > /dev/null && echo "sees ${dev}"`, (c) => {
+    c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'network');
+  });
+  assert.equal(r.stdout, `sees ${dev}\n`, explain(r));
 });
 
 // ---- joining a prepared network namespace ----
@@ -213,6 +240,7 @@ test('a bundle joining a prepared netns (path) reaches a server in another netns
       await new Promise((r) => setTimeout(r, 300));
       const script = [
         'ip addr show | grep -o "inet 10.213.7.1/24"',
+        'ip route | grep -o "10.213.7.0/24 dev [a-z0-9]*"',
         'echo "through the veth" | nc 10.213.7.2 7777; echo "nc: $?"',
         'echo x | nc 10.213.7.2 7778 2>&1; echo "denied: $?"',
       ].join('\n');
@@ -220,7 +248,7 @@ test('a bundle joining a prepared netns (path) reaches a server in another netns
         c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: `/var/run/netns/${NS_A}` } : n));
       });
       assert.equal(r.status, 0, explain(r));
-      assert.match(r.stdout, /^inet 10\.213\.7\.1\/24\nnc: 0\n/, explain(r));
+      assert.equal(r.stdout.split('\n').slice(0, 3).join('\n'), `inet 10.213.7.1/24\n10.213.7.0/24 dev ${VETH_A}\nnc: 0`, explain(r));
       assert.match(r.stdout, /Permission denied\ndenied: 1\n$/, r.stdout);
       await Promise.race([done, new Promise((res) => setTimeout(res, 5000))]);
       assert.equal(got, 'through the veth\n');

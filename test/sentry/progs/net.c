@@ -170,6 +170,11 @@ static void nonblocking_connect(void)
 	vlen = sizeof v;
 	OK("so_type_get", getsockopt(c, SOL_SOCKET, SO_TYPE, &v, &vlen));
 	SHOW("so_type", "%d", v);
+	struct linger lg = { 1, 1 }, lg2 = { 0, 0 };
+	socklen_t ll = sizeof lg2;
+	OK("so_linger_set", setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg));
+	OK("so_linger_get", getsockopt(c, SOL_SOCKET, SO_LINGER, &lg2, &ll));
+	EXPECT("so_linger_value", lg2.l_onoff == 1 && lg2.l_linger == 1 && ll == sizeof lg2);
 	close(ep);
 	close(a);
 	close(c);

@@ -8,10 +8,10 @@ import * as fs from 'node:fs';
 import { EACCES, EAFNOSUPPORT, EAGAIN, EALREADY, EFAULT, EINPROGRESS, EINVAL, EISCONN, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
 import { BLOCK, type Task } from '../../kernel/task';
 import { O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../vfs/constants';
-import { MSG_DONTWAIT, MSG_ERRQUEUE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SOCK_DGRAM, SOCK_STREAM } from '../constants';
+import { MSG_DONTWAIT, MSG_ERRQUEUE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SO_LINGER, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../constants';
 import type { RecvRequest, RecvResult, SendRequest } from '../message';
 import { progressOf, registerSocketFamily, Socket } from '../socket';
-import { netAux, netSys, WATCH_OUT } from '../host';
+import { netAux, netSys, WATCH_ONLY_OUT, WATCH_OUT } from '../host';
 import { egressPermits, unprivilegedPortStart } from '../policy';
 import { AF_INET, AF_INET6, AF_UNSPEC, encodeInetAddr, parseInetAddr, type InetAddr } from './addr';
 import { hostOption, inetGetOpt, inetSetOpt } from './options';
@@ -70,7 +70,7 @@ export class InetSocket extends Socket {
   /** Park on the host fd (readable, or writable for 'snd'); returns waitFor's answer. */
   private park(t: Task, dir: 'snd' | 'rcv', flags: number, progress = 0): number {
     const r = this.waitFor(t, [this.waitQueue], dir, flags, progress);
-    if (r === BLOCK) t.kernel.watchHostFd(t, dir === 'snd' ? this.hostFd | WATCH_OUT : this.hostFd);
+    if (r === BLOCK) t.kernel.watchHostFd(t, dir === 'snd' ? this.hostFd | WATCH_OUT | WATCH_ONLY_OUT : this.hostFd);
     return r;
   }
 
@@ -187,8 +187,21 @@ export class InetSocket extends Socket {
   }
 
   override setsockopt(t: Task, level: number, name: number, val: Uint8Array): number {
+    if (level === SOL_SOCKET && name === SO_LINGER) return this.setLinger(t, val);
     if (hostOption(level, name)) return inetSetOpt(this.hostFd, level, name, val, t.creds.euid === 0);
     return super.setsockopt(t, level, name, val);
+  }
+
+  /**
+   * SO_LINGER is kept by the sentry: a lingering close would block the sentry's own close(2) for
+   * up to l_linger seconds. Only its abortive form (on, 0 s: reset on close) reaches the host.
+   */
+  private setLinger(t: Task, val: Uint8Array): number {
+    const r = super.setsockopt(t, SOL_SOCKET, SO_LINGER, val);
+    if (r < 0) return r;
+    const host = new Uint8Array(8);
+    new DataView(host.buffer).setInt32(0, this.linger.onoff && this.linger.linger === 0 ? 1 : 0, true);
+    return netSys().sockSetOpt(this.hostFd, SOL_SOCKET, SO_LINGER, host, 8);
   }
 
   override readiness(): number {
