@@ -15,6 +15,7 @@ import { isolationFor, loadConfig } from './config';
 import { Publisher } from './events';
 import { metricsOf } from './metrics';
 import { mountRootfs, unmountRootfs } from './mounts';
+import { oomKilled } from './oom';
 import { anyOf, decode, encode, timestamp, type Msg } from './proto';
 import { openIo } from './stdio';
 import { ShimProcess, type ShimTask } from './task';
@@ -128,6 +129,7 @@ export class TaskService {
       }
       created.handle.release();
       init.pid = created.record.pid;
+      if (created.record.cgroups) task.cgroups = created.record.cgroups;
       this.tasks.set(id, task);
       void created.exited.then((code) => this.exited(task, init, code));
     } catch (err) {
@@ -143,6 +145,7 @@ export class TaskService {
 
   private async exited(task: ShimTask, p: ShimProcess, code: number): Promise<void> {
     p.recordExit(code);
+    if (p === task.init && oomKilled(task.cgroups)) this.o.publisher.publish('TaskOOM', { containerId: task.id });
     await p.io?.finish();
     p.markDone();
     this.o.publisher.publish('TaskExit', { containerId: task.id, id: p.execId || task.id, pid: p.pid, exitStatus: code, exitedAt: timestamp(p.exitedAt!) });
