@@ -111,6 +111,8 @@ export async function serveAction(f: ShimFlags): Promise<number> {
     void service.destroyAll().then(exit);
   });
   process.on('SIGPIPE', () => undefined);
+  // A failure inside one container's bookkeeping must not take the pod's other containers' shim down.
+  process.on('unhandledRejection', (err) => log(`unhandled: ${(err as Error)?.stack ?? String(err)}`));
   try {
     fs.writeSync(READY_FD, 'ready\n');
     fs.closeSync(READY_FD);

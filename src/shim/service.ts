@@ -122,9 +122,17 @@ export class TaskService {
           ...(io.stdio ? { stdio: io.stdio } : {}),
           ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
         });
-        io.launched();
       } catch (err) {
         io.abort();
+        throw err;
+      }
+      try {
+        io.launched();
+      } catch (err) {
+        // The container exists but its terminal never came: take it down again, nothing left.
+        io.abort();
+        this.rt.delete(created.handle, created.record, true);
+        created.handle.release();
         throw err;
       }
       created.handle.release();
@@ -146,7 +154,11 @@ export class TaskService {
   private async exited(task: ShimTask, p: ShimProcess, code: number): Promise<void> {
     p.recordExit(code);
     if (p === task.init && oomKilled(task.cgroups)) this.o.publisher.publish('TaskOOM', { containerId: task.id });
-    await p.io?.finish();
+    try {
+      await p.io?.finish();
+    } catch {
+      /* its output is lost; its exit is not */
+    }
     p.markDone();
     this.o.publisher.publish('TaskExit', { containerId: task.id, id: p.execId || task.id, pid: p.pid, exitStatus: code, exitedAt: timestamp(p.exitedAt!) });
   }
@@ -200,12 +212,22 @@ export class TaskService {
         ...(io.stdio ? { stdio: io.stdio } : {}),
         ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
       });
-      io.launched();
     } catch (err) {
       io.abort();
       throw err;
     } finally {
       handle.release();
+    }
+    try {
+      io.launched();
+    } catch (err) {
+      io.abort();
+      try {
+        process.kill(started.pid, 'SIGKILL'); // its terminal never came: it does not run unseen
+      } catch {
+        /* gone */
+      }
+      throw err;
     }
     p.pid = started.pid;
     p.status = 'running';
