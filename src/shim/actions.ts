@@ -40,8 +40,12 @@ export async function startAction(f: ShimFlags): Promise<number> {
   const group = groupOf(f.id, bundleAnnotations(bundle));
   const socket = socketPath(f.address, f.namespace, group);
   if (!(await alive(socket))) {
-    fs.rmSync(socket, { force: true });
-    await forkServer(f, socket, bundle);
+    fs.rmSync(socket, { force: true }); // a dead server's (SIGKILLed): nothing answers there
+    // Two containers of a pod started at once: the second server finds the socket taken and
+    // says so; this start then uses the first one's.
+    if ((await forkServer(f, socket, bundle)) === 'busy' && !(await aliveWithin(socket, 5000))) {
+      throw new MoatError('ESETUP', `containerd-shim-moat-v2: ${socket} is taken but no server answers there`);
+    }
   }
   fs.writeFileSync(path.join(bundle, 'address'), addressOf(socket), { mode: 0o600 });
   process.stdout.write(addressOf(socket));
@@ -60,8 +64,15 @@ function serverLog(f: ShimFlags, bundle: string): number | 'ignore' {
   return 'ignore';
 }
 
+async function aliveWithin(socket: string, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    if (await alive(socket)) return true;
+  }
+  return false;
+}
+
 /** The server, in a session of its own, its stdio away from containerd's pipes; resolves when it listens. */
-async function forkServer(f: ShimFlags, socket: string, bundle: string): Promise<void> {
+async function forkServer(f: ShimFlags, socket: string, bundle: string): Promise<'ready' | 'busy'> {
   const log = serverLog(f, bundle);
   const args = [process.argv[1]!, '-namespace', f.namespace, '-address', f.address, '-publish-binary', f.publishBinary, '-id', f.id, '-socket', socket, ...(f.debug ? ['-debug'] : []), 'serve'];
   const child = spawn(process.execPath, args, { cwd: '/', detached: true, stdio: ['ignore', log, log, 'pipe'] });
@@ -74,8 +85,11 @@ async function forkServer(f: ShimFlags, socket: string, bundle: string): Promise
     r.on('end', () => resolve(text));
     r.on('error', () => resolve(text));
   });
-  if (report.trim() !== 'ready') throw new MoatError('ESETUP', `containerd-shim-moat-v2: the server did not start: ${report.trim() || 'it exited'}`);
+  const said = report.trim();
+  if (said === 'busy') return 'busy';
+  if (said !== 'ready') throw new MoatError('ESETUP', `containerd-shim-moat-v2: the server did not start: ${said || 'it exited'}`);
   child.unref();
+  return 'ready';
 }
 
 export async function serveAction(f: ShimFlags): Promise<number> {
@@ -105,7 +119,13 @@ export async function serveAction(f: ShimFlags): Promise<number> {
   service.register(server);
   fs.mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o711 });
   fs.mkdirSync(root, { recursive: true, mode: 0o711 });
-  await server.listen(f.socket);
+  try {
+    await server.listen(f.socket);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+    fs.writeSync(READY_FD, 'busy\n'); // another start's server got there first
+    return 0;
+  }
   // SIGTERM (containerd going away does not send it; an operator might): nothing left behind.
   process.on('SIGTERM', () => {
     void service.destroyAll().then(exit);
