@@ -35,6 +35,8 @@ export interface ServiceOptions {
 
 export class TaskService {
   private readonly tasks = new Map<string, ShimTask>();
+  /** Ids whose Create is under way (a second Create of one id must not touch the first's rootfs). */
+  private readonly creating = new Set<string>();
   private readonly rt: Runtime;
 
   constructor(private readonly o: ServiceOptions) {
@@ -97,8 +99,18 @@ export class TaskService {
 
   private async create(r: Msg): Promise<Msg> {
     const id = validateId(String(r.id));
-    if (this.tasks.has(id)) throw new RpcError(Code.AlreadyExists, `task ${JSON.stringify(id)} already exists`);
+    if (this.tasks.has(id) || this.creating.has(id)) throw new RpcError(Code.AlreadyExists, `task ${JSON.stringify(id)} already exists`);
     if (r.checkpoint) throw new RpcError(Code.Unimplemented, 'restoring from a checkpoint is not supported by moat');
+    if (!String(r.bundle).startsWith('/')) throw new MoatError('EUSAGE', `bundle: ${JSON.stringify(r.bundle)} is not an absolute path`);
+    this.creating.add(id);
+    try {
+      return await this.createTask(id, r);
+    } finally {
+      this.creating.delete(id);
+    }
+  }
+
+  private async createTask(id: string, r: Msg): Promise<Msg> {
     const bundleDir = path.resolve(String(r.bundle));
     const cfg = loadConfig(r.options);
     const rootfs = (r.rootfs ?? []) as Msg[];
@@ -172,7 +184,7 @@ export class TaskService {
     } finally {
       handle.release();
     }
-    task.init.status = 'running';
+    if (task.init.status === 'created') task.init.status = 'running'; // unless it has already exited
     this.o.publisher.publish('TaskStart', { containerId: task.id, pid: task.init.pid });
     return { pid: task.init.pid };
   }
@@ -230,7 +242,7 @@ export class TaskService {
       throw err;
     }
     p.pid = started.pid;
-    p.status = 'running';
+    if (p.status === 'created') p.status = 'running';
     void started.exited.then((code) => this.exited(task, p, code));
     this.o.publisher.publish('TaskExecStarted', { containerId: task.id, execId: p.execId, pid: p.pid });
     return { pid: p.pid };
