@@ -18,18 +18,19 @@ import { TtrpcServer } from './ttrpc/server';
 
 const READY_FD = 3;
 
-/** Whether a server answers on the socket (a Connect round trip). */
+/**
+ * Whether a server listens on the socket. Only a refused connection (a SIGKILLed server's socket
+ * file) or no file counts as dead: a server slow to answer on a loaded host is still the pod's, and
+ * replacing its socket would orphan it.
+ */
 async function alive(socket: string): Promise<boolean> {
   let c: TtrpcClient | undefined;
   try {
-    c = await TtrpcClient.connect(socket, 2000);
-    await Promise.race([
-      c.call('containerd.task.v2.Task', 'Connect', encode('containerd.task.v2.ConnectRequest', { id: '' })),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
-    ]);
+    c = await TtrpcClient.connect(socket, 10_000);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return !(code === 'ECONNREFUSED' || code === 'ENOENT');
   } finally {
     c?.close();
   }
@@ -100,11 +101,13 @@ export async function serveAction(f: ShimFlags): Promise<number> {
   const server = new TtrpcServer((method, err) => log(`${method}: ${(err as Error).message}`));
   let closing = false;
   const root = stateRoot(f.namespace);
+  let ino = -1;
   const exit = async () => {
     if (closing) return;
     closing = true;
     server.close();
-    fs.rmSync(f.socket, { force: true });
+    // Only our own socket file: never one a later server made at the same path.
+    if (fs.statSync(f.socket, { throwIfNoEntry: false })?.ino === ino) fs.rmSync(f.socket, { force: true });
     log('shutting down: no task left');
     await publisher.flushed();
     log('events flushed');
@@ -126,6 +129,7 @@ export async function serveAction(f: ShimFlags): Promise<number> {
     fs.writeSync(READY_FD, 'busy\n'); // another start's server got there first
     return 0;
   }
+  ino = fs.statSync(f.socket).ino;
   // SIGTERM (containerd going away does not send it; an operator might): nothing left behind.
   process.on('SIGTERM', () => {
     void service.destroyAll().then(exit);
