@@ -18,6 +18,17 @@ import { TtrpcServer } from './ttrpc/server';
 
 const READY_FD = 3;
 
+/** The namespace's state root and /run/moat-shim, when no container is left in them. */
+function removeEmptyRoot(root: string): void {
+  for (const dir of [root, path.dirname(root)]) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      return; // other containers (or namespaces) are there
+    }
+  }
+}
+
 /**
  * Whether a server listens on the socket. Only a refused connection (a SIGKILLed server's socket
  * file) or no file counts as dead: a server slow to answer on a loaded host is still the pod's, and
@@ -111,11 +122,7 @@ export async function serveAction(f: ShimFlags): Promise<number> {
     log('shutting down: no task left');
     await publisher.flushed();
     log('events flushed');
-    try {
-      fs.rmdirSync(root);
-    } catch {
-      /* other pods' containers are there */
-    }
+    removeEmptyRoot(root);
     process.exit(0);
   };
   const service = new TaskService({ root, publisher, onIdle: () => void exit() });
@@ -169,11 +176,7 @@ export async function deleteAction(f: ShimFlags): Promise<number> {
   await unmountRootfs(bundle);
   const socket = readAddressFile(bundle);
   if (socket && !(await alive(socket))) fs.rmSync(socket, { force: true });
-  try {
-    fs.rmdirSync(stateRoot(f.namespace));
-  } catch {
-    /* other containers */
-  }
+  removeEmptyRoot(stateRoot(f.namespace));
   process.stdout.write(encode('containerd.task.v2.DeleteResponse', { pid, exitStatus: 137, exitedAt: timestamp(new Date()) }));
   return 0;
 }
