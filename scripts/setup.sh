@@ -40,3 +40,18 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 fi
 
 node scripts/build.mjs
+
+# moat's containerd shim v2 (docs/shim.md): containerd looks up `containerd-shim-moat-v2` on its
+# PATH for runtime_type io.containerd.moat.v2. A symlink into /usr/local/bin, made once (root only).
+shim_link=/usr/local/bin/containerd-shim-moat-v2
+shim_target="$PWD/bin/containerd-shim-moat-v2"
+if [ "$(id -u)" = 0 ] && [ -d /usr/local/bin ]; then
+  if [ "$(readlink "$shim_link" 2>/dev/null)" != "$shim_target" ]; then
+    if [ -e "$shim_link" ] && [ ! -L "$shim_link" ]; then
+      say "left $shim_link alone: it is not a symlink of moat's (containerd will run that one)"
+    else
+      ln -sfn "$shim_target" "$shim_link"
+      say "installed $shim_link -> $shim_target (runtime_type io.containerd.moat.v2)"
+    fi
+  fi
+fi

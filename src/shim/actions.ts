@@ -18,18 +18,30 @@ import { TtrpcServer } from './ttrpc/server';
 
 const READY_FD = 3;
 
-/** Whether a server answers on the socket (a Connect round trip). */
+/** The namespace's state root and /run/moat-shim, when no container is left in them. */
+function removeEmptyRoot(root: string): void {
+  for (const dir of [root, path.dirname(root)]) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      return; // other containers (or namespaces) are there
+    }
+  }
+}
+
+/**
+ * Whether a server listens on the socket. Only a refused connection (a SIGKILLed server's socket
+ * file) or no file counts as dead: a server slow to answer on a loaded host is still the pod's, and
+ * replacing its socket would orphan it.
+ */
 async function alive(socket: string): Promise<boolean> {
   let c: TtrpcClient | undefined;
   try {
-    c = await TtrpcClient.connect(socket, 2000);
-    await Promise.race([
-      c.call('containerd.task.v2.Task', 'Connect', encode('containerd.task.v2.ConnectRequest', { id: '' })),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
-    ]);
+    c = await TtrpcClient.connect(socket, 10_000);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return !(code === 'ECONNREFUSED' || code === 'ENOENT');
   } finally {
     c?.close();
   }
@@ -40,8 +52,12 @@ export async function startAction(f: ShimFlags): Promise<number> {
   const group = groupOf(f.id, bundleAnnotations(bundle));
   const socket = socketPath(f.address, f.namespace, group);
   if (!(await alive(socket))) {
-    fs.rmSync(socket, { force: true });
-    await forkServer(f, socket, bundle);
+    fs.rmSync(socket, { force: true }); // a dead server's (SIGKILLed): nothing answers there
+    // Two containers of a pod started at once: the second server finds the socket taken and
+    // says so; this start then uses the first one's.
+    if ((await forkServer(f, socket, bundle)) === 'busy' && !(await aliveWithin(socket, 5000))) {
+      throw new MoatError('ESETUP', `containerd-shim-moat-v2: ${socket} is taken but no server answers there`);
+    }
   }
   fs.writeFileSync(path.join(bundle, 'address'), addressOf(socket), { mode: 0o600 });
   process.stdout.write(addressOf(socket));
@@ -60,8 +76,15 @@ function serverLog(f: ShimFlags, bundle: string): number | 'ignore' {
   return 'ignore';
 }
 
+async function aliveWithin(socket: string, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    if (await alive(socket)) return true;
+  }
+  return false;
+}
+
 /** The server, in a session of its own, its stdio away from containerd's pipes; resolves when it listens. */
-async function forkServer(f: ShimFlags, socket: string, bundle: string): Promise<void> {
+async function forkServer(f: ShimFlags, socket: string, bundle: string): Promise<'ready' | 'busy'> {
   const log = serverLog(f, bundle);
   const args = [process.argv[1]!, '-namespace', f.namespace, '-address', f.address, '-publish-binary', f.publishBinary, '-id', f.id, '-socket', socket, ...(f.debug ? ['-debug'] : []), 'serve'];
   const child = spawn(process.execPath, args, { cwd: '/', detached: true, stdio: ['ignore', log, log, 'pipe'] });
@@ -74,8 +97,11 @@ async function forkServer(f: ShimFlags, socket: string, bundle: string): Promise
     r.on('end', () => resolve(text));
     r.on('error', () => resolve(text));
   });
-  if (report.trim() !== 'ready') throw new MoatError('ESETUP', `containerd-shim-moat-v2: the server did not start: ${report.trim() || 'it exited'}`);
+  const said = report.trim();
+  if (said === 'busy') return 'busy';
+  if (said !== 'ready') throw new MoatError('ESETUP', `containerd-shim-moat-v2: the server did not start: ${said || 'it exited'}`);
   child.unref();
+  return 'ready';
 }
 
 export async function serveAction(f: ShimFlags): Promise<number> {
@@ -86,31 +112,38 @@ export async function serveAction(f: ShimFlags): Promise<number> {
   const server = new TtrpcServer((method, err) => log(`${method}: ${(err as Error).message}`));
   let closing = false;
   const root = stateRoot(f.namespace);
+  let ino = -1;
   const exit = async () => {
     if (closing) return;
     closing = true;
     server.close();
-    fs.rmSync(f.socket, { force: true });
+    // Only our own socket file: never one a later server made at the same path.
+    if (fs.statSync(f.socket, { throwIfNoEntry: false })?.ino === ino) fs.rmSync(f.socket, { force: true });
     log('shutting down: no task left');
     await publisher.flushed();
     log('events flushed');
-    try {
-      fs.rmdirSync(root);
-    } catch {
-      /* other pods' containers are there */
-    }
+    removeEmptyRoot(root);
     process.exit(0);
   };
   const service = new TaskService({ root, publisher, onIdle: () => void exit() });
   service.register(server);
   fs.mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o711 });
   fs.mkdirSync(root, { recursive: true, mode: 0o711 });
-  await server.listen(f.socket);
+  try {
+    await server.listen(f.socket);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+    fs.writeSync(READY_FD, 'busy\n'); // another start's server got there first
+    return 0;
+  }
+  ino = fs.statSync(f.socket).ino;
   // SIGTERM (containerd going away does not send it; an operator might): nothing left behind.
   process.on('SIGTERM', () => {
     void service.destroyAll().then(exit);
   });
   process.on('SIGPIPE', () => undefined);
+  // A failure inside one container's bookkeeping must not take the pod's other containers' shim down.
+  process.on('unhandledRejection', (err) => log(`unhandled: ${(err as Error)?.stack ?? String(err)}`));
   try {
     fs.writeSync(READY_FD, 'ready\n');
     fs.closeSync(READY_FD);
@@ -143,11 +176,7 @@ export async function deleteAction(f: ShimFlags): Promise<number> {
   await unmountRootfs(bundle);
   const socket = readAddressFile(bundle);
   if (socket && !(await alive(socket))) fs.rmSync(socket, { force: true });
-  try {
-    fs.rmdirSync(stateRoot(f.namespace));
-  } catch {
-    /* other containers */
-  }
+  removeEmptyRoot(stateRoot(f.namespace));
   process.stdout.write(encode('containerd.task.v2.DeleteResponse', { pid, exitStatus: 137, exitedAt: timestamp(new Date()) }));
   return 0;
 }

@@ -15,6 +15,7 @@ import { isolationFor, loadConfig } from './config';
 import { Publisher } from './events';
 import { metricsOf } from './metrics';
 import { mountRootfs, unmountRootfs } from './mounts';
+import { oomKilled } from './oom';
 import { anyOf, decode, encode, timestamp, type Msg } from './proto';
 import { openIo } from './stdio';
 import { ShimProcess, type ShimTask } from './task';
@@ -34,6 +35,8 @@ export interface ServiceOptions {
 
 export class TaskService {
   private readonly tasks = new Map<string, ShimTask>();
+  /** Ids whose Create is under way (a second Create of one id must not touch the first's rootfs). */
+  private readonly creating = new Set<string>();
   private readonly rt: Runtime;
 
   constructor(private readonly o: ServiceOptions) {
@@ -96,8 +99,18 @@ export class TaskService {
 
   private async create(r: Msg): Promise<Msg> {
     const id = validateId(String(r.id));
-    if (this.tasks.has(id)) throw new RpcError(Code.AlreadyExists, `task ${JSON.stringify(id)} already exists`);
+    if (this.tasks.has(id) || this.creating.has(id)) throw new RpcError(Code.AlreadyExists, `task ${JSON.stringify(id)} already exists`);
     if (r.checkpoint) throw new RpcError(Code.Unimplemented, 'restoring from a checkpoint is not supported by moat');
+    if (!String(r.bundle).startsWith('/')) throw new MoatError('EUSAGE', `bundle: ${JSON.stringify(r.bundle)} is not an absolute path`);
+    this.creating.add(id);
+    try {
+      return await this.createTask(id, r);
+    } finally {
+      this.creating.delete(id);
+    }
+  }
+
+  private async createTask(id: string, r: Msg): Promise<Msg> {
     const bundleDir = path.resolve(String(r.bundle));
     const cfg = loadConfig(r.options);
     const rootfs = (r.rootfs ?? []) as Msg[];
@@ -121,13 +134,22 @@ export class TaskService {
           ...(io.stdio ? { stdio: io.stdio } : {}),
           ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
         });
-        io.launched();
       } catch (err) {
         io.abort();
         throw err;
       }
+      try {
+        io.launched();
+      } catch (err) {
+        // The container exists but its terminal never came: take it down again, nothing left.
+        io.abort();
+        this.rt.delete(created.handle, created.record, true);
+        created.handle.release();
+        throw err;
+      }
       created.handle.release();
       init.pid = created.record.pid;
+      if (created.record.cgroups) task.cgroups = created.record.cgroups;
       this.tasks.set(id, task);
       void created.exited.then((code) => this.exited(task, init, code));
     } catch (err) {
@@ -143,7 +165,12 @@ export class TaskService {
 
   private async exited(task: ShimTask, p: ShimProcess, code: number): Promise<void> {
     p.recordExit(code);
-    await p.io?.finish();
+    if (p === task.init && oomKilled(task.cgroups)) this.o.publisher.publish('TaskOOM', { containerId: task.id });
+    try {
+      await p.io?.finish();
+    } catch {
+      /* its output is lost; its exit is not */
+    }
     p.markDone();
     this.o.publisher.publish('TaskExit', { containerId: task.id, id: p.execId || task.id, pid: p.pid, exitStatus: code, exitedAt: timestamp(p.exitedAt!) });
   }
@@ -157,7 +184,7 @@ export class TaskService {
     } finally {
       handle.release();
     }
-    task.init.status = 'running';
+    if (task.init.status === 'created') task.init.status = 'running'; // unless it has already exited
     this.o.publisher.publish('TaskStart', { containerId: task.id, pid: task.init.pid });
     return { pid: task.init.pid };
   }
@@ -197,15 +224,25 @@ export class TaskService {
         ...(io.stdio ? { stdio: io.stdio } : {}),
         ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
       });
-      io.launched();
     } catch (err) {
       io.abort();
       throw err;
     } finally {
       handle.release();
     }
+    try {
+      io.launched();
+    } catch (err) {
+      io.abort();
+      try {
+        process.kill(started.pid, 'SIGKILL'); // its terminal never came: it does not run unseen
+      } catch {
+        /* gone */
+      }
+      throw err;
+    }
     p.pid = started.pid;
-    p.status = 'running';
+    if (p.status === 'created') p.status = 'running';
     void started.exited.then((code) => this.exited(task, p, code));
     this.o.publisher.publish('TaskExecStarted', { containerId: task.id, execId: p.execId, pid: p.pid });
     return { pid: p.pid };

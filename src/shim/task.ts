@@ -3,6 +3,7 @@
 // (under the namespace's root), exactly as the moat CLI keeps it.
 
 import type { Process } from '../spec/types';
+import type { CgroupRecord } from '../state/store';
 import type { ProcessIo, IoPaths } from './stdio';
 
 export type ProcStatus = 'created' | 'running' | 'stopped';
@@ -37,4 +38,6 @@ export interface ShimTask {
   execs: Map<string, ShimProcess>;
   /** Whether the shim mounted <bundle>/rootfs (and so unmounts it at delete). */
   mountedRootfs: boolean;
+  /** The container's cgroups as created (the OOM counter is read there at the init's exit). */
+  cgroups?: CgroupRecord;
 }

@@ -172,6 +172,28 @@ matrix.case('task checkpoint is refused with a clear error', (rt) =>
     assert.equal(taskStatus(id), 'RUNNING');
   }), ['moat-shim']);
 
+matrix.case('an OOM kill is published as TaskOOM (ctr events), before the exit', async (rt) => {
+  const id = `${rt}-${++seq}-oom`;
+  const events = c.ctrAsync(['events']);
+  try {
+    // 16 MiB of memory; the shell tries to hold 256 MiB in a variable.
+    const r = c.ctr(['run', '--rm', '--memory-limit', String(16 << 20), ...runtimeFlags(rt), CTR_IMAGE, id, 'sh', '-c', 'x=$(head -c 268435456 /dev/zero | tr "\\0" a); echo survived'], { timeoutMs: 90_000 });
+    assert.notEqual(r.status, 0, r.all);
+    assert.doesNotMatch(r.stdout, /survived/);
+  } finally {
+    c.ctr(['containers', 'rm', id]);
+    await new Promise((res) => setTimeout(res, 1000));
+    for (const pid of processesMentioning(c.socket)) {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('events')) process.kill(pid, 'SIGTERM');
+    }
+  }
+  const out = (await events).stdout;
+  const oom = out.split('\n').findIndex((l) => l.includes('/tasks/oom') && l.includes(id));
+  const exit = out.split('\n').findIndex((l) => l.includes('/tasks/exit') && l.includes(id));
+  assert.ok(oom >= 0, `no /tasks/oom for ${id}:\n${out}`);
+  assert.ok(exit > oom, 'TaskOOM before TaskExit');
+}, ['moat-shim']);
+
 for (const isolation of ['native', 'sentry'] as const) {
   matrix.case(`a SIGKILLed shim (${isolation}): containerd's delete leaves nothing`, async (rt) => {
     const id = `${rt}-${++seq}-kill9-${isolation}`;
@@ -192,7 +214,7 @@ for (const isolation of ['native', 'sentry'] as const) {
       await waitFor('the shim state of the container to be gone', () => !fs.existsSync(`/run/moat-shim/${c.namespace}/${id}`), 20_000);
       const cpu = cgroupDir('cpu') ?? cgroupDir('pids');
       if (cpu) assert.ok(!fs.existsSync(path.join(cpu, c.namespace, id)), 'the container cgroup');
-      assert.ok(!fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(`/${id}/rootfs`), 'the rootfs mount');
+      await waitFor('the rootfs mount to be gone', () => !fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(`/${id}/rootfs`), 20_000);
     } finally {
       c.ctr(['task', 'delete', '--force', id]);
       c.ctr(['containers', 'rm', id]);

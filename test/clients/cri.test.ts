@@ -324,7 +324,8 @@ const shimServers = () =>
   });
 
 for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', '6.1.0-moat-sentry']] as const) {
-  matrix.case(`${handler} handler (moat's shim): RunPodSandbox, CreateContainer, StartContainer, ExecSync, Stop/Remove, StopPodSandbox, RemovePodSandbox`, async () => {
+  const extra = kernel ? '' : ', UpdateContainerResources, ContainerStats';
+  matrix.case(`${handler} handler (moat's shim): RunPodSandbox, CreateContainer, StartContainer, ExecSync${extra}, logs, Stop/Remove, StopPodSandbox, RemovePodSandbox`, async () => {
     const config = podConfig('moat');
     config.metadata = { ...config.metadata, name: `pod-${handler}`, uid: `${config.metadata.uid}-${handler}` };
     const serversBefore = shimServers().length;
@@ -356,6 +357,17 @@ for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', 
       if (kernel) assert.equal(release, kernel);
       else assert.notEqual(release, '6.1.0-moat-sentry');
       assert.equal(r.stderr.toString(), 'err\n');
+      if (!kernel) {
+        // Update and Stats through the shim (cgroups: the native platform).
+        await cri.rt('UpdateContainerResources', { container_id: id, linux: { memory_limit_in_bytes: 80 * MiB, cpu_period: 100_000, cpu_quota: 20_000 } });
+        const rel = path.join(config.linux.cgroup_parent, id);
+        assert.equal(readCgroupFile('memory', rel, 'memory.limit_in_bytes'), String(80 * MiB));
+        assert.equal(readCgroupFile('cpu', rel, 'cpu.cfs_quota_us'), '20000');
+        await execSync(id, ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'], 60);
+        const { stats } = await cri.rt('ContainerStats', { container_id: id });
+        assert.ok(stats.cpu.usage_core_nano_seconds?.value > 0, `cpu ${JSON.stringify(stats.cpu)}`);
+        assert.ok(stats.memory.working_set_bytes?.value > 0, `memory ${JSON.stringify(stats.memory)}`);
+      }
       await waitFor('the container log', () => {
         try {
           return fs.readFileSync(path.join(config.log_directory, 'app', '0.log'), 'utf8').includes(' stdout F started');
