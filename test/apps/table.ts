@@ -79,7 +79,10 @@ function main(): void {
   const stateRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-apps-root-'));
   const only = process.argv.slice(2).filter((a) => RUNTIMES.includes(a as Runtime)) as Runtime[];
   const runtimes = only.length ? only : RUNTIMES;
-  const results: CaseResult[] = [];
+  // A run of some runtimes keeps the others' results from the last run.
+  const last = path.join(REPO, 'build', 'apps', 'results.json');
+  const kept = only.length && fs.existsSync(last) ? (JSON.parse(fs.readFileSync(last, 'utf8')) as CaseResult[]).filter((r) => !runtimes.includes(r.runtime)) : [];
+  const results: CaseResult[] = [...kept];
   try {
     for (const c of CASES) {
       for (const rt of runtimes) {
