@@ -2,9 +2,10 @@
 // `moat do --isolation=sentry -- /bin/busybox sh -c '…'` (the host root as rootfs) and under
 // `moat --isolation=sentry run` of a busybox bundle. Pipes, redirections, here-documents,
 // subshells, `$(…)`, `trap`, background jobs and `wait`, `kill`, `ls -la /`, `cat /proc/self/status`,
-// `ps`, `find`, `sort`, `wc`, `sed`, `awk`, `sleep`, exit codes. The expected output is what the same
-// script prints under native isolation (`moat do`, `moat run` of the same bundle), or relations the
-// script computes itself (pids); nothing that a native run can give is written down here.
+// `ps`, `find`, `sort`, `wc`, `sed`, `awk`, `sleep`, exit codes, syslogd and logger over an AF_UNIX
+// socket. The expected output is what the same script prints under native isolation (`moat do`,
+// `moat run` of the same bundle), or relations the script computes itself (pids); nothing that a
+// native run can give is written down here.
 // Also: `moat state` of a sentry container names the sentry's pid (the process tracing the
 // application), later commands find the platform in the state, and the exit status is the
 // application init's.
@@ -142,6 +143,22 @@ function lsLines(stdout: string): string[] {
   }
   return out;
 }
+
+test('do --isolation=sentry: busybox syslogd and logger talk over /dev/log, an AF_UNIX datagram socket of the sandbox', () => {
+  const script = [
+    'syslogd -n -O /tmp/log & pid=$!',
+    'i=0; while [ ! -S /dev/log ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done',
+    'ls -l /dev/log | cut -c1',
+    'logger -t moat hello-from-logger',
+    'logger -t moat -p user.err second message',
+    'i=0; while ! grep -q second /tmp/log 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done',
+    'kill $pid; wait $pid',
+    "sed -n 's/^.* \\(user\\.[a-z]*\\) /\\1 /p' /tmp/log",
+  ].join('\n');
+  const { native, sentry } = doBoth(sh(script));
+  assert.equal(native.stdout, 's\nuser.notice moat: hello-from-logger\nuser.err moat: second message\n', explain(native));
+  assertSame(native, sentry, 'syslogd and logger');
+});
 
 test('do --isolation=sentry: ls -la / shows the host root as a native sandbox does', () => {
   const { native, sentry } = doBoth([BUSYBOX, 'ls', '-la', '/']);
@@ -362,6 +379,37 @@ test('run --isolation=sentry with a writable bind mount: writes reach the host, 
     // The application ran as root: what it made is root's on the host too.
     assert.equal(fs.statSync(path.join(host, 'sub/deeper')).uid, 0);
     assert.deepEqual(fs.readdirSync(b.rootfs).sort(), rootBefore);
+  } finally {
+    b.cleanup();
+    fs.rmSync(host, { recursive: true, force: true });
+  }
+});
+
+test('run --isolation=sentry: an AF_UNIX socket bound inside a writable bind mount is the sandbox\'s own (syslogd and logger talk through it; the host sees no file)', () => {
+  const host = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-bindsock-'));
+  fs.chmodSync(host, 0o755);
+  fs.writeFileSync(path.join(host, 'kept'), 'host file\n');
+  const script = [
+    // busybox syslogd binds what /dev/log links to.
+    'ln -s /data/log /dev/log',
+    'syslogd -n -O /tmp/out & pid=$!',
+    'i=0; while [ ! -S /data/log ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done',
+    'ls -l /data/log | cut -c1',
+    'ls /data',
+    'logger -t moat through-the-bind-mount',
+    'i=0; while ! grep -q through /tmp/out 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done',
+    'kill $pid; wait $pid',
+    "sed -n 's/^.* user\\.notice //p' /tmp/out",
+    'rm /data/log && ls /data',
+  ].join('\n');
+  const b = makeBundle(['sh', '-c', script], (c) => {
+    c.mounts.push({ destination: '/data', type: 'bind', source: host, options: ['rbind'] });
+  });
+  try {
+    const r = moatRun(root, ['--isolation=sentry', 'run', '--bundle', b.dir, `bindsock-${process.hrtime.bigint()}`]);
+    assert.equal(r.status, 0, explain(r));
+    assert.equal(r.stdout, ['s', 'kept', 'log', 'moat: through-the-bind-mount', 'kept'].join('\n') + '\n', explain(r));
+    assert.deepEqual(fs.readdirSync(host), ['kept']);
   } finally {
     b.cleanup();
     fs.rmSync(host, { recursive: true, force: true });

@@ -59,8 +59,10 @@ export const EMSGSIZE = 90;
 export const EPROTOTYPE = 91;
 export const ENOPROTOOPT = 92;
 export const EPROTONOSUPPORT = 93;
+export const ESOCKTNOSUPPORT = 94;
 export const ENOTSUP = 95;
 export const EOPNOTSUPP = 95;
+export const EPFNOSUPPORT = 96;
 export const EAFNOSUPPORT = 97;
 export const EADDRINUSE = 98;
 export const EADDRNOTAVAIL = 99;
@@ -72,6 +74,7 @@ export const ECONNRESET = 104;
 export const ENOBUFS = 105;
 export const EISCONN = 106;
 export const ENOTCONN = 107;
+export const ETOOMANYREFS = 109;
 export const ETIMEDOUT = 110;
 export const ECONNREFUSED = 111;
 export const EHOSTUNREACH = 113;
@@ -147,7 +150,10 @@ const NAMES: Record<number, string> = {
   20: "ENOTDIR",
   39: "ENOTEMPTY",
   88: "ENOTSOCK",
-  95: "ENOTSUP",
+  94: "ESOCKTNOSUPPORT",
+  95: "EOPNOTSUPP",
+  96: "EPFNOSUPPORT",
+  109: "ETOOMANYREFS",
   25: "ENOTTY",
   6: "ENXIO",
   75: "EOVERFLOW",

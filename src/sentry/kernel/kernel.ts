@@ -196,6 +196,10 @@ export class Kernel {
           t.retval = t.interrupted;
           t.interrupted = 0;
           t.blockState = undefined;
+          // The syscall ends here: what it set for its wait must not reach the next one.
+          t.interruptResult = -ERESTARTSYS;
+          t.wakeOnSignal = false;
+          t.timedOut = false;
         }
         if (t.tg.exiting !== undefined) {
           exitTask(t, t.tg.exiting);

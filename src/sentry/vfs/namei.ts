@@ -4,7 +4,7 @@
 // step.
 
 import {
-  EBUSY, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTEMPTY, EPERM, EROFS, EXDEV,
+  EADDRINUSE, EBUSY, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTEMPTY, EPERM, EROFS, EXDEV,
 } from '../abi/errno';
 import {
   MAX_SYMLINKS, O_CREAT, O_EXCL, O_NOFOLLOW, RENAME_EXCHANGE, RENAME_NOREPLACE,
@@ -118,6 +118,18 @@ export function mknodAt(c: UmaskCtx, start: Location, path: string, mode: number
   if (p.trailing) return -ENOENT;
   const r = createIn(c, p.dir, p.name, type | (mode & ~c.fs.umask & 0o7777), device ? rdev : 0, '', device);
   return typeof r === 'number' ? r : 0;
+}
+
+/**
+ * bind(2) of an AF_UNIX socket to a path: a new socket inode there (mode 0777 less the umask),
+ * EADDRINUSE if the name exists (even as a dangling symlink, as Linux says). Returns where it is.
+ */
+export function mksockAt(c: UmaskCtx, start: Location, path: string): Resolved | number {
+  const p = parentForCreate(walker(c, start), start, path);
+  if (typeof p === 'number') return p === -EEXIST ? -EADDRINUSE : p;
+  if (p.trailing) return -ENOENT;
+  const r = createIn(c, p.dir, p.name, S_IFSOCK | (0o777 & ~c.fs.umask), 0, '');
+  return r === -EEXIST ? -EADDRINUSE : r;
 }
 
 export function symlinkAt(c: PathCtx, target: string, start: Location, path: string): number {

@@ -1,5 +1,6 @@
 // Every syscall family, registered into the dispatch table.
 
+import { registerSocketFamilies } from '../../net';
 import { register } from './table';
 import { sysFutex } from './sys_futex';
 import { sysIdentity } from './sys_identity';
@@ -11,6 +12,7 @@ import { sysMmap } from './sys_mmap';
 import { sysPoll } from './sys_poll';
 import { sysProcess } from './sys_process';
 import { sysSignal } from './sys_signal';
+import { sysSocket } from './sys_socket';
 import { sysStat } from './sys_stat';
 import { sysTime } from './sys_time';
 import { sysXattr } from './sys_xattr';
@@ -20,8 +22,9 @@ let done = false;
 export function registerAll(): void {
   if (done) return;
   done = true;
+  registerSocketFamilies();
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
-  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr]) register(family);
+  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysSocket]) register(family);
 }
 
 export { dispatchSyscall, implementedSyscalls, syscallName } from './table';

@@ -23,7 +23,10 @@ const SIGNATURES: Record<string, string> = {
   getrandom: 'xux', rseq: 'xuxx', prlimit64: 'iixx', futex: 'xiuxxu', clock_gettime: 'ix', clock_nanosleep: 'ixxx',
   vfork: '', fork: '', setpgid: 'ii', getpgid: 'i', getsid: 'i', sigaltstack: 'xx', rt_sigreturn: '',
   poll: 'xui', ppoll: 'xuxxu', select: 'ixxxx', pselect6: 'ixxxxx', epoll_wait: 'ixii', epoll_ctl: 'iiix',
-  sendfile: 'iixu', readv: 'ixi', writev: 'ixi', socket: 'iii', mremap: 'xuuxx', madvise: 'xui', sysinfo: 'x', getrusage: 'ix',
+  socket: 'iii', socketpair: 'iiix', bind: 'ixi', connect: 'ixi', listen: 'ii', accept: 'ixx', accept4: 'ixxx',
+  getsockname: 'ixx', getpeername: 'ixx', sendto: 'ibuixi', recvfrom: 'ibuixx', sendmsg: 'ixx', recvmsg: 'ixx',
+  sendmmsg: 'ixux', recvmmsg: 'ixuxx', shutdown: 'ii', getsockopt: 'iiixx', setsockopt: 'iiixi',
+  sendfile: 'iixu', readv: 'ixi', writev: 'ixi', mremap: 'xuuxx', madvise: 'xui', sysinfo: 'x', getrusage: 'ix',
 };
 
 const MAX_STRING = 64;

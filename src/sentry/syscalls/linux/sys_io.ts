@@ -7,6 +7,8 @@ import { sendSignalToTask } from '../../kernel/signals';
 import type { Task } from '../../kernel/task';
 import { O_NONBLOCK } from '../../vfs/constants';
 import { FileDescription } from '../../vfs';
+import { SOCK_STREAM } from '../../net/constants';
+import { isSocket } from '../../net/socket';
 
 const IOV_MAX = 1024;
 const MAX_RW = 0x7ffff000;
@@ -34,9 +36,9 @@ export function iovecViews(t: Task, iov: number, cnt: number, write: boolean): U
   return out;
 }
 
-/** Block on the file if it would block and is not O_NONBLOCK. */
+/** Block on the file if it would block and is not O_NONBLOCK (sockets park themselves: their EAGAIN is final). */
 export function maybeBlock(t: Task, f: FileDescription, r: number): number {
-  if (r !== -EAGAIN || f.flags & O_NONBLOCK) return r;
+  if (r !== -EAGAIN || f.flags & O_NONBLOCK || isSocket(f)) return r;
   const host = f.hostWatchFd();
   const b = t.block([f.waitQueue]);
   if (host >= 0) t.kernel.watchHostFd(t, host);
@@ -64,8 +66,8 @@ function doWrite(t: Task, fd: number, views: Uint8Array[] | null | number, pos: 
   if (typeof views === 'number') return views;
   if (pos >= 0 && !positionable(f)) return -ESPIPE;
   const r = f.write(t, views, pos);
-  // Writing to a pipe with no reader: EPIPE and SIGPIPE, as pipe_write does.
-  if (r === -EPIPE) sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
+  // Writing to a pipe with no reader (or a shut-down stream socket, not a datagram one): EPIPE and SIGPIPE, as pipe_write does.
+  if (r === -EPIPE && !(isSocket(f) && f.type !== SOCK_STREAM)) sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
   return maybeBlock(t, f, r);
 }
 

@@ -9,13 +9,14 @@
 // again from the parent (whose handle is itself re-walked if need be) when next needed.
 
 import * as fs from 'node:fs';
-import { EACCES, EIO, ENFILE, ENOENT, EPERM, EROFS, ESTALE } from '../../abi/errno';
+import { EACCES, EEXIST, EIO, ENFILE, ENOENT, EPERM, EROFS, ESTALE, EXDEV } from '../../abi/errno';
 import {
   AT_REMOVEDIR, O_RDWR, O_WRONLY, SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_SIZE, SETATTR_UID,
   type GoferClient, type GoferEntry, type GoferSetAttr, type GoferStat,
 } from '../../gofer';
-import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../constants';
+import { dtype, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from '../constants';
 import { Dentry } from '../dentry';
+import { LocalNode, LocalNodes } from './local-node';
 import { FileSystem, Inode, Timespec, type Attr, type CreateReq, type DirEntry, type FileData, type RenameReq, type SetAttr } from '../inode';
 
 export const V9FS_MAGIC = 0x01021997;
@@ -42,6 +43,8 @@ export class GoferFs extends FileSystem {
   private readonly handles = new Map<GoferInode, true>();
   private readonly idleFds = new Map<GoferInode, true>();
   private readonly maxHandles: number;
+  /** Socket files bound in this (writable) tree: the sandbox's own, never on the host. */
+  readonly local = new LocalNodes();
 
   /** writable: the gofer serves the tree read-write (otherwise changes are EROFS here). */
   constructor(readonly client: GoferClient, readonly tree: number, readonly writable = false) {
@@ -165,6 +168,8 @@ export class GoferInode extends Inode {
   }
 
   override lookup(name: string): Inode | number {
+    const l = this.fs.local.get(this.inoBig, name);
+    if (l) return l;
     const h = this.handle();
     if (h < 0) return h;
     const e = this.fs.walk(h, name);
@@ -179,7 +184,9 @@ export class GoferInode extends Inode {
     if (h < 0) return h;
     const r = this.fs.client.readdir(h);
     if (typeof r === 'number') return r;
-    return r.map((d) => ({ name: d.name, ino: inoNumber(d.ino), type: d.type }));
+    const out = r.map((d) => ({ name: d.name, ino: inoNumber(d.ino), type: d.type }));
+    for (const [name, n] of this.fs.local.list(this.inoBig)) out.push({ name, ino: n.ino, type: dtype(n.attr().mode) });
+    return out;
   }
 
   override readlink(): string | number {
@@ -225,8 +232,10 @@ export class GoferInode extends Inode {
       case S_IFLNK:
         e = c.symlink(h, name, req.target, req.uid, req.gid);
         break;
+      case S_IFSOCK:
+        return this.createLocal(h, name, req);
       default:
-        return -EPERM; // device nodes, FIFOs, sockets: not made on the host
+        return -EPERM; // device nodes, FIFOs: not made on the host
     }
     if (typeof e === 'number') return e;
     const i = new GoferInode(this.fs, e.handle, e.stat, this, name);
@@ -235,7 +244,22 @@ export class GoferInode extends Inode {
     return i;
   }
 
+  /** A socket file of the sandbox's own (bind(2) here): EEXIST if the host has the name. */
+  private createLocal(h: number, name: string, req: CreateReq): Inode | number {
+    if (this.fs.local.get(this.inoBig, name)) return -EEXIST;
+    const e = this.fs.walk(h, name);
+    if (typeof e !== 'number') {
+      this.fs.client.close(e.handle);
+      return -EEXIST;
+    }
+    if (e !== -ENOENT) return e;
+    const n = new LocalNode(this.fs, req.mode, req.uid, req.gid);
+    this.fs.local.add(this.inoBig, name, n);
+    return n;
+  }
+
   override unlink(_d: Dentry, name: string, child: Dentry): number {
+    if (this.fs.writable && this.fs.local.remove(this.inoBig, name)) return 0;
     return this.remove(name, child, 0);
   }
 
@@ -259,6 +283,7 @@ export class GoferInode extends Inode {
     const from = r.oldDir.inode;
     const to = r.newDir.inode;
     const src = r.child.inode;
+    if (src instanceof LocalNode || r.target?.inode instanceof LocalNode) return -EXDEV;
     if (!(from instanceof GoferInode) || !(to instanceof GoferInode) || !(src instanceof GoferInode)) return -EIO;
     const fh = from.handle();
     if (fh < 0) return fh;
