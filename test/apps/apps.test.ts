@@ -4,8 +4,8 @@
 //
 // Asserted here: every case passes under native moat; under the sentry, every case listed in
 // test/apps/sentry-expected.json passes (the goal is every case runsc passes, but the sentry has no
-// sockets yet, so the known-passing set is checked in: a regression fails this test, progress needs
-// an explicit update of that file, which the test prints). runsc's column of docs/apps.md comes
+// AF_INET or netlink yet, so the known-passing set is checked in: a regression fails this test,
+// progress needs an explicit update of that file, which the test prints). runsc's column of docs/apps.md comes
 // from `sh scripts/apps-table.sh` only, to keep npm test's time down.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
