@@ -3,9 +3,9 @@
 // in bundles over one cached, read-only Debian rootfs (scripts/apps-rootfs.sh, built on first use).
 //
 // Asserted here: every case passes under native moat; under the sentry, every case listed in
-// test/apps/sentry-expected.json passes (the goal is every case runsc passes, but the sentry has no
-// AF_INET or netlink yet, so the known-passing set is checked in: a regression fails this test,
-// progress needs an explicit update of that file, which the test prints). runsc's column of docs/apps.md comes
+// test/apps/sentry-expected.json passes (the goal is every case runsc passes; the known-passing set
+// is checked in: a regression fails this test, progress needs an explicit update of that file,
+// which the test prints). runsc's column of docs/apps.md comes
 // from `sh scripts/apps-table.sh` only, to keep npm test's time down.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -34,12 +34,8 @@ test('sentry-expected.json names only cases that exist', () => {
   assert.deepEqual(expectedSentryPasses().filter((n) => !names.has(n)), []);
 });
 
-// Issue 12: on native, a new network namespace's loopback is left down (another branch fixes it);
-// until then the cases that need 127.0.0.1 are expected to fail natively (reported as TODO).
-const LOOPBACK_DOWN_ON_NATIVE = 'issue 12: loopback is down in a new network namespace under native moat';
-
 for (const c of CASES) {
-  test(`${c.name}: native`, c.loopback ? { todo: LOOPBACK_DOWN_ON_NATIVE } : {}, () => {
+  test(`${c.name}: native`, () => {
     const r = runCase(c, 'native', rootfs, root);
     results.push(r);
     assert.ok(r.pass, `${c.name} failed natively: ${r.error}`);
