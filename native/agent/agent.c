@@ -1022,6 +1022,27 @@ static void loopback_up(void)
 	close(fd);
 }
 
+/* The host's bind mounts: virtio-fs devices tagged moat.vN, one per mount of the spec, mounted at
+ * /vol/N (read-only where the host says: moat.vols=<r|w per volume> on the command line). The
+ * plan then bind-mounts /vol/N (or the one file in it) into the container, as natively. */
+static void mount_volumes(void)
+{
+	const char *p = strstr(cmdline, "moat.vols=");
+	if (!p)
+		return;
+	p += 10;
+	mkdir("/newroot/vol", 0700);
+	for (int i = 0; p[i] == 'r' || p[i] == 'w'; i++) {
+		char tag[32], dir[64];
+		snprintf(tag, sizeof tag, "moat.v%d", i);
+		snprintf(dir, sizeof dir, "/newroot/vol/%d", i);
+		if (mkdir(dir, 0755) != 0)
+			fatal("mkdir /vol/N");
+		if (mount(tag, dir, "virtiofs", p[i] == 'r' ? MS_RDONLY : 0, NULL) != 0)
+			fatal(tag);
+	}
+}
+
 static void boot(void)
 {
 	mkdir("/dev", 0755);
@@ -1085,6 +1106,7 @@ static void boot(void)
 	 * root is the plan's `remount-ro /`, as on the native platform). */
 	if (mount("/newroot/dev/vda", "/newroot/rootfs", "ext4", MS_NODEV, NULL) != 0)
 		fatal("mount /dev/vda");
+	mount_volumes();
 	if (chdir("/newroot") != 0 || mount(".", "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 || chdir("/") != 0)
 		fatal("switch root");
 	if (mknod("/start.fifo", S_IFIFO | 0622, 0) != 0)

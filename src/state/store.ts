@@ -57,6 +57,8 @@ export interface VmRecord {
   execSlots?: number;
   /** Whether the init has a terminal (RESIZE goes to it). */
   terminal?: boolean;
+  /** The file servers of its host volumes (virtiofsd, one per bind mount), stopped by delete. */
+  volumeServers?: { pid: number; startTime: string }[];
 }
 
 export interface CgroupRecord {

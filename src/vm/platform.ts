@@ -22,6 +22,7 @@ import { ensureInitramfs, findGuestKernel } from './guest';
 import { buildRootfsImage, ensureBusyboxRootfs } from './rootfs';
 import { checkVmExec, checkVmSpec, doSpecForVm, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
 import { allocateVmUid } from './uid';
+import { planVolumes, startVolumeServers, stopVolumeServers, volumesCmdline, type VolumeServer } from './volumes';
 import { parseAccel, qemuDriver, resolveAccel, type VmPort } from './vmm';
 
 export { VM_CPUS, VM_MEMORY_MIB } from './spec';
@@ -63,6 +64,9 @@ export class VmPlatform implements Platform {
     let spec = req.bundle.spec;
     if (req.hostRootOverlay) spec = doSpecForVm(spec);
     checkVmSpec(spec, req.preserveFds);
+    // Bind mounts: host directories (or single files) shared into the guest at /vol/N.
+    const vols = planVolumes(spec);
+    spec = vols.spec;
     const terminal = spec.process.terminal === true;
     if (terminal && !req.console) throw new MoatError('EUSAGE', 'process.terminal is set: a --console-socket is required');
     const cacheDir = cacheDirFor(req.stateDir);
@@ -84,7 +88,7 @@ export class VmPlatform implements Platform {
       startFifo: GUEST_START_FIFO,
       noPivot: req.noPivot,
       preserveFds: 0,
-      facts: guestFacts(),
+      facts: guestFacts(vols.kinds),
       container: { id: req.id, bundle: req.bundle.dir },
       cgroup: { join: cgroup.create, dirs: cgroup.dirs },
       ...(terminal && req.console ? { console: { fd: GUEST_CONSOLE_FD, rows: req.console.rows, cols: req.console.cols } } : {}),
@@ -107,6 +111,7 @@ export class VmPlatform implements Platform {
     // Confinement: QEMU opens everything as root, then chroots into an empty directory and becomes
     // a uid/gid of its own (docs/vm.md#confining-qemu). Only root can do either.
     const root = (process.getuid?.() ?? 0) === 0;
+    if (!root && vols.volumes.length > 0) throw new MoatError('EUSAGE', `${vols.volumes[0]!.field}: bind mounts in a vm need root (their file server runs as root)`);
     const chroot = path.join(dir, 'chroot');
     if (root) fs.mkdirSync(chroot, { mode: 0o555 });
 
@@ -115,7 +120,9 @@ export class VmPlatform implements Platform {
     let master: number | undefined;
     let ptyName = '';
     let stopPump: (() => void) | undefined;
+    let servers: VolumeServer[] = [];
     try {
+      servers = await startVolumeServers(vols.volumes, dir, () => undefined);
       // The container's stdio: the caller's fds as QEMU can use them, or a host pty for a terminal.
       let input: number;
       let out: VmPort;
@@ -154,9 +161,10 @@ export class VmPlatform implements Platform {
         kernel: kernel.image,
         initrd,
         // The disk is mounted read-write; a read-only root is the plan's `remount-ro /`, as natively.
-        cmdline: `${guestCmdline(debugConsole, accel === 'tcg' ? hostTscKhz() : undefined)} moat.exec=${VM_EXEC_SLOTS}`,
+        cmdline: `${guestCmdline(debugConsole, accel === 'tcg' ? hostTscKhz() : undefined)} moat.exec=${VM_EXEC_SLOTS} ${volumesCmdline(vols.volumes)}`.trimEnd(),
         disks: [{ path: image, readonly: false }],
         ports,
+        filesystems: servers.map((v) => ({ tag: v.tag, socket: v.socket })),
         ...(debugConsole ? { consoleLog: path.join(dir, 'console.log') } : {}),
         ...(uid ? { runAs: { uid: uid.uid, gid: uid.uid }, chroot, holdFds: [uid.lockFd] } : {}),
       });
@@ -191,7 +199,7 @@ export class VmPlatform implements Platform {
         await exited;
         throw new MoatError('EVM', `${cmd.binary} exited at once (see its message above)`);
       }
-      const vm: VmRecord = { dir, socket, vmmPid: pid, vmmStartTime: st.startTime, execSlots: VM_EXEC_SLOTS, ...(terminal ? { terminal: true } : {}) };
+      const vm: VmRecord = { dir, socket, vmmPid: pid, vmmStartTime: st.startTime, execSlots: VM_EXEC_SLOTS, ...(terminal ? { terminal: true } : {}), ...(servers.length > 0 ? { volumeServers: servers.map((v) => ({ pid: v.pid, startTime: v.startTime })) } : {}) };
       req.recordVm?.(vm);
       const alive = () => spawned.exitCode === null && spawned.signalCode === null;
 
@@ -236,6 +244,7 @@ export class VmPlatform implements Platform {
         child.kill('SIGKILL');
         await gone;
       }
+      stopVolumeServers(servers);
       throw err;
     }
   }
@@ -310,6 +319,8 @@ export class VmPlatform implements Platform {
   destroy(rec: ContainerRecord): void {
     if (!rec.vm) return;
     stopVmm(rec.vm);
+    // They exit when QEMU disconnects; stopped here too if moat died between the two.
+    stopVolumeServers(rec.vm.volumeServers ?? []);
     fs.rmSync(rec.vm.dir, { recursive: true, force: true });
   }
 }

@@ -366,15 +366,80 @@ test('terminals in the foreground: do --isolation=vm at a terminal, run -t with 
   }
 });
 
+/** virtiofsd processes (and their wrappers) whose command line names `dir`. */
+function volumeServersOf(dir: string): number[] {
+  return procsMatching((cmd) => cmd.includes('virtiofsd') && cmd.includes(dir));
+}
+
+/** Host mounts (this namespace) whose mount point is under `dir`. */
+function mountsUnder(dir: string): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(dir));
+}
+
+test('vm host volumes: a rw bind written by a container user (host sees its uid), a ro bind refuses writes, a single-file bind (/etc/hosts) read and appended to; nothing left', { skip, timeout: VM_TIMEOUT }, () => {
+  const host = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-vol-'));
+  const rw = path.join(host, 'rw');
+  const ro = path.join(host, 'ro');
+  const etc = path.join(host, 'etc');
+  for (const d of [rw, ro, etc]) fs.mkdirSync(d);
+  fs.chmodSync(rw, 0o777);
+  fs.writeFileSync(path.join(rw, 'in.txt'), 'from-host\n');
+  fs.writeFileSync(path.join(ro, 'ro.txt'), 'read-only-data\n');
+  fs.writeFileSync(path.join(etc, 'hosts'), '10.200.0.1 moat-volume-test\n');
+  fs.chmodSync(path.join(etc, 'hosts'), 0o666); // the container user may append, as under runc
+  fs.writeFileSync(path.join(etc, 'secret'), 'sibling of the shared file\n');
+  const script = [
+    'id -u',
+    'cat /data/in.txt',
+    'echo from-guest > /data/out.txt && mkdir /data/sub && echo ok-rw',
+    'cat /ro/ro.txt',
+    '(echo x > /ro/new) 2>/dev/null && echo ro-written || echo ro-refused',
+    'grep moat-volume-test /etc/hosts',
+    'echo 10.200.0.2 appended >> /etc/hosts && echo ok-hosts',
+    'ls /etc | grep -c secret',
+  ].join('; ');
+  const b = makeBundle(['sh', '-c', script], (c) => {
+    c.process.user = { uid: 1234, gid: 1234 };
+    c.mounts.push({ destination: '/data', type: 'bind', source: rw, options: ['rbind', 'rw'] });
+    c.mounts.push({ destination: '/ro', type: 'bind', source: ro, options: ['rbind', 'ro'] });
+    c.mounts.push({ destination: '/etc/hosts', type: 'bind', source: path.join(etc, 'hosts'), options: ['rbind', 'rw'] });
+  });
+  try {
+    const r = moat(root, ['--isolation=vm', 'run', '--bundle', b.dir, 'vm-vol'], { timeoutMs: VM_TIMEOUT });
+    assert.equal(r.status, 1, `grep -c of no match is the last status: ${r.stderr}`);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['1234', 'from-host', 'ok-rw', 'read-only-data', 'ro-refused', '10.200.0.1 moat-volume-test', 'ok-hosts', '0']);
+    const out = fs.statSync(path.join(rw, 'out.txt'));
+    assert.equal(fs.readFileSync(path.join(rw, 'out.txt'), 'utf8'), 'from-guest\n', 'the host sees what the container wrote');
+    assert.deepEqual([out.uid, out.gid], [1234, 1234], 'owned by the container user, as under runc');
+    const sub = fs.statSync(path.join(rw, 'sub'));
+    assert.deepEqual([sub.isDirectory(), sub.uid], [true, 1234]);
+    assert.ok(!fs.existsSync(path.join(ro, 'new')), 'nothing written through the ro bind');
+    assert.equal(fs.readFileSync(path.join(etc, 'hosts'), 'utf8'), '10.200.0.1 moat-volume-test\n10.200.0.2 appended\n', 'the single file written through');
+    assertGone('vm-vol');
+    assert.deepEqual(volumeServersOf(path.join(root, 'vm-vol')), [], 'no file server left');
+    assert.deepEqual(mountsUnder(root), [], 'no mount left on the host');
+  } finally {
+    b.cleanup();
+    fs.rmSync(host, { recursive: true, force: true });
+  }
+});
+
 test('vm: what the guest cannot do is refused naming the field, before any boot, leaving nothing', { skip }, () => {
   const b = makeBundle(['true'], (c) => {
-    c.mounts.push({ destination: '/host', type: 'bind', source: '/etc', options: ['rbind', 'ro'] });
+    c.mounts.push({ destination: '/host', type: 'bind', source: '/nonexistent-moat-volume', options: ['rbind', 'ro'] });
   });
   try {
     const r = moat(root, ['--isolation=vm', 'run', '--bundle', b.dir, 'vm-bad']);
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /mounts\[\d+\]\.source: bind mount of host path "\/etc"/);
+    assert.match(r.stderr, /mounts\[\d+\]\.source: \/nonexistent-moat-volume does not exist/);
     assertGone('vm-bad');
+    b.config.mounts.pop();
+    b.config.mounts.push({ destination: '/dev/host-null', type: 'bind', source: '/dev/null', options: ['bind'] });
+    b.save();
+    const d = moat(root, ['--isolation=vm', 'run', '--bundle', b.dir, 'vm-bad3']);
+    assert.notEqual(d.status, 0);
+    assert.match(d.stderr, /mounts\[\d+\]\.source: \/dev\/null: only directories and regular files can be shared into a vm/);
+    assertGone('vm-bad3');
     const a = moat(root, ['--isolation=vm', '--vm-accel=warp', 'run', '--bundle', b.dir, 'vm-bad2']);
     assert.notEqual(a.status, 0);
     assert.match(a.stderr, /--vm-accel: unknown vm acceleration "warp"/);

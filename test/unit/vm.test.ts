@@ -10,6 +10,8 @@ import { parseResources } from '../../src/policy/cgroups';
 import { firstCandidate, VM_UID_BASE } from '../../src/vm/uid';
 import { guestCmdline, hostTscKhz } from '../../src/vm/platform';
 import { imageSize } from '../../src/vm/rootfs';
+import { planVolumes, volumesCmdline } from '../../src/vm/volumes';
+import { guestFacts } from '../../src/vm/spec';
 import { specTemplate } from '../../src/spec/default';
 import type { Process, Spec } from '../../src/spec/types';
 
@@ -163,9 +165,43 @@ test('vm spec checks name the field; cmdline and sizes', () => {
   assert.doesNotThrow(() => checkVmSpec(base, 0));
   assert.doesNotThrow(() => checkVmSpec({ ...base, process: { ...base.process, terminal: true } }, 0), 'terminals are supported');
   assert.throws(() => checkVmSpec(base, 1), /--preserve-fds/);
-  assert.throws(() => checkVmSpec({ ...base, mounts: [{ destination: '/x', source: '/etc', options: ['rbind'] }] }, 0), /mounts\[0\]\.source/);
+  assert.doesNotThrow(() => checkVmSpec({ ...base, mounts: [{ destination: '/x', source: '/etc', options: ['rbind'] }] }, 0), 'binds are volumes now');
   assert.match(guestCmdline(false, 2445424), /tsc_early_khz=2445424 .*panic=-1 reboot=t/);
   assert.equal(hostTscKhz('flags\t\t: fpu constant_tsc\ncpu MHz\t\t: 2445.424\n'), 2445424);
   assert.equal(hostTscKhz('flags\t\t: fpu\ncpu MHz\t\t: 2445.424\n'), undefined);
   assert.deepEqual(imageSize(10 << 20, 100), { bytes: 84 << 20, inodes: 4096 });
+});
+
+test('vm host volumes: binds become /vol/N shares (a file: its own share, the file bound), ro kept, hostile sources refused; QEMU gets vhost-user-fs on shared memory', () => {
+  const base = specTemplate({ rootless: false, hostUid: 0, hostGid: 0 }) as unknown as Spec & { process: Process };
+  const fake = (p: string) =>
+    ({ '/srv/data': { real: '/srv/data', kind: 'dir' as const }, '/link/hosts': { real: '/var/lib/c/hosts', kind: 'file' as const }, '/run/s.sock': { real: '/run/s.sock', kind: 'other' as const } })[p];
+  const mounts = [
+    { destination: '/proc', type: 'proc', source: 'proc' },
+    { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'ro'] },
+    { destination: '/etc/hosts', source: '/link/hosts', options: ['bind', 'rw'] },
+  ];
+  const v = planVolumes({ ...base, mounts }, fake);
+  assert.deepEqual(v.spec.mounts?.map((m) => m.source), ['proc', '/vol/0', '/vol/1/hosts']);
+  assert.deepEqual(v.volumes.map((x) => [x.host, x.kind, x.readonly, x.recursive, x.tag]), [
+    ['/srv/data', 'dir', true, true, 'moat.v0'],
+    ['/var/lib/c/hosts', 'file', false, false, 'moat.v1'],
+  ]);
+  assert.equal(volumesCmdline(v.volumes), 'moat.vols=rw');
+  assert.equal(volumesCmdline([]), '');
+  assert.equal(guestFacts(v.kinds).pathKind('/vol/1/hosts'), 'file');
+  assert.equal(guestFacts(v.kinds).pathKind('/srv/data'), 'missing', 'host paths mean nothing in the guest');
+  assert.throws(() => planVolumes({ ...base, mounts: [{ destination: '/x', type: 'bind', source: 'rel' }] }, fake), /mounts\[0\]\.source: bind source must be an absolute host path/);
+  assert.throws(() => planVolumes({ ...base, mounts: [{ destination: '/x', type: 'bind', source: '/nope' }] }, fake), /mounts\[0\]\.source: \/nope does not exist/);
+  assert.throws(() => planVolumes({ ...base, mounts: [{ destination: '/x', type: 'bind', source: '/run/s.sock' }] }, fake), /only directories and regular files/);
+
+  const machine = { accel: 'tcg' as const, memoryMiB: 256, cpus: 1, kernel: 'k', initrd: 'i', cmdline: '', disks: [], ports: [] };
+  const cmd = qemuDriver.command({ ...machine, filesystems: [{ tag: 'moat.v0', socket: '/s/fs-0.sock' }] });
+  assert.match(cmd.args[cmd.args.indexOf('-M') + 1]!, /,memory-backend=mem$/);
+  assert.ok(cmd.args.includes('memory-backend-memfd,id=mem,size=256M,share=on'));
+  assert.ok(cmd.args.includes('socket,id=fs0,path=/s/fs-0.sock'));
+  assert.ok(cmd.args.includes('vhost-user-fs-device,chardev=fs0,tag=moat.v0'));
+  const plain = qemuDriver.command(machine);
+  assert.ok(!plain.args.some((a) => a.includes('memory-backend')), 'private memory without shares');
+  assert.throws(() => qemuDriver.command({ ...machine, filesystems: [{ tag: 'a,b', socket: '/s' }] }), /filesystems\[0\]\.tag/);
 });

@@ -22,6 +22,11 @@ export interface VmConfig {
    * one: QEMU reads it as its own stdin).
    */
   ports: VmPort[];
+  /**
+   * Shared host directories (virtio-fs): a vhost-user socket a file server listens on, and the tag
+   * the guest mounts it by. Their presence makes guest memory shareable with the servers.
+   */
+  filesystems?: { tag: string; socket: string }[];
   /** Kernel console to this file (debugging); undefined: no console device at all. */
   consoleLog?: string;
   /**
