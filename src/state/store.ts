@@ -59,6 +59,8 @@ export interface VmRecord {
   terminal?: boolean;
   /** The file servers of its host volumes (virtiofsd, one per bind mount), stopped by delete. */
   volumeServers?: { pid: number; startTime: string }[];
+  /** The network namespace the VMM joined and the interfaces whose traffic tc redirects to its taps. */
+  network?: { netns: string; interfaces: string[] };
 }
 
 export interface CgroupRecord {

@@ -34,7 +34,8 @@ export function checkVmSpec(spec: Spec & { process: Process }, preserveFds: numb
   if (preserveFds > 0) throw new ConfigError('--preserve-fds', 'host fds cannot be passed into a vm');
   // Bind mounts are shared into the guest (volumes.ts), which validates them.
   (spec.linux?.namespaces ?? []).forEach((ns, i) => {
-    if (ns.path !== undefined) throw new ConfigError(`linux.namespaces[${i}].path`, 'a vm container cannot join a host namespace');
+    // A network namespace is joined by the VMM (its interfaces become the guest's: network.ts).
+    if (ns.path !== undefined && ns.type !== 'network') throw new ConfigError(`linux.namespaces[${i}].path`, `a vm container cannot join a host ${ns.type} namespace`);
   });
   if (spec.linux?.seccomp?.['listenerPath'] !== undefined) throw new ConfigError('linux.seccomp.listenerPath', 'a seccomp agent on the host is not reachable from a vm');
   for (const kind of ['createContainer', 'startContainer'] as const) {

@@ -3,7 +3,7 @@
 // VMs as it can and checks as much as they can show; VMs of one test boot concurrently (the
 // machine has 2 cores, a TCG boot uses one), so a test's wall time is about one boot.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -421,6 +421,83 @@ test('vm host volumes: a rw bind written by a container user (host sees its uid)
   } finally {
     b.cleanup();
     fs.rmSync(host, { recursive: true, force: true });
+  }
+});
+
+/** A network namespace held by a process of the test's (gone with it: no /run/netns mount). */
+async function netnsHolder(): Promise<{ pid: number; path: string; kill(): Promise<void> }> {
+  const holder = spawn('unshare', ['--net', 'sleep', '300'], { stdio: 'ignore' });
+  const nsPath = `/proc/${holder.pid}/ns/net`;
+  await waitFor('the namespace holder', () => {
+    try {
+      return fs.readlinkSync(nsPath) !== fs.readlinkSync('/proc/self/ns/net');
+    } catch {
+      return false;
+    }
+  });
+  return {
+    pid: holder.pid!,
+    path: nsPath,
+    kill: async () => {
+      const gone = new Promise((r) => holder.once('exit', r));
+      holder.kill('SIGKILL');
+      await gone;
+    },
+  };
+}
+
+function inNs(ns: string, args: string[]): string {
+  const r = spawnSync('nsenter', [`--net=${ns}`, '--', ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+test('vm networking: the VMM joins the spec\'s network namespace; its veth becomes the guest\'s eth0 (MAC, address, MTU, gateway) through a tap and tc mirred; a TCP peer in another namespace is reached; nothing left', { skip, timeout: VM_TIMEOUT }, async () => {
+  // Two namespaces of the test's own, a veth pair between them, 10.213.7.0/24 only inside them.
+  const a = await netnsHolder();
+  const b = await netnsHolder();
+  let server: ReturnType<typeof spawn> | undefined;
+  try {
+    inNs(a.path, ['ip', 'link', 'add', 'eth0', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'peer0', 'netns', String(b.pid)]);
+    inNs(a.path, ['ip', 'addr', 'add', '10.213.7.2/24', 'dev', 'eth0']);
+    inNs(a.path, ['ip', 'link', 'set', 'eth0', 'up']);
+    inNs(a.path, ['ip', 'route', 'add', 'default', 'via', '10.213.7.1']);
+    inNs(b.path, ['ip', 'link', 'set', 'peer0', 'mtu', '1400']);
+    inNs(b.path, ['ip', 'addr', 'add', '10.213.7.1/24', 'dev', 'peer0']);
+    inNs(b.path, ['ip', 'link', 'set', 'peer0', 'up']);
+    // (ip, not /sys: sysfs shows the network namespace of whoever mounted it.)
+    const mac = /link\/ether ([0-9a-f:]{17})/.exec(inNs(a.path, ['ip', '-o', 'link', 'show', 'eth0']))?.[1];
+    server = spawn('nsenter', [`--net=${b.path}`, '--', 'busybox', 'sh', '-c', 'echo from-peer | busybox nc -l -p 7777'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let heard = '';
+    server.stdout!.on('data', (d: Buffer) => (heard += d.toString()));
+    const script = 'cat /sys/class/net/eth0/address; cat /sys/class/net/eth0/mtu; ip -o -4 addr show dev eth0 | awk \'{print $4}\'; ip route | grep default; echo from-vm | nc -w 5 10.213.7.1 7777';
+    const bundle = makeBundle(['sh', '-c', script], (c) => {
+      c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: a.path } : n));
+    });
+    try {
+      const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn(MOAT, ['--root', root, '--isolation=vm', 'run', '--bundle', bundle.dir, 'vm-net'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        p.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+        p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        p.once('exit', (status) => resolve({ status, stdout, stderr }));
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n').map((l) => l.trim());
+      assert.deepEqual([lines[0], lines[1], lines[2], lines[4]], [mac, '1400', '10.213.7.2/24', 'from-peer'], r.stdout);
+      assert.match(lines[3] ?? '', /^default via 10\.213\.7\.1 dev eth0/);
+      await waitFor('the peer heard the guest', () => heard.includes('from-vm'), 10_000);
+      assertGone('vm-net');
+      assert.doesNotMatch(inNs(a.path, ['ip', '-o', 'link', 'show']), /tap/, 'the tap went with QEMU');
+      assert.doesNotMatch(inNs(a.path, ['tc', 'qdisc', 'show', 'dev', 'eth0']), /ingress/, 'the redirection is removed from eth0');
+    } finally {
+      bundle.cleanup();
+    }
+  } finally {
+    server?.kill('SIGKILL');
+    await a.kill();
+    await b.kill();
   }
 });
 

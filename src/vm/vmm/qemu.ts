@@ -58,6 +58,12 @@ export const qemuDriver: VmmDriver = {
         '-device', `vhost-user-fs-device,chardev=fs${i},tag=${f.tag}`,
       );
     });
+    (c.nics ?? []).forEach((n, i) => {
+      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(n.tap)) throw new Error(`nics[${i}].tap: ${JSON.stringify(n.tap)} is not an interface name`);
+      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(n.mac)) throw new Error(`nics[${i}].mac: ${JSON.stringify(n.mac)} is not a MAC address`);
+      // QEMU opens /dev/net/tun as root before it confines itself; no scripts, no vhost-net.
+      args.push('-netdev', `tap,id=net${i},ifname=${n.tap},script=no,downscript=no`, '-device', `virtio-net-device,netdev=net${i},mac=${n.mac}`);
+    });
     const fds: VmmCommand['fds'] = [];
     if (c.ports.filter((p) => p.kind === 'input').length > 1) throw new Error('ports: QEMU takes one input port (its stdin)');
     if (c.ports.length > 0) {

@@ -27,6 +27,11 @@ export interface VmConfig {
    * the guest mounts it by. Their presence makes guest memory shareable with the servers.
    */
   filesystems?: { tag: string; socket: string }[];
+  /**
+   * Network interfaces: a tap (by name, in the VMM's network namespace; the VMM creates it, and it
+   * goes with the VMM) and the guest NIC's MAC.
+   */
+  nics?: { tap: string; mac: string }[];
   /** Kernel console to this file (debugging); undefined: no console device at all. */
   consoleLog?: string;
   /**
