@@ -475,7 +475,7 @@ test('vm networking: the VMM joins the spec\'s network namespace; its veth becom
       c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: a.path } : n));
     });
     try {
-      const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const run = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
         const p = spawn(MOAT, ['--root', root, '--isolation=vm', 'run', '--bundle', bundle.dir, 'vm-net'], { stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
@@ -483,6 +483,21 @@ test('vm networking: the VMM joins the spec\'s network namespace; its veth becom
         p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
         p.once('exit', (status) => resolve({ status, stdout, stderr }));
       });
+      // While it runs: QEMU is in the joined namespace, holds its tap, and is confined all the same.
+      let qemu = 0;
+      await waitFor('a confined qemu in the joined namespace', () => {
+        qemu = qemusOf(path.join(root, 'vm-net'))[0] ?? 0;
+        try {
+          return qemu > 0 && Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${qemu}/status`, 'utf8'))?.[1]) >= VM_UID_BASE;
+        } catch {
+          return false;
+        }
+      }, VM_TIMEOUT);
+      assert.equal(fs.readlinkSync(`/proc/${qemu}/ns/net`), fs.readlinkSync(a.path), 'QEMU runs in the spec\'s network namespace');
+      assert.match(fs.readFileSync(`/proc/${qemu}/status`, 'utf8'), /^CapEff:\s+0+$/m);
+      assert.equal(fs.readlinkSync(`/proc/${qemu}/root`), path.join(root, 'vm-net', 'vm', 'chroot'));
+      assert.ok(fs.readdirSync(`/proc/${qemu}/fd`).some((fd) => fs.readlinkSync(`/proc/${qemu}/fd/${fd}`) === '/dev/net/tun'), 'QEMU holds its tap');
+      const r = await run;
       assert.equal(r.status, 0, r.stderr);
       const lines = r.stdout.trim().split('\n').map((l) => l.trim());
       assert.deepEqual([lines[0], lines[1], lines[2], lines[4]], [mac, '1400', '10.213.7.2/24', 'from-peer'], r.stdout);
