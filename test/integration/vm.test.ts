@@ -424,6 +424,24 @@ test('vm host volumes: a rw bind written by a container user (host sees its uid)
   }
 });
 
+/** A minimal DNS server (UDP 10.213.7.1:53): every A query is answered with 10.1.2.3, others with no answer. */
+const DNS_SERVER = `
+const d = require('dgram').createSocket('udp4');
+d.on('message', (m, r) => {
+  let i = 12;
+  const labels = [];
+  while (i < m.length && m[i] !== 0) { labels.push(m.subarray(i + 1, i + 1 + m[i]).toString()); i += m[i] + 1; }
+  i += 5;
+  const qtype = m.readUInt16BE(i - 4);
+  process.stdout.write('query ' + labels.join('.') + ' ' + qtype + '\\n');
+  const h = Buffer.from(m.subarray(0, 12));
+  h.writeUInt16BE(0x8180, 2); h.writeUInt16BE(1, 4); h.writeUInt16BE(qtype === 1 ? 1 : 0, 6); h.writeUInt16BE(0, 8); h.writeUInt16BE(0, 10);
+  const a = qtype === 1 ? Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 1, 2, 3]) : Buffer.alloc(0);
+  d.send(Buffer.concat([h, m.subarray(12, i), a]), r.port, r.address);
+});
+d.bind(53, '10.213.7.1', () => process.stdout.write('listening\\n'));
+`;
+
 /** A network namespace held by a process of the test's (gone with it: no /run/netns mount). */
 async function netnsHolder(): Promise<{ pid: number; path: string; kill(): Promise<void> }> {
   const holder = spawn('unshare', ['--net', 'sleep', '300'], { stdio: 'ignore' });
@@ -452,11 +470,12 @@ function inNs(ns: string, args: string[]): string {
   return r.stdout;
 }
 
-test('vm networking: the VMM joins the spec\'s network namespace; its veth becomes the guest\'s eth0 (MAC, address, MTU, gateway) through a tap and tc mirred; a TCP peer in another namespace is reached; nothing left', { skip, timeout: VM_TIMEOUT }, async () => {
+test('vm networking: the VMM joins the spec\'s network namespace; its veth becomes the guest\'s eth0 (MAC, address, MTU, gateway) through a tap and tc mirred; TCP and UDP (DNS) peers in another namespace are reached; QEMU stays confined; nothing left', { skip, timeout: VM_TIMEOUT }, async () => {
   // Two namespaces of the test's own, a veth pair between them, 10.213.7.0/24 only inside them.
   const a = await netnsHolder();
   const b = await netnsHolder();
   let server: ReturnType<typeof spawn> | undefined;
+  let dns: ReturnType<typeof spawn> | undefined;
   try {
     inNs(a.path, ['ip', 'link', 'add', 'eth0', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'peer0', 'netns', String(b.pid)]);
     inNs(a.path, ['ip', 'addr', 'add', '10.213.7.2/24', 'dev', 'eth0']);
@@ -470,7 +489,12 @@ test('vm networking: the VMM joins the spec\'s network namespace; its veth becom
     server = spawn('nsenter', [`--net=${b.path}`, '--', 'busybox', 'sh', '-c', 'echo from-peer | busybox nc -l -p 7777'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let heard = '';
     server.stdout!.on('data', (d: Buffer) => (heard += d.toString()));
-    const script = 'cat /sys/class/net/eth0/address; cat /sys/class/net/eth0/mtu; ip -o -4 addr show dev eth0 | awk \'{print $4}\'; ip route | grep default; echo from-vm | nc -w 5 10.213.7.1 7777';
+    // UDP: a DNS server of the test's in the peer namespace answering every A query with 10.1.2.3.
+    dns = spawn('nsenter', [`--net=${b.path}`, '--', process.execPath, '-e', DNS_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let queries = '';
+    dns.stdout!.on('data', (d: Buffer) => (queries += d.toString()));
+    await waitFor('the dns server', () => queries.includes('listening'), 10_000);
+    const script = 'cat /sys/class/net/eth0/address; cat /sys/class/net/eth0/mtu; ip -o -4 addr show dev eth0 | awk \'{print $4}\'; ip route | grep default; echo from-vm | nc -w 5 10.213.7.1 7777; nslookup moat.test 10.213.7.1 | grep 10.1.2.3';
     const bundle = makeBundle(['sh', '-c', script], (c) => {
       c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: a.path } : n));
     });
@@ -501,6 +525,8 @@ test('vm networking: the VMM joins the spec\'s network namespace; its veth becom
       assert.equal(r.status, 0, r.stderr);
       const lines = r.stdout.trim().split('\n').map((l) => l.trim());
       assert.deepEqual([lines[0], lines[1], lines[2], lines[4]], [mac, '1400', '10.213.7.2/24', 'from-peer'], r.stdout);
+      assert.match(lines[5] ?? '', /^Address:\s+10\.1\.2\.3$/, `a UDP exchange with the peer: ${r.stdout}`);
+      assert.match(queries, /query moat\.test/);
       assert.match(lines[3] ?? '', /^default via 10\.213\.7\.1 dev eth0/);
       await waitFor('the peer heard the guest', () => heard.includes('from-vm'), 10_000);
       assertGone('vm-net');
@@ -511,6 +537,7 @@ test('vm networking: the VMM joins the spec\'s network namespace; its veth becom
     }
   } finally {
     server?.kill('SIGKILL');
+    dns?.kill('SIGKILL');
     await a.kill();
     await b.kill();
   }
