@@ -102,14 +102,16 @@ export interface VolumeServer {
 /*
  * Each server runs in a private mount namespace of its own (unshare), where the host source is
  * bind-mounted onto <dir>/vol/N (a directory) or onto <dir>/vol/N/<name> (a file's placeholder:
- * a single-file bind shares only that file, never its siblings), read-only there when the bind is
+ * a single-file bind shares only that file, never its siblings, in a directory the guest cannot
+ * write), read-only there when the bind is
  * read-only, and virtiofsd serves that directory from its own sandbox (mount, pid and net
  * namespaces, pivot_root into it, seccomp, a reduced capability set). Nothing is mounted in the
  * host's namespace: the mounts go with the server.
  */
 const SERVE_SCRIPT = [
   'set -e',
-  'if [ "$3" = file ]; then : > "$6/$(basename -- "$1")"; mount "$4" -- "$1" "$6/$(basename -- "$1")"; t="$6/$(basename -- "$1")";',
+  // A file: its placeholder in a read-only view of its own directory (the guest cannot add siblings).
+  'if [ "$3" = file ]; then t="$6/$(basename -- "$1")"; : > "$t"; mount --bind -- "$6" "$6"; mount -o remount,bind,ro -- "$6"; mount "$4" -- "$1" "$t";',
   'else mount "$4" -- "$1" "$6"; t="$6"; fi',
   '[ "$5" = rw ] || mount -o remount,bind,ro -- "$t"',
   'exec "$2" --socket-path="$7" -o source="$6" -o cache=none -o log_level=err -o sandbox=namespace',
