@@ -47,7 +47,7 @@ export function guestInterfaces(links: IpLink[], routes: { dst?: string; gateway
       name: l.ifname,
       tap: `tap${out.length}_moat`,
       mac: l.address.toLowerCase(),
-      mtu: l.mtu ?? 1500,
+      mtu: Number.isInteger(l.mtu) && l.mtu! >= 68 && l.mtu! <= 65535 ? l.mtu! : 1500,
       ...(v4 && /^[\d.]+$/.test(v4.local) ? { address: `${v4.local}/${v4.prefixlen}` } : {}),
       ...(gw && /^[\d.]+$/.test(gw) ? { gateway: gw } : {}),
     });
