@@ -35,7 +35,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -1016,6 +1020,150 @@ static void loopback_up(void)
 	close(fd);
 }
 
+/* The container's network (docs/vm.md#networking): moat.ifN=<mac>,<name>,<mtu>,<a.b.c.d>/<prefix>[,<gateway>]
+ * per interface of the namespace the host's VMM joined. The virtio-net device with that MAC gets
+ * the host interface's name, MTU and address, is brought up, and the gateway becomes the default
+ * route. A malformed word is ignored (the host wrote it); a failing ioctl powers off. */
+static int net_ioctl(int fd, unsigned long req, void *arg, const char *what)
+{
+	if (ioctl(fd, req, arg) != 0) {
+		logmsg("moat-agent: network: %s: %s\n", what, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int find_iface_by_mac(const char *mac, char *name, size_t len)
+{
+	DIR *d = opendir("/sys/class/net");
+	struct dirent *e;
+	int found = -1;
+
+	if (!d)
+		return -1;
+	while (found < 0 && (e = readdir(d)) != NULL) {
+		char path[300], addr[32] = "";
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, addr, sizeof addr - 1);
+		close(fd);
+		addr[n > 0 ? n : 0] = 0;
+		addr[strcspn(addr, "\n")] = 0;
+		if (strcasecmp(addr, mac) == 0 && strlen(e->d_name) < len) {
+			snprintf(name, len, "%s", e->d_name);
+			found = 0;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+static void set_sin(struct sockaddr *sa, in_addr_t a)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)sa;
+	memset(in, 0, sizeof *in);
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = a;
+}
+
+static void configure_iface(int fd, const char *spec)
+{
+	char buf[256], cur[IFNAMSIZ];
+	char *f[5] = { 0 };
+	int n = 0;
+
+	snprintf(buf, sizeof buf, "%s", spec);
+	buf[strcspn(buf, " \n")] = 0;
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < 5; t = strtok_r(NULL, ",", &save))
+		f[n++] = t;
+	if (n < 4 || strlen(f[1]) >= IFNAMSIZ || find_iface_by_mac(f[0], cur, sizeof cur) != 0) {
+		logmsg("moat-agent: network: no interface for %s\n", spec);
+		fatal("network");
+	}
+	char *slash = strchr(f[3], '/');
+	if (!slash)
+		return;
+	*slash = 0;
+	int prefix = atoi(slash + 1);
+	struct in_addr addr, gw;
+	if (inet_aton(f[3], &addr) == 0 || prefix < 0 || prefix > 32)
+		return;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", cur);
+	if (strcmp(cur, f[1]) != 0) {
+		snprintf(ifr.ifr_newname, IFNAMSIZ, "%s", f[1]);
+		if (net_ioctl(fd, SIOCSIFNAME, &ifr, "rename") != 0)
+			fatal("network");
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", f[1]);
+	}
+	ifr.ifr_mtu = atoi(f[2]);
+	if (ifr.ifr_mtu >= 68 && net_ioctl(fd, SIOCSIFMTU, &ifr, "mtu") != 0)
+		fatal("network");
+	set_sin(&ifr.ifr_addr, addr.s_addr);
+	if (net_ioctl(fd, SIOCSIFADDR, &ifr, "address") != 0)
+		fatal("network");
+	set_sin(&ifr.ifr_netmask, prefix ? htonl(~0u << (32 - prefix)) : 0);
+	if (net_ioctl(fd, SIOCSIFNETMASK, &ifr, "netmask") != 0)
+		fatal("network");
+	if (net_ioctl(fd, SIOCGIFFLAGS, &ifr, "flags") != 0)
+		fatal("network");
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (net_ioctl(fd, SIOCSIFFLAGS, &ifr, "up") != 0)
+		fatal("network");
+	if (n == 5 && inet_aton(f[4], &gw) != 0) {
+		struct rtentry rt;
+		memset(&rt, 0, sizeof rt);
+		set_sin(&rt.rt_dst, 0);
+		set_sin(&rt.rt_genmask, 0);
+		set_sin(&rt.rt_gateway, gw.s_addr);
+		rt.rt_flags = RTF_UP | RTF_GATEWAY;
+		rt.rt_dev = f[1];
+		if (net_ioctl(fd, SIOCADDRT, &rt, "default route") != 0)
+			fatal("network");
+	}
+}
+
+static void network_up(void)
+{
+	int fd = -1;
+	for (const char *p = cmdline; (p = strstr(p, "moat.if")) != NULL; p++) {
+		const char *eq = strchr(p, '=');
+		if (!eq || eq - p > 9)
+			continue;
+		if (fd < 0 && (fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+			fatal("network: socket");
+		configure_iface(fd, eq + 1);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The host's bind mounts: virtio-fs devices tagged moat.vN, one per mount of the spec, mounted at
+ * /vol/N (read-only where the host says: moat.vols=<r|w per volume> on the command line). The
+ * plan then bind-mounts /vol/N (or the one file in it) into the container, as natively. */
+static void mount_volumes(void)
+{
+	const char *p = strstr(cmdline, "moat.vols=");
+	if (!p)
+		return;
+	p += 10;
+	mkdir("/newroot/vol", 0700);
+	for (int i = 0; p[i] == 'r' || p[i] == 'w'; i++) {
+		char tag[32], dir[64];
+		snprintf(tag, sizeof tag, "moat.v%d", i);
+		snprintf(dir, sizeof dir, "/newroot/vol/%d", i);
+		if (mkdir(dir, 0755) != 0)
+			fatal("mkdir /vol/N");
+		if (mount(tag, dir, "virtiofs", p[i] == 'r' ? MS_RDONLY : 0, NULL) != 0)
+			fatal(tag);
+	}
+}
+
 static void boot(void)
 {
 	mkdir("/dev", 0755);
@@ -1036,6 +1184,7 @@ static void boot(void)
 	read_cmdline();
 	load_modules();
 	loopback_up();
+	network_up();
 
 	/* Non-blocking channels: a write to a port no host is connected to would block until one
 	 * connects. The container's own stdio ports stay blocking (they are its fds 0-2). */
@@ -1079,6 +1228,7 @@ static void boot(void)
 	 * root is the plan's `remount-ro /`, as on the native platform). */
 	if (mount("/newroot/dev/vda", "/newroot/rootfs", "ext4", MS_NODEV, NULL) != 0)
 		fatal("mount /dev/vda");
+	mount_volumes();
 	if (chdir("/newroot") != 0 || mount(".", "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 || chdir("/") != 0)
 		fatal("switch root");
 	if (mknod("/start.fifo", S_IFIFO | 0622, 0) != 0)

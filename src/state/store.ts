@@ -57,6 +57,10 @@ export interface VmRecord {
   execSlots?: number;
   /** Whether the init has a terminal (RESIZE goes to it). */
   terminal?: boolean;
+  /** The file servers of its host volumes (virtiofsd, one per bind mount), stopped by delete. */
+  volumeServers?: { pid: number; startTime: string }[];
+  /** The network namespace the VMM joined and the interfaces whose traffic tc redirects to its taps. */
+  network?: { netns: string; interfaces: string[] };
 }
 
 export interface CgroupRecord {

@@ -22,6 +22,8 @@ import { ensureInitramfs, findGuestKernel } from './guest';
 import { buildRootfsImage, ensureBusyboxRootfs } from './rootfs';
 import { checkVmExec, checkVmSpec, doSpecForVm, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
 import { allocateVmUid } from './uid';
+import { connectTaps, disconnectTaps, networkCmdline, readNetns, tapsExist, type GuestInterface } from './network';
+import { planVolumes, startVolumeServers, stopVolumeServers, volumesCmdline, type VolumeServer } from './volumes';
 import { parseAccel, qemuDriver, resolveAccel, type VmPort } from './vmm';
 
 export { VM_CPUS, VM_MEMORY_MIB } from './spec';
@@ -63,6 +65,14 @@ export class VmPlatform implements Platform {
     let spec = req.bundle.spec;
     if (req.hostRootOverlay) spec = doSpecForVm(spec);
     checkVmSpec(spec, req.preserveFds);
+    // Bind mounts: host directories (or single files) shared into the guest at /vol/N.
+    const vols = planVolumes(spec);
+    spec = vols.spec;
+    // A network namespace given by path: QEMU joins it and its interfaces become the guest's; the
+    // container then lives in the guest's own network namespace, which holds them.
+    const netns = spec.linux?.namespaces.find((n) => n.type === 'network' && n.path !== undefined)?.path;
+    const ifaces = netns !== undefined ? readNetns(netns) : [];
+    if (netns !== undefined) spec = { ...spec, linux: { ...spec.linux!, namespaces: spec.linux!.namespaces.filter((n) => n.type !== 'network') } };
     const terminal = spec.process.terminal === true;
     if (terminal && !req.console) throw new MoatError('EUSAGE', 'process.terminal is set: a --console-socket is required');
     const cacheDir = cacheDirFor(req.stateDir);
@@ -84,7 +94,7 @@ export class VmPlatform implements Platform {
       startFifo: GUEST_START_FIFO,
       noPivot: req.noPivot,
       preserveFds: 0,
-      facts: guestFacts(),
+      facts: guestFacts(vols.kinds),
       container: { id: req.id, bundle: req.bundle.dir },
       cgroup: { join: cgroup.create, dirs: cgroup.dirs },
       ...(terminal && req.console ? { console: { fd: GUEST_CONSOLE_FD, rows: req.console.rows, cols: req.console.cols } } : {}),
@@ -107,6 +117,7 @@ export class VmPlatform implements Platform {
     // Confinement: QEMU opens everything as root, then chroots into an empty directory and becomes
     // a uid/gid of its own (docs/vm.md#confining-qemu). Only root can do either.
     const root = (process.getuid?.() ?? 0) === 0;
+    if (!root && vols.volumes.length > 0) throw new MoatError('EUSAGE', `${vols.volumes[0]!.field}: bind mounts in a vm need root (their file server runs as root)`);
     const chroot = path.join(dir, 'chroot');
     if (root) fs.mkdirSync(chroot, { mode: 0o555 });
 
@@ -115,7 +126,10 @@ export class VmPlatform implements Platform {
     let master: number | undefined;
     let ptyName = '';
     let stopPump: (() => void) | undefined;
+    let servers: VolumeServer[] = [];
+    let tapsConnected = false;
     try {
+      servers = await startVolumeServers(vols.volumes, dir, () => undefined);
       // The container's stdio: the caller's fds as QEMU can use them, or a host pty for a terminal.
       let input: number;
       let out: VmPort;
@@ -154,9 +168,11 @@ export class VmPlatform implements Platform {
         kernel: kernel.image,
         initrd,
         // The disk is mounted read-write; a read-only root is the plan's `remount-ro /`, as natively.
-        cmdline: `${guestCmdline(debugConsole, accel === 'tcg' ? hostTscKhz() : undefined)} moat.exec=${VM_EXEC_SLOTS}`,
+        cmdline: [guestCmdline(debugConsole, accel === 'tcg' ? hostTscKhz() : undefined), `moat.exec=${VM_EXEC_SLOTS}`, volumesCmdline(vols.volumes), networkCmdline(ifaces)].filter(Boolean).join(' '),
         disks: [{ path: image, readonly: false }],
         ports,
+        filesystems: servers.map((v) => ({ tag: v.tag, socket: v.socket })),
+        nics: ifaces.map((i) => ({ tap: i.tap, mac: i.mac })),
         ...(debugConsole ? { consoleLog: path.join(dir, 'console.log') } : {}),
         ...(uid ? { runAs: { uid: uid.uid, gid: uid.uid }, chroot, holdFds: [uid.lockFd] } : {}),
       });
@@ -167,7 +183,9 @@ export class VmPlatform implements Platform {
       for (const f of cmd.fds) stdio[f.child] = f.parent;
       for (let i = 3; i < stdio.length; i++) stdio[i] ??= 'ignore';
       // Its own session: the caller's terminal signals reach moat, which forwards them to the container.
-      child = spawn(cmd.binary, cmd.args, { stdio, detached: true });
+      // In the joined network namespace (nsenter execs QEMU: the pid is QEMU's).
+      const [bin, argv] = netns !== undefined ? ['nsenter', [`--net=${netns}`, '--', cmd.binary, ...cmd.args]] : [cmd.binary, cmd.args];
+      child = spawn(bin, argv, { stdio, detached: true });
       const spawned = child;
       spawned.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
       spawned.stderr?.on('error', () => undefined);
@@ -191,9 +209,14 @@ export class VmPlatform implements Platform {
         await exited;
         throw new MoatError('EVM', `${cmd.binary} exited at once (see its message above)`);
       }
-      const vm: VmRecord = { dir, socket, vmmPid: pid, vmmStartTime: st.startTime, execSlots: VM_EXEC_SLOTS, ...(terminal ? { terminal: true } : {}) };
+      const vm: VmRecord = { dir, socket, vmmPid: pid, vmmStartTime: st.startTime, execSlots: VM_EXEC_SLOTS, ...(terminal ? { terminal: true } : {}), ...(servers.length > 0 ? { volumeServers: servers.map((v) => ({ pid: v.pid, startTime: v.startTime })) } : {}), ...(netns !== undefined && ifaces.length > 0 ? { network: { netns, interfaces: ifaces.map((i) => i.name) } } : {}) };
       req.recordVm?.(vm);
       const alive = () => spawned.exitCode === null && spawned.signalCode === null;
+      if (netns !== undefined && ifaces.length > 0) {
+        await waitTaps(netns, ifaces, alive);
+        connectTaps(netns, ifaces);
+        tapsConnected = true;
+      }
 
       const { channel, hello } = await Promise.race([Channel.open({ socket, timeoutMs: BOOT_TIMEOUT_MS, alive }), spawnError]);
       try {
@@ -236,6 +259,8 @@ export class VmPlatform implements Platform {
         child.kill('SIGKILL');
         await gone;
       }
+      stopVolumeServers(servers);
+      if (tapsConnected && netns !== undefined) disconnectTaps(netns, ifaces.map((i) => i.name));
       throw err;
     }
   }
@@ -310,7 +335,20 @@ export class VmPlatform implements Platform {
   destroy(rec: ContainerRecord): void {
     if (!rec.vm) return;
     stopVmm(rec.vm);
+    // They exit when QEMU disconnects; stopped here too if moat died between the two.
+    stopVolumeServers(rec.vm.volumeServers ?? []);
+    if (rec.vm.network) disconnectTaps(rec.vm.network.netns, rec.vm.network.interfaces);
     fs.rmSync(rec.vm.dir, { recursive: true, force: true });
+  }
+}
+
+/** Wait until QEMU has made its taps (at its start-up, before the guest runs). */
+async function waitTaps(netns: string, ifaces: GuestInterface[], alive: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!tapsExist(netns, ifaces)) {
+    if (!alive()) throw new MoatError('EVM', 'the vmm exited before making its network taps (see its message above)');
+    if (Date.now() > deadline) throw new MoatError('EVM', `network namespace ${netns}: the vmm's taps did not appear`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

@@ -3,6 +3,7 @@
 
 import { cgroupLayout, joinOps, parseResources, planCgroups, type Resources } from '../policy/cgroups';
 import type { HostFacts } from '../policy/plan';
+import type { HostPathKind } from '../policy/plan/facts';
 import type { ParentOp } from '../policy/plan/ops';
 import type { Process, Spec } from '../spec/types';
 import { ConfigError } from '../util/errors';
@@ -15,12 +16,15 @@ export const GUEST_CGROUP = '/sys/fs/cgroup/container';
 /** The console socket's fd number in moat-exec, in the guest (the native convention with no preserved fds). */
 export const GUEST_CONSOLE_FD = 5;
 
-/** The guest as the planner sees it: root, a cgroup2 hierarchy, no host paths at all. */
-export function guestFacts(): HostFacts {
+/**
+ * The guest as the planner sees it: root, a cgroup2 hierarchy, and of paths only the volumes the
+ * agent mounts (`/vol/N`, see volumes.ts), never a host path.
+ */
+export function guestFacts(volumes: ReadonlyMap<string, HostPathKind> = new Map()): HostFacts {
   return {
     uid: 0,
     gid: 0,
-    pathKind: () => 'missing',
+    pathKind: (p) => volumes.get(p) ?? 'missing',
     cgroupHierarchies: () => [{ name: '', type: 'cgroup2', options: '' }],
   };
 }
@@ -28,12 +32,10 @@ export function guestFacts(): HostFacts {
 /** Refuse, naming the field, what needs the host inside the guest (not possible, or not yet). */
 export function checkVmSpec(spec: Spec & { process: Process }, preserveFds: number): void {
   if (preserveFds > 0) throw new ConfigError('--preserve-fds', 'host fds cannot be passed into a vm');
-  (spec.mounts ?? []).forEach((m, i) => {
-    const bind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
-    if (bind) throw new ConfigError(`mounts[${i}].source`, `bind mount of host path ${JSON.stringify(m.source ?? '')}: not supported by the vm platform yet (the guest cannot see host paths)`);
-  });
+  // Bind mounts are shared into the guest (volumes.ts), which validates them.
   (spec.linux?.namespaces ?? []).forEach((ns, i) => {
-    if (ns.path !== undefined) throw new ConfigError(`linux.namespaces[${i}].path`, 'a vm container cannot join a host namespace');
+    // A network namespace is joined by the VMM (its interfaces become the guest's: network.ts).
+    if (ns.path !== undefined && ns.type !== 'network') throw new ConfigError(`linux.namespaces[${i}].path`, `a vm container cannot join a host ${ns.type} namespace`);
   });
   if (spec.linux?.seccomp?.['listenerPath'] !== undefined) throw new ConfigError('linux.seccomp.listenerPath', 'a seccomp agent on the host is not reachable from a vm');
   for (const kind of ['createContainer', 'startContainer'] as const) {

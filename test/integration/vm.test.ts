@@ -3,7 +3,7 @@
 // VMs as it can and checks as much as they can show; VMs of one test boot concurrently (the
 // machine has 2 cores, a TCG boot uses one), so a test's wall time is about one boot.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -366,15 +366,199 @@ test('terminals in the foreground: do --isolation=vm at a terminal, run -t with 
   }
 });
 
+/** virtiofsd processes (and their wrappers) whose command line names `dir`. */
+function volumeServersOf(dir: string): number[] {
+  return procsMatching((cmd) => cmd.includes('virtiofsd') && cmd.includes(dir));
+}
+
+/** Host mounts (this namespace) whose mount point is under `dir`. */
+function mountsUnder(dir: string): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(dir));
+}
+
+test('vm host volumes: a rw bind written by a container user (host sees its uid), a ro bind refuses writes, a single-file bind (/etc/hosts) read and appended to; nothing left', { skip, timeout: VM_TIMEOUT }, () => {
+  const host = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-vol-'));
+  const rw = path.join(host, 'rw');
+  const ro = path.join(host, 'ro');
+  const etc = path.join(host, 'etc');
+  for (const d of [rw, ro, etc]) fs.mkdirSync(d);
+  fs.chmodSync(rw, 0o777);
+  fs.writeFileSync(path.join(rw, 'in.txt'), 'from-host\n');
+  fs.writeFileSync(path.join(ro, 'ro.txt'), 'read-only-data\n');
+  fs.writeFileSync(path.join(etc, 'hosts'), '10.200.0.1 moat-volume-test\n');
+  fs.chmodSync(path.join(etc, 'hosts'), 0o666); // the container user may append, as under runc
+  fs.writeFileSync(path.join(etc, 'secret'), 'sibling of the shared file\n');
+  const script = [
+    'id -u',
+    'cat /data/in.txt',
+    'echo from-guest > /data/out.txt && mkdir /data/sub && echo ok-rw',
+    'cat /ro/ro.txt',
+    '(echo x > /ro/new) 2>/dev/null && echo ro-written || echo ro-refused',
+    'grep moat-volume-test /etc/hosts',
+    'echo 10.200.0.2 appended >> /etc/hosts && echo ok-hosts',
+    'ls /etc | grep -c secret',
+  ].join('; ');
+  const b = makeBundle(['sh', '-c', script], (c) => {
+    c.process.user = { uid: 1234, gid: 1234 };
+    c.mounts.push({ destination: '/data', type: 'bind', source: rw, options: ['rbind', 'rw'] });
+    c.mounts.push({ destination: '/ro', type: 'bind', source: ro, options: ['rbind', 'ro'] });
+    c.mounts.push({ destination: '/etc/hosts', type: 'bind', source: path.join(etc, 'hosts'), options: ['rbind', 'rw'] });
+  });
+  try {
+    const r = moat(root, ['--isolation=vm', 'run', '--bundle', b.dir, 'vm-vol'], { timeoutMs: VM_TIMEOUT });
+    assert.equal(r.status, 1, `grep -c of no match is the last status: ${r.stderr}`);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['1234', 'from-host', 'ok-rw', 'read-only-data', 'ro-refused', '10.200.0.1 moat-volume-test', 'ok-hosts', '0']);
+    const out = fs.statSync(path.join(rw, 'out.txt'));
+    assert.equal(fs.readFileSync(path.join(rw, 'out.txt'), 'utf8'), 'from-guest\n', 'the host sees what the container wrote');
+    assert.deepEqual([out.uid, out.gid], [1234, 1234], 'owned by the container user, as under runc');
+    const sub = fs.statSync(path.join(rw, 'sub'));
+    assert.deepEqual([sub.isDirectory(), sub.uid], [true, 1234]);
+    assert.ok(!fs.existsSync(path.join(ro, 'new')), 'nothing written through the ro bind');
+    assert.equal(fs.readFileSync(path.join(etc, 'hosts'), 'utf8'), '10.200.0.1 moat-volume-test\n10.200.0.2 appended\n', 'the single file written through');
+    assertGone('vm-vol');
+    assert.deepEqual(volumeServersOf(path.join(root, 'vm-vol')), [], 'no file server left');
+    assert.deepEqual(mountsUnder(root), [], 'no mount left on the host');
+  } finally {
+    b.cleanup();
+    fs.rmSync(host, { recursive: true, force: true });
+  }
+});
+
+/** A minimal DNS server (UDP 10.213.7.1:53): every A query is answered with 10.1.2.3, others with no answer. */
+const DNS_SERVER = `
+const d = require('dgram').createSocket('udp4');
+d.on('message', (m, r) => {
+  let i = 12;
+  const labels = [];
+  while (i < m.length && m[i] !== 0) { labels.push(m.subarray(i + 1, i + 1 + m[i]).toString()); i += m[i] + 1; }
+  i += 5;
+  const qtype = m.readUInt16BE(i - 4);
+  process.stdout.write('query ' + labels.join('.') + ' ' + qtype + '\\n');
+  const h = Buffer.from(m.subarray(0, 12));
+  h.writeUInt16BE(0x8180, 2); h.writeUInt16BE(1, 4); h.writeUInt16BE(qtype === 1 ? 1 : 0, 6); h.writeUInt16BE(0, 8); h.writeUInt16BE(0, 10);
+  const a = qtype === 1 ? Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 1, 2, 3]) : Buffer.alloc(0);
+  d.send(Buffer.concat([h, m.subarray(12, i), a]), r.port, r.address);
+});
+d.bind(53, '10.213.7.1', () => process.stdout.write('listening\\n'));
+`;
+
+/** A network namespace held by a process of the test's (gone with it: no /run/netns mount). */
+async function netnsHolder(): Promise<{ pid: number; path: string; kill(): Promise<void> }> {
+  const holder = spawn('unshare', ['--net', 'sleep', '300'], { stdio: 'ignore' });
+  const nsPath = `/proc/${holder.pid}/ns/net`;
+  await waitFor('the namespace holder', () => {
+    try {
+      return fs.readlinkSync(nsPath) !== fs.readlinkSync('/proc/self/ns/net');
+    } catch {
+      return false;
+    }
+  });
+  return {
+    pid: holder.pid!,
+    path: nsPath,
+    kill: async () => {
+      const gone = new Promise((r) => holder.once('exit', r));
+      holder.kill('SIGKILL');
+      await gone;
+    },
+  };
+}
+
+function inNs(ns: string, args: string[]): string {
+  const r = spawnSync('nsenter', [`--net=${ns}`, '--', ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+test('vm networking: the VMM joins the spec\'s network namespace; its veth becomes the guest\'s eth0 (MAC, address, MTU, gateway) through a tap and tc mirred; TCP and UDP (DNS) peers in another namespace are reached; QEMU stays confined; nothing left', { skip, timeout: VM_TIMEOUT }, async () => {
+  // Two namespaces of the test's own, a veth pair between them, 10.213.7.0/24 only inside them.
+  const a = await netnsHolder();
+  const b = await netnsHolder();
+  let server: ReturnType<typeof spawn> | undefined;
+  let dns: ReturnType<typeof spawn> | undefined;
+  try {
+    inNs(a.path, ['ip', 'link', 'add', 'eth0', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'peer0', 'netns', String(b.pid)]);
+    inNs(a.path, ['ip', 'addr', 'add', '10.213.7.2/24', 'dev', 'eth0']);
+    inNs(a.path, ['ip', 'link', 'set', 'eth0', 'up']);
+    inNs(a.path, ['ip', 'route', 'add', 'default', 'via', '10.213.7.1']);
+    inNs(b.path, ['ip', 'link', 'set', 'peer0', 'mtu', '1400']);
+    inNs(b.path, ['ip', 'addr', 'add', '10.213.7.1/24', 'dev', 'peer0']);
+    inNs(b.path, ['ip', 'link', 'set', 'peer0', 'up']);
+    // (ip, not /sys: sysfs shows the network namespace of whoever mounted it.)
+    const mac = /link\/ether ([0-9a-f:]{17})/.exec(inNs(a.path, ['ip', '-o', 'link', 'show', 'eth0']))?.[1];
+    server = spawn('nsenter', [`--net=${b.path}`, '--', 'busybox', 'sh', '-c', 'echo from-peer | busybox nc -l -p 7777'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let heard = '';
+    server.stdout!.on('data', (d: Buffer) => (heard += d.toString()));
+    // UDP: a DNS server of the test's in the peer namespace answering every A query with 10.1.2.3.
+    dns = spawn('nsenter', [`--net=${b.path}`, '--', process.execPath, '-e', DNS_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let queries = '';
+    dns.stdout!.on('data', (d: Buffer) => (queries += d.toString()));
+    await waitFor('the dns server', () => queries.includes('listening'), 10_000);
+    const script = 'cat /sys/class/net/eth0/address; cat /sys/class/net/eth0/mtu; ip -o -4 addr show dev eth0 | awk \'{print $4}\'; ip route | grep default; echo from-vm | nc -w 5 10.213.7.1 7777; nslookup moat.test 10.213.7.1 | grep 10.1.2.3';
+    const bundle = makeBundle(['sh', '-c', script], (c) => {
+      c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: a.path } : n));
+    });
+    try {
+      const run = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn(MOAT, ['--root', root, '--isolation=vm', 'run', '--bundle', bundle.dir, 'vm-net'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        p.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+        p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        p.once('exit', (status) => resolve({ status, stdout, stderr }));
+      });
+      // While it runs: QEMU is in the joined namespace, holds its tap, and is confined all the same.
+      let qemu = 0;
+      await waitFor('a confined qemu in the joined namespace', () => {
+        qemu = qemusOf(path.join(root, 'vm-net'))[0] ?? 0;
+        try {
+          return qemu > 0 && Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${qemu}/status`, 'utf8'))?.[1]) >= VM_UID_BASE;
+        } catch {
+          return false;
+        }
+      }, VM_TIMEOUT);
+      assert.equal(fs.readlinkSync(`/proc/${qemu}/ns/net`), fs.readlinkSync(a.path), 'QEMU runs in the spec\'s network namespace');
+      assert.match(fs.readFileSync(`/proc/${qemu}/status`, 'utf8'), /^CapEff:\s+0+$/m);
+      assert.equal(fs.readlinkSync(`/proc/${qemu}/root`), path.join(root, 'vm-net', 'vm', 'chroot'));
+      assert.ok(fs.readdirSync(`/proc/${qemu}/fd`).some((fd) => fs.readlinkSync(`/proc/${qemu}/fd/${fd}`) === '/dev/net/tun'), 'QEMU holds its tap');
+      const r = await run;
+      assert.equal(r.status, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n').map((l) => l.trim());
+      assert.deepEqual([lines[0], lines[1], lines[2], lines[4]], [mac, '1400', '10.213.7.2/24', 'from-peer'], r.stdout);
+      assert.match(lines[5] ?? '', /^Address:\s+10\.1\.2\.3$/, `a UDP exchange with the peer: ${r.stdout}`);
+      assert.match(queries, /query moat\.test/);
+      assert.match(lines[3] ?? '', /^default via 10\.213\.7\.1 dev eth0/);
+      await waitFor('the peer heard the guest', () => heard.includes('from-vm'), 10_000);
+      assertGone('vm-net');
+      assert.doesNotMatch(inNs(a.path, ['ip', '-o', 'link', 'show']), /tap/, 'the tap went with QEMU');
+      assert.doesNotMatch(inNs(a.path, ['tc', 'qdisc', 'show', 'dev', 'eth0']), /ingress/, 'the redirection is removed from eth0');
+    } finally {
+      bundle.cleanup();
+    }
+  } finally {
+    server?.kill('SIGKILL');
+    dns?.kill('SIGKILL');
+    await a.kill();
+    await b.kill();
+  }
+});
+
 test('vm: what the guest cannot do is refused naming the field, before any boot, leaving nothing', { skip }, () => {
   const b = makeBundle(['true'], (c) => {
-    c.mounts.push({ destination: '/host', type: 'bind', source: '/etc', options: ['rbind', 'ro'] });
+    c.mounts.push({ destination: '/host', type: 'bind', source: '/nonexistent-moat-volume', options: ['rbind', 'ro'] });
   });
   try {
     const r = moat(root, ['--isolation=vm', 'run', '--bundle', b.dir, 'vm-bad']);
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /mounts\[\d+\]\.source: bind mount of host path "\/etc"/);
+    assert.match(r.stderr, /mounts\[\d+\]\.source: \/nonexistent-moat-volume does not exist/);
     assertGone('vm-bad');
+    b.config.mounts.pop();
+    b.config.mounts.push({ destination: '/dev/host-null', type: 'bind', source: '/dev/null', options: ['bind'] });
+    b.save();
+    const d = moat(root, ['--isolation=vm', 'run', '--bundle', b.dir, 'vm-bad3']);
+    assert.notEqual(d.status, 0);
+    assert.match(d.stderr, /mounts\[\d+\]\.source: \/dev\/null: only directories and regular files can be shared into a vm/);
+    assertGone('vm-bad3');
     const a = moat(root, ['--isolation=vm', '--vm-accel=warp', 'run', '--bundle', b.dir, 'vm-bad2']);
     assert.notEqual(a.status, 0);
     assert.match(a.stderr, /--vm-accel: unknown vm acceleration "warp"/);

@@ -10,6 +10,9 @@ import { parseResources } from '../../src/policy/cgroups';
 import { firstCandidate, VM_UID_BASE } from '../../src/vm/uid';
 import { guestCmdline, hostTscKhz } from '../../src/vm/platform';
 import { imageSize } from '../../src/vm/rootfs';
+import { planVolumes, volumesCmdline } from '../../src/vm/volumes';
+import { guestInterfaces, networkCmdline } from '../../src/vm/network';
+import { guestFacts } from '../../src/vm/spec';
 import { specTemplate } from '../../src/spec/default';
 import type { Process, Spec } from '../../src/spec/types';
 
@@ -163,9 +166,71 @@ test('vm spec checks name the field; cmdline and sizes', () => {
   assert.doesNotThrow(() => checkVmSpec(base, 0));
   assert.doesNotThrow(() => checkVmSpec({ ...base, process: { ...base.process, terminal: true } }, 0), 'terminals are supported');
   assert.throws(() => checkVmSpec(base, 1), /--preserve-fds/);
-  assert.throws(() => checkVmSpec({ ...base, mounts: [{ destination: '/x', source: '/etc', options: ['rbind'] }] }, 0), /mounts\[0\]\.source/);
+  assert.doesNotThrow(() => checkVmSpec({ ...base, mounts: [{ destination: '/x', source: '/etc', options: ['rbind'] }] }, 0), 'binds are volumes now');
   assert.match(guestCmdline(false, 2445424), /tsc_early_khz=2445424 .*panic=-1 reboot=t/);
   assert.equal(hostTscKhz('flags\t\t: fpu constant_tsc\ncpu MHz\t\t: 2445.424\n'), 2445424);
   assert.equal(hostTscKhz('flags\t\t: fpu\ncpu MHz\t\t: 2445.424\n'), undefined);
   assert.deepEqual(imageSize(10 << 20, 100), { bytes: 84 << 20, inodes: 4096 });
+});
+
+test('vm host volumes: binds become /vol/N shares (a file: its own share, the file bound), ro kept, hostile sources refused; QEMU gets vhost-user-fs on shared memory', () => {
+  const base = specTemplate({ rootless: false, hostUid: 0, hostGid: 0 }) as unknown as Spec & { process: Process };
+  const fake = (p: string) =>
+    ({ '/srv/data': { real: '/srv/data', kind: 'dir' as const }, '/link/hosts': { real: '/var/lib/c/hosts', kind: 'file' as const }, '/run/s.sock': { real: '/run/s.sock', kind: 'other' as const } })[p];
+  const mounts = [
+    { destination: '/proc', type: 'proc', source: 'proc' },
+    { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'ro'] },
+    { destination: '/etc/hosts', source: '/link/hosts', options: ['bind', 'rw'] },
+  ];
+  const v = planVolumes({ ...base, mounts }, fake);
+  assert.deepEqual(v.spec.mounts?.map((m) => m.source), ['proc', '/vol/0', '/vol/1/hosts']);
+  assert.deepEqual(v.volumes.map((x) => [x.host, x.kind, x.readonly, x.recursive, x.tag]), [
+    ['/srv/data', 'dir', true, true, 'moat.v0'],
+    ['/var/lib/c/hosts', 'file', false, false, 'moat.v1'],
+  ]);
+  assert.equal(volumesCmdline(v.volumes), 'moat.vols=rw');
+  assert.equal(volumesCmdline([]), '');
+  assert.equal(guestFacts(v.kinds).pathKind('/vol/1/hosts'), 'file');
+  assert.equal(guestFacts(v.kinds).pathKind('/srv/data'), 'missing', 'host paths mean nothing in the guest');
+  assert.throws(() => planVolumes({ ...base, mounts: [{ destination: '/x', type: 'bind', source: 'rel' }] }, fake), /mounts\[0\]\.source: bind source must be an absolute host path/);
+  assert.throws(() => planVolumes({ ...base, mounts: [{ destination: '/x', type: 'bind', source: '/nope' }] }, fake), /mounts\[0\]\.source: \/nope does not exist/);
+  assert.throws(() => planVolumes({ ...base, mounts: [{ destination: '/x', type: 'bind', source: '/run/s.sock' }] }, fake), /only directories and regular files/);
+
+  const machine = { accel: 'tcg' as const, memoryMiB: 256, cpus: 1, kernel: 'k', initrd: 'i', cmdline: '', disks: [], ports: [] };
+  const cmd = qemuDriver.command({ ...machine, filesystems: [{ tag: 'moat.v0', socket: '/s/fs-0.sock' }] });
+  assert.match(cmd.args[cmd.args.indexOf('-M') + 1]!, /,memory-backend=mem$/);
+  assert.ok(cmd.args.includes('memory-backend-memfd,id=mem,size=256M,share=on'));
+  assert.ok(cmd.args.includes('socket,id=fs0,path=/s/fs-0.sock'));
+  assert.ok(cmd.args.includes('vhost-user-fs-device,chardev=fs0,tag=moat.v0'));
+  const plain = qemuDriver.command(machine);
+  assert.ok(!plain.args.some((a) => a.includes('memory-backend')), 'private memory without shares');
+  assert.throws(() => qemuDriver.command({ ...machine, filesystems: [{ tag: 'a,b', socket: '/s' }] }), /filesystems\[0\]\.tag/);
+});
+
+test('vm networking: the namespace\'s ethernet interfaces become guest NICs (tap, MAC, MTU, first IPv4, default gateway) on the kernel command line; QEMU gets tap netdevs; only a network namespace may be joined', () => {
+  const links = [
+    { ifname: 'lo', address: '00:00:00:00:00:00', mtu: 65536, link_type: 'loopback', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8 }] },
+    { ifname: 'eth0', address: 'AA:10:1E:64:DE:8C', mtu: 1400, link_type: 'ether', linkinfo: { info_kind: 'veth' }, addr_info: [{ family: 'inet6', local: 'fe80::1', prefixlen: 64 }, { family: 'inet', local: '10.213.7.2', prefixlen: 24 }] },
+    { ifname: 'tap0_moat', address: '02:00:00:00:00:01', mtu: 1500, link_type: 'ether', linkinfo: { info_kind: 'tun' } },
+    { ifname: 'eth1', address: '02:00:00:00:00:02', mtu: 1500, link_type: 'ether' },
+  ];
+  const ifaces = guestInterfaces(links, [{ dst: 'default', gateway: '10.213.7.1', dev: 'eth0' }]);
+  assert.deepEqual(ifaces, [
+    { name: 'eth0', tap: 'tap0_moat', mac: 'aa:10:1e:64:de:8c', mtu: 1400, address: '10.213.7.2/24', gateway: '10.213.7.1' },
+    { name: 'eth1', tap: 'tap1_moat', mac: '02:00:00:00:00:02', mtu: 1500 },
+  ]);
+  assert.equal(networkCmdline(ifaces), 'moat.if0=aa:10:1e:64:de:8c,eth0,1400,10.213.7.2/24,10.213.7.1');
+  assert.equal(networkCmdline([]), '');
+  assert.deepEqual(guestInterfaces([{ ifname: 'bad name', address: '02:00:00:00:00:03', link_type: 'ether' }], []), [], 'names that cannot cross are skipped');
+
+  const machine = { accel: 'tcg' as const, memoryMiB: 256, cpus: 1, kernel: 'k', initrd: 'i', cmdline: '', disks: [], ports: [] };
+  const cmd = qemuDriver.command({ ...machine, nics: [{ tap: 'tap0_moat', mac: 'aa:10:1e:64:de:8c' }] });
+  assert.ok(cmd.args.includes('tap,id=net0,ifname=tap0_moat,script=no,downscript=no'));
+  assert.ok(cmd.args.includes('virtio-net-device,netdev=net0,mac=aa:10:1e:64:de:8c'));
+  assert.throws(() => qemuDriver.command({ ...machine, nics: [{ tap: 'x,script=/evil', mac: 'aa:10:1e:64:de:8c' }] }), /nics\[0\]\.tap/);
+
+  const base = specTemplate({ rootless: false, hostUid: 0, hostGid: 0 }) as unknown as Spec & { process: Process };
+  const withNs = (type: string) => ({ ...base, linux: { ...base.linux!, namespaces: [...base.linux!.namespaces.filter((n) => n.type !== type), { type, path: '/proc/1/ns/x' }] } }) as Spec & { process: Process };
+  assert.doesNotThrow(() => checkVmSpec(withNs('network'), 0));
+  assert.throws(() => checkVmSpec(withNs('pid'), 0), /linux\.namespaces\[\d+\]\.path: a vm container cannot join a host pid namespace/);
 });

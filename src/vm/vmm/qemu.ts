@@ -16,13 +16,16 @@ function chardevValue(v: string, what: string): string {
 export const qemuDriver: VmmDriver = {
   name: 'qemu',
   command(c: VmConfig): VmmCommand {
+    const shared = (c.filesystems ?? []).length > 0;
     const args = [
-      '-M', 'microvm,x-option-roms=off,rtc=off,isa-serial=' + (c.consoleLog ? 'on' : 'off'),
+      '-M', 'microvm,x-option-roms=off,rtc=off,isa-serial=' + (c.consoleLog ? 'on' : 'off') + (shared ? ',memory-backend=mem' : ''),
       '-accel', c.accel,
       '-cpu', c.accel === 'kvm' ? 'host' : 'max',
       '-m', String(c.memoryMiB),
       '-smp', String(c.cpus),
       '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
+      // Modern (virtio 1.0) virtio-mmio: vhost-user devices (virtio-fs) refuse the legacy interface.
+      '-global', 'virtio-mmio.force-legacy=false',
       // QEMU's own seccomp sandbox: a guest that breaks into the VMM cannot spawn processes,
       // change resource limits or use obsolete syscalls. With -runas, QEMU's own setgid/setuid
       // come after the filter is loaded, so set*id must stay allowed: they are harmless once it
@@ -43,6 +46,23 @@ export const qemuDriver: VmmDriver = {
         '-drive', `id=disk${i},file=${chardevValue(d.path, `disks[${i}]`)},format=raw,if=none,cache=unsafe,aio=threads${d.readonly ? ',readonly=on' : ''}`,
         '-device', `virtio-blk-device,drive=disk${i}`,
       );
+    });
+    if (shared) {
+      // vhost-user: the file servers read and write guest memory directly, so it is a shared memfd.
+      args.push('-object', `memory-backend-memfd,id=mem,size=${c.memoryMiB}M,share=on`);
+    }
+    (c.filesystems ?? []).forEach((f, i) => {
+      if (!/^[A-Za-z0-9._-]{1,31}$/.test(f.tag)) throw new Error(`filesystems[${i}].tag: ${JSON.stringify(f.tag)} is not a valid tag`);
+      args.push(
+        '-chardev', `socket,id=fs${i},path=${chardevValue(f.socket, `filesystems[${i}].socket`)}`,
+        '-device', `vhost-user-fs-device,chardev=fs${i},tag=${f.tag}`,
+      );
+    });
+    (c.nics ?? []).forEach((n, i) => {
+      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(n.tap)) throw new Error(`nics[${i}].tap: ${JSON.stringify(n.tap)} is not an interface name`);
+      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(n.mac)) throw new Error(`nics[${i}].mac: ${JSON.stringify(n.mac)} is not a MAC address`);
+      // QEMU opens /dev/net/tun as root before it confines itself; no scripts, no vhost-net.
+      args.push('-netdev', `tap,id=net${i},ifname=${n.tap},script=no,downscript=no`, '-device', `virtio-net-device,netdev=net${i},mac=${n.mac}`);
     });
     const fds: VmmCommand['fds'] = [];
     if (c.ports.filter((p) => p.kind === 'input').length > 1) throw new Error('ports: QEMU takes one input port (its stdin)');

@@ -22,6 +22,16 @@ export interface VmConfig {
    * one: QEMU reads it as its own stdin).
    */
   ports: VmPort[];
+  /**
+   * Shared host directories (virtio-fs): a vhost-user socket a file server listens on, and the tag
+   * the guest mounts it by. Their presence makes guest memory shareable with the servers.
+   */
+  filesystems?: { tag: string; socket: string }[];
+  /**
+   * Network interfaces: a tap (by name, in the VMM's network namespace; the VMM creates it, and it
+   * goes with the VMM) and the guest NIC's MAC.
+   */
+  nics?: { tap: string; mac: string }[];
   /** Kernel console to this file (debugging); undefined: no console device at all. */
   consoleLog?: string;
   /**
