@@ -52,15 +52,23 @@ function table(title, names, store) {
   return lines;
 }
 
-/** The cases that hung or crashed, per runtime: where to start. */
+/** The cases that hung or crashed, per runtime and file: where to start. */
 function incidents(store) {
   const lines = [];
   for (const n of RUNTIMES) {
-    const hit = [];
+    const files = [];
     for (const [name, p] of Object.entries(store.programs).sort()) {
-      for (const [c, s] of Object.entries(p.runs[n]?.results ?? {})) if (s === 'hang' || s === 'crash') hit.push(`${name}: ${c} (${s})`);
+      const of = (state) => Object.entries(p.runs[n]?.results ?? {}).filter(([, s]) => s === state).map(([c]) => c);
+      const part = (state) => {
+        const cs = of(state);
+        if (!cs.length) return undefined;
+        const shown = cs.slice(0, 8).map((c) => `\`${c}\``).join(', ');
+        return `${state}: ${shown}${cs.length > 8 ? ` and ${cs.length - 8} more` : ''}`;
+      };
+      const parts = [part('hang'), part('crash')].filter(Boolean);
+      if (parts.length) files.push(`  - ${name}: ${parts.join('; ')}`);
     }
-    if (hit.length) lines.push(`- **${n}**: ${hit.join('; ')}`);
+    if (files.length) lines.push(`- **${n}**`, ...files);
   }
   return lines.length ? ['## Hangs and crashes', '', ...lines, ''] : [];
 }
