@@ -103,7 +103,8 @@ function runOnce(rt, root, bundle, id, program, all, todo, results, logFile) {
       buf = lines.pop();
       for (const line of lines) {
         const run = /\[ RUN      \] (\S+)/.exec(line);
-        const end = /\[ {7}OK \] (\S+)|\[  FAILED  \] (\S+)|\[  SKIPPED \] (\S+)/.exec(line);
+        // A parameterised case's FAILED line goes on ", where GetParam() = …": no comma in the name.
+        const end = /\[ {7}OK \] ([^\s,]+)|\[  FAILED  \] ([^\s,]+)|\[  SKIPPED \] ([^\s,]+)/.exec(line);
         if (run) {
           current = run[1];
           arm();
