@@ -45,9 +45,12 @@ function makeRootfs(dir) {
   fs.writeFileSync(path.join(dir, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
 }
 
-/** (Re)creates OUT/bundle from OUT/bin: the programs are hard-linked (copied across devices). */
+/**
+ * Creates OUT/bundle-PID from OUT/bin (the programs hard-linked, or copied across devices): one
+ * per runner, so that runners of different files can share OUT; remove() deletes it.
+ */
 export function makeBundle(out, programs, moat) {
-  const dir = path.join(out, 'bundle');
+  const dir = path.join(out, `bundle-${process.pid}`);
   fs.rmSync(dir, { recursive: true, force: true });
   const rootfs = path.join(dir, 'rootfs');
   makeRootfs(rootfs);
@@ -85,6 +88,9 @@ export function makeBundle(out, programs, moat) {
     configure(args) {
       base.process.args = args;
       fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(base, null, 2));
+    },
+    remove() {
+      fs.rmSync(dir, { recursive: true, force: true });
     },
     /** What a run left in /tmp goes, so that every run starts alike. */
     clean() {

@@ -40,27 +40,41 @@ function table(title, names, store) {
   let cases = 0;
   for (const name of names) {
     const p = store.programs[name];
-    cases += p.cases.length;
+    if (!p) {
+      lines.push(`| ${name} | – | ${RUNTIMES.map(() => 'not run yet').join(' | ')} |`);
+      continue;
+    }
+    // Totals compare like with like: only files every runtime ran.
+    const complete = RUNTIMES.every((n) => p.runs[n]);
+    if (complete) cases += p.cases.length;
     const cells = RUNTIMES.map((n) => {
       const t = tally(p.runs[n]);
-      add(totals[n], t);
+      if (complete) add(totals[n], t);
       return cell(t);
     });
     lines.push(`| ${name} | ${p.cases.length} | ${cells.join(' | ')} |`);
   }
-  lines.push(`| **total** | **${cases}** | ${RUNTIMES.map((n) => `**${cell(Object.keys(totals[n]).length ? totals[n] : undefined)}**`).join(' | ')} |`, '');
+  lines.push(`| **total** (files run under all three) | **${cases}** | ${RUNTIMES.map((n) => `**${cell(Object.keys(totals[n]).length ? totals[n] : undefined)}**`).join(' | ')} |`, '');
   return lines;
 }
 
-/** The cases that hung or crashed, per runtime: where to start. */
+/** The cases that hung or crashed, per runtime and file: where to start. */
 function incidents(store) {
   const lines = [];
   for (const n of RUNTIMES) {
-    const hit = [];
+    const files = [];
     for (const [name, p] of Object.entries(store.programs).sort()) {
-      for (const [c, s] of Object.entries(p.runs[n]?.results ?? {})) if (s === 'hang' || s === 'crash') hit.push(`${name}: ${c} (${s})`);
+      const of = (state) => Object.entries(p.runs[n]?.results ?? {}).filter(([, s]) => s === state).map(([c]) => c);
+      const part = (state) => {
+        const cs = of(state);
+        if (!cs.length) return undefined;
+        const shown = cs.slice(0, 8).map((c) => `\`${c}\``).join(', ');
+        return `${state}: ${shown}${cs.length > 8 ? ` and ${cs.length - 8} more` : ''}`;
+      };
+      const parts = [part('hang'), part('crash')].filter(Boolean);
+      if (parts.length) files.push(`  - ${name}: ${parts.join('; ')}`);
     }
-    if (hit.length) lines.push(`- **${n}**: ${hit.join('; ')}`);
+    if (files.length) lines.push(`- **${n}**`, ...files);
   }
   return lines.length ? ['## Hangs and crashes', '', ...lines, ''] : [];
 }
@@ -84,7 +98,7 @@ function main() {
   const store = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
   const build = fs.existsSync(buildFile) ? JSON.parse(fs.readFileSync(buildFile, 'utf8')) : {};
   const names = Object.keys(store.programs).sort();
-  const core = names.filter((n) => issue18.includes(n));
+  const core = [...new Set([...names.filter((n) => issue18.includes(n)), ...issue18])].sort();
   const sockets = names.filter((n) => !core.includes(n) && n.startsWith('socket'));
   const other = names.filter((n) => !core.includes(n) && !sockets.includes(n));
   const m = store.meta;

@@ -103,7 +103,8 @@ function runOnce(rt, root, bundle, id, program, all, todo, results, logFile) {
       buf = lines.pop();
       for (const line of lines) {
         const run = /\[ RUN      \] (\S+)/.exec(line);
-        const end = /\[ {7}OK \] (\S+)|\[  FAILED  \] (\S+)|\[  SKIPPED \] (\S+)/.exec(line);
+        // A parameterised case's FAILED line goes on ", where GetParam() = …": no comma in the name.
+        const end = /\[ {7}OK \] ([^\s,]+)|\[  FAILED  \] ([^\s,]+)|\[  SKIPPED \] ([^\s,]+)/.exec(line);
         if (run) {
           current = run[1];
           arm();
@@ -180,6 +181,25 @@ async function main() {
     versions: { ...(store.meta?.versions ?? {}), ...Object.fromEntries(names.map((n) => [n, version(n)])) },
   };
   const bundle = makeBundle(out, programs, MOAT);
+  try {
+    await runAll(out, resultsFile, names, programs, store, bundle);
+  } finally {
+    bundle.remove();
+  }
+}
+
+/** Writes one program's entry into the results file as it is now (another runner may share it). */
+function save(resultsFile, meta, program, entry) {
+  fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
+  const cur = fs.existsSync(resultsFile) ? JSON.parse(fs.readFileSync(resultsFile, 'utf8')) : { programs: {} };
+  cur.meta = { ...cur.meta, ...meta, versions: { ...(cur.meta?.versions ?? {}), ...meta.versions } };
+  cur.programs[program] = entry;
+  const tmp = `${resultsFile}.${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify(cur, null, 1));
+  fs.renameSync(tmp, resultsFile);
+}
+
+async function runAll(out, resultsFile, names, programs, store, bundle) {
   for (const program of programs) {
     const all = listCases(path.join(out, 'bin', program));
     const entry = (store.programs[program] ??= { runs: {} });
@@ -190,8 +210,7 @@ async function main() {
       const count = (s) => Object.values(r.results).filter((x) => x === s).length;
       log(`${program} ${n}: ${count('pass')} pass, ${count('fail')} fail, ${count('hang')} hang, ` +
         `${count('crash')} crash, ${count('skip')} skip, ${count('notrun')} not run of ${all.length} (${r.seconds}s)`);
-      fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
-      fs.writeFileSync(resultsFile, JSON.stringify(store, null, 1));
+      save(resultsFile, store.meta, program, entry);
     }
   }
 }
