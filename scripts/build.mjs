@@ -9,47 +9,30 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-await build({
-  entryPoints: [join(root, 'src/index.ts')],
-  outfile: join(root, 'build/moat.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  minifySyntax: true,
-  sourcemap: false,
-  legalComments: 'none',
-  define: { MOAT_VERSION: JSON.stringify(pkg.version) },
-  logLevel: 'warning',
-});
+/** One CommonJS bundle for Node 20: entry (under src/) to out (under build/). */
+function bundle(entry, out, define = {}) {
+  return build({
+    entryPoints: [join(root, entry)],
+    outfile: join(root, out),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minifySyntax: true,
+    sourcemap: false,
+    legalComments: 'none',
+    define,
+    logLevel: 'warning',
+  });
+}
 
-// containerd-shim-moat-v2 (docs/shim.md): the shim's own bundle, loaded as one file at each start.
-await build({
-  entryPoints: [join(root, 'src/shim/main.ts')],
-  outfile: join(root, 'build/shim.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  minifySyntax: true,
-  sourcemap: false,
-  legalComments: 'none',
-  define: { MOAT_VERSION: JSON.stringify(pkg.version) },
-  logLevel: 'warning',
-});
-
-// The sentry process: its own small bundle, so its start-up loads only the kernel.
-await build({
-  entryPoints: [join(root, 'src/sentry/main.ts')],
-  outfile: join(root, 'build/sentry.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  minifySyntax: true,
-  sourcemap: false,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+const version = { MOAT_VERSION: JSON.stringify(pkg.version) };
+// The CLI; containerd-shim-moat-v2 (docs/shim.md), loaded as one file at each start; the sentry
+// process, its own small bundle so that its start-up loads only the kernel.
+await Promise.all([
+  bundle('src/index.ts', 'build/moat.js', version),
+  bundle('src/shim/main.ts', 'build/shim.js', version),
+  bundle('src/sentry/main.ts', 'build/sentry.js'),
+]);
 
 execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });

@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platform/types';
 import type { Spec } from '../spec/types';
-import { openVerifiedPidfd, readProcStat } from '../state/process';
+import { readProcStat } from '../state/process';
+import { killAndWait } from '../runtime/processes';
 import type { ContainerRecord, VmRecord } from '../state/store';
 import { executorPath, sys } from '../sys';
 import { MoatError } from '../util/errors';
@@ -536,14 +537,5 @@ async function requestOnce(rec: ContainerRecord, m: Parameters<Channel['send']>[
 }
 
 function stopVmm(vm: VmRecord): void {
-  const fd = openVerifiedPidfd(vm.vmmPid, vm.vmmStartTime);
-  if (fd === undefined) return;
-  try {
-    sys().pidfdSendSignal(fd, 9);
-    sys().pidfdWaitExit(fd, 10_000);
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ESRCH') throw err;
-  } finally {
-    fs.closeSync(fd);
-  }
+  killAndWait(vm.vmmPid, vm.vmmStartTime);
 }

@@ -9,8 +9,8 @@ import { MS } from '../policy/plan/constants';
 import type { HostPathKind } from '../policy/plan/facts';
 import { parseMountOptions } from '../policy/plan/mounts';
 import type { Mount, Spec } from '../spec/types';
-import { openVerifiedPidfd, readProcStat } from '../state/process';
-import { sys } from '../sys';
+import { readProcStat } from '../state/process';
+import { killAndWait } from '../runtime/processes';
 import { ConfigError, MoatError } from '../util/errors';
 
 /** Debian 12's qemu-system-common ships the C virtiofsd (QEMU ≤ 7.2) here. */
@@ -167,18 +167,7 @@ async function startServer(v: Volume, n: number, dir: string): Promise<VolumeSer
 
 /** SIGKILL the servers (verified by start time); their sandboxed children follow (parent-death signal). */
 export function stopVolumeServers(servers: readonly { pid: number; startTime: string }[]): void {
-  for (const s of servers) {
-    const fd = openVerifiedPidfd(s.pid, s.startTime);
-    if (fd === undefined) continue;
-    try {
-      sys().pidfdSendSignal(fd, 9);
-      sys().pidfdWaitExit(fd, 10_000);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ESRCH') throw err;
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
+  for (const srv of servers) killAndWait(srv.pid, srv.startTime);
 }
 
 function readText(p: string): string {

@@ -352,14 +352,7 @@ export class MemoryManager {
     const end = addr + pageUp(length);
     if (end > APP_LIMIT || end < addr) return -ENOMEM;
     if (length === 0) return 0;
-    // Every page must be mapped.
-    for (let a = addr; a < end; ) {
-      const v = this.find(a);
-      if (!v) return -ENOMEM;
-      a = v.end;
-    }
-    this.splitAt(addr);
-    this.splitAt(end);
+    if (!this.splitRange(addr, end)) return -ENOMEM;
     for (const v of this.vmas) {
       if (v.start < addr || v.end > end) continue;
       v.prot = prot;
@@ -470,15 +463,21 @@ export class MemoryManager {
   /** MADV_DONTFORK/MADV_DOFORK over [addr, addr+len): ENOMEM if part of it is not mapped. */
   setDontFork(addr: number, len: number, on: boolean): number {
     const end = addr + pageUp(len);
+    if (!this.splitRange(addr, end)) return -ENOMEM;
+    for (const v of this.vmas) if (v.start >= addr && v.end <= end) v.dontFork = on;
+    return 0;
+  }
+
+  /** If every page of [addr, end) is mapped, split the VMAs at both ends (so whole VMAs cover it); false if a page is not. */
+  private splitRange(addr: number, end: number): boolean {
     for (let a = addr; a < end; ) {
       const v = this.find(a);
-      if (!v) return -ENOMEM;
+      if (!v) return false;
       a = v.end;
     }
     this.splitAt(addr);
     this.splitAt(end);
-    for (const v of this.vmas) if (v.start >= addr && v.end <= end) v.dontFork = on;
-    return 0;
+    return true;
   }
 
   /** A copy of this address space (fork): same layout, its own pages. The stub is the caller's. */
