@@ -317,10 +317,16 @@ matrix.case('moat-sentry handler: RunPodSandbox, CreateContainer, StartContainer
 // ---- RuntimeClasses on moat's own shim (runtime_type io.containerd.moat.v2, options ConfigPath) ----
 
 /** Shim servers of this containerd (their -address names its temp dir). */
-const shimServers = () =>
-  processesMentioning(c.daemon.dir).filter((pid) => {
-    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return args.some((a) => a.endsWith('build/shim.js')) && args.includes('serve');
+/** The command lines of this containerd's shim servers (their -address names its temp dir; -id the container that forked them). */
+const shimServerArgs = (): string[][] =>
+  processesMentioning(c.daemon.dir).flatMap((pid) => {
+    let args: string[];
+    try {
+      args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      return []; // exited meanwhile
+    }
+    return args.some((a) => a.endsWith('build/shim.js')) && args.includes('serve') ? [args] : [];
   });
 
 for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', '6.1.0-moat-sentry']] as const) {
@@ -328,7 +334,6 @@ for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', 
   matrix.case(`${handler} handler (moat's shim): RunPodSandbox, CreateContainer, StartContainer, ExecSync${extra}, logs, Stop/Remove, StopPodSandbox, RemovePodSandbox`, async () => {
     const config = podConfig('moat');
     config.metadata = { ...config.metadata, name: `pod-${handler}`, uid: `${config.metadata.uid}-${handler}` };
-    const serversBefore = shimServers().length;
     const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: handler }, 120_000);
     try {
       const s = await cri.rt('PodSandboxStatus', { pod_sandbox_id: podId, verbose: true });
@@ -349,7 +354,9 @@ for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', 
       await cri.rt('StartContainer', { container_id: id }, 120_000);
       assert.equal((await status(id)).state, 'CONTAINER_RUNNING');
       // One shim server for the pod: the container joined its sandbox's.
-      assert.equal(shimServers().length, serversBefore + 1, 'one shim server per pod');
+      const servers = shimServerArgs();
+      const forPod = servers.filter((a) => [podId, id].includes(a[a.indexOf('-id') + 1] ?? ''));
+      assert.equal(forPod.length, 1, `one shim server per pod; servers: ${servers.map((a) => a.join(' ')).join(' | ')}`);
       const r = await execSync(id, ['sh', '-c', 'echo "out $MOAT_CRI_HANDLER"; uname -r; echo err >&2; exit 3'], 60);
       assert.equal(r.exit_code, 3, r.stderr.toString());
       const [out, release] = r.stdout.toString().split('\n');
@@ -384,7 +391,7 @@ for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', 
       await cri.rt('StopPodSandbox', { pod_sandbox_id: podId });
       await cri.rt('RemovePodSandbox', { pod_sandbox_id: podId });
     }
-    await waitFor('the pod\'s shim server to exit', () => shimServers().length === serversBefore, 20_000);
+    await waitFor('the pod\'s shim server to exit', () => !shimServerArgs().some((a) => a[a.indexOf('-id') + 1] === podId), 20_000);
     assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
   }, ['moat-shim']);
 }
