@@ -759,7 +759,10 @@ static void bulk(void)
 	int ok = got == total;
 	for (size_t i = 0; ok && i < total; i++) ok = in[i] == (unsigned char)(i * 7 + (i >> 12));
 	EXPECT("1 MiB through a stream socket, intact", ok);
-	EXPECT("it took more than one read (the buffer is bounded)", reads > 1);
+	/* How many reads it took is not checked: while the reader copies, Linux goes on to the skbs
+	 * the writer keeps appending, so one read can return all of it. "filled a bounded buffer"
+	 * below is what shows the bound. */
+	(void)reads;
 	SHOW("writer exit", "%d", WEXITSTATUS(reap(pid)));
 	SHOW("EOF after", "%ld", (long)read(sv[0], in, 1));
 	close(sv[0]);
