@@ -93,6 +93,20 @@ function podConfig(rt: RuntimeName): Record<string, any> {
 }
 
 const status = async (id: string) => (await cri.rt('ContainerStatus', { container_id: id })).status;
+
+/** StopContainer (TERM, whose trap exits 0), then RemoveContainer. */
+async function stopAndRemove(id: string): Promise<void> {
+  await cri.rt('StopContainer', { container_id: id, timeout: 10 });
+  const st = await status(id);
+  assert.equal(st.state, 'CONTAINER_EXITED');
+  assert.equal(st.exit_code, 0, 'TERM ran the trap');
+  await cri.rt('RemoveContainer', { container_id: id });
+}
+
+async function removePod(podId: string): Promise<void> {
+  await cri.rt('StopPodSandbox', { pod_sandbox_id: podId });
+  await cri.rt('RemovePodSandbox', { pod_sandbox_id: podId });
+}
 const execSync = (id: string, cmd: string[], timeout = 10) => cri.rt('ExecSync', { container_id: id, cmd, timeout });
 const sh = async (id: string, script: string) => {
   const r = await execSync(id, ['sh', '-c', script]);
@@ -302,14 +316,9 @@ matrix.case('moat-sentry handler: RunPodSandbox, CreateContainer, StartContainer
     assert.equal(r.exit_code, 3, r.stderr.toString());
     assert.equal(r.stdout.toString(), 'out moat-sentry\n6.1.0-moat-sentry\n');
     assert.equal(r.stderr.toString(), 'err\n');
-    await cri.rt('StopContainer', { container_id: id, timeout: 10 });
-    const st = await status(id);
-    assert.equal(st.state, 'CONTAINER_EXITED');
-    assert.equal(st.exit_code, 0, 'TERM ran the trap');
-    await cri.rt('RemoveContainer', { container_id: id });
+    await stopAndRemove(id);
   } finally {
-    await cri.rt('StopPodSandbox', { pod_sandbox_id: podId });
-    await cri.rt('RemovePodSandbox', { pod_sandbox_id: podId });
+    await removePod(podId);
   }
   assert.ok(!fs.existsSync(path.join(c.runtimeRoot('moat-sentry'), podId)), 'the sandbox state is gone');
 }, ['moat']);
@@ -382,14 +391,9 @@ for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', 
           return false;
         }
       }, 20_000);
-      await cri.rt('StopContainer', { container_id: id, timeout: 10 });
-      const st = await status(id);
-      assert.equal(st.state, 'CONTAINER_EXITED');
-      assert.equal(st.exit_code, 0, 'TERM ran the trap');
-      await cri.rt('RemoveContainer', { container_id: id });
+      await stopAndRemove(id);
     } finally {
-      await cri.rt('StopPodSandbox', { pod_sandbox_id: podId });
-      await cri.rt('RemovePodSandbox', { pod_sandbox_id: podId });
+      await removePod(podId);
     }
     await waitFor('the pod\'s shim server to exit', () => !shimServerArgs().some((a) => a[a.indexOf('-id') + 1] === podId), 20_000);
     assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
