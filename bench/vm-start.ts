@@ -12,7 +12,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeBundle, makeStateRoot, MOAT, REPO } from '../test/helpers/moat';
 import { findGuestKernel, writeCpio } from '../src/vm/guest';
-import { guestCmdline, hostTscKhz, VM_CPUS, VM_MEMORY_MIB } from '../src/vm/platform';
+import { guestCmdline, hostTscKhz } from '../src/vm/builder';
+import { VM_CPUS, VM_MEMORY_MIB } from '../src/vm/spec';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 

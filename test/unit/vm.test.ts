@@ -8,7 +8,7 @@ import { qemuDriver } from '../../src/vm/vmm';
 import { checkVmSpec, cpusetCount, guestCgroup, vmSize } from '../../src/vm/spec';
 import { parseResources } from '../../src/policy/cgroups';
 import { firstCandidate, VM_UID_BASE } from '../../src/vm/uid';
-import { guestCmdline, hostTscKhz } from '../../src/vm/platform';
+import { guestCmdline, hostTscKhz } from '../../src/vm/builder';
 import { imageSize } from '../../src/vm/rootfs';
 import { planVolumes, volumesCmdline } from '../../src/vm/volumes';
 import { guestInterfaces, networkCmdline } from '../../src/vm/network';

@@ -1,0 +1,347 @@
+// How a vm container comes to be, in three steps as Firecracker's builder has them:
+//   planVm     decides everything from the request (spec checks, volumes, network, kernel, size,
+//              the guest's container plan, file names) and touches nothing but moat's caches;
+//   launchVmm  makes the state files and the disk image, opens stdio, and starts the VMM;
+//   connectGuest waits for the guest agent, connects the taps, sends the plan, hands on a terminal.
+// VmPlatform.create (platform.ts) runs them in order and undoes what was done when one fails.
+
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { CreateRequest } from '../platform/types';
+import type { Spec } from '../spec/types';
+import { readProcStat } from '../state/process';
+import type { VmRecord } from '../state/store';
+import { executorPath, sys } from '../sys';
+import { MoatError } from '../util/errors';
+import { debugLog, logWarning } from '../util/log';
+import { parseResources } from '../policy/cgroups';
+import { describePlan, encodePlan, planContainer } from '../policy/plan';
+import { Channel, type GuestMessage } from './channel';
+import { ensureInitramfs, findGuestKernel } from './guest';
+import { buildRootfsImage, ensureBusyboxRootfs } from './rootfs';
+import { checkVmSpec, doSpecForVm, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
+import { allocateVmUid } from './uid';
+import { connectTaps, networkCmdline, readNetns, tapsExist, type GuestInterface } from './network';
+import { planVolumes, volumesCmdline, type Volume, type VolumeServer } from './volumes';
+import { socketFd, track, type GuestStdio } from './stdio';
+import { parseAccel, qemuDriver, resolveAccel, type Accel, type VmPort } from './vmm';
+
+/** Boot to a ready agent: seconds under TCG on a busy machine; generous. */
+export const BOOT_TIMEOUT_MS = 120_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** Exec channels per VM: as many `moat exec` processes can run at once (virtio-serial ports). */
+export const VM_EXEC_SLOTS = 4;
+
+/** Everything decided before anything is made. */
+export interface VmLaunchPlan {
+  id: string;
+  spec: Spec;
+  volumes: Volume[];
+  /** A network namespace given by path: QEMU joins it; its interfaces become the guest's. */
+  netns?: string;
+  ifaces: GuestInterface[];
+  terminal: boolean;
+  cacheDir: string;
+  kernel: string;
+  initrd: string;
+  accel: Accel;
+  size: { cpus: number; memoryMiB: number };
+  /** The container's plan, as moat-exec runs it inside the guest. */
+  guest: ReturnType<typeof planContainer>;
+  /** The container's state directory; its vm directory, and the files in that. */
+  stateDir: string;
+  dir: string;
+  socket: string;
+  execSockets: string[];
+  image: string;
+  statusFile: string;
+  /** The rootfs the disk image is made from. */
+  rootfs: string;
+  debugConsole: boolean;
+  /** Root confines QEMU (own uid, empty chroot) and may serve bind mounts. */
+  root: boolean;
+  chroot: string;
+}
+
+export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
+  const accelChoice = parseAccel(req.vmAccel ?? process.env.MOAT_VM_ACCEL, req.vmAccel !== undefined ? '--vm-accel' : 'MOAT_VM_ACCEL');
+  let spec = req.bundle.spec;
+  if (req.hostRootOverlay) spec = doSpecForVm(spec);
+  checkVmSpec(spec, req.preserveFds);
+  // Bind mounts: host directories (or single files) shared into the guest at /vol/N.
+  const vols = planVolumes(spec);
+  spec = vols.spec;
+  // A joined network namespace: the container then lives in the guest's own network namespace,
+  // which holds the namespace's interfaces.
+  const netns = spec.linux?.namespaces.find((n) => n.type === 'network' && n.path !== undefined)?.path;
+  const ifaces = netns !== undefined ? readNetns(netns) : [];
+  if (netns !== undefined) spec = { ...spec, linux: { ...spec.linux!, namespaces: spec.linux!.namespaces.filter((n) => n.type !== 'network') } };
+  const terminal = spec.process.terminal === true;
+  if (terminal && !req.console) throw new MoatError('EUSAGE', 'process.terminal is set: a --console-socket is required');
+  const root = (process.getuid?.() ?? 0) === 0;
+  if (!root && vols.volumes.length > 0) throw new MoatError('EUSAGE', `${vols.volumes[0]!.field}: bind mounts in a vm need root (their file server runs as root)`);
+
+  const cacheDir = cacheDirFor(stateDir);
+  const kernel = findGuestKernel();
+  const agent = path.join(path.dirname(executorPath()), 'moat-agent');
+  if (!fs.existsSync(agent)) throw new MoatError('ENATIVE', `${agent}: the guest agent is not built (run \`npm run build\`)`);
+  const initrd = ensureInitramfs({ agent, executor: executorPath(), kernel }, cacheDir);
+  const accel = resolveAccel(accelChoice, kernel.image, cacheDir, (line, fresh) => {
+    if (fresh) logWarning(line);
+    else debugLog(() => line);
+  });
+  // linux.resources: the VM's size, and cgroup v2 limits inside the guest.
+  const cgroup = guestCgroup(spec);
+  for (const line of cgroup.ignored) debugLog(() => line);
+  const size = vmSize(parseResources(spec.linux?.resources), { cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / (1 << 20)) });
+  const guest = planContainer({
+    spec,
+    rootfs: GUEST_ROOTFS,
+    startFifo: GUEST_START_FIFO,
+    noPivot: req.noPivot,
+    preserveFds: 0,
+    facts: guestFacts(vols.kinds),
+    container: { id: req.id, bundle: req.bundle.dir },
+    cgroup: { join: cgroup.create, dirs: cgroup.dirs },
+    ...(terminal && req.console ? { console: { fd: GUEST_CONSOLE_FD, rows: req.console.rows, cols: req.console.cols } } : {}),
+    ...(req.noNewKeyring ? {} : { sessionKeyring: `_ses.${req.id}` }),
+  });
+  debugLog(() => `guest plan for ${req.id}:\n${describePlan(guest)}`);
+
+  const dir = path.join(stateDir, 'vm');
+  const socket = path.join(dir, 'ctl.sock');
+  const execSockets = Array.from({ length: VM_EXEC_SLOTS }, (_, i) => execSocketPath(dir, i));
+  for (const p of [socket, ...execSockets]) {
+    if (Buffer.byteLength(p) > 107) throw new MoatError('EVM', `${p}: path too long for a unix socket (use a shorter --root)`);
+  }
+  return {
+    id: req.id,
+    spec,
+    volumes: vols.volumes,
+    ...(netns !== undefined ? { netns } : {}),
+    ifaces,
+    terminal,
+    cacheDir,
+    kernel: kernel.image,
+    initrd,
+    accel,
+    size,
+    guest,
+    stateDir,
+    dir,
+    socket,
+    execSockets,
+    image: path.join(dir, 'rootfs.img'),
+    statusFile: path.join(dir, 'exit-status'),
+    // `moat do`: the host's root is not visible in a guest; a busybox rootfs stands in (docs/vm.md).
+    rootfs: req.hostRootOverlay ? ensureBusyboxRootfs(cacheDir) : req.bundle.rootfs,
+    debugConsole: process.env.MOAT_VM_DEBUG === '1',
+    root,
+    chroot: path.join(dir, 'chroot'),
+  };
+}
+
+/** Makes the vm directory, the disk image and QEMU's empty chroot. */
+export function makeVmFiles(p: VmLaunchPlan): void {
+  fs.mkdirSync(p.dir, { mode: 0o700 });
+  buildRootfsImage(p.rootfs, p.image);
+  // Confinement: QEMU opens everything as root, then chroots into an empty directory and becomes
+  // a uid/gid of its own (docs/vm.md#confining-qemu). Only root can do either.
+  if (p.root) fs.mkdirSync(p.chroot, { mode: 0o555 });
+}
+
+/** A started VMM. `exited` resolves with the container's status once it is gone. */
+export interface Vmm {
+  child: ChildProcess;
+  pid: number;
+  exited: Promise<number>;
+  record: VmRecord;
+  alive: () => boolean;
+  /** Rejects if the VMM could not be run at all. */
+  spawnError: Promise<never>;
+  /** Called when the VMM exits, before `exited` resolves (stops the stdin pump and resize follower). */
+  onExit: (() => void)[];
+}
+
+/** Opens stdio and starts QEMU (in the joined network namespace, if any). */
+export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: VolumeServer[], req: CreateRequest): Promise<Vmm> {
+  const uid = p.root ? allocateVmUid(path.join(p.cacheDir, 'uids'), p.stateDir) : undefined;
+  if (uid) track(uid.lockFd, io.opened);
+  const ports: VmPort[] = [
+    { name: 'moat.ctl', kind: 'socket', path: p.socket },
+    { name: 'moat.in', kind: 'input', fd: io.input },
+    io.out,
+    io.err,
+    { name: 'moat.status', kind: 'output', fd: track(fs.openSync(p.statusFile, 'w', 0o600), io.opened), access: 'write-only' },
+    ...p.execSockets.map((s, i): VmPort => ({ name: `moat.exec.${i}`, kind: 'socket', path: s })),
+  ];
+  const cmd = qemuDriver.command({
+    accel: p.accel,
+    memoryMiB: p.size.memoryMiB,
+    cpus: p.size.cpus,
+    kernel: p.kernel,
+    initrd: p.initrd,
+    // The disk is mounted read-write; a read-only root is the plan's `remount-ro /`, as natively.
+    cmdline: [guestCmdline(p.debugConsole, p.accel === 'tcg' ? hostTscKhz() : undefined), `moat.exec=${VM_EXEC_SLOTS}`, volumesCmdline(p.volumes), networkCmdline(p.ifaces)].filter(Boolean).join(' '),
+    disks: [{ path: p.image, readonly: false }],
+    ports,
+    filesystems: servers.map((v) => ({ tag: v.tag, socket: v.socket })),
+    nics: p.ifaces.map((i) => ({ tap: i.tap, mac: i.mac })),
+    ...(p.debugConsole ? { consoleLog: path.join(p.dir, 'console.log') } : {}),
+    ...(uid ? { runAs: { uid: uid.uid, gid: uid.uid }, chroot: p.chroot, holdFds: [uid.lockFd] } : {}),
+  });
+  debugLog(() => `vmm: ${cmd.binary} ${cmd.args.join(' ')}`);
+  // QEMU's own messages: to moat's stderr while moat runs; after a create returns, nowhere (a
+  // caller such as containerd's shim reads moat's stderr to its end, which must come).
+  const stdio: StdioOptions = ['ignore', 'ignore', req.mode === 'run' ? 'inherit' : 'pipe'];
+  for (const f of cmd.fds) stdio[f.child] = f.parent;
+  for (let i = 3; i < stdio.length; i++) stdio[i] ??= 'ignore';
+  // Its own session: the caller's terminal signals reach moat, which forwards them to the container.
+  // In the joined network namespace (nsenter execs QEMU: the pid is QEMU's).
+  const [bin, argv] = p.netns !== undefined ? ['nsenter', [`--net=${p.netns}`, '--', cmd.binary, ...cmd.args]] : [cmd.binary, cmd.args];
+  const child = spawn(bin, argv, { stdio, detached: true });
+  child.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
+  child.stderr?.on('error', () => undefined);
+  const spawnError = new Promise<never>((_, reject) => {
+    child.once('error', (err) => reject(new MoatError('EVM', `cannot run ${cmd.binary}: ${err.message} (install qemu-system-x86)`)));
+  });
+  spawnError.catch(() => undefined);
+  // QEMU holds its copies now.
+  for (const fd of io.opened.splice(0)) fs.closeSync(fd);
+  const onExit: (() => void)[] = io.stopPump ? [io.stopPump] : [];
+  const exited = new Promise<number>((resolve) => {
+    child.once('exit', (code, signal) => {
+      // Before the caller drains the terminal: our copy of the master must not keep it open.
+      for (const f of onExit) f();
+      resolve(containerStatus(p.statusFile, p.id, code, signal));
+    });
+  });
+  const pid = await Promise.race([waitPid(child), spawnError]);
+  const st = readProcStat(pid);
+  if (!st) {
+    await exited;
+    throw new MoatError('EVM', `${cmd.binary} exited at once (see its message above)`);
+  }
+  const record: VmRecord = {
+    dir: p.dir,
+    socket: p.socket,
+    vmmPid: pid,
+    vmmStartTime: st.startTime,
+    execSlots: VM_EXEC_SLOTS,
+    ...(p.terminal ? { terminal: true } : {}),
+    ...(servers.length > 0 ? { volumeServers: servers.map((v) => ({ pid: v.pid, startTime: v.startTime })) } : {}),
+    ...(p.netns !== undefined && p.ifaces.length > 0 ? { network: { netns: p.netns, interfaces: p.ifaces.map((i) => i.name) } } : {}),
+  };
+  req.recordVm?.(record);
+  return { child, pid, exited, record, spawnError, onExit, alive: () => child.exitCode === null && child.signalCode === null };
+}
+
+/** Connects the taps (once QEMU made them), then gives the ready agent the container's plan. */
+export async function connectGuest(p: VmLaunchPlan, vmm: Vmm, req: CreateRequest, onTaps: () => void): Promise<void> {
+  if (p.netns !== undefined && p.ifaces.length > 0) {
+    await waitTaps(p.netns, p.ifaces, vmm.alive);
+    connectTaps(p.netns, p.ifaces);
+    onTaps();
+  }
+  const { channel, hello } = await Promise.race([Channel.open({ socket: p.socket, timeoutMs: BOOT_TIMEOUT_MS, alive: vmm.alive }), vmm.spawnError]);
+  try {
+    if (hello.phase !== 'idle') throw new MoatError('EVM', `vm of ${p.id}: the guest agent is ${hello.phase}, expected idle`);
+    const answer = await channel.request({ type: 'plan', plan: encodePlan(p.guest), terminal: p.terminal }, REQUEST_TIMEOUT_MS);
+    if (answer.type === 'error') {
+      // As natively (and runc): a missing program is exit status 127 with runc's words.
+      if (answer.message.startsWith('exec: "')) throw new MoatError('EEXEC', answer.message);
+      throw new MoatError('ESETUP', `container ${p.id}: in the vm: ${answer.message}`);
+    }
+    if (answer.type !== 'ready') expectAnswer(answer, 'ready', 'plan');
+    else req.recordVm?.({ ...vmm.record, guestPid: answer.pid });
+  } finally {
+    channel.close();
+  }
+}
+
+/**
+ * The terminal's master goes where runc would send the container's: --console-socket. (Its name is
+ * the host pty's: the guest's is not ours.)
+ */
+export function handOnTerminal(io: GuestStdio, req: CreateRequest): void {
+  if (io.master === undefined) return;
+  sys().sendFd(socketFd(req.console!.handoff), io.master, io.ptyName ?? '');
+}
+
+/**
+ * Kernel command line: quiet, fast, and power off (reboot + -no-reboot) on panic. Under TCG the
+ * guest's TSC is the host's, and calibrating it against the emulated PIT fails on a loaded host
+ * (the kernel then hangs without a clocksource): `tscKhz` gives the kernel the frequency instead.
+ */
+export function guestCmdline(console: boolean, tscKhz?: number): string {
+  return [
+    ...(tscKhz ? [`tsc_early_khz=${tscKhz}`] : []),
+    console ? 'console=ttyS0' : 'console=none quiet loglevel=0',
+    'panic=-1 reboot=t',
+    'tsc=reliable no_timer_check noreplace-smp cryptomgr.notests rcupdate.rcu_expedited=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd',
+    'random.trust_cpu=on mitigations=off',
+  ].join(' ');
+}
+
+/** The host's TSC frequency (kHz) from /proc/cpuinfo, when the CPU says it is constant. */
+export function hostTscKhz(cpuinfo?: string): number | undefined {
+  let text = cpuinfo;
+  if (text === undefined) {
+    try {
+      text = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  const flags = /^flags\s*:(.*)$/m.exec(text)?.[1]?.split(/\s+/) ?? [];
+  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)$/m.exec(text)?.[1]);
+  if (!flags.includes('constant_tsc') || !Number.isFinite(mhz) || mhz <= 0) return undefined;
+  return Math.round(mhz * 1000);
+}
+
+export function execSocketPath(dir: string, slot: number): string {
+  return path.join(dir, `exec-${slot}.sock`);
+}
+
+/** State root of this container's state directory: the vm cache (initramfs, accel verdict) lives there. */
+function cacheDirFor(stateDir: string): string {
+  // `@` is not allowed in container ids, so this is never listed as a container.
+  return path.join(path.dirname(stateDir), '@vm');
+}
+
+/** Wait until QEMU has made its taps (at its start-up, before the guest runs). */
+async function waitTaps(netns: string, ifaces: GuestInterface[], alive: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!tapsExist(netns, ifaces)) {
+    if (!alive()) throw new MoatError('EVM', 'the vmm exited before making its network taps (see its message above)');
+    if (Date.now() > deadline) throw new MoatError('EVM', `network namespace ${netns}: the vmm's taps did not appear`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function waitPid(child: ChildProcess): Promise<number> {
+  if (child.pid !== undefined) return Promise.resolve(child.pid);
+  return new Promise((resolve) => child.once('spawn', () => resolve(child.pid!)));
+}
+
+/** The container's exit status once the VMM has exited: what the agent wrote, else the VMM's fate. */
+export function containerStatus(statusFile: string, id: string, code: number | null, signal: NodeJS.Signals | null): number {
+  let text = '';
+  try {
+    text = fs.readFileSync(statusFile, 'utf8');
+  } catch {
+    // removed by delete meanwhile
+  }
+  // Written by the untrusted guest: a number 0..255 on one line, or nothing we believe.
+  const m = /^(\d{1,3})\n$/.exec(text);
+  if (m && Number(m[1]) <= 255) return Number(m[1]);
+  if (signal) return 128 + (os.constants.signals[signal] ?? 9);
+  logWarning(`container ${id}: its vm stopped without reporting an exit status (vmm exit status ${code ?? '?'})`);
+  return 255;
+}
+
+export function expectAnswer(m: GuestMessage, type: GuestMessage['type'], what: string): void {
+  if (m.type !== type) throw new MoatError('EVM', `vm channel: answer to ${what} was ${m.type}, expected ${type}`);
+}
