@@ -29,8 +29,8 @@ const COMMANDS: Record<string, () => Command> = {
   'sentry-syscalls': () => require('./sentry-syscalls').sentrySyscallsCommand,
   exec: () => require('./exec').execCommand,
   // Internal (not in --help): the relay of an exec --detach into a sentry sandbox (src/sentry/container.ts).
-  'sentry-exec-relay': () => async (ctx) => {
-    const code = await (require('../sentry/container') as typeof import('../sentry/container')).execRelayMain(ctx.argv);
+  'sentry-exec-relay': () => async () => {
+    const code = await (require('../sentry/container') as typeof import('../sentry/container')).execRelayMain();
     process.exit(code);
   },
   // Internal (not in --help): the relay of an exec into a vm container (src/vm/exec.ts).

@@ -22,6 +22,7 @@ import { sentryEventsPath } from './report';
 import { spawnGofer, type GoferTree } from './gofer';
 import { EGRESS_ANNOTATION, parseEgress } from './net/egress';
 import { tmpfsMount } from './tmpfs-mount';
+import { forwardSignals, relayMain, startRelay } from '../runtime/exec-relay';
 
 const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
@@ -271,70 +272,42 @@ export async function execThroughSocket(sock: string, id: string, wire: unknown)
   return { first: first.pid, exited, signal };
 }
 
-const RELAY_REPORT_FD = 3;
-
-/**
- * `exec --detach`: a relay process of moat's (`moat sentry-exec-relay`) starts the process and lives
- * as long as it does, exiting with its status: its pid stands for the process on the host (the pid
- * file containerd's shim waits on), as runc's exec'd process would.
- */
-async function startExecRelay(sock: string, id: string, wire: unknown, stdio?: readonly [number, number, number]): Promise<CreatedInit> {
-  const entry = process.argv[1];
-  if (!entry) throw new MoatError('EINTERNAL', 'sentry exec: cannot find moat to start the relay');
-  const child = spawn(process.execPath, [entry, 'sentry-exec-relay', sock, id, JSON.stringify(wire)], {
-    stdio: [...(stdio ?? ['inherit', 'inherit', 'inherit'] as const), 'pipe'],
-    detached: true,
-  });
-  const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0))));
-  const report = await new Promise<string>((resolve) => {
-    let text = '';
-    const r = child.stdio[RELAY_REPORT_FD] as import('node:stream').Readable;
-    r.setEncoding('utf8');
-    r.on('data', (d: string) => (text += d));
-    r.on('end', () => resolve(text));
-    r.on('error', () => resolve(text));
-  });
-  if (!report.startsWith('ok')) {
-    await exited;
-    throw new MoatError('EEXEC', report.trim() || `exec in ${id}: the relay failed`);
-  }
-  child.unref();
-  return { pid: child.pid!, exited };
+/** What a sentry exec relay is told (as JSON on its fd 3). */
+interface SentryRelayRequest {
+  sock: string;
+  id: string;
+  wire: unknown;
 }
 
-/** `moat sentry-exec-relay SOCK ID REQUEST`: see startExecRelay. Returns the exit code. */
-export async function execRelayMain(argv: string[]): Promise<number> {
-  const [sock, id, json] = argv;
-  const report = (line: string) => {
-    try {
-      fs.writeSync(RELAY_REPORT_FD, `${line}\n`);
-      fs.closeSync(RELAY_REPORT_FD);
-    } catch {
-      /* the caller is gone */
-    }
-  };
-  if (!sock || !id || !json) {
-    report('sentry-exec-relay: usage: SOCK ID REQUEST');
-    return 2;
-  }
-  let run: { exited: Promise<number>; signal(sig: number): void };
-  try {
-    run = await execThroughSocket(sock, id, JSON.parse(json) as unknown);
-  } catch (e) {
-    report((e as Error).message);
-    return 127;
-  }
-  // The sentry holds the process's stdio now: let go of ours, so the caller's pipes end with it.
-  const devnull = fs.openSync('/dev/null', 'r+');
-  for (const fd of [0, 1, 2]) ptraceSys().dup2(devnull, fd);
-  fs.closeSync(devnull);
-  // Signals for the relay (the shim's kill of the exec'd pid) go to the process in the sandbox.
-  for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM'] as const) {
-    process.on(name, () => run.signal(signalNumber(name)));
-  }
-  report('ok');
-  return run.exited;
+/** `exec --detach`: a relay process (src/runtime/exec-relay.ts) starts the process and stands for it. */
+function startExecRelay(sock: string, id: string, wire: unknown, stdio?: readonly [number, number, number]): Promise<CreatedInit> {
+  const request: SentryRelayRequest = { sock, id, wire };
+  return startRelay({
+    command: 'sentry-exec-relay',
+    request,
+    // The relay hands these to the sentry with the request, then lets go of them.
+    stdio: stdio ?? ['inherit', 'inherit', 'inherit'],
+    detach: true,
+    failure: (message) => new MoatError('EEXEC', message || `exec in ${id}: the relay failed`),
+  });
 }
+
+/** `moat sentry-exec-relay` (started by startExecRelay only): returns the process's exit code. */
+export function execRelayMain(): Promise<number> {
+  return relayMain<SentryRelayRequest>('sentry-exec-relay', async ({ sock, id, wire }, started) => {
+    const run = await execThroughSocket(sock, id, wire);
+    // The sentry holds the process's stdio now: let go of ours, so the caller's pipes end with it.
+    const devnull = fs.openSync('/dev/null', 'r+');
+    for (const fd of [0, 1, 2]) ptraceSys().dup2(devnull, fd);
+    fs.closeSync(devnull);
+    // Signals for the relay (the shim's kill of the exec'd pid) go to the process in the sandbox.
+    forwardSignals(RELAYED_SIGNALS, (signal) => run.signal(signal));
+    started();
+    return run.exited;
+  });
+}
+
+const RELAYED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM'];
 
 /** The raw fd of a console handoff (a connected unix socket: an fd of ours, or a net.Socket). */
 function handoffFd(handoff: number | net.Socket): number {

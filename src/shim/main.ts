@@ -9,7 +9,7 @@ import { parseShimFlags } from './flags';
 declare const MOAT_VERSION: string;
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'sentry-exec-relay') return execRelayMain(argv.slice(1));
+  if (argv[0] === 'sentry-exec-relay') return execRelayMain();
   const f = parseShimFlags(argv);
   switch (f.action) {
     case 'version':

@@ -7,17 +7,15 @@
 //
 // Every frame from the guest is validated by the channel (src/vm/channel): the guest is untrusted.
 
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import * as tty from 'node:tty';
 import { readProcStat } from '../state/process';
 import type { VmRecord } from '../state/store';
 import { sys } from '../sys';
 import { MoatError } from '../util/errors';
 import { logError } from '../util/log';
+import { forwardSignals, relayMain, RELAY_GONE_STATUS, startRelay } from '../runtime/exec-relay';
 import { Channel, MAX_STDIN_CHUNK, type GuestMessage } from './channel';
 
 /** What the relay process is told (as JSON on its fd 3). */
@@ -34,15 +32,12 @@ interface RelayRequest {
   terminal?: { rows: number; cols: number };
 }
 
-const REQUEST_FD = 3;
-const REPORT_FD = 4;
+/** With a terminal: the console socket the host pty's master goes to (startRelay's first extra fd). */
 const CONSOLE_FD = 5;
 const CONNECT_TIMEOUT_MS = 30_000;
 /** All exec channels busy: wait this long for one to free up. */
 const BUSY_WAIT_MS = 10_000;
 const RESIZE_POLL_MS = 250;
-/** The process's status when its vm stopped under it (as a SIGKILL'd process: the init took it along). */
-const VM_GONE_STATUS = 128 + 9;
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 export interface ExecRelayOptions {
@@ -55,10 +50,8 @@ export interface ExecRelayOptions {
 }
 
 /** Start the relay; resolves once the process runs in the guest (or throws the guest's error). */
-export async function startExecRelay(o: ExecRelayOptions): Promise<{ pid: number; exited: Promise<number> }> {
-  const entry = process.argv[1];
-  if (!entry) throw new MoatError('EINTERNAL', 'vm exec: cannot find moat to start the relay');
-  const req: RelayRequest = {
+export function startExecRelay(o: ExecRelayOptions): Promise<{ pid: number; exited: Promise<number> }> {
+  const request: RelayRequest = {
     dir: o.vm.dir,
     socket: o.vm.socket,
     slots: o.vm.execSlots ?? 0,
@@ -67,94 +60,27 @@ export async function startExecRelay(o: ExecRelayOptions): Promise<{ pid: number
     plan: o.plan.toString('base64'),
     ...(o.terminal ? { terminal: { rows: o.terminal.rows, cols: o.terminal.cols } } : {}),
   };
-  // With a terminal the relay talks to the pty, never to moat's own stdio: detached, not even its
-  // stderr (a caller such as containerd's shim reads moat's output to its end, which must come).
-  const stdio: import('node:child_process').StdioOptions = o.terminal
-    ? ['ignore', 'ignore', o.detach ? 'ignore' : 'inherit', 'pipe', 'pipe', o.terminal.handoff]
-    : ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'];
-  // Its own session, like the executor natively: the caller's terminal signals reach moat, which
-  // forwards them to the relay, which forwards them into the guest.
-  const child = spawn(process.execPath, [entry, 'vm-exec-relay'], { stdio, detached: true });
-  const exited = new Promise<number>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0)));
-  });
-  const spawnError = new Promise<never>((_, reject) => {
-    child.once('error', (err) => reject(new MoatError('EVM', `cannot start the exec relay: ${err.message}`)));
-  });
-  spawnError.catch(() => undefined);
-  const reqPipe = child.stdio[REQUEST_FD] as Writable;
-  reqPipe.on('error', () => undefined);
-  reqPipe.end(JSON.stringify(req));
-  const line = await Promise.race([readLine(child.stdio[REPORT_FD] as Readable, exited), spawnError]);
-  if (line.startsWith('pid ')) {
-    if (o.detach) {
-      child.unref();
-      for (const s of [child.stdio[REQUEST_FD], child.stdio[REPORT_FD]]) (s as unknown as { unref?: () => void } | null)?.unref?.();
-    }
-    return { pid: child.pid!, exited };
-  }
-  await exited;
-  if (line.startsWith('error exec: "')) throw new MoatError('EEXEC', line.slice(6));
-  throw new MoatError('ESETUP', line.startsWith('error ') ? line.slice(6) : line);
-}
-
-function readLine(stream: Readable, exited: Promise<number>): Promise<string> {
-  return new Promise((resolve) => {
-    let buf = '';
-    const onData = (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        stream.off('data', onData);
-        stream.destroy();
-        resolve(buf.slice(0, nl));
-      }
-    };
-    stream.on('data', onData);
-    stream.on('error', () => undefined);
-    stream.once('end', () => {
-      if (!buf.includes('\n')) void exited.then((code) => resolve(`error the exec relay exited (status ${code}) without reporting`));
-    });
+  return startRelay({
+    command: 'vm-exec-relay',
+    request,
+    // With a terminal the relay talks to the pty, never to moat's own stdio: detached, not even its
+    // stderr (a caller such as containerd's shim reads moat's output to its end, which must come).
+    stdio: o.terminal ? ['ignore', 'ignore', o.detach ? 'ignore' : 'inherit'] : ['inherit', 'inherit', 'inherit'],
+    ...(o.terminal ? { extra: [o.terminal.handoff] } : {}),
+    detach: o.detach,
+    // As natively (and runc): a missing program is exit status 127 with runc's words.
+    failure: (message) => (message.startsWith('exec: "') ? new MoatError('EEXEC', message) : new MoatError('ESETUP', message)),
   });
 }
 
 // ---- the relay process ----
 
 /** `moat vm-exec-relay` (started by startExecRelay only): returns the process's exit status. */
-export async function execRelayMain(): Promise<number> {
-  let req: RelayRequest;
-  try {
-    req = JSON.parse(fs.readFileSync(REQUEST_FD, 'utf8')) as RelayRequest;
-    fs.closeSync(REQUEST_FD);
-  } catch (err) {
-    logError(`vm-exec-relay: no request on fd ${REQUEST_FD}: ${(err as Error).message}`);
-    return 2;
-  }
-  let reported = false;
-  const report = (line: string) => {
-    if (reported) return;
-    reported = true;
-    try {
-      fs.writeSync(REPORT_FD, `${line.replace(/\n/g, ' ')}\n`);
-      fs.closeSync(REPORT_FD);
-    } catch {
-      // moat exec has gone
-    }
-  };
-  try {
-    return await relay(req, report);
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    if (!reported) {
-      report(`error ${msg}`);
-      return 1;
-    }
-    logError(msg);
-    return VM_GONE_STATUS;
-  }
+export function execRelayMain(): Promise<number> {
+  return relayMain<RelayRequest>('vm-exec-relay', relay);
 }
 
-async function relay(req: RelayRequest, report: (line: string) => void): Promise<number> {
+async function relay(req: RelayRequest, started: () => void): Promise<number> {
   const alive = () => readProcStat(req.vmmPid)?.startTime === req.vmmStartTime;
   // A terminal: a host pty whose master goes to the caller (console socket, or moat's foreground
   // relay); this process relays its slave (raw: the guest's pty does the line discipline).
@@ -169,7 +95,7 @@ async function relay(req: RelayRequest, report: (line: string) => void): Promise
   const answer = await channel.request({ type: 'exec', plan: Buffer.from(req.plan, 'base64'), terminal: pty !== undefined }, CONNECT_TIMEOUT_MS);
   if (answer.type === 'error') throw new Error(answer.message);
   if (answer.type !== 'ready') throw new Error(`vm channel: answer to exec was ${answer.type}, expected ready`);
-  report(`pid ${answer.pid}`);
+  started();
 
   const out = pty ? pty.slave : 1;
   const err = pty ? pty.slave : 2;
@@ -179,13 +105,9 @@ async function relay(req: RelayRequest, report: (line: string) => void): Promise
   // not read.
   const guestPid = answer.pid;
   let signals = Promise.resolve();
-  for (const sig of FORWARDED) {
-    const h = () => {
-      signals = signals.then(() => signalExec(req.socket, os.constants.signals[sig], guestPid, alive));
-    };
-    process.on(sig, h);
-    undo.push(() => process.off(sig, h));
-  }
+  undo.push(forwardSignals(FORWARDED, (signal) => {
+    signals = signals.then(() => signalExec(req.socket, signal, guestPid, alive));
+  }));
   undo.push(pty ? relayPtyInput(pty.slave, channel) : relayStdin(channel));
   if (pty) undo.push(followSize(pty.slave, channel));
   try {
@@ -194,7 +116,7 @@ async function relay(req: RelayRequest, report: (line: string) => void): Promise
       try {
         m = await channel.next(60_000, true);
       } catch (e) {
-        if (!alive()) return VM_GONE_STATUS; // the vm stopped: its processes are gone
+        if (!alive()) return RELAY_GONE_STATUS; // the vm stopped: its processes are gone
         throw e;
       }
       if (!m) continue;
