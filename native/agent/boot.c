@@ -145,6 +145,40 @@ static void mount_volumes(void)
 	}
 }
 
+/* The container's root at /newroot/rootfs. Either the ext4 disk /dev/vda, the container's own copy
+ * built on the host, mounted read-write (a read-only root is the plan's `remount-ro /`, as on the
+ * native platform); or, for `moat do` (moat.root=<tag> on the command line), the host's root shared
+ * read-only by virtio-fs under a writable layer in the guest's memory, as `do` shows it natively. */
+static void mount_root(void)
+{
+	const char *p = strstr(cmdline, "moat.root=");
+	char tag[32];
+	size_t n;
+
+	if (!p) {
+		if (mount("/newroot/dev/vda", "/newroot/rootfs", "ext4", MS_NODEV, NULL) != 0)
+			fatal("mount /dev/vda");
+		return;
+	}
+	p += 10;
+	n = strcspn(p, " \n");
+	if (n == 0 || n >= sizeof tag)
+		fatal("moat.root");
+	memcpy(tag, p, n);
+	tag[n] = 0;
+	if (mkdir("/newroot/host", 0700) != 0 || mkdir("/newroot/layer", 0700) != 0)
+		fatal("mkdir /host /layer");
+	if (mount(tag, "/newroot/host", "virtiofs", MS_RDONLY | MS_NODEV, NULL) != 0)
+		fatal(tag);
+	if (mount("tmpfs", "/newroot/layer", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
+		fatal("mount /layer");
+	if (mkdir("/newroot/layer/upper", 0755) != 0 || mkdir("/newroot/layer/work", 0700) != 0)
+		fatal("mkdir /layer/upper /layer/work");
+	if (mount("overlay", "/newroot/rootfs", "overlay", MS_NODEV,
+		  "lowerdir=/newroot/host,upperdir=/newroot/layer/upper,workdir=/newroot/layer/work") != 0)
+		fatal("mount the overlay root");
+}
+
 void boot(void)
 {
 	mkdir("/dev", 0755);
@@ -205,10 +239,7 @@ void boot(void)
 	if (mkdir("/newroot/sys/fs/cgroup/container", 0755) != 0)
 		fatal("mkdir /sys/fs/cgroup/container");
 	copy_file("/moat-exec", "/newroot/moat-exec", 0555);
-	/* The disk is the container's own copy, built on the host; mounted read-write (a read-only
-	 * root is the plan's `remount-ro /`, as on the native platform). */
-	if (mount("/newroot/dev/vda", "/newroot/rootfs", "ext4", MS_NODEV, NULL) != 0)
-		fatal("mount /dev/vda");
+	mount_root();
 	mount_volumes();
 	if (chdir("/newroot") != 0 || mount(".", "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 || chdir("/") != 0)
 		fatal("switch root");

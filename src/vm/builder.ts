@@ -20,11 +20,11 @@ import { parseResources } from '../policy/cgroups';
 import { describePlan, encodePlan, planContainer } from '../policy/plan';
 import { Channel, type GuestMessage } from './channel';
 import { ensureInitramfs, findGuestKernel } from './guest';
-import { buildRootfsImage, ensureBusyboxRootfs } from './rootfs';
-import { checkVmSpec, doSpecForVm, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
+import { buildRootfsImage } from './rootfs';
+import { checkVmSpec, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
 import { allocateVmUid } from './uid';
 import { connectTaps, networkCmdline, readNetns, tapsExist, type GuestInterface } from './network';
-import { planVolumes, volumesCmdline, type Volume, type VolumeServer } from './volumes';
+import { hostRootShare, planVolumes, volumesCmdline, type Volume, type VolumeServer } from './volumes';
 import { socketFd, track, type GuestStdio } from './stdio';
 import { parseAccel, qemuDriver, resolveAccel, type Accel, type VmPort } from './vmm';
 
@@ -57,8 +57,11 @@ export interface VmLaunchPlan {
   execSockets: string[];
   image: string;
   statusFile: string;
-  /** The rootfs the disk image is made from. */
-  rootfs: string;
+  /**
+   * The container's root: a disk image made from the bundle's rootfs, or (`moat do`) the host's root
+   * shared read-only and overlaid in the guest by a writable layer in memory.
+   */
+  guestRoot: { kind: 'image'; rootfs: string } | { kind: 'host'; share: Volume };
   debugConsole: boolean;
   /** Root confines QEMU (own uid, empty chroot) and may serve bind mounts. */
   root: boolean;
@@ -68,7 +71,6 @@ export interface VmLaunchPlan {
 export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
   const accelChoice = parseAccel(req.vmAccel ?? process.env.MOAT_VM_ACCEL, req.vmAccel !== undefined ? '--vm-accel' : 'MOAT_VM_ACCEL');
   let spec = req.bundle.spec;
-  if (req.hostRootOverlay) spec = doSpecForVm(spec);
   checkVmSpec(spec, req.preserveFds);
   // Bind mounts: host directories (or single files) shared into the guest at /vol/N.
   const vols = planVolumes(spec);
@@ -135,8 +137,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
     execSockets,
     image: path.join(dir, 'rootfs.img'),
     statusFile: path.join(dir, 'exit-status'),
-    // `moat do`: the host's root is not visible in a guest; a busybox rootfs stands in (docs/vm.md).
-    rootfs: req.hostRootOverlay ? ensureBusyboxRootfs(cacheDir) : req.bundle.rootfs,
+    guestRoot: req.hostRootOverlay ? { kind: 'host', share: hostRootShare(vols.volumes.length) } : { kind: 'image', rootfs: req.bundle.rootfs },
     debugConsole: process.env.MOAT_VM_DEBUG === '1',
     root,
     chroot: path.join(dir, 'chroot'),
@@ -146,7 +147,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
 /** Makes the vm directory, the disk image and QEMU's empty chroot. */
 export function makeVmFiles(p: VmLaunchPlan): void {
   fs.mkdirSync(p.dir, { mode: 0o700 });
-  buildRootfsImage(p.rootfs, p.image);
+  if (p.guestRoot.kind === 'image') buildRootfsImage(p.guestRoot.rootfs, p.image);
   // Confinement: QEMU opens everything as root, then chroots into an empty directory and becomes
   // a uid/gid of its own (docs/vm.md#confining-qemu). Only root can do either.
   if (p.root) fs.mkdirSync(p.chroot, { mode: 0o555 });
@@ -184,8 +185,14 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     kernel: p.kernel,
     initrd: p.initrd,
     // The disk is mounted read-write; a read-only root is the plan's `remount-ro /`, as natively.
-    cmdline: [guestCmdline(p.debugConsole, p.accel === 'tcg' ? hostTscKhz() : undefined), `moat.exec=${VM_EXEC_SLOTS}`, volumesCmdline(p.volumes), networkCmdline(p.ifaces)].filter(Boolean).join(' '),
-    disks: [{ path: p.image, readonly: false }],
+    cmdline: [
+      guestCmdline(p.debugConsole, p.accel === 'tcg' ? hostTscKhz() : undefined),
+      `moat.exec=${VM_EXEC_SLOTS}`,
+      volumesCmdline(p.volumes),
+      networkCmdline(p.ifaces),
+      p.guestRoot.kind === 'host' ? `moat.root=${p.guestRoot.share.tag}` : '',
+    ].filter(Boolean).join(' '),
+    disks: p.guestRoot.kind === 'image' ? [{ path: p.image, readonly: false }] : [],
     ports,
     filesystems: servers.map((v) => ({ tag: v.tag, socket: v.socket })),
     nics: p.ifaces.map((i) => ({ tap: i.tap, mac: i.mac })),

@@ -37,7 +37,9 @@ export class VmPlatform implements Platform {
     let servers: VolumeServer[] = [];
     let tapsConnected = false;
     try {
-      servers = await startVolumeServers(p.volumes, p.dir, () => undefined);
+      // The host root of `moat do` is one more share, served like a read-only volume.
+      const shares = p.guestRoot.kind === 'host' ? [...p.volumes, p.guestRoot.share] : p.volumes;
+      servers = await startVolumeServers(shares, p.dir, () => undefined);
       io = openGuestStdio(p.terminal ? req.console : undefined, req.mode === 'run');
       const stdio = io;
       vmm = await launchVmm(p, io, servers, req);

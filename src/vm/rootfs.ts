@@ -62,36 +62,3 @@ export function buildRootfsImage(rootfs: string, image: string): void {
     throw new MoatError('EVM', `mkfs.ext4 -d ${rootfs}: ${(e.stderr?.toString() || e.message).trim().split('\n').pop()}`);
   }
 }
-
-/**
- * `moat do --isolation=vm`: the host's root cannot be shown to the guest, so the command runs in a
- * minimal rootfs made of busybox-static (cached; built once per busybox binary).
- */
-export function ensureBusyboxRootfs(cacheDir: string, busybox = '/bin/busybox'): string {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(busybox);
-  } catch {
-    throw new MoatError('EVM', `${busybox}: not found; moat do --isolation=vm needs busybox-static`);
-  }
-  const dir = path.join(cacheDir, `busybox-rootfs-${st.size}-${Math.floor(st.mtimeMs)}`);
-  if (fs.existsSync(path.join(dir, '.complete'))) return dir;
-  const tmp = `${dir}.${process.pid}.tmp`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  for (const d of ['bin', 'dev', 'proc', 'sys', 'tmp', 'etc', 'root', 'run']) fs.mkdirSync(path.join(tmp, d), { recursive: true, mode: 0o755 });
-  fs.chmodSync(path.join(tmp, 'tmp'), 0o1777);
-  fs.copyFileSync(busybox, path.join(tmp, 'bin/busybox'));
-  fs.chmodSync(path.join(tmp, 'bin/busybox'), 0o755);
-  const applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox');
-  for (const a of applets) fs.symlinkSync('busybox', path.join(tmp, 'bin', a));
-  fs.writeFileSync(path.join(tmp, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
-  fs.writeFileSync(path.join(tmp, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
-  fs.writeFileSync(path.join(tmp, '.complete'), '');
-  fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-  try {
-    fs.renameSync(tmp, dir);
-  } catch {
-    fs.rmSync(tmp, { recursive: true, force: true }); // another moat won the race
-  }
-  return dir;
-}

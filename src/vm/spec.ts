@@ -43,11 +43,6 @@ export function checkVmSpec(spec: Spec & { process: Process }, preserveFds: numb
   }
 }
 
-/** `moat do` in a vm: the same spec, but its cwd is the host's, which the guest rootfs lacks. */
-export function doSpecForVm<S extends Spec & { process: Process }>(spec: S): S {
-  return { ...spec, process: { ...spec.process, cwd: '/' } };
-}
-
 /** What an exec into a vm container may ask for. */
 export function checkVmExec(preserveFds: number): void {
   if (preserveFds > 0) throw new ConfigError('--preserve-fds', 'host fds cannot be passed into a vm');

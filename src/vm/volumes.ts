@@ -87,6 +87,16 @@ export function planVolumes<S extends Spec>(spec: S, stat: Stat = hostStat): Vol
   return { spec: spec.mounts ? { ...spec, mounts } : spec, volumes, kinds };
 }
 
+/**
+ * `moat do` in a vm: the host's root filesystem (only it, no submounts: what the native overlay's
+ * lower layer shows), served read-only like any read-only volume; the agent overlays it with a
+ * writable layer in the guest's memory (tag moat.root, `moat.root=` on the command line). `n`: the
+ * index after the spec's own volumes (it names the server's files).
+ */
+export function hostRootShare(n: number): Volume {
+  return { field: 'the host root (moat do)', host: '/', kind: 'dir', readonly: true, recursive: false, tag: 'moat.root', guestSource: `${GUEST_VOLUMES}/${n}` };
+}
+
 /** The agent's view of the volumes on the kernel command line: r or w per volume. */
 export function volumesCmdline(volumes: Volume[]): string {
   return volumes.length > 0 ? `moat.vols=${volumes.map((v) => (v.readonly ? 'r' : 'w')).join('')}` : '';

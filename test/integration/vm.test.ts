@@ -328,7 +328,12 @@ test('do --isolation=vm: lo up; SIGTERM ends the sandbox after --grace (128+sign
   assert.deepEqual(qemusOf(root), [], 'no VM left');
 });
 
-test('terminals in the foreground: do --isolation=vm at a terminal, run -t with its size followed', { skip, timeout: VM_TIMEOUT }, async () => {
+test('terminals in the foreground: do --isolation=vm at a terminal over the host root (read-only, a writable layer in memory), run -t with its size followed', { skip, timeout: VM_TIMEOUT }, async () => {
+  // On the host's root filesystem (the do spec puts a tmpfs over /tmp): the guest sees it, and its
+  // write lands in the guest's layer only.
+  const hostDir = fs.mkdtempSync('/var/tmp/moat-vm-do-');
+  const hostFile = path.join(hostDir, 'seen');
+  fs.writeFileSync(hostFile, 'from-the-host\n');
   const b = makeBundle(['sh', '-c', WAIT_FOR_SIZE('41 123', 'exit 4')], (c) => {
     c.process.consoleSize = { height: 24, width: 80 };
   });
@@ -337,7 +342,7 @@ test('terminals in the foreground: do --isolation=vm at a terminal, run -t with 
   try {
     // `script` stands in for the user's terminal: moat relays it to a pty in the guest.
     const doRun = new Promise<{ code: number | null; out: string }>((resolve) => {
-      const c = spawn('script', ['-qefc', `stty rows 30 cols 100; ${MOAT} --root ${root} do --isolation=vm -- sh -c 'uname -r; tty; stty size; pwd; exit 3'`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const c = spawn('script', ['-qefc', `stty rows 30 cols 100; ${MOAT} --root ${root} do --isolation=vm -- sh -c 'uname -r; tty; stty size; pwd; cat ${hostFile}; echo changed > ${hostFile}; cat ${hostFile}; exit 3'`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
       let out = '';
       c.stdout.on('data', (d: Buffer) => (out += d.toString()));
       c.once('exit', (code) => resolve({ code, out }));
@@ -356,13 +361,17 @@ test('terminals in the foreground: do --isolation=vm at a terminal, run -t with 
 
     const d = await doRun;
     assert.equal(d.code, 3, d.out);
-    assert.match(d.out, /6\.1\.\d+.*-cloud-amd64\r?\r\n\/dev\/pts\/0\r?\r\n30 100\r?\r\n\/\r?\r\n/);
+    const cwd = process.cwd().replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    assert.match(d.out, new RegExp(`6\\.1\\.\\d+.*-cloud-amd64\\r?\\r\\n/dev/pts/0\\r?\\r\\n30 100\\r?\\r\\n${cwd}\\r?\\r\\nfrom-the-host\\r?\\r\\nchanged\\r?\\r\\n`), 'the guest kernel, a pty of its own, the caller\'s cwd, the host file, then its own copy');
+    assert.equal(fs.readFileSync(hostFile, 'utf8'), 'from-the-host\n', 'the host file is untouched');
     assert.deepEqual(fs.readdirSync(root).filter((n) => n !== '@vm'), [], 'nothing left of the do and run containers');
+    assert.deepEqual(volumeServersOf(root), [], "no file server left (the do's host root share)");
   } finally {
     term?.close();
     cs.close();
     moat(root, ['delete', '--force', 'vm-tty']);
     b.cleanup();
+    fs.rmSync(hostDir, { recursive: true, force: true });
   }
 });
 

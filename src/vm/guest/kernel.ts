@@ -15,7 +15,7 @@ export interface GuestKernel {
 }
 
 /** Modules the agent needs, by name; their dependencies are added from modules.dep. */
-export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_console', 'virtiofs', 'virtio_net'] as const;
+export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_console', 'virtiofs', 'virtio_net', 'overlay'] as const;
 
 /** The newest /boot/vmlinuz-*-cloud-amd64 (or MOAT_VM_KERNEL=/path/to/vmlinuz-<version>). */
 export function findGuestKernel(env: Record<string, string | undefined> = process.env, boot = '/boot'): GuestKernel {
