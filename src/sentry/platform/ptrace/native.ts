@@ -43,6 +43,13 @@ export interface PtraceSys {
   /** The tracer and its stubs on one CPU: the CPU, or -errno. */
   pinCpu(): number;
   pinPid(pid: number, cpu: number): number;
+  /** On-CPU ns of another process (a stub), from its process CPU clock; -errno if gone. */
+  processCpuNs(pid: number): number;
+  /** native/bindings/confine.c: the sentry's own confinement (src/sentry/confine/). 0 or -errno. */
+  confineRoot(dir: string): number;
+  confineFilter(program: Int32Array, flags: number): number;
+  /** Test hook: issue a call the sentry's filter forbids; returns only if it was not stopped. */
+  forbiddenCall(what: string): number;
   /** STUB_BASE of native/sentry/layout.h, as the stub was linked. */
   readonly stubBase: number;
 }
