@@ -13,6 +13,14 @@
  *                                     TSYNC among them, so Node's worker threads get it too).
  *   processCpuNs(pid) -> ns | -errno  on-CPU time of another process (a stub), from its process
  *                                     CPU clock: no /proc needed once the root is empty.
+ *   measureMode(fd) -> [ipLo, ipHi]   for measuring the list (MOAT_SENTRY_SECCOMP=measure): a
+ *                                     SIGSYS handler that records each syscall the filter traps
+ *                                     (once per number, "nr\n" on fd) and then issues it itself from
+ *                                     a gadget whose address the filter lets through — the sentry
+ *                                     runs on as if unfiltered. Returns that address (the filter
+ *                                     program's prefix compares the instruction pointer with it).
+ *   dieWithParent(ppid) -> 0 | -errno  `moat do`: SIGKILL when the parent (moat) dies; -ESRCH if
+ *                                     it already has (the parent is no longer ppid).
  *   forbiddenCall(what)               test hook (src/sentry/confine/test-hook.ts): issue a call
  *                                     the filter forbids ("execve", "openat", "socket-packet").
  */
@@ -24,6 +32,8 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
+#include <ucontext.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +47,79 @@
 #include "napi_util.h"
 
 #define MAX_FILTER 4096
+
+/* measureMode's gadget: a syscall with the SysV arguments (nr, a0..a5), from one known address. */
+long moat_measure_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+extern char moat_measure_ret[];
+__asm__(".text\n"
+	".globl moat_measure_syscall\n.hidden moat_measure_syscall\n"
+	".globl moat_measure_ret\n.hidden moat_measure_ret\n"
+	"moat_measure_syscall:\n"
+	"	mov %rdi, %rax\n"
+	"	mov %rsi, %rdi\n"
+	"	mov %rdx, %rsi\n"
+	"	mov %rcx, %rdx\n"
+	"	mov %r8, %r10\n"
+	"	mov %r9, %r8\n"
+	"	mov 8(%rsp), %r9\n"
+	"	syscall\n"
+	"moat_measure_ret:\n"
+	"	ret\n");
+
+static int measure_fd = -1;
+static unsigned char measure_seen[1024];
+
+static void on_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+	ucontext_t *uc = ctx;
+	greg_t *g = uc->uc_mcontext.gregs;
+	int nr = si->si_syscall;
+	int saved = errno;
+
+	(void)sig;
+	if (nr >= 0 && nr < (int)sizeof(measure_seen) && !__atomic_exchange_n(&measure_seen[nr], 1, __ATOMIC_RELAXED)) {
+		char buf[16];
+		int n = 0, v = nr;
+		char tmp[12];
+		int t = 0;
+
+		do
+			tmp[t++] = (char)('0' + v % 10);
+		while ((v /= 10) > 0);
+		while (t > 0)
+			buf[n++] = tmp[--t];
+		buf[n++] = '\n';
+		if (write(measure_fd, buf, (size_t)n) < 0) {
+			/* nothing to do */
+		}
+	}
+	g[REG_RAX] = moat_measure_syscall(nr, g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]);
+	errno = saved;
+}
+
+static napi_value measure_mode_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS], out, v;
+	struct sigaction sa;
+	uintptr_t ip = (uintptr_t)moat_measure_ret;
+
+	if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "measureMode", "fd", &measure_fd))
+		return NULL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigsys;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) != 0) {
+		throw_errno(env, errno, "sigaction", "SIGSYS");
+		return NULL;
+	}
+	napi_create_array_with_length(env, 2, &out);
+	napi_create_uint32(env, (uint32_t)(ip & 0xffffffffu), &v);
+	napi_set_element(env, out, 0, v);
+	napi_create_uint32(env, (uint32_t)(ip >> 32), &v);
+	napi_set_element(env, out, 1, v);
+	return out;
+}
 
 static napi_value num(napi_env env, double d)
 {
@@ -134,6 +217,18 @@ static napi_value process_cpu_ns_js(napi_env env, napi_callback_info info)
 	return num(env, (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec);
 }
 
+static napi_value die_with_parent_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	double ppid;
+
+	if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "dieWithParent", "ppid", 1, 0x3fffffff, &ppid))
+		return NULL;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+		return num(env, -errno);
+	return num(env, getppid() == (pid_t)ppid ? 0 : -ESRCH);
+}
+
 static napi_value forbidden_call_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
@@ -168,6 +263,8 @@ bool moat_register_confine(napi_env env, napi_value exports)
 		{ "confineRoot", confine_root_js },
 		{ "confineFilter", confine_filter_js },
 		{ "processCpuNs", process_cpu_ns_js },
+		{ "measureMode", measure_mode_js },
+		{ "dieWithParent", die_with_parent_js },
 		{ "forbiddenCall", forbidden_call_js },
 	};
 

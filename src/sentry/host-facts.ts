@@ -1,5 +1,5 @@
 // Facts about the host that Node reads from files (libuv opens /proc/meminfo for os.totalmem()
-// and /proc/cpuinfo for os.cpus()): read once, before the sentry confines itself to an empty root
+// and /proc/cpuinfo for os.cpus(), ICU /etc/localtime): read once, before the sentry confines itself to an empty root
 // where no path can be opened (confine/), then served from here.
 
 import * as os from 'node:os';
@@ -22,8 +22,11 @@ export function hostFirstCpu(): { model: string; mhz: number } {
   return cpu;
 }
 
-/** Read them all now. */
+/** Read them all now; also the time zone, which V8 and ICU look up (/etc/localtime) on the first
+ * local-time use and keep. */
 export function readHostFacts(): void {
   hostTotalMem();
   hostFirstCpu();
+  new Date().getTimezoneOffset();
+  Intl.DateTimeFormat().resolvedOptions();
 }

@@ -109,7 +109,8 @@ export function sentryMain(argv: string[]): void {
   holdNetFiles();
   reporter.holdFiles();
   platform.prepareTemplate();
-  const confineErr = confineSentry({ rootDir: path.dirname(path.resolve(cfgPath)), measure: process.env.MOAT_SENTRY_SECCOMP === 'log' });
+  const measureLog = process.env.MOAT_SENTRY_SECCOMP === 'measure' ? process.env.MOAT_SENTRY_SECCOMP_LOG : undefined;
+  const confineErr = confineSentry({ rootDir: path.dirname(path.resolve(cfgPath)), ...(measureLog ? { measureLog } : {}) });
   if (confineErr) fail(confineErr);
   const hookErr = runForbiddenCallHook();
   if (hookErr) fail(hookErr);

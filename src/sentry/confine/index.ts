@@ -6,9 +6,12 @@
 //      path the sentry (or a sentry taken over) opens resolves to nothing on the host;
 //   2. no_new_privs and the seccomp allow-list of profile.ts on every thread: no open, no exec, no
 //      fork, sockets of the networking families only; anything else kills the sentry.
-// MOAT_SENTRY_SECCOMP=log in moat's environment loads the same filter with SCMP_ACT_LOG as its
-// default (the kernel logs what the list lacks, nothing is refused): how the list was measured.
+// MOAT_SENTRY_SECCOMP=measure in moat's environment (with MOAT_SENTRY_SECCOMP_LOG=<file>) loads the
+// same filter with SCMP_ACT_TRAP as its default and a SIGSYS handler that appends each trapped
+// syscall's number to the file and then makes the call itself (native/bindings/confine.c): the
+// sentry runs as if unfiltered and the file lists what the allow-list lacks. How it was measured.
 
+import * as fs from 'node:fs';
 import { compileProfile, readProfile } from '../../policy/seccomp';
 import { ptraceSys } from '../platform/ptrace/native';
 import { sentrySeccompSpec } from './profile';
@@ -16,8 +19,8 @@ import { sentrySeccompSpec } from './profile';
 export interface ConfineOptions {
   /** An existing directory to mount the empty root on (hidden in the new namespace only). */
   rootDir: string;
-  /** Load the filter with a logging default instead of killing. */
-  measure?: boolean;
+  /** Measure instead of enforcing: the file that collects the syscall numbers the list lacks. */
+  measureLog?: string;
 }
 
 const ERRNO_TEXT: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 22: 'EINVAL', 38: 'ENOSYS' };
@@ -26,19 +29,41 @@ function errText(r: number): string {
   return ERRNO_TEXT[-r] ?? `errno ${-r}`;
 }
 
-/** The compiled filter as the addon takes it: (code, jt, jf, k) quadruples. */
-export function sentryFilterProgram(measure = false): { program: Int32Array; flags: number } {
-  const profile = readProfile(sentrySeccompSpec(measure));
-  const insns = compileProfile(profile);
-  return { program: Int32Array.from(insns.flatMap((i) => [i.code, i.jt, i.jf, i.k | 0])), flags: profile.flags };
+const BPF_LD_W_ABS = 0x20;
+const BPF_JEQ_K = 0x15;
+const BPF_RET_K = 0x06;
+const SECCOMP_RET_ALLOW = 0x7fff0000;
+const IP_OFFSET = 8; // seccomp_data.instruction_pointer
+
+/**
+ * The compiled filter as the addon takes it: (code, jt, jf, k) quadruples. With measureIp (the
+ * measuring handler's gadget), a prefix first allows any syscall made from that address.
+ */
+export function sentryFilterProgram(measureIp?: readonly [number, number]): { program: Int32Array; flags: number } {
+  const profile = readProfile(sentrySeccompSpec(measureIp !== undefined));
+  const insns = compileProfile(profile).map((i) => [i.code, i.jt, i.jf, i.k | 0]);
+  const prefix = measureIp
+    ? [
+      [BPF_LD_W_ABS, 0, 0, IP_OFFSET], [BPF_JEQ_K, 0, 3, measureIp[0] | 0],
+      [BPF_LD_W_ABS, 0, 0, IP_OFFSET + 4], [BPF_JEQ_K, 0, 1, measureIp[1] | 0],
+      [BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW],
+    ]
+    : [];
+  return { program: Int32Array.from([...prefix, ...insns].flat()), flags: profile.flags };
 }
 
 /** Confine the calling sentry. Returns an error text, or undefined when done. */
 export function confineSentry(opts: ConfineOptions): string | undefined {
   const n = ptraceSys();
+  let measureIp: [number, number] | undefined;
+  if (opts.measureLog !== undefined) {
+    const fd = fs.openSync(opts.measureLog, 'a', 0o600);
+    const ip = n.measureMode(fd);
+    measureIp = [ip[0]!, ip[1]!];
+  }
   const r = n.confineRoot(opts.rootDir);
   if (r < 0) return `cannot move into an empty root (mount namespace over ${opts.rootDir}): ${errText(r)}`;
-  const { program, flags } = sentryFilterProgram(opts.measure === true);
+  const { program, flags } = sentryFilterProgram(measureIp);
   const f = n.confineFilter(program, flags);
   if (f < 0) return `cannot load the sentry's seccomp filter: ${errText(f)}`;
   return undefined;

@@ -35,43 +35,54 @@ export interface AllowEntry {
   args?: { index: number; value: number; op: 'SCMP_CMP_EQ' | 'SCMP_CMP_MASKED_EQ'; valueTwo?: number }[];
 }
 
-/** The list, grouped by reason. One entry per rule: entries with args each stand alone. */
+/** PR_SET_NAME: the one prctl (a new Node/V8 thread names itself). */
+const PR_SET_NAME = 15;
+
+/**
+ * The list, grouped by reason. One entry per rule: entries with args each stand alone.
+ * "measured": seen on the sentry's threads after confinement (perf trace, and the measure mode
+ * over the sentry's test suites, docs/sentry.md); "code": a path of moat's or Node's that makes it,
+ * named in the reason, which the measured runs did not happen to take.
+ */
 export const SENTRY_ALLOW: readonly AllowEntry[] = [
-  // The trap: the sentry is the tracer of every stub (platform/ptrace).
+  // The trap: the sentry is the tracer of every stub (platform/ptrace, native/bindings/sentry.c).
   ...Object.values(PTRACE_REQUESTS).map((req): AllowEntry => ({
-    names: ['ptrace'], why: 'tracing the stubs: one request the platform makes', args: [{ index: 0, value: req, op: 'SCMP_CMP_EQ' }],
+    names: ['ptrace'], why: 'measured: tracing the stubs, one request of those the platform makes (PEEK/POKEDATA, POKEUSER, CONT, GET/SETREGS, GET/SETFPREGS, SYSEMU, GETEVENTMSG, GETSIGINFO); no ATTACH, SEIZE or SETOPTIONS', args: [{ index: 0, value: req, op: 'SCMP_CMP_EQ' }],
   })),
-  { names: ['wait4', 'waitid'], why: 'the next event of a stub (waitpid __WALL); reaping a stub' },
-  { names: ['tgkill', 'kill'], why: 'SIGKILL/SIGSTOP to a stub thread; Node signalling itself (process.kill on exit)' },
-  // Memory: the application's memfds (mm/) and Node's heap.
-  { names: ['memfd_create', 'ftruncate', 'fallocate', 'copy_file_range', 'lseek'], why: 'memory files of the address spaces: create, size, punch holes, fork copies (SEEK_DATA extents)' },
-  { names: ['mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'brk', 'msync'], why: 'Node/V8 heap and code space, and mapping the memory files into the sentry' },
-  // Threads and waiting: V8's platform workers, libuv's pool, the event loop.
-  { names: ['futex', 'set_robust_list', 'rseq', 'sched_yield', 'sched_getaffinity', 'gettid', 'getpid', 'getppid'], why: 'threads of Node and V8: locks, start-up of a worker thread, which CPUs to use' },
-  { names: ['clone'], why: 'a new thread of Node/V8 (libuv starts its pool lazily); the flags are a thread\'s, never a fork', args: [{ index: 0, value: THREAD_CLONE_FLAGS, op: 'SCMP_CMP_EQ' }] },
-  { names: ['exit', 'exit_group'], why: 'a thread ends; the sentry exits with the init\'s status' },
-  { names: ['epoll_create1', 'epoll_ctl', 'epoll_wait', 'epoll_pwait', 'epoll_pwait2', 'eventfd2', 'pipe2', 'poll', 'ppoll'], why: 'the event loop and the sentry\'s waits on host fds (stdio, sockets, the control socket)' },
-  { names: ['clock_gettime', 'clock_getres', 'gettimeofday', 'nanosleep', 'clock_nanosleep', 'timer_create', 'timer_settime', 'timer_delete', 'timer_gettime'], why: 'time: clocks (also a stub\'s process CPU clock), the sentry\'s tick timer, sleeps' },
-  { names: ['rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn', 'sigaltstack'], why: 'signal handling: forwarded host signals, O_ASYNC readiness, Node\'s own handlers' },
-  { names: ['getrandom'], why: 'V8\'s hash seeds and Math.random' },
-  // I/O on fds the sentry already holds (stdio, gofer channel, files the gofer handed over,
-  // host sockets, the control socket and what it receives).
-  { names: ['read', 'write', 'readv', 'writev', 'pread64', 'pwrite64', 'preadv', 'pwritev', 'close', 'dup', 'dup3', 'fcntl', 'fstat', 'statx', 'newfstatat', 'fstatfs', 'fsync', 'fdatasync', 'getdents64', 'sendfile', 'splice'], why: 'I/O on fds the sentry holds (stdio, gofer-given files, sockets); statx/newfstatat only resolve fds (AT_EMPTY_PATH) since the root is empty' },
-  { names: ['ioctl'], why: 'terminal ioctls on stdio (TIOCGWINSZ, TIOCSPGRP…), FIONBIO/FIONREAD, SIOCGIF* of the sandbox\'s namespace' },
-  { names: ['sendmsg', 'recvmsg', 'sendto', 'recvfrom', 'sendmmsg', 'recvmmsg', 'shutdown', 'getsockopt', 'setsockopt', 'getsockname', 'getpeername', 'bind', 'listen', 'connect', 'accept4'], why: 'the gofer channel (SCM_RIGHTS), moat exec\'s control socket, and the sandbox\'s host sockets in its network namespace' },
+  { names: ['wait4'], why: 'measured: the next event of a stub (waitpid __WALL), reaping one' },
+  { names: ['tgkill', 'kill'], why: 'code: SIGKILL of an address space, SIGSTOP to kick a running stub thread (destroyAddressSpace, kick)' },
+  // Memory: the application's memory files (mm/) and Node's own heap.
+  { names: ['memfd_create', 'ftruncate', 'fallocate', 'copy_file_range', 'lseek'], why: 'measured: memory files of the address spaces — create, size, punch holes, copy at fork (SEEK_DATA extents)' },
+  { names: ['mmap', 'munmap', 'mprotect', 'madvise'], why: 'measured: the V8 heap and code space, mapping memory files into the sentry' },
+  { names: ['brk', 'mremap'], why: 'code: glibc malloc growing the main arena, realloc of a large block' },
+  // Threads: V8's platform workers (running), libuv's pool (started on first use).
+  { names: ['futex', 'sched_yield', 'gettid', 'getpid', 'rt_sigprocmask'], why: 'measured: locks and waits between Node\'s threads' },
+  { names: ['clone'], why: 'code: a new thread of Node/V8 (pthread_create); the flags are a thread\'s, never a fork or a namespace', args: [{ index: 0, value: THREAD_CLONE_FLAGS, op: 'SCMP_CMP_EQ' }] },
+  { names: ['set_robust_list', 'rseq'], why: 'code: glibc starting a new thread' },
+  { names: ['prctl'], why: 'code: a new thread names itself (PR_SET_NAME only)', args: [{ index: 0, value: PR_SET_NAME, op: 'SCMP_CMP_EQ' }] },
+  { names: ['exit', 'exit_group'], why: 'measured: a thread ends; the sentry exits with the init\'s status' },
+  // Waiting, time, signals.
+  { names: ['epoll_pwait', 'epoll_ctl', 'ppoll', 'poll'], why: 'measured: Node\'s event loop (control socket), waits on host fds (stdin, sockets; pollIn)' },
+  { names: ['clock_gettime', 'clock_nanosleep', 'timer_create', 'timer_settime'], why: 'measured: clocks (also a stub\'s process CPU clock, kernel/cputime.ts), the tick timer that bounds a wait, sleeps' },
+  { names: ['rt_sigaction', 'rt_sigreturn'], why: 'measured: host signals forwarded to the sandbox, O_ASYNC readiness, returning from a handler' },
+  { names: ['getrandom'], why: 'code: crypto.randomUUID (the boot id of /proc/sys/kernel/random), V8\'s hash seeds' },
+  // I/O on fds the sentry already holds: stdio, the gofer channel and the files it hands over,
+  // host sockets, the control socket and what comes through it, the held log and /proc/net files.
+  { names: ['read', 'write', 'pread64', 'pwrite64', 'writev', 'close', 'fcntl', 'fstat', 'statx'], why: 'measured: I/O on held fds; statx/fstat of an fd (a path resolves in the empty root)' },
+  { names: ['ioctl'], why: 'code: terminal ioctls on the console (TIOCGWINSZ, TIOCSPGRP…), FIONREAD/SIOCGIF* on the sandbox\'s sockets' },
+  { names: ['sendmsg', 'recvmsg'], why: 'measured: the gofer channel and the control socket (SCM_RIGHTS), the sandbox\'s sockets' },
+  { names: ['connect', 'bind', 'listen', 'accept4', 'getsockname', 'getpeername'], why: 'measured: the sandbox\'s host sockets; accepting moat exec on the control socket' },
+  { names: ['setsockopt', 'getsockopt', 'shutdown'], why: 'code: socket options of the sandbox\'s sockets (an allow-list, net/inet), shutdown(2)' },
   ...[AF_INET, AF_INET6, AF_NETLINK].map((family): AllowEntry => ({
-    names: ['socket'], why: 'host sockets of the sandbox, in its network namespace: AF_INET/AF_INET6 TCP and UDP, AF_NETLINK (NETLINK_ROUTE dumps); no AF_UNIX (the sandbox\'s are the sentry\'s own), raw or packet family',
+    names: ['socket'], why: 'measured: host sockets of the sandbox, in its network namespace: AF_INET/AF_INET6 TCP and UDP, AF_NETLINK (NETLINK_ROUTE dumps); no AF_UNIX (the sandbox\'s are the sentry\'s own), raw or packet family',
     args: [{ index: 0, value: family, op: 'SCMP_CMP_EQ' }],
   })),
-  // Facts about itself and the host it reports to the application.
-  { names: ['uname', 'sysinfo', 'getrlimit', 'prlimit64', 'getrusage', 'getuid', 'geteuid', 'getgid', 'getegid', 'getcwd', 'sched_getparam', 'sched_getscheduler', 'getpriority', 'capget'], why: 'facts about the sentry and the host (memory, limits, ids) that it reports or that Node asks for' },
-  { names: ['prctl'], why: 'PR_SET_NAME of a new thread, PR_GET/SET_* Node checks at exit; harmless once no_new_privs and the filter are set (seccomp modes cannot be relaxed)' },
 ];
 
-/** The OCI seccomp object of the sentry's filter: default kill (or log, when measuring). */
+/** The OCI seccomp object of the sentry's filter: default kill (or trap, when measuring). */
 export function sentrySeccompSpec(measure: boolean): Record<string, unknown> {
   return {
-    defaultAction: measure ? 'SCMP_ACT_LOG' : 'SCMP_ACT_KILL_PROCESS',
+    defaultAction: measure ? 'SCMP_ACT_TRAP' : 'SCMP_ACT_KILL_PROCESS',
     architectures: ['SCMP_ARCH_X86_64'],
     flags: ['SECCOMP_FILTER_FLAG_TSYNC'],
     syscalls: [
@@ -82,6 +93,10 @@ export function sentrySeccompSpec(measure: boolean): Record<string, unknown> {
       // /proc/sys/vm/overcommit_memory the first time a thread's heap shrinks (measured), and
       // ICU may look for time zone files; both take a failure in their stride.
       { names: ['open', 'openat', 'openat2', 'creat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 },
+      // The same for looking a path up: ICU reads the /etc/localtime link to name the time zone
+      // (measured: the sentry reads the zone before confining itself, host-facts.ts, but a time
+      // zone change would have ICU look again).
+      { names: ['readlink', 'readlinkat', 'access', 'faccessat', 'faccessat2', 'stat', 'lstat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 },
       ...SENTRY_ALLOW.map((e) => ({
         names: e.names,
         action: 'SCMP_ACT_ALLOW',
