@@ -153,6 +153,7 @@ export class SentryPlatform implements Platform {
     if (log) cfg.moatLog = { file: path.resolve(log.file), format: log.format };
     const sock = controlSocketPath(req.stateDir);
     cfg.controlSocket = sock;
+    if (req.dieWithRunner) cfg.dieWithParent = process.pid;
     req.recordSentry?.({ stateDir: req.stateDir });
     fs.writeFileSync(cfgPath, JSON.stringify(cfg), { mode: 0o600 });
     const gofer = spawnGofer(trees);

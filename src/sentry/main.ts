@@ -44,6 +44,9 @@ export function sentryMain(argv: string[]): void {
     fail(`cannot read ${cfgPath}: ${(e as Error).message}`);
   }
   registerAll();
+  // `moat do`: the sandbox goes with its runner, even one killed by SIGKILL (its stubs die with the
+  // sentry, its gofer at the end of its channel; the runner's state is swept by the next moat).
+  if (cfg.dieWithParent !== undefined && ptraceSys().dieWithParent(cfg.dieWithParent) !== 0) fail('the moat do that started this sandbox is gone');
   // The sentry needs no System V IPC or host name of the host's: leave them (as root; the stubs it
   // starts inherit the empty namespaces). The network is the container's namespace (net/netns.ts):
   // the sentry serves the sandbox's sockets with host sockets there.
