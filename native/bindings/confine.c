@@ -7,6 +7,9 @@
  *                                     tmpfs: unshare(CLONE_NEWNS), every mount private, a tmpfs on
  *                                     dir (an existing directory, hidden in the new namespace
  *                                     only), pivot_root into it, the old root detached.
+ *   confineCaps(keep) -> 0 | -errno   every capability but those of the mask keep (bits < 53) is
+ *                                     dropped from the bounding, ambient, inheritable, permitted
+ *                                     and effective sets.
  *   confineFilter(program, flags) -> 0 | -errno   no_new_privs, then the classic BPF program
  *                                     (Int32Array of code,jt,jf,k quadruples) as a seccomp filter
  *                                     on every thread of the process (flags: SECCOMP_FILTER_FLAG_*,
@@ -29,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -157,6 +161,34 @@ static napi_value confine_root_js(napi_env env, napi_callback_info info)
 	return num(env, 0);
 }
 
+static napi_value confine_caps_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	double keepd;
+	uint64_t keep;
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "confineCaps", "keep", 0, 9007199254740991.0, &keepd))
+		return NULL;
+	keep = (uint64_t)keepd;
+	for (int cap = 0; cap < 64; cap++) {
+		if (keep & (1ULL << cap))
+			continue;
+		/* EINVAL past the kernel's last capability: done. */
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+			return num(env, -errno);
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+		return num(env, -errno);
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = (uint32_t)keep;
+	data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
+	if (syscall(SYS_capset, &hdr, data) != 0)
+		return num(env, -errno);
+	return num(env, 0);
+}
+
 static napi_value confine_filter_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
@@ -261,6 +293,7 @@ bool moat_register_confine(napi_env env, napi_value exports)
 {
 	static const struct napi_export fns[] = {
 		{ "confineRoot", confine_root_js },
+		{ "confineCaps", confine_caps_js },
 		{ "confineFilter", confine_filter_js },
 		{ "processCpuNs", process_cpu_ns_js },
 		{ "measureMode", measure_mode_js },

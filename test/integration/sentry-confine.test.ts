@@ -48,6 +48,14 @@ test('a running sentry is under its seccomp filter with no_new_privs, over an em
     const s = status(pid);
     assert.equal(s.Seccomp, '2', 'the sentry is in seccomp filter mode');
     assert.equal(s.NoNewPrivs, '1');
+    assert.equal(s.CapEff, '0000000000000400', 'only CAP_NET_BIND_SERVICE is left');
+    assert.equal(s.CapBnd, '0000000000000400');
+    // The gofer was confined already (docs/sentry-gofer.md): its own filter, no_new_privs, an empty root.
+    const goferPid = Number(/MOAT_GOFER_PID=(\d+)/.exec(fs.readFileSync(`/proc/${pid}/environ`, 'latin1'))?.[1]);
+    assert.ok(goferPid > 0, 'the gofer is named in the sentry\'s environment');
+    assert.equal(status(goferPid).Seccomp, '2');
+    assert.equal(status(goferPid).NoNewPrivs, '1');
+    assert.deepEqual(fs.readdirSync(`/proc/${goferPid}/root`), []);
     assert.deepEqual(fs.readdirSync(`/proc/${pid}/root`), [], 'the sentry\'s root is empty');
     assert.notEqual(fs.readlinkSync(`/proc/${pid}/ns/mnt`), fs.readlinkSync('/proc/self/ns/mnt'), 'a mount namespace of its own');
     for (const k of childrenOf(pid)) {

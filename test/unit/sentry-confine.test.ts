@@ -43,6 +43,12 @@ test('exec, fork, attach, mount and the like kill the sentry', () => {
   assert.equal(run('clone3') >>> 0, (ERRNO | 38) >>> 0, 'clone3: ENOSYS, glibc falls back to clone');
 });
 
+test('ioctl: only the requests the sentry makes (terminal, socket, interface reads)', () => {
+  for (const req of [0x5401, 0x5402, 0x5413, 0x541b, 0x5421, 0x8913, 0x8912]) assert.equal(run('ioctl', [0, req]) >>> 0, ALLOW, req.toString(16));
+  // TIOCSTI (push input into a terminal), SIOCSIFFLAGS (interface up/down), TIOCSCTTY, BLKGETSIZE64.
+  for (const req of [0x5412, 0x8914, 0x540e, 0x80081272]) assert.equal(run('ioctl', [0, req]) >>> 0, KILL_PROCESS, req.toString(16));
+});
+
 test('sockets: only the networking families; opens are refused with EACCES', () => {
   for (const af of [2, 10, 16]) assert.equal(run('socket', [af, 1, 0]) >>> 0, ALLOW, `family ${af}`);
   for (const af of [1, 17, 40, 38]) assert.equal(run('socket', [af, 3, 0]) >>> 0, KILL_PROCESS, `family ${af} (unix, packet, vsock, alg)`);

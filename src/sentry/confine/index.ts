@@ -4,7 +4,8 @@
 // template stub is spawned (platform/ptrace: later stubs are forks of it, never an exec), and then
 //   1. a mount namespace of its own over an empty, read-only root (pivot_root into a tmpfs): a
 //      path the sentry (or a sentry taken over) opens resolves to nothing on the host;
-//   2. no_new_privs and the seccomp allow-list of profile.ts on every thread: no open, no exec, no
+//   2. every capability dropped but CAP_NET_BIND_SERVICE;
+//   3. no_new_privs and the seccomp allow-list of profile.ts on every thread: no open, no exec, no
 //      fork, sockets of the networking families only; anything else kills the sentry.
 // MOAT_SENTRY_SECCOMP=measure in moat's environment (with MOAT_SENTRY_SECCOMP_LOG=<file>) loads the
 // same filter with SCMP_ACT_TRAP as its default and a SIGSYS handler that appends each trapped
@@ -22,6 +23,15 @@ export interface ConfineOptions {
   /** Measure instead of enforcing: the file that collects the syscall numbers the list lacks. */
   measureLog?: string;
 }
+
+/**
+ * The one capability the sentry keeps: CAP_NET_BIND_SERVICE, for a port below 1024 that the
+ * sandbox's root binds (a host socket of the sentry's). The rest — CAP_SYS_ADMIN, CAP_NET_ADMIN,
+ * CAP_DAC_OVERRIDE, CAP_SYS_PTRACE… — is dropped from every set: a sentry taken over is root
+ * without root's powers (its tracees were attached before; files come from the gofer).
+ */
+const CAP_NET_BIND_SERVICE = 10;
+export const KEPT_CAPS = 2 ** CAP_NET_BIND_SERVICE;
 
 const ERRNO_TEXT: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 22: 'EINVAL', 38: 'ENOSYS' };
 
@@ -63,6 +73,8 @@ export function confineSentry(opts: ConfineOptions): string | undefined {
   }
   const r = n.confineRoot(opts.rootDir);
   if (r < 0) return `cannot move into an empty root (mount namespace over ${opts.rootDir}): ${errText(r)}`;
+  const c = n.confineCaps(KEPT_CAPS);
+  if (c < 0) return `cannot drop the sentry's capabilities: ${errText(c)}`;
   const { program, flags } = sentryFilterProgram(measureIp);
   const f = n.confineFilter(program, flags);
   if (f < 0) return `cannot load the sentry's seccomp filter: ${errText(f)}`;

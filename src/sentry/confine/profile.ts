@@ -35,6 +35,26 @@ export interface AllowEntry {
   args?: { index: number; value: number; op: 'SCMP_CMP_EQ' | 'SCMP_CMP_MASKED_EQ'; valueTwo?: number }[];
 }
 
+/**
+ * The ioctl requests the sentry makes, all on fds it holds: the console's terminal requests
+ * (ttyIoctl, native/bindings/sentry.c), the socket and interface requests of net/ (net.c), and
+ * libuv's own (FIONBIO, FIOCLEX, TCGETS for isatty). No other request reaches the host.
+ */
+const IOCTLS: Record<string, number> = {
+  TCGETS: 0x5401, TCSETS: 0x5402, TCSETSW: 0x5403, TCSETSF: 0x5404, TIOCGWINSZ: 0x5413, TIOCSWINSZ: 0x5414,
+  FIONREAD: 0x541b, FIONBIO: 0x5421, FIOCLEX: 0x5451, FIONCLEX: 0x5450,
+  SIOCOUTQ: 0x5411, SIOCATMARK: 0x8905, SIOCOUTQNSD: 0x894b,
+  SIOCGIFNAME: 0x8910, SIOCGIFCONF: 0x8912, SIOCGIFFLAGS: 0x8913, SIOCGIFADDR: 0x8915, SIOCGIFDSTADDR: 0x8917,
+  SIOCGIFBRDADDR: 0x8919, SIOCGIFNETMASK: 0x891b, SIOCGIFMETRIC: 0x891d, SIOCGIFMTU: 0x8921, SIOCGIFHWADDR: 0x8927,
+  SIOCGIFINDEX: 0x8933, SIOCGIFTXQLEN: 0x8942,
+};
+const IOCTL_WHY: Record<string, string> = {
+  TCGETS: 'the console\'s termios for the application; isatty()', TCSETS: 'the application sets the console\'s termios',
+  TCSETSW: 'the same, after output drains', TCSETSF: 'the same, input flushed', TIOCGWINSZ: 'the console\'s window size',
+  TIOCSWINSZ: 'the application resizes the console', FIONREAD: 'bytes waiting on stdin or a socket',
+  FIONBIO: 'libuv making an fd non-blocking', FIOCLEX: 'libuv marking an fd close-on-exec', FIONCLEX: 'libuv clearing it',
+};
+
 /** PR_SET_NAME: the one prctl (a new Node/V8 thread names itself). */
 const PR_SET_NAME = 15;
 
@@ -69,7 +89,10 @@ export const SENTRY_ALLOW: readonly AllowEntry[] = [
   // I/O on fds the sentry already holds: stdio, the gofer channel and the files it hands over,
   // host sockets, the control socket and what comes through it, the held log and /proc/net files.
   { names: ['read', 'write', 'pread64', 'pwrite64', 'writev', 'close', 'fcntl', 'fstat', 'statx'], why: 'measured: I/O on held fds; statx/fstat of an fd (a path resolves in the empty root)' },
-  { names: ['ioctl'], why: 'code: terminal ioctls on the console (TIOCGWINSZ, TIOCSPGRP…), FIONREAD/SIOCGIF* on the sandbox\'s sockets' },
+  ...Object.entries(IOCTLS).map(([name, req]): AllowEntry => ({
+    names: ['ioctl'], why: `code: ${name} — ${IOCTL_WHY[name] ?? 'the sandbox\'s sockets (net/inet, net/netdev)'}`,
+    args: [{ index: 1, value: req, op: 'SCMP_CMP_EQ' }],
+  })),
   { names: ['sendmsg', 'recvmsg'], why: 'measured: the gofer channel and the control socket (SCM_RIGHTS), the sandbox\'s sockets' },
   { names: ['connect', 'bind', 'listen', 'accept4', 'getsockname', 'getpeername'], why: 'measured: the sandbox\'s host sockets; accepting moat exec on the control socket' },
   { names: ['setsockopt', 'getsockopt', 'shutdown'], why: 'code: socket options of the sandbox\'s sockets (an allow-list, net/inet), shutdown(2)' },

@@ -49,6 +49,7 @@ export interface PtraceSys {
   dieWithParent(ppid: number): number;
   /** native/bindings/confine.c: the sentry's own confinement (src/sentry/confine/). 0 or -errno. */
   confineRoot(dir: string): number;
+  confineCaps(keep: number): number;
   confineFilter(program: Int32Array, flags: number): number;
   /** Measuring the allow-list: a SIGSYS handler recording to fd; the gadget's address [lo, hi]. */
   measureMode(fd: number): number[];
