@@ -72,7 +72,10 @@ export function confineSentry(opts: ConfineOptions): string | undefined {
     measureIp = [ip[0]!, ip[1]!];
   }
   const r = n.confineRoot(opts.rootDir);
-  if (r < 0) return `cannot move into an empty root (mount namespace over ${opts.rootDir}): ${errText(r)}`;
+  // An unprivileged caller (rootless) cannot make a mount namespace without a user namespace: its
+  // sentry runs on in the caller's root, unprivileged, under the same filter (no open, no exec).
+  const rootless = r === -1 && process.geteuid?.() !== 0;
+  if (r < 0 && !rootless) return `cannot move into an empty root (mount namespace over ${opts.rootDir}): ${errText(r)}`;
   const c = n.confineCaps(KEPT_CAPS);
   if (c < 0) return `cannot drop the sentry's capabilities: ${errText(c)}`;
   const { program, flags } = sentryFilterProgram(measureIp);
