@@ -172,11 +172,16 @@ static napi_value confine_caps_js(napi_env env, napi_callback_info info)
 	if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "confineCaps", "keep", 0, 9007199254740991.0, &keepd))
 		return NULL;
 	keep = (uint64_t)keepd;
+	/* Keep only what is held: an unprivileged (rootless) sentry has nothing to drop. */
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return num(env, -errno);
+	keep &= (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
 	for (int cap = 0; cap < 64; cap++) {
 		if (keep & (1ULL << cap))
 			continue;
-		/* EINVAL past the kernel's last capability: done. */
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+		/* EINVAL past the kernel's last capability: done. EPERM: no CAP_SETPCAP (rootless),
+		 * and then nothing to bound either — no exec will happen under the filter. */
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL && errno != EPERM)
 			return num(env, -errno);
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
