@@ -34,5 +34,6 @@ bool moat_register_sentry(napi_env env, napi_value exports);
 bool moat_register_gofer(napi_env env, napi_value exports);
 bool moat_register_vm(napi_env env, napi_value exports); /* vm_tty.c */
 bool moat_register_net(napi_env env, napi_value exports); /* net.c: the sentry's host sockets */
+bool moat_register_confine(napi_env env, napi_value exports); /* confine.c: the sentry's own filter and root */
 
 #endif

@@ -2,8 +2,11 @@
  * The sentry's ptrace platform (docs/sentry.md): the few calls the TypeScript kernel makes per
  * application syscall, each a single native crossing.
  *
- *   stubSpawn(path, memfd)        -> tid   posix_spawn moat-stub with memfd as fd 3; wait for its
- *                                          SIGSTOP; set PTRACE_O_EXITKILL|TRACESYSGOOD|TRACECLONE
+ *   stubSpawn(path, memfd)        -> tid   posix_spawn moat-stub with memfd as fd 3 and a pidfd of
+ *                                          the sentry as fd 4; wait for its SIGSTOP; set
+ *                                          PTRACE_O_EXITKILL|TRACESYSGOOD|TRACECLONE|TRACEFORK. Once,
+ *                                          at start-up: the template every later stub is forked from
+ *                                          (inject clone(CLONE_PARENT|SIGCHLD); event[2] = its pid)
  *   sentryBuffers(regs, event)    -> void  the shared buffers: regs (27 u64, struct
  *                                          user_regs_struct) and event (Int32Array, 8: tid,
  *                                          status, new tid, -, fault si_code, si_addr lo/hi)
@@ -294,12 +297,28 @@ static napi_value stub_spawn_js(napi_env env, napi_callback_info info)
 	pid_t pid;
 	char *args[] = { "moat-stub", NULL };
 	char *envp[] = { NULL };
+	int self_pidfd;
 
 	if (!get_args(env, info, 2, argv) || !get_str(env, argv[0], "stubSpawn", "path", path, sizeof(path)) ||
 	    !get_fd(env, argv[1], "stubSpawn", "memfd", &memfd))
 		return NULL;
+	/* fd 4: a pidfd of the sentry, from which stubs forked off this one fetch their memory file
+	 * (pidfd_getfd): no stub is ever exec'd after the sentry confines itself. */
+	err = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	/* Above 4, so that neither dup2 below overwrites it first. */
+	self_pidfd = err < 0 ? -1 : fcntl(err, F_DUPFD_CLOEXEC, 10);
+	if (err >= 0)
+		close(err);
+	if (self_pidfd < 0) {
+		throw_errno(env, errno, "pidfd_open", "the sentry");
+		return NULL;
+	}
 	posix_spawn_file_actions_init(&fa);
+	/* 0-2 taken (by /dev/null), so that fd 3, once closed in a forked stub, is the lowest free. */
+	for (int i = 0; i < 3; i++)
+		posix_spawn_file_actions_addopen(&fa, i, "/dev/null", O_RDWR, 0);
 	posix_spawn_file_actions_adddup2(&fa, memfd, 3);
+	posix_spawn_file_actions_adddup2(&fa, self_pidfd, 4);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	sigfillset(&all);
@@ -309,6 +328,7 @@ static napi_value stub_spawn_js(napi_env env, napi_callback_info info)
 	err = posix_spawn(&pid, path, &fa, &attr, args, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	close(self_pidfd);
 	(void)environ;
 	if (err) {
 		throw_errno(env, err, "posix_spawn", path);
@@ -334,7 +354,8 @@ static napi_value stub_spawn_js(napi_env env, napi_callback_info info)
 		return NULL;
 	}
 	if (ptrace(PTRACE_SETOPTIONS, pid, NULL,
-		   (void *)(long)(PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE)) != 0) {
+		   (void *)(long)(PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE |
+			   PTRACE_O_TRACEFORK)) != 0) {
 		err = errno;
 		goto fail;
 	}
@@ -428,12 +449,13 @@ static napi_value inject_js(napi_env env, napi_callback_info info)
 			}
 			return num(env, -ESRCH);
 		}
-		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_CLONE << 8))) {
+		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_CLONE << 8)) || status >> 8 == (SIGTRAP | (PTRACE_EVENT_FORK << 8))) {
 			unsigned long msg = 0;
 			int cst;
 
 			ptrace(PTRACE_GETEVENTMSG, tid, NULL, &msg);
-			/* The new thread starts with a SIGSTOP of its own: take it now. */
+			/* The new thread (or, forked from the template, stub) starts with a SIGSTOP of its
+			 * own, traced with the same options: take it now. */
 			while (waitpid((pid_t)msg, &cst, __WALL) < 0 && errno == EINTR)
 				;
 			if (shared_event)

@@ -1,7 +1,10 @@
 /*
  * moat-exec: carry out an executor plan (docs/executor-plan.md). No policy lives here.
  *
- *   moat-exec --plan-fd P --report-fd R [--mode create|run|check]
+ *   moat-exec --plan-fd P --report-fd R [--mode create|run|check] [--die-with-parent PID]
+ *
+ * --die-with-parent (run mode, `moat do`): P gets RUNNER_DEATH_SIG when its parent (moat, pid PID)
+ * dies, even by SIGKILL, and then kills the init — with it the container's pid namespace.
  *
  * P (this process) runs the parent ops, clones the init C, runs the after-clone ops, wakes C,
  * and reports `pid N` once C says `ready` (or `error …` if anything failed).
@@ -12,6 +15,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,12 +38,13 @@ struct args {
 	int plan_fd;
 	int report_fd;
 	enum mode mode;
+	pid_t die_with_parent;
 };
 
 static void __attribute__((noreturn)) usage(const char *why)
 {
 	report_stderr(why);
-	report_stderr("usage: moat-exec --plan-fd P --report-fd R [--mode create|run|check]");
+	report_stderr("usage: moat-exec --plan-fd P --report-fd R [--mode create|run|check] [--die-with-parent PID]");
 	exit(EXIT_USAGE);
 }
 
@@ -70,6 +75,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 {
 	a->plan_fd = a->report_fd = -1;
 	a->mode = MODE_CREATE;
+	a->die_with_parent = 0;
 	for (int i = 1; i < argc; i += 2) {
 		const char *val = (i + 1 < argc) ? argv[i + 1] : NULL;
 
@@ -81,6 +87,14 @@ static void parse_args(int argc, char **argv, struct args *a)
 			a->report_fd = parse_fd(val);
 		else if (strcmp(argv[i], "--mode") == 0)
 			a->mode = parse_mode(val);
+		else if (strcmp(argv[i], "--die-with-parent") == 0) {
+			char *end;
+			long v = strtol(val, &end, 10);
+
+			if (*end || v <= 0 || v > 0x3fffffff)
+				usage("bad --die-with-parent");
+			a->die_with_parent = (pid_t)v;
+		}
 		else
 			usage("bad argument");
 	}
@@ -173,6 +187,12 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	parse_args(argc, argv, &a);
+	if (a.die_with_parent > 0) {
+		/* Until the supervisor catches it, the signal's default action ends P, and an init that
+		 * never got `go` ends with its sync socket. Checked after: the parent may be gone already. */
+		if (prctl(PR_SET_PDEATHSIG, RUNNER_DEATH_SIG) != 0 || getppid() != a.die_with_parent)
+			exit(EXIT_SETUP);
+	}
 	/* Never let the container reach this binary on the host (CVE-2019-5736): see cloned.h. */
 	if (cloned_binary_ensure(argv) < 0) {
 		err_set(&e, errno, "re-exec from a sealed copy of the executor");

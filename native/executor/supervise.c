@@ -16,6 +16,7 @@ int supervise_prepare(void)
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
 		sigaddset(&set, forwarded[i]);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, RUNNER_DEATH_SIG);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
 	return signalfd(-1, &set, SFD_CLOEXEC);
@@ -59,7 +60,11 @@ int supervise(pid_t child, int sfd)
 			continue;
 		if (n != (ssize_t)sizeof(si))
 			return wait_plain(child);
-		if (si.ssi_signo != SIGCHLD)
+		/* The runner (moat do) died: the sandbox goes with it (the init's death ends its pid
+		 * namespace); its state is swept by the next moat. */
+		if (si.ssi_signo == RUNNER_DEATH_SIG)
+			(void)kill(child, SIGKILL);
+		else if (si.ssi_signo != SIGCHLD)
 			(void)kill(child, (int)si.ssi_signo);
 	}
 }

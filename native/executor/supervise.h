@@ -2,7 +2,12 @@
 #ifndef MOAT_SUPERVISE_H
 #define MOAT_SUPERVISE_H
 
+#include <signal.h>
 #include <sys/types.h>
+
+/* The parent-death signal of a `moat do` supervisor (--die-with-parent): one nobody sends or
+ * forwards. Caught (signalfd) once supervising, it kills the init. */
+#define RUNNER_DEATH_SIG SIGSTKFLT
 
 /* Block the forwarded signals and SIGCHLD and return a signalfd for them (-1 on error).
  * Call before reporting `pid`, so no signal meant for the container is lost or kills P. */

@@ -10,7 +10,8 @@
  * bookkeeping (resuming without SYSEMU) cannot become host access.
  *
  * Start-up, all before the filter: become traced by the sentry, die with it, keep only fds 3
- * (memory) and 4 (fd transfer), no new privileges. Then stop with SIGSTOP — through the gadget,
+ * (memory) and 4 (a pidfd of the sentry, whose fds a new stub fetches with pidfd_getfd), no new
+ * privileges. Then stop with SIGSTOP — through the gadget,
  * since the filter is already in force — and wait to be told what to run.
  *
  * No libc: a static, position-dependent binary of a few hundred bytes (see stub.ld).
@@ -70,17 +71,62 @@ static __attribute__((noreturn)) void die(int step)
 		raw_syscall(SYS_exit_group, 120 + step, 0, 0);
 }
 
+/* The clone flags the sentry injects: a thread of the application (VM FS FILES SIGHAND THREAD
+ * SYSVSEM), and — in the template stub only — a new stub process (CLONE_PARENT, SIGCHLD). */
+#define THREAD_FLAGS 0x50f00
+#define FORK_FLAGS (0x8000 | 17)
+#define PR_SET_PDEATHSIG_ 1
+#define SYS_pidfd_getfd_ 438
+
+#define LD_ABS(off) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
+#define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
+#define JEQ(k, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (t), (f))
+#define ARG_LO(n) (offsetof(struct seccomp_data, args) + 8 * (n))
+#define ARG_HI(n) (offsetof(struct seccomp_data, args) + 8 * (n) + 4)
+
+/*
+ * Only from the gadget, and only what the sentry injects (docs/sentry.md, "The stub and the
+ * trap"): mmap, munmap, mprotect of the application's memory; clone of a thread or (template) of a
+ * stub; the fd of a memory file fetched from the sentry (close, pidfd_getfd on fd 4); the parent-
+ * death signal of a new stub; exit; the start-up SIGSTOP (kill). No exec, no open, no socket: a
+ * sentry taken over cannot use a stub to do what its own filter forbids.
+ */
 static const struct sock_filter filter[] = {
-	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)(GADGET_RET & 0xffffffffUL), 1, 0),
-	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4),
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)(GADGET_RET >> 32), 1, 0),
-	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	LD_ABS(offsetof(struct seccomp_data, arch)),
+	JEQ(AUDIT_ARCH_X86_64, 1, 0),
+	RET(SECCOMP_RET_KILL_PROCESS),
+	LD_ABS(offsetof(struct seccomp_data, instruction_pointer)),
+	JEQ((unsigned int)(GADGET_RET & 0xffffffffUL), 1, 0),
+	RET(SECCOMP_RET_KILL_PROCESS),
+	LD_ABS(offsetof(struct seccomp_data, instruction_pointer) + 4),
+	JEQ((unsigned int)(GADGET_RET >> 32), 1, 0),
+	RET(SECCOMP_RET_KILL_PROCESS),
+	LD_ABS(offsetof(struct seccomp_data, nr)),
+	JEQ(SYS_mmap, 9, 0),
+	JEQ(SYS_munmap, 8, 0),
+	JEQ(SYS_mprotect, 7, 0),
+	JEQ(SYS_exit, 6, 0),
+	JEQ(SYS_exit_group, 5, 0),
+	JEQ(SYS_close, 4, 0),
+	JEQ(SYS_pidfd_getfd_, 3, 0),
+	JEQ(SYS_kill, 2, 0),
+	JEQ(SYS_clone, 2, 0),
+	JEQ(SYS_prctl, 7, 12),
+	RET(SECCOMP_RET_ALLOW),
+	/* clone: flags (all 64 bits) a thread's or a new stub's. */
+	LD_ABS(ARG_HI(0)),
+	JEQ(0, 0, 9),
+	LD_ABS(ARG_LO(0)),
+	JEQ(THREAD_FLAGS, 1, 0),
+	JEQ(FORK_FLAGS, 0, 6),
+	RET(SECCOMP_RET_ALLOW),
+	/* prctl: PR_SET_PDEATHSIG only. (Jump offsets: every KILL path ends at the last line.) */
+	LD_ABS(ARG_HI(0)),
+	JEQ(0, 0, 3),
+	LD_ABS(ARG_LO(0)),
+	JEQ(PR_SET_PDEATHSIG_, 0, 1),
+	RET(SECCOMP_RET_ALLOW),
+	RET(SECCOMP_RET_KILL_PROCESS),
 };
 
 __attribute__((noreturn, used)) void stub_main(void)

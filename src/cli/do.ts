@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import { runForeground } from '../runtime/foreground';
 import { doSpec } from '../runtime/do-spec';
+import { DO_PREFIX } from '../runtime/sweep';
 import { callerWindowSize, foregroundConsoleEndpoint } from '../runtime/terminal';
 import { MoatError } from '../util/errors';
 import { DEFAULT_GRACE_MS, SandboxEnder } from '../runtime/ending';
@@ -58,7 +59,7 @@ export async function doCommand(ctx: CommandContext): Promise<number> {
 }
 
 async function runSandbox(rt: Runtime, args: string[], hostname: string | undefined, ender: SandboxEnder): Promise<number> {
-  const id = `do-${crypto.randomBytes(6).toString('hex')}`;
+  const id = `${DO_PREFIX}${crypto.randomBytes(6).toString('hex')}`;
   const scratch = path.join(rt.store.dir(id), 'scratch');
   const spec = doSpec({ args, env: process.env, cwd: process.cwd(), ...(hostname ? { hostname } : {}) });
   // At a terminal, the sandbox gets a pty of its own, relayed by moat: never the caller's terminal
@@ -76,6 +77,7 @@ async function runSandbox(rt: Runtime, args: string[], hostname: string | undefi
       noPivot: false,
       preserveFds: 0,
       hostRootOverlay: { scratch },
+      dieWithRunner: true,
       ...(endpoint ? { console: { handoff: endpoint.handoff, ...callerWindowSize() } } : {}),
     });
     terminal = endpoint?.receiveMaster();

@@ -2,6 +2,7 @@
 // loaded only when used, so `moat state` does not pay for `moat run`.
 
 import { Runtime } from '../runtime/lifecycle';
+import { sweepStaleDo } from '../runtime/sweep';
 import { configureLog, logError } from '../util/log';
 import { MoatError, messageOf } from '../util/errors';
 import { bool, lenientLogFlags, parseArgs, str } from './args';
@@ -144,7 +145,13 @@ export async function main(argv: string[]): Promise<number> {
   const ctx: CommandContext = {
     global,
     argv: rest,
-    runtime: () => (runtime ??= new Runtime({ root: global.root, isolation: global.isolation, systemdCgroup: global.systemdCgroup, ...(global.vmAccel !== undefined ? { vmAccel: global.vmAccel } : {}), ...(bool(g, 'strace') ? { strace: true } : {}) })),
+    runtime: () => {
+      if (runtime) return runtime;
+      runtime = new Runtime({ root: global.root, isolation: global.isolation, systemdCgroup: global.systemdCgroup, ...(global.vmAccel !== undefined ? { vmAccel: global.vmAccel } : {}), ...(bool(g, 'strace') ? { strace: true } : {}) });
+      // `moat do` sandboxes whose runner was killed (SIGKILL) leave their state: cleared here.
+      sweepStaleDo(runtime);
+      return runtime;
+    },
   };
   try {
     return await load()(ctx);

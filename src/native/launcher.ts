@@ -19,6 +19,8 @@ export interface LaunchOptions {
   console?: number | import('node:net').Socket;
   /** The process's stdin, stdout, stderr (fds of moat's) instead of moat's own (the shim's FIFOs). */
   stdio?: readonly [number, number, number];
+  /** Run mode (`moat do`): the sandbox dies with this moat process, even by SIGKILL. */
+  dieWithParent?: boolean;
 }
 
 /** The executor-side fd number of the console socket, for the plan's console-setup op. */
@@ -42,7 +44,9 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
   for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
   stdio.push('pipe', 'pipe');
   if (opts.console !== undefined) stdio.push(opts.console);
-  const child = spawn(executorPath(), ['--plan-fd', String(planFd), '--report-fd', String(reportFd), '--mode', opts.mode], {
+  const args = ['--plan-fd', String(planFd), '--report-fd', String(reportFd), '--mode', opts.mode];
+  if (opts.dieWithParent) args.push('--die-with-parent', String(process.pid));
+  const child = spawn(executorPath(), args, {
     stdio,
     // Its own session: terminal signals reach moat, which forwards them; never twice.
     detached: true,

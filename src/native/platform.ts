@@ -38,7 +38,11 @@ export class NativePlatform implements Platform {
     // Created last, once the plan is known to be valid; removed again on any failure to launch.
     const cgroupRecord = cgroups ? createCgroups(cgroups, (c) => req.recordCgroups?.(c)) : undefined;
     try {
-      const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds, ...(req.console ? { console: req.console.handoff } : {}), ...(req.stdio ? { stdio: req.stdio } : {}) });
+      const launched = await launch({
+        plan, mode: req.mode, preserveFds: req.preserveFds,
+        ...(req.console ? { console: req.console.handoff } : {}), ...(req.stdio ? { stdio: req.stdio } : {}),
+        ...(req.dieWithRunner ? { dieWithParent: true } : {}),
+      });
       return { pid: launched.pid, exited: launched.exited };
     } catch (err) {
       if (cgroupRecord) removeCgroups(cgroupRecord);

@@ -54,6 +54,8 @@ export interface CreateRequest {
   vmAccel?: string;
   /** The global --strace flag: the sentry logs every application syscall. */
   strace?: boolean;
+  /** `moat do`: the sandbox dies with this moat process, even killed by SIGKILL (native, sentry). */
+  dieWithRunner?: boolean;
   /** stdin, stdout, stderr of the container (fds of moat's; the shim's FIFOs); default: moat's own. */
   stdio?: readonly [number, number, number];
   /** Called as soon as the VMM exists, to record it (delete stops it and removes its files). */

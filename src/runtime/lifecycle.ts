@@ -40,6 +40,8 @@ export interface CreateOptions {
   noNewKeyring?: boolean;
   /** stdin, stdout, stderr of the container's process (the shim's FIFOs); default: moat's own. */
   stdio?: readonly [number, number, number];
+  /** `moat do`: the sandbox dies with this moat process, even killed by SIGKILL (sweep.ts clears its state). */
+  dieWithRunner?: boolean;
 }
 
 export interface Created {
@@ -99,6 +101,7 @@ export class Runtime {
         stateDir: handle.dir,
         ...(this.opts.vmAccel !== undefined ? { vmAccel: this.opts.vmAccel } : {}),
         ...(this.opts.strace ? { strace: true } : {}),
+        ...(o.dieWithRunner ? { dieWithRunner: true } : {}),
         recordVm: (vm) => {
           record.vm = vm;
           handle.write(record);

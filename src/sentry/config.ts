@@ -38,6 +38,8 @@ export interface SentryConfig {
   strace?: boolean;
   /** process.terminal: stdio is a pty slave, to become the sentry's controlling terminal. */
   terminal?: boolean;
+  /** `moat do`: the pid of the moat process the sentry dies with (PR_SET_PDEATHSIG), even killed by SIGKILL. */
+  dieWithParent?: number;
   /** moat exec's socket (src/sentry/control.ts). */
   controlSocket?: string;
   /**

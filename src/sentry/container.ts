@@ -154,6 +154,7 @@ export class SentryPlatform implements Platform {
     if (log) cfg.moatLog = { file: path.resolve(log.file), format: log.format };
     const sock = controlSocketPath(req.stateDir);
     cfg.controlSocket = sock;
+    if (req.dieWithRunner) cfg.dieWithParent = process.pid;
     req.recordSentry?.({ stateDir: req.stateDir });
     fs.writeFileSync(cfgPath, JSON.stringify(cfg), { mode: 0o600 });
     const gofer = spawnGofer(trees);
@@ -165,7 +166,9 @@ export class SentryPlatform implements Platform {
       const env: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
       if (process.env.MOAT_NATIVE_DIR) env.MOAT_NATIVE_DIR = process.env.MOAT_NATIVE_DIR;
       env.MOAT_GOFER_PID = String(gofer.pid);
-      if (process.env.MOAT_SENTRY_PIN !== undefined) env.MOAT_SENTRY_PIN = process.env.MOAT_SENTRY_PIN;
+      for (const k of ['MOAT_SENTRY_PIN', 'MOAT_SENTRY_SECCOMP', 'MOAT_SENTRY_SECCOMP_LOG', 'MOAT_SENTRY_TEST_FORBIDDEN']) {
+        if (process.env[k] !== undefined) env[k] = process.env[k]!;
+      }
       child = spawn(process.execPath, ['--stack-size=4000', sentryScript(), cfgPath], {
         stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd] : [...(req.stdio ?? ['inherit', 'inherit', 'inherit'] as const), gofer.fd],
         detached: true,

@@ -6,6 +6,7 @@
 //                                            starts a gofer over the rootfs itself)
 
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Kernel } from './kernel/kernel';
 import { PtracePlatform } from './platform';
 import { registerAll } from './syscalls/linux';
@@ -21,6 +22,10 @@ import { ptraceSys } from './platform/ptrace/native';
 import { consoleForeground } from './vfs/host-stream';
 import { enterNetwork } from './net/netns';
 import { registerNetFamilies } from './net';
+import { confineSentry } from './confine';
+import { runForbiddenCallHook } from './confine/test-hook';
+import { readHostFacts } from './host-facts';
+import { holdNetFiles } from './vfs/proc/net';
 
 const FORWARDED = [1, 2, 3, 10, 12, 14, 15, 18, 20, 21, 22, 23, 28]; // HUP INT QUIT USR1 USR2 ALRM TERM CONT TSTP TTIN TTOU URG WINCH
 
@@ -39,6 +44,9 @@ export function sentryMain(argv: string[]): void {
     fail(`cannot read ${cfgPath}: ${(e as Error).message}`);
   }
   registerAll();
+  // `moat do`: the sandbox goes with its runner, even one killed by SIGKILL (its stubs die with the
+  // sentry, its gofer at the end of its channel; the runner's state is swept by the next moat).
+  if (cfg.dieWithParent !== undefined && ptraceSys().dieWithParent(cfg.dieWithParent) !== 0) fail('the moat do that started this sandbox is gone');
   // The sentry needs no System V IPC or host name of the host's: leave them (as root; the stubs it
   // starts inherit the empty namespaces). The network is the container's namespace (net/netns.ts):
   // the sentry serves the sandbox's sockets with host sockets there.
@@ -98,8 +106,19 @@ export function sentryMain(argv: string[]): void {
     fs.writeSync(fd, '0');
     fs.closeSync(fd);
   }
-  const path = cfg.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-  const file = vfs.lookPath(cfg.args[0] ?? '', path, creds) ?? cfg.args[0];
+  // Start-up is over: what the sentry needs of the host is open. Confine it before the
+  // application's first instruction (confine/).
+  readHostFacts();
+  holdNetFiles();
+  reporter.holdFiles();
+  platform.prepareTemplate();
+  const measureLog = process.env.MOAT_SENTRY_SECCOMP === 'measure' ? process.env.MOAT_SENTRY_SECCOMP_LOG : undefined;
+  const confineErr = confineSentry({ rootDir: path.dirname(path.resolve(cfgPath)), ...(measureLog ? { measureLog } : {}) });
+  if (confineErr) fail(confineErr);
+  const hookErr = runForbiddenCallHook();
+  if (hookErr) fail(hookErr);
+  const searchPath = cfg.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  const file = vfs.lookPath(cfg.args[0] ?? '', searchPath, creds) ?? cfg.args[0];
   const r = kernel.startInit(file, cfg.args, cfg.env, cfg.cwd || '/', files);
   if (r < 0) {
     fail(`exec ${JSON.stringify(cfg.args[0])}: ${errnoText(r)}`);

@@ -7,7 +7,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { configureLog, logRecord } from '../util/log';
+import { configureLog, holdLogFile, logRecord } from '../util/log';
 
 export const EVENT_UNIMPLEMENTED = 'sentry-unimplemented';
 export const EVENT_INTERNAL_ERROR = 'sentry-internal-error';
@@ -97,10 +97,23 @@ export class SentryReporter {
     logRecord('warning', s.slice('moat '.length), { type: 'sentry-summary' });
   }
 
+  private eventsFd: number | undefined;
+
+  /** Open the events file now (the sentry, once confined, opens no path). */
+  holdFiles(): void {
+    holdLogFile();
+    if (!this.eventsFile || this.eventsFd !== undefined) return;
+    try {
+      this.eventsFd = fs.openSync(this.eventsFile, 'a', 0o600);
+    } catch {
+      /* no state directory: nothing to tell */
+    }
+  }
+
   private event(e: SentryEvent): void {
     if (!this.eventsFile) return;
     try {
-      fs.appendFileSync(this.eventsFile, `${JSON.stringify(e)}\n`, { mode: 0o600 });
+      fs.appendFileSync(this.eventsFd ?? this.eventsFile, `${JSON.stringify(e)}\n`, { mode: 0o600 });
     } catch {
       /* the state directory went away (delete --force): nothing to tell */
     }

@@ -3,7 +3,7 @@
 // and tmpfs's own options (size, nr_inodes, mode, uid, gid) parsed as Linux's tmpfs reads them.
 // Anything else Linux's tmpfs would refuse is refused here, naming the field.
 
-import { totalmem } from 'node:os';
+import { hostTotalMem } from './host-facts';
 import { MS } from '../policy/plan/constants';
 import { parseMountOptions } from '../policy/plan/mounts';
 import type { Mount } from '../spec/types';
@@ -40,7 +40,7 @@ function parseSize(v: string, field: string, name: string, pages: boolean): numb
   let bytes: number;
   if (unit === '%') {
     if (!pages) throw new ConfigError(field, `tmpfs option ${name}: a percentage is only allowed for size`);
-    bytes = Math.floor((totalmem() * n) / 100);
+    bytes = Math.floor((hostTotalMem() * n) / 100);
   } else {
     bytes = n * 1024 ** ' kmgt'.indexOf(unit || ' ');
   }

@@ -20,6 +20,19 @@ export function logTarget(): { file: string; format: 'text' | 'json' } | undefin
   return config.file ? { file: config.file, format: config.format } : undefined;
 }
 
+/** An fd of the --log file, opened once by a process that will not open paths later (the confined sentry). */
+let heldFd: number | undefined;
+
+/** Open the --log file now and write through that fd from then on. */
+export function holdLogFile(): void {
+  if (!config.file || heldFd !== undefined) return;
+  try {
+    heldFd = fs.openSync(config.file, 'a', 0o600);
+  } catch {
+    /* written by path, as before: it fails later just as it would have */
+  }
+}
+
 /** A record in the --log file only; fields are extra keys (JSON) or key=value pairs (text). */
 export function logRecord(level: 'error' | 'warning' | 'info' | 'debug', msg: string, fields: Record<string, string | number> = {}): void {
   record(level, msg, fields);
@@ -31,7 +44,7 @@ function record(level: 'error' | 'warning' | 'info' | 'debug', msg: string, fiel
   const extra = Object.entries(fields).map(([k, v]) => ` ${k}=${JSON.stringify(v)}`).join('');
   const line = config.format === 'json' ? JSON.stringify({ level, msg, time, ...fields }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}${extra}`;
   try {
-    fs.appendFileSync(config.file, line + '\n', { mode: 0o600 });
+    fs.appendFileSync(heldFd ?? config.file, line + '\n', { mode: 0o600 });
   } catch {
     // A log file we cannot write must not hide the real error, which still goes to stderr.
   }

@@ -28,7 +28,7 @@ import { isFdLink, procRoot, type ProcNode } from '../../src/sentry/vfs/proc';
 class FakePlatform implements SentryPlatform {
   readonly regs = new Registers();
   readonly lastFault = { code: 0, addr: 0 };
-  openInStub(): number {
+  fdInStub(): number {
     return 3;
   }
   asyncFd(): void {}

@@ -1,30 +1,34 @@
-// CPU time of tasks and processes: what the host charged to the stub threads that ran them.
-// A task's application code runs on one host thread of its stub; the host's scheduler keeps that
-// thread's time on a CPU in /proc/<tid>/schedstat (ns). It is read only when asked (a CPU clock,
-// getrusage, times, /proc/pid/stat), and kept when the host thread goes away: at a task's exit
-// (into its process's total) and at exec (the task moves to a new stub). The time the sentry
-// spends serving a task's syscalls is the sentry's own, not charged to the task: the stubs'
-// time is all user time (utime), stime stays 0.
+// CPU time of tasks and processes: what the host charged to the stubs that ran them. A task's
+// application code runs on a host thread of its stub; the host keeps the stub's time on a CPU in
+// its process CPU clock (clock_gettime of the stub's pid: the confined sentry sees no /proc, and the
+// host lets no process read another's *thread* clocks). A stub with one task is exact; the tasks of
+// a multi-threaded stub share its time evenly (a known approximation: the per-thread figure is only
+// in the host's /proc). Time is kept when a task leaves its stub: at exit (into its process's total)
+// and at exec (the task moves to a new stub). The time the sentry spends serving a task's syscalls
+// is the sentry's own, not charged to the task: the stubs' time is all user time (utime), stime 0.
 
-import * as fs from 'node:fs';
+import { ptraceSys } from '../platform/ptrace/native';
+import type { MemoryManager } from '../mm/mm';
 import type { Task, ThreadGroup } from './task';
 
-/** On-CPU ns of a host thread now, or 0 if it cannot be read (gone, or no schedstat). */
-export function hostThreadCpuNs(hostTid: number): bigint {
-  if (hostTid <= 0) return 0n;
-  try {
-    const text = fs.readFileSync(`/proc/${hostTid}/schedstat`, 'latin1');
-    const sp = text.indexOf(' ');
-    return BigInt(text.slice(0, sp > 0 ? sp : undefined).trim());
-  } catch {
-    return 0n;
-  }
+/** On-CPU ns of a stub process now, or 0 if it cannot be read (gone). */
+export function hostProcessCpuNs(hostPid: number): bigint {
+  if (hostPid <= 0) return 0n;
+  const ns = ptraceSys().processCpuNs(hostPid);
+  return ns > 0 ? BigInt(Math.round(ns)) : 0n;
 }
 
-/** CPU time of one task (ns): its earlier host threads' and its current one's. */
+/** The share of the stub's not yet charged time that falls to one of its tasks. */
+function stubShareNs(mm: MemoryManager): bigint {
+  if (mm.hostPid === 0) return 0n;
+  const left = hostProcessCpuNs(mm.hostPid) - mm.cpuChargedNs;
+  return left > 0n ? left / BigInt(Math.max(1, mm.users)) : 0n;
+}
+
+/** CPU time of one task (ns): its earlier stubs' and its share of its current one's. */
 export function taskCpuNs(t: Task): bigint {
   if (t.state === 'dead') return t.cpuBaseNs;
-  return t.cpuBaseNs + hostThreadCpuNs(t.mm.hostPid === 0 ? 0 : t.hostTid);
+  return t.cpuBaseNs + stubShareNs(t.mm);
 }
 
 /** CPU time of a process (ns): its exited tasks' and its live ones'. */
@@ -36,7 +40,10 @@ export function groupCpuNs(tg: ThreadGroup): bigint {
 
 /** The task leaves its host thread (exit, or exec to a new stub): keep what it was charged. */
 export function chargeHostThread(t: Task): void {
-  t.cpuBaseNs = taskCpuNs(t);
+  if (t.state === 'dead') return;
+  const share = stubShareNs(t.mm);
+  t.mm.cpuChargedNs += share;
+  t.cpuBaseNs += share;
 }
 
 /** ns as clock ticks (USER_HZ, 100/s). */

@@ -76,6 +76,8 @@ export class MemoryManager {
   users = 0;
   /** Host threads of the stub (its pid first), for teardown. */
   readonly hostTids = new Set<number>();
+  /** CPU time of the stub already charged to tasks that left it (kernel/cputime.ts). */
+  cpuChargedNs = 0n;
   /** What exec loaded, for /proc/pid/{exe,auxv,cmdline,environ}. */
   exePath = '';
   auxv: Array<[number, number]> = [];
@@ -209,15 +211,13 @@ export class MemoryManager {
     return v.obj ? v.obj.bytes : this.file.bytes;
   }
 
-  /** The fd of a shared object in the stub of tid, opened there once (through the sentry's /proc/<pid>/fd). */
+  /** The fd of a shared object in the stub of tid, fetched there once from the sentry (pidfd_getfd). */
   private readonly stubFds = new Map<SharedObject, number>();
-  private scratchMapped = false;
 
   private stubFd(tid: number, obj: SharedObject): number {
     const have = this.stubFds.get(obj);
     if (have !== undefined) return have;
-    const fd = this.platform.openInStub(tid, `/proc/${process.pid}/fd/${obj.fd}`, !this.scratchMapped);
-    this.scratchMapped = true;
+    const fd = this.platform.fdInStub(tid, obj.fd);
     if (fd >= 0) this.stubFds.set(obj, fd);
     return fd;
   }

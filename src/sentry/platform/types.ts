@@ -38,10 +38,10 @@ export interface SentryPlatform {
   /** Run one host syscall in the stopped thread tid (mmap, munmap, mprotect, exit…). */
   inject(tid: number, nr: number, a0?: number, a1?: number, a2?: number, a3?: number, a4?: number, a5?: number): number;
   /**
-   * Open a host path in the stub of the stopped thread tid (the sentry's own /proc/<pid>/fd/N of a
-   * shared memory object), through a scratch page above the application's addresses.
+   * A copy of the sentry's fd (a shared memory object's memfd) in the stub of the stopped thread
+   * tid: its number there, or -errno. No path is opened.
    */
-  openInStub(tid: number, path: string, mapScratch: boolean): number;
+  fdInStub(tid: number, fd: number): number;
   /** Load tid's registers into regs / store regs into tid. */
   loadRegs(tid: number): boolean;
   storeRegs(tid: number): boolean;

@@ -79,7 +79,8 @@ export function inetSetOpt(fd: number, level: number, name: number, val: Uint8Ar
   if (!allowed(level, name)) return refused(level, name);
   if ((level === SOL_TCP && TCP_READ_ONLY.has(name)) || READ_ONLY.has(`${level}:${name}`)) return -ENOPROTOOPT;
   if (val.length > buf.length) return -EINVAL;
-  // SO_PRIORITY above 6 needs CAP_NET_ADMIN, which the sentry has and the application may not.
+  // SO_PRIORITY above 6 needs CAP_NET_ADMIN, which the application may not have (nor the confined
+  // sentry: the host then refuses it for the sandbox's root too, EPERM).
   if (level === SOL_SOCKET && name === SO_PRIORITY && !root && val.length >= 4) {
     const v = new DataView(val.buffer, val.byteOffset, 4).getInt32(0, true);
     if (v < 0 || v > 6) return -EPERM;

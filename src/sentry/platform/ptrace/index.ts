@@ -4,6 +4,7 @@
 // mprotect, clone of a thread, exit), and the stub's seccomp filter kills anything else.
 // See docs/sentry.md.
 
+import * as fs from 'node:fs';
 import { Registers } from '../registers';
 import {
   EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL,
@@ -13,11 +14,15 @@ import { ptraceSys, stubPath, type PtraceSys } from './native';
 
 const SYSCALL_STOP = 0x80 | 5; // SIGTRAP | 0x80 (PTRACE_O_TRACESYSGOOD)
 const NR_CLONE = 56;
-const NR_MMAP = 9;
-const NR_OPENAT = 257;
-/** A page of the stub's own, above the application's addresses (STUB_BASE + 1 MiB). */
-const SCRATCH = 0x7ff0_0010_0000;
+const NR_CLOSE = 3;
+const NR_PRCTL = 157;
+const NR_PIDFD_GETFD = 438;
+const PR_SET_PDEATHSIG = 1;
 const THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000; // VM FS FILES SIGHAND THREAD SYSVSEM
+const FORK_FLAGS = 0x8000 | 17; // CLONE_PARENT | SIGCHLD: the new stub is the sentry's child
+/** In every stub: fd 3 is its memory file, fd 4 a pidfd of the sentry (native/sentry/stub.c). */
+const MEMORY_FD = 3;
+const SENTRY_PIDFD = 4;
 
 export class PtracePlatform implements SentryPlatform {
   readonly regs = new Registers();
@@ -34,8 +39,39 @@ export class PtracePlatform implements SentryPlatform {
     this.n.sentryBuffers(this.regs.buffer, this.event);
   }
 
+  /** The stub every later one is forked from (prepareTemplate), or 0: each is spawned (exec). */
+  private template = 0;
+
+  /**
+   * Spawn the template stub (with a memory file of its own that its copies replace): from then
+   * on a new address space is a fork of it, so the sentry never execs again — what lets its own
+   * seccomp filter refuse execve (src/sentry/confine/).
+   */
+  prepareTemplate(): void {
+    if (this.template !== 0) return;
+    const fd = this.n.memfdCreate('moat-stub-template', 0);
+    try {
+      this.template = this.n.stubSpawn(this.stub, fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   newAddressSpace(memfd: number): number {
-    return this.n.stubSpawn(this.stub, memfd);
+    if (this.template === 0) return this.n.stubSpawn(this.stub, memfd);
+    const r = this.n.inject(this.template, NR_CLONE, FORK_FLAGS, 0, 0, 0, 0, 0);
+    if (r < 0) throw new Error(`sentry: cannot fork a stub from the template (errno ${-r})`);
+    const pid = this.event[2];
+    // Its memory file instead of the template's, and death with the sentry (a fork loses it).
+    let e = this.n.inject(pid, NR_CLOSE, MEMORY_FD, 0, 0, 0, 0, 0);
+    if (e === 0) e = this.n.inject(pid, NR_PIDFD_GETFD, SENTRY_PIDFD, memfd, 0, 0, 0, 0);
+    if (e === MEMORY_FD) e = this.n.inject(pid, NR_PRCTL, PR_SET_PDEATHSIG, 9, 0, 0, 0, 0);
+    else if (e >= 0) e = -9; // EBADF: fd 3 was not the lowest free one
+    if (e !== 0) {
+      this.destroyAddressSpace(pid, []);
+      throw new Error(`sentry: cannot give a new stub its memory (errno ${-e})`);
+    }
+    return pid;
   }
 
   newThread(tid: number): number {
@@ -48,15 +84,8 @@ export class PtracePlatform implements SentryPlatform {
     return this.n.inject(tid, nr, a0, a1, a2, a3, a4, a5);
   }
 
-  openInStub(tid: number, path: string, mapScratch: boolean): number {
-    if (mapScratch) {
-      const r = this.n.inject(tid, NR_MMAP, SCRATCH, 4096, 3, 0x22 | 0x10, -1, 0);
-      if (r !== SCRATCH) return r < 0 ? r : -12;
-    }
-    const b = Buffer.alloc(Buffer.byteLength(path) + 1);
-    b.write(path);
-    if (b.length > 4096 || !this.n.pokeData(tid, SCRATCH, b)) return -14;
-    return this.n.inject(tid, NR_OPENAT, -100, SCRATCH, 0o2000002 /* O_RDWR|O_CLOEXEC */, 0, 0, 0);
+  fdInStub(tid: number, fd: number): number {
+    return this.n.inject(tid, NR_PIDFD_GETFD, SENTRY_PIDFD, fd, 0, 0, 0, 0);
   }
 
   loadRegs(tid: number): boolean {

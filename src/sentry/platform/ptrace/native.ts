@@ -43,6 +43,18 @@ export interface PtraceSys {
   /** The tracer and its stubs on one CPU: the CPU, or -errno. */
   pinCpu(): number;
   pinPid(pid: number, cpu: number): number;
+  /** On-CPU ns of another process (a stub), from its process CPU clock; -errno if gone. */
+  processCpuNs(pid: number): number;
+  /** PR_SET_PDEATHSIG(SIGKILL), then 0 if the parent is still ppid, else -ESRCH. */
+  dieWithParent(ppid: number): number;
+  /** native/bindings/confine.c: the sentry's own confinement (src/sentry/confine/). 0 or -errno. */
+  confineRoot(dir: string): number;
+  confineCaps(keep: number): number;
+  confineFilter(program: Int32Array, flags: number): number;
+  /** Measuring the allow-list: a SIGSYS handler recording to fd; the gadget's address [lo, hi]. */
+  measureMode(fd: number): number[];
+  /** Test hook: issue a call the sentry's filter forbids; returns only if it was not stopped. */
+  forbiddenCall(what: string): number;
   /** STUB_BASE of native/sentry/layout.h, as the stub was linked. */
   readonly stubBase: number;
 }

@@ -12,8 +12,41 @@ import { staticDir, textFile } from './node';
 const HOST_FILES = ['dev', 'if_inet6', 'route', 'tcp', 'tcp6', 'udp', 'udp6', 'snmp', 'netstat', 'sockstat', 'sockstat6', 'ipv6_route'];
 const UNIX_HEADER = 'Num       RefCount Protocol Flags    Type St Inode Path\n';
 
+/** fds of the namespace's files, opened before the sentry confines itself (holdNetFiles). */
+const held = new Map<string, number>();
+
+/** Open /proc/self/net's files now: once confined, the sentry opens no path; a seq_file read
+ * again from offset 0 is generated afresh, so one fd per file serves every later read. */
+export function holdNetFiles(): void {
+  for (const n of HOST_FILES) {
+    if (held.has(n)) continue;
+    try {
+      held.set(n, fs.openSync(`/proc/self/net/${n}`, fs.constants.O_RDONLY));
+    } catch {
+      /* not on this kernel (no IPv6…): empty */
+    }
+  }
+}
+
+function readFrom(fd: number): string {
+  const chunks: Buffer[] = [];
+  let pos = 0;
+  for (;;) {
+    const b = Buffer.allocUnsafe(65536);
+    const n = fs.readSync(fd, b, 0, b.length, pos);
+    if (n <= 0) break;
+    chunks.push(b.subarray(0, n));
+    pos += n;
+    if (pos > 16 << 20) break; // bounded: a namespace with a huge table shows its first 16 MiB
+  }
+  return Buffer.concat(chunks).toString('latin1');
+}
+
 function hostText(name: string): string {
   try {
+    const fd = held.get(name);
+    if (fd !== undefined) return readFrom(fd);
+    if (held.size > 0) return '';
     return fs.readFileSync(`/proc/self/net/${name}`, 'latin1');
   } catch {
     return '';

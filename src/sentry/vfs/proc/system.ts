@@ -3,7 +3,7 @@
 // the CPU's model and speed come from the host (through Node's os.cpus()).
 
 import { randomUUID } from 'node:crypto';
-import * as os from 'node:os';
+import { hostFirstCpu } from '../../host-facts';
 import { SENTRY_RELEASE } from '../../syscalls/linux/sys_misc';
 import type { MemoryManager } from '../../mm/mm';
 import type { ProcKernel } from './node';
@@ -95,15 +95,7 @@ export function meminfoText(k: ProcKernel): string {
 /** Features every x86-64 CPU has: listing fewer than the host has only makes programs cautious. */
 const BASE_FLAGS = 'fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 syscall nx lm';
 
-/** The host's first CPU, asked of Node once: its model name and clock in MHz. */
-let hostCpu: { model: string; mhz: number } | undefined;
-function firstCpu(): { model: string; mhz: number } {
-  if (!hostCpu) {
-    const c = os.cpus()[0];
-    hostCpu = { model: c && c.model.trim() !== '' ? c.model.trim() : 'unknown', mhz: c ? c.speed : 0 };
-  }
-  return hostCpu;
-}
+const firstCpu = hostFirstCpu;
 
 /** One processor, described with the host's first CPU's model and clock (os.cpus()). */
 export function cpuinfoText(): string {

@@ -2,7 +2,7 @@
 // Space is accounted per instance so that a runaway writer gets ENOSPC, not an out-of-memory
 // sentry.
 
-import { totalmem } from 'node:os';
+import { hostTotalMem } from '../../host-facts';
 import { EINVAL, ENOSPC } from '../../abi/errno';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from '../constants';
 import { Dentry } from '../dentry';
@@ -38,7 +38,7 @@ export class TmpFs extends FileSystem {
     super();
     this.type = opts.type ?? 'tmpfs';
     this.magic = opts.magic ?? TMPFS_MAGIC;
-    this.limit = opts.limit ?? Math.floor(totalmem() / 2);
+    this.limit = opts.limit ?? Math.floor(hostTotalMem() / 2);
     this.inodeLimit = opts.inodes ?? Infinity;
     this.root = new Dentry('/', null, new MemDir(this, opts.mode ?? 0o1777, opts.uid ?? 0, opts.gid ?? 0));
   }
