@@ -4,6 +4,7 @@
 // mprotect, clone of a thread, exit), and the stub's seccomp filter kills anything else.
 // See docs/sentry.md.
 
+import * as fs from 'node:fs';
 import { Registers } from '../registers';
 import {
   EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL,
@@ -34,8 +35,23 @@ export class PtracePlatform implements SentryPlatform {
     this.n.sentryBuffers(this.regs.buffer, this.event);
   }
 
+  /**
+   * The OOM-killer preference each new stub gets (the application's process.oomScoreAdj), set when
+   * the sentry made itself the last choice (main.ts): under a memory limit the host's OOM killer
+   * then ends the application process that grew, as it would under runc, not the sentry.
+   */
+  stubOomScoreAdj: number | undefined;
+
   newAddressSpace(memfd: number): number {
-    return this.n.stubSpawn(this.stub, memfd);
+    const pid = this.n.stubSpawn(this.stub, memfd);
+    if (this.stubOomScoreAdj !== undefined && pid > 0) {
+      try {
+        fs.writeFileSync(`/proc/${pid}/oom_score_adj`, String(this.stubOomScoreAdj));
+      } catch {
+        // the stub is gone already: its death is seen as any other
+      }
+    }
+    return pid;
   }
 
   newThread(tid: number): number {
