@@ -10,11 +10,12 @@ import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platf
 import type { Spec } from '../spec/types';
 import { readProcStat } from '../state/process';
 import { killAndWait } from '../runtime/processes';
-import type { ContainerRecord, VmRecord } from '../state/store';
+import type { CgroupRecord, ContainerRecord, VmRecord } from '../state/store';
 import { executorPath, sys } from '../sys';
 import { MoatError } from '../util/errors';
 import { debugLog, logWarning } from '../util/log';
-import { parseResources } from '../policy/cgroups';
+import { cgroupPids, collectStats, hostCgroupFiles, parseResources, removeCgroups, setFrozen } from '../policy/cgroups';
+import { createVmmCgroups, moveIntoCgroups, updateVmm } from './host-cgroup';
 import { describePlan, encodePlan, planContainer } from '../policy/plan';
 import { planExec } from '../policy/plan/exec';
 import { Channel, type GuestMessage } from './channel';
@@ -130,6 +131,8 @@ export class VmPlatform implements Platform {
     let servers: VolumeServer[] = [];
     let tapsConnected = false;
     try {
+      // The VMM's host cgroups (placement: pause, stats, update of its CPU time); removed by destroy.
+      const vmmCgroups = createVmmCgroups(req.id, spec, req.systemdCgroup ?? false, (c) => req.recordCgroups?.(c));
       servers = await startVolumeServers(vols.volumes, dir, () => undefined);
       // The container's stdio: the caller's fds as QEMU can use them, or a host pty for a terminal.
       let input: number;
@@ -210,6 +213,7 @@ export class VmPlatform implements Platform {
         await exited;
         throw new MoatError('EVM', `${cmd.binary} exited at once (see its message above)`);
       }
+      if (vmmCgroups) for (const p of [pid, ...servers.map((s) => s.pid)]) moveIntoCgroups(vmmCgroups, p);
       const vm: VmRecord = { dir, socket, vmmPid: pid, vmmStartTime: st.startTime, execSlots: VM_EXEC_SLOTS, ...(terminal ? { terminal: true } : {}), ...(servers.length > 0 ? { volumeServers: servers.map((v) => ({ pid: v.pid, startTime: v.startTime })) } : {}), ...(netns !== undefined && ifaces.length > 0 ? { network: { netns, interfaces: ifaces.map((i) => i.name) } } : {}) };
       req.recordVm?.(vm);
       const alive = () => spawned.exitCode === null && spawned.signalCode === null;
@@ -311,16 +315,19 @@ export class VmPlatform implements Platform {
     return { pid: relay.pid, exited: relay.exited };
   }
 
-  setPaused(_rec: ContainerRecord, _paused: boolean): void {
-    throw new MoatError('EUSAGE', 'pause/resume is not supported by the vm platform yet');
+  /** The cgroup freezer on QEMU: every vCPU and I/O thread stops, the guest with them. */
+  setPaused(rec: ContainerRecord, paused: boolean): void {
+    setFrozen(vmmCgroupsOf(rec, paused ? 'pause' : 'resume'), paused);
   }
 
-  update(_rec: ContainerRecord, _spec: Spec, _resources: unknown, _field: string): void {
-    throw new MoatError('EUSAGE', 'update is not supported by the vm platform yet');
+  /** The CPU time QEMU gets (quota, period, shares); the rest is fixed at boot: refused naming the field. */
+  update(rec: ContainerRecord, spec: Spec, resources: unknown, field: string): void {
+    updateVmm(vmmCgroupsOf(rec, 'update'), spec, resources, field);
   }
 
   pids(rec: ContainerRecord): number[] | undefined {
-    // What the host sees of a vm container is its VMM.
+    // What the host sees of a vm container is its VMM (and its volume servers).
+    if (rec.cgroups) return cgroupPids(rec.cgroups);
     return rec.vm && readProcStat(rec.vm.vmmPid)?.startTime === rec.vm.vmmStartTime ? [rec.vm.vmmPid] : [];
   }
 
@@ -328,18 +335,26 @@ export class VmPlatform implements Platform {
     return false; // kill goes through kill() above
   }
 
-  stats(_rec: ContainerRecord): unknown {
-    throw new MoatError('EUSAGE', 'events/stats are not supported by the vm platform yet');
+  /**
+   * From QEMU's cgroup on the host: the CPU time of the VM (vCPUs and emulation), its memory (the
+   * guest RAM QEMU has touched, and QEMU's own), its threads. Not the guest's own accounting.
+   */
+  stats(rec: ContainerRecord): unknown {
+    return collectStats(vmmCgroupsOf(rec, 'events'), hostCgroupFiles);
   }
 
   /** Stop the VMM (verified by start time) and remove the disk image, sockets and status file. */
   destroy(rec: ContainerRecord): void {
-    if (!rec.vm) return;
+    if (!rec.vm) {
+      if (rec.cgroups) removeCgroups(rec.cgroups); // a create that failed before the VMM existed
+      return;
+    }
     stopVmm(rec.vm);
     // They exit when QEMU disconnects; stopped here too if moat died between the two.
     stopVolumeServers(rec.vm.volumeServers ?? []);
     if (rec.vm.network) disconnectTaps(rec.vm.network.netns, rec.vm.network.interfaces);
     fs.rmSync(rec.vm.dir, { recursive: true, force: true });
+    if (rec.cgroups) removeCgroups(rec.cgroups);
   }
 }
 
@@ -534,6 +549,11 @@ async function requestOnce(rec: ContainerRecord, m: Parameters<Channel['send']>[
   } finally {
     channel.close();
   }
+}
+
+function vmmCgroupsOf(rec: ContainerRecord, what: string): CgroupRecord {
+  if (!rec.cgroups) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)}: its VMM has no cgroups (none on this host, or not delegated to a rootless caller): cannot ${what}`);
+  return rec.cgroups;
 }
 
 function stopVmm(vm: VmRecord): void {
