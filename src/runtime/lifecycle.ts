@@ -111,6 +111,10 @@ export class Runtime {
           record.cgroups = cgroups;
           handle.write(record);
         },
+        recordLxcfs: (lxcfs) => {
+          record.lxcfs = lxcfs;
+          handle.write(record);
+        },
       };
       const init = await platform.create(req);
       pid = init.pid;
@@ -134,7 +138,7 @@ export class Runtime {
       return { handle, record, exited: init.exited };
     } catch (err) {
       if (pid > 0 && startTime) killAndWait(pid, startTime);
-      if (made?.cgroups || made?.vm) loadPlatform(platformName).destroy(made);
+      if (made?.cgroups || made?.vm || made?.lxcfs) loadPlatform(platformName).destroy(made);
       handle.destroy();
       throw err;
     }
