@@ -76,3 +76,13 @@ test('Machine: follows its file when it is rewritten in place, and keeps the las
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('vm update: only the CPU time of QEMU can change on a running VM; the rest is refused naming the field, before any write', async () => {
+  const { updateVmm } = await import('../../src/vm/host-cgroup');
+  const rec: CgroupRecord = { version: 1, dirs: { cpu: '/nonexistent/cpu' }, created: [] };
+  const spec = { ociVersion: '1.2.0' } as Parameters<typeof updateVmm>[1];
+  assert.throws(() => updateVmm(rec, spec, { memory: { limit: 1 << 26 } }, 'resources'), /update: resources\.memory: cannot be changed on a running vm/);
+  assert.throws(() => updateVmm(rec, spec, { pids: { limit: 5 } }, 'resources'), /update: resources\.pids: cannot be changed/);
+  assert.throws(() => updateVmm(rec, spec, { cpu: { cpus: '0' } }, 'resources'), /update: resources\.cpu\.cpus: cannot be changed on a running vm \(only quota, period and shares\)/);
+  assert.throws(() => updateVmm(rec, spec, [], 'resources'), /resources: expected an object/);
+});
