@@ -2,11 +2,12 @@
 // {"type":"stats","id":…,"data":{cpu,memory,pids,blkio,hugetlb}}. --stats prints once; otherwise
 // every interval (default 5s) until the container stops.
 //
-// Under the sentry there are no cgroup stats (yet); instead it shows what the sentry reported:
+// Under the sentry the stats are the sandbox's cgroups' (the sentry, its stubs and the gofer
+// together), followed by what the sentry reported:
 // {"type":"sentry-unimplemented","id":…,"data":{"syscall":"…","nr":N}} for a syscall the
 // application called that the sentry does not implement, and {"type":"sentry-internal-error",…}
-// for a bug of the sentry's — events runc's `events` does not have. --stats prints those seen so
-// far and exits; otherwise new ones are printed as they come, every interval.
+// for a bug of the sentry's — events runc's `events` does not have. --stats prints the stats and
+// those seen so far and exits; otherwise the stats and new reports every interval.
 
 import { loadPlatform } from '../platform';
 import { statsJson } from '../policy/cgroups/stats';
@@ -42,6 +43,7 @@ export async function eventsCommand(ctx: CommandContext): Promise<number> {
       return 0;
     }
     if (rec.platform === 'sentry' && rec.sentry) {
+      if (rec.cgroups) process.stdout.write(statsJson({ type: 'stats', id, data: loadPlatform(rec.platform).stats(rec) }) + '\n');
       const all = readSentryEvents(sentryEventsPath(rec.sentry.stateDir));
       for (const e of all.slice(shown)) process.stdout.write(`${JSON.stringify({ type: e.type, id, time: e.time, data: e.data })}\n`);
       shown = all.length;

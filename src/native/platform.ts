@@ -12,6 +12,7 @@ import type { CgroupJoin, HostFacts } from '../policy/plan';
 import { debugLog } from '../util/log';
 import { realHostFacts } from '../policy/host-facts';
 import { consoleFd, launch } from './launcher';
+import { startLxcfs, stopLxcfs, wantsLxcfs, withLxcfsMounts } from './lxcfs';
 import { describePlan, MS, planContainer, type ChildOp } from '../policy/plan';
 import { planExec } from '../policy/plan/exec';
 
@@ -21,8 +22,16 @@ export class NativePlatform implements Platform {
   async create(req: CreateRequest): Promise<CreatedInit> {
     const facts = realHostFacts();
     const cgroups = prepareCgroups({ id: req.id, spec: req.bundle.spec, systemdCgroup: req.systemdCgroup ?? false, facts });
+    // dev.moat.lxcfs=true: a container-aware /proc from the container's own lxcfs (stopped by destroy,
+    // which lifecycle calls on a failed create too).
+    let spec = req.bundle.spec;
+    if (wantsLxcfs(spec)) {
+      if (!req.stateDir) throw new MoatError('EINTERNAL', 'lxcfs: no state directory given');
+      const lxcfs = startLxcfs(req.stateDir, (l) => req.recordLxcfs?.(l));
+      spec = withLxcfsMounts(spec, lxcfs.dir);
+    }
     const plan = planContainer({
-      spec: req.bundle.spec,
+      spec,
       rootfs: req.bundle.rootfs,
       startFifo: req.startFifo,
       noPivot: req.noPivot,
@@ -92,6 +101,7 @@ export class NativePlatform implements Platform {
   }
 
   destroy(rec: ContainerRecord): void {
+    if (rec.lxcfs) stopLxcfs(rec.lxcfs);
     if (rec.cgroups) removeCgroups(rec.cgroups);
   }
 }

@@ -2,7 +2,7 @@
 // Platforms import this file; the registry (registry.ts) imports the platforms.
 
 import type { Bundle } from '../spec/bundle';
-import type { CgroupRecord, ContainerRecord, PlatformName, SentryRecord, VmRecord } from '../state/store';
+import type { CgroupRecord, ContainerRecord, LxcfsRecord, PlatformName, SentryRecord, VmRecord } from '../state/store';
 import type { Process, Spec } from '../spec/types';
 import { MoatError } from '../util/errors';
 
@@ -62,6 +62,8 @@ export interface CreateRequest {
   recordVm?: (vm: VmRecord) => void;
   /** Called once the sentry is configured, to record where `moat exec` reaches it. */
   recordSentry?: (s: SentryRecord) => void;
+  /** Called as soon as the container's lxcfs daemon exists (native, dev.moat.lxcfs), to record it. */
+  recordLxcfs?: (l: LxcfsRecord) => void;
 }
 
 /** process.terminal: a connected unix socket the executor sends the pty master over, and the size. */

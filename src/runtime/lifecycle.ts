@@ -2,7 +2,7 @@
 // under --root. Platforms only build the container; everything after that is the same for all.
 
 import * as fs from 'node:fs';
-import { loadPlatform, platformFor, selectPlatform, type ConsoleRequest, type CreatedInit, type CreateRequest } from '../platform';
+import { loadPlatform, platformFor, selectPlatform, type ConsoleRequest, type CreatedInit, type CreateRequest, type Platform } from '../platform';
 import type { Bundle } from '../spec/bundle';
 import type { ContainerStateJson, Process, Spec } from '../spec/types';
 import { isLive, pidNamespaceOf, pidsInNamespace, readProcStat, signalVerified } from '../state/process';
@@ -114,6 +114,10 @@ export class Runtime {
           record.cgroups = cgroups;
           handle.write(record);
         },
+        recordLxcfs: (lxcfs) => {
+          record.lxcfs = lxcfs;
+          handle.write(record);
+        },
       };
       const init = await platform.create(req);
       pid = init.pid;
@@ -137,7 +141,7 @@ export class Runtime {
       return { handle, record, exited: init.exited };
     } catch (err) {
       if (pid > 0 && startTime) killAndWait(pid, startTime);
-      if (made?.cgroups || made?.vm) loadPlatform(platformName).destroy(made);
+      if (made?.cgroups || made?.vm || made?.lxcfs) loadPlatform(platformName).destroy(made);
       handle.destroy();
       throw err;
     }
@@ -264,6 +268,7 @@ export class Runtime {
     }
     const platform = loadPlatform(rec.platform);
     if (status === 'paused') platform.setPaused(rec, false); // frozen processes cannot die
+    else if (force && rec.cgroups && status !== 'stopped') thawQuietly(platform, rec); // a pause cut short may have left it frozen
     if (status !== 'stopped') {
       if (rec.pidNamespace) {
         for (const pid of pidsInNamespace(rec.pidNamespace)) signalInNamespace(pid, rec.pidNamespace, 9);
@@ -345,4 +350,12 @@ function refuseUnenforcedEgress(platform: string, annotations: Record<string, st
   const v = annotations?.['dev.moat.network.egress'];
   if (platform === 'sentry' || v === undefined || v.trim() === 'all') return;
   throw new MoatError('EUSAGE', `annotations.dev.moat.network.egress: enforced only by the sentry platform (--isolation=sentry), not ${platform}`);
+}
+
+function thawQuietly(platform: Platform, rec: ContainerRecord): void {
+  try {
+    platform.setPaused(rec, false);
+  } catch {
+    // no freezer, or nothing there any more: delete goes on
+  }
 }

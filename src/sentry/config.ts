@@ -57,6 +57,19 @@ export interface SentryConfig {
   logFile?: string;
   /** moat's --log file and format: the sentry adds its records there too. */
   moatLog?: { file: string; format: 'text' | 'json' };
+  /**
+   * The container's cgroups (`<dir>/cgroup.procs` of each hierarchy): the sentry joins them first
+   * thing, before it starts any stub, so that every process of the sandbox is counted there.
+   */
+  cgroupProcs?: string[];
+  /** The machine file (kernel/machine.ts): the memory and CPUs the application is shown. */
+  machineFile?: string;
+  /**
+   * Under a memory limit: the sentry makes itself the OOM killer's last choice and gives each stub
+   * this oom_score_adj (process.oomScoreAdj, else 0), so that the application process that grew is
+   * the one killed, as under runc.
+   */
+  stubOomScoreAdj?: number;
 }
 
 /** The five capability sets on the wire: hex masks (JSON has no 64-bit integers). */

@@ -11,7 +11,10 @@ import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platf
 import type { Spec } from '../spec/types';
 import { readProcStat, signalVerified } from '../state/process';
 import { killAndWait } from '../runtime/processes';
-import type { ContainerRecord } from '../state/store';
+import type { CgroupRecord, ContainerRecord } from '../state/store';
+import { cgroupPids, collectStats, hostCgroupFiles, removeCgroups, setFrozen, updateCgroups } from '../policy/cgroups';
+import { realHostFacts } from '../policy/host-facts';
+import { cgroupProcsFiles, createSentryCgroups, joinCgroups, machineFilePath, writeMachineFile } from './resources';
 import { sys } from '../sys';
 import { ptraceSys } from './platform/ptrace/native';
 import { MoatError } from '../util/errors';
@@ -156,8 +159,24 @@ export class SentryPlatform implements Platform {
     cfg.controlSocket = sock;
     if (req.dieWithRunner) cfg.dieWithParent = process.pid;
     req.recordSentry?.({ stateDir: req.stateDir });
+    // linux.resources: the sandbox's cgroups (removed by destroy, which lifecycle calls on failure too).
+    const cgroups = createSentryCgroups(req.id, spec, req.systemdCgroup ?? false, (c) => req.recordCgroups?.(c));
+    if (cgroups) {
+      cfg.cgroupProcs = cgroupProcsFiles(cgroups);
+      cfg.stubOomScoreAdj = spec.process?.oomScoreAdj ?? 0;
+    }
+    writeMachineFile(req.stateDir, cgroups, spec);
+    cfg.machineFile = machineFilePath(req.stateDir);
     fs.writeFileSync(cfgPath, JSON.stringify(cfg), { mode: 0o600 });
     const gofer = spawnGofer(trees);
+    if (cgroups) {
+      try {
+        joinCgroups(cgroups, gofer.pid);
+      } catch (err) {
+        fs.closeSync(gofer.fd); // the gofer exits on EOF
+        throw err;
+      }
+    }
     // A terminal: a pty whose slave is the sentry's stdio (its controlling terminal) and whose
     // master goes where runc would send it (--console-socket, or moat's own foreground relay).
     const pty = cfg.terminal && req.console ? sys().openPty(req.console.rows, req.console.cols) : undefined;
@@ -221,15 +240,21 @@ export class SentryPlatform implements Platform {
     return { pid: process.pid, exited };
   }
 
-  setPaused(_rec: ContainerRecord, _paused: boolean): void {
-    throw new MoatError('EUSAGE', 'pause/resume is not supported by the sentry platform yet');
+  /** The cgroup freezer stops the sentry, its stubs and the gofer together (a ptrace stop thaws as one). */
+  setPaused(rec: ContainerRecord, paused: boolean): void {
+    setFrozen(cgroupsOf(rec, paused ? 'pause' : 'resume'), paused);
   }
 
-  update(_rec: ContainerRecord, _spec: Spec, _resources: unknown, _field: string): void {
-    throw new MoatError('EUSAGE', 'update is not supported by the sentry platform yet');
+  /** The cgroups' limits change, and the sentry's machine file with them (what the application is shown). */
+  update(rec: ContainerRecord, spec: Spec, resources: unknown, field: string): void {
+    const cgroups = cgroupsOf(rec, 'update');
+    updateCgroups(cgroups, spec, resources, realHostFacts(), field);
+    if (rec.sentry) writeMachineFile(rec.sentry.stateDir, cgroups, spec);
   }
 
+  /** Host pids of the sandbox: the sentry, its stubs (one per application thread group) and the gofer. */
   pids(rec: ContainerRecord): number[] | undefined {
+    if (rec.cgroups) return cgroupPids(rec.cgroups);
     return rec.pid && readProcStat(rec.pid)?.startTime === rec.pidStartTime ? [rec.pid] : [];
   }
 
@@ -238,8 +263,9 @@ export class SentryPlatform implements Platform {
     return rec.pid !== 0 && signalVerified(rec.pid, rec.pidStartTime, signal);
   }
 
-  stats(_rec: ContainerRecord): unknown {
-    throw new MoatError('EUSAGE', 'events/stats are not supported by the sentry platform yet');
+  /** The sandbox's cgroups: the application's memory and CPU with the sentry's and the gofer's own. */
+  stats(rec: ContainerRecord): unknown {
+    return collectStats(cgroupsOf(rec, 'events'), hostCgroupFiles);
   }
 
   /**
@@ -249,6 +275,8 @@ export class SentryPlatform implements Platform {
    */
   destroy(rec: ContainerRecord): void {
     if (rec.pid) killAndWait(rec.pid, rec.pidStartTime);
+    // What is left in the cgroups (the gofer, a stub not yet gone) is killed there.
+    if (rec.cgroups) removeCgroups(rec.cgroups);
   }
 }
 
@@ -320,6 +348,13 @@ function handoffFd(handoff: number | net.Socket): number {
 /** moat exec's socket: in the state directory (a per-container dir under --root). */
 export function controlSocketPath(stateDir: string): string {
   return path.join(stateDir, 'sentry.sock');
+}
+
+function cgroupsOf(rec: ContainerRecord, what: string): CgroupRecord {
+  if (!rec.cgroups) {
+    throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} has no cgroups (none on this host, or not delegated to a rootless caller): cannot ${what}`);
+  }
+  return rec.cgroups;
 }
 
 function stateDirOf(rec: ContainerRecord): string {

@@ -26,6 +26,7 @@ import { confineSentry } from './confine';
 import { runForbiddenCallHook } from './confine/test-hook';
 import { readHostFacts } from './host-facts';
 import { holdNetFiles } from './vfs/proc/net';
+import { Machine } from './kernel/machine';
 
 const FORWARDED = [1, 2, 3, 10, 12, 14, 15, 18, 20, 21, 22, 23, 28]; // HUP INT QUIT USR1 USR2 ALRM TERM CONT TSTP TTIN TTOU URG WINCH
 
@@ -43,6 +44,8 @@ export function sentryMain(argv: string[]): void {
   } catch (e) {
     fail(`cannot read ${cfgPath}: ${(e as Error).message}`);
   }
+  joinCgroups(cfg.cgroupProcs ?? []);
+  const machineFd = openMachineFile(cfg.machineFile);
   registerAll();
   // `moat do`: the sandbox goes with its runner, even one killed by SIGKILL (its stubs die with the
   // sentry, its gofer at the end of its channel; the runner's state is swept by the next moat).
@@ -63,6 +66,7 @@ export function sentryMain(argv: string[]): void {
   const pin = ptraceSys();
   const cpu = process.env.MOAT_SENTRY_PIN !== '0' ? pin.pinCpu() : -1;
   const platform = new PtracePlatform();
+  if (cfg.stubOomScoreAdj !== undefined) preferStubsForOom(platform, cfg.stubOomScoreAdj);
   platform.hostSignals(FORWARDED);
   const goferFd = goferChannel(cfg);
   // The gofer answers on the same CPU: its round trips are context switches too.
@@ -71,7 +75,8 @@ export function sentryMain(argv: string[]): void {
   const caps = cfg.caps === undefined ? undefined : capsFromWire(cfg.caps, 'caps');
   if (typeof caps === 'string') fail(`config: ${caps}`);
   const creds = initialCreds(cfg.uid, cfg.gid, cfg.groups ?? [], caps, cfg.noNewPrivs === true);
-  const vfs = new Vfs({ rootfs: cfg.rootfs, goferFd, readonly: cfg.readonlyRootfs ?? false, mounts: cfg.mounts ?? [] });
+  const machine = new Machine(machineFd);
+  const vfs = new Vfs({ rootfs: cfg.rootfs, goferFd, readonly: cfg.readonlyRootfs ?? false, mounts: cfg.mounts ?? [], cpus: machine.size().cpus });
   const strace = cfg.strace ? (line: string) => process.stderr.write(`${line}\n`) : undefined;
   const reporter = new SentryReporter(cfg.logFile, cfg.moatLog, cfg.strace === true);
   const kernel = new Kernel({
@@ -83,6 +88,7 @@ export function sentryMain(argv: string[]): void {
     hostname: cfg.hostname || 'moat',
     creds,
     rlimits: new Map((cfg.rlimits ?? []).map((r) => [r.resource, { cur: r.soft, max: r.hard }])),
+    machine,
   });
   const files = stdio(vfs);
   if (cfg.terminal) {
@@ -129,6 +135,47 @@ export function sentryMain(argv: string[]): void {
   reporter.finish();
   if ((status & 0x7f) !== 0) process.exit(128 + (status & 0x7f));
   process.exit((status >> 8) & 0xff);
+}
+
+/** Move this process into the container's cgroups (before any stub exists: they are born there). */
+function joinCgroups(files: string[]): void {
+  for (const file of files) {
+    if (!file.startsWith('/sys/fs/cgroup/') || !file.endsWith('/cgroup.procs') || file.includes('/../')) fail(`config: cgroupProcs: ${file}: not a cgroup.procs file`);
+    try {
+      fs.writeFileSync(file, '0');
+    } catch (e) {
+      fail(`cannot join the container's cgroup ${file}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** The sentry's oom_score_adj in its cgroup: the OOM killer takes every stub before it. */
+const SENTRY_OOM_SCORE_ADJ = -999;
+const OOM_SCORE_ADJ_MAX = 1000;
+
+/**
+ * The sentry lowers its own oom_score_adj, the stubs keep the application's; where lowering is not
+ * allowed (no CAP_SYS_RESOURCE), the stubs are raised to the top instead (raising needs no
+ * privilege). The application still reads its own value in the sandbox's /proc.
+ */
+function preferStubsForOom(platform: PtracePlatform, stubAdj: number): void {
+  if (!Number.isInteger(stubAdj) || stubAdj < -1000 || stubAdj > 1000) fail(`config: stubOomScoreAdj: ${stubAdj} is not in [-1000, 1000]`);
+  try {
+    fs.writeFileSync('/proc/self/oom_score_adj', String(SENTRY_OOM_SCORE_ADJ));
+    platform.stubOomScoreAdj = stubAdj;
+  } catch {
+    platform.stubOomScoreAdj = OOM_SCORE_ADJ_MAX;
+  }
+}
+
+/** The machine file, kept open: `moat update` rewrites it in place (kernel/machine.ts). */
+function openMachineFile(file: string | undefined): number | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return fs.openSync(file, fs.constants.O_RDONLY);
+  } catch (e) {
+    fail(`cannot open the machine file ${file}: ${(e as Error).message}`);
+  }
 }
 
 /**

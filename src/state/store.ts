@@ -36,6 +36,15 @@ export interface ContainerRecord {
   vm?: VmRecord;
   /** sentry platform: where its control socket is (pid is the sentry's). */
   sentry?: SentryRecord;
+  /** native platform, annotation dev.moat.lxcfs=true: the container's lxcfs daemon (delete stops it). */
+  lxcfs?: LxcfsRecord;
+}
+
+export interface LxcfsRecord {
+  pid: number;
+  startTime: string;
+  /** Its FUSE mount point (in the state directory). */
+  dir: string;
 }
 
 export interface SentryRecord {

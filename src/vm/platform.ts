@@ -7,10 +7,12 @@ import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platf
 import type { Spec } from '../spec/types';
 import { readProcStat } from '../state/process';
 import { killAndWait } from '../runtime/processes';
-import type { ContainerRecord, VmRecord } from '../state/store';
+import type { CgroupRecord, ContainerRecord, VmRecord } from '../state/store';
 import { MoatError } from '../util/errors';
 import { debugLog } from '../util/log';
+import { cgroupPids, collectStats, hostCgroupFiles, removeCgroups, setFrozen } from '../policy/cgroups';
 import { describePlan, encodePlan } from '../policy/plan';
+import { createVmmCgroups, moveIntoCgroups, updateVmm } from './host-cgroup';
 import { planExec } from '../policy/plan/exec';
 import { connectGuest, expectAnswer, handOnTerminal, launchVmm, makeVmFiles, planVm, REQUEST_TIMEOUT_MS, type Vmm } from './builder';
 import { Channel, type GuestMessage } from './channel';
@@ -37,12 +39,15 @@ export class VmPlatform implements Platform {
     let servers: VolumeServer[] = [];
     let tapsConnected = false;
     try {
+      // The VMM's host cgroups (placement: pause, stats, update of its CPU time); removed by destroy.
+      const vmmCgroups = createVmmCgroups(req.id, p.spec, req.systemdCgroup ?? false, (c) => req.recordCgroups?.(c));
       // The host root of `moat do` is one more share, served like a read-only volume.
       const shares = p.guestRoot.kind === 'host' ? [...p.volumes, p.guestRoot.share] : p.volumes;
       servers = await startVolumeServers(shares, p.dir, () => undefined);
       io = openGuestStdio(p.terminal ? req.console : undefined, req.mode === 'run');
       const stdio = io;
       vmm = await launchVmm(p, io, servers, req);
+      if (vmmCgroups) for (const pid of [vmm.pid, ...servers.map((s) => s.pid)]) moveIntoCgroups(vmmCgroups, pid);
       await connectGuest(p, vmm, req, () => (tapsConnected = true));
       if (stdio.master !== undefined) {
         handOnTerminal(stdio, req);
@@ -124,16 +129,19 @@ export class VmPlatform implements Platform {
     return { pid: relay.pid, exited: relay.exited };
   }
 
-  setPaused(_rec: ContainerRecord, _paused: boolean): void {
-    throw new MoatError('EUSAGE', 'pause/resume is not supported by the vm platform yet');
+  /** The cgroup freezer on QEMU: every vCPU and I/O thread stops, the guest with them. */
+  setPaused(rec: ContainerRecord, paused: boolean): void {
+    setFrozen(vmmCgroupsOf(rec, paused ? 'pause' : 'resume'), paused);
   }
 
-  update(_rec: ContainerRecord, _spec: Spec, _resources: unknown, _field: string): void {
-    throw new MoatError('EUSAGE', 'update is not supported by the vm platform yet');
+  /** The CPU time QEMU gets (quota, period, shares); the rest is fixed at boot: refused naming the field. */
+  update(rec: ContainerRecord, spec: Spec, resources: unknown, field: string): void {
+    updateVmm(vmmCgroupsOf(rec, 'update'), spec, resources, field);
   }
 
   pids(rec: ContainerRecord): number[] | undefined {
-    // What the host sees of a vm container is its VMM.
+    // What the host sees of a vm container is its VMM (and its volume servers).
+    if (rec.cgroups) return cgroupPids(rec.cgroups);
     return rec.vm && readProcStat(rec.vm.vmmPid)?.startTime === rec.vm.vmmStartTime ? [rec.vm.vmmPid] : [];
   }
 
@@ -141,18 +149,26 @@ export class VmPlatform implements Platform {
     return false; // kill goes through kill() above
   }
 
-  stats(_rec: ContainerRecord): unknown {
-    throw new MoatError('EUSAGE', 'events/stats are not supported by the vm platform yet');
+  /**
+   * From QEMU's cgroup on the host: the CPU time of the VM (vCPUs and emulation), its memory (the
+   * guest RAM QEMU has touched, and QEMU's own), its threads. Not the guest's own accounting.
+   */
+  stats(rec: ContainerRecord): unknown {
+    return collectStats(vmmCgroupsOf(rec, 'events'), hostCgroupFiles);
   }
 
   /** Stop the VMM (verified by start time) and remove the disk image, sockets and status file. */
   destroy(rec: ContainerRecord): void {
-    if (!rec.vm) return;
+    if (!rec.vm) {
+      if (rec.cgroups) removeCgroups(rec.cgroups); // a create that failed before the VMM existed
+      return;
+    }
     stopVmm(rec.vm);
     // They exit when QEMU disconnects; stopped here too if moat died between the two.
     stopVolumeServers(rec.vm.volumeServers ?? []);
     if (rec.vm.network) disconnectTaps(rec.vm.network.netns, rec.vm.network.interfaces);
     fs.rmSync(rec.vm.dir, { recursive: true, force: true });
+    if (rec.cgroups) removeCgroups(rec.cgroups);
   }
 }
 
@@ -166,6 +182,11 @@ async function requestOnce(rec: ContainerRecord, m: Parameters<Channel['send']>[
   } finally {
     channel.close();
   }
+}
+
+function vmmCgroupsOf(rec: ContainerRecord, what: string): CgroupRecord {
+  if (!rec.cgroups) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)}: its VMM has no cgroups (none on this host, or not delegated to a rootless caller): cannot ${what}`);
+  return rec.cgroups;
 }
 
 function stopVmm(vm: VmRecord): void {

@@ -490,7 +490,7 @@ test('limits, mounts, mountinfo, and the fixed per-process files', () => {
   ]);
   // A VFS that knows its mount ids gives mountinfo itself; /proc needs only a kernel's tables.
   const own = procRoot(
-    { tasks: kernel.tasks, groups: kernel.groups, bootTime: kernel.bootTime, hostname: 'h', domainname: 'd', vfs: { mountsText: () => MOUNTS, mountinfoText: () => '7 1 0:7 / / rw - tmpfs none rw' } },
+    { tasks: kernel.tasks, groups: kernel.groups, bootTime: kernel.bootTime, hostname: 'h', domainname: 'd', machine: kernel.machine, vfs: { mountsText: () => MOUNTS, mountinfoText: () => '7 1 0:7 / / rw - tmpfs none rw' } },
     () => init,
   );
   assert.equal(read('1/mountinfo', own), '7 1 0:7 / / rw - tmpfs none rw\n');

@@ -7,6 +7,7 @@
 //   bpf.ts        device state → BPF_PROG_TYPE_CGROUP_DEVICE program (v2 and hybrid cgroup2)
 //   plan.ts       all of the above → CgroupPlan (dirs, writes, device program, join ops)
 //   stats.ts      stat files → runc's events "stats" data
+//   limits.ts     limit files → the machine a container-aware view shows (memory, CPUs)
 //   system.ts     the only file that touches /sys/fs/cgroup; setup.ts ties host facts to plans
 export { cgroupLayout, parseProcCgroup, unifiedName, CGROUP_ROOT } from './layout';
 export type { CgroupLayout, V1Hierarchy } from './layout';
@@ -28,3 +29,5 @@ export type { CgroupStats, CgroupFiles } from './stats';
 export { prepareCgroups, createCgroups, updateCgroups, currentCgroupDirs } from './setup';
 export type { CgroupRequest, PreparedCgroups } from './setup';
 export { removeCgroups, cgroupPids, signalCgroup, setFrozen, hostCgroupFiles } from './system';
+export { cgroupLimits, cpuListCount } from './limits';
+export type { CgroupLimits } from './limits';

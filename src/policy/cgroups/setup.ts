@@ -20,6 +20,11 @@ export interface CgroupRequest {
   /** The global --systemd-cgroup flag. */
   systemdCgroup: boolean;
   facts: HostFacts;
+  /**
+   * Placement only: the directories, no resources and no device rules (the vm platform's VMM,
+   * whose limits the guest enforces and which opens /dev/kvm and /dev/net/tun).
+   */
+  placementOnly?: boolean;
 }
 
 export interface PreparedCgroups {
@@ -70,8 +75,9 @@ export function prepareCgroups(req: CgroupRequest): PreparedCgroups | undefined 
     layout,
     own: parseProcCgroup(fs.readFileSync('/proc/self/cgroup', 'utf8')),
     path: cgPath,
-    resources: parseResources(req.spec.linux?.resources),
-    linuxDevices: req.spec.linux?.devices ?? [],
+    resources: parseResources(req.placementOnly ? undefined : req.spec.linux?.resources),
+    linuxDevices: req.placementOnly ? [] : req.spec.linux?.devices ?? [],
+    withDevices: !req.placementOnly,
   });
   for (const line of plan.ignored) debugLog(() => line);
   if (req.facts.uid !== 0) {

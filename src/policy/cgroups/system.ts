@@ -260,18 +260,30 @@ function waitForFile(file: string, want: (text: string) => boolean, what: string
   }
 }
 
-/** v1 freezer.state where the freezer hierarchy is mounted, else v2 cgroup.freeze. */
+/**
+ * v1 freezer.state where the freezer hierarchy is mounted, else v2 cgroup.freeze. A freeze that
+ * does not complete is undone before the error: the container must never stay frozen (or
+ * freezing) while its state says running, where delete's SIGKILL could not end it.
+ */
 export function setFrozen(rec: CgroupRecord, frozen: boolean): void {
   const v1 = Object.entries(rec.dirs).find(([name]) => name.split(',').includes('freezer'));
-  if (v1) {
-    writeFile(`${v1[1]}/freezer.state`, frozen ? 'FROZEN' : 'THAWED');
-    waitForFile(`${v1[1]}/freezer.state`, (t) => t.trim() === (frozen ? 'FROZEN' : 'THAWED'), frozen ? 'FROZEN' : 'THAWED');
-    return;
-  }
   const v2 = rec.dirs[''] ?? rec.dirs.unified;
-  if (v2 === undefined) throw new MoatError('ESTATE', 'cgroup: no freezer on this host (neither v1 freezer nor cgroup2)');
-  writeFile(`${v2}/cgroup.freeze`, frozen ? '1' : '0');
-  waitForFile(`${v2}/cgroup.events`, (t) => t.includes(`frozen ${frozen ? 1 : 0}`), frozen ? 'frozen' : 'thawed');
+  if (!v1 && v2 === undefined) throw new MoatError('ESTATE', 'cgroup: no freezer on this host (neither v1 freezer nor cgroup2)');
+  const apply = (on: boolean) => {
+    if (v1) {
+      writeFile(`${v1[1]}/freezer.state`, on ? 'FROZEN' : 'THAWED');
+      waitForFile(`${v1[1]}/freezer.state`, (t) => t.trim() === (on ? 'FROZEN' : 'THAWED'), on ? 'FROZEN' : 'THAWED');
+    } else {
+      writeFile(`${v2}/cgroup.freeze`, on ? '1' : '0');
+      waitForFile(`${v2}/cgroup.events`, (t) => t.includes(`frozen ${on ? 1 : 0}`), on ? 'frozen' : 'thawed');
+    }
+  };
+  try {
+    apply(frozen);
+  } catch (err) {
+    if (frozen) thawQuietly(rec);
+    throw err;
+  }
 }
 
 function thawQuietly(rec: CgroupRecord): void {

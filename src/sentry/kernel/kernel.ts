@@ -21,6 +21,7 @@ import { copyCreds } from './creds';
 import { exitTask, killThreadGroup } from './exit';
 import { deliverSignals, sendSignalToGroup, faultSignal } from './signals';
 import { SignalHandlers, Task, ThreadGroup, BLOCK, type Credentials, type Rlimit } from './task';
+import { Machine } from './machine';
 
 export interface KernelOptions {
   platform: PtracePlatform;
@@ -34,6 +35,8 @@ export interface KernelOptions {
   hostname: string;
   creds: Credentials;
   rlimits: Map<number, Rlimit>;
+  /** The machine shown to the application (memory, CPUs); default: 2 GiB and one CPU. */
+  machine?: Machine;
 }
 
 export class Kernel {
@@ -43,6 +46,8 @@ export class Kernel {
   readonly platform: PtracePlatform;
   readonly vfs: Vfs;
   readonly bootTime = performance.now();
+  /** The machine shown to the application: the container's limits (kernel/machine.ts). */
+  readonly machine: Machine;
   hostname: string;
   domainname = '(none)';
   private nextPid = 1;
@@ -59,6 +64,7 @@ export class Kernel {
     this.platform = opts.platform;
     this.vfs = opts.vfs;
     this.hostname = opts.hostname;
+    this.machine = opts.machine ?? new Machine();
   }
 
   allocPid(): number {

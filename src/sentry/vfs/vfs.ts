@@ -52,6 +52,8 @@ export interface VfsOptions {
   goferFd: number;
   readonly: boolean;
   mounts: VfsMount[];
+  /** CPUs of the machine at start (sysfs's cpu/online); default one. */
+  cpus?: number;
 }
 
 export interface ExecFile extends ExecSource {
@@ -106,7 +108,7 @@ export class Vfs {
     const shm = this.opts.mounts.find((m): m is TmpfsMountConfig => m.type === 'tmpfs' && normalize(m.destination) === '/dev/shm');
     if (shm) this.mountTmpfs('/dev/shm', shm, 'shm');
     else this.mountAt('/dev/shm', new TmpFs({ limit: MIB64 }), flags(hidden), 'shm', 'size=65536k');
-    this.mountAt('/sys', makeSysFs(), flags({ ...hidden, readonly: true }), 'sysfs');
+    this.mountAt('/sys', makeSysFs(this.opts.cpus ?? 1), flags({ ...hidden, readonly: true }), 'sysfs');
     if (!this.opts.mounts.some((m) => normalize(m.destination) === '/tmp') && this.tmpIsFree()) {
       this.mountAt('/tmp', new TmpFs(), flags({ nosuid: true, nodev: true }), 'tmpfs');
     }

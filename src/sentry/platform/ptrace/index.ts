@@ -39,6 +39,24 @@ export class PtracePlatform implements SentryPlatform {
     this.n.sentryBuffers(this.regs.buffer, this.event);
   }
 
+  /**
+   * The OOM-killer preference each new stub gets (the application's process.oomScoreAdj), set when
+   * the sentry made itself the last choice (main.ts): under a memory limit the host's OOM killer
+   * then ends the application process that grew, as it would under runc, not the sentry. Written
+   * to the template stub before the sentry confines itself (its forks inherit it); to each spawned
+   * stub where there is no template.
+   */
+  stubOomScoreAdj: number | undefined;
+
+  private preferForOom(pid: number): void {
+    if (this.stubOomScoreAdj === undefined || pid <= 0) return;
+    try {
+      fs.writeFileSync(`/proc/${pid}/oom_score_adj`, String(this.stubOomScoreAdj));
+    } catch {
+      // the stub is gone already: its death is seen as any other
+    }
+  }
+
   /** The stub every later one is forked from (prepareTemplate), or 0: each is spawned (exec). */
   private template = 0;
 
@@ -52,13 +70,18 @@ export class PtracePlatform implements SentryPlatform {
     const fd = this.n.memfdCreate('moat-stub-template', 0);
     try {
       this.template = this.n.stubSpawn(this.stub, fd);
+      this.preferForOom(this.template);
     } finally {
       fs.closeSync(fd);
     }
   }
 
   newAddressSpace(memfd: number): number {
-    if (this.template === 0) return this.n.stubSpawn(this.stub, memfd);
+    if (this.template === 0) {
+      const spawned = this.n.stubSpawn(this.stub, memfd);
+      this.preferForOom(spawned);
+      return spawned;
+    }
     const r = this.n.inject(this.template, NR_CLONE, FORK_FLAGS, 0, 0, 0, 0, 0);
     if (r < 0) throw new Error(`sentry: cannot fork a stub from the template (errno ${-r})`);
     const pid = this.event[2];

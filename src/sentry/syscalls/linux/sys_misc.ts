@@ -188,9 +188,12 @@ function sysinfo(t: Task): number {
   const b = new Uint8Array(112);
   const dv = new DataView(b.buffer);
   const up = Math.floor((performance.now() - t.kernel.bootTime) / 1000);
-  const total = 2 * 1024 * 1024 * 1024;
+  // The machine's memory (the container's limit); each address space counted once, not per thread.
+  const total = t.kernel.machine.size().memBytes;
+  const files = new Set<{ allocated: number }>();
+  for (const x of t.kernel.tasks.values()) if (x.state !== 'dead') files.add(x.mm.file);
   let used = 0;
-  for (const x of t.kernel.tasks.values()) used += x.mm.file.allocated;
+  for (const f of files) used += f.allocated;
   dv.setBigInt64(0, BigInt(up), true);
   dv.setBigUint64(32, BigInt(total), true);
   dv.setBigUint64(40, BigInt(Math.max(0, total - used)), true);
@@ -208,12 +211,19 @@ function getrandom(t: Task): number {
   return len;
 }
 
+/**
+ * sched_getaffinity: every CPU of the machine (the container's CPU limit), so nproc and thread
+ * pools size themselves to it. Linux's checks: the mask must hold nr_cpu_ids bits and be a whole
+ * number of longs; it returns the bytes of its cpumask (longs enough for the CPUs).
+ */
 function schedAffinity(t: Task): number {
   const len = t.arg(1);
-  if (len < 8) return -EINVAL;
-  const b = new Uint8Array(8);
-  b[0] = 1;
-  return t.mm.write(t.arg(2), b) ? 8 : -EFAULT;
+  const cpus = t.kernel.machine.size().cpus;
+  if (len * 8 < cpus || len & 7) return -EINVAL;
+  const size = Math.ceil(cpus / 64) * 8;
+  const b = new Uint8Array(size);
+  for (let c = 0; c < cpus; c++) b[c >> 3]! |= 1 << (c & 7);
+  return t.mm.write(t.arg(2), b) ? size : -EFAULT;
 }
 
 const refuse = () => -EPERM;

@@ -60,7 +60,7 @@ function sysDir(k: ProcKernel): ProcDir {
 export function procRoot(k: ProcKernel, self: SelfFn): ProcNode {
   const fixed: Record<string, () => ProcNode> = {
     cmdline: () => textFile(cmdlineText),
-    cpuinfo: () => textFile(cpuinfoText),
+    cpuinfo: () => textFile(() => cpuinfoText(k)),
     devices: () => textFile(devicesText),
     filesystems: () => textFile(filesystemsText),
     loadavg: () => textFile(() => loadavgText(k)),

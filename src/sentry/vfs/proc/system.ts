@@ -1,6 +1,6 @@
 // The system-wide files of /proc, describing the sentry's machine (the container's view): its
-// memory, its one CPU, its clock, its task table. Nothing is read from the host's /proc; only
-// the CPU's model and speed come from the host (through Node's os.cpus()).
+// memory and CPUs (the container's limits: kernel/machine.ts), its clock, its task table. Nothing
+// is read from the host's /proc; only the CPU's model and speed come from the host (os.cpus()).
 
 import { randomUUID } from 'node:crypto';
 import { hostFirstCpu } from '../../host-facts';
@@ -9,8 +9,6 @@ import type { MemoryManager } from '../../mm/mm';
 import type { ProcKernel } from './node';
 import { CAP_LAST_CAP, HZ, PID_MAX, groupMm, taskTicks, uptimeMs } from './process';
 
-/** The machine's memory: what sysinfo(2) reports too. */
-export const MEM_TOTAL = 2 * 1024 * 1024 * 1024;
 /** uname's version field. */
 export const SENTRY_VERSION = '#1 SMP moat sentry';
 
@@ -24,16 +22,18 @@ function liveMms(k: ProcKernel): MemoryManager[] {
   return [...out];
 }
 
-function memUsed(k: ProcKernel): number {
+/** Bytes of memory the application's live address spaces hold (each address space once). */
+export function memUsed(k: ProcKernel): number {
   let used = 0;
   for (const mm of liveMms(k)) used += mm.file.allocated;
-  return Math.min(used, MEM_TOTAL);
+  return used;
 }
 
 /** meminfo in Linux 6.1's order, "%-16s%8lu kB" a line (the labels carry their own padding). */
 export function meminfoText(k: ProcKernel): string {
-  const totalKb = MEM_TOTAL / 1024;
-  const usedKb = Math.ceil(memUsed(k) / 1024);
+  const total = k.machine.size().memBytes;
+  const totalKb = Math.floor(total / 1024);
+  const usedKb = Math.min(totalKb, Math.ceil(memUsed(k) / 1024));
   const freeKb = totalKb - usedKb;
   const rows: Array<[string, number]> = [
     ['MemTotal', totalKb],
@@ -97,21 +97,28 @@ const BASE_FLAGS = 'fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmo
 
 const firstCpu = hostFirstCpu;
 
-/** One processor, described with the host's first CPU's model and clock (os.cpus()). */
-export function cpuinfoText(): string {
+/** The machine's processors, each described with the host's first CPU's model and clock (os.cpus()). */
+export function cpuinfoText(k: ProcKernel): string {
+  let out = '';
+  const n = k.machine.size().cpus;
+  for (let i = 0; i < n; i++) out += processorText(i, n);
+  return out;
+}
+
+function processorText(cpu: number, count: number): string {
   const { model, mhz } = firstCpu();
   const vendor = /\bAMD\b/i.test(model) ? 'AuthenticAMD' : /\bIntel\b/i.test(model) ? 'GenuineIntel' : 'unknown';
   const rows: Array<[string, string]> = [
-    ['processor', '0'],
+    ['processor', String(cpu)],
     ['vendor_id', vendor],
     ['model name', model],
     ['cpu MHz', mhz.toFixed(3)],
     ['physical id', '0'],
-    ['siblings', '1'],
-    ['core id', '0'],
-    ['cpu cores', '1'],
-    ['apicid', '0'],
-    ['initial apicid', '0'],
+    ['siblings', String(count)],
+    ['core id', String(cpu)],
+    ['cpu cores', String(count)],
+    ['apicid', String(cpu)],
+    ['initial apicid', String(cpu)],
     ['fpu', 'yes'],
     ['fpu_exception', 'yes'],
     ['wp', 'yes'],
@@ -134,7 +141,10 @@ function secs(ms: number): string {
   return `${Math.floor(cs / 100)}.${String(cs % 100).padStart(2, '0')}`;
 }
 
-/** CPU ticks charged to the live tasks, and the idle rest of the uptime (one CPU). */
+/**
+ * CPU ticks charged to the live tasks, and the idle rest of the uptime. The sentry runs the
+ * application on one host CPU at a time: its time is cpu0's, the other CPUs of the machine idle.
+ */
 function cpuTicks(k: ProcKernel): { user: number; idle: number; uptime: number } {
   const uptime = Math.floor((uptimeMs(k) * HZ) / 1000);
   let user = 0;
@@ -188,13 +198,16 @@ export function loadavgText(k: ProcKernel): string {
   return `${f(st.avg[0])} ${f(st.avg[1])} ${f(st.avg[2])} ${n}/${liveTaskCount(k)} ${lastPid(k)}\n`;
 }
 
-/** /proc/stat: one CPU's times, the boot time, process counts. */
+/** /proc/stat: the times of the machine and of each CPU, the boot time, process counts. */
 export function statText(k: ProcKernel): string {
-  const { user, idle } = cpuTicks(k);
-  const cpu = `${user} 0 0 ${idle} 0 0 0 0 0 0`;
+  const { user, idle, uptime } = cpuTicks(k);
+  const n = k.machine.size().cpus;
+  const times = (u: number, i: number) => `${u} 0 0 ${i} 0 0 0 0 0 0`;
+  let cpus = `cpu0 ${times(user, idle)}\n`;
+  for (let c = 1; c < n; c++) cpus += `cpu${c} ${times(0, uptime)}\n`;
   const btime = Math.floor((Date.now() - uptimeMs(k)) / 1000);
   return (
-    `cpu  ${cpu}\ncpu0 ${cpu}\nintr 0\nctxt 0\nbtime ${btime}\nprocesses ${lastPid(k)}\n` +
+    `cpu  ${times(user, idle + (n - 1) * uptime)}\n${cpus}intr 0\nctxt 0\nbtime ${btime}\nprocesses ${lastPid(k)}\n` +
     `procs_running ${runnable(k)}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n`
   );
 }
