@@ -26,7 +26,7 @@ pkgs="gcc make libc6-dev"
 # mounts), the guest kernel, mkfs.ext4 for the rootfs image, ip and tc for the guest's network.
 pkgs="$pkgs qemu-system-x86 linux-image-cloud-amd64 e2fsprogs iproute2"
 case "$purpose" in
-  test) pkgs="$pkgs busybox-static runc iproute2 procps mmdebstrap"
+  test) pkgs="$pkgs busybox-static runc iproute2 procps mmdebstrap lxcfs"
         pkgs="$pkgs docker.io containerd podman conmon iptables uidmap slirp4netns fuse-overlayfs bsdutils tar" ;;
   bench) pkgs="$pkgs busybox-static runc" ;;
 esac
