@@ -27,7 +27,7 @@ import { isFdLink, procRoot, type ProcNode } from '../../src/sentry/vfs/proc';
 /** A platform whose stub accepts every mapping (mmap returns the fixed address asked for). */
 class FakePlatform implements SentryPlatform {
   readonly regs = new Registers();
-  readonly lastFault = { code: 0, addr: 0 };
+  readonly lastFault = { code: 0, addr: 0, addrHi: 0, addrLo: 0 };
   openInStub(): number {
     return 3;
   }

@@ -7,6 +7,7 @@ import { chargeHostThread, nsToTicks } from './cputime';
 import { exitRobustList, futexKey, futexWake } from './futex';
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN } from './signal-types';
 import { sendSignalToGroup } from './signals';
+import { ptraceTraceeExit, ptraceTracerExit } from './ptrace';
 import type { Task, ThreadGroup } from './task';
 
 const NR_EXIT = 60;
@@ -46,6 +47,8 @@ export function exitTask(t: Task, status: number): void {
   t.unblock();
   t.state = 'dead';
   k.forget(t);
+  ptraceTraceeExit(t);
+  ptraceTracerExit(t);
   const tg = t.tg;
   const mm = t.mm;
   exitRobustList(t);
@@ -83,6 +86,8 @@ export function exitThreadForExec(other: Task): void {
   other.unblock();
   other.state = 'dead';
   k.forget(other);
+  ptraceTraceeExit(other);
+  ptraceTracerExit(other);
   exitRobustList(other);
   other.tg.tasks.delete(other);
   k.tasks.delete(other.tid);

@@ -4,9 +4,10 @@ import { E2BIG, ECHILD, EFAULT, EINVAL, ENAMETOOLONG, EPERM, ESRCH } from '../..
 import { SIGCHLD } from '../../abi/signals';
 import { CLONE_VFORK, CLONE_VM, doClone } from '../../kernel/clone';
 import { execTask } from '../../kernel/exec';
+import { ptraceExec } from '../../kernel/ptrace';
 import { exitTask, killThreadGroup, reap } from '../../kernel/exit';
 import { sendSignalToGroup, sendSignalToTask } from '../../kernel/signals';
-import { CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, encodeSigInfo, SI_TKILL, SI_USER } from '../../kernel/signal-types';
+import { CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_TRAPPED, encodeSigInfo, SI_TKILL, SI_USER } from '../../kernel/signal-types';
 import type { Task, ThreadGroup } from '../../kernel/task';
 import { mayKill } from '../../kernel/creds';
 import { groupCpuNs } from '../../kernel/cputime';
@@ -67,7 +68,9 @@ function waitStatus(tg: ThreadGroup): number {
 
 interface WaitResult {
   tg: ThreadGroup;
-  kind: 'exit' | 'stop' | 'cont';
+  kind: 'exit' | 'stop' | 'cont' | 'ptrace';
+  /** kind 'ptrace': the stopped tracee (its tid is what wait returns). */
+  tracee?: Task;
 }
 
 function matches(t: Task, c: ThreadGroup, idtype: number, id: number): boolean {
@@ -79,6 +82,15 @@ function matches(t: Task, c: ThreadGroup, idtype: number, id: number): boolean {
 
 function findWaitable(t: Task, idtype: number, id: number, options: number): WaitResult | 'none' | 'wait' {
   let any = false;
+  // Tracees of this thread (or of any thread of the process, without __WNOTHREAD): their
+  // ptrace-stops are reported whatever WUNTRACED says (Linux's wait_task_stopped with ptrace).
+  for (const tracer of options & WNOTHREAD ? [t] : t.tg.tasks) {
+    for (const x of tracer.tracees) {
+      if (idtype === P_PID ? x.tid !== id : !matches(t, x.tg, idtype, id)) continue;
+      any = true;
+      if (x.ptraceStop && !x.ptraceStop.reported) return { tg: x.tg, kind: 'ptrace', tracee: x };
+    }
+  }
   for (const c of t.tg.children) {
     if (!matches(t, c, idtype, id)) continue;
     // A zombie is a candidate only for WEXITED: waiting just for stops or continues of children
@@ -115,10 +127,15 @@ function wait4(t: Task): number {
   if (r === 'wait') return options & WNOHANG ? 0 : t.block([t.tg.childEvents]);
   let status: number;
   if (r.kind === 'exit') status = waitStatus(r.tg);
+  else if (r.kind === 'ptrace') status = 0x7f | (r.tracee!.ptraceStop!.code << 8);
   else if (r.kind === 'stop') status = 0x7f | (r.tg.stopSignal << 8);
   else status = 0xffff;
   if (statusAddr && !t.mm.writeU32(statusAddr, status)) return -EFAULT;
   if (t.arg(3) && !writeRusage(t, t.arg(3), r)) return -EFAULT;
+  if (r.kind === 'ptrace') {
+    r.tracee!.ptraceStop!.reported = true;
+    return r.tracee!.tid;
+  }
   if (r.kind === 'exit') reap(r.tg);
   else if (r.kind === 'stop') r.tg.reportStop = false;
   else r.tg.reportContinue = false;
@@ -148,6 +165,9 @@ function waitid(t: Task): number {
     const sig = s & 0x7f;
     code = sig === 0 ? CLD_EXITED : s & 0x80 ? CLD_DUMPED : CLD_KILLED;
     status = sig === 0 ? (s >> 8) & 0xff : sig;
+  } else if (r.kind === 'ptrace') {
+    code = CLD_TRAPPED;
+    status = r.tracee!.ptraceStop!.code;
   } else if (r.kind === 'stop') {
     code = CLD_STOPPED;
     status = r.tg.stopSignal;
@@ -155,10 +175,12 @@ function waitid(t: Task): number {
     code = CLD_CONTINUED;
     status = 18;
   }
-  if (infop && !t.mm.write(infop, encodeSigInfo({ signo: SIGCHLD, code, pid: r.tg.tgid, uid: r.tg.leader.creds.uid, status }))) return -EFAULT;
+  const who = r.tracee ?? r.tg.leader;
+  if (infop && !t.mm.write(infop, encodeSigInfo({ signo: SIGCHLD, code, pid: r.tracee?.tid ?? r.tg.tgid, uid: who.creds.uid, status }))) return -EFAULT;
   if (t.arg(4) && !writeRusage(t, t.arg(4), r)) return -EFAULT;
   if (!(options & WNOWAIT)) {
-    if (r.kind === 'exit') reap(r.tg);
+    if (r.kind === 'ptrace') r.tracee!.ptraceStop!.reported = true;
+    else if (r.kind === 'exit') reap(r.tg);
     else if (r.kind === 'stop') r.tg.reportStop = false;
     else r.tg.reportContinue = false;
   }
@@ -174,7 +196,9 @@ function execve(t: Task, dirfd: number, pathAddr: number, argvAddr: number, envp
   if (typeof argv === 'number') return argv;
   const envp = readStringArray(t, envpAddr);
   if (typeof envp === 'number') return envp;
-  return execTask(t, path, argv, envp);
+  const r = execTask(t, path, argv, envp);
+  if (r === 0) ptraceExec(t, t.tid);
+  return r;
 }
 
 function kill(t: Task): number {
