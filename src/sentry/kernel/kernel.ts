@@ -96,7 +96,7 @@ export class Kernel {
     this.groups.set(pid, tg);
     if (o.init) this.init = tg;
     const enc = (s: string) => Buffer.from(s);
-    const r = execTask(t, o.file, o.argv.map(enc), o.envp.map(enc));
+    const r = execTask(t, o.file, o.argv.map(enc), o.envp.map(enc), { firstExec: true });
     if (r < 0) {
       mm.destroy();
       this.tasks.delete(pid);

@@ -89,7 +89,7 @@ function syscallTrap(t: Task): number {
 
 /** After a successful execve of a traced task: the exec event stop, or the legacy SIGTRAP. */
 export function ptraceExec(t: Task, oldTid: number): void {
-  if (!t.tracer) return;
+  if (!t.tracer || t.state === 'dead') return;
   if (t.ptraceOptions & PTRACE_O_TRACEEXEC) {
     t.ptraceEventMsg = oldTid;
     t.inSyscall = true;

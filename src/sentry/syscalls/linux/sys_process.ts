@@ -1,6 +1,6 @@
 // Processes: clone/fork/vfork/execve/exit, wait4/waitid, ids, process groups and sessions, kill.
 
-import { E2BIG, ECHILD, EFAULT, EINVAL, ENAMETOOLONG, EPERM, ESRCH } from '../../abi/errno';
+import { E2BIG, EACCES, ECHILD, EFAULT, EINVAL, ENAMETOOLONG, ENOENT, EPERM, ESRCH } from '../../abi/errno';
 import { SIGCHLD } from '../../abi/signals';
 import { CLONE_VFORK, CLONE_VM, doClone } from '../../kernel/clone';
 import { execTask } from '../../kernel/exec';
@@ -12,6 +12,8 @@ import type { Task, ThreadGroup } from '../../kernel/task';
 import { mayKill } from '../../kernel/creds';
 import { groupCpuNs } from '../../kernel/cputime';
 import { putTimeval } from './sys_time';
+import { fileOf, startOf } from './vfs_args';
+import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW } from '../../vfs/constants';
 
 const WNOHANG = 1;
 const WUNTRACED = 2;
@@ -187,16 +189,42 @@ function waitid(t: Task): number {
   return 0;
 }
 
-function execve(t: Task, dirfd: number, pathAddr: number, argvAddr: number, envpAddr: number): number {
+/**
+ * execve and execveat. With a dirfd and a relative (or, with AT_EMPTY_PATH, empty) path, the
+ * program's name is /dev/fd/N/path (or /dev/fd/N), as Linux names it for comm, AT_EXECFN and a
+ * script's interpreter; through a close-on-exec fd that name cannot be opened after the exec.
+ */
+function execve(t: Task, dirfd: number, pathAddr: number, argvAddr: number, envpAddr: number, flags = 0): number {
+  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return -EINVAL;
   const path = t.mm.readCString(pathAddr, 4095);
   if (path === null) return -EFAULT;
   if (path === undefined) return -ENAMETOOLONG;
-  if (dirfd !== -100 && !path.startsWith('/')) return -EINVAL;
+  if (path === '' && !(flags & AT_EMPTY_PATH)) return -ENOENT;
   const argv = readStringArray(t, argvAddr);
   if (typeof argv === 'number') return argv;
   const envp = readStringArray(t, envpAddr);
   if (typeof envp === 'number') return envp;
-  const r = execTask(t, path, argv, envp);
+  let r: number;
+  if (dirfd === AT_FDCWD || path.startsWith('/')) {
+    const file = flags & AT_SYMLINK_NOFOLLOW ? t.kernel.vfs.openExecAt(t, t.fs.cwdLoc, path, false) : undefined;
+    if (typeof file === 'number') return file;
+    r = execTask(t, path, argv, envp, { file });
+  } else {
+    const f = fileOf(t, dirfd);
+    if (typeof f === 'number') return f;
+    let file;
+    if (path === '') {
+      // The fd's own file (an O_PATH fd will do); a directory or a pipe is not executable.
+      file = f.location ? t.kernel.vfs.execFileOf(t, f.location) : -EACCES;
+    } else {
+      const start = startOf(t, dirfd, path);
+      if (typeof start === 'number') return start;
+      file = t.kernel.vfs.openExecAt(t, start, path, !(flags & AT_SYMLINK_NOFOLLOW));
+    }
+    if (typeof file === 'number') return file;
+    const name = path === '' ? `/dev/fd/${dirfd}` : `/dev/fd/${dirfd}/${path}`;
+    r = execTask(t, name, argv, envp, { file, pathInaccessible: t.files.isCloexec(dirfd) });
+  }
   if (r === 0) ptraceExec(t, t.tid);
   return r;
 }
@@ -282,7 +310,7 @@ export const sysProcess = {
   fork: (t: Task) => clone(t, SIGCHLD, 0, 0, 0, 0),
   vfork: (t: Task) => clone(t, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0),
   execve: (t: Task) => execve(t, -100, t.arg(0), t.arg(1), t.arg(2)),
-  execveat: (t: Task) => execve(t, t.argInt(0), t.arg(1), t.arg(2), t.arg(3)),
+  execveat: (t: Task) => execve(t, t.argInt(0), t.arg(1), t.arg(2), t.arg(3), t.argInt(4)),
   exit: (t: Task) => {
     exitTask(t, (t.argInt(0) & 0xff) << 8);
     return 0;
