@@ -118,6 +118,7 @@ function groupExited(tg: ThreadGroup, status: number): void {
   const init = k.init;
   for (const c of tg.children) {
     c.parent = init;
+    c.parentTask = undefined;
     if (init) {
       init.children.add(c);
       if (!c.alive) init.childEvents.notify();
@@ -133,7 +134,8 @@ function groupExited(tg: ThreadGroup, status: number): void {
   }
   const a = parent.handlers.actions[SIGCHLD];
   if (tg.exitSignal === SIGCHLD && (a.handler === SIG_IGN || a.flags & SA_NOCLDWAIT)) {
-    reap(tg);
+    // Reaped by nobody's wait: its times are not the parent's (RUSAGE_CHILDREN counts waited-for children).
+    reap(tg, false);
     parent.childEvents.notify();
     return;
   }
@@ -145,12 +147,12 @@ function groupExited(tg: ThreadGroup, status: number): void {
   parent.childEvents.notify();
 }
 
-/** wait4 took it: the pid is free again. */
-export function reap(tg: ThreadGroup): void {
+/** wait4 took it (or nobody will: account false): the pid is free again. */
+export function reap(tg: ThreadGroup, account = true): void {
   const k = tg.leader.kernel;
   tg.reaped = true;
   tg.parent?.children.delete(tg);
-  if (tg.parent) {
+  if (tg.parent && account) {
     tg.parent.childCpuNs += tg.deadCpuNs + tg.childCpuNs;
     tg.parent.childTicks = nsToTicks(tg.parent.childCpuNs);
   }

@@ -69,6 +69,8 @@ export class ThreadGroup {
    */
   dumpable = 1;
   leader!: Task;
+  /** The thread that created this process (wait's __WNOTHREAD); undefined once it is gone or reparented. */
+  parentTask: Task | undefined;
   vforkDone = new WaitQueue();
 
   constructor(

@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <sys/times.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 
 static long long ns(struct timespec t) { return t.tv_sec * 1000000000LL + t.tv_nsec; }
@@ -154,6 +155,20 @@ int main(void)
 	clock_t c = times(&tm);
 	EXPECT("times", c != (clock_t)-1 && tm.tms_utime >= 0);
 	EXPECT("sysconf CLK_TCK", sysconf(_SC_CLK_TCK) == 100);
+	/* getitimer reads back what setitimer armed (SIGALRM ignored: no expiry matters). */
+	signal(SIGALRM, SIG_IGN);
+	struct itimerval itv = { { 1, 0 }, { 1, 0 } }, got, prev;
+	OK("setitimer ITIMER_REAL", setitimer(ITIMER_REAL, &itv, NULL));
+	OK("getitimer ITIMER_REAL", getitimer(ITIMER_REAL, &got));
+	EXPECT("getitimer: the interval as set, the value running", got.it_interval.tv_sec == 1 && got.it_interval.tv_usec == 0 &&
+	       (got.it_value.tv_sec > 0 || got.it_value.tv_usec > 0) && got.it_value.tv_sec <= 1);
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	OK("setitimer disarm", setitimer(ITIMER_REAL, &off, &prev));
+	EXPECT("setitimer's old value", prev.it_interval.tv_sec == 1 && (prev.it_value.tv_sec > 0 || prev.it_value.tv_usec > 0));
+	getitimer(ITIMER_REAL, &got);
+	EXPECT("getitimer after disarm: zero", got.it_value.tv_sec == 0 && got.it_value.tv_usec == 0 && got.it_interval.tv_sec == 0);
+	FAILS("getitimer invalid timer", getitimer(7, &got), EINVAL);
+	signal(SIGALRM, SIG_DFL);
 	vsyscall_checks();
 	return finish();
 }
