@@ -202,6 +202,8 @@ export class Kernel {
           t.interruptResult = -ERESTARTSYS;
           t.wakeOnSignal = false;
           t.timedOut = false;
+          // PTRACE_SYSCALL: an interrupted call has its exit stop too, before the signal's.
+          if (ptraceSyscallExit(t)) continue;
         }
         if (t.tg.exiting !== undefined) {
           exitTask(t, t.tg.exiting);

@@ -2,7 +2,9 @@
  * wait without WUNTRACED, registers and memory of the stopped tracee (GETREGS, GETREGSET,
  * PEEKDATA, POKEDATA), signal-delivery-stops (a signal suppressed, another passed on),
  * PTRACE_SYSCALL's entry and exit stops (a result changed by the tracer), the SIGTRAP after an
- * exec, PTRACE_ATTACH/DETACH, the errors (EPERM, ESRCH) and SIGKILL of a stopped tracee. */
+ * exec, PTRACE_ATTACH/DETACH, the errors (EPERM, ESRCH) and SIGKILL of a stopped tracee, and a
+ * blocked syscall interrupted by a signal under PTRACE_SYSCALL (its exit stop, then the signal's,
+ * then the next call's stops). */
 #include "common.h"
 #include <elf.h>
 #include <signal.h>
@@ -144,11 +146,74 @@ static void exec_checks(const char *self)
 	SHOW("exec child ends", "%s %d", w, sig);
 }
 
+/* Child: blocks in read until SIGUSR1 (no SA_RESTART) interrupts it, then calls getppid. */
+static void interrupted_tracee(int fd)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr;
+	sigaction(SIGUSR1, &sa, NULL);
+	ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+	raise(SIGSTOP);
+	char c;
+	long r = read(fd, &c, 1);
+	int e = errno;
+	syscall(SYS_getppid);
+	_exit(r == -1 && e == EINTR && usr1 == 1 ? 0 : 96);
+}
+
+static void interrupted_checks(void)
+{
+	int p[2];
+	pipe(p);
+	pid_t pid = fork();
+	if (pid == 0) interrupted_tracee(p[0]);
+	int sig;
+	waited(pid, &sig);
+	ptrace(PTRACE_SYSCALL, pid, NULL, NULL);
+	struct user_regs_struct regs;
+	int read_entered = 0, read_exit = 0, sigstop = 0, getppid_stops = 0;
+	long read_rax = 0;
+	const char *w = "?";
+	for (int i = 0; i < 60; i++) {
+		w = waited(pid, &sig);
+		if (strcmp(w, "stop") != 0) break;
+		int inject = 0;
+		if (sig == SIGTRAP) {
+			ptrace(PTRACE_GETREGS, pid, NULL, &regs);
+			if (regs.orig_rax == SYS_read && !read_entered) {
+				read_entered = 1;
+				ptrace(PTRACE_SYSCALL, pid, NULL, NULL);
+				/* Let it block, then interrupt it. */
+				usleep(100000);
+				kill(pid, SIGUSR1);
+				continue;
+			}
+			if (regs.orig_rax == SYS_read && read_entered && !read_exit) {
+				read_exit = 1;
+				read_rax = (long)regs.rax;
+			}
+			if (regs.orig_rax == SYS_getppid) getppid_stops++;
+		} else if (sig == SIGUSR1) {
+			sigstop = read_exit;
+			inject = SIGUSR1;
+		}
+		ptrace(PTRACE_SYSCALL, pid, NULL, (void *)(long)inject);
+	}
+	EXPECT("interrupted read: its exit stop (rax -ERESTARTSYS)", read_exit && read_rax == -512);
+	EXPECT("then the signal-delivery-stop", sigstop);
+	EXPECT("then the next call's entry and exit stops", getppid_stops == 2);
+	SHOW("interrupted tracee ends", "%s %d", w, sig);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "exec-child") == 0) return 7;
 	traceme_checks();
 	attach_checks();
 	exec_checks("/proc/self/exe");
+	interrupted_checks();
 	return finish();
 }
