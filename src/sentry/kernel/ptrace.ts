@@ -169,5 +169,8 @@ export function ptraceAttachStop(t: Task): void {
     ptraceStop(t, 'signal', SIGSTOP, { signo: SIGSTOP, code: 0 });
     return;
   }
-  sendSignalToTask(t, { signo: SIGSTOP, code: 0, pid: t.tracer?.tg.tgid ?? 0, uid: t.tracer?.creds.uid ?? 0 });
+  const info = { signo: SIGSTOP, code: 0, pid: t.tracer?.tg.tgid ?? 0, uid: t.tracer?.creds.uid ?? 0 };
+  // The kernel's own SIGSTOP (SEND_SIG_PRIV): the sandbox's init takes it too, as from outside.
+  if (t.tg === t.kernel.init) sendSignalToGroup(t.tg, info, true);
+  else sendSignalToTask(t, info);
 }
