@@ -150,6 +150,7 @@ export function ptraceTracerExit(tracer: Task): void {
 export function ptraceTraceeExit(t: Task): void {
   const tracer = t.tracer;
   if (!tracer) return;
+  if (t === t.tg.leader && tracer.tg === t.tg.parent) t.tg.tracedAtExit = true;
   tracer.tracees.delete(t);
   t.tracer = undefined;
   t.ptraceStop = undefined;

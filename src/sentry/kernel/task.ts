@@ -71,6 +71,8 @@ export class ThreadGroup {
   leader!: Task;
   /** The thread that created this process (wait's __WNOTHREAD); undefined once it is gone or reparented. */
   parentTask: Task | undefined;
+  /** Its leader was traced by its parent when it exited: the zombie is still the tracer's to wait for. */
+  tracedAtExit = false;
   vforkDone = new WaitQueue();
 
   constructor(

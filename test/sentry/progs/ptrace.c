@@ -215,5 +215,20 @@ int main(int argc, char **argv)
 	attach_checks();
 	exec_checks("/proc/self/exe");
 	interrupted_checks();
+	/* A traced fork child is waitable with __WCLONE too: the tracer waits for it as a tracee. */
+	int tp[2];
+	pipe(tp);
+	pid_t tc = fork();
+	if (tc == 0) {
+		close(tp[0]);
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		_exit(6);
+	}
+	close(tp[1]);
+	char tb;
+	read(tp[0], &tb, 1);
+	close(tp[0]);
+	int tst = 0;
+	EXPECT("__WCLONE wait of an exited tracee reaps it", waitpid(tc, &tst, __WCLONE) == tc && WIFEXITED(tst) && WEXITSTATUS(tst) == 6);
 	return finish();
 }

@@ -99,7 +99,9 @@ function findWaitable(t: Task, idtype: number, id: number, options: number): Wai
     if (options & WNOTHREAD && c.parentTask !== undefined && c.parentTask !== t && c.parentTask.state !== 'dead') continue;
     // A "clone" child reports to a signal other than SIGCHLD: __WCLONE waits only for those, the
     // default only for the others, __WALL for both (Linux's eligible_child).
-    if (!(options & WALL) && (c.exitSignal !== SIGCHLD) !== ((options & WCLONE) !== 0)) continue;
+    // A child this process traces is eligible whatever its kind (Linux waits on it as a tracee).
+    const traced = c.tracedAtExit || c.leader.tracer?.tg === t.tg;
+    if (!traced && !(options & WALL) && (c.exitSignal !== SIGCHLD) !== ((options & WCLONE) !== 0)) continue;
     // A zombie is a candidate only for WEXITED: waiting just for stops or continues of children
     // that have all exited fails with ECHILD (Linux's notask_error), it does not wait forever.
     if (!c.alive && !(options & WEXITED)) continue;
