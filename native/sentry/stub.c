@@ -7,7 +7,8 @@
  * the host runs in this process are the ones the sentry injects through the gadget below
  * (`syscall; int3` at STUB_BASE): the seccomp filter installed here kills the process for any
  * syscall whose instruction pointer is not the gadget's, so a mistake in the sentry's
- * bookkeeping (resuming without SYSEMU) cannot become host access.
+ * bookkeeping (resuming without SYSEMU) cannot become host access. (One exception, which runs
+ * nothing either: the host's vsyscall emulation becomes a SIGSYS for the sentry.)
  *
  * Start-up, all before the filter: become traced by the sentry, die with it, keep only fds 3
  * (memory) and 4 (a pidfd of the sentry, whose fds a new stub fetches with pidfd_getfd), no new
@@ -95,6 +96,17 @@ static const struct sock_filter filter[] = {
 	LD_ABS(offsetof(struct seccomp_data, arch)),
 	JEQ(AUDIT_ARCH_X86_64, 1, 0),
 	RET(SECCOMP_RET_KILL_PROCESS),
+	/*
+	 * The host's emulation of a legacy vsyscall (a call into the page at 0xffffffffff600000,
+	 * which Linux with vsyscall=xonly serves on the fault): SIGSYS with the call skipped, for
+	 * the sentry to serve it (src/sentry/kernel/vsyscall.ts). Nothing runs on the host.
+	 */
+	LD_ABS(offsetof(struct seccomp_data, instruction_pointer) + 4),
+	JEQ(0xffffffffU, 0, 4),
+	LD_ABS(offsetof(struct seccomp_data, instruction_pointer)),
+	BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xfffff000U),
+	JEQ(0xff600000U, 0, 1),
+	RET(SECCOMP_RET_TRAP),
 	LD_ABS(offsetof(struct seccomp_data, instruction_pointer)),
 	JEQ((unsigned int)(GADGET_RET & 0xffffffffUL), 1, 0),
 	RET(SECCOMP_RET_KILL_PROCESS),

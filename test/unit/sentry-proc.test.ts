@@ -4,6 +4,7 @@
 // mappings into) and the memory file's backing (a plain buffer instead of a memfd); /proc reads
 // neither.
 
+import { vsyscallEnabled } from '../../src/sentry/kernel/vsyscall';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -27,7 +28,7 @@ import { isFdLink, procRoot, type ProcNode } from '../../src/sentry/vfs/proc';
 /** A platform whose stub accepts every mapping (mmap returns the fixed address asked for). */
 class FakePlatform implements SentryPlatform {
   readonly regs = new Registers();
-  readonly lastFault = { code: 0, addr: 0 };
+  readonly lastFault = { code: 0, addr: 0, addrHi: 0, addrLo: 0 };
   fdInStub(): number {
     return 3;
   }
@@ -385,6 +386,8 @@ test('maps: Linux lines, the heap merged, names at column 73', () => {
     named('00402000-00403000 rw-p 00002000 00:00 4242', '/bin/prog'),
     named('00600000-00603000 rw-p 00000000 00:00 0', '[heap]'),
     named('7ffc0000-7ffe0000 rw-p 00000000 00:00 0', '[stack]'),
+    // The host's vsyscall page, when it has one (as runc's containers see it).
+    ...(vsyscallEnabled() ? [named('ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0', '[vsyscall]')] : []),
   ]);
   for (const l of lines) {
     assert.match(l, /^[0-9a-f]{8,}-[0-9a-f]{8,} [r-][w-][x-][ps] [0-9a-f]{8} [0-9a-f]{2}:[0-9a-f]{2} \d+ +\S/);

@@ -41,6 +41,7 @@ export const ENOLCK = 37;
 export const ENOSYS = 38;
 export const ENOTEMPTY = 39;
 export const ELOOP = 40;
+export const ELIBBAD = 80;
 export const ENOMSG = 42;
 export const EIDRM = 43;
 export const ENOSTR = 60;
@@ -123,6 +124,7 @@ const NAMES: Record<number, string> = {
   106: "EISCONN",
   21: "EISDIR",
   40: "ELOOP",
+  80: "ELIBBAD",
   24: "EMFILE",
   31: "EMLINK",
   90: "EMSGSIZE",

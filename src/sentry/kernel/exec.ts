@@ -1,11 +1,11 @@
 // execve: a new address space (a new stub) with the program loaded, replacing the task's old one.
-// `#!` scripts run their interpreter, as binfmt_script does (up to 4 levels).
+// `#!` scripts run their interpreter, as binfmt_script does (up to 5 levels).
 
 import { ENOENT, ENOEXEC, ELOOP } from '../abi/errno';
 import { loadProgram } from '../loader/loader';
 import { REG } from '../platform/registers';
 import type { ExecFile } from '../vfs';
-import { exitThreadForExec, switchAddressSpace } from './exit';
+import { exitThreadForExec, killThreadGroup, switchAddressSpace } from './exit';
 import { execCreds } from './exec-creds';
 import { MAY_READ, permission } from '../vfs/permission';
 import { chargeHostThread } from './cputime';
@@ -13,12 +13,28 @@ import { exitRobustList } from './futex';
 import { resetHandlersForExec } from './signals';
 import type { Task } from './task';
 
-const MAX_SCRIPT_DEPTH = 4;
+/** Linux runs at most 6 binary handlers per exec (fs/exec.c exec_binprm): 5 scripts, then the ELF. */
+const MAX_SCRIPT_DEPTH = 5;
+const SIGSEGV = 11;
 
-/** Returns 0 (the task now runs the new program; its registers are set) or -errno (nothing changed). */
-export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8Array[]): number {
+export interface ExecOptions {
+  /** A process the sentry starts: a load failing past the point of no return is its -errno. */
+  firstExec?: boolean;
+  /** execveat: the file, already opened from the dirfd (path is then /dev/fd/N[/name]). */
+  file?: ExecFile;
+  /** execveat through a close-on-exec fd: a script's interpreter could not open path (ENOENT). */
+  pathInaccessible?: boolean;
+}
+
+/**
+ * Returns 0 (the task now runs the new program; its registers are set) or -errno (nothing changed).
+ * A load that fails past Linux's point of no return also returns 0, with the process killed by
+ * SIGSEGV as Linux does (but see ExecOptions.firstExec).
+ */
+export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8Array[], opts: ExecOptions = {}): number {
   const k = t.kernel;
-  let file: ExecFile | number = k.vfs.openExec(t, path);
+  const firstExec = opts.firstExec ?? false;
+  let file: ExecFile | number = opts.file ?? k.vfs.openExec(t, path);
   if (typeof file === 'number') return file;
   let execPath = path;
   // #! scripts.
@@ -29,6 +45,11 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     if (depth >= MAX_SCRIPT_DEPTH) {
       file.close();
       return -ELOOP;
+    }
+    // binfmt_script: the interpreter is given the script's path, which a close-on-exec fd loses.
+    if (depth === 0 && opts.pathInaccessible) {
+      file.close();
+      return -ENOENT;
     }
     let line = Buffer.from(head.subarray(2, n)).toString('latin1');
     const nl = line.indexOf('\n');
@@ -77,18 +98,21 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     secure,
   });
   exe.close();
-  if (typeof res === 'number') {
+  if (typeof res === 'number' || ('fatal' in res && firstExec)) {
     k.platform.destroyAddressSpace(hostPid, [hostPid]);
     mm.destroy();
-    return res;
+    return typeof res === 'number' ? res : res.fatal;
   }
   mm.hostTids.add(hostPid);
   mm.exePath = exe.path;
-  mm.auxv = res.auxv;
-  mm.argStart = res.argStart;
-  mm.argEnd = res.argEnd;
-  mm.envStart = res.envStart;
-  mm.envEnd = res.envEnd;
+  const fatal = 'fatal' in res ? res.fatal : 0;
+  if (!('fatal' in res)) {
+    mm.auxv = res.auxv;
+    mm.argStart = res.argStart;
+    mm.argEnd = res.argEnd;
+    mm.envStart = res.envStart;
+    mm.envEnd = res.envEnd;
+  }
 
   // Point of no return: other threads of the group go, the old address space is dropped.
   for (const other of [...t.tg.tasks]) {
@@ -120,8 +144,8 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
   const cs = t.regs.get(REG.cs);
   const ss = t.regs.get(REG.ss);
   t.regs.buffer.fill(0);
-  t.regs.set(REG.rip, res.entry);
-  t.regs.set(REG.rsp, res.sp);
+  t.regs.set(REG.rip, 'fatal' in res ? 0 : res.entry);
+  t.regs.set(REG.rsp, 'fatal' in res ? 0 : res.sp);
   t.regs.set(REG.cs, cs || 0x33);
   t.regs.set(REG.ss, ss || 0x2b);
   t.regs.set(REG.eflags, 0x202);
@@ -131,6 +155,10 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
   if (t.vforkParent) {
     t.tg.vforkDone.notify();
     t.vforkParent = undefined;
+  }
+  if (fatal) {
+    k.opts.strace?.(`[${t.tid}] --- exec of ${path} failed past the point of no return (${fatal}): SIGSEGV ---`);
+    killThreadGroup(t.tg, SIGSEGV);
   }
   return 0;
 }

@@ -7,6 +7,7 @@ import { chargeHostThread, nsToTicks } from './cputime';
 import { exitRobustList, futexKey, futexWake } from './futex';
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN } from './signal-types';
 import { sendSignalToGroup } from './signals';
+import { ptraceTraceeExit, ptraceTracerExit } from './ptrace';
 import type { Task, ThreadGroup } from './task';
 
 const NR_EXIT = 60;
@@ -46,6 +47,8 @@ export function exitTask(t: Task, status: number): void {
   t.unblock();
   t.state = 'dead';
   k.forget(t);
+  ptraceTraceeExit(t);
+  ptraceTracerExit(t);
   const tg = t.tg;
   const mm = t.mm;
   exitRobustList(t);
@@ -83,6 +86,8 @@ export function exitThreadForExec(other: Task): void {
   other.unblock();
   other.state = 'dead';
   k.forget(other);
+  ptraceTraceeExit(other);
+  ptraceTracerExit(other);
   exitRobustList(other);
   other.tg.tasks.delete(other);
   k.tasks.delete(other.tid);
@@ -113,6 +118,7 @@ function groupExited(tg: ThreadGroup, status: number): void {
   const init = k.init;
   for (const c of tg.children) {
     c.parent = init;
+    c.parentTask = undefined;
     if (init) {
       init.children.add(c);
       if (!c.alive) init.childEvents.notify();
@@ -128,7 +134,8 @@ function groupExited(tg: ThreadGroup, status: number): void {
   }
   const a = parent.handlers.actions[SIGCHLD];
   if (tg.exitSignal === SIGCHLD && (a.handler === SIG_IGN || a.flags & SA_NOCLDWAIT)) {
-    reap(tg);
+    // Reaped by nobody's wait: its times are not the parent's (RUSAGE_CHILDREN counts waited-for children).
+    reap(tg, false);
     parent.childEvents.notify();
     return;
   }
@@ -140,12 +147,12 @@ function groupExited(tg: ThreadGroup, status: number): void {
   parent.childEvents.notify();
 }
 
-/** wait4 took it: the pid is free again. */
-export function reap(tg: ThreadGroup): void {
+/** wait4 took it (or nobody will: account false): the pid is free again. */
+export function reap(tg: ThreadGroup, account = true): void {
   const k = tg.leader.kernel;
   tg.reaped = true;
   tg.parent?.children.delete(tg);
-  if (tg.parent) {
+  if (tg.parent && account) {
     tg.parent.childCpuNs += tg.deadCpuNs + tg.childCpuNs;
     tg.parent.childTicks = nsToTicks(tg.parent.childCpuNs);
   }

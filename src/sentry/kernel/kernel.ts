@@ -20,6 +20,8 @@ import { execTask } from './exec';
 import { copyCreds } from './creds';
 import { exitTask, killThreadGroup } from './exit';
 import { deliverSignals, sendSignalToGroup, faultSignal } from './signals';
+import { emulateVsyscall } from './vsyscall';
+import { ptraceSyscallEnter, ptraceSyscallExit } from './ptrace';
 import { SignalHandlers, Task, ThreadGroup, BLOCK, type Credentials, type Rlimit } from './task';
 import { Machine } from './machine';
 
@@ -100,7 +102,7 @@ export class Kernel {
     this.groups.set(pid, tg);
     if (o.init) this.init = tg;
     const enc = (s: string) => Buffer.from(s);
-    const r = execTask(t, o.file, o.argv.map(enc), o.envp.map(enc));
+    const r = execTask(t, o.file, o.argv.map(enc), o.envp.map(enc), { firstExec: true });
     if (r < 0) {
       mm.destroy();
       this.tasks.delete(pid);
@@ -206,6 +208,8 @@ export class Kernel {
           t.interruptResult = -ERESTARTSYS;
           t.wakeOnSignal = false;
           t.timedOut = false;
+          // PTRACE_SYSCALL: an interrupted call has its exit stop too, before the signal's.
+          if (ptraceSyscallExit(t)) continue;
         }
         if (t.tg.exiting !== undefined) {
           exitTask(t, t.tg.exiting);
@@ -247,7 +251,8 @@ export class Kernel {
           const t = this.byHost.get(ev.tid);
           if (!t || t.state === 'dead') break;
           t.regs.copyFrom(p.regs);
-          faultSignal(t, ev.signal, p.lastFault.code, p.lastFault.addr);
+          const f = p.lastFault;
+          if (!emulateVsyscall(t, ev.signal, f.code, f.addrHi, f.addrLo)) faultSignal(t, ev.signal, f.code, f.addr);
           this.opts.strace?.(`[${t.tid}] --- fault: signal ${ev.signal} code ${p.lastFault.code} addr 0x${p.lastFault.addr.toString(16)} rip 0x${t.regs.get(REG.rip).toString(16)} rsp 0x${t.regs.get(REG.rsp).toString(16)} ---`);
           t.inSyscall = false;
           t.retval = 0;
@@ -335,13 +340,18 @@ export class Kernel {
       exitTask(t, t.tg.exiting);
       return;
     }
+    // PTRACE_SYSCALL: the tracer sees the call first (and may change or skip it: orig_rax -1).
+    if (ptraceSyscallEnter(t)) return;
     const strace = this.opts.strace;
     const entered = strace ? straceEnter(t, nr) : '';
     const buf = strace ? straceBuffer(t, nr) : 0;
     // int $0x80 / sysenter: the 32-bit ABI, which the sentry does not offer (numbers differ).
     const rip = t.regs.get(REG.rip);
     const b0 = t.mm.byteAt(rip - 2);
-    let r = b0 === 0xcd || (b0 === 0x0f && t.mm.byteAt(rip - 1) === 0x34) ? -ENOSYS : dispatchSyscall(t, nr);
+    let r =
+      b0 === 0xcd || (b0 === 0x0f && t.mm.byteAt(rip - 1) === 0x34) ? -ENOSYS
+      : nr < 0 && t.ptraceEntered ? t.retval // skipped by the tracer: rax is what it left there
+      : dispatchSyscall(t, nr);
     if (r === BLOCK) {
       if (strace && !t.timedOut) strace(`${entered}) parked`);
       return;
@@ -358,10 +368,13 @@ export class Kernel {
     if ((t.state as string) === 'blocked') return;
     if (r === -ERESTARTSYS && !t.hasDeliverableSignal()) r = -EINTR;
     t.retval = r;
-    if ((t.state as string) !== 'stopped') {
-      t.state = 'ready';
-      this.ready.unshift(t);
+    if ((t.state as string) === 'stopped') {
+      t.ptraceEntered = false;
+      return;
     }
+    if (ptraceSyscallExit(t)) return;
+    t.state = 'ready';
+    this.ready.unshift(t);
   }
 
   /** A handler threw: report it on the sentry's log (the reporter keeps one report per message). */

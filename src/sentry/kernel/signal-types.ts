@@ -20,6 +20,7 @@ export const SI_QUEUE = -1;
 export const CLD_EXITED = 1;
 export const CLD_KILLED = 2;
 export const CLD_DUMPED = 3;
+export const CLD_TRAPPED = 4;
 export const CLD_STOPPED = 5;
 export const CLD_CONTINUED = 6;
 
@@ -46,6 +47,8 @@ export interface SigInfo {
   value?: number;
   /** Queued to the sandbox's init only because it was blocked: dropped if delivered by default. */
   toInitBlocked?: boolean;
+  /** The tracer saw it at a signal-delivery-stop and let it through: delivered without a new stop. */
+  ptraceSeen?: boolean;
 }
 
 export function sigbit(sig: number): bigint {

@@ -5,6 +5,7 @@ import { EINTR, ERESTARTNOHAND, ERESTARTSYS } from '../abi/errno';
 import { SIGCHLD, SIGCONT, SIGKILL, SIGSTOP } from '../abi/signals';
 import { REG } from '../platform/registers';
 import { killThreadGroup } from './exit';
+import { ptraceSignalStop } from './ptrace';
 import {
   CLD_CONTINUED, CLD_STOPPED, defaultCore, defaultIgnored, encodeSigInfo, isStopSignal, SA_NOCLDSTOP, SA_NODEFER,
   SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_SIGINFO, SIG_DFL, SIG_IGN, sigbit, UNBLOCKABLE, type SigInfo,
@@ -62,7 +63,8 @@ function continueGroup(tg: ThreadGroup): void {
   tg.stopped = false;
   tg.reportContinue = true;
   tg.reportStop = false;
-  for (const t of tg.tasks) if (t.state === 'stopped') t.kernel.makeReady(t, false);
+  // A tracee in a ptrace-stop stays there: only its tracer resumes it.
+  for (const t of tg.tasks) if (t.state === 'stopped' && !t.ptraceStop) t.kernel.makeReady(t, false);
   notifyParent(tg, CLD_CONTINUED, SIGCONT);
 }
 
@@ -165,6 +167,8 @@ export function deliverSignals(t: Task): void {
     if (!t.hasDeliverableSignal()) break;
     const info = takeSignal(t);
     if (!info) break;
+    // Traced: the tracer decides first (signal-delivery-stop); it resumes t with this signal or another.
+    if (ptraceSignalStop(t, info)) return;
     const sig = info.signo;
     const tg = t.tg;
     const a = tg.handlers.actions[sig];

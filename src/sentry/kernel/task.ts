@@ -6,6 +6,7 @@ import { Registers } from '../platform/registers';
 import type { FdTable, FsContext } from '../vfs';
 import type { Credentials } from './creds';
 import type { Kernel } from './kernel';
+import type { PtraceStop } from './ptrace';
 import { type SigAction, type SigInfo, sigbit, SIG_DFL } from './signal-types';
 import { WaitQueue, type Waiter } from './waitqueue';
 
@@ -68,6 +69,10 @@ export class ThreadGroup {
    */
   dumpable = 1;
   leader!: Task;
+  /** The thread that created this process (wait's __WNOTHREAD); undefined once it is gone or reparented. */
+  parentTask: Task | undefined;
+  /** Its leader was traced by its parent when it exited: the zombie is still the tracer's to wait for. */
+  tracedAtExit = false;
   vforkDone = new WaitQueue();
 
   constructor(
@@ -139,6 +144,17 @@ export class Task implements Waiter {
   ticks = 0;
   /** CPU time (ns) of the host threads this task ran on before its current one (exec). */
   cpuBaseNs = 0n;
+  /** ptrace (kernel/ptrace.ts): who traces this task, whom it traces, its current ptrace-stop. */
+  tracer: Task | undefined;
+  readonly tracees = new Set<Task>();
+  ptraceStop: PtraceStop | undefined;
+  ptraceOptions = 0;
+  /** PTRACE_SYSCALL: stop at each syscall's entry and exit. */
+  ptraceSyscalls = false;
+  /** The syscall in progress had its entry stop (its exit stop is next). */
+  ptraceEntered = false;
+  /** PTRACE_GETEVENTMSG's value. */
+  ptraceEventMsg = 0;
 
   constructor(
     readonly kernel: Kernel,

@@ -23,6 +23,7 @@ export interface ProgramHeader {
 }
 
 export interface ElfHeader {
+  /** The header is an ELF one, for x86-64 (an interpreter that is not: ELIBBAD). */
   type: number;
   entry: number;
   phoff: number;
@@ -38,16 +39,21 @@ function u64(dv: DataView, off: number): number {
   return hi * 0x1_0000_0000 + dv.getUint32(off, true);
 }
 
-/** Parse the ELF header and program headers; -ENOEXEC if it is not a loadable x86-64 ELF. */
-export function parseElf(read: (dst: Uint8Array, pos: number) => number): ElfHeader | number {
+/**
+ * Parse the ELF header and program headers; -ENOEXEC if it is not a loadable x86-64 ELF (for an
+ * interpreter, `badArch` instead when the header is not an x86-64 ELF's: Linux's ELIBBAD). The
+ * PT_LOAD fields are not judged here: Linux finds a bad one only while mapping it (loader.ts).
+ */
+export function parseElf(read: (dst: Uint8Array, pos: number) => number, badArch = -ENOEXEC): ElfHeader | number {
   const eh = new Uint8Array(64);
   if (read(eh, 0) !== 64) return -ENOEXEC;
-  if (eh[0] !== 0x7f || eh[1] !== 0x45 || eh[2] !== 0x4c || eh[3] !== 0x46) return -ENOEXEC;
-  if (eh[4] !== 2 || eh[5] !== 1) return -ENOEXEC; // ELFCLASS64, little-endian
+  if (eh[0] !== 0x7f || eh[1] !== 0x45 || eh[2] !== 0x4c || eh[3] !== 0x46) return badArch;
+  if (eh[4] !== 2 || eh[5] !== 1) return badArch; // ELFCLASS64, little-endian
   const dv = new DataView(eh.buffer);
   const type = dv.getUint16(16, true);
   const machine = dv.getUint16(18, true);
-  if ((type !== ET_EXEC && type !== ET_DYN) || machine !== 62) return -ENOEXEC;
+  if (machine !== 62) return badArch;
+  if (type !== ET_EXEC && type !== ET_DYN) return -ENOEXEC;
   const entry = u64(dv, 24);
   const phoff = u64(dv, 32);
   const phentsize = dv.getUint16(54, true);
@@ -62,13 +68,12 @@ export function parseElf(read: (dst: Uint8Array, pos: number) => number): ElfHea
     const h: ProgramHeader = {
       type: pv.getUint32(o, true),
       flags: pv.getUint32(o + 4, true),
+      // -1: beyond 2^53 (no sane user address or size; the loader refuses the segment).
       offset: u64(pv, o + 8),
       vaddr: u64(pv, o + 16),
       filesz: u64(pv, o + 32),
       memsz: u64(pv, o + 40),
     };
-    if (h.type === PT_LOAD && (h.offset < 0 || h.vaddr < 0 || h.filesz < 0 || h.memsz < 0 || h.filesz > h.memsz)) return -ENOEXEC;
-    if (h.type === PT_LOAD && h.offset % 4096 !== h.vaddr % 4096) return -ENOEXEC;
     phdrs.push(h);
   }
   return { type, entry, phoff, phnum, phdrs };

@@ -2,12 +2,17 @@
 // PT_LOAD segments (at their addresses, or at PIE_BASE for a position-independent one), the
 // interpreter (ld.so, PT_INTERP) if it has one, then the initial stack: argument and environment
 // strings, AT_RANDOM bytes, the auxiliary vector, envp, argv, argc.
+//
+// Errors come in two kinds, as in Linux: those found before the point of no return (not an ELF, a
+// bad interpreter path or header) are execve's result; those found while mapping (a PT_LOAD Linux
+// cannot map, no room for the stack) come after it, when the old program is already gone: the
+// exec succeeds and the process dies of SIGSEGV (LoadFatal).
 
 import { randomFillSync } from 'node:crypto';
-import { E2BIG, ENOEXEC, ENOMEM } from '../abi/errno';
-import { PAGE, PIE_BASE, STACK_SIZE, STACK_TOP, pageDown, pageUp } from '../mm/layout';
+import { E2BIG, EACCES, EINVAL, ELIBBAD, ENOEXEC, ENOMEM } from '../abi/errno';
+import { APP_LIMIT, PAGE, PIE_BASE, STACK_SIZE, STACK_TOP, pageDown, pageUp } from '../mm/layout';
 import { MAP_FIXED, MAP_PRIVATE, MAP_ANONYMOUS, PROT_EXEC, PROT_READ, PROT_WRITE, type MapSource, type MemoryManager } from '../mm/mm';
-import { ET_DYN, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR, parseElf, type ElfHeader } from './elf';
+import { ET_DYN, ET_EXEC, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR, parseElf, type ElfHeader } from './elf';
 
 /** A file the loader reads: the executable or its interpreter. */
 export interface ExecSource extends MapSource {
@@ -28,6 +33,11 @@ export interface LoadRequest {
   creds: { uid: number; euid: number; gid: number; egid: number };
   /** AT_SECURE: the exec raised privileges (set-ID file, or capabilities gained). */
   secure?: boolean;
+}
+
+/** A failure after the point of no return (-errno): the process is to die of SIGSEGV. */
+export interface LoadFatal {
+  fatal: number;
 }
 
 export interface LoadResult {
@@ -59,35 +69,56 @@ interface Loaded {
   end: number;
 }
 
-function loadSegments(req: LoadRequest, src: ExecSource, elf: ElfHeader, base: number): Loaded | number {
+/** Map one PT_LOAD segment: its file pages (named after the file), then anonymous pages up to memsz. Returns its end or -errno. */
+function loadSegment(req: LoadRequest, src: ExecSource, ph: ElfHeader['phdrs'][number], base: number): number {
   const { mm, tid } = req;
+  if (ph.offset < 0 || ph.vaddr < 0 || ph.filesz < 0 || ph.memsz < 0 || ph.filesz > ph.memsz) return -EINVAL;
+  const start = base + ph.vaddr;
+  if (start + ph.memsz > APP_LIMIT) return -EINVAL;
+  // A file mapping needs the offset aligned as the address is (mmap's EINVAL); anon-only needs not.
+  if (ph.filesz > 0 && ph.offset % PAGE !== ph.vaddr % PAGE) return -EINVAL;
+  const mapStart = pageDown(start);
+  const fileEnd = ph.filesz > 0 ? pageUp(start + ph.filesz) : mapStart;
+  const segEnd = pageUp(start + ph.memsz);
+  const prot = protOf(ph.flags);
+  const anon = MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS;
+  if (fileEnd > mapStart) {
+    const r = mm.mmap(tid, mapStart, fileEnd - mapStart, prot === 0 ? PROT_READ : prot, anon, undefined, 0, src.info.name);
+    if (r < 0) return r;
+    const v = mm.find(mapStart);
+    if (!v) return -ENOMEM;
+    v.file = src.info;
+    v.pgoff = pageDown(ph.offset);
+    // What mmap of the file shows: whole pages (zeroes past its end), then the part past filesz
+    // zeroed when the segment goes on — padzero's clear_user, which a read-only page ignores.
+    const at = v.off + (mapStart - v.start);
+    const dst = mm.file.bytes.subarray(at, at + (fileEnd - mapStart));
+    const n = src.pread(dst, v.pgoff);
+    if (n < 0) return -EINVAL;
+    if (ph.memsz > ph.filesz && prot & PROT_WRITE) dst.fill(0, start + ph.filesz - mapStart);
+    if (prot === 0) mm.mprotect(tid, mapStart, fileEnd - mapStart, 0);
+  }
+  if (segEnd > fileEnd) {
+    // Linux maps these pages as brk does (vm_brk_flags): read-write, executable if the segment is.
+    const r = mm.mmap(tid, fileEnd, segEnd - fileEnd, PROT_READ | PROT_WRITE | (prot & PROT_EXEC), anon, undefined, 0, '');
+    if (r < 0) return r;
+  }
+  return segEnd;
+}
+
+function loadSegments(req: LoadRequest, src: ExecSource, elf: ElfHeader, base: number): Loaded | number {
   let end = 0;
   let phdrAddr = 0;
   let firstLoad = true;
   for (const ph of elf.phdrs) {
-    if (ph.type === PT_PHDR) phdrAddr = base + ph.vaddr;
+    if (ph.type === PT_PHDR && ph.vaddr >= 0) phdrAddr = base + ph.vaddr;
     if (ph.type !== PT_LOAD || ph.memsz === 0) continue;
-    if (firstLoad && !phdrAddr && elf.phoff >= ph.offset && elf.phoff < ph.offset + ph.filesz) {
+    if (firstLoad && !phdrAddr && ph.offset >= 0 && elf.phoff >= ph.offset && elf.phoff < ph.offset + ph.filesz) {
       phdrAddr = base + ph.vaddr + (elf.phoff - ph.offset);
     }
     firstLoad = false;
-    const segStart = pageDown(base + ph.vaddr);
-    const segEnd = pageUp(base + ph.vaddr + ph.memsz);
-    const prot = protOf(ph.flags);
-    const r = mm.mmap(tid, segStart, segEnd - segStart, prot === 0 ? PROT_READ : prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, src.info.name);
-    if (r < 0) return r;
-    const v = mm.find(segStart);
-    if (v) {
-      v.file = src.info;
-      v.pgoff = pageDown(ph.offset);
-    }
-    if (ph.filesz > 0) {
-      const off = mm.find(base + ph.vaddr);
-      if (!off) return -ENOMEM;
-      const dst = mm.file.bytes.subarray(off.off + (base + ph.vaddr - off.start), off.off + (base + ph.vaddr - off.start) + ph.filesz);
-      if (src.pread(dst, ph.offset) !== ph.filesz) return -ENOEXEC;
-    }
-    if (prot === 0) mm.mprotect(tid, segStart, segEnd - segStart, 0);
+    const segEnd = loadSegment(req, src, ph, base);
+    if (segEnd < 0) return segEnd;
     end = Math.max(end, segEnd);
   }
   if (end === 0) return -ENOEXEC;
@@ -97,11 +128,12 @@ function loadSegments(req: LoadRequest, src: ExecSource, elf: ElfHeader, base: n
 function interpPath(src: ExecSource, elf: ElfHeader): string | number | undefined {
   const ph = elf.phdrs.find((p) => p.type === PT_INTERP);
   if (!ph) return undefined;
-  if (ph.filesz < 2 || ph.filesz > 4096) return -ENOEXEC;
+  if (ph.offset < 0 || ph.filesz < 2 || ph.filesz > 4096) return -ENOEXEC;
   const b = new Uint8Array(ph.filesz);
   if (src.pread(b, ph.offset) !== ph.filesz) return -ENOEXEC;
-  const nul = b.indexOf(0);
-  return Buffer.from(b.subarray(0, nul < 0 ? b.length : nul)).toString('latin1');
+  // The path must end the segment with its NUL (what follows a NUL inside is ignored).
+  if (b[b.length - 1] !== 0) return -ENOEXEC;
+  return Buffer.from(b.subarray(0, b.indexOf(0))).toString('latin1');
 }
 
 /** Base for an ET_DYN image of this span: PIE_BASE for the program, a free range for ld.so. */
@@ -110,7 +142,7 @@ function dynBase(req: LoadRequest, elf: ElfHeader, forInterp: boolean): number {
   let lo = Infinity;
   let hi = 0;
   for (const ph of elf.phdrs) {
-    if (ph.type !== PT_LOAD) continue;
+    if (ph.type !== PT_LOAD || ph.vaddr < 0 || ph.memsz < 0) continue;
     lo = Math.min(lo, pageDown(ph.vaddr));
     hi = Math.max(hi, pageUp(ph.vaddr + ph.memsz));
   }
@@ -118,28 +150,42 @@ function dynBase(req: LoadRequest, elf: ElfHeader, forInterp: boolean): number {
   return at < 0 ? at : at - lo;
 }
 
-export function loadProgram(req: LoadRequest): LoadResult | number {
+export function loadProgram(req: LoadRequest): LoadResult | LoadFatal | number {
   const { mm, tid } = req;
   const elf = parseElf((d, p) => req.file.pread(d, p));
   if (typeof elf === 'number') return elf;
   const interp = interpPath(req.file, elf);
   if (typeof interp === 'number') return interp;
+  let total = req.execfn.length + 1;
+  for (const s of req.argv) total += s.length + 1;
+  for (const s of req.envp) total += s.length + 1;
+  if (total > MAX_ARG_BYTES) return -E2BIG;
+  // The interpreter is opened and its header checked before the point of no return. An empty
+  // path: Linux's open_exec("") opens the working directory, not a regular file (EACCES).
+  let isrc: ExecSource | undefined;
+  let ielf: ElfHeader | undefined;
+  if (interp !== undefined) {
+    const o = interp === '' ? -EACCES : req.openInterp(interp);
+    if (typeof o === 'number') return o;
+    isrc = o;
+    const h = parseElf((d, p) => o.pread(d, p), -ELIBBAD);
+    if (typeof h === 'number') return h;
+    ielf = h;
+  }
+
+  // Past the point of no return.
   const main = loadSegments(req, req.file, elf, elf.type === ET_DYN ? dynBase(req, elf, false) : 0);
-  if (typeof main === 'number') return main;
+  if (typeof main === 'number') return { fatal: main };
   mm.brkStart = mm.brkCur = main.end;
 
   let entry = main.entry;
   let interpBase = 0;
-  if (interp !== undefined) {
-    const isrc = req.openInterp(interp);
-    if (typeof isrc === 'number') return isrc;
-    const ielf = parseElf((d, p) => isrc.pread(d, p));
-    if (typeof ielf === 'number') return ielf;
-    if (ielf.type !== ET_DYN) return -ENOEXEC;
-    const base = dynBase(req, ielf, true);
-    if (base < 0) return base;
+  if (isrc && ielf) {
+    // An ET_EXEC interpreter is loaded at its own addresses.
+    const base = ielf.type === ET_EXEC ? 0 : dynBase(req, ielf, true);
+    if (base < 0) return { fatal: base };
     const il = loadSegments(req, isrc, ielf, base);
-    if (typeof il === 'number') return il;
+    if (typeof il === 'number') return { fatal: il };
     entry = il.entry;
     interpBase = il.base;
   }
@@ -147,11 +193,7 @@ export function loadProgram(req: LoadRequest): LoadResult | number {
   // The stack.
   const stackLow = STACK_TOP - STACK_SIZE;
   const sr = mm.mmap(tid, stackLow, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, '[stack]');
-  if (sr < 0) return sr;
-  let total = req.execfn.length + 1;
-  for (const s of req.argv) total += s.length + 1;
-  for (const s of req.envp) total += s.length + 1;
-  if (total > MAX_ARG_BYTES) return -E2BIG;
+  if (sr < 0) return { fatal: sr };
 
   let sp = STACK_TOP;
   const push = (bytes: Uint8Array): number => {
@@ -215,6 +257,6 @@ export function loadProgram(req: LoadRequest): LoadResult | number {
     put(k);
     put(v);
   }
-  if (!mm.write(sp, new Uint8Array(table.buffer))) return -ENOMEM;
+  if (!mm.write(sp, new Uint8Array(table.buffer))) return { fatal: -ENOMEM };
   return { entry, sp, auxv, argStart, argEnd, envStart, envEnd };
 }

@@ -30,7 +30,8 @@ export interface SentryPlatform {
   /** Registers of the thread of the last event (or loaded with loadRegs). */
   readonly regs: Registers;
   /** si_code and si_addr of the last EVENT_FAULT. */
-  readonly lastFault: { code: number; addr: number };
+  /** si_addr is also given in halves: an address near 2^64 (the vsyscall page) is not exact as one number. */
+  readonly lastFault: { code: number; addr: number; addrHi: number; addrLo: number };
   /** Start a new, empty address space whose memory is the memfd; returns its first thread. */
   newAddressSpace(memfd: number): number;
   /** A new thread in the address space of the stopped thread tid; returns its tid (stopped). */

@@ -14,6 +14,11 @@ export class FdTable {
   refs = 1;
   limit = 1024;
 
+  /** fd is open with FD_CLOEXEC. */
+  isCloexec(fd: number): boolean {
+    return this.fds.get(fd)?.cloexec ?? false;
+  }
+
   get(fd: number): FileDescription | undefined {
     return this.fds.get(fd)?.file;
   }

@@ -17,7 +17,7 @@
 // Mount points that do not exist are made in the overlay's memory (as runc makes them on disk).
 // The host's files are only ever reached through the gofer; only writable binds are changed.
 
-import { EACCES, EISDIR, ENOENT, ENOTDIR } from '../abi/errno';
+import { EACCES, EISDIR, ELOOP, ENOENT, ENOTDIR } from '../abi/errno';
 import { GoferClient } from '../gofer';
 import { CAP_FULL } from '../kernel/creds';
 import type { ExecFileIds } from '../kernel/exec-creds';
@@ -36,7 +36,7 @@ import { lookupAt } from './namei';
 import { OverlayFs } from './overlay/overlay';
 import { inodePermission, MAY_EXEC, type FsCreds } from './permission';
 import { ProcFs } from './procfs';
-import { step, Walk, type PathCtx } from './resolve';
+import { isSymlink, step, Walk, type PathCtx } from './resolve';
 import { makeSysFs } from './sysfs';
 import { TmpFs } from './tmpfs/tmpfs';
 import type { BindMountConfig } from '../config';
@@ -220,10 +220,22 @@ export class Vfs {
 
   /** Open path (relative to the task's cwd) for execve: a regular file with an x bit for t. */
   openExec(t: Task, p: string): ExecFile | number {
+    return this.openExecAt(t, t.fs.cwdLoc, p, true);
+  }
+
+  /** execveat: path from start; a final symlink is ELOOP unless follow (AT_SYMLINK_NOFOLLOW). */
+  openExecAt(t: Task, start: Location, p: string, follow: boolean): ExecFile | number {
     this.caller = t;
-    const r = lookupAt(t, t.fs.cwdLoc, p, true);
+    const r = lookupAt(t, start, p, follow);
     if (typeof r === 'number') return r;
     if (r.file) return -EACCES;
+    if (!follow && isSymlink(r)) return -ELOOP;
+    return this.execFileOf(t, r);
+  }
+
+  /** The file at l for execve (execveat's AT_EMPTY_PATH: an open file's location). */
+  execFileOf(t: Task, r: Location): ExecFile | number {
+    this.caller = t;
     const inode = r.dentry.inode;
     if ((inode.attr().mode & S_IFMT) !== S_IFREG || r.mount.flags.noexec) return -EACCES;
     const perm = inodePermission(t.creds, inode, MAY_EXEC);

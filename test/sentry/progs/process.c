@@ -1,8 +1,11 @@
 /* Processes: fork, vfork, raw clone, execve of itself (argv, envp, close-on-exec, signal
  * dispositions and mask across exec, #! scripts, /proc/self/exe), posix_spawn, wait4, waitid,
- * exit codes, getpid/getppid relations, process groups and sessions, orphan reparenting. */
+ * exit codes, getpid/getppid relations, process groups and sessions, orphan reparenting, and who
+ * may wait for whom: __WCLONE/__WALL for a child without SIGCHLD, __WNOTHREAD, and the CPU time of
+ * children reaped because SIGCHLD is ignored (not counted in RUSAGE_CHILDREN). */
 #include "common.h"
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -69,6 +72,68 @@ static const char *describe(int st)
 }
 
 static void on_usr1(int sig) { (void)sig; }
+
+static pid_t thread_child;
+static int thread_pipes[2][2];
+/* Forks a child, then stays alive (so the child stays its) until told to go. */
+static void *fork_in_thread(void *arg)
+{
+	(void)arg;
+	char c = 0;
+	thread_child = fork();
+	if (thread_child == 0) _exit(5);
+	write(thread_pipes[0][1], &c, 1);
+	read(thread_pipes[1][0], &c, 1);
+	return NULL;
+}
+
+static void wait_selection_checks(void)
+{
+	/* A raw clone with exit signal 0: a "clone" child. */
+	pid_t c = (pid_t)syscall(SYS_clone, 0UL, NULL, NULL, NULL, 0UL);
+	if (c == 0) syscall(SYS_exit, 3);
+	FAILS("waitpid of a clone child without __WCLONE", waitpid(c, NULL, 0), ECHILD);
+	int st = 0;
+	EXPECT("waitpid __WCLONE of a clone child", waitpid(c, &st, __WCLONE) == c && WIFEXITED(st) && WEXITSTATUS(st) == 3);
+	pid_t f = fork();
+	if (f == 0) _exit(4);
+	FAILS("waitpid __WCLONE of a fork child", waitpid(f, NULL, __WCLONE), ECHILD);
+	EXPECT("waitpid __WALL of a fork child", waitpid(f, &st, __WALL) == f && WEXITSTATUS(st) == 4);
+
+	/* __WNOTHREAD: a child another thread made is not this thread's. */
+	pthread_t th;
+	char x = 0;
+	pipe(thread_pipes[0]);
+	pipe(thread_pipes[1]);
+	pthread_create(&th, NULL, fork_in_thread, NULL);
+	read(thread_pipes[0][0], &x, 1);
+	FAILS("waitpid __WNOTHREAD of a sibling thread's child", waitpid(thread_child, NULL, __WNOTHREAD), ECHILD);
+	EXPECT("waitpid of it without __WNOTHREAD", waitpid(thread_child, &st, 0) == thread_child && WEXITSTATUS(st) == 5);
+	write(thread_pipes[1][1], &x, 1);
+	pthread_join(th, NULL);
+	for (int i = 0; i < 2; i++) { close(thread_pipes[i][0]); close(thread_pipes[i][1]); }
+
+	/* SIGCHLD ignored: the child is reaped by nobody's wait, its CPU time is nobody's. */
+	struct rusage before, after;
+	getrusage(RUSAGE_CHILDREN, &before);
+	signal(SIGCHLD, SIG_IGN);
+	pid_t s = fork();
+	if (s == 0) {
+		struct timespec a, b;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+		volatile unsigned long spin = 0;
+		do {
+			for (int i = 0; i < 100000; i++) spin += i;
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+		} while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 50000000L);
+		_exit(0);
+	}
+	FAILS("wait with SIGCHLD ignored: ECHILD once the child is gone", wait(NULL), ECHILD);
+	signal(SIGCHLD, SIG_DFL);
+	getrusage(RUSAGE_CHILDREN, &after);
+	EXPECT("RUSAGE_CHILDREN without the ignored child's time",
+	       before.ru_utime.tv_sec == after.ru_utime.tv_sec && before.ru_utime.tv_usec == after.ru_utime.tv_usec);
+}
 
 int main(int argc, char **argv)
 {
@@ -348,5 +413,6 @@ int main(int argc, char **argv)
 	struct timespec ms = { 0, 20000000 };
 	nanosleep(&ms, NULL);
 	while (waitpid(-1, NULL, WNOHANG) > 0) {}
+	wait_selection_checks();
 	return finish();
 }

@@ -1,14 +1,63 @@
 /* Time: clock_gettime (vDSO or not, and the syscall itself) on the usual clocks, clock_getres,
  * gettimeofday, time, nanosleep and clock_nanosleep (relative and absolute), their errors,
- * getrusage and times. Durations are printed only as comparisons. */
+ * getrusage and times, and the legacy vsyscall page where the host has one (emulated calls, a bad
+ * pointer or entry is SIGSEGV). Durations are printed only as comparisons. */
 #include "common.h"
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/times.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 
 static long long ns(struct timespec t) { return t.tv_sec * 1000000000LL + t.tv_nsec; }
+
+/* The legacy vsyscall entries, as glibc before 2.15 and Go before 1.3 called them. */
+typedef long (*vcall)(void *, void *);
+#define VSYSCALL(off) ((vcall)(0xffffffffff600000UL + (off)))
+
+/* How a child calling the vsyscall entry at off with (a, b) ends: its wait status. */
+static int vsyscall_child(unsigned long off, void *a, void *b)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		VSYSCALL(off)(a, b);
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(p, &st, 0);
+	return st;
+}
+
+static void vsyscall_checks(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int listed = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, "[vsyscall]")) listed = strncmp(line, "ffffffffff600000-ffffffffff601000 --xp ", 39) == 0 ? 1 : 2;
+	if (f) fclose(f);
+	/* Where the host has vsyscall=none there is no line, and nothing more to check. */
+	SHOW("vsyscall page in /proc/self/maps", "%s", listed == 1 ? "--xp" : listed ? "other" : "none");
+	if (listed != 1) return;
+	time_t before = time(NULL), vt = 0;
+	long r = VSYSCALL(0x400)(&vt, NULL);
+	EXPECT("vsyscall time returns the time and stores it", r == vt && labs(vt - before) <= 1);
+	EXPECT("vsyscall time(NULL)", labs(VSYSCALL(0x400)(NULL, NULL) - before) <= 1);
+	struct timeval tv = { 0, 0 };
+	r = VSYSCALL(0x000)(&tv, NULL);
+	EXPECT("vsyscall gettimeofday", r == 0 && labs(tv.tv_sec - before) <= 1 && tv.tv_usec >= 0 && tv.tv_usec < 1000000);
+	unsigned cpu = 9999;
+	r = VSYSCALL(0x800)(&cpu, NULL);
+	EXPECT("vsyscall getcpu", r == 0 && cpu < 9999);
+	int st = vsyscall_child(0x400, (void *)1, NULL);
+	EXPECT("vsyscall time with a bad pointer: SIGSEGV", WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+	st = vsyscall_child(0x000, (void *)1, NULL);
+	EXPECT("vsyscall gettimeofday with a bad pointer: SIGSEGV", WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+	st = vsyscall_child(0x100, NULL, NULL);
+	EXPECT("a call into the middle of the vsyscall page: SIGSEGV", WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+}
 
 int main(void)
 {
@@ -106,5 +155,20 @@ int main(void)
 	clock_t c = times(&tm);
 	EXPECT("times", c != (clock_t)-1 && tm.tms_utime >= 0);
 	EXPECT("sysconf CLK_TCK", sysconf(_SC_CLK_TCK) == 100);
+	/* getitimer reads back what setitimer armed (SIGALRM ignored: no expiry matters). */
+	signal(SIGALRM, SIG_IGN);
+	struct itimerval itv = { { 1, 0 }, { 1, 0 } }, got, prev;
+	OK("setitimer ITIMER_REAL", setitimer(ITIMER_REAL, &itv, NULL));
+	OK("getitimer ITIMER_REAL", getitimer(ITIMER_REAL, &got));
+	EXPECT("getitimer: the interval as set, the value running", got.it_interval.tv_sec == 1 && got.it_interval.tv_usec == 0 &&
+	       (got.it_value.tv_sec > 0 || got.it_value.tv_usec > 0) && got.it_value.tv_sec <= 1);
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	OK("setitimer disarm", setitimer(ITIMER_REAL, &off, &prev));
+	EXPECT("setitimer's old value", prev.it_interval.tv_sec == 1 && (prev.it_value.tv_sec > 0 || prev.it_value.tv_usec > 0));
+	getitimer(ITIMER_REAL, &got);
+	EXPECT("getitimer after disarm: zero", got.it_value.tv_sec == 0 && got.it_value.tv_usec == 0 && got.it_interval.tv_sec == 0);
+	FAILS("getitimer invalid timer", getitimer(7, &got), EINVAL);
+	signal(SIGALRM, SIG_DFL);
+	vsyscall_checks();
 	return finish();
 }

@@ -27,7 +27,7 @@ const SENTRY_PIDFD = 4;
 export class PtracePlatform implements SentryPlatform {
   readonly regs = new Registers();
   /** si_code and si_addr of the last EVENT_FAULT. */
-  readonly lastFault = { code: 0, addr: 0 };
+  readonly lastFault = { code: 0, addr: 0, addrHi: 0, addrLo: 0 };
   private readonly event = new Int32Array(8);
   private readonly ev: PlatformEvent = { kind: 0, tid: 0, signal: 0, status: 0 };
   private readonly n: PtraceSys;
@@ -166,7 +166,9 @@ export class PtracePlatform implements SentryPlatform {
         ev.kind = EVENT_FAULT;
         ev.signal = sig;
         this.lastFault.code = this.event[4];
-        this.lastFault.addr = (this.event[6] >>> 0) * 0x1_0000_0000 + (this.event[5] >>> 0);
+        this.lastFault.addrHi = this.event[6] >>> 0;
+        this.lastFault.addrLo = this.event[5] >>> 0;
+        this.lastFault.addr = this.lastFault.addrHi * 0x1_0000_0000 + this.lastFault.addrLo;
       }
       return ev;
     }

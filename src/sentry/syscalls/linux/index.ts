@@ -20,6 +20,7 @@ import { sysTime } from './sys_time';
 import { sysSignalfd } from './sys_signalfd';
 import { sysTimerfd } from './sys_timerfd';
 import { sysXattr } from './sys_xattr';
+import { sysPtrace } from './sys_ptrace';
 
 let done = false;
 
@@ -28,7 +29,7 @@ export function registerAll(): void {
   done = true;
   registerSocketFamilies();
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
-  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysPrio, sysTimerfd, sysSignalfd, sysLock, sysSocket]) register(family);
+  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysPrio, sysTimerfd, sysSignalfd, sysLock, sysSocket, sysPtrace]) register(family);
 }
 
 export { dispatchSyscall, implementedSyscalls, syscallName } from './table';

@@ -1,6 +1,6 @@
 // The rest of milestone 1: uname, arch_prctl, prctl, getrandom, rlimits, sysinfo, scheduling
 // hints, and calls that are refused on purpose (they would touch the host: mount, reboot,
-// modules, kexec, swap, ptrace, raw I/O ports).
+// modules, kexec, swap, raw I/O ports).
 
 import { randomFillSync } from 'node:crypto';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../../abi/errno';
@@ -300,7 +300,6 @@ export const sysMisc = {
   delete_module: refuse,
   swapon: refuse,
   swapoff: refuse,
-  ptrace: refuse,
   iopl: refuse,
   ioperm: refuse,
   acct: refuse,

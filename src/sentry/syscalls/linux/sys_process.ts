@@ -1,16 +1,19 @@
 // Processes: clone/fork/vfork/execve/exit, wait4/waitid, ids, process groups and sessions, kill.
 
-import { E2BIG, ECHILD, EFAULT, EINVAL, ENAMETOOLONG, EPERM, ESRCH } from '../../abi/errno';
+import { E2BIG, EACCES, ECHILD, EFAULT, EINVAL, ENAMETOOLONG, ENOENT, EPERM, ESRCH } from '../../abi/errno';
 import { SIGCHLD } from '../../abi/signals';
 import { CLONE_VFORK, CLONE_VM, doClone } from '../../kernel/clone';
 import { execTask } from '../../kernel/exec';
+import { ptraceExec } from '../../kernel/ptrace';
 import { exitTask, killThreadGroup, reap } from '../../kernel/exit';
 import { sendSignalToGroup, sendSignalToTask } from '../../kernel/signals';
-import { CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, encodeSigInfo, SI_TKILL, SI_USER } from '../../kernel/signal-types';
+import { CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_TRAPPED, encodeSigInfo, SI_TKILL, SI_USER } from '../../kernel/signal-types';
 import type { Task, ThreadGroup } from '../../kernel/task';
 import { mayKill } from '../../kernel/creds';
 import { groupCpuNs } from '../../kernel/cputime';
 import { putTimeval } from './sys_time';
+import { fileOf, startOf } from './vfs_args';
+import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW } from '../../vfs/constants';
 
 const WNOHANG = 1;
 const WUNTRACED = 2;
@@ -67,7 +70,9 @@ function waitStatus(tg: ThreadGroup): number {
 
 interface WaitResult {
   tg: ThreadGroup;
-  kind: 'exit' | 'stop' | 'cont';
+  kind: 'exit' | 'stop' | 'cont' | 'ptrace';
+  /** kind 'ptrace': the stopped tracee (its tid is what wait returns). */
+  tracee?: Task;
 }
 
 function matches(t: Task, c: ThreadGroup, idtype: number, id: number): boolean {
@@ -79,8 +84,24 @@ function matches(t: Task, c: ThreadGroup, idtype: number, id: number): boolean {
 
 function findWaitable(t: Task, idtype: number, id: number, options: number): WaitResult | 'none' | 'wait' {
   let any = false;
+  // Tracees of this thread (or of any thread of the process, without __WNOTHREAD): their
+  // ptrace-stops are reported whatever WUNTRACED says (Linux's wait_task_stopped with ptrace).
+  for (const tracer of options & WNOTHREAD ? [t] : t.tg.tasks) {
+    for (const x of tracer.tracees) {
+      if (idtype === P_PID ? x.tid !== id : !matches(t, x.tg, idtype, id)) continue;
+      any = true;
+      if (x.ptraceStop && !x.ptraceStop.reported) return { tg: x.tg, kind: 'ptrace', tracee: x };
+    }
+  }
   for (const c of t.tg.children) {
     if (!matches(t, c, idtype, id)) continue;
+    // __WNOTHREAD: only children this thread made (or whose maker is gone: they are the group's).
+    if (options & WNOTHREAD && c.parentTask !== undefined && c.parentTask !== t && c.parentTask.state !== 'dead') continue;
+    // A "clone" child reports to a signal other than SIGCHLD: __WCLONE waits only for those, the
+    // default only for the others, __WALL for both (Linux's eligible_child).
+    // A child this process traces is eligible whatever its kind (Linux waits on it as a tracee).
+    const traced = c.tracedAtExit || c.leader.tracer?.tg === t.tg;
+    if (!traced && !(options & WALL) && (c.exitSignal !== SIGCHLD) !== ((options & WCLONE) !== 0)) continue;
     // A zombie is a candidate only for WEXITED: waiting just for stops or continues of children
     // that have all exited fails with ECHILD (Linux's notask_error), it does not wait forever.
     if (!c.alive && !(options & WEXITED)) continue;
@@ -115,10 +136,15 @@ function wait4(t: Task): number {
   if (r === 'wait') return options & WNOHANG ? 0 : t.block([t.tg.childEvents]);
   let status: number;
   if (r.kind === 'exit') status = waitStatus(r.tg);
+  else if (r.kind === 'ptrace') status = 0x7f | (r.tracee!.ptraceStop!.code << 8);
   else if (r.kind === 'stop') status = 0x7f | (r.tg.stopSignal << 8);
   else status = 0xffff;
   if (statusAddr && !t.mm.writeU32(statusAddr, status)) return -EFAULT;
   if (t.arg(3) && !writeRusage(t, t.arg(3), r)) return -EFAULT;
+  if (r.kind === 'ptrace') {
+    r.tracee!.ptraceStop!.reported = true;
+    return r.tracee!.tid;
+  }
   if (r.kind === 'exit') reap(r.tg);
   else if (r.kind === 'stop') r.tg.reportStop = false;
   else r.tg.reportContinue = false;
@@ -148,6 +174,9 @@ function waitid(t: Task): number {
     const sig = s & 0x7f;
     code = sig === 0 ? CLD_EXITED : s & 0x80 ? CLD_DUMPED : CLD_KILLED;
     status = sig === 0 ? (s >> 8) & 0xff : sig;
+  } else if (r.kind === 'ptrace') {
+    code = CLD_TRAPPED;
+    status = r.tracee!.ptraceStop!.code;
   } else if (r.kind === 'stop') {
     code = CLD_STOPPED;
     status = r.tg.stopSignal;
@@ -155,26 +184,56 @@ function waitid(t: Task): number {
     code = CLD_CONTINUED;
     status = 18;
   }
-  if (infop && !t.mm.write(infop, encodeSigInfo({ signo: SIGCHLD, code, pid: r.tg.tgid, uid: r.tg.leader.creds.uid, status }))) return -EFAULT;
+  const who = r.tracee ?? r.tg.leader;
+  if (infop && !t.mm.write(infop, encodeSigInfo({ signo: SIGCHLD, code, pid: r.tracee?.tid ?? r.tg.tgid, uid: who.creds.uid, status }))) return -EFAULT;
   if (t.arg(4) && !writeRusage(t, t.arg(4), r)) return -EFAULT;
   if (!(options & WNOWAIT)) {
-    if (r.kind === 'exit') reap(r.tg);
+    if (r.kind === 'ptrace') r.tracee!.ptraceStop!.reported = true;
+    else if (r.kind === 'exit') reap(r.tg);
     else if (r.kind === 'stop') r.tg.reportStop = false;
     else r.tg.reportContinue = false;
   }
   return 0;
 }
 
-function execve(t: Task, dirfd: number, pathAddr: number, argvAddr: number, envpAddr: number): number {
+/**
+ * execve and execveat. With a dirfd and a relative (or, with AT_EMPTY_PATH, empty) path, the
+ * program's name is /dev/fd/N/path (or /dev/fd/N), as Linux names it for comm, AT_EXECFN and a
+ * script's interpreter; through a close-on-exec fd that name cannot be opened after the exec.
+ */
+function execve(t: Task, dirfd: number, pathAddr: number, argvAddr: number, envpAddr: number, flags = 0): number {
+  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return -EINVAL;
   const path = t.mm.readCString(pathAddr, 4095);
   if (path === null) return -EFAULT;
   if (path === undefined) return -ENAMETOOLONG;
-  if (dirfd !== -100 && !path.startsWith('/')) return -EINVAL;
+  if (path === '' && !(flags & AT_EMPTY_PATH)) return -ENOENT;
   const argv = readStringArray(t, argvAddr);
   if (typeof argv === 'number') return argv;
   const envp = readStringArray(t, envpAddr);
   if (typeof envp === 'number') return envp;
-  return execTask(t, path, argv, envp);
+  let r: number;
+  if (dirfd === AT_FDCWD || path.startsWith('/')) {
+    const file = flags & AT_SYMLINK_NOFOLLOW ? t.kernel.vfs.openExecAt(t, t.fs.cwdLoc, path, false) : undefined;
+    if (typeof file === 'number') return file;
+    r = execTask(t, path, argv, envp, { file });
+  } else {
+    const f = fileOf(t, dirfd);
+    if (typeof f === 'number') return f;
+    let file;
+    if (path === '') {
+      // The fd's own file (an O_PATH fd will do); a directory or a pipe is not executable.
+      file = f.location ? t.kernel.vfs.execFileOf(t, f.location) : -EACCES;
+    } else {
+      const start = startOf(t, dirfd, path);
+      if (typeof start === 'number') return start;
+      file = t.kernel.vfs.openExecAt(t, start, path, !(flags & AT_SYMLINK_NOFOLLOW));
+    }
+    if (typeof file === 'number') return file;
+    const name = path === '' ? `/dev/fd/${dirfd}` : `/dev/fd/${dirfd}/${path}`;
+    r = execTask(t, name, argv, envp, { file, pathInaccessible: t.files.isCloexec(dirfd) });
+  }
+  if (r === 0) ptraceExec(t, t.tid);
+  return r;
 }
 
 function kill(t: Task): number {
@@ -258,7 +317,7 @@ export const sysProcess = {
   fork: (t: Task) => clone(t, SIGCHLD, 0, 0, 0, 0),
   vfork: (t: Task) => clone(t, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0),
   execve: (t: Task) => execve(t, -100, t.arg(0), t.arg(1), t.arg(2)),
-  execveat: (t: Task) => execve(t, t.argInt(0), t.arg(1), t.arg(2), t.arg(3)),
+  execveat: (t: Task) => execve(t, t.argInt(0), t.arg(1), t.arg(2), t.arg(3), t.argInt(4)),
   exit: (t: Task) => {
     exitTask(t, (t.argInt(0) & 0xff) << 8);
     return 0;

@@ -146,6 +146,31 @@ export function putTimeval(dv: DataView, off: number, ns: bigint): void {
 interface Alarm {
   deadline: number;
   fire: () => void;
+  /** ITIMER_REAL's it_interval (0 for alarm(2) and one-shot timers). */
+  intervalMs?: number;
+}
+
+/** struct itimerval of the process's ITIMER_REAL: interval, then the time left. */
+function itimerReal(t: Task): Uint8Array {
+  const b = new Uint8Array(32);
+  const a = alarms.get(t.tg);
+  if (!a) return b;
+  const dv = new DataView(b.buffer);
+  const iv = a.intervalMs ?? 0;
+  dv.setBigInt64(0, BigInt(Math.floor(iv / 1000)), true);
+  dv.setBigInt64(8, BigInt(Math.floor((iv % 1000) * 1000)), true);
+  // A timer about to fire still reads as running (Linux rounds a pending expiry up to 1 µs).
+  const rem = Math.max(0.001, a.deadline - performance.now());
+  dv.setBigInt64(16, BigInt(Math.floor(rem / 1000)), true);
+  dv.setBigInt64(24, BigInt(Math.floor((rem % 1000) * 1000)), true);
+  return b;
+}
+
+/** getitimer: ITIMER_REAL as set; the CPU-time timers are accepted and never run (zero). */
+function getitimer(t: Task): number {
+  const which = t.argInt(0);
+  if (which < 0 || which > 2) return -EINVAL;
+  return t.mm.write(t.arg(1), which === 0 ? itimerReal(t) : new Uint8Array(32)) ? 0 : -EFAULT;
 }
 const alarms = new WeakMap<object, Alarm>();
 
@@ -174,16 +199,7 @@ function setitimer(t: Task): number {
   const oldAddr = t.arg(2);
   const k = t.kernel;
   const old = alarms.get(t.tg);
-  if (oldAddr) {
-    const b = new Uint8Array(32);
-    if (old) {
-      const rem = Math.max(0, old.deadline - performance.now());
-      const dv = new DataView(b.buffer);
-      dv.setBigInt64(16, BigInt(Math.floor(rem / 1000)), true);
-      dv.setBigInt64(24, BigInt(Math.floor((rem % 1000) * 1000)), true);
-    }
-    if (!t.mm.write(oldAddr, b)) return -EFAULT;
-  }
+  if (oldAddr && !t.mm.write(oldAddr, itimerReal(t))) return -EFAULT;
   if (!t.arg(1)) return 0;
   const nv = t.mm.read(t.arg(1), 32);
   if (!nv) return -EFAULT;
@@ -199,6 +215,7 @@ function setitimer(t: Task): number {
     const arm = (at: number): void => {
       const a: Alarm = {
         deadline: at,
+        intervalMs,
         fire: () => {
           sendSignalToGroup(tg, { signo: SIGALRM, code: 0x80 });
           if (intervalMs > 0 && tg.alive) arm(performance.now() + intervalMs);
@@ -246,5 +263,5 @@ export const sysTime = {
   getrusage,
   alarm,
   setitimer,
-  getitimer: (t: Task) => (t.mm.write(t.arg(1), new Uint8Array(32)) ? 0 : -EFAULT),
+  getitimer,
 };

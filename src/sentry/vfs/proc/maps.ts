@@ -6,6 +6,7 @@ import type { Vma } from '../../mm/mm';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../../mm/mm';
 import type { ProcMm } from './mmstats';
 import { escapePath } from './process';
+import { vsyscallEnabled, VSYSCALL_MAPS_LINE } from '../../kernel/vsyscall';
 
 /** Where the name starts: "%08lx-%08lx %c%c%c%c %08llx %02x:%02x %lu " padded to 25 + 6 * sizeof(void *) - 1. */
 const NAME_COLUMN = 25 + 6 * 8 - 1;
@@ -48,5 +49,7 @@ export function mapsText(mm: ProcMm | undefined): string {
     }
     out += line + '\n';
   }
+  // The vsyscall page is every process's, as on the host (not a VMA of the address space).
+  if (vsyscallEnabled()) out += VSYSCALL_MAPS_LINE;
   return out;
 }
