@@ -116,8 +116,12 @@ export class MemoryManager {
     this.file = new MemoryFile(ops);
   }
 
+  /** The address space is gone (its last user exited or exec'd): /proc/pid/mem reads nothing. */
+  destroyed = false;
+
   /** Free the memory file (the stub is gone). */
   destroy(): void {
+    this.destroyed = true;
     for (const v of this.vmas) this.dropVma(v);
     try {
       fs.closeSync(this.file.fd);
@@ -702,6 +706,29 @@ export class MemoryManager {
       a += n;
     }
     return true;
+  }
+
+  /**
+   * Another process's access, as /proc/pid/mem makes it (ptrace's FOLL_FORCE): copies between buf
+   * and [addr, addr+buf.length) whatever the pages' protection, except that a shared mapping is
+   * written only where it is writable; stops at the first page that is not there (unmapped, a
+   * reservation, past a file's end). Returns the bytes copied.
+   */
+  forceAccess(addr: number, buf: Uint8Array, write: boolean): number {
+    let done = 0;
+    while (done < buf.length && !this.destroyed) {
+      const a = addr + done;
+      if (a < 0 || a >= APP_LIMIT) break;
+      const v = this.find(a);
+      if (!v || v.off < 0 || (write && v.obj && !(v.prot & PROT_WRITE))) break;
+      const end = Math.min(this.accessibleEnd(v, a), a + (buf.length - done));
+      if (end <= a) break;
+      const off = v.off + (a - v.start);
+      if (write) this.mem(v).set(buf.subarray(done, done + (end - a)), off);
+      else buf.set(this.mem(v).subarray(off, off + (end - a)), done);
+      done += end - a;
+    }
+    return done;
   }
 
   /** One byte of application memory (any access but none), -1 if unmapped: for instruction checks. */

@@ -13,7 +13,10 @@ import { isOwner, MAY_READ, MAY_WRITE, permission } from './permission';
 import { DirectoryFile, PathFile, RegularFile } from './regular-file';
 import type { PathCtx, Resolved } from './resolve';
 
-export interface OpenCtx extends PathCtx, Blocker {}
+export interface OpenCtx extends PathCtx, Blocker {
+  /** The opener's process (a file may check it: /proc/pid/mem's ptrace-attach rule). */
+  readonly tg?: { readonly tgid: number };
+}
 
 /** The MAY_* access an open with these flags needs. */
 export function openAccess(flags: number): number {
@@ -50,8 +53,11 @@ export function openResolved(c: OpenCtx, r: Resolved, flags: number, console: Fi
   switch (type) {
     case S_IFDIR:
       return new DirectoryFile(r, kept);
-    case S_IFREG:
+    case S_IFREG: {
+      const own = inode.openFile(r, kept, c);
+      if (own !== undefined) return own;
       return openRegular(r, created ? kept : flags, (want & MAY_WRITE) !== 0);
+    }
     case S_IFCHR:
       return r.mount.flags.nodev ? -EACCES : openDevice(a.rdev, r, kept, console);
     case S_IFIFO:

@@ -7,8 +7,9 @@ import { EIO, ENOENT } from '../abi/errno';
 import { S_IFDIR, S_IFLNK, S_IFREG, dtype } from './constants';
 import { Dentry } from './dentry';
 import type { FileDescription } from './file';
-import { FileSystem, Inode, now, type Attr, type DirEntry, type FileData } from './inode';
+import { FileSystem, Inode, now, type Attr, type DirEntry, type FileData, type ProcOpener } from './inode';
 import { isFdLink, type ProcNode } from './proc';
+import type { Location } from './mount';
 
 export const PROC_SUPER_MAGIC = 0x9fa0;
 
@@ -82,6 +83,11 @@ class ProcInode extends Inode {
     const n = this.node();
     if (!isFdLink(n)) return undefined;
     return n.fdFile() ?? -ENOENT;
+  }
+
+  override openFile(r: Location, flags: number, opener: ProcOpener): FileDescription | number | undefined {
+    const n = this.node();
+    return n.kind === 'file' && n.open ? n.open(opener, flags, r) : undefined;
   }
 
   override openData(): FileData | number {

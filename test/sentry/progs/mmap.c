@@ -1,7 +1,8 @@
 /* Memory: anonymous and file-backed (private and shared) mmap, MAP_FIXED, munmap, mprotect (faults
  * reported as SIGSEGV with the right si_code and address), mremap, madvise, brk, memory shared
  * or copied across fork, the pages of a file mapping past the file's end (SIGBUS, also after a
- * truncate), and mmap's argument and permission checks. */
+ * truncate), mmap's argument and permission checks, and /proc/pid/mem (a process's memory at the
+ * file offset: read, written, sought, EIO where nothing is mapped, 0 once the process is gone). */
 #include "common.h"
 #include <fcntl.h>
 #include <setjmp.h>
@@ -167,6 +168,61 @@ static void bad_maps(long pg)
 	EXPECT("RLIMIT_AS: a mapping past it is ENOMEM", WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+static volatile char secret[16] = "before";
+
+static void proc_mem(long pg)
+{
+	char text[] = "hello-world";
+	char got[sizeof text] = "";
+	int m = open("/proc/self/mem", O_RDWR);
+	EXPECT("open /proc/self/mem", m >= 0);
+	EXPECT("pread at an address", pread(m, got, sizeof got, (off_t)(uintptr_t)text) == sizeof got && memcmp(got, text, sizeof text) == 0);
+	char dst[16] = "";
+	EXPECT("pwrite at an address", pwrite(m, "written", 8, (off_t)(uintptr_t)dst) == 8 && strcmp(dst, "written") == 0);
+	char *ro = mmap(NULL, 2 * pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(ro + pg, pg);
+	EXPECT("pwrite to a read-only private page (a debugger's breakpoint)", pwrite(m, "x", 1, (off_t)(uintptr_t)ro) == 1 && ro[0] == 'x');
+	char buf[32];
+	SHOW("pread across the end of a mapping", "%ld", (long)pread(m, buf, 16, (off_t)(uintptr_t)(ro + pg - 8)));
+	FAILS("pread of an unmapped page", pread(m, buf, 1, (off_t)(uintptr_t)(ro + pg)), EIO);
+	FAILS("pwrite to an unmapped page", pwrite(m, buf, 1, (off_t)(uintptr_t)(ro + pg)), EIO);
+	munmap(ro, pg);
+	EXPECT("lseek to an address", lseek(m, (off_t)(uintptr_t)text, SEEK_SET) == (off_t)(uintptr_t)text);
+	memset(buf, 0, sizeof buf);
+	EXPECT("read advances", read(m, buf, 5) == 5 && lseek(m, 1, SEEK_CUR) == (off_t)(uintptr_t)text + 6 && read(m, buf + 5, 5) == 5);
+	SHOW("what it read", "%s", buf);
+	FAILS("lseek SEEK_END", lseek(m, 0, SEEK_END), EINVAL);
+	close(m);
+
+	/* a child's memory, and once it has exited */
+	int up[2], down[2];
+	pipe(up);
+	pipe(down);
+	pid_t pid = fork();
+	if (pid == 0) {
+		strcpy((char *)secret, "child's");
+		write(up[1], "r", 1);
+		char c;
+		read(down[0], &c, 1);
+		_exit(0);
+	}
+	char c;
+	read(up[0], &c, 1);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	int cm = open(path, O_RDONLY);
+	EXPECT("open a child's /proc/pid/mem", cm >= 0);
+	memset(buf, 0, sizeof buf);
+	pread(cm, buf, sizeof secret, (off_t)(uintptr_t)secret);
+	SHOW("the child's copy of a variable", "%s", buf);
+	SHOW("the parent's", "%s", (char *)secret);
+	write(down[1], "x", 1);
+	waitpid(pid, NULL, 0);
+	SHOW("pread once the child is gone", "%ld", (long)pread(cm, buf, sizeof secret, (off_t)(uintptr_t)secret));
+	close(cm);
+	close(up[0]); close(up[1]); close(down[0]); close(down[1]);
+}
+
 int main(void)
 {
 	long pg = sysconf(_SC_PAGESIZE);
@@ -308,5 +364,6 @@ int main(void)
 	free(m);
 	file_end(pg);
 	bad_maps(pg);
+	proc_mem(pg);
 	return finish();
 }

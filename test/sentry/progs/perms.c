@@ -258,6 +258,10 @@ static int user_ids(void)
 	FAILS("read one's own /proc/self/environ: root's while not dumpable", open("/proc/self/environ", O_RDONLY), EACCES);
 	OK("PR_SET_DUMPABLE 1", prctl(PR_SET_DUMPABLE, 1, 0, 0, 0));
 	OK("then it is one's own", open("/proc/self/environ", O_RDONLY));
+	/* /proc/pid/mem: ptrace-attach permission (another uid's process: no; one's own: yes) */
+	snprintf(proc, sizeof proc, "/proc/%d/mem", getppid());
+	FAILS("open the root parent's /proc mem", open(proc, O_RDONLY), EACCES);
+	OK("open one's own /proc/self/mem", open("/proc/self/mem", O_RDWR));
 	return finish();
 }
 

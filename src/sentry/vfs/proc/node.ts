@@ -4,9 +4,20 @@
 
 import type { Kernel } from '../../kernel/kernel';
 import type { Task } from '../../kernel/task';
+import type { FileDescription } from '../file';
+import type { Location } from '../mount';
+
+export type { ProcOpener } from '../inode';
+import type { ProcOpener } from '../inode';
 
 export type ProcNode = (
-  | { kind: 'file'; mode: number; read(): Uint8Array }
+  | {
+      kind: 'file';
+      mode: number;
+      read(): Uint8Array;
+      /** A file that is not a snapshot of text (/proc/pid/mem): its own open, with its own checks. */
+      open?(opener: ProcOpener, flags: number, loc: Location): FileDescription | number;
+    }
   | { kind: 'symlink'; target(): string }
   | { kind: 'dir'; mode: number; list(): string[]; lookup(name: string): ProcNode | undefined }
 ) & {

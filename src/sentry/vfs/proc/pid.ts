@@ -5,6 +5,7 @@ import type { Task, ThreadGroup } from '../../kernel/task';
 import { fdDirNode, fdinfoDirNode } from './fd';
 import { limitsText } from './limits';
 import { mapsText } from './maps';
+import { openMem } from './mem';
 import { auxvBytes, cmdlineBytes, environBytes } from './memory';
 import { mountinfoText, mountsText } from './mounts';
 import { netDir } from './net';
@@ -52,6 +53,7 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     limits: () => text(() => limitsText(tg)),
     loginuid: () => text(() => UNSET),
     maps: () => text(() => mapsText(mm())),
+    mem: () => ({ ...bytesFile(() => new Uint8Array(0)), open: (o, flags, loc) => openMem(o, owner() ?? t, mm(), flags, loc) }),
     mountinfo: () => text(() => mountinfoText(k)),
     mounts: () => text(() => mountsText(k)),
     ns: () => nsDir(),
