@@ -43,6 +43,7 @@ export function exitTask(t: Task, status: number): void {
   const wasRunning = t.state === 'running';
   chargeHostThread(t);
   t.tg.deadCpuNs += t.cpuBaseNs;
+  for (const k of ['rchar', 'wchar', 'syscr', 'syscw'] as const) t.tg.deadIo[k] += t.io[k];
   t.unblock();
   t.state = 'dead';
   k.forget(t);

@@ -59,6 +59,8 @@ export class ThreadGroup {
   childTicks = 0;
   /** CPU time (ns) of this process's exited tasks (kernel/cputime.ts). */
   deadCpuNs = 0n;
+  /** I/O counts of this process's exited tasks (/proc/pid/io). */
+  readonly deadIo: IoAccounting = newIoAccounting();
   /** CPU time (ns) of the children (and their waited-for children) this process reaped. */
   childCpuNs = 0n;
   rlimits: Map<number, Rlimit>;
@@ -95,9 +97,23 @@ interface BlockRecord {
   deadline: number;
 }
 
+/** What /proc/<pid>/io counts: bytes through read and write calls, and the calls. */
+export interface IoAccounting {
+  rchar: number;
+  wchar: number;
+  syscr: number;
+  syscw: number;
+}
+
+export function newIoAccounting(): IoAccounting {
+  return { rchar: 0, wchar: 0, syscr: 0, syscw: 0 };
+}
+
 export class Task implements Waiter {
   /** The task's registers: loaded at each stop, changed by handlers, stored when fullRegs. */
   readonly regs = new Registers();
+  /** Its read/write calls and bytes (/proc/<pid>/task/<tid>/io). */
+  readonly io: IoAccounting = newIoAccounting();
   /** Store all of regs on resume (exec, signal frames, sigreturn, new threads). */
   fullRegs = false;
   /** The syscall's return value, put in rax on resume. */

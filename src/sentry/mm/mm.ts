@@ -3,7 +3,7 @@
 // the VMA list first, then one injected host syscall in a stopped thread of the stub.
 
 import * as fs from 'node:fs';
-import { EACCES, EFAULT, EINVAL, ENOMEM, EEXIST } from '../abi/errno';
+import { EACCES, EBADF, EFAULT, EINVAL, ENOMEM, EEXIST } from '../abi/errno';
 import type { SentryPlatform } from '../platform';
 import { APP_LIMIT, MIN_ADDR, MMAP_TOP, PAGE, pageDown, pageUp } from './layout';
 import { MemoryFile, type MemoryOps } from './memory-file';
@@ -566,6 +566,27 @@ export class MemoryManager {
     for (const v of this.vmas) {
       const r = v.obj ? this.hostMapShared(tid, v) : this.hostMap(tid, v.start, v.end - v.start, v.prot, v.off);
       if (r !== v.start) return r < 0 ? r : -ENOMEM;
+    }
+    return 0;
+  }
+
+  /**
+   * prctl(PR_SET_VMA_ANON_NAME): anonymous memory in [addr, addr+len) shows as [anon:name] in
+   * /proc/pid/maps ([anon_shmem:name] if shared); name undefined removes it. The heap and the stack
+   * keep their names, as Linux shows them first. ENOMEM if part of the range is not mapped, EBADF
+   * if part of it maps a file (nothing is changed then).
+   */
+  setAnonName(addr: number, len: number, name: string | undefined): number {
+    const end = addr + pageUp(len);
+    if (end < addr || end > APP_LIMIT) return -EINVAL;
+    if (end === addr) return 0;
+    if (!this.splitRange(addr, end)) return -ENOMEM;
+    const inRange = this.vmas.filter((v) => v.start >= addr && v.end <= end);
+    if (inRange.some((v) => v.src)) return -EBADF;
+    for (const v of inRange) {
+      if (v.name === '[heap]' || v.name === '[stack]') continue;
+      if (v.shared) v.name = name === undefined ? '/dev/zero (deleted)' : `[anon_shmem:${name}]`;
+      else v.name = name === undefined ? '' : `[anon:${name}]`;
     }
     return 0;
   }

@@ -36,7 +36,11 @@ const OPEN_ONLY = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
  */
 export function openResolved(c: OpenCtx, r: Resolved, flags: number, console: FileDescription | undefined, created = false): FileDescription | number {
   const kept = flags & ~OPEN_ONLY;
-  if (r.file) return r.file.reopen(kept);
+  if (r.file) {
+    // A magic link to a pathless file (an eventfd, a pipe): O_DIRECTORY still wants a directory.
+    if (flags & O_DIRECTORY && !(flags & O_PATH) && (r.file.stat().mode & S_IFMT) !== S_IFDIR) return -ENOTDIR;
+    return r.file.reopen(kept);
+  }
   const inode = r.dentry.inode;
   const a = inode.attr();
   const type = a.mode & S_IFMT;

@@ -53,7 +53,7 @@ class ProcInode extends Inode {
     const perm = n.kind === 'symlink' ? 0o777 : n.mode & 0o7777;
     const t = this.fs.created;
     const o = n.owner?.() ?? { uid: 0, gid: 0 };
-    return { mode: typeBits(n) | perm, nlink: n.kind === 'dir' ? 2 : 1, uid: o.uid, gid: o.gid, rdev: 0, size: 0, blocks: 0, atime: t, mtime: t, ctime: t };
+    return { mode: typeBits(n) | perm, nlink: n.kind === 'dir' ? (n.nlink?.() ?? 2) : 1, uid: o.uid, gid: o.gid, rdev: 0, size: 0, blocks: 0, atime: t, mtime: t, ctime: t };
   }
 
   override lookup(name: string): Inode | number {
@@ -66,6 +66,7 @@ class ProcInode extends Inode {
   override readdir(): DirEntry[] | number {
     const n = this.node();
     if (n.kind !== 'dir') return super.readdir();
+    if (n.gone?.()) return -ENOENT;
     const out: DirEntry[] = [];
     for (const name of n.list()) {
       const c = n.lookup(name);
@@ -87,7 +88,10 @@ class ProcInode extends Inode {
 
   override openFile(r: Location, flags: number, opener: ProcOpener): FileDescription | number | undefined {
     const n = this.node();
-    return n.kind === 'file' && n.open ? n.open(opener, flags, r) : undefined;
+    if (n.kind !== 'file') return undefined;
+    const may = n.mayOpen?.(opener) ?? 0;
+    if (may < 0) return may;
+    return n.open ? n.open(opener, flags, r) : undefined;
   }
 
   override openData(): FileData | number {

@@ -152,6 +152,8 @@ export class DirectoryFile extends FileDescription {
     let n: number;
     if (whence === SEEK_SET) n = off;
     else if (whence === SEEK_CUR) n = this.offset + off;
+    // proc's directories seek as generic_file_llseek does: their size is 0 (tmpfs's refuse).
+    else if (whence === SEEK_END && this.location?.dentry.inode.fs.type === 'proc') n = off;
     else return -EINVAL;
     if (n < 0) return -EINVAL;
     if (n === 0) this.snapshot = null;

@@ -15,7 +15,10 @@ import type { Location } from '../mount';
 import type { FsCreds } from '../permission';
 import type { ProcOpener } from './node';
 
-/** __ptrace_may_access for PTRACE_MODE_ATTACH_FSCREDS (no LSM, one user namespace). */
+/**
+ * __ptrace_may_access for PTRACE_MODE_ATTACH_FSCREDS, and for READ_FSCREDS alike (they differ only
+ * in LSM hooks, which the sentry has none of; one user namespace).
+ */
 export function ptraceMayAttach(caller: { creds: FsCreds; tgid: number }, target: { creds: Credentials; tg: ThreadGroup }): boolean {
   if (caller.tgid === target.tg.tgid) return true;
   const c = caller.creds;
@@ -23,6 +26,11 @@ export function ptraceMayAttach(caller: { creds: FsCreds; tgid: number }, target
   if (capable(c, CAP_SYS_PTRACE)) return true;
   const same = c.fsuid === t.uid && c.fsuid === t.euid && c.fsuid === t.suid && c.fsgid === t.gid && c.fsgid === t.egid && c.fsgid === t.sgid;
   return same && target.tg.dumpable !== 0;
+}
+
+/** PTRACE_MODE_READ_FSCREDS over target's process for the opener of one of its files: 0 or -EACCES. */
+export function mayRead(opener: ProcOpener, target: Task): number {
+  return opener.tg && ptraceMayAttach({ creds: opener.creds, tgid: opener.tg.tgid }, { creds: target.creds, tg: target.tg }) ? 0 : -EACCES;
 }
 
 /** The open() of /proc/<pid>/mem for the process of `target` whose memory is mm. */

@@ -17,9 +17,20 @@ export type ProcNode = (
       read(): Uint8Array;
       /** A file that is not a snapshot of text (/proc/pid/mem): its own open, with its own checks. */
       open?(opener: ProcOpener, flags: number, loc: Location): FileDescription | number;
+      /** A check at open beyond the mode bits (maps: ptrace-read permission): 0 or -errno. */
+      mayOpen?(opener: ProcOpener): number;
     }
   | { kind: 'symlink'; target(): string }
-  | { kind: 'dir'; mode: number; list(): string[]; lookup(name: string): ProcNode | undefined }
+  | {
+      kind: 'dir';
+      mode: number;
+      list(): string[];
+      lookup(name: string): ProcNode | undefined;
+      /** The process it is of was reaped: reading it is ENOENT. */
+      gone?(): boolean;
+      /** Its link count, when not 2 (task/: 2 + its threads). */
+      nlink?(): number;
+    }
 ) & {
   /** The owner shown and checked (a process's files belong to its effective ids); root if absent. */
   owner?: () => { uid: number; gid: number };

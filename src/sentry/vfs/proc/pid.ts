@@ -1,11 +1,11 @@
 // /proc/<pid>/ and /proc/<pid>/task/<tid>/: one directory per process (and per thread), its files
 // generated from the task's state when read.
 
-import type { Task, ThreadGroup } from '../../kernel/task';
+import type { IoAccounting, Task, ThreadGroup } from '../../kernel/task';
 import { fdDirNode, fdinfoDirNode } from './fd';
 import { limitsText } from './limits';
-import { mapsText } from './maps';
-import { openMem } from './mem';
+import { mapsText, smapsText } from './maps';
+import { mayRead, openMem } from './mem';
 import { auxvBytes, cmdlineBytes, environBytes } from './memory';
 import { mountinfoText, mountsText } from './mounts';
 import { netDir } from './net';
@@ -50,11 +50,13 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     },
     fd: () => fdDirNode(owner),
     fdinfo: () => fdinfoDirNode(owner),
+    io: () => ({ ...text(() => ioText(whole ? groupIo(tg) : t.io)), mayOpen: (o) => mayRead(o, owner() ?? t) }),
     limits: () => text(() => limitsText(tg)),
     loginuid: () => text(() => UNSET),
-    maps: () => text(() => mapsText(mm())),
+    maps: () => ({ ...text(() => mapsText(mm())), mayOpen: (o) => mayRead(o, owner() ?? t) }),
     mem: () => ({ ...bytesFile(() => new Uint8Array(0)), open: (o, flags, loc) => openMem(o, owner() ?? t, mm(), flags, loc) }),
     mountinfo: () => text(() => mountinfoText(k)),
+    smaps: () => ({ ...text(() => smapsText(mm())), mayOpen: (o) => mayRead(o, owner() ?? t) }),
     mounts: () => text(() => mountsText(k)),
     ns: () => nsDir(),
     net: () => netDir(),
@@ -79,11 +81,24 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     owner: ids,
     list: () => [...names],
     lookup: (name) => (Object.prototype.hasOwnProperty.call(entries, name) ? owned(entries[name](), name, ids) : undefined),
+    gone: () => tg.reaped,
   };
 }
 
 /** Modes Linux gives the entries that are private to a process's owner. */
-const PRIVATE_MODES: Record<string, number> = { auxv: 0o400, environ: 0o400, fd: 0o500, mem: 0o600 };
+const PRIVATE_MODES: Record<string, number> = { auxv: 0o400, environ: 0o400, fd: 0o500, io: 0o400, mem: 0o600 };
+
+/** A process's I/O: its live threads' and its exited threads'. */
+function groupIo(tg: ThreadGroup): IoAccounting {
+  const sum = { ...tg.deadIo };
+  for (const x of threadsOf(tg)) for (const k of ['rchar', 'wchar', 'syscr', 'syscw'] as const) sum[k] += x.io[k];
+  return sum;
+}
+
+/** proc_pid_io_accounting's layout; no block I/O is accounted (the sentry has no page cache). */
+function ioText(io: IoAccounting): string {
+  return `rchar: ${io.rchar}\nwchar: ${io.wchar}\nsyscr: ${io.syscr}\nsyscw: ${io.syscw}\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n`;
+}
 
 function owned(n: ProcNode | undefined, name: string, owner: () => { uid: number; gid: number }): ProcNode | undefined {
   if (!n) return n;
@@ -97,6 +112,8 @@ export function taskDir(k: ProcKernel, tg: ThreadGroup): ProcDir {
     kind: 'dir',
     mode: DIR_MODE,
     list: () => (tg.reaped ? [] : threadsOf(tg).map((t) => String(t.tid))),
+    gone: () => tg.reaped,
+    nlink: () => 2 + (tg.reaped ? 0 : threadsOf(tg).length),
     lookup(name) {
       const tid = parseId(name);
       if (tid === undefined || tg.reaped) return undefined;

@@ -3,6 +3,7 @@
 // the CPU's model and speed come from the host (through Node's os.cpus()).
 
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { SENTRY_RELEASE } from '../../syscalls/linux/sys_misc';
 import type { MemoryManager } from '../../mm/mm';
@@ -96,24 +97,52 @@ export function meminfoText(k: ProcKernel): string {
 const BASE_FLAGS = 'fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 syscall nx lm';
 
 /** The host's first CPU, asked of Node once: its model name and clock in MHz. */
-let hostCpu: { model: string; mhz: number } | undefined;
-function firstCpu(): { model: string; mhz: number } {
+interface HostCpu {
+  model: string;
+  mhz: number;
+  ids: Record<string, string>;
+}
+let hostCpu: HostCpu | undefined;
+function firstCpu(): HostCpu {
   if (!hostCpu) {
     const c = os.cpus()[0];
-    hostCpu = { model: c && c.model.trim() !== '' ? c.model.trim() : 'unknown', mhz: c ? c.speed : 0 };
+    hostCpu = { model: c && c.model.trim() !== '' ? c.model.trim() : 'unknown', mhz: c ? c.speed : 0, ids: hostCpuIds() };
   }
   return hostCpu;
 }
 
+/**
+ * The host's first processor's identification (family, model, stepping, cpuid level, cache size)
+ * from its /proc/cpuinfo, digits and short text only; zeros if it cannot be read.
+ */
+function hostCpuIds(): Record<string, string> {
+  const ids: Record<string, string> = { 'cpu family': '0', model: '0', stepping: '0', 'cache size': '0 KB', 'cpuid level': '0' };
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/cpuinfo', 'latin1').split('\n\n')[0];
+  } catch {
+    return ids;
+  }
+  for (const line of text.split('\n')) {
+    const m = /^([a-z ]+?)\s*:\s*(.*)$/.exec(line);
+    if (m && Object.prototype.hasOwnProperty.call(ids, m[1]) && /^[0-9A-Za-z. ]{1,32}$/.test(m[2])) ids[m[1]] = m[2];
+  }
+  return ids;
+}
+
 /** One processor, described with the host's first CPU's model and clock (os.cpus()). */
 export function cpuinfoText(): string {
-  const { model, mhz } = firstCpu();
+  const { model, mhz, ids } = firstCpu();
   const vendor = /\bAMD\b/i.test(model) ? 'AuthenticAMD' : /\bIntel\b/i.test(model) ? 'GenuineIntel' : 'unknown';
   const rows: Array<[string, string]> = [
     ['processor', '0'],
     ['vendor_id', vendor],
+    ['cpu family', ids['cpu family']],
+    ['model', ids.model],
     ['model name', model],
+    ['stepping', ids.stepping],
     ['cpu MHz', mhz.toFixed(3)],
+    ['cache size', ids['cache size']],
     ['physical id', '0'],
     ['siblings', '1'],
     ['core id', '0'],
@@ -122,6 +151,7 @@ export function cpuinfoText(): string {
     ['initial apicid', '0'],
     ['fpu', 'yes'],
     ['fpu_exception', 'yes'],
+    ['cpuid level', ids['cpuid level']],
     ['wp', 'yes'],
     ['flags', BASE_FLAGS],
     ['bugs', ''],
@@ -250,6 +280,15 @@ export const SYS_VALUES = {
   msgmni: '32000',
   sem: '32000\t1024000000\t500\t32000',
   threadsMax: '32768',
+  /** The id a uid or gid with no mapping shows as (Linux's default, nobody). */
+  overflowId: '65534',
+  /** 0: the sentry places stacks, mmaps and PIE images at fixed addresses (no ASLR). */
+  randomizeVaSpace: '0',
+  // Key quotas: Linux's defaults (the sentry has no keyrings; add_key is ENOSYS).
+  keysMaxKeys: '200',
+  keysMaxBytes: '20000',
+  keysRootMaxKeys: '1000000',
+  keysRootMaxBytes: '25000000',
 };
 
 /** /proc/cmdline: the sentry's own (it was not booted with one). */
