@@ -7,6 +7,7 @@ import { EIO, ENOENT } from '../abi/errno';
 import { S_IFDIR, S_IFLNK, S_IFREG, dtype } from './constants';
 import { Dentry } from './dentry';
 import type { FileDescription } from './file';
+import { RegularFile } from './regular-file';
 import { FileSystem, Inode, now, type Attr, type DirEntry, type FileData, type ProcOpener } from './inode';
 import { isFdLink, type ProcNode } from './proc';
 import type { Location } from './mount';
@@ -91,7 +92,10 @@ class ProcInode extends Inode {
     if (n.kind !== 'file') return undefined;
     const may = n.mayOpen?.(opener) ?? 0;
     if (may < 0) return may;
-    return n.open ? n.open(opener, flags, r) : undefined;
+    if (n.open) return n.open(opener, flags, r);
+    const write = n.write;
+    if (write) return new RegularFile(r, flags, new Snapshot(n.read(), (data) => write(opener, data)));
+    return undefined;
   }
 
   override openData(): FileData | number {
@@ -102,7 +106,7 @@ class ProcInode extends Inode {
 
 /** A proc file's contents as generated at open. */
 class Snapshot implements FileData {
-  constructor(private readonly bytes: Uint8Array) {}
+  constructor(private readonly bytes: Uint8Array, private readonly writer?: (data: Uint8Array) => number) {}
   size(): number {
     return this.bytes.length;
   }
@@ -121,8 +125,10 @@ class Snapshot implements FileData {
   pread(dst: Uint8Array, pos: number): number {
     return this.read([dst], pos);
   }
-  write(): number {
-    return -EIO;
+  /** Each write(2) is one whole write of the file (as proc's write handlers take them), its offset ignored. */
+  write(src: Uint8Array[]): number {
+    if (!this.writer) return -EIO;
+    return this.writer(src.length === 1 ? src[0] : Buffer.concat(src));
   }
   truncate(): number {
     return -EIO;

@@ -119,6 +119,31 @@ static void proc_files(void)
 	munmap(f, pg);
 	close(self);
 
+	/* task/<tid>/comm: written by the process's own threads (15 bytes kept), EINVAL for another */
+	char cpath[64], name[32];
+	snprintf(cpath, sizeof cpath, "/proc/%d/task/%d/comm", (int)getpid(), (int)gettid());
+	int cfd = open(cpath, O_WRONLY);
+	EXPECT("write task comm", cfd >= 0 && write(cfd, "0123456789abcdeXYZ", 18) == 18);
+	close(cfd);
+	read_comm(name, sizeof name);
+	SHOW("comm after writing 18 bytes", "%s", name);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(cpath, O_WRONLY);
+		_exit(fd >= 0 && write(fd, "x", 1) == -1 && errno == EINVAL ? 0 : 1);
+	}
+	int ws = 0;
+	waitpid(pid, &ws, 0);
+	EXPECT("another process opens it but may not write: EINVAL", WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	prctl(PR_SET_NAME, "misc");
+
+	/* ns/: magic links, followed to the namespace's inode */
+	char target[64] = "";
+	readlink("/proc/self/ns/pid", target, sizeof target - 1);
+	EXPECT("access(/proc/self/ns/pid)", access("/proc/self/ns/pid", F_OK) == 0);
+	struct stat ns;
+	EXPECT("stat through it: the inode readlink names", stat("/proc/self/ns/pid", &ns) == 0 && strtoul(strchr(target, '[') ? strchr(target, '[') + 1 : "x", NULL, 10) == ns.st_ino);
+
 	/* smaps: each mapping's line and its sizes */
 	const char *sm = slurp("/proc/self/smaps");
 	EXPECT("smaps has Size, Rss and VmFlags", strstr(sm, "\nSize: ") && strstr(sm, "\nRss: ") && strstr(sm, "\nVmFlags: "));

@@ -19,6 +19,8 @@ export type ProcNode = (
       open?(opener: ProcOpener, flags: number, loc: Location): FileDescription | number;
       /** A check at open beyond the mode bits (maps: ptrace-read permission): 0 or -errno. */
       mayOpen?(opener: ProcOpener): number;
+      /** A writable file (comm): one write(2)'s bytes, by the process that opened it; count or -errno. */
+      write?(writer: ProcOpener, data: Uint8Array): number;
     }
   | { kind: 'symlink'; target(): string }
   | {

@@ -1,15 +1,18 @@
 // /proc/<pid>/ and /proc/<pid>/task/<tid>/: one directory per process (and per thread), its files
 // generated from the task's state when read.
 
+import { EINVAL } from '../../abi/errno';
 import type { IoAccounting, Task, ThreadGroup } from '../../kernel/task';
-import { fdDirNode, fdinfoDirNode } from './fd';
+import { fdDirNode, fdinfoDirNode, type ProcFdLink } from './fd';
+import { anonStat, FileDescription, type StatInfo } from '../file';
+import { O_RDONLY, S_IFREG } from '../constants';
 import { limitsText } from './limits';
 import { mapsText, smapsText } from './maps';
 import { mayRead, openMem } from './mem';
 import { auxvBytes, cmdlineBytes, environBytes } from './memory';
 import { mountinfoText, mountsText } from './mounts';
 import { netDir } from './net';
-import { DIR_MODE, type ProcDir, type ProcKernel, type ProcNode, bytesFile, parseId, staticDir, symlink, textFile } from './node';
+import { DIR_MODE, type ProcDir, type ProcOpener, type ProcKernel, type ProcNode, bytesFile, parseId, staticDir, symlink, textFile } from './node';
 import { groupMm, liveTask, taskMm, threadsOf } from './process';
 import { statText, statmText } from './stat';
 import { statusText } from './status';
@@ -41,7 +44,7 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     auxv: () => bytesFile(() => auxvBytes(mm())),
     cgroup: () => text(() => '0::/\n'),
     cmdline: () => bytesFile(() => cmdlineBytes(mm())),
-    comm: () => text(() => t.comm + '\n'),
+    comm: () => ({ ...text(() => t.comm + '\n'), mode: 0o644, write: (w, data) => commWrite(w, tg, t, data) }),
     cwd: liveLink((o) => o.fs.cwd),
     environ: () => bytesFile(() => environBytes(mm())),
     exe: () => {
@@ -87,6 +90,19 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
 
 /** Modes Linux gives the entries that are private to a process's owner. */
 const PRIVATE_MODES: Record<string, number> = { auxv: 0o400, environ: 0o400, fd: 0o500, io: 0o400, mem: 0o600 };
+
+/**
+ * comm_write: a thread of the same process renames t to the first 15 bytes written (up to a NUL);
+ * another process may open the file (its owner's) but not rename: EINVAL.
+ */
+function commWrite(w: ProcOpener, tg: ThreadGroup, t: Task, data: Uint8Array): number {
+  if (w.tg?.tgid !== tg.tgid) return -EINVAL;
+  let b = data.subarray(0, 15);
+  const nul = b.indexOf(0);
+  if (nul >= 0) b = b.subarray(0, nul);
+  t.comm = Buffer.from(b).toString('latin1');
+  return data.length;
+}
 
 /** A process's I/O: its live threads' and its exited threads'. */
 function groupIo(tg: ThreadGroup): IoAccounting {
@@ -140,6 +156,34 @@ const NAMESPACES: Record<string, string> = {
   uts: 'uts:[4026531838]',
 };
 
+/**
+ * An nsfs file, what following a /proc/pid/ns link opens (setns takes it, stat shows its inode):
+ * a pathless file whose inode number is the namespace's.
+ */
+class NsFile extends FileDescription {
+  constructor(private readonly nsIno: number) {
+    super(O_RDONLY);
+  }
+  override stat(): StatInfo {
+    return anonStat(S_IFREG | 0o444, this.nsIno);
+  }
+  /** open() through the link: a file of the namespace (what setns(2) would take). */
+  override reopen(flags: number): FileDescription {
+    const f = new NsFile(this.nsIno);
+    f.flags = flags;
+    return f;
+  }
+  override get displayPath(): string {
+    const e = Object.entries(NAMESPACES).find(([, v]) => v.endsWith(`[${this.nsIno}]`));
+    return e ? e[1] : `[${this.nsIno}]`;
+  }
+}
+
 function nsDir(): ProcNode {
-  return staticDir(Object.fromEntries(Object.entries(NAMESPACES).map(([k, v]) => [k, () => symlink(() => v)])));
+  const link = (v: string): ProcFdLink => {
+    const ino = Number(/\[(\d+)\]/.exec(v)?.[1] ?? 0);
+    // A magic link, as Linux's: readlink gives "type:[inode]", following it reaches the namespace.
+    return { kind: 'symlink', target: () => v, fdFile: () => new NsFile(ino) };
+  };
+  return staticDir(Object.fromEntries(Object.entries(NAMESPACES).map(([k, v]) => [k, () => link(v)])));
 }
