@@ -205,10 +205,17 @@ function walk(path: string, root: ProcNode = proc): ProcNode | undefined {
   return n;
 }
 
+/** A proc file's contents (an errno there is a failure). */
+function contents(n: ProcNode & { kind: 'file' }): Uint8Array {
+  const b = n.read();
+  assert.ok(typeof b !== 'number', `read gave errno ${String(b)}`);
+  return b;
+}
+
 function read(path: string, from: ProcNode = proc): string {
   const n = walk(path, from);
   assert.ok(n && n.kind === 'file', `${path} is a file`);
-  return Buffer.from(n.read()).toString('latin1');
+  return Buffer.from(contents(n)).toString('latin1');
 }
 
 function list(path: string): string[] {
@@ -406,7 +413,7 @@ test('cmdline, environ, comm, auxv: from the process memory', () => {
   assert.equal(read('3/comm'), 'a) (b\n');
   const auxv = walk('1/auxv');
   assert.ok(auxv?.kind === 'file');
-  const b = Buffer.from(auxv.read());
+  const b = Buffer.from(contents(auxv));
   assert.equal(b.length, 3 * 16);
   assert.equal(b.readBigUInt64LE(0), 6n);
   assert.equal(b.readBigUInt64LE(8), 4096n);
@@ -561,7 +568,7 @@ test('contents are generated at each read', () => {
   assert.ok(n?.kind === 'file');
   init.comm = 'renamed';
   try {
-    assert.equal(Buffer.from(n.read()).toString(), 'renamed\n');
+    assert.equal(Buffer.from(contents(n)).toString(), 'renamed\n');
   } finally {
     init.comm = 'init';
   }

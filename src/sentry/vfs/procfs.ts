@@ -94,29 +94,38 @@ class ProcInode extends Inode {
     if (may < 0) return may;
     if (n.open) return n.open(opener, flags, r);
     const write = n.write;
-    if (write) return new RegularFile(r, flags, new Snapshot(n.read(), (data) => write(opener, data)));
+    if (write) return new RegularFile(r, flags, new Snapshot(() => n.read(), (data) => write(opener, data)));
     return undefined;
   }
 
   override openData(): FileData | number {
     const n = this.node();
-    return n.kind === 'file' ? new Snapshot(n.read()) : super.openData(null, false);
+    return n.kind === 'file' ? new Snapshot(() => n.read()) : super.openData(null, false);
   }
 }
 
-/** A proc file's contents as generated at open. */
+/** A proc file's contents as generated at the first read (or size) after open. */
 class Snapshot implements FileData {
-  constructor(private readonly bytes: Uint8Array, private readonly writer?: (data: Uint8Array) => number) {}
+  private made: Uint8Array | number | undefined;
+
+  constructor(private readonly gen: () => Uint8Array | number, private readonly writer?: (data: Uint8Array) => number) {}
+
+  private contents(): Uint8Array | number {
+    return (this.made ??= this.gen());
+  }
   size(): number {
-    return this.bytes.length;
+    const b = this.contents();
+    return typeof b === 'number' ? 0 : b.length;
   }
   read(dst: Uint8Array[], pos: number): number {
+    const bytes = this.contents();
+    if (typeof bytes === 'number') return bytes;
     let p = pos;
     let total = 0;
     for (const d of dst) {
-      if (p >= this.bytes.length) break;
-      const n = Math.min(d.length, this.bytes.length - p);
-      d.set(this.bytes.subarray(p, p + n));
+      if (p >= bytes.length) break;
+      const n = Math.min(d.length, bytes.length - p);
+      d.set(bytes.subarray(p, p + n));
       p += n;
       total += n;
     }

@@ -144,6 +144,27 @@ static void proc_files(void)
 	struct stat ns;
 	EXPECT("stat through it: the inode readlink names", stat("/proc/self/ns/pid", &ns) == 0 && strtoul(strchr(target, '[') ? strchr(target, '[') + 1 : "x", NULL, 10) == ns.st_ino);
 
+	/* files opened while a process runs, read once it is a zombie, then once it is reaped */
+	int go[2];
+	pipe(go);
+	pid = fork();
+	if (pid == 0) { char c; read(go[0], &c, 1); _exit(0); }
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	int cmdfd = open(path, O_RDONLY);
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	int statusfd = open(path, O_RDONLY);
+	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+	int mapfd = open(path, O_RDONLY);
+	write(go[1], "x", 1);
+	siginfo_t si;
+	waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
+	char one[64];
+	SHOW("a zombie's cmdline", "%ld bytes", (long)read(cmdfd, one, sizeof one));
+	waitpid(pid, NULL, 0);
+	FAILS("a reaped process's status", read(statusfd, one, 1), ESRCH);
+	EXPECT("its uid_map is still readable (the namespace's)", read(mapfd, one, sizeof one) > 0);
+	close(cmdfd); close(statusfd); close(mapfd); close(go[0]); close(go[1]);
+
 	/* smaps: each mapping's line and its sizes */
 	const char *sm = slurp("/proc/self/smaps");
 	EXPECT("smaps has Size, Rss and VmFlags", strstr(sm, "\nSize: ") && strstr(sm, "\nRss: ") && strstr(sm, "\nVmFlags: "));

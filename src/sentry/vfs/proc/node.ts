@@ -1,6 +1,7 @@
 // The shape of moat's /proc: a tree of nodes the VFS mounts at /proc. Every file's contents are
-// generated when read (the VFS calls read() at open), so a reader sees one consistent snapshot
-// per open, as with Linux's seq_file.
+// generated at the first read after an open and kept for that open, so a reader sees one
+// consistent snapshot, as with Linux's seq_file (opened while a process ran and read once it is a
+// zombie, cmdline is empty, as Linux's).
 
 import type { Kernel } from '../../kernel/kernel';
 import type { Task } from '../../kernel/task';
@@ -14,7 +15,8 @@ export type ProcNode = (
   | {
       kind: 'file';
       mode: number;
-      read(): Uint8Array;
+      /** Its contents, made at the first read after open (-errno: the process is gone, ESRCH). */
+      read(): Uint8Array | number;
       /** A file that is not a snapshot of text (/proc/pid/mem): its own open, with its own checks. */
       open?(opener: ProcOpener, flags: number, loc: Location): FileDescription | number;
       /** A check at open beyond the mode bits (maps: ptrace-read permission): 0 or -errno. */

@@ -1,7 +1,7 @@
 // /proc/<pid>/ and /proc/<pid>/task/<tid>/: one directory per process (and per thread), its files
 // generated from the task's state when read.
 
-import { EINVAL } from '../../abi/errno';
+import { EINVAL, ESRCH } from '../../abi/errno';
 import type { IoAccounting, Task, ThreadGroup } from '../../kernel/task';
 import { fdDirNode, fdinfoDirNode, type ProcFdLink } from './fd';
 import { anonStat, FileDescription, type StatInfo } from '../file';
@@ -12,10 +12,16 @@ import { mayRead, openMem } from './mem';
 import { auxvBytes, cmdlineBytes, environBytes } from './memory';
 import { mountinfoText, mountsText } from './mounts';
 import { netDir } from './net';
-import { DIR_MODE, type ProcDir, type ProcOpener, type ProcKernel, type ProcNode, bytesFile, parseId, staticDir, symlink, textFile } from './node';
+import { DIR_MODE, latin1, type ProcDir, type ProcFile, type ProcOpener, type ProcKernel, type ProcNode, bytesFile, parseId, staticDir, symlink, textFile } from './node';
 import { groupMm, liveTask, taskMm, threadsOf } from './process';
 import { statText, statmText } from './stat';
 import { statusText } from './status';
+
+/**
+ * uid_map, gid_map, projid_map: the sandbox has one user namespace, shown as Linux shows its
+ * initial one (every id maps to itself).
+ */
+const IDENTITY_MAP = '         0          0 4294967295\n';
 
 /** AUDIT_UID_UNSET / AUDIT_SID_UNSET: no login session. */
 const UNSET = '4294967295';
@@ -33,7 +39,9 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     return whole ? liveTask(tg) : undefined;
   };
   const mm = () => (tg.reaped ? undefined : whole ? groupMm(tg) : taskMm(t));
-  const text = (gen: () => string) => textFile(() => (tg.reaped ? '' : gen()));
+  // A file opened while the process lived and read once it is reaped: ESRCH, as Linux's.
+  const text = (gen: () => string): ProcFile => ({ ...textFile(gen), read: () => (tg.reaped ? -ESRCH : latin1(gen())) });
+  const bytes = (gen: () => Uint8Array): ProcFile => ({ ...bytesFile(gen), read: () => (tg.reaped ? -ESRCH : gen()) });
   /** A link that exists only while someone lives to have it (a zombie's exe, cwd, root: ENOENT). */
   const liveLink = (target: (o: Task) => string) => (): ProcNode | undefined => {
     const o = owner();
@@ -41,17 +49,19 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
   };
 
   const entries: Record<string, () => ProcNode | undefined> = {
-    auxv: () => bytesFile(() => auxvBytes(mm())),
+    auxv: () => bytes(() => auxvBytes(mm())),
     cgroup: () => text(() => '0::/\n'),
-    cmdline: () => bytesFile(() => cmdlineBytes(mm())),
+    cmdline: () => bytes(() => cmdlineBytes(mm())),
+    coredump_filter: () => text(() => '00000033\n'),
     comm: () => ({ ...text(() => t.comm + '\n'), mode: 0o644, write: (w, data) => commWrite(w, tg, t, data) }),
     cwd: liveLink((o) => o.fs.cwd),
-    environ: () => bytesFile(() => environBytes(mm())),
+    environ: () => bytes(() => environBytes(mm())),
     exe: () => {
       const m = mm();
       return m && m.exePath !== '' ? symlink(() => mm()?.exePath ?? m.exePath) : undefined;
     },
     fd: () => fdDirNode(owner),
+    gid_map: () => textFile(() => IDENTITY_MAP),
     fdinfo: () => fdinfoDirNode(owner),
     io: () => ({ ...text(() => ioText(whole ? groupIo(tg) : t.io)), mayOpen: (o) => mayRead(o, owner() ?? t) }),
     limits: () => text(() => limitsText(tg)),
@@ -64,13 +74,16 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     ns: () => nsDir(),
     net: () => netDir(),
     oom_adj: () => text(() => '0\n'),
+    projid_map: () => textFile(() => IDENTITY_MAP),
     oom_score: () => text(() => '0\n'),
     oom_score_adj: () => text(() => '0\n'),
     root: liveLink(() => '/'),
     sessionid: () => text(() => UNSET),
+    setgroups: () => textFile(() => 'allow\n'),
     stat: () => text(() => statText(k, tg, t, whole)),
     statm: () => text(() => statmText(mm())),
     status: () => text(() => statusText(k, tg, t, whole)),
+    uid_map: () => textFile(() => IDENTITY_MAP),
   };
   if (whole) entries.task = () => taskDir(k, tg);
   const names = Object.keys(entries).sort();
