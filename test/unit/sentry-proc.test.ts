@@ -198,7 +198,10 @@ function walk(path: string, root: ProcNode = proc): ProcNode | undefined {
   let n: ProcNode | undefined = root;
   for (const part of path.split('/').filter((p) => p !== '')) {
     if (!n) return undefined;
-    if (n.kind === 'symlink') n = walk(n.target(), root);
+    if (n.kind === 'symlink') {
+      const to = n.target();
+      n = typeof to === 'string' ? walk(to, root) : undefined;
+    }
     if (!n || n.kind !== 'dir') return undefined;
     n = n.lookup(part);
   }
@@ -227,7 +230,9 @@ function list(path: string): string[] {
 function link(path: string): string {
   const n = walk(path);
   assert.ok(n && n.kind === 'symlink', `${path} is a symlink`);
-  return n.target();
+  const to = n.target();
+  assert.ok(typeof to === 'string', `${path}: errno ${String(to)}`);
+  return to;
 }
 
 /** stat's fields, the comm found by the last ')' as ps and top do. */

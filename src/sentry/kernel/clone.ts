@@ -107,6 +107,7 @@ export function doClone(t: Task, a: CloneArgs): number {
     tg.dumpable = t.tg.dumpable;
     tg.sid = t.tg.sid;
     parent.children.add(tg);
+    tg.parentThread = parent === t.tg ? t.tid : parent.tgid;
     k.groups.set(tid, tg);
   }
   const files = f & CLONE_FILES ? t.files : t.files.fork();

@@ -115,6 +115,7 @@ function groupExited(tg: ThreadGroup, status: number): void {
   for (const c of tg.children) {
     c.parent = init;
     if (init) {
+      c.parentThread = init.tgid;
       init.children.add(c);
       if (!c.alive) init.childEvents.notify();
     }

@@ -36,6 +36,8 @@ export type TaskState = 'running' | 'ready' | 'blocked' | 'stopped' | 'dead';
 export class ThreadGroup {
   readonly tasks = new Set<Task>();
   readonly children = new Set<ThreadGroup>();
+  /** The thread of the parent that forked it (its real_parent; /proc/<pid>/task/<tid>/children). */
+  parentThread = 0;
   /** Notified when a child changes state (exit, stop, continue): wait4/waitid park here. */
   readonly childEvents = new WaitQueue();
   /** Notified whenever a signal is queued to the process or one of its threads (signalfd). */

@@ -146,6 +146,7 @@ static void proc_files(void)
 
 	/* files opened while a process runs, read once it is a zombie, then once it is reaped */
 	int go[2];
+	char one[64];
 	pipe(go);
 	pid = fork();
 	if (pid == 0) { char c; read(go[0], &c, 1); _exit(0); }
@@ -155,10 +156,17 @@ static void proc_files(void)
 	int statusfd = open(path, O_RDONLY);
 	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
 	int mapfd = open(path, O_RDONLY);
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)getpid(), (int)gettid());
+	char want[32];
+	snprintf(want, sizeof want, "%d ", (int)pid);
+	EXPECT("task children lists the child", strcmp(slurp(path), want) == 0);
+	snprintf(path, sizeof path, "/proc/%d", (int)pid);
+	int piddir = open(path, O_RDONLY | O_DIRECTORY);
 	write(go[1], "x", 1);
 	siginfo_t si;
 	waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
-	char one[64];
+	FAILS("readlink of a zombie's ns/net", readlinkat(piddir, "ns/net", one, sizeof one), ENOENT);
+	close(piddir);
 	SHOW("a zombie's cmdline", "%ld bytes", (long)read(cmdfd, one, sizeof one));
 	waitpid(pid, NULL, 0);
 	FAILS("a reaped process's status", read(statusfd, one, 1), ESRCH);

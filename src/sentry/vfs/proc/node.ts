@@ -24,7 +24,8 @@ export type ProcNode = (
       /** A writable file (comm): one write(2)'s bytes, by the process that opened it; count or -errno. */
       write?(writer: ProcOpener, data: Uint8Array): number;
     }
-  | { kind: 'symlink'; target(): string }
+  /** target(): the link's text, or -errno (an ns link of a process that has exited). */
+  | { kind: 'symlink'; target(): string | number }
   | {
       kind: 'dir';
       mode: number;

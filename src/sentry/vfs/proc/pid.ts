@@ -1,7 +1,7 @@
 // /proc/<pid>/ and /proc/<pid>/task/<tid>/: one directory per process (and per thread), its files
 // generated from the task's state when read.
 
-import { EINVAL, ESRCH } from '../../abi/errno';
+import { EINVAL, ENOENT, ESRCH } from '../../abi/errno';
 import type { IoAccounting, Task, ThreadGroup } from '../../kernel/task';
 import { fdDirNode, fdinfoDirNode, type ProcFdLink } from './fd';
 import { anonStat, FileDescription, type StatInfo } from '../file';
@@ -13,7 +13,7 @@ import { auxvBytes, cmdlineBytes, environBytes } from './memory';
 import { mountinfoText, mountsText } from './mounts';
 import { netDir } from './net';
 import { DIR_MODE, latin1, type ProcDir, type ProcFile, type ProcOpener, type ProcKernel, type ProcNode, bytesFile, parseId, staticDir, symlink, textFile } from './node';
-import { groupMm, liveTask, taskMm, threadsOf } from './process';
+import { groupMm, isZombie, liveTask, taskMm, threadsOf } from './process';
 import { statText, statmText } from './stat';
 import { statusText } from './status';
 
@@ -71,7 +71,7 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     mountinfo: () => text(() => mountinfoText(k)),
     smaps: () => ({ ...text(() => smapsText(mm())), mayOpen: (o) => mayRead(o, owner() ?? t) }),
     mounts: () => text(() => mountsText(k)),
-    ns: () => nsDir(),
+    ns: () => nsDir(tg),
     net: () => netDir(),
     oom_adj: () => text(() => '0\n'),
     projid_map: () => textFile(() => IDENTITY_MAP),
@@ -86,6 +86,7 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     uid_map: () => textFile(() => IDENTITY_MAP),
   };
   if (whole) entries.task = () => taskDir(k, tg);
+  else entries.children = () => text(() => childrenText(tg, t));
   const names = Object.keys(entries).sort();
   // As in Linux, everything in the directory belongs to the process's effective uid and gid (to
   // root once it is not dumpable), and what exposes its memory or its files is for its owner
@@ -115,6 +116,17 @@ function commWrite(w: ProcOpener, tg: ThreadGroup, t: Task, data: Uint8Array): n
   if (nul >= 0) b = b.subarray(0, nul);
   t.comm = Buffer.from(b).toString('latin1');
   return data.length;
+}
+
+/**
+ * task/<tid>/children: the pids of the processes this thread forked (its children whose forking
+ * thread has exited count as the first live thread's, as Linux reparents them), each followed by a
+ * space, in order.
+ */
+function childrenText(tg: ThreadGroup, t: Task): string {
+  const threads = threadsOf(tg).filter((x) => x.state !== 'dead');
+  const mine = (c: ThreadGroup) => c.parentThread === t.tid || (threads[0] === t && !threads.some((x) => x.tid === c.parentThread));
+  return [...tg.children].filter(mine).map((c) => c.tgid).sort((a, b) => a - b).map((p) => `${p} `).join('');
 }
 
 /** A process's I/O: its live threads' and its exited threads'. */
@@ -192,11 +204,13 @@ class NsFile extends FileDescription {
   }
 }
 
-function nsDir(): ProcNode {
+function nsDir(tg: ThreadGroup): ProcNode {
+  // An exited process has no namespaces any more (ENOENT); a reaped one is no process (ESRCH).
+  const gone = () => (tg.reaped ? -ESRCH : isZombie(tg) ? -ENOENT : 0);
   const link = (v: string): ProcFdLink => {
     const ino = Number(/\[(\d+)\]/.exec(v)?.[1] ?? 0);
     // A magic link, as Linux's: readlink gives "type:[inode]", following it reaches the namespace.
-    return { kind: 'symlink', target: () => v, fdFile: () => new NsFile(ino) };
+    return { kind: 'symlink', target: () => gone() || v, fdFile: () => (gone() ? undefined : new NsFile(ino)) };
   };
   return staticDir(Object.fromEntries(Object.entries(NAMESPACES).map(([k, v]) => [k, () => link(v)])));
 }
