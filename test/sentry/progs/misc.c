@@ -166,10 +166,11 @@ static void proc_files(void)
 	siginfo_t si;
 	waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
 	FAILS("readlink of a zombie's ns/net", readlinkat(piddir, "ns/net", one, sizeof one), ENOENT);
-	close(piddir);
 	SHOW("a zombie's cmdline", "%ld bytes", (long)read(cmdfd, one, sizeof one));
 	waitpid(pid, NULL, 0);
 	FAILS("a reaped process's status", read(statusfd, one, 1), ESRCH);
+	FAILS("readlink of exe in a reaped process's directory", readlinkat(piddir, "exe", one, sizeof one), ESRCH);
+	close(piddir);
 	EXPECT("its uid_map is still readable (the namespace's)", read(mapfd, one, sizeof one) > 0);
 	close(cmdfd); close(statusfd); close(mapfd); close(go[0]); close(go[1]);
 

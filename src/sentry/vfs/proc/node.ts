@@ -73,7 +73,7 @@ export function bytesFile(gen: () => Uint8Array): ProcFile {
   return { kind: 'file', mode: FILE_MODE, read: gen };
 }
 
-export function symlink(target: () => string): ProcSymlink {
+export function symlink(target: () => string | number): ProcSymlink {
   return { kind: 'symlink', target };
 }
 

@@ -57,6 +57,8 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     cwd: liveLink((o) => o.fs.cwd),
     environ: () => bytes(() => environBytes(mm())),
     exe: () => {
+      // Looked up in the directory of a process reaped since it was opened: ESRCH, as Linux's.
+      if (tg.reaped) return symlink(() => -ESRCH);
       const m = mm();
       return m && m.exePath !== '' ? symlink(() => mm()?.exePath ?? m.exePath) : undefined;
     },
