@@ -121,6 +121,7 @@ static void bad_maps(long pg)
 	ftruncate(w, pg);
 	int ro = open(path, O_RDONLY);
 	unlink(path);
+	FAILS("a length past the address space is checked first", (long)mmap(NULL, 1L << 48, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0), ENOMEM);
 	FAILS("shared writable mapping of a read-only fd", (long)mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
 	char *r = mmap(NULL, pg, PROT_READ, MAP_SHARED, ro, 0);
 	EXPECT("shared read-only mapping of it", r != MAP_FAILED);

@@ -90,6 +90,9 @@ function mmap(t: Task): number {
   if (!(flags & MAP_ANONYMOUS)) {
     const f = t.files.get(fd) as (FileDescription & Mappable) | undefined;
     if (!f || f.flags & O_PATH) return -EBADF;
+    // do_mmap's order: the length (EINVAL, ENOMEM) before anything about the file.
+    if (len === 0) return -EINVAL;
+    if (pages > APP_LIMIT) return -ENOMEM;
     if (type === MAP_SHARED_VALIDATE && flags & ~LEGACY_MAP_MASK) return -EOPNOTSUPP;
     // The end of the range must be a valid file offset (file_mmap_ok: below 2^63).
     if (off < 0 || off + pages >= 2 ** 63) return -EOVERFLOW;
