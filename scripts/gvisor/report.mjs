@@ -1,5 +1,6 @@
 // Writes docs/gvisor-syscall-tests.md from the per-case results (run.mjs) and the build report
-// (build.mjs): per test file and runtime, pass / fail / skip / not run, totals, what did not build.
+// (build.mjs): per test file and runtime, pass / fail / skip / not run, totals, what did not build;
+// and, where runsc fails a case runc (Linux) passes, whether the sentry does what Linux does.
 //   node scripts/gvisor/report.mjs RESULTS.json BUILD.json COMMIT DOC.md
 
 import * as fs from 'node:fs';
@@ -34,14 +35,31 @@ function add(sum, t) {
   return sum;
 }
 
+const FAILED = ['fail', 'hang', 'crash'];
+
+/**
+ * The cases runsc fails and runc passes (runc's outcome is Linux's), and those of them the sentry
+ * passes too (its behaviour there is Linux's); undefined without all three runs.
+ */
+function runscGaps(p) {
+  const [s, g, c] = ['sentry', 'runsc', 'runc'].map((n) => p.runs[n]?.results);
+  if (!s || !g || !c) return undefined;
+  const gaps = Object.keys(g).filter((k) => FAILED.includes(g[k]) && c[k] === 'pass');
+  return { gaps, linux: gaps.filter((k) => s[k] === 'pass') };
+}
+
+const gapCell = (g) => (!g ? '–' : g.gaps.length === 0 ? '0' : `${g.linux.length} of ${g.gaps.length}`);
+
 function table(title, names, store) {
-  const lines = [`### ${title}`, '', `| file | cases | ${RUNTIMES.join(' | ')} |`, `|---|---:|${RUNTIMES.map(() => '---').join('|')}|`];
+  const gapHead = "runsc's failures (runc passes): sentry passes (Linux's)";
+  const lines = [`### ${title}`, '', `| file | cases | ${RUNTIMES.join(' | ')} | ${gapHead} |`, `|---|---:|${RUNTIMES.map(() => '---').join('|')}|---:|`];
   const totals = Object.fromEntries(RUNTIMES.map((n) => [n, {}]));
+  const gapTotal = { gaps: [], linux: [] };
   let cases = 0;
   for (const name of names) {
     const p = store.programs[name];
     if (!p) {
-      lines.push(`| ${name} | – | ${RUNTIMES.map(() => 'not run yet').join(' | ')} |`);
+      lines.push(`| ${name} | – | ${RUNTIMES.map(() => 'not run yet').join(' | ')} | – |`);
       continue;
     }
     // Totals compare like with like: only files every runtime ran.
@@ -52,10 +70,37 @@ function table(title, names, store) {
       if (complete) add(totals[n], t);
       return cell(t);
     });
-    lines.push(`| ${name} | ${p.cases.length} | ${cells.join(' | ')} |`);
+    const g = runscGaps(p);
+    if (g && complete) {
+      gapTotal.gaps.push(...g.gaps);
+      gapTotal.linux.push(...g.linux);
+    }
+    lines.push(`| ${name} | ${p.cases.length} | ${cells.join(' | ')} | ${gapCell(g)} |`);
   }
-  lines.push(`| **total** (files run under all three) | **${cases}** | ${RUNTIMES.map((n) => `**${cell(Object.keys(totals[n]).length ? totals[n] : undefined)}**`).join(' | ')} |`, '');
+  lines.push(`| **total** (files run under all three) | **${cases}** | ${RUNTIMES.map((n) => `**${cell(Object.keys(totals[n]).length ? totals[n] : undefined)}**`).join(' | ')} | **${gapCell(gapTotal)}** |`, '');
   return lines;
+}
+
+/** Per file, the cases runc passes and neither runsc nor the sentry does: Linux's behaviour neither has. */
+function neither(store, names) {
+  const lines = [];
+  for (const name of names) {
+    const p = store.programs[name];
+    const g = p && runscGaps(p);
+    if (!g) continue;
+    const miss = g.gaps.filter((k) => !g.linux.includes(k));
+    if (miss.length) lines.push(`- ${name}: ${miss.map((c) => `\`${c}\``).join(', ')}`);
+  }
+  if (!lines.length) return [];
+  return [
+    '## Where neither runsc nor the sentry does what Linux does',
+    '',
+    'Cases runc passes that fail under both runsc and the sentry. Where runsc fails a case and the',
+    'sentry passes it, the last column of the tables counts it: there the sentry behaves as Linux.',
+    '',
+    ...lines,
+    '',
+  ];
 }
 
 /** The cases that hung or crashed, per runtime and file: where to start. */
@@ -130,6 +175,7 @@ function main() {
     ...(core.length ? table('The files of issue 18', core, store) : []),
     ...(sockets.length ? table('Socket files (issue 11)', sockets, store) : []),
     ...(other.length ? table('Other files', other, store) : []),
+    ...neither(store, names),
     ...incidents(store),
     ...buildFailures(build),
   ];

@@ -2,10 +2,17 @@
 // and /proc/cpuinfo for os.cpus(), ICU /etc/localtime): read once, before the sentry confines itself to an empty root
 // where no path can be opened (confine/), then served from here.
 
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 
 let memTotal: number | undefined;
-let cpu: { model: string; mhz: number } | undefined;
+/** The host's first CPU: model name, clock in MHz, and its identification lines of /proc/cpuinfo. */
+export interface HostCpu {
+  model: string;
+  mhz: number;
+  ids: Record<string, string>;
+}
+let cpu: HostCpu | undefined;
 
 /** The host's memory in bytes (os.totalmem()), asked once. */
 export function hostTotalMem(): number {
@@ -14,12 +21,31 @@ export function hostTotalMem(): number {
 }
 
 /** The host's first CPU, asked of Node once: its model name and clock in MHz. */
-export function hostFirstCpu(): { model: string; mhz: number } {
+export function hostFirstCpu(): HostCpu {
   if (!cpu) {
     const c = os.cpus()[0];
-    cpu = { model: c && c.model.trim() !== '' ? c.model.trim() : 'unknown', mhz: c ? c.speed : 0 };
+    cpu = { model: c && c.model.trim() !== '' ? c.model.trim() : 'unknown', mhz: c ? c.speed : 0, ids: hostCpuIds() };
   }
   return cpu;
+}
+
+/**
+ * The host's first processor's identification (family, model, stepping, cpuid level, cache size)
+ * from its /proc/cpuinfo, digits and short text only; zeros if it cannot be read.
+ */
+function hostCpuIds(): Record<string, string> {
+  const ids: Record<string, string> = { 'cpu family': '0', model: '0', stepping: '0', 'cache size': '0 KB', 'cpuid level': '0' };
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/cpuinfo', 'latin1').split('\n\n')[0] ?? '';
+  } catch {
+    return ids;
+  }
+  for (const line of text.split('\n')) {
+    const m = /^([a-z ]+?)\s*:\s*(.*)$/.exec(line);
+    if (m && Object.prototype.hasOwnProperty.call(ids, m[1]) && /^[0-9A-Za-z. ]{1,32}$/.test(m[2]!)) ids[m[1]!] = m[2]!;
+  }
+  return ids;
 }
 
 /** Read them all now; also the time zone, which V8 and ICU look up (/etc/localtime) on the first

@@ -199,17 +199,27 @@ function walk(path: string, root: ProcNode = proc): ProcNode | undefined {
   let n: ProcNode | undefined = root;
   for (const part of path.split('/').filter((p) => p !== '')) {
     if (!n) return undefined;
-    if (n.kind === 'symlink') n = walk(n.target(), root);
+    if (n.kind === 'symlink') {
+      const to = n.target();
+      n = typeof to === 'string' ? walk(to, root) : undefined;
+    }
     if (!n || n.kind !== 'dir') return undefined;
     n = n.lookup(part);
   }
   return n;
 }
 
+/** A proc file's contents (an errno there is a failure). */
+function contents(n: ProcNode & { kind: 'file' }): Uint8Array {
+  const b = n.read();
+  assert.ok(typeof b !== 'number', `read gave errno ${String(b)}`);
+  return b;
+}
+
 function read(path: string, from: ProcNode = proc): string {
   const n = walk(path, from);
   assert.ok(n && n.kind === 'file', `${path} is a file`);
-  return Buffer.from(n.read()).toString('latin1');
+  return Buffer.from(contents(n)).toString('latin1');
 }
 
 function list(path: string): string[] {
@@ -221,7 +231,9 @@ function list(path: string): string[] {
 function link(path: string): string {
   const n = walk(path);
   assert.ok(n && n.kind === 'symlink', `${path} is a symlink`);
-  return n.target();
+  const to = n.target();
+  assert.ok(typeof to === 'string', `${path}: errno ${String(to)}`);
+  return to;
 }
 
 /** stat's fields, the comm found by the last ')' as ps and top do. */
@@ -409,7 +421,7 @@ test('cmdline, environ, comm, auxv: from the process memory', () => {
   assert.equal(read('3/comm'), 'a) (b\n');
   const auxv = walk('1/auxv');
   assert.ok(auxv?.kind === 'file');
-  const b = Buffer.from(auxv.read());
+  const b = Buffer.from(contents(auxv));
   assert.equal(b.length, 3 * 16);
   assert.equal(b.readBigUInt64LE(0), 6n);
   assert.equal(b.readBigUInt64LE(8), 4096n);
@@ -564,7 +576,7 @@ test('contents are generated at each read', () => {
   assert.ok(n?.kind === 'file');
   init.comm = 'renamed';
   try {
-    assert.equal(Buffer.from(n.read()).toString(), 'renamed\n');
+    assert.equal(Buffer.from(contents(n)).toString(), 'renamed\n');
   } finally {
     init.comm = 'init';
   }

@@ -108,6 +108,7 @@ export function doClone(t: Task, a: CloneArgs): number {
     tg.sid = t.tg.sid;
     parent.children.add(tg);
     if (parent === t.tg) tg.parentTask = t;
+    tg.parentThread = parent === t.tg ? t.tid : parent.tgid;
     k.groups.set(tid, tg);
   }
   const files = f & CLONE_FILES ? t.files : t.files.fork();

@@ -44,6 +44,7 @@ export function exitTask(t: Task, status: number): void {
   const wasRunning = t.state === 'running';
   chargeHostThread(t);
   t.tg.deadCpuNs += t.cpuBaseNs;
+  for (const k of ['rchar', 'wchar', 'syscr', 'syscw'] as const) t.tg.deadIo[k] += t.io[k];
   t.unblock();
   t.state = 'dead';
   k.forget(t);
@@ -120,6 +121,7 @@ function groupExited(tg: ThreadGroup, status: number): void {
     c.parent = init;
     c.parentTask = undefined;
     if (init) {
+      c.parentThread = init.tgid;
       init.children.add(c);
       if (!c.alive) init.childEvents.notify();
     }

@@ -6,7 +6,7 @@
 // thread simply stays stopped.
 
 import { ERESTARTSYS, ERESTARTNOHAND, EINTR, ENOSYS } from '../abi/errno';
-import { SIGKILL } from '../abi/signals';
+import { SIGBUS, SIGKILL } from '../abi/signals';
 import { MemoryManager } from '../mm/mm';
 import {
   EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL,
@@ -252,7 +252,11 @@ export class Kernel {
           if (!t || t.state === 'dead') break;
           t.regs.copyFrom(p.regs);
           const f = p.lastFault;
-          if (!emulateVsyscall(t, ev.signal, f.code, f.addrHi, f.addrLo)) faultSignal(t, ev.signal, f.code, f.addr);
+          if (!emulateVsyscall(t, ev.signal, f.code, f.addrHi, f.addrLo)) {
+            // A SIGBUS on a file page the file has grown over since: the page is mapped now, retry.
+            const retry = ev.signal === SIGBUS && t.mm.resolveBusFault(t.hostTid, f.addr);
+            if (!retry) faultSignal(t, ev.signal, f.code, f.addr);
+          }
           this.opts.strace?.(`[${t.tid}] --- fault: signal ${ev.signal} code ${p.lastFault.code} addr 0x${p.lastFault.addr.toString(16)} rip 0x${t.regs.get(REG.rip).toString(16)} rsp 0x${t.regs.get(REG.rsp).toString(16)} ---`);
           t.inSyscall = false;
           t.retval = 0;

@@ -37,6 +37,8 @@ export type TaskState = 'running' | 'ready' | 'blocked' | 'stopped' | 'dead';
 export class ThreadGroup {
   readonly tasks = new Set<Task>();
   readonly children = new Set<ThreadGroup>();
+  /** The thread of the parent that forked it (its real_parent; /proc/<pid>/task/<tid>/children). */
+  parentThread = 0;
   /** Notified when a child changes state (exit, stop, continue): wait4/waitid park here. */
   readonly childEvents = new WaitQueue();
   /** Notified whenever a signal is queued to the process or one of its threads (signalfd). */
@@ -60,6 +62,8 @@ export class ThreadGroup {
   childTicks = 0;
   /** CPU time (ns) of this process's exited tasks (kernel/cputime.ts). */
   deadCpuNs = 0n;
+  /** I/O counts of this process's exited tasks (/proc/pid/io). */
+  readonly deadIo: IoAccounting = newIoAccounting();
   /** CPU time (ns) of the children (and their waited-for children) this process reaped. */
   childCpuNs = 0n;
   rlimits: Map<number, Rlimit>;
@@ -100,9 +104,23 @@ interface BlockRecord {
   deadline: number;
 }
 
+/** What /proc/<pid>/io counts: bytes through read and write calls, and the calls. */
+export interface IoAccounting {
+  rchar: number;
+  wchar: number;
+  syscr: number;
+  syscw: number;
+}
+
+export function newIoAccounting(): IoAccounting {
+  return { rchar: 0, wchar: 0, syscr: 0, syscw: 0 };
+}
+
 export class Task implements Waiter {
   /** The task's registers: loaded at each stop, changed by handlers, stored when fullRegs. */
   readonly regs = new Registers();
+  /** Its read/write calls and bytes (/proc/<pid>/task/<tid>/io). */
+  readonly io: IoAccounting = newIoAccounting();
   /** Store all of regs on resume (exec, signal frames, sigreturn, new threads). */
   fullRegs = false;
   /** The syscall's return value, put in rax on resume. */

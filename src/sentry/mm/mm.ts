@@ -3,7 +3,7 @@
 // the VMA list first, then one injected host syscall in a stopped thread of the stub.
 
 import * as fs from 'node:fs';
-import { EFAULT, EINVAL, ENOMEM, EEXIST } from '../abi/errno';
+import { EACCES, EBADF, EFAULT, EINVAL, ENOMEM, EEXIST } from '../abi/errno';
 import type { SentryPlatform } from '../platform';
 import { APP_LIMIT, MIN_ADDR, MMAP_TOP, PAGE, pageDown, pageUp } from './layout';
 import { MemoryFile, type MemoryOps } from './memory-file';
@@ -19,6 +19,11 @@ export const MAP_ANONYMOUS = 0x20;
 export const MAP_GROWSDOWN = 0x100;
 export const MAP_FIXED_NOREPLACE = 0x100000;
 export const MAP_32BIT = 0x40;
+
+/** Vma.off of a reservation (no pages yet). */
+export const RESERVED = -1;
+/** Vma.off of private file pages past the file's end. */
+export const PAST_EOF = -2;
 
 const NR_MMAP = 9;
 const NR_MPROTECT = 10;
@@ -36,7 +41,11 @@ export interface Vma {
   start: number;
   end: number;
   prot: number;
-  /** Offset of `start` in the memory file; -1 while the range is only reserved (PROT_NONE, no pages). */
+  /**
+   * Offset of `start` in the memory file; RESERVED while the range is only reserved (PROT_NONE, no
+   * pages); PAST_EOF for the pages of a private file mapping past the file's end (an access is a
+   * SIGBUS, as on Linux, until the file grows to cover them).
+   */
   off: number;
   shared: boolean;
   /** '[heap]', '[stack]', a path, or '' (anonymous). */
@@ -52,6 +61,8 @@ export interface Vma {
   dontFork?: boolean;
   /** Shared file mapping registered in fileMappings. */
   fmap?: FileMapping;
+  /** Protections mprotect may not add (a shared mapping of a file opened read-only: PROT_WRITE). */
+  denyProt?: number;
 }
 
 /** Reads a file's bytes into memory for a file-backed mapping (and writes them back, if shared). */
@@ -61,9 +72,23 @@ export interface MapSource {
   /** Write back through a MAP_SHARED mapping; absent: the file cannot be written. */
   write?(src: Uint8Array, pos: number): number;
   fileSize?(): number;
+  /** /dev/zero: a shared mapping of it is new anonymous shared memory, not the file's pages. */
+  anonymous?: boolean;
 }
 
 let mmIds = 0;
+
+/** The largest object of a whole file (from offset 0) a MAP_SHARED mapping makes. */
+const FILE_OBJECT_MAX = 2 ** 32;
+
+/**
+ * An empty memfd, mapped where a private file mapping reaches past its file: the host faults every
+ * access to it with SIGBUS, which the stub reports like any other fault. One for the sentry.
+ */
+let pastEof: SharedObject | undefined;
+function pastEofObject(ops: MemoryOps): SharedObject {
+  return (pastEof ??= new SharedObject(ops, 0));
+}
 
 export class MemoryManager {
   readonly file: MemoryFile;
@@ -93,8 +118,12 @@ export class MemoryManager {
     this.file = new MemoryFile(ops);
   }
 
+  /** The address space is gone (its last user exited or exec'd): /proc/pid/mem reads nothing. */
+  destroyed = false;
+
   /** Free the memory file (the stub is gone). */
   destroy(): void {
+    this.destroyed = true;
     for (const v of this.vmas) this.dropVma(v);
     try {
       fs.closeSync(this.file.fd);
@@ -155,7 +184,7 @@ export class MemoryManager {
   private splitAt(addr: number): void {
     const v = this.find(addr);
     if (!v || v.start === addr) return;
-    const tail: Vma = { ...v, start: addr, off: v.off < 0 ? -1 : v.off + (addr - v.start), pgoff: v.pgoff + (addr - v.start) };
+    const tail: Vma = { ...v, start: addr, off: v.off < 0 ? v.off : v.off + (addr - v.start), pgoff: v.pgoff + (addr - v.start) };
     tail.obj?.ref();
     v.end = addr;
     this.insert(tail);
@@ -188,7 +217,7 @@ export class MemoryManager {
     if (!v.obj || !v.src?.write) return;
     const size = v.src.fileSize?.() ?? Infinity;
     const from = v.pgoff + (a - v.start);
-    const to = Math.min(v.pgoff + (b - v.start), size);
+    const to = Math.min(v.pgoff + (b - v.start), size, v.pgoff + (this.accessibleEnd(v, a) - v.start));
     if (to <= from) return;
     v.src.write(v.obj.bytes.subarray(v.off + (a - v.start), v.off + (a - v.start) + (to - from)), from);
   }
@@ -211,6 +240,22 @@ export class MemoryManager {
     return v.obj ? v.obj.bytes : this.file.bytes;
   }
 
+  /**
+   * Where the pages the sentry may touch end in v, from a (inside v): v.end, or for a shared file
+   * mapping the end of its object (the file's end: past it the host would SIGBUS the sentry).
+   * A file that grew without the object hearing of it is caught up with here.
+   */
+  accessibleEnd(v: Vma, a: number): number {
+    if (v.off < 0) return a;
+    if (!v.obj) return v.end;
+    let lim = v.start + (v.obj.limit - v.off);
+    if (lim <= a && v.src?.fileSize) {
+      v.obj.fitFile(v.src.fileSize());
+      lim = v.start + (v.obj.limit - v.off);
+    }
+    return Math.max(a, Math.min(v.end, lim));
+  }
+
   /** The fd of a shared object in the stub of tid, fetched there once from the sentry (pidfd_getfd). */
   private readonly stubFds = new Map<SharedObject, number>();
 
@@ -229,6 +274,11 @@ export class MemoryManager {
   }
 
   private hostMap(tid: number, start: number, len: number, prot: number, off: number): number {
+    if (off === PAST_EOF) {
+      const fd = this.stubFd(tid, pastEofObject(this.ops));
+      if (fd < 0) return fd;
+      return this.platform.inject(tid, NR_MMAP, start, len, prot, MAP_SHARED | MAP_FIXED, fd, 0);
+    }
     if (off < 0) {
       // Reserved only: an anonymous PROT_NONE host mapping, no pages behind it.
       return this.platform.inject(tid, NR_MMAP, start, len, 0, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -240,7 +290,7 @@ export class MemoryManager {
    * mmap(2) for the application. tid: a stopped thread of the stub. Returns the address or -errno.
    */
   mmap(tid: number, addr: number, length: number, prot: number, flags: number, src?: MapSource, pgoff = 0, name = ''): number {
-    if (length <= 0 || addr % PAGE !== 0) return -EINVAL;
+    if (length <= 0 || (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) && addr % PAGE !== 0)) return -EINVAL;
     const len = pageUp(length);
     if (len > APP_LIMIT) return -ENOMEM;
     prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
@@ -251,19 +301,43 @@ export class MemoryManager {
       start = addr;
       this.removeRange(start, start + len);
     } else {
+      // A hint is only a hint: rounded up to a page, as Linux's arch_get_unmapped_area does.
+      addr = pageUp(addr);
       // MAP_32BIT: in the second GiB, as Linux x86-64 places it (for code that needs 32-bit addresses).
       start = flags & MAP_32BIT ? this.findFree(len, addr, 0x8000_0000, 0x4000_0000) : this.findFree(len, addr);
       if (start < 0) return start;
     }
-    if (flags & MAP_SHARED) return this.mmapShared(tid, start, len, length, prot, src, pgoff, name);
+    if (flags & MAP_SHARED) {
+      if (src?.anonymous) return this.mmapShared(tid, start, len, length, prot, undefined, 0, `${src.info.name} (deleted)`);
+      return this.mmapShared(tid, start, len, length, prot, src, pgoff, name);
+    }
+    // The pages of a file mapping past the file's end are no memory: an access is a SIGBUS.
+    const fileSize = src?.fileSize?.();
+    const dataLen = fileSize === undefined ? len : Math.min(len, Math.max(0, pageUp(fileSize) - pgoff));
+    if (dataLen < len) {
+      const r = this.hostMap(tid, start + dataLen, len - dataLen, prot, PAST_EOF);
+      if (r !== start + dataLen) return r < 0 ? r : -ENOMEM;
+      this.insert({ start: start + dataLen, end: start + len, prot, off: PAST_EOF, shared: false, name: src!.info.name, pgoff: pgoff + dataLen, file: src!.info, src });
+      if (dataLen === 0) return start;
+    }
+    const r = this.mapPrivate(tid, start, dataLen, Math.min(length, dataLen), prot, src, pgoff, name);
+    if (r < 0 && dataLen < len) {
+      this.removeRange(start + dataLen, start + len);
+      this.platform.inject(tid, NR_MUNMAP, start + dataLen, len - dataLen);
+    }
+    return r;
+  }
+
+  /** Private memory at [start, start+len): zero, or the file's bytes from pgoff (fill of them). */
+  private mapPrivate(tid: number, start: number, len: number, fill: number, prot: number, src: MapSource | undefined, pgoff: number, name: string): number {
     // A private anonymous reservation without access needs no pages (glibc's malloc arenas, guards).
     const reserveOnly = prot === 0 && !src;
-    let off = -1;
+    let off = RESERVED;
     if (!reserveOnly) {
       off = this.file.alloc(len);
       if (off < 0) return -ENOMEM;
       if (src) {
-        const n = src.pread(this.file.bytes.subarray(off, off + Math.min(length, len)), pgoff);
+        const n = src.pread(this.file.bytes.subarray(off, off + fill), pgoff);
         if (n < 0) {
           this.file.release(off, len);
           return n;
@@ -281,14 +355,38 @@ export class MemoryManager {
     return start;
   }
 
+  /**
+   * A host SIGBUS at addr: if the file behind it has grown over the page since (a private page
+   * past the old end, or a shared object that missed the growth), the page is there now and the
+   * access is retried (true); else the fault is the application's (false).
+   */
+  resolveBusFault(tid: number, addr: number): boolean {
+    const v = this.find(addr);
+    if (!v?.src?.fileSize) return false;
+    const size = v.src.fileSize();
+    if (v.obj) {
+      const before = v.obj.limit;
+      v.obj.fitFile(size);
+      return v.obj.limit > before && v.off + (addr - v.start) < v.obj.limit;
+    }
+    if (v.off !== PAST_EOF) return false;
+    const end = Math.min(v.end, v.start + Math.max(0, pageUp(size) - v.pgoff));
+    if (addr >= end) return false;
+    const { start, prot, src, pgoff, name } = v;
+    this.removeRange(start, end);
+    return this.mapPrivate(tid, start, end - start, end - start, prot, src, pgoff, name) === start;
+  }
+
   private mmapShared(tid: number, start: number, len: number, length: number, prot: number, src: MapSource | undefined, pgoff: number, name: string): number {
     const got = src ? this.fileObject(src, pgoff, len) : this.newObject(len);
     if (typeof got === 'number') return got;
     const { obj, off } = got;
     if (src) {
-      // The file's bytes of the range (after every other mapping's stores went to the file).
+      // The file's bytes of the range (after every other mapping's stores went to the file); the
+      // object ends where the file does.
       flushFileMappings(fileKey(src.info.dev, src.info.ino));
-      const n = src.pread(obj.bytes.subarray(off, off + Math.min(length, len)), pgoff);
+      if (src.fileSize) obj.fitFile(src.fileSize());
+      const n = src.pread(obj.bytes.subarray(off, Math.max(off, Math.min(off + length, off + len, obj.limit))), pgoff);
       if (n < 0) {
         obj.unref();
         return n;
@@ -298,6 +396,7 @@ export class MemoryManager {
     if (src) {
       v.file = src.info;
       v.src = src;
+      if (!src.write) v.denyProt = PROT_WRITE;
       v.fmap = { obj, objOff: off, pgoff, len, ...(src.write ? { write: src.write, fileSize: src.fileSize } : {}) };
       const key = fileKey(src.info.dev, src.info.ino);
       let set = fileMappings.get(key);
@@ -325,7 +424,15 @@ export class MemoryManager {
   private fileObject(src: MapSource, pgoff: number, len: number): { obj: SharedObject; off: number } | number {
     const key = fileKey(src.info.dev, src.info.ino);
     const have = fileObjects.get(key);
-    if (have) return have.size >= pgoff + len ? { obj: have.ref(), off: pgoff } : this.newObject(len);
+    if (have && have.size >= pgoff + len) return { obj: have.ref(), off: pgoff };
+    // Past the file's object, or far into a file (an object spanning from offset 0 would not fit
+    // in the sentry's address space): one of its own, byte 0 at pgoff.
+    if (have || pgoff + len > FILE_OBJECT_MAX) {
+      // Past the file's object: one of its own, byte 0 at pgoff.
+      const own = this.newObject(len);
+      if (typeof own !== 'number') own.obj.fileBase = pgoff;
+      return own;
+    }
     const size = Math.max(FILE_OBJECT_MIN, pageUp(pgoff + len));
     const got = this.newObject(size);
     if (typeof got === 'number') return got;
@@ -353,17 +460,19 @@ export class MemoryManager {
     if (end > APP_LIMIT || end < addr) return -ENOMEM;
     if (length === 0) return 0;
     if (!this.splitRange(addr, end)) return -ENOMEM;
+    for (const v of this.vmas) if (v.start >= addr && v.end <= end && prot & (v.denyProt ?? 0)) return -EACCES;
     for (const v of this.vmas) {
       if (v.start < addr || v.end > end) continue;
       v.prot = prot;
-      if (v.off < 0 && prot !== 0) {
+      if (v.off === RESERVED) {
+        if (prot === 0) continue;
         // A reservation becomes real memory: back it now.
         const off = this.file.alloc(v.end - v.start);
         if (off < 0) return -ENOMEM;
         v.off = off;
         const r = this.hostMap(tid, v.start, v.end - v.start, prot, off);
         if (r < 0) return r;
-      } else if (v.off >= 0) {
+      } else {
         const r = this.platform.inject(tid, NR_MPROTECT, v.start, v.end - v.start, prot);
         if (r < 0) return r;
       }
@@ -427,7 +536,8 @@ export class MemoryManager {
       const ov = this.find(a);
       if (!ov) break;
       const segEnd = Math.min(ov.end, oldAddr + Math.min(oldLen, newLen));
-      if (ov.off >= 0) this.mem(nv).set(this.mem(ov).subarray(ov.off + (a - ov.start), ov.off + (segEnd - ov.start)), nv.off + (a - oldAddr));
+      const copyEnd = Math.min(segEnd, this.accessibleEnd(ov, a));
+      if (copyEnd > a) this.mem(nv).set(this.mem(ov).subarray(ov.off + (a - ov.start), ov.off + (copyEnd - ov.start)), nv.off + (a - oldAddr));
       a = segEnd;
     }
     if (prot === 0) this.mprotect(tid, dest, newLen, 0);
@@ -456,6 +566,27 @@ export class MemoryManager {
     for (const v of this.vmas) {
       const r = v.obj ? this.hostMapShared(tid, v) : this.hostMap(tid, v.start, v.end - v.start, v.prot, v.off);
       if (r !== v.start) return r < 0 ? r : -ENOMEM;
+    }
+    return 0;
+  }
+
+  /**
+   * prctl(PR_SET_VMA_ANON_NAME): anonymous memory in [addr, addr+len) shows as [anon:name] in
+   * /proc/pid/maps ([anon_shmem:name] if shared); name undefined removes it. The heap and the stack
+   * keep their names, as Linux shows them first. ENOMEM if part of the range is not mapped, EBADF
+   * if part of it maps a file (nothing is changed then).
+   */
+  setAnonName(addr: number, len: number, name: string | undefined): number {
+    const end = addr + pageUp(len);
+    if (end < addr || end > APP_LIMIT) return -EINVAL;
+    if (end === addr) return 0;
+    if (!this.splitRange(addr, end)) return -ENOMEM;
+    const inRange = this.vmas.filter((v) => v.start >= addr && v.end <= end);
+    if (inRange.some((v) => v.src)) return -EBADF;
+    for (const v of inRange) {
+      if (v.name === '[heap]' || v.name === '[stack]') continue;
+      if (v.shared) v.name = name === undefined ? '/dev/zero (deleted)' : `[anon_shmem:${name}]`;
+      else v.name = name === undefined ? '' : `[anon:${name}]`;
     }
     return 0;
   }
@@ -489,8 +620,12 @@ export class MemoryManager {
       if (v.obj) {
         // Shared: the same object, not a copy.
         v.obj.ref();
-        nv.fmap = undefined;
         nv.src = v.src;
+        // The child's mapping follows the file too (writes, truncation) and writes back to it.
+        if (v.fmap && v.file) {
+          nv.fmap = { ...v.fmap };
+          fileMappings.get(fileKey(v.file.dev, v.file.ino))?.add(nv.fmap);
+        }
       } else if (v.off >= 0) {
         const len = v.end - v.start;
         nv.off = child.file.alloc(len);
@@ -527,7 +662,8 @@ export class MemoryManager {
     while (a < end) {
       const v = this.find(a);
       if (!v || v.off < 0 || (write ? !(v.prot & PROT_WRITE) : v.prot === 0)) return null;
-      const segEnd = Math.min(end, v.end);
+      const segEnd = Math.min(end, this.accessibleEnd(v, a));
+      if (segEnd <= a) return null;
       const off = v.off + (a - v.start);
       out.push(this.mem(v).subarray(off, off + (segEnd - a)));
       a = segEnd;
@@ -547,7 +683,8 @@ export class MemoryManager {
     for (let a = addr; a < end; ) {
       const v = this.find(a);
       if (!v || v.off < 0 || (write ? !(v.prot & PROT_WRITE) : v.prot === 0)) break;
-      const segEnd = Math.min(end, v.end);
+      const segEnd = Math.min(end, this.accessibleEnd(v, a));
+      if (segEnd <= a) break;
       const off = v.off + (a - v.start);
       out.push(this.mem(v).subarray(off, off + (segEnd - a)));
       a = segEnd;
@@ -583,7 +720,8 @@ export class MemoryManager {
     while (p < src.length) {
       const v = this.find(a);
       if (!v || v.off < 0 || (!force && !(v.prot & PROT_WRITE))) return false;
-      const n = Math.min(src.length - p, v.end - a);
+      const n = Math.min(src.length - p, this.accessibleEnd(v, a) - a);
+      if (n <= 0) return false;
       this.mem(v).set(src.subarray(p, p + n), v.off + (a - v.start));
       p += n;
       a += n;
@@ -591,10 +729,33 @@ export class MemoryManager {
     return true;
   }
 
+  /**
+   * Another process's access, as /proc/pid/mem makes it (ptrace's FOLL_FORCE): copies between buf
+   * and [addr, addr+buf.length) whatever the pages' protection, except that a shared mapping is
+   * written only where it is writable; stops at the first page that is not there (unmapped, a
+   * reservation, past a file's end). Returns the bytes copied.
+   */
+  forceAccess(addr: number, buf: Uint8Array, write: boolean): number {
+    let done = 0;
+    while (done < buf.length && !this.destroyed) {
+      const a = addr + done;
+      if (a < 0 || a >= APP_LIMIT) break;
+      const v = this.find(a);
+      if (!v || v.off < 0 || (write && v.obj && !(v.prot & PROT_WRITE))) break;
+      const end = Math.min(this.accessibleEnd(v, a), a + (buf.length - done));
+      if (end <= a) break;
+      const off = v.off + (a - v.start);
+      if (write) this.mem(v).set(buf.subarray(done, done + (end - a)), off);
+      else buf.set(this.mem(v).subarray(off, off + (end - a)), done);
+      done += end - a;
+    }
+    return done;
+  }
+
   /** One byte of application memory (any access but none), -1 if unmapped: for instruction checks. */
   byteAt(addr: number): number {
     const v = this.find(addr);
-    if (!v || v.off < 0 || v.prot === 0) return -1;
+    if (!v || v.off < 0 || v.prot === 0 || this.accessibleEnd(v, addr) <= addr) return -1;
     return this.mem(v)[v.off + (addr - v.start)];
   }
 
@@ -666,9 +827,9 @@ export class MemoryManager {
     let total = 0;
     while (total <= max) {
       const v = this.find(a);
-      if (!v || v.off < 0 || v.prot === 0) return null;
+      if (!v || v.off < 0 || v.prot === 0 || this.accessibleEnd(v, a) <= a) return null;
       const off = v.off + (a - v.start);
-      const avail = Math.min(v.end - a, max + 1 - total);
+      const avail = Math.min(this.accessibleEnd(v, a) - a, max + 1 - total);
       const seg = this.mem(v).subarray(off, off + avail);
       const nul = seg.indexOf(0);
       if (nul >= 0) {

@@ -7,6 +7,8 @@ import { EACCES, EINVAL, EISDIR, EPERM, EROFS } from '../abi/errno';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID } from './constants';
 import { now, type SetAttr, type StatFs, type Timespec } from './inode';
 import type { Location } from './mount';
+import { statOf } from './file';
+import { fileKey, fileMappings, fileResized } from '../mm/shared';
 import { CAP_FSETID, capable } from '../kernel/creds';
 import { chmodMode, isOwner, MAY_EXEC, MAY_WRITE, mayChown, permission, type FsCreds } from './permission';
 
@@ -92,7 +94,13 @@ export function truncateLoc(c: FsCreds, l: Location, size: number): number {
   if (ro < 0) return ro;
   const k = removePrivs(c, l);
   if (k < 0) return k;
-  return apply(l, { size });
+  const r = apply(l, { size });
+  // Its shared mappings end where the file now does (past it: SIGBUS).
+  if (r >= 0 && fileMappings.size > 0) {
+    const st = statOf(l);
+    fileResized(fileKey(st.dev, st.ino), i.attr().size);
+  }
+  return r;
 }
 
 export const F_OK = 0;

@@ -8,6 +8,14 @@ import { EINVAL, ENOTDIR, EPERM } from '../abi/errno';
 import { makedev, S_IFDIR, S_IFMT } from './constants';
 import type { Dentry } from './dentry';
 import type { FileDescription } from './file';
+import type { Location } from './mount';
+import type { FsCreds } from './permission';
+
+/** Who opens a file, for a file with checks of its own (/proc/pid/mem). */
+export interface ProcOpener {
+  readonly creds: FsCreds;
+  readonly tg?: { readonly tgid: number };
+}
 import type { Pipe } from './pipe';
 
 /** A point in time, as stat reports it. */
@@ -189,6 +197,13 @@ export abstract class Inode {
   }
   setattr(_self: Dentry | null, _a: SetAttr): number {
     return -EPERM;
+  }
+  /**
+   * A regular file that opens as a description of its own (/proc/pid/mem), after the open's access
+   * checks; undefined: an ordinary file (openData).
+   */
+  openFile(_r: Location, _flags: number, _opener: ProcOpener): FileDescription | number | undefined {
+    return undefined;
   }
   /** A regular file's bytes for an open (write: the open may write; the overlay copies up). */
   openData(_self: Dentry | null, _write: boolean): FileData | number {

@@ -13,7 +13,10 @@ import { isOwner, MAY_READ, MAY_WRITE, permission } from './permission';
 import { DirectoryFile, PathFile, RegularFile } from './regular-file';
 import type { PathCtx, Resolved } from './resolve';
 
-export interface OpenCtx extends PathCtx, Blocker {}
+export interface OpenCtx extends PathCtx, Blocker {
+  /** The opener's process (a file may check it: /proc/pid/mem's ptrace-attach rule). */
+  readonly tg?: { readonly tgid: number };
+}
 
 /** The MAY_* access an open with these flags needs. */
 export function openAccess(flags: number): number {
@@ -33,7 +36,11 @@ const OPEN_ONLY = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
  */
 export function openResolved(c: OpenCtx, r: Resolved, flags: number, console: FileDescription | undefined, created = false): FileDescription | number {
   const kept = flags & ~OPEN_ONLY;
-  if (r.file) return r.file.reopen(kept);
+  if (r.file) {
+    // A magic link to a pathless file (an eventfd, a pipe): O_DIRECTORY still wants a directory.
+    if (flags & O_DIRECTORY && !(flags & O_PATH) && (r.file.stat().mode & S_IFMT) !== S_IFDIR) return -ENOTDIR;
+    return r.file.reopen(kept);
+  }
   const inode = r.dentry.inode;
   const a = inode.attr();
   const type = a.mode & S_IFMT;
@@ -50,8 +57,11 @@ export function openResolved(c: OpenCtx, r: Resolved, flags: number, console: Fi
   switch (type) {
     case S_IFDIR:
       return new DirectoryFile(r, kept);
-    case S_IFREG:
+    case S_IFREG: {
+      const own = inode.openFile(r, kept, c);
+      if (own !== undefined) return own;
       return openRegular(r, created ? kept : flags, (want & MAY_WRITE) !== 0);
+    }
     case S_IFCHR:
       return r.mount.flags.nodev ? -EACCES : openDevice(a.rdev, r, kept, console);
     case S_IFIFO:

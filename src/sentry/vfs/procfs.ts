@@ -7,8 +7,10 @@ import { EIO, ENOENT } from '../abi/errno';
 import { S_IFDIR, S_IFLNK, S_IFREG, dtype } from './constants';
 import { Dentry } from './dentry';
 import type { FileDescription } from './file';
-import { FileSystem, Inode, now, type Attr, type DirEntry, type FileData } from './inode';
+import { RegularFile } from './regular-file';
+import { FileSystem, Inode, now, type Attr, type DirEntry, type FileData, type ProcOpener } from './inode';
 import { isFdLink, type ProcNode } from './proc';
+import type { Location } from './mount';
 
 export const PROC_SUPER_MAGIC = 0x9fa0;
 
@@ -52,7 +54,7 @@ class ProcInode extends Inode {
     const perm = n.kind === 'symlink' ? 0o777 : n.mode & 0o7777;
     const t = this.fs.created;
     const o = n.owner?.() ?? { uid: 0, gid: 0 };
-    return { mode: typeBits(n) | perm, nlink: n.kind === 'dir' ? 2 : 1, uid: o.uid, gid: o.gid, rdev: 0, size: 0, blocks: 0, atime: t, mtime: t, ctime: t };
+    return { mode: typeBits(n) | perm, nlink: n.kind === 'dir' ? (n.nlink?.() ?? 2) : 1, uid: o.uid, gid: o.gid, rdev: 0, size: 0, blocks: 0, atime: t, mtime: t, ctime: t };
   }
 
   override lookup(name: string): Inode | number {
@@ -65,6 +67,7 @@ class ProcInode extends Inode {
   override readdir(): DirEntry[] | number {
     const n = this.node();
     if (n.kind !== 'dir') return super.readdir();
+    if (n.gone?.()) return -ENOENT;
     const out: DirEntry[] = [];
     for (const name of n.list()) {
       const c = n.lookup(name);
@@ -84,25 +87,45 @@ class ProcInode extends Inode {
     return n.fdFile() ?? -ENOENT;
   }
 
+  override openFile(r: Location, flags: number, opener: ProcOpener): FileDescription | number | undefined {
+    const n = this.node();
+    if (n.kind !== 'file') return undefined;
+    const may = n.mayOpen?.(opener) ?? 0;
+    if (may < 0) return may;
+    if (n.open) return n.open(opener, flags, r);
+    const write = n.write;
+    if (write) return new RegularFile(r, flags, new Snapshot(() => n.read(), (data) => write(opener, data)));
+    return undefined;
+  }
+
   override openData(): FileData | number {
     const n = this.node();
-    return n.kind === 'file' ? new Snapshot(n.read()) : super.openData(null, false);
+    return n.kind === 'file' ? new Snapshot(() => n.read()) : super.openData(null, false);
   }
 }
 
-/** A proc file's contents as generated at open. */
+/** A proc file's contents as generated at the first read (or size) after open. */
 class Snapshot implements FileData {
-  constructor(private readonly bytes: Uint8Array) {}
+  private made: Uint8Array | number | undefined;
+
+  constructor(private readonly gen: () => Uint8Array | number, private readonly writer?: (data: Uint8Array) => number) {}
+
+  private contents(): Uint8Array | number {
+    return (this.made ??= this.gen());
+  }
   size(): number {
-    return this.bytes.length;
+    const b = this.contents();
+    return typeof b === 'number' ? 0 : b.length;
   }
   read(dst: Uint8Array[], pos: number): number {
+    const bytes = this.contents();
+    if (typeof bytes === 'number') return bytes;
     let p = pos;
     let total = 0;
     for (const d of dst) {
-      if (p >= this.bytes.length) break;
-      const n = Math.min(d.length, this.bytes.length - p);
-      d.set(this.bytes.subarray(p, p + n));
+      if (p >= bytes.length) break;
+      const n = Math.min(d.length, bytes.length - p);
+      d.set(bytes.subarray(p, p + n));
       p += n;
       total += n;
     }
@@ -111,8 +134,10 @@ class Snapshot implements FileData {
   pread(dst: Uint8Array, pos: number): number {
     return this.read([dst], pos);
   }
-  write(): number {
-    return -EIO;
+  /** Each write(2) is one whole write of the file (as proc's write handlers take them), its offset ignored. */
+  write(src: Uint8Array[]): number {
+    if (!this.writer) return -EIO;
+    return this.writer(src.length === 1 ? src[0] : Buffer.concat(src));
   }
   truncate(): number {
     return -EIO;

@@ -2,7 +2,7 @@
 // (getdents64 reads a snapshot of the entries taken at offset 0, so a directory changing while it
 // is listed neither repeats nor skips names), and O_PATH descriptions (a location, nothing else).
 
-import { fileKey, fileMappings, flushFileMappings, syncFileWrite } from '../mm/shared';
+import { fileKey, fileMappings, fileResized, flushFileMappings, syncFileWrite } from '../mm/shared';
 import { EBADF, EFAULT, EINVAL, EISDIR, ENXIO, EOPNOTSUPP } from '../abi/errno';
 import type { Task } from '../kernel/task';
 import type { MapSource } from '../mm/mm';
@@ -37,15 +37,28 @@ export class RegularFile extends FileDescription implements Mappable {
   override write(t: Task, src: Uint8Array[], pos: number): number {
     if (this.location) removePrivs(t.creds, this.location);
     // O_APPEND appends even for pwrite, as Linux does.
-    const p = this.flags & O_APPEND ? this.data.size() : pos < 0 ? this.offset : pos;
+    // The size before, when mappings may need to hear that the write grew the file.
+    const size = this.flags & O_APPEND || fileMappings.size > 0 ? this.data.size() : 0;
+    const p = this.flags & O_APPEND ? size : pos < 0 ? this.offset : pos;
     const n = this.data.write(src, p);
     if (n >= 0 && pos < 0) this.offset = p + n;
     // MAP_SHARED mappings of this file see the write (they hold their own copy of its pages).
     if (n > 0 && fileMappings.size > 0) {
       const st = this.stat();
-      syncFileWrite(fileKey(st.dev, st.ino), clip(src, n), p);
+      const key = fileKey(st.dev, st.ino);
+      if (p + n > size) fileResized(key, this.data.size());
+      syncFileWrite(key, clip(src, n), p);
     }
     return n;
+  }
+
+  /** The file's size changed: its shared mappings end where it does now. */
+  private resized(r: number): number {
+    if (r >= 0 && fileMappings.size > 0) {
+      const st = this.stat();
+      fileResized(fileKey(st.dev, st.ino), this.data.size());
+    }
+    return r;
   }
 
   override seek(off: number, whence: number): number {
@@ -81,14 +94,14 @@ export class RegularFile extends FileDescription implements Mappable {
   }
 
   override truncate(size: number): number {
-    return this.data.truncate(size);
+    return this.resized(this.data.truncate(size));
   }
 
   /** fallocate: reserve (grow the file unless KEEP_SIZE); holes and ranges are not modelled. */
   override allocate(mode: number, off: number, len: number): number {
     if (mode & ~FALLOC_FL_KEEP_SIZE) return -EOPNOTSUPP;
     if (mode & FALLOC_FL_KEEP_SIZE || off + len <= this.data.size()) return 0;
-    return this.data.truncate(off + len);
+    return this.resized(this.data.truncate(off + len));
   }
 
   mapSource(): MapSource {
@@ -139,6 +152,8 @@ export class DirectoryFile extends FileDescription {
     let n: number;
     if (whence === SEEK_SET) n = off;
     else if (whence === SEEK_CUR) n = this.offset + off;
+    // proc's directories seek as generic_file_llseek does: their size is 0 (tmpfs's refuse).
+    else if (whence === SEEK_END && this.location?.dentry.inode.fs.type === 'proc') n = off;
     else return -EINVAL;
     if (n < 0) return -EINVAL;
     if (n === 0) this.snapshot = null;

@@ -1,12 +1,18 @@
 /* The rest: uname, the getuid family, getrandom, getrlimit/setrlimit/prlimit64, sysinfo,
  * prctl (PR_SET_NAME/PR_GET_NAME, with /proc/self/comm), arch_prctl, set_tid_address,
- * sched_yield, sched_getaffinity, getcpu, umask, ioctl on a non-terminal. */
+ * sched_yield, sched_getaffinity, getcpu, umask, ioctl on a non-terminal, and /proc details
+ * (sys/kernel values, cpuinfo's fields, io accounting, task/ links and seeks, a reaped process's
+ * directory, PR_SET_VMA_ANON_NAME in maps, smaps, O_DIRECTORY through an fd link). */
 #include "common.h"
 #include <asm/prctl.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -14,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <termios.h>
 
 static void read_comm(char *buf, size_t len)
@@ -27,6 +34,149 @@ static void read_comm(char *buf, size_t len)
 	buf[n] = 0;
 	char *nl = strchr(buf, '\n');
 	if (nl) *nl = 0;
+}
+
+/* A small /proc file's contents (NUL-terminated; empty if it cannot be read). */
+static const char *slurp(const char *path)
+{
+	static char buf[16384];
+	buf[0] = 0;
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) return buf;
+	ssize_t n, total = 0;
+	while (total < (ssize_t)sizeof buf - 1 && (n = read(fd, buf + total, sizeof buf - 1 - total)) > 0) total += n;
+	buf[total] = 0;
+	close(fd);
+	return buf;
+}
+
+/* syscw of this thread's /proc io file. */
+static long syscw(void)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d/io", (int)gettid());
+	const char *p = strstr(slurp(path), "syscw: ");
+	return p ? atol(p + 7) : -1;
+}
+
+static void proc_files(void)
+{
+	SHOW("/proc/sys/kernel/overflowuid", "%d", atoi(slurp("/proc/sys/kernel/overflowuid")));
+	SHOW("/proc/sys/kernel/overflowgid", "%d", atoi(slurp("/proc/sys/kernel/overflowgid")));
+	EXPECT("/proc/sys/kernel/keys/maxkeys is a number", atoi(slurp("/proc/sys/kernel/keys/maxkeys")) > 0);
+	int aslr = atoi(slurp("/proc/sys/kernel/randomize_va_space"));
+	EXPECT("randomize_va_space is 0, 1 or 2", slurp("/proc/sys/kernel/randomize_va_space")[0] != 0 && aslr >= 0 && aslr <= 2);
+	const char *ci = slurp("/proc/cpuinfo");
+	EXPECT("cpuinfo has cpu family, model, stepping, cache size, cpuid level",
+		strstr(ci, "cpu family\t: ") && strstr(ci, "\nmodel\t\t: ") && strstr(ci, "stepping\t: ") && strstr(ci, "cache size\t: ") && strstr(ci, "cpuid level\t: "));
+
+	/* io: a thread's write calls, counted exactly */
+	int nul = open("/dev/null", O_WRONLY);
+	long before = syscw();
+	for (int i = 0; i < 5; i++) write(nul, "x", 1);
+	long after = syscw();
+	close(nul);
+	EXPECT("io: syscw counts this thread's 5 writes", before >= 0 && after - before == 5);
+	EXPECT("io: the process's file has the fields", strstr(slurp("/proc/self/io"), "rchar: ") && strstr(slurp("/proc/self/io"), "cancelled_write_bytes: 0\n"));
+
+	/* task/: one link per thread more than 2; seekable to its end */
+	struct stat st;
+	stat("/proc/self/task", &st);
+	EXPECT("task/ link count is 2 + threads", st.st_nlink == 3);
+	int td = open("/proc/self/task", O_RDONLY | O_DIRECTORY);
+	EXPECT("lseek(task/, 0, SEEK_END)", lseek(td, 0, SEEK_END) >= 0);
+	close(td);
+
+	/* a reaped process's task/ directory, still open: ENOENT */
+	pid_t pid = fork();
+	if (pid == 0) { pause(); _exit(0); }
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	int dfd = open(path, O_RDONLY | O_DIRECTORY);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	char dents[1024];
+	FAILS("getdents of a reaped process's task/", syscall(SYS_getdents64, dfd, dents, sizeof dents), ENOENT);
+	close(dfd);
+
+	/* O_DIRECTORY through /proc/self/fd of an eventfd */
+	int efd = eventfd(0, EFD_CLOEXEC);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", efd);
+	FAILS("open(/proc/self/fd/<eventfd>, O_DIRECTORY)", open(path, O_RDONLY | O_DIRECTORY), ENOTDIR);
+	close(efd);
+
+	/* PR_SET_VMA_ANON_NAME: where the kernel has it, maps shows the name; file mappings refuse it */
+	long pg = sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int r = prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, m, pg, "moat-test");
+	EXPECT("anon name: in maps as set (or the kernel has none: EINVAL)", r == 0 ? strstr(slurp("/proc/self/maps"), "[anon:moat-test]") != NULL : errno == EINVAL);
+	FAILS("anon name with a bracket", prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, m, pg, "bad[name]"), EINVAL);
+	munmap(m, pg);
+	int self = open("/proc/self/exe", O_RDONLY);
+	char *f = mmap(NULL, pg, PROT_READ, MAP_PRIVATE, self, 0);
+	r = prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, f, pg, "x");
+	EXPECT("anon name on a file mapping: EBADF (or EINVAL)", r == -1 && (errno == EBADF || errno == EINVAL));
+	munmap(f, pg);
+	close(self);
+
+	/* task/<tid>/comm: written by the process's own threads (15 bytes kept), EINVAL for another */
+	char cpath[64], name[32];
+	snprintf(cpath, sizeof cpath, "/proc/%d/task/%d/comm", (int)getpid(), (int)gettid());
+	int cfd = open(cpath, O_WRONLY);
+	EXPECT("write task comm", cfd >= 0 && write(cfd, "0123456789abcdeXYZ", 18) == 18);
+	close(cfd);
+	read_comm(name, sizeof name);
+	SHOW("comm after writing 18 bytes", "%s", name);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(cpath, O_WRONLY);
+		_exit(fd >= 0 && write(fd, "x", 1) == -1 && errno == EINVAL ? 0 : 1);
+	}
+	int ws = 0;
+	waitpid(pid, &ws, 0);
+	EXPECT("another process opens it but may not write: EINVAL", WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	prctl(PR_SET_NAME, "misc");
+
+	/* ns/: magic links, followed to the namespace's inode */
+	char target[64] = "";
+	readlink("/proc/self/ns/pid", target, sizeof target - 1);
+	EXPECT("access(/proc/self/ns/pid)", access("/proc/self/ns/pid", F_OK) == 0);
+	struct stat ns;
+	EXPECT("stat through it: the inode readlink names", stat("/proc/self/ns/pid", &ns) == 0 && strtoul(strchr(target, '[') ? strchr(target, '[') + 1 : "x", NULL, 10) == ns.st_ino);
+
+	/* files opened while a process runs, read once it is a zombie, then once it is reaped */
+	int go[2];
+	char one[64];
+	pipe(go);
+	pid = fork();
+	if (pid == 0) { char c; read(go[0], &c, 1); _exit(0); }
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	int cmdfd = open(path, O_RDONLY);
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	int statusfd = open(path, O_RDONLY);
+	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+	int mapfd = open(path, O_RDONLY);
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)getpid(), (int)gettid());
+	char want[32];
+	snprintf(want, sizeof want, "%d ", (int)pid);
+	EXPECT("task children lists the child", strcmp(slurp(path), want) == 0);
+	snprintf(path, sizeof path, "/proc/%d", (int)pid);
+	int piddir = open(path, O_RDONLY | O_DIRECTORY);
+	write(go[1], "x", 1);
+	siginfo_t si;
+	waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
+	FAILS("readlink of a zombie's ns/net", readlinkat(piddir, "ns/net", one, sizeof one), ENOENT);
+	SHOW("a zombie's cmdline", "%ld bytes", (long)read(cmdfd, one, sizeof one));
+	waitpid(pid, NULL, 0);
+	FAILS("a reaped process's status", read(statusfd, one, 1), ESRCH);
+	FAILS("readlink of exe in a reaped process's directory", readlinkat(piddir, "exe", one, sizeof one), ESRCH);
+	close(piddir);
+	EXPECT("its uid_map is still readable (the namespace's)", read(mapfd, one, sizeof one) > 0);
+	close(cmdfd); close(statusfd); close(mapfd); close(go[0]); close(go[1]);
+
+	/* smaps: each mapping's line and its sizes */
+	const char *sm = slurp("/proc/self/smaps");
+	EXPECT("smaps has Size, Rss and VmFlags", strstr(sm, "\nSize: ") && strstr(sm, "\nRss: ") && strstr(sm, "\nVmFlags: "));
 }
 
 int main(void)
@@ -150,5 +300,6 @@ int main(void)
 	FAILS("TIOCGWINSZ on /dev/null", ioctl(nul, TIOCGWINSZ, &ws), ENOTTY);
 	FAILS("isatty on /dev/null", isatty(nul) ? 0 : -1, ENOTTY);
 	close(nul);
+	proc_files();
 	return finish();
 }

@@ -258,6 +258,18 @@ static int user_ids(void)
 	FAILS("read one's own /proc/self/environ: root's while not dumpable", open("/proc/self/environ", O_RDONLY), EACCES);
 	OK("PR_SET_DUMPABLE 1", prctl(PR_SET_DUMPABLE, 1, 0, 0, 0));
 	OK("then it is one's own", open("/proc/self/environ", O_RDONLY));
+	/* /proc/pid/mem: ptrace-attach permission (another uid's process: no; one's own: yes) */
+	snprintf(proc, sizeof proc, "/proc/%d/mem", getppid());
+	FAILS("open the root parent's /proc mem", open(proc, O_RDONLY), EACCES);
+	/* maps, smaps and io need ptrace-read permission too (their mode is 0444 or 0400) */
+	snprintf(proc, sizeof proc, "/proc/%d/maps", getppid());
+	FAILS("open the root parent's /proc maps", open(proc, O_RDONLY), EACCES);
+	snprintf(proc, sizeof proc, "/proc/%d/smaps", getppid());
+	FAILS("open the root parent's /proc smaps", open(proc, O_RDONLY), EACCES);
+	snprintf(proc, sizeof proc, "/proc/%d/io", getppid());
+	FAILS("open the root parent's /proc io", open(proc, O_RDONLY), EACCES);
+	OK("open one's own /proc/self/maps", open("/proc/self/maps", O_RDONLY));
+	OK("open one's own /proc/self/mem", open("/proc/self/mem", O_RDWR));
 	return finish();
 }
 

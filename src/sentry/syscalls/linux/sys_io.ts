@@ -4,7 +4,7 @@
 import { EBADF, EFAULT, EINVAL, EAGAIN, EPIPE, ESPIPE } from '../../abi/errno';
 import { SIGPIPE } from '../../abi/signals';
 import { sendSignalToTask } from '../../kernel/signals';
-import type { Task } from '../../kernel/task';
+import { BLOCK, type Task } from '../../kernel/task';
 import { O_NONBLOCK } from '../../vfs/constants';
 import { FileDescription } from '../../vfs';
 import { SOCK_STREAM } from '../../net/constants';
@@ -67,7 +67,13 @@ function doRead(t: Task, fd: number, views: Uint8Array[] | null | number, pos: n
   if (typeof views === 'number') return views;
   if (shortBuffer(f, views, want)) return -EFAULT;
   if (pos >= 0 && !positionable(f)) return -ESPIPE;
-  return maybeBlock(t, f, f.read(t, views, pos));
+  const r = maybeBlock(t, f, f.read(t, views, pos));
+  // Counted once per call that went to the file (not per retry after blocking), as vfs_read.
+  if (r !== BLOCK) {
+    t.io.syscr++;
+    if (r > 0) t.io.rchar += r;
+  }
+  return r;
 }
 
 function doWrite(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number, want?: number): number {
@@ -80,7 +86,12 @@ function doWrite(t: Task, fd: number, views: Uint8Array[] | null | number, pos: 
   const r = f.write(t, views, pos);
   // Writing to a pipe with no reader (or a shut-down stream socket, not a datagram one): EPIPE and SIGPIPE, as pipe_write does.
   if (r === -EPIPE && !(isSocket(f) && f.type !== SOCK_STREAM)) sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
-  return maybeBlock(t, f, r);
+  const w = maybeBlock(t, f, r);
+  if (w !== BLOCK) {
+    t.io.syscw++;
+    if (w > 0) t.io.wchar += w;
+  }
+  return w;
 }
 
 /** preadv's offset (low and high halves); -1 (preadv2: the file position), or -2 if negative. */

@@ -30,6 +30,27 @@ const PR_GET_TID_ADDRESS = 40;
 const PR_SET_THP_DISABLE = 41;
 const PR_SET_VMA = 0x53564d41;
 
+const PR_SET_VMA_ANON_NAME = 0;
+/** ANON_VMA_NAME_MAX_LEN: the name and its NUL. */
+const ANON_NAME_MAX = 80;
+
+/** prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): printable ASCII but [ ] \\ $ `. */
+function setVmaName(t: Task): number {
+  if (t.arg(1) !== PR_SET_VMA_ANON_NAME) return -EINVAL;
+  const addr = t.arg(2);
+  if (addr % 4096 !== 0) return -EINVAL;
+  const ptr = t.arg(4);
+  let name: string | undefined;
+  if (ptr !== 0) {
+    const b = t.mm.readCBytes(ptr, ANON_NAME_MAX - 1);
+    if (b === null) return -EFAULT;
+    if (b === undefined) return -EINVAL;
+    for (const c of b) if (c < 0x20 || c > 0x7e || c === 0x5c || c === 0x60 || c === 0x24 || c === 0x5b || c === 0x5d) return -EINVAL;
+    name = Buffer.from(b).toString('latin1');
+  }
+  return t.mm.setAnonName(addr, t.arg(3), name);
+}
+
 function field(s: string): Uint8Array {
   const b = new Uint8Array(65);
   b.set(Buffer.from(s).subarray(0, 64));
@@ -118,8 +139,9 @@ function prctl(t: Task): number {
     case PR_GET_TID_ADDRESS:
       return t.mm.writeU64(a, t.clearChildTid) ? 0 : -EFAULT;
     case PR_SET_THP_DISABLE:
-    case PR_SET_VMA:
       return 0;
+    case PR_SET_VMA:
+      return setVmaName(t);
     default:
       return credsPrctl(t, op) ?? -EINVAL;
   }

@@ -55,7 +55,7 @@ class ZeroFile extends DeviceFile implements Mappable {
   /** mmap of /dev/zero: zero-filled memory. */
   mapSource(): MapSource {
     const s = this.stat();
-    return { pread: (dst) => (dst.fill(0), dst.length), info: { name: '/dev/zero', dev: s.dev, ino: s.ino } };
+    return { pread: (dst) => (dst.fill(0), dst.length), info: { name: '/dev/zero', dev: s.dev, ino: s.ino }, anonymous: true };
   }
 }
 

@@ -1,14 +1,41 @@
 // The shape of moat's /proc: a tree of nodes the VFS mounts at /proc. Every file's contents are
-// generated when read (the VFS calls read() at open), so a reader sees one consistent snapshot
-// per open, as with Linux's seq_file.
+// generated at the first read after an open and kept for that open, so a reader sees one
+// consistent snapshot, as with Linux's seq_file (opened while a process ran and read once it is a
+// zombie, cmdline is empty, as Linux's).
 
 import type { Kernel } from '../../kernel/kernel';
 import type { Task } from '../../kernel/task';
+import type { FileDescription } from '../file';
+import type { Location } from '../mount';
+
+export type { ProcOpener } from '../inode';
+import type { ProcOpener } from '../inode';
 
 export type ProcNode = (
-  | { kind: 'file'; mode: number; read(): Uint8Array }
-  | { kind: 'symlink'; target(): string }
-  | { kind: 'dir'; mode: number; list(): string[]; lookup(name: string): ProcNode | undefined }
+  | {
+      kind: 'file';
+      mode: number;
+      /** Its contents, made at the first read after open (-errno: the process is gone, ESRCH). */
+      read(): Uint8Array | number;
+      /** A file that is not a snapshot of text (/proc/pid/mem): its own open, with its own checks. */
+      open?(opener: ProcOpener, flags: number, loc: Location): FileDescription | number;
+      /** A check at open beyond the mode bits (maps: ptrace-read permission): 0 or -errno. */
+      mayOpen?(opener: ProcOpener): number;
+      /** A writable file (comm): one write(2)'s bytes, by the process that opened it; count or -errno. */
+      write?(writer: ProcOpener, data: Uint8Array): number;
+    }
+  /** target(): the link's text, or -errno (an ns link of a process that has exited). */
+  | { kind: 'symlink'; target(): string | number }
+  | {
+      kind: 'dir';
+      mode: number;
+      list(): string[];
+      lookup(name: string): ProcNode | undefined;
+      /** The process it is of was reaped: reading it is ENOENT. */
+      gone?(): boolean;
+      /** Its link count, when not 2 (task/: 2 + its threads). */
+      nlink?(): number;
+    }
 ) & {
   /** The owner shown and checked (a process's files belong to its effective ids); root if absent. */
   owner?: () => { uid: number; gid: number };
@@ -46,7 +73,7 @@ export function bytesFile(gen: () => Uint8Array): ProcFile {
   return { kind: 'file', mode: FILE_MODE, read: gen };
 }
 
-export function symlink(target: () => string): ProcSymlink {
+export function symlink(target: () => string | number): ProcSymlink {
   return { kind: 'symlink', target };
 }
 

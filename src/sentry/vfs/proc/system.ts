@@ -106,13 +106,17 @@ export function cpuinfoText(k: ProcKernel): string {
 }
 
 function processorText(cpu: number, count: number): string {
-  const { model, mhz } = firstCpu();
+  const { model, mhz, ids } = firstCpu();
   const vendor = /\bAMD\b/i.test(model) ? 'AuthenticAMD' : /\bIntel\b/i.test(model) ? 'GenuineIntel' : 'unknown';
   const rows: Array<[string, string]> = [
     ['processor', String(cpu)],
     ['vendor_id', vendor],
+    ['cpu family', ids['cpu family']],
+    ['model', ids.model],
     ['model name', model],
+    ['stepping', ids.stepping],
     ['cpu MHz', mhz.toFixed(3)],
+    ['cache size', ids['cache size']],
     ['physical id', '0'],
     ['siblings', String(count)],
     ['core id', String(cpu)],
@@ -121,6 +125,7 @@ function processorText(cpu: number, count: number): string {
     ['initial apicid', String(cpu)],
     ['fpu', 'yes'],
     ['fpu_exception', 'yes'],
+    ['cpuid level', ids['cpuid level']],
     ['wp', 'yes'],
     ['flags', BASE_FLAGS],
     ['bugs', ''],
@@ -255,6 +260,15 @@ export const SYS_VALUES = {
   msgmni: '32000',
   sem: '32000\t1024000000\t500\t32000',
   threadsMax: '32768',
+  /** The id a uid or gid with no mapping shows as (Linux's default, nobody). */
+  overflowId: '65534',
+  /** 0: the sentry places stacks, mmaps and PIE images at fixed addresses (no ASLR). */
+  randomizeVaSpace: '0',
+  // Key quotas: Linux's defaults (the sentry has no keyrings; add_key is ENOSYS).
+  keysMaxKeys: '200',
+  keysMaxBytes: '20000',
+  keysRootMaxKeys: '1000000',
+  keysRootMaxBytes: '25000000',
 };
 
 /** /proc/cmdline: the sentry's own (it was not booted with one). */
