@@ -165,6 +165,8 @@ export abstract class Socket extends FileDescription {
   // ---- read/write are recvmsg/sendmsg without address or flags ----
 
   override read(t: Task, dst: Uint8Array[], _pos: number): number {
+    // sock_read_iter: reading nothing returns 0 at once (recvmsg of nothing would wait).
+    if (dst.every((d) => d.length === 0)) return 0;
     const r = this.recvmsg(t, { data: dst, flags: this.flags & O_NONBLOCK ? MSG_DONTWAIT : 0, controlLen: 0 });
     return typeof r === 'number' ? r : r.n;
   }
