@@ -1,11 +1,14 @@
 /* Socket edge cases that gVisor's socket tests (test/syscalls/linux/socket_*.cc) found the sentry
  * getting wrong, each checked against Linux: credentials on stream segments (attached only when an
  * end had SO_PASSCRED, never coalesced across writers), zero-length reads, sendmmsg/recvmmsg of
- * several messages. */
+ * several messages, SCM_CREDENTIALS checks (EINVAL, EPERM, ESRCH), a listener's SO_PEERCRED, control
+ * messages into a NULL msg_control. */
 #include "common.h"
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 static int passcred(int fd)
@@ -96,8 +99,124 @@ static void zero_length(void)
 	close(sv[1]);
 }
 
+static int have_cap(int cap)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) < 0) return 0;
+	return (d[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+static ssize_t send_creds(int fd, pid_t pid, uid_t uid, gid_t gid)
+{
+	struct ucred uc = { pid, uid, gid };
+	char cbuf[CMSG_SPACE(sizeof uc)];
+	memset(cbuf, 0, sizeof cbuf);
+	struct iovec iov = { "x", 1 };
+	struct msghdr m = { 0 };
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = cbuf;
+	m.msg_controllen = sizeof cbuf;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_CREDENTIALS;
+	c->cmsg_len = CMSG_LEN(sizeof uc);
+	memcpy(CMSG_DATA(c), &uc, sizeof uc);
+	return sendmsg(fd, &m, MSG_DONTWAIT);
+}
+
+static void credential_checks(void)
+{
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+	OK("SCM_CREDENTIALS of our own", send_creds(sv[0], getpid(), getuid(), getgid()));
+	FAILS("SCM_CREDENTIALS with uid -1", send_creds(sv[0], getpid(), (uid_t)-1, getgid()), EINVAL);
+	FAILS("SCM_CREDENTIALS with gid -1", send_creds(sv[0], getpid(), getuid(), (gid_t)-1), EINVAL);
+	/* No such process: ESRCH with CAP_SYS_ADMIN (which may name any), else EPERM. */
+	errno = 0;
+	ssize_t r = send_creds(sv[0], 0x3ffffff0, getuid(), getgid());
+	EXPECT("SCM_CREDENTIALS naming no process: ESRCH, or EPERM without CAP_SYS_ADMIN",
+	       r == -1 && errno == (have_cap(CAP_SYS_ADMIN) ? ESRCH : EPERM));
+	errno = 0;
+	r = send_creds(sv[0], 0, getuid(), getgid());
+	EXPECT("SCM_CREDENTIALS naming pid 0: likewise", r == -1 && errno == (have_cap(CAP_SYS_ADMIN) ? ESRCH : EPERM));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void listener_peercred(void)
+{
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct ucred uc;
+	socklen_t len = sizeof uc;
+	getsockopt(l, SOL_SOCKET, SO_PEERCRED, &uc, &len);
+	EXPECT("SO_PEERCRED before listen: nobody (pid 0, ids -1)", uc.pid == 0 && uc.uid == (uid_t)-1 && uc.gid == (gid_t)-1);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "moat-sockedge-%d", getpid());
+	bind(l, (struct sockaddr *)&a, sizeof a);
+	OK("listen", listen(l, 1));
+	len = sizeof uc;
+	getsockopt(l, SOL_SOCKET, SO_PEERCRED, &uc, &len);
+	EXPECT("SO_PEERCRED of a listener: its own", uc.pid == getpid() && uc.uid == geteuid() && uc.gid == getegid());
+	close(l);
+}
+
+static void control_edges(void)
+{
+	int sv[2], p[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	pipe(p);
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	memset(cbuf, 0, sizeof cbuf);
+	struct iovec iov = { "abc", 3 };
+	struct msghdr m = { 0 };
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = cbuf;
+	m.msg_controllen = sizeof cbuf;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &p[0], sizeof(int));
+	OK("send a pipe with 3 bytes", sendmsg(sv[0], &m, 0));
+	OK("send it again", sendmsg(sv[0], &m, 0));
+	/* A zero-length read takes the first segment's file, and none of its bytes. */
+	char rbuf[CMSG_SPACE(sizeof(int))];
+	struct msghdr r = { 0 };
+	r.msg_control = rbuf;
+	r.msg_controllen = sizeof rbuf;
+	SHOW("zero-length recvmsg of a segment with a file", "%zd", recvmsg(sv[1], &r, MSG_DONTWAIT));
+	c = CMSG_FIRSTHDR(&r);
+	EXPECT("... got the file", c && c->cmsg_type == SCM_RIGHTS);
+	if (c) {
+		int fd;
+		memcpy(&fd, CMSG_DATA(c), sizeof fd);
+		close(fd);
+	}
+	/* Room for control messages but a NULL pointer: the file is dropped, MSG_CTRUNC, no error. */
+	char data[16];
+	struct iovec riov = { data, sizeof data };
+	struct msghdr n = { 0 };
+	n.msg_iov = &riov;
+	n.msg_iovlen = 1;
+	n.msg_controllen = CMSG_SPACE(sizeof(int));
+	SHOW("recvmsg into a NULL msg_control", "%zd", recvmsg(sv[1], &n, MSG_DONTWAIT));
+	SHOW("... msg_controllen", "%zu", (size_t)n.msg_controllen);
+	SHOW("... msg_flags", "%#x", n.msg_flags);
+	SHOW("... then the second segment", "%zd", recv(sv[1], data, sizeof data, MSG_DONTWAIT));
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
+	credential_checks();
+	listener_peercred();
+	control_edges();
 	credentials();
 	zero_length();
 	return finish();

@@ -230,9 +230,9 @@ function recvStream(t: Task, s: UnixSocket, r: RecvRequest): RecvResult | number
   let first = true;
   let creds: Ucred | null = null;
   let idx = 0;
-  // A zero-length read still waits for data (or EOF): only then does it return 0.
-  if (size === 0 && s.queue.length === 0) return empty(t, s, r, 0);
-  while (copied < size) {
+  // A zero-length read still waits for data (or EOF), then takes the first segment's control
+  // messages (its files) and no bytes.
+  while (copied < size || first) {
     const m = s.queue.at(idx);
     if (!m) {
       if (copied > 0 && (!waitAll || s.error || s.shut & RCV_SHUTDOWN)) break;

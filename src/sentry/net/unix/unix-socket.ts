@@ -199,6 +199,8 @@ export class UnixSocket extends Socket {
     this.listening = true;
     this.backlog = backlog;
     this.listenCred = peerCredsOf(t);
+    // init_peercred: a listener's own SO_PEERCRED is its creator's (who listened).
+    this.peerCred = this.listenCred;
     this.waitQueue.notify();
     return 0;
   }

@@ -292,7 +292,8 @@ function recvMsg(t: Task, s: Socket, mAddr: number, flags: number): number {
   const data = iovecViews(t, m.iov, m.iovlen, true);
   if (data === null) return -EFAULT;
   if (typeof data === 'number') return data;
-  const controlLen = Math.min(m.controllen, 0x7fffffff);
+  // put_cmsg: no buffer (a NULL msg_control) is no room: control messages are dropped with MSG_CTRUNC.
+  const controlLen = m.control === 0 ? 0 : Math.min(m.controllen, 0x7fffffff);
   const r = s.recvmsg(t, { data, flags: callFlags(s, flags), controlLen });
   if (typeof r === 'number') return r;
   const w = writeBack(t, mAddr, m, r, flags);
