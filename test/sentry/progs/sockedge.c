@@ -2,7 +2,8 @@
  * getting wrong, each checked against Linux: credentials on stream segments (attached only when an
  * end had SO_PASSCRED, never coalesced across writers), zero-length reads, sendmmsg/recvmmsg of
  * several messages, SCM_CREDENTIALS checks (EINVAL, EPERM, ESRCH), a listener's SO_PEERCRED, control
- * messages into a NULL msg_control. */
+ * messages into a NULL msg_control, /proc/sys/net's port range (and a read-only sysctl refusing
+ * even root). */
 #include "common.h"
 #include <fcntl.h>
 #include <poll.h>
@@ -212,8 +213,28 @@ static void control_edges(void)
 	close(sv[1]);
 }
 
+static void sysctls(void)
+{
+	char buf[64] = { 0 };
+	int fd = open("/proc/sys/net/ipv4/ip_local_port_range", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	int lo = 0, hi = 0;
+	EXPECT("ip_local_port_range: two ports, low to high",
+	       n > 0 && sscanf(buf, "%d %d", &lo, &hi) == 2 && lo > 0 && lo <= hi && hi < 65536 && buf[n - 1] == '\n');
+	if (fd >= 0) close(fd);
+	fd = open("/proc/sys/net/core/somaxconn", O_RDONLY);
+	memset(buf, 0, sizeof buf);
+	n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	EXPECT("somaxconn: a number", n > 0 && atoi(buf) > 0);
+	if (fd >= 0) close(fd);
+	/* sysctl modes bind root too: a 0444 one is not writable, whatever the capabilities. */
+	FAILS("access(W_OK) of /proc/sys/kernel/cap_last_cap", access("/proc/sys/kernel/cap_last_cap", W_OK), EACCES);
+	FAILS("open it for writing", open("/proc/sys/kernel/cap_last_cap", O_WRONLY), EACCES);
+}
+
 int main(void)
 {
+	sysctls();
 	credential_checks();
 	listener_peercred();
 	control_edges();

@@ -6,7 +6,7 @@ import type { Kernel } from '../../kernel/kernel';
 import type { Task } from '../../kernel/task';
 
 export type ProcNode = (
-  | { kind: 'file'; mode: number; read(): Uint8Array }
+  | { kind: 'file'; mode: number; read(): Uint8Array; /** A /proc/sys file: its mode binds root too. */ sysctl?: boolean }
   | { kind: 'symlink'; target(): string }
   | { kind: 'dir'; mode: number; list(): string[]; lookup(name: string): ProcNode | undefined }
 ) & {
