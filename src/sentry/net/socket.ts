@@ -116,6 +116,8 @@ export abstract class Socket extends FileDescription {
   linger: Linger = { onoff: 0, linger: 0 };
   /** Whether listen() was called (SO_ACCEPTCONN). */
   listening = false;
+  /** A socket accept() made: the peer's address as it was then (accept reports it even if the peer has reset since). */
+  acceptedFrom: Uint8Array | null = null;
 
   constructor(readonly family: number, readonly type: number, readonly protocol: number, flags: number) {
     super(O_RDWR | (flags & O_NONBLOCK));

@@ -1,7 +1,7 @@
 /* AF_INET/AF_INET6/AF_NETLINK: TCP over 127.0.0.1 and ::1 across fork, port-0 bind and
  * getsockname, non-blocking connect with poll and SO_ERROR, ECONNREFUSED, UDP sendto/recvfrom,
  * shutdown half-close, a 4 MiB transfer, poll/epoll readiness, FIONREAD, options, getifaddrs
- * (netlink) listing lo. Ports are printed only as relations (the kernel picks them). */
+ * (netlink) listing lo, accept after a reset, shutdown of an unconnected UDP socket. Ports are printed only as relations (the kernel picks them). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -241,6 +241,42 @@ static void udp(int family, const char *tag)
 	close(s2);
 }
 
+/* accept reports the peer's address even if the peer reset the connection before it was accepted;
+ * shutdown(SHUT_RD) of an unconnected UDP socket fails (ENOTCONN) but ends a blocked recv (0). */
+static void resets_and_shutdowns(void)
+{
+	struct sockaddr_storage ss, from;
+	socklen_t len = loopback(AF_INET, &ss, 0), flen = sizeof from;
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	bind(l, (struct sockaddr *)&ss, len);
+	listen(l, 1);
+	len = loopback(AF_INET, &ss, port_of(l));
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	connect(c, (struct sockaddr *)&ss, len);
+	struct linger lg = { 1, 0 };
+	setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	close(c);
+	int a = accept(l, (struct sockaddr *)&from, &flen);
+	EXPECT("accept_after_reset_has_address", a >= 0 && flen == sizeof(struct sockaddr_in) && from.ss_family == AF_INET);
+	close(a);
+	close(l);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	len = loopback(AF_INET, &ss, 0);
+	bind(u, (struct sockaddr *)&ss, len);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(200000);
+		_exit(shutdown(u, SHUT_RD) == -1 && errno == ENOTCONN ? 0 : 1);
+	}
+	char buf[4];
+	SHOW("udp_recv_ended_by_shutdown", "%zd", recv(u, buf, sizeof buf, 0));
+	int st = 0;
+	waitpid(pid, &st, 0);
+	EXPECT("udp_shutdown_unconnected_enotconn", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	FAILS("udp_shut_recv_nonblocking", recv(u, buf, sizeof buf, MSG_DONTWAIT), EAGAIN);
+	close(u);
+}
+
 static void big(void)
 {
 	int port, lfd = server(AF_INET, "big", &port);
@@ -310,6 +346,7 @@ int main(void)
 	refused();
 	udp(AF_INET, "udp4");
 	udp(AF_INET6, "udp6");
+	resets_and_shutdowns();
 	big();
 	interfaces();
 	return finish();

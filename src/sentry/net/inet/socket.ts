@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { EACCES, EAFNOSUPPORT, EAGAIN, EALREADY, EFAULT, EINPROGRESS, EINVAL, EISCONN, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
 import { BLOCK, type Task } from '../../kernel/task';
 import { O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../vfs/constants';
-import { MSG_DONTWAIT, MSG_ERRQUEUE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SO_LINGER, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../constants';
+import { MSG_DONTWAIT, MSG_ERRQUEUE, SHUT_WR, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SO_LINGER, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../constants';
 import type { RecvRequest, RecvResult, SendRequest } from '../message';
 import { progressOf, registerSocketFamily, Socket } from '../socket';
 import { netAux, netSys, WATCH_ONLY_OUT, WATCH_OUT } from '../host';
@@ -58,6 +58,8 @@ function total(vs: Uint8Array[]): number {
 
 export class InetSocket extends Socket {
   private released = false;
+  /** shutdown(SHUT_RD or SHUT_RDWR) was called. */
+  private readShut = false;
 
   constructor(family: number, type: number, protocol: number, flags: number, readonly hostFd: number) {
     super(family, type, protocol, flags);
@@ -116,7 +118,9 @@ export class InetSocket extends Socket {
     const fd = netSys().sockAccept(this.hostFd, nameScratch);
     if (fd === -EAGAIN) return this.park(t, 'rcv', this.flags & O_NONBLOCK ? MSG_DONTWAIT : 0);
     if (fd < 0) return fd;
-    return new InetSocket(this.family, this.type, this.protocol, flags, fd);
+    const s = new InetSocket(this.family, this.type, this.protocol, flags, fd);
+    s.acceptedFrom = nameScratch.slice(0, Math.max(0, Math.min(netAux[0], nameScratch.length)));
+    return s;
   }
 
   override getsockname(_t: Task): Uint8Array | number {
@@ -157,6 +161,8 @@ export class InetSocket extends Socket {
     const done = progressOf(t);
     const dgram = this.type === SOCK_DGRAM;
     const r = netSys().sockRecv(this.hostFd, skipViews(m.data, done), m.flags & HOST_RECV, dgram ? addrScratch : null);
+    // A datagram socket shut for reading: a blocking read ends (0) where the host's non-blocking one says EAGAIN.
+    if (r === -EAGAIN && dgram && this.readShut && !(m.flags & MSG_DONTWAIT)) return { n: 0, addr: null, control: null, flags: 0 };
     if (r === -EAGAIN) return this.finishOrPark(t, m, done);
     if (r < 0) return done > 0 ? { n: done, addr: null, control: null, flags: 0 } : r;
     const flags = netAux[1] & (MSG_TRUNC | 0x80 | 0x1 | 0x8);
@@ -176,6 +182,8 @@ export class InetSocket extends Socket {
   }
 
   override shutdown(_t: Task, how: number): number {
+    // Linux marks the socket shut even when it answers ENOTCONN (an unconnected UDP socket).
+    if (how !== SHUT_WR) this.readShut = true;
     const r = netSys().sockShutdown(this.hostFd, how);
     this.waitQueue.notify();
     return r;

@@ -142,7 +142,7 @@ function accept4(t: Task, flags: number): number {
   const n = s.accept(t, flags & SOCK_NONBLOCK ? O_NONBLOCK : 0);
   if (typeof n === 'number') return n;
   if (addr !== 0) {
-    const peer = n.getpeername(t);
+    const peer = n.acceptedFrom ?? n.getpeername(t);
     const w = writeSockaddr(t, typeof peer === 'number' ? new Uint8Array(0) : peer, addr, room, t.arg(2));
     if (w < 0) {
       n.decRef();
