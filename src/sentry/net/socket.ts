@@ -28,6 +28,7 @@
 // here; a family overrides getsockopt/setsockopt for its own and calls super for the rest.
 
 import { EAGAIN, EDOM, EINTR, EINVAL, ENOPROTOOPT, ENOTCONN, ENOTTY, EOPNOTSUPP, EPERM } from '../abi/errno';
+import { CAP_NET_ADMIN, CAP_NET_RAW, capable } from '../kernel/creds';
 import type { Task } from '../kernel/task';
 import type { WaitQueue } from '../kernel/waitqueue';
 import { O_NONBLOCK, O_RDWR, S_IFSOCK } from '../vfs/constants';
@@ -111,6 +112,7 @@ export abstract class Socket extends FileDescription {
   oobInline = false;
   passCred = false;
   priority = 0;
+  noCheck = false;
   rcvLowat = 1;
   mark = 0;
   linger: Linger = { onoff: 0, linger: 0 };
@@ -259,9 +261,10 @@ export abstract class Socket extends FileDescription {
         return intBytes(1);
       case SO_MARK:
         return intBytes(this.mark);
+      case SO_NO_CHECK:
+        return intBytes(this.noCheck ? 1 : 0);
       case SO_DEBUG:
       case SO_DONTROUTE:
-      case SO_NO_CHECK:
         return intBytes(0);
       case SO_LINGER: {
         const b = new Uint8Array(8);
@@ -300,13 +303,13 @@ export abstract class Socket extends FileDescription {
     switch (name) {
       case SO_SNDBUF:
       case SO_SNDBUFFORCE:
-        if (name === SO_SNDBUFFORCE && t.creds.euid !== 0) return -EPERM;
+        if (name === SO_SNDBUFFORCE && !capable(t.creds, CAP_NET_ADMIN)) return -EPERM;
         this.sndbuf = Math.max(SOCK_MIN_SNDBUF, bufferAsk(name === SO_SNDBUF, v, WMEM_MAX) * 2);
         this.bufferChanged();
         return 0;
       case SO_RCVBUF:
       case SO_RCVBUFFORCE:
-        if (name === SO_RCVBUFFORCE && t.creds.euid !== 0) return -EPERM;
+        if (name === SO_RCVBUFFORCE && !capable(t.creds, CAP_NET_ADMIN)) return -EPERM;
         this.rcvbuf = Math.max(SOCK_MIN_RCVBUF, bufferAsk(name === SO_RCVBUF, v, RMEM_MAX) * 2);
         this.bufferChanged();
         return 0;
@@ -329,19 +332,21 @@ export abstract class Socket extends FileDescription {
         this.passCred = on;
         return 0;
       case SO_PRIORITY:
-        if ((v < 0 || v > 6) && t.creds.euid !== 0) return -EPERM;
+        if ((v < 0 || v > 6) && !netPrivileged(t)) return -EPERM;
         this.priority = v;
         return 0;
       case SO_RCVLOWAT:
         this.rcvLowat = v < 0 ? 0x7fffffff : v === 0 ? 1 : v;
         return 0;
       case SO_MARK:
-        if (t.creds.euid !== 0) return -EPERM;
+        if (!netPrivileged(t)) return -EPERM;
         this.mark = v;
+        return 0;
+      case SO_NO_CHECK:
+        this.noCheck = on;
         return 0;
       case SO_DEBUG:
       case SO_DONTROUTE:
-      case SO_NO_CHECK:
         return 0;
       case SO_TYPE:
       case SO_DOMAIN:
@@ -359,6 +364,11 @@ export abstract class Socket extends FileDescription {
   protected bufferChanged(): void {
     this.waitQueue.notify();
   }
+}
+
+/** sockopt_ns_capable(CAP_NET_RAW) || (CAP_NET_ADMIN): what SO_MARK and a SO_PRIORITY above 6 need. */
+export function netPrivileged(t: Task): boolean {
+  return capable(t.creds, CAP_NET_ADMIN) || capable(t.creds, CAP_NET_RAW);
 }
 
 /** SO_SNDBUF asks for at most the sysctl's maximum (a negative value, as unsigned, is huge); the FORCE forms for anything from 0. */

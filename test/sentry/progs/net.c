@@ -9,8 +9,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <linux/capability.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -277,6 +279,31 @@ static void resets_and_shutdowns(void)
 	close(u);
 }
 
+static int have_cap(int cap)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) < 0) return 0;
+	return (d[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+/* Options kept per socket (SO_NO_CHECK) and the FORCE buffer sizes (CAP_NET_ADMIN; doubled). */
+static void inet_options(void)
+{
+	int u = socket(AF_INET, SOCK_DGRAM, 0), v = 1, got = -1;
+	socklen_t len = sizeof got;
+	OK("so_no_check_set", setsockopt(u, SOL_SOCKET, SO_NO_CHECK, &v, sizeof v));
+	getsockopt(u, SOL_SOCKET, SO_NO_CHECK, &got, &len);
+	EXPECT("so_no_check_kept", got == 1);
+	v = 300000;
+	int r = setsockopt(u, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v);
+	got = 0;
+	len = sizeof got;
+	getsockopt(u, SOL_SOCKET, SO_RCVBUF, &got, &len);
+	EXPECT("so_rcvbufforce_doubled_or_eperm", have_cap(CAP_NET_ADMIN) ? r == 0 && got == 600000 : r == -1 && errno == EPERM);
+	close(u);
+}
+
 static void big(void)
 {
 	int port, lfd = server(AF_INET, "big", &port);
@@ -347,6 +374,7 @@ int main(void)
 	udp(AF_INET, "udp4");
 	udp(AF_INET6, "udp6");
 	resets_and_shutdowns();
+	inet_options();
 	big();
 	interfaces();
 	return finish();

@@ -75,12 +75,12 @@ export function inetGetOpt(fd: number, level: number, name: number, optlen: numb
   return n < 0 ? n : view.slice(0, n);
 }
 
-export function inetSetOpt(fd: number, level: number, name: number, val: Uint8Array, root: boolean): number {
+export function inetSetOpt(fd: number, level: number, name: number, val: Uint8Array, privileged: boolean): number {
   if (!allowed(level, name)) return refused(level, name);
   if ((level === SOL_TCP && TCP_READ_ONLY.has(name)) || READ_ONLY.has(`${level}:${name}`)) return -ENOPROTOOPT;
   if (val.length > buf.length) return -EINVAL;
-  // SO_PRIORITY above 6 needs CAP_NET_ADMIN, which the sentry has and the application may not.
-  if (level === SOL_SOCKET && name === SO_PRIORITY && !root && val.length >= 4) {
+  // SO_PRIORITY above 6 needs CAP_NET_ADMIN (or CAP_NET_RAW), which the sentry has and the application may not.
+  if (level === SOL_SOCKET && name === SO_PRIORITY && !privileged && val.length >= 4) {
     const v = new DataView(val.buffer, val.byteOffset, 4).getInt32(0, true);
     if (v < 0 || v > 6) return -EPERM;
   }

@@ -8,9 +8,10 @@ import * as fs from 'node:fs';
 import { EACCES, EAFNOSUPPORT, EAGAIN, EALREADY, EFAULT, EINPROGRESS, EINVAL, EISCONN, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
 import { BLOCK, type Task } from '../../kernel/task';
 import { O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../vfs/constants';
-import { MSG_DONTWAIT, MSG_ERRQUEUE, SHUT_WR, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SO_LINGER, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../constants';
+import { MSG_DONTWAIT, MSG_ERRQUEUE, SHUT_WR, SO_RCVBUFFORCE, SO_SNDBUFFORCE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SO_LINGER, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../constants';
 import type { RecvRequest, RecvResult, SendRequest } from '../message';
-import { progressOf, registerSocketFamily, Socket } from '../socket';
+import { CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, capable } from '../../kernel/creds';
+import { netPrivileged, optInt, progressOf, registerSocketFamily, Socket } from '../socket';
 import { netAux, netSys, WATCH_ONLY_OUT, WATCH_OUT } from '../host';
 import { egressPermits, unprivilegedPortStart } from '../policy';
 import { AF_INET, AF_INET6, AF_UNSPEC, encodeInetAddr, parseInetAddr, type InetAddr } from './addr';
@@ -31,6 +32,9 @@ const SIOCOUTQNSD = 0x894b;
 const HOST_SEND = 0x1 | 0x4 | 0x80 | 0x800 | 0x8000; // OOB DONTROUTE EOR CONFIRM MORE
 const KNOWN_SEND = HOST_SEND | MSG_DONTWAIT | 0x4000 | 0x40000000; // + NOSIGNAL, CMSG_CLOEXEC
 const HOST_RECV = 0x1 | MSG_PEEK | MSG_TRUNC; // OOB PEEK TRUNC
+
+/** The most SO_SNDBUFFORCE/SO_RCVBUFFORCE hands the host (which doubles it): 32 MiB. */
+const FORCE_MAX = 32 << 20;
 
 const addrScratch = new Uint8Array(128);
 const nameScratch = new Uint8Array(128);
@@ -80,7 +84,7 @@ export class InetSocket extends Socket {
     const a = parseInetAddr(raw, this.family, 'inet');
     if (typeof a === 'number') return a;
     if (!a || a.family === AF_UNSPEC) return -EAFNOSUPPORT;
-    if (a.port !== 0 && a.port < unprivilegedPortStart() && t.creds.euid !== 0) return -EACCES;
+    if (a.port !== 0 && a.port < unprivilegedPortStart() && !capable(t.creds, CAP_NET_BIND_SERVICE)) return -EACCES;
     const len = encodeInetAddr(a, addrScratch);
     return netSys().sockBind(this.hostFd, addrScratch, len);
   }
@@ -196,8 +200,22 @@ export class InetSocket extends Socket {
 
   override setsockopt(t: Task, level: number, name: number, val: Uint8Array): number {
     if (level === SOL_SOCKET && name === SO_LINGER) return this.setLinger(t, val);
-    if (hostOption(level, name)) return inetSetOpt(this.hostFd, level, name, val, t.creds.euid === 0);
+    if (level === SOL_SOCKET && (name === SO_SNDBUFFORCE || name === SO_RCVBUFFORCE)) return this.forceBuffer(t, name, val);
+    if (hostOption(level, name)) return inetSetOpt(this.hostFd, level, name, val, netPrivileged(t));
     return super.setsockopt(t, level, name, val);
+  }
+
+  /**
+   * SO_SNDBUFFORCE/SO_RCVBUFFORCE: the application needs CAP_NET_ADMIN (the sentry has it on the
+   * host); the size reaching the host is bounded (FORCE_MAX, doubled by the host as Linux does).
+   */
+  private forceBuffer(t: Task, name: number, val: Uint8Array): number {
+    if (!capable(t.creds, CAP_NET_ADMIN)) return -EPERM;
+    const v = optInt(val);
+    if (Number.isNaN(v)) return -EINVAL;
+    const host = new Uint8Array(4);
+    new DataView(host.buffer).setInt32(0, Math.min(Math.max(v, 0), FORCE_MAX), true);
+    return netSys().sockSetOpt(this.hostFd, SOL_SOCKET, name, host, 4);
   }
 
   /**
