@@ -39,7 +39,4 @@ export function netSys(): NetSys {
   return cached;
 }
 
-/** A watched host fd with this bit also wakes waiters when it becomes writable (sentry.c WATCH_OUT). */
-export const WATCH_OUT = 0x40000000;
-/** With WATCH_OUT: only writability wakes (a task parked in send or connect). */
-export const WATCH_ONLY_OUT = 0x20000000;
+export { WATCH_ONLY_OUT, WATCH_OUT } from '../vfs/file';

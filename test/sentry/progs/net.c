@@ -1,7 +1,7 @@
 /* AF_INET/AF_INET6/AF_NETLINK: TCP over 127.0.0.1 and ::1 across fork, port-0 bind and
  * getsockname, non-blocking connect with poll and SO_ERROR, ECONNREFUSED, UDP sendto/recvfrom,
  * shutdown half-close, a 4 MiB transfer, poll/epoll readiness, FIONREAD, options, getifaddrs
- * (netlink) listing lo, accept after a reset, shutdown of an unconnected UDP socket. Ports are printed only as relations (the kernel picks them). */
+ * (netlink) listing lo, accept after a reset, shutdown of an unconnected UDP socket, edge-triggered epoll. Ports are printed only as relations (the kernel picks them). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -304,6 +304,41 @@ static void inet_options(void)
 	close(u);
 }
 
+/* Edge-triggered epoll on a connected TCP socket: each change is reported once. */
+static void edge_triggered(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	bind(l, (struct sockaddr *)&ss, len);
+	listen(l, 1);
+	len = loopback(AF_INET, &ss, port_of(l));
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	connect(c, (struct sockaddr *)&ss, len);
+	int a = accept(l, NULL, NULL);
+	struct pollfd pf = { c, POLLOUT, 0 };
+	poll(&pf, 1, 5000);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.fd = c }, got[4];
+	epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
+	int n = epoll_wait(ep, got, 4, 1000);
+	EXPECT("et_first_wait_writable", n == 1 && got[0].events == EPOLLOUT);
+	SHOW("et_again_nothing_new", "%d", epoll_wait(ep, got, 4, 100));
+	write(a, "hello", 5);
+	n = epoll_wait(ep, got, 4, 5000);
+	EXPECT("et_data_reported", n == 1 && got[0].events == (EPOLLIN | EPOLLOUT));
+	SHOW("et_data_reported_once", "%d", epoll_wait(ep, got, 4, 100));
+	char buf[16];
+	while (read(c, buf, sizeof buf) > 0) {}
+	write(a, "again", 5);
+	n = epoll_wait(ep, got, 4, 5000);
+	EXPECT("et_new_data_after_draining", n == 1 && (got[0].events & EPOLLIN));
+	close(ep);
+	close(a);
+	close(c);
+	close(l);
+}
+
 static void big(void)
 {
 	int port, lfd = server(AF_INET, "big", &port);
@@ -375,6 +410,7 @@ int main(void)
 	udp(AF_INET6, "udp6");
 	resets_and_shutdowns();
 	inet_options();
+	edge_triggered();
 	big();
 	interfaces();
 	return finish();

@@ -64,6 +64,8 @@ export class InetSocket extends Socket {
   private released = false;
   /** shutdown(SHUT_RD or SHUT_RDWR) was called. */
   private readShut = false;
+  /** Calls that may have changed the host socket's readiness (for EPOLLET: edgeActivity). */
+  private activity = 0;
 
   constructor(family: number, type: number, protocol: number, flags: number, readonly hostFd: number) {
     super(family, type, protocol, flags);
@@ -90,6 +92,7 @@ export class InetSocket extends Socket {
   }
 
   override connect(t: Task, raw: Uint8Array): number {
+    this.activity++;
     const a = parseInetAddr(raw, this.family, 'disconnect');
     if (typeof a === 'number') return a;
     if (!a) return -EAFNOSUPPORT;
@@ -118,6 +121,7 @@ export class InetSocket extends Socket {
   }
 
   override accept(t: Task, flags: number): Socket | number {
+    this.activity++;
     if (this.type !== SOCK_STREAM) return -EOPNOTSUPP;
     const fd = netSys().sockAccept(this.hostFd, nameScratch);
     if (fd === -EAGAIN) return this.park(t, 'rcv', this.flags & O_NONBLOCK ? MSG_DONTWAIT : 0);
@@ -138,6 +142,7 @@ export class InetSocket extends Socket {
   }
 
   override sendmsg(t: Task, m: SendRequest): number {
+    this.activity++;
     if (m.flags & ~KNOWN_SEND) return -EOPNOTSUPP;
     let dest: InetAddr | null = null;
     if (m.addr && m.addr.length > 0 && this.type === SOCK_DGRAM) {
@@ -161,6 +166,7 @@ export class InetSocket extends Socket {
   }
 
   override recvmsg(t: Task, m: RecvRequest): RecvResult | number {
+    this.activity++;
     if (m.flags & MSG_ERRQUEUE) return -EAGAIN; // no error queue is kept (IP_RECVERR is refused)
     const done = progressOf(t);
     const dgram = this.type === SOCK_DGRAM;
@@ -186,6 +192,7 @@ export class InetSocket extends Socket {
   }
 
   override shutdown(_t: Task, how: number): number {
+    this.activity++;
     // Linux marks the socket shut even when it answers ENOTCONN (an unconnected UDP socket).
     if (how !== SHUT_WR) this.readShut = true;
     const r = netSys().sockShutdown(this.hostFd, how);
@@ -233,6 +240,10 @@ export class InetSocket extends Socket {
   override readiness(): number {
     const rev = netSys().pollNow(this.hostFd, POLLIN | POLLOUT | POLLPRI | POLLRDHUP);
     return rev & (POLLIN | POLLOUT | POLLPRI | POLLRDHUP | POLLERR | POLLHUP);
+  }
+
+  override edgeActivity(): number {
+    return this.activity;
   }
 
   /** Readable always wakes; writable too while the socket cannot take more (or is connecting). */
