@@ -1,7 +1,8 @@
 /* AF_INET/AF_INET6/AF_NETLINK: TCP over 127.0.0.1 and ::1 across fork, port-0 bind and
  * getsockname, non-blocking connect with poll and SO_ERROR, ECONNREFUSED, UDP sendto/recvfrom,
  * shutdown half-close, a 4 MiB transfer, poll/epoll readiness, FIONREAD, options, getifaddrs
- * (netlink) listing lo, accept after a reset, shutdown of an unconnected UDP socket, edge-triggered epoll. Ports are printed only as relations (the kernel picks them). */
+ * (netlink) listing lo, accept after a reset, shutdown of an unconnected UDP socket, edge-triggered epoll, an
+ * epoll set of 100 sockets. Ports are printed only as relations (the kernel picks them). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -15,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define BIG (4 << 20)
 
@@ -339,6 +341,49 @@ static void edge_triggered(void)
 	close(l);
 }
 
+/* An epoll set of many sockets (more than a server's first few dozen): data on the last one ends
+ * the wait at once, not at its timeout. */
+#define MANY 100
+static void many_sockets(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c[MANY], a[MANY], ok = 1;
+	bind(l, (struct sockaddr *)&ss, len);
+	listen(l, MANY);
+	len = loopback(AF_INET, &ss, port_of(l));
+	int ep = epoll_create1(0);
+	for (int i = 0; i < MANY; i++) {
+		c[i] = socket(AF_INET, SOCK_STREAM, 0);
+		ok &= connect(c[i], (struct sockaddr *)&ss, len) == 0;
+		a[i] = accept(l, NULL, NULL);
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+		ok &= epoll_ctl(ep, EPOLL_CTL_ADD, a[i], &ev) == 0;
+	}
+	EXPECT("many_connected", ok);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(100000);
+		write(c[MANY - 1], "x", 1);
+		_exit(0);
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct epoll_event got;
+	int n = epoll_wait(ep, &got, 1, 10000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	EXPECT("many_last_reported", n == 1 && got.data.u32 == MANY - 1);
+	EXPECT("many_woken_before_the_timeout", ms < 5000);
+	waitpid(pid, NULL, 0);
+	for (int i = 0; i < MANY; i++) {
+		close(c[i]);
+		close(a[i]);
+	}
+	close(ep);
+	close(l);
+}
+
 static void big(void)
 {
 	int port, lfd = server(AF_INET, "big", &port);
@@ -411,6 +456,7 @@ int main(void)
 	resets_and_shutdowns();
 	inet_options();
 	edge_triggered();
+	many_sockets();
 	big();
 	interfaces();
 	return finish();
