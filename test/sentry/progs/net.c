@@ -304,6 +304,15 @@ static void inet_options(void)
 	getsockopt(u, SOL_SOCKET, SO_RCVBUF, &got, &len);
 	EXPECT("so_rcvbufforce_doubled_or_eperm", have_cap(CAP_NET_ADMIN) ? r == 0 && got == 600000 : r == -1 && errno == EPERM);
 	close(u);
+	/* TCP_CONGESTION: reno is always there and allowed; an unknown name is ENOENT. */
+	int t = socket(AF_INET, SOCK_STREAM, 0);
+	char cc[16] = { 0 };
+	OK("tcp_congestion_set_reno", setsockopt(t, IPPROTO_TCP, TCP_CONGESTION, "reno", 4));
+	len = sizeof cc;
+	getsockopt(t, IPPROTO_TCP, TCP_CONGESTION, cc, &len);
+	EXPECT("tcp_congestion_reads_reno", strcmp(cc, "reno") == 0 && len == 16);
+	FAILS("tcp_congestion_unknown", setsockopt(t, IPPROTO_TCP, TCP_CONGESTION, "no_such_cc", 10), ENOENT);
+	close(t);
 }
 
 /* Edge-triggered epoll on a connected TCP socket: each change is reported once. */
