@@ -3,10 +3,11 @@
  * end had SO_PASSCRED, never coalesced across writers), zero-length reads, sendmmsg/recvmmsg of
  * several messages, SCM_CREDENTIALS checks (EINVAL, EPERM, ESRCH), a listener's SO_PEERCRED, control
  * messages into a NULL msg_control, /proc/sys/net's port range (and a read-only sysctl refusing
- * even root). */
+ * even root), /proc/net/unix. */
 #include "common.h"
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
@@ -232,8 +233,65 @@ static void sysctls(void)
 	FAILS("open it for writing", open("/proc/sys/kernel/cap_last_cap", O_WRONLY), EACCES);
 }
 
+/* The /proc/net/unix line naming `name` (NULL if none): at most `room` bytes of it into line. */
+static int proc_unix_line(const char *name, char *line, size_t room)
+{
+	static char buf[65536];
+	int fd = open("/proc/net/unix", O_RDONLY);
+	if (fd < 0) return 0;
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += r;
+	close(fd);
+	buf[n] = 0;
+	for (char *p = buf; *p;) {
+		char *e = strchr(p, '\n');
+		if (!e) break;
+		*e = 0;
+		size_t ln = strlen(p), nl = strlen(name);
+		if (ln > nl && strcmp(p + ln - nl, name) == 0 && p[ln - nl - 1] == ' ') {
+			snprintf(line, room, "%s", p);
+			return 1;
+		}
+		p = e + 1;
+	}
+	return 0;
+}
+
+/* /proc/net/unix lists the sandbox's sockets: a listener by path, an abstract name with '@'. */
+static void proc_net_unix(void)
+{
+	char path[108], line[256], f1[32], f2[32], f3[32], flags[32], type[32], st[32];
+	snprintf(path, sizeof path, "/tmp/moat-sockedge-%d", getpid());
+	unlink(path);
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	strcpy(a.sun_path, path);
+	bind(l, (struct sockaddr *)&a, sizeof a);
+	listen(l, 1);
+	int found = proc_unix_line(path, line, sizeof line);
+	EXPECT("/proc/net/unix lists a listener by its path", found);
+	if (found && sscanf(line, "%31s %31s %31s %31s %31s %31s", f1, f2, f3, flags, type, st) == 6) {
+		SHOW("... its flags (__SO_ACCEPTCON)", "%s", flags);
+		SHOW("... its type", "%s", type);
+		SHOW("... its state", "%s", st);
+	}
+	int d = socket(AF_UNIX, SOCK_DGRAM, 0);
+	struct sockaddr_un b = { .sun_family = AF_UNIX };
+	char name[64];
+	int len = snprintf(b.sun_path + 1, sizeof b.sun_path - 1, "moat-sockedge-%d", getpid());
+	bind(d, (struct sockaddr *)&b, offsetof(struct sockaddr_un, sun_path) + 1 + len);
+	snprintf(name, sizeof name, "@moat-sockedge-%d", getpid());
+	EXPECT("/proc/net/unix lists an abstract name with '@'", proc_unix_line(name, line, sizeof line));
+	close(d);
+	close(l);
+	unlink(path);
+	EXPECT("... and not once closed", !proc_unix_line(path, line, sizeof line));
+}
+
 int main(void)
 {
+	proc_net_unix();
 	sysctls();
 	credential_checks();
 	listener_peercred();

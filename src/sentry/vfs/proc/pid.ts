@@ -55,7 +55,7 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     mountinfo: () => text(() => mountinfoText(k)),
     mounts: () => text(() => mountsText(k)),
     ns: () => nsDir(),
-    net: () => netDir(),
+    net: () => netDir(k),
     oom_adj: () => text(() => '0\n'),
     oom_score: () => text(() => '0\n'),
     oom_score_adj: () => text(() => '0\n'),
