@@ -2,7 +2,7 @@
  * getsockname, non-blocking connect with poll and SO_ERROR, ECONNREFUSED, UDP sendto/recvfrom,
  * shutdown half-close, a 4 MiB transfer, poll/epoll readiness, FIONREAD, options, getifaddrs
  * (netlink) listing lo, accept after a reset, shutdown of an unconnected UDP socket, edge-triggered epoll, an
- * epoll set of 100 sockets. Ports are printed only as relations (the kernel picks them). */
+ * epoll set of 100 sockets, IP_PKTINFO/IP_RECVTOS control messages. Ports are printed only as relations (the kernel picks them). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -393,6 +393,42 @@ static void many_sockets(void)
 	close(l);
 }
 
+/* IP_PKTINFO and IP_RECVTOS: the datagram's destination and TOS arrive as control messages. */
+static void udp_cmsgs(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int r = socket(AF_INET, SOCK_DGRAM, 0), s = socket(AF_INET, SOCK_DGRAM, 0), on = 1, tos = 0x10;
+	bind(r, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET, &ss, port_of(r));
+	OK("ip_pktinfo_on", setsockopt(r, IPPROTO_IP, IP_PKTINFO, &on, sizeof on));
+	OK("ip_recvtos_on", setsockopt(r, IPPROTO_IP, IP_RECVTOS, &on, sizeof on));
+	setsockopt(s, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+	sendto(s, "x", 1, 0, (struct sockaddr *)&ss, len);
+	char b, cbuf[256];
+	struct iovec iov = { &b, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	EXPECT("udp_cmsgs_recv", recvmsg(r, &m, 0) == 1);
+	int pkt = 0, gottos = -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof pi);
+			pkt = pi.ipi_addr.s_addr == htonl(INADDR_LOOPBACK);
+		}
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) gottos = *(unsigned char *)CMSG_DATA(c);
+	}
+	EXPECT("udp_cmsg_pktinfo_dst_127.0.0.1", pkt);
+	EXPECT("udp_cmsg_tos", gottos == tos);
+	/* No room: the messages are cut, MSG_CTRUNC. */
+	sendto(s, "y", 1, 0, (struct sockaddr *)&ss, len);
+	m.msg_controllen = 20;
+	recvmsg(r, &m, 0);
+	EXPECT("udp_cmsg_ctrunc", (m.msg_flags & MSG_CTRUNC) != 0);
+	close(r);
+	close(s);
+}
+
 static void big(void)
 {
 	int port, lfd = server(AF_INET, "big", &port);
@@ -466,6 +502,7 @@ int main(void)
 	inet_options();
 	edge_triggered();
 	many_sockets();
+	udp_cmsgs();
 	big();
 	interfaces();
 	return finish();

@@ -9,7 +9,8 @@ import { EACCES, EAFNOSUPPORT, EAGAIN, EALREADY, EFAULT, EINPROGRESS, EINVAL, EI
 import { BLOCK, type Task } from '../../kernel/task';
 import { O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../vfs/constants';
 import { MSG_DONTWAIT, MSG_ERRQUEUE, SHUT_WR, SO_RCVBUFFORCE, SO_SNDBUFFORCE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SO_LINGER, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../constants';
-import type { RecvRequest, RecvResult, SendRequest } from '../message';
+import { CmsgWriter, type RecvRequest, type RecvResult, type SendRequest } from '../message';
+import { relayInetCmsgs } from './cmsg';
 import { CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, capable } from '../../kernel/creds';
 import { netPrivileged, optInt, progressOf, registerSocketFamily, Socket } from '../socket';
 import { netAux, netSys, WATCH_ONLY_OUT, WATCH_OUT } from '../host';
@@ -37,6 +38,8 @@ const HOST_RECV = 0x1 | MSG_PEEK | MSG_TRUNC; // OOB PEEK TRUNC
 const FORCE_MAX = 32 << 20;
 
 const addrScratch = new Uint8Array(128);
+/** The host's control messages of one datagram (the sentry keeps an allow-list of them: cmsg.ts). */
+const ctlScratch = new Uint8Array(512);
 const nameScratch = new Uint8Array(128);
 
 function skipViews(vs: Uint8Array[], n: number): Uint8Array[] {
@@ -170,7 +173,9 @@ export class InetSocket extends Socket {
     if (m.flags & MSG_ERRQUEUE) return -EAGAIN; // no error queue is kept (IP_RECVERR is refused)
     const done = progressOf(t);
     const dgram = this.type === SOCK_DGRAM;
-    const r = netSys().sockRecv(this.hostFd, skipViews(m.data, done), m.flags & HOST_RECV, dgram ? addrScratch : null);
+    // Control messages only for a datagram reader with room for them (TCP has none to give).
+    const ctl = dgram && m.controlLen > 0 ? ctlScratch : null;
+    const r = netSys().sockRecv(this.hostFd, skipViews(m.data, done), m.flags & HOST_RECV, dgram ? addrScratch : null, ctl);
     // A datagram socket shut for reading: a blocking read ends (0) where the host's non-blocking one says EAGAIN.
     if (r === -EAGAIN && dgram && this.readShut && !(m.flags & MSG_DONTWAIT)) return { n: 0, addr: null, control: null, flags: 0 };
     if (r === -EAGAIN) return this.finishOrPark(t, m, done);
@@ -182,7 +187,15 @@ export class InetSocket extends Socket {
     if (!dgram && m.flags & MSG_WAITALL && !(m.flags & (MSG_PEEK | MSG_DONTWAIT)) && r > 0 && n < total(m.data)) {
       return this.park(t, 'rcv', m.flags, n);
     }
-    return { n, addr, control: null, flags };
+    let control: Uint8Array | null = null;
+    let cflags = 0;
+    if (ctl && netAux[2] > 0) {
+      const w = new CmsgWriter(m.controlLen);
+      relayInetCmsgs(ctl.subarray(0, Math.min(netAux[2], ctl.length)), w);
+      control = w.result();
+      cflags = w.flags;
+    }
+    return { n, addr, control, flags: flags | cflags };
   }
 
   private finishOrPark(t: Task, m: RecvRequest, done: number): RecvResult | number {
