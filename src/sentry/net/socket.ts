@@ -74,6 +74,12 @@ export function progressOf(t: Task): number {
   return st && st.sock ? st.progress : 0;
 }
 
+/** The next operation of the same call starts with nothing moved (sendmmsg/recvmmsg between messages). */
+export function resetProgress(t: Task): void {
+  const st = t.blockState as SockWait | undefined;
+  if (st && st.sock) st.progress = 0;
+}
+
 /** struct linger. */
 export interface Linger {
   onoff: number;

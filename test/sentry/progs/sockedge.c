@@ -1,7 +1,7 @@
 /* Socket edge cases that gVisor's socket tests (test/syscalls/linux/socket_*.cc) found the sentry
  * getting wrong, each checked against Linux: credentials on stream segments (attached only when an
  * end had SO_PASSCRED, never coalesced across writers), zero-length reads, sendmmsg/recvmmsg of
- * several messages, SCM_CREDENTIALS checks (EINVAL, EPERM, ESRCH), a listener's SO_PEERCRED, control
+ * several messages (each may wait), SCM_CREDENTIALS checks (EINVAL, EPERM, ESRCH), a listener's SO_PEERCRED, control
  * messages into a NULL msg_control, /proc/sys/net's port range (and a read-only sysctl refusing
  * even root), /proc/net/unix. */
 #include "common.h"
@@ -12,6 +12,7 @@
 #include <linux/capability.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 static int passcred(int fd)
 {
@@ -289,8 +290,75 @@ static void proc_net_unix(void)
 	EXPECT("... and not once closed", !proc_unix_line(path, line, sizeof line));
 }
 
+/* sendmmsg/recvmmsg wait between messages as Linux does: a blocking recvmmsg of 3 datagrams sent
+ * apart returns 3, and a sendmmsg of 3 x 100 KiB into a small stream buffer sends all 3 in order. */
+static void mmsg(void)
+{
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (int i = 0; i < 3; i++) {
+			usleep(50000);
+			char c = 'a' + i;
+			send(sv[1], &c, 1, 0);
+		}
+		_exit(0);
+	}
+	char b[3];
+	struct iovec iov[3];
+	struct mmsghdr mm[3];
+	memset(mm, 0, sizeof mm);
+	for (int i = 0; i < 3; i++) {
+		iov[i].iov_base = &b[i];
+		iov[i].iov_len = 1;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	SHOW("blocking recvmmsg of 3 datagrams sent apart", "%d", recvmmsg(sv[0], mm, 3, 0, NULL));
+	EXPECT("... in order", b[0] == 'a' && b[1] == 'b' && b[2] == 'c' && mm[2].msg_len == 1);
+	waitpid(pid, NULL, 0);
+	send(sv[1], "x", 1, 0);
+	SHOW("recvmmsg with MSG_WAITFORONE and one queued", "%d", recvmmsg(sv[0], mm, 3, MSG_WAITFORONE, NULL));
+	close(sv[0]);
+	close(sv[1]);
+
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	int small = 16384;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+	enum { PART = 100000 };
+	static unsigned char src[3 * PART], in[3 * PART];
+	for (size_t i = 0; i < sizeof src; i++) src[i] = (unsigned char)(i * 7 + i / 251);
+	pid = fork();
+	if (pid == 0) {
+		size_t got = 0;
+		while (got < sizeof in) {
+			ssize_t n = read(sv[1], in + got, sizeof in - got);
+			if (n <= 0) break;
+			got += n;
+		}
+		_exit(got == sizeof in && memcmp(in, src, sizeof in) == 0 ? 0 : 1);
+	}
+	struct iovec siov[3];
+	for (int i = 0; i < 3; i++) {
+		siov[i].iov_base = src + i * PART;
+		siov[i].iov_len = PART;
+		mm[i].msg_hdr.msg_iov = &siov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+		mm[i].msg_len = 0;
+	}
+	SHOW("blocking sendmmsg of 3 x 100 KiB into a small buffer", "%d", sendmmsg(sv[0], mm, 3, 0));
+	EXPECT("... each whole", mm[0].msg_len == PART && mm[1].msg_len == PART && mm[2].msg_len == PART);
+	int st = -1;
+	waitpid(pid, &st, 0);
+	EXPECT("... the reader got every byte in order", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
+	mmsg();
 	proc_net_unix();
 	sysctls();
 	credential_checks();
