@@ -112,7 +112,7 @@ export class EpollFile extends FileDescription {
         if (i.ev.events & EPOLLET) {
           i.notified = false;
           i.reported = r;
-          i.activity = i.file.edgeActivity();
+          i.activity = i.file.edgeActivity?.();
         }
         if (i.ev.events & EPOLLONESHOT) i.disarmed = true;
       }
@@ -135,7 +135,7 @@ export class EpollFile extends FileDescription {
   /** An EPOLLET entry on a counted host-backed file with no notification or call since it was reported. */
   private quiet(i: Interest): boolean {
     if (i.notified) return false;
-    const a = i.file.edgeActivity();
+    const a = i.file.edgeActivity?.();
     return a !== undefined && a === i.activity;
   }
 
