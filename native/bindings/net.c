@@ -14,7 +14,8 @@
  *   sockListen(fd, backlog)                 -> 0 | -errno
  *   sockAccept(fd, addrOut)                 -> fd | -errno   aux[0] = peer address length
  *   sockSend(fd, views[], flags, addr|null, addrLen) -> bytes | -errno   (MSG_DONTWAIT|MSG_NOSIGNAL added)
- *   sockRecv(fd, views[], flags, addrOut|null)       -> bytes | -errno   aux[0], aux[1] set
+ *   sockRecv(fd, views[], flags, addrOut|null[, ctlOut]) -> bytes | -errno   aux[0], aux[1] set;
+ *                                           with ctlOut, the host's control messages into it, aux[2] their length
  *   sockGetOpt(fd, level, name, buf)        -> length | -errno
  *   sockSetOpt(fd, level, name, buf, len)   -> 0 | -errno
  *   sockShutdown(fd, how)                   -> 0 | -errno
@@ -48,6 +49,8 @@
 
 #define MAX_IOV 1024
 #define ADDR_MAX 128
+/* The most control data one host recvmsg hands back (the sentry re-encodes an allow-list of it). */
+#define CTL_MAX 512
 
 static int32_t *aux;
 static napi_ref aux_ref;
@@ -255,14 +258,16 @@ static napi_value sock_recv_js(napi_env env, napi_callback_info info)
 	struct msghdr msg = { 0 };
 	int fd, n;
 	double flags;
-	void *addr = NULL;
-	size_t abytes = 0;
+	void *addr = NULL, *ctl = NULL;
+	size_t abytes = 0, cbytes = 0;
 	ssize_t r;
 
-	if (!get_args(env, info, 4, argv) || !get_fd(env, argv[0], "sockRecv", "fd", &fd) ||
+	if (!get_args(env, info, 5, argv) || !get_fd(env, argv[0], "sockRecv", "fd", &fd) ||
 	    !get_iov(env, argv[1], "sockRecv", iov, &n) || !get_int(env, argv[2], "sockRecv", "flags", 0, 0x7fffffff, &flags))
 		return NULL;
 	if (!is_nullish(env, argv[3]) && !get_bytes(env, argv[3], "sockRecv", "addr", &addr, &abytes))
+		return NULL;
+	if (!is_nullish(env, argv[4]) && !get_bytes(env, argv[4], "sockRecv", "ctl", &ctl, &cbytes))
 		return NULL;
 	if ((int)flags & ~RECV_FLAGS)
 		return result(env, -EOPNOTSUPP);
@@ -270,6 +275,8 @@ static napi_value sock_recv_js(napi_env env, napi_callback_info info)
 	msg.msg_namelen = (socklen_t)(abytes < ADDR_MAX ? abytes : ADDR_MAX);
 	msg.msg_iov = iov;
 	msg.msg_iovlen = (size_t)n;
+	msg.msg_control = ctl;
+	msg.msg_controllen = ctl ? (cbytes < CTL_MAX ? cbytes : CTL_MAX) : 0;
 	do
 		r = recvmsg(fd, &msg, (int)flags | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	while (r < 0 && errno == EINTR);
@@ -278,6 +285,7 @@ static napi_value sock_recv_js(napi_env env, napi_callback_info info)
 	if (aux) {
 		aux[0] = addr ? (int32_t)msg.msg_namelen : 0;
 		aux[1] = msg.msg_flags;
+		aux[2] = ctl ? (int32_t)msg.msg_controllen : 0;
 	}
 	return result(env, (double)r);
 }

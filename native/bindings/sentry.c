@@ -74,7 +74,9 @@
 #include "../sentry/layout.h"
 #include "napi_util.h"
 
-#define MAX_WATCH 64
+/* Host fds a wait watches at once (every socket of a server's epoll set: thousands); past it, the
+ * rest are not watched (their waiters see changes when something else wakes the sentry). */
+#define MAX_WATCH 4096
 /* A watched fd with this bit set also ends a wait when it becomes writable (a socket connecting or
  * with a full send buffer). */
 #define WATCH_OUT 0x40000000

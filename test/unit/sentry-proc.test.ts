@@ -568,7 +568,8 @@ test('uptime, loadavg, stat, version, filesystems, sys/', () => {
   assert.equal(read('sys/vm/overcommit_memory'), '0\n');
   assert.equal(read('sys/fs/nr_open'), '1048576\n');
   assert.match(read('sys/fs/file-max'), /^\d+\n$/);
-  assert.deepEqual(list('sys'), ['fs', 'kernel', 'vm']);
+  assert.deepEqual(list('sys'), ['fs', 'kernel', 'net', 'vm']);
+  assert.deepEqual(list('sys/net'), ['core', 'ipv4', 'ipv6', 'unix']);
 });
 
 test('contents are generated at each read', () => {

@@ -9,7 +9,7 @@ import { ERESTARTSYS, ERESTARTNOHAND, EINTR, ENOSYS } from '../abi/errno';
 import { SIGBUS, SIGKILL } from '../abi/signals';
 import { MemoryManager } from '../mm/mm';
 import {
-  EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL,
+  EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL, EVENT_TIMEOUT,
   type PtracePlatform,
 } from '../platform';
 import { REG } from '../platform/registers';
@@ -24,6 +24,9 @@ import { emulateVsyscall } from './vsyscall';
 import { ptraceSyscallEnter, ptraceSyscallExit } from './ptrace';
 import { SignalHandlers, Task, ThreadGroup, BLOCK, type Credentials, type Rlimit } from './task';
 import { Machine } from './machine';
+
+/** The host fds the platform watches at once (sentry.c MAX_WATCH). */
+const MAX_WATCHED_FDS = 4096;
 
 export interface KernelOptions {
   platform: PtracePlatform;
@@ -293,6 +296,10 @@ export class Kernel {
         case EVENT_FD:
           for (const s of [...this.hostWatch.values()]) for (const t of [...s]) t.wake();
           for (const cb of [...this.hostCallbacks.values()]) cb();
+          break;
+        case EVENT_TIMEOUT:
+          // More host fds than the platform watches: the unwatched ones' waiters look again (at least every second).
+          if (this.hostWatch.size > MAX_WATCHED_FDS) for (const s of [...this.hostWatch.values()]) for (const t of [...s]) t.wake();
           break;
         case EVENT_NO_TASKS:
           if (this.ready.length === 0 && this.sleepers.size === 0) {

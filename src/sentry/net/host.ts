@@ -14,7 +14,7 @@ export interface NetSys {
   sockListen(fd: number, backlog: number): number;
   sockAccept(fd: number, addrOut: Uint8Array): number;
   sockSend(fd: number, views: Uint8Array[], flags: number, addr: Uint8Array | null, addrLen: number): number;
-  sockRecv(fd: number, views: Uint8Array[], flags: number, addrOut: Uint8Array | null): number;
+  sockRecv(fd: number, views: Uint8Array[], flags: number, addrOut: Uint8Array | null, ctlOut?: Uint8Array | null): number;
   sockGetOpt(fd: number, level: number, name: number, buf: Uint8Array): number;
   sockSetOpt(fd: number, level: number, name: number, buf: Uint8Array, len: number): number;
   sockShutdown(fd: number, how: number): number;
@@ -27,7 +27,7 @@ export interface NetSys {
   loUp(): number;
 }
 
-/** aux[0]: address length, aux[1]: msg_flags of the last sockRecv/sockAccept. */
+/** aux[0]: address length, aux[1]: msg_flags of the last sockRecv/sockAccept, aux[2]: its control bytes. */
 export const netAux = new Int32Array(4);
 
 let cached: NetSys | undefined;
@@ -39,7 +39,4 @@ export function netSys(): NetSys {
   return cached;
 }
 
-/** A watched host fd with this bit also wakes waiters when it becomes writable (sentry.c WATCH_OUT). */
-export const WATCH_OUT = 0x40000000;
-/** With WATCH_OUT: only writability wakes (a task parked in send or connect). */
-export const WATCH_ONLY_OUT = 0x20000000;
+export { WATCH_ONLY_OUT, WATCH_OUT } from '../vfs/file';

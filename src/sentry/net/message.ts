@@ -4,7 +4,8 @@
 // caller's buffer, msg_flags). Also the cmsg codec (CMSG_ALIGN framing, as include/linux/socket.h
 // lays it out) and SOL_SOCKET's SCM_RIGHTS / SCM_CREDENTIALS, which any family may accept.
 
-import { EBADF, EINVAL, EPERM } from '../abi/errno';
+import { EBADF, EINVAL, EPERM, ESRCH } from '../abi/errno';
+import { CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN, capable } from '../kernel/creds';
 import type { Task } from '../kernel/task';
 import type { FileDescription } from '../vfs';
 import { MSG_CTRUNC, SCM_CREDENTIALS, SCM_MAX_FD, SCM_RIGHTS, SOL_SOCKET } from './constants';
@@ -207,8 +208,8 @@ export function ownCreds(t: Task): Ucred {
 
 /**
  * SOL_SOCKET messages (__scm_send): SCM_RIGHTS (only where `rights`: AF_UNIX) takes a reference
- * on each file, at most SCM_MAX_FD in all; SCM_CREDENTIALS must be the sender's own ids (root may
- * claim any); other levels are the protocol's and are skipped; anything else is EINVAL.
+ * on each file, at most SCM_MAX_FD in all; SCM_CREDENTIALS must be the sender's own ids (with
+ * capabilities, any existing pid and valid ids); other levels are the protocol's and are skipped; anything else is EINVAL.
  */
 export function parseScm(t: Task, msgs: ControlMessage[], rights: boolean): Scm | number {
   const scm: Scm = { files: [], creds: null };
@@ -239,15 +240,21 @@ function takeFiles(t: Task, data: Uint8Array, scm: Scm): number {
   return 0;
 }
 
+/**
+ * scm_check_creds, then find_get_pid: ids that are not valid (-1) are EINVAL; another pid needs
+ * CAP_SYS_ADMIN, ids not among the caller's real/effective/saved ones CAP_SETUID/CAP_SETGID
+ * (else EPERM); the pid must name a process or thread that exists (zombies too; else ESRCH).
+ */
 function takeCreds(t: Task, data: Uint8Array, scm: Scm): number {
   if (data.length !== 12) return -EINVAL;
   const dv = new DataView(data.buffer, data.byteOffset, 12);
   const c = { pid: dv.getInt32(0, true), uid: dv.getUint32(4, true), gid: dv.getUint32(8, true) };
+  if (c.uid === 0xffffffff || c.gid === 0xffffffff) return -EINVAL;
   const cr = t.creds;
-  const root = cr.euid === 0;
-  if (c.pid !== t.pid && !root) return -EPERM;
-  if (![cr.uid, cr.euid, cr.suid].includes(c.uid) && !root) return -EPERM;
-  if (![cr.gid, cr.egid, cr.sgid].includes(c.gid) && !root) return -EPERM;
+  if (c.pid !== t.pid && !capable(cr, CAP_SYS_ADMIN)) return -EPERM;
+  if (![cr.uid, cr.euid, cr.suid].includes(c.uid) && !capable(cr, CAP_SETUID)) return -EPERM;
+  if (![cr.gid, cr.egid, cr.sgid].includes(c.gid) && !capable(cr, CAP_SETGID)) return -EPERM;
+  if (c.pid <= 0 || !(t.kernel.tasks.has(c.pid) || t.kernel.groups.has(c.pid))) return -ESRCH;
   scm.creds = c;
   return 0;
 }

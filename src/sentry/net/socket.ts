@@ -28,6 +28,7 @@
 // here; a family overrides getsockopt/setsockopt for its own and calls super for the rest.
 
 import { EAGAIN, EDOM, EINTR, EINVAL, ENOPROTOOPT, ENOTCONN, ENOTTY, EOPNOTSUPP, EPERM } from '../abi/errno';
+import { CAP_NET_ADMIN, CAP_NET_RAW, capable } from '../kernel/creds';
 import type { Task } from '../kernel/task';
 import type { WaitQueue } from '../kernel/waitqueue';
 import { O_NONBLOCK, O_RDWR, S_IFSOCK } from '../vfs/constants';
@@ -73,6 +74,12 @@ export function progressOf(t: Task): number {
   return st && st.sock ? st.progress : 0;
 }
 
+/** The next operation of the same call starts with nothing moved (sendmmsg/recvmmsg between messages). */
+export function resetProgress(t: Task): void {
+  const st = t.blockState as SockWait | undefined;
+  if (st && st.sock) st.progress = 0;
+}
+
 /** struct linger. */
 export interface Linger {
   onoff: number;
@@ -111,11 +118,14 @@ export abstract class Socket extends FileDescription {
   oobInline = false;
   passCred = false;
   priority = 0;
+  noCheck = false;
   rcvLowat = 1;
   mark = 0;
   linger: Linger = { onoff: 0, linger: 0 };
   /** Whether listen() was called (SO_ACCEPTCONN). */
   listening = false;
+  /** A socket accept() made: the peer's address as it was then (accept reports it even if the peer has reset since). */
+  acceptedFrom: Uint8Array | null = null;
 
   constructor(readonly family: number, readonly type: number, readonly protocol: number, flags: number) {
     super(O_RDWR | (flags & O_NONBLOCK));
@@ -165,6 +175,8 @@ export abstract class Socket extends FileDescription {
   // ---- read/write are recvmsg/sendmsg without address or flags ----
 
   override read(t: Task, dst: Uint8Array[], _pos: number): number {
+    // sock_read_iter: reading nothing returns 0 at once (recvmsg of nothing would wait).
+    if (dst.every((d) => d.length === 0)) return 0;
     const r = this.recvmsg(t, { data: dst, flags: this.flags & O_NONBLOCK ? MSG_DONTWAIT : 0, controlLen: 0 });
     return typeof r === 'number' ? r : r.n;
   }
@@ -255,9 +267,10 @@ export abstract class Socket extends FileDescription {
         return intBytes(1);
       case SO_MARK:
         return intBytes(this.mark);
+      case SO_NO_CHECK:
+        return intBytes(this.noCheck ? 1 : 0);
       case SO_DEBUG:
       case SO_DONTROUTE:
-      case SO_NO_CHECK:
         return intBytes(0);
       case SO_LINGER: {
         const b = new Uint8Array(8);
@@ -296,13 +309,13 @@ export abstract class Socket extends FileDescription {
     switch (name) {
       case SO_SNDBUF:
       case SO_SNDBUFFORCE:
-        if (name === SO_SNDBUFFORCE && t.creds.euid !== 0) return -EPERM;
+        if (name === SO_SNDBUFFORCE && !capable(t.creds, CAP_NET_ADMIN)) return -EPERM;
         this.sndbuf = Math.max(SOCK_MIN_SNDBUF, bufferAsk(name === SO_SNDBUF, v, WMEM_MAX) * 2);
         this.bufferChanged();
         return 0;
       case SO_RCVBUF:
       case SO_RCVBUFFORCE:
-        if (name === SO_RCVBUFFORCE && t.creds.euid !== 0) return -EPERM;
+        if (name === SO_RCVBUFFORCE && !capable(t.creds, CAP_NET_ADMIN)) return -EPERM;
         this.rcvbuf = Math.max(SOCK_MIN_RCVBUF, bufferAsk(name === SO_RCVBUF, v, RMEM_MAX) * 2);
         this.bufferChanged();
         return 0;
@@ -325,19 +338,21 @@ export abstract class Socket extends FileDescription {
         this.passCred = on;
         return 0;
       case SO_PRIORITY:
-        if ((v < 0 || v > 6) && t.creds.euid !== 0) return -EPERM;
+        if ((v < 0 || v > 6) && !netPrivileged(t)) return -EPERM;
         this.priority = v;
         return 0;
       case SO_RCVLOWAT:
         this.rcvLowat = v < 0 ? 0x7fffffff : v === 0 ? 1 : v;
         return 0;
       case SO_MARK:
-        if (t.creds.euid !== 0) return -EPERM;
+        if (!netPrivileged(t)) return -EPERM;
         this.mark = v;
+        return 0;
+      case SO_NO_CHECK:
+        this.noCheck = on;
         return 0;
       case SO_DEBUG:
       case SO_DONTROUTE:
-      case SO_NO_CHECK:
         return 0;
       case SO_TYPE:
       case SO_DOMAIN:
@@ -355,6 +370,11 @@ export abstract class Socket extends FileDescription {
   protected bufferChanged(): void {
     this.waitQueue.notify();
   }
+}
+
+/** sockopt_ns_capable(CAP_NET_RAW) || (CAP_NET_ADMIN): what SO_MARK and a SO_PRIORITY above 6 need. */
+export function netPrivileged(t: Task): boolean {
+  return capable(t.creds, CAP_NET_ADMIN) || capable(t.creds, CAP_NET_RAW);
 }
 
 /** SO_SNDBUF asks for at most the sysctl's maximum (a negative value, as unsigned, is huge); the FORCE forms for anything from 0. */

@@ -113,7 +113,8 @@ export function accessLoc(c: FsCreds, l: Location, mode: number): number {
   if (mode & ~7) return -EINVAL;
   if (mode === F_OK) return 0;
   const a = l.dentry.inode.attr();
-  const p = permission(c, a, mode & (MAY_EXEC | MAY_WRITE | 4));
+  const want = mode & (MAY_EXEC | MAY_WRITE | 4);
+  const p = l.dentry.inode.ownPermission?.(want, c.fsuid) ?? permission(c, a, want);
   if (p < 0) return p;
   const type = a.mode & S_IFMT;
   if (mode & W_OK && (type === S_IFREG || type === S_IFDIR || type === S_IFLNK)) return writable(l);

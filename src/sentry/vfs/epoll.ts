@@ -1,15 +1,19 @@
 // epoll: an interest list of (fd, file) pairs. Level-triggered by default: epoll_wait reports
 // what each file's readiness() says now. EPOLLET reports a file only after its wait queue was
-// notified since it was last reported (host streams, whose changes come from outside, count as
-// always notified). EPOLLONESHOT disarms an entry once reported, until EPOLL_CTL_MOD.
+// notified since it was last reported. A host-backed file's changes come from outside: one that
+// counts its calls (edgeActivity: sockets) is reported again when a bit rises that was not reported
+// or after the application read, wrote or accepted on it, and while it has nothing new its host fd
+// is watched only for the bits that are down (a readable host fd polled for input would wake the
+// wait at once, forever); one that does not (host streams) counts as always notified.
+// EPOLLONESHOT disarms an entry once reported, until EPOLL_CTL_MOD.
 //
 // As in Linux, an entry lives while its file does: closing one fd of a dup'ed file keeps it; the
 // entry goes when the file is released.
 
 import { EEXIST, EINVAL, ENOENT, EPERM } from '../abi/errno';
 import type { Waiter } from '../kernel/waitqueue';
-import { POLLERR, POLLHUP, POLLIN, pollBits } from './constants';
-import { allocAnonIno, anonStat, FileDescription, type StatInfo } from './file';
+import { POLLERR, POLLHUP, POLLIN, POLLOUT, pollBits } from './constants';
+import { allocAnonIno, anonStat, FileDescription, WATCH_ONLY_OUT, WATCH_OUT, type StatInfo } from './file';
 
 export const EPOLL_CTL_ADD = 1;
 export const EPOLL_CTL_DEL = 2;
@@ -31,6 +35,9 @@ class Interest implements Waiter {
   /** Notified since last reported (EPOLLET). */
   notified = true;
   disarmed = false;
+  /** EPOLLET on a counted host-backed file: the bits last reported, and its activity count then. */
+  reported = 0;
+  activity: number | undefined = undefined;
 
   constructor(readonly owner: EpollFile, readonly fd: number, readonly file: FileDescription, public ev: EpollEvent) {}
 
@@ -102,7 +109,11 @@ export class EpollFile extends FileDescription {
         const r = this.ready(i);
         if (r === 0) continue;
         out.push({ events: r, lo: i.ev.lo, hi: i.ev.hi });
-        if (i.ev.events & EPOLLET) i.notified = false;
+        if (i.ev.events & EPOLLET) {
+          i.notified = false;
+          i.reported = r;
+          i.activity = i.file.edgeActivity?.();
+        }
         if (i.ev.events & EPOLLONESHOT) i.disarmed = true;
       }
     }
@@ -112,18 +123,51 @@ export class EpollFile extends FileDescription {
   /** The events of i to report now (0: none). */
   private ready(i: Interest): number {
     if (i.disarmed) return 0;
-    if (i.ev.events & EPOLLET && !i.notified && i.file.hostWatchFd() < 0) return 0;
-    return pollBits(i.file.readiness()) & ((i.ev.events & ~CONTROL) | POLLERR | POLLHUP);
+    const host = i.file.hostWatchFd() >= 0;
+    if (i.ev.events & EPOLLET && !i.notified && !host) return 0;
+    const r = pollBits(i.file.readiness()) & ((i.ev.events & ~CONTROL) | POLLERR | POLLHUP);
+    if (!(i.ev.events & EPOLLET) || !host || !this.quiet(i)) return r;
+    // Nothing happened since the last report: only a bit that rose since counts.
+    i.reported &= r;
+    return r & ~i.reported ? r : 0;
   }
 
-  /** Host fds of watched host streams, for a waiting epoll_wait. */
+  /** An EPOLLET entry on a counted host-backed file with no notification or call since it was reported. */
+  private quiet(i: Interest): boolean {
+    if (i.notified) return false;
+    const a = i.file.edgeActivity?.();
+    return a !== undefined && a === i.activity;
+  }
+
+  /** Host fds of watched host-backed files, for a waiting epoll_wait (see the top of the file for EPOLLET). */
   hostFds(): number[] {
     const out: number[] = [];
-    for (const f of this.interests.keys()) {
+    for (const [f, byFd] of this.interests) {
       const h = f.hostWatchFd();
-      if (h >= 0) out.push(h);
+      if (h < 0) continue;
+      const w = this.watchFor(f, h, [...byFd.values()]);
+      if (w >= 0) out.push(w);
     }
     return out;
+  }
+
+  /** What to watch of f's host fd h: all of it, unless every entry is a quiet EPOLLET one (then only the bits that are down). */
+  private watchFor(f: FileDescription, h: number, list: Interest[]): number {
+    let wantIn = false;
+    let wantOut = false;
+    for (const i of list) {
+      if (i.disarmed) continue;
+      if (!(i.ev.events & EPOLLET) || !this.quiet(i)) return h;
+      wantIn ||= (i.ev.events & ~(POLLOUT | CONTROL)) !== 0;
+      wantOut ||= (i.ev.events & POLLOUT) !== 0;
+    }
+    const cur = f.readiness();
+    if (cur & (POLLERR | POLLHUP)) return -1; // the host poll would report these at once, every time
+    const fd = h & ~(WATCH_OUT | WATCH_ONLY_OUT);
+    wantIn &&= !(cur & POLLIN);
+    wantOut &&= !(cur & POLLOUT);
+    if (wantIn) return fd | (wantOut ? WATCH_OUT : 0);
+    return wantOut ? fd | WATCH_OUT | WATCH_ONLY_OUT : -1;
   }
 
   override readiness(): number {

@@ -69,6 +69,13 @@ export abstract class FileDescription {
   hostWatchFd(): number {
     return -1;
   }
+  /**
+   * For EPOLLET on a host-backed file: a count of the calls that may have consumed its readiness
+   * (reads, writes, accepts). undefined: not counted, so every epoll_wait reports it afresh.
+   */
+  edgeActivity(): number | undefined {
+    return undefined;
+  }
   ioctl(_t: Task, _cmd: number, _arg: number): number {
     return -ENOTTY;
   }
@@ -145,3 +152,7 @@ export function anonStat(mode: number, ino: number, uid = 0, gid = 0): StatInfo 
   return { mode, nlink: 1, uid, gid, rdev: 0, size: 0, blocks: 0, atime: t, mtime: t, ctime: t, dev: anonDev, ino, blksize: 4096, mntId: 0 };
 }
 
+/** A watched host fd (hostWatchFd) with this bit also wakes waiters when it becomes writable (sentry.c WATCH_OUT). */
+export const WATCH_OUT = 0x40000000;
+/** With WATCH_OUT: only writability wakes (a task parked in send or connect). */
+export const WATCH_ONLY_OUT = 0x20000000;

@@ -191,6 +191,13 @@ export abstract class Inode {
   readlink(): string | number {
     return -EINVAL;
   }
+  /**
+   * A file system's own access rule (0 or -errno) in place of generic_permission's, or undefined
+   * for the generic one (proc's sysctl files: the mode bits alone, no capability overrides them).
+   */
+  ownPermission(_want: number, _fsuid: number): number | undefined {
+    return undefined;
+  }
   /** A magic link (/proc/pid/fd/N): the open file it stands for (or -errno); undefined otherwise. */
   magicLink(): FileDescription | number | undefined {
     return undefined;

@@ -49,7 +49,7 @@ export function openResolved(c: OpenCtx, r: Resolved, flags: number, console: Fi
   if (flags & O_DIRECTORY && type !== S_IFDIR) return -ENOTDIR;
   const want = openAccess(flags);
   if (type === S_IFDIR && want & MAY_WRITE) return -EISDIR;
-  const perm = created ? 0 : permission(c.creds, a, want);
+  const perm = created ? 0 : (inode.ownPermission?.(want, c.creds.fsuid) ?? permission(c.creds, a, want));
   if (perm < 0) return perm;
   // O_NOATIME: only for the owner (or CAP_FOWNER).
   if (flags & O_NOATIME && !isOwner(c.creds, inode)) return -EPERM;

@@ -54,7 +54,7 @@ function capabilityOverride(c: FsCreds, mode: number, want: number): boolean {
 }
 
 export function inodePermission(c: FsCreds, i: Inode, want: number): number {
-  return permission(c, i.attr(), want);
+  return i.ownPermission?.(want, c.fsuid) ?? permission(c, i.attr(), want);
 }
 
 /** inode_owner_or_capable: chmod, explicit utimes, xattrs of others' files: the owner or CAP_FOWNER. */

@@ -3,7 +3,7 @@
 // A file's contents are generated once per open (a consistent snapshot, like seq_file); fd/N links
 // are magic links to the open file itself.
 
-import { EIO, ENOENT } from '../abi/errno';
+import { EACCES, EIO, ENOENT } from '../abi/errno';
 import { S_IFDIR, S_IFLNK, S_IFREG, dtype } from './constants';
 import { Dentry } from './dentry';
 import type { FileDescription } from './file';
@@ -55,6 +55,14 @@ class ProcInode extends Inode {
     const t = this.fs.created;
     const o = n.owner?.() ?? { uid: 0, gid: 0 };
     return { mode: typeBits(n) | perm, nlink: n.kind === 'dir' ? (n.nlink?.() ?? 2) : 1, uid: o.uid, gid: o.gid, rdev: 0, size: 0, blocks: 0, atime: t, mtime: t, ctime: t };
+  }
+
+  /** sysctl's test_perm: root gets the owner's bits, everyone else the others'; no capability adds any. */
+  override ownPermission(want: number, fsuid: number): number | undefined {
+    const n = this.node();
+    if (n.kind !== 'file' || !n.sysctl) return undefined;
+    const bits = fsuid === 0 ? (n.mode >> 6) & 7 : n.mode & 7;
+    return (bits & want) === want ? 0 : -EACCES;
   }
 
   override lookup(name: string): Inode | number {

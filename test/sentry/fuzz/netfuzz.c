@@ -2,8 +2,8 @@
  * A socket fuzzer for the sentry's AF_INET/AF_INET6/AF_NETLINK families: each round a child opens
  * non-blocking TCP, UDP (v4 and v6) and NETLINK_ROUTE sockets and a connected loopback pair, then
  * makes 300 random socket calls (socket, bind, connect, listen, accept4, send/recv families,
- * sendmmsg/recvmmsg, get/setsockopt, shutdown, getsockname/peername, ioctl) with random
- * sockaddrs (families, lengths 0-130, ports), random option levels/names/lengths, random netlink
+ * sendmmsg/recvmmsg, get/setsockopt, shutdown, getsockname/peername, ioctl, epoll with EPOLLET)
+ * with random sockaddrs (families, lengths 0-130, ports), random option levels/names/lengths, random netlink
  * messages (every type, garbage attributes) and random flags. Addresses are loopback, unspecified
  * or unroutable in the sandbox's fresh namespace, so nothing leaves it. Must hold: the sentry
  * survives every round and the run ends.
@@ -16,6 +16,7 @@
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +96,7 @@ static void call(void)
 	struct msghdr msg = { .msg_name = buf, .msg_namelen = random() % 140, .msg_iov = iov, .msg_iovlen = 1 + random() % 2,
 			      .msg_control = random() % 3 ? NULL : buf + 30000, .msg_controllen = random() % 64 };
 	socklen_t sl = random() % 140;
-	switch (random() % 17) {
+	switch (random() % 18) {
 	case 0: syscall(SYS_socket, (int[]){ AF_INET, AF_INET6, AF_NETLINK, 45, -1 }[random() % 5], (int)(random() % 12) | SOCK_NONBLOCK, random() % 4 ? (int)(random() % 20) : (int)rnd()); break;
 	case 1: len = addr(0); bind(s, (struct sockaddr *)buf, len); break;
 	case 2: len = addr(0); connect(s, (struct sockaddr *)buf, len); break;
@@ -120,6 +121,16 @@ static void call(void)
 	}
 	case 14: syscall(SYS_ioctl, s, (unsigned long[]){ 0x541b, 0x5411, 0x8905, 0x8912, 0x8913, 0x8914, 0x8910, 0x8933, 0x8927, 0x890b, 0x8900 + (random() % 256), rnd() }[random() % 12], random() % 4 ? (unsigned long)buf + 8192 : arg()); break;
 	case 15: syscall(SYS_sendmmsg, s, buf + 40000, random() % 4, flags); break;
+	case 16: {
+		/* epoll on host-backed sockets: random events (EPOLLET, EPOLLONESHOT, garbage bits), waits that never block. */
+		static int ep = -1;
+		if (ep < 0) ep = epoll_create1(0);
+		struct epoll_event ev = { .events = random() % 4 ? (uint32_t)(EPOLLIN | EPOLLOUT | (random() % 2 ? EPOLLET : 0)) : (uint32_t)rnd() };
+		epoll_ctl(ep, 1 + random() % 3, s, &ev);
+		struct epoll_event out[8];
+		epoll_wait(ep, out, 1 + random() % 8, random() % 3);
+		break;
+	}
 	default: syscall(SYS_recvmmsg, s, buf + 40000, random() % 4, flags, NULL); break;
 	}
 }

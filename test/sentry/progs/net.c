@@ -1,7 +1,8 @@
 /* AF_INET/AF_INET6/AF_NETLINK: TCP over 127.0.0.1 and ::1 across fork, port-0 bind and
  * getsockname, non-blocking connect with poll and SO_ERROR, ECONNREFUSED, UDP sendto/recvfrom,
  * shutdown half-close, a 4 MiB transfer, poll/epoll readiness, FIONREAD, options, getifaddrs
- * (netlink) listing lo. Ports are printed only as relations (the kernel picks them). */
+ * (netlink) listing lo, accept after a reset, shutdown of an unconnected UDP socket, edge-triggered epoll, an
+ * epoll set of 100 sockets, IP_PKTINFO/IP_RECVTOS control messages. Ports are printed only as relations (the kernel picks them). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -9,10 +10,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <linux/capability.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define BIG (4 << 20)
 
@@ -241,6 +245,190 @@ static void udp(int family, const char *tag)
 	close(s2);
 }
 
+/* accept reports the peer's address even if the peer reset the connection before it was accepted;
+ * shutdown(SHUT_RD) of an unconnected UDP socket fails (ENOTCONN) but ends a blocked recv (0). */
+static void resets_and_shutdowns(void)
+{
+	struct sockaddr_storage ss, from;
+	socklen_t len = loopback(AF_INET, &ss, 0), flen = sizeof from;
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	bind(l, (struct sockaddr *)&ss, len);
+	listen(l, 1);
+	len = loopback(AF_INET, &ss, port_of(l));
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	connect(c, (struct sockaddr *)&ss, len);
+	struct linger lg = { 1, 0 };
+	setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	close(c);
+	int a = accept(l, (struct sockaddr *)&from, &flen);
+	EXPECT("accept_after_reset_has_address", a >= 0 && flen == sizeof(struct sockaddr_in) && from.ss_family == AF_INET);
+	close(a);
+	close(l);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	len = loopback(AF_INET, &ss, 0);
+	bind(u, (struct sockaddr *)&ss, len);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(200000);
+		_exit(shutdown(u, SHUT_RD) == -1 && errno == ENOTCONN ? 0 : 1);
+	}
+	char buf[4];
+	SHOW("udp_recv_ended_by_shutdown", "%zd", recv(u, buf, sizeof buf, 0));
+	int st = 0;
+	waitpid(pid, &st, 0);
+	EXPECT("udp_shutdown_unconnected_enotconn", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	FAILS("udp_shut_recv_nonblocking", recv(u, buf, sizeof buf, MSG_DONTWAIT), EAGAIN);
+	close(u);
+}
+
+static int have_cap(int cap)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) < 0) return 0;
+	return (d[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+/* Options kept per socket (SO_NO_CHECK) and the FORCE buffer sizes (CAP_NET_ADMIN; doubled). */
+static void inet_options(void)
+{
+	int u = socket(AF_INET, SOCK_DGRAM, 0), v = 1, got = -1;
+	socklen_t len = sizeof got;
+	OK("so_no_check_set", setsockopt(u, SOL_SOCKET, SO_NO_CHECK, &v, sizeof v));
+	getsockopt(u, SOL_SOCKET, SO_NO_CHECK, &got, &len);
+	EXPECT("so_no_check_kept", got == 1);
+	v = 300000;
+	int r = setsockopt(u, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v);
+	got = 0;
+	len = sizeof got;
+	getsockopt(u, SOL_SOCKET, SO_RCVBUF, &got, &len);
+	EXPECT("so_rcvbufforce_doubled_or_eperm", have_cap(CAP_NET_ADMIN) ? r == 0 && got == 600000 : r == -1 && errno == EPERM);
+	close(u);
+	/* TCP_CONGESTION: reno is always there and allowed; an unknown name is ENOENT. */
+	int t = socket(AF_INET, SOCK_STREAM, 0);
+	char cc[16] = { 0 };
+	OK("tcp_congestion_set_reno", setsockopt(t, IPPROTO_TCP, TCP_CONGESTION, "reno", 4));
+	len = sizeof cc;
+	getsockopt(t, IPPROTO_TCP, TCP_CONGESTION, cc, &len);
+	EXPECT("tcp_congestion_reads_reno", strcmp(cc, "reno") == 0 && len == 16);
+	FAILS("tcp_congestion_unknown", setsockopt(t, IPPROTO_TCP, TCP_CONGESTION, "no_such_cc", 10), ENOENT);
+	close(t);
+}
+
+/* Edge-triggered epoll on a connected TCP socket: each change is reported once. */
+static void edge_triggered(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	bind(l, (struct sockaddr *)&ss, len);
+	listen(l, 1);
+	len = loopback(AF_INET, &ss, port_of(l));
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	connect(c, (struct sockaddr *)&ss, len);
+	int a = accept(l, NULL, NULL);
+	struct pollfd pf = { c, POLLOUT, 0 };
+	poll(&pf, 1, 5000);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.fd = c }, got[4];
+	epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
+	int n = epoll_wait(ep, got, 4, 1000);
+	EXPECT("et_first_wait_writable", n == 1 && got[0].events == EPOLLOUT);
+	SHOW("et_again_nothing_new", "%d", epoll_wait(ep, got, 4, 100));
+	write(a, "hello", 5);
+	n = epoll_wait(ep, got, 4, 5000);
+	EXPECT("et_data_reported", n == 1 && got[0].events == (EPOLLIN | EPOLLOUT));
+	SHOW("et_data_reported_once", "%d", epoll_wait(ep, got, 4, 100));
+	char buf[16];
+	while (read(c, buf, sizeof buf) > 0) {}
+	write(a, "again", 5);
+	n = epoll_wait(ep, got, 4, 5000);
+	EXPECT("et_new_data_after_draining", n == 1 && (got[0].events & EPOLLIN));
+	close(ep);
+	close(a);
+	close(c);
+	close(l);
+}
+
+/* An epoll set of many sockets (more than a server's first few dozen): data on the last one ends
+ * the wait at once, not at its timeout. */
+#define MANY 100
+static void many_sockets(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c[MANY], a[MANY], ok = 1;
+	bind(l, (struct sockaddr *)&ss, len);
+	listen(l, MANY);
+	len = loopback(AF_INET, &ss, port_of(l));
+	int ep = epoll_create1(0);
+	for (int i = 0; i < MANY; i++) {
+		c[i] = socket(AF_INET, SOCK_STREAM, 0);
+		ok &= connect(c[i], (struct sockaddr *)&ss, len) == 0;
+		a[i] = accept(l, NULL, NULL);
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+		ok &= epoll_ctl(ep, EPOLL_CTL_ADD, a[i], &ev) == 0;
+	}
+	EXPECT("many_connected", ok);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(100000);
+		write(c[MANY - 1], "x", 1);
+		_exit(0);
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct epoll_event got;
+	int n = epoll_wait(ep, &got, 1, 10000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	EXPECT("many_last_reported", n == 1 && got.data.u32 == MANY - 1);
+	EXPECT("many_woken_before_the_timeout", ms < 5000);
+	waitpid(pid, NULL, 0);
+	for (int i = 0; i < MANY; i++) {
+		close(c[i]);
+		close(a[i]);
+	}
+	close(ep);
+	close(l);
+}
+
+/* IP_PKTINFO and IP_RECVTOS: the datagram's destination and TOS arrive as control messages. */
+static void udp_cmsgs(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int r = socket(AF_INET, SOCK_DGRAM, 0), s = socket(AF_INET, SOCK_DGRAM, 0), on = 1, tos = 0x10;
+	bind(r, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET, &ss, port_of(r));
+	OK("ip_pktinfo_on", setsockopt(r, IPPROTO_IP, IP_PKTINFO, &on, sizeof on));
+	OK("ip_recvtos_on", setsockopt(r, IPPROTO_IP, IP_RECVTOS, &on, sizeof on));
+	setsockopt(s, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+	sendto(s, "x", 1, 0, (struct sockaddr *)&ss, len);
+	char b, cbuf[256];
+	struct iovec iov = { &b, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	EXPECT("udp_cmsgs_recv", recvmsg(r, &m, 0) == 1);
+	int pkt = 0, gottos = -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof pi);
+			pkt = pi.ipi_addr.s_addr == htonl(INADDR_LOOPBACK);
+		}
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) gottos = *(unsigned char *)CMSG_DATA(c);
+	}
+	EXPECT("udp_cmsg_pktinfo_dst_127.0.0.1", pkt);
+	EXPECT("udp_cmsg_tos", gottos == tos);
+	/* No room: the messages are cut, MSG_CTRUNC. */
+	sendto(s, "y", 1, 0, (struct sockaddr *)&ss, len);
+	m.msg_controllen = 20;
+	recvmsg(r, &m, 0);
+	EXPECT("udp_cmsg_ctrunc", (m.msg_flags & MSG_CTRUNC) != 0);
+	close(r);
+	close(s);
+}
+
 static void big(void)
 {
 	int port, lfd = server(AF_INET, "big", &port);
@@ -310,6 +498,11 @@ int main(void)
 	refused();
 	udp(AF_INET, "udp4");
 	udp(AF_INET6, "udp6");
+	resets_and_shutdowns();
+	inet_options();
+	edge_triggered();
+	many_sockets();
+	udp_cmsgs();
 	big();
 	interfaces();
 	return finish();

@@ -3,7 +3,8 @@
 // ENOPROTOOPT (reported once to the sentry's log); SOL_SOCKET options not listed here are the
 // sentry's own (timeouts, SO_PASSCRED …, kept by net/socket.ts).
 
-import { EINVAL, ENOPROTOOPT, EPERM } from '../../abi/errno';
+import * as fs from 'node:fs';
+import { EINVAL, ENOENT, ENOPROTOOPT, EPERM } from '../../abi/errno';
 import { netSys } from '../host';
 import { logOnce } from '../policy';
 
@@ -15,13 +16,16 @@ const SOL_IPV6 = 41;
 
 /** SO_REUSEADDR TYPE ERROR BROADCAST SNDBUF RCVBUF KEEPALIVE OOBINLINE PRIORITY REUSEPORT RCVLOWAT ACCEPTCONN PROTOCOL DOMAIN (SO_LINGER: socket.ts) */
 const SOCKET_OPTS = new Set([2, 3, 4, 6, 7, 8, 9, 10, 12, 15, 18, 30, 38, 39]);
-/** TCP_NODELAY MAXSEG CORK KEEPIDLE KEEPINTVL KEEPCNT SYNCNT LINGER2 DEFER_ACCEPT WINDOW_CLAMP INFO QUICKACK CONGESTION(get) USER_TIMEOUT NOTSENT_LOWAT */
+/** TCP_NODELAY MAXSEG CORK KEEPIDLE KEEPINTVL KEEPCNT SYNCNT LINGER2 DEFER_ACCEPT WINDOW_CLAMP INFO QUICKACK CONGESTION (an algorithm already loaded) USER_TIMEOUT NOTSENT_LOWAT */
 const TCP_OPTS = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18, 25]);
-const TCP_READ_ONLY = new Set([11, 13]); // TCP_INFO, TCP_CONGESTION (setting it could load a module)
-/** IP_TOS TTL MTU_DISCOVER MTU(get) FREEBIND MULTICAST_TTL MULTICAST_LOOP BIND_ADDRESS_NO_PORT */
-const IP_OPTS = new Set([1, 2, 10, 14, 15, 33, 34, 24]);
-/** IPV6_UNICAST_HOPS MULTICAST_HOPS MULTICAST_LOOP MTU_DISCOVER MTU(get) V6ONLY TCLASS */
-const IPV6_OPTS = new Set([16, 18, 19, 23, 24, 26, 67]);
+const TCP_READ_ONLY = new Set([11]); // TCP_INFO
+const TCP_CONGESTION = 13;
+/** TCP_CA_NAME_MAX: a congestion control name and its NUL. */
+const TCP_CA_NAME_MAX = 16;
+/** IP_TOS TTL PKTINFO RECVTTL RECVTOS MTU_DISCOVER MTU(get) FREEBIND RECVORIGDSTADDR MULTICAST_TTL MULTICAST_LOOP BIND_ADDRESS_NO_PORT (the RECV ones: their control messages pass, inet/cmsg.ts) */
+const IP_OPTS = new Set([1, 2, 8, 12, 13, 10, 14, 15, 20, 33, 34, 24]);
+/** IPV6_UNICAST_HOPS MULTICAST_HOPS MULTICAST_LOOP MTU_DISCOVER MTU(get) V6ONLY RECVPKTINFO RECVHOPLIMIT RECVTCLASS TCLASS RECVORIGDSTADDR */
+const IPV6_OPTS = new Set([16, 18, 19, 23, 24, 26, 49, 51, 66, 67, 74]);
 const READ_ONLY = new Set([`${SOL_IP}:14`, `${SOL_IPV6}:24`, `${SOL_SOCKET}:3`, `${SOL_SOCKET}:4`, `${SOL_SOCKET}:30`, `${SOL_SOCKET}:38`, `${SOL_SOCKET}:39`]);
 /** UDP_CORK */
 const UDP_OPTS = new Set([1]);
@@ -75,16 +79,42 @@ export function inetGetOpt(fd: number, level: number, name: number, optlen: numb
   return n < 0 ? n : view.slice(0, n);
 }
 
-export function inetSetOpt(fd: number, level: number, name: number, val: Uint8Array, root: boolean): number {
+export function inetSetOpt(fd: number, level: number, name: number, val: Uint8Array, privileged: boolean): number {
   if (!allowed(level, name)) return refused(level, name);
   if ((level === SOL_TCP && TCP_READ_ONLY.has(name)) || READ_ONLY.has(`${level}:${name}`)) return -ENOPROTOOPT;
+  if (level === SOL_TCP && name === TCP_CONGESTION) return setCongestion(fd, val, privileged);
   if (val.length > buf.length) return -EINVAL;
-  // SO_PRIORITY above 6 needs CAP_NET_ADMIN, which the application may not have (nor the confined
-  // sentry: the host then refuses it for the sandbox's root too, EPERM).
-  if (level === SOL_SOCKET && name === SO_PRIORITY && !root && val.length >= 4) {
+  // SO_PRIORITY above 6 needs CAP_NET_ADMIN (or CAP_NET_RAW), which the application may not have
+  // (nor the confined sentry: the host then refuses it for the sandbox's root too, EPERM).
+  if (level === SOL_SOCKET && name === SO_PRIORITY && !privileged && val.length >= 4) {
     const v = new DataView(val.buffer, val.byteOffset, 4).getInt32(0, true);
     if (v < 0 || v > 6) return -EPERM;
   }
   buf.set(val);
   return netSys().sockSetOpt(fd, level, name, buf, val.length);
+}
+
+/** The names of a sysctl's space-separated list, read from the sentry's namespace (empty if unreadable). */
+function sysctlList(name: string): string[] {
+  try {
+    return fs.readFileSync(`/proc/sys/net/ipv4/${name}`, 'latin1').trim().split(/\s+/);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * TCP_CONGESTION: only an algorithm the host has loaded already (the sentry, which may load
+ * modules, must never do it for the application), and without CAP_NET_ADMIN only one of
+ * tcp_allowed_congestion_control (EPERM, as Linux); an unknown name is ENOENT.
+ */
+function setCongestion(fd: number, val: Uint8Array, privileged: boolean): number {
+  const raw = val.subarray(0, Math.min(val.length, TCP_CA_NAME_MAX - 1));
+  const nul = raw.indexOf(0);
+  const cc = Buffer.from(nul < 0 ? raw : raw.subarray(0, nul)).toString('latin1');
+  if (!/^[A-Za-z0-9_-]+$/.test(cc) || !sysctlList('tcp_available_congestion_control').includes(cc)) return -ENOENT;
+  if (!privileged && !sysctlList('tcp_allowed_congestion_control').includes(cc)) return -EPERM;
+  const b = new Uint8Array(TCP_CA_NAME_MAX);
+  b.set(Buffer.from(cc, 'latin1'));
+  return netSys().sockSetOpt(fd, SOL_TCP, TCP_CONGESTION, b, cc.length);
 }

@@ -8,9 +8,11 @@ import * as fs from 'node:fs';
 import { EACCES, EAFNOSUPPORT, EAGAIN, EALREADY, EFAULT, EINPROGRESS, EINVAL, EISCONN, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
 import { BLOCK, type Task } from '../../kernel/task';
 import { O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../vfs/constants';
-import { MSG_DONTWAIT, MSG_ERRQUEUE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SO_LINGER, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../constants';
-import type { RecvRequest, RecvResult, SendRequest } from '../message';
-import { progressOf, registerSocketFamily, Socket } from '../socket';
+import { MSG_DONTWAIT, MSG_ERRQUEUE, SHUT_WR, SO_RCVBUFFORCE, SO_SNDBUFFORCE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SO_LINGER, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../constants';
+import { CmsgWriter, type RecvRequest, type RecvResult, type SendRequest } from '../message';
+import { relayInetCmsgs } from './cmsg';
+import { CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, capable } from '../../kernel/creds';
+import { netPrivileged, optInt, progressOf, registerSocketFamily, Socket } from '../socket';
 import { netAux, netSys, WATCH_ONLY_OUT, WATCH_OUT } from '../host';
 import { egressPermits, unprivilegedPortStart } from '../policy';
 import { AF_INET, AF_INET6, AF_UNSPEC, encodeInetAddr, parseInetAddr, type InetAddr } from './addr';
@@ -32,7 +34,12 @@ const HOST_SEND = 0x1 | 0x4 | 0x80 | 0x800 | 0x8000; // OOB DONTROUTE EOR CONFIR
 const KNOWN_SEND = HOST_SEND | MSG_DONTWAIT | 0x4000 | 0x40000000; // + NOSIGNAL, CMSG_CLOEXEC
 const HOST_RECV = 0x1 | MSG_PEEK | MSG_TRUNC; // OOB PEEK TRUNC
 
+/** The most SO_SNDBUFFORCE/SO_RCVBUFFORCE hands the host (which doubles it): 32 MiB. */
+const FORCE_MAX = 32 << 20;
+
 const addrScratch = new Uint8Array(128);
+/** The host's control messages of one datagram (the sentry keeps an allow-list of them: cmsg.ts). */
+const ctlScratch = new Uint8Array(512);
 const nameScratch = new Uint8Array(128);
 
 function skipViews(vs: Uint8Array[], n: number): Uint8Array[] {
@@ -58,6 +65,10 @@ function total(vs: Uint8Array[]): number {
 
 export class InetSocket extends Socket {
   private released = false;
+  /** shutdown(SHUT_RD or SHUT_RDWR) was called. */
+  private readShut = false;
+  /** Calls that may have changed the host socket's readiness (for EPOLLET: edgeActivity). */
+  private activity = 0;
 
   constructor(family: number, type: number, protocol: number, flags: number, readonly hostFd: number) {
     super(family, type, protocol, flags);
@@ -78,12 +89,13 @@ export class InetSocket extends Socket {
     const a = parseInetAddr(raw, this.family, 'inet');
     if (typeof a === 'number') return a;
     if (!a || a.family === AF_UNSPEC) return -EAFNOSUPPORT;
-    if (a.port !== 0 && a.port < unprivilegedPortStart() && t.creds.euid !== 0) return -EACCES;
+    if (a.port !== 0 && a.port < unprivilegedPortStart() && !capable(t.creds, CAP_NET_BIND_SERVICE)) return -EACCES;
     const len = encodeInetAddr(a, addrScratch);
     return netSys().sockBind(this.hostFd, addrScratch, len);
   }
 
   override connect(t: Task, raw: Uint8Array): number {
+    this.activity++;
     const a = parseInetAddr(raw, this.family, 'disconnect');
     if (typeof a === 'number') return a;
     if (!a) return -EAFNOSUPPORT;
@@ -112,11 +124,14 @@ export class InetSocket extends Socket {
   }
 
   override accept(t: Task, flags: number): Socket | number {
+    this.activity++;
     if (this.type !== SOCK_STREAM) return -EOPNOTSUPP;
     const fd = netSys().sockAccept(this.hostFd, nameScratch);
     if (fd === -EAGAIN) return this.park(t, 'rcv', this.flags & O_NONBLOCK ? MSG_DONTWAIT : 0);
     if (fd < 0) return fd;
-    return new InetSocket(this.family, this.type, this.protocol, flags, fd);
+    const s = new InetSocket(this.family, this.type, this.protocol, flags, fd);
+    s.acceptedFrom = nameScratch.slice(0, Math.max(0, Math.min(netAux[0], nameScratch.length)));
+    return s;
   }
 
   override getsockname(_t: Task): Uint8Array | number {
@@ -130,6 +145,7 @@ export class InetSocket extends Socket {
   }
 
   override sendmsg(t: Task, m: SendRequest): number {
+    this.activity++;
     if (m.flags & ~KNOWN_SEND) return -EOPNOTSUPP;
     let dest: InetAddr | null = null;
     if (m.addr && m.addr.length > 0 && this.type === SOCK_DGRAM) {
@@ -153,10 +169,15 @@ export class InetSocket extends Socket {
   }
 
   override recvmsg(t: Task, m: RecvRequest): RecvResult | number {
+    this.activity++;
     if (m.flags & MSG_ERRQUEUE) return -EAGAIN; // no error queue is kept (IP_RECVERR is refused)
     const done = progressOf(t);
     const dgram = this.type === SOCK_DGRAM;
-    const r = netSys().sockRecv(this.hostFd, skipViews(m.data, done), m.flags & HOST_RECV, dgram ? addrScratch : null);
+    // Control messages only for a datagram reader with room for them (TCP has none to give).
+    const ctl = dgram && m.controlLen > 0 ? ctlScratch : null;
+    const r = netSys().sockRecv(this.hostFd, skipViews(m.data, done), m.flags & HOST_RECV, dgram ? addrScratch : null, ctl);
+    // A datagram socket shut for reading: a blocking read ends (0) where the host's non-blocking one says EAGAIN.
+    if (r === -EAGAIN && dgram && this.readShut && !(m.flags & MSG_DONTWAIT)) return { n: 0, addr: null, control: null, flags: 0 };
     if (r === -EAGAIN) return this.finishOrPark(t, m, done);
     if (r < 0) return done > 0 ? { n: done, addr: null, control: null, flags: 0 } : r;
     const flags = netAux[1] & (MSG_TRUNC | 0x80 | 0x1 | 0x8);
@@ -166,7 +187,15 @@ export class InetSocket extends Socket {
     if (!dgram && m.flags & MSG_WAITALL && !(m.flags & (MSG_PEEK | MSG_DONTWAIT)) && r > 0 && n < total(m.data)) {
       return this.park(t, 'rcv', m.flags, n);
     }
-    return { n, addr, control: null, flags };
+    let control: Uint8Array | null = null;
+    let cflags = 0;
+    if (ctl && netAux[2] > 0) {
+      const w = new CmsgWriter(m.controlLen);
+      relayInetCmsgs(ctl.subarray(0, Math.min(netAux[2], ctl.length)), w);
+      control = w.result();
+      cflags = w.flags;
+    }
+    return { n, addr, control, flags: flags | cflags };
   }
 
   private finishOrPark(t: Task, m: RecvRequest, done: number): RecvResult | number {
@@ -176,6 +205,9 @@ export class InetSocket extends Socket {
   }
 
   override shutdown(_t: Task, how: number): number {
+    this.activity++;
+    // Linux marks the socket shut even when it answers ENOTCONN (an unconnected UDP socket).
+    if (how !== SHUT_WR) this.readShut = true;
     const r = netSys().sockShutdown(this.hostFd, how);
     this.waitQueue.notify();
     return r;
@@ -188,8 +220,22 @@ export class InetSocket extends Socket {
 
   override setsockopt(t: Task, level: number, name: number, val: Uint8Array): number {
     if (level === SOL_SOCKET && name === SO_LINGER) return this.setLinger(t, val);
-    if (hostOption(level, name)) return inetSetOpt(this.hostFd, level, name, val, t.creds.euid === 0);
+    if (level === SOL_SOCKET && (name === SO_SNDBUFFORCE || name === SO_RCVBUFFORCE)) return this.forceBuffer(t, name, val);
+    if (hostOption(level, name)) return inetSetOpt(this.hostFd, level, name, val, netPrivileged(t));
     return super.setsockopt(t, level, name, val);
+  }
+
+  /**
+   * SO_SNDBUFFORCE/SO_RCVBUFFORCE: the application needs CAP_NET_ADMIN (the sentry has it on the
+   * host); the size reaching the host is bounded (FORCE_MAX, doubled by the host as Linux does).
+   */
+  private forceBuffer(t: Task, name: number, val: Uint8Array): number {
+    if (!capable(t.creds, CAP_NET_ADMIN)) return -EPERM;
+    const v = optInt(val);
+    if (Number.isNaN(v)) return -EINVAL;
+    const host = new Uint8Array(4);
+    new DataView(host.buffer).setInt32(0, Math.min(Math.max(v, 0), FORCE_MAX), true);
+    return netSys().sockSetOpt(this.hostFd, SOL_SOCKET, name, host, 4);
   }
 
   /**
@@ -207,6 +253,10 @@ export class InetSocket extends Socket {
   override readiness(): number {
     const rev = netSys().pollNow(this.hostFd, POLLIN | POLLOUT | POLLPRI | POLLRDHUP);
     return rev & (POLLIN | POLLOUT | POLLPRI | POLLRDHUP | POLLERR | POLLHUP);
+  }
+
+  override edgeActivity(): number {
+    return this.activity;
   }
 
   /** Readable always wakes; writable too while the socket cannot take more (or is connecting). */

@@ -45,7 +45,18 @@ function takeScm(t: Task, s: UnixSocket, m: SendRequest): Scm | number {
   return scm;
 }
 
-function enqueue(s: UnixSocket, to: UnixSocket, data: Uint8Array, scm: Scm | null, creds: Ucred): void {
+/**
+ * The credentials a message carries (unix_maybe_add_creds): those of an SCM_CREDENTIALS message,
+ * else the sender's own when either end has SO_PASSCRED or the receiver is a connection not
+ * accepted yet; else none (a reader that turns SO_PASSCRED on later sees nobody: pid 0, uid and
+ * gid 65534).
+ */
+function messageCreds(t: Task, s: UnixSocket, to: UnixSocket, scm: Scm | null): Ucred | null {
+  if (scm?.creds) return scm.creds;
+  return s.passCred || to.passCred || to.embryo ? ownCreds(t) : null;
+}
+
+function enqueue(s: UnixSocket, to: UnixSocket, data: Uint8Array, scm: Scm | null, creds: Ucred | null): void {
   const files = scm && scm.files.length > 0 ? scm : null;
   if (files) s.ns.inflight += files.files.length;
   to.queue.push({ data, off: 0, scm: files, creds, sender: s });
@@ -65,7 +76,7 @@ function sendStream(t: Task, s: UnixSocket, m: SendRequest): number {
     if (typeof r === 'number') return r;
     scm = r;
   }
-  const creds = scm?.creds ?? ownCreds(t);
+  const creds = messageCreds(t, s, p, scm);
   const total = viewsLength(m.data);
   while (sent < total) {
     if (p.released || p.shut & RCV_SHUTDOWN) break;
@@ -119,7 +130,7 @@ function sendDatagram(t: Task, s: UnixSocket, m: SendRequest): number {
   }
   const scm = takeScm(t, s, m);
   if (typeof scm === 'number') return scm;
-  enqueue(s, to, gatherViews(m.data, 0, len), scm, scm.creds ?? ownCreds(t));
+  enqueue(s, to, gatherViews(m.data, 0, len), scm, messageCreds(t, s, to, scm));
   return len;
 }
 
@@ -148,7 +159,7 @@ function empty(t: Task, s: UnixSocket, r: RecvRequest, progress: number): RecvRe
 
 /** SCM_CREDENTIALS (with SO_PASSCRED) and SCM_RIGHTS of m into w; a read (not a peek) takes the files. */
 function deliverControl(t: Task, s: UnixSocket, m: UnixMessage, w: CmsgWriter, flags: number, creds = true): void {
-  if (creds && s.passCred) w.put(SOL_SOCKET, SCM_CREDENTIALS, encodeUcred(m.creds));
+  if (creds && s.passCred) w.put(SOL_SOCKET, SCM_CREDENTIALS, encodeUcred(m.creds ?? NOBODY));
   const scm = m.scm;
   if (!scm || scm.files.length === 0) return;
   const fds = installFiles(t, scm.files, w.fits(4), (flags & MSG_CMSG_CLOEXEC) !== 0);
@@ -195,7 +206,11 @@ function recvDatagram(t: Task, s: UnixSocket, r: RecvRequest): RecvResult | numb
   };
 }
 
-function sameCreds(a: Ucred, b: Ucred): boolean {
+/** What a message without credentials shows a SO_PASSCRED reader (no pid, the overflow ids). */
+const NOBODY: Ucred = { pid: 0, uid: 65534, gid: 65534 };
+
+function sameCreds(a: Ucred | null, b: Ucred | null): boolean {
+  if (!a || !b) return a === b;
   return a.pid === b.pid && a.uid === b.uid && a.gid === b.gid;
 }
 
@@ -210,12 +225,14 @@ function recvStream(t: Task, s: UnixSocket, r: RecvRequest): RecvResult | number
   const peek = (r.flags & MSG_PEEK) !== 0;
   const waitAll = (r.flags & MSG_WAITALL) !== 0 && !peek;
   let copied = waitAll ? progressOf(t) : 0;
-  if (size === 0) return EOF;
   const w = new CmsgWriter(r.controlLen);
   let addr: Uint8Array | null = null;
+  let first = true;
   let creds: Ucred | null = null;
   let idx = 0;
-  while (copied < size) {
+  // A zero-length read still waits for data (or EOF), then takes the first segment's control
+  // messages (its files) and no bytes.
+  while (copied < size || first) {
     const m = s.queue.at(idx);
     if (!m) {
       if (copied > 0 && (!waitAll || s.error || s.shut & RCV_SHUTDOWN)) break;
@@ -223,11 +240,13 @@ function recvStream(t: Task, s: UnixSocket, r: RecvRequest): RecvResult | number
       const b = s.waitFor(t, [s.waitQueue], 'rcv', r.flags, copied);
       return b > 0 ? { n: b, addr, control: null, flags: 0 } : b;
     }
-    if (creds && s.passCred && !sameCreds(creds, m.creds)) break;
-    if (!creds) {
+    // Never glue segments of different writers (or with and without credentials) for a SO_PASSCRED reader.
+    if (!first && s.passCred && !sameCreds(creds, m.creds)) break;
+    if (first) {
+      first = false;
       creds = m.creds;
       addr = m.sender.name;
-      if (s.passCred) w.put(SOL_SOCKET, SCM_CREDENTIALS, encodeUcred(creds));
+      if (s.passCred) w.put(SOL_SOCKET, SCM_CREDENTIALS, encodeUcred(creds ?? NOBODY));
     }
     const n = Math.min(m.data.length - m.off, size - copied);
     copyToViews(r.data, m.data.subarray(m.off, m.off + n), copied);

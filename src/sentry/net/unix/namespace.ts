@@ -3,7 +3,8 @@
 // device and number, as stat shows them, so every dentry and overlay view of the inode finds it).
 // A socket file that no sandbox socket is bound to (one on a host bind mount, one left over after
 // its socket closed) refuses connections. Also the count of file descriptions in flight in
-// SCM_RIGHTS messages, bounded as Linux bounds them (RLIMIT_NOFILE: ETOOMANYREFS past it).
+// SCM_RIGHTS messages, bounded as Linux bounds them (RLIMIT_NOFILE: ETOOMANYREFS past it), and
+// the open sockets (for /proc/net/unix).
 
 import type { Kernel } from '../../kernel/kernel';
 import type { Inode } from '../../vfs/inode';
@@ -18,6 +19,8 @@ export class UnixNamespace<S extends Bindable = Bindable> {
   readonly byInode = new Map<string, S>();
   /** Descriptions in SCM_RIGHTS messages not yet received. */
   inflight = 0;
+  /** Every open socket of the sandbox, in creation order (/proc/net/unix lists them). */
+  readonly live = new Set<{ procLine(): string }>();
   private nextAuto = 1;
 
   /** A free automatic name: five hex digits, as unix_autobind makes them. */
@@ -37,6 +40,14 @@ export function inodeKey(i: Inode): string {
 }
 
 const namespaces = new WeakMap<Kernel, UnixNamespace>();
+
+/** /proc/net/unix's lines for the kernel's sockets (the header line, then one per socket). */
+export function unixProcText(k: object): string {
+  let out = 'Num       RefCount Protocol Flags    Type St Inode Path\n';
+  const ns = namespaces.get(k as Kernel);
+  if (ns) for (const s of ns.live) out += s.procLine();
+  return out;
+}
 
 export function namespaceOf<S extends Bindable>(k: Kernel): UnixNamespace<S> {
   let ns = namespaces.get(k);

@@ -19,7 +19,8 @@ export interface UnixMessage {
   /** Bytes of a stream segment already read. */
   off: number;
   scm: Scm | null;
-  creds: Ucred;
+  /** The sender's credentials, if it attached them (SO_PASSCRED at either end, or SCM_CREDENTIALS). */
+  creds: Ucred | null;
   sender: Sender;
 }
 

@@ -18,7 +18,7 @@ import {
 } from '../constants';
 import { encodeUcred, releaseScm, type RecvRequest, type RecvResult, type SendRequest, type Ucred } from '../message';
 import { Socket } from '../socket';
-import { abstractAddress, parseAddress, parseBindAddress, pathAddress, unnamedAddress, type UnixName } from './address';
+import { abstractAddress, parseAddress, parseBindAddress, pathAddress, SUN_PATH_OFFSET, unnamedAddress, type UnixName } from './address';
 import { recvMessage, sendMessage } from './io';
 import { inodeKey, namespaceOf, type UnixNamespace } from './namespace';
 import { MessageQueue } from './queue';
@@ -63,6 +63,27 @@ export class UnixSocket extends Socket {
 
   constructor(readonly ns: UnixNamespace<UnixSocket>, type: number, flags: number) {
     super(AF_UNIX, type, 0, flags);
+    ns.live.add(this);
+  }
+
+  /**
+   * This socket's line of /proc/net/unix (unix_seq_show): no kernel address (%pK shows zeros to
+   * the unprivileged), references, protocol 0, __SO_ACCEPTCON for a listener, the type, the state
+   * (SS_CONNECTED, SS_UNCONNECTED; a connection not accepted yet SS_CONNECTING), the inode, the
+   * name (an abstract one with '@' for its NULs).
+   */
+  procLine(): string {
+    const hex = (v: number, w: number) => (v >>> 0).toString(16).toUpperCase().padStart(w, '0');
+    const connected = this.state === 'connected' && !!this.peer;
+    const st = this.embryo ? (connected ? 2 : 4) : connected ? 3 : 1;
+    let line = `0000000000000000: ${hex(this.refs + 1, 8)} ${hex(0, 8)} ${hex(this.listening ? 1 << 16 : 0, 8)} ${hex(this.type, 4)} ${hex(st, 2)} ${String(this.sockIno).padStart(5)}`;
+    const n = this.name;
+    if (n && n.length > SUN_PATH_OFFSET) {
+      let path = n.subarray(SUN_PATH_OFFSET);
+      if (path[0] !== 0 && path[path.length - 1] === 0) path = path.subarray(0, path.length - 1);
+      line += ' ' + Buffer.from(path.map((c) => (c === 0 ? 0x40 : c))).toString('latin1');
+    }
+    return line + '\n';
   }
 
   get connectionless(): boolean {
@@ -199,6 +220,8 @@ export class UnixSocket extends Socket {
     this.listening = true;
     this.backlog = backlog;
     this.listenCred = peerCredsOf(t);
+    // init_peercred: a listener's own SO_PEERCRED is its creator's (who listened).
+    this.peerCred = this.listenCred;
     this.waitQueue.notify();
     return 0;
   }
@@ -280,6 +303,7 @@ export class UnixSocket extends Socket {
 
   override release(): void {
     this.released = true;
+    this.ns.live.delete(this);
     if (this.abstractKey !== null && this.ns.abstract.get(this.abstractKey) === this) this.ns.abstract.delete(this.abstractKey);
     if (this.inodeKey !== null && this.ns.byInode.get(this.inodeKey) === this) this.ns.byInode.delete(this.inodeKey);
     for (const e of this.pending.splice(0)) e.decRef();

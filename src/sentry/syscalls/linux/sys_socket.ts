@@ -16,7 +16,8 @@ import {
   SOCK_CLOEXEC, SOCK_MAX, SOCK_STREAM, SOCK_NONBLOCK, SOCK_TYPE_MASK, SOCKADDR_MAX, SOMAXCONN, UIO_MAXIOV,
 } from '../../net/constants';
 import { parseCmsgs, type RecvResult } from '../../net/message';
-import { socketFamily, type Socket, isSocket } from '../../net/socket';
+import { isSocket, resetProgress, socketFamily, type Socket } from '../../net/socket';
+import { BLOCK } from '../../kernel/task';
 import { O_NONBLOCK } from '../../vfs/constants';
 import { iovecViews } from './sys_io';
 
@@ -142,7 +143,7 @@ function accept4(t: Task, flags: number): number {
   const n = s.accept(t, flags & SOCK_NONBLOCK ? O_NONBLOCK : 0);
   if (typeof n === 'number') return n;
   if (addr !== 0) {
-    const peer = n.getpeername(t);
+    const peer = n.acceptedFrom ?? n.getpeername(t);
     const w = writeSockaddr(t, typeof peer === 'number' ? new Uint8Array(0) : peer, addr, room, t.arg(2));
     if (w < 0) {
       n.decRef();
@@ -247,20 +248,50 @@ function sendmsg(t: Task): number {
   return sendMsg(t, s, m, t.argInt(2));
 }
 
-/** sendmmsg: each message in turn, msg_len set; the count sent, or the first one's error. */
+/**
+ * sendmmsg/recvmmsg park between messages as Linux does: the count done so far is kept with the
+ * wait (the socket's own block state), so the re-run after a wake-up goes on from there, and a
+ * signal or timeout during a later message ends the call with that count.
+ */
+interface MmsgProgress {
+  st: unknown;
+  done: number;
+  deadline: number;
+}
+const mmsgProgress = new WeakMap<Task, MmsgProgress>();
+
+/** Where a re-run of this task's parked sendmmsg/recvmmsg left off (none for a fresh call). */
+function mmsgResume(t: Task): MmsgProgress | undefined {
+  const p = mmsgProgress.get(t);
+  mmsgProgress.delete(t);
+  return p && p.st !== undefined && p.st === t.blockState ? p : undefined;
+}
+
+/** A message of the batch parked: remember the count, which a signal or a timeout then returns. */
+function mmsgPark(t: Task, done: number, deadline: number): number {
+  if (done > 0) {
+    mmsgProgress.set(t, { st: t.blockState, done, deadline });
+    t.interruptResult = done;
+  }
+  return BLOCK;
+}
+
+/** sendmmsg: each message in turn (each may wait, as on Linux), msg_len set; the count sent, or the first one's error. */
 function sendmmsg(t: Task): number {
   const s = sockOf(t, t.argInt(0));
   if (typeof s === 'number') return s;
   const base = t.arg(1);
   const vlen = Math.min(t.argU32(2), UIO_MAXIOV);
   const flags = t.argInt(3);
-  let done = 0;
+  let done = mmsgResume(t)?.done ?? 0;
   for (; done < vlen; done++) {
     const at = base + done * MMSGHDR_SIZE;
     const m = readMsghdr(t, at);
-    // After the first message the rest go without waiting: the sentry cannot park half-way.
-    const r = typeof m === 'number' ? m : sendMsg(t, s, m, done === 0 ? flags : flags | MSG_DONTWAIT);
+    const r = typeof m === 'number' ? m : sendMsg(t, s, m, flags);
+    if (r === BLOCK) return mmsgPark(t, done, Infinity);
     if (r < 0) return done === 0 ? r : done;
+    // The next message starts afresh (a stream's bytes-moved count was this one's).
+    resetProgress(t);
     if (!t.mm.writeU32(at + MSGHDR_SIZE, r)) return done === 0 ? -EFAULT : done;
   }
   return done;
@@ -292,7 +323,8 @@ function recvMsg(t: Task, s: Socket, mAddr: number, flags: number): number {
   const data = iovecViews(t, m.iov, m.iovlen, true);
   if (data === null) return -EFAULT;
   if (typeof data === 'number') return data;
-  const controlLen = Math.min(m.controllen, 0x7fffffff);
+  // put_cmsg: no buffer (a NULL msg_control) is no room: control messages are dropped with MSG_CTRUNC.
+  const controlLen = m.control === 0 ? 0 : Math.min(m.controllen, 0x7fffffff);
   const r = s.recvmsg(t, { data, flags: callFlags(s, flags), controlLen });
   if (typeof r === 'number') return r;
   const w = writeBack(t, mAddr, m, r, flags);
@@ -322,8 +354,9 @@ function recvmsg(t: Task): number {
 }
 
 /**
- * recvmmsg: the first message as recvmsg (waiting unless non-blocking), then whatever is queued
- * already (the sentry does not park half-way: later messages never wait, as with MSG_WAITFORONE).
+ * recvmmsg: each message in turn as recvmsg; after the first, MSG_WAITFORONE makes the rest
+ * non-blocking. The timeout is looked at after each message (as Linux does: it does not bound a
+ * wait for the next one).
  */
 function recvmmsg(t: Task): number {
   const s = sockOf(t, t.argInt(0));
@@ -331,21 +364,28 @@ function recvmmsg(t: Task): number {
   const base = t.arg(1);
   const vlen = Math.min(t.argU32(2), UIO_MAXIOV);
   const flags = t.argInt(3);
+  const resumed = mmsgResume(t);
+  let deadline = resumed?.deadline ?? Infinity;
   const to = t.arg(4);
-  if (to !== 0) {
+  if (to !== 0 && !resumed) {
     const ts = t.mm.read(to, 16);
     if (!ts) return -EFAULT;
     const dv = new DataView(ts.buffer);
     const sec = Number(dv.getBigInt64(0, true));
     const nsec = Number(dv.getBigInt64(8, true));
     if (sec < 0 || nsec < 0 || nsec >= 1e9) return -EINVAL;
+    deadline = performance.now() + Math.min(sec, 1e9) * 1000 + nsec / 1e6;
   }
-  let done = 0;
+  let done = resumed?.done ?? 0;
   for (; done < vlen; done++) {
     const at = base + done * MMSGHDR_SIZE;
-    const r = recvMsg(t, s, at, done === 0 ? flags & ~MSG_WAITFORONE : (flags & ~MSG_WAITFORONE) | MSG_DONTWAIT);
+    const f = done > 0 && flags & MSG_WAITFORONE ? flags | MSG_DONTWAIT : flags;
+    const r = recvMsg(t, s, at, f & ~MSG_WAITFORONE);
+    if (r === BLOCK) return mmsgPark(t, done, deadline);
     if (r < 0) return done === 0 ? r : done;
+    resetProgress(t);
     if (!t.mm.writeU32(at + MSGHDR_SIZE, r)) return done === 0 ? -EFAULT : done;
+    if (performance.now() >= deadline) return done + 1;
   }
   return done;
 }

@@ -23,6 +23,8 @@ export type ProcNode = (
       mayOpen?(opener: ProcOpener): number;
       /** A writable file (comm): one write(2)'s bytes, by the process that opened it; count or -errno. */
       write?(writer: ProcOpener, data: Uint8Array): number;
+      /** A /proc/sys file: its mode binds root too. */
+      sysctl?: boolean;
     }
   /** target(): the link's text, or -errno (an ns link of a process that has exited). */
   | { kind: 'symlink'; target(): string | number }

@@ -74,7 +74,7 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     smaps: () => ({ ...text(() => smapsText(mm())), mayOpen: (o) => mayRead(o, owner() ?? t) }),
     mounts: () => text(() => mountsText(k)),
     ns: () => nsDir(tg),
-    net: () => netDir(),
+    net: () => netDir(k),
     oom_adj: () => text(() => '0\n'),
     projid_map: () => textFile(() => IDENTITY_MAP),
     oom_score: () => text(() => '0\n'),

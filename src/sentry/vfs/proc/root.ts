@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ProcDir, ProcKernel, ProcNode, SelfFn } from './node';
 import { DIR_MODE, parseId, staticDir, symlink, textFile } from './node';
+import { sysNetDir } from './net';
 import { pidDir } from './pid';
 import { isVisible } from './process';
 import {
@@ -10,7 +11,7 @@ import {
 } from './system';
 
 function value(v: () => string): () => ProcNode {
-  return () => textFile(() => v() + '\n');
+  return () => ({ ...textFile(() => v() + '\n'), sysctl: true });
 }
 
 function sysDir(k: ProcKernel): ProcDir {
@@ -54,6 +55,7 @@ function sysDir(k: ProcKernel): ProcDir {
           }),
         version: value(() => SYS_VALUES.version),
       }),
+    net: () => sysNetDir(),
     vm: () =>
       staticDir({
         max_map_count: value(() => SYS_VALUES.maxMapCount),
