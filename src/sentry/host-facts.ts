@@ -4,6 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { vsyscallEnabled } from './kernel/vsyscall';
 
 let memTotal: number | undefined;
 /** The host's first CPU: model name, clock in MHz, and its identification lines of /proc/cpuinfo. */
@@ -48,10 +49,11 @@ function hostCpuIds(): Record<string, string> {
   return ids;
 }
 
-/** Read them all now; also the time zone, which V8 and ICU look up (/etc/localtime) on the first
+/** Read them all now (and whether the host maps the vsyscall page); also the time zone, which V8 and ICU look up (/etc/localtime) on the first
  * local-time use and keep. */
 export function readHostFacts(): void {
   hostTotalMem();
+  vsyscallEnabled();
   hostFirstCpu();
   new Date().getTimezoneOffset();
   Intl.DateTimeFormat().resolvedOptions();

@@ -48,6 +48,8 @@ export function mapsText(mm: ProcMm | undefined): string {
   if (!mm) return '';
   let out = '';
   for (const s of spansOf(mm)) out += mapLine(s) + '\n';
+  // The vsyscall page is every process's, as on the host (not a VMA of the address space).
+  if (vsyscallEnabled()) out += VSYSCALL_MAPS_LINE;
   return out;
 }
 
@@ -72,8 +74,6 @@ export function smapsText(mm: ProcMm | undefined): string {
     const flags = [s.prot & PROT_READ && 'rd', s.prot & PROT_WRITE && 'wr', s.prot & PROT_EXEC && 'ex', s.shared && 'sh', 'mr', 'mw', 'me', s.shared && 'ms'].filter(Boolean);
     out += `VmFlags: ${flags.join(' ')} \n`;
   }
-  // The vsyscall page is every process's, as on the host (not a VMA of the address space).
-  if (vsyscallEnabled()) out += VSYSCALL_MAPS_LINE;
   return out;
 }
 
