@@ -193,7 +193,9 @@ int main(int argc, char **argv)
 	if (parent_run(&p, p.clone_at + 1, p.go_at, pid, &e) < 0)
 		fail_child(a.report_fd, pid, &e);
 	/* If C is already gone, sync_wait_ready sees EOF and says so. */
-	(void)sync_send_go(sv[0]);
+	(void)sync_send_go(sv[0], parent_tree_fd());
+	if (parent_tree_fd() >= 0)
+		close(parent_tree_fd()); /* C has its own copy now */
 	rc = sync_wait_ready(sv[0], &e);
 	if (rc == SYNC_EOF)
 		fail_silent_child(a.report_fd, pid, &e);

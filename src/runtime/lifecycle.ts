@@ -2,6 +2,7 @@
 // under --root. Platforms only build the container; everything after that is the same for all.
 
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { loadPlatform, platformFor, selectPlatform, type ConsoleRequest, type CreatedInit, type CreateRequest } from '../platform';
 import type { Bundle } from '../spec/bundle';
 import type { ContainerStateJson, Process, Spec } from '../spec/types';
@@ -14,6 +15,8 @@ import { runHooks } from './hooks';
 import { sleepMs } from '../util/sleep';
 import { killAndWait, signalInNamespace, writePidFile } from './processes';
 import { startedState, stateJson, statusOf } from './status';
+import { claimRange, releaseRange } from '../state/userns-ranges';
+import { USERNS_ANNOTATION, wantsOwnUserns, withOwnUserns } from './userns';
 
 export interface RuntimeOptions {
   root: string;
@@ -59,12 +62,16 @@ export class Runtime {
   async create(o: CreateOptions): Promise<Created> {
     const platformName = selectPlatform(this.opts.isolation, o.bundle.spec.annotations);
     refuseUnenforcedEgress(platformName, o.bundle.spec.annotations);
+    const ownUserns = platformName === 'native' && wantsOwnUserns(o.bundle.spec.annotations);
     const handle = this.store.claim(o.id);
     let pid = 0;
     let startTime = '';
     let made: ContainerRecord | undefined;
     try {
       const platform = await platformFor(platformName);
+      // Before the spec is saved: exec joins the namespaces the saved spec names.
+      if (ownUserns) checkReachable(o.hostRootOverlay?.scratch ?? o.bundle.rootfs);
+      if (ownUserns) o = { ...o, bundle: { ...o.bundle, spec: withOwnUserns(o.bundle.spec, claimRange(handle.dir)) } };
       const record: ContainerRecord = (made = {
         ociVersion: o.bundle.spec.ociVersion,
         id: o.id,
@@ -92,6 +99,7 @@ export class Runtime {
         noPivot: o.noPivot,
         preserveFds: o.preserveFds,
         ...(o.hostRootOverlay ? { hostRootOverlay: o.hostRootOverlay } : {}),
+        ...(ownUserns ? { idmapped: true } : {}),
         ...(o.console ? { console: o.console } : {}),
         ...(o.noNewKeyring ? { noNewKeyring: true } : {}),
         ...(o.stdio ? { stdio: o.stdio } : {}),
@@ -135,6 +143,7 @@ export class Runtime {
     } catch (err) {
       if (pid > 0 && startTime) killAndWait(pid, startTime);
       if (made?.cgroups || made?.vm) loadPlatform(platformName).destroy(made);
+      if (ownUserns) releaseRange(handle.dir);
       handle.destroy();
       throw err;
     }
@@ -269,6 +278,7 @@ export class Runtime {
     }
     // The processes are gone (what is left in the cgroup is killed there): remove its cgroups.
     platform.destroy(rec);
+    if (rec.platform === 'native' && rec.annotations?.[USERNS_ANNOTATION] === 'auto') releaseRange(handle.dir);
     if (rec.pid !== 0 && fs.existsSync(handle.specPath)) {
       runHooks('poststop', this.savedSpec(handle).hooks, { ...stateJson(rec), status: 'stopped', pid: 0 });
     }
@@ -327,6 +337,21 @@ function readOne(fd: number, buf: Buffer): number {
 /** runc's wording (libcontainer ErrNotRunning), which containerd's shim recognises. */
 function notRunning(rec: ContainerRecord, status: string): MoatError {
   return new MoatError('ESTATE', `cannot signal container ${JSON.stringify(rec.id)}: container not running (${status})`);
+}
+
+/**
+ * The init of a container in its own user namespace is an unprivileged host id: it must be able to
+ * walk down to `target` (the bundle's rootfs, or `moat do`'s scratch dir under the state root) to
+ * mount there. Said before anything starts, naming the directory, rather than as EACCES from a mount.
+ */
+function checkReachable(target: string): void {
+  for (let dir = path.dirname(path.resolve(target)); ; dir = path.dirname(dir)) {
+    const st = fs.statSync(dir);
+    if ((st.mode & 0o001) === 0) {
+      throw new MoatError('ESETUP', `${dir} (mode ${(st.mode & 0o7777).toString(8)}) is not searchable by others: a container in its own user namespace (dev.moat.userns=auto, moat do's default) cannot reach ${target}; chmod o+x it, or use moat do --userns=host`);
+    }
+    if (dir === '/') return;
+  }
 }
 
 function ownerName(): string {

@@ -68,7 +68,11 @@ export function makeBundle(args: string[], mutate: (c: Record<string, any>) => v
 }
 
 export function makeStateRoot(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'moat-root-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-root-'));
+  // As moat makes its default root (0711): the root of a `moat do` sandbox, an unprivileged host
+  // id in its own user namespace, must reach its scratch dir under it.
+  fs.chmodSync(dir, 0o711);
+  return dir;
 }
 
 export interface MoatResult {
