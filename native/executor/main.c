@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -184,6 +185,12 @@ int main(int argc, char **argv)
 	load_plan(&a, &p);
 	if (a.mode == MODE_CHECK)
 		return 0;
+	/*
+	 * run: we supervise the init until it exits, so its orphans (a container without a pid
+	 * namespace of its own) come to us, not to the host's init, and supervise() reaps them.
+	 */
+	if (a.mode == MODE_RUN)
+		(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	if (parent_run(&p, 0, p.clone_at, 0, &e) < 0)
 		fail(a.report_fd, &e);
 
