@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { test } from 'node:test';
-import { containerSuite, makeBundle, moat, MOAT, waitFor } from '../helpers/moat';
+import * as path from 'node:path';
+import { containerSuite, makeBundle, moat, moatDetached, MOAT, waitFor } from '../helpers/moat';
 
 let root: string;
 containerSuite((r) => (root = r), () => fs.rmSync(`${root}/@vm`, { recursive: true, force: true }));
@@ -67,7 +68,8 @@ for (const [platform, spanMs, n] of PLATFORMS) {
         checkAndDelete(c, `create killed at ${atCreate} ms`);
         // start, killed at a random moment after a complete create.
         const s = `${platform}-start-${i}`;
-        const made = moat(root, [...g, 'create', '--bundle', b.dir, s], { timeoutMs: 120_000 });
+        // (Its container keeps moat's stdio: a file, never a pipe that would not end.)
+        const made = moatDetached(root, [...g, 'create', '--bundle', b.dir, s], path.join(b.dir, 'create.log'));
         assert.equal(made.status, 0, made.stderr);
         const atStart = Math.round(random() * Math.min(spanMs, 500));
         await killedAfter([...g, 'start', s], atStart);
@@ -80,6 +82,8 @@ for (const [platform, spanMs, n] of PLATFORMS) {
       }
       await waitFor('the state root to be empty', () => fs.readdirSync(root).filter((n) => n !== '@vm').length === 0);
     } finally {
+      // A failed assertion above must not leave its containers behind for the next test.
+      for (const id of fs.readdirSync(root).filter((n) => n !== '@vm')) moat(root, [...g, 'delete', '--force', id], { timeoutMs: 120_000 });
       b.cleanup();
     }
   });
