@@ -69,7 +69,7 @@ for (const [platform, spanMs, n] of PLATFORMS) {
         // start, killed at a random moment after a complete create.
         const s = `${platform}-start-${i}`;
         // (Its container keeps moat's stdio: a file, never a pipe that would not end.)
-        const made = moatDetached(root, [...g, 'create', '--bundle', b.dir, s], path.join(b.dir, 'create.log'));
+        const made = moatDetached(root, [...g, 'create', '--bundle', b.dir, s], path.join(b.dir, 'create.log'), 180_000);
         assert.equal(made.status, 0, made.stderr);
         const atStart = Math.round(random() * Math.min(spanMs, 500));
         await killedAfter([...g, 'start', s], atStart);
