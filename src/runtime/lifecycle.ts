@@ -6,13 +6,12 @@ import * as path from 'node:path';
 import { loadPlatform, platformFor, selectPlatform, type ConsoleRequest, type CreatedInit, type CreateRequest } from '../platform';
 import type { Bundle } from '../spec/bundle';
 import type { ContainerStateJson, Process, Spec } from '../spec/types';
-import { isLive, pidNamespaceOf, pidsInNamespace, readProcStat, signalVerified } from '../state/process';
+import { isLive, openVerifiedPidfd, pidNamespaceOf, pidsInNamespace, readProcStat, signalVerified } from '../state/process';
 import { StateStore, type ContainerHandle, type ContainerRecord } from '../state/store';
 import { sys } from '../sys';
 import { MoatError } from '../util/errors';
 import { runContainerHooks } from './container-hooks';
 import { runHooks } from './hooks';
-import { sleepMs } from '../util/sleep';
 import { killAndWait, signalInNamespace, writePidFile } from './processes';
 import { startedState, stateJson, statusOf } from './status';
 import { claimRange, releaseRange } from '../state/userns-ranges';
@@ -29,6 +28,9 @@ export interface RuntimeOptions {
   strace?: boolean;
 }
 
+
+/** How long `start` waits for the init to answer on the exec fifo. */
+const START_ANSWER_MS = 60_000;
 
 export interface CreateOptions {
   id: string;
@@ -165,9 +167,14 @@ export class Runtime {
       return;
     }
     const fd = fs.openSync(handle.fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    // The init's pidfd: between reads we wait on it (a short, bounded wait that ends at once if
+    // the init exits) instead of sleeping and re-reading /proc.
+    const pidfd = openVerifiedPidfd(rec.pid, rec.pidStartTime);
     try {
       const buf = Buffer.alloc(1);
-      const deadline = Date.now() + 10_000;
+      // Generous: on a loaded host an init (a sentry's Node, first of all) can take seconds to
+      // reach the fifo, and a start that fails then is a flake, not a safety net.
+      const deadline = Date.now() + START_ANSWER_MS;
       for (;;) {
         let n = 0;
         try {
@@ -178,14 +185,16 @@ export class Runtime {
         if (n === 1) break;
         // The init may have answered, run and exited between the read and this check (a short
         // command on a busy host): its byte is in the fifo then, and the start did happen.
-        if (!isLive(rec.pid, rec.pidStartTime) && readOne(fd, buf) !== 1) {
+        const exited = pidfd === undefined || sys().pidfdWaitExit(pidfd, 2);
+        if (exited) {
+          if (readOne(fd, buf) === 1) break;
           throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} cannot be started: its init has exited`);
         }
-        if (Date.now() > deadline) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)}: init did not answer start`);
-        sleepMs(1);
+        if (Date.now() > deadline) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)}: init did not answer start within ${START_ANSWER_MS / 1000} s`);
       }
     } finally {
       fs.closeSync(fd);
+      if (pidfd !== undefined) fs.closeSync(pidfd);
     }
     fs.rmSync(handle.fifoPath, { force: true });
     rec.phase = 'running';
