@@ -8,9 +8,11 @@
 //   break tools that read them as signed), and far above any range useradd hands out in /etc/subuid;
 // - a slot is skipped if it overlaps an entry of /etc/subuid, /etc/subgid, or an id of /etc/passwd
 //   or /etc/group (someone else's range, whatever its size or place);
-// - a slot is taken by an O_EXCL claim file /run/moat/userns/<slot> naming the container's state
-//   dir, made under a flock; it is freed by `delete`, and a claim whose state dir no longer exists
-//   (a moat killed before it could delete) is stale and taken over. /run is a tmpfs: no claim
+// - a slot is taken by a claim file /run/moat-userns/<slot> naming the container's state dir,
+//   written under a flock of the directory's .lock; it is freed by `delete`, and a claim whose state
+//   dir no longer exists (a moat killed before it could delete) is stale and taken over. One
+//   directory for the host, not one per --root: ranges must differ across state roots too (and a
+//   directory under /run/moat would be taken for a container id). /run is a tmpfs: no claim
 //   outlives a reboot, and neither does any sandbox.
 
 import * as fs from 'node:fs';
@@ -22,7 +24,7 @@ export const RANGE_SIZE = 65536;
 export const FIRST_SLOT_BASE = 0x70000000;
 export const SLOT_COUNT = (0x7ffe0000 - FIRST_SLOT_BASE) / RANGE_SIZE; // 4094
 
-export const CLAIM_DIR = '/run/moat/userns';
+export const CLAIM_DIR = '/run/moat-userns';
 
 export interface IdRange {
   start: number;
