@@ -4,13 +4,18 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { containerSuite, makeBundle, moat, moatDetached, MOAT, waitFor } from '../helpers/moat';
 import { CLAIM_DIR, FIRST_SLOT_BASE, RANGE_SIZE, SLOT_COUNT, hostUsedRanges } from '../../src/state/userns-ranges';
 
 let root: string;
-containerSuite((r) => (root = r));
+let scratch: string;
+containerSuite((r) => {
+  root = r;
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-userns-test-'));
+}, () => fs.rmSync(scratch, { recursive: true, force: true }));
 
 /** "0 <host> <size>" of a uid_map with one line. */
 function hostRange(uidMap: string): { start: number; size: number } {
@@ -46,7 +51,7 @@ test('do: root inside maps to an unused host range; host files keep their owners
 });
 
 test('do: the host sees the sandbox\'s processes as the unprivileged mapped uid; --userns=host opts out', async () => {
-  const out = path.join(root, 'sleeper.out');
+  const out = path.join(scratch, 'sleeper.out');
   const child = spawn(MOAT, ['--root', root, 'do', '--', 'sh', '-c', 'cat /proc/self/uid_map; exec sleep 30'], { stdio: ['ignore', fs.openSync(out, 'w'), 'inherit'] });
   const exited = new Promise((r) => child.once('exit', r));
   try {
@@ -79,7 +84,7 @@ test('do: the host sees the sandbox\'s processes as the unprivileged mapped uid;
 });
 
 test('do: two sandboxes at once get two different ranges', async () => {
-  const outs = [0, 1].map((i) => path.join(root, `pair-${i}.out`));
+  const outs = [0, 1].map((i) => path.join(scratch, `pair-${i}.out`));
   const kids = outs.map((o) => spawn(MOAT, ['--root', root, 'do', '--', 'sh', '-c', 'cat /proc/self/uid_map; sleep 2'], { stdio: ['ignore', fs.openSync(o, 'w'), 'inherit'] }));
   await Promise.all(kids.map((k) => new Promise((r) => k.once('exit', r))));
   const [a, b] = outs.map((o) => hostRange(fs.readFileSync(o, 'utf8')).start);
