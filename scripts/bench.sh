@@ -13,4 +13,7 @@ if [ "${1:-}" = sentry ]; then
   sh scripts/ensure-packages.sh "moat bench" runsc
   exec node build/ts/bench/sentry.js
 fi
+# `sh scripts/bench.sh soak`: 200 sentry containers 20 at a time and 50 vm containers 5 at a time,
+# then a search for anything left (bench/results/soak.md). Long on 2 cores: SOAK=sentry|vm for one half.
+if [ "${1:-}" = soak ]; then exec node build/ts/bench/soak.js; fi
 exec node build/ts/bench/run-true.js

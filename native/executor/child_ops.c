@@ -59,6 +59,8 @@ static const child_op_fn handlers[OP__COUNT] = {
 	[OP_READY] = op_ready,
 	[OP_WAIT_START] = op_wait_start,
 	[OP_EXEC] = op_exec,
+	[OP_ATTACH_TREE] = op_attach_tree,
+	[OP_UMOUNT] = op_umount,
 };
 
 /* Before `ready` P is listening and turns our text into `error …`; after it only stderr is left. */
@@ -74,13 +76,13 @@ static void __attribute__((noreturn)) child_fail(struct child *c, const struct e
 
 void child_main(const struct plan *p, int sock)
 {
-	struct child c = { .sock = sock, .rootfd = -1, .procfd = -1, .fifofd = -1, .notifysock = -1 };
+	struct child c = { .sock = sock, .rootfd = -1, .procfd = -1, .fifofd = -1, .notifysock = -1, .treefd = -1 };
 	struct err e;
 
 	/* If P dies during set-up nobody would report or reap us: die with it. Cleared by `ready`,
 	 * since in create mode P exits right after. P dying before this line shows up as EOF. */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (sync_wait_go(sock) < 0)
+	if (sync_wait_go(sock, &c.treefd) < 0)
 		_exit(1);
 	for (size_t i = p->go_at + 1; i < p->nops; i++) {
 		const struct plan_op *op = &p->ops[i];

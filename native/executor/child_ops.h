@@ -13,6 +13,7 @@ struct child {
 	int procfd;  /* `open-start`: the host's /proc/self/fd, for `wait-start` after the pivot */
 	int fifofd;  /* `open-start`: O_PATH fd of the exec fifo */
 	int notifysock; /* `seccomp-connect`: connected to the seccomp listener */
+	int treefd;  /* the `idmap-tree` P sent with "go", until `attach-tree` */
 	char hostpid[16]; /* `seccomp-connect`: our pid as the caller's /proc shows it */
 	bool ready;  /* after `ready`, errors go to stderr and C exits 127 */
 };
@@ -48,6 +49,8 @@ int op_move_root(struct child *c, const struct plan_op *op, struct err *e);
 int op_mask(struct child *c, const struct plan_op *op, struct err *e);
 int op_readonly(struct child *c, const struct plan_op *op, struct err *e);
 int op_remount_ro(struct child *c, const struct plan_op *op, struct err *e);
+int op_attach_tree(struct child *c, const struct plan_op *op, struct err *e);
+int op_umount(struct child *c, const struct plan_op *op, struct err *e);
 
 /* security.c: privileges */
 int op_no_new_privs(struct child *c, const struct plan_op *op, struct err *e);

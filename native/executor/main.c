@@ -204,6 +204,12 @@ int main(int argc, char **argv)
 	load_plan(&a, &p);
 	if (a.mode == MODE_CHECK)
 		return 0;
+	/*
+	 * run: we supervise the init until it exits, so its orphans (a container without a pid
+	 * namespace of its own) come to us, not to the host's init, and supervise() reaps them.
+	 */
+	if (a.mode == MODE_RUN)
+		(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	if (parent_run(&p, 0, p.clone_at, 0, &e) < 0)
 		fail(a.report_fd, &e);
 
@@ -213,7 +219,9 @@ int main(int argc, char **argv)
 	if (parent_run(&p, p.clone_at + 1, p.go_at, pid, &e) < 0)
 		fail_child(a.report_fd, pid, &e);
 	/* If C is already gone, sync_wait_ready sees EOF and says so. */
-	(void)sync_send_go(sv[0]);
+	(void)sync_send_go(sv[0], parent_tree_fd());
+	if (parent_tree_fd() >= 0)
+		close(parent_tree_fd()); /* C has its own copy now */
 	rc = sync_wait_ready(sv[0], &e);
 	if (rc == SYNC_EOF)
 		fail_silent_child(a.report_fd, pid, &e);

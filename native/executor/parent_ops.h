@@ -10,4 +10,7 @@
 /* Run ops [from, to) of the plan. `child` is C's pid after the clone, 0 before. */
 int parent_run(const struct plan *p, size_t from, size_t to, pid_t child, struct err *e);
 
+/* The fd made by `idmap-tree` (sent to C with "go"), or -1. */
+int parent_tree_fd(void);
+
 #endif

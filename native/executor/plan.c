@@ -34,6 +34,7 @@ static const struct op_spec specs[OP__COUNT] = {
 	[OP_WRITE] = { "write", SEC_PARENT, "ss" },
 	[OP_CLONE] = { "clone", SEC_CLONE, "w" },
 	[OP_CHILD_WRITE] = { "child-write", SEC_AFTER, "ss" },
+	[OP_IDMAP_TREE] = { "idmap-tree", SEC_AFTER, "sw" },
 	[OP_GO] = { "go", SEC_AFTER, "" },
 	[OP_SETSID] = { "setsid", SEC_CHILD, "" },
 	[OP_SETRESGID] = { "setresgid", SEC_CHILD, "iii" },
@@ -71,6 +72,8 @@ static const struct op_spec specs[OP__COUNT] = {
 	[OP_READY] = { "ready", SEC_CHILD, "" },
 	[OP_WAIT_START] = { "wait-start", SEC_CHILD, "" },
 	[OP_EXEC] = { "exec", SEC_CHILD, "wlll" },
+	[OP_ATTACH_TREE] = { "attach-tree", SEC_CHILD, "s" },
+	[OP_UMOUNT] = { "umount", SEC_CHILD, "s" },
 };
 
 #define NS_CLONE_FLAGS                                                                  \
@@ -329,6 +332,10 @@ static const char *check_values(const struct plan_op *op)
 		return (v & ~(uint64_t)NS_ALL_FLAGS) || (v & (v - 1)) ? "nstype is not 0 or one CLONE_NEW* flag" : NULL;
 	case OP_CHILD_WRITE:
 		return single_component(op->a[0].s) ? NULL : "name must be one path component";
+	case OP_IDMAP_TREE:
+		if (op->a[0].s[0] != '/')
+			return "path must be absolute";
+		return (op->a[1].u & ~(uint64_t)IDMAP_TREE_ATTRS) ? "attributes other than rdonly|nosuid|nodev" : NULL;
 	case OP_KEEP_CAPS:
 		return v > 1 ? "must be 0 or 1" : NULL;
 	case OP_SECCOMP:

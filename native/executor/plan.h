@@ -17,6 +17,7 @@
 #define PLAN_MAX_ARGS 6
 #define PLAN_MAX_KEEP 1024u         /* exec: fds 3 .. 3+keep-1 passed on */
 #define PLAN_NUM_NONE UINT64_MAX    /* "-1" where allowed: keep id / RLIM_INFINITY */
+#define IDMAP_TREE_ATTRS 0x7u       /* idmap-tree: MOUNT_ATTR_RDONLY | _NOSUID | _NODEV */
 
 enum op_kind {
 	/* parent (P, before clone) */
@@ -26,6 +27,7 @@ enum op_kind {
 	OP_CLONE,
 	/* after clone (P) */
 	OP_CHILD_WRITE,
+	OP_IDMAP_TREE,
 	OP_GO,
 	/* child (C) */
 	OP_SETSID,
@@ -64,6 +66,8 @@ enum op_kind {
 	OP_READY,
 	OP_WAIT_START,
 	OP_EXEC,
+	OP_ATTACH_TREE,
+	OP_UMOUNT,
 	OP__COUNT
 };
 

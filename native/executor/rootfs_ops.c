@@ -356,3 +356,34 @@ int op_remount_ro(struct child *c, const struct plan_op *op, struct err *e)
 	close_fd(&fd);
 	return rc;
 }
+
+/* Put the idmapped tree P sent (`idmap-tree`) at target, in our mount namespace. */
+int op_attach_tree(struct child *c, const struct plan_op *op, struct err *e)
+{
+	const char *target = op->a[0].s;
+
+	if (c->treefd < 0) {
+		err_set(e, 0, "attach-tree %s: no tree came with go", target);
+		return -1;
+	}
+	if (syscall(SYS_move_mount, c->treefd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		err_set(e, errno, "attach-tree %s: move_mount", target);
+		return -1;
+	}
+	close_fd(&c->treefd);
+	return 0;
+}
+
+/*
+ * Detach the mount at target (before the pivot). Used once an overlay holds its own private copy
+ * of a layer: the layer's mount itself must not stay reachable.
+ */
+int op_umount(struct child *c, const struct plan_op *op, struct err *e)
+{
+	(void)c;
+	if (umount2(op->a[0].s, MNT_DETACH) < 0) {
+		err_set(e, errno, "umount %s", op->a[0].s);
+		return -1;
+	}
+	return 0;
+}

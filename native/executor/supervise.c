@@ -34,26 +34,49 @@ static int exit_code(int status)
 /* Blocking wait, for when the signalfd is unusable: no forwarding, but still the right status. */
 static int wait_plain(pid_t child)
 {
-	int status;
+	for (;;) {
+		int status;
+		pid_t r = waitpid(-1, &status, 0);
 
-	while (waitpid(child, &status, 0) < 0)
-		if (errno != EINTR)
+		if (r == child)
+			return exit_code(status);
+		if (r < 0 && errno != EINTR)
 			return 1;
-	return exit_code(status);
+	}
+}
+
+/*
+ * Reap every child that has exited: as a subreaper (main.c) we inherit the container's orphans
+ * when it has no pid namespace of its own, and a zombie nobody reaps is a leak. Returns 1 with
+ * *code set once `child` itself is reaped, 0 if it still runs, -1 on error.
+ */
+static int reap(pid_t child, int *code)
+{
+	for (;;) {
+		int status;
+		pid_t r = waitpid(-1, &status, WNOHANG);
+
+		if (r == child) {
+			*code = exit_code(status);
+			return 1;
+		}
+		if (r > 0 || (r < 0 && errno == EINTR))
+			continue;
+		return (r < 0 && errno != ECHILD) ? -1 : 0;
+	}
 }
 
 int supervise(pid_t child, int sfd)
 {
 	for (;;) {
 		struct signalfd_siginfo si;
-		int status;
-		pid_t r = waitpid(child, &status, WNOHANG);
+		int code, r = reap(child, &code);
 		ssize_t n;
 
 		/* Checked before every read: a SIGCHLD from before the block was discarded. */
-		if (r == child)
-			return exit_code(status);
-		if (r < 0 && errno != EINTR)
+		if (r == 1)
+			return code;
+		if (r < 0)
 			return 1;
 		n = read(sfd, &si, sizeof(si));
 		if (n < 0 && errno == EINTR)

@@ -1,5 +1,7 @@
 #include "sync.h"
 
+#include "fdpass.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,16 +39,25 @@ static ssize_t recv_msg(int fd, char *buf, size_t cap)
 	return n;
 }
 
-int sync_send_go(int fd)
+int sync_send_go(int fd, int tree_fd)
 {
-	return send_msg(fd, MSG_GO, strlen(MSG_GO));
+	return tree_fd < 0 ? send_msg(fd, MSG_GO, strlen(MSG_GO)) : (fdpass_send(fd, MSG_GO, strlen(MSG_GO), &tree_fd, 1, 0) == (ssize_t)strlen(MSG_GO) ? 0 : -1);
 }
 
-int sync_wait_go(int fd)
+int sync_wait_go(int fd, int *tree_fd)
 {
 	char buf[16];
-	ssize_t n = recv_msg(fd, buf, sizeof(buf));
+	ssize_t n;
 
+	size_t nfds = 0;
+
+	*tree_fd = -1;
+	n = fdpass_recv(fd, buf, sizeof(buf) - 1, tree_fd, 1, &nfds, 0);
+	if (n < 0)
+		return -1;
+	if (nfds == 0)
+		*tree_fd = -1;
+	buf[n] = '\0';
 	return (n > 0 && strcmp(buf, MSG_GO) == 0) ? 0 : -1;
 }
 

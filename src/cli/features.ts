@@ -38,6 +38,8 @@ export function featuresCommand(_ctx: CommandContext): number {
     annotations: {
       'dev.moat.isolation.values': PLATFORMS.join(','),
       'dev.moat.default-devices': DEFAULT_DEVICES.map((d) => d.path).join(','),
+      // A user namespace of the container's own, its rootfs idmapped (native): docs/threat-model.md.
+      'dev.moat.userns.values': 'auto,host',
     },
   };
   process.stdout.write(JSON.stringify(features, null, 2) + '\n');

@@ -13,7 +13,7 @@ import { debugLog } from '../util/log';
 import { realHostFacts } from '../policy/host-facts';
 import { consoleFd, launch } from './launcher';
 import { startLxcfs, stopLxcfs, wantsLxcfs, withLxcfsMounts } from './lxcfs';
-import { describePlan, MS, planContainer, type ChildOp } from '../policy/plan';
+import { describePlan, IDMAP_ATTR, MS, planContainer, type ChildOp } from '../policy/plan';
 import { planExec } from '../policy/plan/exec';
 
 export class NativePlatform implements Platform {
@@ -39,7 +39,8 @@ export class NativePlatform implements Platform {
       facts,
       container: { id: req.id, bundle: req.bundle.dir },
       ...cgroupPlanInput(cgroups, facts),
-      ...(req.hostRootOverlay ? { rootfsPrelude: hostRootOverlayOps(req.hostRootOverlay.scratch) } : {}),
+      ...(req.hostRootOverlay ? { rootfsPrelude: hostRootOverlayOps(req.hostRootOverlay.scratch, { idmapped: req.idmapped === true }) } : {}),
+      ...(req.idmapped ? { idmapTree: idmapTreeFor(req) } : {}),
       ...(req.console ? { console: { fd: consoleFd(req.preserveFds), rows: req.console.rows, cols: req.console.cols } } : {}),
       ...(req.noNewKeyring ? {} : { sessionKeyring: `_ses.${req.id}` }),
     });
@@ -120,22 +121,41 @@ function cgroupsOf(rec: ContainerRecord, what: string): CgroupRecord {
   return rec.cgroups;
 }
 
-/** tmpfs on scratch, then overlay(lower = host /, upper = tmpfs) on scratch/merged. */
-export function hostRootOverlayOps(scratch: string): ChildOp[] {
+/**
+ * In a user namespace of its own the rootfs is seen through an idmapped mount, so the host's root
+ * owns its files inside too: `moat do`'s host root read-only (the overlay's lower layer), or a
+ * bundle's rootfs as it is.
+ */
+function idmapTreeFor(req: CreateRequest): { source: string; attrs: number; rootfs: boolean } {
+  if (req.hostRootOverlay) return { source: '/', attrs: IDMAP_ATTR.RDONLY | IDMAP_ATTR.NODEV, rootfs: false };
+  return { source: req.bundle.rootfs, attrs: 0, rootfs: true };
+}
+
+/**
+ * tmpfs on scratch, then overlay(lower = host /, upper = tmpfs) on scratch/merged. idmapped (in a
+ * user namespace): the lower is the host's / idmapped by P (attached at scratch/lower and detached
+ * again once the overlay holds its own copy, so nothing inside can reach it to remount it
+ * writable), the tmpfs belongs to the namespace's root and the overlay keeps its metadata in
+ * user.* xattrs (userxattr: trusted.* is the host root's).
+ */
+export function hostRootOverlayOps(scratch: string, opts: { idmapped?: boolean } = {}): ChildOp[] {
   if (/[,:\n]/.test(scratch)) throw new Error(`scratch path ${scratch} cannot be used in overlay options`);
+  const lower = opts.idmapped ? `${scratch}/lower` : '/';
   return [
     { op: 'mount', src: 'tmpfs', target: scratch, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV, data: 'mode=700' },
     { op: 'rootfs', path: scratch },
     { op: 'mkdirat', path: '/upper', mode: 0o755 },
     { op: 'mkdirat', path: '/work', mode: 0o700 },
     { op: 'mkdirat', path: '/merged', mode: 0o755 },
+    ...(opts.idmapped ? [{ op: 'mkdirat', path: '/lower', mode: 0o755 } as const, { op: 'attach-tree', target: lower } as const] : []),
     {
       op: 'mount',
       src: 'overlay',
       target: `${scratch}/merged`,
       fstype: 'overlay',
       flags: 0,
-      data: `lowerdir=/,upperdir=${scratch}/upper,workdir=${scratch}/work`,
+      data: `lowerdir=${lower},upperdir=${scratch}/upper,workdir=${scratch}/work${opts.idmapped ? ',userxattr' : ''}`,
     },
+    ...(opts.idmapped ? [{ op: 'umount', target: lower } as const] : []),
   ];
 }

@@ -41,6 +41,11 @@ export interface CreateRequest {
    * bundle.rootfs is then `<scratch>/merged`.
    */
   hostRootOverlay?: { scratch: string };
+  /**
+   * The spec has a user namespace moat chose (dev.moat.userns=auto): the rootfs (or the host root
+   * under `hostRootOverlay`) is mounted idmapped with it, so ownership looks right inside.
+   */
+  idmapped?: boolean;
   console?: ConsoleRequest;
   /** --no-new-keyring: keep the caller's session keyring instead of a fresh one. */
   noNewKeyring?: boolean;

@@ -4,12 +4,15 @@
 import { DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS, DOCKER_DEFAULT_CAPS } from '../spec/default';
 import type { Process, Spec } from '../spec/types';
 import { dockerDefaultProfile } from '../policy/seccomp/default-profile';
+import { USERNS_ANNOTATION } from './userns';
 
 export interface DoSpecInput {
   args: string[];
   env: Record<string, string | undefined>;
   cwd: string;
   hostname?: string;
+  /** A user namespace of its own (dev.moat.userns=auto; `--userns=host` turns it off). */
+  userns?: boolean;
 }
 
 /** Environment variables that describe the caller's session, not the sandbox. */
@@ -29,7 +32,7 @@ export function doSpec(input: DoSpecInput): Spec & { process: Process } {
     ociVersion: '1.2.0',
     root: { path: '(host root overlay)', readonly: false },
     hostname: input.hostname ?? 'moat',
-    annotations: {},
+    annotations: input.userns ? { [USERNS_ANNOTATION]: 'auto' } : {},
     process: {
       args: input.args,
       env,

@@ -2,18 +2,20 @@
 // under --root. Platforms only build the container; everything after that is the same for all.
 
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { loadPlatform, platformFor, selectPlatform, type ConsoleRequest, type CreatedInit, type CreateRequest, type Platform } from '../platform';
 import type { Bundle } from '../spec/bundle';
 import type { ContainerStateJson, Process, Spec } from '../spec/types';
-import { isLive, pidNamespaceOf, pidsInNamespace, readProcStat, signalVerified } from '../state/process';
+import { isLive, openVerifiedPidfd, pidNamespaceOf, pidsInNamespace, readProcStat, signalVerified } from '../state/process';
 import { StateStore, type ContainerHandle, type ContainerRecord } from '../state/store';
 import { sys } from '../sys';
 import { MoatError } from '../util/errors';
 import { runContainerHooks } from './container-hooks';
 import { runHooks } from './hooks';
-import { sleepMs } from '../util/sleep';
 import { killAndWait, signalInNamespace, writePidFile } from './processes';
 import { startedState, stateJson, statusOf } from './status';
+import { claimRange, releaseRange } from '../state/userns-ranges';
+import { USERNS_ANNOTATION, wantsOwnUserns, withOwnUserns } from './userns';
 
 export interface RuntimeOptions {
   root: string;
@@ -26,6 +28,9 @@ export interface RuntimeOptions {
   strace?: boolean;
 }
 
+
+/** How long `start` waits for the init to answer on the exec fifo. */
+const START_ANSWER_MS = 60_000;
 
 export interface CreateOptions {
   id: string;
@@ -61,12 +66,16 @@ export class Runtime {
   async create(o: CreateOptions): Promise<Created> {
     const platformName = selectPlatform(this.opts.isolation, o.bundle.spec.annotations);
     refuseUnenforcedEgress(platformName, o.bundle.spec.annotations);
+    const ownUserns = platformName === 'native' && wantsOwnUserns(o.bundle.spec.annotations);
     const handle = this.store.claim(o.id);
     let pid = 0;
     let startTime = '';
     let made: ContainerRecord | undefined;
     try {
       const platform = await platformFor(platformName);
+      // Before the spec is saved: exec joins the namespaces the saved spec names.
+      if (ownUserns) checkReachable(o.hostRootOverlay?.scratch ?? o.bundle.rootfs);
+      if (ownUserns) o = { ...o, bundle: { ...o.bundle, spec: withOwnUserns(o.bundle.spec, claimRange(handle.dir)) } };
       const record: ContainerRecord = (made = {
         ociVersion: o.bundle.spec.ociVersion,
         id: o.id,
@@ -94,6 +103,7 @@ export class Runtime {
         noPivot: o.noPivot,
         preserveFds: o.preserveFds,
         ...(o.hostRootOverlay ? { hostRootOverlay: o.hostRootOverlay } : {}),
+        ...(ownUserns ? { idmapped: true } : {}),
         ...(o.console ? { console: o.console } : {}),
         ...(o.noNewKeyring ? { noNewKeyring: true } : {}),
         ...(o.stdio ? { stdio: o.stdio } : {}),
@@ -142,6 +152,7 @@ export class Runtime {
     } catch (err) {
       if (pid > 0 && startTime) killAndWait(pid, startTime);
       if (made?.cgroups || made?.vm || made?.lxcfs) loadPlatform(platformName).destroy(made);
+      if (ownUserns) releaseRange(handle.dir);
       handle.destroy();
       throw err;
     }
@@ -163,9 +174,14 @@ export class Runtime {
       return;
     }
     const fd = fs.openSync(handle.fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    // The init's pidfd: between reads we wait on it (a short, bounded wait that ends at once if
+    // the init exits) instead of sleeping and re-reading /proc.
+    const pidfd = openVerifiedPidfd(rec.pid, rec.pidStartTime);
     try {
       const buf = Buffer.alloc(1);
-      const deadline = Date.now() + 10_000;
+      // Generous: on a loaded host an init (a sentry's Node, first of all) can take seconds to
+      // reach the fifo, and a start that fails then is a flake, not a safety net.
+      const deadline = Date.now() + START_ANSWER_MS;
       for (;;) {
         let n = 0;
         try {
@@ -176,14 +192,16 @@ export class Runtime {
         if (n === 1) break;
         // The init may have answered, run and exited between the read and this check (a short
         // command on a busy host): its byte is in the fifo then, and the start did happen.
-        if (!isLive(rec.pid, rec.pidStartTime) && readOne(fd, buf) !== 1) {
+        const exited = pidfd === undefined || sys().pidfdWaitExit(pidfd, 2);
+        if (exited) {
+          if (readOne(fd, buf) === 1) break;
           throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} cannot be started: its init has exited`);
         }
-        if (Date.now() > deadline) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)}: init did not answer start`);
-        sleepMs(1);
+        if (Date.now() > deadline) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)}: init did not answer start within ${START_ANSWER_MS / 1000} s`);
       }
     } finally {
       fs.closeSync(fd);
+      if (pidfd !== undefined) fs.closeSync(pidfd);
     }
     fs.rmSync(handle.fifoPath, { force: true });
     rec.phase = 'running';
@@ -277,6 +295,7 @@ export class Runtime {
     }
     // The processes are gone (what is left in the cgroup is killed there): remove its cgroups.
     platform.destroy(rec);
+    if (rec.platform === 'native' && rec.annotations?.[USERNS_ANNOTATION] === 'auto') releaseRange(handle.dir);
     if (rec.pid !== 0 && fs.existsSync(handle.specPath)) {
       runHooks('poststop', this.savedSpec(handle).hooks, { ...stateJson(rec), status: 'stopped', pid: 0 });
     }
@@ -335,6 +354,21 @@ function readOne(fd: number, buf: Buffer): number {
 /** runc's wording (libcontainer ErrNotRunning), which containerd's shim recognises. */
 function notRunning(rec: ContainerRecord, status: string): MoatError {
   return new MoatError('ESTATE', `cannot signal container ${JSON.stringify(rec.id)}: container not running (${status})`);
+}
+
+/**
+ * The init of a container in its own user namespace is an unprivileged host id: it must be able to
+ * walk down to `target` (the bundle's rootfs, or `moat do`'s scratch dir under the state root) to
+ * mount there. Said before anything starts, naming the directory, rather than as EACCES from a mount.
+ */
+function checkReachable(target: string): void {
+  for (let dir = path.dirname(path.resolve(target)); ; dir = path.dirname(dir)) {
+    const st = fs.statSync(dir);
+    if ((st.mode & 0o001) === 0) {
+      throw new MoatError('ESETUP', `${dir} (mode ${(st.mode & 0o7777).toString(8)}) is not searchable by others: a container in its own user namespace (dev.moat.userns=auto, moat do's default) cannot reach ${target}; chmod o+x it, or use moat do --userns=host`);
+    }
+    if (dir === '/') return;
+  }
 }
 
 function ownerName(): string {

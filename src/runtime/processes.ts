@@ -21,17 +21,35 @@ export function signalInNamespace(pid: number, nsLink: string, signal: number): 
   }
 }
 
+/**
+ * How long a SIGKILLed process may take to exit. The wait is on its pidfd, so this costs nothing when
+ * it is quick; but a big process (a sentry's Node, a VMM with GiBs mapped) tearing down its memory
+ * on a loaded host can take well over the 10 s this once was, and "did not exit after SIGKILL" then
+ * failed a delete that only had to wait.
+ */
+export const KILL_WAIT_MS = 60_000;
+
 /** SIGKILL the verified init and wait (bounded) until it has exited. */
 export function killAndWait(pid: number, startTime: string): void {
   const fd = openVerifiedPidfd(pid, startTime);
   if (fd === undefined) return;
   try {
     sys().pidfdSendSignal(fd, 9);
-    if (!sys().pidfdWaitExit(fd, 10_000)) throw new MoatError('EINTERNAL', `process ${pid} did not exit after SIGKILL`);
+    if (!sys().pidfdWaitExit(fd, KILL_WAIT_MS)) {
+      throw new MoatError('EINTERNAL', `process ${pid} did not exit within ${KILL_WAIT_MS / 1000} s of SIGKILL (state ${readProcStat(pid)?.state ?? 'gone'}, wchan ${wchan(pid)})`);
+    }
   } catch (err) {
     if ((err as { code?: string }).code !== 'ESRCH') throw err;
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+function wchan(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/wchan`, 'utf8') || '-';
+  } catch {
+    return '?';
   }
 }
 

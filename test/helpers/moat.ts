@@ -68,7 +68,11 @@ export function makeBundle(args: string[], mutate: (c: Record<string, any>) => v
 }
 
 export function makeStateRoot(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'moat-root-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-root-'));
+  // As moat makes its default root (0711): the root of a `moat do` sandbox, an unprivileged host
+  // id in its own user namespace, must reach its scratch dir under it.
+  fs.chmodSync(dir, 0o711);
+  return dir;
 }
 
 export interface MoatResult {
@@ -94,10 +98,10 @@ export function moat(root: string, args: string[], opts: { input?: string; timeo
  * Run the CLI with the container's stdio going to a file: for `create`/`run --detach`, whose
  * container keeps its stdio open after moat returns (a pipe would never reach EOF).
  */
-export function moatDetached(root: string, args: string[], outFile: string): MoatResult {
+export function moatDetached(root: string, args: string[], outFile: string, timeoutMs = 30_000): MoatResult {
   const fd = fs.openSync(outFile, 'a');
   try {
-    const r = spawnSync(MOAT, ['--root', root, ...args], { stdio: ['ignore', fd, fd], timeout: 30_000 });
+    const r = spawnSync(MOAT, ['--root', root, ...args], { stdio: ['ignore', fd, fd], timeout: timeoutMs });
     if (r.error) throw r.error;
     return { status: r.status, signal: r.signal, stdout: '', stderr: fs.readFileSync(outFile, 'utf8') };
   } finally {

@@ -254,3 +254,16 @@ test('each container joins a session keyring of its own, unless --no-new-keyring
     b.cleanup();
   }
 });
+
+test('run without a pid namespace: the executor is the subreaper of the container\'s orphans and reaps them', () => {
+  // The orphan (a backgrounded sleep whose parent subshell exits) is re-parented to the executor
+  // supervising the run, not to the host's init; it exits before the container does and is reaped.
+  const r = runIn(['sh', '-c', '(sleep 1 & echo $! > /tmp/orphan); sleep 0.3; p=$(cat /tmp/orphan); pp=$(grep PPid /proc/$p/status | cut -f2); cat /proc/$pp/comm; sleep 1.5; grep State /proc/$p/status || echo reaped'], (c) => {
+    c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid');
+    c.root.readonly = false;
+    c.mounts = c.mounts.filter((m: { destination: string }) => m.destination !== '/proc');
+    c.mounts.push({ destination: '/proc', type: 'bind', source: '/proc', options: ['rbind', 'ro'] });
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['moat-exec', 'reaped']);
+});

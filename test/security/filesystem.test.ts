@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { test, type TestContext } from 'node:test';
-import { containerSuite, snapshot, MOAT, makeBundle, moat } from '../helpers/moat';
+import type { TestContext } from 'node:test';
+import { containerSuite, snapshot, MOAT, moat } from '../helpers/moat';
 import {
   SECCOMP_TODO, assertRefused, attack, cgroupAgentFiles, doSeccompProfile, fileState, grantCaps, moatDo, removeAttacks,
   rootDevice, runAttack,
+  battery, batteryBundle,
 } from './helpers';
 
 let root: string;
@@ -22,7 +23,7 @@ const MOUNT_STEPS = [
   'chroot',
 ];
 
-test('3. mounting anything (tmpfs, proc, bind, remount / rw, unmasking, new mount API) fails', () => {
+battery('3. mounting anything (tmpfs, proc, bind, remount / rw, unmasking, new mount API) fails', () => {
   const before = snapshot().mounts;
   const r = runAttack(root, ['/attacks/mounts', '/dev/shm/m'], { attacks: ['mounts'] });
   assert.equal(r.status, 0, r.stderr);
@@ -51,7 +52,7 @@ function mknodScript(major: number, minor: number): string {
   ].join('; ');
 }
 
-test('5a. mknod of the host disk behind / fails without CAP_MKNOD', () => {
+battery('5a. mknod of the host disk behind / fails without CAP_MKNOD', () => {
   const { major, minor } = rootDevice();
   const r = runAttack(root, ['sh', '-c', mknodScript(major, minor)]);
   assert.equal(r.status, 0, r.stderr);
@@ -59,7 +60,7 @@ test('5a. mknod of the host disk behind / fails without CAP_MKNOD', () => {
   assert.equal(r.steps.get('read-bytes'), undefined, r.stdout);
 });
 
-test('5b. with CAP_MKNOD, a host disk node not in linux.devices cannot be read (devices cgroup)', (t) => {
+battery('5b. with CAP_MKNOD, a host disk node not in linux.devices cannot be read (devices cgroup)', (t) => {
   const { major, minor } = rootDevice();
   const r = runAttack(root, ['sh', '-c', mknodScript(major, minor)], { mutate: (c) => grantCaps(c, ['MKNOD']) });
   assert.equal(r.status, 0, r.stderr);
@@ -68,7 +69,7 @@ test('5b. with CAP_MKNOD, a host disk node not in linux.devices cannot be read (
   assert.ok(r.steps.get('read-bytes') === '0' || r.steps.get('read-bytes') === undefined, `read the host disk: ${r.stdout}`);
 });
 
-test('5c. `moat do` (Docker caps include CAP_MKNOD) cannot read the host disk', (t) => {
+battery('5c. `moat do` (Docker caps include CAP_MKNOD) cannot read the host disk', (t) => {
   const { major, minor } = rootDevice();
   const r = moatDo(root, ['/bin/busybox', 'sh', '-c', mknodScript(major, minor)]);
   assert.equal(r.status, 0, r.stderr);
@@ -79,7 +80,7 @@ test('5c. `moat do` (Docker caps include CAP_MKNOD) cannot read the host disk', 
 
 const CGROUP_CONTROLLER = 'memory';
 
-test('7a. cgroup release_agent (CVE-2022-0492): mounting cgroup v1 and writing release_agent fail', () => {
+battery('7a. cgroup release_agent (CVE-2022-0492): mounting cgroup v1 and writing release_agent fail', () => {
   const agents = cgroupAgentFiles();
   assert.ok(agents.some((f) => f.endsWith('/release_agent')), 'this host has no cgroup v1 release_agent to protect?');
   const before = fileState(agents);
@@ -96,7 +97,7 @@ test('7a. cgroup release_agent (CVE-2022-0492): mounting cgroup v1 and writing r
   assert.deepEqual(fileState(agents), before, 'a host cgroup release_agent/notify_on_release changed');
 });
 
-test('7b. under the default seccomp profile the user-namespace route to a cgroup mount is closed too', { todo: SECCOMP_TODO }, () => {
+battery('7b. under the default seccomp profile the user-namespace route to a cgroup mount is closed too', { todo: SECCOMP_TODO }, () => {
   const agents = cgroupAgentFiles();
   const before = fileState(agents);
   const d = moatDo(root, [attack('cgroup_release'), '/dev/shm/cg', CGROUP_CONTROLLER]);
@@ -115,7 +116,7 @@ test('7b. under the default seccomp profile the user-namespace route to a cgroup
   assert.deepEqual(fileState(agents), before, 'a host cgroup release_agent/notify_on_release changed');
 });
 
-test('9a. no fd of the runtime reaches the container (CVE-2024-21626): only 0,1,2 (+ preserved)', () => {
+battery('9a. no fd of the runtime reaches the container (CVE-2024-21626): only 0,1,2 (+ preserved)', () => {
   const preserved = path.join(path.dirname(root), `moat-preserved-${process.pid}.txt`);
   fs.writeFileSync(preserved, 'preserved\n');
   const fd = fs.openSync(preserved, 'r');
@@ -123,7 +124,7 @@ test('9a. no fd of the runtime reaches the container (CVE-2024-21626): only 0,1,
   // The shell whose fds are listed holds a pipeline's pipe ends for a moment after forking it: the
   // listing side waits a little, so only what the shell keeps for good is seen.
   const list = (pid: string, label: string) => `(sleep 0.3; ls -l /proc/${pid}/fd) | sed -n "s|.* \\([0-9]*\\) -> \\(.*\\)|${label} \\1 \\2|p"`;
-  const b = makeBundle(['sh', '-c', `${list('1', 'fd')}; sh -c '${list('$$', 'childfd')}'`]);
+  const b = batteryBundle(['sh', '-c', `${list('1', 'fd')}; sh -c '${list('$$', 'childfd')}'`]);
   try {
     const run = (extra: string[], stdio: StdioOptions) =>
       spawnSync(MOAT, ['--root', root, 'run', ...extra, '--bundle', b.dir, `sec-fd-${process.hrtime.bigint()}`], { encoding: 'utf8', stdio, timeout: 30_000 });
@@ -148,7 +149,7 @@ test('9a. no fd of the runtime reaches the container (CVE-2024-21626): only 0,1,
   }
 });
 
-test('9b. process.cwd = /proc/self/fd/N never lands outside the rootfs', () => {
+battery('9b. process.cwd = /proc/self/fd/N never lands outside the rootfs', () => {
   for (const n of [3, 4, 5, 6, 7, 8, 9, 10]) {
     const r = runAttack(root, ['sh', '-c', 'echo "cwd $(pwd)"; ls -a . .. ../.. 2>&1 | tr "\\n" " "; echo'], {
       mutate: (c) => {
@@ -165,10 +166,10 @@ test('9b. process.cwd = /proc/self/fd/N never lands outside the rootfs', () => {
   }
 });
 
-test('10. a mount destination raced with a symlink to a host directory (CVE-2021-30465), 50 runs', async () => {
+battery('10. a mount destination raced with a symlink to a host directory (CVE-2021-30465), 50 runs', async () => {
   const target = fs.mkdtempSync(path.join(path.dirname(root), 'moat-race-target-'));
   const before = snapshot().mounts;
-  const b = makeBundle(['sh', '-c', 'touch /racedir/pwned-$$ 2>/dev/null; true'], (c) => {
+  const b = batteryBundle(['sh', '-c', 'touch /racedir/pwned-$$ 2>/dev/null; true'], (c) => {
     c.mounts.push({ destination: '/racedir', type: 'tmpfs', source: 'tmpfs', options: ['size=64k'] });
   });
   const dir = path.join(b.rootfs, 'racedir');

@@ -2,6 +2,7 @@
 // inside containers of the real bin/moat, and checks that the host was not touched.
 
 import { spawnSync } from 'node:child_process';
+import { test, type TestContext, type TestOptions } from 'node:test';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,6 +11,53 @@ import { CAPABILITIES } from '../../src/policy/capabilities';
 import { makeBundle, moat, REPO, type MoatResult, type TestBundle } from '../helpers/moat';
 
 export const ATTACK_SRC = path.join(REPO, 'test', 'security', 'attacks');
+
+/**
+ * The battery runs every attack twice on the native platform: as the host's root confined by
+ * capabilities, seccomp and namespaces (`host`), and in a user namespace of its own whose root is
+ * an unprivileged host id range (`auto`: dev.moat.userns=auto, `moat do --userns=auto`).
+ * MOAT_BATTERY_USERNS=host|auto runs one of them only.
+ */
+export type UsernsMode = 'host' | 'auto';
+export const USERNS_MODES: readonly UsernsMode[] = (() => {
+  const only = process.env.MOAT_BATTERY_USERNS;
+  if (only === undefined || only === '') return ['host', 'auto'] as const;
+  if (only !== 'host' && only !== 'auto') throw new Error(`MOAT_BATTERY_USERNS must be host or auto, got ${JSON.stringify(only)}`);
+  return [only];
+})();
+
+let currentUserns: UsernsMode = 'host';
+
+/** The mode of the battery test running now. */
+export function usernsMode(): UsernsMode {
+  return currentUserns;
+}
+
+type BatteryFn = (t: TestContext, mode: UsernsMode) => void | Promise<void>;
+
+/** A battery test, declared once per user-namespace mode: "<name> [userns=<mode>]". */
+export function battery(name: string, optsOrFn: TestOptions | BatteryFn, maybeFn?: BatteryFn): void {
+  const opts = typeof optsOrFn === 'function' ? {} : optsOrFn;
+  const fn = typeof optsOrFn === 'function' ? optsOrFn : maybeFn!;
+  for (const mode of USERNS_MODES) {
+    test(`${name} [userns=${mode}]`, opts, async (t) => {
+      currentUserns = mode;
+      try {
+        await fn(t, mode);
+      } finally {
+        currentUserns = 'host';
+      }
+    });
+  }
+}
+
+/** makeBundle, in the current mode's user namespace. */
+export function batteryBundle(args: string[], mutate: (c: Record<string, any>) => void = () => undefined): TestBundle {
+  return makeBundle(args, (c) => {
+    if (currentUserns === 'auto') c.annotations = { ...(c.annotations ?? {}), 'dev.moat.userns': 'auto' };
+    mutate(c);
+  });
+}
 
 let attackDir: string | undefined;
 
@@ -72,7 +120,7 @@ export function runAttack(root: string, args: string[], opts: {
   prepare?: (b: TestBundle) => void;
   id?: string;
 } = {}): AttackRun {
-  const b = makeBundle(args, opts.mutate);
+  const b = batteryBundle(args, opts.mutate);
   try {
     installAttacks(b.rootfs, opts.attacks ?? []);
     opts.prepare?.(b);
@@ -133,7 +181,7 @@ export const SECCOMP_TODO: string | undefined = doSeccompProfile() === undefined
 
 /** `moat do` of a host command (the attack binaries are visible at their host paths). */
 export function moatDo(root: string, args: string[]): AttackRun {
-  const r = moat(root, ['do', '--', ...args]);
+  const r = moat(root, ['do', `--userns=${currentUserns}`, '--', ...args]);
   return { ...r, steps: steps(r.stdout) };
 }
 

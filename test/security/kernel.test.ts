@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { test } from 'node:test';
 import { containerSuite } from '../helpers/moat';
 import {
   SECCOMP_TODO, assertRefused, attack, doSeccompProfile, fileState, grantCaps, moatDo, removeAttacks, runAttack,
+  battery,
 } from './helpers';
 
 let root: string;
@@ -24,7 +24,7 @@ const PROC_KNOBS: Record<string, string> = {
   hotplug: '/proc/sys/kernel/hotplug',
 };
 
-test('1. /proc/sysrq-trigger and /proc/sys knobs (core_pattern, modprobe) cannot be written', () => {
+battery('1. /proc/sysrq-trigger and /proc/sys knobs (core_pattern, modprobe) cannot be written', () => {
   const knobs = Object.entries(PROC_KNOBS).filter(([, f]) => fs.existsSync(f));
   assert.ok(knobs.some(([k]) => k === 'core_pattern'), 'this kernel has no core_pattern?');
   const hostBefore = new Map(knobs.map(([, f]) => [f, fs.readFileSync(f, 'utf8')]));
@@ -53,7 +53,7 @@ test('1. /proc/sysrq-trigger and /proc/sys knobs (core_pattern, modprobe) cannot
   for (const [f, v] of hostBefore) assert.equal(fs.readFileSync(f, 'utf8'), v, `host ${f} changed`);
 });
 
-test('2. /proc/kcore, /proc/keys, /proc/timer_list (and the other masked files) reveal nothing', () => {
+battery('2. /proc/kcore, /proc/keys, /proc/timer_list (and the other masked files) reveal nothing', () => {
   const masked = ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/proc/latency_stats', '/proc/timer_stats'];
   const script = masked.map((f) => `if [ -e ${f} ]; then echo "${f} $(cat ${f} 2>/dev/null | wc -c) $(ls -lL ${f} | cut -c1)"; else echo "${f} absent"; fi`).join('; ');
   const r = runAttack(root, ['sh', '-c', `${script}; ls -A /proc/acpi /proc/scsi /sys/firmware 2>/dev/null | grep -v : | grep -c . ; true`]);
@@ -69,7 +69,7 @@ test('2. /proc/kcore, /proc/keys, /proc/timer_list (and the other masked files) 
   assert.equal(lastLine, '0', `masked directories must be empty: ${r.stdout}`);
 });
 
-test('4. shocker: open_by_handle_at of a host file (no CAP_DAC_READ_SEARCH) fails', () => {
+battery('4. shocker: open_by_handle_at of a host file (no CAP_DAC_READ_SEARCH) fails', () => {
   // A host file outside the rootfs, on the same filesystem as the rootfs (both under /tmp's fs).
   const secretDir = fs.mkdtempSync(path.join(path.dirname(root), 'moat-secret-'));
   const secret = path.join(secretDir, 'secret.txt');
@@ -107,7 +107,7 @@ function assertNoHostKey(desc: string): void {
   assert.equal(s.stdout.trim(), 'absent', `the container added ${desc} to the host's user keyring`);
 }
 
-test('11. keyctl under the default seccomp profile: the host keyrings are out of reach (EPERM)', { todo: SECCOMP_TODO }, () => {
+battery('11. keyctl under the default seccomp profile: the host keyrings are out of reach (EPERM)', { todo: SECCOMP_TODO }, () => {
   const tag = `moat-sec-${process.pid}-${Date.now()}`;
   const remove = hostKey(`${tag}-secret`, 'host-keyring-secret');
   const expectEperm = ['get-user-keyring', 'search-host-key', 'describe-session-keyring', 'join-session-keyring', 'add-key', 'request-key'];
@@ -143,7 +143,7 @@ test('11. keyctl under the default seccomp profile: the host keyrings are out of
   }
 });
 
-test('12. unshare(CLONE_NEWUSER) under the default seccomp profile fails', { todo: SECCOMP_TODO }, () => {
+battery('12. unshare(CLONE_NEWUSER) under the default seccomp profile fails', { todo: SECCOMP_TODO }, () => {
   const d = moatDo(root, [attack('userns')]);
   assert.equal(d.status, 0, d.stderr);
   assertRefused(d.steps, ['clone-newuser', 'unshare-newuser'], ['EPERM'], d.stdout);

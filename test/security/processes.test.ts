@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { test } from 'node:test';
-import { containerSuite, REPO, makeBundle, moat, moatDetached, waitFor } from '../helpers/moat';
-import { assertRefused, fileState, installAttacks, removeAttacks, runAttack, steps } from './helpers';
+import { containerSuite, REPO, moat, moatDetached, waitFor } from '../helpers/moat';
+import { assertRefused, fileState, installAttacks, removeAttacks, runAttack, steps, battery, batteryBundle } from './helpers';
 
 let root: string;
 containerSuite((r) => (root = r), () => {
@@ -22,7 +21,7 @@ function procStatus(pid: number): Record<string, string> {
   return out;
 }
 
-test('6. a host process can be neither signalled nor traced, nor even seen', async () => {
+battery('6. a host process can be neither signalled nor traced, nor even seen', async () => {
   const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
   try {
     const pid = sleeper.pid!;
@@ -66,7 +65,7 @@ function runtimeBinaries(): string[] {
   return [path.join(nativeDir, 'moat-exec'), path.join(REPO, 'bin', 'moat'), path.join(REPO, 'build', 'moat.js'), process.execPath];
 }
 
-test('8a. /proc/self/exe and /proc/1/exe cannot be opened for writing', () => {
+battery('8a. /proc/self/exe and /proc/1/exe cannot be opened for writing', () => {
   const before = fileState(runtimeBinaries());
   const r = runAttack(root, ['sh', '-c', '/attacks/exe_overwrite self'], { attacks: ['exe_overwrite'] });
   assert.equal(r.status, 0, r.stderr);
@@ -74,13 +73,13 @@ test('8a. /proc/self/exe and /proc/1/exe cannot be opened for writing', () => {
   assert.deepEqual(fileState(runtimeBinaries()), before);
 });
 
-test('8b. CVE-2019-5736: the runtime binary of a `moat exec`-ed process cannot be reopened for writing', async () => {
+battery('8b. CVE-2019-5736: the runtime binary of a `moat exec`-ed process cannot be reopened for writing', async () => {
   const before = fileState(runtimeBinaries());
   const id = `sec-exe-${process.hrtime.bigint()}`;
   const out = path.join(path.dirname(root), `${id}.out`);
   // The container's init watches for a process running a binary other than its own busybox, grabs
   // its /proc/<pid>/exe, kills it, and reopens the binary for writing once nothing runs it.
-  const b = makeBundle(['/attacks/exe_overwrite', 'watch', '4000']);
+  const b = batteryBundle(['/attacks/exe_overwrite', 'watch', '4000']);
   try {
     installAttacks(b.rootfs, ['exe_overwrite']);
     // A malicious command named like one moat is asked to exec: the kernel runs its interpreter,

@@ -201,8 +201,37 @@ function signalListed(dir: string, pid: number, signal: number): void {
   }
 }
 
-function killAll(dir: string): void {
-  for (const pid of procsIn(dir)) signalListed(dir, pid, 9);
+/**
+ * SIGKILL every process listed in dir and wait (on their pidfds, up to timeoutMs in all) until they
+ * have exited: a cgroup cannot be removed while it has members, and polling rmdir meanwhile only
+ * burns CPU a loaded host does not have.
+ */
+function killAll(dir: string, timeoutMs = 0): void {
+  const fds: number[] = [];
+  for (const pid of procsIn(dir)) {
+    let fd: number;
+    try {
+      fd = sys().pidfdOpen(pid);
+    } catch {
+      continue; // exited
+    }
+    try {
+      if (procsIn(dir).includes(pid)) sys().pidfdSendSignal(fd, 9);
+    } catch {
+      // exited meanwhile
+    }
+    fds.push(fd);
+  }
+  const end = Date.now() + timeoutMs;
+  for (const fd of fds) {
+    try {
+      if (timeoutMs > 0) sys().pidfdWaitExit(fd, Math.max(0, end - Date.now()));
+    } catch {
+      // gone
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
 }
 
 /** Send a signal to every process of the container (kill --all without a pid namespace). */
@@ -222,8 +251,10 @@ function rmdirWithRetry(dir: string, timeoutMs: number): void {
       if (code === 'ENOENT') return;
       if (code !== 'EBUSY' || Date.now() > end) throw new MoatError('EINTERNAL', `cgroup: cannot remove ${dir}: ${messageOf(err)}`);
     }
-    killAll(dir);
-    sleepMs(10);
+    // Still members: kill what is listed and wait for it on pidfds; a short pause only when
+    // there was nothing to wait for (the last member's exit is still being accounted).
+    if (procsIn(dir).length > 0) killAll(dir, Math.max(0, end - Date.now()));
+    else sleepMs(10);
   }
 }
 
@@ -235,7 +266,7 @@ export function removeCgroups(rec: CgroupRecord): void {
   const leaves = new Set(Object.values(rec.dirs));
   const ownLeaves = rec.created.filter((d) => leaves.has(d));
   if (ownLeaves.length > 0) thawQuietly(rec);
-  for (const dir of ownLeaves) killAll(dir);
+  for (const dir of ownLeaves) killAll(dir, 10_000);
   let failure: unknown;
   for (const dir of rec.created) {
     try {

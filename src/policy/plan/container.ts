@@ -34,7 +34,16 @@ export interface ContainerPlanInput {
   cgroup?: CgroupJoin;
   /** Name of a fresh session keyring for the container (`_ses.<id>`); undefined: --no-new-keyring. */
   sessionKeyring?: string;
+  /**
+   * In a new user namespace: P clones the mount at `source` idmapped with it (host ids 0..n show as
+   * the container's 0..n) and sends it to the init. `rootfs`: it becomes the rootfs, in place of
+   * the rootfs bound onto itself; otherwise the prelude attaches it (`moat do`'s overlay lower).
+   */
+  idmapTree?: { source: string; attrs: number; rootfs: boolean };
 }
+
+/** idmap-tree attributes (MOUNT_ATTR_*). */
+export const IDMAP_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4 } as const;
 
 export interface CgroupJoin {
   join: ParentOp[];
@@ -142,7 +151,7 @@ function parentOps(linux: Linux, ns: NamespacePlan): ParentOp[] {
   return ops;
 }
 
-function afterCloneOps(spec: Spec & { process: Process }, linux: Linux, ns: NamespacePlan, facts: HostFacts): AfterCloneOp[] {
+function afterCloneOps(spec: Spec & { process: Process }, linux: Linux, ns: NamespacePlan, facts: HostFacts, idmapTree: ContainerPlanInput['idmapTree']): AfterCloneOp[] {
   const ops: AfterCloneOp[] = [];
   if (ns.newNs.has('user')) {
     // An unprivileged caller may only map its own ids, and only after denying setgroups.
@@ -152,6 +161,10 @@ function afterCloneOps(spec: Spec & { process: Process }, linux: Linux, ns: Name
   }
   if (spec.process.oomScoreAdj !== undefined) {
     ops.push({ op: 'child-write', name: 'oom_score_adj', data: String(spec.process.oomScoreAdj) });
+  }
+  if (idmapTree) {
+    if (!ns.newNs.has('user')) throw new ConfigError('linux.namespaces', 'an idmapped rootfs needs a new user namespace');
+    ops.push({ op: 'idmap-tree', path: idmapTree.source, attrs: idmapTree.attrs });
   }
   return ops;
 }
@@ -202,7 +215,8 @@ export function planContainer(input: ContainerPlanInput): ExecutorPlan {
   const initialProp = propagation & MS.PRIVATE ? MS.REC | MS.PRIVATE : MS.REC | MS.SLAVE;
   child.push({ op: 'mount', src: '', target: '/', fstype: '', flags: initialProp, data: '' });
   child.push(...(input.rootfsPrelude ?? []));
-  child.push({ op: 'mount', src: input.rootfs, target: input.rootfs, fstype: '', flags: MS.BIND | MS.REC, data: '' });
+  if (input.idmapTree?.rootfs) child.push({ op: 'attach-tree', target: input.rootfs });
+  else child.push({ op: 'mount', src: input.rootfs, target: input.rootfs, fstype: '', flags: MS.BIND | MS.REC, data: '' });
   child.push({ op: 'rootfs', path: input.rootfs });
 
   const ownCgroupNs = ns.newNs.has('cgroup') || ns.joined.has('cgroup');
@@ -243,5 +257,5 @@ export function planContainer(input: ContainerPlanInput): ExecutorPlan {
     ...(seccompContainer ? { seccompContainer } : {}),
   }));
 
-  return { parent: [...(input.cgroup?.join ?? []), ...parentOps(linux, ns)], cloneFlags: ns.cloneFlags, afterClone: afterCloneOps(spec, linux, ns, facts), child };
+  return { parent: [...(input.cgroup?.join ?? []), ...parentOps(linux, ns)], cloneFlags: ns.cloneFlags, afterClone: afterCloneOps(spec, linux, ns, facts, input.idmapTree), child };
 }

@@ -1,5 +1,5 @@
 // Public surface of the native planner: pure functions from a Spec to an executor plan.
-export { planContainer, planNamespaces, sysctlPath } from './container';
+export { IDMAP_ATTR, planContainer, planNamespaces, sysctlPath } from './container';
 export type { ContainerPlanInput, NamespacePlan, CgroupJoin } from './container';
 export { encodePlan, describePlan, PLAN_MAGIC } from './ops';
 export type { ExecutorPlan, ChildOp, ParentOp, AfterCloneOp } from './ops';

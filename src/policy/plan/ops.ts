@@ -8,7 +8,10 @@ export type ParentOp =
   | { op: 'unshare'; flags: number }
   | { op: 'write'; path: string; data: string };
 
-export type AfterCloneOp = { op: 'child-write'; name: string; data: string };
+export type AfterCloneOp =
+  | { op: 'child-write'; name: string; data: string }
+  /** P: a detached clone of the mount at path, idmapped with C's user namespace; sent to C with go. */
+  | { op: 'idmap-tree'; path: string; attrs: number };
 
 export type ChildOp =
   | { op: 'setsid' }
@@ -51,7 +54,11 @@ export type ChildOp =
   | { op: 'check-exec'; argv0: string; candidates: string[] }
   | { op: 'ready' }
   | { op: 'wait-start' }
-  | { op: 'exec'; keep: number; candidates: string[]; argv: string[]; env: string[] };
+  | { op: 'exec'; keep: number; candidates: string[]; argv: string[]; env: string[] }
+  /** Attach the tree `idmap-tree` made at target (move_mount). */
+  | { op: 'attach-tree'; target: string }
+  /** Detach the mount at target (umount2 MNT_DETACH), before the pivot. */
+  | { op: 'umount'; target: string };
 
 /** A whole plan: what P does, the clone, what P does knowing the child, what the child does. */
 export interface ExecutorPlan {
@@ -73,6 +80,11 @@ function fields(op: ParentOp | AfterCloneOp | ChildOp): (string | number | bigin
       return [op.path, op.data];
     case 'child-write':
       return [op.name, op.data];
+    case 'idmap-tree':
+      return [op.path, op.attrs];
+    case 'attach-tree':
+    case 'umount':
+      return [op.target];
     case 'setsid':
     case 'pivot-root':
     case 'move-root':
