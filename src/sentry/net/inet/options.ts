@@ -3,7 +3,7 @@
 // ENOPROTOOPT (reported once to the sentry's log); SOL_SOCKET options not listed here are the
 // sentry's own (timeouts, SO_PASSCRED …, kept by net/socket.ts).
 
-import * as fs from 'node:fs';
+import { netSysctl } from '../sysctl';
 import { EINVAL, ENOENT, ENOPROTOOPT, EPERM } from '../../abi/errno';
 import { netSys } from '../host';
 import { logOnce } from '../policy';
@@ -96,11 +96,7 @@ export function inetSetOpt(fd: number, level: number, name: number, val: Uint8Ar
 
 /** The names of a sysctl's space-separated list, read from the sentry's namespace (empty if unreadable). */
 function sysctlList(name: string): string[] {
-  try {
-    return fs.readFileSync(`/proc/sys/net/ipv4/${name}`, 'latin1').trim().split(/\s+/);
-  } catch {
-    return [];
-  }
+  return netSysctl('ipv4', name).trim().split(/\s+/);
 }
 
 /**

@@ -7,6 +7,7 @@
 
 import * as fs from 'node:fs';
 import { unixProcText } from '../../net/unix/namespace';
+import { holdSysctlFiles, netSysctl, SYSCTL_NET } from '../../net/sysctl';
 import type { ProcDir, ProcKernel, ProcNode } from './node';
 import { staticDir, textFile } from './node';
 
@@ -54,55 +55,11 @@ function hostText(name: string): string {
   }
 }
 
-// /proc/sys/net: the namespace's settings a program reads to size or place its sockets (the
-// ephemeral port range, the listen backlog ceiling, buffer limits, TCP features), read-only and
-// read live from the sentry's namespace (the sandbox's). Only these names: nothing else of the
-// host's sysctl tree is shown.
-const SYSCTL_NET: Record<string, string[]> = {
-  core: ['somaxconn', 'rmem_default', 'rmem_max', 'wmem_default', 'wmem_max', 'optmem_max', 'netdev_max_backlog'],
-  ipv4: [
-    'ip_local_port_range', 'ip_unprivileged_port_start', 'ip_forward', 'ip_nonlocal_bind', 'ip_default_ttl', 'ping_group_range',
-    'tcp_rmem', 'tcp_wmem', 'tcp_mem', 'tcp_sack', 'tcp_timestamps', 'tcp_window_scaling', 'tcp_syncookies', 'tcp_fin_timeout',
-    'tcp_keepalive_time', 'tcp_keepalive_intvl', 'tcp_keepalive_probes', 'tcp_max_syn_backlog', 'tcp_congestion_control',
-    'tcp_available_congestion_control', 'tcp_recovery', 'tcp_fastopen', 'udp_mem',
-  ],
-  ipv6: ['bindv6only', 'ip_nonlocal_bind'],
-  unix: ['max_dgram_qlen'],
-};
-
-/** fds of those files, opened with the others before the sentry confines itself (holdNetFiles). */
-const heldSysctl = new Map<string, number>();
-
-function holdSysctlFiles(): void {
-  for (const [dir, names] of Object.entries(SYSCTL_NET)) {
-    for (const n of names) {
-      const key = `${dir}/${n}`;
-      if (heldSysctl.has(key)) continue;
-      try {
-        heldSysctl.set(key, fs.openSync(`/proc/sys/net/${key}`, fs.constants.O_RDONLY));
-      } catch {
-        /* not on this kernel: empty */
-      }
-    }
-  }
-}
-
-function sysctlText(dir: string, name: string): string {
-  try {
-    const fd = heldSysctl.get(`${dir}/${name}`);
-    if (fd !== undefined) return readFrom(fd);
-    if (heldSysctl.size > 0) return '';
-    return fs.readFileSync(`/proc/sys/net/${dir}/${name}`, 'latin1');
-  } catch {
-    return '';
-  }
-}
-
 export function sysNetDir(): ProcDir {
   const dirs: Record<string, () => ProcNode> = {};
   for (const [dir, names] of Object.entries(SYSCTL_NET)) {
     const files: Record<string, () => ProcNode> = {};
-    for (const n of names) files[n] = () => ({ ...textFile(() => sysctlText(dir, n)), sysctl: true });
+    for (const n of names) files[n] = () => ({ ...textFile(() => netSysctl(dir, n)), sysctl: true });
     dirs[dir] = () => staticDir(files);
   }
   return staticDir(dirs);
