@@ -32,6 +32,8 @@
  *   pinPid(pid, cpu) -> 0 | -errno the gofer on that CPU too
  *   asyncFd(fd)                    fd's readiness ends a wait (kind 3) by a signal, not by polling
  *   unshare(flags) -> 0 | -errno   the sentry leaves the host's network, IPC and UTS namespaces
+ *   utsJoin(path) -> hostname | -errno  setns(CLONE_NEWUTS) into the spec's uts path; its host name
+ *   setHostname(name) -> 0 | -errno     sethostname(2) in the sentry's own UTS namespace
  *   dup2(oldfd, newfd)             the exec relay lets go of its caller's stdio
  *   pollIn(fd)                     -> bool  a read of fd would not block (poll, no wait)
  *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3); fd|0x40000000: or writability, |0x20000000: writability only
@@ -58,6 +60,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <sys/un.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -957,6 +960,45 @@ static napi_value unshare_js(napi_env env, napi_callback_info info)
 	return num(env, unshare((int)flags) == 0 ? 0 : -errno);
 }
 
+/*
+ * A container that joins another's UTS namespace (a CRI pod's) takes that namespace's host name:
+ * setns into it, then uname. The sentry unshares a copy of it right after (unshare_js).
+ */
+static napi_value uts_join_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS], out;
+	char path[4096];
+	struct utsname u;
+	int fd, r, err;
+
+	if (!get_args(env, info, 1, argv) || !get_str(env, argv[0], "utsJoin", "path", path, sizeof(path)))
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return num(env, -errno);
+	r = setns(fd, CLONE_NEWUTS);
+	err = errno;
+	close(fd);
+	if (r < 0)
+		return num(env, -err);
+	if (uname(&u) < 0)
+		return num(env, -errno);
+	if (napi_create_string_latin1(env, u.nodename, strnlen(u.nodename, sizeof(u.nodename)), &out) != napi_ok)
+		return NULL;
+	return out;
+}
+
+/* The sandbox's host name in the sentry's own UTS namespace, for a container that joins it. */
+static napi_value set_hostname_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	char name[65];
+
+	if (!get_args(env, info, 1, argv) || !get_str(env, argv[0], "setHostname", "name", name, sizeof(name)))
+		return NULL;
+	return num(env, sethostname(name, strlen(name)) == 0 ? 0 : -errno);
+}
+
 static napi_value dup2_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
@@ -996,6 +1038,8 @@ bool moat_register_sentry(napi_env env, napi_value exports)
 		{ "setCtty", set_ctty_js },
 		{ "dup2", dup2_js },
 		{ "unshare", unshare_js },
+		{ "utsJoin", uts_join_js },
+		{ "setHostname", set_hostname_js },
 		{ "pinCpu", pin_cpu_js },
 		{ "pinPid", pin_pid_js },
 		{ "asyncFd", async_fd_js },

@@ -99,6 +99,7 @@ export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, str
     caps: capsToWire(capabilitySets(p.capabilities)),
     ...(p.noNewPrivileges ? { noNewPrivs: true } : {}),
     hostname: spec.hostname ?? '',
+    ...utsOf(spec),
     rlimits: (p.rlimits ?? []).flatMap((r) => (RLIMITS[r.type] !== undefined ? [{ resource: RLIMITS[r.type], soft: r.soft, hard: r.hard }] : [])),
     ...(req.startFifo ? { startFifo: req.startFifo } : {}),
     strace,
@@ -124,6 +125,16 @@ function networkOf(spec: Spec): SentryConfig['network'] {
   // Checked here so that create fails with the field's name, not the sentry later.
   if (!path.isAbsolute(p) || !fs.existsSync(p)) throw new MoatError('EUSAGE', `linux.namespaces[${i}].path: ${p}: no such network namespace`);
   return { mode: 'join', path: p };
+}
+
+/** The spec's `uts` namespace path, if it names one (checked here so that create names the field). */
+function utsOf(spec: Spec): { utsPath?: string } {
+  const all = spec.linux?.namespaces ?? [];
+  const i = all.findIndex((n) => n.type === 'uts');
+  const p = i < 0 ? undefined : all[i].path;
+  if (!p) return {};
+  if (!path.isAbsolute(p) || !fs.existsSync(p)) throw new MoatError('EUSAGE', `linux.namespaces[${i}].path: ${p}: no such uts namespace`);
+  return { utsPath: p };
 }
 
 /** The egress annotation, refused here (naming it) if the sentry could not parse it. */
