@@ -50,6 +50,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -67,6 +68,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -210,10 +212,152 @@ static void fill_event(pid_t tid, int status)
 	}
 }
 
+/*
+ * The fd watcher: a thread that blocks in poll(2) on the watched fds (setWatchFds) and a control
+ * eventfd. When a watched fd is ready it sets async_ready and sends SIGRTMIN+5 to the tracer thread
+ * (the asyncFd signal), whose blocking waitpid then ends with EINTR: the tracer waits for its
+ * tracees and for host fds at once, without the polling slices of the fallback below (each of
+ * which delayed the next tracee stop). After firing it waits to be re-armed (setWatchFds, which
+ * the kernel calls once the woken tasks re-park); while the tracer has not yet taken the event it
+ * signals again every millisecond — the signal may have landed just before the tracer entered
+ * waitpid — and re-polls anyway after 10 ms without a re-arm.
+ */
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static int watch_ctl = -1;
+static pid_t tracer_tid;
+static bool watcher_tried, watcher_ok;
+
+static void *watcher_main(void *arg)
+{
+	struct pollfd fds[MAX_WATCH + 1];
+	sigset_t all;
+	bool fired = false;
+	int idle_ms = 0;
+	uint64_t v;
+
+	(void)arg;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		int n, r;
+
+		fds[0].fd = watch_ctl;
+		fds[0].events = POLLIN;
+		fds[0].revents = 0;
+		if (fired) {
+			r = poll(fds, 1, 1);
+			if (r > 0) {
+				if (read(watch_ctl, &v, sizeof(v)) < 0) { /* drained by another read */ }
+				fired = false;
+			} else if (atomic_load(&async_ready)) {
+				syscall(SYS_tgkill, getpid(), tracer_tid, SIGRTMIN + 5);
+			} else if (++idle_ms >= 10) {
+				fired = false;
+			}
+			continue;
+		}
+		pthread_mutex_lock(&watch_lock);
+		n = nwatch;
+		memcpy(fds + 1, watch, (size_t)n * sizeof(fds[0]));
+		pthread_mutex_unlock(&watch_lock);
+		r = poll(fds, (nfds_t)n + 1, -1);
+		if (r <= 0)
+			continue;
+		if (fds[0].revents) {
+			if (read(watch_ctl, &v, sizeof(v)) < 0) { /* drained by another read */ }
+			continue;
+		}
+		atomic_store(&async_ready, 1);
+		syscall(SYS_tgkill, getpid(), tracer_tid, SIGRTMIN + 5);
+		fired = true;
+		idle_ms = 0;
+	}
+	return NULL;
+}
+
+/* Start the watcher on the first setWatchFds (from the tracer thread); false: poll instead. */
+static bool watcher_start(void)
+{
+	pthread_t th;
+	pthread_attr_t attr;
+	struct sigaction sa = { 0 };
+
+	if (watcher_tried)
+		return watcher_ok;
+	watcher_tried = true;
+	tracer_tid = (pid_t)syscall(SYS_gettid);
+	sa.sa_handler = on_async;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGRTMIN + 5, &sa, NULL) != 0)
+		return false;
+	watch_ctl = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (watch_ctl < 0)
+		return false;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	watcher_ok = pthread_create(&th, &attr, watcher_main, NULL) == 0;
+	pthread_attr_destroy(&attr);
+	return watcher_ok;
+}
+
+/* The tick timer armed to fire first at min(remaining, 50 ms), then every 50 ms. */
+static void tick_until(long long remaining_us)
+{
+	struct itimerspec its = { 0 };
+
+	tick(true);
+	if (!tick_ready)
+		return;
+	if (remaining_us >= 0 && remaining_us < 50000) {
+		its.it_value.tv_sec = 0;
+		its.it_value.tv_nsec = remaining_us > 0 ? remaining_us * 1000 : 1;
+		its.it_interval.tv_nsec = 50 * 1000 * 1000;
+		timer_settime(tick_timer, 0, &its, NULL);
+	}
+}
+
+/* wait_event with the watcher: one blocking waitpid, ended by a tracee, a host signal, a watched fd or the deadline. */
+static int wait_event_blocking(long long deadline)
+{
+	for (;;) {
+		int status = 0;
+		pid_t pid;
+		long long now;
+
+		if (atomic_load(&host_signal_mask))
+			return 2;
+		if (atomic_exchange(&async_ready, 0))
+			return 3;
+		now = deadline >= 0 ? mono_us() : 0;
+		if (deadline >= 0 && now >= deadline) {
+			pid = waitpid(-1, &status, __WALL | WNOHANG);
+			if (pid > 0) {
+				fill_event(pid, status);
+				return 1;
+			}
+			return pid < 0 && errno == ECHILD ? -1 : 0;
+		}
+		tick_until(deadline >= 0 ? deadline - now : -1);
+		pid = waitpid(-1, &status, __WALL);
+		tick(false);
+		if (pid > 0) {
+			fill_event(pid, status);
+			return 1;
+		}
+		if (pid < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
 static int wait_event(double timeout_ms)
 {
 	long long deadline = timeout_ms >= 0 ? mono_us() + (long long)(timeout_ms * 1000) : -1;
 	long long slice = 50; /* microseconds; doubles while idle, up to 10 ms */
+
+	/* Without watched fds no helper is needed; with them, the watcher (or polling if it failed to start). */
+	if (watcher_ok || nwatch == 0)
+		return wait_event_blocking(deadline);
 
 	for (;;) {
 		int status = 0;
@@ -703,6 +847,9 @@ static napi_value set_watch_fds_js(napi_env env, napi_callback_info info)
 
 	if (!get_args(env, info, 1, argv) || !get_typed(env, argv[0], "setWatchFds", "fds", 0, &data, &bytes))
 		return NULL;
+	if (bytes >= 4)
+		watcher_start();
+	pthread_mutex_lock(&watch_lock);
 	nwatch = 0;
 	for (size_t i = 0; i < bytes / 4 && nwatch < MAX_WATCH; i++) {
 		int32_t v = ((int32_t *)data)[i];
@@ -710,6 +857,12 @@ static napi_value set_watch_fds_js(napi_env env, napi_callback_info info)
 		watch[nwatch].fd = v & ~(WATCH_OUT | WATCH_ONLY_OUT);
 		watch[nwatch].events = v & WATCH_ONLY_OUT ? POLLOUT : POLLIN | (v & WATCH_OUT ? POLLOUT : 0);
 		nwatch++;
+	}
+	pthread_mutex_unlock(&watch_lock);
+	if (watch_ctl >= 0) {
+		uint64_t one = 1;
+
+		if (write(watch_ctl, &one, sizeof(one)) < 0) { /* the counter is full: already pending */ }
 	}
 	return NULL;
 }
