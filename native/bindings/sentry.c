@@ -217,15 +217,38 @@ static void fill_event(pid_t tid, int status)
  * eventfd. When a watched fd is ready it sets async_ready and sends SIGRTMIN+5 to the tracer thread
  * (the asyncFd signal), whose blocking waitpid then ends with EINTR: the tracer waits for its
  * tracees and for host fds at once, without the polling slices of the fallback below (each of
- * which delayed the next tracee stop). After firing it waits to be re-armed (setWatchFds, which
- * the kernel calls once the woken tasks re-park); while the tracer has not yet taken the event it
+ * which delayed the next tracee stop). After firing it waits to be re-armed (see below: once the
+ * woken tasks have re-parked and the tracer blocks again); while the tracer has not yet taken the event it
  * signals again every millisecond — the signal may have landed just before the tracer entered
- * waitpid — and re-polls anyway after 10 ms without a re-arm.
+ * waitpid — and re-polls anyway after 10 ms without a re-arm. It is re-armed (the eventfd) only
+ * when the tracer is about to block with a set newer than the one it polls, and the tracer first
+ * checks the set itself (ppoll, no wait): a fd the tracer just made ready (its own send to a peer
+ * in the sandbox) costs no thread wake-up, and neither does each park and unpark of a task.
  */
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static int watch_ctl = -1;
 static pid_t tracer_tid;
 static bool watcher_tried, watcher_ok;
+/* The tracer is in (or entering) its blocking waitpid: only then does the watcher signal it. */
+static atomic_int tracer_waiting;
+/*
+ * Generations of the watched set (setWatchFds bumps it) and the last one whose readiness the
+ * tracer has already returned (kind 3 wakes every task of the set): the watcher's news about a set
+ * the tracer has already seen ready, on its own check, is dropped.
+ */
+static atomic_uint watch_gen, consumed_gen;
+/* The generation the watcher polls: the tracer re-arms it (eventfd) only when about to block with a newer set. */
+static atomic_uint watcher_gen;
+
+/* Tell the tracer a watched fd of set `gen` is ready: the flag, and the signal if it waits. */
+static void watcher_notify(unsigned gen)
+{
+	if ((int)(atomic_load(&consumed_gen) - gen) >= 0)
+		return;
+	atomic_store(&async_ready, 1);
+	if (atomic_load(&tracer_waiting))
+		syscall(SYS_tgkill, getpid(), tracer_tid, SIGRTMIN + 5);
+}
 
 static void *watcher_main(void *arg)
 {
@@ -233,11 +256,21 @@ static void *watcher_main(void *arg)
 	sigset_t all;
 	bool fired = false;
 	int idle_ms = 0;
+	unsigned gen = 0;
 	uint64_t v;
 
 	(void)arg;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	{
+		/* Off the tracer's CPU (sentryMain pins it): its wake-ups then do not preempt the tracer. */
+		cpu_set_t any;
+
+		CPU_ZERO(&any);
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			CPU_SET(c, &any);
+		sched_setaffinity(0, sizeof(any), &any);
+	}
 	for (;;) {
 		int n, r;
 
@@ -250,7 +283,8 @@ static void *watcher_main(void *arg)
 				if (read(watch_ctl, &v, sizeof(v)) < 0) { /* drained by another read */ }
 				fired = false;
 			} else if (atomic_load(&async_ready)) {
-				syscall(SYS_tgkill, getpid(), tracer_tid, SIGRTMIN + 5);
+				if (atomic_load(&tracer_waiting))
+					syscall(SYS_tgkill, getpid(), tracer_tid, SIGRTMIN + 5);
 			} else if (++idle_ms >= 10) {
 				fired = false;
 			}
@@ -258,6 +292,8 @@ static void *watcher_main(void *arg)
 		}
 		pthread_mutex_lock(&watch_lock);
 		n = nwatch;
+		gen = atomic_load(&watch_gen);
+		atomic_store(&watcher_gen, gen);
 		memcpy(fds + 1, watch, (size_t)n * sizeof(fds[0]));
 		pthread_mutex_unlock(&watch_lock);
 		r = poll(fds, (nfds_t)n + 1, -1);
@@ -267,8 +303,7 @@ static void *watcher_main(void *arg)
 			if (read(watch_ctl, &v, sizeof(v)) < 0) { /* drained by another read */ }
 			continue;
 		}
-		atomic_store(&async_ready, 1);
-		syscall(SYS_tgkill, getpid(), tracer_tid, SIGRTMIN + 5);
+		watcher_notify(gen);
 		fired = true;
 		idle_ms = 0;
 	}
@@ -327,8 +362,10 @@ static int wait_event_blocking(long long deadline)
 
 		if (atomic_load(&host_signal_mask))
 			return 2;
-		if (atomic_exchange(&async_ready, 0))
+		if (atomic_exchange(&async_ready, 0)) {
+			atomic_store(&consumed_gen, atomic_load(&watch_gen));
 			return 3;
+		}
 		now = deadline >= 0 ? mono_us() : 0;
 		if (deadline >= 0 && now >= deadline) {
 			pid = waitpid(-1, &status, __WALL | WNOHANG);
@@ -338,9 +375,37 @@ static int wait_event_blocking(long long deadline)
 			}
 			return pid < 0 && errno == ECHILD ? -1 : 0;
 		}
+		/* An fd the tracer itself just made ready (its own send to a peer in the sandbox): no need to
+		 * go through the watcher. */
+		if (nwatch > 0) {
+			struct timespec zero = { 0, 0 };
+
+			pid = waitpid(-1, &status, __WALL | WNOHANG);
+			if (pid > 0) {
+				fill_event(pid, status);
+				return 1;
+			}
+			if (ppoll(watch, (nfds_t)nwatch, &zero, NULL) > 0) {
+				atomic_store(&consumed_gen, atomic_load(&watch_gen));
+				atomic_store(&async_ready, 0);
+				return 3;
+			}
+		}
+		if (watcher_ok && atomic_load(&watcher_gen) != atomic_load(&watch_gen)) {
+			uint64_t one = 1;
+
+			if (write(watch_ctl, &one, sizeof(one)) < 0) { /* the counter is full: already pending */ }
+		}
+		atomic_store(&tracer_waiting, 1);
+		if (atomic_exchange(&async_ready, 0)) {
+			atomic_store(&tracer_waiting, 0);
+			atomic_store(&consumed_gen, atomic_load(&watch_gen));
+			return 3;
+		}
 		tick_until(deadline >= 0 ? deadline - now : -1);
 		pid = waitpid(-1, &status, __WALL);
 		tick(false);
+		atomic_store(&tracer_waiting, 0);
 		if (pid > 0) {
 			fill_event(pid, status);
 			return 1;
@@ -850,6 +915,7 @@ static napi_value set_watch_fds_js(napi_env env, napi_callback_info info)
 	if (bytes >= 4)
 		watcher_start();
 	pthread_mutex_lock(&watch_lock);
+	atomic_fetch_add(&watch_gen, 1);
 	nwatch = 0;
 	for (size_t i = 0; i < bytes / 4 && nwatch < MAX_WATCH; i++) {
 		int32_t v = ((int32_t *)data)[i];
@@ -859,11 +925,7 @@ static napi_value set_watch_fds_js(napi_env env, napi_callback_info info)
 		nwatch++;
 	}
 	pthread_mutex_unlock(&watch_lock);
-	if (watch_ctl >= 0) {
-		uint64_t one = 1;
-
-		if (write(watch_ctl, &one, sizeof(one)) < 0) { /* the counter is full: already pending */ }
-	}
+	/* The watcher learns of the new set when the tracer next blocks (wait_event_blocking). */
 	return NULL;
 }
 
