@@ -13,4 +13,10 @@ if [ "${1:-}" = sentry ]; then
   sh scripts/ensure-packages.sh "moat bench" runsc
   exec node build/ts/bench/sentry.js
 fi
+# `sh scripts/bench.sh net`: TCP ping-pong and bulk over loopback and redis-benchmark inside one
+# sandbox, the sentry against runsc on its ptrace platform, and native (bench/net.ts).
+if [ "${1:-}" = net ]; then
+  sh scripts/ensure-packages.sh "moat bench" runsc mmdebstrap
+  MOAT_NATIVE_DIR="$PWD/build/native" exec node build/ts/bench/net.js
+fi
 exec node build/ts/bench/run-true.js
