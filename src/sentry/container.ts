@@ -176,8 +176,9 @@ export class SentryPlatform implements Platform {
       if (process.env.MOAT_NATIVE_DIR) env.MOAT_NATIVE_DIR = process.env.MOAT_NATIVE_DIR;
       env.MOAT_GOFER_PID = String(gofer.pid);
       if (process.env.MOAT_SENTRY_PIN !== undefined) env.MOAT_SENTRY_PIN = process.env.MOAT_SENTRY_PIN;
+      env.MOAT_SENTRY_READY_FD = '4';
       child = spawn(process.execPath, ['--stack-size=4000', sentryScript(), cfgPath], {
-        stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd] : [...(req.stdio ?? ['inherit', 'inherit', 'inherit'] as const), gofer.fd],
+        stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd, 'pipe'] : [...(req.stdio ?? ['inherit', 'inherit', 'inherit'] as const), gofer.fd, 'pipe'],
         detached: true,
         env,
       });
@@ -197,6 +198,19 @@ export class SentryPlatform implements Platform {
       spawned.once('spawn', () => resolve(spawned.pid!));
       spawned.once('error', (e) => reject(new MoatError('ESETUP', `cannot start the sentry: ${e.message}`)));
     });
+    // Wait until the sentry is in the sandbox's namespaces (its byte on fd 4, or fd 4 closed if it
+    // failed first): the pid is handed to prestart hooks — Docker's moves the container's veth into
+    // /proc/<pid>/ns/net — and must not name the host's namespace yet.
+    const ready = spawned.stdio[4] as NodeJS.ReadableStream | undefined;
+    if (ready) {
+      await new Promise<void>((resolve) => {
+        ready.once('data', () => resolve());
+        ready.once('end', () => resolve());
+        ready.once('close', () => resolve());
+        ready.once('error', () => resolve());
+      });
+      (ready as unknown as { destroy(): void }).destroy();
+    }
     if (req.mode === 'create') spawned.unref();
     return { pid, exited };
   }

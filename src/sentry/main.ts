@@ -56,6 +56,17 @@ export function sentryMain(argv: string[]): void {
   if (hostname && hostname.length <= 64) ptraceSys().setHostname(hostname);
   const netErr = enterNetwork(cfg.network);
   if (netErr) fail(netErr);
+  // The namespaces are the sandbox's from here on: tell `create` (which waits for this before it
+  // reports the pid and runs the prestart hooks, e.g. Docker's, that set up /proc/<pid>/ns/net).
+  const readyFd = Number(process.env.MOAT_SENTRY_READY_FD);
+  if (Number.isInteger(readyFd) && readyFd > 2) {
+    try {
+      fs.writeSync(readyFd, 'n');
+    } catch {
+      // create gave up waiting: nothing to tell
+    }
+    fs.closeSync(readyFd);
+  }
   // Denied destinations (egress policy) and the like: moat's --log, and stderr under --strace.
   registerNetFamilies(cfg.egress, (line) => {
     if (cfg.strace) process.stderr.write(`moat sentry: ${line}\n`);

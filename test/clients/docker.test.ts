@@ -311,10 +311,16 @@ function httpGet(url: string, timeoutMs = 10_000): Promise<{ status: number; bod
  * iptables, so -p is served by docker-proxy, which connects to the container's bridge address),
  * published on a port Docker picks on 127.0.0.1; fetched from the host three times (httpd forks per
  * connection) and directly at the container's address. The network, its bridge and the veth are
- * gone afterwards.
+ * gone afterwards, and the host's IPv6 switches are as they were (Docker turns IPv6 off in the
+ * namespace of the pid the runtime reports: once, before the sentry waited to be in its own
+ * namespace, that was the host's).
  */
+/** Settings Docker applies to a container's namespace: changed on the host, they name a runtime that gave Docker the wrong pid. */
+const hostNetSysctls = () => ['all', 'default', 'lo'].map((i) => `${i}=${fs.readFileSync(`/proc/sys/net/ipv6/conf/${i}/disable_ipv6`, 'utf8').trim()}`);
+
 async function publishedWebServer(runtime: string): Promise<void> {
   const links = hostLinks();
+  const sysctls = hostNetSysctls();
   const net = `moat-net-${process.pid}-${++seq}`;
   ok(['network', 'create', '--driver', 'bridge', net]);
   const c = `${runtime}-web-${seq}`;
@@ -350,6 +356,7 @@ async function publishedWebServer(runtime: string): Promise<void> {
     docker(['network', 'rm', net]);
   }
   assert.deepEqual(hostLinks(), links, 'a bridge or veth left on the host');
+  assert.deepEqual(hostNetSysctls(), sysctls, 'Docker set up the container\'s network in the host\'s namespace');
 }
 
 matrix.case('-p: a web server in a bridge network answers from the host', (rt) => publishedWebServer(rt));
