@@ -423,9 +423,11 @@ function podNetworkConfig(handler: Handler, name: string): Record<string, any> {
 }
 
 /** A pod on the pod network with one busybox container running `script`; its id, container and address. */
-async function runNetworkPod(handler: Handler, name: string, script: string): Promise<{ podId: string; ctr: string; ip: string; netns: string }> {
+async function runNetworkPod(handler: Handler, name: string, script: string, pods: string[]): Promise<{ podId: string; ctr: string; ip: string; netns: string }> {
   const config = podNetworkConfig(handler, name);
   const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: handler }, 120_000);
+  // Removed by the caller while its network is still configured (CNI DEL needs it), even if a step below fails.
+  pods.push(podId);
   const s = await cri.rt('PodSandboxStatus', { pod_sandbox_id: podId, verbose: true });
   const ip = s.status.network?.ip as string;
   if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip ?? '')) throw new Error(`${handler} pod ${name}: no pod address: ${JSON.stringify(s.status.network)} ${s.info.info.slice(0, 3000)}\n${c.daemon.logTail(40)}`);
@@ -465,6 +467,7 @@ async function httpGetRetry(url: string, timeoutMs = 20_000): Promise<{ status: 
   }
 }
 
+const cniCache = () => (fs.existsSync('/var/lib/cni/results') ? fs.readdirSync('/var/lib/cni/results') : []);
 const hostLinks = () => run('ip', ['-o', 'link']).stdout.trim().split('\n').map((l) => l.split(':')[1]!.trim().split('@')[0]!).sort();
 
 /**
@@ -476,6 +479,8 @@ const hostLinks = () => run('ip', ['-o', 'link']).stdout.trim().split('\n').map(
  */
 async function podNetworkCase(handler: Handler): Promise<void> {
   const links = hostLinks();
+  const cniCacheBefore = cniCache();
+  const cniDirExisted = fs.existsSync('/var/lib/cni');
   const net = writePodNetwork(c.daemon.dir);
   const pods: string[] = [];
   const netnses: string[] = [];
@@ -488,8 +493,7 @@ async function podNetworkCase(handler: Handler): Promise<void> {
       if (Date.now() > end) throw new Error(`the CNI config was not picked up: ${JSON.stringify(st.status.conditions)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    const a = await runNetworkPod(handler, 'web', 'trap "exit 0" TERM; mkdir -p /www; echo "hello from $(hostname) on $(uname -r)" > /www/index.html; httpd -f -p 8080 -h /www & wait');
-    pods.push(a.podId);
+    const a = await runNetworkPod(handler, 'web', 'trap "exit 0" TERM; mkdir -p /www; echo "hello from $(hostname) on $(uname -r)" > /www/index.html; httpd -f -p 8080 -h /www & wait', pods);
     netnses.push(a.netns);
     assert.match(a.ip, /^10\.213\.\d+\.\d+$/, 'the pod address from host-local');
     assert.ok(a.netns && fs.existsSync(a.netns), `the pod's netns ${a.netns}`);
@@ -499,8 +503,7 @@ async function podNetworkCase(handler: Handler): Promise<void> {
     assert.equal(fromHost.status, 200, fromHost.body);
     assert.match(fromHost.body, /^hello from web on \S+\n$/);
     if (handler === 'moat-sentry') assert.equal(fromHost.body, 'hello from web on 6.1.0-moat-sentry\n');
-    const b = await runNetworkPod(handler, 'client', 'trap "exit 0" TERM; sleep 3600 & wait');
-    pods.push(b.podId);
+    const b = await runNetworkPod(handler, 'client', 'trap "exit 0" TERM; sleep 3600 & wait', pods);
     netnses.push(b.netns);
     assert.notEqual(b.ip, a.ip);
     assert.equal(await sh(b.ctr, `wget -q -O - http://${a.ip}:8080/`), fromHost.body, 'pod B reaches pod A');
@@ -512,10 +515,22 @@ async function podNetworkCase(handler: Handler): Promise<void> {
   } finally {
     for (const p of pods) await removePod(p).catch((err) => problems.push(String(err)));
     problems = [...problems, ...removePodNetwork(net)];
+    // libcni makes /var/lib/cni/results on first use: gone again if this made it and it is empty.
+    if (!cniDirExisted) {
+      for (const d of ['/var/lib/cni/results', '/var/lib/cni']) {
+        try {
+          fs.rmdirSync(d);
+        } catch {
+          // not empty (checked below) or not there
+        }
+      }
+    }
   }
   assert.deepEqual(problems, []);
   for (const n of netnses) assert.ok(!fs.existsSync(n), `the pod's netns ${n} is left`);
   assert.deepEqual(hostLinks(), links, 'a veth or the bridge left on the host');
+  // libcni (in containerd) caches each attachment's result under /var/lib/cni/results until CNI DEL.
+  assert.deepEqual(cniCache().filter((f) => !cniCacheBefore.includes(f)), [], 'CNI results left in /var/lib/cni/results');
 }
 
 matrix.case('pod network (CNI bridge + host-local): a pod serves TCP to the host and to another pod', (rt) => podNetworkCase(rt as Handler));
