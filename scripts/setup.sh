@@ -27,7 +27,7 @@ pkgs="gcc make libc6-dev"
 pkgs="$pkgs qemu-system-x86 linux-image-cloud-amd64 e2fsprogs iproute2"
 case "$purpose" in
   test) pkgs="$pkgs busybox-static runc iproute2 procps mmdebstrap lxcfs"
-        pkgs="$pkgs docker.io containerd podman conmon iptables uidmap slirp4netns fuse-overlayfs bsdutils tar" ;;
+        pkgs="$pkgs docker.io containerd podman conmon iptables uidmap slirp4netns fuse-overlayfs bsdutils tar containernetworking-plugins" ;;
   bench) pkgs="$pkgs busybox-static runc" ;;
 esac
 # shellcheck disable=SC2086

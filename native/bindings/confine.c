@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "napi_util.h"
+#include "watcher.h"
 
 #define MAX_FILTER 4096
 
@@ -228,6 +229,9 @@ static napi_value confine_filter_js(napi_env env, napi_callback_info info)
 	}
 	prog.len = (unsigned short)(len / 4);
 	prog.filter = insns;
+	/* The socket watcher's eventfd and thread, now: the filter allows neither afterwards (without
+	 * it, waits on host sockets fall back to polling; it is tried only once either way). */
+	(void)sentry_start_watcher();
 	r = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	if (r == 0)
 		r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned int)flags, &prog);

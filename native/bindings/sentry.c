@@ -35,6 +35,8 @@
  *   pinPid(pid, cpu) -> 0 | -errno the gofer on that CPU too
  *   asyncFd(fd)                    fd's readiness ends a wait (kind 3) by a signal, not by polling
  *   unshare(flags) -> 0 | -errno   the sentry leaves the host's network, IPC and UTS namespaces
+ *   utsJoin(path) -> hostname | -errno  setns(CLONE_NEWUTS) into the spec's uts path; its host name
+ *   setHostname(name) -> 0 | -errno     sethostname(2) in the sentry's own UTS namespace
  *   dup2(oldfd, newfd)             the exec relay lets go of its caller's stdio
  *   pollIn(fd)                     -> bool  a read of fd would not block (poll, no wait)
  *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3); fd|0x40000000: or writability, |0x20000000: writability only
@@ -51,6 +53,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -61,12 +64,15 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <sys/un.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <sys/eventfd.h>
+#include "watcher.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -212,10 +218,222 @@ static void fill_event(pid_t tid, int status)
 	}
 }
 
+/*
+ * The fd watcher: a thread that blocks in poll(2) on the watched fds (setWatchFds) and a control
+ * eventfd. When a watched fd is ready it sets async_ready and sends SIGRTMIN+5 to the tracer thread
+ * (the asyncFd signal), whose blocking waitpid then ends with EINTR: the tracer waits for its
+ * tracees and for host fds at once, without the polling slices of the fallback below (each of
+ * which delayed the next tracee stop). After firing it waits to be re-armed (see below: once the
+ * woken tasks have re-parked and the tracer blocks again); while the tracer has not yet taken the event it
+ * signals again every millisecond — the signal may have landed just before the tracer entered
+ * waitpid — and re-polls anyway after 10 ms without a re-arm. It is re-armed (the eventfd) only
+ * when the tracer is about to block with a set newer than the one it polls, and the tracer first
+ * checks the set itself (ppoll, no wait): a fd the tracer just made ready (its own send to a peer
+ * in the sandbox) costs no thread wake-up, and neither does each park and unpark of a task.
+ */
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static int watch_ctl = -1;
+static pid_t tracer_tid;
+static bool watcher_tried, watcher_ok;
+/* The tracer is in (or entering) its blocking waitpid: only then does the watcher signal it. */
+static atomic_int tracer_waiting;
+/*
+ * Generations of the watched set (setWatchFds bumps it) and the last one whose readiness the
+ * tracer has already returned (kind 3 wakes every task of the set): the watcher's news about a set
+ * the tracer has already seen ready, on its own check, is dropped.
+ */
+static atomic_uint watch_gen, consumed_gen;
+/* The generation the watcher polls: the tracer re-arms it (eventfd) only when about to block with a newer set. */
+static atomic_uint watcher_gen;
+
+/* Tell the tracer a watched fd of set `gen` is ready: the flag, and the signal if it waits. */
+static void watcher_notify(unsigned gen)
+{
+	if ((int)(atomic_load(&consumed_gen) - gen) >= 0)
+		return;
+	atomic_store(&async_ready, 1);
+	if (atomic_load(&tracer_waiting))
+		syscall(SYS_tgkill, getpid(), tracer_tid, SIGRTMIN + 5);
+}
+
+static void *watcher_main(void *arg)
+{
+	struct pollfd fds[MAX_WATCH + 1];
+	sigset_t all;
+	bool fired = false;
+	int idle_ms = 0;
+	unsigned gen = 0;
+	uint64_t v;
+
+	(void)arg;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	{
+		/* Off the tracer's CPU (sentryMain pins it): its wake-ups then do not preempt the tracer. */
+		cpu_set_t any;
+
+		CPU_ZERO(&any);
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			CPU_SET(c, &any);
+		sched_setaffinity(0, sizeof(any), &any);
+	}
+	for (;;) {
+		int n, r;
+
+		fds[0].fd = watch_ctl;
+		fds[0].events = POLLIN;
+		fds[0].revents = 0;
+		if (fired) {
+			r = poll(fds, 1, 1);
+			if (r > 0) {
+				if (read(watch_ctl, &v, sizeof(v)) < 0) { /* drained by another read */ }
+				fired = false;
+			} else if (atomic_load(&async_ready)) {
+				if (atomic_load(&tracer_waiting))
+					syscall(SYS_tgkill, getpid(), tracer_tid, SIGRTMIN + 5);
+			} else if (++idle_ms >= 10) {
+				fired = false;
+			}
+			continue;
+		}
+		pthread_mutex_lock(&watch_lock);
+		n = nwatch;
+		gen = atomic_load(&watch_gen);
+		atomic_store(&watcher_gen, gen);
+		memcpy(fds + 1, watch, (size_t)n * sizeof(fds[0]));
+		pthread_mutex_unlock(&watch_lock);
+		r = poll(fds, (nfds_t)n + 1, -1);
+		if (r <= 0)
+			continue;
+		if (fds[0].revents) {
+			if (read(watch_ctl, &v, sizeof(v)) < 0) { /* drained by another read */ }
+			continue;
+		}
+		watcher_notify(gen);
+		fired = true;
+		idle_ms = 0;
+	}
+	return NULL;
+}
+
+/* Start the watcher on the first setWatchFds (from the tracer thread); false: poll instead. */
+static bool watcher_start(void)
+{
+	pthread_t th;
+	pthread_attr_t attr;
+	struct sigaction sa = { 0 };
+
+	if (watcher_tried)
+		return watcher_ok;
+	watcher_tried = true;
+	tracer_tid = (pid_t)syscall(SYS_gettid);
+	sa.sa_handler = on_async;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGRTMIN + 5, &sa, NULL) != 0)
+		return false;
+	watch_ctl = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (watch_ctl < 0)
+		return false;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	watcher_ok = pthread_create(&th, &attr, watcher_main, NULL) == 0;
+	pthread_attr_destroy(&attr);
+	return watcher_ok;
+}
+
+bool sentry_start_watcher(void)
+{
+	return watcher_start();
+}
+
+/* The tick timer armed to fire first at min(remaining, 50 ms), then every 50 ms. */
+static void tick_until(long long remaining_us)
+{
+	struct itimerspec its = { 0 };
+
+	tick(true);
+	if (!tick_ready)
+		return;
+	if (remaining_us >= 0 && remaining_us < 50000) {
+		its.it_value.tv_sec = 0;
+		its.it_value.tv_nsec = remaining_us > 0 ? remaining_us * 1000 : 1;
+		its.it_interval.tv_nsec = 50 * 1000 * 1000;
+		timer_settime(tick_timer, 0, &its, NULL);
+	}
+}
+
+/* wait_event with the watcher: one blocking waitpid, ended by a tracee, a host signal, a watched fd or the deadline. */
+static int wait_event_blocking(long long deadline)
+{
+	for (;;) {
+		int status = 0;
+		pid_t pid;
+		long long now;
+
+		if (atomic_load(&host_signal_mask))
+			return 2;
+		if (atomic_exchange(&async_ready, 0)) {
+			atomic_store(&consumed_gen, atomic_load(&watch_gen));
+			return 3;
+		}
+		now = deadline >= 0 ? mono_us() : 0;
+		if (deadline >= 0 && now >= deadline) {
+			pid = waitpid(-1, &status, __WALL | WNOHANG);
+			if (pid > 0) {
+				fill_event(pid, status);
+				return 1;
+			}
+			return pid < 0 && errno == ECHILD ? -1 : 0;
+		}
+		/* An fd the tracer itself just made ready (its own send to a peer in the sandbox): no need to
+		 * go through the watcher. */
+		if (nwatch > 0) {
+			struct timespec zero = { 0, 0 };
+
+			pid = waitpid(-1, &status, __WALL | WNOHANG);
+			if (pid > 0) {
+				fill_event(pid, status);
+				return 1;
+			}
+			if (ppoll(watch, (nfds_t)nwatch, &zero, NULL) > 0) {
+				atomic_store(&consumed_gen, atomic_load(&watch_gen));
+				atomic_store(&async_ready, 0);
+				return 3;
+			}
+		}
+		if (watcher_ok && atomic_load(&watcher_gen) != atomic_load(&watch_gen)) {
+			uint64_t one = 1;
+
+			if (write(watch_ctl, &one, sizeof(one)) < 0) { /* the counter is full: already pending */ }
+		}
+		atomic_store(&tracer_waiting, 1);
+		if (atomic_exchange(&async_ready, 0)) {
+			atomic_store(&tracer_waiting, 0);
+			atomic_store(&consumed_gen, atomic_load(&watch_gen));
+			return 3;
+		}
+		tick_until(deadline >= 0 ? deadline - now : -1);
+		pid = waitpid(-1, &status, __WALL);
+		tick(false);
+		atomic_store(&tracer_waiting, 0);
+		if (pid > 0) {
+			fill_event(pid, status);
+			return 1;
+		}
+		if (pid < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
 static int wait_event(double timeout_ms)
 {
 	long long deadline = timeout_ms >= 0 ? mono_us() + (long long)(timeout_ms * 1000) : -1;
 	long long slice = 50; /* microseconds; doubles while idle, up to 10 ms */
+
+	/* Without watched fds no helper is needed; with them, the watcher (or polling if it failed to start). */
+	if (watcher_ok || nwatch == 0)
+		return wait_event_blocking(deadline);
 
 	for (;;) {
 		int status = 0;
@@ -724,6 +942,10 @@ static napi_value set_watch_fds_js(napi_env env, napi_callback_info info)
 
 	if (!get_args(env, info, 1, argv) || !get_typed(env, argv[0], "setWatchFds", "fds", 0, &data, &bytes))
 		return NULL;
+	if (bytes >= 4)
+		watcher_start();
+	pthread_mutex_lock(&watch_lock);
+	atomic_fetch_add(&watch_gen, 1);
 	nwatch = 0;
 	for (size_t i = 0; i < bytes / 4 && nwatch < MAX_WATCH; i++) {
 		int32_t v = ((int32_t *)data)[i];
@@ -732,6 +954,8 @@ static napi_value set_watch_fds_js(napi_env env, napi_callback_info info)
 		watch[nwatch].events = v & WATCH_ONLY_OUT ? POLLOUT : POLLIN | (v & WATCH_OUT ? POLLOUT : 0);
 		nwatch++;
 	}
+	pthread_mutex_unlock(&watch_lock);
+	/* The watcher learns of the new set when the tracer next blocks (wait_event_blocking). */
 	return NULL;
 }
 
@@ -981,6 +1205,45 @@ static napi_value unshare_js(napi_env env, napi_callback_info info)
 	return num(env, unshare((int)flags) == 0 ? 0 : -errno);
 }
 
+/*
+ * A container that joins another's UTS namespace (a CRI pod's) takes that namespace's host name:
+ * setns into it, then uname. The sentry unshares a copy of it right after (unshare_js).
+ */
+static napi_value uts_join_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS], out;
+	char path[4096];
+	struct utsname u;
+	int fd, r, err;
+
+	if (!get_args(env, info, 1, argv) || !get_str(env, argv[0], "utsJoin", "path", path, sizeof(path)))
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return num(env, -errno);
+	r = setns(fd, CLONE_NEWUTS);
+	err = errno;
+	close(fd);
+	if (r < 0)
+		return num(env, -err);
+	if (uname(&u) < 0)
+		return num(env, -errno);
+	if (napi_create_string_latin1(env, u.nodename, strnlen(u.nodename, sizeof(u.nodename)), &out) != napi_ok)
+		return NULL;
+	return out;
+}
+
+/* The sandbox's host name in the sentry's own UTS namespace, for a container that joins it. */
+static napi_value set_hostname_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	char name[65];
+
+	if (!get_args(env, info, 1, argv) || !get_str(env, argv[0], "setHostname", "name", name, sizeof(name)))
+		return NULL;
+	return num(env, sethostname(name, strlen(name)) == 0 ? 0 : -errno);
+}
+
 static napi_value dup2_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
@@ -1020,6 +1283,8 @@ bool moat_register_sentry(napi_env env, napi_value exports)
 		{ "setCtty", set_ctty_js },
 		{ "dup2", dup2_js },
 		{ "unshare", unshare_js },
+		{ "utsJoin", uts_join_js },
+		{ "setHostname", set_hostname_js },
 		{ "pinCpu", pin_cpu_js },
 		{ "pinPid", pin_pid_js },
 		{ "asyncFd", async_fd_js },

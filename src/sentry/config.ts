@@ -32,6 +32,11 @@ export interface SentryConfig {
   /** process.noNewPrivileges. */
   noNewPrivs?: boolean;
   hostname?: string;
+  /**
+   * The spec's `uts` namespace path (a CRI container joins its pod's): without `hostname`, the
+   * sandbox's host name is that namespace's.
+   */
+  utsPath?: string;
   rlimits?: Array<{ resource: number; soft: number; hard: number }>;
   /** create: block until `moat start` opens this fifo. */
   startFifo?: string;

@@ -103,6 +103,7 @@ export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, str
     caps: capsToWire(capabilitySets(p.capabilities)),
     ...(p.noNewPrivileges ? { noNewPrivs: true } : {}),
     hostname: spec.hostname ?? '',
+    ...utsOf(spec),
     rlimits: (p.rlimits ?? []).flatMap((r) => (RLIMITS[r.type] !== undefined ? [{ resource: RLIMITS[r.type], soft: r.soft, hard: r.hard }] : [])),
     ...(req.startFifo ? { startFifo: req.startFifo } : {}),
     strace,
@@ -128,6 +129,16 @@ function networkOf(spec: Spec): SentryConfig['network'] {
   // Checked here so that create fails with the field's name, not the sentry later.
   if (!path.isAbsolute(p) || !fs.existsSync(p)) throw new MoatError('EUSAGE', `linux.namespaces[${i}].path: ${p}: no such network namespace`);
   return { mode: 'join', path: p };
+}
+
+/** The spec's `uts` namespace path, if it names one (checked here so that create names the field). */
+function utsOf(spec: Spec): { utsPath?: string } {
+  const all = spec.linux?.namespaces ?? [];
+  const i = all.findIndex((n) => n.type === 'uts');
+  const p = i < 0 ? undefined : all[i].path;
+  if (!p) return {};
+  if (!path.isAbsolute(p) || !fs.existsSync(p)) throw new MoatError('EUSAGE', `linux.namespaces[${i}].path: ${p}: no such uts namespace`);
+  return { utsPath: p };
 }
 
 /** The egress annotation, refused here (naming it) if the sentry could not parse it. */
@@ -188,8 +199,9 @@ export class SentryPlatform implements Platform {
       for (const k of ['MOAT_SENTRY_PIN', 'MOAT_SENTRY_SECCOMP', 'MOAT_SENTRY_SECCOMP_LOG', 'MOAT_SENTRY_TEST_FORBIDDEN']) {
         if (process.env[k] !== undefined) env[k] = process.env[k]!;
       }
+      env.MOAT_SENTRY_READY_FD = '4';
       child = spawn(process.execPath, ['--stack-size=4000', sentryScript(), cfgPath], {
-        stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd] : [...(req.stdio ?? ['inherit', 'inherit', 'inherit'] as const), gofer.fd],
+        stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd, 'pipe'] : [...(req.stdio ?? ['inherit', 'inherit', 'inherit'] as const), gofer.fd, 'pipe'],
         detached: true,
         env,
       });
@@ -209,6 +221,19 @@ export class SentryPlatform implements Platform {
       spawned.once('spawn', () => resolve(spawned.pid!));
       spawned.once('error', (e) => reject(new MoatError('ESETUP', `cannot start the sentry: ${e.message}`)));
     });
+    // Wait until the sentry is in the sandbox's namespaces (its byte on fd 4, or fd 4 closed if it
+    // failed first): the pid is handed to prestart hooks — Docker's moves the container's veth into
+    // /proc/<pid>/ns/net — and must not name the host's namespace yet.
+    const ready = spawned.stdio[4] as NodeJS.ReadableStream | undefined;
+    if (ready) {
+      await new Promise<void>((resolve) => {
+        ready.once('data', () => resolve());
+        ready.once('end', () => resolve());
+        ready.once('close', () => resolve());
+        ready.once('error', () => resolve());
+      });
+      (ready as unknown as { destroy(): void }).destroy();
+    }
     if (req.mode === 'create') spawned.unref();
     return { pid, exited };
   }

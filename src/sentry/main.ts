@@ -5,6 +5,7 @@
 //   node build/sentry.js <config.json>      (goferFd: the gofer's socket; without one, the sentry
 //                                            starts a gofer over the rootfs itself)
 
+import { errnoName } from './abi/errno';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kernel } from './kernel/kernel';
@@ -50,12 +51,33 @@ export function sentryMain(argv: string[]): void {
   // `moat do`: the sandbox goes with its runner, even one killed by SIGKILL (its stubs die with the
   // sentry, its gofer at the end of its channel; the runner's state is swept by the next moat).
   if (cfg.dieWithParent !== undefined && ptraceSys().dieWithParent(cfg.dieWithParent) !== 0) fail('the moat do that started this sandbox is gone');
+  // A container joining another's UTS namespace (a CRI pod's: its spec has a `uts` path and no
+  // hostname) is named as that namespace is.
+  let hostname = cfg.hostname ?? '';
+  if (cfg.utsPath) {
+    const h = ptraceSys().utsJoin(cfg.utsPath);
+    if (typeof h === 'number') fail(`uts namespace ${cfg.utsPath}: setns: ${errnoName(h)}`);
+    if (!hostname) hostname = h;
+  }
   // The sentry needs no System V IPC or host name of the host's: leave them (as root; the stubs it
   // starts inherit the empty namespaces). The network is the container's namespace (net/netns.ts):
   // the sentry serves the sandbox's sockets with host sockets there.
   ptraceSys().unshare(0x08000000 | 0x04000000);
+  // Its own UTS namespace carries the sandbox's host name, for a container that joins it (above).
+  if (hostname && hostname.length <= 64) ptraceSys().setHostname(hostname);
   const netErr = enterNetwork(cfg.network);
   if (netErr) fail(netErr);
+  // The namespaces are the sandbox's from here on: tell `create` (which waits for this before it
+  // reports the pid and runs the prestart hooks, e.g. Docker's, that set up /proc/<pid>/ns/net).
+  const readyFd = Number(process.env.MOAT_SENTRY_READY_FD);
+  if (Number.isInteger(readyFd) && readyFd > 2) {
+    try {
+      fs.writeSync(readyFd, 'n');
+    } catch {
+      // create gave up waiting: nothing to tell
+    }
+    fs.closeSync(readyFd);
+  }
   // Denied destinations (egress policy) and the like: moat's --log, and stderr under --strace.
   registerNetFamilies(cfg.egress, (line) => {
     if (cfg.strace) process.stderr.write(`moat sentry: ${line}\n`);
@@ -85,7 +107,7 @@ export function sentryMain(argv: string[]): void {
     strace,
     onInternalError: (syscall, message, detail) => reporter.onInternalError(syscall, message, detail),
     onUnimplemented: (name, nr) => reporter.onUnimplemented(name, nr),
-    hostname: cfg.hostname || 'moat',
+    hostname: hostname || 'moat',
     creds,
     rlimits: new Map((cfg.rlimits ?? []).map((r) => [r.resource, { cur: r.soft, max: r.hard }])),
     machine,

@@ -88,7 +88,7 @@ export function runCase(c: AppCase, runtime: Runtime, rootfs: string, stateRoot:
   return res;
 }
 
-interface Ran {
+export interface Ran {
   status: number | null;
   stdout: string;
   stderr: string;
@@ -139,6 +139,20 @@ function runsc(bundle: string, id: string, stateRoot: string, timeoutMs: number)
   });
   spawnSync('runsc', [...base, 'delete', '--force', id], { stdio: 'ignore', timeout: 20_000 });
   return r;
+}
+
+/**
+ * Run a shell script in the apps rootfs under one runtime (a case's bundle and run, without the
+ * checks): for benchmarks (bench/net.ts) that read what the script prints.
+ */
+export function runScript(runtime: Runtime, script: string, rootfs: string, stateRoot: string, timeoutSec = DEFAULT_TIMEOUT): Ran {
+  const bundle = caseBundle({ name: 'script', script, expect: [] }, rootfs);
+  const id = `apps-${process.pid}-${++serial}`;
+  try {
+    return runtime === 'runsc' ? runsc(bundle, id, stateRoot, timeoutSec * 1000) : moatRun(stateRoot, bundle, id, runtime === 'sentry', timeoutSec * 1000);
+  } finally {
+    fs.rmSync(bundle, { recursive: true, force: true });
+  }
 }
 
 /** The sentry's known-passing cases (test/apps/sentry-expected.json). */

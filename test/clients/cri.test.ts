@@ -4,13 +4,14 @@
 // case; each handler's pod goes through the lifecycle in the order kubelet drives it.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
 import { Matrix, type RuntimeName } from './helpers/compat';
 import { MOAT } from '../helpers/moat';
 import { CONTAINERD, RUNC } from './helpers/containerd';
-import { BUSYBOX_IMAGE, CriClient, CriContainerd, readCgroupFile, type Handler } from './helpers/cri';
+import { BUSYBOX_IMAGE, CriClient, CriContainerd, readCgroupFile, removePodNetwork, writePodNetwork, type Handler } from './helpers/cri';
 import { processesMentioning, run, waitFor } from './helpers/daemons';
 
 const matrix = new Matrix('cri', () => `${run(CONTAINERD, ['--version']).stdout.trim()}, CRI runtime.v1 over gRPC (@grpc/grpc-js)`);
@@ -399,3 +400,139 @@ for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', 
     assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
   }, ['moat-shim']);
 }
+
+// ---- A pod network: CNI bridge + host-local (Debian's containernetworking-plugins) ----
+
+// What kubelet asks for a pod on the pod network: the sandbox's network namespace, set up by CNI.
+const POD_NETWORK = { network: 'POD', pid: 'CONTAINER', ipc: 'POD' };
+
+function podNetworkConfig(handler: Handler, name: string): Record<string, any> {
+  const uid = `moat-${process.pid}-${handler}-${name}`;
+  const logDir = path.join(c.daemon.dir, 'pods', `moat-test_${name}_${uid}`);
+  fs.mkdirSync(logDir, { recursive: true });
+  return {
+    metadata: { name, uid, namespace: 'moat-test', attempt: 0 },
+    hostname: name,
+    log_directory: logDir,
+    labels: { 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': 'moat-test', 'io.kubernetes.pod.uid': uid },
+    linux: {
+      cgroup_parent: `/${c.cgroupParent}/pod${uid}`,
+      security_context: { namespace_options: POD_NETWORK },
+    },
+  };
+}
+
+/** A pod on the pod network with one busybox container running `script`; its id, container and address. */
+async function runNetworkPod(handler: Handler, name: string, script: string, pods: string[]): Promise<{ podId: string; ctr: string; ip: string; netns: string }> {
+  const config = podNetworkConfig(handler, name);
+  const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: handler }, 120_000);
+  // Removed by the caller while its network is still configured (CNI DEL needs it), even if a step below fails.
+  pods.push(podId);
+  const s = await cri.rt('PodSandboxStatus', { pod_sandbox_id: podId, verbose: true });
+  const ip = s.status.network?.ip as string;
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip ?? '')) throw new Error(`${handler} pod ${name}: no pod address: ${JSON.stringify(s.status.network)} ${s.info.info.slice(0, 3000)}\n${c.daemon.logTail(40)}`);
+  const netns = (JSON.parse(s.info.info).runtimeSpec?.linux?.namespaces ?? []).find((n: any) => n.type === 'network')?.path as string;
+  const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+  const ctrConfig = {
+    metadata: { name: 'app', attempt: 0 },
+    image: { image: img.image.id },
+    command: ['sh', '-c', script],
+    working_dir: '/',
+    labels: { 'io.kubernetes.container.name': 'app', ...config.labels },
+    log_path: 'app/0.log',
+    linux: { security_context: { namespace_options: POD_NETWORK } },
+  };
+  const { container_id: ctr } = await cri.rt('CreateContainer', { pod_sandbox_id: podId, config: ctrConfig, sandbox_config: config });
+  await cri.rt('StartContainer', { container_id: ctr }, 120_000);
+  return { podId, ctr, ip, netns };
+}
+
+/** GET from the host with a fresh connection, retried while nothing listens yet. */
+async function httpGetRetry(url: string, timeoutMs = 20_000): Promise<{ status: number; body: string }> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await new Promise((resolve, reject) => {
+        const req = http.get(url, { agent: false, timeout: 5_000 }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (s: string) => (body += s)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer in 5 s`)));
+        req.on('error', reject);
+      });
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+const cniCache = () => (fs.existsSync('/var/lib/cni/results') ? fs.readdirSync('/var/lib/cni/results') : []);
+const hostLinks = () => run('ip', ['-o', 'link']).stdout.trim().split('\n').map((l) => l.split(':')[1]!.trim().split('@')[0]!).sort();
+
+/**
+ * kubelet's order for a pod-network pod: the network plugin is configured (NetworkReady), pod A
+ * serves HTTP on 8080 (busybox httpd) at the address CNI gave it, the host fetches it through the
+ * bridge, pod B fetches it with wget from its own namespace; then both pods are removed and nothing
+ * of the network is left: no veth, no pod netns, no address held by host-local; the bridge (which
+ * the plugin never deletes) is removed by the test.
+ */
+async function podNetworkCase(handler: Handler): Promise<void> {
+  const links = hostLinks();
+  const cniCacheBefore = cniCache();
+  const cniDirExisted = fs.existsSync('/var/lib/cni');
+  const net = writePodNetwork(c.daemon.dir);
+  const pods: string[] = [];
+  const netnses: string[] = [];
+  let problems: string[] = [];
+  try {
+    const end = Date.now() + 20_000;
+    for (;;) {
+      const st = await cri.rt('Status', {});
+      if (st.status.conditions.some((x: any) => x.type === 'NetworkReady' && x.status)) break;
+      if (Date.now() > end) throw new Error(`the CNI config was not picked up: ${JSON.stringify(st.status.conditions)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const a = await runNetworkPod(handler, 'web', 'trap "exit 0" TERM; mkdir -p /www; echo "hello from $(hostname) on $(uname -r)" > /www/index.html; httpd -f -p 8080 -h /www & wait', pods);
+    netnses.push(a.netns);
+    assert.match(a.ip, /^10\.213\.\d+\.\d+$/, 'the pod address from host-local');
+    assert.ok(a.netns && fs.existsSync(a.netns), `the pod's netns ${a.netns}`);
+    // Inside: the pod's interface (netlink answered from the pod's namespace).
+    assert.match(await sh(a.ctr, 'ip -o -4 addr show eth0'), new RegExp(`inet ${a.ip.replace(/\./g, '\\.')}/24`));
+    const fromHost = await httpGetRetry(`http://${a.ip}:8080/`);
+    assert.equal(fromHost.status, 200, fromHost.body);
+    assert.match(fromHost.body, /^hello from web on \S+\n$/);
+    if (handler === 'moat-sentry') assert.equal(fromHost.body, 'hello from web on 6.1.0-moat-sentry\n');
+    const b = await runNetworkPod(handler, 'client', 'trap "exit 0" TERM; sleep 3600 & wait', pods);
+    netnses.push(b.netns);
+    assert.notEqual(b.ip, a.ip);
+    assert.equal(await sh(b.ctr, `wget -q -O - http://${a.ip}:8080/`), fromHost.body, 'pod B reaches pod A');
+    // And the other way round: pod A's container connects out to a server in pod B.
+    await sh(b.ctr, 'mkdir -p /www; echo "pong from $(hostname)" > /www/index.html; httpd -p 8081 -h /www');
+    assert.equal(await sh(a.ctr, `for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O - http://${b.ip}:8081/ && break; sleep 0.3; done`), 'pong from client\n');
+    await stopAndRemove(b.ctr);
+    await stopAndRemove(a.ctr);
+  } finally {
+    for (const p of pods) await removePod(p).catch((err) => problems.push(String(err)));
+    problems = [...problems, ...removePodNetwork(net)];
+    // libcni makes /var/lib/cni/results on first use: gone again if this made it and it is empty.
+    if (!cniDirExisted) {
+      for (const d of ['/var/lib/cni/results', '/var/lib/cni']) {
+        try {
+          fs.rmdirSync(d);
+        } catch {
+          // not empty (checked below) or not there
+        }
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+  for (const n of netnses) assert.ok(!fs.existsSync(n), `the pod's netns ${n} is left`);
+  assert.deepEqual(hostLinks(), links, 'a veth or the bridge left on the host');
+  // libcni (in containerd) caches each attachment's result under /var/lib/cni/results until CNI DEL.
+  assert.deepEqual(cniCache().filter((f) => !cniCacheBefore.includes(f)), [], 'CNI results left in /var/lib/cni/results');
+}
+
+matrix.case('pod network (CNI bridge + host-local): a pod serves TCP to the host and to another pod', (rt) => podNetworkCase(rt as Handler));
+
+matrix.case('moat-sentry handler on the pod network (CNI bridge + host-local): a pod serves TCP to the host and to another pod', () => podNetworkCase('moat-sentry'), ['moat']);

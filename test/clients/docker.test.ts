@@ -2,6 +2,7 @@
 // operation run with `--runtime=runc` and `--runtime=moat` (the compatibility matrix).
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
@@ -287,3 +288,77 @@ matrix.case('sentry: -v bind volume is readable, and writes reach the host; /etc
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }, ['moat']);
+
+// ---- Networking: a web server in a bridge network, published with -p ----
+
+/** Interface names of the host (a bridge or veth left behind is a leak). */
+const hostLinks = () => run('ip', ['-o', 'link']).stdout.trim().split('\n').map((l) => l.split(':')[1]!.trim().split('@')[0]!).sort();
+
+/** GET a URL from the host (a fresh connection each time), with a deadline. */
+function httpGet(url: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (s: string) => (body += s)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * busybox httpd in a user-defined bridge network (dockerd here has no default bridge and no
+ * iptables, so -p is served by docker-proxy, which connects to the container's bridge address),
+ * published on a port Docker picks on 127.0.0.1; fetched from the host three times (httpd forks per
+ * connection) and directly at the container's address. The network, its bridge and the veth are
+ * gone afterwards, and the host's IPv6 switches are as they were (Docker turns IPv6 off in the
+ * namespace of the pid the runtime reports: once, before the sentry waited to be in its own
+ * namespace, that was the host's).
+ */
+/** Settings Docker applies to a container's namespace: changed on the host, they name a runtime that gave Docker the wrong pid. */
+const hostNetSysctls = () => ['all', 'default', 'lo'].map((i) => `${i}=${fs.readFileSync(`/proc/sys/net/ipv6/conf/${i}/disable_ipv6`, 'utf8').trim()}`);
+
+async function publishedWebServer(runtime: string): Promise<void> {
+  const links = hostLinks();
+  const sysctls = hostNetSysctls();
+  const net = `moat-net-${process.pid}-${++seq}`;
+  ok(['network', 'create', '--driver', 'bridge', net]);
+  const c = `${runtime}-web-${seq}`;
+  try {
+    const script = `mkdir -p /www && echo "hello from $(uname -r)" > /www/index.html && echo serving && exec httpd -f -p 8080 -h /www`;
+    ok(['run', '-d', '--name', c, `--runtime=${runtime}`, '--network', net, '-p', '127.0.0.1::8080', IMAGE, 'sh', '-c', script]);
+    await waitFor('the server to start', () => docker(['logs', c]).stdout.includes('serving'), 20_000);
+    const hostPort = /^127\.0\.0\.1:(\d+)$/m.exec(ok(['port', c, '8080/tcp']))?.[1];
+    assert.ok(hostPort, 'docker port: no host port');
+    const kernel = (await httpGet(`http://127.0.0.1:${hostPort}/`).catch(async () => {
+      // httpd may not be listening yet when the shell printed "serving": retry for a while.
+      let last: unknown;
+      for (let i = 0; i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        try {
+          return await httpGet(`http://127.0.0.1:${hostPort}/`);
+        } catch (err) {
+          last = err;
+        }
+      }
+      throw last;
+    }));
+    assert.equal(kernel.status, 200, kernel.body);
+    assert.match(kernel.body, /^hello from \S+\n$/);
+    if (runtime === 'moat-sentry') assert.equal(kernel.body, 'hello from 6.1.0-moat-sentry\n');
+    for (let i = 0; i < 2; i++) assert.equal((await httpGet(`http://127.0.0.1:${hostPort}/`)).body, kernel.body);
+    const ip = inspect(c, `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`);
+    assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+    assert.equal((await httpGet(`http://${ip}:8080/`)).body, kernel.body, 'the container at its bridge address');
+    assert.equal((await httpGet(`http://127.0.0.1:${hostPort}/missing`)).status, 404);
+  } finally {
+    docker(['rm', '-f', c]);
+    docker(['network', 'rm', net]);
+  }
+  assert.deepEqual(hostLinks(), links, 'a bridge or veth left on the host');
+  assert.deepEqual(hostNetSysctls(), sysctls, 'Docker set up the container\'s network in the host\'s namespace');
+}
+
+matrix.case('-p: a web server in a bridge network answers from the host', (rt) => publishedWebServer(rt));
+
+matrix.case('sentry: -p: a web server in a bridge network answers from the host (AF_INET in the container\'s namespace)', () => publishedWebServer('moat-sentry'), ['moat']);

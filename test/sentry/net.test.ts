@@ -17,7 +17,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { makeBundle, BUSYBOX } from '../helpers/moat';
+import { makeBundle, BUSYBOX, MOAT } from '../helpers/moat';
 import { explain, isMountPoint, moatDo, moatRun, runNative, sentrySuite, PROGS_SRC } from './helpers';
 
 let root: string;
@@ -193,6 +193,47 @@ test('a spec without a network namespace: the sentry serves sockets in the host\
     c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'network');
   });
   assert.equal(r.stdout, `sees ${dev}\n`, explain(r));
+});
+
+/**
+ * `create` hands the sentry's pid to prestart hooks (Docker's moves the container's veth into
+ * /proc/<pid>/ns/net): by then the sentry must be in the sandbox's namespaces, not the host's.
+ * And a second container whose spec joins the first's UTS namespace by path, without a hostname
+ * of its own (a CRI container in its pod), is named as the first.
+ */
+test('create returns once the sentry is in its own network and UTS namespaces; a uts path without hostname takes that namespace\'s name', () => {
+  const ids: string[] = [];
+  const bundles: Array<{ cleanup(): void }> = [];
+  try {
+    const a = makeBundle(['sleep', '30'], (c) => {
+      c.hostname = 'pod-a';
+    });
+    bundles.push(a);
+    const idA = `ns-a-${process.hrtime.bigint()}`;
+    ids.push(idA);
+    // stdio not piped: the sentry keeps its stdout open after create, so a pipe never ends.
+    const pidFile = path.join(a.dir, 'pid');
+    const created = spawnSync(MOAT, ['--root', root, '--isolation=sentry', 'create', '--bundle', a.dir, '--pid-file', pidFile, idA], { stdio: 'ignore', timeout: 60_000, killSignal: 'SIGKILL' });
+    assert.equal(created.status, 0, `create: ${created.status} ${created.error?.message ?? ''}`);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    // Read at once, as a prestart hook would.
+    const [net, uts] = [fs.readlinkSync(`/proc/${pid}/ns/net`), fs.readlinkSync(`/proc/${pid}/ns/uts`)];
+    assert.notEqual(net, fs.readlinkSync('/proc/self/ns/net'), 'the sentry is still in the host\'s network namespace after create');
+    assert.notEqual(uts, fs.readlinkSync('/proc/self/ns/uts'));
+    const b = makeBundle(['hostname'], (c) => {
+      delete c.hostname;
+      c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'uts' ? { type: 'uts', path: `/proc/${pid}/ns/uts` } : n));
+    });
+    bundles.push(b);
+    const idB = `ns-b-${process.hrtime.bigint()}`;
+    ids.push(idB);
+    const r = moatRun(root, ['--isolation=sentry', 'run', '--bundle', b.dir, idB], 60_000);
+    assert.equal(r.status, 0, explain(r));
+    assert.equal(r.stdout, 'pod-a\n');
+  } finally {
+    for (const id of ids) moatRun(root, ['delete', '--force', id]);
+    for (const b of bundles) b.cleanup();
+  }
 });
 
 // ---- joining a prepared network namespace ----

@@ -24,7 +24,9 @@ const SHIM_HANDLERS: Partial<Record<Handler, string>> = { 'moat-shim': 'native',
 
 /**
  * config.toml: the CRI plugin with `restrict_oom_score_adj` (processes here lack CAP_SYS_RESOURCE),
- * the locally built pause image, an empty CNI config dir (host-network pods need no CNI), a stream
+ * the locally built pause image, a CNI config dir of the temp dir (empty until a test writes a pod
+ * network into it: host-network pods need no CNI), pod network namespaces mounted under the
+ * state dir (not /var/run/netns), a stream
  * server on a free loopback port, and one runc v2 shim runtime per handler. Each handler's `Root`
  * (the runtime's --root) is under the temp dir, so nothing of it lands in /run/containerd/runc.
  */
@@ -41,6 +43,7 @@ export function criConfig(dir: string, handlers: Partial<Record<Handler, string>
   sandbox_image = "${PAUSE_IMAGE}"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
+  netns_mounts_under_state_dir = true
   [${cri}.cni]
     bin_dir = "${dir}/cni/bin"
     conf_dir = "${dir}/cni/net.d"
@@ -191,4 +194,75 @@ export function readCgroupFile(controller: string, rel: string, file: string): s
   } catch {
     return undefined;
   }
+}
+
+/** Debian's containernetworking-plugins. */
+export const CNI_PLUGINS = '/usr/lib/cni';
+
+/** A pod network of the test's own: its bridge, subnet and host-local's state. */
+export interface PodNetwork {
+  name: string;
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  /** host-local's dataDir: a file per allocated address while a pod holds it. */
+  ipamDir: string;
+  conf: string;
+}
+
+/**
+ * Write a CNI network (bridge + host-local) into the test containerd's conf dir, with the plugins
+ * it needs (bridge, host-local, and loopback for the pod's lo) linked into its bin dir from
+ * Debian's package. The bridge is the pods' gateway, so the host reaches them; no IP masquerade
+ * (it would add iptables rules), and host-local keeps its allocations under the temp dir rather than
+ * /var/lib/cni/networks. containerd picks the file up by itself (see podNetworkReady).
+ */
+export function writePodNetwork(dir: string): PodNetwork {
+  for (const p of ['bridge', 'host-local', 'loopback']) {
+    const src = path.join(CNI_PLUGINS, p);
+    if (!fs.existsSync(src)) throw new Error(`${src} missing: containernetworking-plugins is not installed (sh scripts/setup.sh test)`);
+    const dst = path.join(dir, 'cni', 'bin', p);
+    if (!fs.existsSync(dst)) fs.symlinkSync(src, dst);
+  }
+  const n = process.pid % 250;
+  const net: PodNetwork = {
+    name: `moat-test-${process.pid}`,
+    bridge: `moatbr${process.pid}`.slice(0, 15),
+    subnet: `10.213.${n}.0/24`,
+    gateway: `10.213.${n}.1`,
+    ipamDir: path.join(dir, 'cni', 'ipam'),
+    conf: path.join(dir, 'cni', 'net.d', '10-moat-test.conflist'),
+  };
+  fs.writeFileSync(net.conf, JSON.stringify({
+    cniVersion: '0.4.0',
+    name: net.name,
+    plugins: [{
+      type: 'bridge',
+      bridge: net.bridge,
+      isGateway: true,
+      ipMasq: false,
+      hairpinMode: true,
+      ipam: { type: 'host-local', ranges: [[{ subnet: net.subnet, gateway: net.gateway }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: net.ipamDir },
+    }],
+  }, null, 2));
+  return net;
+}
+
+/**
+ * Undo writePodNetwork once its pods are removed: the conf file and the bridge (the bridge plugin
+ * creates it on the first ADD and never deletes it). Returns what was left that should not have
+ * been: addresses host-local still holds.
+ */
+export function removePodNetwork(net: PodNetwork): string[] {
+  const problems: string[] = [];
+  fs.rmSync(net.conf, { force: true });
+  const held = fs.existsSync(path.join(net.ipamDir, net.name))
+    ? fs.readdirSync(path.join(net.ipamDir, net.name)).filter((f) => /^[\d.]+$/.test(f))
+    : [];
+  if (held.length) problems.push(`host-local still holds ${held.join(', ')}`);
+  if (spawnSync('ip', ['link', 'show', net.bridge]).status === 0) {
+    const r = spawnSync('ip', ['link', 'del', net.bridge], { encoding: 'utf8' });
+    if (r.status !== 0) problems.push(`ip link del ${net.bridge}: ${r.stderr.trim()}`);
+  }
+  return problems;
 }

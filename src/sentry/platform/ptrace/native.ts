@@ -40,6 +40,10 @@ export interface PtraceSys {
   dup2(oldfd: number, newfd: number): void;
   /** unshare(2): 0 or -errno. */
   unshare(flags: number): number;
+  /** setns(CLONE_NEWUTS) into path: that namespace's host name, or -errno. */
+  utsJoin(path: string): string | number;
+  /** sethostname(2) in the sentry's own UTS namespace: 0 or -errno. */
+  setHostname(name: string): number;
   /** The tracer and its stubs on one CPU: the CPU, or -errno. */
   pinCpu(): number;
   pinPid(pid: number, cpu: number): number;
