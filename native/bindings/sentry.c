@@ -256,6 +256,9 @@ static void watcher_notify(unsigned gen)
 		syscall(SYS_tgkill, getpid(), tracer_tid, SIGRTMIN + 5);
 }
 
+/* The watcher has made its set-up calls (sched_setaffinity, sigmask): watcher_start waits for it. */
+static atomic_bool watcher_set_up;
+
 static void *watcher_main(void *arg)
 {
 	struct pollfd fds[MAX_WATCH + 1];
@@ -277,6 +280,8 @@ static void *watcher_main(void *arg)
 			CPU_SET(c, &any);
 		sched_setaffinity(0, sizeof(any), &any);
 	}
+	/* Set up: from here on only the calls the confined sentry's filter allows (confine.c waits). */
+	atomic_store(&watcher_set_up, true);
 	for (;;) {
 		int n, r;
 
@@ -339,6 +344,9 @@ static bool watcher_start(void)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	watcher_ok = pthread_create(&th, &attr, watcher_main, NULL) == 0;
 	pthread_attr_destroy(&attr);
+	/* Before returning (and the sentry confining itself): its set-up calls are not on the filter. */
+	for (int i = 0; watcher_ok && !atomic_load(&watcher_set_up) && i < 10000; i++)
+		usleep(100);
 	return watcher_ok;
 }
 
