@@ -44,6 +44,7 @@ export function exitTask(t: Task, status: number): void {
   chargeHostThread(t);
   t.tg.deadCpuNs += t.cpuBaseNs;
   t.unblock();
+  t.dropBlockState();
   t.state = 'dead';
   k.forget(t);
   const tg = t.tg;
@@ -81,6 +82,7 @@ export function exitThreadForExec(other: Task): void {
   chargeHostThread(other);
   other.tg.deadCpuNs += other.cpuBaseNs;
   other.unblock();
+  other.dropBlockState();
   other.state = 'dead';
   k.forget(other);
   exitRobustList(other);

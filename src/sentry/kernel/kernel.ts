@@ -195,7 +195,7 @@ export class Kernel {
         if (t.interrupted !== 0) {
           t.retval = t.interrupted;
           t.interrupted = 0;
-          t.blockState = undefined;
+          t.dropBlockState();
           // The syscall ends here: what it set for its wait must not reach the next one.
           t.interruptResult = -ERESTARTSYS;
           t.wakeOnSignal = false;
@@ -345,7 +345,7 @@ export class Kernel {
       return;
     }
     t.timedOut = false;
-    t.blockState = undefined;
+    t.dropBlockState();
     t.interruptResult = -ERESTARTSYS;
     t.wakeOnSignal = false;
     if (strace) strace(straceExit(t, nr, entered, r, buf));

@@ -61,6 +61,10 @@ export abstract class FileDescription {
   seek(_off: number, _whence: number): number {
     return -ESPIPE;
   }
+  /** A blocking write waits until all its bytes are in (pipes): a short count from write() means "no room yet". */
+  get writeAll(): boolean {
+    return false;
+  }
   /** POLLIN/POLLOUT/POLLHUP bits now. */
   readiness(): number {
     return POLLIN | POLLOUT;

@@ -4,8 +4,8 @@
 import { EBADF, EFAULT, EINVAL, EAGAIN, EPIPE, ESPIPE } from '../../abi/errno';
 import { SIGPIPE } from '../../abi/signals';
 import { sendSignalToTask } from '../../kernel/signals';
-import type { Task } from '../../kernel/task';
-import { O_NONBLOCK } from '../../vfs/constants';
+import { BLOCK, type Task } from '../../kernel/task';
+import { O_NONBLOCK, O_PATH } from '../../vfs/constants';
 import { FileDescription } from '../../vfs';
 import { SOCK_STREAM } from '../../net/constants';
 import { isSocket } from '../../net/socket';
@@ -38,12 +38,36 @@ export function iovecViews(t: Task, iov: number, cnt: number, write: boolean): U
   return out;
 }
 
+/**
+ * A read or write parked on its file. It keeps the file open while it waits, as Linux's syscall
+ * holds its own reference for its whole run: a close of the fd by another thread neither ends the
+ * wait nor makes the pipe lose a reader or writer. A write also remembers how many of its bytes are
+ * already written (see writeAll), which is what a signal makes it return.
+ */
+class IoWait {
+  constructor(readonly file: FileDescription, public done: number) {}
+  dispose(): void {
+    this.file.decRef();
+  }
+}
+
+/** The file of a read/write: the one a parked run kept, else the fd's (O_PATH fds have none). */
+function ioFile(t: Task, fd: number): FileDescription | undefined {
+  if (t.blockState instanceof IoWait) return t.blockState.file;
+  const f = t.files.get(fd);
+  return f && !(f.flags & O_PATH) ? f : undefined;
+}
+
 /** Block on the file if it would block and is not O_NONBLOCK (sockets park themselves: their EAGAIN is final). */
-export function maybeBlock(t: Task, f: FileDescription, r: number): number {
-  if (r !== -EAGAIN || f.flags & O_NONBLOCK || isSocket(f)) return r;
+export function maybeBlock(t: Task, f: FileDescription, r: number, done = 0): number {
+  if (r !== -EAGAIN || f.flags & O_NONBLOCK || isSocket(f)) return done > 0 && r < 0 ? done : r;
+  const st = t.blockState instanceof IoWait ? t.blockState : new IoWait(f.incRef(), done);
+  st.done = done;
+  // A signal ends a write that has written some of its bytes with that count (pipe_write).
+  if (done > 0) t.interruptResult = done;
   const host = f.hostWatchFd();
-  const b = t.block([f.waitQueue]);
-  if (host >= 0) t.kernel.watchHostFd(t, host);
+  const b = t.block([f.waitQueue], Infinity, st);
+  if (host >= 0 && b === BLOCK) t.kernel.watchHostFd(t, host);
   return b;
 }
 
@@ -60,27 +84,58 @@ function shortBuffer(f: FileDescription, views: Uint8Array[], want: number | und
   return want !== undefined && !positionable(f) && views.reduce((n, v) => n + v.length, 0) < want;
 }
 
-function doRead(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number, want?: number): number {
-  const f = t.files.get(fd);
-  if (!f || !f.readable) return -EBADF;
+/** views without their first n bytes. */
+function skipBytes(views: Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const v of views) {
+    if (n >= v.length) n -= v.length;
+    else {
+      out.push(n > 0 ? v.subarray(n) : v);
+      n = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * The checks of ksys_pread64/do_readv in Linux's order: a bad fd, then a position on a file that
+ * has none (ESPIPE even on the wrong end of a pipe), then the access mode, then the buffer.
+ */
+function ioChecks(f: FileDescription | undefined, views: Uint8Array[] | null | number, pos: number, want: number | undefined, write: boolean): number {
+  if (!f) return -EBADF;
+  if (pos >= 0 && !positionable(f)) return -ESPIPE;
+  if (!(write ? f.writable : f.readable)) return -EBADF;
   if (views === null) return -EFAULT;
   if (typeof views === 'number') return views;
   if (shortBuffer(f, views, want)) return -EFAULT;
-  if (pos >= 0 && !positionable(f)) return -ESPIPE;
-  return maybeBlock(t, f, f.read(t, views, pos));
+  return 0;
+}
+
+function doRead(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number, want?: number): number {
+  const f = ioFile(t, fd);
+  const bad = ioChecks(f, views, pos, want, false);
+  if (bad < 0) return bad;
+  return maybeBlock(t, f!, f!.read(t, views as Uint8Array[], pos));
 }
 
 function doWrite(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number, want?: number): number {
-  const f = t.files.get(fd);
-  if (!f || !f.writable) return -EBADF;
-  if (views === null) return -EFAULT;
-  if (typeof views === 'number') return views;
-  if (shortBuffer(f, views, want)) return -EFAULT;
-  if (pos >= 0 && !positionable(f)) return -ESPIPE;
-  const r = f.write(t, views, pos);
+  const f = ioFile(t, fd);
+  const bad = ioChecks(f, views, pos, want, true);
+  if (bad < 0) return bad;
+  const file = f!;
+  const all = views as Uint8Array[];
+  // A blocking write to a pipe waits for room for all its bytes (writeAll): the part written
+  // before it parked is skipped when the sentry re-runs it.
+  const done = t.blockState instanceof IoWait ? t.blockState.done : 0;
+  const rest = done > 0 ? skipBytes(all, done) : all;
+  const r = file.write(t, rest, pos);
   // Writing to a pipe with no reader (or a shut-down stream socket, not a datagram one): EPIPE and SIGPIPE, as pipe_write does.
-  if (r === -EPIPE && !(isSocket(f) && f.type !== SOCK_STREAM)) sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
-  return maybeBlock(t, f, r);
+  if (r === -EPIPE && !(isSocket(file) && file.type !== SOCK_STREAM)) sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
+  if (r >= 0 && file.writeAll && !(file.flags & O_NONBLOCK)) {
+    const left = rest.reduce((n, v) => n + v.length, 0) - r;
+    if (left > 0) return maybeBlock(t, file, -EAGAIN, done + r);
+  }
+  return maybeBlock(t, file, r >= 0 ? done + r : r, done);
 }
 
 /** preadv's offset (low and high halves); -1 (preadv2: the file position), or -2 if negative. */
