@@ -5,6 +5,7 @@ import { SIGCHLD } from '../abi/signals';
 import type { MemoryManager } from '../mm/mm';
 import { chargeHostThread, nsToTicks } from './cputime';
 import { exitRobustList, futexKey, futexWake } from './futex';
+import { piOwnerExited } from './futex-pi';
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN } from './signal-types';
 import { sendSignalToGroup } from './signals';
 import type { Task, ThreadGroup } from './task';
@@ -50,6 +51,7 @@ export function exitTask(t: Task, status: number): void {
   const tg = t.tg;
   const mm = t.mm;
   exitRobustList(t);
+  piOwnerExited(t);
 
   if (t.clearChildTid && mm.users > 1) {
     mm.writeU32(t.clearChildTid, 0);
@@ -86,6 +88,7 @@ export function exitThreadForExec(other: Task): void {
   other.state = 'dead';
   k.forget(other);
   exitRobustList(other);
+  piOwnerExited(other);
   other.tg.tasks.delete(other);
   k.tasks.delete(other.tid);
   releaseAddressSpace(other, other.mm, !wasRunning);
