@@ -37,9 +37,10 @@ export function openResolved(c: OpenCtx, r: Resolved, flags: number, console: Fi
   const inode = r.dentry.inode;
   const a = inode.attr();
   const type = a.mode & S_IFMT;
+  // O_DIRECTORY first: before O_PATH's early return, and before a symlink's ELOOP (do_open).
+  if (flags & O_DIRECTORY && type !== S_IFDIR) return -ENOTDIR;
   if (flags & O_PATH) return new PathFile(r, flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW));
   if (type === S_IFLNK) return -ELOOP;
-  if (flags & O_DIRECTORY && type !== S_IFDIR) return -ENOTDIR;
   const want = openAccess(flags);
   if (type === S_IFDIR && want & MAY_WRITE) return -EISDIR;
   const perm = created ? 0 : permission(c.creds, a, want);

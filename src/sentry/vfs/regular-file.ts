@@ -3,7 +3,9 @@
 // is listed neither repeats nor skips names), and O_PATH descriptions (a location, nothing else).
 
 import { fileKey, fileMappings, flushFileMappings, syncFileWrite } from '../mm/shared';
-import { EBADF, EFAULT, EINVAL, EISDIR, ENXIO, EOPNOTSUPP } from '../abi/errno';
+import { EBADF, EFAULT, EFBIG, EINVAL, EISDIR, ENXIO, EOPNOTSUPP } from '../abi/errno';
+import { SIGXFSZ } from '../abi/signals';
+import { sendSignalToTask } from '../kernel/signals';
 import type { Task } from '../kernel/task';
 import type { MapSource } from '../mm/mm';
 import { O_APPEND, S_IFDIR, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, dtype } from './constants';
@@ -13,6 +15,8 @@ import { parentOf, type Location } from './mount';
 import { removePrivs } from './attr';
 
 const FIONREAD = 0x541b;
+const RLIMIT_FSIZE = 1;
+const SI_USER = 0;
 const FALLOC_FL_KEEP_SIZE = 1;
 /** Offsets are signed 64-bit; past 2^53 a JavaScript number is no longer exact. */
 const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
@@ -38,6 +42,16 @@ export class RegularFile extends FileDescription implements Mappable {
     if (this.location) removePrivs(t.creds, this.location);
     // O_APPEND appends even for pwrite, as Linux does.
     const p = this.flags & O_APPEND ? this.data.size() : pos < 0 ? this.offset : pos;
+    // RLIMIT_FSIZE (generic_write_check_limits): nothing at or past it (EFBIG and SIGXFSZ), a
+    // write that would cross it is cut there.
+    const limit = t.tg.rlimits.get(RLIMIT_FSIZE)?.cur ?? Infinity;
+    if (limit < 2 ** 63 && src.some((v) => v.length > 0)) {
+      if (p >= limit) {
+        sendSignalToTask(t, { signo: SIGXFSZ, code: SI_USER, pid: t.pid, uid: t.creds.uid });
+        return -EFBIG;
+      }
+      src = clip(src, limit - p);
+    }
     const n = this.data.write(src, p);
     if (n >= 0 && pos < 0) this.offset = p + n;
     // MAP_SHARED mappings of this file see the write (they hold their own copy of its pages).
@@ -49,6 +63,7 @@ export class RegularFile extends FileDescription implements Mappable {
   }
 
   override seek(off: number, whence: number): number {
+    if (whence !== SEEK_SET && whence !== SEEK_CUR && this.location?.dentry.inode.fs.seqFiles) return -EINVAL;
     const size = this.data.size();
     let base: number;
     switch (whence) {
@@ -139,6 +154,7 @@ export class DirectoryFile extends FileDescription {
     let n: number;
     if (whence === SEEK_SET) n = off;
     else if (whence === SEEK_CUR) n = this.offset + off;
+    else if (whence === SEEK_END && this.location!.dentry.inode.fs.dirSeekEnd) n = this.location!.dentry.inode.attr().size + off;
     else return -EINVAL;
     if (n < 0) return -EINVAL;
     if (n === 0) this.snapshot = null;

@@ -12,6 +12,8 @@ import { isSocket } from '../../net/socket';
 
 const IOV_MAX = 1024;
 const MAX_RW = 0x7ffff000;
+/** x86-64's user address limit (access_ok). */
+const TASK_SIZE_MAX = 0x7fff_ffff_f000;
 const SI_USER = 0;
 
 /** Views of application memory for an iovec array; null on EFAULT. */
@@ -20,12 +22,22 @@ export function iovecViews(t: Task, iov: number, cnt: number, write: boolean): U
   const raw = t.mm.read(iov, cnt * 16);
   if (!raw) return null;
   const dv = new DataView(raw.buffer);
+  const seg = (i: number) => [
+    dv.getUint32(i * 16 + 4, true) * 0x1_0000_0000 + dv.getUint32(i * 16, true),
+    dv.getUint32(i * 16 + 12, true) * 0x1_0000_0000 + dv.getUint32(i * 16 + 8, true),
+  ];
+  // Every segment is checked before anything moves (import_iovec): a length that is negative as
+  // an ssize_t is EINVAL, one outside the user range (access_ok, even when empty) EFAULT.
+  for (let i = 0; i < cnt; i++) {
+    const [base, len] = seg(i);
+    if (dv.getUint32(i * 16 + 12, true) >= 0x8000_0000) return -EINVAL;
+    if (base > TASK_SIZE_MAX || len > TASK_SIZE_MAX - base) return null;
+  }
   const out: Uint8Array[] = [];
   let total = 0;
   for (let i = 0; i < cnt; i++) {
-    const base = dv.getUint32(i * 16 + 4, true) * 0x1_0000_0000 + dv.getUint32(i * 16, true);
-    let len = dv.getUint32(i * 16 + 12, true) * 0x1_0000_0000 + dv.getUint32(i * 16 + 8, true);
-    if (len > 0x7fffffffffff) return -EINVAL;
+    const [base, len0] = seg(i);
+    let len = len0;
     // Linux caps the total at MAX_RW_COUNT and transfers that much.
     len = Math.min(len, MAX_RW - total);
     total += len;
