@@ -9,6 +9,7 @@ import {
 import { openDevice } from './dev/devices';
 import { openFifo, type Blocker } from './fifo';
 import type { FileDescription } from './file';
+import { now } from './inode';
 import { isOwner, MAY_READ, MAY_WRITE, permission } from './permission';
 import { DirectoryFile, PathFile, RegularFile } from './regular-file';
 import type { PathCtx, Resolved } from './resolve';
@@ -66,8 +67,9 @@ export function openResolved(c: OpenCtx, r: Resolved, flags: number, console: Fi
 
 function openRegular(r: Resolved, flags: number, write: boolean): FileDescription | number {
   const inode = r.dentry.inode;
-  if (flags & O_TRUNC && write && inode.attr().size !== 0) {
-    const t = inode.setattr(r.dentry, { size: 0 });
+  // O_TRUNC changes mtime and ctime even when the file is already empty (ATTR_MTIME|ATTR_CTIME).
+  if (flags & O_TRUNC && write) {
+    const t = inode.setattr(r.dentry, { size: 0, mtime: now() });
     if (t < 0) return t;
   }
   const data = inode.openData(r.dentry, write);

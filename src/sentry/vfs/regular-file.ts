@@ -10,7 +10,7 @@ import type { Task } from '../kernel/task';
 import type { MapSource } from '../mm/mm';
 import { O_APPEND, S_IFDIR, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, dtype } from './constants';
 import { FileDescription, type Mappable } from './file';
-import type { DirEntry, FileData } from './inode';
+import { now, type DirEntry, type FileData } from './inode';
 import { parentOf, type Location } from './mount';
 import { removePrivs } from './attr';
 
@@ -95,8 +95,12 @@ export class RegularFile extends FileDescription implements Mappable {
     return t.mm.writeU32(arg, Math.max(0, Math.min(0x7fffffff, this.data.size() - this.offset))) ? 0 : -EFAULT;
   }
 
+  /** ftruncate: mtime and ctime change even if the size does not (do_truncate's ATTR_MTIME|ATTR_CTIME). */
   override truncate(size: number): number {
-    return this.data.truncate(size);
+    const r = this.data.truncate(size);
+    if (r < 0 || !this.location) return r;
+    this.location.dentry.inode.setattr(this.location.dentry, { mtime: now() });
+    return r;
   }
 
   /** fallocate: reserve (grow the file unless KEEP_SIZE); holes and ranges are not modelled. */

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <signal.h>
+#include <time.h>
 
 struct linux_dirent64 {
 	unsigned long long d_ino;
@@ -130,6 +131,23 @@ static void edges(void)
 	FAILS("read with access mode 3", read(f, one, 1), EBADF);
 	close(f);
 	FAILS("O_PATH|O_DIRECTORY of a file", open(path, O_PATH | O_DIRECTORY), ENOTDIR);
+
+	FAILS("O_CREAT of a directory", open(dir, O_RDONLY | O_CREAT, 0644), EISDIR);
+	/* O_TRUNC and ftruncate of an empty file still change mtime */
+	truncate(path, 0);
+	struct stat before, after;
+	stat(path, &before);
+	struct timespec pause = { 0, 20000000 };
+	nanosleep(&pause, NULL);
+	f = open(path, O_WRONLY | O_TRUNC);
+	fstat(f, &after);
+	EXPECT("O_TRUNC of an empty file changes mtime", after.st_mtim.tv_sec * 1000000000L + after.st_mtim.tv_nsec > before.st_mtim.tv_sec * 1000000000L + before.st_mtim.tv_nsec);
+	before = after;
+	nanosleep(&pause, NULL);
+	ftruncate(f, 0);
+	fstat(f, &after);
+	EXPECT("ftruncate to the same size changes mtime", after.st_mtim.tv_sec * 1000000000L + after.st_mtim.tv_nsec > before.st_mtim.tv_sec * 1000000000L + before.st_mtim.tv_nsec);
+	close(f);
 
 	char dot[128];
 	snprintf(dot, sizeof dot, "%s/.", path);
