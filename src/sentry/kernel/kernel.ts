@@ -354,7 +354,9 @@ export class Kernel {
     t.retval = r;
     if ((t.state as string) !== 'stopped') {
       t.state = 'ready';
-      this.ready.unshift(t);
+      // At the back, behind tasks woken meanwhile: at the front, threads that keep making
+      // syscalls (a trylock spin) were served forever and a woken lock owner never ran.
+      this.ready.push(t);
     }
   }
 

@@ -93,6 +93,24 @@ static void *robust_head(void *arg)
 	return NULL;
 }
 
+/* PI trylock spinners: 6 threads take the word 5 times each by FUTEX_TRYLOCK_PI (spinning on
+ * EAGAIN), hold it 2 ms, give it back; each must find its own tid in the word while it holds it. */
+static int spin_word;
+static volatile int spin_bad;
+static void *trylock_spinner(void *arg)
+{
+	(void)arg;
+	pid_t me = gettid();
+	for (int got = 0; got < 5;) {
+		if (futex(&spin_word, FUTEX_TRYLOCK_PI_PRIVATE, 0, NULL, NULL, 0) != 0) continue;
+		got++;
+		if ((spin_word & FUTEX_TID_MASK) != me) spin_bad = 1;
+		usleep(2000);
+		if (futex(&spin_word, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0) != 0) spin_bad = 1;
+	}
+	return NULL;
+}
+
 static void on_usr1(int s) { (void)s; }
 
 int main(void)
@@ -179,6 +197,13 @@ int main(void)
 	EXPECT("it owned the word", (lw2.after & FUTEX_TID_MASK) == (unsigned)lw2.tid);
 	SHOW("its flags", "%#x", lw2.after & ~FUTEX_TID_MASK);
 	word = 0;
+
+	/* threads spinning on FUTEX_TRYLOCK_PI all get their turns (a woken owner is not starved by
+	 * the spinners' syscalls) */
+	pthread_t sp[6];
+	for (int i = 0; i < 6; i++) pthread_create(&sp[i], NULL, trylock_spinner, NULL);
+	for (int i = 0; i < 6; i++) pthread_join(sp[i], NULL);
+	EXPECT("trylock spinners each held the word alone", !spin_bad && spin_word == 0);
 
 	/* get_robust_list of another thread of the process */
 	void *theirs = NULL, *got = NULL;
