@@ -143,6 +143,24 @@ int main(void)
 	pthread_join(th, NULL);
 	SHOW("the shared waiter", "%ld", sw.r);
 
+	/* FUTEX_WAIT_BITSET's absolute deadlines, on CLOCK_MONOTONIC and with FUTEX_CLOCK_REALTIME:
+	 * not before the deadline on the clock the application reads, and not long after */
+	for (int rt = 0; rt < 2; rt++) {
+		clockid_t clk = rt ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+		struct timespec t0, dl, t1;
+		clock_gettime(clk, &t0);
+		dl = t0;
+		dl.tv_nsec += 50000000;
+		if (dl.tv_nsec >= 1000000000) { dl.tv_sec++; dl.tv_nsec -= 1000000000; }
+		errno = 0;
+		long r = futex(&word, FUTEX_WAIT_BITSET_PRIVATE | (rt ? FUTEX_CLOCK_REALTIME : 0), 1, &dl, NULL, -1);
+		int e = errno;
+		clock_gettime(clk, &t1);
+		long long late = (t1.tv_sec - dl.tv_sec) * 1000000000LL + (t1.tv_nsec - dl.tv_nsec);
+		SHOW(rt ? "FUTEX_WAIT_BITSET realtime deadline" : "FUTEX_WAIT_BITSET monotonic deadline", "%ld %s", r, en(e));
+		EXPECT(rt ? "realtime: woke at or after it, within 2 s" : "monotonic: woke at or after it, within 2 s", late >= 0 && late < 2000000000LL);
+	}
+
 	/* requeue counts are ints: below 0 is EINVAL */
 	static int other;
 	FAILS("FUTEX_REQUEUE -1 to wake", futex(&word, FUTEX_REQUEUE_PRIVATE, -1, (void *)1L, &other, 0), EINVAL);

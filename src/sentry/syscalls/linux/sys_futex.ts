@@ -6,6 +6,10 @@ import { mayReadTask } from '../../kernel/ptrace-access';
 import { piLock, piUnlock } from '../../kernel/futex-pi';
 import { futexDequeue, futexEnqueue, futexKey, futexRequeue, futexWake, type FutexWaiter } from '../../kernel/futex';
 import type { Task } from '../../kernel/task';
+import { clockNs } from './sys_time';
+
+const CLOCK_REALTIME = 0;
+const CLOCK_MONOTONIC = 1;
 
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
@@ -34,9 +38,12 @@ function readTimeout(t: Task, addr: number, absolute: boolean, realtime: boolean
   const dv = new DataView(b.buffer);
   const ms = Number(dv.getBigInt64(0, true)) * 1000 + Number(dv.getBigInt64(8, true)) / 1e6;
   if (!absolute) return performance.now() + ms;
-  // Absolute: CLOCK_MONOTONIC (or REALTIME) → the sentry's clock.
-  const nowClock = realtime ? Date.now() : performance.timeOrigin + performance.now() - performance.timeOrigin;
-  return performance.now() + (ms - nowClock);
+  // Absolute: on the CLOCK_MONOTONIC (or REALTIME) the application reads (clock_gettime's), turned
+  // into the sentry's performance.now() deadline. (Date.now() alone drops the sub-millisecond part
+  // the application sees: a wait woke up to 1 ms early; performance.now() is not the
+  // application's CLOCK_MONOTONIC at all: a monotonic deadline was days away.)
+  const nowClock = Number(clockNs(t, realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC)) / 1e6;
+  return performance.now() + Math.max(0, ms - nowClock);
 }
 
 function wait(t: Task, addr: number, val: number, timeoutAddr: number, bitset: number, absolute: boolean, realtime: boolean, shared: boolean): number {
