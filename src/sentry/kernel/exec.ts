@@ -10,6 +10,7 @@ import { execCreds } from './exec-creds';
 import { MAY_READ, permission } from '../vfs/permission';
 import { chargeHostThread } from './cputime';
 import { exitRobustList } from './futex';
+import { piOwnerExited } from './futex-pi';
 import { resetHandlersForExec } from './signals';
 import type { Task } from './task';
 
@@ -119,6 +120,7 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     if (other !== t) exitThreadForExec(other);
   }
   exitRobustList(t);
+  piOwnerExited(t);
   chargeHostThread(t);
   switchAddressSpace(t, mm);
   t.creds = creds;

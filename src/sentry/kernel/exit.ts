@@ -5,6 +5,7 @@ import { SIGCHLD } from '../abi/signals';
 import type { MemoryManager } from '../mm/mm';
 import { chargeHostThread, nsToTicks } from './cputime';
 import { exitRobustList, futexKey, futexWake } from './futex';
+import { piOwnerExited } from './futex-pi';
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN } from './signal-types';
 import { sendSignalToGroup } from './signals';
 import { ptraceTraceeExit, ptraceTracerExit } from './ptrace';
@@ -46,6 +47,7 @@ export function exitTask(t: Task, status: number): void {
   t.tg.deadCpuNs += t.cpuBaseNs;
   for (const k of ['rchar', 'wchar', 'syscr', 'syscw'] as const) t.tg.deadIo[k] += t.io[k];
   t.unblock();
+  t.dropBlockState();
   t.state = 'dead';
   k.forget(t);
   ptraceTraceeExit(t);
@@ -53,6 +55,7 @@ export function exitTask(t: Task, status: number): void {
   const tg = t.tg;
   const mm = t.mm;
   exitRobustList(t);
+  piOwnerExited(t);
 
   if (t.clearChildTid && mm.users > 1) {
     mm.writeU32(t.clearChildTid, 0);
@@ -85,11 +88,13 @@ export function exitThreadForExec(other: Task): void {
   chargeHostThread(other);
   other.tg.deadCpuNs += other.cpuBaseNs;
   other.unblock();
+  other.dropBlockState();
   other.state = 'dead';
   k.forget(other);
   ptraceTraceeExit(other);
   ptraceTracerExit(other);
   exitRobustList(other);
+  piOwnerExited(other);
   other.tg.tasks.delete(other);
   k.tasks.delete(other.tid);
   releaseAddressSpace(other, other.mm, !wasRunning);

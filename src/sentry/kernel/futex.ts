@@ -24,14 +24,22 @@ function table(k: Kernel): Map<string, FutexWaiter[]> {
 
 /**
  * The queue of the futex word at addr. shared (no FUTEX_PRIVATE_FLAG): in a MAP_SHARED mapping,
- * the object and offset, so every process mapping it meets on one queue.
+ * the object and offset, so every process mapping it meets on one queue; elsewhere the address
+ * space and address, but not the private futex's queue (Linux marks the key FUT_OFF_MMSHARED): a
+ * shared wake does not wake a private wait on the same word, nor the reverse.
  */
 export function futexKey(mm: MemoryManager, addr: number, shared = false): string {
   if (shared) {
     const v = mm.find(addr);
     if (v?.obj) return `s${v.obj.id}:${v.off + (addr - v.start)}`;
+    return `m${mm.id}:${addr}`;
   }
   return `${mm.id}:${addr}`;
+}
+
+/** w's task no longer waits on it (a signal or a timeout ended its wait, or it died). */
+function stale(w: FutexWaiter): boolean {
+  return w.task.state !== 'blocked' || w.task.blockState === undefined || (w.task.blockState as { waiter?: FutexWaiter }).waiter !== w;
 }
 
 export function futexEnqueue(k: Kernel, key: string, w: FutexWaiter): void {
@@ -57,7 +65,7 @@ export function futexWake(k: Kernel, key: string, n: number, bitset: number): nu
   let woken = 0;
   for (const w of [...q]) {
     if (woken >= n) break;
-    if (w.task.state !== 'blocked' || w.task.blockState === undefined || (w.task.blockState as { waiter?: FutexWaiter }).waiter !== w) {
+    if (stale(w)) {
       futexDequeue(k, key, w); // interrupted or timed out: no longer waiting
       continue;
     }
@@ -77,6 +85,10 @@ export function futexRequeue(k: Kernel, key: string, n: number, m: number, key2:
   let woken = 0;
   let moved = 0;
   for (const w of [...q]) {
+    if (stale(w)) {
+      futexDequeue(k, key, w);
+      continue;
+    }
     if (woken < n) {
       w.woken = true;
       futexDequeue(k, key, w);

@@ -206,7 +206,7 @@ export class Kernel {
         if (t.interrupted !== 0) {
           t.retval = t.interrupted;
           t.interrupted = 0;
-          t.blockState = undefined;
+          t.dropBlockState();
           // The syscall ends here: what it set for its wait must not reach the next one.
           t.interruptResult = -ERESTARTSYS;
           t.wakeOnSignal = false;
@@ -372,7 +372,7 @@ export class Kernel {
       return;
     }
     t.timedOut = false;
-    t.blockState = undefined;
+    t.dropBlockState();
     t.interruptResult = -ERESTARTSYS;
     t.wakeOnSignal = false;
     if (strace) strace(straceExit(t, nr, entered, r, buf));
@@ -385,7 +385,9 @@ export class Kernel {
     }
     if (ptraceSyscallExit(t)) return;
     t.state = 'ready';
-    this.ready.unshift(t);
+    // At the back, behind tasks woken meanwhile: at the front, threads that keep making
+    // syscalls (a trylock spin) were served forever and a woken lock owner never ran.
+    this.ready.push(t);
   }
 
   /** A handler threw: report it on the sentry's log (the reporter keeps one report per message). */

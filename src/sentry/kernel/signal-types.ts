@@ -45,6 +45,9 @@ export interface SigInfo {
   addr?: number;
   /** sigqueue / timers: the value. */
   value?: number;
+  /** SIGIO with F_SETSIG (the _sigpoll fields): the poll band and the fd. */
+  band?: number;
+  fd?: number;
   /** Queued to the sandbox's init only because it was blocked: dropped if delivered by default. */
   toInitBlocked?: boolean;
   /** The tracer saw it at a signal-delivery-stop and let it through: delivered without a new stop. */
@@ -83,6 +86,11 @@ export function encodeSigInfo(info: SigInfo): Uint8Array {
   if (info.addr !== undefined) {
     dv.setUint32(16, info.addr % 0x1_0000_0000, true);
     dv.setUint32(20, Math.floor(info.addr / 0x1_0000_0000), true);
+    return b;
+  }
+  if (info.band !== undefined) {
+    dv.setBigInt64(16, BigInt(info.band), true);
+    dv.setInt32(24, info.fd ?? 0, true);
     return b;
   }
   dv.setInt32(16, info.pid ?? 0, true);

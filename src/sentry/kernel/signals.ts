@@ -1,7 +1,7 @@
 // Signals: sending (kill, tgkill, faults, the host), and delivery — default actions, or a frame
 // on the application's stack and its handler run, undone by rt_sigreturn.
 
-import { EINTR, ERESTARTNOHAND, ERESTARTSYS } from '../abi/errno';
+import { EINTR, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS } from '../abi/errno';
 import { SIGCHLD, SIGCONT, SIGKILL, SIGSTOP } from '../abi/signals';
 import { REG } from '../platform/registers';
 import { killThreadGroup } from './exit';
@@ -162,7 +162,7 @@ function restartSyscall(t: Task): void {
 
 /** Before t returns to the application: act on its pending signals. */
 export function deliverSignals(t: Task): void {
-  const restartable = t.inSyscall && (t.retval === -ERESTARTSYS || t.retval === -ERESTARTNOHAND);
+  const restartable = t.inSyscall && (t.retval === -ERESTARTSYS || t.retval === -ERESTARTNOHAND || t.retval === -ERESTARTNOINTR);
   for (;;) {
     if (!t.hasDeliverableSignal()) break;
     const info = takeSignal(t);
@@ -194,7 +194,8 @@ export function deliverSignals(t: Task): void {
     }
     // A handler: the syscall it interrupted returns EINTR or is restarted after it.
     if (restartable) {
-      if (t.retval === -ERESTARTSYS && a.flags & SA_RESTART) restartSyscall(t);
+      // ERESTARTNOINTR (a PI lock) restarts whatever the handler's flags.
+      if (t.retval === -ERESTARTNOINTR || (t.retval === -ERESTARTSYS && a.flags & SA_RESTART)) restartSyscall(t);
       else t.retval = -EINTR;
     }
     if (t.inSyscall) t.regs.set(REG.rax, t.retval);

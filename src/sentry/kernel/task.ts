@@ -228,6 +228,17 @@ export class Task implements Waiter {
     return BLOCK;
   }
 
+  /**
+   * The parked syscall is over (it returned, a signal ended it, or its task exits): forget its
+   * state, and let go of what the state holds (a state with dispose(), e.g. the file a read or
+   * write keeps open while it waits, as Linux's fdget holds it for the whole syscall).
+   */
+  dropBlockState(): void {
+    const st = this.blockState as { dispose?: () => void } | undefined;
+    this.blockState = undefined;
+    if (st && typeof st.dispose === 'function') st.dispose();
+  }
+
   /** Leave the queues (woken, timed out or interrupted). */
   unblock(): void {
     const b = this.block_;

@@ -802,6 +802,20 @@ export class MemoryManager {
     return this.write(addr, b);
   }
 
+  /**
+   * Atomic compare-and-exchange of the aligned u32 at addr (a lock cmpxchg on the shared memory:
+   * the application's other threads change futex words concurrently). The value found (the
+   * exchange happened if it equals expected), or null if addr is unaligned, unmapped or read-only.
+   */
+  cmpxchgU32(addr: number, expected: number, value: number): number | null {
+    if (addr % 4 !== 0) return null;
+    const v = this.find(addr);
+    if (!v || v.off < 0 || !(v.prot & PROT_WRITE) || addr + 4 > v.end) return null;
+    const mem = this.mem(v);
+    const word = new Int32Array(mem.buffer, mem.byteOffset + v.off + (addr - v.start), 1);
+    return Atomics.compareExchange(word, 0, expected | 0, value | 0) >>> 0;
+  }
+
   writeU64(addr: number, v: number): boolean {
     const b = new Uint8Array(8);
     const dv = new DataView(b.buffer);

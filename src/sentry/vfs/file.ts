@@ -6,7 +6,7 @@ import { EINVAL, ENODEV, ENOTDIR, ENOTTY, ENXIO, ESPIPE } from '../abi/errno';
 import type { Task } from '../kernel/task';
 import { WaitQueue } from '../kernel/waitqueue';
 import type { MapSource } from '../mm/mm';
-import { O_ACCMODE, O_PATH, O_RDONLY, O_WRONLY, POLLIN, POLLOUT } from './constants';
+import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, POLLIN, POLLOUT } from './constants';
 import { now, type Attr, type DirEntry } from './inode';
 import { pathOf, type Location } from './mount';
 import { dropFileLocks } from './lock';
@@ -61,6 +61,10 @@ export abstract class FileDescription {
   seek(_off: number, _whence: number): number {
     return -ESPIPE;
   }
+  /** A blocking write waits until all its bytes are in (pipes): a short count from write() means "no room yet". */
+  get writeAll(): boolean {
+    return false;
+  }
   /** POLLIN/POLLOUT/POLLHUP bits now. */
   readiness(): number {
     return POLLIN | POLLOUT;
@@ -112,12 +116,17 @@ export abstract class FileDescription {
   get ino(): number {
     return this.stat().ino;
   }
-  /** Opened for reading (not write-only, not O_PATH). */
+  /**
+   * Opened for reading (O_RDONLY or O_RDWR, not O_PATH). The access mode 3 (O_WRONLY|O_RDWR) needs
+   * both permissions at open but gives neither (Linux's OPEN_FMODE): read and write are EBADF.
+   */
   get readable(): boolean {
-    return (this.flags & O_ACCMODE) !== O_WRONLY && !(this.flags & O_PATH);
+    const acc = this.flags & O_ACCMODE;
+    return (acc === O_RDONLY || acc === O_RDWR) && !(this.flags & O_PATH);
   }
   get writable(): boolean {
-    return (this.flags & O_ACCMODE) !== O_RDONLY && !(this.flags & O_PATH);
+    const acc = this.flags & O_ACCMODE;
+    return (acc === O_WRONLY || acc === O_RDWR) && !(this.flags & O_PATH);
   }
   /** The last reference went away. */
   release(): void {}

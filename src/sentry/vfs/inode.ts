@@ -140,6 +140,18 @@ export abstract class FileSystem {
   abstract readonly root: Dentry;
   private nextIno = 1;
 
+  /**
+   * How lseek treats its directories and files, as Linux's file systems differ: kernfs and proc
+   * directories take SEEK_END (generic_file_llseek on a size of 0), tmpfs's (dcache_dir_lseek) do
+   * not; proc's files are seq_files, which seek only from the start or the current offset.
+   */
+  get dirSeekEnd(): boolean {
+    return this.type === 'proc' || this.type === 'sysfs';
+  }
+  get seqFiles(): boolean {
+    return this.type === 'proc';
+  }
+
   allocIno(): number {
     return this.nextIno++;
   }

@@ -50,6 +50,8 @@ export function openAt(c: OpenCtx & UmaskCtx, start: Location, path: string, fla
       return openResolved(c, n, flags, console, true);
     }
     if (flags & O_EXCL) return -EEXIST;
+    // O_CREAT of an existing directory is EISDIR, whatever the access mode (do_open).
+    if (cur.dentry.inode.isDir) return -EISDIR;
     if (!isSymlink(cur)) return openResolved(c, cur, flags, console);
     if (flags & O_NOFOLLOW) return -ELOOP;
     // A symlink: create (or open) what it points to, even if that does not exist yet.

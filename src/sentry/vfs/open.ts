@@ -9,6 +9,7 @@ import {
 import { openDevice } from './dev/devices';
 import { openFifo, type Blocker } from './fifo';
 import type { FileDescription } from './file';
+import { now } from './inode';
 import { isOwner, MAY_READ, MAY_WRITE, permission } from './permission';
 import { DirectoryFile, PathFile, RegularFile } from './regular-file';
 import type { PathCtx, Resolved } from './resolve';
@@ -44,9 +45,10 @@ export function openResolved(c: OpenCtx, r: Resolved, flags: number, console: Fi
   const inode = r.dentry.inode;
   const a = inode.attr();
   const type = a.mode & S_IFMT;
+  // O_DIRECTORY first: before O_PATH's early return, and before a symlink's ELOOP (do_open).
+  if (flags & O_DIRECTORY && type !== S_IFDIR) return -ENOTDIR;
   if (flags & O_PATH) return new PathFile(r, flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW));
   if (type === S_IFLNK) return -ELOOP;
-  if (flags & O_DIRECTORY && type !== S_IFDIR) return -ENOTDIR;
   const want = openAccess(flags);
   if (type === S_IFDIR && want & MAY_WRITE) return -EISDIR;
   const perm = created ? 0 : (inode.ownPermission?.(want, c.creds.fsuid) ?? permission(c.creds, a, want));
@@ -75,8 +77,9 @@ export function openResolved(c: OpenCtx, r: Resolved, flags: number, console: Fi
 
 function openRegular(r: Resolved, flags: number, write: boolean): FileDescription | number {
   const inode = r.dentry.inode;
-  if (flags & O_TRUNC && write && inode.attr().size !== 0) {
-    const t = inode.setattr(r.dentry, { size: 0 });
+  // O_TRUNC changes mtime and ctime even when the file is already empty (ATTR_MTIME|ATTR_CTIME).
+  if (flags & O_TRUNC && write) {
+    const t = inode.setattr(r.dentry, { size: 0, mtime: now() });
     if (t < 0) return t;
   }
   const data = inode.openData(r.dentry, write);

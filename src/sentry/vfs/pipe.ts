@@ -3,9 +3,9 @@
 // writers and pollers, who then look again (the kernel re-runs their syscall).
 //
 // A write of at most PIPE_BUF bytes is atomic: it waits until it fits. A longer one writes what
-// fits and returns that count (a short write) rather than parking half-done: the sentry re-runs a
-// parked syscall from the start, so it cannot resume a write in the middle. Callers loop on
-// short writes (stdio, busybox's full_write), so this only changes how the bytes are chunked.
+// fits; a blocking one then waits for room for the rest (writeAll: the write syscall keeps its
+// count across re-runs, sys_io.ts), and returns the count so far if the last reader goes (with
+// SIGPIPE) or a signal interrupts it, as Linux's pipe_write.
 
 import { EAGAIN, EBADF, EBUSY, EFAULT, EINVAL, EPERM, EPIPE } from '../abi/errno';
 import type { Task } from '../kernel/task';
@@ -51,6 +51,8 @@ export class Pipe {
   /** Bytes into dst; 0 at end of file (no writer left); -EAGAIN if it would wait. */
   read(dst: Uint8Array[]): number {
     if (this.pending.size > 0) this.prune();
+    // Asking for nothing gets nothing at once, even from an empty pipe (pipe_read).
+    if (dst.every((d) => d.length === 0)) return 0;
     if (this.len === 0) return this.writers === 0 ? 0 : -EAGAIN;
     let total = 0;
     for (const d of dst) {
@@ -73,11 +75,12 @@ export class Pipe {
   /** Bytes from src; -EPIPE with no reader; -EAGAIN if it would wait. */
   write(src: Uint8Array[]): number {
     if (this.pending.size > 0) this.prune();
-    if (this.readers === 0) return -EPIPE;
     let want = 0;
     for (const s of src) want += s.length;
-    const free = this.buf.length - this.len;
+    // Writing nothing succeeds before anything is looked at, even with no reader (pipe_write).
     if (want === 0) return 0;
+    if (this.readers === 0) return -EPIPE;
+    const free = this.buf.length - this.len;
     if (free === 0 || (want <= PIPE_BUF && free < want)) return -EAGAIN;
     let total = 0;
     for (const s of src) {
@@ -150,6 +153,10 @@ export class PipeFile extends FileDescription {
 
   override write(_t: Task, src: Uint8Array[], _pos: number): number {
     return this.writable ? this.pipe.write(src) : -EBADF;
+  }
+
+  override get writeAll(): boolean {
+    return true;
   }
 
   override readiness(): number {

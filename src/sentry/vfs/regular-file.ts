@@ -3,16 +3,20 @@
 // is listed neither repeats nor skips names), and O_PATH descriptions (a location, nothing else).
 
 import { fileKey, fileMappings, fileResized, flushFileMappings, syncFileWrite } from '../mm/shared';
-import { EBADF, EFAULT, EINVAL, EISDIR, ENXIO, EOPNOTSUPP } from '../abi/errno';
+import { EBADF, EFAULT, EFBIG, EINVAL, EISDIR, ENXIO, EOPNOTSUPP } from '../abi/errno';
+import { SIGXFSZ } from '../abi/signals';
+import { sendSignalToTask } from '../kernel/signals';
 import type { Task } from '../kernel/task';
 import type { MapSource } from '../mm/mm';
 import { O_APPEND, S_IFDIR, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, dtype } from './constants';
 import { FileDescription, type Mappable } from './file';
-import type { DirEntry, FileData } from './inode';
+import { now, type DirEntry, type FileData } from './inode';
 import { parentOf, type Location } from './mount';
 import { removePrivs } from './attr';
 
 const FIONREAD = 0x541b;
+const RLIMIT_FSIZE = 1;
+const SI_USER = 0;
 const FALLOC_FL_KEEP_SIZE = 1;
 /** Offsets are signed 64-bit; past 2^53 a JavaScript number is no longer exact. */
 const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
@@ -40,6 +44,16 @@ export class RegularFile extends FileDescription implements Mappable {
     // The size before, when mappings may need to hear that the write grew the file.
     const size = this.flags & O_APPEND || fileMappings.size > 0 ? this.data.size() : 0;
     const p = this.flags & O_APPEND ? size : pos < 0 ? this.offset : pos;
+    // RLIMIT_FSIZE (generic_write_check_limits): nothing at or past it (EFBIG and SIGXFSZ), a
+    // write that would cross it is cut there.
+    const limit = t.tg.rlimits.get(RLIMIT_FSIZE)?.cur ?? Infinity;
+    if (limit < 2 ** 63 && src.some((v) => v.length > 0)) {
+      if (p >= limit) {
+        sendSignalToTask(t, { signo: SIGXFSZ, code: SI_USER, pid: t.pid, uid: t.creds.uid });
+        return -EFBIG;
+      }
+      src = clip(src, limit - p);
+    }
     const n = this.data.write(src, p);
     if (n >= 0 && pos < 0) this.offset = p + n;
     // MAP_SHARED mappings of this file see the write (they hold their own copy of its pages).
@@ -62,6 +76,7 @@ export class RegularFile extends FileDescription implements Mappable {
   }
 
   override seek(off: number, whence: number): number {
+    if (whence !== SEEK_SET && whence !== SEEK_CUR && this.location?.dentry.inode.fs.seqFiles) return -EINVAL;
     const size = this.data.size();
     let base: number;
     switch (whence) {
@@ -93,8 +108,12 @@ export class RegularFile extends FileDescription implements Mappable {
     return t.mm.writeU32(arg, Math.max(0, Math.min(0x7fffffff, this.data.size() - this.offset))) ? 0 : -EFAULT;
   }
 
+  /** ftruncate: mtime and ctime change even if the size does not (do_truncate's ATTR_MTIME|ATTR_CTIME). */
   override truncate(size: number): number {
-    return this.resized(this.data.truncate(size));
+    const r = this.resized(this.data.truncate(size));
+    if (r < 0 || !this.location) return r;
+    this.location.dentry.inode.setattr(this.location.dentry, { mtime: now() });
+    return r;
   }
 
   /** fallocate: reserve (grow the file unless KEEP_SIZE); holes and ranges are not modelled. */
@@ -152,8 +171,8 @@ export class DirectoryFile extends FileDescription {
     let n: number;
     if (whence === SEEK_SET) n = off;
     else if (whence === SEEK_CUR) n = this.offset + off;
-    // proc's directories seek as generic_file_llseek does: their size is 0 (tmpfs's refuse).
-    else if (whence === SEEK_END && this.location?.dentry.inode.fs.type === 'proc') n = off;
+    // proc's and sysfs's directories seek as generic_file_llseek does (tmpfs's refuse).
+    else if (whence === SEEK_END && this.location!.dentry.inode.fs.dirSeekEnd) n = this.location!.dentry.inode.attr().size + off;
     else return -EINVAL;
     if (n < 0) return -EINVAL;
     if (n === 0) this.snapshot = null;

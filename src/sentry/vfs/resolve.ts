@@ -53,6 +53,10 @@ export function isSymlink(l: Location): boolean {
 }
 
 /** Walk every component of path but the last, following symlinks on the way. */
+function isDirLoc(l: Location): boolean {
+  return !(l as { file?: unknown }).file && l.dentry.inode.isDir;
+}
+
 export function walkParent(w: Walk, start: Location, path: string): Parent | number {
   if (path.length === 0) return -ENOENT;
   let cur = start;
@@ -64,13 +68,14 @@ export function walkParent(w: Walk, start: Location, path: string): Parent | num
   }
   for (;;) {
     while (i < n && path.charCodeAt(i) === 0x2f) i++;
-    if (i >= n) return { dir: cur, name: '', trailing: true };
+    // What the last name is looked up in must be a directory ("file/." is ENOTDIR, not the file).
+    if (i >= n) return isDirLoc(cur) ? { dir: cur, name: '', trailing: true } : -ENOTDIR;
     let j = path.indexOf('/', i);
     if (j < 0) j = n;
     let k = j;
     while (k < n && path.charCodeAt(k) === 0x2f) k++;
     const name = path.slice(i, j);
-    if (k >= n) return { dir: cur, name, trailing: j < n };
+    if (k >= n) return isDirLoc(cur) ? { dir: cur, name, trailing: j < n } : -ENOTDIR;
     const next = step(w, cur, name, true);
     if (typeof next === 'number') return next;
     if (next.file) return -ENOTDIR;

@@ -22,6 +22,8 @@ function encode(s: SigInfo): Uint8Array {
   dv.setInt32(8, s.code, true);
   dv.setUint32(12, s.pid ?? 0, true);
   dv.setUint32(16, s.uid ?? 0, true);
+  dv.setInt32(20, s.fd ?? 0, true);
+  dv.setUint32(28, s.band ?? 0, true);
   dv.setInt32(40, s.status ?? 0, true);
   const v = BigInt.asUintN(64, BigInt(s.value ?? 0));
   dv.setInt32(44, Number(BigInt.asIntN(32, v)), true);

@@ -467,6 +467,55 @@ static void async_io(void)
 	signal(SIGUSR1, SIG_DFL);
 }
 
+static volatile int got_signo, got_code, got_fd;
+static volatile long got_band;
+static void on_sigpoll(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	got_signo = sig;
+	got_code = si->si_code;
+	got_fd = si->si_fd;
+	got_band = si->si_band;
+}
+
+/* F_SETSIG's siginfo (POLL_IN, the band, the fd O_ASYNC was turned on through, even once that fd
+ * is closed and a dup keeps the file), and what F_SETOWN/F_SETOWN_EX refuse. */
+static void async_io_info(void)
+{
+	int fds[2];
+	if (pipe(fds)) return;
+	struct sigaction sa = { .sa_sigaction = on_sigpoll, .sa_flags = SA_SIGINFO }, old;
+	sigaction(SIGUSR2, &sa, &old);
+	OK("sigpoll setown", fcntl(fds[0], F_SETOWN, getpid()));
+	OK("sigpoll setsig", fcntl(fds[0], F_SETSIG, SIGUSR2));
+	OK("sigpoll setfl", fcntl(fds[0], F_SETFL, O_ASYNC | O_NONBLOCK));
+	int dupfd = dup(fds[0]);
+	OK("sigpoll setfl on the dup (already on)", fcntl(dupfd, F_SETFL, O_ASYNC | O_NONBLOCK));
+	int registered = fds[0];
+	close(fds[0]);
+	EXPECT("sigpoll write", write(fds[1], "z", 1) == 1);
+	SHOW("sigpoll siginfo", "signo %d code %d band %#lx", got_signo, got_code, got_band);
+	EXPECT("sigpoll si_fd is the fd O_ASYNC was set through", got_fd == registered);
+	close(dupfd);
+	close(fds[1]);
+	sigaction(SIGUSR2, &old, NULL);
+
+	if (pipe(fds)) return;
+	FAILS("setown no such pid", fcntl(fds[0], F_SETOWN, 0x3ffffff0), ESRCH);
+	FAILS("setown no such pgrp", fcntl(fds[0], F_SETOWN, -0x3ffffff0), ESRCH);
+	FAILS("setown INT_MIN", fcntl(fds[0], F_SETOWN, INT32_MIN), EINVAL);
+	struct f_owner_ex ex = { .type = F_OWNER_PID, .pid = -1 };
+	FAILS("setown_ex negative pid", fcntl(fds[0], F_SETOWN_EX, &ex), ESRCH);
+	OK("setown 0", fcntl(fds[0], F_SETOWN, 0));
+	close(fds[0]);
+	close(fds[1]);
+	int p = open("/", O_PATH);
+	FAILS("getown on O_PATH", fcntl(p, F_GETOWN), EBADF);
+	FAILS("setsig on O_PATH", fcntl(p, F_SETSIG, SIGUSR2), EBADF);
+	OK("getfl on O_PATH", fcntl(p, F_GETFL));
+	close(p);
+}
+
 /* The child's view of a byte of p after fork: its value, or "segv". */
 static void fork_reads(const char *name, volatile char *p)
 {
@@ -532,6 +581,7 @@ int main(void)
 	locks();
 	partial_faults();
 	async_io();
+	async_io_info();
 	dontfork();
 	rlimit_data();
 	return finish();

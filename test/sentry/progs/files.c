@@ -9,6 +9,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <signal.h>
+#include <time.h>
 
 struct linux_dirent64 {
 	unsigned long long d_ino;
@@ -50,6 +54,115 @@ static void listdir(const char *label, int dfd)
 		free(names[i]);
 	}
 	SHOW(label, "%s", line);
+}
+
+/* Edges gVisor's tests found: where lseek may go on /proc, getdents into a buffer that faults
+ * part way or with a count past INT_MAX, RLIMIT_FSIZE, an empty iovec outside the user range,
+ * the access mode 3, O_PATH|O_DIRECTORY on a file, "file/." and an empty name to unlink. */
+static void edges(void)
+{
+	char dir[64], path[96];
+	snprintf(dir, sizeof dir, "/tmp/moat-sentry-edges-%d", (int)getpid());
+	mkdir(dir, 0755);
+
+	int p = open("/proc/self", O_RDONLY | O_DIRECTORY);
+	SHOW("lseek SEEK_END /proc/self", "%ld", (long)lseek(p, 0, SEEK_END));
+	close(p);
+	p = open("/proc/meminfo", O_RDONLY);
+	FAILS("lseek SEEK_END /proc/meminfo", lseek(p, 0, SEEK_END), EINVAL);
+	SHOW("lseek SEEK_CUR +1000 /proc/meminfo", "%ld", (long)lseek(p, 1000, SEEK_CUR));
+	close(p);
+
+	/* 30 names; a buffer of one page whose second half is PROT_NONE, claimed to be two pages */
+	for (int i = 0; i < 30; i++) {
+		snprintf(path, sizeof path, "%s/entry-%02d", dir, i);
+		close(open(path, O_CREAT | O_WRONLY, 0644));
+	}
+	int d = open(dir, O_RDONLY | O_DIRECTORY);
+	FAILS("getdents64 count past INT_MAX", syscall(SYS_getdents64, d, path, 0x80000000u), EINVAL);
+	char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mprotect(m + 4096, 4096, PROT_NONE);
+	char *buf = m + 4096 - 200;
+	int total = 0, calls = 0;
+	long n;
+	while ((n = syscall(SYS_getdents64, d, buf, 8192)) > 0) {
+		for (long off = 0; off < n; off += ((struct linux_dirent64 *)(buf + off))->d_reclen) total++;
+		calls++;
+	}
+	SHOW("getdents64 into 200 good bytes", "last %ld entries %d", n, total);
+	EXPECT("getdents64 took several calls", calls > 1);
+	close(d);
+	munmap(m, 8192);
+
+	/* RLIMIT_FSIZE: cut at the limit, then EFBIG with SIGXFSZ (blocked here, then taken) */
+	snprintf(path, sizeof path, "%s/big", dir);
+	int f = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	struct rlimit old, lim = { 1 << 20, RLIM_INFINITY };
+	getrlimit(RLIMIT_FSIZE, &old);
+	sigset_t xfsz;
+	sigemptyset(&xfsz);
+	sigaddset(&xfsz, SIGXFSZ);
+	sigprocmask(SIG_BLOCK, &xfsz, NULL);
+	setrlimit(RLIMIT_FSIZE, &lim);
+	char block[150];
+	memset(block, 'f', sizeof block);
+	/* (the limit is far above what stdout gets, a file when run by hand) */
+	SHOW("pwrite across RLIMIT_FSIZE", "%ld", (long)pwrite(f, block, 150, (1 << 20) - 100));
+	FAILS("pwrite at RLIMIT_FSIZE", pwrite(f, block, 1, 1 << 20), EFBIG);
+	siginfo_t si;
+	struct timespec zero = { 0, 0 };
+	int sig = sigtimedwait(&xfsz, &si, &zero);
+	SHOW("SIGXFSZ", "%d code %d from me %d", sig, si.si_code, si.si_pid == getpid());
+	setrlimit(RLIMIT_FSIZE, &old);
+	sigprocmask(SIG_UNBLOCK, &xfsz, NULL);
+	close(f);
+
+	/* an empty iovec at an address no process can have fails the whole readv */
+	truncate(path, 10);
+	f = open(path, O_RDONLY);
+	char one[4];
+	struct iovec iov[2] = { { (void *)~0UL, 0 }, { one, sizeof one } };
+	FAILS("readv with an empty iovec past the user range", readv(f, iov, 2), EFAULT);
+	close(f);
+
+	/* O_WRONLY|O_RDWR needs both permissions and gives neither */
+	f = open(path, O_WRONLY | O_RDWR);
+	FAILS("write with access mode 3", write(f, "x", 1), EBADF);
+	FAILS("read with access mode 3", read(f, one, 1), EBADF);
+	close(f);
+	FAILS("O_PATH|O_DIRECTORY of a file", open(path, O_PATH | O_DIRECTORY), ENOTDIR);
+
+	FAILS("O_CREAT of a directory", open(dir, O_RDONLY | O_CREAT, 0644), EISDIR);
+	/* O_TRUNC and ftruncate of an empty file still change mtime */
+	truncate(path, 0);
+	struct stat before, after;
+	stat(path, &before);
+	struct timespec pause = { 0, 20000000 };
+	nanosleep(&pause, NULL);
+	f = open(path, O_WRONLY | O_TRUNC);
+	fstat(f, &after);
+	EXPECT("O_TRUNC of an empty file changes mtime", after.st_mtim.tv_sec * 1000000000L + after.st_mtim.tv_nsec > before.st_mtim.tv_sec * 1000000000L + before.st_mtim.tv_nsec);
+	before = after;
+	nanosleep(&pause, NULL);
+	ftruncate(f, 0);
+	fstat(f, &after);
+	EXPECT("ftruncate to the same size changes mtime", after.st_mtim.tv_sec * 1000000000L + after.st_mtim.tv_nsec > before.st_mtim.tv_sec * 1000000000L + before.st_mtim.tv_nsec);
+	close(f);
+
+	char dot[128];
+	snprintf(dot, sizeof dot, "%s/.", path);
+	FAILS("unlink file/.", unlink(dot), ENOTDIR);
+	f = open(path, O_RDONLY);
+	FAILS("unlinkat(file fd, \"\")", unlinkat(f, "", 0), ENOENT);
+	FAILS("unlinkat(bad fd, \"\")", unlinkat(9999, "", 0), ENOENT);
+	close(f);
+
+	unlink(path);
+	for (int i = 0; i < 30; i++) {
+		snprintf(path, sizeof path, "%s/entry-%02d", dir, i);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 int main(void)
@@ -255,5 +368,6 @@ int main(void)
 	SHOW("write /dev/null", "%ld", (long)write(nul, "x", 1));
 	SHOW("read /dev/null", "%ld", (long)read(nul, buf, 8));
 	close(nul);
+	edges();
 	return finish();
 }

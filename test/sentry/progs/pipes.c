@@ -1,13 +1,17 @@
 /* Pipes and readiness: pipe/pipe2, blocking and non-blocking reads and writes, EOF, EPIPE, FIONREAD,
  * poll/ppoll/select/pselect and epoll (level and edge triggered, blocking waits woken by another
- * process). */
+ * process); a blocking write larger than the pipe (it waits for room for all of it, returns its
+ * count so far when the reader goes or a signal comes), a read whose fd another thread closes,
+ * empty transfers, positioned I/O on either end. */
 #include "common.h"
 #include <fcntl.h>
+#include <pthread.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,6 +33,190 @@ static int reap(pid_t pid)
 	int st = -1;
 	waitpid(pid, &st, 0);
 	return st;
+}
+
+/* Wait (up to 5 s) until thread `tid` sleeps in a syscall: /proc's state letter 'S'. */
+static int wait_sleeping(pid_t tid)
+{
+	char path[64], st[256];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	for (int i = 0; i < 5000; i++) {
+		int fd = open(path, O_RDONLY);
+		ssize_t n = fd < 0 ? -1 : read(fd, st, sizeof st - 1);
+		if (fd >= 0) close(fd);
+		if (n > 0) {
+			st[n] = 0;
+			char *e = strrchr(st, ')');
+			if (e && e[1] == ' ' && e[2] == 'S') return 1;
+		}
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* Wait (up to 5 s) until the pipe holds `n` bytes. */
+static int wait_buffered(int fd, int n)
+{
+	for (int i = 0; i < 5000; i++) {
+		int avail = 0;
+		if (ioctl(fd, FIONREAD, &avail) == 0 && avail == n) return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t sigpipes, sigusr1s;
+static void count_sigpipe(int s) { (void)s; sigpipes++; }
+static void count_sigusr1(int s) { (void)s; sigusr1s++; }
+
+struct xfer {
+	int fd;
+	size_t len;
+	pid_t tid;
+	volatile int started;
+	ssize_t r1, r2;
+	int e1, e2;
+	char *buf;
+};
+
+/* Writes len bytes, then the same again (the second write is the one after the reader left). */
+static void *writer_thread(void *arg)
+{
+	struct xfer *x = arg;
+	x->tid = gettid();
+	x->started = 1;
+	errno = 0;
+	x->r1 = write(x->fd, x->buf, x->len);
+	x->e1 = errno;
+	errno = 0;
+	x->r2 = write(x->fd, x->buf, x->len);
+	x->e2 = errno;
+	return NULL;
+}
+
+static void *reader_thread(void *arg)
+{
+	struct xfer *x = arg;
+	x->tid = gettid();
+	x->started = 1;
+	errno = 0;
+	x->r1 = read(x->fd, x->buf, x->len);
+	x->e1 = errno;
+	return NULL;
+}
+
+/* Reads until len bytes came (or EOF / an error). */
+static void *drain_thread(void *arg)
+{
+	struct xfer *x = arg;
+	size_t got = 0;
+	while (got < x->len) {
+		ssize_t n = read(x->fd, x->buf + got, x->len - got);
+		if (n <= 0) break;
+		got += n;
+	}
+	x->r1 = got;
+	return NULL;
+}
+
+/* What Linux's pipe_read/pipe_write do at the edges the main checks do not reach. */
+static void pipe_edges(void)
+{
+	int p[2];
+	char c;
+	struct sigaction sa = { 0 }, old;
+
+	/* a position on either end: ESPIPE first, even on the end that cannot do the transfer */
+	pipe(p);
+	struct iovec iov = { &c, 1 };
+	FAILS("pread on the write end", pread(p[1], &c, 1, 0), ESPIPE);
+	FAILS("pwrite on the read end", pwrite(p[0], &c, 1, 0), ESPIPE);
+	FAILS("preadv on the write end", preadv(p[1], &iov, 1, 0), ESPIPE);
+	FAILS("pwritev on the read end", pwritev(p[0], &iov, 1, 0), ESPIPE);
+	FAILS("pread on the read end", pread(p[0], &c, 1, 0), ESPIPE);
+
+	/* nothing asked, nothing waited for: an empty blocking pipe reads 0 at once; a write of 0
+	 * bytes with no reader left succeeds without SIGPIPE */
+	SHOW("read 0 bytes of an empty pipe", "%ld", (long)read(p[0], NULL, 0));
+	close(p[0]);
+	sa.sa_handler = count_sigpipe;
+	sigaction(SIGPIPE, &sa, &old);
+	SHOW("write 0 bytes, no reader", "%ld", (long)write(p[1], NULL, 0));
+	SHOW("SIGPIPEs after writing nothing", "%d", (int)sigpipes);
+	close(p[1]);
+
+	/* a blocking write of twice the capacity waits for the reader: one call, every byte */
+	pipe(p);
+	int size = fcntl(p[1], F_GETPIPE_SZ);
+	char *src = calloc(2, size), *in = calloc(2, size);
+	for (int i = 0; i < 2 * size; i++) src[i] = (char)(i * 7);
+	struct xfer d = { .fd = p[0], .len = 2 * size, .buf = in };
+	pthread_t th;
+	pthread_create(&th, NULL, drain_thread, &d);
+	ssize_t w = write(p[1], src, 2 * size);
+	pthread_join(th, NULL);
+	EXPECT("write of twice the capacity returns it all", w == 2 * size);
+	EXPECT("reader got every byte in order", d.r1 == 2 * size && memcmp(in, src, 2 * size) == 0);
+	close(p[0]);
+	close(p[1]);
+
+	/* the reader goes while a large write waits: it returns what it wrote, the next EPIPE, each
+	 * with a SIGPIPE */
+	pipe(p);
+	sigpipes = 0;
+	struct xfer x = { .fd = p[1], .len = 2 * size, .buf = src };
+	pthread_create(&th, NULL, writer_thread, &x);
+	EXPECT("the pipe fills", wait_buffered(p[0], size));
+	wait_sleeping(x.tid);
+	close(p[0]);
+	pthread_join(th, NULL);
+	EXPECT("partial write returns the capacity", x.r1 == size);
+	SHOW("the next write", "%ld %s", (long)x.r2, en(x.e2));
+	SHOW("SIGPIPEs", "%d", (int)sigpipes);
+	close(p[1]);
+	sigaction(SIGPIPE, &old, NULL);
+
+	/* a signal ends a large write that wrote some: it returns that count, not EINTR */
+	pipe(p);
+	sa.sa_handler = count_sigusr1;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, &old);
+	struct xfer y = { .fd = p[1], .len = 2 * size, .buf = src };
+	pthread_create(&th, NULL, writer_thread, &y);
+	EXPECT("the pipe fills again", wait_buffered(p[0], size));
+	EXPECT("the writer sleeps", wait_sleeping(y.tid));
+	pthread_kill(th, SIGUSR1);
+	/* the second write waits on a full pipe: once the first returned, make room so it can end */
+	while (__atomic_load_n(&y.r1, __ATOMIC_SEQ_CST) == 0) usleep(1000);
+	char *sink = malloc(size);
+	read(p[0], sink, size);
+	close(p[0]);
+	pthread_join(th, NULL);
+	EXPECT("interrupted write returns the capacity", y.r1 == size);
+	SHOW("SIGUSR1s", "%d", (int)sigusr1s);
+	sigaction(SIGUSR1, &old, NULL);
+	close(p[1]);
+
+	/* another thread closes the fd a read waits on: the read keeps its file (and the pipe its
+	 * reader), so a write still succeeds and the read gets it */
+	pipe(p);
+	int v = 0;
+	struct xfer r = { .fd = p[0], .len = sizeof v, .buf = (char *)&v };
+	pthread_create(&th, NULL, reader_thread, &r);
+	while (!r.started) usleep(1000);
+	EXPECT("the reader sleeps", wait_sleeping(r.tid));
+	OK("close the read end under the reader", close(p[0]));
+	int val = 0x5eed;
+	SHOW("write after the close", "%ld", (long)write(p[1], &val, sizeof val));
+	pthread_join(th, NULL);
+	SHOW("the waiting read", "%ld %s", (long)r.r1, r.r1 < 0 ? en(r.e1) : "ok");
+	EXPECT("the waiting read got the value", v == 0x5eed);
+	/* the read is over: its file is gone, and with it the pipe's last reader */
+	FAILS("write once the read ended", write(p[1], &val, sizeof val), EPIPE);
+	close(p[1]);
+	free(sink);
+	free(src);
+	free(in);
 }
 
 int main(void)
@@ -195,5 +383,7 @@ int main(void)
 	SHOW("poll after writer closed", "%d revents %#x", r, pfs[0].revents);
 	close(ep);
 	close(p[0]);
+
+	pipe_edges();
 	return finish();
 }

@@ -25,7 +25,8 @@ function getdents(t: Task, old: boolean): number {
   if (f.flags & O_PATH) return -EBADF;
   if (!(f instanceof DirectoryFile)) return -ENOTDIR;
   const addr = t.arg(1);
-  const count = Math.min(t.argU32(2), 1 << 20);
+  // Linux keeps the count in an int: one of 2 GiB or more is negative, too small for any entry.
+  const count = Math.max(0, Math.min(t.argInt(2), 1 << 20));
   if (f.offset === 0 || !f.snapshot) {
     const r = f.readdir();
     if (typeof r === 'number') return r;
@@ -35,6 +36,7 @@ function getdents(t: Task, old: boolean): number {
   const ents = f.snapshot;
   let i = f.offset;
   let n = 0;
+  const ends: number[] = [];
   for (; i < ents.length; i++) {
     const e = ents[i];
     const nameLen = Buffer.byteLength(e.name, 'latin1');
@@ -52,9 +54,22 @@ function getdents(t: Task, old: boolean): number {
       dents.write(e.name, n + 19, 'latin1');
     }
     n += reclen;
+    ends.push(n);
   }
   if (n === 0 && i < ents.length) return -EINVAL;
-  if (n > 0 && !t.mm.write(addr, dents.subarray(0, n))) return -EFAULT;
+  if (n > 0) {
+    // Entries are copied one by one (filldir64): those before a fault in the buffer are returned.
+    const vs = t.mm.prefixViews(addr, n, true);
+    const room = vs ? vs.reduce((a, v) => a + v.length, 0) : 0;
+    if (room < n) {
+      let k = 0;
+      while (k < ends.length && ends[k] <= room) k++;
+      if (k === 0) return -EFAULT;
+      n = ends[k - 1];
+      i = f.offset + k;
+    }
+    if (!t.mm.write(addr, dents.subarray(0, n))) return -EFAULT;
+  }
   f.offset = i;
   return n;
 }
@@ -91,6 +106,8 @@ function onTarget(x: Target | number, op: (l: Location) => number): number {
 function pathAt(t: Task, dirfd: number, addr: number): { path: string; start: Location } | number {
   const path = readPath(t, addr);
   if (typeof path === 'number') return path;
+  // An empty name is ENOENT before the dirfd is looked at (getname, without AT_EMPTY_PATH).
+  if (path === '') return -ENOENT;
   const start = startOf(t, dirfd, path);
   return typeof start === 'number' ? start : { path, start };
 }

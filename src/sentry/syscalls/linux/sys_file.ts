@@ -1,7 +1,7 @@
 // Open files: open/openat/openat2/creat, the fd table (dup*, close_range, fcntl), pipes, ioctl,
 // lseek, truncation, sync, fallocate and the in-kernel copies (sendfile, copy_file_range).
 
-import { E2BIG, EAGAIN, EBADF, EFAULT, EINVAL, EISDIR, EOPNOTSUPP, EPERM, ESPIPE } from '../../abi/errno';
+import { E2BIG, EAGAIN, EBADF, EFAULT, EINVAL, EISDIR, EOPNOTSUPP, EPERM, ESPIPE, ESRCH } from '../../abi/errno';
 import type { Task } from '../../kernel/task';
 import { CAP_SYS_RESOURCE, capable } from '../../kernel/creds';
 import { isOwner } from '../../vfs/permission';
@@ -15,7 +15,7 @@ import {
 import { newMemfd } from '../../vfs/memfd';
 import { openAt } from '../../vfs/namei';
 import { newPipe, PipeFile } from '../../vfs/pipe';
-import { asyncOwner, F_OWNER_PGRP, F_OWNER_PID, F_OWNER_TID, notifyQuietly, setAsyncOwner } from '../../vfs/async-io';
+import { asyncOwner, F_OWNER_PGRP, F_OWNER_PID, F_OWNER_TID, idInUse, notifyQuietly, setAsyncFd, setAsyncOwner } from '../../vfs/async-io';
 import { fcntlLock } from './sys_lock';
 import { fileOf, readPath, startOf, targetAt, isFile } from './vfs_args';
 
@@ -132,6 +132,8 @@ function fcntl(t: Task): number {
   if (!e) return -EBADF;
   const f = e.file;
   const arg = t.arg(2);
+  // An O_PATH fd only dups and has its fd and file flags read or set (check_fcntl_cmd).
+  if (f.flags & O_PATH && cmd !== F_DUPFD && cmd !== F_DUPFD_CLOEXEC && cmd !== F_GETFD && cmd !== F_SETFD && cmd !== F_GETFL) return -EBADF;
   switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
@@ -149,6 +151,7 @@ function fcntl(t: Task): number {
     case F_SETFL:
       if (f.flags & O_PATH) return -EBADF;
       if (t.argInt(2) & O_NOATIME && !(f.flags & O_NOATIME) && f.location && !isOwner(t.creds, f.location.dentry.inode)) return -EPERM;
+      if ((f.flags ^ t.argInt(2)) & O_ASYNC) setAsyncFd(t.kernel, f, t.argInt(2) & O_ASYNC ? fd : undefined);
       f.flags = (f.flags & ~SETFL_MASK) | (t.argInt(2) & SETFL_MASK);
       notifyQuietly(f);
       return 0;
@@ -168,7 +171,10 @@ function fcntlMore(t: Task, f: FileDescription, cmd: number, arg: number): numbe
     case F_OFD_SETLKW:
       return fcntlLock(t, f, cmd, arg);
     case F_SETOWN: {
+      // f_setown: a negative id is a process group; its sign flip must not overflow; the id must exist.
       const id = t.argInt(2);
+      if (id === -0x8000_0000) return -EINVAL;
+      if (id !== 0 && !idInUse(t.kernel, Math.abs(id))) return -ESRCH;
       setAsyncOwner(t.kernel, f, id < 0 ? { type: F_OWNER_PGRP, id: -id } : { type: F_OWNER_PID, id });
       return 0;
     }
@@ -183,7 +189,7 @@ function fcntlMore(t: Task, f: FileDescription, cmd: number, arg: number): numbe
       const type = dv.getInt32(0, true);
       const id = dv.getInt32(4, true);
       if (type !== F_OWNER_TID && type !== F_OWNER_PID && type !== F_OWNER_PGRP) return -EINVAL;
-      if (id < 0) return -EINVAL;
+      if (id !== 0 && !idInUse(t.kernel, id)) return -ESRCH;
       setAsyncOwner(t.kernel, f, { type, id });
       return 0;
     }
@@ -259,6 +265,7 @@ function ioctl(t: Task): number {
       const on = t.mm.readI32(t.arg(2));
       if (on === null) return -EFAULT;
       const bit = cmd === FIONBIO ? O_NONBLOCK : O_ASYNC;
+      if (bit === O_ASYNC && (on !== 0) !== ((f.flags & O_ASYNC) !== 0)) setAsyncFd(t.kernel, f, on ? fd : undefined);
       f.flags = on ? f.flags | bit : f.flags & ~bit;
       return 0;
     }

@@ -1,16 +1,27 @@
-// futex(2) for threads (wait, wake, bitsets, requeue), robust lists (recorded).
+// futex(2) for threads (wait, wake, bitsets, requeue, PI locks: kernel/futex-pi.ts), robust lists
+// (recorded; walked at exit by kernel/futex.ts).
 
-import { EAGAIN, EFAULT, EINVAL, ENOSYS, ETIMEDOUT } from '../../abi/errno';
+import { EAGAIN, EFAULT, EINVAL, ENOSYS, EPERM, ESRCH, ETIMEDOUT } from '../../abi/errno';
+import { mayReadTask } from '../../kernel/ptrace-access';
+import { piLock, piUnlock } from '../../kernel/futex-pi';
 import { futexDequeue, futexEnqueue, futexKey, futexRequeue, futexWake, type FutexWaiter } from '../../kernel/futex';
 import type { Task } from '../../kernel/task';
+import { clockNs } from './sys_time';
+
+const CLOCK_REALTIME = 0;
+const CLOCK_MONOTONIC = 1;
 
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
 const FUTEX_REQUEUE = 3;
 const FUTEX_CMP_REQUEUE = 4;
 const FUTEX_WAKE_OP = 5;
+const FUTEX_LOCK_PI = 6;
+const FUTEX_UNLOCK_PI = 7;
+const FUTEX_TRYLOCK_PI = 8;
 const FUTEX_WAIT_BITSET = 9;
 const FUTEX_WAKE_BITSET = 10;
+const FUTEX_LOCK_PI2 = 13;
 const FUTEX_PRIVATE = 128;
 const FUTEX_CLOCK_REALTIME = 256;
 
@@ -27,9 +38,12 @@ function readTimeout(t: Task, addr: number, absolute: boolean, realtime: boolean
   const dv = new DataView(b.buffer);
   const ms = Number(dv.getBigInt64(0, true)) * 1000 + Number(dv.getBigInt64(8, true)) / 1e6;
   if (!absolute) return performance.now() + ms;
-  // Absolute: CLOCK_MONOTONIC (or REALTIME) → the sentry's clock.
-  const nowClock = realtime ? Date.now() : performance.timeOrigin + performance.now() - performance.timeOrigin;
-  return performance.now() + (ms - nowClock);
+  // Absolute: on the CLOCK_MONOTONIC (or REALTIME) the application reads (clock_gettime's), turned
+  // into the sentry's performance.now() deadline. (Date.now() alone drops the sub-millisecond part
+  // the application sees: a wait woke up to 1 ms early; performance.now() is not the
+  // application's CLOCK_MONOTONIC at all: a monotonic deadline was days away.)
+  const nowClock = Number(clockNs(t, realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC)) / 1e6;
+  return performance.now() + Math.max(0, ms - nowClock);
 }
 
 function wait(t: Task, addr: number, val: number, timeoutAddr: number, bitset: number, absolute: boolean, realtime: boolean, shared: boolean): number {
@@ -66,18 +80,23 @@ function futex(t: Task): number {
   const shared = (op & FUTEX_PRIVATE) === 0;
   const key = (a: number) => futexKey(t.mm, a, shared);
   const k = t.kernel;
+  // Linux's counts are ints: a wake of 0 or fewer still wakes one waiter (futex_wake's
+  // "++ret >= nr_wake"); requeue counts below 0 are EINVAL.
+  const atLeastOne = (n: number) => ((n | 0) <= 0 ? 1 : n | 0);
   switch (cmd) {
     case FUTEX_WAIT:
       return wait(t, addr, val, t.arg(3), 0xffffffff, false, realtime, shared);
     case FUTEX_WAIT_BITSET:
       return wait(t, addr, val, t.arg(3), t.argU32(5), true, realtime, shared);
     case FUTEX_WAKE:
-      return futexWake(k, key(addr), val, 0xffffffff);
+      return futexWake(k, key(addr), atLeastOne(val), 0xffffffff);
     case FUTEX_WAKE_BITSET:
-      return t.argU32(5) === 0 ? -EINVAL : futexWake(k, key(addr), val, t.argU32(5));
+      return t.argU32(5) === 0 ? -EINVAL : futexWake(k, key(addr), atLeastOne(val), t.argU32(5));
     case FUTEX_REQUEUE:
+      if ((val | 0) < 0 || t.argInt(3) < 0) return -EINVAL;
       return futexRequeue(k, key(addr), val, t.argU32(3), key(t.arg(4)));
     case FUTEX_CMP_REQUEUE: {
+      if ((val | 0) < 0 || t.argInt(3) < 0) return -EINVAL;
       const cur = t.mm.readU32(addr);
       if (cur === null) return -EFAULT;
       if (cur !== t.argU32(5)) return -EAGAIN;
@@ -96,11 +115,22 @@ function futex(t: Task): number {
       const nv = [oparg, old + oparg, old | oparg, old & ~oparg, old ^ oparg][opc];
       if (nv === undefined) return -ENOSYS;
       t.mm.writeU32(addr2, nv >>> 0);
-      let n = futexWake(k, key(addr), val, 0xffffffff);
+      let n = futexWake(k, key(addr), atLeastOne(val), 0xffffffff);
       const ok = [old === cmparg, old !== cmparg, old < cmparg, old <= cmparg, old > cmparg, old >= cmparg][cmp];
-      if (ok) n += futexWake(k, key(addr2), t.argU32(3), 0xffffffff);
+      if (ok) n += futexWake(k, key(addr2), atLeastOne(t.argU32(3)), 0xffffffff);
       return n;
     }
+    case FUTEX_LOCK_PI:
+    case FUTEX_LOCK_PI2: {
+      // LOCK_PI's timeout is absolute on CLOCK_REALTIME; LOCK_PI2's on CLOCK_MONOTONIC unless asked.
+      const deadline = t.blockState ? Infinity : readTimeout(t, t.arg(3), true, cmd === FUTEX_LOCK_PI || realtime);
+      if (deadline === null) return -EFAULT;
+      return piLock(t, addr, key(addr), deadline, false);
+    }
+    case FUTEX_TRYLOCK_PI:
+      return piLock(t, addr, key(addr), Infinity, true);
+    case FUTEX_UNLOCK_PI:
+      return piUnlock(t, addr, key(addr));
     default:
       return -ENOSYS;
   }
@@ -113,8 +143,12 @@ export const sysFutex = {
     t.robustList = t.arg(0);
     return 0;
   },
+  /** Any task's list head (pid 0: the caller's), for a caller that may read it as ptrace would. */
   get_robust_list: (t: Task) => {
-    if (t.argInt(0) !== 0 && t.argInt(0) !== t.tid) return -EINVAL;
-    return t.mm.writeU64(t.arg(1), t.robustList) && t.mm.writeU64(t.arg(2), 24) ? 0 : -EFAULT;
+    const pid = t.argInt(0);
+    const target = pid === 0 ? t : t.kernel.tasks.get(pid);
+    if (!target || target.state === 'dead') return -ESRCH;
+    if (!mayReadTask(t, target)) return -EPERM;
+    return t.mm.writeU64(t.arg(1), target.robustList) && t.mm.writeU64(t.arg(2), 24) ? 0 : -EFAULT;
   },
 };

@@ -5,13 +5,15 @@ import { EBADF, EFAULT, EINVAL, EAGAIN, EPIPE, ESPIPE } from '../../abi/errno';
 import { SIGPIPE } from '../../abi/signals';
 import { sendSignalToTask } from '../../kernel/signals';
 import { BLOCK, type Task } from '../../kernel/task';
-import { O_NONBLOCK } from '../../vfs/constants';
+import { O_NONBLOCK, O_PATH } from '../../vfs/constants';
 import { FileDescription } from '../../vfs';
 import { SOCK_STREAM } from '../../net/constants';
 import { isSocket } from '../../net/socket';
 
 const IOV_MAX = 1024;
 const MAX_RW = 0x7ffff000;
+/** x86-64's user address limit (access_ok). */
+const TASK_SIZE_MAX = 0x7fff_ffff_f000;
 const SI_USER = 0;
 
 /** Views of application memory for an iovec array; null on EFAULT. */
@@ -20,12 +22,22 @@ export function iovecViews(t: Task, iov: number, cnt: number, write: boolean): U
   const raw = t.mm.read(iov, cnt * 16);
   if (!raw) return null;
   const dv = new DataView(raw.buffer);
+  const seg = (i: number) => [
+    dv.getUint32(i * 16 + 4, true) * 0x1_0000_0000 + dv.getUint32(i * 16, true),
+    dv.getUint32(i * 16 + 12, true) * 0x1_0000_0000 + dv.getUint32(i * 16 + 8, true),
+  ];
+  // Every segment is checked before anything moves (import_iovec): a length that is negative as
+  // an ssize_t is EINVAL, one outside the user range (access_ok, even when empty) EFAULT.
+  for (let i = 0; i < cnt; i++) {
+    const [base, len] = seg(i);
+    if (dv.getUint32(i * 16 + 12, true) >= 0x8000_0000) return -EINVAL;
+    if (base > TASK_SIZE_MAX || len > TASK_SIZE_MAX - base) return null;
+  }
   const out: Uint8Array[] = [];
   let total = 0;
   for (let i = 0; i < cnt; i++) {
-    const base = dv.getUint32(i * 16 + 4, true) * 0x1_0000_0000 + dv.getUint32(i * 16, true);
-    let len = dv.getUint32(i * 16 + 12, true) * 0x1_0000_0000 + dv.getUint32(i * 16 + 8, true);
-    if (len > 0x7fffffffffff) return -EINVAL;
+    const [base, len0] = seg(i);
+    let len = len0;
     // Linux caps the total at MAX_RW_COUNT and transfers that much.
     len = Math.min(len, MAX_RW - total);
     total += len;
@@ -38,12 +50,36 @@ export function iovecViews(t: Task, iov: number, cnt: number, write: boolean): U
   return out;
 }
 
+/**
+ * A read or write parked on its file. It keeps the file open while it waits, as Linux's syscall
+ * holds its own reference for its whole run: a close of the fd by another thread neither ends the
+ * wait nor makes the pipe lose a reader or writer. A write also remembers how many of its bytes are
+ * already written (see writeAll), which is what a signal makes it return.
+ */
+class IoWait {
+  constructor(readonly file: FileDescription, public done: number) {}
+  dispose(): void {
+    this.file.decRef();
+  }
+}
+
+/** The file of a read/write: the one a parked run kept, else the fd's (O_PATH fds have none). */
+function ioFile(t: Task, fd: number): FileDescription | undefined {
+  if (t.blockState instanceof IoWait) return t.blockState.file;
+  const f = t.files.get(fd);
+  return f && !(f.flags & O_PATH) ? f : undefined;
+}
+
 /** Block on the file if it would block and is not O_NONBLOCK (sockets park themselves: their EAGAIN is final). */
-export function maybeBlock(t: Task, f: FileDescription, r: number): number {
-  if (r !== -EAGAIN || f.flags & O_NONBLOCK || isSocket(f)) return r;
+export function maybeBlock(t: Task, f: FileDescription, r: number, done = 0): number {
+  if (r !== -EAGAIN || f.flags & O_NONBLOCK || isSocket(f)) return done > 0 && r < 0 ? done : r;
+  const st = t.blockState instanceof IoWait ? t.blockState : new IoWait(f.incRef(), done);
+  st.done = done;
+  // A signal ends a write that has written some of its bytes with that count (pipe_write).
+  if (done > 0) t.interruptResult = done;
   const host = f.hostWatchFd();
-  const b = t.block([f.waitQueue]);
-  if (host >= 0) t.kernel.watchHostFd(t, host);
+  const b = t.block([f.waitQueue], Infinity, st);
+  if (host >= 0 && b === BLOCK) t.kernel.watchHostFd(t, host);
   return b;
 }
 
@@ -60,14 +96,38 @@ function shortBuffer(f: FileDescription, views: Uint8Array[], want: number | und
   return want !== undefined && !positionable(f) && views.reduce((n, v) => n + v.length, 0) < want;
 }
 
-function doRead(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number, want?: number): number {
-  const f = t.files.get(fd);
-  if (!f || !f.readable) return -EBADF;
+/** views without their first n bytes. */
+function skipBytes(views: Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const v of views) {
+    if (n >= v.length) n -= v.length;
+    else {
+      out.push(n > 0 ? v.subarray(n) : v);
+      n = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * The checks of ksys_pread64/do_readv in Linux's order: a bad fd, then a position on a file that
+ * has none (ESPIPE even on the wrong end of a pipe), then the access mode, then the buffer.
+ */
+function ioChecks(f: FileDescription | undefined, views: Uint8Array[] | null | number, pos: number, want: number | undefined, write: boolean): number {
+  if (!f) return -EBADF;
+  if (pos >= 0 && !positionable(f)) return -ESPIPE;
+  if (!(write ? f.writable : f.readable)) return -EBADF;
   if (views === null) return -EFAULT;
   if (typeof views === 'number') return views;
   if (shortBuffer(f, views, want)) return -EFAULT;
-  if (pos >= 0 && !positionable(f)) return -ESPIPE;
-  const r = maybeBlock(t, f, f.read(t, views, pos));
+  return 0;
+}
+
+function doRead(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number, want?: number): number {
+  const f = ioFile(t, fd);
+  const bad = ioChecks(f, views, pos, want, false);
+  if (bad < 0) return bad;
+  const r = maybeBlock(t, f!, f!.read(t, views as Uint8Array[], pos));
   // Counted once per call that went to the file (not per retry after blocking), as vfs_read.
   if (r !== BLOCK) {
     t.io.syscr++;
@@ -77,16 +137,23 @@ function doRead(t: Task, fd: number, views: Uint8Array[] | null | number, pos: n
 }
 
 function doWrite(t: Task, fd: number, views: Uint8Array[] | null | number, pos: number, want?: number): number {
-  const f = t.files.get(fd);
-  if (!f || !f.writable) return -EBADF;
-  if (views === null) return -EFAULT;
-  if (typeof views === 'number') return views;
-  if (shortBuffer(f, views, want)) return -EFAULT;
-  if (pos >= 0 && !positionable(f)) return -ESPIPE;
-  const r = f.write(t, views, pos);
+  const f = ioFile(t, fd);
+  const bad = ioChecks(f, views, pos, want, true);
+  if (bad < 0) return bad;
+  const file = f!;
+  const all = views as Uint8Array[];
+  // A blocking write to a pipe waits for room for all its bytes (writeAll): the part written
+  // before it parked is skipped when the sentry re-runs it.
+  const done = t.blockState instanceof IoWait ? t.blockState.done : 0;
+  const rest = done > 0 ? skipBytes(all, done) : all;
+  const r = file.write(t, rest, pos);
   // Writing to a pipe with no reader (or a shut-down stream socket, not a datagram one): EPIPE and SIGPIPE, as pipe_write does.
-  if (r === -EPIPE && !(isSocket(f) && f.type !== SOCK_STREAM)) sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
-  const w = maybeBlock(t, f, r);
+  if (r === -EPIPE && !(isSocket(file) && file.type !== SOCK_STREAM)) sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
+  let w: number;
+  const left = r >= 0 && file.writeAll && !(file.flags & O_NONBLOCK) ? rest.reduce((n, v) => n + v.length, 0) - r : 0;
+  if (left > 0) w = maybeBlock(t, file, -EAGAIN, done + r);
+  else w = maybeBlock(t, file, r >= 0 ? done + r : r, done);
+  // Counted once per call, when it returns (as vfs_write), not per retry after blocking.
   if (w !== BLOCK) {
     t.io.syscw++;
     if (w > 0) t.io.wchar += w;
