@@ -355,6 +355,14 @@ bool sentry_start_watcher(void)
 	return watcher_start();
 }
 
+void sentry_disable_watcher(void)
+{
+	if (!watcher_tried) {
+		watcher_tried = true;
+		watcher_ok = false;
+	}
+}
+
 /* The tick timer armed to fire first at min(remaining, 50 ms), then every 50 ms. */
 static void tick_until(long long remaining_us)
 {

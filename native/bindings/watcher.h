@@ -1,11 +1,12 @@
 /* The sentry's socket watcher (sentry.c): a thread that tells the tracer when a watched host fd
- * is ready. Started before the sentry confines itself (confine.c), since its eventfd and thread
- * are made then and the confined sentry's filter allows neither eventfd2 nor a new thread's setup
- * calls beyond those Node's threads need. */
+ * is ready, started on the first wait with watched fds. The confined sentry does not use it
+ * (confine.c): its filter allows no eventfd2. */
 #ifndef MOAT_WATCHER_H
 #define MOAT_WATCHER_H
 #include <stdbool.h>
 
 bool sentry_start_watcher(void);
+/* Never start it (the confined sentry: see confine.c); waits on host sockets poll. */
+void sentry_disable_watcher(void);
 
 #endif
