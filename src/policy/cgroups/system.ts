@@ -292,6 +292,27 @@ function waitForFile(file: string, want: (text: string) => boolean, what: string
 }
 
 /**
+ * The v1 freezer can stay FREEZING: a task it reached mid-way (a ptrace stop, a vfork) is not
+ * frozen until the freeze is asked again, and sometimes only after a thaw in between — what runc's
+ * v1 freezer does too. Ask again every few ms, thaw briefly now and then, for up to 10 s.
+ */
+function freezeV1(file: string): void {
+  const end = Date.now() + 10_000;
+  for (let i = 0; ; i++) {
+    if (i % 50 === 49) {
+      writeFile(file, 'THAWED');
+      sleepMs(10);
+    }
+    writeFile(file, 'FROZEN');
+    for (let j = 0; j < 5; j++) {
+      if (fs.readFileSync(file, 'utf8').trim() === 'FROZEN') return;
+      sleepMs(2);
+    }
+    if (Date.now() > end) throw new MoatError('EINTERNAL', `cgroup: ${file}: timed out waiting for FROZEN`);
+  }
+}
+
+/**
  * v1 freezer.state where the freezer hierarchy is mounted, else v2 cgroup.freeze. A freeze that
  * does not complete is undone before the error: the container must never stay frozen (or
  * freezing) while its state says running, where delete's SIGKILL could not end it.
@@ -301,9 +322,11 @@ export function setFrozen(rec: CgroupRecord, frozen: boolean): void {
   const v2 = rec.dirs[''] ?? rec.dirs.unified;
   if (!v1 && v2 === undefined) throw new MoatError('ESTATE', 'cgroup: no freezer on this host (neither v1 freezer nor cgroup2)');
   const apply = (on: boolean) => {
-    if (v1) {
-      writeFile(`${v1[1]}/freezer.state`, on ? 'FROZEN' : 'THAWED');
-      waitForFile(`${v1[1]}/freezer.state`, (t) => t.trim() === (on ? 'FROZEN' : 'THAWED'), on ? 'FROZEN' : 'THAWED');
+    if (v1 && on) {
+      freezeV1(`${v1[1]}/freezer.state`);
+    } else if (v1) {
+      writeFile(`${v1[1]}/freezer.state`, 'THAWED');
+      waitForFile(`${v1[1]}/freezer.state`, (t) => t.trim() === 'THAWED', 'THAWED');
     } else {
       writeFile(`${v2}/cgroup.freeze`, on ? '1' : '0');
       waitForFile(`${v2}/cgroup.events`, (t) => t.includes(`frozen ${on ? 1 : 0}`), on ? 'frozen' : 'thawed');
