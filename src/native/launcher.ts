@@ -6,6 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { executorPath } from '../sys';
 import { MoatError } from '../util/errors';
 import { encodePlan, type ExecutorPlan } from '../policy/plan';
+import { readReportLine } from '../util/report-line';
 
 export interface LaunchOptions {
   plan: ExecutorPlan;
@@ -65,7 +66,7 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
     child.stdin.on('error', () => undefined);
     child.stdin.end(opts.stdin);
   }
-  const line = await Promise.race([readReport(reportPipe, exited), spawnError]);
+  const line = await Promise.race([readReportLine(reportPipe, exited, (code) => `the executor exited (status ${code}) without reporting`), spawnError]);
   if (line.startsWith('pid ')) {
     const pid = Number(line.slice(4));
     if (!Number.isInteger(pid) || pid <= 0) throw new MoatError('EINTERNAL', `executor reported a bad pid: ${line}`);
@@ -75,28 +76,6 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
   if (line.startsWith('error exec: "')) throw new MoatError('EEXEC', line.slice(6));
   if (line.startsWith('error ')) throw new MoatError('ESETUP', line.slice(6));
   throw new MoatError('ESETUP', line);
-}
-
-function readReport(stream: Readable, exited: Promise<number>): Promise<string> {
-  return new Promise((resolve) => {
-    let buf = '';
-    const onData = (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        stream.off('data', onData);
-        stream.destroy();
-        resolve(buf.slice(0, nl));
-      }
-    };
-    stream.on('data', onData);
-    stream.on('error', () => undefined);
-    stream.once('end', () => {
-      if (!buf.includes('\n')) {
-        void exited.then((code) => resolve(`the executor exited (status ${code}) without reporting`));
-      }
-    });
-  });
 }
 
 function signalNumber(name: NodeJS.Signals): number {

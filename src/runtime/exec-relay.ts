@@ -17,6 +17,7 @@ import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { MoatError } from '../util/errors';
 import { logError } from '../util/log';
+import { readReportLine } from '../util/report-line';
 
 export const RELAY_REQUEST_FD = 3;
 export const RELAY_REPORT_FD = 4;
@@ -61,7 +62,7 @@ export async function startRelay(o: RelayStart): Promise<{ pid: number; exited: 
   const request = child.stdio[RELAY_REQUEST_FD] as Writable;
   request.on('error', () => undefined);
   request.end(JSON.stringify(o.request));
-  const line = await Promise.race([readLine(child.stdio[RELAY_REPORT_FD] as Readable, exited), spawnError]);
+  const line = await Promise.race([readReportLine(child.stdio[RELAY_REPORT_FD] as Readable, exited, (code) => `error the exec relay exited (status ${code}) without reporting`), spawnError]);
   if (line === 'ok') {
     if (o.detach) {
       child.unref();
@@ -71,26 +72,6 @@ export async function startRelay(o: RelayStart): Promise<{ pid: number; exited: 
   }
   await exited;
   throw o.failure(line.startsWith('error ') ? line.slice(6) : line);
-}
-
-function readLine(stream: Readable, exited: Promise<number>): Promise<string> {
-  return new Promise((resolve) => {
-    let buf = '';
-    const onData = (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        stream.off('data', onData);
-        stream.destroy();
-        resolve(buf.slice(0, nl));
-      }
-    };
-    stream.on('data', onData);
-    stream.on('error', () => undefined);
-    stream.once('end', () => {
-      if (!buf.includes('\n')) void exited.then((code) => resolve(`error the exec relay exited (status ${code}) without reporting`));
-    });
-  });
 }
 
 /**

@@ -35,25 +35,6 @@ static int reap(pid_t pid)
 	return st;
 }
 
-/* Wait (up to 5 s) until thread `tid` sleeps in a syscall: /proc's state letter 'S'. */
-static int wait_sleeping(pid_t tid)
-{
-	char path[64], st[256];
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-	for (int i = 0; i < 5000; i++) {
-		int fd = open(path, O_RDONLY);
-		ssize_t n = fd < 0 ? -1 : read(fd, st, sizeof st - 1);
-		if (fd >= 0) close(fd);
-		if (n > 0) {
-			st[n] = 0;
-			char *e = strrchr(st, ')');
-			if (e && e[1] == ' ' && e[2] == 'S') return 1;
-		}
-		usleep(1000);
-	}
-	return 0;
-}
-
 /* Wait (up to 5 s) until the pipe holds `n` bytes. */
 static int wait_buffered(int fd, int n)
 {
