@@ -6,7 +6,7 @@ import type { MemoryManager } from '../mm/mm';
 import { chargeHostThread, nsToTicks } from './cputime';
 import { exitRobustList, futexKey, futexWake } from './futex';
 import { piOwnerExited } from './futex-pi';
-import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN } from './signal-types';
+import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SI_USER, SIG_IGN } from './signal-types';
 import { sendSignalToGroup } from './signals';
 import { ptraceTraceeExit, ptraceTracerExit } from './ptrace';
 import type { Task, ThreadGroup } from './task';
@@ -63,6 +63,7 @@ export function exitTask(t: Task, status: number): void {
   }
   tg.tasks.delete(t);
   k.tasks.delete(t.tid);
+  parentThreadExited(t);
   releaseAddressSpace(t, mm, !wasRunning);
   t.files.release();
   t.fs.release();
@@ -72,6 +73,24 @@ export function exitTask(t: Task, status: number): void {
   }
   if (tg.tasks.size === 0) groupExited(tg, tg.exiting ?? status);
   else if (t === tg.leader) k.tasks.set(t.tid, t); // the leader's id stays until the group ends
+}
+
+/**
+ * The thread that forked some children has gone (forget_original_parent): each child whose thread
+ * asked for it (prctl PR_SET_PDEATHSIG) gets its parent-death signal, and the children's parent
+ * thread becomes another live thread of the group (or none, once the group is gone).
+ */
+function parentThreadExited(t: Task): void {
+  const heir = [...t.tg.tasks].find((u) => u.state !== 'dead');
+  for (const c of t.tg.children) {
+    if (c.parentTask !== t) continue;
+    c.parentTask = heir;
+    if (heir) c.parentThread = heir.tid;
+    if (!c.alive) continue;
+    for (const u of c.tasks) {
+      if (u.pdeathSignal > 0 && u.state !== 'dead') sendSignalToGroup(c, { signo: u.pdeathSignal, code: SI_USER, pid: 0, uid: 0 });
+    }
+  }
 }
 
 /** exit_group, a fatal signal: every task of the group leaves with this status. */

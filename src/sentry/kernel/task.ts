@@ -150,6 +150,8 @@ export class Task implements Waiter {
   altStack = { sp: 0, size: 0, flags: 2 /* SS_DISABLE */ };
   clearChildTid = 0;
   robustList = 0;
+  /** prctl(PR_SET_PDEATHSIG): sent when the thread that forked this one's process exits (0: none; not inherited). */
+  pdeathSignal = 0;
   comm: string;
   /** Host thread id in the stub. */
   hostTid = 0;

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -85,6 +86,44 @@ static void *fork_in_thread(void *arg)
 	write(thread_pipes[0][1], &c, 1);
 	read(thread_pipes[1][0], &c, 1);
 	return NULL;
+}
+
+/* PR_SET_PDEATHSIG: the signal comes when the parent *thread* (the one that forked) exits, even
+ * though its process lives on (gVisor's PrctlTest.PDeathSig without the ptrace part). */
+static pid_t pdeath_child;
+static int pdeath_pipe[2];
+
+static void *pdeath_forker(void *arg)
+{
+	(void)arg;
+	pdeath_child = fork();
+	if (pdeath_child == 0) {
+		char c = 1;
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int sig = 0;
+		prctl(PR_GET_PDEATHSIG, &sig);
+		c = sig == SIGKILL;
+		write(pdeath_pipe[1], &c, 1);
+		for (;;)
+			pause();
+	}
+	char c;
+	read(pdeath_pipe[0], &c, 1); /* the child has asked for it: now this thread ends */
+	return (void *)(long)c;
+}
+
+static void pdeath_checks(void)
+{
+	pthread_t th;
+	void *got = NULL;
+	int st = 0;
+	if (pipe(pdeath_pipe) != 0) return;
+	pthread_create(&th, NULL, pdeath_forker, NULL);
+	pthread_join(th, &got);
+	EXPECT("PR_GET_PDEATHSIG reads what PR_SET_PDEATHSIG set", got == (void *)1);
+	EXPECT("the child is killed when the thread that forked it exits", waitpid(pdeath_child, &st, 0) == pdeath_child && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	close(pdeath_pipe[0]);
+	close(pdeath_pipe[1]);
 }
 
 static void wait_selection_checks(void)
@@ -414,5 +453,6 @@ int main(int argc, char **argv)
 	nanosleep(&ms, NULL);
 	while (waitpid(-1, NULL, WNOHANG) > 0) {}
 	wait_selection_checks();
+	pdeath_checks();
 	return finish();
 }

@@ -95,10 +95,10 @@ function archPrctl(t: Task): number {
   }
 }
 
-const taskState = new WeakMap<Task, { pdeathsig: number; subreaper: number }>();
+const taskState = new WeakMap<Task, { subreaper: number }>();
 function ps(t: Task) {
   let s = taskState.get(t);
-  if (!s) taskState.set(t, (s = { pdeathsig: 0, subreaper: 0 }));
+  if (!s) taskState.set(t, (s = { subreaper: 0 }));
   return s;
 }
 
@@ -119,10 +119,10 @@ function prctl(t: Task): number {
     }
     case PR_SET_PDEATHSIG:
       if (t.argInt(1) < 0 || t.argInt(1) > 64) return -EINVAL;
-      ps(t).pdeathsig = t.argInt(1);
+      t.pdeathSignal = t.argInt(1);
       return 0;
     case PR_GET_PDEATHSIG:
-      return t.mm.writeU32(a, ps(t).pdeathsig) ? 0 : -EFAULT;
+      return t.mm.writeU32(a, t.pdeathSignal) ? 0 : -EFAULT;
     case PR_GET_DUMPABLE:
       return t.tg.dumpable;
     case PR_SET_DUMPABLE:

@@ -101,7 +101,10 @@ function ptrace(t: Task): number {
   if (req === PTRACE_TRACEME) {
     const parent = t.tg.parent;
     if (t.tracer || !parent || !parent.alive) return -EPERM;
-    const tracer = [...parent.tasks].find((x) => x.state !== 'dead');
+    // The tracer is the real parent *thread* (the one that forked this process), as Linux's
+    // ptrace_traceme links to current->real_parent; another live thread if it has gone.
+    const pt = t.tg.parentTask;
+    const tracer = pt && pt.state !== 'dead' && pt.tg === parent ? pt : [...parent.tasks].find((x) => x.state !== 'dead');
     if (!tracer) return -EPERM;
     ptraceLink(t, tracer, 0);
     return 0;
