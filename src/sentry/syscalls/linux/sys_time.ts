@@ -18,13 +18,35 @@ const CLOCK_BOOTTIME = 7;
 const TIMER_ABSTIME = 1;
 
 /** ns since the clock's epoch. */
+/**
+ * CLOCK_REALTIME in ns: the monotonic clock plus an offset to the wall clock, so that successive
+ * reads (and futex deadlines computed from them) agree to the nanosecond. The offset is taken from
+ * performance.timeOrigin (sub-millisecond) and taken again from Date.now() when the wall clock has
+ * been stepped by more than 2 ms since (NTP, date -s). Date.now() alone has whole milliseconds: a
+ * made-up sub-millisecond part let a FUTEX_CLOCK_REALTIME deadline wake up to 1 ms early.
+ */
+let realtimeOffset: bigint | undefined;
+function realtimeNs(): bigint {
+  const mono = process.hrtime.bigint();
+  if (realtimeOffset === undefined) {
+    realtimeOffset = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - mono;
+  }
+  let now = mono + realtimeOffset;
+  const wall = BigInt(Date.now()) * 1_000_000n;
+  if (now - wall > 2_000_000n || wall - now > 2_000_000n) {
+    realtimeOffset = wall - mono;
+    now = wall;
+  }
+  return now;
+}
+
 export function clockNs(t: Task, clock: number): bigint | null {
   switch (clock) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
     case 8: // REALTIME_ALARM
     case 11: // TAI
-      return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+      return realtimeNs();
     case CLOCK_MONOTONIC:
     case CLOCK_MONOTONIC_RAW:
     case CLOCK_MONOTONIC_COARSE:
