@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { MOAT, REPO } from '../test/helpers/moat';
 import { killTagged, tagProcesses } from '../test/sentry/helpers';
 import { appsRootfs, runScript, type Runtime } from '../test/apps/harness';
+import { median, firstLine } from './stats';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 5000);
@@ -59,17 +60,7 @@ const LABEL: Record<Row, string> = {
   GET: 'redis-benchmark GET, requests/s',
 };
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
-/** The first meaningful line of a failed run's stderr (glog's prefix dropped). */
-function firstLine(text: string): string {
-  const line = text.split('\n').map((l) => l.replace(/^[IWEF]\d{4} [\d:.]+\s+\d+ \S+\] /, '').trim()).find((l) => l !== '');
-  return (line ?? '').slice(0, 160).replace(/\|/g, '\\|');
-}
 
 const REDIS_SCRIPT = (n: number) => [
   "redis-server --bind 127.0.0.1 --port 6390 --daemonize yes --dir /tmp --logfile /tmp/redis.log --save '' || exit 1",

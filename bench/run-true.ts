@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeBundle, MOAT, REPO } from '../test/helpers/moat';
+import { median } from './stats';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
 
@@ -20,11 +21,6 @@ function timeOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.
   return ms;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function quartiles(xs: number[]): [number, number] {
   const s = [...xs].sort((a, b) => a - b);

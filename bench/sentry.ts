@@ -19,6 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BUSYBOX, MOAT, REPO } from '../test/helpers/moat';
 import { killTagged, tagProcesses } from '../test/sentry/helpers';
+import { median, firstLine } from './stats';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const START_ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 11);
@@ -48,17 +49,7 @@ interface Outcome {
   error?: string;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
-/** The first meaningful line of a failed run's stderr (glog's "W1125 12:00:00.000 123 file.go:1] " prefix dropped). */
-function firstLine(text: string): string {
-  const line = text.split('\n').map((l) => l.replace(/^[IWEF]\d{4} [\d:.]+\s+\d+ \S+\] /, '').trim()).find((l) => l !== '');
-  return (line ?? '').slice(0, 160);
-}
 
 function run(argv: string[], cleanup: () => void): Outcome {
   const t0 = process.hrtime.bigint();

@@ -14,14 +14,10 @@ import { makeBundle, makeStateRoot, MOAT, REPO } from '../test/helpers/moat';
 import { findGuestKernel, writeCpio } from '../src/vm/guest';
 import { guestCmdline, hostTscKhz } from '../src/vm/builder';
 import { VM_CPUS, VM_MEMORY_MIB } from '../src/vm/spec';
+import { median } from './stats';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** ms from spawn until `done(child)` resolves. */
 function timed(cmd: string, args: string[], untilOutput: boolean): Promise<number> {

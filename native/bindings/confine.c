@@ -49,7 +49,6 @@
 #include <unistd.h>
 
 #include "napi_util.h"
-#include "watcher.h"
 
 #define MAX_FILTER 4096
 
@@ -229,11 +228,6 @@ static napi_value confine_filter_js(napi_env env, napi_callback_info info)
 	}
 	prog.len = (unsigned short)(len / 4);
 	prog.filter = insns;
-	/* The socket watcher is not used by a confined sentry: its eventfd and thread cannot be made
-	 * once the filter is in (eventfd2 is not on it), and a watcher made before stops a sandbox
-	 * that is frozen and thawed (pause/resume) from making progress — not understood yet. Waits
-	 * on host sockets then poll (docs/sentry.md). */
-	sentry_disable_watcher();
 	r = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	if (r == 0)
 		r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned int)flags, &prog);

@@ -53,7 +53,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -71,8 +70,6 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
-#include <sys/eventfd.h>
-#include "watcher.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -218,151 +215,6 @@ static void fill_event(pid_t tid, int status)
 	}
 }
 
-/*
- * The fd watcher: a thread that blocks in poll(2) on the watched fds (setWatchFds) and a control
- * eventfd. When a watched fd is ready it sets async_ready and sends SIGRTMIN+5 to the tracer thread
- * (the asyncFd signal), whose blocking waitpid then ends with EINTR: the tracer waits for its
- * tracees and for host fds at once, without the polling slices of the fallback below (each of
- * which delayed the next tracee stop). After firing it waits to be re-armed (see below: once the
- * woken tasks have re-parked and the tracer blocks again); while the tracer has not yet taken the event it
- * signals again every millisecond — the signal may have landed just before the tracer entered
- * waitpid — and re-polls anyway after 10 ms without a re-arm. It is re-armed (the eventfd) only
- * when the tracer is about to block with a set newer than the one it polls, and the tracer first
- * checks the set itself (ppoll, no wait): a fd the tracer just made ready (its own send to a peer
- * in the sandbox) costs no thread wake-up, and neither does each park and unpark of a task.
- */
-static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
-static int watch_ctl = -1;
-static pid_t tracer_tid;
-static bool watcher_tried, watcher_ok;
-/* The tracer is in (or entering) its blocking waitpid: only then does the watcher signal it. */
-static atomic_int tracer_waiting;
-/*
- * Generations of the watched set (setWatchFds bumps it) and the last one whose readiness the
- * tracer has already returned (kind 3 wakes every task of the set): the watcher's news about a set
- * the tracer has already seen ready, on its own check, is dropped.
- */
-static atomic_uint watch_gen, consumed_gen;
-/* The generation the watcher polls: the tracer re-arms it (eventfd) only when about to block with a newer set. */
-static atomic_uint watcher_gen;
-
-/* Tell the tracer a watched fd of set `gen` is ready: the flag, and the signal if it waits. */
-static void watcher_notify(unsigned gen)
-{
-	if ((int)(atomic_load(&consumed_gen) - gen) >= 0)
-		return;
-	atomic_store(&async_ready, 1);
-	if (atomic_load(&tracer_waiting))
-		syscall(SYS_tgkill, getpid(), tracer_tid, SIGRTMIN + 5);
-}
-
-/* The watcher has made its set-up calls (sched_setaffinity, sigmask): watcher_start waits for it. */
-static atomic_bool watcher_set_up;
-
-static void *watcher_main(void *arg)
-{
-	struct pollfd fds[MAX_WATCH + 1];
-	sigset_t all;
-	bool fired = false;
-	int idle_ms = 0;
-	unsigned gen = 0;
-	uint64_t v;
-
-	(void)arg;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	{
-		/* Off the tracer's CPU (sentryMain pins it): its wake-ups then do not preempt the tracer. */
-		cpu_set_t any;
-
-		CPU_ZERO(&any);
-		for (int c = 0; c < CPU_SETSIZE; c++)
-			CPU_SET(c, &any);
-		sched_setaffinity(0, sizeof(any), &any);
-	}
-	/* Set up: from here on only the calls the confined sentry's filter allows (confine.c waits). */
-	atomic_store(&watcher_set_up, true);
-	for (;;) {
-		int n, r;
-
-		fds[0].fd = watch_ctl;
-		fds[0].events = POLLIN;
-		fds[0].revents = 0;
-		if (fired) {
-			r = poll(fds, 1, 1);
-			if (r > 0) {
-				if (read(watch_ctl, &v, sizeof(v)) < 0) { /* drained by another read */ }
-				fired = false;
-			} else if (atomic_load(&async_ready)) {
-				if (atomic_load(&tracer_waiting))
-					syscall(SYS_tgkill, getpid(), tracer_tid, SIGRTMIN + 5);
-			} else if (++idle_ms >= 10) {
-				fired = false;
-			}
-			continue;
-		}
-		pthread_mutex_lock(&watch_lock);
-		n = nwatch;
-		gen = atomic_load(&watch_gen);
-		atomic_store(&watcher_gen, gen);
-		memcpy(fds + 1, watch, (size_t)n * sizeof(fds[0]));
-		pthread_mutex_unlock(&watch_lock);
-		r = poll(fds, (nfds_t)n + 1, -1);
-		if (r <= 0)
-			continue;
-		if (fds[0].revents) {
-			if (read(watch_ctl, &v, sizeof(v)) < 0) { /* drained by another read */ }
-			continue;
-		}
-		watcher_notify(gen);
-		fired = true;
-		idle_ms = 0;
-	}
-	return NULL;
-}
-
-/* Start the watcher on the first setWatchFds (from the tracer thread); false: poll instead. */
-static bool watcher_start(void)
-{
-	pthread_t th;
-	pthread_attr_t attr;
-	struct sigaction sa = { 0 };
-
-	if (watcher_tried)
-		return watcher_ok;
-	watcher_tried = true;
-	tracer_tid = (pid_t)syscall(SYS_gettid);
-	sa.sa_handler = on_async;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGRTMIN + 5, &sa, NULL) != 0)
-		return false;
-	watch_ctl = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (watch_ctl < 0)
-		return false;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	watcher_ok = pthread_create(&th, &attr, watcher_main, NULL) == 0;
-	pthread_attr_destroy(&attr);
-	/* Before returning (and the sentry confining itself): its set-up calls are not on the filter. */
-	for (int i = 0; watcher_ok && !atomic_load(&watcher_set_up) && i < 10000; i++)
-		usleep(100);
-	return watcher_ok;
-}
-
-bool sentry_start_watcher(void)
-{
-	return watcher_start();
-}
-
-void sentry_disable_watcher(void)
-{
-	if (!watcher_tried) {
-		watcher_tried = true;
-		watcher_ok = false;
-	}
-}
-
 /* The tick timer armed to fire first at min(remaining, 50 ms), then every 50 ms. */
 static void tick_until(long long remaining_us)
 {
@@ -379,7 +231,8 @@ static void tick_until(long long remaining_us)
 	}
 }
 
-/* wait_event with the watcher: one blocking waitpid, ended by a tracee, a host signal, a watched fd or the deadline. */
+/* wait_event without watched fds: one blocking waitpid, ended by a tracee, a host signal (or the
+ * control socket's O_ASYNC signal) or the deadline (a timer signal). */
 static int wait_event_blocking(long long deadline)
 {
 	for (;;) {
@@ -389,10 +242,8 @@ static int wait_event_blocking(long long deadline)
 
 		if (atomic_load(&host_signal_mask))
 			return 2;
-		if (atomic_exchange(&async_ready, 0)) {
-			atomic_store(&consumed_gen, atomic_load(&watch_gen));
+		if (atomic_exchange(&async_ready, 0))
 			return 3;
-		}
 		now = deadline >= 0 ? mono_us() : 0;
 		if (deadline >= 0 && now >= deadline) {
 			pid = waitpid(-1, &status, __WALL | WNOHANG);
@@ -402,37 +253,9 @@ static int wait_event_blocking(long long deadline)
 			}
 			return pid < 0 && errno == ECHILD ? -1 : 0;
 		}
-		/* An fd the tracer itself just made ready (its own send to a peer in the sandbox): no need to
-		 * go through the watcher. */
-		if (nwatch > 0) {
-			struct timespec zero = { 0, 0 };
-
-			pid = waitpid(-1, &status, __WALL | WNOHANG);
-			if (pid > 0) {
-				fill_event(pid, status);
-				return 1;
-			}
-			if (ppoll(watch, (nfds_t)nwatch, &zero, NULL) > 0) {
-				atomic_store(&consumed_gen, atomic_load(&watch_gen));
-				atomic_store(&async_ready, 0);
-				return 3;
-			}
-		}
-		if (watcher_ok && atomic_load(&watcher_gen) != atomic_load(&watch_gen)) {
-			uint64_t one = 1;
-
-			if (write(watch_ctl, &one, sizeof(one)) < 0) { /* the counter is full: already pending */ }
-		}
-		atomic_store(&tracer_waiting, 1);
-		if (atomic_exchange(&async_ready, 0)) {
-			atomic_store(&tracer_waiting, 0);
-			atomic_store(&consumed_gen, atomic_load(&watch_gen));
-			return 3;
-		}
 		tick_until(deadline >= 0 ? deadline - now : -1);
 		pid = waitpid(-1, &status, __WALL);
 		tick(false);
-		atomic_store(&tracer_waiting, 0);
 		if (pid > 0) {
 			fill_event(pid, status);
 			return 1;
@@ -447,8 +270,8 @@ static int wait_event(double timeout_ms)
 	long long deadline = timeout_ms >= 0 ? mono_us() + (long long)(timeout_ms * 1000) : -1;
 	long long slice = 50; /* microseconds; doubles while idle, up to 10 ms */
 
-	/* Without watched fds no helper is needed; with them, the watcher (or polling if it failed to start). */
-	if (watcher_ok || nwatch == 0)
+	/* Without watched fds one blocking waitpid; with them, polling slices (docs/sentry.md, Scheduling). */
+	if (nwatch == 0)
 		return wait_event_blocking(deadline);
 
 	for (;;) {
@@ -958,10 +781,6 @@ static napi_value set_watch_fds_js(napi_env env, napi_callback_info info)
 
 	if (!get_args(env, info, 1, argv) || !get_typed(env, argv[0], "setWatchFds", "fds", 0, &data, &bytes))
 		return NULL;
-	if (bytes >= 4)
-		watcher_start();
-	pthread_mutex_lock(&watch_lock);
-	atomic_fetch_add(&watch_gen, 1);
 	nwatch = 0;
 	for (size_t i = 0; i < bytes / 4 && nwatch < MAX_WATCH; i++) {
 		int32_t v = ((int32_t *)data)[i];
@@ -970,8 +789,6 @@ static napi_value set_watch_fds_js(napi_env env, napi_callback_info info)
 		watch[nwatch].events = v & WATCH_ONLY_OUT ? POLLOUT : POLLIN | (v & WATCH_OUT ? POLLOUT : 0);
 		nwatch++;
 	}
-	pthread_mutex_unlock(&watch_lock);
-	/* The watcher learns of the new set when the tracer next blocks (wait_event_blocking). */
 	return NULL;
 }
 
