@@ -52,7 +52,7 @@ results=${GVISOR_RESULTS:-$repo/bench/results/gvisor-syscall-tests.json}
 #    -dev packages), libcap's headers, busybox (the bundle), runc and runsc.
 sh scripts/ensure-packages.sh gvisor-tests g++ make cmake libgtest-dev libgmock-dev libcap-dev \
   busybox-static runc runsc
-sh scripts/setup.sh >/dev/null   # moat itself
+MOAT_SHIM_LINK=0 sh scripts/setup.sh >/dev/null   # moat itself (the host's shim link left alone)
 
 # 2. abseil, static, built once per source tree (cmake rebuilds only what changed).
 ab=$out/absl-build

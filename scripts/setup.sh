@@ -44,9 +44,11 @@ node scripts/build.mjs
 
 # moat's containerd shim v2 (docs/shim.md): containerd looks up `containerd-shim-moat-v2` on its
 # PATH for runtime_type io.containerd.moat.v2. A symlink into /usr/local/bin, made once (root only).
+# MOAT_SHIM_LINK=0 leaves it alone (scripts that build a second checkout, e.g. gvisor-tests.sh, must
+# not repoint the host's shim at it).
 shim_link=/usr/local/bin/containerd-shim-moat-v2
 shim_target="$PWD/bin/containerd-shim-moat-v2"
-if [ "$(id -u)" = 0 ] && [ -d /usr/local/bin ]; then
+if [ "${MOAT_SHIM_LINK:-1}" != 0 ] && [ "$(id -u)" = 0 ] && [ -d /usr/local/bin ]; then
   if [ "$(readlink "$shim_link" 2>/dev/null)" != "$shim_target" ]; then
     if [ -e "$shim_link" ] && [ ! -L "$shim_link" ]; then
       say "left $shim_link alone: it is not a symlink of moat's (containerd will run that one)"
