@@ -4,7 +4,7 @@
 // length and msg_flags of the last recv/accept come back in a shared Int32Array, so the per-call
 // path allocates nothing.
 
-import { sys } from '../../sys';
+import { sys, type Sys } from '../../sys';
 
 export interface NetSys {
   netBuffers(aux: Int32Array): void;
@@ -34,7 +34,7 @@ let cached: NetSys | undefined;
 
 export function netSys(): NetSys {
   if (cached) return cached;
-  cached = sys() as unknown as NetSys;
+  cached = sys() as Sys & NetSys;
   cached.netBuffers(netAux);
   return cached;
 }

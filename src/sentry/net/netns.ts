@@ -17,7 +17,7 @@ export function enterNetwork(net: SentryConfig['network']): string | undefined {
     const r = netSys().netnsEnter(n.path);
     return r < 0 ? `network namespace ${n.path}: setns: ${errnoName(r)}` : undefined;
   }
-  const r = (ptraceSys() as unknown as { unshare(flags: number): number }).unshare(CLONE_NEWNET);
+  const r = ptraceSys().unshare(CLONE_NEWNET);
   if (r < 0) return `a new network namespace: unshare(CLONE_NEWNET): ${errnoName(r)}`;
   // A new namespace has only lo, and it is down: bring it up so 127.0.0.1 and ::1 work (runc leaves
   // that to Docker or CNI's loopback plugin; here nobody else can reach the namespace).
