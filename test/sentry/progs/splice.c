@@ -2,11 +2,12 @@
  * file (an AF_UNIX socketpair, then TCP over 127.0.0.1) and come out the same; tee copies without
  * consuming; vmsplice in and out of a pipe; SPLICE_F_NONBLOCK and O_NONBLOCK give EAGAIN where
  * Linux does; a blocked splice is interrupted by a signal (EINTR) or restarted (SA_RESTART);
- * offsets (in and out, file offset left alone); sendfile to a socket and a pipe; the error cases. */
+ * SO_RCVTIMEO ends a wait; offsets (in and out, file offset left alone); sendfile to a socket and a pipe; the error cases. */
 #include "common.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -278,6 +279,9 @@ static void nonblocking_sockets(void)
 	SHOW("pipe to unix socket", "%zd", splice(p[0], NULL, sv[1], NULL, 10, 0));
 	char buf[8] = { 0 };
 	SHOW("read back", "%zd %.4s", read(sv[0], buf, sizeof buf), buf);
+	struct timeval tv = { 0, 50000 };
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	FAILS("unix socket empty, SO_RCVTIMEO 50ms", splice(sv[1], NULL, p[1], NULL, 10, 0), EAGAIN);
 	int t[2];
 	tcp_pair(t);
 	fcntl(t[1], F_SETFL, O_NONBLOCK);
@@ -320,6 +324,12 @@ static void errors(void)
 	int o = open("/tmp", O_PATH);
 	FAILS("O_PATH fd", splice(o, NULL, q[1], NULL, 1, 0), EBADF);
 	close(o);
+	int ev = eventfd(0, 0), d = open("/tmp", O_RDONLY | O_DIRECTORY);
+	FAILS("pipe to eventfd", splice(p[0], NULL, ev, NULL, 1, 0), EINVAL);
+	FAILS("directory to pipe", splice(d, NULL, q[1], NULL, 1, 0), EINVAL);
+	FAILS("sendfile from a directory", sendfile(q[1], d, NULL, 1), EINVAL);
+	close(ev);
+	close(d);
 	close(q[0]);
 	signal(SIGPIPE, SIG_IGN);
 	FAILS("no reader", splice(p[0], NULL, q[1], NULL, 1, 0), EPIPE);

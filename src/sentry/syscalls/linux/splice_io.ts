@@ -14,8 +14,9 @@ import type { Task } from '../../kernel/task';
 import type { WaitQueue } from '../../kernel/waitqueue';
 import { AF_UNIX, MSG_DONTWAIT, MSG_MORE, SOCK_STREAM } from '../../net/constants';
 import { isSocket } from '../../net/socket';
-import { O_NONBLOCK } from '../../vfs/constants';
+import { O_NONBLOCK, S_IFBLK, S_IFCHR, S_IFMT, S_IFREG, S_IFSOCK } from '../../vfs/constants';
 import { WATCH_ONLY_OUT, WATCH_OUT, type FileDescription } from '../../vfs/file';
+import { HostStreamFile } from '../../vfs/host-stream';
 import { PIPE_BUF, type Pipe } from '../../vfs/pipe';
 
 /** The most one call moves through a non-pipe side (a pipe resized by root may hold 2 GiB). */
@@ -26,7 +27,19 @@ export const SPLICE_CHUNK = 1 << 20;
  * make it EAGAIN); otherwise on the other file, which waits unless it is O_NONBLOCK itself.
  */
 export class Wait {
-  constructor(readonly queue: WaitQueue, readonly pipe: boolean, readonly hostFd = -1) {}
+  /** timeoutMs: a socket's SO_RCVTIMEO/SO_SNDTIMEO (0: none), after which the wait is EAGAIN. */
+  constructor(readonly queue: WaitQueue, readonly pipe: boolean, readonly hostFd = -1, readonly timeoutMs = 0) {}
+}
+
+/**
+ * Whether f can be the non-pipe side of a splice (Linux: it has splice_read/splice_write):
+ * regular files, devices, sockets and the host's streams; a directory, an eventfd, epoll,
+ * timerfd or signalfd is EINVAL.
+ */
+export function spliceable(f: FileDescription): boolean {
+  if (f instanceof HostStreamFile) return true;
+  const type = f.stat().mode & S_IFMT;
+  return type === S_IFREG || type === S_IFCHR || type === S_IFBLK || type === S_IFSOCK;
 }
 
 export type Moved = number | Wait;
@@ -43,7 +56,8 @@ export function raiseSigpipe(t: Task): number {
 function fileWait(f: FileDescription, nonblock: boolean, out: boolean): Moved {
   if (nonblock || f.flags & O_NONBLOCK) return -EAGAIN;
   const h = f.hostWatchFd();
-  return new Wait(f.waitQueue, false, h < 0 ? -1 : out ? h | WATCH_OUT | WATCH_ONLY_OUT : h);
+  const ms = isSocket(f) ? (out ? f.sndTimeoMs : f.rcvTimeoMs) : 0;
+  return new Wait(f.waitQueue, false, h < 0 ? -1 : out ? h | WATCH_OUT | WATCH_ONLY_OUT : h, ms);
 }
 
 function readSide(t: Task, f: FileDescription, dst: Uint8Array[], pos: number): number {

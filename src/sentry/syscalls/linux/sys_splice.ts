@@ -18,7 +18,7 @@ import { O_APPEND, O_NONBLOCK, O_PATH, S_IFBLK, S_IFMT, S_IFREG } from '../../vf
 import { FileDescription } from '../../vfs/file';
 import { PIPE_BUF, PipeFile, type Pipe } from '../../vfs/pipe';
 import { iovecViews } from './sys_io';
-import { fileToFile, fileToPipe, pipeToFile, pipeToPipe, raiseSigpipe, SPLICE_CHUNK, Wait, type Moved } from './splice_io';
+import { fileToFile, fileToPipe, pipeToFile, pipeToPipe, raiseSigpipe, SPLICE_CHUNK, spliceable, Wait, type Moved } from './splice_io';
 
 const SPLICE_F_NONBLOCK = 2;
 const SPLICE_F_MORE = 4;
@@ -31,6 +31,8 @@ const MAX_PER_CALL = 16 << 20;
 
 /** The files a parked call holds while it waits (as Linux's fdget holds them for the whole call). */
 class SpliceWait {
+  /** When a socket's SO_RCVTIMEO/SO_SNDTIMEO ends the wait (performance.now() ms; Infinity: never). */
+  deadline = Infinity;
   constructor(readonly files: FileDescription[]) {}
   dispose(): void {
     for (const f of this.files) f.decRef();
@@ -75,8 +77,14 @@ function verifyArea(pos: bigint, len: number): number {
 function settle(t: Task, m: Moved, files: FileDescription[], pipeNonblock: boolean): number {
   if (!(m instanceof Wait)) return m;
   if (m.pipe && pipeNonblock) return -EAGAIN;
-  const st = t.blockState instanceof SpliceWait ? t.blockState : new SpliceWait(files.map((f) => f.incRef()));
-  const r = t.block([m.queue], Infinity, st);
+  let st = t.blockState instanceof SpliceWait ? t.blockState : undefined;
+  // A socket's timeout passed (sock_rcvtimeo/sndtimeo, as tcp_splice_read waits): EAGAIN.
+  if (st && t.timedOut) return -EAGAIN;
+  if (!st) {
+    st = new SpliceWait(files.map((f) => f.incRef()));
+    if (m.timeoutMs > 0) st.deadline = performance.now() + m.timeoutMs;
+  }
+  const r = t.block([m.queue], st.deadline, st);
   if (r === BLOCK && m.hostFd >= 0) t.kernel.watchHostFd(t, m.hostFd);
   return r;
 }
@@ -132,6 +140,7 @@ function splice(t: Task): number {
   }
   if (!ip && !op) return -EINVAL;
   const file = ip ? out : inp;
+  if (!spliceable(file)) return -EINVAL;
   const addr = ip ? outAddr : inAddr;
   if (ip && out.flags & O_APPEND) return -EINVAL;
   const pos = sidePos(t, file, addr, len);
@@ -217,7 +226,9 @@ function sendfile(t: Task): number {
   if (!out.writable) return -EBADF;
   const len = Math.min(count, MAX_RW);
   const op = pipeOf(out);
+  if (!spliceable(inp)) return -EINVAL;
   if (!op) {
+    if (!spliceable(out)) return -EINVAL;
     if (out.flags & O_APPEND) return -EINVAL;
     const mode = inp.stat().mode & S_IFMT;
     if (mode !== S_IFREG && mode !== S_IFBLK) return -EINVAL;
