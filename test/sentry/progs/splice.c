@@ -360,6 +360,10 @@ static void sendfiles(void)
 	SHOW("sendfile to pipe", "%zd", sendfile(p[1], f, NULL, 30));
 	SHOW("file offset now", "%lld", (long long)lseek(f, 0, SEEK_CUR));
 	EXPECT("sendfile pipe bytes", read(p[0], buf, 30) == 30 && memcmp(buf, data, 30) == 0);
+	write(sv[1], "from a socket", 13);
+	SHOW("sendfile socket to pipe", "%zd", sendfile(p[1], sv[0], NULL, 64));
+	SHOW("its bytes", "%zd %.13s", read(p[0], buf, sizeof buf), buf);
+	FAILS("sendfile socket with offset", sendfile(p[1], sv[0], &off, 64), ESPIPE);
 	FAILS("sendfile negative count", sendfile(sv[0], f, NULL, (size_t)-1), EINVAL);
 	FAILS("sendfile from a pipe to a socket", sendfile(sv[0], p[0], NULL, 1), EINVAL);
 	close(f);

@@ -235,16 +235,20 @@ function sendfile(t: Task): number {
   }
   if (len === 0) return 0;
   const start = Number(pos);
+  // A socket or stream in (into a pipe) is read where it is; a file at its positions.
+  const at = seekable(inp) ? (done: number) => start + done : () => -1;
   const scratch = op ? null : new Uint8Array(Math.min(len, SPLICE_CHUNK));
   let moved = 0;
   const nonblock = op ? (out.flags & O_NONBLOCK) !== 0 : false;
   const r = moveLoop(t, len, files, nonblock, (left) => {
-    const m = op ? fileToPipe(t, inp, start + moved, op, left, false) : fileToFile(t, inp, start + moved, out, left, scratch!);
+    const m = op ? fileToPipe(t, inp, at(moved), op, left, false) : fileToFile(t, inp, at(moved), out, left, scratch!);
     if (typeof m === 'number' && m > 0) moved += m;
     return m;
   });
   if (r <= 0) return r;
-  if (!offAddr) inp.offset = start + r;
+  if (!offAddr) {
+    if (seekable(inp)) inp.offset = start + r;
+  }
   else if (!t.mm.writeU64(offAddr, start + r)) return -EFAULT;
   return r;
 }
