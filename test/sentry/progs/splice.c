@@ -11,6 +11,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -199,6 +200,9 @@ static void tee_and_vmsplice(void)
 	int fd = open("/dev/null", O_WRONLY);
 	FAILS("vmsplice not a pipe", vmsplice(fd, iv, 2, 0), EBADF);
 	FAILS("vmsplice bad flags", vmsplice(a[1], iv, 2, 0x10), EINVAL);
+	/* import_iovec takes nr_segs as an unsigned int: 2^32+1 is one segment */
+	SHOW("vmsplice 2^32+1 segments", "%ld", syscall(SYS_vmsplice, a[1], iv, (1UL << 32) + 1, 0));
+	SHOW("drained", "%zd", read(a[0], o2, sizeof o2));
 	FAILS("vmsplice bad iovec", vmsplice(a[1], (struct iovec *)8, 2, 0), EFAULT);
 	/* fill the pipe, then a nonblocking vmsplice has no room */
 	fcntl(a[1], F_SETFL, O_NONBLOCK);
