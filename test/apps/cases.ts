@@ -192,6 +192,39 @@ nginx -c /tmp/nginx.conf && curl -sS --max-time 10 http://127.0.0.1:8080/index.h
     loopback: true,
   },
   {
+    name: 'nginx with sendfile on serving a 3 MiB file to curl',
+    script: `mkdir -p /tmp/www /var/log/nginx && head -c 3145728 /dev/urandom > /tmp/www/big.bin && cat > /tmp/nginx.conf <<'EOF'
+worker_processes 1;
+pid /run/nginx.pid;
+error_log /var/log/nginx/error.log;
+events { worker_connections 64; }
+http { access_log off; sendfile on; tcp_nopush on; server { listen 127.0.0.1:8081; root /tmp/www; } }
+EOF
+nginx -c /tmp/nginx.conf && curl -sS --max-time 20 -o /tmp/got.bin http://127.0.0.1:8081/big.bin; r=$?; nginx -c /tmp/nginx.conf -s quit; [ $r = 0 ] && cmp /tmp/www/big.bin /tmp/got.bin && echo same $(stat -c %s /tmp/got.bin)`,
+    expect: [/^same 3145728$/m],
+    tmpfs: ['/var/lib/nginx'],
+    loopback: true,
+  },
+  {
+    name: 'python3: socket.sendfile to TCP, os.splice back into a file',
+    script: py(`import os, socket, threading
+data = os.urandom(3_000_000); open("/tmp/src", "wb").write(data)
+srv = socket.create_server(("127.0.0.1", 0))
+def serve():
+    c, _ = srv.accept()
+    with open("/tmp/src", "rb") as f: c.sendfile(f)
+    c.close()
+threading.Thread(target=serve).start()
+cl = socket.create_connection(srv.getsockname())
+r, w = os.pipe()
+with open("/tmp/dst", "wb") as out:
+    while n := os.splice(cl.fileno(), w, 1 << 16):
+        while n: n -= os.splice(r, out.fileno(), n)
+print("same", open("/tmp/dst", "rb").read() == data, os.path.getsize("/tmp/dst"))`),
+    expect: [/^same True 3000000$/m],
+    loopback: true,
+  },
+  {
     name: 'redis-server and redis-cli ping/set/get over 127.0.0.1',
     script: `redis-server --bind 127.0.0.1 --port 6390 --daemonize yes --dir /tmp --logfile /tmp/redis.log --save '' && for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -p 6390 ping 2>/dev/null | grep -q PONG && break; sleep 0.3; done; redis-cli -p 6390 ping && redis-cli -p 6390 set k moat && redis-cli -p 6390 get k; r=$?; redis-cli -p 6390 shutdown nosave >/dev/null 2>&1; exit $r`,
     expect: [/^PONG$/m, /^OK$/m, /^moat$/m],

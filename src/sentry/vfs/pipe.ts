@@ -99,6 +99,50 @@ export class Pipe {
     return total;
   }
 
+  /** Room left (bytes). */
+  get free(): number {
+    return this.buf.length - this.len;
+  }
+
+  /**
+   * Views of the first n unread bytes, in place (two when the ring wraps): splice and tee copy
+   * them out, then consume() what the other side took (nothing, for tee). Valid until the pipe
+   * changes.
+   */
+  peekViews(n: number): Uint8Array[] {
+    n = Math.min(n, this.len);
+    const first = Math.min(n, this.buf.length - this.head);
+    const out = [this.buf.subarray(this.head, this.head + first)];
+    if (n > first) out.push(this.buf.subarray(0, n - first));
+    return out;
+  }
+
+  /** Drop the first n unread bytes (n at most len), as a read would. */
+  consume(n: number): void {
+    if (n <= 0) return;
+    this.head = (this.head + n) % this.buf.length;
+    this.len -= n;
+    if (this.len === 0) this.head = 0;
+    this.queue.notify();
+  }
+
+  /** Views of up to n bytes of the free space after the unread ones: splice reads into them, then commit()s. */
+  spaceViews(n: number): Uint8Array[] {
+    n = Math.min(n, this.free);
+    const tail = (this.head + this.len) % this.buf.length;
+    const first = Math.min(n, this.buf.length - tail);
+    const out = [this.buf.subarray(tail, tail + first)];
+    if (n > first) out.push(this.buf.subarray(0, n - first));
+    return out;
+  }
+
+  /** The first n bytes of spaceViews() now hold data. */
+  commit(n: number): void {
+    if (n <= 0) return;
+    this.len += n;
+    this.queue.notify();
+  }
+
   /** F_SETPIPE_SZ: a power of two of at least a page (0 asks for one page); never below what is buffered. */
   resize(size: number, privileged: boolean): number {
     if (size < 0 || size > 0x80000000) return -EINVAL;

@@ -7,7 +7,8 @@
  * call with socket-shaped arguments: AF_UNIX sockets of every type (and random domains, types and
  * protocols), sockaddr_un paths and abstract names of random lengths, msghdrs with random iovecs
  * and control messages (SCM_RIGHTS of random fds, SCM_CREDENTIALS, bad cmsg_len), random
- * MSG_* flags and socket options. A child dying of a signal is fine; what must hold is that the
+ * MSG_* flags and socket options. Of the rest, one in five is splice, tee, vmsplice or sendfile
+ * with splice-shaped arguments (splice_call). A child dying of a signal is fine; what must hold is that the
  * sentry survives every round and the run ends normally.
  *   fuzz ROUNDS SEED
  */
@@ -22,6 +23,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/uio.h>
 /* Not drawn at random: what ends or stalls the child (the socket calls are drawn by socket_call, on non-blocking fds). */
 static const int skip[] = { 42, 43, 44, 45, 46, 47, 288, 299, 307, 15, 56, 57, 58, 59, 60, 61, 62, 200, 231, 234, 322, 435, 34, 130, 35, 230, 247, 202, 7, 23, 270, 271, 232, 281, 0, 17, 19, 295, 128, 101, 169, 62 };
 static unsigned long long rnd(void) { return ((unsigned long long)random() << 33) ^ ((unsigned long long)random() << 11) ^ random(); }
@@ -123,6 +125,51 @@ static void socket_call(void) {
 	case SYS_close: if (random() % 4 == 0) syscall(nr, pick_fd()); break;
 	}
 }
+/* splice, tee, vmsplice and sendfile with their own shapes: fds among non-blocking pipes (one
+ * resized small, one holding bytes), a writable file, the sockets and any small fd; offsets that
+ * are NULL, random bytes of the buffer (negative, huge) or wild pointers; lengths up to 200 KB or
+ * random; flags mostly valid (SPLICE_F_NONBLOCK on most, so a pipe cannot stall the child); iovecs
+ * of random bases and lengths. */
+static int spipes[4], sfile = -1;
+static void open_splice_fds(void) {
+	int p[2];
+	for (int i = 0; i < 2; i++) {
+		if (pipe2(p, O_NONBLOCK) == 0) { spipes[2 * i] = p[0]; spipes[2 * i + 1] = p[1]; }
+	}
+	fcntl(spipes[1], F_SETPIPE_SZ, 4096);
+	write(spipes[3], buf, 3000);
+	char path[32];
+	snprintf(path, sizeof path, "/tmp/fz-s%d", getpid());
+	sfile = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	write(sfile, buf, 10000);
+}
+static int splice_fd(void) {
+	switch (random() % 4) {
+	case 0: case 1: return spipes[random() % 4];
+	case 2: return random() % 2 ? sfile : pick_fd();
+	default: return (int)(random() % 20) - 1;
+	}
+}
+static void splice_call(void) {
+	long *off = (long *)(buf + 4096 + 8 * (random() % 8));
+	unsigned long offp = random() % 2 ? 0 : random() % 4 ? (unsigned long)off : arg();
+	unsigned long offq = random() % 2 ? 0 : random() % 4 ? (unsigned long)(off + 1) : arg();
+	if (random() % 2) *off = random() % 20000;
+	unsigned long len = random() % 4 ? random() % 200000 : arg();
+	unsigned long flags = random() % 8 ? (random() % 16) | 2 : arg();
+	struct iovec *iov = (struct iovec *)(buf + 8192);
+	int n = random() % 4;
+	for (int i = 0; i < n; i++) {
+		iov[i].iov_base = random() % 4 ? buf + 16384 + random() % 32768 : (void *)arg();
+		iov[i].iov_len = random() % 4 ? random() % 16384 : arg();
+	}
+	switch (random() % 4) {
+	case 0: syscall(SYS_splice, splice_fd(), offp, splice_fd(), offq, len, flags); break;
+	case 1: syscall(SYS_tee, splice_fd(), splice_fd(), len, flags); break;
+	case 2: syscall(SYS_vmsplice, splice_fd(), random() % 8 ? (unsigned long)iov : arg(), random() % 8 ? (unsigned long)n : arg(), flags); break;
+	default: syscall(SYS_sendfile, splice_fd(), splice_fd(), offp, len); break;
+	}
+}
 static void open_sockets(void) {
 	int sv[2];
 	nfds = 0;
@@ -158,9 +205,14 @@ int main(int argc, char **argv) {
 			open("/proc/self/status", 0);
 			open("/dev/null", 2);
 			open_sockets();
+			open_splice_fds();
 			for (int i = 0; i < 300; i++) {
 				if (random() % 3 == 0) {
 					socket_call();
+					continue;
+				}
+				if (random() % 5 == 0) {
+					splice_call();
 					continue;
 				}
 				long nr;

@@ -21,6 +21,7 @@ import { sysSignalfd } from './sys_signalfd';
 import { sysTimerfd } from './sys_timerfd';
 import { sysXattr } from './sys_xattr';
 import { sysPtrace } from './sys_ptrace';
+import { sysSplice } from './sys_splice';
 
 let done = false;
 
@@ -29,7 +30,7 @@ export function registerAll(): void {
   done = true;
   registerSocketFamilies();
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
-  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysPrio, sysTimerfd, sysSignalfd, sysLock, sysSocket, sysPtrace]) register(family);
+  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysPrio, sysTimerfd, sysSignalfd, sysLock, sysSocket, sysPtrace, sysSplice]) register(family);
 }
 
 export { dispatchSyscall, implementedSyscalls, syscallName } from './table';

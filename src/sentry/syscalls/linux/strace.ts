@@ -27,6 +27,7 @@ const SIGNATURES: Record<string, string> = {
   getsockname: 'ixx', getpeername: 'ixx', sendto: 'ibuixi', recvfrom: 'ibuixx', sendmsg: 'ixx', recvmsg: 'ixx',
   sendmmsg: 'ixux', recvmmsg: 'ixuxx', shutdown: 'ii', getsockopt: 'iiixx', setsockopt: 'iiixi',
   sendfile: 'iixu', readv: 'ixi', writev: 'ixi', mremap: 'xuuxx', madvise: 'xui', sysinfo: 'x', getrusage: 'ix',
+  splice: 'ixixux', tee: 'iiux', vmsplice: 'ixux',
 };
 
 const MAX_STRING = 64;

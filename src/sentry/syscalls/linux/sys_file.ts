@@ -1,5 +1,5 @@
 // Open files: open/openat/openat2/creat, the fd table (dup*, close_range, fcntl), pipes, ioctl,
-// lseek, truncation, sync, fallocate and the in-kernel copies (sendfile, copy_file_range).
+// lseek, truncation, sync, fallocate and the in-kernel copy of copy_file_range (sendfile is sys_splice.ts).
 
 import { E2BIG, EAGAIN, EBADF, EFAULT, EINVAL, EISDIR, EOPNOTSUPP, EPERM, ESPIPE, ESRCH } from '../../abi/errno';
 import type { Task } from '../../kernel/task';
@@ -319,7 +319,7 @@ function syncFd(t: Task): number {
 }
 
 /**
- * The in-kernel copy behind sendfile and copy_file_range: up to len bytes from src at srcPos
+ * The in-kernel copy behind copy_file_range: up to len bytes from src at srcPos
  * (src is seekable), in 64 KiB steps; dstPos -1 writes at dst's offset. Bytes copied or -errno.
  */
 function copyBetween(t: Task, src: FileDescription, srcPos: number, dst: FileDescription, dstPos: number, len: number): number {
@@ -334,29 +334,6 @@ function copyBetween(t: Task, src: FileDescription, srcPos: number, dst: FileDes
     if (w < r) break;
   }
   return done;
-}
-
-function seekable(f: FileDescription): boolean {
-  return f.seek !== FileDescription.prototype.seek;
-}
-
-function sendfile(t: Task): number {
-  const out = fileOf(t, t.argInt(0));
-  const inp = fileOf(t, t.argInt(1));
-  if (typeof out === 'number') return out;
-  if (typeof inp === 'number') return inp;
-  if (!inp.readable || !out.writable) return -EBADF;
-  if (out.flags & O_APPEND || !seekable(inp)) return -EINVAL;
-  const offAddr = t.arg(2);
-  const off = offAddr ? t.mm.readI64(offAddr) : inp.offset;
-  if (off === null) return -EFAULT;
-  if (off < 0) return -EINVAL;
-  const n = copyBetween(t, inp, off, out, -1, Math.min(t.arg(3), 0x7ffff000));
-  if (n === -EAGAIN && !(out.flags & O_NONBLOCK)) return t.block([out.waitQueue]);
-  if (n <= 0) return n;
-  if (!offAddr) inp.offset += n;
-  else if (!t.mm.writeU64(offAddr, off + n)) return -EFAULT;
-  return n;
 }
 
 function copyFileRange(t: Task): number {
@@ -438,7 +415,6 @@ export const sysFile = {
     return f instanceof PipeFile ? -ESPIPE : 0;
   },
   readahead: fdNoop,
-  sendfile,
   copy_file_range: copyFileRange,
   memfd_create: memfdCreate,
 };
