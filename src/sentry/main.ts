@@ -26,7 +26,7 @@ import { registerNetFamilies } from './net';
 import { confineSentry, KEPT_CAPS } from './confine';
 import { runForbiddenCallHook } from './confine/test-hook';
 import { readHostFacts } from './host-facts';
-import { holdNetFiles } from './vfs/proc/net';
+import { holdNetFiles, showSentryUidAsRoot } from './vfs/proc/net';
 import { Machine } from './kernel/machine';
 import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from '../state/sandbox-uid';
 
@@ -141,7 +141,10 @@ export function sentryMain(argv: string[]): void {
   holdNetFiles();
   reporter.holdFiles();
   const hostUid = sandboxUid(cfg.hostUid);
-  if (hostUid !== undefined) platform.stubCreds = { uid: hostUid, caps: KEPT_CAPS };
+  if (hostUid !== undefined) {
+    platform.stubCreds = { uid: hostUid, caps: KEPT_CAPS };
+    showSentryUidAsRoot(hostUid);
+  }
   platform.prepareTemplate();
   const measureLog = process.env.MOAT_SENTRY_SECCOMP === 'measure' ? process.env.MOAT_SENTRY_SECCOMP_LOG : undefined;
   const confineErr = confineSentry({
