@@ -61,6 +61,19 @@ test('a running sentry is under its seccomp filter with no_new_privs, over an em
     assert.deepEqual(s.Gid!.split(/\s+/), [uid, uid, uid, uid].map(String));
     assert.equal(s.Groups, '');
     assert.ok(fs.existsSync(`/run/moat-uids/${uid}`), 'its uid is held by a lock file');
+    // Capabilities are per thread: Node's other threads (V8's workers, libuv's pool) hold none,
+    // and every thread is the sandbox uid (glibc's set*id reach them all).
+    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+      let ts: string;
+      try {
+        ts = fs.readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+      } catch {
+        continue; // the thread went
+      }
+      const capEff = /^CapEff:\s+(\S+)/m.exec(ts)?.[1];
+      assert.ok(capEff === '0000000000000400' || capEff === '0000000000000000', `thread ${task}: CapEff ${capEff}`);
+      assert.equal(/^Uid:\s+(.*)$/m.exec(ts)?.[1], s.Uid, `thread ${task} runs as the sandbox uid`);
+    }
     // The gofer was confined already (docs/sentry-gofer.md): its own filter, no_new_privs, an empty root.
     const goferPid = Number(/MOAT_GOFER_PID=(\d+)/.exec(fs.readFileSync(`/proc/${pid}/environ`, 'latin1'))?.[1]);
     assert.ok(goferPid > 0, 'the gofer is named in the sentry\'s environment');
