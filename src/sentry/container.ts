@@ -181,7 +181,7 @@ export class SentryPlatform implements Platform {
     cfg.machineFile = machineFilePath(req.stateDir);
     // Root: the sandbox's own unprivileged host uid, which the sentry and its stubs switch to
     // (confine/); the lock is the sentry's fd 5 for its life. Rootless: the caller's uid is it.
-    const hostUid = process.geteuid?.() === 0 ? allocateSandboxUid(req.stateDir) : undefined;
+    const hostUid = process.geteuid?.() === 0 && yamaPtraceScope() < 2 ? allocateSandboxUid(req.stateDir) : undefined;
     if (hostUid) cfg.hostUid = hostUid.uid;
     try {
       fs.writeFileSync(cfgPath, JSON.stringify(cfg), { mode: 0o600 });
@@ -382,6 +382,19 @@ const RELAYED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQU
 /** The raw fd of a console handoff (a connected unix socket: an fd of ours, or a net.Socket). */
 function handoffFd(handoff: number | net.Socket): number {
   return typeof handoff === 'number' ? handoff : socketFd(handoff);
+}
+
+/**
+ * Yama's kernel.yama.ptrace_scope (0 without Yama). At 2 a ptrace-mode attach check needs
+ * CAP_SYS_PTRACE, which a stub of an unprivileged sentry lacks when it fetches its memory file
+ * (pidfd_getfd): there the sentry keeps root's uid, without capabilities (docs/sentry.md).
+ */
+function yamaPtraceScope(): number {
+  try {
+    return Number(fs.readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** moat exec's socket: in the state directory (a per-container dir under --root). */
