@@ -7,9 +7,17 @@
  *                                     tmpfs: unshare(CLONE_NEWNS), every mount private, a tmpfs on
  *                                     dir (an existing directory, hidden in the new namespace
  *                                     only), pivot_root into it, the old root detached.
- *   confineCaps(keep) -> 0 | -errno   every capability but those of the mask keep (bits < 53) is
- *                                     dropped from the bounding, ambient, inheritable, permitted
- *                                     and effective sets.
+ *   confineCaps(keep[, uid]) -> 0 | -errno   every capability but those of the mask keep (bits
+ *                                     < 53) is dropped from the bounding, ambient, inheritable,
+ *                                     permitted and effective sets. With uid: first every thread
+ *                                     becomes uid/gid uid with no supplementary groups (glibc's
+ *                                     set*id reach all threads; only the calling thread keeps
+ *                                     capabilities across the switch, the others lose all), then
+ *                                     the process is made dumpable again (a new stub fetches its
+ *                                     memory file from the sentry with pidfd_getfd, a ptrace-mode
+ *                                     check the uid switch would otherwise fail), RLIMIT_CORE 0
+ *                                     (dumpable, but no core of the sandbox's memory is written),
+ *                                     and its stubs (its descendants) named its ptracer for Yama.
  *   confineFilter(program, flags) -> 0 | -errno   no_new_privs, then the classic BPF program
  *                                     (Int32Array of code,jt,jf,k quadruples) as a seccomp filter
  *                                     on every thread of the process (flags: SECCOMP_FILTER_FLAG_*,
@@ -42,7 +50,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <grp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -164,14 +174,21 @@ static napi_value confine_root_js(napi_env env, napi_callback_info info)
 static napi_value confine_caps_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
-	double keepd;
+	double keepd, uidd;
 	uint64_t keep;
+	uid_t uid = 0;
+	napi_valuetype t;
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct data[2];
 
-	if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "confineCaps", "keep", 0, 9007199254740991.0, &keepd))
+	if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], "confineCaps", "keep", 0, 9007199254740991.0, &keepd))
 		return NULL;
 	keep = (uint64_t)keepd;
+	if (napi_typeof(env, argv[1], &t) == napi_ok && t != napi_undefined) {
+		if (!get_int(env, argv[1], "confineCaps", "uid", 1, 0xfffffffe, &uidd))
+			return NULL;
+		uid = (uid_t)uidd;
+	}
 	/* Keep only what is held: an unprivileged (rootless) sentry has nothing to drop. */
 	if (syscall(SYS_capget, &hdr, data) != 0)
 		return num(env, -errno);
@@ -186,6 +203,18 @@ static napi_value confine_caps_js(napi_env env, napi_callback_info info)
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
 		return num(env, -errno);
+	if (uid != 0) {
+		struct rlimit none = { 0, 0 };
+
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 || setgroups(0, NULL) != 0 || setresgid(uid, uid, uid) != 0 ||
+		    setresuid(uid, uid, uid) != 0 || prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0)
+			return num(env, -errno);
+		if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
+			return num(env, -errno);
+		/* Yama's ptrace_scope 1: the stubs are the sentry's children. EINVAL: no Yama. */
+		if (prctl(PR_SET_PTRACER, getpid(), 0, 0, 0) != 0 && errno != EINVAL)
+			return num(env, -errno);
+	}
 	memset(data, 0, sizeof(data));
 	data[0].effective = data[0].permitted = (uint32_t)keep;
 	data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);

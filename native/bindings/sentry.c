@@ -2,8 +2,10 @@
  * The sentry's ptrace platform (docs/sentry.md): the few calls the TypeScript kernel makes per
  * application syscall, each a single native crossing.
  *
- *   stubSpawn(path, memfd)        -> tid   posix_spawn moat-stub with memfd as fd 3 and a pidfd of
- *                                          the sentry as fd 4; wait for its SIGSTOP; set
+ *   stubSpawn(path, memfd[, uid, gid, caps]) -> tid   posix_spawn moat-stub with memfd as fd 3 and
+ *                                          a pidfd of the sentry as fd 4 (with uid: the stub becomes
+ *                                          that uid/gid holding only the caps mask, native/sentry/
+ *                                          stub.c, before it is traced); wait for its SIGSTOP; set
  *                                          PTRACE_O_EXITKILL|TRACESYSGOOD|TRACECLONE|TRACEFORK. Once,
  *                                          at start-up: the template every later stub is forked from
  *                                          (inject clone(CLONE_PARENT|SIGCHLD); event[2] = its pid)
@@ -354,13 +356,27 @@ static napi_value stub_spawn_js(napi_env env, napi_callback_info info)
 	posix_spawnattr_t attr;
 	sigset_t none, all;
 	pid_t pid;
-	char *args[] = { "moat-stub", NULL };
+	char ids[3][16];
+	char *args[] = { "moat-stub", NULL, NULL, NULL, NULL };
 	char *envp[] = { NULL };
 	int self_pidfd;
+	napi_valuetype t;
 
-	if (!get_args(env, info, 2, argv) || !get_str(env, argv[0], "stubSpawn", "path", path, sizeof(path)) ||
+	if (!get_args(env, info, 5, argv) || !get_str(env, argv[0], "stubSpawn", "path", path, sizeof(path)) ||
 	    !get_fd(env, argv[1], "stubSpawn", "memfd", &memfd))
 		return NULL;
+	if (napi_typeof(env, argv[2], &t) == napi_ok && t != napi_undefined) {
+		static const char *const names[3] = { "uid", "gid", "caps" };
+
+		for (int i = 0; i < 3; i++) {
+			double v;
+
+			if (!get_int(env, argv[2 + i], "stubSpawn", names[i], i < 2 ? 1 : 0, i < 2 ? 0xfffffffe : 0xffffffff, &v))
+				return NULL;
+			snprintf(ids[i], sizeof(ids[i]), "%lu", (unsigned long)v);
+			args[1 + i] = ids[i];
+		}
+	}
 	/* fd 4: a pidfd of the sentry, from which stubs forked off this one fetch their memory file
 	 * (pidfd_getfd): no stub is ever exec'd after the sentry confines itself. */
 	err = (int)syscall(SYS_pidfd_open, getpid(), 0);

@@ -10,9 +10,13 @@
  * bookkeeping (resuming without SYSEMU) cannot become host access. (One exception, which runs
  * nothing either: the host's vsyscall emulation becomes a SIGSYS for the sentry.)
  *
- * Start-up, all before the filter: become traced by the sentry, die with it, keep only fds 3
- * (memory) and 4 (a pidfd of the sentry, whose fds a new stub fetches with pidfd_getfd), no new
- * privileges. Then stop with SIGSTOP — through the gadget,
+ * Start-up, all before the filter: when the sentry is started as root, become the sandbox's
+ * own unprivileged host uid/gid (argv: uid gid caps), keeping only the capabilities the sentry
+ * keeps (src/sentry/confine/: the sentry's stubs must be the sentry's uid for it to signal them,
+ * and hold at least its capabilities for pidfd_getfd of its fds to be allowed); become traced by
+ * the sentry, die with it (after the uid change, which clears the parent-death signal), keep only
+ * fds 3 (memory) and 4 (a pidfd of the sentry, whose fds a new stub fetches with pidfd_getfd), no
+ * new privileges. Then stop with SIGSTOP — through the gadget,
  * since the filter is already in force — and wait to be told what to run.
  *
  * No libc: a static, position-dependent binary of a few hundred bytes (see stub.ld).
@@ -27,6 +31,8 @@
 
 #define PTRACE_TRACEME 0
 #define PR_SET_PDEATHSIG 1
+#define PR_SET_KEEPCAPS 8
+#define CAPS_V3 0x20080522
 #define PR_SET_NO_NEW_PRIVS 38
 #define SIGKILL 9
 #define SIGSTOP 19
@@ -55,7 +61,7 @@ static long raw_syscall4(long nr, long a, long b, long c, long d)
 	return ret;
 }
 
-/* Exit codes 121..124 name the start-up step that failed (the sentry reports the status). */
+/* Exit codes 121..125 name the start-up step that failed (the sentry reports the status). */
 static long raw_syscall5(long nr, long a, long b, long c, long d, long e)
 {
 	long ret;
@@ -141,11 +147,53 @@ static const struct sock_filter filter[] = {
 	RET(SECCOMP_RET_KILL_PROCESS),
 };
 
-__attribute__((noreturn, used)) void stub_main(void)
+/* A decimal argument below 2^32 - 1, or -1. */
+static long parse_id(const char *s)
+{
+	long v = 0;
+
+	if (!s || !*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+		if (v >= 0xffffffffL)
+			return -1;
+	}
+	return v;
+}
+
+/* setgroups([]), setresgid, setresuid (capabilities kept across it), then only `caps` held. */
+static int become(long uid, long gid, long caps)
+{
+	struct {
+		unsigned int version;
+		int pid;
+	} hdr = { CAPS_V3, 0 };
+	struct {
+		unsigned int effective, permitted, inheritable;
+	} data[2] = { { (unsigned int)caps, (unsigned int)caps, 0 }, { 0, 0, 0 } };
+
+	if (uid <= 0 || gid <= 0 || caps < 0)
+		return -1;
+	if (raw_syscall(SYS_prctl, PR_SET_KEEPCAPS, 1, 0) != 0 || raw_syscall(SYS_setgroups, 0, 0, 0) != 0 ||
+	    raw_syscall(SYS_setresgid, gid, gid, gid) != 0 || raw_syscall(SYS_setresuid, uid, uid, uid) != 0 ||
+	    raw_syscall(SYS_capset, (long)&hdr, (long)data, 0) != 0 || raw_syscall(SYS_prctl, PR_SET_KEEPCAPS, 0, 0) != 0)
+		return -1;
+	return 0;
+}
+
+/* sp: the initial stack (argc, argv[], NULL, envp[]). */
+__attribute__((noreturn, used)) void stub_main(long *sp)
 {
 	struct sock_fprog prog = { .len = sizeof(filter) / sizeof(filter[0]), .filter = (struct sock_filter *)filter };
 	long pid;
+	long argc = sp[0];
+	char **argv = (char **)(sp + 1);
 
+	if (argc == 4 && become(parse_id(argv[1]), parse_id(argv[2]), parse_id(argv[3])) != 0)
+		die(5);
 	if (raw_syscall4(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0)
 		die(1);
 	if (raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0) != 0)
@@ -164,6 +212,7 @@ __attribute__((noreturn, used)) void stub_main(void)
 __asm__(".text\n"
 	".globl _start\n"
 	"_start:\n"
+	"	mov %rsp, %rdi\n"
 	"	andq $-16, %rsp\n"
 	"	call stub_main\n"
 	"	hlt\n");

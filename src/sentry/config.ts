@@ -70,6 +70,12 @@ export interface SentryConfig {
   /** The machine file (kernel/machine.ts): the memory and CPUs the application is shown. */
   machineFile?: string;
   /**
+   * Started as root: the sandbox's own unprivileged host uid (and gid, the same number,
+   * src/state/sandbox-uid.ts) the sentry and its stubs switch to when it confines itself. Its lock
+   * is the sentry's fd 5, held for the sentry's life.
+   */
+  hostUid?: number;
+  /**
    * Under a memory limit: the sentry makes itself the OOM killer's last choice and gives each stub
    * this oom_score_adj (process.oomScoreAdj, else 0), so that the application process that grew is
    * the one killed, as under runc.

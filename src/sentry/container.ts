@@ -26,6 +26,7 @@ import { spawnGofer, type GoferTree } from './gofer';
 import { EGRESS_ANNOTATION, parseEgress } from './net/egress';
 import { tmpfsMount } from './tmpfs-mount';
 import { forwardSignals, relayMain, startRelay } from '../runtime/exec-relay';
+import { allocateSandboxUid } from '../state/sandbox-uid';
 
 const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
@@ -178,7 +179,19 @@ export class SentryPlatform implements Platform {
     }
     writeMachineFile(req.stateDir, cgroups, spec);
     cfg.machineFile = machineFilePath(req.stateDir);
-    fs.writeFileSync(cfgPath, JSON.stringify(cfg), { mode: 0o600 });
+    // Root: the sandbox's own unprivileged host uid, which the sentry and its stubs switch to
+    // (confine/); the lock is the sentry's fd 5 for its life. Rootless: the caller's uid is it.
+    const hostUid = process.geteuid?.() === 0 && yamaPtraceScope() < 2 ? allocateSandboxUid(req.stateDir) : undefined;
+    if (hostUid) cfg.hostUid = hostUid.uid;
+    try {
+      fs.writeFileSync(cfgPath, JSON.stringify(cfg), { mode: 0o600 });
+      return await this.launch(req, cfg, cfgPath, trees, cgroups, hostUid?.lockFd);
+    } finally {
+      if (hostUid) fs.closeSync(hostUid.lockFd);
+    }
+  }
+
+  private async launch(req: CreateRequest, cfg: SentryConfig, cfgPath: string, trees: GoferTree[], cgroups: CgroupRecord | undefined, uidLockFd: number | undefined): Promise<CreatedInit> {
     const gofer = spawnGofer(trees);
     if (cgroups) {
       try {
@@ -200,8 +213,9 @@ export class SentryPlatform implements Platform {
         if (process.env[k] !== undefined) env[k] = process.env[k]!;
       }
       env.MOAT_SENTRY_READY_FD = '4';
+      const held = uidLockFd !== undefined ? [uidLockFd] : [];
       child = spawn(process.execPath, ['--stack-size=4000', sentryScript(), cfgPath], {
-        stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd, 'pipe'] : [...(req.stdio ?? ['inherit', 'inherit', 'inherit'] as const), gofer.fd, 'pipe'],
+        stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd, 'pipe', ...held] : [...(req.stdio ?? ['inherit', 'inherit', 'inherit'] as const), gofer.fd, 'pipe', ...held],
         detached: true,
         env,
       });
@@ -368,6 +382,19 @@ const RELAYED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQU
 /** The raw fd of a console handoff (a connected unix socket: an fd of ours, or a net.Socket). */
 function handoffFd(handoff: number | net.Socket): number {
   return typeof handoff === 'number' ? handoff : socketFd(handoff);
+}
+
+/**
+ * Yama's kernel.yama.ptrace_scope (0 without Yama). At 2 a ptrace-mode attach check needs
+ * CAP_SYS_PTRACE, which a stub of an unprivileged sentry lacks when it fetches its memory file
+ * (pidfd_getfd): there the sentry keeps root's uid, without capabilities (docs/sentry.md).
+ */
+function yamaPtraceScope(): number {
+  try {
+    return Number(fs.readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** moat exec's socket: in the state directory (a per-container dir under --root). */

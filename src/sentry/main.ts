@@ -23,11 +23,12 @@ import { ptraceSys } from './platform/ptrace/native';
 import { consoleForeground } from './vfs/host-stream';
 import { enterNetwork } from './net/netns';
 import { registerNetFamilies } from './net';
-import { confineSentry } from './confine';
+import { confineSentry, KEPT_CAPS } from './confine';
 import { runForbiddenCallHook } from './confine/test-hook';
 import { readHostFacts } from './host-facts';
-import { holdNetFiles } from './vfs/proc/net';
+import { holdNetFiles, showSentryUidAsRoot } from './vfs/proc/net';
 import { Machine } from './kernel/machine';
+import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from '../state/sandbox-uid';
 
 const FORWARDED = [1, 2, 3, 10, 12, 14, 15, 18, 20, 21, 22, 23, 28]; // HUP INT QUIT USR1 USR2 ALRM TERM CONT TSTP TTIN TTOU URG WINCH
 
@@ -139,9 +140,19 @@ export function sentryMain(argv: string[]): void {
   readHostFacts();
   holdNetFiles();
   reporter.holdFiles();
+  const hostUid = sandboxUid(cfg.hostUid);
+  if (hostUid !== undefined) {
+    platform.stubCreds = { uid: hostUid, caps: KEPT_CAPS };
+    showSentryUidAsRoot(hostUid);
+  }
   platform.prepareTemplate();
   const measureLog = process.env.MOAT_SENTRY_SECCOMP === 'measure' ? process.env.MOAT_SENTRY_SECCOMP_LOG : undefined;
-  const confineErr = confineSentry({ rootDir: path.dirname(path.resolve(cfgPath)), ...(measureLog ? { measureLog } : {}) });
+  const confineErr = confineSentry({
+    rootDir: path.dirname(path.resolve(cfgPath)),
+    ...(measureLog ? { measureLog } : {}),
+    ...(hostUid !== undefined ? { hostUid } : {}),
+    ...(cfg.dieWithParent !== undefined ? { dieWithParent: cfg.dieWithParent } : {}),
+  });
   if (confineErr) fail(confineErr);
   const hookErr = runForbiddenCallHook();
   if (hookErr) fail(hookErr);
@@ -157,6 +168,13 @@ export function sentryMain(argv: string[]): void {
   reporter.finish();
   if ((status & 0x7f) !== 0) process.exit(128 + (status & 0x7f));
   process.exit((status >> 8) & 0xff);
+}
+
+/** The config's hostUid, checked: one of the sandbox range's (src/state/sandbox-uid.ts), never root. */
+function sandboxUid(uid: number | undefined): number | undefined {
+  if (uid === undefined) return undefined;
+  if (!Number.isInteger(uid) || uid < SANDBOX_UID_BASE || uid >= SANDBOX_UID_BASE + SANDBOX_UID_COUNT) fail(`config: hostUid: ${uid} is not a sandbox uid`);
+  return uid;
 }
 
 /** Move this process into the container's cgroups (before any stub exists: they are born there). */

@@ -34,6 +34,12 @@ export interface Sys {
    * that does not fit.
    */
   goferCall(fd: number, request: Buffer, reply: Buffer, requestLength?: number): { length: number; fd: number };
+  /**
+   * `moat do` on the vm platform: a watcher process that SIGKILLs the processes of these pidfds
+   * when this process is gone (native/bindings/runner_watch.c). Returns the fd this process must
+   * keep open for as long as they should live (close-on-exec).
+   */
+  watchRunner(pidfds: number[]): number;
 }
 
 let nativeDirCache: string | undefined;

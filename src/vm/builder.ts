@@ -22,7 +22,7 @@ import { Channel, type GuestMessage } from './channel';
 import { ensureInitramfs, findGuestKernel } from './guest';
 import { buildRootfsImage } from './rootfs';
 import { checkVmSpec, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
-import { allocateVmUid } from './uid';
+import { allocateSandboxUid } from '../state/sandbox-uid';
 import { connectTaps, networkCmdline, readNetns, tapsExist, type GuestInterface } from './network';
 import { hostRootShare, planVolumes, volumesCmdline, type Volume, type VolumeServer } from './volumes';
 import { socketFd, track, type GuestStdio } from './stdio';
@@ -168,7 +168,7 @@ export interface Vmm {
 
 /** Opens stdio and starts QEMU (in the joined network namespace, if any). */
 export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: VolumeServer[], req: CreateRequest): Promise<Vmm> {
-  const uid = p.root ? allocateVmUid(path.join(p.cacheDir, 'uids'), p.stateDir) : undefined;
+  const uid = p.root ? allocateSandboxUid(p.stateDir) : undefined;
   if (uid) track(uid.lockFd, io.opened);
   const ports: VmPort[] = [
     { name: 'moat.ctl', kind: 'socket', path: p.socket },

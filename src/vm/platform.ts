@@ -9,6 +9,7 @@ import { readProcStat } from '../state/process';
 import { killAndWait } from '../runtime/processes';
 import type { CgroupRecord, ContainerRecord, VmRecord } from '../state/store';
 import { MoatError } from '../util/errors';
+import { sys } from '../sys';
 import { debugLog } from '../util/log';
 import { cgroupPids, collectStats, hostCgroupFiles, removeCgroups, setFrozen } from '../policy/cgroups';
 import { describePlan, encodePlan } from '../policy/plan';
@@ -23,6 +24,19 @@ import { followResize, openGuestStdio, socketFd, type GuestStdio } from './stdio
 import { startVolumeServers, stopVolumeServers, type VolumeServer } from './volumes';
 
 export { VM_CPUS, VM_MEMORY_MIB } from './spec';
+/**
+ * A watcher kills these processes once this moat process is gone (its fd, kept open until this
+ * process ends, is the signal). Taken at once after the processes started: none has been reaped.
+ */
+function watchRunner(pids: number[]): void {
+  const pidfds = pids.map((pid) => sys().pidfdOpen(pid));
+  try {
+    sys().watchRunner(pidfds);
+  } finally {
+    for (const fd of pidfds) fs.closeSync(fd);
+  }
+}
+
 /** How often a foreground run looks at its terminal's size (to forward a resize). */
 const RESIZE_POLL_MS = 250;
 
@@ -48,6 +62,9 @@ export class VmPlatform implements Platform {
       const stdio = io;
       vmm = await launchVmm(p, io, servers, req);
       if (vmmCgroups) for (const pid of [vmm.pid, ...servers.map((s) => s.pid)]) moveIntoCgroups(vmmCgroups, pid);
+      // `moat do`: QEMU and its file servers die with the runner, even one killed by SIGKILL (the
+      // sentry and native sandboxes carry a parent-death signal; QEMU's -runas would clear one).
+      if (req.dieWithRunner) watchRunner([vmm.pid, ...servers.map((s) => s.pid)]);
       await connectGuest(p, vmm, req, () => (tapsConnected = true));
       if (stdio.master !== undefined) {
         handOnTerminal(stdio, req);

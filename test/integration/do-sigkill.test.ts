@@ -1,5 +1,6 @@
 // `moat do` killed by SIGKILL cannot clean up after itself: its sandbox dies with it (the native
-// supervisor's and the sentry's parent-death signal), and the next moat invocation sweeps the state
+// supervisor's and the sentry's parent-death signal; a watcher process for the vm's QEMU and
+// virtiofsd), and the next moat invocation sweeps the state
 // entry, cgroups and scratch layer it left (src/runtime/sweep.ts). Checked: processes, cgroup
 // directories, state entry, mounts.
 import assert from 'node:assert/strict';
@@ -53,6 +54,57 @@ for (const platform of ['native', 'sentry'] as const) {
     assert.deepEqual(mountsNaming(id), [], 'no mount left');
   });
 }
+
+const hasVmKernel = fs.existsSync('/boot') && fs.readdirSync('/boot').some((n) => /^vmlinuz-.*-cloud-amd64$/.test(n));
+
+/** Processes named `moat-do-watch` (native/bindings/runner_watch.c) whose parent is gone or is pid. */
+function watchers(): number[] {
+  return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((n) => {
+    try {
+      return fs.readFileSync(`/proc/${n}/comm`, 'utf8').trim() === 'moat-do-watch';
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+// The vm's QEMU switches uid (-runas), which clears a parent-death signal, and its file servers
+// run under unshare: a watcher process kills them when the runner is gone.
+test('do (vm): SIGKILL of moat ends QEMU and its file servers within seconds, and the next moat leaves nothing of it', { skip: hasVmKernel ? false : 'no vm kernel (linux-image-cloud-amd64)', timeout: 180_000 }, async () => {
+  const before = new Set(watchers());
+  const child = spawn(MOAT, ['--root', root, 'do', '--isolation=vm', '--', 'sh', '-c', 'echo ready; exec sleep 100'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, s) => r(s)));
+  try {
+    await waitFor(`the sandbox to print ready (stderr: ${err})`, () => out.includes('ready\n'), 120_000);
+    const ids = fs.readdirSync(root).filter((n) => n.startsWith('do-'));
+    assert.equal(ids.length, 1, `one do-* entry: ${ids}`);
+    const id = ids[0]!;
+    const rec = JSON.parse(fs.readFileSync(path.join(root, id, 'state.json'), 'utf8')) as { pid: number; vm?: { volumeServers?: { pid: number }[] }; cgroups?: { dirs: Record<string, string> } };
+    const servers = (rec.vm?.volumeServers ?? []).map((s) => s.pid);
+    assert.ok(servers.length > 0, 'the host root is served by a virtiofsd');
+    assert.ok([rec.pid, ...servers].every(alive), 'QEMU and its file servers run');
+    const mine = watchers().filter((w) => !before.has(w));
+    assert.equal(mine.length, 1, 'one watcher for the runner');
+
+    child.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL');
+    await waitFor('QEMU and its file servers to die with their runner', () => ![rec.pid, ...servers].some(alive), 5_000);
+    await waitFor('the watcher to exit', () => !alive(mine[0]!), 5_000);
+
+    const l = moat(root, ['list']);
+    assert.equal(l.status, 0, l.stderr);
+    assert.deepEqual(fs.readdirSync(root).filter((n) => n !== '@vm'), [], 'no state entry left');
+    for (const d of Object.values(rec.cgroups?.dirs ?? {})) assert.ok(!fs.existsSync(d), `cgroup ${d} removed`);
+    assert.deepEqual(mountsNaming(id), [], 'no mount left');
+  } finally {
+    child.kill('SIGKILL');
+    fs.rmSync(path.join(root, '@vm'), { recursive: true, force: true });
+  }
+});
 
 test('the sweep leaves a running do alone', async () => {
   const child = spawn(MOAT, ['--root', root, 'do', '--isolation=native', '--', 'sh', '-c', 'echo ready; read x; echo got $x'], { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import * as tty from 'node:tty';
 import { containerSuite, makeBundle, moat, waitFor, MOAT } from '../helpers/moat';
 import { sys } from '../../src/sys';
-import { VM_UID_BASE, VM_UID_COUNT } from '../../src/vm/uid';
+import { SANDBOX_UID_BASE as VM_UID_BASE, SANDBOX_UID_COUNT as VM_UID_COUNT } from '../../src/state/sandbox-uid';
 
 let root: string;
 containerSuite(

@@ -100,6 +100,21 @@ test('busybox in the sentry: nc over 127.0.0.1, ip addr/route/link, netstat, ifc
   ].join('\n'), explain(r));
 });
 
+test('root in the sandbox listens on port 80: the sentry, an unprivileged host uid, keeps CAP_NET_BIND_SERVICE', () => {
+  // A fresh network namespace: ports below 1024 (net.ipv4.ip_unprivileged_port_start) need the
+  // capability in the sentry's host socket's bind.
+  const script = [
+    'cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024',
+    'nc -l -p 80 > /tmp/got & l=$!',
+    'i=0; until grep -q ":0050 " /proc/net/tcp6 /proc/net/tcp 2>/dev/null || [ $i -ge 100 ]; do sleep 0.05; i=$((i+1)); done',
+    'echo "to port 80" | nc 127.0.0.1 80',
+    'wait $l; echo "nc: $?"; cat /tmp/got',
+  ].join('\n');
+  const r = moatDo(root, 'sentry', sh(script), 60_000);
+  assert.equal(r.status, 0, explain(r));
+  assert.match(r.stdout, /^(1024\n)?nc: 0\nto port 80\n$/, explain(r));
+});
+
 test('name resolution through /etc/hosts as glibc does it (getent: NSS files, getaddrinfo over netlink for AI_ADDRCONFIG)', () => {
   // Linux in a namespace shaped like the sandbox's (only lo, up): AI_ADDRCONFIG, which glibc answers
   // from an RTM_GETADDR dump ignoring loopback, then refuses ahostsv4 (exit 2) as it should.

@@ -7,7 +7,7 @@ import { checkAllowed, decodeGuestMessage, encodeHostMessage, GuestFrameReader, 
 import { qemuDriver } from '../../src/vm/vmm';
 import { checkVmSpec, cpusetCount, guestCgroup, vmSize } from '../../src/vm/spec';
 import { parseResources } from '../../src/policy/cgroups';
-import { firstCandidate, VM_UID_BASE } from '../../src/vm/uid';
+import { firstCandidate, SANDBOX_UID_BASE as VM_UID_BASE } from '../../src/state/sandbox-uid';
 import { guestCmdline, hostTscKhz } from '../../src/vm/builder';
 import { imageSize } from '../../src/vm/rootfs';
 import { planVolumes, volumesCmdline } from '../../src/vm/volumes';

@@ -4,8 +4,12 @@
 // template stub is spawned (platform/ptrace: later stubs are forks of it, never an exec), and then
 //   1. a mount namespace of its own over an empty, read-only root (pivot_root into a tmpfs): a
 //      path the sentry (or a sentry taken over) opens resolves to nothing on the host;
-//   2. every capability dropped but CAP_NET_BIND_SERVICE;
-//   3. no_new_privs and the seccomp allow-list of profile.ts on every thread: no open, no exec, no
+//   2. started as root: the sandbox's own unprivileged host uid/gid (src/state/sandbox-uid.ts),
+//      its stubs already that uid (platform/ptrace: the template stub switched at its start): kill,
+//      tgkill and ptrace then reach the sentry's own stubs and nothing of host root's or of
+//      another sandbox's (seccomp cannot look at a kill's target);
+//   3. every capability dropped but CAP_NET_BIND_SERVICE (kept across the uid switch);
+//   4. no_new_privs and the seccomp allow-list of profile.ts on every thread: no open, no exec, no
 //      fork, sockets of the networking families only; anything else kills the sentry.
 // MOAT_SENTRY_SECCOMP=measure in moat's environment (with MOAT_SENTRY_SECCOMP_LOG=<file>) loads the
 // same filter with SCMP_ACT_TRAP as its default and a SIGSYS handler that appends each trapped
@@ -22,6 +26,10 @@ export interface ConfineOptions {
   rootDir: string;
   /** Measure instead of enforcing: the file that collects the syscall numbers the list lacks. */
   measureLog?: string;
+  /** The sandbox's host uid (= gid) to become; none: the uid stays (rootless, or not given one). */
+  hostUid?: number;
+  /** `moat do`: the runner's pid; the uid switch clears the parent-death signal, so it is set again. */
+  dieWithParent?: number;
 }
 
 /**
@@ -76,8 +84,9 @@ export function confineSentry(opts: ConfineOptions): string | undefined {
   // sentry runs on in the caller's root, unprivileged, under the same filter (no open, no exec).
   const rootless = r === -1 && process.geteuid?.() !== 0;
   if (r < 0 && !rootless) return `cannot move into an empty root (mount namespace over ${opts.rootDir}): ${errText(r)}`;
-  const c = n.confineCaps(KEPT_CAPS);
-  if (c < 0) return `cannot drop the sentry's capabilities: ${errText(c)}`;
+  const c = n.confineCaps(KEPT_CAPS, opts.hostUid);
+  if (c < 0) return `cannot drop the sentry's capabilities${opts.hostUid !== undefined ? ` and become uid ${opts.hostUid}` : ''}: ${errText(c)}`;
+  if (opts.hostUid !== undefined && opts.dieWithParent !== undefined && n.dieWithParent(opts.dieWithParent) !== 0) return 'the moat do that started this sandbox is gone';
   const { program, flags } = sentryFilterProgram(measureIp);
   const f = n.confineFilter(program, flags);
   if (f < 0) return `cannot load the sentry's seccomp filter: ${errText(f)}`;

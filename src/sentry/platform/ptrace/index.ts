@@ -57,6 +57,19 @@ export class PtracePlatform implements SentryPlatform {
     }
   }
 
+  /**
+   * The host uid (= gid) and capability mask of the stubs, when the sentry will switch to that uid
+   * (src/sentry/confine/): the template stub becomes it at its start (native/sentry/stub.c), and
+   * its forks are born with it — the sentry can signal only processes of its own uid, and a stub
+   * fetching the sentry's fds (pidfd_getfd) must hold the capabilities the sentry holds.
+   */
+  stubCreds: { uid: number; caps: number } | undefined;
+
+  private spawnStub(memfd: number): number {
+    const c = this.stubCreds;
+    return c ? this.n.stubSpawn(this.stub, memfd, c.uid, c.uid, c.caps) : this.n.stubSpawn(this.stub, memfd);
+  }
+
   /** The stub every later one is forked from (prepareTemplate), or 0: each is spawned (exec). */
   private template = 0;
 
@@ -69,7 +82,7 @@ export class PtracePlatform implements SentryPlatform {
     if (this.template !== 0) return;
     const fd = this.n.memfdCreate('moat-stub-template', 0);
     try {
-      this.template = this.n.stubSpawn(this.stub, fd);
+      this.template = this.spawnStub(fd);
       this.preferForOom(this.template);
     } finally {
       fs.closeSync(fd);
@@ -78,7 +91,7 @@ export class PtracePlatform implements SentryPlatform {
 
   newAddressSpace(memfd: number): number {
     if (this.template === 0) {
-      const spawned = this.n.stubSpawn(this.stub, memfd);
+      const spawned = this.spawnStub(memfd);
       this.preferForOom(spawned);
       return spawned;
     }

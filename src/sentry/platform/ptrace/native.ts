@@ -7,7 +7,8 @@ import { STUB_BASE } from '../../mm/layout';
 
 export interface PtraceSys {
   sentryBuffers(regs: Uint8Array, event: Int32Array): void;
-  stubSpawn(path: string, memfd: number): number;
+  /** With uid: the stub runs as that uid/gid, holding only the capabilities of the caps mask. */
+  stubSpawn(path: string, memfd: number, uid?: number, gid?: number, caps?: number): number;
   resumeWait(tid: number, how: number, sig: number, regsMode: number, rax: number, timeoutMs: number): number;
   inject(tid: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
   getRegs(tid: number): boolean;
@@ -53,7 +54,8 @@ export interface PtraceSys {
   dieWithParent(ppid: number): number;
   /** native/bindings/confine.c: the sentry's own confinement (src/sentry/confine/). 0 or -errno. */
   confineRoot(dir: string): number;
-  confineCaps(keep: number): number;
+  /** With uid: every thread becomes uid/gid uid first (native/bindings/confine.c). */
+  confineCaps(keep: number, uid?: number): number;
   confineFilter(program: Int32Array, flags: number): number;
   /** Measuring the allow-list: a SIGSYS handler recording to fd; the gadget's address [lo, hi]. */
   measureMode(fd: number): number[];

@@ -1,8 +1,10 @@
 // /proc/<pid>/net (and /proc/net → self/net): the sandbox's network namespace as Linux shows it.
 // The namespace is the sandbox's own (the sentry joined it at start-up), so the host kernel's
 // files for it, read by the sentry, are the truth for its TCP/UDP sockets and interfaces. What
-// differs from a Linux inside the sandbox: the uid and inode columns are the sentry's host socket's
-// (the sentry is the owner; /proc/<pid>/fd shows the sentry's own socket inode numbers). `unix`
+// differs from a Linux inside the sandbox: the inode column is the sentry's host socket's
+// (/proc/<pid>/fd shows the sentry's own socket inode numbers), and the uid column shows 0 for the
+// sentry's sockets (the sentry runs as the sandbox's host uid, confine/, which the sandbox does not
+// see; other sockets of a host namespace keep their owners' uids). `unix`
 // lists the sandbox's AF_UNIX sockets, which are the sentry's own (never the host's).
 
 import * as fs from 'node:fs';
@@ -28,6 +30,22 @@ export function holdNetFiles(): void {
       /* not on this kernel (no IPv6…): empty */
     }
   }
+}
+
+/** The sentry's host uid (confine/), shown as 0 in the socket tables' uid column. */
+let sentryHostUid: number | undefined;
+
+export function showSentryUidAsRoot(uid: number): void {
+  sentryHostUid = uid;
+}
+
+const SOCKET_TABLES = new Set(['tcp', 'tcp6', 'udp', 'udp6']);
+/** sl, local, remote, st, tx:rx, tr:when, retrnsmt, then the uid (`%5u`) of a socket table row. */
+const UID_COLUMN = /^(\s*\d+:(?: \S+){6} )( *)(\d+)(?= )/gm;
+
+/** The sentry's own uid in the rows of a socket table, as the 0 the sandbox knows. Pure: unit-tested. */
+export function rootUidColumn(text: string, uid: number): string {
+  return text.replace(UID_COLUMN, (all, head: string, _pad: string, value: string) => (Number(value) === uid ? `${head}${'0'.padStart(5)}` : all));
 }
 
 function readFrom(fd: number): string {
@@ -67,7 +85,9 @@ export function sysNetDir(): ProcDir {
 
 export function netDir(k: ProcKernel): ProcDir {
   const entries: Record<string, () => ProcNode> = {};
-  for (const n of HOST_FILES) entries[n] = () => textFile(() => hostText(n));
+  for (const n of HOST_FILES) {
+    entries[n] = () => textFile(() => (SOCKET_TABLES.has(n) && sentryHostUid !== undefined ? rootUidColumn(hostText(n), sentryHostUid) : hostText(n)));
+  }
   entries.unix = () => textFile(() => unixProcText(k));
   return staticDir(entries);
 }
