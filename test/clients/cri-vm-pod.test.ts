@@ -1,0 +1,159 @@
+// A Kubernetes pod in one VM (docs/vm.md#pods): containerd 1.6's CRI plugin driven over gRPC as
+// kubelet drives it, handler `moat-shim-vm` (moat's shim, runtime_type io.containerd.moat.v2,
+// options ConfigPath → {"isolation": "vm"}). The pause container boots the pod's VM; two
+// containers run in it, share an emptyDir-like volume, read a read-only configMap-like volume, and
+// talk over the pod's localhost; exec, logs, stop, remove; nothing left on the host.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { CONTAINERD } from './helpers/containerd';
+import { BUSYBOX_IMAGE, CriClient, CriContainerd } from './helpers/cri';
+import { processesMentioning, waitFor } from './helpers/daemons';
+
+let c: CriContainerd | undefined;
+let cri: CriClient;
+let skip: string | false = false;
+
+before(async () => {
+  if (!fs.existsSync(CONTAINERD) || !fs.existsSync('/usr/bin/containerd-shim-runc-v2')) {
+    skip = 'containerd is not installed (sh scripts/setup.sh test)';
+    return;
+  }
+  if (!fs.existsSync('/usr/bin/qemu-system-x86_64')) {
+    skip = 'qemu-system-x86 is not installed';
+    return;
+  }
+  c = new CriContainerd(['runc', 'moat-shim-vm']);
+  await c.start();
+  cri = new CriClient(c.socket);
+});
+
+after(async () => {
+  if (!c) return;
+  try {
+    for (const p of (await cri.rt('ListPodSandbox', {})).items ?? []) {
+      await cri.rt('StopPodSandbox', { pod_sandbox_id: p.id }, 120_000).catch(() => undefined);
+      await cri.rt('RemovePodSandbox', { pod_sandbox_id: p.id }, 120_000).catch(() => undefined);
+    }
+  } finally {
+    cri.close();
+    await c.stop();
+  }
+});
+
+// A host-network pod (no CNI here): kubelet asks for a PID namespace per container and the pod's IPC.
+const NAMESPACES = { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' };
+
+const mountsUnder = (dir: string) => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(`${dir}/`));
+/** Host processes of the pod's VM: QEMU and the file servers name its state directory. */
+const vmProcesses = (podId: string) => processesMentioning(`/run/moat-shim/k8s.io/${podId}`);
+
+test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhost, exec, logs, stop, remove', { timeout: 600_000 }, async (t) => {
+  if (skip) return t.skip(skip);
+  const d = c!.daemon.dir;
+  const uid = `moat-${process.pid}-vm-pod`;
+  const logDir = path.join(d, 'pods', `moat-test_vm-pod_${uid}`);
+  fs.mkdirSync(logDir, { recursive: true });
+  // What kubelet makes on the host for an emptyDir and a configMap volume.
+  const emptyDir = path.join(d, 'volumes', 'data');
+  const configMap = path.join(d, 'volumes', 'config');
+  fs.mkdirSync(emptyDir, { recursive: true });
+  fs.mkdirSync(configMap, { recursive: true });
+  fs.writeFileSync(path.join(configMap, 'greeting'), 'hello from a configMap\n');
+  const config = {
+    metadata: { name: 'vm-pod', uid, namespace: 'moat-test', attempt: 0 },
+    log_directory: logDir,
+    labels: { 'io.kubernetes.pod.name': 'vm-pod', 'io.kubernetes.pod.namespace': 'moat-test', 'io.kubernetes.pod.uid': uid },
+    annotations: { 'kubernetes.io/config.source': 'api' },
+    linux: {
+      cgroup_parent: `/${c!.cgroupParent}/pod${uid}`,
+      security_context: { namespace_options: NAMESPACES, seccomp: { profile_type: 'RuntimeDefault' } },
+    },
+  };
+  const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-shim-vm' }, 300_000);
+  const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+  const container = (name: string, script: string) => ({
+    pod_sandbox_id: podId,
+    sandbox_config: config,
+    config: {
+      metadata: { name, attempt: 0 },
+      image: { image: img.image.id },
+      command: ['sh', '-c', script],
+      working_dir: '/',
+      labels: { 'io.kubernetes.container.name': name, ...config.labels },
+      log_path: `${name}/0.log`,
+      mounts: [
+        { container_path: '/data', host_path: emptyDir },
+        { container_path: '/config', host_path: configMap, readonly: true },
+      ],
+      linux: { security_context: { namespace_options: NAMESPACES } },
+    },
+  });
+  try {
+    const vmsBefore = vmProcesses(podId);
+    assert.ok(vmsBefore.length >= 2, `the pod's VM runs (QEMU and its file servers): ${vmsBefore.length} processes`);
+    // The server: writes into the shared volume, serves HTTP on the pod's localhost.
+    const { container_id: a } = await cri.rt('CreateContainer', container('server', 'echo started; echo "written by server" > /data/from-server; mkdir -p /www; echo pong > /www/index.html; trap "exit 0" TERM; httpd -f -p 127.0.0.1:8080 -h /www & wait'));
+    await cri.rt('StartContainer', { container_id: a }, 120_000);
+    const { container_id: b } = await cri.rt('CreateContainer', container('client', 'trap "exit 0" TERM; sleep 3600 & wait'));
+    await cri.rt('StartContainer', { container_id: b }, 120_000);
+    for (const id of [a, b]) assert.equal((await cri.rt('ContainerStatus', { container_id: id })).status.state, 'CONTAINER_RUNNING');
+    // No VM of their own: the same host processes as before the two containers.
+    assert.deepEqual(vmProcesses(podId).sort(), vmsBefore.sort(), 'the containers run in the pod\'s VM');
+
+    const exec = async (id: string, script: string) => {
+      const r = await cri.rt('ExecSync', { container_id: id, cmd: ['sh', '-c', script], timeout: 60 }, 90_000);
+      return { code: r.exit_code as number, out: r.stdout.toString() as string, err: r.stderr.toString() as string };
+    };
+    const r = await exec(b, [
+      'cat /data/from-server',
+      'wget -qO- http://127.0.0.1:8080/index.html',
+      'cat /config/greeting',
+      'echo "written by client" > /data/from-client',
+      'if (echo x > /config/greeting) 2>/dev/null; then echo config-writable; else echo config-read-only; fi',
+      'uname -r',
+      'echo err >&2; exit 3',
+    ].join('; '));
+    assert.equal(r.code, 3, r.err);
+    const lines = r.out.split('\n');
+    assert.deepEqual(lines.slice(0, 4), ['written by server', 'pong', 'hello from a configMap', 'config-read-only']);
+    assert.notEqual(lines[4], fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(), 'the guest\'s kernel, not the host\'s');
+    assert.equal(r.err, 'err\n');
+    assert.equal(fs.readFileSync(path.join(emptyDir, 'from-client'), 'utf8'), 'written by client\n', 'the host sees the write');
+    assert.equal(fs.readFileSync(path.join(configMap, 'greeting'), 'utf8'), 'hello from a configMap\n');
+    // Namespaces as Kubernetes has them: the pod's IPC shared, a PID namespace and a root each.
+    const ns = async (id: string) => (await exec(id, 'readlink /proc/self/ns/ipc; readlink /proc/self/ns/pid; tr "\\0" " " < /proc/1/cmdline; echo; ls /')).out;
+    const [na, nb] = [await ns(a), await ns(b)];
+    const [ipcA, pidA, initA] = na.split('\n');
+    const [ipcB, pidB, initB] = nb.split('\n');
+    assert.match(ipcA!, /^ipc:\[\d+\]$/);
+    assert.equal(ipcA, ipcB, 'the pod\'s IPC namespace');
+    assert.notEqual(pidA, pidB, 'a PID namespace per container');
+    assert.ok(initA!.includes('httpd') && initB!.includes('sleep 3600'), `each container's init is its pid 1: ${initA} | ${initB}`);
+    assert.ok(na.includes('www') && !nb.includes('www'), 'a root filesystem each');
+
+    await waitFor('the server\'s log', () => {
+      try {
+        return fs.readFileSync(path.join(logDir, 'server', '0.log'), 'utf8').includes(' stdout F started');
+      } catch {
+        return false;
+      }
+    }, 20_000);
+
+    for (const id of [b, a]) {
+      await cri.rt('StopContainer', { container_id: id, timeout: 10 }, 60_000);
+      const st = (await cri.rt('ContainerStatus', { container_id: id })).status;
+      assert.equal(st.state, 'CONTAINER_EXITED');
+      assert.equal(st.exit_code, 0, 'TERM ran the trap');
+      await cri.rt('RemoveContainer', { container_id: id }, 60_000);
+    }
+    assert.deepEqual(mountsUnder(`/run/moat-shim/k8s.io/${podId}/vm/pod`).length, 1, 'only the shared directory itself is mounted once the containers are gone');
+  } finally {
+    await cri.rt('StopPodSandbox', { pod_sandbox_id: podId }, 120_000);
+    await cri.rt('RemovePodSandbox', { pod_sandbox_id: podId }, 120_000);
+  }
+  await waitFor('the pod\'s VM to stop', () => vmProcesses(podId).length === 0, 30_000);
+  assert.deepEqual(mountsUnder(`/run/moat-shim/k8s.io/${podId}`), []);
+  assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
+});
