@@ -12,7 +12,8 @@ declare const MOAT_VERSION: string;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'sentry-exec-relay') return execRelayMain();
-  if (argv[0] === 'vm-exec-relay') return vmExecRelayMain();
+  // As moat's CLI runs it: exit with the status at once (a pending read must not hold the relay).
+  if (argv[0] === 'vm-exec-relay') process.exit(await vmExecRelayMain());
   const f = parseShimFlags(argv);
   switch (f.action) {
     case 'version':

@@ -339,6 +339,12 @@ export class TaskService {
     }
     const task = this.task(r.id);
     if (task.pod) {
+      if (p.status === 'created' && signal !== 0) {
+        // Nothing of it runs yet (a member runs from Start on): a signal ends it, as it would end
+        // runc's init waiting on its fifo; containerd then waits for the TaskExit.
+        await this.exited(task, p, 128 + signal);
+        return {};
+      }
       if (p.status !== 'running') throw new RpcError(Code.NotFound, `task ${JSON.stringify(r.id)}: process already finished`);
       if (signal === 0) return {};
       try {

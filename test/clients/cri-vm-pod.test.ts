@@ -73,13 +73,13 @@ test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhos
   };
   const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-shim-vm' }, 300_000);
   const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
-  const container = (name: string, script: string) => ({
+  const container = (name: string, command: string[]) => ({
     pod_sandbox_id: podId,
     sandbox_config: config,
     config: {
       metadata: { name, attempt: 0 },
       image: { image: img.image.id },
-      command: ['sh', '-c', script],
+      command,
       working_dir: '/',
       labels: { 'io.kubernetes.container.name': name, ...config.labels },
       log_path: `${name}/0.log`,
@@ -94,9 +94,9 @@ test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhos
     const vmsBefore = vmProcesses(podId);
     assert.ok(vmsBefore.length >= 2, `the pod's VM runs (QEMU and its file servers): ${vmsBefore.length} processes`);
     // The server: writes into the shared volume, serves HTTP on the pod's localhost.
-    const { container_id: a } = await cri.rt('CreateContainer', container('server', 'echo started; echo "written by server" > /data/from-server; mkdir -p /www; echo pong > /www/index.html; trap "exit 0" TERM; httpd -f -p 127.0.0.1:8080 -h /www & wait'));
+    const { container_id: a } = await cri.rt('CreateContainer', container('server', ['sh', '-c', 'echo started; echo "written by server" > /data/from-server; mkdir -p /www; echo pong > /www/index.html; trap "exit 0" TERM; httpd -f -p 127.0.0.1:8080 -h /www & wait']));
     await cri.rt('StartContainer', { container_id: a }, 120_000);
-    const { container_id: b } = await cri.rt('CreateContainer', container('client', 'trap "exit 0" TERM; sleep 3600 & wait'));
+    const { container_id: b } = await cri.rt('CreateContainer', container('client', ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait']));
     await cri.rt('StartContainer', { container_id: b }, 120_000);
     for (const id of [a, b]) assert.equal((await cri.rt('ContainerStatus', { container_id: id })).status.state, 'CONTAINER_RUNNING');
     // No VM of their own: the same host processes as before the two containers.
@@ -141,6 +141,12 @@ test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhos
       }
     }, 20_000);
 
+    // A container that cannot start: the error is the guest's, and nothing of it stays bound.
+    const { container_id: bad } = await cri.rt('CreateContainer', container('broken', ['/no/such/program']));
+    await assert.rejects(cri.rt('StartContainer', { container_id: bad }, 120_000), /no such file|not found/i);
+    await cri.rt('RemoveContainer', { container_id: bad }, 60_000);
+    assert.deepEqual(mountsUnder(`/run/moat-shim/k8s.io/${podId}/vm/pod/${bad}`), []);
+
     for (const id of [b, a]) {
       await cri.rt('StopContainer', { container_id: id, timeout: 10 }, 60_000);
       const st = (await cri.rt('ContainerStatus', { container_id: id })).status;
@@ -149,10 +155,14 @@ test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhos
       await cri.rt('RemoveContainer', { container_id: id }, 60_000);
     }
     assert.deepEqual(mountsUnder(`/run/moat-shim/k8s.io/${podId}/vm/pod`).length, 1, 'only the shared directory itself is mounted once the containers are gone');
-  } finally {
-    await cri.rt('StopPodSandbox', { pod_sandbox_id: podId }, 120_000);
-    await cri.rt('RemovePodSandbox', { pod_sandbox_id: podId }, 120_000);
+  } catch (err) {
+    // The case's own failure, not a later one of the clean-up (the after hook cleans up again).
+    await cri.rt('StopPodSandbox', { pod_sandbox_id: podId }, 120_000).catch(() => undefined);
+    await cri.rt('RemovePodSandbox', { pod_sandbox_id: podId }, 120_000).catch(() => undefined);
+    throw err;
   }
+  await cri.rt('StopPodSandbox', { pod_sandbox_id: podId }, 120_000);
+  await cri.rt('RemovePodSandbox', { pod_sandbox_id: podId }, 120_000);
   await waitFor('the pod\'s VM to stop', () => vmProcesses(podId).length === 0, 30_000);
   assert.deepEqual(mountsUnder(`/run/moat-shim/k8s.io/${podId}`), []);
   assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
