@@ -167,3 +167,53 @@ test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhos
   assert.deepEqual(mountsUnder(`/run/moat-shim/k8s.io/${podId}`), []);
   assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
 });
+
+test('moat-shim-vm: a SIGKILLed shim server of a vm pod; containerd\'s delete path and RemovePodSandbox leave nothing', { timeout: 600_000 }, async (t) => {
+  if (skip) return t.skip(skip);
+  const d = c!.daemon.dir;
+  const uid = `moat-${process.pid}-vm-pod-kill9`;
+  const logDir = path.join(d, 'pods', `moat-test_vm-pod-kill9_${uid}`);
+  fs.mkdirSync(logDir, { recursive: true });
+  const config = {
+    metadata: { name: 'vm-pod-kill9', uid, namespace: 'moat-test', attempt: 0 },
+    log_directory: logDir,
+    labels: { 'io.kubernetes.pod.name': 'vm-pod-kill9' },
+    linux: { cgroup_parent: `/${c!.cgroupParent}/pod${uid}`, security_context: { namespace_options: NAMESPACES } },
+  };
+  const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-shim-vm' }, 300_000);
+  const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+  const { container_id: id } = await cri.rt('CreateContainer', {
+    pod_sandbox_id: podId,
+    sandbox_config: config,
+    config: { metadata: { name: 'app', attempt: 0 }, image: { image: img.image.id }, command: ['sleep', '3600'], log_path: 'app.log', linux: { security_context: { namespace_options: NAMESPACES } } },
+  });
+  await cri.rt('StartContainer', { container_id: id }, 120_000);
+  assert.ok(mountsUnder(`/run/moat-shim/k8s.io/${podId}/vm/pod/${id}`).includes(`/run/moat-shim/k8s.io/${podId}/vm/pod/${id}/rootfs`), 'the container\'s rootfs bound into the pod\'s share');
+  const servers = processesMentioning(d).filter((pid) => {
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return args.some((a) => a.endsWith('build/shim.js')) && args.includes('serve');
+    } catch {
+      return false;
+    }
+  });
+  assert.equal(servers.length, 1, 'one shim server for the pod');
+  process.kill(servers[0]!, 'SIGKILL');
+  // containerd sees the connection drop and runs `containerd-shim-moat-v2 delete` for the tasks.
+  const end = Date.now() + 60_000;
+  while ((await cri.rt('ContainerStatus', { container_id: id })).status.state !== 'CONTAINER_EXITED') {
+    if (Date.now() > end) throw new Error('the container was not reported exited after its shim was killed');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await cri.rt('RemoveContainer', { container_id: id }, 60_000);
+  await cri.rt('StopPodSandbox', { pod_sandbox_id: podId }, 120_000);
+  await cri.rt('RemovePodSandbox', { pod_sandbox_id: podId }, 120_000);
+  await waitFor('the pod\'s VM and relays to stop', () => vmProcesses(podId).length === 0 && processesMentioning('vm-exec-relay').filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('shim.js');
+    } catch {
+      return false;
+    }
+  }).length === 0, 30_000);
+  await waitFor('the pod\'s mounts and state to go', () => mountsUnder(`/run/moat-shim/k8s.io/${podId}`).length === 0 && !fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 30_000);
+});
