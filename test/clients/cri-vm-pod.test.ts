@@ -141,6 +141,21 @@ test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhos
       }
     }, 20_000);
 
+    // A container with a terminal: a pty of the guest's, relayed to containerd's log.
+    const ttyConfig = container('tty', ['sh', '-c', 'tty; echo tty-ok; trap "exit 0" TERM; sleep 3600 & wait']);
+    const { container_id: tty } = await cri.rt('CreateContainer', { ...ttyConfig, config: { ...ttyConfig.config, tty: true, stdin: true } });
+    await cri.rt('StartContainer', { container_id: tty }, 120_000);
+    await waitFor('the tty container\'s log', () => {
+      try {
+        const log = fs.readFileSync(path.join(logDir, 'tty', '0.log'), 'utf8');
+        return /stdout F \/dev\/pts\/\d+\r?$/m.test(log) && log.includes('tty-ok');
+      } catch {
+        return false;
+      }
+    }, 20_000);
+    await cri.rt('StopContainer', { container_id: tty, timeout: 10 }, 60_000);
+    await cri.rt('RemoveContainer', { container_id: tty }, 60_000);
+
     // A container that cannot start: the error is the guest's, and nothing of it stays bound.
     const { container_id: bad } = await cri.rt('CreateContainer', container('broken', ['/no/such/program']));
     await assert.rejects(cri.rt('StartContainer', { container_id: bad }, 120_000), /no such file|not found/i);
