@@ -24,7 +24,7 @@ import { buildRootfsImage } from './rootfs';
 import { checkVmSpec, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
 import { allocateVmUid } from './uid';
 import { connectTaps, networkCmdline, readNetns, tapsExist, type GuestInterface } from './network';
-import { podShare, POD_EXEC_SLOTS } from './pod';
+import { podShare, podVmResources, POD_EXEC_SLOTS } from './pod';
 import { hostRootShare, planVolumes, volumesCmdline, type Volume, type VolumeServer } from './volumes';
 import { socketFd, track, type GuestStdio } from './stdio';
 import { parseAccel, qemuDriver, resolveAccel, type Accel, type VmPort } from './vmm';
@@ -106,7 +106,9 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
   // linux.resources: the VM's size, and cgroup v2 limits inside the guest.
   const cgroup = guestCgroup(spec);
   for (const line of cgroup.ignored) debugLog(() => line);
-  const size = vmSize(parseResources(spec.linux?.resources), { cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / (1 << 20)) });
+  // A pod's VM: room for all of the pod's containers (CRI's sandbox annotations), not the pause's.
+  const own = parseResources(spec.linux?.resources);
+  const size = vmSize(req.podSandbox ? podVmResources(own, spec.annotations) : own, { cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / (1 << 20)) });
   const guest = planContainer({
     spec,
     rootfs: GUEST_ROOTFS,

@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import type { ConsoleRequest } from '../platform/types';
 import type { Namespace, NamespaceType, Process, Spec } from '../spec/types';
 import type { HostPathKind } from '../policy/plan/facts';
+import type { Resources } from '../policy/cgroups';
 import { describePlan, encodePlan, planContainer } from '../policy/plan';
 import { planExec } from '../policy/plan/exec';
 import type { VmRecord } from '../state/store';
@@ -36,6 +37,10 @@ export const POD_EXEC_SLOTS = 8;
 export const CRI_CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
 export const CRI_SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
 const REQUEST_TIMEOUT_MS = 30_000;
+/** The pod's resources as containerd (≥ 1.6.20) puts them on the sandbox: kubelet's sum of its containers' limits. */
+export const CRI_SANDBOX_MEMORY = 'io.kubernetes.cri.sandbox-memory';
+export const CRI_SANDBOX_CPU_QUOTA = 'io.kubernetes.cri.sandbox-cpu-quota';
+export const CRI_SANDBOX_CPU_PERIOD = 'io.kubernetes.cri.sandbox-cpu-period';
 
 const NS_FILE: Record<NamespaceType, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' };
 
@@ -56,6 +61,29 @@ export function podShare(vmDir: string, n: number): { volume: Volume } {
       guestSource: `${GUEST_VOLUMES}/${n}`,
       followHost: true,
     },
+  };
+}
+
+/**
+ * What a pod's VM is sized from: the sandbox's own resources, with the pod's (CRI's sandbox
+ * annotations: memory in bytes, CPU quota and period) in their place where given — microvm cannot
+ * hotplug memory or CPUs, so the VM has room for every container of the pod from its boot, as
+ * Kata sizes its VM from the same annotations. 0 or absent: not set. Pure.
+ */
+export function podVmResources(own: Resources, annotations: Record<string, string> | undefined): Resources {
+  const num = (key: string): number | undefined => {
+    const v = annotations?.[key];
+    if (v === undefined || v === '' || v === '0') return undefined;
+    if (!/^\d{1,15}$/.test(v)) throw new ConfigError(`annotations[${JSON.stringify(key)}]`, `expected a positive integer, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+  const memory = num(CRI_SANDBOX_MEMORY);
+  const quota = num(CRI_SANDBOX_CPU_QUOTA);
+  const period = num(CRI_SANDBOX_CPU_PERIOD);
+  return {
+    ...own,
+    ...(memory !== undefined ? { memory: { ...own.memory, limit: memory } } : {}),
+    ...(quota !== undefined ? { cpu: { ...own.cpu, quota, ...(period !== undefined ? { period } : {}) } } : {}),
   };
 }
 

@@ -69,9 +69,15 @@ test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhos
     linux: {
       cgroup_parent: `/${c!.cgroupParent}/pod${uid}`,
       security_context: { namespace_options: NAMESPACES, seccomp: { profile_type: 'RuntimeDefault' } },
+      // What kubelet sums up for the pod (its containers' limits): the VM is sized from it.
+      resources: { memory_limit_in_bytes: 320 * 1024 * 1024, cpu_period: 100_000, cpu_quota: 200_000 },
     },
   };
   const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-shim-vm' }, 300_000);
+  const qemu = vmProcesses(podId).map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).find((a) => a[0]!.includes('qemu-system'));
+  assert.ok(qemu, 'the pod\'s QEMU');
+  assert.equal(qemu[qemu.indexOf('-m') + 1], String(320 + 128), 'memory: the pod\'s limits + the guest\'s own');
+  assert.equal(qemu[qemu.indexOf('-smp') + 1], '2', 'vCPUs: the pod\'s CPU quota');
   const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
   const container = (name: string, command: string[]) => ({
     pod_sandbox_id: podId,
@@ -113,12 +119,14 @@ test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhos
       'echo "written by client" > /data/from-client',
       'if (echo x > /config/greeting) 2>/dev/null; then echo config-writable; else echo config-read-only; fi',
       'uname -r',
+      'nproc',
       'echo err >&2; exit 3',
     ].join('; '));
     assert.equal(r.code, 3, r.err);
     const lines = r.out.split('\n');
     assert.deepEqual(lines.slice(0, 4), ['written by server', 'pong', 'hello from a configMap', 'config-read-only']);
     assert.notEqual(lines[4], fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(), 'the guest\'s kernel, not the host\'s');
+    assert.equal(lines[5], '2', 'the pod\'s VM has the pod\'s CPUs');
     assert.equal(r.err, 'err\n');
     assert.equal(fs.readFileSync(path.join(emptyDir, 'from-client'), 'utf8'), 'written by client\n', 'the host sees the write');
     assert.equal(fs.readFileSync(path.join(configMap, 'greeting'), 'utf8'), 'hello from a configMap\n');

@@ -2,7 +2,9 @@
 // namespaces map onto its sandbox's in the guest, the pod's share, and which containers are pods'.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mapNamespaces, podShare } from '../../src/vm/pod';
+import { mapNamespaces, podShare, podVmResources } from '../../src/vm/pod';
+import { parseResources } from '../../src/policy/cgroups';
+import { vmSize } from '../../src/vm/spec';
 import { podRole } from '../../src/shim/pod';
 import { volumesCmdline } from '../../src/vm/volumes';
 
@@ -52,4 +54,16 @@ test('which containers are a pod\'s: CRI\'s container-type, on the vm platform o
   assert.equal(podRole('vm', {}), undefined);
   assert.equal(podRole('sentry', a('container')), undefined);
   assert.equal(podRole('native', a('sandbox')), undefined);
+});
+
+test('a pod\'s VM is sized from CRI\'s sandbox annotations (the pod\'s limits), not the pause container\'s', () => {
+  const host = { cpus: 8, memoryMiB: 8192 };
+  const own = parseResources({ cpu: { shares: 2 } });
+  const a = { 'io.kubernetes.cri.sandbox-memory': String(320 << 20), 'io.kubernetes.cri.sandbox-cpu-quota': '200000', 'io.kubernetes.cri.sandbox-cpu-period': '100000' };
+  assert.deepEqual(vmSize(podVmResources(own, a), host), { memoryMiB: 448, cpus: 2 });
+  // Unset (0 or absent): the sandbox's own, i.e. the defaults.
+  assert.deepEqual(vmSize(podVmResources(own, { 'io.kubernetes.cri.sandbox-memory': '0' }), host), { memoryMiB: 256, cpus: 1 });
+  assert.deepEqual(vmSize(podVmResources(own, undefined), host), { memoryMiB: 256, cpus: 1 });
+  assert.throws(() => podVmResources(own, { 'io.kubernetes.cri.sandbox-memory': '-1' }), /io\.kubernetes\.cri\.sandbox-memory/);
+  assert.throws(() => podVmResources(own, { 'io.kubernetes.cri.sandbox-cpu-quota': '1e9' }), /sandbox-cpu-quota/);
 });
