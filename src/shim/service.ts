@@ -222,6 +222,8 @@ export class TaskService {
       ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
     });
     try {
+      // A Kill that came while it was starting has ended the task: it does not run on unseen.
+      if (init.status !== 'created') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} was killed while starting`);
       io.launched();
     } catch (err) {
       io.abort();
