@@ -22,4 +22,6 @@ if [ "${1:-}" = net ]; then
   sh scripts/ensure-packages.sh "moat bench" runsc mmdebstrap
   MOAT_NATIVE_DIR="$PWD/build/native" exec node build/ts/bench/net.js
 fi
+# `sh scripts/bench.sh vm-pod`: a second container in a vm pod against the first (CRI, moat's shim).
+if [ "${1:-}" = vm-pod ]; then MOAT_NATIVE_DIR="$PWD/build/native" exec node build/ts/bench/vm-pod.js; fi
 exec node build/ts/bench/run-true.js

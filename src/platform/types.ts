@@ -63,6 +63,8 @@ export interface CreateRequest {
   dieWithRunner?: boolean;
   /** stdin, stdout, stderr of the container (fds of moat's; the shim's FIFOs); default: moat's own. */
   stdio?: readonly [number, number, number];
+  /** vm: this container is a pod's sandbox; its VM will run the pod's other containers (src/vm/pod.ts). */
+  podSandbox?: boolean;
   /** Called as soon as the VMM exists, to record it (delete stops it and removes its files). */
   recordVm?: (vm: VmRecord) => void;
   /** Called once the sentry is configured, to record where `moat exec` reaches it. */

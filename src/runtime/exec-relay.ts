@@ -45,7 +45,7 @@ export interface RelayStart {
 }
 
 /** Starts the relay; resolves once the process runs in the sandbox (or throws the relay's error). */
-export async function startRelay(o: RelayStart): Promise<{ pid: number; exited: Promise<number> }> {
+export async function startRelay(o: RelayStart): Promise<{ pid: number; exited: Promise<number>; sandboxPid?: number }> {
   const entry = process.argv[1];
   if (!entry) throw new MoatError('EINTERNAL', `${o.command}: cannot find moat to start the relay`);
   const stdio: StdioOptions = [...o.stdio, 'pipe', 'pipe', ...(o.extra ?? [])];
@@ -63,12 +63,14 @@ export async function startRelay(o: RelayStart): Promise<{ pid: number; exited: 
   request.on('error', () => undefined);
   request.end(JSON.stringify(o.request));
   const line = await Promise.race([readReportLine(child.stdio[RELAY_REPORT_FD] as Readable, exited, (code) => `error the exec relay exited (status ${code}) without reporting`), spawnError]);
-  if (line === 'ok') {
+  // `ok`, or `ok <pid>`: the process's pid in the sandbox (a vm relay reports it).
+  const ok = /^ok(?: (\d{1,7}))?$/.exec(line);
+  if (ok) {
     if (o.detach) {
       child.unref();
       for (const s of [child.stdio[RELAY_REQUEST_FD], child.stdio[RELAY_REPORT_FD]]) (s as unknown as { unref?: () => void } | null)?.unref?.();
     }
-    return { pid: child.pid!, exited };
+    return { pid: child.pid!, exited, ...(ok[1] !== undefined ? { sandboxPid: Number(ok[1]) } : {}) };
   }
   await exited;
   throw o.failure(line.startsWith('error ') ? line.slice(6) : line);
@@ -79,7 +81,7 @@ export async function startRelay(o: RelayStart): Promise<{ pid: number; exited: 
  * then returns); it resolves with the process's exit status. An error before `started()` is
  * reported to moat exec; one after it means the sandbox went away.
  */
-export async function relayMain<R>(what: string, run: (request: R, started: () => void) => Promise<number>): Promise<number> {
+export async function relayMain<R>(what: string, run: (request: R, started: (sandboxPid?: number) => void) => Promise<number>): Promise<number> {
   let request: R;
   try {
     request = JSON.parse(fs.readFileSync(RELAY_REQUEST_FD, 'utf8')) as R;
@@ -100,7 +102,7 @@ export async function relayMain<R>(what: string, run: (request: R, started: () =
     }
   };
   try {
-    return await run(request, () => report('ok'));
+    return await run(request, (sandboxPid) => report(sandboxPid !== undefined ? `ok ${sandboxPid}` : 'ok'));
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     if (!reported) {

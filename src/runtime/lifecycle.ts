@@ -47,6 +47,8 @@ export interface CreateOptions {
   stdio?: readonly [number, number, number];
   /** `moat do`: the sandbox dies with this moat process, even killed by SIGKILL (sweep.ts clears its state). */
   dieWithRunner?: boolean;
+  /** vm: the container is a pod's sandbox (moat's shim): its VM runs the pod's later containers. */
+  podSandbox?: boolean;
 }
 
 export interface Created {
@@ -112,6 +114,7 @@ export class Runtime {
         ...(this.opts.vmAccel !== undefined ? { vmAccel: this.opts.vmAccel } : {}),
         ...(this.opts.strace ? { strace: true } : {}),
         ...(o.dieWithRunner ? { dieWithRunner: true } : {}),
+        ...(o.podSandbox ? { podSandbox: true } : {}),
         recordVm: (vm) => {
           record.vm = vm;
           handle.write(record);

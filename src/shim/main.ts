@@ -1,8 +1,10 @@
 // containerd-shim-moat-v2: moat's containerd shim v2 (runtime type io.containerd.moat.v2). See
 // docs/shim.md. The bundle (build/shim.js) also serves as the sentry's exec relay, which the sentry
-// platform starts as `<this script> sentry-exec-relay …`.
+// platform starts as `<this script> sentry-exec-relay …`, and the vm's (`vm-exec-relay`: execs,
+// and the containers of a vm pod).
 
 import { execRelayMain } from '../sentry/container';
+import { execRelayMain as vmExecRelayMain } from '../vm/exec';
 import { deleteAction, serveAction, startAction } from './actions';
 import { parseShimFlags } from './flags';
 
@@ -10,6 +12,8 @@ declare const MOAT_VERSION: string;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'sentry-exec-relay') return execRelayMain();
+  // As moat's CLI runs it: exit with the status at once (a pending read must not hold the relay).
+  if (argv[0] === 'vm-exec-relay') process.exit(await vmExecRelayMain());
   const f = parseShimFlags(argv);
   switch (f.action) {
     case 'version':

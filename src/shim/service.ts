@@ -19,6 +19,8 @@ import { oomKilled } from './oom';
 import { anyOf, decode, encode, timestamp, type Msg } from './proto';
 import { openIo } from './stdio';
 import { ShimProcess, type ShimTask } from './task';
+import { podRole, podVmOf } from './pod';
+import { createPodMember, execInPodMember, removePodMember, signalPodMember, startPodMember } from '../vm/pod';
 import { Code, RpcError } from './ttrpc/status';
 import type { TtrpcServer } from './ttrpc/server';
 
@@ -120,6 +122,25 @@ export class TaskService {
     try {
       const bundle = loadBundle(bundleDir);
       const isolation = isolationFor(cfg, bundle.spec.annotations ?? {});
+      const role = podRole(isolation, bundle.spec.annotations ?? {});
+      const podVm = role === 'member' ? podVmOf(this.rt, this.tasks, bundle.spec.annotations ?? {}) : undefined;
+      if (podVm) {
+        // A container of a vm pod: made ready in its pod's VM; it runs from Start on (src/vm/pod.ts).
+        init.io = openIo(init.paths);
+        try {
+          task.pod = await createPodMember({ id, bundle: bundleDir, rootfs: bundle.rootfs, spec: bundle.spec, sandbox: podVm });
+        } catch (err) {
+          init.io.abort();
+          throw err;
+        }
+        init.pid = podVm.vm.vmmPid; // as Kata's shim: the VMM's pid until the container runs
+        this.tasks.set(id, task);
+        this.o.publisher.publish('TaskCreate', {
+          containerId: id, bundle: bundleDir, rootfs, checkpoint: '', pid: init.pid,
+          io: { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal },
+        });
+        return { pid: init.pid };
+      }
       const rt = new Runtime({ root: this.o.root, isolation, systemdCgroup: cfg.systemdCgroup, strace: cfg.strace, ...(cfg.vmAccel ? { vmAccel: cfg.vmAccel } : {}) });
       init.io = openIo(init.paths);
       const io = init.io;
@@ -133,6 +154,7 @@ export class TaskService {
           preserveFds: 0,
           ...(io.stdio ? { stdio: io.stdio } : {}),
           ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
+          ...(role === 'sandbox' ? { podSandbox: true } : {}),
         });
       } catch (err) {
         io.abort();
@@ -178,6 +200,7 @@ export class TaskService {
   private async start(r: Msg): Promise<Msg> {
     const task = this.task(r.id);
     if (r.execId) return this.startExec(task, this.proc(r.id, r.execId));
+    if (task.pod) return this.startPodMember(task);
     const { handle, rec } = this.rt.open(task.id);
     try {
       await this.rt.start(handle, rec);
@@ -187,6 +210,35 @@ export class TaskService {
     if (task.init.status === 'created') task.init.status = 'running'; // unless it has already exited
     this.o.publisher.publish('TaskStart', { containerId: task.id, pid: task.init.pid });
     return { pid: task.init.pid };
+  }
+
+  /** A container of a vm pod: its plan goes to the pod's VM; a relay stands for it on the host. */
+  private async startPodMember(task: ShimTask): Promise<Msg> {
+    const init = task.init;
+    if (init.status !== 'created') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${init.status}: it cannot be started again`);
+    const io = init.io!;
+    const started = await startPodMember(task.pod!, {
+      ...(io.stdio ? { stdio: io.stdio } : {}),
+      ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
+    });
+    try {
+      // A Kill that came while it was starting has ended the task: it does not run on unseen.
+      if (init.status !== 'created') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} was killed while starting`);
+      io.launched();
+    } catch (err) {
+      io.abort();
+      try {
+        process.kill(started.pid, 'SIGKILL'); // its relay's end takes the container with it
+      } catch {
+        /* gone */
+      }
+      throw err;
+    }
+    init.pid = started.pid;
+    init.status = 'running';
+    void started.exited.then((code) => this.exited(task, init, code));
+    this.o.publisher.publish('TaskStart', { containerId: task.id, pid: init.pid });
+    return { pid: init.pid };
   }
 
   private async exec(r: Msg): Promise<Msg> {
@@ -211,15 +263,18 @@ export class TaskService {
 
   private async startExec(task: ShimTask, p: ShimProcess): Promise<Msg> {
     if (p.status !== 'created') throw new RpcError(Code.FailedPrecondition, `process ${JSON.stringify(p.execId)} is ${p.status}: it cannot be started again`);
-    const { handle, rec } = this.rt.open(task.id);
+    const opened = task.pod ? undefined : this.rt.open(task.id); // a pod member has no moat state
     p.io = openIo(p.paths);
     const io = p.io;
     let started;
     try {
       // The sentry's exec in `create` mode leaves a relay process that stands for the process on
       // the host (its pid, its exit status); the native executor does that in `run` mode.
-      started = await this.rt.exec(handle, rec, { ...p.spec!, terminal: p.paths.terminal }, {
-        mode: rec.platform === 'sentry' ? 'create' : 'run',
+      started = task.pod ? await execInPodMember(task.pod, { ...p.spec!, terminal: p.paths.terminal }, {
+        ...(io.stdio ? { stdio: io.stdio } : {}),
+        ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
+      }) : await this.rt.exec(opened!.handle, opened!.rec, { ...p.spec!, terminal: p.paths.terminal }, {
+        mode: opened!.rec.platform === 'sentry' ? 'create' : 'run',
         preserveFds: 0,
         ...(io.stdio ? { stdio: io.stdio } : {}),
         ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
@@ -228,7 +283,7 @@ export class TaskService {
       io.abort();
       throw err;
     } finally {
-      handle.release();
+      opened?.handle.release();
     }
     try {
       io.launched();
@@ -252,7 +307,7 @@ export class TaskService {
     const task = this.task(r.id);
     const p = this.proc(r.id, r.execId);
     let status: number = STATUS[p.status];
-    if (!r.execId && p.status !== 'stopped') {
+    if (!r.execId && p.status !== 'stopped' && !task.pod) {
       const { handle, rec } = this.rt.open(task.id);
       handle.release();
       const s = statusOf(rec);
@@ -284,6 +339,29 @@ export class TaskService {
       }
       return {};
     }
+    const task = this.task(r.id);
+    if (task.pod) {
+      if (p.status === 'created' && signal !== 0) {
+        // Nothing of it runs yet (a member runs from Start on): a signal ends it, as it would end
+        // runc's init waiting on its fifo; containerd then waits for the TaskExit.
+        await this.exited(task, p, 128 + signal);
+        return {};
+      }
+      if (p.status !== 'running') throw new RpcError(Code.NotFound, `task ${JSON.stringify(r.id)}: process already finished`);
+      if (signal === 0) return {};
+      try {
+        // Its init is pid 1 of its own pid namespace: SIGKILL ends the whole container (`all`).
+        await signalPodMember(task.pod, signal);
+      } catch (err) {
+        if (signal !== 9) throw new RpcError(Code.NotFound, `task ${JSON.stringify(r.id)}: process already finished (${(err as Error).message})`);
+        try {
+          process.kill(p.pid, 'SIGKILL'); // the guest did not answer: the relay's end kills it there
+        } catch {
+          /* gone */
+        }
+      }
+      return {};
+    }
     const { handle, rec } = this.rt.open(r.id);
     handle.release();
     try {
@@ -296,7 +374,7 @@ export class TaskService {
   }
 
   private async setPaused(r: Msg, paused: boolean): Promise<Msg> {
-    this.task(r.id);
+    notInPod(this.task(r.id), paused ? 'pause' : 'resume');
     const { handle, rec } = this.rt.open(r.id);
     try {
       this.rt.setPaused(handle, rec, paused);
@@ -308,7 +386,7 @@ export class TaskService {
   }
 
   private async update(r: Msg): Promise<Msg> {
-    this.task(r.id);
+    notInPod(this.task(r.id), 'update');
     let resources: unknown;
     try {
       resources = JSON.parse(Buffer.from(r.resources?.value ?? []).toString('utf8'));
@@ -326,6 +404,7 @@ export class TaskService {
 
   private async pids(r: Msg): Promise<Msg> {
     const task = this.task(r.id);
+    if (task.pod) return { processes: task.init.status === 'running' ? [{ pid: task.init.pid }] : [] }; // its relay
     const { handle, rec } = this.rt.open(r.id);
     handle.release();
     const pids = statusOf(rec) === 'stopped' ? [] : loadPlatform(rec.platform).pids(rec) ?? [task.init.pid];
@@ -333,7 +412,7 @@ export class TaskService {
   }
 
   private async stats(r: Msg): Promise<Msg> {
-    this.task(r.id);
+    notInPod(this.task(r.id), 'stats');
     const { handle, rec } = this.rt.open(r.id);
     handle.release();
     const data = loadPlatform(rec.platform).stats(rec);
@@ -358,6 +437,7 @@ export class TaskService {
 
   /** Remove a task: its container (killed first when force), its rootfs mount, its stdio. */
   async destroy(task: ShimTask, force: boolean): Promise<void> {
+    if (task.pod) return this.destroyPodMember(task, force);
     let opened;
     try {
       opened = this.rt.open(task.id);
@@ -375,6 +455,29 @@ export class TaskService {
     }
     if (task.mountedRootfs) await unmountRootfs(task.bundle);
     task.init.io?.abort();
+    for (const p of task.execs.values()) p.io?.abort();
+    this.tasks.delete(task.id);
+  }
+
+  /** A container of a vm pod: killed (force), its binds out of the pod's share, its rootfs unmounted. */
+  private async destroyPodMember(task: ShimTask, force: boolean): Promise<void> {
+    const init = task.init;
+    if (init.status === 'running') {
+      if (!force) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is running: kill it first`);
+      await signalPodMember(task.pod!, 9).catch(() => undefined);
+      const gone = await Promise.race([init.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref())]);
+      if (!gone) {
+        try {
+          process.kill(init.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+        await init.exited;
+      }
+    }
+    await removePodMember(task.pod!);
+    if (task.mountedRootfs) await unmountRootfs(task.bundle);
+    init.io?.abort();
     for (const p of task.execs.values()) p.io?.abort();
     this.tasks.delete(task.id);
   }
@@ -398,4 +501,9 @@ export class TaskService {
       return true;
     }
   }
+}
+
+/** What a container of a vm pod does not have yet (its pod's VM is one host cgroup: see the sandbox). */
+function notInPod(task: ShimTask, what: string): void {
+  if (task.pod) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)}: ${what} of a container in a vm pod is not supported yet (its pod's VM is the sandbox's)`);
 }

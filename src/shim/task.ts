@@ -4,6 +4,7 @@
 
 import type { Process } from '../spec/types';
 import type { CgroupRecord } from '../state/store';
+import type { PodMember } from '../vm/pod';
 import type { ProcessIo, IoPaths } from './stdio';
 
 export type ProcStatus = 'created' | 'running' | 'stopped';
@@ -40,4 +41,6 @@ export interface ShimTask {
   mountedRootfs: boolean;
   /** The container's cgroups as created (the OOM counter is read there at the init's exit). */
   cgroups?: CgroupRecord;
+  /** A container of a vm pod, run in its sandbox's VM (src/vm/pod.ts): no moat state of its own. */
+  pod?: PodMember;
 }

@@ -70,6 +70,8 @@ export interface VmRecord {
   volumeServers?: { pid: number; startTime: string }[];
   /** The network namespace the VMM joined and the interfaces whose traffic tc redirects to its taps. */
   network?: { netns: string; interfaces: string[] };
+  /** A pod's VM (src/vm/pod.ts): the host directory shared with the guest, and where the guest mounts it. */
+  pod?: { shared: string; guest: string };
 }
 
 export interface CgroupRecord {

@@ -24,6 +24,7 @@ import { buildRootfsImage } from './rootfs';
 import { checkVmSpec, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
 import { allocateSandboxUid } from '../state/sandbox-uid';
 import { connectTaps, networkCmdline, readNetns, tapsExist, type GuestInterface } from './network';
+import { podShare, podVmResources, POD_EXEC_SLOTS } from './pod';
 import { hostRootShare, planVolumes, volumesCmdline, type Volume, type VolumeServer } from './volumes';
 import { socketFd, track, type GuestStdio } from './stdio';
 import { parseAccel, qemuDriver, resolveAccel, type Accel, type VmPort } from './vmm';
@@ -55,6 +56,10 @@ export interface VmLaunchPlan {
   dir: string;
   socket: string;
   execSockets: string[];
+  /** Exec channels: VM_EXEC_SLOTS, or POD_EXEC_SLOTS for a pod's VM (its containers use them too). */
+  execSlots: number;
+  /** A pod's sandbox: the host directory shared with the guest for the pod's later containers. */
+  pod?: { shared: string; guest: string };
   image: string;
   statusFile: string;
   /**
@@ -75,6 +80,10 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
   // Bind mounts: host directories (or single files) shared into the guest at /vol/N.
   const vols = planVolumes(spec);
   spec = vols.spec;
+  const dir = path.join(stateDir, 'vm');
+  // A pod's sandbox: one more share, the pod's shared directory, after the spec's own volumes.
+  const pod = req.podSandbox ? podShare(dir, vols.volumes.length) : undefined;
+  if (pod) vols.volumes.push(pod.volume);
   // A joined network namespace: the container then lives in the guest's own network namespace,
   // which holds the namespace's interfaces.
   const netns = spec.linux?.namespaces.find((n) => n.type === 'network' && n.path !== undefined)?.path;
@@ -97,7 +106,9 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
   // linux.resources: the VM's size, and cgroup v2 limits inside the guest.
   const cgroup = guestCgroup(spec);
   for (const line of cgroup.ignored) debugLog(() => line);
-  const size = vmSize(parseResources(spec.linux?.resources), { cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / (1 << 20)) });
+  // A pod's VM: room for all of the pod's containers (CRI's sandbox annotations), not the pause's.
+  const own = parseResources(spec.linux?.resources);
+  const size = vmSize(req.podSandbox ? podVmResources(own, spec.annotations) : own, { cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / (1 << 20)) });
   const guest = planContainer({
     spec,
     rootfs: GUEST_ROOTFS,
@@ -112,9 +123,9 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
   });
   debugLog(() => `guest plan for ${req.id}:\n${describePlan(guest)}`);
 
-  const dir = path.join(stateDir, 'vm');
   const socket = path.join(dir, 'ctl.sock');
-  const execSockets = Array.from({ length: VM_EXEC_SLOTS }, (_, i) => execSocketPath(dir, i));
+  const execSlots = pod ? POD_EXEC_SLOTS : VM_EXEC_SLOTS;
+  const execSockets = Array.from({ length: execSlots }, (_, i) => execSocketPath(dir, i));
   for (const p of [socket, ...execSockets]) {
     if (Buffer.byteLength(p) > 107) throw new MoatError('EVM', `${p}: path too long for a unix socket (use a shorter --root)`);
   }
@@ -135,6 +146,8 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
     dir,
     socket,
     execSockets,
+    execSlots,
+    ...(pod ? { pod: { shared: pod.volume.host, guest: pod.volume.guestSource } } : {}),
     image: path.join(dir, 'rootfs.img'),
     statusFile: path.join(dir, 'exit-status'),
     guestRoot: req.hostRootOverlay ? { kind: 'host', share: hostRootShare(vols.volumes.length) } : { kind: 'image', rootfs: req.bundle.rootfs },
@@ -187,7 +200,7 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     // The disk is mounted read-write; a read-only root is the plan's `remount-ro /`, as natively.
     cmdline: [
       guestCmdline(p.debugConsole, p.accel === 'tcg' ? hostTscKhz() : undefined),
-      `moat.exec=${VM_EXEC_SLOTS}`,
+      `moat.exec=${p.execSlots}`,
       volumesCmdline(p.volumes),
       networkCmdline(p.ifaces),
       p.guestRoot.kind === 'host' ? `moat.root=${p.guestRoot.share.tag}` : '',
@@ -236,7 +249,8 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     socket: p.socket,
     vmmPid: pid,
     vmmStartTime: st.startTime,
-    execSlots: VM_EXEC_SLOTS,
+    execSlots: p.execSlots,
+    ...(p.pod ? { pod: p.pod } : {}),
     ...(p.terminal ? { terminal: true } : {}),
     ...(servers.length > 0 ? { volumeServers: servers.map((v) => ({ pid: v.pid, startTime: v.startTime })) } : {}),
     ...(p.netns !== undefined && p.ifaces.length > 0 ? { network: { netns: p.netns, interfaces: p.ifaces.map((i) => i.name) } } : {}),

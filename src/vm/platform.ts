@@ -22,6 +22,7 @@ import { checkVmExec, GUEST_CONSOLE_FD, guestCgroup } from './spec';
 import { disconnectTaps } from './network';
 import { followResize, openGuestStdio, socketFd, type GuestStdio } from './stdio';
 import { startVolumeServers, stopVolumeServers, type VolumeServer } from './volumes';
+import { preparePodShare, releasePodShare } from './pod';
 
 export { VM_CPUS, VM_MEMORY_MIB } from './spec';
 /**
@@ -53,6 +54,8 @@ export class VmPlatform implements Platform {
     let servers: VolumeServer[] = [];
     let tapsConnected = false;
     try {
+      // A pod's sandbox: the shared directory its later containers are bound into (pod.ts).
+      if (p.pod) await preparePodShare(p.pod.shared);
       // The VMM's host cgroups (placement: pause, stats, update of its CPU time); removed by destroy.
       const vmmCgroups = createVmmCgroups(req.id, p.spec, req.systemdCgroup ?? false, (c) => req.recordCgroups?.(c));
       // The host root of `moat do` is one more share, served like a read-only volume.
@@ -96,6 +99,7 @@ export class VmPlatform implements Platform {
         await gone;
       }
       stopVolumeServers(servers);
+      if (p.pod) releasePodShare(p.pod.shared);
       if (tapsConnected && p.netns !== undefined) disconnectTaps(p.netns, p.ifaces.map((i) => i.name));
       throw err;
     }
@@ -142,6 +146,7 @@ export class VmPlatform implements Platform {
       plan: encodePlan(plan),
       ...(terminal && req.console ? { terminal: { rows: req.console.rows, cols: req.console.cols, handoff: socketFd(req.console.handoff) } } : {}),
       detach: req.mode === 'create',
+      ...(req.stdio ? { stdio: req.stdio } : {}),
     });
     return { pid: relay.pid, exited: relay.exited };
   }
@@ -184,6 +189,10 @@ export class VmPlatform implements Platform {
     // They exit when QEMU disconnects; stopped here too if moat died between the two.
     stopVolumeServers(rec.vm.volumeServers ?? []);
     if (rec.vm.network) disconnectTaps(rec.vm.network.netns, rec.vm.network.interfaces);
+    // A pod's VM: its members' binds go before any file is removed (never through a bind).
+    if (rec.vm.pod && !releasePodShare(rec.vm.pod.shared)) {
+      throw new MoatError('ESTATE', `${rec.vm.pod.shared}: still mounted after unmounting; the vm's files are left in place`);
+    }
     fs.rmSync(rec.vm.dir, { recursive: true, force: true });
     if (rec.cgroups) removeCgroups(rec.cgroups);
   }

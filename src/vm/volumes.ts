@@ -30,6 +30,11 @@ export interface Volume {
   /** virtio-fs tag (moat.vN) and the source the guest plan binds (/vol/N or /vol/N/<name>). */
   tag: string;
   guestSource: string;
+  /**
+   * A pod's shared directory (src/vm/pod.ts): its server's namespace is a slave of the host's, so
+   * the binds moat makes under it later (each container's rootfs and volumes) reach the guest.
+   */
+  followHost?: boolean;
 }
 
 export interface VolumePlan {
@@ -99,7 +104,8 @@ export function hostRootShare(n: number): Volume {
 
 /** The agent's view of the volumes on the kernel command line: r or w per volume. */
 export function volumesCmdline(volumes: Volume[]): string {
-  return volumes.length > 0 ? `moat.vols=${volumes.map((v) => (v.readonly ? 'r' : 'w')).join('')}` : '';
+  // A pod's shared directory is read-only in its server's view only: the binds under it are writable.
+  return volumes.length > 0 ? `moat.vols=${volumes.map((v) => (v.readonly && !v.followHost ? 'r' : 'w')).join('')}` : '';
 }
 
 export interface VolumeServer {
@@ -152,7 +158,7 @@ async function startServer(v: Volume, n: number, dir: string): Promise<VolumeSer
   fs.mkdirSync(stage, { recursive: true, mode: 0o700 });
   const log = path.join(dir, `fs-${n}.log`);
   const logFd = fs.openSync(log, 'w', 0o600);
-  const args = ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', SERVE_SCRIPT, 'moat-volume', v.host, VIRTIOFSD, v.kind, v.recursive ? '--rbind' : '--bind', v.readonly ? 'ro' : 'rw', stage, socket];
+  const args = ['--mount', '--propagation', v.followHost ? 'slave' : 'private', '--', '/bin/sh', '-c', SERVE_SCRIPT, 'moat-volume', v.host, VIRTIOFSD, v.kind, v.recursive ? '--rbind' : '--bind', v.readonly ? 'ro' : 'rw', stage, socket];
   let child;
   try {
     child = spawn('unshare', args, { stdio: ['ignore', logFd, logFd], detached: true });

@@ -24,7 +24,7 @@ before(async () => {
     matrix.unavailable = 'containerd is not installed (sh scripts/setup.sh test)';
     return;
   }
-  c = new CriContainerd(['runc', 'moat', 'moat-sentry', 'moat-shim', 'moat-shim-sentry']);
+  c = new CriContainerd(['runc', 'moat', 'moat-sentry', 'moat-shim', 'moat-shim-sentry', 'moat-shim-vm']);
   try {
     await c.start();
     cri = new CriClient(c.socket);
@@ -536,3 +536,7 @@ async function podNetworkCase(handler: Handler): Promise<void> {
 matrix.case('pod network (CNI bridge + host-local): a pod serves TCP to the host and to another pod', (rt) => podNetworkCase(rt as Handler));
 
 matrix.case('moat-sentry handler on the pod network (CNI bridge + host-local): a pod serves TCP to the host and to another pod', () => podNetworkCase('moat-sentry'), ['moat']);
+
+// One VM per pod (docs/vm.md#pods): the pod's container runs in its sandbox's VM, on the VM's NIC
+// (the pod's veth, through a tap): the same pod-network traffic as above. More in cri-vm-pod.test.ts.
+matrix.case('moat-shim-vm handler (one VM per pod) on the pod network (CNI bridge + host-local): a pod serves TCP to the host and to another pod', () => podNetworkCase('moat-shim-vm'), ['moat-shim']);

@@ -17,10 +17,10 @@ export const BUSYBOX_IMAGE = CTR_IMAGE;
 /** The namespace CRI keeps its containers and images in. */
 export const CRI_NAMESPACE = 'k8s.io';
 /** The runtime handlers of the test containerd (RunPodSandboxRequest.runtime_handler). */
-export type Handler = 'runc' | 'moat' | 'moat-vm' | 'moat-sentry' | 'moat-shim' | 'moat-shim-sentry';
+export type Handler = 'runc' | 'moat' | 'moat-vm' | 'moat-sentry' | 'moat-shim' | 'moat-shim-sentry' | 'moat-shim-vm';
 
 /** Handlers on moat's own shim (runtime_type io.containerd.moat.v2) and the isolation their config sets. */
-const SHIM_HANDLERS: Partial<Record<Handler, string>> = { 'moat-shim': 'native', 'moat-shim-sentry': 'sentry' };
+const SHIM_HANDLERS: Partial<Record<Handler, string>> = { 'moat-shim': 'native', 'moat-shim-sentry': 'sentry', 'moat-shim-vm': 'vm' };
 
 /**
  * config.toml: the CRI plugin with `restrict_oom_score_adj` (processes here lack CAP_SYS_RESOURCE),
