@@ -15,6 +15,7 @@ import { consoleFd, launch } from './launcher';
 import { startLxcfs, stopLxcfs, wantsLxcfs, withLxcfsMounts } from './lxcfs';
 import { describePlan, IDMAP_ATTR, MS, planContainer, type ChildOp } from '../policy/plan';
 import { planExec } from '../policy/plan/exec';
+import { mark } from '../util/profile';
 
 export class NativePlatform implements Platform {
   readonly name = 'native' as const;
@@ -45,8 +46,10 @@ export class NativePlatform implements Platform {
       ...(req.noNewKeyring ? {} : { sessionKeyring: `_ses.${req.id}` }),
     });
     debugLog(() => `plan for ${req.id}:\n${describePlan(plan)}`);
+    mark('planned');
     // Created last, once the plan is known to be valid; removed again on any failure to launch.
     const cgroupRecord = cgroups ? createCgroups(cgroups, (c) => req.recordCgroups?.(c)) : undefined;
+    mark('cgroups made');
     try {
       const launched = await launch({
         plan, mode: req.mode, preserveFds: req.preserveFds,
