@@ -1,6 +1,6 @@
 // The format of build/moat-cli.cache, V8's code cache of the CLI bundle (docs/cli-speed.md).
 //
-// The bundle's first line names it: `// moat-cli sha256:<hex of the rest>` (scripts/build.mjs). The
+// The bundle's first line names it: `// moat-cli sha256:<hex of the bundle>` (scripts/build.mjs). The
 // cache is one text line, `moat-code-cache 1 <node version> <that line>`, then V8's bytes. The
 // loader uses the bytes only when the line matches the bundle and the Node it runs on; V8 then
 // checks its own version, flags and the source's length, and compiles from the source if they
@@ -29,7 +29,5 @@ export function cachePayload(file: Buffer | undefined, id: string | undefined, n
   return file.subarray(header.length);
 }
 
-/** As Node wraps a CommonJS module (node:module's wrap(), without loading node:module). */
-export function wrapModule(source: string): string {
-  return `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
-}
+/** What running build/moat-cli.js's text gives: the bundle as Node would wrap a CommonJS module. */
+export type BundleFunction = (exports: unknown, require: NodeJS.Require, module: unknown, filename: string, dirname: string) => void;

@@ -1,12 +1,16 @@
 // build/moat.js, what bin/moat runs: loads the CLI bundle (build/moat-cli.js) with V8's code cache
 // (build/moat-cli.cache) when it matches, so a command does not compile the bundle again at each
-// start (docs/cli-speed.md). The bundle runs as a CommonJS module of its own file and directory,
-// exactly as `node build/moat-cli.js` would run it.
+// start (docs/cli-speed.md). The file is the bundle in Node's CommonJS module wrapper (a function
+// expression): it runs as a module of its own file and directory, as Node would run it.
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { Script } from 'node:vm';
-import { BUNDLE_FILE, bundleId, CACHE_FILE, cachePayload, wrapModule } from './code-cache';
+import { BUNDLE_FILE, bundleId, CACHE_FILE, cachePayload, type BundleFunction } from './code-cache';
+
+// Plain requires: an `import * as` of a Node module copies all its properties (esbuild's interop).
+/* eslint-disable @typescript-eslint/no-require-imports */
+const fs = require('node:fs') as typeof import('node:fs');
+const path = require('node:path') as typeof import('node:path');
+const { Script } = require('node:vm') as typeof import('node:vm');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 function readOptional(file: string): Buffer | undefined {
   try {
@@ -27,11 +31,11 @@ function load(): void {
     process.exit(1);
   }
   const cachedData = cachePayload(readOptional(path.join(__dirname, CACHE_FILE)), bundleId(source), process.version);
-  const script = new Script(wrapModule(source), { filename: file, ...(cachedData ? { cachedData } : {}) });
+  const script = new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
   // For MOAT_PROFILE (src/util/profile.ts) and the tests: was the cache there, and did V8 take it?
   (globalThis as Record<symbol, unknown>)[Symbol.for('moat.codeCache')] = !cachedData ? 'none' : script.cachedDataRejected ? 'rejected' : 'used';
   const mod = { exports: {} as unknown, filename: file, id: file, loaded: false };
-  const run = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: unknown, f: string, d: string) => void;
+  const run = script.runInThisContext() as BundleFunction;
   // This file's require: the bundle is in the same directory, so it resolves what the bundle's own
   // would (node: modules, and the addon by absolute path).
   run.call(mod.exports, mod.exports, require, mod, file, __dirname);

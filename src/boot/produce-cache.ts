@@ -13,15 +13,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Script } from 'node:vm';
-import { BUNDLE_FILE, bundleId, CACHE_FILE, cacheHeader, wrapModule } from './code-cache';
+import { BUNDLE_FILE, bundleId, CACHE_FILE, cacheHeader, type BundleFunction } from './code-cache';
 
 const dir = path.resolve(process.argv[2] ?? __dirname);
 const file = path.join(dir, BUNDLE_FILE);
 const source = fs.readFileSync(file, 'latin1');
 const id = bundleId(source);
 if (!id) throw new Error(`${file}: no \`// moat-cli sha256:\` first line`);
-const script = new Script(wrapModule(source), { filename: file });
-const bundle = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: unknown, f: string, d: string) => void;
+const script = new Script(source, { filename: file });
+const bundle = script.runInThisContext() as BundleFunction;
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-cache-training-'));
 const quiet = () => true;
