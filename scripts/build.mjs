@@ -3,7 +3,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,8 +32,8 @@ function bundle(entry, out, define = {}, write = true) {
 /**
  * The CLI (docs/cli-speed.md): the bundle build/moat-cli.js (a function expression: the module
  * wrapper and the bundle), named on its first line by the hash of the bundle; build/moat.js, the
- * loader bin/moat runs; build/moat-cli.cache, V8's code cache of the
- * bundle, made here by the Node that will run it (a cache of another Node or bundle is ignored).
+ * loader bin/moat runs; build/moat-cli.cache, V8's code cache of the bundle, made below by the Node
+ * that will run it (a cache of another Node or bundle is ignored).
  */
 async function cli() {
   const [out] = (await bundle('src/index.ts', 'build/moat-cli.js', version, false)).outputFiles;
@@ -45,10 +45,13 @@ async function cli() {
   // Written as the function Node would wrap a CommonJS module in, so that the loader compiles the
   // file's text as it is (a wrapper added at each start is one more copy of 650 KB to flatten).
   const wrapped = [id, '(function (exports, require, module, __filename, __dirname) {\n', code, '\n});\n'];
-  writeFileSync(join(root, 'build', 'moat-cli.js'), Buffer.concat(wrapped.map((x) => Buffer.from(x))));
-  await Promise.all([bundle('src/boot/loader.ts', 'build/moat.js'), bundle('src/boot/produce-cache.ts', 'build/produce-cache.js')]);
+  mkdirSync(join(root, 'build'), { recursive: true });
+  // The old cache goes first (a moat starting meanwhile compiles), the bundle is replaced whole.
   rmSync(join(root, 'build', 'moat-cli.cache'), { force: true });
-  execFileSync(process.execPath, [join(root, 'build', 'produce-cache.js'), join(root, 'build')], { stdio: 'inherit' });
+  const tmp = join(root, 'build', `.moat-cli.js.${process.pid}`);
+  writeFileSync(tmp, Buffer.concat(wrapped.map((x) => Buffer.from(x))));
+  renameSync(tmp, join(root, 'build', 'moat-cli.js'));
+  await Promise.all([bundle('src/boot/loader.ts', 'build/moat.js'), bundle('src/boot/produce-cache.ts', 'build/produce-cache.js')]);
 }
 
 const version = { MOAT_VERSION: JSON.stringify(pkg.version) };
@@ -61,3 +64,5 @@ await Promise.all([
 ]);
 
 execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });
+// After make: the cache's training run of `state` opens the state store through the addon.
+execFileSync(process.execPath, [join(root, 'build', 'produce-cache.js'), join(root, 'build')], { stdio: 'inherit' });
