@@ -16,6 +16,9 @@ fi
 # `sh scripts/bench.sh soak`: 200 sentry containers 20 at a time and 50 vm containers 5 at a time,
 # then a search for anything left (bench/results/soak.md). Long on 2 cores: SOAK=sentry|vm for one half.
 if [ "${1:-}" = soak ]; then exec node build/ts/bench/soak.js; fi
+# `sh scripts/bench.sh cli`: each lifecycle command, a 200-container soak 50 at a time and `docker run
+# --rm` against runc, wall and CPU time (bench/cli.ts, bench/results/cli.md; docs/cli-speed.md).
+if [ "${1:-}" = cli ]; then exec node build/ts/bench/cli.js; fi
 # `sh scripts/bench.sh net`: TCP ping-pong and bulk over loopback and redis-benchmark inside one
 # sandbox, the sentry against runsc on its ptrace platform, and native (bench/net.ts).
 if [ "${1:-}" = net ]; then

@@ -1,5 +1,8 @@
 // Entry point of the bundled CLI (build/moat.js).
+import { mark } from './util/profile';
 import { main } from './cli/main';
+
+mark('modules evaluated');
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -281,6 +281,21 @@ static const char *log_tail(char *log)
 	}
 }
 
+/*
+ * BPF_PROG_LOAD, again while it fails with EAGAIN: the verifier gives up with EAGAIN when a signal
+ * is pending (SIGCHLD of another container, a profiler's SIGPROF), as libbpf knows (it retries too).
+ */
+static long prog_load(union bpf_attr *a)
+{
+	long fd;
+	int tries = 0;
+
+	do
+		fd = bpf_call(BPF_PROG_LOAD, a);
+	while (fd < 0 && errno == EAGAIN && ++tries < 5);
+	return fd;
+}
+
 /* BPF_PROG_LOAD a BPF_PROG_TYPE_CGROUP_DEVICE program; on failure, retry with the verifier log. */
 static int load_device_prog(napi_env env, const void *insns, size_t count, const char *license)
 {
@@ -294,7 +309,7 @@ static int load_device_prog(napi_env env, const void *insns, size_t count, const
 	a.insns = (__u64)(uintptr_t)insns;
 	a.insn_cnt = (__u32)count;
 	a.license = (__u64)(uintptr_t)license;
-	fd = bpf_call(BPF_PROG_LOAD, &a);
+	fd = prog_load(&a);
 	if (fd >= 0)
 		return (int)fd;
 	err = errno;
@@ -302,7 +317,7 @@ static int load_device_prog(napi_env env, const void *insns, size_t count, const
 	a.log_level = 1;
 	a.log_buf = (__u64)(uintptr_t)log;
 	a.log_size = sizeof(log);
-	fd = bpf_call(BPF_PROG_LOAD, &a);
+	fd = prog_load(&a);
 	if (fd >= 0)
 		return (int)fd;
 	throw_errno(env, err, "bpf(BPF_PROG_LOAD)", log[0] ? log_tail(log) : NULL);

@@ -4,6 +4,7 @@ import type { Process } from '../spec/types';
 import { MoatError } from '../util/errors';
 import { bool, nonNegativeInt, onePositional, parseArgs, str } from './args';
 import type { CommandContext } from './context';
+import { mark } from '../util/profile';
 
 export const usage = 'create --bundle DIR [--pid-file F] [--console-socket S] [--no-pivot] [--preserve-fds N] ID';
 
@@ -25,6 +26,7 @@ export async function createCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, [...CREATE_FLAGS]);
   const id = onePositional(p, 'container id', 'create');
   const bundle = loadBundle(str(p, 'bundle') ?? '.');
+  mark('bundle config read');
   const socketPath = str(p, 'console-socket');
   if (bundle.spec.process.terminal && socketPath === undefined) {
     throw new MoatError('EUSAGE', 'create: process.terminal is set: a --console-socket is required');

@@ -7,6 +7,7 @@ import { configureLog, logError } from '../util/log';
 import { MoatError, messageOf } from '../util/errors';
 import { bool, lenientLogFlags, parseArgs, str } from './args';
 import type { Command, CommandContext, GlobalOptions } from './context';
+import { mark } from '../util/profile';
 
 declare const MOAT_VERSION: string;
 const VERSION = typeof MOAT_VERSION === 'string' ? MOAT_VERSION : '0.0.0-dev';
@@ -153,8 +154,11 @@ export async function main(argv: string[]): Promise<number> {
       return runtime;
     },
   };
+  mark('flags parsed');
+  const command = load();
+  mark(`${name} loaded`);
   try {
-    return await load()(ctx);
+    return await command(ctx);
   } catch (err) {
     if (err instanceof MoatError) {
       logError(err.message);

@@ -4,6 +4,7 @@ import { loadBundle } from '../spec/bundle';
 import { MoatError } from '../util/errors';
 import { bool, nonNegativeInt, onePositional, parseArgs, str } from './args';
 import type { CommandContext } from './context';
+import { mark } from '../util/profile';
 import { consoleRequest, CREATE_FLAGS } from './create';
 
 export const usage = 'run [--bundle DIR] [--detach] [--pid-file F] [--console-socket S] [--tty] ID   create and start; exits with the container\'s code';
@@ -12,6 +13,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, [...CREATE_FLAGS, { name: 'detach', alias: 'd', type: 'bool' }, { name: 'keep', type: 'bool' }, { name: 'tty', alias: 't', type: 'bool' }]);
   const id = onePositional(p, 'container id', 'run');
   const bundle = loadBundle(str(p, 'bundle') ?? '.');
+  mark('bundle config read');
   // --tty (moat's, not runc's): process.terminal without editing config.json.
   if (bool(p, 'tty')) bundle.spec.process.terminal = true;
   const detach = bool(p, 'detach');

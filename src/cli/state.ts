@@ -1,6 +1,7 @@
 import { stateJson } from '../runtime/status';
 import { onePositional, parseArgs } from './args';
 import type { CommandContext } from './context';
+import { writeStdout } from '../util/stdout';
 
 export const usage = 'state ID   print the container state as JSON';
 
@@ -8,6 +9,6 @@ export function stateCommand(ctx: CommandContext): number {
   const id = onePositional(parseArgs(ctx.argv, []), 'container id', 'state');
   const { handle, rec } = ctx.runtime().open(id);
   handle.release();
-  process.stdout.write(JSON.stringify(stateJson(rec), null, 2) + '\n');
+  writeStdout(JSON.stringify(stateJson(rec), null, 2) + '\n');
   return 0;
 }

@@ -7,6 +7,7 @@ import { executorPath } from '../sys';
 import { MoatError } from '../util/errors';
 import { encodePlan, type ExecutorPlan } from '../policy/plan';
 import { readReportLine } from '../util/report-line';
+import { mark } from '../util/profile';
 
 export interface LaunchOptions {
   plan: ExecutorPlan;
@@ -47,6 +48,7 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
   if (opts.console !== undefined) stdio.push(opts.console);
   const args = ['--plan-fd', String(planFd), '--report-fd', String(reportFd), '--mode', opts.mode];
   if (opts.dieWithParent) args.push('--die-with-parent', String(process.pid));
+  mark('executor spawning');
   const child = spawn(executorPath(), args, {
     stdio,
     // Its own session: terminal signals reach moat, which forwards them; never twice.

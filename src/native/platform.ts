@@ -4,22 +4,32 @@ import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platf
 import type { Spec } from '../spec/types';
 import type { CgroupRecord, ContainerRecord } from '../state/store';
 import { MoatError } from '../util/errors';
-import {
-  cgroupPids, collectStats, createCgroups, currentCgroupDirs, hostCgroupFiles, joinOps, prepareCgroups, removeCgroups, setFrozen, signalCgroup,
-  updateCgroups, type PreparedCgroups,
-} from '../policy/cgroups';
-import type { CgroupJoin, HostFacts } from '../policy/plan';
+import { cgroupPids, removeCgroups, setFrozen, signalCgroup } from '../policy/cgroups/system';
+import type { PreparedCgroups } from '../policy/cgroups';
+import type { CgroupJoin, ChildOp, HostFacts } from '../policy/plan';
+import { MS } from '../policy/plan/constants';
 import { debugLog } from '../util/log';
 import { realHostFacts } from '../policy/host-facts';
-import { consoleFd, launch } from './launcher';
-import { startLxcfs, stopLxcfs, wantsLxcfs, withLxcfsMounts } from './lxcfs';
-import { describePlan, IDMAP_ATTR, MS, planContainer, type ChildOp } from '../policy/plan';
-import { planExec } from '../policy/plan/exec';
+import { mark } from '../util/profile';
+
+// Loaded when used: create and exec need the planners (with the seccomp compiler), the cgroup
+// set-up and child_process; kill, delete, pause and ps, which also load this platform, need none
+// of them, and paid for them at every start (docs/cli-speed.md).
+/* eslint-disable @typescript-eslint/no-require-imports */
+const cgroupsModule = () => require('../policy/cgroups') as typeof import('../policy/cgroups');
+const planModule = () => require('../policy/plan') as typeof import('../policy/plan');
+const launcherModule = () => require('./launcher') as typeof import('./launcher');
+const lxcfsModule = () => require('./lxcfs') as typeof import('./lxcfs');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export class NativePlatform implements Platform {
   readonly name = 'native' as const;
 
   async create(req: CreateRequest): Promise<CreatedInit> {
+    const { createCgroups, prepareCgroups } = cgroupsModule();
+    const { describePlan, planContainer } = planModule();
+    const { consoleFd, launch } = launcherModule();
+    const { startLxcfs, wantsLxcfs, withLxcfsMounts } = lxcfsModule();
     const facts = realHostFacts();
     const cgroups = prepareCgroups({ id: req.id, spec: req.bundle.spec, systemdCgroup: req.systemdCgroup ?? false, facts });
     // dev.moat.lxcfs=true: a container-aware /proc from the container's own lxcfs (stopped by destroy,
@@ -45,8 +55,10 @@ export class NativePlatform implements Platform {
       ...(req.noNewKeyring ? {} : { sessionKeyring: `_ses.${req.id}` }),
     });
     debugLog(() => `plan for ${req.id}:\n${describePlan(plan)}`);
+    mark('planned');
     // Created last, once the plan is known to be valid; removed again on any failure to launch.
     const cgroupRecord = cgroups ? createCgroups(cgroups, (c) => req.recordCgroups?.(c)) : undefined;
+    mark('cgroups made');
     try {
       const launched = await launch({
         plan, mode: req.mode, preserveFds: req.preserveFds,
@@ -61,6 +73,9 @@ export class NativePlatform implements Platform {
   }
 
   async exec(req: ExecRequest): Promise<CreatedInit> {
+    const { describePlan } = planModule();
+    const { planExec } = require('../policy/plan/exec') as typeof import('../policy/plan/exec'); // eslint-disable-line @typescript-eslint/no-require-imports
+    const { consoleFd, launch } = launcherModule();
     const plan = planExec({
       initPid: req.record.pid,
       namespaces: (req.spec.linux?.namespaces ?? []).map((n) => n.type),
@@ -73,7 +88,7 @@ export class NativePlatform implements Platform {
       ...(req.console ? { console: { fd: consoleFd(req.preserveFds), rows: req.console.rows, cols: req.console.cols } } : {}),
     });
     // The new process joins the container's cgroups, like its init did.
-    if (req.record.cgroups) plan.parent.unshift(...joinOps(req.record.cgroups.dirs));
+    if (req.record.cgroups) plan.parent.unshift(...cgroupsModule().joinOps(req.record.cgroups.dirs));
     debugLog(() => `exec plan for ${req.record.id}:\n${describePlan(plan)}`);
     const launched = await launch({ plan, mode: req.mode, preserveFds: req.preserveFds, ...(req.stdin ? { stdin: req.stdin } : {}), ...(req.console ? { console: req.console.handoff } : {}), ...(req.stdio ? { stdio: req.stdio } : {}) });
     return { pid: launched.pid, exited: launched.exited };
@@ -84,7 +99,7 @@ export class NativePlatform implements Platform {
   }
 
   update(rec: ContainerRecord, spec: Spec, resources: unknown, field: string): void {
-    updateCgroups(cgroupsOf(rec, 'update'), spec, resources, realHostFacts(), field);
+    cgroupsModule().updateCgroups(cgroupsOf(rec, 'update'), spec, resources, realHostFacts(), field);
   }
 
   pids(rec: ContainerRecord): number[] | undefined {
@@ -98,11 +113,12 @@ export class NativePlatform implements Platform {
   }
 
   stats(rec: ContainerRecord): unknown {
+    const { collectStats, hostCgroupFiles } = cgroupsModule();
     return collectStats(cgroupsOf(rec, 'events'), hostCgroupFiles);
   }
 
   destroy(rec: ContainerRecord): void {
-    if (rec.lxcfs) stopLxcfs(rec.lxcfs);
+    if (rec.lxcfs) lxcfsModule().stopLxcfs(rec.lxcfs);
     if (rec.cgroups) removeCgroups(rec.cgroups);
   }
 }
@@ -110,7 +126,7 @@ export class NativePlatform implements Platform {
 /** Join the container's cgroups; skipped ones (rootless) leave it in moat's, which /sys/fs/cgroup shows. */
 function cgroupPlanInput(cgroups: PreparedCgroups | undefined, facts: HostFacts): { cgroup?: CgroupJoin } {
   if (cgroups) return { cgroup: { join: cgroups.join, dirs: cgroups.plan.dirs } };
-  const current = facts.uid !== 0 ? currentCgroupDirs(facts) : undefined;
+  const current = facts.uid !== 0 ? cgroupsModule().currentCgroupDirs(facts) : undefined;
   return current ? { cgroup: { join: [], dirs: current } } : {};
 }
 
@@ -127,6 +143,7 @@ function cgroupsOf(rec: ContainerRecord, what: string): CgroupRecord {
  * bundle's rootfs as it is.
  */
 function idmapTreeFor(req: CreateRequest): { source: string; attrs: number; rootfs: boolean } {
+  const { IDMAP_ATTR } = planModule();
   if (req.hostRootOverlay) return { source: '/', attrs: IDMAP_ATTR.RDONLY | IDMAP_ATTR.NODEV, rootfs: false };
   return { source: req.bundle.rootfs, attrs: 0, rootfs: true };
 }

@@ -11,6 +11,7 @@ import { ENDING_SIGNALS, type SandboxEnder } from './ending';
 import type { Created, Runtime } from './lifecycle';
 import { killAndWait } from './processes';
 import { relayTerminal } from './terminal';
+import { mark } from '../util/profile';
 
 // SIGINT/SIGQUIT from a terminal in raw mode arrive as bytes on the pty instead; SIGWINCH is
 // handled by the terminal relay (it resizes the pty, and the kernel tells the container).
@@ -59,6 +60,7 @@ export async function runForeground(rt: Runtime, created: Created, terminal?: nu
   let code: number;
   try {
     code = await waitWithTerminal(created.exited, terminal);
+    mark('exited');
   } finally {
     stop();
     ender?.detach();

@@ -2,7 +2,6 @@
 // on stdin, exactly its own args and env (nothing inherited from moat), and is killed after its
 // timeout. Which failures abort what is the spec's rule, kept here in one place.
 
-import { spawnSync } from 'node:child_process';
 import type { ContainerStateJson, Hook, Hooks } from '../spec/types';
 import { MoatError } from '../util/errors';
 import { logWarning } from '../util/log';
@@ -27,6 +26,8 @@ export function runHostHook(hook: Hook, state: ContainerStateJson): HookResult {
     const eq = e.indexOf('=');
     if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
   }
+  // Loaded here: child_process (with net and streams) costs every command that runs no hook (docs/cli-speed.md).
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(hook.path, args.slice(1), {
     argv0: args[0]!,
     env,

@@ -16,6 +16,7 @@ import { killAndWait, signalInNamespace, writePidFile } from './processes';
 import { startedState, stateJson, statusOf } from './status';
 import { claimRange, releaseRange } from '../state/userns-ranges';
 import { USERNS_ANNOTATION, wantsOwnUserns, withOwnUserns } from './userns';
+import { mark } from '../util/profile';
 
 export interface RuntimeOptions {
   root: string;
@@ -75,6 +76,7 @@ export class Runtime {
     let made: ContainerRecord | undefined;
     try {
       const platform = await platformFor(platformName);
+      mark('state claimed');
       // Before the spec is saved: exec joins the namespaces the saved spec names.
       if (ownUserns) checkReachable(o.hostRootOverlay?.scratch ?? o.bundle.rootfs);
       if (ownUserns) o = { ...o, bundle: { ...o.bundle, spec: withOwnUserns(o.bundle.spec, claimRange(handle.dir)) } };
@@ -133,6 +135,7 @@ export class Runtime {
         },
       };
       const init = await platform.create(req);
+      mark('init ready');
       pid = init.pid;
       const st = readProcStat(pid);
       if (!st) throw new MoatError('ESETUP', `container ${o.id}: init ${pid} exited during set-up`);
@@ -151,6 +154,7 @@ export class Runtime {
       record.phase = 'created';
       handle.write(record);
       if (o.pidFile) writePidFile(o.pidFile, pid);
+      mark('created');
       return { handle, record, exited: init.exited };
     } catch (err) {
       if (pid > 0 && startTime) killAndWait(pid, startTime);
@@ -209,6 +213,7 @@ export class Runtime {
     fs.rmSync(handle.fifoPath, { force: true });
     rec.phase = 'running';
     handle.write(rec);
+    mark('started');
     runHooks('poststart', spec.hooks, startedState(rec));
   }
 
@@ -216,6 +221,7 @@ export class Runtime {
   open(id: string): { handle: ContainerHandle; rec: ContainerRecord } {
     const handle = this.store.open(id);
     const rec = handle.read();
+    mark('state read');
     if (!rec) {
       // A claim whose create died before writing state: report it as stopped so delete can clean it.
       return {
@@ -298,11 +304,13 @@ export class Runtime {
     }
     // The processes are gone (what is left in the cgroup is killed there): remove its cgroups.
     platform.destroy(rec);
+    mark('cgroups removed');
     if (rec.platform === 'native' && rec.annotations?.[USERNS_ANNOTATION] === 'auto') releaseRange(handle.dir);
     if (rec.pid !== 0 && fs.existsSync(handle.specPath)) {
       runHooks('poststop', this.savedSpec(handle).hooks, { ...stateJson(rec), status: 'stopped', pid: 0 });
     }
     handle.destroy();
+    mark('deleted');
   }
 
   /** pause (true) / resume (false): freeze or thaw every process of the container. */

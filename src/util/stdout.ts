@@ -1,0 +1,20 @@
+// Output of the commands that clients run often (`state`): written to fd 1 directly. The first use of
+// process.stdout builds a stream (for a pipe, a net.Socket with the stream machinery): measurable in
+// a command whose whole work is a few file reads (docs/cli-speed.md). Same bytes, same order.
+
+import * as fs from 'node:fs';
+
+let pause: Int32Array | undefined;
+
+export function writeStdout(text: string): void {
+  let buf = Buffer.from(text);
+  while (buf.length > 0) {
+    try {
+      buf = buf.subarray(fs.writeSync(1, buf));
+    } catch (err) {
+      // A non-blocking pipe the reader has not emptied yet: wait a little, as a stream would.
+      if ((err as { code?: string }).code !== 'EAGAIN') throw err;
+      Atomics.wait((pause ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, 1);
+    }
+  }
+}
