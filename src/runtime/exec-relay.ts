@@ -44,9 +44,19 @@ export interface RelayStart {
   failure: (message: string) => MoatError;
 }
 
+let relayEntry: string | undefined;
+
+/**
+ * The script a relay runs as (`node SCRIPT <relay command>`): moat's CLI bundle. The CLI is that
+ * script itself (process.argv[1]); a program using the SDK names it here (src/sdk finds build/moat.js).
+ */
+export function setRelayEntry(script: string): void {
+  relayEntry = script;
+}
+
 /** Starts the relay; resolves once the process runs in the sandbox (or throws the relay's error). */
-export async function startRelay(o: RelayStart): Promise<{ pid: number; exited: Promise<number> }> {
-  const entry = process.argv[1];
+export async function startRelay(o: RelayStart): Promise<{ pid: number; exited: Promise<number>; detail: string }> {
+  const entry = relayEntry ?? process.argv[1];
   if (!entry) throw new MoatError('EINTERNAL', `${o.command}: cannot find moat to start the relay`);
   const stdio: StdioOptions = [...o.stdio, 'pipe', 'pipe', ...(o.extra ?? [])];
   // Its own session, like the executor natively: the caller's terminal signals reach moat, which
@@ -63,12 +73,13 @@ export async function startRelay(o: RelayStart): Promise<{ pid: number; exited: 
   request.on('error', () => undefined);
   request.end(JSON.stringify(o.request));
   const line = await Promise.race([readReportLine(child.stdio[RELAY_REPORT_FD] as Readable, exited, (code) => `error the exec relay exited (status ${code}) without reporting`), spawnError]);
-  if (line === 'ok') {
+  // `ok`, or `ok <detail>` (the vm relay: the process's pid in the guest).
+  if (line === 'ok' || line.startsWith('ok ')) {
     if (o.detach) {
       child.unref();
       for (const s of [child.stdio[RELAY_REQUEST_FD], child.stdio[RELAY_REPORT_FD]]) (s as unknown as { unref?: () => void } | null)?.unref?.();
     }
-    return { pid: child.pid!, exited };
+    return { pid: child.pid!, exited, detail: line.slice(3) };
   }
   await exited;
   throw o.failure(line.startsWith('error ') ? line.slice(6) : line);
@@ -79,7 +90,7 @@ export async function startRelay(o: RelayStart): Promise<{ pid: number; exited: 
  * then returns); it resolves with the process's exit status. An error before `started()` is
  * reported to moat exec; one after it means the sandbox went away.
  */
-export async function relayMain<R>(what: string, run: (request: R, started: () => void) => Promise<number>): Promise<number> {
+export async function relayMain<R>(what: string, run: (request: R, started: (detail?: string) => void) => Promise<number>): Promise<number> {
   let request: R;
   try {
     request = JSON.parse(fs.readFileSync(RELAY_REQUEST_FD, 'utf8')) as R;
@@ -100,7 +111,7 @@ export async function relayMain<R>(what: string, run: (request: R, started: () =
     }
   };
   try {
-    return await run(request, () => report('ok'));
+    return await run(request, (detail) => report(detail ? `ok ${detail}` : 'ok'));
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     if (!reported) {

@@ -47,10 +47,12 @@ export interface ExecRelayOptions {
   terminal?: { rows: number; cols: number; handoff: number };
   /** --detach: return once the process runs; the relay stays behind it. */
   detach: boolean;
+  /** Without a terminal: the process's stdin, stdout, stderr (fds of moat's; the SDK's pipes); default moat's own. */
+  stdio?: readonly [number, number, number];
 }
 
 /** Start the relay; resolves once the process runs in the guest (or throws the guest's error). */
-export function startExecRelay(o: ExecRelayOptions): Promise<{ pid: number; exited: Promise<number> }> {
+export async function startExecRelay(o: ExecRelayOptions): Promise<{ pid: number; exited: Promise<number>; signal(signal: number): void }> {
   const request: RelayRequest = {
     dir: o.vm.dir,
     socket: o.vm.socket,
@@ -60,17 +62,29 @@ export function startExecRelay(o: ExecRelayOptions): Promise<{ pid: number; exit
     plan: o.plan.toString('base64'),
     ...(o.terminal ? { terminal: { rows: o.terminal.rows, cols: o.terminal.cols } } : {}),
   };
-  return startRelay({
+  const relay = await startRelay({
     command: 'vm-exec-relay',
     request,
     // With a terminal the relay talks to the pty, never to moat's own stdio: detached, not even its
     // stderr (a caller such as containerd's shim reads moat's output to its end, which must come).
-    stdio: o.terminal ? ['ignore', 'ignore', o.detach ? 'ignore' : 'inherit'] : ['inherit', 'inherit', 'inherit'],
+    stdio: o.terminal ? ['ignore', 'ignore', o.detach ? 'ignore' : 'inherit'] : (o.stdio ?? ['inherit', 'inherit', 'inherit']),
     ...(o.terminal ? { extra: [o.terminal.handoff] } : {}),
     detach: o.detach,
     // As natively (and runc): a missing program is exit status 127 with runc's words.
     failure: (message) => (message.startsWith('exec: "') ? new MoatError('EEXEC', message) : new MoatError('ESETUP', message)),
   });
+  // Any signal, SIGKILL included (the relay itself cannot pass that one on), straight to the
+  // process in the guest over the control channel: the relay said its guest pid.
+  const guestPid = Number(relay.detail);
+  const alive = () => readProcStat(o.vm.vmmPid)?.startTime === o.vm.vmmStartTime;
+  return {
+    pid: relay.pid,
+    exited: relay.exited,
+    signal: (signal) => {
+      if (Number.isSafeInteger(guestPid) && guestPid > 0) void signalExec(o.vm.socket, signal, guestPid, alive);
+      else process.kill(relay.pid, signal);
+    },
+  };
 }
 
 // ---- the relay process ----
@@ -80,7 +94,7 @@ export function execRelayMain(): Promise<number> {
   return relayMain<RelayRequest>('vm-exec-relay', relay);
 }
 
-async function relay(req: RelayRequest, started: () => void): Promise<number> {
+async function relay(req: RelayRequest, started: (detail?: string) => void): Promise<number> {
   const alive = () => readProcStat(req.vmmPid)?.startTime === req.vmmStartTime;
   // A terminal: a host pty whose master goes to the caller (console socket, or moat's foreground
   // relay); this process relays its slave (raw: the guest's pty does the line discipline).
@@ -95,7 +109,7 @@ async function relay(req: RelayRequest, started: () => void): Promise<number> {
   const answer = await channel.request({ type: 'exec', plan: Buffer.from(req.plan, 'base64'), terminal: pty !== undefined }, CONNECT_TIMEOUT_MS);
   if (answer.type === 'error') throw new Error(answer.message);
   if (answer.type !== 'ready') throw new Error(`vm channel: answer to exec was ${answer.type}, expected ready`);
-  started();
+  started(String(answer.pid));
 
   const out = pty ? pty.slave : 1;
   const err = pty ? pty.slave : 2;

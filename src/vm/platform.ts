@@ -125,8 +125,9 @@ export class VmPlatform implements Platform {
       plan: encodePlan(plan),
       ...(terminal && req.console ? { terminal: { rows: req.console.rows, cols: req.console.cols, handoff: socketFd(req.console.handoff) } } : {}),
       detach: req.mode === 'create',
+      ...(req.stdio ? { stdio: req.stdio } : {}),
     });
-    return { pid: relay.pid, exited: relay.exited };
+    return { pid: relay.pid, exited: relay.exited, signal: relay.signal };
   }
 
   /** The cgroup freezer on QEMU: every vCPU and I/O thread stops, the guest with them. */
