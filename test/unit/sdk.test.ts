@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { IDLE_INIT, parseSize, sandboxSpec } from '../../src/sdk/options';
 import { checkEntryName, singleFileTar, TarCheck } from '../../src/sdk/tar';
 import { UsageError } from '../../src/sdk/errors';
+import { hostRootOverlayOps } from '../../src/native/platform';
 
 const base = { rootfs: '/srv/rootfs' };
 
@@ -95,4 +96,12 @@ test('sdk tar: absolute names, .. components and hostile long names or hard link
   await assert.rejects(pass(longEvil), /'\.\.' is refused/);
   // A stream cut inside an entry.
   await assert.rejects(pass(t.subarray(0, 700)), /ends inside an entry/);
+});
+
+test('sdk: a native sandbox over a rootfs gets do\'s overlay with that rootfs as its lower layer', () => {
+  const ops = hostRootOverlayOps('/run/moat/sdk-1/scratch', { lower: '/srv/rootfs' });
+  const overlay = ops.find((o) => o.op === 'mount' && o.fstype === 'overlay');
+  assert.equal((overlay as { data: string }).data, 'lowerdir=/srv/rootfs,upperdir=/run/moat/sdk-1/scratch/upper,workdir=/run/moat/sdk-1/scratch/work');
+  assert.throws(() => hostRootOverlayOps('/s', { lower: '/a:b' }), /must be an absolute path without/);
+  assert.throws(() => hostRootOverlayOps('/s', { lower: 'rel' }), /must be an absolute path without/);
 });
