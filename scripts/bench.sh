@@ -27,4 +27,10 @@ if [ "${1:-}" = net ]; then
 fi
 # `sh scripts/bench.sh vm-pod`: a second container in a vm pod against the first (CRI, moat's shim).
 if [ "${1:-}" = vm-pod ]; then MOAT_NATIVE_DIR="$PWD/build/native" exec node build/ts/bench/vm-pod.js; fi
+# `sh scripts/bench.sh sdk`: the SDK's create → first byte and a Python run through a warm pool, per
+# isolation, against docker run --rm (its own dockerd) and runsc do (bench/sdk.ts).
+if [ "${1:-}" = sdk ]; then
+  sh scripts/ensure-packages.sh "moat bench" runsc
+  MOAT_NATIVE_DIR="$PWD/build/native" exec node build/ts/bench/sdk.js
+fi
 exec node build/ts/bench/run-true.js

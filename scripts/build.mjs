@@ -1,5 +1,5 @@
 // Build: TypeScript bundled ahead of time into one CommonJS file (no compilation at run time), and
-// the native layer (executor + addon) compiled from source with make.
+// the native layer (executor + addon) compiled from source with make; the SDK's type declarations.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -61,7 +61,10 @@ await Promise.all([
   cli(),
   bundle('src/shim/main.ts', 'build/shim.js', version),
   bundle('src/sentry/main.ts', 'build/sentry.js'),
+  // The SDK (docs/sdk.md): the package's entry, with its type declarations under build/types.
+  bundle('src/sdk/index.ts', 'build/sdk.js', version),
 ]);
+execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.sdk.json')], { stdio: 'inherit' });
 
 execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });
 // After make: the cache's training run of `state` opens the state store through the addon.

@@ -10,4 +10,4 @@ export MOAT_NATIVE_DIR="$PWD/build/native"
 # The executor on its own: plans fed by hand, including broken ones and a killed executor (~1 s).
 node native/test/smoke.mjs
 # One file at a time: integration tests start real containers and check the host for leaks.
-exec node --test --test-concurrency=1 build/ts/test/unit/*.test.js build/ts/test/integration/*.test.js build/ts/test/sentry/*.test.js build/ts/test/security/*.test.js build/ts/test/clients/*.test.js build/ts/test/apps/*.test.js
+exec node --test --test-concurrency=1 build/ts/test/unit/*.test.js build/ts/test/integration/*.test.js build/ts/test/sentry/*.test.js build/ts/test/security/*.test.js build/ts/test/clients/*.test.js build/ts/test/apps/*.test.js build/ts/test/sdk/*.test.js

@@ -1,8 +1,7 @@
-import * as crypto from 'node:crypto';
-import * as path from 'node:path';
 import { runForeground } from '../runtime/foreground';
 import { doSpec } from '../runtime/do-spec';
 import { DO_PREFIX } from '../runtime/sweep';
+import { createSandbox } from '../runtime/sandbox';
 import { callerWindowSize, foregroundConsoleEndpoint } from '../runtime/terminal';
 import { MoatError } from '../util/errors';
 import { DEFAULT_GRACE_MS, SandboxEnder } from '../runtime/ending';
@@ -68,8 +67,6 @@ export async function doCommand(ctx: CommandContext): Promise<number> {
 }
 
 async function runSandbox(rt: Runtime, args: string[], hostname: string | undefined, userns: boolean, ender: SandboxEnder): Promise<number> {
-  const id = `${DO_PREFIX}${crypto.randomBytes(6).toString('hex')}`;
-  const scratch = path.join(rt.store.dir(id), 'scratch');
   const spec = doSpec({ args, env: process.env, cwd: process.cwd(), userns, ...(hostname ? { hostname } : {}) });
   // At a terminal, the sandbox gets a pty of its own, relayed by moat: never the caller's terminal
   // itself, which a sandboxed process could push keystrokes into (TIOCSTI) or reconfigure. (In a
@@ -79,16 +76,8 @@ async function runSandbox(rt: Runtime, args: string[], hostname: string | undefi
   let created;
   let terminal: number | undefined;
   try {
-    created = await rt.create({
-      id,
-      bundle: { dir: rt.store.dir(id), spec, rootfs: path.join(scratch, 'merged') },
-      mode: 'run',
-      noPivot: false,
-      preserveFds: 0,
-      hostRootOverlay: { scratch },
-      dieWithRunner: true,
-      ...(endpoint ? { console: { handoff: endpoint.handoff, ...callerWindowSize() } } : {}),
-    });
+    // The SDK's sandboxes are made by the same core (src/runtime/sandbox.ts).
+    created = await createSandbox(rt, { prefix: DO_PREFIX, spec, ...(endpoint ? { console: { handoff: endpoint.handoff, ...callerWindowSize() } } : {}) });
     terminal = endpoint?.receiveMaster();
   } finally {
     endpoint?.close();

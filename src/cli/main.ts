@@ -3,6 +3,7 @@
 
 import { Runtime } from '../runtime/lifecycle';
 import { sweepStaleDo } from '../runtime/sweep';
+import { defaultRoot } from '../state/default-root';
 import { configureLog, logError } from '../util/log';
 import { MoatError, messageOf } from '../util/errors';
 import { bool, lenientLogFlags, parseArgs, str } from './args';
@@ -92,13 +93,6 @@ commands:
   features  print supported features as JSON
 `;
 
-/** /run/moat for root; a rootless caller keeps its state in its own runtime dir, as runc does. */
-function defaultRoot(): string {
-  const uid = process.getuid?.() ?? 0;
-  if (uid === 0) return '/run/moat';
-  const xdg = process.env.XDG_RUNTIME_DIR;
-  return xdg && xdg.startsWith('/') ? `${xdg}/moat` : `/tmp/moat-${uid}`;
-}
 
 export async function main(argv: string[]): Promise<number> {
   let g;

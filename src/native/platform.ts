@@ -49,7 +49,7 @@ export class NativePlatform implements Platform {
       facts,
       container: { id: req.id, bundle: req.bundle.dir },
       ...cgroupPlanInput(cgroups, facts),
-      ...(req.hostRootOverlay ? { rootfsPrelude: hostRootOverlayOps(req.hostRootOverlay.scratch, { idmapped: req.idmapped === true }) } : {}),
+      ...(req.hostRootOverlay ? { rootfsPrelude: hostRootOverlayOps(req.hostRootOverlay.scratch, { idmapped: req.idmapped === true, ...(req.hostRootOverlay.lower ? { lower: req.hostRootOverlay.lower } : {}) }) } : {}),
       ...(req.idmapped ? { idmapTree: idmapTreeFor(req) } : {}),
       ...(req.console ? { console: { fd: consoleFd(req.preserveFds), rows: req.console.rows, cols: req.console.cols } } : {}),
       ...(req.noNewKeyring ? {} : { sessionKeyring: `_ses.${req.id}` }),
@@ -144,7 +144,7 @@ function cgroupsOf(rec: ContainerRecord, what: string): CgroupRecord {
  */
 function idmapTreeFor(req: CreateRequest): { source: string; attrs: number; rootfs: boolean } {
   const { IDMAP_ATTR } = planModule();
-  if (req.hostRootOverlay) return { source: '/', attrs: IDMAP_ATTR.RDONLY | IDMAP_ATTR.NODEV, rootfs: false };
+  if (req.hostRootOverlay) return { source: req.hostRootOverlay.lower ?? '/', attrs: IDMAP_ATTR.RDONLY | IDMAP_ATTR.NODEV, rootfs: false };
   return { source: req.bundle.rootfs, attrs: 0, rootfs: true };
 }
 
@@ -155,9 +155,10 @@ function idmapTreeFor(req: CreateRequest): { source: string; attrs: number; root
  * writable), the tmpfs belongs to the namespace's root and the overlay keeps its metadata in
  * user.* xattrs (userxattr: trusted.* is the host root's).
  */
-export function hostRootOverlayOps(scratch: string, opts: { idmapped?: boolean } = {}): ChildOp[] {
+export function hostRootOverlayOps(scratch: string, opts: { idmapped?: boolean; lower?: string } = {}): ChildOp[] {
   if (/[,:\n]/.test(scratch)) throw new Error(`scratch path ${scratch} cannot be used in overlay options`);
-  const lower = opts.idmapped ? `${scratch}/lower` : '/';
+  if (opts.lower !== undefined && (/[,:\n]/.test(opts.lower) || !opts.lower.startsWith('/'))) throw new MoatError('EUSAGE', `rootfs ${opts.lower}: must be an absolute path without ',', ':' or newlines to be an overlay's lower layer`);
+  const lower = opts.idmapped ? `${scratch}/lower` : (opts.lower ?? '/');
   return [
     { op: 'mount', src: 'tmpfs', target: scratch, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV, data: 'mode=700' },
     { op: 'rootfs', path: scratch },

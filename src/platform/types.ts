@@ -38,9 +38,10 @@ export interface CreateRequest {
   /**
    * `moat do`: the rootfs is a read-only view of the host's root with a writable in-memory layer,
    * built inside the container's own mount namespace under `scratch` (so it vanishes with it).
-   * bundle.rootfs is then `<scratch>/merged`.
+   * bundle.rootfs is then `<scratch>/merged`. `lower` (native; the SDK's rootfs sandboxes): that
+   * directory read-only instead of the host's root, so sandboxes sharing one rootfs never write it.
    */
-  hostRootOverlay?: { scratch: string };
+  hostRootOverlay?: { scratch: string; lower?: string };
   /**
    * The spec has a user namespace moat chose (dev.moat.userns=auto): the rootfs (or the host root
    * under `hostRootOverlay`) is mounted idmapped with it, so ownership looks right inside.
@@ -84,6 +85,8 @@ export interface CreatedInit {
   pid: number;
   /** In run mode: resolves with the container's exit status once it has exited. */
   exited: Promise<number>;
+  /** Signal this process where `pid` does not stand for it (a sentry exec in run mode: moat's own pid). */
+  signal?(signal: number): void;
 }
 
 export interface ExecRequest {

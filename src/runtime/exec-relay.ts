@@ -44,9 +44,19 @@ export interface RelayStart {
   failure: (message: string) => MoatError;
 }
 
+let relayEntry: string | undefined;
+
+/**
+ * The script a relay runs as (`node SCRIPT <relay command>`): moat's CLI bundle. The CLI is that
+ * script itself (process.argv[1]); a program using the SDK names it here (src/sdk finds build/moat.js).
+ */
+export function setRelayEntry(script: string): void {
+  relayEntry = script;
+}
+
 /** Starts the relay; resolves once the process runs in the sandbox (or throws the relay's error). */
 export async function startRelay(o: RelayStart): Promise<{ pid: number; exited: Promise<number>; sandboxPid?: number }> {
-  const entry = process.argv[1];
+  const entry = relayEntry ?? process.argv[1];
   if (!entry) throw new MoatError('EINTERNAL', `${o.command}: cannot find moat to start the relay`);
   const stdio: StdioOptions = [...o.stdio, 'pipe', 'pipe', ...(o.extra ?? [])];
   // Its own session, like the executor natively: the caller's terminal signals reach moat, which

@@ -41,7 +41,7 @@ export interface CreateOptions {
   preserveFds: number;
   /** run: the executor stays and reports the exit status; create: the init is left to its reaper. */
   mode: 'create' | 'run';
-  hostRootOverlay?: { scratch: string };
+  hostRootOverlay?: { scratch: string; lower?: string };
   console?: ConsoleRequest;
   noNewKeyring?: boolean;
   /** stdin, stdout, stderr of the container's process (the shim's FIFOs); default: moat's own. */

@@ -14,6 +14,8 @@ import { debugLog } from '../util/log';
 import type { Runtime } from './lifecycle';
 
 export const DO_PREFIX = 'do-';
+/** The SDK's sandboxes (src/sdk): swept the same way when their owning process is gone. */
+export const SDK_PREFIX = 'sdk-';
 
 function deadRunner(file: string): boolean {
   let rec: Partial<ContainerRecord>;
@@ -26,12 +28,12 @@ function deadRunner(file: string): boolean {
   return c !== undefined && typeof c.pid === 'number' && typeof c.startTime === 'string' && !isLive(c.pid, c.startTime);
 }
 
-/** Delete the `do-*` entries whose runner is dead; returns their ids. Never throws. */
+/** Delete the `do-*` and `sdk-*` entries whose runner is dead; returns their ids. Never throws. */
 export function sweepStaleDo(rt: Runtime): string[] {
   const swept: string[] = [];
   let ids: string[];
   try {
-    ids = rt.store.ids().filter((id) => id.startsWith(DO_PREFIX));
+    ids = rt.store.ids().filter((id) => id.startsWith(DO_PREFIX) || id.startsWith(SDK_PREFIX));
   } catch {
     return swept;
   }

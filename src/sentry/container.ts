@@ -274,9 +274,10 @@ export class SentryPlatform implements Platform {
       ...(p.noNewPrivileges ? { noNewPrivs: true } : {}),
     };
     if (req.mode === 'create') return startExecRelay(sock, req.record.id, wire, req.stdio);
-    const { first, exited } = await execThroughSocket(sock, req.record.id, wire);
+    // The given stdio (the SDK's pipes) or this moat's own; the sentry holds them from here on.
+    const { first, exited, signal } = await execThroughSocket(sock, req.record.id, wire, req.stdio ?? [0, 1, 2]);
     void first;
-    return { pid: process.pid, exited };
+    return { pid: process.pid, exited, signal };
   }
 
   /** The cgroup freezer stops the sentry, its stubs and the gofer together (a ptrace stop thaws as one). */
@@ -320,10 +321,10 @@ export class SentryPlatform implements Platform {
 }
 
 /** Connect, hand over this process's stdio with the request, and follow the process to its exit. */
-export async function execThroughSocket(sock: string, id: string, wire: unknown): Promise<{ first: number; exited: Promise<number>; signal(sig: number): void }> {
+export async function execThroughSocket(sock: string, id: string, wire: unknown, stdio: readonly [number, number, number] = [0, 1, 2]): Promise<{ first: number; exited: Promise<number>; signal(sig: number): void }> {
   const conn = await connect(sock, id);
   const fd = socketFd(conn);
-  ptraceSys().sendMsg(fd, Buffer.from(JSON.stringify(wire)), [0, 1, 2]);
+  ptraceSys().sendMsg(fd, Buffer.from(JSON.stringify(wire)), [...stdio]);
   const lines = lineReader(conn);
   const first = await lines.next();
   if (!first || typeof first.pid !== 'number') {

@@ -47,12 +47,12 @@ export interface ExecRelayOptions {
   terminal?: { rows: number; cols: number; handoff: number };
   /** --detach: return once the process runs; the relay stays behind it. */
   detach: boolean;
-  /** The relay's stdin, stdout, stderr without a terminal (the shim's FIFOs); default: moat's own. */
+  /** Without a terminal: the process's stdin, stdout, stderr (fds of moat's; the SDK's pipes); default moat's own. */
   stdio?: readonly [number, number, number];
 }
 
 /** Start the relay; resolves once the process runs in the guest (or throws the guest's error). */
-export function startExecRelay(o: ExecRelayOptions): Promise<{ pid: number; exited: Promise<number>; sandboxPid?: number }> {
+export async function startExecRelay(o: ExecRelayOptions): Promise<{ pid: number; exited: Promise<number>; sandboxPid?: number; signal(signal: number): void }> {
   const request: RelayRequest = {
     dir: o.vm.dir,
     socket: o.vm.socket,
@@ -62,7 +62,7 @@ export function startExecRelay(o: ExecRelayOptions): Promise<{ pid: number; exit
     plan: o.plan.toString('base64'),
     ...(o.terminal ? { terminal: { rows: o.terminal.rows, cols: o.terminal.cols } } : {}),
   };
-  return startRelay({
+  const relay = await startRelay({
     command: 'vm-exec-relay',
     request,
     // With a terminal the relay talks to the pty, never to moat's own stdio: detached, not even its
@@ -73,6 +73,19 @@ export function startExecRelay(o: ExecRelayOptions): Promise<{ pid: number; exit
     // As natively (and runc): a missing program is exit status 127 with runc's words.
     failure: (message) => (message.startsWith('exec: "') ? new MoatError('EEXEC', message) : new MoatError('ESETUP', message)),
   });
+  // Any signal, SIGKILL included (the relay itself cannot pass that one on), straight to the
+  // process in the guest over the control channel: the relay said its guest pid.
+  const guestPid = relay.sandboxPid;
+  const alive = () => readProcStat(o.vm.vmmPid)?.startTime === o.vm.vmmStartTime;
+  return {
+    pid: relay.pid,
+    exited: relay.exited,
+    ...(guestPid !== undefined ? { sandboxPid: guestPid } : {}),
+    signal: (signal) => {
+      if (guestPid !== undefined && guestPid > 0) void signalExec(o.vm.socket, signal, guestPid, alive);
+      else process.kill(relay.pid, signal);
+    },
+  };
 }
 
 // ---- the relay process ----

@@ -148,7 +148,7 @@ export class VmPlatform implements Platform {
       detach: req.mode === 'create',
       ...(req.stdio ? { stdio: req.stdio } : {}),
     });
-    return { pid: relay.pid, exited: relay.exited };
+    return { pid: relay.pid, exited: relay.exited, signal: relay.signal };
   }
 
   /** The cgroup freezer on QEMU: every vCPU and I/O thread stops, the guest with them. */
