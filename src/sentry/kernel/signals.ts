@@ -28,7 +28,11 @@ function initTakes(tg: ThreadGroup, sig: number, fromOutside: boolean, target: T
   if (sig === SIGKILL || sig === SIGSTOP) return fromOutside;
   // A blocked signal is queued even for init (Linux's sig_ignored looks at the mask first): it may
   // be taken by sigwait or a signalfd; delivered with the default action, it is dropped.
-  return tg.handlers.actions[sig].handler !== SIG_DFL || (target.sigmask & sigbit(sig)) !== 0n;
+  // As Linux's sig_ignored, "blocked" includes the mask a sigtimedwait had before it unblocked
+  // the signals it waits for (real_blocked): init waiting in sigtimedwait takes them.
+  const bit = sigbit(sig);
+  const blocked = (target.sigmask & bit) !== 0n || (target.wakeOnSignal && ((target.savedMask ?? 0n) & bit) !== 0n);
+  return tg.handlers.actions[sig].handler !== SIG_DFL || blocked;
 }
 
 /** A signal init took only because it was blocked (its action is the default): marked, to drop at delivery. */
