@@ -98,7 +98,8 @@ export function sendSignalToGroup(tg: ThreadGroup, info: SigInfo, fromOutside = 
   const bit = sigbit(sig);
   const allBlock = [...tg.tasks].every((t) => (t.sigmask & bit) !== 0n);
   if (ignored(tg, sig) && !allBlock) return;
-  if (sig < 32 && tg.pending.some((s) => s.signo === sig)) return;
+  // A timer's signal is queued even when the same legacy signal is pending (Linux's send_sigqueue).
+  if (sig < 32 && info.timerId === undefined && tg.pending.some((s) => s.signo === sig)) return;
   tg.pending.push(markInit(tg, info));
   tg.signalQueue.notify();
   const t = pickTarget(tg, sig);
@@ -117,7 +118,7 @@ export function sendSignalToTask(t: Task, info: SigInfo): void {
   }
   if (sig === SIGCONT) continueGroup(tg);
   if (ignored(tg, sig) && (t.sigmask & sigbit(sig)) === 0n) return;
-  if (sig < 32 && t.pending.some((s) => s.signo === sig)) return;
+  if (sig < 32 && info.timerId === undefined && t.pending.some((s) => s.signo === sig)) return;
   t.pending.push(markInit(tg, info));
   tg.signalQueue.notify();
   if ((t.sigmask & sigbit(sig)) === 0n) notifyTask(t);
