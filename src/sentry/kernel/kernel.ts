@@ -172,6 +172,8 @@ export class Kernel {
       t.wake();
       return;
     }
+    // The parked call's last word before it returns EINTR (a sleep's time left, counted now).
+    (t.blockState as { onInterrupt?: () => void } | undefined)?.onInterrupt?.();
     t.unblock();
     t.interrupted = t.interruptResult;
     this.sleepers.delete(t);
