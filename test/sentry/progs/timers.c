@@ -5,7 +5,7 @@
  * glibc's SIGEV_THREAD; a queued signal is not queued twice, its si_overrun counts what was missed
  * and timer_getoverrun reads it; a queued signal of a timer set again or deleted is not delivered;
  * TIMER_ABSTIME on MONOTONIC and REALTIME (also in the past); CPU-clock timers (process, thread,
- * another process's clock); RLIMIT_SIGPENDING; exec and fork; every argument's error. */
+ * another process's clock); RLIMIT_SIGPENDING; RLIMIT_CPU's SIGXCPU; exec and fork; every argument's error. */
 #include "common.h"
 #include <poll.h>
 #include <pthread.h>
@@ -438,6 +438,47 @@ static void limits(void)
 	EXPECT("RLIMIT_SIGPENDING 0: EAGAIN", WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+static volatile sig_atomic_t xcpu;
+
+static void on_xcpu(int sig)
+{
+	(void)sig;
+	xcpu++;
+}
+
+static void spin_cpu(void)
+{
+	volatile unsigned long x = 0;
+	long end = now_ns(CLOCK_MONOTONIC) + 20 * NS;
+	while (now_ns(CLOCK_MONOTONIC) < end && xcpu < 2) for (int i = 0; i < 100000; i++) x += i;
+}
+
+static void cpu_limit(void)
+{
+	/* RLIMIT_CPU: SIGXCPU at the soft limit (by default it kills)... */
+	struct rlimit rl = { 1, 3 };
+	pid_t child = fork();
+	if (child == 0) {
+		setrlimit(RLIMIT_CPU, &rl);
+		spin_cpu();
+		_exit(0);
+	}
+	int st;
+	waitpid(child, &st, 0);
+	EXPECT("RLIMIT_CPU soft: killed by SIGXCPU", WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU);
+	/* ...handled, once more each second of CPU, the soft limit going up by one each time. */
+	child = fork();
+	if (child == 0) {
+		signal(SIGXCPU, on_xcpu);
+		setrlimit(RLIMIT_CPU, &rl);
+		spin_cpu();
+		getrlimit(RLIMIT_CPU, &rl);
+		_exit(xcpu == 2 && rl.rlim_cur == 3 ? 0 : 1);
+	}
+	waitpid(child, &st, 0);
+	EXPECT("RLIMIT_CPU handled: twice, soft limit raised to 3", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 static void fork_exec(const char *self)
 {
 	sigevent_t sev = { .sigev_notify = SIGEV_NONE };
@@ -505,6 +546,7 @@ int main(int argc, char **argv)
 	threads();
 	cputimers();
 	limits();
+	cpu_limit();
 	fork_exec(argv[0]);
 	return finish();
 }
