@@ -1,11 +1,12 @@
 // RLIMIT_CPU, as Linux's check_process_timers: once the process's CPU time reaches the soft limit
 // it gets SIGXCPU, and the soft limit goes up by a second (so a process that handles SIGXCPU gets
 // one each second of CPU); at the hard limit, SIGKILL. The process's CPU clock is read when the
-// kernel's deadline list calls (no host timer): after a quarter of what is left to the next limit,
-// at least every 10 ms — CPU time runs at most a few times faster than wall time.
+// kernel's deadline list calls (no host timer), as the CPU-clock timers' (posix-timers.ts
+// cpuPollDelay): CPU time runs at most a few times faster than wall time.
 
 import { SIGKILL, SIGXCPU } from '../abi/signals';
 import { groupCpuNs } from './cputime';
+import { cpuPollDelay } from './posix-timers';
 import { sendSignalToGroup } from './signals';
 import type { ThreadGroup } from './task';
 
@@ -17,6 +18,9 @@ const SI_KERNEL = 0x80;
 interface Deadline {
   deadline: number;
   fire: () => void;
+  /** The CPU time (s) at this look and the wait to the next (ms). */
+  cpuS: number;
+  delay: number;
 }
 const watches = new WeakMap<ThreadGroup, Deadline>();
 
@@ -40,8 +44,11 @@ export function watchCpuLimit(tg: ThreadGroup): void {
   }
   const next = Math.min(lim.cur >= cpuS ? lim.cur : Infinity, hard);
   if (next === Infinity) return;
+  const delay = cpuPollDelay((next - cpuS) * 1000, old && old.cpuS === cpuS ? old.delay : 0);
   const d: Deadline = {
-    deadline: performance.now() + Math.max(1, Math.min(10_000, ((next - cpuS) * 1000) / 4)),
+    cpuS,
+    delay,
+    deadline: performance.now() + delay,
     fire: () => {
       if (watches.get(tg) === d) watchCpuLimit(tg);
     },

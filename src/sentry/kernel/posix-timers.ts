@@ -6,7 +6,7 @@
 // deadline list (Kernel.timerDeadlines) like timerfd and setitimer: no host timer of their own.
 // CPU-clock timers keep their expiry on their CPU clock, read from the host when the kernel's list
 // calls them: CPU time cannot run ahead of wall time by more than the host's CPUs, so the next
-// look is after a quarter of what is left (at least 1 ms).
+// look is after a quarter of what is left (at least 1 ms; backing off to 100 ms while it stands still).
 //
 // Signals (SIGEV_SIGNAL, SIGEV_THREAD_ID): one siginfo per timer is queued at a time (Linux's
 // preallocated sigqueue). An expiry while it is still queued adds to its si_overrun (capped at
@@ -26,6 +26,17 @@ export type TimerNotify = { kind: 'none' } | { kind: 'signal'; signo: number; va
 /** A clock the timer counts on: 'wall' (performance.now()) or a CPU clock read in ms (null: gone). */
 export type TimerClock = { kind: 'wall' } | { kind: 'cpu'; readMs: () => number | null };
 
+/**
+ * The wait (ms) before a CPU clock is read again, `left` ms of CPU time from a deadline: a quarter
+ * of it (at least 1 ms); while the clock stood still since the last look (the process sleeps),
+ * twice the last wait, up to 100 ms, so a sleeping process near its deadline is not polled hot
+ * (an expiry may then be seen up to 100 ms late once it runs again).
+ */
+export function cpuPollDelay(left: number, stillDelay: number): number {
+  const d = Math.max(1, Math.min(10_000, left / 4));
+  return stillDelay > 0 ? Math.max(d, Math.min(stillDelay * 2, 100)) : d;
+}
+
 interface Deadline {
   deadline: number;
   fire: () => void;
@@ -40,6 +51,9 @@ export class PosixTimer {
   private info: SigInfo | undefined;
   private queue: SigInfo[] | undefined;
   private overrunLast = 0;
+  /** CPU clocks: the clock at the last look, and the wait before the next one (ms). */
+  private lastCpu = -1;
+  private cpuDelay = 0;
 
   constructor(
     readonly tg: ThreadGroup,
@@ -133,7 +147,9 @@ export class PosixTimer {
     if (this.clock.kind === 'cpu') {
       const now = this.clock.readMs();
       if (now === null) return;
-      deadline = performance.now() + Math.max(1, (this.next - now) / 4);
+      this.cpuDelay = cpuPollDelay(this.next - now, now === this.lastCpu ? this.cpuDelay : 0);
+      this.lastCpu = now;
+      deadline = performance.now() + this.cpuDelay;
     } else {
       // A tiny interval is counted, not called: at most one call per ms.
       deadline = Math.max(deadline, performance.now() + (this.interval > 0 && this.interval < 1 ? 1 : 0));
