@@ -24,3 +24,11 @@ int RunAllTests() { return RUN_ALL_TESTS(); }
 
 }  // namespace testing
 }  // namespace gvisor
+
+// benchmark/benchmark.h (timers.cc includes it for DoNotOptimize, which is inline) makes every
+// file that includes it call this at start-up; without the library, a no-op stands in.
+namespace benchmark {
+namespace internal {
+int InitializeStreams() { return 0; }
+}  // namespace internal
+}  // namespace benchmark

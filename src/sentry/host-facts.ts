@@ -53,8 +53,25 @@ function hostCpuIds(): Record<string, string> {
  * local-time use and keep. */
 export function readHostFacts(): void {
   hostTotalMem();
+  hostHasRtc();
   vsyscallEnabled();
   hostFirstCpu();
   new Date().getTimezoneOffset();
   Intl.DateTimeFormat().resolvedOptions();
+}
+
+let rtc: boolean | undefined;
+/**
+ * Whether the host has a real-time clock device (/sys/class/rtc/rtc*): without one, Linux has no
+ * alarm timers (timer_create of a CLOCK_*_ALARM clock is EOPNOTSUPP), and the sentry answers alike.
+ */
+export function hostHasRtc(): boolean {
+  if (rtc === undefined) {
+    try {
+      rtc = fs.readdirSync('/sys/class/rtc').some((n) => n.startsWith('rtc'));
+    } catch {
+      rtc = false;
+    }
+  }
+  return rtc;
 }

@@ -6,6 +6,7 @@ import { EAGAIN, EINVAL, ENOMEM, EPERM } from '../abi/errno';
 import { REG } from '../platform/registers';
 import { Task, ThreadGroup } from './task';
 import { copyCreds } from './creds';
+import { watchCpuLimit } from './cpu-limit';
 
 export const CLONE_VM = 0x100;
 export const CLONE_FS = 0x200;
@@ -138,6 +139,8 @@ export function doClone(t: Task, a: CloneArgs): number {
   if (f & CLONE_CHILD_SETTID && a.ctid) child.mm.writeU32(a.ctid, tid);
   if (f & CLONE_CHILD_CLEARTID) child.clearChildTid = a.ctid;
   if (f & CLONE_VFORK) child.vforkParent = t;
+  // RLIMIT_CPU is inherited: the new process is watched against it too.
+  if (!(f & CLONE_THREAD)) watchCpuLimit(tg);
   k.makeReady(child, false);
   return tid;
 }

@@ -12,6 +12,7 @@ import { chargeHostThread } from './cputime';
 import { exitRobustList } from './futex';
 import { piOwnerExited } from './futex-pi';
 import { resetHandlersForExec } from './signals';
+import { deleteAllTimers } from './posix-timers';
 import type { Task } from './task';
 
 /** Linux runs at most 6 binary handlers per exec (fs/exec.c exec_binprm): 5 scripts, then the ELF. */
@@ -136,6 +137,8 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
   }
   t.files.closeOnExec();
   resetHandlersForExec(t);
+  // POSIX timers do not survive exec (Linux's exit_itimers in begin_new_exec).
+  deleteAllTimers(t.tg);
   t.altStack = { sp: 0, size: 0, flags: 2 };
   t.clearChildTid = 0;
     // comm is the basename of the path execve was given (Linux's bprm->filename), not of the file

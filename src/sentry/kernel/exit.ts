@@ -4,6 +4,7 @@
 import { SIGCHLD } from '../abi/signals';
 import type { MemoryManager } from '../mm/mm';
 import { chargeHostThread, nsToTicks } from './cputime';
+import { deleteAllTimers } from './posix-timers';
 import { exitRobustList, futexKey, futexWake } from './futex';
 import { piOwnerExited } from './futex-pi';
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SI_USER, SIG_IGN } from './signal-types';
@@ -134,6 +135,7 @@ export function switchAddressSpace(t: Task, mm: MemoryManager): void {
 function groupExited(tg: ThreadGroup, status: number): void {
   const k = tg.leader.kernel;
   tg.exitStatus = status;
+  deleteAllTimers(tg);
   k.tasks.delete(tg.tgid);
   if (tg === k.init) {
     k.initExited(status);

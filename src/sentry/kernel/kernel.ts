@@ -5,6 +5,7 @@
 // wait4, futex, nanosleep) is parked on wait queues here, never in Node's event loop; its host
 // thread simply stays stopped.
 
+import { watchCpuLimit } from './cpu-limit';
 import { ERESTARTSYS, ERESTARTNOHAND, EINTR, ENOSYS } from '../abi/errno';
 import { SIGBUS, SIGKILL } from '../abi/signals';
 import { MemoryManager } from '../mm/mm';
@@ -115,6 +116,8 @@ export class Kernel {
     }
     t.state = 'ready';
     this.ready.push(t);
+    // The container's RLIMIT_CPU (OCI process.rlimits), if it has one.
+    watchCpuLimit(tg);
     return pid;
   }
 
@@ -172,6 +175,8 @@ export class Kernel {
       t.wake();
       return;
     }
+    // The parked call's last word before it returns EINTR (a sleep's time left, counted now).
+    (t.blockState as { onInterrupt?: () => void } | undefined)?.onInterrupt?.();
     t.unblock();
     t.interrupted = t.interruptResult;
     this.sleepers.delete(t);

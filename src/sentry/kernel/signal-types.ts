@@ -48,6 +48,10 @@ export interface SigInfo {
   /** SIGIO with F_SETSIG (the _sigpoll fields): the poll band and the fd. */
   band?: number;
   fd?: number;
+  /** POSIX timers (SI_TIMER): the timer's id, its overrun count (raised while queued), sigev_value. */
+  timerId?: number;
+  overrun?: number;
+  sigval?: bigint;
   /** Queued to the sandbox's init only because it was blocked: dropped if delivered by default. */
   toInitBlocked?: boolean;
   /** The tracer saw it at a signal-delivery-stop and let it through: delivered without a new stop. */
@@ -91,6 +95,12 @@ export function encodeSigInfo(info: SigInfo): Uint8Array {
   if (info.band !== undefined) {
     dv.setBigInt64(16, BigInt(info.band), true);
     dv.setInt32(24, info.fd ?? 0, true);
+    return b;
+  }
+  if (info.timerId !== undefined) {
+    dv.setInt32(16, info.timerId, true);
+    dv.setInt32(20, info.overrun ?? 0, true);
+    dv.setBigInt64(24, BigInt.asIntN(64, info.sigval ?? 0n), true);
     return b;
   }
   dv.setInt32(16, info.pid ?? 0, true);

@@ -28,7 +28,11 @@ function initTakes(tg: ThreadGroup, sig: number, fromOutside: boolean, target: T
   if (sig === SIGKILL || sig === SIGSTOP) return fromOutside;
   // A blocked signal is queued even for init (Linux's sig_ignored looks at the mask first): it may
   // be taken by sigwait or a signalfd; delivered with the default action, it is dropped.
-  return tg.handlers.actions[sig].handler !== SIG_DFL || (target.sigmask & sigbit(sig)) !== 0n;
+  // As Linux's sig_ignored, "blocked" includes the mask a sigtimedwait had before it unblocked
+  // the signals it waits for (real_blocked): init waiting in sigtimedwait takes them.
+  const bit = sigbit(sig);
+  const blocked = (target.sigmask & bit) !== 0n || (target.wakeOnSignal && ((target.savedMask ?? 0n) & bit) !== 0n);
+  return tg.handlers.actions[sig].handler !== SIG_DFL || blocked;
 }
 
 /** A signal init took only because it was blocked (its action is the default): marked, to drop at delivery. */
@@ -94,7 +98,8 @@ export function sendSignalToGroup(tg: ThreadGroup, info: SigInfo, fromOutside = 
   const bit = sigbit(sig);
   const allBlock = [...tg.tasks].every((t) => (t.sigmask & bit) !== 0n);
   if (ignored(tg, sig) && !allBlock) return;
-  if (sig < 32 && tg.pending.some((s) => s.signo === sig)) return;
+  // A timer's signal is queued even when the same legacy signal is pending (Linux's send_sigqueue).
+  if (sig < 32 && info.timerId === undefined && tg.pending.some((s) => s.signo === sig)) return;
   tg.pending.push(markInit(tg, info));
   tg.signalQueue.notify();
   const t = pickTarget(tg, sig);
@@ -113,7 +118,7 @@ export function sendSignalToTask(t: Task, info: SigInfo): void {
   }
   if (sig === SIGCONT) continueGroup(tg);
   if (ignored(tg, sig) && (t.sigmask & sigbit(sig)) === 0n) return;
-  if (sig < 32 && t.pending.some((s) => s.signo === sig)) return;
+  if (sig < 32 && info.timerId === undefined && t.pending.some((s) => s.signo === sig)) return;
   t.pending.push(markInit(tg, info));
   tg.signalQueue.notify();
   if ((t.sigmask & sigbit(sig)) === 0n) notifyTask(t);

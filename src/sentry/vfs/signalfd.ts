@@ -25,7 +25,12 @@ function encode(s: SigInfo): Uint8Array {
   dv.setInt32(20, s.fd ?? 0, true);
   dv.setUint32(28, s.band ?? 0, true);
   dv.setInt32(40, s.status ?? 0, true);
-  const v = BigInt.asUintN(64, BigInt(s.value ?? 0));
+  // POSIX timers: ssi_tid is the timer's id, ssi_overrun its overrun count.
+  if (s.timerId !== undefined) {
+    dv.setUint32(24, s.timerId, true);
+    dv.setUint32(32, s.overrun ?? 0, true);
+  }
+  const v = BigInt.asUintN(64, s.sigval ?? BigInt(s.value ?? 0));
   dv.setInt32(44, Number(BigInt.asIntN(32, v)), true);
   dv.setBigUint64(48, v, true);
   dv.setBigUint64(56, BigInt(s.utime ?? 0), true);

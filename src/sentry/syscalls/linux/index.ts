@@ -22,6 +22,7 @@ import { sysTimerfd } from './sys_timerfd';
 import { sysXattr } from './sys_xattr';
 import { sysPtrace } from './sys_ptrace';
 import { sysSplice } from './sys_splice';
+import { sysTimer } from './sys_timer';
 
 let done = false;
 
@@ -30,7 +31,7 @@ export function registerAll(): void {
   done = true;
   registerSocketFamilies();
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
-  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysPrio, sysTimerfd, sysSignalfd, sysLock, sysSocket, sysPtrace, sysSplice]) register(family);
+  for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysPrio, sysTimerfd, sysSignalfd, sysLock, sysSocket, sysPtrace, sysSplice, sysTimer]) register(family);
 }
 
 export { dispatchSyscall, implementedSyscalls, syscallName } from './table';

@@ -28,6 +28,7 @@ const SIGNATURES: Record<string, string> = {
   sendmmsg: 'ixux', recvmmsg: 'ixuxx', shutdown: 'ii', getsockopt: 'iiixx', setsockopt: 'iiixi',
   sendfile: 'iixu', readv: 'ixi', writev: 'ixi', mremap: 'xuuxx', madvise: 'xui', sysinfo: 'x', getrusage: 'ix',
   splice: 'ixixux', tee: 'iiux', vmsplice: 'ixux',
+  timer_create: 'ixx', timer_settime: 'iixx', timer_gettime: 'ix', timer_getoverrun: 'i', timer_delete: 'i',
 };
 
 const MAX_STRING = 64;

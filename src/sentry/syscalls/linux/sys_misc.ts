@@ -5,6 +5,7 @@
 import { randomFillSync } from 'node:crypto';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../../abi/errno';
 import { REG } from '../../platform/registers';
+import { watchCpuLimit } from '../../kernel/cpu-limit';
 import type { Task } from '../../kernel/task';
 import { CAP_SYS_ADMIN, CAP_SYS_RESOURCE, capable } from '../../kernel/creds';
 import { credsPrctl } from './sys_identity';
@@ -202,6 +203,7 @@ function prlimit(t: Task, pid: number, res: number, newAddr: number, oldAddr: nu
     if (res === 7 && max > NR_OPEN) return -EPERM;
     target.tg.rlimits.set(res, { cur, max });
     if (res === 7) target.files.limit = Math.min(cur, 1024 * 1024);
+    if (res === 0) watchCpuLimit(target.tg);
   }
   return 0;
 }

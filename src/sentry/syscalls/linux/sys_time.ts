@@ -77,7 +77,7 @@ function cpuClockNs(t: Task, clock: number): bigint | null {
     return taskCpuNs(task);
   }
   const tg = id === 0 ? t.tg : k.groups.get(id);
-  if (!tg || !tg.alive) return null;
+  if (!tg) return null; // a zombie's clock reads until it is reaped, as Linux
   return groupCpuNs(tg);
 }
 
@@ -102,14 +102,26 @@ function readTimespecMs(t: Task, addr: number): number | null | 'inval' {
 interface SleepState {
   deadline: number;
   rem: number;
+  onInterrupt: () => void;
 }
 
 function sleepUntil(t: Task, deadline: number, remAddr: number): number {
-  const st = (t.blockState as SleepState | undefined) ?? { deadline, rem: remAddr };
+  let st = t.blockState as SleepState | undefined;
+  if (!st) {
+    const fresh: SleepState = {
+      deadline,
+      rem: remAddr,
+      onInterrupt: () => {
+        if (fresh.rem) writeTimespec(t, fresh.rem, BigInt(Math.max(0, Math.round((fresh.deadline - performance.now()) * 1e6))));
+      },
+    };
+    st = fresh;
+  }
   if (performance.now() >= st.deadline || t.timedOut) return 0;
   t.interruptResult = -EINTR;
-  // On EINTR the remaining time goes back to the caller (written now; harmless if it completes).
-  if (st.rem) writeTimespec(t, st.rem, BigInt(Math.max(0, Math.round((st.deadline - performance.now()) * 1e6))));
+  // On EINTR the remaining time goes back to the caller: written now (a signal already pending
+  // ends the sleep before it starts; harmless if it completes), and again when a signal ends it.
+  st.onInterrupt();
   return t.block([], st.deadline, st);
 }
 
