@@ -91,6 +91,14 @@ function main() {
   if (abslLibs.length === 0) throw new Error(`no libabsl_*.a under ${abslLibDir}`);
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, 'Makefile'), makefile({ gvisor, absl, abslLibs, programs, rules }));
+  // The replaced sources live in the checkout running this script; an object (and its dependency
+  // file) made from another checkout's copy — a worktree since removed — is made again from ours,
+  // or make stops at a prerequisite that no longer exists.
+  for (const [src, ours] of Object.entries(REPLACED)) {
+    const obj = path.join(out, objOf(src));
+    const dep = obj.replace(/\.o$/, '.d');
+    if (fs.existsSync(dep) && !fs.readFileSync(dep, 'utf8').includes(ours)) for (const f of [obj, dep]) fs.rmSync(f, { force: true });
+  }
   const jobs = process.env.GVISOR_JOBS ?? '2';
   const mk = spawnSync('nice', ['make', '-k', `-j${jobs}`, '-C', out, '--no-print-directory'], { stdio: 'inherit' });
   for (const s of scripts) {
