@@ -14,6 +14,7 @@ import { capable } from '../../kernel/creds';
 import { allocTimerId, PosixTimer, timerTable, type TimerClock, type TimerNotify } from '../../kernel/posix-timers';
 import type { Task } from '../../kernel/task';
 import { clockNs } from './sys_time';
+import { readItimerspec } from './time_args';
 
 const SIGEV_SIGNAL = 0;
 const SIGEV_NONE = 1;
@@ -125,22 +126,6 @@ function timerCreate(t: Task): number {
 
 function timerOf(t: Task, id: number): PosixTimer | undefined {
   return timerTable(t.tg).timers.get(id);
-}
-
-/** struct itimerspec { it_interval; it_value } in ns, or -errno (timespec64_valid). */
-function readItimerspec(t: Task, addr: number): { interval: bigint; value: bigint } | number {
-  const b = t.mm.read(addr, 32);
-  if (!b) return -EFAULT;
-  const dv = new DataView(b.buffer, b.byteOffset, 32);
-  const ts = (o: number): bigint | null => {
-    const s = dv.getBigInt64(o, true);
-    const ns = dv.getBigInt64(o + 8, true);
-    return s < 0n || ns < 0n || ns >= 1_000_000_000n ? null : s * 1_000_000_000n + ns;
-  };
-  const interval = ts(0);
-  const value = ts(16);
-  if (interval === null || value === null) return -EINVAL;
-  return { interval, value };
 }
 
 function writeItimerspec(t: Task, addr: number, cur: { valueMs: number; intervalMs: number }): boolean {

@@ -7,6 +7,7 @@ import type { Task } from '../../kernel/task';
 import { O_CLOEXEC, O_NONBLOCK } from '../../vfs/constants';
 import { TimerFdFile } from '../../vfs/timerfd';
 import { clockNs } from './sys_time';
+import { readItimerspec } from './time_args';
 
 const CLOCKS = new Set([0 /* REALTIME */, 1 /* MONOTONIC */, 7 /* BOOTTIME */, 8 /* REALTIME_ALARM */, 9 /* BOOTTIME_ALARM */]);
 const TFD_TIMER_ABSTIME = 1;
@@ -16,22 +17,6 @@ function timerOf(t: Task, fd: number): TimerFdFile | number {
   const f = t.files.get(fd);
   if (!f) return -EBADF;
   return f instanceof TimerFdFile ? f : -EINVAL;
-}
-
-/** struct itimerspec { it_interval; it_value } as ns, or -errno. */
-function readItimerspec(t: Task, addr: number): { interval: bigint; value: bigint } | number {
-  const b = t.mm.read(addr, 32);
-  if (!b) return -EFAULT;
-  const dv = new DataView(b.buffer);
-  const ts = (o: number): bigint | null => {
-    const s = dv.getBigInt64(o, true);
-    const ns = dv.getBigInt64(o + 8, true);
-    return s < 0n || ns < 0n || ns >= 1_000_000_000n ? null : s * 1_000_000_000n + ns;
-  };
-  const interval = ts(0);
-  const value = ts(16);
-  if (interval === null || value === null) return -EINVAL;
-  return { interval, value };
 }
 
 function writeItimerspec(t: Task, addr: number, valueMs: number, intervalMs: number): boolean {
