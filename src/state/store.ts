@@ -70,6 +70,8 @@ export interface VmRecord {
   volumeServers?: { pid: number; startTime: string }[];
   /** The network namespace the VMM joined and the interfaces whose traffic tc redirects to its taps. */
   network?: { netns: string; interfaces: string[] };
+  /** The template the VM was restored from (docs/vm.md#templates); absent: it booted. */
+  template?: string;
 }
 
 export interface CgroupRecord {

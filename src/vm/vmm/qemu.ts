@@ -6,6 +6,9 @@ export const QEMU_BINARY = 'qemu-system-x86_64';
 
 /** First fd number handed to QEMU for output ports (`-add-fd`); 0..2 are QEMU's own stdio. */
 const FIRST_PORT_FD = 3;
+/** Disk image fds (`disks[].fds`), well above the ports' and held fds; their fd sets' numbers. */
+const FIRST_DISK_FD = 64;
+const DISK_FDSET_BASE = 100;
 
 function chardevValue(v: string, what: string): string {
   // QEMU option values split on ',' (',,' escapes one); refuse what could inject another option.
@@ -41,9 +44,26 @@ export const qemuDriver: VmmDriver = {
     }
     if (c.chroot) args.push('-chroot', c.chroot);
     if (c.consoleLog) args.push('-serial', `file:${chardevValue(c.consoleLog, 'consoleLog')}`);
+    const diskFds: { child: number; parent: number }[] = [];
     c.disks.forEach((d, i) => {
+      let file = chardevValue(d.path, `disks[${i}]`);
+      let opts = '';
+      if (d.fds) {
+        // No image locking: its OFD locks would be taken on one of the two open descriptions and
+        // then conflict with the other on reopening. The image is the VM's own (moat's per-container
+        // copy, or a template's private placeholder): nothing else opens it.
+        opts = ',file.locking=off';
+        // An fd set of both opens: QEMU dups the one whose access mode it asks for.
+        const set = DISK_FDSET_BASE + i;
+        for (const fd of [d.fds.rw, d.fds.ro]) {
+          const child = FIRST_DISK_FD + diskFds.length;
+          diskFds.push({ child, parent: fd });
+          args.push('-add-fd', `fd=${child},set=${set}`);
+        }
+        file = `/dev/fdset/${set}`;
+      }
       args.push(
-        '-drive', `id=disk${i},file=${chardevValue(d.path, `disks[${i}]`)},format=raw,if=none,cache=unsafe,aio=threads${d.readonly ? ',readonly=on' : ''}`,
+        '-drive', `id=disk${i},file=${file},format=raw,if=none,cache=unsafe,aio=threads${opts}${d.readonly ? ',readonly=on' : ''}`,
         '-device', `virtio-blk-device,drive=disk${i}`,
       );
     });
@@ -92,6 +112,14 @@ export const qemuDriver: VmmDriver = {
     }
     let next = FIRST_PORT_FD + fds.filter((f) => f.child >= FIRST_PORT_FD).length;
     for (const fd of c.holdFds ?? []) fds.push({ child: next++, parent: fd });
+    fds.push(...diskFds);
+    // Templates: QMP to save one (its state goes to an fd passed with `getfd`); a clone reads its
+    // state from an inherited fd and runs once it is loaded (no -S).
+    if (c.monitor !== undefined) args.push('-qmp', `unix:${chardevValue(c.monitor, 'monitor')},server=on,wait=off`);
+    if (c.incoming !== undefined) {
+      fds.push({ child: next, parent: c.incoming });
+      args.push('-incoming', `fd:${next++}`);
+    }
     return { binary: QEMU_BINARY, args, fds };
   },
 };

@@ -1,0 +1,152 @@
+// Start-up from a template (docs/vm.md#templates): which containers can, finding or making the
+// template of their machine, and bringing a restored guest to the point where it takes a PLAN.
+
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { debugLog, logRecord, logWarning } from '../../util/log';
+import { MoatError } from '../../util/errors';
+import { Channel } from '../channel';
+import { QEMU_BINARY } from '../vmm';
+import { RESTORE_SEED_BYTES } from '../channel/protocol';
+import { buildTemplate, templatePortNames, type TemplateMachine } from './build';
+import { checkDigest, discardTemplate, fileIdentity, lockTemplate, openTemplate, templateKey, templateRoot } from './store';
+
+export type { TemplateMachine } from './build';
+export { templateRoot } from './store';
+
+/** A restored guest must answer within this (under TCG it does in well under a second). */
+export const RESTORE_TIMEOUT_MS = 20_000;
+
+/** Why a container boots cold (undefined: it may start from a template). */
+export function coldReason(c: { root: boolean; imageRoot: boolean; volumes: number; nics: number; debugConsole: boolean }, env = process.env): string | undefined {
+  if (templateRoot(env) === undefined) return 'MOAT_VM_TEMPLATES=off';
+  if (!c.root) return 'not root (templates are root-only files)';
+  if (!c.imageRoot) return 'the root is the host root over virtio-fs (vhost-user-fs cannot be migrated by QEMU 7.2)';
+  if (c.volumes > 0) return 'bind mounts are virtio-fs shares (vhost-user-fs cannot be migrated by QEMU 7.2)';
+  if (c.nics > 0) return 'network interfaces are not in the template device set';
+  if (c.debugConsole) return 'MOAT_VM_DEBUG=1 (the console device is not in the template device set)';
+  return undefined;
+}
+
+export interface Template {
+  key: string;
+  dir: string;
+  /** The saved state, open read-only (QEMU's `-incoming fd:`); the caller closes it. */
+  fd: number;
+  /** Its recorded digest: checked by the caller while QEMU loads it (`checkTemplate`). */
+  sha256: string;
+}
+
+/** Throws if the state is not the one saved (on a 2-CPU host this runs while QEMU reads it). */
+export function checkTemplate(t: Template): void {
+  checkDigest(t.dir, t.fd, t.sha256);
+}
+
+function which(bin: string): string {
+  for (const d of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+    const f = path.join(d, bin);
+    try {
+      fs.accessSync(f, fs.constants.X_OK);
+      return f;
+    } catch {
+      // next
+    }
+  }
+  throw new MoatError('EVM', `${bin}: not found in PATH (install qemu-system-x86)`);
+}
+
+export function machineKey(m: TemplateMachine): string {
+  return templateKey({
+    qemu: fileIdentity(which(QEMU_BINARY)),
+    kernel: fileIdentity(m.kernel),
+    initrd: m.initrd, // content-addressed
+    accel: m.accel,
+    memoryMiB: m.memoryMiB,
+    cpus: m.cpus,
+    cmdline: m.cmdline,
+    ports: templatePortNames(m.execSlots),
+    disks: 1,
+  });
+}
+
+/**
+ * The template of this machine, made now if there is none (under its lock; a concurrent first
+ * start waits for it). Undefined, with a notice, when none can be had: the container boots cold.
+ */
+export async function acquireTemplate(m: TemplateMachine, root: string, uidDir: string, bootTimeoutMs: number): Promise<Template | undefined> {
+  let key: string;
+  try {
+    key = machineKey(m);
+  } catch (err) {
+    logWarning(`vm: no start-up template (${(err as Error).message}): booting cold`);
+    return undefined;
+  }
+  const dir = path.join(root, key);
+  const open = async (locked = false): Promise<Template | undefined> => {
+    try {
+      return { key, dir, ...openTemplate(dir, key) };
+    } catch (err) {
+      logWarning(`vm: template ${dir} is unusable (${(err as Error).message}): discarded, booting cold`);
+      if (locked) discardTemplate(root, key);
+      else await dropTemplate(root, key);
+      return undefined;
+    }
+  };
+  if (fs.existsSync(dir)) return open();
+  const failed = path.join(root, `${key}.failed`);
+  if (fs.existsSync(failed)) {
+    debugLog(() => `vm: making template ${key} failed before (${failed}): booting cold`);
+    return undefined;
+  }
+  const lock = await lockTemplate(root, key, bootTimeoutMs);
+  if (lock === undefined) {
+    logWarning(`vm: template ${dir} is still being made by another moat: booting cold`);
+    return undefined;
+  }
+  try {
+    if (fs.existsSync(dir)) return open(true);
+    const msg = `vm: making a start-up template for this kernel, agent and VM size (once): ${dir}`;
+    logRecord('info', msg);
+    if (process.stderr.isTTY) process.stderr.write(`moat: ${msg}\n`);
+    const t0 = Date.now();
+    try {
+      await buildTemplate(m, root, key, uidDir, bootTimeoutMs);
+    } catch (err) {
+      fs.writeFileSync(failed, `${(err as Error).message}\n`, { mode: 0o600 });
+      logWarning(`vm: could not make a start-up template (${(err as Error).message}): booting cold (${failed} keeps it from being tried again)`);
+      return undefined;
+    }
+    debugLog(() => `vm: template ${key} made in ${Date.now() - t0} ms`);
+    return open(true);
+  } finally {
+    fs.closeSync(lock);
+  }
+}
+
+/** Removes a template found corrupt or unrestorable (under its lock, so no maker is disturbed). */
+export async function dropTemplate(root: string, key: string): Promise<void> {
+  const lock = await lockTemplate(root, key, 10_000);
+  try {
+    discardTemplate(root, key);
+  } finally {
+    if (lock !== undefined) fs.closeSync(lock);
+  }
+}
+
+/**
+ * A guest just restored: wait for its agent, then RESTORE (the host's clock, fresh random bytes;
+ * the agent re-probes and mounts the container's disk). Throws if the guest does not come up.
+ */
+export async function restoreGuest(socket: string, alive: () => boolean): Promise<void> {
+  const { channel, hello } = await Channel.open({ socket, timeoutMs: RESTORE_TIMEOUT_MS, alive });
+  try {
+    if (hello.phase !== 'idle') throw new MoatError('EVM', `restored guest: the agent is ${hello.phase}, expected idle`);
+    const timeNs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3)) * 1000n;
+    const answer = await channel.request({ type: 'restore', timeNs, seed: crypto.randomBytes(RESTORE_SEED_BYTES) }, RESTORE_TIMEOUT_MS);
+    if (answer.type === 'error') throw new MoatError('EVM', `restored guest: ${answer.message}`);
+    if (answer.type !== 'ok') throw new MoatError('EVM', `restored guest: answer to restore was ${answer.type}`);
+  } finally {
+    channel.close();
+  }
+}
