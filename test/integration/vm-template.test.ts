@@ -1,0 +1,112 @@
+// vm start-up from a template (docs/vm.md#templates), with real QEMU. One template is made (one
+// boot) and used by three containers, two of them at once; then it is corrupted and the next
+// container boots cold. The other vm tests run from templates too (the default template root).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { containerSuite, makeBundle, MOAT, type MoatResult } from '../helpers/moat';
+
+let root: string;
+containerSuite(
+  (r) => (root = r),
+  () => fs.rmSync(path.join(root, '@vm'), { recursive: true, force: true }),
+);
+
+const hasKernel = fs.existsSync('/boot') && fs.readdirSync('/boot').some((n) => /^vmlinuz-.*-cloud-amd64$/.test(n));
+const skip = hasKernel ? false : 'linux-image-cloud-amd64 is not installed (sh scripts/setup.sh test)';
+const VM_TIMEOUT = 240_000;
+
+/** Its own marker file in its rootfs, the guest's clock, 32 random bytes, the kernel's getrandom-backed boot id. */
+const SCRIPT = 'cat /marker; date +%s; head -c 32 /dev/urandom | od -An -tx1 | tr -d " \\n"; echo; cat /proc/sys/kernel/random/boot_id';
+
+function run(id: string, env: NodeJS.ProcessEnv, marker: string): Promise<MoatResult & { lines: string[]; hostTime: number }> {
+  const b = makeBundle(['sh', '-c', SCRIPT]);
+  fs.writeFileSync(path.join(b.rootfs, 'marker'), `${marker}\n`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(MOAT, ['--root', root, '--debug', '--isolation=vm', 'run', '--bundle', b.dir, id], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let hostTime = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      if (!hostTime) hostTime = Date.now() / 1000;
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), VM_TIMEOUT);
+    child.once('error', reject);
+    child.once('exit', (status, signal) => {
+      clearTimeout(timer);
+      b.cleanup();
+      resolve({ status, signal, stdout, stderr, lines: stdout.trim().split('\n'), hostTime });
+    });
+  });
+}
+
+function qemusNaming(dir: string): number[] {
+  return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmd.startsWith('qemu-system') && cmd.includes(dir);
+    } catch {
+      return false;
+    }
+  });
+}
+
+test('vm templates: the first container makes one, later ones (two at once) restore it with their own rootfs, clock and randomness; a corrupt one is discarded and the container boots cold', { skip, timeout: 3 * VM_TIMEOUT }, async () => {
+  const templates = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-templates-'));
+  const env = { ...process.env, MOAT_VM_TEMPLATES: templates };
+  try {
+    // The first: makes the template (once), then starts from it like every later one.
+    const a = await run('tpl-a', env, 'rootfs-a');
+    assert.equal(a.status, 0, a.stderr);
+    assert.match(a.stderr, /vm: template [0-9a-f]{32} made in \d+ ms/);
+    assert.match(a.stderr, /vm: tpl-a restored from template [0-9a-f]{32}/);
+    const keys = fs.readdirSync(templates).filter((n) => /^[0-9a-f]{32}$/.test(n));
+    assert.equal(keys.length, 1, `one template: ${fs.readdirSync(templates).join(' ')}`);
+    const dir = path.join(templates, keys[0]!);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['meta.json', 'state'], 'only the state and its meta are kept');
+    assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+    for (const f of ['meta.json', 'state']) assert.equal(fs.statSync(path.join(dir, f)).mode & 0o777, 0o600, `${f}: root's only`);
+    assert.equal(a.lines[0], 'rootfs-a', "the container's own rootfs, not the template's placeholder");
+
+    // Two clones at once, neither makes anything.
+    const [b, c] = await Promise.all([run('tpl-b', env, 'rootfs-b'), run('tpl-c', env, 'rootfs-c')]);
+    for (const [r, id, marker] of [[b, 'tpl-b', 'rootfs-b'], [c, 'tpl-c', 'rootfs-c']] as const) {
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`vm: ${id} restored from template ${keys[0]}`));
+      assert.doesNotMatch(r.stderr, /made in/);
+      assert.equal(r.lines[0], marker, `${id} sees its own rootfs`);
+    }
+    for (const r of [a, b, c]) {
+      // The guest's clock is the host's (the template's was saved minutes ago; a cold guest has no RTC).
+      const guest = Number(r.lines[1]);
+      assert.ok(Math.abs(guest - r.hostTime) <= 2, `guest clock ${guest} vs host ${r.hostTime.toFixed(1)}`);
+      assert.match(r.lines[2] ?? '', /^[0-9a-f]{64}$/);
+      assert.match(r.lines[3] ?? '', /^[0-9a-f-]{36}$/);
+    }
+    // Clones of one saved guest: reseeded, they share no random stream (nor the boot id, made on first read).
+    assert.equal(new Set([a, b, c].map((r) => r.lines[2])).size, 3, 'urandom differs between clones');
+    assert.equal(new Set([a, b, c].map((r) => r.lines[3])).size, 3, 'boot_id differs between clones');
+
+    // A corrupt template: found out before the guest gets anything, discarded, cold boot, same output.
+    const state = path.join(dir, 'state');
+    const fd = fs.openSync(state, 'r+');
+    fs.writeSync(fd, Buffer.from('corrupt!'), 0, 8, Math.floor(fs.fstatSync(fd).size / 2));
+    fs.closeSync(fd);
+    const d = await run('tpl-d', env, 'rootfs-d');
+    assert.equal(d.status, 0, d.stderr);
+    assert.match(d.stderr, /moat: warning: vm: template .* could not be restored \(.*SHA-256.*\): discarded, booting cold/);
+    assert.equal(d.lines[0], 'rootfs-d');
+    assert.ok(!fs.existsSync(dir), 'the corrupt template is gone (the next container makes a new one)');
+
+    assert.deepEqual(qemusNaming(templates), [], 'no QEMU of a template left');
+    assert.deepEqual(fs.readdirSync(templates).filter((n) => n.startsWith('.')), [], 'no build or trash directory left');
+    for (const id of ['tpl-a', 'tpl-b', 'tpl-c', 'tpl-d']) assert.ok(!fs.existsSync(path.join(root, id)), `${id}: state removed`);
+  } finally {
+    fs.rmSync(templates, { recursive: true, force: true });
+  }
+});
