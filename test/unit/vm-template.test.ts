@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { encodeHostMessage, ProtocolError } from '../../src/vm/channel';
 import { coldReason, machineKey, templateRoot, type TemplateMachine } from '../../src/vm/snapshot';
 import { templatePortNames } from '../../src/vm/snapshot/build';
+import { KEEP_TEMPLATES, pruneTemplates } from '../../src/vm/snapshot/store';
 import { qemuDriver } from '../../src/vm/vmm';
 
 test('template key: a change of kernel, initramfs, size, accelerator or command line is another template', () => {
@@ -80,4 +81,27 @@ test('qemu: a template is saved over QMP; a clone reads its state from an fd; im
   // A cold VM's image is still opened by path.
   const cold = qemuDriver.command({ ...base, disks: [{ path: '/img', readonly: false }] });
   assert.match(cold.args[cold.args.indexOf('-drive') + 1]!, /file=\/img,/);
+});
+
+test('templates: pruning keeps the newest few, removes left-over build (when stale) and trash directories', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-tplprune-'));
+  try {
+    const now = Date.now();
+    const keys = Array.from({ length: KEEP_TEMPLATES + 2 }, (_, i) => i.toString(16).padStart(32, '0'));
+    keys.forEach((k, i) => {
+      fs.mkdirSync(path.join(root, k));
+      fs.writeFileSync(path.join(root, k, 'state'), 'x');
+      const t = new Date(now - (keys.length - i) * 60_000);
+      fs.utimesSync(path.join(root, k), t, t);
+    });
+    fs.mkdirSync(path.join(root, '.build-old'));
+    fs.utimesSync(path.join(root, '.build-old'), new Date(now - 2 * 3600_000), new Date(now - 2 * 3600_000));
+    fs.mkdirSync(path.join(root, '.build-now'));
+    fs.mkdirSync(path.join(root, '.trash-x'));
+    pruneTemplates(root, now);
+    const left = fs.readdirSync(root).filter((n) => !n.endsWith('.lock')).sort();
+    assert.deepEqual(left, ['.build-now', ...keys.slice(2)].sort(), 'the two oldest templates, a stale build and the trash are gone; a build in progress stays');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -86,7 +86,10 @@ export async function buildTemplate(m: TemplateMachine, root: string, key: strin
     const stdio: StdioOptions = ['ignore', 'ignore', 'pipe'];
     for (const f of cmd.fds) stdio[f.child] = f.parent;
     for (let i = 3; i < stdio.length; i++) stdio[i] ??= 'ignore';
-    const c = spawn(cmd.binary, cmd.args, { stdio, detached: true });
+    // Under `timeout`: if moat is killed while making it, this QEMU (of no container, recorded
+    // nowhere) still ends. SIGTERM to `timeout` is passed on to QEMU.
+    const limit = Math.ceil((bootTimeoutMs + SAVE_TIMEOUT_MS) / 1000) + 30;
+    const c = spawn('timeout', ['--signal=KILL', String(limit), cmd.binary, ...cmd.args], { stdio, detached: true });
     child = c;
     c.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     c.on('error', () => undefined);
@@ -124,7 +127,7 @@ export async function buildTemplate(m: TemplateMachine, root: string, key: strin
       qmp.close();
     }
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    if (alive()) c.kill('SIGKILL');
+    if (alive()) c.kill('SIGTERM');
     await exited;
     // Keep only the state and its meta; publish.
     for (const f of fs.readdirSync(tmp)) if (f !== 'state') fs.rmSync(path.join(tmp, f), { recursive: true, force: true });
@@ -134,7 +137,7 @@ export async function buildTemplate(m: TemplateMachine, root: string, key: strin
     if (child && child.exitCode === null && child.signalCode === null) {
       const c = child;
       const gone = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
+      c.kill('SIGTERM');
       await gone;
     }
     fs.rmSync(tmp, { recursive: true, force: true });

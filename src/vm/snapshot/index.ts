@@ -10,7 +10,7 @@ import { Channel } from '../channel';
 import { QEMU_BINARY } from '../vmm';
 import { RESTORE_SEED_BYTES } from '../channel/protocol';
 import { buildTemplate, templatePortNames, type TemplateMachine } from './build';
-import { checkDigest, discardTemplate, fileIdentity, lockTemplate, openTemplate, templateKey, templateRoot } from './store';
+import { checkDigest, discardTemplate, fileIdentity, lockTemplate, openTemplate, pruneTemplates, templateKey, templateRoot } from './store';
 
 export type { TemplateMachine } from './build';
 export { templateRoot } from './store';
@@ -118,6 +118,11 @@ export async function acquireTemplate(m: TemplateMachine, root: string, uidDir: 
       return undefined;
     }
     debugLog(() => `vm: template ${key} made in ${Date.now() - t0} ms`);
+    try {
+      pruneTemplates(root);
+    } catch (err) {
+      debugLog(() => `vm: pruning ${root}: ${(err as Error).message}`);
+    }
     return open(true);
   } finally {
     fs.closeSync(lock);

@@ -128,3 +128,39 @@ export function discardTemplate(root: string, key: string): void {
   }
   fs.rmSync(trash, { recursive: true, force: true });
 }
+
+/** Templates kept: making one more removes the least recently made beyond this many. */
+export const KEEP_TEMPLATES = 8;
+/** A build directory older than this was left by a moat killed while making a template. */
+const STALE_BUILD_MS = 60 * 60 * 1000;
+
+/**
+ * Housekeeping when a template has been made: build and trash directories left by a killed moat,
+ * and the oldest templates beyond KEEP_TEMPLATES (each of another kernel, agent or size; one in use
+ * by a maker, i.e. locked, is left alone). A running clone has its state open already.
+ */
+export function pruneTemplates(root: string, now = Date.now()): void {
+  const made: { key: string; mtime: number }[] = [];
+  for (const name of fs.readdirSync(root)) {
+    const p = path.join(root, name);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      continue;
+    }
+    if (name.startsWith('.trash-') || (name.startsWith('.build-') && now - st.mtimeMs > STALE_BUILD_MS)) fs.rmSync(p, { recursive: true, force: true });
+    else if (/^[0-9a-f]{32}$/.test(name) && st.isDirectory()) made.push({ key: name, mtime: st.mtimeMs });
+  }
+  made.sort((a, b) => b.mtime - a.mtime);
+  for (const { key } of made.slice(KEEP_TEMPLATES)) {
+    const fd = fs.openSync(path.join(root, `${key}.lock`), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    try {
+      if (!sys().flock(fd, 'ex', true)) continue;
+      discardTemplate(root, key);
+      fs.rmSync(path.join(root, `${key}.failed`), { force: true });
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
