@@ -201,7 +201,10 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     ...(uid ? { runAs: { uid: uid.uid, gid: uid.uid }, chroot: p.chroot, holdFds: [uid.lockFd] } : {}),
   };
   // From a template of this machine if it has one (src/vm/snapshot, docs/vm.md#templates), else a boot.
-  const restored = await startFromTemplate(p, config, (c) => spawnVmm(p, c, req, true));
+  const restored = await startFromTemplate(p, config, (c) => spawnVmm(p, c, req, true), (pid, startTime) =>
+    // Recorded at once: a moat killed while the guest is restored leaves a QEMU that delete stops.
+    req.recordVm?.({ dir: p.dir, socket: p.socket, vmmPid: pid, vmmStartTime: startTime, execSlots: VM_EXEC_SLOTS }),
+  );
   const { cmd, child, spawnError } = restored ?? spawnVmm(p, qemuDriver.command(config), req, false);
   // QEMU holds its copies now.
   for (const fd of io.opened.splice(0)) fs.closeSync(fd);
@@ -286,7 +289,12 @@ function spawnVmm(p: VmLaunchPlan, cmd: VmmCommand, req: CreateRequest, hold: bo
  * boots cold: it cannot use a template (said at debug level), or the template could not be made or
  * restored (said as a warning; a template that fails to restore is discarded). Never fails.
  */
-async function startFromTemplate(p: VmLaunchPlan, config: VmConfig, spawnIt: (cmd: VmmCommand) => Spawned): Promise<(Spawned & { template: string }) | undefined> {
+async function startFromTemplate(
+  p: VmLaunchPlan,
+  config: VmConfig,
+  spawnIt: (cmd: VmmCommand) => Spawned,
+  recordIt: (pid: number, startTime: string) => void,
+): Promise<(Spawned & { template: string }) | undefined> {
   const cold = coldReason({ root: p.root, imageRoot: p.guestRoot.kind === 'image', volumes: p.volumes.length, nics: p.ifaces.length, debugConsole: p.debugConsole });
   const root = templateRoot();
   if (cold !== undefined || root === undefined) {
@@ -311,6 +319,8 @@ async function startFromTemplate(p: VmLaunchPlan, config: VmConfig, spawnIt: (cm
     for (const fd of diskFds.splice(0)) fs.closeSync(fd);
     const c = s.child;
     const t0 = Date.now();
+    const st = readProcStat(await Promise.race([waitPid(c), s.spawnError]));
+    if (st) recordIt(c.pid!, st.startTime);
     // A corrupt state is caught here, before the guest gets anything (pread: QEMU's offset stays).
     checkTemplate(tpl);
     await Promise.race([restoreGuest(p.socket, () => c.exitCode === null && c.signalCode === null), s.spawnError]);
