@@ -27,7 +27,7 @@ import { connectTaps, networkCmdline, readNetns, tapsExist, type GuestInterface 
 import { hostRootShare, planVolumes, volumesCmdline, type Volume, type VolumeServer } from './volumes';
 import { socketFd, track, type GuestStdio } from './stdio';
 import { parseAccel, qemuDriver, resolveAccel, type Accel, type VmConfig, type VmmCommand, type VmPort } from './vmm';
-import { acquireTemplate, checkTemplate, coldReason, dropTemplate, restoreGuest, templateRoot } from './snapshot';
+import { acquireTemplate, checkTemplate, coldReason, dropTemplate, restoreGuest, startIncoming, templateMemory, templateRoot } from './snapshot';
 
 /** Boot to a ready agent: seconds under TCG on a busy machine; generous. */
 export const BOOT_TIMEOUT_MS = 120_000;
@@ -315,15 +315,23 @@ async function startFromTemplate(
       diskFds.push(ro);
       return { ...d, fds: { rw, ro } };
     });
-    s = spawnIt(qemuDriver.command({ ...config, disks, incoming: tpl.fd }));
-    for (const fd of diskFds.splice(0)) fs.closeSync(fd);
+    // The template's memory, shared with the other clones running, mapped privately.
+    const memory = templateMemory(tpl, config.memoryMiB << 20);
+    diskFds.push(memory.fd);
+    const monitor = path.join(p.dir, 'qmp.sock');
+    const cmd = qemuDriver.command({ ...config, disks, incoming: tpl.fd, monitor, memoryFile: { fd: memory.fd, share: false } });
+    s = spawnIt(cmd);
     const c = s.child;
+    const alive = (): boolean => c.exitCode === null && c.signalCode === null;
     const t0 = Date.now();
     const st = readProcStat(await Promise.race([waitPid(c), s.spawnError]));
     if (st) recordIt(c.pid!, st.startTime);
-    // A corrupt state is caught here, before the guest gets anything (pread: QEMU's offset stays).
-    checkTemplate(tpl);
-    await Promise.race([restoreGuest(p.socket, () => c.exitCode === null && c.signalCode === null), s.spawnError]);
+    await Promise.race([startIncoming(monitor, cmd.fds.find((f) => f.parent === tpl.fd)!.child, alive), s.spawnError]);
+    // A corrupt state or memory is caught here, before the guest gets anything (pread: QEMU's
+    // offset stays); the other CPU loads the state meanwhile.
+    checkTemplate(tpl, memory);
+    for (const fd of diskFds.splice(0)) fs.closeSync(fd);
+    await Promise.race([restoreGuest(p.socket, alive), s.spawnError]);
     debugLog(() => `vm: ${p.id} restored from template ${tpl.key} in ${Date.now() - t0} ms`);
     s.release();
     return { ...s, template: tpl.key };
@@ -339,7 +347,7 @@ async function startFromTemplate(
     logWarning(`vm: template ${tpl.dir} could not be restored (${why}): discarded, booting cold`);
     await dropTemplate(root, tpl.key);
     // The cold QEMU listens on the same socket paths.
-    for (const f of [p.socket, ...p.execSockets]) fs.rmSync(f, { force: true });
+    for (const f of [p.socket, ...p.execSockets, path.join(p.dir, 'qmp.sock')]) fs.rmSync(f, { force: true });
     return undefined;
   } finally {
     fs.closeSync(tpl.fd);

@@ -68,9 +68,9 @@ test('vm templates: the first container makes one, later ones (two at once) rest
     const keys = fs.readdirSync(templates).filter((n) => /^[0-9a-f]{32}$/.test(n));
     assert.equal(keys.length, 1, `one template: ${fs.readdirSync(templates).join(' ')}`);
     const dir = path.join(templates, keys[0]!);
-    assert.deepEqual(fs.readdirSync(dir).sort(), ['meta.json', 'state'], 'only the state and its meta are kept');
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['memory', 'meta.json', 'state'], 'only the memory, the device state and their meta are kept');
     assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
-    for (const f of ['meta.json', 'state']) assert.equal(fs.statSync(path.join(dir, f)).mode & 0o777, 0o600, `${f}: root's only`);
+    for (const f of ['memory', 'meta.json', 'state']) assert.equal(fs.statSync(path.join(dir, f)).mode & 0o777, 0o600, `${f}: root's only`);
     assert.equal(a.lines[0], 'rootfs-a', "the container's own rootfs, not the template's placeholder");
 
     // Two clones at once, neither makes anything.
@@ -92,8 +92,9 @@ test('vm templates: the first container makes one, later ones (two at once) rest
     assert.equal(new Set([a, b, c].map((r) => r.lines[2])).size, 3, 'urandom differs between clones');
     assert.equal(new Set([a, b, c].map((r) => r.lines[3])).size, 3, 'boot_id differs between clones');
 
-    // A corrupt template: found out before the guest gets anything, discarded, cold boot, same output.
-    const state = path.join(dir, 'state');
+    // A corrupt template (its memory: checked when no clone runs that holds it already): found out
+    // before the guest gets anything, discarded, cold boot, same output.
+    const state = path.join(dir, 'memory');
     const fd = fs.openSync(state, 'r+');
     fs.writeSync(fd, Buffer.from('corrupt!'), 0, 8, Math.floor(fs.fstatSync(fd).size / 2));
     fs.closeSync(fd);

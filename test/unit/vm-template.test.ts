@@ -68,11 +68,18 @@ test('qemu: a template is saved over QMP; a clone reads its state from an fd; im
   const save = qemuDriver.command({ ...base, monitor: '/t/qmp.sock' });
   assert.ok(save.args.join(' ').includes('-qmp unix:/t/qmp.sock,server=on,wait=off'));
   assert.ok(!save.args.includes('-incoming'));
-  const clone = qemuDriver.command({ ...base, incoming: 30 });
-  const i = clone.args.indexOf('-incoming');
-  const child = Number(/^fd:(\d+)$/.exec(clone.args[i + 1]!)![1]);
-  assert.deepEqual(clone.fds.find((f) => f.child === child), { child, parent: 30 });
-  assert.ok(!clone.args.includes('-qmp'), 'no monitor on a container\'s QEMU');
+  const direct = qemuDriver.command({ ...base, incoming: 30 });
+  const child = Number(/^fd:(\d+)$/.exec(direct.args[direct.args.indexOf('-incoming') + 1]!)![1]);
+  assert.deepEqual(direct.fds.find((f) => f.child === child), { child, parent: 30 });
+  // A clone: deferred (x-ignore-shared is set over QMP first), the template's memory privately from an fd.
+  const clone = qemuDriver.command({ ...base, incoming: 30, monitor: '/c/qmp.sock', memoryFile: { fd: 40, share: false } });
+  assert.equal(clone.args[clone.args.indexOf('-incoming') + 1], 'defer');
+  assert.ok(clone.fds.some((f) => f.parent === 30));
+  const mem = clone.fds.find((f) => f.parent === 40)!;
+  assert.ok(clone.args.includes(`memory-backend-file,id=mem,size=256M,mem-path=/proc/self/fd/${mem.child},share=off`));
+  assert.match(clone.args[clone.args.indexOf('-M') + 1]!, /memory-backend=mem/);
+  const tmpl = qemuDriver.command({ ...base, monitor: '/t/qmp.sock', memoryFile: { path: '/t/memory', share: true } });
+  assert.ok(tmpl.args.includes('memory-backend-file,id=mem,size=256M,mem-path=/t/memory,share=on'));
   const drive = clone.args[clone.args.indexOf('-drive') + 1]!;
   assert.match(drive, /file=\/dev\/fdset\/100,.*file\.locking=off/);
   const sets = clone.args.flatMap((a, j) => (clone.args[j - 1] === '-add-fd' && a.endsWith('set=100') ? [Number(/fd=(\d+)/.exec(a)![1])] : []));

@@ -5,7 +5,7 @@
 // to a file passed with `getfd`: QEMU's sandbox forbids `exec:`, and 7.2 has no `file:`). The state
 // is written in a private directory that is renamed into place only when complete.
 
-import { spawn, type StdioOptions } from 'node:child_process';
+import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MoatError } from '../../util/errors';
@@ -13,7 +13,7 @@ import { Channel } from '../channel';
 import { allocateVmUid } from '../uid';
 import { qemuDriver, type VmConfig, type VmPort } from '../vmm';
 import { Qmp } from './qmp';
-import { stateFile, writeMeta } from './store';
+import { memoryFile, stateFile, writeMeta } from './store';
 
 /** The machine a template is made of: a container's, less its own files and fds. */
 export interface TemplateMachine {
@@ -82,6 +82,7 @@ export async function buildTemplate(m: TemplateMachine, root: string, key: strin
       chroot,
       holdFds: [uid.lockFd],
       monitor: qmpSocket,
+      memoryFile: { path: memoryFile(tmp), share: true },
     });
     const stdio: StdioOptions = ['ignore', 'ignore', 'pipe'];
     for (const f of cmd.fds) stdio[f.child] = f.parent;
@@ -107,6 +108,8 @@ export async function buildTemplate(m: TemplateMachine, root: string, key: strin
       // start stopped. The idle guest dirties next to nothing while its memory is copied.
       // QEMU 7.2 limits migration to 32 MiB/s by default: this is a local file.
       await qmp.command('migrate-set-parameters', { 'max-bandwidth': 2 ** 40 }, QMP_TIMEOUT_MS);
+      // The memory is the file: the state leaves it out.
+      await qmp.command('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] }, QMP_TIMEOUT_MS);
       const out = fs.openSync(stateFile(tmp), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
       try {
         await qmp.command('getfd', { fdname: 'state' }, QMP_TIMEOUT_MS, out);
@@ -129,8 +132,10 @@ export async function buildTemplate(m: TemplateMachine, root: string, key: strin
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
     if (alive()) c.kill('SIGTERM');
     await exited;
-    // Keep only the state and its meta; publish.
-    for (const f of fs.readdirSync(tmp)) if (f !== 'state') fs.rmSync(path.join(tmp, f), { recursive: true, force: true });
+    // Keep only the state, the memory and the meta; publish.
+    for (const f of fs.readdirSync(tmp)) if (f !== 'state' && f !== 'memory') fs.rmSync(path.join(tmp, f), { recursive: true, force: true });
+    // The guest touched every page (the agent zeroed its free memory): give the zero ones back.
+    spawnSync('fallocate', ['--dig-holes', memoryFile(tmp)], { stdio: 'ignore' });
     writeMeta(tmp, key);
     fs.renameSync(tmp, path.join(root, key));
   } catch (err) {

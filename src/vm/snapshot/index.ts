@@ -9,8 +9,10 @@ import { MoatError } from '../../util/errors';
 import { Channel } from '../channel';
 import { QEMU_BINARY } from '../vmm';
 import { RESTORE_SEED_BYTES } from '../channel/protocol';
+import { Qmp } from './qmp';
 import { buildTemplate, templatePortNames, type TemplateMachine } from './build';
-import { checkDigest, discardTemplate, fileIdentity, lockTemplate, openTemplate, pruneTemplates, templateKey, templateRoot } from './store';
+import { checkDigest, discardTemplate, fileIdentity, lockTemplate, memoryFile, openTemplate, stateFile, pruneTemplates, templateKey, templateRoot } from './store';
+import { sys } from '../../sys';
 
 export type { TemplateMachine } from './build';
 export { templateRoot } from './store';
@@ -36,11 +38,46 @@ export interface Template {
   fd: number;
   /** Its recorded digest: checked by the caller while QEMU loads it (`checkTemplate`). */
   sha256: string;
+  memorySha256: string;
 }
 
-/** Throws if the state is not the one saved (on a 2-CPU host this runs while QEMU reads it). */
-export function checkTemplate(t: Template): void {
-  checkDigest(t.dir, t.fd, t.sha256);
+/**
+ * The template's guest memory for a clone to map privately: a sealed memfd (nobody, root
+ * included, can change its content again). Shared by every clone of the template that runs at the
+ * same time: taken from a running clone's QEMU if there is one (checked: root's, sealed, the right
+ * size), else made from the template's memory file (`fresh`: its digest is still to be checked).
+ */
+export function templateMemory(t: Template, bytes: number): { fd: number; fresh: boolean } {
+  const name = `moat-tpl-${t.key}`;
+  const want = `/memfd:${name} (deleted)`;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('qemu-system')) continue;
+      for (const n of fs.readdirSync(`/proc/${pid}/fd`)) {
+        if (fs.readlinkSync(`/proc/${pid}/fd/${n}`) !== want) continue;
+        const fd = fs.openSync(`/proc/${pid}/fd/${n}`, 'r');
+        const st = fs.fstatSync(fd);
+        if (st.uid === 0 && st.size === bytes && (sys().memfdSeals(fd) & SEALED) === SEALED) return { fd, fresh: false };
+        fs.closeSync(fd);
+      }
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return { fd: sys().templateMemfd(memoryFile(t.dir), name), fresh: true };
+}
+
+/** F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE */
+const SEALED = 0x1 | 0x2 | 0x4 | 0x8;
+
+/**
+ * Throws if the state, or a memory just made from the template's file, is not what was saved (on
+ * a 2-CPU host this runs while QEMU loads them).
+ */
+export function checkTemplate(t: Template, memory: { fd: number; fresh: boolean }): void {
+  checkDigest(stateFile(t.dir), t.fd, t.sha256);
+  if (memory.fresh) checkDigest(memoryFile(t.dir), memory.fd, t.memorySha256);
 }
 
 function which(bin: string): string {
@@ -153,5 +190,29 @@ export async function restoreGuest(socket: string, alive: () => boolean): Promis
     if (answer.type !== 'ok') throw new MoatError('EVM', `restored guest: answer to restore was ${answer.type}`);
   } finally {
     channel.close();
+  }
+}
+
+/**
+ * A clone's QEMU waits (`-incoming defer`) for its migration capabilities: the template's memory is
+ * not in the state (x-ignore-shared; QEMU 7.2 cannot set it on the command line). Then it loads the
+ * state from the fd it inherited as `incomingFd` and runs the guest.
+ */
+export async function startIncoming(monitor: string, incomingFd: number, alive: () => boolean): Promise<void> {
+  const deadline = Date.now() + RESTORE_TIMEOUT_MS;
+  let qmp: Qmp | undefined;
+  while (!qmp) {
+    try {
+      qmp = await Qmp.connect(monitor, RESTORE_TIMEOUT_MS);
+    } catch (err) {
+      if (!alive() || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  try {
+    await qmp.command('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] }, RESTORE_TIMEOUT_MS);
+    await qmp.command('migrate-incoming', { uri: `fd:${incomingFd}` }, RESTORE_TIMEOUT_MS);
+  } finally {
+    qmp.close();
   }
 }

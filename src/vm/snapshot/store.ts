@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { sys } from '../../sys';
 
 /** Bumped when the layout or the agent's template contract changes. */
-export const TEMPLATE_FORMAT = 1;
+export const TEMPLATE_FORMAT = 2;
 export const DEFAULT_TEMPLATE_ROOT = '/var/lib/moat/vm-templates';
 
 /** Where templates live: MOAT_VM_TEMPLATES (a directory, or `off`), else /var/lib/moat/vm-templates. */
@@ -41,7 +41,14 @@ export interface TemplateMeta {
   key: string;
   stateBytes: number;
   sha256: string;
+  memoryBytes: number;
+  memorySha256: string;
   created: string;
+}
+
+/** The template guest's memory (a sparse file of the VM's size; the state leaves it out). */
+export function memoryFile(dir: string): string {
+  return path.join(dir, 'memory');
 }
 
 export function stateFile(dir: string): string {
@@ -57,15 +64,17 @@ function metaFile(dir: string): string {
  * size). Returns the fd and the digest it must have (checkDigest, while QEMU reads it), or throws
  * an Error saying what is wrong.
  */
-export function openTemplate(dir: string, key: string): { fd: number; sha256: string } {
+export function openTemplate(dir: string, key: string): { fd: number; sha256: string; memorySha256: string } {
   const meta = JSON.parse(fs.readFileSync(metaFile(dir), 'utf8')) as Partial<TemplateMeta>;
   if (meta.format !== TEMPLATE_FORMAT || meta.key !== key) throw new Error(`${metaFile(dir)}: made for another format or key`);
   const fd = fs.openSync(stateFile(dir), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile() || st.size !== meta.stateBytes) throw new Error(`${stateFile(dir)}: ${st.size} bytes, its meta says ${meta.stateBytes}`);
-    if (typeof meta.sha256 !== 'string') throw new Error(`${metaFile(dir)}: no sha256`);
-    return { fd, sha256: meta.sha256 };
+    if (typeof meta.sha256 !== 'string' || typeof meta.memorySha256 !== 'string') throw new Error(`${metaFile(dir)}: no sha256`);
+    const mem = fs.statSync(memoryFile(dir));
+    if (!mem.isFile() || mem.size !== meta.memoryBytes) throw new Error(`${memoryFile(dir)}: ${mem.size} bytes, its meta says ${meta.memoryBytes}`);
+    return { fd, sha256: meta.sha256, memorySha256: meta.memorySha256 };
   } catch (err) {
     fs.closeSync(fd);
     throw err;
@@ -73,8 +82,8 @@ export function openTemplate(dir: string, key: string): { fd: number; sha256: st
 }
 
 /** Throws unless the state's SHA-256 is the one recorded when it was saved. */
-export function checkDigest(dir: string, fd: number, sha256: string): void {
-  if (digestFd(fd) !== sha256) throw new Error(`${stateFile(dir)}: its SHA-256 is not the one recorded when it was saved`);
+export function checkDigest(file: string, fd: number, sha256: string): void {
+  if (digestFd(fd) !== sha256) throw new Error(`${file}: its SHA-256 is not the one recorded when it was saved`);
 }
 
 export function digestFd(fd: number): string {
@@ -91,14 +100,19 @@ export function digestFd(fd: number): string {
 
 /** Writes meta.json for a state file just saved in `dir` (not yet published). */
 export function writeMeta(dir: string, key: string): void {
-  const fd = fs.openSync(stateFile(dir), 'r');
-  let meta: TemplateMeta;
-  try {
-    fs.fsyncSync(fd);
-    meta = { format: TEMPLATE_FORMAT, key, stateBytes: fs.fstatSync(fd).size, sha256: digestFd(fd), created: new Date().toISOString() };
-  } finally {
-    fs.closeSync(fd);
-  }
+  const file = (f: string): { bytes: number; sha256: string } => {
+    fs.chmodSync(f, 0o600);
+    const fd = fs.openSync(f, 'r');
+    try {
+      fs.fsyncSync(fd);
+      return { bytes: fs.fstatSync(fd).size, sha256: digestFd(fd) };
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  const state = file(stateFile(dir));
+  const memory = file(memoryFile(dir));
+  const meta: TemplateMeta = { format: TEMPLATE_FORMAT, key, stateBytes: state.bytes, sha256: state.sha256, memoryBytes: memory.bytes, memorySha256: memory.sha256, created: new Date().toISOString() };
   fs.writeFileSync(metaFile(dir), JSON.stringify(meta) + '\n', { mode: 0o600 });
 }
 

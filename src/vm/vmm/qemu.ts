@@ -21,7 +21,7 @@ export const qemuDriver: VmmDriver = {
   command(c: VmConfig): VmmCommand {
     const shared = (c.filesystems ?? []).length > 0;
     const args = [
-      '-M', 'microvm,x-option-roms=off,rtc=off,isa-serial=' + (c.consoleLog ? 'on' : 'off') + (shared ? ',memory-backend=mem' : ''),
+      '-M', 'microvm,x-option-roms=off,rtc=off,isa-serial=' + (c.consoleLog ? 'on' : 'off') + (shared || c.memoryFile ? ',memory-backend=mem' : ''),
       '-accel', c.accel,
       '-cpu', c.accel === 'kvm' ? 'host' : 'max',
       '-m', String(c.memoryMiB),
@@ -67,6 +67,18 @@ export const qemuDriver: VmmDriver = {
         '-device', `virtio-blk-device,drive=disk${i}`,
       );
     });
+    let memFd: { child: number; parent: number } | undefined;
+    if (c.memoryFile) {
+      if (shared) throw new Error('memoryFile: not with shared file systems (their memory is a shared memfd)');
+      const m = c.memoryFile;
+      let memPath: string;
+      if (m.share) memPath = chardevValue(m.path, 'memoryFile.path');
+      else {
+        memFd = { child: FIRST_DISK_FD - 1, parent: m.fd };
+        memPath = `/proc/self/fd/${memFd.child}`;
+      }
+      args.push('-object', `memory-backend-file,id=mem,size=${c.memoryMiB}M,mem-path=${memPath},share=${m.share ? 'on' : 'off'}`);
+    }
     if (shared) {
       // vhost-user: the file servers read and write guest memory directly, so it is a shared memfd.
       args.push('-object', `memory-backend-memfd,id=mem,size=${c.memoryMiB}M,share=on`);
@@ -113,12 +125,16 @@ export const qemuDriver: VmmDriver = {
     let next = FIRST_PORT_FD + fds.filter((f) => f.child >= FIRST_PORT_FD).length;
     for (const fd of c.holdFds ?? []) fds.push({ child: next++, parent: fd });
     fds.push(...diskFds);
+    if (memFd) fds.push(memFd);
     // Templates: QMP to save one (its state goes to an fd passed with `getfd`); a clone reads its
     // state from an inherited fd and runs once it is loaded (no -S).
     if (c.monitor !== undefined) args.push('-qmp', `unix:${chardevValue(c.monitor, 'monitor')},server=on,wait=off`);
     if (c.incoming !== undefined) {
       fds.push({ child: next, parent: c.incoming });
-      args.push('-incoming', `fd:${next++}`);
+      // With a monitor, the caller sets migration capabilities first (7.2 has no -global for
+      // x-ignore-shared), then `migrate-incoming fd:<this fd>`.
+      args.push('-incoming', c.monitor !== undefined ? 'defer' : `fd:${next}`);
+      next++;
     }
     return { binary: QEMU_BINARY, args, fds };
   },

@@ -54,6 +54,12 @@ export interface VmConfig {
    */
   incoming?: number;
   monitor?: string;
+  /**
+   * Guest memory in a file (templates): `share` maps it shared (the template: its memory is the
+   * file, and the saved state leaves it out), else privately, copy-on-write (a clone of it).
+   * A clone's is a host fd the VMM inherits (opened again through /proc/self/fd).
+   */
+  memoryFile?: { path: string; share: true } | { fd: number; share: false };
 }
 
 export type VmPort =
