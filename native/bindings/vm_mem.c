@@ -5,12 +5,15 @@
  *                                      SEAL), yet a VMM may map it privately, copy-on-write, and
  *                                      open it read-write through /proc (as QEMU 7.2 insists on)
  *   memfdSeals(fd) -> number          F_GET_SEALS
+ *   dataExtents(fd) -> number[]       [start, end, start, end, ...] of the file's data (SEEK_DATA /
+ *                                      SEEK_HOLE): what a digest of a sparse memory file reads
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -108,11 +111,42 @@ static napi_value memfd_seals_js(napi_env env, napi_callback_info info)
 	return out;
 }
 
+static napi_value data_extents_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS], out, v;
+	struct stat st;
+	uint32_t n = 0;
+	int fd;
+
+	if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "dataExtents", "fd", &fd))
+		return NULL;
+	if (fstat(fd, &st) != 0) {
+		throw_errno(env, errno, "fstat", NULL);
+		return NULL;
+	}
+	napi_create_array(env, &out);
+	for (off_t pos = 0; pos < st.st_size;) {
+		off_t data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0)
+			break; /* ENXIO: no data after pos */
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = st.st_size;
+		napi_create_double(env, (double)data, &v);
+		napi_set_element(env, out, n++, v);
+		napi_create_double(env, (double)hole, &v);
+		napi_set_element(env, out, n++, v);
+		pos = hole;
+	}
+	return out;
+}
+
 bool moat_register_vm_mem(napi_env env, napi_value exports)
 {
 	static const struct napi_export fns[] = {
 		{ "templateMemfd", template_memfd_js },
 		{ "memfdSeals", memfd_seals_js },
+		{ "dataExtents", data_extents_js },
 	};
 
 	return export_functions(env, exports, fns, sizeof(fns) / sizeof(fns[0]));

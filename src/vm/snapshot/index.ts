@@ -11,7 +11,7 @@ import { QEMU_BINARY } from '../vmm';
 import { RESTORE_SEED_BYTES } from '../channel/protocol';
 import { Qmp } from './qmp';
 import { buildTemplate, templatePortNames, type TemplateMachine } from './build';
-import { checkDigest, discardTemplate, fileIdentity, lockTemplate, memoryFile, openTemplate, stateFile, pruneTemplates, templateKey, templateRoot } from './store';
+import { checkDigest, digestPages, discardTemplate, fileIdentity, lockTemplate, memoryFile, openTemplate, stateFile, pruneTemplates, templateKey, templateRoot } from './store';
 import { sys } from '../../sys';
 
 export type { TemplateMachine } from './build';
@@ -77,7 +77,7 @@ const SEALED = 0x1 | 0x2 | 0x4 | 0x8;
  */
 export function checkTemplate(t: Template, memory: { fd: number; fresh: boolean }): void {
   checkDigest(stateFile(t.dir), t.fd, t.sha256);
-  if (memory.fresh) checkDigest(memoryFile(t.dir), memory.fd, t.memorySha256);
+  if (memory.fresh) checkDigest(memoryFile(t.dir), memory.fd, t.memorySha256, digestPages);
 }
 
 function which(bin: string): string {

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { sys } from '../../sys';
 
 /** Bumped when the layout or the agent's template contract changes. */
-export const TEMPLATE_FORMAT = 2;
+export const TEMPLATE_FORMAT = 3;
 export const DEFAULT_TEMPLATE_ROOT = '/var/lib/moat/vm-templates';
 
 /** Where templates live: MOAT_VM_TEMPLATES (a directory, or `off`), else /var/lib/moat/vm-templates. */
@@ -82,9 +82,38 @@ export function openTemplate(dir: string, key: string): { fd: number; sha256: st
 }
 
 /** Throws unless the state's SHA-256 is the one recorded when it was saved. */
-export function checkDigest(file: string, fd: number, sha256: string): void {
-  if (digestFd(fd) !== sha256) throw new Error(`${file}: its SHA-256 is not the one recorded when it was saved`);
+export function checkDigest(file: string, fd: number, sha256: string, digest = digestFd): void {
+  if (digest(fd) !== sha256) throw new Error(`${file}: its SHA-256 is not the one recorded when it was saved`);
 }
+
+/**
+ * Digest of a memory image: each non-zero 4 KiB page with its offset, read only where the file has
+ * data. Independent of where the holes are (the template's file and a memfd of it agree), and a
+ * sparse 256 MiB guest costs what its data does.
+ */
+export function digestPages(fd: number): string {
+  const h = crypto.createHash('sha256');
+  const ext = sys().dataExtents(fd);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const off = Buffer.alloc(8);
+  for (let i = 0; i + 1 < ext.length; i += 2) {
+    for (let pos = ext[i]!; pos < ext[i + 1]!; ) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, ext[i + 1]! - pos), pos);
+      if (n === 0) break;
+      for (let o = 0; o + PAGE <= n; o += PAGE) {
+        const page = buf.subarray(o, o + PAGE);
+        if (page.equals(ZERO_PAGE)) continue;
+        off.writeBigUInt64LE(BigInt(pos + o));
+        h.update(off);
+        h.update(page);
+      }
+      pos += n;
+    }
+  }
+  return h.digest('hex');
+}
+const PAGE = 4096;
+const ZERO_PAGE = Buffer.alloc(PAGE);
 
 export function digestFd(fd: number): string {
   const h = crypto.createHash('sha256');
@@ -100,18 +129,18 @@ export function digestFd(fd: number): string {
 
 /** Writes meta.json for a state file just saved in `dir` (not yet published). */
 export function writeMeta(dir: string, key: string): void {
-  const file = (f: string): { bytes: number; sha256: string } => {
+  const file = (f: string, digest: (fd: number) => string): { bytes: number; sha256: string } => {
     fs.chmodSync(f, 0o600);
     const fd = fs.openSync(f, 'r');
     try {
       fs.fsyncSync(fd);
-      return { bytes: fs.fstatSync(fd).size, sha256: digestFd(fd) };
+      return { bytes: fs.fstatSync(fd).size, sha256: digest(fd) };
     } finally {
       fs.closeSync(fd);
     }
   };
-  const state = file(stateFile(dir));
-  const memory = file(memoryFile(dir));
+  const state = file(stateFile(dir), digestFd);
+  const memory = file(memoryFile(dir), digestPages);
   const meta: TemplateMeta = { format: TEMPLATE_FORMAT, key, stateBytes: state.bytes, sha256: state.sha256, memoryBytes: memory.bytes, memorySha256: memory.sha256, created: new Date().toISOString() };
   fs.writeFileSync(metaFile(dir), JSON.stringify(meta) + '\n', { mode: 0o600 });
 }
