@@ -302,7 +302,7 @@ async function startFromTemplate(
     return undefined;
   }
   const machine = { accel: config.accel, memoryMiB: config.memoryMiB, cpus: config.cpus, kernel: config.kernel, initrd: config.initrd, cmdline: config.cmdline, execSlots: VM_EXEC_SLOTS };
-  const tpl = await acquireTemplate(machine, root, path.join(p.cacheDir, 'uids'), BOOT_TIMEOUT_MS);
+  const tpl = await acquireTemplate(machine, root, (seed) => allocateVmUid(path.join(p.cacheDir, 'uids'), seed), BOOT_TIMEOUT_MS);
   if (!tpl) return undefined;
   let s: Spawned | undefined;
   const diskFds: number[] = [];

@@ -10,7 +10,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MoatError } from '../../util/errors';
 import { Channel } from '../channel';
-import { allocateVmUid } from '../uid';
 import { qemuDriver, type VmConfig, type VmPort } from '../vmm';
 import { Qmp } from './qmp';
 import { memoryFile, stateFile, writeMeta } from './store';
@@ -41,7 +40,10 @@ export function templatePortNames(execSlots: number): string[] {
  * Boots the machine, saves it into `<root>/<key>` (atomically), and stops it. The caller holds the
  * key's lock. Throws on any failure, leaving nothing behind.
  */
-export async function buildTemplate(m: TemplateMachine, root: string, key: string, uidDir: string, bootTimeoutMs: number): Promise<void> {
+/** Allocates the uid a VMM runs as (held while `lockFd` is open), as for a container's. */
+export type UidAllocator = (seed: string) => { uid: number; lockFd: number };
+
+export async function buildTemplate(m: TemplateMachine, root: string, key: string, allocUid: UidAllocator, bootTimeoutMs: number): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(root, `.build-${key}-`));
   const opened: number[] = [];
   let child: ReturnType<typeof spawn> | undefined;
@@ -53,7 +55,7 @@ export async function buildTemplate(m: TemplateMachine, root: string, key: strin
     fs.truncateSync(disk, PLACEHOLDER_BYTES);
     const chroot = path.join(tmp, 'chroot');
     fs.mkdirSync(chroot, { mode: 0o555 });
-    const uid = allocateVmUid(uidDir, tmp);
+    const uid = allocUid(tmp);
     opened.push(uid.lockFd);
     const keep = (fd: number): number => {
       opened.push(fd);

@@ -10,7 +10,7 @@ import { Channel } from '../channel';
 import { QEMU_BINARY } from '../vmm';
 import { RESTORE_SEED_BYTES } from '../channel/protocol';
 import { Qmp } from './qmp';
-import { buildTemplate, templatePortNames, type TemplateMachine } from './build';
+import { buildTemplate, templatePortNames, type TemplateMachine, type UidAllocator } from './build';
 import { checkDigest, digestPages, discardTemplate, fileIdentity, lockTemplate, memoryFile, openTemplate, stateFile, pruneTemplates, templateKey, templateRoot } from './store';
 import { sys } from '../../sys';
 
@@ -111,7 +111,7 @@ export function machineKey(m: TemplateMachine): string {
  * The template of this machine, made now if there is none (under its lock; a concurrent first
  * start waits for it). Undefined, with a notice, when none can be had: the container boots cold.
  */
-export async function acquireTemplate(m: TemplateMachine, root: string, uidDir: string, bootTimeoutMs: number): Promise<Template | undefined> {
+export async function acquireTemplate(m: TemplateMachine, root: string, allocUid: UidAllocator, bootTimeoutMs: number): Promise<Template | undefined> {
   let key: string;
   try {
     key = machineKey(m);
@@ -148,7 +148,7 @@ export async function acquireTemplate(m: TemplateMachine, root: string, uidDir: 
     if (process.stderr.isTTY) process.stderr.write(`moat: ${msg}\n`);
     const t0 = Date.now();
     try {
-      await buildTemplate(m, root, key, uidDir, bootTimeoutMs);
+      await buildTemplate(m, root, key, allocUid, bootTimeoutMs);
     } catch (err) {
       fs.writeFileSync(failed, `${(err as Error).message}\n`, { mode: 0o600 });
       logWarning(`vm: could not make a start-up template (${(err as Error).message}): booting cold (${failed} keeps it from being tried again)`);
