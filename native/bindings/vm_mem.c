@@ -60,8 +60,19 @@ static napi_value template_memfd_js(napi_env env, napi_callback_info info)
 		goto fail;
 	}
 	what = "copy";
-	for (off_t pos = 0; pos < st.st_size;) {
-		ssize_t n = pread(src, buf, CHUNK, pos);
+	for (off_t pos = 0, end = 0; pos < st.st_size;) {
+		if (pos >= end) {
+			/* Only where the file has data: its holes are the memfd's already. */
+			off_t data = lseek(src, pos, SEEK_DATA);
+			if (data < 0)
+				break; /* ENXIO: nothing after pos */
+			end = lseek(src, data, SEEK_HOLE);
+			if (end < 0)
+				end = st.st_size;
+			pos = data & ~(off_t)(PAGE - 1);
+		}
+		size_t want = (size_t)(end - pos) < CHUNK ? (size_t)(end - pos) : CHUNK;
+		ssize_t n = pread(src, buf, want, pos);
 		if (n <= 0) {
 			err = n < 0 ? errno : EIO;
 			goto fail;
