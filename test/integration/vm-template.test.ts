@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { containerSuite, makeBundle, MOAT, type MoatResult } from '../helpers/moat';
+import { containerSuite, makeBundle, moat, MOAT, moatDetached, type MoatResult } from '../helpers/moat';
 
 let root: string;
 containerSuite(
@@ -56,7 +56,7 @@ function qemusNaming(dir: string): number[] {
   });
 }
 
-test('vm templates: two first starts at once make one template and both restore it, each with its own rootfs, clock and randomness; a corrupt one is discarded and the container boots cold', { skip, timeout: 3 * VM_TIMEOUT }, async () => {
+test('vm templates: two first starts at once make one template and both restore it, each with its own rootfs, clock and randomness; idle clones map one sealed memory; a corrupt template is discarded and the container boots cold', { skip, timeout: 3 * VM_TIMEOUT }, async () => {
   const templates = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-templates-'));
   const env = { ...process.env, MOAT_VM_TEMPLATES: templates };
   try {
@@ -84,6 +84,34 @@ test('vm templates: two first starts at once make one template and both restore 
     assert.notEqual(a.lines[2], b.lines[2], 'urandom differs between clones');
     assert.notEqual(a.lines[3], b.lines[3], 'boot_id differs between clones');
 
+    // Two idle clones share the template's memory: one memfd, root's, sealed (nobody can write it,
+    // though QEMU holds it read-write to map it privately).
+    const idle = makeBundle(['sleep', '600']);
+    try {
+      const memfds: fs.Stats[] = [];
+      for (const id of ['tpl-e', 'tpl-f']) {
+        const r = moatDetached(root, ['--isolation=vm', 'create', '--bundle', idle.dir, id], path.join(idle.dir, `${id}.out`), VM_TIMEOUT);
+        assert.equal(r.status, 0, r.stderr);
+        const vmm = (JSON.parse(fs.readFileSync(path.join(root, id, 'state.json'), 'utf8')) as { vm: { vmmPid: number; template?: string } }).vm;
+        assert.equal(vmm.template, keys[0], 'state.json says which template');
+        const fdDir = `/proc/${vmm.vmmPid}/fd`;
+        const mem = fs.readdirSync(fdDir).find((n) => fs.readlinkSync(`${fdDir}/${n}`) === `/memfd:moat-tpl-${keys[0]} (deleted)`);
+        assert.ok(mem, `${id}: QEMU maps the template's memfd`);
+        const fd = fs.openSync(`${fdDir}/${mem}`, 'r+');
+        try {
+          assert.throws(() => fs.writeSync(fd, Buffer.from('x'), 0, 1, 0), /EPERM/, 'the template memory cannot be written, even by root');
+          memfds.push(fs.fstatSync(fd));
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      assert.equal(memfds[0]!.ino, memfds[1]!.ino, 'both clones map the same memory');
+      assert.equal(memfds[0]!.uid, 0);
+    } finally {
+      for (const id of ['tpl-e', 'tpl-f']) moat(root, ['delete', '--force', id]);
+      idle.cleanup();
+    }
+
     // A corrupt template (its memory: checked when no clone runs that holds it already): found out
     // before the guest gets anything, discarded, cold boot, same output.
     const state = path.join(dir, 'memory');
@@ -98,7 +126,7 @@ test('vm templates: two first starts at once make one template and both restore 
 
     assert.deepEqual(qemusNaming(templates), [], 'no QEMU of a template left');
     assert.deepEqual(fs.readdirSync(templates).filter((n) => n.startsWith('.')), [], 'no build or trash directory left');
-    for (const id of ['tpl-a', 'tpl-b', 'tpl-d']) assert.ok(!fs.existsSync(path.join(root, id)), `${id}: state removed`);
+    for (const id of ['tpl-a', 'tpl-b', 'tpl-d', 'tpl-e', 'tpl-f']) assert.ok(!fs.existsSync(path.join(root, id)), `${id}: state removed`);
   } finally {
     fs.rmSync(templates, { recursive: true, force: true });
   }
