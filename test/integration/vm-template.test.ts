@@ -58,7 +58,10 @@ function qemusNaming(dir: string): number[] {
 
 test('vm templates: two first starts at once make one template and both restore it, each with its own rootfs, clock and randomness; idle clones map one sealed memory; a corrupt template is discarded and the container boots cold', { skip, timeout: 3 * VM_TIMEOUT }, async () => {
   const templates = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-templates-'));
-  const env = { ...process.env, MOAT_VM_TEMPLATES: templates };
+  // Every moat of this test (the helpers' too) uses this test's own template directory.
+  const before = process.env.MOAT_VM_TEMPLATES;
+  process.env.MOAT_VM_TEMPLATES = templates;
+  const env = process.env;
   try {
     // Two first starts at once: one makes the template (under its lock), the other waits for it;
     // both then start from it, as every later container does.
@@ -94,6 +97,7 @@ test('vm templates: two first starts at once make one template and both restore 
         assert.equal(r.status, 0, r.stderr);
         const vmm = (JSON.parse(fs.readFileSync(path.join(root, id, 'state.json'), 'utf8')) as { vm: { vmmPid: number; template?: string } }).vm;
         assert.equal(vmm.template, keys[0], 'state.json says which template');
+        assert.match(r.stderr, /^$/, `${id}: restored without a word (nothing made)`);
         const fdDir = `/proc/${vmm.vmmPid}/fd`;
         const mem = fs.readdirSync(fdDir).find((n) => fs.readlinkSync(`${fdDir}/${n}`) === `/memfd:moat-tpl-${keys[0]} (deleted)`);
         assert.ok(mem, `${id}: QEMU maps the template's memfd`);
@@ -128,6 +132,8 @@ test('vm templates: two first starts at once make one template and both restore 
     assert.deepEqual(fs.readdirSync(templates).filter((n) => n.startsWith('.')), [], 'no build or trash directory left');
     for (const id of ['tpl-a', 'tpl-b', 'tpl-d', 'tpl-e', 'tpl-f']) assert.ok(!fs.existsSync(path.join(root, id)), `${id}: state removed`);
   } finally {
+    if (before === undefined) delete process.env.MOAT_VM_TEMPLATES;
+    else process.env.MOAT_VM_TEMPLATES = before;
     fs.rmSync(templates, { recursive: true, force: true });
   }
 });

@@ -24,6 +24,7 @@ test('template key: a change of kernel, initramfs, size, accelerator or command 
     assert.equal(machineKey({ ...m }), key, 'deterministic');
     const variants: Partial<TemplateMachine>[] = [{ kernel: k2 }, { initrd: '/x/initramfs-2.cpio' }, { memoryMiB: 320 }, { cpus: 2 }, { accel: 'kvm' }, { cmdline: 'quiet moat.exec=4 x' }, { execSlots: 3 }];
     const keys = new Set([key, ...variants.map((v) => machineKey({ ...m, ...v }))]);
+    assert.equal(machineKey({ ...m, initrd: '/other/root/@vm/initramfs-1.cpio' }), key, 'the same initramfs under another --root: the same template');
     assert.equal(keys.size, variants.length + 1, 'every input is part of the key');
     // The same kernel path rewritten (a package upgrade): another key.
     fs.writeFileSync(k1, 'kernel a, rebuilt');

@@ -97,7 +97,9 @@ export function machineKey(m: TemplateMachine): string {
   return templateKey({
     qemu: fileIdentity(which(QEMU_BINARY)),
     kernel: fileIdentity(m.kernel),
-    initrd: m.initrd, // content-addressed
+    // Content-addressed by its name (initramfs-<kver>-<sha256>); its directory is the state root's,
+    // which does not matter: one template serves every --root.
+    initrd: path.basename(m.initrd),
     accel: m.accel,
     memoryMiB: m.memoryMiB,
     cpus: m.cpus,
