@@ -51,7 +51,13 @@ void on_ctl_frame(int type, const unsigned char *p, uint32_t len)
 		hello(&ctl);
 		break;
 	case H_PLAN:
-		run_plan(p, len);
+		if (plan_allowed())
+			run_plan(p, len);
+		else
+			send_error(&ctl, "plan: a guest from a template needs RESTORE first");
+		break;
+	case H_RESTORE:
+		restore(p, len);
 		break;
 	case H_START:
 		start_container();

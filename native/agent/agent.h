@@ -36,7 +36,7 @@
 #define PROTO_VERSION 2
 enum {
 	H_HELLO = 1, H_PLAN = 2, H_START = 3, H_SIGNAL = 4, H_RESIZE = 5, H_EXEC = 6, H_STDIN = 7, H_STDIN_CLOSE = 8,
-	H_SIGNAL_EXEC = 9,
+	H_SIGNAL_EXEC = 9, H_RESTORE = 10,
 	G_HELLO = 0x81, G_READY = 0x82, G_STARTED = 0x83, G_OK = 0x84, G_ERROR = 0x85, G_EXIT = 0x86,
 	G_STDOUT = 0x87, G_STDERR = 0x88,
 };
@@ -155,6 +155,12 @@ void __attribute__((noreturn)) on_init_exit(int wstatus);
 void run_exec(struct port *p, const unsigned char *payload, uint32_t len);
 void on_exec_exit(struct session *s, int wstatus);
 void feed_stdin(struct session *s);
+
+/* restore.c (a guest restored from a template) */
+extern int template_mode;
+void restore(const unsigned char *p, uint32_t len);
+int plan_allowed(void);
+void scrub_free_memory(void);
 
 /* agent.c */
 void on_ctl_frame(int type, const unsigned char *p, uint32_t len);

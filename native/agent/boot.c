@@ -239,11 +239,16 @@ void boot(void)
 	if (mkdir("/newroot/sys/fs/cgroup/container", 0755) != 0)
 		fatal("mkdir /sys/fs/cgroup/container");
 	copy_file("/moat-exec", "/newroot/moat-exec", 0555);
-	mount_root();
+	/* A template's disk is a placeholder: the root is mounted on RESTORE (restore.c). */
+	template_mode = strstr(cmdline, "moat.template") != NULL;
+	if (!template_mode)
+		mount_root();
 	mount_volumes();
 	if (chdir("/newroot") != 0 || mount(".", "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 || chdir("/") != 0)
 		fatal("switch root");
 	if (mknod("/start.fifo", S_IFIFO | 0622, 0) != 0)
 		fatal("mkfifo /start.fifo");
 	chmod("/start.fifo", 0622);
+	if (template_mode)
+		scrub_free_memory();
 }

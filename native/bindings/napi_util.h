@@ -33,6 +33,7 @@ bool export_functions(napi_env env, napi_value exports, const struct napi_export
 bool moat_register_sentry(napi_env env, napi_value exports);
 bool moat_register_gofer(napi_env env, napi_value exports);
 bool moat_register_vm(napi_env env, napi_value exports); /* vm_tty.c */
+bool moat_register_vm_mem(napi_env env, napi_value exports); /* vm_mem.c: template memory */
 bool moat_register_net(napi_env env, napi_value exports); /* net.c: the sentry's host sockets */
 bool moat_register_confine(napi_env env, napi_value exports); /* confine.c: the sentry's own filter and root */
 bool moat_register_runner_watch(napi_env env, napi_value exports); /* runner_watch.c: a vm do dies with its runner */

@@ -75,6 +75,8 @@ export interface VmRecord {
   network?: { netns: string; interfaces: string[] };
   /** A pod's VM (src/vm/pod.ts): the host directory shared with the guest, and where the guest mounts it. */
   pod?: { shared: string; guest: string };
+  /** The template the VM was restored from (docs/vm.md#templates); absent: it booted. */
+  template?: string;
 }
 
 export interface CgroupRecord {

@@ -21,6 +21,10 @@ export interface Sys {
   /** vm platform: send one fd with SCM_RIGHTS over a connected unix socket. */
   sendFd(sock: number, fd: number, data: string): void;
   getWinsize(fd: number): { rows: number; cols: number };
+  /** vm templates: a sealed memfd (named `name`) with the file's non-zero pages (native/bindings/vm_mem.c). */
+  templateMemfd(path: string, name: string): number;
+  memfdSeals(fd: number): number;
+  dataExtents(fd: number): number[];
   /** Load a cgroup device eBPF program (8-byte instructions) and attach it to a cgroup2 dir, replacing older ones. */
   bpfProgLoadAttach(cgroupPath: string, insns: Buffer, license: string): void;
   /** Ids of the device programs attached directly to a cgroup2 dir. */

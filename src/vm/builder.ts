@@ -27,7 +27,8 @@ import { connectTaps, networkCmdline, readNetns, tapsExist, type GuestInterface 
 import { podShare, podVmResources, POD_EXEC_SLOTS } from './pod';
 import { hostRootShare, planVolumes, volumesCmdline, type Volume, type VolumeServer } from './volumes';
 import { socketFd, track, type GuestStdio } from './stdio';
-import { parseAccel, qemuDriver, resolveAccel, type Accel, type VmPort } from './vmm';
+import { parseAccel, qemuDriver, resolveAccel, type Accel, type VmConfig, type VmmCommand, type VmPort } from './vmm';
+import { acquireTemplate, checkTemplate, coldReason, dropTemplate, restoreGuest, startIncoming, templateMemory, templateRoot } from './snapshot';
 
 /** Boot to a ready agent: seconds under TCG on a busy machine; generous. */
 export const BOOT_TIMEOUT_MS = 120_000;
@@ -191,7 +192,7 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     { name: 'moat.status', kind: 'output', fd: track(fs.openSync(p.statusFile, 'w', 0o600), io.opened), access: 'write-only' },
     ...p.execSockets.map((s, i): VmPort => ({ name: `moat.exec.${i}`, kind: 'socket', path: s })),
   ];
-  const cmd = qemuDriver.command({
+  const config: VmConfig = {
     accel: p.accel,
     memoryMiB: p.size.memoryMiB,
     cpus: p.size.cpus,
@@ -211,32 +212,25 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     nics: p.ifaces.map((i) => ({ tap: i.tap, mac: i.mac })),
     ...(p.debugConsole ? { consoleLog: path.join(p.dir, 'console.log') } : {}),
     ...(uid ? { runAs: { uid: uid.uid, gid: uid.uid }, chroot: p.chroot, holdFds: [uid.lockFd] } : {}),
-  });
-  debugLog(() => `vmm: ${cmd.binary} ${cmd.args.join(' ')}`);
-  // QEMU's own messages: to moat's stderr while moat runs; after a create returns, nowhere (a
-  // caller such as containerd's shim reads moat's stderr to its end, which must come).
-  const stdio: StdioOptions = ['ignore', 'ignore', req.mode === 'run' ? 'inherit' : 'pipe'];
-  for (const f of cmd.fds) stdio[f.child] = f.parent;
-  for (let i = 3; i < stdio.length; i++) stdio[i] ??= 'ignore';
-  // Its own session: the caller's terminal signals reach moat, which forwards them to the container.
-  // In the joined network namespace (nsenter execs QEMU: the pid is QEMU's).
-  const [bin, argv] = p.netns !== undefined ? ['nsenter', [`--net=${p.netns}`, '--', cmd.binary, ...cmd.args]] : [cmd.binary, cmd.args];
-  const child = spawn(bin, argv, { stdio, detached: true });
-  child.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
-  child.stderr?.on('error', () => undefined);
-  const spawnError = new Promise<never>((_, reject) => {
-    child.once('error', (err) => reject(new MoatError('EVM', `cannot run ${cmd.binary}: ${err.message} (install qemu-system-x86)`)));
-  });
-  spawnError.catch(() => undefined);
+  };
+  // From a template of this machine if it has one (src/vm/snapshot, docs/vm.md#templates), else a boot.
+  const restored = await startFromTemplate(p, config, (c) => spawnVmm(p, c, req, true), (pid, startTime) =>
+    // Recorded at once: a moat killed while the guest is restored leaves a QEMU that delete stops.
+    req.recordVm?.({ dir: p.dir, socket: p.socket, vmmPid: pid, vmmStartTime: startTime, execSlots: p.execSlots }),
+  );
+  const { cmd, child, spawnError } = restored ?? spawnVmm(p, qemuDriver.command(config), req, false);
   // QEMU holds its copies now.
   for (const fd of io.opened.splice(0)) fs.closeSync(fd);
   const onExit: (() => void)[] = io.stopPump ? [io.stopPump] : [];
   const exited = new Promise<number>((resolve) => {
-    child.once('exit', (code, signal) => {
+    const done = (code: number | null, signal: NodeJS.Signals | null): void => {
       // Before the caller drains the terminal: our copy of the master must not keep it open.
       for (const f of onExit) f();
       resolve(containerStatus(p.statusFile, p.id, code, signal));
-    });
+    };
+    // A restored QEMU may have exited while its guest was being restored.
+    if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode, child.signalCode);
+    else child.once('exit', done);
   });
   const pid = await Promise.race([waitPid(child), spawnError]);
   const st = readProcStat(pid);
@@ -254,9 +248,125 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     ...(p.terminal ? { terminal: true } : {}),
     ...(servers.length > 0 ? { volumeServers: servers.map((v) => ({ pid: v.pid, startTime: v.startTime })) } : {}),
     ...(p.netns !== undefined && p.ifaces.length > 0 ? { network: { netns: p.netns, interfaces: p.ifaces.map((i) => i.name) } } : {}),
+    ...(restored ? { template: restored.template } : {}),
   };
   req.recordVm?.(record);
   return { child, pid, exited, record, spawnError, onExit, alive: () => child.exitCode === null && child.signalCode === null };
+}
+
+interface Spawned {
+  cmd: VmmCommand;
+  child: ChildProcess;
+  spawnError: Promise<never>;
+  /** Forward QEMU's messages from now on (those held until then first). */
+  release: () => void;
+  /** The last line QEMU said while its messages were held. */
+  held: () => string;
+}
+
+/**
+ * Spawns the VMM detached (its own session: the caller's terminal signals reach moat, which
+ * forwards them to the container), in the joined network namespace if any (nsenter execs QEMU: the
+ * pid is QEMU's). QEMU's own messages go to moat's stderr while moat runs; after a create returns,
+ * nowhere (a caller such as containerd's shim reads moat's stderr to its end, which must come).
+ * `hold`: keep them until `release` (a restore attempt that fails is reported by moat instead).
+ */
+function spawnVmm(p: VmLaunchPlan, cmd: VmmCommand, req: CreateRequest, hold: boolean): Spawned {
+  debugLog(() => `vmm: ${cmd.binary} ${cmd.args.join(' ')}`);
+  const stdio: StdioOptions = ['ignore', 'ignore', req.mode === 'run' && !hold ? 'inherit' : 'pipe'];
+  for (const f of cmd.fds) stdio[f.child] = f.parent;
+  for (let i = 3; i < stdio.length; i++) stdio[i] ??= 'ignore';
+  const [bin, argv] = p.netns !== undefined ? ['nsenter', [`--net=${p.netns}`, '--', cmd.binary, ...cmd.args]] : [cmd.binary, cmd.args];
+  const child = spawn(bin, argv, { stdio, detached: true });
+  let held: Buffer[] | undefined = hold ? [] : undefined;
+  child.stderr?.on('data', (d: Buffer) => (held ? held.push(d) : process.stderr.write(d)));
+  child.stderr?.on('error', () => undefined);
+  const spawnError = new Promise<never>((_, reject) => {
+    child.once('error', (err) => reject(new MoatError('EVM', `cannot run ${cmd.binary}: ${err.message} (install qemu-system-x86)`)));
+  });
+  spawnError.catch(() => undefined);
+  return {
+    cmd,
+    child,
+    spawnError,
+    release: () => {
+      for (const d of held ?? []) process.stderr.write(d);
+      held = undefined;
+    },
+    held: () => Buffer.concat(held ?? []).toString('utf8').trim().split('\n').pop() ?? '',
+  };
+}
+
+/**
+ * Starts the container's QEMU from the template of its machine (made now if this is the first such
+ * container) and brings the restored guest to where it takes the plan. Undefined if the container
+ * boots cold: it cannot use a template (said at debug level), or the template could not be made or
+ * restored (said as a warning; a template that fails to restore is discarded). Never fails.
+ */
+async function startFromTemplate(
+  p: VmLaunchPlan,
+  config: VmConfig,
+  spawnIt: (cmd: VmmCommand) => Spawned,
+  recordIt: (pid: number, startTime: string) => void,
+): Promise<(Spawned & { template: string }) | undefined> {
+  const cold = coldReason({ root: p.root, imageRoot: p.guestRoot.kind === 'image', volumes: p.volumes.length, nics: p.ifaces.length, debugConsole: p.debugConsole });
+  const root = templateRoot();
+  if (cold !== undefined || root === undefined) {
+    debugLog(() => `vm: ${p.id} boots cold: ${cold}`);
+    return undefined;
+  }
+  const machine = { accel: config.accel, memoryMiB: config.memoryMiB, cpus: config.cpus, kernel: config.kernel, initrd: config.initrd, cmdline: config.cmdline, execSlots: p.execSlots };
+  const tpl = await acquireTemplate(machine, root, (seed) => allocateSandboxUid(seed), BOOT_TIMEOUT_MS);
+  if (!tpl) return undefined;
+  let s: Spawned | undefined;
+  const diskFds: number[] = [];
+  try {
+    // The image by fd, both ways: QEMU reopens it on activating it once the state is loaded.
+    const disks = config.disks.map((d) => {
+      const rw = fs.openSync(d.path, 'r+');
+      diskFds.push(rw);
+      const ro = fs.openSync(d.path, 'r');
+      diskFds.push(ro);
+      return { ...d, fds: { rw, ro } };
+    });
+    // The template's memory, shared with the other clones running, mapped privately.
+    const memory = templateMemory(tpl, config.memoryMiB << 20);
+    diskFds.push(memory.fd);
+    const monitor = path.join(p.dir, 'qmp.sock');
+    const cmd = qemuDriver.command({ ...config, disks, incoming: tpl.fd, monitor, memoryFile: { fd: memory.fd, share: false } });
+    s = spawnIt(cmd);
+    const c = s.child;
+    const alive = (): boolean => c.exitCode === null && c.signalCode === null;
+    const t0 = Date.now();
+    const st = readProcStat(await Promise.race([waitPid(c), s.spawnError]));
+    if (st) recordIt(c.pid!, st.startTime);
+    await Promise.race([startIncoming(monitor, cmd.fds.find((f) => f.parent === tpl.fd)!.child, alive), s.spawnError]);
+    // A corrupt state or memory is caught here, before the guest gets anything (pread: QEMU's
+    // offset stays); the other CPU loads the state meanwhile.
+    checkTemplate(tpl, memory);
+    for (const fd of diskFds.splice(0)) fs.closeSync(fd);
+    await Promise.race([restoreGuest(p.socket, alive), s.spawnError]);
+    debugLog(() => `vm: ${p.id} restored from template ${tpl.key} in ${Date.now() - t0} ms`);
+    s.release();
+    return { ...s, template: tpl.key };
+  } catch (err) {
+    const c = s?.child;
+    if (c && c.exitCode === null && c.signalCode === null) {
+      const gone = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await gone;
+    }
+    const said = s?.held();
+    const why = (err as Error).message + (said ? `; qemu: ${said}` : '');
+    logWarning(`vm: template ${tpl.dir} could not be restored (${why}): discarded, booting cold`);
+    await dropTemplate(root, tpl.key);
+    // The cold QEMU listens on the same socket paths.
+    for (const f of [p.socket, ...p.execSockets, path.join(p.dir, 'qmp.sock')]) fs.rmSync(f, { force: true });
+    return undefined;
+  } finally {
+    fs.closeSync(tpl.fd);
+    for (const fd of diskFds) fs.closeSync(fd);
+  }
 }
 
 /** Connects the taps (once QEMU made them), then gives the ready agent the container's plan. */

@@ -21,8 +21,10 @@ export const MAX_GUEST_PAYLOAD = 64 << 10;
 export const MAX_GUEST_TEXT = 1024;
 
 export const FLAG_TERMINAL = 1;
+/** Random bytes a restored guest mixes into its pool. */
+export const RESTORE_SEED_BYTES = 64;
 
-export const HostType = { hello: 1, plan: 2, start: 3, signal: 4, resize: 5, exec: 6, stdin: 7, stdinClose: 8, signalExec: 9 } as const;
+export const HostType = { hello: 1, plan: 2, start: 3, signal: 4, resize: 5, exec: 6, stdin: 7, stdinClose: 8, signalExec: 9, restore: 10 } as const;
 export type HostMessage =
   | { type: 'hello' }
   | { type: 'plan'; plan: Buffer; terminal: boolean }
@@ -32,7 +34,9 @@ export type HostMessage =
   | { type: 'exec'; plan: Buffer; terminal: boolean }
   | { type: 'stdin'; data: Buffer }
   | { type: 'stdinClose' }
-  | { type: 'signalExec'; signal: number; pid: number };
+  | { type: 'signalExec'; signal: number; pid: number }
+  /** A guest restored from a template (docs/vm.md#templates): the host's clock and fresh randomness. */
+  | { type: 'restore'; timeNs: bigint; seed: Buffer };
 
 export const GuestType = { hello: 0x81, ready: 0x82, started: 0x83, ok: 0x84, error: 0x85, exit: 0x86, stdout: 0x87, stderr: 0x88 } as const;
 /** The agent's phase, as its hello reports it (an exec channel: idle or running). */
@@ -95,6 +99,14 @@ export function encodeHostMessage(m: HostMessage): Buffer {
       return frame(HostType.stdin, m.data);
     case 'stdinClose':
       return frame(HostType.stdinClose, Buffer.alloc(0));
+    case 'restore': {
+      if (m.seed.length !== RESTORE_SEED_BYTES) throw new ProtocolError(`restore: seed of ${m.seed.length} bytes, expected ${RESTORE_SEED_BYTES}`);
+      if (m.timeNs < 0n) throw new ProtocolError('restore: time before 1970');
+      const b = Buffer.alloc(16);
+      b.writeBigUInt64LE(m.timeNs / 1_000_000_000n, 0);
+      b.writeUInt32LE(Number(m.timeNs % 1_000_000_000n), 8);
+      return frame(HostType.restore, Buffer.concat([b, m.seed]));
+    }
   }
 }
 

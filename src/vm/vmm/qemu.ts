@@ -6,6 +6,9 @@ export const QEMU_BINARY = 'qemu-system-x86_64';
 
 /** First fd number handed to QEMU for output ports (`-add-fd`); 0..2 are QEMU's own stdio. */
 const FIRST_PORT_FD = 3;
+/** Disk image fds (`disks[].fds`), well above the ports' and held fds; their fd sets' numbers. */
+const FIRST_DISK_FD = 64;
+const DISK_FDSET_BASE = 100;
 
 function chardevValue(v: string, what: string): string {
   // QEMU option values split on ',' (',,' escapes one); refuse what could inject another option.
@@ -18,7 +21,7 @@ export const qemuDriver: VmmDriver = {
   command(c: VmConfig): VmmCommand {
     const shared = (c.filesystems ?? []).length > 0;
     const args = [
-      '-M', 'microvm,x-option-roms=off,rtc=off,isa-serial=' + (c.consoleLog ? 'on' : 'off') + (shared ? ',memory-backend=mem' : ''),
+      '-M', 'microvm,x-option-roms=off,rtc=off,isa-serial=' + (c.consoleLog ? 'on' : 'off') + (shared || c.memoryFile ? ',memory-backend=mem' : ''),
       '-accel', c.accel,
       '-cpu', c.accel === 'kvm' ? 'host' : 'max',
       '-m', String(c.memoryMiB),
@@ -41,12 +44,41 @@ export const qemuDriver: VmmDriver = {
     }
     if (c.chroot) args.push('-chroot', c.chroot);
     if (c.consoleLog) args.push('-serial', `file:${chardevValue(c.consoleLog, 'consoleLog')}`);
+    const diskFds: { child: number; parent: number }[] = [];
     c.disks.forEach((d, i) => {
+      let file = chardevValue(d.path, `disks[${i}]`);
+      let opts = '';
+      if (d.fds) {
+        // No image locking: its OFD locks would be taken on one of the two open descriptions and
+        // then conflict with the other on reopening. The image is the VM's own (moat's per-container
+        // copy, or a template's private placeholder): nothing else opens it.
+        opts = ',file.locking=off';
+        // An fd set of both opens: QEMU dups the one whose access mode it asks for.
+        const set = DISK_FDSET_BASE + i;
+        for (const fd of [d.fds.rw, d.fds.ro]) {
+          const child = FIRST_DISK_FD + diskFds.length;
+          diskFds.push({ child, parent: fd });
+          args.push('-add-fd', `fd=${child},set=${set}`);
+        }
+        file = `/dev/fdset/${set}`;
+      }
       args.push(
-        '-drive', `id=disk${i},file=${chardevValue(d.path, `disks[${i}]`)},format=raw,if=none,cache=unsafe,aio=threads${d.readonly ? ',readonly=on' : ''}`,
+        '-drive', `id=disk${i},file=${file},format=raw,if=none,cache=unsafe,aio=threads${opts}${d.readonly ? ',readonly=on' : ''}`,
         '-device', `virtio-blk-device,drive=disk${i}`,
       );
     });
+    let memFd: { child: number; parent: number } | undefined;
+    if (c.memoryFile) {
+      if (shared) throw new Error('memoryFile: not with shared file systems (their memory is a shared memfd)');
+      const m = c.memoryFile;
+      let memPath: string;
+      if (m.share) memPath = chardevValue(m.path, 'memoryFile.path');
+      else {
+        memFd = { child: FIRST_DISK_FD - 1, parent: m.fd };
+        memPath = `/proc/self/fd/${memFd.child}`;
+      }
+      args.push('-object', `memory-backend-file,id=mem,size=${c.memoryMiB}M,mem-path=${memPath},share=${m.share ? 'on' : 'off'}`);
+    }
     if (shared) {
       // vhost-user: the file servers read and write guest memory directly, so it is a shared memfd.
       args.push('-object', `memory-backend-memfd,id=mem,size=${c.memoryMiB}M,share=on`);
@@ -92,6 +124,18 @@ export const qemuDriver: VmmDriver = {
     }
     let next = FIRST_PORT_FD + fds.filter((f) => f.child >= FIRST_PORT_FD).length;
     for (const fd of c.holdFds ?? []) fds.push({ child: next++, parent: fd });
+    fds.push(...diskFds);
+    if (memFd) fds.push(memFd);
+    // Templates: QMP to save one (its state goes to an fd passed with `getfd`); a clone reads its
+    // state from an inherited fd and runs once it is loaded (no -S).
+    if (c.monitor !== undefined) args.push('-qmp', `unix:${chardevValue(c.monitor, 'monitor')},server=on,wait=off`);
+    if (c.incoming !== undefined) {
+      fds.push({ child: next, parent: c.incoming });
+      // With a monitor, the caller sets migration capabilities first (7.2 has no -global for
+      // x-ignore-shared), then `migrate-incoming fd:<this fd>`.
+      args.push('-incoming', c.monitor !== undefined ? 'defer' : `fd:${next}`);
+      next++;
+    }
     return { binary: QEMU_BINARY, args, fds };
   },
 };

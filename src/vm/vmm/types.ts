@@ -12,8 +12,12 @@ export interface VmConfig {
   initrd: string;
   /** Kernel command line (the driver may add its own device descriptions). */
   cmdline: string;
-  /** virtio-blk disks, in order (the first is /dev/vda in the guest). */
-  disks: { path: string; readonly: boolean }[];
+  /**
+   * virtio-blk disks, in order (the first is /dev/vda in the guest). `fds`: the image opened by
+   * moat read-write and read-only, used instead of the path: a VMM saving or restoring a VM reopens
+   * its images (QEMU: on inactivating and activating them), which a confined VMM cannot by path.
+   */
+  disks: { path: string; readonly: boolean; fds?: { rw: number; ro: number } }[];
   /**
    * Named guest ports (virtio-serial ports here; vsock ports where a driver has them). The agent
    * finds each by name. `socket`: a unix socket the VMM listens on; `output`: a host fd of
@@ -43,6 +47,19 @@ export interface VmConfig {
   chroot?: string;
   /** Host fds the VMM process must hold for as long as it lives (the lock on its uid). */
   holdFds?: number[];
+  /**
+   * Templates (docs/vm.md#templates): `incoming` is a host fd of a saved VM state to start from
+   * instead of booting (the machine above must be the one that was saved); `monitor` a unix socket
+   * the VMM listens on for its control protocol (QMP), with which a template is saved.
+   */
+  incoming?: number;
+  monitor?: string;
+  /**
+   * Guest memory in a file (templates): `share` maps it shared (the template: its memory is the
+   * file, and the saved state leaves it out), else privately, copy-on-write (a clone of it).
+   * A clone's is a host fd the VMM inherits (opened again through /proc/self/fd).
+   */
+  memoryFile?: { path: string; share: true } | { fd: number; share: false };
 }
 
 export type VmPort =

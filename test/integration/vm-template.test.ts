@@ -1,0 +1,139 @@
+// vm start-up from a template (docs/vm.md#templates), with real QEMU. Two first starts at once: one
+// template is made (one boot) and both start from it; then it is corrupted and the next container
+// boots cold. The other vm tests run from templates too (the default template root).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { containerSuite, makeBundle, moat, MOAT, moatDetached, type MoatResult } from '../helpers/moat';
+
+let root: string;
+containerSuite(
+  (r) => (root = r),
+  () => fs.rmSync(path.join(root, '@vm'), { recursive: true, force: true }),
+);
+
+const hasKernel = fs.existsSync('/boot') && fs.readdirSync('/boot').some((n) => /^vmlinuz-.*-cloud-amd64$/.test(n));
+const skip = hasKernel ? false : 'linux-image-cloud-amd64 is not installed (sh scripts/setup.sh test)';
+const VM_TIMEOUT = 240_000;
+
+/** Its own marker file in its rootfs, the guest's clock, 32 random bytes, the kernel's getrandom-backed boot id. */
+const SCRIPT = 'cat /marker; date +%s; head -c 32 /dev/urandom | od -An -tx1 | tr -d " \\n"; echo; cat /proc/sys/kernel/random/boot_id';
+
+function run(id: string, env: NodeJS.ProcessEnv, marker: string): Promise<MoatResult & { lines: string[]; hostTime: number }> {
+  const b = makeBundle(['sh', '-c', SCRIPT]);
+  fs.writeFileSync(path.join(b.rootfs, 'marker'), `${marker}\n`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(MOAT, ['--root', root, '--debug', '--isolation=vm', 'run', '--bundle', b.dir, id], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let hostTime = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      if (!hostTime) hostTime = Date.now() / 1000;
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), VM_TIMEOUT);
+    child.once('error', reject);
+    child.once('exit', (status, signal) => {
+      clearTimeout(timer);
+      b.cleanup();
+      resolve({ status, signal, stdout, stderr, lines: stdout.trim().split('\n'), hostTime });
+    });
+  });
+}
+
+function qemusNaming(dir: string): number[] {
+  return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmd.startsWith('qemu-system') && cmd.includes(dir);
+    } catch {
+      return false;
+    }
+  });
+}
+
+test('vm templates: two first starts at once make one template and both restore it, each with its own rootfs, clock and randomness; idle clones map one sealed memory; a corrupt template is discarded and the container boots cold', { skip, timeout: 3 * VM_TIMEOUT }, async () => {
+  const templates = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-templates-'));
+  // Every moat of this test (the helpers' too) uses this test's own template directory.
+  const before = process.env.MOAT_VM_TEMPLATES;
+  process.env.MOAT_VM_TEMPLATES = templates;
+  const env = process.env;
+  try {
+    // Two first starts at once: one makes the template (under its lock), the other waits for it;
+    // both then start from it, as every later container does.
+    const [a, b] = await Promise.all([run('tpl-a', env, 'rootfs-a'), run('tpl-b', env, 'rootfs-b')]);
+    const keys = fs.readdirSync(templates).filter((n) => /^[0-9a-f]{32}$/.test(n));
+    assert.equal(keys.length, 1, `one template: ${fs.readdirSync(templates).join(' ')}`);
+    assert.equal([a, b].filter((r) => /vm: template [0-9a-f]{32} made in \d+ ms/.test(r.stderr)).length, 1, 'made once');
+    const dir = path.join(templates, keys[0]!);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['memory', 'meta.json', 'state'], 'only the memory, the device state and their meta are kept');
+    assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+    for (const f of ['memory', 'meta.json', 'state']) assert.equal(fs.statSync(path.join(dir, f)).mode & 0o777, 0o600, `${f}: root's only`);
+    for (const [r, id, marker] of [[a, 'tpl-a', 'rootfs-a'], [b, 'tpl-b', 'rootfs-b']] as const) {
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`vm: ${id} restored from template ${keys[0]}`));
+      assert.equal(r.lines[0], marker, `${id} sees its own rootfs, not the template's placeholder`);
+      // The guest's clock is the host's (the template's was saved earlier; a cold guest has no RTC).
+      const guest = Number(r.lines[1]);
+      assert.ok(Math.abs(guest - r.hostTime) <= 2, `${id}: guest clock ${guest} vs host ${r.hostTime.toFixed(1)}`);
+      assert.match(r.lines[2] ?? '', /^[0-9a-f]{64}$/);
+      assert.match(r.lines[3] ?? '', /^[0-9a-f-]{36}$/);
+    }
+    // Clones of one saved guest: reseeded, they share no random stream (nor the boot id, made on first read).
+    assert.notEqual(a.lines[2], b.lines[2], 'urandom differs between clones');
+    assert.notEqual(a.lines[3], b.lines[3], 'boot_id differs between clones');
+
+    // Two idle clones share the template's memory: one memfd, root's, sealed (nobody can write it,
+    // though QEMU holds it read-write to map it privately).
+    const idle = makeBundle(['sleep', '600']);
+    try {
+      const memfds: fs.Stats[] = [];
+      for (const id of ['tpl-e', 'tpl-f']) {
+        const r = moatDetached(root, ['--isolation=vm', 'create', '--bundle', idle.dir, id], path.join(idle.dir, `${id}.out`), VM_TIMEOUT);
+        assert.equal(r.status, 0, r.stderr);
+        const vmm = (JSON.parse(fs.readFileSync(path.join(root, id, 'state.json'), 'utf8')) as { vm: { vmmPid: number; template?: string } }).vm;
+        assert.equal(vmm.template, keys[0], 'state.json says which template');
+        assert.match(r.stderr, /^$/, `${id}: restored without a word (nothing made)`);
+        const fdDir = `/proc/${vmm.vmmPid}/fd`;
+        const mem = fs.readdirSync(fdDir).find((n) => fs.readlinkSync(`${fdDir}/${n}`) === `/memfd:moat-tpl-${keys[0]} (deleted)`);
+        assert.ok(mem, `${id}: QEMU maps the template's memfd`);
+        const fd = fs.openSync(`${fdDir}/${mem}`, 'r+');
+        try {
+          assert.throws(() => fs.writeSync(fd, Buffer.from('x'), 0, 1, 0), /EPERM/, 'the template memory cannot be written, even by root');
+          memfds.push(fs.fstatSync(fd));
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      assert.equal(memfds[0]!.ino, memfds[1]!.ino, 'both clones map the same memory');
+      assert.equal(memfds[0]!.uid, 0);
+    } finally {
+      for (const id of ['tpl-e', 'tpl-f']) moat(root, ['delete', '--force', id]);
+      idle.cleanup();
+    }
+
+    // A corrupt template (its memory: checked when no clone runs that holds it already): found out
+    // before the guest gets anything, discarded, cold boot, same output.
+    const state = path.join(dir, 'memory');
+    const fd = fs.openSync(state, 'r+');
+    fs.writeSync(fd, Buffer.from('corrupt!'), 0, 8, Math.floor(fs.fstatSync(fd).size / 2));
+    fs.closeSync(fd);
+    const d = await run('tpl-d', env, 'rootfs-d');
+    assert.equal(d.status, 0, d.stderr);
+    assert.match(d.stderr, /moat: warning: vm: template .* could not be restored \(.*SHA-256.*\): discarded, booting cold/);
+    assert.equal(d.lines[0], 'rootfs-d');
+    assert.ok(!fs.existsSync(dir), 'the corrupt template is gone (the next container makes a new one)');
+
+    assert.deepEqual(qemusNaming(templates), [], 'no QEMU of a template left');
+    assert.deepEqual(fs.readdirSync(templates).filter((n) => n.startsWith('.')), [], 'no build or trash directory left');
+    for (const id of ['tpl-a', 'tpl-b', 'tpl-d', 'tpl-e', 'tpl-f']) assert.ok(!fs.existsSync(path.join(root, id)), `${id}: state removed`);
+  } finally {
+    if (before === undefined) delete process.env.MOAT_VM_TEMPLATES;
+    else process.env.MOAT_VM_TEMPLATES = before;
+    fs.rmSync(templates, { recursive: true, force: true });
+  }
+});

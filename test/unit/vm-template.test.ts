@@ -1,0 +1,115 @@
+// vm templates' pure parts (docs/vm.md#templates): the key, which containers may use one, the
+// RESTORE frame, QEMU's command line for saving and restoring.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { encodeHostMessage, ProtocolError } from '../../src/vm/channel';
+import { coldReason, machineKey, templateRoot, type TemplateMachine } from '../../src/vm/snapshot';
+import { templatePortNames } from '../../src/vm/snapshot/build';
+import { KEEP_TEMPLATES, pruneTemplates } from '../../src/vm/snapshot/store';
+import { qemuDriver } from '../../src/vm/vmm';
+
+test('template key: a change of kernel, initramfs, size, accelerator or command line is another template', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-tplkey-'));
+  try {
+    const k1 = path.join(dir, 'vmlinuz-a');
+    const k2 = path.join(dir, 'vmlinuz-b');
+    fs.writeFileSync(k1, 'kernel a');
+    fs.writeFileSync(k2, 'kernel b');
+    const m: TemplateMachine = { accel: 'tcg', memoryMiB: 256, cpus: 1, kernel: k1, initrd: '/x/initramfs-1.cpio', cmdline: 'quiet moat.exec=4', execSlots: 4 };
+    const key = machineKey(m);
+    assert.match(key, /^[0-9a-f]{32}$/);
+    assert.equal(machineKey({ ...m }), key, 'deterministic');
+    const variants: Partial<TemplateMachine>[] = [{ kernel: k2 }, { initrd: '/x/initramfs-2.cpio' }, { memoryMiB: 320 }, { cpus: 2 }, { accel: 'kvm' }, { cmdline: 'quiet moat.exec=4 x' }, { execSlots: 3 }];
+    const keys = new Set([key, ...variants.map((v) => machineKey({ ...m, ...v }))]);
+    assert.equal(machineKey({ ...m, initrd: '/other/root/@vm/initramfs-1.cpio' }), key, 'the same initramfs under another --root: the same template');
+    assert.equal(keys.size, variants.length + 1, 'every input is part of the key');
+    // The same kernel path rewritten (a package upgrade): another key.
+    fs.writeFileSync(k1, 'kernel a, rebuilt');
+    assert.notEqual(machineKey(m), key);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('templates: which containers boot cold, and why; where templates live', () => {
+  const ok = { root: true, imageRoot: true, volumes: 0, nics: 0, debugConsole: false };
+  assert.equal(coldReason(ok, {}), undefined);
+  assert.match(coldReason({ ...ok, root: false }, {})!, /not root/);
+  assert.match(coldReason({ ...ok, imageRoot: false }, {})!, /vhost-user-fs cannot be migrated/);
+  assert.match(coldReason({ ...ok, volumes: 1 }, {})!, /bind mounts/);
+  assert.match(coldReason({ ...ok, nics: 1 }, {})!, /network interfaces/);
+  assert.match(coldReason({ ...ok, debugConsole: true }, {})!, /MOAT_VM_DEBUG/);
+  assert.match(coldReason(ok, { MOAT_VM_TEMPLATES: 'off' })!, /off/);
+  assert.equal(templateRoot({}), '/var/lib/moat/vm-templates');
+  assert.equal(templateRoot({ MOAT_VM_TEMPLATES: '/srv/t' }), '/srv/t');
+  assert.equal(templateRoot({ MOAT_VM_TEMPLATES: 'relative' }), undefined, 'a relative path is not used');
+});
+
+test('channel: RESTORE carries the host clock (seconds, nanoseconds) and 64 random bytes', () => {
+  const seed = Buffer.alloc(64, 7);
+  const f = encodeHostMessage({ type: 'restore', timeNs: 1_700_000_000_123_456_789n, seed });
+  assert.equal(f[3], 10);
+  assert.equal(f.readUInt32LE(4), 80);
+  assert.equal(f.readBigUInt64LE(8), 1_700_000_000n);
+  assert.equal(f.readUInt32LE(16), 123_456_789);
+  assert.deepEqual(f.subarray(24), seed);
+  assert.throws(() => encodeHostMessage({ type: 'restore', timeNs: 1n, seed: Buffer.alloc(8) }), ProtocolError);
+  assert.throws(() => encodeHostMessage({ type: 'restore', timeNs: -1n, seed }), ProtocolError);
+});
+
+test('qemu: a template is saved over QMP; a clone reads its state from an fd; images by fd set (both modes, no locking)', () => {
+  const base = {
+    accel: 'tcg' as const, memoryMiB: 256, cpus: 1, kernel: '/k', initrd: '/i', cmdline: 'quiet',
+    disks: [{ path: '/img', readonly: false, fds: { rw: 20, ro: 21 } }],
+    ports: templatePortNames(4).map((name) => ({ name, kind: 'socket' as const, path: `/s/${name}` })),
+  };
+  const save = qemuDriver.command({ ...base, monitor: '/t/qmp.sock' });
+  assert.ok(save.args.join(' ').includes('-qmp unix:/t/qmp.sock,server=on,wait=off'));
+  assert.ok(!save.args.includes('-incoming'));
+  const direct = qemuDriver.command({ ...base, incoming: 30 });
+  const child = Number(/^fd:(\d+)$/.exec(direct.args[direct.args.indexOf('-incoming') + 1]!)![1]);
+  assert.deepEqual(direct.fds.find((f) => f.child === child), { child, parent: 30 });
+  // A clone: deferred (x-ignore-shared is set over QMP first), the template's memory privately from an fd.
+  const clone = qemuDriver.command({ ...base, incoming: 30, monitor: '/c/qmp.sock', memoryFile: { fd: 40, share: false } });
+  assert.equal(clone.args[clone.args.indexOf('-incoming') + 1], 'defer');
+  assert.ok(clone.fds.some((f) => f.parent === 30));
+  const mem = clone.fds.find((f) => f.parent === 40)!;
+  assert.ok(clone.args.includes(`memory-backend-file,id=mem,size=256M,mem-path=/proc/self/fd/${mem.child},share=off`));
+  assert.match(clone.args[clone.args.indexOf('-M') + 1]!, /memory-backend=mem/);
+  const tmpl = qemuDriver.command({ ...base, monitor: '/t/qmp.sock', memoryFile: { path: '/t/memory', share: true } });
+  assert.ok(tmpl.args.includes('memory-backend-file,id=mem,size=256M,mem-path=/t/memory,share=on'));
+  const drive = clone.args[clone.args.indexOf('-drive') + 1]!;
+  assert.match(drive, /file=\/dev\/fdset\/100,.*file\.locking=off/);
+  const sets = clone.args.flatMap((a, j) => (clone.args[j - 1] === '-add-fd' && a.endsWith('set=100') ? [Number(/fd=(\d+)/.exec(a)![1])] : []));
+  assert.deepEqual(sets.map((c) => clone.fds.find((f) => f.child === c)?.parent), [20, 21]);
+  assert.equal(new Set(clone.fds.map((f) => f.child)).size, clone.fds.length, 'no fd number handed over twice');
+  // A cold VM's image is still opened by path.
+  const cold = qemuDriver.command({ ...base, disks: [{ path: '/img', readonly: false }] });
+  assert.match(cold.args[cold.args.indexOf('-drive') + 1]!, /file=\/img,/);
+});
+
+test('templates: pruning keeps the newest few, removes left-over build (when stale) and trash directories', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-tplprune-'));
+  try {
+    const now = Date.now();
+    const keys = Array.from({ length: KEEP_TEMPLATES + 2 }, (_, i) => i.toString(16).padStart(32, '0'));
+    keys.forEach((k, i) => {
+      fs.mkdirSync(path.join(root, k));
+      fs.writeFileSync(path.join(root, k, 'state'), 'x');
+      const t = new Date(now - (keys.length - i) * 60_000);
+      fs.utimesSync(path.join(root, k), t, t);
+    });
+    fs.mkdirSync(path.join(root, '.build-old'));
+    fs.utimesSync(path.join(root, '.build-old'), new Date(now - 2 * 3600_000), new Date(now - 2 * 3600_000));
+    fs.mkdirSync(path.join(root, '.build-now'));
+    fs.mkdirSync(path.join(root, '.trash-x'));
+    pruneTemplates(root, now);
+    const left = fs.readdirSync(root).filter((n) => !n.endsWith('.lock')).sort();
+    assert.deepEqual(left, ['.build-now', ...keys.slice(2)].sort(), 'the two oldest templates, a stale build and the trash are gone; a build in progress stays');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
