@@ -35,5 +35,6 @@ bool moat_register_gofer(napi_env env, napi_value exports);
 bool moat_register_vm(napi_env env, napi_value exports); /* vm_tty.c */
 bool moat_register_net(napi_env env, napi_value exports); /* net.c: the sentry's host sockets */
 bool moat_register_confine(napi_env env, napi_value exports); /* confine.c: the sentry's own filter and root */
+int moat_readiness_fd(int fd); /* sentry.c: a host socket's readiness signals the tracer's wait (0 | -errno) */
 
 #endif

@@ -10,7 +10,7 @@ import { SIGBUS, SIGKILL } from '../abi/signals';
 import { MemoryManager } from '../mm/mm';
 import {
   EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL, EVENT_TIMEOUT,
-  type PtracePlatform,
+  EVENT_WATCH, type PtracePlatform,
 } from '../platform';
 import { REG } from '../platform/registers';
 import { dispatchSyscall, syscallName } from '../syscalls/linux/table';
@@ -187,7 +187,8 @@ export class Kernel {
     for (;;) {
       if (this.result !== undefined) return this.result;
       if (this.watchDirty) {
-        p.watchFds([...this.hostWatch.keys()]);
+        this.watched = [...this.hostWatch.keys()];
+        p.watchFds(this.watched);
         this.watchDirty = false;
       }
       // Resume one ready task (delivering its signals first), then take the next event.
@@ -294,8 +295,10 @@ export class Kernel {
           this.hostSignals(p.takeHostSignals());
           break;
         case EVENT_FD:
-          for (const s of [...this.hostWatch.values()]) for (const t of [...s]) t.wake();
           for (const cb of [...this.hostCallbacks.values()]) cb();
+          break;
+        case EVENT_WATCH:
+          this.wakeReady();
           break;
         case EVENT_TIMEOUT:
           // More host fds than the platform watches: the unwatched ones' waiters look again (at least every second).
@@ -310,6 +313,24 @@ export class Kernel {
           break;
       }
       this.expireTimers();
+    }
+  }
+
+  /** The keys of hostWatch as last given to the platform (pollWatched answers in this order). */
+  private watched: number[] = [];
+
+  /** A watched host fd may be ready: wake the tasks of those that are, for the events they wait for. */
+  private wakeReady(): void {
+    if (this.watchDirty) {
+      this.watched = [...this.hostWatch.keys()];
+      this.platform.watchFds(this.watched);
+      this.watchDirty = false;
+    }
+    const rev = this.platform.pollWatched();
+    for (let i = 0; i < rev.length; i++) {
+      if (rev[i] === 0) continue;
+      const s = this.hostWatch.get(this.watched[i]);
+      if (s) for (const t of [...s]) t.wake();
     }
   }
 

@@ -17,6 +17,8 @@ export const EVENT_FD = 6;
 export const EVENT_NO_TASKS = 7;
 /** A stop of no interest (group-stop, stray SIGSTOP): resume it. */
 export const EVENT_OTHER_STOP = 8;
+/** A watched host fd may be ready (watchFds): pollWatched says which. */
+export const EVENT_WATCH = 9;
 
 export interface PlatformEvent {
   kind: number;
@@ -60,6 +62,8 @@ export interface SentryPlatform {
   takeHostSignals(): number;
   /** A host fd of the sentry's own whose readiness ends a wait through a signal (no polling). */
   asyncFd(fd: number): void;
-  /** Host fds whose readability ends a wait. */
+  /** Host fds whose readiness ends a wait (EVENT_WATCH); file.ts WATCH_* bits say for what. */
   watchFds(fds: readonly number[]): void;
+  /** The revents of each fd given to watchFds, now (one poll, no wait), in that order. */
+  pollWatched(): Int32Array;
 }

@@ -165,3 +165,6 @@ export function anonStat(mode: number, ino: number, uid = 0, gid = 0): StatInfo 
 export const WATCH_OUT = 0x40000000;
 /** With WATCH_OUT: only writability wakes (a task parked in send or connect). */
 export const WATCH_ONLY_OUT = 0x20000000;
+/** The host fd signals its readiness (a host socket of the sandbox, O_ASYNC to the tracer: sentry.c
+ * moat_readiness_fd); without it the wait polls the fd (the host's stdin). */
+export const WATCH_SIGNALLED = 0x10000000;

@@ -24,6 +24,8 @@ export interface PtraceSys {
   hostSignals(signals: number[]): void;
   takeHostSignals(): number;
   setWatchFds(fds: Int32Array): void;
+  /** One ppoll of the watched fds, no wait: out[i] = revents of the i-th; returns how many are ready. */
+  pollWatched(out: Int32Array): number;
   asyncFd(fd: number): void;
   /** A read of fd would not block (poll, no wait). */
   pollIn(fd: number): boolean;
