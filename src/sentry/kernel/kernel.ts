@@ -338,7 +338,9 @@ export class Kernel {
     let next = Infinity;
     for (const t of this.sleepers) next = Math.min(next, t.deadline);
     for (const d of this.timerDeadlines) next = Math.min(next, d.deadline);
-    if (next === Infinity) return this.hostWatch.size > 0 ? 1000 : -1;
+    // Past the platform's limit the unwatched fds' waiters look again every second; else the wait
+    // needs no deadline (a watched fd's readiness ends it: no timer to arm per wait).
+    if (next === Infinity) return this.hostWatch.size > MAX_WATCHED_FDS ? 1000 : -1;
     return Math.max(0, next - performance.now());
   }
 
