@@ -10,7 +10,7 @@
  *   sentryBuffers(regs, event)    -> void  the shared buffers: regs (27 u64, struct
  *                                          user_regs_struct) and event (Int32Array, 8: tid,
  *                                          status, new tid, -, fault si_code, si_addr lo/hi)
- *   resumeWait(tid, how, sig, regsMode, rax, timeoutMs) -> kind
+ *   resumeWait(tid, how, sig, regsMode, rax, timeoutMs[, preferTid]) -> kind
  *       resume tid (how 0 = PTRACE_SYSEMU, 1 = PTRACE_CONT, tid 0 = resume nothing) after setting
  *       its registers (regsMode 0: rax only, 1: all from the regs buffer, 2: none), then wait for
  *       the next event of any tracee. kind: 1 event (event[0] tid, event[1] wait status; the regs
@@ -534,9 +534,10 @@ fail:
 static napi_value resume_wait_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
-	double tid, how, sig, mode, rax, timeout;
+	double tid, how, sig, mode, rax, timeout, prefer = 0;
+	napi_valuetype pt;
 
-	if (!get_args(env, info, 6, argv) || !get_double(env, argv[0], "resumeWait", "tid", &tid) ||
+	if (!get_args(env, info, 7, argv) || !get_double(env, argv[0], "resumeWait", "tid", &tid) ||
 	    !get_double(env, argv[1], "resumeWait", "how", &how) || !get_double(env, argv[2], "resumeWait", "sig", &sig) ||
 	    !get_double(env, argv[3], "resumeWait", "regsMode", &mode) || !get_double(env, argv[4], "resumeWait", "rax", &rax) ||
 	    !get_double(env, argv[5], "resumeWait", "timeoutMs", &timeout))
@@ -559,6 +560,13 @@ static napi_value resume_wait_js(napi_env env, napi_callback_info info)
 	}
 	if (timeout == -2)
 		return num(env, 0);
+	/* preferTid: a thread resumed earlier; its stop, if it has one, comes first (kernel.ts
+	 * longestOnHost: Linux's wait would report the stub's main thread first every time). */
+	if (napi_typeof(env, argv[6], &pt) == napi_ok && pt == napi_number &&
+	    !get_int(env, argv[6], "resumeWait", "preferTid", 0, 4194304, &prefer))
+		return NULL;
+	if (prefer > 0 && prefer != tid && take_event((pid_t)prefer) == 1)
+		return num(env, 1);
 	return num(env, wait_event(timeout));
 }
 

@@ -228,6 +228,8 @@ export class Kernel {
         if (t.retval === -ERESTARTSYS || t.retval === -ERESTARTNOHAND) t.retval = -EINTR;
         t.state = 'running';
         tid = t.hostTid;
+        this.onHost.delete(t);
+        this.onHost.add(t);
         if (t.fullRegs) {
           if (t.inSyscall) t.regs.set(REG.rax, t.retval);
           p.regs.copyFrom(t.regs);
@@ -239,7 +241,11 @@ export class Kernel {
         }
       }
       const timeout = this.ready.length > 0 ? -2 : this.nextTimeout();
-      const ev = p.resumeAndWait(tid, mode, rax, timeout);
+      const ev = p.resumeAndWait(tid, mode, rax, timeout, this.longestOnHost(current));
+      if (ev.tid > 0) {
+        const r = this.byHost.get(ev.tid);
+        if (r) this.onHost.delete(r);
+      }
       switch (ev.kind) {
         case EVENT_SYSCALL: {
           const t = this.byHost.get(ev.tid);
@@ -314,6 +320,27 @@ export class Kernel {
       }
       this.expireTimers();
     }
+  }
+
+  /** Tasks resumed on the host and not heard from since, oldest first. */
+  private readonly onHost = new Set<Task>();
+
+  /**
+   * The host tid of the task resumed longest ago and not heard from (0: none), other than the one
+   * just resumed: the wait takes its stop first if it has one. Linux's wait reports the stub's
+   * main thread (a child) before its other threads (tracees only), so a thread that keeps stopping
+   * at once would otherwise be served while another's stop stays queued (a busy connect loop
+   * starved its accepting thread until the listen backlog overflowed).
+   */
+  private longestOnHost(current: Task | undefined): number {
+    for (const t of this.onHost) {
+      if (t.state !== 'running') {
+        this.onHost.delete(t);
+        continue;
+      }
+      if (t !== current) return t.hostTid;
+    }
+    return 0;
   }
 
   /** The keys of hostWatch as last given to the platform (pollWatched answers in this order). */

@@ -55,7 +55,7 @@ export interface SentryPlatform {
    * Resume tid (0: none) with its syscall result in rax (regsMode 0), all of regs (1) or as is
    * (2), then wait up to timeoutMs (-1 forever, -2 don't wait) for the next event.
    */
-  resumeAndWait(tid: number, regsMode: number, rax: number, timeoutMs: number): PlatformEvent;
+  resumeAndWait(tid: number, regsMode: number, rax: number, timeoutMs: number, preferTid?: number): PlatformEvent;
   /** Kill a whole address space (SIGKILL) and reap its threads. */
   destroyAddressSpace(pid: number, tids: readonly number[]): void;
   /** Take the host signals forwarded since the last call (bitmask, bit n = signal n). */

@@ -127,9 +127,9 @@ export class PtracePlatform implements SentryPlatform {
     return this.n.setFpRegs(tid, buf) === 0;
   }
 
-  resumeAndWait(tid: number, regsMode: number, rax: number, timeoutMs: number): PlatformEvent {
+  resumeAndWait(tid: number, regsMode: number, rax: number, timeoutMs: number, preferTid = 0): PlatformEvent {
     const ev = this.ev;
-    const kind = this.n.resumeWait(tid, 0, 0, regsMode, rax, timeoutMs);
+    const kind = this.n.resumeWait(tid, 0, 0, regsMode, rax, timeoutMs, preferTid);
     ev.tid = 0;
     ev.signal = 0;
     ev.status = 0;

@@ -8,7 +8,7 @@ import { STUB_BASE } from '../../mm/layout';
 export interface PtraceSys {
   sentryBuffers(regs: Uint8Array, event: Int32Array): void;
   stubSpawn(path: string, memfd: number): number;
-  resumeWait(tid: number, how: number, sig: number, regsMode: number, rax: number, timeoutMs: number): number;
+  resumeWait(tid: number, how: number, sig: number, regsMode: number, rax: number, timeoutMs: number, preferTid?: number): number;
   inject(tid: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
   getRegs(tid: number): boolean;
   pokeData(tid: number, addr: number, data: Uint8Array): boolean;
