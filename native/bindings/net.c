@@ -134,7 +134,7 @@ static napi_value sock_open_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
 	double domain, type, proto;
-	int fd;
+	int fd, err;
 
 	if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], "sockOpen", "domain", 0, 64, &domain) ||
 	    !get_int(env, argv[1], "sockOpen", "type", 0, 15, &type) ||
@@ -152,7 +152,15 @@ static napi_value sock_open_js(napi_env env, napi_callback_info info)
 		return result(env, -EAFNOSUPPORT);
 	}
 	fd = socket((int)domain, (int)type | SOCK_NONBLOCK | SOCK_CLOEXEC, (int)proto);
-	return result(env, fd < 0 ? -errno : fd);
+	if (fd < 0)
+		return result(env, -errno);
+	/* An inet socket's readiness wakes the tracer's wait by a signal (sentry.c, the wait), set
+	 * before any call on it can answer EAGAIN. Netlink's answers are read at once: never waited on. */
+	if (domain != AF_NETLINK && (err = moat_readiness_fd(fd)) < 0) {
+		close(fd);
+		return result(env, err);
+	}
+	return result(env, fd);
 }
 
 /* bind or connect with an address of len bytes from addr. */
@@ -200,7 +208,7 @@ static napi_value sock_listen_js(napi_env env, napi_callback_info info)
 static napi_value sock_accept_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
-	int fd, nfd;
+	int fd, nfd, err;
 	void *addr;
 	size_t bytes;
 	socklen_t len;
@@ -212,6 +220,12 @@ static napi_value sock_accept_js(napi_env env, napi_callback_info info)
 	nfd = accept4(fd, (struct sockaddr *)addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (nfd < 0)
 		return result(env, -errno);
+	/* O_ASYNC and the owner are not inherited from the listener. */
+	err = moat_readiness_fd(nfd);
+	if (err < 0) {
+		close(nfd);
+		return result(env, err);
+	}
 	if (aux)
 		aux[0] = (int32_t)len;
 	return result(env, nfd);

@@ -12,12 +12,13 @@
  *   sentryBuffers(regs, event)    -> void  the shared buffers: regs (27 u64, struct
  *                                          user_regs_struct) and event (Int32Array, 8: tid,
  *                                          status, new tid, -, fault si_code, si_addr lo/hi)
- *   resumeWait(tid, how, sig, regsMode, rax, timeoutMs) -> kind
+ *   resumeWait(tid, how, sig, regsMode, rax, timeoutMs[, preferTid]) -> kind
  *       resume tid (how 0 = PTRACE_SYSEMU, 1 = PTRACE_CONT, tid 0 = resume nothing) after setting
  *       its registers (regsMode 0: rax only, 1: all from the regs buffer, 2: none), then wait for
  *       the next event of any tracee. kind: 1 event (event[0] tid, event[1] wait status; the regs
  *       buffer holds that tid's registers when it is stopped), 0 timeout, 2 a host signal arrived
- *       (takeHostSignals), 3 a watched fd is ready, -1 no tracee left. timeoutMs < 0: no timeout.
+ *       (takeHostSignals), 3 the control socket is ready (asyncFd), 4 a watched fd may be ready
+ *       (pollWatched), -1 no tracee left. timeoutMs < 0: no timeout.
  *   inject(tid, nr, a0..a5)        -> result  run one syscall in the stopped tid through the
  *                                          stub's gadget, its registers saved and restored.
  *                                          event[2] = the new thread's tid after a clone.
@@ -41,7 +42,9 @@
  *   setHostname(name) -> 0 | -errno     sethostname(2) in the sentry's own UTS namespace
  *   dup2(oldfd, newfd)             the exec relay lets go of its caller's stdio
  *   pollIn(fd)                     -> bool  a read of fd would not block (poll, no wait)
- *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 3); fd|0x40000000: or writability, |0x20000000: writability only
+ *   setWatchFds(Int32Array)        fds whose readability ends a wait (kind 4); fd|0x40000000: or writability, |0x20000000: writability only,
+ *                                  |0x10000000: signal-driven (moat_readiness_fd; without it the wait polls)
+ *   pollWatched(Int32Array)        -> n  revents of each watched fd now (one ppoll, no wait)
  *   ttyIoctl(fd, cmd, buf)         -> 0 | -errno  a terminal ioctl on a stdio fd (see below)
  *   stubBase                       STUB_BASE (native/sentry/layout.h), a number
  *
@@ -56,6 +59,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -87,12 +91,17 @@
 #define WATCH_OUT 0x40000000
 /* With WATCH_OUT: only writability (a task waiting to send must not be woken by unread input). */
 #define WATCH_ONLY_OUT 0x20000000
+/* A watched fd whose readiness is signalled (a host socket of the sandbox, moat_readiness_fd);
+ * without it (the host's stdin) the wait polls. */
+#define WATCH_SIGNALLED 0x10000000
 
 static struct user_regs_struct *shared_regs;
 static int32_t *shared_event;
 static napi_ref regs_ref, event_ref;
 static struct pollfd watch[MAX_WATCH];
 static int nwatch;
+/* Watched fds without WATCH_SIGNALLED: while any is, the wait polls. */
+static int npolled;
 static atomic_uint host_signal_mask;
 /* A signal-driven fd (asyncFd) became ready: ends a wait with kind 3 without polling. */
 static atomic_int async_ready;
@@ -147,48 +156,145 @@ static bool get_typed(napi_env env, napi_value v, const char *fn, const char *ar
 
 /* ---- host signals and the wait ---- */
 
-static void on_host_signal(int sig)
+/*
+ * The tracer's wait (docs/sentry.md, Scheduling). Every event that must end it — a tracee stop, a
+ * host signal, the control socket (asyncFd), a host socket of the sandbox becoming ready (O_ASYNC:
+ * the kernel sends SIGIO to this thread), the deadline (a timer signal) — reaches it as a stop or a
+ * signal, so the wait is one blocking waitid with no thread and no polling. A signal landing
+ * between the check of its flag and the wait's entry into the kernel would be lost (the wait would
+ * then sleep until the next stop): the handler of every such signal therefore leaves the wait with
+ * siglongjmp while it is armed. The wait is waitid(WNOWAIT), so a handler that runs just after it
+ * returned (the signal pending at the syscall's exit) leaves the stop queued rather than consumed
+ * and lost; wait4 on that one tid then takes it.
+ */
+static sigjmp_buf wait_jmp;
+static volatile sig_atomic_t wait_armed;
+static pid_t tracer_tid;
+/* A host socket of the sandbox may be ready (SIGIO, or SIGURG sent by the kernel): kind 4. */
+static atomic_int fd_ready;
+
+/* Leave an armed wait. A handler that runs on another thread of the process (a process-directed
+ * host signal) hands the wake-up to the tracer thread with the tick's signal. */
+static void wake_wait(void)
 {
-	if (sig > 0 && sig < 32)
+	if (!wait_armed)
+		return;
+	if ((pid_t)syscall(SYS_gettid) != tracer_tid) {
+		syscall(SYS_tgkill, getpid(), tracer_tid, SIGRTMIN + 4);
+		return;
+	}
+	wait_armed = 0;
+	siglongjmp(wait_jmp, 1);
+}
+
+static void on_host_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	/* SIGURG from the kernel (urgent data on a host socket the sentry owns) is readiness, not a
+	 * signal sent to the sandbox. */
+	if (sig == SIGURG && si && si->si_code == SI_KERNEL)
+		atomic_store(&fd_ready, 1);
+	else if (sig > 0 && sig < 32)
 		atomic_fetch_or(&host_signal_mask, 1u << sig);
+	wake_wait();
 }
 
 static void on_tick(int sig)
 {
 	(void)sig;
+	wake_wait();
 }
 
 static void on_async(int sig)
 {
 	(void)sig;
 	atomic_store(&async_ready, 1);
+	wake_wait();
 }
 
-/* A periodic tick armed only around a blocking waitpid, so a host signal that lands just before
- * the wait starts is seen within one tick instead of never. */
-static void tick(bool on)
+static void on_fd_ready(int sig)
 {
+	(void)sig;
+	atomic_store(&fd_ready, 1);
+	wake_wait();
+}
+
+/* Handlers that may siglongjmp: SA_NODEFER and an empty sa_mask, so that leaving one without
+ * sigreturn leaves the signal mask as it was (no sigprocmask call per wait). Host signals and the
+ * control socket's have no SA_RESTART (a blocking call of the sentry's elsewhere ends with EINTR);
+ * socket readiness and the deadline timer, frequent and meaningful only to the wait, restart them. */
+static int set_handler(int sig, void (*fn)(int), void (*act)(int, siginfo_t *, void *))
+{
+	struct sigaction sa = { 0 };
+
+	if (sig == SIGIO || sig == SIGRTMIN + 4)
+		sa.sa_flags = SA_RESTART;
+
+	if (act) {
+		sa.sa_sigaction = act;
+		sa.sa_flags |= SA_SIGINFO;
+	} else {
+		sa.sa_handler = fn;
+	}
+	sa.sa_flags |= SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(sig, &sa, NULL);
+}
+
+/* The deadline timer (SIGRTMIN+4 to the tracer thread): armed at a wait's absolute deadline; a
+ * stale expiry during a later wait only makes it look again. */
+static bool deadline_timer(long long deadline_us)
+{
+	static long long armed_at = -1;
 	struct itimerspec its = { 0 };
 
 	if (!tick_ready) {
 		struct sigevent sev = { 0 };
-		struct sigaction sa = { 0 };
 
-		sa.sa_handler = on_tick;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGRTMIN + 4, &sa, NULL);
+		if (set_handler(SIGRTMIN + 4, on_tick, NULL) != 0)
+			return false;
 		sev.sigev_notify = SIGEV_THREAD_ID;
 		sev.sigev_signo = SIGRTMIN + 4;
 		sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
 		if (timer_create(CLOCK_MONOTONIC, &sev, &tick_timer) != 0)
-			return;
+			return false;
 		tick_ready = true;
 	}
-	if (on) {
-		its.it_value.tv_nsec = 50 * 1000 * 1000;
-		its.it_interval.tv_nsec = 50 * 1000 * 1000;
-	}
-	timer_settime(tick_timer, 0, &its, NULL);
+	if (deadline_us < 0 || deadline_us == armed_at)
+		return true;
+	its.it_value.tv_sec = deadline_us / 1000000;
+	its.it_value.tv_nsec = (deadline_us % 1000000) * 1000;
+	if (timer_settime(tick_timer, TIMER_ABSTIME, &its, NULL) != 0)
+		return false;
+	armed_at = deadline_us;
+	return true;
+}
+
+/* The tracer thread, its handlers, and SIGIO/SIGURG for the sandbox's host sockets: once, from the
+ * tracer thread (sentryBuffers), before any socket exists. */
+static void wait_init(void)
+{
+	tracer_tid = (pid_t)syscall(SYS_gettid);
+	set_handler(SIGIO, on_fd_ready, NULL);
+	set_handler(SIGURG, NULL, on_host_signal);
+	deadline_timer(-1);
+}
+
+/* net.c: a host socket of the sandbox signals its readiness to the tracer thread (plain SIGIO:
+ * pending ones coalesce; the wait then polls the watched fds once). Set before any call on the
+ * socket can answer EAGAIN, so no readiness after that EAGAIN goes unsignalled. */
+int moat_readiness_fd(int fd)
+{
+	struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = tracer_tid };
+	int flags;
+
+	if (tracer_tid == 0)
+		return -EINVAL;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETOWN_EX, &owner) != 0 || fcntl(fd, F_SETSIG, 0) != 0 ||
+	    fcntl(fd, F_SETFL, flags | O_ASYNC) != 0)
+		return -errno;
+	return 0;
 }
 
 static long long mono_us(void)
@@ -217,111 +323,107 @@ static void fill_event(pid_t tid, int status)
 	}
 }
 
-/* The tick timer armed to fire first at min(remaining, 50 ms), then every 50 ms. */
-static void tick_until(long long remaining_us)
+/* A flag that ends the wait: its kind, or 0. */
+static int wait_flags(void)
 {
-	struct itimerspec its = { 0 };
-
-	tick(true);
-	if (!tick_ready)
-		return;
-	if (remaining_us >= 0 && remaining_us < 50000) {
-		its.it_value.tv_sec = 0;
-		its.it_value.tv_nsec = remaining_us > 0 ? remaining_us * 1000 : 1;
-		its.it_interval.tv_nsec = 50 * 1000 * 1000;
-		timer_settime(tick_timer, 0, &its, NULL);
-	}
+	if (atomic_load(&host_signal_mask))
+		return 2;
+	if (atomic_exchange(&async_ready, 0))
+		return 3;
+	if (atomic_exchange(&fd_ready, 0))
+		return 4;
+	return 0;
 }
 
-/* wait_event without watched fds: one blocking waitpid, ended by a tracee, a host signal (or the
- * control socket's O_ASYNC signal) or the deadline (a timer signal). */
+/* The next stop or exit without waiting: 1 (event filled), 0 none, -1 no tracee left. */
+static int take_event(pid_t which)
+{
+	int status = 0;
+	pid_t pid = waitpid(which, &status, __WALL | WNOHANG);
+
+	if (pid > 0) {
+		fill_event(pid, status);
+		return 1;
+	}
+	return pid < 0 && errno == ECHILD ? -1 : 0;
+}
+
+/* wait_event when every watched fd is signal-driven: one blocking waitid (see above). */
 static int wait_event_blocking(long long deadline)
 {
 	for (;;) {
-		int status = 0;
-		pid_t pid;
-		long long now;
+		siginfo_t si;
+		int kind, r;
 
-		if (atomic_load(&host_signal_mask))
-			return 2;
-		if (atomic_exchange(&async_ready, 0))
-			return 3;
-		now = deadline >= 0 ? mono_us() : 0;
-		if (deadline >= 0 && now >= deadline) {
-			pid = waitpid(-1, &status, __WALL | WNOHANG);
-			if (pid > 0) {
-				fill_event(pid, status);
-				return 1;
-			}
-			return pid < 0 && errno == ECHILD ? -1 : 0;
+		if (sigsetjmp(wait_jmp, 0) != 0) {
+			/* A handler left the wait: look at the flags and the clock again. */
 		}
-		tick_until(deadline >= 0 ? deadline - now : -1);
-		pid = waitpid(-1, &status, __WALL);
-		tick(false);
-		if (pid > 0) {
-			fill_event(pid, status);
-			return 1;
+		wait_armed = 1;
+		kind = wait_flags();
+		if (kind) {
+			wait_armed = 0;
+			return kind;
 		}
-		if (pid < 0 && errno != EINTR)
+		if (deadline >= 0 && mono_us() >= deadline) {
+			wait_armed = 0;
+			return take_event(-1);
+		}
+		if (deadline >= 0 && !deadline_timer(deadline)) {
+			wait_armed = 0;
+			return take_event(-1);
+		}
+		si.si_pid = 0;
+		r = waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | __WALL | WNOWAIT);
+		wait_armed = 0;
+		if (r == 0 && si.si_pid > 0) {
+			r = take_event(si.si_pid);
+			if (r != 0)
+				return r;
+			continue;
+		}
+		if (r < 0 && errno == ECHILD)
 			return -1;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Some watched fd is not signal-driven (the host's stdin: a pipe or terminal shared with others,
+ * whose open file description the sentry must not change): waitpid(WNOHANG) alternating with ppoll
+ * slices of 50 µs doubling to 10 ms. */
+static int wait_event_polling(long long deadline)
+{
+	long long slice = 50; /* microseconds */
+
+	for (;;) {
+		int kind = wait_flags(), r;
+		long long now, wait_us = slice;
+		struct timespec ts;
+
+		if (kind)
+			return kind;
+		r = take_event(-1);
+		if (r != 0)
+			return r;
+		now = mono_us();
+		if (deadline >= 0 && now >= deadline)
+			return 0;
+		if (deadline >= 0 && deadline - now < wait_us)
+			wait_us = deadline - now;
+		ts.tv_sec = wait_us / 1000000;
+		ts.tv_nsec = (wait_us % 1000000) * 1000;
+		if (ppoll(watch, (nfds_t)nwatch, &ts, NULL) > 0)
+			return 4;
+		if (slice < 10000)
+			slice *= 2;
 	}
 }
 
 static int wait_event(double timeout_ms)
 {
 	long long deadline = timeout_ms >= 0 ? mono_us() + (long long)(timeout_ms * 1000) : -1;
-	long long slice = 50; /* microseconds; doubles while idle, up to 10 ms */
 
-	/* Without watched fds one blocking waitpid; with them, polling slices (docs/sentry.md, Scheduling). */
-	if (nwatch == 0)
-		return wait_event_blocking(deadline);
-
-	for (;;) {
-		int status = 0;
-		bool blocking = deadline < 0 && nwatch == 0;
-		pid_t pid;
-
-		if (atomic_load(&host_signal_mask))
-			return 2;
-		if (atomic_exchange(&async_ready, 0))
-			return 3;
-		if (blocking)
-			tick(true);
-		pid = waitpid(-1, &status, __WALL | (blocking ? 0 : WNOHANG));
-		if (blocking)
-			tick(false);
-		if (pid > 0) {
-			fill_event(pid, status);
-			return 1;
-		}
-		if (pid < 0 && errno == ECHILD)
-			return -1;
-		if (pid < 0 && errno != EINTR)
-			return -1;
-		if (blocking || pid < 0)
-			continue;
-		{
-			long long now = mono_us(), wait_us = slice;
-
-			if (deadline >= 0 && now >= deadline)
-				return 0;
-			if (deadline >= 0 && deadline - now < wait_us)
-				wait_us = deadline - now;
-			if (nwatch > 0) {
-				struct timespec ts = { .tv_sec = wait_us / 1000000, .tv_nsec = (wait_us % 1000000) * 1000 };
-				int r = ppoll(watch, (nfds_t)nwatch, &ts, NULL);
-
-				if (r > 0)
-					return 3;
-			} else {
-				struct timespec ts = { .tv_sec = wait_us / 1000000, .tv_nsec = (wait_us % 1000000) * 1000 };
-
-				nanosleep(&ts, NULL);
-			}
-			if (slice < 10000)
-				slice *= 2;
-		}
-	}
+	return npolled > 0 ? wait_event_polling(deadline) : wait_event_blocking(deadline);
 }
 
 /* ---- calls ---- */
@@ -344,6 +446,8 @@ static napi_value sentry_buffers_js(napi_env env, napi_callback_info info)
 	napi_create_reference(env, argv[1], 1, &event_ref);
 	shared_regs = regs;
 	shared_event = event;
+	if (tracer_tid == 0)
+		wait_init();
 	return NULL;
 }
 
@@ -446,9 +550,10 @@ fail:
 static napi_value resume_wait_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
-	double tid, how, sig, mode, rax, timeout;
+	double tid, how, sig, mode, rax, timeout, prefer = 0;
+	napi_valuetype pt;
 
-	if (!get_args(env, info, 6, argv) || !get_double(env, argv[0], "resumeWait", "tid", &tid) ||
+	if (!get_args(env, info, 7, argv) || !get_double(env, argv[0], "resumeWait", "tid", &tid) ||
 	    !get_double(env, argv[1], "resumeWait", "how", &how) || !get_double(env, argv[2], "resumeWait", "sig", &sig) ||
 	    !get_double(env, argv[3], "resumeWait", "regsMode", &mode) || !get_double(env, argv[4], "resumeWait", "rax", &rax) ||
 	    !get_double(env, argv[5], "resumeWait", "timeoutMs", &timeout))
@@ -471,6 +576,13 @@ static napi_value resume_wait_js(napi_env env, napi_callback_info info)
 	}
 	if (timeout == -2)
 		return num(env, 0);
+	/* preferTid: a thread resumed earlier; its stop, if it has one, comes first (kernel.ts
+	 * longestOnHost: Linux's wait would report the stub's main thread first every time). */
+	if (napi_typeof(env, argv[6], &pt) == napi_ok && pt == napi_number &&
+	    !get_int(env, argv[6], "resumeWait", "preferTid", 0, 4194304, &prefer))
+		return NULL;
+	if (prefer > 0 && prefer != tid && take_event((pid_t)prefer) == 1)
+		return num(env, 1);
 	return num(env, wait_event(timeout));
 }
 
@@ -768,14 +880,11 @@ static napi_value host_signals_js(napi_env env, napi_callback_info info)
 	for (uint32_t i = 0; i < n; i++) {
 		napi_value v;
 		double sig;
-		struct sigaction sa = { 0 };
 
 		napi_get_element(env, argv[0], i, &v);
 		if (!get_int(env, v, "hostSignals", "signal", 1, 31, &sig))
 			return NULL;
-		sa.sa_handler = on_host_signal;
-		sigemptyset(&sa.sa_mask);
-		if (sigaction((int)sig, &sa, NULL) != 0) {
+		if (set_handler((int)sig, NULL, on_host_signal) != 0) {
 			throw_errno(env, errno, "sigaction", NULL);
 			return NULL;
 		}
@@ -798,14 +907,37 @@ static napi_value set_watch_fds_js(napi_env env, napi_callback_info info)
 	if (!get_args(env, info, 1, argv) || !get_typed(env, argv[0], "setWatchFds", "fds", 0, &data, &bytes))
 		return NULL;
 	nwatch = 0;
+	npolled = 0;
 	for (size_t i = 0; i < bytes / 4 && nwatch < MAX_WATCH; i++) {
 		int32_t v = ((int32_t *)data)[i];
 
-		watch[nwatch].fd = v & ~(WATCH_OUT | WATCH_ONLY_OUT);
+		watch[nwatch].fd = v & ~(WATCH_OUT | WATCH_ONLY_OUT | WATCH_SIGNALLED);
 		watch[nwatch].events = v & WATCH_ONLY_OUT ? POLLOUT : POLLIN | (v & WATCH_OUT ? POLLOUT : 0);
+		watch[nwatch].revents = 0;
+		if (!(v & WATCH_SIGNALLED))
+			npolled++;
 		nwatch++;
 	}
 	return NULL;
+}
+
+/* pollWatched(out: Int32Array) -> n: one ppoll of the watched fds without waiting; out[i] = the
+ * revents of the i-th fd given to setWatchFds (0 past MAX_WATCH). Returns how many are ready. */
+static napi_value poll_watched_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	void *data;
+	size_t bytes, n;
+	struct timespec zero = { 0, 0 };
+	int r;
+
+	if (!get_args(env, info, 1, argv) || !get_typed(env, argv[0], "pollWatched", "out", 0, &data, &bytes))
+		return NULL;
+	n = bytes / 4;
+	r = nwatch > 0 ? ppoll(watch, (nfds_t)nwatch, &zero, NULL) : 0;
+	for (size_t i = 0; i < n; i++)
+		((int32_t *)data)[i] = r > 0 && i < (size_t)nwatch ? watch[i].revents : 0;
+	return num(env, r < 0 ? -errno : r);
 }
 
 static napi_value poll_in_js(napi_env env, napi_callback_info info)
@@ -1005,22 +1137,19 @@ static napi_value pin_cpu_js(napi_env env, napi_callback_info info)
 
 /*
  * Make fd (one only the sentry holds: its control socket) signal-driven: readiness sends a signal
- * to this thread, which ends a blocking wait (EINTR) — no polling on the per-syscall path.
+ * to this thread, which ends a blocking wait (see the wait) — no polling on the per-syscall path.
  */
 static napi_value async_fd_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
 	int fd, flags;
 	struct f_owner_ex owner = { .type = F_OWNER_TID };
-	struct sigaction sa = { 0 };
 
 	if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "asyncFd", "fd", &fd))
 		return NULL;
-	sa.sa_handler = on_async;
-	sigemptyset(&sa.sa_mask);
 	owner.pid = (pid_t)syscall(SYS_gettid);
 	flags = fcntl(fd, F_GETFL);
-	if (sigaction(SIGRTMIN + 5, &sa, NULL) != 0 || flags < 0 || fcntl(fd, F_SETOWN_EX, &owner) != 0 ||
+	if (set_handler(SIGRTMIN + 5, on_async, NULL) != 0 || flags < 0 || fcntl(fd, F_SETOWN_EX, &owner) != 0 ||
 	    fcntl(fd, F_SETSIG, SIGRTMIN + 5) != 0 || fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK) != 0) {
 		throw_errno(env, errno, "fcntl", NULL);
 		return NULL;
@@ -1128,6 +1257,7 @@ bool moat_register_sentry(napi_env env, napi_value exports)
 		{ "hostSignals", host_signals_js },
 		{ "takeHostSignals", take_host_signals_js },
 		{ "setWatchFds", set_watch_fds_js },
+		{ "pollWatched", poll_watched_js },
 		{ "pollIn", poll_in_js },
 		{ "setCtty", set_ctty_js },
 		{ "dup2", dup2_js },

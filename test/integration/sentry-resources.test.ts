@@ -109,8 +109,11 @@ test('sentry: the sentry, its stubs and the gofer are in the container\'s cgroup
   }
 });
 
-test('sentry: pause freezes the sandbox (a counter stops), resume thaws it; a paused sandbox can be deleted with --force', async () => {
-  const b = sentryBundle(['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i; sleep 0.01; done'], {});
+test('sentry: pause freezes the sandbox (a counter stops; a server waits on a socket), resume thaws it and the server answers; a paused sandbox can be deleted with --force', async () => {
+  // The listener parks the sentry's wait on a host socket (its readiness is a signal to the
+  // tracer, docs/sentry.md Scheduling): frozen and thawed with it, the counter goes on and a
+  // connection made after resume reaches the server.
+  const b = sentryBundle(['sh', '-c', 'nc -l -p 7001 & i=0; while true; do i=$((i+1)); echo $i; sleep 0.01; done'], {});
   try {
     const out = startDetached('sr-pause', b);
     const count = () => fs.readFileSync(out, 'utf8').trim().split('\n').length;
@@ -123,6 +126,9 @@ test('sentry: pause freezes the sandbox (a counter stops), resume thaws it; a pa
     assert.equal(count(), frozenAt, 'no progress while paused');
     assert.equal(moat(root, ['resume', 'sr-pause']).status, 0);
     await waitFor('progress after resume', () => count() > frozenAt + 5, 20_000);
+    const e = moat(root, ['exec', 'sr-pause', 'sh', '-c', 'echo over-tcp-after-resume | nc 127.0.0.1 7001'], { timeoutMs: 20_000 });
+    assert.equal(e.status, 0, e.stderr);
+    await waitFor('the server got it', () => fs.readFileSync(out, 'utf8').includes('over-tcp-after-resume'), 20_000);
     assert.equal(moat(root, ['pause', 'sr-pause']).status, 0);
     const d = moat(root, ['delete', '--force', 'sr-pause']);
     assert.equal(d.status, 0, d.stderr);

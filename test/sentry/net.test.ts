@@ -55,6 +55,7 @@ before(() => {
   binDir = fs.mkdtempSync('/var/tmp/moat-sentry-net-');
   fs.chmodSync(binDir, 0o755);
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'net'), path.join(PROGS_SRC, 'net.c')], { stdio: 'pipe' });
+  execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'writewait'), path.join(PROGS_SRC, 'writewait.c')], { stdio: 'pipe' });
   fs.writeFileSync(path.join(binDir, 'udpsend.c'), UDPSEND);
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'udpsend'), path.join(binDir, 'udpsend.c')], { stdio: 'pipe' });
 });
@@ -68,6 +69,19 @@ test('net.c: natively every check passes; under the sentry the same lines and ex
   const r = moatDo(root, 'sentry', [path.join(binDir, 'net')], 60_000);
   assert.equal(r.stdout, native.stdout, `under the sentry\n${explain(r)}`);
   assert.equal(r.status, 0, explain(r));
+});
+
+test('a wait for writability alone on a full socket with unread input parks once, and ends when the peer reads', () => {
+  const native = runNative(path.join(binDir, 'writewait'), ['1000']);
+  assert.equal(native.status, 0, explain(native));
+  const r = moatRun(root, ['--strace', 'do', '--isolation=sentry', '--', path.join(binDir, 'writewait'), '1000'], 60_000);
+  assert.equal(r.status, 0, explain(r));
+  assert.equal(r.stdout, native.stdout);
+  assert.equal(r.stdout, 'unread input: 1\npoll POLLOUT on a full socket: 1 revents 4\n');
+  // Before: the wait watched the socket for input too, so its unread byte woke the poll at every
+  // look (thousands of parks in one second). Now only writability wakes it.
+  const parks = r.stderr.split('\n').filter((l) => /^\[1\] poll\(.*, 30000\) parked$/.test(l)).length;
+  assert.ok(parks >= 1 && parks <= 5, `the POLLOUT wait parked ${parks} times\n${explain(r)}`);
 });
 
 test('busybox in the sentry: nc over 127.0.0.1, ip addr/route/link, netstat, ifconfig; changes refused', () => {

@@ -62,6 +62,9 @@ class FakePlatform implements SentryPlatform {
     return 0;
   }
   watchFds(): void {}
+  pollWatched(): Int32Array {
+    return new Int32Array(0);
+  }
   kick(): void {}
 }
 

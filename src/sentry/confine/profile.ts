@@ -70,6 +70,7 @@ export const SENTRY_ALLOW: readonly AllowEntry[] = [
     names: ['ptrace'], why: 'measured: tracing the stubs, one request of those the platform makes (PEEK/POKEDATA, POKEUSER, CONT, GET/SETREGS, GET/SETFPREGS, SYSEMU, GETEVENTMSG, GETSIGINFO); no ATTACH, SEIZE or SETOPTIONS', args: [{ index: 0, value: req, op: 'SCMP_CMP_EQ' }],
   })),
   { names: ['wait4'], why: 'measured: the next event of a stub (waitpid __WALL), reaping one' },
+  { names: ['waitid'], why: 'code: the tracer\'s blocking wait (sentry.c wait_event_blocking): waitid(WNOWAIT) leaves the stop queued, so a readiness or host signal whose handler leaves the wait with siglongjmp loses no stop; wait4 has no WNOWAIT' },
   { names: ['tgkill', 'kill'], why: 'code: SIGKILL of an address space, SIGSTOP to kick a running stub thread (destroyAddressSpace, kick)' },
   // Memory: the application's memory files (mm/) and Node's own heap.
   { names: ['memfd_create', 'ftruncate', 'fallocate', 'copy_file_range', 'lseek'], why: 'measured: memory files of the address spaces — create, size, punch holes, copy at fork (SEEK_DATA extents)' },
@@ -83,8 +84,8 @@ export const SENTRY_ALLOW: readonly AllowEntry[] = [
   { names: ['exit', 'exit_group'], why: 'measured: a thread ends; the sentry exits with the init\'s status' },
   // Waiting, time, signals.
   { names: ['epoll_pwait', 'epoll_ctl', 'ppoll', 'poll'], why: 'measured: Node\'s event loop (control socket), waits on host fds (stdin, sockets; pollIn)' },
-  { names: ['clock_gettime', 'clock_nanosleep', 'timer_create', 'timer_settime'], why: 'measured: clocks (also a stub\'s process CPU clock, kernel/cputime.ts), the tick timer that bounds a wait, sleeps' },
-  { names: ['rt_sigaction', 'rt_sigreturn'], why: 'measured: host signals forwarded to the sandbox, O_ASYNC readiness, returning from a handler' },
+  { names: ['clock_gettime', 'clock_nanosleep', 'timer_create', 'timer_settime'], why: 'measured: clocks (also a stub\'s process CPU clock, kernel/cputime.ts), the deadline timer of a wait, sleeps' },
+  { names: ['rt_sigaction', 'rt_sigreturn'], why: 'measured: host signals forwarded to the sandbox, O_ASYNC readiness (the control socket; SIGIO of the sandbox\'s host sockets), returning from a handler' },
   { names: ['getrandom'], why: 'code: crypto.randomUUID (the boot id of /proc/sys/kernel/random), V8\'s hash seeds' },
   // I/O on fds the sentry already holds: stdio, the gofer channel and the files it hands over,
   // host sockets, the control socket and what comes through it, the held log and /proc/net files.

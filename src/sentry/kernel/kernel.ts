@@ -11,7 +11,7 @@ import { SIGBUS, SIGKILL } from '../abi/signals';
 import { MemoryManager } from '../mm/mm';
 import {
   EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL, EVENT_TIMEOUT,
-  type PtracePlatform,
+  EVENT_WATCH, type PtracePlatform,
 } from '../platform';
 import { REG } from '../platform/registers';
 import { dispatchSyscall, syscallName } from '../syscalls/linux/table';
@@ -192,7 +192,8 @@ export class Kernel {
     for (;;) {
       if (this.result !== undefined) return this.result;
       if (this.watchDirty) {
-        p.watchFds([...this.hostWatch.keys()]);
+        this.watched = [...this.hostWatch.keys()];
+        p.watchFds(this.watched);
         this.watchDirty = false;
       }
       // Resume one ready task (delivering its signals first), then take the next event.
@@ -232,6 +233,8 @@ export class Kernel {
         if (t.retval === -ERESTARTSYS || t.retval === -ERESTARTNOHAND) t.retval = -EINTR;
         t.state = 'running';
         tid = t.hostTid;
+        this.onHost.delete(t);
+        this.onHost.add(t);
         if (t.fullRegs) {
           if (t.inSyscall) t.regs.set(REG.rax, t.retval);
           p.regs.copyFrom(t.regs);
@@ -243,7 +246,11 @@ export class Kernel {
         }
       }
       const timeout = this.ready.length > 0 ? -2 : this.nextTimeout();
-      const ev = p.resumeAndWait(tid, mode, rax, timeout);
+      const ev = p.resumeAndWait(tid, mode, rax, timeout, this.longestOnHost(current));
+      if (ev.tid > 0) {
+        const r = this.byHost.get(ev.tid);
+        if (r) this.onHost.delete(r);
+      }
       switch (ev.kind) {
         case EVENT_SYSCALL: {
           const t = this.byHost.get(ev.tid);
@@ -299,8 +306,10 @@ export class Kernel {
           this.hostSignals(p.takeHostSignals());
           break;
         case EVENT_FD:
-          for (const s of [...this.hostWatch.values()]) for (const t of [...s]) t.wake();
           for (const cb of [...this.hostCallbacks.values()]) cb();
+          break;
+        case EVENT_WATCH:
+          this.wakeReady();
           break;
         case EVENT_TIMEOUT:
           // More host fds than the platform watches: the unwatched ones' waiters look again (at least every second).
@@ -318,11 +327,52 @@ export class Kernel {
     }
   }
 
+  /** Tasks resumed on the host and not heard from since, oldest first. */
+  private readonly onHost = new Set<Task>();
+
+  /**
+   * The host tid of the task resumed longest ago and not heard from (0: none), other than the one
+   * just resumed: the wait takes its stop first if it has one. Linux's wait reports the stub's
+   * main thread (a child) before its other threads (tracees only), so a thread that keeps stopping
+   * at once would otherwise be served while another's stop stays queued (a busy connect loop
+   * starved its accepting thread until the listen backlog overflowed).
+   */
+  private longestOnHost(current: Task | undefined): number {
+    for (const t of this.onHost) {
+      if (t.state !== 'running') {
+        this.onHost.delete(t);
+        continue;
+      }
+      if (t !== current) return t.hostTid;
+    }
+    return 0;
+  }
+
+  /** The keys of hostWatch as last given to the platform (pollWatched answers in this order). */
+  private watched: number[] = [];
+
+  /** A watched host fd may be ready: wake the tasks of those that are, for the events they wait for. */
+  private wakeReady(): void {
+    if (this.watchDirty) {
+      this.watched = [...this.hostWatch.keys()];
+      this.platform.watchFds(this.watched);
+      this.watchDirty = false;
+    }
+    const rev = this.platform.pollWatched();
+    for (let i = 0; i < rev.length; i++) {
+      if (rev[i] === 0) continue;
+      const s = this.hostWatch.get(this.watched[i]);
+      if (s) for (const t of [...s]) t.wake();
+    }
+  }
+
   private nextTimeout(): number {
     let next = Infinity;
     for (const t of this.sleepers) next = Math.min(next, t.deadline);
     for (const d of this.timerDeadlines) next = Math.min(next, d.deadline);
-    if (next === Infinity) return this.hostWatch.size > 0 ? 1000 : -1;
+    // Past the platform's limit the unwatched fds' waiters look again every second; else the wait
+    // needs no deadline (a watched fd's readiness ends it: no timer to arm per wait).
+    if (next === Infinity) return this.hostWatch.size > MAX_WATCHED_FDS ? 1000 : -1;
     return Math.max(0, next - performance.now());
   }
 

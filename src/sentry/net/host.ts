@@ -39,4 +39,4 @@ export function netSys(): NetSys {
   return cached;
 }
 
-export { WATCH_ONLY_OUT, WATCH_OUT } from '../vfs/file';
+export { WATCH_ONLY_OUT, WATCH_OUT, WATCH_SIGNALLED } from '../vfs/file';

@@ -6,5 +6,5 @@
 
 export { Registers, REG } from './registers';
 export type { SentryPlatform, PlatformEvent } from './types';
-export { EVENT_NONE, EVENT_SYSCALL, EVENT_FAULT, EVENT_EXIT, EVENT_TIMEOUT, EVENT_HOST_SIGNAL, EVENT_FD, EVENT_NO_TASKS, EVENT_OTHER_STOP } from './types';
+export { EVENT_NONE, EVENT_SYSCALL, EVENT_FAULT, EVENT_EXIT, EVENT_TIMEOUT, EVENT_HOST_SIGNAL, EVENT_FD, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_WATCH } from './types';
 export { PtracePlatform } from './ptrace';

@@ -17,6 +17,8 @@ export const EVENT_FD = 6;
 export const EVENT_NO_TASKS = 7;
 /** A stop of no interest (group-stop, stray SIGSTOP): resume it. */
 export const EVENT_OTHER_STOP = 8;
+/** A watched host fd may be ready (watchFds): pollWatched says which. */
+export const EVENT_WATCH = 9;
 
 export interface PlatformEvent {
   kind: number;
@@ -53,13 +55,15 @@ export interface SentryPlatform {
    * Resume tid (0: none) with its syscall result in rax (regsMode 0), all of regs (1) or as is
    * (2), then wait up to timeoutMs (-1 forever, -2 don't wait) for the next event.
    */
-  resumeAndWait(tid: number, regsMode: number, rax: number, timeoutMs: number): PlatformEvent;
+  resumeAndWait(tid: number, regsMode: number, rax: number, timeoutMs: number, preferTid?: number): PlatformEvent;
   /** Kill a whole address space (SIGKILL) and reap its threads. */
   destroyAddressSpace(pid: number, tids: readonly number[]): void;
   /** Take the host signals forwarded since the last call (bitmask, bit n = signal n). */
   takeHostSignals(): number;
   /** A host fd of the sentry's own whose readiness ends a wait through a signal (no polling). */
   asyncFd(fd: number): void;
-  /** Host fds whose readability ends a wait. */
+  /** Host fds whose readiness ends a wait (EVENT_WATCH); file.ts WATCH_* bits say for what. */
   watchFds(fds: readonly number[]): void;
+  /** The revents of each fd given to watchFds, now (one poll, no wait), in that order. */
+  pollWatched(): Int32Array;
 }

@@ -12,8 +12,8 @@
 
 import { EEXIST, EINVAL, ENOENT, EPERM } from '../abi/errno';
 import type { Waiter } from '../kernel/waitqueue';
-import { POLLERR, POLLHUP, POLLIN, POLLOUT, pollBits } from './constants';
-import { allocAnonIno, anonStat, FileDescription, WATCH_ONLY_OUT, WATCH_OUT, type StatInfo } from './file';
+import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLWRBAND, POLLWRNORM, pollBits } from './constants';
+import { allocAnonIno, anonStat, FileDescription, WATCH_OUT, watchKey, type StatInfo } from './file';
 
 export const EPOLL_CTL_ADD = 1;
 export const EPOLL_CTL_DEL = 2;
@@ -23,6 +23,8 @@ export const EPOLLWAKEUP = 1 << 29;
 export const EPOLLONESHOT = 1 << 30;
 export const EPOLLET = 2 ** 31;
 const CONTROL = EPOLLEXCLUSIVE | EPOLLWAKEUP | EPOLLONESHOT | EPOLLET;
+/** The events that ask for writability. */
+const POLL_WRITE = POLLOUT | POLLWRNORM | POLLWRBAND;
 
 export interface EpollEvent {
   events: number;
@@ -151,23 +153,27 @@ export class EpollFile extends FileDescription {
     return out;
   }
 
-  /** What to watch of f's host fd h: all of it, unless every entry is a quiet EPOLLET one (then only the bits that are down). */
+  /** What to watch of f's host fd h for its entries (watchKey); if every entry is a quiet EPOLLET one, only the bits that are down. */
   private watchFor(f: FileDescription, h: number, list: Interest[]): number {
     let wantIn = false;
     let wantOut = false;
+    let quiet = true;
+    let any = false;
     for (const i of list) {
       if (i.disarmed) continue;
-      if (!(i.ev.events & EPOLLET) || !this.quiet(i)) return h;
-      wantIn ||= (i.ev.events & ~(POLLOUT | CONTROL)) !== 0;
-      wantOut ||= (i.ev.events & POLLOUT) !== 0;
+      any = true;
+      wantIn ||= (i.ev.events & ~(POLL_WRITE | CONTROL)) !== 0;
+      wantOut ||= (i.ev.events & POLL_WRITE) !== 0;
+      if (!(i.ev.events & EPOLLET) || !this.quiet(i)) quiet = false;
     }
+    if (!any) return -1;
+    if (!quiet) return watchKey(h, wantIn || !wantOut, wantOut);
     const cur = f.readiness();
     if (cur & (POLLERR | POLLHUP)) return -1; // the host poll would report these at once, every time
-    const fd = h & ~(WATCH_OUT | WATCH_ONLY_OUT);
     wantIn &&= !(cur & POLLIN);
     wantOut &&= !(cur & POLLOUT);
-    if (wantIn) return fd | (wantOut ? WATCH_OUT : 0);
-    return wantOut ? fd | WATCH_OUT | WATCH_ONLY_OUT : -1;
+    if (wantIn) return watchKey(h | WATCH_OUT, true, wantOut);
+    return wantOut ? watchKey(h, false, true) : -1;
   }
 
   override readiness(): number {

@@ -165,3 +165,17 @@ export function anonStat(mode: number, ino: number, uid = 0, gid = 0): StatInfo 
 export const WATCH_OUT = 0x40000000;
 /** With WATCH_OUT: only writability wakes (a task parked in send or connect). */
 export const WATCH_ONLY_OUT = 0x20000000;
+/** The host fd signals its readiness (a host socket of the sandbox, O_ASYNC to the tracer: sentry.c
+ * moat_readiness_fd); without it the wait polls the fd (the host's stdin). */
+export const WATCH_SIGNALLED = 0x10000000;
+
+/**
+ * What a waiter watches of a host fd h (hostWatchFd) for the events it waits for: input unless it
+ * waits only for writability; writability only while the host fd cannot take more (WATCH_OUT in
+ * h). A task waiting only to write is then not woken again and again by unread input.
+ */
+export function watchKey(h: number, wantIn: boolean, wantOut: boolean): number {
+  const fd = h & ~(WATCH_OUT | WATCH_ONLY_OUT);
+  if (!wantIn && wantOut) return fd | WATCH_OUT | WATCH_ONLY_OUT;
+  return fd | (wantOut && h & WATCH_OUT ? WATCH_OUT : 0);
+}

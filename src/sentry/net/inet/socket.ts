@@ -13,7 +13,7 @@ import { CmsgWriter, type RecvRequest, type RecvResult, type SendRequest } from 
 import { relayInetCmsgs } from './cmsg';
 import { CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, capable } from '../../kernel/creds';
 import { netPrivileged, optInt, progressOf, registerSocketFamily, Socket } from '../socket';
-import { netAux, netSys, WATCH_ONLY_OUT, WATCH_OUT } from '../host';
+import { netAux, netSys, WATCH_ONLY_OUT, WATCH_OUT, WATCH_SIGNALLED } from '../host';
 import { egressPermits, unprivilegedPortStart } from '../policy';
 import { AF_INET, AF_INET6, AF_UNSPEC, encodeInetAddr, parseInetAddr, type InetAddr } from './addr';
 import { hostOption, inetGetOpt, inetSetOpt } from './options';
@@ -81,7 +81,7 @@ export class InetSocket extends Socket {
   /** Park on the host fd (readable, or writable for 'snd'); returns waitFor's answer. */
   private park(t: Task, dir: 'snd' | 'rcv', flags: number, progress = 0): number {
     const r = this.waitFor(t, [this.waitQueue], dir, flags, progress);
-    if (r === BLOCK) t.kernel.watchHostFd(t, dir === 'snd' ? this.hostFd | WATCH_OUT | WATCH_ONLY_OUT : this.hostFd);
+    if (r === BLOCK) t.kernel.watchHostFd(t, (dir === 'snd' ? this.hostFd | WATCH_OUT | WATCH_ONLY_OUT : this.hostFd) | WATCH_SIGNALLED);
     return r;
   }
 
@@ -259,9 +259,10 @@ export class InetSocket extends Socket {
     return this.activity;
   }
 
-  /** Readable always wakes; writable too while the socket cannot take more (or is connecting). */
+  /** Readable; writable too while the socket cannot take more (or is connecting). Its readiness is signalled (net.c sockOpen). */
   override hostWatchFd(): number {
-    return netSys().pollNow(this.hostFd, POLLOUT) & POLLOUT ? this.hostFd : this.hostFd | WATCH_OUT;
+    const fd = this.hostFd | WATCH_SIGNALLED;
+    return netSys().pollNow(this.hostFd, POLLOUT) & POLLOUT ? fd : fd | WATCH_OUT;
   }
 
   override ioctl(t: Task, cmd: number, arg: number): number {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { Registers } from '../registers';
 import {
   EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL,
-  EVENT_TIMEOUT, type PlatformEvent, type SentryPlatform,
+  EVENT_TIMEOUT, EVENT_WATCH, type PlatformEvent, type SentryPlatform,
 } from '../types';
 import { ptraceSys, stubPath, type PtraceSys } from './native';
 
@@ -140,9 +140,9 @@ export class PtracePlatform implements SentryPlatform {
     return this.n.setFpRegs(tid, buf) === 0;
   }
 
-  resumeAndWait(tid: number, regsMode: number, rax: number, timeoutMs: number): PlatformEvent {
+  resumeAndWait(tid: number, regsMode: number, rax: number, timeoutMs: number, preferTid = 0): PlatformEvent {
     const ev = this.ev;
-    const kind = this.n.resumeWait(tid, 0, 0, regsMode, rax, timeoutMs);
+    const kind = this.n.resumeWait(tid, 0, 0, regsMode, rax, timeoutMs, preferTid);
     ev.tid = 0;
     ev.signal = 0;
     ev.status = 0;
@@ -157,6 +157,9 @@ export class PtracePlatform implements SentryPlatform {
         return ev;
       case 3:
         ev.kind = EVENT_FD;
+        return ev;
+      case 4:
+        ev.kind = EVENT_WATCH;
         return ev;
       default:
         ev.kind = EVENT_NO_TASKS;
@@ -210,6 +213,17 @@ export class PtracePlatform implements SentryPlatform {
 
   watchFds(fds: readonly number[]): void {
     this.n.setWatchFds(Int32Array.from(fds));
+    if (this.revents.length < fds.length) this.revents = new Int32Array(Math.max(fds.length, this.revents.length * 2));
+    this.nwatched = fds.length;
+  }
+
+  private revents = new Int32Array(64);
+  private nwatched = 0;
+
+  pollWatched(): Int32Array {
+    const out = this.revents.subarray(0, this.nwatched);
+    this.n.pollWatched(out);
+    return out;
   }
 
   /** Memory the application's address spaces are made of (mm/). */

@@ -9,7 +9,7 @@ export interface PtraceSys {
   sentryBuffers(regs: Uint8Array, event: Int32Array): void;
   /** With uid: the stub runs as that uid/gid, holding only the capabilities of the caps mask. */
   stubSpawn(path: string, memfd: number, uid?: number, gid?: number, caps?: number): number;
-  resumeWait(tid: number, how: number, sig: number, regsMode: number, rax: number, timeoutMs: number): number;
+  resumeWait(tid: number, how: number, sig: number, regsMode: number, rax: number, timeoutMs: number, preferTid?: number): number;
   inject(tid: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
   getRegs(tid: number): boolean;
   pokeData(tid: number, addr: number, data: Uint8Array): boolean;
@@ -25,6 +25,8 @@ export interface PtraceSys {
   hostSignals(signals: number[]): void;
   takeHostSignals(): number;
   setWatchFds(fds: Int32Array): void;
+  /** One ppoll of the watched fds, no wait: out[i] = revents of the i-th; returns how many are ready. */
+  pollWatched(out: Int32Array): number;
   asyncFd(fd: number): void;
   /** A read of fd would not block (poll, no wait). */
   pollIn(fd: number): boolean;

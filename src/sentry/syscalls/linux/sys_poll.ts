@@ -8,7 +8,8 @@ import { EBADF, EFAULT, EINVAL } from '../../abi/errno';
 import type { Task } from '../../kernel/task';
 import type { WaitQueue } from '../../kernel/waitqueue';
 import type { FileDescription } from '../../vfs';
-import { O_CLOEXEC, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, pollBits } from '../../vfs/constants';
+import { watchKey } from '../../vfs/file';
+import { O_CLOEXEC, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLWRBAND, POLLWRNORM, pollBits } from '../../vfs/constants';
 import { EPOLL_CTL_DEL, EpollFile } from '../../vfs/epoll';
 import { EFD_SEMAPHORE, EventFdFile } from '../../vfs/eventfd';
 import { fileOf } from './vfs_args';
@@ -16,6 +17,8 @@ import { fileOf } from './vfs_args';
 const ERESTARTNOHAND = 514;
 const POLL_IN_SET = POLLIN | POLLHUP | POLLERR;
 const POLL_OUT_SET = POLLOUT | POLLERR;
+/** The events that ask for writability. */
+const POLL_WRITE = POLLOUT | POLLWRNORM | POLLWRBAND;
 const EPOLL_EVENT_SIZE = 12;
 
 /** Where select/ppoll write the time left (Linux updates the caller's timeout). */
@@ -111,6 +114,7 @@ function doPoll(t: Task, addr: number, nfds: number, timeoutMs: number, maskAddr
   if (!raw) return finish(t, st, -EFAULT);
   const dv = new DataView(raw.buffer);
   const files: FileDescription[] = [];
+  const watched: number[] = [];
   let ready = 0;
   for (let i = 0; i < nfds; i++) {
     const fd = dv.getInt32(i * 8, true);
@@ -122,6 +126,7 @@ function doPoll(t: Task, addr: number, nfds: number, timeoutMs: number, maskAddr
       else {
         rev = pollBits(f.readiness()) & (events | POLLERR | POLLHUP);
         files.push(f);
+        hostWatch(watched, f, (events & ~POLL_WRITE) !== 0 || (events & POLL_WRITE) === 0, (events & POLL_WRITE) !== 0);
       }
     }
     dv.setUint16(i * 8 + 6, rev, true);
@@ -130,16 +135,13 @@ function doPoll(t: Task, addr: number, nfds: number, timeoutMs: number, maskAddr
   if (ready > 0 || t.timedOut || performance.now() >= st.deadline) {
     return finish(t, st, t.mm.write(addr, raw) ? ready : -EFAULT, left);
   }
-  return park(t, st, files.map((f) => f.waitQueue), hostFds(files));
+  return park(t, st, files.map((f) => f.waitQueue), watched);
 }
 
-function hostFds(files: FileDescription[]): number[] {
-  const out: number[] = [];
-  for (const f of files) {
-    const h = f.hostWatchFd();
-    if (h >= 0) out.push(h);
-  }
-  return out;
+/** f's host fd, if it has one, watched for what the caller waits for (watchKey). */
+function hostWatch(out: number[], f: FileDescription, wantIn: boolean, wantOut: boolean): void {
+  const h = f.hostWatchFd();
+  if (h >= 0) out.push(watchKey(h, wantIn, wantOut));
 }
 
 function ppoll(t: Task): number {
@@ -183,6 +185,7 @@ function doSelect(t: Task, nfds: number, addrs: number[], timeoutMs: number, lef
   if (typeof in_ === 'number') return finish(t, st, in_);
   const out = in_.sets.map((s) => (s ? new Uint8Array(s.length) : null));
   const files: FileDescription[] = [];
+  const watched: number[] = [];
   const masks = [POLL_IN_SET, POLL_OUT_SET, POLLPRI];
   let ready = 0;
   for (let fd = 0; fd < nfds; fd++) {
@@ -191,6 +194,7 @@ function doSelect(t: Task, nfds: number, addrs: number[], timeoutMs: number, lef
     const f = t.files.get(fd);
     if (!f) return finish(t, st, -EBADF);
     files.push(f);
+    hostWatch(watched, f, want[0] || want[2], want[1]);
     const r = f.readiness();
     for (let k = 0; k < 3; k++) {
       if (want[k] && r & masks[k]) {
@@ -203,7 +207,7 @@ function doSelect(t: Task, nfds: number, addrs: number[], timeoutMs: number, lef
     for (let k = 0; k < 3; k++) if (out[k] && !t.mm.write(addrs[k], out[k]!)) return finish(t, st, -EFAULT);
     return finish(t, st, ready, left);
   }
-  return park(t, st, files.map((f) => f.waitQueue), hostFds(files));
+  return park(t, st, files.map((f) => f.waitQueue), watched);
 }
 
 function select(t: Task): number {
