@@ -77,7 +77,7 @@ test('vm templates: two first starts at once make one template and both restore 
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`vm: ${id} restored from template ${keys[0]}`));
       assert.equal(r.lines[0], marker, `${id} sees its own rootfs, not the template's placeholder`);
-      // The guest's clock is the host's (the template's was saved earlier; a cold guest has no RTC).
+      // The guest's clock is the host's (the template's was saved earlier: RESTORE sets it).
       const guest = Number(r.lines[1]);
       assert.ok(Math.abs(guest - r.hostTime) <= 2, `${id}: guest clock ${guest} vs host ${r.hostTime.toFixed(1)}`);
       assert.match(r.lines[2] ?? '', /^[0-9a-f]{64}$/);
@@ -126,6 +126,8 @@ test('vm templates: two first starts at once make one template and both restore 
     assert.equal(d.status, 0, d.stderr);
     assert.match(d.stderr, /moat: warning: vm: template .* could not be restored \(.*SHA-256.*\): discarded, booting cold/);
     assert.equal(d.lines[0], 'rootfs-d');
+    // A cold guest's clock comes from the machine's RTC (it booted at 1970 without one).
+    assert.ok(Math.abs(Number(d.lines[1]) - d.hostTime) <= 3, `cold guest clock ${d.lines[1]} vs host ${d.hostTime.toFixed(1)}`);
     assert.ok(!fs.existsSync(dir), 'the corrupt template is gone (the next container makes a new one)');
 
     assert.deepEqual(qemusNaming(templates), [], 'no QEMU of a template left');

@@ -95,7 +95,7 @@ test('qemu: microvm command line, fd sets for output ports, values escaped', () 
     ],
   });
   const a = cmd.args.join(' ');
-  assert.match(a, /-M microvm,x-option-roms=off,rtc=off,isa-serial=off -accel tcg/);
+  assert.match(a, /-M microvm,x-option-roms=off,rtc=on,isa-serial=off -accel tcg/);
   assert.match(a, /-no-reboot/);
   assert.match(a, /-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny/);
   assert.match(a, /-initrd \/c\/i,,x\.cpio/);

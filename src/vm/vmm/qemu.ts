@@ -21,7 +21,7 @@ export const qemuDriver: VmmDriver = {
   command(c: VmConfig): VmmCommand {
     const shared = (c.filesystems ?? []).length > 0;
     const args = [
-      '-M', 'microvm,x-option-roms=off,rtc=off,isa-serial=' + (c.consoleLog ? 'on' : 'off') + (shared || c.memoryFile ? ',memory-backend=mem' : ''),
+      '-M', 'microvm,x-option-roms=off,rtc=on,isa-serial=' + (c.consoleLog ? 'on' : 'off') + (shared || c.memoryFile ? ',memory-backend=mem' : ''),
       '-accel', c.accel,
       '-cpu', c.accel === 'kvm' ? 'host' : 'max',
       '-m', String(c.memoryMiB),
