@@ -23,7 +23,7 @@ import { ensureInitramfs, findGuestKernel } from './guest';
 import { buildRootfsImage } from './rootfs';
 import { checkVmSpec, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
 import { allocateSandboxUid } from '../state/sandbox-uid';
-import { connectTaps, networkCmdline, readNetns, tapsExist, type GuestInterface } from './network';
+import { connectTaps, networkCmdline, readNetns, restoreNetworkWords, tapsExist, templateMac, type GuestInterface } from './network';
 import { podShare, podVmResources, POD_EXEC_SLOTS } from './pod';
 import { hostRootShare, planVolumes, volumesCmdline, type Volume, type VolumeServer } from './volumes';
 import { socketFd, track, type GuestStdio } from './stdio';
@@ -192,6 +192,13 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     { name: 'moat.status', kind: 'output', fd: track(fs.openSync(p.statusFile, 'w', 0o600), io.opened), access: 'write-only' },
     ...p.execSockets.map((s, i): VmPort => ({ name: `moat.exec.${i}`, kind: 'socket', path: s })),
   ];
+  // The machine's command line but for the NICs' words: a template's (a clone gets those in RESTORE).
+  const baseCmdline = [
+    guestCmdline(p.debugConsole, p.accel === 'tcg' ? hostTscKhz() : undefined),
+    `moat.exec=${p.execSlots}`,
+    volumesCmdline(p.volumes),
+    p.guestRoot.kind === 'host' ? `moat.root=${p.guestRoot.share.tag}` : '',
+  ].filter(Boolean).join(' ');
   const config: VmConfig = {
     accel: p.accel,
     memoryMiB: p.size.memoryMiB,
@@ -199,13 +206,7 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     kernel: p.kernel,
     initrd: p.initrd,
     // The disk is mounted read-write; a read-only root is the plan's `remount-ro /`, as natively.
-    cmdline: [
-      guestCmdline(p.debugConsole, p.accel === 'tcg' ? hostTscKhz() : undefined),
-      `moat.exec=${p.execSlots}`,
-      volumesCmdline(p.volumes),
-      networkCmdline(p.ifaces),
-      p.guestRoot.kind === 'host' ? `moat.root=${p.guestRoot.share.tag}` : '',
-    ].filter(Boolean).join(' '),
+    cmdline: [baseCmdline, networkCmdline(p.ifaces)].filter(Boolean).join(' '),
     disks: p.guestRoot.kind === 'image' ? [{ path: p.image, readonly: false }] : [],
     ports,
     filesystems: servers.map((v) => ({ tag: v.tag, socket: v.socket })),
@@ -214,7 +215,7 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     ...(uid ? { runAs: { uid: uid.uid, gid: uid.uid }, chroot: p.chroot, holdFds: [uid.lockFd] } : {}),
   };
   // From a template of this machine if it has one (src/vm/snapshot, docs/vm.md#templates), else a boot.
-  const restored = await startFromTemplate(p, config, (c) => spawnVmm(p, c, req, true), (pid, startTime) =>
+  const restored = await startFromTemplate(p, config, baseCmdline, (c) => spawnVmm(p, c, req, true), (pid, startTime) =>
     // Recorded at once: a moat killed while the guest is restored leaves a QEMU that delete stops.
     req.recordVm?.({ dir: p.dir, socket: p.socket, vmmPid: pid, vmmStartTime: startTime, execSlots: p.execSlots }),
   );
@@ -306,6 +307,7 @@ function spawnVmm(p: VmLaunchPlan, cmd: VmmCommand, req: CreateRequest, hold: bo
 async function startFromTemplate(
   p: VmLaunchPlan,
   config: VmConfig,
+  baseCmdline: string,
   spawnIt: (cmd: VmmCommand) => Spawned,
   recordIt: (pid: number, startTime: string) => void,
 ): Promise<(Spawned & { template: string }) | undefined> {
@@ -315,7 +317,7 @@ async function startFromTemplate(
     debugLog(() => `vm: ${p.id} boots cold: ${cold}`);
     return undefined;
   }
-  const machine = { accel: config.accel, memoryMiB: config.memoryMiB, cpus: config.cpus, kernel: config.kernel, initrd: config.initrd, cmdline: config.cmdline, execSlots: p.execSlots };
+  const machine = { accel: config.accel, memoryMiB: config.memoryMiB, cpus: config.cpus, kernel: config.kernel, initrd: config.initrd, cmdline: baseCmdline, execSlots: p.execSlots, nics: p.ifaces.length };
   const tpl = await acquireTemplate(machine, root, (seed) => allocateSandboxUid(seed), BOOT_TIMEOUT_MS);
   if (!tpl) return undefined;
   let s: Spawned | undefined;
@@ -333,7 +335,10 @@ async function startFromTemplate(
     const memory = templateMemory(tpl, config.memoryMiB << 20);
     diskFds.push(memory.fd);
     const monitor = path.join(p.dir, 'qmp.sock');
-    const cmd = qemuDriver.command({ ...config, disks, incoming: tpl.fd, monitor, memoryFile: { fd: memory.fd, share: false } });
+    // The NICs are the template's (its MACs: the device state carries them anyway) on the
+    // container's taps; the agent gives them the interfaces' MACs on RESTORE.
+    const nics = p.ifaces.map((i, n) => ({ tap: i.tap, mac: templateMac(n) }));
+    const cmd = qemuDriver.command({ ...config, cmdline: baseCmdline, disks, nics, incoming: tpl.fd, monitor, memoryFile: { fd: memory.fd, share: false } });
     s = spawnIt(cmd);
     const c = s.child;
     const alive = (): boolean => c.exitCode === null && c.signalCode === null;
@@ -345,7 +350,7 @@ async function startFromTemplate(
     // offset stays); the other CPU loads the state meanwhile.
     checkTemplate(tpl, memory);
     for (const fd of diskFds.splice(0)) fs.closeSync(fd);
-    await Promise.race([restoreGuest(p.socket, alive), s.spawnError]);
+    await Promise.race([restoreGuest(p.socket, alive, restoreNetworkWords(p.ifaces)), s.spawnError]);
     debugLog(() => `vm: ${p.id} restored from template ${tpl.key} in ${Date.now() - t0} ms`);
     s.release();
     return { ...s, template: tpl.key };
