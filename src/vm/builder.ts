@@ -27,6 +27,7 @@ import { connectTaps, networkCmdline, readNetns, restoreNetworkWords, tapsExist,
 import { podShare, podVmResources, POD_EXEC_SLOTS } from './pod';
 import { hostRootShare, planVolumes, volumesCmdline, type Volume, type VolumeServer } from './volumes';
 import { socketFd, track, type GuestStdio } from './stdio';
+import { execSocketPath, makeSocketAlias, socketDir } from './sockets';
 import { parseAccel, qemuDriver, resolveAccel, type Accel, type VmConfig, type VmmCommand, type VmPort } from './vmm';
 import { acquireTemplate, checkTemplate, coldReason, dropTemplate, restoreGuest, startIncoming, templateMemory, templateRoot } from './snapshot';
 
@@ -43,6 +44,12 @@ export interface VmLaunchPlan {
   volumes: Volume[];
   /** A network namespace given by path: QEMU joins it; its interfaces become the guest's. */
   netns?: string;
+  /**
+   * A new network namespace asked for (no path): QEMU runs in an empty one of its own, so that what
+   * hooks do to /proc/<pid>/ns/net of the reported pid (QEMU's: Docker's prestart hook moves the
+   * container's veth there and configures it) never lands in the host's namespace.
+   */
+  ownNetns: boolean;
   ifaces: GuestInterface[];
   terminal: boolean;
   cacheDir: string;
@@ -89,6 +96,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
   // which holds the namespace's interfaces.
   const netns = spec.linux?.namespaces.find((n) => n.type === 'network' && n.path !== undefined)?.path;
   const ifaces = netns !== undefined ? readNetns(netns) : [];
+  const ownNetns = netns === undefined && (process.getuid?.() ?? 0) === 0 && spec.linux?.namespaces.some((n) => n.type === 'network') === true;
   if (netns !== undefined) spec = { ...spec, linux: { ...spec.linux!, namespaces: spec.linux!.namespaces.filter((n) => n.type !== 'network') } };
   const terminal = spec.process.terminal === true;
   if (terminal && !req.console) throw new MoatError('EUSAGE', 'process.terminal is set: a --console-socket is required');
@@ -124,7 +132,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
   });
   debugLog(() => `guest plan for ${req.id}:\n${describePlan(guest)}`);
 
-  const socket = path.join(dir, 'ctl.sock');
+  const socket = path.join(socketDir(dir), 'ctl.sock');
   const execSlots = pod ? POD_EXEC_SLOTS : VM_EXEC_SLOTS;
   const execSockets = Array.from({ length: execSlots }, (_, i) => execSocketPath(dir, i));
   for (const p of [socket, ...execSockets]) {
@@ -135,6 +143,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
     spec,
     volumes: vols.volumes,
     ...(netns !== undefined ? { netns } : {}),
+    ownNetns,
     ifaces,
     terminal,
     cacheDir,
@@ -161,6 +170,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
 /** Makes the vm directory, the disk image and QEMU's empty chroot. */
 export function makeVmFiles(p: VmLaunchPlan): void {
   fs.mkdirSync(p.dir, { mode: 0o700 });
+  makeSocketAlias(p.dir);
   if (p.guestRoot.kind === 'image') buildRootfsImage(p.guestRoot.rootfs, p.image);
   // Confinement: QEMU opens everything as root, then chroots into an empty directory and becomes
   // a uid/gid of its own (docs/vm.md#confining-qemu). Only root can do either.
@@ -277,7 +287,10 @@ function spawnVmm(p: VmLaunchPlan, cmd: VmmCommand, req: CreateRequest, hold: bo
   const stdio: StdioOptions = ['ignore', 'ignore', req.mode === 'run' && !hold ? 'inherit' : 'pipe'];
   for (const f of cmd.fds) stdio[f.child] = f.parent;
   for (let i = 3; i < stdio.length; i++) stdio[i] ??= 'ignore';
-  const [bin, argv] = p.netns !== undefined ? ['nsenter', [`--net=${p.netns}`, '--', cmd.binary, ...cmd.args]] : [cmd.binary, cmd.args];
+  // nsenter and unshare exec QEMU: the pid is QEMU's.
+  const [bin, argv] = p.netns !== undefined
+    ? ['nsenter', [`--net=${p.netns}`, '--', cmd.binary, ...cmd.args]]
+    : p.ownNetns ? ['unshare', ['--net', '--', cmd.binary, ...cmd.args]] : [cmd.binary, cmd.args];
   const child = spawn(bin, argv, { stdio, detached: true });
   let held: Buffer[] | undefined = hold ? [] : undefined;
   child.stderr?.on('data', (d: Buffer) => (held ? held.push(d) : process.stderr.write(d)));
@@ -334,7 +347,7 @@ async function startFromTemplate(
     // The template's memory, shared with the other clones running, mapped privately.
     const memory = templateMemory(tpl, config.memoryMiB << 20);
     diskFds.push(memory.fd);
-    const monitor = path.join(p.dir, 'qmp.sock');
+    const monitor = path.join(socketDir(p.dir), 'qmp.sock');
     // The NICs are the template's (its MACs: the device state carries them anyway) on the
     // container's taps; the agent gives them the interfaces' MACs on RESTORE.
     const nics = p.ifaces.map((i, n) => ({ tap: i.tap, mac: templateMac(n) }));
@@ -366,7 +379,7 @@ async function startFromTemplate(
     logWarning(`vm: template ${tpl.dir} could not be restored (${why}): discarded, booting cold`);
     await dropTemplate(root, tpl.key);
     // The cold QEMU listens on the same socket paths.
-    for (const f of [p.socket, ...p.execSockets, path.join(p.dir, 'qmp.sock')]) fs.rmSync(f, { force: true });
+    for (const f of [p.socket, ...p.execSockets, path.join(socketDir(p.dir), 'qmp.sock')]) fs.rmSync(f, { force: true });
     return undefined;
   } finally {
     fs.closeSync(tpl.fd);
@@ -437,9 +450,6 @@ export function hostTscKhz(cpuinfo?: string): number | undefined {
   return Math.round(mhz * 1000);
 }
 
-export function execSocketPath(dir: string, slot: number): string {
-  return path.join(dir, `exec-${slot}.sock`);
-}
 
 /** State root of this container's state directory: the vm cache (initramfs, accel verdict) lives there. */
 function cacheDirFor(stateDir: string): string {
