@@ -144,6 +144,7 @@ void boot(void);
 /* net.c */
 void loopback_up(void);
 void network_up(void);
+int network_restore(const char *words, char *err, size_t errlen);
 
 /* container.c */
 void run_plan(const unsigned char *p, uint32_t len);

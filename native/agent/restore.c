@@ -11,7 +11,10 @@
  *   3. re-probes the disk: the restored QEMU's /dev/vda is the container's own image, but the
  *      guest read the placeholder's size (and may cache its blocks); unbinding and binding the
  *      virtio_blk driver makes a fresh disk of the new device;
- *   4. mounts it at /rootfs, as boot() does for a cold guest.
+ *   4. mounts it at /rootfs, as boot() does for a cold guest;
+ *   5. (a template with NICs) configures them from the words after the random bytes (at most
+ *      RESTORE_NET_MAX bytes of `moat.ifN=...`, net.c network_restore): the interface's MAC,
+ *      name, MTU, address and default route, as a cold boot does from its command line.
  * PLAN is refused until that is done. */
 #include "agent.h"
 
@@ -22,6 +25,7 @@ static int restored;
 
 #define RESTORE_LEN (8 + 4 + 4 + SEED_BYTES)
 #define SEED_BYTES 64
+#define RESTORE_NET_MAX 1024
 
 static int write_sys(const char *path, const char *value)
 {
@@ -77,7 +81,7 @@ void restore(const unsigned char *p, uint32_t len)
 		send_error(&ctl, "restore: this guest was not started from a template, or is restored already");
 		return;
 	}
-	if (len != RESTORE_LEN) {
+	if (len < RESTORE_LEN || len > RESTORE_LEN + RESTORE_NET_MAX) {
 		send_error(&ctl, "restore: bad length %u", len);
 		return;
 	}
@@ -99,6 +103,15 @@ void restore(const unsigned char *p, uint32_t len)
 	if (mount("/dev/vda", "/rootfs", "ext4", MS_NODEV, NULL) != 0) {
 		send_error(&ctl, "restore: mount /dev/vda: %s", strerror(errno));
 		return;
+	}
+	if (len > RESTORE_LEN) {
+		char words[RESTORE_NET_MAX + 1], err[160];
+		memcpy(words, p + RESTORE_LEN, len - RESTORE_LEN);
+		words[len - RESTORE_LEN] = 0;
+		if (network_restore(words, err, sizeof err) != 0) {
+			send_error(&ctl, "restore: %s", err);
+			return;
+		}
 	}
 	restored = 1;
 	send_frame(&ctl, G_OK, NULL, 0);

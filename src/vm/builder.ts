@@ -23,10 +23,11 @@ import { ensureInitramfs, findGuestKernel } from './guest';
 import { buildRootfsImage } from './rootfs';
 import { checkVmSpec, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
 import { allocateSandboxUid } from '../state/sandbox-uid';
-import { connectTaps, networkCmdline, readNetns, tapsExist, type GuestInterface } from './network';
+import { connectTaps, networkCmdline, readNetns, restoreNetworkWords, tapsExist, templateMac, type GuestInterface } from './network';
 import { podShare, podVmResources, POD_EXEC_SLOTS } from './pod';
 import { hostRootShare, planVolumes, volumesCmdline, type Volume, type VolumeServer } from './volumes';
 import { socketFd, track, type GuestStdio } from './stdio';
+import { execSocketPath, makeSocketAlias, socketDir } from './sockets';
 import { parseAccel, qemuDriver, resolveAccel, type Accel, type VmConfig, type VmmCommand, type VmPort } from './vmm';
 import { acquireTemplate, checkTemplate, coldReason, dropTemplate, restoreGuest, startIncoming, templateMemory, templateRoot } from './snapshot';
 
@@ -43,6 +44,12 @@ export interface VmLaunchPlan {
   volumes: Volume[];
   /** A network namespace given by path: QEMU joins it; its interfaces become the guest's. */
   netns?: string;
+  /**
+   * A new network namespace asked for (no path): QEMU runs in an empty one of its own, so that what
+   * hooks do to /proc/<pid>/ns/net of the reported pid (QEMU's: Docker's prestart hook moves the
+   * container's veth there and configures it) never lands in the host's namespace.
+   */
+  ownNetns: boolean;
   ifaces: GuestInterface[];
   terminal: boolean;
   cacheDir: string;
@@ -89,6 +96,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
   // which holds the namespace's interfaces.
   const netns = spec.linux?.namespaces.find((n) => n.type === 'network' && n.path !== undefined)?.path;
   const ifaces = netns !== undefined ? readNetns(netns) : [];
+  const ownNetns = netns === undefined && (process.getuid?.() ?? 0) === 0 && spec.linux?.namespaces.some((n) => n.type === 'network') === true;
   if (netns !== undefined) spec = { ...spec, linux: { ...spec.linux!, namespaces: spec.linux!.namespaces.filter((n) => n.type !== 'network') } };
   const terminal = spec.process.terminal === true;
   if (terminal && !req.console) throw new MoatError('EUSAGE', 'process.terminal is set: a --console-socket is required');
@@ -124,7 +132,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
   });
   debugLog(() => `guest plan for ${req.id}:\n${describePlan(guest)}`);
 
-  const socket = path.join(dir, 'ctl.sock');
+  const socket = path.join(socketDir(dir), 'ctl.sock');
   const execSlots = pod ? POD_EXEC_SLOTS : VM_EXEC_SLOTS;
   const execSockets = Array.from({ length: execSlots }, (_, i) => execSocketPath(dir, i));
   for (const p of [socket, ...execSockets]) {
@@ -135,6 +143,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
     spec,
     volumes: vols.volumes,
     ...(netns !== undefined ? { netns } : {}),
+    ownNetns,
     ifaces,
     terminal,
     cacheDir,
@@ -161,6 +170,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
 /** Makes the vm directory, the disk image and QEMU's empty chroot. */
 export function makeVmFiles(p: VmLaunchPlan): void {
   fs.mkdirSync(p.dir, { mode: 0o700 });
+  makeSocketAlias(p.dir);
   if (p.guestRoot.kind === 'image') buildRootfsImage(p.guestRoot.rootfs, p.image);
   // Confinement: QEMU opens everything as root, then chroots into an empty directory and becomes
   // a uid/gid of its own (docs/vm.md#confining-qemu). Only root can do either.
@@ -192,6 +202,13 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     { name: 'moat.status', kind: 'output', fd: track(fs.openSync(p.statusFile, 'w', 0o600), io.opened), access: 'write-only' },
     ...p.execSockets.map((s, i): VmPort => ({ name: `moat.exec.${i}`, kind: 'socket', path: s })),
   ];
+  // The machine's command line but for the NICs' words: a template's (a clone gets those in RESTORE).
+  const baseCmdline = [
+    guestCmdline(p.debugConsole, p.accel === 'tcg' ? hostTscKhz() : undefined),
+    `moat.exec=${p.execSlots}`,
+    volumesCmdline(p.volumes),
+    p.guestRoot.kind === 'host' ? `moat.root=${p.guestRoot.share.tag}` : '',
+  ].filter(Boolean).join(' ');
   const config: VmConfig = {
     accel: p.accel,
     memoryMiB: p.size.memoryMiB,
@@ -199,13 +216,7 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     kernel: p.kernel,
     initrd: p.initrd,
     // The disk is mounted read-write; a read-only root is the plan's `remount-ro /`, as natively.
-    cmdline: [
-      guestCmdline(p.debugConsole, p.accel === 'tcg' ? hostTscKhz() : undefined),
-      `moat.exec=${p.execSlots}`,
-      volumesCmdline(p.volumes),
-      networkCmdline(p.ifaces),
-      p.guestRoot.kind === 'host' ? `moat.root=${p.guestRoot.share.tag}` : '',
-    ].filter(Boolean).join(' '),
+    cmdline: [baseCmdline, networkCmdline(p.ifaces)].filter(Boolean).join(' '),
     disks: p.guestRoot.kind === 'image' ? [{ path: p.image, readonly: false }] : [],
     ports,
     filesystems: servers.map((v) => ({ tag: v.tag, socket: v.socket })),
@@ -214,7 +225,7 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     ...(uid ? { runAs: { uid: uid.uid, gid: uid.uid }, chroot: p.chroot, holdFds: [uid.lockFd] } : {}),
   };
   // From a template of this machine if it has one (src/vm/snapshot, docs/vm.md#templates), else a boot.
-  const restored = await startFromTemplate(p, config, (c) => spawnVmm(p, c, req, true), (pid, startTime) =>
+  const restored = await startFromTemplate(p, config, baseCmdline, (c) => spawnVmm(p, c, req, true), (pid, startTime) =>
     // Recorded at once: a moat killed while the guest is restored leaves a QEMU that delete stops.
     req.recordVm?.({ dir: p.dir, socket: p.socket, vmmPid: pid, vmmStartTime: startTime, execSlots: p.execSlots }),
   );
@@ -276,7 +287,10 @@ function spawnVmm(p: VmLaunchPlan, cmd: VmmCommand, req: CreateRequest, hold: bo
   const stdio: StdioOptions = ['ignore', 'ignore', req.mode === 'run' && !hold ? 'inherit' : 'pipe'];
   for (const f of cmd.fds) stdio[f.child] = f.parent;
   for (let i = 3; i < stdio.length; i++) stdio[i] ??= 'ignore';
-  const [bin, argv] = p.netns !== undefined ? ['nsenter', [`--net=${p.netns}`, '--', cmd.binary, ...cmd.args]] : [cmd.binary, cmd.args];
+  // nsenter and unshare exec QEMU: the pid is QEMU's.
+  const [bin, argv] = p.netns !== undefined
+    ? ['nsenter', [`--net=${p.netns}`, '--', cmd.binary, ...cmd.args]]
+    : p.ownNetns ? ['unshare', ['--net', '--', cmd.binary, ...cmd.args]] : [cmd.binary, cmd.args];
   const child = spawn(bin, argv, { stdio, detached: true });
   let held: Buffer[] | undefined = hold ? [] : undefined;
   child.stderr?.on('data', (d: Buffer) => (held ? held.push(d) : process.stderr.write(d)));
@@ -306,6 +320,7 @@ function spawnVmm(p: VmLaunchPlan, cmd: VmmCommand, req: CreateRequest, hold: bo
 async function startFromTemplate(
   p: VmLaunchPlan,
   config: VmConfig,
+  baseCmdline: string,
   spawnIt: (cmd: VmmCommand) => Spawned,
   recordIt: (pid: number, startTime: string) => void,
 ): Promise<(Spawned & { template: string }) | undefined> {
@@ -315,7 +330,7 @@ async function startFromTemplate(
     debugLog(() => `vm: ${p.id} boots cold: ${cold}`);
     return undefined;
   }
-  const machine = { accel: config.accel, memoryMiB: config.memoryMiB, cpus: config.cpus, kernel: config.kernel, initrd: config.initrd, cmdline: config.cmdline, execSlots: p.execSlots };
+  const machine = { accel: config.accel, memoryMiB: config.memoryMiB, cpus: config.cpus, kernel: config.kernel, initrd: config.initrd, cmdline: baseCmdline, execSlots: p.execSlots, nics: p.ifaces.length };
   const tpl = await acquireTemplate(machine, root, (seed) => allocateSandboxUid(seed), BOOT_TIMEOUT_MS);
   if (!tpl) return undefined;
   let s: Spawned | undefined;
@@ -332,8 +347,11 @@ async function startFromTemplate(
     // The template's memory, shared with the other clones running, mapped privately.
     const memory = templateMemory(tpl, config.memoryMiB << 20);
     diskFds.push(memory.fd);
-    const monitor = path.join(p.dir, 'qmp.sock');
-    const cmd = qemuDriver.command({ ...config, disks, incoming: tpl.fd, monitor, memoryFile: { fd: memory.fd, share: false } });
+    const monitor = path.join(socketDir(p.dir), 'qmp.sock');
+    // The NICs are the template's (its MACs: the device state carries them anyway) on the
+    // container's taps; the agent gives them the interfaces' MACs on RESTORE.
+    const nics = p.ifaces.map((i, n) => ({ tap: i.tap, mac: templateMac(n) }));
+    const cmd = qemuDriver.command({ ...config, cmdline: baseCmdline, disks, nics, incoming: tpl.fd, monitor, memoryFile: { fd: memory.fd, share: false } });
     s = spawnIt(cmd);
     const c = s.child;
     const alive = (): boolean => c.exitCode === null && c.signalCode === null;
@@ -345,7 +363,7 @@ async function startFromTemplate(
     // offset stays); the other CPU loads the state meanwhile.
     checkTemplate(tpl, memory);
     for (const fd of diskFds.splice(0)) fs.closeSync(fd);
-    await Promise.race([restoreGuest(p.socket, alive), s.spawnError]);
+    await Promise.race([restoreGuest(p.socket, alive, restoreNetworkWords(p.ifaces)), s.spawnError]);
     debugLog(() => `vm: ${p.id} restored from template ${tpl.key} in ${Date.now() - t0} ms`);
     s.release();
     return { ...s, template: tpl.key };
@@ -361,7 +379,7 @@ async function startFromTemplate(
     logWarning(`vm: template ${tpl.dir} could not be restored (${why}): discarded, booting cold`);
     await dropTemplate(root, tpl.key);
     // The cold QEMU listens on the same socket paths.
-    for (const f of [p.socket, ...p.execSockets, path.join(p.dir, 'qmp.sock')]) fs.rmSync(f, { force: true });
+    for (const f of [p.socket, ...p.execSockets, path.join(socketDir(p.dir), 'qmp.sock')]) fs.rmSync(f, { force: true });
     return undefined;
   } finally {
     fs.closeSync(tpl.fd);
@@ -432,9 +450,6 @@ export function hostTscKhz(cpuinfo?: string): number | undefined {
   return Math.round(mhz * 1000);
 }
 
-export function execSocketPath(dir: string, slot: number): string {
-  return path.join(dir, `exec-${slot}.sock`);
-}
 
 /** State root of this container's state directory: the vm cache (initramfs, accel verdict) lives there. */
 function cacheDirFor(stateDir: string): string {

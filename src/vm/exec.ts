@@ -17,6 +17,7 @@ import { MoatError } from '../util/errors';
 import { logError } from '../util/log';
 import { forwardSignals, relayMain, RELAY_GONE_STATUS, startRelay } from '../runtime/exec-relay';
 import { Channel, MAX_STDIN_CHUNK, type GuestMessage } from './channel';
+import { execSocketPath } from './sockets';
 
 /** What the relay process is told (as JSON on its fd 3). */
 interface RelayRequest {
@@ -173,7 +174,7 @@ async function takeSlot(req: RelayRequest, alive: () => boolean): Promise<{ chan
       }
       let channel: Channel | undefined;
       try {
-        const opened = await Channel.open({ socket: path.join(req.dir, `exec-${slot}.sock`), timeoutMs: CONNECT_TIMEOUT_MS, alive, kind: 'exec' });
+        const opened = await Channel.open({ socket: execSocketPath(req.dir, slot), timeoutMs: CONNECT_TIMEOUT_MS, alive, kind: 'exec' });
         channel = opened.channel;
         // A previous relay that died: its process may still be on its way out. Try another.
         if (opened.hello.phase === 'idle') return { channel, lockFd };

@@ -72,6 +72,25 @@ export function networkCmdline(ifaces: GuestInterface[]): string {
 }
 
 /**
+ * The MAC of a template's NIC `i` (02:6d:6f:61:74:0i, "moat", locally administered): the same in
+ * every clone until the agent gives it the interface's (the agent's network_restore looks for it).
+ */
+export function templateMac(i: number): string {
+  return `02:6d:6f:61:74:${i.toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * A guest restored from a template with NICs: RESTORE's words, one per NIC in QEMU's order,
+ * moat.ifI=<mac>,<name>,<mtu>[,<addr/prefix>[,<gateway>]] (the interface's MAC for every NIC, even
+ * one without an address). Pure.
+ */
+export function restoreNetworkWords(ifaces: GuestInterface[]): string {
+  return ifaces
+    .map((i, n) => `moat.if${n}=${[i.mac, i.name, i.mtu, ...(i.address ? [i.address, ...(i.gateway ? [i.gateway] : [])] : [])].join(',')}`)
+    .join(' ');
+}
+
+/**
  * Once QEMU has made the taps: up, same MTU, and tc mirred both ways (an ingress qdisc on each,
  * every frame redirected to the other's egress). Called before the guest runs its container.
  */

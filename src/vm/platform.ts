@@ -21,6 +21,7 @@ import { startExecRelay } from './exec';
 import { checkVmExec, GUEST_CONSOLE_FD, guestCgroup } from './spec';
 import { disconnectTaps } from './network';
 import { followResize, openGuestStdio, socketFd, type GuestStdio } from './stdio';
+import { removeSocketAlias } from './sockets';
 import { startVolumeServers, stopVolumeServers, type VolumeServer } from './volumes';
 import { preparePodShare, releasePodShare } from './pod';
 
@@ -101,6 +102,7 @@ export class VmPlatform implements Platform {
       stopVolumeServers(servers);
       if (p.pod) releasePodShare(p.pod.shared);
       if (tapsConnected && p.netns !== undefined) disconnectTaps(p.netns, p.ifaces.map((i) => i.name));
+      removeSocketAlias(p.dir);
       throw err;
     }
   }
@@ -193,6 +195,7 @@ export class VmPlatform implements Platform {
     if (rec.vm.pod && !releasePodShare(rec.vm.pod.shared)) {
       throw new MoatError('ESTATE', `${rec.vm.pod.shared}: still mounted after unmounting; the vm's files are left in place`);
     }
+    removeSocketAlias(rec.vm.dir);
     fs.rmSync(rec.vm.dir, { recursive: true, force: true });
     if (rec.cgroups) removeCgroups(rec.cgroups);
   }

@@ -12,6 +12,7 @@ import type { Mount, Spec } from '../spec/types';
 import { readProcStat } from '../state/process';
 import { killAndWait } from '../runtime/processes';
 import { ConfigError, MoatError } from '../util/errors';
+import { socketDir } from './sockets';
 
 /** Debian 12's qemu-system-common ships the C virtiofsd (QEMU ≤ 7.2) here. */
 export const VIRTIOFSD = process.env.MOAT_VIRTIOFSD ?? '/usr/lib/qemu/virtiofsd';
@@ -151,7 +152,7 @@ export async function startVolumeServers(volumes: Volume[], dir: string, onStart
 
 async function startServer(v: Volume, n: number, dir: string): Promise<VolumeServer> {
   const stage = path.join(dir, 'vol', String(n));
-  const socket = path.join(dir, `fs-${n}.sock`);
+  const socket = path.join(socketDir(dir), `fs-${n}.sock`);
   if (Buffer.byteLength(socket) > 107) throw new MoatError('EVM', `${socket}: path too long for a unix socket (use a shorter --root)`);
   if (stage.includes(',')) throw new MoatError('EVM', `${stage}: a comma in the state directory cannot be passed to virtiofsd`);
   if (!fs.existsSync(VIRTIOFSD)) throw new MoatError('EVM', `${VIRTIOFSD}: virtiofsd is missing (install qemu-system-common) — it serves ${v.field} to the vm`);

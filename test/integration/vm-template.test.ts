@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { containerSuite, makeBundle, moat, MOAT, moatDetached, type MoatResult } from '../helpers/moat';
+import { containerSuite, makeBundle, moat, MOAT, moatDetached, waitFor, type MoatResult } from '../helpers/moat';
+import { inNs, netnsHolder } from '../helpers/netns';
 
 let root: string;
 containerSuite(
@@ -22,8 +23,8 @@ const VM_TIMEOUT = 240_000;
 /** Its own marker file in its rootfs, the guest's clock, 32 random bytes, the kernel's getrandom-backed boot id. */
 const SCRIPT = 'cat /marker; date +%s; head -c 32 /dev/urandom | od -An -tx1 | tr -d " \\n"; echo; cat /proc/sys/kernel/random/boot_id';
 
-function run(id: string, env: NodeJS.ProcessEnv, marker: string): Promise<MoatResult & { lines: string[]; hostTime: number }> {
-  const b = makeBundle(['sh', '-c', SCRIPT]);
+function run(id: string, env: NodeJS.ProcessEnv, marker: string, script = SCRIPT, edit?: (c: any) => void): Promise<MoatResult & { lines: string[]; hostTime: number }> {
+  const b = makeBundle(['sh', '-c', script], edit);
   fs.writeFileSync(path.join(b.rootfs, 'marker'), `${marker}\n`);
   return new Promise((resolve, reject) => {
     const child = spawn(MOAT, ['--root', root, '--debug', '--isolation=vm', 'run', '--bundle', b.dir, id], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -134,6 +135,61 @@ test('vm templates: two first starts at once make one template and both restore 
     assert.deepEqual(fs.readdirSync(templates).filter((n) => n.startsWith('.')), [], 'no build or trash directory left');
     for (const id of ['tpl-a', 'tpl-b', 'tpl-d', 'tpl-e', 'tpl-f']) assert.ok(!fs.existsSync(path.join(root, id)), `${id}: state removed`);
   } finally {
+    if (before === undefined) delete process.env.MOAT_VM_TEMPLATES;
+    else process.env.MOAT_VM_TEMPLATES = before;
+    fs.rmSync(templates, { recursive: true, force: true });
+  }
+});
+
+test('vm templates with a NIC: a container in a prepared network namespace restores from a template with one NIC; its eth0 gets the veth\'s MAC, MTU, address and route, up, with an empty neighbour table; it reaches a TCP peer; nothing left', { skip, timeout: 2 * VM_TIMEOUT }, async () => {
+  const templates = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-templates-'));
+  const before = process.env.MOAT_VM_TEMPLATES;
+  process.env.MOAT_VM_TEMPLATES = templates;
+  // As vm.test.ts's networking case: two namespaces of the test's own, a veth pair between them.
+  const a = await netnsHolder();
+  const b = await netnsHolder();
+  let server: ReturnType<typeof spawn> | undefined;
+  try {
+    inNs(a.path, ['ip', 'link', 'add', 'eth0', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'peer0', 'netns', String(b.pid)]);
+    inNs(a.path, ['ip', 'addr', 'add', '10.213.9.2/24', 'dev', 'eth0']);
+    inNs(a.path, ['ip', 'link', 'set', 'eth0', 'up']);
+    inNs(a.path, ['ip', 'route', 'add', 'default', 'via', '10.213.9.1']);
+    inNs(b.path, ['ip', 'link', 'set', 'peer0', 'mtu', '1400']);
+    inNs(b.path, ['ip', 'addr', 'add', '10.213.9.1/24', 'dev', 'peer0']);
+    inNs(b.path, ['ip', 'link', 'set', 'peer0', 'up']);
+    const mac = /link\/ether ([0-9a-f:]{17})/.exec(inNs(a.path, ['ip', '-o', 'link', 'show', 'eth0']))?.[1];
+    server = spawn('nsenter', [`--net=${b.path}`, '--', 'busybox', 'sh', '-c', 'echo from-peer | busybox nc -l -p 7777'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let heard = '';
+    server.stdout!.on('data', (d: Buffer) => (heard += d.toString()));
+    const script = [
+      'cat /marker /sys/class/net/eth0/address /sys/class/net/eth0/mtu /sys/class/net/eth0/operstate',
+      "ip -o -4 addr show dev eth0 | awk '{print $4}'",
+      'ip route | grep default',
+      'echo neigh $(($(wc -l < /proc/net/arp) - 1))',
+      'echo from-vm | nc -w 5 10.213.9.1 7777',
+    ].join('; ');
+    const r = await run('tpl-net', process.env, 'rootfs-net', script, (c) => {
+      c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: a.path } : n));
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const keys = fs.readdirSync(templates).filter((n) => /^[0-9a-f]{32}$/.test(n));
+    assert.equal(keys.length, 1, `one template: ${fs.readdirSync(templates).join(' ')}`);
+    assert.match(r.stderr, new RegExp(`vm: tpl-net restored from template ${keys[0]}`), 'a container with a NIC starts from a template');
+    assert.deepEqual(r.lines.map((l) => l.trim()), ['rootfs-net', mac, '1400', 'up', '10.213.9.2/24', r.lines[5]!.trim(), 'neigh 0', 'from-peer'], r.stdout);
+    assert.match(r.lines[5] ?? '', /^default via 10\.213\.9\.1 dev eth0/);
+    assert.notEqual(mac, '02:6d:6f:61:74:00', 'the veth\'s MAC, not the template\'s');
+    await waitFor('the peer heard the guest', () => heard.includes('from-vm'), 10_000);
+    // Nothing left: the clone's tap and the redirection, the template's QEMU (its tap was in a
+    // namespace of its own, gone with it), the state.
+    assert.doesNotMatch(inNs(a.path, ['ip', '-o', 'link', 'show']), /tap/, 'the tap went with QEMU');
+    assert.doesNotMatch(inNs(a.path, ['tc', 'qdisc', 'show', 'dev', 'eth0']), /ingress/, 'the redirection is removed from eth0');
+    assert.deepEqual(qemusNaming(templates), [], 'no QEMU of a template left');
+    assert.deepEqual(fs.readdirSync(templates).filter((n) => n.startsWith('.')), [], 'no build directory left');
+    assert.ok(!fs.existsSync(path.join(root, 'tpl-net')), 'state removed');
+  } finally {
+    server?.kill('SIGKILL');
+    await a.kill();
+    await b.kill();
     if (before === undefined) delete process.env.MOAT_VM_TEMPLATES;
     else process.env.MOAT_VM_TEMPLATES = before;
     fs.rmSync(templates, { recursive: true, force: true });

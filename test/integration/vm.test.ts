@@ -3,7 +3,7 @@
 // VMs as it can and checks as much as they can show; VMs of one test boot concurrently (the
 // machine has 2 cores, a TCG boot uses one), so a test's wall time is about one boot.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import * as tty from 'node:tty';
 import { containerSuite, makeBundle, moat, waitFor, MOAT } from '../helpers/moat';
+import { inNs, netnsHolder } from '../helpers/netns';
 import { sys } from '../../src/sys';
 import { SANDBOX_UID_BASE as VM_UID_BASE, SANDBOX_UID_COUNT as VM_UID_COUNT } from '../../src/state/sandbox-uid';
 
@@ -450,34 +451,6 @@ d.on('message', (m, r) => {
 });
 d.bind(53, '10.213.7.1', () => process.stdout.write('listening\\n'));
 `;
-
-/** A network namespace held by a process of the test's (gone with it: no /run/netns mount). */
-async function netnsHolder(): Promise<{ pid: number; path: string; kill(): Promise<void> }> {
-  const holder = spawn('unshare', ['--net', 'sleep', '300'], { stdio: 'ignore' });
-  const nsPath = `/proc/${holder.pid}/ns/net`;
-  await waitFor('the namespace holder', () => {
-    try {
-      return fs.readlinkSync(nsPath) !== fs.readlinkSync('/proc/self/ns/net');
-    } catch {
-      return false;
-    }
-  });
-  return {
-    pid: holder.pid!,
-    path: nsPath,
-    kill: async () => {
-      const gone = new Promise((r) => holder.once('exit', r));
-      holder.kill('SIGKILL');
-      await gone;
-    },
-  };
-}
-
-function inNs(ns: string, args: string[]): string {
-  const r = spawnSync('nsenter', [`--net=${ns}`, '--', ...args], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
 
 test('vm networking: the VMM joins the spec\'s network namespace; its veth becomes the guest\'s eth0 (MAC, address, MTU, gateway) through a tap and tc mirred; TCP and UDP (DNS) peers in another namespace are reached; QEMU stays confined; nothing left', { skip, timeout: VM_TIMEOUT }, async () => {
   // Two namespaces of the test's own, a veth pair between them, 10.213.7.0/24 only inside them.

@@ -10,6 +10,7 @@ import { coldReason, machineKey, templateRoot, type TemplateMachine } from '../.
 import { templatePortNames } from '../../src/vm/snapshot/build';
 import { KEEP_TEMPLATES, pruneTemplates } from '../../src/vm/snapshot/store';
 import { qemuDriver } from '../../src/vm/vmm';
+import { restoreNetworkWords, templateMac } from '../../src/vm/network';
 
 test('template key: a change of kernel, initramfs, size, accelerator or command line is another template', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-tplkey-'));
@@ -18,11 +19,11 @@ test('template key: a change of kernel, initramfs, size, accelerator or command 
     const k2 = path.join(dir, 'vmlinuz-b');
     fs.writeFileSync(k1, 'kernel a');
     fs.writeFileSync(k2, 'kernel b');
-    const m: TemplateMachine = { accel: 'tcg', memoryMiB: 256, cpus: 1, kernel: k1, initrd: '/x/initramfs-1.cpio', cmdline: 'quiet moat.exec=4', execSlots: 4 };
+    const m: TemplateMachine = { accel: 'tcg', memoryMiB: 256, cpus: 1, kernel: k1, initrd: '/x/initramfs-1.cpio', cmdline: 'quiet moat.exec=4', execSlots: 4, nics: 0 };
     const key = machineKey(m);
     assert.match(key, /^[0-9a-f]{32}$/);
     assert.equal(machineKey({ ...m }), key, 'deterministic');
-    const variants: Partial<TemplateMachine>[] = [{ kernel: k2 }, { initrd: '/x/initramfs-2.cpio' }, { memoryMiB: 320 }, { cpus: 2 }, { accel: 'kvm' }, { cmdline: 'quiet moat.exec=4 x' }, { execSlots: 3 }];
+    const variants: Partial<TemplateMachine>[] = [{ kernel: k2 }, { initrd: '/x/initramfs-2.cpio' }, { memoryMiB: 320 }, { cpus: 2 }, { accel: 'kvm' }, { cmdline: 'quiet moat.exec=4 x' }, { execSlots: 3 }, { nics: 1 }, { nics: 2 }];
     const keys = new Set([key, ...variants.map((v) => machineKey({ ...m, ...v }))]);
     assert.equal(machineKey({ ...m, initrd: '/other/root/@vm/initramfs-1.cpio' }), key, 'the same initramfs under another --root: the same template');
     assert.equal(keys.size, variants.length + 1, 'every input is part of the key');
@@ -40,7 +41,9 @@ test('templates: which containers boot cold, and why; where templates live', () 
   assert.match(coldReason({ ...ok, root: false }, {})!, /not root/);
   assert.match(coldReason({ ...ok, imageRoot: false }, {})!, /vhost-user-fs cannot be migrated/);
   assert.match(coldReason({ ...ok, volumes: 1 }, {})!, /bind mounts/);
-  assert.match(coldReason({ ...ok, nics: 1 }, {})!, /network interfaces/);
+  assert.equal(coldReason({ ...ok, nics: 1 }, {}), undefined, 'a container with a NIC restores (a template per NIC count)');
+  assert.equal(coldReason({ ...ok, nics: 4 }, {}), undefined);
+  assert.match(coldReason({ ...ok, nics: 5 }, {})!, /network interfaces/);
   assert.match(coldReason({ ...ok, debugConsole: true }, {})!, /MOAT_VM_DEBUG/);
   assert.match(coldReason(ok, { MOAT_VM_TEMPLATES: 'off' })!, /off/);
   assert.equal(templateRoot({}), '/var/lib/moat/vm-templates');
@@ -58,6 +61,23 @@ test('channel: RESTORE carries the host clock (seconds, nanoseconds) and 64 rand
   assert.deepEqual(f.subarray(24), seed);
   assert.throws(() => encodeHostMessage({ type: 'restore', timeNs: 1n, seed: Buffer.alloc(8) }), ProtocolError);
   assert.throws(() => encodeHostMessage({ type: 'restore', timeNs: -1n, seed }), ProtocolError);
+});
+
+test('channel: RESTORE of a template with NICs carries their words after the seed; the template MACs', () => {
+  const seed = Buffer.alloc(64, 7);
+  const ifaces = [
+    { name: 'eth0', tap: 'tap0_moat', mac: 'aa:bb:cc:dd:ee:01', mtu: 1400, address: '10.1.2.3/24', gateway: '10.1.2.1' },
+    { name: 'eth1', tap: 'tap1_moat', mac: 'aa:bb:cc:dd:ee:02', mtu: 1500 },
+  ];
+  const words = restoreNetworkWords(ifaces);
+  assert.equal(words, 'moat.if0=aa:bb:cc:dd:ee:01,eth0,1400,10.1.2.3/24,10.1.2.1 moat.if1=aa:bb:cc:dd:ee:02,eth1,1500', 'every NIC, in QEMU order, even one without an address');
+  const f = encodeHostMessage({ type: 'restore', timeNs: 1n, seed, network: words });
+  assert.equal(f.readUInt32LE(4), 80 + words.length);
+  assert.equal(f.subarray(8 + 80).toString('latin1'), words);
+  assert.throws(() => encodeHostMessage({ type: 'restore', timeNs: 1n, seed, network: 'x'.repeat(1025) }), ProtocolError);
+  assert.throws(() => encodeHostMessage({ type: 'restore', timeNs: 1n, seed, network: 'moat.if0=a\nb' }), ProtocolError);
+  assert.equal(templateMac(0), '02:6d:6f:61:74:00');
+  assert.equal(templateMac(3), '02:6d:6f:61:74:03');
 });
 
 test('qemu: a template is saved over QMP; a clone reads its state from an fd; images by fd set (both modes, no locking)', () => {

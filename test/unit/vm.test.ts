@@ -15,6 +15,7 @@ import { guestInterfaces, networkCmdline } from '../../src/vm/network';
 import { guestFacts } from '../../src/vm/spec';
 import { specTemplate } from '../../src/spec/default';
 import type { Process, Spec } from '../../src/spec/types';
+import { execSocketPath, socketDir } from '../../src/vm/sockets';
 
 test('cpio: newc headers, 4-byte alignment, trailer, deterministic', () => {
   const a = writeCpio([{ name: 'init', kind: 'file', mode: 0o755, data: Buffer.from('abc') }, { name: 'modules', kind: 'dir', mode: 0o755 }]);
@@ -233,4 +234,16 @@ test('vm networking: the namespace\'s ethernet interfaces become guest NICs (tap
   const withNs = (type: string) => ({ ...base, linux: { ...base.linux!, namespaces: [...base.linux!.namespaces.filter((n) => n.type !== type), { type, path: '/proc/1/ns/x' }] } }) as Spec & { process: Process };
   assert.doesNotThrow(() => checkVmSpec(withNs('network'), 0));
   assert.throws(() => checkVmSpec(withNs('pid'), 0), /linux\.namespaces\[\d+\]\.path: a vm container cannot join a host pid namespace/);
+});
+
+test('vm sockets: a state directory too long for sun_path (Docker\'s) is reached through a short alias under /run/moat-vm', () => {
+  const short = '/tmp/moat-root-x/c1/vm';
+  assert.equal(socketDir(short), short);
+  const docker = `/run/docker/runtime-runc/moby/${'a'.repeat(64)}/vm`;
+  const alias = socketDir(docker);
+  assert.match(alias, /^\/run\/moat-vm\/[0-9a-f]{24}$/);
+  assert.equal(socketDir(docker), alias, 'deterministic: delete finds it again');
+  assert.notEqual(socketDir(docker.replace('aaaa', 'aaab')), alias);
+  for (let slot = 0; slot < 8; slot++) assert.ok(Buffer.byteLength(execSocketPath(docker, slot)) <= 107);
+  assert.equal(execSocketPath(short, 2), `${short}/exec-2.sock`);
 });

@@ -23,6 +23,8 @@ export const MAX_GUEST_TEXT = 1024;
 export const FLAG_TERMINAL = 1;
 /** Random bytes a restored guest mixes into its pool. */
 export const RESTORE_SEED_BYTES = 64;
+/** At most this many bytes of network words after RESTORE's seed (the agent's RESTORE_NET_MAX). */
+export const RESTORE_NET_MAX = 1024;
 
 export const HostType = { hello: 1, plan: 2, start: 3, signal: 4, resize: 5, exec: 6, stdin: 7, stdinClose: 8, signalExec: 9, restore: 10 } as const;
 export type HostMessage =
@@ -36,7 +38,7 @@ export type HostMessage =
   | { type: 'stdinClose' }
   | { type: 'signalExec'; signal: number; pid: number }
   /** A guest restored from a template (docs/vm.md#templates): the host's clock and fresh randomness. */
-  | { type: 'restore'; timeNs: bigint; seed: Buffer };
+  | { type: 'restore'; timeNs: bigint; seed: Buffer; network?: string };
 
 export const GuestType = { hello: 0x81, ready: 0x82, started: 0x83, ok: 0x84, error: 0x85, exit: 0x86, stdout: 0x87, stderr: 0x88 } as const;
 /** The agent's phase, as its hello reports it (an exec channel: idle or running). */
@@ -105,7 +107,10 @@ export function encodeHostMessage(m: HostMessage): Buffer {
       const b = Buffer.alloc(16);
       b.writeBigUInt64LE(m.timeNs / 1_000_000_000n, 0);
       b.writeUInt32LE(Number(m.timeNs % 1_000_000_000n), 8);
-      return frame(HostType.restore, Buffer.concat([b, m.seed]));
+      // A template with NICs: `moat.ifN=...` words for the agent to configure them (network.ts).
+      const net = Buffer.from(m.network ?? '', 'latin1');
+      if (net.length > RESTORE_NET_MAX || !/^[\x20-\x7e]*$/.test(m.network ?? '')) throw new ProtocolError(`restore: network words of ${net.length} bytes, or not printable (at most ${RESTORE_NET_MAX})`);
+      return frame(HostType.restore, Buffer.concat([b, m.seed, net]));
     }
   }
 }

@@ -13,6 +13,7 @@ import { Channel } from '../channel';
 import { qemuDriver, type VmConfig, type VmPort } from '../vmm';
 import { Qmp } from './qmp';
 import { memoryFile, stateFile, writeMeta } from './store';
+import { templateMac } from '../network';
 
 /** The machine a template is made of: a container's, less its own files and fds. */
 export interface TemplateMachine {
@@ -24,6 +25,8 @@ export interface TemplateMachine {
   /** The kernel command line of a cold boot of this machine. */
   cmdline: string;
   execSlots: number;
+  /** virtio-net devices (each with the template's MAC, network.ts templateMac). */
+  nics: number;
 }
 
 /** The placeholder disk's size: any; the restored guest re-probes its own. */
@@ -85,6 +88,11 @@ export async function buildTemplate(m: TemplateMachine, root: string, key: strin
       holdFds: [uid.lockFd],
       monitor: qmpSocket,
       memoryFile: { path: memoryFile(tmp), share: true },
+      // The NICs' backend is a tap in a network namespace of the template QEMU's own (unshare
+      // below: it goes with QEMU, and with it the taps). The backend is not in the saved state, only
+      // the device; a tap here and in the clone keeps the negotiated features (vnet header,
+      // offloads) identical. The guest never brings these NICs up.
+      nics: Array.from({ length: m.nics }, (_, i) => ({ tap: `tap${i}_moat`, mac: templateMac(i) })),
     });
     const stdio: StdioOptions = ['ignore', 'ignore', 'pipe'];
     for (const f of cmd.fds) stdio[f.child] = f.parent;
@@ -92,7 +100,8 @@ export async function buildTemplate(m: TemplateMachine, root: string, key: strin
     // Under `timeout`: if moat is killed while making it, this QEMU (of no container, recorded
     // nowhere) still ends. SIGTERM to `timeout` is passed on to QEMU.
     const limit = Math.ceil((bootTimeoutMs + SAVE_TIMEOUT_MS) / 1000) + 30;
-    const c = spawn('timeout', ['--signal=KILL', String(limit), cmd.binary, ...cmd.args], { stdio, detached: true });
+    const argv = ['timeout', '--signal=KILL', String(limit), cmd.binary, ...cmd.args];
+    const c = m.nics > 0 ? spawn('unshare', ['--net', '--', ...argv], { stdio, detached: true }) : spawn(argv[0]!, argv.slice(1), { stdio, detached: true });
     child = c;
     c.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     c.on('error', () => undefined);

@@ -13,6 +13,7 @@ import { Qmp } from './qmp';
 import { buildTemplate, templatePortNames, type TemplateMachine, type UidAllocator } from './build';
 import { checkDigest, digestPages, discardTemplate, fileIdentity, lockTemplate, memoryFile, openTemplate, stateFile, pruneTemplates, templateKey, templateRoot } from './store';
 import { sys } from '../../sys';
+import { MAX_GUEST_INTERFACES } from '../network';
 
 export type { TemplateMachine } from './build';
 export { templateRoot } from './store';
@@ -26,7 +27,7 @@ export function coldReason(c: { root: boolean; imageRoot: boolean; volumes: numb
   if (!c.root) return 'not root (templates are root-only files)';
   if (!c.imageRoot) return 'the root is the host root over virtio-fs (vhost-user-fs cannot be migrated by QEMU 7.2)';
   if (c.volumes > 0) return 'bind mounts are virtio-fs shares (vhost-user-fs cannot be migrated by QEMU 7.2)';
-  if (c.nics > 0) return 'network interfaces are not in the template device set';
+  if (c.nics > MAX_GUEST_INTERFACES) return `${c.nics} network interfaces (a template has at most ${MAX_GUEST_INTERFACES})`;
   if (c.debugConsole) return 'MOAT_VM_DEBUG=1 (the console device is not in the template device set)';
   return undefined;
 }
@@ -106,6 +107,8 @@ export function machineKey(m: TemplateMachine): string {
     cmdline: m.cmdline,
     ports: templatePortNames(m.execSlots),
     disks: 1,
+    // virtio-net devices with the template's MACs (network.ts templateMac): one template per count.
+    nics: m.nics,
   });
 }
 
@@ -180,14 +183,15 @@ export async function dropTemplate(root: string, key: string): Promise<void> {
 
 /**
  * A guest just restored: wait for its agent, then RESTORE (the host's clock, fresh random bytes;
- * the agent re-probes and mounts the container's disk). Throws if the guest does not come up.
+ * the agent re-probes and mounts the container's disk, and configures the NICs from `network`,
+ * network.ts restoreNetworkWords). Throws if the guest does not come up.
  */
-export async function restoreGuest(socket: string, alive: () => boolean): Promise<void> {
+export async function restoreGuest(socket: string, alive: () => boolean, network = ''): Promise<void> {
   const { channel, hello } = await Channel.open({ socket, timeoutMs: RESTORE_TIMEOUT_MS, alive });
   try {
     if (hello.phase !== 'idle') throw new MoatError('EVM', `restored guest: the agent is ${hello.phase}, expected idle`);
     const timeNs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3)) * 1000n;
-    const answer = await channel.request({ type: 'restore', timeNs, seed: crypto.randomBytes(RESTORE_SEED_BYTES) }, RESTORE_TIMEOUT_MS);
+    const answer = await channel.request({ type: 'restore', timeNs, seed: crypto.randomBytes(RESTORE_SEED_BYTES), ...(network ? { network } : {}) }, RESTORE_TIMEOUT_MS);
     if (answer.type === 'error') throw new MoatError('EVM', `restored guest: ${answer.message}`);
     if (answer.type !== 'ok') throw new MoatError('EVM', `restored guest: answer to restore was ${answer.type}`);
   } finally {
@@ -213,6 +217,9 @@ export async function startIncoming(monitor: string, incomingFd: number, alive: 
   }
   try {
     await qmp.command('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] }, RESTORE_TIMEOUT_MS);
+    // No self-announcement once loaded: QEMU would send RARPs from the template's MAC out of the
+    // container's tap (onto Docker's bridge) before the agent gives the NIC the interface's MAC.
+    await qmp.command('migrate-set-parameters', { 'announce-rounds': 0 }, RESTORE_TIMEOUT_MS);
     await qmp.command('migrate-incoming', { uri: `fd:${incomingFd}` }, RESTORE_TIMEOUT_MS);
   } finally {
     qmp.close();

@@ -1,6 +1,7 @@
 // A dockerd of the test's own: data-root, exec-root, socket and pid file under a temp dir, no
 // iptables or bridge, vfs storage, its containers' cgroups under /moat-docker-test-<pid>, and runtimes
-// `moat` (bin/moat) and `moat-badflag` (moat with a global flag it does not know).
+// `moat` (bin/moat), `moat-badflag` (moat with a global flag it does not know), `moat-sentry` and
+// `moat-vm` (moat's other platforms through runtimeArgs).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -32,6 +33,7 @@ export class Dockerd {
         moat: { path: MOAT },
         'moat-badflag': { path: MOAT, runtimeArgs: ['--no-such-flag'] },
         'moat-sentry': { path: MOAT, runtimeArgs: ['--isolation=sentry'] },
+        'moat-vm': { path: MOAT, runtimeArgs: ['--isolation=vm'] },
       },
     }, null, 2));
     this.daemon.spawn(DOCKERD, [
