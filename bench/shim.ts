@@ -14,7 +14,8 @@
 // removed container's cgroup used stays counted. containerd's own CPU (its /proc stat, same work
 // for every runtime) is reported apart. Writes bench/results/shim.md.
 //
-//   sh scripts/bench.sh shim    (BENCH_ROUNDS=5, BENCH_VM_ROUNDS=3 (0: no vm), BENCH_SHIM=runc,native,sentry,vm)
+//   sh scripts/bench.sh shim    (BENCH_ROUNDS=5, BENCH_VM_ROUNDS=3 (0: no vm), BENCH_SHIM=runc,native,sentry,vm,
+//                                BENCH_RESULTS=<file> instead of bench/results/shim.md)
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -237,7 +238,7 @@ function writeResults(rts: Rt[], samples: Map<string, Sample[]>, loadBefore: num
     `The CRI pods are host-network pods (no CNI); containers run \`sh -c 'trap "exit 0" TERM; sleep 3600 & wait'\` from busybox; the pause image is the tests' static pause. moat-shim handlers' configs: {"isolation": "${moats.join('"}, {"isolation": "')}"}.`,
     '',
   ];
-  fs.writeFileSync(path.join(REPO, 'bench', 'results', 'shim.md'), lines.join('\n'));
+  fs.writeFileSync(process.env.BENCH_RESULTS ?? path.join(REPO, 'bench', 'results', 'shim.md'), lines.join('\n'));
   console.log(lines.join('\n'));
 }
 
