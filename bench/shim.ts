@@ -177,8 +177,11 @@ async function main(): Promise<void> {
       console.error(`after the benchmark: ${(err as Error).message}`);
       process.exitCode = 1;
     }
+    // The vm platform keeps a cache (initramfs, accel probe) beside each state root: the ctr
+    // namespace's root is the benchmark's own, so is that cache.
+    fs.rmSync(`/run/moat-shim/${NS}/@vm`, { recursive: true, force: true });
     // ctr's runc shim keeps its runtime root per namespace under /run/containerd/runc.
-    for (const d of [`/run/containerd/runc/${NS}`, ...(runcStateBefore ? [] : ['/run/containerd/runc'])]) {
+    for (const d of [`/run/moat-shim/${NS}`, `/run/containerd/runc/${NS}`, ...(runcStateBefore ? [] : ['/run/containerd/runc'])]) {
       try {
         fs.rmdirSync(d);
       } catch {
