@@ -27,6 +27,9 @@ if [ "${1:-}" = net ]; then
 fi
 # `sh scripts/bench.sh vm-pod`: a second container in a vm pod against the first (CRI, moat's shim).
 if [ "${1:-}" = vm-pod ]; then MOAT_NATIVE_DIR="$PWD/build/native" exec node build/ts/bench/vm-pod.js; fi
+# `sh scripts/bench.sh shim`: moat's containerd shim (native, sentry, vm) against the runc shim + runc:
+# `ctr run --rm`, the CRI pod lifecycle and a pod's second container (bench/shim.ts).
+if [ "${1:-}" = shim ]; then MOAT_NATIVE_DIR="$PWD/build/native" exec node build/ts/bench/shim.js; fi
 # `sh scripts/bench.sh sdk`: the SDK's create → first byte and a Python run through a warm pool, per
 # isolation, against docker run --rm (its own dockerd) and runsc do (bench/sdk.ts).
 if [ "${1:-}" = sdk ]; then

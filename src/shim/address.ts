@@ -50,3 +50,14 @@ export function bundleAnnotations(bundle: string): Record<string, string> {
 export function stateRoot(namespace: string): string {
   return path.join('/run/moat-shim', namespace);
 }
+
+/** The namespace's state root and /run/moat-shim, when no container is left in them. */
+export function removeEmptyRoot(root: string): void {
+  for (const dir of [root, path.dirname(root)]) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      return; // other containers (or namespaces) are there
+    }
+  }
+}

@@ -3,28 +3,27 @@
 // platform starts as `<this script> sentry-exec-relay …`, and the vm's (`vm-exec-relay`: execs,
 // and the containers of a vm pod).
 
-import { execRelayMain } from '../sentry/container';
-import { execRelayMain as vmExecRelayMain } from '../vm/exec';
-import { deleteAction, serveAction, startAction } from './actions';
+// Each life loads only its own code (the bundle's modules are initialised when first imported):
+// `start` runs once per container and must not pay for the server's protobuf and platform code.
 import { parseShimFlags } from './flags';
 
 declare const MOAT_VERSION: string;
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'sentry-exec-relay') return execRelayMain();
+  if (argv[0] === 'sentry-exec-relay') return (await import('../sentry/container')).execRelayMain();
   // As moat's CLI runs it: exit with the status at once (a pending read must not hold the relay).
-  if (argv[0] === 'vm-exec-relay') process.exit(await vmExecRelayMain());
+  if (argv[0] === 'vm-exec-relay') process.exit(await (await import('../vm/exec')).execRelayMain());
   const f = parseShimFlags(argv);
   switch (f.action) {
     case 'version':
       process.stdout.write(`containerd-shim-moat-v2:\n  Version: ${typeof MOAT_VERSION === 'string' ? MOAT_VERSION : 'dev'}\n`);
       return 0;
     case 'start':
-      return startAction(f);
+      return (await import('./start')).startAction(f);
     case 'serve':
-      return serveAction(f);
+      return (await import('./actions')).serveAction(f);
     case 'delete':
-      return deleteAction(f);
+      return (await import('./delete')).deleteAction(f);
     default:
       process.stderr.write(`containerd-shim-moat-v2: unknown action ${JSON.stringify(f.action)} (start, delete)\n`);
       return 2;

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 
-const FILES = ['ttrpc.proto', 'shim.proto', 'events.proto', 'runtimeoptions.proto', 'runc-options.proto', 'metrics.proto'];
+const FILES = ['ttrpc.proto', 'shim.proto', 'events.proto', 'runtimeoptions.proto', 'runc-options.proto', 'metrics.proto', 'events-ttrpc.proto'];
 
 let rootCache: protobuf.Root | undefined;
 

@@ -126,3 +126,11 @@ test('stats: moat cgroup statistics as io.containerd.cgroups.v1.Metrics, u64 bey
   // 0xffff_ffff_ffff_ffff as a varint: nine 0xff bytes and 0x01.
   assert.ok(t.includes(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])), 'the u64 max limit');
 });
+
+test('delete: the hand-encoded DeleteResponse is what protobufjs reads from shim.proto', async () => {
+  const { deleteResponse } = await import('../../src/shim/delete');
+  for (const [pid, status, at] of [[0, 137, new Date(0)], [4_194_303, 137, new Date('2026-12-07T11:42:01.378Z')], [1, 0, new Date(2 ** 41 + 999)]] as const) {
+    const d = decode('containerd.task.v2.DeleteResponse', deleteResponse(pid, status, at));
+    assert.deepEqual([d.pid, d.exitStatus, d.exitedAt.seconds, d.exitedAt.nanos], [pid, status, Math.floor(at.getTime() / 1000), (at.getTime() % 1000) * 1e6]);
+  }
+});

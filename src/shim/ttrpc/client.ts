@@ -60,6 +60,11 @@ export class TtrpcClient {
     this.socket.destroy();
   }
 
+  /** Whether the connection is still there (a peer that went away closes it). */
+  get open(): boolean {
+    return !this.socket.destroyed;
+  }
+
   private settle(streamId: number, payload: Buffer): void {
     const p = this.pending.get(streamId);
     if (!p) return;
