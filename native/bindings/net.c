@@ -24,6 +24,9 @@
  *   ifIoctl(fd, cmd, ifreq(40))             -> 0 | -errno        SIOCGIF{FLAGS,ADDR,…} (read only)
  *   ifConf(fd, buf)                         -> bytes | -errno    SIOCGIFCONF into buf
  *   pollNow(fd, events)                     -> revents (no wait)
+ *   pollBuffers(fds: Int32Array, out: Int32Array)   the arrays pollMany reads and fills (same length, <= 4096)
+ *   pollMany(n)                             -> ready count | -errno   one poll(2), no wait, of fds[0..n) for
+ *                                           POLLIN|POLLOUT|POLLPRI|POLLRDHUP: out[i] = revents of fds[i]
  *   netnsEnter(path)                        -> 0 | -errno    setns(CLONE_NEWNET) of the calling thread
  *   loUp()                                  -> 0 | -errno    bring lo up in the current namespace
  */
@@ -446,6 +449,81 @@ static napi_value poll_now_js(napi_env env, napi_callback_info info)
 	return result(env, p.revents);
 }
 
+/* pollMany: one host call for the readiness of many sockets (an epoll_wait over many connections). */
+#define POLL_MANY_MAX 4096
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000
+#endif
+static int32_t *poll_fds, *poll_out;
+static size_t poll_cap;
+static napi_ref poll_fds_ref, poll_out_ref;
+static struct pollfd poll_set[POLL_MANY_MAX];
+
+static bool int32_array(napi_env env, napi_value v, const char *arg, int32_t **data, size_t *count)
+{
+	bool is;
+	napi_typedarray_type type;
+	napi_value ab;
+	size_t off;
+	void *p;
+
+	if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+	    napi_get_typedarray_info(env, v, &type, count, &p, &ab, &off) != napi_ok || type != napi_int32_array) {
+		throw_type(env, "pollBuffers", arg, "an Int32Array");
+		return false;
+	}
+	*data = p;
+	return true;
+}
+
+static napi_value poll_buffers_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	int32_t *fds, *out;
+	size_t nf, no;
+
+	if (!get_args(env, info, 2, argv) || !int32_array(env, argv[0], "fds", &fds, &nf) ||
+	    !int32_array(env, argv[1], "out", &out, &no))
+		return NULL;
+	if (poll_fds_ref)
+		napi_delete_reference(env, poll_fds_ref);
+	if (poll_out_ref)
+		napi_delete_reference(env, poll_out_ref);
+	napi_create_reference(env, argv[0], 1, &poll_fds_ref);
+	napi_create_reference(env, argv[1], 1, &poll_out_ref);
+	poll_fds = fds;
+	poll_out = out;
+	poll_cap = nf < no ? nf : no;
+	if (poll_cap > POLL_MANY_MAX)
+		poll_cap = POLL_MANY_MAX;
+	return NULL;
+}
+
+static napi_value poll_many_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	double dn;
+	size_t i, n;
+	int r;
+
+	if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "pollMany", "n", 0, POLL_MANY_MAX, &dn))
+		return NULL;
+	n = (size_t)dn;
+	if (n > poll_cap)
+		return result(env, -EINVAL);
+	for (i = 0; i < n; i++) {
+		poll_set[i].fd = poll_fds[i];
+		poll_set[i].events = POLLIN | POLLOUT | POLLPRI | POLLRDHUP;
+		poll_set[i].revents = 0;
+	}
+	r = poll(poll_set, n, 0);
+	if (r < 0)
+		return result(env, -errno);
+	for (i = 0; i < n; i++)
+		poll_out[i] = poll_set[i].revents;
+	return result(env, r);
+}
+
 static napi_value netns_enter_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
@@ -504,6 +582,8 @@ bool moat_register_net(napi_env env, napi_value exports)
 		{ "ifIoctl", if_ioctl_js },
 		{ "ifConf", if_conf_js },
 		{ "pollNow", poll_now_js },
+		{ "pollBuffers", poll_buffers_js },
+		{ "pollMany", poll_many_js },
 		{ "netnsEnter", netns_enter_js },
 		{ "loUp", lo_up_js },
 	};

@@ -155,13 +155,24 @@ export class Kernel {
   watchHostFd(t: Task, fd: number): void {
     let s = this.hostWatch.get(fd);
     if (!s) this.hostWatch.set(fd, (s = new Set()));
+    if (s.has(t)) return;
     s.add(t);
+    let mine = this.watchesOf.get(t);
+    if (!mine) this.watchesOf.set(t, (mine = []));
+    mine.push(fd);
     this.watchDirty = true;
   }
 
+  /** The host fds each parked task watches (hostWatch's keys it is in): a wake-up drops only its own, not a scan of every watch. */
+  private readonly watchesOf = new Map<Task, number[]>();
+
   private unwatch(t: Task): void {
-    for (const [fd, s] of this.hostWatch) {
-      if (s.delete(t)) {
+    const mine = this.watchesOf.get(t);
+    if (!mine) return;
+    this.watchesOf.delete(t);
+    for (const fd of mine) {
+      const s = this.hostWatch.get(fd);
+      if (s?.delete(t)) {
         if (s.size === 0) this.hostWatch.delete(fd);
         this.watchDirty = true;
       }

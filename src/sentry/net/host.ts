@@ -5,8 +5,9 @@
 // path allocates nothing.
 
 import { sys, type Sys } from '../../sys';
+import { setHostPoller, type HostPoller } from '../vfs/host-poll';
 
-export interface NetSys {
+export interface NetSys extends HostPoller {
   netBuffers(aux: Int32Array): void;
   sockOpen(domain: number, type: number, protocol: number): number;
   sockBind(fd: number, addr: Uint8Array, len: number): number;
@@ -36,6 +37,7 @@ export function netSys(): NetSys {
   if (cached) return cached;
   cached = sys() as Sys & NetSys;
   cached.netBuffers(netAux);
+  setHostPoller(cached);
   return cached;
 }
 

@@ -13,6 +13,7 @@
 import { EEXIST, EINVAL, ENOENT, EPERM } from '../abi/errno';
 import type { Waiter } from '../kernel/waitqueue';
 import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLWRBAND, POLLWRNORM, pollBits } from './constants';
+import { beginHostPoll, endHostPoll } from './host-poll';
 import { allocAnonIno, anonStat, FileDescription, WATCH_OUT, watchKey, type StatInfo } from './file';
 
 export const EPOLL_CTL_ADD = 1;
@@ -101,8 +102,9 @@ export class EpollFile extends FileDescription {
   /** Up to max ready events (and their side effects: ET and ONESHOT bookkeeping). */
   collect(max: number): EpollEvent[] {
     const out: EpollEvent[] = [];
-    for (const byFd of [...this.interests.values()]) {
-      for (const i of [...byFd.values()]) {
+    // (Deleting the entry being visited, as drop does, is safe in a Map's iteration.)
+    for (const byFd of this.interests.values()) {
+      for (const i of byFd.values()) {
         if (out.length >= max) return out;
         if (i.file.refs <= 0) {
           this.drop(i);
@@ -125,7 +127,7 @@ export class EpollFile extends FileDescription {
   /** The events of i to report now (0: none). */
   private ready(i: Interest): number {
     if (i.disarmed) return 0;
-    const host = i.file.hostWatchFd() >= 0;
+    const host = i.file.hostBacked();
     if (i.ev.events & EPOLLET && !i.notified && !host) return 0;
     const r = pollBits(i.file.readiness()) & ((i.ev.events & ~CONTROL) | POLLERR | POLLHUP);
     if (!(i.ev.events & EPOLLET) || !host || !this.quiet(i)) return r;
@@ -176,9 +178,19 @@ export class EpollFile extends FileDescription {
     return wantOut ? watchKey(h, false, true) : -1;
   }
 
+  /** The watched files' host readiness in one host call (vfs/host-poll.ts) until endHostPoll(its answer). */
+  pollHost(): boolean {
+    return beginHostPoll(this.interests.keys());
+  }
+
   override readiness(): number {
-    for (const byFd of this.interests.values()) for (const i of byFd.values()) if (i.file.refs > 0 && this.ready(i)) return POLLIN;
-    return 0;
+    const polled = this.pollHost();
+    try {
+      for (const byFd of this.interests.values()) for (const i of byFd.values()) if (i.file.refs > 0 && this.ready(i)) return POLLIN;
+      return 0;
+    } finally {
+      endHostPoll(polled);
+    }
   }
 
   override stat(): StatInfo {

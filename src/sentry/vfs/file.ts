@@ -73,6 +73,19 @@ export abstract class FileDescription {
   hostWatchFd(): number {
     return -1;
   }
+  /** Its readiness comes from the host (hostWatchFd() >= 0), asked without a host call. */
+  hostBacked(): boolean {
+    return this.hostWatchFd() >= 0;
+  }
+  /**
+   * The host fd whose poll(2) answers readiness() (host sockets), or -1: a wait over many files
+   * polls those in one host call (vfs/host-poll.ts), its answer kept here for that wait.
+   */
+  hostPollFd(): number {
+    return -1;
+  }
+  hostPollGen = 0;
+  hostPollRev = 0;
   /**
    * For EPOLLET on a host-backed file: a count of the calls that may have consumed its readiness
    * (reads, writes, accepts). undefined: not counted, so every epoll_wait reports it afresh.

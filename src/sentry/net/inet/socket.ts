@@ -17,6 +17,7 @@ import { netAux, netSys, WATCH_ONLY_OUT, WATCH_OUT, WATCH_SIGNALLED } from '../h
 import { egressPermits, unprivilegedPortStart } from '../policy';
 import { AF_INET, AF_INET6, AF_UNSPEC, encodeInetAddr, parseInetAddr, type InetAddr } from './addr';
 import { hostOption, inetGetOpt, inetSetOpt } from './options';
+import { hostPolled } from '../../vfs/host-poll';
 
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
@@ -251,8 +252,17 @@ export class InetSocket extends Socket {
   }
 
   override readiness(): number {
-    const rev = netSys().pollNow(this.hostFd, POLLIN | POLLOUT | POLLPRI | POLLRDHUP);
+    const polled = hostPolled(this);
+    const rev = polled >= 0 ? polled : netSys().pollNow(this.hostFd, POLLIN | POLLOUT | POLLPRI | POLLRDHUP);
     return rev & (POLLIN | POLLOUT | POLLPRI | POLLRDHUP | POLLERR | POLLHUP);
+  }
+
+  override hostBacked(): boolean {
+    return true;
+  }
+
+  override hostPollFd(): number {
+    return this.hostFd;
   }
 
   override edgeActivity(): number {
@@ -262,7 +272,9 @@ export class InetSocket extends Socket {
   /** Readable; writable too while the socket cannot take more (or is connecting). Its readiness is signalled (net.c sockOpen). */
   override hostWatchFd(): number {
     const fd = this.hostFd | WATCH_SIGNALLED;
-    return netSys().pollNow(this.hostFd, POLLOUT) & POLLOUT ? fd : fd | WATCH_OUT;
+    const polled = hostPolled(this);
+    const rev = polled >= 0 ? polled : netSys().pollNow(this.hostFd, POLLOUT);
+    return rev & POLLOUT ? fd : fd | WATCH_OUT;
   }
 
   override ioctl(t: Task, cmd: number, arg: number): number {

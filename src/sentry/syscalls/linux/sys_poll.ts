@@ -11,6 +11,7 @@ import type { FileDescription } from '../../vfs';
 import { watchKey } from '../../vfs/file';
 import { O_CLOEXEC, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLWRBAND, POLLWRNORM, pollBits } from '../../vfs/constants';
 import { EPOLL_CTL_DEL, EpollFile } from '../../vfs/epoll';
+import { beginHostPoll, endHostPoll } from '../../vfs/host-poll';
 import { EFD_SEMAPHORE, EventFdFile } from '../../vfs/eventfd';
 import { fileOf } from './vfs_args';
 
@@ -113,24 +114,35 @@ function doPoll(t: Task, addr: number, nfds: number, timeoutMs: number, maskAddr
   const raw = t.mm.read(addr, nfds * 8);
   if (!raw) return finish(t, st, -EFAULT);
   const dv = new DataView(raw.buffer);
+  const byIndex: Array<FileDescription | undefined> = [];
+  for (let i = 0; i < nfds; i++) {
+    const fd = dv.getInt32(i * 8, true);
+    byIndex.push(fd >= 0 ? t.files.get(fd) : undefined);
+  }
   const files: FileDescription[] = [];
   const watched: number[] = [];
   let ready = 0;
-  for (let i = 0; i < nfds; i++) {
-    const fd = dv.getInt32(i * 8, true);
-    const events = dv.getUint16(i * 8 + 4, true);
-    let rev = 0;
-    if (fd >= 0) {
-      const f = t.files.get(fd);
-      if (!f) rev = POLLNVAL;
-      else {
-        rev = pollBits(f.readiness()) & (events | POLLERR | POLLHUP);
-        files.push(f);
-        hostWatch(watched, f, (events & ~POLL_WRITE) !== 0 || (events & POLL_WRITE) === 0, (events & POLL_WRITE) !== 0);
+  // The host sockets' readiness in one host call (vfs/host-poll.ts).
+  const polled = beginHostPoll(byIndex.filter((f): f is FileDescription => f !== undefined));
+  try {
+    for (let i = 0; i < nfds; i++) {
+      const fd = dv.getInt32(i * 8, true);
+      const events = dv.getUint16(i * 8 + 4, true);
+      let rev = 0;
+      if (fd >= 0) {
+        const f = byIndex[i];
+        if (!f) rev = POLLNVAL;
+        else {
+          rev = pollBits(f.readiness()) & (events | POLLERR | POLLHUP);
+          files.push(f);
+          hostWatch(watched, f, (events & ~POLL_WRITE) !== 0 || (events & POLL_WRITE) === 0, (events & POLL_WRITE) !== 0);
+        }
       }
+      dv.setUint16(i * 8 + 6, rev, true);
+      if (rev) ready++;
     }
-    dv.setUint16(i * 8 + 6, rev, true);
-    if (rev) ready++;
+  } finally {
+    endHostPoll(polled);
   }
   if (ready > 0 || t.timedOut || performance.now() >= st.deadline) {
     return finish(t, st, t.mm.write(addr, raw) ? ready : -EFAULT, left);
@@ -265,19 +277,26 @@ function epollWait(t: Task, timeoutMs: number, maskAddr = 0, maskSize = 8): numb
   const st = waitState(t, timeoutMs);
   const m = applyMask(t, st, maskAddr, maskSize);
   if (m < 0) return m;
-  const evs = ep.collect(max);
-  if (evs.length > 0) {
-    const b = new Uint8Array(evs.length * EPOLL_EVENT_SIZE);
-    const dv = new DataView(b.buffer);
-    evs.forEach((e, i) => {
-      dv.setUint32(i * 12, e.events >>> 0, true);
-      dv.setUint32(i * 12 + 4, e.lo, true);
-      dv.setUint32(i * 12 + 8, e.hi, true);
-    });
-    return finish(t, st, t.mm.write(t.arg(1), b) ? evs.length : -EFAULT);
+  // The watched host sockets' readiness in one host call, for the collect and the park's watch.
+  const polled = ep.pollHost();
+  try {
+    const evs = ep.collect(max);
+    if (evs.length > 0) {
+      const b = new Uint8Array(evs.length * EPOLL_EVENT_SIZE);
+      const dv = new DataView(b.buffer);
+      for (let i = 0; i < evs.length; i++) {
+        const e = evs[i];
+        dv.setUint32(i * 12, e.events >>> 0, true);
+        dv.setUint32(i * 12 + 4, e.lo, true);
+        dv.setUint32(i * 12 + 8, e.hi, true);
+      }
+      return finish(t, st, t.mm.write(t.arg(1), b) ? evs.length : -EFAULT);
+    }
+    if (t.timedOut || performance.now() >= st.deadline) return finish(t, st, 0);
+    return park(t, st, [ep.waitQueue], ep.hostFds());
+  } finally {
+    endHostPoll(polled);
   }
-  if (t.timedOut || performance.now() >= st.deadline) return finish(t, st, 0);
-  return park(t, st, [ep.waitQueue], ep.hostFds());
 }
 
 function eventfd2(t: Task, init: number, flags: number): number {
