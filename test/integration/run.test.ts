@@ -1,10 +1,11 @@
 // `moat run` of real containers from a busybox rootfs: output, exit codes, isolation, spec fields.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { containerSuite, makeBundle, moat, waitFor } from '../helpers/moat';
+import { containerSuite, makeBundle, moat } from '../helpers/moat';
+import { netnsHolder } from '../helpers/netns';
 
 let root: string;
 containerSuite((r) => (root = r));
@@ -79,16 +80,9 @@ test('loopback: lo is up in a new network namespace (TCP over 127.0.0.1 works); 
   assert.equal(got, 'over-loopback');
   // A namespace the container joins by path is someone else's: runc leaves its lo alone, so does moat.
   // (Held by a process of the test's, not `ip netns add`, whose /run/netns mount would outlive it.)
-  const holder = spawn('unshare', ['--net', 'sleep', '60'], { stdio: 'ignore' });
+  const holder = await netnsHolder();
   try {
-    const nsPath = `/proc/${holder.pid}/ns/net`;
-    await waitFor('the namespace holder', () => {
-      try {
-        return fs.readlinkSync(nsPath) !== fs.readlinkSync('/proc/self/ns/net');
-      } catch {
-        return false;
-      }
-    });
+    const nsPath = holder.path;
     const joined = runIn(['sh', '-c', 'cat /sys/class/net/lo/flags'], (c) => {
       c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: nsPath } : n));
     });
@@ -98,9 +92,7 @@ test('loopback: lo is up in a new network namespace (TCP over 127.0.0.1 works); 
     const after = spawnSync('nsenter', [`--net=${nsPath}`, 'ip', '-o', 'link', 'show', 'lo'], { encoding: 'utf8' });
     assert.match(after.stdout, /<LOOPBACK>/, `and still down afterwards: ${after.stdout}${after.stderr}`);
   } finally {
-    const gone = new Promise((r) => holder.once('exit', r));
-    holder.kill('SIGKILL');
-    await gone;
+    await holder.kill();
   }
 });
 
