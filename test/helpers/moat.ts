@@ -125,6 +125,13 @@ export interface HostSnapshot {
   foreignPids: Set<number>;
   /** cgroup directories carrying moat's naming (a path component starting with `moat`). */
   cgroups: Set<string>;
+  /** The host's /dev/null: owner and mode (it was found chowned to nobody once: a container must never change it). */
+  devNull: string;
+}
+
+function devNullFacts(): string {
+  const st = fs.statSync('/dev/null');
+  return `uid ${st.uid} gid ${st.gid} mode ${(st.mode & 0o7777).toString(8)}`;
 }
 
 const hostPidNs = fs.readlinkSync('/proc/self/ns/pid');
@@ -177,7 +184,7 @@ export function moatCgroupDirs(): Set<string> {
 }
 
 export function snapshot(): HostSnapshot {
-  return { mounts: mountLines(), foreignPids: foreignPids(), cgroups: moatCgroupDirs() };
+  return { mounts: mountLines(), foreignPids: foreignPids(), cgroups: moatCgroupDirs(), devNull: devNullFacts() };
 }
 
 /** Fail if anything was left behind since `before`: mounts, processes, or entries under root. */
@@ -203,6 +210,8 @@ export async function assertNoLeaks(before: HostSnapshot, root?: string): Promis
   if (newMounts.length) throw new Error(`leaked mounts:\n${newMounts.join('\n')}`);
   const newCgroups = [...moatCgroupDirs()].filter((d) => !before.cgroups.has(d));
   if (newCgroups.length) throw new Error(`leaked cgroups:\n${newCgroups.join('\n')}`);
+  const devNull = devNullFacts();
+  if (devNull !== before.devNull) throw new Error(`the host's /dev/null changed: ${before.devNull} -> ${devNull}`);
   if (root !== undefined && fs.existsSync(root)) {
     const left = fs.readdirSync(root);
     if (left.length) throw new Error(`leaked state under ${root}: ${left.join(', ')}`);
