@@ -122,6 +122,14 @@ bool get_str(napi_env env, napi_value v, const char *fn, const char *arg, char *
 	return true;
 }
 
+/* Keep v alive in *ref (a buffer native code holds on to), releasing what *ref held before. */
+void hold_ref(napi_env env, napi_value v, napi_ref *ref)
+{
+	if (*ref)
+		napi_delete_reference(env, *ref);
+	napi_create_reference(env, v, 1, ref);
+}
+
 napi_value js_bool(napi_env env, bool b)
 {
 	napi_value v;

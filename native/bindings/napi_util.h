@@ -19,6 +19,7 @@ bool get_bool(napi_env env, napi_value v, const char *fn, const char *arg, bool 
 /* A string that fits buf (NUL included) and has no NUL inside. */
 bool get_str(napi_env env, napi_value v, const char *fn, const char *arg, char *buf, size_t cap);
 napi_value js_bool(napi_env env, bool b);
+void hold_ref(napi_env env, napi_value v, napi_ref *ref);
 
 /* A module's exported functions. */
 struct napi_export {

@@ -126,9 +126,7 @@ static napi_value net_buffers_js(napi_env env, napi_callback_info info)
 		throw_type(env, "netBuffers", "aux", "an Int32Array of 4");
 		return NULL;
 	}
-	if (aux_ref)
-		napi_delete_reference(env, aux_ref);
-	napi_create_reference(env, argv[0], 1, &aux_ref);
+	hold_ref(env, argv[0], &aux_ref);
 	aux = data;
 	return NULL;
 }
@@ -485,12 +483,8 @@ static napi_value poll_buffers_js(napi_env env, napi_callback_info info)
 	if (!get_args(env, info, 2, argv) || !int32_array(env, argv[0], "fds", &fds, &nf) ||
 	    !int32_array(env, argv[1], "out", &out, &no))
 		return NULL;
-	if (poll_fds_ref)
-		napi_delete_reference(env, poll_fds_ref);
-	if (poll_out_ref)
-		napi_delete_reference(env, poll_out_ref);
-	napi_create_reference(env, argv[0], 1, &poll_fds_ref);
-	napi_create_reference(env, argv[1], 1, &poll_out_ref);
+	hold_ref(env, argv[0], &poll_fds_ref);
+	hold_ref(env, argv[1], &poll_out_ref);
 	poll_fds = fds;
 	poll_out = out;
 	poll_cap = nf < no ? nf : no;

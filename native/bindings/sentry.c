@@ -438,12 +438,8 @@ static napi_value sentry_buffers_js(napi_env env, napi_callback_info info)
 	    !get_typed(env, argv[0], "sentryBuffers", "regs", sizeof(struct user_regs_struct), &regs, &rb) ||
 	    !get_typed(env, argv[1], "sentryBuffers", "event", 32, &event, &eb))
 		return NULL;
-	if (regs_ref)
-		napi_delete_reference(env, regs_ref);
-	if (event_ref)
-		napi_delete_reference(env, event_ref);
-	napi_create_reference(env, argv[0], 1, &regs_ref);
-	napi_create_reference(env, argv[1], 1, &event_ref);
+	hold_ref(env, argv[0], &regs_ref);
+	hold_ref(env, argv[1], &event_ref);
 	shared_regs = regs;
 	shared_event = event;
 	if (tracer_tid == 0)

@@ -33,3 +33,21 @@ export function inNs(ns: string, args: string[]): string {
   assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
+
+/**
+ * A veth pair between two namespaces of the test's: `eth0` in a (`<net>.2/24`, default route via
+ * `.1`, MTU 1400) and `peer0` in b (`<net>.1/24`, the peer a container reaches). Returns eth0's MAC.
+ * (ip, not /sys: sysfs shows the network namespace of whoever mounted it.)
+ */
+export function vethPair(a: { path: string }, b: { path: string; pid: number }, net: string): string {
+  inNs(a.path, ['ip', 'link', 'add', 'eth0', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'peer0', 'netns', String(b.pid)]);
+  inNs(a.path, ['ip', 'addr', 'add', `${net}.2/24`, 'dev', 'eth0']);
+  inNs(a.path, ['ip', 'link', 'set', 'eth0', 'up']);
+  inNs(a.path, ['ip', 'route', 'add', 'default', 'via', `${net}.1`]);
+  inNs(b.path, ['ip', 'link', 'set', 'peer0', 'mtu', '1400']);
+  inNs(b.path, ['ip', 'addr', 'add', `${net}.1/24`, 'dev', 'peer0']);
+  inNs(b.path, ['ip', 'link', 'set', 'peer0', 'up']);
+  const mac = /link\/ether ([0-9a-f:]{17})/.exec(inNs(a.path, ['ip', '-o', 'link', 'show', 'eth0']))?.[1];
+  assert.ok(mac, 'the veth has a MAC');
+  return mac;
+}

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { containerSuite, makeBundle, moat, MOAT, moatDetached, waitFor, type MoatResult } from '../helpers/moat';
-import { inNs, netnsHolder } from '../helpers/netns';
+import { inNs, netnsHolder, vethPair } from '../helpers/netns';
 
 let root: string;
 containerSuite(
@@ -150,14 +150,7 @@ test('vm templates with a NIC: a container in a prepared network namespace resto
   const b = await netnsHolder();
   let server: ReturnType<typeof spawn> | undefined;
   try {
-    inNs(a.path, ['ip', 'link', 'add', 'eth0', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'peer0', 'netns', String(b.pid)]);
-    inNs(a.path, ['ip', 'addr', 'add', '10.213.9.2/24', 'dev', 'eth0']);
-    inNs(a.path, ['ip', 'link', 'set', 'eth0', 'up']);
-    inNs(a.path, ['ip', 'route', 'add', 'default', 'via', '10.213.9.1']);
-    inNs(b.path, ['ip', 'link', 'set', 'peer0', 'mtu', '1400']);
-    inNs(b.path, ['ip', 'addr', 'add', '10.213.9.1/24', 'dev', 'peer0']);
-    inNs(b.path, ['ip', 'link', 'set', 'peer0', 'up']);
-    const mac = /link\/ether ([0-9a-f:]{17})/.exec(inNs(a.path, ['ip', '-o', 'link', 'show', 'eth0']))?.[1];
+    const mac = vethPair(a, b, '10.213.9');
     server = spawn('nsenter', [`--net=${b.path}`, '--', 'busybox', 'sh', '-c', 'echo from-peer | busybox nc -l -p 7777'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let heard = '';
     server.stdout!.on('data', (d: Buffer) => (heard += d.toString()));

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import * as tty from 'node:tty';
 import { containerSuite, makeBundle, moat, waitFor, MOAT } from '../helpers/moat';
-import { inNs, netnsHolder } from '../helpers/netns';
+import { inNs, netnsHolder, vethPair } from '../helpers/netns';
 import { sys } from '../../src/sys';
 import { SANDBOX_UID_BASE as VM_UID_BASE, SANDBOX_UID_COUNT as VM_UID_COUNT } from '../../src/state/sandbox-uid';
 
@@ -459,15 +459,7 @@ test('vm networking: the VMM joins the spec\'s network namespace; its veth becom
   let server: ReturnType<typeof spawn> | undefined;
   let dns: ReturnType<typeof spawn> | undefined;
   try {
-    inNs(a.path, ['ip', 'link', 'add', 'eth0', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'peer0', 'netns', String(b.pid)]);
-    inNs(a.path, ['ip', 'addr', 'add', '10.213.7.2/24', 'dev', 'eth0']);
-    inNs(a.path, ['ip', 'link', 'set', 'eth0', 'up']);
-    inNs(a.path, ['ip', 'route', 'add', 'default', 'via', '10.213.7.1']);
-    inNs(b.path, ['ip', 'link', 'set', 'peer0', 'mtu', '1400']);
-    inNs(b.path, ['ip', 'addr', 'add', '10.213.7.1/24', 'dev', 'peer0']);
-    inNs(b.path, ['ip', 'link', 'set', 'peer0', 'up']);
-    // (ip, not /sys: sysfs shows the network namespace of whoever mounted it.)
-    const mac = /link\/ether ([0-9a-f:]{17})/.exec(inNs(a.path, ['ip', '-o', 'link', 'show', 'eth0']))?.[1];
+    const mac = vethPair(a, b, '10.213.7');
     server = spawn('nsenter', [`--net=${b.path}`, '--', 'busybox', 'sh', '-c', 'echo from-peer | busybox nc -l -p 7777'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let heard = '';
     server.stdout!.on('data', (d: Buffer) => (heard += d.toString()));
