@@ -233,7 +233,34 @@ export function containerSuite(onRoot: (root: string) => void, beforeCheck: () =
   });
   nodeTest.after(async () => {
     beforeCheck();
-    await assertNoLeaks(host, root);
-    fs.rmSync(root, { recursive: true, force: true });
+    try {
+      await assertNoLeaks(host, root);
+    } catch (err) {
+      // The file fails by name; what it left is then taken down, so that no container, VMM or
+      // process of it outlives the file (one would keep the test runner waiting on its pipes).
+      sweepLeftovers(host, root);
+      throw err;
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
+}
+
+/** After a failed leak check: every container under root deleted by force, every new foreign process killed. */
+function sweepLeftovers(host: HostSnapshot, root: string): void {
+  let ids: string[] = [];
+  try {
+    ids = fs.readdirSync(root).filter((n) => !n.startsWith('.') && !n.startsWith('@'));
+  } catch {
+    // no root
+  }
+  for (const id of ids) spawnSync(MOAT, ['--root', root, 'delete', '--force', id], { stdio: 'ignore', timeout: 30_000 });
+  for (const p of foreignPids()) {
+    if (host.foreignPids.has(p)) continue;
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
 }

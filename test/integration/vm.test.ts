@@ -472,9 +472,11 @@ test('vm networking: the VMM joins the spec\'s network namespace; its veth becom
     const bundle = makeBundle(['sh', '-c', script], (c) => {
       c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: a.path } : n));
     });
+    let runner: ReturnType<typeof spawn> | undefined;
     try {
       const run = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
         const p = spawn(MOAT, ['--root', root, '--isolation=vm', 'run', '--bundle', bundle.dir, 'vm-net'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        runner = p;
         let stdout = '';
         let stderr = '';
         p.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -494,7 +496,15 @@ test('vm networking: the VMM joins the spec\'s network namespace; its veth becom
       assert.equal(fs.readlinkSync(`/proc/${qemu}/ns/net`), fs.readlinkSync(a.path), 'QEMU runs in the spec\'s network namespace');
       assert.match(fs.readFileSync(`/proc/${qemu}/status`, 'utf8'), /^CapEff:\s+0+$/m);
       assert.equal(fs.readlinkSync(`/proc/${qemu}/root`), path.join(root, 'vm-net', 'vm', 'chroot'));
-      assert.ok(fs.readdirSync(`/proc/${qemu}/fd`).some((fd) => fs.readlinkSync(`/proc/${qemu}/fd/${fd}`) === '/dev/net/tun'), 'QEMU holds its tap');
+      // (An fd may close between the listing and its readlink: a restored QEMU drops its incoming state's.)
+      const fdTarget = (fd: string) => {
+        try {
+          return fs.readlinkSync(`/proc/${qemu}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      };
+      assert.ok(fs.readdirSync(`/proc/${qemu}/fd`).some((fd) => fdTarget(fd) === '/dev/net/tun'), 'QEMU holds its tap');
       const r = await run;
       assert.equal(r.status, 0, r.stderr);
       const lines = r.stdout.trim().split('\n').map((l) => l.trim());
@@ -507,6 +517,11 @@ test('vm networking: the VMM joins the spec\'s network namespace; its veth becom
       assert.doesNotMatch(inNs(a.path, ['ip', '-o', 'link', 'show']), /tap/, 'the tap went with QEMU');
       assert.doesNotMatch(inNs(a.path, ['tc', 'qdisc', 'show', 'dev', 'eth0']), /ingress/, 'the redirection is removed from eth0');
     } finally {
+      // A failed assertion leaves the container running: it goes before its namespaces do.
+      if (runner && runner.exitCode === null && runner.signalCode === null) {
+        moat(root, ['delete', '--force', 'vm-net']);
+        runner.kill('SIGKILL');
+      }
       bundle.cleanup();
     }
   } finally {
