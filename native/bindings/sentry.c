@@ -242,8 +242,11 @@ static int set_handler(int sig, void (*fn)(int), void (*act)(int, siginfo_t *, v
 }
 
 /* The deadline timer (SIGRTMIN+4 to the tracer thread): armed at a wait's absolute deadline; a
- * stale expiry during a later wait only makes it look again. */
-static bool deadline_timer(long long deadline_us)
+ * stale expiry during a later wait only makes it look again. Each wait recomputes its deadline from
+ * a relative timeout, so the same sleeper's deadline moves by microseconds from wait to wait: a timer
+ * still to fire at most 200 µs before it is kept (an early expiry looks again and re-arms), saving a
+ * timer_settime on nearly every wait while something sleeps. */
+static bool deadline_timer(long long deadline_us, long long now_us)
 {
 	static long long armed_at = -1;
 	struct itimerspec its = { 0 };
@@ -260,7 +263,7 @@ static bool deadline_timer(long long deadline_us)
 			return false;
 		tick_ready = true;
 	}
-	if (deadline_us < 0 || deadline_us == armed_at)
+	if (deadline_us < 0 || (armed_at > now_us && armed_at <= deadline_us && deadline_us - armed_at <= 200))
 		return true;
 	its.it_value.tv_sec = deadline_us / 1000000;
 	its.it_value.tv_nsec = (deadline_us % 1000000) * 1000;
@@ -277,7 +280,7 @@ static void wait_init(void)
 	tracer_tid = (pid_t)syscall(SYS_gettid);
 	set_handler(SIGIO, on_fd_ready, NULL);
 	set_handler(SIGURG, NULL, on_host_signal);
-	deadline_timer(-1);
+	deadline_timer(-1, 0);
 }
 
 /* net.c: a host socket of the sandbox signals its readiness to the tracer thread (plain SIGIO:
@@ -354,6 +357,7 @@ static int wait_event_blocking(long long deadline)
 	for (;;) {
 		siginfo_t si;
 		int kind, r;
+		long long now;
 
 		if (sigsetjmp(wait_jmp, 0) != 0) {
 			/* A handler left the wait: look at the flags and the clock again. */
@@ -364,11 +368,12 @@ static int wait_event_blocking(long long deadline)
 			wait_armed = 0;
 			return kind;
 		}
-		if (deadline >= 0 && mono_us() >= deadline) {
+		now = deadline >= 0 ? mono_us() : 0;
+		if (deadline >= 0 && now >= deadline) {
 			wait_armed = 0;
 			return take_event(-1);
 		}
-		if (deadline >= 0 && !deadline_timer(deadline)) {
+		if (deadline >= 0 && !deadline_timer(deadline, now)) {
 			wait_armed = 0;
 			return take_event(-1);
 		}

@@ -2,13 +2,13 @@
 // on the application's stack and its handler run, undone by rt_sigreturn.
 
 import { EINTR, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS } from '../abi/errno';
-import { SIGCHLD, SIGCONT, SIGKILL, SIGSTOP } from '../abi/signals';
+import { SIGCHLD, SIGCONT, SIGKILL, SIGPIPE, SIGSTOP } from '../abi/signals';
 import { REG } from '../platform/registers';
 import { killThreadGroup } from './exit';
 import { ptraceSignalStop } from './ptrace';
 import {
   CLD_CONTINUED, CLD_STOPPED, defaultCore, defaultIgnored, encodeSigInfo, isStopSignal, SA_NOCLDSTOP, SA_NODEFER,
-  SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_SIGINFO, SIG_DFL, SIG_IGN, sigbit, UNBLOCKABLE, type SigInfo,
+  SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_SIGINFO, SI_USER, SIG_DFL, SIG_IGN, sigbit, UNBLOCKABLE, type SigInfo,
 } from './signal-types';
 import type { Task, ThreadGroup } from './task';
 
@@ -104,6 +104,11 @@ export function sendSignalToGroup(tg: ThreadGroup, info: SigInfo, fromOutside = 
   tg.signalQueue.notify();
   const t = pickTarget(tg, sig);
   if (t) notifyTask(t);
+}
+
+/** SIGPIPE to a task whose write found no reader (a pipe, a shut-down stream socket), as Linux sends it. */
+export function sendSigpipe(t: Task): void {
+  sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
 }
 
 /** tgkill/tkill: a signal to one task. */

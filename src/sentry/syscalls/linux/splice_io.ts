@@ -8,8 +8,7 @@
 // the syscall (sys_splice.ts) turns a Wait into EAGAIN or a park, as Linux's splice does.
 
 import { EAGAIN, EPIPE } from '../../abi/errno';
-import { SIGPIPE } from '../../abi/signals';
-import { sendSignalToTask } from '../../kernel/signals';
+import { sendSigpipe } from '../../kernel/signals';
 import type { Task } from '../../kernel/task';
 import type { WaitQueue } from '../../kernel/waitqueue';
 import { AF_UNIX, MSG_DONTWAIT, MSG_MORE, SOCK_STREAM } from '../../net/constants';
@@ -44,11 +43,10 @@ export function spliceable(f: FileDescription): boolean {
 
 export type Moved = number | Wait;
 
-const SI_USER = 0;
 
 /** A write to a pipe or stream with no reader: EPIPE, and SIGPIPE to the caller. */
 export function raiseSigpipe(t: Task): number {
-  sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
+  sendSigpipe(t);
   return -EPIPE;
 }
 

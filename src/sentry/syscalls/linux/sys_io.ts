@@ -2,8 +2,7 @@
 // the copy between them and application memory, zero-copy through views of it).
 
 import { EBADF, EFAULT, EINVAL, EAGAIN, EPIPE, ESPIPE } from '../../abi/errno';
-import { SIGPIPE } from '../../abi/signals';
-import { sendSignalToTask } from '../../kernel/signals';
+import { sendSigpipe } from '../../kernel/signals';
 import { BLOCK, type Task } from '../../kernel/task';
 import { O_NONBLOCK, O_PATH } from '../../vfs/constants';
 import { FileDescription } from '../../vfs';
@@ -14,7 +13,6 @@ const IOV_MAX = 1024;
 const MAX_RW = 0x7ffff000;
 /** x86-64's user address limit (access_ok). */
 const TASK_SIZE_MAX = 0x7fff_ffff_f000;
-const SI_USER = 0;
 
 /** Views of application memory for an iovec array; null on EFAULT. */
 export function iovecViews(t: Task, iov: number, cnt: number, write: boolean): Uint8Array[] | null | number {
@@ -148,7 +146,7 @@ function doWrite(t: Task, fd: number, views: Uint8Array[] | null | number, pos: 
   const rest = done > 0 ? skipBytes(all, done) : all;
   const r = file.write(t, rest, pos);
   // Writing to a pipe with no reader (or a shut-down stream socket, not a datagram one): EPIPE and SIGPIPE, as pipe_write does.
-  if (r === -EPIPE && !(isSocket(file) && file.type !== SOCK_STREAM)) sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
+  if (r === -EPIPE && !(isSocket(file) && file.type !== SOCK_STREAM)) sendSigpipe(t);
   let w: number;
   const left = r >= 0 && file.writeAll && !(file.flags & O_NONBLOCK) ? rest.reduce((n, v) => n + v.length, 0) - r : 0;
   if (left > 0) w = maybeBlock(t, file, -EAGAIN, done + r);

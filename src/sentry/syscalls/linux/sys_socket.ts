@@ -8,8 +8,7 @@
 // length pointer is checked first, so a bad pointer never loses a message or a connection.
 
 import { EBADF, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOTSOCK, EAFNOSUPPORT, EOPNOTSUPP, EPIPE } from '../../abi/errno';
-import { SIGPIPE } from '../../abi/signals';
-import { sendSignalToTask } from '../../kernel/signals';
+import { sendSigpipe } from '../../kernel/signals';
 import type { Task } from '../../kernel/task';
 import {
   AF_MAX, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_WAITFORONE, OPTMEM_MAX, SHUT_RD, SHUT_RDWR,
@@ -21,7 +20,6 @@ import { BLOCK } from '../../kernel/task';
 import { O_NONBLOCK } from '../../vfs/constants';
 import { iovecViews } from './sys_io';
 
-const SI_USER = 0;
 const MSGHDR_SIZE = 56;
 const MMSGHDR_SIZE = 64;
 
@@ -193,7 +191,7 @@ function readMsghdr(t: Task, addr: number): MsgHdr | number {
 /** Raise SIGPIPE for a stream's EPIPE unless the caller asked not to (MSG_NOSIGNAL); datagrams and seqpackets raise none. */
 function epipe(t: Task, s: Socket, flags: number, r: number): number {
   if (r === -EPIPE && !(flags & MSG_NOSIGNAL) && s.type === SOCK_STREAM) {
-    sendSignalToTask(t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.creds.uid });
+    sendSigpipe(t);
   }
   return r;
 }
