@@ -335,6 +335,10 @@ async function startFromTemplate(
   if (!tpl) return undefined;
   let s: Spawned | undefined;
   const diskFds: number[] = [];
+  // Whether a failure is the template's (its memory or state do not check out, or QEMU died loading
+  // or running it): only then is it discarded for everyone. A slow restore, a spawn error or this
+  // container's own refusal (its NIC words) leaves it for the next container.
+  let templateFault = false;
   try {
     // The image by fd, both ways: QEMU reopens it on activating it once the state is loaded.
     const disks = config.disks.map((d) => {
@@ -345,7 +349,9 @@ async function startFromTemplate(
       return { ...d, fds: { rw, ro } };
     });
     // The template's memory, shared with the other clones running, mapped privately.
+    templateFault = true;
     const memory = templateMemory(tpl, config.memoryMiB << 20);
+    templateFault = false;
     diskFds.push(memory.fd);
     const monitor = path.join(socketDir(p.dir), 'qmp.sock');
     // The NICs are the template's (its MACs: the device state carries them anyway) on the
@@ -361,7 +367,9 @@ async function startFromTemplate(
     await Promise.race([startIncoming(monitor, cmd.fds.find((f) => f.parent === tpl.fd)!.child, alive), s.spawnError]);
     // A corrupt state or memory is caught here, before the guest gets anything (pread: QEMU's
     // offset stays); the other CPU loads the state meanwhile.
+    templateFault = true;
     checkTemplate(tpl, memory);
+    templateFault = false;
     for (const fd of diskFds.splice(0)) fs.closeSync(fd);
     await Promise.race([restoreGuest(p.socket, alive, restoreNetworkWords(p.ifaces)), s.spawnError]);
     debugLog(() => `vm: ${p.id} restored from template ${tpl.key} in ${Date.now() - t0} ms`);
@@ -369,6 +377,7 @@ async function startFromTemplate(
     return { ...s, template: tpl.key };
   } catch (err) {
     const c = s?.child;
+    if (c?.pid !== undefined && (c.exitCode !== null || c.signalCode !== null)) templateFault = true; // QEMU ended by itself
     if (c && c.exitCode === null && c.signalCode === null) {
       const gone = new Promise((r) => c.once('exit', r));
       c.kill('SIGKILL');
@@ -376,8 +385,8 @@ async function startFromTemplate(
     }
     const said = s?.held();
     const why = (err as Error).message + (said ? `; qemu: ${said}` : '');
-    logWarning(`vm: template ${tpl.dir} could not be restored (${why}): discarded, booting cold`);
-    await dropTemplate(root, tpl.key);
+    logWarning(`vm: template ${tpl.dir} could not be restored (${why}): ${templateFault ? 'discarded, ' : ''}booting cold`);
+    if (templateFault) await dropTemplate(root, tpl.key);
     // The cold QEMU listens on the same socket paths.
     for (const f of [p.socket, ...p.execSockets, path.join(socketDir(p.dir), 'qmp.sock')]) fs.rmSync(f, { force: true });
     return undefined;

@@ -149,17 +149,24 @@ async function relay(req: RelayRequest, started: (guestPid: number) => void): Pr
   }
 }
 
-async function signalExec(socket: string, signal: number, pid: number, alive: () => boolean): Promise<void> {
+/**
+ * A signal for a process of the guest (an exec's, or a pod member's init) over the VM's control
+ * channel; resolves with the agent's refusal (no such process), undefined once sent. Throws when the
+ * channel cannot be had (the VM is gone).
+ */
+export async function signalGuestPid(socket: string, signal: number, pid: number, alive: () => boolean, timeoutMs = CONNECT_TIMEOUT_MS): Promise<string | undefined> {
+  const { channel } = await Channel.open({ socket, timeoutMs, alive });
   try {
-    const { channel } = await Channel.open({ socket, timeoutMs: CONNECT_TIMEOUT_MS, alive });
-    try {
-      await channel.request({ type: 'signalExec', signal, pid }, CONNECT_TIMEOUT_MS);
-    } finally {
-      channel.close();
-    }
-  } catch {
-    // the vm or the process is gone: nothing to signal
+    const answer = await channel.request({ type: 'signalExec', signal, pid }, timeoutMs);
+    return answer.type === 'error' ? answer.message : undefined;
+  } finally {
+    channel.close();
   }
+}
+
+async function signalExec(socket: string, signal: number, pid: number, alive: () => boolean): Promise<void> {
+  // the vm or the process gone: nothing to signal
+  await signalGuestPid(socket, signal, pid, alive).catch(() => undefined);
 }
 
 /** A free exec channel: its lock (held while the process runs), a connection, an idle agent side. */

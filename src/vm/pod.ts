@@ -25,8 +25,7 @@ import type { VmRecord } from '../state/store';
 import { readProcStat } from '../state/process';
 import { ConfigError, MoatError } from '../util/errors';
 import { debugLog } from '../util/log';
-import { Channel } from './channel';
-import { startExecRelay } from './exec';
+import { signalGuestPid, startExecRelay } from './exec';
 import { checkVmSpec, GUEST_CONSOLE_FD, guestFacts } from './spec';
 import { socketFd } from './stdio';
 import { GUEST_VOLUMES, planVolumes, type Volume } from './volumes';
@@ -292,13 +291,8 @@ export async function signalPodMember(m: PodMember, signal: number): Promise<voi
   const vm = m.vm;
   const alive = () => readProcStat(vm.vmmPid)?.startTime === vm.vmmStartTime;
   if (!alive()) throw new MoatError('ESTATE', `container ${m.id}: container not running (its pod's vm has stopped)`);
-  const { channel } = await Channel.open({ socket: vm.socket, timeoutMs: REQUEST_TIMEOUT_MS, alive });
-  try {
-    const answer = await channel.request({ type: 'signalExec', signal, pid: m.guestPid }, REQUEST_TIMEOUT_MS);
-    if (answer.type === 'error') throw new MoatError('ESTATE', `container ${m.id}: container not running (${answer.message})`);
-  } finally {
-    channel.close();
-  }
+  const refused = await signalGuestPid(vm.socket, signal, m.guestPid, alive, REQUEST_TIMEOUT_MS);
+  if (refused !== undefined) throw new MoatError('ESTATE', `container ${m.id}: container not running (${refused})`);
 }
 
 /** Take the member's binds out of the share and remove its directory (the share may be gone already). */
