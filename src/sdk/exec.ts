@@ -139,7 +139,9 @@ export class ExecHandle {
       this.ended = true;
       // The sandbox died under the process (the sentry chosen by the OOM killer, the VM gone, its
       // wall time): the process was killed with it, whatever its relay could say (127, 137).
-      if ((status === 127 || status === 137) && (await host.died())) status = 128 + 9;
+      // (Asked once: died() waits up to 300 ms for an init that is still alive.)
+      const died = (status === 127 || status === 137) && (await host.died());
+      if (died) status = 128 + 9;
       await drained([this.stdout, this.stderr], DRAIN_MS);
       opts.signal?.throwIfAborted();
       const after = host.usage();
@@ -148,7 +150,7 @@ export class ExecHandle {
         signal: status > 128 ? (SIGNAL_NAMES[status - 128] ?? null) : null,
         timedOut: this.timedOut,
         oomKilled: after.ooms > before.ooms,
-        sandboxDied: status === 137 && (await host.died()),
+        sandboxDied: died,
         usage: { cpuMs: Math.max(0, Math.round((after.cpuNs - before.cpuNs) / 1e6)), maxRssBytes: after.peak, wallMs: Date.now() - t0 },
       };
     } catch (err) {

@@ -12,12 +12,11 @@ import { execProcessFromFlags } from '../runtime/exec-process';
 import { setRelayEntry } from '../runtime/exec-relay';
 import { killSandbox } from '../runtime/foreground';
 import { Runtime, type Created } from '../runtime/lifecycle';
-import { killAndWait } from '../runtime/processes';
 import { createSandbox } from '../runtime/sandbox';
 import { SDK_PREFIX, sweepStaleDo } from '../runtime/sweep';
 import { defaultRoot } from '../state/default-root';
 import type { ContainerRecord } from '../state/store';
-import { StateError, toSandboxError, UsageError } from './errors';
+import { SetupError, StateError, toSandboxError, UsageError } from './errors';
 import { ExecHandle, type ExecOptions, type ExecResult } from './exec';
 import { checkEnv, parseUser, sandboxSpec, type Isolation, type SandboxOptions } from './options';
 import { singleFileTar, TarCheck } from './tar';
@@ -90,8 +89,10 @@ export class Sandbox {
       rt = new Runtime({ root: o.root ?? defaultRoot(), isolation: checked.isolation, ...(o.vmAccel !== undefined ? { vmAccel: o.vmAccel } : {}) });
       sweepStaleDo(rt);
       if (checked.isolation === 'vm') {
+        // The vm's exec relay is a process of moat's CLI bundle: never the caller's own script.
         const script = moatScript();
-        if (script) setRelayEntry(script);
+        if (!script) throw new SetupError('ENATIVE', 'moat\'s CLI bundle (build/moat.js) not found: run `npm run build`');
+        setRelayEntry(script);
       }
       const devnull = fs.openSync('/dev/null', 'r+');
       try {
@@ -102,8 +103,8 @@ export class Sandbox {
       try {
         await rt.start(created.handle, created.record);
       } catch (err) {
-        killAndWait(created.record.pid, created.record.pidStartTime);
-        created.handle.destroy();
+        // All of it goes, as a forced delete does (processes, cgroups, the VMM, the user-namespace range).
+        rt.delete(created.handle, created.record, true);
         throw err;
       }
       created.handle.release();

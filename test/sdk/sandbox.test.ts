@@ -223,9 +223,21 @@ for (const isolation of ['native', 'sentry'] as const) {
         await assert.rejects(Sandbox.create(opts({ network: ['10.0.0.0/8'] })), (e: unknown) => e instanceof UsageError && e.code === 'EUSAGE' && /enforced only by isolation 'sentry'/.test((e as Error).message));
         return;
       }
-      await using sb = await Sandbox.create(opts({ network: ['127.0.0.1:1'] }));
-      const r = await sb.run(['sh', '-c', 'nc -w 2 127.0.0.2 9 </dev/null; echo status $?'], { timeout: 20_000 });
-      assert.match(r.stdout.toString() + r.stderr.toString(), /status [1-9]/);
+      // Two listeners of its own; only the allowed one is reached, the other is refused by the
+      // sentry (EACCES) — not merely unreachable.
+      await using sb = await Sandbox.create(opts({ network: ['127.0.0.1:5856'] }));
+      const script = [
+        '(nc -l -p 5856 > /tmp/a &) ; (nc -l -p 5857 > /tmp/b &)',
+        'i=0; until [ "$(grep -c ":16E[01] " /proc/net/tcp 2>/dev/null)" = 2 ] || [ $i -ge 100 ]; do sleep 0.05; i=$((i+1)); done',
+        'echo one | nc 127.0.0.1 5856 2>&1; echo "allowed: $?"',
+        'echo two | nc 127.0.0.1 5857 2>&1; echo "other: $?"',
+        'sleep 0.2; echo "a=$(cat /tmp/a)"',
+      ].join('\n');
+      const r = await sb.run(['sh', '-c', script], { timeout: 20_000 });
+      const out = r.stdout.toString() + r.stderr.toString();
+      assert.match(out, /^allowed: 0$/m, out);
+      assert.match(out, /Permission denied\nother: 1$/m, out);
+      assert.match(out, /^a=one$/m, out);
     });
   });
 }
