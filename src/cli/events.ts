@@ -43,7 +43,7 @@ export async function eventsCommand(ctx: CommandContext): Promise<number> {
       return 0;
     }
     if (rec.platform === 'sentry' && rec.sentry) {
-      if (rec.cgroups) process.stdout.write(statsJson({ type: 'stats', id, data: loadPlatform(rec.platform).stats(rec) }) + '\n');
+      if (rec.cgroups) process.stdout.write(statsJson({ type: 'stats', id, data: await loadPlatform(rec.platform).stats(rec) }) + '\n');
       const all = readSentryEvents(sentryEventsPath(rec.sentry.stateDir));
       for (const e of all.slice(shown)) process.stdout.write(`${JSON.stringify({ type: e.type, id, time: e.time, data: e.data })}\n`);
       shown = all.length;
@@ -51,7 +51,7 @@ export async function eventsCommand(ctx: CommandContext): Promise<number> {
       await new Promise((resolve) => setTimeout(resolve, interval));
       continue;
     }
-    const data = loadPlatform(rec.platform).stats(rec);
+    const data = await loadPlatform(rec.platform).stats(rec);
     process.stdout.write(statsJson({ type: 'stats', id, data }) + '\n');
     if (bool(p, 'stats')) return 0;
     await new Promise((resolve) => setTimeout(resolve, interval));

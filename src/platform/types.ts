@@ -120,8 +120,8 @@ export interface Platform {
   pids(rec: ContainerRecord): number[] | undefined;
   /** Signal every process of the container's cgroup; false if it has none (kill --all). */
   signalAll(rec: ContainerRecord, signal: number): boolean;
-  /** Resource usage, as runc's `events` prints it in "data". */
-  stats(rec: ContainerRecord): unknown;
+  /** Resource usage, as runc's `events` prints it in "data" (the vm asks its guest: a promise). */
+  stats(rec: ContainerRecord): unknown | Promise<unknown>;
   /** Remove what create set up outside the container (cgroups), killing what is left in it. */
   destroy(rec: ContainerRecord): void;
   /** Platforms whose init does not wait on the host's exec fifo (vm): let it run. */

@@ -52,7 +52,7 @@ export interface ExecResult {
 export interface ExecHost {
   start(stdio: readonly [number, number, number]): Promise<CreatedInit>;
   /** CPU ns, peak bytes and OOM kills of the sandbox so far (zeros where not known). */
-  usage(): { cpuNs: number; peak: number; ooms: number };
+  usage(): Promise<{ cpuNs: number; peak: number; ooms: number }>;
   /** Whether the whole sandbox has died (waiting briefly for its init's end to be seen). */
   died(): Promise<boolean>;
   /** Forget this exec (the sandbox's list of running ones). */
@@ -113,7 +113,7 @@ export class ExecHandle {
 
   private async follow(host: ExecHost, theirs: readonly [number, number, number], opts: ExecOptions, stdinSock: net.Socket | null): Promise<ExecResult> {
     const t0 = Date.now();
-    const before = host.usage();
+    const before = await host.usage();
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     try {
@@ -144,7 +144,7 @@ export class ExecHandle {
       if (died) status = 128 + 9;
       await drained([this.stdout, this.stderr], DRAIN_MS);
       opts.signal?.throwIfAborted();
-      const after = host.usage();
+      const after = await host.usage();
       return {
         exitCode: status,
         signal: status > 128 ? (SIGNAL_NAMES[status - 128] ?? null) : null,

@@ -310,7 +310,7 @@ export class Sandbox {
     if (this.gone !== undefined) throw new StateError(`sandbox ${this.id} is closed: ${this.gone}`);
   }
 
-  private usage(): { cpuNs: number; peak: number; ooms: number } {
+  private usage(): Promise<{ cpuNs: number; peak: number; ooms: number }> {
     return sandboxUsage(this.created.record);
   }
 }
@@ -320,11 +320,11 @@ function checkSandboxPath(p: string, what: string): void {
 }
 
 /** The sandbox's cgroup figures: CPU ns, memory high-water mark, OOM kills (zeros where not known). */
-export function sandboxUsage(rec: ContainerRecord): { cpuNs: number; peak: number; ooms: number } {
+export async function sandboxUsage(rec: ContainerRecord): Promise<{ cpuNs: number; peak: number; ooms: number }> {
   let cpuNs = 0;
   let peak = 0;
   try {
-    const s = loadPlatform(rec.platform).stats(rec) as { cpu?: { usage?: { total?: number | bigint } }; memory?: { usage?: { max?: number | bigint } } };
+    const s = (await loadPlatform(rec.platform).stats(rec)) as { cpu?: { usage?: { total?: number | bigint } }; memory?: { usage?: { max?: number | bigint } } };
     cpuNs = Number(s.cpu?.usage?.total ?? 0);
     peak = Number(s.memory?.usage?.max ?? 0);
   } catch {

@@ -427,7 +427,7 @@ export class TaskService {
     notInPod(this.task(r.id), 'stats');
     const { handle, rec } = this.rt.open(r.id);
     handle.release();
-    const data = loadPlatform(rec.platform).stats(rec);
+    const data = await loadPlatform(rec.platform).stats(rec);
     return { stats: anyOf('io.containerd.cgroups.v1.Metrics', metricsOf(data)) };
   }
 

@@ -11,7 +11,7 @@ import type { CgroupRecord, ContainerRecord, VmRecord } from '../state/store';
 import { MoatError } from '../util/errors';
 import { sys } from '../sys';
 import { debugLog } from '../util/log';
-import { cgroupPids, collectStats, hostCgroupFiles, removeCgroups, setFrozen } from '../policy/cgroups';
+import { cgroupPids, collectStats, hostCgroupFiles, removeCgroups, setFrozen, v2Stats, type CgroupStats } from '../policy/cgroups';
 import { describePlan, encodePlan } from '../policy/plan';
 import { createVmmCgroups, moveIntoCgroups, updateVmm } from './host-cgroup';
 import { planExec } from '../policy/plan/exec';
@@ -38,6 +38,9 @@ function watchRunner(pids: number[]): void {
     for (const fd of pidfds) fs.closeSync(fd);
   }
 }
+
+/** How long `events --stats` waits for the guest's figures before taking QEMU's host cgroup's. */
+const STATS_TIMEOUT_MS = 3000;
 
 /** How often a foreground run looks at its terminal's size (to forward a resize). */
 const RESIZE_POLL_MS = 250;
@@ -174,11 +177,17 @@ export class VmPlatform implements Platform {
   }
 
   /**
-   * From QEMU's cgroup on the host: the CPU time of the VM (vCPUs and emulation), its memory (the
-   * guest RAM QEMU has touched, and QEMU's own), its threads. Not the guest's own accounting.
+   * The container's own figures, as Kata reports them: its cgroup in the guest, read by the agent
+   * (CPU time, memory and its high-water mark, OOM events, pids, I/O of the guest's processes).
+   * When the guest cannot answer (paused, an agent without STATS, a busy guest past STATS_TIMEOUT_MS),
+   * QEMU's cgroup on the host: what the VM costs (vCPUs and emulation, the guest RAM QEMU touched).
    */
-  stats(rec: ContainerRecord): unknown {
-    return collectStats(vmmCgroupsOf(rec, 'events'), hostCgroupFiles);
+  async stats(rec: ContainerRecord): Promise<unknown> {
+    const guest = rec.paused ? undefined : await guestStats(rec).catch((err: Error) => {
+      debugLog(() => `vm: ${rec.id}: no stats from the guest (${err.message}); QEMU's host cgroup instead`);
+      return undefined;
+    });
+    return guest ?? collectStats(vmmCgroupsOf(rec, 'events'), hostCgroupFiles);
   }
 
   /** Stop the VMM (verified by start time) and remove the disk image, sockets and status file. */
@@ -211,6 +220,23 @@ async function requestOnce(rec: ContainerRecord, m: Parameters<Channel['send']>[
   } finally {
     channel.close();
   }
+}
+
+/** The guest's answer to STATS, parsed as a native container's cgroup v2 files are. */
+async function guestStats(rec: ContainerRecord): Promise<CgroupStats | undefined> {
+  if (!rec.vm) return undefined;
+  const vm = rec.vm;
+  const alive = () => readProcStat(vm.vmmPid)?.startTime === vm.vmmStartTime;
+  const { channel } = await Channel.open({ socket: vm.socket, timeoutMs: STATS_TIMEOUT_MS, alive });
+  let answer: GuestMessage;
+  try {
+    answer = await channel.request({ type: 'stats' }, STATS_TIMEOUT_MS);
+  } finally {
+    channel.close();
+  }
+  if (answer.type !== 'stats') return undefined; // an agent without STATS: "unknown message type"
+  const files = answer.files;
+  return v2Stats('', { read: (f) => files.get(f.replace(/^\//, '')), list: () => [] });
 }
 
 function vmmCgroupsOf(rec: ContainerRecord, what: string): CgroupRecord {

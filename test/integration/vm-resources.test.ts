@@ -1,7 +1,8 @@
 // Resources on the vm platform (issue 12, items 4 and 5), on one VM (a boot is the cost under TCG):
 // free -m and nproc in the guest follow the limits, pause freezes QEMU (a counter stops), ps lists
-// the VMM, events --stats reads QEMU's host cgroup, update changes its CPU time and refuses what a
-// running VM cannot change, naming the field.
+// the VMM, events --stats gives the container's own figures from its cgroup in the guest (QEMU's host
+// cgroup while paused), update changes its CPU time and refuses what a running VM cannot change,
+// naming the field.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,7 +22,7 @@ containerSuite(
   () => fs.rmSync(path.join(root, '@vm'), { recursive: true, force: true }),
 );
 
-test('vm resources: free/nproc in the guest, pause/resume, ps, events --stats, update of the CPU time (memory refused); nothing left', { skip, timeout: VM_TIMEOUT }, async () => {
+test('vm resources: free/nproc in the guest, pause/resume, ps, events --stats (the guest\'s figures; the host\'s while paused), update of the CPU time (memory refused); nothing left', { skip, timeout: VM_TIMEOUT }, async () => {
   const b = makeBundle(['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done'], (c) => {
     c.linux.resources = { memory: { limit: 192 * MIB }, cpu: { quota: 100000, period: 100000 } };
   });
@@ -48,20 +49,31 @@ test('vm resources: free/nproc in the guest, pause/resume, ps, events --stats, u
     assert.ok(pids.includes(vmm), `${pids} includes the VMM ${vmm}`);
     assert.ok(moat(root, ['ps', 'vm-res']).stdout.includes('qemu-system'));
 
-    // events --stats: QEMU's CPU time, memory and threads.
-    const ev = moat(root, ['events', '--stats', 'vm-res']);
-    assert.equal(ev.status, 0, ev.stderr);
-    const stats = JSON.parse(ev.stdout.trim().split('\n')[0]!);
-    assert.equal(stats.type, 'stats');
-    assert.ok(stats.data.cpu.usage.total > 0);
-    assert.ok(stats.data.memory.usage.usage > 16 * MIB, 'the guest RAM QEMU touched');
-    assert.ok(stats.data.pids.current >= 2, 'QEMU\'s threads');
+    // events --stats: the container's own figures, from its cgroup in the guest: its memory limit
+    // (QEMU's host cgroup has none), its CPU time, its processes (the shell, now and then a sleep).
+    const statsOf = () => {
+      const ev = moat(root, ['events', '--stats', 'vm-res'], { timeoutMs: 60_000 });
+      assert.equal(ev.status, 0, ev.stderr);
+      const s = JSON.parse(ev.stdout.trim().split('\n')[0]!);
+      assert.equal(s.type, 'stats');
+      return s.data;
+    };
+    const stats = statsOf();
+    assert.equal(stats.memory.usage.limit, 192 * MIB, 'the guest cgroup\'s memory.max');
+    assert.ok(stats.memory.usage.usage > 0 && stats.memory.usage.usage < 192 * MIB, `usage ${stats.memory.usage.usage}`);
+    assert.ok(stats.cpu.usage.total > 0);
+    assert.ok(stats.pids.current >= 1 && stats.pids.current <= 3, `pids ${stats.pids.current}`);
+    assert.ok(typeof stats.memory.raw.anon === 'number', 'memory.stat as cgroup v2 names it');
 
     // pause: the whole VM stands still; resume: it goes on.
     const p = moat(root, ['pause', 'vm-res']);
     assert.equal(p.status, 0, p.stderr);
     assert.equal(JSON.parse(moat(root, ['state', 'vm-res']).stdout).status, 'paused');
     const frozenAt = count();
+    // A paused guest cannot answer: the stats are QEMU's host cgroup's (the guest RAM it touched, its threads).
+    const host = statsOf();
+    assert.ok(host.memory.usage.usage > 16 * MIB, 'the guest RAM QEMU touched');
+    assert.ok(host.pids.current >= 2, 'QEMU\'s threads');
     await new Promise((res) => setTimeout(res, 1000));
     assert.equal(count(), frozenAt, 'no progress while paused');
     assert.equal(moat(root, ['resume', 'vm-res']).status, 0);

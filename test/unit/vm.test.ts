@@ -85,6 +85,21 @@ test('channel: host frames; guest frames validated (magic, version, size, type, 
   assert.deepEqual(decodeGuestMessage(0x85, Buffer.from('a\nb\x1b')), { type: 'error', message: 'a?b?' });
 });
 
+test('channel: STATS answers carry known cgroup files only, each once, as bounded text', () => {
+  assert.deepEqual([...encodeHostMessage({ type: 'stats' })], [0x4d, 0x54, 2, 11, 0, 0, 0, 0]);
+  const ok = decodeGuestMessage(0x89, Buffer.from('memory.current\x00123\n\x00cpu.stat\x00usage_usec 5\nuser_usec 3\n\x00'));
+  assert.deepEqual(ok, { type: 'stats', files: new Map([['memory.current', '123\n'], ['cpu.stat', 'usage_usec 5\nuser_usec 3\n']]) });
+  assert.deepEqual(decodeGuestMessage(0x89, Buffer.alloc(0)), { type: 'stats', files: new Map() }, 'no controller enabled');
+  assert.throws(() => decodeGuestMessage(0x89, Buffer.from('../../etc/passwd\x00x\x00')), /unexpected file/);
+  assert.throws(() => decodeGuestMessage(0x89, Buffer.from('pids.max\x00max\n\x00pids.max\x00max\n\x00')), /twice/);
+  assert.throws(() => decodeGuestMessage(0x89, Buffer.from('pids.max\x00max')), /terminating NUL/);
+  assert.throws(() => decodeGuestMessage(0x89, Buffer.from('pids.max')), /terminating NUL/);
+  assert.throws(() => decodeGuestMessage(0x89, Buffer.concat([Buffer.from('memory.stat\x00'), Buffer.alloc(4097, 0x41), Buffer.from([0])])), /more than 4096/);
+  assert.throws(() => decodeGuestMessage(0x89, Buffer.from('pids.max\x00\x1b[2J\x00')), /not text/);
+  assert.throws(() => checkAllowed(ok, 'exec'), ProtocolError);
+  assert.doesNotThrow(() => checkAllowed(ok, 'ctl'));
+});
+
 test('qemu: microvm command line, fd sets for output ports, values escaped', () => {
   const cmd = qemuDriver.command({
     accel: 'tcg', memoryMiB: 256, cpus: 1, kernel: '/boot/vmlinuz', initrd: '/c/i,x.cpio', cmdline: 'quiet',

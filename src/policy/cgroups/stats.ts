@@ -162,7 +162,7 @@ function hugetlbStats(dir: string, f: CgroupFiles, usage: string, max: string, f
   return out;
 }
 
-function v2Stats(dir: string, f: CgroupFiles): CgroupStats {
+export function v2Stats(dir: string, f: CgroupFiles): CgroupStats {
   const s = emptyStats();
   const cpu = parseFlatKeyed(f.read(`${dir}/cpu.stat`));
   s.cpu = {

@@ -5,7 +5,8 @@
 // Frame: 'M' 'T' <version u8> <type u8> <payload length u32 LE> <payload>.
 // Version 2 (over 1): PLAN carries flags (terminal), RESIZE, SIGNAL_EXEC (on the control channel,
 // so that a signal never waits behind an exec's stdin), and the exec channels' EXEC, STDIN,
-// STDIN_CLOSE, STDOUT, STDERR.
+// STDIN_CLOSE, STDOUT, STDERR. STATS (a later addition, same version: an agent without it answers
+// ERROR "unknown message type") asks for the container's cgroup files in the guest.
 
 export const PROTOCOL_VERSION = 2;
 export const HEADER_BYTES = 8;
@@ -26,7 +27,7 @@ export const RESTORE_SEED_BYTES = 64;
 /** At most this many bytes of network words after RESTORE's seed (the agent's RESTORE_NET_MAX). */
 export const RESTORE_NET_MAX = 1024;
 
-export const HostType = { hello: 1, plan: 2, start: 3, signal: 4, resize: 5, exec: 6, stdin: 7, stdinClose: 8, signalExec: 9, restore: 10 } as const;
+export const HostType = { hello: 1, plan: 2, start: 3, signal: 4, resize: 5, exec: 6, stdin: 7, stdinClose: 8, signalExec: 9, restore: 10, stats: 11 } as const;
 export type HostMessage =
   | { type: 'hello' }
   | { type: 'plan'; plan: Buffer; terminal: boolean }
@@ -38,9 +39,11 @@ export type HostMessage =
   | { type: 'stdinClose' }
   | { type: 'signalExec'; signal: number; pid: number }
   /** A guest restored from a template (docs/vm.md#templates): the host's clock and fresh randomness. */
-  | { type: 'restore'; timeNs: bigint; seed: Buffer; network?: string };
+  | { type: 'restore'; timeNs: bigint; seed: Buffer; network?: string }
+  /** The container's cgroup v2 files in the guest (native/agent/stats.c). */
+  | { type: 'stats' };
 
-export const GuestType = { hello: 0x81, ready: 0x82, started: 0x83, ok: 0x84, error: 0x85, exit: 0x86, stdout: 0x87, stderr: 0x88 } as const;
+export const GuestType = { hello: 0x81, ready: 0x82, started: 0x83, ok: 0x84, error: 0x85, exit: 0x86, stdout: 0x87, stderr: 0x88, stats: 0x89 } as const;
 /** The agent's phase, as its hello reports it (an exec channel: idle or running). */
 export type GuestPhase = 'idle' | 'created' | 'running' | 'exited';
 const PHASES: readonly GuestPhase[] = ['idle', 'created', 'running', 'exited'];
@@ -52,7 +55,17 @@ export type GuestMessage =
   | { type: 'error'; message: string }
   | { type: 'exit'; status: number }
   | { type: 'stdout'; data: Buffer }
-  | { type: 'stderr'; data: Buffer };
+  | { type: 'stderr'; data: Buffer }
+  /** The container's cgroup files as the guest read them: names from STATS_FILES only. */
+  | { type: 'stats'; files: Map<string, string> };
+
+/** The cgroup v2 files a guest may report in STATS (the agent's list), each at most STATS_FILE_MAX bytes. */
+export const STATS_FILES: ReadonlySet<string> = new Set([
+  'cpu.stat', 'memory.stat', 'memory.events', 'memory.current', 'memory.peak', 'memory.max',
+  'memory.swap.current', 'memory.swap.max', 'memory.swap.peak', 'memory.swap.events',
+  'pids.current', 'pids.max', 'io.stat',
+]);
+export const STATS_FILE_MAX = 4096;
 
 export class ProtocolError extends Error {}
 
@@ -101,6 +114,8 @@ export function encodeHostMessage(m: HostMessage): Buffer {
       return frame(HostType.stdin, m.data);
     case 'stdinClose':
       return frame(HostType.stdinClose, Buffer.alloc(0));
+    case 'stats':
+      return frame(HostType.stats, Buffer.alloc(0));
     case 'restore': {
       if (m.seed.length !== RESTORE_SEED_BYTES) throw new ProtocolError(`restore: seed of ${m.seed.length} bytes, expected ${RESTORE_SEED_BYTES}`);
       if (m.timeNs < 0n) throw new ProtocolError('restore: time before 1970');
@@ -160,9 +175,35 @@ export function decodeGuestMessage(type: number, payload: Buffer): GuestMessage 
       // The process's bytes, passed through as they are (like any container's output).
       if (payload.length === 0) throw new ProtocolError('guest output: empty chunk');
       return { type: type === GuestType.stdout ? 'stdout' : 'stderr', data: Buffer.from(payload) };
+    case GuestType.stats:
+      return { type: 'stats', files: decodeStatsFiles(payload) };
     default:
       throw new ProtocolError(`guest message type ${type}: unknown`);
   }
+}
+
+/**
+ * STATS' payload: `name NUL content NUL` pairs. Only known names, each once, with printable ASCII
+ * content (cgroup files are text) of at most STATS_FILE_MAX bytes; the parsers downstream read
+ * numbers from it and tolerate anything else.
+ */
+function decodeStatsFiles(payload: Buffer): Map<string, string> {
+  const files = new Map<string, string>();
+  let at = 0;
+  while (at < payload.length) {
+    const nameEnd = payload.indexOf(0, at);
+    const contentEnd = nameEnd < 0 ? -1 : payload.indexOf(0, nameEnd + 1);
+    if (contentEnd < 0) throw new ProtocolError('guest stats: a file without its terminating NUL');
+    const name = payload.toString('latin1', at, nameEnd);
+    if (!STATS_FILES.has(name)) throw new ProtocolError(`guest stats: unexpected file ${JSON.stringify(name.slice(0, 64))}`);
+    if (files.has(name)) throw new ProtocolError(`guest stats: ${name} twice`);
+    if (contentEnd - nameEnd - 1 > STATS_FILE_MAX) throw new ProtocolError(`guest stats: ${name} is more than ${STATS_FILE_MAX} bytes`);
+    const content = payload.toString('latin1', nameEnd + 1, contentEnd);
+    if (!/^[\x20-\x7e\n\t]*$/.test(content)) throw new ProtocolError(`guest stats: ${name} is not text`);
+    files.set(name, content);
+    at = contentEnd + 1;
+  }
+  return files;
 }
 
 /** Incremental frame reader for the guest→host stream. */
@@ -189,5 +230,5 @@ export class GuestFrameReader {
 /** Which guest messages a channel accepts: the control channel never streams output. */
 export function checkAllowed(m: GuestMessage, channel: 'ctl' | 'exec'): void {
   if (channel === 'ctl' && (m.type === 'stdout' || m.type === 'stderr')) throw new ProtocolError(`guest ${m.type} on the control channel`);
-  if (channel === 'exec' && (m.type === 'started' || m.type === 'ok')) throw new ProtocolError(`guest ${m.type} on an exec channel`);
+  if (channel === 'exec' && (m.type === 'started' || m.type === 'ok' || m.type === 'stats')) throw new ProtocolError(`guest ${m.type} on an exec channel`);
 }
