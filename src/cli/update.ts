@@ -3,6 +3,7 @@
 
 import * as fs from 'node:fs';
 import { ConfigError, MoatError } from '../util/errors';
+import { parseByteSize } from '../util/ids';
 import { onePositional, parseArgs, str, type Parsed } from './args';
 import type { CommandContext } from './context';
 
@@ -26,14 +27,12 @@ const FLAGS: Record<string, [section: string, key: string, kind: 'bytes' | 'int'
   'blkio-weight': ['blockIO', 'weight', 'int'],
 };
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
-
 /** `512m`, `1g`, `1048576`, `-1` (docker's RAMInBytes). */
 export function parseBytes(flag: string, text: string): number {
   if (text === '-1') return -1;
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$/i.exec(text);
-  if (!m) throw new MoatError('EUSAGE', `update: --${flag}: ${JSON.stringify(text)} is not a size like 512m or 1g`);
-  return Math.round(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  const n = parseByteSize(text);
+  if (n === undefined) throw new MoatError('EUSAGE', `update: --${flag}: ${JSON.stringify(text)} is not a size like 512m or 1g`);
+  return n;
 }
 
 function parseInt64(flag: string, text: string): number {

@@ -3,6 +3,7 @@
 
 import type { Process, Spec } from '../spec/types';
 import { MoatError } from '../util/errors';
+import { parseUidGid } from '../util/ids';
 
 export interface ExecOverrides {
   args: string[];
@@ -17,12 +18,10 @@ export interface ExecOverrides {
 }
 
 function parseUser(text: string): { uid: number; gid?: number } {
-  const m = /^(\d+)(?::(\d+))?$/.exec(text);
-  if (!m) throw new MoatError('EUSAGE', `exec: --user takes uid[:gid] as numbers, got ${JSON.stringify(text)}`);
-  const uid = Number(m[1]);
-  const gid = m[2] !== undefined ? Number(m[2]) : undefined;
-  if (uid > 0xfffffffe || (gid ?? 0) > 0xfffffffe) throw new MoatError('EUSAGE', `exec: --user ${text}: id out of range`);
-  return gid === undefined ? { uid } : { uid, gid };
+  const u = parseUidGid(text);
+  if (u === 'syntax') throw new MoatError('EUSAGE', `exec: --user takes uid[:gid] as numbers, got ${JSON.stringify(text)}`);
+  if (u === 'range') throw new MoatError('EUSAGE', `exec: --user ${text}: id out of range`);
+  return u;
 }
 
 /** Later KEY=VALUE entries replace earlier ones with the same KEY, keeping the first position. */

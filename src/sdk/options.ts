@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { doSpec } from '../runtime/do-spec';
 import type { Mount, Process, Spec } from '../spec/types';
 import { EGRESS_ANNOTATION } from '../sentry/net/egress';
+import { parseByteSize, parseUidGid } from '../util/ids';
 import { UsageError } from './errors';
 
 export type Isolation = 'native' | 'sentry' | 'vm';
@@ -65,29 +66,26 @@ export interface SandboxOptions {
 export const IDLE_INIT = ['sleep', '2147483647'];
 export const DEFAULT_PIDS = 1024;
 const ISOLATIONS: readonly Isolation[] = ['native', 'sentry', 'vm'];
-const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i;
 
 /** '256m' → bytes; a number is bytes. */
 export function parseSize(v: number | string, option: string): number {
-  let n: number;
-  if (typeof v === 'number') n = v;
-  else {
-    const m = SIZE.exec(v.trim());
-    if (!m) throw new UsageError(`${option}: ${JSON.stringify(v)} is not a size (bytes, or e.g. 256m, 1g)`);
-    n = Math.floor(Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()));
-  }
+  const n = typeof v === 'number' ? v : parseByteSize(v);
+  if (n === undefined) throw new UsageError(`${option}: ${JSON.stringify(v)} is not a size (bytes, or e.g. 256m, 1g)`);
   if (!Number.isSafeInteger(n) || n < 4 * 1024 * 1024) throw new UsageError(`${option}: ${v} is out of range (at least 4 MiB)`);
   return n;
 }
 
+/**
+ * A uid, or 'uid:gid'. Without a gid the SDK gives the uid's number as the gid, where the CLI's
+ * `exec --user` gives 0 as runc does: code run through the SDK is untrusted by definition, and
+ * group 0 would open every root-group file of the image to it.
+ */
 export function parseUser(v: number | string, option: string): { uid: number; gid: number } {
   const text = String(v);
-  const m = /^(\d+)(?::(\d+))?$/.exec(text);
-  if (!m) throw new UsageError(`${option}: takes a uid or 'uid:gid' as numbers, got ${JSON.stringify(v)}`);
-  const uid = Number(m[1]);
-  const gid = m[2] !== undefined ? Number(m[2]) : uid;
-  if (uid > 0xfffffffe || gid > 0xfffffffe) throw new UsageError(`${option}: ${text}: id out of range`);
-  return { uid, gid };
+  const u = parseUidGid(text);
+  if (u === 'syntax') throw new UsageError(`${option}: takes a uid or 'uid:gid' as numbers, got ${JSON.stringify(v)}`);
+  if (u === 'range') throw new UsageError(`${option}: ${text}: id out of range`);
+  return { uid: u.uid, gid: u.gid ?? u.uid };
 }
 
 function positive(v: unknown, option: string, integer: boolean): number {
