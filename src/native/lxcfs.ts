@@ -12,6 +12,7 @@ import type { Mount, Spec } from '../spec/types';
 import type { LxcfsRecord } from '../state/store';
 import { readProcStat, signalVerified } from '../state/process';
 import { MoatError } from '../util/errors';
+import { ownMounts } from '../util/mountinfo';
 import { sleepMs } from '../util/sleep';
 
 export const LXCFS_ANNOTATION = 'dev.moat.lxcfs';
@@ -49,17 +50,7 @@ function lxcfsBinary(): string {
 }
 
 function isLxcfsMount(dir: string): boolean {
-  let text: string;
-  try {
-    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return false;
-  }
-  return text.split('\n').some((line) => {
-    const f = line.split(' ');
-    const dash = f.indexOf('-');
-    return f[4] === dir && dash > 0 && f[dash + 1] === 'fuse.lxcfs';
-  });
+  return ownMounts().some((m) => m.mountPoint === dir && m.fstype === 'fuse.lxcfs');
 }
 
 /**

@@ -1,22 +1,17 @@
 // HostFacts read from the running machine.
 
 import * as fs from 'node:fs';
+import { parseMountinfo } from '../util/mountinfo';
 import type { CgroupHierarchy, HostFacts, HostPathKind } from './plan/facts';
 
 export function parseCgroupMounts(mountinfo: string): CgroupHierarchy[] {
   const out: CgroupHierarchy[] = [];
-  for (const line of mountinfo.split('\n')) {
-    // mountinfo: id parent maj:min root mountpoint opts [optional...] - fstype source superopts
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const left = line.slice(0, sep).split(' ');
-    const [fstype, , superOpts] = line.slice(sep + 3).split(' ');
+  for (const { fstype, mountPoint: mountpoint, superOptions } of parseMountinfo(mountinfo)) {
     if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    const mountpoint = left[4] ?? '';
     if (!mountpoint.startsWith('/sys/fs/cgroup')) continue;
     const name = mountpoint === '/sys/fs/cgroup' ? '' : mountpoint.slice('/sys/fs/cgroup/'.length);
     if (name.includes('/')) continue;
-    const options = (superOpts ?? '')
+    const options = superOptions
       .split(',')
       .filter((o) => o !== 'rw' && o !== 'ro' && o !== '')
       .join(',');

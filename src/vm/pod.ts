@@ -25,6 +25,7 @@ import type { VmRecord } from '../state/store';
 import { readProcStat } from '../state/process';
 import { ConfigError, MoatError } from '../util/errors';
 import { debugLog } from '../util/log';
+import { ownMounts } from '../util/mountinfo';
 import { signalGuestPid, startExecRelay } from './exec';
 import { checkVmSpec, GUEST_CONSOLE_FD, guestFacts } from './spec';
 import { socketFd } from './stdio';
@@ -110,13 +111,9 @@ export async function preparePodShare(shared: string): Promise<void> {
 
 /** Mount points at or under `dir` (deepest first), from this process's mountinfo. */
 function mountsUnder(dir: string): string[] {
-  const esc = (p: string) => p.replace(/\\/g, '\\134').replace(/ /g, '\\040').replace(/\n/g, '\\012');
-  const prefix = esc(dir);
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m === prefix || m.startsWith(`${prefix}/`))
+  return ownMounts()
+    .map((m) => m.mountPoint)
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
 }
 
