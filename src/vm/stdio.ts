@@ -144,6 +144,9 @@ function inputFd(foreground: boolean, opened: number[]): { fd: number; stop?: ()
     };
     return { fd: r, stop };
   }
+  // A regular file is read at the caller's offset, through its own description (as under runc):
+  // a reopened one would start at 0. (O_NONBLOCK, which QEMU sets, means nothing to a file.)
+  if (st?.isFile()) return { fd: 0 };
   try {
     return { fd: track(fs.openSync(st ? '/proc/self/fd/0' : '/dev/null', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY), opened) };
   } catch {
@@ -169,7 +172,12 @@ function pipeFds(): [number, number] {
 
 /**
  * The container's stdout/stderr: the caller's fd, as the VMM can open it. QEMU opens fd sets with a
- * fixed access mode: a socket (O_RDWR) is passed as is; anything else is reopened write-only.
+ * fixed access mode: a socket (O_RDWR) is passed as is, and so is a write-only regular file; anything
+ * else is reopened write-only. A regular file must keep the caller's description: a reopened one has
+ * an offset of its own, and whatever the caller wrote after the container (`{ moat do … ; echo
+ * done; } > log`) overwrote the container's output. QEMU's chardev sets O_APPEND on it (append=on,
+ * which spares the file QEMU's O_TRUNC): the caller's later writes go to the end, where they would
+ * have gone.
  */
 function outputPort(name: string, fd: number, opened: number[]): VmPort {
   let st: fs.Stats | undefined;
@@ -179,6 +187,7 @@ function outputPort(name: string, fd: number, opened: number[]): VmPort {
     st = undefined;
   }
   if (st?.isSocket()) return { name, kind: 'output', fd, access: 'read-write' };
+  if (st?.isFile() && accessMode(fd) === fs.constants.O_WRONLY) return { name, kind: 'output', fd, access: 'write-only' };
   let reopened: number;
   try {
     reopened = fs.openSync(st ? `/proc/self/fd/${fd}` : '/dev/null', fs.constants.O_WRONLY | fs.constants.O_APPEND);
@@ -186,4 +195,14 @@ function outputPort(name: string, fd: number, opened: number[]): VmPort {
     reopened = fs.openSync('/dev/null', 'w');
   }
   return { name, kind: 'output', fd: track(reopened, opened), access: 'write-only' };
+}
+
+/** O_RDONLY, O_WRONLY or O_RDWR of one of this process's fds (fdinfo's octal flags); undefined if unreadable. */
+function accessMode(fd: number): number | undefined {
+  try {
+    const m = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    return m ? parseInt(m[1]!, 8) & 3 : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -3,7 +3,7 @@
 // VMs as it can and checks as much as they can show; VMs of one test boot concurrently (the
 // machine has 2 cores, a TCG boot uses one), so a test's wall time is about one boot.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -140,6 +140,26 @@ test('run --isolation=vm: guest kernel, stdin streamed in, lo up, files written 
     assertGone('vm-run');
     assert.ok(!fs.existsSync(path.join(b.rootfs, 'root', 'f')), 'nothing written back to the bundle');
   } finally {
+    b.cleanup();
+  }
+});
+
+test('run --isolation=vm with stdio on regular files: stdin read from the caller\'s offset, output before what the caller writes next (one file description, as under runc)', { skip, timeout: VM_TIMEOUT }, () => {
+  const b = makeBundle(['sh', '-c', 'cat; echo out; echo err >&2']);
+  const files = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-vm-stdio-'));
+  try {
+    const [input, out, err] = ['in', 'out', 'err'].map((n) => path.join(files, n)) as [string, string, string];
+    fs.writeFileSync(input, 'one\ntwo\nthree\n');
+    // The shell reads a line first and writes after moat: a reopened file would start at 0 (three
+    // lines read) and be overwritten from 0 by "after".
+    const script = `{ read skip; "$0" --root "$1" --isolation=vm run --bundle "$2" vm-files; echo "status $?"; echo after; } < "$3" > "$4" 2> "$5"`;
+    const r = spawnSync('sh', ['-c', script, MOAT, root, b.dir, input, out, err], { timeout: VM_TIMEOUT, encoding: 'utf8' });
+    assert.equal(r.status, 0, fs.readFileSync(err, 'utf8'));
+    assert.equal(fs.readFileSync(out, 'utf8'), 'two\nthree\nout\nstatus 0\nafter\n', fs.readFileSync(err, 'utf8'));
+    assert.match(fs.readFileSync(err, 'utf8'), /^err$/m);
+    assertGone('vm-files');
+  } finally {
+    fs.rmSync(files, { recursive: true, force: true });
     b.cleanup();
   }
 });
