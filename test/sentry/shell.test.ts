@@ -517,6 +517,18 @@ test('do --isolation=sentry: dynamically linked host programs (ld.so loaded by t
   assert.match(maps.stdout, /libc\.so\.6/, 'libc mapped by ld.so through the sentry');
 });
 
+test('do --isolation=sentry: Node writes to stdio sockets (an SDK exec\'s socketpairs): libuv\'s getsockname/SO_TYPE are answered, nothing is dropped', () => {
+  // spawnSync's pipes are socketpairs. libuv tells a pipe from an unknown handle by getsockname and
+  // SO_TYPE; answered ENOTSOCK, Node took stdout for an unknown handle and printed nothing, exit 0.
+  const script = 'console.log("out " + (6 * 7)); console.error("err"); process.stdout.write("x".repeat(100000) + "\\n")';
+  const { native, sentry } = doBoth([process.execPath, '-e', script]);
+  assert.equal(native.status, 0, explain(native));
+  assert.equal(sentry.status, 0, explain(sentry));
+  assert.equal(sentry.stdout, native.stdout, 'the same bytes as a native sandbox');
+  assert.match(sentry.stdout, /^out 42\nx{100000}\n$/);
+  assert.match(sentry.stderr, /^err$/m);
+});
+
 test('--strace logs every application syscall with decoded arguments and results; sentry-syscalls lists the table', () => {
   const r = moatRun(root, ['--strace', 'do', '--isolation=sentry', '--', BUSYBOX, 'cat', '/etc/hostname']);
   assert.equal(r.status, 0, explain(r));

@@ -55,6 +55,11 @@ export class HostStreamFile extends FileDescription {
     return (this.tty ??= isatty(this.hostFd));
   }
 
+  /** A socket given as stdio (getsockname/getpeername are answered for it: sys_socket.ts). */
+  get isHostSocket(): boolean {
+    return !this.location && (this.stat().mode & S_IFMT) === S_IFSOCK;
+  }
+
   override read(_t: Task, dst: Uint8Array[], _pos: number): number {
     if (!hostReadable(this.hostFd)) return -EAGAIN;
     let total = 0;

@@ -7,17 +7,19 @@
 // Where Linux would consume data and then fail to copy an address length out (EFAULT), the
 // length pointer is checked first, so a bad pointer never loses a message or a connection.
 
-import { EBADF, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOTSOCK, EAFNOSUPPORT, EOPNOTSUPP, EPIPE } from '../../abi/errno';
+import { EBADF, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, ENOTSOCK, EAFNOSUPPORT, EOPNOTSUPP, EPIPE } from '../../abi/errno';
 import { sendSigpipe } from '../../kernel/signals';
 import type { Task } from '../../kernel/task';
 import {
-  AF_MAX, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_WAITFORONE, OPTMEM_MAX, SHUT_RD, SHUT_RDWR,
+  AF_MAX, AF_UNIX, SOL_SOCKET, SO_ACCEPTCONN, SO_DOMAIN, SO_ERROR, SO_PROTOCOL, SO_RCVBUF, SO_SNDBUF, SO_TYPE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_WAITFORONE, OPTMEM_MAX, SHUT_RD, SHUT_RDWR,
   SOCK_CLOEXEC, SOCK_MAX, SOCK_STREAM, SOCK_NONBLOCK, SOCK_TYPE_MASK, SOCKADDR_MAX, SOMAXCONN, UIO_MAXIOV,
 } from '../../net/constants';
 import { parseCmsgs, type RecvResult } from '../../net/message';
 import { isSocket, resetProgress, socketFamily, type Socket } from '../../net/socket';
 import { BLOCK } from '../../kernel/task';
 import { O_NONBLOCK } from '../../vfs/constants';
+import { HostStreamFile } from '../../vfs/host-stream';
+import { netSys } from '../../net/host';
 import { iovecViews } from './sys_io';
 
 const MSGHDR_SIZE = 56;
@@ -153,14 +155,39 @@ function accept4(t: Task, flags: number): number {
 
 /** getsockname/getpeername. */
 function getName(t: Task, peer: boolean): number {
-  const s = sockOf(t, t.argInt(0));
+  const f = t.files.get(t.argInt(0));
+  const s = f instanceof HostStreamFile && f.isHostSocket ? f : sockOf(t, t.argInt(0));
   if (typeof s === 'number') return s;
   // A NULL address with a non-zero length is EFAULT, as copying to it would be.
   const room = addrRoom(t, t.arg(1) || 1, t.arg(2));
   if (room < 0) return room;
-  const a = peer ? s.getpeername(t) : s.getsockname(t);
+  const a = s instanceof HostStreamFile ? stdioSocketName(s.hostFd, peer) : peer ? s.getpeername(t) : s.getsockname(t);
   if (typeof a === 'number') return a;
   return writeSockaddr(t, a, t.arg(1), room, t.arg(2));
+}
+
+/**
+ * The name of a socket the sandbox was given as stdio (an SDK exec's socketpair, a socket-activated
+ * service's connection): asked of the host, as runc's container would. libuv asks it to tell a pipe
+ * from a tty or a file — on ENOTSOCK it took Node's stdout for an unknown handle and dropped every
+ * byte. A unix socket's name is a host path: only its family is shown.
+ */
+function stdioSocketName(hostFd: number, peer: boolean): Uint8Array | number {
+  const buf = new Uint8Array(SOCKADDR_MAX);
+  const n = netSys().sockName(hostFd, peer, buf);
+  if (n < 0) return n;
+  const family = n >= 2 ? buf[0]! | (buf[1]! << 8) : 0;
+  return family === AF_UNIX ? buf.slice(0, 2) : buf.slice(0, n);
+}
+
+/** What a stdio socket tells of itself (libuv asks SO_TYPE, Python SO_TYPE/DOMAIN/PROTOCOL): read-only facts, from the host. */
+const STDIO_SOCKET_OPTS: ReadonlySet<number> = new Set([SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ACCEPTCONN, SO_ERROR, SO_SNDBUF, SO_RCVBUF]);
+
+function stdioSocketOpt(hostFd: number, level: number, name: number): Uint8Array | number {
+  if (level !== SOL_SOCKET || !STDIO_SOCKET_OPTS.has(name)) return -ENOPROTOOPT;
+  const buf = new Uint8Array(4);
+  const n = netSys().sockGetOpt(hostFd, level, name, buf);
+  return n < 0 ? n : buf.subarray(0, Math.min(n, 4));
 }
 
 // ---- sending ----
@@ -399,13 +426,14 @@ function shutdown(t: Task): number {
 }
 
 function getsockopt(t: Task): number {
-  const s = sockOf(t, t.argInt(0));
+  const f = t.files.get(t.argInt(0));
+  const s = f instanceof HostStreamFile && f.isHostSocket ? f : sockOf(t, t.argInt(0));
   if (typeof s === 'number') return s;
   const lenp = t.arg(4);
   const len = t.mm.readI32(lenp);
   if (len === null) return -EFAULT;
   if (len < 0) return -EINVAL;
-  const v = s.getsockopt(t, t.argInt(1), t.argInt(2), len);
+  const v = s instanceof HostStreamFile ? stdioSocketOpt(s.hostFd, t.argInt(1), t.argInt(2)) : s.getsockopt(t, t.argInt(1), t.argInt(2), len);
   if (typeof v === 'number') return v;
   const n = Math.min(len, v.length);
   if (n > 0 && !t.mm.write(t.arg(3), v.subarray(0, n))) return -EFAULT;
