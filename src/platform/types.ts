@@ -66,6 +66,12 @@ export interface CreateRequest {
   stdio?: readonly [number, number, number];
   /** vm: this container is a pod's sandbox; its VM will run the pod's other containers (src/vm/pod.ts). */
   podSandbox?: boolean;
+  /**
+   * vm: run the create-time hooks (prestart, createRuntime, createContainer) now, with `pid` (a
+   * process in the container's network namespace, verified by its start time) as the state's pid,
+   * before the platform reads what they set up; the runtime then does not run them again.
+   */
+  runCreateHooks?: (pid: number, startTime: string) => Promise<void>;
   /** Called as soon as the VMM exists, to record it (delete stops it and removes its files). */
   recordVm?: (vm: VmRecord) => void;
   /** Called once the sentry is configured, to record where `moat exec` reaches it. */

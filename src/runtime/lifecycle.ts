@@ -74,6 +74,7 @@ export class Runtime {
     let pid = 0;
     let startTime = '';
     let made: ContainerRecord | undefined;
+    let hooksRan = false;
     try {
       const platform = await platformFor(platformName);
       mark('state claimed');
@@ -117,6 +118,15 @@ export class Runtime {
         ...(this.opts.strace ? { strace: true } : {}),
         ...(o.dieWithRunner ? { dieWithRunner: true } : {}),
         ...(o.podSandbox ? { podSandbox: true } : {}),
+        // vm: the hooks run before the boot, with a namespace holder as the state's pid (the record
+        // says so meanwhile: a moat that dies here leaves it for delete to kill).
+        runCreateHooks: async (holderPid, holderStart) => {
+          hooksRan = true;
+          record.pid = holderPid;
+          record.pidStartTime = holderStart;
+          handle.write(record);
+          await runCreateHooks(record, o.bundle.spec, holderPid);
+        },
         recordVm: (vm) => {
           record.vm = vm;
           handle.write(record);
@@ -144,13 +154,8 @@ export class Runtime {
       record.pidStartTime = startTime;
       const ns = pidNamespaceOf(pid);
       if (ns && ns !== pidNamespaceOf(process.pid)) record.pidNamespace = ns;
-      // The runtime environment exists: prestart (deprecated) and createRuntime run in moat's
-      // namespaces, createContainer in the container's; any failure aborts the create.
-      const hooks = o.bundle.spec.hooks;
-      const creating = { ...stateJson(record), status: 'creating' as const, pid };
-      runHooks('prestart', hooks, creating);
-      runHooks('createRuntime', hooks, creating);
-      await runContainerHooks('createContainer', record, o.bundle.spec, creating);
+      // The runtime environment exists (unless the platform ran them already, before it was done).
+      if (!hooksRan) await runCreateHooks(record, o.bundle.spec, pid);
       record.phase = 'created';
       handle.write(record);
       if (o.pidFile) writePidFile(o.pidFile, pid);
@@ -158,6 +163,7 @@ export class Runtime {
       return { handle, record, exited: init.exited };
     } catch (err) {
       if (pid > 0 && startTime) killAndWait(pid, startTime);
+      if (made && made.pid > 0 && made.pid !== pid) killAndWait(made.pid, made.pidStartTime); // a vm's namespace holder
       if (made?.cgroups || made?.vm || made?.lxcfs) loadPlatform(platformName).destroy(made);
       if (ownUserns) releaseRange(handle.dir);
       handle.destroy();
@@ -351,6 +357,17 @@ export class Runtime {
     }
     return out;
   }
+}
+
+/**
+ * The create-time hooks: prestart (deprecated) and createRuntime in moat's namespaces,
+ * createContainer in the container's; any failure aborts the create. `pid` is the state's.
+ */
+async function runCreateHooks(record: ContainerRecord, spec: Spec, pid: number): Promise<void> {
+  const creating = { ...stateJson(record), status: 'creating' as const, pid };
+  runHooks('prestart', spec.hooks, creating);
+  runHooks('createRuntime', spec.hooks, creating);
+  await runContainerHooks('createContainer', record, spec, creating);
 }
 
 /** One byte from a non-blocking fd: 1, or 0 when there is none (EOF or EAGAIN). */

@@ -12,6 +12,9 @@ export function statusOf(rec: ContainerRecord | undefined): Status {
     return rec?.phase === 'creating' && creatorAlive ? 'creating' : 'stopped';
   }
   if (!isLive(rec.pid, rec.pidStartTime)) return 'stopped';
+  // A vm's namespace holder during the create-time hooks (its creator dead: created, so that
+  // delete kills it).
+  if (rec.phase === 'creating') return rec.creator !== undefined && isLive(rec.creator.pid, rec.creator.startTime) ? 'creating' : 'created';
   if (rec.paused) return 'paused';
   return rec.phase === 'running' ? 'running' : 'created';
 }

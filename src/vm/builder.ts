@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CreateRequest } from '../platform/types';
-import type { Spec } from '../spec/types';
+import type { Process, Spec } from '../spec/types';
 import { readProcStat } from '../state/process';
 import type { VmRecord } from '../state/store';
 import { executorPath, sys } from '../sys';
@@ -40,8 +40,9 @@ export const VM_EXEC_SLOTS = 4;
 /** Everything decided before anything is made. */
 export interface VmLaunchPlan {
   id: string;
-  spec: Spec;
+  spec: Spec & { process: Process };
   volumes: Volume[];
+  volumeKinds: VolumeKinds;
   /** A network namespace given by path: QEMU joins it; its interfaces become the guest's. */
   netns?: string;
   /**
@@ -50,6 +51,11 @@ export interface VmLaunchPlan {
    * container's veth there and configures it) never lands in the host's namespace.
    */
   ownNetns: boolean;
+  /**
+   * `netns` is the namespace holder's (src/vm/holder.ts), which QEMU alone keeps once the holder
+   * is gone: recorded as /proc/<QEMU's pid>/ns/net, valid only while QEMU lives.
+   */
+  netnsOwned?: boolean;
   ifaces: GuestInterface[];
   terminal: boolean;
   cacheDir: string;
@@ -81,6 +87,8 @@ export interface VmLaunchPlan {
   chroot: string;
 }
 
+type VolumeKinds = ReturnType<typeof planVolumes>['kinds'];
+
 export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
   const accelChoice = parseAccel(req.vmAccel ?? process.env.MOAT_VM_ACCEL, req.vmAccel !== undefined ? '--vm-accel' : 'MOAT_VM_ACCEL');
   let spec = req.bundle.spec;
@@ -97,7 +105,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
   const netns = spec.linux?.namespaces.find((n) => n.type === 'network' && n.path !== undefined)?.path;
   const ifaces = netns !== undefined ? readNetns(netns) : [];
   const ownNetns = netns === undefined && (process.getuid?.() ?? 0) === 0 && spec.linux?.namespaces.some((n) => n.type === 'network') === true;
-  if (netns !== undefined) spec = { ...spec, linux: { ...spec.linux!, namespaces: spec.linux!.namespaces.filter((n) => n.type !== 'network') } };
+  if (netns !== undefined) spec = inGuestNetns(spec);
   const terminal = spec.process.terminal === true;
   if (terminal && !req.console) throw new MoatError('EUSAGE', 'process.terminal is set: a --console-socket is required');
   const root = (process.getuid?.() ?? 0) === 0;
@@ -113,24 +121,11 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
     else debugLog(() => line);
   });
   // linux.resources: the VM's size, and cgroup v2 limits inside the guest.
-  const cgroup = guestCgroup(spec);
-  for (const line of cgroup.ignored) debugLog(() => line);
+  for (const line of guestCgroup(spec).ignored) debugLog(() => line);
   // A pod's VM: room for all of the pod's containers (CRI's sandbox annotations), not the pause's.
   const own = parseResources(spec.linux?.resources);
   const size = vmSize(req.podSandbox ? podVmResources(own, spec.annotations) : own, { cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / (1 << 20)) });
-  const guest = planContainer({
-    spec,
-    rootfs: GUEST_ROOTFS,
-    startFifo: GUEST_START_FIFO,
-    noPivot: req.noPivot,
-    preserveFds: 0,
-    facts: guestFacts(vols.kinds),
-    container: { id: req.id, bundle: req.bundle.dir },
-    cgroup: { join: cgroup.create, dirs: cgroup.dirs },
-    ...(terminal && req.console ? { console: { fd: GUEST_CONSOLE_FD, rows: req.console.rows, cols: req.console.cols } } : {}),
-    ...(req.noNewKeyring ? {} : { sessionKeyring: `_ses.${req.id}` }),
-  });
-  debugLog(() => `guest plan for ${req.id}:\n${describePlan(guest)}`);
+  const guest = planGuest(req, spec, vols.kinds, terminal);
 
   const socket = path.join(socketDir(dir), 'ctl.sock');
   const execSlots = pod ? POD_EXEC_SLOTS : VM_EXEC_SLOTS;
@@ -142,6 +137,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
     id: req.id,
     spec,
     volumes: vols.volumes,
+    volumeKinds: vols.kinds,
     ...(netns !== undefined ? { netns } : {}),
     ownNetns,
     ifaces,
@@ -165,6 +161,56 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
     root,
     chroot: path.join(dir, 'chroot'),
   };
+}
+
+/** The container's plan as moat-exec runs it in the guest. */
+function planGuest(req: CreateRequest, spec: Spec & { process: Process }, kinds: VolumeKinds, terminal: boolean): ReturnType<typeof planContainer> {
+  const cgroup = guestCgroup(spec);
+  const guest = planContainer({
+    spec,
+    rootfs: GUEST_ROOTFS,
+    startFifo: GUEST_START_FIFO,
+    noPivot: req.noPivot,
+    preserveFds: 0,
+    facts: guestFacts(kinds),
+    container: { id: req.id, bundle: req.bundle.dir },
+    cgroup: { join: cgroup.create, dirs: cgroup.dirs },
+    ...(terminal && req.console ? { console: { fd: GUEST_CONSOLE_FD, rows: req.console.rows, cols: req.console.cols } } : {}),
+    ...(req.noNewKeyring ? {} : { sessionKeyring: `_ses.${req.id}` }),
+  });
+  debugLog(() => `guest plan for ${req.id}:\n${describePlan(guest)}`);
+  return guest;
+}
+
+/**
+ * After the create-time hooks (docs/vm.md#networking): QEMU runs in `netns` — the holder's, which
+ * the VM then owns (`own`), or the spec's path — with the interfaces that are there now (Docker's
+ * veth, moved in by its hook). With interfaces, the container lives in the guest's own network
+ * namespace, which holds them (its network entry dropped, as for a path).
+ */
+export function settleNetwork(p: VmLaunchPlan, req: CreateRequest, netns: string, own: boolean): void {
+  p.netns = netns;
+  p.ownNetns = false;
+  if (own) p.netnsOwned = true;
+  p.ifaces = readNetns(netns);
+  const namespaces = p.spec.linux?.namespaces ?? [];
+  if (p.ifaces.length > 0 && namespaces.some((n) => n.type === 'network' && n.path !== GUEST_NETNS)) {
+    p.spec = inGuestNetns(p.spec);
+    p.guest = planGuest(req, p.spec, p.volumeKinds, p.terminal);
+  }
+}
+
+/** The guest's own network namespace (its init's), which holds the NICs. */
+const GUEST_NETNS = '/proc/1/ns/net';
+
+/**
+ * The container joins the guest's own network namespace, which holds the NICs: a namespace of the
+ * VM's, hence the container's own, so its net.* sysctls apply there (Docker sets
+ * net.ipv4.ip_unprivileged_port_start) as runc applies them in the namespace it made.
+ */
+function inGuestNetns<S extends Spec>(spec: S): S {
+  const namespaces = spec.linux!.namespaces.map((n) => (n.type === 'network' ? { type: 'network' as const, path: GUEST_NETNS } : n));
+  return { ...spec, linux: { ...spec.linux!, namespaces } };
 }
 
 /** Makes the vm directory, the disk image and QEMU's empty chroot. */
@@ -258,7 +304,7 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     ...(p.pod ? { pod: p.pod } : {}),
     ...(p.terminal ? { terminal: true } : {}),
     ...(servers.length > 0 ? { volumeServers: servers.map((v) => ({ pid: v.pid, startTime: v.startTime })) } : {}),
-    ...(p.netns !== undefined && p.ifaces.length > 0 ? { network: { netns: p.netns, interfaces: p.ifaces.map((i) => i.name) } } : {}),
+    ...(p.netns !== undefined && p.ifaces.length > 0 ? { network: { netns: p.netnsOwned ? `/proc/${pid}/ns/net` : p.netns, interfaces: p.ifaces.map((i) => i.name) } } : {}),
     ...(restored ? { template: restored.template } : {}),
   };
   req.recordVm?.(record);

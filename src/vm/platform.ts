@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platform/types';
 import type { Spec } from '../spec/types';
-import { readProcStat } from '../state/process';
+import { readProcStat, signalVerified } from '../state/process';
 import { killAndWait } from '../runtime/processes';
 import type { CgroupRecord, ContainerRecord, VmRecord } from '../state/store';
 import { MoatError } from '../util/errors';
@@ -15,7 +15,8 @@ import { cgroupPids, collectStats, hostCgroupFiles, removeCgroups, setFrozen, v2
 import { describePlan, encodePlan } from '../policy/plan';
 import { createVmmCgroups, moveIntoCgroups, updateVmm } from './host-cgroup';
 import { planExec } from '../policy/plan/exec';
-import { connectGuest, expectAnswer, handOnTerminal, launchVmm, makeVmFiles, planVm, REQUEST_TIMEOUT_MS, type Vmm } from './builder';
+import { connectGuest, expectAnswer, handOnTerminal, launchVmm, makeVmFiles, planVm, REQUEST_TIMEOUT_MS, settleNetwork, type Vmm } from './builder';
+import { startNetnsHolder, type NetnsHolder } from './holder';
 import { Channel, type GuestMessage } from './channel';
 import { startExecRelay } from './exec';
 import { checkVmExec, GUEST_CONSOLE_FD, guestCgroup } from './spec';
@@ -57,11 +58,20 @@ export class VmPlatform implements Platform {
     let vmm: Vmm | undefined;
     let servers: VolumeServer[] = [];
     let tapsConnected = false;
+    let holder: NetnsHolder | undefined;
     try {
       // A pod's sandbox: the shared directory its later containers are bound into (pod.ts).
       if (p.pod) await preparePodShare(p.pod.shared);
       // The VMM's host cgroups (placement: pause, stats, update of its CPU time); removed by destroy.
       const vmmCgroups = createVmmCgroups(req.id, p.spec, req.systemdCgroup ?? false, (c) => req.recordCgroups?.(c));
+      // Create-time hooks before the boot, as Kata runs them: a microvm takes no NIC once booted.
+      if (req.runCreateHooks && hasCreateHooks(req.bundle.spec)) {
+        holder = await startNetnsHolder(p.netns !== undefined ? p.netns : p.ownNetns ? undefined : null);
+        if (vmmCgroups) moveIntoCgroups(vmmCgroups, holder.pid);
+        await req.runCreateHooks(holder.pid, holder.startTime);
+        if (p.netns !== undefined) settleNetwork(p, req, p.netns, false);
+        else if (p.ownNetns) settleNetwork(p, req, holder.netns, true);
+      }
       // The host root of `moat do` is one more share, served like a read-only volume.
       const shares = p.guestRoot.kind === 'host' ? [...p.volumes, p.guestRoot.share] : p.volumes;
       servers = await startVolumeServers(shares, p.dir, () => undefined);
@@ -73,6 +83,8 @@ export class VmPlatform implements Platform {
       // sentry and native sandboxes carry a parent-death signal; QEMU's -runas would clear one).
       if (req.dieWithRunner) watchRunner([vmm.pid, ...servers.map((s) => s.pid)]);
       await connectGuest(p, vmm, req, () => (tapsConnected = true));
+      // QEMU holds the namespace now (it runs in it since its start-up).
+      holder?.stop();
       if (stdio.master !== undefined) {
         handOnTerminal(stdio, req);
         if (req.mode === 'run') {
@@ -105,6 +117,7 @@ export class VmPlatform implements Platform {
       stopVolumeServers(servers);
       if (p.pod) releasePodShare(p.pod.shared);
       if (tapsConnected && p.netns !== undefined) disconnectTaps(p.netns, p.ifaces.map((i) => i.name));
+      holder?.stop();
       removeSocketAlias(p.dir);
       throw err;
     }
@@ -117,6 +130,13 @@ export class VmPlatform implements Platform {
   }
 
   async kill(rec: ContainerRecord, signal: number, all: boolean): Promise<void> {
+    if (rec.vm?.guestPid === undefined) {
+      // The guest never took the container (its create died during the hooks or the boot): the
+      // signal goes to what stands for it, the namespace holder or QEMU; delete removes the rest.
+      const hit = [signalVerified(rec.pid, rec.pidStartTime, signal), rec.vm !== undefined && signalVerified(rec.vm.vmmPid, rec.vm.vmmStartTime, signal)];
+      if (!hit.some(Boolean)) throw new MoatError('ESTATE', `cannot signal container ${JSON.stringify(rec.id)}: container not running (stopped)`);
+      return;
+    }
     const answer = await requestOnce(rec, { type: 'signal', signal, all });
     if (answer.type === 'error') throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)}: ${answer.message}`);
     expectAnswer(answer, 'ok', 'signal');
@@ -196,10 +216,15 @@ export class VmPlatform implements Platform {
       if (rec.cgroups) removeCgroups(rec.cgroups); // a create that failed before the VMM existed
       return;
     }
+    // A namespace only QEMU held (/proc/<its pid>/ns/net, the holder's; Docker may keep it by a
+    // bind mount): its redirection goes while that path is still QEMU's, never after.
+    const net = rec.vm.network;
+    const ownNetns = net?.netns === `/proc/${rec.vm.vmmPid}/ns/net`;
+    if (net && ownNetns && readProcStat(rec.vm.vmmPid)?.startTime === rec.vm.vmmStartTime) disconnectTaps(net.netns, net.interfaces);
     stopVmm(rec.vm);
     // They exit when QEMU disconnects; stopped here too if moat died between the two.
     stopVolumeServers(rec.vm.volumeServers ?? []);
-    if (rec.vm.network) disconnectTaps(rec.vm.network.netns, rec.vm.network.interfaces);
+    if (net && !ownNetns) disconnectTaps(net.netns, net.interfaces);
     // A pod's VM: its members' binds go before any file is removed (never through a bind).
     if (rec.vm.pod && !releasePodShare(rec.vm.pod.shared)) {
       throw new MoatError('ESTATE', `${rec.vm.pod.shared}: still mounted after unmounting; the vm's files are left in place`);
@@ -208,6 +233,11 @@ export class VmPlatform implements Platform {
     fs.rmSync(rec.vm.dir, { recursive: true, force: true });
     if (rec.cgroups) removeCgroups(rec.cgroups);
   }
+}
+
+/** prestart/createRuntime hooks (createContainer and startContainer are refused: spec.ts). */
+function hasCreateHooks(spec: Spec): boolean {
+  return (spec.hooks?.prestart ?? []).length > 0 || (spec.hooks?.createRuntime ?? []).length > 0;
 }
 
 async function requestOnce(rec: ContainerRecord, m: Parameters<Channel['send']>[0]): Promise<GuestMessage> {
