@@ -92,7 +92,8 @@ export class Vfs {
   constructor(readonly opts: VfsOptions) {
     if (opts.goferFd < 0) throw new Error('sentry VFS: no gofer channel (goferFd < 0)');
     this.client = new GoferClient(opts.goferFd, { names: 'latin1' });
-    const rootfs = new OverlayFs(new GoferFs(this.client, 0).root.inode);
+    // The rootfs is the sandbox's alone (runsc's default --file-access=exclusive): its lookups are kept.
+    const rootfs = new OverlayFs(new GoferFs(this.client, 0, false, true).root.inode);
     this.rootMount = new Mount(rootfs, rootfs.root, null, null, flags({ readonly: opts.readonly }), 'overlay');
     this.root = location(this.rootMount, rootfs.root);
     this.defaultMounts();
