@@ -26,9 +26,11 @@ export function walker(c: PathCtx, start: Location, rflags = 0): Walk {
   return new Walk(c.creds, c.fs.root, start, rflags);
 }
 
-/** stat, chdir, …: path resolved from start (a dirfd or the cwd). */
-export function lookupAt(c: PathCtx, start: Location, path: string, follow: boolean, rflags = 0): Resolved | number {
-  return resolveIn(walker(c, start, rflags), start, path, follow);
+/** stat, chdir, …: path resolved from start (a dirfd or the cwd); open: its file will be read (execve). */
+export function lookupAt(c: PathCtx, start: Location, path: string, follow: boolean, rflags = 0, open = false): Resolved | number {
+  const w = walker(c, start, rflags);
+  w.open = open;
+  return resolveIn(w, start, path, follow);
 }
 
 /** open(2) and openat2(2). */

@@ -227,7 +227,7 @@ export class Vfs {
   /** execveat: path from start; a final symlink is ELOOP unless follow (AT_SYMLINK_NOFOLLOW). */
   openExecAt(t: Task, start: Location, p: string, follow: boolean): ExecFile | number {
     this.caller = t;
-    const r = lookupAt(t, start, p, follow);
+    const r = lookupAt(t, start, p, follow, 0, true);
     if (typeof r === 'number') return r;
     if (r.file) return -EACCES;
     if (!follow && isSymlink(r)) return -ELOOP;

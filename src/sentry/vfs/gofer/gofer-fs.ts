@@ -37,6 +37,12 @@ const IDLE_FDS = 64;
 const MAX_MISSING = 16384;
 /** Directory entries an exclusive tree keeps in listings (beyond, listings are read each time). */
 const MAX_LISTED = 262144;
+/**
+ * Lookups of unknown names in one directory of an exclusive tree after which it is listed (a
+ * READDIR or two), so that later misses there are answered without a round trip: a search path
+ * (python's sys.path, a compiler's include directories) asks a directory for many absent names.
+ */
+const LIST_AFTER = 4;
 
 /** An inode number as a JavaScript number (folded to 53 bits: overlayfs xino can go above). */
 export function inoNumber(ino: bigint): number {
@@ -158,6 +164,8 @@ export class GoferInode extends Inode {
   private kids: Map<string, GoferInode> | undefined;
   private listing: DirEntry[] | undefined;
   private listed: Set<string> | undefined;
+  /** Exclusive trees: lookups of names not known yet, until the directory is listed. */
+  private unknown = 0;
 
   /** parent and name change with a rename (the handle is then walked again from there). */
   constructor(readonly fs: GoferFs, private h: number, st: GoferStat, public parent: GoferInode | null, public name: string) {
@@ -263,6 +271,11 @@ export class GoferInode extends Inode {
     const k = this.kids?.get(name);
     if (k) return k;
     if (this.fs.isMissing(this, name) || (this.listed && !this.listed.has(name))) return -ENOENT;
+    if (!this.listed && ++this.unknown === LIST_AFTER) {
+      this.readdir();
+      const listed = this.listed as Set<string> | undefined; // set by readdir
+      if (listed && !listed.has(name)) return -ENOENT;
+    }
     const h = this.handle();
     if (h < 0) return h;
     const names = [name];
