@@ -15,7 +15,7 @@
 // being resolved in the same round trip (WALKPATH), and a read-only open takes the file's fd with
 // it. The sandbox's own changes live in the overlay's upper layer, which is consulted first, so
 // none of this can go stale by them. Other trees (bind mounts, which the host may change) keep
-// only what they kept before: the VFS's positive dentries.
+// only the VFS's positive dentries, and those are walked again at each use (revalidate).
 
 import * as fs from 'node:fs';
 import { EACCES, EEXIST, EIO, ENFILE, ENOENT, ENOTDIR, EPERM, EROFS, ESTALE, EXDEV } from '../../abi/errno';
