@@ -36,4 +36,10 @@ if [ "${1:-}" = sdk ]; then
   sh scripts/ensure-packages.sh "moat bench" runsc
   MOAT_NATIVE_DIR="$PWD/build/native" exec node build/ts/bench/sdk.js
 fi
+# `sh scripts/bench.sh apps`: python3, gcc, node and git from the Debian apps rootfs under the sentry
+# against runsc on its ptrace platform (bench/apps.ts; BENCH_MOAT_BASE=<moat CLI> adds another build).
+if [ "${1:-}" = apps ]; then
+  sh scripts/ensure-packages.sh "moat bench" runsc mmdebstrap
+  MOAT_NATIVE_DIR="$PWD/build/native" exec node build/ts/bench/apps.js
+fi
 exec node build/ts/bench/run-true.js

@@ -308,6 +308,78 @@ static int op_walk(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
 	return new_entry(fd, dir->tree, dir, b + 8, nlen, r, out);
 }
 
+static int reopen_file(const struct handle *h, int flags);
+
+/* WALKPATH: component after component, each a WALK of its own (one step, no symlink followed, never
+ * out of the directory), in one round trip. Stops after a component that is not a directory (the
+ * sentry resolves symlinks and says what a file in the middle of a path is) and at the first
+ * failure: its errno comes in the reply's errno when nothing was walked, else in the body. */
+static int op_walkpath(const uint8_t *b, size_t len, uint8_t *r, size_t *out, int *fd_out)
+{
+	const uint8_t *names[WALK_MAX];
+	size_t lens[WALK_MAX], plen, n = 0, count = 0;
+	struct handle *dir;
+	uint16_t flags;
+	uint32_t value = 0;
+	int err = 0;
+
+	if (len < 8)
+		return EBADMSG;
+	plen = get16(b + 4);
+	flags = get16(b + 6);
+	if (len != 8 + plen || flags & ~WALK_OPEN)
+		return EBADMSG;
+	for (size_t i = 0, start = 0; i <= plen; i++) {
+		if (i < plen && b[8 + i] != '/')
+			continue;
+		if (n == WALK_MAX)
+			return EINVAL;
+		names[n] = b + 8 + start;
+		lens[n] = i - start;
+		/* An empty component ("a//b", "/a", "a/") is no name at all; "" alone is ENOENT, as WALK's. */
+		err = lens[n] == 0 && plen > 0 ? EINVAL : check_name(names[n], lens[n]);
+		if (err)
+			return err;
+		n++;
+		start = i + 1;
+	}
+	dir = handle_get(get32(b));
+	if (!dir)
+		return EBADF;
+	for (; count < n; count++) {
+		char name[MAX_NAME + 1];
+		uint8_t *e = r + 8 + count * WALK_ENTRY;
+		size_t elen;
+		int fd;
+
+		if (!S_ISDIR(dir->fmt)) {
+			err = count ? 0 : ENOTDIR;
+			break;
+		}
+		memcpy(name, names[count], lens[count]);
+		name[lens[count]] = '\0';
+		fd = open_step(dir->fd, name, O_PATH);
+		err = fd < 0 ? -fd : new_entry(fd, dir->tree, dir, names[count], lens[count], e, &elen);
+		if (err)
+			break;
+		value = get32(e);
+		dir = handle_get(value);
+	}
+	if (count == 0)
+		return err;
+	/* Asked to, the last one opened for reading; failing that is no failure of the walk. */
+	if (count == n && flags & WALK_OPEN && S_ISREG(dir->fmt)) {
+		int fd = reopen_file(dir, 0);
+
+		if (fd >= 0)
+			*fd_out = fd;
+	}
+	put32(r, (uint32_t)count);
+	put32(r + 4, (uint32_t)err);
+	*out = 8 + count * WALK_ENTRY;
+	return 0;
+}
+
 static int op_stat(const uint8_t *b, size_t len, uint8_t *r, size_t *out)
 {
 	struct stat st;
@@ -750,7 +822,7 @@ static int op_close(const uint8_t *b, size_t len, size_t *out)
 
 static int run(uint16_t op, const uint8_t *b, size_t len, uint8_t *r, size_t *out, int *fd_out)
 {
-	if (op < OP_HELLO || op > OP_SETATTR)
+	if (op < OP_HELLO || op > OP_WALKPATH)
 		return ENOSYS;
 	if (op != OP_HELLO && !hello_done)
 		return EPROTO;
@@ -779,6 +851,8 @@ static int run(uint16_t op, const uint8_t *b, size_t len, uint8_t *r, size_t *ou
 		return op_rename(b, len, out);
 	case OP_SETATTR:
 		return op_setattr(b, len, r, out);
+	case OP_WALKPATH:
+		return op_walkpath(b, len, r, out, fd_out);
 	default:
 		return op_close(b, len, out);
 	}

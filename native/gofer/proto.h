@@ -29,7 +29,16 @@ enum gofer_op {
 	OP_RENAME = 13,  /* u32 olddir, u32 newdir, u32 flags, u16 oldlen, u16 newlen, old, new -> (nothing) */
 	OP_SETATTR = 14, /* u32 handle, u32 mask, u32 mode, u32 uid, u32 gid, u32 0, u64 size,
 			    atime, mtime (i64 sec, u32 nsec, u32 0)  -> stat */
+	/* Several components in one round trip: path = 1..WALK_MAX names joined by single '/'. */
+	OP_WALKPATH = 15, /* u32 dir, u16 len, u16 flags, path[len] -> u32 count, u32 errno,
+			     count x (u32 handle, u32 0, stat) [+ the last one's fd with WALK_OPEN] */
 };
+
+/* WALKPATH: at most this many components; flag WALK_OPEN: when every component was walked and the
+ * last is a regular file, it also comes opened for reading (as OPEN with flags 0 would give it). */
+#define WALK_MAX 16
+#define WALK_OPEN 1u
+#define WALK_ENTRY (8 + STAT_SIZE)
 
 /* SETATTR mask bits. */
 #define SETATTR_MODE 1u

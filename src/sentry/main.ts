@@ -29,6 +29,7 @@ import { readHostFacts } from './host-facts';
 import { holdNetFiles, showSentryUidAsRoot } from './vfs/proc/net';
 import { Machine } from './kernel/machine';
 import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from '../state/sandbox-uid';
+import { startCpuProfile } from './cpu-profile';
 
 const FORWARDED = [1, 2, 3, 10, 12, 14, 15, 18, 20, 21, 22, 23, 28]; // HUP INT QUIT USR1 USR2 ALRM TERM CONT TSTP TTIN TTOU URG WINCH
 
@@ -146,6 +147,7 @@ export function sentryMain(argv: string[]): void {
     showSentryUidAsRoot(hostUid);
   }
   platform.prepareTemplate();
+  const profile = startCpuProfile(process.env.MOAT_SENTRY_CPU_PROF);
   const measureLog = process.env.MOAT_SENTRY_SECCOMP === 'measure' ? process.env.MOAT_SENTRY_SECCOMP_LOG : undefined;
   const confineErr = confineSentry({
     rootDir: path.dirname(path.resolve(cfgPath)),
@@ -163,6 +165,7 @@ export function sentryMain(argv: string[]): void {
     fail(`exec ${JSON.stringify(cfg.args[0])}: ${errnoText(r)}`);
   }
   const status = kernel.run();
+  profile?.stop();
   control?.close();
   kernel.shutdown();
   reporter.finish();

@@ -602,3 +602,53 @@ test('start-up: a bad invocation is refused with a message', () => {
     fs.closeSync(b);
   }
 });
+
+test('walkPath: several components in one round trip, stopping at a symlink, a file or a miss; an fd only when asked', () => {
+  const g = start();
+  try {
+    const c = g.client;
+    const r = entry(c.attach(0)).handle;
+    const w = c.walkPath(r, ['dir', 'sub', 'inner'], true);
+    assert.ok(typeof w === 'object');
+    assert.equal(w.err, 0);
+    assert.deepEqual(w.entries.map((e) => e.stat.ino), ['dir', 'dir/sub', 'dir/sub/inner'].map((p) => fs.statSync(path.join(root, p), { bigint: true }).ino));
+    assert.ok(w.fd >= 0, 'the last one opened for reading');
+    assert.equal(fs.readFileSync(w.fd, 'utf8'), 'inner\n');
+    fs.closeSync(w.fd);
+    // Each handle is a WALK's: the file's can be opened again, the directory's walked from.
+    assert.ok(c.open(w.entries[2]!.handle) >= 0);
+    assert.equal(entry(c.walk(w.entries[1]!.handle, 'inner')).stat.ino, w.entries[2]!.stat.ino);
+    // A miss after the first: what was walked, and why it stopped.
+    const miss = c.walkPath(r, ['dir', 'nope', 'x'], true);
+    assert.ok(typeof miss === 'object');
+    assert.deepEqual([miss.entries.length, miss.err, miss.fd], [1, E.ENOENT, -1]);
+    // A miss of the first: the errno, as WALK says it.
+    assert.equal(c.walkPath(r, ['nope', 'x']), -E.ENOENT);
+    // A symlink is never followed: the walk stops after it (the sentry resolves it), no error.
+    const up = c.walkPath(r, ['up', 'x'], true);
+    assert.ok(typeof up === 'object');
+    assert.deepEqual([up.entries.length, up.err, up.fd, up.entries[0]!.stat.mode & S_IFMT], [1, 0, -1, S_IFLNK]);
+    // So is a file in the middle; a file first is ENOTDIR for what follows only from a directory.
+    const f = c.walkPath(r, ['file', 'x']);
+    assert.ok(typeof f === 'object');
+    assert.deepEqual([f.entries.length, f.err], [1, 0]);
+    assert.equal(c.walkPath(f.entries[0]!.handle, ['x']), -E.ENOTDIR);
+    // Not asked: no fd.
+    const noOpen = c.walkPath(r, ['file']);
+    assert.ok(typeof noOpen === 'object');
+    assert.equal(noOpen.fd, -1);
+    // Bounds and names: checked by the client and, raw, by the gofer (before anything is walked).
+    assert.equal(c.walkPath(r, []), -E.EINVAL);
+    assert.equal(c.walkPath(r, Array(17).fill('dir')), -E.EINVAL);
+    assert.equal(c.walkPath(r, ['dir', '..']), -E.EINVAL);
+    assert.equal(c.walkPath(r, ['dir', 'a/b']), -E.EINVAL);
+    const walkPathRaw = (p: string, flags = 0) => raw(g.fd, msg(15, [r, 4], [Buffer.byteLength(p), 2], [flags, 2], Buffer.from(p))).err;
+    for (const p of ['dir//sub', '/dir', 'dir/', 'dir/../..', '.', 'dir/./sub', Array(17).fill('dir').join('/'), '']) assert.equal(walkPathRaw(p), p === '' ? E.ENOENT : E.EINVAL, JSON.stringify(p));
+    assert.equal(walkPathRaw('dir', 2), E.EBADMSG); // unknown flag
+    assert.equal(raw(g.fd, msg(15, [r, 4], [9, 2], [0, 2], Buffer.from('dir'))).err, E.EBADMSG); // length lies
+    assert.equal(raw(g.fd, msg(15, [0xffffffff, 4], [3, 2], [0, 2], Buffer.from('dir'))).err, E.EBADF);
+    assert.equal(typeof c.stat(r), 'object');
+  } finally {
+    g.close();
+  }
+});

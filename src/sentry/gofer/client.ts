@@ -31,10 +31,15 @@ import {
   OP_READLINK,
   OP_STAT,
   OP_WALK,
+  OP_WALKPATH,
   READDIR_END,
   REP_HDR,
   REQ_HDR,
   STAT_SIZE,
+  WALK_ENTRY,
+  WALK_MAX,
+  WALK_OPEN,
+  type GoferWalk,
   type GoferDirent,
   type GoferEntry,
   type GoferStat,
@@ -77,6 +82,8 @@ export class GoferClient {
   private broken = false;
   /** The fd that came with the last reply (OPEN's), or -1. */
   private received = -1;
+  /** Round trips so far, per op (index: the op number). */
+  readonly calls = new Array<number>(16).fill(0);
 
   /** Says hello on fd (the sentry's end of the channel); throws if the gofer does not answer in kind. */
   constructor(
@@ -117,6 +124,52 @@ export class GoferClient {
     this.req.writeUInt16LE(len, REQ_HDR + 4);
     this.req.writeUInt16LE(0, REQ_HDR + 6);
     return this.entryReply(this.call(OP_WALK, 8 + len));
+  }
+
+  /**
+   * names walked one after the other from dir (1..WALK_MAX plain components) in one round trip:
+   * what WALK of each in the previous one's handle would give, stopping at the first failure or
+   * after a non-directory. open: the last one, if walked and a regular file, comes opened for
+   * reading too (the fd is the caller's to close). -errno when not even the first was walked.
+   */
+  walkPath(dir: number, names: readonly string[], open = false): GoferWalk | number {
+    if (!isU32(dir)) return -EBADF;
+    if (names.length === 0 || names.length > WALK_MAX) return -EINVAL;
+    let off = REQ_HDR + 8;
+    for (let i = 0; i < names.length; i++) {
+      if (i > 0) this.req[off++] = 0x2f;
+      const len = this.putName(names[i]!, off);
+      if (len < 0) return len;
+      off += len;
+    }
+    this.req.writeUInt32LE(dir, REQ_HDR);
+    this.req.writeUInt16LE(off - REQ_HDR - 8, REQ_HDR + 4);
+    this.req.writeUInt16LE(open ? WALK_OPEN : 0, REQ_HDR + 6);
+    const n = this.call(OP_WALKPATH, off - REQ_HDR);
+    if (n < 0) return n;
+    const count = n >= 8 ? this.rep.readUInt32LE(REP_HDR) : 0;
+    const err = n >= 8 ? this.rep.readUInt32LE(REP_HDR + 4) : 0;
+    const fd = this.received;
+    this.received = -1;
+    // A malformed reply: no entries or more than asked, a length that does not fit, an fd that was
+    // not asked for or comes with a walk cut short.
+    if (count < 1 || count > names.length || n !== 8 + count * WALK_ENTRY || err >= 4096 || (fd >= 0 && (!open || count !== names.length || err !== 0))) {
+      if (fd >= 0) fs.closeSync(fd);
+      return this.fail();
+    }
+    const entries: GoferEntry[] = [];
+    for (let i = 0; i < count; i++) {
+      const at = REP_HDR + 8 + i * WALK_ENTRY;
+      const handle = this.rep.readUInt32LE(at);
+      const stat = handle !== 0 && this.rep.readUInt32LE(at + 4) === 0 && decodeStat(this.rep, at + 8);
+      if (!stat) {
+        if (fd >= 0) fs.closeSync(fd);
+        for (const e of entries) this.close(e.handle);
+        return this.fail();
+      }
+      entries.push({ handle, stat });
+    }
+    return { entries, err, fd };
   }
 
   stat(h: number): GoferStat | number {
@@ -301,6 +354,7 @@ export class GoferClient {
     this.req.writeUInt16LE(op, 0);
     this.req.writeUInt16LE(0, 2);
     this.req.writeUInt32LE(this.seq, 4);
+    this.calls[op]++;
     let res: { length: number; fd: number };
     try {
       res = this.native.goferCall(this.fd, this.req, this.rep, REQ_HDR + bodyLen);
@@ -315,7 +369,7 @@ export class GoferClient {
     }
     const err = r.readUInt32LE(8);
     if (err !== 0) return n === REP_HDR && err < 4096 && res.fd < 0 ? -err : this.fail();
-    if (res.fd >= 0 && op !== OP_OPEN) return this.fail();
+    if (res.fd >= 0 && op !== OP_OPEN && op !== OP_WALKPATH) return this.fail();
     return n - REP_HDR;
   }
 

@@ -21,6 +21,14 @@ export const OP_SYMLINK = 11;
 export const OP_UNLINK = 12;
 export const OP_RENAME = 13;
 export const OP_SETATTR = 14;
+export const OP_WALKPATH = 15;
+
+/** WALKPATH: at most this many components per request. */
+export const WALK_MAX = 16;
+/** WALKPATH flag: the last component, walked and a regular file, also comes opened for reading. */
+export const WALK_OPEN = 1;
+/** One WALKPATH reply entry: u32 handle, u32 0, stat. */
+export const WALK_ENTRY = 8 + 112;
 
 /** SETATTR's mask bits. */
 export const SETATTR_MODE = 1;
@@ -78,6 +86,14 @@ export interface GoferStat {
 export interface GoferEntry {
   handle: number;
   stat: GoferStat;
+}
+
+/** A WALKPATH's answer: the entries walked, in order, and why it stopped short (0: it did not, or at a non-directory). */
+export interface GoferWalk {
+  entries: GoferEntry[];
+  err: number;
+  /** The last entry opened for reading (WALK_OPEN), or -1. */
+  fd: number;
 }
 
 export interface GoferDirent {

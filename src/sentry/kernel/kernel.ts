@@ -15,7 +15,7 @@ import {
 } from '../platform';
 import { REG } from '../platform/registers';
 import { dispatchSyscall, syscallName } from '../syscalls/linux/table';
-import { straceBuffer, straceEnter, straceExit } from '../syscalls/linux/strace';
+import { goferNote, straceBuffer, straceEnter, straceExit } from '../syscalls/linux/strace';
 import { FdTable, type Vfs } from '../vfs';
 import { execTask } from './exec';
 import { copyCreds } from './creds';
@@ -422,6 +422,7 @@ export class Kernel {
     const strace = this.opts.strace;
     const entered = strace ? straceEnter(t, nr) : '';
     const buf = strace ? straceBuffer(t, nr) : 0;
+    const gofer = strace ? this.vfs.client.calls.slice() : undefined;
     // int $0x80 / sysenter: the 32-bit ABI, which the sentry does not offer (numbers differ).
     const rip = t.regs.get(REG.rip);
     const b0 = t.mm.byteAt(rip - 2);
@@ -441,7 +442,7 @@ export class Kernel {
     t.dropBlockState();
     t.interruptResult = -ERESTARTSYS;
     t.wakeOnSignal = false;
-    if (strace) strace(straceExit(t, nr, entered, r, buf));
+    if (strace) strace(straceExit(t, nr, entered, r, buf) + goferNote(gofer!, this.vfs.client.calls));
     if ((t.state as string) === 'blocked') return;
     if (r === -ERESTARTSYS && !t.hasDeliverableSignal()) r = -EINTR;
     t.retval = r;

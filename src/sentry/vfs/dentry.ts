@@ -3,7 +3,7 @@
 // cache in step with the file systems; procfs (whose names come and go with processes) is not
 // cached at all.
 
-import type { Inode } from './inode';
+import type { Inode, LookupHint } from './inode';
 
 export class Dentry {
   /** Children looked up so far (positive entries only). */
@@ -17,10 +17,13 @@ export class Dentry {
 }
 
 /** The child called name (not "." or ".."): from the cache, or looked up in the inode. */
-export function lookupChild(d: Dentry, name: string): Dentry | number {
+export function lookupChild(d: Dentry, name: string, hint?: LookupHint): Dentry | number {
   const c = d.children?.get(name);
-  if (c) return c;
-  const r = d.inode.lookup(name);
+  if (c) {
+    if (c.mounts > 0 || c.inode.revalidate()) return c;
+    forget(d, name); // gone or replaced on the host: looked up afresh
+  }
+  const r = d.inode.lookup(name, hint);
   if (typeof r === 'number') return r;
   return remember(d, name, r);
 }

@@ -161,6 +161,18 @@ export abstract class FileSystem {
   }
 }
 
+/**
+ * What a path resolution will ask for after this lookup, for a file system that can answer several
+ * components in one go (the gofer's WALKPATH): the path being resolved and where its components
+ * after the looked-up name start (path.length: none). open: the resolution ends in a read-only
+ * open of what the path names. Only a hint: lookup still answers for its one name.
+ */
+export interface LookupHint {
+  readonly path: string;
+  readonly at: number;
+  readonly open: boolean;
+}
+
 /** One file. The defaults refuse: each file system overrides what it supports. */
 export abstract class Inode {
   abstract readonly fs: FileSystem;
@@ -178,8 +190,16 @@ export abstract class Inode {
     return (this.attr().mode & S_IFMT) === S_IFDIR;
   }
 
-  lookup(_name: string): Inode | number {
+  lookup(_name: string, _hint?: LookupHint): Inode | number {
     return -ENOTDIR;
+  }
+  /**
+   * Whether a cached dentry of this inode still names it (its attributes refreshed on the way):
+   * false when the file was removed or replaced behind the VFS's back (a bind volume changed on
+   * the host). Everything the sentry alone changes is always valid.
+   */
+  revalidate(): boolean {
+    return true;
   }
   /** Every entry but "." and ".." (the VFS adds those). */
   readdir(): DirEntry[] | number {

@@ -7,7 +7,7 @@ import {
   EADDRINUSE, EBUSY, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTEMPTY, EPERM, EROFS, EXDEV,
 } from '../abi/errno';
 import {
-  MAX_SYMLINKS, O_CREAT, O_EXCL, O_NOFOLLOW, RENAME_EXCHANGE, RENAME_NOREPLACE,
+  MAX_SYMLINKS, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_TRUNC, RENAME_EXCHANGE, RENAME_NOREPLACE,
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID,
 } from './constants';
 import { forget, isAncestor, move, remember, swap, type Dentry } from './dentry';
@@ -26,15 +26,19 @@ export function walker(c: PathCtx, start: Location, rflags = 0): Walk {
   return new Walk(c.creds, c.fs.root, start, rflags);
 }
 
-/** stat, chdir, …: path resolved from start (a dirfd or the cwd). */
-export function lookupAt(c: PathCtx, start: Location, path: string, follow: boolean, rflags = 0): Resolved | number {
-  return resolveIn(walker(c, start, rflags), start, path, follow);
+/** stat, chdir, …: path resolved from start (a dirfd or the cwd); open: its file will be read (execve). */
+export function lookupAt(c: PathCtx, start: Location, path: string, follow: boolean, rflags = 0, open = false): Resolved | number {
+  const w = walker(c, start, rflags);
+  w.open = open;
+  return resolveIn(w, start, path, follow);
 }
 
 /** open(2) and openat2(2). */
 export function openAt(c: OpenCtx & UmaskCtx, start: Location, path: string, flags: number, mode: number, rflags: number, console?: FileDescription): FileDescription | number {
   const w = walker(c, start, rflags);
   if (!(flags & O_CREAT)) {
+    // A file opened for reading only: the gofer may hand its fd over with the walk.
+    w.open = (flags & (O_ACCMODE | O_PATH | O_DIRECTORY | O_TRUNC)) === 0;
     const r = resolveIn(w, start, path, !(flags & O_NOFOLLOW));
     return typeof r === 'number' ? r : openResolved(c, r, flags, console);
   }

@@ -14,6 +14,7 @@ import {
 import { lookupChild } from './dentry';
 import type { FileDescription } from './file';
 import { enterMounts, parentOf, sameLocation, type Location } from './mount';
+import type { LookupHint } from './inode';
 import { MAY_EXEC, mayFollowLink, permission, type FsCreds } from './permission';
 
 /** What a path resolution needs of the task: its credentials, root and working directory. */
@@ -28,8 +29,13 @@ export interface Resolved extends Location {
 }
 
 /** One resolution's state: the root it may not leave and the links it has followed. */
-export class Walk {
+export class Walk implements LookupHint {
   links = 0;
+  /** The lookup hint (inode.ts LookupHint) for the step under way; at -1: none. */
+  path = '';
+  at = -1;
+  /** The resolution ends in a read-only open (openAt sets it). */
+  open = false;
   readonly root: Location;
   /** RESOLVE_BENEATH: the location ".." may not climb above. */
   readonly beneath: Location | null;
@@ -76,7 +82,7 @@ export function walkParent(w: Walk, start: Location, path: string): Parent | num
     while (k < n && path.charCodeAt(k) === 0x2f) k++;
     const name = path.slice(i, j);
     if (k >= n) return isDirLoc(cur) ? { dir: cur, name, trailing: j < n } : -ENOTDIR;
-    const next = step(w, cur, name, true);
+    const next = stepAhead(w, cur, name, true, path, k);
     if (typeof next === 'number') return next;
     if (next.file) return -ENOTDIR;
     cur = next;
@@ -89,9 +95,18 @@ export function resolveIn(w: Walk, start: Location, path: string, follow: boolea
   const p = walkParent(w, start, path);
   if (typeof p === 'number') return p;
   if (p.name === '') return p.dir;
-  const r = step(w, p.dir, p.name, follow || p.trailing);
+  const r = stepAhead(w, p.dir, p.name, follow || p.trailing, path, path.length);
   if (typeof r === 'number') return r;
   if (p.trailing && (r.file || !r.dentry.inode.isDir)) return -ENOTDIR;
+  return r;
+}
+
+/** step, with the rest of path (from at) as the lookup's hint (only for this step's own lookup). */
+function stepAhead(w: Walk, dir: Location, name: string, follow: boolean, path: string, at: number): Resolved | number {
+  w.path = path;
+  w.at = at;
+  const r = step(w, dir, name, follow);
+  w.at = -1;
   return r;
 }
 
@@ -104,7 +119,7 @@ export function step(w: Walk, dir: Location, name: string, follow: boolean): Res
   if (name === '.') return dir;
   if (name === '..') return dotdot(w, dir);
   if (name.length > NAME_MAX) return -ENAMETOOLONG;
-  const c = lookupChild(dir.dentry, name);
+  const c = lookupChild(dir.dentry, name, w.at >= 0 ? w : undefined);
   if (typeof c === 'number') return c;
   let l: Location = { mount: dir.mount, dentry: c };
   if (c.mounts > 0) {

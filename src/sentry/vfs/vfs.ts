@@ -92,7 +92,8 @@ export class Vfs {
   constructor(readonly opts: VfsOptions) {
     if (opts.goferFd < 0) throw new Error('sentry VFS: no gofer channel (goferFd < 0)');
     this.client = new GoferClient(opts.goferFd, { names: 'latin1' });
-    const rootfs = new OverlayFs(new GoferFs(this.client, 0).root.inode);
+    // The rootfs is the sandbox's alone (runsc's default --file-access=exclusive): its lookups are kept.
+    const rootfs = new OverlayFs(new GoferFs(this.client, 0, false, true).root.inode);
     this.rootMount = new Mount(rootfs, rootfs.root, null, null, flags({ readonly: opts.readonly }), 'overlay');
     this.root = location(this.rootMount, rootfs.root);
     this.defaultMounts();
@@ -226,7 +227,7 @@ export class Vfs {
   /** execveat: path from start; a final symlink is ELOOP unless follow (AT_SYMLINK_NOFOLLOW). */
   openExecAt(t: Task, start: Location, p: string, follow: boolean): ExecFile | number {
     this.caller = t;
-    const r = lookupAt(t, start, p, follow);
+    const r = lookupAt(t, start, p, follow, 0, true);
     if (typeof r === 'number') return r;
     if (r.file) return -EACCES;
     if (!follow && isSymlink(r)) return -ELOOP;

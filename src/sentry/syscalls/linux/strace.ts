@@ -90,6 +90,18 @@ export function straceExit(t: Task, nr: number, entered: string, r: number, bufA
   return `${entered}) = ${res}${extra}`;
 }
 
+const GOFER_OPS = ['', 'HELLO', 'ATTACH', 'WALK', 'STAT', 'READLINK', 'READDIR', 'OPEN', 'CLOSE', 'CREATE', 'MKDIR', 'SYMLINK', 'UNLINK', 'RENAME', 'SETATTR', 'WALKPATH'];
+
+/** The gofer round trips a call made (counts per op, before and after), as " [gofer WALK×2 OPEN]"; '' for none. */
+export function goferNote(before: readonly number[], after: readonly number[]): string {
+  let out = '';
+  for (let op = 1; op < after.length; op++) {
+    const n = after[op]! - (before[op] ?? 0);
+    if (n > 0) out += ` ${GOFER_OPS[op] ?? op}${n > 1 ? `×${n}` : ''}`;
+  }
+  return out ? ` [gofer${out}]` : '';
+}
+
 /** The buffer argument's address, read before the call. */
 export function straceBuffer(t: Task, nr: number): number {
   const sig = SIGNATURES[syscallName(nr)];

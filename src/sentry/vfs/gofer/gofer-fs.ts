@@ -7,21 +7,42 @@
 //
 // Handles are bounded: the least recently used are closed when there are too many, and walked
 // again from the parent (whose handle is itself re-walked if need be) when next needed.
+//
+// An *exclusive* tree (the rootfs: read-only, under the overlay, changed by nothing but this sandbox,
+// as runsc's default --file-access=exclusive assumes) also keeps what it learnt: each directory's
+// children by name, the names it lacks (negative entries, bounded), and its full listing once read
+// (a name not in it is ENOENT without asking). A lookup that misses walks the rest of the path
+// being resolved in the same round trip (WALKPATH), and a read-only open takes the file's fd with
+// it. The sandbox's own changes live in the overlay's upper layer, which is consulted first, so
+// none of this can go stale by them. Other trees (bind mounts, which the host may change) keep
+// only the VFS's positive dentries, and those are walked again at each use (revalidate).
 
 import * as fs from 'node:fs';
-import { EACCES, EEXIST, EIO, ENFILE, ENOENT, EPERM, EROFS, ESTALE, EXDEV } from '../../abi/errno';
+import { EACCES, EEXIST, EIO, ENFILE, ENOENT, ENOTDIR, EPERM, EROFS, ESTALE, EXDEV } from '../../abi/errno';
+import { WALK_MAX } from '../../gofer/protocol';
 import {
   AT_REMOVEDIR, O_RDWR, O_WRONLY, SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_SIZE, SETATTR_UID,
   type GoferClient, type GoferEntry, type GoferSetAttr, type GoferStat,
 } from '../../gofer';
-import { dtype, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from '../constants';
+import type { GoferWalk } from '../../gofer/protocol';
+import { dtype, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from '../constants';
 import { Dentry } from '../dentry';
 import { LocalNode, LocalNodes } from './local-node';
-import { FileSystem, Inode, Timespec, type Attr, type CreateReq, type DirEntry, type FileData, type RenameReq, type SetAttr } from '../inode';
+import { FileSystem, Inode, Timespec, type Attr, type CreateReq, type DirEntry, type FileData, type LookupHint, type RenameReq, type SetAttr } from '../inode';
 
 export const V9FS_MAGIC = 0x01021997;
 /** Donated fds kept open after their last user, for the next open of the same file. */
 const IDLE_FDS = 64;
+/** Negative entries an exclusive tree keeps (all are dropped when there would be more). */
+const MAX_MISSING = 16384;
+/** Directory entries an exclusive tree keeps in listings (beyond, listings are read each time). */
+const MAX_LISTED = 262144;
+/**
+ * Lookups of unknown names in one directory of an exclusive tree after which it is listed (a
+ * READDIR or two), so that later misses there are answered without a round trip: a search path
+ * (python's sys.path, a compiler's include directories) asks a directory for many absent names.
+ */
+const LIST_AFTER = 4;
 
 /** An inode number as a JavaScript number (folded to 53 bits: overlayfs xino can go above). */
 export function inoNumber(ino: bigint): number {
@@ -46,9 +67,20 @@ export class GoferFs extends FileSystem {
   /** Socket files bound in this (writable) tree: the sandbox's own, never on the host. */
   readonly local = new LocalNodes();
 
-  /** writable: the gofer serves the tree read-write (otherwise changes are EROFS here). */
-  constructor(readonly client: GoferClient, readonly tree: number, readonly writable = false) {
+  /** Names known to be missing, by directory (exclusive trees only), and how many. */
+  private readonly missing = new Map<GoferInode, Set<string>>();
+  private missingCount = 0;
+  /** Entries held in directory listings (exclusive trees only). */
+  listed = 0;
+
+  /**
+   * writable: the gofer serves the tree read-write (otherwise changes are EROFS here). exclusive:
+   * nothing but this sandbox changes the tree, so lookups, misses and listings are kept (a
+   * read-only tree only: the sandbox's changes go to an overlay above it).
+   */
+  constructor(readonly client: GoferClient, readonly tree: number, readonly writable = false, readonly exclusive = false) {
     super();
+    if (writable && exclusive) throw new Error(`gofer: tree ${tree}: a writable tree cannot be cached as exclusive`);
     const e = client.attach(tree);
     if (typeof e === 'number') throw new Error(`gofer: attach tree ${tree}: errno ${-e}`);
     // Most of the gofer's table: each eviction costs a CLOSE round trip. The rest is left for the
@@ -84,6 +116,28 @@ export class GoferFs extends FileSystem {
     return this.client.walk(dir, name);
   }
 
+  /** A WALKPATH, making room in the gofer's table if it is full, as walk does. */
+  walkPath(dir: number, names: string[], open: boolean): GoferWalk | number {
+    const r = this.client.walkPath(dir, names, open);
+    if (r !== -ENFILE) return r;
+    this.evict(this.handles.size >> 1);
+    return this.client.walkPath(dir, names, open);
+  }
+
+  isMissing(dir: GoferInode, name: string): boolean {
+    return this.missing.get(dir)?.has(name) === true;
+  }
+
+  noteMissing(dir: GoferInode, name: string): void {
+    if (++this.missingCount > MAX_MISSING) {
+      this.missing.clear();
+      this.missingCount = 1;
+    }
+    let s = this.missing.get(dir);
+    if (!s) this.missing.set(dir, (s = new Set()));
+    s.add(name);
+  }
+
   /** A donated fd has no user any more: keep it a while, closing the oldest idle one. */
   idle(i: GoferInode): void {
     this.idleFds.set(i, true);
@@ -106,6 +160,12 @@ export class GoferInode extends Inode {
   private target: string | undefined;
   private fd = -1;
   private fdUsers = 0;
+  /** Exclusive trees: children looked up so far, and the full listing once read (with its names). */
+  private kids: Map<string, GoferInode> | undefined;
+  private listing: DirEntry[] | undefined;
+  private listed: Set<string> | undefined;
+  /** Exclusive trees: lookups of names not known yet, until the directory is listed. */
+  private unknown = 0;
 
   /** parent and name change with a rename (the handle is then walked again from there). */
   constructor(readonly fs: GoferFs, private h: number, st: GoferStat, public parent: GoferInode | null, public name: string) {
@@ -161,13 +221,36 @@ export class GoferInode extends Inode {
     return this.h;
   }
 
+  /**
+   * A tree the host may change (not exclusive: a bind volume, as runsc's shared file access
+   * revalidates): the name walked again, the same inode (then its attributes as they are now), or
+   * false. One WALK (and a CLOSE of the handle it replaces) per cached component.
+   */
+  override revalidate(): boolean {
+    if (this.fs.exclusive || !this.parent) return true;
+    const ph = this.parent.handle();
+    if (ph < 0) return ph !== -ESTALE;
+    const e = this.fs.walk(ph, this.name);
+    if (typeof e === 'number') return e !== -ENOENT && e !== -ENOTDIR;
+    if (e.stat.ino !== this.inoBig || (e.stat.mode & S_IFMT) !== (this.a.mode & S_IFMT)) {
+      this.fs.client.close(e.handle);
+      return false;
+    }
+    this.dropHandle();
+    this.h = e.handle;
+    this.fs.touch(this);
+    this.update(e.stat);
+    return true;
+  }
+
   dropHandle(): void {
     if (this.h === 0) return;
     this.fs.client.close(this.h);
     this.h = 0;
   }
 
-  override lookup(name: string): Inode | number {
+  override lookup(name: string, hint?: LookupHint): Inode | number {
+    if (this.fs.exclusive) return this.lookupKept(name, hint);
     const l = this.fs.local.get(this.inoBig, name);
     if (l) return l;
     const h = this.handle();
@@ -179,12 +262,76 @@ export class GoferInode extends Inode {
     return i;
   }
 
+  /**
+   * lookup in an exclusive tree: what is known, else one WALKPATH of name and the components the
+   * hint says come next (up to the first "." or ".." and WALK_MAX in all), each kept as a child
+   * of the one before; a read-only open of the path's end takes the file's fd along.
+   */
+  private lookupKept(name: string, hint: LookupHint | undefined): Inode | number {
+    const k = this.kids?.get(name);
+    if (k) return k;
+    if (this.fs.isMissing(this, name) || (this.listed && !this.listed.has(name))) return -ENOENT;
+    if (!this.listed && ++this.unknown === LIST_AFTER) {
+      this.readdir();
+      const listed = this.listed as Set<string> | undefined; // set by readdir
+      if (listed && !listed.has(name)) return -ENOENT;
+    }
+    const h = this.handle();
+    if (h < 0) return h;
+    const names = [name];
+    const toEnd = hint ? ahead(hint, names) : true;
+    let r = this.fs.walkPath(h, names, toEnd && hint?.open === true);
+    // A name ahead the protocol cannot carry is that step's to report, not this one's.
+    if (typeof r === 'number' && r !== -ENOENT && names.length > 1) {
+      names.length = 1;
+      r = this.fs.walkPath(h, names, false);
+    }
+    if (typeof r === 'number') {
+      if (r === -ENOENT) this.fs.noteMissing(this, name);
+      return r;
+    }
+    let dir: GoferInode = this;
+    for (let i = 0; i < r.entries.length; i++) {
+      const e = r.entries[i]!;
+      const kid = dir.kids?.get(names[i]!);
+      if (kid) {
+        // Known already (walked by another way since): keep the one the VFS may hold.
+        this.fs.client.close(e.handle);
+        dir = kid;
+        continue;
+      }
+      const node = new GoferInode(this.fs, e.handle, e.stat, dir, names[i]!);
+      this.fs.touch(node);
+      (dir.kids ??= new Map()).set(names[i]!, node);
+      dir = node;
+    }
+    if (r.err === ENOENT && r.entries.length < names.length) this.fs.noteMissing(dir, names[r.entries.length]!);
+    if (r.fd >= 0) dir.adoptFd(r.fd);
+    return this.kids!.get(name)!;
+  }
+
+  /** An fd of this file that came with a walk: kept as an idle one, for the open that asked. */
+  private adoptFd(fd: number): void {
+    if (this.fd >= 0) {
+      fs.closeSync(fd);
+      return;
+    }
+    this.fd = fd;
+    if (this.fdUsers === 0) this.fs.idle(this);
+  }
+
   override readdir(): DirEntry[] | number {
+    if (this.listing) return this.listing.slice();
     const h = this.handle();
     if (h < 0) return h;
     const r = this.fs.client.readdir(h);
     if (typeof r === 'number') return r;
     const out = r.map((d) => ({ name: d.name, ino: inoNumber(d.ino), type: d.type }));
+    if (this.fs.exclusive && this.fs.listed + out.length <= MAX_LISTED) {
+      this.fs.listed += out.length;
+      this.listing = out.slice();
+      this.listed = new Set(out.map((d) => d.name));
+    }
     for (const [name, n] of this.fs.local.list(this.inoBig)) out.push({ name, ino: n.ino, type: dtype(n.attr().mode) });
     return out;
   }
@@ -367,6 +514,27 @@ export class GoferInode extends Inode {
     if (this.fd < 0 || this.fdUsers > 0) return;
     fs.closeSync(this.fd);
     this.fd = -1;
+  }
+}
+
+/**
+ * The plain components of hint.path from hint.at, appended to names (up to WALK_MAX in all; a
+ * ".", "..", or a name too long ends them); whether they reach the path's end.
+ */
+function ahead(hint: LookupHint, names: string[]): boolean {
+  const p = hint.path;
+  const n = p.length;
+  let i = hint.at;
+  for (;;) {
+    while (i < n && p.charCodeAt(i) === 0x2f) i++;
+    if (i >= n) return true;
+    if (names.length >= WALK_MAX) return false;
+    let j = p.indexOf('/', i);
+    if (j < 0) j = n;
+    const c = p.slice(i, j);
+    if (c === '.' || c === '..' || c.length > NAME_MAX) return false;
+    names.push(c);
+    i = j;
   }
 }
 

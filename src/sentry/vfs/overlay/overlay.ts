@@ -12,7 +12,7 @@
 import { EEXIST, EINVAL, ENOENT, EXDEV } from '../../abi/errno';
 import { RENAME_EXCHANGE, S_IFCHR, S_IFMT } from '../constants';
 import { Dentry } from '../dentry';
-import { cloneAttr, copyAttr, FileSystem, Inode, type Attr, type CreateReq, type DirEntry, type FileData, type RenameReq, type SetAttr, type StatFs } from '../inode';
+import { cloneAttr, copyAttr, FileSystem, Inode, type LookupHint, type Attr, type CreateReq, type DirEntry, type FileData, type RenameReq, type SetAttr, type StatFs } from '../inode';
 import { MemDir, MemFile, MemSpecial, type MemInode } from '../tmpfs/inode';
 import { TmpFs } from '../tmpfs/tmpfs';
 import { copyUp } from './copy-up';
@@ -95,7 +95,7 @@ export class OverlayInode extends Inode {
     return ld !== null && typeof ld.lookup(name) !== 'number';
   }
 
-  override lookup(name: string): Inode | number {
+  override lookup(name: string, hint?: LookupHint): Inode | number {
     const up = this.upper;
     let u: MemInode | undefined;
     if (up) {
@@ -106,13 +106,19 @@ export class OverlayInode extends Inode {
     let l: Inode | null = null;
     const ld = this.lowerDir();
     if (ld && (!u || (u instanceof MemDir && !u.opaque))) {
-      const r = ld.lookup(name);
+      // The rest of the path is worth walking ahead only where the upper layer has no say.
+      const r = ld.lookup(name, u ? undefined : hint);
       if (typeof r !== 'number') l = r;
       else if (!u && r !== -ENOENT) return r;
     }
     if (u) return new OverlayInode(this.fs, u, l && l.isDir && u instanceof MemDir ? l : null);
     if (l) return new OverlayInode(this.fs, null, l);
     return this.upper || this.lower?.isDir ? -ENOENT : super.lookup(name);
+  }
+
+  /** Only what still comes from the lower layer can change behind the overlay's back. */
+  override revalidate(): boolean {
+    return this.upper !== null || this.lower === null || this.lower.revalidate();
   }
 
   override readdir(): DirEntry[] | number {

@@ -1,0 +1,34 @@
+// MOAT_SENTRY_CPU_PROF=<file> in moat's environment: the sentry profiles itself with V8's sampling
+// profiler (the inspector's Profiler domain, in-process) from before the application's first
+// instruction to its end, and writes the profile (a .cpuprofile JSON, as `node --cpu-prof` makes;
+// open it in Chrome's DevTools or speedscope) to the file, which it opens before it confines
+// itself. For measuring only: the profiler's sampling thread makes calls the seccomp allow-list
+// may lack, so run it with MOAT_SENTRY_SECCOMP=measure.
+
+import * as fs from 'node:fs';
+import { Session } from 'node:inspector';
+
+export interface CpuProfile {
+  stop(): void;
+}
+
+/** Open the file and start the profiler (before confinement); undefined when the knob is unset. */
+export function startCpuProfile(file: string | undefined): CpuProfile | undefined {
+  if (!file) return undefined;
+  const fd = fs.openSync(file, 'w', 0o600);
+  const s = new Session();
+  s.connect();
+  s.post('Profiler.enable');
+  s.post('Profiler.setSamplingInterval', { interval: 200 });
+  s.post('Profiler.start');
+  return {
+    stop(): void {
+      // The in-process session answers synchronously: the callback runs before post returns.
+      s.post('Profiler.stop', (err, r) => {
+        if (!err) fs.writeSync(fd, JSON.stringify(r.profile));
+        fs.closeSync(fd);
+      });
+      s.disconnect();
+    },
+  };
+}
