@@ -11,7 +11,8 @@
 // and `moat --isolation=sentry run`.
 // Writes bench/results/net.md.
 //
-//   sh scripts/bench.sh net    (BENCH_ROUNDS, BENCH_ROUND_TRIPS, BENCH_MIB, BENCH_REDIS_REQUESTS tune it)
+//   sh scripts/bench.sh net    (BENCH_ROUNDS, BENCH_ROUND_TRIPS, BENCH_MIB, BENCH_REDIS_REQUESTS tune it;
+//                               BENCH_NO_VDSO=1 adds the sentry without its vDSO)
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -28,23 +29,27 @@ const MIB = Number(process.env.BENCH_MIB ?? 256);
 const REDIS_REQUESTS = Number(process.env.BENCH_REDIS_REQUESTS ?? 20000);
 const TIMEOUT_MS = 300_000;
 
-type Platform = 'native' | 'runsc ptrace' | 'moat sentry' | 'moat sentry (baseline)';
+type Platform = 'native' | 'runsc ptrace' | 'moat sentry' | 'moat sentry (baseline)' | 'moat sentry (no vDSO)';
 /**
  * BENCH_BASELINE_NATIVE=DIR adds a column: the sentry with another build's native layer (e.g. the
  * commit before a change, built into DIR), run alternating with the others, for a before/after
  * under the same machine load.
  */
 const BASELINE = process.env.BENCH_BASELINE_NATIVE;
-const PLATFORMS: Platform[] = ['native', 'runsc ptrace', 'moat sentry', ...(BASELINE ? ['moat sentry (baseline)' as const] : [])];
-const HARNESS: Record<Platform, Runtime> = { native: 'native', 'runsc ptrace': 'runsc', 'moat sentry': 'sentry', 'moat sentry (baseline)': 'sentry' };
+/** BENCH_NO_VDSO=1 adds a column: the sentry without its vDSO (MOAT_SENTRY_VDSO=0, every clock read a syscall). */
+const NO_VDSO = process.env.BENCH_NO_VDSO === '1';
+const PLATFORMS: Platform[] = ['native', 'runsc ptrace', 'moat sentry', ...(BASELINE ? ['moat sentry (baseline)' as const] : []), ...(NO_VDSO ? ['moat sentry (no vDSO)' as const] : [])];
+const HARNESS: Record<Platform, Runtime> = { native: 'native', 'runsc ptrace': 'runsc', 'moat sentry': 'sentry', 'moat sentry (baseline)': 'sentry', 'moat sentry (no vDSO)': 'sentry' };
 
 /** Run fn with MOAT_NATIVE_DIR set for the platform (the baseline's build) and restored after. */
 function withNative<T>(p: Platform, fn: () => T): T {
   const saved = process.env.MOAT_NATIVE_DIR;
   if (p === 'moat sentry (baseline)') process.env.MOAT_NATIVE_DIR = BASELINE;
+  if (p === 'moat sentry (no vDSO)') process.env.MOAT_SENTRY_VDSO = '0';
   try {
     return fn();
   } finally {
+    delete process.env.MOAT_SENTRY_VDSO;
     if (saved === undefined) delete process.env.MOAT_NATIVE_DIR;
     else process.env.MOAT_NATIVE_DIR = saved;
   }
@@ -99,6 +104,7 @@ function main(): void {
     if (p === 'native') return cmd;
     if (p === 'runsc ptrace') return ['runsc', '--root', runscRoot, '--platform=ptrace', '--network=none', 'do', ...cmd];
     if (p === 'moat sentry (baseline)') return ['env', `MOAT_NATIVE_DIR=${BASELINE}`, MOAT, '--root', stateRoot, 'do', '--isolation=sentry', '--', ...cmd];
+    if (p === 'moat sentry (no vDSO)') return ['env', 'MOAT_SENTRY_VDSO=0', MOAT, '--root', stateRoot, 'do', '--isolation=sentry', '--', ...cmd];
     return [MOAT, '--root', stateRoot, 'do', '--isolation=sentry', '--', ...cmd];
   };
   const rootfs = appsRootfs();
@@ -166,7 +172,8 @@ function main(): void {
     'Commands: tcp — native = the binary; runsc = `runsc --platform=ptrace --network=none do BIN`; moat sentry = `moat do --isolation=sentry -- BIN`. ' +
       'redis — the apps bundle (test/apps/harness.ts) under `moat run` (native isolation: namespaces only, the native column), `runsc --platform=ptrace --network=none run`, `moat --isolation=sentry run`. ' +
       'runsc serves 127.0.0.1 from its own netstack; the sentry from host sockets in the sandbox\'s own network namespace (docs/sentry.md, Networking).' +
-      (BASELINE ? ` "moat sentry (baseline)": the same sentry with the native layer of another build (${BASELINE}).` : ''),
+      (BASELINE ? ` "moat sentry (baseline)": the same sentry with the native layer of another build (${BASELINE}).` : '') +
+      (NO_VDSO ? ' "moat sentry (no vDSO)": the same sentry with `MOAT_SENTRY_VDSO=0` (every clock read a trapped syscall).' : ''),
     '',
     `| benchmark (higher is better) | ${PLATFORMS.join(' | ')} | moat sentry / runsc ptrace |`,
     `|---|${PLATFORMS.map(() => '---:|').join('')}---:|`,

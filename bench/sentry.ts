@@ -1,8 +1,9 @@
 // Benchmark: the sentry platform (issue #5) against gVisor's runsc on its ptrace platform (and
 // systrap, where this runsc has it) and against no sandbox at all, in one run on one machine:
 //  * the syscall micro-benchmark bench/sentry/syscalls.c (one static binary: getpid, a 1-byte read
-//    of /dev/zero, open+close of /dev/null; it reports ns per operation), run ROUNDS times per
-//    platform, alternating, medians;
+//    of /dev/zero, open+close of /dev/null, clock_gettime through libc; it reports ns per
+//    operation), run ROUNDS times per platform, alternating, medians; the sentry also without its
+//    vDSO (MOAT_SENTRY_VDSO=0), for what the vDSO saves;
 //  * start-up: `do /bin/true` (and the static `/bin/busybox true`), START_ROUNDS alternating rounds,
 //    median wall-clock ms from spawn to exit.
 // Every sandbox runs the binary from the host root: `runsc do` and `moat do` both give the sandbox a
@@ -27,12 +28,13 @@ const START_ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 11);
 const TARGET_MS = Number(process.env.BENCH_TARGET_MS ?? 300);
 const TIMEOUT_MS = 120_000;
 
-const CASES = ['getpid', 'read_dev_zero_1B', 'open_close_dev_null'] as const;
+const CASES = ['getpid', 'read_dev_zero_1B', 'open_close_dev_null', 'clock_gettime'] as const;
 type Case = (typeof CASES)[number];
 const CASE_LABEL: Record<Case, string> = {
   getpid: '`syscall(SYS_getpid)`, µs/op',
   read_dev_zero_1B: '1-byte `read` of /dev/zero, µs/op',
   open_close_dev_null: '`open`+`close` of /dev/null, µs/op',
+  clock_gettime: '`clock_gettime(CLOCK_MONOTONIC)` through libc (vDSO), µs/op',
 };
 
 interface Platform {
@@ -91,10 +93,13 @@ function main(): void {
     { name: 'moat sentry', argv: (cmd) => [MOAT, '--root', moatRoot, 'do', '--isolation=sentry', '--', ...cmd] },
   ];
   const moatNative: Platform = { name: 'moat do (native isolation)', argv: (cmd) => [MOAT, '--root', moatRoot, 'do', '--', ...cmd] };
+  /** The sentry without its vDSO (every clock read a syscall): micro-benchmark only. */
+  const noVdso: Platform = { name: 'moat sentry, no vDSO', argv: (cmd) => ['env', 'MOAT_SENTRY_VDSO=0', MOAT, '--root', moatRoot, 'do', '--isolation=sentry', '--', ...cmd] };
+  const microPlatforms = [...platforms, noVdso];
   const bin = path.join(work, 'syscalls');
   execFileSync('gcc', ['-static', '-O2', '-Wall', '-Werror', '-o', bin, path.join(REPO, 'bench', 'sentry', 'syscalls.c')]);
 
-  const micro = new Map<string, Record<Case, number[]>>(platforms.map((p) => [p.name, { getpid: [], read_dev_zero_1B: [], open_close_dev_null: [] }]));
+  const micro = new Map<string, Record<Case, number[]>>(microPlatforms.map((p) => [p.name, Object.fromEntries(CASES.map((c) => [c, []])) as unknown as Record<Case, number[]>]));
   const startCases: Array<{ label: string; cmd: string[] }> = [
     { label: '`do /bin/true` start-up, ms', cmd: ['/bin/true'] },
     { label: '`do /bin/busybox true` (static) start-up, ms', cmd: [BUSYBOX, 'true'] },
@@ -104,7 +109,7 @@ function main(): void {
   try {
     // Micro-benchmark: each platform once per round, alternating.
     for (let round = 0; round < ROUNDS; round++) {
-      for (const p of platforms) {
+      for (const p of microPlatforms) {
         if (p.failed !== undefined) continue;
         const o = run(p.argv([bin, String(TARGET_MS)]), cleanMoat);
         if (o.error !== undefined) {
@@ -183,9 +188,12 @@ function main(): void {
     '',
     `For reference, \`moat do\` with native isolation: ${moatNativeStart.join('; ')}.`,
     '',
+    `The sentry without its vDSO (\`MOAT_SENTRY_VDSO=0\`: every clock read a trapped syscall): clock_gettime ${cell(noVdso, micro.get(noVdso.name)!.clock_gettime, fmtUs)} µs/op ` +
+      `(with it: ${cell(sentry, micro.get(sentry.name)!.clock_gettime, fmtUs)}; getpid without it: ${cell(noVdso, micro.get(noVdso.name)!.getpid, fmtUs)}).`,
+    '',
     'Individual micro-benchmark runs (µs/op):',
     '',
-    ...platforms.flatMap((p) => (micro.get(p.name)!.getpid.length ? [`- ${p.name}: ${CASES.map((c) => `${c} ${micro.get(p.name)![c].map(fmtUs).join(', ')}`).join('; ')}`] : [])),
+    ...microPlatforms.flatMap((p) => (micro.get(p.name)!.getpid.length ? [`- ${p.name}: ${CASES.map((c) => `${c} ${micro.get(p.name)![c].map(fmtUs).join(', ')}`).join('; ')}`] : [])),
     '',
   ].join('\n');
   fs.mkdirSync(path.join(REPO, 'bench', 'results'), { recursive: true });

@@ -38,6 +38,7 @@ bool moat_register_vm_mem(napi_env env, napi_value exports); /* vm_mem.c: templa
 bool moat_register_net(napi_env env, napi_value exports); /* net.c: the sentry's host sockets */
 bool moat_register_confine(napi_env env, napi_value exports); /* confine.c: the sentry's own filter and root */
 bool moat_register_runner_watch(napi_env env, napi_value exports); /* runner_watch.c: a vm do dies with its runner */
+bool moat_register_host_clock(napi_env env, napi_value exports); /* host_clock.c: the clocks the sentry and its vDSO share */
 int moat_readiness_fd(int fd); /* sentry.c: a host socket's readiness signals the tracer's wait (0 | -errno) */
 
 #endif

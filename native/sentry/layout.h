@@ -14,4 +14,12 @@
 /* The instruction pointer a syscall issued from the gadget reports (after the 2-byte `syscall`). */
 #define GADGET_RET (GADGET_ADDR + 2)
 
+/*
+ * Where every stub moves the host's vDSO and its data pages ([vvar], [vvar_vclock], [vdso], kept in
+ * their order and distances) at start-up: above the stub's page, outside the application's
+ * addresses (src/sentry/mm/layout.ts VDSO_BASE; src/sentry/platform/vdso.ts). At most VDSO_SPAN.
+ */
+#define VDSO_BASE (STUB_BASE + 0x100000ULL)
+#define VDSO_SPAN 0x100000ULL
+
 #endif

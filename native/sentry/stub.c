@@ -16,7 +16,8 @@
  * and hold at least its capabilities for pidfd_getfd of its fds to be allowed); become traced by
  * the sentry, die with it (after the uid change, which clears the parent-death signal), keep only
  * fds 3 (memory) and 4 (a pidfd of the sentry, whose fds a new stub fetches with pidfd_getfd), no
- * new privileges. Then stop with SIGSTOP — through the gadget,
+ * new privileges, the host's vDSO moved out of the application's way (move_vdso). Then stop with
+ * SIGSTOP — through the gadget,
  * since the filter is already in force — and wait to be told what to run.
  *
  * No libc: a static, position-dependent binary of a few hundred bytes (see stub.ld).
@@ -184,6 +185,96 @@ static int become(long uid, long gid, long caps)
 	return 0;
 }
 
+/*
+ * The host's vDSO and its data pages, moved from wherever the kernel put them (the mmap region,
+ * which overlaps the addresses the sentry lays the application out in) to VDSO_BASE, above this
+ * page, in their order and at their distances (the vDSO's code finds its data at fixed offsets).
+ * The sentry patches and hands out this vDSO (src/sentry/platform/vdso.ts); it reads where the
+ * pieces ended up from /proc/<stub>/maps and offers no vDSO unless all of them are at VDSO_BASE,
+ * so any failure here is only skipped. Before the filter: mremap is not among its calls.
+ */
+#define MAX_SPECIAL 8
+#define MAPS_BUF 4096
+
+static unsigned long hex_field(const char **p)
+{
+	unsigned long v = 0;
+
+	for (;; (*p)++) {
+		char c = **p;
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (unsigned long)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (unsigned long)(c - 'a' + 10);
+		else
+			return v;
+	}
+}
+
+/* The line's last field starts with "[vvar" or is "[vdso]". */
+static int special_name(const char *name, const char *end)
+{
+	static const char vvar[] = "[vvar", vdso[] = "[vdso]";
+	long n = end - name, i;
+
+	if (n >= 5) {
+		for (i = 0; i < 5 && name[i] == vvar[i]; i++)
+			;
+		if (i == 5)
+			return 1;
+	}
+	if (n != 6)
+		return 0;
+	for (i = 0; i < 6 && name[i] == vdso[i]; i++)
+		;
+	return i == 6 ? 2 : 0;
+}
+
+static void move_vdso(void)
+{
+	char buf[MAPS_BUF];
+	unsigned long start[MAX_SPECIAL], end[MAX_SPECIAL], base = ~0UL, top = 0;
+	long len = 0, r, fd;
+	int n = 0, have_vdso = 0, i;
+	const char *p, *line_end, *name;
+
+	fd = raw_syscall4(SYS_openat, -100, (long)"/proc/self/maps", 0 /* O_RDONLY */, 0);
+	if (fd < 0)
+		return;
+	while (len < MAPS_BUF && (r = raw_syscall(SYS_read, fd, (long)(buf + len), MAPS_BUF - len)) > 0)
+		len += r;
+	raw_syscall(SYS_close, fd, 0, 0);
+	if (len <= 0 || len >= MAPS_BUF)
+		return;
+	for (p = buf; p < buf + len; p = line_end + 1) {
+		for (line_end = p; line_end < buf + len && *line_end != '\n'; line_end++)
+			;
+		for (name = line_end; name > p && name[-1] != ' '; name--)
+			;
+		int kind = special_name(name, line_end);
+		if (!kind)
+			continue;
+		if (n == MAX_SPECIAL)
+			return;
+		start[n] = hex_field(&p);
+		p++;
+		end[n] = hex_field(&p);
+		if (end[n] <= start[n])
+			return;
+		if (start[n] < base)
+			base = start[n];
+		if (end[n] > top)
+			top = end[n];
+		have_vdso |= kind == 2;
+		n++;
+	}
+	if (!have_vdso || top - base > VDSO_SPAN || (top > VDSO_BASE && base < VDSO_BASE + VDSO_SPAN))
+		return;
+	for (i = 0; i < n; i++)
+		raw_syscall5(SYS_mremap, (long)start[i], (long)(end[i] - start[i]), (long)(end[i] - start[i]),
+			     3 /* MREMAP_MAYMOVE | MREMAP_FIXED */, (long)(VDSO_BASE + start[i] - base));
+}
+
 /* sp: the initial stack (argc, argv[], NULL, envp[]). */
 __attribute__((noreturn, used)) void stub_main(long *sp)
 {
@@ -199,6 +290,7 @@ __attribute__((noreturn, used)) void stub_main(long *sp)
 	if (raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0) != 0)
 		die(2);
 	raw_syscall(SYS_close_range, 5, ~0U, 0);
+	move_vdso();
 	if (raw_syscall5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		die(3);
 	pid = raw_syscall(SYS_getpid, 0, 0, 0);

@@ -147,6 +147,7 @@ export function sentryMain(argv: string[]): void {
     showSentryUidAsRoot(hostUid);
   }
   platform.prepareTemplate();
+  if (platform.vdsoRefused && cfg.strace) process.stderr.write(`moat sentry: no vDSO for the application: ${platform.vdsoRefused}\n`);
   const profile = startCpuProfile(process.env.MOAT_SENTRY_CPU_PROF);
   const measureLog = process.env.MOAT_SENTRY_SECCOMP === 'measure' ? process.env.MOAT_SENTRY_SECCOMP_LOG : undefined;
   const confineErr = confineSentry({

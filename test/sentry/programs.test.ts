@@ -1,6 +1,6 @@
 // The sentry (issue #5) measured against Linux itself: small static C programs, one per syscall
 // family (test/sentry/progs/*.c: files, pipes, mmap, shm, process, signals, threads, time, misc, perms, conform, sockets,
-// ptrace, loader, sockedge, futexes, splice, timers),
+// ptrace, loader, sockedge, futexes, splice, timers, vdso),
 // compiled at set-up with `gcc -static -O1 -pthread` (glibc), each run natively and then under
 // `moat do --isolation=sentry -- <binary>` (the host root is the sentry's rootfs in `do`): the two
 // must print the same lines and exit with the same code.
@@ -231,4 +231,17 @@ test('clones: clone3, clone and unshare refuse bad arguments as Linux does, unde
   const r = moatDo(root, 'sentry', [bin('clones')]);
   assert.equal(r.stdout, expected.stdout, explain(r));
   assert.equal(r.status, 0, explain(r));
+});
+
+// ---- the vDSO (issue 14) ----
+
+test('vdso: clock reads through libc and the vDSO trap nothing (--strace sees only the 3 deliberate clock_gettime syscalls)', () => {
+  const calls = 2000;
+  const r = moatRun(root, ['--strace', 'do', '--isolation=sentry', '--', bin('vdso'), 'loop', String(calls)]);
+  assert.equal(r.status, 0, explain(r));
+  assert.equal(r.stdout, 'loop done 1\n');
+  const traps = r.stderr.split('\n').filter((l) => /^\[\d+\] (clock_gettime|clock_getres|gettimeofday|time|getcpu)\(/.test(l));
+  // 8 calls a round (5 clocks, gettimeofday, time, getcpu): 16000 traps without a vDSO.
+  assert.deepEqual(traps, Array(3).fill(traps[0]), `only the 3 syscall(SYS_clock_gettime) of the program trap:\n${traps.slice(0, 10).join('\n')}`);
+  assert.match(traps[0] ?? '', /^\[1\] clock_gettime\(1, /);
 });

@@ -29,6 +29,7 @@ import { isFdLink, procRoot, type ProcNode } from '../../src/sentry/vfs/proc';
 class FakePlatform implements SentryPlatform {
   readonly regs = new Registers();
   readonly lastFault = { code: 0, addr: 0, addrHi: 0, addrLo: 0 };
+  readonly vdso = null;
   fdInStub(): number {
     return 3;
   }

@@ -85,6 +85,7 @@ export const SENTRY_ALLOW: readonly AllowEntry[] = [
   // Waiting, time, signals.
   { names: ['epoll_pwait', 'epoll_ctl', 'ppoll', 'poll'], why: 'measured: Node\'s event loop (control socket), waits on host fds (stdin, sockets; pollIn)' },
   { names: ['clock_gettime', 'clock_nanosleep', 'timer_create', 'timer_settime'], why: 'measured: clocks (also a stub\'s process CPU clock, kernel/cputime.ts), the deadline timer of a wait, sleeps' },
+  { names: ['clock_getres', 'gettimeofday'], why: 'code: the host clocks the application\'s are (kernel/host-clock.ts: a coarse clock\'s tick, the kernel\'s timezone); the host\'s vDSO answers them, a syscall only on a host without one' },
   { names: ['rt_sigaction', 'rt_sigreturn'], why: 'measured: host signals forwarded to the sandbox, O_ASYNC readiness (the control socket; SIGIO of the sandbox\'s host sockets), returning from a handler' },
   { names: ['getrandom'], why: 'code: crypto.randomUUID (the boot id of /proc/sys/kernel/random), V8\'s hash seeds' },
   // I/O on fds the sentry already holds: stdio, the gofer channel and the files it hands over,

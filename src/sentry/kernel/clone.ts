@@ -78,6 +78,7 @@ export function doClone(t: Task, a: CloneArgs): number {
       mm = t.mm.fork();
       mm.exePath = t.mm.exePath;
       mm.auxv = t.mm.auxv;
+      mm.vdso = t.mm.vdso;
       mm.argStart = t.mm.argStart;
       mm.argEnd = t.mm.argEnd;
       mm.envStart = t.mm.envStart;

@@ -98,6 +98,7 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     openInterp: (p) => k.vfs.openExec(t, p),
     creds,
     secure,
+    ...(k.platform.vdso ? { vdso: k.platform.vdso.base } : {}),
   });
   exe.close();
   if (typeof res === 'number' || ('fatal' in res && firstExec)) {
@@ -110,6 +111,7 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
   const fatal = 'fatal' in res ? res.fatal : 0;
   if (!('fatal' in res)) {
     mm.auxv = res.auxv;
+    mm.vdso = k.platform.vdso?.mappings ?? [];
     mm.argStart = res.argStart;
     mm.argEnd = res.argEnd;
     mm.envStart = res.envStart;

@@ -33,6 +33,8 @@ export interface LoadRequest {
   creds: { uid: number; euid: number; gid: number; egid: number };
   /** AT_SECURE: the exec raised privileges (set-ID file, or capabilities gained). */
   secure?: boolean;
+  /** AT_SYSINFO_EHDR: where the vDSO is (platform/vdso.ts); absent, none is offered. */
+  vdso?: number;
 }
 
 /** A failure after the point of no return (-errno): the process is to die of SIGSEGV. */
@@ -54,6 +56,7 @@ export interface LoadResult {
 const AT = {
   NULL: 0, PHDR: 3, PHENT: 4, PHNUM: 5, PAGESZ: 6, BASE: 7, FLAGS: 8, ENTRY: 9, UID: 11, EUID: 12,
   GID: 13, EGID: 14, PLATFORM: 15, HWCAP: 16, CLKTCK: 17, SECURE: 23, RANDOM: 25, HWCAP2: 26, EXECFN: 31,
+  SYSINFO_EHDR: 33,
 } as const;
 
 const MAX_ARG_BYTES = 2 * 1024 * 1024;
@@ -236,6 +239,7 @@ export function loadProgram(req: LoadRequest): LoadResult | LoadFatal | number {
     [AT.CLKTCK, 100],
     [AT.PLATFORM, platform],
     [AT.EXECFN, execfnAddr],
+    ...(req.vdso !== undefined ? [[AT.SYSINFO_EHDR, req.vdso] as [number, number]] : []),
     [AT.NULL, 0],
   ];
   const words = 1 + argPtrs.length + 1 + envPtrs.length + 1 + auxv.length * 2;

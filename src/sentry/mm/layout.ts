@@ -7,6 +7,12 @@ export const MIN_ADDR = 0x10000;
 /** The stub's page: the application's addresses end below it. */
 export const STUB_BASE = 0x7ff0_0000_0000;
 export const APP_LIMIT = STUB_BASE;
+/**
+ * The host's vDSO and its data pages, moved there by every stub (native/sentry/layout.h VDSO_BASE,
+ * VDSO_SPAN; src/sentry/platform/vdso.ts): above the stub's page, beyond the application's reach.
+ */
+export const VDSO_BASE = STUB_BASE + 0x10_0000;
+export const VDSO_SPAN = 0x10_0000;
 /** The initial stack: [STACK_TOP - STACK_SIZE, STACK_TOP). */
 export const STACK_TOP = 0x7fe0_0000_0000;
 export const STACK_SIZE = 8 * 1024 * 1024;

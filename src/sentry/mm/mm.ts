@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { EACCES, EBADF, EFAULT, EINVAL, ENOMEM, EEXIST } from '../abi/errno';
 import type { SentryPlatform } from '../platform';
+import type { VdsoMapping } from '../platform/vdso';
 import { APP_LIMIT, MIN_ADDR, MMAP_TOP, PAGE, pageDown, pageUp } from './layout';
 import { MemoryFile, type MemoryOps } from './memory-file';
 import { FILE_OBJECT_MIN, fileKey, fileMappings, fileObjects, flushFileMappings, SharedObject, type FileMapping } from './shared';
@@ -106,6 +107,8 @@ export class MemoryManager {
   /** What exec loaded, for /proc/pid/{exe,auxv,cmdline,environ}. */
   exePath = '';
   auxv: Array<[number, number]> = [];
+  /** The vDSO's mappings, outside the VMAs (platform/vdso.ts): /proc/pid/maps shows them. */
+  vdso: readonly VdsoMapping[] = [];
   argStart = 0;
   argEnd = 0;
   envStart = 0;

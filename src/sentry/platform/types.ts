@@ -1,4 +1,5 @@
 import type { Registers } from './registers';
+import type { Vdso } from './vdso';
 
 /** What the wait returned. Numbers, not strings: this is the per-syscall path. */
 export const EVENT_NONE = 0;
@@ -34,6 +35,11 @@ export interface SentryPlatform {
   /** si_code and si_addr of the last EVENT_FAULT. */
   /** si_addr is also given in halves: an address near 2^64 (the vsyscall page) is not exact as one number. */
   readonly lastFault: { code: number; addr: number; addrHi: number; addrLo: number };
+  /**
+   * The vDSO every address space has (platform/vdso.ts), outside the application's addresses, or
+   * null: none is offered (AT_SYSINFO_EHDR absent; clock calls are syscalls).
+   */
+  readonly vdso: Vdso | null;
   /** Start a new, empty address space whose memory is the memfd; returns its first thread. */
   newAddressSpace(memfd: number): number;
   /** A new thread in the address space of the stopped thread tid; returns its tid (stopped). */

@@ -10,6 +10,7 @@ import {
   EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL,
   EVENT_TIMEOUT, EVENT_WATCH, type PlatformEvent, type SentryPlatform,
 } from '../types';
+import { prepareVdso, type Vdso } from '../vdso';
 import { ptraceSys, stubPath, type PtraceSys } from './native';
 
 const SYSCALL_STOP = 0x80 | 5; // SIGTRAP | 0x80 (PTRACE_O_TRACESYSGOOD)
@@ -87,7 +88,24 @@ export class PtracePlatform implements SentryPlatform {
     } finally {
       fs.closeSync(fd);
     }
+    if (process.env.MOAT_SENTRY_VDSO === '0') return;
+    let v: Vdso | string;
+    try {
+      v = prepareVdso(this.template);
+    } catch (e) {
+      v = `the template stub's memory: ${(e as Error).message}`;
+    }
+    if (typeof v === 'string') this.vdsoRefused = v;
+    else this.vdso = v;
   }
+
+  /**
+   * The vDSO, patched in the template before any fork (platform/vdso.ts): only stubs forked from
+   * the template have it, so none without one (MOAT_SENTRY_VDSO=0: none either).
+   */
+  vdso: Vdso | null = null;
+  /** Why there is none, when the template's could not be used. */
+  vdsoRefused = '';
 
   newAddressSpace(memfd: number): number {
     if (this.template === 0) {

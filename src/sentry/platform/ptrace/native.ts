@@ -63,6 +63,11 @@ export interface PtraceSys {
   measureMode(fd: number): number[];
   /** Test hook: issue a call the sentry's filter forbids; returns only if it was not stopped. */
   forbiddenCall(what: string): number;
+  /** native/bindings/host_clock.c: clock_gettime / clock_getres of a clock the vDSO serves, in ns. */
+  hostClock(id: number): bigint | null;
+  hostClockRes(id: number): bigint | null;
+  /** The kernel's sys_tz: [tz_minuteswest, tz_dsttime]. */
+  hostTimezone(): [number, number];
   /** STUB_BASE of native/sentry/layout.h, as the stub was linked. */
   readonly stubBase: number;
 }

@@ -1,58 +1,39 @@
-// Time: clocks, sleeps, process times, alarms. The sentry's clocks are the host's (no vDSO is
-// given to the application, so every read is a syscall the sentry serves).
+// Time: clocks, sleeps, process times, alarms. The sentry's clocks are the host's, read as the
+// vDSO the application is given reads them (kernel/host-clock.ts, platform/vdso.ts): a clock read
+// through the vDSO makes no syscall, one made as a syscall lands here and gives the same value.
 
 import { EFAULT, EINTR, EINVAL } from '../../abi/errno';
 import { SIGALRM } from '../../abi/signals';
 import { sendSignalToGroup } from '../../kernel/signals';
 import { groupCpuNs, nsToTicks, taskCpuNs } from '../../kernel/cputime';
 import type { Task } from '../../kernel/task';
+import {
+  CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_TAI,
+  hostClockNs, hostClockRes, hostTimezone,
+} from '../../kernel/host-clock';
 
-const CLOCK_REALTIME = 0;
-const CLOCK_MONOTONIC = 1;
 const CLOCK_PROCESS_CPUTIME_ID = 2;
 const CLOCK_THREAD_CPUTIME_ID = 3;
-const CLOCK_MONOTONIC_RAW = 4;
-const CLOCK_REALTIME_COARSE = 5;
-const CLOCK_MONOTONIC_COARSE = 6;
-const CLOCK_BOOTTIME = 7;
 const TIMER_ABSTIME = 1;
 
-/** ns since the clock's epoch. */
-/**
- * CLOCK_REALTIME in ns: the monotonic clock plus an offset to the wall clock, so that successive
- * reads (and futex deadlines computed from them) agree to the nanosecond. The offset is taken from
- * performance.timeOrigin (sub-millisecond) and taken again from Date.now() when the wall clock has
- * been stepped by more than 2 ms since (NTP, date -s). Date.now() alone has whole milliseconds: a
- * made-up sub-millisecond part let a FUTEX_CLOCK_REALTIME deadline wake up to 1 ms early.
- */
-let realtimeOffset: bigint | undefined;
-function realtimeNs(): bigint {
-  const mono = process.hrtime.bigint();
-  if (realtimeOffset === undefined) {
-    realtimeOffset = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - mono;
-  }
-  let now = mono + realtimeOffset;
-  const wall = BigInt(Date.now()) * 1_000_000n;
-  if (now - wall > 2_000_000n || wall - now > 2_000_000n) {
-    realtimeOffset = wall - mono;
-    now = wall;
-  }
-  return now;
-}
+/** The clocks the vDSO serves too. */
+const HOST_CLOCKS = new Set([CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME, CLOCK_TAI]);
 
+/** ns since the clock's epoch: the host's clock the vDSO reads too (the alarm clocks: syscall only). */
 export function clockNs(t: Task, clock: number): bigint | null {
   switch (clock) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
-    case 8: // REALTIME_ALARM
-    case 11: // TAI
-      return realtimeNs();
     case CLOCK_MONOTONIC:
     case CLOCK_MONOTONIC_RAW:
     case CLOCK_MONOTONIC_COARSE:
     case CLOCK_BOOTTIME:
+    case CLOCK_TAI:
+      return hostClockNs(clock);
+    case 8: // REALTIME_ALARM
+      return hostClockNs(CLOCK_REALTIME);
     case 9: // BOOTTIME_ALARM
-      return process.hrtime.bigint();
+      return hostClockNs(CLOCK_BOOTTIME);
     case CLOCK_PROCESS_CPUTIME_ID:
       return groupCpuNs(t.tg);
     case CLOCK_THREAD_CPUTIME_ID:
@@ -271,8 +252,11 @@ export const sysTime = {
     return writeTimespec(t, t.arg(1), ns) ? 0 : -EFAULT;
   },
   clock_getres: (t: Task) => {
-    if (clockNs(t, t.argInt(0)) === null) return -EINVAL;
-    return !t.arg(1) || writeTimespec(t, t.arg(1), 1n) ? 0 : -EFAULT;
+    const clock = t.argInt(0);
+    if (clockNs(t, clock) === null) return -EINVAL;
+    // The host's resolution for the clocks the vDSO serves (the coarse ones: a tick), as its clock_getres.
+    const res = HOST_CLOCKS.has(clock) ? hostClockRes(clock) : 1n;
+    return !t.arg(1) || writeTimespec(t, t.arg(1), res) ? 0 : -EFAULT;
   },
   gettimeofday: (t: Task) => {
     if (t.arg(0)) {
@@ -283,11 +267,16 @@ export const sysTime = {
       dv.setBigInt64(8, (ns % 1_000_000_000n) / 1000n, true);
       if (!t.mm.write(t.arg(0), b)) return -EFAULT;
     }
-    if (t.arg(1) && !t.mm.write(t.arg(1), new Uint8Array(8))) return -EFAULT;
+    if (t.arg(1)) {
+      const [minuteswest, dsttime] = hostTimezone();
+      const tz = new Int32Array([minuteswest, dsttime]);
+      if (!t.mm.write(t.arg(1), new Uint8Array(tz.buffer))) return -EFAULT;
+    }
     return 0;
   },
+  // time(2) is the tick-updated wall clock's second (Linux's ktime_get_real_seconds), as the vDSO's time().
   time: (t: Task) => {
-    const s = Math.floor(Date.now() / 1000);
+    const s = Number(hostClockNs(CLOCK_REALTIME_COARSE) / 1_000_000_000n);
     if (t.arg(0) && !t.mm.writeU64(t.arg(0), s)) return -EFAULT;
     return s;
   },

@@ -41,6 +41,8 @@ function spansOf(mm: ProcMm): Span[] {
       last.rss += resident(v);
     } else spans.push({ start: v.start, end: v.end, prot: v.prot, shared: v.shared, name: v.name, file: v.file, pgoff: v.pgoff, rss: resident(v) });
   }
+  // The vDSO and its data pages lie above every VMA (the host's pages; none counted as resident).
+  for (const v of mm.vdso) spans.push({ start: v.start, end: v.end, prot: v.prot, shared: false, name: v.name, file: undefined, pgoff: 0, rss: 0 });
   return spans;
 }
 

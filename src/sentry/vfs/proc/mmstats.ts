@@ -6,7 +6,7 @@ import type { MemoryManager, Vma } from '../../mm/mm';
 import { PROT_EXEC, PROT_WRITE } from '../../mm/mm';
 
 /** The fields of an address space /proc reads. */
-export type ProcMm = Pick<MemoryManager, 'vmas' | 'exePath' | 'brkStart' | 'argStart' | 'argEnd' | 'envStart' | 'envEnd'>;
+export type ProcMm = Pick<MemoryManager, 'vmas' | 'exePath' | 'brkStart' | 'argStart' | 'argEnd' | 'envStart' | 'envEnd' | 'vdso'>;
 
 export interface MmStats {
   /** Bytes mapped. */
