@@ -57,7 +57,7 @@ function qemusNaming(dir: string): number[] {
   });
 }
 
-test('vm templates: two first starts at once make one template and both restore it, each with its own rootfs, clock and randomness; idle clones map one sealed memory; a corrupt template is discarded and the container boots cold', { skip, timeout: 3 * VM_TIMEOUT }, async () => {
+test('vm templates: two first starts at once make one template and both restore it, each with its own rootfs, clock and randomness; idle clones map one sealed memory; a corrupt template is discarded and the container boots cold; a QEMU killed while it restores: a cold boot too, nothing left', { skip, timeout: 3 * VM_TIMEOUT }, async () => {
   const templates = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-templates-'));
   // Every moat of this test (the helpers' too) uses this test's own template directory.
   const before = process.env.MOAT_VM_TEMPLATES;
@@ -131,9 +131,32 @@ test('vm templates: two first starts at once make one template and both restore 
     assert.ok(Math.abs(Number(d.lines[1]) - d.hostTime) <= 3, `cold guest clock ${d.lines[1]} vs host ${d.hostTime.toFixed(1)}`);
     assert.ok(!fs.existsSync(dir), 'the corrupt template is gone (the next container makes a new one)');
 
+    // QEMU killed while it restores: the container boots cold all the same, and nothing is left.
+    const m = await run('tpl-m', env, 'rootfs-m', 'cat /marker');
+    assert.equal(m.status, 0, m.stderr);
+    let killed = 0;
+    const watching = (async () => {
+      const end = Date.now() + VM_TIMEOUT;
+      while (!killed && Date.now() < end) {
+        const [pid] = qemusNaming(path.join(root, 'tpl-k'));
+        if (pid !== undefined && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('-incoming')) {
+          process.kill(pid, 'SIGKILL');
+          killed = pid;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const k = await run('tpl-k', env, 'rootfs-k', 'sleep 1; cat /marker');
+    killed ||= -1;
+    await watching;
+    assert.ok(killed > 0, 'a restoring QEMU was found and killed');
+    assert.equal(k.status, 0, k.stderr);
+    assert.match(k.stderr, /moat: warning: vm: template .* could not be restored .*booting cold/);
+    assert.equal(k.lines[0], 'rootfs-k');
+
     assert.deepEqual(qemusNaming(templates), [], 'no QEMU of a template left');
     assert.deepEqual(fs.readdirSync(templates).filter((n) => n.startsWith('.')), [], 'no build or trash directory left');
-    for (const id of ['tpl-a', 'tpl-b', 'tpl-d', 'tpl-e', 'tpl-f']) assert.ok(!fs.existsSync(path.join(root, id)), `${id}: state removed`);
+    for (const id of ['tpl-a', 'tpl-b', 'tpl-d', 'tpl-e', 'tpl-f', 'tpl-m', 'tpl-k']) assert.ok(!fs.existsSync(path.join(root, id)), `${id}: state removed`);
   } finally {
     if (before === undefined) delete process.env.MOAT_VM_TEMPLATES;
     else process.env.MOAT_VM_TEMPLATES = before;
