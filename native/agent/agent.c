@@ -12,7 +12,7 @@
  *      with /rootfs = the ext4 disk /dev/vda, /start.fifo = the exec fifo of the plan, and a cgroup2
  *      hierarchy at /sys/fs/cgroup with an empty group `container` (the plan fills it);
  *   4. serve the channels. moat.ctl: HELLO, PLAN (run moat-exec in run mode; answer READY pid or
- *      ERROR), START (open the exec fifo: the init execs), SIGNAL, RESIZE, STATS (stats.c); when moat-exec exits,
+ *      ERROR), START (open the exec fifo: the init execs), SIGNAL, RESIZE, STATS (stats.c), FILES (files.c, before PLAN); when moat-exec exits,
  *      write the status to moat.status, EXIT on the channel, and power off (reboot; QEMU runs with
  *      -no-reboot). moat.exec.N: HELLO, EXEC (another moat-exec in run mode, its stdio relayed as
  *      STDOUT/STDERR frames and fed from STDIN frames), SIGNAL, RESIZE, EXIT.
@@ -76,6 +76,9 @@ void on_ctl_frame(int type, const unsigned char *p, uint32_t len)
 		break;
 	case H_STATS:
 		send_stats(&ctl);
+		break;
+	case H_FILES:
+		write_files(p, len);
 		break;
 	case H_RESIZE:
 		if (len != 8)

@@ -14,18 +14,18 @@ import type { Process, Spec } from '../spec/types';
 import { readProcStat } from '../state/process';
 import type { VmRecord } from '../state/store';
 import { executorPath, sys } from '../sys';
-import { MoatError } from '../util/errors';
+import { ConfigError, MoatError } from '../util/errors';
 import { debugLog, logWarning } from '../util/log';
 import { parseResources } from '../policy/cgroups';
 import { describePlan, encodePlan, planContainer } from '../policy/plan';
-import { Channel, type GuestMessage } from './channel';
+import { Channel, FILE_BYTES_MAX, type GuestFile, type GuestMessage } from './channel';
 import { ensureInitramfs, findGuestKernel } from './guest';
 import { buildRootfsImage } from './rootfs';
 import { checkVmSpec, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
 import { allocateSandboxUid } from '../state/sandbox-uid';
 import { connectTaps, networkCmdline, readNetns, restoreNetworkWords, tapsExist, templateMac, type GuestInterface } from './network';
 import { podShare, podVmResources, POD_EXEC_SLOTS } from './pod';
-import { hostRootShare, planVolumes, volumesCmdline, type Volume, type VolumeServer } from './volumes';
+import { hostRootShare, planVolumes, volumesCmdline, type CopiedFile, type Volume, type VolumeServer } from './volumes';
 import { socketFd, track, type GuestStdio } from './stdio';
 import { execSocketPath, makeSocketAlias, socketDir } from './sockets';
 import { parseAccel, qemuDriver, resolveAccel, type Accel, type VmConfig, type VmmCommand, type VmPort } from './vmm';
@@ -42,6 +42,8 @@ export interface VmLaunchPlan {
   id: string;
   spec: Spec & { process: Process };
   volumes: Volume[];
+  /** Small client files (/etc/hosts, …) copied into the guest rather than shared (volumes.ts). */
+  copies: CopiedFile[];
   volumeKinds: VolumeKinds;
   /** A network namespace given by path: QEMU joins it; its interfaces become the guest's. */
   netns?: string;
@@ -93,8 +95,9 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
   const accelChoice = parseAccel(req.vmAccel ?? process.env.MOAT_VM_ACCEL, req.vmAccel !== undefined ? '--vm-accel' : 'MOAT_VM_ACCEL');
   let spec = req.bundle.spec;
   checkVmSpec(spec, req.preserveFds);
-  // Bind mounts: host directories (or single files) shared into the guest at /vol/N.
-  const vols = planVolumes(spec);
+  // Bind mounts: host directories (or single files) shared into the guest at /vol/N; a client's
+  // /etc/hosts, hostname and resolv.conf copied to /files/N.
+  const vols = planVolumes(spec, undefined, true);
   spec = vols.spec;
   const dir = path.join(stateDir, 'vm');
   // A pod's sandbox: one more share, the pod's shared directory, after the spec's own volumes.
@@ -137,6 +140,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
     id: req.id,
     spec,
     volumes: vols.volumes,
+    copies: vols.copies,
     volumeKinds: vols.kinds,
     ...(netns !== undefined ? { netns } : {}),
     ownNetns,
@@ -452,6 +456,11 @@ export async function connectGuest(p: VmLaunchPlan, vmm: Vmm, req: CreateRequest
   const { channel, hello } = await Promise.race([Channel.open({ socket: p.socket, timeoutMs: BOOT_TIMEOUT_MS, alive: vmm.alive }), vmm.spawnError]);
   try {
     if (hello.phase !== 'idle') throw new MoatError('EVM', `vm of ${p.id}: the guest agent is ${hello.phase}, expected idle`);
+    if (p.copies.length > 0) {
+      const copied = await channel.request({ type: 'files', files: p.copies.map(readCopiedFile) }, REQUEST_TIMEOUT_MS);
+      if (copied.type === 'error') throw new MoatError('ESETUP', `container ${p.id}: in the vm: ${copied.message}`);
+      expectAnswer(copied, 'ok', 'files');
+    }
     const answer = await channel.request({ type: 'plan', plan: encodePlan(p.guest), terminal: p.terminal }, REQUEST_TIMEOUT_MS);
     if (answer.type === 'error') {
       // As natively (and runc): a missing program is exit status 127 with runc's words.
@@ -462,6 +471,20 @@ export async function connectGuest(p: VmLaunchPlan, vmm: Vmm, req: CreateRequest
     else req.recordVm?.({ ...vmm.record, guestPid: answer.pid });
   } finally {
     channel.close();
+  }
+}
+
+/** A copied file as it is now (its owner and mode too); one that grew past the limit since the plan is refused. */
+function readCopiedFile(c: CopiedFile): GuestFile {
+  const fd = fs.openSync(c.host, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > FILE_BYTES_MAX) throw new ConfigError(c.field, `${c.host}: no longer a regular file of at most ${FILE_BYTES_MAX} bytes`);
+    const data = Buffer.alloc(st.size);
+    const n = fs.readSync(fd, data, 0, st.size, 0);
+    return { mode: st.mode & 0o777, uid: st.uid, gid: st.gid, data: data.subarray(0, n) };
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -12,7 +12,28 @@ import type { Mount, Spec } from '../spec/types';
 import { readProcStat } from '../state/process';
 import { killAndWait } from '../runtime/processes';
 import { ConfigError, MoatError } from '../util/errors';
+import { FILE_BYTES_MAX } from './channel';
 import { socketDir } from './sockets';
+
+/**
+ * The files a client binds into every container (Docker's and CRI's /etc/hosts, hostname,
+ * resolv.conf) are copied into the guest instead of shared, as Kata copies them when it does not
+ * share a file system: a share is a vhost-user-fs device, which QEMU 7.2 cannot migrate, so one
+ * such bind made every Docker and Kubernetes container boot cold. The container reads the file as
+ * it was at create; what it writes to it stays in its VM.
+ */
+export const COPIED_FILES: ReadonlySet<string> = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf']);
+/** Larger files are shared as any other bind (the agent's limit per file). */
+export const COPY_MAX = FILE_BYTES_MAX;
+/** Where the agent writes copied file N in the guest (outside the container's rootfs). */
+export const GUEST_FILES = '/files';
+
+/** A bind of a small file copied into the guest (COPIED_FILES): written by the agent before the plan runs. */
+export interface CopiedFile {
+  field: string;
+  host: string;
+  guestSource: string;
+}
 
 /** Debian 12's qemu-system-common ships the C virtiofsd (QEMU ≤ 7.2) here. */
 export const VIRTIOFSD = process.env.MOAT_VIRTIOFSD ?? '/usr/lib/qemu/virtiofsd';
@@ -42,6 +63,8 @@ export interface VolumePlan {
   /** The spec with each bind's source replaced by its guest path. */
   spec: Spec;
   volumes: Volume[];
+  /** Binds of COPIED_FILES, when asked for (`copy`). */
+  copies: CopiedFile[];
   /** Kinds of the guest sources, for the planner (guestFacts). */
   kinds: Map<string, HostPathKind>;
 }
@@ -50,21 +73,25 @@ function isBind(m: Mount): boolean {
   return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
 }
 
-type Stat = (p: string) => { real: string; kind: 'dir' | 'file' | 'other' } | undefined;
+type Stat = (p: string) => { real: string; kind: 'dir' | 'file' | 'other'; size?: number } | undefined;
 
 function hostStat(p: string): ReturnType<Stat> {
   try {
     const real = fs.realpathSync(p);
     const st = fs.statSync(real);
-    return { real, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other' };
+    return { real, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other', size: st.size };
   } catch {
     return undefined;
   }
 }
 
-/** The volumes of a spec's bind mounts, validated (absolute, existing, a directory or a regular file). */
-export function planVolumes<S extends Spec>(spec: S, stat: Stat = hostStat): VolumePlan & { spec: S } {
+/**
+ * The volumes of a spec's bind mounts, validated (absolute, existing, a directory or a regular file).
+ * `copy`: binds of COPIED_FILES (regular files up to COPY_MAX) are copies, not shares.
+ */
+export function planVolumes<S extends Spec>(spec: S, stat: Stat = hostStat, copy = false): VolumePlan & { spec: S } {
   const volumes: Volume[] = [];
+  const copies: CopiedFile[] = [];
   const kinds = new Map<string, HostPathKind>();
   const mounts = (spec.mounts ?? []).map((m, i): Mount => {
     if (!isBind(m)) return m;
@@ -75,6 +102,12 @@ export function planVolumes<S extends Spec>(spec: S, stat: Stat = hostStat): Vol
     if (!st) throw new ConfigError(field, `${source} does not exist`);
     if (st.kind === 'other') throw new ConfigError(field, `${source}: only directories and regular files can be shared into a vm (not sockets or devices)`);
     const opts = parseMountOptions(m.options ?? [], `mounts[${i}].options`);
+    if (copy && st.kind === 'file' && COPIED_FILES.has(path.posix.normalize(m.destination)) && (st.size ?? Infinity) <= COPY_MAX) {
+      const guestSource = `${GUEST_FILES}/${copies.length}`;
+      copies.push({ field, host: st.real, guestSource });
+      kinds.set(guestSource, 'file');
+      return { ...m, source: guestSource };
+    }
     const n = volumes.length;
     const dir = `${GUEST_VOLUMES}/${n}`;
     const guestSource = st.kind === 'dir' ? dir : `${dir}/${path.basename(st.real)}`;
@@ -90,7 +123,7 @@ export function planVolumes<S extends Spec>(spec: S, stat: Stat = hostStat): Vol
     kinds.set(guestSource, st.kind);
     return { ...m, source: guestSource };
   });
-  return { spec: spec.mounts ? { ...spec, mounts } : spec, volumes, kinds };
+  return { spec: spec.mounts ? { ...spec, mounts } : spec, volumes, copies, kinds };
 }
 
 /**

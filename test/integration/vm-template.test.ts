@@ -117,6 +117,24 @@ test('vm templates: two first starts at once make one template and both restore 
       idle.cleanup();
     }
 
+    // A client's /etc/hosts, hostname and resolv.conf (Docker's, CRI's) are copied in: the container
+    // still starts from the template, reads them (owner and mode too), and its writes stay in the VM.
+    const etcDir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-tpl-etc-'));
+    try {
+      const files = { hosts: '10.9.8.7 from-the-client\n', hostname: 'client-name\n', 'resolv.conf': 'nameserver 10.9.8.1\n' };
+      for (const [n, text] of Object.entries(files)) fs.writeFileSync(path.join(etcDir, n), text, { mode: 0o644 });
+      fs.chownSync(path.join(etcDir, 'hosts'), 0, 4321);
+      const e = await run('tpl-etc', env, 'rootfs-etc', 'cat /marker /etc/hosts /etc/hostname /etc/resolv.conf; stat -c "%a %g" /etc/hosts; echo 1.1.1.1 x >> /etc/hosts && grep -c 1.1.1.1 /etc/hosts', (c) => {
+        for (const n of Object.keys(files)) c.mounts.push({ destination: `/etc/${n}`, type: 'bind', source: path.join(etcDir, n), options: ['rbind', 'rw'] });
+      });
+      assert.equal(e.status, 0, e.stderr);
+      assert.match(e.stderr, /restored from template/, 'binds of these files no longer force a cold boot');
+      assert.deepEqual(e.lines, ['rootfs-etc', '10.9.8.7 from-the-client', 'client-name', 'nameserver 10.9.8.1', '644 4321', '1']);
+      assert.equal(fs.readFileSync(path.join(etcDir, 'hosts'), 'utf8'), files.hosts, 'the host file is unchanged');
+    } finally {
+      fs.rmSync(etcDir, { recursive: true, force: true });
+    }
+
     // A corrupt template (its memory: checked when no clone runs that holds it already): found out
     // before the guest gets anything, discarded, cold boot, same output.
     const state = path.join(dir, 'memory');
@@ -156,7 +174,7 @@ test('vm templates: two first starts at once make one template and both restore 
 
     assert.deepEqual(qemusNaming(templates), [], 'no QEMU of a template left');
     assert.deepEqual(fs.readdirSync(templates).filter((n) => n.startsWith('.')), [], 'no build or trash directory left');
-    for (const id of ['tpl-a', 'tpl-b', 'tpl-d', 'tpl-e', 'tpl-f', 'tpl-m', 'tpl-k']) assert.ok(!fs.existsSync(path.join(root, id)), `${id}: state removed`);
+    for (const id of ['tpl-a', 'tpl-b', 'tpl-d', 'tpl-e', 'tpl-f', 'tpl-m', 'tpl-k', 'tpl-etc']) assert.ok(!fs.existsSync(path.join(root, id)), `${id}: state removed`);
   } finally {
     if (before === undefined) delete process.env.MOAT_VM_TEMPLATES;
     else process.env.MOAT_VM_TEMPLATES = before;

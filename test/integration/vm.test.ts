@@ -406,7 +406,7 @@ function mountsUnder(dir: string): string[] {
   return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(dir));
 }
 
-test('vm host volumes: a rw bind written by a container user (host sees its uid), a ro bind refuses writes, a single-file bind (/etc/hosts) read and appended to; nothing left', { skip, timeout: VM_TIMEOUT }, () => {
+test('vm host volumes: a rw bind written by a container user (host sees its uid), a ro bind refuses writes, a single-file bind read and appended to, /etc/hosts copied in (the host\'s file unchanged); nothing left', { skip, timeout: VM_TIMEOUT }, () => {
   const host = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-vol-'));
   const rw = path.join(host, 'rw');
   const ro = path.join(host, 'ro');
@@ -417,6 +417,8 @@ test('vm host volumes: a rw bind written by a container user (host sees its uid)
   fs.writeFileSync(path.join(ro, 'ro.txt'), 'read-only-data\n');
   fs.writeFileSync(path.join(etc, 'hosts'), '10.200.0.1 moat-volume-test\n');
   fs.chmodSync(path.join(etc, 'hosts'), 0o666); // the container user may append, as under runc
+  fs.writeFileSync(path.join(etc, 'app.conf'), 'setting=1\n');
+  fs.chmodSync(path.join(etc, 'app.conf'), 0o666);
   fs.writeFileSync(path.join(etc, 'secret'), 'sibling of the shared file\n');
   const script = [
     'id -u',
@@ -426,6 +428,8 @@ test('vm host volumes: a rw bind written by a container user (host sees its uid)
     '(echo x > /ro/new) 2>/dev/null && echo ro-written || echo ro-refused',
     'grep moat-volume-test /etc/hosts',
     'echo 10.200.0.2 appended >> /etc/hosts && echo ok-hosts',
+    'stat -c %a /etc/hosts',
+    'echo setting=2 >> /etc/app.conf && echo ok-conf',
     'ls /etc | grep -c secret',
   ].join('; ');
   const b = makeBundle(['sh', '-c', script], (c) => {
@@ -433,18 +437,20 @@ test('vm host volumes: a rw bind written by a container user (host sees its uid)
     c.mounts.push({ destination: '/data', type: 'bind', source: rw, options: ['rbind', 'rw'] });
     c.mounts.push({ destination: '/ro', type: 'bind', source: ro, options: ['rbind', 'ro'] });
     c.mounts.push({ destination: '/etc/hosts', type: 'bind', source: path.join(etc, 'hosts'), options: ['rbind', 'rw'] });
+    c.mounts.push({ destination: '/etc/app.conf', type: 'bind', source: path.join(etc, 'app.conf'), options: ['rbind', 'rw'] });
   });
   try {
     const r = moat(root, ['--isolation=vm', 'run', '--bundle', b.dir, 'vm-vol'], { timeoutMs: VM_TIMEOUT });
     assert.equal(r.status, 1, `grep -c of no match is the last status: ${r.stderr}`);
-    assert.deepEqual(r.stdout.trim().split('\n'), ['1234', 'from-host', 'ok-rw', 'read-only-data', 'ro-refused', '10.200.0.1 moat-volume-test', 'ok-hosts', '0']);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['1234', 'from-host', 'ok-rw', 'read-only-data', 'ro-refused', '10.200.0.1 moat-volume-test', 'ok-hosts', '666', 'ok-conf', '0']);
     const out = fs.statSync(path.join(rw, 'out.txt'));
     assert.equal(fs.readFileSync(path.join(rw, 'out.txt'), 'utf8'), 'from-guest\n', 'the host sees what the container wrote');
     assert.deepEqual([out.uid, out.gid], [1234, 1234], 'owned by the container user, as under runc');
     const sub = fs.statSync(path.join(rw, 'sub'));
     assert.deepEqual([sub.isDirectory(), sub.uid], [true, 1234]);
     assert.ok(!fs.existsSync(path.join(ro, 'new')), 'nothing written through the ro bind');
-    assert.equal(fs.readFileSync(path.join(etc, 'hosts'), 'utf8'), '10.200.0.1 moat-volume-test\n10.200.0.2 appended\n', 'the single file written through');
+    assert.equal(fs.readFileSync(path.join(etc, 'app.conf'), 'utf8'), 'setting=1\nsetting=2\n', 'the single file written through');
+    assert.equal(fs.readFileSync(path.join(etc, 'hosts'), 'utf8'), '10.200.0.1 moat-volume-test\n', '/etc/hosts is a copy: what the container wrote stays in its VM');
     assertGone('vm-vol');
     assert.deepEqual(volumeServersOf(path.join(root, 'vm-vol')), [], 'no file server left');
     assert.deepEqual(mountsUnder(root), [], 'no mount left on the host');

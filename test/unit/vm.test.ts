@@ -212,6 +212,26 @@ test('vm host volumes: binds become /vol/N shares (a file: its own share, the fi
   assert.throws(() => planVolumes({ ...base, mounts: [{ destination: '/x', type: 'bind', source: '/nope' }] }, fake), /mounts\[0\]\.source: \/nope does not exist/);
   assert.throws(() => planVolumes({ ...base, mounts: [{ destination: '/x', type: 'bind', source: '/run/s.sock' }] }, fake), /only directories and regular files/);
 
+  // A client's /etc files are copied (no share, so the VM can start from a template); a large one,
+  // or a file bound elsewhere, is shared as before.
+  const files = (p: string) =>
+    ({ '/c/hosts': { real: '/c/hosts', kind: 'file' as const, size: 200 }, '/c/resolv': { real: '/c/resolv', kind: 'file' as const, size: 70 }, '/c/big': { real: '/c/big', kind: 'file' as const, size: 65537 } })[p];
+  const etc = [
+    { destination: '/etc/hosts', type: 'bind', source: '/c/hosts', options: ['rbind', 'rw'] },
+    { destination: '/etc//resolv.conf', type: 'bind', source: '/c/resolv', options: ['rbind', 'ro'] },
+    { destination: '/etc/hostname', type: 'bind', source: '/c/big', options: ['rbind'] },
+    { destination: '/etc/app.conf', type: 'bind', source: '/c/hosts', options: ['rbind'] },
+  ];
+  const c = planVolumes({ ...base, mounts: etc }, files, true);
+  assert.deepEqual(c.spec.mounts?.map((m) => m.source), ['/files/0', '/files/1', '/vol/0/big', '/vol/1/hosts']);
+  assert.deepEqual(c.copies, [{ field: 'mounts[0].source', host: '/c/hosts', guestSource: '/files/0' }, { field: 'mounts[1].source', host: '/c/resolv', guestSource: '/files/1' }]);
+  assert.deepEqual(c.volumes.map((x) => x.host), ['/c/big', '/c/hosts']);
+  assert.equal(guestFacts(c.kinds).pathKind('/files/1'), 'file');
+  assert.deepEqual(planVolumes({ ...base, mounts: etc }, files).copies, [], 'only when asked (a pod member\'s files are bound under the pod share)');
+  const enc = encodeHostMessage({ type: 'files', files: [{ mode: 0o4755, uid: 0, gid: 5, data: Buffer.from('ab') }] });
+  assert.deepEqual([...enc.subarray(3)], [12, 22, 0, 0, 0, 1, 0, 0, 0, 0xed, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 2, 0, 0, 0, 0x61, 0x62], 'no set-id bits cross');
+  assert.throws(() => encodeHostMessage({ type: 'files', files: [{ mode: 0o644, uid: 0, gid: 0, data: Buffer.alloc(65537) }] }), ProtocolError);
+
   const machine = { accel: 'tcg' as const, memoryMiB: 256, cpus: 1, kernel: 'k', initrd: 'i', cmdline: '', disks: [], ports: [] };
   const cmd = qemuDriver.command({ ...machine, filesystems: [{ tag: 'moat.v0', socket: '/s/fs-0.sock' }] });
   assert.match(cmd.args[cmd.args.indexOf('-M') + 1]!, /,memory-backend=mem$/);

@@ -27,7 +27,7 @@ export const RESTORE_SEED_BYTES = 64;
 /** At most this many bytes of network words after RESTORE's seed (the agent's RESTORE_NET_MAX). */
 export const RESTORE_NET_MAX = 1024;
 
-export const HostType = { hello: 1, plan: 2, start: 3, signal: 4, resize: 5, exec: 6, stdin: 7, stdinClose: 8, signalExec: 9, restore: 10, stats: 11 } as const;
+export const HostType = { hello: 1, plan: 2, start: 3, signal: 4, resize: 5, exec: 6, stdin: 7, stdinClose: 8, signalExec: 9, restore: 10, stats: 11, files: 12 } as const;
 export type HostMessage =
   | { type: 'hello' }
   | { type: 'plan'; plan: Buffer; terminal: boolean }
@@ -41,7 +41,19 @@ export type HostMessage =
   /** A guest restored from a template (docs/vm.md#templates): the host's clock and fresh randomness. */
   | { type: 'restore'; timeNs: bigint; seed: Buffer; network?: string }
   /** The container's cgroup v2 files in the guest (native/agent/stats.c). */
-  | { type: 'stats' };
+  | { type: 'stats' }
+  /** Files copied into the guest before PLAN (/files/N, native/agent/files.c; src/vm/volumes.ts COPIED_FILES). */
+  | { type: 'files'; files: GuestFile[] };
+
+export interface GuestFile {
+  mode: number;
+  uid: number;
+  gid: number;
+  data: Buffer;
+}
+/** At most this many FILES, of at most FILE_BYTES_MAX each (the agent's limits). */
+export const FILES_MAX = 8;
+export const FILE_BYTES_MAX = 64 << 10;
 
 export const GuestType = { hello: 0x81, ready: 0x82, started: 0x83, ok: 0x84, error: 0x85, exit: 0x86, stdout: 0x87, stderr: 0x88, stats: 0x89 } as const;
 /** The agent's phase, as its hello reports it (an exec channel: idle or running). */
@@ -116,6 +128,16 @@ export function encodeHostMessage(m: HostMessage): Buffer {
       return frame(HostType.stdinClose, Buffer.alloc(0));
     case 'stats':
       return frame(HostType.stats, Buffer.alloc(0));
+    case 'files': {
+      if (m.files.length > FILES_MAX) throw new ProtocolError(`files: ${m.files.length} is more than ${FILES_MAX}`);
+      const parts = [u32s(m.files.length)];
+      for (const f of m.files) {
+        if (f.data.length > FILE_BYTES_MAX) throw new ProtocolError(`files: ${f.data.length} bytes is more than ${FILE_BYTES_MAX}`);
+        for (const v of [f.uid, f.gid]) if (!Number.isInteger(v) || v < 0 || v > 0xfffffffe) throw new ProtocolError(`files: id ${v} is out of range`);
+        parts.push(u32s(f.mode & 0o777, f.uid, f.gid, f.data.length), f.data);
+      }
+      return frame(HostType.files, Buffer.concat(parts));
+    }
     case 'restore': {
       if (m.seed.length !== RESTORE_SEED_BYTES) throw new ProtocolError(`restore: seed of ${m.seed.length} bytes, expected ${RESTORE_SEED_BYTES}`);
       if (m.timeNs < 0n) throw new ProtocolError('restore: time before 1970');
