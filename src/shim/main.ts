@@ -1,10 +1,11 @@
 // containerd-shim-moat-v2: moat's containerd shim v2 (runtime type io.containerd.moat.v2). See
-// docs/shim.md. The bundle (build/shim.js) also serves as the sentry's exec relay, which the sentry
-// platform starts as `<this script> sentry-exec-relay …`, and the vm's (`vm-exec-relay`: execs,
-// and the containers of a vm pod).
+// docs/shim.md. The bundle (build/moat-shim.js, run by its loader build/shim.js with its code cache)
+// also serves as the sentry's exec relay, which the sentry platform starts as `<build/shim.js>
+// sentry-exec-relay …`, and the vm's (`vm-exec-relay`: execs, and the containers of a vm pod).
 
 // Each life loads only its own code (the bundle's modules are initialised when first imported):
 // `start` runs once per container and must not pay for the server's protobuf and platform code.
+import { mark, profileLabel } from '../util/profile';
 import { parseShimFlags } from './flags';
 
 declare const MOAT_VERSION: string;
@@ -14,6 +15,8 @@ async function main(argv: string[]): Promise<number> {
   // As moat's CLI runs it: exit with the status at once (a pending read must not hold the relay).
   if (argv[0] === 'vm-exec-relay') process.exit(await (await import('../vm/exec')).execRelayMain());
   const f = parseShimFlags(argv);
+  profileLabel(`shim ${f.action} ${process.pid}`);
+  mark('flags parsed');
   switch (f.action) {
     case 'version':
       process.stdout.write(`containerd-shim-moat-v2:\n  Version: ${typeof MOAT_VERSION === 'string' ? MOAT_VERSION : 'dev'}\n`);

@@ -11,6 +11,7 @@ import { Runtime } from '../runtime/lifecycle';
 import { statusOf } from '../runtime/status';
 import { validateId } from '../state/store';
 import { MoatError } from '../util/errors';
+import { flushProfile, mark, profiling } from '../util/profile';
 import { isolationFor, loadConfig } from './config';
 import { Publisher } from './events';
 import { metricsOf } from './metrics';
@@ -48,9 +49,10 @@ export class TaskService {
   }
 
   register(server: TtrpcServer): void {
-    const trace = this.o.trace;
+    const trace = this.o.trace ?? (profiling() ? () => undefined : undefined);
     const m = (name: string, req: string, res: string, fn: (r: Msg) => Promise<Msg>) =>
       server.register(SERVICE, name, !trace ? async (payload) => encode(res, await fn(decode(req, payload))) : async (payload) => {
+        mark(`${name} called`);
         const t0 = performance.now();
         const c0 = process.cpuUsage();
         try {
@@ -58,6 +60,8 @@ export class TaskService {
         } finally {
           const c = process.cpuUsage(c0);
           trace(`${name}: ${(performance.now() - t0).toFixed(1)} ms, server CPU ${((c.user + c.system) / 1000).toFixed(1)} ms`);
+          mark(`${name} answered`);
+          flushProfile(); // each call's marks (the lifecycle's too) as a table of their own
         }
       });
     const t = (s: string) => `containerd.task.v2.${s}`;

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MoatError } from '../util/errors';
+import { mark } from '../util/profile';
 import { addressOf, bundleAnnotations, groupOf, socketPath } from './address';
 import { alive } from './alive';
 import type { ShimFlags } from './flags';
@@ -17,13 +18,17 @@ export async function startAction(f: ShimFlags): Promise<number> {
   const bundle = process.cwd();
   const group = groupOf(f.id, bundleAnnotations(bundle));
   const socket = socketPath(f.address, f.namespace, group);
-  if (!(await alive(socket))) {
+  mark('modules, bundle read');
+  const up = await alive(socket);
+  mark(up ? 'server found' : 'no server');
+  if (!up) {
     fs.rmSync(socket, { force: true }); // a dead server's (SIGKILLed): nothing answers there
     // Two containers of a pod started at once: the second server finds the socket taken and
     // says so; this start then uses the first one's.
     if ((await forkServer(f, socket, bundle)) === 'busy' && !(await aliveWithin(socket, 5000))) {
       throw new MoatError('ESETUP', `containerd-shim-moat-v2: ${socket} is taken but no server answers there`);
     }
+    mark('server forked, ready');
   }
   fs.writeFileSync(path.join(bundle, 'address'), addressOf(socket), { mode: 0o600 });
   process.stdout.write(addressOf(socket));
