@@ -3,7 +3,8 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import protobuf from 'protobufjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,8 +38,8 @@ function bundle(entry, out, define = {}, write = true) {
  * code cache of it, is made below by the Node that will run it (a cache of another Node or bundle
  * is ignored).
  */
-async function cached(entry, name, loaderEntry, loaderOut) {
-  const [out] = (await bundle(entry, `build/${name}.js`, version, false)).outputFiles;
+async function cached(entry, name, loaderEntry, loaderOut, define = {}) {
+  const [out] = (await bundle(entry, `build/${name}.js`, { ...version, ...define }, false)).outputFiles;
   // ASCII, so that the loader reads it as latin1 (a one-byte string, no UTF-8 decoding): esbuild
   // escapes strings and templates (charset above) but not comments and regular expressions, where
   // \uXXXX means the same character.
@@ -49,7 +50,7 @@ async function cached(entry, name, loaderEntry, loaderOut) {
   const wrapped = [id, '(function (exports, require, module, __filename, __dirname) {\n', code, '\n});\n'];
   mkdirSync(join(root, 'build'), { recursive: true });
   // The old cache goes first (a process starting meanwhile compiles), the bundle is replaced whole.
-  rmSync(join(root, 'build', `${name}.cache`), { force: true });
+  for (const f of [`${name}.cache`, `${name}-serve.cache`]) rmSync(join(root, 'build', f), { force: true });
   const tmp = join(root, 'build', `.${name}.js.${process.pid}`);
   writeFileSync(tmp, Buffer.concat(wrapped.map((x) => Buffer.from(x))));
   renameSync(tmp, join(root, 'build', `${name}.js`));
@@ -57,11 +58,31 @@ async function cached(entry, name, loaderEntry, loaderOut) {
 }
 
 const version = { MOAT_VERSION: JSON.stringify(pkg.version) };
+
+/**
+ * The shim's protobuf messages, compiled here: every .proto of src/shim/proto parsed by protobufjs
+ * as src/shim/proto.ts parses them from sources, as protobufjs's JSON descriptors, which the bundle
+ * gets as the string MOAT_SHIM_DESCRIPTORS (and build/shim-descriptors.json, for test/unit/shim.test.ts).
+ */
+function shimDescriptors() {
+  const dir = join(root, 'src', 'shim', 'proto');
+  const r = new protobuf.Root();
+  r.resolvePath = (_origin, target) => join(dir, target);
+  r.loadSync(readdirSync(dir).filter((f) => f.endsWith('.proto')).sort(), { keepCase: false });
+  r.resolveAll();
+  const json = JSON.stringify(r.toJSON());
+  mkdirSync(join(root, 'build'), { recursive: true });
+  writeFileSync(join(root, 'build', 'shim-descriptors.json'), json);
+  // A string literal (parsed once, at the first message): an object would be a module of its own
+  // that esbuild initialises from every other, and `typeof` of a string folds, so that the bundle
+  // drops the parser's branch.
+  return { MOAT_SHIM_DESCRIPTORS: JSON.stringify(json) };
+}
 // The CLI and containerd-shim-moat-v2 (docs/shim.md), each with its loader; the sentry process, its
 // own small bundle so that its start-up loads only the kernel.
 await Promise.all([
   cached('src/index.ts', 'moat-cli', 'src/boot/loader.ts', 'build/moat.js'),
-  cached('src/shim/main.ts', 'moat-shim', 'src/boot/shim-loader.ts', 'build/shim.js'),
+  cached('src/shim/main.ts', 'moat-shim', 'src/boot/shim-loader.ts', 'build/shim.js', shimDescriptors()),
   bundle('src/boot/produce-cache.ts', 'build/produce-cache.js'),
   bundle('src/sentry/main.ts', 'build/sentry.js'),
   // The SDK (docs/sdk.md): the package's entry, with its type declarations under build/types.
@@ -71,6 +92,7 @@ execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 
 
 execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });
 // After make: the CLI cache's training run of `state` opens the state store through the addon.
-for (const name of ['moat-cli', 'moat-shim']) {
-  execFileSync(process.execPath, [join(root, 'build', 'produce-cache.js'), join(root, 'build'), name], { stdio: 'inherit' });
+// The shim has two: its server's (one per pod) apart from start's and delete's (per container).
+for (const args of [['moat-cli'], ['moat-shim'], ['moat-shim', 'serve']]) {
+  execFileSync(process.execPath, [join(root, 'build', 'produce-cache.js'), join(root, 'build'), ...args], { stdio: 'inherit' });
 }

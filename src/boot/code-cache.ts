@@ -16,10 +16,21 @@ export interface BootBundle {
   cache: string;
   /** How the program names itself in an error. */
   label: string;
+  /**
+   * The shim: a second cache for its server (`… serve`, one per pod), trained on the server's code.
+   * One cache for both costs each per-container `start` and `delete` the deserialising of the
+   * server's bytecode (delete: ~14 ms more CPU, measured; docs/shim.md).
+   */
+  serveCache?: string;
 }
 
 export const CLI: BootBundle = { name: 'moat-cli', bundle: 'moat-cli.js', cache: 'moat-cli.cache', label: 'moat' };
-export const SHIM: BootBundle = { name: 'moat-shim', bundle: 'moat-shim.js', cache: 'moat-shim.cache', label: 'containerd-shim-moat-v2' };
+export const SHIM: BootBundle = { name: 'moat-shim', bundle: 'moat-shim.js', cache: 'moat-shim.cache', serveCache: 'moat-shim-serve.cache', label: 'containerd-shim-moat-v2' };
+
+/** The cache file for a process of bundle `b` run with `argv` (process.argv). */
+export function cacheFileFor(b: BootBundle, argv: readonly string[]): string {
+  return b.serveCache && argv[argv.length - 1] === 'serve' ? b.serveCache : b.cache;
+}
 
 /** The bundle's identity: its first line (built by scripts/build.mjs), or undefined. */
 export function bundleId(source: string, name: BootBundle['name'] = CLI.name): string | undefined {

@@ -5,7 +5,7 @@
 // module of its own file and directory, as Node would run it.
 
 import type { BootBundle, BundleFunction } from './code-cache';
-import { bundleId, cachePayload } from './code-cache';
+import { bundleId, cacheFileFor, cachePayload } from './code-cache';
 
 // Plain requires: an `import * as` of a Node module copies all its properties (esbuild's interop).
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -33,7 +33,7 @@ export function load(b: BootBundle, dir: string): void {
     process.stderr.write(`${b.label}: cannot read ${file}: ${(err as Error).message} (run \`npm run build\`)\n`);
     process.exit(1);
   }
-  const cachedData = cachePayload(readOptional(path.join(dir, b.cache)), bundleId(source, b.name), process.version);
+  const cachedData = cachePayload(readOptional(path.join(dir, cacheFileFor(b, process.argv))), bundleId(source, b.name), process.version);
   const script = new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
   // For MOAT_PROFILE (src/util/profile.ts) and the tests: was the cache there, and did V8 take it?
   (globalThis as Record<symbol, unknown>)[Symbol.for('moat.codeCache')] = !cachedData ? 'none' : script.cachedDataRejected ? 'rejected' : 'used';

@@ -10,6 +10,21 @@ import { parseShimFlags } from './flags';
 
 declare const MOAT_VERSION: string;
 
+/**
+ * The code cache's training (src/boot/produce-cache.ts, at build time): what a new server runs
+ * before and at its first calls — its modules' top levels, protobufjs building the messages from
+ * the descriptors, an encode and decode of each message of a container's first calls and events —
+ * so that their bytecode is in build/moat-shim.cache. Nothing is served, nothing touched.
+ */
+export async function codeCacheTraining(): Promise<void> {
+  await import('./actions');
+  const { decode, encode } = await import('./proto');
+  const task = ['CreateTaskRequest', 'CreateTaskResponse', 'StartRequest', 'StartResponse', 'StateRequest', 'StateResponse', 'WaitRequest', 'WaitResponse', 'KillRequest', 'DeleteRequest', 'DeleteResponse', 'ConnectRequest', 'ConnectResponse', 'ShutdownRequest'];
+  const events = ['TaskCreate', 'TaskStart', 'TaskExit', 'TaskDelete'];
+  const names = ['ttrpc.Request', 'ttrpc.Response', 'google.protobuf.Empty', 'containerd.services.events.ttrpc.v1.ForwardRequest', 'runtimeoptions.v1.Options', ...task.map((t) => `containerd.task.v2.${t}`), ...events.map((e) => `containerd.events.${e}`)];
+  for (const name of names) decode(name, encode(name, {}));
+}
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'sentry-exec-relay') return (await import('../sentry/container')).execRelayMain();
   // As moat's CLI runs it: exit with the status at once (a pending read must not hold the relay).

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { bundleId, cacheHeader, cachePayload, CLI, SHIM, type BootBundle } from '../../src/boot/code-cache';
+import { bundleId, cacheFileFor, cacheHeader, cachePayload, CLI, SHIM, type BootBundle } from '../../src/boot/code-cache';
 import { REPO } from '../helpers/moat';
 
 const ID = `// moat-cli sha256:${'ab'.repeat(32)}`;
@@ -21,6 +21,10 @@ test('a cache is taken only for its bundle and its Node', () => {
   assert.equal(bundleId(`${shimId}\nvar x;`, 'moat-shim'), shimId);
   assert.equal(bundleId(`${shimId}\nvar x;`, 'moat-cli'), undefined);
   assert.equal(bundleId(`${ID}\nvar x;`, 'moat-shim'), undefined);
+  // The shim's server has a cache of its own; its start, delete and relays share the other.
+  assert.equal(cacheFileFor(SHIM, ['node', 'shim.js', '-id', 'x', '-socket', '/s', 'serve']), 'moat-shim-serve.cache');
+  assert.equal(cacheFileFor(SHIM, ['node', 'shim.js', '-id', 'serve', 'start']), 'moat-shim.cache');
+  assert.equal(cacheFileFor(CLI, ['node', 'moat.js', 'serve']), 'moat-cli.cache');
   const bytes = Buffer.from([1, 2, 3]);
   const file = Buffer.concat([Buffer.from(cacheHeader(ID, 'v20.20.2')), bytes]);
   assert.deepEqual(cachePayload(file, ID, 'v20.20.2'), bytes);

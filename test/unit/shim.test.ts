@@ -11,7 +11,8 @@ import { groupOf, socketPath } from '../../src/shim/address';
 import { configPathOf, isolationFor, parseConfig } from '../../src/shim/config';
 import { parseShimFlags } from '../../src/shim/flags';
 import { metricsOf } from '../../src/shim/metrics';
-import { anyOf, decode, encode } from '../../src/shim/proto';
+import { anyOf, decode, encode, parseProtoFiles } from '../../src/shim/proto';
+import { REPO } from '../helpers/moat';
 import { TtrpcClient } from '../../src/shim/ttrpc/client';
 import { encodeFrame, FrameReader, HEADER_LENGTH, MAX_PAYLOAD, TYPE_REQUEST } from '../../src/shim/ttrpc/frame';
 import { TtrpcServer } from '../../src/shim/ttrpc/server';
@@ -125,6 +126,13 @@ test('stats: moat cgroup statistics as io.containerd.cgroups.v1.Metrics, u64 bey
   const t = encode('io.containerd.cgroups.v1.Metrics', m);
   // 0xffff_ffff_ffff_ffff as a varint: nine 0xff bytes and 0x01.
   assert.ok(t.includes(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])), 'the u64 max limit');
+});
+
+test('the descriptors compiled into the bundle at build time are the messages of src/shim/proto', () => {
+  const built = JSON.parse(fs.readFileSync(path.join(REPO, 'build', 'shim-descriptors.json'), 'utf8')) as unknown;
+  const parsed = JSON.parse(JSON.stringify(parseProtoFiles().resolveAll().toJSON())) as unknown;
+  assert.deepEqual(built, parsed);
+  assert.match(JSON.stringify(built), /"CreateTaskRequest"/);
 });
 
 test('delete: the hand-encoded DeleteResponse is what protobufjs reads from shim.proto', async () => {
