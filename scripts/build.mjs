@@ -94,5 +94,6 @@ execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });
 // After make: the CLI cache's training run of `state` opens the state store through the addon.
 // The shim has two: its server's (one per pod) apart from start's and delete's (per container).
 for (const args of [['moat-cli'], ['moat-shim'], ['moat-shim', 'serve']]) {
-  execFileSync(process.execPath, [join(root, 'build', 'produce-cache.js'), join(root, 'build'), ...args], { stdio: 'inherit' });
+  // stdout away: the training's commands write their answers to fd 1 directly (src/util/stdout.ts).
+  execFileSync(process.execPath, [join(root, 'build', 'produce-cache.js'), join(root, 'build'), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
