@@ -48,10 +48,13 @@ try {
   // Two runs of one compiled script: its functions are compiled once, whatever runs them.
   if (b === SHIM) {
     const exports = run(['-v']);
-    // The server's start and first calls, by the bundle's own hook (src/shim/main.ts).
-    if (serve) training = (exports.codeCacheTraining as () => Promise<void>)();
-    const ns = ['-namespace', 'moat-cache-training', '-address', path.join(scratch, 'containerd.sock'), '-publish-binary', '/bin/false'];
-    if (!serve) run([...ns, '-id', 'moat-cache-training', '-bundle', scratch, 'delete']);
+    if (serve) {
+      // The server's start and first calls, by the bundle's own hook (src/shim/main.ts).
+      training = (exports.codeCacheTraining as () => Promise<void>)();
+    } else {
+      const ns = ['-namespace', 'moat-cache-training', '-address', path.join(scratch, 'containerd.sock'), '-publish-binary', '/bin/false'];
+      run([...ns, '-id', 'moat-cache-training', '-bundle', scratch, 'delete']);
+    }
   } else {
     run(['--version']);
     run(['--root', scratch, 'state', 'moat-cache-training']);

@@ -21,10 +21,11 @@ import { anyOf, decode, encode, timestamp, type Msg } from './proto';
 import { openIo } from './stdio';
 import { ShimProcess, type ShimTask } from './task';
 import { podRole, podVmOf } from './pod';
-/** The vm pod code, loaded by the first pod member (a native or sentry server never needs it). */
-const vmPod = () => import('../vm/pod');
 import { Code, RpcError } from './ttrpc/status';
 import type { TtrpcServer } from './ttrpc/server';
+
+/** The vm pod code, loaded by the first pod member (a native or sentry server never needs it). */
+const vmPod = () => import('../vm/pod');
 
 const SERVICE = 'containerd.task.v2.Task';
 const STATUS = { created: 1, running: 2, stopped: 3, paused: 4 } as const;
