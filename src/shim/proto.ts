@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs/light';
+import { installCodecs, type Codecs } from './proto-codecs';
 
 /** The files whose messages the shim uses (the others are imported by them). */
 export const PROTO_FILES = ['ttrpc.proto', 'shim.proto', 'events.proto', 'runtimeoptions.proto', 'runc-options.proto', 'metrics.proto', 'events-ttrpc.proto'];
@@ -44,8 +45,17 @@ export function parseProtoFiles(dir = protoDir()): protobuf.Root {
 
 export function root(): protobuf.Root {
   if (rootCache) return rootCache;
-  const r = typeof MOAT_SHIM_DESCRIPTORS !== 'undefined' ? protobuf.Root.fromJSON(JSON.parse(MOAT_SHIM_DESCRIPTORS) as protobuf.INamespace) : parseProtoFiles();
-  r.resolveAll();
+  let r: protobuf.Root;
+  if (typeof MOAT_SHIM_DESCRIPTORS !== 'undefined') {
+    r = protobuf.Root.fromJSON(JSON.parse(MOAT_SHIM_DESCRIPTORS) as protobuf.INamespace);
+    r.resolveAll();
+    // The encoders and decoders compiled at build time (proto-codecs.ts), a module of the bundle only.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    installCodecs(r, require('moat:shim-codecs') as Codecs);
+  } else {
+    r = parseProtoFiles();
+    r.resolveAll();
+  }
   return (rootCache = r);
 }
 
