@@ -3,7 +3,8 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import protobuf from 'protobufjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,8 +12,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 /** One CommonJS bundle for Node 20: entry (under src/) to out (under build/). */
-function bundle(entry, out, define = {}, write = true) {
+function bundle(entry, out, define = {}, write = true, plugins = []) {
   return build({
+    plugins,
     charset: 'ascii',
     entryPoints: [join(root, entry)],
     outfile: join(root, out),
@@ -30,36 +32,95 @@ function bundle(entry, out, define = {}, write = true) {
 }
 
 /**
- * The CLI (docs/cli-speed.md): the bundle build/moat-cli.js (a function expression: the module
- * wrapper and the bundle), named on its first line by the hash of the bundle; build/moat.js, the
- * loader bin/moat runs; build/moat-cli.cache, V8's code cache of the bundle, made below by the Node
- * that will run it (a cache of another Node or bundle is ignored).
+ * A bundle run through a loader with V8's code cache (docs/cli-speed.md): the CLI (build/moat-cli.js,
+ * loaded by build/moat.js, which bin/moat runs) and containerd-shim-moat-v2 (build/moat-shim.js,
+ * loaded by build/shim.js; docs/shim.md). The bundle is a function expression (the module wrapper
+ * and the bundle), named on its first line by `name` and the hash of the bundle; `name`.cache, V8's
+ * code cache of it, is made below by the Node that will run it (a cache of another Node or bundle
+ * is ignored).
  */
-async function cli() {
-  const [out] = (await bundle('src/index.ts', 'build/moat-cli.js', version, false)).outputFiles;
+async function cached(entry, name, loaderEntry, loaderOut, define = {}, plugins = []) {
+  const [out] = (await bundle(entry, `build/${name}.js`, { ...version, ...define }, false, plugins)).outputFiles;
   // ASCII, so that the loader reads it as latin1 (a one-byte string, no UTF-8 decoding): esbuild
   // escapes strings and templates (charset above) but not comments and regular expressions, where
   // \uXXXX means the same character.
   const code = Buffer.from(out.text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
-  const id = `// moat-cli sha256:${createHash('sha256').update(code).digest('hex')}\n`;
+  const id = `// ${name} sha256:${createHash('sha256').update(code).digest('hex')}\n`;
   // Written as the function Node would wrap a CommonJS module in, so that the loader compiles the
   // file's text as it is (a wrapper added at each start is one more copy of 650 KB to flatten).
   const wrapped = [id, '(function (exports, require, module, __filename, __dirname) {\n', code, '\n});\n'];
   mkdirSync(join(root, 'build'), { recursive: true });
-  // The old cache goes first (a moat starting meanwhile compiles), the bundle is replaced whole.
-  rmSync(join(root, 'build', 'moat-cli.cache'), { force: true });
-  const tmp = join(root, 'build', `.moat-cli.js.${process.pid}`);
+  // The old cache goes first (a process starting meanwhile compiles), the bundle is replaced whole.
+  for (const f of [`${name}.cache`, `${name}-serve.cache`]) rmSync(join(root, 'build', f), { force: true });
+  const tmp = join(root, 'build', `.${name}.js.${process.pid}`);
   writeFileSync(tmp, Buffer.concat(wrapped.map((x) => Buffer.from(x))));
-  renameSync(tmp, join(root, 'build', 'moat-cli.js'));
-  await Promise.all([bundle('src/boot/loader.ts', 'build/moat.js'), bundle('src/boot/produce-cache.ts', 'build/produce-cache.js')]);
+  renameSync(tmp, join(root, 'build', `${name}.js`));
+  await bundle(loaderEntry, loaderOut);
 }
 
 const version = { MOAT_VERSION: JSON.stringify(pkg.version) };
-// The CLI; containerd-shim-moat-v2 (docs/shim.md), loaded as one file at each start; the sentry
-// process, its own small bundle so that its start-up loads only the kernel.
+
+/**
+ * The shim's protobuf messages, compiled here: every .proto of src/shim/proto parsed by protobufjs
+ * as src/shim/proto.ts parses them from sources, as protobufjs's JSON descriptors, which the bundle
+ * gets as the string MOAT_SHIM_DESCRIPTORS (and build/shim-descriptors.json, for test/unit/shim.test.ts).
+ */
+function shimProto() {
+  const dir = join(root, 'src', 'shim', 'proto');
+  const r = new protobuf.Root();
+  r.resolvePath = (_origin, target) => join(dir, target);
+  r.loadSync(readdirSync(dir).filter((f) => f.endsWith('.proto')).sort(), { keepCase: false });
+  r.resolveAll();
+  const json = JSON.stringify(r.toJSON());
+  mkdirSync(join(root, 'build'), { recursive: true });
+  writeFileSync(join(root, 'build', 'shim-descriptors.json'), json);
+  // The same root, from the JSON as the bundle builds it, for the codecs' field order.
+  const codecs = shimCodecs(protobuf.Root.fromJSON(JSON.parse(json)).resolveAll());
+  writeFileSync(join(root, 'build', 'shim-codecs.js'), codecs);
+  const plugin = {
+    name: 'moat-shim-codecs',
+    setup(b) {
+      b.onResolve({ filter: /^moat:shim-codecs$/ }, () => ({ path: 'shim-codecs', namespace: 'moat' }));
+      b.onLoad({ filter: /.*/, namespace: 'moat' }, () => ({ contents: codecs, loader: 'js' }));
+    },
+  };
+  // A string literal (parsed once, at the first message): an object would be a module of its own
+  // that esbuild initialises from every other, and `typeof` of a string folds, so that the bundle
+  // drops the parser's branch.
+  return { define: { MOAT_SHIM_DESCRIPTORS: JSON.stringify(json) }, plugins: [plugin] };
+}
+
+/**
+ * The message types' functions as protobufjs generates them at run time (Type.prototype.setup),
+ * generated here as source text instead (src/shim/proto-codecs.ts): a CommonJS module mapping each
+ * type's full name to a function of the generators' scope (Writer, Reader, types, util).
+ */
+function shimCodecs(r) {
+  const types = [];
+  const walk = (ns) => {
+    for (const x of ns.nestedArray) {
+      if (x instanceof protobuf.Type && !(x.fullName in protobuf.wrappers)) types.push(x);
+      if (x.nestedArray) walk(x);
+    }
+  };
+  walk(r);
+  const fn = (gen) => `(${gen.toString()})`;
+  const out = ['// Generated by scripts/build.mjs from src/shim/proto (protobufjs\'s generators): see src/shim/proto-codecs.ts.', 'module.exports = {'];
+  for (const t of types) {
+    out.push(`${JSON.stringify(t.fullName.slice(1))}: function (Writer, Reader, types, util) { return {`);
+    out.push(`ctor: (function () { ${protobuf.Type.generateConstructor(t).toString().replace(/^function /, 'return function ')} })(),`);
+    out.push(`encode: ${fn(protobuf.encoder(t))},`, `decode: ${fn(protobuf.decoder(t))},`, `verify: ${fn(protobuf.verifier(t))},`);
+    out.push(`fromObject: ${fn(protobuf.converter.fromObject(t))},`, `toObject: ${fn(protobuf.converter.toObject(t))},`, '}; },');
+  }
+  out.push('};', '');
+  return out.join('\n');
+}
+// The CLI and containerd-shim-moat-v2 (docs/shim.md), each with its loader; the sentry process, its
+// own small bundle so that its start-up loads only the kernel.
 await Promise.all([
-  cli(),
-  bundle('src/shim/main.ts', 'build/shim.js', version),
+  cached('src/index.ts', 'moat-cli', 'src/boot/loader.ts', 'build/moat.js'),
+  ((p) => cached('src/shim/main.ts', 'moat-shim', 'src/boot/shim-loader.ts', 'build/shim.js', p.define, p.plugins))(shimProto()),
+  bundle('src/boot/produce-cache.ts', 'build/produce-cache.js'),
   bundle('src/sentry/main.ts', 'build/sentry.js'),
   // The SDK (docs/sdk.md): the package's entry, with its type declarations under build/types.
   bundle('src/sdk/index.ts', 'build/sdk.js', version),
@@ -67,5 +128,9 @@ await Promise.all([
 execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.sdk.json')], { stdio: 'inherit' });
 
 execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });
-// After make: the cache's training run of `state` opens the state store through the addon.
-execFileSync(process.execPath, [join(root, 'build', 'produce-cache.js'), join(root, 'build')], { stdio: 'inherit' });
+// After make: the CLI cache's training run of `state` opens the state store through the addon.
+// The shim has two: its server's (one per pod) apart from start's and delete's (per container).
+for (const args of [['moat-cli'], ['moat-shim'], ['moat-shim', 'serve']]) {
+  // stdout away: the training's commands write their answers to fd 1 directly (src/util/stdout.ts).
+  execFileSync(process.execPath, [join(root, 'build', 'produce-cache.js'), join(root, 'build'), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+}

@@ -28,6 +28,10 @@
  *                                       never a moment unfiltered). A verifier rejection throws
  *                                       with the log's last line as the error's path
  *   bpfProgQuery(cgroupPath)            -> number[]    ids of the device programs attached there
+ *   mount(source, target, fstype, flags, data) -> undefined
+ *                                       mount(2); "" for fstype or data passes NULL (the shim's
+ *                                       rootfs mounts, src/shim/mounts.ts: no mount(8) process)
+ *   umount2(target, flags)              -> undefined   umount2(2)
  *
  * Failures throw an Error like Node's own system errors: message "ESRCH: No such process,
  * pidfd_send_signal", and properties code ('ESRCH'), errno (negative, as in Node), syscall and,
@@ -238,6 +242,43 @@ static napi_value mkfifo_js(napi_env env, napi_callback_info info)
 	/* Exact mode (the umask must not narrow it: the init may write as another uid). */
 	if (mkfifo(path, (mode_t)mode) < 0 || chmod(path, (mode_t)mode) < 0)
 		throw_errno(env, errno, "mkfifo", path);
+	return NULL;
+}
+
+/* ---- mounts (the shim's container rootfs) ---- */
+
+/* The kernel copies at most a page of mount data. */
+#define MOUNT_DATA_MAX 4096
+
+static napi_value mount_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	char source[PATH_MAX], target[PATH_MAX], fstype[64], data[MOUNT_DATA_MAX];
+	double flags;
+
+	if (!get_args(env, info, 5, argv) || !get_str(env, argv[0], "mount", "source", source, sizeof(source)) ||
+	    !get_str(env, argv[1], "mount", "target", target, sizeof(target)) ||
+	    !get_str(env, argv[2], "mount", "fstype", fstype, sizeof(fstype)) ||
+	    !get_int(env, argv[3], "mount", "flags", 0, 0xffffffffu, &flags) ||
+	    !get_str(env, argv[4], "mount", "data", data, sizeof(data)))
+		return NULL;
+	if (mount(source[0] ? source : NULL, target, fstype[0] ? fstype : NULL, (unsigned long)flags,
+		  data[0] ? data : NULL) < 0)
+		throw_errno(env, errno, "mount", target);
+	return NULL;
+}
+
+static napi_value umount2_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS];
+	char target[PATH_MAX];
+	double flags;
+
+	if (!get_args(env, info, 2, argv) || !get_str(env, argv[0], "umount2", "target", target, sizeof(target)) ||
+	    !get_int(env, argv[1], "umount2", "flags", 0, 0xffff, &flags))
+		return NULL;
+	if (umount2(target, (int)flags) < 0)
+		throw_errno(env, errno, "umount2", target);
 	return NULL;
 }
 
@@ -622,6 +663,8 @@ NAPI_MODULE_INIT()
 		{ "setWinsize", set_winsize_js },
 		{ "bpfProgLoadAttach", bpf_prog_load_attach_js },
 		{ "bpfProgQuery", bpf_prog_query_js },
+		{ "mount", mount_js },
+		{ "umount2", umount2_js },
 	};
 
 	if (!export_functions(env, exports, fns, sizeof(fns) / sizeof(fns[0])))

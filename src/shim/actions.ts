@@ -8,11 +8,13 @@ import { Publisher } from './events';
 import type { ShimFlags } from './flags';
 import { TaskService } from './service';
 import { TtrpcServer } from './ttrpc/server';
+import { flushProfile, mark } from '../util/profile';
 
 /** The pipe on which the server tells `start` it listens (start.ts). */
 const READY_FD = 3;
 
 export async function serveAction(f: ShimFlags): Promise<number> {
+  mark('server modules loaded');
   const logging = f.debug || Boolean(process.env.MOAT_SHIM_LOG);
   const log = (line: string) => {
     if (logging) process.stderr.write(`moat shim ${process.pid}: ${line}\n`);
@@ -46,6 +48,7 @@ export async function serveAction(f: ShimFlags): Promise<number> {
     return 0;
   }
   ino = fs.statSync(f.socket).ino;
+  mark('listening');
   // SIGTERM (containerd going away does not send it; an operator might): nothing left behind.
   process.on('SIGTERM', () => {
     void service.destroyAll().then(exit);
@@ -61,5 +64,6 @@ export async function serveAction(f: ShimFlags): Promise<number> {
   } catch {
     /* start has gone: serve anyway */
   }
+  flushProfile();
   return new Promise<number>(() => undefined); // serves until Shutdown
 }

@@ -1,7 +1,7 @@
 // Whether a shim server listens on a socket: a plain connect, no ttrpc call (so `start`, which asks
 // it for every container, loads no protobuf code).
 
-import * as net from 'node:net';
+import * as fs from 'node:fs';
 
 /**
  * Whether a server listens on the socket. Only a refused connection (a SIGKILLed server's socket
@@ -9,6 +9,11 @@ import * as net from 'node:net';
  * replacing its socket would orphan it.
  */
 export function alive(socket: string, timeoutMs = 10_000): Promise<boolean> {
+  // No file: dead, without loading node:net (~9 ms of CPU; `delete` after a normal end finds the
+  // socket removed by its server).
+  if (!fs.existsSync(socket)) return Promise.resolve(false);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const net = require('node:net') as typeof import('node:net');
   return new Promise((resolve) => {
     const s = net.connect(socket);
     const timer = setTimeout(() => {

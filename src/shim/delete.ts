@@ -12,6 +12,8 @@ import { removeEmptyRoot, readAddressFile, stateRoot } from './address';
 import { alive } from './alive';
 import type { ShimFlags } from './flags';
 import { unmountRootfs } from './mounts';
+import { mark } from '../util/profile';
+import { writeStdout } from '../util/stdout';
 
 /**
  * Kill what is left of the container (processes, sentry, VM), remove its cgroups and state, unmount
@@ -37,11 +39,14 @@ export async function deleteAction(f: ShimFlags): Promise<number> {
       if ((err as { code?: string }).code !== 'ENOTFOUND') throw err;
     }
   }
+  mark('state looked at');
   await unmountRootfs(bundle);
+  mark('rootfs unmounted');
   const socket = readAddressFile(bundle);
   if (socket && !(await alive(socket))) fs.rmSync(socket, { force: true });
   removeEmptyRoot(root);
-  process.stdout.write(deleteResponse(pid, 137, new Date()));
+  writeStdout(deleteResponse(pid, 137, new Date()));
+  mark('answered');
   return 0;
 }
 

@@ -5,7 +5,7 @@
 import type { Runtime } from '../runtime/lifecycle';
 import type { Spec } from '../spec/types';
 import type { VmRecord } from '../state/store';
-import { CRI_CONTAINER_TYPE, CRI_SANDBOX_ID } from '../vm/pod';
+import { CRI_CONTAINER_TYPE, CRI_SANDBOX_ID } from '../vm/cri-annotations';
 import type { ShimTask } from './task';
 
 /** What a container is to its pod: CRI's annotations, on the vm platform only. */

@@ -11,6 +11,7 @@ import { Runtime } from '../runtime/lifecycle';
 import { statusOf } from '../runtime/status';
 import { validateId } from '../state/store';
 import { MoatError } from '../util/errors';
+import { flushProfile, mark, profiling } from '../util/profile';
 import { isolationFor, loadConfig } from './config';
 import { Publisher } from './events';
 import { metricsOf } from './metrics';
@@ -20,9 +21,11 @@ import { anyOf, decode, encode, timestamp, type Msg } from './proto';
 import { openIo } from './stdio';
 import { ShimProcess, type ShimTask } from './task';
 import { podRole, podVmOf } from './pod';
-import { createPodMember, execInPodMember, removePodMember, signalPodMember, startPodMember } from '../vm/pod';
 import { Code, RpcError } from './ttrpc/status';
 import type { TtrpcServer } from './ttrpc/server';
+
+/** The vm pod code, loaded by the first pod member (a native or sentry server never needs it). */
+const vmPod = () => import('../vm/pod');
 
 const SERVICE = 'containerd.task.v2.Task';
 const STATUS = { created: 1, running: 2, stopped: 3, paused: 4 } as const;
@@ -48,9 +51,10 @@ export class TaskService {
   }
 
   register(server: TtrpcServer): void {
-    const trace = this.o.trace;
+    const trace = this.o.trace ?? (profiling() ? () => undefined : undefined);
     const m = (name: string, req: string, res: string, fn: (r: Msg) => Promise<Msg>) =>
       server.register(SERVICE, name, !trace ? async (payload) => encode(res, await fn(decode(req, payload))) : async (payload) => {
+        mark(`${name} called`);
         const t0 = performance.now();
         const c0 = process.cpuUsage();
         try {
@@ -58,6 +62,8 @@ export class TaskService {
         } finally {
           const c = process.cpuUsage(c0);
           trace(`${name}: ${(performance.now() - t0).toFixed(1)} ms, server CPU ${((c.user + c.system) / 1000).toFixed(1)} ms`);
+          mark(`${name} answered`);
+          flushProfile(); // each call's marks (the lifecycle's too) as a table of their own
         }
       });
     const t = (s: string) => `containerd.task.v2.${s}`;
@@ -140,7 +146,7 @@ export class TaskService {
         // A container of a vm pod: made ready in its pod's VM; it runs from Start on (src/vm/pod.ts).
         init.io = openIo(init.paths);
         try {
-          task.pod = await createPodMember({ id, bundle: bundleDir, rootfs: bundle.rootfs, spec: bundle.spec, sandbox: podVm });
+          task.pod = await (await vmPod()).createPodMember({ id, bundle: bundleDir, rootfs: bundle.rootfs, spec: bundle.spec, sandbox: podVm });
         } catch (err) {
           init.io.abort();
           throw err;
@@ -229,7 +235,7 @@ export class TaskService {
     const init = task.init;
     if (init.status !== 'created') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${init.status}: it cannot be started again`);
     const io = init.io!;
-    const started = await startPodMember(task.pod!, {
+    const started = await (await vmPod()).startPodMember(task.pod!, {
       ...(io.stdio ? { stdio: io.stdio } : {}),
       ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
     });
@@ -282,7 +288,7 @@ export class TaskService {
     try {
       // The sentry's exec in `create` mode leaves a relay process that stands for the process on
       // the host (its pid, its exit status); the native executor does that in `run` mode.
-      started = task.pod ? await execInPodMember(task.pod, { ...p.spec!, terminal: p.paths.terminal }, {
+      started = task.pod ? await (await vmPod()).execInPodMember(task.pod, { ...p.spec!, terminal: p.paths.terminal }, {
         ...(io.stdio ? { stdio: io.stdio } : {}),
         ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
       }) : await this.rt.exec(opened!.handle, opened!.rec, { ...p.spec!, terminal: p.paths.terminal }, {
@@ -363,7 +369,7 @@ export class TaskService {
       if (signal === 0) return {};
       try {
         // Its init is pid 1 of its own pid namespace: SIGKILL ends the whole container (`all`).
-        await signalPodMember(task.pod, signal);
+        await (await vmPod()).signalPodMember(task.pod, signal);
       } catch (err) {
         if (signal !== 9) throw new RpcError(Code.NotFound, `task ${JSON.stringify(r.id)}: process already finished (${(err as Error).message})`);
         try {
@@ -476,7 +482,7 @@ export class TaskService {
     const init = task.init;
     if (init.status === 'running') {
       if (!force) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is running: kill it first`);
-      await signalPodMember(task.pod!, 9).catch(() => undefined);
+      await (await vmPod()).signalPodMember(task.pod!, 9).catch(() => undefined);
       const gone = await Promise.race([init.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref())]);
       if (!gone) {
         try {
@@ -487,7 +493,7 @@ export class TaskService {
         await init.exited;
       }
     }
-    await removePodMember(task.pod!);
+    await (await vmPod()).removePodMember(task.pod!);
     if (task.mountedRootfs) await unmountRootfs(task.bundle);
     init.io?.abort();
     for (const p of task.execs.values()) p.io?.abort();

@@ -44,6 +44,10 @@ export interface Sys {
    * keep open for as long as they should live (close-on-exec).
    */
   watchRunner(pidfds: number[]): number;
+  /** mount(2); '' for fstype or data passes NULL (the shim's rootfs, src/shim/mounts.ts). */
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  /** umount2(2). */
+  umount2(target: string, flags: number): void;
 }
 
 let nativeDirCache: string | undefined;

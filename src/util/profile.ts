@@ -1,29 +1,51 @@
-// MOAT_PROFILE=1: where one CLI command's wall and CPU time go. Each mark records the wall time
-// since the process started (performance.now(), whose origin is Node's own start) and the process's
-// CPU time (user + system) so far; the table goes to stderr at exit. Off, a mark costs one
-// comparison. docs/cli-speed.md has the marks of each command and the command that reproduces them.
+// MOAT_PROFILE=1: where one CLI command's (or one shim process's) wall and CPU time go. Each mark
+// records the wall time since the process started (performance.now(), whose origin is Node's own
+// start) and the process's CPU time (user + system) so far; the table goes to stderr at exit, or is
+// appended to the file MOAT_PROFILE_FILE names (the shim's: containerd reads `start`'s stderr as
+// its answer). Off, a mark costs one comparison. docs/cli-speed.md has the marks of each command
+// and the command that reproduces them; docs/shim.md the shim's.
 
 const enabled = process.env.MOAT_PROFILE === '1';
 const marks: { name: string; wallMs: number; cpuMs: number }[] = [];
+let label = 'moat profile';
+let prev = { wallMs: 0, cpuMs: 0 };
+
+/** Whether MOAT_PROFILE=1 is set. */
+export const profiling = (): boolean => enabled;
 
 /** Record that the command reached `name`. */
 export function mark(name: string): void {
   if (!enabled) return;
   const cpu = process.cpuUsage();
   marks.push({ name, wallMs: performance.now(), cpuMs: (cpu.user + cpu.system) / 1000 });
-  if (marks.length === 1) process.on('exit', report);
+  if (marks.length === 1 && prev.wallMs === 0) process.on('exit', report);
+}
+
+/** How the report names the process (the shim: its action and pid). */
+export function profileLabel(name: string): void {
+  label = name;
+}
+
+/** Write the marks so far and forget them (a long-lived process: at each step worth reading). */
+export function flushProfile(): void {
+  if (!enabled || marks.length === 0) return;
+  const cache = (globalThis as Record<symbol, unknown>)[Symbol.for('moat.codeCache')] ?? 'not loaded by a loader of src/boot';
+  const lines = [`${label}: code cache ${String(cache)}; mark  wall-ms (+delta)  cpu-ms (+delta)`];
+  for (const m of marks) {
+    lines.push(`${label}: ${m.name.padEnd(22)} ${m.wallMs.toFixed(1).padStart(7)} (+${(m.wallMs - prev.wallMs).toFixed(1)})  ${m.cpuMs.toFixed(1).padStart(7)} (+${(m.cpuMs - prev.cpuMs).toFixed(1)})`);
+    prev = m;
+  }
+  marks.length = 0;
+  const text = lines.join('\n') + '\n';
+  const file = process.env.MOAT_PROFILE_FILE;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- only when profiling
+  if (file) (require('node:fs') as typeof import('node:fs')).appendFileSync(file, text);
+  else process.stderr.write(text);
 }
 
 function report(): void {
   mark('exit');
-  let prev = { wallMs: 0, cpuMs: 0 };
-  const cache = (globalThis as Record<symbol, unknown>)[Symbol.for('moat.codeCache')] ?? 'not loaded by build/moat.js';
-  const lines = [`moat profile: code cache ${String(cache)}; mark  wall-ms (+delta)  cpu-ms (+delta)`];
-  for (const m of marks) {
-    lines.push(`moat profile: ${m.name.padEnd(22)} ${m.wallMs.toFixed(1).padStart(7)} (+${(m.wallMs - prev.wallMs).toFixed(1)})  ${m.cpuMs.toFixed(1).padStart(7)} (+${(m.cpuMs - prev.cpuMs).toFixed(1)})`);
-    prev = m;
-  }
-  process.stderr.write(lines.join('\n') + '\n');
+  flushProfile();
 }
 
 // This module is the bundle's first: the bundle has been read and compiled by now.

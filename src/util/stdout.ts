@@ -1,4 +1,5 @@
-// Output of the commands that clients run often (`state`): written to fd 1 directly. The first use of
+// Output of the commands that clients run often (`state`; the containerd shim's `start` and
+// `delete`, once per container each): written to fd 1 directly. The first use of
 // process.stdout builds a stream (for a pipe, a net.Socket with the stream machinery): measurable in
 // a command whose whole work is a few file reads (docs/cli-speed.md). Same bytes, same order.
 
@@ -6,7 +7,7 @@ import * as fs from 'node:fs';
 
 let pause: Int32Array | undefined;
 
-export function writeStdout(text: string): void {
+export function writeStdout(text: string | Uint8Array): void {
   let buf = Buffer.from(text);
   while (buf.length > 0) {
     try {

@@ -34,13 +34,9 @@ import { GUEST_VOLUMES, planVolumes, type Volume } from './volumes';
 /** Exec channels of a pod's VM: its containers and their execs share them (the agent has 8 ports). */
 export const POD_EXEC_SLOTS = 8;
 /** CRI's annotations (containerd's pkg/cri/annotations). */
-export const CRI_CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
-export const CRI_SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
+import { CRI_CONTAINER_TYPE, CRI_SANDBOX_CPU_PERIOD, CRI_SANDBOX_CPU_QUOTA, CRI_SANDBOX_ID, CRI_SANDBOX_MEMORY } from './cri-annotations';
+export { CRI_CONTAINER_TYPE, CRI_SANDBOX_CPU_PERIOD, CRI_SANDBOX_CPU_QUOTA, CRI_SANDBOX_ID, CRI_SANDBOX_MEMORY };
 const REQUEST_TIMEOUT_MS = 30_000;
-/** The pod's resources as containerd (≥ 1.6.20) puts them on the sandbox: kubelet's sum of its containers' limits. */
-export const CRI_SANDBOX_MEMORY = 'io.kubernetes.cri.sandbox-memory';
-export const CRI_SANDBOX_CPU_QUOTA = 'io.kubernetes.cri.sandbox-cpu-quota';
-export const CRI_SANDBOX_CPU_PERIOD = 'io.kubernetes.cri.sandbox-cpu-period';
 
 const NS_FILE: Record<NamespaceType, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' };
 

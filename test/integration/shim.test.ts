@@ -83,3 +83,35 @@ test('shim delete of a container that is not there: a DeleteResponse, exit 137',
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('shim rootfs mounts (mount(2) through the addon): a read-only rbind, taken back whole; a refused option leaves nothing mounted', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+  const { mountRootfs, unmountRootfs } = await import('../../src/shim/mounts');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-shim-mounts-'));
+  const mounted = (p: string) => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === p);
+  try {
+    const src = path.join(dir, 'layer');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'f'), 'x');
+    const bundle = path.join(dir, 'bundle');
+    fs.mkdirSync(bundle);
+    const rootfs = path.join(bundle, 'rootfs');
+    await mountRootfs(bundle, [{ type: 'bind', source: src, options: ['rbind', 'ro'] }]);
+    assert.equal(fs.readFileSync(path.join(rootfs, 'f'), 'utf8'), 'x');
+    assert.throws(() => fs.writeFileSync(path.join(rootfs, 'g'), 'y'), { code: 'EROFS' });
+    assert.match(mounted(rootfs)[0] ?? '', / ro[, ]/, 'remounted read-only');
+    await unmountRootfs(bundle);
+    assert.deepEqual(mounted(rootfs), []);
+    // Two layers (a tmpfs under a bind), both taken back; an idmap option refused by name, the first layer undone.
+    await mountRootfs(bundle, [{ type: 'tmpfs', source: 'tmpfs', options: ['size=1m', 'nosuid'] }, { type: 'bind', source: src, options: ['bind'] }]);
+    assert.equal(mounted(rootfs).length, 2);
+    await unmountRootfs(bundle);
+    assert.deepEqual(mounted(rootfs), []);
+    await assert.rejects(mountRootfs(bundle, [{ type: 'tmpfs', source: 'tmpfs', options: [] }, { type: 'bind', source: src, options: ['rbind', 'idmap'] }]), /rootfs\[1\]\.options\[1\]: idmap mounts are not supported/);
+    assert.deepEqual(mounted(rootfs), []);
+    await assert.rejects(mountRootfs(bundle, [{ type: 'nosuchfs', source: 'x', options: [] }]), /rootfs\[0\]: mounting nosuchfs on .* failed: ENODEV/);
+    assert.deepEqual(mounted(rootfs), []);
+  } finally {
+    spawnSync('umount', ['-R', '-l', path.join(dir, 'bundle', 'rootfs')], { stdio: 'ignore' });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,12 +1,13 @@
-// The CLI's code cache (src/boot, docs/cli-speed.md): used when it was made for this bundle and this
-// Node; a stale, foreign or damaged one is ignored and the CLI behaves the same, only compiled.
+// The code caches of the CLI and of the shim (src/boot, docs/cli-speed.md): used when made for this
+// bundle and this Node; a stale, foreign or damaged one is ignored and the program behaves the same,
+// only compiled.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { BUNDLE_FILE, bundleId, CACHE_FILE, cacheHeader, cachePayload } from '../../src/boot/code-cache';
+import { bundleId, cacheFileFor, cacheHeader, cachePayload, CLI, SHIM, type BootBundle } from '../../src/boot/code-cache';
 import { REPO } from '../helpers/moat';
 
 const ID = `// moat-cli sha256:${'ab'.repeat(32)}`;
@@ -15,6 +16,15 @@ test('a cache is taken only for its bundle and its Node', () => {
   assert.equal(bundleId(`${ID}\nvar x;`), ID);
   assert.equal(bundleId('var x;\n'), undefined);
   assert.equal(bundleId(`// moat-cli sha256:abc\n`), undefined);
+  // Each loader takes only its own bundle's name.
+  const shimId = `// moat-shim sha256:${'ab'.repeat(32)}`;
+  assert.equal(bundleId(`${shimId}\nvar x;`, 'moat-shim'), shimId);
+  assert.equal(bundleId(`${shimId}\nvar x;`, 'moat-cli'), undefined);
+  assert.equal(bundleId(`${ID}\nvar x;`, 'moat-shim'), undefined);
+  // The shim's server has a cache of its own; its start, delete and relays share the other.
+  assert.equal(cacheFileFor(SHIM, ['node', 'shim.js', '-id', 'x', '-socket', '/s', 'serve']), 'moat-shim-serve.cache');
+  assert.equal(cacheFileFor(SHIM, ['node', 'shim.js', '-id', 'serve', 'start']), 'moat-shim.cache');
+  assert.equal(cacheFileFor(CLI, ['node', 'moat.js', 'serve']), 'moat-cli.cache');
   const bytes = Buffer.from([1, 2, 3]);
   const file = Buffer.concat([Buffer.from(cacheHeader(ID, 'v20.20.2')), bytes]);
   assert.deepEqual(cachePayload(file, ID, 'v20.20.2'), bytes);
@@ -26,37 +36,41 @@ test('a cache is taken only for its bundle and its Node', () => {
   assert.equal(cachePayload(file, undefined, 'v20.20.2'), undefined);
 });
 
-/** `moat --version` from a copy of build/ (its own cache file), and what the loader did with the cache. */
-function version(dir: string): { out: string; cache: string } {
+/** `--version` (`-v` of the shim) from a copy of build/ (its own cache file), and what the loader did with the cache. */
+function version(dir: string, b: BootBundle): { out: string; cache: string } {
   const env: NodeJS.ProcessEnv = { ...process.env, MOAT_PROFILE: '1' };
   delete env.NODE_EXTRA_CA_CERTS;
-  const r = spawnSync(process.execPath, [path.join(dir, 'moat.js'), '--version'], { encoding: 'utf8', env });
+  delete env.MOAT_PROFILE_FILE;
+  const [loader, flag] = b === SHIM ? ['shim.js', '-v'] : ['moat.js', '--version'];
+  const r = spawnSync(process.execPath, [path.join(dir, loader), flag], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
   return { out: r.stdout, cache: /code cache (\w+)/.exec(r.stderr)?.[1] ?? `none reported: ${r.stderr}` };
 }
 
-test('the built CLI loads with its cache; a stale or damaged cache is ignored, not used', () => {
-  const build = path.join(REPO, 'build');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-code-cache-'));
-  try {
-    for (const f of ['moat.js', BUNDLE_FILE, CACHE_FILE]) fs.copyFileSync(path.join(build, f), path.join(dir, f));
-    const good = version(dir);
-    assert.equal(good.cache, 'used');
-    assert.match(good.out, /^moat version /);
-    const cacheFile = path.join(dir, CACHE_FILE);
-    const cache = fs.readFileSync(cacheFile);
-    const nl = cache.indexOf(10);
-    // Another bundle (rebuilt without its cache): the header does not match, the cache is not even handed to V8.
-    const source = fs.readFileSync(path.join(dir, BUNDLE_FILE), 'latin1');
-    fs.writeFileSync(path.join(dir, BUNDLE_FILE), source.replace(/sha256:[0-9a-f]{64}/, `sha256:${'0'.repeat(64)}`));
-    assert.deepEqual(version(dir), { out: good.out, cache: 'none' });
-    fs.writeFileSync(path.join(dir, BUNDLE_FILE), source);
-    // Damaged bytes under a right header: V8 refuses them and compiles the source.
-    fs.writeFileSync(cacheFile, Buffer.concat([cache.subarray(0, nl + 1), Buffer.alloc(cache.length - nl - 1, 0x5a)]));
-    assert.deepEqual(version(dir), { out: good.out, cache: 'rejected' });
-    fs.rmSync(cacheFile);
-    assert.deepEqual(version(dir), { out: good.out, cache: 'none' });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+for (const b of [CLI, SHIM]) {
+  test(`${b.name}: the built bundle loads with its cache; a stale or damaged cache is ignored, not used`, () => {
+    const build = path.join(REPO, 'build');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-code-cache-'));
+    try {
+      for (const f of [b === SHIM ? 'shim.js' : 'moat.js', b.bundle, b.cache]) fs.copyFileSync(path.join(build, f), path.join(dir, f));
+      const good = version(dir, b);
+      assert.equal(good.cache, 'used');
+      assert.match(good.out, b === SHIM ? /^containerd-shim-moat-v2:\n {2}Version: / : /^moat version /);
+      const cacheFile = path.join(dir, b.cache);
+      const cache = fs.readFileSync(cacheFile);
+      const nl = cache.indexOf(10);
+      // Another bundle (rebuilt without its cache): the header does not match, the cache is not even handed to V8.
+      const source = fs.readFileSync(path.join(dir, b.bundle), 'latin1');
+      fs.writeFileSync(path.join(dir, b.bundle), source.replace(/sha256:[0-9a-f]{64}/, `sha256:${'0'.repeat(64)}`));
+      assert.deepEqual(version(dir, b), { out: good.out, cache: 'none' });
+      fs.writeFileSync(path.join(dir, b.bundle), source);
+      // Damaged bytes under a right header: V8 refuses them and compiles the source.
+      fs.writeFileSync(cacheFile, Buffer.concat([cache.subarray(0, nl + 1), Buffer.alloc(cache.length - nl - 1, 0x5a)]));
+      assert.deepEqual(version(dir, b), { out: good.out, cache: 'rejected' });
+      fs.rmSync(cacheFile);
+      assert.deepEqual(version(dir, b), { out: good.out, cache: 'none' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

@@ -7,11 +7,14 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import * as protobufjs from 'protobufjs/light';
 import { groupOf, socketPath } from '../../src/shim/address';
 import { configPathOf, isolationFor, parseConfig } from '../../src/shim/config';
 import { parseShimFlags } from '../../src/shim/flags';
 import { metricsOf } from '../../src/shim/metrics';
-import { anyOf, decode, encode } from '../../src/shim/proto';
+import { anyOf, decode, encode, parseProtoFiles } from '../../src/shim/proto';
+import { installCodecs, type Codecs } from '../../src/shim/proto-codecs';
+import { REPO } from '../helpers/moat';
 import { TtrpcClient } from '../../src/shim/ttrpc/client';
 import { encodeFrame, FrameReader, HEADER_LENGTH, MAX_PAYLOAD, TYPE_REQUEST } from '../../src/shim/ttrpc/frame';
 import { TtrpcServer } from '../../src/shim/ttrpc/server';
@@ -125,6 +128,39 @@ test('stats: moat cgroup statistics as io.containerd.cgroups.v1.Metrics, u64 bey
   const t = encode('io.containerd.cgroups.v1.Metrics', m);
   // 0xffff_ffff_ffff_ffff as a varint: nine 0xff bytes and 0x01.
   assert.ok(t.includes(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])), 'the u64 max limit');
+});
+
+test('the descriptors compiled into the bundle at build time are the messages of src/shim/proto', () => {
+  const built = JSON.parse(fs.readFileSync(path.join(REPO, 'build', 'shim-descriptors.json'), 'utf8')) as unknown;
+  const parsed = JSON.parse(JSON.stringify(parseProtoFiles().resolveAll().toJSON())) as unknown;
+  assert.deepEqual(built, parsed);
+  assert.match(JSON.stringify(built), /"CreateTaskRequest"/);
+});
+
+test('the encoders and decoders compiled at build time give the bytes and objects protobufjs generates at run time', () => {
+  const json = JSON.parse(fs.readFileSync(path.join(REPO, 'build', 'shim-descriptors.json'), 'utf8')) as protobufjs.INamespace;
+  const plain = protobufjs.Root.fromJSON(json).resolveAll();
+  const built = protobufjs.Root.fromJSON(json).resolveAll();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  installCodecs(built as protobufjs.Root, require(path.join(REPO, 'build', 'shim-codecs.js')) as Codecs);
+  const TO: protobufjs.IConversionOptions = { longs: Number, enums: Number, bytes: Buffer, defaults: true, arrays: true, objects: true };
+  const samples: [string, Record<string, unknown>][] = [
+    ['containerd.task.v2.CreateTaskRequest', { id: 'c1', bundle: '/b', rootfs: [{ type: 'overlay', source: 'overlay', options: ['lowerdir=/a:/b', 'upperdir=/u'] }], terminal: true, stdout: '/fifo', options: { type_url: 'runtimeoptions.v1.Options', value: Buffer.from([10, 2, 47, 120]) } }],
+    ['containerd.task.v2.StateResponse', { id: 'c1', pid: 4242, status: 3, exitStatus: 137, exitedAt: { seconds: 1_700_000_000, nanos: 5 } }],
+    ['containerd.task.v2.WaitResponse', { exitStatus: 0, exitedAt: { seconds: 2 ** 40, nanos: 999_999_999 } }],
+    ['ttrpc.Request', { service: 'containerd.task.v2.Task', method: 'Kill', payload: Buffer.from('xyz'), timeoutNano: 5e9, metadata: [{ key: 'k', value: 'v' }] }],
+    ['ttrpc.Response', { status: { code: 5, message: 'not found' }, payload: Buffer.alloc(0) }],
+    ['io.containerd.cgroups.v1.Metrics', { memory: { usage: { usage: 2 ** 53 - 1, limit: 2 ** 53 - 1 } }, pids: { current: 3, limit: 0 } }],
+    ['containerd.services.events.ttrpc.v1.ForwardRequest', { envelope: { timestamp: { seconds: 3, nanos: 4 }, namespace: 'k8s.io', topic: '/tasks/exit', event: { type_url: 'containerd.events.TaskExit', value: Buffer.from([8, 1]) } } }],
+  ];
+  for (const [name, value] of samples) {
+    const [p, b] = [plain.lookupType(name), built.lookupType(name)];
+    const bytes = Buffer.from(p.encode(p.fromObject(value)).finish());
+    assert.deepEqual(Buffer.from(b.encode(b.fromObject(value)).finish()), bytes, name);
+    assert.deepEqual(b.toObject(b.decode(bytes), TO), p.toObject(p.decode(bytes), TO), name);
+    assert.equal(b.verify(value), p.verify(value), name);
+    assert.equal((b.setup as { name?: string }).name, 'setupPrecompiled', `${name}: set up from the build's functions`);
+  }
 });
 
 test('delete: the hand-encoded DeleteResponse is what protobufjs reads from shim.proto', async () => {
