@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     '',
     `${new Date().toISOString()}, ${os.cpus().length} CPUs, load average ${loadStart} at the start, ${loadEnd} at the end, ${runcVersion}, ${ROUNDS} rounds (order alternating), medians.`,
     '',
-    `A veth pair between two namespaces (MTU 1400). Peer: \`runc run\` of \`tcp serve ${PORT}\` (bench/net/tcp.c, static) in one. Client: \`tcp connect ${NET}.1 ${PORT} ${ROUND_TRIPS} ${MIB}\` in the other, either \`runc run\` or \`moat --isolation=vm --vm-accel=tcg run\` (QEMU in the namespace, a tap mirrored to the veth with tc, virtio-net; restored from a one-NIC template). ${ROUND_TRIPS} round trips of 1 byte each way (TCP_NODELAY), then ${MIB} MiB in 64 KiB writes, timed by the client to the server's acknowledgement after EOF.`,
+    `A veth pair between two namespaces (MTU 1400). Peer: \`runc run\` of \`tcp serve ${PORT}\` (bench/net/tcp.c, static) in one. Client: \`tcp connect ${NET}.1 ${PORT} ${ROUND_TRIPS} ${MIB}\` in the other, either \`runc run\` or \`moat --isolation=vm --vm-accel=tcg run\` (QEMU in the namespace, a tap mirrored to the veth with tc, virtio-net; \`MOAT_VM_TEMPLATES\` a directory of its own, its one-NIC template made in the warm-up). ${ROUND_TRIPS} round trips of 1 byte each way (TCP_NODELAY), then ${MIB} MiB in 64 KiB writes, timed by the client to the server's acknowledgement after EOF.`,
     '',
     '| benchmark (higher is better) | vm client | runc client | vm / runc |',
     '|---|---:|---:|---:|',
