@@ -7,7 +7,7 @@
 //
 //   node build/ts/bench/vm-start.js     (after npx tsc -p .; BENCH_ROUNDS=5 by default)
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,32 +16,9 @@ import { findGuestKernel, writeCpio } from '../src/vm/guest';
 import { guestCmdline, hostTscKhz } from '../src/vm/builder';
 import { VM_CPUS, VM_MEMORY_MIB } from '../src/vm/spec';
 import { median } from './stats';
+import { timed } from './timed';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-
-
-/** ms from spawn until `done(child)` resolves. */
-function timed(cmd: string, args: string[], untilOutput: boolean, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let err = '';
-    let done = false;
-    const finish = () => {
-      if (!done) {
-        done = true;
-        resolve(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-    };
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    if (untilOutput) child.stdout.once('data', finish);
-    else child.stdout.resume();
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`${cmd} failed (${code}): ${err}`));
-      finish();
-    });
-  });
-}
 
 function bareInitramfs(dir: string): string {
   const src = path.join(dir, 'init.c');

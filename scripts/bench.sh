@@ -7,6 +7,12 @@ rm -rf build/ts
 npx tsc -p tsconfig.json
 # `sh scripts/bench.sh vm` times the vm platform's start-up against a bare QEMU boot instead.
 if [ "${1:-}" = vm ]; then exec node build/ts/bench/vm-start.js; fi
+# `sh scripts/bench.sh vm-rootfs`: the same start-up with the Debian apps rootfs (≈ 0.5 GB) against
+# the busybox bundle, and where the time goes (the rootfs image build) (bench/vm-rootfs.ts).
+if [ "${1:-}" = vm-rootfs ]; then exec node build/ts/bench/vm-rootfs.js; fi
+# `sh scripts/bench.sh vm-net`: TCP ping-pong and bulk between a vm container and a peer namespace,
+# against two runc containers (bench/vm-net.ts).
+if [ "${1:-}" = vm-net ]; then MOAT_NATIVE_DIR="$PWD/build/native" exec node build/ts/bench/vm-net.js; fi
 # `sh scripts/bench.sh sentry`: the sentry's syscall cost and `do` start-up against gVisor's runsc
 # (Debian's package, installed when missing) on its ptrace platform, and native.
 if [ "${1:-}" = sentry ]; then

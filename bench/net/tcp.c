@@ -7,7 +7,13 @@
  * usage: tcp [round-trips (default 5000)] [MiB (default 256)]
  * The parent listens on 127.0.0.1, port 0, before it forks the client, so no start-up race.
  * Prints one JSON line: {"pingpong_us": N, "round_trips": N, "bulk_mib_s": N, "mib": N}; exit 1 on
- * any error (with perror's message). */
+ * any error (with perror's message).
+ * Across a network (bench/vm-net.ts: a vm or runc container against a peer namespace):
+ *   tcp serve PORT                      serve clients one at a time, forever: each connection's
+ *                                       first byte says what it is, 'p' (echo bytes back until EOF)
+ *                                       or 'b' (read to EOF, then send one byte back)
+ *   tcp connect ADDR PORT [N] [MiB]     the same two measurements against a server, timed here:
+ *                                       bulk from the first write to the server's byte after EOF */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -35,14 +41,23 @@ static void die(const char *what)
 	exit(1);
 }
 
+static struct sockaddr_in loopback(void)
+{
+	struct sockaddr_in addr;
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return addr;
+}
+
+/* Listen on *addr (port 0: any), which then holds the port taken. */
 static int listener(struct sockaddr_in *addr)
 {
 	socklen_t len = sizeof(*addr);
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 	if (s < 0) die("socket");
-	memset(addr, 0, sizeof(*addr));
-	addr->sin_family = AF_INET;
-	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int one = 1;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(s, (struct sockaddr *)addr, sizeof(*addr)) < 0) die("bind");
 	if (listen(s, 4) < 0) die("listen");
 	if (getsockname(s, (struct sockaddr *)addr, &len) < 0) die("getsockname");
@@ -90,7 +105,7 @@ static void pingpong_client(const struct sockaddr_in *addr, long n)
 
 static double pingpong(long n)
 {
-	struct sockaddr_in addr;
+	struct sockaddr_in addr = loopback();
 	int l = listener(&addr);
 	pid_t pid = fork();
 	if (pid < 0) die("fork");
@@ -111,7 +126,7 @@ static double pingpong(long n)
 
 static double bulk(long mib)
 {
-	struct sockaddr_in addr;
+	struct sockaddr_in addr = loopback();
 	static char buf[CHUNK];
 	int l = listener(&addr);
 	pid_t pid = fork();
@@ -146,8 +161,80 @@ static double bulk(long mib)
 	return (double)got / (1024 * 1024) / ((double)(t1 - t0) / 1e9);
 }
 
+static void write_all(int s, const char *buf, long len)
+{
+	while (len > 0) {
+		ssize_t w = write(s, buf, len);
+		if (w <= 0) die("write");
+		buf += w;
+		len -= w;
+	}
+}
+
+/* tcp serve PORT: one connection at a time, its first byte names the measurement. */
+static _Noreturn void serve(int port)
+{
+	static char buf[CHUNK];
+	struct sockaddr_in addr;
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons(port);
+	int l = listener(&addr);
+	for (;;) {
+		int s = take(l);
+		char mode;
+		ssize_t r = read(s, &mode, 1);
+		if (r == 1 && mode == 'p') {
+			while ((r = read(s, buf, sizeof(buf))) > 0) write_all(s, buf, r);
+		} else if (r == 1 && mode == 'b') {
+			while ((r = read(s, buf, sizeof(buf))) > 0) {
+			}
+			if (r == 0) write_all(s, "k", 1);
+		}
+		close(s);
+	}
+}
+
+/* tcp connect ADDR PORT N MiB: both measurements against a server, timed on this side. */
+static int connect_to(const char *host, int port, long n, long mib)
+{
+	static char buf[CHUNK];
+	struct sockaddr_in addr;
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons(port);
+	if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
+		fprintf(stderr, "tcp connect: %s is not an IPv4 address\n", host);
+		return 2;
+	}
+	int s = dial(&addr);
+	char c = 'p';
+	write_all(s, &c, 1);
+	long long t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		write_all(s, &c, 1);
+		if (read(s, &c, 1) != 1) die("pingpong read");
+	}
+	double us = (double)(now_ns() - t0) / n / 1000.0;
+	close(s);
+	s = dial(&addr);
+	memset(buf, 'b', sizeof(buf));
+	t0 = now_ns();
+	write_all(s, "b", 1);
+	for (long left = mib * 1024 * 1024; left > 0; left -= CHUNK) write_all(s, buf, left < CHUNK ? left : CHUNK);
+	if (shutdown(s, SHUT_WR) < 0) die("shutdown");
+	if (read(s, &c, 1) != 1 || c != 'k') die("bulk: no acknowledgement");
+	double rate = (double)mib / ((double)(now_ns() - t0) / 1e9);
+	close(s);
+	printf("{\"pingpong_us\": %.2f, \"round_trips\": %ld, \"bulk_mib_s\": %.1f, \"mib\": %ld}\n", us, n, rate, mib);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "serve") == 0) serve(atoi(argv[2]));
+	if (argc >= 4 && strcmp(argv[1], "connect") == 0)
+		return connect_to(argv[2], atoi(argv[3]), argc > 4 ? atol(argv[4]) : 5000, argc > 5 ? atol(argv[5]) : 256);
 	long n = argc > 1 ? atol(argv[1]) : 5000;
 	long mib = argc > 2 ? atol(argv[2]) : 256;
 	if (n <= 0 || mib <= 0) {

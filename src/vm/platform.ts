@@ -11,6 +11,7 @@ import type { CgroupRecord, ContainerRecord, VmRecord } from '../state/store';
 import { MoatError } from '../util/errors';
 import { sys } from '../sys';
 import { debugLog } from '../util/log';
+import { mark } from '../util/profile';
 import { cgroupPids, collectStats, hostCgroupFiles, removeCgroups, setFrozen, v2Stats, type CgroupStats } from '../policy/cgroups';
 import { describePlan, encodePlan } from '../policy/plan';
 import { createVmmCgroups, moveIntoCgroups, updateVmm } from './host-cgroup';
@@ -53,7 +54,9 @@ export class VmPlatform implements Platform {
   async create(req: CreateRequest): Promise<CreatedInit> {
     if (!req.stateDir) throw new MoatError('EINTERNAL', 'vm platform: no state directory given');
     const p = planVm(req, req.stateDir);
-    makeVmFiles(p);
+    mark('vm planned');
+    makeVmFiles(p); // the rootfs image: a copy of the bundle's tree (bench/vm-rootfs.ts times it)
+    mark('vm rootfs image');
     let io: GuestStdio | undefined;
     let vmm: Vmm | undefined;
     let servers: VolumeServer[] = [];
@@ -83,6 +86,7 @@ export class VmPlatform implements Platform {
       // sentry and native sandboxes carry a parent-death signal; QEMU's -runas would clear one).
       if (req.dieWithRunner) watchRunner([vmm.pid, ...servers.map((s) => s.pid)]);
       await connectGuest(p, vmm, req, () => (tapsConnected = true));
+      mark('vm guest connected');
       // QEMU holds the namespace now (it runs in it since its start-up).
       holder?.stop();
       if (stdio.master !== undefined) {

@@ -1,0 +1,44 @@
+// Timing one command of a benchmark: ms from spawn to its first output and to its exit, and its
+// stderr (where MOAT_PROFILE=1 writes its marks, src/util/profile.ts). Shared by the vm benchmarks.
+
+import { spawn } from 'node:child_process';
+
+export interface Timed {
+  /** ms from spawn to the first stdout bytes (to the exit if it printed nothing). */
+  firstOutputMs: number;
+  exitMs: number;
+  stderr: string;
+}
+
+/** Runs cmd to its exit; rejects if it failed. */
+export function runTimed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const since = () => Number(process.hrtime.bigint() - t0) / 1e6;
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stderr = '';
+    let first: number | undefined;
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once('data', () => (first ??= since()));
+    child.stdout.resume();
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const exitMs = since();
+      if (code !== 0) reject(new Error(`${cmd} failed (${code}): ${stderr}`));
+      else resolve({ firstOutputMs: first ?? exitMs, exitMs, stderr });
+    });
+  });
+}
+
+/** ms from spawn to the first output (untilOutput) or to the exit. */
+export async function timed(cmd: string, args: string[], untilOutput: boolean, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const t = await runTimed(cmd, args, env);
+  return untilOutput ? t.firstOutputMs : t.exitMs;
+}
+
+/** The wall-time delta (ms) of a MOAT_PROFILE mark in a command's stderr; undefined if absent. */
+export function profileDelta(stderr: string, name: string): number | undefined {
+  const line = stderr.split('\n').find((l) => l.startsWith(`moat profile: ${name.padEnd(22)} `));
+  const m = line && /\(\+([\d.]+)\)/.exec(line.slice(`moat profile: ${name.padEnd(22)} `.length));
+  return m ? Number(m[1]) : undefined;
+}
