@@ -373,8 +373,9 @@ matrix.case('-p: a web server in a bridge network answers from the host', (rt) =
 matrix.case('sentry: -p: a web server on port 80 in a bridge network answers from the host (AF_INET in the container\'s namespace)', () => publishedWebServer('moat-sentry', 80), ['moat']);
 
 // ---- the vm platform through Docker's runtimeArgs (daemon.json: "moat-vm"; docs/vm.md) ----
-// Each case is one VM (a cold boot: Docker bind-mounts /etc/hosts, /etc/resolv.conf and /etc/hostname
-// into every container, and QEMU 7.2 cannot migrate the virtio-fs devices they need, so no template).
+// Each case is one VM. Docker's /etc/hosts, /etc/resolv.conf and /etc/hostname are copied into the
+// guest (docs/vm.md#host-volumes), so a container without -v starts from a template; with -v it
+// boots cold (QEMU 7.2 cannot migrate a virtio-fs device).
 
 const hasGuestKernel = fs.existsSync('/boot') && fs.readdirSync('/boot').some((n) => /^vmlinuz-.*-cloud-amd64$/.test(n));
 
