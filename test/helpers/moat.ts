@@ -204,18 +204,21 @@ export async function assertNoLeaks(before: HostSnapshot, root?: string): Promis
       return String(p);
     }
   };
-  if (leakedPids.length) throw new Error(`leaked processes: ${leakedPids.map(describe).join('; ')}`);
+  // Every kind is checked and named (a leaked cgroup must not hide a changed /dev/null).
+  const found: string[] = [];
+  if (leakedPids.length) found.push(`leaked processes: ${leakedPids.map(describe).join('; ')}`);
   const beforeMounts = new Set(before.mounts);
   const newMounts = mountLines().filter((m) => !beforeMounts.has(m));
-  if (newMounts.length) throw new Error(`leaked mounts:\n${newMounts.join('\n')}`);
+  if (newMounts.length) found.push(`leaked mounts:\n${newMounts.join('\n')}`);
   const newCgroups = [...moatCgroupDirs()].filter((d) => !before.cgroups.has(d));
-  if (newCgroups.length) throw new Error(`leaked cgroups:\n${newCgroups.join('\n')}`);
+  if (newCgroups.length) found.push(`leaked cgroups:\n${newCgroups.join('\n')}`);
   const devNull = devNullFacts();
-  if (devNull !== before.devNull) throw new Error(`the host's /dev/null changed: ${before.devNull} -> ${devNull}`);
+  if (devNull !== before.devNull) found.push(`the host's /dev/null changed: ${before.devNull} -> ${devNull}`);
   if (root !== undefined && fs.existsSync(root)) {
     const left = fs.readdirSync(root);
-    if (left.length) throw new Error(`leaked state under ${root}: ${left.join(', ')}`);
+    if (left.length) found.push(`leaked state under ${root}: ${left.join(', ')}`);
   }
+  if (found.length) throw new Error(found.join('\n'));
 }
 
 /**
