@@ -109,8 +109,9 @@ async function removePod(podId: string): Promise<void> {
   await cri.rt('RemovePodSandbox', { pod_sandbox_id: podId });
 }
 const execSync = (id: string, cmd: string[], timeout = 10) => cri.rt('ExecSync', { container_id: id, cmd, timeout });
+// (30 s: a vm pod's exec runs under TCG, and the pod-network case's wget loop alone may take 10 s on a loaded host.)
 const sh = async (id: string, script: string) => {
-  const r = await execSync(id, ['sh', '-c', script]);
+  const r = await execSync(id, ['sh', '-c', script], 30);
   assert.equal(r.exit_code, 0, `${script}: exit ${r.exit_code}: ${r.stderr.toString()}`);
   return r.stdout.toString() as string;
 };
