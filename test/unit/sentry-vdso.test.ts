@@ -1,11 +1,16 @@
 // The sentry's handling of the host's vDSO (src/sentry/platform/vdso.ts): which maps lines it
 // accepts as the moved vDSO, and the patches it makes to the real image of this host's kernel
-// (read from this test process's own [vdso]). The whole path, under the sentry: test/sentry/progs/vdso.c.
+// (read from this test process's own [vdso]), and how the sentry's reads of application memory
+// serve the vDSO's range from the kept image and never write it. The whole path, under the sentry: test/sentry/progs/vdso.c.
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { test } from 'node:test';
-import { VDSO_BASE } from '../../src/sentry/mm/layout';
+import { EINVAL, ENOMEM } from '../../src/sentry/abi/errno';
+import { STUB_BASE, VDSO_BASE } from '../../src/sentry/mm/layout';
+import type { MemoryOps } from '../../src/sentry/mm/memory-file';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MemoryManager, PROT_READ, PROT_WRITE } from '../../src/sentry/mm/mm';
+import type { SentryPlatform } from '../../src/sentry/platform';
 import { parseVdsoMappings, vdsoPatches } from '../../src/sentry/platform/vdso';
 
 const hex = (n: number) => n.toString(16);
@@ -74,4 +79,87 @@ test("vdso patches on this host's real vDSO: getcpu's code becomes 'store 0, ret
   const notElf = Uint8Array.from(image);
   notElf[0] = 0;
   assert.match(String(vdsoPatches(notElf)), /not an x86-64 ELF64/);
+});
+
+// ---- reads of application memory in the vDSO (src/sentry/mm/mm.ts) ----
+
+/** An address space with one anonymous page and the vDSO's mappings; its memory file a plain buffer. */
+function spaceWithVdso(image: Uint8Array): MemoryManager {
+  const ops: MemoryOps = {
+    memfdCreate: () => fs.openSync('/dev/null', 'r'),
+    mapShared: () => new ArrayBuffer(1 << 20),
+    punchHole: () => {},
+    copyData: () => {},
+  };
+  const platform = { inject: (_tid: number, nr: number, a0 = 0) => (nr === 9 ? a0 : 0) } as unknown as SentryPlatform;
+  const mm = new MemoryManager(platform, ops);
+  assert.equal(mm.mmap(1, 0x400000, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), 0x400000);
+  mm.vdso = [
+    { start: VDSO_BASE, end: VDSO_BASE + 0x4000, prot: 1, name: '[vvar]' },
+    { start: VDSO_BASE + 0x4000, end: VDSO_BASE + 0x6000, prot: 1, name: '[vvar_vclock]' },
+    { start: VDSO_BASE + 0x6000, end: VDSO_BASE + 0x6000 + image.length, prot: 5, name: '[vdso]', bytes: image },
+  ];
+  return mm;
+}
+
+test('vdso memory: every read path of the sentry returns [vdso]\'s kept bytes, up to its end; none writes them; [vvar] does not read', () => {
+  const image = new Uint8Array(0x2000).map((_, i) => (i * 7 + 1) & 0xff);
+  image.set([0x7f, 0x45, 0x4c, 0x46]);
+  image.set(Buffer.from('__vdso_time\0'), 0x1800);
+  const kept = Uint8Array.from(image);
+  const mm = spaceWithVdso(image);
+  const at = VDSO_BASE + 0x6000;
+  const end = at + image.length;
+
+  // copyin: read(), views() (write(2)'s source, iovecs), prefixViews() (up to the end), a string.
+  assert.deepEqual(mm.read(at, 4), Uint8Array.from([0x7f, 0x45, 0x4c, 0x46]));
+  assert.deepEqual(mm.read(at + 0x100, 0x1f00), kept.subarray(0x100));
+  assert.equal(mm.readU32(at), 0x464c457f);
+  assert.equal(mm.read(end - 4, 8), null, 'past [vdso]: EFAULT, all or nothing');
+  assert.deepEqual(mm.views(at, 0x2000, false), [kept]);
+  assert.deepEqual(mm.prefixViews(end - 16, 64, false), [kept.subarray(0x2000 - 16)], 'write(2) copies up to the end');
+  assert.equal(mm.readCString(at + 0x1800), '__vdso_time');
+  assert.equal(mm.byteAt(at + 1), 0x45);
+  assert.equal(mm.byteAt(end), -1);
+
+  // /proc/pid/mem and PEEKTEXT's forced access: reads, stopping where [vdso] ends.
+  const buf = new Uint8Array(0x3000);
+  assert.equal(mm.forceAccess(at, buf, false), 0x2000);
+  assert.deepEqual(buf.subarray(0, 0x2000), kept);
+
+  // Nothing writes it: plain, forced (POKETEXT), /proc/pid/mem, views and prefixes for writing.
+  assert.equal(mm.write(at, Uint8Array.of(0)), false);
+  assert.equal(mm.write(at, Uint8Array.of(0), true), false);
+  assert.equal(mm.writeU32(at, 0), false);
+  assert.equal(mm.cmpxchgU32(at, 0x464c457f, 0), null);
+  assert.equal(mm.forceAccess(at, new Uint8Array(8), true), 0);
+  assert.equal(mm.views(at, 8, true), null);
+  assert.equal(mm.prefixViews(at, 8, true), null);
+  // A view handed out is a copy: scribbling on it leaves the kept image alone.
+  mm.views(at, 8, false)![0]!.fill(0);
+  mm.prefixViews(at, 8, false)![0]!.fill(0);
+  assert.deepEqual(image, kept);
+
+  // [vvar], [vvar_vclock], the stub's page, past the vDSO: not readable through the sentry.
+  for (const a of [VDSO_BASE, VDSO_BASE + 0x4000, STUB_BASE, end, end + 0x1000]) {
+    assert.equal(mm.read(a, 1), null, a.toString(16));
+    assert.equal(mm.prefixViews(a, 1, false), null);
+    assert.equal(mm.forceAccess(a, new Uint8Array(1), false), 0);
+    assert.equal(mm.readCString(a), null);
+  }
+  // The application's own memory reads as before.
+  assert.ok(mm.write(0x400000, Uint8Array.of(1, 2, 3)));
+  assert.deepEqual(mm.read(0x400000, 3), Uint8Array.of(1, 2, 3));
+  mm.destroy();
+});
+
+test('vdso memory: munmap, mremap and mprotect of the vDSO are refused (the sentry\'s fixed layout)', () => {
+  const mm = spaceWithVdso(new Uint8Array(0x2000));
+  const at = VDSO_BASE + 0x6000;
+  assert.equal(mm.munmap(1, at, 0x2000), -EINVAL);
+  assert.equal(mm.mremap(1, at, 0x2000, 0x3000, true), -EINVAL);
+  assert.equal(mm.mremap(1, at, 0x2000, 0x2000, true, 0x500000), -EINVAL);
+  assert.equal(mm.mprotect(1, at, 0x2000, PROT_READ | PROT_WRITE), -ENOMEM);
+  assert.equal(mm.read(at, 1)?.length, 1);
+  mm.destroy();
 });

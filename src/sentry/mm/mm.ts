@@ -107,7 +107,10 @@ export class MemoryManager {
   /** What exec loaded, for /proc/pid/{exe,auxv,cmdline,environ}. */
   exePath = '';
   auxv: Array<[number, number]> = [];
-  /** The vDSO's mappings, outside the VMAs (platform/vdso.ts): /proc/pid/maps shows them. */
+  /**
+   * The vDSO's mappings, outside the VMAs (platform/vdso.ts): /proc/pid/maps shows them, and reads
+   * of application memory in [vdso] return its kept bytes (vdsoBytes).
+   */
   vdso: readonly VdsoMapping[] = [];
   argStart = 0;
   argEnd = 0;
@@ -504,6 +507,9 @@ export class MemoryManager {
     if (oldAddr % PAGE !== 0 || newLen <= 0) return -EINVAL;
     oldLen = pageUp(oldLen);
     newLen = pageUp(newLen);
+    // Above APP_LIMIT are the stub's page and the vDSO, the sentry's fixed layout: EINVAL, as
+    // munmap answers there (Linux would move the vDSO; every stub has it at VDSO_BASE).
+    if (oldAddr + oldLen > APP_LIMIT) return -EINVAL;
     const v = this.find(oldAddr);
     if (!v) return -EFAULT;
     // The old range must be mapped throughout (it may span VMAs the sentry did not merge).
@@ -644,6 +650,21 @@ export class MemoryManager {
 
   // ---- application memory access (copyin / copyout) ----
 
+  /**
+   * Every read of application memory at or above APP_LIMIT comes here: the bytes of [vdso] from a
+   * up to end (or its end), a copy of the image the stubs have (platform/vdso.ts; nothing done
+   * with the copy reaches it), or null. The rest up there reads as unmapped: [vvar] and
+   * [vvar_vclock] (the host's time data, of which the sentry keeps no copy), the stub's page. No
+   * write goes there: the callers that write stop at APP_LIMIT (Linux would copy the page on write).
+   */
+  private vdsoBytes(a: number, end: number): Uint8Array | null {
+    for (const m of this.vdso) {
+      const b = m.bytes;
+      if (b && a >= m.start && a < m.start + b.length && end > a) return b.slice(a - m.start, Math.min(b.length, end - m.start));
+    }
+    return null;
+  }
+
   /** Memory-file offset of addr if [addr, addr+len) lies in one backed private VMA with the access wanted. */
   private offsetOf(addr: number, len: number, write: boolean): number {
     const v = this.find(addr);
@@ -661,7 +682,12 @@ export class MemoryManager {
     let a = addr;
     const end = addr + len;
     if (len === 0) return out;
-    if (end > APP_LIMIT || addr < 0) return null;
+    if (addr < 0) return null;
+    if (addr >= APP_LIMIT) {
+      const b = write ? null : this.vdsoBytes(addr, end);
+      return b && b.length === len ? [b] : null;
+    }
+    if (end > APP_LIMIT) return null;
     while (a < end) {
       const v = this.find(a);
       if (!v || v.off < 0 || (write ? !(v.prot & PROT_WRITE) : v.prot === 0)) return null;
@@ -681,7 +707,11 @@ export class MemoryManager {
   prefixViews(addr: number, len: number, write: boolean): Uint8Array[] | null {
     const out: Uint8Array[] = [];
     if (len === 0) return out;
-    if (addr < 0 || addr >= APP_LIMIT) return null;
+    if (addr < 0) return null;
+    if (addr >= APP_LIMIT) {
+      const b = write ? null : this.vdsoBytes(addr, addr + len);
+      return b ? [b] : null;
+    }
     const end = Math.min(addr + len, APP_LIMIT);
     for (let a = addr; a < end; ) {
       const v = this.find(a);
@@ -735,14 +765,22 @@ export class MemoryManager {
   /**
    * Another process's access, as /proc/pid/mem makes it (ptrace's FOLL_FORCE): copies between buf
    * and [addr, addr+buf.length) whatever the pages' protection, except that a shared mapping is
-   * written only where it is writable; stops at the first page that is not there (unmapped, a
-   * reservation, past a file's end). Returns the bytes copied.
+   * written only where it is writable, and [vdso] is read (its kept bytes) but never written, where
+   * Linux would give the process a copy of the page to write; stops at the first page that is not
+   * there (unmapped, a reservation, past a file's end, [vvar]). Returns the bytes copied.
    */
   forceAccess(addr: number, buf: Uint8Array, write: boolean): number {
     let done = 0;
     while (done < buf.length && !this.destroyed) {
       const a = addr + done;
-      if (a < 0 || a >= APP_LIMIT) break;
+      if (a < 0) break;
+      if (a >= APP_LIMIT) {
+        const b = write ? null : this.vdsoBytes(a, addr + buf.length);
+        if (!b) break;
+        buf.set(b, done);
+        done += b.length;
+        continue;
+      }
       const v = this.find(a);
       if (!v || v.off < 0 || (write && v.obj && !(v.prot & PROT_WRITE))) break;
       const end = Math.min(this.accessibleEnd(v, a), a + (buf.length - done));
@@ -757,6 +795,7 @@ export class MemoryManager {
 
   /** One byte of application memory (any access but none), -1 if unmapped: for instruction checks. */
   byteAt(addr: number): number {
+    if (addr >= APP_LIMIT) return this.vdsoBytes(addr, addr + 1)?.[0] ?? -1;
     const v = this.find(addr);
     if (!v || v.off < 0 || v.prot === 0 || this.accessibleEnd(v, addr) <= addr) return -1;
     return this.mem(v)[v.off + (addr - v.start)];
@@ -843,11 +882,18 @@ export class MemoryManager {
     const chunks: Uint8Array[] = [];
     let total = 0;
     while (total <= max) {
-      const v = this.find(a);
-      if (!v || v.off < 0 || v.prot === 0 || this.accessibleEnd(v, a) <= a) return null;
-      const off = v.off + (a - v.start);
-      const avail = Math.min(this.accessibleEnd(v, a) - a, max + 1 - total);
-      const seg = this.mem(v).subarray(off, off + avail);
+      let seg: Uint8Array;
+      if (a >= APP_LIMIT) {
+        const b = this.vdsoBytes(a, a + (max + 1 - total));
+        if (!b) return null;
+        seg = b;
+      } else {
+        const v = this.find(a);
+        if (!v || v.off < 0 || v.prot === 0 || this.accessibleEnd(v, a) <= a) return null;
+        const off = v.off + (a - v.start);
+        const avail = Math.min(this.accessibleEnd(v, a) - a, max + 1 - total);
+        seg = this.mem(v).subarray(off, off + avail);
+      }
       const nul = seg.indexOf(0);
       if (nul >= 0) {
         chunks.push(seg.subarray(0, nul));

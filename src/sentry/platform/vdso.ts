@@ -11,6 +11,8 @@
 //    becomes "store 0 where asked, return 0";
 //  - getrandom: it needs state the kernel hands out through getrandom(2) calls the sentry does not
 //    implement: the symbol is hidden (glibc and musl then call getrandom(2)).
+// The patched image is kept: the sentry's reads of application memory in [vdso] (write(2) of it,
+// /proc/pid/mem, PTRACE_PEEKTEXT) are served from it (mm/mm.ts); nothing the sentry does writes it.
 
 import * as fs from 'node:fs';
 import { VDSO_BASE, VDSO_SPAN } from '../mm/layout';
@@ -22,6 +24,12 @@ export interface VdsoMapping {
   /** PROT_* bits. */
   prot: number;
   name: string;
+  /**
+   * [vdso] only: its bytes as every stub has them (patched, read back once from the template), which
+   * the sentry's reads of application memory there return (mm/mm.ts vdsoBytes). The sentry never
+   * writes them (nor the stub's pages); the data pages have none: the sentry cannot read them.
+   */
+  bytes?: Uint8Array;
 }
 
 export interface Vdso {
@@ -152,8 +160,10 @@ export function prepareVdso(pid: number): Vdso | string {
         return `short write to [vdso] at +${p.offset.toString(16)}`;
       }
     }
+    // The patched image, as the application's reads through the sentry will see it.
+    if (fs.readSync(fd, image, 0, image.length, vdso.start) !== image.length) return 'short read of the patched [vdso]';
   } finally {
     fs.closeSync(fd);
   }
-  return { base: vdso.start, mappings };
+  return { base: vdso.start, mappings: mappings.map((m) => (m === vdso ? { ...m, bytes: image } : m)) };
 }

@@ -2,13 +2,21 @@
  * /proc/self/maps, and each of its calls agreeing with the syscall it stands for: a syscall's value
  * lies between two vDSO reads of the same clock (and the coarse clocks are the same coarse clocks),
  * gettimeofday, time, clock_getres and getcpu give what their syscalls give, a clock read 10000
- * times never goes back; in a forked child and after an exec it works as well.
+ * times never goes back; in a forked child and after an exec it works as well. Its pages read
+ * through the kernel as they do directly (write() of them to a pipe, /proc/self/mem, PEEKTEXT, a
+ * path in them), its data page not through /proc/self/mem.
+ * `vdso refused` tries what the sentry refuses and Linux allows (a write through /proc/self/mem or
+ * POKETEXT, which Linux makes to a copy of the page; write() of [vvar]; munmap, mremap) and prints
+ * the results: test/sentry/programs.test.ts checks them under the sentry only.
  * `vdso loop N` makes N calls of each through libc and through the vDSO, and exactly 3 clock_gettime
  * syscalls: test/sentry/programs.test.ts counts the trapped ones under --strace. */
 #include "common.h"
 #include <elf.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -120,6 +128,137 @@ static void maps_checks(void)
 	EXPECT("/proc/self/maps: [vvar] below [vdso]", vvar != 0 && vvar < vdso);
 }
 
+/* The [vdso] and [vvar] mappings' ranges from /proc/self/maps: 0 if one is missing. */
+static int vdso_ranges(unsigned long *vdso, unsigned long *vdso_end, unsigned long *vvar)
+{
+	char line[512];
+	*vdso = *vdso_end = *vvar = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long s, e;
+		if (sscanf(line, "%lx-%lx", &s, &e) != 2) continue;
+		if (strstr(line, " [vdso]")) *vdso = s, *vdso_end = e;
+		if (strstr(line, " [vvar]")) *vvar = s;
+	}
+	if (f) fclose(f);
+	return *vdso && *vvar;
+}
+
+/* A child stopped under our PTRACE_TRACEME, or -1. */
+static pid_t traced_child(void)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	int st;
+	if (p < 0 || waitpid(p, &st, 0) != p || !WIFSTOPPED(st)) return -1;
+	return p;
+}
+
+static void end_child(pid_t p)
+{
+	if (p <= 0) return;
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+}
+
+/* Reading the vDSO's pages through the kernel (debuggers, crash reporters, dumpers do). */
+static void read_checks(void)
+{
+	unsigned long vdso, end, vvar;
+	EXPECT("/proc/self/maps: [vdso] and [vvar] ranges", vdso_ranges(&vdso, &end, &vvar) && end > vdso + 4096);
+	if (!vdso || !vvar) return;
+	const unsigned char *base = (const unsigned char *)vdso;
+	size_t size = end - vdso;
+
+	static unsigned char got[1 << 16];
+	int p[2];
+	ssize_t w = -1, r = -1;
+	if (pipe2(p, O_NONBLOCK) == 0) { /* a failed write must not leave the read waiting */
+		w = write(p[1], base, 4096);
+		r = read(p[0], got, sizeof got);
+		close(p[0]);
+		close(p[1]);
+	}
+	EXPECT("write() of the vDSO's first page to a pipe: the whole page", w == 4096 && r == 4096);
+	EXPECT("... it reads back as the ELF header and the page's bytes", r == 4096 && memcmp(got, ELFMAG, SELFMAG) == 0 && memcmp(got, base, 4096) == 0);
+
+	int fd = open("/proc/self/mem", O_RDONLY);
+	memset(got, 0, sizeof got);
+	r = size <= sizeof got ? pread(fd, got, size, (off_t)vdso) : -1;
+	EXPECT("pread of /proc/self/mem at the vDSO: all of [vdso], its bytes", r == (ssize_t)size && memcmp(got, base, size) == 0);
+	errno = 0;
+	r = pread(fd, got, 64, (off_t)(vdso + size / 2 + 3));
+	EXPECT("pread of /proc/self/mem inside the vDSO: 64 bytes", r == 64 && memcmp(got, base + size / 2 + 3, 64) == 0);
+	errno = 0;
+	r = pread(fd, got, 64, (off_t)vvar);
+	out("pread of /proc/self/mem at [vvar]: %zd %s\n", r, r < 0 ? en(errno) : "");
+	close(fd);
+
+	pid_t c = traced_child();
+	errno = 0;
+	long word = c > 0 ? ptrace(PTRACE_PEEKTEXT, c, (void *)vdso, NULL) : -1;
+	EXPECT("PTRACE_PEEKTEXT of a tracee's vDSO: its first word", c > 0 && errno == 0 && memcmp(&word, base, sizeof word) == 0);
+	end_child(c);
+
+	/* A path the kernel reads from the vDSO: a symbol's name, which names no file. */
+	const unsigned char *name = memmem(base, size, "__vdso_time", sizeof "__vdso_time");
+	errno = 0;
+	EXPECT("access() of a path in the vDSO (a symbol's name): ENOENT", name && access((const char *)name, F_OK) == -1 && errno == ENOENT);
+}
+
+/* "what: r", or "what: -1 ERRNO" (errno as the call left it). */
+static void result(const char *what, long r)
+{
+	if (r < 0) out("%s: -1 %s\n", what, en(errno));
+	else out("%s: %ld\n", what, r);
+}
+
+/* What Linux allows and the sentry refuses (see the header): printed, compared by the test. */
+static int refused(void)
+{
+	unsigned long vdso, end, vvar;
+	if (!find_vdso() || !vdso_ranges(&vdso, &end, &vvar)) return 1;
+	size_t size = end - vdso;
+	static unsigned char before[1 << 16];
+	if (size > sizeof before) return 2;
+	memcpy(before, (void *)vdso, size);
+
+	int fd = open("/proc/self/mem", O_RDWR);
+	errno = 0;
+	/* The bytes already there: on Linux the write succeeds (into a copy of the page) and changes nothing. */
+	result("pwrite of /proc/self/mem at the vDSO", pwrite(fd, (void *)vdso, 4, (off_t)vdso));
+	close(fd);
+
+	pid_t c = traced_child();
+	long word;
+	memcpy(&word, (void *)vdso, sizeof word);
+	errno = 0;
+	result("PTRACE_POKETEXT of a tracee's vDSO", c > 0 ? ptrace(PTRACE_POKETEXT, c, (void *)vdso, (void *)word) : -1);
+	end_child(c);
+
+	int p[2];
+	if (pipe(p) != 0) return 3;
+	errno = 0;
+	result("write() of [vvar] to a pipe", write(p[1], (void *)vvar, 64));
+	close(p[0]);
+	close(p[1]);
+
+	struct timespec ts;
+	EXPECT("the vDSO unchanged, and its clock_gettime works", memcmp(before, (void *)vdso, size) == 0 && vd.gettime(CLOCK_MONOTONIC, &ts) == 0);
+
+	errno = 0;
+	result("munmap of the vDSO", munmap((void *)vdso, size));
+	errno = 0;
+	result("mremap of the vDSO", mremap((void *)vdso, size, size + 4096, MREMAP_MAYMOVE) == MAP_FAILED ? -1 : 0);
+	unsigned long after, after_end, after_vvar;
+	EXPECT("[vdso] still where it was", vdso_ranges(&after, &after_end, &after_vvar) && after == vdso && after_end == end);
+	return finish();
+}
+
 static void clock_checks(void)
 {
 	char name[64];
@@ -224,10 +363,12 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "exec-child") == 0) return child_checks();
 	if (argc > 2 && strcmp(argv[1], "loop") == 0) return loop(atol(argv[2]));
+	if (argc > 1 && strcmp(argv[1], "refused") == 0) return refused();
 	int found = find_vdso();
 	EXPECT("AT_SYSINFO_EHDR: a vDSO with clock_gettime, clock_getres, gettimeofday, time, getcpu", found);
 	if (!found) return finish();
 	maps_checks();
+	read_checks();
 	clock_checks();
 	fork_exec_checks("/proc/self/exe");
 	return finish();
