@@ -258,7 +258,7 @@ test('vm base images: two containers of one bundle (restored from a template) sh
   const before = { t: process.env.MOAT_VM_TEMPLATES, i: process.env.MOAT_VM_IMAGES };
   process.env.MOAT_VM_TEMPLATES = templates;
   process.env.MOAT_VM_IMAGES = images;
-  const bundle = makeBundle(['sleep', '600']);
+  const bundle = makeBundle(['sleep', '600'], (c) => (c.root.readonly = false));
   const ids = ['img-a', 'img-b', 'img-c'];
   const imgs = (): string[] => fs.readdirSync(images).filter((n) => n.endsWith('.img')).sort();
   try {
@@ -289,7 +289,7 @@ test('vm base images: two containers of one bundle (restored from a template) sh
     }
     // Each writes its own files (8 MiB too: clusters allocated in its overlay) and changes the bundle's.
     for (const id of ['img-a', 'img-b']) {
-      const w = moat(root, ['exec', id, 'sh', '-c', `echo ${id} > /own-${id}; echo changed-by-${id} > /marker; dd if=/dev/urandom of=/big bs=1M count=8 2>/dev/null; md5sum /big | cut -c1-32 > /big.md5; sync; echo ok`], { timeoutMs: VM_TIMEOUT });
+      const w = moat(root, ['exec', id, 'sh', '-ec', `echo ${id} > /own-${id}; echo changed-by-${id} > /marker; dd if=/dev/urandom of=/big bs=1M count=8 2>/dev/null; md5sum /big | cut -c1-32 > /big.md5; sync; echo ok`], { timeoutMs: VM_TIMEOUT });
       assert.equal(w.stdout.trim(), 'ok', w.stderr);
     }
     for (const id of ['img-a', 'img-b']) {
@@ -314,7 +314,7 @@ test('vm base images: two containers of one bundle (restored from a template) sh
     // A failed create: a base image whose build fails, then an overlay that cannot be made, leave
     // no temporary image, no overlay, no state, and the cache's lock free.
     fs.writeFileSync(path.join(bundle.rootfs, 'added'), 'changed again\n');
-    for (const [tool, script] of [['mkfs.ext4', 'for a; do f=$a; done; echo half > "$f"; echo "fake mkfs failed" >&2; exit 1'], ['qemu-img', 'for a; do [ -n "$p" ] && f=$p; p=$a; done; echo half > "$f"; echo "fake qemu-img failed" >&2; exit 1']] as const) {
+    for (const [tool, script] of [['mkfs.ext4', 'for a; do f=$a; done; echo half > "$f"; echo "fake $(basename $0) failed" >&2; exit 1'], ['qemu-img', 'for a; do [ -n "$p" ] && f=$p; p=$a; done; echo half > "$f"; echo "fake $(basename $0) failed" >&2; exit 1']] as const) {
       fs.writeFileSync(path.join(fakes, tool), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
       const env = { ...process.env, PATH: `${fakes}:${process.env.PATH}` };
       const f = moat(root, ['--isolation=vm', 'run', '--bundle', bundle.dir, 'img-fail'], { env, timeoutMs: VM_TIMEOUT });

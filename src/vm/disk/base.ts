@@ -80,6 +80,9 @@ export async function acquireBase(rootfs: string, root: string): Promise<BaseIma
           continue;
         }
         fs.chmodSync(tmp, 0o444);
+        // Whole seconds: its atime is set on each use with its mtime kept, exactly (utimes has no ns).
+        const now = Math.floor(Date.now() / 1000);
+        fs.utimesSync(tmp, now, now);
         const fd = fs.openSync(tmp, fs.constants.O_RDONLY);
         try {
           fs.fsyncSync(fd);
@@ -124,7 +127,7 @@ function openImage(root: string, key: string, bytes: number): BaseImage | undefi
   }
   // Recently used, for pruning: its atime (its mtime stays the build's).
   try {
-    fs.utimesSync(file, new Date(), st.mtime);
+    fs.utimesSync(file, Date.now() / 1000, Math.floor(st.mtimeMs / 1000));
   } catch {
     // pruned meanwhile: the fd is still good
   }
