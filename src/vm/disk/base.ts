@@ -1,4 +1,4 @@
-// The base image cache (docs/vm.md#the-root-file-system): one read-only ext4 image per root
+// The base image cache (docs/vm.md#root-filesystem-a-virtio-blk-ext4-image): one read-only ext4 image per root
 // filesystem content, shared by every container of it, each of which writes to an overlay of its own
 // (overlay.ts). An image is named `<digest>.img` by the digest of its tree's manifest (manifest.ts)
 // and of how it is built; names from the bundle never make a path here. Built once, by mkfs.ext4 -d
