@@ -8,7 +8,6 @@
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 
 export interface TreeManifest {
   /** Hex SHA-256 of the manifest. */
@@ -26,21 +25,26 @@ export function treeManifest(dir: string): TreeManifest {
   const top = fs.lstatSync(dir, { bigint: true });
   // The root's own mode and owner (its mtime changes with every entry added in it, as the upper
   // directory of an overlay mount does per container: left out, its entries say it all).
-  h.update(`.\0d\0${top.mode}\0${top.uid}\0${top.gid}\n`);
+  h.update(`.\0${top.mode}\0${top.uid}\0${top.gid}\n`);
+  // Sync calls (≈ 10 µs an entry here; the async API is slower still), one hash update per directory.
   const walk = (d: string, rel: string): void => {
     const names = fs.readdirSync(d).sort();
+    const lines: string[] = [];
+    const dirs: [string, string][] = [];
     for (const name of names) {
-      const p = path.join(d, name);
+      const p = `${d}/${name}`;
       const r = rel === '' ? name : `${rel}/${name}`;
       const st = fs.lstatSync(p, { bigint: true });
       files++;
       bytes += Math.ceil(Number(st.size) / 4096) * 4096;
-      const type = st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : 's';
-      const target = type === 'l' ? fs.readlinkSync(p) : type === 'c' || type === 'b' ? String(st.rdev) : '';
-      // NUL cannot be in a name or a link target: the fields cannot run into each other.
-      h.update(`${r}\0${type}\0${st.mode}\0${st.uid}\0${st.gid}\0${st.size}\0${st.mtimeNs}\0${st.nlink}\0${target}\n`);
-      if (type === 'd' && st.dev === top.dev) walk(p, r);
+      const mode = Number(st.mode) & fs.constants.S_IFMT;
+      const target = mode === fs.constants.S_IFLNK ? fs.readlinkSync(p) : mode === fs.constants.S_IFCHR || mode === fs.constants.S_IFBLK ? String(st.rdev) : '';
+      // The type is in the mode. NUL cannot be in a name or a link target: fields cannot run together.
+      lines.push(`${r}\0${st.mode}\0${st.uid}\0${st.gid}\0${st.size}\0${st.mtimeNs}\0${st.nlink}\0${target}\n`);
+      if (mode === fs.constants.S_IFDIR && st.dev === top.dev) dirs.push([p, r]);
     }
+    h.update(lines.join(''));
+    for (const [p, r] of dirs) walk(p, r);
   };
   walk(dir, '');
   return { digest: h.digest('hex'), bytes, files };
