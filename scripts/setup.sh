@@ -23,8 +23,9 @@ fi
 
 pkgs="gcc make libc6-dev"
 # The vm platform (docs/vm.md): the VMM (its qemu-system-common brings virtiofsd, for bind
-# mounts), the guest kernel, mkfs.ext4 for the rootfs image, ip and tc for the guest's network.
-pkgs="$pkgs qemu-system-x86 linux-image-cloud-amd64 e2fsprogs iproute2"
+# mounts), the guest kernel, mkfs.ext4 for the rootfs's base image, qemu-img for a container's
+# overlay of it, ip and tc for the guest's network.
+pkgs="$pkgs qemu-system-x86 qemu-utils linux-image-cloud-amd64 e2fsprogs iproute2"
 case "$purpose" in
   test) pkgs="$pkgs busybox-static runc iproute2 procps mmdebstrap lxcfs"
         pkgs="$pkgs docker.io containerd podman conmon iptables uidmap slirp4netns fuse-overlayfs bsdutils tar containernetworking-plugins" ;;

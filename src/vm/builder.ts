@@ -20,7 +20,8 @@ import { parseResources } from '../policy/cgroups';
 import { describePlan, encodePlan, planContainer } from '../policy/plan';
 import { Channel, FILE_BYTES_MAX, type GuestFile, type GuestMessage } from './channel';
 import { ensureInitramfs, findGuestKernel } from './guest';
-import { buildRootfsImage } from './rootfs';
+import { acquireBase, imageRoot, type BaseImage } from './disk/base';
+import { createOverlay } from './disk/overlay';
 import { checkVmSpec, GUEST_CONSOLE_FD, GUEST_ROOTFS, GUEST_START_FIFO, guestCgroup, guestFacts, vmSize } from './spec';
 import { allocateSandboxUid } from '../state/sandbox-uid';
 import { connectTaps, networkCmdline, readNetns, restoreNetworkWords, tapsExist, templateMac, type GuestInterface } from './network';
@@ -28,7 +29,7 @@ import { podShare, podVmResources, POD_EXEC_SLOTS } from './pod';
 import { hostRootShare, planVolumes, volumesCmdline, type CopiedFile, type Volume, type VolumeServer } from './volumes';
 import { socketFd, track, type GuestStdio } from './stdio';
 import { execSocketPath, makeSocketAlias, socketDir } from './sockets';
-import { parseAccel, qemuDriver, resolveAccel, type Accel, type VmConfig, type VmmCommand, type VmPort } from './vmm';
+import { parseAccel, qemuDriver, resolveAccel, type Accel, type VmConfig, type VmDisk, type VmmCommand, type VmPort } from './vmm';
 import { acquireTemplate, checkTemplate, coldReason, dropTemplate, restoreGuest, startIncoming, templateMemory, templateRoot } from './snapshot';
 
 /** Boot to a ready agent: seconds under TCG on a busy machine; generous. */
@@ -76,7 +77,12 @@ export interface VmLaunchPlan {
   execSlots: number;
   /** A pod's sandbox: the host directory shared with the guest for the pod's later containers. */
   pod?: { shared: string; guest: string };
-  image: string;
+  /** The container's copy-on-write overlay (qcow2) of the base image of its rootfs. */
+  overlay: string;
+  /** Where base images are cached (disk/base.ts). */
+  imageRoot: string;
+  /** The base image, open read-only from makeVmFiles until QEMU has its copy (closeBase). */
+  base?: BaseImage;
   statusFile: string;
   /**
    * The container's root: a disk image made from the bundle's rootfs, or (`moat do`) the host's root
@@ -158,7 +164,8 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
     execSockets,
     execSlots,
     ...(pod ? { pod: { shared: pod.volume.host, guest: pod.volume.guestSource } } : {}),
-    image: path.join(dir, 'rootfs.img'),
+    overlay: path.join(dir, 'rootfs.qcow2'),
+    imageRoot: imageRoot(cacheDir, root),
     statusFile: path.join(dir, 'exit-status'),
     guestRoot: req.hostRootOverlay ? { kind: 'host', share: hostRootShare(vols.volumes.length) } : { kind: 'image', rootfs: req.bundle.rootfs },
     debugConsole: process.env.MOAT_VM_DEBUG === '1',
@@ -217,14 +224,42 @@ function inGuestNetns<S extends Spec>(spec: S): S {
   return { ...spec, linux: { ...spec.linux!, namespaces } };
 }
 
-/** Makes the vm directory, the disk image and QEMU's empty chroot. */
-export function makeVmFiles(p: VmLaunchPlan): void {
+/**
+ * Makes the vm directory, the disk — the base image of the rootfs (built once per tree content,
+ * disk/base.ts) and the container's overlay of it — and QEMU's empty chroot.
+ */
+export async function makeVmFiles(p: VmLaunchPlan): Promise<void> {
   fs.mkdirSync(p.dir, { mode: 0o700 });
   makeSocketAlias(p.dir);
-  if (p.guestRoot.kind === 'image') buildRootfsImage(p.guestRoot.rootfs, p.image);
   // Confinement: QEMU opens everything as root, then chroots into an empty directory and becomes
   // a uid/gid of its own (docs/vm.md#confining-qemu). Only root can do either.
   if (p.root) fs.mkdirSync(p.chroot, { mode: 0o555 });
+  if (p.guestRoot.kind === 'image') {
+    p.base = await acquireBase(p.guestRoot.rootfs, p.imageRoot);
+    try {
+      createOverlay(p.base.path, p.base.bytes, p.overlay);
+    } catch (err) {
+      closeBase(p);
+      throw err;
+    }
+  }
+}
+
+/** Closes the base image's fd (QEMU has its own once started; or the create failed). */
+export function closeBase(p: VmLaunchPlan): void {
+  if (p.base?.fd === undefined || p.base.fd < 0) return;
+  fs.closeSync(p.base.fd);
+  p.base.fd = -1;
+}
+
+/** The disk as QEMU gets it: the overlay (both ways) over the base (read-only), by fds tracked in `opened`. */
+function openDisk(p: VmLaunchPlan, opened: number[]): VmDisk {
+  if (!p.base || p.base.fd < 0) throw new MoatError('EINTERNAL', `${p.overlay}: no base image open`);
+  const rw = track(fs.openSync(p.overlay, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW), opened);
+  const ro = track(fs.openSync(p.overlay, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW), opened);
+  const base = track(p.base.fd, opened);
+  p.base.fd = -1; // closed with `opened` now
+  return { format: 'qcow2', fds: { rw, ro }, backing: { fd: base }, readonly: false };
 }
 
 /** A started VMM. `exited` resolves with the container's status once it is gone. */
@@ -267,7 +302,7 @@ export async function launchVmm(p: VmLaunchPlan, io: GuestStdio, servers: Volume
     initrd: p.initrd,
     // The disk is mounted read-write; a read-only root is the plan's `remount-ro /`, as natively.
     cmdline: [baseCmdline, networkCmdline(p.ifaces)].filter(Boolean).join(' '),
-    disks: p.guestRoot.kind === 'image' ? [{ path: p.image, readonly: false }] : [],
+    disks: p.guestRoot.kind === 'image' ? [openDisk(p, io.opened)] : [],
     ports,
     filesystems: servers.map((v) => ({ tag: v.tag, socket: v.socket })),
     nics: p.ifaces.map((i) => ({ tap: i.tap, mac: i.mac })),
@@ -384,30 +419,24 @@ async function startFromTemplate(
   const tpl = await acquireTemplate(machine, root, (seed) => allocateSandboxUid(seed), BOOT_TIMEOUT_MS);
   if (!tpl) return undefined;
   let s: Spawned | undefined;
-  const diskFds: number[] = [];
+  let memoryFd: number | undefined;
   // Whether a failure is the template's (its memory or state do not check out, or QEMU died loading
   // or running it): only then is it discarded for everyone. A slow restore, a spawn error or this
   // container's own refusal (its NIC words) leaves it for the next container.
   let templateFault = false;
   try {
-    // The image by fd, both ways: QEMU reopens it on activating it once the state is loaded.
-    const disks = config.disks.map((d) => {
-      const rw = fs.openSync(d.path, 'r+');
-      diskFds.push(rw);
-      const ro = fs.openSync(d.path, 'r');
-      diskFds.push(ro);
-      return { ...d, fds: { rw, ro } };
-    });
+    // The disk's fds are the config's (both ways: QEMU reopens the overlay on activating it once the
+    // state is loaded); they stay open for a cold boot if this fails.
     // The template's memory, shared with the other clones running, mapped privately.
     templateFault = true;
     const memory = templateMemory(tpl, config.memoryMiB << 20);
     templateFault = false;
-    diskFds.push(memory.fd);
+    memoryFd = memory.fd;
     const monitor = path.join(socketDir(p.dir), 'qmp.sock');
     // The NICs are the template's (its MACs: the device state carries them anyway) on the
     // container's taps; the agent gives them the interfaces' MACs on RESTORE.
     const nics = p.ifaces.map((i, n) => ({ tap: i.tap, mac: templateMac(n) }));
-    const cmd = qemuDriver.command({ ...config, cmdline: baseCmdline, disks, nics, incoming: tpl.fd, monitor, memoryFile: { fd: memory.fd, share: false } });
+    const cmd = qemuDriver.command({ ...config, cmdline: baseCmdline, nics, incoming: tpl.fd, monitor, memoryFile: { fd: memory.fd, share: false } });
     s = spawnIt(cmd);
     const c = s.child;
     const alive = (): boolean => c.exitCode === null && c.signalCode === null;
@@ -420,7 +449,8 @@ async function startFromTemplate(
     templateFault = true;
     checkTemplate(tpl, memory);
     templateFault = false;
-    for (const fd of diskFds.splice(0)) fs.closeSync(fd);
+    fs.closeSync(memoryFd);
+    memoryFd = undefined;
     await Promise.race([restoreGuest(p.socket, alive, restoreNetworkWords(p.ifaces)), s.spawnError]);
     debugLog(() => `vm: ${p.id} restored from template ${tpl.key} in ${Date.now() - t0} ms`);
     s.release();
@@ -442,7 +472,7 @@ async function startFromTemplate(
     return undefined;
   } finally {
     fs.closeSync(tpl.fd);
-    for (const fd of diskFds) fs.closeSync(fd);
+    if (memoryFd !== undefined) fs.closeSync(memoryFd);
   }
 }
 

@@ -16,7 +16,7 @@ import { cgroupPids, collectStats, hostCgroupFiles, removeCgroups, setFrozen, v2
 import { describePlan, encodePlan } from '../policy/plan';
 import { createVmmCgroups, moveIntoCgroups, updateVmm } from './host-cgroup';
 import { planExec } from '../policy/plan/exec';
-import { connectGuest, expectAnswer, handOnTerminal, launchVmm, makeVmFiles, planVm, REQUEST_TIMEOUT_MS, settleNetwork, type Vmm } from './builder';
+import { closeBase, connectGuest, expectAnswer, handOnTerminal, launchVmm, makeVmFiles, planVm, REQUEST_TIMEOUT_MS, settleNetwork, type Vmm } from './builder';
 import { startNetnsHolder, type NetnsHolder } from './holder';
 import { Channel, type GuestMessage } from './channel';
 import { startExecRelay } from './exec';
@@ -55,7 +55,9 @@ export class VmPlatform implements Platform {
     if (!req.stateDir) throw new MoatError('EINTERNAL', 'vm platform: no state directory given');
     const p = planVm(req, req.stateDir);
     mark('vm planned');
-    makeVmFiles(p); // the rootfs image: a copy of the bundle's tree (bench/vm-rootfs.ts times it)
+    // The rootfs: its base image found (by its tree's manifest) or built, and an overlay made
+    // (bench/vm-rootfs.ts times it).
+    await makeVmFiles(p);
     mark('vm rootfs image');
     let io: GuestStdio | undefined;
     let vmm: Vmm | undefined;
@@ -107,6 +109,7 @@ export class VmPlatform implements Platform {
       }
       return { pid: vmm.pid, exited: vmm.exited };
     } catch (err) {
+      closeBase(p);
       if (io) {
         for (const fd of io.opened) fs.closeSync(fd);
         if (io.master !== undefined) fs.closeSync(io.master);

@@ -1,6 +1,6 @@
-// The container's root filesystem in the guest: an ext4 image built from a directory with
-// `mkfs.ext4 -d` (no mount, no loop device), one per container, deleted with it. Writes go to the
-// image; nothing is written back to the bundle.
+// An ext4 image built from a directory with `mkfs.ext4 -d` (no mount, no loop device): the
+// read-only base image of a root filesystem (disk/base.ts), which each container of it sees
+// through a copy-on-write overlay of its own (disk/overlay.ts). Nothing is written back to the bundle.
 
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -37,8 +37,8 @@ export function treeUsage(dir: string): { bytes: number; files: number } {
   return { bytes, files };
 }
 
-/** Build `image` (sparse) holding a copy of `rootfs`. */
-export function buildRootfsImage(rootfs: string, image: string): void {
+/** Throws unless `rootfs` is a directory (the field named as the bundle has it). */
+export function checkRootfsDir(rootfs: string): void {
   let st: fs.Stats;
   try {
     st = fs.statSync(rootfs);
@@ -46,12 +46,16 @@ export function buildRootfsImage(rootfs: string, image: string): void {
     throw new MoatError('EBUNDLE', `root.path: ${rootfs} does not exist`);
   }
   if (!st.isDirectory()) throw new MoatError('EBUNDLE', `root.path: ${rootfs} is not a directory`);
-  const usage = treeUsage(rootfs);
+}
+
+/** Build `image` (sparse) holding a copy of `rootfs`, whose usage is `usage` (treeUsage, or the manifest's). */
+export function buildRootfsImage(rootfs: string, image: string, usage = treeUsage(rootfs)): void {
+  checkRootfsDir(rootfs);
   const size = imageSize(usage.bytes, usage.files);
   fs.writeFileSync(image, '', { mode: 0o600 });
   fs.truncateSync(image, size.bytes);
   try {
-    // No journal: the image lives and dies with one container.
+    // No journal: the image is written once, here; a container's writes go to its overlay.
     execFileSync('mkfs.ext4', ['-q', '-F', '-O', '^has_journal', '-b', '4096', '-N', String(size.inodes), '-E', 'root_owner=0:0', '-d', rootfs, image], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });

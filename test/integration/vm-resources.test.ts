@@ -18,7 +18,11 @@ const skip = hasKernel ? false : 'linux-image-cloud-amd64 is not installed (sh s
 
 let root: string;
 containerSuite(
-  (r) => (root = r),
+  (r) => {
+    root = r;
+    // Base images of this file's bundles in its own vm cache (removed below), not /var/lib/moat.
+    process.env.MOAT_VM_IMAGES = path.join(r, '@vm', 'images');
+  },
   () => fs.rmSync(path.join(root, '@vm'), { recursive: true, force: true }),
 );
 

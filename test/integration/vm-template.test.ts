@@ -2,17 +2,23 @@
 // template is made (one boot) and both start from it; then it is corrupted and the next container
 // boots cold. The other vm tests run from templates too (the default template root).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { containerSuite, makeBundle, moat, MOAT, moatDetached, waitFor, type MoatResult } from '../helpers/moat';
 import { inNs, netnsHolder, vethPair } from '../helpers/netns';
+import { sys } from '../../src/sys';
 
 let root: string;
 containerSuite(
-  (r) => (root = r),
+  (r) => {
+    root = r;
+    // Base images of this file's bundles in its own vm cache (removed below), not /var/lib/moat.
+    process.env.MOAT_VM_IMAGES = path.join(r, '@vm', 'images');
+  },
   () => fs.rmSync(path.join(root, '@vm'), { recursive: true, force: true }),
 );
 
@@ -227,5 +233,113 @@ test('vm templates with a NIC: a container in a prepared network namespace resto
     if (before === undefined) delete process.env.MOAT_VM_TEMPLATES;
     else process.env.MOAT_VM_TEMPLATES = before;
     fs.rmSync(templates, { recursive: true, force: true });
+  }
+});
+
+/** Hex SHA-256 of a file. */
+function sha256(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** The file a QEMU holds open as `target`, with its open flags (fdinfo), if any. */
+function heldBy(pid: number, target: string): { flags: number; ino: number } | undefined {
+  for (const n of fs.readdirSync(`/proc/${pid}/fd`)) {
+    if (fs.readlinkSync(`/proc/${pid}/fd/${n}`) !== target) continue;
+    const flags = parseInt(/^flags:\s*([0-7]+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${n}`, 'utf8'))![1]!, 8);
+    return { flags, ino: fs.statSync(`/proc/${pid}/fd/${n}`).ino };
+  }
+  return undefined;
+}
+
+test('vm base images: two containers of one bundle (restored from a template) share one read-only base image, each writing to its own qcow2 overlay (not seen by the other, the base unchanged); a changed bundle gets a new base; a failed create leaves no overlay, lock or half-built image; nothing left', { skip, timeout: 3 * VM_TIMEOUT }, async () => {
+  const templates = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-templates-'));
+  const images = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-images-'));
+  const fakes = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-fakebin-'));
+  const before = { t: process.env.MOAT_VM_TEMPLATES, i: process.env.MOAT_VM_IMAGES };
+  process.env.MOAT_VM_TEMPLATES = templates;
+  process.env.MOAT_VM_IMAGES = images;
+  const bundle = makeBundle(['sleep', '600'], (c) => (c.root.readonly = false));
+  const ids = ['img-a', 'img-b', 'img-c'];
+  const imgs = (): string[] => fs.readdirSync(images).filter((n) => n.endsWith('.img')).sort();
+  try {
+    fs.writeFileSync(path.join(bundle.rootfs, 'marker'), 'from-the-bundle\n');
+    const pids: number[] = [];
+    for (const id of ['img-a', 'img-b']) {
+      const r = moatDetached(root, ['--isolation=vm', 'create', '--bundle', bundle.dir, id], path.join(bundle.dir, `${id}.out`), VM_TIMEOUT);
+      assert.equal(r.status, 0, r.stderr);
+      const vm = (JSON.parse(fs.readFileSync(path.join(root, id, 'state.json'), 'utf8')) as { vm: { vmmPid: number; template?: string } }).vm;
+      assert.match(vm.template ?? '', /^[0-9a-f]{32}$/, `${id}: restored from a template (its qcow2 node activated after the state is loaded)`);
+      pids.push(vm.vmmPid);
+    }
+    // One base image, 0444, in a 0700 directory; both QEMUs hold that one file, read-only.
+    assert.equal(imgs().length, 1, `one base image: ${fs.readdirSync(images).join(' ')}`);
+    const base = path.join(images, imgs()[0]!);
+    const st0 = fs.statSync(base);
+    const digest0 = sha256(base);
+    assert.equal(st0.mode & 0o7777, 0o444);
+    assert.equal(fs.statSync(images).mode & 0o777, 0o700);
+    for (const [i, pid] of pids.entries()) {
+      const held = heldBy(pid, base);
+      assert.ok(held, `${ids[i]}: QEMU holds the base image`);
+      assert.equal(held.flags & 3, 0, `${ids[i]}: QEMU's base fd is read-only`);
+      assert.equal(held.ino, st0.ino);
+      const overlay = path.join(root, ids[i]!, 'vm', 'rootfs.qcow2');
+      assert.equal(fs.statSync(overlay).mode & 0o777, 0o600);
+      assert.match(spawnSync('qemu-img', ['info', '-U', overlay], { encoding: 'utf8' }).stdout, new RegExp(`backing file: ${base}\\b[^]*backing file format: raw`));
+    }
+    // Each writes its own files (8 MiB too: clusters allocated in its overlay) and changes the bundle's.
+    for (const id of ['img-a', 'img-b']) {
+      const w = moat(root, ['exec', id, 'sh', '-ec', `echo ${id} > /own-${id}; echo changed-by-${id} > /marker; dd if=/dev/urandom of=/big bs=1M count=8 2>/dev/null; md5sum /big | cut -c1-32 > /big.md5; sync; echo ok`], { timeoutMs: VM_TIMEOUT });
+      assert.equal(w.stdout.trim(), 'ok', w.stderr);
+    }
+    for (const id of ['img-a', 'img-b']) {
+      const other = id === 'img-a' ? 'img-b' : 'img-a';
+      const r = moat(root, ['exec', id, 'sh', '-c', `cat /own-${id} /marker; ls /own-${other} 2>&1 >/dev/null | grep -c 'No such'; [ "$(md5sum /big | cut -c1-32)" = "$(cat /big.md5)" ] && echo big-intact`], { timeoutMs: VM_TIMEOUT });
+      assert.deepEqual(r.stdout.trim().split('\n'), [id, `changed-by-${id}`, '1', 'big-intact'], r.stderr);
+    }
+    assert.equal(sha256(base), digest0, 'the base image is unchanged');
+    assert.equal(fs.statSync(base).mtimeMs, st0.mtimeMs);
+    assert.ok(fs.statSync(path.join(root, 'img-a', 'vm', 'rootfs.qcow2')).blocks * 512 >= 8 << 20, 'the writes went to the overlay');
+    assert.equal(fs.readFileSync(path.join(bundle.rootfs, 'marker'), 'utf8'), 'from-the-bundle\n', 'nothing written back to the bundle');
+
+    // A changed bundle: a new base image (the old one stays for the containers that use it).
+    fs.writeFileSync(path.join(bundle.rootfs, 'added'), 'new-file\n');
+    const c = moatDetached(root, ['--isolation=vm', 'create', '--bundle', bundle.dir, 'img-c'], path.join(bundle.dir, 'img-c.out'), VM_TIMEOUT);
+    assert.equal(c.status, 0, c.stderr);
+    assert.equal(imgs().length, 2, `a new base for the changed tree: ${imgs().join(' ')}`);
+    assert.equal(moat(root, ['exec', 'img-c', 'cat', '/added', '/marker'], { timeoutMs: VM_TIMEOUT }).stdout, 'new-file\nfrom-the-bundle\n');
+    for (const id of ids) assert.equal(moat(root, ['delete', '--force', id]).status, 0);
+    assert.equal(sha256(base), digest0, 'the base image is unchanged after its containers');
+
+    // A failed create: a base image whose build fails, then an overlay that cannot be made, leave
+    // no temporary image, no overlay, no state, and the cache's lock free.
+    fs.writeFileSync(path.join(bundle.rootfs, 'added'), 'changed again\n');
+    for (const [tool, script] of [['mkfs.ext4', 'for a; do f=$a; done; echo half > "$f"; echo "fake $(basename $0) failed" >&2; exit 1'], ['qemu-img', 'for a; do [ -n "$p" ] && f=$p; p=$a; done; echo half > "$f"; echo "fake $(basename $0) failed" >&2; exit 1']] as const) {
+      fs.writeFileSync(path.join(fakes, tool), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+      const env = { ...process.env, PATH: `${fakes}:${process.env.PATH}` };
+      const f = moat(root, ['--isolation=vm', 'run', '--bundle', bundle.dir, 'img-fail'], { env, timeoutMs: VM_TIMEOUT });
+      assert.notEqual(f.status, 0);
+      assert.match(f.stderr, new RegExp(`fake ${tool} failed`));
+      assert.ok(!fs.existsSync(path.join(root, 'img-fail')), `${tool}: no state (no overlay) left`);
+      fs.rmSync(path.join(fakes, tool));
+    }
+    assert.equal(imgs().length, 3, 'the overlay failed after the base was built: the base stays cached');
+    const lock = fs.openSync(path.join(images, 'lock'), 'r');
+    try {
+      assert.ok(sys().flock(lock, 'ex', true), 'the cache lock is free');
+    } finally {
+      fs.closeSync(lock);
+    }
+    assert.deepEqual(fs.readdirSync(images).filter((n) => n.startsWith('.')), [], 'no half-built image');
+    for (const id of [...ids, 'img-fail']) assert.ok(!fs.existsSync(path.join(root, id)), `${id}: state (and overlay) removed`);
+    assert.deepEqual(qemusNaming(root), [], 'no QEMU left');
+  } finally {
+    for (const id of ids) moat(root, ['delete', '--force', id]);
+    bundle.cleanup();
+    for (const [k, v] of [['MOAT_VM_TEMPLATES', before.t], ['MOAT_VM_IMAGES', before.i]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    for (const d of [templates, images, fakes]) fs.rmSync(d, { recursive: true, force: true });
   }
 });

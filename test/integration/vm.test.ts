@@ -17,7 +17,11 @@ import { SANDBOX_UID_BASE as VM_UID_BASE, SANDBOX_UID_COUNT as VM_UID_COUNT } fr
 
 let root: string;
 containerSuite(
-  (r) => (root = r),
+  (r) => {
+    root = r;
+    // Base images of this file's bundles in its own vm cache (removed below), not /var/lib/moat.
+    process.env.MOAT_VM_IMAGES = path.join(r, '@vm', 'images');
+  },
   // The vm cache (initramfs, accel verdict, uid locks) is shared by the root's containers, not one's leftovers.
   () => {
     assert.deepEqual(relays(), [], 'no exec relay left');

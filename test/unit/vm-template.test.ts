@@ -80,10 +80,10 @@ test('channel: RESTORE of a template with NICs carries their words after the see
   assert.equal(templateMac(3), '02:6d:6f:61:74:03');
 });
 
-test('qemu: a template is saved over QMP; a clone reads its state from an fd; images by fd set (both modes, no locking)', () => {
+test('qemu: a template is saved over QMP; a clone reads its state from an fd; the disk by fd sets (overlay both modes, base read-only, no locking)', () => {
   const base = {
     accel: 'tcg' as const, memoryMiB: 256, cpus: 1, kernel: '/k', initrd: '/i', cmdline: 'quiet',
-    disks: [{ path: '/img', readonly: false, fds: { rw: 20, ro: 21 } }],
+    disks: [{ format: 'qcow2' as const, fds: { rw: 20, ro: 21 }, backing: { fd: 22 }, readonly: false }],
     ports: templatePortNames(4).map((name) => ({ name, kind: 'socket' as const, path: `/s/${name}` })),
   };
   const save = qemuDriver.command({ ...base, monitor: '/t/qmp.sock' });
@@ -101,14 +101,25 @@ test('qemu: a template is saved over QMP; a clone reads its state from an fd; im
   assert.match(clone.args[clone.args.indexOf('-M') + 1]!, /memory-backend=mem/);
   const tmpl = qemuDriver.command({ ...base, monitor: '/t/qmp.sock', memoryFile: { path: '/t/memory', share: true } });
   assert.ok(tmpl.args.includes('memory-backend-file,id=mem,size=256M,mem-path=/t/memory,share=on'));
-  const drive = clone.args[clone.args.indexOf('-drive') + 1]!;
-  assert.match(drive, /file=\/dev\/fdset\/100,.*file\.locking=off/);
-  const sets = clone.args.flatMap((a, j) => (clone.args[j - 1] === '-add-fd' && a.endsWith('set=100') ? [Number(/fd=(\d+)/.exec(a)![1])] : []));
-  assert.deepEqual(sets.map((c) => clone.fds.find((f) => f.child === c)?.parent), [20, 21]);
+  // Explicit nodes: the base's file and raw nodes read-only, the overlay's qcow2 node with the base
+  // as its backing node (QEMU opens no path of the qcow2 header), one virtio-blk device on it.
+  assert.ok(!clone.args.includes('-drive'));
+  const nodes = clone.args.flatMap((a, j) => (clone.args[j - 1] === '-blockdev' ? [a] : []));
+  const setOf = (n: number) => clone.args.flatMap((a, j) => (clone.args[j - 1] === '-add-fd' && a.endsWith(`set=${n}`) ? [Number(/fd=(\d+)/.exec(a)![1])] : [])).map((c) => clone.fds.find((f) => f.child === c)?.parent);
+  const baseSet = Number(/fdset\/(\d+)/.exec(nodes[0]!)![1]);
+  const overlaySet = Number(/fdset\/(\d+)/.exec(nodes[2]!)![1]);
+  assert.deepEqual(setOf(baseSet), [22]);
+  assert.deepEqual(setOf(overlaySet), [20, 21]);
+  assert.match(nodes[0]!, /^driver=file,node-name=disk0-base-file,filename=\/dev\/fdset\/\d+,locking=off,.*read-only=on$/);
+  assert.equal(nodes[1], 'driver=raw,node-name=disk0-base,file=disk0-base-file,read-only=on');
+  assert.match(nodes[2]!, /^driver=file,node-name=disk0-file,filename=\/dev\/fdset\/\d+,locking=off,aio=threads,cache.no-flush=on$/);
+  assert.equal(nodes[3], 'driver=qcow2,node-name=disk0,file=disk0-file,backing=disk0-base,cache.no-flush=on');
+  assert.ok(clone.args.join(' ').includes('-device virtio-blk-device,drive=disk0'));
   assert.equal(new Set(clone.fds.map((f) => f.child)).size, clone.fds.length, 'no fd number handed over twice');
-  // A cold VM's image is still opened by path.
-  const cold = qemuDriver.command({ ...base, disks: [{ path: '/img', readonly: false }] });
-  assert.match(cold.args[cold.args.indexOf('-drive') + 1]!, /file=\/img,/);
+  // A cold VM's disk too: by fd, never by path; a qcow2 image never without its backing node.
+  const cold = qemuDriver.command(base);
+  assert.deepEqual(cold.args.filter((_a, j) => cold.args[j - 1] === '-blockdev'), nodes);
+  assert.throws(() => qemuDriver.command({ ...base, disks: [{ format: 'qcow2', fds: { rw: 20, ro: 21 }, readonly: false }] }), /backing/);
 });
 
 test('templates: pruning keeps the newest few, removes left-over build (when stale) and trash directories', () => {

@@ -103,7 +103,7 @@ test('channel: STATS answers carry known cgroup files only, each once, as bounde
 test('qemu: microvm command line, fd sets for output ports, values escaped', () => {
   const cmd = qemuDriver.command({
     accel: 'tcg', memoryMiB: 256, cpus: 1, kernel: '/boot/vmlinuz', initrd: '/c/i,x.cpio', cmdline: 'quiet',
-    disks: [{ path: '/s/rootfs.img', readonly: false }],
+    disks: [{ format: 'raw', fds: { rw: 30, ro: 31 }, readonly: false }],
     ports: [
       { name: 'moat.ctl', kind: 'socket', path: '/s/ctl.sock' },
       { name: 'moat.out', kind: 'output', fd: 9, access: 'read-write' },
@@ -118,7 +118,8 @@ test('qemu: microvm command line, fd sets for output ports, values escaped', () 
   assert.match(a, /-chardev socket,id=port0,path=\/s\/ctl\.sock,server=on,wait=off -device virtserialport,chardev=port0,name=moat\.ctl/);
   assert.match(a, /-add-fd fd=3,set=2 -chardev pipe,id=port1,path=\/dev\/fdset\/2/);
   assert.match(a, /-add-fd fd=4,set=3 -chardev file,id=port2,path=\/dev\/fdset\/3,append=on/);
-  assert.deepEqual(cmd.fds, [{ child: 3, parent: 9 }, { child: 4, parent: 11 }]);
+  assert.match(a, /-add-fd fd=64,set=100 -add-fd fd=65,set=100 -blockdev driver=file,node-name=disk0-file,filename=\/dev\/fdset\/100,.* -blockdev driver=raw,node-name=disk0,file=disk0-file,cache.no-flush=on -device virtio-blk-device,drive=disk0/);
+  assert.deepEqual(cmd.fds, [{ child: 3, parent: 9 }, { child: 4, parent: 11 }, { child: 64, parent: 30 }, { child: 65, parent: 31 }]);
 });
 
 test('qemu: stdin port is QEMU\'s stdio chardev; confinement (runas, chroot, the uid lock held)', () => {

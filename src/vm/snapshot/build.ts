@@ -14,6 +14,7 @@ import { qemuDriver, type VmConfig, type VmPort } from '../vmm';
 import { Qmp } from './qmp';
 import { memoryFile, stateFile, writeMeta } from './store';
 import { templateMac } from '../network';
+import { createOverlay } from '../disk/overlay';
 
 /** The machine a template is made of: a container's, less its own files and fds. */
 export interface TemplateMachine {
@@ -53,9 +54,12 @@ export async function buildTemplate(m: TemplateMachine, root: string, key: strin
   let stderr = '';
   try {
     fs.chmodSync(tmp, 0o700);
-    const disk = path.join(tmp, 'disk.img');
-    fs.writeFileSync(disk, '', { mode: 0o600 });
-    fs.truncateSync(disk, PLACEHOLDER_BYTES);
+    // The device graph of a container's disk (an overlay over a read-only base), on placeholders.
+    const base = path.join(tmp, 'base.img');
+    fs.writeFileSync(base, '', { mode: 0o400 });
+    fs.truncateSync(base, PLACEHOLDER_BYTES);
+    const disk = path.join(tmp, 'disk.qcow2');
+    createOverlay(base, PLACEHOLDER_BYTES, disk);
     const chroot = path.join(tmp, 'chroot');
     fs.mkdirSync(chroot, { mode: 0o555 });
     const uid = allocUid(tmp);
@@ -81,7 +85,7 @@ export async function buildTemplate(m: TemplateMachine, root: string, key: strin
       kernel: m.kernel,
       initrd: m.initrd,
       cmdline: `${m.cmdline} moat.template`,
-      disks: [{ path: disk, readonly: false, fds: { rw: keep(fs.openSync(disk, 'r+')), ro: keep(fs.openSync(disk, 'r')) } }],
+      disks: [{ format: 'qcow2', fds: { rw: keep(fs.openSync(disk, 'r+')), ro: keep(fs.openSync(disk, 'r')) }, backing: { fd: keep(fs.openSync(base, 'r')) }, readonly: false }],
       ports,
       runAs: { uid: uid.uid, gid: uid.uid },
       chroot,

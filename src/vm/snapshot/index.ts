@@ -106,7 +106,8 @@ export function machineKey(m: TemplateMachine): string {
     cpus: m.cpus,
     cmdline: m.cmdline,
     ports: templatePortNames(m.execSlots),
-    disks: 1,
+    // One virtio-blk disk: a qcow2 node over a read-only raw node (vmm/qemu.ts).
+    disks: ['qcow2+raw'],
     // virtio-net devices with the template's MACs (network.ts templateMac): one template per count.
     nics: m.nics,
   });

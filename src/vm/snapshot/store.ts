@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { sys } from '../../sys';
 
 /** Bumped when the layout or the agent's template contract changes. */
-export const TEMPLATE_FORMAT = 5; // 5: NICs in the device set (their count in the key), configured on RESTORE
+export const TEMPLATE_FORMAT = 6; // 6: the disk is a qcow2 overlay over a read-only raw base (-blockdev nodes)
 export const DEFAULT_TEMPLATE_ROOT = '/var/lib/moat/vm-templates';
 
 /** Where templates live: MOAT_VM_TEMPLATES (a directory, or `off`), else /var/lib/moat/vm-templates. */

@@ -45,27 +45,36 @@ export const qemuDriver: VmmDriver = {
     if (c.chroot) args.push('-chroot', c.chroot);
     if (c.consoleLog) args.push('-serial', `file:${chardevValue(c.consoleLog, 'consoleLog')}`);
     const diskFds: { child: number; parent: number }[] = [];
-    c.disks.forEach((d, i) => {
-      let file = chardevValue(d.path, `disks[${i}]`);
-      let opts = '';
-      if (d.fds) {
-        // No image locking: its OFD locks would be taken on one of the two open descriptions and
-        // then conflict with the other on reopening. The image is the VM's own (moat's per-container
-        // copy, or a template's private placeholder): nothing else opens it.
-        opts = ',file.locking=off';
-        // An fd set of both opens: QEMU dups the one whose access mode it asks for.
-        const set = DISK_FDSET_BASE + i;
-        for (const fd of [d.fds.rw, d.fds.ro]) {
-          const child = FIRST_DISK_FD + diskFds.length;
-          diskFds.push({ child, parent: fd });
-          args.push('-add-fd', `fd=${child},set=${set}`);
-        }
-        file = `/dev/fdset/${set}`;
+    // An fd set of the given fds (QEMU dups the one whose access mode it asks for), as a path.
+    const fdset = (fds: number[]): string => {
+      const set = DISK_FDSET_BASE + diskFds.length;
+      for (const fd of fds) {
+        const child = FIRST_DISK_FD + diskFds.length;
+        diskFds.push({ child, parent: fd });
+        args.push('-add-fd', `fd=${child},set=${set}`);
       }
-      args.push(
-        '-drive', `id=disk${i},file=${file},format=raw,if=none,cache=unsafe,aio=threads${opts}${d.readonly ? ',readonly=on' : ''}`,
-        '-device', `virtio-blk-device,drive=disk${i}`,
-      );
+      return `/dev/fdset/${set}`;
+    };
+    // Explicit nodes (-blockdev): a file node on the fd set, a format node over it. No image
+    // locking: its OFD locks would be taken on one of the two open descriptions and then conflict
+    // with the other on reopening; the images are moat's, and none is opened by two VMs for writing
+    // (a base is shared, read-only). Cache: the disk lives and dies with the container (no flushes).
+    const file = (node: string, filename: string, readonly: boolean): string =>
+      `driver=file,node-name=${node},filename=${filename},locking=off,aio=threads,cache.no-flush=on${readonly ? ',read-only=on' : ''}`;
+    c.disks.forEach((d, i) => {
+      const node = `disk${i}`;
+      // A qcow2 image without an explicit backing node would have QEMU open its header's path.
+      if ((d.backing !== undefined) !== (d.format === 'qcow2')) throw new Error(`disks[${i}]: a qcow2 image goes with its backing image, a raw one without`);
+      let backing = '';
+      if (d.backing) {
+        // The base: read-only all the way down; QEMU never opens the path the qcow2 header names.
+        args.push('-blockdev', file(`${node}-base-file`, fdset([d.backing.fd]), true));
+        args.push('-blockdev', `driver=raw,node-name=${node}-base,file=${node}-base-file,read-only=on`);
+        backing = `,backing=${node}-base`;
+      }
+      args.push('-blockdev', file(`${node}-file`, fdset([d.fds.rw, d.fds.ro]), d.readonly));
+      args.push('-blockdev', `driver=${d.format},node-name=${node},file=${node}-file${backing},cache.no-flush=on${d.readonly ? ',read-only=on' : ''}`);
+      args.push('-device', `virtio-blk-device,drive=${node}`);
     });
     let memFd: { child: number; parent: number } | undefined;
     if (c.memoryFile) {

@@ -12,12 +12,8 @@ export interface VmConfig {
   initrd: string;
   /** Kernel command line (the driver may add its own device descriptions). */
   cmdline: string;
-  /**
-   * virtio-blk disks, in order (the first is /dev/vda in the guest). `fds`: the image opened by
-   * moat read-write and read-only, used instead of the path: a VMM saving or restoring a VM reopens
-   * its images (QEMU: on inactivating and activating them), which a confined VMM cannot by path.
-   */
-  disks: { path: string; readonly: boolean; fds?: { rw: number; ro: number } }[];
+  /** virtio-blk disks, in order (the first is /dev/vda in the guest). */
+  disks: VmDisk[];
   /**
    * Named guest ports (virtio-serial ports here; vsock ports where a driver has them). The agent
    * finds each by name. `socket`: a unix socket the VMM listens on; `output`: a host fd of
@@ -60,6 +56,20 @@ export interface VmConfig {
    * A clone's is a host fd the VMM inherits (opened again through /proc/self/fd).
    */
   memoryFile?: { path: string; share: true } | { fd: number; share: false };
+}
+
+/**
+ * A disk image, by fds moat opened (a confined VMM opens no path): `fds` the image read-write and
+ * read-only (a VMM saving or restoring a VM reopens its images — QEMU on inactivating and
+ * activating them — in the mode it then needs). A qcow2 image's `backing` is a raw image opened
+ * read-only, given to the VMM as a read-only node of its own: the path in the qcow2 header is never
+ * opened, and nothing is ever written to the backing image.
+ */
+export interface VmDisk {
+  format: 'raw' | 'qcow2';
+  fds: { rw: number; ro: number };
+  backing?: { fd: number };
+  readonly: boolean;
 }
 
 export type VmPort =
