@@ -2,6 +2,9 @@
 // stderr (where MOAT_PROFILE=1 writes its marks, src/util/profile.ts). Shared by the vm benchmarks.
 
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { REPO } from '../test/helpers/moat';
 
 export interface Timed {
   /** ms from spawn to the first stdout bytes (to the exit if it printed nothing). */
@@ -41,4 +44,19 @@ export function profileDelta(stderr: string, name: string): number | undefined {
   const line = stderr.split('\n').find((l) => l.startsWith(`moat profile: ${name.padEnd(22)} `));
   const m = line && /\(\+([\d.]+)\)/.exec(line.slice(`moat profile: ${name.padEnd(22)} `.length));
   return m ? Number(m[1]) : undefined;
+}
+
+/** Write bench/results/<name> and print it. */
+export function writeResult(name: string, lines: string[]): void {
+  fs.mkdirSync(path.join(REPO, 'bench', 'results'), { recursive: true });
+  fs.writeFileSync(path.join(REPO, 'bench', 'results', name), lines.join('\n'));
+  process.stdout.write(lines.join('\n'));
+}
+
+/** The benchmark's entry: its failure printed with its stack, exit 1. */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
 }

@@ -12,12 +12,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeBundle, makeStateRoot, MOAT, REPO } from '../test/helpers/moat';
+import { makeBundle, makeStateRoot, MOAT } from '../test/helpers/moat';
 import { appsRootfs } from '../test/apps/harness';
 import { imageSize, treeUsage } from '../src/vm/rootfs';
 import { treeManifest } from '../src/vm/disk/manifest';
 import { median } from './stats';
-import { profileDelta, runTimed } from './timed';
+import { profileDelta, runMain, runTimed, writeResult } from './timed';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -83,9 +83,7 @@ async function main(): Promise<void> {
       `**big / small: ${ratioCold.toFixed(2)}× cold, ${ratioTpl.toFixed(2)}× from a template** (issue 13's target ≤ 1.2×). The difference is the rootfs image step: ${f(med('big cold', 'image') - med('small cold', 'image'))} ms cold, ${f(med('big template', 'image') - med('small template', 'image'))} ms from a template (medians of the marks). Building the big tree's base image, once (the warm-up's first big run): ${f(buildMs)} ms; its manifest walk alone, which every container pays: ${f(walkMs)} ms.`,
       '',
     ];
-    fs.mkdirSync(path.join(REPO, 'bench', 'results'), { recursive: true });
-    fs.writeFileSync(path.join(REPO, 'bench', 'results', 'vm-rootfs.md'), lines.join('\n'));
-    process.stdout.write(lines.join('\n'));
+    writeResult('vm-rootfs.md', lines);
   } finally {
     small.cleanup();
     big.cleanup();
@@ -94,7 +92,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

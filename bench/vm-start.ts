@@ -11,12 +11,12 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeBundle, makeStateRoot, MOAT, REPO } from '../test/helpers/moat';
+import { makeBundle, makeStateRoot, MOAT } from '../test/helpers/moat';
 import { findGuestKernel, writeCpio } from '../src/vm/guest';
 import { guestCmdline, hostTscKhz } from '../src/vm/builder';
 import { VM_CPUS, VM_MEMORY_MIB } from '../src/vm/spec';
 import { median } from './stats';
-import { timed } from './timed';
+import { runMain, timed, writeResult } from './timed';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
@@ -112,12 +112,10 @@ async function main(): Promise<void> {
       `| 1 booted cold | ${mib(memCold.rss)} | ${mib(memCold.pss)} | 1.00 |`,
       ...clones.map((c) => `| ${c.n} restored from one template | ${mib(c.rss)} | ${mib(c.pss)} | ${(c.pss / memCold.pss).toFixed(2)} |`),
       '',
-      `PSS of 10 clones = **${(clones[2]!.pss / clones[0]!.pss).toFixed(2)} × one clone** (issue 13's target ≤ 3). Clones map the template's memory privately from one sealed memfd: what they share is counted once (docs/vm.md#templates).`,
+      `PSS of 10 clones = **${(clones[2]!.pss / memCold.pss).toFixed(2)} × one cold VM** (issue 13's target ≤ 3), ${(clones[2]!.pss / clones[0]!.pss).toFixed(2)} × one clone. Clones map the template's memory privately from one sealed memfd: what they share is counted once (docs/vm.md#templates).`,
       '',
     ];
-    fs.mkdirSync(path.join(REPO, 'bench', 'results'), { recursive: true });
-    fs.writeFileSync(path.join(REPO, 'bench', 'results', 'vm-start.md'), lines.join('\n'));
-    process.stdout.write(lines.join('\n'));
+    writeResult('vm-start.md', lines);
   } finally {
     bundle.cleanup();
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -125,7 +123,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);
