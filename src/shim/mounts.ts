@@ -12,6 +12,7 @@ import { parseMountOptions } from '../policy/plan/mounts';
 import { sys } from '../sys';
 import { ConfigError, MoatError } from '../util/errors';
 import type { Msg } from './proto';
+import { ownMounts } from '../util/mountinfo';
 
 const TYPE_RE = /^[a-z0-9._-]{1,32}$/;
 const MNT_DETACH = 2;
@@ -53,8 +54,7 @@ export async function mountRootfs(bundle: string, mounts: Msg[]): Promise<void> 
 }
 
 function isMountPoint(p: string): boolean {
-  const escaped = p.replace(/ /g, '\\040');
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === escaped);
+  return ownMounts().some((m) => m.mountPoint === p);
 }
 
 /** Detach whatever is mounted on <bundle>/rootfs (every layer of it); nothing mounted is fine. */

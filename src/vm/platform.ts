@@ -247,13 +247,13 @@ function hasCreateHooks(spec: Spec): boolean {
   return (spec.hooks?.prestart ?? []).length > 0 || (spec.hooks?.createRuntime ?? []).length > 0;
 }
 
-async function requestOnce(rec: ContainerRecord, m: Parameters<Channel['send']>[0]): Promise<GuestMessage> {
+async function requestOnce(rec: ContainerRecord, m: Parameters<Channel['send']>[0], timeoutMs = REQUEST_TIMEOUT_MS): Promise<GuestMessage> {
   if (!rec.vm) throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} has no vm`);
   const vm = rec.vm;
   const alive = () => readProcStat(vm.vmmPid)?.startTime === vm.vmmStartTime;
-  const { channel } = await Channel.open({ socket: vm.socket, timeoutMs: REQUEST_TIMEOUT_MS, alive });
+  const { channel } = await Channel.open({ socket: vm.socket, timeoutMs, alive });
   try {
-    return await channel.request(m, REQUEST_TIMEOUT_MS);
+    return await channel.request(m, timeoutMs);
   } finally {
     channel.close();
   }
@@ -262,15 +262,7 @@ async function requestOnce(rec: ContainerRecord, m: Parameters<Channel['send']>[
 /** The guest's answer to STATS, parsed as a native container's cgroup v2 files are. */
 async function guestStats(rec: ContainerRecord): Promise<CgroupStats | undefined> {
   if (!rec.vm) return undefined;
-  const vm = rec.vm;
-  const alive = () => readProcStat(vm.vmmPid)?.startTime === vm.vmmStartTime;
-  const { channel } = await Channel.open({ socket: vm.socket, timeoutMs: STATS_TIMEOUT_MS, alive });
-  let answer: GuestMessage;
-  try {
-    answer = await channel.request({ type: 'stats' }, STATS_TIMEOUT_MS);
-  } finally {
-    channel.close();
-  }
+  const answer = await requestOnce(rec, { type: 'stats' }, STATS_TIMEOUT_MS);
   if (answer.type !== 'stats') return undefined; // an agent without STATS: "unknown message type"
   const files = answer.files;
   return v2Stats('', { read: (f) => files.get(f.replace(/^\//, '')), list: () => [] });

@@ -32,6 +32,12 @@ function sockOf(t: Task, fd: number): Socket | number {
   return isSocket(f) ? f : -ENOTSOCK;
 }
 
+/** A socket of the sandbox's, or a host socket it was given as stdio (getsockname/getsockopt only: stdioSocketName/Opt). */
+function sockOrStdio(t: Task, fd: number): Socket | HostStreamFile | number {
+  const f = t.files.get(fd);
+  return f instanceof HostStreamFile && f.isHostSocket ? f : sockOf(t, fd);
+}
+
 /** move_addr_to_kernel: a sockaddr of len bytes (0..128). */
 function readSockaddr(t: Task, addr: number, len: number): Uint8Array | number {
   if (len < 0 || len > SOCKADDR_MAX) return -EINVAL;
@@ -155,8 +161,7 @@ function accept4(t: Task, flags: number): number {
 
 /** getsockname/getpeername. */
 function getName(t: Task, peer: boolean): number {
-  const f = t.files.get(t.argInt(0));
-  const s = f instanceof HostStreamFile && f.isHostSocket ? f : sockOf(t, t.argInt(0));
+  const s = sockOrStdio(t, t.argInt(0));
   if (typeof s === 'number') return s;
   // A NULL address with a non-zero length is EFAULT, as copying to it would be.
   const room = addrRoom(t, t.arg(1) || 1, t.arg(2));
@@ -426,8 +431,7 @@ function shutdown(t: Task): number {
 }
 
 function getsockopt(t: Task): number {
-  const f = t.files.get(t.argInt(0));
-  const s = f instanceof HostStreamFile && f.isHostSocket ? f : sockOf(t, t.argInt(0));
+  const s = sockOrStdio(t, t.argInt(0));
   if (typeof s === 'number') return s;
   const lenp = t.arg(4);
   const len = t.mm.readI32(lenp);
