@@ -321,16 +321,15 @@ function checkSandboxPath(p: string, what: string): void {
 
 /** The sandbox's cgroup figures: CPU ns, memory high-water mark, OOM kills (zeros where not known). */
 export async function sandboxUsage(rec: ContainerRecord): Promise<{ cpuNs: number; peak: number; ooms: number }> {
-  let cpuNs = 0;
-  let peak = 0;
-  try {
-    const s = (await loadPlatform(rec.platform).stats(rec)) as { cpu?: { usage?: { total?: number | bigint } }; memory?: { usage?: { max?: number | bigint } } };
-    cpuNs = Number(s.cpu?.usage?.total ?? 0);
-    peak = Number(s.memory?.usage?.max ?? 0);
-  } catch {
-    // no cgroups (rootless): zeros
-  }
-  return { cpuNs, peak, ooms: oomKills(rec) };
+  const platform = loadPlatform(rec.platform);
+  // A vm's OOM kills are the guest kernel's: asked of the guest, at the same time as its stats.
+  const [stats, ooms] = await Promise.all([
+    Promise.resolve().then(() => platform.stats(rec)).catch(() => undefined),
+    platform.oomKills ? platform.oomKills(rec).catch(() => 0) : Promise.resolve(oomKills(rec)),
+  ]);
+  // No cgroups (rootless): zeros.
+  const s = stats as { cpu?: { usage?: { total?: number | bigint } }; memory?: { usage?: { max?: number | bigint } } } | undefined;
+  return { cpuNs: Number(s?.cpu?.usage?.total ?? 0), peak: Number(s?.memory?.usage?.max ?? 0), ooms };
 }
 
 function oomKills(rec: ContainerRecord): number {

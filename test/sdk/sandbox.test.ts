@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { containerSuite } from '../helpers/moat';
 import { ExecError, Sandbox, StateError, UsageError, type SandboxOptions } from '../../src/sdk';
 import { singleFileTar } from '../../src/sdk/tar';
-import { collect, pidsCurrent, sharedRootfs, tarEntries } from './helpers';
+import { collect, fixChecksum, pidsCurrent, sharedRootfs, tarEntries } from './helpers';
 
 let root = '';
 containerSuite((r) => (root = r));
@@ -242,13 +242,6 @@ for (const isolation of ['native', 'sentry'] as const) {
       assert.match(out, /^a=one$/m, out);
     });
   });
-}
-
-function fixChecksum(h: Buffer): void {
-  h.write('        ', 148, 'latin1');
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += h[i]!;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
 }
 
 function symlinkTar(name: string, target: string): Buffer {
