@@ -80,7 +80,7 @@ export class VmPlatform implements Platform {
       // The host root of `moat do` is one more share, served like a read-only volume.
       const shares = p.guestRoot.kind === 'host' ? [...p.volumes, p.guestRoot.share] : p.volumes;
       servers = await startVolumeServers(shares, p.dir, () => undefined);
-      io = openGuestStdio(p.terminal ? req.console : undefined, req.mode === 'run');
+      io = openGuestStdio(p.terminal ? req.console : undefined, req.mode === 'run', req.stdio);
       const stdio = io;
       vmm = await launchVmm(p, io, servers, req);
       if (vmmCgroups) for (const pid of [vmm.pid, ...servers.map((s) => s.pid)]) moveIntoCgroups(vmmCgroups, pid);
