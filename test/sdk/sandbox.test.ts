@@ -207,6 +207,17 @@ for (const isolation of ['native', 'sentry'] as const) {
       }
     });
 
+    test('await using closes the sandbox at the end of its block (Symbol.asyncDispose)', async () => {
+      let id = '';
+      {
+        await using sb = await Sandbox.create(opts());
+        id = sb.id;
+        assert.equal((await sb.run(['echo', 'in'])).stdout.toString(), 'in\n');
+        assert.ok(fs.existsSync(path.join(root, id)));
+      }
+      assert.equal(fs.existsSync(path.join(root, id)), false, 'closed: state gone');
+    });
+
     test('wallTime closes the sandbox; close is idempotent; a closed sandbox refuses work', async () => {
       const sb = await Sandbox.create(opts({ limits: { wallTime: 1500 } }));
       const id = sb.id;
