@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { containerSuite, waitFor } from '../helpers/moat';
 import { loadPlatform } from '../../src/platform';
 import type { ContainerRecord } from '../../src/state/store';
-import { Sandbox, UsageError } from '../../src/sdk';
+import { Sandbox, SandboxPool, UsageError } from '../../src/sdk';
 import { singleFileTar } from '../../src/sdk/tar';
 import { alive, collect, fixChecksum, sharedRootfs, tarEntries } from './helpers';
 
@@ -186,6 +186,55 @@ describe('sdk (vm)', { skip }, () => {
     await assert.rejects(box.run(['true']), (e: unknown) => (e as { code?: string }).code === 'ESTATE');
     done();
   });
+});
+
+test('sdk (vm): spawn — the command is the guest\'s init: pipes both ways, a signal to it, its exit status; nothing left', { skip }, async () => {
+  const done = timed('spawn');
+  const shared = sharedRootfs();
+  let sb: Awaited<ReturnType<typeof Sandbox.spawn>> | undefined;
+  try {
+    sb = await Sandbox.spawn(['sh', '-c', 'trap "echo term; exit 3" TERM; echo "pid=$$"; read line; echo "got $line"; while :; do sleep 0.1; done'], { isolation: 'vm', rootfs: shared.rootfs, root, limits: { memory: '128m' } });
+    const rec = record(sb.id);
+    let out = '';
+    sb.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(`the command to start`, () => out.includes('pid=1\n'), 60_000);
+    sb.stdin!.end('ping\n');
+    await waitFor('the command to read', () => out.includes('got ping\n'), 30_000);
+    sb.kill('SIGTERM');
+    const r = await sb.result;
+    assert.equal(r.exitCode, 3, out);
+    assert.equal(out, 'pid=1\ngot ping\nterm\n');
+    assert.equal(alive(rec.vm!.vmmPid), false, 'QEMU is gone');
+    assert.equal(fs.existsSync(path.join(root, sb.id)), false, 'state gone');
+    assert.deepEqual(processesNaming(sb.id), []);
+  } finally {
+    await sb?.close();
+    shared.cleanup();
+  }
+  done();
+});
+
+test('sdk (vm): a pool of one hands out a warm VM and makes a fresh one; await using closes it', { skip }, async () => {
+  const done = timed('pool');
+  const shared = sharedRootfs();
+  try {
+    await using pool = new SandboxPool({ size: 1, isolation: 'vm', rootfs: shared.rootfs, root, limits: { memory: '128m' } });
+    await pool.ready();
+    let id = '';
+    {
+      await using sb = await pool.acquire();
+      id = sb.id;
+      assert.equal((await sb.run(['echo', 'pooled'])).stdout.toString(), 'pooled\n');
+    }
+    assert.equal(fs.existsSync(path.join(root, id)), false, 'await using closed the VM');
+    await waitFor('the pool to be warm again', () => pool.available === 1, 60_000);
+    const next = await pool.acquire();
+    assert.notEqual(next.id, id);
+    await pool.release(next);
+  } finally {
+    shared.cleanup();
+  }
+  done();
 });
 
 test('sdk (vm): SIGKILL of the owning process ends its VM (QEMU, watcher); the next create sweeps it', { skip }, async () => {
