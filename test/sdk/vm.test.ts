@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { containerSuite, waitFor } from '../helpers/moat';
@@ -210,6 +211,35 @@ test('sdk (vm): spawn — the command is the guest\'s init: pipes both ways, a s
   } finally {
     await sb?.close();
     shared.cleanup();
+  }
+  done();
+});
+
+test('sdk (vm): hostRoot, mounts (ro and rw), cpus and network none are what the guest gets', { skip }, async () => {
+  const done = timed('hostRoot, mounts (a cold boot: volumes)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-sdk-mounts-'));
+  fs.chmodSync(dir, 0o755);
+  const ro = path.join(dir, 'ro');
+  const rw = path.join(dir, 'rw');
+  fs.mkdirSync(ro);
+  fs.mkdirSync(rw);
+  fs.chmodSync(rw, 0o777);
+  fs.writeFileSync(path.join(ro, 'in'), 'from the host\n');
+  try {
+    await using sb = await Sandbox.create({ isolation: 'vm', hostRoot: true, root, mounts: [{ source: ro, target: '/data' }, { source: rw, target: '/out', readonly: false }], limits: { cpus: 0.5, memory: '256m' }, network: 'none' });
+    const r = await sb.run(['sh', '-c', 'cat /data/in; echo x > /data/y && echo wrote-ro; echo out > /out/f && echo wrote-rw; head -1 /etc/os-release; echo changed > /etc/os-release && echo wrote-etc; echo "cpus=$(nproc)"; echo "net=$(ls /sys/class/net | tr "\\n" " ")"'], { timeout: 60_000 });
+    const out = r.stdout.toString();
+    assert.match(out, /^from the host\n/, out);
+    assert.doesNotMatch(out, /wrote-ro/, 'a read-only mount refuses writes');
+    assert.match(out, /wrote-rw/, out + r.stderr.toString());
+    assert.equal(fs.readFileSync(path.join(rw, 'f'), 'utf8'), 'out\n', 'a rw mount writes through to the host');
+    assert.ok(out.includes(fs.readFileSync('/etc/os-release', 'utf8').split('\n')[0]!), 'the host\'s root, read');
+    assert.match(out, /wrote-etc/, 'written to the guest\'s own layer');
+    assert.notEqual(fs.readFileSync('/etc/os-release', 'utf8'), 'changed\n', 'never to the host');
+    assert.match(out, /^cpus=1$/m, 'half a CPU: a VM of one vCPU');
+    assert.match(out, /^net=lo $/m, 'a namespace with lo only');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
   done();
 });
