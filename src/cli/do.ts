@@ -6,7 +6,7 @@
 
 import { constants } from 'node:os';
 import { commandEnvironment } from '../runtime/do-spec';
-import { DEFAULT_GRACE_MS, ENDING_SIGNALS, SandboxEnder } from '../runtime/ending';
+import { DEFAULT_GRACE_MS, SandboxEnder } from '../runtime/ending';
 import { Sandbox, type Isolation, type NetworkOption, type SpawnedSandbox, type SpawnOptions } from '../sdk';
 import { MoatError } from '../util/errors';
 import { parseDuration } from '../util/duration';
@@ -118,7 +118,7 @@ export async function doCommand(ctx: CommandContext): Promise<number> {
 }
 
 function passOn(sb: SpawnedSandbox): () => void {
-  const handlers = PASSED_ON.filter((s) => !ENDING_SIGNALS.includes(s)).map((sig) => {
+  const handlers = PASSED_ON.map((sig) => {
     const h = () => sb.kill(constants.signals[sig]);
     process.on(sig, h);
     return [sig, h] as const;

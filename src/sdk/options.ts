@@ -1,6 +1,6 @@
-// Sandbox.create's options, checked (each error names the option), and the spec they make: `moat
-// do`'s spec (src/runtime/do-spec.ts) with an idle init, the caller's limits, network, mounts,
-// environment and user. Pure: unit-tested.
+// Sandbox.create's and Sandbox.spawn's options, checked (each error names the option), and the spec
+// they make: `moat do`'s spec (src/runtime/do-spec.ts) with an idle init or the caller's command,
+// the caller's limits, network, mounts, environment and user. Pure: unit-tested.
 
 import * as path from 'node:path';
 import { doSpec } from '../runtime/do-spec';

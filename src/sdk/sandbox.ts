@@ -1,8 +1,9 @@
-// A sandbox as a library object: made by the same core as `moat do` (src/runtime/sandbox.ts), kept
-// alive by an idle init, with processes exec'd into it through the platform's own exec, files in
-// and out as checked tar streams, and a close that leaves nothing. It dies with the process that
-// made it (native, sentry: the parent-death signal of `do`), and a later Sandbox.create or moat
-// command sweeps what such a death left (src/runtime/sweep.ts).
+// A sandbox as a library object: made by the core in src/runtime/sandbox.ts, kept alive by an idle
+// init (create) or running the caller's command as its init (spawn, spawn.ts: what `moat do` is),
+// with processes exec'd into it through the platform's own exec, files in and out as checked tar
+// streams, and a close that leaves nothing. It dies with the process that made it (native, sentry:
+// a parent-death signal; vm: the moat-do-watch process), and a later Sandbox.create or moat command
+// sweeps what such a death left (src/runtime/sweep.ts).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -158,6 +158,8 @@ export class SpawnedSandbox extends Sandbox {
       const onAbort = () => void this.close();
       signal.addEventListener('abort', onAbort, { once: true });
       void this.result.finally(() => signal.removeEventListener('abort', onAbort));
+      // Aborted between the last check before the start and now: no event will come.
+      if (signal.aborted) onAbort();
     }
     this.attached();
   }

@@ -65,13 +65,14 @@ describe('sdk (vm)', { skip }, () => {
     shared.cleanup();
   });
 
-  test('exec streams output, takes stdin, env and user, reports status', async () => {
+  test('exec streams output, takes stdin, env, cwd and user, reports status and usage', async () => {
     const done = timed('exec');
-    const h = sb.exec(['sh', '-c', 'cat; echo "$GREETING $(id -u)"; echo e >&2; exit 5'], { stdin: 'in\n', user: 1000 });
+    const h = sb.exec(['sh', '-c', 'cat; echo "$GREETING $EXTRA $(id -u) $(pwd)"; echo e >&2; exit 5'], { stdin: 'in\n', user: 1000, cwd: '/tmp', env: { EXTRA: 'x' } });
     const [out, err, r] = await Promise.all([collect(h.stdout), collect(h.stderr), h.result]);
-    assert.equal(out.toString(), 'in\nhi 1000\n');
+    assert.equal(out.toString(), 'in\nhi x 1000 /tmp\n');
     assert.equal(err.toString(), 'e\n');
     assert.equal(r.exitCode, 5);
+    assert.ok(r.usage.wallMs > 0 && r.usage.cpuMs >= 0 && r.usage.maxRssBytes > 0, JSON.stringify(r.usage));
     done();
   });
 
