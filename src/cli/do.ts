@@ -23,9 +23,9 @@ nothing is left behind. Exits with CMD's exit status. (The SDK's Sandbox.spawn, 
 
 flags:
   --isolation P   native (default), sentry or vm
-  --network N     none or loopback (a namespace of its own with lo up: the default), or, under the
-                  sentry only, egress rules: the host's network, each connection checked, e.g.
-                  10.0.0.0/8,192.168.1.5:443,loopback (docs/sentry.md)
+  --network N     loopback or none: a namespace of its own with lo up (the default; the sentry's
+                  none refuses even loopback), or, under the sentry only, egress rules: the host's
+                  network, each connection checked, e.g. 10.0.0.0/8,192.168.1.5:443 (docs/sentry.md)
   --memory M      the sandbox's memory (e.g. 512m, 2g; swap off); default none of its own
   --cpus C        CPUs as a quota (e.g. 0.5); default none
   --pids N        tasks; default none of its own
