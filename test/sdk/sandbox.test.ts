@@ -1,6 +1,7 @@
 // The SDK against the native and the sentry isolation: exec with streams, stdin, env, cwd and user;
 // run's output cap; limits (memory hog, fork bomb, infinite loop); abort; concurrent sandboxes and
-// execs; files in and out with hostile names and symlinks; close; typed errors. Every sandbox of the
+// execs; files in and out with hostile names and symlinks; hostRoot, mounts, cpus, network none;
+// close and `await using`; typed errors. (The vm: vm.test.ts; spawn: spawn.test.ts.) Every sandbox of the
 // file shares one busybox rootfs, which no sandbox may write. The file's frame checks the host for
 // leaks (processes, mounts, cgroups, state) at the end.
 import assert from 'node:assert/strict';
