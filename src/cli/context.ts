@@ -11,6 +11,8 @@ export interface GlobalOptions {
   isolation?: string;
   /** --vm-accel: auto | kvm | tcg (vm platform). */
   vmAccel?: string;
+  /** --strace (sentry platform). */
+  strace?: boolean;
 }
 
 export interface CommandContext {

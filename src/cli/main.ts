@@ -117,6 +117,7 @@ export async function main(argv: string[]): Promise<number> {
   if (isolation !== undefined) global.isolation = isolation;
   const vmAccel = str(g, 'vm-accel');
   if (vmAccel !== undefined) global.vmAccel = vmAccel;
+  if (bool(g, 'strace')) global.strace = true;
   configureLog({ ...(log !== undefined ? { file: log } : {}), format: global.logFormat, debug: global.debug });
   if (logFormat !== 'text' && logFormat !== 'json') {
     logError(`--log-format: unknown format ${JSON.stringify(logFormat)} (text or json)`);
@@ -142,7 +143,7 @@ export async function main(argv: string[]): Promise<number> {
     argv: rest,
     runtime: () => {
       if (runtime) return runtime;
-      runtime = new Runtime({ root: global.root, isolation: global.isolation, systemdCgroup: global.systemdCgroup, ...(global.vmAccel !== undefined ? { vmAccel: global.vmAccel } : {}), ...(bool(g, 'strace') ? { strace: true } : {}) });
+      runtime = new Runtime({ root: global.root, isolation: global.isolation, systemdCgroup: global.systemdCgroup, ...(global.vmAccel !== undefined ? { vmAccel: global.vmAccel } : {}), ...(global.strace ? { strace: true } : {}) });
       // `moat do` sandboxes whose runner was killed (SIGKILL) leave their state: cleared here.
       sweepStaleDo(runtime);
       return runtime;

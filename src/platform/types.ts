@@ -134,4 +134,10 @@ export interface Platform {
   start?(rec: ContainerRecord): Promise<void>;
   /** Platforms whose container init is not a host process (vm): signal it. */
   kill?(rec: ContainerRecord, signal: number, all: boolean): Promise<void>;
+  /**
+   * Platforms whose OOM kills happen out of the host's sight (vm: in the guest's kernel): how many
+   * the container's memory cgroup has seen (`oom_kill` of its memory.events). Others: the host's
+   * cgroup files say it.
+   */
+  oomKills?(rec: ContainerRecord): Promise<number>;
 }

@@ -18,15 +18,22 @@ export interface DoSpecInput {
 /** Environment variables that describe the caller's session, not the sandbox. */
 const DROPPED_ENV = new Set(['MOAT_NATIVE_DIR', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'NODE_OPTIONS']);
 
-export function doSpec(input: DoSpecInput): Spec & { process: Process } {
-  const callerEnv = { ...input.env };
+/** The caller's environment as `moat do` gives it to its command: less what describes moat's own session. */
+export function commandEnvironment(input: Record<string, string | undefined>): Record<string, string> {
+  const callerEnv = { ...input };
   // bin/moat moves NODE_EXTRA_CA_CERTS aside for moat's own start-up; the command gets it back.
   const saved = callerEnv.MOAT_SAVED_NODE_EXTRA_CA_CERTS;
   delete callerEnv.MOAT_SAVED_NODE_EXTRA_CA_CERTS;
   if (saved !== undefined && callerEnv.NODE_EXTRA_CA_CERTS === undefined) callerEnv.NODE_EXTRA_CA_CERTS = saved;
-  const env = Object.entries(callerEnv)
-    .filter(([k, v]) => v !== undefined && !DROPPED_ENV.has(k) && k !== '' && !k.includes('='))
-    .map(([k, v]) => `${k}=${v}`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(callerEnv)) {
+    if (v !== undefined && !DROPPED_ENV.has(k) && k !== '' && !k.includes('=') && !k.includes('\0') && !v.includes('\0')) out[k] = v;
+  }
+  return out;
+}
+
+export function doSpec(input: DoSpecInput): Spec & { process: Process } {
+  const env = Object.entries(commandEnvironment(input.env)).map(([k, v]) => `${k}=${v}`);
   if (!env.some((e) => e.startsWith('PATH='))) env.push(DEFAULT_PATH_ENV);
   return {
     ociVersion: '1.2.0',

@@ -29,6 +29,8 @@ export class SandboxEnder {
   signal: number | undefined;
   /** The sandbox was killed by us (not ended on its own within the grace period). */
   killed = false;
+  /** Called at the first ending signal while nothing is attached yet (the sandbox is being made). */
+  beforeAttach: ((signal: number) => void) | undefined;
   private target: EndTarget | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly handlers: [NodeJS.Signals, () => void][] = [];
@@ -55,7 +57,11 @@ export class SandboxEnder {
       return;
     }
     this.signal = signal;
-    if (!this.target) return; // not running yet: the caller checks `signal` before starting
+    if (!this.target) {
+      // Not running yet: the maker is told (it removes the sandbox unstarted).
+      this.beforeAttach?.(signal);
+      return;
+    }
     this.target.forward(signal);
     this.startGrace();
   }

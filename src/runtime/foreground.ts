@@ -1,13 +1,12 @@
-// Running a container in the foreground (`run`, `do`): start it, forward the caller's signals to
-// its init, wait for its exit status, then delete it. `run` only forwards (runc's semantics: the
-// init of a pid namespace ignores a signal it has no handler for); `do` also ends the sandbox on
+// Running a container in the foreground (`run`): start it, forward the caller's signals to its
+// init, wait for its exit status, then delete it. It only forwards (runc's semantics: the init of a
+// pid namespace ignores a signal it has no handler for). `moat do` is the SDK's Sandbox.spawn
+// (src/sdk/spawn.ts), which takes signalSender and killSandbox from here, and ends the sandbox on
 // SIGTERM/SIGINT/SIGHUP after a grace period (ending.ts).
 
-import * as fs from 'node:fs';
 import { loadPlatform } from '../platform';
 import { readProcStat, signalVerified } from '../state/process';
 import type { ContainerRecord } from '../state/store';
-import { ENDING_SIGNALS, type SandboxEnder } from './ending';
 import type { Created, Runtime } from './lifecycle';
 import { killAndWait } from './processes';
 import { relayTerminal } from './terminal';
@@ -31,21 +30,8 @@ export async function waitWithTerminal(exited: Promise<number>, terminal: number
   }
 }
 
-export interface ForegroundOptions {
-  /** `moat do`: ending signals end the sandbox (src/runtime/ending.ts); without it, forward only (`run`). */
-  ender?: SandboxEnder;
-}
-
-export async function runForeground(rt: Runtime, created: Created, terminal?: number, opts: ForegroundOptions = {}): Promise<number> {
+export async function runForeground(rt: Runtime, created: Created, terminal?: number): Promise<number> {
   const { handle, record } = created;
-  const { ender } = opts;
-  if (ender?.signal !== undefined) {
-    // An ending signal came while the sandbox was being made: it never starts.
-    ender.killed = true;
-    if (terminal !== undefined) fs.closeSync(terminal);
-    rt.delete(handle, record, true);
-    return ender.exitCode(0);
-  }
   try {
     await rt.start(handle, record);
   } catch (err) {
@@ -54,23 +40,20 @@ export async function runForeground(rt: Runtime, created: Created, terminal?: nu
     throw err;
   }
   handle.release();
-  const send = signalSender(record);
-  const stop = forwardSignalsWith(ender ? FORWARDED.filter((s) => !ENDING_SIGNALS.includes(s)) : FORWARDED, send);
-  ender?.attach({ forward: send, kill: () => killSandbox(rt, record) });
+  const stop = forwardSignalsWith(FORWARDED, signalSender(record));
   let code: number;
   try {
     code = await waitWithTerminal(created.exited, terminal);
     mark('exited');
   } finally {
     stop();
-    ender?.detach();
   }
   cleanupAfterExit(rt, record);
-  return ender ? ender.exitCode(code) : code;
+  return code;
 }
 
 /** How a signal reaches the container's init: through the platform (vm: the init inside the guest), or to the host process. */
-function signalSender(rec: ContainerRecord): (signal: number) => void {
+export function signalSender(rec: ContainerRecord): (signal: number) => void {
   const platform = loadPlatform(rec.platform);
   if (platform.kill) {
     const kill = platform.kill.bind(platform);

@@ -1,8 +1,8 @@
-// The one way a throwaway sandbox is made, shared by `moat do` (src/cli/do.ts) and the SDK
-// (src/sdk): a fresh id under a prefix the sweep knows (sweep.ts), a writable in-memory layer over
-// a read-only lower tree (the host's root, or a rootfs directory), and the sandbox dying with the
-// process that made it, even killed by SIGKILL. What differs is only what runs afterwards: `do`
-// starts the spec's process in the foreground and waits; the SDK keeps an idle init and execs.
+// The one way a throwaway sandbox is made, by the SDK (src/sdk: Sandbox.create, and Sandbox.spawn,
+// which `moat do` is): a fresh id under a prefix the sweep knows (sweep.ts), a writable in-memory
+// layer over a read-only lower tree (the host's root, or a rootfs directory), and the sandbox dying
+// with the process that made it, even killed by SIGKILL. What runs in it is the caller's: an idle
+// init that execs join (create), or the caller's command as the init (spawn).
 
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';

@@ -11,10 +11,10 @@ export class SandboxError extends MoatError {
   }
 }
 
-/** EUSAGE: a bad option (names the option), or one the chosen isolation cannot enforce. */
+/** EUSAGE: a bad option (names the option), or one the chosen isolation cannot enforce; ESIGNAL: an unknown signal. */
 export class UsageError extends SandboxError {
-  constructor(message: string) {
-    super('EUSAGE', message);
+  constructor(message: string, code: 'EUSAGE' | 'ESIGNAL' = 'EUSAGE') {
+    super(code, message);
     this.name = 'UsageError';
   }
 }
@@ -35,10 +35,10 @@ export class ExecError extends SandboxError {
   }
 }
 
-/** ESTATE: the sandbox is closed (by close(), its wall time, or its init dying). */
+/** ESTATE: the sandbox is closed (by close(), its wall time, or its init dying); ENOTFOUND: its state is gone. */
 export class StateError extends SandboxError {
-  constructor(message: string) {
-    super('ESTATE', message);
+  constructor(message: string, code: 'ESTATE' | 'ENOTFOUND' = 'ESTATE') {
+    super(code, message);
     this.name = 'StateError';
   }
 }
@@ -51,16 +51,16 @@ export class InternalError extends SandboxError {
   }
 }
 
-/** Any error from moat's library code as the SDK's class for its code. */
+/** Any error from moat's library code as the SDK's class for its code; the code itself is kept (the CLI's). */
 export function toSandboxError(err: unknown): Error {
   if (err instanceof SandboxError) return err;
   if (err instanceof MoatError) {
     switch (err.code) {
-      case 'EUSAGE': return new UsageError(err.message);
+      case 'EUSAGE': case 'ESIGNAL': return new UsageError(err.message, err.code);
       case 'EEXEC': return new ExecError(err.message);
-      case 'ESTATE': case 'ENOTFOUND': return new StateError(err.message);
+      case 'ESTATE': case 'ENOTFOUND': return new StateError(err.message, err.code);
       case 'ESETUP': case 'ENATIVE': case 'EVM': case 'ECONFIG': case 'EBUNDLE': case 'EEXIST': return new SetupError(err.code, err.message);
-      default: return new InternalError(err.message);
+      case 'EINTERNAL': return new InternalError(err.message);
     }
   }
   if (err instanceof Error && err.name === 'AbortError') return err;

@@ -4,6 +4,7 @@
 //   const r = await sb.run(['python3', '-c', 'print(1)'], { timeout: 5000 });
 
 export { Sandbox, type RunOptions, type RunResult } from './sandbox';
+export { SpawnedSandbox, type SpawnOptions, type SpawnResult } from './spawn';
 export { ExecHandle, type ExecOptions, type ExecResult, type Usage } from './exec';
 export { SandboxPool, type PoolOptions } from './pool';
 export type { Isolation, Limits, MountOption, NetworkOption, SandboxOptions } from './options';

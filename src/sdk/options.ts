@@ -1,6 +1,6 @@
-// Sandbox.create's options, checked (each error names the option), and the spec they make: `moat
-// do`'s spec (src/runtime/do-spec.ts) with an idle init, the caller's limits, network, mounts,
-// environment and user. Pure: unit-tested.
+// Sandbox.create's and Sandbox.spawn's options, checked (each error names the option), and the spec
+// they make: `moat do`'s spec (src/runtime/do-spec.ts) with an idle init or the caller's command,
+// the caller's limits, network, mounts, environment and user. Pure: unit-tested.
 
 import * as path from 'node:path';
 import { doSpec } from '../runtime/do-spec';
@@ -16,8 +16,8 @@ export interface Limits {
   memory?: number | string;
   /** CPUs (a fraction is a CFS quota: 0.5 = half a CPU). */
   cpus?: number;
-  /** Processes (host tasks: under the sentry also its stubs; default 1024). */
-  pids?: number;
+  /** Processes (host tasks: under the sentry also its stubs; default 1024); 'max': no limit of its own. */
+  pids?: number | 'max';
   /** The sandbox's whole lifetime in ms: it is closed after that, whatever runs in it. */
   wallTime?: number;
 }
@@ -60,6 +60,25 @@ export interface SandboxOptions {
   root?: string;
   /** vm: auto | kvm | tcg (the CLI's --vm-accel). */
   vmAccel?: string;
+  /**
+   * native, run as root: 'auto' (default) gives the sandbox a user namespace of its own (its root an
+   * unprivileged host id); 'host' runs it as the host's root, confined by capabilities, seccomp and
+   * namespaces only (`moat do --userns=host`).
+   */
+  userns?: 'auto' | 'host';
+  /** The id's prefix: 'sdk-' (default) or 'do-' (`moat do`'s); the sweep knows only these two. */
+  idPrefix?: 'sdk-' | 'do-';
+  /** Cgroups through systemd (the CLI's --systemd-cgroup). */
+  systemdCgroup?: boolean;
+  /** sentry: trace the code's system calls to moat's log (the CLI's --strace). */
+  strace?: boolean;
+}
+
+/** What the init runs when it is the caller's command (Sandbox.spawn) rather than the idle init. */
+export interface InitCommand {
+  args: readonly string[];
+  cwd?: string;
+  terminal?: boolean;
 }
 
 /** The init every sandbox keeps while it lives; execs join it. Needs only `sleep` in the rootfs. */
@@ -111,18 +130,22 @@ export interface Checked {
 }
 
 /** Check the options and build the sandbox's spec. */
-export function sandboxSpec(o: SandboxOptions, opts: { ownUserns: boolean }): Checked {
+export function sandboxSpec(o: SandboxOptions, opts: { ownUserns: boolean; init?: InitCommand }): Checked {
   const isolation = o.isolation ?? 'native';
-  if (!ISOLATIONS.includes(isolation)) throw new UsageError(`isolation: one of ${ISOLATIONS.join(', ')}, got ${JSON.stringify(isolation)}`);
+  if (!ISOLATIONS.includes(isolation)) throw new UsageError(`isolation: unknown isolation ${JSON.stringify(isolation)} (one of ${ISOLATIONS.join(', ')})`);
+  if (o.userns !== undefined && o.userns !== 'auto' && o.userns !== 'host') throw new UsageError(`userns: 'auto' or 'host', got ${JSON.stringify(o.userns)}`);
+  if (o.idPrefix !== undefined && o.idPrefix !== 'sdk-' && o.idPrefix !== 'do-') throw new UsageError(`idPrefix: 'sdk-' or 'do-', got ${JSON.stringify(o.idPrefix)}`);
   if ((o.rootfs === undefined) === (o.hostRoot !== true)) throw new UsageError('rootfs, hostRoot: give exactly one (a rootfs directory, or hostRoot: true)');
   if (o.rootfs !== undefined && !path.isAbsolute(o.rootfs)) throw new UsageError(`rootfs: must be an absolute path, got ${JSON.stringify(o.rootfs)}`);
   const limits = o.limits ?? {};
   const env = checkEnv(o.env, 'env');
-  const spec = doSpec({ args: IDLE_INIT, env: {}, cwd: '/', userns: opts.ownUserns, ...(o.hostname !== undefined ? { hostname: o.hostname } : {}) });
+  const init = opts.init === undefined ? { args: IDLE_INIT, cwd: '/' } : checkInit(opts.init);
+  const spec = doSpec({ args: [...init.args], env: {}, cwd: init.cwd ?? '/', userns: opts.ownUserns, ...(o.hostname !== undefined ? { hostname: o.hostname } : {}) });
+  if (opts.init?.terminal) spec.process.terminal = true;
   spec.process.env = [...env, ...(env.some((e) => e.startsWith('PATH=')) ? [] : spec.process.env)];
   if (o.user !== undefined) spec.process.user = { ...parseUser(o.user, 'user'), additionalGids: [] };
   const linux = spec.linux!;
-  const resources: Record<string, unknown> = { pids: { limit: limits.pids === undefined ? DEFAULT_PIDS : positive(limits.pids, 'limits.pids', true) } };
+  const resources: Record<string, unknown> = limits.pids === 'max' ? {} : { pids: { limit: limits.pids === undefined ? DEFAULT_PIDS : positive(limits.pids, 'limits.pids', true) } };
   if (limits.memory !== undefined) {
     const bytes = parseSize(limits.memory, 'limits.memory');
     resources.memory = { limit: bytes, swap: bytes };
@@ -134,8 +157,18 @@ export function sandboxSpec(o: SandboxOptions, opts: { ownUserns: boolean }): Ch
   linux.resources = resources;
   const wallTimeMs = limits.wallTime === undefined ? undefined : positive(limits.wallTime, 'limits.wallTime', true);
   spec.mounts = [...spec.mounts!, ...(o.mounts ?? []).map((m, i) => bindMount(m, `mounts[${i}]`))];
-  applyNetwork(spec, isolation, o.network ?? 'loopback');
+  if (o.network !== undefined) applyNetwork(spec, isolation, o.network);
   return { isolation, rootfs: o.rootfs, wallTimeMs, spec };
+}
+
+function checkInit(init: InitCommand): InitCommand {
+  if (!Array.isArray(init.args) || init.args.length === 0 || !init.args.every((a) => typeof a === 'string' && !a.includes('\0'))) {
+    throw new UsageError('spawn: argv must be a non-empty array of strings without NUL');
+  }
+  if (init.cwd !== undefined && (typeof init.cwd !== 'string' || !path.isAbsolute(init.cwd) || init.cwd.includes('\0'))) {
+    throw new UsageError(`cwd: must be an absolute path, got ${JSON.stringify(init.cwd)}`);
+  }
+  return init;
 }
 
 function bindMount(m: MountOption, option: string): Mount {
@@ -146,7 +179,8 @@ function bindMount(m: MountOption, option: string): Mount {
 
 function applyNetwork(spec: Spec, isolation: Isolation, net: NetworkOption): void {
   if (net === 'none' || net === 'loopback') {
-    // A network namespace of its own (doSpec's) with lo up; the sentry's stack is told too.
+    // A network namespace of its own (doSpec's) with lo up; the sentry's stack is told too. (Not
+    // given: the same namespace, and the sentry's default, which within it reaches only lo.)
     if (isolation === 'sentry') spec.annotations = { ...spec.annotations, [EGRESS_ANNOTATION]: net };
     return;
   }

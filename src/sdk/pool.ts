@@ -92,6 +92,11 @@ export class SandboxPool {
     while (this.making > 0) await new Promise((r) => setTimeout(r, 20));
   }
 
+  /** `await using pool = new SandboxPool(...)` closes it at the end of the block (Node ≥ 20.4). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   private fill(): void {
     while (!this.closed && this.warm.length + this.making < this.size + this.waiters.length) {
       this.making++;

@@ -1,13 +1,14 @@
-// A sandbox as a library object: made by the same core as `moat do` (src/runtime/sandbox.ts), kept
-// alive by an idle init, with processes exec'd into it through the platform's own exec, files in
-// and out as checked tar streams, and a close that leaves nothing. It dies with the process that
-// made it (native, sentry: the parent-death signal of `do`), and a later Sandbox.create or moat
-// command sweeps what such a death left (src/runtime/sweep.ts).
+// A sandbox as a library object: made by the core in src/runtime/sandbox.ts, kept alive by an idle
+// init (create) or running the caller's command as its init (spawn, spawn.ts: what `moat do` is),
+// with processes exec'd into it through the platform's own exec, files in and out as checked tar
+// streams, and a close that leaves nothing. It dies with the process that made it (native, sentry:
+// a parent-death signal; vm: the moat-do-watch process), and a later Sandbox.create or moat command
+// sweeps what such a death left (src/runtime/sweep.ts).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { loadPlatform } from '../platform';
+import { loadPlatform, type ConsoleRequest } from '../platform';
 import { execProcessFromFlags } from '../runtime/exec-process';
 import { setRelayEntry } from '../runtime/exec-relay';
 import { killSandbox } from '../runtime/foreground';
@@ -18,7 +19,8 @@ import { defaultRoot } from '../state/default-root';
 import type { ContainerRecord } from '../state/store';
 import { SetupError, StateError, toSandboxError, UsageError } from './errors';
 import { ExecHandle, type ExecOptions, type ExecResult } from './exec';
-import { checkEnv, parseUser, sandboxSpec, type Isolation, type SandboxOptions } from './options';
+import { checkEnv, parseUser, sandboxSpec, type Checked, type InitCommand, type Isolation, type SandboxOptions } from './options';
+import type { SpawnedSandbox, SpawnOptions } from './spawn';
 import { singleFileTar, TarCheck } from './tar';
 
 export interface RunOptions extends ExecOptions {
@@ -56,19 +58,36 @@ class Queue {
   }
 }
 
+/** How Sandbox.create and Sandbox.spawn make a sandbox (src/sdk/spawn.ts is the second). */
+export interface OpenRequest {
+  /** The caller's command as the init; default: the idle init. */
+  init?: InitCommand;
+  /** The init's stdin, stdout, stderr (the executor takes its copies at create). */
+  stdio?: readonly [number, number, number];
+  console?: ConsoleRequest;
+  /** Aborted before the init starts: the sandbox is removed unstarted, the call rejects with its reason. */
+  signal?: AbortSignal;
+  /** Made, not started yet (a terminal's master is received here). */
+  made?(): void;
+}
+
 export class Sandbox {
+  protected gone: string | undefined;
+  /** The sandbox was closed by its wall time. */
+  protected wallTimeHit = false;
   private closing: Promise<void> | undefined;
-  private gone: string | undefined;
   private readonly running = new Set<ExecHandle>();
   private readonly lock = new Queue();
   private wallTimer: NodeJS.Timeout | undefined;
   private initEnded = false;
 
-  private constructor(
-    private readonly rt: Runtime,
-    private readonly created: Created,
+  protected constructor(
+    protected readonly rt: Runtime,
+    protected readonly created: Created,
     readonly isolation: Isolation,
     private readonly env: string[],
+    /** An idle init's end is the sandbox's death (closed at once); a command's is followed by its owner (spawn.ts). */
+    private readonly closeOnInitExit = true,
   ) {}
 
   /** The sandbox's id (`sdk-…`), as `moat list --root` shows it. */
@@ -78,15 +97,41 @@ export class Sandbox {
 
   /** Make and start a sandbox; resolves once execs can run in it. */
   static async create(o: SandboxOptions): Promise<Sandbox> {
+    const devnull = fs.openSync('/dev/null', 'r+');
+    try {
+      return await Sandbox.open(o, { stdio: [devnull, devnull, devnull] }, (rt, created, checked) => new Sandbox(rt, created, checked.isolation, checked.spec.process.env));
+    } finally {
+      fs.closeSync(devnull);
+    }
+  }
+
+  /**
+   * Make a sandbox whose init is `argv` (`moat do` is built on this): its exit status is the
+   * sandbox's, signals go to it, and its end closes the sandbox. See SpawnedSandbox (spawn.ts).
+   */
+  static spawn(argv: readonly string[], o: SpawnOptions = {}): Promise<SpawnedSandbox> {
+    // Loaded here: spawn.ts extends this class.
+    return (require('./spawn') as typeof import('./spawn')).spawnSandbox(argv, o);
+  }
+
+  /** Check the options, make the sandbox by the core `moat do` shares, start its init. */
+  protected static async open<T extends Sandbox>(o: SandboxOptions, req: OpenRequest, make: (rt: Runtime, created: Created, checked: Checked) => T): Promise<T> {
     let rt: Runtime | undefined;
     let created: Created | undefined;
     try {
-      const ownUserns = (o.isolation ?? 'native') === 'native' && (process.getuid?.() ?? 0) === 0;
-      const checked = sandboxSpec(o, { ownUserns });
+      const isolation = o.isolation ?? 'native';
+      const ownUserns = isolation === 'native' && o.userns !== 'host' && (process.getuid?.() ?? 0) === 0;
+      const checked = sandboxSpec(o, { ownUserns, ...(req.init ? { init: req.init } : {}) });
       if (o.rootfs !== undefined && !fs.statSync(o.rootfs, { throwIfNoEntry: false })?.isDirectory()) {
         throw new UsageError(`rootfs: ${o.rootfs} is not a directory`);
       }
-      rt = new Runtime({ root: o.root ?? defaultRoot(), isolation: checked.isolation, ...(o.vmAccel !== undefined ? { vmAccel: o.vmAccel } : {}) });
+      rt = new Runtime({
+        root: o.root ?? defaultRoot(),
+        isolation: checked.isolation,
+        ...(o.vmAccel !== undefined ? { vmAccel: o.vmAccel } : {}),
+        ...(o.systemdCgroup ? { systemdCgroup: true } : {}),
+        ...(o.strace ? { strace: true } : {}),
+      });
       sweepStaleDo(rt);
       if (checked.isolation === 'vm') {
         // The vm's exec relay is a process of moat's CLI bundle: never the caller's own script.
@@ -94,13 +139,18 @@ export class Sandbox {
         if (!script) throw new SetupError('ENATIVE', 'moat\'s CLI bundle (build/moat.js) not found: run `npm run build`');
         setRelayEntry(script);
       }
-      const devnull = fs.openSync('/dev/null', 'r+');
+      req.signal?.throwIfAborted();
+      created = await createSandbox(rt, {
+        prefix: o.idPrefix ?? SDK_PREFIX,
+        spec: checked.spec,
+        ...(checked.rootfs !== undefined ? { rootfs: checked.rootfs } : {}),
+        ...(req.stdio ? { stdio: req.stdio } : {}),
+        ...(req.console ? { console: req.console } : {}),
+      });
       try {
-        created = await createSandbox(rt, { prefix: SDK_PREFIX, spec: checked.spec, ...(checked.rootfs !== undefined ? { rootfs: checked.rootfs } : {}), stdio: [devnull, devnull, devnull] });
-      } finally {
-        fs.closeSync(devnull);
-      }
-      try {
+        req.made?.();
+        // An abort while it was being made: it never starts.
+        req.signal?.throwIfAborted();
         await rt.start(created.handle, created.record);
       } catch (err) {
         // All of it goes, as a forced delete does (processes, cgroups, the VMM, the user-namespace range).
@@ -108,11 +158,12 @@ export class Sandbox {
         throw err;
       }
       created.handle.release();
-      const sb = new Sandbox(rt, created, checked.isolation, checked.spec.process.env);
+      const sb = make(rt, created, checked);
       void created.exited.then(() => sb.initGone());
       if (checked.wallTimeMs !== undefined) {
         sb.wallTimer = setTimeout(() => {
           sb.gone ??= `its wall time (${checked.wallTimeMs} ms) has passed`;
+          sb.wallTimeHit = true;
           void sb.close();
         }, checked.wallTimeMs);
       }
@@ -295,7 +346,7 @@ export class Sandbox {
   /** The init ended without close(): the sandbox is dead (killed, OOM): clean up what is left. */
   private initGone(): void {
     this.initEnded = true;
-    if (this.closing) return;
+    if (this.closing || !this.closeOnInitExit) return;
     this.gone ??= 'its init exited (killed, or out of memory)';
     void this.close().catch(() => undefined);
   }
@@ -321,16 +372,15 @@ function checkSandboxPath(p: string, what: string): void {
 
 /** The sandbox's cgroup figures: CPU ns, memory high-water mark, OOM kills (zeros where not known). */
 export async function sandboxUsage(rec: ContainerRecord): Promise<{ cpuNs: number; peak: number; ooms: number }> {
-  let cpuNs = 0;
-  let peak = 0;
-  try {
-    const s = (await loadPlatform(rec.platform).stats(rec)) as { cpu?: { usage?: { total?: number | bigint } }; memory?: { usage?: { max?: number | bigint } } };
-    cpuNs = Number(s.cpu?.usage?.total ?? 0);
-    peak = Number(s.memory?.usage?.max ?? 0);
-  } catch {
-    // no cgroups (rootless): zeros
-  }
-  return { cpuNs, peak, ooms: oomKills(rec) };
+  const platform = loadPlatform(rec.platform);
+  // A vm's OOM kills are the guest kernel's: asked of the guest, at the same time as its stats.
+  const [stats, ooms] = await Promise.all([
+    Promise.resolve().then(() => platform.stats(rec)).catch(() => undefined),
+    platform.oomKills ? platform.oomKills(rec).catch(() => 0) : Promise.resolve(oomKills(rec)),
+  ]);
+  // No cgroups (rootless): zeros.
+  const s = stats as { cpu?: { usage?: { total?: number | bigint } }; memory?: { usage?: { max?: number | bigint } } } | undefined;
+  return { cpuNs: Number(s?.cpu?.usage?.total ?? 0), peak: Number(s?.memory?.usage?.max ?? 0), ooms };
 }
 
 function oomKills(rec: ContainerRecord): number {

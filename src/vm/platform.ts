@@ -12,7 +12,7 @@ import { MoatError } from '../util/errors';
 import { sys } from '../sys';
 import { debugLog } from '../util/log';
 import { mark } from '../util/profile';
-import { cgroupPids, collectStats, hostCgroupFiles, removeCgroups, setFrozen, v2Stats, type CgroupStats } from '../policy/cgroups';
+import { cgroupPids, collectStats, hostCgroupFiles, parseFlatKeyed, removeCgroups, setFrozen, v2Stats, type CgroupStats } from '../policy/cgroups';
 import { describePlan, encodePlan } from '../policy/plan';
 import { createVmmCgroups, moveIntoCgroups, updateVmm } from './host-cgroup';
 import { planExec } from '../policy/plan/exec';
@@ -80,7 +80,7 @@ export class VmPlatform implements Platform {
       // The host root of `moat do` is one more share, served like a read-only volume.
       const shares = p.guestRoot.kind === 'host' ? [...p.volumes, p.guestRoot.share] : p.volumes;
       servers = await startVolumeServers(shares, p.dir, () => undefined);
-      io = openGuestStdio(p.terminal ? req.console : undefined, req.mode === 'run');
+      io = openGuestStdio(p.terminal ? req.console : undefined, req.mode === 'run', req.stdio);
       const stdio = io;
       vmm = await launchVmm(p, io, servers, req);
       if (vmmCgroups) for (const pid of [vmm.pid, ...servers.map((s) => s.pid)]) moveIntoCgroups(vmmCgroups, pid);
@@ -215,6 +215,15 @@ export class VmPlatform implements Platform {
       return undefined;
     });
     return guest ?? collectStats(vmmCgroupsOf(rec, 'events'), hostCgroupFiles);
+  }
+
+  /** OOM kills in the container's cgroup in the guest (its memory.events): the host sees none of them. */
+  async oomKills(rec: ContainerRecord): Promise<number> {
+    if (rec.paused || !rec.vm) return 0;
+    const answer = await requestOnce(rec, { type: 'stats' }, STATS_TIMEOUT_MS);
+    if (answer.type !== 'stats') return 0;
+    const events = parseFlatKeyed(answer.files.get('memory.events'));
+    return Number(events.oom_kill ?? 0);
   }
 
   /** Stop the VMM (verified by start time) and remove the disk image, sockets and status file. */

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tty from 'node:tty';
 import { sys } from '../sys';
 import { MoatError } from '../util/errors';
 import type { VmPort } from './vmm';
@@ -24,9 +25,10 @@ export interface GuestStdio {
 
 /**
  * Opens the container's stdio. With a terminal everything is on the pty, nothing on moat's own stdio
- * (which a caller may wait on); otherwise moat's fds 0-2 as QEMU can use them.
+ * (which a caller may wait on); otherwise `fds` (the request's stdio: the SDK's pipes or /dev/null;
+ * default moat's own 0-2) as QEMU can use them.
  */
-export function openGuestStdio(terminal: { rows: number; cols: number } | undefined, foreground: boolean): GuestStdio {
+export function openGuestStdio(terminal: { rows: number; cols: number } | undefined, foreground: boolean, fds: readonly [number, number, number] = [0, 1, 2]): GuestStdio {
   const opened: number[] = [];
   let master: number | undefined;
   try {
@@ -44,11 +46,11 @@ export function openGuestStdio(terminal: { rows: number; cols: number } | undefi
         ptyName: pty.name,
       };
     }
-    const stdin = inputFd(foreground, opened);
+    const stdin = inputFd(foreground, opened, fds[0]);
     return {
       input: stdin.fd,
-      out: outputPort('moat.out', 1, opened),
-      err: outputPort('moat.err', 2, opened),
+      out: outputPort('moat.out', fds[1], opened),
+      err: outputPort('moat.err', fds[2], opened),
       opened,
       ...(stdin.stop ? { stopPump: stdin.stop } : {}),
     };
@@ -111,15 +113,17 @@ export function followResize(master: number, pollMs: number, resize: (rows: numb
  * terminal, which QEMU would put in raw mode, through a pipe fed by moat in the foreground (a
  * created container then gets an empty stdin). No stdin: /dev/null.
  */
-function inputFd(foreground: boolean, opened: number[]): { fd: number; stop?: () => void } {
+function inputFd(foreground: boolean, opened: number[], fd: number): { fd: number; stop?: () => void } {
   let st: fs.Stats | undefined;
   try {
-    st = fs.fstatSync(0);
+    st = fs.fstatSync(fd);
   } catch {
     st = undefined;
   }
-  if (st?.isSocket()) return { fd: 0 };
-  if (st && process.stdin.isTTY) {
+  if (st?.isSocket()) return { fd };
+  // Another terminal than moat's own stdin (which the pump below reads): nothing to read from it.
+  if (st && fd !== 0 && tty.isatty(fd)) return { fd: track(fs.openSync('/dev/null', 'r'), opened) };
+  if (st && fd === 0 && process.stdin.isTTY) {
     if (!foreground) return { fd: track(fs.openSync('/dev/null', 'r'), opened) };
     const [r, w] = pipeFds();
     track(r, opened);
@@ -146,9 +150,9 @@ function inputFd(foreground: boolean, opened: number[]): { fd: number; stop?: ()
   }
   // A regular file is read at the caller's offset, through its own description (as under runc):
   // a reopened one would start at 0. (O_NONBLOCK, which QEMU sets, means nothing to a file.)
-  if (st?.isFile()) return { fd: 0 };
+  if (st?.isFile()) return { fd };
   try {
-    return { fd: track(fs.openSync(st ? '/proc/self/fd/0' : '/dev/null', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY), opened) };
+    return { fd: track(fs.openSync(st ? `/proc/self/fd/${fd}` : '/dev/null', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY), opened) };
   } catch {
     return { fd: track(fs.openSync('/dev/null', 'r'), opened) };
   }

@@ -43,3 +43,20 @@ test('do --isolation with an unknown platform is refused', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown isolation "bogus"/);
 });
+
+test('do takes the SDK\'s limits and network: --memory kills a hog (137), --pids holds a fork, an egress list is refused where it cannot be enforced', () => {
+  const hog = moat(root, ['do', '--memory', '64m', '--', 'awk', 'BEGIN { s = "x"; while (1) s = s s }']);
+  assert.equal(hog.status, 137, hog.stderr);
+  const forks = moat(root, ['do', '--pids', '5', '--', 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait; echo done']);
+  assert.match(forks.stderr, /Cannot fork/, 'the sixth task is refused');
+  assert.doesNotMatch(forks.stdout, /done/);
+  const unlimited = moat(root, ['do', '--', 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8; do sleep 0.5 & done; wait; echo done']);
+  assert.equal(unlimited.stdout, 'done\n', 'no task limit of its own without --pids');
+  const egress = moat(root, ['do', '--network', '10.0.0.0/8', '--', 'true']);
+  assert.equal(egress.status, 2);
+  assert.match(egress.stderr, /egress list is enforced only by isolation 'sentry'/);
+  const bad = moat(root, ['do', '--cpus', 'many', '--', 'true']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--cpus takes a number/);
+  assert.deepEqual(fs.readdirSync(root), [], 'nothing left');
+});

@@ -60,3 +60,11 @@ export async function collect(s: NodeJS.ReadableStream): Promise<Buffer> {
   for await (const c of s) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
+
+/** Recompute a tar header's checksum after editing it. */
+export function fixChecksum(h: Buffer): void {
+  h.write('        ', 148, 'latin1');
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += h[i]!;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+}

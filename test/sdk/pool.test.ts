@@ -1,6 +1,8 @@
-// SandboxPool (native: the pool's logic is the same for every isolation): N warm, handed out once
-// each, replenished after release, waiters served in order, close ending everything.
+// SandboxPool: N warm, handed out once each, replenished after release, waiters served in order,
+// close ending everything (native); the same on the sentry, a pool of one, closed by `await using`
+// (the vm's in vm.test.ts).
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { test } from 'node:test';
 import { containerSuite, waitFor } from '../helpers/moat';
 import { SandboxPool, StateError, UsageError, type Sandbox } from '../../src/sdk';
@@ -43,4 +45,27 @@ test('pool: size warm, never handed out twice, replenished, waiters served, clos
     shared.cleanup();
   }
   assert.throws(() => new SandboxPool({ size: 0, rootfs: '/x' }), UsageError);
+});
+
+test('pool (sentry): a warm sandbox runs, a fresh one replaces it; await using closes the pool', async () => {
+  const shared = sharedRootfs();
+  try {
+    let first = '';
+    {
+      await using pool = new SandboxPool({ size: 1, isolation: 'sentry', rootfs: shared.rootfs, root });
+      await pool.ready();
+      const out = await pool.use(async (sb) => {
+        first = sb.id;
+        return (await sb.run(['echo', 'pooled'])).stdout.toString();
+      });
+      assert.equal(out, 'pooled\n');
+      await waitFor('the pool to be warm again', () => pool.available === 1, 30_000);
+      const next = await pool.acquire();
+      assert.notEqual(next.id, first, 'a fresh sandbox');
+      assert.equal(next.isolation, 'sentry');
+    }
+    assert.deepEqual(fs.readdirSync(root), [], 'the pool closed everything at the end of the block');
+  } finally {
+    shared.cleanup();
+  }
 });

@@ -1,16 +1,18 @@
 // The SDK against the native and the sentry isolation: exec with streams, stdin, env, cwd and user;
 // run's output cap; limits (memory hog, fork bomb, infinite loop); abort; concurrent sandboxes and
-// execs; files in and out with hostile names and symlinks; close; typed errors. Every sandbox of the
+// execs; files in and out with hostile names and symlinks; hostRoot, mounts, cpus, network none;
+// close and `await using`; typed errors. (The vm: vm.test.ts; spawn: spawn.test.ts.) Every sandbox of the
 // file shares one busybox rootfs, which no sandbox may write. The file's frame checks the host for
 // leaks (processes, mounts, cgroups, state) at the end.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { containerSuite } from '../helpers/moat';
 import { ExecError, Sandbox, StateError, UsageError, type SandboxOptions } from '../../src/sdk';
 import { singleFileTar } from '../../src/sdk/tar';
-import { collect, pidsCurrent, sharedRootfs, tarEntries } from './helpers';
+import { collect, fixChecksum, pidsCurrent, recorded, sharedRootfs, tarEntries } from './helpers';
 
 let root = '';
 containerSuite((r) => (root = r));
@@ -207,6 +209,54 @@ for (const isolation of ['native', 'sentry'] as const) {
       }
     });
 
+    test('hostRoot, mounts (ro and rw), cpus and network none are what the sandbox gets', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-sdk-mounts-'));
+      fs.chmodSync(dir, 0o755);
+      const ro = path.join(dir, 'ro');
+      const rw = path.join(dir, 'rw');
+      fs.mkdirSync(ro);
+      fs.mkdirSync(rw);
+      fs.chmodSync(rw, 0o777); // written by the sandbox's root: an unprivileged host id natively
+      fs.writeFileSync(path.join(ro, 'in'), 'from the host\n');
+      try {
+        await using sb = await Sandbox.create({ isolation, hostRoot: true, root, mounts: [{ source: ro, target: '/data' }, { source: rw, target: '/out', readonly: false }], limits: { cpus: 0.5 }, network: 'none' });
+        const r = await sb.run(['sh', '-c', 'cat /data/in; echo x > /data/y && echo wrote-ro; echo out > /out/f && echo wrote-rw; cat /etc/os-release | head -1; echo changed > /etc/os-release && echo wrote-etc']);
+        const out = r.stdout.toString();
+        assert.match(out, /^from the host\n/, out);
+        assert.doesNotMatch(out, /wrote-ro/, 'a read-only mount refuses writes');
+        assert.match(out, /wrote-rw/, out + r.stderr.toString());
+        assert.equal(fs.readFileSync(path.join(rw, 'f'), 'utf8'), 'out\n', 'a rw mount writes through to the host');
+        assert.ok(out.includes(fs.readFileSync('/etc/os-release', 'utf8').split('\n')[0]!), 'the host\'s root, read');
+        assert.match(out, /wrote-etc/, 'written to the sandbox\'s own layer');
+        assert.notEqual(fs.readFileSync('/etc/os-release', 'utf8'), 'changed\n', 'never to the host');
+        assert.equal(fs.existsSync(path.join(ro, 'y')), false);
+        const dirs = recorded(root, sb.id).cgroups?.dirs ?? {};
+        const quota = dirs.cpu !== undefined ? fs.readFileSync(path.join(dirs.cpu, 'cpu.cfs_quota_us'), 'utf8').trim() : fs.readFileSync(path.join(dirs['']!, 'cpu.max'), 'utf8').split(' ')[0];
+        assert.equal(quota, '50000', 'half a CPU');
+        // network none: natively a namespace with lo only; the sentry's stack refuses even loopback.
+        const net = await sb.run(['sh', '-c', 'ls /sys/class/net 2>/dev/null | tr "\\n" " "; echo; (busybox nc -l -p 5858 >/dev/null 2>&1 &); sleep 0.5; echo x | busybox nc 127.0.0.1 5858 2>&1; echo "connect=$?"'], { timeout: 60_000 });
+        const said = net.stdout.toString();
+        if (isolation === 'native') {
+          assert.match(said, /^lo \n/, said);
+        } else {
+          assert.match(said, /Permission denied\nconnect=1/, said);
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    test('await using closes the sandbox at the end of its block (Symbol.asyncDispose)', async () => {
+      let id = '';
+      {
+        await using sb = await Sandbox.create(opts());
+        id = sb.id;
+        assert.equal((await sb.run(['echo', 'in'])).stdout.toString(), 'in\n');
+        assert.ok(fs.existsSync(path.join(root, id)));
+      }
+      assert.equal(fs.existsSync(path.join(root, id)), false, 'closed: state gone');
+    });
+
     test('wallTime closes the sandbox; close is idempotent; a closed sandbox refuses work', async () => {
       const sb = await Sandbox.create(opts({ limits: { wallTime: 1500 } }));
       const id = sb.id;
@@ -242,13 +292,6 @@ for (const isolation of ['native', 'sentry'] as const) {
       assert.match(out, /^a=one$/m, out);
     });
   });
-}
-
-function fixChecksum(h: Buffer): void {
-  h.write('        ', 148, 'latin1');
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += h[i]!;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
 }
 
 function symlinkTar(name: string, target: string): Buffer {

@@ -4,7 +4,8 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { IDLE_INIT, parseSize, sandboxSpec } from '../../src/sdk/options';
 import { checkEntryName, singleFileTar, TarCheck } from '../../src/sdk/tar';
-import { UsageError } from '../../src/sdk/errors';
+import { ExecError, InternalError, SandboxError, SetupError, StateError, toSandboxError, UsageError } from '../../src/sdk/errors';
+import { MoatError, type MoatErrorCode } from '../../src/util/errors';
 import { hostRootOverlayOps } from '../../src/native/platform';
 
 const base = { rootfs: '/srv/rootfs' };
@@ -37,12 +38,28 @@ test('sdk options: network maps onto a netns (native, vm) or the sentry\'s egres
   }
 });
 
+test('sdk options: the command as the init (spawn), pids \'max\', no network given', () => {
+  const idle = sandboxSpec(base, { ownUserns: false }).spec;
+  assert.deepEqual(idle.process.args, ['sleep', '2147483647']);
+  assert.equal((idle.linux!.resources as { pids: { limit: number } }).pids.limit, 1024);
+  const s = sandboxSpec({ ...base, isolation: 'sentry', limits: { pids: 'max' } }, { ownUserns: false, init: { args: ['sh', '-c', 'x'], cwd: '/work', terminal: true } }).spec;
+  assert.deepEqual(s.process.args, ['sh', '-c', 'x']);
+  assert.equal(s.process.cwd, '/work');
+  assert.equal(s.process.terminal, true);
+  assert.equal((s.linux!.resources as { pids?: unknown }).pids, undefined, 'no task limit of its own');
+  assert.equal(s.annotations!['dev.moat.network.egress'], undefined, 'no network option: the namespace of its own, no filter');
+  assert.ok(s.linux!.namespaces!.some((n) => n.type === 'network'));
+});
+
 test('sdk options: bad values are refused naming the option', () => {
   const bad: [object, RegExp][] = [
     [{}, /rootfs, hostRoot: give exactly one/],
     [{ rootfs: '/r', hostRoot: true }, /give exactly one/],
     [{ rootfs: 'rel' }, /rootfs: must be an absolute path/],
-    [{ ...base, isolation: 'docker' }, /isolation: one of native, sentry, vm/],
+    [{ ...base, isolation: 'docker' }, /isolation: unknown isolation "docker" \(one of native, sentry, vm\)/],
+    [{ ...base, userns: 'maybe' }, /userns: 'auto' or 'host'/],
+    [{ ...base, idPrefix: 'x-' }, /idPrefix: 'sdk-' or 'do-'/],
+    [{ ...base, limits: { pids: 'lots' } }, /limits\.pids: must be a positive integer/],
     [{ ...base, limits: { memory: 'lots' } }, /limits\.memory: "lots" is not a size/],
     [{ ...base, limits: { memory: 1000 } }, /limits\.memory: 1000 is out of range/],
     [{ ...base, limits: { pids: 0 } }, /limits\.pids: must be a positive integer/],
@@ -55,6 +72,10 @@ test('sdk options: bad values are refused naming the option', () => {
     [{ ...base, network: [] }, /network: 'none', 'loopback' or a non-empty list/],
   ];
   for (const [o, re] of bad) assert.throws(() => sandboxSpec(o as never, { ownUserns: false }), (e: unknown) => e instanceof UsageError && re.test((e as Error).message), JSON.stringify(o));
+  // Sandbox.spawn's command as the init.
+  for (const [init, re] of [[{ args: [] }, /argv must be a non-empty array/], [{ args: ['a\0b'] }, /without NUL/], [{ args: ['true'], cwd: 'tmp' }, /cwd: must be an absolute path/]] as const) {
+    assert.throws(() => sandboxSpec(base, { ownUserns: false, init: init as never }), (e: unknown) => e instanceof UsageError && re.test((e as Error).message), JSON.stringify(init));
+  }
   assert.equal(parseSize('1g', 'x'), 1 << 30);
   assert.equal(parseSize('64MiB', 'x'), 64 << 20);
 });
@@ -104,4 +125,23 @@ test('sdk: a native sandbox over a rootfs gets do\'s overlay with that rootfs as
   assert.equal((overlay as { data: string }).data, 'lowerdir=/srv/rootfs,upperdir=/run/moat/sdk-1/scratch/upper,workdir=/run/moat/sdk-1/scratch/work');
   assert.throws(() => hostRootOverlayOps('/s', { lower: '/a:b' }), /must be an absolute path without/);
   assert.throws(() => hostRootOverlayOps('/s', { lower: 'rel' }), /must be an absolute path without/);
+});
+
+test('sdk errors: every code of the CLI keeps its code, as a typed class', () => {
+  // A Record over MoatErrorCode: a code added to the CLI and not here fails to compile.
+  const classOf: Record<MoatErrorCode, new (...a: never[]) => SandboxError> = {
+    EUSAGE: UsageError, ESIGNAL: UsageError, EEXEC: ExecError, ESTATE: StateError, ENOTFOUND: StateError,
+    ESETUP: SetupError, ENATIVE: SetupError, EVM: SetupError, ECONFIG: SetupError, EBUNDLE: SetupError, EEXIST: SetupError,
+    EINTERNAL: InternalError,
+  };
+  for (const [code, cls] of Object.entries(classOf) as [MoatErrorCode, typeof SandboxError][]) {
+    const e = toSandboxError(new MoatError(code, `m ${code}`));
+    assert.ok(e instanceof cls && e instanceof SandboxError && e instanceof MoatError, code);
+    assert.equal((e as SandboxError).code, code);
+    assert.equal(e.message, `m ${code}`);
+  }
+  const plain = toSandboxError(new Error('x'));
+  assert.ok(plain instanceof InternalError && (plain as InternalError).code === 'EINTERNAL');
+  const abort = new DOMException('gone', 'AbortError');
+  assert.equal(toSandboxError(abort), abort, 'an abort stays the AbortSignal\'s reason');
 });

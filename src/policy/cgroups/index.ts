@@ -24,7 +24,7 @@ export type { BpfInsn } from './bpf';
 export { planCgroups, cgroupDirs, joinOps } from './plan';
 export type { CgroupPlan, CgroupPlanInput, PlannedWrite } from './plan';
 export type { ResourceWrite } from './writes';
-export { collectStats, v2Stats, statsJson, parseU64, parseIoStatV2, parseBlkioV1 } from './stats';
+export { collectStats, v2Stats, statsJson, parseU64, parseFlatKeyed, parseIoStatV2, parseBlkioV1 } from './stats';
 export type { CgroupStats, CgroupFiles } from './stats';
 export { prepareCgroups, createCgroups, updateCgroups, currentCgroupDirs } from './setup';
 export type { CgroupRequest, PreparedCgroups } from './setup';
