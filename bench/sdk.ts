@@ -39,7 +39,10 @@ function firstByte(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promis
     const t0 = process.hrtime.bigint();
     let first: number | undefined;
     let err = '';
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+    // stdin is an empty pipe, never /dev/null: Debian's `runsc do` chowns its stdio to the sandbox's
+    // user (nobody), and with 'ignore' that was the host's /dev/null (runc and crun skip it there).
+    const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+    c.stdin.end();
     c.stdout.once('data', () => (first = Number(process.hrtime.bigint() - t0) / 1e6));
     c.stdout.resume();
     c.stderr.on('data', (d: Buffer) => (err += d.toString()));
