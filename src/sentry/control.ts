@@ -1,8 +1,13 @@
-// The sentry's control socket: how `moat exec` starts another process in a running sandbox.
+// The sentry's control socket: how `moat exec` starts another process in a running sandbox, and
+// how the shim starts a pod's later containers in its sentry (control-container.ts).
 // One connection per exec: the client sends one message — a JSON request with its stdin, stdout
 // and stderr attached (SCM_RIGHTS) — and reads JSON lines back: {"pid":N} (or {"error":"…"}),
-// then {"exit":<wait status>} when the process has exited. The socket lives in the container's
-// state directory (mode 0700): only its owner can connect. Every field is validated.
+// then {"exit":<wait status>} when the process has exited. A `container` request (four fds: the
+// three and the container's gofer channel) is answered the same way for its init; the connection
+// then stands for the container: {"signal":N,"all":bool} lines signal it, and its close ends what
+// is left of it and its gofer. An exec may name a pod's container (`container`): it runs there.
+// The socket lives in the container's state directory (mode 0700): only its owner can connect.
+// Every field is validated.
 
 import * as fs from 'node:fs';
 import { errnoName } from './abi/errno';
@@ -14,6 +19,10 @@ import { sendSignalToGroup } from './kernel/signals';
 import { FdTable, HostStreamFile } from './vfs';
 import { capsFromWire, type CapsWire } from './config';
 import { initialCreds } from './kernel/creds';
+import { killThreadGroup } from './kernel/exit';
+import { PodContainer, processesOf } from './kernel/pod-container';
+import { Vfs } from './vfs';
+import { isContainerId, parseContainerRequest, type ContainerRequestWire } from './control-container';
 
 export interface ExecRequestWire {
   type: 'exec';
@@ -25,6 +34,8 @@ export interface ExecRequestWire {
   groups: number[];
   caps?: CapsWire;
   noNewPrivs?: boolean;
+  /** A container of the pod (started by a `container` request) to run in; absent: the sandbox's. */
+  container?: string;
 }
 
 /** A host fd handed over by `moat exec`: closed with its last reference, unlike the sentry's own 0-2. */
@@ -71,6 +82,10 @@ export function parseExecRequest(raw: Buffer): ExecRequestWire | string {
   }
   if (r.noNewPrivs !== undefined && typeof r.noNewPrivs !== 'boolean') return 'request.noNewPrivs: a boolean';
   if (r.noNewPrivs === true) out.noNewPrivs = true;
+  if (r.container !== undefined) {
+    if (!isContainerId(r.container)) return 'request.container: a container id';
+    out.container = r.container;
+  }
   return out;
 }
 
@@ -79,6 +94,8 @@ export class ControlServer {
   private readonly listenFd: number;
   /** Connection of each exec'd process, by pid: its exit status goes there. */
   private readonly waiting = new Map<number, number>();
+  /** The pod's containers started here, by id, with the connection that stands for each. */
+  private readonly containers = new Map<string, { c: PodContainer; conn: number }>();
 
   constructor(private readonly kernel: Kernel, readonly path: string) {
     this.n = ptraceSys();
@@ -116,7 +133,17 @@ export class ControlServer {
       for (const fd of msg.fds) fs.closeSync(fd);
       fs.closeSync(c);
     };
+    if (/^\s*\{\s*"type"\s*:\s*"container"/.test(msg.data.toString('utf8', 0, 64))) {
+      this.serveContainer(c, msg.fds, parseContainerRequest(msg.data));
+      return;
+    }
     const req = parseExecRequest(msg.data);
+    const into = typeof req === 'string' || req.container === undefined ? undefined : this.containers.get(req.container);
+    if (typeof req !== 'string' && req.container !== undefined && !into) {
+      this.reply(c, { error: `request.container: no container ${JSON.stringify(req.container)} in this pod` });
+      closeAll();
+      return;
+    }
     if (typeof req === 'string' || msg.fds.length !== 3) {
       this.reply(c, { error: typeof req === 'string' ? req : 'exactly three fds (stdin, stdout, stderr) must be attached' });
       closeAll();
@@ -130,8 +157,9 @@ export class ControlServer {
     const creds = initialCreds(req.uid, req.gid, req.groups, typeof caps === 'string' ? undefined : caps, req.noNewPrivs === true);
     // argv[0] is found in the request's PATH, as the init's is.
     const searchPath = req.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-    const file = this.kernel.vfs.lookPath(req.args[0], searchPath, creds) ?? req.args[0];
-    const pid = this.kernel.spawnProcess({ file, argv: req.args, envp: req.env, cwd: req.cwd, files, creds });
+    const vfs = into?.c.vfs ?? this.kernel.vfs;
+    const file = vfs.lookPath(req.args[0], searchPath, creds) ?? req.args[0];
+    const pid = this.kernel.spawnProcess({ file, argv: req.args, envp: req.env, cwd: req.cwd, files, creds, ...(into ? { container: into.c } : {}) });
     if (pid < 0) {
       files.release();
       this.reply(c, { error: `exec ${JSON.stringify(req.args[0])}: ${errnoName(pid)}` });
@@ -145,8 +173,69 @@ export class ControlServer {
     this.kernel.watchHostCallback(c, () => this.readSignals(c, pid, pending));
   }
 
+  /**
+   * A later container of the pod: its mount tree over its own gofer (fds[3]), its init started
+   * there. Nothing of it is left if anything fails (the gofer channel closed: the gofer exits).
+   */
+  private serveContainer(c: number, fds: number[], req: ContainerRequestWire | string): void {
+    const fail = (error: string, vfs?: Vfs) => {
+      this.reply(c, { error });
+      if (vfs) vfs.close();
+      for (const fd of fds) if (!vfs || fd !== fds[3]) fs.closeSync(fd);
+      fs.closeSync(c);
+    };
+    if (typeof req === 'string') return fail(req);
+    if (fds.length !== 4) return fail('exactly four fds (stdin, stdout, stderr, the gofer channel) must be attached');
+    if (this.containers.has(req.id)) return fail(`request.id: container ${JSON.stringify(req.id)} already exists in this pod`);
+    let vfs: Vfs;
+    try {
+      vfs = new Vfs({ rootfs: `(container ${req.id})`, goferFd: fds[3], readonly: req.readonlyRootfs, mounts: req.mounts, cpus: this.kernel.machine.size().cpus, podOf: this.kernel.vfs });
+    } catch (e) {
+      return fail(`container ${JSON.stringify(req.id)}: its root filesystem: ${(e as Error).message}`);
+    }
+    const container = new PodContainer(req.id, vfs);
+    const files = new FdTable();
+    files.install(new DonatedStream(fds[0], 0, 'stdin'), false);
+    files.install(new DonatedStream(fds[1], 1, 'stdout'), false);
+    files.install(new DonatedStream(fds[2], 1, 'stderr'), false);
+    const caps = req.caps ? capsFromWire(req.caps, 'request.caps') : undefined;
+    const creds = initialCreds(req.uid, req.gid, req.groups, typeof caps === 'string' ? undefined : caps, req.noNewPrivs === true);
+    const searchPath = req.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    const file = vfs.lookPath(req.args[0], searchPath, creds) ?? req.args[0];
+    const rlimits = new Map([...this.kernel.opts.rlimits].map(([k, v]) => [k, { ...v }]));
+    for (const r of req.rlimits) rlimits.set(r.resource, { cur: r.soft, max: r.hard });
+    const pid = this.kernel.spawnProcess({ file, argv: req.args, envp: req.env, cwd: req.cwd, files, creds, container, rlimits });
+    if (pid < 0) {
+      files.release();
+      this.reply(c, { error: `exec ${JSON.stringify(req.args[0])}: ${errnoName(pid)}` });
+      vfs.close();
+      fs.closeSync(c);
+      return;
+    }
+    container.init = this.kernel.groups.get(pid);
+    this.containers.set(req.id, { c: container, conn: c });
+    this.reply(c, { pid });
+    const pending = { text: '' };
+    this.kernel.watchHostCallback(c, () => this.readSignals(c, pid, pending, container));
+  }
+
+  /** The shim let go of a container (its Delete, or the shim is gone): nothing of it is left. */
+  private releaseContainer(container: PodContainer): void {
+    const entry = this.containers.get(container.id);
+    if (!entry || entry.c !== container) return;
+    this.containers.delete(container.id);
+    this.kernel.watchHostCallback(entry.conn, undefined);
+    for (const tg of processesOf(this.kernel.groups.values(), container)) killThreadGroup(tg, 9);
+    try {
+      fs.closeSync(entry.conn);
+    } catch {
+      /* closed */
+    }
+    container.vfs.close();
+  }
+
   /** {"signal":N} lines from an exec's client: to the exec'd process, as if from outside. */
-  private readSignals(c: number, pid: number, pending: { text: string }): void {
+  private readSignals(c: number, pid: number, pending: { text: string }, container?: PodContainer): void {
     const buf = Buffer.alloc(4096);
     for (;;) {
       let n: number;
@@ -157,8 +246,9 @@ export class ControlServer {
         n = 0;
       }
       if (n === 0) {
-        // The client is gone; the process lives on (as runc exec's does).
+        // The client is gone; an exec'd process lives on (as runc exec's does); a container goes.
         this.kernel.watchHostCallback(c, undefined);
+        if (container) this.releaseContainer(container);
         return;
       }
       pending.text += buf.toString('utf8', 0, n);
@@ -169,19 +259,28 @@ export class ControlServer {
       const line = pending.text.slice(0, nl);
       pending.text = pending.text.slice(nl + 1);
       let sig: unknown;
+      let all: unknown;
       try {
-        sig = (JSON.parse(line) as { signal?: unknown }).signal;
+        ({ signal: sig, all } = JSON.parse(line) as { signal?: unknown; all?: unknown });
       } catch {
         continue;
       }
-      const tg = this.kernel.groups.get(pid);
-      if (typeof sig === 'number' && Number.isInteger(sig) && sig >= 1 && sig <= 64 && tg?.alive) {
-        sendSignalToGroup(tg, { signo: sig, code: 0, pid: 0, uid: 0 }, true);
-      }
+      if (typeof sig !== 'number' || !Number.isInteger(sig) || sig < 1 || sig > 64) continue;
+      // `all` (a container's kill --all): every process of the container.
+      const tgs = container && all === true ? processesOf(this.kernel.groups.values(), container) : [container?.init ?? this.kernel.groups.get(pid)];
+      for (const tg of tgs) if (tg?.alive) sendSignalToGroup(tg, { signo: sig, code: 0, pid: 0, uid: 0 }, true);
     }
   }
 
   private exited(tg: ThreadGroup, status: number): void {
+    const member = tg.container?.init === tg ? this.containers.get(tg.container.id) : undefined;
+    if (member && member.c === tg.container) {
+      // A container's init: the container is over (as its PID namespace's init dying ends it);
+      // its connection stays, the shim's to close at Delete.
+      for (const other of processesOf(this.kernel.groups.values(), member.c)) if (other !== tg) killThreadGroup(other, 9);
+      this.reply(member.conn, { exit: status });
+      return;
+    }
     const c = this.waiting.get(tg.tgid);
     if (c === undefined) return;
     this.waiting.delete(tg.tgid);
@@ -195,5 +294,6 @@ export class ControlServer {
     fs.closeSync(this.listenFd);
     for (const c of this.waiting.values()) fs.closeSync(c);
     this.waiting.clear();
+    for (const { c } of [...this.containers.values()]) this.releaseContainer(c);
   }
 }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before } from 'node:test';
+import { after, before, test } from 'node:test';
 import { Matrix, type RuntimeName } from './helpers/compat';
 import { MOAT } from '../helpers/moat';
 import { CONTAINERD, RUNC } from './helpers/containerd';
@@ -401,6 +401,117 @@ for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', 
     assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
   }, ['moat-shim']);
 }
+
+// ---- A pod in one sentry (docs/sentry.md#pods): moat-shim-sentry runs a pod's containers in its sandbox's sentry ----
+
+/** The host's sentry processes (node build/sentry.js <state dir>/sentry.json) of the shim's containers with these ids. */
+const sentriesOf = (ids: string[]) =>
+  processesMentioning('/run/moat-shim/k8s.io/').filter((pid) => {
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return args.some((a) => a.endsWith('build/sentry.js')) && args.some((a) => ids.some((id) => a.startsWith(`/run/moat-shim/k8s.io/${id}/`)));
+    } catch {
+      return false;
+    }
+  });
+/** Host processes whose parent is pid (a shim server's gofers). */
+const childrenOf = (pid: number, name: string) =>
+  fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => {
+    try {
+      const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(name) && alive(p);
+    } catch {
+      return false;
+    }
+  });
+const mountsUnder = (dir: string) => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(`${dir}/`));
+
+test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /dev/shm and localhost, exec, logs, stop, remove', { timeout: 300_000 }, async (t) => {
+  if (!started) return t.skip(matrix.unavailable || 'containerd did not start');
+  const t0 = Date.now();
+  const config = podConfig('moat');
+  config.metadata = { ...config.metadata, name: 'pod-sentry-two', uid: `${config.metadata.uid}-sentry-two` };
+  const emptyDir = path.join(c.daemon.dir, 'volumes', 'sentry-pod-data');
+  fs.mkdirSync(emptyDir, { recursive: true });
+  const port = 20000 + (process.pid % 20000);
+  const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-shim-sentry' }, 120_000);
+  const ids: string[] = [podId];
+  try {
+    const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+    const container = (name: string, command: string[]) => ({
+      pod_sandbox_id: podId,
+      sandbox_config: config,
+      config: {
+        metadata: { name, attempt: 0 },
+        image: { image: img.image.id },
+        command,
+        working_dir: '/',
+        envs: [{ key: 'WHO', value: name }],
+        labels: { 'io.kubernetes.container.name': name, ...config.labels },
+        log_path: `${name}/0.log`,
+        mounts: [{ container_path: '/data', host_path: emptyDir }],
+        linux: { security_context: { namespace_options: NAMESPACES } },
+      },
+    });
+    const { container_id: a } = await cri.rt('CreateContainer', container('server', ['sh', '-c',
+      `echo started $WHO; echo "written by server" > /data/from-server; echo shm-of-server > /dev/shm/x; mkdir -p /www; echo pong > /www/index.html; trap "exit 0" TERM; httpd -f -p 127.0.0.1:${port} -h /www & wait`]));
+    ids.push(a);
+    await cri.rt('StartContainer', { container_id: a }, 60_000);
+    const { container_id: b } = await cri.rt('CreateContainer', container('client', ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait']));
+    ids.push(b);
+    await cri.rt('StartContainer', { container_id: b }, 60_000);
+    for (const id of [a, b]) assert.equal((await status(id)).state, 'CONTAINER_RUNNING');
+    // ONE sentry serves the pod (the sandbox's); each container has its own gofer beside the sandbox's.
+    assert.equal(sentriesOf(ids).length, 1, 'one sentry process for the pod');
+    const server = processesMentioning(c.daemon.dir).find((pid) => {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return args.includes('serve') && args[args.indexOf('-id') + 1] === podId;
+    });
+    assert.ok(server, 'the pod\'s shim server');
+    assert.equal(childrenOf(server, 'moat-gofer').length, 3, 'a gofer each: the sandbox\'s and the two containers\'');
+
+    for (let i = 0; (await execSync(b, ['wget', '-qO-', `http://127.0.0.1:${port}/index.html`], 20)).exit_code !== 0; i++) {
+      if (i > 40) throw new Error('the server never listened on the pod\'s localhost');
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    const r = await execSync(b, ['sh', '-c', [
+      'cat /data/from-server',
+      `wget -qO- http://127.0.0.1:${port}/index.html`,
+      'cat /dev/shm/x',
+      'echo "written by client" > /data/from-client',
+      'echo $WHO',
+      'uname -r',
+      'ls /www 2>&1 || echo no-www',
+      'echo err >&2; exit 3',
+    ].join('; ')], 30);
+    assert.equal(r.exit_code, 3, r.stderr.toString());
+    const lines = r.stdout.toString().split('\n');
+    assert.deepEqual(lines.slice(0, 5), ['written by server', 'pong', 'shm-of-server', 'client', '6.1.0-moat-sentry']);
+    assert.match(lines[5]!, /No such file or directory/, 'a root filesystem each: the server\'s /www is not the client\'s');
+    assert.equal(r.stderr.toString(), 'err\n');
+    assert.equal(fs.readFileSync(path.join(emptyDir, 'from-client'), 'utf8'), 'written by client\n', 'the host sees the write');
+
+    await waitFor('the server\'s log', () => {
+      try {
+        return fs.readFileSync(path.join(config.log_directory, 'server', '0.log'), 'utf8').includes(' stdout F started server');
+      } catch {
+        return false;
+      }
+    }, 20_000);
+    await stopAndRemove(b);
+    assert.equal(childrenOf(server, 'moat-gofer').length, 2, 'the removed container\'s gofer is gone');
+    await stopAndRemove(a);
+    assert.equal(childrenOf(server, 'moat-gofer').length, 1, 'only the sandbox\'s gofer is left');
+    assert.equal(sentriesOf(ids).length, 1, 'the pod\'s sentry outlives its containers');
+  } finally {
+    await removePod(podId);
+  }
+  await waitFor('the pod\'s shim server to exit', () => !shimServerArgs().some((a) => a[a.indexOf('-id') + 1] === podId), 20_000);
+  assert.deepEqual(sentriesOf(ids), [], 'no sentry left');
+  for (const id of ids) assert.deepEqual(mountsUnder(path.join(c.daemon.dir, 'state')).filter((m) => m.includes(id)), [], `no mount of ${id} left`);
+  assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
+  t.diagnostic(`pod of two containers on one sentry: ${Date.now() - t0} ms`);
+});
 
 // ---- A pod network: CNI bridge + host-local (Debian's containernetworking-plugins) ----
 

@@ -108,6 +108,7 @@ export function doClone(t: Task, a: CloneArgs): number {
     tg.pgid = t.tg.pgid;
     tg.dumpable = t.tg.dumpable;
     tg.sid = t.tg.sid;
+    tg.container = t.tg.container;
     parent.children.add(tg);
     if (parent === t.tg) tg.parentTask = t;
     tg.parentThread = parent === t.tg ? t.tid : parent.tgid;

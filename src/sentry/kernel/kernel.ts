@@ -25,6 +25,7 @@ import { emulateVsyscall } from './vsyscall';
 import { ptraceSyscallEnter, ptraceSyscallExit } from './ptrace';
 import { SignalHandlers, Task, ThreadGroup, BLOCK, type Credentials, type Rlimit } from './task';
 import { Machine } from './machine';
+import { PodContainer } from './pod-container';
 
 /** The host fds the platform watches at once (sentry.c MAX_WATCH). */
 const MAX_WATCHED_FDS = 4096;
@@ -63,6 +64,8 @@ export class Kernel {
   private readonly hostWatch = new Map<number, Set<Task>>();
   private watchDirty = false;
   init: ThreadGroup | undefined;
+  /** The sandbox's container (the sentry's own config): its mount tree is opts.vfs. */
+  readonly sandbox: PodContainer;
   /** The init's wait status once it is gone: the container's exit. */
   private result: number | undefined;
 
@@ -71,6 +74,7 @@ export class Kernel {
     this.vfs = opts.vfs;
     this.hostname = opts.hostname;
     this.machine = opts.machine ?? new Machine();
+    this.sandbox = new PodContainer('', opts.vfs);
   }
 
   allocPid(): number {
@@ -92,14 +96,20 @@ export class Kernel {
    * A new process with no parent in the sandbox (the init, or one `moat exec` starts): returns its
    * pid or -errno (then nothing is left of it).
    */
-  spawnProcess(o: { file: string; argv: string[]; envp: string[]; cwd: string; files: FdTable; init?: boolean; creds?: Credentials }): number {
+  spawnProcess(o: {
+    file: string; argv: string[]; envp: string[]; cwd: string; files: FdTable; init?: boolean; creds?: Credentials;
+    /** The pod's container it belongs to (default: the sandbox's); rlimits: its own (default: the sandbox's). */
+    container?: PodContainer; rlimits?: Map<number, Rlimit>;
+  }): number {
     const pid = this.allocPid();
-    const tg = new ThreadGroup(pid, undefined, new SignalHandlers(), 0, new Map([...this.opts.rlimits].map(([k, v]) => [k, { ...v }])));
+    const container = o.container ?? this.sandbox;
+    const tg = new ThreadGroup(pid, undefined, new SignalHandlers(), 0, new Map([...(o.rlimits ?? this.opts.rlimits)].map(([k, v]) => [k, { ...v }])));
+    tg.container = container;
     // No stub yet: execTask builds the program's address space in a stub of its own.
     const mm = this.newMemoryManager();
     mm.users = 1;
     const creds = o.creds ?? this.opts.creds;
-    const t = new Task(this, pid, tg, mm, o.files, this.vfs.initialFsContext(o.cwd), copyCreds(creds), 'init');
+    const t = new Task(this, pid, tg, mm, o.files, container.vfs.initialFsContext(o.cwd), copyCreds(creds), 'init');
     tg.leader = t;
     tg.tasks.add(t);
     this.tasks.set(pid, t);
@@ -422,7 +432,7 @@ export class Kernel {
     const strace = this.opts.strace;
     const entered = strace ? straceEnter(t, nr) : '';
     const buf = strace ? straceBuffer(t, nr) : 0;
-    const gofer = strace ? this.vfs.client.calls.slice() : undefined;
+    const gofer = strace ? t.vfs.client.calls.slice() : undefined;
     // int $0x80 / sysenter: the 32-bit ABI, which the sentry does not offer (numbers differ).
     const rip = t.regs.get(REG.rip);
     const b0 = t.mm.byteAt(rip - 2);
@@ -442,7 +452,7 @@ export class Kernel {
     t.dropBlockState();
     t.interruptResult = -ERESTARTSYS;
     t.wakeOnSignal = false;
-    if (strace) strace(straceExit(t, nr, entered, r, buf) + goferNote(gofer!, this.vfs.client.calls));
+    if (strace) strace(straceExit(t, nr, entered, r, buf) + goferNote(gofer!, t.vfs.client.calls));
     if ((t.state as string) === 'blocked') return;
     if (r === -ERESTARTSYS && !t.hasDeliverableSignal()) r = -EINTR;
     t.retval = r;

@@ -72,7 +72,7 @@ function doOpen(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
   const start = startOf(t, dirfd, path);
   if (typeof start === 'number') return start;
   if (!(flags & O_PATH)) flags |= O_LARGEFILE;
-  const f = openAt(t, start, path, flags, mode, rflags, t.kernel.vfs.console);
+  const f = openAt(t, start, path, flags, mode, rflags, t.vfs.console);
   return install(t, f, (flags & O_CLOEXEC) !== 0);
 }
 

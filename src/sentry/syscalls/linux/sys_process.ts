@@ -213,7 +213,7 @@ function execve(t: Task, dirfd: number, pathAddr: number, argvAddr: number, envp
   if (typeof envp === 'number') return envp;
   let r: number;
   if (dirfd === AT_FDCWD || path.startsWith('/')) {
-    const file = flags & AT_SYMLINK_NOFOLLOW ? t.kernel.vfs.openExecAt(t, t.fs.cwdLoc, path, false) : undefined;
+    const file = flags & AT_SYMLINK_NOFOLLOW ? t.vfs.openExecAt(t, t.fs.cwdLoc, path, false) : undefined;
     if (typeof file === 'number') return file;
     r = execTask(t, path, argv, envp, { file });
   } else {
@@ -222,11 +222,11 @@ function execve(t: Task, dirfd: number, pathAddr: number, argvAddr: number, envp
     let file;
     if (path === '') {
       // The fd's own file (an O_PATH fd will do); a directory or a pipe is not executable.
-      file = f.location ? t.kernel.vfs.execFileOf(t, f.location) : -EACCES;
+      file = f.location ? t.vfs.execFileOf(t, f.location) : -EACCES;
     } else {
       const start = startOf(t, dirfd, path);
       if (typeof start === 'number') return start;
-      file = t.kernel.vfs.openExecAt(t, start, path, !(flags & AT_SYMLINK_NOFOLLOW));
+      file = t.vfs.openExecAt(t, start, path, !(flags & AT_SYMLINK_NOFOLLOW));
     }
     if (typeof file === 'number') return file;
     const name = path === '' ? `/dev/fd/${dirfd}` : `/dev/fd/${dirfd}/${path}`;

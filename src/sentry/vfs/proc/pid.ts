@@ -48,6 +48,9 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     return o ? symlink(() => target(owner() ?? o)) : undefined;
   };
 
+  // Its container's mount tree (each container of a pod has its own: Linux's mount namespace).
+  const mountsOf = () => ({ vfs: tg.container?.vfs ?? k.vfs });
+
   const entries: Record<string, () => ProcNode | undefined> = {
     auxv: () => bytes(() => auxvBytes(mm())),
     cgroup: () => text(() => '0::/\n'),
@@ -70,9 +73,9 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     loginuid: () => text(() => UNSET),
     maps: () => ({ ...text(() => mapsText(mm())), mayOpen: (o) => mayRead(o, owner() ?? t) }),
     mem: () => ({ ...bytesFile(() => new Uint8Array(0)), open: (o, flags, loc) => openMem(o, owner() ?? t, mm(), flags, loc) }),
-    mountinfo: () => text(() => mountinfoText(k)),
+    mountinfo: () => text(() => mountinfoText(mountsOf())),
     smaps: () => ({ ...text(() => smapsText(mm())), mayOpen: (o) => mayRead(o, owner() ?? t) }),
-    mounts: () => text(() => mountsText(k)),
+    mounts: () => text(() => mountsText(mountsOf())),
     ns: () => nsDir(tg),
     net: () => netDir(k),
     oom_adj: () => text(() => '0\n'),
