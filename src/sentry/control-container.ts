@@ -16,6 +16,8 @@ export interface ContainerRequestWire extends Omit<ExecRequestWire, 'type'> {
   rlimits: Array<{ resource: number; soft: number; hard: number }>;
   readonlyRootfs: boolean;
   mounts: Array<BindMountConfig | TmpfsMountConfig>;
+  /** The sandbox's PID namespace (CRI's POD: shareProcessNamespace) rather than one of its own. */
+  sharePids: boolean;
 }
 
 const MAX_MOUNTS = 63; // the gofer serves 64 trees: the rootfs and 63 binds
@@ -74,6 +76,7 @@ export function parseContainerRequest(raw: Buffer): ContainerRequestWire | strin
     rlimits.push({ resource: r.resource as number, soft: r.soft, hard: r.hard });
   }
   if (!isBool(v.readonlyRootfs)) return 'request.readonlyRootfs: a boolean';
+  if (!isBool(v.sharePids)) return 'request.sharePids: a boolean';
   if (!Array.isArray(v.mounts) || v.mounts.length > 1024) return 'request.mounts: an array';
   const mounts: ContainerRequestWire['mounts'] = [];
   for (const [i, m] of v.mounts.entries()) {
@@ -83,5 +86,5 @@ export function parseContainerRequest(raw: Buffer): ContainerRequestWire | strin
   }
   const { type: _t, ...proc } = p;
   void _t;
-  return { ...proc, type: 'container', id: v.id, rlimits, readonlyRootfs: v.readonlyRootfs, mounts };
+  return { ...proc, type: 'container', id: v.id, rlimits, readonlyRootfs: v.readonlyRootfs, mounts, sharePids: v.sharePids };
 }

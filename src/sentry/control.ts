@@ -21,6 +21,7 @@ import { capsFromWire, type CapsWire } from './config';
 import { initialCreds } from './kernel/creds';
 import { killThreadGroup } from './kernel/exit';
 import { PodContainer, processesOf } from './kernel/pod-container';
+import { PidNamespace } from './kernel/pidns';
 import { Vfs } from './vfs';
 import { isContainerId, parseContainerRequest, type ContainerRequestWire } from './control-container';
 
@@ -92,8 +93,8 @@ export function parseExecRequest(raw: Buffer): ExecRequestWire | string {
 export class ControlServer {
   private readonly n: PtraceSys;
   private readonly listenFd: number;
-  /** Connection of each exec'd process, by pid: its exit status goes there. */
-  private readonly waiting = new Map<number, number>();
+  /** Connection of each exec'd process: its exit status goes there. */
+  private readonly waiting = new Map<ThreadGroup, number>();
   /** The pod's containers started here, by id, with the connection that stands for each. */
   private readonly containers = new Map<string, { c: PodContainer; conn: number }>();
 
@@ -166,11 +167,12 @@ export class ControlServer {
       fs.closeSync(c);
       return;
     }
-    this.waiting.set(pid, c);
+    const tg = (into?.c.pidns ?? this.kernel.pidns).groups.get(pid)!;
+    this.waiting.set(tg, c);
     this.reply(c, { pid });
     // Afterwards the client may send {"signal":N} lines for the process (its relay got them).
     const pending = { text: '' };
-    this.kernel.watchHostCallback(c, () => this.readSignals(c, pid, pending));
+    this.kernel.watchHostCallback(c, () => this.readSignals(c, tg, pending));
   }
 
   /**
@@ -193,7 +195,11 @@ export class ControlServer {
     } catch (e) {
       return fail(`container ${JSON.stringify(req.id)}: its root filesystem: ${(e as Error).message}`);
     }
-    const container = new PodContainer(req.id, vfs);
+    // CRI's PID namespace CONTAINER (Kubernetes' default): one of its own, its init is its pid 1;
+    // POD (shareProcessNamespace): the sandbox's, where the pause process is pid 1.
+    const pidns = req.sharePids ? this.kernel.pidns : new PidNamespace();
+    this.kernel.pidNamespaces.add(pidns);
+    const container = new PodContainer(req.id, vfs, pidns);
     const files = new FdTable();
     files.install(new DonatedStream(fds[0], 0, 'stdin'), false);
     files.install(new DonatedStream(fds[1], 1, 'stdout'), false);
@@ -208,15 +214,16 @@ export class ControlServer {
     if (pid < 0) {
       files.release();
       this.reply(c, { error: `exec ${JSON.stringify(req.args[0])}: ${errnoName(pid)}` });
+      if (pidns !== this.kernel.pidns) this.kernel.pidNamespaces.delete(pidns);
       vfs.close();
       fs.closeSync(c);
       return;
     }
-    container.init = this.kernel.groups.get(pid);
+    container.init = pidns.groups.get(pid);
     this.containers.set(req.id, { c: container, conn: c });
     this.reply(c, { pid });
     const pending = { text: '' };
-    this.kernel.watchHostCallback(c, () => this.readSignals(c, pid, pending, container));
+    this.kernel.watchHostCallback(c, () => this.readSignals(c, container.init!, pending, container));
   }
 
   /** The shim let go of a container (its Delete, or the shim is gone): nothing of it is left. */
@@ -225,7 +232,9 @@ export class ControlServer {
     if (!entry || entry.c !== container) return;
     this.containers.delete(container.id);
     this.kernel.watchHostCallback(entry.conn, undefined);
-    for (const tg of processesOf(this.kernel.groups.values(), container)) killThreadGroup(tg, 9);
+    for (const tg of processesOf(container.pidns.groups.values(), container)) killThreadGroup(tg, 9);
+    // Its PID namespace goes with it (the sandbox's stays); zombies in it are reaped by their parents.
+    if (container.pidns !== this.kernel.pidns) this.kernel.pidNamespaces.delete(container.pidns);
     try {
       fs.closeSync(entry.conn);
     } catch {
@@ -235,7 +244,7 @@ export class ControlServer {
   }
 
   /** {"signal":N} lines from an exec's client: to the exec'd process, as if from outside. */
-  private readSignals(c: number, pid: number, pending: { text: string }, container?: PodContainer): void {
+  private readSignals(c: number, target: ThreadGroup, pending: { text: string }, container?: PodContainer): void {
     const buf = Buffer.alloc(4096);
     for (;;) {
       let n: number;
@@ -267,7 +276,7 @@ export class ControlServer {
       }
       if (typeof sig !== 'number' || !Number.isInteger(sig) || sig < 1 || sig > 64) continue;
       // `all` (a container's kill --all): every process of the container.
-      const tgs = container && all === true ? processesOf(this.kernel.groups.values(), container) : [container?.init ?? this.kernel.groups.get(pid)];
+      const tgs = container && all === true ? processesOf(container.pidns.groups.values(), container) : [target];
       for (const tg of tgs) if (tg?.alive) sendSignalToGroup(tg, { signo: sig, code: 0, pid: 0, uid: 0 }, true);
     }
   }
@@ -277,13 +286,13 @@ export class ControlServer {
     if (member && member.c === tg.container) {
       // A container's init: the container is over (as its PID namespace's init dying ends it);
       // its connection stays, the shim's to close at Delete.
-      for (const other of processesOf(this.kernel.groups.values(), member.c)) if (other !== tg) killThreadGroup(other, 9);
+      for (const other of processesOf(member.c.pidns.groups.values(), member.c)) if (other !== tg) killThreadGroup(other, 9);
       this.reply(member.conn, { exit: status });
       return;
     }
-    const c = this.waiting.get(tg.tgid);
+    const c = this.waiting.get(tg);
     if (c === undefined) return;
-    this.waiting.delete(tg.tgid);
+    this.waiting.delete(tg);
     this.kernel.watchHostCallback(c, undefined);
     this.reply(c, { exit: status });
     fs.closeSync(c);

@@ -63,6 +63,7 @@ export function createSentryMember(id: string, bundle: Bundle, sentry: PodSentry
     args: cfg.args, env: cfg.env, cwd: cfg.cwd, uid: cfg.uid, gid: cfg.gid, groups: cfg.groups ?? [],
     ...(cfg.caps ? { caps: cfg.caps } : {}), ...(cfg.noNewPrivs ? { noNewPrivs: true } : {}),
     rlimits: cfg.rlimits ?? [], readonlyRootfs: cfg.readonlyRootfs ?? false, mounts: cfg.mounts ?? [],
+    sharePids: sharesPids(bundle),
   };
   const gofer = spawnGofer(trees);
   if (sentry.cgroups) {
@@ -74,6 +75,17 @@ export function createSentryMember(id: string, bundle: Bundle, sentry: PodSentry
     }
   }
   return { id, sentry, request, gofer, goferFdOpen: true };
+}
+
+/**
+ * Whether the container joins the pod's PID namespace: CRI gives a PID namespace of its own as a
+ * `pid` entry without a path (CONTAINER, Kubernetes' default), the sandbox's as its path (POD:
+ * shareProcessNamespace). Without an entry (NODE: the host's) it gets the pod's, the nearest the
+ * sentry has.
+ */
+export function sharesPids(bundle: Bundle): boolean {
+  const pid = (bundle.spec.linux?.namespaces ?? []).find((n) => n.type === 'pid');
+  return !pid || Boolean(pid.path);
 }
 
 /** Start: the container's init in the pod's sentry; resolves with its exit code once it has run. */

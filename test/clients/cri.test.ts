@@ -438,7 +438,7 @@ test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /de
   const ids: string[] = [podId];
   try {
     const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
-    const container = (name: string, command: string[]) => ({
+    const container = (name: string, command: string[], namespaces: Record<string, string> = NAMESPACES) => ({
       pod_sandbox_id: podId,
       sandbox_config: config,
       config: {
@@ -450,7 +450,7 @@ test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /de
         labels: { 'io.kubernetes.container.name': name, ...config.labels },
         log_path: `${name}/0.log`,
         mounts: [{ container_path: '/data', host_path: emptyDir }],
-        linux: { security_context: { namespace_options: NAMESPACES } },
+        linux: { security_context: { namespace_options: namespaces } },
       },
     });
     const { container_id: a } = await cri.rt('CreateContainer', container('server', ['sh', '-c',
@@ -490,6 +490,32 @@ test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /de
     assert.match(lines[5]!, /No such file or directory/, 'a root filesystem each: the server\'s /www is not the client\'s');
     assert.equal(r.stderr.toString(), 'err\n');
     assert.equal(fs.readFileSync(path.join(emptyDir, 'from-client'), 'utf8'), 'written by client\n', 'the host sees the write');
+
+    // A PID namespace each (CRI's CONTAINER, kubelet's default): each init is its own pid 1 and no
+    // container sees another's processes, so no /proc/<pid>/root of another's either.
+    const procs = async (id: string) => {
+      const out: string[] = (await execSync(id, ['sh', '-c', 'readlink /proc/self/ns/pid; for p in /proc/[0-9]*; do echo "${p#/proc/}: $(tr "\\0" " " < $p/cmdline)"; done'], 20)).stdout.toString().trim().split('\n');
+      return { ns: out[0], list: out.slice(1) };
+    };
+    const [pa, pb] = [await procs(a), await procs(b)];
+    assert.match(pa.ns!, /^pid:\[\d+\]$/);
+    assert.notEqual(pa.ns, pb.ns, 'a PID namespace per container');
+    assert.match(pa.list.find((l) => l.startsWith('1: ')) ?? '', /^1: sh -c echo started/, `the server's init is its pid 1: ${pa.list.join(' | ')}`);
+    assert.match(pb.list.find((l) => l.startsWith('1: ')) ?? '', /^1: sh -c trap/, `the client's init is its pid 1: ${pb.list.join(' | ')}`);
+    assert.ok(pa.list.some((l) => l.includes('httpd')) && !pb.list.some((l) => l.includes('httpd')), `the client does not see the server's processes: ${pb.list.join(' | ')}`);
+    // CRI's POD (shareProcessNamespace): the sandbox's PID namespace, where pause is pid 1 and, as
+    // on Linux, /proc/1/root is the pause container's root for a process allowed to look.
+    const { container_id: sharer } = await cri.rt('CreateContainer', container('sharer', ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'], { ...NAMESPACES, pid: 'POD' }));
+    ids.push(sharer);
+    await cri.rt('StartContainer', { container_id: sharer }, 60_000);
+    const shared = await execSync(sharer, ['sh', '-c', 'ls -d /proc/[0-9]* | wc -l; tr "\\0" " " < /proc/1/cmdline; echo; ls /proc/1/root'], 20);
+    assert.equal(shared.exit_code, 0, shared.stderr.toString());
+    const [count, init1, ...pauseRoot]: string[] = shared.stdout.toString().trim().split('\n');
+    assert.equal(init1!.trim(), '/pause', 'pid 1 of the pod\'s namespace: pause');
+    assert.ok(pauseRoot.includes('pause') && !pauseRoot.includes('bin'), `the pause container's root, through /proc/1/root: ${pauseRoot.join(' ')}`);
+    assert.ok(Number(count) >= 3, `pause, the sharer's init and its sleep at least: ${count}`);
+    assert.equal(sentriesOf(ids).length, 1, 'still one sentry');
+    await stopAndRemove(sharer);
 
     await waitFor('the server\'s log', () => {
       try {

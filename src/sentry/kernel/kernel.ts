@@ -26,6 +26,7 @@ import { ptraceSyscallEnter, ptraceSyscallExit } from './ptrace';
 import { SignalHandlers, Task, ThreadGroup, BLOCK, type Credentials, type Rlimit } from './task';
 import { Machine } from './machine';
 import { PodContainer } from './pod-container';
+import { PidNamespace } from './pidns';
 
 /** The host fds the platform watches at once (sentry.c MAX_WATCH). */
 const MAX_WATCHED_FDS = 4096;
@@ -47,9 +48,10 @@ export interface KernelOptions {
 }
 
 export class Kernel {
-  readonly tasks = new Map<number, Task>();
   readonly byHost = new Map<number, Task>();
-  readonly groups = new Map<number, ThreadGroup>();
+  /** The sandbox's PID namespace; a pod's later containers may have their own (pidNamespaces). */
+  readonly pidns = new PidNamespace(true);
+  readonly pidNamespaces = new Set<PidNamespace>([this.pidns]);
   readonly platform: PtracePlatform;
   readonly vfs: Vfs;
   readonly bootTime = performance.now();
@@ -57,7 +59,6 @@ export class Kernel {
   readonly machine: Machine;
   hostname: string;
   domainname = '(none)';
-  private nextPid = 1;
   private readonly ready: Task[] = [];
   private readonly sleepers = new Set<Task>();
   /** Host fds some parked task waits on, and who. */
@@ -74,12 +75,16 @@ export class Kernel {
     this.vfs = opts.vfs;
     this.hostname = opts.hostname;
     this.machine = opts.machine ?? new Machine();
-    this.sandbox = new PodContainer('', opts.vfs);
+    this.sandbox = new PodContainer('', opts.vfs, this.pidns);
   }
 
-  allocPid(): number {
-    while (this.tasks.has(this.nextPid) || this.groups.has(this.nextPid)) this.nextPid = this.nextPid >= 4194304 ? 2 : this.nextPid + 1;
-    return this.nextPid++;
+  /** Every live task of every PID namespace (what is global in Linux: /proc/stat, loadavg, sysinfo). */
+  *allTasks(): IterableIterator<Task> {
+    for (const ns of this.pidNamespaces) yield* ns.tasks.values();
+  }
+
+  *allGroups(): IterableIterator<ThreadGroup> {
+    for (const ns of this.pidNamespaces) yield* ns.groups.values();
   }
 
   newMemoryManager(): MemoryManager {
@@ -101,10 +106,12 @@ export class Kernel {
     /** The pod's container it belongs to (default: the sandbox's); rlimits: its own (default: the sandbox's). */
     container?: PodContainer; rlimits?: Map<number, Rlimit>;
   }): number {
-    const pid = this.allocPid();
+    const ns = o.container?.pidns ?? this.pidns;
+    const pid = ns.allocPid();
     const container = o.container ?? this.sandbox;
     const tg = new ThreadGroup(pid, undefined, new SignalHandlers(), 0, new Map([...(o.rlimits ?? this.opts.rlimits)].map(([k, v]) => [k, { ...v }])));
     tg.container = container;
+    tg.pidns = ns;
     // No stub yet: execTask builds the program's address space in a stub of its own.
     const mm = this.newMemoryManager();
     mm.users = 1;
@@ -112,16 +119,18 @@ export class Kernel {
     const t = new Task(this, pid, tg, mm, o.files, container.vfs.initialFsContext(o.cwd), copyCreds(creds), 'init');
     tg.leader = t;
     tg.tasks.add(t);
-    this.tasks.set(pid, t);
-    this.groups.set(pid, tg);
+    ns.tasks.set(pid, t);
+    ns.groups.set(pid, tg);
     if (o.init) this.init = tg;
+    if (!ns.init) ns.init = tg;
     const enc = (s: string) => Buffer.from(s);
     const r = execTask(t, o.file, o.argv.map(enc), o.envp.map(enc), { firstExec: true });
     if (r < 0) {
       mm.destroy();
-      this.tasks.delete(pid);
-      this.groups.delete(pid);
+      ns.tasks.delete(pid);
+      ns.groups.delete(pid);
       if (o.init) this.init = undefined;
+      if (ns.init === tg) ns.init = undefined;
       return r;
     }
     t.state = 'ready';
@@ -489,7 +498,7 @@ export class Kernel {
       const fg = this.terminalForeground?.() ?? 0;
       if (fg > 0 && (sig === 2 || sig === 3 || sig === 20 || sig === 28)) {
         let sent = false;
-        for (const tg of [...this.groups.values()]) {
+        for (const tg of [...this.init.pidns.groups.values()]) {
           if (tg.alive && tg.pgid === fg) {
             sendSignalToGroup(tg, { signo: sig, code: 0x80, pid: 0, uid: 0 }, tg === this.init);
             sent = true;
@@ -507,8 +516,8 @@ export class Kernel {
   /** The init exited: the container is done; every other process goes with it. */
   initExited(status: number): void {
     this.result = status;
-    for (const tg of this.groups.values()) if (tg.alive && tg !== this.init) killThreadGroup(tg, SIGKILL);
-    for (const t of [...this.tasks.values()]) if (t.state !== 'dead') exitTask(t, SIGKILL);
+    for (const tg of [...this.allGroups()]) if (tg.alive && tg !== this.init) killThreadGroup(tg, SIGKILL);
+    for (const t of [...this.allTasks()]) if (t.state !== 'dead') exitTask(t, SIGKILL);
   }
 
   /** Remove from the scheduler (the task died). */
@@ -520,6 +529,6 @@ export class Kernel {
   }
 
   shutdown(): void {
-    for (const t of [...this.tasks.values()]) if (t.state !== 'dead') exitTask(t, SIGKILL);
+    for (const t of [...this.allTasks()]) if (t.state !== 'dead') exitTask(t, SIGKILL);
   }
 }

@@ -8,6 +8,7 @@ import type { Credentials } from './creds';
 import type { Kernel } from './kernel';
 import type { PtraceStop } from './ptrace';
 import type { PodContainer } from './pod-container';
+import type { PidNamespace } from './pidns';
 import { type SigAction, type SigInfo, sigbit, SIG_DFL } from './signal-types';
 import { WaitQueue, type Waiter } from './waitqueue';
 
@@ -84,6 +85,8 @@ export class ThreadGroup {
    * Set when the process is made (spawnProcess, clone) and inherited by its children.
    */
   container!: PodContainer;
+  /** Its PID namespace: the numbers it sees (its pids, pgids, sids) are that namespace's. */
+  pidns!: PidNamespace;
 
   constructor(
     readonly tgid: number,
@@ -197,6 +200,11 @@ export class Task implements Waiter {
 
   get pid(): number {
     return this.tg.tgid;
+  }
+
+  /** Its PID namespace (its thread group's). */
+  get pidns(): PidNamespace {
+    return this.tg.pidns;
   }
 
   /** The mount tree this task sees (its container's: Linux's mount namespace). */
