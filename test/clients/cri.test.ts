@@ -516,6 +516,10 @@ test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /de
     assert.ok(Number(count) >= 3, `pause, the sharer's init and its sleep at least: ${count}`);
     assert.equal(sentriesOf(ids).length, 1, 'still one sentry');
     await stopAndRemove(sharer);
+    // A container that cannot start: the sentry's error, and its gofer gone with it.
+    const { container_id: bad } = await cri.rt('CreateContainer', container('broken', ['/no/such/program']));
+    await assert.rejects(cri.rt('StartContainer', { container_id: bad }, 60_000), /no such file|ENOENT/i);
+    await cri.rt('RemoveContainer', { container_id: bad });
 
     await waitFor('the server\'s log', () => {
       try {
@@ -537,6 +541,39 @@ test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /de
   for (const id of ids) assert.deepEqual(mountsUnder(path.join(c.daemon.dir, 'state')).filter((m) => m.includes(id)), [], `no mount of ${id} left`);
   assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
   t.diagnostic(`pod of two containers on one sentry: ${Date.now() - t0} ms`);
+});
+
+test('moat-shim-sentry: a SIGKILLed shim server of a sentry pod; containerd\'s delete path and RemovePodSandbox leave nothing', { timeout: 300_000 }, async (t) => {
+  if (!started) return t.skip(matrix.unavailable || 'containerd did not start');
+  const config = podConfig('moat');
+  config.metadata = { ...config.metadata, name: 'pod-sentry-kill9', uid: `${config.metadata.uid}-sentry-kill9` };
+  const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-shim-sentry' }, 120_000);
+  const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+  const { container_id: id } = await cri.rt('CreateContainer', {
+    pod_sandbox_id: podId,
+    sandbox_config: config,
+    config: { metadata: { name: 'app', attempt: 0 }, image: { image: img.image.id }, command: ['sleep', '3600'], log_path: 'app/0.log', linux: { security_context: { namespace_options: NAMESPACES } } },
+  });
+  await cri.rt('StartContainer', { container_id: id }, 60_000);
+  assert.equal(sentriesOf([podId, id]).length, 1, 'one sentry for the pod');
+  const server = processesMentioning(c.daemon.dir).find((pid) => {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.includes('serve') && args[args.indexOf('-id') + 1] === podId;
+  });
+  assert.ok(server, 'the pod\'s shim server');
+  const gofers = childrenOf(server, 'moat-gofer');
+  assert.equal(gofers.length, 2, 'the sandbox\'s gofer and the container\'s');
+  process.kill(server, 'SIGKILL');
+  // containerd sees the connection drop and runs `containerd-shim-moat-v2 delete` for each task.
+  const end = Date.now() + 60_000;
+  while ((await status(id)).state !== 'CONTAINER_EXITED') {
+    if (Date.now() > end) throw new Error('the container was not reported exited after its shim was killed');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await cri.rt('RemoveContainer', { container_id: id });
+  await removePod(podId);
+  await waitFor('the pod\'s sentry and gofers to go', () => sentriesOf([podId, id]).length === 0 && gofers.every((g) => !alive(g)), 30_000);
+  await waitFor('the pod\'s mounts and state to go', () => mountsUnder(path.join(c.daemon.dir, 'state')).filter((m) => m.includes(id) || m.includes(podId)).length === 0 && !fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 30_000);
 });
 
 // ---- A pod network: CNI bridge + host-local (Debian's containernetworking-plugins) ----
