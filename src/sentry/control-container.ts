@@ -7,7 +7,7 @@
 
 import type { BindMountConfig } from './config';
 import type { TmpfsMountConfig } from './tmpfs-mount';
-import { parseExecRequest, type ExecRequestWire } from './control';
+import { isContainerId, parseProcessFields, parseRequestJson, type ExecRequestWire } from './control-wire';
 
 export interface ContainerRequestWire extends Omit<ExecRequestWire, 'type'> {
   type: 'container';
@@ -21,17 +21,11 @@ export interface ContainerRequestWire extends Omit<ExecRequestWire, 'type'> {
 }
 
 const MAX_MOUNTS = 63; // the gofer serves 64 trees: the rootfs and 63 binds
-const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isCount = (v: unknown, max: number) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
 const isPath = (v: unknown): v is string => typeof v === 'string' && v.startsWith('/') && v.length <= 4096 && !v.includes('\0');
-
-/** A container id as the control socket takes it (also in an exec's `container`). */
-export function isContainerId(v: unknown): v is string {
-  return typeof v === 'string' && ID.test(v);
-}
 
 function parseMount(v: unknown, i: number): BindMountConfig | TmpfsMountConfig | string {
   const f = `request.mounts[${i}]`;
@@ -56,16 +50,17 @@ function parseMount(v: unknown, i: number): BindMountConfig | TmpfsMountConfig |
 }
 
 export function parseContainerRequest(raw: Buffer): ContainerRequestWire | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw.toString('utf8'));
-  } catch {
-    return 'request: not JSON';
-  }
-  if (!isObj(v) || v.type !== 'container') return 'request.type: must be "container"';
+  const v = parseRequestJson(raw);
+  return typeof v === 'string' ? v : containerRequestOf(v);
+}
+
+/** A parsed request whose type is `container`, checked field by field. */
+export function containerRequestOf(v: Record<string, unknown>): ContainerRequestWire | string {
+  if (v.type !== 'container') return 'request.type: must be "container"';
   if (!isContainerId(v.id)) return 'request.id: a container id (letters, digits, _ . -; at most 128)';
+  if (v.container !== undefined) return 'request.container: only an exec names a container';
   // The process fields are an exec's, checked the same way.
-  const p = parseExecRequest(Buffer.from(JSON.stringify({ ...v, type: 'exec', container: undefined })));
+  const p = parseProcessFields(v);
   if (typeof p === 'string') return p;
   if (!Array.isArray(v.rlimits) || v.rlimits.length > 16) return 'request.rlimits: an array';
   const rlimits: ContainerRequestWire['rlimits'] = [];

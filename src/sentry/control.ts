@@ -17,27 +17,16 @@ import { ptraceSys, type PtraceSys } from './platform/ptrace/native';
 import { withSocketPath } from './socket-path';
 import { sendSignalToGroup } from './kernel/signals';
 import { FdTable, HostStreamFile } from './vfs';
-import { capsFromWire, type CapsWire } from './config';
+import { capsFromWire } from './config';
 import { initialCreds } from './kernel/creds';
 import { killThreadGroup } from './kernel/exit';
 import { PodContainer, processesOf } from './kernel/pod-container';
 import { PidNamespace } from './kernel/pidns';
 import { Vfs } from './vfs';
-import { isContainerId, parseContainerRequest, type ContainerRequestWire } from './control-container';
+import { containerRequestOf, type ContainerRequestWire } from './control-container';
+import { parseProcessFields, parseRequestJson } from './control-wire';
 
-export interface ExecRequestWire {
-  type: 'exec';
-  args: string[];
-  env: string[];
-  cwd: string;
-  uid: number;
-  gid: number;
-  groups: number[];
-  caps?: CapsWire;
-  noNewPrivs?: boolean;
-  /** A container of the pod (started by a `container` request) to run in; absent: the sandbox's. */
-  container?: string;
-}
+export { parseExecRequest, type ExecRequestWire } from './control-wire';
 
 /** A host fd handed over by `moat exec`: closed with its last reference, unlike the sentry's own 0-2. */
 class DonatedStream extends HostStreamFile {
@@ -48,46 +37,6 @@ class DonatedStream extends HostStreamFile {
       /* already closed */
     }
   }
-}
-
-const MAX_ARGS = 4096;
-
-function isStringArray(v: unknown, max: number): v is string[] {
-  return Array.isArray(v) && v.length <= max && v.every((s) => typeof s === 'string' && !s.includes('\0') && s.length < 131072);
-}
-
-function isId(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 0xffffffff;
-}
-
-export function parseExecRequest(raw: Buffer): ExecRequestWire | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw.toString('utf8'));
-  } catch {
-    return 'request: not JSON';
-  }
-  if (typeof v !== 'object' || v === null) return 'request: not an object';
-  const r = v as Record<string, unknown>;
-  if (r.type !== 'exec') return 'request.type: must be "exec"';
-  if (!isStringArray(r.args, MAX_ARGS) || r.args.length === 0) return 'request.args: a non-empty array of strings';
-  if (!isStringArray(r.env, MAX_ARGS)) return 'request.env: an array of strings';
-  if (typeof r.cwd !== 'string' || !r.cwd.startsWith('/')) return 'request.cwd: an absolute path';
-  if (!isId(r.uid) || !isId(r.gid)) return 'request.uid/gid: integers';
-  if (!Array.isArray(r.groups) || !r.groups.every(isId) || r.groups.length > 65536) return 'request.groups: an array of ids';
-  const out: ExecRequestWire = { type: 'exec', args: r.args, env: r.env, cwd: r.cwd, uid: r.uid, gid: r.gid, groups: r.groups as number[] };
-  if (r.caps !== undefined) {
-    const c = capsFromWire(r.caps, 'request.caps');
-    if (typeof c === 'string') return c;
-    out.caps = r.caps as CapsWire;
-  }
-  if (r.noNewPrivs !== undefined && typeof r.noNewPrivs !== 'boolean') return 'request.noNewPrivs: a boolean';
-  if (r.noNewPrivs === true) out.noNewPrivs = true;
-  if (r.container !== undefined) {
-    if (!isContainerId(r.container)) return 'request.container: a container id';
-    out.container = r.container;
-  }
-  return out;
 }
 
 export class ControlServer {
@@ -134,11 +83,12 @@ export class ControlServer {
       for (const fd of msg.fds) fs.closeSync(fd);
       fs.closeSync(c);
     };
-    if (/^\s*\{\s*"type"\s*:\s*"container"/.test(msg.data.toString('utf8', 0, 64))) {
-      this.serveContainer(c, msg.fds, parseContainerRequest(msg.data));
+    const json = parseRequestJson(msg.data);
+    if (typeof json !== 'string' && json.type === 'container') {
+      this.serveContainer(c, msg.fds, containerRequestOf(json));
       return;
     }
-    const req = parseExecRequest(msg.data);
+    const req = typeof json === 'string' ? json : json.type !== 'exec' ? 'request.type: "exec" or "container"' : parseProcessFields(json);
     const into = typeof req === 'string' || req.container === undefined ? undefined : this.containers.get(req.container);
     if (typeof req !== 'string' && req.container !== undefined && !into) {
       this.reply(c, { error: `request.container: no container ${JSON.stringify(req.container)} in this pod` });
