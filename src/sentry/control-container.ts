@@ -46,7 +46,11 @@ function parseMount(v: unknown, i: number): BindMountConfig | TmpfsMountConfig |
   if (v.type !== undefined && v.type !== 'bind') return `${f}.type: "bind" or "tmpfs"`;
   if (!isCount(v.tree, MAX_MOUNTS) || v.tree === 0) return `${f}.tree: a gofer tree 1..${MAX_MOUNTS}`;
   if (!isBool(v.readonly) || (v.writable !== undefined && !isBool(v.writable))) return `${f}: readonly and writable are booleans`;
-  return { destination: v.destination, tree: v.tree as number, readonly: v.readonly, ...(v.writable !== undefined ? { writable: v.writable } : {}) };
+  if (v.shareKey !== undefined && (typeof v.shareKey !== 'string' || !/^\d{1,20}:\d{1,20}$/.test(v.shareKey))) return `${f}.shareKey: "dev:ino"`;
+  return {
+    destination: v.destination, tree: v.tree as number, readonly: v.readonly, ...(v.writable !== undefined ? { writable: v.writable } : {}),
+    ...(v.shareKey !== undefined ? { shareKey: v.shareKey as string } : {}),
+  };
 }
 
 export function parseContainerRequest(raw: Buffer): ContainerRequestWire | string {

@@ -65,6 +65,13 @@ export function createSentryMember(id: string, bundle: Bundle, sentry: PodSentry
     rlimits: cfg.rlimits ?? [], readonlyRootfs: cfg.readonlyRootfs ?? false, mounts: cfg.mounts ?? [],
     sharePids: sharesPids(bundle),
   };
+  // A writable volume's identity: the pod's containers binding one directory share its socket files.
+  for (const m of request.mounts) {
+    const tree = m.type === 'tmpfs' ? undefined : trees[m.tree];
+    if (m.type === 'tmpfs' || !m.writable || !tree || tree.file !== undefined) continue;
+    const st = fs.statSync(tree.dir, { bigint: true });
+    m.shareKey = `${st.dev}:${st.ino}`;
+  }
   const gofer = spawnGofer(trees);
   if (sentry.cgroups) {
     try {

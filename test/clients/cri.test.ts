@@ -7,9 +7,10 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { Matrix, type RuntimeName } from './helpers/compat';
-import { MOAT } from '../helpers/moat';
+import { MOAT, REPO } from '../helpers/moat';
 import { CONTAINERD, RUNC } from './helpers/containerd';
 import { BUSYBOX_IMAGE, CriClient, CriContainerd, readCgroupFile, removePodNetwork, writePodNetwork, type Handler } from './helpers/cri';
 import { processesMentioning, run, waitFor } from './helpers/daemons';
@@ -433,6 +434,10 @@ test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /de
   config.metadata = { ...config.metadata, name: 'pod-sentry-two', uid: `${config.metadata.uid}-sentry-two` };
   const emptyDir = path.join(c.daemon.dir, 'volumes', 'sentry-pod-data');
   fs.mkdirSync(emptyDir, { recursive: true });
+  // A unix socket in the shared volume: a static program of the test's, run from the volume.
+  const peerSrc = path.join(REPO, 'test', 'clients', 'helpers', 'unix-peer.c');
+  const cc = spawnSync('gcc', ['-static', '-Os', '-s', '-o', path.join(emptyDir, 'unix-peer'), peerSrc], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, `gcc ${peerSrc}: ${cc.stderr}`);
   const port = 20000 + (process.pid % 20000);
   const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-shim-sentry' }, 120_000);
   const ids: string[] = [podId];
@@ -454,7 +459,7 @@ test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /de
       },
     });
     const { container_id: a } = await cri.rt('CreateContainer', container('server', ['sh', '-c',
-      `echo started $WHO; echo "written by server" > /data/from-server; echo shm-of-server > /dev/shm/x; mkdir -p /www; echo pong > /www/index.html; trap "exit 0" TERM; httpd -f -p 127.0.0.1:${port} -h /www & wait`]));
+      `echo started $WHO; echo "written by server" > /data/from-server; echo shm-of-server > /dev/shm/x; mkdir -p /www; echo pong > /www/index.html; /data/unix-peer listen /data/app.sock & trap "exit 0" TERM; httpd -f -p 127.0.0.1:${port} -h /www & wait`]));
     ids.push(a);
     await cri.rt('StartContainer', { container_id: a }, 60_000);
     const { container_id: b } = await cri.rt('CreateContainer', container('client', ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait']));
@@ -478,6 +483,7 @@ test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /de
       'cat /data/from-server',
       `wget -qO- http://127.0.0.1:${port}/index.html`,
       'cat /dev/shm/x',
+      '/data/unix-peer connect /data/app.sock',
       'echo "written by client" > /data/from-client',
       'echo $WHO',
       'uname -r',
@@ -486,8 +492,8 @@ test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /de
     ].join('; ')], 30);
     assert.equal(r.exit_code, 3, r.stderr.toString());
     const lines = r.stdout.toString().split('\n');
-    assert.deepEqual(lines.slice(0, 5), ['written by server', 'pong', 'shm-of-server', 'client', '6.1.0-moat-sentry']);
-    assert.match(lines[5]!, /No such file or directory/, 'a root filesystem each: the server\'s /www is not the client\'s');
+    assert.deepEqual(lines.slice(0, 6), ['written by server', 'pong', 'shm-of-server', 'unix-ok', 'client', '6.1.0-moat-sentry'], 'a socket bound in the shared volume by one container is reached by the other');
+    assert.match(lines[6]!, /No such file or directory/, 'a root filesystem each: the server\'s /www is not the client\'s');
     assert.equal(r.stderr.toString(), 'err\n');
     assert.equal(fs.readFileSync(path.join(emptyDir, 'from-client'), 'utf8'), 'written by client\n', 'the host sees the write');
 

@@ -91,7 +91,7 @@ test('parseContainerRequest (a pod container in the sentry) accepts a well-forme
     type: 'container', id: 'abc-1.x', args: ['sh'], env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, groups: [],
     rlimits: [{ resource: 7, soft: 1024, hard: 4096 }], readonlyRootfs: false, sharePids: false,
     mounts: [
-      { destination: '/data', tree: 1, readonly: false, writable: true },
+      { destination: '/data', tree: 1, readonly: false, writable: true, shareKey: '2049:1234' },
       { destination: '/tmp/x', type: 'tmpfs', readonly: false, nosuid: true, nodev: true, noexec: false, options: 'size=64k', size: 65536, mode: 0o1777 },
     ],
   };
@@ -110,6 +110,7 @@ test('parseContainerRequest (a pod container in the sentry) accepts a well-forme
     [{ ...ok, mounts: [{ destination: '/d', tree: 64, readonly: true }] }, /mounts\[0\]\.tree/],
     [{ ...ok, mounts: [{ destination: '/d', type: 'proc', readonly: true }] }, /mounts\[0\]\.type/],
     [{ ...ok, mounts: [{ ...ok.mounts[1], mode: 0o17777 }] }, /mounts\[0\]\.mode/],
+    [{ ...ok, mounts: [{ ...ok.mounts[0], shareKey: '../x' }] }, /mounts\[0\]\.shareKey/],
   ];
   for (const [v, re] of bad) {
     const r = parseContainerRequest(Buffer.from(JSON.stringify(v)));

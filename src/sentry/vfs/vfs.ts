@@ -39,6 +39,7 @@ import { ProcFs } from './procfs';
 import { isSymlink, step, Walk, type PathCtx } from './resolve';
 import { makeSysFs } from './sysfs';
 import { TmpFs } from './tmpfs/tmpfs';
+import { LocalNodes } from './gofer/local-node';
 import type { BindMountConfig } from '../config';
 import type { TmpfsMountConfig } from '../tmpfs-mount';
 
@@ -94,12 +95,15 @@ export class Vfs {
   private readonly callerRef: { t: Task | undefined };
   /** The pod's /dev/shm (shared by every container of the pod). */
   shm!: FileSystem;
+  /** The pod's shared volumes' socket files, by the host directory's identity (BindMountConfig.shareKey). */
+  private readonly sharedLocals: Map<string, LocalNodes>;
   /** The container's terminal (/dev/tty), if it has one. */
   console: FileDescription | undefined;
 
   constructor(readonly opts: VfsOptions) {
     if (opts.goferFd < 0) throw new Error('sentry VFS: no gofer channel (goferFd < 0)');
     this.callerRef = opts.podOf ? opts.podOf.callerRef : { t: undefined };
+    this.sharedLocals = opts.podOf ? opts.podOf.sharedLocals : new Map();
     this.client = new GoferClient(opts.goferFd, { names: 'latin1' });
     // The rootfs is the sandbox's alone (runsc's default --file-access=exclusive): its lookups are kept.
     const rootfs = new OverlayFs(new GoferFs(this.client, 0, false, true).root.inode);
@@ -152,7 +156,12 @@ export class Vfs {
     }
     if (m.writable === true && !m.readonly) {
       // A writable bind: the host tree itself (as runsc mounts binds), no in-memory layer.
-      const host = new GoferFs(this.client, m.tree, true);
+      let local: LocalNodes | undefined;
+      if (m.shareKey !== undefined) {
+        local = this.sharedLocals.get(m.shareKey);
+        if (!local) this.sharedLocals.set(m.shareKey, (local = new LocalNodes()));
+      }
+      const host = new GoferFs(this.client, m.tree, true, false, local);
       this.mountAt(dest, host, flags({}), 'none', '', !host.root.inode.isDir);
       return;
     }
