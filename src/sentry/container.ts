@@ -325,8 +325,11 @@ export function execWire(p: Process): ExecRequestWire {
   };
 }
 
-/** Connect, hand over this process's stdio with the request, and follow the process to its exit. */
-export async function execThroughSocket(sock: string, id: string, wire: unknown, stdio: readonly number[] = [0, 1, 2]): Promise<{
+/**
+ * Connect, hand over this process's stdio with the request, and follow the process to its exit.
+ * gone: the wait status when the sentry goes away without telling (default: as an exit 127).
+ */
+export async function execThroughSocket(sock: string, id: string, wire: unknown, stdio: readonly number[] = [0, 1, 2], gone = 0x7f00): Promise<{
   first: number; exited: Promise<number>; signal(sig: number): void; signalLine(v: { signal: number; all?: boolean }): void; close(): void;
 }> {
   const conn = await connect(sock, id);
@@ -341,7 +344,7 @@ export async function execThroughSocket(sock: string, id: string, wire: unknown,
   const exited = (async () => {
     const last = await lines.next();
     conn.destroy();
-    const status = typeof last?.exit === 'number' ? last.exit : 0x7f00;
+    const status = typeof last?.exit === 'number' ? last.exit : gone;
     return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
   })();
   const signalLine = (v: { signal: number; all?: boolean }) => {

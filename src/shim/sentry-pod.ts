@@ -18,6 +18,9 @@ import { MoatError } from '../util/errors';
 import { CRI_SANDBOX_ID } from '../vm/cri-annotations';
 import type { ShimTask } from './task';
 
+/** The wait status of a process killed by SIGKILL. */
+const SIGKILL_STATUS = 9;
+
 /** The pod's sentry, as a later container of the pod reaches it. */
 export interface PodSentry {
   /** Its control socket. */
@@ -100,7 +103,8 @@ export async function startSentryMember(m: SentryMember, stdio: readonly [number
   if (!m.goferFdOpen) throw new MoatError('ESTATE', `container ${JSON.stringify(m.id)}: already started`);
   let run;
   try {
-    run = await execThroughSocket(m.sentry.sock, m.id, m.request, [...stdio, m.gofer.fd]);
+    // The pod's sentry gone without a word (killed with its sandbox): the container was killed (137).
+    run = await execThroughSocket(m.sentry.sock, m.id, m.request, [...stdio, m.gofer.fd], SIGKILL_STATUS);
   } finally {
     // The sentry has its copy (or failed and closed it): ours would keep the gofer from its EOF.
     fs.closeSync(m.gofer.fd);

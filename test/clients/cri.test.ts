@@ -582,6 +582,37 @@ test('moat-shim-sentry: a SIGKILLed shim server of a sentry pod; containerd\'s d
   await waitFor('the pod\'s mounts and state to go', () => mountsUnder(path.join(c.daemon.dir, 'state')).filter((m) => m.includes(id) || m.includes(podId)).length === 0 && !fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 30_000);
 });
 
+test('moat-shim-sentry: the pod\'s sentry killed on the host; its containers are reported killed (137) and the pod leaves nothing', { timeout: 300_000 }, async (t) => {
+  if (!started) return t.skip(matrix.unavailable || 'containerd did not start');
+  const config = podConfig('moat');
+  config.metadata = { ...config.metadata, name: 'pod-sentry-gone', uid: `${config.metadata.uid}-sentry-gone` };
+  const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-shim-sentry' }, 120_000);
+  try {
+    const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+    const { container_id: id } = await cri.rt('CreateContainer', {
+      pod_sandbox_id: podId,
+      sandbox_config: config,
+      config: { metadata: { name: 'app', attempt: 0 }, image: { image: img.image.id }, command: ['sleep', '3600'], log_path: 'app/0.log', linux: { security_context: { namespace_options: NAMESPACES } } },
+    });
+    await cri.rt('StartContainer', { container_id: id }, 60_000);
+    const [sentry] = sentriesOf([podId, id]);
+    assert.ok(sentry, 'the pod\'s sentry');
+    process.kill(sentry, 'SIGKILL');
+    const end = Date.now() + 30_000;
+    let st;
+    while ((st = await status(id)).state !== 'CONTAINER_EXITED') {
+      if (Date.now() > end) throw new Error('the container was not reported exited after its sentry was killed');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(st.exit_code, 137, 'killed with its pod\'s sentry');
+    await cri.rt('RemoveContainer', { container_id: id });
+  } finally {
+    await removePod(podId);
+  }
+  await waitFor('the pod\'s shim server to exit', () => !shimServerArgs().some((a) => a[a.indexOf('-id') + 1] === podId), 20_000);
+  assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
+});
+
 // ---- A pod network: CNI bridge + host-local (Debian's containernetworking-plugins) ----
 
 // What kubelet asks for a pod on the pod network: the sandbox's network namespace, set up by CNI.
