@@ -714,7 +714,7 @@ async function podNetworkCase(handler: Handler): Promise<void> {
     const fromHost = await httpGetRetry(`http://${a.ip}:8080/`);
     assert.equal(fromHost.status, 200, fromHost.body);
     assert.match(fromHost.body, /^hello from web on \S+\n$/);
-    if (handler === 'moat-sentry') assert.equal(fromHost.body, 'hello from web on 6.1.0-moat-sentry\n');
+    if (handler === 'moat-sentry' || handler === 'moat-shim-sentry') assert.equal(fromHost.body, 'hello from web on 6.1.0-moat-sentry\n');
     const b = await runNetworkPod(handler, 'client', 'trap "exit 0" TERM; sleep 3600 & wait', pods);
     netnses.push(b.netns);
     assert.notEqual(b.ip, a.ip);
@@ -748,6 +748,10 @@ async function podNetworkCase(handler: Handler): Promise<void> {
 matrix.case('pod network (CNI bridge + host-local): a pod serves TCP to the host and to another pod', (rt) => podNetworkCase(rt as Handler));
 
 matrix.case('moat-sentry handler on the pod network (CNI bridge + host-local): a pod serves TCP to the host and to another pod', () => podNetworkCase('moat-sentry'), ['moat']);
+
+// One sentry per pod (docs/sentry.md#pods-one-sentry-per-kubernetes-pod-issue-15): the pod's container
+// runs in its sandbox's sentry, which serves its sockets in the pod's network namespace.
+matrix.case('moat-shim-sentry handler (one sentry per pod) on the pod network (CNI bridge + host-local): a pod serves TCP to the host and to another pod', () => podNetworkCase('moat-shim-sentry'), ['moat-shim']);
 
 // One VM per pod (docs/vm.md#pods): the pod's container runs in its sandbox's VM, on the VM's NIC
 // (the pod's veth, through a tap): the same pod-network traffic as above. More in cri-vm-pod.test.ts.
