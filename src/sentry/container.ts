@@ -392,7 +392,7 @@ export function execRelayMain(): Promise<number> {
 const RELAYED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM'];
 
 /** The raw fd of a console handoff (a connected unix socket: an fd of ours, or a net.Socket). */
-function handoffFd(handoff: number | net.Socket): number {
+export function handoffFd(handoff: number | net.Socket): number {
   return typeof handoff === 'number' ? handoff : socketFd(handoff);
 }
 

@@ -18,6 +18,8 @@ export interface ContainerRequestWire extends Omit<ExecRequestWire, 'type'> {
   mounts: Array<BindMountConfig | TmpfsMountConfig>;
   /** The sandbox's PID namespace (CRI's POD: shareProcessNamespace) rather than one of its own. */
   sharePids: boolean;
+  /** process.terminal: the three fds are one pty slave, the container's /dev/console and /dev/tty. */
+  terminal?: boolean;
 }
 
 const MAX_MOUNTS = 63; // the gofer serves 64 trees: the rootfs and 63 binds
@@ -76,6 +78,7 @@ export function containerRequestOf(v: Record<string, unknown>): ContainerRequest
   }
   if (!isBool(v.readonlyRootfs)) return 'request.readonlyRootfs: a boolean';
   if (!isBool(v.sharePids)) return 'request.sharePids: a boolean';
+  if (v.terminal !== undefined && !isBool(v.terminal)) return 'request.terminal: a boolean';
   if (!Array.isArray(v.mounts) || v.mounts.length > 1024) return 'request.mounts: an array';
   const mounts: ContainerRequestWire['mounts'] = [];
   for (const [i, m] of v.mounts.entries()) {
@@ -85,5 +88,5 @@ export function containerRequestOf(v: Record<string, unknown>): ContainerRequest
   }
   const { type: _t, ...proc } = p;
   void _t;
-  return { ...proc, type: 'container', id: v.id, rlimits, readonlyRootfs: v.readonlyRootfs, mounts, sharePids: v.sharePids };
+  return { ...proc, type: 'container', id: v.id, rlimits, readonlyRootfs: v.readonlyRootfs, mounts, sharePids: v.sharePids, ...(v.terminal === true ? { terminal: true } : {}) };
 }

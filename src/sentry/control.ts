@@ -151,9 +151,10 @@ export class ControlServer {
     this.kernel.pidNamespaces.add(pidns);
     const container = new PodContainer(req.id, vfs, pidns);
     const files = new FdTable();
-    files.install(new DonatedStream(fds[0], 0, 'stdin'), false);
-    files.install(new DonatedStream(fds[1], 1, 'stdout'), false);
-    files.install(new DonatedStream(fds[2], 1, 'stderr'), false);
+    // A terminal: the pty slave read-write on all three, and the container's /dev/console.
+    const streams = [new DonatedStream(fds[0], req.terminal ? 2 : 0, 'stdin'), new DonatedStream(fds[1], req.terminal ? 2 : 1, 'stdout'), new DonatedStream(fds[2], req.terminal ? 2 : 1, 'stderr')];
+    for (const f of streams) files.install(f, false);
+    if (req.terminal && streams[0].isTty) vfs.setConsole(streams[0]);
     const caps = req.caps ? capsFromWire(req.caps, 'request.caps') : undefined;
     const creds = initialCreds(req.uid, req.gid, req.groups, typeof caps === 'string' ? undefined : caps, req.noNewPrivs === true);
     const searchPath = req.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import type { Runtime } from '../runtime/lifecycle';
 import type { Bundle } from '../spec/bundle';
 import type { CgroupRecord } from '../state/store';
-import { controlSocketPath, execThroughSocket, execWire, sentryConfig, startExecRelay } from '../sentry/container';
+import { controlSocketPath, execThroughSocket, execWire, handoffFd, sentryConfig, startExecRelay } from '../sentry/container';
+import type { ConsoleEndpoint } from '../runtime/terminal';
+import { sys } from '../sys';
 import type { ContainerRequestWire } from '../sentry/control-container';
 import { spawnGofer, type GoferProcess } from '../sentry/gofer';
 import { joinCgroups } from '../sentry/resources';
@@ -59,14 +61,15 @@ export function podSentryOf(rt: Runtime, tasks: ReadonlyMap<string, ShimTask>, a
 /** Create: the member's plan and its gofer (in the pod's cgroups); nothing runs in the sentry yet. */
 export function createSentryMember(id: string, bundle: Bundle, sentry: PodSentry, strace: boolean): SentryMember {
   const p = bundle.spec.process;
-  if (p.terminal) throw new MoatError('EUSAGE', `process.terminal: a terminal for a container in a sentry pod is not supported yet (container ${JSON.stringify(id)})`);
-  const { cfg, trees } = sentryConfig({ bundle, startFifo: undefined }, bundle.spec, bundle.rootfs, strace);
+  // (sentryConfig wants the console of a terminal: the shim's endpoint comes at Start.)
+  const { cfg, trees } = sentryConfig({ bundle, startFifo: undefined }, { ...bundle.spec, process: { ...p, terminal: false } }, bundle.rootfs, strace);
   const request: ContainerRequestWire = {
     type: 'container', id,
     args: cfg.args, env: cfg.env, cwd: cfg.cwd, uid: cfg.uid, gid: cfg.gid, groups: cfg.groups ?? [],
     ...(cfg.caps ? { caps: cfg.caps } : {}), ...(cfg.noNewPrivs ? { noNewPrivs: true } : {}),
     rlimits: cfg.rlimits ?? [], readonlyRootfs: cfg.readonlyRootfs ?? false, mounts: cfg.mounts ?? [],
     sharePids: sharesPids(bundle),
+    ...(p.terminal ? { terminal: true } : {}),
   };
   // A writable volume's identity: the pod's containers binding one directory share its socket files.
   for (const m of request.mounts) {
@@ -98,17 +101,29 @@ export function sharesPids(bundle: Bundle): boolean {
   return !pid || Boolean(pid.path);
 }
 
-/** Start: the container's init in the pod's sentry; resolves with its exit code once it has run. */
-export async function startSentryMember(m: SentryMember, stdio: readonly [number, number, number]): Promise<{ exited: Promise<number> }> {
+/**
+ * Start: the container's init in the pod's sentry, with containerd's FIFOs as its stdio or (a
+ * terminal) a pty whose slave the sentry gets and whose master goes to the console endpoint;
+ * resolves with its exit code once it has run.
+ */
+export async function startSentryMember(m: SentryMember, io: { stdio?: readonly [number, number, number]; console?: ConsoleEndpoint }): Promise<{ exited: Promise<number> }> {
   if (!m.goferFdOpen) throw new MoatError('ESTATE', `container ${JSON.stringify(m.id)}: already started`);
+  if (m.request.terminal ? !io.console : !io.stdio) throw new MoatError('EUSAGE', `container ${JSON.stringify(m.id)}: process.terminal and the task's terminal differ`);
+  const pty = m.request.terminal ? sys().openPty(0, 0) : undefined;
+  const stdio = pty ? [pty.slave, pty.slave, pty.slave] : io.stdio!;
   let run;
   try {
     // The pod's sentry gone without a word (killed with its sandbox): the container was killed (137).
     run = await execThroughSocket(m.sentry.sock, m.id, m.request, [...stdio, m.gofer.fd], SIGKILL_STATUS);
+    if (pty) sys().sendFd(handoffFd(io.console!.handoff), pty.master, pty.name);
   } finally {
     // The sentry has its copy (or failed and closed it): ours would keep the gofer from its EOF.
     fs.closeSync(m.gofer.fd);
     m.goferFdOpen = false;
+    if (pty) {
+      fs.closeSync(pty.slave);
+      fs.closeSync(pty.master);
+    }
   }
   m.signal = (sig, all) => run.signalLine({ signal: sig, all });
   m.close = run.close;

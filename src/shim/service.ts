@@ -288,8 +288,7 @@ export class TaskService {
     const io = init.io!;
     let started;
     try {
-      if (!io.stdio) throw new MoatError('EUSAGE', `task ${JSON.stringify(task.id)}: a terminal for a container in a sentry pod is not supported yet`);
-      started = await (await sentryPod()).startSentryMember(m, io.stdio);
+      started = await (await sentryPod()).startSentryMember(m, io);
       // A Kill that came while it was starting has ended the task: it does not run on unseen.
       if (init.status !== 'created') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} was killed while starting`);
       io.launched();

@@ -522,6 +522,20 @@ test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /de
     assert.ok(Number(count) >= 3, `pause, the sharer's init and its sleep at least: ${count}`);
     assert.equal(sentriesOf(ids).length, 1, 'still one sentry');
     await stopAndRemove(sharer);
+    // A container with a terminal: a pty whose slave the pod's sentry holds, relayed to containerd's log.
+    const ttyConfig = container('tty', ['sh', '-c', 'tty; echo tty-ok; trap "exit 0" TERM; sleep 3600 & wait']);
+    const { container_id: tty } = await cri.rt('CreateContainer', { ...ttyConfig, config: { ...ttyConfig.config, tty: true, stdin: true } });
+    ids.push(tty);
+    await cri.rt('StartContainer', { container_id: tty }, 60_000);
+    await waitFor('the tty container\'s log', () => {
+      try {
+        const log = fs.readFileSync(path.join(config.log_directory, 'tty', '0.log'), 'utf8');
+        return /stdout F \/dev\/(console|pts\/\d+)\r?$/m.test(log) && log.includes('tty-ok');
+      } catch {
+        return false;
+      }
+    }, 20_000);
+    await stopAndRemove(tty);
     // A container that cannot start: the sentry's error, and its gofer gone with it.
     const { container_id: bad } = await cri.rt('CreateContainer', container('broken', ['/no/such/program']));
     await assert.rejects(cri.rt('StartContainer', { container_id: bad }, 60_000), /no such file|ENOENT/i);
