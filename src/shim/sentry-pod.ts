@@ -115,7 +115,14 @@ export async function startSentryMember(m: SentryMember, io: { stdio?: readonly 
   try {
     // The pod's sentry gone without a word (killed with its sandbox): the container was killed (137).
     run = await execThroughSocket(m.sentry.sock, m.id, m.request, [...stdio, m.gofer.fd], SIGKILL_STATUS);
-    if (pty) sys().sendFd(handoffFd(io.console!.handoff), pty.master, pty.name);
+    if (pty) {
+      try {
+        sys().sendFd(handoffFd(io.console!.handoff), pty.master, pty.name);
+      } catch (err) {
+        run.close(); // no terminal for it: the sentry ends it (the connection is the container)
+        throw err;
+      }
+    }
   } finally {
     // The sentry has its copy (or failed and closed it): ours would keep the gofer from its EOF.
     fs.closeSync(m.gofer.fd);
