@@ -12,6 +12,12 @@ export interface BindMountConfig {
   readonly: boolean;
   writable?: boolean;
   type?: 'bind';
+  /**
+   * A writable directory bind of a pod's container: the host directory's identity ("dev:ino"), by
+   * which the pod's containers that bind the same volume share what the sentry keeps of it (the
+   * socket files bound there).
+   */
+  shareKey?: string;
 }
 
 export interface SentryConfig {

@@ -8,7 +8,8 @@ import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CreatedInit, CreateRequest, ExecRequest, Platform } from '../platform/types';
-import type { Spec } from '../spec/types';
+import type { Process, Spec } from '../spec/types';
+import type { ExecRequestWire } from './control';
 import { readProcStat, signalVerified } from '../state/process';
 import { killAndWait } from '../runtime/processes';
 import type { CgroupRecord, ContainerRecord } from '../state/store';
@@ -56,7 +57,7 @@ function servedBySentry(dest: string): boolean {
 }
 
 /** The sentry's configuration for this container (pure: from the spec and the request). */
-export function sentryConfig(req: CreateRequest, spec: Spec, rootfs: string, strace: boolean): { cfg: SentryConfig; trees: GoferTree[] } {
+export function sentryConfig(req: Pick<CreateRequest, 'bundle' | 'console' | 'startFifo'>, spec: Spec, rootfs: string, strace: boolean): { cfg: SentryConfig; trees: GoferTree[] } {
   const p = spec.process;
   if (!p) throw new MoatError('EUSAGE', 'process: required by the sentry platform');
   if (p.terminal && !req.console) throw new MoatError('EUSAGE', 'process.terminal is set: a --console-socket is required');
@@ -261,18 +262,7 @@ export class SentryPlatform implements Platform {
     if (req.process.terminal) throw new MoatError('EUSAGE', 'exec: terminals are not supported by the sentry platform yet');
     if (req.executable !== undefined || req.stdin !== undefined) throw new MoatError('EUSAGE', 'hooks that run in the container are not supported by the sentry platform yet');
     const sock = controlSocketPath(stateDirOf(req.record));
-    const p = req.process;
-    const wire = {
-      type: 'exec',
-      args: p.args ?? [],
-      env: p.env ?? [],
-      cwd: p.cwd || '/',
-      uid: p.user?.uid ?? 0,
-      gid: p.user?.gid ?? 0,
-      groups: p.user?.additionalGids ?? [],
-      caps: capsToWire(capabilitySets(p.capabilities)),
-      ...(p.noNewPrivileges ? { noNewPrivs: true } : {}),
-    };
+    const wire = execWire(req.process);
     if (req.mode === 'create') return startExecRelay(sock, req.record.id, wire, req.stdio);
     // The given stdio (the SDK's pipes) or this moat's own; the sentry holds them from here on.
     const { first, exited, signal } = await execThroughSocket(sock, req.record.id, wire, req.stdio ?? [0, 1, 2]);
@@ -320,8 +310,28 @@ export class SentryPlatform implements Platform {
   }
 }
 
-/** Connect, hand over this process's stdio with the request, and follow the process to its exit. */
-export async function execThroughSocket(sock: string, id: string, wire: unknown, stdio: readonly [number, number, number] = [0, 1, 2]): Promise<{ first: number; exited: Promise<number>; signal(sig: number): void }> {
+/** An OCI process as the control socket's exec request (src/sentry/control.ts). */
+export function execWire(p: Process): ExecRequestWire {
+  return {
+    type: 'exec',
+    args: p.args ?? [],
+    env: p.env ?? [],
+    cwd: p.cwd || '/',
+    uid: p.user?.uid ?? 0,
+    gid: p.user?.gid ?? 0,
+    groups: p.user?.additionalGids ?? [],
+    caps: capsToWire(capabilitySets(p.capabilities)),
+    ...(p.noNewPrivileges ? { noNewPrivs: true } : {}),
+  };
+}
+
+/**
+ * Connect, hand over this process's stdio with the request, and follow the process to its exit.
+ * gone: the wait status when the sentry goes away without telling (default: as an exit 127).
+ */
+export async function execThroughSocket(sock: string, id: string, wire: unknown, stdio: readonly number[] = [0, 1, 2], gone = 0x7f00): Promise<{
+  first: number; exited: Promise<number>; signal(sig: number): void; signalLine(v: { signal: number; all?: boolean }): void; close(): void;
+}> {
   const conn = await connect(sock, id);
   const fd = socketFd(conn);
   ptraceSys().sendMsg(fd, Buffer.from(JSON.stringify(wire)), [...stdio]);
@@ -334,13 +344,14 @@ export async function execThroughSocket(sock: string, id: string, wire: unknown,
   const exited = (async () => {
     const last = await lines.next();
     conn.destroy();
-    const status = typeof last?.exit === 'number' ? last.exit : 0x7f00;
+    const status = typeof last?.exit === 'number' ? last.exit : gone;
     return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
   })();
-  const signal = (sig: number) => {
-    if (!conn.destroyed) conn.write(`${JSON.stringify({ signal: sig })}\n`);
+  const signalLine = (v: { signal: number; all?: boolean }) => {
+    if (!conn.destroyed) conn.write(`${JSON.stringify(v)}\n`);
   };
-  return { first: first.pid, exited, signal };
+  const signal = (sig: number) => signalLine({ signal: sig });
+  return { first: first.pid, exited, signal, signalLine, close: () => conn.destroy() };
 }
 
 /** What a sentry exec relay is told (as JSON on its fd 3). */
@@ -351,7 +362,7 @@ interface SentryRelayRequest {
 }
 
 /** `exec --detach`: a relay process (src/runtime/exec-relay.ts) starts the process and stands for it. */
-function startExecRelay(sock: string, id: string, wire: unknown, stdio?: readonly [number, number, number]): Promise<CreatedInit> {
+export function startExecRelay(sock: string, id: string, wire: unknown, stdio?: readonly [number, number, number]): Promise<CreatedInit> {
   const request: SentryRelayRequest = { sock, id, wire };
   return startRelay({
     command: 'sentry-exec-relay',
@@ -381,7 +392,7 @@ export function execRelayMain(): Promise<number> {
 const RELAYED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM'];
 
 /** The raw fd of a console handoff (a connected unix socket: an fd of ours, or a net.Socket). */
-function handoffFd(handoff: number | net.Socket): number {
+export function handoffFd(handoff: number | net.Socket): number {
   return typeof handoff === 'number' ? handoff : socketFd(handoff);
 }
 

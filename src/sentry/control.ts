@@ -1,8 +1,13 @@
-// The sentry's control socket: how `moat exec` starts another process in a running sandbox.
+// The sentry's control socket: how `moat exec` starts another process in a running sandbox, and
+// how the shim starts a pod's later containers in its sentry (control-container.ts).
 // One connection per exec: the client sends one message — a JSON request with its stdin, stdout
 // and stderr attached (SCM_RIGHTS) — and reads JSON lines back: {"pid":N} (or {"error":"…"}),
-// then {"exit":<wait status>} when the process has exited. The socket lives in the container's
-// state directory (mode 0700): only its owner can connect. Every field is validated.
+// then {"exit":<wait status>} when the process has exited. A `container` request (four fds: the
+// three and the container's gofer channel) is answered the same way for its init; the connection
+// then stands for the container: {"signal":N,"all":bool} lines signal it, and its close ends what
+// is left of it and its gofer. An exec may name a pod's container (`container`): it runs there.
+// The socket lives in the container's state directory (mode 0700): only its owner can connect.
+// Every field is validated.
 
 import * as fs from 'node:fs';
 import { errnoName } from './abi/errno';
@@ -12,20 +17,16 @@ import { ptraceSys, type PtraceSys } from './platform/ptrace/native';
 import { withSocketPath } from './socket-path';
 import { sendSignalToGroup } from './kernel/signals';
 import { FdTable, HostStreamFile } from './vfs';
-import { capsFromWire, type CapsWire } from './config';
+import { capsFromWire } from './config';
 import { initialCreds } from './kernel/creds';
+import { killThreadGroup } from './kernel/exit';
+import { PodContainer, processesOf } from './kernel/pod-container';
+import { PidNamespace } from './kernel/pidns';
+import { Vfs } from './vfs';
+import { containerRequestOf, type ContainerRequestWire } from './control-container';
+import { parseProcessFields, parseRequestJson } from './control-wire';
 
-export interface ExecRequestWire {
-  type: 'exec';
-  args: string[];
-  env: string[];
-  cwd: string;
-  uid: number;
-  gid: number;
-  groups: number[];
-  caps?: CapsWire;
-  noNewPrivs?: boolean;
-}
+export { parseExecRequest, type ExecRequestWire } from './control-wire';
 
 /** A host fd handed over by `moat exec`: closed with its last reference, unlike the sentry's own 0-2. */
 class DonatedStream extends HostStreamFile {
@@ -38,47 +39,13 @@ class DonatedStream extends HostStreamFile {
   }
 }
 
-const MAX_ARGS = 4096;
-
-function isStringArray(v: unknown, max: number): v is string[] {
-  return Array.isArray(v) && v.length <= max && v.every((s) => typeof s === 'string' && !s.includes('\0') && s.length < 131072);
-}
-
-function isId(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 0xffffffff;
-}
-
-export function parseExecRequest(raw: Buffer): ExecRequestWire | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw.toString('utf8'));
-  } catch {
-    return 'request: not JSON';
-  }
-  if (typeof v !== 'object' || v === null) return 'request: not an object';
-  const r = v as Record<string, unknown>;
-  if (r.type !== 'exec') return 'request.type: must be "exec"';
-  if (!isStringArray(r.args, MAX_ARGS) || r.args.length === 0) return 'request.args: a non-empty array of strings';
-  if (!isStringArray(r.env, MAX_ARGS)) return 'request.env: an array of strings';
-  if (typeof r.cwd !== 'string' || !r.cwd.startsWith('/')) return 'request.cwd: an absolute path';
-  if (!isId(r.uid) || !isId(r.gid)) return 'request.uid/gid: integers';
-  if (!Array.isArray(r.groups) || !r.groups.every(isId) || r.groups.length > 65536) return 'request.groups: an array of ids';
-  const out: ExecRequestWire = { type: 'exec', args: r.args, env: r.env, cwd: r.cwd, uid: r.uid, gid: r.gid, groups: r.groups as number[] };
-  if (r.caps !== undefined) {
-    const c = capsFromWire(r.caps, 'request.caps');
-    if (typeof c === 'string') return c;
-    out.caps = r.caps as CapsWire;
-  }
-  if (r.noNewPrivs !== undefined && typeof r.noNewPrivs !== 'boolean') return 'request.noNewPrivs: a boolean';
-  if (r.noNewPrivs === true) out.noNewPrivs = true;
-  return out;
-}
-
 export class ControlServer {
   private readonly n: PtraceSys;
   private readonly listenFd: number;
-  /** Connection of each exec'd process, by pid: its exit status goes there. */
-  private readonly waiting = new Map<number, number>();
+  /** Connection of each exec'd process: its exit status goes there. */
+  private readonly waiting = new Map<ThreadGroup, number>();
+  /** The pod's containers started here, by id, with the connection that stands for each. */
+  private readonly containers = new Map<string, { c: PodContainer; conn: number }>();
 
   constructor(private readonly kernel: Kernel, readonly path: string) {
     this.n = ptraceSys();
@@ -116,7 +83,18 @@ export class ControlServer {
       for (const fd of msg.fds) fs.closeSync(fd);
       fs.closeSync(c);
     };
-    const req = parseExecRequest(msg.data);
+    const json = parseRequestJson(msg.data);
+    if (typeof json !== 'string' && json.type === 'container') {
+      this.serveContainer(c, msg.fds, containerRequestOf(json));
+      return;
+    }
+    const req = typeof json === 'string' ? json : json.type !== 'exec' ? 'request.type: "exec" or "container"' : parseProcessFields(json);
+    const into = typeof req === 'string' || req.container === undefined ? undefined : this.containers.get(req.container);
+    if (typeof req !== 'string' && req.container !== undefined && !into) {
+      this.reply(c, { error: `request.container: no container ${JSON.stringify(req.container)} in this pod` });
+      closeAll();
+      return;
+    }
     if (typeof req === 'string' || msg.fds.length !== 3) {
       this.reply(c, { error: typeof req === 'string' ? req : 'exactly three fds (stdin, stdout, stderr) must be attached' });
       closeAll();
@@ -130,23 +108,94 @@ export class ControlServer {
     const creds = initialCreds(req.uid, req.gid, req.groups, typeof caps === 'string' ? undefined : caps, req.noNewPrivs === true);
     // argv[0] is found in the request's PATH, as the init's is.
     const searchPath = req.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-    const file = this.kernel.vfs.lookPath(req.args[0], searchPath, creds) ?? req.args[0];
-    const pid = this.kernel.spawnProcess({ file, argv: req.args, envp: req.env, cwd: req.cwd, files, creds });
+    const vfs = into?.c.vfs ?? this.kernel.vfs;
+    const file = vfs.lookPath(req.args[0], searchPath, creds) ?? req.args[0];
+    const pid = this.kernel.spawnProcess({ file, argv: req.args, envp: req.env, cwd: req.cwd, files, creds, ...(into ? { container: into.c } : {}) });
     if (pid < 0) {
       files.release();
       this.reply(c, { error: `exec ${JSON.stringify(req.args[0])}: ${errnoName(pid)}` });
       fs.closeSync(c);
       return;
     }
-    this.waiting.set(pid, c);
+    const tg = (into?.c.pidns ?? this.kernel.pidns).groups.get(pid)!;
+    this.waiting.set(tg, c);
     this.reply(c, { pid });
     // Afterwards the client may send {"signal":N} lines for the process (its relay got them).
     const pending = { text: '' };
-    this.kernel.watchHostCallback(c, () => this.readSignals(c, pid, pending));
+    this.kernel.watchHostCallback(c, () => this.readSignals(c, tg, pending));
+  }
+
+  /**
+   * A later container of the pod: its mount tree over its own gofer (fds[3]), its init started
+   * there. Nothing of it is left if anything fails (the gofer channel closed: the gofer exits).
+   */
+  private serveContainer(c: number, fds: number[], req: ContainerRequestWire | string): void {
+    const fail = (error: string, vfs?: Vfs) => {
+      this.reply(c, { error });
+      if (vfs) vfs.close();
+      for (const fd of fds) if (!vfs || fd !== fds[3]) fs.closeSync(fd);
+      fs.closeSync(c);
+    };
+    if (typeof req === 'string') return fail(req);
+    if (fds.length !== 4) return fail('exactly four fds (stdin, stdout, stderr, the gofer channel) must be attached');
+    if (this.containers.has(req.id)) return fail(`request.id: container ${JSON.stringify(req.id)} already exists in this pod`);
+    let vfs: Vfs;
+    try {
+      vfs = new Vfs({ rootfs: `(container ${req.id})`, goferFd: fds[3], readonly: req.readonlyRootfs, mounts: req.mounts, cpus: this.kernel.machine.size().cpus, podOf: this.kernel.vfs });
+    } catch (e) {
+      return fail(`container ${JSON.stringify(req.id)}: its root filesystem: ${(e as Error).message}`);
+    }
+    // CRI's PID namespace CONTAINER (Kubernetes' default): one of its own, its init is its pid 1;
+    // POD (shareProcessNamespace): the sandbox's, where the pause process is pid 1.
+    const pidns = req.sharePids ? this.kernel.pidns : new PidNamespace();
+    this.kernel.pidNamespaces.add(pidns);
+    const container = new PodContainer(req.id, vfs, pidns);
+    const files = new FdTable();
+    // A terminal: the pty slave read-write on all three, and the container's /dev/console.
+    const streams = [new DonatedStream(fds[0], req.terminal ? 2 : 0, 'stdin'), new DonatedStream(fds[1], req.terminal ? 2 : 1, 'stdout'), new DonatedStream(fds[2], req.terminal ? 2 : 1, 'stderr')];
+    for (const f of streams) files.install(f, false);
+    if (req.terminal && streams[0].isTty) vfs.setConsole(streams[0]);
+    const caps = req.caps ? capsFromWire(req.caps, 'request.caps') : undefined;
+    const creds = initialCreds(req.uid, req.gid, req.groups, typeof caps === 'string' ? undefined : caps, req.noNewPrivs === true);
+    const searchPath = req.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    const file = vfs.lookPath(req.args[0], searchPath, creds) ?? req.args[0];
+    const rlimits = new Map([...this.kernel.opts.rlimits].map(([k, v]) => [k, { ...v }]));
+    for (const r of req.rlimits) rlimits.set(r.resource, { cur: r.soft, max: r.hard });
+    const pid = this.kernel.spawnProcess({ file, argv: req.args, envp: req.env, cwd: req.cwd, files, creds, container, rlimits });
+    if (pid < 0) {
+      files.release();
+      this.reply(c, { error: `exec ${JSON.stringify(req.args[0])}: ${errnoName(pid)}` });
+      if (pidns !== this.kernel.pidns) this.kernel.pidNamespaces.delete(pidns);
+      vfs.close();
+      fs.closeSync(c);
+      return;
+    }
+    container.init = pidns.groups.get(pid);
+    this.containers.set(req.id, { c: container, conn: c });
+    this.reply(c, { pid });
+    const pending = { text: '' };
+    this.kernel.watchHostCallback(c, () => this.readSignals(c, container.init!, pending, container));
+  }
+
+  /** The shim let go of a container (its Delete, or the shim is gone): nothing of it is left. */
+  private releaseContainer(container: PodContainer): void {
+    const entry = this.containers.get(container.id);
+    if (!entry || entry.c !== container) return;
+    this.containers.delete(container.id);
+    this.kernel.watchHostCallback(entry.conn, undefined);
+    for (const tg of processesOf(container.pidns.groups.values(), container)) killThreadGroup(tg, 9);
+    // Its PID namespace goes with it (the sandbox's stays); zombies in it are reaped by their parents.
+    if (container.pidns !== this.kernel.pidns) this.kernel.pidNamespaces.delete(container.pidns);
+    try {
+      fs.closeSync(entry.conn);
+    } catch {
+      /* closed */
+    }
+    container.vfs.close();
   }
 
   /** {"signal":N} lines from an exec's client: to the exec'd process, as if from outside. */
-  private readSignals(c: number, pid: number, pending: { text: string }): void {
+  private readSignals(c: number, target: ThreadGroup, pending: { text: string }, container?: PodContainer): void {
     const buf = Buffer.alloc(4096);
     for (;;) {
       let n: number;
@@ -157,8 +206,9 @@ export class ControlServer {
         n = 0;
       }
       if (n === 0) {
-        // The client is gone; the process lives on (as runc exec's does).
+        // The client is gone; an exec'd process lives on (as runc exec's does); a container goes.
         this.kernel.watchHostCallback(c, undefined);
+        if (container) this.releaseContainer(container);
         return;
       }
       pending.text += buf.toString('utf8', 0, n);
@@ -169,22 +219,31 @@ export class ControlServer {
       const line = pending.text.slice(0, nl);
       pending.text = pending.text.slice(nl + 1);
       let sig: unknown;
+      let all: unknown;
       try {
-        sig = (JSON.parse(line) as { signal?: unknown }).signal;
+        ({ signal: sig, all } = JSON.parse(line) as { signal?: unknown; all?: unknown });
       } catch {
         continue;
       }
-      const tg = this.kernel.groups.get(pid);
-      if (typeof sig === 'number' && Number.isInteger(sig) && sig >= 1 && sig <= 64 && tg?.alive) {
-        sendSignalToGroup(tg, { signo: sig, code: 0, pid: 0, uid: 0 }, true);
-      }
+      if (typeof sig !== 'number' || !Number.isInteger(sig) || sig < 1 || sig > 64) continue;
+      // `all` (a container's kill --all): every process of the container.
+      const tgs = container && all === true ? processesOf(container.pidns.groups.values(), container) : [target];
+      for (const tg of tgs) if (tg?.alive) sendSignalToGroup(tg, { signo: sig, code: 0, pid: 0, uid: 0 }, true);
     }
   }
 
   private exited(tg: ThreadGroup, status: number): void {
-    const c = this.waiting.get(tg.tgid);
+    const member = tg.container?.init === tg ? this.containers.get(tg.container.id) : undefined;
+    if (member && member.c === tg.container) {
+      // A container's init: the container is over (as its PID namespace's init dying ends it);
+      // its connection stays, the shim's to close at Delete.
+      for (const other of processesOf(member.c.pidns.groups.values(), member.c)) if (other !== tg) killThreadGroup(other, 9);
+      this.reply(member.conn, { exit: status });
+      return;
+    }
+    const c = this.waiting.get(tg);
     if (c === undefined) return;
-    this.waiting.delete(tg.tgid);
+    this.waiting.delete(tg);
     this.kernel.watchHostCallback(c, undefined);
     this.reply(c, { exit: status });
     fs.closeSync(c);
@@ -195,5 +254,6 @@ export class ControlServer {
     fs.closeSync(this.listenFd);
     for (const c of this.waiting.values()) fs.closeSync(c);
     this.waiting.clear();
+    for (const { c } of [...this.containers.values()]) this.releaseContainer(c);
   }
 }

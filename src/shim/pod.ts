@@ -8,9 +8,9 @@ import type { VmRecord } from '../state/store';
 import { CRI_CONTAINER_TYPE, CRI_SANDBOX_ID } from '../vm/cri-annotations';
 import type { ShimTask } from './task';
 
-/** What a container is to its pod: CRI's annotations, on the vm platform only. */
+/** What a container is to its pod: CRI's annotations, on the vm and sentry platforms. */
 export function podRole(isolation: string, annotations: Record<string, string>): 'sandbox' | 'member' | undefined {
-  if (isolation !== 'vm') return undefined;
+  if (isolation !== 'vm' && isolation !== 'sentry') return undefined;
   const kind = annotations[CRI_CONTAINER_TYPE];
   return kind === 'sandbox' ? 'sandbox' : kind === 'container' ? 'member' : undefined;
 }
@@ -22,7 +22,7 @@ export function podRole(isolation: string, annotations: Record<string, string>):
 export function podVmOf(rt: Runtime, tasks: ReadonlyMap<string, ShimTask>, annotations: Record<string, string>): { vm: VmRecord; spec: Spec } | undefined {
   const sandboxId = annotations[CRI_SANDBOX_ID];
   const sandbox = sandboxId !== undefined ? tasks.get(sandboxId) : undefined;
-  if (!sandbox || sandbox.pod || sandbox.init.status !== 'running') return undefined;
+  if (!sandbox || sandbox.pod || sandbox.sentryMember || sandbox.init.status !== 'running') return undefined;
   const { handle, rec } = rt.open(sandbox.id);
   try {
     if (!rec.vm?.pod || rec.vm.guestPid === undefined) return undefined;

@@ -26,6 +26,8 @@ import type { TtrpcServer } from './ttrpc/server';
 
 /** The vm pod code, loaded by the first pod member (a native or sentry server never needs it). */
 const vmPod = () => import('../vm/pod');
+/** The sentry pod code, loaded by the first member of a sentry pod. */
+const sentryPod = () => import('./sentry-pod');
 
 const SERVICE = 'containerd.task.v2.Task';
 const STATUS = { created: 1, running: 2, stopped: 3, paused: 4 } as const;
@@ -141,7 +143,25 @@ export class TaskService {
       const bundle = loadBundle(bundleDir);
       const isolation = isolationFor(cfg, bundle.spec.annotations ?? {});
       const role = podRole(isolation, bundle.spec.annotations ?? {});
-      const podVm = role === 'member' ? podVmOf(this.rt, this.tasks, bundle.spec.annotations ?? {}) : undefined;
+      const podVm = role === 'member' && isolation === 'vm' ? podVmOf(this.rt, this.tasks, bundle.spec.annotations ?? {}) : undefined;
+      const podSentry = role === 'member' && isolation === 'sentry' ? (await sentryPod()).podSentryOf(this.rt, this.tasks, bundle.spec.annotations ?? {}) : undefined;
+      if (podSentry) {
+        // A container of a sentry pod: its gofer is ready; it runs in the pod's sentry from Start on.
+        init.io = openIo(init.paths);
+        try {
+          task.sentryMember = (await sentryPod()).createSentryMember(id, bundle, podSentry, cfg.strace === true);
+        } catch (err) {
+          init.io.abort();
+          throw err;
+        }
+        init.pid = podSentry.pid; // the pod's sentry runs it (as Kata's shim reports the VMM's pid)
+        this.tasks.set(id, task);
+        this.o.publisher.publish('TaskCreate', {
+          containerId: id, bundle: bundleDir, rootfs, checkpoint: '', pid: init.pid,
+          io: { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal },
+        });
+        return { pid: init.pid };
+      }
       if (podVm) {
         // A container of a vm pod: made ready in its pod's VM; it runs from Start on (src/vm/pod.ts).
         init.io = openIo(init.paths);
@@ -172,7 +192,7 @@ export class TaskService {
           preserveFds: 0,
           ...(io.stdio ? { stdio: io.stdio } : {}),
           ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
-          ...(role === 'sandbox' ? { podSandbox: true } : {}),
+          ...(role === 'sandbox' && isolation === 'vm' ? { podSandbox: true } : {}),
         });
       } catch (err) {
         io.abort();
@@ -219,6 +239,7 @@ export class TaskService {
     const task = this.task(r.id);
     if (r.execId) return this.startExec(task, this.proc(r.id, r.execId));
     if (task.pod) return this.startPodMember(task);
+    if (task.sentryMember) return this.startSentryMember(task);
     const { handle, rec } = this.rt.open(task.id);
     try {
       await this.rt.start(handle, rec);
@@ -259,6 +280,29 @@ export class TaskService {
     return { pid: init.pid };
   }
 
+  /** A container of a sentry pod: started in the pod's sentry over its control socket. */
+  private async startSentryMember(task: ShimTask): Promise<Msg> {
+    const init = task.init;
+    const m = task.sentryMember!;
+    if (init.status !== 'created') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${init.status}: it cannot be started again`);
+    const io = init.io!;
+    let started;
+    try {
+      started = await (await sentryPod()).startSentryMember(m, io);
+      // A Kill that came while it was starting has ended the task: it does not run on unseen.
+      if (init.status !== 'created') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} was killed while starting`);
+      io.launched();
+    } catch (err) {
+      io.abort();
+      (await sentryPod()).removeSentryMember(m); // the sentry ends what it started of it
+      throw err;
+    }
+    init.status = 'running';
+    void started.exited.then((code) => this.exited(task, init, code));
+    this.o.publisher.publish('TaskStart', { containerId: task.id, pid: init.pid });
+    return { pid: init.pid };
+  }
+
   private async exec(r: Msg): Promise<Msg> {
     const task = this.task(r.id);
     const execId = validateId(String(r.execId));
@@ -281,14 +325,15 @@ export class TaskService {
 
   private async startExec(task: ShimTask, p: ShimProcess): Promise<Msg> {
     if (p.status !== 'created') throw new RpcError(Code.FailedPrecondition, `process ${JSON.stringify(p.execId)} is ${p.status}: it cannot be started again`);
-    const opened = task.pod ? undefined : this.rt.open(task.id); // a pod member has no moat state
+    const opened = task.pod || task.sentryMember ? undefined : this.rt.open(task.id); // a pod member has no moat state
     p.io = openIo(p.paths);
     const io = p.io;
     let started;
     try {
       // The sentry's exec in `create` mode leaves a relay process that stands for the process on
       // the host (its pid, its exit status); the native executor does that in `run` mode.
-      started = task.pod ? await (await vmPod()).execInPodMember(task.pod, { ...p.spec!, terminal: p.paths.terminal }, {
+      started = task.sentryMember ? await (await sentryPod()).execInSentryMember(task.sentryMember, { ...p.spec!, terminal: p.paths.terminal }, io.stdio)
+      : task.pod ? await (await vmPod()).execInPodMember(task.pod, { ...p.spec!, terminal: p.paths.terminal }, {
         ...(io.stdio ? { stdio: io.stdio } : {}),
         ...(io.console ? { console: { handoff: io.console.handoff, rows: 0, cols: 0 } } : {}),
       }) : await this.rt.exec(opened!.handle, opened!.rec, { ...p.spec!, terminal: p.paths.terminal }, {
@@ -325,7 +370,7 @@ export class TaskService {
     const task = this.task(r.id);
     const p = this.proc(r.id, r.execId);
     let status: number = STATUS[p.status];
-    if (!r.execId && p.status !== 'stopped' && !task.pod) {
+    if (!r.execId && p.status !== 'stopped' && !task.pod && !task.sentryMember) {
       const { handle, rec } = this.rt.open(task.id);
       handle.release();
       const s = statusOf(rec);
@@ -358,6 +403,15 @@ export class TaskService {
       return {};
     }
     const task = this.task(r.id);
+    if (task.sentryMember) {
+      if (p.status === 'created' && signal !== 0) {
+        await this.exited(task, p, 128 + signal); // nothing of it runs yet: the signal ends it
+        return {};
+      }
+      if (p.status !== 'running' || !task.sentryMember.signal) throw new RpcError(Code.NotFound, `task ${JSON.stringify(r.id)}: process already finished`);
+      if (signal !== 0) task.sentryMember.signal(signal, Boolean(r.all));
+      return {};
+    }
     if (task.pod) {
       if (p.status === 'created' && signal !== 0) {
         // Nothing of it runs yet (a member runs from Start on): a signal ends it, as it would end
@@ -422,7 +476,7 @@ export class TaskService {
 
   private async pids(r: Msg): Promise<Msg> {
     const task = this.task(r.id);
-    if (task.pod) return { processes: task.init.status === 'running' ? [{ pid: task.init.pid }] : [] }; // its relay
+    if (task.pod || task.sentryMember) return { processes: task.init.status === 'running' ? [{ pid: task.init.pid }] : [] }; // its relay, the pod's sentry
     const { handle, rec } = this.rt.open(r.id);
     handle.release();
     const pids = statusOf(rec) === 'stopped' ? [] : loadPlatform(rec.platform).pids(rec) ?? [task.init.pid];
@@ -456,6 +510,7 @@ export class TaskService {
   /** Remove a task: its container (killed first when force), its rootfs mount, its stdio. */
   async destroy(task: ShimTask, force: boolean): Promise<void> {
     if (task.pod) return this.destroyPodMember(task, force);
+    if (task.sentryMember) return this.destroySentryMember(task, force);
     let opened;
     try {
       opened = this.rt.open(task.id);
@@ -500,6 +555,25 @@ export class TaskService {
     this.tasks.delete(task.id);
   }
 
+  /** A container of a sentry pod: killed (force) in the pod's sentry, its gofer gone, its rootfs unmounted. */
+  private async destroySentryMember(task: ShimTask, force: boolean): Promise<void> {
+    const init = task.init;
+    const m = task.sentryMember!;
+    if (init.status === 'running') {
+      if (!force) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is running: kill it first`);
+      m.signal?.(9, true);
+      const gone = await Promise.race([init.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref())]);
+      // Not gone (a sentry that does not answer): closing the connection ends it there all the same.
+      if (!gone) (await sentryPod()).removeSentryMember(m);
+      await init.exited;
+    }
+    (await sentryPod()).removeSentryMember(m);
+    if (task.mountedRootfs) await unmountRootfs(task.bundle);
+    init.io?.abort();
+    for (const p of task.execs.values()) p.io?.abort();
+    this.tasks.delete(task.id);
+  }
+
   /** The server is going away (SIGTERM): nothing it started is left behind. */
   async destroyAll(): Promise<void> {
     for (const t of [...this.tasks.values()]) {
@@ -523,5 +597,6 @@ export class TaskService {
 
 /** What a container of a vm pod does not have yet (its pod's VM is one host cgroup: see the sandbox). */
 function notInPod(task: ShimTask, what: string): void {
+  if (task.sentryMember) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)}: ${what} of a container in a sentry pod is not supported yet (its pod's sentry is the sandbox's)`);
   if (task.pod) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)}: ${what} of a container in a vm pod is not supported yet (its pod's VM is the sandbox's)`);
 }

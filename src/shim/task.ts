@@ -6,6 +6,7 @@ import type { Process } from '../spec/types';
 import type { CgroupRecord } from '../state/store';
 import type { PodMember } from '../vm/pod';
 import type { ProcessIo, IoPaths } from './stdio';
+import type { SentryMember } from './sentry-pod';
 
 export type ProcStatus = 'created' | 'running' | 'stopped';
 
@@ -43,4 +44,6 @@ export interface ShimTask {
   cgroups?: CgroupRecord;
   /** A container of a vm pod, run in its sandbox's VM (src/vm/pod.ts): no moat state of its own. */
   pod?: PodMember;
+  /** A container of a sentry pod, run in its sandbox's sentry (src/shim/sentry-pod.ts): no moat state of its own. */
+  sentryMember?: SentryMember;
 }

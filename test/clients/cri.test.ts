@@ -7,9 +7,10 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { after, before, test } from 'node:test';
 import { Matrix, type RuntimeName } from './helpers/compat';
-import { MOAT } from '../helpers/moat';
+import { MOAT, REPO } from '../helpers/moat';
 import { CONTAINERD, RUNC } from './helpers/containerd';
 import { BUSYBOX_IMAGE, CriClient, CriContainerd, readCgroupFile, removePodNetwork, writePodNetwork, type Handler } from './helpers/cri';
 import { processesMentioning, run, waitFor } from './helpers/daemons';
@@ -402,6 +403,230 @@ for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', 
   }, ['moat-shim']);
 }
 
+// ---- A pod in one sentry (docs/sentry.md#pods): moat-shim-sentry runs a pod's containers in its sandbox's sentry ----
+
+/** The host's sentry processes (node build/sentry.js <state dir>/sentry.json) of the shim's containers with these ids. */
+const sentriesOf = (ids: string[]) =>
+  processesMentioning('/run/moat-shim/k8s.io/').filter((pid) => {
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return args.some((a) => a.endsWith('build/sentry.js')) && args.some((a) => ids.some((id) => a.startsWith(`/run/moat-shim/k8s.io/${id}/`)));
+    } catch {
+      return false;
+    }
+  });
+/** Host processes whose parent is pid (a shim server's gofers). */
+const childrenOf = (pid: number, name: string) =>
+  fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => {
+    try {
+      const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(name) && alive(p);
+    } catch {
+      return false;
+    }
+  });
+const mountsUnder = (dir: string) => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(`${dir}/`));
+
+test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /dev/shm and localhost, exec, logs, stop, remove', { timeout: 300_000 }, async (t) => {
+  if (!started) return t.skip(matrix.unavailable || 'containerd did not start');
+  const t0 = Date.now();
+  const config = podConfig('moat');
+  config.metadata = { ...config.metadata, name: 'pod-sentry-two', uid: `${config.metadata.uid}-sentry-two` };
+  const emptyDir = path.join(c.daemon.dir, 'volumes', 'sentry-pod-data');
+  fs.mkdirSync(emptyDir, { recursive: true });
+  // A unix socket in the shared volume: a static program of the test's, run from the volume.
+  const peerSrc = path.join(REPO, 'test', 'clients', 'helpers', 'unix-peer.c');
+  const cc = spawnSync('gcc', ['-static', '-Os', '-s', '-o', path.join(emptyDir, 'unix-peer'), peerSrc], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, `gcc ${peerSrc}: ${cc.stderr}`);
+  const port = 20000 + (process.pid % 20000);
+  const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-shim-sentry' }, 120_000);
+  const ids: string[] = [podId];
+  try {
+    const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+    const container = (name: string, command: string[], namespaces: Record<string, string> = NAMESPACES) => ({
+      pod_sandbox_id: podId,
+      sandbox_config: config,
+      config: {
+        metadata: { name, attempt: 0 },
+        image: { image: img.image.id },
+        command,
+        working_dir: '/',
+        envs: [{ key: 'WHO', value: name }],
+        labels: { 'io.kubernetes.container.name': name, ...config.labels },
+        log_path: `${name}/0.log`,
+        mounts: [{ container_path: '/data', host_path: emptyDir }],
+        linux: { security_context: { namespace_options: namespaces } },
+      },
+    });
+    const { container_id: a } = await cri.rt('CreateContainer', container('server', ['sh', '-c',
+      `echo started $WHO; echo "written by server" > /data/from-server; echo shm-of-server > /dev/shm/x; mkdir -p /www; echo pong > /www/index.html; /data/unix-peer listen /data/app.sock & trap "exit 0" TERM; httpd -f -p 127.0.0.1:${port} -h /www & wait`]));
+    ids.push(a);
+    await cri.rt('StartContainer', { container_id: a }, 60_000);
+    const { container_id: b } = await cri.rt('CreateContainer', container('client', ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait']));
+    ids.push(b);
+    await cri.rt('StartContainer', { container_id: b }, 60_000);
+    for (const id of [a, b]) assert.equal((await status(id)).state, 'CONTAINER_RUNNING');
+    // ONE sentry serves the pod (the sandbox's); each container has its own gofer beside the sandbox's.
+    assert.equal(sentriesOf(ids).length, 1, 'one sentry process for the pod');
+    const server = processesMentioning(c.daemon.dir).find((pid) => {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return args.includes('serve') && args[args.indexOf('-id') + 1] === podId;
+    });
+    assert.ok(server, 'the pod\'s shim server');
+    assert.equal(childrenOf(server, 'moat-gofer').length, 3, 'a gofer each: the sandbox\'s and the two containers\'');
+
+    for (let i = 0; (await execSync(b, ['wget', '-qO-', `http://127.0.0.1:${port}/index.html`], 20)).exit_code !== 0; i++) {
+      if (i > 40) throw new Error('the server never listened on the pod\'s localhost');
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    const r = await execSync(b, ['sh', '-c', [
+      'cat /data/from-server',
+      `wget -qO- http://127.0.0.1:${port}/index.html`,
+      'cat /dev/shm/x',
+      '/data/unix-peer connect /data/app.sock',
+      'echo "written by client" > /data/from-client',
+      'echo $WHO',
+      'uname -r',
+      'ls /www 2>&1 || echo no-www',
+      'echo err >&2; exit 3',
+    ].join('; ')], 30);
+    assert.equal(r.exit_code, 3, r.stderr.toString());
+    const lines = r.stdout.toString().split('\n');
+    assert.deepEqual(lines.slice(0, 6), ['written by server', 'pong', 'shm-of-server', 'unix-ok', 'client', '6.1.0-moat-sentry'], 'a socket bound in the shared volume by one container is reached by the other');
+    assert.match(lines[6]!, /No such file or directory/, 'a root filesystem each: the server\'s /www is not the client\'s');
+    assert.equal(r.stderr.toString(), 'err\n');
+    assert.equal(fs.readFileSync(path.join(emptyDir, 'from-client'), 'utf8'), 'written by client\n', 'the host sees the write');
+
+    // A PID namespace each (CRI's CONTAINER, kubelet's default): each init is its own pid 1 and no
+    // container sees another's processes, so no /proc/<pid>/root of another's either.
+    const procs = async (id: string) => {
+      const out: string[] = (await execSync(id, ['sh', '-c', 'readlink /proc/self/ns/pid; for p in /proc/[0-9]*; do echo "${p#/proc/}: $(tr "\\0" " " < $p/cmdline)"; done'], 20)).stdout.toString().trim().split('\n');
+      return { ns: out[0], list: out.slice(1) };
+    };
+    const [pa, pb] = [await procs(a), await procs(b)];
+    assert.match(pa.ns!, /^pid:\[\d+\]$/);
+    assert.notEqual(pa.ns, pb.ns, 'a PID namespace per container');
+    assert.match(pa.list.find((l) => l.startsWith('1: ')) ?? '', /^1: sh -c echo started/, `the server's init is its pid 1: ${pa.list.join(' | ')}`);
+    assert.match(pb.list.find((l) => l.startsWith('1: ')) ?? '', /^1: sh -c trap/, `the client's init is its pid 1: ${pb.list.join(' | ')}`);
+    assert.ok(pa.list.some((l) => l.includes('httpd')) && !pb.list.some((l) => l.includes('httpd')), `the client does not see the server's processes: ${pb.list.join(' | ')}`);
+    // CRI's POD (shareProcessNamespace): the sandbox's PID namespace, where pause is pid 1 and, as
+    // on Linux, /proc/1/root is the pause container's root for a process allowed to look.
+    const { container_id: sharer } = await cri.rt('CreateContainer', container('sharer', ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'], { ...NAMESPACES, pid: 'POD' }));
+    ids.push(sharer);
+    await cri.rt('StartContainer', { container_id: sharer }, 60_000);
+    const shared = await execSync(sharer, ['sh', '-c', 'ls -d /proc/[0-9]* | wc -l; tr "\\0" " " < /proc/1/cmdline; echo; ls /proc/1/root'], 20);
+    assert.equal(shared.exit_code, 0, shared.stderr.toString());
+    const [count, init1, ...pauseRoot]: string[] = shared.stdout.toString().trim().split('\n');
+    assert.equal(init1!.trim(), '/pause', 'pid 1 of the pod\'s namespace: pause');
+    assert.ok(pauseRoot.includes('pause') && !pauseRoot.includes('bin'), `the pause container's root, through /proc/1/root: ${pauseRoot.join(' ')}`);
+    assert.ok(Number(count) >= 3, `pause, the sharer's init and its sleep at least: ${count}`);
+    assert.equal(sentriesOf(ids).length, 1, 'still one sentry');
+    await stopAndRemove(sharer);
+    // A container with a terminal: a pty whose slave the pod's sentry holds, relayed to containerd's log.
+    const ttyConfig = container('tty', ['sh', '-c', 'tty; echo tty-ok; trap "exit 0" TERM; sleep 3600 & wait']);
+    const { container_id: tty } = await cri.rt('CreateContainer', { ...ttyConfig, config: { ...ttyConfig.config, tty: true, stdin: true } });
+    ids.push(tty);
+    await cri.rt('StartContainer', { container_id: tty }, 60_000);
+    await waitFor('the tty container\'s log', () => {
+      try {
+        const log = fs.readFileSync(path.join(config.log_directory, 'tty', '0.log'), 'utf8');
+        return /stdout F \/dev\/(console|pts\/\d+)\r?$/m.test(log) && log.includes('tty-ok');
+      } catch {
+        return false;
+      }
+    }, 20_000);
+    await stopAndRemove(tty);
+    // A container that cannot start: the sentry's error, and its gofer gone with it.
+    const { container_id: bad } = await cri.rt('CreateContainer', container('broken', ['/no/such/program']));
+    await assert.rejects(cri.rt('StartContainer', { container_id: bad }, 60_000), /no such file|ENOENT/i);
+    await cri.rt('RemoveContainer', { container_id: bad });
+
+    await waitFor('the server\'s log', () => {
+      try {
+        return fs.readFileSync(path.join(config.log_directory, 'server', '0.log'), 'utf8').includes(' stdout F started server');
+      } catch {
+        return false;
+      }
+    }, 20_000);
+    await stopAndRemove(b);
+    assert.equal(childrenOf(server, 'moat-gofer').length, 2, 'the removed container\'s gofer is gone');
+    await stopAndRemove(a);
+    assert.equal(childrenOf(server, 'moat-gofer').length, 1, 'only the sandbox\'s gofer is left');
+    assert.equal(sentriesOf(ids).length, 1, 'the pod\'s sentry outlives its containers');
+  } finally {
+    await removePod(podId);
+  }
+  await waitFor('the pod\'s shim server to exit', () => !shimServerArgs().some((a) => a[a.indexOf('-id') + 1] === podId), 20_000);
+  assert.deepEqual(sentriesOf(ids), [], 'no sentry left');
+  for (const id of ids) assert.deepEqual(mountsUnder(path.join(c.daemon.dir, 'state')).filter((m) => m.includes(id)), [], `no mount of ${id} left`);
+  assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
+  t.diagnostic(`pod of two containers on one sentry: ${Date.now() - t0} ms`);
+});
+
+test('moat-shim-sentry: a SIGKILLed shim server of a sentry pod; containerd\'s delete path and RemovePodSandbox leave nothing', { timeout: 300_000 }, async (t) => {
+  if (!started) return t.skip(matrix.unavailable || 'containerd did not start');
+  const config = podConfig('moat');
+  config.metadata = { ...config.metadata, name: 'pod-sentry-kill9', uid: `${config.metadata.uid}-sentry-kill9` };
+  const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-shim-sentry' }, 120_000);
+  const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+  const { container_id: id } = await cri.rt('CreateContainer', {
+    pod_sandbox_id: podId,
+    sandbox_config: config,
+    config: { metadata: { name: 'app', attempt: 0 }, image: { image: img.image.id }, command: ['sleep', '3600'], log_path: 'app/0.log', linux: { security_context: { namespace_options: NAMESPACES } } },
+  });
+  await cri.rt('StartContainer', { container_id: id }, 60_000);
+  assert.equal(sentriesOf([podId, id]).length, 1, 'one sentry for the pod');
+  const server = processesMentioning(c.daemon.dir).find((pid) => {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.includes('serve') && args[args.indexOf('-id') + 1] === podId;
+  });
+  assert.ok(server, 'the pod\'s shim server');
+  const gofers = childrenOf(server, 'moat-gofer');
+  assert.equal(gofers.length, 2, 'the sandbox\'s gofer and the container\'s');
+  process.kill(server, 'SIGKILL');
+  // containerd sees the connection drop and runs `containerd-shim-moat-v2 delete` for each task.
+  const end = Date.now() + 60_000;
+  while ((await status(id)).state !== 'CONTAINER_EXITED') {
+    if (Date.now() > end) throw new Error('the container was not reported exited after its shim was killed');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await cri.rt('RemoveContainer', { container_id: id });
+  await removePod(podId);
+  await waitFor('the pod\'s sentry and gofers to go', () => sentriesOf([podId, id]).length === 0 && gofers.every((g) => !alive(g)), 30_000);
+  await waitFor('the pod\'s mounts and state to go', () => mountsUnder(path.join(c.daemon.dir, 'state')).filter((m) => m.includes(id) || m.includes(podId)).length === 0 && !fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 30_000);
+});
+
+test('moat-shim-sentry: the pod\'s sentry killed on the host; its containers are reported killed (137) and the pod leaves nothing', { timeout: 300_000 }, async (t) => {
+  if (!started) return t.skip(matrix.unavailable || 'containerd did not start');
+  const config = podConfig('moat');
+  config.metadata = { ...config.metadata, name: 'pod-sentry-gone', uid: `${config.metadata.uid}-sentry-gone` };
+  const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-shim-sentry' }, 120_000);
+  try {
+    const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+    const { container_id: id } = await cri.rt('CreateContainer', {
+      pod_sandbox_id: podId,
+      sandbox_config: config,
+      config: { metadata: { name: 'app', attempt: 0 }, image: { image: img.image.id }, command: ['sleep', '3600'], log_path: 'app/0.log', linux: { security_context: { namespace_options: NAMESPACES } } },
+    });
+    await cri.rt('StartContainer', { container_id: id }, 60_000);
+    const [sentry] = sentriesOf([podId, id]);
+    assert.ok(sentry, 'the pod\'s sentry');
+    process.kill(sentry, 'SIGKILL');
+    const end = Date.now() + 30_000;
+    let st;
+    while ((st = await status(id)).state !== 'CONTAINER_EXITED') {
+      if (Date.now() > end) throw new Error('the container was not reported exited after its sentry was killed');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(st.exit_code, 137, 'killed with its pod\'s sentry');
+    await cri.rt('RemoveContainer', { container_id: id });
+  } finally {
+    await removePod(podId);
+  }
+  await waitFor('the pod\'s shim server to exit', () => !shimServerArgs().some((a) => a[a.indexOf('-id') + 1] === podId), 20_000);
+  assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
+});
+
 // ---- A pod network: CNI bridge + host-local (Debian's containernetworking-plugins) ----
 
 // What kubelet asks for a pod on the pod network: the sandbox's network namespace, set up by CNI.
@@ -503,7 +728,7 @@ async function podNetworkCase(handler: Handler): Promise<void> {
     const fromHost = await httpGetRetry(`http://${a.ip}:8080/`);
     assert.equal(fromHost.status, 200, fromHost.body);
     assert.match(fromHost.body, /^hello from web on \S+\n$/);
-    if (handler === 'moat-sentry') assert.equal(fromHost.body, 'hello from web on 6.1.0-moat-sentry\n');
+    if (handler === 'moat-sentry' || handler === 'moat-shim-sentry') assert.equal(fromHost.body, 'hello from web on 6.1.0-moat-sentry\n');
     const b = await runNetworkPod(handler, 'client', 'trap "exit 0" TERM; sleep 3600 & wait', pods);
     netnses.push(b.netns);
     assert.notEqual(b.ip, a.ip);
@@ -537,6 +762,10 @@ async function podNetworkCase(handler: Handler): Promise<void> {
 matrix.case('pod network (CNI bridge + host-local): a pod serves TCP to the host and to another pod', (rt) => podNetworkCase(rt as Handler));
 
 matrix.case('moat-sentry handler on the pod network (CNI bridge + host-local): a pod serves TCP to the host and to another pod', () => podNetworkCase('moat-sentry'), ['moat']);
+
+// One sentry per pod (docs/sentry.md#pods-one-sentry-per-kubernetes-pod-issue-15): the pod's container
+// runs in its sandbox's sentry, which serves its sockets in the pod's network namespace.
+matrix.case('moat-shim-sentry handler (one sentry per pod) on the pod network (CNI bridge + host-local): a pod serves TCP to the host and to another pod', () => podNetworkCase('moat-shim-sentry'), ['moat-shim']);
 
 // One VM per pod (docs/vm.md#pods): the pod's container runs in its sandbox's VM, on the VM's NIC
 // (the pod's veth, through a tap): the same pod-network traffic as above. More in cri-vm-pod.test.ts.

@@ -131,8 +131,9 @@ function fileSource(info: MapSource['info']): MapSource {
 
 /** A process as exec would leave it: text and data of /bin/prog, a heap, a stack with argv and envp. */
 function spawn(parent: ThreadGroup | undefined, comm: string, argv: string[], envp: string[], creds: Credentials): Task {
-  const pid = kernel.allocPid();
+  const pid = kernel.pidns.allocPid();
   const tg = new ThreadGroup(pid, parent, new SignalHandlers(), parent ? SIGCHLD : 0, new Map());
+  tg.pidns = kernel.pidns;
   parent?.children.add(tg);
   const mm = new MemoryManager(platform, memory);
   mm.users = 1;
@@ -155,8 +156,8 @@ function spawn(parent: ThreadGroup | undefined, comm: string, argv: string[], en
   const t = new Task(kernel, pid, tg, mm, new FdTable(), fsContextAt('/home/u', 0o027), copyCreds(creds), comm);
   tg.leader = t;
   tg.tasks.add(t);
-  kernel.tasks.set(pid, t);
-  kernel.groups.set(pid, tg);
+  kernel.pidns.tasks.set(pid, t);
+  kernel.pidns.groups.set(pid, tg);
   return t;
 }
 
@@ -164,12 +165,12 @@ function spawn(parent: ThreadGroup | undefined, comm: string, argv: string[], en
 const init = spawn(undefined, 'init', ['/bin/prog', '-x'], ['PATH=/bin', 'HOME=/'], root);
 kernel.init = init.tg;
 init.state = 'running';
-const worker = new Task(kernel, kernel.allocPid(), init.tg, init.mm, init.files, init.fs, { ...root, groups: [...root.groups] }, 'worker');
+const worker = new Task(kernel, kernel.pidns.allocPid(), init.tg, init.mm, init.files, init.fs, { ...root, groups: [...root.groups] }, 'worker');
 init.mm.users++;
 init.files.refs++;
 init.fs.refs++;
 init.tg.tasks.add(worker);
-kernel.tasks.set(worker.tid, worker);
+kernel.pidns.tasks.set(worker.tid, worker);
 worker.state = 'blocked';
 init.files.install(new PathFile('/dev/null', 0), false);
 init.files.install(new PathFile('/etc/passwd', 0o2 | 0o100000), true);
@@ -192,7 +193,7 @@ exitTask(dying, 3 << 8);
 const reaped = spawn(shell.tg, 'gone', ['gone'], [], user);
 exitTask(reaped, 0);
 reaped.tg.reaped = true;
-kernel.groups.delete(reaped.pid);
+kernel.pidns.groups.delete(reaped.pid);
 
 const proc = procRoot(kernel, () => init);
 
@@ -509,7 +510,7 @@ test('limits, mounts, mountinfo, and the fixed per-process files', () => {
   ]);
   // A VFS that knows its mount ids gives mountinfo itself; /proc needs only a kernel's tables.
   const own = procRoot(
-    { tasks: kernel.tasks, groups: kernel.groups, bootTime: kernel.bootTime, hostname: 'h', domainname: 'd', machine: kernel.machine, vfs: { mountsText: () => MOUNTS, mountinfoText: () => '7 1 0:7 / / rw - tmpfs none rw' } },
+    { pidns: kernel.pidns, allTasks: () => kernel.allTasks(), allGroups: () => kernel.allGroups(), bootTime: kernel.bootTime, hostname: 'h', domainname: 'd', machine: kernel.machine, vfs: { mountsText: () => MOUNTS, mountinfoText: () => '7 1 0:7 / / rw - tmpfs none rw' } },
     () => init,
   );
   assert.equal(read('1/mountinfo', own), '7 1 0:7 / / rw - tmpfs none rw\n');
@@ -530,7 +531,7 @@ test('meminfo: a fixed total, free memory from the address spaces in use', () =>
   assert.equal(lines[0], 'MemTotal:        2097152 kB');
   for (const l of lines) assert.match(l, /^[A-Za-z_()0-9]+: +\d+( kB)?$/);
   let used = 0;
-  for (const tg of kernel.groups.values()) if (tg.alive) used += tg.leader.mm.file.allocated; // threads share init's
+  for (const tg of kernel.allGroups()) if (tg.alive) used += tg.leader.mm.file.allocated; // threads share init's
   assert.ok(used > 0);
   assert.equal(lines[1], `MemFree:${' '.repeat(8)}${String(2097152 - used / 1024).padStart(8)} kB`);
   assert.ok(text.includes('\nHugePages_Total:       0\n'));

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { test } from 'node:test';
 import { ENOEXEC } from '../../src/sentry/abi/errno';
 import { parseExecRequest } from '../../src/sentry/control';
+import { parseContainerRequest } from '../../src/sentry/control-container';
 import { parseElf, PT_LOAD } from '../../src/sentry/loader/elf';
 import { Registers, REG } from '../../src/sentry/platform/registers';
 
@@ -83,6 +84,42 @@ test('parseExecRequest accepts a well-formed exec and names the field of anythin
     assert.equal(typeof r, 'string', JSON.stringify(v));
     assert.match(r as string, re);
   }
+});
+
+test('parseContainerRequest (a pod container in the sentry) accepts a well-formed request and names the field of anything else', () => {
+  const ok = {
+    type: 'container', id: 'abc-1.x', args: ['sh'], env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, groups: [],
+    rlimits: [{ resource: 7, soft: 1024, hard: 4096 }], readonlyRootfs: false, sharePids: false,
+    mounts: [
+      { destination: '/data', tree: 1, readonly: false, writable: true, shareKey: '2049:1234' },
+      { destination: '/tmp/x', type: 'tmpfs', readonly: false, nosuid: true, nodev: true, noexec: false, options: 'size=64k', size: 65536, mode: 0o1777 },
+    ],
+  };
+  assert.deepEqual(parseContainerRequest(Buffer.from(JSON.stringify(ok))), ok);
+  const bad: Array<[unknown, RegExp]> = [
+    [{ ...ok, type: 'exec' }, /request\.type/],
+    [{ ...ok, id: '../x' }, /request\.id/],
+    [{ ...ok, id: 'x'.repeat(129) }, /request\.id/],
+    [{ ...ok, container: 'other' }, /request\.container/],
+    [{ ...ok, args: [] }, /request\.args/],
+    [{ ...ok, rlimits: [{ resource: 99, soft: 1, hard: 1 }] }, /request\.rlimits\[0\]/],
+    [{ ...ok, readonlyRootfs: 'no' }, /readonlyRootfs/],
+    [{ ...ok, sharePids: 1 }, /sharePids/],
+    [{ ...ok, mounts: [{ destination: 'rel', tree: 1, readonly: true }] }, /mounts\[0\]\.destination/],
+    [{ ...ok, mounts: [{ destination: '/d', tree: 0, readonly: true }] }, /mounts\[0\]\.tree/], // tree 0 is the rootfs
+    [{ ...ok, mounts: [{ destination: '/d', tree: 64, readonly: true }] }, /mounts\[0\]\.tree/],
+    [{ ...ok, mounts: [{ destination: '/d', type: 'proc', readonly: true }] }, /mounts\[0\]\.type/],
+    [{ ...ok, mounts: [{ ...ok.mounts[1], mode: 0o17777 }] }, /mounts\[0\]\.mode/],
+    [{ ...ok, mounts: [{ ...ok.mounts[0], shareKey: '../x' }] }, /mounts\[0\]\.shareKey/],
+  ];
+  for (const [v, re] of bad) {
+    const r = parseContainerRequest(Buffer.from(JSON.stringify(v)));
+    assert.equal(typeof r, 'string', JSON.stringify(v));
+    assert.match(r as string, re);
+  }
+  // An exec may name a pod's container; only an id.
+  assert.equal((parseExecRequest(Buffer.from(JSON.stringify({ type: 'exec', args: ['sh'], env: [], cwd: '/', uid: 0, gid: 0, groups: [], container: 'abc' }))) as { container?: string }).container, 'abc');
+  assert.match(String(parseExecRequest(Buffer.from(JSON.stringify({ type: 'exec', args: ['sh'], env: [], cwd: '/', uid: 0, gid: 0, groups: [], container: 'a/b' })))), /request\.container/);
 });
 
 test('Registers: unsigned, signed and negative values round-trip through the u64 layout', () => {

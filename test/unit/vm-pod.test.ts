@@ -52,7 +52,8 @@ test('which containers are a pod\'s: CRI\'s container-type, on the vm platform o
   assert.equal(podRole('vm', a('sandbox')), 'sandbox');
   assert.equal(podRole('vm', a('container')), 'member');
   assert.equal(podRole('vm', {}), undefined);
-  assert.equal(podRole('sentry', a('container')), undefined);
+  assert.equal(podRole('sentry', a('container')), 'member');
+  assert.equal(podRole('sentry', a('sandbox')), 'sandbox');
   assert.equal(podRole('native', a('sandbox')), undefined);
 });
 

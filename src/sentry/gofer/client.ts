@@ -80,6 +80,7 @@ export class GoferClient {
   private readonly enc: BufferEncoding;
   private seq = 0;
   private broken = false;
+  private disconnected = false;
   /** The fd that came with the last reply (OPEN's), or -1. */
   private received = -1;
   /** Round trips so far, per op (index: the op number). */
@@ -327,6 +328,18 @@ export class GoferClient {
   /** Forget h (and the gofer's fd behind it). Closing a bad handle is a no-op. */
   close(h: number): void {
     if (this.handleCall(OP_CLOSE, h) > 0) this.fail();
+  }
+
+  /** No further calls: the channel is closed, and the gofer exits on its EOF (a pod's container is gone). */
+  disconnect(): void {
+    if (this.disconnected) return;
+    this.disconnected = true;
+    this.broken = true;
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
   }
 
   // ---- the round trip ----

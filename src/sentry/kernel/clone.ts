@@ -62,11 +62,12 @@ export function doClone(t: Task, a: CloneArgs): number {
   const f = a.flags;
   const bad = cloneFlagsInvalid(f);
   if (bad !== 0) return bad;
-  if (k.tasks.size >= MAX_TASKS) return -EAGAIN;
+  const ns = t.pidns;
+  if (ns.tasks.size >= MAX_TASKS) return -EAGAIN;
   const nproc = t.tg.rlimits.get(6);
-  if (nproc && k.tasks.size >= nproc.cur) return -EAGAIN;
+  if (nproc && ns.tasks.size >= nproc.cur) return -EAGAIN;
 
-  const tid = k.allocPid();
+  const tid = ns.allocPid();
   let mm = t.mm;
   let hostTid: number;
   try {
@@ -108,10 +109,12 @@ export function doClone(t: Task, a: CloneArgs): number {
     tg.pgid = t.tg.pgid;
     tg.dumpable = t.tg.dumpable;
     tg.sid = t.tg.sid;
+    tg.container = t.tg.container;
+    tg.pidns = t.tg.pidns;
     parent.children.add(tg);
     if (parent === t.tg) tg.parentTask = t;
     tg.parentThread = parent === t.tg ? t.tid : parent.tgid;
-    k.groups.set(tid, tg);
+    ns.groups.set(tid, tg);
   }
   const files = f & CLONE_FILES ? t.files : t.files.fork();
   if (f & CLONE_FILES) t.files.refs++;
@@ -124,7 +127,7 @@ export function doClone(t: Task, a: CloneArgs): number {
   child.sigmask = t.sigmask;
   child.nice = t.nice;
   child.altStack = f & CLONE_VM && !(f & CLONE_VFORK) ? { sp: 0, size: 0, flags: 2 } : { ...t.altStack };
-  k.tasks.set(tid, child);
+  ns.tasks.set(tid, child);
   k.byHost.set(hostTid, child);
 
   // The child returns 0 from the same syscall, on its own stack and TLS if given.

@@ -36,7 +36,7 @@ export interface ExecOptions {
 export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8Array[], opts: ExecOptions = {}): number {
   const k = t.kernel;
   const firstExec = opts.firstExec ?? false;
-  let file: ExecFile | number = opts.file ?? k.vfs.openExec(t, path);
+  let file: ExecFile | number = opts.file ?? t.vfs.openExec(t, path);
   if (typeof file === 'number') return file;
   let execPath = path;
   // #! scripts.
@@ -70,7 +70,7 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     argv = [...newArgv, ...argv.slice(1)];
     file.close();
     execPath = interp;
-    file = k.vfs.openExec(t, interp);
+    file = t.vfs.openExec(t, interp);
     if (typeof file === 'number') return file === -ENOENT ? -ENOENT : file;
   }
   const exe = file;
@@ -95,7 +95,7 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     argv,
     envp,
     execfn: Buffer.from(path),
-    openInterp: (p) => k.vfs.openExec(t, p),
+    openInterp: (p) => t.vfs.openExec(t, p),
     creds,
     secure,
     ...(k.platform.vdso ? { vdso: k.platform.vdso.base } : {}),

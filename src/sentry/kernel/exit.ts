@@ -63,7 +63,7 @@ export function exitTask(t: Task, status: number): void {
     futexWake(k, futexKey(mm, t.clearChildTid, true), 1, 0xffffffff);
   }
   tg.tasks.delete(t);
-  k.tasks.delete(t.tid);
+  t.pidns.tasks.delete(t.tid);
   parentThreadExited(t);
   releaseAddressSpace(t, mm, !wasRunning);
   t.files.release();
@@ -73,7 +73,7 @@ export function exitTask(t: Task, status: number): void {
     t.vforkParent = undefined;
   }
   if (tg.tasks.size === 0) groupExited(tg, tg.exiting ?? status);
-  else if (t === tg.leader) k.tasks.set(t.tid, t); // the leader's id stays until the group ends
+  else if (t === tg.leader) t.pidns.tasks.set(t.tid, t); // the leader's id stays until the group ends
 }
 
 /**
@@ -116,7 +116,7 @@ export function exitThreadForExec(other: Task): void {
   exitRobustList(other);
   piOwnerExited(other);
   other.tg.tasks.delete(other);
-  k.tasks.delete(other.tid);
+  other.pidns.tasks.delete(other.tid);
   releaseAddressSpace(other, other.mm, !wasRunning);
   other.files.release();
   other.fs.release();
@@ -136,13 +136,15 @@ function groupExited(tg: ThreadGroup, status: number): void {
   const k = tg.leader.kernel;
   tg.exitStatus = status;
   deleteAllTimers(tg);
-  k.tasks.delete(tg.tgid);
+  tg.pidns.tasks.delete(tg.tgid);
   if (tg === k.init) {
     k.initExited(status);
     return;
   }
-  // Orphans go to init.
-  const init = k.init;
+  // Orphans go to their PID namespace's init; a dying namespace's (its init is what exits) to the
+  // sandbox's, which reaps them once they are killed (control.ts ends such a container).
+  const nsInit = tg.pidns.init;
+  const init = nsInit && nsInit !== tg && nsInit.alive ? nsInit : k.init;
   for (const c of tg.children) {
     c.parent = init;
     c.parentTask = undefined;
@@ -177,12 +179,11 @@ function groupExited(tg: ThreadGroup, status: number): void {
 
 /** wait4 took it (or nobody will: account false): the pid is free again. */
 export function reap(tg: ThreadGroup, account = true): void {
-  const k = tg.leader.kernel;
   tg.reaped = true;
   tg.parent?.children.delete(tg);
   if (tg.parent && account) {
     tg.parent.childCpuNs += tg.deadCpuNs + tg.childCpuNs;
     tg.parent.childTicks = nsToTicks(tg.parent.childCpuNs);
   }
-  k.groups.delete(tg.tgid);
+  tg.pidns.groups.delete(tg.tgid);
 }

@@ -81,7 +81,7 @@ export function piLock(t: Task, addr: number, key: string, deadline: number, try
       continue;
     }
     if (owner === t.tid) return -EDEADLK;
-    const ot = k.tasks.get(owner);
+    const ot = t.pidns.tasks.get(owner);
     if (!ot || ot.state === 'dead') return -ESRCH;
     if (trylock) return -EAGAIN;
     const nv = (v | FUTEX_WAITERS) >>> 0;

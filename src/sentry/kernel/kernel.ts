@@ -25,6 +25,8 @@ import { emulateVsyscall } from './vsyscall';
 import { ptraceSyscallEnter, ptraceSyscallExit } from './ptrace';
 import { SignalHandlers, Task, ThreadGroup, BLOCK, type Credentials, type Rlimit } from './task';
 import { Machine } from './machine';
+import { PodContainer } from './pod-container';
+import { PidNamespace } from './pidns';
 
 /** The host fds the platform watches at once (sentry.c MAX_WATCH). */
 const MAX_WATCHED_FDS = 4096;
@@ -46,9 +48,10 @@ export interface KernelOptions {
 }
 
 export class Kernel {
-  readonly tasks = new Map<number, Task>();
   readonly byHost = new Map<number, Task>();
-  readonly groups = new Map<number, ThreadGroup>();
+  /** The sandbox's PID namespace; a pod's later containers may have their own (pidNamespaces). */
+  readonly pidns = new PidNamespace(true);
+  readonly pidNamespaces = new Set<PidNamespace>([this.pidns]);
   readonly platform: PtracePlatform;
   readonly vfs: Vfs;
   readonly bootTime = performance.now();
@@ -56,13 +59,14 @@ export class Kernel {
   readonly machine: Machine;
   hostname: string;
   domainname = '(none)';
-  private nextPid = 1;
   private readonly ready: Task[] = [];
   private readonly sleepers = new Set<Task>();
   /** Host fds some parked task waits on, and who. */
   private readonly hostWatch = new Map<number, Set<Task>>();
   private watchDirty = false;
   init: ThreadGroup | undefined;
+  /** The sandbox's container (the sentry's own config): its mount tree is opts.vfs. */
+  readonly sandbox: PodContainer;
   /** The init's wait status once it is gone: the container's exit. */
   private result: number | undefined;
 
@@ -71,11 +75,16 @@ export class Kernel {
     this.vfs = opts.vfs;
     this.hostname = opts.hostname;
     this.machine = opts.machine ?? new Machine();
+    this.sandbox = new PodContainer('', opts.vfs, this.pidns);
   }
 
-  allocPid(): number {
-    while (this.tasks.has(this.nextPid) || this.groups.has(this.nextPid)) this.nextPid = this.nextPid >= 4194304 ? 2 : this.nextPid + 1;
-    return this.nextPid++;
+  /** Every live task of every PID namespace (what is global in Linux: /proc/stat, loadavg, sysinfo). */
+  *allTasks(): IterableIterator<Task> {
+    for (const ns of this.pidNamespaces) yield* ns.tasks.values();
+  }
+
+  *allGroups(): IterableIterator<ThreadGroup> {
+    for (const ns of this.pidNamespaces) yield* ns.groups.values();
   }
 
   newMemoryManager(): MemoryManager {
@@ -92,26 +101,36 @@ export class Kernel {
    * A new process with no parent in the sandbox (the init, or one `moat exec` starts): returns its
    * pid or -errno (then nothing is left of it).
    */
-  spawnProcess(o: { file: string; argv: string[]; envp: string[]; cwd: string; files: FdTable; init?: boolean; creds?: Credentials }): number {
-    const pid = this.allocPid();
-    const tg = new ThreadGroup(pid, undefined, new SignalHandlers(), 0, new Map([...this.opts.rlimits].map(([k, v]) => [k, { ...v }])));
+  spawnProcess(o: {
+    file: string; argv: string[]; envp: string[]; cwd: string; files: FdTable; init?: boolean; creds?: Credentials;
+    /** The pod's container it belongs to (default: the sandbox's); rlimits: its own (default: the sandbox's). */
+    container?: PodContainer; rlimits?: Map<number, Rlimit>;
+  }): number {
+    const ns = o.container?.pidns ?? this.pidns;
+    const pid = ns.allocPid();
+    const container = o.container ?? this.sandbox;
+    const tg = new ThreadGroup(pid, undefined, new SignalHandlers(), 0, new Map([...(o.rlimits ?? this.opts.rlimits)].map(([k, v]) => [k, { ...v }])));
+    tg.container = container;
+    tg.pidns = ns;
     // No stub yet: execTask builds the program's address space in a stub of its own.
     const mm = this.newMemoryManager();
     mm.users = 1;
     const creds = o.creds ?? this.opts.creds;
-    const t = new Task(this, pid, tg, mm, o.files, this.vfs.initialFsContext(o.cwd), copyCreds(creds), 'init');
+    const t = new Task(this, pid, tg, mm, o.files, container.vfs.initialFsContext(o.cwd), copyCreds(creds), 'init');
     tg.leader = t;
     tg.tasks.add(t);
-    this.tasks.set(pid, t);
-    this.groups.set(pid, tg);
+    ns.tasks.set(pid, t);
+    ns.groups.set(pid, tg);
     if (o.init) this.init = tg;
+    if (!ns.init) ns.init = tg;
     const enc = (s: string) => Buffer.from(s);
     const r = execTask(t, o.file, o.argv.map(enc), o.envp.map(enc), { firstExec: true });
     if (r < 0) {
       mm.destroy();
-      this.tasks.delete(pid);
-      this.groups.delete(pid);
+      ns.tasks.delete(pid);
+      ns.groups.delete(pid);
       if (o.init) this.init = undefined;
+      if (ns.init === tg) ns.init = undefined;
       return r;
     }
     t.state = 'ready';
@@ -422,7 +441,7 @@ export class Kernel {
     const strace = this.opts.strace;
     const entered = strace ? straceEnter(t, nr) : '';
     const buf = strace ? straceBuffer(t, nr) : 0;
-    const gofer = strace ? this.vfs.client.calls.slice() : undefined;
+    const gofer = strace ? t.vfs.client.calls.slice() : undefined;
     // int $0x80 / sysenter: the 32-bit ABI, which the sentry does not offer (numbers differ).
     const rip = t.regs.get(REG.rip);
     const b0 = t.mm.byteAt(rip - 2);
@@ -442,7 +461,7 @@ export class Kernel {
     t.dropBlockState();
     t.interruptResult = -ERESTARTSYS;
     t.wakeOnSignal = false;
-    if (strace) strace(straceExit(t, nr, entered, r, buf) + goferNote(gofer!, this.vfs.client.calls));
+    if (strace) strace(straceExit(t, nr, entered, r, buf) + goferNote(gofer!, t.vfs.client.calls));
     if ((t.state as string) === 'blocked') return;
     if (r === -ERESTARTSYS && !t.hasDeliverableSignal()) r = -EINTR;
     t.retval = r;
@@ -479,7 +498,7 @@ export class Kernel {
       const fg = this.terminalForeground?.() ?? 0;
       if (fg > 0 && (sig === 2 || sig === 3 || sig === 20 || sig === 28)) {
         let sent = false;
-        for (const tg of [...this.groups.values()]) {
+        for (const tg of [...this.init.pidns.groups.values()]) {
           if (tg.alive && tg.pgid === fg) {
             sendSignalToGroup(tg, { signo: sig, code: 0x80, pid: 0, uid: 0 }, tg === this.init);
             sent = true;
@@ -497,8 +516,8 @@ export class Kernel {
   /** The init exited: the container is done; every other process goes with it. */
   initExited(status: number): void {
     this.result = status;
-    for (const tg of this.groups.values()) if (tg.alive && tg !== this.init) killThreadGroup(tg, SIGKILL);
-    for (const t of [...this.tasks.values()]) if (t.state !== 'dead') exitTask(t, SIGKILL);
+    for (const tg of [...this.allGroups()]) if (tg.alive && tg !== this.init) killThreadGroup(tg, SIGKILL);
+    for (const t of [...this.allTasks()]) if (t.state !== 'dead') exitTask(t, SIGKILL);
   }
 
   /** Remove from the scheduler (the task died). */
@@ -510,6 +529,6 @@ export class Kernel {
   }
 
   shutdown(): void {
-    for (const t of [...this.tasks.values()]) if (t.state !== 'dead') exitTask(t, SIGKILL);
+    for (const t of [...this.allTasks()]) if (t.state !== 'dead') exitTask(t, SIGKILL);
   }
 }

@@ -172,6 +172,6 @@ export function ptraceAttachStop(t: Task): void {
   }
   const info = { signo: SIGSTOP, code: 0, pid: t.tracer?.tg.tgid ?? 0, uid: t.tracer?.creds.uid ?? 0 };
   // The kernel's own SIGSTOP (SEND_SIG_PRIV): the sandbox's init takes it too, as from outside.
-  if (t.tg === t.kernel.init) sendSignalToGroup(t.tg, info, true);
+  if (t.tg === (t.tg.pidns?.init ?? t.kernel.init)) sendSignalToGroup(t.tg, info, true);
   else sendSignalToTask(t, info);
 }

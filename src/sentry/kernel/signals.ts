@@ -24,7 +24,7 @@ function ignored(tg: ThreadGroup, sig: number): boolean {
 
 /** Whether pid 1 of the container takes this signal (it has no default actions, like Linux's init). */
 function initTakes(tg: ThreadGroup, sig: number, fromOutside: boolean, target: Task = tg.leader): boolean {
-  if (tg !== tg.leader.kernel.init) return true;
+  if (tg !== (tg.pidns?.init ?? tg.leader.kernel.init)) return true; // its PID namespace's init
   if (sig === SIGKILL || sig === SIGSTOP) return fromOutside;
   // A blocked signal is queued even for init (Linux's sig_ignored looks at the mask first): it may
   // be taken by sigwait or a signalfd; delivered with the default action, it is dropped.
@@ -37,7 +37,7 @@ function initTakes(tg: ThreadGroup, sig: number, fromOutside: boolean, target: T
 
 /** A signal init took only because it was blocked (its action is the default): marked, to drop at delivery. */
 function markInit(tg: ThreadGroup, info: SigInfo): SigInfo {
-  if (tg !== tg.leader.kernel.init || info.signo === SIGKILL || info.signo === SIGSTOP || tg.handlers.actions[info.signo].handler !== SIG_DFL) return info;
+  if (tg !== (tg.pidns?.init ?? tg.leader.kernel.init) || info.signo === SIGKILL || info.signo === SIGSTOP || tg.handlers.actions[info.signo].handler !== SIG_DFL) return info;
   return { ...info, toInitBlocked: true };
 }
 

@@ -3,10 +3,12 @@
 
 import type { MemoryManager } from '../mm/mm';
 import { Registers } from '../platform/registers';
-import type { FdTable, FsContext } from '../vfs';
+import type { FdTable, FsContext, Vfs } from '../vfs';
 import type { Credentials } from './creds';
 import type { Kernel } from './kernel';
 import type { PtraceStop } from './ptrace';
+import type { PodContainer } from './pod-container';
+import type { PidNamespace } from './pidns';
 import { type SigAction, type SigInfo, sigbit, SIG_DFL } from './signal-types';
 import { WaitQueue, type Waiter } from './waitqueue';
 
@@ -78,6 +80,13 @@ export class ThreadGroup {
   /** Its leader was traced by its parent when it exited: the zombie is still the tracer's to wait for. */
   tracedAtExit = false;
   vforkDone = new WaitQueue();
+  /**
+   * The container of the pod this process belongs to (kernel/pod-container.ts): its mount tree.
+   * Set when the process is made (spawnProcess, clone) and inherited by its children.
+   */
+  container!: PodContainer;
+  /** Its PID namespace: the numbers it sees (its pids, pgids, sids) are that namespace's. */
+  pidns!: PidNamespace;
 
   constructor(
     readonly tgid: number,
@@ -191,6 +200,16 @@ export class Task implements Waiter {
 
   get pid(): number {
     return this.tg.tgid;
+  }
+
+  /** Its PID namespace (its thread group's). */
+  get pidns(): PidNamespace {
+    return this.tg.pidns;
+  }
+
+  /** The mount tree this task sees (its container's: Linux's mount namespace). */
+  get vfs(): Vfs {
+    return this.tg.container?.vfs ?? this.kernel.vfs;
   }
 
   // ---- syscall arguments (x86-64: rdi rsi rdx r10 r8 r9) ----

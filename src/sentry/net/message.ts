@@ -254,7 +254,7 @@ function takeCreds(t: Task, data: Uint8Array, scm: Scm): number {
   if (c.pid !== t.pid && !capable(cr, CAP_SYS_ADMIN)) return -EPERM;
   if (![cr.uid, cr.euid, cr.suid].includes(c.uid) && !capable(cr, CAP_SETUID)) return -EPERM;
   if (![cr.gid, cr.egid, cr.sgid].includes(c.gid) && !capable(cr, CAP_SETGID)) return -EPERM;
-  if (c.pid <= 0 || !(t.kernel.tasks.has(c.pid) || t.kernel.groups.has(c.pid))) return -ESRCH;
+  if (c.pid <= 0 || !(t.pidns.tasks.has(c.pid) || t.pidns.groups.has(c.pid))) return -ESRCH;
   scm.creds = c;
   return 0;
 }

@@ -4,6 +4,7 @@
 // pipes and FIFOs now, sockets when they come.
 
 import type { Kernel } from '../kernel/kernel';
+import type { PidNamespace } from '../kernel/pidns';
 import { sendSignalToGroup, sendSignalToTask } from '../kernel/signals';
 import type { Waiter } from '../kernel/waitqueue';
 import { O_ASYNC, POLLIN, POLLOUT } from './constants';
@@ -29,6 +30,8 @@ export interface AsyncOwner {
 
 interface AsyncRecord extends AsyncOwner {
   waiter: Waiter;
+  /** The PID namespace the owner's id is a number of (the setter's). */
+  ns: PidNamespace;
   /** The fd O_ASYNC was turned on through (Linux's fasync_struct fa_fd): si_fd; undefined while off. */
   fd: number | undefined;
 }
@@ -43,7 +46,7 @@ export function asyncOwner(f: FileDescription): AsyncOwner {
 function record(k: Kernel, f: FileDescription): AsyncRecord {
   let o = owners.get(f);
   if (!o) {
-    const rec: AsyncRecord = { type: F_OWNER_PID, id: 0, signal: 0, fd: undefined, waiter: { wake: () => signalOwner(k, f) } };
+    const rec: AsyncRecord = { type: F_OWNER_PID, id: 0, signal: 0, fd: undefined, ns: k.pidns, waiter: { wake: () => signalOwner(f) } };
     owners.set(f, rec);
     f.waitQueue.add(rec.waiter);
     o = rec;
@@ -52,8 +55,8 @@ function record(k: Kernel, f: FileDescription): AsyncRecord {
 }
 
 /** F_SETOWN/F_SETOWN_EX/F_SETSIG: change the owner or the signal; from then on changes signal it. */
-export function setAsyncOwner(k: Kernel, f: FileDescription, change: Partial<AsyncOwner>): void {
-  Object.assign(record(k, f), change);
+export function setAsyncOwner(k: Kernel, f: FileDescription, change: Partial<AsyncOwner>, ns: PidNamespace = k.pidns): void {
+  Object.assign(record(k, f), change, change.id !== undefined ? { ns } : {});
 }
 
 /**
@@ -66,11 +69,11 @@ export function setAsyncFd(k: Kernel, f: FileDescription, fd: number | undefined
 }
 
 /** Is there a task, process, process group or session with this id (Linux's find_vpid)? */
-export function idInUse(k: Kernel, id: number): boolean {
+export function idInUse(ns: PidNamespace, id: number): boolean {
   if (id <= 0) return false;
-  const t = k.tasks.get(id);
+  const t = ns.tasks.get(id);
   if (t && t.state !== 'dead') return true;
-  for (const tg of k.groups.values()) if (tg.alive && (tg.pgid === id || tg.sid === id)) return true;
+  for (const tg of ns.groups.values()) if (tg.alive && (tg.pgid === id || tg.sid === id)) return true;
   return false;
 }
 
@@ -86,7 +89,7 @@ export function notifyQuietly(f: FileDescription): void {
   }
 }
 
-function signalOwner(k: Kernel, f: FileDescription): void {
+function signalOwner(f: FileDescription): void {
   if (quiet) return;
   const o = owners.get(f);
   if (!o || o.id === 0 || o.fd === undefined || !(f.flags & O_ASYNC)) return;
@@ -97,12 +100,12 @@ function signalOwner(k: Kernel, f: FileDescription): void {
     ? { signo: o.signal, code: out ? POLL_OUT : POLL_IN, band: out ? BAND_OUT : BAND_IN, fd: o.fd }
     : { signo: SIGIO, code: SI_KERNEL, pid: 0, uid: 0 };
   if (o.type === F_OWNER_TID) {
-    const t = k.tasks.get(o.id);
+    const t = o.ns.tasks.get(o.id);
     if (t && t.state !== 'dead') sendSignalToTask(t, info);
   } else if (o.type === F_OWNER_PID) {
-    const tg = k.groups.get(o.id);
+    const tg = o.ns.groups.get(o.id);
     if (tg?.alive) sendSignalToGroup(tg, info);
   } else {
-    for (const tg of [...k.groups.values()]) if (tg.alive && tg.pgid === o.id) sendSignalToGroup(tg, info);
+    for (const tg of [...o.ns.groups.values()]) if (tg.alive && tg.pgid === o.id) sendSignalToGroup(tg, info);
   }
 }

@@ -39,6 +39,7 @@ import { ProcFs } from './procfs';
 import { isSymlink, step, Walk, type PathCtx } from './resolve';
 import { makeSysFs } from './sysfs';
 import { TmpFs } from './tmpfs/tmpfs';
+import { LocalNodes } from './gofer/local-node';
 import type { BindMountConfig } from '../config';
 import type { TmpfsMountConfig } from '../tmpfs-mount';
 
@@ -54,6 +55,12 @@ export interface VfsOptions {
   mounts: VfsMount[];
   /** CPUs of the machine at start (sysfs's cpu/online); default one. */
   cpus?: number;
+  /**
+   * Another container of the same pod (kernel/pod-container.ts): this tree shares its /dev/shm
+   * (POSIX shared memory is the pod's, as Kubernetes mounts the sandbox's shm into every
+   * container) and its notion of the caller (one kernel, one syscall at a time).
+   */
+  podOf?: Vfs;
 }
 
 export interface ExecFile extends ExecSource {
@@ -84,13 +91,19 @@ export class Vfs {
   readonly client: GoferClient;
   readonly rootMount: Mount;
   readonly root: Location;
-  /** The task doing the current path operation (what /proc/self names). */
-  caller: Task | undefined;
+  /** The task doing the current path operation (what /proc/self names): one for the whole pod. */
+  private readonly callerRef: { t: Task | undefined };
+  /** The pod's /dev/shm (shared by every container of the pod). */
+  shm!: FileSystem;
+  /** The pod's shared volumes' socket files, by the host directory's identity (BindMountConfig.shareKey). */
+  private readonly sharedLocals: Map<string, LocalNodes>;
   /** The container's terminal (/dev/tty), if it has one. */
   console: FileDescription | undefined;
 
   constructor(readonly opts: VfsOptions) {
     if (opts.goferFd < 0) throw new Error('sentry VFS: no gofer channel (goferFd < 0)');
+    this.callerRef = opts.podOf ? opts.podOf.callerRef : { t: undefined };
+    this.sharedLocals = opts.podOf ? opts.podOf.sharedLocals : new Map();
     this.client = new GoferClient(opts.goferFd, { names: 'latin1' });
     // The rootfs is the sandbox's alone (runsc's default --file-access=exclusive): its lookups are kept.
     const rootfs = new OverlayFs(new GoferFs(this.client, 0, false, true).root.inode);
@@ -100,6 +113,14 @@ export class Vfs {
     for (const m of opts.mounts) this.bundleMount(m);
   }
 
+  get caller(): Task | undefined {
+    return this.callerRef.t;
+  }
+
+  set caller(t: Task | undefined) {
+    this.callerRef.t = t;
+  }
+
   private defaultMounts(): void {
     const hidden = { nosuid: true, nodev: true, noexec: true };
     const proc = new ProcFs(() => procRoot(this.caller!.kernel, () => this.caller!));
@@ -107,8 +128,11 @@ export class Vfs {
     this.mountAt('/dev', makeDevFs(), flags({ nosuid: true }), 'tmpfs', 'size=65536k,mode=755');
     // Always there, as Docker gives one (shm_open, sem_open); a bundle tmpfs at /dev/shm sets its options.
     const shm = this.opts.mounts.find((m): m is TmpfsMountConfig => m.type === 'tmpfs' && normalize(m.destination) === '/dev/shm');
-    if (shm) this.mountTmpfs('/dev/shm', shm, 'shm');
-    else this.mountAt('/dev/shm', new TmpFs({ limit: MIB64 }), flags(hidden), 'shm', 'size=65536k');
+    if (this.opts.podOf) {
+      this.shm = this.opts.podOf.shm;
+      this.mountAt('/dev/shm', this.shm, flags(hidden), 'shm', 'size=65536k');
+    } else if (shm) this.shm = this.mountTmpfs('/dev/shm', shm, 'shm');
+    else this.mountAt('/dev/shm', (this.shm = new TmpFs({ limit: MIB64 })), flags(hidden), 'shm', 'size=65536k');
     this.mountAt('/sys', makeSysFs(this.opts.cpus ?? 1), flags({ ...hidden, readonly: true }), 'sysfs');
     if (!this.opts.mounts.some((m) => normalize(m.destination) === '/tmp') && this.tmpIsFree()) {
       this.mountAt('/tmp', new TmpFs(), flags({ nosuid: true, nodev: true }), 'tmpfs');
@@ -132,7 +156,12 @@ export class Vfs {
     }
     if (m.writable === true && !m.readonly) {
       // A writable bind: the host tree itself (as runsc mounts binds), no in-memory layer.
-      const host = new GoferFs(this.client, m.tree, true);
+      let local: LocalNodes | undefined;
+      if (m.shareKey !== undefined) {
+        local = this.sharedLocals.get(m.shareKey);
+        if (!local) this.sharedLocals.set(m.shareKey, (local = new LocalNodes()));
+      }
+      const host = new GoferFs(this.client, m.tree, true, false, local);
       this.mountAt(dest, host, flags({}), 'none', '', !host.root.inode.isDir);
       return;
     }
@@ -142,7 +171,7 @@ export class Vfs {
   }
 
   /** A tmpfs with the bundle's options: size and inode limits, the root's mode and owner, flags. */
-  private mountTmpfs(dest: string, m: TmpfsMountConfig, source: string): void {
+  private mountTmpfs(dest: string, m: TmpfsMountConfig, source: string): TmpFs {
     const fs = new TmpFs({
       ...(m.size ? { limit: m.size } : {}),
       ...(m.inodes ? { inodes: m.inodes } : {}),
@@ -152,6 +181,7 @@ export class Vfs {
     });
     const f = flags({ readonly: m.readonly, nosuid: m.nosuid, nodev: m.nodev, noexec: m.noexec });
     this.mountAt(dest, fs, f, source, m.options);
+    return fs;
   }
 
   private setupCtx(): PathCtx {
@@ -267,6 +297,11 @@ export class Vfs {
       if ((r.dentry.inode.attr().mode & S_IFMT) === S_IFREG && inodePermission(creds, r.dentry.inode, MAY_EXEC) === 0) return cand;
     }
     return null;
+  }
+
+  /** The pod's container is gone: its gofer channel closes (the gofer exits on EOF). */
+  close(): void {
+    this.client.disconnect();
   }
 
   /** /proc/mounts. */

@@ -72,7 +72,7 @@ function doOpen(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
   const start = startOf(t, dirfd, path);
   if (typeof start === 'number') return start;
   if (!(flags & O_PATH)) flags |= O_LARGEFILE;
-  const f = openAt(t, start, path, flags, mode, rflags, t.kernel.vfs.console);
+  const f = openAt(t, start, path, flags, mode, rflags, t.vfs.console);
   return install(t, f, (flags & O_CLOEXEC) !== 0);
 }
 
@@ -174,8 +174,8 @@ function fcntlMore(t: Task, f: FileDescription, cmd: number, arg: number): numbe
       // f_setown: a negative id is a process group; its sign flip must not overflow; the id must exist.
       const id = t.argInt(2);
       if (id === -0x8000_0000) return -EINVAL;
-      if (id !== 0 && !idInUse(t.kernel, Math.abs(id))) return -ESRCH;
-      setAsyncOwner(t.kernel, f, id < 0 ? { type: F_OWNER_PGRP, id: -id } : { type: F_OWNER_PID, id });
+      if (id !== 0 && !idInUse(t.pidns, Math.abs(id))) return -ESRCH;
+      setAsyncOwner(t.kernel, f, id < 0 ? { type: F_OWNER_PGRP, id: -id } : { type: F_OWNER_PID, id }, t.pidns);
       return 0;
     }
     case F_GETOWN: {
@@ -189,8 +189,8 @@ function fcntlMore(t: Task, f: FileDescription, cmd: number, arg: number): numbe
       const type = dv.getInt32(0, true);
       const id = dv.getInt32(4, true);
       if (type !== F_OWNER_TID && type !== F_OWNER_PID && type !== F_OWNER_PGRP) return -EINVAL;
-      if (id !== 0 && !idInUse(t.kernel, id)) return -ESRCH;
-      setAsyncOwner(t.kernel, f, { type, id });
+      if (id !== 0 && !idInUse(t.pidns, id)) return -ESRCH;
+      setAsyncOwner(t.kernel, f, { type, id }, t.pidns);
       return 0;
     }
     case F_GETOWN_EX: {

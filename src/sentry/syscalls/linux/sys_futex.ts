@@ -146,7 +146,7 @@ export const sysFutex = {
   /** Any task's list head (pid 0: the caller's), for a caller that may read it as ptrace would. */
   get_robust_list: (t: Task) => {
     const pid = t.argInt(0);
-    const target = pid === 0 ? t : t.kernel.tasks.get(pid);
+    const target = pid === 0 ? t : t.pidns.tasks.get(pid);
     if (!target || target.state === 'dead') return -ESRCH;
     if (!mayReadTask(t, target)) return -EPERM;
     return t.mm.writeU64(t.arg(1), target.robustList) && t.mm.writeU64(t.arg(2), 24) ? 0 : -EFAULT;

@@ -79,7 +79,7 @@ function capget(t: Task): number {
   if (h.pid < 0) return -EINVAL;
   let c = t.creds;
   if (h.pid !== 0 && h.pid !== t.tid) {
-    const o = t.kernel.tasks.get(h.pid);
+    const o = t.pidns.tasks.get(h.pid);
     if (!o || o.state === 'dead') return -ESRCH;
     c = o.creds;
   }

@@ -184,7 +184,7 @@ function prlimit(t: Task, pid: number, res: number, newAddr: number, oldAddr: nu
   if (res < 0 || res > 15) return -EINVAL;
   let target = t;
   if (pid !== 0 && pid !== t.pid) {
-    const tg = t.kernel.groups.get(pid);
+    const tg = t.pidns.groups.get(pid);
     if (!tg || !tg.alive) return -ESRCH;
     target = tg.leader;
     const perm = prlimitPermission(t, target);
@@ -215,13 +215,13 @@ function sysinfo(t: Task): number {
   // The machine's memory (the container's limit); each address space counted once, not per thread.
   const total = t.kernel.machine.size().memBytes;
   const files = new Set<{ allocated: number }>();
-  for (const x of t.kernel.tasks.values()) if (x.state !== 'dead') files.add(x.mm.file);
+  for (const x of t.kernel.allTasks()) if (x.state !== 'dead') files.add(x.mm.file); // the machine's, every namespace's
   let used = 0;
   for (const f of files) used += f.allocated;
   dv.setBigInt64(0, BigInt(up), true);
   dv.setBigUint64(32, BigInt(total), true);
   dv.setBigUint64(40, BigInt(Math.max(0, total - used)), true);
-  dv.setUint16(80, Math.min(65535, t.kernel.groups.size), true);
+  dv.setUint16(80, Math.min(65535, [...t.kernel.allGroups()].length), true);
   dv.setUint32(104, 1, true);
   return t.mm.write(t.arg(0), b) ? 0 : -EFAULT;
 }

@@ -13,9 +13,9 @@ const RLIMIT_NICE = 13;
 
 /** The tasks `which`/`who` name (who 0: the caller's own process, group or user). */
 function targets(t: Task, which: number, who: number): Task[] {
-  const all = [...t.kernel.tasks.values()].filter((x) => x.state !== 'dead');
+  const all = [...t.pidns.tasks.values()].filter((x) => x.state !== 'dead');
   if (which === PRIO_PROCESS) {
-    const x = who === 0 ? t : t.kernel.tasks.get(who);
+    const x = who === 0 ? t : t.pidns.tasks.get(who);
     return x && x.state !== 'dead' ? [x] : [];
   }
   if (which === PRIO_PGRP) {

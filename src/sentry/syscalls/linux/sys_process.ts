@@ -58,7 +58,7 @@ function clone(t: Task, flags: number, stack: number, ptid: number, ctid: number
   const tid = doClone(t, { flags, stack, ptid, ctid, tls, exitSignal: flags & 0xff });
   if (tid < 0) return tid;
   if (flags & CLONE_VFORK) {
-    const c = t.kernel.groups.get(tid) ?? t.tg;
+    const c = t.pidns.groups.get(tid) ?? t.tg;
     return t.block([c.vforkDone], Infinity, { vforkChild: c });
   }
   return tid;
@@ -213,7 +213,7 @@ function execve(t: Task, dirfd: number, pathAddr: number, argvAddr: number, envp
   if (typeof envp === 'number') return envp;
   let r: number;
   if (dirfd === AT_FDCWD || path.startsWith('/')) {
-    const file = flags & AT_SYMLINK_NOFOLLOW ? t.kernel.vfs.openExecAt(t, t.fs.cwdLoc, path, false) : undefined;
+    const file = flags & AT_SYMLINK_NOFOLLOW ? t.vfs.openExecAt(t, t.fs.cwdLoc, path, false) : undefined;
     if (typeof file === 'number') return file;
     r = execTask(t, path, argv, envp, { file });
   } else {
@@ -222,11 +222,11 @@ function execve(t: Task, dirfd: number, pathAddr: number, argvAddr: number, envp
     let file;
     if (path === '') {
       // The fd's own file (an O_PATH fd will do); a directory or a pipe is not executable.
-      file = f.location ? t.kernel.vfs.execFileOf(t, f.location) : -EACCES;
+      file = f.location ? t.vfs.execFileOf(t, f.location) : -EACCES;
     } else {
       const start = startOf(t, dirfd, path);
       if (typeof start === 'number') return start;
-      file = t.kernel.vfs.openExecAt(t, start, path, !(flags & AT_SYMLINK_NOFOLLOW));
+      file = t.vfs.openExecAt(t, start, path, !(flags & AT_SYMLINK_NOFOLLOW));
     }
     if (typeof file === 'number') return file;
     const name = path === '' ? `/dev/fd/${dirfd}` : `/dev/fd/${dirfd}/${path}`;
@@ -240,11 +240,10 @@ function kill(t: Task): number {
   const pid = t.argInt(0);
   const sig = t.argInt(1);
   if (sig < 0 || sig > 64) return -EINVAL;
-  const k = t.kernel;
   const info = { signo: sig, code: SI_USER, pid: t.pid, uid: t.creds.uid };
   if (pid > 0) {
     // A thread's id names its process too (Linux's find_vpid): kill(gettid(), sig) reaches the group.
-    const tg = k.groups.get(pid) ?? k.tasks.get(pid)?.tg;
+    const tg = t.pidns.groups.get(pid) ?? t.pidns.tasks.get(pid)?.tg;
     if (!tg || (!tg.alive && tg.reaped)) return -ESRCH;
     const perm = mayKill(t, tg.leader, sig);
     if (perm < 0) return perm;
@@ -256,7 +255,7 @@ function kill(t: Task): number {
   // (ESRCH if none: refusals do not count, as in Linux's kill_something_info).
   let found = false;
   let sent = false;
-  for (const tg of [...k.groups.values()]) {
+  for (const tg of [...t.pidns.groups.values()]) {
     if (!tg.alive) continue;
     if (pgid === -1 ? tg.tgid === 1 || tg === t.tg : tg.pgid !== pgid) continue;
     if (pgid !== -1) found = true;
@@ -269,7 +268,7 @@ function kill(t: Task): number {
 
 function tgkill(t: Task, tgid: number, tid: number, sig: number): number {
   if (sig < 0 || sig > 64 || tid <= 0) return -EINVAL;
-  const target = t.kernel.tasks.get(tid);
+  const target = t.pidns.tasks.get(tid);
   if (!target || target.state === 'dead' || (tgid > 0 && target.tg.tgid !== tgid)) return -ESRCH;
   const perm = mayKill(t, target, sig);
   if (perm < 0) return perm;
@@ -281,29 +280,29 @@ function setpgid(t: Task): number {
   const pid = t.argInt(0) || t.pid;
   const pgid = t.argInt(1) || pid;
   if (pgid < 0) return -EINVAL;
-  const tg = t.kernel.groups.get(pid);
+  const tg = t.pidns.groups.get(pid);
   if (!tg || (tg !== t.tg && tg.parent !== t.tg)) return -ESRCH;
   if (tg.sid !== t.tg.sid || tg.tgid === tg.sid) return -EPERM;
-  if (pgid !== pid && ![...t.kernel.groups.values()].some((g) => g.pgid === pgid && g.sid === t.tg.sid)) return -EPERM;
+  if (pgid !== pid && ![...t.pidns.groups.values()].some((g) => g.pgid === pgid && g.sid === t.tg.sid)) return -EPERM;
   tg.pgid = pgid;
   return 0;
 }
 
 function getpgid(t: Task): number {
   const pid = t.argInt(0) || t.pid;
-  const tg = t.kernel.groups.get(pid);
+  const tg = t.pidns.groups.get(pid);
   return tg && tg.alive ? tg.pgid : -ESRCH;
 }
 
 function getsid(t: Task): number {
   const pid = t.argInt(0) || t.pid;
-  const tg = t.kernel.groups.get(pid);
+  const tg = t.pidns.groups.get(pid);
   return tg && tg.alive ? tg.sid : -ESRCH;
 }
 
 function setsid(t: Task): number {
   const tg = t.tg;
-  if ([...t.kernel.groups.values()].some((g) => g.pgid === tg.tgid && g.alive)) {
+  if ([...t.pidns.groups.values()].some((g) => g.pgid === tg.tgid && g.alive)) {
     if (tg.pgid === tg.tgid) return -EPERM;
   }
   tg.sid = tg.tgid;
@@ -397,7 +396,7 @@ function clone3(t: Task): number {
 
 /** CLONE_CLEAR_SIGHAND: the child's handled signals go back to their default action. */
 function clearHandlers(t: Task, tid: number): void {
-  const child = t.kernel.tasks.get(tid);
+  const child = t.pidns.tasks.get(tid);
   if (!child || child.tg.handlers === t.tg.handlers) return;
   for (let i = 1; i <= 64; i++) {
     const act = child.tg.handlers.actions[i];

@@ -57,7 +57,7 @@ function mayAttach(t: Task, target: Task): boolean {
 }
 
 function attach(t: Task, pid: number, options: number, seize: boolean): number {
-  const target = t.kernel.tasks.get(pid);
+  const target = t.pidns.tasks.get(pid);
   if (!target || target.state === 'dead') return -ESRCH;
   if (target.tg === t.tg) return -EPERM;
   if (target.tracer) return -EPERM;
@@ -113,7 +113,7 @@ function ptrace(t: Task): number {
     if (req === PTRACE_SEIZE && addr !== 0) return -EIO;
     return attach(t, pid, req === PTRACE_SEIZE ? data : 0, req === PTRACE_SEIZE);
   }
-  const x = t.kernel.tasks.get(pid);
+  const x = t.pidns.tasks.get(pid);
   if (!x || x.tracer !== t || x.state === 'dead') return -ESRCH;
   if (req === PTRACE_KILL) {
     sendSignalToTask(x, { signo: SIGKILL, code: 0, pid: t.tg.tgid, uid: t.creds.uid });

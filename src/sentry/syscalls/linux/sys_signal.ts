@@ -179,16 +179,15 @@ function sigqueue(t: Task, tgid: number, tid: number, sig: number, infoAddr: num
   const code = dv.getInt32(8, true);
   if (code >= 0 || code === -6 /* SI_TKILL */) return -EPERM;
   const info = { signo: sig, code, pid: t.pid, uid: t.creds.uid, value: Number(dv.getBigInt64(24, true)) };
-  const k = t.kernel;
   if (tid > 0) {
-    const target = k.tasks.get(tid);
+    const target = t.pidns.tasks.get(tid);
     if (!target || target.state === 'dead' || target.tg.tgid !== tgid) return -ESRCH;
     const perm = mayKill(t, target, sig);
     if (perm < 0) return perm;
     sendSignalToTask(target, info);
     return 0;
   }
-  const tg = k.groups.get(tgid);
+  const tg = t.pidns.groups.get(tgid);
   if (!tg || !tg.alive) return -ESRCH;
   const perm = mayKill(t, tg.leader, sig);
   if (perm < 0) return perm;

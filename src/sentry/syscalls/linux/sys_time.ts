@@ -51,13 +51,12 @@ function cpuClockNs(t: Task, clock: number): bigint | null {
   const which = clock & 3;
   if (which === 3) return null;
   const id = ~(clock >> 3);
-  const k = t.kernel;
   if (clock & 4) {
-    const task = id === 0 ? t : k.tasks.get(id);
+    const task = id === 0 ? t : t.pidns.tasks.get(id);
     if (!task || task.state === 'dead' || task.tg !== t.tg) return null;
     return taskCpuNs(task);
   }
-  const tg = id === 0 ? t.tg : k.groups.get(id);
+  const tg = id === 0 ? t.tg : t.pidns.groups.get(id);
   if (!tg) return null; // a zombie's clock reads until it is reaped, as Linux
   return groupCpuNs(tg);
 }

@@ -34,7 +34,6 @@ const NO_TIMER_CLOCKS = new Set([4, 5, 6]);
 
 /** A CPU clock as a timer's clock: the caller's (2 process, 3 thread) or the ~pid << 3 forms. */
 function cpuClock(t: Task, clock: number): TimerClock | 'inval' | 'nosupp' {
-  const k = t.kernel;
   const ms = (ns: bigint): number => Number(ns) / 1e6;
   if (clock === 2) {
     const tg = t.tg;
@@ -48,11 +47,11 @@ function cpuClock(t: Task, clock: number): TimerClock | 'inval' | 'nosupp' {
   if ((clock & 3) === 3) return 'inval';
   const id = ~(clock >> 3);
   if (clock & 4) {
-    const task = id === 0 ? t : k.tasks.get(id);
+    const task = id === 0 ? t : t.pidns.tasks.get(id);
     if (!task || task.state === 'dead' || task.tg !== t.tg) return 'inval';
     return { kind: 'cpu', readMs: () => (task.state === 'dead' ? null : ms(taskCpuNs(task))) };
   }
-  const tg = id === 0 ? t.tg : k.groups.get(id);
+  const tg = id === 0 ? t.tg : t.pidns.groups.get(id);
   if (!tg || !tg.alive) return 'inval';
   return { kind: 'cpu', readMs: () => (tg.alive ? ms(groupCpuNs(tg)) : null) };
 }
@@ -68,7 +67,7 @@ function parseSigevent(t: Task, b: Uint8Array): TimerNotify | number {
     case SIGEV_NONE:
       return { kind: 'none' };
     case SIGEV_THREAD_ID: {
-      const task = t.kernel.tasks.get(dv.getInt32(16, true));
+      const task = t.pidns.tasks.get(dv.getInt32(16, true));
       if (!task || task.state === 'dead' || task.tg !== t.tg) return -EINVAL;
       thread = task;
       break;

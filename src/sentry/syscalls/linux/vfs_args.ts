@@ -20,7 +20,7 @@ export function readPath(t: Task, addr: number): string | number {
 
 /** The open file fd, or -EBADF. Sets the VFS's caller (a /proc directory fd resolves "self"). */
 export function fileOf(t: Task, fd: number): FileDescription | number {
-  t.kernel.vfs.caller = t;
+  t.vfs.caller = t;
   return t.files.get(fd) ?? -EBADF;
 }
 
@@ -29,7 +29,7 @@ export function fileOf(t: Task, fd: number): FileDescription | number {
  * (unused for absolute paths, as Linux ignores dirfd then). Sets the VFS's caller (/proc/self).
  */
 export function startOf(t: Task, dirfd: number, path: string): Location | number {
-  t.kernel.vfs.caller = t;
+  t.vfs.caller = t;
   if (dirfd === AT_FDCWD || path.charCodeAt(0) === 0x2f) return t.fs.cwdLoc;
   const f = t.files.get(dirfd);
   if (!f) return -EBADF;
@@ -49,7 +49,7 @@ export function targetAt(t: Task, dirfd: number, pathAddr: number, atFlags: numb
   if (typeof path === 'number') return path;
   if (path === '') {
     if (!(atFlags & AT_EMPTY_PATH)) return -ENOENT;
-    t.kernel.vfs.caller = t;
+    t.vfs.caller = t;
     if (dirfd === AT_FDCWD) return t.fs.cwdLoc;
     const f = t.files.get(dirfd);
     if (!f) return -EBADF;

@@ -64,8 +64,12 @@ export class GoferFs extends FileSystem {
   private readonly handles = new Map<GoferInode, true>();
   private readonly idleFds = new Map<GoferInode, true>();
   private readonly maxHandles: number;
-  /** Socket files bound in this (writable) tree: the sandbox's own, never on the host. */
-  readonly local = new LocalNodes();
+  /**
+   * Socket files bound in this (writable) tree: the sandbox's own, never on the host. Shared by
+   * the pod's containers that bind the same host directory (each through its own gofer), so a
+   * socket one binds in a shared volume is found by the others, as on Linux.
+   */
+  readonly local: LocalNodes;
 
   /** Names known to be missing, by directory (exclusive trees only), and how many. */
   private readonly missing = new Map<GoferInode, Set<string>>();
@@ -78,8 +82,9 @@ export class GoferFs extends FileSystem {
    * nothing but this sandbox changes the tree, so lookups, misses and listings are kept (a
    * read-only tree only: the sandbox's changes go to an overlay above it).
    */
-  constructor(readonly client: GoferClient, readonly tree: number, readonly writable = false, readonly exclusive = false) {
+  constructor(readonly client: GoferClient, readonly tree: number, readonly writable = false, readonly exclusive = false, local?: LocalNodes) {
     super();
+    this.local = local ?? new LocalNodes();
     if (writable && exclusive) throw new Error(`gofer: tree ${tree}: a writable tree cannot be cached as exclusive`);
     const e = client.attach(tree);
     if (typeof e === 'number') throw new Error(`gofer: attach tree ${tree}: errno ${-e}`);

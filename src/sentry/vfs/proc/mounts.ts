@@ -5,12 +5,15 @@
 
 import type { ProcKernel } from './node';
 
+/** Whose mount table: the VFS of the process the file is of (its container's, in a pod). */
+export type MountSource = Pick<ProcKernel, 'vfs'>;
+
 interface MountTable {
   mountsText?: () => string;
   mountinfoText?: () => string;
 }
 
-function table(k: ProcKernel): MountTable | undefined {
+function table(k: MountSource): MountTable | undefined {
   return typeof k.vfs === 'object' && k.vfs !== null ? (k.vfs as MountTable) : undefined;
 }
 
@@ -18,7 +21,7 @@ function lines(text: string): string {
   return text === '' || text.endsWith('\n') ? text : text + '\n';
 }
 
-export function mountsText(k: ProcKernel): string {
+export function mountsText(k: MountSource): string {
   return lines(table(k)?.mountsText?.() ?? '');
 }
 
@@ -30,7 +33,7 @@ function isUnder(path: string, dir: string): boolean {
 }
 
 /** "%i %i %u:%u %s %s %s %s - %s %s %s": mount id, parent id, dev, root, mount point, options, fstype, source, super options. */
-export function mountinfoText(k: ProcKernel): string {
+export function mountinfoText(k: MountSource): string {
   const own = table(k)?.mountinfoText?.();
   if (own !== undefined) return lines(own);
   const mounts = mountsText(k).split('\n').filter((l) => l.trim() !== '');

@@ -51,7 +51,7 @@ export type ProcSymlink = Extract<ProcNode, { kind: 'symlink' }>;
  * What /proc reads of the kernel. A Kernel is one; the narrower type keeps /proc honest about
  * its dependencies (the task table, the thread groups, the clock, the names, the mount table).
  */
-export type ProcKernel = Pick<Kernel, 'tasks' | 'groups' | 'bootTime' | 'hostname' | 'domainname' | 'machine'> & {
+export type ProcKernel = Pick<Kernel, 'pidns' | 'allTasks' | 'allGroups' | 'bootTime' | 'hostname' | 'domainname' | 'machine'> & {
   /** The VFS; /proc asks it for the mount table (mountsText) if it offers one. */
   readonly vfs: unknown;
 };

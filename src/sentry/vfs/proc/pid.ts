@@ -1,18 +1,20 @@
 // /proc/<pid>/ and /proc/<pid>/task/<tid>/: one directory per process (and per thread), its files
 // generated from the task's state when read.
 
-import { EINVAL, ENOENT, ESRCH } from '../../abi/errno';
+import { EACCES, EINVAL, ENOENT, ESRCH } from '../../abi/errno';
 import type { IoAccounting, Task, ThreadGroup } from '../../kernel/task';
 import { fdDirNode, fdinfoDirNode, type ProcFdLink } from './fd';
 import { anonStat, FileDescription, type StatInfo } from '../file';
-import { O_RDONLY, S_IFREG } from '../constants';
+import { O_PATH, O_RDONLY, S_IFREG } from '../constants';
 import { limitsText } from './limits';
 import { mapsText, smapsText } from './maps';
 import { mayRead, openMem } from './mem';
 import { auxvBytes, cmdlineBytes, environBytes } from './memory';
 import { mountinfoText, mountsText } from './mounts';
 import { netDir } from './net';
-import { DIR_MODE, latin1, type ProcDir, type ProcFile, type ProcOpener, type ProcKernel, type ProcNode, bytesFile, parseId, staticDir, symlink, textFile } from './node';
+import { DIR_MODE, latin1, type ProcDir, type ProcFile, type ProcOpener, type ProcKernel, type ProcNode, type SelfFn, bytesFile, parseId, staticDir, symlink, textFile } from './node';
+import { PathFile } from '../regular-file';
+import type { Location } from '../mount';
 import { groupMm, isZombie, liveTask, taskMm, threadsOf } from './process';
 import { statText, statmText } from './stat';
 import { statusText } from './status';
@@ -30,7 +32,7 @@ const UNSET = '4294967295';
  * The directory of a process (whole: /proc/<pid>, with task/) or of one of its threads
  * (/proc/<pid>/task/<tid>). t is the task the directory is named by: the leader for a process.
  */
-export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean): ProcDir {
+export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean, self?: SelfFn): ProcDir {
   // The task whose fd table, cwd and exe the files show: t while it lives; for a process whose
   // leader has exited, another live thread (the process still has them).
   const owner = (): Task | undefined => {
@@ -42,11 +44,30 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
   // A file opened while the process lived and read once it is reaped: ESRCH, as Linux's.
   const text = (gen: () => string): ProcFile => ({ ...textFile(gen), read: () => (tg.reaped ? -ESRCH : latin1(gen())) });
   const bytes = (gen: () => Uint8Array): ProcFile => ({ ...bytesFile(gen), read: () => (tg.reaped ? -ESRCH : gen()) });
-  /** A link that exists only while someone lives to have it (a zombie's exe, cwd, root: ENOENT). */
-  const liveLink = (target: (o: Task) => string) => (): ProcNode | undefined => {
+  /**
+   * root and cwd (a zombie's: ENOENT, as its exe): magic links, as Linux's (proc_root_link, proc_cwd_link): following one reaches
+   * that directory of the process's own tree — in a pod, another container's, which Linux allows a
+   * process sharing its PID namespace when it may ptrace-read it (proc_fd_access_allowed).
+   */
+  const dirLink = (path: (o: Task) => string, loc: (o: Task) => Location) => (): ProcNode | undefined => {
     const o = owner();
-    return o ? symlink(() => target(owner() ?? o)) : undefined;
+    if (!o) return undefined;
+    const link: ProcFdLink = {
+      kind: 'symlink',
+      target: () => path(owner() ?? o),
+      fdFile: () => {
+        const now = owner();
+        if (!now) return undefined;
+        const me = self?.();
+        if (me && mayRead(me, now) < 0) return -EACCES;
+        return new PathFile(loc(now), O_PATH);
+      },
+    };
+    return link;
   };
+
+  // Its container's mount tree (each container of a pod has its own: Linux's mount namespace).
+  const mountsOf = () => ({ vfs: tg.container?.vfs ?? k.vfs });
 
   const entries: Record<string, () => ProcNode | undefined> = {
     auxv: () => bytes(() => auxvBytes(mm())),
@@ -54,7 +75,7 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     cmdline: () => bytes(() => cmdlineBytes(mm())),
     coredump_filter: () => text(() => '00000033\n'),
     comm: () => ({ ...text(() => t.comm + '\n'), mode: 0o644, write: (w, data) => commWrite(w, tg, t, data) }),
-    cwd: liveLink((o) => o.fs.cwd),
+    cwd: dirLink((o) => o.fs.cwd, (o) => o.fs.cwdLoc),
     environ: () => bytes(() => environBytes(mm())),
     exe: () => {
       // Looked up in the directory of a process reaped since it was opened: ESRCH, as Linux's.
@@ -70,16 +91,16 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     loginuid: () => text(() => UNSET),
     maps: () => ({ ...text(() => mapsText(mm())), mayOpen: (o) => mayRead(o, owner() ?? t) }),
     mem: () => ({ ...bytesFile(() => new Uint8Array(0)), open: (o, flags, loc) => openMem(o, owner() ?? t, mm(), flags, loc) }),
-    mountinfo: () => text(() => mountinfoText(k)),
+    mountinfo: () => text(() => mountinfoText(mountsOf())),
     smaps: () => ({ ...text(() => smapsText(mm())), mayOpen: (o) => mayRead(o, owner() ?? t) }),
-    mounts: () => text(() => mountsText(k)),
+    mounts: () => text(() => mountsText(mountsOf())),
     ns: () => nsDir(tg),
     net: () => netDir(k),
     oom_adj: () => text(() => '0\n'),
     projid_map: () => textFile(() => IDENTITY_MAP),
     oom_score: () => text(() => '0\n'),
     oom_score_adj: () => text(() => '0\n'),
-    root: liveLink(() => '/'),
+    root: dirLink(() => '/', (o) => o.fs.root),
     sessionid: () => text(() => UNSET),
     setgroups: () => textFile(() => 'allow\n'),
     stat: () => text(() => statText(k, tg, t, whole)),
@@ -87,7 +108,7 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean):
     status: () => text(() => statusText(k, tg, t, whole)),
     uid_map: () => textFile(() => IDENTITY_MAP),
   };
-  if (whole) entries.task = () => taskDir(k, tg);
+  if (whole) entries.task = () => taskDir(k, tg, self);
   else entries.children = () => text(() => childrenText(tg, t));
   const names = Object.keys(entries).sort();
   // As in Linux, everything in the directory belongs to the process's effective uid and gid (to
@@ -150,7 +171,7 @@ function owned(n: ProcNode | undefined, name: string, owner: () => { uid: number
 }
 
 /** /proc/<pid>/task/: a directory per thread. */
-export function taskDir(k: ProcKernel, tg: ThreadGroup): ProcDir {
+export function taskDir(k: ProcKernel, tg: ThreadGroup, self?: SelfFn): ProcDir {
   return {
     kind: 'dir',
     mode: DIR_MODE,
@@ -161,7 +182,7 @@ export function taskDir(k: ProcKernel, tg: ThreadGroup): ProcDir {
       const tid = parseId(name);
       if (tid === undefined || tg.reaped) return undefined;
       const t = threadsOf(tg).find((x) => x.tid === tid);
-      return t ? pidDir(k, tg, t, false) : undefined;
+      return t ? pidDir(k, tg, t, false, self) : undefined;
     },
   };
 }
@@ -188,7 +209,7 @@ const NAMESPACES: Record<string, string> = {
  * a pathless file whose inode number is the namespace's.
  */
 class NsFile extends FileDescription {
-  constructor(private readonly nsIno: number) {
+  constructor(private readonly nsIno: number, private readonly name?: string) {
     super(O_RDONLY);
   }
   override stat(): StatInfo {
@@ -196,11 +217,12 @@ class NsFile extends FileDescription {
   }
   /** open() through the link: a file of the namespace (what setns(2) would take). */
   override reopen(flags: number): FileDescription {
-    const f = new NsFile(this.nsIno);
+    const f = new NsFile(this.nsIno, this.name);
     f.flags = flags;
     return f;
   }
   override get displayPath(): string {
+    if (this.name) return this.name;
     const e = Object.entries(NAMESPACES).find(([, v]) => v.endsWith(`[${this.nsIno}]`));
     return e ? e[1] : `[${this.nsIno}]`;
   }
@@ -212,7 +234,11 @@ function nsDir(tg: ThreadGroup): ProcNode {
   const link = (v: string): ProcFdLink => {
     const ino = Number(/\[(\d+)\]/.exec(v)?.[1] ?? 0);
     // A magic link, as Linux's: readlink gives "type:[inode]", following it reaches the namespace.
-    return { kind: 'symlink', target: () => gone() || v, fdFile: () => (gone() ? undefined : new NsFile(ino)) };
+    return { kind: 'symlink', target: () => gone() || v, fdFile: () => (gone() ? undefined : new NsFile(ino, v)) };
   };
-  return staticDir(Object.fromEntries(Object.entries(NAMESPACES).map(([k, v]) => [k, () => link(v)])));
+  // A pod's containers (kernel/pod-container.ts): a PID namespace and a mount tree each, or shared.
+  const own: Record<string, string> = { ...NAMESPACES };
+  if (tg.pidns) own.pid = own.pid_for_children = `pid:[${tg.pidns.ino}]`;
+  if (tg.container?.mntIno) own.mnt = `mnt:[${tg.container.mntIno}]`;
+  return staticDir(Object.fromEntries(Object.entries(own).map(([k, v]) => [k, () => link(v)])));
 }

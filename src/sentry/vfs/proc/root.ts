@@ -70,6 +70,7 @@ function sysDir(k: ProcKernel): ProcDir {
  * /proc/self and /proc/thread-self name).
  */
 export function procRoot(k: ProcKernel, self: SelfFn): ProcNode {
+  const ns = () => self().tg.pidns ?? k.pidns;
   const fixed: Record<string, () => ProcNode> = {
     cmdline: () => textFile(cmdlineText),
     cpuinfo: () => textFile(() => cpuinfoText(k)),
@@ -96,7 +97,8 @@ export function procRoot(k: ProcKernel, self: SelfFn): ProcNode {
     mode: DIR_MODE,
     list() {
       const pids: number[] = [];
-      for (const tg of k.groups.values()) if (isVisible(tg) && tg.leader) pids.push(tg.tgid);
+      // The pids of the reader's PID namespace (a pod's container sees its own processes only).
+      for (const tg of ns().groups.values()) if (isVisible(tg) && tg.leader) pids.push(tg.tgid);
       pids.sort((a, b) => a - b);
       return [...fixedNames, ...pids.map(String)];
     },
@@ -104,11 +106,11 @@ export function procRoot(k: ProcKernel, self: SelfFn): ProcNode {
       if (Object.prototype.hasOwnProperty.call(fixed, name)) return fixed[name]();
       const id = parseId(name);
       if (id === undefined) return undefined;
-      const tg = k.groups.get(id);
-      if (tg && isVisible(tg) && tg.leader) return pidDir(k, tg, tg.leader, true);
+      const tg = ns().groups.get(id);
+      if (tg && isVisible(tg) && tg.leader) return pidDir(k, tg, tg.leader, true, self);
       // A thread's id works too, though readdir does not show it (as on Linux).
-      const t = k.tasks.get(id);
-      if (t && t.state !== 'dead' && isVisible(t.tg)) return pidDir(k, t.tg, t, true);
+      const t = ns().tasks.get(id);
+      if (t && t.state !== 'dead' && isVisible(t.tg)) return pidDir(k, t.tg, t, true, self);
       return undefined;
     },
   };

@@ -15,7 +15,7 @@ export const SENTRY_VERSION = '#1 SMP moat sentry';
 /** Address spaces of the live processes, each once (threads share theirs). */
 function liveMms(k: ProcKernel): MemoryManager[] {
   const out = new Set<MemoryManager>();
-  for (const tg of k.groups.values()) {
+  for (const tg of k.allGroups()) {
     const mm = groupMm(tg);
     if (mm) out.add(mm);
   }
@@ -153,8 +153,8 @@ function secs(ms: number): string {
 function cpuTicks(k: ProcKernel): { user: number; idle: number; uptime: number } {
   const uptime = Math.floor((uptimeMs(k) * HZ) / 1000);
   let user = 0;
-  for (const t of k.tasks.values()) user += taskTicks(t);
-  for (const tg of k.groups.values()) user += tg.childTicks;
+  for (const t of k.allTasks()) user += taskTicks(t);
+  for (const tg of k.allGroups()) user += tg.childTicks;
   user = Math.min(user, uptime);
   return { user, idle: uptime - user, uptime };
 }
@@ -166,21 +166,21 @@ export function uptimeText(k: ProcKernel): string {
 
 function runnable(k: ProcKernel): number {
   let n = 0;
-  for (const t of k.tasks.values()) if (t.state === 'running' || t.state === 'ready') n++;
+  for (const t of k.allTasks()) if (t.state === 'running' || t.state === 'ready') n++;
   return n;
 }
 
 function liveTaskCount(k: ProcKernel): number {
   let n = 0;
-  for (const t of k.tasks.values()) if (t.state !== 'dead') n++;
+  for (const t of k.allTasks()) if (t.state !== 'dead') n++;
   return n;
 }
 
 /** The last pid handed out (approximately: the highest in use). */
 function lastPid(k: ProcKernel): number {
   let n = 0;
-  for (const id of k.tasks.keys()) n = Math.max(n, id);
-  for (const id of k.groups.keys()) n = Math.max(n, id);
+  for (const t of k.allTasks()) n = Math.max(n, t.tid);
+  for (const tg of k.allGroups()) n = Math.max(n, tg.tgid);
   return n;
 }
 
