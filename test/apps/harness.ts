@@ -95,16 +95,20 @@ export interface Ran {
 }
 
 /**
- * Run a runtime's CLI with stdin from /dev/null and stdout/stderr into files, as a shell redirect
- * or a container manager's log files give them (node's own pipes are socketpairs, which a
- * program in the sandbox would see as its stdout). At the time limit: SIGKILL, then `cleanup`.
+ * Run a runtime's CLI with stdin from an empty file and stdout/stderr into files, as a shell
+ * redirect or a container manager's log files give them (node's own pipes are socketpairs, which a
+ * program in the sandbox would see as its stdout). Not /dev/null: runsc (Debian's) chowns its
+ * stdio to the container's user, and that would be the host's /dev/null. At the time limit:
+ * SIGKILL, then `cleanup`.
  */
 function runLogged(cmd: string, args: string[], timeoutMs: number, cleanup: () => void): Ran {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-apps-out-'));
+  fs.writeFileSync(path.join(dir, 'in'), '');
+  const inp = fs.openSync(path.join(dir, 'in'), 'r');
   const out = fs.openSync(path.join(dir, 'out'), 'w+');
   const err = fs.openSync(path.join(dir, 'err'), 'w+');
   try {
-    const r = spawnSync(cmd, args, { stdio: ['ignore', out, err], timeout: timeoutMs, killSignal: 'SIGKILL' });
+    const r = spawnSync(cmd, args, { stdio: [inp, out, err], timeout: timeoutMs, killSignal: 'SIGKILL' });
     const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
     if (r.error && !timedOut) throw r.error;
     if (timedOut) cleanup();
@@ -115,6 +119,7 @@ function runLogged(cmd: string, args: string[], timeoutMs: number, cleanup: () =
       stderr: `${stderr}${timedOut ? `\n(timed out after ${timeoutMs / 1000} s: killed)` : ''}`,
     };
   } finally {
+    fs.closeSync(inp);
     fs.closeSync(out);
     fs.closeSync(err);
     fs.rmSync(dir, { recursive: true, force: true });
