@@ -3,7 +3,9 @@
 //
 // * progs/net.c run natively and under `moat do --isolation=sentry` must print the same lines
 //   (TCP over 127.0.0.1 and ::1 across fork, port 0 + getsockname, non-blocking connect + poll +
-//   SO_ERROR, ECONNREFUSED, UDP, half-close, 4 MiB, epoll, FIONREAD, getifaddrs over netlink).
+//   SO_ERROR, ECONNREFUSED, UDP, half-close, 4 MiB, epoll, FIONREAD, getifaddrs over netlink,
+//   EINTR/SA_RESTART on blocking socket calls, UDP sendmmsg/recvmmsg, SIOCGIFCONF and the other
+//   interface ioctls, the sandbox's sockets in /proc/net/{tcp,tcp6,udp,udp6}).
 //   Not under native `moat do`: a fresh namespace's lo is down there (runc leaves it to CNI).
 // * busybox nc, ip, netstat, ifconfig in the sandbox; changes (`ip link set lo down`, `ip addr
 //   add`) refused.

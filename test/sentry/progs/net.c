@@ -2,7 +2,9 @@
  * getsockname, non-blocking connect with poll and SO_ERROR, ECONNREFUSED, UDP sendto/recvfrom,
  * shutdown half-close, a 4 MiB transfer, poll/epoll readiness, FIONREAD, options, getifaddrs
  * (netlink) listing lo, accept after a reset, shutdown of an unconnected UDP socket, edge-triggered epoll, an
- * epoll set of 100 sockets, IP_PKTINFO/IP_RECVTOS control messages. Ports are printed only as relations (the kernel picks them). */
+ * epoll set of 100 sockets, IP_PKTINFO/IP_RECVTOS control messages, signals on blocking accept/recv/
+ * send (EINTR, SA_RESTART, SO_RCVTIMEO), UDP sendmmsg/recvmmsg, the interface ioctls (SIOCGIFCONF …),
+ * /proc/net/{tcp,tcp6,udp,udp6,dev}. Ports are printed only as relations (the kernel picks them). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -13,7 +15,9 @@
 #include <linux/capability.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -490,6 +494,213 @@ static void interfaces(void)
 	 * as root they would succeed, on the host's own interfaces. shell.test.ts checks them.) */
 }
 
+static volatile int alarms;
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* SIGALRM in 50 ms, with or without SA_RESTART. */
+static void alarm_soon(int restart)
+{
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = restart ? SA_RESTART : 0;
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = { { 0, 0 }, { 0, 50000 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Blocking TCP/UDP calls and signals, as Linux: EINTR without SA_RESTART; with it, accept and recv
+ * restart — unless the socket has a receive timeout (sock_intr_errno: EINTR then); a blocking send
+ * that moved some bytes returns that count. */
+static void interrupts(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	bind(l, (struct sockaddr *)&ss, len);
+	listen(l, 4);
+	len = loopback(AF_INET, &ss, port_of(l));
+	alarm_soon(0);
+	FAILS("intr_accept_eintr", accept(l, NULL, NULL), EINTR);
+	alarms = 0;
+	alarm_soon(1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(200000);
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		connect(c, (struct sockaddr *)&ss, len);
+		usleep(300000);
+		write(c, "r", 1);
+		usleep(300000);
+		write(c, "s", 1);
+		usleep(300000);
+		_exit(0);
+	}
+	int a = accept(l, NULL, NULL);
+	EXPECT("intr_accept_sa_restart_restarted", a >= 0 && alarms == 1);
+	char b = 0;
+	alarm_soon(1);
+	EXPECT("intr_recv_sa_restart_restarted", recv(a, &b, 1, 0) == 1 && b == 'r' && alarms == 2);
+	struct timeval tv = { 5, 0 };
+	setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	alarm_soon(1);
+	FAILS("intr_recv_with_rcvtimeo_sa_restart_eintr", recv(a, &b, 1, 0), EINTR);
+	waitpid(pid, NULL, 0);
+	close(a);
+	/* A send blocked on a full buffer: the signal ends it with the bytes it moved. */
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	connect(c, (struct sockaddr *)&ss, len);
+	a = accept(l, NULL, NULL);
+	const size_t big = 64 << 20;
+	char *data = calloc(1, big);
+	alarm_soon(0);
+	ssize_t n = send(c, data, big, 0);
+	EXPECT("intr_send_partial_count", n > 0 && (size_t)n < big);
+	free(data);
+	close(a);
+	close(c);
+	close(l);
+	/* UDP: a blocking recvfrom is interrupted too. */
+	int u = socket(AF_INET6, SOCK_DGRAM, 0);
+	len = loopback(AF_INET6, &ss, 0);
+	bind(u, (struct sockaddr *)&ss, len);
+	alarm_soon(0);
+	FAILS("intr_udp_recvfrom_eintr", recvfrom(u, &b, 1, 0, NULL, NULL), EINTR);
+	close(u);
+	signal(SIGALRM, SIG_DFL);
+}
+
+/* sendmmsg/recvmmsg over UDP: three datagrams in one call each, a short buffer marks MSG_TRUNC. */
+static void udp_mmsg(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int r = socket(AF_INET, SOCK_DGRAM, 0), s = socket(AF_INET, SOCK_DGRAM, 0);
+	bind(r, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET, &ss, port_of(r));
+	struct iovec iv[3] = { { "one", 3 }, { "two!", 4 }, { "three", 5 } };
+	struct mmsghdr mo[3];
+	memset(mo, 0, sizeof mo);
+	for (int i = 0; i < 3; i++) {
+		mo[i].msg_hdr.msg_name = &ss;
+		mo[i].msg_hdr.msg_namelen = len;
+		mo[i].msg_hdr.msg_iov = &iv[i];
+		mo[i].msg_hdr.msg_iovlen = 1;
+	}
+	EXPECT("udp_sendmmsg_3", sendmmsg(s, mo, 3, 0) == 3 && mo[0].msg_len == 3 && mo[2].msg_len == 5);
+	char bufs[4][4];
+	struct iovec in[4];
+	struct mmsghdr mi[4];
+	memset(mi, 0, sizeof mi);
+	for (int i = 0; i < 4; i++) {
+		in[i].iov_base = bufs[i];
+		in[i].iov_len = sizeof bufs[i];
+		mi[i].msg_hdr.msg_iov = &in[i];
+		mi[i].msg_hdr.msg_iovlen = 1;
+	}
+	struct timespec ts = { 1, 0 };
+	int n = recvmmsg(r, mi, 4, MSG_WAITFORONE, &ts);
+	SHOW("udp_recvmmsg_waitforone", "%d lens %u %u %u", n, mi[0].msg_len, mi[1].msg_len, mi[2].msg_len);
+	EXPECT("udp_recvmmsg_trunc_flag", n == 3 && !(mi[1].msg_hdr.msg_flags & MSG_TRUNC) && (mi[2].msg_hdr.msg_flags & MSG_TRUNC));
+	FAILS("udp_recvmmsg_nothing_left", recvmmsg(r, mi, 4, MSG_DONTWAIT, NULL), EAGAIN);
+	FAILS("udp_recvmmsg_bad_timeout", recvmmsg(r, mi, 4, 0, &(struct timespec){ 0, 2000000000 }), EINVAL);
+	close(r);
+	close(s);
+}
+
+/* The interface ioctls (SIOCGIFCONF, SIOCGIFINDEX/NAME/NETMASK/MTU/HWADDR) for lo. */
+static void interface_ioctls(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct ifconf ifc = { .ifc_len = 0, .ifc_buf = NULL };
+	OK("siocgifconf_size", ioctl(s, SIOCGIFCONF, &ifc));
+	EXPECT("siocgifconf_size_whole_entries", ifc.ifc_len > 0 && ifc.ifc_len % sizeof(struct ifreq) == 0);
+	struct ifreq reqs[64];
+	ifc.ifc_len = sizeof reqs;
+	ifc.ifc_req = reqs;
+	OK("siocgifconf", ioctl(s, SIOCGIFCONF, &ifc));
+	int lo = 0;
+	for (size_t i = 0; i < ifc.ifc_len / sizeof(struct ifreq); i++)
+		if (strcmp(reqs[i].ifr_name, "lo") == 0 && reqs[i].ifr_addr.sa_family == AF_INET &&
+		    ((struct sockaddr_in *)&reqs[i].ifr_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK)) lo = 1;
+	EXPECT("siocgifconf_lists_lo_127.0.0.1", lo);
+	ifc.ifc_len = sizeof(struct ifreq) - 1;
+	OK("siocgifconf_no_room", ioctl(s, SIOCGIFCONF, &ifc));
+	SHOW("siocgifconf_no_room_len", "%d", ifc.ifc_len);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	OK("siocgifindex", ioctl(s, SIOCGIFINDEX, &ifr));
+	SHOW("siocgifindex_lo", "%d", ifr.ifr_ifindex);
+	memset(&ifr, 0, sizeof ifr);
+	ifr.ifr_ifindex = 1;
+	OK("siocgifname", ioctl(s, SIOCGIFNAME, &ifr));
+	SHOW("siocgifname_1", "%s", ifr.ifr_name);
+	OK("siocgifnetmask", ioctl(s, SIOCGIFNETMASK, &ifr));
+	SHOW("siocgifnetmask_lo", "%s", inet_ntoa(((struct sockaddr_in *)&ifr.ifr_netmask)->sin_addr));
+	OK("siocgifmtu", ioctl(s, SIOCGIFMTU, &ifr));
+	EXPECT("siocgifmtu_lo_positive", ifr.ifr_mtu > 0);
+	OK("siocgifhwaddr", ioctl(s, SIOCGIFHWADDR, &ifr));
+	SHOW("siocgifhwaddr_lo_family", "%d", ifr.ifr_hwaddr.sa_family);
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "nosuchif0");
+	FAILS("siocgifindex_unknown", ioctl(s, SIOCGIFINDEX, &ifr), ENODEV);
+	FAILS("siocgifconf_bad_pointer", ioctl(s, SIOCGIFCONF, (void *)8), EFAULT);
+	close(s);
+}
+
+/* Whether /proc/net/FILE has a socket bound to PORT in STATE (hex, as the kernel prints them). */
+static int proc_net_has(const char *file, int port, const char *state)
+{
+	char path[64], line[512], want[16];
+	snprintf(path, sizeof path, "/proc/net/%s", file);
+	snprintf(want, sizeof want, ":%04X", port);
+	FILE *f = fopen(path, "r");
+	if (!f) return 0;
+	int found = 0;
+	while (fgets(line, sizeof line, f)) {
+		char local[64], st[8];
+		if (sscanf(line, " %*d: %63s %*s %7s", local, st) == 2 && strstr(local, want) && strcmp(st, state) == 0) found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* /proc/net/{tcp,tcp6,udp,udp6,dev}: the sandbox's own sockets and interfaces. */
+static void proc_net(void)
+{
+	struct sockaddr_storage ss;
+	int t4 = socket(AF_INET, SOCK_STREAM, 0), t6 = socket(AF_INET6, SOCK_STREAM, 0);
+	int u4 = socket(AF_INET, SOCK_DGRAM, 0), u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	bind(t4, (struct sockaddr *)&ss, len);
+	bind(u4, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET6, &ss, 0);
+	bind(t6, (struct sockaddr *)&ss, len);
+	bind(u6, (struct sockaddr *)&ss, len);
+	listen(t4, 1);
+	listen(t6, 1);
+	EXPECT("proc_net_tcp_listener", proc_net_has("tcp", port_of(t4), "0A"));
+	EXPECT("proc_net_tcp6_listener", proc_net_has("tcp6", port_of(t6), "0A"));
+	EXPECT("proc_net_udp_bound", proc_net_has("udp", port_of(u4), "07"));
+	EXPECT("proc_net_udp6_bound", proc_net_has("udp6", port_of(u6), "07"));
+	int closed_port = port_of(t4);
+	close(t4);
+	EXPECT("proc_net_tcp_closed_gone", !proc_net_has("tcp", closed_port, "0A"));
+	FILE *f = fopen("/proc/net/dev", "r");
+	char line[512];
+	int lo = 0;
+	while (f && fgets(line, sizeof line, f)) lo |= strncmp(line + strspn(line, " "), "lo:", 3) == 0;
+	if (f) fclose(f);
+	EXPECT("proc_net_dev_lo", lo);
+	close(t6);
+	close(u4);
+	close(u6);
+}
+
 int main(void)
 {
 	tcp_fork(AF_INET, "tcp4");
@@ -505,5 +716,9 @@ int main(void)
 	udp_cmsgs();
 	big();
 	interfaces();
+	interrupts();
+	udp_mmsg();
+	interface_ioctls();
+	proc_net();
 	return finish();
 }
