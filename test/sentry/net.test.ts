@@ -9,7 +9,8 @@
 //   Not under native `moat do`: a fresh namespace's lo is down there (runc leaves it to CNI).
 // * busybox nc, ip, netstat, ifconfig in the sandbox; changes (`ip link set lo down`, `ip addr
 //   add`) refused.
-// * dev.moat.network.egress: a denied destination fails (EACCES), an allowed one works, a bad
+// * dev.moat.network.egress: a denied destination fails (EACCES) on every path (progs/egress.c:
+//   TCP/UDP, v4/v6/mapped/0.0.0.0/AF_UNSPEC, sendto/sendmsg/sendmmsg, connected UDP), an allowed one works, a bad
 //   value is refused at create. Only loopback and addresses of namespaces this file makes.
 // * A spec without a network namespace runs in the host's; one whose network namespace is a path
 //   (as Docker/CNI hand it) reaches a server in another
@@ -58,6 +59,7 @@ before(() => {
   fs.chmodSync(binDir, 0o755);
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'net'), path.join(PROGS_SRC, 'net.c')], { stdio: 'pipe' });
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'writewait'), path.join(PROGS_SRC, 'writewait.c')], { stdio: 'pipe' });
+  execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'egress'), path.join(PROGS_SRC, 'egress.c')], { stdio: 'pipe' });
   fs.writeFileSync(path.join(binDir, 'udpsend.c'), UDPSEND);
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'udpsend'), path.join(binDir, 'udpsend.c')], { stdio: 'pipe' });
 });
@@ -149,8 +151,10 @@ function runEgress(egress: string | undefined, script: string, mutate: (c: Recor
     if (egress !== undefined) c.annotations = { ...(c.annotations ?? {}), 'dev.moat.network.egress': egress };
     mutate(c);
   });
-  fs.copyFileSync(path.join(binDir, 'udpsend'), path.join(b.rootfs, 'bin', 'udpsend'));
-  fs.chmodSync(path.join(b.rootfs, 'bin', 'udpsend'), 0o755);
+  for (const bin of ['udpsend', 'egress']) {
+    fs.copyFileSync(path.join(binDir, bin), path.join(b.rootfs, 'bin', bin));
+    fs.chmodSync(path.join(b.rootfs, 'bin', bin), 0o755);
+  }
   try {
     return moatRun(root, ['--isolation=sentry', 'run', '--bundle', b.dir, `egress-${process.hrtime.bigint()}`], 60_000);
   } finally {
@@ -193,6 +197,48 @@ test('egress annotation: loopback allows both ports; none refuses even loopback;
   const all = runEgress(undefined, EGRESS_SCRIPT);
   assert.match(all.stdout, /^5556: 0$/m, explain(all));
   assert.match(all.stdout, /^a=one$/m, all.stdout);
+});
+
+/** progs/egress.c's lines for a policy: "ok" where `allowed` lists the attempt, EACCES elsewhere. */
+function egressLines(allowed: string[], received: string, sendmmsg: string): string {
+  const attempts = [
+    'tcp 127.0.0.1:A', 'tcp 127.0.0.1:B', 'tcp [::1]:A', 'tcp [::ffff:127.0.0.1]:A', 'tcp [::ffff:127.0.0.1]:B',
+    'tcp 0.0.0.0:B', 'tcp 127.0.0.2:A', 'udp sendto 127.0.0.1:A', 'udp sendto 127.0.0.1:B',
+    'udp sendto AF_UNSPEC 127.0.0.1:B', 'udp6 sendto [::ffff:127.0.0.1]:B', 'udp6 sendto [::1]:B', 'udp sendmsg 127.0.0.1:B',
+  ];
+  const line = (a: string) => `${a}: ${allowed.includes(a) ? 'ok' : 'EACCES'}`;
+  const connectB = line('udp connect 127.0.0.1:B');
+  return [
+    ...attempts.map(line),
+    `udp sendmmsg A,B: ${sendmmsg}`,
+    connectB,
+    // A refused connect leaves the socket unconnected: its send has no destination.
+    `udp send after connect B: ${connectB.endsWith('ok') ? 'ok' : 'EDESTADDRREQ'}`,
+    line('udp connect 127.0.0.1:A'),
+    line('udp connected to A, sendto B'),
+    // MSG_FASTOPEN is not offered (EOPNOTSUPP) whatever the policy: a send never connects.
+    'tcp fastopen to B: refused',
+    `received: ${received}`, '',
+  ].join('\n');
+}
+
+test('egress annotation: every path to a destination is checked — TCP/UDP, v4/v6/mapped/0.0.0.0/AF_UNSPEC, sendto/sendmsg/sendmmsg, connected UDP', () => {
+  const cases: Array<[string, string[], string, string]> = [
+    ['127.0.0.1:5556', ['tcp 127.0.0.1:A', 'tcp [::ffff:127.0.0.1]:A', 'udp sendto 127.0.0.1:A', 'udp connect 127.0.0.1:A'],
+      'tcp A 2, tcp B 0, udp A 2, udp B 0', '1 sent'],
+    ['127.0.0.0/8:5556,[::1]:5557', ['tcp 127.0.0.1:A', 'tcp [::ffff:127.0.0.1]:A', 'tcp 127.0.0.2:A', 'udp sendto 127.0.0.1:A', 'udp6 sendto [::1]:B', 'udp connect 127.0.0.1:A'],
+      'tcp A 3, tcp B 0, udp A 2, udp B 1', '1 sent'],
+    ['none', [], 'tcp A 0, tcp B 0, udp A 0, udp B 0', 'EACCES'],
+  ];
+  for (const [policy, allowed, received, mmsg] of cases) {
+    const r = runEgress(policy, 'egress');
+    assert.equal(r.status, 0, `${policy}: ${explain(r)}`);
+    assert.equal(r.stdout, egressLines(allowed, received, mmsg), `${policy}\n${r.stdout}`);
+  }
+  // loopback: everything arrives (the TCP Fast Open send excepted).
+  const lo = runEgress('loopback', 'egress');
+  assert.doesNotMatch(lo.stdout, /EACCES/, explain(lo));
+  assert.match(lo.stdout, /^received: tcp A 4, tcp B 3, udp A 2, udp B 8$/m, lo.stdout);
 });
 
 test('egress annotation: a bad value is refused at create, naming the annotation', () => {
