@@ -701,6 +701,55 @@ static void proc_net(void)
 	close(u6);
 }
 
+/* AF_INET addresses on an IPv6 UDP socket (it sends and connects over IPv4 unless IPV6_V6ONLY),
+ * and AF_UNSPEC in an IPv4 bind (only INADDR_ANY). */
+static void v4_on_v6(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int r = socket(AF_INET, SOCK_DGRAM, 0), s6 = socket(AF_INET6, SOCK_DGRAM, 0), on = 1;
+	bind(r, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET, &ss, port_of(r));
+	EXPECT("v4_on_v6_sendto", sendto(s6, "a", 1, 0, (struct sockaddr *)&ss, len) == 1);
+	char b;
+	EXPECT("v4_on_v6_received", recv(r, &b, 1, MSG_DONTWAIT) == 1 && b == 'a');
+	FAILS("v4_on_v6_sendto_short", sendto(s6, "a", 1, 0, (struct sockaddr *)&ss, 8), EINVAL);
+	OK("v4_on_v6_connect", connect(s6, (struct sockaddr *)&ss, len));
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof peer;
+	getpeername(s6, (struct sockaddr *)&peer, &plen);
+	EXPECT("v4_on_v6_peer_is_mapped", peer.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&peer)->sin6_addr));
+	EXPECT("v4_on_v6_send_connected", send(s6, "c", 1, 0) == 1 && recv(r, &b, 1, MSG_DONTWAIT) == 1 && b == 'c');
+	close(s6);
+	s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	setsockopt(s6, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+	FAILS("v4_on_v6only_sendto", sendto(s6, "a", 1, 0, (struct sockaddr *)&ss, len), ENETUNREACH);
+	FAILS("v4_on_v6only_connect", connect(s6, (struct sockaddr *)&ss, len), EAFNOSUPPORT);
+	close(s6);
+	s6 = socket(AF_INET6, SOCK_STREAM, 0);
+	FAILS("v4_on_v6_tcp_connect_short", connect(s6, (struct sockaddr *)&ss, len), EINVAL);
+	/* The length is checked before the family, on both families. */
+	struct sockaddr_storage odd;
+	memset(&odd, 0, sizeof odd);
+	odd.ss_family = 0x7777;
+	FAILS("v6_bind_odd_family", bind(s6, (struct sockaddr *)&odd, sizeof(struct sockaddr_in6)), EAFNOSUPPORT);
+	FAILS("v6_connect_odd_family_short", connect(s6, (struct sockaddr *)&odd, 16), EINVAL);
+	close(s6);
+	s6 = socket(AF_INET, SOCK_STREAM, 0);
+	FAILS("v4_connect_odd_family", connect(s6, (struct sockaddr *)&odd, 16), EAFNOSUPPORT);
+	FAILS("v4_connect_odd_family_short", connect(s6, (struct sockaddr *)&odd, 8), EINVAL);
+	FAILS("v4_bind_odd_family_short", bind(s6, (struct sockaddr *)&odd, 8), EINVAL);
+	close(s6);
+	close(r);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	len = loopback(AF_INET, &ss, 0);
+	ss.ss_family = AF_UNSPEC;
+	FAILS("bind_unspec_loopback", bind(u, (struct sockaddr *)&ss, len), EAFNOSUPPORT);
+	((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_ANY);
+	OK("bind_unspec_any", bind(u, (struct sockaddr *)&ss, len));
+	close(u);
+}
+
 int main(void)
 {
 	tcp_fork(AF_INET, "tcp4");
@@ -720,5 +769,6 @@ int main(void)
 	udp_mmsg();
 	interface_ioctls();
 	proc_net();
+	v4_on_v6();
 	return finish();
 }

@@ -86,10 +86,24 @@ export class InetSocket extends Socket {
     return r;
   }
 
+  /**
+   * The destination of a connect or send: an IPv6 UDP socket also takes an AF_INET address and
+   * sends over IPv4 (udpv6_sendmsg, __ip6_datagram_connect; the host answers ENETUNREACH or
+   * EAFNOSUPPORT if it is IPV6_V6ONLY); TCP and the rest go by the socket's family.
+   */
+  private destination(raw: Uint8Array, unspec: 'disconnect' | 'inet' | 'none'): InetAddr | null | number {
+    if (this.family === AF_INET6 && this.type === SOCK_DGRAM && raw.length >= 2 && (raw[0] | (raw[1] << 8)) === AF_INET) {
+      return parseInetAddr(raw, AF_INET, 'refuse');
+    }
+    return parseInetAddr(raw, this.family, unspec);
+  }
+
   override bind(t: Task, raw: Uint8Array): number {
     const a = parseInetAddr(raw, this.family, 'inet');
     if (typeof a === 'number') return a;
     if (!a || a.family === AF_UNSPEC) return -EAFNOSUPPORT;
+    // AF_UNSPEC binds only INADDR_ANY (inet_bind: EAFNOSUPPORT for any other address).
+    if (this.family === AF_INET && raw[0] === AF_UNSPEC && raw[1] === 0 && a.addr.some((b) => b !== 0)) return -EAFNOSUPPORT;
     if (a.port !== 0 && a.port < unprivilegedPortStart() && !capable(t.creds, CAP_NET_BIND_SERVICE)) return -EACCES;
     const len = encodeInetAddr(a, addrScratch);
     return netSys().sockBind(this.hostFd, addrScratch, len);
@@ -97,7 +111,7 @@ export class InetSocket extends Socket {
 
   override connect(t: Task, raw: Uint8Array): number {
     this.activity++;
-    const a = parseInetAddr(raw, this.family, 'disconnect');
+    const a = this.destination(raw, 'disconnect');
     if (typeof a === 'number') return a;
     if (!a) return -EAFNOSUPPORT;
     if (a.family !== AF_UNSPEC && !egressPermits(a.addr, a.port, this.proto)) return -EACCES;
@@ -150,7 +164,7 @@ export class InetSocket extends Socket {
     if (m.flags & ~KNOWN_SEND) return -EOPNOTSUPP;
     let dest: InetAddr | null = null;
     if (m.addr && m.addr.length > 0 && this.type === SOCK_DGRAM) {
-      const a = parseInetAddr(m.addr, this.family, this.family === AF_INET ? 'inet' : 'none');
+      const a = this.destination(m.addr, this.family === AF_INET ? 'inet' : 'none');
       if (typeof a === 'number') return a;
       dest = a;
       if (dest && !egressPermits(dest.addr, dest.port, this.proto)) return -EACCES;
