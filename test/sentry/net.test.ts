@@ -204,7 +204,7 @@ function egressLines(allowed: string[], received: string, sendmmsg: string): str
   const attempts = [
     'tcp 127.0.0.1:A', 'tcp 127.0.0.1:B', 'tcp [::1]:A', 'tcp [::ffff:127.0.0.1]:A', 'tcp [::ffff:127.0.0.1]:B',
     'tcp 0.0.0.0:B', 'tcp 127.0.0.2:A', 'udp sendto 127.0.0.1:A', 'udp sendto 127.0.0.1:B',
-    'udp sendto AF_UNSPEC 127.0.0.1:B', 'udp6 sendto [::ffff:127.0.0.1]:B', 'udp6 sendto [::1]:B', 'udp sendmsg 127.0.0.1:B',
+    'udp sendto AF_UNSPEC 127.0.0.1:B', 'udp6 sendto [::ffff:127.0.0.1]:B', 'udp6 sendto [::1]:B', 'udp6 sendto AF_INET 127.0.0.1:B', 'udp sendmsg 127.0.0.1:B',
   ];
   const line = (a: string) => `${a}: ${allowed.includes(a) ? 'ok' : 'EACCES'}`;
   const connectB = line('udp connect 127.0.0.1:B');
@@ -238,7 +238,7 @@ test('egress annotation: every path to a destination is checked — TCP/UDP, v4/
   // loopback: everything arrives (the TCP Fast Open send excepted).
   const lo = runEgress('loopback', 'egress');
   assert.doesNotMatch(lo.stdout, /EACCES/, explain(lo));
-  assert.match(lo.stdout, /^received: tcp A 4, tcp B 3, udp A 2, udp B 8$/m, lo.stdout);
+  assert.match(lo.stdout, /^received: tcp A 4, tcp B 3, udp A 2, udp B 9$/m, lo.stdout);
 });
 
 test('egress annotation: a bad value is refused at create, naming the annotation', () => {

@@ -1,7 +1,7 @@
 /* Every way a sandbox's socket can reach a destination, for the egress annotation
  * (dev.moat.network.egress, docs/sentry.md): TCP connect over IPv4, IPv6, IPv4-mapped IPv6 and
  * 0.0.0.0; UDP sendto, sendmsg, sendmmsg, connect then send, a connected socket's sendto to
- * another address, AF_UNSPEC as AF_INET, mapped addresses on an IPv6 socket, another loopback
+ * another address, AF_UNSPEC as AF_INET, mapped and AF_INET addresses on an IPv6 socket, another loopback
  * address; TCP Fast Open (a sendto that would connect). Listeners of its own on [::]:5556 and
  * [::]:5557 (dual stack; listening is not restricted). Prints "name: ok" or "name: ERRNO" per
  * attempt, and at the end what the listeners received, so a check cannot pass by the call lying. */
@@ -122,6 +122,8 @@ int main(void)
 	udp_sendto("udp6 sendto [::ffff:127.0.0.1]:B", AF_INET6, &ss, len);
 	len = v6(&ss, "::1", PB);
 	udp_sendto("udp6 sendto [::1]:B", AF_INET6, &ss, len);
+	len = v4(&ss, "127.0.0.1", PB, AF_INET);
+	udp_sendto("udp6 sendto AF_INET 127.0.0.1:B", AF_INET6, &ss, len);
 	{
 		int fd = socket(AF_INET, SOCK_DGRAM, 0);
 		len = v4(&ss, "127.0.0.1", PB, AF_INET);
