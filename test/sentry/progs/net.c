@@ -8,6 +8,7 @@
 #include "common.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <linux/errqueue.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -750,6 +751,68 @@ static void v4_on_v6(void)
 	close(u);
 }
 
+/* IP_RECVERR/IPV6_RECVERR and MSG_ERRQUEUE: a local EMSGSIZE (IPv6) and an ICMP port unreachable
+ * (IPv4) come back from the error queue with their sock_extended_err; an empty queue is EAGAIN at
+ * once. IP_ADD_MEMBERSHIP's arguments are checked as Linux checks them. */
+static void error_queue(void)
+{
+	struct sockaddr_storage ss, from;
+	int on = 1;
+	char cbuf[256], data[64];
+	struct iovec iov = { data, sizeof data };
+	struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	int r6 = socket(AF_INET6, SOCK_DGRAM, 0), s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	socklen_t len = loopback(AF_INET6, &ss, 0);
+	bind(r6, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET6, &ss, port_of(r6));
+	connect(s6, (struct sockaddr *)&ss, len);
+	OK("ipv6_recverr_on", setsockopt(s6, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on));
+	FAILS("errqueue_empty", recvmsg(s6, &m, MSG_ERRQUEUE), EAGAIN);
+	static char big[0x10000];
+	FAILS("udp6_send_too_big", send(s6, big, sizeof big, 0), EMSGSIZE);
+	ssize_t n = recvmsg(s6, &m, MSG_ERRQUEUE);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	struct sock_extended_err ee = { 0 };
+	if (c && c->cmsg_len >= CMSG_LEN(sizeof ee)) memcpy(&ee, CMSG_DATA(c), sizeof ee);
+	SHOW("errqueue_emsgsize", "%ld flags_errqueue %d cmsg %d/%d len %ld errno %s origin %d info %u", (long)n, !!(m.msg_flags & MSG_ERRQUEUE),
+	     c ? c->cmsg_level : -1, c ? c->cmsg_type : -1, c ? (long)c->cmsg_len : -1L, en(ee.ee_errno), ee.ee_origin, ee.ee_info);
+	EXPECT("errqueue_name_is_peer", n >= 0 && from.ss_family == AF_INET6 && ((struct sockaddr_in6 *)&from)->sin6_port == ((struct sockaddr_in6 *)&ss)->sin6_port);
+	close(r6);
+	close(s6);
+	/* IPv4: a datagram to a port nobody has; the ICMP error is queued for the sender. */
+	int closed = socket(AF_INET, SOCK_DGRAM, 0);
+	len = loopback(AF_INET, &ss, 0);
+	bind(closed, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET, &ss, port_of(closed));
+	close(closed);
+	int s4 = socket(AF_INET, SOCK_DGRAM, 0);
+	OK("ip_recverr_on", setsockopt(s4, IPPROTO_IP, IP_RECVERR, &on, sizeof on));
+	sendto(s4, "x", 1, 0, (struct sockaddr *)&ss, len);
+	struct pollfd pf = { s4, 0, 0 };
+	poll(&pf, 1, 2000);
+	EXPECT("errqueue_pollerr", pf.revents & POLLERR);
+	m.msg_namelen = sizeof from;
+	m.msg_controllen = sizeof cbuf;
+	n = recvmsg(s4, &m, MSG_ERRQUEUE);
+	c = CMSG_FIRSTHDR(&m);
+	memset(&ee, 0, sizeof ee);
+	if (c && c->cmsg_len >= CMSG_LEN(sizeof ee)) memcpy(&ee, CMSG_DATA(c), sizeof ee);
+	SHOW("errqueue_port_unreachable", "%ld data %.1s cmsg %d/%d errno %s origin %d type %d code %d", (long)n, n > 0 ? data : "-",
+	     c ? c->cmsg_level : -1, c ? c->cmsg_type : -1, en(ee.ee_errno), ee.ee_origin, ee.ee_type, ee.ee_code);
+	m.msg_controllen = CMSG_LEN(4);
+	sendto(s4, "y", 1, 0, (struct sockaddr *)&ss, len);
+	poll(&pf, 1, 2000);
+	n = recvmsg(s4, &m, MSG_ERRQUEUE);
+	SHOW("errqueue_no_room_ctrunc", "%ld %d", (long)n, !!(m.msg_flags & MSG_CTRUNC));
+	struct ip_mreqn req = { 0 };
+	FAILS("ip_add_membership_not_multicast", setsockopt(s4, IPPROTO_IP, IP_ADD_MEMBERSHIP, &req, sizeof req), EINVAL);
+	FAILS("ip_add_membership_short", setsockopt(s4, IPPROTO_IP, IP_ADD_MEMBERSHIP, &req, 4), EINVAL);
+	close(s4);
+	int t = socket(AF_INET, SOCK_STREAM, 0);
+	FAILS("ip_add_membership_tcp", setsockopt(t, IPPROTO_IP, IP_ADD_MEMBERSHIP, &req, sizeof req), EPROTO);
+	close(t);
+}
+
 int main(void)
 {
 	tcp_fork(AF_INET, "tcp4");
@@ -770,5 +833,6 @@ int main(void)
 	interface_ioctls();
 	proc_net();
 	v4_on_v6();
+	error_queue();
 	return finish();
 }

@@ -185,7 +185,7 @@ export class InetSocket extends Socket {
 
   override recvmsg(t: Task, m: RecvRequest): RecvResult | number {
     this.activity++;
-    if (m.flags & MSG_ERRQUEUE) return -EAGAIN; // no error queue is kept (IP_RECVERR is refused)
+    if (m.flags & MSG_ERRQUEUE) return this.recvErrQueue(m);
     const done = progressOf(t);
     const dgram = this.type === SOCK_DGRAM;
     // Control messages only for a datagram reader with room for them (TCP has none to give).
@@ -213,6 +213,20 @@ export class InetSocket extends Socket {
     return { n, addr, control, flags: flags | cflags };
   }
 
+  /**
+   * MSG_ERRQUEUE (IP_RECVERR/IPV6_RECVERR): the host socket's error queue, never waited for (Linux:
+   * EAGAIN when empty); its IP_RECVERR/IPV6_RECVERR message re-encoded like the others (cmsg.ts).
+   */
+  private recvErrQueue(m: RecvRequest): RecvResult | number {
+    const r = netSys().sockRecv(this.hostFd, m.data, (m.flags & HOST_RECV) | MSG_ERRQUEUE, addrScratch, ctlScratch);
+    if (r < 0) return r;
+    const addr = netAux[0] > 0 ? addrScratch.slice(0, netAux[0]) : null;
+    const w = new CmsgWriter(m.controlLen);
+    if (netAux[2] > 0) relayInetCmsgs(ctlScratch.subarray(0, Math.min(netAux[2], ctlScratch.length)), w);
+    const flags = netAux[1] & (MSG_TRUNC | MSG_ERRQUEUE | 0x8);
+    return { n: r, addr, control: m.controlLen > 0 ? w.result() : null, flags: flags | w.flags };
+  }
+
   private finishOrPark(t: Task, m: RecvRequest, done: number): RecvResult | number {
     const w = this.park(t, 'rcv', m.flags, done);
     if (w > 0) return { n: w, addr: null, control: null, flags: 0 };
@@ -236,7 +250,7 @@ export class InetSocket extends Socket {
   override setsockopt(t: Task, level: number, name: number, val: Uint8Array): number {
     if (level === SOL_SOCKET && name === SO_LINGER) return this.setLinger(t, val);
     if (level === SOL_SOCKET && (name === SO_SNDBUFFORCE || name === SO_RCVBUFFORCE)) return this.forceBuffer(t, name, val);
-    if (hostOption(level, name)) return inetSetOpt(this.hostFd, level, name, val, netPrivileged(t));
+    if (hostOption(level, name)) return inetSetOpt(this.hostFd, level, name, val, netPrivileged(t), this.type === SOCK_STREAM);
     return super.setsockopt(t, level, name, val);
   }
 
