@@ -9,6 +9,8 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <linux/errqueue.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -813,6 +815,33 @@ static void error_queue(void)
 	close(t);
 }
 
+/* A NETLINK_ROUTE dump with SO_PASSCRED: each reply carries the kernel's credentials (pid 0, root). */
+static void netlink_passcred(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE), on = 1;
+	OK("netlink_so_passcred", setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on));
+	struct { struct nlmsghdr h; struct rtgenmsg g; } req = { { sizeof req, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0 }, { AF_UNSPEC } };
+	EXPECT("netlink_dump_sent", send(fd, &req, sizeof req, 0) == sizeof req);
+	static char buf[65536];
+	char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = { buf, sizeof buf };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	ssize_t n = recvmsg(fd, &m, 0);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	struct ucred uc = { -1, 1, 1 };
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) memcpy(&uc, CMSG_DATA(c), sizeof uc);
+	SHOW("netlink_reply_creds", "%d pid %d uid %u gid %u", n > 0, uc.pid, uc.uid, uc.gid);
+	/* No room for them: MSG_CTRUNC. */
+	send(fd, &req, sizeof req, 0);
+	while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0 && ((struct nlmsghdr *)buf)->nlmsg_type != NLMSG_DONE) {}
+	send(fd, &req, sizeof req, 0);
+	m.msg_control = NULL;
+	m.msg_controllen = 0;
+	n = recvmsg(fd, &m, 0);
+	SHOW("netlink_creds_no_room", "%d ctrunc %d", n > 0, !!(m.msg_flags & MSG_CTRUNC));
+	close(fd);
+}
+
 int main(void)
 {
 	tcp_fork(AF_INET, "tcp4");
@@ -834,5 +863,6 @@ int main(void)
 	proc_net();
 	v4_on_v6();
 	error_queue();
+	netlink_passcred();
 	return finish();
 }

@@ -7,8 +7,8 @@
 import { ECONNREFUSED, EADDRINUSE, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
 import type { Task } from '../../kernel/task';
 import { POLLIN, POLLOUT } from '../../vfs/constants';
-import { MSG_PEEK, MSG_TRUNC, SOCK_DGRAM } from '../constants';
-import { gatherViews, type RecvRequest, type RecvResult, type SendRequest } from '../message';
+import { MSG_PEEK, MSG_TRUNC, SCM_CREDENTIALS, SOCK_DGRAM, SOL_SOCKET } from '../constants';
+import { CmsgWriter, encodeUcred, gatherViews, type RecvRequest, type RecvResult, type SendRequest } from '../message';
 import { registerSocketFamily, Socket, intBytes } from '../socket';
 import { netAux, netSys } from '../host';
 import { errorMessage, parseRequests, reframeReply, readHeader, NLMSG_HDRLEN } from './route';
@@ -162,7 +162,16 @@ export class NetlinkSocket extends Socket {
       this.queued -= d.length;
     }
     const trunc = copied < d.length ? MSG_TRUNC : 0;
-    return { n: m.flags & MSG_TRUNC ? d.length : copied, addr: sockaddrNl(0, 0), control: null, flags: trunc };
+    // SO_PASSCRED: every message is from the kernel, pid 0 and root (netlink_recvmsg's scm_recv).
+    let control: Uint8Array | null = null;
+    let cflags = 0;
+    if (this.passCred) {
+      const w = new CmsgWriter(m.controlLen);
+      w.put(SOL_SOCKET, SCM_CREDENTIALS, encodeUcred({ pid: 0, uid: 0, gid: 0 }));
+      control = w.result();
+      cflags = w.flags;
+    }
+    return { n: m.flags & MSG_TRUNC ? d.length : copied, addr: sockaddrNl(0, 0), control, flags: trunc | cflags };
   }
 
   override shutdown(): number {
