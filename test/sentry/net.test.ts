@@ -51,6 +51,26 @@ int main(int c, char **v) {
 }
 `;
 
+/** sockopt: options the sentry does not offer (IP_OPTIONS — source routing —, IPV6_RTHDR), each tried twice. */
+const SOCKOPT = `#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+int main(void) {
+  int u = socket(AF_INET, SOCK_DGRAM, 0), u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+  unsigned char opt[8] = { 0x83, 7, 4, 10, 0, 0, 1, 0 };
+  char rt[64];
+  socklen_t len = sizeof rt;
+  for (int i = 0; i < 2; i++) {
+    printf("IP_OPTIONS: %s\\n", setsockopt(u, IPPROTO_IP, IP_OPTIONS, opt, sizeof opt) ? strerrorname_np(errno) : "ok");
+    printf("IPV6_RTHDR: %s\\n", getsockopt(u6, IPPROTO_IPV6, IPV6_RTHDR, rt, &len) ? strerrorname_np(errno) : "ok");
+  }
+  return 0;
+}
+`;
+
 let netnsWasMounted = false;
 
 before(() => {
@@ -62,6 +82,8 @@ before(() => {
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'egress'), path.join(PROGS_SRC, 'egress.c')], { stdio: 'pipe' });
   fs.writeFileSync(path.join(binDir, 'udpsend.c'), UDPSEND);
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'udpsend'), path.join(binDir, 'udpsend.c')], { stdio: 'pipe' });
+  fs.writeFileSync(path.join(binDir, 'sockopt.c'), SOCKOPT);
+  execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'sockopt'), path.join(binDir, 'sockopt.c')], { stdio: 'pipe' });
 });
 
 const sh = (script: string) => [BUSYBOX, 'sh', '-c', script];
@@ -145,18 +167,18 @@ test('name resolution through /etc/hosts as glibc does it (getent: NSS files, ge
 });
 
 /** A busybox bundle (tmpfs on /tmp) with the egress annotation (undefined: none), run under the sentry. */
-function runEgress(egress: string | undefined, script: string, mutate: (c: Record<string, any>) => void = () => undefined) {
+function runEgress(egress: string | undefined, script: string, mutate: (c: Record<string, any>) => void = () => undefined, global: string[] = []) {
   const b = makeBundle(['sh', '-c', script], (c) => {
     c.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] });
     if (egress !== undefined) c.annotations = { ...(c.annotations ?? {}), 'dev.moat.network.egress': egress };
     mutate(c);
   });
-  for (const bin of ['udpsend', 'egress']) {
+  for (const bin of ['udpsend', 'egress', 'sockopt']) {
     fs.copyFileSync(path.join(binDir, bin), path.join(b.rootfs, 'bin', bin));
     fs.chmodSync(path.join(b.rootfs, 'bin', bin), 0o755);
   }
   try {
-    return moatRun(root, ['--isolation=sentry', 'run', '--bundle', b.dir, `egress-${process.hrtime.bigint()}`], 60_000);
+    return moatRun(root, [...global, '--isolation=sentry', 'run', '--bundle', b.dir, `egress-${process.hrtime.bigint()}`], 60_000);
   } finally {
     b.cleanup();
   }
@@ -239,6 +261,25 @@ test('egress annotation: every path to a destination is checked — TCP/UDP, v4/
   const lo = runEgress('loopback', 'egress');
   assert.doesNotMatch(lo.stdout, /EACCES/, explain(lo));
   assert.match(lo.stdout, /^received: tcp A 4, tcp B 3, udp A 2, udp B 9$/m, lo.stdout);
+});
+
+test('a denied destination is logged once however often and by whatever address form it is tried; an option the sentry does not offer is ENOPROTOOPT, logged once', () => {
+  const log = path.join(binDir, `log-${process.hrtime.bigint()}`);
+  try {
+    const r = runEgress('127.0.0.1:5556', 'egress > /dev/null; sockopt', () => undefined, ['--log', log]);
+    assert.equal(r.status, 0, explain(r));
+    assert.equal(r.stdout, 'IP_OPTIONS: ENOPROTOOPT\nIPV6_RTHDR: ENOPROTOOPT\n'.repeat(2), explain(r));
+    const lines = fs.readFileSync(log, 'utf8').split('\n');
+    const count = (re: RegExp) => lines.filter((l) => re.test(l)).length;
+    // 127.0.0.1:5557 over TCP is tried as itself, as ::ffff:127.0.0.1 and as 0.0.0.0: one destination.
+    assert.equal(count(/egress denied by dev\.moat\.network\.egress: tcp 127\.0\.0\.1:5557 \(EACCES\)/), 1, lines.join('\n'));
+    assert.equal(count(/egress denied by dev\.moat\.network\.egress: udp 127\.0\.0\.1:5557 \(EACCES\)/), 1, lines.join('\n'));
+    assert.equal(count(/egress denied by dev\.moat\.network\.egress: tcp \[0:0:0:0:0:0:0:1\]:5556 \(EACCES\)/), 1, lines.join('\n'));
+    assert.equal(count(/socket option level 0 name 4 is not offered by the sentry: ENOPROTOOPT/), 1, lines.join('\n'));
+    assert.equal(count(/socket option level 41 name 57 is not offered by the sentry: ENOPROTOOPT/), 1, lines.join('\n'));
+  } finally {
+    fs.rmSync(log, { force: true });
+  }
 });
 
 test('egress annotation: a bad value is refused at create, naming the annotation', () => {
