@@ -7,6 +7,8 @@
 //   EINTR/SA_RESTART on blocking socket calls, UDP sendmmsg/recvmmsg, SIOCGIFCONF and the other
 //   interface ioctls, the sandbox's sockets in /proc/net/{tcp,tcp6,udp,udp6}).
 //   Not under native `moat do`: a fresh namespace's lo is down there (runc leaves it to CNI).
+// * glibc resolving through bind-mounted /etc/hosts and /etc/resolv.conf (a DNS server of progs/dns.c
+//   in the sandbox answers).
 // * busybox nc, ip, netstat, ifconfig in the sandbox; changes (`ip link set lo down`, `ip addr
 //   add`) refused.
 // * dev.moat.network.egress: a denied destination fails (EACCES) on every path (progs/egress.c:
@@ -82,6 +84,7 @@ before(() => {
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'egress'), path.join(PROGS_SRC, 'egress.c')], { stdio: 'pipe' });
   fs.writeFileSync(path.join(binDir, 'udpsend.c'), UDPSEND);
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'udpsend'), path.join(binDir, 'udpsend.c')], { stdio: 'pipe' });
+  execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'dns'), path.join(PROGS_SRC, 'dns.c')], { stdio: 'pipe' });
   fs.writeFileSync(path.join(binDir, 'sockopt.c'), SOCKOPT);
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'sockopt'), path.join(binDir, 'sockopt.c')], { stdio: 'pipe' });
 });
@@ -166,6 +169,25 @@ test('name resolution through /etc/hosts as glibc does it (getent: NSS files, ge
   }
 });
 
+test('name resolution through bind-mounted /etc/hosts and /etc/resolv.conf (as Docker hands them): a DNS server in the sandbox answers glibc', () => {
+  const dir = fs.mkdtempSync(path.join(binDir, 'etc-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'hosts'), '127.0.0.1 localhost\n10.9.8.7 from-hosts-file\n');
+    fs.writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\noptions timeout:2 attempts:1\n');
+    const script = [
+      'dns serve > /tmp/dns.out & i=0; until grep -q serving /tmp/dns.out || [ $i -ge 100 ]; do sleep 0.05; i=$((i+1)); done',
+      'dns resolve from-hosts-file', 'dns resolve moat-dns.test', 'dns resolve localhost',
+    ].join('\n');
+    const r = runEgress(undefined, script, (c) => {
+      for (const f of ['hosts', 'resolv.conf']) c.mounts.push({ destination: `/etc/${f}`, type: 'bind', source: path.join(dir, f), options: ['rbind', 'ro'] });
+    });
+    assert.equal(r.status, 0, explain(r));
+    assert.equal(r.stdout, 'from-hosts-file: 10.9.8.7\nmoat-dns.test: 10.20.30.40\nlocalhost: 127.0.0.1\n', explain(r));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /** A busybox bundle (tmpfs on /tmp) with the egress annotation (undefined: none), run under the sentry. */
 function runEgress(egress: string | undefined, script: string, mutate: (c: Record<string, any>) => void = () => undefined, global: string[] = []) {
   const b = makeBundle(['sh', '-c', script], (c) => {
@@ -173,7 +195,7 @@ function runEgress(egress: string | undefined, script: string, mutate: (c: Recor
     if (egress !== undefined) c.annotations = { ...(c.annotations ?? {}), 'dev.moat.network.egress': egress };
     mutate(c);
   });
-  for (const bin of ['udpsend', 'egress', 'sockopt']) {
+  for (const bin of ['udpsend', 'egress', 'sockopt', 'dns']) {
     fs.copyFileSync(path.join(binDir, bin), path.join(b.rootfs, 'bin', bin));
     fs.chmodSync(path.join(b.rootfs, 'bin', bin), 0o755);
   }
