@@ -4,7 +4,8 @@
  * (netlink) listing lo, accept after a reset, shutdown of an unconnected UDP socket, edge-triggered epoll, an
  * epoll set of 100 sockets, IP_PKTINFO/IP_RECVTOS control messages, signals on blocking accept/recv/
  * send (EINTR, SA_RESTART, SO_RCVTIMEO), UDP sendmmsg/recvmmsg, the interface ioctls (SIOCGIFCONF …),
- * /proc/net/{tcp,tcp6,udp,udp6,dev}. Ports are printed only as relations (the kernel picks them). */
+ * /proc/net/{tcp,tcp6,udp,udp6,dev}, AF_INET on IPv6 UDP, the error queue (IP_RECVERR), netlink
+ * SO_PASSCRED, SO_REUSEPORT. Ports are printed only as relations (the kernel picks them). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -842,6 +843,36 @@ static void netlink_passcred(void)
 	close(fd);
 }
 
+/* SO_REUSEPORT: two sockets with it share a port (UDP and TCP listeners); one without is refused. */
+static void reuseport(void)
+{
+	for (int type = SOCK_STREAM; type <= SOCK_DGRAM; type++) {
+		struct sockaddr_storage ss;
+		socklen_t len = loopback(AF_INET, &ss, 0);
+		int on = 1, a = socket(AF_INET, type, 0), b = socket(AF_INET, type, 0), c = socket(AF_INET, type, 0);
+		setsockopt(a, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+		setsockopt(b, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+		bind(a, (struct sockaddr *)&ss, len);
+		if (type == SOCK_STREAM) listen(a, 1);
+		len = loopback(AF_INET, &ss, port_of(a));
+		int v = 0;
+		socklen_t vl = sizeof v;
+		getsockopt(b, SOL_SOCKET, SO_REUSEPORT, &v, &vl);
+		EXPECT(type == SOCK_STREAM ? "tcp_so_reuseport_get" : "udp_so_reuseport_get", v == 1);
+		if (type == SOCK_STREAM) {
+			OK("tcp_reuseport_second_bind", bind(b, (struct sockaddr *)&ss, len));
+			OK("tcp_reuseport_second_listen", listen(b, 1));
+			FAILS("tcp_no_reuseport_bind", bind(c, (struct sockaddr *)&ss, len), EADDRINUSE);
+		} else {
+			OK("udp_reuseport_second_bind", bind(b, (struct sockaddr *)&ss, len));
+			FAILS("udp_no_reuseport_bind", bind(c, (struct sockaddr *)&ss, len), EADDRINUSE);
+		}
+		close(a);
+		close(b);
+		close(c);
+	}
+}
+
 int main(void)
 {
 	tcp_fork(AF_INET, "tcp4");
@@ -864,5 +895,6 @@ int main(void)
 	v4_on_v6();
 	error_queue();
 	netlink_passcred();
+	reuseport();
 	return finish();
 }
