@@ -20,7 +20,7 @@ import { BLOCK } from '../../kernel/task';
 import { O_NONBLOCK } from '../../vfs/constants';
 import { HostStreamFile } from '../../vfs/host-stream';
 import { netSys } from '../../net/host';
-import { iovecViews } from './sys_io';
+import { iovecLength, iovecViews } from './sys_io';
 
 const MSGHDR_SIZE = 56;
 const MMSGHDR_SIZE = 64;
@@ -238,6 +238,9 @@ function sendMsg(t: Task, s: Socket, m: MsgHdr, flags: number): number {
   const data = iovecViews(t, m.iov, m.iovlen, false);
   if (data === null) return -EFAULT;
   if (typeof data === 'number') return data;
+  // A message (datagram, seqpacket) is sent whole or not at all: a fault part way is EFAULT, as
+  // Linux's copy of it fails; a stream sends up to the fault.
+  if (s.type !== SOCK_STREAM && data.reduce((n, v) => n + v.length, 0) < iovecLength(t, m.iov, m.iovlen)) return -EFAULT;
   let addr: Uint8Array | null = null;
   if (m.namelen > 0) {
     addr = t.mm.read(m.name, m.namelen);
