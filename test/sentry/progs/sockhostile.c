@@ -113,6 +113,14 @@ int main(void)
 	usleep(50000);
 	long got = recv(tc[0], buf, sizeof buf, MSG_DONTWAIT);
 	EXPECT("tcp peer gets what was sent", sent > 0 ? got == sent && buf[0] == 'p' : got == -1 && errno == EAGAIN);
+	/* Receiving a datagram into a buffer that runs into the unmapped page. */
+	send(sv[0], page, 200, 0);
+	FAILS("unix dgram recv into unmapped", recvmsg(sv[1], &m, 0), EFAULT);
+	SHOW("the datagram after", "%ld", (long)recv(sv[1], buf, sizeof buf, MSG_DONTWAIT));
+	send(ud[1], page, 200, 0);
+	usleep(20000);
+	FAILS("udp recv into unmapped", recvmsg(ud[0], &m, 0), EFAULT);
+	SHOW("the datagram after", "%ld", (long)recv(ud[0], buf, sizeof buf, MSG_DONTWAIT));
 	iov.iov_base = buf;
 	iov.iov_len = sizeof buf;
 

@@ -11,7 +11,7 @@ import { EBADF, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, ENOTSOCK, EAFNOS
 import { sendSigpipe } from '../../kernel/signals';
 import type { Task } from '../../kernel/task';
 import {
-  AF_MAX, AF_UNIX, SOL_SOCKET, SO_ACCEPTCONN, SO_DOMAIN, SO_ERROR, SO_PROTOCOL, SO_RCVBUF, SO_SNDBUF, SO_TYPE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_WAITFORONE, OPTMEM_MAX, SHUT_RD, SHUT_RDWR,
+  AF_MAX, AF_UNIX, SOL_SOCKET, SO_ACCEPTCONN, SO_DOMAIN, SO_ERROR, SO_PROTOCOL, SO_RCVBUF, SO_SNDBUF, SO_TYPE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_TRUNC, MSG_WAITFORONE, OPTMEM_MAX, SHUT_RD, SHUT_RDWR,
   SOCK_CLOEXEC, SOCK_MAX, SOCK_STREAM, SOCK_NONBLOCK, SOCK_TYPE_MASK, SOCKADDR_MAX, SOMAXCONN, UIO_MAXIOV,
 } from '../../net/constants';
 import { parseCmsgs, type RecvResult } from '../../net/message';
@@ -335,13 +335,15 @@ function sendmmsg(t: Task): number {
 function recvfrom(t: Task): number {
   const s = sockOf(t, t.argInt(0));
   if (typeof s === 'number') return s;
-  const data = t.mm.views(t.arg(1), Math.min(t.arg(2), 0x7ffff000), true);
+  const want = Math.min(t.arg(2), 0x7ffff000);
+  const data = t.mm.prefixViews(t.arg(1), want, true);
   if (!data) return -EFAULT;
   const addr = t.arg(4);
   const room = addrRoom(t, addr, t.arg(5));
   if (room < 0) return room;
   const r = s.recvmsg(t, { data, flags: callFlags(s, t.argInt(3)), controlLen: 0 });
   if (typeof r === 'number') return r;
+  if (faultedMessage(s, data, want, r)) return -EFAULT;
   if (addr !== 0) {
     const w = writeSockaddr(t, r.addr ?? new Uint8Array(0), addr, room, t.arg(5));
     if (w < 0) return w;
@@ -360,8 +362,21 @@ function recvMsg(t: Task, s: Socket, mAddr: number, flags: number): number {
   const controlLen = m.control === 0 ? 0 : Math.min(m.controllen, 0x7fffffff);
   const r = s.recvmsg(t, { data, flags: callFlags(s, flags), controlLen });
   if (typeof r === 'number') return r;
+  if (faultedMessage(s, data, iovecLength(t, m.iov, m.iovlen), r)) return -EFAULT;
   const w = writeBack(t, mAddr, m, r, flags);
   return w < 0 ? w : r.n;
+}
+
+/**
+ * A message (datagram, seqpacket) received into a buffer that runs into an unmapped page, and longer
+ * than the part before it: Linux's copy faults, the call is EFAULT and the message is gone (taken
+ * unless peeked). One that fits before the fault is received as usual. (Not when control messages
+ * came with it: files already installed by SCM_RIGHTS are then reported rather than hidden.)
+ */
+function faultedMessage(s: Socket, data: Uint8Array[], want: number, r: RecvResult): boolean {
+  if (s.type === SOCK_STREAM || r.control) return false;
+  const mapped = data.reduce((n, v) => n + v.length, 0);
+  return mapped < want && (r.flags & MSG_TRUNC) !== 0;
 }
 
 function writeBack(t: Task, mAddr: number, m: MsgHdr, r: RecvResult, flags: number): number {
