@@ -100,6 +100,15 @@ test('net.c: natively every check passes; under the sentry the same lines and ex
   assert.equal(r.status, 0, explain(r));
 });
 
+test('net.c with CAP_NET_ADMIN in a bundle under the sentry: SO_RCVBUFFORCE within rmem_max is served (doubled), every check passes', () => {
+  const r = runEgress(undefined, 'net', (c) => {
+    for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_NET_ADMIN');
+  });
+  assert.equal(r.status, 0, explain(r));
+  assert.match(r.stdout, /^so_rcvbufforce_doubled_or_eperm true$/m, r.stdout);
+  assert.match(r.stdout, /\nfailures 0\n$/, r.stdout);
+});
+
 test('a wait for writability alone on a full socket with unread input parks once, and ends when the peer reads', () => {
   const native = runNative(path.join(binDir, 'writewait'), ['1000']);
   assert.equal(native.status, 0, explain(native));
@@ -195,7 +204,7 @@ function runEgress(egress: string | undefined, script: string, mutate: (c: Recor
     if (egress !== undefined) c.annotations = { ...(c.annotations ?? {}), 'dev.moat.network.egress': egress };
     mutate(c);
   });
-  for (const bin of ['udpsend', 'egress', 'sockopt', 'dns']) {
+  for (const bin of ['udpsend', 'egress', 'sockopt', 'dns', 'net']) {
     fs.copyFileSync(path.join(binDir, bin), path.join(b.rootfs, 'bin', bin));
     fs.chmodSync(path.join(b.rootfs, 'bin', bin), 0o755);
   }

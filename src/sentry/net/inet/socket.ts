@@ -8,13 +8,14 @@ import * as fs from 'node:fs';
 import { EACCES, EAFNOSUPPORT, EAGAIN, EALREADY, EFAULT, EINPROGRESS, EINVAL, EISCONN, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
 import { BLOCK, type Task } from '../../kernel/task';
 import { O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../vfs/constants';
-import { MSG_DONTWAIT, MSG_ERRQUEUE, SHUT_WR, SO_RCVBUFFORCE, SO_SNDBUFFORCE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SO_LINGER, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../constants';
+import { MSG_DONTWAIT, MSG_ERRQUEUE, SHUT_WR, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SO_LINGER, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../constants';
 import { CmsgWriter, type RecvRequest, type RecvResult, type SendRequest } from '../message';
 import { relayInetCmsgs } from './cmsg';
 import { CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, capable } from '../../kernel/creds';
 import { netPrivileged, optInt, progressOf, registerSocketFamily, Socket } from '../socket';
 import { netAux, netSys, WATCH_ONLY_OUT, WATCH_OUT, WATCH_SIGNALLED } from '../host';
 import { egressPermits, unprivilegedPortStart } from '../policy';
+import { netMemMax } from '../sysctl';
 import { AF_INET, AF_INET6, AF_UNSPEC, encodeInetAddr, parseInetAddr, type InetAddr } from './addr';
 import { hostOption, inetGetOpt, inetSetOpt } from './options';
 import { hostPolled } from '../../vfs/host-poll';
@@ -255,16 +256,21 @@ export class InetSocket extends Socket {
   }
 
   /**
-   * SO_SNDBUFFORCE/SO_RCVBUFFORCE: the application needs CAP_NET_ADMIN (the sentry has it on the
-   * host); the size reaching the host is bounded (FORCE_MAX, doubled by the host as Linux does).
+   * SO_SNDBUFFORCE/SO_RCVBUFFORCE: the application needs CAP_NET_ADMIN. A size within the
+   * namespace's wmem_max/rmem_max is what plain SO_SNDBUF/SO_RCVBUF sets (the host doubles it
+   * either way); above it the host's FORCE is asked, which the confined sentry (no CAP_NET_ADMIN
+   * of its own) is refused: EPERM. The size reaching the host is bounded (FORCE_MAX).
    */
   private forceBuffer(t: Task, name: number, val: Uint8Array): number {
     if (!capable(t.creds, CAP_NET_ADMIN)) return -EPERM;
     const v = optInt(val);
     if (Number.isNaN(v)) return -EINVAL;
+    const size = Math.min(Math.max(v, 0), FORCE_MAX);
+    const snd = name === SO_SNDBUFFORCE;
+    const plain = size <= netMemMax(snd ? 'wmem_max' : 'rmem_max');
     const host = new Uint8Array(4);
-    new DataView(host.buffer).setInt32(0, Math.min(Math.max(v, 0), FORCE_MAX), true);
-    return netSys().sockSetOpt(this.hostFd, SOL_SOCKET, name, host, 4);
+    new DataView(host.buffer).setInt32(0, size, true);
+    return netSys().sockSetOpt(this.hostFd, SOL_SOCKET, plain ? (snd ? SO_SNDBUF : SO_RCVBUF) : name, host, 4);
   }
 
   /**
