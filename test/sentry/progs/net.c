@@ -814,6 +814,15 @@ static void error_queue(void)
 	int t = socket(AF_INET, SOCK_STREAM, 0);
 	FAILS("ip_add_membership_tcp", setsockopt(t, IPPROTO_IP, IP_ADD_MEMBERSHIP, &req, sizeof req), EPROTO);
 	close(t);
+	struct ipv6_mreq req6 = { 0 };
+	int u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	FAILS("ipv6_add_membership_not_multicast", setsockopt(u6, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &req6, sizeof req6), EINVAL);
+	FAILS("ipv6_add_membership_short", setsockopt(u6, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &req6, 8), EINVAL);
+	close(u6);
+	t = socket(AF_INET6, SOCK_STREAM, 0);
+	FAILS("ipv6_add_membership_tcp", setsockopt(t, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &req6, sizeof req6), EPROTO);
+	FAILS("ipv6_add_membership_tcp_short", setsockopt(t, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &req6, 8), EINVAL);
+	close(t);
 }
 
 /* A NETLINK_ROUTE dump with SO_PASSCRED: each reply carries the kernel's credentials (pid 0, root). */

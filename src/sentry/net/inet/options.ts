@@ -27,8 +27,10 @@ const IP_OPTS = new Set([1, 2, 8, 11, 12, 13, 10, 14, 15, 20, 33, 34, 24]);
 /** IPV6_UNICAST_HOPS MULTICAST_HOPS MULTICAST_LOOP MTU_DISCOVER MTU(get) V6ONLY RECVERR RECVPKTINFO RECVHOPLIMIT RECVTCLASS TCLASS RECVORIGDSTADDR */
 const IPV6_OPTS = new Set([16, 18, 19, 23, 24, 25, 26, 49, 51, 66, 67, 74]);
 const IP_ADD_MEMBERSHIP = 35;
-/** sizeof(struct ip_mreq): the least IP_ADD_MEMBERSHIP takes. */
+const IPV6_ADD_MEMBERSHIP = 20;
+/** sizeof(struct ip_mreq) and sizeof(struct ipv6_mreq): the least a join takes. */
 const IP_MREQ_LEN = 8;
+const IPV6_MREQ_LEN = 20;
 const READ_ONLY = new Set([`${SOL_IP}:14`, `${SOL_IPV6}:24`, `${SOL_SOCKET}:3`, `${SOL_SOCKET}:4`, `${SOL_SOCKET}:30`, `${SOL_SOCKET}:38`, `${SOL_SOCKET}:39`]);
 /** UDP_CORK */
 const UDP_OPTS = new Set([1]);
@@ -84,6 +86,7 @@ export function inetGetOpt(fd: number, level: number, name: number, optlen: numb
 
 export function inetSetOpt(fd: number, level: number, name: number, val: Uint8Array, privileged: boolean, stream: boolean): number {
   if (level === SOL_IP && name === IP_ADD_MEMBERSHIP) return addMembership(val, stream);
+  if (level === SOL_IPV6 && name === IPV6_ADD_MEMBERSHIP) return addMembership6(val, stream);
   if (!allowed(level, name)) return refused(level, name);
   if ((level === SOL_TCP && TCP_READ_ONLY.has(name)) || READ_ONLY.has(`${level}:${name}`)) return -ENOPROTOOPT;
   if (level === SOL_TCP && name === TCP_CONGESTION) return setCongestion(fd, val, privileged);
@@ -129,4 +132,12 @@ function addMembership(val: Uint8Array, stream: boolean): number {
   if (val.length < IP_MREQ_LEN) return -EINVAL;
   if ((val[0] & 0xf0) !== 0xe0) return -EINVAL; // imr_multiaddr, network order: 224.0.0.0/4
   return refused(SOL_IP, IP_ADD_MEMBERSHIP);
+}
+
+/** IPV6_ADD_MEMBERSHIP likewise (do_ipv6_setsockopt, ipv6_sock_mc_join: the length first, then EPROTO on TCP, EINVAL for a group outside ff00::/8). */
+function addMembership6(val: Uint8Array, stream: boolean): number {
+  if (val.length < IPV6_MREQ_LEN) return -EINVAL;
+  if (stream) return -EPROTO;
+  if (val[0] !== 0xff) return -EINVAL;
+  return refused(SOL_IPV6, IPV6_ADD_MEMBERSHIP);
 }
