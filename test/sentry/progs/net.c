@@ -5,7 +5,7 @@
  * epoll set of 100 sockets, IP_PKTINFO/IP_RECVTOS control messages, signals on blocking accept/recv/
  * send (EINTR, SA_RESTART, SO_RCVTIMEO), UDP sendmmsg/recvmmsg, the interface ioctls (SIOCGIFCONF …),
  * /proc/net/{tcp,tcp6,udp,udp6,dev}, AF_INET on IPv6 UDP, the error queue (IP_RECVERR), netlink
- * SO_PASSCRED, SO_REUSEPORT. Ports are printed only as relations (the kernel picks them). */
+ * SO_PASSCRED, SO_REUSEPORT, select on sockets. Ports are printed only as relations (the kernel picks them). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/select.h>
 #include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -882,6 +883,55 @@ static void reuseport(void)
 	}
 }
 
+/* select on sockets: a listener is readable with a connection pending, a connected socket writable
+ * at once and readable when the peer writes (from another process, during the wait); AF_UNIX too. */
+static void selects(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	bind(l, (struct sockaddr *)&ss, len);
+	listen(l, 1);
+	len = loopback(AF_INET, &ss, port_of(l));
+	fd_set r, w;
+	struct timeval tv = { 0, 0 };
+	FD_ZERO(&r);
+	FD_SET(l, &r);
+	SHOW("select_listener_idle", "%d", select(l + 1, &r, NULL, NULL, &tv));
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	connect(c, (struct sockaddr *)&ss, len);
+	FD_ZERO(&r);
+	FD_SET(l, &r);
+	tv = (struct timeval){ 5, 0 };
+	EXPECT("select_listener_pending", select(l + 1, &r, NULL, NULL, &tv) == 1 && FD_ISSET(l, &r));
+	int a = accept(l, NULL, NULL);
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	for (int unix_ = 0; unix_ < 2; unix_++) {
+		int me = unix_ ? sv[0] : c, peer = unix_ ? sv[1] : a;
+		FD_ZERO(&w);
+		FD_SET(me, &w);
+		tv = (struct timeval){ 0, 0 };
+		EXPECT(unix_ ? "select_unix_writable" : "select_tcp_writable", select(me + 1, NULL, &w, NULL, &tv) == 1 && FD_ISSET(me, &w));
+		pid_t pid = fork();
+		if (pid == 0) {
+			usleep(100000);
+			write(peer, "s", 1);
+			_exit(0);
+		}
+		FD_ZERO(&r);
+		FD_SET(me, &r);
+		tv = (struct timeval){ 5, 0 };
+		EXPECT(unix_ ? "select_unix_woken_by_peer" : "select_tcp_woken_by_peer", select(me + 1, &r, NULL, NULL, &tv) == 1 && FD_ISSET(me, &r));
+		waitpid(pid, NULL, 0);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	close(a);
+	close(c);
+	close(l);
+}
+
 int main(void)
 {
 	tcp_fork(AF_INET, "tcp4");
@@ -905,5 +955,6 @@ int main(void)
 	error_queue();
 	netlink_passcred();
 	reuseport();
+	selects();
 	return finish();
 }
