@@ -168,6 +168,13 @@ export abstract class Socket extends FileDescription {
     if (level !== SOL_SOCKET) return -EOPNOTSUPP;
     return this.socketOption(t, name, optlen);
   }
+  /**
+   * The optlen getsockopt reports for an option whose value is cut to the caller's room but whose
+   * length is told whole (NETLINK_LIST_MEMBERSHIPS); undefined for the usual min(room, value).
+   */
+  reportedOptlen(_level: number, _name: number): number | undefined {
+    return undefined;
+  }
   setsockopt(t: Task, level: number, name: number, val: Uint8Array): number {
     if (level !== SOL_SOCKET) return -EOPNOTSUPP;
     return this.setSocketOption(t, name, val);

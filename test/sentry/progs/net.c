@@ -5,7 +5,7 @@
  * epoll set of 100 sockets, IP_PKTINFO/IP_RECVTOS control messages, signals on blocking accept/recv/
  * send (EINTR, SA_RESTART, SO_RCVTIMEO), UDP sendmmsg/recvmmsg, the interface ioctls (SIOCGIFCONF …),
  * /proc/net/{tcp,tcp6,udp,udp6,dev}, AF_INET on IPv6 UDP, the error queue (IP_RECVERR), netlink
- * SO_PASSCRED, SO_REUSEPORT, select on sockets. Ports are printed only as relations (the kernel picks them). */
+ * SO_PASSCRED and multicast memberships, SO_REUSEPORT, select on sockets. Ports are printed only as relations (the kernel picks them). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -932,6 +932,43 @@ static void selects(void)
 	close(l);
 }
 
+/* NETLINK_ROUTE multicast memberships: joined by bind's mask and NETLINK_ADD_MEMBERSHIP, listed by
+ * NETLINK_LIST_MEMBERSHIPS (whole words that fit, the full length told) and getsockname. */
+static void netlink_groups(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+	socklen_t len = 0;
+	OK("nl_list_before_any_group", getsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, NULL, &len));
+	SHOW("nl_list_len_before", "%u", len);
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	OK("nl_bind_link_group", bind(fd, (struct sockaddr *)&a, sizeof a));
+	int g = RTNLGRP_IPV4_IFADDR;
+	OK("nl_add_membership", setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g));
+	g = 0;
+	FAILS("nl_add_membership_0", setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g), EINVAL);
+	g = 100000;
+	FAILS("nl_add_membership_huge", setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g), EINVAL);
+	len = 0;
+	OK("nl_list_size_probe", getsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, NULL, &len));
+	unsigned int words[8] = { 0 };
+	socklen_t full = len;
+	socklen_t got = sizeof words;
+	getsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, words, &got);
+	SHOW("nl_list", "len %s first word 0x%x", got == full && full >= 4 ? "full" : "wrong", words[0]);
+	memset(words, 0xaa, sizeof words);
+	got = 6;
+	getsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, words, &got);
+	SHOW("nl_list_room_6", "len %s word 0x%x next byte 0x%x", got == full ? "full" : "wrong", words[0], ((unsigned char *)words)[4]);
+	socklen_t al = sizeof a;
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	SHOW("nl_getsockname_groups", "0x%x", a.nl_groups);
+	g = RTNLGRP_LINK;
+	OK("nl_drop_membership", setsockopt(fd, SOL_NETLINK, NETLINK_DROP_MEMBERSHIP, &g, sizeof g));
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	SHOW("nl_getsockname_after_drop", "0x%x", a.nl_groups);
+	close(fd);
+}
+
 int main(void)
 {
 	tcp_fork(AF_INET, "tcp4");
@@ -956,5 +993,6 @@ int main(void)
 	netlink_passcred();
 	reuseport();
 	selects();
+	netlink_groups();
 	return finish();
 }

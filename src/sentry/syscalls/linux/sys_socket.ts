@@ -459,7 +459,8 @@ function getsockopt(t: Task): number {
   if (typeof v === 'number') return v;
   const n = Math.min(len, v.length);
   if (n > 0 && !t.mm.write(t.arg(3), v.subarray(0, n))) return -EFAULT;
-  return t.mm.writeU32(lenp, n) ? 0 : -EFAULT;
+  const reported = s instanceof HostStreamFile ? undefined : s.reportedOptlen(t.argInt(1), t.argInt(2));
+  return t.mm.writeU32(lenp, reported ?? n) ? 0 : -EFAULT;
 }
 
 /** The most of an option value read (no option the sentry knows is longer). */
