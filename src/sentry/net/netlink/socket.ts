@@ -4,7 +4,8 @@
 // namespace, over one host NETLINK_ROUTE socket the sentry holds: the alternative, building them
 // from ioctls, would lose IPv6 addresses, routes and link attributes the tools print.
 
-import { ECONNREFUSED, EADDRINUSE, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
+import { ECONNREFUSED, EADDRINUSE, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
+import { CAP_NET_BROADCAST, capable } from '../../kernel/creds';
 import type { Task } from '../../kernel/task';
 import { POLLIN, POLLOUT } from '../../vfs/constants';
 import { MSG_PEEK, MSG_TRUNC, SCM_CREDENTIALS, SOCK_DGRAM, SOL_SOCKET } from '../constants';
@@ -19,7 +20,11 @@ const NETLINK_ROUTE = 0;
 const SOL_NETLINK = 270;
 const NETLINK_ADD_MEMBERSHIP = 1;
 const NETLINK_DROP_MEMBERSHIP = 2;
+const NETLINK_LISTEN_ALL_NSID = 8;
 const NETLINK_LIST_MEMBERSHIPS = 9;
+/** The SOL_NETLINK options netlink_setsockopt / netlink_getsockopt know (flags read back as 0 or 1). */
+const SETTABLE = new Set([1, 2, 3, 4, 5, 8, 10, 11, 12]);
+const GETTABLE = new Set([3, 4, 5, 8, 10, 11, 12]);
 /** NETLINK_ROUTE's multicast groups: RTNLGRP_MAX of Linux 6.1 (the kernel the sentry reports), at least 32. */
 const RTNL_GROUPS = 36;
 const SOCKADDR_NL = 12;
@@ -194,7 +199,10 @@ export class NetlinkSocket extends Socket {
 
   override getsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array | number {
     if (level === SOL_NETLINK && name === NETLINK_LIST_MEMBERSHIPS) return this.listMemberships(optlen);
-    if (level === SOL_NETLINK) return name >= 1 && name <= 12 ? intBytes(this.opts.get(name) ?? 0) : -ENOPROTOOPT;
+    if (level === SOL_NETLINK) {
+      if (!GETTABLE.has(name)) return -ENOPROTOOPT;
+      return optlen < 4 ? -EINVAL : intBytes(this.opts.get(name) ? 1 : 0);
+    }
     return super.getsockopt(t, level, name, optlen);
   }
 
@@ -207,7 +215,7 @@ export class NetlinkSocket extends Socket {
       // NETLINK_ADD/DROP_MEMBERSHIP are kept (LIST_MEMBERSHIPS, getsockname show them; no event is
       // delivered); PKTINFO, BROADCAST_ERROR, NO_ENOBUFS, LISTEN_ALL_NSID, CAP_ACK, EXT_ACK,
       // GET_STRICT_CHK: kept, with no effect on what is answered.
-      if (name < 1 || name > 12) return -ENOPROTOOPT;
+      if (!SETTABLE.has(name)) return -ENOPROTOOPT;
       if (val.length < 4) return -EINVAL;
       const v = new DataView(val.buffer, val.byteOffset, 4).getInt32(0, true);
       if (name === NETLINK_ADD_MEMBERSHIP || name === NETLINK_DROP_MEMBERSHIP) {
@@ -217,6 +225,8 @@ export class NetlinkSocket extends Socket {
         else this.memberships.delete(v);
         return 0;
       }
+      // NETLINK_LISTEN_ALL_NSID: events of every peer namespace, for CAP_NET_BROADCAST only.
+      if (name === NETLINK_LISTEN_ALL_NSID && v !== 0 && !capable(t.creds, CAP_NET_BROADCAST)) return -EPERM;
       this.opts.set(name, v);
       return 0;
     }
