@@ -233,7 +233,7 @@ static napi_value sock_accept_js(napi_env env, napi_callback_info info)
 }
 
 #define SEND_FLAGS (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_CONFIRM)
-#define RECV_FLAGS (MSG_OOB | MSG_PEEK | MSG_TRUNC)
+#define RECV_FLAGS (MSG_OOB | MSG_PEEK | MSG_TRUNC | MSG_ERRQUEUE)
 
 static napi_value sock_send_js(napi_env env, napi_callback_info info)
 {

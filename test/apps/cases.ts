@@ -107,6 +107,70 @@ print(body); s.shutdown()`),
     loopback: true,
   },
   {
+    name: 'python3: asyncio TCP server, 50 concurrent clients that half-close and read the reply to EOF',
+    script: py(`import asyncio
+async def handle(r, w):
+    data = await r.read()  # to the client's half-close
+    w.write(b"got %d" % len(data)); await w.drain(); w.close()
+async def client(port, i):
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(b"x" * (997 * i)); await w.drain(); w.write_eof()
+    reply = await r.read(); w.close()
+    return reply == b"got %d" % (997 * i)
+async def main():
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=64)
+    port = srv.sockets[0].getsockname()[1]
+    ok = await asyncio.wait_for(asyncio.gather(*(client(port, i) for i in range(50))), 60)
+    print("replies", sum(ok)); srv.close(); await srv.wait_closed()
+asyncio.run(main())`),
+    expect: [/^replies 50$/m],
+    timeout: 90,
+    loopback: true,
+  },
+  {
+    name: 'clients that time out: python3 socket timeout and curl --max-time against a server that never answers',
+    script: `python3 - <<'EOF' &
+import os, socket, time
+srv = socket.create_server(("127.0.0.1", 8099), backlog=8)  # listens, never accepts or answers
+c = socket.create_connection(("127.0.0.1", 8099), timeout=0.5)
+t = time.monotonic()
+try:
+    c.recv(1); print("no timeout")
+except socket.timeout:
+    print("python timed out", 0.4 <= time.monotonic() - t < 5, flush=True)
+open("/tmp/ready", "w").close()
+for _ in range(300):
+    if os.path.exists("/tmp/done"): break
+    time.sleep(0.1)
+EOF
+i=0; until [ -e /tmp/ready ] || [ $i -ge 300 ]; do sleep 0.1; i=$((i+1)); done
+curl -sS --max-time 1 http://127.0.0.1:8099/ 2>/dev/null; echo "curl exit $?"; touch /tmp/done; wait`,
+    expect: [/^python timed out True$/m, /^curl exit 28$/m],
+    timeout: 60,
+    loopback: true,
+  },
+  {
+    name: 'python3: a listening TCP socket passed to a worker process over AF_UNIX (SCM_RIGHTS) serves a client',
+    script: py(`import os, socket
+parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+pid = os.fork()
+if pid == 0:
+    parent.close()
+    _, fds, _, _ = socket.recv_fds(child, 16, 1)
+    srv = socket.socket(fileno=fds[0])
+    c, _ = srv.accept()
+    c.sendall(b"served by worker " + c.recv(16)); c.close()
+    os._exit(0)
+srv = socket.create_server(("127.0.0.1", 0))
+port = srv.getsockname()[1]
+socket.send_fds(parent, [b"L"], [srv.fileno()]); srv.close()
+cl = socket.create_connection(("127.0.0.1", port), timeout=20)
+cl.sendall(b"hello"); print(cl.recv(64).decode())
+print("worker exit", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))`),
+    expect: [/^served by worker hello$/m, /^worker exit 0$/m],
+    loopback: true,
+  },
+  {
     name: 'node: -e compute',
     script: `node -e 'let s = 0n; for (let i = 0n; i < 100000n; i++) s += i * i; console.log("sum", s.toString())'`,
     expect: [/^sum 333328333350000$/m],

@@ -46,6 +46,7 @@ for (const seed of [303, 404]) {
     const r = moatDo(root, 'sentry', [netfuzz, '20', String(seed)], 120_000);
     assert.equal(r.status, 0, explain(r));
     assert.match(r.stdout, /netfuzz done/, explain(r));
+    assert.match(r.stdout, /^host sockets left 0$/m, explain(r));
     assert.doesNotMatch(r.stderr, /sentry bug|TypeError|RangeError|ReferenceError|internal error/i, explain(r));
     assert.deepEqual(hostFacts(), before, 'the host is as it was');
   });

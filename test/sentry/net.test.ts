@@ -3,11 +3,16 @@
 //
 // * progs/net.c run natively and under `moat do --isolation=sentry` must print the same lines
 //   (TCP over 127.0.0.1 and ::1 across fork, port 0 + getsockname, non-blocking connect + poll +
-//   SO_ERROR, ECONNREFUSED, UDP, half-close, 4 MiB, epoll, FIONREAD, getifaddrs over netlink).
+//   SO_ERROR, ECONNREFUSED, UDP, half-close, 4 MiB, epoll, FIONREAD, getifaddrs over netlink,
+//   EINTR/SA_RESTART on blocking socket calls, UDP sendmmsg/recvmmsg, SIOCGIFCONF and the other
+//   interface ioctls, the sandbox's sockets in /proc/net/{tcp,tcp6,udp,udp6}).
 //   Not under native `moat do`: a fresh namespace's lo is down there (runc leaves it to CNI).
+// * glibc resolving through bind-mounted /etc/hosts and /etc/resolv.conf (a DNS server of progs/dns.c
+//   in the sandbox answers).
 // * busybox nc, ip, netstat, ifconfig in the sandbox; changes (`ip link set lo down`, `ip addr
 //   add`) refused.
-// * dev.moat.network.egress: a denied destination fails (EACCES), an allowed one works, a bad
+// * dev.moat.network.egress: a denied destination fails (EACCES) on every path (progs/egress.c:
+//   TCP/UDP, v4/v6/mapped/0.0.0.0/AF_UNSPEC, sendto/sendmsg/sendmmsg, connected UDP), an allowed one works, a bad
 //   value is refused at create. Only loopback and addresses of namespaces this file makes.
 // * A spec without a network namespace runs in the host's; one whose network namespace is a path
 //   (as Docker/CNI hand it) reaches a server in another
@@ -48,6 +53,26 @@ int main(int c, char **v) {
 }
 `;
 
+/** sockopt: options the sentry does not offer (IP_OPTIONS — source routing —, IPV6_RTHDR), each tried twice. */
+const SOCKOPT = `#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+int main(void) {
+  int u = socket(AF_INET, SOCK_DGRAM, 0), u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+  unsigned char opt[8] = { 0x83, 7, 4, 10, 0, 0, 1, 0 };
+  char rt[64];
+  socklen_t len = sizeof rt;
+  for (int i = 0; i < 2; i++) {
+    printf("IP_OPTIONS: %s\\n", setsockopt(u, IPPROTO_IP, IP_OPTIONS, opt, sizeof opt) ? strerrorname_np(errno) : "ok");
+    printf("IPV6_RTHDR: %s\\n", getsockopt(u6, IPPROTO_IPV6, IPV6_RTHDR, rt, &len) ? strerrorname_np(errno) : "ok");
+  }
+  return 0;
+}
+`;
+
 let netnsWasMounted = false;
 
 before(() => {
@@ -56,8 +81,12 @@ before(() => {
   fs.chmodSync(binDir, 0o755);
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'net'), path.join(PROGS_SRC, 'net.c')], { stdio: 'pipe' });
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'writewait'), path.join(PROGS_SRC, 'writewait.c')], { stdio: 'pipe' });
+  execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'egress'), path.join(PROGS_SRC, 'egress.c')], { stdio: 'pipe' });
   fs.writeFileSync(path.join(binDir, 'udpsend.c'), UDPSEND);
   execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'udpsend'), path.join(binDir, 'udpsend.c')], { stdio: 'pipe' });
+  execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'dns'), path.join(PROGS_SRC, 'dns.c')], { stdio: 'pipe' });
+  fs.writeFileSync(path.join(binDir, 'sockopt.c'), SOCKOPT);
+  execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(binDir, 'sockopt'), path.join(binDir, 'sockopt.c')], { stdio: 'pipe' });
 });
 
 const sh = (script: string) => [BUSYBOX, 'sh', '-c', script];
@@ -69,6 +98,15 @@ test('net.c: natively every check passes; under the sentry the same lines and ex
   const r = moatDo(root, 'sentry', [path.join(binDir, 'net')], 60_000);
   assert.equal(r.stdout, native.stdout, `under the sentry\n${explain(r)}`);
   assert.equal(r.status, 0, explain(r));
+});
+
+test('net.c with CAP_NET_ADMIN in a bundle under the sentry: SO_RCVBUFFORCE within rmem_max is served (doubled), every check passes', () => {
+  const r = runEgress(undefined, 'net', (c) => {
+    for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_NET_ADMIN');
+  });
+  assert.equal(r.status, 0, explain(r));
+  assert.match(r.stdout, /^so_rcvbufforce_doubled_or_eperm true$/m, r.stdout);
+  assert.match(r.stdout, /\nfailures 0\n$/, r.stdout);
 });
 
 test('a wait for writability alone on a full socket with unread input parks once, and ends when the peer reads', () => {
@@ -140,17 +178,38 @@ test('name resolution through /etc/hosts as glibc does it (getent: NSS files, ge
   }
 });
 
+test('name resolution through bind-mounted /etc/hosts and /etc/resolv.conf (as Docker hands them): a DNS server in the sandbox answers glibc', () => {
+  const dir = fs.mkdtempSync(path.join(binDir, 'etc-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'hosts'), '127.0.0.1 localhost\n10.9.8.7 from-hosts-file\n');
+    fs.writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\noptions timeout:2 attempts:1\n');
+    const script = [
+      'dns serve > /tmp/dns.out & i=0; until grep -q serving /tmp/dns.out || [ $i -ge 100 ]; do sleep 0.05; i=$((i+1)); done',
+      'dns resolve from-hosts-file', 'dns resolve moat-dns.test', 'dns resolve localhost',
+    ].join('\n');
+    const r = runEgress(undefined, script, (c) => {
+      for (const f of ['hosts', 'resolv.conf']) c.mounts.push({ destination: `/etc/${f}`, type: 'bind', source: path.join(dir, f), options: ['rbind', 'ro'] });
+    });
+    assert.equal(r.status, 0, explain(r));
+    assert.equal(r.stdout, 'from-hosts-file: 10.9.8.7\nmoat-dns.test: 10.20.30.40\nlocalhost: 127.0.0.1\n', explain(r));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /** A busybox bundle (tmpfs on /tmp) with the egress annotation (undefined: none), run under the sentry. */
-function runEgress(egress: string | undefined, script: string, mutate: (c: Record<string, any>) => void = () => undefined) {
+function runEgress(egress: string | undefined, script: string, mutate: (c: Record<string, any>) => void = () => undefined, global: string[] = []) {
   const b = makeBundle(['sh', '-c', script], (c) => {
     c.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] });
     if (egress !== undefined) c.annotations = { ...(c.annotations ?? {}), 'dev.moat.network.egress': egress };
     mutate(c);
   });
-  fs.copyFileSync(path.join(binDir, 'udpsend'), path.join(b.rootfs, 'bin', 'udpsend'));
-  fs.chmodSync(path.join(b.rootfs, 'bin', 'udpsend'), 0o755);
+  for (const bin of ['udpsend', 'egress', 'sockopt', 'dns', 'net']) {
+    fs.copyFileSync(path.join(binDir, bin), path.join(b.rootfs, 'bin', bin));
+    fs.chmodSync(path.join(b.rootfs, 'bin', bin), 0o755);
+  }
   try {
-    return moatRun(root, ['--isolation=sentry', 'run', '--bundle', b.dir, `egress-${process.hrtime.bigint()}`], 60_000);
+    return moatRun(root, [...global, '--isolation=sentry', 'run', '--bundle', b.dir, `egress-${process.hrtime.bigint()}`], 60_000);
   } finally {
     b.cleanup();
   }
@@ -191,6 +250,67 @@ test('egress annotation: loopback allows both ports; none refuses even loopback;
   const all = runEgress(undefined, EGRESS_SCRIPT);
   assert.match(all.stdout, /^5556: 0$/m, explain(all));
   assert.match(all.stdout, /^a=one$/m, all.stdout);
+});
+
+/** progs/egress.c's lines for a policy: "ok" where `allowed` lists the attempt, EACCES elsewhere. */
+function egressLines(allowed: string[], received: string, sendmmsg: string): string {
+  const attempts = [
+    'tcp 127.0.0.1:A', 'tcp 127.0.0.1:B', 'tcp [::1]:A', 'tcp [::ffff:127.0.0.1]:A', 'tcp [::ffff:127.0.0.1]:B',
+    'tcp 0.0.0.0:B', 'tcp 127.0.0.2:A', 'udp sendto 127.0.0.1:A', 'udp sendto 127.0.0.1:B',
+    'udp sendto AF_UNSPEC 127.0.0.1:B', 'udp6 sendto [::ffff:127.0.0.1]:B', 'udp6 sendto [::1]:B', 'udp6 sendto AF_INET 127.0.0.1:B', 'udp sendmsg 127.0.0.1:B',
+  ];
+  const line = (a: string) => `${a}: ${allowed.includes(a) ? 'ok' : 'EACCES'}`;
+  const connectB = line('udp connect 127.0.0.1:B');
+  return [
+    ...attempts.map(line),
+    `udp sendmmsg A,B: ${sendmmsg}`,
+    connectB,
+    // A refused connect leaves the socket unconnected: its send has no destination.
+    `udp send after connect B: ${connectB.endsWith('ok') ? 'ok' : 'EDESTADDRREQ'}`,
+    line('udp connect 127.0.0.1:A'),
+    line('udp connected to A, sendto B'),
+    // MSG_FASTOPEN is not offered (EOPNOTSUPP) whatever the policy: a send never connects.
+    'tcp fastopen to B: refused',
+    `received: ${received}`, '',
+  ].join('\n');
+}
+
+test('egress annotation: every path to a destination is checked — TCP/UDP, v4/v6/mapped/0.0.0.0/AF_UNSPEC, sendto/sendmsg/sendmmsg, connected UDP', () => {
+  const cases: Array<[string, string[], string, string]> = [
+    ['127.0.0.1:5556', ['tcp 127.0.0.1:A', 'tcp [::ffff:127.0.0.1]:A', 'udp sendto 127.0.0.1:A', 'udp connect 127.0.0.1:A'],
+      'tcp A 2, tcp B 0, udp A 2, udp B 0', '1 sent'],
+    ['127.0.0.0/8:5556,[::1]:5557', ['tcp 127.0.0.1:A', 'tcp [::ffff:127.0.0.1]:A', 'tcp 127.0.0.2:A', 'udp sendto 127.0.0.1:A', 'udp6 sendto [::1]:B', 'udp connect 127.0.0.1:A'],
+      'tcp A 3, tcp B 0, udp A 2, udp B 1', '1 sent'],
+    ['none', [], 'tcp A 0, tcp B 0, udp A 0, udp B 0', 'EACCES'],
+  ];
+  for (const [policy, allowed, received, mmsg] of cases) {
+    const r = runEgress(policy, 'egress');
+    assert.equal(r.status, 0, `${policy}: ${explain(r)}`);
+    assert.equal(r.stdout, egressLines(allowed, received, mmsg), `${policy}\n${r.stdout}`);
+  }
+  // loopback: everything arrives (the TCP Fast Open send excepted).
+  const lo = runEgress('loopback', 'egress');
+  assert.doesNotMatch(lo.stdout, /EACCES/, explain(lo));
+  assert.match(lo.stdout, /^received: tcp A 4, tcp B 3, udp A 2, udp B 9$/m, lo.stdout);
+});
+
+test('a denied destination is logged once however often and by whatever address form it is tried; an option the sentry does not offer is ENOPROTOOPT, logged once', () => {
+  const log = path.join(binDir, `log-${process.hrtime.bigint()}`);
+  try {
+    const r = runEgress('127.0.0.1:5556', 'egress > /dev/null; sockopt', () => undefined, ['--log', log]);
+    assert.equal(r.status, 0, explain(r));
+    assert.equal(r.stdout, 'IP_OPTIONS: ENOPROTOOPT\nIPV6_RTHDR: ENOPROTOOPT\n'.repeat(2), explain(r));
+    const lines = fs.readFileSync(log, 'utf8').split('\n');
+    const count = (re: RegExp) => lines.filter((l) => re.test(l)).length;
+    // 127.0.0.1:5557 over TCP is tried as itself, as ::ffff:127.0.0.1 and as 0.0.0.0: one destination.
+    assert.equal(count(/egress denied by dev\.moat\.network\.egress: tcp 127\.0\.0\.1:5557 \(EACCES\)/), 1, lines.join('\n'));
+    assert.equal(count(/egress denied by dev\.moat\.network\.egress: udp 127\.0\.0\.1:5557 \(EACCES\)/), 1, lines.join('\n'));
+    assert.equal(count(/egress denied by dev\.moat\.network\.egress: tcp \[0:0:0:0:0:0:0:1\]:5556 \(EACCES\)/), 1, lines.join('\n'));
+    assert.equal(count(/socket option level 0 name 4 is not offered by the sentry: ENOPROTOOPT/), 1, lines.join('\n'));
+    assert.equal(count(/socket option level 41 name 57 is not offered by the sentry: ENOPROTOOPT/), 1, lines.join('\n'));
+  } finally {
+    fs.rmSync(log, { force: true });
+  }
 });
 
 test('egress annotation: a bad value is refused at create, naming the annotation', () => {

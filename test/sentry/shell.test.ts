@@ -563,7 +563,7 @@ test('do --isolation=sentry: /proc/cmdline, /proc/devices, /proc/sys/kernel and 
   ].join('\n'), explain(r));
 });
 
-test('run --isolation=sentry: tmpfs mounts of config.json on a read-only rootfs behave as native ones (size, nr_inodes, mode/uid/gid, ro, noexec)', () => {
+test('run --isolation=sentry: tmpfs mounts of config.json on a read-only rootfs behave as native ones (size, nr_inodes, mode/uid/gid, ro, noexec, nodev)', () => {
   const tmpfs = (destination: string, ...options: string[]) => ({ destination, type: 'tmpfs', source: 'tmpfs', options });
   const script = [
     'mkdir /run/nginx && echo "made /run/nginx"',
@@ -575,11 +575,16 @@ test('run --isolation=sentry: tmpfs mounts of config.json on a read-only rootfs 
     'touch /mnt/ro/x 2>/dev/null || echo "ro tmpfs"',
     'cp /bin/busybox /mnt/noexec/bb && /mnt/noexec/bb true 2>/dev/null; echo "exec on noexec $?"',
     'cp /bin/busybox /mnt/small/bb 2>/dev/null || echo "no space for a copy"',
+    // nodev: a device node may be made on /run (CAP_MKNOD) but not opened; on /mnt/dev it works.
+    'mknod /run/null c 1 3 && { echo x > /run/null; } 2>/dev/null; echo "device on nodev $?"',
+    'mknod /mnt/dev/null c 1 3 && echo x > /mnt/dev/null && echo "device elsewhere works"',
   ].join('\n');
   const b = makeBundle(['sh', '-c', script], (c) => {
     c.root.readonly = true;
+    for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_MKNOD');
     c.mounts.push(
       tmpfs('/run', 'nosuid', 'nodev', 'mode=755'),
+      tmpfs('/mnt/dev', 'nosuid', 'mode=755'),
       tmpfs('/mnt/owned', 'mode=750', 'uid=33', 'gid=34'),
       tmpfs('/mnt/small', 'size=64k'),
       tmpfs('/mnt/few', 'nr_inodes=4'),
@@ -592,7 +597,7 @@ test('run --isolation=sentry: tmpfs mounts of config.json on a read-only rootfs 
     const native = moatRun(root, ['run', '--bundle', b.dir, `${id}-n`]);
     const sentry = moatRun(root, ['--isolation=sentry', 'run', '--bundle', b.dir, `${id}-s`]);
     assert.equal(native.status, 0, explain(native));
-    assert.match(native.stdout, /^made \/run\/nginx\nread-only root\n750 33 34\ndd 1\n65536\nno inode for 4\nno inode for 5\ninode given back\nro tmpfs\nexec on noexec 126\nno space for a copy\n$/);
+    assert.match(native.stdout, /^made \/run\/nginx\nread-only root\n750 33 34\ndd 1\n65536\nno inode for 4\nno inode for 5\ninode given back\nro tmpfs\nexec on noexec 126\nno space for a copy\ndevice on nodev 1\ndevice elsewhere works\n$/);
     assertSame(native, sentry, 'tmpfs mounts');
   } finally {
     b.cleanup();

@@ -19,6 +19,7 @@ export const CAP_SETUID = 7;
 export const CAP_SETPCAP = 8;
 export const CAP_LINUX_IMMUTABLE = 9;
 export const CAP_NET_BIND_SERVICE = 10;
+export const CAP_NET_BROADCAST = 11;
 export const CAP_NET_ADMIN = 12;
 export const CAP_NET_RAW = 13;
 export const CAP_IPC_LOCK = 14;

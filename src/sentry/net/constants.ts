@@ -106,9 +106,7 @@ export const SCM_MAX_FD = 253;
 export const SOMAXCONN = 4096;
 /** net.core.optmem_max: the most control data one sendmsg may carry. */
 export const OPTMEM_MAX = 20480;
-/** net.core.wmem_max / rmem_max and their defaults: what SO_SNDBUF/SO_RCVBUF may ask for. */
-export const WMEM_MAX = 212992;
-export const RMEM_MAX = 212992;
+/** net.core.wmem_default / rmem_default (the maximums are the namespace's: sysctl.ts netMemMax). */
 export const WMEM_DEFAULT = 212992;
 export const RMEM_DEFAULT = 212992;
 export const SOCK_MIN_SNDBUF = 4608;

@@ -60,9 +60,13 @@ function ifconf(t: Task, arg: number): number {
   const fd = control();
   if (fd < 0) return fd;
   const room = buf === 0 ? IFCONF_MAX : Math.min(len, IFCONF_MAX) - (Math.min(len, IFCONF_MAX) % IFREQ);
+  // Room for no whole entry: Linux writes none and says 0 (the host, handed an empty buffer, would
+  // answer the length it needs instead).
+  if (room === 0) return t.mm.writeU32(arg, 0) ? 0 : -EFAULT;
   const out = new Uint8Array(room);
   const n = netSys().ifConf(fd, out);
   if (n < 0) return n;
+  if (n > room) return -EINVAL; // the host wrote past what it was given: never hand that on
   if (buf !== 0 && n > 0 && !t.mm.write(buf, out.subarray(0, n))) return -EFAULT;
   return t.mm.writeU32(arg, n) ? 0 : -EFAULT;
 }

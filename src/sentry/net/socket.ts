@@ -34,14 +34,15 @@ import type { WaitQueue } from '../kernel/waitqueue';
 import { O_NONBLOCK, O_RDWR, S_IFSOCK } from '../vfs/constants';
 import { allocAnonIno, anonStat, FileDescription, type StatInfo } from '../vfs/file';
 import {
-  MSG_DONTWAIT, RMEM_DEFAULT, RMEM_MAX, SO_ACCEPTCONN, SO_BROADCAST, SO_DEBUG, SO_DOMAIN, SO_DONTROUTE, SO_ERROR,
+  MSG_DONTWAIT, RMEM_DEFAULT, SO_ACCEPTCONN, SO_BROADCAST, SO_DEBUG, SO_DOMAIN, SO_DONTROUTE, SO_ERROR,
   SO_KEEPALIVE, SO_LINGER, SO_MARK, SO_NO_CHECK, SO_OOBINLINE, SO_PASSCRED, SO_PRIORITY, SO_PROTOCOL, SO_RCVBUF,
   SO_RCVBUFFORCE, SO_RCVLOWAT, SO_RCVTIMEO_NEW, SO_RCVTIMEO_OLD, SO_REUSEADDR, SO_REUSEPORT, SO_SNDBUF,
   SO_SNDBUFFORCE, SO_SNDLOWAT, SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD, SO_TYPE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF,
-  SOL_SOCKET, WMEM_DEFAULT, WMEM_MAX,
+  SOL_SOCKET, WMEM_DEFAULT,
 } from './constants';
 import type { RecvRequest, RecvResult, SendRequest } from './message';
 import { netdevIoctl } from './netdev';
+import { netMemMax } from './sysctl';
 
 export interface SocketFamily {
   /** socket(2): type is SOCK_STREAM etc. (flags stripped); flags is O_NONBLOCK or 0. */
@@ -166,6 +167,13 @@ export abstract class Socket extends FileDescription {
   getsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array | number {
     if (level !== SOL_SOCKET) return -EOPNOTSUPP;
     return this.socketOption(t, name, optlen);
+  }
+  /**
+   * The optlen getsockopt reports for an option whose value is cut to the caller's room but whose
+   * length is told whole (NETLINK_LIST_MEMBERSHIPS); undefined for the usual min(room, value).
+   */
+  reportedOptlen(_level: number, _name: number): number | undefined {
+    return undefined;
   }
   setsockopt(t: Task, level: number, name: number, val: Uint8Array): number {
     if (level !== SOL_SOCKET) return -EOPNOTSUPP;
@@ -310,13 +318,13 @@ export abstract class Socket extends FileDescription {
       case SO_SNDBUF:
       case SO_SNDBUFFORCE:
         if (name === SO_SNDBUFFORCE && !capable(t.creds, CAP_NET_ADMIN)) return -EPERM;
-        this.sndbuf = Math.max(SOCK_MIN_SNDBUF, bufferAsk(name === SO_SNDBUF, v, WMEM_MAX) * 2);
+        this.sndbuf = Math.max(SOCK_MIN_SNDBUF, bufferAsk(name === SO_SNDBUF, v, netMemMax('wmem_max')) * 2);
         this.bufferChanged();
         return 0;
       case SO_RCVBUF:
       case SO_RCVBUFFORCE:
         if (name === SO_RCVBUFFORCE && !capable(t.creds, CAP_NET_ADMIN)) return -EPERM;
-        this.rcvbuf = Math.max(SOCK_MIN_RCVBUF, bufferAsk(name === SO_RCVBUF, v, RMEM_MAX) * 2);
+        this.rcvbuf = Math.max(SOCK_MIN_RCVBUF, bufferAsk(name === SO_RCVBUF, v, netMemMax('rmem_max')) * 2);
         this.bufferChanged();
         return 0;
       case SO_REUSEADDR:

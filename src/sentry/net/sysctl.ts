@@ -53,3 +53,13 @@ function readFrom(fd: number): string {
   const n = fs.readSync(fd, b, 0, b.length, 0);
   return b.subarray(0, Math.max(0, n)).toString('latin1');
 }
+
+/**
+ * net.core.wmem_max or rmem_max as the namespace has it: the most SO_SNDBUF/SO_RCVBUF may ask for
+ * (sock_setsockopt clamps there), so what /proc/sys/net/core shows is what the sentry applies.
+ * Linux's default when unreadable; bounded at 2^30 (the sentry's own limits apply on top).
+ */
+export function netMemMax(name: 'wmem_max' | 'rmem_max'): number {
+  const v = Number.parseInt(netSysctl('core', name).trim(), 10);
+  return Number.isFinite(v) && v > 0 ? Math.min(v, 0x3fffffff) : 212992;
+}

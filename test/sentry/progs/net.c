@@ -2,10 +2,16 @@
  * getsockname, non-blocking connect with poll and SO_ERROR, ECONNREFUSED, UDP sendto/recvfrom,
  * shutdown half-close, a 4 MiB transfer, poll/epoll readiness, FIONREAD, options, getifaddrs
  * (netlink) listing lo, accept after a reset, shutdown of an unconnected UDP socket, edge-triggered epoll, an
- * epoll set of 100 sockets, IP_PKTINFO/IP_RECVTOS control messages. Ports are printed only as relations (the kernel picks them). */
+ * epoll set of 100 sockets, IP_PKTINFO/IP_RECVTOS control messages, signals on blocking accept/recv/
+ * send (EINTR, SA_RESTART, SO_RCVTIMEO), UDP sendmmsg/recvmmsg, the interface ioctls (SIOCGIFCONF …),
+ * /proc/net/{tcp,tcp6,udp,udp6,dev}, AF_INET on IPv6 UDP, the error queue (IP_RECVERR), netlink
+ * SO_PASSCRED and multicast memberships, SO_REUSEPORT, select on sockets. Ports are printed only as relations (the kernel picks them). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <linux/errqueue.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,7 +19,10 @@
 #include <linux/capability.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/select.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -490,6 +499,489 @@ static void interfaces(void)
 	 * as root they would succeed, on the host's own interfaces. shell.test.ts checks them.) */
 }
 
+static volatile int alarms;
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* SIGALRM in 50 ms, with or without SA_RESTART. */
+static void alarm_soon(int restart)
+{
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = restart ? SA_RESTART : 0;
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = { { 0, 0 }, { 0, 50000 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Blocking TCP/UDP calls and signals, as Linux: EINTR without SA_RESTART; with it, accept and recv
+ * restart — unless the socket has a receive timeout (sock_intr_errno: EINTR then); a blocking send
+ * that moved some bytes returns that count. */
+static void interrupts(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	bind(l, (struct sockaddr *)&ss, len);
+	listen(l, 4);
+	len = loopback(AF_INET, &ss, port_of(l));
+	alarm_soon(0);
+	FAILS("intr_accept_eintr", accept(l, NULL, NULL), EINTR);
+	alarms = 0;
+	alarm_soon(1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(200000);
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		connect(c, (struct sockaddr *)&ss, len);
+		usleep(300000);
+		write(c, "r", 1);
+		usleep(300000);
+		write(c, "s", 1);
+		usleep(300000);
+		_exit(0);
+	}
+	int a = accept(l, NULL, NULL);
+	EXPECT("intr_accept_sa_restart_restarted", a >= 0 && alarms == 1);
+	char b = 0;
+	alarm_soon(1);
+	EXPECT("intr_recv_sa_restart_restarted", recv(a, &b, 1, 0) == 1 && b == 'r' && alarms == 2);
+	struct timeval tv = { 5, 0 };
+	setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	alarm_soon(1);
+	FAILS("intr_recv_with_rcvtimeo_sa_restart_eintr", recv(a, &b, 1, 0), EINTR);
+	waitpid(pid, NULL, 0);
+	close(a);
+	/* A send blocked on a full buffer: the signal ends it with the bytes it moved. */
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	connect(c, (struct sockaddr *)&ss, len);
+	a = accept(l, NULL, NULL);
+	const size_t big = 64 << 20;
+	char *data = calloc(1, big);
+	alarm_soon(0);
+	ssize_t n = send(c, data, big, 0);
+	EXPECT("intr_send_partial_count", n > 0 && (size_t)n < big);
+	free(data);
+	close(a);
+	close(c);
+	close(l);
+	/* UDP: a blocking recvfrom is interrupted too. */
+	int u = socket(AF_INET6, SOCK_DGRAM, 0);
+	len = loopback(AF_INET6, &ss, 0);
+	bind(u, (struct sockaddr *)&ss, len);
+	alarm_soon(0);
+	FAILS("intr_udp_recvfrom_eintr", recvfrom(u, &b, 1, 0, NULL, NULL), EINTR);
+	close(u);
+	signal(SIGALRM, SIG_DFL);
+}
+
+/* sendmmsg/recvmmsg over UDP: three datagrams in one call each, a short buffer marks MSG_TRUNC. */
+static void udp_mmsg(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int r = socket(AF_INET, SOCK_DGRAM, 0), s = socket(AF_INET, SOCK_DGRAM, 0);
+	bind(r, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET, &ss, port_of(r));
+	struct iovec iv[3] = { { "one", 3 }, { "two!", 4 }, { "three", 5 } };
+	struct mmsghdr mo[3];
+	memset(mo, 0, sizeof mo);
+	for (int i = 0; i < 3; i++) {
+		mo[i].msg_hdr.msg_name = &ss;
+		mo[i].msg_hdr.msg_namelen = len;
+		mo[i].msg_hdr.msg_iov = &iv[i];
+		mo[i].msg_hdr.msg_iovlen = 1;
+	}
+	EXPECT("udp_sendmmsg_3", sendmmsg(s, mo, 3, 0) == 3 && mo[0].msg_len == 3 && mo[2].msg_len == 5);
+	char bufs[4][4];
+	struct iovec in[4];
+	struct mmsghdr mi[4];
+	memset(mi, 0, sizeof mi);
+	for (int i = 0; i < 4; i++) {
+		in[i].iov_base = bufs[i];
+		in[i].iov_len = sizeof bufs[i];
+		mi[i].msg_hdr.msg_iov = &in[i];
+		mi[i].msg_hdr.msg_iovlen = 1;
+	}
+	struct timespec ts = { 1, 0 };
+	int n = recvmmsg(r, mi, 4, MSG_WAITFORONE, &ts);
+	SHOW("udp_recvmmsg_waitforone", "%d lens %u %u %u", n, mi[0].msg_len, mi[1].msg_len, mi[2].msg_len);
+	EXPECT("udp_recvmmsg_trunc_flag", n == 3 && !(mi[1].msg_hdr.msg_flags & MSG_TRUNC) && (mi[2].msg_hdr.msg_flags & MSG_TRUNC));
+	FAILS("udp_recvmmsg_nothing_left", recvmmsg(r, mi, 4, MSG_DONTWAIT, NULL), EAGAIN);
+	FAILS("udp_recvmmsg_bad_timeout", recvmmsg(r, mi, 4, 0, &(struct timespec){ 0, 2000000000 }), EINVAL);
+	close(r);
+	close(s);
+}
+
+/* The interface ioctls (SIOCGIFCONF, SIOCGIFINDEX/NAME/NETMASK/MTU/HWADDR) for lo. */
+static void interface_ioctls(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct ifconf ifc = { .ifc_len = 0, .ifc_buf = NULL };
+	OK("siocgifconf_size", ioctl(s, SIOCGIFCONF, &ifc));
+	EXPECT("siocgifconf_size_whole_entries", ifc.ifc_len > 0 && ifc.ifc_len % sizeof(struct ifreq) == 0);
+	struct ifreq reqs[64];
+	ifc.ifc_len = sizeof reqs;
+	ifc.ifc_req = reqs;
+	OK("siocgifconf", ioctl(s, SIOCGIFCONF, &ifc));
+	int lo = 0;
+	for (size_t i = 0; i < ifc.ifc_len / sizeof(struct ifreq); i++)
+		if (strcmp(reqs[i].ifr_name, "lo") == 0 && reqs[i].ifr_addr.sa_family == AF_INET &&
+		    ((struct sockaddr_in *)&reqs[i].ifr_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK)) lo = 1;
+	EXPECT("siocgifconf_lists_lo_127.0.0.1", lo);
+	ifc.ifc_len = sizeof(struct ifreq) - 1;
+	OK("siocgifconf_no_room", ioctl(s, SIOCGIFCONF, &ifc));
+	SHOW("siocgifconf_no_room_len", "%d", ifc.ifc_len);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	OK("siocgifindex", ioctl(s, SIOCGIFINDEX, &ifr));
+	SHOW("siocgifindex_lo", "%d", ifr.ifr_ifindex);
+	memset(&ifr, 0, sizeof ifr);
+	ifr.ifr_ifindex = 1;
+	OK("siocgifname", ioctl(s, SIOCGIFNAME, &ifr));
+	SHOW("siocgifname_1", "%s", ifr.ifr_name);
+	OK("siocgifnetmask", ioctl(s, SIOCGIFNETMASK, &ifr));
+	SHOW("siocgifnetmask_lo", "%s", inet_ntoa(((struct sockaddr_in *)&ifr.ifr_netmask)->sin_addr));
+	OK("siocgifmtu", ioctl(s, SIOCGIFMTU, &ifr));
+	EXPECT("siocgifmtu_lo_positive", ifr.ifr_mtu > 0);
+	OK("siocgifhwaddr", ioctl(s, SIOCGIFHWADDR, &ifr));
+	SHOW("siocgifhwaddr_lo_family", "%d", ifr.ifr_hwaddr.sa_family);
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "nosuchif0");
+	FAILS("siocgifindex_unknown", ioctl(s, SIOCGIFINDEX, &ifr), ENODEV);
+	FAILS("siocgifconf_bad_pointer", ioctl(s, SIOCGIFCONF, (void *)8), EFAULT);
+	close(s);
+}
+
+/* Whether /proc/net/FILE has a socket bound to PORT in STATE (hex, as the kernel prints them). */
+static int proc_net_has(const char *file, int port, const char *state)
+{
+	char path[64], line[512], want[16];
+	snprintf(path, sizeof path, "/proc/net/%s", file);
+	snprintf(want, sizeof want, ":%04X", port);
+	FILE *f = fopen(path, "r");
+	if (!f) return 0;
+	int found = 0;
+	while (fgets(line, sizeof line, f)) {
+		char local[64], st[8];
+		if (sscanf(line, " %*d: %63s %*s %7s", local, st) == 2 && strstr(local, want) && strcmp(st, state) == 0) found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* /proc/net/{tcp,tcp6,udp,udp6,dev}: the sandbox's own sockets and interfaces. */
+static void proc_net(void)
+{
+	struct sockaddr_storage ss;
+	int t4 = socket(AF_INET, SOCK_STREAM, 0), t6 = socket(AF_INET6, SOCK_STREAM, 0);
+	int u4 = socket(AF_INET, SOCK_DGRAM, 0), u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	bind(t4, (struct sockaddr *)&ss, len);
+	bind(u4, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET6, &ss, 0);
+	bind(t6, (struct sockaddr *)&ss, len);
+	bind(u6, (struct sockaddr *)&ss, len);
+	listen(t4, 1);
+	listen(t6, 1);
+	EXPECT("proc_net_tcp_listener", proc_net_has("tcp", port_of(t4), "0A"));
+	EXPECT("proc_net_tcp6_listener", proc_net_has("tcp6", port_of(t6), "0A"));
+	EXPECT("proc_net_udp_bound", proc_net_has("udp", port_of(u4), "07"));
+	EXPECT("proc_net_udp6_bound", proc_net_has("udp6", port_of(u6), "07"));
+	int closed_port = port_of(t4);
+	close(t4);
+	EXPECT("proc_net_tcp_closed_gone", !proc_net_has("tcp", closed_port, "0A"));
+	FILE *f = fopen("/proc/net/dev", "r");
+	char line[512];
+	int lo = 0;
+	while (f && fgets(line, sizeof line, f)) lo |= strncmp(line + strspn(line, " "), "lo:", 3) == 0;
+	if (f) fclose(f);
+	EXPECT("proc_net_dev_lo", lo);
+	close(t6);
+	close(u4);
+	close(u6);
+}
+
+/* AF_INET addresses on an IPv6 UDP socket (it sends and connects over IPv4 unless IPV6_V6ONLY),
+ * and AF_UNSPEC in an IPv4 bind (only INADDR_ANY). */
+static void v4_on_v6(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int r = socket(AF_INET, SOCK_DGRAM, 0), s6 = socket(AF_INET6, SOCK_DGRAM, 0), on = 1;
+	bind(r, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET, &ss, port_of(r));
+	EXPECT("v4_on_v6_sendto", sendto(s6, "a", 1, 0, (struct sockaddr *)&ss, len) == 1);
+	char b;
+	EXPECT("v4_on_v6_received", recv(r, &b, 1, MSG_DONTWAIT) == 1 && b == 'a');
+	FAILS("v4_on_v6_sendto_short", sendto(s6, "a", 1, 0, (struct sockaddr *)&ss, 8), EINVAL);
+	OK("v4_on_v6_connect", connect(s6, (struct sockaddr *)&ss, len));
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof peer;
+	getpeername(s6, (struct sockaddr *)&peer, &plen);
+	EXPECT("v4_on_v6_peer_is_mapped", peer.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&peer)->sin6_addr));
+	EXPECT("v4_on_v6_send_connected", send(s6, "c", 1, 0) == 1 && recv(r, &b, 1, MSG_DONTWAIT) == 1 && b == 'c');
+	close(s6);
+	s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	setsockopt(s6, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+	FAILS("v4_on_v6only_sendto", sendto(s6, "a", 1, 0, (struct sockaddr *)&ss, len), ENETUNREACH);
+	FAILS("v4_on_v6only_connect", connect(s6, (struct sockaddr *)&ss, len), EAFNOSUPPORT);
+	close(s6);
+	s6 = socket(AF_INET6, SOCK_STREAM, 0);
+	FAILS("v4_on_v6_tcp_connect_short", connect(s6, (struct sockaddr *)&ss, len), EINVAL);
+	/* The length is checked before the family, on both families. */
+	struct sockaddr_storage odd;
+	memset(&odd, 0, sizeof odd);
+	odd.ss_family = 0x7777;
+	FAILS("v6_bind_odd_family", bind(s6, (struct sockaddr *)&odd, sizeof(struct sockaddr_in6)), EAFNOSUPPORT);
+	FAILS("v6_connect_odd_family_short", connect(s6, (struct sockaddr *)&odd, 16), EINVAL);
+	close(s6);
+	s6 = socket(AF_INET, SOCK_STREAM, 0);
+	FAILS("v4_connect_odd_family", connect(s6, (struct sockaddr *)&odd, 16), EAFNOSUPPORT);
+	FAILS("v4_connect_odd_family_short", connect(s6, (struct sockaddr *)&odd, 8), EINVAL);
+	FAILS("v4_bind_odd_family_short", bind(s6, (struct sockaddr *)&odd, 8), EINVAL);
+	close(s6);
+	close(r);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	len = loopback(AF_INET, &ss, 0);
+	ss.ss_family = AF_UNSPEC;
+	FAILS("bind_unspec_loopback", bind(u, (struct sockaddr *)&ss, len), EAFNOSUPPORT);
+	((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_ANY);
+	OK("bind_unspec_any", bind(u, (struct sockaddr *)&ss, len));
+	close(u);
+}
+
+/* IP_RECVERR/IPV6_RECVERR and MSG_ERRQUEUE: a local EMSGSIZE (IPv6) and an ICMP port unreachable
+ * (IPv4) come back from the error queue with their sock_extended_err; an empty queue is EAGAIN at
+ * once. IP_ADD_MEMBERSHIP's arguments are checked as Linux checks them. */
+static void error_queue(void)
+{
+	struct sockaddr_storage ss, from;
+	int on = 1;
+	char cbuf[256], data[64];
+	struct iovec iov = { data, sizeof data };
+	struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	int r6 = socket(AF_INET6, SOCK_DGRAM, 0), s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	socklen_t len = loopback(AF_INET6, &ss, 0);
+	bind(r6, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET6, &ss, port_of(r6));
+	connect(s6, (struct sockaddr *)&ss, len);
+	OK("ipv6_recverr_on", setsockopt(s6, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on));
+	FAILS("errqueue_empty", recvmsg(s6, &m, MSG_ERRQUEUE), EAGAIN);
+	static char big[0x10000];
+	FAILS("udp6_send_too_big", send(s6, big, sizeof big, 0), EMSGSIZE);
+	ssize_t n = recvmsg(s6, &m, MSG_ERRQUEUE);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	struct sock_extended_err ee = { 0 };
+	if (c && c->cmsg_len >= CMSG_LEN(sizeof ee)) memcpy(&ee, CMSG_DATA(c), sizeof ee);
+	SHOW("errqueue_emsgsize", "%ld flags_errqueue %d cmsg %d/%d len %ld errno %s origin %d info %u", (long)n, !!(m.msg_flags & MSG_ERRQUEUE),
+	     c ? c->cmsg_level : -1, c ? c->cmsg_type : -1, c ? (long)c->cmsg_len : -1L, en(ee.ee_errno), ee.ee_origin, ee.ee_info);
+	EXPECT("errqueue_name_is_peer", n >= 0 && from.ss_family == AF_INET6 && ((struct sockaddr_in6 *)&from)->sin6_port == ((struct sockaddr_in6 *)&ss)->sin6_port);
+	close(r6);
+	close(s6);
+	/* IPv4: a datagram to a port nobody has; the ICMP error is queued for the sender. */
+	int closed = socket(AF_INET, SOCK_DGRAM, 0);
+	len = loopback(AF_INET, &ss, 0);
+	bind(closed, (struct sockaddr *)&ss, len);
+	len = loopback(AF_INET, &ss, port_of(closed));
+	close(closed);
+	int s4 = socket(AF_INET, SOCK_DGRAM, 0);
+	OK("ip_recverr_on", setsockopt(s4, IPPROTO_IP, IP_RECVERR, &on, sizeof on));
+	sendto(s4, "x", 1, 0, (struct sockaddr *)&ss, len);
+	struct pollfd pf = { s4, 0, 0 };
+	poll(&pf, 1, 2000);
+	EXPECT("errqueue_pollerr", pf.revents & POLLERR);
+	m.msg_namelen = sizeof from;
+	m.msg_controllen = sizeof cbuf;
+	n = recvmsg(s4, &m, MSG_ERRQUEUE);
+	c = CMSG_FIRSTHDR(&m);
+	memset(&ee, 0, sizeof ee);
+	if (c && c->cmsg_len >= CMSG_LEN(sizeof ee)) memcpy(&ee, CMSG_DATA(c), sizeof ee);
+	SHOW("errqueue_port_unreachable", "%ld data %.1s cmsg %d/%d errno %s origin %d type %d code %d", (long)n, n > 0 ? data : "-",
+	     c ? c->cmsg_level : -1, c ? c->cmsg_type : -1, en(ee.ee_errno), ee.ee_origin, ee.ee_type, ee.ee_code);
+	m.msg_controllen = CMSG_LEN(4);
+	sendto(s4, "y", 1, 0, (struct sockaddr *)&ss, len);
+	poll(&pf, 1, 2000);
+	n = recvmsg(s4, &m, MSG_ERRQUEUE);
+	SHOW("errqueue_no_room_ctrunc", "%ld %d", (long)n, !!(m.msg_flags & MSG_CTRUNC));
+	struct ip_mreqn req = { 0 };
+	FAILS("ip_add_membership_not_multicast", setsockopt(s4, IPPROTO_IP, IP_ADD_MEMBERSHIP, &req, sizeof req), EINVAL);
+	FAILS("ip_add_membership_short", setsockopt(s4, IPPROTO_IP, IP_ADD_MEMBERSHIP, &req, 4), EINVAL);
+	close(s4);
+	int t = socket(AF_INET, SOCK_STREAM, 0);
+	FAILS("ip_add_membership_tcp", setsockopt(t, IPPROTO_IP, IP_ADD_MEMBERSHIP, &req, sizeof req), EPROTO);
+	close(t);
+	struct ipv6_mreq req6 = { 0 };
+	int u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	FAILS("ipv6_add_membership_not_multicast", setsockopt(u6, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &req6, sizeof req6), EINVAL);
+	FAILS("ipv6_add_membership_short", setsockopt(u6, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &req6, 8), EINVAL);
+	close(u6);
+	t = socket(AF_INET6, SOCK_STREAM, 0);
+	FAILS("ipv6_add_membership_tcp", setsockopt(t, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &req6, sizeof req6), EPROTO);
+	FAILS("ipv6_add_membership_tcp_short", setsockopt(t, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &req6, 8), EINVAL);
+	close(t);
+}
+
+/* A NETLINK_ROUTE dump with SO_PASSCRED: each reply carries the kernel's credentials (pid 0, root). */
+static void netlink_passcred(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE), on = 1;
+	OK("netlink_so_passcred", setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on));
+	struct { struct nlmsghdr h; struct rtgenmsg g; } req = { { sizeof req, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0 }, { AF_UNSPEC } };
+	EXPECT("netlink_dump_sent", send(fd, &req, sizeof req, 0) == sizeof req);
+	static char buf[65536];
+	char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = { buf, sizeof buf };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	ssize_t n = recvmsg(fd, &m, 0);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	struct ucred uc = { -1, 1, 1 };
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) memcpy(&uc, CMSG_DATA(c), sizeof uc);
+	SHOW("netlink_reply_creds", "%d pid %d uid %u gid %u", n > 0, uc.pid, uc.uid, uc.gid);
+	/* No room for them: MSG_CTRUNC. */
+	send(fd, &req, sizeof req, 0);
+	while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0 && ((struct nlmsghdr *)buf)->nlmsg_type != NLMSG_DONE) {}
+	send(fd, &req, sizeof req, 0);
+	m.msg_control = NULL;
+	m.msg_controllen = 0;
+	n = recvmsg(fd, &m, 0);
+	SHOW("netlink_creds_no_room", "%d ctrunc %d", n > 0, !!(m.msg_flags & MSG_CTRUNC));
+	close(fd);
+}
+
+/* SO_REUSEPORT: two sockets with it share a port (UDP and TCP listeners); one without is refused. */
+static void reuseport(void)
+{
+	for (int type = SOCK_STREAM; type <= SOCK_DGRAM; type++) {
+		struct sockaddr_storage ss;
+		socklen_t len = loopback(AF_INET, &ss, 0);
+		int on = 1, a = socket(AF_INET, type, 0), b = socket(AF_INET, type, 0), c = socket(AF_INET, type, 0);
+		setsockopt(a, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+		setsockopt(b, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+		bind(a, (struct sockaddr *)&ss, len);
+		if (type == SOCK_STREAM) listen(a, 1);
+		len = loopback(AF_INET, &ss, port_of(a));
+		int v = 0;
+		socklen_t vl = sizeof v;
+		getsockopt(b, SOL_SOCKET, SO_REUSEPORT, &v, &vl);
+		EXPECT(type == SOCK_STREAM ? "tcp_so_reuseport_get" : "udp_so_reuseport_get", v == 1);
+		if (type == SOCK_STREAM) {
+			OK("tcp_reuseport_second_bind", bind(b, (struct sockaddr *)&ss, len));
+			OK("tcp_reuseport_second_listen", listen(b, 1));
+			FAILS("tcp_no_reuseport_bind", bind(c, (struct sockaddr *)&ss, len), EADDRINUSE);
+		} else {
+			OK("udp_reuseport_second_bind", bind(b, (struct sockaddr *)&ss, len));
+			FAILS("udp_no_reuseport_bind", bind(c, (struct sockaddr *)&ss, len), EADDRINUSE);
+		}
+		close(a);
+		close(b);
+		close(c);
+	}
+}
+
+/* select on sockets: a listener is readable with a connection pending, a connected socket writable
+ * at once and readable when the peer writes (from another process, during the wait); AF_UNIX too. */
+static void selects(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, &ss, 0);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	bind(l, (struct sockaddr *)&ss, len);
+	listen(l, 1);
+	len = loopback(AF_INET, &ss, port_of(l));
+	fd_set r, w;
+	struct timeval tv = { 0, 0 };
+	FD_ZERO(&r);
+	FD_SET(l, &r);
+	SHOW("select_listener_idle", "%d", select(l + 1, &r, NULL, NULL, &tv));
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	connect(c, (struct sockaddr *)&ss, len);
+	FD_ZERO(&r);
+	FD_SET(l, &r);
+	tv = (struct timeval){ 5, 0 };
+	EXPECT("select_listener_pending", select(l + 1, &r, NULL, NULL, &tv) == 1 && FD_ISSET(l, &r));
+	int a = accept(l, NULL, NULL);
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	for (int unix_ = 0; unix_ < 2; unix_++) {
+		int me = unix_ ? sv[0] : c, peer = unix_ ? sv[1] : a;
+		FD_ZERO(&w);
+		FD_SET(me, &w);
+		tv = (struct timeval){ 0, 0 };
+		EXPECT(unix_ ? "select_unix_writable" : "select_tcp_writable", select(me + 1, NULL, &w, NULL, &tv) == 1 && FD_ISSET(me, &w));
+		pid_t pid = fork();
+		if (pid == 0) {
+			usleep(100000);
+			write(peer, "s", 1);
+			_exit(0);
+		}
+		FD_ZERO(&r);
+		FD_SET(me, &r);
+		tv = (struct timeval){ 5, 0 };
+		EXPECT(unix_ ? "select_unix_woken_by_peer" : "select_tcp_woken_by_peer", select(me + 1, &r, NULL, NULL, &tv) == 1 && FD_ISSET(me, &r));
+		waitpid(pid, NULL, 0);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	close(a);
+	close(c);
+	close(l);
+}
+
+/* NETLINK_ROUTE multicast memberships: joined by bind's mask and NETLINK_ADD_MEMBERSHIP, listed by
+ * NETLINK_LIST_MEMBERSHIPS (whole words that fit, the full length told) and getsockname. */
+static void netlink_groups(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+	socklen_t len = 0;
+	OK("nl_list_before_any_group", getsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, NULL, &len));
+	SHOW("nl_list_len_before", "%u", len);
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	OK("nl_bind_link_group", bind(fd, (struct sockaddr *)&a, sizeof a));
+	int g = RTNLGRP_IPV4_IFADDR;
+	OK("nl_add_membership", setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g));
+	g = 0;
+	FAILS("nl_add_membership_0", setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g), EINVAL);
+	g = 100000;
+	FAILS("nl_add_membership_huge", setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g), EINVAL);
+	len = 0;
+	OK("nl_list_size_probe", getsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, NULL, &len));
+	unsigned int words[8] = { 0 };
+	socklen_t full = len;
+	socklen_t got = sizeof words;
+	getsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, words, &got);
+	SHOW("nl_list", "len %s first word 0x%x", got == full && full >= 4 ? "full" : "wrong", words[0]);
+	memset(words, 0xaa, sizeof words);
+	got = 6;
+	getsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, words, &got);
+	SHOW("nl_list_room_6", "len %s word 0x%x next byte 0x%x", got == full ? "full" : "wrong", words[0], ((unsigned char *)words)[4]);
+	socklen_t al = sizeof a;
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	SHOW("nl_getsockname_groups", "0x%x", a.nl_groups);
+	FAILS("nl_get_add_membership", getsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, &al), ENOPROTOOPT);
+	FAILS("nl_set_list_memberships", setsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, &g, sizeof g), ENOPROTOOPT);
+	g = 5;
+	OK("nl_set_pktinfo", setsockopt(fd, SOL_NETLINK, NETLINK_PKTINFO, &g, sizeof g));
+	al = sizeof g;
+	getsockopt(fd, SOL_NETLINK, NETLINK_PKTINFO, &g, &al);
+	SHOW("nl_get_pktinfo", "%d", g);
+	al = 2;
+	FAILS("nl_get_pktinfo_short", getsockopt(fd, SOL_NETLINK, NETLINK_PKTINFO, &g, &al), EINVAL);
+	g = 1;
+	int r = setsockopt(fd, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &g, sizeof g);
+	EXPECT("nl_listen_all_nsid_needs_cap_net_broadcast", have_cap(CAP_NET_BROADCAST) ? r == 0 : r == -1 && errno == EPERM);
+	al = sizeof a;
+	g = RTNLGRP_LINK;
+	OK("nl_drop_membership", setsockopt(fd, SOL_NETLINK, NETLINK_DROP_MEMBERSHIP, &g, sizeof g));
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	SHOW("nl_getsockname_after_drop", "0x%x", a.nl_groups);
+	close(fd);
+}
+
 int main(void)
 {
 	tcp_fork(AF_INET, "tcp4");
@@ -505,5 +997,15 @@ int main(void)
 	udp_cmsgs();
 	big();
 	interfaces();
+	interrupts();
+	udp_mmsg();
+	interface_ioctls();
+	proc_net();
+	v4_on_v6();
+	error_queue();
+	netlink_passcred();
+	reuseport();
+	selects();
+	netlink_groups();
 	return finish();
 }

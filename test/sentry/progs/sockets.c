@@ -145,6 +145,21 @@ static void errors_and_flags(void)
 	len = sizeof v;
 	getsockopt(s, SOL_SOCKET, SO_SNDBUF, &v, &len);
 	SHOW("SO_SNDBUF doubled", "%d", v);
+	/* A large request is clamped at the namespace's net.core.wmem_max / rmem_max, then doubled. */
+	for (int rcv = 0; rcv < 2; rcv++) {
+		FILE *f = fopen(rcv ? "/proc/sys/net/core/rmem_max" : "/proc/sys/net/core/wmem_max", "r");
+		long max = 0;
+		if (f) {
+			if (fscanf(f, "%ld", &max) != 1) max = 0;
+			fclose(f);
+		}
+		int big = 1 << 24, got = 0;
+		socklen_t glen = sizeof got;
+		setsockopt(s, SOL_SOCKET, rcv ? SO_RCVBUF : SO_SNDBUF, &big, sizeof big);
+		getsockopt(s, SOL_SOCKET, rcv ? SO_RCVBUF : SO_SNDBUF, &got, &glen);
+		EXPECT(rcv ? "SO_RCVBUF clamped at rmem_max, doubled" : "SO_SNDBUF clamped at wmem_max, doubled",
+		       max > 0 && got == 2 * (max < big ? max : big));
+	}
 	v = 1;
 	OK("SO_RCVBUF", setsockopt(s, SOL_SOCKET, SO_RCVBUF, &v, sizeof v));
 	getsockopt(s, SOL_SOCKET, SO_RCVBUF, &v, &len);

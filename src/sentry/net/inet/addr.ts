@@ -46,7 +46,10 @@ export function parseInetAddr(raw: Uint8Array, sockFamily: number, unspec: 'disc
     const scope = raw.length >= SOCKADDR_IN6_LEN ? dv.getUint32(24, true) : 0;
     return { family, port: dv.getUint16(2, false), addr: raw.slice(8, 24), flowinfo: dv.getUint32(4, false), scope };
   }
-  return sockFamily === AF_INET6 && family !== AF_INET ? -EINVAL : -EAFNOSUPPORT;
+  // Another family: a short address is EINVAL first (inet_bind, tcp_v4_connect, inet6_bind …);
+  // an IPv6 sendto's unknown family is EINVAL whatever its length (udpv6_sendmsg).
+  if (sockFamily === AF_INET6 && unspec === 'none') return -EINVAL;
+  return raw.length < (sockFamily === AF_INET6 ? SIN6_LEN_RFC2133 : SOCKADDR_IN_LEN) ? -EINVAL : -EAFNOSUPPORT;
 }
 
 /** Encode a into out (at least 28 bytes); returns its length. */

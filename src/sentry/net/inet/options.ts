@@ -4,7 +4,7 @@
 // sentry's own (timeouts, SO_PASSCRED …, kept by net/socket.ts).
 
 import { netSysctl } from '../sysctl';
-import { EINVAL, ENOENT, ENOPROTOOPT, EPERM } from '../../abi/errno';
+import { EINVAL, ENOENT, ENOPROTOOPT, EPERM, EPROTO } from '../../abi/errno';
 import { netSys } from '../host';
 import { logOnce } from '../policy';
 
@@ -22,10 +22,15 @@ const TCP_READ_ONLY = new Set([11]); // TCP_INFO
 const TCP_CONGESTION = 13;
 /** TCP_CA_NAME_MAX: a congestion control name and its NUL. */
 const TCP_CA_NAME_MAX = 16;
-/** IP_TOS TTL PKTINFO RECVTTL RECVTOS MTU_DISCOVER MTU(get) FREEBIND RECVORIGDSTADDR MULTICAST_TTL MULTICAST_LOOP BIND_ADDRESS_NO_PORT (the RECV ones: their control messages pass, inet/cmsg.ts) */
-const IP_OPTS = new Set([1, 2, 8, 12, 13, 10, 14, 15, 20, 33, 34, 24]);
-/** IPV6_UNICAST_HOPS MULTICAST_HOPS MULTICAST_LOOP MTU_DISCOVER MTU(get) V6ONLY RECVPKTINFO RECVHOPLIMIT RECVTCLASS TCLASS RECVORIGDSTADDR */
-const IPV6_OPTS = new Set([16, 18, 19, 23, 24, 26, 49, 51, 66, 67, 74]);
+/** IP_TOS TTL PKTINFO RECVERR RECVTTL RECVTOS MTU_DISCOVER MTU(get) FREEBIND RECVORIGDSTADDR MULTICAST_TTL MULTICAST_LOOP BIND_ADDRESS_NO_PORT (the RECV ones: their control messages pass, inet/cmsg.ts) */
+const IP_OPTS = new Set([1, 2, 8, 11, 12, 13, 10, 14, 15, 20, 33, 34, 24]);
+/** IPV6_UNICAST_HOPS MULTICAST_HOPS MULTICAST_LOOP MTU_DISCOVER MTU(get) V6ONLY RECVERR RECVPKTINFO RECVHOPLIMIT RECVTCLASS TCLASS RECVORIGDSTADDR */
+const IPV6_OPTS = new Set([16, 18, 19, 23, 24, 25, 26, 49, 51, 66, 67, 74]);
+const IP_ADD_MEMBERSHIP = 35;
+const IPV6_ADD_MEMBERSHIP = 20;
+/** sizeof(struct ip_mreq) and sizeof(struct ipv6_mreq): the least a join takes. */
+const IP_MREQ_LEN = 8;
+const IPV6_MREQ_LEN = 20;
 const READ_ONLY = new Set([`${SOL_IP}:14`, `${SOL_IPV6}:24`, `${SOL_SOCKET}:3`, `${SOL_SOCKET}:4`, `${SOL_SOCKET}:30`, `${SOL_SOCKET}:38`, `${SOL_SOCKET}:39`]);
 /** UDP_CORK */
 const UDP_OPTS = new Set([1]);
@@ -79,7 +84,9 @@ export function inetGetOpt(fd: number, level: number, name: number, optlen: numb
   return n < 0 ? n : view.slice(0, n);
 }
 
-export function inetSetOpt(fd: number, level: number, name: number, val: Uint8Array, privileged: boolean): number {
+export function inetSetOpt(fd: number, level: number, name: number, val: Uint8Array, privileged: boolean, stream: boolean): number {
+  if (level === SOL_IP && name === IP_ADD_MEMBERSHIP) return addMembership(val, stream);
+  if (level === SOL_IPV6 && name === IPV6_ADD_MEMBERSHIP) return addMembership6(val, stream);
   if (!allowed(level, name)) return refused(level, name);
   if ((level === SOL_TCP && TCP_READ_ONLY.has(name)) || READ_ONLY.has(`${level}:${name}`)) return -ENOPROTOOPT;
   if (level === SOL_TCP && name === TCP_CONGESTION) return setCongestion(fd, val, privileged);
@@ -113,4 +120,24 @@ function setCongestion(fd: number, val: Uint8Array, privileged: boolean): number
   const b = new Uint8Array(TCP_CA_NAME_MAX);
   b.set(Buffer.from(cc, 'latin1'));
   return netSys().sockSetOpt(fd, SOL_TCP, TCP_CONGESTION, b, cc.length);
+}
+
+/**
+ * IP_ADD_MEMBERSHIP is checked as Linux's do_ip_setsockopt/ip_mc_join_group check it (EPROTO on
+ * TCP, EINVAL for a short request or a group that is not multicast); a real join is then refused:
+ * the sentry joins no multicast group for the sandbox (no IGMP of its own on the host's links).
+ */
+function addMembership(val: Uint8Array, stream: boolean): number {
+  if (stream) return -EPROTO;
+  if (val.length < IP_MREQ_LEN) return -EINVAL;
+  if ((val[0] & 0xf0) !== 0xe0) return -EINVAL; // imr_multiaddr, network order: 224.0.0.0/4
+  return refused(SOL_IP, IP_ADD_MEMBERSHIP);
+}
+
+/** IPV6_ADD_MEMBERSHIP likewise (do_ipv6_setsockopt, ipv6_sock_mc_join: the length first, then EPROTO on TCP, EINVAL for a group outside ff00::/8). */
+function addMembership6(val: Uint8Array, stream: boolean): number {
+  if (val.length < IPV6_MREQ_LEN) return -EINVAL;
+  if (stream) return -EPROTO;
+  if (val[0] !== 0xff) return -EINVAL;
+  return refused(SOL_IPV6, IPV6_ADD_MEMBERSHIP);
 }

@@ -8,13 +8,14 @@ import * as fs from 'node:fs';
 import { EACCES, EAFNOSUPPORT, EAGAIN, EALREADY, EFAULT, EINPROGRESS, EINVAL, EISCONN, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
 import { BLOCK, type Task } from '../../kernel/task';
 import { O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../vfs/constants';
-import { MSG_DONTWAIT, MSG_ERRQUEUE, SHUT_WR, SO_RCVBUFFORCE, SO_SNDBUFFORCE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SO_LINGER, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../constants';
+import { MSG_DONTWAIT, MSG_ERRQUEUE, SHUT_WR, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SO_LINGER, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../constants';
 import { CmsgWriter, type RecvRequest, type RecvResult, type SendRequest } from '../message';
 import { relayInetCmsgs } from './cmsg';
 import { CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, capable } from '../../kernel/creds';
 import { netPrivileged, optInt, progressOf, registerSocketFamily, Socket } from '../socket';
 import { netAux, netSys, WATCH_ONLY_OUT, WATCH_OUT, WATCH_SIGNALLED } from '../host';
 import { egressPermits, unprivilegedPortStart } from '../policy';
+import { netMemMax } from '../sysctl';
 import { AF_INET, AF_INET6, AF_UNSPEC, encodeInetAddr, parseInetAddr, type InetAddr } from './addr';
 import { hostOption, inetGetOpt, inetSetOpt } from './options';
 import { hostPolled } from '../../vfs/host-poll';
@@ -86,10 +87,24 @@ export class InetSocket extends Socket {
     return r;
   }
 
+  /**
+   * The destination of a connect or send: an IPv6 UDP socket also takes an AF_INET address and
+   * sends over IPv4 (udpv6_sendmsg, __ip6_datagram_connect; the host answers ENETUNREACH or
+   * EAFNOSUPPORT if it is IPV6_V6ONLY); TCP and the rest go by the socket's family.
+   */
+  private destination(raw: Uint8Array, unspec: 'disconnect' | 'inet' | 'none'): InetAddr | null | number {
+    if (this.family === AF_INET6 && this.type === SOCK_DGRAM && raw.length >= 2 && (raw[0] | (raw[1] << 8)) === AF_INET) {
+      return parseInetAddr(raw, AF_INET, 'refuse');
+    }
+    return parseInetAddr(raw, this.family, unspec);
+  }
+
   override bind(t: Task, raw: Uint8Array): number {
     const a = parseInetAddr(raw, this.family, 'inet');
     if (typeof a === 'number') return a;
     if (!a || a.family === AF_UNSPEC) return -EAFNOSUPPORT;
+    // AF_UNSPEC binds only INADDR_ANY (inet_bind: EAFNOSUPPORT for any other address).
+    if (this.family === AF_INET && raw[0] === AF_UNSPEC && raw[1] === 0 && a.addr.some((b) => b !== 0)) return -EAFNOSUPPORT;
     if (a.port !== 0 && a.port < unprivilegedPortStart() && !capable(t.creds, CAP_NET_BIND_SERVICE)) return -EACCES;
     const len = encodeInetAddr(a, addrScratch);
     return netSys().sockBind(this.hostFd, addrScratch, len);
@@ -97,7 +112,7 @@ export class InetSocket extends Socket {
 
   override connect(t: Task, raw: Uint8Array): number {
     this.activity++;
-    const a = parseInetAddr(raw, this.family, 'disconnect');
+    const a = this.destination(raw, 'disconnect');
     if (typeof a === 'number') return a;
     if (!a) return -EAFNOSUPPORT;
     if (a.family !== AF_UNSPEC && !egressPermits(a.addr, a.port, this.proto)) return -EACCES;
@@ -150,7 +165,7 @@ export class InetSocket extends Socket {
     if (m.flags & ~KNOWN_SEND) return -EOPNOTSUPP;
     let dest: InetAddr | null = null;
     if (m.addr && m.addr.length > 0 && this.type === SOCK_DGRAM) {
-      const a = parseInetAddr(m.addr, this.family, this.family === AF_INET ? 'inet' : 'none');
+      const a = this.destination(m.addr, this.family === AF_INET ? 'inet' : 'none');
       if (typeof a === 'number') return a;
       dest = a;
       if (dest && !egressPermits(dest.addr, dest.port, this.proto)) return -EACCES;
@@ -171,7 +186,7 @@ export class InetSocket extends Socket {
 
   override recvmsg(t: Task, m: RecvRequest): RecvResult | number {
     this.activity++;
-    if (m.flags & MSG_ERRQUEUE) return -EAGAIN; // no error queue is kept (IP_RECVERR is refused)
+    if (m.flags & MSG_ERRQUEUE) return this.recvErrQueue(m);
     const done = progressOf(t);
     const dgram = this.type === SOCK_DGRAM;
     // Control messages only for a datagram reader with room for them (TCP has none to give).
@@ -199,6 +214,20 @@ export class InetSocket extends Socket {
     return { n, addr, control, flags: flags | cflags };
   }
 
+  /**
+   * MSG_ERRQUEUE (IP_RECVERR/IPV6_RECVERR): the host socket's error queue, never waited for (Linux:
+   * EAGAIN when empty); its IP_RECVERR/IPV6_RECVERR message re-encoded like the others (cmsg.ts).
+   */
+  private recvErrQueue(m: RecvRequest): RecvResult | number {
+    const r = netSys().sockRecv(this.hostFd, m.data, (m.flags & HOST_RECV) | MSG_ERRQUEUE, addrScratch, ctlScratch);
+    if (r < 0) return r;
+    const addr = netAux[0] > 0 ? addrScratch.slice(0, netAux[0]) : null;
+    const w = new CmsgWriter(m.controlLen);
+    if (netAux[2] > 0) relayInetCmsgs(ctlScratch.subarray(0, Math.min(netAux[2], ctlScratch.length)), w);
+    const flags = netAux[1] & (MSG_TRUNC | MSG_ERRQUEUE | 0x8);
+    return { n: r, addr, control: m.controlLen > 0 ? w.result() : null, flags: flags | w.flags };
+  }
+
   private finishOrPark(t: Task, m: RecvRequest, done: number): RecvResult | number {
     const w = this.park(t, 'rcv', m.flags, done);
     if (w > 0) return { n: w, addr: null, control: null, flags: 0 };
@@ -222,21 +251,26 @@ export class InetSocket extends Socket {
   override setsockopt(t: Task, level: number, name: number, val: Uint8Array): number {
     if (level === SOL_SOCKET && name === SO_LINGER) return this.setLinger(t, val);
     if (level === SOL_SOCKET && (name === SO_SNDBUFFORCE || name === SO_RCVBUFFORCE)) return this.forceBuffer(t, name, val);
-    if (hostOption(level, name)) return inetSetOpt(this.hostFd, level, name, val, netPrivileged(t));
+    if (hostOption(level, name)) return inetSetOpt(this.hostFd, level, name, val, netPrivileged(t), this.type === SOCK_STREAM);
     return super.setsockopt(t, level, name, val);
   }
 
   /**
-   * SO_SNDBUFFORCE/SO_RCVBUFFORCE: the application needs CAP_NET_ADMIN (the sentry has it on the
-   * host); the size reaching the host is bounded (FORCE_MAX, doubled by the host as Linux does).
+   * SO_SNDBUFFORCE/SO_RCVBUFFORCE: the application needs CAP_NET_ADMIN. A size within the
+   * namespace's wmem_max/rmem_max is what plain SO_SNDBUF/SO_RCVBUF sets (the host doubles it
+   * either way); above it the host's FORCE is asked, which the confined sentry (no CAP_NET_ADMIN
+   * of its own) is refused: EPERM. The size reaching the host is bounded (FORCE_MAX).
    */
   private forceBuffer(t: Task, name: number, val: Uint8Array): number {
     if (!capable(t.creds, CAP_NET_ADMIN)) return -EPERM;
     const v = optInt(val);
     if (Number.isNaN(v)) return -EINVAL;
+    const size = Math.min(Math.max(v, 0), FORCE_MAX);
+    const snd = name === SO_SNDBUFFORCE;
+    const plain = size <= netMemMax(snd ? 'wmem_max' : 'rmem_max');
     const host = new Uint8Array(4);
-    new DataView(host.buffer).setInt32(0, Math.min(Math.max(v, 0), FORCE_MAX), true);
-    return netSys().sockSetOpt(this.hostFd, SOL_SOCKET, name, host, 4);
+    new DataView(host.buffer).setInt32(0, size, true);
+    return netSys().sockSetOpt(this.hostFd, SOL_SOCKET, plain ? (snd ? SO_SNDBUF : SO_RCVBUF) : name, host, 4);
   }
 
   /**

@@ -4,11 +4,12 @@
 // namespace, over one host NETLINK_ROUTE socket the sentry holds: the alternative, building them
 // from ioctls, would lose IPv6 addresses, routes and link attributes the tools print.
 
-import { ECONNREFUSED, EADDRINUSE, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
+import { ECONNREFUSED, EADDRINUSE, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../abi/errno';
+import { CAP_NET_BROADCAST, capable } from '../../kernel/creds';
 import type { Task } from '../../kernel/task';
 import { POLLIN, POLLOUT } from '../../vfs/constants';
-import { MSG_PEEK, MSG_TRUNC, SOCK_DGRAM } from '../constants';
-import { gatherViews, type RecvRequest, type RecvResult, type SendRequest } from '../message';
+import { MSG_PEEK, MSG_TRUNC, SCM_CREDENTIALS, SOCK_DGRAM, SOL_SOCKET } from '../constants';
+import { CmsgWriter, encodeUcred, gatherViews, type RecvRequest, type RecvResult, type SendRequest } from '../message';
 import { registerSocketFamily, Socket, intBytes } from '../socket';
 import { netAux, netSys } from '../host';
 import { errorMessage, parseRequests, reframeReply, readHeader, NLMSG_HDRLEN } from './route';
@@ -17,6 +18,15 @@ const AF_NETLINK = 16;
 const SOCK_RAW = 3;
 const NETLINK_ROUTE = 0;
 const SOL_NETLINK = 270;
+const NETLINK_ADD_MEMBERSHIP = 1;
+const NETLINK_DROP_MEMBERSHIP = 2;
+const NETLINK_LISTEN_ALL_NSID = 8;
+const NETLINK_LIST_MEMBERSHIPS = 9;
+/** The SOL_NETLINK options netlink_setsockopt / netlink_getsockopt know (flags read back as 0 or 1). */
+const SETTABLE = new Set([1, 2, 3, 4, 5, 8, 10, 11, 12]);
+const GETTABLE = new Set([3, 4, 5, 8, 10, 11, 12]);
+/** NETLINK_ROUTE's multicast groups: RTNLGRP_MAX of Linux 6.1 (the kernel the sentry reports), at least 32. */
+const RTNL_GROUPS = 36;
 const SOCKADDR_NL = 12;
 /** The most reply bytes queued for one socket (a dump of a busy namespace is far less). */
 const QUEUE_MAX = 8 << 20;
@@ -51,7 +61,9 @@ function parseNl(raw: Uint8Array): { pid: number; groups: number } | number {
 
 export class NetlinkSocket extends Socket {
   private portId = 0;
-  private groups = 0;
+  /** Multicast groups joined (1-based), and how many the protocol has once one was asked for. */
+  private readonly memberships = new Set<number>();
+  private ngroups = 0;
   private readonly queue: Uint8Array[] = [];
   private queued = 0;
   private readonly opts = new Map<number, number>();
@@ -75,7 +87,14 @@ export class NetlinkSocket extends Socket {
     const a = parseNl(raw);
     if (typeof a === 'number') return a;
     const r = this.bindPort(t, a.pid);
-    if (r === 0) this.groups = a.groups; // accepted; no multicast events are delivered
+    if (r === 0 && a.groups !== 0) this.ngroups = RTNL_GROUPS;
+    if (r === 0 && this.ngroups > 0) {
+      // The first 32 groups are the mask's (netlink_bind); no multicast event is delivered.
+      for (let g = 1; g <= 32; g++) {
+        if ((a.groups >>> (g - 1)) & 1) this.memberships.add(g);
+        else this.memberships.delete(g);
+      }
+    }
     return r;
   }
 
@@ -87,7 +106,7 @@ export class NetlinkSocket extends Socket {
   }
 
   override getsockname(_t: Task): Uint8Array {
-    return sockaddrNl(this.portId, this.groups);
+    return sockaddrNl(this.portId, this.groupMask());
   }
 
   override getpeername(_t: Task): Uint8Array {
@@ -162,7 +181,16 @@ export class NetlinkSocket extends Socket {
       this.queued -= d.length;
     }
     const trunc = copied < d.length ? MSG_TRUNC : 0;
-    return { n: m.flags & MSG_TRUNC ? d.length : copied, addr: sockaddrNl(0, 0), control: null, flags: trunc };
+    // SO_PASSCRED: every message is from the kernel, pid 0 and root (netlink_recvmsg's scm_recv).
+    let control: Uint8Array | null = null;
+    let cflags = 0;
+    if (this.passCred) {
+      const w = new CmsgWriter(m.controlLen);
+      w.put(SOL_SOCKET, SCM_CREDENTIALS, encodeUcred({ pid: 0, uid: 0, gid: 0 }));
+      control = w.result();
+      cflags = w.flags;
+    }
+    return { n: m.flags & MSG_TRUNC ? d.length : copied, addr: sockaddrNl(0, 0), control, flags: trunc | cflags };
   }
 
   override shutdown(): number {
@@ -170,20 +198,58 @@ export class NetlinkSocket extends Socket {
   }
 
   override getsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array | number {
-    if (level === SOL_NETLINK) return name >= 1 && name <= 12 ? intBytes(this.opts.get(name) ?? 0) : -ENOPROTOOPT;
+    if (level === SOL_NETLINK && name === NETLINK_LIST_MEMBERSHIPS) return this.listMemberships(optlen);
+    if (level === SOL_NETLINK) {
+      if (!GETTABLE.has(name)) return -ENOPROTOOPT;
+      return optlen < 4 ? -EINVAL : intBytes(this.opts.get(name) ? 1 : 0);
+    }
     return super.getsockopt(t, level, name, optlen);
+  }
+
+  override reportedOptlen(level: number, name: number): number | undefined {
+    return level === SOL_NETLINK && name === NETLINK_LIST_MEMBERSHIPS ? this.membershipBytes() : undefined;
   }
 
   override setsockopt(t: Task, level: number, name: number, val: Uint8Array): number {
     if (level === SOL_NETLINK) {
-      // NETLINK_ADD/DROP_MEMBERSHIP, PKTINFO, BROADCAST_ERROR, NO_ENOBUFS, LISTEN_ALL_NSID,
-      // CAP_ACK, EXT_ACK, GET_STRICT_CHK: kept, with no effect on what is answered.
-      if (name < 1 || name > 12) return -ENOPROTOOPT;
+      // NETLINK_ADD/DROP_MEMBERSHIP are kept (LIST_MEMBERSHIPS, getsockname show them; no event is
+      // delivered); PKTINFO, BROADCAST_ERROR, NO_ENOBUFS, LISTEN_ALL_NSID, CAP_ACK, EXT_ACK,
+      // GET_STRICT_CHK: kept, with no effect on what is answered.
+      if (!SETTABLE.has(name)) return -ENOPROTOOPT;
       if (val.length < 4) return -EINVAL;
-      this.opts.set(name, new DataView(val.buffer, val.byteOffset, 4).getInt32(0, true));
+      const v = new DataView(val.buffer, val.byteOffset, 4).getInt32(0, true);
+      if (name === NETLINK_ADD_MEMBERSHIP || name === NETLINK_DROP_MEMBERSHIP) {
+        this.ngroups = RTNL_GROUPS;
+        if (v < 1 || v > this.ngroups) return -EINVAL;
+        if (name === NETLINK_ADD_MEMBERSHIP) this.memberships.add(v);
+        else this.memberships.delete(v);
+        return 0;
+      }
+      // NETLINK_LISTEN_ALL_NSID: events of every peer namespace, for CAP_NET_BROADCAST only.
+      if (name === NETLINK_LISTEN_ALL_NSID && v !== 0 && !capable(t.creds, CAP_NET_BROADCAST)) return -EPERM;
+      this.opts.set(name, v);
       return 0;
     }
     return super.setsockopt(t, level, name, val);
+  }
+
+  /** ALIGN(BITS_TO_BYTES(ngroups), 4): 0 until a group was asked for (netlink_realloc_groups). */
+  private membershipBytes(): number {
+    return Math.ceil(Math.ceil(this.ngroups / 8) / 4) * 4;
+  }
+
+  /** The membership bitmap, in whole u32 words that fit the caller's room (netlink_getsockopt). */
+  private listMemberships(optlen: number): Uint8Array {
+    const b = new Uint8Array(this.membershipBytes());
+    for (const g of this.memberships) b[(g - 1) >> 3] |= 1 << ((g - 1) & 7);
+    return b.subarray(0, Math.min(b.length, Math.floor(Math.max(optlen, 0) / 4) * 4));
+  }
+
+  /** The first 32 groups as a mask (sockaddr_nl's nl_groups). */
+  private groupMask(): number {
+    let m = 0;
+    for (const g of this.memberships) if (g <= 32) m |= 1 << (g - 1);
+    return m >>> 0;
   }
 
   override readiness(): number {

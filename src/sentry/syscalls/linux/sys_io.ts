@@ -48,6 +48,16 @@ export function iovecViews(t: Task, iov: number, cnt: number, write: boolean): U
   return out;
 }
 
+/** The bytes an iovec array asks for (capped at MAX_RW_COUNT), after iovecViews accepted it. */
+export function iovecLength(t: Task, iov: number, cnt: number): number {
+  const raw = cnt > 0 ? t.mm.read(iov, cnt * 16) : new Uint8Array(0);
+  if (!raw) return 0;
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.length);
+  let total = 0;
+  for (let i = 0; i < cnt; i++) total += dv.getUint32(i * 16 + 12, true) * 0x1_0000_0000 + dv.getUint32(i * 16 + 8, true);
+  return Math.min(total, MAX_RW);
+}
+
 /**
  * A read or write parked on its file. It keeps the file open while it waits, as Linux's syscall
  * holds its own reference for its whole run: a close of the fd by another thread neither ends the

@@ -11,7 +11,7 @@ import { EBADF, EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, ENOTSOCK, EAFNOS
 import { sendSigpipe } from '../../kernel/signals';
 import type { Task } from '../../kernel/task';
 import {
-  AF_MAX, AF_UNIX, SOL_SOCKET, SO_ACCEPTCONN, SO_DOMAIN, SO_ERROR, SO_PROTOCOL, SO_RCVBUF, SO_SNDBUF, SO_TYPE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_WAITFORONE, OPTMEM_MAX, SHUT_RD, SHUT_RDWR,
+  AF_MAX, AF_UNIX, SOL_SOCKET, SO_ACCEPTCONN, SO_DOMAIN, SO_ERROR, SO_PROTOCOL, SO_RCVBUF, SO_SNDBUF, SO_TYPE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_TRUNC, MSG_WAITFORONE, OPTMEM_MAX, SHUT_RD, SHUT_RDWR,
   SOCK_CLOEXEC, SOCK_MAX, SOCK_STREAM, SOCK_NONBLOCK, SOCK_TYPE_MASK, SOCKADDR_MAX, SOMAXCONN, UIO_MAXIOV,
 } from '../../net/constants';
 import { parseCmsgs, type RecvResult } from '../../net/message';
@@ -20,7 +20,7 @@ import { BLOCK } from '../../kernel/task';
 import { O_NONBLOCK } from '../../vfs/constants';
 import { HostStreamFile } from '../../vfs/host-stream';
 import { netSys } from '../../net/host';
-import { iovecViews } from './sys_io';
+import { iovecLength, iovecViews } from './sys_io';
 
 const MSGHDR_SIZE = 56;
 const MMSGHDR_SIZE = 64;
@@ -238,6 +238,9 @@ function sendMsg(t: Task, s: Socket, m: MsgHdr, flags: number): number {
   const data = iovecViews(t, m.iov, m.iovlen, false);
   if (data === null) return -EFAULT;
   if (typeof data === 'number') return data;
+  // A message (datagram, seqpacket) is sent whole or not at all: a fault part way is EFAULT, as
+  // Linux's copy of it fails; a stream sends up to the fault.
+  if (s.type !== SOCK_STREAM && data.reduce((n, v) => n + v.length, 0) < iovecLength(t, m.iov, m.iovlen)) return -EFAULT;
   let addr: Uint8Array | null = null;
   if (m.namelen > 0) {
     addr = t.mm.read(m.name, m.namelen);
@@ -332,13 +335,15 @@ function sendmmsg(t: Task): number {
 function recvfrom(t: Task): number {
   const s = sockOf(t, t.argInt(0));
   if (typeof s === 'number') return s;
-  const data = t.mm.views(t.arg(1), Math.min(t.arg(2), 0x7ffff000), true);
+  const want = Math.min(t.arg(2), 0x7ffff000);
+  const data = t.mm.prefixViews(t.arg(1), want, true);
   if (!data) return -EFAULT;
   const addr = t.arg(4);
   const room = addrRoom(t, addr, t.arg(5));
   if (room < 0) return room;
   const r = s.recvmsg(t, { data, flags: callFlags(s, t.argInt(3)), controlLen: 0 });
   if (typeof r === 'number') return r;
+  if (faultedMessage(s, data, want, r)) return -EFAULT;
   if (addr !== 0) {
     const w = writeSockaddr(t, r.addr ?? new Uint8Array(0), addr, room, t.arg(5));
     if (w < 0) return w;
@@ -357,8 +362,21 @@ function recvMsg(t: Task, s: Socket, mAddr: number, flags: number): number {
   const controlLen = m.control === 0 ? 0 : Math.min(m.controllen, 0x7fffffff);
   const r = s.recvmsg(t, { data, flags: callFlags(s, flags), controlLen });
   if (typeof r === 'number') return r;
+  if (faultedMessage(s, data, iovecLength(t, m.iov, m.iovlen), r)) return -EFAULT;
   const w = writeBack(t, mAddr, m, r, flags);
   return w < 0 ? w : r.n;
+}
+
+/**
+ * A message (datagram, seqpacket) received into a buffer that runs into an unmapped page, and longer
+ * than the part before it: Linux's copy faults, the call is EFAULT and the message is gone (taken
+ * unless peeked). One that fits before the fault is received as usual. (Not when control messages
+ * came with it: files already installed by SCM_RIGHTS are then reported rather than hidden.)
+ */
+function faultedMessage(s: Socket, data: Uint8Array[], want: number, r: RecvResult): boolean {
+  if (s.type === SOCK_STREAM || r.control) return false;
+  const mapped = data.reduce((n, v) => n + v.length, 0);
+  return mapped < want && (r.flags & MSG_TRUNC) !== 0;
 }
 
 function writeBack(t: Task, mAddr: number, m: MsgHdr, r: RecvResult, flags: number): number {
@@ -441,7 +459,8 @@ function getsockopt(t: Task): number {
   if (typeof v === 'number') return v;
   const n = Math.min(len, v.length);
   if (n > 0 && !t.mm.write(t.arg(3), v.subarray(0, n))) return -EFAULT;
-  return t.mm.writeU32(lenp, n) ? 0 : -EFAULT;
+  const reported = s instanceof HostStreamFile ? undefined : s.reportedOptlen(t.argInt(1), t.argInt(2));
+  return t.mm.writeU32(lenp, reported ?? n) ? 0 : -EFAULT;
 }
 
 /** The most of an option value read (no option the sentry knows is longer). */
