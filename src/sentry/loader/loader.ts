@@ -11,6 +11,7 @@
 import { randomFillSync } from 'node:crypto';
 import { E2BIG, EACCES, EINVAL, ELIBBAD, ENOEXEC, ENOMEM } from '../abi/errno';
 import { APP_LIMIT, PAGE, PIE_BASE, STACK_SIZE, STACK_TOP, pageDown, pageUp } from '../mm/layout';
+import { mmStats } from '../mm/stats';
 import { MAP_FIXED, MAP_PRIVATE, MAP_ANONYMOUS, PROT_EXEC, PROT_READ, PROT_WRITE, type MapSource, type MemoryManager } from '../mm/mm';
 import { ET_DYN, ET_EXEC, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR, parseElf, type ElfHeader } from './elf';
 
@@ -98,6 +99,7 @@ function loadSegment(req: LoadRequest, src: ExecSource, ph: ElfHeader['phdrs'][n
     const dst = mm.file.bytes.subarray(at, at + (fileEnd - mapStart));
     const n = src.pread(dst, v.pgoff);
     if (n < 0) return -EINVAL;
+    mmStats.loaderCopiedBytes += dst.length;
     if (ph.memsz > ph.filesz && prot & PROT_WRITE) dst.fill(0, start + ph.filesz - mapStart);
     if (prot === 0) mm.mprotect(tid, mapStart, fileEnd - mapStart, 0);
   }

@@ -8,6 +8,7 @@ import type { SentryPlatform } from '../platform';
 import type { VdsoMapping } from '../platform/vdso';
 import { APP_LIMIT, MIN_ADDR, MMAP_TOP, PAGE, pageDown, pageUp } from './layout';
 import { MemoryFile, type MemoryOps } from './memory-file';
+import { mmStats, nowNs } from './stats';
 import { FILE_OBJECT_MIN, fileKey, fileMappings, fileObjects, flushFileMappings, SharedObject, type FileMapping } from './shared';
 
 export const PROT_READ = 1;
@@ -343,7 +344,11 @@ export class MemoryManager {
       off = this.file.alloc(len);
       if (off < 0) return -ENOMEM;
       if (src) {
+        const t0 = nowNs();
         const n = src.pread(this.file.bytes.subarray(off, off + fill), pgoff);
+        mmStats.mmapCopyNs += nowNs() - t0;
+        mmStats.mmapCopiedBytes += fill;
+        mmStats.mmapCopies++;
         if (n < 0) {
           this.file.release(off, len);
           return n;
@@ -639,10 +644,14 @@ export class MemoryManager {
         const len = v.end - v.start;
         nv.off = child.file.alloc(len);
         if (nv.off < 0) throw new Error('memory file full');
+        const t0 = nowNs();
         child.file.copyFrom(this.file, v.off, nv.off, len);
+        mmStats.forkCopyNs += nowNs() - t0;
+        mmStats.forkCopiedBytes += len;
       }
       child.vmas.push(nv);
     }
+    mmStats.forks++;
     child.brkStart = this.brkStart;
     child.brkCur = this.brkCur;
     return child;
