@@ -86,7 +86,12 @@ function loadSegment(req: LoadRequest, src: ExecSource, ph: ElfHeader['phdrs'][n
   const segEnd = pageUp(start + ph.memsz);
   const prot = protOf(ph.flags);
   const anon = MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS;
-  if (fileEnd > mapStart) {
+  if (fileEnd > mapStart && !(prot & PROT_WRITE)) {
+    // A segment the process cannot write maps the file as mmap(2) would (by reference where the
+    // file has host pages, mm/file-ref.ts): nothing to zero, padzero ignores a read-only page.
+    const r = mm.mmap(tid, mapStart, fileEnd - mapStart, prot, MAP_FIXED | MAP_PRIVATE, src, pageDown(ph.offset));
+    if (r < 0) return r;
+  } else if (fileEnd > mapStart) {
     const r = mm.mmap(tid, mapStart, fileEnd - mapStart, prot === 0 ? PROT_READ : prot, anon, undefined, 0, src.info.name);
     if (r < 0) return r;
     const v = mm.find(mapStart);
