@@ -295,12 +295,15 @@ export class MemoryManager {
   /** Map [start, start+len) of the stub to the file's host pages at pgoff, private, read-only (prot has no PROT_WRITE). */
   private hostMapRef(tid: number, start: number, len: number, prot: number, ref: FileRef, pgoff: number): number {
     let fd = this.stubFileFds.get(ref.key);
+    const fresh = fd === undefined;
     if (fd === undefined) {
       fd = this.platform.fdInStub(tid, ref.host.fd);
       if (fd < 0) return fd;
-      this.stubFileFds.set(ref.key, fd);
     }
-    return this.platform.inject(tid, NR_MMAP, start, len, prot & ~PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, pgoff);
+    const r = this.platform.inject(tid, NR_MMAP, start, len, prot & ~PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, pgoff);
+    // Kept for the file's next mappings once one worked (an fd that cannot map is not kept).
+    if (fresh && r === start) this.stubFileFds.set(ref.key, fd);
+    return r;
   }
 
   private hostMapShared(tid: number, v: Vma): number {
