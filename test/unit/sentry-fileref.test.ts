@@ -200,3 +200,22 @@ test('at most MAX_HELD host files are held: past that a mapping is a copy, and o
   assert.equal(FileRef.live, before);
   assert.equal(f.n.held, f.n.released);
 });
+
+test('a stub maps at most 1024 distinct files by reference over its life (it keeps their fds): past that, copies', () => {
+  const { mm, fetched } = space();
+  const files = Array.from({ length: 1025 }, (_, i) => file(`distinct-${i}`, 1));
+  try {
+    for (const f of files.slice(0, 1024)) assert.equal(mm.find(mm.mmap(1, 0, PAGE, PROT_READ, MAP_PRIVATE, f.src, 0))!.off, FILE_REF);
+    const last = files[1024]!;
+    const a = mm.mmap(1, 0, PAGE, PROT_READ, MAP_PRIVATE, last.src, 0);
+    assert.notEqual(mm.find(a)!.off, FILE_REF);
+    assert.deepEqual(Array.from(mm.read(a, 2)!), [97, 97]);
+    assert.equal(fetched.length, 1024);
+    assert.equal(last.n.held, last.n.released, 'the refused file is not held');
+    // A file the stub has already is still mapped by reference.
+    assert.equal(mm.find(mm.mmap(1, 0, PAGE, PROT_READ, MAP_PRIVATE, files[3]!.src, 0))!.off, FILE_REF);
+    mm.destroy();
+  } finally {
+    for (const f of files) fs.closeSync(f.fd);
+  }
+});

@@ -3,7 +3,7 @@
 // the VMA list first, then one injected host syscall in a stopped thread of the stub.
 
 import * as fs from 'node:fs';
-import { EACCES, EBADF, EFAULT, EINVAL, ENOMEM, EEXIST } from '../abi/errno';
+import { EACCES, EBADF, EFAULT, EINVAL, EMFILE, ENOMEM, EEXIST } from '../abi/errno';
 import type { SentryPlatform } from '../platform';
 import type { VdsoMapping } from '../platform/vdso';
 import { APP_LIMIT, MIN_ADDR, MMAP_TOP, PAGE, pageDown, pageUp } from './layout';
@@ -92,6 +92,9 @@ let mmIds = 0;
  * read or write(2) of more from such a mapping is short, as at a fault; views() of more is EFAULT.
  */
 const REF_READ_MAX = 64 << 20;
+
+/** The most files one stub maps by reference over its life (past that, mappings are copies). */
+const STUB_FILES_MAX = 1024;
 
 /** The largest object of a whole file (from offset 0) a MAP_SHARED mapping makes. */
 const FILE_OBJECT_MAX = 2 ** 32;
@@ -297,6 +300,8 @@ export class MemoryManager {
     let fd = this.stubFileFds.get(ref.key);
     const fresh = fd === undefined;
     if (fd === undefined) {
+      // The stub keeps its fds (closing one would take an injected call): a bounded number of files.
+      if (this.stubFileFds.size >= STUB_FILES_MAX) return -EMFILE;
       fd = this.platform.fdInStub(tid, ref.host.fd);
       if (fd < 0) return fd;
     }
