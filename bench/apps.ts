@@ -25,7 +25,14 @@ const TIMEOUT_MS = 120_000;
 
 /** The apps suite's cases timed here (by name), and one of python's own start-up with heavier imports. */
 const NAMES = ['python3: start and standard imports', 'gcc: compile and run hello.c', 'node: -e compute', 'git: init, add, commit, log'];
-const EXTRA: AppCase[] = [{ name: "python3 -c 'import json, asyncio, http.server'", script: "python3 -c 'import json, asyncio, http.server' && echo ok", expect: [/^ok$/m] }];
+const EXTRA: AppCase[] = [
+  { name: "python3 -c 'import json, asyncio, http.server'", script: "python3 -c 'import json, asyncio, http.server' && echo ok", expect: [/^ok$/m] },
+  // Bare start-ups (issue 14: what mapping libraries costs), and a loop that forks (bash) or vforks (dash).
+  { name: 'node -e 0', script: 'node -e 0 && echo ok', expect: [/^ok$/m] },
+  { name: 'python3 -c pass', script: 'python3 -c pass && echo ok', expect: [/^ok$/m] },
+  { name: 'sh: 10× /bin/true', script: 'for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done; echo ok', expect: [/^ok$/m] },
+  { name: 'bash: 10× /bin/true (fork)', script: "bash -c 'for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done; echo ok'", expect: [/^ok$/m] },
+];
 
 /**
  * Run a CLI with stdin from /dev/null and stdout/stderr into files, as the apps harness does (a

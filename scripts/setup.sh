@@ -21,7 +21,8 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-pkgs="gcc make libc6-dev"
+# g++: the addon's one C++ file (native/bindings/unaccounted_buffer.cc, V8's API).
+pkgs="gcc g++ make libc6-dev"
 # The vm platform (docs/vm.md): the VMM (its qemu-system-common brings virtiofsd, for bind
 # mounts), the guest kernel, mkfs.ext4 for the rootfs's base image, qemu-img for a container's
 # overlay of it, ip and tc for the guest's network.

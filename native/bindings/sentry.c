@@ -798,12 +798,18 @@ static napi_value map_shared_js(napi_env env, napi_callback_info info)
 		throw_errno(env, errno, "mmap", NULL);
 		return NULL;
 	}
+	/* The mapping is sparse (pages exist once touched): V8 must not count gigabytes of it as
+	 * external memory, which would start a full collection at every new address space
+	 * (unaccounted_buffer.cc, under the Node the addon was built for). */
+	ab = moat_unaccounted_arraybuffer(env, p, (size_t)size);
+	if (ab != NULL)
+		return ab;
 	if (napi_create_external_arraybuffer(env, p, (size_t)size, unmap_finalize, (void *)(uintptr_t)(size_t)size, &ab) != napi_ok) {
 		munmap(p, (size_t)size);
 		return NULL;
 	}
-	/* The mapping is sparse (pages exist once touched): do not let V8 count gigabytes of it as
-	 * external memory, which would make it collect garbage over and over. */
+	/* Under another Node: let V8 count as little of it as N-API allows (it still collects at
+	 * every new mapping, and unmaps dead ones only when the event loop runs). */
 	{
 		int64_t adjusted;
 

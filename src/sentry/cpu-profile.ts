@@ -3,10 +3,12 @@
 // instruction to its end, and writes the profile (a .cpuprofile JSON, as `node --cpu-prof` makes;
 // open it in Chrome's DevTools or speedscope) to the file, which it opens before it confines
 // itself. For measuring only: the profiler's sampling thread makes calls the seccomp allow-list
-// may lack, so run it with MOAT_SENTRY_SECCOMP=measure.
+// may lack, so run it with MOAT_SENTRY_SECCOMP=measure. Next to it, `<file>.mm.json`: the bytes the
+// memory manager copied at mmap, exec and fork (mm/stats.ts).
 
 import * as fs from 'node:fs';
 import { Session } from 'node:inspector';
+import { mmStats } from './mm/stats';
 
 export interface CpuProfile {
   stop(): void;
@@ -16,6 +18,7 @@ export interface CpuProfile {
 export function startCpuProfile(file: string | undefined): CpuProfile | undefined {
   if (!file) return undefined;
   const fd = fs.openSync(file, 'w', 0o600);
+  const statsFd = fs.openSync(`${file}.mm.json`, 'w', 0o600);
   const s = new Session();
   s.connect();
   s.post('Profiler.enable');
@@ -28,6 +31,8 @@ export function startCpuProfile(file: string | undefined): CpuProfile | undefine
         if (!err) fs.writeSync(fd, JSON.stringify(r.profile));
         fs.closeSync(fd);
       });
+      fs.writeSync(statsFd, JSON.stringify(mmStats, null, 1));
+      fs.closeSync(statsFd);
       s.disconnect();
     },
   };

@@ -11,6 +11,7 @@
 import { randomFillSync } from 'node:crypto';
 import { E2BIG, EACCES, EINVAL, ELIBBAD, ENOEXEC, ENOMEM } from '../abi/errno';
 import { APP_LIMIT, PAGE, PIE_BASE, STACK_SIZE, STACK_TOP, pageDown, pageUp } from '../mm/layout';
+import { mmStats } from '../mm/stats';
 import { MAP_FIXED, MAP_PRIVATE, MAP_ANONYMOUS, PROT_EXEC, PROT_READ, PROT_WRITE, type MapSource, type MemoryManager } from '../mm/mm';
 import { ET_DYN, ET_EXEC, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR, parseElf, type ElfHeader } from './elf';
 
@@ -85,7 +86,12 @@ function loadSegment(req: LoadRequest, src: ExecSource, ph: ElfHeader['phdrs'][n
   const segEnd = pageUp(start + ph.memsz);
   const prot = protOf(ph.flags);
   const anon = MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS;
-  if (fileEnd > mapStart) {
+  if (fileEnd > mapStart && !(prot & PROT_WRITE)) {
+    // A segment the process cannot write maps the file as mmap(2) would (by reference where the
+    // file has host pages, mm/file-ref.ts): nothing to zero, padzero ignores a read-only page.
+    const r = mm.mmap(tid, mapStart, fileEnd - mapStart, prot, MAP_FIXED | MAP_PRIVATE, src, pageDown(ph.offset));
+    if (r < 0) return r;
+  } else if (fileEnd > mapStart) {
     const r = mm.mmap(tid, mapStart, fileEnd - mapStart, prot === 0 ? PROT_READ : prot, anon, undefined, 0, src.info.name);
     if (r < 0) return r;
     const v = mm.find(mapStart);
@@ -98,6 +104,7 @@ function loadSegment(req: LoadRequest, src: ExecSource, ph: ElfHeader['phdrs'][n
     const dst = mm.file.bytes.subarray(at, at + (fileEnd - mapStart));
     const n = src.pread(dst, v.pgoff);
     if (n < 0) return -EINVAL;
+    mmStats.loaderCopiedBytes += dst.length;
     if (ph.memsz > ph.filesz && prot & PROT_WRITE) dst.fill(0, start + ph.filesz - mapStart);
     if (prot === 0) mm.mprotect(tid, mapStart, fileEnd - mapStart, 0);
   }

@@ -3,11 +3,13 @@
 // the VMA list first, then one injected host syscall in a stopped thread of the stub.
 
 import * as fs from 'node:fs';
-import { EACCES, EBADF, EFAULT, EINVAL, ENOMEM, EEXIST } from '../abi/errno';
+import { EACCES, EBADF, EFAULT, EINVAL, EMFILE, ENOMEM, EEXIST } from '../abi/errno';
 import type { SentryPlatform } from '../platform';
 import type { VdsoMapping } from '../platform/vdso';
 import { APP_LIMIT, MIN_ADDR, MMAP_TOP, PAGE, pageDown, pageUp } from './layout';
 import { MemoryFile, type MemoryOps } from './memory-file';
+import { mmStats, nowNs } from './stats';
+import { FileRef, type HostFile } from './file-ref';
 import { FILE_OBJECT_MIN, fileKey, fileMappings, fileObjects, flushFileMappings, SharedObject, type FileMapping } from './shared';
 
 export const PROT_READ = 1;
@@ -25,6 +27,8 @@ export const MAP_32BIT = 0x40;
 export const RESERVED = -1;
 /** Vma.off of private file pages past the file's end. */
 export const PAST_EOF = -2;
+/** Vma.off of private file pages by reference: the file's host pages, read-only (Vma.ref). */
+export const FILE_REF = -3;
 
 const NR_MMAP = 9;
 const NR_MPROTECT = 10;
@@ -64,6 +68,8 @@ export interface Vma {
   fmap?: FileMapping;
   /** Protections mprotect may not add (a shared mapping of a file opened read-only: PROT_WRITE). */
   denyProt?: number;
+  /** off === FILE_REF: the file whose host pages (at pgoff) the stub maps read-only. */
+  ref?: FileRef;
 }
 
 /** Reads a file's bytes into memory for a file-backed mapping (and writes them back, if shared). */
@@ -75,9 +81,20 @@ export interface MapSource {
   fileSize?(): number;
   /** /dev/zero: a shared mapping of it is new anonymous shared memory, not the file's pages. */
   anonymous?: boolean;
+  /** A host fd of the file's bytes, for private pages by reference (file-ref.ts); held until released. */
+  hostFile?(): HostFile | undefined;
 }
 
 let mmIds = 0;
+
+/**
+ * The most bytes of by-reference pages one call copies out (they are read, not viewed in place): a
+ * read or write(2) of more from such a mapping is short, as at a fault; views() of more is EFAULT.
+ */
+const REF_READ_MAX = 64 << 20;
+
+/** The most files one stub maps by reference over its life (past that, mappings are copies). */
+const STUB_FILES_MAX = 1024;
 
 /** The largest object of a whole file (from offset 0) a MAP_SHARED mapping makes. */
 const FILE_OBJECT_MAX = 2 ** 32;
@@ -192,6 +209,7 @@ export class MemoryManager {
     if (!v || v.start === addr) return;
     const tail: Vma = { ...v, start: addr, off: v.off < 0 ? v.off : v.off + (addr - v.start), pgoff: v.pgoff + (addr - v.start) };
     tail.obj?.ref();
+    tail.ref?.ref();
     v.end = addr;
     this.insert(tail);
   }
@@ -216,6 +234,7 @@ export class MemoryManager {
       if (v.fmap && v.file) fileMappings.get(fileKey(v.file.dev, v.file.ino))?.delete(v.fmap);
       v.obj.unref();
     } else if (v.off >= 0) this.file.release(v.off, v.end - v.start);
+    else v.ref?.unref();
   }
 
   /** MAP_SHARED file mapping: its bytes in [a, b) go to the file (msync, munmap, exit). */
@@ -273,6 +292,25 @@ export class MemoryManager {
     return fd;
   }
 
+  /** The stub's fd of each host file it maps by reference (by the file's st_dev:st_ino). */
+  private readonly stubFileFds = new Map<string, number>();
+
+  /** Map [start, start+len) of the stub to the file's host pages at pgoff, private, read-only (prot has no PROT_WRITE). */
+  private hostMapRef(tid: number, start: number, len: number, prot: number, ref: FileRef, pgoff: number): number {
+    let fd = this.stubFileFds.get(ref.key);
+    const fresh = fd === undefined;
+    if (fd === undefined) {
+      // The stub keeps its fds (closing one would take an injected call): a bounded number of files.
+      if (this.stubFileFds.size >= STUB_FILES_MAX) return -EMFILE;
+      fd = this.platform.fdInStub(tid, ref.host.fd);
+      if (fd < 0) return fd;
+    }
+    const r = this.platform.inject(tid, NR_MMAP, start, len, prot & ~PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, pgoff);
+    // Kept for the file's next mappings once one worked (an fd that cannot map is not kept).
+    if (fresh && r === start) this.stubFileFds.set(ref.key, fd);
+    return r;
+  }
+
   private hostMapShared(tid: number, v: Vma): number {
     const fd = this.stubFd(tid, v.obj!);
     if (fd < 0) return fd;
@@ -326,12 +364,73 @@ export class MemoryManager {
       this.insert({ start: start + dataLen, end: start + len, prot, off: PAST_EOF, shared: false, name: src!.info.name, pgoff: pgoff + dataLen, file: src!.info, src });
       if (dataLen === 0) return start;
     }
-    const r = this.mapPrivate(tid, start, dataLen, Math.min(length, dataLen), prot, src, pgoff, name);
+    const r = this.mapByRef(tid, start, dataLen, prot, src, pgoff) ?? this.mapPrivate(tid, start, dataLen, Math.min(length, dataLen), prot, src, pgoff, name);
     if (r < 0 && dataLen < len) {
       this.removeRange(start + dataLen, start + len);
       this.platform.inject(tid, NR_MUNMAP, start + dataLen, len - dataLen);
     }
     return r;
+  }
+
+  /**
+   * A private file mapping the application cannot write (no PROT_WRITE) maps the file's host pages
+   * (file-ref.ts): start, or undefined where it cannot (no host file: tmpfs, copied up; the stub
+   * could not map it), and the caller copies instead.
+   */
+  private mapByRef(tid: number, start: number, len: number, prot: number, src: MapSource | undefined, pgoff = 0): number | undefined {
+    if (!src?.hostFile || prot & PROT_WRITE || len <= 0) return undefined;
+    const host = src.hostFile();
+    const ref = host && FileRef.of(host);
+    if (!ref) return undefined;
+    if (this.hostMapRef(tid, start, len, prot, ref, pgoff) !== start) {
+      ref.unref();
+      return undefined;
+    }
+    this.insert({ start, end: start + len, prot, off: FILE_REF, shared: false, name: src.info.name, pgoff, file: src.info, src, ref });
+    mmStats.mmapSharedBytes += len;
+    mmStats.mmapShares++;
+    return start;
+  }
+
+  /**
+   * The pages of v (off FILE_REF) become the process's own: a copy of what the file shows now, in
+   * the memory file, mapped with prot. Before anything could write them (mprotect adding
+   * PROT_WRITE, a debugger's poke): the file's later changes no longer show there, as a written
+   * page on Linux. Pages past the file's end (it shrank since the mmap) become zeroes, not SIGBUS.
+   */
+  private breakRef(tid: number, v: Vma, prot: number): number {
+    const len = v.end - v.start;
+    const off = this.file.alloc(len);
+    if (off < 0) return -ENOMEM;
+    v.ref!.read(this.file.bytes.subarray(off, off + len), v.pgoff);
+    const r = this.hostMap(tid, v.start, len, prot, off);
+    if (r !== v.start) {
+      this.file.release(off, len);
+      return r < 0 ? r : -ENOMEM;
+    }
+    v.ref!.unref();
+    v.ref = undefined;
+    v.off = off;
+    v.prot = prot;
+    mmStats.cowBreaks++;
+    mmStats.cowBreakBytes += len;
+    return 0;
+  }
+
+  /** Make the by-reference pages of [addr, end) the process's own (a forced write there): false if it cannot. */
+  private ownPages(tid: number | undefined, addr: number, end: number): boolean {
+    if (tid === undefined) return false;
+    const a = pageDown(addr);
+    const b = Math.min(pageUp(end), APP_LIMIT);
+    this.splitAt(a);
+    this.splitAt(b);
+    for (let p = a; p < b; ) {
+      const v = this.find(p);
+      if (!v) return false;
+      if (v.off === FILE_REF && this.breakRef(tid, v, v.prot) < 0) return false;
+      p = v.end;
+    }
+    return true;
   }
 
   /** Private memory at [start, start+len): zero, or the file's bytes from pgoff (fill of them). */
@@ -343,7 +442,11 @@ export class MemoryManager {
       off = this.file.alloc(len);
       if (off < 0) return -ENOMEM;
       if (src) {
+        const t0 = nowNs();
         const n = src.pread(this.file.bytes.subarray(off, off + fill), pgoff);
+        mmStats.mmapCopyNs += nowNs() - t0;
+        mmStats.mmapCopiedBytes += fill;
+        mmStats.mmapCopies++;
         if (n < 0) {
           this.file.release(off, len);
           return n;
@@ -469,6 +572,11 @@ export class MemoryManager {
     for (const v of this.vmas) if (v.start >= addr && v.end <= end && prot & (v.denyProt ?? 0)) return -EACCES;
     for (const v of this.vmas) {
       if (v.start < addr || v.end > end) continue;
+      if (v.off === FILE_REF && prot & PROT_WRITE) {
+        const r = this.breakRef(tid, v, prot);
+        if (r < 0) return r;
+        continue;
+      }
       v.prot = prot;
       if (v.off === RESERVED) {
         if (prot === 0) continue;
@@ -545,6 +653,11 @@ export class MemoryManager {
       const ov = this.find(a);
       if (!ov) break;
       const segEnd = Math.min(ov.end, oldAddr + Math.min(oldLen, newLen));
+      if (ov.off === FILE_REF) {
+        ov.ref!.read(this.mem(nv).subarray(nv.off + (a - oldAddr), nv.off + (segEnd - oldAddr)), ov.pgoff + (a - ov.start));
+        a = segEnd;
+        continue;
+      }
       const copyEnd = Math.min(segEnd, this.accessibleEnd(ov, a));
       if (copyEnd > a) this.mem(nv).set(this.mem(ov).subarray(ov.off + (a - ov.start), ov.off + (copyEnd - ov.start)), nv.off + (a - oldAddr));
       a = segEnd;
@@ -573,7 +686,11 @@ export class MemoryManager {
   /** Map every VMA of this address space into a fresh stub (after fork). */
   mirrorInto(tid: number): number {
     for (const v of this.vmas) {
-      const r = v.obj ? this.hostMapShared(tid, v) : this.hostMap(tid, v.start, v.end - v.start, v.prot, v.off);
+      const r = v.obj
+        ? this.hostMapShared(tid, v)
+        : v.ref
+          ? this.hostMapRef(tid, v.start, v.end - v.start, v.prot, v.ref, v.pgoff)
+          : this.hostMap(tid, v.start, v.end - v.start, v.prot, v.off);
       if (r !== v.start) return r < 0 ? r : -ENOMEM;
     }
     return 0;
@@ -635,14 +752,21 @@ export class MemoryManager {
           nv.fmap = { ...v.fmap };
           fileMappings.get(fileKey(v.file.dev, v.file.ino))?.add(nv.fmap);
         }
+      } else if (v.ref) {
+        // By reference: the file's pages, not a copy (each side copies what it comes to write).
+        v.ref.ref();
       } else if (v.off >= 0) {
         const len = v.end - v.start;
         nv.off = child.file.alloc(len);
         if (nv.off < 0) throw new Error('memory file full');
+        const t0 = nowNs();
         child.file.copyFrom(this.file, v.off, nv.off, len);
+        mmStats.forkCopyNs += nowNs() - t0;
+        mmStats.forkCopiedBytes += len;
       }
       child.vmas.push(nv);
     }
+    mmStats.forks++;
     child.brkStart = this.brkStart;
     child.brkCur = this.brkCur;
     return child;
@@ -663,6 +787,12 @@ export class MemoryManager {
       if (b && a >= m.start && a < m.start + b.length && end > a) return b.slice(a - m.start, Math.min(b.length, end - m.start));
     }
     return null;
+  }
+
+  /** The bytes of [a, end) of a by-reference VMA, as its pages show them (short where they would fault). */
+  private refBytes(v: Vma, a: number, end: number): Uint8Array {
+    const b = new Uint8Array(end - a);
+    return b.subarray(0, v.ref!.read(b, v.pgoff + (a - v.start)));
   }
 
   /** Memory-file offset of addr if [addr, addr+len) lies in one backed private VMA with the access wanted. */
@@ -688,8 +818,18 @@ export class MemoryManager {
       return b && b.length === len ? [b] : null;
     }
     if (end > APP_LIMIT) return null;
+    let budget = REF_READ_MAX;
     while (a < end) {
       const v = this.find(a);
+      if (v?.off === FILE_REF && !write && v.prot !== 0) {
+        const segEnd = Math.min(end, v.end);
+        if ((budget -= segEnd - a) < 0) return null;
+        const b = this.refBytes(v, a, segEnd);
+        if (b.length < segEnd - a) return null;
+        out.push(b);
+        a = segEnd;
+        continue;
+      }
       if (!v || v.off < 0 || (write ? !(v.prot & PROT_WRITE) : v.prot === 0)) return null;
       const segEnd = Math.min(end, this.accessibleEnd(v, a));
       if (segEnd <= a) return null;
@@ -713,8 +853,19 @@ export class MemoryManager {
       return b ? [b] : null;
     }
     const end = Math.min(addr + len, APP_LIMIT);
+    let budget = REF_READ_MAX;
     for (let a = addr; a < end; ) {
       const v = this.find(a);
+      if (v?.off === FILE_REF && !write && v.prot !== 0) {
+        const segEnd = Math.min(end, v.end, a + budget);
+        if (segEnd <= a) break;
+        budget -= segEnd - a;
+        const b = this.refBytes(v, a, segEnd);
+        if (b.length > 0) out.push(b);
+        if (b.length < segEnd - a) break;
+        a = segEnd;
+        continue;
+      }
       if (!v || v.off < 0 || (write ? !(v.prot & PROT_WRITE) : v.prot === 0)) break;
       const segEnd = Math.min(end, this.accessibleEnd(v, a));
       if (segEnd <= a) break;
@@ -741,7 +892,7 @@ export class MemoryManager {
   }
 
   /** Copy into application memory; false on EFAULT. `force` writes read-only pages (the loader). */
-  write(addr: number, src: Uint8Array, force = false): boolean {
+  write(addr: number, src: Uint8Array, force = false, tid?: number): boolean {
     if (src.length === 0) return true;
     const off = force ? -1 : this.offsetOf(addr, src.length, true);
     if (off >= 0) {
@@ -752,6 +903,10 @@ export class MemoryManager {
     let p = 0;
     while (p < src.length) {
       const v = this.find(a);
+      if (force && v?.off === FILE_REF) {
+        if (!this.ownPages(tid, a, a + (src.length - p))) return false;
+        continue;
+      }
       if (!v || v.off < 0 || (!force && !(v.prot & PROT_WRITE))) return false;
       const n = Math.min(src.length - p, this.accessibleEnd(v, a) - a);
       if (n <= 0) return false;
@@ -769,7 +924,7 @@ export class MemoryManager {
    * Linux would give the process a copy of the page to write; stops at the first page that is not
    * there (unmapped, a reservation, past a file's end, [vvar]). Returns the bytes copied.
    */
-  forceAccess(addr: number, buf: Uint8Array, write: boolean): number {
+  forceAccess(addr: number, buf: Uint8Array, write: boolean, tid?: number): number {
     let done = 0;
     while (done < buf.length && !this.destroyed) {
       const a = addr + done;
@@ -782,6 +937,18 @@ export class MemoryManager {
         continue;
       }
       const v = this.find(a);
+      if (v?.off === FILE_REF) {
+        const end = Math.min(v.end, a + (buf.length - done));
+        if (write) {
+          // A write there makes those pages the process's own first (with a stopped thread to remap them).
+          if (!this.ownPages(tid, a, end)) break;
+          continue;
+        }
+        const n = v.ref!.read(buf.subarray(done, done + (end - a)), v.pgoff + (a - v.start));
+        done += n;
+        if (n < end - a) break;
+        continue;
+      }
       if (!v || v.off < 0 || (write && v.obj && !(v.prot & PROT_WRITE))) break;
       const end = Math.min(this.accessibleEnd(v, a), a + (buf.length - done));
       if (end <= a) break;
@@ -797,6 +964,10 @@ export class MemoryManager {
   byteAt(addr: number): number {
     if (addr >= APP_LIMIT) return this.vdsoBytes(addr, addr + 1)?.[0] ?? -1;
     const v = this.find(addr);
+    if (v?.off === FILE_REF && v.prot !== 0) {
+      const b = this.refBytes(v, addr, addr + 1);
+      return b.length === 1 ? b[0] : -1;
+    }
     if (!v || v.off < 0 || v.prot === 0 || this.accessibleEnd(v, addr) <= addr) return -1;
     return this.mem(v)[v.off + (addr - v.start)];
   }
@@ -889,10 +1060,16 @@ export class MemoryManager {
         seg = b;
       } else {
         const v = this.find(a);
-        if (!v || v.off < 0 || v.prot === 0 || this.accessibleEnd(v, a) <= a) return null;
-        const off = v.off + (a - v.start);
-        const avail = Math.min(this.accessibleEnd(v, a) - a, max + 1 - total);
-        seg = this.mem(v).subarray(off, off + avail);
+        if (v?.off === FILE_REF && v.prot !== 0) {
+          // A page at a time: a string is short, the mapping may be large.
+          seg = this.refBytes(v, a, Math.min(v.end, pageDown(a) + PAGE, a + (max + 1 - total)));
+          if (seg.length === 0) return null;
+        } else {
+          if (!v || v.off < 0 || v.prot === 0 || this.accessibleEnd(v, a) <= a) return null;
+          const off = v.off + (a - v.start);
+          const avail = Math.min(this.accessibleEnd(v, a) - a, max + 1 - total);
+          seg = this.mem(v).subarray(off, off + avail);
+        }
       }
       const nul = seg.indexOf(0);
       if (nul >= 0) {

@@ -17,6 +17,7 @@ export interface ProcOpener {
   readonly tg?: { readonly tgid: number };
 }
 import type { Pipe } from './pipe';
+import type { HostFile } from '../mm/file-ref';
 
 /** A point in time, as stat reports it. */
 export class Timespec {
@@ -114,6 +115,11 @@ export interface FileData {
   pread(dst: Uint8Array, pos: number): number;
   /** The open that asked for this data is closed (host fds go back). */
   release(): void;
+  /**
+   * A host fd of these bytes that private mappings may map by reference (mm/file-ref.ts), held
+   * until its release; absent where the bytes are the sentry's own (tmpfs, copied up).
+   */
+  hostFile?(): HostFile | undefined;
 }
 
 export interface StatFs {

@@ -128,6 +128,7 @@ export class RegularFile extends FileDescription implements Mappable {
     const writable = (this.flags & 3) === 2; // O_RDWR: a shared mapping may write back
     return {
       pread: (dst, pos) => this.data.pread(dst, pos),
+      ...(this.data.hostFile ? { hostFile: () => this.data.hostFile?.() } : {}),
       info: { name: this.displayPath, dev: s.dev, ino: s.ino },
       fileSize: () => this.data.size(),
       ...(writable ? { write: (src: Uint8Array, pos: number) => this.data.write([src], pos) } : {}),

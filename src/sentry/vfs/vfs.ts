@@ -282,6 +282,8 @@ export class Vfs {
       size: data.size(),
       info: { name: path, dev: st.dev, ino: st.ino },
       pread: (dst, pos) => data.pread(dst, pos),
+      ...(data.hostFile ? { hostFile: () => data.hostFile?.() } : {}),
+      fileSize: () => data.size(),
       close: () => data.release(),
     };
   }

@@ -130,7 +130,7 @@ function ptrace(t: Task): number {
     }
     case PTRACE_POKETEXT:
     case PTRACE_POKEDATA: {
-      return x.mm.write(addr, dataWord(t), true) ? 0 : -EIO;
+      return x.mm.write(addr, dataWord(t), true, x.hostTid) ? 0 : -EIO;
     }
     case PTRACE_PEEKUSR: {
       if (addr % 8 !== 0 || addr >= USER_BYTES) return -EIO;

@@ -29,6 +29,7 @@ import { dtype, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from '..
 import { Dentry } from '../dentry';
 import { LocalNode, LocalNodes } from './local-node';
 import { FileSystem, Inode, Timespec, type Attr, type CreateReq, type DirEntry, type FileData, type LookupHint, type RenameReq, type SetAttr } from '../inode';
+import type { HostFile } from '../../mm/file-ref';
 
 export const V9FS_MAGIC = 0x01021997;
 /** Donated fds kept open after their last user, for the next open of the same file. */
@@ -632,7 +633,41 @@ class GoferData implements FileData {
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (this.owned) fs.closeSync(this.fd);
-    else this.inode.releaseFd();
+    if (!this.owned) this.inode.releaseFd();
+    else if (this.mapHolds === 0) fs.closeSync(this.fd);
+  }
+
+  /** Mappings holding an owned fd (closed when the open and they all are done). */
+  private mapHolds = 0;
+
+  /**
+   * A host fd of the file for a mapping to hold: the host's pages of the file, which show its
+   * later writes (the sandbox's through the gofer's fds, or the host's) as Linux's do. An open
+   * that writes has its own fd (also right for a file already unlinked), held past the open's
+   * close; a read-only one shares the inode's donated fd, held as a user of it.
+   */
+  hostFile(): HostFile | undefined {
+    if (this.released) return undefined;
+    let held = true;
+    if (this.owned) {
+      this.mapHolds++;
+      return {
+        fd: this.fd,
+        release: () => {
+          if (!held) return;
+          held = false;
+          if (--this.mapHolds === 0 && this.released) fs.closeSync(this.fd);
+        },
+      };
+    }
+    const fd = this.inode.acquireFd();
+    if (fd < 0) return undefined;
+    return {
+      fd,
+      release: () => {
+        if (held) this.inode.releaseFd();
+        held = false;
+      },
+    };
   }
 }

@@ -16,6 +16,7 @@ import { cloneAttr, copyAttr, FileSystem, Inode, type LookupHint, type Attr, typ
 import { MemDir, MemFile, MemSpecial, type MemInode } from '../tmpfs/inode';
 import { TmpFs } from '../tmpfs/tmpfs';
 import { copyUp } from './copy-up';
+import type { HostFile } from '../../mm/file-ref';
 
 export const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
 const UPPER_INO_BASE = 2 ** 52;
@@ -269,5 +270,9 @@ class OverlayData implements FileData {
   }
   release(): void {
     this.lower.release();
+  }
+  /** The lower file's, until a copy-up (a mapping made before it keeps the lower file, as overlayfs's do). */
+  hostFile(): HostFile | undefined {
+    return this.cur().hostFile?.();
   }
 }

@@ -23,7 +23,7 @@ interface Span {
   rss: number;
 }
 
-const resident = (v: Vma) => (v.off >= 0 ? v.end - v.start : 0);
+const resident = (v: Vma) => (v.off >= 0 || v.ref ? v.end - v.start : 0);
 
 function mergeable(a: Span, b: Vma): boolean {
   if (a.end !== b.start || a.prot !== b.prot || a.shared !== b.shared || a.name !== b.name) return false;

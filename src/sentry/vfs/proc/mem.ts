@@ -46,13 +46,14 @@ class MemFile extends FileDescription {
     this.location = loc;
   }
 
-  private access(bufs: Uint8Array[], pos: number, write: boolean): number {
+  /** tid: a stopped host thread of the address space (the writer's own), to remap pages a write makes private. */
+  private access(bufs: Uint8Array[], pos: number, write: boolean, tid?: number): number {
     const mm = this.mm;
     if (!mm || mm.destroyed) return 0;
     let p = pos < 0 ? this.offset : pos;
     let total = 0;
     for (const b of bufs) {
-      const n = mm.forceAccess(p, b, write);
+      const n = mm.forceAccess(p, b, write, tid);
       total += n;
       p += n;
       if (n < b.length) break;
@@ -67,8 +68,10 @@ class MemFile extends FileDescription {
     return this.access(dst, pos, false);
   }
 
-  override write(_t: Task, src: Uint8Array[], pos: number): number {
-    return this.access(src, pos, true);
+  override write(t: Task, src: Uint8Array[], pos: number): number {
+    // Another process's read-only file pages (by reference) are not written: no thread of it is
+    // known to be stopped to remap them (EIO, where Linux would copy the page).
+    return this.access(src, pos, true, t.mm === this.mm ? t.hostTid : undefined);
   }
 
   /** Addresses: SEEK_SET and SEEK_CUR only (there is no end). */

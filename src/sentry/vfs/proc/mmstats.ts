@@ -48,7 +48,7 @@ export function mmStats(mm: ProcMm): MmStats {
   for (const v of mm.vmas) {
     const len = v.end - v.start;
     s.vsize += len;
-    if (v.off >= 0) {
+    if (v.off >= 0 || v.ref) {
       s.rss += len;
       if (v.file) s.rssFile += len;
       else if (v.shared) s.rssShmem += len;
