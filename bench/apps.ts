@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { appsRootfs, caseBundle } from '../test/apps/harness';
+import { appsRootfs, caseBundle, runLogged } from '../test/apps/harness';
 import { CASES, type AppCase } from '../test/apps/cases';
 import { MOAT, REPO } from '../test/helpers/moat';
 import { killTagged } from '../test/sentry/helpers';
@@ -34,29 +34,6 @@ const EXTRA: AppCase[] = [
   { name: 'bash: 10× /bin/true (fork)', script: "bash -c 'for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done; echo ok'", expect: [/^ok$/m] },
 ];
 
-/**
- * Run a CLI with stdin from /dev/null and stdout/stderr into files, as the apps harness does (a
- * Node pipe is a socketpair, which the program in the sandbox would get as its stdout).
- */
-function runLogged(cmd: string, args: string[], env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string; timedOut: boolean } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-bench-apps-out-'));
-  const out = fs.openSync(path.join(dir, 'out'), 'w+');
-  const err = fs.openSync(path.join(dir, 'err'), 'w+');
-  try {
-    const r = spawnSync(cmd, args, { stdio: ['ignore', out, err], env, timeout: TIMEOUT_MS, killSignal: 'SIGKILL' });
-    return {
-      status: r.status,
-      stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'),
-      stderr: fs.readFileSync(path.join(dir, 'err'), 'utf8'),
-      timedOut: (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT',
-    };
-  } finally {
-    fs.closeSync(out);
-    fs.closeSync(err);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 interface Runtime {
   name: string;
   run(bundle: string, id: string): { status: number | null; stdout: string; stderr: string };
@@ -68,12 +45,10 @@ function moatRuntime(name: string, cli: string, state: string): Runtime {
   return {
     name,
     run(bundle, id) {
-      const r = runLogged(cli, ['--root', state, '--isolation=sentry', 'run', '--bundle', bundle, id], env);
-      if (r.timedOut) {
+      return runLogged(cli, ['--root', state, '--isolation=sentry', 'run', '--bundle', bundle, id], TIMEOUT_MS, () => {
         killTagged();
         spawnSync(cli, ['--root', state, 'delete', '--force', id], { stdio: 'ignore', timeout: 20_000 });
-      }
-      return r;
+      }, env);
     },
   };
 }
@@ -83,7 +58,7 @@ function runscRuntime(state: string): Runtime {
   return {
     name: 'runsc ptrace',
     run(bundle, id) {
-      const r = runLogged('runsc', [...base, 'run', '--bundle', bundle, id], process.env);
+      const r = runLogged('runsc', [...base, 'run', '--bundle', bundle, id], TIMEOUT_MS, () => {});
       spawnSync('runsc', [...base, 'delete', '--force', id], { stdio: 'ignore', timeout: 20_000 });
       return r;
     },

@@ -94,21 +94,26 @@ export interface Ran {
   stderr: string;
 }
 
+/** What runLogged saw: status (null when killed at its time limit), its output, whether it timed out. */
+export interface Logged extends Ran {
+  timedOut: boolean;
+}
+
 /**
  * Run a runtime's CLI with stdin from an empty file and stdout/stderr into files, as a shell
  * redirect or a container manager's log files give them (node's own pipes are socketpairs, which a
  * program in the sandbox would see as its stdout). Not /dev/null: runsc (Debian's) chowns its
  * stdio to the container's user, and that would be the host's /dev/null. At the time limit:
- * SIGKILL, then `cleanup`.
+ * SIGKILL, then `cleanup`. The apps benchmark (bench/apps.ts) runs its commands through it too.
  */
-function runLogged(cmd: string, args: string[], timeoutMs: number, cleanup: () => void): Ran {
+export function runLogged(cmd: string, args: string[], timeoutMs: number, cleanup: () => void, env: NodeJS.ProcessEnv = process.env): Logged {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-apps-out-'));
   fs.writeFileSync(path.join(dir, 'in'), '');
   const inp = fs.openSync(path.join(dir, 'in'), 'r');
   const out = fs.openSync(path.join(dir, 'out'), 'w+');
   const err = fs.openSync(path.join(dir, 'err'), 'w+');
   try {
-    const r = spawnSync(cmd, args, { stdio: [inp, out, err], timeout: timeoutMs, killSignal: 'SIGKILL' });
+    const r = spawnSync(cmd, args, { stdio: [inp, out, err], env, timeout: timeoutMs, killSignal: 'SIGKILL' });
     const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
     if (r.error && !timedOut) throw r.error;
     if (timedOut) cleanup();
@@ -117,6 +122,7 @@ function runLogged(cmd: string, args: string[], timeoutMs: number, cleanup: () =
       status: timedOut ? null : r.status,
       stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'),
       stderr: `${stderr}${timedOut ? `\n(timed out after ${timeoutMs / 1000} s: killed)` : ''}`,
+      timedOut,
     };
   } finally {
     fs.closeSync(inp);
