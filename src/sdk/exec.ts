@@ -168,7 +168,7 @@ export class ExecHandle {
 }
 
 /** Wait for the streams to end (their writers gone), at most `ms`; then let go of them. */
-async function drained(streams: Readable[], ms: number): Promise<void> {
+export async function drained(streams: Readable[], ms: number): Promise<void> {
   const ends = streams.map((s) => (s.readableEnded || s.destroyed ? Promise.resolve() : new Promise<void>((r) => { s.once('end', r); s.once('close', r); })));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.all(ends), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);

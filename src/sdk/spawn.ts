@@ -12,7 +12,7 @@ import { signalSender } from '../runtime/foreground';
 import { callerWindowSize, foregroundConsoleEndpoint, relayTerminal, type ConsoleEndpoint } from '../runtime/terminal';
 import { sys } from '../sys';
 import { toSandboxError, UsageError } from './errors';
-import type { Usage } from './exec';
+import { drained, type Usage } from './exec';
 import type { Created, Runtime } from '../runtime/lifecycle';
 import type { Isolation, SandboxOptions } from './options';
 import { Sandbox, sandboxUsage } from './sandbox';
@@ -261,11 +261,3 @@ function ptyStreams(master: number): { stdin: Writable; stdout: Readable } {
   return { stdin, stdout };
 }
 
-/** Wait for the streams to end (their writers gone), at most `ms`; then let go of them. */
-async function drained(streams: Readable[], ms: number): Promise<void> {
-  const ends = streams.map((s) => (s.readableEnded || s.destroyed ? Promise.resolve() : new Promise<void>((r) => { s.once('end', r); s.once('close', r); })));
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(ends), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
-  for (const s of streams) if (!s.readableEnded) s.destroy();
-}

@@ -96,14 +96,7 @@ export function sentryConfig(req: Pick<CreateRequest, 'bundle' | 'console' | 'st
     goferFd: GOFER_FD,
     readonlyRootfs: spec.root?.readonly === true,
     mounts,
-    args: p.args ?? [],
-    env: p.env ?? [],
-    cwd: p.cwd || '/',
-    uid: p.user?.uid ?? 0,
-    gid: p.user?.gid ?? 0,
-    groups: p.user?.additionalGids ?? [],
-    caps: capsToWire(capabilitySets(p.capabilities)),
-    ...(p.noNewPrivileges ? { noNewPrivs: true } : {}),
+    ...processWire(p),
     hostname: spec.hostname ?? '',
     ...utsOf(spec),
     rlimits: (p.rlimits ?? []).flatMap((r) => (RLIMITS[r.type] !== undefined ? [{ resource: RLIMITS[r.type], soft: r.soft, hard: r.hard }] : [])),
@@ -310,10 +303,9 @@ export class SentryPlatform implements Platform {
   }
 }
 
-/** An OCI process as the control socket's exec request (src/sentry/control.ts). */
-export function execWire(p: Process): ExecRequestWire {
+/** An OCI process as the sentry takes it: its argv, environment, cwd, creds and capabilities. */
+function processWire(p: Process): Omit<ExecRequestWire, 'type' | 'container'> {
   return {
-    type: 'exec',
     args: p.args ?? [],
     env: p.env ?? [],
     cwd: p.cwd || '/',
@@ -323,6 +315,11 @@ export function execWire(p: Process): ExecRequestWire {
     caps: capsToWire(capabilitySets(p.capabilities)),
     ...(p.noNewPrivileges ? { noNewPrivs: true } : {}),
   };
+}
+
+/** An OCI process as the control socket's exec request (src/sentry/control.ts). */
+export function execWire(p: Process): ExecRequestWire {
+  return { type: 'exec', ...processWire(p) };
 }
 
 /**
