@@ -110,7 +110,8 @@ export class EpollFile extends FileDescription {
       let r = 0;
       for (const byFd of e.interests.values()) {
         for (const i of byFd.values()) {
-          if (!(i.file instanceof EpollFile)) continue;
+          // (An entry of a closed epoll waits for collect() to drop it: it nests nothing.)
+          if (!(i.file instanceof EpollFile) || i.file.refs <= 0) continue;
           r = i.file === this || depth > EP_MAX_NESTS ? EP_MAX_NESTS + 1 : Math.max(r, down(i.file, depth + 1) + 1);
           if (r > EP_MAX_NESTS) break;
         }
