@@ -110,6 +110,10 @@ function neither(store, names) {
 const BEHIND_RUNSC_WHY = [
   [/^socket_inet_loopback_nogotsan:/, 'writes /proc/sys/net/ipv4/ip_local_port_range, which the bundle mounts read-only (runc skips it too; runsc ignores the read-only mount). The range is the host kernel\'s, and the confined sentry holds no CAP_NET_ADMIN to set it (docs/sentry.md)'],
   [/^socket_netlink_route:NetlinkRouteTest\.(Remove|Add|AddAndRemove)/, 'a NETLINK_ROUTE change request: issue 11 asks the sentry to refuse every change with EPERM (read side only)'],
+  [/^(uname:UnameTest\.UnshareUTS|fcntl:FcntlLockTest\.GetLockRespectsPIDNamespace)$/, 'needs a new namespace (CLONE_NEWUTS / CLONE_NEWPID): a container has one set of namespaces, the sentry\'s, and clone/unshare refuse a new one with EPERM by design (docs/sentry.md, Namespaces)'],
+  [/^fork:CloneTest\.NewUserNamespacePermitsAllOtherNamespaces$/, 'skips without a new user namespace, which the sentry refuses by design (EPERM, docs/sentry.md, Namespaces)'],
+  [/^exec_binary:Cases\/ElfInterpreterStaticTest\.Test\//, 'the test runs only on gVisor or a 4.x kernel (it segfaults on 5.x, gVisor issue 3721); the sentry reports a 6.1 release, so it skips as runc does on Linux'],
+  [/^exec:ExecTest\.SUIDExecDoesntGainUIDWithPtracerAttached$/, 'PR_SET_PTRACER is Yama\'s; Linux without the Yama LSM (this host: runc fails it the same way) answers EINVAL, and so does the sentry'],
 ];
 
 /** Cases runsc passes and the sentry fails or skips, each with its reason where one is known. */

@@ -28,6 +28,8 @@ export const CLONE_CHILD_SETTID = 0x1000000;
 const NAMESPACE_FLAGS = 0x7e020000 | 0x80; // NEWNS NEWCGROUP NEWUTS NEWIPC NEWUSER NEWPID NEWNET, NEWTIME
 
 const MAX_TASKS = 32768;
+/** x86-64's TASK_SIZE_MAX: the end of the user half, less the guard page. */
+const TASK_SIZE_MAX = 0x7fff_ffff_f000;
 
 export interface CloneArgs {
   flags: number;
@@ -62,6 +64,8 @@ export function doClone(t: Task, a: CloneArgs): number {
   const f = a.flags;
   const bad = cloneFlagsInvalid(f);
   if (bad !== 0) return bad;
+  // x86-64 copy_thread sets the TLS as ARCH_SET_FS does: an address past the user half is EPERM.
+  if (f & CLONE_SETTLS && a.tls >= TASK_SIZE_MAX) return -EPERM;
   const ns = t.pidns;
   if (ns.tasks.size >= MAX_TASKS) return -EAGAIN;
   const nproc = t.tg.rlimits.get(6);
@@ -126,6 +130,7 @@ export function doClone(t: Task, a: CloneArgs): number {
   child.hostTid = hostTid;
   child.sigmask = t.sigmask;
   child.nice = t.nice;
+  child.affinity = t.affinity;
   child.altStack = f & CLONE_VM && !(f & CLONE_VFORK) ? { sp: 0, size: 0, flags: 2 } : { ...t.altStack };
   ns.tasks.set(tid, child);
   k.byHost.set(hostTid, child);

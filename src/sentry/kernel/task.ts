@@ -169,6 +169,8 @@ export class Task implements Waiter {
   exitCode = 0;
   /** setpriority's nice value (-20..19), inherited by clone. */
   nice = 0;
+  /** sched_setaffinity's CPU mask (one bit per CPU, never written in place), null for every CPU; inherited by clone. */
+  affinity: Uint8Array | null = null;
   /** Ticks of CPU time charged to this task (approximate: one per syscall batch). */
   ticks = 0;
   /** CPU time (ns) of the host threads this task ran on before its current one (exec). */

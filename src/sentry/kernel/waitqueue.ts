@@ -17,6 +17,11 @@ export class WaitQueue {
     this.waiters.delete(w);
   }
 
+  /** The parked waiters (for a walk over who watches this queue, e.g. epoll's nesting). */
+  waiting(): IterableIterator<Waiter> {
+    return this.waiters.values();
+  }
+
   get empty(): boolean {
     return this.waiters.size === 0;
   }

@@ -7,10 +7,13 @@
 // wait at once, forever); one that does not (host streams) counts as always notified.
 // EPOLLONESHOT disarms an entry once reported, until EPOLL_CTL_MOD.
 //
+// An epoll may watch another epoll, but not in a cycle and not deeper than Linux's EP_MAX_NESTS
+// (ELOOP): a wake-up walks the chain, so its length is bounded.
+//
 // As in Linux, an entry lives while its file does: closing one fd of a dup'ed file keeps it; the
 // entry goes when the file is released.
 
-import { EEXIST, EINVAL, ENOENT, EPERM } from '../abi/errno';
+import { EEXIST, EINVAL, ELOOP, ENOENT, EPERM } from '../abi/errno';
 import type { Waiter } from '../kernel/waitqueue';
 import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLWRBAND, POLLWRNORM, pollBits } from './constants';
 import { beginHostPoll, endHostPoll } from './host-poll';
@@ -26,6 +29,8 @@ export const EPOLLET = 2 ** 31;
 const CONTROL = EPOLLEXCLUSIVE | EPOLLWAKEUP | EPOLLONESHOT | EPOLLET;
 /** The events that ask for writability. */
 const POLL_WRITE = POLLOUT | POLLWRNORM | POLLWRBAND;
+/** Linux's EP_MAX_NESTS: epolls inside epolls, at most this many levels. */
+const EP_MAX_NESTS = 4;
 
 export interface EpollEvent {
   events: number;
@@ -67,6 +72,7 @@ export class EpollFile extends FileDescription {
     switch (op) {
       case EPOLL_CTL_ADD: {
         if (cur) return -EEXIST;
+        if (file instanceof EpollFile && this.wouldLoop(file)) return -ELOOP;
         const i = new Interest(this, fd, file, ev);
         if (!byFd) this.interests.set(file, (byFd = new Map()));
         byFd.set(fd, i);
@@ -90,6 +96,42 @@ export class EpollFile extends FileDescription {
       default:
         return -EINVAL;
     }
+  }
+
+  /**
+   * Linux's ep_loop_check: adding epoll `to` to this one closes a cycle (to reaches this one), or
+   * the levels below `to`, `to` itself and the levels above this one exceed EP_MAX_NESTS.
+   */
+  private wouldLoop(to: EpollFile): boolean {
+    const below = new Map<EpollFile, number>();
+    const down = (e: EpollFile, depth: number): number => {
+      const known = below.get(e);
+      if (known !== undefined) return known;
+      let r = 0;
+      for (const byFd of e.interests.values()) {
+        for (const i of byFd.values()) {
+          // (An entry of a closed epoll waits for collect() to drop it: it nests nothing.)
+          if (!(i.file instanceof EpollFile) || i.file.refs <= 0) continue;
+          r = i.file === this || depth > EP_MAX_NESTS ? EP_MAX_NESTS + 1 : Math.max(r, down(i.file, depth + 1) + 1);
+          if (r > EP_MAX_NESTS) break;
+        }
+        if (r > EP_MAX_NESTS) break;
+      }
+      below.set(e, r);
+      return r;
+    };
+    const depth = down(to, 0);
+    if (depth > EP_MAX_NESTS) return true;
+    const above = new Map<EpollFile, number>();
+    const up = (e: EpollFile): number => {
+      const known = above.get(e);
+      if (known !== undefined) return known;
+      let r = 0;
+      for (const w of e.waitQueue.waiting()) if (w instanceof Interest) r = Math.max(r, up(w.owner) + 1);
+      above.set(e, r);
+      return r;
+    };
+    return depth + 1 + up(this) > EP_MAX_NESTS;
   }
 
   private drop(i: Interest): void {

@@ -33,6 +33,17 @@ export function now(): Timespec {
   return new Timespec(sec, Math.floor((ms - sec * 1000) * 1e6));
 }
 
+const DAY_SEC = 24 * 60 * 60;
+const before = (a: Timespec, b: Timespec) => a.sec < b.sec || (a.sec === b.sec && a.nsec <= b.nsec);
+
+/**
+ * Linux's relatime rule (relatime_need_update), the sentry's mounts' only atime mode: an access
+ * updates atime when atime is not after mtime or ctime, or is a day old.
+ */
+export function relatimeDue(a: Pick<Attr, 'atime' | 'mtime' | 'ctime'>, t: Timespec): boolean {
+  return before(a.atime, a.mtime) || before(a.atime, a.ctime) || t.sec - a.atime.sec >= DAY_SEC;
+}
+
 /** What stat shows of an inode (st_dev and st_ino come from the file system and the inode). */
 export interface Attr {
   mode: number;
@@ -229,6 +240,11 @@ export abstract class Inode {
   readlink(): string | number {
     return -EINVAL;
   }
+  /**
+   * The inode was read through (a symlink followed or read): its atime moves to `t` where the file
+   * system keeps atimes of its own; the caller has applied the mount's rule (touchAtime).
+   */
+  accessed(_t: Timespec): void {}
   /**
    * A file system's own access rule (0 or -errno) in place of generic_permission's, or undefined
    * for the generic one (proc's sysctl files: the mode bits alone, no capability overrides them).

@@ -3,7 +3,7 @@
 // point in the parent mount.
 
 import type { Dentry } from './dentry';
-import type { FileSystem } from './inode';
+import { now, type FileSystem } from './inode';
 
 export interface MountFlags {
   readonly: boolean;
@@ -121,4 +121,9 @@ export function mountLine(m: Mount, root: Location): string | null {
   opts += ',relatime';
   if (m.options) opts += ',' + m.options;
   return `${escapeMountPath(m.source)} ${escapeMountPath(p)} ${m.fs.type} ${opts} 0 0`;
+}
+
+/** touch_atime: an access through l moves the inode's atime, unless the mount is read-only. */
+export function touchAtime(l: Location): void {
+  if (!l.mount.flags.readonly) l.dentry.inode.accessed(now());
 }

@@ -13,7 +13,7 @@ import {
 import { forget, isAncestor, move, remember, swap, type Dentry } from './dentry';
 import type { FileDescription } from './file';
 import type { Inode } from './inode';
-import type { Location } from './mount';
+import { touchAtime, type Location } from './mount';
 import { openResolved, type OpenCtx } from './open';
 import { inodePermission, MAY_WRITE, mayCreate, mayDelete, mayFollowLink, mayHardlink, mayMknodDevice } from './permission';
 import { followLink, isSymlink, resolveIn, step, walkParent, Walk, type Parent, type PathCtx, type Resolved } from './resolve';
@@ -69,6 +69,7 @@ export function openAt(c: OpenCtx & UmaskCtx, start: Location, path: string, fla
     if (may < 0) return may;
     const target = cur.dentry.inode.readlink();
     if (typeof target === 'number') return target;
+    touchAtime(cur);
     if (target === '') return -ENOENT;
     p = walkParent(w, p.dir, target);
   }

@@ -212,8 +212,9 @@ export class PipeFile extends FileDescription {
       if (p.writers === 0 && p.writerOpens > 0) r |= POLLHUP;
     }
     if (this.writable) {
+      // Linux's pipe_poll: room is POLLOUT whether or not a reader is left; no reader adds POLLERR.
+      if (p.capacity - p.len >= PIPE_BUF) r |= POLLOUT;
       if (p.readers === 0) r |= POLLERR;
-      else if (p.capacity - p.len >= PIPE_BUF) r |= POLLOUT;
     }
     return r;
   }

@@ -13,7 +13,7 @@ import {
 } from './constants';
 import { lookupChild } from './dentry';
 import type { FileDescription } from './file';
-import { enterMounts, parentOf, sameLocation, type Location } from './mount';
+import { enterMounts, parentOf, sameLocation, touchAtime, type Location } from './mount';
 import type { LookupHint } from './inode';
 import { MAY_EXEC, mayFollowLink, permission, type FsCreds } from './permission';
 
@@ -154,6 +154,7 @@ export function followLink(w: Walk, dir: Location, link: Location): Resolved | n
   }
   const target = inode.readlink();
   if (typeof target === 'number') return target;
+  touchAtime(link);
   if (target.length === 0) return -ENOENT;
   return resolveIn(w, dir, target, true);
 }

@@ -165,6 +165,35 @@ static void edges(void)
 	rmdir(dir);
 }
 
+/* Following or reading a symlink is an access of the link (touch_atime, relatime): its atime,
+ * set a year back with its mtime (so not after its ctime), moves to now. */
+static void symlink_atime(void)
+{
+	char file[64], link[64];
+	snprintf(file, sizeof file, "/tmp/moat-sentry-atime-%d", (int)getpid());
+	snprintf(link, sizeof link, "/tmp/moat-sentry-atime-%d.l", (int)getpid());
+	int fd = OK("create atime file", open(file, O_CREAT | O_RDWR, 0644));
+	close(fd);
+	OK("symlink for atime", symlink(file, link));
+	time_t old = time(NULL) - 365 * 24 * 3600;
+	struct timespec ts[2] = { { old, 0 }, { old, 0 } };
+	OK("utimensat the link itself", utimensat(AT_FDCWD, link, ts, AT_SYMLINK_NOFOLLOW));
+	struct stat st;
+	OK("lstat link", lstat(link, &st));
+	EXPECT("link atime set back", st.st_atime == old);
+	fd = OK("open through the link", open(link, O_RDWR));
+	close(fd);
+	OK("lstat link after follow", lstat(link, &st));
+	EXPECT("following the link moved its atime", st.st_atime > old);
+	OK("utimensat the link again", utimensat(AT_FDCWD, link, ts, AT_SYMLINK_NOFOLLOW));
+	char buf[80];
+	OK("readlink", readlink(link, buf, sizeof buf));
+	OK("lstat link after readlink", lstat(link, &st));
+	EXPECT("readlink moved its atime", st.st_atime > old);
+	unlink(link);
+	unlink(file);
+}
+
 int main(void)
 {
 	char dir[64];
@@ -369,5 +398,6 @@ int main(void)
 	SHOW("read /dev/null", "%ld", (long)read(nul, buf, 8));
 	close(nul);
 	edges();
+	symlink_atime();
 	return finish();
 }

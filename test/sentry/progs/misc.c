@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -179,6 +180,61 @@ static void proc_files(void)
 	EXPECT("smaps has Size, Rss and VmFlags", strstr(sm, "\nSize: ") && strstr(sm, "\nRss: ") && strstr(sm, "\nVmFlags: "));
 }
 
+/* PR_SET_MM needs CAP_SYS_RESOURCE; an affinity mask is inherited by fork and must name a CPU;
+ * clone's TLS must be a user address (x86-64 copy_thread: EPERM). */
+static void sched_and_tls(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct d[2];
+		if (syscall(SYS_capget, &h, d) != 0) _exit(2);
+		d[CAP_SYS_RESOURCE / 32].effective &= ~(1u << (CAP_SYS_RESOURCE % 32));
+		if (syscall(SYS_capset, &h, d) != 0) _exit(3);
+		errno = 0;
+		int r = prctl(PR_SET_MM, PR_SET_MM_START_CODE, 0, 0, 0);
+		_exit(r == -1 && errno == EPERM ? 0 : 4);
+	}
+	int st = -1;
+	waitpid(pid, &st, 0);
+	SHOW("PR_SET_MM without CAP_SYS_RESOURCE (0: EPERM)", "%d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	FAILS("PR_SET_MM with a stray argument", prctl(PR_SET_MM, PR_SET_MM_START_CODE, 0, 0, 1), EINVAL);
+
+	cpu_set_t all, mine, none;
+	CPU_ZERO(&none);
+	sched_getaffinity(0, sizeof all, &all);
+	mine = all;
+	/* with two CPUs or more, one fewer: a mask that differs from the default */
+	for (int c = 0; c < CPU_SETSIZE && CPU_COUNT(&all) > 1; c++) {
+		if (CPU_ISSET(c, &mine)) {
+			CPU_CLR(c, &mine);
+			break;
+		}
+	}
+	FAILS("sched_setaffinity with no CPU", sched_setaffinity(0, sizeof none, &none), EINVAL);
+	OK("sched_setaffinity", sched_setaffinity(0, sizeof mine, &mine));
+	pid = fork();
+	if (pid == 0) {
+		cpu_set_t got;
+		if (sched_getaffinity(0, sizeof got, &got) != 0) _exit(2);
+		_exit(CPU_EQUAL(&got, &mine) ? 0 : 1);
+	}
+	st = -1;
+	waitpid(pid, &st, 0);
+	EXPECT("fork inherits the affinity mask", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cpu_set_t back;
+	sched_getaffinity(0, sizeof back, &back);
+	EXPECT("sched_getaffinity returns the mask set", CPU_EQUAL(&back, &mine));
+	sched_setaffinity(0, sizeof all, &all);
+
+	errno = 0;
+	long r = syscall(SYS_clone, SIGCHLD | CLONE_SETTLS, 0, NULL, NULL, 1ul << 63);
+	if (r == 0) _exit(0);
+	int e = errno;
+	if (r > 0) waitpid(r, NULL, 0);
+	EXPECT("clone with a non-canonical TLS is EPERM", r == -1 && e == EPERM);
+}
+
 int main(void)
 {
 	/* uname: only what every Linux reports alike */
@@ -301,5 +357,6 @@ int main(void)
 	FAILS("isatty on /dev/null", isatty(nul) ? 0 : -1, ENOTTY);
 	close(nul);
 	proc_files();
+	sched_and_tls();
 	return finish();
 }

@@ -366,5 +366,28 @@ int main(void)
 	close(p[0]);
 
 	pipe_edges();
+
+	/* a write end whose reader is gone still has room: POLLOUT and POLLERR together (pipe_poll) */
+	int q[2];
+	OK("pipe for a closed reader", pipe(q));
+	close(q[0]);
+	struct pollfd wq = { q[1], POLLOUT, 0 };
+	r = poll(&wq, 1, 0);
+	SHOW("poll write end, reader closed", "%d revents %#x", r, wq.revents);
+	EXPECT("POLLERR and POLLOUT without a reader", r == 1 && (wq.revents & (POLLERR | POLLOUT)) == (POLLERR | POLLOUT));
+	close(q[1]);
+
+	/* epoll inside epoll: itself is EINVAL, a cycle through two others is ELOOP (ep_loop_check) */
+	int e0 = epoll_create1(0), e1 = epoll_create1(0), e2 = epoll_create1(0);
+	struct epoll_event nest = { .events = EPOLLIN };
+	FAILS("epoll watching itself", epoll_ctl(e0, EPOLL_CTL_ADD, e0, &nest), EINVAL);
+	OK("epoll 0 watches epoll 1", epoll_ctl(e0, EPOLL_CTL_ADD, e1, &nest));
+	OK("epoll 1 watches epoll 2", epoll_ctl(e1, EPOLL_CTL_ADD, e2, &nest));
+	FAILS("epoll 2 watching epoll 0 (a cycle)", epoll_ctl(e2, EPOLL_CTL_ADD, e0, &nest), ELOOP);
+	r = epoll_wait(e0, got, 4, 0);
+	SHOW("nested epolls, nothing ready", "%d", r);
+	close(e0);
+	close(e1);
+	close(e2);
 	return finish();
 }

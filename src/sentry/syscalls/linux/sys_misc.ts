@@ -25,6 +25,7 @@ const PR_SET_DUMPABLE = 4;
 const PR_SET_NAME = 15;
 const PR_GET_NAME = 16;
 const PR_GET_SECCOMP = 21;
+const PR_SET_MM = 35;
 const PR_SET_CHILD_SUBREAPER = 36;
 const PR_GET_CHILD_SUBREAPER = 37;
 const PR_GET_TID_ADDRESS = 40;
@@ -32,6 +33,26 @@ const PR_SET_THP_DISABLE = 41;
 const PR_SET_VMA = 0x53564d41;
 
 const PR_SET_VMA_ANON_NAME = 0;
+const PR_SET_MM_AUXV = 12;
+const PR_SET_MM_MAP = 14;
+const PR_SET_MM_MAP_SIZE = 15;
+/** sizeof(struct prctl_mm_map): eleven addresses, the auxv pointer, its size and an fd. */
+const PRCTL_MM_MAP_SIZE = 104;
+
+/**
+ * prctl(PR_SET_MM, opt, addr, arg4, arg5), Linux's prctl_set_mm checks in its order: stray
+ * arguments are EINVAL, PR_SET_MM_MAP_SIZE tells the size of struct prctl_mm_map, and everything
+ * else needs CAP_SYS_RESOURCE (EPERM). The sentry keeps no settable layout of the address space
+ * (the checkpoint/restore use), so a privileged caller gets EINVAL, as a kernel without
+ * CONFIG_CHECKPOINT_RESTORE answers most of it.
+ */
+function setMm(t: Task): number {
+  const opt = t.arg(1);
+  if (t.arg(4) || (t.arg(3) && opt !== PR_SET_MM_AUXV && opt !== PR_SET_MM_MAP && opt !== PR_SET_MM_MAP_SIZE)) return -EINVAL;
+  if (opt === PR_SET_MM_MAP_SIZE) return t.mm.writeU32(t.arg(2), PRCTL_MM_MAP_SIZE) ? 0 : -EFAULT;
+  if (opt !== PR_SET_MM_MAP && !capable(t.creds, CAP_SYS_RESOURCE)) return -EPERM;
+  return -EINVAL;
+}
 /** ANON_VMA_NAME_MAX_LEN: the name and its NUL. */
 const ANON_NAME_MAX = 80;
 
@@ -143,6 +164,8 @@ function prctl(t: Task): number {
       return 0;
     case PR_SET_VMA:
       return setVmaName(t);
+    case PR_SET_MM:
+      return setMm(t);
     default:
       return credsPrctl(t, op) ?? -EINVAL;
   }
@@ -235,21 +258,6 @@ function getrandom(t: Task): number {
   return len;
 }
 
-/**
- * sched_getaffinity: every CPU of the machine (the container's CPU limit), so nproc and thread
- * pools size themselves to it. Linux's checks: the mask must hold nr_cpu_ids bits and be a whole
- * number of longs; it returns the bytes of its cpumask (longs enough for the CPUs).
- */
-function schedAffinity(t: Task): number {
-  const len = t.arg(1);
-  const cpus = t.kernel.machine.size().cpus;
-  if (len * 8 < cpus || len & 7) return -EINVAL;
-  const size = Math.ceil(cpus / 64) * 8;
-  const b = new Uint8Array(size);
-  for (let c = 0; c < cpus; c++) b[c >> 3]! |= 1 << (c & 7);
-  return t.mm.write(t.arg(2), b) ? size : -EFAULT;
-}
-
 const refuse = () => -EPERM;
 
 const UNSHARE_FLAGS = 0x10000 | 0x200 | 0x20000 | 0x800 | 0x100 | 0x400 | 0x40000 | 0x7c000000 | 0x80; // THREAD FS NEWNS SIGHAND VM FILES SYSVSEM, NEWUTS..NEWNET, NEWTIME
@@ -288,8 +296,6 @@ export const sysMisc = {
   prlimit64: (t: Task) => prlimit(t, t.argInt(0), t.argInt(1), t.arg(2), t.arg(3)),
   sysinfo,
   sched_yield: () => 0,
-  sched_getaffinity: schedAffinity,
-  sched_setaffinity: () => 0,
   sched_getparam: (t: Task) => (t.mm.writeU32(t.arg(1), 0) ? 0 : -EFAULT),
   sched_getscheduler: () => 0,
   sched_get_priority_max: () => 0,

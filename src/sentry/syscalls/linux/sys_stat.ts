@@ -13,6 +13,7 @@ import { accessCreds, type FsCreds } from '../../vfs/permission';
 import { isSecure, SECBIT_NO_SETUID_FIXUP } from '../../kernel/creds';
 import { fileOf, isFile, readPath, startOf, statTarget, targetAt, type Target } from './vfs_args';
 import { lookupAt } from '../../vfs/namei';
+import { touchAtime } from '../../vfs/mount';
 
 const STAT_SIZE = 144;
 const STATX_SIZE = 256;
@@ -176,6 +177,7 @@ function readlinkat(t: Task, dirfd: number, pathAddr: number, buf: number, size:
   if (!loc || (loc.dentry.inode.attr().mode & S_IFMT) !== S_IFLNK) return notLink;
   const target = loc.dentry.inode.readlink();
   if (typeof target === 'number') return target;
+  touchAtime(loc);
   const bytes = Buffer.from(target, 'latin1');
   const n = Math.min(bytes.length, size);
   return t.mm.write(buf, bytes.subarray(0, n)) ? n : -EFAULT;

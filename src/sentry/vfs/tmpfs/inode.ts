@@ -5,7 +5,7 @@
 import { EINVAL, ENOENT, EPERM } from '../../abi/errno';
 import { RENAME_EXCHANGE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../constants';
 import type { Dentry } from '../dentry';
-import { Inode, now, type Attr, type CreateReq, type DirEntry, type FileData, type RenameReq, type SetAttr } from '../inode';
+import { Inode, now, relatimeDue, type Timespec, type Attr, type CreateReq, type DirEntry, type FileData, type RenameReq, type SetAttr } from '../inode';
 import { MemData } from './data';
 import type { TmpFs } from './tmpfs';
 
@@ -47,6 +47,11 @@ export abstract class MemInode extends Inode {
   }
   set nlink(n: number) {
     this.a.nlink = n;
+  }
+
+  /** An access moves atime (relatime) and nothing else: not ctime, unlike setattr. */
+  override accessed(t: Timespec): void {
+    if (relatimeDue(this.a, t)) this.a.atime = t;
   }
 
   override setattr(_self: Dentry | null, s: SetAttr): number {
