@@ -109,7 +109,10 @@ export class MsgRegistry extends IpcRegistry<MsgQueue> {
     if (idx < 0) return undefined;
     const m = q.messages[idx];
     if (size < m.data.length && !(flags & MSG_NOERROR)) return -E2BIG;
-    if (flags & MSG_COPY) return m;
+    if (flags & MSG_COPY) {
+      // A copy is never cut short (copy_msg: the message must fit the buffer).
+      return size < m.data.length ? -EINVAL : m;
+    }
     q.messages.splice(idx, 1);
     q.cbytes -= m.data.length;
     this.totalBytes -= m.data.length;

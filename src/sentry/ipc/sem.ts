@@ -190,7 +190,8 @@ export function semInfo(r: SemRegistry, usage: boolean): Uint8Array {
   const b = new Uint8Array(40);
   const dv = new DataView(b.buffer);
   const L = SEM_LIMITS;
-  const vals = [L.semmns, L.semmni, L.semmns, 32000, L.semmsl, L.semopm, L.semopm, 20, SEMVMX, SEMAEM];
+  // semmap, semmni, semmns, semmnu (SEMMNU = SEMMNS), semmsl, semopm, semume, semusz, semvmx, semaem.
+  const vals = [L.semmns, L.semmni, L.semmns, L.semmns, L.semmsl, L.semopm, L.semopm, 20, SEMVMX, SEMAEM];
   if (usage) {
     vals[7] = r.count;
     vals[9] = r.usedSems;

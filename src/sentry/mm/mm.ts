@@ -420,9 +420,10 @@ export class MemoryManager {
 
   /**
    * shmat(2): a shared mapping of obj (a System V segment) from its byte 0, at addr (fixed: there,
-   * replacing what was mapped) or where there is room (addr a hint). Returns the address or -errno.
+   * replacing what was mapped) or where there is room (addr a hint); denyProt: what mprotect may not
+   * add (PROT_WRITE for a read-only attach). Returns the address or -errno.
    */
-  mapObject(tid: number, addr: number, length: number, prot: number, fixed: boolean, obj: SharedObject, name: string): number {
+  mapObject(tid: number, addr: number, length: number, prot: number, fixed: boolean, obj: SharedObject, name: string, denyProt = 0): number {
     if (length <= 0) return -EINVAL;
     const len = pageUp(length);
     if (len > APP_LIMIT) return -ENOMEM;
@@ -436,6 +437,7 @@ export class MemoryManager {
       if (start < 0) return start;
     }
     const v: Vma = { start, end: start + len, prot: prot & (PROT_READ | PROT_WRITE | PROT_EXEC), off: 0, shared: true, name, pgoff: 0, obj: obj.ref() };
+    if (denyProt) v.denyProt = denyProt;
     const r = this.hostMapShared(tid, v);
     if (r !== start) {
       this.dropVma(v);

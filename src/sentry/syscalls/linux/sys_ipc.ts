@@ -59,7 +59,7 @@ function shmat(t: Task): number {
     for (const v of t.mm.vmas) if (v.start < addr + len && v.end > addr) return -EINVAL;
   }
   if (!mayGrowAs(t, len)) return -ENOMEM;
-  const at = t.mm.mapObject(t.hostTid, addr, seg.size, prot, addr !== 0, seg.obj, seg.mapName);
+  const at = t.mm.mapObject(t.hostTid, addr, seg.size, prot, addr !== 0, seg.obj, seg.mapName, flg & SHM_RDONLY ? PROT_WRITE : 0);
   if (at < 0) return at;
   seg.atime = nowSeconds();
   seg.lpid = t.pid;
