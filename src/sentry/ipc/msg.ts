@@ -29,6 +29,8 @@ export const MSG_LIMITS = { msgmax: 8192, msgmnb: 16384, msgmni: 32000 };
  * queue.
  */
 export const MSG_TOTAL_MAX = 64 << 20;
+/** And the messages of all queues (empty messages cost their bookkeeping). */
+export const MSG_COUNT_MAX = 1 << 18;
 
 export interface Message {
   type: bigint;
@@ -74,7 +76,7 @@ export class MsgRegistry extends IpcRegistry<MsgQueue> {
   /** One try at msgsnd: 0 sent, 1 to wait (the queue is full). */
   trySend(q: MsgQueue, pid: number, m: Message): number {
     const len = m.data.length;
-    if (len + q.cbytes > q.qbytes || 1 + q.messages.length > q.qbytes || this.totalBytes + len > MSG_TOTAL_MAX) return 1;
+    if (len + q.cbytes > q.qbytes || 1 + q.messages.length > q.qbytes || this.totalBytes + len > MSG_TOTAL_MAX || this.totalMessages >= MSG_COUNT_MAX) return 1;
     q.messages.push(m);
     q.cbytes += len;
     this.totalBytes += len;

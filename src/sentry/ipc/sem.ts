@@ -4,7 +4,7 @@
 // adjustments are kept per process (its thread group, which CLONE_SYSVSEM threads share) and
 // applied when it exits.
 
-import { EACCES, EAGAIN, EFBIG, EIDRM, EINVAL, ENOSPC, ERANGE } from '../abi/errno';
+import { EACCES, EAGAIN, EFBIG, EIDRM, EINVAL, ENOMEM, ENOSPC, ERANGE } from '../abi/errno';
 import type { Credentials } from '../kernel/creds';
 import { WaitQueue } from '../kernel/waitqueue';
 import {
@@ -26,6 +26,13 @@ export const SEM_STAT_ANY = 20;
 export const SEMVMX = 32767;
 const SEMAEM = SEMVMX;
 export const SEMID_DS_SIZE = 104;
+/**
+ * The sentry's own bounds under Linux's (semmns would allow 10^9 semaphores): the semaphores of all
+ * sets, and the SEM_UNDO adjustments of all processes, are the sentry's memory. Past them semget
+ * is ENOSPC (as past semmns) and a SEM_UNDO operation ENOMEM (as when its undo cannot be allocated).
+ */
+export const SEM_TOTAL_MAX = 1 << 20;
+export const SEM_UNDO_TOTAL_MAX = 1 << 22;
 
 /** /proc/sys/kernel/sem: semmsl, semmns, semopm, semmni (the sandbox's; read-only there). */
 export const SEM_LIMITS = { semmsl: 32000, semmns: 1024000000, semopm: 500, semmni: 32000 };
@@ -68,6 +75,8 @@ export class SemSet implements IpcObject {
 
 export class SemRegistry extends IpcRegistry<SemSet> {
   usedSems = 0;
+  /** Adjustments held in every undo list (bounded by SEM_UNDO_TOTAL_MAX). */
+  undoSems = 0;
 
   constructor() {
     super(() => SEM_LIMITS.semmni);
@@ -80,7 +89,7 @@ export class SemRegistry extends IpcRegistry<SemSet> {
       (s) => (nsems > s.nsems ? -EINVAL : 0),
       () => {
         if (nsems === 0) return -EINVAL;
-        if (this.usedSems + nsems > SEM_LIMITS.semmns) return -ENOSPC;
+        if (this.usedSems + nsems > Math.min(SEM_LIMITS.semmns, SEM_TOTAL_MAX)) return -ENOSPC;
         this.usedSems += nsems;
         return new SemSet(newPerm(key, flags, c), nsems);
       },
@@ -91,6 +100,7 @@ export class SemRegistry extends IpcRegistry<SemSet> {
     s.removed = true;
     this.usedSems -= s.nsems;
     this.remove(s);
+    this.undoSems -= s.undos.size * s.nsems;
     s.undos.clear();
     s.queue.notify();
   }
@@ -101,6 +111,7 @@ export class SemRegistry extends IpcRegistry<SemSet> {
       const adj = s.undos.get(owner);
       if (!adj) continue;
       s.undos.delete(owner);
+      this.undoSems -= s.nsems;
       let changed = false;
       for (let i = 0; i < s.nsems; i++) {
         if (adj[i] === 0) continue;
@@ -143,7 +154,7 @@ export function checkSops(s: SemSet | undefined, c: Credentials, sops: SemBuf[])
  * One attempt at the whole list: 0 (done, applied), -EAGAIN/-ERANGE, or the waiter to park as
  * (the first operation that cannot proceed).
  */
-export function trySemop(s: SemSet, owner: object, pid: number, sops: SemBuf[]): number | SemWaiter {
+export function trySemop(r: SemRegistry, s: SemSet, owner: object, pid: number, sops: SemBuf[]): number | SemWaiter {
   const vals = Int32Array.from(s.vals);
   let adj = s.undos.get(owner);
   const newAdj = adj ? Int32Array.from(adj) : new Int32Array(s.nsems);
@@ -162,13 +173,16 @@ export function trySemop(s: SemSet, owner: object, pid: number, sops: SemBuf[]):
     }
     vals[op.num] = v;
   }
+  if (undo && !adj && r.undoSems + s.nsems > SEM_UNDO_TOTAL_MAX) return -ENOMEM;
   let changed = false;
   for (let i = 0; i < s.nsems; i++) if (vals[i] !== s.vals[i]) changed = true;
   s.vals.set(vals);
   for (const op of sops) s.pids[op.num] = pid;
   if (undo) {
-    if (!adj) s.undos.set(owner, (adj = newAdj));
-    else adj.set(newAdj);
+    if (!adj) {
+      s.undos.set(owner, (adj = newAdj));
+      r.undoSems += s.nsems;
+    } else adj.set(newAdj);
   }
   s.otime = nowSeconds();
   if (changed) s.queue.notify();

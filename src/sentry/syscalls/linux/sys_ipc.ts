@@ -120,7 +120,7 @@ function semDeadline(t: Task, addr: number): number {
 }
 
 function semAttempt(t: Task, st: SemBlock): number {
-  const got = trySemop(st.set, t.tg, t.pid, st.sops);
+  const got = trySemop(ipcNamespace(t.kernel).sem, st.set, t.tg, t.pid, st.sops);
   if (typeof got === 'number') return got;
   if (t.timedOut) return -EAGAIN;
   st.waiter = got;
@@ -155,7 +155,7 @@ function semtimedop(t: Task, tsAddr: number): number {
       if (this.waiter) this.set.waiters.delete(this.waiter);
     },
   };
-  const got = trySemop(block.set, t.tg, t.pid, sops);
+  const got = trySemop(ipcNamespace(t.kernel).sem, block.set, t.tg, t.pid, sops);
   if (typeof got === 'number') return got;
   block.waiter = got;
   block.set.waiters.add(got);
