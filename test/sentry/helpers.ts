@@ -13,7 +13,7 @@ import { containerSuite, MOAT, REPO, type MoatResult } from '../helpers/moat';
 export const PROGS_SRC = path.join(REPO, 'test', 'sentry', 'progs');
 
 /** The programs whose output must be the same natively and under the sentry, one per family. */
-export const FAMILIES = ['files', 'pipes', 'mmap', 'shm', 'process', 'signals', 'threads', 'time', 'misc', 'perms', 'conform', 'sockets', 'ptrace', 'loader', 'sockedge', 'futexes', 'splice', 'timers', 'vdso', 'sockhostile', 'filemap'] as const;
+export const FAMILIES = ['files', 'pipes', 'mmap', 'shm', 'process', 'signals', 'threads', 'time', 'misc', 'perms', 'conform', 'sockets', 'ptrace', 'loader', 'sockedge', 'futexes', 'splice', 'timers', 'vdso', 'sockhostile', 'filemap', 'sysvipc'] as const;
 export type Family = (typeof FAMILIES)[number];
 
 /** Each run's time limit: generous for ptrace (each syscall costs a few context switches). */

@@ -1,6 +1,6 @@
 // The sentry (issue #5) measured against Linux itself: small static C programs, one per syscall
 // family (test/sentry/progs/*.c: files, pipes, mmap, shm, process, signals, threads, time, misc, perms, conform, sockets,
-// ptrace, loader, sockedge, futexes, splice, timers, vdso, filemap),
+// ptrace, loader, sockedge, futexes, splice, timers, vdso, sockhostile, filemap, sysvipc),
 // compiled at set-up with `gcc -static -O1 -pthread` (glibc), each run natively and then under
 // `moat do --isolation=sentry -- <binary>` (the host root is the sentry's rootfs in `do`): the two
 // must print the same lines and exit with the same code.

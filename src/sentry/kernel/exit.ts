@@ -5,6 +5,7 @@ import { SIGCHLD } from '../abi/signals';
 import type { MemoryManager } from '../mm/mm';
 import { chargeHostThread, nsToTicks } from './cputime';
 import { deleteAllTimers } from './posix-timers';
+import { ipcNamespaceIfAny } from '../ipc';
 import { exitRobustList, futexKey, futexWake } from './futex';
 import { piOwnerExited } from './futex-pi';
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SI_USER, SIG_IGN } from './signal-types';
@@ -136,6 +137,8 @@ function groupExited(tg: ThreadGroup, status: number): void {
   const k = tg.leader.kernel;
   tg.exitStatus = status;
   deleteAllTimers(tg);
+  // Its SEM_UNDO adjustments apply (exit_sem).
+  ipcNamespaceIfAny(k)?.sem.exit(tg, tg.tgid);
   tg.pidns.tasks.delete(tg.tgid);
   if (tg === k.init) {
     k.initExited(status);

@@ -521,6 +521,35 @@ export class MemoryManager {
     return start;
   }
 
+  /**
+   * shmat(2): a shared mapping of obj (a System V segment) from its byte 0, at addr (fixed: there,
+   * replacing what was mapped) or where there is room (addr a hint); denyProt: what mprotect may not
+   * add (PROT_WRITE for a read-only attach). Returns the address or -errno.
+   */
+  mapObject(tid: number, addr: number, length: number, prot: number, fixed: boolean, obj: SharedObject, name: string, denyProt = 0): number {
+    if (length <= 0) return -EINVAL;
+    const len = pageUp(length);
+    if (len > APP_LIMIT) return -ENOMEM;
+    let start: number;
+    if (fixed) {
+      if (addr % PAGE !== 0 || addr < MIN_ADDR || addr + len > APP_LIMIT) return -EINVAL;
+      start = addr;
+      this.removeRange(start, start + len);
+    } else {
+      start = this.findFree(len, pageUp(addr));
+      if (start < 0) return start;
+    }
+    const v: Vma = { start, end: start + len, prot: prot & (PROT_READ | PROT_WRITE | PROT_EXEC), off: 0, shared: true, name, pgoff: 0, obj: obj.ref() };
+    if (denyProt) v.denyProt = denyProt;
+    const r = this.hostMapShared(tid, v);
+    if (r !== start) {
+      this.dropVma(v);
+      return r < 0 ? r : -ENOMEM;
+    }
+    this.insert(v);
+    return start;
+  }
+
   private newObject(len: number): { obj: SharedObject; off: number } | number {
     try {
       return { obj: new SharedObject(this.ops, len), off: 0 };

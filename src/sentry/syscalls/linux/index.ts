@@ -23,6 +23,7 @@ import { sysXattr } from './sys_xattr';
 import { sysPtrace } from './sys_ptrace';
 import { sysSplice } from './sys_splice';
 import { sysTimer } from './sys_timer';
+import { sysIpc } from './sys_ipc';
 
 let done = false;
 
@@ -32,6 +33,7 @@ export function registerAll(): void {
   registerSocketFamilies();
   for (const family of [sysIo, sysProcess, sysSignal, sysMmap, sysFutex, sysTime, sysIdentity, sysMisc]) register(family);
   for (const family of [sysFile, sysStat, sysDir, sysPoll, sysXattr, sysPrio, sysTimerfd, sysSignalfd, sysLock, sysSocket, sysPtrace, sysSplice, sysTimer]) register(family);
+  register(sysIpc);
 }
 
 export { dispatchSyscall, implementedSyscalls, syscallName } from './table';

@@ -5,6 +5,7 @@ import type { ProcDir, ProcKernel, ProcNode, SelfFn } from './node';
 import { DIR_MODE, parseId, staticDir, symlink, textFile } from './node';
 import { sysNetDir } from './net';
 import { pidDir } from './pid';
+import { sysvipcDir } from './sysvipc';
 import { isVisible } from './process';
 import {
   SYS_VALUES, bootId, cmdlineText, cpuinfoText, devicesText, filesystemsText, loadavgText, meminfoText, statText, swapsText, uptimeText, versionText,
@@ -83,6 +84,7 @@ export function procRoot(k: ProcKernel, self: SelfFn): ProcNode {
     stat: () => textFile(() => statText(k)),
     swaps: () => textFile(swapsText),
     sys: () => sysDir(k),
+    sysvipc: () => sysvipcDir(k),
     uptime: () => textFile(() => uptimeText(k)),
     version: () => textFile(versionText),
     self: () => symlink(() => String(self().pid)),

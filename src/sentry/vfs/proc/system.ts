@@ -8,6 +8,9 @@ import { SENTRY_RELEASE } from '../../syscalls/linux/sys_misc';
 import type { MemoryManager } from '../../mm/mm';
 import type { ProcKernel } from './node';
 import { CAP_LAST_CAP, HZ, PID_MAX, groupMm, taskTicks, uptimeMs } from './process';
+import { MSG_LIMITS } from '../../ipc/msg';
+import { SEM_LIMITS } from '../../ipc/sem';
+import { SHM_LIMITS } from '../../ipc/shm';
 
 /** uname's version field. */
 export const SENTRY_VERSION = '#1 SMP moat sentry';
@@ -250,15 +253,14 @@ export const SYS_VALUES = {
   fileMax: '9223372036854775807',
   nrOpen: String(1024 * 1024),
   mmapMinAddr: '65536',
-  // System V IPC limits: Linux's defaults (the sentry has no System V IPC yet; the values are what
-  // a program sizing its segments reads).
-  shmmax: '18446744073692774399',
-  shmall: '18446744073692774399',
-  shmmni: '4096',
-  msgmax: '8192',
-  msgmnb: '16384',
-  msgmni: '32000',
-  sem: '32000\t1024000000\t500\t32000',
+  // System V IPC limits: Linux's defaults, the ones the sentry's IPC namespace applies (ipc/).
+  shmmax: String(SHM_LIMITS.shmmax),
+  shmall: String(SHM_LIMITS.shmall),
+  shmmni: String(SHM_LIMITS.shmmni),
+  msgmax: String(MSG_LIMITS.msgmax),
+  msgmnb: String(MSG_LIMITS.msgmnb),
+  msgmni: String(MSG_LIMITS.msgmni),
+  sem: `${SEM_LIMITS.semmsl}\t${SEM_LIMITS.semmns}\t${SEM_LIMITS.semopm}\t${SEM_LIMITS.semmni}`,
   threadsMax: '32768',
   /** The id a uid or gid with no mapping shows as (Linux's default, nobody). */
   overflowId: '65534',
