@@ -110,7 +110,7 @@ function neither(store, names) {
 const BEHIND_RUNSC_WHY = [
   [/^socket_inet_loopback_nogotsan:/, 'writes /proc/sys/net/ipv4/ip_local_port_range, which the bundle mounts read-only (runc skips it too; runsc ignores the read-only mount). The range is the host kernel\'s, and the confined sentry holds no CAP_NET_ADMIN to set it (docs/sentry.md)'],
   [/^socket_netlink_route:NetlinkRouteTest\.(Remove|Add|AddAndRemove)/, 'a NETLINK_ROUTE change request: issue 11 asks the sentry to refuse every change with EPERM (read side only)'],
-  [/^(uname:UnameTest\.UnshareUTS|fcntl:FcntlLockTest\.GetLockRespectsPIDNamespace)$/, 'needs a new namespace (CLONE_NEWUTS / CLONE_NEWPID): a container has one set of namespaces, the sentry\'s, and clone/unshare refuse a new one with EPERM by design (docs/sentry.md, Namespaces)'],
+  [/^(uname:UnameTest\.UnshareUTS|fcntl:FcntlLockTest\.GetLockRespectsPIDNamespace|semaphore:SemaphoreTest\.SemOpNamespace)$/, 'needs a new namespace (CLONE_NEWUTS / CLONE_NEWPID / CLONE_NEWIPC): a container has one set of namespaces, the sentry\'s, and clone/unshare refuse a new one with EPERM by design (docs/sentry.md, Namespaces)'],
   [/^fork:CloneTest\.NewUserNamespacePermitsAllOtherNamespaces$/, 'skips without a new user namespace, which the sentry refuses by design (EPERM, docs/sentry.md, Namespaces)'],
   [/^exec_binary:Cases\/ElfInterpreterStaticTest\.Test\//, 'the test runs only on gVisor or a 4.x kernel (it segfaults on 5.x, gVisor issue 3721); the sentry reports a 6.1 release, so it skips as runc does on Linux'],
   [/^exec:ExecTest\.SUIDExecDoesntGainUIDWithPtracerAttached$/, 'PR_SET_PTRACER is Yama\'s; Linux without the Yama LSM (this host: runc fails it the same way) answers EINVAL, and so does the sentry'],
@@ -192,7 +192,7 @@ function main() {
     `- run: ${m.date} on ${m.host}`,
     `- runtimes: ${RUNTIMES.map((n) => `${n} ${m.versions?.[n] ?? '?'}`).join('; ')}`,
     `- time spent per runtime: ${RUNTIMES.map((n) => `${n} ${seconds(store, n)} s`).join(', ')}`,
-    `- a case that prints nothing for ${m.caseTimeoutSeconds} s is a **hang**: killed, counted as a failure,`,
+    `- a case that prints nothing for its time limit (${m.caseTimeoutSeconds} s in the last run; the table keeps files' results from runs at 20–60 s) is a **hang**: killed, counted as a failure,`,
     '  and the program is run again on the cases it had not reached. A program that dies inside a case',
     '  gets that case counted as a failure (**crash**) likewise. Not run: cases the program never reached.',
     '',
