@@ -58,7 +58,17 @@ export class ControlServer {
     for (;;) {
       const c = this.n.unixAccept(this.listenFd);
       if (c < 0) return;
-      this.serve(c);
+      // Served when its request arrives, not waited for here: a client slow between connect and
+      // send (a loaded host) neither stalls the sandbox nor finds the connection closed (EPIPE).
+      // Host callbacks all run at any host-fd event, so each looks whether its fd is readable; the
+      // first look is at once (the request may have come before the fd was signal-driven).
+      const attempt = () => {
+        if (!this.n.pollIn(c)) return;
+        this.kernel.watchHostCallback(c, undefined);
+        this.serve(c);
+      };
+      this.kernel.watchHostCallback(c, attempt);
+      attempt();
     }
   }
 
@@ -73,7 +83,7 @@ export class ControlServer {
   private serve(c: number): void {
     let msg: { data: Buffer; fds: number[] };
     try {
-      msg = this.n.recvMsg(c, 2000);
+      msg = this.n.recvMsg(c, 0);
     } catch (e) {
       fs.closeSync(c);
       void e;

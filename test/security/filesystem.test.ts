@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { TestContext } from 'node:test';
 import { containerSuite, snapshot, MOAT, moat } from '../helpers/moat';
 import {
-  SECCOMP_TODO, assertRefused, attack, cgroupAgentFiles, doSeccompProfile, fileState, grantCaps, moatDo, removeAttacks,
+  SECCOMP_TODO, assertRefused, attack, cgroupAgentFiles, changedAgentFiles, doSeccompProfile, fileState, grantCaps, moatDo, removeAttacks,
   rootDevice, runAttack,
   battery, batteryBundle,
 } from './helpers';
@@ -94,7 +94,7 @@ battery('7a. cgroup release_agent (CVE-2022-0492): mounting cgroup v1 and writin
   for (const [k, v] of r.steps) {
     if (/release-agent-write$/.test(k)) assert.notEqual(v, 'ok', `${k}: ${r.stdout}`);
   }
-  assert.deepEqual(fileState(agents), before, 'a host cgroup release_agent/notify_on_release changed');
+  assert.deepEqual(changedAgentFiles(before), [], 'a host cgroup release_agent/notify_on_release changed');
 });
 
 battery('7b. under the default seccomp profile the user-namespace route to a cgroup mount is closed too', { todo: SECCOMP_TODO }, () => {
@@ -113,7 +113,7 @@ battery('7b. under the default seccomp profile the user-namespace route to a cgr
   });
   assert.equal(r.status, 0, r.stderr);
   assertRefused(r.steps, ['direct-mount-cgroup', 'unshare-user-mnt-cgroup'], ['EPERM'], r.stdout);
-  assert.deepEqual(fileState(agents), before, 'a host cgroup release_agent/notify_on_release changed');
+  assert.deepEqual(changedAgentFiles(before), [], 'a host cgroup release_agent/notify_on_release changed');
 });
 
 battery('9a. no fd of the runtime reaches the container (CVE-2024-21626): only 0,1,2 (+ preserved)', () => {

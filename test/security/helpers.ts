@@ -197,6 +197,16 @@ export function rootDevice(): { major: number; minor: number } {
   throw new Error('no / in /proc/self/mountinfo');
 }
 
+/**
+ * The agent files (cgroupAgentFiles) whose contents differ from `before`. A cgroup that went away
+ * meanwhile (other software on the host removes its own: ENOENT now) is not a write an escape made;
+ * the hierarchy roots, whose release_agent is what CVE-2022-0492 writes, never go away.
+ */
+export function changedAgentFiles(before: Map<string, string>): string[] {
+  const after = fileState([...before.keys()]);
+  return [...before].filter(([f, v]) => after.get(f) !== v && !(after.get(f) === 'unreadable: ENOENT' && !fs.existsSync(path.dirname(f)))).map(([f]) => f);
+}
+
 /** Files of the host's cgroup v1 hierarchies that a release_agent escape writes (roots and the first level). */
 export function cgroupAgentFiles(): string[] {
   const base = '/sys/fs/cgroup';
