@@ -77,10 +77,13 @@ function destroyAll(rt, root) {
 function runOnce(rt, root, bundle, id, program, all, todo, results, logFile) {
   bundle.configure([`/tests/${program}`, `--gtest_filter=${filterFor(all, todo)}`]);
   return new Promise((resolve) => {
+    // stdin an empty pipe, not /dev/null: runsc (Debian's) chowns its stdio to the container's
+    // user, which would be the host's /dev/null.
     const child = spawn(rt.bin, ['--root', root, ...rt.global, ...rt.run(bundle.dir, id)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
+    child.stdin.end();
     const out = fs.createWriteStream(logFile, { flags: 'a' });
     let current;
     let hung = false;
