@@ -15,6 +15,7 @@ sentrySuite((r) => (root = r));
 let dir: string;
 let fuzz: string;
 let netfuzz: string;
+let ipcfuzz: string;
 
 before(() => {
   // Not under /tmp: `moat do` puts a tmpfs of its own there.
@@ -23,6 +24,8 @@ before(() => {
   execFileSync('gcc', ['-static', '-O1', '-o', fuzz, path.join(REPO, 'test', 'sentry', 'fuzz', 'fuzz.c')]);
   netfuzz = path.join(dir, 'netfuzz');
   execFileSync('gcc', ['-static', '-O1', '-o', netfuzz, path.join(REPO, 'test', 'sentry', 'fuzz', 'netfuzz.c')], { stdio: 'pipe' });
+  ipcfuzz = path.join(dir, 'ipcfuzz');
+  execFileSync('gcc', ['-static', '-O1', '-o', ipcfuzz, path.join(REPO, 'test', 'sentry', 'fuzz', 'ipcfuzz.c')], { stdio: 'pipe' });
 });
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -51,3 +54,20 @@ for (const seed of [303, 404]) {
     assert.deepEqual(hostFacts(), before, 'the host is as it was');
   });
 }
+
+/** The host's own System V IPC objects (its namespace's /proc/sysvipc): a sandbox's must never show there. */
+function hostIpc(): string {
+  return ['shm', 'sem', 'msg'].map((k) => fs.readFileSync(`/proc/sysvipc/${k}`, 'utf8')).join('');
+}
+
+// System V IPC (the sentry's own namespace): hostile ids, sizes, counts and commands from 8 processes.
+test('ipcfuzz: 8 processes × 400 random System V IPC calls (seed 505): the sentry survives, the host\'s IPC is untouched', () => {
+  const before = hostFacts();
+  const ipcBefore = hostIpc();
+  const r = moatDo(root, 'sentry', [ipcfuzz, '8', '505'], 120_000);
+  assert.equal(r.status, 0, explain(r));
+  assert.match(r.stdout, /ipcfuzz done/, explain(r));
+  assert.doesNotMatch(r.stderr, /sentry bug|TypeError|RangeError|ReferenceError|internal error/i, explain(r));
+  assert.equal(hostIpc(), ipcBefore, 'the host\'s System V IPC objects are as they were');
+  assert.deepEqual(hostFacts(), before, 'the host is as it was');
+});
