@@ -127,6 +127,26 @@ export interface HostSnapshot {
   cgroups: Set<string>;
   /** The host's /dev/null: owner and mode (it was found chowned to nobody once: a container must never change it). */
   devNull: string;
+  /** The host's System V IPC objects ("shm 32770", …): a test program run natively must remove its own. */
+  ipc: Set<string>;
+}
+
+function hostIpcObjects(): Set<string> {
+  const out = new Set<string>();
+  for (const kind of ['shm', 'sem', 'msg']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(`/proc/sysvipc/${kind}`, 'utf8');
+    } catch {
+      continue; // a kernel without System V IPC
+    }
+    // The header, then one line per object: key, id, …
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 1) out.add(`${kind} ${f[1]} (key ${f[0]})`);
+    }
+  }
+  return out;
 }
 
 function devNullFacts(): string {
@@ -184,7 +204,7 @@ export function moatCgroupDirs(): Set<string> {
 }
 
 export function snapshot(): HostSnapshot {
-  return { mounts: mountLines(), foreignPids: foreignPids(), cgroups: moatCgroupDirs(), devNull: devNullFacts() };
+  return { mounts: mountLines(), foreignPids: foreignPids(), cgroups: moatCgroupDirs(), devNull: devNullFacts(), ipc: hostIpcObjects() };
 }
 
 /** Fail if anything was left behind since `before`: mounts, processes, or entries under root. */
@@ -214,6 +234,8 @@ export async function assertNoLeaks(before: HostSnapshot, root?: string): Promis
   if (newCgroups.length) found.push(`leaked cgroups:\n${newCgroups.join('\n')}`);
   const devNull = devNullFacts();
   if (devNull !== before.devNull) found.push(`the host's /dev/null changed: ${before.devNull} -> ${devNull}`);
+  const newIpc = [...hostIpcObjects()].filter((o) => !before.ipc.has(o));
+  if (newIpc.length) found.push(`leaked System V IPC objects on the host: ${newIpc.join(', ')}`);
   if (root !== undefined && fs.existsSync(root)) {
     const left = fs.readdirSync(root);
     if (left.length) found.push(`leaked state under ${root}: ${left.join(', ')}`);

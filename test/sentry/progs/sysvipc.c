@@ -87,7 +87,9 @@ static void shm_checks(void)
 	EXPECT("shmget key with IPC_CREAT finds it", shmget(KEY_SHM, 0, IPC_CREAT | 0600) == id);
 	FAILS("shmget key bigger size", shmget(KEY_SHM, 20000, 0600), EINVAL);
 	int priv = OK("shmget private", shmget(IPC_PRIVATE, 4096, 0600));
-	EXPECT("private ids differ", priv != id && shmget(IPC_PRIVATE, 4096, 0600) != priv);
+	int priv2 = shmget(IPC_PRIVATE, 4096, 0600);
+	EXPECT("private ids differ", priv != id && priv2 >= 0 && priv2 != priv);
+	if (priv2 >= 0) shmctl(priv2, IPC_RMID, NULL); /* run natively, it is the host's: leave nothing */
 
 	struct shmid_ds ds;
 	OK("shm IPC_STAT", shmctl(id, IPC_STAT, &ds));
