@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { Matrix, type RuntimeName } from './helpers/compat';
 import { MOAT, REPO } from '../helpers/moat';
 import { CONTAINERD, RUNC } from './helpers/containerd';
-import { BUSYBOX_IMAGE, CriClient, CriContainerd, readCgroupFile, removePodNetwork, writePodNetwork, type Handler } from './helpers/cri';
+import { BUSYBOX_IMAGE, CriClient, CriContainerd, readCgroupFile, removePodNetwork, waitForContainerLog, writePodNetwork, type Handler } from './helpers/cri';
 import { processesMentioning, run, waitFor } from './helpers/daemons';
 
 const matrix = new Matrix('cri', () => `${run(CONTAINERD, ['--version']).stdout.trim()}, CRI runtime.v1 over gRPC (@grpc/grpc-js)`);
@@ -387,13 +387,7 @@ for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', 
         assert.ok(stats.cpu.usage_core_nano_seconds?.value > 0, `cpu ${JSON.stringify(stats.cpu)}`);
         assert.ok(stats.memory.working_set_bytes?.value > 0, `memory ${JSON.stringify(stats.memory)}`);
       }
-      await waitFor('the container log', () => {
-        try {
-          return fs.readFileSync(path.join(config.log_directory, 'app', '0.log'), 'utf8').includes(' stdout F started');
-        } catch {
-          return false;
-        }
-      }, 20_000);
+      await waitForContainerLog(config.log_directory, 'app', (log) => log.includes(' stdout F started'));
       await stopAndRemove(id);
     } finally {
       await removePod(podId);
@@ -527,27 +521,14 @@ test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /de
     const { container_id: tty } = await cri.rt('CreateContainer', { ...ttyConfig, config: { ...ttyConfig.config, tty: true, stdin: true } });
     ids.push(tty);
     await cri.rt('StartContainer', { container_id: tty }, 60_000);
-    await waitFor('the tty container\'s log', () => {
-      try {
-        const log = fs.readFileSync(path.join(config.log_directory, 'tty', '0.log'), 'utf8');
-        return /stdout F \/dev\/(console|pts\/\d+)\r?$/m.test(log) && log.includes('tty-ok');
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await waitForContainerLog(config.log_directory, 'tty', (log) => /stdout F \/dev\/(console|pts\/\d+)\r?$/m.test(log) && log.includes('tty-ok'));
     await stopAndRemove(tty);
     // A container that cannot start: the sentry's error, and its gofer gone with it.
     const { container_id: bad } = await cri.rt('CreateContainer', container('broken', ['/no/such/program']));
     await assert.rejects(cri.rt('StartContainer', { container_id: bad }, 60_000), /no such file|ENOENT/i);
     await cri.rt('RemoveContainer', { container_id: bad });
 
-    await waitFor('the server\'s log', () => {
-      try {
-        return fs.readFileSync(path.join(config.log_directory, 'server', '0.log'), 'utf8').includes(' stdout F started server');
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await waitForContainerLog(config.log_directory, 'server', (log) => log.includes(' stdout F started server'));
     await stopAndRemove(b);
     assert.equal(childrenOf(server, 'moat-gofer').length, 2, 'the removed container\'s gofer is gone');
     await stopAndRemove(a);

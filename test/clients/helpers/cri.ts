@@ -11,6 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { MOAT, REPO } from '../../helpers/moat';
 import { Containerd, containerdConfigHead, CTR_IMAGE, RUNC } from './containerd';
 import { busyboxTarball, ociArchive } from './images';
+import { waitFor } from './daemons';
 
 export const PAUSE_IMAGE = 'docker.io/library/moat-pause:test';
 export const BUSYBOX_IMAGE = CTR_IMAGE;
@@ -265,4 +266,15 @@ export function removePodNetwork(net: PodNetwork): string[] {
     if (r.status !== 0) problems.push(`ip link del ${net.bridge}: ${r.stderr.trim()}`);
   }
   return problems;
+}
+
+/** Wait until the CRI log of a pod's container (kubelet's `<log_directory>/<name>/0.log`) satisfies `ok`. */
+export function waitForContainerLog(logDirectory: string, name: string, ok: (log: string) => boolean, timeoutMs = 20_000): Promise<void> {
+  return waitFor(`the ${name} container's log`, () => {
+    try {
+      return ok(fs.readFileSync(path.join(logDirectory, name, '0.log'), 'utf8'));
+    } catch {
+      return false; // not written yet
+    }
+  }, timeoutMs);
 }
