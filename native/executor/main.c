@@ -2,17 +2,25 @@
  * moat-exec: carry out an executor plan (docs/executor-plan.md). No policy lives here.
  *
  *   moat-exec --plan-fd P --report-fd R [--mode create|run|check] [--die-with-parent PID]
+ *             [--status-file FILE]
  *
  * --die-with-parent (run mode, `moat do`): P gets RUNNER_DEATH_SIG when its parent (moat, pid PID)
  * dies, even by SIGKILL, and then kills the init — with it the container's pid namespace.
+ *
+ * --status-file (run mode, moat's containerd shim): FILE (absolute, in the container's state
+ * directory) is made empty at start and gets the init's exit status ("N\n") when it ends. P
+ * outlives a shim server killed with SIGKILL, so the shim's `delete` can still report the
+ * container's real status (docs/shim.md, Crash safety).
  *
  * P (this process) runs the parent ops, clones the init C, runs the after-clone ops, wakes C,
  * and reports `pid N` once C says `ready` (or `error …` if anything failed).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -39,12 +47,13 @@ struct args {
 	int report_fd;
 	enum mode mode;
 	pid_t die_with_parent;
+	const char *status_file;
 };
 
 static void __attribute__((noreturn)) usage(const char *why)
 {
 	report_stderr(why);
-	report_stderr("usage: moat-exec --plan-fd P --report-fd R [--mode create|run|check] [--die-with-parent PID]");
+	report_stderr("usage: moat-exec --plan-fd P --report-fd R [--mode create|run|check] [--die-with-parent PID] [--status-file FILE]");
 	exit(EXIT_USAGE);
 }
 
@@ -76,6 +85,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 	a->plan_fd = a->report_fd = -1;
 	a->mode = MODE_CREATE;
 	a->die_with_parent = 0;
+	a->status_file = NULL;
 	for (int i = 1; i < argc; i += 2) {
 		const char *val = (i + 1 < argc) ? argv[i + 1] : NULL;
 
@@ -95,11 +105,18 @@ static void parse_args(int argc, char **argv, struct args *a)
 				usage("bad --die-with-parent");
 			a->die_with_parent = (pid_t)v;
 		}
+		else if (strcmp(argv[i], "--status-file") == 0) {
+			if (val[0] != '/' || strlen(val) >= PATH_MAX)
+				usage("bad --status-file: an absolute path is needed");
+			a->status_file = val;
+		}
 		else
 			usage("bad argument");
 	}
 	if (a->plan_fd < 0 || a->report_fd < 0 || a->plan_fd == a->report_fd)
 		usage("need distinct --plan-fd and --report-fd");
+	if (a->status_file && a->mode != MODE_RUN)
+		usage("--status-file needs --mode run");
 }
 
 static void __attribute__((noreturn)) fail(int report_fd, const struct err *e)
@@ -135,6 +152,37 @@ static void __attribute__((noreturn)) fail_silent_child(int report_fd, pid_t pid
 	else
 		err_set(e, 0, "the init died during set-up: exit status %d", WEXITSTATUS(status));
 	fail(report_fd, e);
+}
+
+/* The status file, made empty now: close-on-exec, so the container never holds it. */
+static int open_status_file(const struct args *a)
+{
+	struct err e;
+	int fd;
+
+	if (!a->status_file)
+		return -1;
+	fd = open(a->status_file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err_set(&e, errno, "open the status file %s", a->status_file);
+		fail(a->report_fd, &e);
+	}
+	return fd;
+}
+
+/* One write of "N\n": readers take nothing else as a status. Best effort: delete may have come. */
+static void record_status(int fd, int code)
+{
+	char buf[16];
+	int n;
+
+	if (fd < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "%d\n", code);
+	if (pwrite(fd, buf, (size_t)n, 0) < 0) {
+		/* nothing to tell: the shim reports 137 when there is no status */
+	}
+	close(fd);
 }
 
 static void load_plan(const struct args *a, struct plan *p)
@@ -183,7 +231,7 @@ int main(int argc, char **argv)
 	struct args a;
 	struct plan p = { 0 };
 	struct err e;
-	int sv[2], sfd = -1, rc;
+	int sv[2], sfd = -1, status_fd, rc;
 	pid_t pid;
 
 	parse_args(argc, argv, &a);
@@ -204,6 +252,7 @@ int main(int argc, char **argv)
 	load_plan(&a, &p);
 	if (a.mode == MODE_CHECK)
 		return 0;
+	status_fd = open_status_file(&a);
 	/*
 	 * run: we supervise the init until it exits, so its orphans (a container without a pid
 	 * namespace of its own) come to us, not to the host's init, and supervise() reaps them.
@@ -242,5 +291,7 @@ int main(int argc, char **argv)
 		return 0;
 	if (a.report_fd > 2)
 		close(a.report_fd); /* callers reading R to EOF are not kept waiting for the init */
-	return supervise(pid, sfd);
+	rc = supervise(pid, sfd);
+	record_status(status_fd, rc);
+	return rc;
 }

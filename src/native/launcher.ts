@@ -23,6 +23,8 @@ export interface LaunchOptions {
   stdio?: readonly [number, number, number];
   /** Run mode (`moat do`): the sandbox dies with this moat process, even by SIGKILL. */
   dieWithParent?: boolean;
+  /** Run mode: the executor writes the container's exit status here (src/runtime/exit-record.ts). */
+  statusFile?: string;
 }
 
 /** The executor-side fd number of the console socket, for the plan's console-setup op. */
@@ -48,6 +50,7 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
   if (opts.console !== undefined) stdio.push(opts.console);
   const args = ['--plan-fd', String(planFd), '--report-fd', String(reportFd), '--mode', opts.mode];
   if (opts.dieWithParent) args.push('--die-with-parent', String(process.pid));
+  if (opts.statusFile !== undefined) args.push('--status-file', opts.statusFile);
   mark('executor spawning');
   const child = spawn(executorPath(), args, {
     stdio,

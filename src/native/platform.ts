@@ -11,6 +11,7 @@ import { MS } from '../policy/plan/constants';
 import { debugLog } from '../util/log';
 import { realHostFacts } from '../policy/host-facts';
 import { mark } from '../util/profile';
+import { exitRecordPath } from '../runtime/exit-record';
 
 // Loaded when used: create and exec need the planners (with the seccomp compiler), the cgroup
 // set-up and child_process; kill, delete, pause and ps, which also load this platform, need none
@@ -64,6 +65,7 @@ export class NativePlatform implements Platform {
         plan, mode: req.mode, preserveFds: req.preserveFds,
         ...(req.console ? { console: req.console.handoff } : {}), ...(req.stdio ? { stdio: req.stdio } : {}),
         ...(req.dieWithRunner ? { dieWithParent: true } : {}),
+        ...(req.recordExit && req.mode === 'run' && req.stateDir ? { statusFile: exitRecordPath(req.stateDir) } : {}),
       });
       return { pid: launched.pid, exited: launched.exited };
     } catch (err) {

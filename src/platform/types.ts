@@ -62,6 +62,11 @@ export interface CreateRequest {
   strace?: boolean;
   /** `moat do`: the sandbox dies with this moat process, even killed by SIGKILL (native, sentry). */
   dieWithRunner?: boolean;
+  /**
+   * Run mode (moat's shim): keep the container's exit status in stateDir (src/runtime/exit-record.ts)
+   * from a process that outlives this one, for a `delete` after this process was killed.
+   */
+  recordExit?: boolean;
   /** stdin, stdout, stderr of the container (fds of moat's; the shim's FIFOs); default: moat's own. */
   stdio?: readonly [number, number, number];
   /** vm: this container is a pod's sandbox; its VM will run the pod's other containers (src/vm/pod.ts). */

@@ -50,6 +50,8 @@ export interface CreateOptions {
   dieWithRunner?: boolean;
   /** vm: the container is a pod's sandbox (moat's shim): its VM runs the pod's later containers. */
   podSandbox?: boolean;
+  /** Run mode: the exit status is kept in the state directory (CreateRequest.recordExit). */
+  recordExit?: boolean;
 }
 
 export interface Created {
@@ -118,6 +120,7 @@ export class Runtime {
         ...(this.opts.strace ? { strace: true } : {}),
         ...(o.dieWithRunner ? { dieWithRunner: true } : {}),
         ...(o.podSandbox ? { podSandbox: true } : {}),
+        ...(o.recordExit ? { recordExit: true } : {}),
         // vm: the hooks run before the boot, with a namespace holder as the state's pid (the record
         // says so meanwhile: a moat that dies here leaves it for delete to kill).
         runCreateHooks: async (holderPid, holderStart) => {

@@ -51,6 +51,8 @@ export interface SentryConfig {
   terminal?: boolean;
   /** `moat do`: the pid of the moat process the sentry dies with (PR_SET_PDEATHSIG), even killed by SIGKILL. */
   dieWithParent?: number;
+  /** The container's exit status goes here at the end ("N\n"; src/runtime/exit-record.ts). */
+  statusFile?: string;
   /** moat exec's socket (src/sentry/control.ts). */
   controlSocket?: string;
   /**

@@ -22,6 +22,7 @@ import { MoatError } from '../util/errors';
 import { capabilitySets } from '../policy/capabilities';
 import { capsToWire, type SentryConfig } from './config';
 import { logTarget } from '../util/log';
+import { exitRecordPath } from '../runtime/exit-record';
 import { sentryEventsPath } from './report';
 import { spawnGofer, type GoferTree } from './gofer';
 import { EGRESS_ANNOTATION, parseEgress } from './net/egress';
@@ -164,6 +165,7 @@ export class SentryPlatform implements Platform {
     const sock = controlSocketPath(req.stateDir);
     cfg.controlSocket = sock;
     if (req.dieWithRunner) cfg.dieWithParent = process.pid;
+    if (req.recordExit && req.mode === 'run' && req.stateDir) cfg.statusFile = exitRecordPath(req.stateDir);
     req.recordSentry?.({ stateDir: req.stateDir });
     // linux.resources: the sandbox's cgroups (removed by destroy, which lifecycle calls on failure too).
     const cgroups = createSentryCgroups(req.id, spec, req.systemdCgroup ?? false, (c) => req.recordCgroups?.(c));

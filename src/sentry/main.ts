@@ -141,6 +141,8 @@ export function sentryMain(argv: string[]): void {
   readHostFacts();
   holdNetFiles();
   reporter.holdFiles();
+  // Opened now, before confinement; written at the end (shim delete after a killed server reads it).
+  const statusFd = cfg.statusFile !== undefined ? fs.openSync(cfg.statusFile, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o600) : undefined;
   const hostUid = sandboxUid(cfg.hostUid);
   if (hostUid !== undefined) {
     platform.stubCreds = { uid: hostUid, caps: KEPT_CAPS };
@@ -170,8 +172,9 @@ export function sentryMain(argv: string[]): void {
   control?.close();
   kernel.shutdown();
   reporter.finish();
-  if ((status & 0x7f) !== 0) process.exit(128 + (status & 0x7f));
-  process.exit((status >> 8) & 0xff);
+  const code = (status & 0x7f) !== 0 ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
+  if (statusFd !== undefined) fs.writeSync(statusFd, `${code}\n`);
+  process.exit(code);
 }
 
 /** The config's hostUid, checked: one of the sandbox range's (src/state/sandbox-uid.ts), never root. */

@@ -1,8 +1,9 @@
 // The shim's `delete`: containerd runs it whenever a shim's connection closes — after a crash or a
 // SIGKILL, and also after every normal end (the server exits on Shutdown, containerd sees the
 // connection go and runs `delete` for each task it had; it does so for runc's shim too). It cleans a
-// container up by id with no server to ask, and answers with a DeleteResponse (exit 137: killed, as
-// the runc shim reports it). Usually the server has deleted everything already: then this is a Node
+// container up by id with no server to ask, and answers with a DeleteResponse: the container's own
+// exit status when it ended while the server was down (kept in its state directory by the executor,
+// the sentry or the vm's agent), else 137 (killed by this delete, as the runc shim reports it). Usually the server has deleted everything already: then this is a Node
 // start-up, a look at the state directory and a few bytes; moat's runtime code (and its native
 // addon) is loaded only when a container's state is there to clean up, and no protobuf code at all.
 
@@ -13,6 +14,7 @@ import { alive } from './alive';
 import type { ShimFlags } from './flags';
 import { unmountRootfs } from './mounts';
 import { mark } from '../util/profile';
+import { readExitRecord } from '../runtime/exit-record';
 import { writeStdout } from '../util/stdout';
 
 /**
@@ -23,6 +25,7 @@ export async function deleteAction(f: ShimFlags): Promise<number> {
   const bundle = path.resolve(f.bundle);
   const root = stateRoot(f.namespace);
   let pid = 0;
+  let status = 137;
   // An id that is no plain name goes to the store, which refuses it by name.
   if (path.basename(f.id) !== f.id || fs.existsSync(path.join(root, f.id))) {
     const { Runtime } = await import('../runtime/lifecycle');
@@ -31,6 +34,9 @@ export async function deleteAction(f: ShimFlags): Promise<number> {
       const { handle, rec } = rt.open(f.id);
       pid = rec.pid;
       try {
+        // Ended while its server was down: its own status (written by the executor, the sentry or
+        // the vm's agent, src/runtime/exit-record.ts). Still running: the kill below ends it (137).
+        status = readExitRecord(handle.dir) ?? status;
         rt.delete(handle, rec, true);
       } finally {
         handle.release();
@@ -45,7 +51,7 @@ export async function deleteAction(f: ShimFlags): Promise<number> {
   const socket = readAddressFile(bundle);
   if (socket && !(await alive(socket))) fs.rmSync(socket, { force: true });
   removeEmptyRoot(root);
-  writeStdout(deleteResponse(pid, 137, new Date()));
+  writeStdout(deleteResponse(pid, status, new Date()));
   mark('answered');
   return 0;
 }

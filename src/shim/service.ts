@@ -188,6 +188,8 @@ export class TaskService {
           id,
           bundle,
           mode: 'run',
+          // Kept in the state dir by what outlives this server: delete.ts reports it after a crash.
+          recordExit: true,
           noPivot: false,
           preserveFds: 0,
           ...(io.stdio ? { stdio: io.stdio } : {}),

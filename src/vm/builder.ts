@@ -5,6 +5,7 @@
 //   connectGuest waits for the guest agent, connects the taps, sends the plan, hands on a terminal.
 // VmPlatform.create (platform.ts) runs them in order and undoes what was done when one fails.
 
+import { exitRecordPath, readExitRecord } from '../runtime/exit-record';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -166,7 +167,7 @@ export function planVm(req: CreateRequest, stateDir: string): VmLaunchPlan {
     ...(pod ? { pod: { shared: pod.volume.host, guest: pod.volume.guestSource } } : {}),
     overlay: path.join(dir, 'rootfs.qcow2'),
     imageRoot: imageRoot(cacheDir, root),
-    statusFile: path.join(dir, 'exit-status'),
+    statusFile: exitRecordPath(stateDir),
     guestRoot: req.hostRootOverlay ? { kind: 'host', share: hostRootShare(vols.volumes.length) } : { kind: 'image', rootfs: req.bundle.rootfs },
     debugConsole: process.env.MOAT_VM_DEBUG === '1',
     root,
@@ -582,15 +583,9 @@ function waitPid(child: ChildProcess): Promise<number> {
 
 /** The container's exit status once the VMM has exited: what the agent wrote, else the VMM's fate. */
 export function containerStatus(statusFile: string, id: string, code: number | null, signal: NodeJS.Signals | null): number {
-  let text = '';
-  try {
-    text = fs.readFileSync(statusFile, 'utf8');
-  } catch {
-    // removed by delete meanwhile
-  }
   // Written by the untrusted guest: a number 0..255 on one line, or nothing we believe.
-  const m = /^(\d{1,3})\n$/.exec(text);
-  if (m && Number(m[1]) <= 255) return Number(m[1]);
+  const status = readExitRecord(path.dirname(statusFile));
+  if (status !== undefined) return status;
   if (signal) return 128 + (os.constants.signals[signal] ?? 9);
   logWarning(`container ${id}: its vm stopped without reporting an exit status (vmm exit status ${code ?? '?'})`);
   return 255;

@@ -7,7 +7,8 @@ import { after, before } from 'node:test';
 import { MOAT } from '../helpers/moat';
 import * as path from 'node:path';
 import { Matrix, RUNTIMES, type RuntimeName } from './helpers/compat';
-import { Containerd, CONTAINERD, CTR_IMAGE, RUNC } from './helpers/containerd';
+import { Containerd, CONTAINERD, CTR, CTR_IMAGE, RUNC } from './helpers/containerd';
+import { spawn } from 'node:child_process';
 import { processesMentioning, run, waitFor } from './helpers/daemons';
 import { cgroupDir } from './helpers/cri';
 
@@ -218,6 +219,42 @@ for (const isolation of ['native', 'sentry'] as const) {
     } finally {
       c.ctr(['task', 'delete', '--force', id]);
       c.ctr(['containers', 'rm', id]);
+    }
+  }, ['moat-shim']);
+}
+
+// The exit status is kept by what outlives the server: the executor (native), the sentry, the
+// vm's agent (src/runtime/exit-record.ts); the shim's delete reports it.
+for (const isolation of ['native', 'sentry', 'vm'] as const) {
+  matrix.case(`a container that ends while its shim server is down (${isolation}) is reported with its own exit status`, async (rt) => {
+    const id = `${rt}-${++seq}-downexit-${isolation}`;
+    const events = spawn(CTR, ['--address', c.socket, '--namespace', c.namespace, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    events.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exitLine = () => out.split('\n').find((l) => l.includes('/tasks/exit') && l.includes(`"${id}"`));
+    let server: number | undefined;
+    try {
+      ok(['run', '-d', ...runtimeFlags(rt, moatConfig(isolation, { isolation })), CTR_IMAGE, id, 'sh', '-c', 'sleep 2; exit 7']);
+      await waitFor('the task to run', () => taskStatus(id) === 'RUNNING');
+      [server] = shimServers(id);
+      assert.ok(server, 'the shim server of the task');
+      // The server stops before the container ends and is killed after: nothing of it sees the exit.
+      process.kill(server, 'SIGSTOP');
+      await new Promise((res) => setTimeout(res, 5000));
+      process.kill(server, 'SIGKILL');
+      server = undefined;
+      // containerd sees the connection drop, runs the shim's delete and publishes its answer.
+      await waitFor('containerd to publish the exit', () => exitLine() !== undefined, 30_000);
+      assert.match(exitLine()!, /"exit_status":7[,}]/, 'the exit status of the container, not 137');
+    } finally {
+      if (server) process.kill(server, 'SIGKILL');
+      events.kill('SIGTERM');
+      c.ctr(['task', 'delete', '--force', id]);
+      c.ctr(['containers', 'rm', id]);
+      await waitFor('the shim state of the container to be gone', () => !fs.existsSync(`/run/moat-shim/${c.namespace}/${id}`), 20_000);
+      // The vm platform's cache of guest images is kept per state root (src/vm/builder.ts), for
+      // the namespace's later VMs: this test's namespace has none.
+      if (isolation === 'vm') fs.rmSync(`/run/moat-shim/${c.namespace}/@vm`, { recursive: true, force: true });
     }
   }, ['moat-shim']);
 }
