@@ -68,9 +68,14 @@ static _Noreturn void exec_server(const struct shim_flags *f, const char *socket
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
-  const char *args[16];
+  const char *args[32];
   int n = 0;
   args[n++] = "node";
+  // MOAT_SHIM_NODE_FLAGS: Node flags for the server (--cpu-prof and the like, which NODE_OPTIONS
+  // refuses; the Node start passed its own on). Up to 8, each `--…`, split at spaces.
+  char *flags = getenv("MOAT_SHIM_NODE_FLAGS");
+  for (char *save, *tok = flags ? strtok_r(flags, " ", &save) : NULL; tok && n < 9; tok = strtok_r(NULL, " ", &save))
+    if (strncmp(tok, "--", 2) == 0) args[n++] = tok;
   args[n++] = shim_js();
   args[n++] = "-namespace", args[n++] = f->namespace_;
   args[n++] = "-address", args[n++] = f->address;
