@@ -106,7 +106,7 @@ test('launcher start: one pod started twice (at once, then again) has one server
   }
 });
 
-test('launcher start: a stale socket file (its server SIGKILLed, nobody listening) is replaced by a new server', { skip: root }, async () => {
+test('launcher start: a stale socket file (its server SIGKILLed, nobody listening) is replaced by a new server, with MOAT_SHIM_NODE_FLAGS', { skip: root }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-launcher-'));
   const address = path.join(dir, 'containerd.sock');
   const sock = socketPath(address, NS, 'lonely');
@@ -116,10 +116,16 @@ test('launcher start: a stale socket file (its server SIGKILLed, nobody listenin
     const r = spawnSync('python3', ['-c', `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(sock)})`]);
     assert.equal(r.status, 0, r.stderr.toString());
     assert.ok(fs.statSync(sock).isSocket());
-    const s = await start(bundle(dir, 'lonely', '{"ociVersion":"1.0.2"}'), 'lonely', address);
+    // MOAT_SHIM_NODE_FLAGS reaches the server's Node (flags only: a word without `--` is dropped).
+    const env = { ...process.env, MOAT_SHIM_NODE_FLAGS: '--stack-size=900 serve --max-semi-space-size=8' };
+    const s = await shim(['-namespace', NS, '-address', address, '-publish-binary', '', '-id', 'lonely', 'start'], bundle(dir, 'lonely', '{"ociVersion":"1.0.2"}'), env);
     assert.equal(s.status, 0, s.err);
     assert.equal(s.out, `unix://${sock}`);
     assert.equal(serversOf(address).length, 1);
+    const argv = fs.readFileSync(`/proc/${serversOf(address)[0]}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    assert.deepEqual(argv.slice(1, 3), ['--stack-size=900', '--max-semi-space-size=8']);
+    assert.equal(argv.filter((a) => a === 'serve').length, 1, 'the stray word dropped');
+    assert.equal(argv.at(-1), 'serve');
     const c = await TtrpcClient.connect(sock);
     const conn = decode('containerd.task.v2.ConnectResponse', await c.call('containerd.task.v2.Task', 'Connect', encode('containerd.task.v2.ConnectRequest', { id: 'lonely' })));
     c.close();
@@ -371,4 +377,19 @@ test('launcher delete: a rootfs still mounted, or a state record, goes to the No
     spawnSync('umount', ['-l', rootfs], { stdio: 'ignore' });
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('launcher: nothing of these tests is left (servers, state roots)', { skip: root }, async () => {
+  const ours = () =>
+    fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith(NS));
+      } catch {
+        return false;
+      }
+    });
+  await until(() => ours().length === 0, 5000);
+  assert.deepEqual(ours(), [], 'no process of this file');
+  const roots = fs.existsSync('/run/moat-shim') ? fs.readdirSync('/run/moat-shim').filter((d) => d.startsWith(NS)) : [];
+  assert.deepEqual(roots, [], 'no state root of this file');
 });
