@@ -44,7 +44,7 @@ async function cached(entry, name, loaderEntry, loaderOut, define = {}, plugins 
   // ASCII, so that the loader reads it as latin1 (a one-byte string, no UTF-8 decoding): esbuild
   // escapes strings and templates (charset above) but not comments and regular expressions, where
   // \uXXXX means the same character.
-  const code = Buffer.from(out.text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  const code = Buffer.from(shareNodeNamespaces(out.text).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
   const id = `// ${name} sha256:${createHash('sha256').update(code).digest('hex')}\n`;
   // Written as the function Node would wrap a CommonJS module in, so that the loader compiles the
   // file's text as it is (a wrapper added at each start is one more copy of 650 KB to flatten).
@@ -56,6 +56,23 @@ async function cached(entry, name, loaderEntry, loaderOut, define = {}, plugins 
   writeFileSync(tmp, Buffer.concat(wrapped.map((x) => Buffer.from(x))));
   renameSync(tmp, join(root, 'build', `${name}.js`));
   await bundle(loaderEntry, loaderOut);
+}
+
+/**
+ * esbuild turns each file's `import * as fs from 'node:fs'` into `__toESM(require("node:fs"))`: a
+ * new object with a getter for every property of the module (~100 for fs), once per importing
+ * file — some hundred copies of node:fs, node:path, node:net … as a process initialises its modules,
+ * measured at 20–40 ms of CPU for the shim's server here (docs/shim.md). One namespace per built-in
+ * module instead, made at its first import and shared after (as ESM has one namespace object per
+ * module; the getters read the module's properties as before). The helper is a function
+ * declaration at the end: hoisted, whatever the preamble's order.
+ */
+function shareNodeNamespaces(text) {
+  const re = /__toESM\(require\("(node:[a-z_/]+)"\)\)/g;
+  const shared = text.replace(re, (_m, id) => `__moatNodeNamespace("${id}")`);
+  if (shared === text) return text;
+  const helper = 'function __moatNodeNamespace(id) {\n  const ns = __moatNodeNamespace.ns ??= new Map();\n  let m = ns.get(id);\n  if (m === undefined) ns.set(id, (m = __toESM(require(id))));\n  return m;\n}\n';
+  return `${shared}\n${helper}`;
 }
 
 const version = { MOAT_VERSION: JSON.stringify(pkg.version) };

@@ -45,11 +45,14 @@ fi
 node scripts/build.mjs
 
 # moat's containerd shim v2 (docs/shim.md): containerd looks up `containerd-shim-moat-v2` on its
-# PATH for runtime_type io.containerd.moat.v2. A symlink into /usr/local/bin, made once (root only).
+# PATH for runtime_type io.containerd.moat.v2. A symlink into /usr/local/bin, made once (root only),
+# to bin/containerd-shim-moat-v2, itself a link to the C launcher the build above made
+# (build/native/containerd-shim-moat-v2; it finds build/shim.js beside it for the Node server).
 # MOAT_SHIM_LINK=0 leaves it alone (scripts that build a second checkout, e.g. gvisor-tests.sh, must
 # not repoint the host's shim at it).
 shim_link=/usr/local/bin/containerd-shim-moat-v2
 shim_target="$PWD/bin/containerd-shim-moat-v2"
+[ -x "$shim_target" ] || say "warning: $shim_target does not lead to a built launcher (build/native/containerd-shim-moat-v2)"
 if [ "${MOAT_SHIM_LINK:-1}" != 0 ] && [ "$(id -u)" = 0 ] && [ -d /usr/local/bin ]; then
   if [ "$(readlink "$shim_link" 2>/dev/null)" != "$shim_target" ]; then
     if [ -e "$shim_link" ] && [ ! -L "$shim_link" ]; then

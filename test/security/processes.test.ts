@@ -62,7 +62,7 @@ battery('6. a host process can be neither signalled nor traced, nor even seen', 
 /** The binaries a CVE-2019-5736 attacker wants to overwrite. */
 function runtimeBinaries(): string[] {
   const nativeDir = process.env.MOAT_NATIVE_DIR ?? path.join(REPO, 'build', 'native');
-  return [path.join(nativeDir, 'moat-exec'), path.join(REPO, 'bin', 'moat'), path.join(REPO, 'build', 'moat.js'), path.join(REPO, 'build', 'moat-cli.js'), path.join(REPO, 'build', 'moat-cli.cache'), ...['shim.js', 'moat-shim.js', 'moat-shim.cache', 'moat-shim-serve.cache'].map((f) => path.join(REPO, 'build', f)), process.execPath];
+  return [path.join(nativeDir, 'moat-exec'), path.join(nativeDir, 'containerd-shim-moat-v2'), path.join(REPO, 'bin', 'moat'), path.join(REPO, 'build', 'moat.js'), path.join(REPO, 'build', 'moat-cli.js'), path.join(REPO, 'build', 'moat-cli.cache'), ...['shim.js', 'moat-shim.js', 'moat-shim.cache', 'moat-shim-serve.cache'].map((f) => path.join(REPO, 'build', f)), process.execPath];
 }
 
 battery('8a. /proc/self/exe and /proc/1/exe cannot be opened for writing', () => {

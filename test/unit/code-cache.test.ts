@@ -74,3 +74,15 @@ for (const b of [CLI, SHIM]) {
     }
   });
 }
+
+test('the bundles share one namespace object per Node built-in (scripts/build.mjs shareNodeNamespaces)', () => {
+  for (const b of [CLI, SHIM]) {
+    const file = path.join(REPO, 'build', b.bundle);
+    assert.ok(fs.existsSync(file), `${file}: run node scripts/build.mjs`);
+    const text = fs.readFileSync(file, 'latin1');
+    // esbuild's per-file copy of a built-in's properties is gone (a change of its output's form
+    // would leave the rewrite silently undone), and every site goes through the shared one.
+    assert.doesNotMatch(text, /__toESM\(require\("node:/, `${b.bundle}: a per-file copy of a built-in is left`);
+    assert.ok((text.match(/__moatNodeNamespace\("node:[a-z_/]+"\)/g) ?? []).length > 10, `${b.bundle}: the shared namespaces`);
+  }
+});
