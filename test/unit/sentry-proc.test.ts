@@ -6,7 +6,6 @@
 
 import { vsyscallEnabled } from '../../src/sentry/kernel/vsyscall';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { test } from 'node:test';
 import { SIGCHLD, SIGPIPE, SIGUSR1 } from '../../src/sentry/abi/signals';
@@ -15,79 +14,14 @@ import { Kernel } from '../../src/sentry/kernel/kernel';
 import { SIG_IGN } from '../../src/sentry/kernel/signal-types';
 import { SignalHandlers, Task, ThreadGroup, type Credentials } from '../../src/sentry/kernel/task';
 import { copyCreds, initialCreds } from '../../src/sentry/kernel/creds';
-import type { MemoryOps } from '../../src/sentry/mm/memory-file';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MemoryManager, PROT_EXEC, PROT_READ, PROT_WRITE, type MapSource } from '../../src/sentry/mm/mm';
-import type { PlatformEvent, PtracePlatform, SentryPlatform } from '../../src/sentry/platform';
-import { Registers } from '../../src/sentry/platform/registers';
+import { BufferMemory, FakePlatform } from '../helpers/fake-platform';
+import { linuxSyscalls } from '../../src/sentry/syscalls/linux/table';
 import { SENTRY_RELEASE } from '../../src/sentry/syscalls/linux/sys_misc';
 import { FdTable, FileDescription, FsContext, type Vfs } from '../../src/sentry/vfs';
 import { isFdLink, procRoot, type ProcNode } from '../../src/sentry/vfs/proc';
 
 // ---- the host side, faked ----
-
-/** A platform whose stub accepts every mapping (mmap returns the fixed address asked for). */
-class FakePlatform implements SentryPlatform {
-  readonly regs = new Registers();
-  readonly lastFault = { code: 0, addr: 0, addrHi: 0, addrLo: 0 };
-  readonly vdso = null;
-  fdInStub(): number {
-    return 3;
-  }
-  asyncFd(): void {}
-  newAddressSpace(): number {
-    return 1000;
-  }
-  newThread(): number {
-    return 1001;
-  }
-  inject(_tid: number, nr: number, a0 = 0): number {
-    return nr === 9 ? a0 : 0; // mmap: the address; munmap, mprotect: 0
-  }
-  loadRegs(): boolean {
-    return true;
-  }
-  storeRegs(): boolean {
-    return true;
-  }
-  getFpRegs(): boolean {
-    return true;
-  }
-  setFpRegs(): boolean {
-    return true;
-  }
-  resumeAndWait(): PlatformEvent {
-    throw new Error('the fixture runs nothing');
-  }
-  destroyAddressSpace(): void {}
-  takeHostSignals(): number {
-    return 0;
-  }
-  watchFds(): void {}
-  pollWatched(): Int32Array {
-    return new Int32Array(0);
-  }
-  kick(): void {}
-}
-
-/** Memory files backed by plain buffers (16 MiB each: the fixture's address spaces are small). */
-class BufferMemory implements MemoryOps {
-  private readonly bufs = new Map<number, Uint8Array>();
-  memfdCreate(): number {
-    return fs.openSync('/dev/null', 'r'); // a real fd, so MemoryManager.destroy's close is real
-  }
-  mapShared(fd: number): ArrayBuffer {
-    const ab = new ArrayBuffer(16 * 1024 * 1024);
-    this.bufs.set(fd, new Uint8Array(ab));
-    return ab;
-  }
-  punchHole(fd: number, offset: number, length: number): void {
-    this.bufs.get(fd)?.fill(0, offset, offset + length);
-  }
-  copyData(src: number, dst: number, srcOff: number, dstOff: number, length: number): void {
-    const s = this.bufs.get(src);
-    this.bufs.get(dst)?.set(s!.subarray(srcOff, srcOff + length), dstOff);
-  }
-}
 
 /** An open file that names itself (as the VFS's path-backed and pipe files do). */
 class PathFile extends FileDescription {
@@ -104,14 +38,14 @@ class NamelessFile extends FileDescription {}
 // ---- the fixture ----
 
 const MOUNTS = 'none / overlay rw,relatime,lowerdir=/l 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\ntmpfs /dev tmpfs rw,nosuid,size=65536k,mode=755 0 0\n';
-const platform = new FakePlatform();
 const memory = new BufferMemory();
+const platform = new FakePlatform(memory);
 const root: Credentials = initialCreds(0, 0, [0, 10]);
 const user: Credentials = initialCreds(1000, 100, []);
 const kernel = new Kernel({
-  // Kernel names the ptrace platform's class; /proc never touches the platform, and the parts
-  // of the kernel the fixture runs (exitTask) call only SentryPlatform's methods and kick.
-  platform: platform as unknown as PtracePlatform,
+  // The test double of the platform (test/helpers/fake-platform.ts): the fixture runs nothing.
+  platform,
+  syscalls: linuxSyscalls,
   // /proc reads one thing of the VFS: its mount table.
   vfs: { mountsText: () => MOUNTS } as unknown as Vfs,
   hostname: 'box',
@@ -135,14 +69,15 @@ function spawn(parent: ThreadGroup | undefined, comm: string, argv: string[], en
   const tg = new ThreadGroup(pid, parent, new SignalHandlers(), parent ? SIGCHLD : 0, new Map());
   tg.pidns = kernel.pidns;
   parent?.children.add(tg);
-  const mm = new MemoryManager(platform, memory);
+  const mm = new MemoryManager(memory);
+  mm.as = platform.newAddressSpace();
   mm.users = 1;
-  assert.equal(mm.mmap(1, TEXT, 0x2000, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED, fileSource(EXE), 0), TEXT);
-  assert.equal(mm.mmap(1, DATA, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fileSource(EXE), 0x2000), DATA);
+  assert.equal(mm.mmap(TEXT, 0x2000, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED, fileSource(EXE), 0), TEXT);
+  assert.equal(mm.mmap(DATA, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fileSource(EXE), 0x2000), DATA);
   mm.brkStart = mm.brkCur = 0x600000;
-  mm.brk(1, 0x601000);
-  mm.brk(1, 0x603000); // grown twice: two VMAs the maps file shows as one [heap]
-  assert.equal(mm.mmap(1, STACK_TOP - STACK_LEN, STACK_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, undefined, 0, '[stack]'), STACK_TOP - STACK_LEN);
+  mm.brk(0x601000);
+  mm.brk(0x603000); // grown twice: two VMAs the maps file shows as one [heap]
+  assert.equal(mm.mmap(STACK_TOP - STACK_LEN, STACK_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, undefined, 0, '[stack]'), STACK_TOP - STACK_LEN);
   // Strings as the loader lays them out: envp at the top, argv right below.
   const blob = (l: string[]) => Buffer.from(l.map((s) => s + '\0').join(''), 'latin1');
   const env = blob(envp);
@@ -411,12 +346,12 @@ test('maps: Linux lines, the heap merged, names at column 73', () => {
     assert.equal(l.length - l.trimStart().length, 0);
   }
   // 64-bit addresses keep the name column; an anonymous mapping ends with the inode and a space.
-  assert.equal(init.mm.mmap(1, 0x7f0000000000, 0x1000, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS), 0x7f0000000000);
+  assert.equal(init.mm.mmap(0x7f0000000000, 0x1000, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS), 0x7f0000000000);
   try {
     const anon = read('1/maps').split('\n').find((l) => l.startsWith('7f0000000000-'));
     assert.equal(anon, '7f0000000000-7f0000001000 r--p 00000000 00:00 0 ');
   } finally {
-    init.mm.munmap(1, 0x7f0000000000, 0x1000);
+    init.mm.munmap(0x7f0000000000, 0x1000);
   }
 });
 
