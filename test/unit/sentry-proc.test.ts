@@ -20,6 +20,7 @@ import { linuxSyscalls } from '../../src/sentry/syscalls/linux/table';
 import { SENTRY_RELEASE } from '../../src/sentry/syscalls/linux/sys_misc';
 import { FdTable, FileDescription, FsContext, type Vfs } from '../../src/sentry/vfs';
 import { isFdLink, procRoot, type ProcNode } from '../../src/sentry/vfs/proc';
+import { ProcFs } from '../../src/sentry/vfs/procfs';
 
 // ---- the host side, faked ----
 
@@ -530,3 +531,17 @@ function fsContextAt(cwd: string, umask: number): FsContext {
   Object.defineProperty(fsc, 'umask', { value: umask, writable: true });
   return fsc;
 }
+
+test('ProcFs: "self" is the task each call names (lookup hint, readlink, readdir), not a VFS-wide caller', () => {
+  const pfs = new ProcFs((self) => procRoot(kernel, self));
+  const root = pfs.root.inode;
+  assert.equal(root.attr().mode & 0o777, 0o555, 'stat of /proc before any caller: a directory');
+  const hint = (caller: Task) => ({ path: 'self', at: 4, open: false, caller });
+  const self = root.lookup('self', hint(init));
+  assert.ok(typeof self !== 'number');
+  assert.equal(self.readlink(init), String(init.pid));
+  assert.equal(self.readlink(shell), String(shell.pid), 'the same inode, another caller');
+  assert.throws(() => self.readlink(), /no calling task/, 'no caller, no answer (never a stale one)');
+  const names = (root.readdir(shell) as Array<{ name: string }>).map((e) => e.name);
+  assert.ok(names.includes(String(init.pid)) && names.includes('self'));
+});

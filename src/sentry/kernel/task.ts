@@ -165,6 +165,10 @@ export class Task implements Waiter {
   comm: string;
   /** The platform's context this task runs in (undefined before its first exec gives it one). */
   ctx: Context | undefined;
+  /** A path walk's caller (vfs/resolve.ts PathCtx): the task itself, what /proc/self names. */
+  get caller(): Task {
+    return this;
+  }
   /** Its host thread id (what a platform stop names; 0 without a context). */
   get hostTid(): number {
     return this.ctx === undefined ? 0 : this.ctx.tid;

@@ -8,8 +8,9 @@ import { S_IFDIR, S_IFLNK, S_IFREG, dtype } from './constants';
 import { Dentry } from './dentry';
 import type { FileDescription } from './file';
 import { RegularFile } from './regular-file';
-import { FileSystem, Inode, now, type Attr, type DirEntry, type FileData, type ProcOpener } from './inode';
-import { isFdLink, type ProcNode } from './proc';
+import { FileSystem, Inode, now, type Attr, type DirEntry, type FileData, type LookupHint, type ProcOpener } from './inode';
+import type { Task } from '../kernel/task';
+import { isFdLink, type ProcNode, type SelfFn } from './proc';
 import type { Location } from './mount';
 
 export const PROC_SUPER_MAGIC = 0x9fa0;
@@ -23,11 +24,38 @@ export class ProcFs extends FileSystem {
   /** Inode numbers by path, so that a name keeps its number across lookups. */
   private readonly inos = new Map<string, number>();
 
-  /** makeRoot: called at the first lookup (the kernel does not exist yet when /proc is mounted). */
-  constructor(makeRoot: () => ProcNode) {
+  /**
+   * makeRoot: called at the first lookup (the kernel does not exist yet when /proc is mounted),
+   * with self(): the task of the VFS call under way, which each call gives as its argument
+   * (lookup's hint, readlink, readdir, magicLink; open's opener) and which self() answers for
+   * that call only.
+   */
+  constructor(makeRoot: (self: SelfFn) => ProcNode) {
     super();
     let root: ProcNode | undefined;
-    this.root = new Dentry('/', null, new ProcInode(this, () => (root ??= makeRoot()), ''));
+    const self: SelfFn = () => {
+      const c = this.caller;
+      if (!c) throw new Error('sentry /proc: a lookup with no calling task');
+      return c;
+    };
+    // Before the first call with a task (a stat of /proc itself has none): an empty directory.
+    const made = () => root ?? (this.caller === undefined ? EMPTY_ROOT : (root = makeRoot(self)));
+    this.root = new Dentry('/', null, new ProcInode(this, made, ''));
+  }
+
+  /** The task of the call under way (set by as()), for self(). */
+  private caller: Task | undefined;
+
+  /** Run f for caller (who, in /proc, is "self"); a call without one keeps the enclosing call's. */
+  as<T>(caller: Task | undefined, f: () => T): T {
+    if (caller === undefined) return f();
+    const outer = this.caller;
+    this.caller = caller;
+    try {
+      return f();
+    } finally {
+      this.caller = outer;
+    }
   }
 
   inoOf(key: string): number {
@@ -36,6 +64,8 @@ export class ProcFs extends FileSystem {
     return n;
   }
 }
+
+const EMPTY_ROOT: ProcNode = { kind: 'dir', mode: 0o555, list: () => [], lookup: () => undefined };
 
 function typeBits(n: ProcNode): number {
   return n.kind === 'dir' ? S_IFDIR : n.kind === 'file' ? S_IFREG : S_IFLNK;
@@ -65,14 +95,20 @@ class ProcInode extends Inode {
     return (bits & want) === want ? 0 : -EACCES;
   }
 
-  override lookup(name: string): Inode | number {
-    const n = this.node();
-    if (n.kind !== 'dir') return super.lookup(name);
-    const c = n.lookup(name);
-    return c ? new ProcInode(this.fs, () => c, `${this.key}/${name}`) : -ENOENT;
+  override lookup(name: string, hint?: LookupHint): Inode | number {
+    return this.fs.as(hint?.caller, () => {
+      const n = this.node();
+      if (n.kind !== 'dir') return super.lookup(name);
+      const c = n.lookup(name);
+      return c ? new ProcInode(this.fs, () => c, `${this.key}/${name}`) : -ENOENT;
+    });
   }
 
-  override readdir(): DirEntry[] | number {
+  override readdir(caller?: Task): DirEntry[] | number {
+    return this.fs.as(caller, () => this.entries());
+  }
+
+  private entries(): DirEntry[] | number {
     const n = this.node();
     if (n.kind !== 'dir') return super.readdir();
     if (n.gone?.()) return -ENOENT;
@@ -84,15 +120,19 @@ class ProcInode extends Inode {
     return out;
   }
 
-  override readlink(): string | number {
-    const n = this.node();
-    return n.kind === 'symlink' ? n.target() : super.readlink();
+  override readlink(caller?: Task): string | number {
+    return this.fs.as(caller, () => {
+      const n = this.node();
+      return n.kind === 'symlink' ? n.target() : super.readlink();
+    });
   }
 
-  override magicLink(): FileDescription | number | undefined {
-    const n = this.node();
-    if (!isFdLink(n)) return undefined;
-    return n.fdFile() ?? -ENOENT;
+  override magicLink(caller?: Task): FileDescription | number | undefined {
+    return this.fs.as(caller, () => {
+      const n = this.node();
+      if (!isFdLink(n)) return undefined;
+      return n.fdFile() ?? -ENOENT;
+    });
   }
 
   override openFile(r: Location, flags: number, opener: ProcOpener): FileDescription | number | undefined {
