@@ -95,6 +95,11 @@ export class FakeAddressSpace implements AddressSpace {
     this.contexts.push(c);
     return c;
   }
+  /** What cpuNs() answers. */
+  cpu = 0;
+  cpuNs(): number {
+    return this.cpu;
+  }
   release(): void {
     this.released = true;
   }

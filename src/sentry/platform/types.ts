@@ -111,6 +111,8 @@ export interface AddressSpace {
   protect(addr: number, len: number, prot: number): number;
   /** A new thread in this address space (stopped): its context, or -errno. */
   newContext(): Context | number;
+  /** On-CPU ns of the host process so far (what the application's threads ran), or 0 if gone. */
+  cpuNs(): number;
   /** Kill every thread and free the host side. */
   release(): void;
 }

@@ -108,6 +108,10 @@ export class PtraceAddressSpace implements AddressSpace {
     return this.p.adopt(new PtraceContext(this.p, this.p.lastNewTid(), this, false));
   }
 
+  cpuNs(): number {
+    return this.released ? 0 : this.p.native.processCpuNs(this.pid);
+  }
+
   release(): void {
     if (this.released) return;
     this.released = true;

@@ -35,9 +35,10 @@ export class PtracePlatform implements Platform {
   private pendingMode = SET_NONE;
   private pendingRax = 0;
 
-  constructor() {
-    this.native = ptraceSys();
-    this.stub = stubPath();
+  /** native, stub: the addon and the stub binary (a test gives a fake of the addon). */
+  constructor(native: PtraceSys = ptraceSys(), stub = stubPath()) {
+    this.native = native;
+    this.stub = stub;
     this.native.sentryBuffers(this.regs.buffer, this.event);
   }
 
@@ -76,6 +77,7 @@ export class PtracePlatform implements Platform {
     this.regs.copyFrom(regs);
     this.pendingTid = tid;
     this.pendingMode = SET_ALL;
+    this.pendingRax = 0;
   }
 
   /** Do the queued resume now (before anything else uses the thread or the register buffer). */
