@@ -13,18 +13,18 @@ import { sendSignalToGroup } from './signals';
 import { ptraceTraceeExit, ptraceTracerExit } from './ptrace';
 import type { Task, ThreadGroup } from './task';
 
-/** Drop a task's hold on its address space: the stub dies with its last user. */
+/** Drop a task's hold on its address space: its host side goes with its last user. */
 export function releaseAddressSpace(t: Task, mm: MemoryManager, hostThreadStopped: boolean): void {
   const k = t.kernel;
   mm.users--;
-  if (mm.hostPid === 0) {
-    // Never had a stub (a process between its creation and its first exec).
+  if (mm.as === undefined) {
+    // Never had a host side (a process between its creation and its first exec).
     if (mm.users <= 0) mm.destroy();
     return;
   }
   k.byHost.delete(t.hostTid);
   if (mm.users <= 0) {
-    mm.as?.release();
+    mm.as.release();
     mm.destroy();
     return;
   }

@@ -109,10 +109,6 @@ export class MemoryManager {
   brkCur = 0;
   /** The platform's address space mirroring this one (undefined before exec made it). */
   as: AddressSpace | undefined;
-  /** Host pid of the process mirroring this address space (0 before it exists). */
-  get hostPid(): number {
-    return this.as === undefined ? 0 : this.as.pid;
-  }
   /** Number of tasks using this address space. */
   users = 0;
   /** CPU time of the stub already charged to tasks that left it (kernel/cputime.ts). */
