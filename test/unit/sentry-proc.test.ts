@@ -6,6 +6,7 @@
 
 import { vsyscallEnabled } from '../../src/sentry/kernel/vsyscall';
 import assert from 'node:assert/strict';
+import { ENOENT } from '../../src/sentry/abi/errno';
 import * as os from 'node:os';
 import { test } from 'node:test';
 import { SIGCHLD, SIGPIPE, SIGUSR1 } from '../../src/sentry/abi/signals';
@@ -131,21 +132,24 @@ exitTask(reaped, 0);
 reaped.tg.reaped = true;
 kernel.pidns.groups.delete(reaped.pid);
 
-const proc = procRoot(kernel, () => init);
+const proc = procRoot(kernel);
 
 // ---- helpers ----
 
-/** Look path up from /proc (root); the symlinks followed on the way are /proc's own, relative to it. */
-function walk(path: string, root: ProcNode = proc): ProcNode | undefined {
+/**
+ * Look path up from /proc (root) as self (init unless said); the symlinks followed on the way are
+ * /proc's own, relative to it.
+ */
+function walk(path: string, root: ProcNode = proc, self: Task = init): ProcNode | undefined {
   let n: ProcNode | undefined = root;
   for (const part of path.split('/').filter((p) => p !== '')) {
     if (!n) return undefined;
     if (n.kind === 'symlink') {
-      const to = n.target();
-      n = typeof to === 'string' ? walk(to, root) : undefined;
+      const to = n.target(self);
+      n = typeof to === 'string' ? walk(to, root, self) : undefined;
     }
     if (!n || n.kind !== 'dir') return undefined;
-    n = n.lookup(part);
+    n = n.lookup(part, self);
   }
   return n;
 }
@@ -166,13 +170,13 @@ function read(path: string, from: ProcNode = proc): string {
 function list(path: string): string[] {
   const n = path === '' ? proc : walk(path);
   assert.ok(n && n.kind === 'dir', `${path} is a directory`);
-  return n.list();
+  return n.list(init);
 }
 
 function link(path: string): string {
   const n = walk(path);
   assert.ok(n && n.kind === 'symlink', `${path} is a symlink`);
-  const to = n.target();
+  const to = n.target(init);
   assert.ok(typeof to === 'string', `${path}: errno ${String(to)}`);
   return to;
 }
@@ -198,8 +202,8 @@ function statusMap(text: string): Map<string, string> {
 
 // ---- tests ----
 
-test('procRoot takes a Kernel and the task doing the lookup', () => {
-  const f: (k: Kernel, self: () => Task) => ProcNode = procRoot;
+test('procRoot takes a Kernel; each call names its caller', () => {
+  const f: (k: Kernel) => ProcNode = procRoot;
   assert.equal(typeof f, 'function');
   assert.equal(proc.kind, 'dir');
   assert.ok(proc.kind === 'dir' && proc.mode === 0o555);
@@ -224,12 +228,12 @@ test('root lists the system files, self, and live and zombie processes; reaped o
 test('self and thread-self name the task doing the lookup', () => {
   assert.equal(link('self'), '1');
   assert.equal(link('thread-self'), `1/task/1`);
-  const asWorker = procRoot(kernel, () => worker);
-  const self = asWorker.kind === 'dir' ? asWorker.lookup('self') : undefined;
-  const ts = asWorker.kind === 'dir' ? asWorker.lookup('thread-self') : undefined;
+  const self = walk('self');
+  const ts = walk('thread-self');
   assert.ok(self?.kind === 'symlink' && ts?.kind === 'symlink');
-  assert.equal(self.target(), '1');
-  assert.equal(ts.target(), `1/task/${worker.tid}`);
+  assert.equal(self.target(worker), '1');
+  assert.equal(ts.target(worker), `1/task/${worker.tid}`);
+  assert.equal(self.target(), -ENOENT, 'no caller (the sentry\'s own call): no self');
   assert.equal(link('mounts'), 'self/mounts');
   assert.equal(read('self/comm'), 'init\n');
   assert.equal(read('thread-self/comm'), 'init\n');
@@ -420,7 +424,7 @@ test('fd/ and fdinfo/: a link per fd, its offset and flags', () => {
   assert.equal(link('1/fd/5'), 'anon_inode:[unknown]');
   assert.equal(walk('1/fd/2'), undefined);
   const l = walk('1/fd/1');
-  assert.ok(l && isFdLink(l) && l.fdFile() === init.files.get(1)); // opened as a magic link
+  assert.ok(l && isFdLink(l) && l.fdFile(init) === init.files.get(1)); // opened as a magic link
   assert.ok(!isFdLink(walk('self')!));
   assert.equal(walk('1/fd/x'), undefined);
   assert.deepEqual(list('1/fdinfo'), ['0', '1', '5']);
@@ -446,8 +450,7 @@ test('limits, mounts, mountinfo, and the fixed per-process files', () => {
   ]);
   // A VFS that knows its mount ids gives mountinfo itself; /proc needs only a kernel's tables.
   const own = procRoot(
-    { pidns: kernel.pidns, allTasks: () => kernel.allTasks(), allGroups: () => kernel.allGroups(), bootTime: kernel.bootTime, hostname: 'h', domainname: 'd', machine: kernel.machine, vfs: { mountsText: () => MOUNTS, mountinfoText: () => '7 1 0:7 / / rw - tmpfs none rw' } },
-    () => init,
+    { pidns: kernel.pidns, allTasks: () => kernel.allTasks(), allGroups: () => kernel.allGroups(), bootTime: kernel.bootTime, hostname: 'h', domainname: 'd', machine: kernel.machine, vfs: { mountsText: () => MOUNTS, mountinfoText: () => '7 1 0:7 / / rw - tmpfs none rw' } }
   );
   assert.equal(read('1/mountinfo', own), '7 1 0:7 / / rw - tmpfs none rw\n');
   assert.equal(read('sys/kernel/hostname', own), 'h\n');
@@ -533,7 +536,7 @@ function fsContextAt(cwd: string, umask: number): FsContext {
 }
 
 test('ProcFs: "self" is the task each call names (lookup hint, readlink, readdir), not a VFS-wide caller', () => {
-  const pfs = new ProcFs((self) => procRoot(kernel, self));
+  const pfs = new ProcFs((caller) => procRoot(caller.kernel));
   const root = pfs.root.inode;
   assert.equal(root.attr().mode & 0o777, 0o555, 'stat of /proc before any caller: a directory');
   const hint = (caller: Task) => ({ path: 'self', at: 4, open: false, caller });
@@ -541,7 +544,7 @@ test('ProcFs: "self" is the task each call names (lookup hint, readlink, readdir
   assert.ok(typeof self !== 'number');
   assert.equal(self.readlink(init), String(init.pid));
   assert.equal(self.readlink(shell), String(shell.pid), 'the same inode, another caller');
-  assert.throws(() => self.readlink(), /no calling task/, 'no caller, no answer (never a stale one)');
+  assert.equal(self.readlink(), -ENOENT, 'no caller, no self (never a stale one)');
   const names = (root.readdir(shell) as Array<{ name: string }>).map((e) => e.name);
   assert.ok(names.includes(String(init.pid)) && names.includes('self'));
 });

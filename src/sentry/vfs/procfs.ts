@@ -10,7 +10,7 @@ import type { FileDescription } from './file';
 import { RegularFile } from './regular-file';
 import { FileSystem, Inode, now, type Attr, type DirEntry, type FileData, type LookupHint, type ProcOpener } from './inode';
 import type { Task } from '../kernel/task';
-import { isFdLink, type ProcNode, type SelfFn } from './proc';
+import { isFdLink, type ProcNode } from './proc';
 import type { Location } from './mount';
 
 export const PROC_SUPER_MAGIC = 0x9fa0;
@@ -25,37 +25,19 @@ export class ProcFs extends FileSystem {
   private readonly inos = new Map<string, number>();
 
   /**
-   * makeRoot: called at the first lookup (the kernel does not exist yet when /proc is mounted),
-   * with self(): the task of the VFS call under way, which each call gives as its argument
-   * (lookup's hint, readlink, readdir, magicLink; open's opener) and which self() answers for
-   * that call only.
+   * makeRoot: called with the first caller (the kernel does not exist yet when /proc is mounted,
+   * and comes with the first task that looks in). Before that, /proc is an empty directory.
    */
-  constructor(makeRoot: (self: SelfFn) => ProcNode) {
+  constructor(private readonly makeRoot: (caller: Task) => ProcNode) {
     super();
-    let root: ProcNode | undefined;
-    const self: SelfFn = () => {
-      const c = this.caller;
-      if (!c) throw new Error('sentry /proc: a lookup with no calling task');
-      return c;
-    };
-    // Before the first call with a task (a stat of /proc itself has none): an empty directory.
-    const made = () => root ?? (this.caller === undefined ? EMPTY_ROOT : (root = makeRoot(self)));
-    this.root = new Dentry('/', null, new ProcInode(this, made, ''));
+    this.root = new Dentry('/', null, new ProcInode(this, () => this.tree ?? EMPTY_ROOT, ''));
   }
 
-  /** The task of the call under way (set by as()), for self(). */
-  private caller: Task | undefined;
+  private tree: ProcNode | undefined;
 
-  /** Run f for caller (who, in /proc, is "self"); a call without one keeps the enclosing call's. */
-  as<T>(caller: Task | undefined, f: () => T): T {
-    if (caller === undefined) return f();
-    const outer = this.caller;
-    this.caller = caller;
-    try {
-      return f();
-    } finally {
-      this.caller = outer;
-    }
+  /** A call by caller reaches /proc: the tree exists from now on. */
+  meet(caller: Task | undefined): void {
+    if (this.tree === undefined && caller !== undefined) this.tree = this.makeRoot(caller);
   }
 
   inoOf(key: string): number {
@@ -96,43 +78,36 @@ class ProcInode extends Inode {
   }
 
   override lookup(name: string, hint?: LookupHint): Inode | number {
-    return this.fs.as(hint?.caller, () => {
-      const n = this.node();
-      if (n.kind !== 'dir') return super.lookup(name);
-      const c = n.lookup(name);
-      return c ? new ProcInode(this.fs, () => c, `${this.key}/${name}`) : -ENOENT;
-    });
+    const caller = hint?.caller;
+    this.fs.meet(caller);
+    const n = this.node();
+    if (n.kind !== 'dir') return super.lookup(name);
+    const c = n.lookup(name, caller);
+    return c ? new ProcInode(this.fs, () => c, `${this.key}/${name}`) : -ENOENT;
   }
 
   override readdir(caller?: Task): DirEntry[] | number {
-    return this.fs.as(caller, () => this.entries());
-  }
-
-  private entries(): DirEntry[] | number {
+    this.fs.meet(caller);
     const n = this.node();
     if (n.kind !== 'dir') return super.readdir();
     if (n.gone?.()) return -ENOENT;
     const out: DirEntry[] = [];
-    for (const name of n.list()) {
-      const c = n.lookup(name);
+    for (const name of n.list(caller)) {
+      const c = n.lookup(name, caller);
       if (c) out.push({ name, ino: this.fs.inoOf(`${this.key}/${name}`), type: dtype(typeBits(c)) });
     }
     return out;
   }
 
   override readlink(caller?: Task): string | number {
-    return this.fs.as(caller, () => {
-      const n = this.node();
-      return n.kind === 'symlink' ? n.target() : super.readlink();
-    });
+    const n = this.node();
+    return n.kind === 'symlink' ? n.target(caller) : super.readlink();
   }
 
   override magicLink(caller?: Task): FileDescription | number | undefined {
-    return this.fs.as(caller, () => {
-      const n = this.node();
-      if (!isFdLink(n)) return undefined;
-      return n.fdFile() ?? -ENOENT;
-    });
+    const n = this.node();
+    if (!isFdLink(n)) return undefined;
+    return n.fdFile(caller) ?? -ENOENT;
   }
 
   override openFile(r: Location, flags: number, opener: ProcOpener): FileDescription | number | undefined {

@@ -113,7 +113,7 @@ export class Vfs {
   private defaultMounts(): void {
     const hidden = { nosuid: true, nodev: true, noexec: true };
     // The kernel comes with the first caller (it does not exist yet when /proc is mounted).
-    const proc = new ProcFs((self) => procRoot(self().kernel, self));
+    const proc = new ProcFs((caller) => procRoot(caller.kernel));
     this.mountAt('/proc', proc, flags(hidden), 'proc');
     this.mountAt('/dev', makeDevFs(), flags({ nosuid: true }), 'tmpfs', 'size=65536k,mode=755');
     // Always there, as Docker gives one (shm_open, sem_open); a bundle tmpfs at /dev/shm sets its options.
