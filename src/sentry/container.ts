@@ -17,7 +17,7 @@ import { cgroupPids, collectStats, hostCgroupFiles, removeCgroups, setFrozen, up
 import { realHostFacts } from '../policy/host-facts';
 import { cgroupProcsFiles, createSentryCgroups, joinCgroups, machineFilePath, writeMachineFile } from './resources';
 import { sys } from '../sys';
-import { ptraceSys } from './platform/ptrace/native';
+import { sentrySys } from './native';
 import { MoatError } from '../util/errors';
 import { capabilitySets } from '../policy/capabilities';
 import { capsToWire, type SentryConfig } from './config';
@@ -333,7 +333,7 @@ export async function execThroughSocket(sock: string, id: string, wire: unknown,
 }> {
   const conn = await connect(sock, id);
   const fd = socketFd(conn);
-  ptraceSys().sendMsg(fd, Buffer.from(JSON.stringify(wire)), [...stdio]);
+  sentrySys().sendMsg(fd, Buffer.from(JSON.stringify(wire)), [...stdio]);
   const lines = lineReader(conn);
   const first = await lines.next();
   if (!first || typeof first.pid !== 'number') {
@@ -379,7 +379,7 @@ export function execRelayMain(): Promise<number> {
     const run = await execThroughSocket(sock, id, wire);
     // The sentry holds the process's stdio now: let go of ours, so the caller's pipes end with it.
     const devnull = fs.openSync('/dev/null', 'r+');
-    for (const fd of [0, 1, 2]) ptraceSys().dup2(devnull, fd);
+    for (const fd of [0, 1, 2]) sentrySys().dup2(devnull, fd);
     fs.closeSync(devnull);
     // Signals for the relay (the shim's kill of the exec'd pid) go to the process in the sandbox.
     forwardSignals(RELAYED_SIGNALS, (signal) => run.signal(signal));

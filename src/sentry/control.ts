@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import { errnoName } from './abi/errno';
 import type { Kernel } from './kernel/kernel';
 import type { ThreadGroup } from './kernel/task';
-import { ptraceSys, type PtraceSys } from './platform/ptrace/native';
+import { sentrySys, type SentrySys } from './native';
 import { withSocketPath } from './socket-path';
 import { sendSignalToGroup } from './kernel/signals';
 import { FdTable, HostStreamFile } from './vfs';
@@ -40,7 +40,7 @@ class DonatedStream extends HostStreamFile {
 }
 
 export class ControlServer {
-  private readonly n: PtraceSys;
+  private readonly n: SentrySys;
   private readonly listenFd: number;
   /** Connection of each exec'd process: its exit status goes there. */
   private readonly waiting = new Map<ThreadGroup, number>();
@@ -48,7 +48,7 @@ export class ControlServer {
   private readonly containers = new Map<string, { c: PodContainer; conn: number }>();
 
   constructor(private readonly kernel: Kernel, readonly path: string) {
-    this.n = ptraceSys();
+    this.n = sentrySys();
     this.listenFd = withSocketPath(path, (p) => this.n.unixListen(p));
     kernel.watchHostCallback(this.listenFd, () => this.acceptAll());
     kernel.onOrphanExit = (tg, status) => this.exited(tg, status);

@@ -9,8 +9,8 @@ import { errnoName } from './abi/errno';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kernel } from './kernel/kernel';
-import { PtracePlatform } from './platform';
-import { registerAll } from './syscalls/linux';
+import { newPlatform } from './platform';
+import { linuxSyscalls, registerAll, straceTracer } from './syscalls/linux';
 import { FdTable, HostStreamFile, Vfs } from './vfs';
 import { O_RDONLY, O_RDWR, O_WRONLY } from './vfs/constants';
 import { spawnGofer } from './gofer';
@@ -89,9 +89,9 @@ export function sentryMain(argv: string[]): void {
   // not two cross-CPU wake-ups (4-6x cheaper here). MOAT_SENTRY_PIN=0 leaves scheduling alone.
   const pin = ptraceSys();
   const cpu = process.env.MOAT_SENTRY_PIN !== '0' ? pin.pinCpu() : -1;
-  const platform = new PtracePlatform();
-  if (cfg.stubOomScoreAdj !== undefined) preferStubsForOom(platform, cfg.stubOomScoreAdj);
-  platform.hostSignals(FORWARDED);
+  const platform = newPlatform('ptrace');
+  const stubAdj = cfg.stubOomScoreAdj === undefined ? undefined : preferStubsForOom(cfg.stubOomScoreAdj);
+  platform.forwardHostSignals(FORWARDED);
   const goferFd = goferChannel(cfg);
   // The gofer answers on the same CPU: its round trips are context switches too.
   const goferPid = Number(process.env.MOAT_GOFER_PID);
@@ -101,12 +101,13 @@ export function sentryMain(argv: string[]): void {
   const creds = initialCreds(cfg.uid, cfg.gid, cfg.groups ?? [], caps, cfg.noNewPrivs === true);
   const machine = new Machine(machineFd);
   const vfs = new Vfs({ rootfs: cfg.rootfs, goferFd, readonly: cfg.readonlyRootfs ?? false, mounts: cfg.mounts ?? [], cpus: machine.size().cpus });
-  const strace = cfg.strace ? (line: string) => process.stderr.write(`${line}\n`) : undefined;
+  const tracer = cfg.strace ? straceTracer((line: string) => process.stderr.write(`${line}\n`)) : undefined;
   const reporter = new SentryReporter(cfg.logFile, cfg.moatLog, cfg.strace === true);
   const kernel = new Kernel({
     platform,
     vfs,
-    strace,
+    syscalls: linuxSyscalls,
+    ...(tracer ? { tracer } : {}),
     onInternalError: (syscall, message, detail) => reporter.onInternalError(syscall, message, detail),
     onUnimplemented: (name, nr) => reporter.onUnimplemented(name, nr),
     hostname: hostname || 'moat',
@@ -144,11 +145,8 @@ export function sentryMain(argv: string[]): void {
   // Opened now, before confinement; written at the end (shim delete after a killed server reads it).
   const statusFd = cfg.statusFile !== undefined ? fs.openSync(cfg.statusFile, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o600) : undefined;
   const hostUid = sandboxUid(cfg.hostUid);
-  if (hostUid !== undefined) {
-    platform.stubCreds = { uid: hostUid, caps: KEPT_CAPS };
-    showSentryUidAsRoot(hostUid);
-  }
-  platform.prepareTemplate();
+  if (hostUid !== undefined) showSentryUidAsRoot(hostUid);
+  platform.prepare({ ...(hostUid !== undefined ? { stubUid: hostUid, stubCaps: KEPT_CAPS } : {}), ...(stubAdj !== undefined ? { oomScoreAdj: stubAdj } : {}) });
   if (platform.vdsoRefused && cfg.strace) process.stderr.write(`moat sentry: no vDSO for the application: ${platform.vdsoRefused}\n`);
   const profile = startCpuProfile(process.env.MOAT_SENTRY_CPU_PROF);
   const measureLog = process.env.MOAT_SENTRY_SECCOMP === 'measure' ? process.env.MOAT_SENTRY_SECCOMP_LOG : undefined;
@@ -205,13 +203,13 @@ const OOM_SCORE_ADJ_MAX = 1000;
  * allowed (no CAP_SYS_RESOURCE), the stubs are raised to the top instead (raising needs no
  * privilege). The application still reads its own value in the sandbox's /proc.
  */
-function preferStubsForOom(platform: PtracePlatform, stubAdj: number): void {
+function preferStubsForOom(stubAdj: number): number {
   if (!Number.isInteger(stubAdj) || stubAdj < -1000 || stubAdj > 1000) fail(`config: stubOomScoreAdj: ${stubAdj} is not in [-1000, 1000]`);
   try {
     fs.writeFileSync('/proc/self/oom_score_adj', String(SENTRY_OOM_SCORE_ADJ));
-    platform.stubOomScoreAdj = stubAdj;
+    return stubAdj;
   } catch {
-    platform.stubOomScoreAdj = OOM_SCORE_ADJ_MAX;
+    return OOM_SCORE_ADJ_MAX;
   }
 }
 

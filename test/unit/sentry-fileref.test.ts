@@ -1,6 +1,8 @@
 // Private file mappings by reference (src/sentry/mm/file-ref.ts, mm.ts) against a test double of
-// the platform: what the stub is asked to map, what the sentry reads, when a page is copied, and
-// that every host file a mapping holds is released exactly once, when its last user goes.
+// the platform's address space (test/helpers/fake-platform.ts): what it is asked to map, what the
+// sentry reads, when a page is copied, and that every host file a mapping holds is released
+// exactly once, when its last user goes. The ptrace address space's own part (the stub's fds of
+// the files) against a fake of the native layer.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -9,40 +11,61 @@ import { after, test } from 'node:test';
 import type { MemoryOps } from '../../src/sentry/mm/memory-file';
 import { FILE_REF, MAP_PRIVATE, MemoryManager, PROT_EXEC, PROT_READ, PROT_WRITE, type MapSource } from '../../src/sentry/mm/mm';
 import { FileRef } from '../../src/sentry/mm/file-ref';
-import type { SentryPlatform } from '../../src/sentry/platform';
+import { PtraceAddressSpace, type PtracePlatform } from '../../src/sentry/platform/ptrace';
+import { FakeAddressSpace, type AsCall } from '../helpers/fake-platform';
 
 const PAGE = 4096;
 const NR_MMAP = 9;
-const MAP_SHARED = 1;
+const NR_PIDFD_GETFD = 438;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-fileref-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-interface Call {
+const ops: MemoryOps = {
+  memfdCreate: () => fs.openSync('/dev/null', 'r'),
+  mapShared: () => new ArrayBuffer(1 << 22),
+  punchHole: () => {},
+  copyData: () => {},
+};
+
+/** An address space whose host side is the recording double; its memory file a plain buffer. */
+function space(): { mm: MemoryManager; as: FakeAddressSpace; calls: AsCall[] } {
+  const mm = new MemoryManager(ops);
+  const as = new FakeAddressSpace();
+  mm.as = as;
+  return { mm, as, calls: as.calls };
+}
+
+interface Injected {
   nr: number;
   args: number[];
 }
 
-/** An address space whose stub is a recording double; its memory file a plain buffer. */
-function space(): { mm: MemoryManager; calls: Call[]; fetched: number[] } {
-  const calls: Call[] = [];
+/** The ptrace platform's address space over a fake native layer that records what is injected. */
+function ptraceSpace(): { mm: MemoryManager; injected: Injected[]; fetched: number[] } {
+  const injected: Injected[] = [];
   const fetched: number[] = [];
-  const ops: MemoryOps = {
-    memfdCreate: () => fs.openSync('/dev/null', 'r'),
-    mapShared: () => new ArrayBuffer(1 << 22),
-    punchHole: () => {},
-    copyData: () => {},
-  };
-  const platform = {
+  const native = {
     inject: (_tid: number, nr: number, ...args: number[]) => {
-      calls.push({ nr, args });
+      injected.push({ nr, args });
+      if (nr === NR_PIDFD_GETFD) {
+        fetched.push(args[1]!);
+        return 100 + fetched.length;
+      }
       return nr === NR_MMAP ? args[0] : 0;
     },
-    fdInStub: (_tid: number, fd: number) => {
-      fetched.push(fd);
-      return 100 + fetched.length;
+  };
+  const p = {
+    native,
+    flushResume: () => {},
+    adopt: (c: { addressSpace: PtraceAddressSpace }) => {
+      c.addressSpace.contexts.add(c as never);
+      return c;
     },
-  } as unknown as SentryPlatform;
-  return { mm: new MemoryManager(platform, ops), calls, fetched };
+    forget: () => {},
+  } as unknown as PtracePlatform;
+  const mm = new MemoryManager(ops);
+  mm.as = new PtraceAddressSpace(p, 4242);
+  return { mm, injected, fetched };
 }
 
 /** A file of `pages` pages (page i filled with 'a'+i, plus `tail` bytes), and a source counting its uses. */
@@ -76,18 +99,17 @@ function file(name: string, pages: number, tail = 0) {
   return { path: p, fd, src, n, bytes: b };
 }
 
-const mmaps = (calls: Call[]) => calls.filter((c) => c.nr === NR_MMAP);
+const maps = (calls: AsCall[]) => calls.filter((c) => c.op.startsWith('map'));
 
-test('a read-only private mapping maps the file\'s host pages, private and read-only, with the stub\'s one fd of it; nothing is copied', () => {
-  const { mm, calls, fetched } = space();
+test('a read-only private mapping maps the file\'s host pages, read-only; nothing is copied', () => {
+  const { mm, calls } = space();
   const f = file('ro', 4);
-  const a = mm.mmap(1, 0, 4 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, f.src, 0);
-  const b = mm.mmap(1, 0, PAGE, PROT_READ, MAP_PRIVATE, f.src, 2 * PAGE);
+  const a = mm.mmap(0, 4 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, f.src, 0);
+  const b = mm.mmap(0, PAGE, PROT_READ, MAP_PRIVATE, f.src, 2 * PAGE);
   assert.ok(a > 0 && b > 0);
-  assert.deepEqual(fetched, [f.fd], 'the stub fetches the file once');
-  const m = mmaps(calls);
-  assert.deepEqual(m[0]!.args, [a, 4 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE | 0x10, 101, 0]);
-  assert.deepEqual(m[1]!.args, [b, PAGE, PROT_READ, MAP_PRIVATE | 0x10, 101, 2 * PAGE]);
+  const m = maps(calls);
+  assert.deepEqual(m[0], { op: 'mapFile', addr: a, len: 4 * PAGE, prot: PROT_READ | PROT_EXEC, off: 0, fd: f.fd, key: m[0]!.key });
+  assert.deepEqual(m[1], { op: 'mapFile', addr: b, len: PAGE, prot: PROT_READ, off: 2 * PAGE, fd: f.fd, key: m[0]!.key });
   assert.equal(f.n.copies, 0);
   assert.equal(mm.find(a)!.off, FILE_REF);
 
@@ -108,7 +130,7 @@ test('a read-only private mapping maps the file\'s host pages, private and read-
 test('the tail of the file\'s last page reads as zeroes; past it (the file shrank) the sentry\'s reads fault', () => {
   const { mm } = space();
   const f = file('tail', 1, 100);
-  const a = mm.mmap(1, 0, 2 * PAGE, PROT_READ, MAP_PRIVATE, f.src, 0);
+  const a = mm.mmap(0, 2 * PAGE, PROT_READ, MAP_PRIVATE, f.src, 0);
   assert.deepEqual(Array.from(mm.read(a + PAGE + 98, 4)!), [98, 98, 0, 0]);
   fs.ftruncateSync(f.fd, 10);
   assert.equal(mm.read(a + PAGE, 4), null, 'past the file\'s last page: EFAULT');
@@ -120,12 +142,12 @@ test('the tail of the file\'s last page reads as zeroes; past it (the file shran
 test('mprotect adding PROT_WRITE copies those pages into the memory file and maps the copy; the file\'s later writes no longer show there', () => {
   const { mm, calls } = space();
   const f = file('cow', 3);
-  const a = mm.mmap(1, 0, 3 * PAGE, PROT_READ, MAP_PRIVATE, f.src, 0);
+  const a = mm.mmap(0, 3 * PAGE, PROT_READ, MAP_PRIVATE, f.src, 0);
   calls.length = 0;
-  assert.equal(mm.mprotect(1, a + PAGE, PAGE, PROT_READ | PROT_WRITE), 0);
-  const m = mmaps(calls);
+  assert.equal(mm.mprotect(a + PAGE, PAGE, PROT_READ | PROT_WRITE), 0);
+  const m = maps(calls);
   assert.equal(m.length, 1);
-  assert.deepEqual(m[0]!.args.slice(0, 4), [a + PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | 0x10], 'the copy, from the memory file');
+  assert.deepEqual([m[0]!.op, m[0]!.addr, m[0]!.len, m[0]!.prot], ['mapMemory', a + PAGE, PAGE, PROT_READ | PROT_WRITE], 'the copy, from the memory file');
   assert.notEqual(mm.find(a + PAGE)!.off, FILE_REF);
   assert.equal(mm.find(a)!.off, FILE_REF, 'the other pages stay by reference');
   assert.equal(mm.find(a + 2 * PAGE)!.off, FILE_REF);
@@ -136,17 +158,20 @@ test('mprotect adding PROT_WRITE copies those pages into the memory file and map
   assert.equal(Buffer.from(mm.read(a + 2 * PAGE, 2)!).toString(), 'zz');
   // Dropping PROT_WRITE only: no copy, an mprotect.
   calls.length = 0;
-  assert.equal(mm.mprotect(1, a, PAGE, PROT_READ | PROT_EXEC), 0);
-  assert.deepEqual(calls.map((c) => c.nr), [10]);
+  assert.equal(mm.mprotect(a, PAGE, PROT_READ | PROT_EXEC), 0);
+  assert.deepEqual(calls.map((c) => c.op), ['protect']);
 });
 
-test('a forced write (POKEDATA) copies only the pages it writes, and needs a stopped thread to remap them', () => {
-  const { mm } = space();
+test('a forced write (POKEDATA) copies only the pages it writes, and needs the address space to remap them', () => {
+  const { mm, as } = space();
   const f = file('poke', 4);
-  const a = mm.mmap(1, 0, 4 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, f.src, 0);
+  const a = mm.mmap(0, 4 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, f.src, 0);
+  as.stopped = false;
   assert.equal(mm.write(a + 2 * PAGE + 8, Buffer.from('x'), true), false, 'no thread to remap with: refused');
   assert.equal(mm.forceAccess(a + 2 * PAGE, new Uint8Array(8), true), 0);
-  assert.equal(mm.write(a + 2 * PAGE + 8, Buffer.from('x'), true, 1), true);
+  assert.equal(mm.find(a + 2 * PAGE)!.off, FILE_REF, 'still by reference');
+  as.stopped = true;
+  assert.equal(mm.write(a + 2 * PAGE + 8, Buffer.from('x'), true), true);
   assert.equal(mm.byteAt(a + 2 * PAGE + 8), 120);
   assert.equal(mm.find(a + 2 * PAGE)!.prot, PROT_READ | PROT_EXEC, 'its protection kept');
   assert.equal(mm.find(a + PAGE)!.off, FILE_REF);
@@ -157,11 +182,11 @@ test('a forced write (POKEDATA) copies only the pages it writes, and needs a sto
 test('a writable private mapping is a copy; a source without a host file too', () => {
   const { mm } = space();
   const f = file('rw', 2);
-  mm.mmap(1, 0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, f.src, 0);
+  mm.mmap(0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, f.src, 0);
   assert.equal(f.n.held, 0);
   assert.equal(f.n.copies, 1);
   const { hostFile: _, ...plain } = f.src;
-  const a = mm.mmap(1, 0, 2 * PAGE, PROT_READ, MAP_PRIVATE, plain, 0);
+  const a = mm.mmap(0, 2 * PAGE, PROT_READ, MAP_PRIVATE, plain, 0);
   assert.notEqual(mm.find(a)!.off, FILE_REF);
   assert.equal(f.n.copies, 2);
 });
@@ -169,15 +194,18 @@ test('a writable private mapping is a copy; a source without a host file too', (
 test('splits, fork and exit share the host file; it is released once, when its last mapping goes', () => {
   const { mm } = space();
   const f = file('life', 4);
-  const a = mm.mmap(1, 0, 4 * PAGE, PROT_READ, MAP_PRIVATE, f.src, 0);
-  assert.equal(mm.munmap(1, a + PAGE, PAGE), 0); // two VMAs now
+  const a = mm.mmap(0, 4 * PAGE, PROT_READ, MAP_PRIVATE, f.src, 0);
+  assert.equal(mm.munmap(a + PAGE, PAGE), 0); // two VMAs now
   const child = mm.fork();
-  child.mirrorInto(2);
+  const childAs = new FakeAddressSpace();
+  child.as = childAs;
+  assert.equal(child.mirrorInto(), 0);
+  assert.deepEqual(childAs.calls.map((c) => c.op), ['mapFile', 'mapFile'], 'the child\'s host side maps the same file');
   assert.equal(child.find(a)!.off, FILE_REF, 'the child maps the file too, no copy');
   assert.equal(f.n.copies, 0);
-  assert.equal(mm.munmap(1, a, 4 * PAGE), 0);
+  assert.equal(mm.munmap(a, 4 * PAGE), 0);
   assert.equal(f.n.released, 0, 'the child still uses it');
-  assert.equal(mm.mprotect(1, a, PAGE, PROT_READ), -12, 'gone from the parent');
+  assert.equal(mm.mprotect(a, PAGE, PROT_READ), -12, 'gone from the parent');
   child.destroy();
   assert.equal(f.n.released, 1);
   assert.equal(f.n.held, 1);
@@ -188,32 +216,45 @@ test('at most MAX_HELD host files are held: past that a mapping is a copy, and o
   const f = file('many', 1);
   const before = FileRef.live;
   const addrs: number[] = [];
-  for (let i = before; i < 4096; i++) addrs.push(mm.mmap(1, 0, PAGE, PROT_READ, MAP_PRIVATE, f.src, 0));
+  for (let i = before; i < 4096; i++) addrs.push(mm.mmap(0, PAGE, PROT_READ, MAP_PRIVATE, f.src, 0));
   assert.equal(FileRef.live, 4096);
-  const over = mm.mmap(1, 0, PAGE, PROT_READ, MAP_PRIVATE, f.src, 0);
+  const over = mm.mmap(0, PAGE, PROT_READ, MAP_PRIVATE, f.src, 0);
   assert.notEqual(mm.find(over)!.off, FILE_REF, 'a copy');
   assert.equal(f.n.held, f.n.released + 4096 - before, 'the refused one was released at once');
-  mm.munmap(1, addrs[0]!, PAGE);
-  const again = mm.mmap(1, 0, PAGE, PROT_READ, MAP_PRIVATE, f.src, 0);
+  mm.munmap(addrs[0]!, PAGE);
+  const again = mm.mmap(0, PAGE, PROT_READ, MAP_PRIVATE, f.src, 0);
   assert.equal(mm.find(again)!.off, FILE_REF);
   mm.destroy();
   assert.equal(FileRef.live, before);
   assert.equal(f.n.held, f.n.released);
 });
 
-test('a stub maps at most 1024 distinct files by reference over its life (it keeps their fds): past that, copies', () => {
-  const { mm, fetched } = space();
+test('ptrace: the stub fetches a file once (pidfd_getfd) and maps it private, read-only, from its own fd', () => {
+  const { mm, injected, fetched } = ptraceSpace();
+  const f = file('ptrace-ro', 4);
+  const a = mm.mmap(0, 4 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, f.src, 0);
+  const b = mm.mmap(0, PAGE, PROT_READ, MAP_PRIVATE, f.src, 2 * PAGE);
+  assert.deepEqual(fetched, [f.fd], 'the stub fetches the file once');
+  const m = injected.filter((c) => c.nr === NR_MMAP);
+  assert.deepEqual(m[0]!.args, [a, 4 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE | 0x10, 101, 0]);
+  assert.deepEqual(m[1]!.args, [b, PAGE, PROT_READ, MAP_PRIVATE | 0x10, 101, 2 * PAGE]);
+  mm.destroy();
+  fs.closeSync(f.fd);
+});
+
+test('ptrace: a stub maps at most 1024 distinct files by reference over its life (it keeps their fds): past that, copies', () => {
+  const { mm, fetched } = ptraceSpace();
   const files = Array.from({ length: 1025 }, (_, i) => file(`distinct-${i}`, 1));
   try {
-    for (const f of files.slice(0, 1024)) assert.equal(mm.find(mm.mmap(1, 0, PAGE, PROT_READ, MAP_PRIVATE, f.src, 0))!.off, FILE_REF);
+    for (const f of files.slice(0, 1024)) assert.equal(mm.find(mm.mmap(0, PAGE, PROT_READ, MAP_PRIVATE, f.src, 0))!.off, FILE_REF);
     const last = files[1024]!;
-    const a = mm.mmap(1, 0, PAGE, PROT_READ, MAP_PRIVATE, last.src, 0);
+    const a = mm.mmap(0, PAGE, PROT_READ, MAP_PRIVATE, last.src, 0);
     assert.notEqual(mm.find(a)!.off, FILE_REF);
     assert.deepEqual(Array.from(mm.read(a, 2)!), [97, 97]);
     assert.equal(fetched.length, 1024);
     assert.equal(last.n.held, last.n.released, 'the refused file is not held');
     // A file the stub has already is still mapped by reference.
-    assert.equal(mm.find(mm.mmap(1, 0, PAGE, PROT_READ, MAP_PRIVATE, files[3]!.src, 0))!.off, FILE_REF);
+    assert.equal(mm.find(mm.mmap(0, PAGE, PROT_READ, MAP_PRIVATE, files[3]!.src, 0))!.off, FILE_REF);
     mm.destroy();
   } finally {
     for (const f of files) fs.closeSync(f.fd);

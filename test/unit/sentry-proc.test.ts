@@ -6,7 +6,7 @@
 
 import { vsyscallEnabled } from '../../src/sentry/kernel/vsyscall';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
+import { ENOENT } from '../../src/sentry/abi/errno';
 import * as os from 'node:os';
 import { test } from 'node:test';
 import { SIGCHLD, SIGPIPE, SIGUSR1 } from '../../src/sentry/abi/signals';
@@ -15,79 +15,15 @@ import { Kernel } from '../../src/sentry/kernel/kernel';
 import { SIG_IGN } from '../../src/sentry/kernel/signal-types';
 import { SignalHandlers, Task, ThreadGroup, type Credentials } from '../../src/sentry/kernel/task';
 import { copyCreds, initialCreds } from '../../src/sentry/kernel/creds';
-import type { MemoryOps } from '../../src/sentry/mm/memory-file';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MemoryManager, PROT_EXEC, PROT_READ, PROT_WRITE, type MapSource } from '../../src/sentry/mm/mm';
-import type { PlatformEvent, PtracePlatform, SentryPlatform } from '../../src/sentry/platform';
-import { Registers } from '../../src/sentry/platform/registers';
+import { BufferMemory, FakePlatform } from '../helpers/fake-platform';
+import { linuxSyscalls } from '../../src/sentry/syscalls/linux/table';
 import { SENTRY_RELEASE } from '../../src/sentry/syscalls/linux/sys_misc';
 import { FdTable, FileDescription, FsContext, type Vfs } from '../../src/sentry/vfs';
 import { isFdLink, procRoot, type ProcNode } from '../../src/sentry/vfs/proc';
+import { ProcFs } from '../../src/sentry/vfs/procfs';
 
 // ---- the host side, faked ----
-
-/** A platform whose stub accepts every mapping (mmap returns the fixed address asked for). */
-class FakePlatform implements SentryPlatform {
-  readonly regs = new Registers();
-  readonly lastFault = { code: 0, addr: 0, addrHi: 0, addrLo: 0 };
-  readonly vdso = null;
-  fdInStub(): number {
-    return 3;
-  }
-  asyncFd(): void {}
-  newAddressSpace(): number {
-    return 1000;
-  }
-  newThread(): number {
-    return 1001;
-  }
-  inject(_tid: number, nr: number, a0 = 0): number {
-    return nr === 9 ? a0 : 0; // mmap: the address; munmap, mprotect: 0
-  }
-  loadRegs(): boolean {
-    return true;
-  }
-  storeRegs(): boolean {
-    return true;
-  }
-  getFpRegs(): boolean {
-    return true;
-  }
-  setFpRegs(): boolean {
-    return true;
-  }
-  resumeAndWait(): PlatformEvent {
-    throw new Error('the fixture runs nothing');
-  }
-  destroyAddressSpace(): void {}
-  takeHostSignals(): number {
-    return 0;
-  }
-  watchFds(): void {}
-  pollWatched(): Int32Array {
-    return new Int32Array(0);
-  }
-  kick(): void {}
-}
-
-/** Memory files backed by plain buffers (16 MiB each: the fixture's address spaces are small). */
-class BufferMemory implements MemoryOps {
-  private readonly bufs = new Map<number, Uint8Array>();
-  memfdCreate(): number {
-    return fs.openSync('/dev/null', 'r'); // a real fd, so MemoryManager.destroy's close is real
-  }
-  mapShared(fd: number): ArrayBuffer {
-    const ab = new ArrayBuffer(16 * 1024 * 1024);
-    this.bufs.set(fd, new Uint8Array(ab));
-    return ab;
-  }
-  punchHole(fd: number, offset: number, length: number): void {
-    this.bufs.get(fd)?.fill(0, offset, offset + length);
-  }
-  copyData(src: number, dst: number, srcOff: number, dstOff: number, length: number): void {
-    const s = this.bufs.get(src);
-    this.bufs.get(dst)?.set(s!.subarray(srcOff, srcOff + length), dstOff);
-  }
-}
 
 /** An open file that names itself (as the VFS's path-backed and pipe files do). */
 class PathFile extends FileDescription {
@@ -104,14 +40,14 @@ class NamelessFile extends FileDescription {}
 // ---- the fixture ----
 
 const MOUNTS = 'none / overlay rw,relatime,lowerdir=/l 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\ntmpfs /dev tmpfs rw,nosuid,size=65536k,mode=755 0 0\n';
-const platform = new FakePlatform();
 const memory = new BufferMemory();
+const platform = new FakePlatform(memory);
 const root: Credentials = initialCreds(0, 0, [0, 10]);
 const user: Credentials = initialCreds(1000, 100, []);
 const kernel = new Kernel({
-  // Kernel names the ptrace platform's class; /proc never touches the platform, and the parts
-  // of the kernel the fixture runs (exitTask) call only SentryPlatform's methods and kick.
-  platform: platform as unknown as PtracePlatform,
+  // The test double of the platform (test/helpers/fake-platform.ts): the fixture runs nothing.
+  platform,
+  syscalls: linuxSyscalls,
   // /proc reads one thing of the VFS: its mount table.
   vfs: { mountsText: () => MOUNTS } as unknown as Vfs,
   hostname: 'box',
@@ -135,14 +71,15 @@ function spawn(parent: ThreadGroup | undefined, comm: string, argv: string[], en
   const tg = new ThreadGroup(pid, parent, new SignalHandlers(), parent ? SIGCHLD : 0, new Map());
   tg.pidns = kernel.pidns;
   parent?.children.add(tg);
-  const mm = new MemoryManager(platform, memory);
+  const mm = new MemoryManager(memory);
+  mm.as = platform.newAddressSpace();
   mm.users = 1;
-  assert.equal(mm.mmap(1, TEXT, 0x2000, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED, fileSource(EXE), 0), TEXT);
-  assert.equal(mm.mmap(1, DATA, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fileSource(EXE), 0x2000), DATA);
+  assert.equal(mm.mmap(TEXT, 0x2000, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED, fileSource(EXE), 0), TEXT);
+  assert.equal(mm.mmap(DATA, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fileSource(EXE), 0x2000), DATA);
   mm.brkStart = mm.brkCur = 0x600000;
-  mm.brk(1, 0x601000);
-  mm.brk(1, 0x603000); // grown twice: two VMAs the maps file shows as one [heap]
-  assert.equal(mm.mmap(1, STACK_TOP - STACK_LEN, STACK_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, undefined, 0, '[stack]'), STACK_TOP - STACK_LEN);
+  mm.brk(0x601000);
+  mm.brk(0x603000); // grown twice: two VMAs the maps file shows as one [heap]
+  assert.equal(mm.mmap(STACK_TOP - STACK_LEN, STACK_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, undefined, 0, '[stack]'), STACK_TOP - STACK_LEN);
   // Strings as the loader lays them out: envp at the top, argv right below.
   const blob = (l: string[]) => Buffer.from(l.map((s) => s + '\0').join(''), 'latin1');
   const env = blob(envp);
@@ -195,21 +132,24 @@ exitTask(reaped, 0);
 reaped.tg.reaped = true;
 kernel.pidns.groups.delete(reaped.pid);
 
-const proc = procRoot(kernel, () => init);
+const proc = procRoot(kernel);
 
 // ---- helpers ----
 
-/** Look path up from /proc (root); the symlinks followed on the way are /proc's own, relative to it. */
-function walk(path: string, root: ProcNode = proc): ProcNode | undefined {
+/**
+ * Look path up from /proc (root) as self (init unless said); the symlinks followed on the way are
+ * /proc's own, relative to it.
+ */
+function walk(path: string, root: ProcNode = proc, self: Task = init): ProcNode | undefined {
   let n: ProcNode | undefined = root;
   for (const part of path.split('/').filter((p) => p !== '')) {
     if (!n) return undefined;
     if (n.kind === 'symlink') {
-      const to = n.target();
-      n = typeof to === 'string' ? walk(to, root) : undefined;
+      const to = n.target(self);
+      n = typeof to === 'string' ? walk(to, root, self) : undefined;
     }
     if (!n || n.kind !== 'dir') return undefined;
-    n = n.lookup(part);
+    n = n.lookup(part, self);
   }
   return n;
 }
@@ -230,13 +170,13 @@ function read(path: string, from: ProcNode = proc): string {
 function list(path: string): string[] {
   const n = path === '' ? proc : walk(path);
   assert.ok(n && n.kind === 'dir', `${path} is a directory`);
-  return n.list();
+  return n.list(init);
 }
 
 function link(path: string): string {
   const n = walk(path);
   assert.ok(n && n.kind === 'symlink', `${path} is a symlink`);
-  const to = n.target();
+  const to = n.target(init);
   assert.ok(typeof to === 'string', `${path}: errno ${String(to)}`);
   return to;
 }
@@ -262,8 +202,8 @@ function statusMap(text: string): Map<string, string> {
 
 // ---- tests ----
 
-test('procRoot takes a Kernel and the task doing the lookup', () => {
-  const f: (k: Kernel, self: () => Task) => ProcNode = procRoot;
+test('procRoot takes a Kernel; each call names its caller', () => {
+  const f: (k: Kernel) => ProcNode = procRoot;
   assert.equal(typeof f, 'function');
   assert.equal(proc.kind, 'dir');
   assert.ok(proc.kind === 'dir' && proc.mode === 0o555);
@@ -288,12 +228,12 @@ test('root lists the system files, self, and live and zombie processes; reaped o
 test('self and thread-self name the task doing the lookup', () => {
   assert.equal(link('self'), '1');
   assert.equal(link('thread-self'), `1/task/1`);
-  const asWorker = procRoot(kernel, () => worker);
-  const self = asWorker.kind === 'dir' ? asWorker.lookup('self') : undefined;
-  const ts = asWorker.kind === 'dir' ? asWorker.lookup('thread-self') : undefined;
+  const self = walk('self');
+  const ts = walk('thread-self');
   assert.ok(self?.kind === 'symlink' && ts?.kind === 'symlink');
-  assert.equal(self.target(), '1');
-  assert.equal(ts.target(), `1/task/${worker.tid}`);
+  assert.equal(self.target(worker), '1');
+  assert.equal(ts.target(worker), `1/task/${worker.tid}`);
+  assert.equal(self.target(), -ENOENT, 'no caller (the sentry\'s own call): no self');
   assert.equal(link('mounts'), 'self/mounts');
   assert.equal(read('self/comm'), 'init\n');
   assert.equal(read('thread-self/comm'), 'init\n');
@@ -411,12 +351,12 @@ test('maps: Linux lines, the heap merged, names at column 73', () => {
     assert.equal(l.length - l.trimStart().length, 0);
   }
   // 64-bit addresses keep the name column; an anonymous mapping ends with the inode and a space.
-  assert.equal(init.mm.mmap(1, 0x7f0000000000, 0x1000, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS), 0x7f0000000000);
+  assert.equal(init.mm.mmap(0x7f0000000000, 0x1000, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS), 0x7f0000000000);
   try {
     const anon = read('1/maps').split('\n').find((l) => l.startsWith('7f0000000000-'));
     assert.equal(anon, '7f0000000000-7f0000001000 r--p 00000000 00:00 0 ');
   } finally {
-    init.mm.munmap(1, 0x7f0000000000, 0x1000);
+    init.mm.munmap(0x7f0000000000, 0x1000);
   }
 });
 
@@ -484,7 +424,7 @@ test('fd/ and fdinfo/: a link per fd, its offset and flags', () => {
   assert.equal(link('1/fd/5'), 'anon_inode:[unknown]');
   assert.equal(walk('1/fd/2'), undefined);
   const l = walk('1/fd/1');
-  assert.ok(l && isFdLink(l) && l.fdFile() === init.files.get(1)); // opened as a magic link
+  assert.ok(l && isFdLink(l) && l.fdFile(init) === init.files.get(1)); // opened as a magic link
   assert.ok(!isFdLink(walk('self')!));
   assert.equal(walk('1/fd/x'), undefined);
   assert.deepEqual(list('1/fdinfo'), ['0', '1', '5']);
@@ -510,8 +450,7 @@ test('limits, mounts, mountinfo, and the fixed per-process files', () => {
   ]);
   // A VFS that knows its mount ids gives mountinfo itself; /proc needs only a kernel's tables.
   const own = procRoot(
-    { pidns: kernel.pidns, allTasks: () => kernel.allTasks(), allGroups: () => kernel.allGroups(), bootTime: kernel.bootTime, hostname: 'h', domainname: 'd', machine: kernel.machine, vfs: { mountsText: () => MOUNTS, mountinfoText: () => '7 1 0:7 / / rw - tmpfs none rw' } },
-    () => init,
+    { pidns: kernel.pidns, allTasks: () => kernel.allTasks(), allGroups: () => kernel.allGroups(), bootTime: kernel.bootTime, hostname: 'h', domainname: 'd', machine: kernel.machine, vfs: { mountsText: () => MOUNTS, mountinfoText: () => '7 1 0:7 / / rw - tmpfs none rw' } }
   );
   assert.equal(read('1/mountinfo', own), '7 1 0:7 / / rw - tmpfs none rw\n');
   assert.equal(read('sys/kernel/hostname', own), 'h\n');
@@ -595,3 +534,17 @@ function fsContextAt(cwd: string, umask: number): FsContext {
   Object.defineProperty(fsc, 'umask', { value: umask, writable: true });
   return fsc;
 }
+
+test('ProcFs: "self" is the task each call names (lookup hint, readlink, readdir), not a VFS-wide caller', () => {
+  const pfs = new ProcFs((caller) => procRoot(caller.kernel));
+  const root = pfs.root.inode;
+  assert.equal(root.attr().mode & 0o777, 0o555, 'stat of /proc before any caller: a directory');
+  const hint = (caller: Task) => ({ path: 'self', at: 4, open: false, caller });
+  const self = root.lookup('self', hint(init));
+  assert.ok(typeof self !== 'number');
+  assert.equal(self.readlink(init), String(init.pid));
+  assert.equal(self.readlink(shell), String(shell.pid), 'the same inode, another caller');
+  assert.equal(self.readlink(), -ENOENT, 'no caller, no self (never a stale one)');
+  const names = (root.readdir(shell) as Array<{ name: string }>).map((e) => e.name);
+  assert.ok(names.includes(String(init.pid)) && names.includes('self'));
+});

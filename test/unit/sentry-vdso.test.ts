@@ -10,7 +10,7 @@ import { EINVAL, ENOMEM } from '../../src/sentry/abi/errno';
 import { STUB_BASE, VDSO_BASE } from '../../src/sentry/mm/layout';
 import type { MemoryOps } from '../../src/sentry/mm/memory-file';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MemoryManager, PROT_READ, PROT_WRITE } from '../../src/sentry/mm/mm';
-import type { SentryPlatform } from '../../src/sentry/platform';
+import { FakeAddressSpace } from '../helpers/fake-platform';
 import { parseVdsoMappings, vdsoPatches } from '../../src/sentry/platform/vdso';
 
 const hex = (n: number) => n.toString(16);
@@ -91,9 +91,9 @@ function spaceWithVdso(image: Uint8Array): MemoryManager {
     punchHole: () => {},
     copyData: () => {},
   };
-  const platform = { inject: (_tid: number, nr: number, a0 = 0) => (nr === 9 ? a0 : 0) } as unknown as SentryPlatform;
-  const mm = new MemoryManager(platform, ops);
-  assert.equal(mm.mmap(1, 0x400000, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), 0x400000);
+  const mm = new MemoryManager(ops);
+  mm.as = new FakeAddressSpace();
+  assert.equal(mm.mmap(0x400000, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), 0x400000);
   mm.vdso = [
     { start: VDSO_BASE, end: VDSO_BASE + 0x4000, prot: 1, name: '[vvar]' },
     { start: VDSO_BASE + 0x4000, end: VDSO_BASE + 0x6000, prot: 1, name: '[vvar_vclock]' },
@@ -156,10 +156,10 @@ test('vdso memory: every read path of the sentry returns [vdso]\'s kept bytes, u
 test('vdso memory: munmap, mremap and mprotect of the vDSO are refused (the sentry\'s fixed layout)', () => {
   const mm = spaceWithVdso(new Uint8Array(0x2000));
   const at = VDSO_BASE + 0x6000;
-  assert.equal(mm.munmap(1, at, 0x2000), -EINVAL);
-  assert.equal(mm.mremap(1, at, 0x2000, 0x3000, true), -EINVAL);
-  assert.equal(mm.mremap(1, at, 0x2000, 0x2000, true, 0x500000), -EINVAL);
-  assert.equal(mm.mprotect(1, at, 0x2000, PROT_READ | PROT_WRITE), -ENOMEM);
+  assert.equal(mm.munmap(at, 0x2000), -EINVAL);
+  assert.equal(mm.mremap(at, 0x2000, 0x3000, true), -EINVAL);
+  assert.equal(mm.mremap(at, 0x2000, 0x2000, true, 0x500000), -EINVAL);
+  assert.equal(mm.mprotect(at, 0x2000, PROT_READ | PROT_WRITE), -ENOMEM);
   assert.equal(mm.read(at, 1)?.length, 1);
   mm.destroy();
 });

@@ -18,7 +18,7 @@
 
 import * as fs from 'node:fs';
 import { compileProfile, readProfile } from '../../policy/seccomp';
-import { ptraceSys } from '../platform/ptrace/native';
+import { sentrySys } from '../native';
 import { sentrySeccompSpec } from './profile';
 
 export interface ConfineOptions {
@@ -72,7 +72,7 @@ export function sentryFilterProgram(measureIp?: readonly [number, number]): { pr
 
 /** Confine the calling sentry. Returns an error text, or undefined when done. */
 export function confineSentry(opts: ConfineOptions): string | undefined {
-  const n = ptraceSys();
+  const n = sentrySys();
   let measureIp: [number, number] | undefined;
   if (opts.measureLog !== undefined) {
     const fd = fs.openSync(opts.measureLog, 'a', 0o600);

@@ -71,7 +71,7 @@ export const SENTRY_ALLOW: readonly AllowEntry[] = [
   })),
   { names: ['wait4'], why: 'measured: the next event of a stub (waitpid __WALL), reaping one' },
   { names: ['waitid'], why: 'code: the tracer\'s blocking wait (sentry.c wait_event_blocking): waitid(WNOWAIT) leaves the stop queued, so a readiness or host signal whose handler leaves the wait with siglongjmp loses no stop; wait4 has no WNOWAIT' },
-  { names: ['tgkill', 'kill'], why: 'code: SIGKILL of an address space, SIGSTOP to kick a running stub thread (destroyAddressSpace, kick)' },
+  { names: ['tgkill', 'kill'], why: 'code: SIGKILL of an address space, SIGSTOP to interrupt a running stub thread (PtraceAddressSpace.release, PtraceContext.interrupt)' },
   // Memory: the application's memory files (mm/) and Node's own heap.
   { names: ['memfd_create', 'ftruncate', 'fallocate', 'copy_file_range', 'lseek'], why: 'measured: memory files of the address spaces — create, size, punch holes, copy at fork (SEEK_DATA extents)' },
   { names: ['mmap', 'munmap', 'mprotect', 'madvise'], why: 'measured: the V8 heap and code space, mapping memory files into the sentry' },

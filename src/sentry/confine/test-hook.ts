@@ -7,7 +7,7 @@
 // (the container fails to start), an open of /etc/passwd in the empty root (ENOENT), a packet
 // socket (closed at once).
 
-import { ptraceSys } from '../platform/ptrace/native';
+import { sentrySys } from '../native';
 
 const CALLS = new Set(['execve', 'openat', 'socket-packet']);
 
@@ -15,7 +15,7 @@ const CALLS = new Set(['execve', 'openat', 'socket-packet']);
 export function runForbiddenCallHook(): string | undefined {
   const what = process.env.MOAT_SENTRY_TEST_FORBIDDEN;
   if (!what || !CALLS.has(what)) return undefined;
-  const r = ptraceSys().forbiddenCall(what);
+  const r = sentrySys().forbiddenCall(what);
   // open is refused (EACCES), not killed (profile.ts): the sandbox then runs on.
   if (what === 'openat' && r === -13) return undefined;
   return `test hook: the forbidden ${what} returned ${r} instead of killing the sentry`;

@@ -3,6 +3,7 @@
 // (a new stub with the parent's memory copied into its own memory file).
 
 import { EAGAIN, EINVAL, ENOMEM, EPERM } from '../abi/errno';
+import type { Context } from '../platform/types';
 import { REG } from '../platform/registers';
 import { Task, ThreadGroup } from './task';
 import { copyCreds } from './creds';
@@ -73,12 +74,12 @@ export function doClone(t: Task, a: CloneArgs): number {
 
   const tid = ns.allocPid();
   let mm = t.mm;
-  let hostTid: number;
+  let ctx: Context;
   try {
     if (f & CLONE_VM) {
-      hostTid = k.platform.newThread(t.hostTid);
-      if (hostTid < 0) return -ENOMEM;
-      mm.hostTids.add(hostTid);
+      const c = mm.as?.newContext() ?? -ENOMEM;
+      if (typeof c === 'number') return -ENOMEM;
+      ctx = c;
     } else {
       mm = t.mm.fork();
       mm.exePath = t.mm.exePath;
@@ -88,12 +89,11 @@ export function doClone(t: Task, a: CloneArgs): number {
       mm.argEnd = t.mm.argEnd;
       mm.envStart = t.mm.envStart;
       mm.envEnd = t.mm.envEnd;
-      hostTid = k.platform.newAddressSpace(mm.file.fd);
-      mm.hostPid = hostTid;
-      mm.hostTids.add(hostTid);
-      const r = mm.mirrorInto(hostTid);
+      mm.as = k.platform.newAddressSpace(mm.file.fd);
+      ctx = mm.as.main;
+      const r = mm.mirrorInto();
       if (r < 0) {
-        k.platform.destroyAddressSpace(hostTid, []);
+        mm.as.release();
         mm.destroy();
         return -ENOMEM;
       }
@@ -127,13 +127,13 @@ export function doClone(t: Task, a: CloneArgs): number {
   const child = new Task(k, tid, tg, mm, files, fsc, copyCreds(t.creds), t.comm);
   if (!(f & CLONE_THREAD)) tg.leader = child;
   tg.tasks.add(child);
-  child.hostTid = hostTid;
+  child.ctx = ctx;
   child.sigmask = t.sigmask;
   child.nice = t.nice;
   child.affinity = t.affinity;
   child.altStack = f & CLONE_VM && !(f & CLONE_VFORK) ? { sp: 0, size: 0, flags: 2 } : { ...t.altStack };
   ns.tasks.set(tid, child);
-  k.byHost.set(hostTid, child);
+  k.byHost.set(ctx.tid, child);
 
   // The child returns 0 from the same syscall, on its own stack and TLS if given.
   child.regs.copyFrom(t.regs);

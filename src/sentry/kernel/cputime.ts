@@ -1,27 +1,21 @@
 // CPU time of tasks and processes: what the host charged to the stubs that ran them. A task's
 // application code runs on a host thread of its stub; the host keeps the stub's time on a CPU in
-// its process CPU clock (clock_gettime of the stub's pid: the confined sentry sees no /proc, and the
-// host lets no process read another's *thread* clocks). A stub with one task is exact; the tasks of
+// its process CPU clock (the platform's AddressSpace.cpuNs: on ptrace, clock_gettime of the stub's
+// pid; the confined sentry sees no /proc, and the host lets no process read another's *thread*
+// clocks). A stub with one task is exact; the tasks of
 // a multi-threaded stub share its time evenly (a known approximation: the per-thread figure is only
 // in the host's /proc). Time is kept when a task leaves its stub: at exit (into its process's total)
 // and at exec (the task moves to a new stub). The time the sentry spends serving a task's syscalls
 // is the sentry's own, not charged to the task: the stubs' time is all user time (utime), stime 0.
 
-import { ptraceSys } from '../platform/ptrace/native';
 import type { MemoryManager } from '../mm/mm';
 import type { Task, ThreadGroup } from './task';
 
-/** On-CPU ns of a stub process now, or 0 if it cannot be read (gone). */
-export function hostProcessCpuNs(hostPid: number): bigint {
-  if (hostPid <= 0) return 0n;
-  const ns = ptraceSys().processCpuNs(hostPid);
-  return ns > 0 ? BigInt(Math.round(ns)) : 0n;
-}
-
 /** The share of the stub's not yet charged time that falls to one of its tasks. */
 function stubShareNs(mm: MemoryManager): bigint {
-  if (mm.hostPid === 0) return 0n;
-  const left = hostProcessCpuNs(mm.hostPid) - mm.cpuChargedNs;
+  if (mm.as === undefined) return 0n;
+  const ns = mm.as.cpuNs();
+  const left = (ns > 0 ? BigInt(Math.round(ns)) : 0n) - mm.cpuChargedNs;
   return left > 0n ? left / BigInt(Math.max(1, mm.users)) : 0n;
 }
 

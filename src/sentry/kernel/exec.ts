@@ -79,18 +79,15 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
   const { creds, secure } = execCreds(t.creds, exe.ids);
   const unreadable = permission(t.creds, exe.ids, MAY_READ) < 0;
   const mm = k.newMemoryManager();
-  let hostPid: number;
   try {
-    hostPid = k.platform.newAddressSpace(mm.file.fd);
+    mm.as = k.platform.newAddressSpace(mm.file.fd);
   } catch {
     mm.destroy();
     exe.close();
     return -12; // ENOMEM
   }
-  mm.hostPid = hostPid;
   const res = loadProgram({
     mm,
-    tid: hostPid,
     file: exe,
     argv,
     envp,
@@ -102,11 +99,10 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
   });
   exe.close();
   if (typeof res === 'number' || ('fatal' in res && firstExec)) {
-    k.platform.destroyAddressSpace(hostPid, [hostPid]);
+    mm.as.release();
     mm.destroy();
     return typeof res === 'number' ? res : res.fatal;
   }
-  mm.hostTids.add(hostPid);
   mm.exePath = exe.path;
   const fatal = 'fatal' in res ? res.fatal : 0;
   if (!('fatal' in res)) {
@@ -164,7 +160,7 @@ export function execTask(t: Task, path: string, argv: Uint8Array[], envp: Uint8A
     t.vforkParent = undefined;
   }
   if (fatal) {
-    k.opts.strace?.(`[${t.tid}] --- exec of ${path} failed past the point of no return (${fatal}): SIGSEGV ---`);
+    k.opts.tracer?.log(`[${t.tid}] --- exec of ${path} failed past the point of no return (${fatal}): SIGSEGV ---`);
     killThreadGroup(t.tg, SIGSEGV);
   }
   return 0;

@@ -13,31 +13,24 @@ import { sendSignalToGroup } from './signals';
 import { ptraceTraceeExit, ptraceTracerExit } from './ptrace';
 import type { Task, ThreadGroup } from './task';
 
-const NR_EXIT = 60;
-
-/** Drop a task's hold on its address space: the stub dies with its last user. */
+/** Drop a task's hold on its address space: its host side goes with its last user. */
 export function releaseAddressSpace(t: Task, mm: MemoryManager, hostThreadStopped: boolean): void {
   const k = t.kernel;
   mm.users--;
-  if (mm.hostPid === 0) {
-    // Never had a stub (a process between its creation and its first exec).
+  if (mm.as === undefined) {
+    // Never had a host side (a process between its creation and its first exec).
     if (mm.users <= 0) mm.destroy();
     return;
   }
   k.byHost.delete(t.hostTid);
   if (mm.users <= 0) {
-    k.platform.destroyAddressSpace(mm.hostPid, [...mm.hostTids].filter((x) => x !== mm.hostPid));
-    for (const h of mm.hostTids) k.byHost.delete(h);
-    mm.hostTids.clear();
+    mm.as.release();
     mm.destroy();
     return;
   }
-  // Others still use it: end only this host thread (not the stub's first thread, whose exit
-  // would wait for the others; it stays stopped until the stub goes).
-  if (hostThreadStopped && t.hostTid !== mm.hostPid) {
-    k.platform.inject(t.hostTid, NR_EXIT, 0);
-    mm.hostTids.delete(t.hostTid);
-  }
+  // Others still use it: end only this host thread (the platform keeps what it must, as ptrace
+  // keeps the stub's first thread, stopped until the stub goes).
+  if (hostThreadStopped) t.ctx?.release();
 }
 
 /** Exit one task with a wait status (code << 8, or a signal number). */
@@ -129,7 +122,7 @@ export function switchAddressSpace(t: Task, mm: MemoryManager): void {
   mm.users++;
   releaseAddressSpace(t, old, true);
   t.mm = mm;
-  t.hostTid = mm.hostPid;
+  t.ctx = mm.as?.main;
   t.kernel.byHost.set(t.hostTid, t);
 }
 

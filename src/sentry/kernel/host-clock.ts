@@ -2,7 +2,7 @@
 // syscalls and the vDSO the application calls (platform/vdso.ts, the host's own) read the same
 // kernel clocks, so the two agree exactly; glibc reads them in the sentry through its own vDSO.
 
-import { ptraceSys } from '../platform/ptrace/native';
+import { sentrySys } from '../native';
 
 export const CLOCK_REALTIME = 0;
 export const CLOCK_MONOTONIC = 1;
@@ -16,15 +16,15 @@ export const CLOCK_TAI = 11;
 export function hostClockNs(id: number): bigint {
   // CLOCK_MONOTONIC without the addon's call: Node's hrtime is clock_gettime(CLOCK_MONOTONIC).
   if (id === CLOCK_MONOTONIC) return process.hrtime.bigint();
-  return ptraceSys().hostClock(id) ?? 0n;
+  return sentrySys().hostClock(id) ?? 0n;
 }
 
 /** clock_getres of one of the clocks above: 1 ns for the fine ones, the tick for the coarse ones. */
 export function hostClockRes(id: number): bigint {
-  return ptraceSys().hostClockRes(id) ?? 1n;
+  return sentrySys().hostClockRes(id) ?? 1n;
 }
 
 /** gettimeofday's struct timezone: the host kernel's (what the vDSO's gettimeofday stores). */
 export function hostTimezone(): [number, number] {
-  return ptraceSys().hostTimezone();
+  return sentrySys().hostTimezone();
 }

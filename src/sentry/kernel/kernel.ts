@@ -9,13 +9,9 @@ import { watchCpuLimit } from './cpu-limit';
 import { ERESTARTSYS, ERESTARTNOHAND, EINTR, ENOSYS } from '../abi/errno';
 import { SIGBUS, SIGKILL } from '../abi/signals';
 import { MemoryManager } from '../mm/mm';
-import {
-  EVENT_EXIT, EVENT_FAULT, EVENT_FD, EVENT_HOST_SIGNAL, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_SYSCALL, EVENT_TIMEOUT,
-  EVENT_WATCH, type PtracePlatform,
-} from '../platform';
+import { NO_WAIT, STOP, type Context, type Platform } from '../platform/types';
 import { REG } from '../platform/registers';
-import { dispatchSyscall, syscallName } from '../syscalls/linux/table';
-import { goferNote, straceBuffer, straceEnter, straceExit } from '../syscalls/linux/strace';
+import type { SyscallTable, SyscallTracer } from './dispatch';
 import { FdTable, type Vfs } from '../vfs';
 import { execTask } from './exec';
 import { copyCreds } from './creds';
@@ -32,10 +28,12 @@ import { PidNamespace } from './pidns';
 const MAX_WATCHED_FDS = 4096;
 
 export interface KernelOptions {
-  platform: PtracePlatform;
+  platform: Platform;
   vfs: Vfs;
-  /** Log every syscall (--strace) to this function. */
-  strace?: (line: string) => void;
+  /** The syscall table the kernel dispatches through (syscalls/linux: linuxSyscalls). */
+  syscalls: SyscallTable;
+  /** --strace: trace every syscall (syscalls/linux/strace.ts: straceTracer). */
+  tracer?: SyscallTracer;
   /** Report a bug of the sentry's (a handler threw): each time, with the syscall, message and detail. */
   onInternalError?: (syscall: string, message: string, detail: string) => void;
   /** Report each call of an unimplemented syscall (the reporter counts them). */
@@ -52,7 +50,8 @@ export class Kernel {
   /** The sandbox's PID namespace; a pod's later containers may have their own (pidNamespaces). */
   readonly pidns = new PidNamespace(true);
   readonly pidNamespaces = new Set<PidNamespace>([this.pidns]);
-  readonly platform: PtracePlatform;
+  readonly platform: Platform;
+  readonly syscalls: SyscallTable;
   readonly vfs: Vfs;
   readonly bootTime = performance.now();
   /** The machine shown to the application: the container's limits (kernel/machine.ts). */
@@ -72,6 +71,7 @@ export class Kernel {
 
   constructor(readonly opts: KernelOptions) {
     this.platform = opts.platform;
+    this.syscalls = opts.syscalls;
     this.vfs = opts.vfs;
     this.hostname = opts.hostname;
     this.machine = opts.machine ?? new Machine();
@@ -88,7 +88,7 @@ export class Kernel {
   }
 
   newMemoryManager(): MemoryManager {
-    return new MemoryManager(this.platform, this.platform.memory);
+    return new MemoryManager(this.platform.memory);
   }
 
   /** Start the container's init: pid 1 running argv[0] (resolved by the caller). */
@@ -226,10 +226,7 @@ export class Kernel {
         p.watchFds(this.watched);
         this.watchDirty = false;
       }
-      // Resume one ready task (delivering its signals first), then take the next event.
-      let tid = 0;
-      let mode = 2;
-      let rax = 0;
+      // Resume one ready task (delivering its signals first), then take the next stop.
       current = this.ready.shift();
       if (current) {
         const t = current;
@@ -262,47 +259,43 @@ export class Kernel {
         }
         if (t.retval === -ERESTARTSYS || t.retval === -ERESTARTNOHAND) t.retval = -EINTR;
         t.state = 'running';
-        tid = t.hostTid;
         this.onHost.delete(t);
         this.onHost.add(t);
+        const c = t.ctx!;
         if (t.fullRegs) {
           if (t.inSyscall) t.regs.set(REG.rax, t.retval);
-          p.regs.copyFrom(t.regs);
-          mode = 1;
+          c.resumeFull(t.regs);
           t.fullRegs = false;
-        } else {
-          mode = 0;
-          rax = t.retval;
-        }
+        } else c.resumeSyscall(t.retval);
       }
-      const timeout = this.ready.length > 0 ? -2 : this.nextTimeout();
-      const ev = p.resumeAndWait(tid, mode, rax, timeout, this.longestOnHost(current));
+      const timeout = this.ready.length > 0 ? NO_WAIT : this.nextTimeout();
+      const ev = p.wait(timeout, this.longestOnHost(current));
       if (ev.tid > 0) {
         const r = this.byHost.get(ev.tid);
         if (r) this.onHost.delete(r);
       }
-      switch (ev.kind) {
-        case EVENT_SYSCALL: {
+      switch (ev.reason) {
+        case STOP.syscall: {
           const t = this.byHost.get(ev.tid);
           if (!t || t.state === 'dead') {
-            p.resumeAndWait(ev.tid, 2, 0, -2);
+            ev.context?.resume();
             break;
           }
-          t.regs.copyFrom(p.regs);
+          t.regs.copyFrom(ev.regs);
           this.syscall(t);
           break;
         }
-        case EVENT_FAULT: {
+        case STOP.fault: {
           const t = this.byHost.get(ev.tid);
           if (!t || t.state === 'dead') break;
-          t.regs.copyFrom(p.regs);
-          const f = p.lastFault;
+          t.regs.copyFrom(ev.regs);
+          const f = ev.fault;
           if (!emulateVsyscall(t, ev.signal, f.code, f.addrHi, f.addrLo)) {
             // A SIGBUS on a file page the file has grown over since: the page is mapped now, retry.
-            const retry = ev.signal === SIGBUS && t.mm.resolveBusFault(t.hostTid, f.addr);
+            const retry = ev.signal === SIGBUS && t.mm.resolveBusFault(f.addr);
             if (!retry) faultSignal(t, ev.signal, f.code, f.addr);
           }
-          this.opts.strace?.(`[${t.tid}] --- fault: signal ${ev.signal} code ${p.lastFault.code} addr 0x${p.lastFault.addr.toString(16)} rip 0x${t.regs.get(REG.rip).toString(16)} rsp 0x${t.regs.get(REG.rsp).toString(16)} ---`);
+          this.opts.tracer?.log(`[${t.tid}] --- fault: signal ${ev.signal} code ${f.code} addr 0x${f.addr.toString(16)} rip 0x${t.regs.get(REG.rip).toString(16)} rsp 0x${t.regs.get(REG.rsp).toString(16)} ---`);
           t.inSyscall = false;
           t.retval = 0;
           t.fullRegs = true;
@@ -310,10 +303,10 @@ export class Kernel {
           this.ready.push(t);
           break;
         }
-        case EVENT_OTHER_STOP: {
+        case STOP.interrupt: {
           const t = this.byHost.get(ev.tid);
           if (t && t.state === 'running') {
-            t.regs.copyFrom(p.regs);
+            t.regs.copyFrom(ev.regs);
             t.fullRegs = true;
             t.inSyscall = false;
             t.retval = 0;
@@ -322,7 +315,7 @@ export class Kernel {
           }
           break;
         }
-        case EVENT_EXIT: {
+        case STOP.exit: {
           const t = this.byHost.get(ev.tid);
           this.byHost.delete(ev.tid);
           if (t && t.state !== 'dead') {
@@ -332,20 +325,20 @@ export class Kernel {
           }
           break;
         }
-        case EVENT_HOST_SIGNAL:
+        case STOP.hostSignal:
           this.hostSignals(p.takeHostSignals());
           break;
-        case EVENT_FD:
+        case STOP.asyncFd:
           for (const cb of [...this.hostCallbacks.values()]) cb();
           break;
-        case EVENT_WATCH:
+        case STOP.watch:
           this.wakeReady();
           break;
-        case EVENT_TIMEOUT:
+        case STOP.timeout:
           // More host fds than the platform watches: the unwatched ones' waiters look again (at least every second).
           if (this.hostWatch.size > MAX_WATCHED_FDS) for (const s of [...this.hostWatch.values()]) for (const t of [...s]) t.wake();
           break;
-        case EVENT_NO_TASKS:
+        case STOP.idle:
           if (this.ready.length === 0 && this.sleepers.size === 0) {
             if (this.result === undefined) this.result = 0x7f00; // nothing left to run
           }
@@ -361,21 +354,21 @@ export class Kernel {
   private readonly onHost = new Set<Task>();
 
   /**
-   * The host tid of the task resumed longest ago and not heard from (0: none), other than the one
+   * The context of the task resumed longest ago and not heard from (none: undefined), other than the one
    * just resumed: the wait takes its stop first if it has one. Linux's wait reports the stub's
    * main thread (a child) before its other threads (tracees only), so a thread that keeps stopping
    * at once would otherwise be served while another's stop stays queued (a busy connect loop
    * starved its accepting thread until the listen backlog overflowed).
    */
-  private longestOnHost(current: Task | undefined): number {
+  private longestOnHost(current: Task | undefined): Context | undefined {
     for (const t of this.onHost) {
       if (t.state !== 'running') {
         this.onHost.delete(t);
         continue;
       }
-      if (t !== current) return t.hostTid;
+      if (t !== current) return t.ctx;
     }
-    return 0;
+    return undefined;
   }
 
   /** The keys of hostWatch as last given to the platform (pollWatched answers in this order). */
@@ -438,30 +431,30 @@ export class Kernel {
     }
     // PTRACE_SYSCALL: the tracer sees the call first (and may change or skip it: orig_rax -1).
     if (ptraceSyscallEnter(t)) return;
-    const strace = this.opts.strace;
-    const entered = strace ? straceEnter(t, nr) : '';
-    const buf = strace ? straceBuffer(t, nr) : 0;
-    const gofer = strace ? t.vfs.client.calls.slice() : undefined;
+    const tracer = this.opts.tracer;
+    const entered = tracer ? tracer.enter(t, nr) : '';
+    const buf = tracer ? tracer.buffer(t, nr) : 0;
+    const gofer = tracer ? t.vfs.client.calls.slice() : undefined;
     // int $0x80 / sysenter: the 32-bit ABI, which the sentry does not offer (numbers differ).
     const rip = t.regs.get(REG.rip);
     const b0 = t.mm.byteAt(rip - 2);
     let r =
       b0 === 0xcd || (b0 === 0x0f && t.mm.byteAt(rip - 1) === 0x34) ? -ENOSYS
       : nr < 0 && t.ptraceEntered ? t.retval // skipped by the tracer: rax is what it left there
-      : dispatchSyscall(t, nr);
+      : this.syscalls.dispatch(t, nr);
     if (r === BLOCK) {
-      if (strace && !t.timedOut) strace(`${entered}) parked`);
+      if (tracer && !t.timedOut) tracer.log(`${entered}) parked`);
       return;
     }
     if ((t.state as string) === 'dead') {
-      if (strace) strace(`${entered}) = ?`);
+      if (tracer) tracer.log(`${entered}) = ?`);
       return;
     }
     t.timedOut = false;
     t.dropBlockState();
     t.interruptResult = -ERESTARTSYS;
     t.wakeOnSignal = false;
-    if (strace) strace(straceExit(t, nr, entered, r, buf) + goferNote(gofer!, t.vfs.client.calls));
+    if (tracer) tracer.log(tracer.exit(t, nr, entered, r, buf) + tracer.goferNote(gofer!, t.vfs.client.calls));
     if ((t.state as string) === 'blocked') return;
     if (r === -ERESTARTSYS && !t.hasDeliverableSignal()) r = -EINTR;
     t.retval = r;
@@ -484,7 +477,7 @@ export class Kernel {
   }
 
   unimplemented(t: Task, nr: number): void {
-    this.opts.onUnimplemented?.(syscallName(nr), nr);
+    this.opts.onUnimplemented?.(this.syscalls.name(nr), nr);
     void t;
   }
 

@@ -44,7 +44,7 @@ function markInit(tg: ThreadGroup, info: SigInfo): SigInfo {
 /** Make a task see a newly pending signal: interrupt its parked syscall, or stop it on the host. */
 function notifyTask(t: Task): void {
   if (t.state === 'blocked') t.kernel.interrupt(t);
-  else if (t.state === 'running') t.kernel.platform.kick(t.mm.hostPid, t.hostTid);
+  else if (t.state === 'running') t.ctx?.interrupt();
 }
 
 function pickTarget(tg: ThreadGroup, sig: number): Task | undefined {
@@ -212,7 +212,7 @@ export function deliverSignals(t: Task): void {
     const oldMask = t.savedMask ?? t.sigmask;
     t.savedMask = undefined;
     if (!setupFrame(t, sig, info, oldMask)) {
-      t.kernel.opts.strace?.(`[${t.tid}] --- no room for a signal frame at 0x${t.regs.get(REG.rsp).toString(16)}: SIGSEGV ---`);
+      t.kernel.opts.tracer?.log(`[${t.tid}] --- no room for a signal frame at 0x${t.regs.get(REG.rsp).toString(16)}: SIGSEGV ---`);
       killThreadGroup(tg, 11 | 0x80); // SIGSEGV: no room for the frame
       return;
     }
@@ -256,7 +256,7 @@ function setupFrame(t: Task, sig: number, info: SigInfo, oldMask: bigint): boole
   }
   const fpAddr = Math.floor((sp - FP_SIZE) / 64) * 64;
   const fp = new Uint8Array(FP_SIZE);
-  t.kernel.platform.getFpRegs(t.hostTid, fp);
+  t.ctx?.getFpRegs(fp);
   const frame = Math.floor((fpAddr - FRAME_SIZE) / 16) * 16 - 8;
   // A frame that would leave the alternate stack it is on (a handler that walked off its bottom):
   // no frame, the signal is forced (SIGSEGV), as Linux's get_sigframe does.
@@ -322,7 +322,7 @@ export function sigreturn(t: Task): number {
       // mxcsr reserved bits must be clear or the host refuses the state.
       const fdv = new DataView(fp.buffer);
       fdv.setUint32(24, fdv.getUint32(24, true) & 0xffff, true);
-      t.kernel.platform.setFpRegs(t.hostTid, fp);
+      t.ctx?.setFpRegs(fp);
     }
   }
   t.sigmask = dv.getBigUint64(296, true) & ~UNBLOCKABLE;

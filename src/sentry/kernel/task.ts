@@ -3,6 +3,7 @@
 
 import type { MemoryManager } from '../mm/mm';
 import { Registers } from '../platform/registers';
+import type { Context } from '../platform/types';
 import type { FdTable, FsContext, Vfs } from '../vfs';
 import type { Credentials } from './creds';
 import type { Kernel } from './kernel';
@@ -162,8 +163,16 @@ export class Task implements Waiter {
   /** prctl(PR_SET_PDEATHSIG): sent when the thread that forked this one's process exits (0: none; not inherited). */
   pdeathSignal = 0;
   comm: string;
-  /** Host thread id in the stub. */
-  hostTid = 0;
+  /** The platform's context this task runs in (undefined before its first exec gives it one). */
+  ctx: Context | undefined;
+  /** A path walk's caller (vfs/resolve.ts PathCtx): the task itself, what /proc/self names. */
+  get caller(): Task {
+    return this;
+  }
+  /** Its host thread id (what a platform stop names; 0 without a context). */
+  get hostTid(): number {
+    return this.ctx === undefined ? 0 : this.ctx.tid;
+  }
   /** A vfork child: the parent waits until this task execs or exits. */
   vforkParent: Task | undefined;
   exitCode = 0;

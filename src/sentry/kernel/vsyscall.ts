@@ -8,7 +8,6 @@
 import { readFileSync } from 'node:fs';
 import { EFAULT } from '../abi/errno';
 import { REG } from '../platform/registers';
-import { dispatchSyscall } from '../syscalls/linux/table';
 import { faultSignal } from './signals';
 import type { Task } from './task';
 
@@ -57,8 +56,8 @@ export function emulateVsyscall(t: Task, signal: number, code: number, callHi: n
     faultSignal(t, SIGSEGV, SI_KERNEL, 0);
     return true;
   }
-  const r = dispatchSyscall(t, nr);
-  t.kernel.opts.strace?.(`[${t.tid}] vsyscall ${off.toString(16)} = ${r}`);
+  const r = t.kernel.syscalls.dispatch(t, nr);
+  t.kernel.opts.tracer?.log(`[${t.tid}] vsyscall ${off.toString(16)} = ${r}`);
   // A bad pointer given to a vsyscall is a SIGSEGV, not EFAULT (Linux's check_fault).
   if (r === -EFAULT) faultSignal(t, SIGSEGV, SI_KERNEL, 0);
   else t.regs.set(REG.rax, r);

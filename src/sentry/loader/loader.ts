@@ -21,9 +21,8 @@ export interface ExecSource extends MapSource {
 }
 
 export interface LoadRequest {
+  /** The address space to load into (its host side made: mm.as). */
   mm: MemoryManager;
-  /** A stopped thread of mm's stub. */
-  tid: number;
   file: ExecSource;
   argv: Uint8Array[];
   envp: Uint8Array[];
@@ -75,7 +74,7 @@ interface Loaded {
 
 /** Map one PT_LOAD segment: its file pages (named after the file), then anonymous pages up to memsz. Returns its end or -errno. */
 function loadSegment(req: LoadRequest, src: ExecSource, ph: ElfHeader['phdrs'][number], base: number): number {
-  const { mm, tid } = req;
+  const { mm } = req;
   if (ph.offset < 0 || ph.vaddr < 0 || ph.filesz < 0 || ph.memsz < 0 || ph.filesz > ph.memsz) return -EINVAL;
   const start = base + ph.vaddr;
   if (start + ph.memsz > APP_LIMIT) return -EINVAL;
@@ -89,10 +88,10 @@ function loadSegment(req: LoadRequest, src: ExecSource, ph: ElfHeader['phdrs'][n
   if (fileEnd > mapStart && !(prot & PROT_WRITE)) {
     // A segment the process cannot write maps the file as mmap(2) would (by reference where the
     // file has host pages, mm/file-ref.ts): nothing to zero, padzero ignores a read-only page.
-    const r = mm.mmap(tid, mapStart, fileEnd - mapStart, prot, MAP_FIXED | MAP_PRIVATE, src, pageDown(ph.offset));
+    const r = mm.mmap(mapStart, fileEnd - mapStart, prot, MAP_FIXED | MAP_PRIVATE, src, pageDown(ph.offset));
     if (r < 0) return r;
   } else if (fileEnd > mapStart) {
-    const r = mm.mmap(tid, mapStart, fileEnd - mapStart, prot === 0 ? PROT_READ : prot, anon, undefined, 0, src.info.name);
+    const r = mm.mmap(mapStart, fileEnd - mapStart, prot === 0 ? PROT_READ : prot, anon, undefined, 0, src.info.name);
     if (r < 0) return r;
     const v = mm.find(mapStart);
     if (!v) return -ENOMEM;
@@ -106,11 +105,11 @@ function loadSegment(req: LoadRequest, src: ExecSource, ph: ElfHeader['phdrs'][n
     if (n < 0) return -EINVAL;
     mmStats.loaderCopiedBytes += dst.length;
     if (ph.memsz > ph.filesz && prot & PROT_WRITE) dst.fill(0, start + ph.filesz - mapStart);
-    if (prot === 0) mm.mprotect(tid, mapStart, fileEnd - mapStart, 0);
+    if (prot === 0) mm.mprotect(mapStart, fileEnd - mapStart, 0);
   }
   if (segEnd > fileEnd) {
     // Linux maps these pages as brk does (vm_brk_flags): read-write, executable if the segment is.
-    const r = mm.mmap(tid, fileEnd, segEnd - fileEnd, PROT_READ | PROT_WRITE | (prot & PROT_EXEC), anon, undefined, 0, '');
+    const r = mm.mmap(fileEnd, segEnd - fileEnd, PROT_READ | PROT_WRITE | (prot & PROT_EXEC), anon, undefined, 0, '');
     if (r < 0) return r;
   }
   return segEnd;
@@ -161,7 +160,7 @@ function dynBase(req: LoadRequest, elf: ElfHeader, forInterp: boolean): number {
 }
 
 export function loadProgram(req: LoadRequest): LoadResult | LoadFatal | number {
-  const { mm, tid } = req;
+  const { mm } = req;
   const elf = parseElf((d, p) => req.file.pread(d, p));
   if (typeof elf === 'number') return elf;
   const interp = interpPath(req.file, elf);
@@ -202,7 +201,7 @@ export function loadProgram(req: LoadRequest): LoadResult | LoadFatal | number {
 
   // The stack.
   const stackLow = STACK_TOP - STACK_SIZE;
-  const sr = mm.mmap(tid, stackLow, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, '[stack]');
+  const sr = mm.mmap(stackLow, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, '[stack]');
   if (sr < 0) return { fatal: sr };
 
   let sp = STACK_TOP;

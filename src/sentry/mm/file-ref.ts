@@ -33,6 +33,11 @@ export class FileRef {
     this.key = key;
   }
 
+  /** The sentry's host fd of the file (what the platform's address space maps from). */
+  get fd(): number {
+    return this.host.fd;
+  }
+
   /** Host files held by mappings now (each holds a host fd of the sentry's open past its close). */
   static live = 0;
 

@@ -1,10 +1,12 @@
 // An application address space: the list of mappings (VMAs) the sentry keeps, the memory file
-// behind them, and the stub process that mirrors them on the host. Every change goes to both:
-// the VMA list first, then one injected host syscall in a stopped thread of the stub.
+// behind them, and the platform's address space that mirrors them on the host. Every change goes
+// to both: the VMA list first, then one map/unmap/protect of the platform's AddressSpace
+// (platform/types.ts), which alone knows how the host does it (ptrace: a syscall injected in the
+// stub).
 
 import * as fs from 'node:fs';
-import { EACCES, EBADF, EFAULT, EINVAL, EMFILE, ENOMEM, EEXIST } from '../abi/errno';
-import type { SentryPlatform } from '../platform';
+import { EACCES, EBADF, EFAULT, EINVAL, ENOMEM, EEXIST } from '../abi/errno';
+import type { AddressSpace } from '../platform/types';
 import type { VdsoMapping } from '../platform/vdso';
 import { APP_LIMIT, MIN_ADDR, MMAP_TOP, PAGE, pageDown, pageUp } from './layout';
 import { MemoryFile, type MemoryOps } from './memory-file';
@@ -29,11 +31,6 @@ export const RESERVED = -1;
 export const PAST_EOF = -2;
 /** Vma.off of private file pages by reference: the file's host pages, read-only (Vma.ref). */
 export const FILE_REF = -3;
-
-const NR_MMAP = 9;
-const NR_MPROTECT = 10;
-const NR_MUNMAP = 11;
-const HOST_MAP_FD = 3;
 
 /** What a file-backed mapping was made from (for /proc/pid/maps). */
 export interface MappedFileInfo {
@@ -93,9 +90,6 @@ let mmIds = 0;
  */
 const REF_READ_MAX = 64 << 20;
 
-/** The most files one stub maps by reference over its life (past that, mappings are copies). */
-const STUB_FILES_MAX = 1024;
-
 /** The largest object of a whole file (from offset 0) a MAP_SHARED mapping makes. */
 const FILE_OBJECT_MAX = 2 ** 32;
 
@@ -113,12 +107,10 @@ export class MemoryManager {
   vmas: Vma[] = [];
   brkStart = 0;
   brkCur = 0;
-  /** Host pid of the stub mirroring this address space (0 before it exists). */
-  hostPid = 0;
+  /** The platform's address space mirroring this one (undefined before exec made it). */
+  as: AddressSpace | undefined;
   /** Number of tasks using this address space. */
   users = 0;
-  /** Host threads of the stub (its pid first), for teardown. */
-  readonly hostTids = new Set<number>();
   /** CPU time of the stub already charged to tasks that left it (kernel/cputime.ts). */
   cpuChargedNs = 0n;
   /** What exec loaded, for /proc/pid/{exe,auxv,cmdline,environ}. */
@@ -137,7 +129,7 @@ export class MemoryManager {
   readonly id = ++mmIds;
   private last: Vma | undefined;
 
-  constructor(readonly platform: SentryPlatform, readonly ops: MemoryOps) {
+  constructor(readonly ops: MemoryOps) {
     this.file = new MemoryFile(ops);
   }
 
@@ -281,59 +273,28 @@ export class MemoryManager {
     return Math.max(a, Math.min(v.end, lim));
   }
 
-  /** The fd of a shared object in the stub of tid, fetched there once from the sentry (pidfd_getfd). */
-  private readonly stubFds = new Map<SharedObject, number>();
-
-  private stubFd(tid: number, obj: SharedObject): number {
-    const have = this.stubFds.get(obj);
-    if (have !== undefined) return have;
-    const fd = this.platform.fdInStub(tid, obj.fd);
-    if (fd >= 0) this.stubFds.set(obj, fd);
-    return fd;
+  /** The host side; an address space without one (before its first exec) has no mappings to make. */
+  private host(): AddressSpace {
+    if (this.as === undefined) throw new Error('sentry: a mapping change in an address space with no host side yet');
+    return this.as;
   }
 
-  /** The stub's fd of each host file it maps by reference (by the file's st_dev:st_ino). */
-  private readonly stubFileFds = new Map<string, number>();
-
-  /** Map [start, start+len) of the stub to the file's host pages at pgoff, private, read-only (prot has no PROT_WRITE). */
-  private hostMapRef(tid: number, start: number, len: number, prot: number, ref: FileRef, pgoff: number): number {
-    let fd = this.stubFileFds.get(ref.key);
-    const fresh = fd === undefined;
-    if (fd === undefined) {
-      // The stub keeps its fds (closing one would take an injected call): a bounded number of files.
-      if (this.stubFileFds.size >= STUB_FILES_MAX) return -EMFILE;
-      fd = this.platform.fdInStub(tid, ref.host.fd);
-      if (fd < 0) return fd;
-    }
-    const r = this.platform.inject(tid, NR_MMAP, start, len, prot & ~PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, pgoff);
-    // Kept for the file's next mappings once one worked (an fd that cannot map is not kept).
-    if (fresh && r === start) this.stubFileFds.set(ref.key, fd);
-    return r;
+  private hostMapShared(v: Vma): number {
+    return this.host().mapObject(v.start, v.end - v.start, v.prot, v.obj!, v.off);
   }
 
-  private hostMapShared(tid: number, v: Vma): number {
-    const fd = this.stubFd(tid, v.obj!);
-    if (fd < 0) return fd;
-    return this.platform.inject(tid, NR_MMAP, v.start, v.end - v.start, v.prot, MAP_SHARED | MAP_FIXED, fd, v.off);
-  }
-
-  private hostMap(tid: number, start: number, len: number, prot: number, off: number): number {
-    if (off === PAST_EOF) {
-      const fd = this.stubFd(tid, pastEofObject(this.ops));
-      if (fd < 0) return fd;
-      return this.platform.inject(tid, NR_MMAP, start, len, prot, MAP_SHARED | MAP_FIXED, fd, 0);
-    }
-    if (off < 0) {
-      // Reserved only: an anonymous PROT_NONE host mapping, no pages behind it.
-      return this.platform.inject(tid, NR_MMAP, start, len, 0, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-    }
-    return this.platform.inject(tid, NR_MMAP, start, len, prot, MAP_SHARED | MAP_FIXED, HOST_MAP_FD, off);
+  private hostMap(start: number, len: number, prot: number, off: number): number {
+    // Past a file's end: an empty memfd, whose every access the host faults with SIGBUS.
+    if (off === PAST_EOF) return this.host().mapObject(start, len, prot, pastEofObject(this.ops), 0);
+    // Reserved only: no access, no pages behind it.
+    if (off < 0) return this.host().reserve(start, len);
+    return this.host().mapMemory(start, len, prot, off);
   }
 
   /**
-   * mmap(2) for the application. tid: a stopped thread of the stub. Returns the address or -errno.
+   * mmap(2) for the application. Returns the address or -errno.
    */
-  mmap(tid: number, addr: number, length: number, prot: number, flags: number, src?: MapSource, pgoff = 0, name = ''): number {
+  mmap(addr: number, length: number, prot: number, flags: number, src?: MapSource, pgoff = 0, name = ''): number {
     if (length <= 0 || (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) && addr % PAGE !== 0)) return -EINVAL;
     const len = pageUp(length);
     if (len > APP_LIMIT) return -ENOMEM;
@@ -352,22 +313,22 @@ export class MemoryManager {
       if (start < 0) return start;
     }
     if (flags & MAP_SHARED) {
-      if (src?.anonymous) return this.mmapShared(tid, start, len, length, prot, undefined, 0, `${src.info.name} (deleted)`);
-      return this.mmapShared(tid, start, len, length, prot, src, pgoff, name);
+      if (src?.anonymous) return this.mmapShared(start, len, length, prot, undefined, 0, `${src.info.name} (deleted)`);
+      return this.mmapShared(start, len, length, prot, src, pgoff, name);
     }
     // The pages of a file mapping past the file's end are no memory: an access is a SIGBUS.
     const fileSize = src?.fileSize?.();
     const dataLen = fileSize === undefined ? len : Math.min(len, Math.max(0, pageUp(fileSize) - pgoff));
     if (dataLen < len) {
-      const r = this.hostMap(tid, start + dataLen, len - dataLen, prot, PAST_EOF);
+      const r = this.hostMap(start + dataLen, len - dataLen, prot, PAST_EOF);
       if (r !== start + dataLen) return r < 0 ? r : -ENOMEM;
       this.insert({ start: start + dataLen, end: start + len, prot, off: PAST_EOF, shared: false, name: src!.info.name, pgoff: pgoff + dataLen, file: src!.info, src });
       if (dataLen === 0) return start;
     }
-    const r = this.mapByRef(tid, start, dataLen, prot, src, pgoff) ?? this.mapPrivate(tid, start, dataLen, Math.min(length, dataLen), prot, src, pgoff, name);
+    const r = this.mapByRef(start, dataLen, prot, src, pgoff) ?? this.mapPrivate(start, dataLen, Math.min(length, dataLen), prot, src, pgoff, name);
     if (r < 0 && dataLen < len) {
       this.removeRange(start + dataLen, start + len);
-      this.platform.inject(tid, NR_MUNMAP, start + dataLen, len - dataLen);
+      this.host().unmap(start + dataLen, len - dataLen);
     }
     return r;
   }
@@ -377,12 +338,12 @@ export class MemoryManager {
    * (file-ref.ts): start, or undefined where it cannot (no host file: tmpfs, copied up; the stub
    * could not map it), and the caller copies instead.
    */
-  private mapByRef(tid: number, start: number, len: number, prot: number, src: MapSource | undefined, pgoff = 0): number | undefined {
+  private mapByRef(start: number, len: number, prot: number, src: MapSource | undefined, pgoff = 0): number | undefined {
     if (!src?.hostFile || prot & PROT_WRITE || len <= 0) return undefined;
     const host = src.hostFile();
     const ref = host && FileRef.of(host);
     if (!ref) return undefined;
-    if (this.hostMapRef(tid, start, len, prot, ref, pgoff) !== start) {
+    if (this.host().mapFile(start, len, prot, ref, pgoff) !== start) {
       ref.unref();
       return undefined;
     }
@@ -398,12 +359,12 @@ export class MemoryManager {
    * PROT_WRITE, a debugger's poke): the file's later changes no longer show there, as a written
    * page on Linux. Pages past the file's end (it shrank since the mmap) become zeroes, not SIGBUS.
    */
-  private breakRef(tid: number, v: Vma, prot: number): number {
+  private breakRef(v: Vma, prot: number): number {
     const len = v.end - v.start;
     const off = this.file.alloc(len);
     if (off < 0) return -ENOMEM;
     v.ref!.read(this.file.bytes.subarray(off, off + len), v.pgoff);
-    const r = this.hostMap(tid, v.start, len, prot, off);
+    const r = this.hostMap(v.start, len, prot, off);
     if (r !== v.start) {
       this.file.release(off, len);
       return r < 0 ? r : -ENOMEM;
@@ -418,8 +379,8 @@ export class MemoryManager {
   }
 
   /** Make the by-reference pages of [addr, end) the process's own (a forced write there): false if it cannot. */
-  private ownPages(tid: number | undefined, addr: number, end: number): boolean {
-    if (tid === undefined) return false;
+  private ownPages(addr: number, end: number): boolean {
+    if (this.as === undefined) return false;
     const a = pageDown(addr);
     const b = Math.min(pageUp(end), APP_LIMIT);
     this.splitAt(a);
@@ -427,14 +388,14 @@ export class MemoryManager {
     for (let p = a; p < b; ) {
       const v = this.find(p);
       if (!v) return false;
-      if (v.off === FILE_REF && this.breakRef(tid, v, v.prot) < 0) return false;
+      if (v.off === FILE_REF && this.breakRef(v, v.prot) < 0) return false;
       p = v.end;
     }
     return true;
   }
 
   /** Private memory at [start, start+len): zero, or the file's bytes from pgoff (fill of them). */
-  private mapPrivate(tid: number, start: number, len: number, fill: number, prot: number, src: MapSource | undefined, pgoff: number, name: string): number {
+  private mapPrivate(start: number, len: number, fill: number, prot: number, src: MapSource | undefined, pgoff: number, name: string): number {
     // A private anonymous reservation without access needs no pages (glibc's malloc arenas, guards).
     const reserveOnly = prot === 0 && !src;
     let off = RESERVED;
@@ -453,7 +414,7 @@ export class MemoryManager {
         }
       }
     }
-    const r = this.hostMap(tid, start, len, prot, off);
+    const r = this.hostMap(start, len, prot, off);
     if (r !== start) {
       if (off >= 0) this.file.release(off, len);
       return r < 0 ? r : -ENOMEM;
@@ -469,7 +430,7 @@ export class MemoryManager {
    * past the old end, or a shared object that missed the growth), the page is there now and the
    * access is retried (true); else the fault is the application's (false).
    */
-  resolveBusFault(tid: number, addr: number): boolean {
+  resolveBusFault(addr: number): boolean {
     const v = this.find(addr);
     if (!v?.src?.fileSize) return false;
     const size = v.src.fileSize();
@@ -483,10 +444,10 @@ export class MemoryManager {
     if (addr >= end) return false;
     const { start, prot, src, pgoff, name } = v;
     this.removeRange(start, end);
-    return this.mapPrivate(tid, start, end - start, end - start, prot, src, pgoff, name) === start;
+    return this.mapPrivate(start, end - start, end - start, prot, src, pgoff, name) === start;
   }
 
-  private mmapShared(tid: number, start: number, len: number, length: number, prot: number, src: MapSource | undefined, pgoff: number, name: string): number {
+  private mmapShared(start: number, len: number, length: number, prot: number, src: MapSource | undefined, pgoff: number, name: string): number {
     const got = src ? this.fileObject(src, pgoff, len) : this.newObject(len);
     if (typeof got === 'number') return got;
     const { obj, off } = got;
@@ -512,7 +473,7 @@ export class MemoryManager {
       if (!set) fileMappings.set(key, (set = new Set()));
       set.add(v.fmap);
     }
-    const r = this.hostMapShared(tid, v);
+    const r = this.hostMapShared(v);
     if (r !== start) {
       this.dropVma(v);
       return r < 0 ? r : -ENOMEM;
@@ -526,7 +487,7 @@ export class MemoryManager {
    * replacing what was mapped) or where there is room (addr a hint); denyProt: what mprotect may not
    * add (PROT_WRITE for a read-only attach). Returns the address or -errno.
    */
-  mapObject(tid: number, addr: number, length: number, prot: number, fixed: boolean, obj: SharedObject, name: string, denyProt = 0): number {
+  mapObject(addr: number, length: number, prot: number, fixed: boolean, obj: SharedObject, name: string, denyProt = 0): number {
     if (length <= 0) return -EINVAL;
     const len = pageUp(length);
     if (len > APP_LIMIT) return -ENOMEM;
@@ -541,7 +502,7 @@ export class MemoryManager {
     }
     const v: Vma = { start, end: start + len, prot: prot & (PROT_READ | PROT_WRITE | PROT_EXEC), off: 0, shared: true, name, pgoff: 0, obj: obj.ref() };
     if (denyProt) v.denyProt = denyProt;
-    const r = this.hostMapShared(tid, v);
+    const r = this.hostMapShared(v);
     if (r !== start) {
       this.dropVma(v);
       return r < 0 ? r : -ENOMEM;
@@ -581,16 +542,16 @@ export class MemoryManager {
     return { obj: got.obj, off: pgoff };
   }
 
-  munmap(tid: number, addr: number, length: number): number {
+  munmap(addr: number, length: number): number {
     if (addr % PAGE !== 0 || length <= 0 || addr < MIN_ADDR) return -EINVAL;
     const end = addr + pageUp(length);
     if (end > APP_LIMIT) return -EINVAL;
     this.removeRange(addr, end);
-    const r = this.platform.inject(tid, NR_MUNMAP, addr, end - addr);
+    const r = this.host().unmap(addr, end - addr);
     return r < 0 ? r : 0;
   }
 
-  mprotect(tid: number, addr: number, length: number, prot: number): number {
+  mprotect(addr: number, length: number, prot: number): number {
     if (addr % PAGE !== 0) return -EINVAL;
     if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x01000000 | 0x02000000)) return -EINVAL;
     prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
@@ -602,7 +563,7 @@ export class MemoryManager {
     for (const v of this.vmas) {
       if (v.start < addr || v.end > end) continue;
       if (v.off === FILE_REF && prot & PROT_WRITE) {
-        const r = this.breakRef(tid, v, prot);
+        const r = this.breakRef(v, prot);
         if (r < 0) return r;
         continue;
       }
@@ -613,10 +574,10 @@ export class MemoryManager {
         const off = this.file.alloc(v.end - v.start);
         if (off < 0) return -ENOMEM;
         v.off = off;
-        const r = this.hostMap(tid, v.start, v.end - v.start, prot, off);
+        const r = this.hostMap(v.start, v.end - v.start, prot, off);
         if (r < 0) return r;
       } else {
-        const r = this.platform.inject(tid, NR_MPROTECT, v.start, v.end - v.start, prot);
+        const r = this.host().protect(v.start, v.end - v.start, prot);
         if (r < 0) return r;
       }
     }
@@ -640,7 +601,7 @@ export class MemoryManager {
     return 0;
   }
 
-  mremap(tid: number, oldAddr: number, oldLen: number, newLen: number, mayMove: boolean, fixedAddr?: number): number {
+  mremap(oldAddr: number, oldLen: number, newLen: number, mayMove: boolean, fixedAddr?: number): number {
     if (oldAddr % PAGE !== 0 || newLen <= 0) return -EINVAL;
     oldLen = pageUp(oldLen);
     newLen = pageUp(newLen);
@@ -659,12 +620,12 @@ export class MemoryManager {
     if (fixedAddr === undefined) {
       if (newLen === oldLen) return oldAddr;
       if (newLen < oldLen) {
-        const r = this.munmap(tid, oldAddr + newLen, oldLen - newLen);
+        const r = this.munmap(oldAddr + newLen, oldLen - newLen);
         return r < 0 ? r : oldAddr;
       }
       // Grow in place when the range after it is free.
       if (oldAddr + oldLen === last.end && oldAddr + newLen <= APP_LIMIT && this.isFree(last.end, oldAddr + newLen)) {
-        const r = this.mmap(tid, last.end, newLen - oldLen, last.prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, last.name);
+        const r = this.mmap(last.end, newLen - oldLen, last.prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, last.name);
         return r < 0 ? r : oldAddr;
       }
       if (!mayMove) return -ENOMEM;
@@ -673,7 +634,7 @@ export class MemoryManager {
     if (dest < 0) return dest;
     const prot = v.prot;
     const name = v.name;
-    const r = this.mmap(tid, dest, newLen, prot === 0 ? PROT_READ : prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, name);
+    const r = this.mmap(dest, newLen, prot === 0 ? PROT_READ : prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, name);
     if (r < 0) return r;
     const nv = this.find(dest);
     if (!nv) return -ENOMEM;
@@ -691,35 +652,35 @@ export class MemoryManager {
       if (copyEnd > a) this.mem(nv).set(this.mem(ov).subarray(ov.off + (a - ov.start), ov.off + (copyEnd - ov.start)), nv.off + (a - oldAddr));
       a = segEnd;
     }
-    if (prot === 0) this.mprotect(tid, dest, newLen, 0);
-    this.munmap(tid, oldAddr, oldLen);
+    if (prot === 0) this.mprotect(dest, newLen, 0);
+    this.munmap(oldAddr, oldLen);
     return dest;
   }
 
   /** brk(2): returns the (possibly unchanged) break. */
-  brk(tid: number, addr: number): number {
+  brk(addr: number): number {
     if (addr < this.brkStart) return this.brkCur;
     const oldTop = pageUp(this.brkCur);
     const newTop = pageUp(addr);
     if (newTop > oldTop) {
       if (!this.isFree(oldTop, newTop)) return this.brkCur;
-      const r = this.mmap(tid, oldTop, newTop - oldTop, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, '[heap]');
+      const r = this.mmap(oldTop, newTop - oldTop, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, undefined, 0, '[heap]');
       if (r < 0) return this.brkCur;
     } else if (newTop < oldTop) {
-      this.munmap(tid, newTop, oldTop - newTop);
+      this.munmap(newTop, oldTop - newTop);
     }
     this.brkCur = addr;
     return addr;
   }
 
   /** Map every VMA of this address space into a fresh stub (after fork). */
-  mirrorInto(tid: number): number {
+  mirrorInto(): number {
     for (const v of this.vmas) {
       const r = v.obj
-        ? this.hostMapShared(tid, v)
+        ? this.hostMapShared(v)
         : v.ref
-          ? this.hostMapRef(tid, v.start, v.end - v.start, v.prot, v.ref, v.pgoff)
-          : this.hostMap(tid, v.start, v.end - v.start, v.prot, v.off);
+          ? this.host().mapFile(v.start, v.end - v.start, v.prot, v.ref, v.pgoff)
+          : this.hostMap(v.start, v.end - v.start, v.prot, v.off);
       if (r !== v.start) return r < 0 ? r : -ENOMEM;
     }
     return 0;
@@ -768,7 +729,7 @@ export class MemoryManager {
 
   /** A copy of this address space (fork): same layout, its own pages. The stub is the caller's. */
   fork(): MemoryManager {
-    const child = new MemoryManager(this.platform, this.ops);
+    const child = new MemoryManager(this.ops);
     for (const v of this.vmas) {
       if (v.dontFork) continue;
       const nv: Vma = { ...v };
@@ -921,7 +882,7 @@ export class MemoryManager {
   }
 
   /** Copy into application memory; false on EFAULT. `force` writes read-only pages (the loader). */
-  write(addr: number, src: Uint8Array, force = false, tid?: number): boolean {
+  write(addr: number, src: Uint8Array, force = false): boolean {
     if (src.length === 0) return true;
     const off = force ? -1 : this.offsetOf(addr, src.length, true);
     if (off >= 0) {
@@ -933,7 +894,7 @@ export class MemoryManager {
     while (p < src.length) {
       const v = this.find(a);
       if (force && v?.off === FILE_REF) {
-        if (!this.ownPages(tid, a, a + (src.length - p))) return false;
+        if (!this.ownPages(a, a + (src.length - p))) return false;
         continue;
       }
       if (!v || v.off < 0 || (!force && !(v.prot & PROT_WRITE))) return false;
@@ -953,7 +914,7 @@ export class MemoryManager {
    * Linux would give the process a copy of the page to write; stops at the first page that is not
    * there (unmapped, a reservation, past a file's end, [vvar]). Returns the bytes copied.
    */
-  forceAccess(addr: number, buf: Uint8Array, write: boolean, tid?: number): number {
+  forceAccess(addr: number, buf: Uint8Array, write: boolean): number {
     let done = 0;
     while (done < buf.length && !this.destroyed) {
       const a = addr + done;
@@ -970,7 +931,7 @@ export class MemoryManager {
         const end = Math.min(v.end, a + (buf.length - done));
         if (write) {
           // A write there makes those pages the process's own first (with a stopped thread to remap them).
-          if (!this.ownPages(tid, a, end)) break;
+          if (!this.ownPages(a, end)) break;
           continue;
         }
         const n = v.ref!.read(buf.subarray(done, done + (end - a)), v.pgoff + (a - v.start));

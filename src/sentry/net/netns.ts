@@ -5,7 +5,7 @@
 import { errnoName } from '../abi/errno';
 import type { SentryConfig } from '../config';
 import { netSys } from './host';
-import { ptraceSys } from '../platform/ptrace/native';
+import { sentrySys } from '../native';
 
 const CLONE_NEWNET = 0x40000000;
 
@@ -17,7 +17,7 @@ export function enterNetwork(net: SentryConfig['network']): string | undefined {
     const r = netSys().netnsEnter(n.path);
     return r < 0 ? `network namespace ${n.path}: setns: ${errnoName(r)}` : undefined;
   }
-  const r = ptraceSys().unshare(CLONE_NEWNET);
+  const r = sentrySys().unshare(CLONE_NEWNET);
   if (r < 0) return `a new network namespace: unshare(CLONE_NEWNET): ${errnoName(r)}`;
   // A new namespace has only lo, and it is down: bring it up so 127.0.0.1 and ::1 work (runc leaves
   // that to Docker or CNI's loopback plugin; here nobody else can reach the namespace).

@@ -1,10 +1,11 @@
-// How the sentry runs application code on the host: the mechanism that stops the application at
-// every syscall and lets the sentry read and set its registers. Today that is ptrace
-// (platform/ptrace); gVisor's systrap (seccomp RET_TRAP with an in-process stub and a
-// shared-memory request/response) can replace it behind this interface without touching the
-// kernel or the syscall code.
+// How the sentry runs application code on the host (docs/sentry.md, "Platform"): the interface
+// the kernel and the memory manager use (types.ts), the registry of implementations
+// (registry.ts), and ptrace, the one there is today (ptrace/). gVisor's systrap (seccomp
+// RET_TRAP with an in-process stub and a shared-memory request/response) plugs in the same way.
 
 export { Registers, REG } from './registers';
-export type { SentryPlatform, PlatformEvent } from './types';
-export { EVENT_NONE, EVENT_SYSCALL, EVENT_FAULT, EVENT_EXIT, EVENT_TIMEOUT, EVENT_HOST_SIGNAL, EVENT_FD, EVENT_NO_TASKS, EVENT_OTHER_STOP, EVENT_WATCH } from './types';
+export type { Platform, PlatformSetup, AddressSpace, Context, Stop, StopReason, FaultInfo } from './types';
+export { STOP, NO_WAIT } from './types';
+export { newPlatform, platformNames, registerPlatform } from './registry';
 export { PtracePlatform } from './ptrace';
+import './ptrace';

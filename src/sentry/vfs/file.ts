@@ -96,8 +96,8 @@ export abstract class FileDescription {
   ioctl(_t: Task, _cmd: number, _arg: number): number {
     return -ENOTTY;
   }
-  /** A directory's entries, "." and ".." included (getdents64 snapshots them). */
-  readdir(): DirEntry[] | number {
+  /** A directory's entries, "." and ".." included (getdents64 snapshots them); caller: who reads. */
+  readdir(_caller?: Task): DirEntry[] | number {
     return -ENOTDIR;
   }
   truncate(_size: number): number {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { isatty } from 'node:tty';
 import { EAGAIN, EFAULT, EINVAL, EIO, ENOTTY, EPIPE } from '../abi/errno';
 import type { Task } from '../kernel/task';
-import { ptraceSys } from '../platform/ptrace/native';
+import { sentrySys } from '../native';
 import { allocAnonIno, anonStat, FileDescription, type StatInfo } from './file';
 import { POLLIN, POLLOUT, S_IFCHR, S_IFIFO, S_IFMT, S_IFSOCK, makedev } from './constants';
 import { Timespec } from './inode';
@@ -25,7 +25,7 @@ const FIONREAD = 0x541b;
 const TIOCNOTTY = 0x5422;
 const TIOCGSID = 0x5429;
 
-const sys = ptraceSys;
+const sys = sentrySys;
 
 /** Whether a read of the host fd would not block. */
 export function hostReadable(fd: number): boolean {

@@ -18,6 +18,7 @@ export interface ProcOpener {
 }
 import type { Pipe } from './pipe';
 import type { HostFile } from '../mm/file-ref';
+import type { Task } from '../kernel/task';
 
 /** A point in time, as stat reports it. */
 export class Timespec {
@@ -188,6 +189,8 @@ export interface LookupHint {
   readonly path: string;
   readonly at: number;
   readonly open: boolean;
+  /** Who resolves (what /proc/self names); undefined for the sentry's own walks. */
+  readonly caller: Task | undefined;
 }
 
 /** One file. The defaults refuse: each file system overrides what it supports. */
@@ -218,8 +221,8 @@ export abstract class Inode {
   revalidate(): boolean {
     return true;
   }
-  /** Every entry but "." and ".." (the VFS adds those). */
-  readdir(): DirEntry[] | number {
+  /** Every entry but "." and ".." (the VFS adds those); caller: who reads (/proc lists its PID namespace). */
+  readdir(_caller?: Task): DirEntry[] | number {
     return -ENOTDIR;
   }
   create(_dir: Dentry, _name: string, _req: CreateReq): Inode | number {
@@ -237,7 +240,8 @@ export abstract class Inode {
   rename(_r: RenameReq): number {
     return -EPERM;
   }
-  readlink(): string | number {
+  /** caller: who reads the link (/proc/self's target is the caller's pid). */
+  readlink(_caller?: Task): string | number {
     return -EINVAL;
   }
   /**
@@ -253,7 +257,7 @@ export abstract class Inode {
     return undefined;
   }
   /** A magic link (/proc/pid/fd/N): the open file it stands for (or -errno); undefined otherwise. */
-  magicLink(): FileDescription | number | undefined {
+  magicLink(_caller?: Task): FileDescription | number | undefined {
     return undefined;
   }
   setattr(_self: Dentry | null, _a: SetAttr): number {

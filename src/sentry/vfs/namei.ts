@@ -23,7 +23,7 @@ export interface UmaskCtx extends PathCtx {
 }
 
 export function walker(c: PathCtx, start: Location, rflags = 0): Walk {
-  return new Walk(c.creds, c.fs.root, start, rflags);
+  return new Walk(c.creds, c.fs.root, start, rflags, c.caller);
 }
 
 /** stat, chdir, …: path resolved from start (a dirfd or the cwd); open: its file will be read (execve). */
@@ -59,7 +59,7 @@ export function openAt(c: OpenCtx & UmaskCtx, start: Location, path: string, fla
     if (!isSymlink(cur)) return openResolved(c, cur, flags, console);
     if (flags & O_NOFOLLOW) return -ELOOP;
     // A symlink: create (or open) what it points to, even if that does not exist yet.
-    const magic = cur.dentry.inode.magicLink();
+    const magic = cur.dentry.inode.magicLink(w.caller);
     if (magic !== undefined) {
       const r = followLink(w, p.dir, cur);
       return typeof r === 'number' ? r : openResolved(c, r, flags, console);
@@ -67,7 +67,7 @@ export function openAt(c: OpenCtx & UmaskCtx, start: Location, path: string, fla
     if (++w.links > MAX_SYMLINKS) return -ELOOP;
     const may = mayFollowLink(c.creds, p.dir.dentry.inode.attr(), cur.dentry.inode.attr());
     if (may < 0) return may;
-    const target = cur.dentry.inode.readlink();
+    const target = cur.dentry.inode.readlink(w.caller);
     if (typeof target === 'number') return target;
     touchAtime(cur);
     if (target === '') return -ENOENT;

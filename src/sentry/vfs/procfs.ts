@@ -8,7 +8,8 @@ import { S_IFDIR, S_IFLNK, S_IFREG, dtype } from './constants';
 import { Dentry } from './dentry';
 import type { FileDescription } from './file';
 import { RegularFile } from './regular-file';
-import { FileSystem, Inode, now, type Attr, type DirEntry, type FileData, type ProcOpener } from './inode';
+import { FileSystem, Inode, now, type Attr, type DirEntry, type FileData, type LookupHint, type ProcOpener } from './inode';
+import type { Task } from '../kernel/task';
 import { isFdLink, type ProcNode } from './proc';
 import type { Location } from './mount';
 
@@ -23,11 +24,20 @@ export class ProcFs extends FileSystem {
   /** Inode numbers by path, so that a name keeps its number across lookups. */
   private readonly inos = new Map<string, number>();
 
-  /** makeRoot: called at the first lookup (the kernel does not exist yet when /proc is mounted). */
-  constructor(makeRoot: () => ProcNode) {
+  /**
+   * makeRoot: called with the first caller (the kernel does not exist yet when /proc is mounted,
+   * and comes with the first task that looks in). Before that, /proc is an empty directory.
+   */
+  constructor(private readonly makeRoot: (caller: Task) => ProcNode) {
     super();
-    let root: ProcNode | undefined;
-    this.root = new Dentry('/', null, new ProcInode(this, () => (root ??= makeRoot()), ''));
+    this.root = new Dentry('/', null, new ProcInode(this, () => this.tree ?? EMPTY_ROOT, ''));
+  }
+
+  private tree: ProcNode | undefined;
+
+  /** A call by caller reaches /proc: the tree exists from now on. */
+  meet(caller: Task | undefined): void {
+    if (this.tree === undefined && caller !== undefined) this.tree = this.makeRoot(caller);
   }
 
   inoOf(key: string): number {
@@ -36,6 +46,8 @@ export class ProcFs extends FileSystem {
     return n;
   }
 }
+
+const EMPTY_ROOT: ProcNode = { kind: 'dir', mode: 0o555, list: () => [], lookup: () => undefined };
 
 function typeBits(n: ProcNode): number {
   return n.kind === 'dir' ? S_IFDIR : n.kind === 'file' ? S_IFREG : S_IFLNK;
@@ -65,34 +77,37 @@ class ProcInode extends Inode {
     return (bits & want) === want ? 0 : -EACCES;
   }
 
-  override lookup(name: string): Inode | number {
+  override lookup(name: string, hint?: LookupHint): Inode | number {
+    const caller = hint?.caller;
+    this.fs.meet(caller);
     const n = this.node();
     if (n.kind !== 'dir') return super.lookup(name);
-    const c = n.lookup(name);
+    const c = n.lookup(name, caller);
     return c ? new ProcInode(this.fs, () => c, `${this.key}/${name}`) : -ENOENT;
   }
 
-  override readdir(): DirEntry[] | number {
+  override readdir(caller?: Task): DirEntry[] | number {
+    this.fs.meet(caller);
     const n = this.node();
     if (n.kind !== 'dir') return super.readdir();
     if (n.gone?.()) return -ENOENT;
     const out: DirEntry[] = [];
-    for (const name of n.list()) {
-      const c = n.lookup(name);
+    for (const name of n.list(caller)) {
+      const c = n.lookup(name, caller);
       if (c) out.push({ name, ino: this.fs.inoOf(`${this.key}/${name}`), type: dtype(typeBits(c)) });
     }
     return out;
   }
 
-  override readlink(): string | number {
+  override readlink(caller?: Task): string | number {
     const n = this.node();
-    return n.kind === 'symlink' ? n.target() : super.readlink();
+    return n.kind === 'symlink' ? n.target(caller) : super.readlink();
   }
 
-  override magicLink(): FileDescription | number | undefined {
+  override magicLink(caller?: Task): FileDescription | number | undefined {
     const n = this.node();
     if (!isFdLink(n)) return undefined;
-    return n.fdFile() ?? -ENOENT;
+    return n.fdFile(caller) ?? -ENOENT;
   }
 
   override openFile(r: Location, flags: number, opener: ProcOpener): FileDescription | number | undefined {

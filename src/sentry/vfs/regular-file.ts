@@ -157,9 +157,9 @@ export class DirectoryFile extends FileDescription {
     return -EBADF;
   }
 
-  override readdir(): DirEntry[] | number {
+  override readdir(caller?: Task): DirEntry[] | number {
     const l = this.location!;
-    const r = l.dentry.inode.readdir();
+    const r = l.dentry.inode.readdir(caller);
     if (typeof r === 'number') return r;
     let top = l.mount;
     while (top.parent) top = top.parent;

@@ -16,11 +16,14 @@ import type { FileDescription } from './file';
 import { enterMounts, parentOf, sameLocation, touchAtime, type Location } from './mount';
 import type { LookupHint } from './inode';
 import { MAY_EXEC, mayFollowLink, permission, type FsCreds } from './permission';
+import type { Task } from '../kernel/task';
 
 /** What a path resolution needs of the task: its credentials, root and working directory. */
 export interface PathCtx {
   creds: FsCreds;
   fs: { root: Location; cwdLoc: Location };
+  /** The task resolving, given to the file systems (what /proc/self names); absent: the sentry's own walk. */
+  readonly caller?: Task;
 }
 
 /** A resolved path: a location, or (a magic link to a pathless file) that file. */
@@ -40,7 +43,7 @@ export class Walk implements LookupHint {
   /** RESOLVE_BENEATH: the location ".." may not climb above. */
   readonly beneath: Location | null;
 
-  constructor(readonly creds: FsCreds, root: Location, start: Location, readonly flags = 0) {
+  constructor(readonly creds: FsCreds, root: Location, start: Location, readonly flags = 0, readonly caller: Task | undefined = undefined) {
     this.root = flags & RESOLVE_IN_ROOT ? start : root;
     this.beneath = flags & RESOLVE_BENEATH ? start : null;
   }
@@ -145,14 +148,14 @@ export function followLink(w: Walk, dir: Location, link: Location): Resolved | n
   const inode = link.dentry.inode;
   const may = mayFollowLink(w.creds, dir.dentry.inode.attr(), inode.attr());
   if (may < 0) return may;
-  const magic = inode.magicLink();
+  const magic = inode.magicLink(w.caller);
   if (magic !== undefined) {
     if (w.flags & RESOLVE_NO_MAGICLINKS) return -ELOOP;
     if (w.flags & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) return -EXDEV;
     if (typeof magic === 'number') return magic;
     return magic.location ?? { mount: link.mount, dentry: link.dentry, file: magic };
   }
-  const target = inode.readlink();
+  const target = inode.readlink(w.caller);
   if (typeof target === 'number') return target;
   touchAtime(link);
   if (target.length === 0) return -ENOENT;

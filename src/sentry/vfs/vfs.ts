@@ -91,8 +91,6 @@ export class Vfs {
   readonly client: GoferClient;
   readonly rootMount: Mount;
   readonly root: Location;
-  /** The task doing the current path operation (what /proc/self names): one for the whole pod. */
-  private readonly callerRef: { t: Task | undefined };
   /** The pod's /dev/shm (shared by every container of the pod). */
   shm!: FileSystem;
   /** The pod's shared volumes' socket files, by the host directory's identity (BindMountConfig.shareKey). */
@@ -102,7 +100,6 @@ export class Vfs {
 
   constructor(readonly opts: VfsOptions) {
     if (opts.goferFd < 0) throw new Error('sentry VFS: no gofer channel (goferFd < 0)');
-    this.callerRef = opts.podOf ? opts.podOf.callerRef : { t: undefined };
     this.sharedLocals = opts.podOf ? opts.podOf.sharedLocals : new Map();
     this.client = new GoferClient(opts.goferFd, { names: 'latin1' });
     // The rootfs is the sandbox's alone (runsc's default --file-access=exclusive): its lookups are kept.
@@ -113,17 +110,10 @@ export class Vfs {
     for (const m of opts.mounts) this.bundleMount(m);
   }
 
-  get caller(): Task | undefined {
-    return this.callerRef.t;
-  }
-
-  set caller(t: Task | undefined) {
-    this.callerRef.t = t;
-  }
-
   private defaultMounts(): void {
     const hidden = { nosuid: true, nodev: true, noexec: true };
-    const proc = new ProcFs(() => procRoot(this.caller!.kernel, () => this.caller!));
+    // The kernel comes with the first caller (it does not exist yet when /proc is mounted).
+    const proc = new ProcFs((caller) => procRoot(caller.kernel));
     this.mountAt('/proc', proc, flags(hidden), 'proc');
     this.mountAt('/dev', makeDevFs(), flags({ nosuid: true }), 'tmpfs', 'size=65536k,mode=755');
     // Always there, as Docker gives one (shm_open, sem_open); a bundle tmpfs at /dev/shm sets its options.
@@ -256,7 +246,6 @@ export class Vfs {
 
   /** execveat: path from start; a final symlink is ELOOP unless follow (AT_SYMLINK_NOFOLLOW). */
   openExecAt(t: Task, start: Location, p: string, follow: boolean): ExecFile | number {
-    this.caller = t;
     const r = lookupAt(t, start, p, follow, 0, true);
     if (typeof r === 'number') return r;
     if (r.file) return -EACCES;
@@ -266,7 +255,6 @@ export class Vfs {
 
   /** The file at l for execve (execveat's AT_EMPTY_PATH: an open file's location). */
   execFileOf(t: Task, r: Location): ExecFile | number {
-    this.caller = t;
     const inode = r.dentry.inode;
     if ((inode.attr().mode & S_IFMT) !== S_IFREG || r.mount.flags.noexec) return -EACCES;
     const perm = inodePermission(t.creds, inode, MAY_EXEC);

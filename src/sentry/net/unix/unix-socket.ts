@@ -110,7 +110,6 @@ export class UnixSocket extends Socket {
       return 0;
     }
     // As unix_bind_bsd: the node first (EADDRINUSE), then a bound socket is EINVAL, the node undone.
-    t.vfs.caller = t;
     const r = mksockAt(t, t.fs.cwdLoc, n.path);
     if (typeof r === 'number') return r;
     if (this.name) {
@@ -138,7 +137,6 @@ export class UnixSocket extends Socket {
     let s: UnixSocket | undefined;
     if (n.kind === 'abstract') s = this.ns.abstract.get(n.key);
     else if (n.kind === 'path') {
-      t.vfs.caller = t;
       const r = lookupAt(t, t.fs.cwdLoc, n.path, true);
       if (typeof r === 'number') return r;
       const inode = r.dentry.inode;

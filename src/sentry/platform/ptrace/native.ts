@@ -1,11 +1,14 @@
-// The addon's sentry half (native/bindings/sentry.c), typed once: every export of that file is
-// declared here, so no caller casts. The addon is one module; sys() loads it.
+// The ptrace platform's part of the addon's sentry half (native/bindings/sentry.c): the stubs,
+// resume+wait, injection, registers, the wait's host signals and fds. The rest of that file (memory
+// files, sockets, terminals, clocks, confinement) is the sentry's host layer (src/sentry/native.ts).
+// The addon is one module; sys() loads it.
 
 import * as path from 'node:path';
 import { nativeDir, sys, type Sys } from '../../../sys';
 import { STUB_BASE } from '../../mm/layout';
+import type { SentrySys } from '../../native';
 
-export interface PtraceSys {
+export interface PtraceSys extends SentrySys {
   sentryBuffers(regs: Uint8Array, event: Int32Array): void;
   /** With uid: the stub runs as that uid/gid, holding only the capabilities of the caps mask. */
   stubSpawn(path: string, memfd: number, uid?: number, gid?: number, caps?: number): number;
@@ -18,56 +21,17 @@ export interface PtraceSys {
   setFpRegs(tid: number, buf: Uint8Array): number;
   waitTid(tid: number, nohang: boolean): number;
   tgkill(tgid: number, tid: number, sig: number): number;
-  memfdCreate(name: string, size: number): number;
-  mapShared(fd: number, size: number): ArrayBuffer;
-  punchHole(fd: number, offset: number, length: number): void;
-  copyData(src: number, dst: number, srcOff: number, dstOff: number, length: number): void;
   hostSignals(signals: number[]): void;
   takeHostSignals(): number;
   setWatchFds(fds: Int32Array): void;
   /** One ppoll of the watched fds, no wait: out[i] = revents of the i-th; returns how many are ready. */
   pollWatched(out: Int32Array): number;
   asyncFd(fd: number): void;
-  /** A read of fd would not block (poll, no wait). */
-  pollIn(fd: number): boolean;
-  /** A terminal ioctl on a stdio fd: 0 or -errno. */
-  ttyIoctl(fd: number, cmd: number, buf: Uint8Array): number;
-  /** moat exec's control socket: a listening unix socket at path; accept without waiting (-1: nobody). */
-  unixListen(path: string): number;
-  unixAccept(fd: number): number;
-  /** One message with its SCM_RIGHTS fds (close-on-exec), waiting at most timeoutMs. */
-  recvMsg(fd: number, timeoutMs: number): { data: Buffer; fds: number[] };
-  sendMsg(sock: number, data: Buffer, fds: number[]): number;
-  /** TIOCSCTTY: fd becomes the caller's controlling terminal. */
-  setCtty(fd: number): boolean;
-  dup2(oldfd: number, newfd: number): void;
-  /** unshare(2): 0 or -errno. */
-  unshare(flags: number): number;
-  /** setns(CLONE_NEWUTS) into path: that namespace's host name, or -errno. */
-  utsJoin(path: string): string | number;
-  /** sethostname(2) in the sentry's own UTS namespace: 0 or -errno. */
-  setHostname(name: string): number;
   /** The tracer and its stubs on one CPU: the CPU, or -errno. */
   pinCpu(): number;
   pinPid(pid: number, cpu: number): number;
   /** On-CPU ns of another process (a stub), from its process CPU clock; -errno if gone. */
   processCpuNs(pid: number): number;
-  /** PR_SET_PDEATHSIG(SIGKILL), then 0 if the parent is still ppid, else -ESRCH. */
-  dieWithParent(ppid: number): number;
-  /** native/bindings/confine.c: the sentry's own confinement (src/sentry/confine/). 0 or -errno. */
-  confineRoot(dir: string): number;
-  /** With uid: every thread becomes uid/gid uid first (native/bindings/confine.c). */
-  confineCaps(keep: number, uid?: number): number;
-  confineFilter(program: Int32Array, flags: number): number;
-  /** Measuring the allow-list: a SIGSYS handler recording to fd; the gadget's address [lo, hi]. */
-  measureMode(fd: number): number[];
-  /** Test hook: issue a call the sentry's filter forbids; returns only if it was not stopped. */
-  forbiddenCall(what: string): number;
-  /** native/bindings/host_clock.c: clock_gettime / clock_getres of a clock the vDSO serves, in ns. */
-  hostClock(id: number): bigint | null;
-  hostClockRes(id: number): bigint | null;
-  /** The kernel's sys_tz: [tz_minuteswest, tz_dsttime]. */
-  hostTimezone(): [number, number];
   /** STUB_BASE of native/sentry/layout.h, as the stub was linked. */
   readonly stubBase: number;
 }

@@ -36,4 +36,5 @@ export function registerAll(): void {
   register(sysIpc);
 }
 
-export { dispatchSyscall, implementedSyscalls, syscallName } from './table';
+export { dispatchSyscall, implementedSyscalls, linuxSyscalls, syscallName } from './table';
+export { straceTracer } from './strace';

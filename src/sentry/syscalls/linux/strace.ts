@@ -3,6 +3,7 @@
 
 import { errnoName } from '../../abi/errno';
 import type { Task } from '../../kernel/task';
+import type { SyscallTracer } from '../../kernel/dispatch';
 import { syscallName } from './table';
 
 /** How to show an argument: i int, u unsigned, x hex, s C string, b buffer (length in the next arg, shown after the call), o octal. */
@@ -107,4 +108,9 @@ export function straceBuffer(t: Task, nr: number): number {
   const sig = SIGNATURES[syscallName(nr)];
   const i = sig ? sig.indexOf('b') : -1;
   return i >= 0 ? t.arg(i) : 0;
+}
+
+/** The --strace tracer as the kernel is given it (KernelOptions.tracer), writing its lines to log. */
+export function straceTracer(log: (line: string) => void): SyscallTracer {
+  return { log, enter: straceEnter, buffer: straceBuffer, exit: straceExit, goferNote };
 }

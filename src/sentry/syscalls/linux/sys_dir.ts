@@ -28,7 +28,7 @@ function getdents(t: Task, old: boolean): number {
   // Linux keeps the count in an int: one of 2 GiB or more is negative, too small for any entry.
   const count = Math.max(0, Math.min(t.argInt(2), 1 << 20));
   if (f.offset === 0 || !f.snapshot) {
-    const r = f.readdir();
+    const r = f.readdir(t);
     if (typeof r === 'number') return r;
     f.snapshot = r;
   }

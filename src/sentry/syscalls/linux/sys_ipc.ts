@@ -59,7 +59,7 @@ function shmat(t: Task): number {
     for (const v of t.mm.vmas) if (v.start < addr + len && v.end > addr) return -EINVAL;
   }
   if (!mayGrowAs(t, len)) return -ENOMEM;
-  const at = t.mm.mapObject(t.hostTid, addr, seg.size, prot, addr !== 0, seg.obj, seg.mapName, flg & SHM_RDONLY ? PROT_WRITE : 0);
+  const at = t.mm.mapObject(addr, seg.size, prot, addr !== 0, seg.obj, seg.mapName, flg & SHM_RDONLY ? PROT_WRITE : 0);
   if (at < 0) return at;
   seg.atime = nowSeconds();
   seg.lpid = t.pid;
@@ -78,7 +78,7 @@ function shmdt(t: Task): number {
   for (const w of t.mm.vmas) if (w.obj === seg.obj && w.start >= addr && w.start < end) ranges.push([w.start, w.end - w.start]);
   seg.dtime = nowSeconds();
   seg.lpid = t.pid;
-  for (const [a, n] of ranges) t.mm.munmap(t.hostTid, a, n);
+  for (const [a, n] of ranges) t.mm.munmap(a, n);
   return 0;
 }
 

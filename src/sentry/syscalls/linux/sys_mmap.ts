@@ -71,7 +71,7 @@ function brk(t: Task): number {
   // Growing the heap past RLIMIT_DATA fails (brk returns the old break), as check_data_rlimit.
   if (addr > mm.brkCur && addr - mm.brkStart > dataLimit(t)) return mm.brkCur;
   if (addr > mm.brkCur && !mayGrowAs(t, Math.ceil(addr / PAGE) * PAGE - Math.ceil(mm.brkCur / PAGE) * PAGE)) return mm.brkCur;
-  return mm.brk(t.hostTid, addr);
+  return mm.brk(addr);
 }
 
 function mmap(t: Task): number {
@@ -114,7 +114,7 @@ function mmap(t: Task): number {
     const limit = dataLimit(t);
     if (limit !== Infinity && dataBytes(t) + Math.ceil(len / PAGE) * PAGE > limit) return -ENOMEM;
   }
-  return t.mm.mmap(t.hostTid, addr, len, prot, type === MAP_SHARED_VALIDATE ? (flags & ~MAP_TYPE) | MAP_SHARED : flags, src, off);
+  return t.mm.mmap(addr, len, prot, type === MAP_SHARED_VALIDATE ? (flags & ~MAP_TYPE) | MAP_SHARED : flags, src, off);
 }
 
 function mremap(t: Task): number {
@@ -123,7 +123,7 @@ function mremap(t: Task): number {
   if (flags & MREMAP_FIXED && !(flags & MREMAP_MAYMOVE)) return -EINVAL;
   const grow = Math.ceil(t.arg(2) / PAGE) * PAGE - Math.ceil(t.arg(1) / PAGE) * PAGE;
   if (grow > 0 && !mayGrowAs(t, grow)) return -ENOMEM;
-  return t.mm.mremap(t.hostTid, t.arg(0), t.arg(1), t.arg(2), (flags & MREMAP_MAYMOVE) !== 0, flags & MREMAP_FIXED ? t.arg(4) : undefined);
+  return t.mm.mremap(t.arg(0), t.arg(1), t.arg(2), (flags & MREMAP_MAYMOVE) !== 0, flags & MREMAP_FIXED ? t.arg(4) : undefined);
 }
 
 function madvise(t: Task): number {
@@ -154,8 +154,8 @@ function mincore(t: Task): number {
 export const sysMmap = {
   brk,
   mmap,
-  munmap: (t: Task) => t.mm.munmap(t.hostTid, t.arg(0), t.arg(1)),
-  mprotect: (t: Task) => t.mm.mprotect(t.hostTid, t.arg(0), t.arg(1), t.argInt(2)),
+  munmap: (t: Task) => t.mm.munmap(t.arg(0), t.arg(1)),
+  mprotect: (t: Task) => t.mm.mprotect(t.arg(0), t.arg(1), t.argInt(2)),
   mremap,
   madvise,
   mincore,

@@ -130,7 +130,7 @@ function ptrace(t: Task): number {
     }
     case PTRACE_POKETEXT:
     case PTRACE_POKEDATA: {
-      return x.mm.write(addr, dataWord(t), true, x.hostTid) ? 0 : -EIO;
+      return x.mm.write(addr, dataWord(t), true) ? 0 : -EIO;
     }
     case PTRACE_PEEKUSR: {
       if (addr % 8 !== 0 || addr >= USER_BYTES) return -EIO;
@@ -188,7 +188,7 @@ function ptrace(t: Task): number {
 
 function fpregs(t: Task, x: Task, addr: number, len: number, set: boolean): number {
   const fp = new Uint8Array(FP_BYTES);
-  if (!t.kernel.platform.getFpRegs(x.hostTid, fp)) return -ESRCH;
+  if (!x.ctx?.getFpRegs(fp)) return -ESRCH;
   if (!set) return t.mm.write(addr, fp.subarray(0, len)) ? 0 : -EFAULT;
   const b = t.mm.read(addr, len);
   if (!b) return -EFAULT;
@@ -196,7 +196,7 @@ function fpregs(t: Task, x: Task, addr: number, len: number, set: boolean): numb
   // mxcsr's reserved bits must stay clear, or the host refuses the state.
   const dv = new DataView(fp.buffer);
   dv.setUint32(24, dv.getUint32(24, true) & 0xffff, true);
-  return t.kernel.platform.setFpRegs(x.hostTid, fp) ? 0 : -EINVAL;
+  return x.ctx?.setFpRegs(fp) ? 0 : -EINVAL;
 }
 
 /** PTRACE_GETREGSET/SETREGSET: struct iovec at data; the general (NT_PRSTATUS) or FP registers. */

@@ -158,7 +158,7 @@ function faccessat2(t: Task, dirfd: number, pathAddr: number, mode: number, flag
   else {
     const start = startOf(t, dirfd, path);
     if (typeof start === 'number') return start;
-    x = lookupAt({ creds, fs: t.fs }, start, path, !(flags & AT_SYMLINK_NOFOLLOW));
+    x = lookupAt({ creds, fs: t.fs, caller: t }, start, path, !(flags & AT_SYMLINK_NOFOLLOW));
   }
   if (typeof x === 'number') return x;
   const loc = isFile(x) ? x.location : x.file ? x.file.location : x;
@@ -175,7 +175,7 @@ function readlinkat(t: Task, dirfd: number, pathAddr: number, buf: number, size:
   const loc = isFile(x) ? x.location : x.file ? null : x;
   const notLink = path === '' ? -ENOENT : -EINVAL;
   if (!loc || (loc.dentry.inode.attr().mode & S_IFMT) !== S_IFLNK) return notLink;
-  const target = loc.dentry.inode.readlink();
+  const target = loc.dentry.inode.readlink(t);
   if (typeof target === 'number') return target;
   touchAtime(loc);
   const bytes = Buffer.from(target, 'latin1');

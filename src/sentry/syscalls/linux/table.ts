@@ -4,6 +4,7 @@
 
 import { EFAULT, ENOSYS } from '../../abi/errno';
 import { SYSCALLS_X86_64 } from '../../../abi/syscalls';
+import type { SyscallTable } from '../../kernel/dispatch';
 import type { Task } from '../../kernel/task';
 
 /** A syscall handler: arguments from t.arg*(i); returns the result, -errno, or BLOCK. */
@@ -49,3 +50,6 @@ export function implementedSyscalls(): string[] {
   for (let nr = 0; nr < MAX_NR; nr++) if (handlers[nr]) out.push(names[nr] ?? `syscall_${nr}`);
   return out.sort();
 }
+
+/** This table as the kernel is given it (KernelOptions.syscalls). */
+export const linuxSyscalls: SyscallTable = { dispatch: dispatchSyscall, name: syscallName };

@@ -18,18 +18,16 @@ export function readPath(t: Task, addr: number): string | number {
   return s;
 }
 
-/** The open file fd, or -EBADF. Sets the VFS's caller (a /proc directory fd resolves "self"). */
+/** The open file fd, or -EBADF. */
 export function fileOf(t: Task, fd: number): FileDescription | number {
-  t.vfs.caller = t;
   return t.files.get(fd) ?? -EBADF;
 }
 
 /**
  * Where a path relative to dirfd starts: the cwd for AT_FDCWD, dirfd's directory otherwise
- * (unused for absolute paths, as Linux ignores dirfd then). Sets the VFS's caller (/proc/self).
+ * (unused for absolute paths, as Linux ignores dirfd then).
  */
 export function startOf(t: Task, dirfd: number, path: string): Location | number {
-  t.vfs.caller = t;
   if (dirfd === AT_FDCWD || path.charCodeAt(0) === 0x2f) return t.fs.cwdLoc;
   const f = t.files.get(dirfd);
   if (!f) return -EBADF;
@@ -49,7 +47,6 @@ export function targetAt(t: Task, dirfd: number, pathAddr: number, atFlags: numb
   if (typeof path === 'number') return path;
   if (path === '') {
     if (!(atFlags & AT_EMPTY_PATH)) return -ENOENT;
-    t.vfs.caller = t;
     if (dirfd === AT_FDCWD) return t.fs.cwdLoc;
     const f = t.files.get(dirfd);
     if (!f) return -EBADF;

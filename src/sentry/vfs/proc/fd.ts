@@ -14,8 +14,8 @@ const O_CLOEXEC = 0o2000000;
  * "magic link": /dev/stdin → /proc/self/fd/0 of a pipe works), which fdFile() gives the VFS.
  */
 export interface ProcFdLink extends ProcSymlink {
-  /** The file (undefined: ENOENT), or -errno (root and cwd of a process one may not look into). */
-  fdFile(): FdEntry['file'] | number | undefined;
+  /** The file (undefined: ENOENT), or -errno (root and cwd of a process self may not look into). */
+  fdFile(self?: Task): FdEntry['file'] | number | undefined;
 }
 
 export function isFdLink(n: ProcNode): n is ProcFdLink {

@@ -46,14 +46,13 @@ class MemFile extends FileDescription {
     this.location = loc;
   }
 
-  /** tid: a stopped host thread of the address space (the writer's own), to remap pages a write makes private. */
-  private access(bufs: Uint8Array[], pos: number, write: boolean, tid?: number): number {
+  private access(bufs: Uint8Array[], pos: number, write: boolean): number {
     const mm = this.mm;
     if (!mm || mm.destroyed) return 0;
     let p = pos < 0 ? this.offset : pos;
     let total = 0;
     for (const b of bufs) {
-      const n = mm.forceAccess(p, b, write, tid);
+      const n = mm.forceAccess(p, b, write);
       total += n;
       p += n;
       if (n < b.length) break;
@@ -69,9 +68,11 @@ class MemFile extends FileDescription {
   }
 
   override write(t: Task, src: Uint8Array[], pos: number): number {
-    // Another process's read-only file pages (by reference) are not written: no thread of it is
-    // known to be stopped to remap them (EIO, where Linux would copy the page).
-    return this.access(src, pos, true, t.mm === this.mm ? t.hostTid : undefined);
+    // Read-only file pages (by reference) become the process's own first, remapped while one of
+    // its threads is stopped; with none stopped (all running) the write stops there (EIO, where
+    // Linux would copy the page).
+    void t;
+    return this.access(src, pos, true);
   }
 
   /** Addresses: SEEK_SET and SEEK_CUR only (there is no end). */

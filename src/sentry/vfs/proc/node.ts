@@ -26,13 +26,16 @@ export type ProcNode = (
       /** A /proc/sys file: its mode binds root too. */
       sysctl?: boolean;
     }
-  /** target(): the link's text, or -errno (an ns link of a process that has exited). */
-  | { kind: 'symlink'; target(): string | number }
+  /**
+   * target(): the link's text, or -errno (an ns link of a process that has exited). self, here and
+   * in list and lookup: the task doing the call (what /proc/self names; undefined: the sentry's own).
+   */
+  | { kind: 'symlink'; target(self?: Task): string | number }
   | {
       kind: 'dir';
       mode: number;
-      list(): string[];
-      lookup(name: string): ProcNode | undefined;
+      list(self?: Task): string[];
+      lookup(name: string, self?: Task): ProcNode | undefined;
       /** The process it is of was reaped: reading it is ENOENT. */
       gone?(): boolean;
       /** Its link count, when not 2 (task/: 2 + its threads). */
@@ -56,9 +59,6 @@ export type ProcKernel = Pick<Kernel, 'pidns' | 'allTasks' | 'allGroups' | 'boot
   readonly vfs: unknown;
 };
 
-/** The task doing the lookup (for /proc/self and /proc/thread-self). */
-export type SelfFn = () => Task;
-
 /** Permission bits only: the VFS adds the file type. */
 export const DIR_MODE = 0o555;
 export const FILE_MODE = 0o444;
@@ -75,7 +75,7 @@ export function bytesFile(gen: () => Uint8Array): ProcFile {
   return { kind: 'file', mode: FILE_MODE, read: gen };
 }
 
-export function symlink(target: () => string | number): ProcSymlink {
+export function symlink(target: (self?: Task) => string | number): ProcSymlink {
   return { kind: 'symlink', target };
 }
 

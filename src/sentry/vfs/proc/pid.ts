@@ -12,7 +12,7 @@ import { mayRead, openMem } from './mem';
 import { auxvBytes, cmdlineBytes, environBytes } from './memory';
 import { mountinfoText, mountsText } from './mounts';
 import { netDir } from './net';
-import { DIR_MODE, latin1, type ProcDir, type ProcFile, type ProcOpener, type ProcKernel, type ProcNode, type SelfFn, bytesFile, parseId, staticDir, symlink, textFile } from './node';
+import { DIR_MODE, latin1, type ProcDir, type ProcFile, type ProcOpener, type ProcKernel, type ProcNode, bytesFile, parseId, staticDir, symlink, textFile } from './node';
 import { PathFile } from '../regular-file';
 import type { Location } from '../mount';
 import { groupMm, isZombie, liveTask, taskMm, threadsOf } from './process';
@@ -32,7 +32,7 @@ const UNSET = '4294967295';
  * The directory of a process (whole: /proc/<pid>, with task/) or of one of its threads
  * (/proc/<pid>/task/<tid>). t is the task the directory is named by: the leader for a process.
  */
-export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean, self?: SelfFn): ProcDir {
+export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean): ProcDir {
   // The task whose fd table, cwd and exe the files show: t while it lives; for a process whose
   // leader has exited, another live thread (the process still has them).
   const owner = (): Task | undefined => {
@@ -55,10 +55,9 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean, 
     const link: ProcFdLink = {
       kind: 'symlink',
       target: () => path(owner() ?? o),
-      fdFile: () => {
+      fdFile: (me?: Task) => {
         const now = owner();
         if (!now) return undefined;
-        const me = self?.();
         if (me && mayRead(me, now) < 0) return -EACCES;
         return new PathFile(loc(now), O_PATH);
       },
@@ -108,7 +107,7 @@ export function pidDir(k: ProcKernel, tg: ThreadGroup, t: Task, whole: boolean, 
     status: () => text(() => statusText(k, tg, t, whole)),
     uid_map: () => textFile(() => IDENTITY_MAP),
   };
-  if (whole) entries.task = () => taskDir(k, tg, self);
+  if (whole) entries.task = () => taskDir(k, tg);
   else entries.children = () => text(() => childrenText(tg, t));
   const names = Object.keys(entries).sort();
   // As in Linux, everything in the directory belongs to the process's effective uid and gid (to
@@ -171,7 +170,7 @@ function owned(n: ProcNode | undefined, name: string, owner: () => { uid: number
 }
 
 /** /proc/<pid>/task/: a directory per thread. */
-export function taskDir(k: ProcKernel, tg: ThreadGroup, self?: SelfFn): ProcDir {
+export function taskDir(k: ProcKernel, tg: ThreadGroup): ProcDir {
   return {
     kind: 'dir',
     mode: DIR_MODE,
@@ -182,7 +181,7 @@ export function taskDir(k: ProcKernel, tg: ThreadGroup, self?: SelfFn): ProcDir 
       const tid = parseId(name);
       if (tid === undefined || tg.reaped) return undefined;
       const t = threadsOf(tg).find((x) => x.tid === tid);
-      return t ? pidDir(k, tg, t, false, self) : undefined;
+      return t ? pidDir(k, tg, t, false) : undefined;
     },
   };
 }

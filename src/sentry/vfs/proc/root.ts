@@ -1,7 +1,9 @@
 // /proc itself: the system files, self and thread-self, a directory per process, and sys/.
 
 import { randomUUID } from 'node:crypto';
-import type { ProcDir, ProcKernel, ProcNode, SelfFn } from './node';
+import { ENOENT } from '../../abi/errno';
+import type { ProcDir, ProcKernel, ProcNode } from './node';
+import type { Task } from '../../kernel/task';
 import { DIR_MODE, parseId, staticDir, symlink, textFile } from './node';
 import { sysNetDir } from './net';
 import { pidDir } from './pid';
@@ -67,11 +69,12 @@ function sysDir(k: ProcKernel): ProcDir {
 }
 
 /**
- * The root of moat's /proc for the kernel k. self() is the task doing the lookup (what
- * /proc/self and /proc/thread-self name).
+ * The root of moat's /proc for the kernel k. Each list, lookup and readlink is given the task
+ * doing it (self): /proc/self and /proc/thread-self name it, and the processes listed are those
+ * of its PID namespace (the sandbox's for the sentry's own calls, which name none).
  */
-export function procRoot(k: ProcKernel, self: SelfFn): ProcNode {
-  const ns = () => self().tg.pidns ?? k.pidns;
+export function procRoot(k: ProcKernel): ProcNode {
+  const ns = (self?: Task) => self?.tg.pidns ?? k.pidns;
   const fixed: Record<string, () => ProcNode> = {
     cmdline: () => textFile(cmdlineText),
     cpuinfo: () => textFile(() => cpuinfoText(k)),
@@ -87,32 +90,29 @@ export function procRoot(k: ProcKernel, self: SelfFn): ProcNode {
     sysvipc: () => sysvipcDir(k),
     uptime: () => textFile(() => uptimeText(k)),
     version: () => textFile(versionText),
-    self: () => symlink(() => String(self().pid)),
-    'thread-self': () => symlink(() => {
-      const t = self();
-      return `${t.pid}/task/${t.tid}`;
-    }),
+    self: () => symlink((t) => (t ? String(t.pid) : -ENOENT)),
+    'thread-self': () => symlink((t) => (t ? `${t.pid}/task/${t.tid}` : -ENOENT)),
   };
   const fixedNames = Object.keys(fixed);
   return {
     kind: 'dir',
     mode: DIR_MODE,
-    list() {
+    list(self) {
       const pids: number[] = [];
       // The pids of the reader's PID namespace (a pod's container sees its own processes only).
-      for (const tg of ns().groups.values()) if (isVisible(tg) && tg.leader) pids.push(tg.tgid);
+      for (const tg of ns(self).groups.values()) if (isVisible(tg) && tg.leader) pids.push(tg.tgid);
       pids.sort((a, b) => a - b);
       return [...fixedNames, ...pids.map(String)];
     },
-    lookup(name) {
+    lookup(name, self) {
       if (Object.prototype.hasOwnProperty.call(fixed, name)) return fixed[name]();
       const id = parseId(name);
       if (id === undefined) return undefined;
-      const tg = ns().groups.get(id);
-      if (tg && isVisible(tg) && tg.leader) return pidDir(k, tg, tg.leader, true, self);
+      const tg = ns(self).groups.get(id);
+      if (tg && isVisible(tg) && tg.leader) return pidDir(k, tg, tg.leader, true);
       // A thread's id works too, though readdir does not show it (as on Linux).
-      const t = ns().tasks.get(id);
-      if (t && t.state !== 'dead' && isVisible(t.tg)) return pidDir(k, t.tg, t, true, self);
+      const t = ns(self).tasks.get(id);
+      if (t && t.state !== 'dead' && isVisible(t.tg)) return pidDir(k, t.tg, t, true);
       return undefined;
     },
   };
