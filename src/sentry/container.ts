@@ -203,7 +203,8 @@ export class SentryPlatform implements Platform {
       const env: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
       if (process.env.MOAT_NATIVE_DIR) env.MOAT_NATIVE_DIR = process.env.MOAT_NATIVE_DIR;
       env.MOAT_GOFER_PID = String(gofer.pid);
-      for (const k of ['MOAT_SENTRY_PIN', 'MOAT_SENTRY_VDSO', 'MOAT_SENTRY_SECCOMP', 'MOAT_SENTRY_SECCOMP_LOG', 'MOAT_SENTRY_TEST_FORBIDDEN', 'MOAT_SENTRY_CPU_PROF']) {
+      // MOAT_PROFILE: the sentry's own marks, on its stderr (confined, it opens no MOAT_PROFILE_FILE).
+      for (const k of ['MOAT_SENTRY_PIN', 'MOAT_SENTRY_VDSO', 'MOAT_SENTRY_SECCOMP', 'MOAT_SENTRY_SECCOMP_LOG', 'MOAT_SENTRY_TEST_FORBIDDEN', 'MOAT_SENTRY_CPU_PROF', 'MOAT_PROFILE']) {
         if (process.env[k] !== undefined) env[k] = process.env[k]!;
       }
       env.MOAT_SENTRY_READY_FD = '4';

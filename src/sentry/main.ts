@@ -5,6 +5,8 @@
 //   node build/sentry.js <config.json>      (goferFd: the gofer's socket; without one, the sentry
 //                                            starts a gofer over the rootfs itself)
 
+// First: MOAT_PROFILE=1's marks (src/util/profile.ts) start when this bundle's first module runs.
+import { mark, profileLabel, profileWallOnly } from '../util/profile';
 import { errnoName } from './abi/errno';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -39,6 +41,8 @@ function fail(msg: string): never {
 }
 
 export function sentryMain(argv: string[]): void {
+  profileLabel('moat sentry profile');
+  mark('modules evaluated');
   const cfgPath = argv[0];
   if (!cfgPath) fail('usage: sentry <config.json>');
   let cfg: SentryConfig;
@@ -50,6 +54,7 @@ export function sentryMain(argv: string[]): void {
   joinCgroups(cfg.cgroupProcs ?? []);
   const machineFd = openMachineFile(cfg.machineFile);
   registerAll();
+  mark('syscalls registered');
   // `moat do`: the sandbox goes with its runner, even one killed by SIGKILL (its stubs die with the
   // sentry, its gofer at the end of its channel; the runner's state is swept by the next moat).
   if (cfg.dieWithParent !== undefined && ptraceSys().dieWithParent(cfg.dieWithParent) !== 0) fail('the moat do that started this sandbox is gone');
@@ -80,6 +85,7 @@ export function sentryMain(argv: string[]): void {
     }
     fs.closeSync(readyFd);
   }
+  mark('namespaces entered');
   // Denied destinations (egress policy) and the like: moat's --log, and stderr under --strace.
   registerNetFamilies(cfg.egress, (line) => {
     if (cfg.strace) process.stderr.write(`moat sentry: ${line}\n`);
@@ -115,6 +121,7 @@ export function sentryMain(argv: string[]): void {
     machine,
   });
   const files = stdio(vfs);
+  mark('kernel built');
   if (cfg.terminal) {
     // The pty is the sentry's controlling terminal: ^C reaches the sentry, which passes it on to
     // the sandbox's foreground process group.
@@ -136,6 +143,7 @@ export function sentryMain(argv: string[]): void {
     fs.writeSync(fd, '0');
     fs.closeSync(fd);
   }
+  mark('start fifo written');
   // Start-up is over: what the sentry needs of the host is open. Confine it before the
   // application's first instruction (confine/).
   readHostFacts();
@@ -147,6 +155,8 @@ export function sentryMain(argv: string[]): void {
     showSentryUidAsRoot(hostUid);
   }
   platform.prepareTemplate();
+  mark('template stub ready');
+  profileWallOnly();
   if (platform.vdsoRefused && cfg.strace) process.stderr.write(`moat sentry: no vDSO for the application: ${platform.vdsoRefused}\n`);
   const profile = startCpuProfile(process.env.MOAT_SENTRY_CPU_PROF);
   const measureLog = process.env.MOAT_SENTRY_SECCOMP === 'measure' ? process.env.MOAT_SENTRY_SECCOMP_LOG : undefined;
@@ -157,6 +167,7 @@ export function sentryMain(argv: string[]): void {
     ...(cfg.dieWithParent !== undefined ? { dieWithParent: cfg.dieWithParent } : {}),
   });
   if (confineErr) fail(confineErr);
+  mark('confined');
   const hookErr = runForbiddenCallHook();
   if (hookErr) fail(hookErr);
   const searchPath = cfg.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -165,7 +176,9 @@ export function sentryMain(argv: string[]): void {
   if (r < 0) {
     fail(`exec ${JSON.stringify(cfg.args[0])}: ${errnoText(r)}`);
   }
+  mark('init exec\'d');
   const status = kernel.run();
+  mark('init exited');
   profile?.stop();
   control?.close();
   kernel.shutdown();
