@@ -115,13 +115,14 @@ function shimCodecs(r) {
   out.push('};', '');
   return out.join('\n');
 }
-// The CLI and containerd-shim-moat-v2 (docs/shim.md), each with its loader; the sentry process, its
-// own small bundle so that its start-up loads only the kernel.
+// The CLI, containerd-shim-moat-v2 (docs/shim.md) and the sentry process (its own bundle, so that its
+// start-up loads only the kernel), each with its loader.
 await Promise.all([
   cached('src/index.ts', 'moat-cli', 'src/boot/loader.ts', 'build/moat.js'),
   ((p) => cached('src/shim/main.ts', 'moat-shim', 'src/boot/shim-loader.ts', 'build/shim.js', p.define, p.plugins))(shimProto()),
   bundle('src/boot/produce-cache.ts', 'build/produce-cache.js'),
-  bundle('src/sentry/main.ts', 'build/sentry.js'),
+  // The sentry process: build/sentry.js loads build/moat-sentry.js with its cache (docs/sentry.md).
+  cached('src/sentry/main.ts', 'moat-sentry', 'src/boot/sentry-loader.ts', 'build/sentry.js'),
   // The SDK (docs/sdk.md): the package's entry, with its type declarations under build/types.
   bundle('src/sdk/index.ts', 'build/sdk.js', version),
 ]);
@@ -130,7 +131,8 @@ execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 
 execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });
 // After make: the CLI cache's training run of `state` opens the state store through the addon.
 // The shim has two: its server's (one per pod) apart from start's and delete's (per container).
-for (const args of [['moat-cli'], ['moat-shim'], ['moat-shim', 'serve']]) {
+// The sentry's is trained on a real start of /bin/true (src/boot/sentry-training.ts).
+for (const args of [['moat-cli'], ['moat-shim'], ['moat-shim', 'serve'], ['moat-sentry']]) {
   // stdout away: the training's commands write their answers to fd 1 directly (src/util/stdout.ts).
   execFileSync(process.execPath, [join(root, 'build', 'produce-cache.js'), join(root, 'build'), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
 }

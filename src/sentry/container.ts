@@ -28,6 +28,7 @@ import { EGRESS_ANNOTATION, parseEgress } from './net/egress';
 import { tmpfsMount } from './tmpfs-mount';
 import { forwardSignals, relayMain, startRelay } from '../runtime/exec-relay';
 import { allocateSandboxUid } from '../state/sandbox-uid';
+import { SENTRY_NODE_FLAGS } from '../boot/code-cache';
 
 const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
@@ -36,7 +37,10 @@ const RLIMITS: Record<string, number> = {
 };
 const GOFER_FD = 3;
 
-/** build/sentry.js, next to the main bundle (or under build/ when running from build/ts). */
+/**
+ * build/sentry.js (the loader of build/moat-sentry.js and its code cache, src/boot/sentry-loader.ts),
+ * next to the main bundle (or under build/ when running from build/ts).
+ */
 function sentryScript(): string {
   for (let dir = __dirname, i = 0; i < 6; i++, dir = path.dirname(dir)) {
     for (const c of [path.join(dir, 'sentry.js'), path.join(dir, 'build', 'sentry.js')]) {
@@ -209,7 +213,7 @@ export class SentryPlatform implements Platform {
       }
       env.MOAT_SENTRY_READY_FD = '4';
       const held = uidLockFd !== undefined ? [uidLockFd] : [];
-      child = spawn(process.execPath, ['--stack-size=4000', sentryScript(), cfgPath], {
+      child = spawn(process.execPath, [...SENTRY_NODE_FLAGS, sentryScript(), cfgPath], {
         stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd, 'pipe', ...held] : [...(req.stdio ?? ['inherit', 'inherit', 'inherit'] as const), gofer.fd, 'pipe', ...held],
         detached: true,
         env,
