@@ -1,6 +1,6 @@
 // /proc itself: the system files, self and thread-self, a directory per process, and sys/.
 
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../../random';
 import type { ProcDir, ProcKernel, ProcNode, SelfFn } from './node';
 import { DIR_MODE, parseId, staticDir, symlink, textFile } from './node';
 import { sysNetDir } from './net';
