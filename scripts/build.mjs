@@ -44,7 +44,8 @@ async function cached(entry, name, loaderEntry, loaderOut, define = {}, plugins 
   // ASCII, so that the loader reads it as latin1 (a one-byte string, no UTF-8 decoding): esbuild
   // escapes strings and templates (charset above) but not comments and regular expressions, where
   // \uXXXX means the same character.
-  const code = Buffer.from(out.text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  const text = name === 'moat-sentry' ? plainNodeNamespaces(out.text) : out.text;
+  const code = Buffer.from(text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
   const id = `// ${name} sha256:${createHash('sha256').update(code).digest('hex')}\n`;
   // Written as the function Node would wrap a CommonJS module in, so that the loader compiles the
   // file's text as it is (a wrapper added at each start is one more copy of 650 KB to flatten).
@@ -56,6 +57,18 @@ async function cached(entry, name, loaderEntry, loaderOut, define = {}, plugins 
   writeFileSync(tmp, Buffer.concat(wrapped.map((x) => Buffer.from(x))));
   renameSync(tmp, join(root, 'build', `${name}.js`));
   await bundle(loaderEntry, loaderOut);
+}
+
+/**
+ * `import * as fs from 'node:fs'` is `__toESM(require("node:fs"))` in esbuild's CommonJS output: a
+ * new object with a getter per property of the module (and `default`), built at each of the 25
+ * modules of the sentry that import fs so — ~10 ms of CPU at every sentry start (profiled,
+ * docs/sentry.md). A namespace whose `default` is never read behaves the same as the module itself,
+ * which is what it becomes here; one whose `default` is read (a default import) keeps the wrapper.
+ */
+function plainNodeNamespaces(text) {
+  return text.replace(/\b([\w$]+) = __toESM\(require\("(node:[\w/]+)"\)\)/g, (all, v, mod) =>
+    new RegExp(`(^|[^\\w$.])${v.replace(/\$/g, '\\$')}\\.default\\b`).test(text) ? all : `${v} = require("${mod}")`);
 }
 
 const version = { MOAT_VERSION: JSON.stringify(pkg.version) };
