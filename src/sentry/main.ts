@@ -28,6 +28,7 @@ import { registerNetFamilies } from './net';
 import { confineSentry, KEPT_CAPS } from './confine';
 import { runForbiddenCallHook } from './confine/test-hook';
 import { readHostFacts } from './host-facts';
+import { vsyscallEnabled } from './kernel/vsyscall';
 import { holdNetFiles, showSentryUidAsRoot } from './vfs/proc/net';
 import { Machine } from './kernel/machine';
 import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from '../state/sandbox-uid';
@@ -147,6 +148,7 @@ export function sentryMain(argv: string[]): void {
   // Start-up is over: what the sentry needs of the host is open. Confine it before the
   // application's first instruction (confine/).
   readHostFacts();
+  vsyscallEnabled();
   holdNetFiles();
   reporter.holdFiles();
   const hostUid = sandboxUid(cfg.hostUid);
