@@ -44,6 +44,7 @@ function fail(msg: string): never {
 export function sentryMain(argv: string[]): void {
   profileLabel('moat sentry profile');
   mark('modules evaluated');
+  awaitConfig();
   const cfgPath = argv[0];
   if (!cfgPath) fail('usage: sentry <config.json>');
   let cfg: SentryConfig;
@@ -187,6 +188,31 @@ export function sentryMain(argv: string[]): void {
   reporter.finish();
   if ((status & 0x7f) !== 0) process.exit(128 + (status & 0x7f));
   process.exit((status >> 8) & 0xff);
+}
+
+/**
+ * The platform starts the sentry before its configuration file is complete (container.ts: its
+ * Node start overlaps the cgroups and the rest) and says so with one byte on MOAT_SENTRY_CONFIG_FD;
+ * without the variable (run by hand, the cache's training) the file is there already.
+ */
+function awaitConfig(): void {
+  const fd = Number(process.env.MOAT_SENTRY_CONFIG_FD);
+  if (!Number.isInteger(fd) || fd <= 2) return;
+  const b = Buffer.alloc(1);
+  let n = -1;
+  while (n < 0) {
+    try {
+      n = fs.readSync(fd, b, 0, 1, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EINTR' && code !== 'EAGAIN') fail(`configuration fd ${fd}: ${(e as Error).message}`);
+      if (code === 'EAGAIN') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+  fs.closeSync(fd);
+  // EOF: the runtime failed before the configuration was complete (it kills this process too).
+  if (n !== 1) fail('the runtime gave up before the configuration was written');
+  mark('configuration ready');
 }
 
 /** The config's hostUid, checked: one of the sandbox range's (src/state/sandbox-uid.ts), never root. */
