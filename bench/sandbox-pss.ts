@@ -45,17 +45,23 @@ function withDescendants(roots: number[]): number[] {
   return [...seen];
 }
 
-/** Summed PSS of the processes, in kB (a process gone meanwhile counts 0). */
-export function pssKb(pids: number[]): number {
-  let sum = 0;
+/**
+ * Summed PSS of the processes, in kB (a process gone meanwhile counts 0), and its anonymous part
+ * (Pss_Anon: the sandbox's own memory, whatever else shares the binaries' text).
+ */
+export function pssKb(pids: number[]): { kb: number; anonKb: number } {
+  let kb = 0;
+  let anonKb = 0;
   for (const p of pids) {
     try {
-      sum += Number(/^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+      const text = fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+      kb += Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0);
+      anonKb += Number(/^Pss_Anon:\s+(\d+) kB/m.exec(text)?.[1] ?? 0);
     } catch {
       // gone
     }
   }
-  return sum;
+  return { kb, anonKb };
 }
 
 /**
@@ -88,7 +94,7 @@ function processesNaming(arg: string): number[] {
   return out;
 }
 
-export type PssResult = { kb: number } | { error: string };
+export type PssResult = { kb: number; anonKb: number } | { error: string };
 
 /** moat's sentry: create + start the bundle's `sleep`, settle, measure, delete. */
 export function moatSentryPss(root: string, bundle: string, id: string): PssResult {
@@ -98,7 +104,7 @@ export function moatSentryPss(root: string, bundle: string, id: string): PssResu
     sleepMs(SETTLE_MS);
     const state = JSON.parse(spawnSync(MOAT, ['--root', root, 'state', id], { encoding: 'utf8' }).stdout) as { pid: number };
     const gofer = Number(/(?:^|\0)MOAT_GOFER_PID=(\d+)/.exec(fs.readFileSync(`/proc/${state.pid}/environ`, 'latin1'))?.[1]);
-    return { kb: pssKb(withDescendants(Number.isInteger(gofer) && gofer > 0 ? [state.pid, gofer] : [state.pid])) };
+    return pssKb(withDescendants(Number.isInteger(gofer) && gofer > 0 ? [state.pid, gofer] : [state.pid]));
   } catch (e) {
     return { error: (e as Error).message };
   } finally {
@@ -114,7 +120,7 @@ export function runscPss(root: string, platform: string, bundle: string, id: str
     if (err) return { error: err };
     sleepMs(SETTLE_MS);
     const mine = processesNaming(`--root=${root}`);
-    return mine.length ? { kb: pssKb(withDescendants(mine)) } : { error: 'no runsc process found' };
+    return mine.length ? pssKb(withDescendants(mine)) : { error: 'no runsc process found' };
   } finally {
     spawnSync('runsc', [...g, 'delete', '--force', id], { stdio: 'ignore', timeout: 30_000 });
     // A create that failed half-way can leave its gofer behind, which delete does not know.
@@ -130,7 +136,8 @@ export function runscPss(root: string, platform: string, bundle: string, id: str
 
 /** The application alone, unsandboxed: busybox sleep's own PSS. */
 export function nativePss(busybox: string): PssResult {
-  const r = spawnSync('sh', ['-c', `${busybox} sleep 600 & p=$!; sleep ${SETTLE_MS / 1000}; grep '^Pss:' /proc/$p/smaps_rollup; kill $p`], { encoding: 'utf8' });
-  const kb = Number(/Pss:\s+(\d+)/.exec(r.stdout)?.[1]);
-  return Number.isFinite(kb) ? { kb } : { error: firstLine(r.stderr) || 'no Pss' };
+  const r = spawnSync('sh', ['-c', `${busybox} sleep 600 & p=$!; sleep ${SETTLE_MS / 1000}; grep '^Pss' /proc/$p/smaps_rollup; kill $p`], { encoding: 'utf8' });
+  const kb = Number(/^Pss:\s+(\d+)/m.exec(r.stdout)?.[1]);
+  const anonKb = Number(/^Pss_Anon:\s+(\d+)/m.exec(r.stdout)?.[1] ?? 0);
+  return Number.isFinite(kb) ? { kb, anonKb } : { error: firstLine(r.stderr) || 'no Pss' };
 }

@@ -28,7 +28,7 @@ import { median, firstLine } from './stats';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const START_ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 11);
-const MEM_ROUNDS = Number(process.env.BENCH_MEM_ROUNDS ?? 3);
+const MEM_ROUNDS = Number(process.env.BENCH_MEM_ROUNDS ?? 5);
 /** How long the micro-benchmark runs each case, per run (ms). */
 const TARGET_MS = Number(process.env.BENCH_TARGET_MS ?? 300);
 const TIMEOUT_MS = 120_000;
@@ -114,6 +114,7 @@ function main(): void {
   const start = new Map<string, number[][]>([...platforms, moatNative].map((p) => [p.name, startCases.map(() => [])]));
   const startFailed = new Map<string, Array<string | undefined>>([...platforms, moatNative].map((p) => [p.name, startCases.map(() => undefined)]));
   const pss = new Map<string, number[]>(platforms.map((p) => [p.name, []]));
+  const pssAnon = new Map<string, number[]>(platforms.map((p) => [p.name, []]));
   const pssFailed = new Map<string, string>();
   const sleeper = makeBundle(['sleep', '600']);
   fs.chmodSync(moatRoot, 0o755); // moat do's own user namespace must reach its scratch there
@@ -160,7 +161,10 @@ function main(): void {
         if (pssFailed.has(p.name)) continue;
         const r = measure[p.name]!(round);
         if ('error' in r) pssFailed.set(p.name, r.error);
-        else pss.get(p.name)!.push(r.kb / 1024);
+        else {
+          pss.get(p.name)!.push(r.kb / 1024);
+          pssAnon.get(p.name)!.push(r.anonKb / 1024);
+        }
       }
       process.stderr.write(`memory round ${round + 1}/${MEM_ROUNDS} done\n`);
     }
@@ -216,7 +220,9 @@ function main(): void {
       `read — runsc ptrace ${over(ptrace, 'read_dev_zero_1B')}, moat sentry ${over(sentry, 'read_dev_zero_1B')}; ` +
       `open+close (2 calls) — runsc ptrace ${over(ptrace, 'open_close_dev_null')}, moat sentry ${over(sentry, 'open_close_dev_null')}.`,
     '',
-    `Memory runs (MB): ${platforms.map((p) => `${p.name} ${pss.get(p.name)!.map((x) => x.toFixed(1)).join(', ') || (pssFailed.get(p.name) ?? '—')}`).join('; ')}.`,
+    `Memory runs (MB): ${platforms.map((p) => `${p.name} ${pss.get(p.name)!.map((x) => x.toFixed(1)).join(', ') || (pssFailed.get(p.name) ?? '—')}`).join('; ')}. ` +
+      'PSS counts the text of the node or runsc binary in proportion to the processes that share it on the host, so it moves with what else runs; ' +
+      `its anonymous part (Pss_Anon, the sandbox's own memory), medians: ${platforms.filter((p) => pssAnon.get(p.name)!.length).map((p) => `${p.name} ${median(pssAnon.get(p.name)!).toFixed(1)} MB`).join(', ')}.`,
     '',
     `For reference, \`moat do\` with native isolation: ${moatNativeStart.join('; ')}.`,
     '',
