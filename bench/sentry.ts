@@ -5,25 +5,30 @@
 //    operation), run ROUNDS times per platform, alternating, medians; the sentry also without its
 //    vDSO (MOAT_SENTRY_VDSO=0), for what the vDSO saves;
 //  * start-up: `do /bin/true` (and the static `/bin/busybox true`), START_ROUNDS alternating rounds,
-//    median wall-clock ms from spawn to exit.
+//    median wall-clock ms from spawn to exit;
+//  * memory: the PSS of an idle sandbox (busybox `sleep` created and started from a bundle: moat's
+//    sentry + stubs + gofer, runsc's sandbox + stubs + gofer; bench/sandbox-pss.ts), MEM_ROUNDS
+//    alternating rounds, medians.
 // Every sandbox runs the binary from the host root: `runsc do` and `moat do` both give the sandbox a
 // read-only view of / with an in-memory writable layer. A platform that fails (moat's sentry while
 // it is being written, runsc without systrap) gets "failed: <first line of its error>" in its cells.
 // Writes bench/results/sentry.md.
 //
 //   sh scripts/bench.sh sentry    (installs runsc when missing; BENCH_ROUNDS, BENCH_START_ROUNDS,
-//                                  BENCH_TARGET_MS tune it)
+//                                  BENCH_MEM_ROUNDS, BENCH_TARGET_MS tune it)
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BUSYBOX, MOAT, REPO } from '../test/helpers/moat';
+import { BUSYBOX, makeBundle, MOAT, REPO } from '../test/helpers/moat';
+import { moatSentryPss, nativePss, runscPss, type PssResult } from './sandbox-pss';
 import { killTagged, tagProcesses } from '../test/sentry/helpers';
 import { median, firstLine } from './stats';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const START_ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 11);
+const MEM_ROUNDS = Number(process.env.BENCH_MEM_ROUNDS ?? 5);
 /** How long the micro-benchmark runs each case, per run (ms). */
 const TARGET_MS = Number(process.env.BENCH_TARGET_MS ?? 300);
 const TIMEOUT_MS = 120_000;
@@ -68,6 +73,8 @@ function run(argv: string[], cleanup: () => void): Outcome {
   return { ms, stdout: r.stdout };
 }
 
+const SETTLE_NOTE = '2 s after `start` (moat: sentry + stubs + gofer; runsc: sandbox + stubs + gofer; native: the `sleep` process itself)';
+
 function fmtUs(ns: number): string {
   const us = ns / 1000;
   return us < 1 ? us.toFixed(3) : us < 100 ? us.toFixed(2) : us.toFixed(0);
@@ -106,6 +113,11 @@ function main(): void {
   ];
   const start = new Map<string, number[][]>([...platforms, moatNative].map((p) => [p.name, startCases.map(() => [])]));
   const startFailed = new Map<string, Array<string | undefined>>([...platforms, moatNative].map((p) => [p.name, startCases.map(() => undefined)]));
+  const pss = new Map<string, number[]>(platforms.map((p) => [p.name, []]));
+  const pssAnon = new Map<string, number[]>(platforms.map((p) => [p.name, []]));
+  const pssFailed = new Map<string, string>();
+  const sleeper = makeBundle(['sleep', '600']);
+  fs.chmodSync(moatRoot, 0o755); // moat do's own user namespace must reach its scratch there
   try {
     // Micro-benchmark: each platform once per round, alternating.
     for (let round = 0; round < ROUNDS; round++) {
@@ -137,7 +149,27 @@ function main(): void {
       }
       process.stderr.write(`start-up round ${round}/${START_ROUNDS} done\n`);
     }
+    // Memory: an idle sandbox per platform, one at a time, alternating.
+    const measure: Record<string, (round: number) => PssResult> = {
+      native: () => nativePss(BUSYBOX),
+      'runsc ptrace': (r) => runscPss(runscRoot, 'ptrace', sleeper.dir, `pss-ptrace-${r}`),
+      'runsc systrap': (r) => runscPss(runscRoot, 'systrap', sleeper.dir, `pss-systrap-${r}`),
+      'moat sentry': (r) => moatSentryPss(moatRoot, sleeper.dir, `pss-sentry-${r}`),
+    };
+    for (let round = 0; round < MEM_ROUNDS; round++) {
+      for (const p of platforms) {
+        if (pssFailed.has(p.name)) continue;
+        const r = measure[p.name]!(round);
+        if ('error' in r) pssFailed.set(p.name, r.error);
+        else {
+          pss.get(p.name)!.push(r.kb / 1024);
+          pssAnon.get(p.name)!.push(r.anonKb / 1024);
+        }
+      }
+      process.stderr.write(`memory round ${round + 1}/${MEM_ROUNDS} done\n`);
+    }
   } finally {
+    sleeper.cleanup();
     cleanMoat();
     fs.rmSync(work, { recursive: true, force: true });
     fs.rmSync(runscRoot, { recursive: true, force: true });
@@ -161,6 +193,7 @@ function main(): void {
     const fmtMs = (n: number) => n.toFixed(1);
     rows.push(`| ${sc.label} | ${platforms.map((p) => cell(p, start.get(p.name)![i], fmtMs, startFailed.get(p.name)![i])).join(' | ')} | ${ratio(start.get(sentry.name)![i], start.get(ptrace.name)![i])} |`);
   }
+  rows.push(`| idle sandbox PSS (busybox \`sleep\` from a bundle), MB | ${platforms.map((p) => cell(p, pss.get(p.name), (n) => n.toFixed(1), pssFailed.get(p.name))).join(' | ')} | ${ratio(pss.get(sentry.name), pss.get(ptrace.name))} |`);
   const runscVersion = spawnSync('runsc', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? 'runsc: not found';
   const over = (p: Platform, c: Case) => {
     const xs = micro.get(p.name)![c];
@@ -173,7 +206,8 @@ function main(): void {
     '',
     `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, kernel ${os.release()}, Node ${process.version}, ${runscVersion}. ` +
       `Micro-benchmark (\`bench/sentry/syscalls.c\`, static, each case run ≥ ${TARGET_MS} ms per run): median of ${ROUNDS} runs per platform, platforms alternating. ` +
-      `Start-up: median of ${START_ROUNDS} alternating rounds after a warm-up, spawn to exit.`,
+      `Start-up: median of ${START_ROUNDS} alternating rounds after a warm-up, spawn to exit. ` +
+      `Memory: median of ${MEM_ROUNDS} alternating rounds, PSS summed over the sandbox's host processes ${SETTLE_NOTE}.`,
     '',
     'Commands: native = the binary itself; runsc = `runsc --root DIR --platform=P --network=none do CMD`; ' +
       'moat sentry = `moat do --isolation=sentry -- CMD` (both over a read-only view of the host root with an in-memory layer).',
@@ -185,6 +219,10 @@ function main(): void {
     `Cost over native per call (median − native median): getpid — runsc ptrace ${over(ptrace, 'getpid')}, moat sentry ${over(sentry, 'getpid')}; ` +
       `read — runsc ptrace ${over(ptrace, 'read_dev_zero_1B')}, moat sentry ${over(sentry, 'read_dev_zero_1B')}; ` +
       `open+close (2 calls) — runsc ptrace ${over(ptrace, 'open_close_dev_null')}, moat sentry ${over(sentry, 'open_close_dev_null')}.`,
+    '',
+    `Memory runs (MB): ${platforms.map((p) => `${p.name} ${pss.get(p.name)!.map((x) => x.toFixed(1)).join(', ') || (pssFailed.get(p.name) ?? '—')}`).join('; ')}. ` +
+      'PSS counts the text of the node or runsc binary in proportion to the processes that share it on the host, so it moves with what else runs; ' +
+      `its anonymous part (Pss_Anon, the sandbox's own memory), medians: ${platforms.filter((p) => pssAnon.get(p.name)!.length).map((p) => `${p.name} ${median(pssAnon.get(p.name)!).toFixed(1)} MB`).join(', ')}.`,
     '',
     `For reference, \`moat do\` with native isolation: ${moatNativeStart.join('; ')}.`,
     '',

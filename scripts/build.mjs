@@ -44,7 +44,10 @@ async function cached(entry, name, loaderEntry, loaderOut, define = {}, plugins 
   // ASCII, so that the loader reads it as latin1 (a one-byte string, no UTF-8 decoding): esbuild
   // escapes strings and templates (charset above) but not comments and regular expressions, where
   // \uXXXX means the same character.
-  const code = Buffer.from(shareNodeNamespaces(out.text).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  // The sentry's modules never read a built-in's default: the module itself (plainNodeNamespaces);
+  // the other bundles share one wrapper per built-in (shareNodeNamespaces).
+  const text = shareNodeNamespaces(name === 'moat-sentry' ? plainNodeNamespaces(out.text) : out.text);
+  const code = Buffer.from(text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
   const id = `// ${name} sha256:${createHash('sha256').update(code).digest('hex')}\n`;
   // Written as the function Node would wrap a CommonJS module in, so that the loader compiles the
   // file's text as it is (a wrapper added at each start is one more copy of 650 KB to flatten).
@@ -73,6 +76,18 @@ function shareNodeNamespaces(text) {
   if (shared === text) return text;
   const helper = 'function __moatNodeNamespace(id) {\n  const ns = __moatNodeNamespace.ns ??= new Map();\n  let m = ns.get(id);\n  if (m === undefined) ns.set(id, (m = __toESM(require(id))));\n  return m;\n}\n';
   return `${shared}\n${helper}`;
+}
+
+/**
+ * `import * as fs from 'node:fs'` is `__toESM(require("node:fs"))` in esbuild's CommonJS output: a
+ * new object with a getter per property of the module (and `default`), built at each of the 25
+ * modules of the sentry that import fs so — ~10 ms of CPU at every sentry start (profiled,
+ * docs/sentry.md). A namespace whose `default` is never read behaves the same as the module itself,
+ * which is what it becomes here; one whose `default` is read (a default import) keeps the wrapper.
+ */
+function plainNodeNamespaces(text) {
+  return text.replace(/\b([\w$]+) = __toESM\(require\("(node:[\w/]+)"\)\)/g, (all, v, mod) =>
+    new RegExp(`(^|[^\\w$.])${v.replace(/\$/g, '\\$')}\\.default\\b`).test(text) ? all : `${v} = require("${mod}")`);
 }
 
 const version = { MOAT_VERSION: JSON.stringify(pkg.version) };
@@ -132,13 +147,14 @@ function shimCodecs(r) {
   out.push('};', '');
   return out.join('\n');
 }
-// The CLI and containerd-shim-moat-v2 (docs/shim.md), each with its loader; the sentry process, its
-// own small bundle so that its start-up loads only the kernel.
+// The CLI, containerd-shim-moat-v2 (docs/shim.md) and the sentry process (its own bundle, so that its
+// start-up loads only the kernel), each with its loader.
 await Promise.all([
   cached('src/index.ts', 'moat-cli', 'src/boot/loader.ts', 'build/moat.js'),
   ((p) => cached('src/shim/main.ts', 'moat-shim', 'src/boot/shim-loader.ts', 'build/shim.js', p.define, p.plugins))(shimProto()),
   bundle('src/boot/produce-cache.ts', 'build/produce-cache.js'),
-  bundle('src/sentry/main.ts', 'build/sentry.js'),
+  // The sentry process: build/sentry.js loads build/moat-sentry.js with its cache (docs/sentry.md).
+  cached('src/sentry/main.ts', 'moat-sentry', 'src/boot/sentry-loader.ts', 'build/sentry.js'),
   // The SDK (docs/sdk.md): the package's entry, with its type declarations under build/types.
   bundle('src/sdk/index.ts', 'build/sdk.js', version),
 ]);
@@ -147,7 +163,8 @@ execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 
 execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });
 // After make: the CLI cache's training run of `state` opens the state store through the addon.
 // The shim has two: its server's (one per pod) apart from start's and delete's (per container).
-for (const args of [['moat-cli'], ['moat-shim'], ['moat-shim', 'serve']]) {
+// The sentry's is trained on a real start of /bin/true (src/boot/sentry-training.ts).
+for (const args of [['moat-cli'], ['moat-shim'], ['moat-shim', 'serve'], ['moat-sentry']]) {
   // stdout away: the training's commands write their answers to fd 1 directly (src/util/stdout.ts).
   execFileSync(process.execPath, [join(root, 'build', 'produce-cache.js'), join(root, 'build'), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
 }

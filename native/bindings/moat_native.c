@@ -673,7 +673,7 @@ NAPI_MODULE_INIT()
 	if (!moat_register_sentry(env, exports) || !moat_register_gofer(env, exports) ||
 	    !moat_register_vm(env, exports) || !moat_register_vm_mem(env, exports) || !moat_register_net(env, exports) ||
 	    !moat_register_confine(env, exports) || !moat_register_runner_watch(env, exports) ||
-	    !moat_register_host_clock(env, exports))
+	    !moat_register_host_clock(env, exports) || !moat_register_host_random(env, exports))
 		return NULL;
 	return exports;
 }

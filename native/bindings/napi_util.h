@@ -39,6 +39,7 @@ bool moat_register_net(napi_env env, napi_value exports); /* net.c: the sentry's
 bool moat_register_confine(napi_env env, napi_value exports); /* confine.c: the sentry's own filter and root */
 bool moat_register_runner_watch(napi_env env, napi_value exports); /* runner_watch.c: a vm do dies with its runner */
 bool moat_register_host_clock(napi_env env, napi_value exports); /* host_clock.c: the clocks the sentry and its vDSO share */
+bool moat_register_host_random(napi_env env, napi_value exports); /* host_random.c: the sandbox's random bytes */
 int moat_readiness_fd(int fd); /* sentry.c: a host socket's readiness signals the tracer's wait (0 | -errno) */
 /* unaccounted_buffer.cc: an ArrayBuffer over a mapping V8 does not count as external memory (unmapped once collected) */
 napi_value moat_unaccounted_arraybuffer(napi_env env, void *data, size_t length);

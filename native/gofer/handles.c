@@ -11,17 +11,20 @@
 
 static struct handle table[MAX_HANDLES];
 static uint32_t limit;
-static uint32_t free_head; /* slot + 1; 0 = full */
+static uint32_t free_head; /* slot + 1 of the last freed slot; 0 = none */
+/*
+ * Slots [0, fresh) have been handed out at least once; the rest have never been touched. They are
+ * taken in order when no freed slot is left, so that the table's pages (~300 bytes a slot, 65536
+ * slots at most) become resident only as the sandbox opens files: initialising every slot at start
+ * made ~6 MB of the gofer's ~6.6 MB of PSS (measured with smaps_rollup, issue 14).
+ */
+static uint32_t fresh;
 
 void handles_init(uint32_t max)
 {
 	limit = max;
-	for (uint32_t i = 0; i < limit; i++) {
-		table[i].fd = -1;
-		table[i].gen = 1;
-		table[i].next_free = i + 2 <= limit ? i + 2 : 0;
-	}
-	free_head = limit ? 1 : 0;
+	fresh = 0;
+	free_head = 0;
 }
 
 uint32_t handles_max(void)
@@ -39,10 +42,15 @@ int handle_new(int fd, const struct stat *st, unsigned tree, struct handle *pare
 {
 	struct handle *h;
 
-	if (!free_head)
+	if (free_head) {
+		h = &table[free_head - 1];
+		free_head = h->next_free;
+	} else if (fresh < limit) {
+		h = &table[fresh++];
+		h->gen = 1; /* never 0: no handle value is 0 */
+	} else {
 		return ENFILE;
-	h = &table[free_head - 1];
-	free_head = h->next_free;
+	}
 	h->fd = fd;
 	h->open = true;
 	h->refs = 0;
@@ -67,7 +75,7 @@ struct handle *handle_get(uint32_t value)
 	uint32_t slot = value & 0xffff;
 	struct handle *h;
 
-	if (slot >= limit)
+	if (slot >= fresh) /* never handed out (its fd field is 0, not -1) */
 		return NULL;
 	h = &table[slot];
 	if (h->fd < 0 || !h->open || h->gen != value >> 16)

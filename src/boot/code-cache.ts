@@ -1,5 +1,6 @@
 // The format of V8's code caches of moat's bundles: build/moat-cli.cache for the CLI
-// (docs/cli-speed.md) and build/moat-shim.cache for containerd-shim-moat-v2 (docs/shim.md).
+// (docs/cli-speed.md), build/moat-shim.cache for containerd-shim-moat-v2 (docs/shim.md) and
+// build/moat-sentry.cache for the sentry process (docs/sentry.md, "Start-up").
 //
 // A bundle's first line names it: `// <name> sha256:<hex of the bundle>` (scripts/build.mjs). The
 // cache is one text line, `moat-code-cache 1 <node version> <that line>`, then V8's bytes. The
@@ -10,7 +11,7 @@
 /** A bundle that a loader (src/boot/load.ts) runs with its code cache. */
 export interface BootBundle {
   /** The name on the bundle's first line. */
-  name: 'moat-cli' | 'moat-shim';
+  name: 'moat-cli' | 'moat-shim' | 'moat-sentry';
   /** File names in build/. */
   bundle: string;
   cache: string;
@@ -26,6 +27,14 @@ export interface BootBundle {
 
 export const CLI: BootBundle = { name: 'moat-cli', bundle: 'moat-cli.js', cache: 'moat-cli.cache', label: 'moat' };
 export const SHIM: BootBundle = { name: 'moat-shim', bundle: 'moat-shim.js', cache: 'moat-shim.cache', serveCache: 'moat-shim-serve.cache', label: 'containerd-shim-moat-v2' };
+
+export const SENTRY: BootBundle = { name: 'moat-sentry', bundle: 'moat-sentry.js', cache: 'moat-sentry.cache', label: 'moat sentry' };
+
+/**
+ * The sentry's Node flags (src/sentry/container.ts starts it with them). V8 refuses a cache made
+ * under other flags, so the cache's producer runs with the same (src/boot/produce-cache.ts).
+ */
+export const SENTRY_NODE_FLAGS: readonly string[] = ['--stack-size=4000'];
 
 /** The cache file for a process of bundle `b` run with `argv` (process.argv). */
 export function cacheFileFor(b: BootBundle, argv: readonly string[]): string {

@@ -22,8 +22,11 @@ function readOptional(file: string): Buffer | undefined {
   }
 }
 
-/** Compile and run the bundle `b` beside this loader (in `dir`), with its cache when it is the bundle's. */
-export function load(b: BootBundle, dir: string): void {
+/**
+ * Compile and run the bundle `b` beside this loader (in `dir`), with its cache when it is the
+ * bundle's. Returns the bundle's exports (the sentry's loader calls its main from them).
+ */
+export function load(b: BootBundle, dir: string): unknown {
   const file = path.join(dir, b.bundle);
   let source: string;
   try {
@@ -42,4 +45,5 @@ export function load(b: BootBundle, dir: string): void {
   // The loader's require: the bundle is in the same directory, so it resolves what the bundle's own
   // would (node: modules, and the addon by absolute path).
   run.call(mod.exports, mod.exports, require, mod, file, dir);
+  return mod.exports;
 }

@@ -29,6 +29,7 @@ import { EGRESS_ANNOTATION, parseEgress } from './net/egress';
 import { tmpfsMount } from './tmpfs-mount';
 import { forwardSignals, relayMain, startRelay } from '../runtime/exec-relay';
 import { allocateSandboxUid } from '../state/sandbox-uid';
+import { SENTRY_NODE_FLAGS } from '../boot/code-cache';
 
 const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
@@ -37,7 +38,10 @@ const RLIMITS: Record<string, number> = {
 };
 const GOFER_FD = 3;
 
-/** build/sentry.js, next to the main bundle (or under build/ when running from build/ts). */
+/**
+ * build/sentry.js (the loader of build/moat-sentry.js and its code cache, src/boot/sentry-loader.ts),
+ * next to the main bundle (or under build/ when running from build/ts).
+ */
 function sentryScript(): string {
   for (let dir = __dirname, i = 0; i < 6; i++, dir = path.dirname(dir)) {
     for (const c of [path.join(dir, 'sentry.js'), path.join(dir, 'build', 'sentry.js')]) {
@@ -167,36 +171,43 @@ export class SentryPlatform implements Platform {
     if (req.dieWithRunner) cfg.dieWithParent = process.pid;
     if (req.recordExit && req.mode === 'run' && req.stateDir) cfg.statusFile = exitRecordPath(req.stateDir);
     req.recordSentry?.({ stateDir: req.stateDir });
-    // linux.resources: the sandbox's cgroups (removed by destroy, which lifecycle calls on failure too).
-    const cgroups = createSentryCgroups(req.id, spec, req.systemdCgroup ?? false, (c) => req.recordCgroups?.(c));
-    if (cgroups) {
-      cfg.cgroupProcs = cgroupProcsFiles(cgroups);
-      cfg.stubOomScoreAdj = spec.process?.oomScoreAdj ?? 0;
-    }
-    writeMachineFile(req.stateDir, cgroups, spec);
-    cfg.machineFile = machineFilePath(req.stateDir);
     // Root: the sandbox's own unprivileged host uid, which the sentry and its stubs switch to
     // (confine/); the lock is the sentry's fd 5 for its life. Rootless: the caller's uid is it.
     const hostUid = process.geteuid?.() === 0 && yamaPtraceScope() < 2 ? allocateSandboxUid(req.stateDir) : undefined;
     if (hostUid) cfg.hostUid = hostUid.uid;
     try {
-      fs.writeFileSync(cfgPath, JSON.stringify(cfg), { mode: 0o600 });
-      return await this.launch(req, cfg, cfgPath, trees, cgroups, hostUid?.lockFd);
+      return await this.launch(req, cfg, cfgPath, trees, hostUid?.lockFd);
     } finally {
       if (hostUid) fs.closeSync(hostUid.lockFd);
     }
   }
 
-  private async launch(req: CreateRequest, cfg: SentryConfig, cfgPath: string, trees: GoferTree[], cgroups: CgroupRecord | undefined, uidLockFd: number | undefined): Promise<CreatedInit> {
-    const gofer = spawnGofer(trees);
+  /**
+   * What the sentry's configuration still lacks, made while its Node starts (launch): the sandbox's
+   * cgroups (linux.resources; removed by destroy, which lifecycle calls on failure too), the gofer
+   * moved into them, the machine file; then the configuration file itself.
+   */
+  private finishConfig(req: CreateRequest, cfg: SentryConfig, cfgPath: string, goferPid: number): void {
+    const spec = req.bundle.spec;
+    const cgroups = createSentryCgroups(req.id, spec, req.systemdCgroup ?? false, (c) => req.recordCgroups?.(c));
     if (cgroups) {
-      try {
-        joinCgroups(cgroups, gofer.pid);
-      } catch (err) {
-        fs.closeSync(gofer.fd); // the gofer exits on EOF
-        throw err;
-      }
+      joinCgroups(cgroups, goferPid);
+      cfg.cgroupProcs = cgroupProcsFiles(cgroups);
+      cfg.stubOomScoreAdj = spec.process?.oomScoreAdj ?? 0;
     }
+    writeMachineFile(req.stateDir!, cgroups, spec);
+    cfg.machineFile = machineFilePath(req.stateDir!);
+    fs.writeFileSync(cfgPath, JSON.stringify(cfg), { mode: 0o600 });
+  }
+
+  /**
+   * Start the gofer and the sentry, then finish the configuration while the sentry's Node starts
+   * (~90 ms of CPU before it reads it): it waits for one byte on its fd 6 (MOAT_SENTRY_CONFIG_FD)
+   * before it reads the file. Made first and then started, the two were one after the other
+   * (docs/sentry.md "Start-up and memory").
+   */
+  private async launch(req: CreateRequest, cfg: SentryConfig, cfgPath: string, trees: GoferTree[], uidLockFd: number | undefined): Promise<CreatedInit> {
+    const gofer = spawnGofer(trees);
     // A terminal: a pty whose slave is the sentry's stdio (its controlling terminal) and whose
     // master goes where runc would send it (--console-socket, or moat's own foreground relay).
     const pty = cfg.terminal && req.console ? sys().openPty(req.console.rows, req.console.cols) : undefined;
@@ -205,13 +216,15 @@ export class SentryPlatform implements Platform {
       const env: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
       if (process.env.MOAT_NATIVE_DIR) env.MOAT_NATIVE_DIR = process.env.MOAT_NATIVE_DIR;
       env.MOAT_GOFER_PID = String(gofer.pid);
-      for (const k of ['MOAT_SENTRY_PIN', 'MOAT_SENTRY_VDSO', 'MOAT_SENTRY_SECCOMP', 'MOAT_SENTRY_SECCOMP_LOG', 'MOAT_SENTRY_TEST_FORBIDDEN', 'MOAT_SENTRY_CPU_PROF']) {
+      // MOAT_PROFILE: the sentry's own marks, on its stderr (confined, it opens no MOAT_PROFILE_FILE).
+      for (const k of ['MOAT_SENTRY_PIN', 'MOAT_SENTRY_VDSO', 'MOAT_SENTRY_SECCOMP', 'MOAT_SENTRY_SECCOMP_LOG', 'MOAT_SENTRY_TEST_FORBIDDEN', 'MOAT_SENTRY_CPU_PROF', 'MOAT_PROFILE']) {
         if (process.env[k] !== undefined) env[k] = process.env[k]!;
       }
       env.MOAT_SENTRY_READY_FD = '4';
-      const held = uidLockFd !== undefined ? [uidLockFd] : [];
-      child = spawn(process.execPath, ['--stack-size=4000', sentryScript(), cfgPath], {
-        stdio: pty ? [pty.slave, pty.slave, pty.slave, gofer.fd, 'pipe', ...held] : [...(req.stdio ?? ['inherit', 'inherit', 'inherit'] as const), gofer.fd, 'pipe', ...held],
+      env.MOAT_SENTRY_CONFIG_FD = '6';
+      const rest = [gofer.fd, 'pipe', uidLockFd ?? 'ignore', 'pipe'] as const;
+      child = spawn(process.execPath, [...SENTRY_NODE_FLAGS, sentryScript(), cfgPath], {
+        stdio: pty ? [pty.slave, pty.slave, pty.slave, ...rest] : [...(req.stdio ?? ['inherit', 'inherit', 'inherit'] as const), ...rest],
         detached: true,
         env,
       });
@@ -231,6 +244,16 @@ export class SentryPlatform implements Platform {
       spawned.once('spawn', () => resolve(spawned.pid!));
       spawned.once('error', (e) => reject(new MoatError('ESETUP', `cannot start the sentry: ${e.message}`)));
     });
+    const go = (spawned.stdio as unknown as Array<NodeJS.WritableStream & { destroy(): void }>)[6]!;
+    try {
+      this.finishConfig(req, cfg, cfgPath, gofer.pid);
+    } catch (err) {
+      // It never read a configuration: nothing of the sandbox's is in it yet (its stubs come later).
+      spawned.kill('SIGKILL');
+      go.destroy();
+      throw err;
+    }
+    go.end('g');
     // Wait until the sentry is in the sandbox's namespaces (its byte on fd 4, or fd 4 closed if it
     // failed first): the pid is handed to prestart hooks — Docker's moves the container's veth into
     // /proc/<pid>/ns/net — and must not name the host's namespace yet.

@@ -4,7 +4,6 @@
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { vsyscallEnabled } from './kernel/vsyscall';
 
 let memTotal: number | undefined;
 /** The host's first CPU: model name, clock in MHz, and its identification lines of /proc/cpuinfo. */
@@ -49,12 +48,15 @@ function hostCpuIds(): Record<string, string> {
   return ids;
 }
 
-/** Read them all now (and whether the host maps the vsyscall page); also the time zone, which V8 and ICU look up (/etc/localtime) on the first
- * local-time use and keep. */
+/**
+ * Read them all now; also the time zone, which V8 and ICU look up (/etc/localtime) on the first
+ * local-time use and keep. (Whether the host maps the vsyscall page, kernel/vsyscall.ts, is read
+ * beside this by main.ts: importing the kernel from here pulled the syscall table into moat's CLI,
+ * whose sentry platform reads hostTotalMem — ~19 ms of CPU per create, profiled.)
+ */
 export function readHostFacts(): void {
   hostTotalMem();
   hostHasRtc();
-  vsyscallEnabled();
   hostFirstCpu();
   new Date().getTimezoneOffset();
   Intl.DateTimeFormat().resolvedOptions();

@@ -5,6 +5,8 @@
 //   node build/sentry.js <config.json>      (goferFd: the gofer's socket; without one, the sentry
 //                                            starts a gofer over the rootfs itself)
 
+// First: MOAT_PROFILE=1's marks (src/util/profile.ts) start when this bundle's first module runs.
+import { mark, profileLabel, profileWallOnly } from '../util/profile';
 import { errnoName } from './abi/errno';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -26,6 +28,7 @@ import { registerNetFamilies } from './net';
 import { confineSentry, KEPT_CAPS } from './confine';
 import { runForbiddenCallHook } from './confine/test-hook';
 import { readHostFacts } from './host-facts';
+import { vsyscallEnabled } from './kernel/vsyscall';
 import { holdNetFiles, showSentryUidAsRoot } from './vfs/proc/net';
 import { Machine } from './kernel/machine';
 import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from '../state/sandbox-uid';
@@ -39,6 +42,9 @@ function fail(msg: string): never {
 }
 
 export function sentryMain(argv: string[]): void {
+  profileLabel('moat sentry profile');
+  mark('modules evaluated');
+  awaitConfig();
   const cfgPath = argv[0];
   if (!cfgPath) fail('usage: sentry <config.json>');
   let cfg: SentryConfig;
@@ -50,6 +56,7 @@ export function sentryMain(argv: string[]): void {
   joinCgroups(cfg.cgroupProcs ?? []);
   const machineFd = openMachineFile(cfg.machineFile);
   registerAll();
+  mark('syscalls registered');
   // `moat do`: the sandbox goes with its runner, even one killed by SIGKILL (its stubs die with the
   // sentry, its gofer at the end of its channel; the runner's state is swept by the next moat).
   if (cfg.dieWithParent !== undefined && ptraceSys().dieWithParent(cfg.dieWithParent) !== 0) fail('the moat do that started this sandbox is gone');
@@ -80,6 +87,7 @@ export function sentryMain(argv: string[]): void {
     }
     fs.closeSync(readyFd);
   }
+  mark('namespaces entered');
   // Denied destinations (egress policy) and the like: moat's --log, and stderr under --strace.
   registerNetFamilies(cfg.egress, (line) => {
     if (cfg.strace) process.stderr.write(`moat sentry: ${line}\n`);
@@ -116,6 +124,7 @@ export function sentryMain(argv: string[]): void {
     machine,
   });
   const files = stdio(vfs);
+  mark('kernel built');
   if (cfg.terminal) {
     // The pty is the sentry's controlling terminal: ^C reaches the sentry, which passes it on to
     // the sandbox's foreground process group.
@@ -137,9 +146,11 @@ export function sentryMain(argv: string[]): void {
     fs.writeSync(fd, '0');
     fs.closeSync(fd);
   }
+  mark('start fifo written');
   // Start-up is over: what the sentry needs of the host is open. Confine it before the
   // application's first instruction (confine/).
   readHostFacts();
+  vsyscallEnabled();
   holdNetFiles();
   reporter.holdFiles();
   // Opened now, before confinement; written at the end (shim delete after a killed server reads it).
@@ -147,6 +158,8 @@ export function sentryMain(argv: string[]): void {
   const hostUid = sandboxUid(cfg.hostUid);
   if (hostUid !== undefined) showSentryUidAsRoot(hostUid);
   platform.prepare({ ...(hostUid !== undefined ? { stubUid: hostUid, stubCaps: KEPT_CAPS } : {}), ...(stubAdj !== undefined ? { oomScoreAdj: stubAdj } : {}) });
+  mark('template stub ready');
+  profileWallOnly();
   if (platform.vdsoRefused && cfg.strace) process.stderr.write(`moat sentry: no vDSO for the application: ${platform.vdsoRefused}\n`);
   const profile = startCpuProfile(process.env.MOAT_SENTRY_CPU_PROF);
   const measureLog = process.env.MOAT_SENTRY_SECCOMP === 'measure' ? process.env.MOAT_SENTRY_SECCOMP_LOG : undefined;
@@ -157,6 +170,7 @@ export function sentryMain(argv: string[]): void {
     ...(cfg.dieWithParent !== undefined ? { dieWithParent: cfg.dieWithParent } : {}),
   });
   if (confineErr) fail(confineErr);
+  mark('confined');
   const hookErr = runForbiddenCallHook();
   if (hookErr) fail(hookErr);
   const searchPath = cfg.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -165,7 +179,9 @@ export function sentryMain(argv: string[]): void {
   if (r < 0) {
     fail(`exec ${JSON.stringify(cfg.args[0])}: ${errnoText(r)}`);
   }
+  mark('init exec\'d');
   const status = kernel.run();
+  mark('init exited');
   profile?.stop();
   control?.close();
   kernel.shutdown();
@@ -173,6 +189,31 @@ export function sentryMain(argv: string[]): void {
   const code = (status & 0x7f) !== 0 ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
   if (statusFd !== undefined) fs.writeSync(statusFd, `${code}\n`);
   process.exit(code);
+}
+
+/**
+ * The platform starts the sentry before its configuration file is complete (container.ts: its
+ * Node start overlaps the cgroups and the rest) and says so with one byte on MOAT_SENTRY_CONFIG_FD;
+ * without the variable (run by hand, the cache's training) the file is there already.
+ */
+function awaitConfig(): void {
+  const fd = Number(process.env.MOAT_SENTRY_CONFIG_FD);
+  if (!Number.isInteger(fd) || fd <= 2) return;
+  const b = Buffer.alloc(1);
+  let n = -1;
+  while (n < 0) {
+    try {
+      n = fs.readSync(fd, b, 0, 1, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EINTR' && code !== 'EAGAIN') fail(`configuration fd ${fd}: ${(e as Error).message}`);
+      if (code === 'EAGAIN') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+  fs.closeSync(fd);
+  // EOF: the runtime failed before the configuration was complete (it kills this process too).
+  if (n !== 1) fail('the runtime gave up before the configuration was written');
+  mark('configuration ready');
 }
 
 /** The config's hostUid, checked: one of the sandbox range's (src/state/sandbox-uid.ts), never root. */

@@ -10,7 +10,6 @@
 // host (not one per --root, as userns-ranges.ts's claims): two state roots never hand out the same
 // uid, and QEMU and a sentry never share one. /run is a tmpfs: no lock outlives a reboot.
 
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sys } from '../sys';
@@ -24,6 +23,10 @@ export const SANDBOX_UID_DIR = '/run/moat-uids';
 
 /** First candidate for a seed (the state directory): sandboxes started together start apart. */
 export function firstCandidate(seed: string): number {
+  // Required here: the sentry's bundle takes this module's constants, and node:crypto at its
+  // top level would cost every sentry start ~5 ms (docs/sentry.md "Start-up").
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const crypto = require('node:crypto') as typeof import('node:crypto');
   return crypto.createHash('sha256').update(seed).digest().readUInt16LE(0);
 }
 

@@ -48,6 +48,8 @@ export interface Sys {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** umount2(2). */
   umount2(target: string, flags: number): void;
+  /** getrandom(2) into buf, whole (native/bindings/host_random.c): 0, or -errno. */
+  hostRandom(buf: Uint8Array): number;
 }
 
 let nativeDirCache: string | undefined;

@@ -9,6 +9,7 @@ const enabled = process.env.MOAT_PROFILE === '1';
 const marks: { name: string; wallMs: number; cpuMs: number }[] = [];
 let label = 'moat profile';
 let prev = { wallMs: 0, cpuMs: 0 };
+let cpuClock = true;
 
 /** Whether MOAT_PROFILE=1 is set. */
 export const profiling = (): boolean => enabled;
@@ -16,7 +17,7 @@ export const profiling = (): boolean => enabled;
 /** Record that the command reached `name`. */
 export function mark(name: string): void {
   if (!enabled) return;
-  const cpu = process.cpuUsage();
+  const cpu = cpuClock ? process.cpuUsage() : { user: NaN, system: NaN };
   marks.push({ name, wallMs: performance.now(), cpuMs: (cpu.user + cpu.system) / 1000 });
   if (marks.length === 1 && prev.wallMs === 0) process.on('exit', report);
 }
@@ -26,13 +27,22 @@ export function profileLabel(name: string): void {
   label = name;
 }
 
+/**
+ * From now on marks record wall time only: the confined sentry may not call getrusage (its seccomp
+ * filter kills it for one, src/sentry/confine/profile.ts), which process.cpuUsage() is.
+ */
+export function profileWallOnly(): void {
+  cpuClock = false;
+}
+
 /** Write the marks so far and forget them (a long-lived process: at each step worth reading). */
 export function flushProfile(): void {
   if (!enabled || marks.length === 0) return;
   const cache = (globalThis as Record<symbol, unknown>)[Symbol.for('moat.codeCache')] ?? 'not loaded by a loader of src/boot';
   const lines = [`${label}: code cache ${String(cache)}; mark  wall-ms (+delta)  cpu-ms (+delta)`];
   for (const m of marks) {
-    lines.push(`${label}: ${m.name.padEnd(22)} ${m.wallMs.toFixed(1).padStart(7)} (+${(m.wallMs - prev.wallMs).toFixed(1)})  ${m.cpuMs.toFixed(1).padStart(7)} (+${(m.cpuMs - prev.cpuMs).toFixed(1)})`);
+    const cpu = Number.isNaN(m.cpuMs) ? '      -' : `${m.cpuMs.toFixed(1).padStart(7)} (+${(m.cpuMs - prev.cpuMs).toFixed(1)})`;
+    lines.push(`${label}: ${m.name.padEnd(22)} ${m.wallMs.toFixed(1).padStart(7)} (+${(m.wallMs - prev.wallMs).toFixed(1)})  ${cpu}`);
     prev = m;
   }
   marks.length = 0;

@@ -177,3 +177,19 @@ test('sentry: an application past the memory limit is killed by SIGKILL (137), a
     cleanup('sr-nooom', free);
   }
 });
+
+test('sentry: a cgroup that cannot be set up fails create naming the field, and leaves no sentry, gofer, cgroup or state', () => {
+  // The sentry and its gofer are started before the cgroups are made (the sentry's Node start
+  // overlaps them; it waits for its configuration): a failure there must end both. The suite's
+  // leak check sees any process, cgroup or mount left.
+  const b = sentryBundle(['true'], { cpu: { cpus: String(os.cpus().length + 60) } });
+  try {
+    const r = moat(root, ['create', '--bundle', b.dir, 'sr-badcg']);
+    assert.notEqual(r.status, 0, r.stdout);
+    assert.match(r.stderr, /linux\.resources\.cpu\.cpus/);
+    assert.ok(!fs.existsSync(path.join(root, 'sr-badcg')), 'no state directory left');
+    assert.equal(moat(root, ['state', 'sr-badcg']).status, 1);
+  } finally {
+    cleanup('sr-badcg', b);
+  }
+});

@@ -3,7 +3,6 @@
 // sentry's end of the channel: when that fd is closed (or the sentry dies), the gofer reads EOF
 // and exits 0.
 
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { nativeDir, sys } from '../../sys';
@@ -50,6 +49,10 @@ export function spawnGofer(trees: Array<string | GoferTree>, opts: GoferSpawnOpt
   if (trees.length < 1 || trees.length > MAX_TREES) throw new MoatError('EINTERNAL', `gofer: ${trees.length} trees (1..${MAX_TREES})`);
   const max = opts.maxHandles ?? MAX_HANDLES;
   if (!Number.isInteger(max) || max < 1 || max > MAX_HANDLES) throw new MoatError('EINTERNAL', `gofer: maxHandles ${max} (1..${MAX_HANDLES})`);
+  // Required here: a sentry started by the platform never spawns a gofer (it is given one), and
+  // node:child_process with its streams cost it ~5 ms at start.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const bin = goferPath();
   if (!fs.existsSync(bin)) throw new MoatError('ENATIVE', `${bin} missing: run \`npm run build\``);
   const [mine, theirs] = sys().seqpacketPair();

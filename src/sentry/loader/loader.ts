@@ -8,8 +8,8 @@
 // cannot map, no room for the stack) come after it, when the old program is already gone: the
 // exec succeeds and the process dies of SIGSEGV (LoadFatal).
 
-import { randomFillSync } from 'node:crypto';
 import { E2BIG, EACCES, EINVAL, ELIBBAD, ENOEXEC, ENOMEM } from '../abi/errno';
+import { randomFill } from '../random';
 import { APP_LIMIT, PAGE, PIE_BASE, STACK_SIZE, STACK_TOP, pageDown, pageUp } from '../mm/layout';
 import { mmStats } from '../mm/stats';
 import { MAP_FIXED, MAP_PRIVATE, MAP_ANONYMOUS, PROT_EXEC, PROT_READ, PROT_WRITE, type MapSource, type MemoryManager } from '../mm/mm';
@@ -223,7 +223,7 @@ export function loadProgram(req: LoadRequest): LoadResult | LoadFatal | number {
   const platform = push(Buffer.from('x86_64'));
   sp -= 16;
   const random = sp;
-  mm.write(random, randomFillSync(new Uint8Array(16)));
+  mm.write(random, randomFill(new Uint8Array(16)));
   sp -= sp % 16;
 
   const auxv: Array<[number, number]> = [

@@ -6,7 +6,6 @@
 // foreground process group, which is the sentry's own (its pids are not the host's).
 
 import * as fs from 'node:fs';
-import { isatty } from 'node:tty';
 import { EAGAIN, EFAULT, EINVAL, EIO, ENOTTY, EPIPE } from '../abi/errno';
 import type { Task } from '../kernel/task';
 import { sentrySys } from '../native';
@@ -52,7 +51,9 @@ export class HostStreamFile extends FileDescription {
   }
 
   get isTty(): boolean {
-    return (this.tty ??= isatty(this.hostFd));
+    // isatty(3) is this TCGETS; node:tty's isatty would load node:tty, net and the stream machinery
+    // into every sentry (~4 ms of its start).
+    return (this.tty ??= sys().ttyIoctl(this.hostFd, TCGETS, this.scratch) === 0);
   }
 
   /** A socket given as stdio (getsockname/getpeername are answered for it: sys_socket.ts). */

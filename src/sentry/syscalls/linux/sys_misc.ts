@@ -2,8 +2,8 @@
 // hints, and calls that are refused on purpose (they would touch the host: mount, reboot,
 // modules, kexec, swap, raw I/O ports).
 
-import { randomFillSync } from 'node:crypto';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../../abi/errno';
+import { randomFill } from '../../random';
 import { REG } from '../../platform/registers';
 import { watchCpuLimit } from '../../kernel/cpu-limit';
 import type { Task } from '../../kernel/task';
@@ -254,7 +254,7 @@ function getrandom(t: Task): number {
   if (t.argU32(2) & ~7) return -EINVAL;
   const vs = t.mm.views(t.arg(0), len, true);
   if (!vs) return -EFAULT;
-  for (const v of vs) randomFillSync(v);
+  for (const v of vs) randomFill(v);
   return len;
 }
 

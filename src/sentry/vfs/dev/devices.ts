@@ -2,8 +2,8 @@
 // node is: null, zero, full, random, urandom, and tty (the container's console when it has one,
 // ENXIO otherwise; console is the same terminal). Nothing here touches a host device.
 
-import { randomFillSync } from 'node:crypto';
 import { ENOSPC, ENXIO } from '../../abi/errno';
+import { randomFill } from '../../random';
 import type { Task } from '../../kernel/task';
 import type { MapSource } from '../../mm/mm';
 import { makedev } from '../constants';
@@ -67,7 +67,7 @@ class FullFile extends ZeroFile {
 
 class RandomFile extends DeviceFile {
   override read(_t: Task, dst: Uint8Array[]): number {
-    for (const d of dst) randomFillSync(d);
+    for (const d of dst) randomFill(d);
     return total(dst);
   }
   override write(_t: Task, src: Uint8Array[]): number {

@@ -1,6 +1,6 @@
 // /proc itself: the system files, self and thread-self, a directory per process, and sys/.
 
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../../random';
 import { ENOENT } from '../../abi/errno';
 import type { ProcDir, ProcKernel, ProcNode } from './node';
 import type { Task } from '../../kernel/task';

@@ -2,7 +2,7 @@
 // memory and CPUs (the container's limits: kernel/machine.ts), its clock, its task table. Nothing
 // is read from the host's /proc; only the CPU's model and speed come from the host (os.cpus()).
 
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../../random';
 import { hostFirstCpu } from '../../host-facts';
 import { SENTRY_RELEASE } from '../../syscalls/linux/sys_misc';
 import type { MemoryManager } from '../../mm/mm';
