@@ -1,0 +1,119 @@
+// `moat service`: a resident process that runs the CLI's own commands for the native front-end
+// (native/front/moat-front.c), so that a command pays neither Node's start-up nor the bundle's load.
+// Opt-in; the CLI stays daemonless without it. One source of truth: the same command modules,
+// the same state directory and its flocks, the same messages and exit codes (docs/cli-speed.md).
+
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { withCaller } from '../util/caller';
+import { LockBusy } from '../state/store';
+import { sys } from '../sys';
+import { flushProfile } from '../util/profile';
+import { serves } from './claim';
+import { Connection } from './connection';
+import type { Request } from './wire';
+
+/** Where the front-end looks (moat-front.c's socket_path, the same rules). */
+export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.MOAT_SERVICE_SOCKET !== undefined) return env.MOAT_SERVICE_SOCKET || undefined;
+  if ((process.geteuid?.() ?? 0) === 0) return '/run/moat-service/service.sock';
+  const xdg = env.XDG_RUNTIME_DIR;
+  return xdg && xdg.startsWith('/') ? `${xdg}/moat-service/service.sock` : undefined;
+}
+
+export interface Service {
+  /** Stop accepting, wait (bounded) for the commands under way, remove the socket. */
+  close(): Promise<void>;
+  readonly socketPath: string;
+}
+
+export async function startService(socketPath: string, log: (msg: string) => void): Promise<Service> {
+  const uid = process.geteuid?.() ?? 0;
+  prepareDir(path.dirname(socketPath), uid);
+  await removeStale(socketPath);
+  let active = 0;
+  let idle: (() => void) | undefined;
+  const main = (require('../cli/main') as typeof import('../cli/main')).main; // eslint-disable-line @typescript-eslint/no-require-imports
+  const run = async (c: Connection, req: Request) => {
+    if (!serves(req)) return c.notMine();
+    active++;
+    let code = 1;
+    try {
+      for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+        try {
+          code = await withCaller(c.caller(req), () => main(req.argv));
+          break;
+        } catch (err) {
+          if (!(err instanceof LockBusy) || c.closedByPeer) throw err;
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    } catch (err) {
+      c.write(2, `moat: internal error: ${(err as Error).message}\n`);
+    } finally {
+      active--;
+      flushProfile();
+      c.exit(code);
+      if (active === 0) idle?.();
+    }
+  };
+  const server = net.createServer((sock) => {
+    const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    let peer;
+    try {
+      peer = fd === undefined ? undefined : sys().peerCred(fd);
+    } catch {
+      peer = undefined;
+    }
+    // No privilege change through the service: only callers of its own uid.
+    if (!peer || peer.uid !== uid) {
+      log(`refused a connection from uid ${peer?.uid ?? '?'} (pid ${peer?.pid ?? '?'})`);
+      sock.destroy();
+      return;
+    }
+    new Connection(sock, (c, req) => void run(c, req), log);
+  });
+  server.on('error', (err) => log(`socket: ${err.message}`));
+  const oldMask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  fs.chmodSync(socketPath, 0o600);
+  return {
+    socketPath,
+    close: async () => {
+      server.close();
+      fs.rmSync(socketPath, { force: true });
+      if (active > 0) await Promise.race([new Promise<void>((r) => (idle = r)), new Promise((r) => setTimeout(r, 30_000).unref())]);
+    },
+  };
+}
+
+/** The socket's directory: ours, mode 0700, not a symlink. */
+function prepareDir(dir: string, uid: number): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== uid) throw new Error(`${dir}: not a directory of uid ${uid}: refusing to listen there`);
+  if ((st.mode & 0o777) !== 0o700) fs.chmodSync(dir, 0o700);
+}
+
+/** A socket left by a service that died is removed; one that answers means a service runs already. */
+async function removeStale(socketPath: string): Promise<void> {
+  if (!fs.existsSync(socketPath)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const s = net.connect(socketPath);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`${socketPath}: a moat service is running already`);
+  fs.rmSync(socketPath, { force: true });
+}
