@@ -10,6 +10,7 @@ import { withCaller } from '../util/caller';
 import { LockBusy } from '../state/store';
 import { sys } from '../sys';
 import { flushProfile } from '../util/profile';
+import { debugLog } from '../util/log';
 import { serves } from './claim';
 import { Connection } from './connection';
 import type { Request } from './wire';
@@ -36,7 +37,11 @@ export async function startService(socketPath: string, log: (msg: string) => voi
   let idle: (() => void) | undefined;
   const main = (require('../cli/main') as typeof import('../cli/main')).main; // eslint-disable-line @typescript-eslint/no-require-imports
   const run = async (c: Connection, req: Request) => {
-    if (!serves(req)) return c.notMine();
+    if (!serves(req)) {
+      debugLog(() => `service: not mine: ${req.argv.join(' ')}`);
+      return c.notMine();
+    }
+    debugLog(() => `service: serving: ${req.argv.join(' ')}`);
     active++;
     let code = 1;
     try {
