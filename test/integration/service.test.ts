@@ -17,7 +17,10 @@ let sock: string;
 let service: ChildProcess | undefined;
 let serviceLog = '';
 
-containerSuite((r) => (root = r), () => stopService());
+containerSuite((r) => (root = r), () => {
+  stopService();
+  fs.rmSync(sockDir, { recursive: true, force: true });
+});
 
 const served = (): NodeJS.ProcessEnv => ({ ...process.env, MOAT_SERVICE_SOCKET: sock });
 const daemonless = (): NodeJS.ProcessEnv => ({ ...process.env, MOAT_SERVICE_SOCKET: '' });
