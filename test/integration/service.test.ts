@@ -219,6 +219,47 @@ test('a subreaper above the caller gets the init when create exits, as with runc
   }
 });
 
+/**
+ * One command through the service, asynchronously (many at once reach the service together). Its
+ * output goes to files: a created container keeps create's stdio, a pipe would never end.
+ */
+function servedAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-svc-io-'));
+  const out = fs.openSync(path.join(dir, 'out'), 'w');
+  const err = fs.openSync(path.join(dir, 'err'), 'w');
+  return new Promise((resolve) => {
+    const c = spawn(MOAT, ['--root', root, ...args], { env: served(), stdio: ['ignore', out, err] });
+    fs.closeSync(out);
+    fs.closeSync(err);
+    c.on('exit', (status) => {
+      const r = { status, stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'), stderr: fs.readFileSync(path.join(dir, 'err'), 'utf8') };
+      fs.rmSync(dir, { recursive: true, force: true });
+      resolve(r);
+    });
+  });
+}
+
+test('many commands on the same containers at once: the service serialises them by the state lock, without stalling or deadlocking', async () => {
+  const b = makeBundle(['sleep', '30']);
+  try {
+    const ids = Array.from({ length: 6 }, (_, i) => `many${i}`);
+    const all = async (args: (id: string) => string[]) => {
+      const rs = await Promise.all(ids.flatMap((id) => [servedAsync(args(id)), servedAsync(['state', id])]));
+      return rs.filter((_, i) => i % 2 === 0);
+    };
+    for (const r of await all((id) => ['create', '--bundle', b.dir, id])) assert.equal(r.status, 0, r.stderr);
+    for (const r of await all((id) => ['start', id])) assert.equal(r.status, 0, r.stderr);
+    const states = await Promise.all(ids.map((id) => servedAsync(['state', id])));
+    for (const s of states) assert.equal(JSON.parse(s.stdout).status, 'running');
+    for (const r of await all((id) => ['kill', id, 'KILL'])) assert.equal(r.status, 0, r.stderr);
+    for (const r of await all((id) => ['delete', '--force', id])) assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(fs.readdirSync(root), []);
+  } finally {
+    for (const i of [0, 1, 2, 3, 4, 5]) moat(root, ['delete', '--force', `many${i}`]);
+    b.cleanup();
+  }
+});
+
 /** Send raw bytes to the service; resolves to what it answered before closing. */
 function raw(bytes: Buffer, closeAfterMs = 2000): Promise<Buffer> {
   return new Promise((resolve) => {
