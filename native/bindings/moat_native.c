@@ -14,6 +14,7 @@
  *   mkfifo(path, mode)                  -> undefined   mkfifo + chmod (exact mode)
  *   socketpair()                        -> [fd, fd]    AF_UNIX stream pair, close-on-exec
  *   recvFd(fd)                          -> null | { fd, data }  one SCM_RIGHTS fd (blocking recvmsg)
+ *   peerCred(fd)                        -> { pid, uid, gid }  SO_PEERCRED of a unix socket (moat service)
  *   recvFds(fd, timeoutMs)              -> { data, fds }  read a stream socket to EOF (poll + recvmsg,
  *                                                      also on a non-blocking fd): data is a Buffer of
  *                                                      all bytes, fds every SCM_RIGHTS fd (close-on-

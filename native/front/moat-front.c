@@ -332,7 +332,6 @@ static int frame_loop(int s, const sigset_t *oldmask, int sigfd)
 	unsigned char *body = NULL;
 	size_t body_have = 0;
 	uint32_t len = 0;
-	int got_any = 0;
 
 	for (;;) {
 		struct pollfd pf[2] = { { .fd = s, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
@@ -382,11 +381,8 @@ static int frame_loop(int s, const sigset_t *oldmask, int sigfd)
 			}
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				continue;
-			if (n <= 0) {
-				if (!got_any)
-					service_gone("closed the connection");
+			if (n <= 0)
 				service_gone("closed the connection");
-			}
 			have += (size_t)n;
 			if (have < 5)
 				continue;
@@ -401,7 +397,6 @@ static int frame_loop(int s, const sigset_t *oldmask, int sigfd)
 		}
 		if (body_have < len && fill(s, body, len, &body_have) < 0)
 			service_gone("closed the connection");
-		got_any = 1;
 		switch (body[0]) {
 		case 'N':
 			if (child > 0)
