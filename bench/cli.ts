@@ -276,7 +276,7 @@ async function main(): Promise<void> {
     lines.push(
       '## Each command alone',
       '',
-      `${ROUNDS} rounds after 2 warm-up rounds, moat and runc alternating (order swapped each round), one container at a time. ` +
+      `${ROUNDS} rounds after 2 warm-up rounds, moat, runc and moat through \`moat service\` alternating (order reversed each round), one container at a time. ` +
         'Wall: median ms. CPU: mean ms of user+system time of the command\'s processes.' +
         (BEFORE ? ` "before": ${BEFORE}, the same commands in the same rounds.` : ''),
       '',
