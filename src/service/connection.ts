@@ -10,6 +10,7 @@ import { sys } from '../sys';
 import { MoatError } from '../util/errors';
 import type { Caller } from '../util/caller';
 import type { LogConfig } from '../util/log';
+import { requestProfile } from '../util/profile';
 import type { SpawnedExecutor, Spawner, SpawnRequest } from '../native/spawner';
 import { EXIT, FrameReader, NOT_MINE, OUTPUT, PID, REQUEST, SIGNAL, SPAWN, WAITED, frame, intFrame, parseRequest, spawnPayload, type Request } from './wire';
 
@@ -115,7 +116,10 @@ export class Connection {
 
   caller(req: Request): Caller {
     const log: LogConfig = { format: 'text', debug: false };
-    return { cwd: req.cwd, env: req.env, write: (fd, d) => this.write(fd, d), log, signals: this.signals, spawner: this.spawner };
+    return {
+      cwd: req.cwd, env: req.env, write: (fd, d) => this.write(fd, d), log, signals: this.signals, spawner: this.spawner,
+      ...(req.env.MOAT_PROFILE === '1' ? { profile: requestProfile() } : {}),
+    };
   }
 
   /** Fork+exec in the front-end, fds attached; resolves to its pid or -errno. */

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { withCaller } from '../util/caller';
 import { LockBusy } from '../state/store';
 import { sys } from '../sys';
-import { flushProfile } from '../util/profile';
+import { mark, requestProfileText } from '../util/profile';
 import { debugLog } from '../util/log';
 import { serves } from './claim';
 import { Connection } from './connection';
@@ -44,10 +44,12 @@ export async function startService(socketPath: string, log: (msg: string) => voi
     debugLog(() => `service: serving: ${req.argv.join(' ')}`);
     active++;
     let code = 1;
+    let caller = c.caller(req);
     try {
       for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
         try {
-          code = await withCaller(c.caller(req), () => main(req.argv));
+          caller = c.caller(req);
+          code = await withCaller(caller, () => main(req.argv));
           break;
         } catch (err) {
           if (!(err instanceof LockBusy) || c.closedByPeer) throw err;
@@ -58,7 +60,10 @@ export async function startService(socketPath: string, log: (msg: string) => voi
       c.write(2, `moat: internal error: ${(err as Error).message}\n`);
     } finally {
       active--;
-      flushProfile();
+      if (caller.profile) {
+        withCaller(caller, () => mark('answered'));
+        c.write(2, requestProfileText(caller.profile));
+      }
       c.exit(code);
       if (active === 0) idle?.();
     }

@@ -9,6 +9,7 @@ import type { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import type { LogConfig } from './log';
 import type { Spawner } from '../native/spawner';
+import type { RequestProfile } from './profile';
 
 export interface Caller {
   /** The caller's cwd (absolute): every relative path of the command is resolved against it. */
@@ -22,6 +23,8 @@ export interface Caller {
   signals: EventEmitter;
   /** Forks the executor in the caller's process (its descendants are the caller's). */
   spawner: Spawner;
+  /** The caller's MOAT_PROFILE=1: this command's marks (src/util/profile.ts). */
+  profile?: RequestProfile;
 }
 
 const store = new AsyncLocalStorage<Caller>();
