@@ -149,6 +149,10 @@ test('errors through the service are the daemonless ones, word for word', async 
     both(() => ['list', '--format', 'json']);
     assert.ok((await servedCount('--root')) >= 10, serviceLog);
     assert.deepEqual(fs.readdirSync(root), []);
+    // MOAT_PROFILE=1 of the caller: its own command's marks, after its output.
+    const p = run({ ...served(), MOAT_PROFILE: '1' }, ['state', 'nope']);
+    assert.equal(p.status, 1);
+    assert.match(p.stderr, /^moat: container "nope" does not exist\nmoat profile \(moat service[^\n]*\n(moat profile: [^\n]*\n)*moat profile: answered /);
   } finally {
     b.cleanup();
   }
