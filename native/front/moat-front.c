@@ -39,6 +39,7 @@
 
 #define MAX_FRAME (16u << 20)
 #define MAX_REQUEST (1u << 20)
+#define MAX_COUNT 4096
 #define SOCK_FD_MIN 200
 
 extern char **environ;
@@ -176,7 +177,8 @@ static int send_request(int s)
 		len += strlen(user_args[i]) + 1;
 	for (char **e = environ; *e; e++, envc++)
 		len += strlen(*e) + 1;
-	if (len > MAX_REQUEST)
+	/* What the service would refuse (src/service/wire.ts): Node runs it instead. */
+	if (len > MAX_REQUEST || user_argc > MAX_COUNT || envc > MAX_COUNT)
 		return -1;
 	buf = malloc(len);
 	if (!buf)

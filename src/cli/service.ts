@@ -20,6 +20,9 @@ export async function serviceCommand(ctx: CommandContext): Promise<number> {
   } catch (err) {
     throw new MoatError('EUSAGE', `service: ${(err as Error).message}`);
   }
+  // One command's stray promise or callback must not take down the others under way: said, not fatal.
+  process.on('unhandledRejection', (err) => logError(`service: unhandled rejection: ${(err as Error)?.stack ?? String(err)}`));
+  process.on('uncaughtException', (err) => logError(`service: uncaught exception: ${err.stack ?? err.message}`));
   process.stderr.write(`moat: service: listening on ${socketPath}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -37,7 +37,13 @@ export async function startService(socketPath: string, log: (msg: string) => voi
   let idle: (() => void) | undefined;
   const main = (require('../cli/main') as typeof import('../cli/main')).main; // eslint-disable-line @typescript-eslint/no-require-imports
   const run = async (c: Connection, req: Request) => {
-    if (!serves(req)) {
+    let mine = false;
+    try {
+      mine = serves(req);
+    } catch (err) {
+      log(`deciding on a request: ${(err as Error).message}`);
+    }
+    if (!mine) {
       debugLog(() => `service: not mine: ${req.argv.join(' ')}`);
       return c.notMine();
     }
