@@ -264,6 +264,22 @@ test('many commands on the same containers at once: the service serialises them 
   }
 });
 
+test('a front-end killed while its run waits: the service ends the run as if the container was killed, and deletes it', async () => {
+  const b = makeBundle(['sleep', '60']);
+  try {
+    const fdsBefore = serviceFds();
+    const p = spawn(MOAT, ['--root', root, 'run', '--bundle', b.dir, 'abandoned'], { env: served(), stdio: 'ignore' });
+    await waitFor('the container to run', () => moat(root, ['state', 'abandoned']).stdout.includes('"running"'), 20_000);
+    p.kill('SIGKILL');
+    await waitFor('the service to delete it', () => moat(root, ['state', 'abandoned']).status === 1, 20_000);
+    assert.deepEqual(fs.readdirSync(root), []);
+    await waitFor('the service to close what the run used', () => serviceFds() <= fdsBefore, 5000);
+  } finally {
+    moat(root, ['delete', '--force', 'abandoned']);
+    b.cleanup();
+  }
+});
+
 /** Send raw bytes to the service; resolves to what it answered before closing. */
 function raw(bytes: Buffer, closeAfterMs = 2000): Promise<Buffer> {
   return new Promise((resolve) => {
