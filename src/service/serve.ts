@@ -111,17 +111,34 @@ export async function startService(socketPath: string, log: (msg: string) => voi
   };
 }
 
-/** The socket's directory: ours, mode 0700, not a symlink. */
+/**
+ * The socket's directory: made here (0700), or an existing one that is already a directory of ours
+ * with mode 0700 — never a chmod of a directory we did not make (`--socket /tmp/x` must not touch /tmp).
+ */
 function prepareDir(dir: string, uid: number): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o755 });
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+    fs.chmodSync(dir, 0o700); // the umask may have taken bits of 0700: none added
+    return;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err;
+  }
   const st = fs.lstatSync(dir);
-  if (!st.isDirectory() || st.uid !== uid) throw new Error(`${dir}: not a directory of uid ${uid}: refusing to listen there`);
-  if ((st.mode & 0o777) !== 0o700) fs.chmodSync(dir, 0o700);
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o777) !== 0o700) {
+    throw new Error(`${dir}: not a directory of uid ${uid} with mode 0700 (the socket's directory must be private): refusing to listen there`);
+  }
 }
 
 /** A socket left by a service that died is removed; one that answers means a service runs already. */
 async function removeStale(socketPath: string): Promise<void> {
-  if (!fs.existsSync(socketPath)) return;
+  let st;
+  try {
+    st = fs.lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new Error(`${socketPath}: exists and is not a socket: refusing to replace it`);
   const alive = await new Promise<boolean>((resolve) => {
     const s = net.connect(socketPath);
     s.once('connect', () => {

@@ -280,6 +280,28 @@ test('a front-end killed while its run waits: the service ends the run as if the
   }
 });
 
+test('the service listens only in a private directory of its own, and never changes one it did not make', () => {
+  const open = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-svc-open-'));
+  try {
+    fs.chmodSync(open, 0o755);
+    const r = spawnSync(MOAT, ['service', '--socket', path.join(open, 's.sock')], { env: daemonless(), encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /not a directory of uid 0 with mode 0700 .*refusing to listen there/);
+    assert.equal(fs.statSync(open).mode & 0o7777, 0o755);
+    fs.writeFileSync(path.join(open, 'file'), 'x');
+    fs.chmodSync(open, 0o700);
+    const f = spawnSync(MOAT, ['service', '--socket', path.join(open, 'file')], { env: daemonless(), encoding: 'utf8', timeout: 30_000 });
+    assert.equal(f.status, 2);
+    assert.match(f.stderr, /exists and is not a socket: refusing to replace it/);
+    assert.equal(fs.readFileSync(path.join(open, 'file'), 'utf8'), 'x');
+    // The running service's own directory and socket.
+    assert.equal(fs.statSync(path.dirname(sock)).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(sock).mode & 0o777, 0o600);
+  } finally {
+    fs.rmSync(open, { recursive: true, force: true });
+  }
+});
+
 /** Send raw bytes to the service; resolves to what it answered before closing. */
 function raw(bytes: Buffer, closeAfterMs = 2000): Promise<Buffer> {
   return new Promise((resolve) => {
