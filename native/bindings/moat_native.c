@@ -14,6 +14,7 @@
  *   mkfifo(path, mode)                  -> undefined   mkfifo + chmod (exact mode)
  *   socketpair()                        -> [fd, fd]    AF_UNIX stream pair, close-on-exec
  *   recvFd(fd)                          -> null | { fd, data }  one SCM_RIGHTS fd (blocking recvmsg)
+ *   peerCred(fd)                        -> { pid, uid, gid }  SO_PEERCRED of a unix socket (moat service)
  *   recvFds(fd, timeoutMs)              -> { data, fds }  read a stream socket to EOF (poll + recvmsg,
  *                                                      also on a non-blocking fd): data is a Buffer of
  *                                                      all bytes, fds every SCM_RIGHTS fd (close-on-
@@ -548,6 +549,30 @@ static napi_value recv_fd_js(napi_env env, napi_callback_info info)
 	return out;
 }
 
+/* SO_PEERCRED of a connected unix socket: who is on the other end (moat service checks the uid). */
+static napi_value peer_cred_js(napi_env env, napi_callback_info info)
+{
+	napi_value argv[MAX_ARGS], out, v;
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	int sock;
+
+	if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "peerCred", "fd", &sock))
+		return NULL;
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		throw_errno(env, errno, "getsockopt(SO_PEERCRED)", NULL);
+		return NULL;
+	}
+	napi_create_object(env, &out);
+	napi_create_int32(env, cred.pid, &v);
+	napi_set_named_property(env, out, "pid", v);
+	napi_create_uint32(env, cred.uid, &v);
+	napi_set_named_property(env, out, "uid", v);
+	napi_create_uint32(env, cred.gid, &v);
+	napi_set_named_property(env, out, "gid", v);
+	return out;
+}
+
 static napi_value set_winsize_js(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS];
@@ -660,6 +685,7 @@ NAPI_MODULE_INIT()
 		{ "socketpair", socketpair_js },
 		{ "recvFd", recv_fd_js },
 		{ "recvFds", recv_fds_js },
+		{ "peerCred", peer_cred_js },
 		{ "setWinsize", set_winsize_js },
 		{ "bpfProgLoadAttach", bpf_prog_load_attach_js },
 		{ "bpfProgQuery", bpf_prog_query_js },

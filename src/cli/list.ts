@@ -1,3 +1,4 @@
+import { writeStdout } from '../util/stdout';
 import { MoatError } from '../util/errors';
 import { bool, parseArgs, str } from './args';
 import type { CommandContext } from './context';
@@ -13,14 +14,14 @@ export function listCommand(ctx: CommandContext): number {
   if (format !== 'table' && format !== 'json') throw new MoatError('EUSAGE', `list: unknown format ${JSON.stringify(format)} (table or json)`);
   const states = ctx.runtime().list();
   if (bool(p, 'quiet')) {
-    for (const s of states) process.stdout.write(`${s.id}\n`);
+    for (const s of states) writeStdout(`${s.id}\n`);
   } else if (format === 'json') {
-    process.stdout.write(JSON.stringify(states) + '\n');
+    writeStdout(JSON.stringify(states) + '\n');
   } else {
     const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];
     for (const s of states) rows.push([s.id, String(s.pid), s.status, s.bundle, s.created, s.owner]);
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    for (const r of rows) process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('') + '\n');
+    for (const r of rows) writeStdout(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('') + '\n');
   }
   return 0;
 }

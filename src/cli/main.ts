@@ -2,9 +2,12 @@
 // loaded only when used, so `moat state` does not pay for `moat run`.
 
 import { Runtime } from '../runtime/lifecycle';
+import { LockBusy } from '../state/store';
 import { sweepStaleDo } from '../runtime/sweep';
 import { defaultRoot } from '../state/default-root';
-import { configureLog, logError } from '../util/log';
+import { configureLog, logError, writeStderr } from '../util/log';
+import { writeStdout } from '../util/stdout';
+import { callerPath } from '../util/caller';
 import { MoatError, messageOf } from '../util/errors';
 import { bool, lenientLogFlags, parseArgs, str } from './args';
 import type { Command, CommandContext, GlobalOptions } from './context';
@@ -31,6 +34,7 @@ const COMMANDS: Record<string, () => Command> = {
   do: () => require('./do').doCommand,
   'sentry-syscalls': () => require('./sentry-syscalls').sentrySyscallsCommand,
   exec: () => require('./exec').execCommand,
+  service: () => require('./service').serviceCommand,
   // Internal (not in --help): the relay of an exec --detach into a sentry sandbox (src/sentry/container.ts).
   'sentry-exec-relay': () => async () => {
     const code = await (require('../sentry/container') as typeof import('../sentry/container')).execRelayMain();
@@ -44,7 +48,7 @@ const COMMANDS: Record<string, () => Command> = {
   },
 };
 
-const GLOBAL_FLAGS = [
+export const GLOBAL_FLAGS = [
   { name: 'root', type: 'string' },
   { name: 'log', type: 'string' },
   { name: 'log-format', type: 'string' },
@@ -91,6 +95,7 @@ commands:
   ps        list a container's processes
   events    print a container's resource usage (stats), once or every interval
   features  print supported features as JSON
+  service   serve these commands from one resident process (opt-in; docs/cli-speed.md)
 `;
 
 
@@ -100,18 +105,19 @@ export async function main(argv: string[]): Promise<number> {
     g = parseArgs(argv, [...GLOBAL_FLAGS], { stopAtPositional: true });
   } catch (err) {
     const early = lenientLogFlags(argv);
-    if (early.log !== undefined) configureLog({ file: early.log, format: early.logFormat === 'json' ? 'json' : 'text', debug: false });
+    if (early.log !== undefined) configureLog({ file: callerPath(early.log), format: early.logFormat === 'json' ? 'json' : 'text', debug: false });
     logError(messageOf(err));
     return 2;
   }
   const logFormat = str(g, 'log-format') ?? 'text';
   const global: GlobalOptions = {
-    root: str(g, 'root') ?? defaultRoot(),
+    root: callerPath(str(g, 'root') ?? defaultRoot()),
     logFormat: logFormat === 'json' ? 'json' : 'text',
     debug: bool(g, 'debug'),
     systemdCgroup: bool(g, 'systemd-cgroup'),
   };
-  const log = str(g, 'log');
+  const logFlag = str(g, 'log');
+  const log = logFlag === undefined ? undefined : callerPath(logFlag);
   if (log !== undefined) global.log = log;
   const isolation = str(g, 'isolation');
   if (isolation !== undefined) global.isolation = isolation;
@@ -124,12 +130,12 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (bool(g, 'version')) {
-    process.stdout.write(`moat version ${VERSION}\nspec: 1.2.0\n`);
+    writeStdout(`moat version ${VERSION}\nspec: 1.2.0\n`);
     return 0;
   }
   const [name, ...rest] = g.positionals;
   if (bool(g, 'help') || name === undefined || name === 'help') {
-    process.stdout.write(HELP);
+    writeStdout(HELP);
     return name === undefined && !bool(g, 'help') ? 2 : 0;
   }
   const load = COMMANDS[name];
@@ -155,12 +161,13 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command(ctx);
   } catch (err) {
+    if (err instanceof LockBusy) throw err; // moat service: runs the command again (src/state/store.ts)
     if (err instanceof MoatError) {
       logError(err.message);
       return err.code === 'EUSAGE' ? 2 : err.code === 'EEXEC' ? 127 : 1;
     }
     logError(`internal error: ${messageOf(err)}`);
-    if (global.debug && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    if (global.debug && err instanceof Error && err.stack) writeStderr(err.stack + '\n');
     return 1;
   }
 }

@@ -6,6 +6,7 @@ import { loadPlatform } from '../platform';
 import { MoatError } from '../util/errors';
 import { parseArgs, str } from './args';
 import type { CommandContext } from './context';
+import { writeStdout } from '../util/stdout';
 
 export const usage = 'ps [--format table|json] ID [ps options]   list the container\'s processes';
 
@@ -30,11 +31,11 @@ export function psCommand(ctx: CommandContext): number {
   const pids = loadPlatform(rec.platform).pids(rec);
   if (pids === undefined) throw new MoatError('ESTATE', `container ${JSON.stringify(id)} has no cgroups: its processes cannot be listed`);
   if (format === 'json') {
-    process.stdout.write(JSON.stringify(pids) + '\n');
+    writeStdout(JSON.stringify(pids) + '\n');
     return 0;
   }
   const ps = spawnSync('ps', psArgs.length > 0 ? psArgs : ['-ef'], { encoding: 'utf8' });
   if (ps.error || ps.status !== 0) throw new MoatError('EINTERNAL', `ps: running ps failed: ${ps.error?.message ?? ps.stderr.trim()}`);
-  process.stdout.write(filterPsOutput(ps.stdout, new Set(pids)));
+  writeStdout(filterPsOutput(ps.stdout, new Set(pids)));
   return 0;
 }

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Mount, Spec } from '../spec/types';
 import type { LxcfsRecord } from '../state/store';
+import { callerEnv } from '../util/caller';
 import { readProcStat, signalVerified } from '../state/process';
 import { MoatError } from '../util/errors';
 import { ownMounts } from '../util/mountinfo';
@@ -41,7 +42,7 @@ export function withLxcfsMounts<S extends Spec>(spec: S, mountDir: string): S {
 
 /** The lxcfs program: $MOAT_LXCFS (a non-standard install), else the Debian package's. */
 function lxcfsBinary(): string {
-  const env = process.env.MOAT_LXCFS;
+  const env = callerEnv('MOAT_LXCFS');
   const bin = env !== undefined && env !== '' ? (fs.existsSync(env) ? env : undefined) : LXCFS_BINARIES.find((b) => fs.existsSync(b));
   if (!bin) {
     throw new MoatError('EUSAGE', `annotations.${LXCFS_ANNOTATION}: lxcfs is not installed (Debian package lxcfs); without it the container would see the host's /proc/meminfo and CPUs, so it is not started`);

@@ -11,6 +11,7 @@ import type { Created, Runtime } from './lifecycle';
 import { killAndWait } from './processes';
 import { relayTerminal } from './terminal';
 import { mark } from '../util/profile';
+import { caller } from '../util/caller';
 
 // SIGINT/SIGQUIT from a terminal in raw mode arrive as bytes on the pty instead; SIGWINCH is
 // handled by the terminal relay (it resizes the pty, and the kernel tells the container).
@@ -80,6 +81,16 @@ export function killSandbox(rt: Runtime, rec: ContainerRecord): void {
 /** Forward the given signals of the caller with `send`; returns the undo. */
 function forwardSignalsWith(signals: readonly NodeJS.Signals[], send: (signal: number) => void): () => void {
   const { constants } = require('node:os') as typeof import('node:os');
+  const remote = caller();
+  if (remote) {
+    // moat service: the caller's front-end forwards the signals it gets (native/front/moat-front.c).
+    const wanted = new Set(signals.map((sig) => (constants.signals as Record<string, number>)[sig]!));
+    const h = (n: number) => {
+      if (wanted.has(n)) send(n);
+    };
+    remote.signals.on('signal', h);
+    return () => remote.signals.off('signal', h);
+  }
   const handlers = signals.map((sig) => {
     const h = () => send((constants.signals as Record<string, number>)[sig]!);
     process.on(sig, h);

@@ -7,7 +7,8 @@ import { loadPlatform, platformFor, selectPlatform, type ConsoleRequest, type Cr
 import type { Bundle } from '../spec/bundle';
 import type { ContainerStateJson, Process, Spec } from '../spec/types';
 import { isLive, openVerifiedPidfd, pidNamespaceOf, pidsInNamespace, readProcStat, signalVerified } from '../state/process';
-import { StateStore, type ContainerHandle, type ContainerRecord } from '../state/store';
+import { LockBusy, StateStore, type ContainerHandle, type ContainerRecord } from '../state/store';
+import { caller } from '../util/caller';
 import { sys } from '../sys';
 import { MoatError } from '../util/errors';
 import { runContainerHooks } from './container-hooks';
@@ -208,7 +209,10 @@ export class Runtime {
         if (n === 1) break;
         // The init may have answered, run and exited between the read and this check (a short
         // command on a busy host): its byte is in the fifo then, and the start did happen.
-        const exited = pidfd === undefined || sys().pidfdWaitExit(pidfd, 2);
+        // In a service the wait must not hold up its other commands: a poll, then a pause.
+        const served = caller() !== undefined;
+        const exited = pidfd === undefined || sys().pidfdWaitExit(pidfd, served ? 0 : 2);
+        if (served && !exited) await new Promise((r) => setTimeout(r, 1));
         if (exited) {
           if (readOne(fd, buf) === 1) break;
           throw new MoatError('ESTATE', `container ${JSON.stringify(rec.id)} cannot be started: its init has exited`);
@@ -352,8 +356,9 @@ export class Runtime {
         handle = this.store.open(id);
         const rec = handle.read();
         if (rec) out.push(stateJson(rec));
-      } catch {
-        // deleted meanwhile
+      } catch (err) {
+        // deleted meanwhile; a lock held by another command of a service: the service runs list again
+        if (err instanceof LockBusy) throw err;
       } finally {
         handle?.release();
       }

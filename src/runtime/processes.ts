@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { openVerifiedPidfd, pidNamespaceOf, readProcStat } from '../state/process';
 import { sys } from '../sys';
 import { MoatError } from '../util/errors';
+import { callerPath } from '../util/caller';
 
 /** Signal a pid found by scanning /proc, re-checking through a pidfd that it is still in the namespace. */
 export function signalInNamespace(pid: number, nsLink: string, signal: number): void {
@@ -54,7 +55,7 @@ function wchan(pid: number): string {
 }
 
 export function writePidFile(file: string, pid: number): void {
-  const abs = path.resolve(file);
+  const abs = path.resolve(callerPath(file));
   const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}`);
   fs.writeFileSync(tmp, String(pid), { mode: 0o644 });
   fs.renameSync(tmp, abs);

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { sys } from '../sys';
 import { MoatError } from '../util/errors';
+import { callerPath } from '../util/caller';
 
 export interface ConsoleEndpoint {
   /** What to hand to the executor: a connected unix socket. */
@@ -18,9 +19,11 @@ export interface ConsoleEndpoint {
 
 export async function consoleSocketEndpoint(path: string): Promise<ConsoleEndpoint> {
   const socket = await new Promise<net.Socket>((resolve, reject) => {
-    const s = net.connect(path);
+    const abs = callerPath(path);
+    const s = net.connect(abs);
     s.once('connect', () => resolve(s));
-    s.once('error', (err) => reject(new MoatError('EUSAGE', `--console-socket ${path}: ${err.message}`)));
+    // The message names the path as given (in a service it was resolved against the caller's cwd).
+    s.once('error', (err) => reject(new MoatError('EUSAGE', `--console-socket ${path}: ${err.message.split(abs).join(path)}`)));
   });
   return { handoff: socket, receiveMaster: () => undefined, close: () => socket.destroy() };
 }

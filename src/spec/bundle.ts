@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { ConfigError, MoatError, errnoCode } from '../util/errors';
 import type { Process, Spec } from './types';
 import { parseSpec } from './validate';
+import { callerPath } from '../util/caller';
 
 export interface Bundle {
   /** Absolute bundle directory. */
@@ -15,7 +16,7 @@ export interface Bundle {
 }
 
 export function loadBundle(bundleDir: string): Bundle {
-  const dir = path.resolve(bundleDir);
+  const dir = path.resolve(callerPath(bundleDir));
   const configPath = path.join(dir, 'config.json');
   let text: string;
   try {

@@ -8,6 +8,32 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sys } from '../sys';
 import { MoatError, errnoCode } from '../util/errors';
+import { caller } from '../util/caller';
+import { sleepMs } from '../util/sleep';
+
+/**
+ * In `moat service` a blocking flock would stall every command it serves, and two of its commands
+ * on one id (one holding the lock across an await, as create and run do) would deadlock: there the
+ * lock is only tried, and a held one throws LockBusy; the service runs the whole command again a
+ * little later (src/service/serve.ts). Every command takes its container's lock before it changes
+ * anything, so running it again is running it once. A fresh claim (the directory this command has
+ * just made) can only be held for a moment by another process's open: waited out here.
+ */
+export class LockBusy extends Error {
+  constructor(readonly dir: string) {
+    super(`${dir}: locked by another command`);
+  }
+}
+
+function lockInService(fd: number, dir: string, fresh: boolean): void {
+  if (sys().flock(fd, 'ex', true)) return;
+  if (!fresh) throw new LockBusy(dir);
+  for (let i = 0; i < 5000; i++) {
+    sleepMs(1);
+    if (sys().flock(fd, 'ex', true)) return;
+  }
+  throw new MoatError('EINTERNAL', `${dir}: still locked by another process after 5 s`);
+}
 
 export type PlatformName = 'native' | 'sentry' | 'vm';
 
@@ -117,7 +143,7 @@ export class StateStore {
       if (errnoCode(err) === 'EEXIST') throw new MoatError('EEXIST', `container ${JSON.stringify(id)} already exists`);
       throw err;
     }
-    return ContainerHandle.lock(id, dir);
+    return ContainerHandle.lock(id, dir, true);
   }
 
   /** Open and lock an existing container. */
@@ -166,10 +192,12 @@ export class ContainerHandle {
     private fd: number | undefined,
   ) {}
 
-  static lock(id: string, dir: string): ContainerHandle {
+  /** fresh: a directory this process has just made (only another process can hold its lock). */
+  static lock(id: string, dir: string, fresh = false): ContainerHandle {
     const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     try {
-      sys().flock(fd, 'ex', false);
+      if (!caller()) sys().flock(fd, 'ex', false);
+      else lockInService(fd, dir, fresh);
     } catch (err) {
       fs.closeSync(fd);
       throw err;

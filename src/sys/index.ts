@@ -15,6 +15,10 @@ export interface Sys {
   mkfifo(path: string, mode: number): void;
   socketpair(): [number, number];
   recvFd(fd: number): { fd: number; data: string } | null;
+  /** SO_PEERCRED of a connected unix socket (moat service). */
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
+  /** One sendmsg of data with up to 8 fds (SCM_RIGHTS); returns the bytes sent (native/bindings/sentry.c). */
+  sendMsg(sock: number, data: Buffer, fds: number[]): number;
   setWinsize(fd: number, rows: number, cols: number): void;
   /** vm platform: a host pty pair (slave in raw mode, both O_NOCTTY and close-on-exec). */
   openPty(rows: number, cols: number): { master: number; slave: number; name: string };

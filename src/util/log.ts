@@ -2,6 +2,7 @@
 // text or JSON ({"level":"error","msg":"…","time":"…"}) — containerd reads that file on failure.
 
 import * as fs from 'node:fs';
+import { caller } from './caller';
 
 export interface LogConfig {
   file?: string;
@@ -9,14 +10,27 @@ export interface LogConfig {
   debug: boolean;
 }
 
-const config: LogConfig = { format: 'text', debug: false };
+const processConfig: LogConfig = { format: 'text', debug: false };
+
+/** This process's config, or the config of the command a service runs (src/util/caller.ts). */
+function cfg(): LogConfig {
+  return caller()?.log ?? processConfig;
+}
 
 export function configureLog(c: LogConfig): void {
-  Object.assign(config, c);
+  Object.assign(cfg(), c);
+}
+
+/** Text for the command's stderr (the caller's, in a service). */
+export function writeStderr(text: string): void {
+  const c = caller();
+  if (c) c.write(2, text);
+  else process.stderr.write(text);
 }
 
 /** Where --log records go (the sentry is handed this, to write its own records there). */
 export function logTarget(): { file: string; format: 'text' | 'json' } | undefined {
+  const config = cfg();
   return config.file ? { file: config.file, format: config.format } : undefined;
 }
 
@@ -25,6 +39,7 @@ let heldFd: number | undefined;
 
 /** Open the --log file now and write through that fd from then on. */
 export function holdLogFile(): void {
+  const config = cfg();
   if (!config.file || heldFd !== undefined) return;
   try {
     heldFd = fs.openSync(config.file, 'a', 0o600);
@@ -39,6 +54,7 @@ export function logRecord(level: 'error' | 'warning' | 'info' | 'debug', msg: st
 }
 
 function record(level: 'error' | 'warning' | 'info' | 'debug', msg: string, fields: Record<string, string | number> = {}): void {
+  const config = cfg();
   if (!config.file) return;
   const time = new Date().toISOString();
   const extra = Object.entries(fields).map(([k, v]) => ` ${k}=${JSON.stringify(v)}`).join('');
@@ -52,17 +68,17 @@ function record(level: 'error' | 'warning' | 'info' | 'debug', msg: string, fiel
 
 export function logError(msg: string): void {
   record('error', msg);
-  process.stderr.write(`moat: ${msg}\n`);
+  writeStderr(`moat: ${msg}\n`);
 }
 
 export function logWarning(msg: string): void {
   record('warning', msg);
-  process.stderr.write(`moat: warning: ${msg}\n`);
+  writeStderr(`moat: warning: ${msg}\n`);
 }
 
 export function debugLog(msg: () => string): void {
-  if (!config.debug) return;
+  if (!cfg().debug) return;
   const m = msg();
   record('debug', m);
-  process.stderr.write(`moat: debug: ${m}\n`);
+  writeStderr(`moat: debug: ${m}\n`);
 }

@@ -5,6 +5,8 @@
 // its answer). Off, a mark costs one comparison. docs/cli-speed.md has the marks of each command
 // and the command that reproduces them; docs/shim.md the shim's.
 
+import { caller } from './caller';
+
 const enabled = process.env.MOAT_PROFILE === '1';
 const marks: { name: string; wallMs: number; cpuMs: number }[] = [];
 let label = 'moat profile';
@@ -14,9 +16,41 @@ let cpuClock = true;
 /** Whether MOAT_PROFILE=1 is set. */
 export const profiling = (): boolean => enabled;
 
+/**
+ * A command that `moat service` runs for a caller with MOAT_PROFILE=1: its marks, wall time from the
+ * request's arrival (CPU is the whole service's, shared by the commands under way), written to the
+ * caller's stderr when it is done (src/service/serve.ts).
+ */
+export interface RequestProfile {
+  t0: number;
+  cpu0: number;
+  marks: { name: string; wallMs: number; cpuMs: number }[];
+}
+
+export function requestProfile(): RequestProfile {
+  const cpu = process.cpuUsage();
+  return { t0: performance.now(), cpu0: (cpu.user + cpu.system) / 1000, marks: [] };
+}
+
+export function requestProfileText(p: RequestProfile): string {
+  const lines = ['moat profile (moat service; cpu is the service\'s, shared): mark  wall-ms (+delta)  cpu-ms (+delta)'];
+  let prev = { wallMs: 0, cpuMs: 0 };
+  for (const m of p.marks) {
+    lines.push(`moat profile: ${m.name.padEnd(22)} ${m.wallMs.toFixed(1).padStart(7)} (+${(m.wallMs - prev.wallMs).toFixed(1)})  ${m.cpuMs.toFixed(1).padStart(7)} (+${(m.cpuMs - prev.cpuMs).toFixed(1)})`);
+    prev = m;
+  }
+  return lines.join('\n') + '\n';
+}
+
 /** Record that the command reached `name`. */
 export function mark(name: string): void {
-  if (!enabled) return;
+  const rp = caller()?.profile;
+  if (rp) {
+    const cpu = process.cpuUsage();
+    rp.marks.push({ name, wallMs: performance.now() - rp.t0, cpuMs: (cpu.user + cpu.system) / 1000 - rp.cpu0 });
+    return;
+  }
+  if (!enabled || caller()) return;
   const cpu = cpuClock ? process.cpuUsage() : { user: NaN, system: NaN };
   marks.push({ name, wallMs: performance.now(), cpuMs: (cpu.user + cpu.system) / 1000 });
   if (marks.length === 1 && prev.wallMs === 0) process.on('exit', report);

@@ -25,7 +25,8 @@ export class Dockerd {
     this.env = { ...process.env, DOCKER_HOST: `unix://${this.socket}`, DOCKER_CONFIG: path.join(this.daemon.dir, 'cli') };
   }
 
-  async start(): Promise<void> {
+  /** extraRuntimes: more --runtime names (the CLI benchmark's moat through `moat service`). */
+  async start(extraRuntimes: Record<string, { path: string }> = {}): Promise<void> {
     const d = this.daemon.dir;
     const config = path.join(d, 'daemon.json');
     fs.writeFileSync(config, JSON.stringify({
@@ -34,6 +35,7 @@ export class Dockerd {
         'moat-badflag': { path: MOAT, runtimeArgs: ['--no-such-flag'] },
         'moat-sentry': { path: MOAT, runtimeArgs: ['--isolation=sentry'] },
         'moat-vm': { path: MOAT, runtimeArgs: ['--isolation=vm'] },
+        ...extraRuntimes,
       },
     }, null, 2));
     this.daemon.spawn(DOCKERD, [
