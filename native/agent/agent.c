@@ -12,7 +12,7 @@
  *      with /rootfs = the ext4 disk /dev/vda, /start.fifo = the exec fifo of the plan, and a cgroup2
  *      hierarchy at /sys/fs/cgroup with an empty group `container` (the plan fills it);
  *   4. serve the channels. moat.ctl: HELLO, PLAN (run moat-exec in run mode; answer READY pid or
- *      ERROR), START (open the exec fifo: the init execs), SIGNAL, RESIZE, STATS (stats.c), FILES (files.c, before PLAN); when moat-exec exits,
+ *      ERROR), START (open the exec fifo: the init execs), SIGNAL, RESIZE, STATS (stats.c), FILES (files.c, before PLAN), CGROUP (cgroup.c: a pod member's group); when moat-exec exits,
  *      write the status to moat.status, EXIT on the channel, and power off (reboot; QEMU runs with
  *      -no-reboot). moat.exec.N: HELLO, EXEC (another moat-exec in run mode, its stdio relayed as
  *      STDOUT/STDERR frames and fed from STDIN frames), SIGNAL, RESIZE, EXIT.
@@ -75,7 +75,10 @@ void on_ctl_frame(int type, const unsigned char *p, uint32_t len)
 			signal_exec(p);
 		break;
 	case H_STATS:
-		send_stats(&ctl);
+		send_stats(&ctl, p, len);
+		break;
+	case H_CGROUP:
+		cgroup_request(p, len);
 		break;
 	case H_FILES:
 		write_files(p, len);

@@ -36,7 +36,7 @@
 #define PROTO_VERSION 2
 enum {
 	H_HELLO = 1, H_PLAN = 2, H_START = 3, H_SIGNAL = 4, H_RESIZE = 5, H_EXEC = 6, H_STDIN = 7, H_STDIN_CLOSE = 8,
-	H_SIGNAL_EXEC = 9, H_RESTORE = 10, H_STATS = 11, H_FILES = 12,
+	H_SIGNAL_EXEC = 9, H_RESTORE = 10, H_STATS = 11, H_FILES = 12, H_CGROUP = 13,
 	G_HELLO = 0x81, G_READY = 0x82, G_STARTED = 0x83, G_OK = 0x84, G_ERROR = 0x85, G_EXIT = 0x86,
 	G_STDOUT = 0x87, G_STDERR = 0x88, G_STATS = 0x89,
 };
@@ -161,7 +161,11 @@ void feed_stdin(struct session *s);
 void write_files(const unsigned char *p, uint32_t len);
 
 /* stats.c */
-void send_stats(struct port *p);
+void send_stats(struct port *p, const unsigned char *name, uint32_t len);
+
+/* cgroup.c */
+int member_name_ok(const char *s, size_t len);
+void cgroup_request(const unsigned char *p, uint32_t len);
 
 /* restore.c (a guest restored from a template) */
 extern int template_mode;

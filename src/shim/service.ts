@@ -372,6 +372,7 @@ export class TaskService {
     const task = this.task(r.id);
     const p = this.proc(r.id, r.execId);
     let status: number = STATUS[p.status];
+    if (!r.execId && p.status !== 'stopped' && task.pod?.paused) status = STATUS.paused;
     if (!r.execId && p.status !== 'stopped' && !task.pod && !task.sentryMember) {
       const { handle, rec } = this.rt.open(task.id);
       handle.release();
@@ -448,24 +449,36 @@ export class TaskService {
   }
 
   private async setPaused(r: Msg, paused: boolean): Promise<Msg> {
-    notInPod(this.task(r.id), paused ? 'pause' : 'resume');
-    const { handle, rec } = this.rt.open(r.id);
-    try {
-      this.rt.setPaused(handle, rec, paused);
-    } finally {
-      handle.release();
+    const task = this.task(r.id);
+    notInSentryPod(task, paused ? 'pause' : 'resume');
+    if (task.pod) {
+      if (task.init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${task.init.status}: cannot ${paused ? 'pause' : 'resume'} it`);
+      await (await vmPod()).setPodMemberPaused(task.pod, paused);
+    } else {
+      const { handle, rec } = this.rt.open(r.id);
+      try {
+        this.rt.setPaused(handle, rec, paused);
+      } finally {
+        handle.release();
+      }
     }
     this.o.publisher.publish(paused ? 'TaskPaused' : 'TaskResumed', { containerId: r.id });
     return {};
   }
 
   private async update(r: Msg): Promise<Msg> {
-    notInPod(this.task(r.id), 'update');
+    const task = this.task(r.id);
+    notInSentryPod(task, 'update');
     let resources: unknown;
     try {
       resources = JSON.parse(Buffer.from(r.resources?.value ?? []).toString('utf8'));
     } catch (err) {
       throw new MoatError('EUSAGE', `resources: not a JSON LinuxResources: ${(err as Error).message}`);
+    }
+    if (task.pod) {
+      if (task.init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${task.init.status}: cannot update it`);
+      await (await vmPod()).updatePodMember(task.pod, resources);
+      return {};
     }
     const { handle, rec } = this.rt.open(r.id);
     try {
@@ -486,7 +499,13 @@ export class TaskService {
   }
 
   private async stats(r: Msg): Promise<Msg> {
-    notInPod(this.task(r.id), 'stats');
+    const task = this.task(r.id);
+    notInSentryPod(task, 'stats');
+    if (task.pod) {
+      if (task.init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${task.init.status}: no stats`);
+      const data = await (await vmPod()).podMemberStats(task.pod, MEMBER_STATS_TIMEOUT_MS);
+      return { stats: anyOf('io.containerd.cgroups.v1.Metrics', metricsOf(data)) };
+    }
     const { handle, rec } = this.rt.open(r.id);
     handle.release();
     const data = await loadPlatform(rec.platform).stats(rec);
@@ -597,8 +616,10 @@ export class TaskService {
   }
 }
 
-/** What a container of a vm pod does not have yet (its pod's VM is one host cgroup: see the sandbox). */
-function notInPod(task: ShimTask, what: string): void {
+/** What a container of a sentry pod does not have yet (its pod's sentry is one set of host cgroups). */
+function notInSentryPod(task: ShimTask, what: string): void {
   if (task.sentryMember) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)}: ${what} of a container in a sentry pod is not supported yet (its pod's sentry is the sandbox's)`);
-  if (task.pod) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)}: ${what} of a container in a vm pod is not supported yet (its pod's VM is the sandbox's)`);
 }
+
+/** How long Stats of a vm pod's container waits for the guest (a paused or busy guest answers late). */
+const MEMBER_STATS_TIMEOUT_MS = 5_000;

@@ -27,7 +27,10 @@ import { ConfigError, MoatError } from '../util/errors';
 import { debugLog } from '../util/log';
 import { ownMounts } from '../util/mountinfo';
 import { signalGuestPid, startExecRelay } from './exec';
-import { checkVmSpec, GUEST_CONSOLE_FD, guestFacts } from './spec';
+import { checkVmSpec, GUEST_CONSOLE_FD, guestCgroup, guestFacts, memberKey } from './spec';
+import { Channel } from './channel/client';
+import { MEMBER_WRITABLE, type GuestMessage, type HostMessage } from './channel/protocol';
+import { v2Stats, type CgroupStats } from '../policy/cgroups/stats';
 import { socketFd } from './stdio';
 import { GUEST_VOLUMES, planVolumes, type Volume } from './volumes';
 
@@ -137,6 +140,8 @@ export interface PodMember {
   kinds: Map<string, HostPathKind>;
   /** Its init as the guest numbers it (once started): exec joins its namespaces. */
   guestPid?: number;
+  /** Its group in the guest is frozen (Pause). */
+  paused?: boolean;
 }
 
 /**
@@ -231,6 +236,10 @@ async function bindInto(v: Volume, target: string, stage: string): Promise<void>
 export async function startPodMember(m: PodMember, io: { stdio?: readonly [number, number, number]; console?: ConsoleRequest }): Promise<{ pid: number; exited: Promise<number> }> {
   const terminal = m.spec.process.terminal === true;
   if (terminal && !io.console) throw new MoatError('EUSAGE', 'process.terminal is set: a console is required');
+  // Its own cgroup in the guest, beside the sandbox's: its limits, Stats, Pause/Resume and Update.
+  const cgroup = guestCgroup(m.spec, `member-${memberKey(m.id)}`);
+  for (const line of cgroup.ignored) debugLog(() => `pod member ${m.id}: ${line}`);
+  await memberCgroup(m, { type: 'cgroup', verb: 'mkdir', member: memberKey(m.id) });
   const plan = planContainer({
     spec: m.spec,
     rootfs: `${m.vm.pod!.guest}/${m.id}/rootfs`,
@@ -238,6 +247,7 @@ export async function startPodMember(m: PodMember, io: { stdio?: readonly [numbe
     preserveFds: 0,
     facts: guestFacts(m.kinds),
     container: { id: m.id, bundle: m.bundle },
+    cgroup: { join: cgroup.create, dirs: cgroup.dirs },
     sessionKeyring: `_ses.${m.id}`,
     ...(terminal && io.console ? { console: { fd: GUEST_CONSOLE_FD, rows: io.console.rows, cols: io.console.cols } } : {}),
   });
@@ -264,6 +274,8 @@ export async function execInPodMember(m: PodMember, process: Process, io: { stdi
     process,
     linux: m.spec.linux,
     preserveFds: 0,
+    // Into the member's own group, as its init went (a native exec joins its container's cgroups).
+    parentPrelude: guestCgroup(m.spec, `member-${memberKey(m.id)}`).join,
     ...(terminal && io.console ? { console: { fd: GUEST_CONSOLE_FD, rows: io.console.rows, cols: io.console.cols } } : {}),
   });
   return startExecRelay({
@@ -288,8 +300,62 @@ export async function signalPodMember(m: PodMember, signal: number): Promise<voi
   if (refused !== undefined) throw new MoatError('ESTATE', `container ${m.id}: container not running (${refused})`);
 }
 
+/** One request on the control channel of the member's VM. */
+async function requestGuest(m: PodMember, msg: HostMessage, timeoutMs = REQUEST_TIMEOUT_MS): Promise<GuestMessage> {
+  const vm = m.vm;
+  const alive = () => readProcStat(vm.vmmPid)?.startTime === vm.vmmStartTime;
+  if (!alive()) throw new MoatError('ESTATE', `container ${m.id}: its pod's vm has stopped`);
+  const { channel } = await Channel.open({ socket: vm.socket, timeoutMs, alive });
+  try {
+    return await channel.request(msg, timeoutMs);
+  } finally {
+    channel.close();
+  }
+}
+
+async function memberCgroup(m: PodMember, msg: Extract<HostMessage, { type: 'cgroup' }>): Promise<void> {
+  const answer = await requestGuest(m, msg);
+  if (answer.type === 'error') throw new MoatError('EVM', `container ${m.id}: its cgroup in the pod's vm: ${answer.message}`);
+  if (answer.type !== 'ok') throw new MoatError('EVM', `container ${m.id}: the agent answered ${answer.type} to a cgroup request`);
+}
+
+/** The member's figures from its group in the guest (CPU, memory, pids, I/O), as a native container's. */
+export async function podMemberStats(m: PodMember, timeoutMs: number): Promise<CgroupStats> {
+  const answer = await requestGuest(m, { type: 'stats', member: memberKey(m.id) }, timeoutMs);
+  if (answer.type === 'error') throw new MoatError('EVM', `container ${m.id}: stats: ${answer.message}`);
+  if (answer.type !== 'stats') throw new MoatError('EVM', `container ${m.id}: the agent answered ${answer.type} to stats`);
+  const files = answer.files;
+  if (files.size === 0) throw new MoatError('ESTATE', `container ${m.id}: no cgroup of its own in the pod's vm`);
+  return v2Stats('', { read: (f) => files.get(f.replace(/^\//, '')), list: () => [] });
+}
+
+/** Pause or resume the member alone: its group's freezer in the guest (the pod's other containers run on). */
+export async function setPodMemberPaused(m: PodMember, paused: boolean): Promise<void> {
+  if (m.guestPid === undefined) throw new MoatError('ESTATE', `container ${m.id} is not running`);
+  await memberCgroup(m, { type: 'cgroup', verb: 'write', member: memberKey(m.id), file: 'cgroup.freeze', value: paused ? '1' : '0' });
+  m.paused = paused;
+}
+
+/**
+ * New limits for the member (an OCI LinuxResources), written into its group in the guest by the same
+ * compiler as at its start. Only what can change in a running guest: the VM's size is fixed at boot.
+ */
+export async function updatePodMember(m: PodMember, resources: unknown): Promise<void> {
+  const group = `member-${memberKey(m.id)}`;
+  const plan = guestCgroup(m.spec, group, resources);
+  const writes = plan.create.filter((op): op is Extract<typeof op, { op: 'write' }> => op.op === 'write' && op.path.startsWith(`/sys/fs/cgroup/${group}/`));
+  for (const w of writes) {
+    const file = w.path.slice(`/sys/fs/cgroup/${group}/`.length);
+    if (file === 'cgroup.procs') continue;
+    if (!MEMBER_WRITABLE.has(file)) throw new ConfigError('linux.resources', `${file} cannot be changed in a container of a vm pod`);
+    await memberCgroup(m, { type: 'cgroup', verb: 'write', member: memberKey(m.id), file, value: w.data });
+  }
+}
+
 /** Take the member's binds out of the share and remove its directory (the share may be gone already). */
 export async function removePodMember(m: PodMember): Promise<void> {
+  // Its group in the guest, once its processes are gone (the VM may be gone too: nothing to do).
+  await memberCgroup(m, { type: 'cgroup', verb: 'rmdir', member: memberKey(m.id) }).catch((err: Error) => debugLog(() => `pod member ${m.id}: ${err.message}`));
   for (const mp of mountsUnder(m.dir)) {
     await run('umount', ['-R', '--', mp]).catch(() => run('umount', ['-R', '-l', '--', mp]).catch(() => undefined));
   }

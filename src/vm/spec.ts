@@ -1,6 +1,7 @@
 // What of a spec the vm platform can run (milestone 1), and the facts the planner sees in the
 // guest. Pure.
 
+import { createHash } from 'node:crypto';
 import { cgroupLayout, joinOps, parseResources, planCgroups, type Resources } from '../policy/cgroups';
 import type { HostFacts } from '../policy/plan';
 import type { HostPathKind } from '../policy/plan/facts';
@@ -12,7 +13,15 @@ import { ConfigError } from '../util/errors';
 export const GUEST_ROOTFS = '/rootfs';
 export const GUEST_START_FIFO = '/start.fifo';
 /** The container's cgroup in the guest: the agent makes it (empty), the plan fills and joins it. */
-export const GUEST_CGROUP = '/sys/fs/cgroup/container';
+export const GUEST_CGROUP_NAME = 'container';
+export const GUEST_CGROUP = `/sys/fs/cgroup/${GUEST_CGROUP_NAME}`;
+/**
+ * A pod member's name for the agent (native/agent/cgroup.c): its id when that is a plain word of at
+ * most 128 characters (CRI's ids are), else a hash of it. Its group is /sys/fs/cgroup/member-<name>.
+ */
+export function memberKey(id: string): string {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id) ? id : `h${createHash('sha256').update(id).digest('hex').slice(0, 40)}`;
+}
 /** The console socket's fd number in moat-exec, in the guest (the native convention with no preserved fds). */
 export const GUEST_CONSOLE_FD = 5;
 
@@ -62,13 +71,13 @@ export interface GuestCgroup {
  * linux.resources applied inside the guest's cgroup v2 (the VM itself is sized by vmSize): the
  * native platform's own compiler (src/policy/cgroups), against the guest's fixed layout. Pure.
  */
-export function guestCgroup(spec: Spec): GuestCgroup {
-  const resources = parseResources(spec.linux?.resources);
-  const dirs = { '': GUEST_CGROUP };
+export function guestCgroup(spec: Spec, group = GUEST_CGROUP_NAME, resourcesIn: unknown = spec.linux?.resources): GuestCgroup {
+  const resources = parseResources(resourcesIn);
+  const dirs = { '': `/sys/fs/cgroup/${group}` };
   const plan = planCgroups({
     layout: cgroupLayout([{ name: '', type: 'cgroup2', options: '' }]),
     own: new Map(),
-    path: { kind: 'absolute', path: '/container' },
+    path: { kind: 'absolute', path: `/${group}` },
     resources,
     linuxDevices: spec.linux?.devices ?? [],
     withDevices: false,

@@ -79,7 +79,7 @@ test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhos
   assert.equal(qemu[qemu.indexOf('-m') + 1], String(320 + 128), 'memory: the pod\'s limits + the guest\'s own');
   assert.equal(qemu[qemu.indexOf('-smp') + 1], '2', 'vCPUs: the pod\'s CPU quota');
   const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
-  const container = (name: string, command: string[]) => ({
+  const container = (name: string, command: string[], resources?: object) => ({
     pod_sandbox_id: podId,
     sandbox_config: config,
     config: {
@@ -93,7 +93,7 @@ test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhos
         { container_path: '/data', host_path: emptyDir },
         { container_path: '/config', host_path: configMap, readonly: true },
       ],
-      linux: { security_context: { namespace_options: NAMESPACES } },
+      linux: { security_context: { namespace_options: NAMESPACES }, ...(resources ? { resources } : {}) },
     },
   });
   try {
@@ -102,7 +102,7 @@ test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhos
     // The server: writes into the shared volume, serves HTTP on the pod's localhost.
     const { container_id: a } = await cri.rt('CreateContainer', container('server', ['sh', '-c', 'echo started; echo "written by server" > /data/from-server; mkdir -p /www; echo pong > /www/index.html; trap "exit 0" TERM; httpd -f -p 127.0.0.1:8080 -h /www & wait']));
     await cri.rt('StartContainer', { container_id: a }, 120_000);
-    const { container_id: b } = await cri.rt('CreateContainer', container('client', ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait']));
+    const { container_id: b } = await cri.rt('CreateContainer', container('client', ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'], { memory_limit_in_bytes: 64 << 20 }));
     await cri.rt('StartContainer', { container_id: b }, 120_000);
     for (const id of [a, b]) assert.equal((await cri.rt('ContainerStatus', { container_id: id })).status.state, 'CONTAINER_RUNNING');
     // No VM of their own: the same host processes as before the two containers.
@@ -130,6 +130,36 @@ test('moat-shim-vm: one VM per pod, two containers sharing a volume and localhos
     assert.equal(r.err, 'err\n');
     assert.equal(fs.readFileSync(path.join(emptyDir, 'from-client'), 'utf8'), 'written by client\n', 'the host sees the write');
     assert.equal(fs.readFileSync(path.join(configMap, 'greeting'), 'utf8'), 'hello from a configMap\n');
+
+    // A cgroup of its own in the pod's VM each: limits, Update, Stats and Pause apart from the others.
+    const memoryMax = async (id: string) => (await exec(id, 'cat /sys/fs/cgroup/memory.max')).out.trim();
+    assert.equal(await memoryMax(b), String(64 << 20), 'the client\'s own memory limit, in the guest');
+    assert.equal(await memoryMax(a), 'max', 'the server has no limit of its own');
+    await cri.rt('UpdateContainerResources', { container_id: b, linux: { memory_limit_in_bytes: 96 << 20 } });
+    assert.equal(await memoryMax(b), String(96 << 20), 'UpdateContainerResources reached the client\'s group');
+    assert.equal(await memoryMax(a), 'max', 'and only its group');
+    await exec(b, 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done');
+    const { stats } = await cri.rt('ContainerStats', { container_id: b });
+    assert.equal(stats.attributes.id, b);
+    assert.ok(stats.cpu.usage_core_nano_seconds?.value > 0, `cpu ${JSON.stringify(stats.cpu)}`);
+    assert.ok(stats.memory.working_set_bytes?.value > 0, `memory ${JSON.stringify(stats.memory)}`);
+    // Pause (containerd's task API: CRI has none) freezes the client alone: the server still answers.
+    const task = (args: string[]) => {
+      const r = c!.ctr(['task', ...args]);
+      assert.equal(r.status, 0, `ctr task ${args.join(' ')}: ${r.all}`);
+      return r.stdout;
+    };
+    task(['pause', b]);
+    try {
+      assert.match(task(['ls']), new RegExp(`^${b}\\s+\\d+\\s+PAUSED`, 'm'));
+      assert.equal((await exec(a, 'wget -qO- http://127.0.0.1:8080/index.html')).out, 'pong\n', 'the pod\'s other container runs on');
+      // A process exec'd into the frozen group does not run until it thaws.
+      await assert.rejects(cri.rt('ExecSync', { container_id: b, cmd: ['true'], timeout: 2 }, 30_000));
+    } finally {
+      task(['resume', b]);
+    }
+    assert.match(task(['ls']), new RegExp(`^${b}\\s+\\d+\\s+RUNNING`, 'm'));
+    assert.equal((await exec(b, 'echo thawed')).out, 'thawed\n');
     // Namespaces as Kubernetes has them: the pod's IPC shared, a PID namespace and a root each.
     const ns = async (id: string) => (await exec(id, 'readlink /proc/self/ns/ipc; readlink /proc/self/ns/pid; tr "\\0" " " < /proc/1/cmdline; echo; ls /')).out;
     const [na, nb] = [await ns(a), await ns(b)];

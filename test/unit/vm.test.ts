@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { writeCpio, resolveModules } from '../../src/vm/guest';
 import { checkAllowed, decodeGuestMessage, encodeHostMessage, GuestFrameReader, ProtocolError } from '../../src/vm/channel';
 import { qemuDriver } from '../../src/vm/vmm';
-import { checkVmSpec, cpusetCount, guestCgroup, vmSize } from '../../src/vm/spec';
+import { checkVmSpec, cpusetCount, guestCgroup, memberKey, vmSize } from '../../src/vm/spec';
 import { parseResources } from '../../src/policy/cgroups';
 import { firstCandidate, SANDBOX_UID_BASE as VM_UID_BASE } from '../../src/state/sandbox-uid';
 import { guestCmdline, hostTscKhz } from '../../src/vm/builder';
@@ -83,6 +83,27 @@ test('channel: host frames; guest frames validated (magic, version, size, type, 
   bad.writeUInt32LE(300);
   assert.throws(() => decodeGuestMessage(0x86, bad), /not 0..255/);
   assert.deepEqual(decodeGuestMessage(0x85, Buffer.from('a\nb\x1b')), { type: 'error', message: 'a?b?' });
+});
+
+test('channel: a pod member\'s cgroup (CGROUP, STATS with a name) — plain names, a short list of writable files, bounded values', () => {
+  const frame = (b: Buffer) => [b[3], b.readUInt32LE(4), b.subarray(8).toString('latin1')];
+  assert.deepEqual(frame(encodeHostMessage({ type: 'stats', member: 'abc-1.x_2' })), [11, 9, 'abc-1.x_2']);
+  assert.deepEqual(frame(encodeHostMessage({ type: 'cgroup', verb: 'mkdir', member: 'a1' })), [13, 4, 'ma1\0']);
+  assert.deepEqual(frame(encodeHostMessage({ type: 'cgroup', verb: 'rmdir', member: 'a1' })), [13, 4, 'ra1\0']);
+  assert.deepEqual(frame(encodeHostMessage({ type: 'cgroup', verb: 'write', member: 'a1', file: 'memory.max', value: '1048576' })), [13, 23, 'wa1\0memory.max\x001048576\0']);
+  for (const member of ['', '.', '..', '-a', 'a/b', '../x', 'a\0b', 'x'.repeat(129), 'é']) {
+    assert.throws(() => encodeHostMessage({ type: 'cgroup', verb: 'mkdir', member }), ProtocolError, JSON.stringify(member));
+    assert.throws(() => encodeHostMessage({ type: 'stats', member }), ProtocolError, JSON.stringify(member));
+  }
+  for (const file of ['cgroup.procs', 'cgroup.subtree_control', '../memory.max', 'memory.max/x', 'devices.allow', 'cgroup.kill']) {
+    assert.throws(() => encodeHostMessage({ type: 'cgroup', verb: 'write', member: 'a1', file, value: '0' }), /may write/, file);
+  }
+  assert.throws(() => encodeHostMessage({ type: 'cgroup', verb: 'write', member: 'a1', file: 'pids.max', value: '1\0' }), /bad value/);
+  assert.throws(() => encodeHostMessage({ type: 'cgroup', verb: 'write', member: 'a1', file: 'pids.max', value: '9'.repeat(257) }), /bad value/);
+  assert.equal(memberKey('0123abcdef'), '0123abcdef');
+  assert.match(memberKey('a+b'), /^h[0-9a-f]{40}$/, 'an id that is not a plain word: a hash');
+  assert.match(memberKey('x'.repeat(200)), /^h[0-9a-f]{40}$/);
+  assert.notEqual(memberKey('a+b'), memberKey('a+c'));
 });
 
 test('channel: STATS answers carry known cgroup files only, each once, as bounded text', () => {

@@ -6,7 +6,8 @@
 // Version 2 (over 1): PLAN carries flags (terminal), RESIZE, SIGNAL_EXEC (on the control channel,
 // so that a signal never waits behind an exec's stdin), and the exec channels' EXEC, STDIN,
 // STDIN_CLOSE, STDOUT, STDERR. STATS (a later addition, same version: an agent without it answers
-// ERROR "unknown message type") asks for the container's cgroup files in the guest.
+// ERROR "unknown message type") asks for the container's cgroup files in the guest; with a pod
+// member's name, that member's group, which CGROUP (same version, same rule) makes, writes and removes.
 
 export const PROTOCOL_VERSION = 2;
 export const HEADER_BYTES = 8;
@@ -27,7 +28,7 @@ export const RESTORE_SEED_BYTES = 64;
 /** At most this many bytes of network words after RESTORE's seed (the agent's RESTORE_NET_MAX). */
 export const RESTORE_NET_MAX = 1024;
 
-export const HostType = { hello: 1, plan: 2, start: 3, signal: 4, resize: 5, exec: 6, stdin: 7, stdinClose: 8, signalExec: 9, restore: 10, stats: 11, files: 12 } as const;
+export const HostType = { hello: 1, plan: 2, start: 3, signal: 4, resize: 5, exec: 6, stdin: 7, stdinClose: 8, signalExec: 9, restore: 10, stats: 11, files: 12, cgroup: 13 } as const;
 export type HostMessage =
   | { type: 'hello' }
   | { type: 'plan'; plan: Buffer; terminal: boolean }
@@ -40,8 +41,11 @@ export type HostMessage =
   | { type: 'signalExec'; signal: number; pid: number }
   /** A guest restored from a template (docs/vm.md#templates): the host's clock and fresh randomness. */
   | { type: 'restore'; timeNs: bigint; seed: Buffer; network?: string }
-  /** The container's cgroup v2 files in the guest (native/agent/stats.c). */
-  | { type: 'stats' }
+  /** The container's cgroup v2 files in the guest (native/agent/stats.c); `member`: a pod member's group. */
+  | { type: 'stats'; member?: string }
+  /** A pod member's own cgroup in the guest (native/agent/cgroup.c): make, write one file, remove. */
+  | { type: 'cgroup'; verb: 'mkdir' | 'rmdir'; member: string }
+  | { type: 'cgroup'; verb: 'write'; member: string; file: string; value: string }
   /** Files copied into the guest before PLAN (/files/N, native/agent/files.c; src/vm/volumes.ts COPIED_FILES). */
   | { type: 'files'; files: GuestFile[] };
 
@@ -80,6 +84,23 @@ export const STATS_FILES: ReadonlySet<string> = new Set([
 export const STATS_FILE_MAX = 4096;
 
 export class ProtocolError extends Error {}
+
+/** The files of a pod member's group the host may write (the agent's list, native/agent/cgroup.c). */
+export const MEMBER_WRITABLE: ReadonlySet<string> = new Set([
+  'cgroup.freeze', 'cpu.idle', 'cpu.max', 'cpu.max.burst', 'cpu.weight', 'io.max', 'io.weight',
+  'memory.high', 'memory.low', 'memory.max', 'memory.min', 'memory.swap.max', 'pids.max',
+]);
+
+/** A pod member's name as the agent takes it: a plain word of at most 128 bytes (a container id). */
+function memberName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(name)) throw new ProtocolError(`member name ${JSON.stringify(name)}: not a plain word of 1..128 characters`);
+  return name;
+}
+
+function cString(s: string): Buffer {
+  if (s.includes('\0')) throw new ProtocolError('a NUL in a string');
+  return Buffer.from(`${s}\0`, 'latin1');
+}
 
 function frame(type: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(HEADER_BYTES);
@@ -127,7 +148,16 @@ export function encodeHostMessage(m: HostMessage): Buffer {
     case 'stdinClose':
       return frame(HostType.stdinClose, Buffer.alloc(0));
     case 'stats':
-      return frame(HostType.stats, Buffer.alloc(0));
+      return frame(HostType.stats, m.member === undefined ? Buffer.alloc(0) : Buffer.from(memberName(m.member), 'latin1'));
+    case 'cgroup': {
+      const parts = [Buffer.from(m.verb === 'mkdir' ? 'm' : m.verb === 'rmdir' ? 'r' : 'w', 'latin1'), cString(memberName(m.member))];
+      if (m.verb === 'write') {
+        if (!MEMBER_WRITABLE.has(m.file)) throw new ProtocolError(`cgroup: ${m.file} is not a file the host may write in a member's group`);
+        if (m.value.length > 256 || !/^[\x20-\x7e\n]*$/.test(m.value)) throw new ProtocolError(`cgroup: ${m.file}: bad value`);
+        parts.push(cString(m.file), cString(m.value));
+      }
+      return frame(HostType.cgroup, Buffer.concat(parts));
+    }
     case 'files': {
       if (m.files.length > FILES_MAX) throw new ProtocolError(`files: ${m.files.length} is more than ${FILES_MAX}`);
       const parts = [u32s(m.files.length)];
