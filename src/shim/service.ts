@@ -372,6 +372,7 @@ export class TaskService {
     const task = this.task(r.id);
     const p = this.proc(r.id, r.execId);
     let status: number = STATUS[p.status];
+    if (!r.execId && p.status === 'running' && task.sentryMember?.paused) status = STATUS.paused;
     if (!r.execId && p.status !== 'stopped' && !task.pod && !task.sentryMember) {
       const { handle, rec } = this.rt.open(task.id);
       handle.release();
@@ -448,7 +449,9 @@ export class TaskService {
   }
 
   private async setPaused(r: Msg, paused: boolean): Promise<Msg> {
-    notInPod(this.task(r.id), paused ? 'pause' : 'resume');
+    const task = this.task(r.id);
+    if (task.sentryMember) return this.setSentryMemberPaused(task, paused);
+    notInPod(task, paused ? 'pause' : 'resume');
     const { handle, rec } = this.rt.open(r.id);
     try {
       this.rt.setPaused(handle, rec, paused);
@@ -486,11 +489,28 @@ export class TaskService {
   }
 
   private async stats(r: Msg): Promise<Msg> {
-    notInPod(this.task(r.id), 'stats');
+    const task = this.task(r.id);
+    if (task.sentryMember) return this.sentryMemberStats(task);
+    notInPod(task, 'stats');
     const { handle, rec } = this.rt.open(r.id);
     handle.release();
     const data = await loadPlatform(rec.platform).stats(rec);
     return { stats: anyOf('io.containerd.cgroups.v1.Metrics', metricsOf(data)) };
+  }
+
+  // ---- a container of a sentry pod: stats, pause and resume from the pod's sentry (sentry-pod.ts) ----
+
+  private async sentryMemberStats(task: ShimTask): Promise<Msg> {
+    if (task.init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${task.init.status}: no stats`);
+    const data = await (await sentryPod()).sentryMemberStats(task.sentryMember!);
+    return { stats: anyOf('io.containerd.cgroups.v1.Metrics', metricsOf(data)) };
+  }
+
+  private async setSentryMemberPaused(task: ShimTask, paused: boolean): Promise<Msg> {
+    if (task.init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${task.init.status}: it cannot be ${paused ? 'paused' : 'resumed'}`);
+    await (await sentryPod()).setSentryMemberPaused(task.sentryMember!, paused);
+    this.o.publisher.publish(paused ? 'TaskPaused' : 'TaskResumed', { containerId: task.id });
+    return {};
   }
 
   private async delete(r: Msg): Promise<Msg> {
@@ -599,6 +619,7 @@ export class TaskService {
 
 /** What a container of a vm pod does not have yet (its pod's VM is one host cgroup: see the sandbox). */
 function notInPod(task: ShimTask, what: string): void {
-  if (task.sentryMember) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)}: ${what} of a container in a sentry pod is not supported yet (its pod's sentry is the sandbox's)`);
+  // Update only (stats, pause, resume are the sentry's): no per-container limit is enforced there yet.
+  if (task.sentryMember) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)}: ${what} of a container in a sentry pod is not supported yet (the pod's sentry enforces no per-container resources: its limits are the sandbox's cgroups)`);
   if (task.pod) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)}: ${what} of a container in a vm pod is not supported yet (its pod's VM is the sandbox's)`);
 }
