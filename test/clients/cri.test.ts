@@ -625,7 +625,7 @@ test('moat-shim-sentry: ContainerStats of a pod\'s container from its sentry; pa
       },
     });
     // A counter in the pod's /dev/shm (one tmpfs for the pod), advanced ~20 times a second.
-    const { container_id: ticker } = await cri.rt('CreateContainer', container('ticker', ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /dev/shm/counter; sleep 0.05; done']));
+    const { container_id: ticker } = await cri.rt('CreateContainer', container('ticker', ['sh', '-c', 'trap "echo usr1 > /dev/shm/usr1" USR1; i=0; while :; do i=$((i+1)); echo $i > /dev/shm/counter; sleep 0.05; done']));
     ids.push(ticker);
     await cri.rt('StartContainer', { container_id: ticker }, 60_000);
     const { container_id: other } = await cri.rt('CreateContainer', container('other', ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait']));
@@ -672,9 +672,18 @@ test('moat-shim-sentry: ContainerStats of a pod\'s container from its sentry; pa
     const paused2 = await counter();
     assert.equal(paused2, paused1, 'the paused container\'s counter does not advance');
     assert.ok((await statsOf(ticker)).attributes.id === ticker, 'a paused container has stats too');
-    // Resume: it runs again.
+    // A signal to a paused container stays queued: its handler runs at resume.
+    assert.equal(c.ctr(['task', 'kill', '--signal', 'SIGUSR1', ticker]).status, 0);
+    await sleep(500);
+    const usr1 = async () => (await execSync(other, ['cat', '/dev/shm/usr1'], 20)).stdout.toString();
+    assert.equal(await usr1(), '', 'no handler runs while paused');
+    // Resume: it runs again, the queued signal first.
     assert.equal(c.ctr(['task', 'resume', ticker]).status, 0);
     assert.equal(state(ticker), 'RUNNING');
+    for (let i = 0; (await usr1()) !== 'usr1\n'; i++) {
+      if (i > 40) throw new Error('the signal queued while paused was not delivered at resume');
+      await sleep(250);
+    }
     for (let i = 0; (await counter()) <= paused2; i++) {
       if (i > 40) throw new Error('the resumed container\'s counter does not advance');
       await sleep(250);
