@@ -75,8 +75,9 @@ export class TaskService {
     m('Start', t('StartRequest'), t('StartResponse'), (r) => this.start(r));
     m('Delete', t('DeleteRequest'), t('DeleteResponse'), (r) => this.delete(r));
     m('Pids', t('PidsRequest'), t('PidsResponse'), (r) => this.pids(r));
-    m('Pause', t('PauseRequest'), empty, (r) => this.setPaused(r, true));
-    m('Resume', t('ResumeRequest'), empty, (r) => this.setPaused(r, false));
+    // A container of a sentry pod: its pod's sentry pauses, resumes and counts it (sentry-pod.ts).
+    m('Pause', t('PauseRequest'), empty, (r) => (this.tasks.get(r.id)?.sentryMember ? this.setSentryMemberPaused(this.task(r.id), true) : this.setPaused(r, true)));
+    m('Resume', t('ResumeRequest'), empty, (r) => (this.tasks.get(r.id)?.sentryMember ? this.setSentryMemberPaused(this.task(r.id), false) : this.setPaused(r, false)));
     m('Checkpoint', t('CheckpointTaskRequest'), empty, async () => {
       throw new RpcError(Code.Unimplemented, 'checkpoint is not supported by moat (no CRIU integration): the container keeps running');
     });
@@ -92,7 +93,7 @@ export class TaskService {
     });
     m('Update', t('UpdateTaskRequest'), empty, (r) => this.update(r));
     m('Wait', t('WaitRequest'), t('WaitResponse'), (r) => this.wait(r));
-    m('Stats', t('StatsRequest'), t('StatsResponse'), (r) => this.stats(r));
+    m('Stats', t('StatsRequest'), t('StatsResponse'), (r) => (this.tasks.get(r.id)?.sentryMember ? this.sentryMemberStats(this.task(r.id)) : this.stats(r)));
     m('Connect', t('ConnectRequest'), t('ConnectResponse'), async (r) => ({ shimPid: process.pid, taskPid: this.tasks.get(r.id)?.init.pid ?? 0, version: 'moat' }));
     m('Shutdown', t('ShutdownRequest'), empty, async () => {
       if (this.tasks.size === 0) setImmediate(() => this.o.onIdle());
@@ -372,13 +373,14 @@ export class TaskService {
     const task = this.task(r.id);
     const p = this.proc(r.id, r.execId);
     let status: number = STATUS[p.status];
-    if (!r.execId && p.status === 'running' && task.sentryMember?.paused) status = STATUS.paused;
     if (!r.execId && p.status !== 'stopped' && !task.pod && !task.sentryMember) {
       const { handle, rec } = this.rt.open(task.id);
       handle.release();
       const s = statusOf(rec);
       if (s === 'paused') status = STATUS.paused;
     }
+    // A paused container of a sentry pod: the shim paused it (the sentry holds its tasks).
+    if (!r.execId && p.status === 'running' && task.sentryMember?.paused) status = STATUS.paused;
     return {
       id: p.execId || task.id, execId: p.execId, bundle: task.bundle, pid: p.pid, status,
       stdin: p.paths.stdin, stdout: p.paths.stdout, stderr: p.paths.stderr, terminal: p.paths.terminal,
@@ -449,9 +451,7 @@ export class TaskService {
   }
 
   private async setPaused(r: Msg, paused: boolean): Promise<Msg> {
-    const task = this.task(r.id);
-    if (task.sentryMember) return this.setSentryMemberPaused(task, paused);
-    notInPod(task, paused ? 'pause' : 'resume');
+    notInPod(this.task(r.id), paused ? 'pause' : 'resume');
     const { handle, rec } = this.rt.open(r.id);
     try {
       this.rt.setPaused(handle, rec, paused);
@@ -489,9 +489,7 @@ export class TaskService {
   }
 
   private async stats(r: Msg): Promise<Msg> {
-    const task = this.task(r.id);
-    if (task.sentryMember) return this.sentryMemberStats(task);
-    notInPod(task, 'stats');
+    notInPod(this.task(r.id), 'stats');
     const { handle, rec } = this.rt.open(r.id);
     handle.release();
     const data = await loadPlatform(rec.platform).stats(rec);
@@ -619,7 +617,6 @@ export class TaskService {
 
 /** What a container of a vm pod does not have yet (its pod's VM is one host cgroup: see the sandbox). */
 function notInPod(task: ShimTask, what: string): void {
-  // Update only (stats, pause, resume are the sentry's): no per-container limit is enforced there yet.
-  if (task.sentryMember) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)}: ${what} of a container in a sentry pod is not supported yet (the pod's sentry enforces no per-container resources: its limits are the sandbox's cgroups)`);
+  if (task.sentryMember) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)}: ${what} of a container in a sentry pod is not supported yet (its pod's sentry is the sandbox's)`);
   if (task.pod) throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)}: ${what} of a container in a vm pod is not supported yet (its pod's VM is the sandbox's)`);
 }
