@@ -649,6 +649,16 @@ test('moat-shim-sentry: ContainerStats of a pod\'s container from its sentry; pa
     assert.ok(cpu(st) > 0 && mem(st) > 0, `the ticker's cpu ${JSON.stringify(st.cpu)}, memory ${JSON.stringify(st.memory)}`);
     assert.ok(mem(so) > 0, `the other's memory ${JSON.stringify(so.memory)}`);
     assert.ok(cpu(st) > cpu(so), `the busy container's CPU (${cpu(st)} ns) is its own, above the idle one's (${cpu(so)} ns)`);
+    // Memory is each container's own: 8 MB more held by a process of the ticker shows there only.
+    const hold = await execSync(ticker, ['sh', '-c', 'awk \'BEGIN { s = sprintf("%8000000s", ""); print "held" > "/dev/shm/held"; close("/dev/shm/held"); system("sleep 3600") }\' </dev/null >/dev/null 2>&1 &'], 30);
+    assert.equal(hold.exit_code, 0, hold.stderr.toString());
+    for (let i = 0; (await execSync(other, ['cat', '/dev/shm/held'], 20)).stdout.toString() !== 'held\n'; i++) {
+      if (i > 80) throw new Error('the ticker\'s memory holder never started');
+      await sleep(250);
+    }
+    const [st2, so2] = [await statsOf(ticker), await statsOf(other)];
+    assert.ok(mem(st2) >= mem(st) + 8_000_000, `the ticker's memory grew by the 8 MB it holds: ${mem(st)} -> ${mem(st2)}`);
+    assert.ok(Math.abs(mem(so2) - mem(so)) < 1_000_000, `the other's did not: ${mem(so)} -> ${mem(so2)}`);
     // The sandbox's figures are the whole sentry's (its host cgroups): not a member's.
     const metrics = (id: string) => {
       const r = c.ctr(['task', 'metrics', '--format', 'json', id]);
@@ -656,8 +666,9 @@ test('moat-shim-sentry: ContainerStats of a pod\'s container from its sentry; pa
       return JSON.parse(r.stdout);
     };
     const [mt, mp] = [metrics(ticker), metrics(podId)];
-    assert.ok(mt.pids.current >= 2, `the ticker's tasks (sh and its sleep at least): ${JSON.stringify(mt.pids)}`);
-    t.diagnostic(`member stats: ticker cpu ${cpu(st)} ns, memory ${mem(st)} B, tasks ${mt.pids.current}; other cpu ${cpu(so)} ns, memory ${mem(so)} B; sandbox (the sentry's cgroup) cpu ${mp.cpu.usage.total} ns`);
+    // Its tasks: its init, the holder (awk), its sh and sleep (the ticker's own sleep comes and goes).
+    assert.ok(mt.pids.current >= 3, `the ticker's tasks: ${JSON.stringify(mt.pids)}`);
+    t.diagnostic(`member stats: ticker cpu ${cpu(st)} ns, memory ${mem(st)} B (${mem(st2)} B holding 8 MB more), tasks ${mt.pids.current}; other cpu ${cpu(so)} ns, memory ${mem(so)} B; sandbox (the sentry's cgroup) cpu ${mp.cpu.usage.total} ns`);
     assert.ok(mp.cpu.usage.total > mt.cpu.usage.total, `the sandbox's CPU (the sentry's cgroup: ${mp.cpu.usage.total}) is not the member's (${mt.cpu.usage.total})`);
 
     // Pause: the ticker's tasks are held by the sentry; the pod's other container answers.
