@@ -376,6 +376,42 @@ export async function execThroughSocket(sock: string, id: string, wire: unknown,
   return { first: first.pid, exited, signal, signalLine, close: () => conn.destroy() };
 }
 
+/**
+ * One request and its one answer line (control-member.ts: stats, pause, resume), no fds. The
+ * answer is read up to max bytes: a longer one is refused, as is none within timeoutMs.
+ */
+export async function controlRequest(sock: string, id: string, wire: unknown, max: number, timeoutMs = 10_000): Promise<unknown> {
+  const conn = await connect(sock, id);
+  try {
+    sentrySys().sendMsg(socketFd(conn), Buffer.from(JSON.stringify(wire)), []);
+    const line = await new Promise<string>((resolve, reject) => {
+      let buf = '';
+      const timer = setTimeout(() => reject(new MoatError('ESTATE', `container ${JSON.stringify(id)}: its sentry did not answer within ${timeoutMs} ms`)), timeoutMs);
+      const done = (f: () => void) => {
+        clearTimeout(timer);
+        f();
+      };
+      conn.setEncoding('utf8');
+      conn.on('data', (d: string) => {
+        buf += d;
+        const nl = buf.indexOf('\n');
+        if (nl >= 0 && nl <= max) done(() => resolve(buf.slice(0, nl)));
+        else if (buf.length > max) done(() => reject(new MoatError('ESTATE', `container ${JSON.stringify(id)}: its sentry's answer is longer than ${max} bytes`)));
+      });
+      const end = () => done(() => reject(new MoatError('ESTATE', `container ${JSON.stringify(id)}: its sentry closed the connection without an answer`)));
+      conn.on('end', end);
+      conn.on('error', end);
+    });
+    try {
+      return JSON.parse(line) as unknown;
+    } catch {
+      throw new MoatError('ESTATE', `container ${JSON.stringify(id)}: its sentry's answer is not JSON`);
+    }
+  } finally {
+    conn.destroy();
+  }
+}
+
 /** What a sentry exec relay is told (as JSON on its fd 3). */
 interface SentryRelayRequest {
   sock: string;

@@ -6,6 +6,7 @@
 // three and the container's gofer channel) is answered the same way for its init; the connection
 // then stands for the container: {"signal":N,"all":bool} lines signal it, and its close ends what
 // is left of it and its gofer. An exec may name a pod's container (`container`): it runs there.
+// `stats`, `pause` and `resume` name a running container (control-member.ts): one answer line.
 // The socket lives in the container's state directory (mode 0700): only its owner can connect.
 // Every field is validated.
 
@@ -25,6 +26,8 @@ import { PidNamespace } from './kernel/pidns';
 import { Vfs } from './vfs';
 import { containerRequestOf, type ContainerRequestWire } from './control-container';
 import { parseProcessFields, parseRequestJson } from './control-wire';
+import { isMemberRequestType, memberRequestOf, memberStatsWire } from './control-member';
+import { containerStats } from './kernel/container-stats';
 
 export { parseExecRequest, type ExecRequestWire } from './control-wire';
 
@@ -98,7 +101,11 @@ export class ControlServer {
       this.serveContainer(c, msg.fds, containerRequestOf(json));
       return;
     }
-    const req = typeof json === 'string' ? json : json.type !== 'exec' ? 'request.type: "exec" or "container"' : parseProcessFields(json);
+    if (typeof json !== 'string' && isMemberRequestType(json.type)) {
+      this.serveMember(c, msg.fds, json);
+      return;
+    }
+    const req = typeof json === 'string' ? json : json.type !== 'exec' ? 'request.type: "exec", "container", "stats", "pause" or "resume"' : parseProcessFields(json);
     const into = typeof req === 'string' || req.container === undefined ? undefined : this.containers.get(req.container);
     if (typeof req !== 'string' && req.container !== undefined && !into) {
       this.reply(c, { error: `request.container: no container ${JSON.stringify(req.container)} in this pod` });
@@ -185,6 +192,26 @@ export class ControlServer {
     this.reply(c, { pid });
     const pending = { text: '' };
     this.kernel.watchHostCallback(c, () => this.readSignals(c, container.init!, pending, container));
+  }
+
+  /**
+   * stats, pause, resume of a running container of the pod (control-member.ts): one answer line,
+   * then the connection closes. Pause is the kernel's freeze (as a cgroup freezer), resume its thaw.
+   */
+  private serveMember(c: number, fds: number[], json: Record<string, unknown>): void {
+    for (const fd of fds) fs.closeSync(fd);
+    const req = memberRequestOf(json);
+    const entry = typeof req === 'string' ? undefined : this.containers.get(req.container);
+    if (typeof req === 'string') this.reply(c, { error: req });
+    else if (fds.length) this.reply(c, { error: `${req.type}: no fds are attached to this request` });
+    else if (!entry) this.reply(c, { error: `request.container: no container ${JSON.stringify(req.container)} in this pod` });
+    else if (req.type === 'stats') this.reply(c, { stats: memberStatsWire(containerStats(entry.c.pidns.groups.values(), entry.c)) });
+    else {
+      if (req.type === 'pause') this.kernel.freeze(entry.c);
+      else this.kernel.thaw(entry.c);
+      this.reply(c, { ok: true });
+    }
+    fs.closeSync(c);
   }
 
   /** The shim let go of a container (its Delete, or the shim is gone): nothing of it is left. */

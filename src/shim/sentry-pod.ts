@@ -9,10 +9,12 @@ import * as fs from 'node:fs';
 import type { Runtime } from '../runtime/lifecycle';
 import type { Bundle } from '../spec/bundle';
 import type { CgroupRecord } from '../state/store';
-import { controlSocketPath, execThroughSocket, execWire, handoffFd, sentryConfig, startExecRelay } from '../sentry/container';
+import { controlRequest, controlSocketPath, execThroughSocket, execWire, handoffFd, sentryConfig, startExecRelay } from '../sentry/container';
 import type { ConsoleEndpoint } from '../runtime/terminal';
 import { sys } from '../sys';
 import type { ContainerRequestWire } from '../sentry/control-container';
+import { MAX_MEMBER_REPLY, memberStatsOf, type MemberRequestWire } from '../sentry/control-member';
+import type { CgroupStats } from '../policy/cgroups/stats';
 import { spawnGofer, type GoferProcess } from '../sentry/gofer';
 import { joinCgroups } from '../sentry/resources';
 import type { Process } from '../spec/types';
@@ -42,6 +44,8 @@ export interface SentryMember {
   /** Once started: a signal to its init (all: to every process of it), and the connection's end. */
   signal?: (sig: number, all: boolean) => void;
   close?: () => void;
+  /** Paused by the shim (the sentry holds its tasks: Kernel.freeze) until resumed. */
+  paused?: boolean;
 }
 
 /**
@@ -150,4 +154,39 @@ export function removeSentryMember(m: SentryMember): void {
     m.goferFdOpen = false;
   }
   m.close?.();
+}
+
+/**
+ * Stats of a member from the pod's sentry (its own accounting: src/sentry/kernel/container-stats.ts),
+ * in the cgroup statistics' shape containerd's metrics are made of (src/shim/metrics.ts).
+ */
+export async function sentryMemberStats(m: SentryMember): Promise<CgroupStats> {
+  const s = memberStatsOf(await controlRequest(m.sentry.sock, m.id, { type: 'stats', container: m.id } satisfies MemberRequestWire, MAX_MEMBER_REPLY));
+  if (typeof s === 'string') throw new MoatError('ESTATE', `container ${JSON.stringify(m.id)}: stats from its pod's sentry: ${s}`);
+  const u64 = (n: bigint) => (n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
+  const none = { limit: 0, usage: 0, max: 0, failcnt: 0 };
+  return {
+    cpu: {
+      usage: { total: u64(s.cpuUserNs + s.cpuSystemNs), kernel: u64(s.cpuSystemNs), user: u64(s.cpuUserNs) },
+      throttling: { periods: 0, throttledPeriods: 0, throttledTime: 0 },
+    },
+    // No limit of its own: the pod's sentry is bounded as a whole (the sandbox's cgroups).
+    memory: { cache: 0, usage: { ...none, usage: s.memoryBytes }, swap: none, raw: { rss: s.memoryBytes } },
+    pids: { current: s.tasks, limit: 0 },
+    blkio: { ioServiceBytesRecursive: [], ioServicedRecursive: [] },
+    hugetlb: {},
+  };
+}
+
+/** Pause (the sentry stops running its tasks, as a cgroup freezer) or resume a started member. */
+export async function setSentryMemberPaused(m: SentryMember, paused: boolean): Promise<void> {
+  const what = paused ? 'pause' : 'resume';
+  if (!m.signal) throw new MoatError('ESTATE', `container ${JSON.stringify(m.id)}: not started: nothing to ${what}`);
+  const r = await controlRequest(m.sentry.sock, m.id, { type: what, container: m.id } satisfies MemberRequestWire, MAX_MEMBER_REPLY);
+  const ok = typeof r === 'object' && r !== null && (r as { ok?: unknown }).ok === true;
+  if (!ok) {
+    const err = typeof r === 'object' && r !== null && typeof (r as { error?: unknown }).error === 'string' ? (r as { error: string }).error.slice(0, 1024) : 'no answer';
+    throw new MoatError('ESTATE', `container ${JSON.stringify(m.id)}: ${what} in its pod's sentry: ${err}`);
+  }
+  m.paused = paused;
 }

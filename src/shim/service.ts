@@ -75,8 +75,9 @@ export class TaskService {
     m('Start', t('StartRequest'), t('StartResponse'), (r) => this.start(r));
     m('Delete', t('DeleteRequest'), t('DeleteResponse'), (r) => this.delete(r));
     m('Pids', t('PidsRequest'), t('PidsResponse'), (r) => this.pids(r));
-    m('Pause', t('PauseRequest'), empty, (r) => this.setPaused(r, true));
-    m('Resume', t('ResumeRequest'), empty, (r) => this.setPaused(r, false));
+    // A container of a sentry pod: its pod's sentry pauses, resumes and counts it (sentry-pod.ts).
+    m('Pause', t('PauseRequest'), empty, (r) => (this.tasks.get(r.id)?.sentryMember ? this.setSentryMemberPaused(this.task(r.id), true) : this.setPaused(r, true)));
+    m('Resume', t('ResumeRequest'), empty, (r) => (this.tasks.get(r.id)?.sentryMember ? this.setSentryMemberPaused(this.task(r.id), false) : this.setPaused(r, false)));
     m('Checkpoint', t('CheckpointTaskRequest'), empty, async () => {
       throw new RpcError(Code.Unimplemented, 'checkpoint is not supported by moat (no CRIU integration): the container keeps running');
     });
@@ -92,7 +93,7 @@ export class TaskService {
     });
     m('Update', t('UpdateTaskRequest'), empty, (r) => this.update(r));
     m('Wait', t('WaitRequest'), t('WaitResponse'), (r) => this.wait(r));
-    m('Stats', t('StatsRequest'), t('StatsResponse'), (r) => this.stats(r));
+    m('Stats', t('StatsRequest'), t('StatsResponse'), (r) => (this.tasks.get(r.id)?.sentryMember ? this.sentryMemberStats(this.task(r.id)) : this.stats(r)));
     m('Connect', t('ConnectRequest'), t('ConnectResponse'), async (r) => ({ shimPid: process.pid, taskPid: this.tasks.get(r.id)?.init.pid ?? 0, version: 'moat' }));
     m('Shutdown', t('ShutdownRequest'), empty, async () => {
       if (this.tasks.size === 0) setImmediate(() => this.o.onIdle());
@@ -379,6 +380,8 @@ export class TaskService {
       const s = statusOf(rec);
       if (s === 'paused') status = STATUS.paused;
     }
+    // A paused container of a sentry pod: the shim paused it (the sentry holds its tasks).
+    if (!r.execId && p.status === 'running' && task.sentryMember?.paused) status = STATUS.paused;
     return {
       id: p.execId || task.id, execId: p.execId, bundle: task.bundle, pid: p.pid, status,
       stdin: p.paths.stdin, stdout: p.paths.stdout, stderr: p.paths.stderr, terminal: p.paths.terminal,
@@ -510,6 +513,21 @@ export class TaskService {
     handle.release();
     const data = await loadPlatform(rec.platform).stats(rec);
     return { stats: anyOf('io.containerd.cgroups.v1.Metrics', metricsOf(data)) };
+  }
+
+  // ---- a container of a sentry pod: stats, pause and resume from the pod's sentry (sentry-pod.ts) ----
+
+  private async sentryMemberStats(task: ShimTask): Promise<Msg> {
+    if (task.init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${task.init.status}: no stats`);
+    const data = await (await sentryPod()).sentryMemberStats(task.sentryMember!);
+    return { stats: anyOf('io.containerd.cgroups.v1.Metrics', metricsOf(data)) };
+  }
+
+  private async setSentryMemberPaused(task: ShimTask, paused: boolean): Promise<Msg> {
+    if (task.init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${task.init.status}: it cannot be ${paused ? 'paused' : 'resumed'}`);
+    await (await sentryPod()).setSentryMemberPaused(task.sentryMember!, paused);
+    this.o.publisher.publish(paused ? 'TaskPaused' : 'TaskResumed', { containerId: task.id });
+    return {};
   }
 
   private async delete(r: Msg): Promise<Msg> {

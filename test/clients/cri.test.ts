@@ -608,6 +608,122 @@ test('moat-shim-sentry: the pod\'s sentry killed on the host; its containers are
   assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
 });
 
+test('moat-shim-sentry: ContainerStats of a pod\'s container from its sentry; pause holds it while the pod\'s other container runs; resume; SIGKILL ends a paused one', { timeout: 300_000 }, async (t) => {
+  if (!started) return t.skip(matrix.unavailable || 'containerd did not start');
+  const config = podConfig('moat');
+  config.metadata = { ...config.metadata, name: 'pod-sentry-pause', uid: `${config.metadata.uid}-sentry-pause` };
+  const { pod_sandbox_id: podId } = await cri.rt('RunPodSandbox', { config, runtime_handler: 'moat-shim-sentry' }, 120_000);
+  const ids: string[] = [podId];
+  try {
+    const img = await cri.img('ImageStatus', { image: { image: BUSYBOX_IMAGE } });
+    const container = (name: string, command: string[]) => ({
+      pod_sandbox_id: podId,
+      sandbox_config: config,
+      config: {
+        metadata: { name, attempt: 0 }, image: { image: img.image.id }, command, log_path: `${name}/0.log`,
+        labels: { 'io.kubernetes.container.name': name, ...config.labels }, linux: { security_context: { namespace_options: NAMESPACES } },
+      },
+    });
+    // A counter in the pod's /dev/shm (one tmpfs for the pod), advanced ~20 times a second.
+    const { container_id: ticker } = await cri.rt('CreateContainer', container('ticker', ['sh', '-c', 'trap "echo usr1 > /dev/shm/usr1" USR1; i=0; while :; do i=$((i+1)); echo $i > /dev/shm/counter; sleep 0.05; done']));
+    ids.push(ticker);
+    await cri.rt('StartContainer', { container_id: ticker }, 60_000);
+    const { container_id: other } = await cri.rt('CreateContainer', container('other', ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait']));
+    ids.push(other);
+    await cri.rt('StartContainer', { container_id: other }, 60_000);
+    const counter = async () => {
+      const r = await execSync(other, ['cat', '/dev/shm/counter'], 20);
+      assert.equal(r.exit_code, 0, `ExecSync into the pod's other container: ${r.stderr.toString()}`);
+      return Number(r.stdout.toString().trim());
+    };
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+
+    // Stats: the sentry's accounting of each container, in the shape containerd decodes for any.
+    const busy = await execSync(ticker, ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'], 60);
+    assert.equal(busy.exit_code, 0, busy.stderr.toString());
+    const statsOf = async (id: string) => (await cri.rt('ContainerStats', { container_id: id })).stats;
+    const [st, so] = [await statsOf(ticker), await statsOf(other)];
+    assert.equal(st.attributes.id, ticker);
+    const cpu = (s: any) => Number(s.cpu.usage_core_nano_seconds?.value ?? 0);
+    const mem = (s: any) => Number(s.memory.working_set_bytes?.value ?? 0);
+    assert.ok(cpu(st) > 0 && mem(st) > 0, `the ticker's cpu ${JSON.stringify(st.cpu)}, memory ${JSON.stringify(st.memory)}`);
+    assert.ok(mem(so) > 0, `the other's memory ${JSON.stringify(so.memory)}`);
+    assert.ok(cpu(st) > cpu(so), `the busy container's CPU (${cpu(st)} ns) is its own, above the idle one's (${cpu(so)} ns)`);
+    // Memory is each container's own: 8 MB more held by a process of the ticker shows there only.
+    const hold = await execSync(ticker, ['sh', '-c', 'awk \'BEGIN { s = sprintf("%8000000s", ""); print "held" > "/dev/shm/held"; close("/dev/shm/held"); system("sleep 3600") }\' </dev/null >/dev/null 2>&1 &'], 30);
+    assert.equal(hold.exit_code, 0, hold.stderr.toString());
+    for (let i = 0; (await execSync(other, ['cat', '/dev/shm/held'], 20)).stdout.toString() !== 'held\n'; i++) {
+      if (i > 80) throw new Error('the ticker\'s memory holder never started');
+      await sleep(250);
+    }
+    const [st2, so2] = [await statsOf(ticker), await statsOf(other)];
+    assert.ok(mem(st2) >= mem(st) + 8_000_000, `the ticker's memory grew by the 8 MB it holds: ${mem(st)} -> ${mem(st2)}`);
+    assert.ok(Math.abs(mem(so2) - mem(so)) < 1_000_000, `the other's did not: ${mem(so)} -> ${mem(so2)}`);
+    // The sandbox's figures are the whole sentry's (its host cgroups): not a member's.
+    const metrics = (id: string) => {
+      const r = c.ctr(['task', 'metrics', '--format', 'json', id]);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    const [mt, mp] = [metrics(ticker), metrics(podId)];
+    // Its tasks: its init, the holder (awk), its sh and sleep (the ticker's own sleep comes and goes).
+    assert.ok(mt.pids.current >= 3, `the ticker's tasks: ${JSON.stringify(mt.pids)}`);
+    t.diagnostic(`member stats: ticker cpu ${cpu(st)} ns, memory ${mem(st)} B (${mem(st2)} B holding 8 MB more), tasks ${mt.pids.current}; other cpu ${cpu(so)} ns, memory ${mem(so)} B; sandbox (the sentry's cgroup) cpu ${mp.cpu.usage.total} ns`);
+    assert.ok(mp.cpu.usage.total > mt.cpu.usage.total, `the sandbox's CPU (the sentry's cgroup: ${mp.cpu.usage.total}) is not the member's (${mt.cpu.usage.total})`);
+
+    // Pause: the ticker's tasks are held by the sentry; the pod's other container answers.
+    const before = await counter();
+    assert.equal(c.ctr(['task', 'pause', ticker]).status, 0);
+    const state = (id: string) => c.ctr(['task', 'ls']).stdout.split('\n').find((l) => l.startsWith(id))?.trim().split(/\s+/)[2];
+    assert.equal(state(ticker), 'PAUSED');
+    assert.equal(state(other), 'RUNNING');
+    const paused1 = await counter();
+    assert.ok(paused1 >= before, `${paused1} >= ${before}`);
+    await sleep(1000);
+    const paused2 = await counter();
+    assert.equal(paused2, paused1, 'the paused container\'s counter does not advance');
+    assert.ok((await statsOf(ticker)).attributes.id === ticker, 'a paused container has stats too');
+    // A signal to a paused container stays queued: its handler runs at resume.
+    assert.equal(c.ctr(['task', 'kill', '--signal', 'SIGUSR1', ticker]).status, 0);
+    await sleep(500);
+    const usr1 = async () => (await execSync(other, ['cat', '/dev/shm/usr1'], 20)).stdout.toString();
+    assert.equal(await usr1(), '', 'no handler runs while paused');
+    // Resume: it runs again, the queued signal first.
+    assert.equal(c.ctr(['task', 'resume', ticker]).status, 0);
+    assert.equal(state(ticker), 'RUNNING');
+    for (let i = 0; (await usr1()) !== 'usr1\n'; i++) {
+      if (i > 40) throw new Error('the signal queued while paused was not delivered at resume');
+      await sleep(250);
+    }
+    for (let i = 0; (await counter()) <= paused2; i++) {
+      if (i > 40) throw new Error('the resumed container\'s counter does not advance');
+      await sleep(250);
+    }
+
+    // SIGKILL ends a paused container (as cgroup v2's freezer allows).
+    assert.equal(c.ctr(['task', 'pause', ticker]).status, 0);
+    assert.equal(c.ctr(['task', 'kill', '--all', '--signal', 'SIGKILL', ticker]).status, 0);
+    const end = Date.now() + 20_000;
+    let s;
+    while ((s = await status(ticker)).state !== 'CONTAINER_EXITED') {
+      if (Date.now() > end) throw new Error('the paused container was not ended by SIGKILL');
+      await sleep(200);
+    }
+    assert.equal(s.exit_code, 137);
+    await cri.rt('RemoveContainer', { container_id: ticker });
+    // Update of a member is refused, by name (nothing in the sentry enforces a container's limits).
+    await assert.rejects(cri.rt('UpdateContainerResources', { container_id: other, linux: { memory_limit_in_bytes: 80 * MiB } }), /update of a container in a sentry pod is not supported yet/);
+    await stopAndRemove(other);
+    assert.equal(sentriesOf(ids).length, 1, 'the pod\'s sentry outlives its containers');
+  } finally {
+    await removePod(podId);
+  }
+  await waitFor('the pod\'s shim server to exit', () => !shimServerArgs().some((a) => a[a.indexOf('-id') + 1] === podId), 20_000);
+  assert.deepEqual(sentriesOf(ids), [], 'no sentry left');
+  for (const id of ids) assert.deepEqual(mountsUnder(path.join(c.daemon.dir, 'state')).filter((m) => m.includes(id)), [], `no mount of ${id} left`);
+  assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
+});
+
 // ---- A pod network: CNI bridge + host-local (Debian's containernetworking-plugins) ----
 
 // What kubelet asks for a pod on the pod network: the sandbox's network namespace, set up by CNI.

@@ -129,6 +129,8 @@ export function switchAddressSpace(t: Task, mm: MemoryManager): void {
 function groupExited(tg: ThreadGroup, status: number): void {
   const k = tg.leader.kernel;
   tg.exitStatus = status;
+  // Its container's CPU time keeps it (container-stats.ts): every task of it is dead, charged here.
+  if (tg.container) tg.container.exitedCpuNs += tg.deadCpuNs;
   deleteAllTimers(tg);
   // Its SEM_UNDO adjustments apply (exit_sem).
   ipcNamespaceIfAny(k)?.sem.exit(tg, tg.tgid);

@@ -59,6 +59,8 @@ export class Kernel {
   hostname: string;
   domainname = '(none)';
   private readonly ready: Task[] = [];
+  /** Ready tasks of a frozen container (freeze below): out of the run queue until it is thawed. */
+  private readonly held = new Set<Task>();
   private readonly sleepers = new Set<Task>();
   /** Host fds some parked task waits on, and who. */
   private readonly hostWatch = new Map<number, Set<Task>>();
@@ -231,6 +233,12 @@ export class Kernel {
       if (current) {
         const t = current;
         if (t.state !== 'ready') continue;
+        // A paused container's task waits here, as it is (a woken syscall keeps its rerun, signals
+        // stay queued); a dying process (SIGKILL, exit_group) goes on to its end.
+        if (t.tg.container?.frozen && t.tg.exiting === undefined) {
+          this.held.add(t);
+          continue;
+        }
         if (t.rerun) {
           t.rerun = false;
           this.syscall(t);
@@ -339,7 +347,7 @@ export class Kernel {
           if (this.hostWatch.size > MAX_WATCHED_FDS) for (const s of [...this.hostWatch.values()]) for (const t of [...s]) t.wake();
           break;
         case STOP.idle:
-          if (this.ready.length === 0 && this.sleepers.size === 0) {
+          if (this.ready.length === 0 && this.sleepers.size === 0 && this.held.size === 0) {
             if (this.result === undefined) this.result = 0x7f00; // nothing left to run
           }
           break;
@@ -513,8 +521,32 @@ export class Kernel {
     for (const t of [...this.allTasks()]) if (t.state !== 'dead') exitTask(t, SIGKILL);
   }
 
+  /**
+   * Pause a container of the pod, as a cgroup freezer: its tasks on the host are stopped (an
+   * interrupt: back to the kernel, where they are held), a parked syscall stays parked and is held
+   * when it wakes, new tasks (fork, exec into it) are held from the start. The pod's other
+   * containers run on. SIGKILL still ends a held task (killThreadGroup exits it at once).
+   */
+  freeze(c: PodContainer): void {
+    if (c.frozen) return;
+    c.frozen = true;
+    for (const t of this.allTasks()) if (t.tg.container === c && t.state === 'running') t.ctx?.interrupt();
+  }
+
+  /** Resume a paused container: its held tasks go back to the run queue, as they were. */
+  thaw(c: PodContainer): void {
+    if (!c.frozen) return;
+    c.frozen = false;
+    for (const t of [...this.held]) {
+      if (t.tg.container !== c) continue;
+      this.held.delete(t);
+      if (t.state === 'ready') this.ready.push(t);
+    }
+  }
+
   /** Remove from the scheduler (the task died). */
   forget(t: Task): void {
+    this.held.delete(t);
     this.sleepers.delete(t);
     this.unwatch(t);
     const i = this.ready.indexOf(t);

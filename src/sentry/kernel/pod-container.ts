@@ -16,6 +16,13 @@ export class PodContainer {
   init: ThreadGroup | undefined;
   /** /proc/<pid>/ns/mnt's inode: the sandbox's is Linux's initial one's (0: that), then one each. */
   readonly mntIno: number;
+  /**
+   * Pause (the shim's, as a cgroup freezer): none of its tasks is resumed on the host until thawed
+   * (Kernel.freeze/thaw); SIGKILL still ends them.
+   */
+  frozen = false;
+  /** CPU time (ns) of its processes that have exited (their live ones' is read from them). */
+  exitedCpuNs = 0n;
 
   constructor(readonly id: string, readonly vfs: Vfs, readonly pidns: PidNamespace) {
     this.mntIno = id === '' ? 0 : nextMntIno++;
