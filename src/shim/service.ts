@@ -76,8 +76,8 @@ export class TaskService {
     m('Delete', t('DeleteRequest'), t('DeleteResponse'), (r) => this.delete(r));
     m('Pids', t('PidsRequest'), t('PidsResponse'), (r) => this.pids(r));
     // A container of a sentry pod: its pod's sentry pauses, resumes and counts it (sentry-pod.ts).
-    m('Pause', t('PauseRequest'), empty, (r) => (this.tasks.get(r.id)?.sentryMember ? this.setSentryMemberPaused(this.task(r.id), true) : this.setPaused(r, true)));
-    m('Resume', t('ResumeRequest'), empty, (r) => (this.tasks.get(r.id)?.sentryMember ? this.setSentryMemberPaused(this.task(r.id), false) : this.setPaused(r, false)));
+    m('Pause', t('PauseRequest'), empty, (r) => this.setPaused(r, true));
+    m('Resume', t('ResumeRequest'), empty, (r) => this.setPaused(r, false));
     m('Checkpoint', t('CheckpointTaskRequest'), empty, async () => {
       throw new RpcError(Code.Unimplemented, 'checkpoint is not supported by moat (no CRIU integration): the container keeps running');
     });
@@ -93,7 +93,7 @@ export class TaskService {
     });
     m('Update', t('UpdateTaskRequest'), empty, (r) => this.update(r));
     m('Wait', t('WaitRequest'), t('WaitResponse'), (r) => this.wait(r));
-    m('Stats', t('StatsRequest'), t('StatsResponse'), (r) => (this.tasks.get(r.id)?.sentryMember ? this.sentryMemberStats(this.task(r.id)) : this.stats(r)));
+    m('Stats', t('StatsRequest'), t('StatsResponse'), (r) => this.stats(r));
     m('Connect', t('ConnectRequest'), t('ConnectResponse'), async (r) => ({ shimPid: process.pid, taskPid: this.tasks.get(r.id)?.init.pid ?? 0, version: 'moat' }));
     m('Shutdown', t('ShutdownRequest'), empty, async () => {
       if (this.tasks.size === 0) setImmediate(() => this.o.onIdle());
@@ -453,7 +453,7 @@ export class TaskService {
 
   private async setPaused(r: Msg, paused: boolean): Promise<Msg> {
     const task = this.task(r.id);
-    notInSentryPod(task, paused ? 'pause' : 'resume');
+    if (task.sentryMember) return this.setSentryMemberPaused(task, paused);
     if (task.pod) {
       if (task.init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${task.init.status}: cannot ${paused ? 'pause' : 'resume'} it`);
       await (await vmPod()).setPodMemberPaused(task.pod, paused);
@@ -503,7 +503,7 @@ export class TaskService {
 
   private async stats(r: Msg): Promise<Msg> {
     const task = this.task(r.id);
-    notInSentryPod(task, 'stats');
+    if (task.sentryMember) return this.sentryMemberStats(task);
     if (task.pod) {
       if (task.init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `task ${JSON.stringify(task.id)} is ${task.init.status}: no stats`);
       const data = await (await vmPod()).podMemberStats(task.pod, MEMBER_STATS_TIMEOUT_MS);
