@@ -399,6 +399,14 @@ for (const [handler, kernel] of [['moat-shim', undefined], ['moat-shim-sentry', 
 
 // ---- A pod in one sentry (docs/sentry.md#pods): moat-shim-sentry runs a pod's containers in its sandbox's sentry ----
 
+/** After RemovePodSandbox of a sentry pod: its shim server, its sentry, the mounts of its containers and its state are gone. */
+async function assertSentryPodGone(podId: string, ids: string[]): Promise<void> {
+  await waitFor('the pod\'s shim server to exit', () => !shimServerArgs().some((a) => a[a.indexOf('-id') + 1] === podId), 20_000);
+  assert.deepEqual(sentriesOf(ids), [], 'no sentry left');
+  for (const id of ids) assert.deepEqual(mountsUnder(path.join(c.daemon.dir, 'state')).filter((m) => m.includes(id)), [], `no mount of ${id} left`);
+  assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
+}
+
 /** The host's sentry processes (node build/sentry.js <state dir>/sentry.json) of the shim's containers with these ids. */
 const sentriesOf = (ids: string[]) =>
   processesMentioning('/run/moat-shim/k8s.io/').filter((pid) => {
@@ -537,10 +545,7 @@ test('moat-shim-sentry: one sentry per pod, two containers sharing a volume, /de
   } finally {
     await removePod(podId);
   }
-  await waitFor('the pod\'s shim server to exit', () => !shimServerArgs().some((a) => a[a.indexOf('-id') + 1] === podId), 20_000);
-  assert.deepEqual(sentriesOf(ids), [], 'no sentry left');
-  for (const id of ids) assert.deepEqual(mountsUnder(path.join(c.daemon.dir, 'state')).filter((m) => m.includes(id)), [], `no mount of ${id} left`);
-  assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
+  await assertSentryPodGone(podId, ids);
   t.diagnostic(`pod of two containers on one sentry: ${Date.now() - t0} ms`);
 });
 
@@ -718,10 +723,7 @@ test('moat-shim-sentry: ContainerStats of a pod\'s container from its sentry; pa
   } finally {
     await removePod(podId);
   }
-  await waitFor('the pod\'s shim server to exit', () => !shimServerArgs().some((a) => a[a.indexOf('-id') + 1] === podId), 20_000);
-  assert.deepEqual(sentriesOf(ids), [], 'no sentry left');
-  for (const id of ids) assert.deepEqual(mountsUnder(path.join(c.daemon.dir, 'state')).filter((m) => m.includes(id)), [], `no mount of ${id} left`);
-  assert.ok(!fs.existsSync(`/run/moat-shim/k8s.io/${podId}`), 'the sandbox state is gone');
+  await assertSentryPodGone(podId, ids);
 });
 
 // ---- A pod network: CNI bridge + host-local (Debian's containernetworking-plugins) ----

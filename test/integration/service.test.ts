@@ -367,7 +367,8 @@ test('the service gone: a stale socket and no socket fall back to Node; one that
     p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     await waitFor('the container to run', () => moat(root, ['state', 'orphan']).stdout.includes('"running"'), 20_000);
     service!.kill('SIGKILL');
-    const code = await new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+    // 'close', not 'exit': its stderr is read to the end first.
+    const code = await new Promise<number | null>((r) => p.on('close', (c) => r(c)));
     assert.equal(code, 125);
     assert.match(err, /the moat service closed the connection before answering/);
     // The socket file is left behind by the killed service: nobody listens, Node runs the command.

@@ -15,6 +15,7 @@ import { deleteResponse } from '../../src/shim/delete';
 import { decode, encode } from '../../src/shim/proto';
 import { TtrpcClient } from '../../src/shim/ttrpc/client';
 import { REPO } from '../helpers/moat';
+import { shimServersOf } from '../helpers/shim-servers';
 
 const SHIM = path.join(REPO, 'bin', 'containerd-shim-moat-v2');
 const NS = 'moat-shim-launcher-test';
@@ -40,16 +41,6 @@ function shim(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env)
 
 const start = (bundle: string, id: string, address: string) => shim(['-namespace', NS, '-address', address, '-publish-binary', '', '-id', id, 'start'], bundle);
 
-/** Pids of the servers whose command line names this containerd address. */
-const serversOf = (address: string) =>
-  fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      const args = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      return args.includes('serve') && args.includes(address);
-    } catch {
-      return false;
-    }
-  });
 
 async function until(cond: () => boolean, ms = 10_000): Promise<void> {
   for (const end = Date.now() + ms; !cond() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
@@ -82,13 +73,13 @@ test('launcher start: one pod started twice (at once, then again) has one server
     assert.equal(b.out, a.out);
     assert.equal(fs.readFileSync(path.join(dir, 'pause', 'address'), 'utf8'), a.out);
     assert.equal((fs.statSync(path.join(dir, 'app', 'address')).mode & 0o777).toString(8), '600');
-    assert.equal(serversOf(address).length, 1, 'one server');
-    const [pid] = serversOf(address);
+    assert.equal(shimServersOf(address).length, 1, 'one server');
+    const [pid] = shimServersOf(address);
     // A later container of the pod finds it.
     const c = await start(bundle(dir, 'third', spec), 'third', address);
     assert.equal(c.status, 0, c.err);
     assert.equal(c.out, a.out);
-    assert.deepEqual(serversOf(address), [pid]);
+    assert.deepEqual(shimServersOf(address), [pid]);
     // The server is in a session of its own, its cwd /, its fd 0-2 not containerd's pipes.
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     assert.equal(stat[3], pid, 'its own session');
@@ -96,11 +87,11 @@ test('launcher start: one pod started twice (at once, then again) has one server
     assert.equal(fs.readlinkSync(`/proc/${pid}/fd/0`), '/dev/null');
     assert.deepEqual(fs.readdirSync(`/proc/${pid}/fd`).map(Number).filter((fd) => fd <= 3).sort(), [0, 1, 2], 'the ready pipe closed once it listens');
     await shutdown(sock);
-    await until(() => serversOf(address).length === 0 && !fs.existsSync(sock));
-    assert.equal(serversOf(address).length, 0, 'the server exited');
+    await until(() => shimServersOf(address).length === 0 && !fs.existsSync(sock));
+    assert.equal(shimServersOf(address).length, 0, 'the server exited');
     assert.ok(!fs.existsSync(sock), 'its socket is gone');
   } finally {
-    for (const p of serversOf(address)) process.kill(Number(p), 'SIGKILL');
+    for (const p of shimServersOf(address)) process.kill(Number(p), 'SIGKILL');
     fs.rmSync(sock, { force: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -121,20 +112,20 @@ test('launcher start: a stale socket file (its server SIGKILLed, nobody listenin
     const s = await shim(['-namespace', NS, '-address', address, '-publish-binary', '', '-id', 'lonely', 'start'], bundle(dir, 'lonely', '{"ociVersion":"1.0.2"}'), env);
     assert.equal(s.status, 0, s.err);
     assert.equal(s.out, `unix://${sock}`);
-    assert.equal(serversOf(address).length, 1);
-    const argv = fs.readFileSync(`/proc/${serversOf(address)[0]}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    assert.equal(shimServersOf(address).length, 1);
+    const argv = fs.readFileSync(`/proc/${shimServersOf(address)[0]}/cmdline`, 'utf8').split('\0').filter(Boolean);
     assert.deepEqual(argv.slice(1, 3), ['--stack-size=900', '--max-semi-space-size=8']);
     assert.equal(argv.filter((a) => a === 'serve').length, 1, 'the stray word dropped');
     assert.equal(argv.at(-1), 'serve');
     const c = await TtrpcClient.connect(sock);
     const conn = decode('containerd.task.v2.ConnectResponse', await c.call('containerd.task.v2.Task', 'Connect', encode('containerd.task.v2.ConnectRequest', { id: 'lonely' })));
     c.close();
-    assert.equal(String(conn.shimPid), serversOf(address)[0]);
+    assert.equal(String(conn.shimPid), shimServersOf(address)[0]);
     await shutdown(sock);
-    await until(() => serversOf(address).length === 0 && !fs.existsSync(sock));
+    await until(() => shimServersOf(address).length === 0 && !fs.existsSync(sock));
     assert.ok(!fs.existsSync(sock));
   } finally {
-    for (const p of serversOf(address)) process.kill(Number(p), 'SIGKILL');
+    for (const p of shimServersOf(address)) process.kill(Number(p), 'SIGKILL');
     fs.rmSync(sock, { force: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -164,7 +155,7 @@ class Listeners {
       await new Promise((r) => srv.close(r));
       fs.rmSync(sock, { force: true });
     }
-    for (const p of serversOf(this.address)) process.kill(Number(p), 'SIGKILL');
+    for (const p of shimServersOf(this.address)) process.kill(Number(p), 'SIGKILL');
   }
 }
 
@@ -245,7 +236,7 @@ test('launcher start: config.json groups as JSON.parse and groupOf do, or fails 
     const none = await start(fs.mkdtempSync(path.join(dir, 'empty-')), 'none', l.address);
     assert.equal(none.status, 1);
     assert.match(none.err, /config\.json: cannot open: No such file or directory/);
-    assert.equal(serversOf(l.address).length, 0, 'no server was forked');
+    assert.equal(shimServersOf(l.address).length, 0, 'no server was forked');
 
     // Fuzz: a valid spec with bytes flipped, cut or repeated. The launcher must never crash; when
     // JSON.parse takes the result it groups as groupOf does, when JSON.parse refuses it, it refuses.
@@ -282,7 +273,7 @@ test('launcher start: config.json groups as JSON.parse and groupOf do, or fails 
         assert.match(r.err, /config\.json: not JSON: /, what);
       }
     }
-    assert.equal(serversOf(l.address).length, 0, 'no server was forked');
+    assert.equal(shimServersOf(l.address).length, 0, 'no server was forked');
   } finally {
     await l.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { decode, encode } from '../../src/shim/proto';
 import { TtrpcClient } from '../../src/shim/ttrpc/client';
 import { REPO } from '../helpers/moat';
+import { shimServersOf } from '../helpers/shim-servers';
 
 const SHIM = path.join(REPO, 'bin', 'containerd-shim-moat-v2');
 
@@ -30,15 +31,6 @@ function bundleFor(dir: string, id: string, sandbox: string): string {
   return b;
 }
 
-const serversOf = (address: string) =>
-  fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      const args = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      return args.includes('serve') && args.includes(address);
-    } catch {
-      return false;
-    }
-  });
 
 test('shim start: two containers of one pod at once share one server; Shutdown ends it and its socket', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-shim-'));
@@ -50,19 +42,19 @@ test('shim start: two containers of one pod at once share one server; Shutdown e
     assert.match(a.out, /^unix:\/\/\/run\/containerd\/s\/[0-9a-f]{64}$/);
     assert.equal(a.out, b.out, 'one address for the pod');
     assert.equal(fs.readFileSync(path.join(dir, 'app', 'address'), 'utf8'), a.out);
-    assert.equal(serversOf(address).length, 1, 'one server');
+    assert.equal(shimServersOf(address).length, 1, 'one server');
     const sock = a.out.slice('unix://'.length);
     const c = await TtrpcClient.connect(sock);
     const conn = decode('containerd.task.v2.ConnectResponse', await c.call('containerd.task.v2.Task', 'Connect', encode('containerd.task.v2.ConnectRequest', { id: 'app' })));
-    assert.equal(String(conn.shimPid), serversOf(address)[0]);
+    assert.equal(String(conn.shimPid), shimServersOf(address)[0]);
     await c.call('containerd.task.v2.Task', 'Shutdown', encode('containerd.task.v2.ShutdownRequest', { id: 'app' }));
     c.close();
     const end = Date.now() + 10_000;
-    while ((serversOf(address).length > 0 || fs.existsSync(sock)) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(serversOf(address).length, 0, 'the server exited');
+    while ((shimServersOf(address).length > 0 || fs.existsSync(sock)) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(shimServersOf(address).length, 0, 'the server exited');
     assert.ok(!fs.existsSync(sock), 'its socket is gone');
   } finally {
-    for (const p of serversOf(address)) process.kill(Number(p), 'SIGKILL');
+    for (const p of shimServersOf(address)) process.kill(Number(p), 'SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
