@@ -65,18 +65,22 @@ export function pssKb(pids: number[]): { kb: number; anonKb: number } {
 }
 
 /**
- * Run a create or start: undefined, or the first line of its error. stderr goes to a file: the
- * sandbox's processes inherit the caller's stdio, and a pipe would stay open as long as they live.
+ * Run a create or start: undefined, or the first line of its error. Every stdio is a file of the
+ * bench's own: the sandbox's processes inherit the caller's stdio, so a pipe would stay open as long
+ * as they live — and never /dev/null (Node's 'ignore'): Debian's runsc chowns the container's stdio
+ * to the container's user, which made the host's /dev/null nobody's (found after a run).
  */
 function run(argv: string[]): string | undefined {
-  const errFile = path.join(os.tmpdir(), `moat-bench-pss-${process.pid}.err`);
-  const fd = fs.openSync(errFile, 'w+');
+  const base = path.join(os.tmpdir(), `moat-bench-pss-${process.pid}`);
+  const fds = ['in', 'out', 'err'].map((n) => fs.openSync(`${base}.${n}`, 'w+', 0o600));
   try {
-    const r = spawnSync(argv[0]!, argv.slice(1), { timeout: 60_000, killSignal: 'SIGKILL', stdio: ['ignore', 'ignore', fd] });
-    return r.status === 0 ? undefined : firstLine(fs.readFileSync(errFile, 'utf8')) || `exit status ${r.status ?? r.signal}`;
+    const r = spawnSync(argv[0]!, argv.slice(1), { timeout: 60_000, killSignal: 'SIGKILL', stdio: fds });
+    return r.status === 0 ? undefined : firstLine(fs.readFileSync(`${base}.err`, 'utf8')) || `exit status ${r.status ?? r.signal}`;
   } finally {
-    fs.closeSync(fd);
-    fs.rmSync(errFile, { force: true });
+    for (const [i, n] of ['in', 'out', 'err'].entries()) {
+      fs.closeSync(fds[i]!);
+      fs.rmSync(`${base}.${n}`, { force: true });
+    }
   }
 }
 

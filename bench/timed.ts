@@ -18,7 +18,10 @@ export function runTimed(cmd: string, args: string[], env: NodeJS.ProcessEnv = p
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const since = () => Number(process.hrtime.bigint() - t0) / 1e6;
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    // stdin an empty pipe, never /dev/null (Node's 'ignore'): Debian's runsc chowns the sandbox's
+    // stdio to its user, and /dev/null is the host's.
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    child.stdin.end();
     let stderr = '';
     let first: number | undefined;
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -108,10 +108,15 @@ export class Containerd {
 
   /** Remove every task and container, then stop containerd and check nothing is left. */
   async stop(): Promise<void> {
-    if (this.daemon.pid) {
-      for (const line of this.ctr(['task', 'ls', '-q']).stdout.trim().split('\n').filter(Boolean)) this.ctr(['task', 'delete', '--force', line]);
-      for (const line of this.ctr(['containers', 'ls', '-q']).stdout.trim().split('\n').filter(Boolean)) this.ctr(['containers', 'rm', line]);
+    try {
+      if (this.daemon.pid) {
+        for (const line of this.ctr(['task', 'ls', '-q']).stdout.trim().split('\n').filter(Boolean)) this.ctr(['task', 'delete', '--force', line]);
+        for (const line of this.ctr(['containers', 'ls', '-q']).stdout.trim().split('\n').filter(Boolean)) this.ctr(['containers', 'rm', line]);
+      }
+    } finally {
+      // Even when a ctr call hung (ETIMEDOUT throws): the daemon and what it started go, and its
+      // own check of what is left runs (a failed run left three containerds behind before this).
+      await this.daemon.stop();
     }
-    await this.daemon.stop();
   }
 }
