@@ -54,19 +54,17 @@ static int writable(const char *file)
 static const char *next_string(const unsigned char *p, uint32_t len, uint32_t *at, size_t *slen)
 {
 	const unsigned char *nul;
+	const char *s;
 
 	if (*at >= len)
 		return NULL;
 	nul = memchr(p + *at, 0, len - *at);
 	if (!nul)
 		return NULL;
+	s = (const char *)p + *at;
 	*slen = (size_t)(nul - (p + *at));
-	{
-		const char *s = (const char *)p + *at;
-
-		*at = (uint32_t)(nul - p) + 1;
-		return s;
-	}
+	*at = (uint32_t)(nul - p) + 1;
+	return s;
 }
 
 void cgroup_request(const unsigned char *p, uint32_t len)

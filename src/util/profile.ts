@@ -44,13 +44,16 @@ export function requestProfileText(p: RequestProfile): string {
 
 /** Record that the command reached `name`. */
 export function mark(name: string): void {
-  const rp = caller()?.profile;
-  if (rp) {
+  const c = caller();
+  if (c) {
+    // A command served by `moat service`: its own marks, when its caller asked for them.
+    const rp = c.profile;
+    if (!rp) return;
     const cpu = process.cpuUsage();
     rp.marks.push({ name, wallMs: performance.now() - rp.t0, cpuMs: (cpu.user + cpu.system) / 1000 - rp.cpu0 });
     return;
   }
-  if (!enabled || caller()) return;
+  if (!enabled) return;
   const cpu = cpuClock ? process.cpuUsage() : { user: NaN, system: NaN };
   marks.push({ name, wallMs: performance.now(), cpuMs: (cpu.user + cpu.system) / 1000 });
   if (marks.length === 1 && prev.wallMs === 0) process.on('exit', report);

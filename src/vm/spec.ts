@@ -14,7 +14,6 @@ export const GUEST_ROOTFS = '/rootfs';
 export const GUEST_START_FIFO = '/start.fifo';
 /** The container's cgroup in the guest: the agent makes it (empty), the plan fills and joins it. */
 export const GUEST_CGROUP_NAME = 'container';
-export const GUEST_CGROUP = `/sys/fs/cgroup/${GUEST_CGROUP_NAME}`;
 /**
  * A pod member's name for the agent (native/agent/cgroup.c): its id when that is a plain word of at
  * most 128 characters (CRI's ids are), else a hash of it. Its group is /sys/fs/cgroup/member-<name>.
